@@ -1,0 +1,102 @@
+/*
+ * fluxbot configuration: one struct, filled in layers — built-in defaults < JSON file (-c FILE)
+ * < environment < command-line flags. Every key is described once, in the table in
+ * src/runtime/config.c, which drives the JSON reader, the environment, the flags, --help,
+ * --print-config and the README's reference. Adding a key = a field here + a row there.
+ */
+#ifndef FLUXBOT_CONFIG_H
+#define FLUXBOT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CFG_MAX_LIST 16
+#define CFG_STR 512
+
+typedef struct cfg_list {
+    unsigned count;
+    char items[CFG_MAX_LIST][CFG_STR];
+} cfg_list;
+
+typedef struct fb_config {
+    /* Discord */
+    char discord_token[CFG_STR]; /* secret: never printed */
+    char discord_api_base[CFG_STR];
+    cfg_list guild_ids;          /* register commands per guild when non-empty */
+    int64_t shard_id;            /* -1 = all shards of shard_count in this process */
+    int64_t shard_count;         /* 0 = as /gateway/bot recommends */
+    bool gateway_compress;       /* zlib-stream transport compression */
+    int64_t rest_timeout_ms;
+    char bot_manager_role[CFG_STR]; /* role name, or a numeric role id */
+    bool stats_managers_only;
+
+    /* ComfyUI */
+    cfg_list comfyui_urls;
+    char workflows_dir[CFG_STR];
+    char ratios_file[CFG_STR];
+    char loras_file[CFG_STR];
+    char output_dir[CFG_STR];
+    int64_t progress_interval_ms;
+    int64_t job_stall_timeout_ms;
+    int64_t max_attachment_bytes;
+    int64_t user_max_concurrent_jobs;
+    int64_t user_max_jobs_per_hour;
+    int64_t max_queued_jobs;
+
+    /* Threads and mailboxes */
+    int64_t router_threads;
+    int64_t runner_threads;
+    int64_t stats_threads;
+    int64_t mailbox_capacity; /* per-sender lane slots of every actor's mailbox */
+
+    /* Analytics */
+    char db_path[CFG_STR];
+    int64_t analytics_batch_max;
+    int64_t analytics_flush_ms;
+
+    /* Operations */
+    char log_level[32];
+    char log_format[16]; /* "text" or "json" */
+    int64_t metrics_port; /* 0 = off; loopback only */
+    int64_t demo_seconds;
+} fb_config;
+
+/* Fills defaults only. */
+void cfg_defaults(fb_config *c);
+
+/* The outcome of cfg_load beyond success. */
+typedef enum cfg_action {
+    CFG_RUN = 0,
+    CFG_HELP,         /* --help printed */
+    CFG_VERSION,      /* --version printed */
+    CFG_PRINT_CONFIG, /* --print-config printed */
+} cfg_action;
+
+/*
+ * Loads the layers. argv holds only flags (no subcommand). envp may be NULL for the process
+ * environment; tests pass their own NULL-terminated "NAME=value" array.
+ * Returns 0 (and *action) or -1 with a message naming the key and its source in err.
+ * out receives --help / --print-config text (stdout in main).
+ */
+int cfg_load(fb_config *c, int argc, char **argv, char *const *envp, cfg_action *action, FILE *out,
+             char *err, size_t errlen);
+
+/* Applies one JSON document (the file layer) — exposed for tests. source names it in errors. */
+int cfg_apply_json(fb_config *c, const char *json_text, const char *source, char *err,
+                   size_t errlen);
+
+/* Writes the effective configuration as JSON with the token redacted. */
+void cfg_print(const fb_config *c, FILE *out);
+/* Writes the key reference (key, env, flag, type, default, meaning) as a Markdown table. */
+void cfg_print_reference(FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

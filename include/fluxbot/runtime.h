@@ -1,0 +1,172 @@
+/*
+ * fluxbot runtime: actors, mailboxes, parking, timers, lifecycle and metrics.
+ *
+ * An actor is state + a mailbox + a behaviour + one or more threads. Actors talk only by
+ * sending messages (rt_msg, see msgs.h) into each other's mailboxes. A mailbox is a set of
+ * single-producer lanes (bounded ck rings), one per sending thread, drained round-robin by the
+ * actor's thread(s), so sending is wait-free and one preempted producer never stalls another.
+ *
+ * Two kinds of actor:
+ *  - parked actors: the runtime runs the loop. It calls on_message for each message and
+ *    on_idle when the mailbox is empty; idle threads spin briefly, yield, then sleep on a futex.
+ *  - loop actors: the actor brings its own thread body (an lws or curl-multi event loop). The
+ *    runtime gives it a wake hook, called from a sender's thread when a message arrives while
+ *    the loop is armed; the loop drains with rt_actor_drain().
+ *
+ * Ownership: a message pointer passed to rt_send* belongs to the receiver once the call
+ * succeeds (returns 0); on failure it still belongs to the caller.
+ */
+#ifndef FLUXBOT_RUNTIME_H
+#define FLUXBOT_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fluxbot/msgs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rt_actor rt_actor;
+typedef struct rt_system rt_system;
+
+/* Error codes returned (negated) by the send functions. */
+enum {
+    RT_OK = 0,
+    RT_EFULL = 1,     /* lane full (rt_send only) */
+    RT_ETIMEDOUT = 2, /* rt_send_wait deadline passed */
+    RT_ESTOPPED = 3,  /* the target actor has stopped and accepts nothing */
+};
+
+/* Behaviour of a parked actor. Every callback runs on one of the actor's threads.
+ * state is the pointer given in rt_actor_spec.state (shared by all threads of a pool). */
+typedef struct rt_actor_ops {
+    /* Once per thread before the first message; nonzero aborts the start. */
+    int (*on_thread_start)(rt_actor *self, void *state, unsigned thread_index);
+    /* Takes ownership of m (free it with rt_msg_free unless forwarded). */
+    void (*on_message)(rt_actor *self, void *state, rt_msg *m);
+    /* Called when the mailbox became empty after processing at least one message (batch end). */
+    void (*on_idle)(rt_actor *self, void *state);
+    /* Called once (on one thread) when a stop was requested; the mailbox is still drained after. */
+    void (*on_stop_requested)(rt_actor *self, void *state);
+    /* Once per thread after the loop ended. */
+    void (*on_thread_exit)(rt_actor *self, void *state, unsigned thread_index);
+} rt_actor_ops;
+
+/* The thread body of a loop actor. It must call rt_actor_drain() whenever its wake hook fired
+ * (and may call it any time), and return when rt_actor_should_exit() is true. */
+typedef void (*rt_loop_fn)(rt_actor *self, void *state, unsigned thread_index);
+/* Called on a sender's thread; must be async-safe with respect to the loop (lws_cancel_service,
+ * curl_multi_wakeup, eventfd write). */
+typedef void (*rt_wake_fn)(void *wake_ctx);
+
+typedef struct rt_actor_spec {
+    const char *name;       /* short, used in logs and metrics ("router", "comfy") */
+    unsigned threads;       /* >= 1; a pool shares one mailbox */
+    unsigned lane_capacity; /* per-sender ring slots, rounded up to a power of two */
+    void *state;
+    rt_actor_ops ops;  /* parked actors */
+    rt_loop_fn loop;   /* loop actors: non-NULL selects this kind */
+    rt_wake_fn wake;   /* loop actors: how to wake the loop */
+    void *wake_ctx;
+    /* Spin budget before parking, in nanoseconds (0 = default 20 us). */
+    uint64_t spin_ns;
+} rt_actor_spec;
+
+/* ---- system and lifecycle ---------------------------------------------------------------- */
+
+rt_system *rt_system_new(void);
+/* Creates an actor in the system; actors start in the order they were added. NULL on error. */
+rt_actor *rt_actor_new(rt_system *sys, const rt_actor_spec *spec);
+/* Starts every actor in order (threads created). 0 or -errno. */
+int rt_system_start(rt_system *sys);
+/* Stops in reverse start order: each actor gets on_stop_requested, drains its mailbox, its
+ * threads exit, then the next (earlier-started) actor is asked. Returns when all have exited. */
+void rt_system_stop(rt_system *sys);
+/* Stops (if running) and frees every actor and the system. */
+void rt_system_free(rt_system *sys);
+/* Installs SIGINT/SIGTERM handling: the first signal makes rt_system_wait_signal return,
+ * a second one exits the process at once with status 130. Call before starting threads. */
+void rt_signals_install(void);
+/* Blocks until a stop signal arrived or rt_system_request_exit was called, or timeout_ms passed
+ * (timeout_ms < 0 waits forever). Returns true when a stop was requested. */
+bool rt_system_wait_signal(rt_system *sys, int64_t timeout_ms);
+/* Any thread: asks rt_system_wait_signal to return (used by actors on a fatal error). */
+void rt_system_request_exit(rt_system *sys, int exit_code);
+int rt_system_exit_code(const rt_system *sys);
+
+/* Looks an actor up by name (NULL if none). */
+rt_actor *rt_system_find(rt_system *sys, const char *name);
+const char *rt_actor_name(const rt_actor *a);
+rt_system *rt_actor_system(rt_actor *a);
+void *rt_actor_state(rt_actor *a);
+
+/* ---- sending -------------------------------------------------------------------------- */
+
+/* Wait-free: 0, or -RT_EFULL when this thread's lane is full, -RT_ESTOPPED after exit. */
+int rt_send(rt_actor *to, rt_msg *m);
+/* Control messages: waits (yielding, then sleeping in short steps) up to timeout_ms for room.
+ * 0, -RT_ETIMEDOUT or -RT_ESTOPPED. Never use on a generation path with a long timeout. */
+int rt_send_wait(rt_actor *to, rt_msg *m, int64_t timeout_ms);
+/* Event streams: never fails while the actor runs; when the lane is full the message goes to
+ * the lane's overflow list (counted as a spill), keeping per-sender order. 0 or -RT_ESTOPPED. */
+int rt_send_spill(rt_actor *to, rt_msg *m);
+
+/* ---- inside an actor ------------------------------------------------------------------ */
+
+typedef void (*rt_handler_fn)(rt_actor *self, void *state, rt_msg *m);
+/* Loop actors: processes up to max messages (0 = until empty) with handler; returns the count.
+ * Re-arms the wake hook when the mailbox is found empty. */
+size_t rt_actor_drain(rt_actor *self, rt_handler_fn handler, size_t max);
+/* True once a stop was requested for this actor. */
+bool rt_actor_stop_requested(const rt_actor *self);
+/* Loop actors: true when the stop was requested and the mailbox is empty, i.e. time to return.
+ * Parked actors never need it. */
+bool rt_actor_should_exit(rt_actor *self);
+/* Holds the actor's exit until rt_actor_release: use for in-flight work that must finish after
+ * a stop request (a job being generated, a batch not yet committed). Counted, any thread. */
+void rt_actor_hold(rt_actor *self);
+void rt_actor_release(rt_actor *self);
+/* Number of messages currently queued (approximate; any thread). */
+size_t rt_actor_depth(rt_actor *a);
+
+/* ---- timers ------------------------------------------------------------------------------ */
+
+/* One timer service thread per system delivers RT_MSG_TIMER messages (rt_timer_msg) into the
+ * target's mailbox after delay_ms, then every period_ms if nonzero. Returns an id (> 0). */
+uint64_t rt_timer_start(rt_actor *target, uint64_t delay_ms, uint64_t period_ms, uint64_t tag);
+/* Cancels a timer; a tick already queued may still arrive (check the id). */
+void rt_timer_cancel(rt_system *sys, uint64_t timer_id);
+
+/* ---- clocks ------------------------------------------------------------------------------ */
+
+uint64_t rt_now_ns(void); /* CLOCK_MONOTONIC */
+uint64_t rt_now_ms(void); /* CLOCK_MONOTONIC */
+uint64_t rt_wall_ms(void); /* CLOCK_REALTIME, Unix epoch milliseconds, UTC */
+
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+typedef struct rt_metrics {
+    uint64_t received;   /* messages accepted into the mailbox (ring or spill) */
+    uint64_t processed;  /* messages handed to the behaviour */
+    uint64_t depth;      /* current queue depth (approximate) */
+    uint64_t depth_hwm;  /* highest depth seen */
+    uint64_t spills;     /* messages that went to an overflow list */
+    uint64_t full;       /* rt_send / rt_send_wait attempts that found a lane full */
+    uint64_t parks;      /* times a thread went to sleep on the futex */
+    uint64_t wakeups;    /* futex wakes / wake-hook calls issued by senders */
+    uint64_t busy_ns;    /* time spent inside the behaviour */
+    uint64_t latency_ns; /* sum of enqueue → dequeue latency, for mean = latency_ns / processed */
+} rt_metrics;
+
+/* Snapshot of one actor's counters; safe from any thread. */
+void rt_actor_metrics(const rt_actor *a, rt_metrics *out);
+/* Calls fn for every actor of the system, in start order. */
+void rt_system_foreach(rt_system *sys, void (*fn)(rt_actor *a, void *ctx), void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: all tests under ASan+UBSan, then the concurrent ones
+# (label "tsan") under ThreadSanitizer. Extra arguments go to ctest (e.g. -R router).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+"$here/scripts/bootstrap.sh"
+jobs=$(nproc)
+
+asan=$("$here/scripts/build.sh" asan)
+echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+(cd "$asan" && ctest --output-on-failure -j "$jobs" "$@")
+
+tsan=$("$here/scripts/build.sh" tsan)
+echo "== concurrent tests under ThreadSanitizer"
+(cd "$tsan" && ctest --output-on-failure -j "$jobs" -L tsan "$@")
