@@ -35,7 +35,10 @@ void log_configure(log_level level, bool json, int fd)
     atomic_store(&g_fd, fd);
 }
 
-log_level log_current_level(void) { return (log_level)atomic_load_explicit(&g_level, memory_order_relaxed); }
+log_level log_current_level(void)
+{
+    return (log_level)atomic_load_explicit(&g_level, memory_order_relaxed);
+}
 
 int log_level_parse(const char *s)
 {
@@ -84,7 +87,8 @@ void log_redact(const char *s, char *out, size_t outlen)
             }
         }
         if (hit) {
-            for (size_t k = 0; k < sizeof mark - 1 && o + 1 < outlen; k++) out[o++] = mark[k];
+            for (size_t k = 0; k < sizeof mark - 1 && o + 1 < outlen; k++)
+                out[o++] = mark[k];
             s += hit;
         } else {
             out[o++] = *s++;
@@ -133,8 +137,8 @@ void log_vwrite(log_level level, const char *actor, const char *fmt, va_list ap)
     char line[LOG_LINE_MAX + 256];
     size_t len;
     if (atomic_load(&g_json)) {
-        len = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"actor\":\"", when,
-                               log_level_name(level));
+        len = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"actor\":\"",
+                               when, log_level_name(level));
         len = json_escape(line, len, sizeof line, actor ? actor : "-");
         len += (size_t)snprintf(line + len, sizeof line - len, "\",\"msg\":\"");
         len = json_escape(line, len, sizeof line, clean);
