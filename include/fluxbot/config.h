@@ -28,10 +28,10 @@ typedef struct fb_config {
     /* Discord */
     char discord_token[CFG_STR]; /* secret: never printed */
     char discord_api_base[CFG_STR];
-    cfg_list guild_ids;          /* register commands per guild when non-empty */
-    int64_t shard_id;            /* -1 = all shards of shard_count in this process */
-    int64_t shard_count;         /* 0 = as /gateway/bot recommends */
-    bool gateway_compress;       /* zlib-stream transport compression */
+    cfg_list guild_ids;    /* register commands per guild when non-empty */
+    int64_t shard_id;      /* -1 = all shards of shard_count in this process */
+    int64_t shard_count;   /* 0 = as /gateway/bot recommends */
+    bool gateway_compress; /* zlib-stream transport compression */
     int64_t rest_timeout_ms;
     char bot_manager_role[CFG_STR]; /* role name, or a numeric role id */
     bool stats_managers_only;
@@ -62,7 +62,7 @@ typedef struct fb_config {
 
     /* Operations */
     char log_level[32];
-    char log_format[16]; /* "text" or "json" */
+    char log_format[16];  /* "text" or "json" */
     int64_t metrics_port; /* 0 = off; loopback only */
     int64_t demo_seconds;
 } fb_config;

@@ -45,17 +45,20 @@ void log_redact(const char *s, char *out, size_t outlen);
 
 #define LOG_ERROR(actor, ...) log_write(LOG_LEVEL_ERROR, (actor), __VA_ARGS__)
 #define LOG_WARN(actor, ...) log_write(LOG_LEVEL_WARN, (actor), __VA_ARGS__)
-#define LOG_INFO(actor, ...)                                                                   \
-    do {                                                                                       \
-        if (log_current_level() >= LOG_LEVEL_INFO) log_write(LOG_LEVEL_INFO, (actor), __VA_ARGS__); \
+#define LOG_INFO(actor, ...)                                                                       \
+    do {                                                                                           \
+        if (log_current_level() >= LOG_LEVEL_INFO)                                                 \
+            log_write(LOG_LEVEL_INFO, (actor), __VA_ARGS__);                                       \
     } while (0)
-#define LOG_DEBUG(actor, ...)                                                                  \
-    do {                                                                                       \
-        if (log_current_level() >= LOG_LEVEL_DEBUG) log_write(LOG_LEVEL_DEBUG, (actor), __VA_ARGS__); \
+#define LOG_DEBUG(actor, ...)                                                                      \
+    do {                                                                                           \
+        if (log_current_level() >= LOG_LEVEL_DEBUG)                                                \
+            log_write(LOG_LEVEL_DEBUG, (actor), __VA_ARGS__);                                      \
     } while (0)
-#define LOG_TRACE(actor, ...)                                                                  \
-    do {                                                                                       \
-        if (log_current_level() >= LOG_LEVEL_TRACE) log_write(LOG_LEVEL_TRACE, (actor), __VA_ARGS__); \
+#define LOG_TRACE(actor, ...)                                                                      \
+    do {                                                                                           \
+        if (log_current_level() >= LOG_LEVEL_TRACE)                                                \
+            log_write(LOG_LEVEL_TRACE, (actor), __VA_ARGS__);                                      \
     } while (0)
 
 #ifdef __cplusplus

@@ -34,7 +34,8 @@ struct rt_msg {
     uint8_t size_class; /* runtime-internal */
     uint8_t flags;      /* free for the message kind's own use */
     uint32_t sender;    /* id of the sending actor, 0 for a thread that is no actor */
-    uint64_t enq_ns;    /* monotonic time of the send, for latency accounting */
+    uint64_t enq_ns;    /* runtime-internal: sampled send time for mailbox latency (0 for
+                           most messages); keep your own timestamps for end-to-end latency */
     rt_msg_dtor dtor;   /* frees owned fields; NULL when the message owns none */
 };
 

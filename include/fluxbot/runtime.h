@@ -67,9 +67,9 @@ typedef struct rt_actor_spec {
     unsigned threads;       /* >= 1; a pool shares one mailbox */
     unsigned lane_capacity; /* per-sender ring slots, rounded up to a power of two */
     void *state;
-    rt_actor_ops ops;  /* parked actors */
-    rt_loop_fn loop;   /* loop actors: non-NULL selects this kind */
-    rt_wake_fn wake;   /* loop actors: how to wake the loop */
+    rt_actor_ops ops; /* parked actors */
+    rt_loop_fn loop;  /* loop actors: non-NULL selects this kind */
+    rt_wake_fn wake;  /* loop actors: how to wake the loop */
     void *wake_ctx;
     /* Spin budget before parking, in nanoseconds (0 = default 20 us). */
     uint64_t spin_ns;
@@ -142,23 +142,24 @@ void rt_timer_cancel(rt_system *sys, uint64_t timer_id);
 
 /* ---- clocks ------------------------------------------------------------------------------ */
 
-uint64_t rt_now_ns(void); /* CLOCK_MONOTONIC */
-uint64_t rt_now_ms(void); /* CLOCK_MONOTONIC */
+uint64_t rt_now_ns(void);  /* CLOCK_MONOTONIC */
+uint64_t rt_now_ms(void);  /* CLOCK_MONOTONIC */
 uint64_t rt_wall_ms(void); /* CLOCK_REALTIME, Unix epoch milliseconds, UTC */
 
 /* ---- metrics ----------------------------------------------------------------------------- */
 
 typedef struct rt_metrics {
-    uint64_t received;   /* messages accepted into the mailbox (ring or spill) */
-    uint64_t processed;  /* messages handed to the behaviour */
-    uint64_t depth;      /* current queue depth (approximate) */
-    uint64_t depth_hwm;  /* highest depth seen */
-    uint64_t spills;     /* messages that went to an overflow list */
-    uint64_t full;       /* rt_send / rt_send_wait attempts that found a lane full */
-    uint64_t parks;      /* times a thread went to sleep on the futex */
-    uint64_t wakeups;    /* futex wakes / wake-hook calls issued by senders */
-    uint64_t busy_ns;    /* time spent inside the behaviour */
-    uint64_t latency_ns; /* sum of enqueue → dequeue latency, for mean = latency_ns / processed */
+    uint64_t received;        /* messages accepted into the mailbox (ring or spill) */
+    uint64_t processed;       /* messages handed to the behaviour */
+    uint64_t depth;           /* current queue depth (approximate) */
+    uint64_t depth_hwm;       /* highest depth seen */
+    uint64_t spills;          /* messages that went to an overflow list */
+    uint64_t full;            /* rt_send / rt_send_wait attempts that found a lane full */
+    uint64_t parks;           /* times a thread went to sleep on the futex */
+    uint64_t wakeups;         /* futex wakes / wake-hook calls issued by senders */
+    uint64_t busy_ns;         /* time spent inside the behaviour */
+    uint64_t latency_ns;      /* sum of sampled enqueue → dequeue latencies */
+    uint64_t latency_samples; /* 1 in 64 messages is timed: mean = latency_ns / samples */
 } rt_metrics;
 
 /* Snapshot of one actor's counters; safe from any thread. */

@@ -17,10 +17,10 @@
 typedef struct an_command_event {
     const char *command; /* "comfy", "stats", "reset_stats", "button:regenerate", ... */
     uint64_t user_id;
-    uint64_t guild_id;   /* 0 in DMs */
+    uint64_t guild_id; /* 0 in DMs */
     uint64_t channel_id;
     uint64_t ts_ms;
-    uint32_t exec_ms;    /* interaction received → answered */
+    uint32_t exec_ms; /* interaction received → answered */
     bool success;
 } an_command_event;
 
@@ -41,7 +41,7 @@ typedef struct an_image_event {
 typedef struct an_activity_event {
     uint64_t user_id;
     uint64_t guild_id;
-    const char *action; /* "job_queued", "job_started", "job_finished", "job_failed", ... */
+    const char *action;  /* "job_queued", "job_started", "job_finished", "job_failed", ... */
     const char *details; /* free text or JSON, may be NULL */
     uint64_t ts_ms;
 } an_activity_event;

@@ -14,7 +14,10 @@ static char *dup_n(const char *s, size_t n)
     return p;
 }
 
-static char *dup_s(const char *s) { return s ? dup_n(s, strlen(s)) : NULL; }
+static char *dup_s(const char *s)
+{
+    return s ? dup_n(s, strlen(s)) : NULL;
+}
 
 static void gw_dispatch_dtor(rt_msg *m)
 {
@@ -77,7 +80,10 @@ int rest_req_add_file(rest_req_msg *m, const char *filename, const char *content
     return rest_req_add_file_owned(m, filename, content_type, copy, len);
 }
 
-static void rest_res_dtor(rt_msg *m) { free(((rest_res_msg *)m)->body); }
+static void rest_res_dtor(rt_msg *m)
+{
+    free(((rest_res_msg *)m)->body);
+}
 
 rest_res_msg *rest_res_msg_new(uint64_t cookie, int status, const char *body, size_t body_len)
 {

@@ -27,11 +27,11 @@ enum {
 /* A gateway dispatch (op 0) forwarded by the gateway: the event name and the raw `d` JSON. */
 typedef struct gw_dispatch_msg {
     rt_msg hdr;
-    char event[48];     /* "INTERACTION_CREATE", "GUILD_CREATE", "GUILD_ROLE_UPDATE", ... */
+    char event[48]; /* "INTERACTION_CREATE", "GUILD_CREATE", "GUILD_ROLE_UPDATE", ... */
     uint32_t shard_id;
-    uint64_t seq;       /* the gateway sequence number `s` */
-    uint64_t recv_ns;   /* monotonic time the frame was read, for latency accounting */
-    char *data_json;    /* owned: the `d` object as text, NUL-terminated */
+    uint64_t seq;     /* the gateway sequence number `s` */
+    uint64_t recv_ns; /* monotonic time the frame was read, for latency accounting */
+    char *data_json;  /* owned: the `d` object as text, NUL-terminated */
     size_t data_len;
 } gw_dispatch_msg;
 
@@ -63,8 +63,8 @@ typedef struct rest_req_msg {
     char *json; /* owned, may be NULL */
     rest_file files[REST_MAX_FILES];
     unsigned nfiles;
-    rt_actor *reply_to; /* NULL: fire and forget (failures are logged by the REST actor) */
-    uint64_t cookie;    /* echoed in the reply */
+    rt_actor *reply_to;     /* NULL: fire and forget (failures are logged by the REST actor) */
+    uint64_t cookie;        /* echoed in the reply */
     char audit_reason[128]; /* X-Audit-Log-Reason, optional */
 } rest_req_msg;
 

@@ -35,7 +35,10 @@ void log_configure(log_level level, bool json, int fd)
     atomic_store(&g_fd, fd);
 }
 
-log_level log_current_level(void) { return (log_level)atomic_load_explicit(&g_level, memory_order_relaxed); }
+log_level log_current_level(void)
+{
+    return (log_level)atomic_load_explicit(&g_level, memory_order_relaxed);
+}
 
 int log_level_parse(const char *s)
 {
@@ -84,7 +87,8 @@ void log_redact(const char *s, char *out, size_t outlen)
             }
         }
         if (hit) {
-            for (size_t k = 0; k < sizeof mark - 1 && o + 1 < outlen; k++) out[o++] = mark[k];
+            for (size_t k = 0; k < sizeof mark - 1 && o + 1 < outlen; k++)
+                out[o++] = mark[k];
             s += hit;
         } else {
             out[o++] = *s++;
@@ -102,6 +106,9 @@ static size_t json_escape(char *buf, size_t len, size_t cap, const char *s)
         if (c == '"' || c == '\\') {
             buf[len++] = '\\';
             buf[len++] = (char)c;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            buf[len++] = '\\';
+            buf[len++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
         } else if (c < 0x20) {
             len += (size_t)snprintf(buf + len, cap - len, "\\u%04x", c);
         } else {
@@ -133,13 +140,16 @@ void log_vwrite(log_level level, const char *actor, const char *fmt, va_list ap)
     char line[LOG_LINE_MAX + 256];
     size_t len;
     if (atomic_load(&g_json)) {
-        len = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"actor\":\"", when,
-                               log_level_name(level));
+        len = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"actor\":\"",
+                               when, log_level_name(level));
         len = json_escape(line, len, sizeof line, actor ? actor : "-");
         len += (size_t)snprintf(line + len, sizeof line - len, "\",\"msg\":\"");
         len = json_escape(line, len, sizeof line, clean);
         len += (size_t)snprintf(line + len, sizeof line - len, "\"}\n");
     } else {
+        /* One event, one line: control characters (a prompt's newlines) must not forge lines. */
+        for (char *p = clean; *p; p++)
+            if ((unsigned char)*p < 0x20) *p = ' ';
         len = (size_t)snprintf(line, sizeof line, "%s %-5s [%s] %s\n", when, log_level_name(level),
                                actor ? actor : "-", clean);
     }

@@ -1,0 +1,74 @@
+/*
+ * One analytics event (a command use, an image/video generation, a user activity) as the
+ * writer and the store see it: fixed fields plus bounded text copied into a single heap block.
+ *
+ * Ownership: an_event_* constructors copy every string into ev->buf; an_event_clear frees it.
+ * Text longer than the per-field limit is cut at a UTF-8 character boundary, so a hostile or
+ * buggy producer can neither blow up the database nor store broken UTF-8.
+ */
+#ifndef FLUXBOT_AN_EVENT_H
+#define FLUXBOT_AN_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum an_event_kind {
+    AN_EV_COMMAND = 1,  /* row in command_usage */
+    AN_EV_IMAGE = 2,    /* row in image_stats */
+    AN_EV_ACTIVITY = 3, /* row in user_activity */
+} an_event_kind;
+
+/* Per-field byte limits (text beyond is cut). */
+#define AN_MAX_NAME 64       /* command, action, generation type */
+#define AN_MAX_RESOLUTION 96 /* "16:9 [1920x1080 landscape]" and friends */
+#define AN_MAX_PROMPT 6000   /* Discord caps a string option at 6000 characters */
+#define AN_MAX_LORAS 2048
+#define AN_MAX_DETAILS 4096
+
+typedef struct an_event {
+    an_event_kind kind;
+    uint64_t seq;  /* writer-assigned order, see analytics_writer.h (0 when not assigned) */
+    int64_t ts_ms; /* Unix epoch milliseconds, UTC */
+    uint64_t user_id;
+    uint64_t guild_id;    /* 0 = none (DM) */
+    uint64_t channel_id;  /* commands only; 0 = none */
+    bool success;         /* commands and images */
+    uint32_t duration_ms; /* command: execution time; image: generation time */
+    /* AN_EV_COMMAND */
+    const char *command;
+    /* AN_EV_IMAGE */
+    const char *prompt;
+    const char *resolution;
+    const char *loras;
+    const char *generation_type;
+    double upscale_factor;
+    bool is_video;
+    /* AN_EV_ACTIVITY */
+    const char *action;
+    const char *details; /* may be NULL */
+    /* Owns the text every const char * above points into (NULL when all are NULL). */
+    char *buf;
+} an_event;
+
+/* Text inputs of an event; NULL fields are stored as NULL (or "" where the column needs it). */
+typedef struct an_event_text {
+    const char *command;
+    const char *prompt;
+    const char *resolution;
+    const char *loras;
+    const char *generation_type;
+    const char *action;
+    const char *details;
+} an_event_text;
+
+/* Copies the text of t into ev (one allocation), cutting each field to its limit.
+ * Any previous ev->buf is NOT freed (call on a fresh or cleared event). Aborts on OOM. */
+void an_event_set_text(an_event *ev, const an_event_text *t);
+/* Frees ev->buf and zeroes the event. */
+void an_event_clear(an_event *ev);
+
+/* Length of s cut to at most max bytes without splitting a UTF-8 sequence. */
+size_t an_utf8_cut(const char *s, size_t max);
+
+#endif

@@ -1,0 +1,351 @@
+/* Incremental per-day rollups and their full rebuild from the raw tables (see an_rollup.h). */
+#include "analytics/an_rollup.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/an_sqlerr.h"
+#include "analytics/an_time.h"
+
+/* ---- statements -------------------------------------------------------------------------- */
+
+static const char k_day_upsert[] =
+    "INSERT INTO daily_stats(day, date, total_commands, failed_commands, total_images,"
+    " image_ms_sum, total_videos, video_ms_sum, failed_generations, total_activity, unique_users)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    " ON CONFLICT(day) DO UPDATE SET"
+    " total_commands = total_commands + excluded.total_commands,"
+    " failed_commands = failed_commands + excluded.failed_commands,"
+    " total_images = total_images + excluded.total_images,"
+    " image_ms_sum = image_ms_sum + excluded.image_ms_sum,"
+    " total_videos = total_videos + excluded.total_videos,"
+    " video_ms_sum = video_ms_sum + excluded.video_ms_sum,"
+    " failed_generations = failed_generations + excluded.failed_generations,"
+    " total_activity = total_activity + excluded.total_activity,"
+    " unique_users = unique_users + excluded.unique_users";
+static const char k_cmd_upsert[] =
+    "INSERT INTO daily_commands(day, command_name, count) VALUES(?1, ?2, ?3)"
+    " ON CONFLICT(day, command_name) DO UPDATE SET count = count + excluded.count";
+static const char k_res_upsert[] =
+    "INSERT INTO daily_resolutions(day, resolution, count) VALUES(?1, ?2, ?3)"
+    " ON CONFLICT(day, resolution) DO UPDATE SET count = count + excluded.count";
+static const char k_user_insert[] =
+    "INSERT OR IGNORE INTO daily_users(day, user_id, commands) VALUES(?1, ?2, ?3)";
+static const char k_user_add[] =
+    "UPDATE daily_users SET commands = commands + ?3 WHERE day = ?1 AND user_id = ?2";
+static const char k_known_user[] =
+    "INSERT INTO known_users(user_id, first_seen_ms) VALUES(?1, ?2)"
+    " ON CONFLICT(user_id) DO UPDATE SET first_seen_ms = excluded.first_seen_ms"
+    " WHERE excluded.first_seen_ms < first_seen_ms";
+
+int an_rollup_init(an_rollup *r, sqlite3 *db, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    r->db = db;
+    struct {
+        sqlite3_stmt **st;
+        const char *sql;
+    } all[] = {
+        {&r->day_upsert, k_day_upsert}, {&r->cmd_upsert, k_cmd_upsert},
+        {&r->res_upsert, k_res_upsert}, {&r->user_insert, k_user_insert},
+        {&r->user_add, k_user_add},     {&r->known_user, k_known_user},
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        int rc = sqlite3_prepare_v3(db, all[i].sql, -1, SQLITE_PREPARE_PERSISTENT, all[i].st, NULL);
+        if (rc != SQLITE_OK) {
+            an_sql_err(db, rc, "preparing rollup statements", err, errlen);
+            an_rollup_fini(r);
+            return rc;
+        }
+    }
+    return SQLITE_OK;
+}
+
+void an_rollup_fini(an_rollup *r)
+{
+    sqlite3_finalize(r->day_upsert);
+    sqlite3_finalize(r->cmd_upsert);
+    sqlite3_finalize(r->res_upsert);
+    sqlite3_finalize(r->user_insert);
+    sqlite3_finalize(r->user_add);
+    sqlite3_finalize(r->known_user);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- in-memory aggregation of one batch -------------------------------------------------- */
+
+typedef struct day_tot {
+    int64_t day;
+    int64_t commands, failed_commands;
+    int64_t images, image_ms, videos, video_ms, failed_generations;
+    int64_t activity;
+    int64_t new_users;
+} day_tot;
+
+/* One sortable key: (day, text) for commands and resolutions, (day, id) for users. */
+typedef struct key {
+    int64_t day;
+    uint64_t id;
+    const char *s;
+    int64_t weight; /* commands of this user in this event (users) */
+    int64_t ts_ms;
+} key;
+
+static int key_cmp(const void *pa, const void *pb)
+{
+    const key *a = pa, *b = pb;
+    if (a->day != b->day) return a->day < b->day ? -1 : 1;
+    if (a->id != b->id) return a->id < b->id ? -1 : 1;
+    if (a->s && b->s) return strcmp(a->s, b->s);
+    return 0;
+}
+
+static bool key_same(const key *a, const key *b)
+{
+    return key_cmp(a, b) == 0;
+}
+
+static day_tot *day_get(day_tot *days, size_t *ndays, int64_t day)
+{
+    for (size_t i = 0; i < *ndays; i++)
+        if (days[i].day == day) return &days[i];
+    day_tot *d = &days[(*ndays)++];
+    memset(d, 0, sizeof *d);
+    d->day = day;
+    return d;
+}
+
+static int step_reset(an_rollup *r, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        an_sql_err(r->db, rc, what, err, errlen);
+        return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* Runs stmt(?1 day, ?2 text, ?3 count) once per distinct (day, text) of the sorted keys. */
+static int flush_counts(an_rollup *r, sqlite3_stmt *st, key *keys, size_t n, const char *what,
+                        char *err, size_t errlen)
+{
+    qsort(keys, n, sizeof *keys, key_cmp);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && key_same(&keys[i], &keys[j]))
+            j++;
+        sqlite3_bind_int64(st, 1, keys[i].day);
+        sqlite3_bind_text(st, 2, keys[i].s, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (int64_t)(j - i));
+        int rc = step_reset(r, st, what, err, errlen);
+        if (rc != SQLITE_OK) return rc;
+        i = j;
+    }
+    return SQLITE_OK;
+}
+
+static int flush_users(an_rollup *r, key *keys, size_t n, day_tot *days, size_t *ndays, char *err,
+                       size_t errlen)
+{
+    qsort(keys, n, sizeof *keys, key_cmp);
+    for (size_t i = 0; i < n;) {
+        int64_t commands = 0, first_ms = keys[i].ts_ms;
+        size_t j = i;
+        for (; j < n && key_same(&keys[i], &keys[j]); j++) {
+            commands += keys[j].weight;
+            if (keys[j].ts_ms < first_ms) first_ms = keys[j].ts_ms;
+        }
+        sqlite3_bind_int64(r->user_insert, 1, keys[i].day);
+        sqlite3_bind_int64(r->user_insert, 2, (int64_t)keys[i].id);
+        sqlite3_bind_int64(r->user_insert, 3, commands);
+        int rc = step_reset(r, r->user_insert, "daily_users insert", err, errlen);
+        if (rc != SQLITE_OK) return rc;
+        if (sqlite3_changes(r->db) == 1) {
+            day_get(days, ndays, keys[i].day)->new_users++;
+        } else if (commands > 0) {
+            sqlite3_bind_int64(r->user_add, 1, keys[i].day);
+            sqlite3_bind_int64(r->user_add, 2, (int64_t)keys[i].id);
+            sqlite3_bind_int64(r->user_add, 3, commands);
+            rc = step_reset(r, r->user_add, "daily_users update", err, errlen);
+            if (rc != SQLITE_OK) return rc;
+        }
+        sqlite3_bind_int64(r->known_user, 1, (int64_t)keys[i].id);
+        sqlite3_bind_int64(r->known_user, 2, first_ms);
+        rc = step_reset(r, r->known_user, "known_users upsert", err, errlen);
+        if (rc != SQLITE_OK) return rc;
+        i = j;
+    }
+    return SQLITE_OK;
+}
+
+static int flush_days(an_rollup *r, const day_tot *days, size_t ndays, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = r->day_upsert;
+    for (size_t i = 0; i < ndays; i++) {
+        const day_tot *d = &days[i];
+        char date[16];
+        an_day_date(d->day, date, sizeof date);
+        sqlite3_bind_int64(st, 1, d->day);
+        sqlite3_bind_text(st, 2, date, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, d->commands);
+        sqlite3_bind_int64(st, 4, d->failed_commands);
+        sqlite3_bind_int64(st, 5, d->images);
+        sqlite3_bind_int64(st, 6, d->image_ms);
+        sqlite3_bind_int64(st, 7, d->videos);
+        sqlite3_bind_int64(st, 8, d->video_ms);
+        sqlite3_bind_int64(st, 9, d->failed_generations);
+        sqlite3_bind_int64(st, 10, d->activity);
+        sqlite3_bind_int64(st, 11, d->new_users);
+        int rc = step_reset(r, st, "daily_stats upsert", err, errlen);
+        if (rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+}
+
+int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *err, size_t errlen)
+{
+    if (n == 0) return SQLITE_OK;
+    /* One allocation for every scratch array; sized for the worst case (all distinct). */
+    size_t bytes = n * sizeof(day_tot) + 3 * n * sizeof(key);
+    char *mem = malloc(bytes);
+    if (!mem) abort();
+    day_tot *days = (day_tot *)mem;
+    key *cmds = (key *)(mem + n * sizeof(day_tot));
+    key *res = cmds + n;
+    key *users = res + n;
+    size_t ndays = 0, ncmds = 0, nres = 0, nusers = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const an_event *e = evs[i];
+        int64_t day = an_day_of(e->ts_ms);
+        day_tot *d = day_get(days, &ndays, day);
+        int64_t weight = 0;
+        switch (e->kind) {
+        case AN_EV_COMMAND:
+            d->commands++;
+            if (!e->success) d->failed_commands++;
+            cmds[ncmds++] = (key){.day = day, .s = e->command ? e->command : ""};
+            weight = 1;
+            break;
+        case AN_EV_IMAGE:
+            if (!e->success) {
+                d->failed_generations++;
+                break;
+            }
+            if (e->is_video) {
+                d->videos++;
+                d->video_ms += e->duration_ms;
+            } else {
+                d->images++;
+                d->image_ms += e->duration_ms;
+            }
+            if (e->resolution && e->resolution[0])
+                res[nres++] = (key){.day = day, .s = e->resolution};
+            break;
+        case AN_EV_ACTIVITY:
+            d->activity++;
+            break;
+        }
+        users[nusers++] = (key){.day = day, .id = e->user_id, .weight = weight, .ts_ms = e->ts_ms};
+    }
+
+    int rc = flush_counts(r, r->cmd_upsert, cmds, ncmds, "daily_commands upsert", err, errlen);
+    if (rc == SQLITE_OK)
+        rc = flush_counts(r, r->res_upsert, res, nres, "daily_resolutions upsert", err, errlen);
+    if (rc == SQLITE_OK) rc = flush_users(r, users, nusers, days, &ndays, err, errlen);
+    if (rc == SQLITE_OK) rc = flush_days(r, days, ndays, err, errlen);
+    free(mem);
+    return rc;
+}
+
+/* ---- rebuild ----------------------------------------------------------------------------- */
+
+#define REBUILD_CHUNK 512
+
+/* Reads rows of one raw table (query's columns: see row_to_event) in chunks and applies them. */
+static int rebuild_from(an_rollup *r, const char *sql, an_event_kind kind, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        an_sql_err(r->db, rc, "rebuild: reading raw rows", err, errlen);
+        return rc;
+    }
+    an_event *evs = calloc(REBUILD_CHUNK, sizeof *evs);
+    const an_event **ptrs = calloc(REBUILD_CHUNK, sizeof *ptrs);
+    if (!evs || !ptrs) abort();
+    size_t n = 0;
+    for (;;) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            an_event *e = &evs[n];
+            e->kind = kind;
+            e->ts_ms = sqlite3_column_int64(st, 0);
+            e->user_id = (uint64_t)sqlite3_column_int64(st, 1);
+            e->success = sqlite3_column_int(st, 2) != 0;
+            e->duration_ms = (uint32_t)sqlite3_column_int64(st, 3);
+            e->is_video = sqlite3_column_int(st, 4) != 0;
+            const char *text = (const char *)sqlite3_column_text(st, 5);
+            an_event_text t = {0};
+            if (kind == AN_EV_COMMAND) t.command = text ? text : "";
+            if (kind == AN_EV_IMAGE) t.resolution = text;
+            an_event_set_text(e, &t);
+            ptrs[n] = e;
+            if (++n < REBUILD_CHUNK) continue;
+        } else if (rc != SQLITE_DONE) {
+            an_sql_err(r->db, rc, "rebuild: reading raw rows", err, errlen);
+            break;
+        }
+        int arc = an_rollup_apply(r, ptrs, n, err, errlen);
+        for (size_t i = 0; i < n; i++)
+            an_event_clear(&evs[i]);
+        n = 0;
+        if (arc != SQLITE_OK) {
+            rc = arc;
+            break;
+        }
+        if (rc == SQLITE_DONE) {
+            rc = SQLITE_OK;
+            break;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        an_event_clear(&evs[i]);
+    free(evs);
+    free(ptrs);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int an_rollup_rebuild(sqlite3 *db, char *err, size_t errlen)
+{
+    int rc = sqlite3_exec(db,
+                          "DELETE FROM daily_stats; DELETE FROM daily_commands;"
+                          " DELETE FROM daily_resolutions; DELETE FROM daily_users;"
+                          " DELETE FROM known_users;",
+                          NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        an_sql_err(db, rc, "rebuild: clearing rollups", err, errlen);
+        return rc;
+    }
+    an_rollup r;
+    rc = an_rollup_init(&r, db, err, errlen);
+    if (rc != SQLITE_OK) return rc;
+    /* Columns: ts_ms, user_id, success, duration, is_video, text. */
+    rc = rebuild_from(&r,
+                      "SELECT ts_ms, user_id, success, execution_ms, 0, command_name"
+                      " FROM command_usage",
+                      AN_EV_COMMAND, err, errlen);
+    if (rc == SQLITE_OK)
+        rc = rebuild_from(&r,
+                          "SELECT ts_ms, user_id, success, generation_ms, is_video, resolution"
+                          " FROM image_stats",
+                          AN_EV_IMAGE, err, errlen);
+    if (rc == SQLITE_OK)
+        rc = rebuild_from(&r, "SELECT ts_ms, user_id, 1, 0, 0, NULL FROM user_activity",
+                          AN_EV_ACTIVITY, err, errlen);
+    an_rollup_fini(&r);
+    return rc;
+}

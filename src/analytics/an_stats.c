@@ -1,0 +1,284 @@
+/* /stats queries over rollups plus raw edge days, and the raw-only baseline (see an_stats.h). */
+#include "analytics/an_stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/an_schema.h"
+#include "analytics/an_sqlerr.h"
+#include "analytics/an_time.h"
+
+/*
+ * Every windowed query binds the same parameters:
+ *   ?1 ?2  body day range (daily rollups)      ?3 ?4  head ts range      ?5 ?6  tail ts range
+ * The raw-only baseline binds an empty body and the whole window as head.
+ */
+static const char k_q_media[] =
+    "SELECT COALESCE(SUM(ni), 0), COALESCE(SUM(mi), 0), COALESCE(SUM(nv), 0),"
+    " COALESCE(SUM(mv), 0) FROM ("
+    " SELECT total_images AS ni, image_ms_sum AS mi, total_videos AS nv, video_ms_sum AS mv"
+    "  FROM daily_stats WHERE day BETWEEN ?1 AND ?2"
+    " UNION ALL"
+    " SELECT is_video = 0, CASE WHEN is_video = 0 THEN IFNULL(generation_ms, 0) ELSE 0 END,"
+    "  is_video <> 0, CASE WHEN is_video <> 0 THEN IFNULL(generation_ms, 0) ELSE 0 END"
+    "  FROM image_stats WHERE ts_ms BETWEEN ?3 AND ?4 AND success = 1"
+    " UNION ALL"
+    " SELECT is_video = 0, CASE WHEN is_video = 0 THEN IFNULL(generation_ms, 0) ELSE 0 END,"
+    "  is_video <> 0, CASE WHEN is_video <> 0 THEN IFNULL(generation_ms, 0) ELSE 0 END"
+    "  FROM image_stats WHERE ts_ms BETWEEN ?5 AND ?6 AND success = 1)";
+
+static const char k_q_commands[] =
+    "SELECT COALESCE(SUM(n), 0) FROM ("
+    " SELECT total_commands AS n FROM daily_stats WHERE day BETWEEN ?1 AND ?2"
+    " UNION ALL SELECT COUNT(*) FROM command_usage WHERE ts_ms BETWEEN ?3 AND ?4"
+    " UNION ALL SELECT COUNT(*) FROM command_usage WHERE ts_ms BETWEEN ?5 AND ?6)";
+
+static const char k_q_top_commands[] =
+    "SELECT name, SUM(n) AS total FROM ("
+    " SELECT command_name AS name, count AS n FROM daily_commands WHERE day BETWEEN ?1 AND ?2"
+    " UNION ALL SELECT command_name, 1 FROM command_usage WHERE ts_ms BETWEEN ?3 AND ?4"
+    " UNION ALL SELECT command_name, 1 FROM command_usage WHERE ts_ms BETWEEN ?5 AND ?6)"
+    " GROUP BY name ORDER BY total DESC, name ASC LIMIT 5";
+
+static const char k_q_top_resolutions[] =
+    "SELECT name, SUM(n) AS total FROM ("
+    " SELECT resolution AS name, count AS n FROM daily_resolutions WHERE day BETWEEN ?1 AND ?2"
+    " UNION ALL SELECT resolution, 1 FROM image_stats"
+    "  WHERE ts_ms BETWEEN ?3 AND ?4 AND success = 1 AND resolution <> ''"
+    " UNION ALL SELECT resolution, 1 FROM image_stats"
+    "  WHERE ts_ms BETWEEN ?5 AND ?6 AND success = 1 AND resolution <> '')"
+    " GROUP BY name ORDER BY total DESC, name ASC LIMIT 5";
+
+static const char k_q_active[] =
+    "SELECT COUNT(*) FROM ("
+    " SELECT user_id FROM daily_users WHERE day BETWEEN ?1 AND ?2 AND commands > 0"
+    " UNION SELECT user_id FROM command_usage WHERE ts_ms BETWEEN ?3 AND ?4"
+    " UNION SELECT user_id FROM command_usage WHERE ts_ms BETWEEN ?5 AND ?6)";
+
+static const char k_q_users[] = "SELECT COUNT(*) FROM known_users";
+
+static const char k_q_users_raw[] =
+    "SELECT COUNT(*) FROM (SELECT user_id FROM command_usage"
+    " UNION SELECT user_id FROM image_stats UNION SELECT user_id FROM user_activity)";
+
+enum { Q_MEDIA, Q_COMMANDS, Q_TOP_COMMANDS, Q_TOP_RES, Q_ACTIVE, Q_USERS, Q_USERS_RAW, Q_COUNT };
+
+static const char *const k_queries[Q_COUNT] = {
+    k_q_media,  k_q_commands, k_q_top_commands, k_q_top_resolutions,
+    k_q_active, k_q_users,    k_q_users_raw,
+};
+
+struct an_reader {
+    sqlite3 *db;
+    bool owns_db;
+    sqlite3_stmt *q[Q_COUNT];
+};
+
+void an_window_make(int days, int64_t now_ms, an_window *w)
+{
+    memset(w, 0, sizeof *w);
+    w->days = days;
+    w->end_ms = now_ms;
+    w->start_ms = now_ms - (int64_t)days * AN_DAY_MS;
+    int64_t first = an_day_of(w->start_ms), today = an_day_of(now_ms);
+    if (w->start_ms == first * AN_DAY_MS) {
+        w->head_lo = 1; /* empty */
+        w->head_hi = 0;
+        w->day_lo = first;
+    } else {
+        w->head_lo = w->start_ms;
+        w->head_hi = (first + 1) * AN_DAY_MS - 1;
+        w->day_lo = first + 1;
+    }
+    w->day_hi = today - 1;
+    w->tail_lo = today * AN_DAY_MS;
+    w->tail_hi = now_ms;
+}
+
+double an_stats_avg_image_ms(const an_stats *s)
+{
+    return s->total_images ? (double)s->image_ms_sum / (double)s->total_images : -1.0;
+}
+
+double an_stats_avg_video_ms(const an_stats *s)
+{
+    return s->total_videos ? (double)s->video_ms_sum / (double)s->total_videos : -1.0;
+}
+
+/* ---- reader ------------------------------------------------------------------------------ */
+
+static an_reader *reader_prepare(sqlite3 *db, bool owns, char *err, size_t errlen)
+{
+    an_reader *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    r->db = db;
+    r->owns_db = owns;
+    for (int i = 0; i < Q_COUNT; i++) {
+        int rc =
+            sqlite3_prepare_v3(db, k_queries[i], -1, SQLITE_PREPARE_PERSISTENT, &r->q[i], NULL);
+        if (rc != SQLITE_OK) {
+            an_sql_err(db, rc, "preparing the stats queries", err, errlen);
+            r->owns_db = false; /* the caller closes what it passed or opened */
+            an_reader_close(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+an_reader *an_reader_wrap(sqlite3 *db, char *err, size_t errlen)
+{
+    return reader_prepare(db, false, err, errlen);
+}
+
+an_reader *an_reader_open(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    char msg[256] = "";
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        an_sql_err(db, rc, "open", msg, sizeof msg);
+    } else {
+        sqlite3_busy_timeout(db, 1000);
+        sqlite3_extended_result_codes(db, 1);
+        int v = an_schema_version(db, msg, sizeof msg);
+        if (v < 0) {
+            rc = SQLITE_ERROR;
+        } else if (v == 0) {
+            rc = SQLITE_ERROR;
+            snprintf(msg, sizeof msg, "the database is empty (fluxbot has not written to it)");
+        } else if (v != AN_SCHEMA_VERSION) {
+            rc = SQLITE_ERROR;
+            snprintf(msg, sizeof msg, "schema version %d, this build reads version %d%s", v,
+                     AN_SCHEMA_VERSION,
+                     v < AN_SCHEMA_VERSION ? " (start the bot once to migrate it)" : "");
+        }
+    }
+    an_reader *r = NULL;
+    if (rc == SQLITE_OK) r = reader_prepare(db, true, msg, sizeof msg);
+    if (!r) {
+        snprintf(err, errlen, "cannot read analytics database '%s': %s", path, msg);
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    return r;
+}
+
+void an_reader_close(an_reader *r)
+{
+    if (!r) return;
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(r->q[i]);
+    if (r->owns_db) sqlite3_close_v2(r->db);
+    free(r);
+}
+
+/* ---- queries ----------------------------------------------------------------------------- */
+
+static void bind_window(sqlite3_stmt *st, const an_window *w)
+{
+    sqlite3_bind_int64(st, 1, w->day_lo);
+    sqlite3_bind_int64(st, 2, w->day_hi);
+    sqlite3_bind_int64(st, 3, w->head_lo);
+    sqlite3_bind_int64(st, 4, w->head_hi);
+    sqlite3_bind_int64(st, 5, w->tail_lo);
+    sqlite3_bind_int64(st, 6, w->tail_hi);
+}
+
+/* Runs a one-row query; copies up to n integer columns into out. */
+static int one_row(sqlite3_stmt *st, const an_window *w, uint64_t *out, int n)
+{
+    if (w) bind_window(st, w);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        for (int i = 0; i < n; i++) {
+            int64_t v = sqlite3_column_int64(st, i);
+            out[i] = v > 0 ? (uint64_t)v : 0;
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int top_list(sqlite3_stmt *st, const an_window *w, an_top_item *items, unsigned *count)
+{
+    bind_window(st, w);
+    *count = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *count < AN_TOP_N) {
+        an_top_item *it = &items[(*count)++];
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        snprintf(it->name, sizeof it->name, "%s", name ? name : "");
+        int64_t n = sqlite3_column_int64(st, 1);
+        it->count = n > 0 ? (uint64_t)n : 0;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static int run(an_reader *r, const an_window *w, bool raw_users, an_stats *out, char *err,
+               size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->window = *w;
+    /* One read transaction: every number comes from the same snapshot of the database. */
+    int rc = sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        an_sql_err(r->db, rc, "starting the stats read", err, errlen);
+        return rc;
+    }
+    uint64_t media[4] = {0};
+    rc = one_row(r->q[Q_MEDIA], w, media, 4);
+    if (rc == SQLITE_OK) rc = one_row(r->q[Q_COMMANDS], w, &out->total_commands, 1);
+    if (rc == SQLITE_OK)
+        rc = top_list(r->q[Q_TOP_COMMANDS], w, out->top_commands, &out->n_top_commands);
+    if (rc == SQLITE_OK)
+        rc = top_list(r->q[Q_TOP_RES], w, out->top_resolutions, &out->n_top_resolutions);
+    if (rc == SQLITE_OK) rc = one_row(r->q[Q_ACTIVE], w, &out->active_users, 1);
+    if (rc == SQLITE_OK)
+        rc = one_row(r->q[raw_users ? Q_USERS_RAW : Q_USERS], NULL, &out->total_users, 1);
+    if (rc != SQLITE_OK) an_sql_err(r->db, rc, "reading stats", err, errlen);
+    sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+    out->total_images = media[0];
+    out->image_ms_sum = media[1];
+    out->total_videos = media[2];
+    out->video_ms_sum = media[3];
+    return rc;
+}
+
+static int check_days(int days, char *err, size_t errlen)
+{
+    if (days >= AN_DAYS_MIN && days <= AN_DAYS_MAX) return SQLITE_OK;
+    snprintf(err, errlen, "days must be from %d to %d, not %d", AN_DAYS_MIN, AN_DAYS_MAX, days);
+    return SQLITE_RANGE;
+}
+
+int an_reader_stats(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err, size_t errlen)
+{
+    int rc = check_days(days, err, errlen);
+    if (rc != SQLITE_OK) return rc;
+    an_window w;
+    an_window_make(days, now_ms, &w);
+    return run(r, &w, false, out, err, errlen);
+}
+
+int an_reader_stats_raw(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err,
+                        size_t errlen)
+{
+    int rc = check_days(days, err, errlen);
+    if (rc != SQLITE_OK) return rc;
+    an_window w;
+    an_window_make(days, now_ms, &w);
+    an_window raw = w;
+    raw.day_lo = 1; /* no rollups: the whole window from the raw tables */
+    raw.day_hi = 0;
+    raw.head_lo = w.start_ms;
+    raw.head_hi = w.end_ms;
+    raw.tail_lo = 1;
+    raw.tail_hi = 0;
+    rc = run(r, &raw, true, out, err, errlen);
+    out->window = w;
+    return rc;
+}

@@ -1,0 +1,395 @@
+/*
+ * Actors and the system that owns them: creation, threads, the parked-actor loop, sending,
+ * holds, ordered start and stop, and metrics. Mailbox mechanics live in mailbox.c, timers in
+ * timer.c, signal handling in signals.c.
+ */
+#include "runtime/actor_internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fluxbot/log.h"
+#include "runtime/park.h"
+
+#define DEFAULT_SPIN_NS 20000u /* 20 us: below a futex wake (~30 us here), above a ring hop */
+#define DRAIN_BATCH 64
+
+static _Thread_local uint32_t tl_actor_id;
+
+typedef struct thread_arg {
+    rt_actor *actor;
+    unsigned index;
+} thread_arg;
+
+rt_system *rt_system_new(void)
+{
+    rt_system *sys = calloc(1, sizeof *sys);
+    if (!sys) return NULL;
+    pthread_mutex_init(&sys->lock, NULL);
+    if (rt_timers_init(sys) != 0) {
+        free(sys);
+        return NULL;
+    }
+    return sys;
+}
+
+rt_actor *rt_actor_new(rt_system *sys, const rt_actor_spec *spec)
+{
+    if (!sys || !spec || !spec->name || sys->nactors >= RT_MAX_ACTORS) return NULL;
+    if (!spec->loop && !spec->ops.on_message) return NULL;
+    if (spec->loop && spec->threads > 1) return NULL; /* an event loop is one thread */
+    rt_actor *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->sys = sys;
+    a->spec = *spec;
+    snprintf(a->name, sizeof a->name, "%s", spec->name);
+    a->spec.name = a->name;
+    a->nthreads = spec->threads ? spec->threads : 1;
+    a->spin_ns = spec->spin_ns ? spec->spin_ns : DEFAULT_SPIN_NS;
+    mb_init(&a->mb, spec->lane_capacity, a->nthreads > 1, spec->loop ? spec->wake : NULL,
+            spec->wake_ctx);
+    a->threads = calloc(a->nthreads, sizeof(pthread_t));
+    if (!a->threads) {
+        free(a);
+        return NULL;
+    }
+    pthread_mutex_lock(&sys->lock);
+    a->id = sys->nactors + 1;
+    sys->actors[sys->nactors++] = a;
+    pthread_mutex_unlock(&sys->lock);
+    return a;
+}
+
+const char *rt_actor_name(const rt_actor *a)
+{
+    return a->name;
+}
+rt_system *rt_actor_system(rt_actor *a)
+{
+    return a->sys;
+}
+void *rt_actor_state(rt_actor *a)
+{
+    return a->spec.state;
+}
+size_t rt_actor_depth(rt_actor *a)
+{
+    return mb_depth(&a->mb);
+}
+bool rt_actor_stop_requested(const rt_actor *self)
+{
+    return atomic_load(&self->stop_requested);
+}
+
+rt_actor *rt_system_find(rt_system *sys, const char *name)
+{
+    for (unsigned i = 0; i < sys->nactors; i++)
+        if (strcmp(sys->actors[i]->name, name) == 0) return sys->actors[i];
+    return NULL;
+}
+
+/* ---- sending ----------------------------------------------------------------------------- */
+
+static int send_common(rt_actor *to, rt_msg *m, bool spill)
+{
+    m->sender = tl_actor_id;
+    return mb_push(&to->mb, m, spill);
+}
+
+int rt_send(rt_actor *to, rt_msg *m)
+{
+    return send_common(to, m, false);
+}
+
+int rt_send_spill(rt_actor *to, rt_msg *m)
+{
+    return send_common(to, m, true);
+}
+
+int rt_send_wait(rt_actor *to, rt_msg *m, int64_t timeout_ms)
+{
+    uint64_t deadline = rt_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
+    unsigned attempt = 0;
+    for (;;) {
+        int r = send_common(to, m, false);
+        if (r != -RT_EFULL) return r;
+        uint64_t now = rt_now_ns();
+        if (now >= deadline) return -RT_ETIMEDOUT;
+        /* Yield first (the consumer may be on this core), then back off in growing sleeps up to
+         * 1 ms so a stalled consumer does not make us burn a core. */
+        if (attempt < 8) {
+            sched_yield();
+        } else {
+            uint64_t step = 50000u << (attempt - 8 < 5 ? attempt - 8 : 5);
+            if (step > deadline - now) step = deadline - now;
+            struct timespec ts = {0, (long)step};
+            nanosleep(&ts, NULL);
+        }
+        attempt++;
+    }
+}
+
+/* ---- holds and stop ---------------------------------------------------------------------- */
+
+void rt_actor_hold(rt_actor *self)
+{
+    atomic_fetch_add(&self->holds, 1);
+}
+
+void rt_actor_release(rt_actor *self)
+{
+    if (atomic_fetch_sub(&self->holds, 1) == 1 && atomic_load(&self->stop_requested))
+        mb_wake_all(&self->mb);
+}
+
+static bool exit_ready(rt_actor *a)
+{
+    return atomic_load(&a->stop_requested) && atomic_load(&a->stop_notified) &&
+           atomic_load(&a->holds) == 0 && !mb_has_work(&a->mb);
+}
+
+bool rt_actor_should_exit(rt_actor *self)
+{
+    if (atomic_load(&self->stop_requested)) atomic_store(&self->stop_notified, true);
+    return exit_ready(self);
+}
+
+/* ---- loop actors ------------------------------------------------------------------------- */
+
+static void account(rt_actor *a, rt_msg *m, uint64_t now)
+{
+    if (m->enq_ns && now > m->enq_ns) {
+        atomic_fetch_add_explicit(&a->latency_ns, now - m->enq_ns, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->latency_samples, 1, memory_order_relaxed);
+    }
+}
+
+size_t rt_actor_drain(rt_actor *self, rt_handler_fn handler, size_t max)
+{
+    size_t n = 0;
+    uint64_t t0 = rt_now_ns();
+    for (;;) {
+        rt_msg *m = mb_pop(&self->mb);
+        if (!m) {
+            /* Arm, then look once more: a message that raced with arming is handled now. */
+            if (!mb_arm(&self->mb)) break;
+            continue;
+        }
+        account(self, m, t0);
+        handler(self, self->spec.state, m);
+        n++;
+        if (max && n >= max) break;
+    }
+    if (n) {
+        atomic_fetch_add_explicit(&self->processed, n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->busy_ns, rt_now_ns() - t0, memory_order_relaxed);
+    }
+    return n;
+}
+
+/* ---- parked actors ----------------------------------------------------------------------- */
+
+static bool keep_awake(void *ctx)
+{
+    rt_actor *a = ctx;
+    return exit_ready(a) || (atomic_load(&a->stop_requested) && !atomic_load(&a->stop_notified));
+}
+
+static void parked_loop(rt_actor *a, unsigned index)
+{
+    const rt_actor_ops *ops = &a->spec.ops;
+    void *st = a->spec.state;
+    bool had_work = false;
+    for (;;) {
+        size_t n = 0;
+        uint64_t t0 = rt_now_ns();
+        rt_msg *m;
+        while (n < DRAIN_BATCH && (m = mb_pop(&a->mb))) {
+            account(a, m, t0);
+            ops->on_message(a, st, m);
+            n++;
+        }
+        if (n) {
+            atomic_fetch_add_explicit(&a->processed, n, memory_order_relaxed);
+            atomic_fetch_add_explicit(&a->busy_ns, rt_now_ns() - t0, memory_order_relaxed);
+            had_work = true;
+            continue;
+        }
+        if (had_work) {
+            had_work = false;
+            if (ops->on_idle) {
+                ops->on_idle(a, st);
+                continue; /* on_idle may have produced work for itself */
+            }
+        }
+        if (atomic_load(&a->stop_requested) && !atomic_exchange(&a->stop_notified, true)) {
+            if (ops->on_stop_requested) ops->on_stop_requested(a, st);
+            mb_wake_all(&a->mb); /* let the pool's other threads re-check the exit condition */
+            continue;
+        }
+        if (exit_ready(a)) break;
+
+        /* Spin briefly, yield once, then sleep: a reply that is already on its way costs less
+         * to wait for than a futex round trip; anything longer must not burn the core. */
+        uint64_t until = rt_now_ns() + a->spin_ns;
+        bool found = false;
+        while (rt_now_ns() < until) {
+            if (mb_has_work(&a->mb)) {
+                found = true;
+                break;
+            }
+            for (int i = 0; i < 32; i++)
+                rt_cpu_relax();
+        }
+        if (found) continue;
+        sched_yield();
+        if (mb_has_work(&a->mb)) continue;
+        mb_park(&a->mb, keep_awake, a);
+    }
+    (void)index;
+}
+
+static void *actor_thread(void *p)
+{
+    thread_arg arg = *(thread_arg *)p;
+    free(p);
+    rt_actor *a = arg.actor;
+    tl_actor_id = a->id;
+    rt_thread_slot();
+
+    int rc = 0;
+    if (a->spec.ops.on_thread_start) rc = a->spec.ops.on_thread_start(a, a->spec.state, arg.index);
+    pthread_mutex_lock(&a->start_lock);
+    if (rc != 0) a->start_failed = true;
+    a->threads_ready++;
+    pthread_cond_broadcast(&a->start_cond);
+    pthread_mutex_unlock(&a->start_lock);
+    if (rc == 0) {
+        if (a->spec.loop)
+            a->spec.loop(a, a->spec.state, arg.index);
+        else
+            parked_loop(a, arg.index);
+    }
+    if (a->spec.ops.on_thread_exit) a->spec.ops.on_thread_exit(a, a->spec.state, arg.index);
+    return NULL;
+}
+
+/* Starts one actor's threads and waits until each ran on_thread_start. */
+static int actor_start(rt_actor *a)
+{
+    pthread_mutex_init(&a->start_lock, NULL);
+    pthread_cond_init(&a->start_cond, NULL);
+    for (unsigned i = 0; i < a->nthreads; i++) {
+        thread_arg *arg = malloc(sizeof *arg);
+        if (!arg) return -ENOMEM;
+        arg->actor = a;
+        arg->index = i;
+        int rc = pthread_create(&a->threads[i], NULL, actor_thread, arg);
+        if (rc != 0) {
+            free(arg);
+            LOG_ERROR("runtime", "cannot start thread %u of actor %s: %s", i, a->name,
+                      strerror(rc));
+            return -rc;
+        }
+        a->started_threads++;
+        char tname[16];
+        snprintf(tname, sizeof tname, "%.10s/%u", a->name, i % 100);
+        pthread_setname_np(a->threads[i], tname);
+    }
+    pthread_mutex_lock(&a->start_lock);
+    while (a->threads_ready < a->nthreads)
+        pthread_cond_wait(&a->start_cond, &a->start_lock);
+    bool failed = a->start_failed;
+    pthread_mutex_unlock(&a->start_lock);
+    a->running = true;
+    return failed ? -EIO : 0;
+}
+
+static void actor_stop(rt_actor *a)
+{
+    if (!a->running) return;
+    atomic_store(&a->stop_requested, true);
+    mb_wake_all(&a->mb);
+    for (unsigned i = 0; i < a->started_threads; i++)
+        pthread_join(a->threads[i], NULL);
+    /* From now on senders get -RT_ESTOPPED instead of queueing into a dead mailbox. */
+    atomic_store_explicit(&a->mb.closed, true, memory_order_release);
+    a->running = false;
+}
+
+int rt_system_start(rt_system *sys)
+{
+    if (rt_timers_start(sys) != 0) return -EIO;
+    for (unsigned i = 0; i < sys->nactors; i++) {
+        int rc = actor_start(sys->actors[i]);
+        if (rc != 0) {
+            LOG_ERROR("runtime", "actor %s failed to start", sys->actors[i]->name);
+            /* Undo what was started, newest first, so a half-started bot exits cleanly. */
+            for (unsigned j = i + 1; j-- > 0;)
+                actor_stop(sys->actors[j]);
+            rt_timers_stop(sys);
+            return rc;
+        }
+    }
+    sys->started = true;
+    return 0;
+}
+
+void rt_system_stop(rt_system *sys)
+{
+    if (!sys->started) return;
+    for (unsigned i = sys->nactors; i-- > 0;)
+        actor_stop(sys->actors[i]);
+    rt_timers_stop(sys);
+    sys->started = false;
+}
+
+void rt_system_free(rt_system *sys)
+{
+    if (!sys) return;
+    rt_system_stop(sys);
+    for (unsigned i = 0; i < sys->nactors; i++) {
+        rt_actor *a = sys->actors[i];
+        size_t lost = mb_destroy(&a->mb);
+        if (lost)
+            LOG_WARN("runtime", "actor %s: %zu messages arrived after it stopped", a->name, lost);
+        if (a->started_threads) {
+            pthread_mutex_destroy(&a->start_lock);
+            pthread_cond_destroy(&a->start_cond);
+        }
+        free(a->threads);
+        free(a);
+    }
+    rt_timers_free(sys);
+    pthread_mutex_destroy(&sys->lock);
+    free(sys);
+}
+
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+void rt_actor_metrics(const rt_actor *ca, rt_metrics *out)
+{
+    rt_actor *a = (rt_actor *)ca; /* counters are atomics; reading them mutates nothing */
+    memset(out, 0, sizeof *out);
+    out->received = mb_received(&a->mb);
+    out->processed = atomic_load(&a->processed);
+    out->depth = mb_depth(&a->mb);
+    out->depth_hwm = atomic_load(&a->mb.depth_hwm);
+    if (out->depth > out->depth_hwm) out->depth_hwm = out->depth;
+    out->spills = atomic_load(&a->mb.spills);
+    out->full = atomic_load(&a->mb.full);
+    out->parks = atomic_load(&a->mb.parks);
+    out->wakeups = atomic_load(&a->mb.wakeups);
+    out->busy_ns = atomic_load(&a->busy_ns);
+    out->latency_ns = atomic_load(&a->latency_ns);
+    out->latency_samples = atomic_load(&a->latency_samples);
+}
+
+void rt_system_foreach(rt_system *sys, void (*fn)(rt_actor *a, void *ctx), void *ctx)
+{
+    for (unsigned i = 0; i < sys->nactors; i++)
+        fn(sys->actors[i], ctx);
+}

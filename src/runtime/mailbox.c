@@ -1,0 +1,311 @@
+/*
+ * Mailbox implementation: per-thread SPSC lanes over ck_ring, overflow lists, parking and
+ * wake hooks. See mailbox.h for the invariants this file maintains.
+ */
+#include "runtime/mailbox.h"
+
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/park.h"
+#include "runtime/tsan.h"
+
+#define BURST_MAX 32 /* messages taken from one lane before looking at the next */
+#define LATENCY_SAMPLE_MASK 63
+
+/* ---- thread slots ------------------------------------------------------------------------ */
+
+static pthread_mutex_t g_slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char g_slot_used[RT_MAX_LANES];
+static pthread_key_t g_slot_key;
+static pthread_once_t g_slot_once = PTHREAD_ONCE_INIT;
+static _Thread_local int tl_slot = -1;
+
+static void slot_release(void *p)
+{
+    int slot = (int)(intptr_t)p - 1;
+    pthread_mutex_lock(&g_slot_lock);
+    g_slot_used[slot] = 0;
+    pthread_mutex_unlock(&g_slot_lock);
+}
+
+static void slot_key_make(void)
+{
+    pthread_key_create(&g_slot_key, slot_release);
+}
+
+int rt_thread_slot(void)
+{
+    if (tl_slot >= 0) return tl_slot;
+    pthread_once(&g_slot_once, slot_key_make);
+    pthread_mutex_lock(&g_slot_lock);
+    int slot = -1;
+    for (int i = 0; i < RT_MAX_LANES; i++) {
+        if (!g_slot_used[i]) {
+            g_slot_used[i] = 1;
+            slot = i;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_slot_lock);
+    if (slot < 0) {
+        fprintf(stderr, "fluxbot: more than %d threads send messages at once\n", RT_MAX_LANES);
+        abort();
+    }
+    pthread_setspecific(g_slot_key, (void *)(intptr_t)(slot + 1));
+    tl_slot = slot;
+    return slot;
+}
+
+/* ---- lanes ------------------------------------------------------------------------------- */
+
+static unsigned round_pow2(unsigned v)
+{
+    unsigned p = 4;
+    while (p < v && p < (1u << 30))
+        p <<= 1;
+    return p;
+}
+
+int mb_init(rt_mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wake_fn wake,
+            void *wake_ctx)
+{
+    memset(mb, 0, sizeof *mb);
+    /* ck rings hold size-1 entries; ask for one more so "capacity" means what it says. */
+    mb->lane_capacity = round_pow2((lane_capacity ? lane_capacity : 1024) + 1);
+    mb->multi_consumer = multi_consumer;
+    mb->wake = wake;
+    mb->wake_ctx = wake_ctx;
+    return 0;
+}
+
+static rt_lane *lane_new(unsigned capacity)
+{
+    rt_lane *l = aligned_alloc(64, (sizeof(rt_lane) + 63) & ~(size_t)63);
+    if (!l) abort();
+    memset(l, 0, sizeof *l);
+    l->buf = calloc(capacity, sizeof(ck_ring_buffer_t));
+    if (!l->buf) abort();
+    ck_ring_init(&l->ring, capacity);
+    pthread_mutex_init(&l->spill_lock, NULL);
+    return l;
+}
+
+static rt_lane *my_lane(rt_mailbox *mb)
+{
+    int slot = rt_thread_slot();
+    rt_lane *l = atomic_load_explicit(&mb->lanes[slot], memory_order_acquire);
+    if (l) return l;
+    /* Only the slot's owner creates its lane, so a release store is enough to publish it. */
+    l = lane_new(mb->lane_capacity);
+    atomic_store_explicit(&mb->lanes[slot], l, memory_order_release);
+    unsigned want = (unsigned)slot + 1, cur = atomic_load(&mb->nlanes);
+    while (cur < want && !atomic_compare_exchange_weak(&mb->nlanes, &cur, want)) {
+    }
+    return l;
+}
+
+static void note_depth(rt_mailbox *mb)
+{
+    uint64_t d = mb_depth(mb), hwm = atomic_load_explicit(&mb->depth_hwm, memory_order_relaxed);
+    while (d > hwm && !atomic_compare_exchange_weak_explicit(
+                          &mb->depth_hwm, &hwm, d, memory_order_relaxed, memory_order_relaxed)) {
+    }
+}
+
+/* After a publish: the full barrier of the seq_cst RMW on `sent` orders the publish before the
+ * read of `sleepers`/`armed` (the producer half of the Dekker pattern). */
+static void notify(rt_mailbox *mb)
+{
+    if (atomic_load(&mb->sleepers) > 0) {
+        if (mb->multi_consumer || !atomic_exchange(&mb->wake_pending, 1)) {
+            atomic_fetch_add(&mb->epoch, 1);
+            rt_futex_wake(&mb->epoch, 1);
+            atomic_fetch_add_explicit(&mb->wakeups, 1, memory_order_relaxed);
+        }
+    }
+    if (mb->wake && atomic_load(&mb->armed) && atomic_exchange(&mb->armed, 0)) {
+        atomic_fetch_add_explicit(&mb->wakeups, 1, memory_order_relaxed);
+        mb->wake(mb->wake_ctx);
+    }
+}
+
+int mb_push(rt_mailbox *mb, rt_msg *m, bool spill)
+{
+    if (atomic_load_explicit(&mb->closed, memory_order_acquire)) return -RT_ESTOPPED;
+    rt_lane *l = my_lane(mb);
+    uint64_t n = atomic_load_explicit(&l->sent, memory_order_relaxed);
+    /* Latency is sampled: a clock read on every send would cost more than the hop itself. */
+    m->enq_ns = (n & LATENCY_SAMPLE_MASK) == 0 ? rt_now_ns() : 0;
+    RT_TSAN_RELEASE(m);
+    bool queued = false;
+    if (atomic_load_explicit(&l->spill_count, memory_order_acquire) == 0) {
+        RT_TSAN_IGNORE_BEGIN();
+        queued = ck_ring_enqueue_spsc(&l->ring, l->buf, m);
+        RT_TSAN_IGNORE_END();
+    }
+    if (!queued) {
+        if (!spill) {
+            atomic_fetch_add_explicit(&mb->full, 1, memory_order_relaxed);
+            return -RT_EFULL;
+        }
+        pthread_mutex_lock(&l->spill_lock);
+        m->rt_link = NULL;
+        if (l->spill_tail)
+            l->spill_tail->rt_link = m;
+        else
+            l->spill_head = m;
+        l->spill_tail = m;
+        atomic_fetch_add_explicit(&l->spill_count, 1, memory_order_release);
+        pthread_mutex_unlock(&l->spill_lock);
+        atomic_fetch_add_explicit(&mb->spills, 1, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&l->sent, 1, memory_order_seq_cst);
+#if !defined(__x86_64__) && !defined(__i386__)
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+    if (((n + 1) & LATENCY_SAMPLE_MASK) == 0) note_depth(mb);
+    notify(mb);
+    return 0;
+}
+
+static rt_msg *lane_pop(rt_mailbox *mb, rt_lane *l)
+{
+    void *p = NULL;
+    RT_TSAN_IGNORE_BEGIN();
+    bool got = mb->multi_consumer ? ck_ring_dequeue_spmc(&l->ring, l->buf, &p)
+                                  : ck_ring_dequeue_spsc(&l->ring, l->buf, &p);
+    RT_TSAN_IGNORE_END();
+    if (!got && atomic_load_explicit(&l->spill_count, memory_order_acquire) > 0) {
+        pthread_mutex_lock(&l->spill_lock);
+        rt_msg *m = l->spill_head;
+        if (m) {
+            l->spill_head = m->rt_link;
+            if (!l->spill_head) l->spill_tail = NULL;
+            m->rt_link = NULL;
+            atomic_fetch_sub_explicit(&l->spill_count, 1, memory_order_release);
+            p = m;
+            got = true;
+        }
+        pthread_mutex_unlock(&l->spill_lock);
+    }
+    if (!got) return NULL;
+    RT_TSAN_ACQUIRE(p);
+    atomic_fetch_add_explicit(&l->taken, 1, memory_order_relaxed);
+    return p;
+}
+
+rt_msg *mb_pop(rt_mailbox *mb)
+{
+    unsigned n = atomic_load_explicit(&mb->nlanes, memory_order_acquire);
+    if (n == 0) return NULL;
+    unsigned start = atomic_load_explicit(&mb->cursor, memory_order_relaxed) % n;
+    for (unsigned k = 0; k < n; k++) {
+        unsigned i = (start + k) % n;
+        rt_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
+        if (!l) continue;
+        rt_msg *m = lane_pop(mb, l);
+        if (!m) continue;
+        /* Round-robin with bursts: stay on a busy lane for a while, then move on so one chatty
+         * producer cannot starve the others. */
+        if (i != start) {
+            atomic_store_explicit(&mb->cursor, i, memory_order_relaxed);
+            atomic_store_explicit(&mb->burst, 1, memory_order_relaxed);
+        } else if (atomic_fetch_add_explicit(&mb->burst, 1, memory_order_relaxed) + 1 >=
+                   BURST_MAX) {
+            atomic_store_explicit(&mb->cursor, (i + 1) % n, memory_order_relaxed);
+            atomic_store_explicit(&mb->burst, 0, memory_order_relaxed);
+        }
+        return m;
+    }
+    return NULL;
+}
+
+bool mb_has_work(rt_mailbox *mb)
+{
+    unsigned n = atomic_load_explicit(&mb->nlanes, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
+        rt_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
+        if (!l) continue;
+        if (ck_ring_size(&l->ring) > 0 || atomic_load(&l->spill_count) > 0) return true;
+    }
+    return false;
+}
+
+size_t mb_depth(rt_mailbox *mb)
+{
+    uint64_t sent = 0, taken = 0;
+    unsigned n = atomic_load_explicit(&mb->nlanes, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
+        rt_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
+        if (!l) continue;
+        /* taken first: a concurrent send can only make the difference larger, never negative */
+        taken += atomic_load_explicit(&l->taken, memory_order_relaxed);
+        sent += atomic_load_explicit(&l->sent, memory_order_relaxed);
+    }
+    return sent > taken ? (size_t)(sent - taken) : 0;
+}
+
+uint64_t mb_received(rt_mailbox *mb)
+{
+    uint64_t sent = 0;
+    unsigned n = atomic_load_explicit(&mb->nlanes, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
+        rt_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
+        if (l) sent += atomic_load_explicit(&l->sent, memory_order_relaxed);
+    }
+    return sent;
+}
+
+void mb_park(rt_mailbox *mb, bool (*keep_awake)(void *ctx), void *ctx)
+{
+    uint32_t e = atomic_load(&mb->epoch);
+    atomic_fetch_add(&mb->sleepers, 1);
+    atomic_store(&mb->wake_pending, 0);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!mb_has_work(mb) && !(keep_awake && keep_awake(ctx))) {
+        atomic_fetch_add_explicit(&mb->parks, 1, memory_order_relaxed);
+        rt_futex_wait(&mb->epoch, e, 0);
+    }
+    atomic_fetch_sub(&mb->sleepers, 1);
+}
+
+bool mb_arm(rt_mailbox *mb)
+{
+    atomic_store(&mb->armed, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    return mb_has_work(mb);
+}
+
+void mb_wake_all(rt_mailbox *mb)
+{
+    atomic_fetch_add(&mb->epoch, 1);
+    rt_futex_wake(&mb->epoch, INT_MAX);
+    if (mb->wake) {
+        atomic_store(&mb->armed, 0);
+        mb->wake(mb->wake_ctx);
+    }
+}
+
+size_t mb_destroy(rt_mailbox *mb)
+{
+    size_t discarded = 0;
+    atomic_store(&mb->closed, true);
+    rt_msg *m;
+    while ((m = mb_pop(mb))) {
+        rt_msg_free(m);
+        discarded++;
+    }
+    for (unsigned i = 0; i < RT_MAX_LANES; i++) {
+        rt_lane *l = atomic_load(&mb->lanes[i]);
+        if (!l) continue;
+        pthread_mutex_destroy(&l->spill_lock);
+        free(l->buf);
+        free(l);
+        atomic_store(&mb->lanes[i], NULL);
+    }
+    return discarded;
+}

@@ -1,0 +1,82 @@
+/*
+ * Mailbox: the set of single-producer lanes an actor receives on, plus its parking state.
+ *
+ * Invariants (the reasons the code is shaped as it is):
+ *  - Lane i is written only by the thread holding thread slot i, so ck's SPSC enqueue is
+ *    enough and a preempted producer can never stall another producer.
+ *  - A lane's overflow (spill) list is appended to only by the lane's producer, and only while
+ *    it is non-empty or the ring is full; so every ring entry is older than every spill entry,
+ *    and taking "ring first, then spill" keeps per-producer order.
+ *  - Wake-ups follow a Dekker pattern: a producer publishes, then (full barrier) reads
+ *    `sleepers`; a consumer increments `sleepers`, then (full barrier) re-checks the lanes
+ *    before sleeping on `epoch`. One of them always sees the other, so no wake-up is lost.
+ */
+#ifndef FLUXBOT_RT_MAILBOX_H
+#define FLUXBOT_RT_MAILBOX_H
+
+#include <ck_ring.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fluxbot/runtime.h"
+
+#define RT_MAX_LANES 512 /* distinct threads that may send at once (slots are recycled) */
+
+typedef struct rt_lane {
+    ck_ring_t ring;
+    ck_ring_buffer_t *buf;
+    _Atomic uint64_t sent;  /* written by the producer only */
+    _Atomic uint64_t taken; /* written by consumers */
+    _Atomic uint64_t spill_count;
+    pthread_mutex_t spill_lock;
+    rt_msg *spill_head, *spill_tail;
+} rt_lane;
+
+typedef struct rt_mailbox {
+    _Atomic(rt_lane *) lanes[RT_MAX_LANES];
+    _Atomic unsigned nlanes; /* 1 + highest slot that has a lane */
+    unsigned lane_capacity;
+    bool multi_consumer;
+    _Atomic unsigned cursor; /* lane the consumer looks at first */
+    _Atomic unsigned burst;  /* messages taken from that lane in a row */
+
+    _Atomic uint32_t epoch; /* futex word: bumped by every wake */
+    _Atomic uint32_t sleepers;
+    _Atomic uint32_t wake_pending; /* single consumer: a wake is already on its way */
+
+    rt_wake_fn wake; /* loop actors */
+    void *wake_ctx;
+    _Atomic uint32_t armed;
+
+    _Atomic bool closed;
+
+    _Atomic uint64_t spills, full, parks, wakeups, depth_hwm;
+} rt_mailbox;
+
+int mb_init(rt_mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wake_fn wake,
+            void *wake_ctx);
+/* Frees the lanes and every message still queued; returns how many were discarded. */
+size_t mb_destroy(rt_mailbox *mb);
+
+/* 0, -RT_EFULL (only when !spill), -RT_ESTOPPED. Wakes the consumer when needed. */
+int mb_push(rt_mailbox *mb, rt_msg *m, bool spill);
+/* Next message or NULL. */
+rt_msg *mb_pop(rt_mailbox *mb);
+bool mb_has_work(rt_mailbox *mb);
+size_t mb_depth(rt_mailbox *mb);
+uint64_t mb_received(rt_mailbox *mb);
+
+/* Parked consumers: sleep until woken, unless keep_awake() says otherwise after registering as
+ * a sleeper (the caller's own stop/hold conditions). */
+void mb_park(rt_mailbox *mb, bool (*keep_awake)(void *ctx), void *ctx);
+/* Loop consumers: arm the wake hook; returns true when work is already queued (do not sleep). */
+bool mb_arm(rt_mailbox *mb);
+/* Wakes every sleeper and fires the wake hook (stop requests, releases). */
+void mb_wake_all(rt_mailbox *mb);
+
+/* This thread's slot (allocated on first use, released at thread exit). */
+int rt_thread_slot(void);
+
+#endif

@@ -1,0 +1,321 @@
+/* /stats numbers against a fixture computed by hand: window edges (just inside, just outside,
+ * the future), empty windows, midnight-aligned windows, and the read-only reader's refusals. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "analytics/an_schema.h"
+#include "analytics/an_stats.h"
+#include "analytics/an_store.h"
+#include "analytics/an_time.h"
+#include "test_an_util.h"
+
+#define DAY AN_DAY_MS
+/* 2024-03-10 15:00:00 UTC */
+#define NOW 1710082800000LL
+#define START7 (NOW - 7 * DAY) /* 2024-03-03 15:00:00 UTC */
+
+enum { A = 101, B, C, D, E, F, G, H };
+
+typedef struct fx {
+    tdir dir;
+    char path[512];
+    an_store *store;
+    an_reader *reader;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    tdir_make(&f->dir);
+    tdir_file(&f->dir, "stats.db", f->path, sizeof f->path);
+    char err[512];
+    f->store = an_store_open(f->path, err, sizeof err);
+    assert_non_null(f->store);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    an_reader_close(f->reader);
+    an_store_close(f->store);
+    tdir_remove(&f->dir);
+    free(f);
+    return 0;
+}
+
+static void put(fx *f, an_event *evs, size_t n)
+{
+    const an_event **p = calloc(n, sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = &evs[i];
+    char err[512] = "";
+    int rc = an_store_write(f->store, p, n, err, sizeof err);
+    if (rc) fprintf(stderr, "%s\n", err);
+    assert_int_equal(rc, SQLITE_OK);
+    for (size_t i = 0; i < n; i++)
+        an_event_clear(&evs[i]);
+    free(p);
+}
+
+/* The fixture; the comment on each line says whether it falls in the 7-day window ending at
+ * NOW, and in the 1-day one. */
+static void load_fixture(fx *f)
+{
+    uint64_t s = 0;
+    an_event batch1[] = {
+        ev_command(++s, NOW - 1 * DAY, A, "comfy", true),     /* 7d yes, 1d yes (edge) */
+        ev_command(++s, NOW - 3 * DAY, B, "comfy", true),     /* 7d yes */
+        ev_command(++s, NOW - 3 * DAY + 5, A, "comfy", true), /* 7d yes */
+        ev_command(++s, NOW - 60000, A, "video", true),       /* 7d yes, 1d yes */
+        ev_command(++s, START7, C, "stats", true),            /* 7d yes: exactly the start */
+        ev_command(++s, START7 - 1, D, "redux", true),        /* no: 1 ms too old */
+        ev_command(++s, NOW + 1, E, "comfy", true),           /* no: future */
+        ev_command(++s, START7 + 3600000, B, "pulid", false), /* 7d yes (failed counts) */
+        ev_command(++s, NOW, B, "redux", true),               /* 7d yes, 1d yes: exactly now */
+        ev_command(++s, NOW - 10 * DAY, G, "stats", true),    /* no */
+        ev_command(++s, NOW - 2 * DAY, C, "lorainfo", true),  /* 7d yes */
+        ev_command(++s, NOW - 4 * DAY, C, "redux", true),     /* 7d yes */
+    };
+    put(f, batch1, sizeof batch1 / sizeof batch1[0]);
+    an_event batch2[] = {
+        ev_image(++s, NOW - 2 * DAY, A, "1024x1024", 3000, false, true), /* 7d */
+        ev_image(++s, START7 + 1, B, "1024x1024", 5000, false, true),    /* 7d (head) */
+        ev_image(++s, NOW - 1000, C, "832x1216", 4000, false, true),     /* 7d, 1d */
+        ev_image(++s, START7 - 1, D, "1024x1024", 9000, false, true),    /* no */
+        ev_image(++s, NOW - DAY, A, "832x1216", 1000, false, false),     /* failed: never */
+        ev_image(++s, NOW - 5 * DAY, B, "", 60000, true, true),          /* 7d video */
+        ev_image(++s, NOW - 2000, C, "", 30000, true, true),             /* 7d, 1d video */
+        ev_image(++s, NOW + 5, F, "", 45000, true, true),                /* no: future */
+        ev_image(++s, NOW - 6 * DAY, F, "16:9 [1920x1080 landscape]", 2000, false, true), /* 7d */
+        ev_activity(++s, NOW - 100 * DAY, G, "job_queued"),
+        ev_activity(++s, NOW, H, "job_queued"),
+    };
+    put(f, batch2, sizeof batch2 / sizeof batch2[0]);
+}
+
+static an_stats query(fx *f, int days, int64_t now)
+{
+    char err[512] = "";
+    if (!f->reader) f->reader = an_reader_open(f->path, err, sizeof err);
+    if (!f->reader) fprintf(stderr, "%s\n", err);
+    assert_non_null(f->reader);
+    an_stats s;
+    int rc = an_reader_stats(f->reader, days, now, &s, err, sizeof err);
+    if (rc) fprintf(stderr, "%s\n", err);
+    assert_int_equal(rc, SQLITE_OK);
+    /* The raw-only baseline must give the same numbers. */
+    an_stats raw;
+    assert_int_equal(an_reader_stats_raw(f->reader, days, now, &raw, err, sizeof err), SQLITE_OK);
+    assert_int_equal(raw.total_commands, s.total_commands);
+    assert_int_equal(raw.total_images, s.total_images);
+    assert_int_equal(raw.active_users, s.active_users);
+    assert_int_equal(raw.total_users, s.total_users);
+    return s;
+}
+
+static void assert_top(const an_top_item *it, const char *name, uint64_t count)
+{
+    assert_string_equal(it->name, name);
+    assert_int_equal(it->count, count);
+}
+
+static void test_window_split(void **state)
+{
+    (void)state;
+    an_window w;
+    an_window_make(7, NOW, &w);
+    assert_true(w.start_ms == START7 && w.end_ms == NOW);
+    assert_true(w.head_lo == START7);
+    assert_true(w.head_hi == an_day_of(START7) * DAY + DAY - 1);
+    assert_true(w.day_lo == an_day_of(START7) + 1);
+    assert_true(w.day_hi == an_day_of(NOW) - 1);
+    assert_true(w.tail_lo == an_day_of(NOW) * DAY && w.tail_hi == NOW);
+    assert_int_equal(w.day_hi - w.day_lo + 1, 6); /* 03-04 .. 03-09 */
+    /* Midnight: the first day is whole, so no head. */
+    int64_t midnight = an_day_of(NOW) * DAY;
+    an_window_make(1, midnight, &w);
+    assert_true(w.head_lo > w.head_hi);
+    assert_true(w.day_lo == an_day_of(NOW) - 1 && w.day_hi == an_day_of(NOW) - 1);
+    assert_true(w.tail_lo == midnight && w.tail_hi == midnight);
+    char date[16];
+    an_day_date(an_day_of(NOW), date, sizeof date);
+    assert_string_equal(date, "2024-03-10");
+    an_day_date(an_day_of(951782400000LL), date, sizeof date); /* leap day 2000 */
+    assert_string_equal(date, "2000-02-29");
+    char iso[32];
+    an_format_iso(NOW + 42, iso, sizeof iso);
+    assert_string_equal(iso, "2024-03-10T15:00:00.042Z");
+}
+
+static void test_seven_days_by_hand(void **state)
+{
+    fx *f = *state;
+    load_fixture(f);
+    an_stats s = query(f, 7, NOW);
+    assert_int_equal(s.total_images, 4);
+    assert_int_equal(s.image_ms_sum, 14000);
+    assert_true(an_stats_avg_image_ms(&s) == 3500.0);
+    assert_int_equal(s.total_videos, 2);
+    assert_true(an_stats_avg_video_ms(&s) == 45000.0);
+    assert_int_equal(s.total_commands, 9);
+    assert_int_equal(s.n_top_commands, 5);
+    assert_top(&s.top_commands[0], "comfy", 3);
+    assert_top(&s.top_commands[1], "redux", 2);
+    assert_top(&s.top_commands[2], "lorainfo", 1);
+    assert_top(&s.top_commands[3], "pulid", 1);
+    assert_top(&s.top_commands[4], "stats", 1); /* "video" (1) is sixth */
+    assert_int_equal(s.total_users, 8);
+    assert_int_equal(s.active_users, 3); /* A, B, C */
+    assert_int_equal(s.n_top_resolutions, 3);
+    assert_top(&s.top_resolutions[0], "1024x1024", 2);
+    assert_top(&s.top_resolutions[1], "16:9 [1920x1080 landscape]", 1);
+    assert_top(&s.top_resolutions[2], "832x1216", 1);
+}
+
+static void test_one_day_by_hand(void **state)
+{
+    fx *f = *state;
+    load_fixture(f);
+    an_stats s = query(f, 1, NOW);
+    assert_int_equal(s.total_images, 1);
+    assert_true(an_stats_avg_image_ms(&s) == 4000.0);
+    assert_int_equal(s.total_videos, 1);
+    assert_true(an_stats_avg_video_ms(&s) == 30000.0);
+    assert_int_equal(s.total_commands, 3);
+    assert_int_equal(s.n_top_commands, 3);
+    assert_top(&s.top_commands[0], "comfy", 1);
+    assert_top(&s.top_commands[1], "redux", 1);
+    assert_top(&s.top_commands[2], "video", 1);
+    assert_int_equal(s.active_users, 2); /* A, B */
+    assert_int_equal(s.total_users, 8);
+    assert_int_equal(s.n_top_resolutions, 1);
+    assert_top(&s.top_resolutions[0], "832x1216", 1);
+}
+
+static void test_edges_move_with_now(void **state)
+{
+    fx *f = *state;
+    load_fixture(f);
+    /* One ms later the "stats" command at START7 drops out of the 7-day window... */
+    an_stats s = query(f, 7, NOW + 1);
+    assert_int_equal(s.total_commands, 9); /* ...and the comfy at NOW + 1 comes in. */
+    bool has_stats = false;
+    for (unsigned i = 0; i < s.n_top_commands; i++)
+        has_stats |= strcmp(s.top_commands[i].name, "stats") == 0;
+    assert_false(has_stats);
+    assert_top(&s.top_commands[0], "comfy", 4);
+    assert_int_equal(s.active_users, 4); /* A, B, C and now E */
+    /* One ms earlier the 1 ms-too-old events come in and the "now" ones go out. */
+    s = query(f, 7, NOW - 1);
+    assert_int_equal(s.total_commands, 9); /* +redux D at START7-1, -redux B at NOW */
+    assert_int_equal(s.total_images, 5);   /* +image D 9000 */
+    assert_int_equal(s.image_ms_sum, 23000);
+}
+
+static void test_empty_windows(void **state)
+{
+    fx *f = *state;
+    /* A fresh database: nothing anywhere. */
+    an_stats s = query(f, 7, NOW);
+    assert_int_equal(s.total_images + s.total_videos + s.total_commands, 0);
+    assert_int_equal(s.total_users + s.active_users, 0);
+    assert_int_equal(s.n_top_commands + s.n_top_resolutions, 0);
+    assert_true(an_stats_avg_image_ms(&s) < 0 && an_stats_avg_video_ms(&s) < 0);
+    /* Old data only: the window is empty but users were seen. */
+    an_event old[] = {
+        ev_command(1, NOW - 30 * DAY, A, "comfy", true),
+        ev_image(2, NOW - 31 * DAY, B, "1024x1024", 1000, false, true),
+    };
+    put(f, old, 2);
+    s = query(f, 7, NOW);
+    assert_int_equal(s.total_images + s.total_videos + s.total_commands + s.active_users, 0);
+    assert_int_equal(s.n_top_commands + s.n_top_resolutions, 0);
+    assert_int_equal(s.total_users, 2);
+    s = query(f, 31, NOW);
+    assert_int_equal(s.total_commands, 1);
+    assert_int_equal(s.total_images, 1);
+}
+
+static void test_midnight_aligned_window(void **state)
+{
+    fx *f = *state;
+    int64_t midnight = an_day_of(NOW) * DAY;
+    an_event evs[] = {
+        ev_command(1, midnight - 7 * DAY, A, "comfy", true),     /* exactly the start */
+        ev_command(2, midnight - 7 * DAY - 1, B, "comfy", true), /* 1 ms too old */
+        ev_command(3, midnight, C, "redux", true),               /* exactly now */
+        ev_command(4, midnight + 1, D, "redux", true),           /* future */
+    };
+    put(f, evs, 4);
+    an_stats s = query(f, 7, midnight);
+    assert_int_equal(s.total_commands, 2);
+    assert_int_equal(s.active_users, 2);
+    assert_top(&s.top_commands[0], "comfy", 1);
+    assert_top(&s.top_commands[1], "redux", 1);
+}
+
+static void test_days_out_of_range(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    an_stats s;
+    an_reader *r = an_reader_wrap(an_store_db(f->store), err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(an_reader_stats(r, 0, NOW, &s, err, sizeof err), SQLITE_RANGE);
+    assert_non_null(strstr(err, "1 to 365"));
+    assert_int_equal(an_reader_stats(r, 366, NOW, &s, err, sizeof err), SQLITE_RANGE);
+    assert_int_equal(an_reader_stats(r, 365, NOW, &s, err, sizeof err), SQLITE_OK);
+    an_reader_close(r);
+}
+
+static void test_reader_refusals(void **state)
+{
+    fx *f = *state;
+    char path[512], err[512];
+    tdir_file(&f->dir, "missing.db", path, sizeof path);
+    assert_null(an_reader_open(path, err, sizeof err));
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "cannot open"));
+    /* Opening read-only never creates the file. */
+    assert_int_equal(access(path, F_OK), -1);
+
+    tdir_file(&f->dir, "empty.db", path, sizeof path);
+    fclose(fopen(path, "w"));
+    assert_null(an_reader_open(path, err, sizeof err));
+    assert_non_null(strstr(err, "empty"));
+
+    tdir_file(&f->dir, "v1.db", path, sizeof path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(an_schema_migrate(db, 1, err, sizeof err), SQLITE_OK);
+    sqlite3_close(db);
+    assert_null(an_reader_open(path, err, sizeof err));
+    assert_non_null(strstr(err, "migrate"));
+
+    tdir_file(&f->dir, "junk.db", path, sizeof path);
+    FILE *fp = fopen(path, "w");
+    fputs("this is not a database, just text long enough to be read as a header.......", fp);
+    fclose(fp);
+    assert_null(an_reader_open(path, err, sizeof err));
+    assert_non_null(strstr(err, "not a database"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_window_split),
+        cmocka_unit_test_setup_teardown(test_seven_days_by_hand, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_day_by_hand, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edges_move_with_now, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_windows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_midnight_aligned_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_days_out_of_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_refusals, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,484 @@
+/* The analytics store on real SQLite files: schema and migrations, open failures, batched
+ * writes keeping the rollups equal to the raw tables, resets by sequence number. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "analytics/an_schema.h"
+#include "analytics/an_stats.h"
+#include "analytics/an_store.h"
+#include "analytics/an_time.h"
+#include "test_an_util.h"
+
+#define DAY AN_DAY_MS
+/* 2024-03-10 15:00:00 UTC */
+#define NOW 1710082800000LL
+
+static int setup(void **state)
+{
+    tdir *d = calloc(1, sizeof *d);
+    tdir_make(d);
+    *state = d;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tdir_remove(*state);
+    free(*state);
+    return 0;
+}
+
+static an_store *open_store(tdir *d, const char *name)
+{
+    char path[512], err[512] = "";
+    tdir_file(d, name, path, sizeof path);
+    an_store *s = an_store_open(path, err, sizeof err);
+    if (!s) fprintf(stderr, "open failed: %s\n", err);
+    assert_non_null(s);
+    return s;
+}
+
+static void write_events(an_store *s, an_event *evs, size_t n)
+{
+    const an_event **p = calloc(n, sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = &evs[i];
+    char err[512] = "";
+    int rc = an_store_write(s, p, n, err, sizeof err);
+    if (rc != SQLITE_OK) fprintf(stderr, "write failed: %s\n", err);
+    assert_int_equal(rc, SQLITE_OK);
+    free(p);
+}
+
+static void free_events(an_event *evs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        an_event_clear(&evs[i]);
+}
+
+/* ---- schema ------------------------------------------------------------------------------ */
+
+static void test_fresh_schema(void **state)
+{
+    an_store *s = open_store(*state, "a.db");
+    sqlite3 *db = an_store_db(s);
+    char err[256];
+    assert_int_equal(an_schema_version(db, err, sizeof err), AN_SCHEMA_VERSION);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM schema_version"), AN_SCHEMA_VERSION);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode"
+                                 " = 'wal'"),
+                     1);
+    assert_int_equal(sql_int(db, "PRAGMA synchronous"), 1); /* NORMAL */
+    const char *tables[] = {"command_usage", "image_stats",    "user_activity",
+                            "daily_stats",   "daily_commands", "daily_resolutions",
+                            "daily_users",   "known_users",    "meta"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char q[256];
+        snprintf(q, sizeof q, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='%s'",
+                 tables[i]);
+        assert_int_equal(sql_int(db, q), 1);
+    }
+    /* Every tracked field of the spec is a column. */
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM pragma_table_info('image_stats') WHERE"
+                                 " name IN ('user_id','prompt','resolution','loras',"
+                                 "'upscale_factor','generation_ms','is_video','generation_type',"
+                                 "'ts_ms')"),
+                     9);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM pragma_table_info('command_usage') WHERE"
+                                 " name IN ('command_name','user_id','guild_id','channel_id',"
+                                 "'ts_ms','execution_ms','success')"),
+                     7);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM pragma_table_info('user_activity') WHERE"
+                                 " name IN ('user_id','guild_id','action_type','ts_ms','details')"),
+                     5);
+    /* The window queries use the time indexes. */
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name"
+                                 " IN ('command_usage_by_time','image_stats_by_time',"
+                                 "'user_activity_by_time')"),
+                     3);
+    assert_int_equal(an_store_seq_hwm(s), 0);
+    an_store_close(s);
+
+    /* Reopening applies nothing twice. */
+    s = open_store(*state, "a.db");
+    assert_int_equal(sql_int(an_store_db(s), "SELECT COUNT(*) FROM schema_version"),
+                     AN_SCHEMA_VERSION);
+    an_store_close(s);
+}
+
+static void test_migration_from_v1_rolls_up_existing_rows(void **state)
+{
+    tdir *d = *state;
+    char path[512], err[512] = "";
+    tdir_file(d, "old.db", path, sizeof path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(an_schema_pragmas(db, err, sizeof err), SQLITE_OK);
+    assert_int_equal(an_schema_migrate(db, 1, err, sizeof err), SQLITE_OK);
+    assert_int_equal(an_schema_version(db, err, sizeof err), 1);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO command_usage(seq, command_name, user_id, ts_ms, success) VALUES"
+             " (5, 'comfy', 11, %lld, 1), (6, 'comfy', 12, %lld, 0), (9, 'stats', 11, %lld, 1);"
+             "INSERT INTO image_stats(seq, user_id, resolution, generation_ms, is_video, ts_ms)"
+             " VALUES (7, 13, '1024x1024', 3000, 0, %lld), (8, 11, '', 50000, 1, %lld);",
+             NOW - 2 * DAY, NOW - 2 * DAY, NOW, NOW - 2 * DAY, NOW);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    an_store *s = open_store(d, "old.db");
+    db = an_store_db(s);
+    assert_int_equal(an_schema_version(db, err, sizeof err), 2);
+    assert_int_equal(an_store_seq_hwm(s), 9);
+    int64_t day2 = an_day_of(NOW - 2 * DAY), today = an_day_of(NOW);
+    snprintf(sql, sizeof sql,
+             "SELECT total_commands, failed_commands, total_images, image_ms_sum, unique_users"
+             " FROM daily_stats WHERE day = %lld",
+             (long long)day2);
+    assert_int_equal(sql_diff(db, sql, "SELECT 2, 1, 1, 3000, 3"), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT total_commands, total_videos, video_ms_sum, unique_users, date"
+             " FROM daily_stats WHERE day = %lld",
+             (long long)today);
+    assert_int_equal(sql_diff(db, sql, "SELECT 1, 1, 50000, 1, '2024-03-10'"), 0);
+    assert_int_equal(sql_diff(db, "SELECT command_name, SUM(count) FROM daily_commands GROUP BY 1",
+                              "VALUES ('comfy', 2), ('stats', 1)"),
+                     0);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM known_users"), 3);
+    an_store_close(s);
+}
+
+static void test_refuses_foreign_database(void **state)
+{
+    char path[512], err[512] = "";
+    tdir_file(*state, "analytics.db", path, sizeof path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    /* The Python original's table. */
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE command_usage(id INTEGER PRIMARY KEY, command_name"
+                                  " TEXT, user_id TEXT, timestamp REAL)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_null(an_store_open(path, err, sizeof err));
+    assert_non_null(strstr(err, "not a fluxbot analytics database"));
+    assert_non_null(strstr(err, path));
+}
+
+static void test_refuses_newer_schema(void **state)
+{
+    an_store *s = open_store(*state, "n.db");
+    assert_int_equal(
+        sqlite3_exec(an_store_db(s), "INSERT INTO schema_version VALUES (99, 0)", NULL, NULL, NULL),
+        SQLITE_OK);
+    an_store_close(s);
+    char path[512], err[512] = "";
+    tdir_file(*state, "n.db", path, sizeof path);
+    assert_null(an_store_open(path, err, sizeof err));
+    assert_non_null(strstr(err, "newer"));
+}
+
+static void test_cannot_open_missing_directory(void **state)
+{
+    char path[512], err[512] = "";
+    tdir_file(*state, "no/such/dir/x.db", path, sizeof path);
+    assert_null(an_store_open(path, err, sizeof err));
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "cannot open"));
+    assert_null(an_store_open("", err, sizeof err));
+}
+
+static void test_corrupt_file(void **state)
+{
+    char path[512], err[512] = "";
+    tdir_file(*state, "garbage.db", path, sizeof path);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 8192; i++)
+        fputc((i * 7919) & 0xff, f);
+    fclose(f);
+    assert_null(an_store_open(path, err, sizeof err));
+    assert_non_null(strstr(err, "not a database"));
+    assert_non_null(strstr(err, path));
+}
+
+static void test_read_only_file(void **state)
+{
+    an_store *s = open_store(*state, "ro.db");
+    an_store_close(s);
+    char path[512], err[512] = "";
+    tdir_file(*state, "ro.db", path, sizeof path);
+    assert_int_equal(make_unwritable(path, 1), 0);
+    assert_null(an_store_open(path, err, sizeof err));
+    assert_non_null(strstr(err, "read-only"));
+    assert_int_equal(make_unwritable(path, 0), 0);
+}
+
+/* ---- writes ------------------------------------------------------------------------------ */
+
+static void test_snowflakes_and_fields_round_trip(void **state)
+{
+    an_store *s = open_store(*state, "rt.db");
+    an_event evs[3];
+    evs[0] = ev_command(1, NOW, 1234567890123456789ULL, "comfy", true);
+    evs[0].guild_id = 0; /* DM */
+    evs[0].channel_id = 18446744073709551615ULL;
+    evs[1] =
+        ev_image(2, NOW, 9223372036854775813ULL, "16:9 [1920x1080 landscape]", 4200, false, true);
+    evs[1].upscale_factor = 2;
+    evs[2] = ev_activity(3, NOW, 42, "job_queued");
+    write_events(s, evs, 3);
+    sqlite3 *db = an_store_db(s);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT user_id, guild_id, channel_id, ts_ms, seq,"
+                                        " execution_ms, success FROM command_usage",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_true((uint64_t)sqlite3_column_int64(st, 0) == 1234567890123456789ULL);
+    assert_int_equal(sqlite3_column_type(st, 1), SQLITE_NULL);
+    assert_true((uint64_t)sqlite3_column_int64(st, 2) == 18446744073709551615ULL);
+    assert_true(sqlite3_column_int64(st, 3) == NOW);
+    assert_int_equal(sqlite3_column_int64(st, 4), 1);
+    assert_int_equal(sqlite3_column_int64(st, 5), 120);
+    assert_int_equal(sqlite3_column_int64(st, 6), 1);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT user_id, resolution, upscale_factor, generation_ms,"
+                                        " is_video, generation_type, prompt FROM image_stats",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_true((uint64_t)sqlite3_column_int64(st, 0) == 9223372036854775813ULL);
+    assert_string_equal(sqlite3_column_text(st, 1), "16:9 [1920x1080 landscape]");
+    assert_true(sqlite3_column_double(st, 2) == 2.0);
+    assert_int_equal(sqlite3_column_int64(st, 3), 4200);
+    assert_int_equal(sqlite3_column_int(st, 4), 0);
+    assert_string_equal(sqlite3_column_text(st, 5), "standard");
+    assert_string_equal(sqlite3_column_text(st, 6), "a cat");
+    sqlite3_finalize(st);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM user_activity WHERE action_type ="
+                                 " 'job_queued' AND details = '{}' AND user_id = 42"),
+                     1);
+    assert_int_equal(an_store_seq_hwm(s), 3);
+    free_events(evs, 3);
+    an_store_close(s);
+}
+
+static void test_text_is_bounded_at_utf8_boundary(void **state)
+{
+    size_t n = 10001;
+    char *big = malloc(n * 2 + 1);
+    for (size_t i = 0; i < n; i++)
+        memcpy(big + 2 * i, "\xc3\xa9", 2); /* é */
+    big[n * 2] = '\0';
+    an_event e = {.kind = AN_EV_IMAGE, .seq = 1, .ts_ms = NOW, .user_id = 1, .success = true};
+    an_event_text t = {.prompt = big, .resolution = big, .command = "x"};
+    an_event_set_text(&e, &t);
+    assert_int_equal(strlen(e.prompt), AN_MAX_PROMPT);
+    assert_int_equal(strlen(e.resolution), AN_MAX_RESOLUTION);
+    free(big);
+    /* A 3-byte character straddling the limit is dropped whole. */
+    char edge[AN_MAX_NAME + 8];
+    memset(edge, 'a', AN_MAX_NAME - 1);
+    memcpy(edge + AN_MAX_NAME - 1, "\xe2\x82\xac", 4); /* € + NUL */
+    assert_int_equal(an_utf8_cut(edge, AN_MAX_NAME), AN_MAX_NAME - 1);
+    an_store *s = open_store(*state, "big.db");
+    const an_event *p = &e;
+    char err[256];
+    assert_int_equal(an_store_write(s, &p, 1, err, sizeof err), SQLITE_OK);
+    assert_int_equal(sql_int(an_store_db(s), "SELECT length(prompt) FROM image_stats"),
+                     AN_MAX_PROMPT / 2);
+    an_event_clear(&e);
+    an_store_close(s);
+}
+
+/* Compares every rollup table with aggregates recomputed from the raw rows by plain SQL. */
+static void assert_rollups_match_raw(sqlite3 *db)
+{
+    assert_int_equal(
+        sql_diff(db,
+                 "SELECT day, total_commands, failed_commands, total_images, image_ms_sum,"
+                 " total_videos, video_ms_sum, failed_generations, total_activity, unique_users"
+                 " FROM daily_stats",
+                 "WITH ev(day, u) AS (SELECT ts_ms / 86400000, user_id FROM command_usage"
+                 "  UNION ALL SELECT ts_ms / 86400000, user_id FROM image_stats"
+                 "  UNION ALL SELECT ts_ms / 86400000, user_id FROM user_activity),"
+                 " days AS (SELECT day, COUNT(DISTINCT u) AS uu FROM ev GROUP BY day)"
+                 " SELECT d.day,"
+                 "  (SELECT COUNT(*) FROM command_usage WHERE ts_ms / 86400000 = d.day),"
+                 "  (SELECT COUNT(*) FROM command_usage WHERE ts_ms / 86400000 = d.day"
+                 "    AND success = 0),"
+                 "  (SELECT COUNT(*) FROM image_stats WHERE ts_ms / 86400000 = d.day"
+                 "    AND success = 1 AND is_video = 0),"
+                 "  (SELECT IFNULL(SUM(generation_ms), 0) FROM image_stats"
+                 "    WHERE ts_ms / 86400000 = d.day AND success = 1 AND is_video = 0),"
+                 "  (SELECT COUNT(*) FROM image_stats WHERE ts_ms / 86400000 = d.day"
+                 "    AND success = 1 AND is_video = 1),"
+                 "  (SELECT IFNULL(SUM(generation_ms), 0) FROM image_stats"
+                 "    WHERE ts_ms / 86400000 = d.day AND success = 1 AND is_video = 1),"
+                 "  (SELECT COUNT(*) FROM image_stats WHERE ts_ms / 86400000 = d.day"
+                 "    AND success = 0),"
+                 "  (SELECT COUNT(*) FROM user_activity WHERE ts_ms / 86400000 = d.day),"
+                 "  d.uu FROM days d"),
+        0);
+    assert_int_equal(sql_diff(db, "SELECT day, command_name, count FROM daily_commands",
+                              "SELECT ts_ms / 86400000, command_name, COUNT(*) FROM command_usage"
+                              " GROUP BY 1, 2"),
+                     0);
+    assert_int_equal(sql_diff(db, "SELECT day, resolution, count FROM daily_resolutions",
+                              "SELECT ts_ms / 86400000, resolution, COUNT(*) FROM image_stats"
+                              " WHERE success = 1 AND resolution <> '' GROUP BY 1, 2"),
+                     0);
+    assert_int_equal(
+        sql_diff(db, "SELECT day, user_id, commands FROM daily_users",
+                 "WITH ev(day, u, c) AS (SELECT ts_ms / 86400000, user_id, 1 FROM command_usage"
+                 "  UNION ALL SELECT ts_ms / 86400000, user_id, 0 FROM image_stats"
+                 "  UNION ALL SELECT ts_ms / 86400000, user_id, 0 FROM user_activity)"
+                 " SELECT day, u, SUM(c) FROM ev GROUP BY 1, 2"),
+        0);
+    assert_int_equal(sql_diff(db, "SELECT user_id, first_seen_ms FROM known_users",
+                              "WITH ev(u, t) AS (SELECT user_id, ts_ms FROM command_usage"
+                              "  UNION ALL SELECT user_id, ts_ms FROM image_stats"
+                              "  UNION ALL SELECT user_id, ts_ms FROM user_activity)"
+                              " SELECT u, MIN(t) FROM ev GROUP BY u"),
+                     0);
+}
+
+static void assert_stats_equal(const an_stats *a, const an_stats *b)
+{
+    assert_int_equal(a->total_images, b->total_images);
+    assert_int_equal(a->image_ms_sum, b->image_ms_sum);
+    assert_int_equal(a->total_videos, b->total_videos);
+    assert_int_equal(a->video_ms_sum, b->video_ms_sum);
+    assert_int_equal(a->total_commands, b->total_commands);
+    assert_int_equal(a->total_users, b->total_users);
+    assert_int_equal(a->active_users, b->active_users);
+    assert_int_equal(a->n_top_commands, b->n_top_commands);
+    for (unsigned i = 0; i < a->n_top_commands; i++) {
+        assert_string_equal(a->top_commands[i].name, b->top_commands[i].name);
+        assert_int_equal(a->top_commands[i].count, b->top_commands[i].count);
+    }
+    assert_int_equal(a->n_top_resolutions, b->n_top_resolutions);
+    for (unsigned i = 0; i < a->n_top_resolutions; i++) {
+        assert_string_equal(a->top_resolutions[i].name, b->top_resolutions[i].name);
+        assert_int_equal(a->top_resolutions[i].count, b->top_resolutions[i].count);
+    }
+}
+
+static const char *const k_cmds[] = {"comfy", "redux",    "pulid", "video",
+                                     "stats", "lorainfo", "queue"};
+static const char *const k_res[] = {
+    "1024x1024", "16:9 [1920x1080 landscape]", "832x1216", "1216x832", "2:3", "3:2", "4:5"};
+
+/* Random events over ~40 days, written in batches of random sizes. */
+static void write_random(an_store *s, uint64_t *rng, uint64_t *seq, size_t total)
+{
+    an_event *evs = calloc(300, sizeof *evs);
+    size_t done = 0;
+    while (done < total) {
+        size_t n = 1 + rnd_next(rng) % 300;
+        if (n > total - done) n = total - done;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = rnd_next(rng);
+            int64_t ts = NOW - (int64_t)(r % (40 * (uint64_t)DAY)) + DAY / 2;
+            uint64_t user = 1 + (r >> 40) % 57;
+            switch ((r >> 20) % 3) {
+            case 0:
+                evs[i] = ev_command(++*seq, ts, user, k_cmds[(r >> 24) % 7], (r >> 30) % 5 != 0);
+                break;
+            case 1:
+                evs[i] =
+                    ev_image(++*seq, ts, user, (r >> 33) % 9 == 0 ? "" : k_res[(r >> 24) % 7],
+                             (uint32_t)((r >> 8) % 60000), (r >> 28) % 4 == 0, (r >> 30) % 6 != 0);
+                break;
+            default:
+                evs[i] = ev_activity(++*seq, ts, user, "job_queued");
+            }
+        }
+        write_events(s, evs, n);
+        free_events(evs, n);
+        done += n;
+    }
+    free(evs);
+}
+
+static void test_rollups_equal_raw_after_many_batches(void **state)
+{
+    an_store *s = open_store(*state, "many.db");
+    uint64_t rng = 0x9E3779B97F4A7C15ULL, seq = 0;
+    write_random(s, &rng, &seq, 12000);
+    sqlite3 *db = an_store_db(s);
+    assert_int_equal(sql_int(db, "SELECT (SELECT COUNT(*) FROM command_usage) + (SELECT COUNT(*)"
+                                 " FROM image_stats) + (SELECT COUNT(*) FROM user_activity)"),
+                     12000);
+    assert_rollups_match_raw(db);
+    assert_int_equal(an_store_seq_hwm(s), 12000);
+
+    /* The rollup path and the raw-only path agree on every window size and edge. */
+    char err[256];
+    an_reader *r = an_reader_wrap(db, err, sizeof err);
+    assert_non_null(r);
+    const int days[] = {1, 2, 7, 30, 39, 365};
+    const int64_t nows[] = {NOW, NOW - 3 * DAY + 1, an_day_of(NOW) * DAY, NOW + DAY / 3};
+    for (size_t i = 0; i < sizeof days / sizeof days[0]; i++) {
+        for (size_t j = 0; j < sizeof nows / sizeof nows[0]; j++) {
+            an_stats a, b;
+            assert_int_equal(an_reader_stats(r, days[i], nows[j], &a, err, sizeof err), SQLITE_OK);
+            assert_int_equal(an_reader_stats_raw(r, days[i], nows[j], &b, err, sizeof err),
+                             SQLITE_OK);
+            assert_stats_equal(&a, &b);
+        }
+    }
+    an_reader_close(r);
+    an_store_close(s);
+}
+
+static void test_reset_deletes_below_sequence_and_rebuilds(void **state)
+{
+    an_store *s = open_store(*state, "reset.db");
+    uint64_t rng = 12345, seq = 0;
+    write_random(s, &rng, &seq, 2000);
+    sqlite3 *db = an_store_db(s);
+    char err[256];
+    uint64_t deleted = 0;
+    assert_int_equal(an_store_reset(s, 1501, &deleted, err, sizeof err), SQLITE_OK);
+    assert_int_equal(deleted, 1500);
+    assert_int_equal(sql_int(db, "SELECT MIN(m) FROM (SELECT MIN(seq) m FROM command_usage"
+                                 " UNION ALL SELECT MIN(seq) FROM image_stats UNION ALL"
+                                 " SELECT MIN(seq) FROM user_activity)"),
+                     1501);
+    assert_rollups_match_raw(db);
+    /* A reset of everything leaves empty rollups, and the sequence mark stays. */
+    assert_int_equal(an_store_reset(s, UINT64_MAX >> 1, &deleted, err, sizeof err), SQLITE_OK);
+    assert_int_equal(deleted, 500);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM daily_stats"), 0);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM known_users"), 0);
+    assert_int_equal(an_store_seq_hwm(s), 2000);
+    an_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fresh_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_from_v1_rolls_up_existing_rows, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_foreign_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_newer_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cannot_open_missing_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snowflakes_and_fields_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_is_bounded_at_utf8_boundary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollups_equal_raw_after_many_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_deletes_below_sequence_and_rebuilds, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,150 @@
+/*
+ * Helpers shared by the analytics tests (tests/test_an_*.c): a scratch directory per test,
+ * event builders and small SQL probes. Header-only so each test stays one file.
+ */
+#ifndef FLUXBOT_TEST_AN_UTIL_H
+#define FLUXBOT_TEST_AN_UTIL_H
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "analytics/an_event.h"
+
+typedef struct tdir {
+    char path[256];
+} tdir;
+
+static inline void tdir_make(tdir *d)
+{
+    snprintf(d->path, sizeof d->path, "/tmp/fluxbot-an-XXXXXX");
+    if (!mkdtemp(d->path)) {
+        perror("mkdtemp");
+        abort();
+    }
+}
+
+static inline void tdir_file(const tdir *d, const char *name, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%s", d->path, name);
+}
+
+static inline int tdir_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static inline void tdir_remove(tdir *d)
+{
+    nftw(d->path, tdir_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Makes a file unwritable even for root: the immutable attribute when running as root (root
+ * ignores permission bits), mode 0444 otherwise. Returns 0 on success. */
+static inline int make_unwritable(const char *path, int on)
+{
+    if (geteuid() != 0) return chmod(path, on ? 0444 : 0644);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    int flags = 0;
+    int rc = ioctl(fd, FS_IOC_GETFLAGS, &flags);
+    if (rc == 0) {
+        flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+        rc = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    }
+    close(fd);
+    return rc;
+}
+
+static inline an_event ev_command(uint64_t seq, int64_t ts, uint64_t user, const char *name,
+                                  bool ok)
+{
+    an_event e = {.kind = AN_EV_COMMAND,
+                  .seq = seq,
+                  .ts_ms = ts,
+                  .user_id = user,
+                  .guild_id = 1000,
+                  .channel_id = 2000,
+                  .success = ok,
+                  .duration_ms = 120};
+    an_event_text t = {.command = name};
+    an_event_set_text(&e, &t);
+    return e;
+}
+
+static inline an_event ev_image(uint64_t seq, int64_t ts, uint64_t user, const char *res,
+                                uint32_t ms, bool video, bool ok)
+{
+    an_event e = {.kind = AN_EV_IMAGE,
+                  .seq = seq,
+                  .ts_ms = ts,
+                  .user_id = user,
+                  .guild_id = 1000,
+                  .success = ok,
+                  .duration_ms = ms,
+                  .is_video = video,
+                  .upscale_factor = 1};
+    an_event_text t = {.prompt = "a cat",
+                       .resolution = res,
+                       .loras = "",
+                       .generation_type = video ? "video" : "standard"};
+    an_event_set_text(&e, &t);
+    return e;
+}
+
+static inline an_event ev_activity(uint64_t seq, int64_t ts, uint64_t user, const char *action)
+{
+    an_event e = {
+        .kind = AN_EV_ACTIVITY, .seq = seq, .ts_ms = ts, .user_id = user, .guild_id = 1000};
+    an_event_text t = {.action = action, .details = "{}"};
+    an_event_set_text(&e, &t);
+    return e;
+}
+
+/* First column of the first row of sql as an integer (-1 on error or no row). */
+static inline int64_t sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "sql_int: %s: %s\n", sql, sqlite3_errmsg(db));
+        return -1;
+    }
+    int64_t v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Number of rows in the symmetric difference of two queries' results (0 = same multiset
+ * of rows, as far as EXCEPT's set semantics go). */
+static inline int64_t sql_diff(sqlite3 *db, const char *q1, const char *q2)
+{
+    char sql[8192];
+    snprintf(sql, sizeof sql,
+             "SELECT (SELECT COUNT(*) FROM (SELECT * FROM (%s) EXCEPT SELECT * FROM (%s)))"
+             " + (SELECT COUNT(*) FROM (SELECT * FROM (%s) EXCEPT SELECT * FROM (%s)))",
+             q1, q2, q2, q1);
+    return sql_int(db, sql);
+}
+
+/* A small deterministic PRNG (xorshift64*) so failures reproduce. */
+static inline uint64_t rnd_next(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+#endif
