@@ -106,6 +106,9 @@ static size_t json_escape(char *buf, size_t len, size_t cap, const char *s)
         if (c == '"' || c == '\\') {
             buf[len++] = '\\';
             buf[len++] = (char)c;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            buf[len++] = '\\';
+            buf[len++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
         } else if (c < 0x20) {
             len += (size_t)snprintf(buf + len, cap - len, "\\u%04x", c);
         } else {
@@ -144,6 +147,9 @@ void log_vwrite(log_level level, const char *actor, const char *fmt, va_list ap)
         len = json_escape(line, len, sizeof line, clean);
         len += (size_t)snprintf(line + len, sizeof line - len, "\"}\n");
     } else {
+        /* One event, one line: control characters (a prompt's newlines) must not forge lines. */
+        for (char *p = clean; *p; p++)
+            if ((unsigned char)*p < 0x20) *p = ' ';
         len = (size_t)snprintf(line, sizeof line, "%s %-5s [%s] %s\n", when, log_level_name(level),
                                actor ? actor : "-", clean);
     }

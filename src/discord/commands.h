@@ -1,0 +1,99 @@
+/*
+ * The bot's slash commands: one table of definitions, turned into the JSON array of the bulk
+ * overwrite PUT /applications/{app}/commands (or .../guilds/{guild}/commands), plus a validator
+ * of such arrays against the documented limits (docs: interactions/application-commands.mdx),
+ * used by tests and by the fake Discord to refuse what real Discord would refuse.
+ *
+ *   /comfy prompt resolution [upscale_factor] [seed] [lora] [lora2] [lora3]
+ *   /redux image1 image2 resolution [strength1] [strength2]
+ *   /pulid prompt image resolution [strength] [upscale_factor]
+ *   /video prompt
+ *   /queue
+ *   /stats [days]
+ *   /reset_stats
+ *
+ * The resolution choices come from the ratios file at run time. Discord allows 25 choices; with
+ * more labels (or none) the resolution option becomes an autocomplete option instead, and the
+ * router must answer its autocomplete (cmd_resolution_autocomplete tells which).
+ * No command sets default_member_permissions: /reset_stats checks permissions and the bot-manager
+ * role itself, so the bot-manager role keeps working without server-side overrides.
+ */
+#ifndef FLUXBOT_DISCORD_COMMANDS_H
+#define FLUXBOT_DISCORD_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CMD_NAME_MAX 32
+#define CMD_DESCRIPTION_MAX 100
+#define CMD_OPTIONS_MAX 25
+#define CMD_CHOICES_MAX 25
+#define CMD_TOTAL_CHARS_MAX 4000
+#define CMD_CHAT_INPUT_MAX 100
+#define CMD_PROMPT_MAX 1000 /* max_length of prompt options */
+
+/* Names used by the router (one place, so a rename cannot drift). */
+#define CMD_COMFY "comfy"
+#define CMD_REDUX "redux"
+#define CMD_PULID "pulid"
+#define CMD_VIDEO "video"
+#define CMD_QUEUE "queue"
+#define CMD_STATS "stats"
+#define CMD_RESET_STATS "reset_stats"
+
+typedef enum cmd_opt_type {
+    CMD_OPT_STRING = 3,
+    CMD_OPT_INTEGER = 4,
+    CMD_OPT_BOOLEAN = 5,
+    CMD_OPT_NUMBER = 10,
+    CMD_OPT_ATTACHMENT = 11,
+} cmd_opt_type;
+
+typedef struct cmd_int_choice {
+    const char *name;
+    int64_t value;
+} cmd_int_choice;
+
+typedef struct cmd_option_def {
+    cmd_opt_type type;
+    const char *name;
+    const char *description;
+    bool required;
+    bool autocomplete;
+    bool resolution;       /* choices filled from the ratio labels at run time */
+    bool has_min, has_max; /* min_value / max_value (INTEGER, NUMBER) */
+    double min, max;
+    unsigned min_length, max_length; /* STRING; 0 = not sent */
+    const cmd_int_choice *choices;   /* INTEGER choices */
+    unsigned nchoices;
+} cmd_option_def;
+
+typedef struct cmd_def {
+    const char *name;
+    const char *description;
+    const cmd_option_def *options;
+    unsigned noptions;
+} cmd_def;
+
+/* The table itself. */
+const cmd_def *cmd_table(unsigned *count);
+const cmd_def *cmd_find(const char *name);
+const cmd_option_def *cmd_find_option(const cmd_def *c, const char *name);
+
+/* True when resolution must be an autocomplete option for this many labels (0 or > 25). */
+bool cmd_resolution_autocomplete(unsigned nlabels);
+
+/* The JSON array for the bulk PUT (malloc'd), or NULL with err (a label empty or > 100
+ * characters, or the result invalid per cmd_validate_json). */
+char *cmd_table_json(const char *const *resolution_labels, unsigned nlabels, char *err,
+                     size_t errlen);
+
+/* "/applications/{app}/commands", or the guild variant when guild_id != 0.
+ * Returns the length, or -1 if it does not fit. */
+int cmd_register_path(uint64_t app_id, uint64_t guild_id, char *buf, size_t cap);
+
+/* Validates a bulk-overwrite body. 0, or -1 with a message naming the offending element. */
+int cmd_validate_json(const char *json, size_t len, char *err, size_t errlen);
+
+#endif

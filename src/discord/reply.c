@@ -1,0 +1,343 @@
+/*
+ * Interaction response and message payload builders (see reply.h). Pure: cJSON in, text out.
+ */
+#include "discord/reply.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+static bool seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+static void add_clipped(cJSON *o, const char *key, const char *s, size_t max)
+{
+    char *c = embed_text_clip(s, max);
+    cJSON_AddStringToObject(o, key, c);
+    free(c);
+}
+
+/* custom_id / value strings are identifiers: they must fit, never silently change. */
+static bool id_ok(const char *s, size_t max)
+{
+    if (!s) return false;
+    size_t chars = embed_text_chars(s);
+    return chars >= 1 && chars <= max;
+}
+
+static cJSON *button_json(const reply_button *b, char *err, size_t errlen)
+{
+    if (b->style < REPLY_BTN_PRIMARY || b->style > REPLY_BTN_LINK) {
+        seterr(err, errlen, "button style %d is not supported", (int)b->style);
+        return NULL;
+    }
+    if ((!b->label || !*b->label) && (!b->emoji || !*b->emoji)) {
+        seterr(err, errlen, "a button needs a label or an emoji");
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "type", 2);
+    cJSON_AddNumberToObject(o, "style", b->style);
+    if (b->label && *b->label) add_clipped(o, "label", b->label, 80);
+    if (b->emoji && *b->emoji) {
+        cJSON *e = cJSON_AddObjectToObject(o, "emoji");
+        add_clipped(e, "name", b->emoji, 32);
+    }
+    if (b->style == REPLY_BTN_LINK) {
+        if (!b->url || strlen(b->url) > 512 || !embed_url_ok(b->url) ||
+            strncmp(b->url, "attachment://", 13) == 0) {
+            cJSON_Delete(o);
+            seterr(err, errlen, "a link button needs an http(s) url of at most 512 bytes");
+            return NULL;
+        }
+        cJSON_AddStringToObject(o, "url", b->url);
+    } else {
+        if (!id_ok(b->custom_id, 100)) {
+            cJSON_Delete(o);
+            seterr(err, errlen, "a button needs a custom_id of 1..100 characters");
+            return NULL;
+        }
+        cJSON_AddStringToObject(o, "custom_id", b->custom_id);
+    }
+    if (b->disabled) cJSON_AddTrueToObject(o, "disabled");
+    return o;
+}
+
+static cJSON *select_json(const reply_select *s, char *err, size_t errlen)
+{
+    if (!id_ok(s->custom_id, 100)) {
+        seterr(err, errlen, "a select needs a custom_id of 1..100 characters");
+        return NULL;
+    }
+    if (s->noptions < 1 || s->noptions > REPLY_SELECT_OPTIONS_MAX) {
+        seterr(err, errlen, "a select needs 1..25 options (has %u)", s->noptions);
+        return NULL;
+    }
+    unsigned maxv = s->max_values ? s->max_values : 1;
+    if (maxv > s->noptions) maxv = s->noptions;
+    if (s->min_values > maxv) {
+        seterr(err, errlen, "select min_values %u exceeds max_values %u", s->min_values, maxv);
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "type", 3);
+    cJSON_AddStringToObject(o, "custom_id", s->custom_id);
+    if (s->placeholder) add_clipped(o, "placeholder", s->placeholder, 150);
+    cJSON_AddNumberToObject(o, "min_values", s->min_values);
+    cJSON_AddNumberToObject(o, "max_values", maxv);
+    if (s->disabled) cJSON_AddTrueToObject(o, "disabled");
+    cJSON *opts = cJSON_AddArrayToObject(o, "options");
+    for (unsigned i = 0; i < s->noptions; i++) {
+        const reply_select_option *so = &s->options[i];
+        if (!id_ok(so->value, 100)) {
+            cJSON_Delete(o);
+            seterr(err, errlen, "select option %u needs a value of 1..100 characters", i);
+            return NULL;
+        }
+        cJSON *x = cJSON_CreateObject();
+        add_clipped(x, "label", so->label && *so->label ? so->label : so->value, 100);
+        cJSON_AddStringToObject(x, "value", so->value);
+        if (so->description && *so->description)
+            add_clipped(x, "description", so->description, 100);
+        if (so->is_default) cJSON_AddTrueToObject(x, "default");
+        cJSON_AddItemToArray(opts, x);
+    }
+    return o;
+}
+
+static cJSON *components_json(const reply_row *rows, unsigned nrows, char *err, size_t errlen)
+{
+    if (nrows > REPLY_ROWS_MAX) {
+        seterr(err, errlen, "at most %d action rows (got %u)", REPLY_ROWS_MAX, nrows);
+        return NULL;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    for (unsigned r = 0; r < nrows; r++) {
+        const reply_row *row = &rows[r];
+        if ((row->select && row->nbuttons) || (!row->select && row->nbuttons == 0) ||
+            row->nbuttons > REPLY_BUTTONS_PER_ROW) {
+            cJSON_Delete(arr);
+            seterr(err, errlen, "row %u must hold 1..5 buttons or one select", r);
+            return NULL;
+        }
+        cJSON *ro = cJSON_CreateObject();
+        cJSON_AddNumberToObject(ro, "type", 1);
+        cJSON *items = cJSON_AddArrayToObject(ro, "components");
+        cJSON_AddItemToArray(arr, ro);
+        if (row->select) {
+            cJSON *s = select_json(row->select, err, errlen);
+            if (!s) {
+                cJSON_Delete(arr);
+                return NULL;
+            }
+            cJSON_AddItemToArray(items, s);
+        }
+        for (unsigned b = 0; b < row->nbuttons; b++) {
+            cJSON *bj = button_json(&row->buttons[b], err, errlen);
+            if (!bj) {
+                cJSON_Delete(arr);
+                return NULL;
+            }
+            cJSON_AddItemToArray(items, bj);
+        }
+    }
+    /* custom_ids must be unique within a message. */
+    const cJSON *ro, *it, *ro2, *it2;
+    cJSON_ArrayForEach(ro, arr)
+    {
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(ro, "components"))
+        {
+            const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(it, "custom_id"));
+            if (!id) continue;
+            bool after = false;
+            cJSON_ArrayForEach(ro2, arr)
+            {
+                cJSON_ArrayForEach(it2, cJSON_GetObjectItem(ro2, "components"))
+                {
+                    if (it2 == it) {
+                        after = true;
+                        continue;
+                    }
+                    const char *id2 = cJSON_GetStringValue(cJSON_GetObjectItem(it2, "custom_id"));
+                    if (after && id2 && strcmp(id, id2) == 0) {
+                        seterr(err, errlen, "custom_id \"%s\" is used twice", id);
+                        cJSON_Delete(arr);
+                        return NULL;
+                    }
+                }
+            }
+        }
+    }
+    return arr;
+}
+
+static void add_snowflake_array(cJSON *parent, const char *key, const uint64_t *ids, unsigned n)
+{
+    cJSON *arr = cJSON_AddArrayToObject(parent, key);
+    char buf[24];
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(buf, sizeof buf, "%" PRIu64, ids[i]);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
+    }
+}
+
+/* Builds the message object into o; false with err on a structure error. */
+static bool message_into(cJSON *o, const reply_msg *m, char *err, size_t errlen)
+{
+    if (m->content) add_clipped(o, "content", m->content, REPLY_CONTENT_MAX);
+    if (m->nembeds > EMBED_PER_MESSAGE_MAX)
+        return seterr(err, errlen, "at most %d embeds (got %u)", EMBED_PER_MESSAGE_MAX, m->nembeds);
+    if (m->nembeds || m->set_embeds)
+        cJSON_AddItemToObject(o, "embeds", embed_list_to_json(m->embeds, m->nembeds));
+    if (m->nrows || m->set_components) {
+        cJSON *c = components_json(m->rows, m->nrows, err, errlen);
+        if (!c) return false;
+        cJSON_AddItemToObject(o, "components", c);
+    }
+    if (m->nattachments > REPLY_ATTACHMENTS_MAX)
+        return seterr(err, errlen, "at most %d attachments", REPLY_ATTACHMENTS_MAX);
+    if (m->nattachments || m->set_attachments) {
+        cJSON *arr = cJSON_AddArrayToObject(o, "attachments");
+        for (unsigned i = 0; i < m->nattachments; i++) {
+            const reply_attachment *a = &m->attachments[i];
+            if (!a->filename || !*a->filename || strchr(a->filename, '/') ||
+                strlen(a->filename) > 255)
+                return seterr(err, errlen, "attachment %u needs a plain filename", i);
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "id", a->id);
+            add_clipped(x, "filename", a->filename, 255);
+            if (a->description && *a->description)
+                add_clipped(x, "description", a->description, 1024);
+            cJSON_AddItemToArray(arr, x);
+        }
+    }
+    if (m->flags) cJSON_AddNumberToObject(o, "flags", m->flags);
+    /* Never let user text ping anyone unless a user is named explicitly. */
+    cJSON *am = cJSON_AddObjectToObject(o, "allowed_mentions");
+    cJSON_AddArrayToObject(am, "parse");
+    if (m->nmention_users) {
+        unsigned n = m->nmention_users > REPLY_MENTION_USERS_MAX ? REPLY_MENTION_USERS_MAX
+                                                                 : m->nmention_users;
+        add_snowflake_array(am, "users", m->mention_users, n);
+    }
+    return true;
+}
+
+static char *print_and_free(cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s) abort();
+    return s;
+}
+
+char *reply_message_json(const reply_msg *m, char *err, size_t errlen)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!message_into(o, m, err, errlen)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return print_and_free(o);
+}
+
+char *reply_callback_json(reply_cb_type type, const reply_msg *data, char *err, size_t errlen)
+{
+    switch (type) {
+    case REPLY_CB_PONG:
+    case REPLY_CB_DEFERRED_UPDATE:
+        data = NULL; /* these carry no data */
+        break;
+    case REPLY_CB_DEFERRED:
+        /* Only the EPHEMERAL flag means anything on a deferred reply. */
+        if (data && (data->flags & ~REPLY_FLAG_EPHEMERAL)) {
+            seterr(err, errlen, "a deferred reply takes only the EPHEMERAL flag");
+            return NULL;
+        }
+        break;
+    case REPLY_CB_MESSAGE:
+    case REPLY_CB_UPDATE:
+        if (!data) {
+            seterr(err, errlen, "callback type %d needs data", (int)type);
+            return NULL;
+        }
+        break;
+    case REPLY_CB_AUTOCOMPLETE:
+        seterr(err, errlen, "use reply_autocomplete_json for type 8");
+        return NULL;
+    default:
+        seterr(err, errlen, "callback type %d is not supported", (int)type);
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "type", type);
+    if (type == REPLY_CB_DEFERRED) {
+        if (data && data->flags) {
+            cJSON *d = cJSON_AddObjectToObject(o, "data");
+            cJSON_AddNumberToObject(d, "flags", data->flags);
+        }
+    } else if (data) {
+        cJSON *d = cJSON_AddObjectToObject(o, "data");
+        if (!message_into(d, data, err, errlen)) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+    }
+    return print_and_free(o);
+}
+
+char *reply_text_json(const char *content, bool ephemeral)
+{
+    reply_msg m = {.content = content ? content : "",
+                   .flags = ephemeral ? REPLY_FLAG_EPHEMERAL : 0};
+    return reply_callback_json(REPLY_CB_MESSAGE, &m, NULL, 0);
+}
+
+char *reply_deferred_json(bool ephemeral)
+{
+    reply_msg m = {.flags = ephemeral ? REPLY_FLAG_EPHEMERAL : 0};
+    return reply_callback_json(REPLY_CB_DEFERRED, &m, NULL, 0);
+}
+
+char *reply_deferred_update_json(void)
+{
+    return reply_callback_json(REPLY_CB_DEFERRED_UPDATE, NULL, NULL, 0);
+}
+
+char *reply_autocomplete_json(const reply_choice *choices, unsigned n)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "type", REPLY_CB_AUTOCOMPLETE);
+    cJSON *d = cJSON_AddObjectToObject(o, "data");
+    cJSON *arr = cJSON_AddArrayToObject(d, "choices");
+    unsigned emitted = 0;
+    for (unsigned i = 0; i < n && emitted < REPLY_CHOICES_MAX; i++) {
+        const reply_choice *c = &choices[i];
+        if (!c->name || !*c->name) continue;
+        if (c->str_value && !id_ok(c->str_value, 100)) continue; /* would be refused */
+        cJSON *x = cJSON_CreateObject();
+        add_clipped(x, "name", c->name, 100);
+        if (c->str_value)
+            cJSON_AddStringToObject(x, "value", c->str_value);
+        else
+            cJSON_AddNumberToObject(x, "value", c->num_value);
+        cJSON_AddItemToArray(arr, x);
+        emitted++;
+    }
+    return print_and_free(o);
+}

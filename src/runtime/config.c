@@ -1,0 +1,522 @@
+/*
+ * Configuration loading. One table describes every key (JSON name, environment variable,
+ * flag, type, bounds, default, meaning); the JSON reader, the environment layer, the flag
+ * parser, --help, --print-config and the README reference are all driven by it, so a key can
+ * never be accepted in one layer and unknown in another.
+ *
+ * Layers, later wins: built-in defaults < JSON file (-c FILE / --config FILE) < environment <
+ * command-line flags. Every error names the key and the layer it came from.
+ */
+#include "fluxbot/config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fluxbot/log.h"
+
+#define CFG_FILE_MAX (1 << 20) /* a config file larger than 1 MiB is a mistake */
+
+extern char **environ;
+
+typedef enum key_type { K_STR, K_SECRET, K_INT, K_BOOL, K_LIST } key_type;
+
+typedef struct key_def {
+    const char *json; /* JSON key, also the flag name with '_' → '-' */
+    const char *env;  /* environment variable or NULL */
+    key_type type;
+    size_t offset;
+    size_t size; /* for strings: buffer size */
+    int64_t min, max;
+    const char *def; /* default, as text */
+    const char *help;
+} key_def;
+
+#define S(field, env, def, help)                                                                   \
+    {                                                                                              \
+#field, env, K_STR, offsetof(fb_config, field), sizeof(((fb_config *)0)->field), 0, 0,     \
+            def, help                                                                              \
+    }
+#define SECRET(field, env, help)                                                                   \
+    {                                                                                              \
+#field, env, K_SECRET, offsetof(fb_config, field), sizeof(((fb_config *)0)->field), 0, 0,  \
+            "", help                                                                               \
+    }
+#define I(field, env, min, max, def, help)                                                         \
+    {                                                                                              \
+#field, env, K_INT, offsetof(fb_config, field), 0, min, max, def, help                     \
+    }
+#define B(field, env, def, help)                                                                   \
+    {                                                                                              \
+#field, env, K_BOOL, offsetof(fb_config, field), 0, 0, 1, def, help                        \
+    }
+#define L(field, env, def, help)                                                                   \
+    {                                                                                              \
+#field, env, K_LIST, offsetof(fb_config, field), 0, 0, 0, def, help                        \
+    }
+
+static const key_def keys[] = {
+    SECRET(discord_token, "DISCORD_TOKEN", "Bot token. Without one, `fluxbot` runs the demo."),
+    S(discord_api_base, "DISCORD_API_BASE", "https://discord.com/api/v10",
+      "Discord API base URL; the gateway URL comes from GET {base}/gateway/bot."),
+    L(guild_ids, "FLUXBOT_GUILD_IDS", "",
+      "Guild ids to register commands in (instant); empty = global commands."),
+    I(shard_id, "FLUXBOT_SHARD_ID", -1, 65535, "-1",
+      "Shard to run; -1 = every shard of shard_count."),
+    I(shard_count, "FLUXBOT_SHARD_COUNT", 0, 65536, "0",
+      "Total shards; 0 = what Discord recommends."),
+    B(gateway_compress, "FLUXBOT_GATEWAY_COMPRESS", "true", "zlib-stream transport compression."),
+    I(rest_timeout_ms, NULL, 1000, 300000, "15000", "Timeout of one Discord HTTP request."),
+    S(bot_manager_role, "FLUXBOT_BOT_MANAGER_ROLE", "Bot Manager",
+      "Role allowed to /reset_stats besides administrators: a role name or a numeric role id."),
+    B(stats_managers_only, NULL, "false", "Restrict /stats to administrators and bot managers."),
+    L(comfyui_urls, "COMFYUI_URLS", "http://127.0.0.1:8188",
+      "ComfyUI servers (comma-separated in the environment)."),
+    S(workflows_dir, "FLUXBOT_WORKFLOWS_DIR", FLUXBOT_SOURCE_DIR "/workflows",
+      "Folder of workflow templates and their mappings."),
+    S(ratios_file, NULL, FLUXBOT_SOURCE_DIR "/config/ratios.json",
+      "Resolution list (label → size)."),
+    S(loras_file, NULL, FLUXBOT_SOURCE_DIR "/config/loras.json", "LoRA list."),
+    S(output_dir, "FLUXBOT_OUTPUT_DIR", "fluxbot-output", "Where finished images are kept."),
+    I(progress_interval_ms, NULL, 500, 60000, "1500",
+      "Minimum time between progress edits of a job."),
+    I(job_stall_timeout_ms, NULL, 1000, 3600000, "120000",
+      "A job with no ComfyUI event for this long is treated as lost."),
+    I(max_attachment_bytes, NULL, 1024, 104857600, "20971520", "Largest input image accepted."),
+    I(user_max_concurrent_jobs, NULL, 1, 1000, "3", "Jobs one user may have queued or running."),
+    I(user_max_jobs_per_hour, NULL, 1, 100000, "50", "Jobs one user may start per hour."),
+    I(max_queued_jobs, NULL, 1, 1000000, "100", "Jobs the bot accepts at once, all users."),
+    I(router_threads, "FLUXBOT_ROUTER_THREADS", 1, 64, "2", "Router (command handling) threads."),
+    I(runner_threads, "FLUXBOT_RUNNER_THREADS", 1, 64, "2", "ComfyUI job runner threads."),
+    I(stats_threads, "FLUXBOT_STATS_THREADS", 1, 16, "1", "Stats reporter threads (read-only)."),
+    I(mailbox_capacity, NULL, 16, 1048576, "1024",
+      "Ring slots per sending thread of each mailbox."),
+    S(db_path, "FLUXBOT_DB", "fluxbot.db", "SQLite analytics database."),
+    I(analytics_batch_max, NULL, 1, 100000, "512", "Events per analytics transaction, at most."),
+    I(analytics_flush_ms, NULL, 1, 60000, "200", "Longest an accepted event waits for its commit."),
+    S(log_level, "FLUXBOT_LOG_LEVEL", "info", "error, warn, info, debug or trace."),
+    S(log_format, "FLUXBOT_LOG_FORMAT", "text", "text or json."),
+    I(metrics_port, "FLUXBOT_METRICS_PORT", 0, 65535, "0",
+      "Prometheus metrics on 127.0.0.1:PORT; 0 = off."),
+    I(demo_seconds, "FLUXBOT_DEMO_SECONDS", 1, 3600, "20",
+      "How long the demo's simulated users run."),
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static const key_def *find_json(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].json, name) == 0) return &keys[i];
+    return NULL;
+}
+
+static void flag_name(const key_def *k, char *out, size_t n)
+{
+    snprintf(out, n, "--%s", k->json);
+    for (char *p = out + 2; *p; p++)
+        if (*p == '_') *p = '-';
+}
+
+static const key_def *find_flag(const char *flag)
+{
+    char buf[96];
+    for (size_t i = 0; i < NKEYS; i++) {
+        flag_name(&keys[i], buf, sizeof buf);
+        if (strcmp(buf, flag) == 0) return &keys[i];
+    }
+    return NULL;
+}
+
+/* Sets a key from text (defaults, environment, flags). */
+static int set_text(fb_config *c, const key_def *k, const char *v, const char *source, char *err,
+                    size_t errlen)
+{
+    char *field = (char *)c + k->offset;
+    switch (k->type) {
+    case K_STR:
+    case K_SECRET:
+        if (strlen(v) >= k->size) {
+            set_err(err, errlen, "%s: %s is too long (at most %zu bytes)", source, k->json,
+                    k->size - 1);
+            return -1;
+        }
+        memcpy(field, v, strlen(v) + 1);
+        return 0;
+    case K_INT: {
+        errno = 0;
+        char *end = NULL;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end != '\0') {
+            set_err(err, errlen, "%s: %s must be an integer, got \"%s\"", source, k->json, v);
+            return -1;
+        }
+        if (n < k->min || n > k->max) {
+            set_err(err, errlen, "%s: %s must be between %" PRId64 " and %" PRId64 ", got %lld",
+                    source, k->json, k->min, k->max, n);
+            return -1;
+        }
+        *(int64_t *)field = n;
+        return 0;
+    }
+    case K_BOOL:
+        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on")) {
+            *(bool *)field = true;
+        } else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") ||
+                   !strcmp(v, "off")) {
+            *(bool *)field = false;
+        } else {
+            set_err(err, errlen, "%s: %s must be true or false, got \"%s\"", source, k->json, v);
+            return -1;
+        }
+        return 0;
+    case K_LIST: {
+        cfg_list *l = (cfg_list *)field;
+        memset(l, 0, sizeof *l);
+        const char *p = v;
+        while (*p) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            while (n && (*p == ' ' || *p == '\t'))
+                p++, n--;
+            while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+                n--;
+            if (n) {
+                if (l->count >= CFG_MAX_LIST) {
+                    set_err(err, errlen, "%s: %s has more than %d entries", source, k->json,
+                            CFG_MAX_LIST);
+                    return -1;
+                }
+                if (n >= CFG_STR) {
+                    set_err(err, errlen, "%s: an entry of %s is too long", source, k->json);
+                    return -1;
+                }
+                memcpy(l->items[l->count], p, n);
+                l->items[l->count][n] = '\0';
+                l->count++;
+            }
+            if (!comma) break;
+            p = comma + 1;
+        }
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void cfg_defaults(fb_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NKEYS; i++) {
+        int rc = set_text(c, &keys[i], keys[i].def, "default", NULL, 0);
+        (void)rc; /* the table's defaults are checked by the tests */
+    }
+}
+
+/* Sets a key from a JSON value of the file layer, checking its JSON type. */
+static int set_json(fb_config *c, const key_def *k, const cJSON *v, const char *source, char *err,
+                    size_t errlen)
+{
+    char buf[CFG_STR * 2];
+    switch (k->type) {
+    case K_STR:
+    case K_SECRET:
+        if (!cJSON_IsString(v)) break;
+        return set_text(c, k, v->valuestring, source, err, errlen);
+    case K_INT:
+        if (cJSON_IsNumber(v)) {
+            double d = v->valuedouble;
+            if (d != (double)(long long)d) break;
+            snprintf(buf, sizeof buf, "%lld", (long long)d);
+            return set_text(c, k, buf, source, err, errlen);
+        }
+        break;
+    case K_BOOL:
+        if (!cJSON_IsBool(v)) break;
+        *(bool *)((char *)c + k->offset) = cJSON_IsTrue(v);
+        return 0;
+    case K_LIST: {
+        if (!cJSON_IsArray(v)) break;
+        cfg_list *l = (cfg_list *)((char *)c + k->offset);
+        memset(l, 0, sizeof *l);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, v)
+        {
+            /* Snowflakes are strings; a number would have lost precision already. */
+            if (!cJSON_IsString(it)) {
+                set_err(err, errlen, "%s: every entry of %s must be a string", source, k->json);
+                return -1;
+            }
+            if (l->count >= CFG_MAX_LIST || strlen(it->valuestring) >= CFG_STR) {
+                set_err(err, errlen, "%s: %s has too many or too long entries", source, k->json);
+                return -1;
+            }
+            snprintf(l->items[l->count++], CFG_STR, "%s", it->valuestring);
+        }
+        return 0;
+    }
+    }
+    static const char *const type_names[] = {"a string", "a string", "an integer", "true or false",
+                                             "an array of strings"};
+    set_err(err, errlen, "%s: %s must be %s", source, k->json, type_names[k->type]);
+    return -1;
+}
+
+int cfg_apply_json(fb_config *c, const char *json_text, const char *source, char *err,
+                   size_t errlen)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json_text, &end, 1);
+    if (!root) {
+        size_t off = end ? (size_t)(end - json_text) : 0;
+        set_err(err, errlen, "%s: not valid JSON (near byte %zu)", source, off);
+        return -1;
+    }
+    int rc = 0;
+    if (!cJSON_IsObject(root)) {
+        set_err(err, errlen, "%s: the top level must be a JSON object", source);
+        rc = -1;
+    }
+    const cJSON *it;
+    if (rc == 0) {
+        cJSON_ArrayForEach(it, root)
+        {
+            const key_def *k = find_json(it->string);
+            if (!k) {
+                set_err(err, errlen, "%s: unknown key \"%s\"", source, it->string);
+                rc = -1;
+                break;
+            }
+            if (set_json(c, k, it, source, err, errlen) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int load_file(fb_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        set_err(err, errlen, "config file %s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = malloc(CFG_FILE_MAX + 1);
+    if (!buf) {
+        fclose(f);
+        set_err(err, errlen, "config file %s: out of memory", path);
+        return -1;
+    }
+    size_t n = fread(buf, 1, CFG_FILE_MAX + 1, f);
+    int read_err = ferror(f);
+    fclose(f);
+    if (read_err || n > CFG_FILE_MAX) {
+        free(buf);
+        set_err(err, errlen, "config file %s: %s", path,
+                read_err ? "read error" : "larger than 1 MiB");
+        return -1;
+    }
+    buf[n] = '\0';
+    char source[CFG_STR + 16];
+    snprintf(source, sizeof source, "config file %s", path);
+    int rc = cfg_apply_json(c, buf, source, err, errlen);
+    free(buf);
+    return rc;
+}
+
+static const char *env_get(char *const *envp, const char *name)
+{
+    if (!envp) envp = environ;
+    size_t n = strlen(name);
+    for (char *const *e = envp; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+    return NULL;
+}
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: fluxbot [COMMAND] [-c FILE] [--KEY VALUE ...]\n\n"
+            "commands:\n"
+            "  run       run the bot (default when DISCORD_TOKEN is set)\n"
+            "  demo      run the embedded demo on loopback fakes (default without a token)\n"
+            "  stats     print usage statistics: fluxbot stats [--db FILE] [--days N] [--json]\n"
+            "  check     validate configuration, workflows and connectivity\n\n"
+            "options:\n"
+            "  -c, --config FILE   JSON configuration file\n"
+            "  --print-config      print the effective configuration (token redacted) and exit\n"
+            "  --help, --version\n\n"
+            "configuration keys (file key / environment / flag), later layers win:\n");
+    char flag[96];
+    for (size_t i = 0; i < NKEYS; i++) {
+        flag_name(&keys[i], flag, sizeof flag);
+        fprintf(out, "  %-26s %-26s %s\n      %s (default: %s)\n", flag,
+                keys[i].env ? keys[i].env : "", keys[i].json, keys[i].help,
+                keys[i].type == K_SECRET ? "none" : (*keys[i].def ? keys[i].def : "empty"));
+    }
+}
+
+int cfg_load(fb_config *c, int argc, char **argv, char *const *envp, cfg_action *action, FILE *out,
+             char *err, size_t errlen)
+{
+    *action = CFG_RUN;
+    cfg_defaults(c);
+
+    /* Pass 1: the file and the terminal flags, so that the file layer comes first. */
+    const char *file = NULL;
+    bool print_config = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            if (i + 1 >= argc) {
+                set_err(err, errlen, "flags: %s needs a file name", a);
+                return -1;
+            }
+            file = argv[++i];
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            print_help(out);
+            *action = CFG_HELP;
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            fprintf(out, "fluxbot %s\n", FLUXBOT_VERSION);
+            *action = CFG_VERSION;
+            return 0;
+        } else if (!strcmp(a, "--print-config")) {
+            print_config = true;
+        }
+    }
+    if (!file) file = env_get(envp, "FLUXBOT_CONFIG");
+    if (file && load_file(c, file, err, errlen) != 0) return -1;
+
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (!keys[i].env) continue;
+        const char *v = env_get(envp, keys[i].env);
+        if (!v) continue;
+        char source[80];
+        snprintf(source, sizeof source, "environment %s", keys[i].env);
+        if (set_text(c, &keys[i], v, source, err, errlen) != 0) return -1;
+    }
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "--print-config")) continue;
+        char name[96];
+        snprintf(name, sizeof name, "%s", a);
+        const char *val = NULL;
+        char *eq = strchr(name, '=');
+        if (eq) {
+            *eq = '\0';
+            val = a + (eq - name) + 1;
+        }
+        const key_def *k = strncmp(name, "--", 2) == 0 ? find_flag(name) : NULL;
+        if (!k) {
+            set_err(err, errlen, "flags: unknown option \"%s\" (see --help)", name);
+            return -1;
+        }
+        if (!val) {
+            if (k->type == K_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+                val = "true";
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                set_err(err, errlen, "flags: %s needs a value", name);
+                return -1;
+            }
+        }
+        char source[120];
+        snprintf(source, sizeof source, "flag %s", name);
+        if (set_text(c, k, val, source, err, errlen) != 0) return -1;
+    }
+
+    if (log_level_parse(c->log_level) < 0) {
+        set_err(err, errlen, "log_level must be error, warn, info, debug or trace, got \"%s\"",
+                c->log_level);
+        return -1;
+    }
+    if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
+        set_err(err, errlen, "log_format must be text or json, got \"%s\"", c->log_format);
+        return -1;
+    }
+    if (c->shard_id >= 0 && c->shard_count > 0 && c->shard_id >= c->shard_count) {
+        set_err(err, errlen, "shard_id %" PRId64 " must be below shard_count %" PRId64, c->shard_id,
+                c->shard_count);
+        return -1;
+    }
+    if (print_config) {
+        cfg_print(c, out);
+        *action = CFG_PRINT_CONFIG;
+    }
+    return 0;
+}
+
+void cfg_print(const fb_config *c, FILE *out)
+{
+    cJSON *root = cJSON_CreateObject();
+    for (size_t i = 0; i < NKEYS; i++) {
+        const key_def *k = &keys[i];
+        const char *field = (const char *)c + k->offset;
+        switch (k->type) {
+        case K_SECRET:
+            cJSON_AddStringToObject(root, k->json, *field ? "[redacted]" : "");
+            break;
+        case K_STR:
+            cJSON_AddStringToObject(root, k->json, field);
+            break;
+        case K_INT:
+            cJSON_AddNumberToObject(root, k->json, (double)*(const int64_t *)field);
+            break;
+        case K_BOOL:
+            cJSON_AddBoolToObject(root, k->json, *(const bool *)field);
+            break;
+        case K_LIST: {
+            const cfg_list *l = (const cfg_list *)field;
+            cJSON *arr = cJSON_AddArrayToObject(root, k->json);
+            for (unsigned j = 0; j < l->count; j++)
+                cJSON_AddItemToArray(arr, cJSON_CreateString(l->items[j]));
+            break;
+        }
+        }
+    }
+    char *text = cJSON_Print(root);
+    fprintf(out, "%s\n", text ? text : "{}");
+    cJSON_free(text);
+    cJSON_Delete(root);
+}
+
+void cfg_print_reference(FILE *out)
+{
+    fprintf(out, "| key | environment | flag | default | meaning |\n|---|---|---|---|---|\n");
+    char flag[96];
+    for (size_t i = 0; i < NKEYS; i++) {
+        flag_name(&keys[i], flag, sizeof flag);
+        const char *def = keys[i].type == K_SECRET ? "" : keys[i].def;
+        if (!strncmp(def, FLUXBOT_SOURCE_DIR, strlen(FLUXBOT_SOURCE_DIR)))
+            def += strlen(FLUXBOT_SOURCE_DIR) + 1; /* show repo-relative paths */
+        fprintf(out, "| `%s` | %s%s%s | `%s` | %s%s%s | %s |\n", keys[i].json,
+                keys[i].env ? "`" : "", keys[i].env ? keys[i].env : "", keys[i].env ? "`" : "",
+                flag, *def ? "`" : "", def, *def ? "`" : "", keys[i].help);
+    }
+}
