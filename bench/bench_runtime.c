@@ -26,6 +26,19 @@
 enum { MSG_BENCH = 990, MSG_PING = 991, MSG_PONG = 992 };
 
 static uint64_t g_messages = 2000000;
+static unsigned g_repeat = 5;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 static unsigned g_idle_seconds = 5;
 
 /* ---- raw ring baseline ------------------------------------------------------------------- */
@@ -288,21 +301,39 @@ int main(int argc, char **argv)
             json = true;
         else if (!strcmp(argv[i], "--messages") && i + 1 < argc)
             g_messages = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--idle-seconds") && i + 1 < argc)
+        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {
+            int r = atoi(argv[++i]);
+            g_repeat = r > 0 ? (unsigned)r : 1;
+        } else if (!strcmp(argv[i], "--idle-seconds") && i + 1 < argc)
             g_idle_seconds = (unsigned)atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--json] [--messages N] [--idle-seconds S]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--json] [--messages N] [--repeat R] [--idle-seconds S]\n",
+                    argv[0]);
             return 2;
         }
     }
     log_configure(LOG_LEVEL_WARN, false, 2);
 
     /* Baselines: one producer on a raw SPSC ring; two producers on one shared MPMC ring (what a
-     * mailbox without per-sender lanes would be). */
-    double rawm1 = raw_ring(1, true), rawm2 = raw_ring(2, true), bare = raw_ring(1, false);
+     * mailbox without per-sender lanes would be). Each round runs baseline and mailbox back to
+     * back; medians over the rounds (and the median of per-round ratios) resist the noise of a
+     * shared 2-core machine. */
+    double r1[64], r2[64], a1[64], a2[64], q1[64], q2[64], bares[64];
+    if (g_repeat > 64) g_repeat = 64;
     rt_metrics m1, m2;
-    double act1 = actor_mailbox(1, &m1);
-    double act2 = actor_mailbox(2, &m2);
+    for (unsigned r = 0; r < g_repeat; r++) {
+        r1[r] = raw_ring(1, true);
+        a1[r] = actor_mailbox(1, &m1);
+        r2[r] = raw_ring(2, true);
+        a2[r] = actor_mailbox(2, &m2);
+        bares[r] = raw_ring(1, false);
+        q1[r] = a1[r] / r1[r];
+        q2[r] = a2[r] / r2[r];
+    }
+    double rawm1 = median(r1, g_repeat), rawm2 = median(r2, g_repeat);
+    double act1 = median(a1, g_repeat), act2 = median(a2, g_repeat);
+    double ratio1 = median(q1, g_repeat), ratio2 = median(q2, g_repeat);
+    double bare = median(bares, g_repeat);
 
     static hist spin_h, park_h;
     hist_init(&spin_h);
@@ -315,14 +346,15 @@ int main(int argc, char **argv)
     double pool_hit = 100.0 * (double)ps.pool_hits / (double)(ps.pool_hits + ps.pool_misses + 1);
 
     if (json) {
-        printf("{\n  \"messages\": %llu,\n", (unsigned long long)g_messages);
+        printf("{\n  \"messages\": %llu,\n  \"rounds\": %u,\n", (unsigned long long)g_messages,
+               g_repeat);
         printf("  \"raw_ring_spsc_msgs_per_s\": %.0f,\n  \"raw_ring_mpmc_2p_msgs_per_s\": %.0f,\n",
                rawm1, rawm2);
         printf("  \"raw_ring_spsc_bare_integers_per_s\": %.0f,\n", bare);
         printf("  \"mailbox_1p_msgs_per_s\": %.0f,\n  \"mailbox_2p_msgs_per_s\": %.0f,\n", act1,
                act2);
         printf("  \"ratio_mailbox_vs_raw_1p\": %.3f,\n  \"ratio_mailbox_vs_raw_2p\": %.3f,\n",
-               act1 / rawm1, act2 / rawm2);
+               ratio1, ratio2);
         printf("  \"mailbox_parks_1p\": %llu,\n  \"mailbox_parks_2p\": %llu,\n",
                (unsigned long long)m1.parks, (unsigned long long)m2.parks);
         printf("  \"pool_hit_percent\": %.1f,\n  \"latency\": {\n", pool_hit);
@@ -330,14 +362,14 @@ int main(int argc, char **argv)
         lat_row("ping_pong_parked", &park_h, true, true);
         printf("  },\n  \"idle_cpu_percent_of_one_core\": %.3f\n}\n", idle);
     } else {
-        printf("fluxbot runtime benchmark (%llu messages, %ld cores)\n\n",
-               (unsigned long long)g_messages, sysconf(_SC_NPROCESSORS_ONLN));
+        printf("fluxbot runtime benchmark (%llu messages, median of %u rounds, %ld cores)\n\n",
+               (unsigned long long)g_messages, g_repeat, sysconf(_SC_NPROCESSORS_ONLN));
         printf("%-34s %14s %14s %8s\n", "throughput (msgs/s)", "raw ck_ring", "actor mailbox",
                "ratio");
         printf("%-34s %14.0f %14.0f %7.0f%%\n", "1 producer (raw: SPSC)", rawm1, act1,
-               100 * act1 / rawm1);
+               100 * ratio1);
         printf("%-34s %14.0f %14.0f %7.0f%%\n", "2 producers (raw: shared MPMC)", rawm2, act2,
-               100 * act2 / rawm2);
+               100 * ratio2);
         printf("%-34s %14.0f  (bare integers: no message memory crosses cores)\n",
                "1 producer, raw SPSC, integers", bare);
         printf("(mailbox parks: %llu with 1 producer, %llu with 2; pool hits %.1f%%)\n\n",
