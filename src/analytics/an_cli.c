@@ -1,0 +1,179 @@
+/* The operator's `fluxbot stats` subcommand (see an_cli.h). */
+#include "analytics/an_cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "analytics/an_commands.h"
+#include "analytics/an_stats.h"
+#include "analytics/an_time.h"
+
+static const char k_usage[] =
+    "usage: fluxbot stats [--db FILE] [--days N] [--json]\n"
+    "  --db FILE   analytics database (default: $FLUXBOT_DB, else fluxbot.db)\n"
+    "  --days N    window in days, 1..365 (default 7): [now - N days, now]\n"
+    "  --json      one JSON object instead of the table\n";
+
+static void print_avg(FILE *out, const char *label, double ms)
+{
+    if (ms < 0)
+        fprintf(out, "  %-26s %s\n", label, "No data");
+    else
+        fprintf(out, "  %-26s %.2f s\n", label, ms / 1000.0);
+}
+
+static void print_top(FILE *out, const char *title, const an_top_item *items, unsigned n)
+{
+    fprintf(out, "%s\n", title);
+    if (n == 0) fprintf(out, "  No data\n");
+    for (unsigned i = 0; i < n; i++)
+        fprintf(out, "  %u. %-40s %llu\n", i + 1, items[i].name,
+                (unsigned long long)items[i].count);
+}
+
+static void print_table(FILE *out, const an_stats *s)
+{
+    char from[40], to[40];
+    an_format_utc(s->window.start_ms, from, sizeof from);
+    an_format_utc(s->window.end_ms, to, sizeof to);
+    fprintf(out, "Usage statistics, last %d day%s (%s .. %s)\n\n", s->window.days,
+            s->window.days == 1 ? "" : "s", from, to);
+    fprintf(out, "Image Generation\n");
+    fprintf(out, "  %-26s %llu\n", "Total Images", (unsigned long long)s->total_images);
+    print_avg(out, "Average Generation Time", an_stats_avg_image_ms(s));
+    fprintf(out, "  %-26s %llu\n", "Total Videos", (unsigned long long)s->total_videos);
+    print_avg(out, "Average Video Time", an_stats_avg_video_ms(s));
+    fprintf(out, "\nCommand Usage\n");
+    fprintf(out, "  %-26s %llu\n", "Total Commands", (unsigned long long)s->total_commands);
+    print_top(out, "\nPopular Commands", s->top_commands, s->n_top_commands);
+    fprintf(out, "\nUser Activity\n");
+    fprintf(out, "  %-26s %llu\n", "Total Users", (unsigned long long)s->total_users);
+    fprintf(out, "  %-26s %llu\n", "Active Users", (unsigned long long)s->active_users);
+    print_top(out, "\nPopular Resolutions", s->top_resolutions, s->n_top_resolutions);
+}
+
+static cJSON *top_json(const an_top_item *items, unsigned n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (unsigned i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", items[i].name);
+        cJSON_AddNumberToObject(o, "count", (double)items[i].count);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+static void add_avg(cJSON *o, const char *key, double ms)
+{
+    if (ms < 0)
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddNumberToObject(o, key, ms);
+}
+
+static void print_json(FILE *out, const an_stats *s)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "days", s->window.days);
+    cJSON *w = cJSON_AddObjectToObject(root, "window");
+    cJSON_AddNumberToObject(w, "start_ms", (double)s->window.start_ms);
+    cJSON_AddNumberToObject(w, "end_ms", (double)s->window.end_ms);
+    cJSON *img = cJSON_AddObjectToObject(root, "images");
+    cJSON_AddNumberToObject(img, "total", (double)s->total_images);
+    add_avg(img, "avg_generation_ms", an_stats_avg_image_ms(s));
+    cJSON *vid = cJSON_AddObjectToObject(root, "videos");
+    cJSON_AddNumberToObject(vid, "total", (double)s->total_videos);
+    add_avg(vid, "avg_generation_ms", an_stats_avg_video_ms(s));
+    cJSON *cmd = cJSON_AddObjectToObject(root, "commands");
+    cJSON_AddNumberToObject(cmd, "total", (double)s->total_commands);
+    cJSON_AddItemToObject(cmd, "popular", top_json(s->top_commands, s->n_top_commands));
+    cJSON *users = cJSON_AddObjectToObject(root, "users");
+    cJSON_AddNumberToObject(users, "total", (double)s->total_users);
+    cJSON_AddNumberToObject(users, "active", (double)s->active_users);
+    cJSON_AddItemToObject(root, "resolutions", top_json(s->top_resolutions, s->n_top_resolutions));
+    char *text = cJSON_PrintUnformatted(root);
+    fprintf(out, "%s\n", text);
+    free(text);
+    cJSON_Delete(root);
+}
+
+int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
+{
+    const char *db = getenv("FLUXBOT_DB");
+    if (!db || !*db) db = "fluxbot.db";
+    const char *days_text = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(k_usage, out);
+            return 0;
+        }
+        if (strncmp(a, "--db=", 5) == 0) {
+            db = a + 5;
+            continue;
+        }
+        if (strncmp(a, "--days=", 7) == 0) {
+            days_text = a + 7;
+            continue;
+        }
+        if (strcmp(a, "--db") == 0 || strcmp(a, "--days") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(err, "fluxbot stats: %s needs a value\n%s", a, k_usage);
+                return 2;
+            }
+            val = argv[++i];
+            if (a[3] == 'b')
+                db = val;
+            else
+                days_text = val;
+            continue;
+        }
+        fprintf(err, "fluxbot stats: unknown argument '%s'\n%s", a, k_usage);
+        return 2;
+    }
+    int days = AN_DAYS_DEFAULT;
+    if (days_text) {
+        an_days_result r = an_days_from_text(days_text);
+        if (!r.ok) {
+            fprintf(err, "fluxbot stats: --days '%s': %s\n", days_text, r.error);
+            return 2;
+        }
+        days = r.days;
+    }
+    char msg[512];
+    an_reader *r = an_reader_open(db, msg, sizeof msg);
+    if (!r) {
+        fprintf(err, "fluxbot stats: %s\n", msg);
+        return 1;
+    }
+    an_stats s;
+    int rc = an_reader_stats(r, days, now_ms, &s, msg, sizeof msg);
+    an_reader_close(r);
+    if (rc != 0) {
+        fprintf(err, "fluxbot stats: reading '%s': %s\n", db, msg);
+        return 1;
+    }
+    if (json)
+        print_json(out, &s);
+    else
+        print_table(out, &s);
+    return fflush(out) == 0 ? 0 : 1;
+}
+
+int an_cli_stats(int argc, char **argv)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return an_cli_stats_at(argc, argv, now, stdout, stderr);
+}

@@ -1,0 +1,457 @@
+/* /stats and /reset_stats for Discord: option validation, the embed, the permission rule and
+ * the interaction replies, all pure (see an_commands.h). */
+#include "analytics/an_commands.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/an_event.h"
+#include "analytics/an_time.h"
+
+/* ---- the days option --------------------------------------------------------------------- */
+
+static an_days_result days_error(const char *detail)
+{
+    an_days_result r = {.ok = false};
+    snprintf(r.error, sizeof r.error,
+             "The `days` option must be a whole number of days from %d to %d%s%s.", AN_DAYS_MIN,
+             AN_DAYS_MAX, detail ? " " : "", detail ? detail : "");
+    return r;
+}
+
+static an_days_result days_value(double v)
+{
+    if (!isfinite(v) || v != floor(v)) return days_error("(fractions are not allowed)");
+    if (v < AN_DAYS_MIN || v > AN_DAYS_MAX) {
+        char detail[48];
+        if (fabs(v) < 1e9)
+            snprintf(detail, sizeof detail, "(got %.0f)", v);
+        else
+            snprintf(detail, sizeof detail, "(it is far out of range)");
+        return days_error(detail);
+    }
+    return (an_days_result){.ok = true, .days = (int)v};
+}
+
+an_days_result an_days_from_text(const char *text)
+{
+    if (!text || !*text) return days_error("(it is empty)");
+    uint64_t v;
+    if (!an_parse_u64(text, &v)) {
+        if (text[0] == '-' && an_parse_u64(text + 1, &v)) return days_error("(it is negative)");
+        return days_error("(it is not a number)");
+    }
+    if (v > (uint64_t)AN_DAYS_MAX) return days_error("(it is too large)");
+    return days_value((double)v);
+}
+
+an_days_result an_days_from_options(const cJSON *options)
+{
+    const cJSON *opt = NULL;
+    if (cJSON_IsArray(options)) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, options)
+        {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+            if (cJSON_IsString(name) && strcmp(name->valuestring, "days") == 0) {
+                opt = it;
+                break;
+            }
+        }
+    }
+    if (!opt) return (an_days_result){.ok = true, .days = AN_DAYS_DEFAULT};
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(opt, "value");
+    if (cJSON_IsNumber(value)) return days_value(value->valuedouble);
+    if (cJSON_IsString(value)) return an_days_from_text(value->valuestring);
+    if (!value || cJSON_IsNull(value)) return (an_days_result){.ok = true, .days = AN_DAYS_DEFAULT};
+    return days_error("(it is not a number)");
+}
+
+/* ---- text helpers ------------------------------------------------------------------------ */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static void sb_putn(sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->p = realloc(b->p, cap);
+        if (!b->p) abort();
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_puts(sbuf *b, const char *s)
+{
+    sb_putn(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0) sb_putn(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* Appends a stored name (command, resolution) with Discord markdown neutralised, in at most
+ * 100 bytes of output (escapes included, whole UTF-8 characters only), so five of them always
+ * fit a field value. */
+static void sb_put_name(sbuf *b, const char *s)
+{
+    size_t used = 0, n = strlen(s);
+    if (n == 0) sb_puts(b, "(none)");
+    for (size_t i = 0; i < n;) {
+        size_t len = an_utf8_cut(s + i, 4); /* up to one whole character */
+        unsigned char lead = (unsigned char)s[i];
+        size_t want = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+        if (len > want) len = want;
+        if (len == 0) len = 1; /* a stray continuation byte: copy it, SQLite kept it */
+        bool escape = len == 1 && strchr("\\*_~`|>[]()#", s[i]) != NULL;
+        if (used + len + escape > 100) break;
+        if (escape) sb_putn(b, "\\", 1);
+        if (s[i] == '\n' || s[i] == '\r')
+            sb_putn(b, " ", 1);
+        else
+            sb_putn(b, s + i, len);
+        used += len + escape;
+        i += len;
+    }
+}
+
+static void sb_duration(sbuf *b, double ms)
+{
+    if (ms < 0) {
+        sb_puts(b, "No data");
+    } else if (ms < 60000.0) {
+        sb_printf(b, "%.2f s", ms / 1000.0);
+    } else {
+        unsigned long long total = (unsigned long long)llround(ms / 1000.0);
+        sb_printf(b, "%llu min %02llu s", total / 60, total % 60);
+    }
+}
+
+static void add_field(cJSON *fields, const char *name, const char *value)
+{
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "name", name);
+    cJSON_AddStringToObject(f, "value", value);
+    cJSON_AddBoolToObject(f, "inline", false);
+    cJSON_AddItemToArray(fields, f);
+}
+
+static void top_lines(sbuf *b, const an_top_item *items, unsigned n, const char *prefix)
+{
+    for (unsigned i = 0; i < n; i++) {
+        sb_printf(b, "%u. %s", i + 1, prefix);
+        sbuf name = {0};
+        sb_put_name(&name, items[i].name);
+        sb_puts(b, name.p);
+        free(name.p);
+        sb_printf(b, " \xe2\x80\x94 %llu%s", (unsigned long long)items[i].count,
+                  i + 1 < n ? "\n" : "");
+    }
+}
+
+/* ---- the /stats embed -------------------------------------------------------------------- */
+
+cJSON *an_stats_embed(const an_stats *s)
+{
+    cJSON *embed = cJSON_CreateObject();
+    char title[64];
+    if (s->window.days == 1)
+        snprintf(title, sizeof title, "Usage Statistics (Last Day)");
+    else
+        snprintf(title, sizeof title, "Usage Statistics (Last %d Days)", s->window.days);
+    cJSON_AddStringToObject(embed, "title", title);
+    cJSON_AddNumberToObject(embed, "color", 0x3498DB);
+    cJSON *fields = cJSON_AddArrayToObject(embed, "fields");
+
+    sbuf b = {0};
+    if (s->total_images == 0 && s->total_videos == 0) {
+        sb_puts(&b, "No data");
+    } else {
+        sb_printf(&b, "Total Images: %llu\nAverage Generation Time: ",
+                  (unsigned long long)s->total_images);
+        sb_duration(&b, an_stats_avg_image_ms(s));
+        sb_printf(
+            &b, "\nTotal Videos: %llu\nAverage Video Time: ", (unsigned long long)s->total_videos);
+        sb_duration(&b, an_stats_avg_video_ms(s));
+    }
+    add_field(fields, "Image Generation", b.p);
+    b.len = 0;
+
+    if (s->total_commands == 0) {
+        sb_puts(&b, "No data");
+    } else {
+        sb_printf(&b, "Total Commands: %llu\nPopular Commands:\n",
+                  (unsigned long long)s->total_commands);
+        top_lines(&b, s->top_commands, s->n_top_commands, "/");
+    }
+    add_field(fields, "Command Usage", b.p);
+    b.len = 0;
+
+    if (s->total_users == 0)
+        sb_puts(&b, "No data");
+    else
+        sb_printf(&b, "Total Users: %llu\nActive Users: %llu", (unsigned long long)s->total_users,
+                  (unsigned long long)s->active_users);
+    add_field(fields, "User Activity", b.p);
+    b.len = 0;
+
+    if (s->n_top_resolutions == 0)
+        sb_puts(&b, "No data");
+    else
+        top_lines(&b, s->top_resolutions, s->n_top_resolutions, "");
+    add_field(fields, "Popular Resolutions", b.p);
+    free(b.p);
+
+    char from[40], to[40], footer[100], iso[40];
+    an_format_utc(s->window.start_ms, from, sizeof from);
+    an_format_utc(s->window.end_ms, to, sizeof to);
+    snprintf(footer, sizeof footer, "%s \xe2\x86\x92 %s", from, to);
+    cJSON *f = cJSON_AddObjectToObject(embed, "footer");
+    cJSON_AddStringToObject(f, "text", footer);
+    an_format_iso(s->window.end_ms, iso, sizeof iso);
+    cJSON_AddStringToObject(embed, "timestamp", iso);
+    return embed;
+}
+
+static char *print_and_free(cJSON *root)
+{
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}
+
+char *an_stats_reply_json(const an_stats *s)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *embeds = cJSON_AddArrayToObject(root, "embeds");
+    cJSON_AddItemToArray(embeds, an_stats_embed(s));
+    return print_and_free(root);
+}
+
+char *an_stats_failed_json(const char *why)
+{
+    char text[400];
+    snprintf(text, sizeof text, "Statistics are unavailable right now: %s",
+             why && *why ? why : "unknown error");
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "content", text);
+    cJSON_AddArrayToObject(root, "embeds");
+    return print_and_free(root);
+}
+
+static size_t codepoints(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80) n++;
+    return n;
+}
+
+/* Checks the string member `key` of obj against max; adds its length to *total. */
+static bool check_str(const cJSON *obj, const char *key, size_t max, const char *what,
+                      size_t *total, char *why, size_t whylen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) return true;
+    if (!cJSON_IsString(v)) {
+        snprintf(why, whylen, "%s is not a string", what);
+        return false;
+    }
+    size_t n = codepoints(v->valuestring);
+    if (n > max) {
+        snprintf(why, whylen, "%s has %zu characters (max %zu)", what, n, max);
+        return false;
+    }
+    *total += n;
+    return true;
+}
+
+bool an_embed_within_limits(const cJSON *embed, char *why, size_t whylen)
+{
+    size_t total = 0;
+    if (!check_str(embed, "title", 256, "title", &total, why, whylen)) return false;
+    if (!check_str(embed, "description", 4096, "description", &total, why, whylen)) return false;
+    const cJSON *footer = cJSON_GetObjectItemCaseSensitive(embed, "footer");
+    if (footer && !check_str(footer, "text", 2048, "footer", &total, why, whylen)) return false;
+    const cJSON *author = cJSON_GetObjectItemCaseSensitive(embed, "author");
+    if (author && !check_str(author, "name", 256, "author", &total, why, whylen)) return false;
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(embed, "fields");
+    if (fields) {
+        if (cJSON_GetArraySize(fields) > 25) {
+            snprintf(why, whylen, "%d fields (max 25)", cJSON_GetArraySize(fields));
+            return false;
+        }
+        const cJSON *f;
+        cJSON_ArrayForEach(f, fields)
+        {
+            if (!check_str(f, "name", 256, "field name", &total, why, whylen)) return false;
+            if (!check_str(f, "value", 1024, "field value", &total, why, whylen)) return false;
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
+            const cJSON *value = cJSON_GetObjectItemCaseSensitive(f, "value");
+            if (!cJSON_IsString(name) || !*name->valuestring || !cJSON_IsString(value) ||
+                !*value->valuestring) {
+                snprintf(why, whylen, "a field has an empty name or value");
+                return false;
+            }
+        }
+    }
+    if (total > 6000) {
+        snprintf(why, whylen, "%zu characters in total (max 6000)", total);
+        return false;
+    }
+    return true;
+}
+
+/* ---- /reset_stats permission ------------------------------------------------------------- */
+
+bool an_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s) return false;
+    uint64_t v = 0;
+    size_t n = 0;
+    for (; s[n]; n++) {
+        if (s[n] < '0' || s[n] > '9' || n >= 20) return false;
+        unsigned d = (unsigned)(s[n] - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+an_perm an_reset_permission(uint64_t permissions, const uint64_t *member_roles,
+                            size_t n_member_roles, const an_role *guild_roles, size_t n_guild_roles,
+                            const char *configured_role)
+{
+    if (permissions & AN_PERM_ADMINISTRATOR) return AN_PERM_ADMIN;
+    const char *want =
+        configured_role && *configured_role ? configured_role : AN_DEFAULT_MANAGER_ROLE;
+    uint64_t want_id = 0;
+    bool by_id = an_parse_u64(want, &want_id) && want_id != 0;
+    for (size_t i = 0; i < n_member_roles; i++) {
+        uint64_t held = member_roles[i];
+        if (by_id) {
+            if (held == want_id) return AN_PERM_ROLE;
+            continue;
+        }
+        /* By name: the member's role ids are resolved through the guild's role list. */
+        for (size_t j = 0; j < n_guild_roles; j++) {
+            if (guild_roles[j].id == held && guild_roles[j].name &&
+                strcmp(guild_roles[j].name, want) == 0)
+                return AN_PERM_ROLE;
+        }
+    }
+    return AN_PERM_DENIED;
+}
+
+/* ---- interaction replies ----------------------------------------------------------------- */
+
+static char *callback(int type, const char *content, int flags, bool clear_components)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "type", type);
+    cJSON *data = cJSON_AddObjectToObject(root, "data");
+    cJSON_AddStringToObject(data, "content", content);
+    if (flags) cJSON_AddNumberToObject(data, "flags", flags);
+    if (clear_components) cJSON_AddArrayToObject(data, "components");
+    /* Never ping anyone from a bot reply. */
+    cJSON *am = cJSON_AddObjectToObject(data, "allowed_mentions");
+    cJSON_AddArrayToObject(am, "parse");
+    return print_and_free(root);
+}
+
+char *an_ephemeral_json(const char *text)
+{
+    return callback(AN_CALLBACK_MESSAGE, text, AN_FLAG_EPHEMERAL, false);
+}
+
+static cJSON *button(int style, const char *label, const char *custom_id)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddNumberToObject(b, "type", 2);
+    cJSON_AddNumberToObject(b, "style", style);
+    cJSON_AddStringToObject(b, "label", label);
+    cJSON_AddStringToObject(b, "custom_id", custom_id);
+    return b;
+}
+
+char *an_reset_prompt_json(const char *confirm_id, const char *cancel_id)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "type", AN_CALLBACK_MESSAGE);
+    cJSON *data = cJSON_AddObjectToObject(root, "data");
+    cJSON_AddStringToObject(
+        data, "content",
+        "\xe2\x9a\xa0\xef\xb8\x8f This permanently deletes **all** usage statistics: commands, "
+        "generations, activity and the daily summaries. Press **Confirm** within 60 seconds to "
+        "go ahead.");
+    cJSON_AddNumberToObject(data, "flags", AN_FLAG_EPHEMERAL);
+    cJSON *rows = cJSON_AddArrayToObject(data, "components");
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddNumberToObject(row, "type", 1);
+    cJSON *buttons = cJSON_AddArrayToObject(row, "components");
+    cJSON_AddItemToArray(buttons, button(4, "Confirm", confirm_id));
+    cJSON_AddItemToArray(buttons, button(2, "Cancel", cancel_id));
+    cJSON_AddItemToArray(rows, row);
+    return print_and_free(root);
+}
+
+char *an_reset_refusal_json(void)
+{
+    return an_ephemeral_json("You need the Administrator permission or the Bot Manager role to "
+                             "reset statistics.");
+}
+
+char *an_reset_wrong_user_json(void)
+{
+    return an_ephemeral_json("Only the member who ran /reset_stats can answer this prompt.");
+}
+
+char *an_reset_unknown_json(void)
+{
+    return an_ephemeral_json("This confirmation is no longer valid. Run /reset_stats again.");
+}
+
+char *an_reset_cancelled_json(void)
+{
+    return callback(AN_CALLBACK_UPDATE, "Reset cancelled. No statistics were deleted.", 0, true);
+}
+
+char *an_reset_expired_json(void)
+{
+    return callback(AN_CALLBACK_UPDATE,
+                    "This confirmation expired after 60 seconds. Nothing was deleted; run "
+                    "/reset_stats again.",
+                    0, true);
+}
+
+char *an_reset_done_json(uint64_t rows_deleted, const char *error)
+{
+    char text[400];
+    if (error && *error)
+        snprintf(text, sizeof text, "Statistics reset failed: %s. Nothing was deleted.", error);
+    else
+        snprintf(text, sizeof text, "Statistics reset: %llu row%s deleted.",
+                 (unsigned long long)rows_deleted, rows_deleted == 1 ? "" : "s");
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "content", text);
+    cJSON_AddArrayToObject(root, "components");
+    return print_and_free(root);
+}

@@ -1,0 +1,206 @@
+/* `fluxbot stats`: the same numbers as /stats as a table and as JSON, and clear errors for a
+ * missing or unreadable database and bad arguments. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "analytics/an_cli.h"
+#include "analytics/an_store.h"
+#include "analytics/an_time.h"
+#include "test_an_util.h"
+
+#define DAY AN_DAY_MS
+#define NOW 1710082800000LL /* 2024-03-10 15:00:00 UTC */
+
+typedef struct fx {
+    tdir dir;
+    char db[512];
+    char *out, *err;
+    int rc;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    tdir_make(&f->dir);
+    tdir_file(&f->dir, "cli.db", f->db, sizeof f->db);
+    char err[512];
+    an_store *s = an_store_open(f->db, err, sizeof err);
+    assert_non_null(s);
+    an_event evs[] = {
+        ev_command(1, NOW - DAY, 1, "comfy", true),
+        ev_command(2, NOW - 2 * DAY, 2, "comfy", true),
+        ev_command(3, NOW - 3 * DAY, 2, "video", false),
+        ev_command(4, NOW - 8 * DAY, 3, "stats", true), /* outside 7 days */
+        ev_image(5, NOW - DAY, 1, "1024x1024", 2500, false, true),
+        ev_image(6, NOW - 2 * DAY, 2, "1024x1024", 3500, false, true),
+        ev_image(7, NOW - 10, 2, "", 60000, true, true),
+    };
+    const an_event *p[7];
+    for (int i = 0; i < 7; i++)
+        p[i] = &evs[i];
+    assert_int_equal(an_store_write(s, p, 7, err, sizeof err), 0);
+    for (int i = 0; i < 7; i++)
+        an_event_clear(&evs[i]);
+    an_store_close(s);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    free(f->out);
+    free(f->err);
+    tdir_remove(&f->dir);
+    free(f);
+    return 0;
+}
+
+static char *slurp(FILE *fp)
+{
+    fflush(fp);
+    long n = ftell(fp);
+    char *buf = calloc(1, (size_t)n + 1);
+    rewind(fp);
+    if (n > 0 && fread(buf, 1, (size_t)n, fp) != (size_t)n) abort();
+    fclose(fp);
+    return buf;
+}
+
+/* Runs the subcommand with up to 6 arguments after "stats". */
+static void run(fx *f, const char *a1, const char *a2, const char *a3, const char *a4)
+{
+    char *argv[8] = {"stats"};
+    int argc = 1;
+    const char *args[] = {a1, a2, a3, a4};
+    for (int i = 0; i < 4 && args[i]; i++)
+        argv[argc++] = (char *)args[i];
+    FILE *out = tmpfile(), *err = tmpfile();
+    free(f->out);
+    free(f->err);
+    f->rc = an_cli_stats_at(argc, argv, NOW, out, err);
+    f->out = slurp(out);
+    f->err = slurp(err);
+}
+
+static void test_table(void **state)
+{
+    fx *f = *state;
+    run(f, "--db", f->db, NULL, NULL);
+    assert_int_equal(f->rc, 0);
+    assert_string_equal(f->err, "");
+    assert_non_null(strstr(f->out, "last 7 days (2024-03-03 15:00:00 UTC .. 2024-03-10 15:00:00"));
+    assert_non_null(strstr(f->out, "Total Images               2\n"));
+    assert_non_null(strstr(f->out, "Average Generation Time    3.00 s\n"));
+    assert_non_null(strstr(f->out, "Total Videos               1\n"));
+    assert_non_null(strstr(f->out, "Average Video Time         60.00 s\n"));
+    assert_non_null(strstr(f->out, "Total Commands             3\n"));
+    assert_non_null(strstr(f->out, "1. comfy"));
+    assert_non_null(strstr(f->out, "2. video"));
+    assert_null(strstr(f->out, "stats "));
+    assert_non_null(strstr(f->out, "Total Users                3\n"));
+    assert_non_null(strstr(f->out, "Active Users               2\n"));
+    assert_non_null(strstr(f->out, "1. 1024x1024"));
+}
+
+static void test_json(void **state)
+{
+    fx *f = *state;
+    run(f, "--json", "--days=30", "--db", f->db);
+    assert_int_equal(f->rc, 0);
+    cJSON *j = cJSON_Parse(f->out);
+    assert_non_null(j);
+    assert_int_equal(cJSON_GetObjectItem(j, "days")->valueint, 30);
+    cJSON *cmd = cJSON_GetObjectItem(j, "commands");
+    assert_int_equal(cJSON_GetObjectItem(cmd, "total")->valueint, 4);
+    cJSON *pop = cJSON_GetObjectItem(cmd, "popular");
+    assert_int_equal(cJSON_GetArraySize(pop), 3);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(pop, 0), "name")->valuestring,
+                        "comfy");
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(pop, 0), "count")->valueint, 2);
+    cJSON *img = cJSON_GetObjectItem(j, "images");
+    assert_int_equal(cJSON_GetObjectItem(img, "total")->valueint, 2);
+    assert_true(cJSON_GetObjectItem(img, "avg_generation_ms")->valuedouble == 3000.0);
+    cJSON *users = cJSON_GetObjectItem(j, "users");
+    assert_int_equal(cJSON_GetObjectItem(users, "total")->valueint, 3);
+    assert_int_equal(cJSON_GetObjectItem(users, "active")->valueint, 3);
+    assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "window"), "end_ms")->valuedouble ==
+                (double)NOW);
+    cJSON_Delete(j);
+
+    /* The default database comes from $FLUXBOT_DB, else ./fluxbot.db. */
+    char cwd[512];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(f->dir.path), 0);
+    run(f, "--json", "--days", "1", NULL);
+    assert_int_equal(f->rc, 1); /* the default, ./fluxbot.db, does not exist here */
+    assert_non_null(strstr(f->err, "fluxbot.db"));
+    assert_int_equal(chdir(cwd), 0);
+    setenv("FLUXBOT_DB", f->db, 1);
+    run(f, "--json", "--days", "1", NULL);
+    unsetenv("FLUXBOT_DB");
+    assert_int_equal(f->rc, 0);
+    j = cJSON_Parse(f->out);
+    assert_non_null(j);
+    img = cJSON_GetObjectItem(j, "images");
+    assert_int_equal(cJSON_GetObjectItem(img, "total")->valueint, 1); /* NOW - DAY is the edge */
+    assert_true(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "videos"), "avg_generation_ms")->valuedouble ==
+        60000.0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "resolutions")), 1);
+    cJSON_Delete(j);
+}
+
+static void test_errors(void **state)
+{
+    fx *f = *state;
+    run(f, "--db", f->db, "--days", "0");
+    assert_int_equal(f->rc, 2);
+    assert_non_null(strstr(f->err, "--days '0'"));
+    assert_non_null(strstr(f->err, "from 1 to 365"));
+    assert_string_equal(f->out, "");
+    run(f, "--db", f->db, "--days", "abc");
+    assert_int_equal(f->rc, 2);
+    run(f, "--db", f->db, "--days", NULL);
+    assert_int_equal(f->rc, 2);
+    assert_non_null(strstr(f->err, "needs a value"));
+    run(f, "--frobnicate", NULL, NULL, NULL);
+    assert_int_equal(f->rc, 2);
+    assert_non_null(strstr(f->err, "unknown argument '--frobnicate'"));
+    run(f, "--help", NULL, NULL, NULL);
+    assert_int_equal(f->rc, 0);
+    assert_non_null(strstr(f->out, "usage: fluxbot stats"));
+
+    char missing[512];
+    tdir_file(&f->dir, "nope.db", missing, sizeof missing);
+    run(f, "--db", missing, NULL, NULL);
+    assert_int_equal(f->rc, 1);
+    assert_non_null(strstr(f->err, missing));
+    assert_non_null(strstr(f->err, "cannot open"));
+    assert_int_equal(access(missing, F_OK), -1);
+
+    char junk[512];
+    tdir_file(&f->dir, "junk.db", junk, sizeof junk);
+    FILE *fp = fopen(junk, "w");
+    for (int i = 0; i < 4096; i++)
+        fputc(i * 31, fp);
+    fclose(fp);
+    run(f, "--db", junk, NULL, NULL);
+    assert_int_equal(f->rc, 1);
+    assert_non_null(strstr(f->err, "not a database"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
