@@ -1,0 +1,129 @@
+/*
+ * The ComfyUI wire protocol, both directions, without sockets: websocket event parsing (text and
+ * binary frames), the POST /prompt body and its replies (including 400 node_errors), /history,
+ * /queue, /prompt (GET) and /upload/image replies, /view query strings, prompt ids.
+ *
+ * Everything arriving from a server is untrusted: strings are bounded (longer ids make the event
+ * invalid rather than truncated, so two ids can never be confused), numbers are range-checked,
+ * unknown event types are reported as CP_EV_UNKNOWN and ignored by callers.
+ */
+#ifndef FLUXBOT_COMFY_PROTO_H
+#define FLUXBOT_COMFY_PROTO_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CPROTO_ID_MAX 64 /* prompt ids, node ids, client ids (with NUL) */
+
+typedef enum cproto_ev {
+    CP_EV_UNKNOWN = 0,
+    CP_EV_STATUS,
+    CP_EV_EXECUTION_START,
+    CP_EV_EXECUTION_CACHED,
+    CP_EV_EXECUTING,
+    CP_EV_PROGRESS,
+    CP_EV_PROGRESS_STATE,
+    CP_EV_EXECUTED,
+    CP_EV_SUCCESS,
+    CP_EV_ERROR,
+    CP_EV_INTERRUPTED,
+    CP_EV_PREVIEW, /* binary type 1 or 4 */
+    CP_EV_TEXT,    /* binary type 3 */
+    CP_EV_FEATURE_FLAGS,
+} cproto_ev;
+
+typedef struct cproto_event {
+    cproto_ev type;
+    char prompt_id[CPROTO_ID_MAX]; /* "" when the event carries none */
+    char node[CPROTO_ID_MAX];      /* executing/progress/executed/error node */
+    bool node_null;                /* executing with node null: the prompt is finished */
+    int64_t queue_remaining;       /* status; -1 when absent */
+    char sid[CPROTO_ID_MAX];       /* status on connect */
+    uint32_t value, max;           /* progress */
+    uint32_t ncached;              /* execution_cached: number of cached nodes */
+    char node_type[96];            /* execution_error / interrupted */
+    char exception_type[96];
+    char message[512];                  /* exception_message (truncated) */
+    uint32_t preview_format;            /* binary preview: 1 JPEG, 2 PNG, 0 = from metadata */
+    size_t preview_offset, preview_len; /* image bytes inside the frame */
+} cproto_event;
+
+const char *cproto_ev_name(cproto_ev t);
+
+/* Parses one text frame. 0 on success (ev filled, possibly CP_EV_UNKNOWN for other types), -1 if
+ * the frame is not a valid event (bad JSON, no type, oversized ids, bad numbers). */
+int cproto_parse_event(const char *text, size_t len, cproto_event *ev);
+/* Parses one binary frame (u32 big-endian type header). 0 or -1. */
+int cproto_parse_binary(const uint8_t *data, size_t len, cproto_event *ev);
+
+/* A v4 UUID in canonical lowercase form from 16 random bytes; out needs 37 bytes. */
+void cproto_uuid(const uint8_t rnd[16], char out[37]);
+
+/* Body of POST /prompt: {"prompt": graph, "client_id": ..., "prompt_id": ... (may be NULL)}.
+ * The graph is not consumed. malloc'd text. */
+char *cproto_prompt_body(const cJSON *graph, const char *client_id, const char *prompt_id);
+
+/* The outcome of POST /prompt. */
+typedef struct cproto_submit {
+    bool ok;
+    char prompt_id[CPROTO_ID_MAX];
+    int64_t number;
+    char error_type[64];
+    char user_text[512];      /* short, for the user: the first failing node and its message */
+    char operator_text[4096]; /* every node error, for the log */
+} cproto_submit;
+
+/* http_status 200 → ok with prompt_id (must be present and valid), anything else → an error
+ * with the server's own words when the body has them. Returns 0 when ok. */
+int cproto_parse_submit(int http_status, const char *body, cproto_submit *out);
+
+#define CPROTO_MAX_OUTPUTS 16
+
+typedef struct cproto_output {
+    char node[CPROTO_ID_MAX];
+    char filename[256];
+    char subfolder[256];
+    char type[16];  /* output | temp | input */
+    bool preferred; /* produced by one of the workflow's mapped output nodes */
+} cproto_output;
+
+typedef struct cproto_history {
+    bool found; /* the prompt id is in history (i.e. it finished, any outcome) */
+    bool completed;
+    bool success; /* status_str == "success" */
+    bool interrupted;
+    char error_node[CPROTO_ID_MAX];
+    char error_node_type[96];
+    char error_message[512];
+    unsigned noutputs;
+    cproto_output outputs[CPROTO_MAX_OUTPUTS];
+} cproto_history;
+
+/* Parses GET /history/{prompt_id}. preferred_nodes (may be NULL) are the workflow's output node
+ * ids; their files come first. Temp files (PreviewImage) are skipped. 0, or -1 on bad JSON. */
+int cproto_parse_history(const char *body, const char *prompt_id, const char *const *preferred,
+                         unsigned npreferred, cproto_history *out);
+
+typedef struct cproto_queue_pos {
+    bool running;      /* this prompt is executing */
+    bool pending;      /* waiting; position below is meaningful */
+    unsigned position; /* 1 = next to run (counting a running job ahead of it) */
+    unsigned total;    /* running + pending, all clients */
+} cproto_queue_pos;
+
+/* Parses GET /queue and locates prompt_id (may be NULL to only count). 0 or -1. */
+int cproto_parse_queue(const char *body, const char *prompt_id, cproto_queue_pos *out);
+/* GET /prompt → exec_info.queue_remaining, or -1. */
+int64_t cproto_parse_queue_remaining(const char *body);
+/* POST /upload/image → the name to use in LoadImage ("sub/name" when a subfolder is given).
+ * 0 or -1. */
+int cproto_parse_upload(const char *body, char *name, size_t namelen);
+
+/* Percent-encodes s (RFC 3986 unreserved kept) into out. Returns 0 or -1 if it does not fit. */
+int cproto_url_escape(const char *s, char *out, size_t outlen);
+/* "/view?filename=..&subfolder=..&type=..". 0 or -1 if it does not fit. */
+int cproto_view_path(const cproto_output *o, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * Image bytes: content sniffing by magic bytes, a minimal real PNG encoder (zlib IDAT, correct
+ * CRCs) and a strict PNG validator that walks every chunk, checks every CRC and inflates IDAT.
+ *
+ * Why here: attachments from Discord are untrusted (the declared content type can lie), the fake
+ * ComfyUI must serve real PNG bytes from /view, and tests must prove the final upload is a PNG
+ * a viewer would open. Pure: no threads, no sockets.
+ */
+#ifndef FLUXBOT_COMFY_IMAGE_H
+#define FLUXBOT_COMFY_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum img_type {
+    IMG_UNKNOWN = 0,
+    IMG_PNG,
+    IMG_JPEG,
+    IMG_WEBP,
+    IMG_GIF,
+    IMG_MP4,
+} img_type;
+
+/* Identifies data by its leading bytes only (never by name or declared type). */
+img_type img_sniff(const uint8_t *data, size_t len);
+/* "image/png", ... ; "application/octet-stream" for IMG_UNKNOWN. */
+const char *img_mime(img_type t);
+/* "png", "jpg", "webp", "gif", "mp4", "bin". */
+const char *img_ext(img_type t);
+/* True for the types accepted as generation inputs (PNG, JPEG, WebP). */
+bool img_is_input_type(img_type t);
+
+/*
+ * Encodes an 8-bit RGB PNG of w x h pixels. pattern 0 = a smooth gradient seeded by `seed`
+ * (compresses well), 1 = pseudo-random noise from `seed` (barely compresses; used to make large
+ * files). Returns a malloc'd buffer and its length in *out_len, or NULL on bad size/OOM.
+ * Limits: 1..8192 per side.
+ */
+uint8_t *img_png_encode(uint32_t w, uint32_t h, int pattern, uint64_t seed, size_t *out_len);
+
+/* Checks signature, chunk order, every CRC, IHDR sanity, inflates all IDAT data and checks its
+ * size against the declared geometry, and requires IEND. 0 if valid (width/height filled when
+ * non-NULL), else -1 with a reason in err. */
+int img_png_validate(const uint8_t *data, size_t len, uint32_t *width, uint32_t *height, char *err,
+                     size_t errlen);
+
+#endif

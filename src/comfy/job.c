@@ -1,0 +1,387 @@
+/* Job validation and construction (see job.h). */
+#include "comfy/job.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "comfy/text.h"
+
+static char *dup_s(const char *s)
+{
+    if (!s) return NULL;
+    size_t n = strlen(s);
+    char *p = malloc(n + 1);
+    if (!p) abort();
+    memcpy(p, s, n + 1);
+    return p;
+}
+
+static wf_kind kind_workflow(comfy_kind k)
+{
+    switch (k) {
+    case COMFY_KIND_REDUX:
+        return WF_REDUX;
+    case COMFY_KIND_PULID:
+        return WF_PULID;
+    case COMFY_KIND_VIDEO:
+        return WF_VIDEO;
+    case COMFY_KIND_UPSCALE:
+        return WF_UPSCALE;
+    default:
+        return WF_IMAGE;
+    }
+}
+
+static void fmt_mb(char *out, size_t n, uint64_t bytes)
+{
+    snprintf(out, n, "%.1f MB", (double)bytes / (1024.0 * 1024.0));
+}
+
+static bool declared_type_ok(const char *ct)
+{
+    if (!ct || !*ct) return true; /* Discord omits it sometimes; the bytes are sniffed later */
+    static const char *const ok[] = {"image/png", "image/jpeg", "image/jpg", "image/webp"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        size_t n = strlen(ok[i]);
+        if (strncasecmp(ct, ok[i], n) == 0 && (ct[n] == '\0' || ct[n] == ';')) return true;
+    }
+    return false;
+}
+
+static bool url_ok(const char *u)
+{
+    return u && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0) &&
+           strlen(u) < 4096 && !strpbrk(u, " \r\n\t");
+}
+
+static unsigned images_needed(comfy_kind k)
+{
+    return k == COMFY_KIND_REDUX ? 2 : k == COMFY_KIND_PULID ? 1 : 0;
+}
+
+int cjob_check_options(const comfy_job_msg *m, const cjob_catalog *cat, char *err, size_t errlen)
+{
+    if ((unsigned)m->kind >= COMFY_KIND_COUNT || m->kind == COMFY_KIND_UPSCALE) {
+        snprintf(err, errlen, "This command is not a generation command.");
+        return -1;
+    }
+    const wf_workflow *wf = cat->workflows ? cat->workflows->kinds[kind_workflow(m->kind)] : NULL;
+    if (!wf) {
+        snprintf(err, errlen, "/%s is not set up on this bot (no workflow installed).",
+                 comfy_kind_name(m->kind));
+        return -1;
+    }
+    bool needs_prompt = m->kind != COMFY_KIND_REDUX;
+    if (m->prompt) {
+        size_t pl = strlen(m->prompt);
+        if (pl > CJOB_PROMPT_MAX_BYTES) {
+            snprintf(err, errlen, "The prompt is too long (%zu bytes; the limit is %d).", pl,
+                     CJOB_PROMPT_MAX_BYTES);
+            return -1;
+        }
+        if (!ctext_utf8_valid(m->prompt, pl)) {
+            snprintf(err, errlen, "The prompt is not valid UTF-8 text.");
+            return -1;
+        }
+    }
+    if (needs_prompt && !ctext_has_content(m->prompt)) {
+        snprintf(err, errlen, "Please give a prompt describing what to generate.");
+        return -1;
+    }
+    if (m->kind != COMFY_KIND_VIDEO || wf_has_param(wf, WF_P_WIDTH)) {
+        if (m->resolution[0] && !(m->width && m->height) &&
+            !ratios_find(cat->ratios, m->resolution)) {
+            snprintf(err, errlen, "Unknown resolution \"%.100s\". Pick one of the listed choices.",
+                     m->resolution);
+            return -1;
+        }
+        if ((m->width || m->height) &&
+            (m->width < 64 || m->width > 8192 || m->height < 64 || m->height > 8192)) {
+            snprintf(err, errlen, "The size %ux%u is out of range (64..8192 per side).", m->width,
+                     m->height);
+            return -1;
+        }
+    }
+    uint32_t up = m->upscale_factor ? m->upscale_factor : 1;
+    if (up > 4) {
+        snprintf(err, errlen, "upscale_factor must be 1, 2, 3 or 4 (got %u).", up);
+        return -1;
+    }
+    if (up > 1 && !wf_has_param(wf, WF_P_UPSCALE)) {
+        snprintf(err, errlen, "/%s has no upscaler on this bot; use upscale_factor 1.",
+                 comfy_kind_name(m->kind));
+        return -1;
+    }
+    if (m->has_seed && m->seed > CJOB_MAX_SEED) {
+        snprintf(err, errlen, "seed must be between 0 and %" PRIu64 ".", (uint64_t)CJOB_MAX_SEED);
+        return -1;
+    }
+    if (m->nloras > COMFY_MAX_LORAS) {
+        snprintf(err, errlen, "At most %d LoRAs.", COMFY_MAX_LORAS);
+        return -1;
+    }
+    for (unsigned i = 0; i < m->nloras; i++) {
+        if (!m->loras[i][0]) continue;
+        if (!loras_find(cat->loras, m->loras[i])) {
+            snprintf(err, errlen,
+                     "Unknown LoRA \"%.100s\". Start typing in the lora option and "
+                     "pick one from the list.",
+                     m->loras[i]);
+            return -1;
+        }
+        if (wf->lora_mode == WF_LORA_NONE) {
+            snprintf(err, errlen, "/%s does not take LoRAs on this bot.", comfy_kind_name(m->kind));
+            return -1;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!m->has_strength[i]) continue;
+        double s = m->strength[i];
+        if (!(s >= 0.1 && s <= 1.0)) {
+            snprintf(err, errlen, "strength%s must be between 0.1 and 1.0 (got %g).",
+                     m->kind == COMFY_KIND_PULID ? "" : (i == 0 ? "1" : "2"), s);
+            return -1;
+        }
+    }
+    unsigned need = images_needed(m->kind);
+    if (m->nimages < need) {
+        snprintf(err, errlen, "/%s needs %u image%s.", comfy_kind_name(m->kind), need,
+                 need == 1 ? "" : "s");
+        return -1;
+    }
+    uint64_t limit = cat->max_attachment_bytes ? cat->max_attachment_bytes : 25u * 1024 * 1024;
+    for (unsigned i = 0; i < m->nimages && i < need; i++) {
+        const comfy_attachment *a = &m->images[i];
+        char what[160];
+        snprintf(what, sizeof what, "image%s (%.80s)", need == 1 ? "" : (i == 0 ? "1" : "2"),
+                 a->filename ? a->filename : "?");
+        if (a->size > limit) {
+            char got[32], lim[32];
+            fmt_mb(got, sizeof got, a->size);
+            fmt_mb(lim, sizeof lim, limit);
+            snprintf(err, errlen, "%s is %s; the limit is %s.", what, got, lim);
+            return -1;
+        }
+        if (!declared_type_ok(a->content_type)) {
+            snprintf(err, errlen, "%s is not a PNG, JPEG or WebP image.", what);
+            return -1;
+        }
+        if (!url_ok(a->url)) {
+            snprintf(err, errlen, "%s has no usable download URL.", what);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+comfy_job *cjob_from_msg(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job_id,
+                         uint64_t random_seed, char *err, size_t errlen)
+{
+    if (cjob_check_options(m, cat, err, errlen)) return NULL;
+    comfy_job *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->id = job_id;
+    j->kind = m->kind;
+    j->workflow = kind_workflow(m->kind);
+    const wf_workflow *wf = cat->workflows->kinds[j->workflow];
+    j->reply.application_id = m->reply.application_id;
+    j->reply.interaction_id = m->reply.interaction_id;
+    j->reply.token = dup_s(m->reply.token ? m->reply.token : "");
+    j->origin = m->origin;
+    j->user_prompt = dup_s(m->prompt ? m->prompt : "");
+    const ratio_entry *r = NULL;
+    if (m->width && m->height) {
+        j->width = m->width;
+        j->height = m->height;
+        snprintf(j->resolution, sizeof j->resolution, "%s", m->resolution);
+        if (!j->resolution[0])
+            snprintf(j->resolution, sizeof j->resolution, "%ux%u", m->width, m->height);
+    } else if (m->kind != COMFY_KIND_VIDEO || wf_has_param(wf, WF_P_WIDTH)) {
+        r = m->resolution[0] ? ratios_find(cat->ratios, m->resolution)
+                             : ratios_default(cat->ratios);
+        if (r) {
+            j->width = r->width;
+            j->height = r->height;
+            snprintf(j->resolution, sizeof j->resolution, "%s", r->label);
+        }
+    }
+    j->seed = m->has_seed ? m->seed : (random_seed & CJOB_MAX_SEED);
+    j->upscale = m->upscale_factor ? m->upscale_factor : 1;
+    const lora_entry *les[COMFY_MAX_LORAS];
+    unsigned n = 0;
+    for (unsigned i = 0; i < m->nloras && i < COMFY_MAX_LORAS; i++) {
+        const lora_entry *e = m->loras[i][0] ? loras_find(cat->loras, m->loras[i]) : NULL;
+        bool dup = false;
+        for (unsigned k = 0; k < n; k++)
+            if (les[k] == e) dup = true;
+        if (e && !dup) les[n++] = e;
+    }
+    j->nloras = n;
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(j->lora_name[i], sizeof j->lora_name[i], "%s", les[i]->name);
+        snprintf(j->lora_file[i], sizeof j->lora_file[i], "%s", les[i]->file);
+        j->lora_strength[i] = loras_strength(les[i], n);
+    }
+    j->prompt = loras_apply_triggers(j->user_prompt, les, n);
+    for (int i = 0; i < 2; i++) {
+        j->has_strength[i] = m->has_strength[i];
+        j->strength[i] = m->strength[i];
+    }
+    unsigned need = images_needed(m->kind);
+    for (unsigned i = 0; i < need; i++) {
+        j->images[i].url = dup_s(m->images[i].url);
+        j->images[i].filename = dup_s(m->images[i].filename ? m->images[i].filename : "image");
+        j->images[i].content_type = dup_s(m->images[i].content_type);
+        j->images[i].declared_size = m->images[i].size;
+    }
+    j->nimages = need;
+    j->received_wall_ms = m->received_ms;
+    return j;
+}
+
+static void copy_params(comfy_job *d, const comfy_job *s)
+{
+    d->kind = s->kind;
+    d->workflow = s->workflow;
+    d->user_prompt = dup_s(s->user_prompt ? s->user_prompt : "");
+    d->prompt = dup_s(s->prompt ? s->prompt : "");
+    memcpy(d->resolution, s->resolution, sizeof d->resolution);
+    d->width = s->width;
+    d->height = s->height;
+    d->seed = s->seed;
+    d->upscale = s->upscale;
+    d->nloras = s->nloras;
+    memcpy(d->lora_name, s->lora_name, sizeof d->lora_name);
+    memcpy(d->lora_file, s->lora_file, sizeof d->lora_file);
+    memcpy(d->lora_strength, s->lora_strength, sizeof d->lora_strength);
+    memcpy(d->has_strength, s->has_strength, sizeof d->has_strength);
+    memcpy(d->strength, s->strength, sizeof d->strength);
+}
+
+static void set_ref(comfy_job *j, const comfy_reply_ref *reply, const comfy_origin *origin)
+{
+    if (reply) {
+        j->reply.application_id = reply->application_id;
+        j->reply.interaction_id = reply->interaction_id;
+        j->reply.token = dup_s(reply->token ? reply->token : "");
+    } else {
+        j->reply.token = dup_s("");
+    }
+    if (origin) j->origin = *origin;
+}
+
+comfy_job *cjob_clone(const comfy_job *src, uint64_t new_id, const comfy_reply_ref *reply,
+                      const comfy_origin *origin)
+{
+    comfy_job *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->id = new_id;
+    copy_params(j, src);
+    set_ref(j, reply ? reply : &src->reply, origin ? origin : &src->origin);
+    j->nimages = src->nimages;
+    for (unsigned i = 0; i < src->nimages; i++) {
+        j->images[i].url = dup_s(src->images[i].url);
+        j->images[i].filename = dup_s(src->images[i].filename);
+        j->images[i].content_type = dup_s(src->images[i].content_type);
+        j->images[i].declared_size = src->images[i].declared_size;
+    }
+    j->source_job_id = src->id;
+    return j;
+}
+
+comfy_job *cjob_new_upscale(const comfy_job *src, uint64_t new_id, uint32_t factor,
+                            const char *image_url, const comfy_reply_ref *reply,
+                            const comfy_origin *origin)
+{
+    comfy_job *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->id = new_id;
+    copy_params(j, src);
+    j->kind = COMFY_KIND_UPSCALE;
+    j->workflow = WF_UPSCALE;
+    j->upscale = factor;
+    j->nloras = 0;
+    j->has_strength[0] = j->has_strength[1] = false;
+    if (src->width && src->height) {
+        j->width = src->width * factor;
+        j->height = src->height * factor;
+    }
+    set_ref(j, reply, origin);
+    j->nimages = 1;
+    j->images[0].url = dup_s(image_url ? image_url : "");
+    j->images[0].filename = dup_s("result.png");
+    j->source_job_id = src->id;
+    return j;
+}
+
+void cjob_free(comfy_job *j)
+{
+    if (!j) return;
+    free(j->reply.token);
+    free(j->user_prompt);
+    free(j->prompt);
+    for (unsigned i = 0; i < COMFY_MAX_IMAGES; i++) {
+        free(j->images[i].url);
+        free(j->images[i].filename);
+        free(j->images[i].content_type);
+        free(j->images[i].data);
+    }
+    free(j);
+}
+
+const char *cjob_generation_type(const comfy_job *j)
+{
+    switch (j->kind) {
+    case COMFY_KIND_REDUX:
+        return "redux";
+    case COMFY_KIND_PULID:
+        return "pulid";
+    case COMFY_KIND_VIDEO:
+        return "video";
+    case COMFY_KIND_UPSCALE:
+        return "upscale";
+    default:
+        return "standard";
+    }
+}
+
+void cjob_values(const comfy_job *j, const char *const uploaded[COMFY_MAX_IMAGES],
+                 const char *filename_prefix, wf_values *v)
+{
+    memset(v, 0, sizeof *v);
+    v->prompt = j->kind == COMFY_KIND_REDUX || j->kind == COMFY_KIND_UPSCALE ? NULL : j->prompt;
+    v->has_seed = j->kind != COMFY_KIND_UPSCALE;
+    v->seed = j->seed;
+    if (j->kind != COMFY_KIND_UPSCALE) {
+        v->width = j->width;
+        v->height = j->height;
+    }
+    v->upscale_factor = j->upscale;
+    for (int i = 0; i < 2; i++) {
+        v->has_strength[i] = j->has_strength[i];
+        v->strength[i] = j->strength[i];
+        v->image[i] = uploaded ? uploaded[i] : NULL;
+    }
+    v->filename_prefix = filename_prefix;
+    v->nloras = j->nloras;
+    for (unsigned i = 0; i < j->nloras; i++) {
+        v->lora_file[i] = j->lora_file[i];
+        v->lora_strength[i] = j->lora_strength[i];
+    }
+}
+
+void cjob_lora_list(const comfy_job *j, char *out, size_t outlen)
+{
+    if (!outlen) return;
+    out[0] = '\0';
+    size_t used = 0;
+    for (unsigned i = 0; i < j->nloras; i++) {
+        int w = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", j->lora_name[i]);
+        if (w < 0 || (size_t)w >= outlen - used) break;
+        used += (size_t)w;
+    }
+}

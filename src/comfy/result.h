@@ -1,0 +1,62 @@
+/*
+ * What the user sees of a job, as Discord JSON: progress edits, the final embed with its file and
+ * buttons, error texts, ephemeral replies, and the buttons' custom_ids.
+ *
+ * custom_id format (≤ 100 chars, parsed strictly):
+ *   "fb:regen:<job>"          Regenerate with a new seed
+ *   "fb:up2:<job>"            Upscale ×2 of this result
+ *   "fb:del:<job>:<owner>"    Delete; the requester's id is in the id itself so the permission
+ *                             check still works after a restart (the original lost it)
+ * Until the REST helper's builders land in main, these are built here with cJSON.
+ */
+#ifndef FLUXBOT_COMFY_RESULT_H
+#define FLUXBOT_COMFY_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comfy/job.h"
+
+#define CRES_PERM_ADMINISTRATOR (1ULL << 3)
+#define CRES_PERM_MANAGE_MESSAGES (1ULL << 13)
+#define CRES_FLAG_EPHEMERAL 64
+
+typedef enum cres_action {
+    CRES_NONE = 0,
+    CRES_REGENERATE,
+    CRES_UPSCALE2,
+    CRES_DELETE,
+} cres_action;
+
+/* Writes a custom_id; returns 0 or -1 if it does not fit. */
+int cres_custom_id(cres_action a, uint64_t job_id, uint64_t owner_id, char *out, size_t outlen);
+/* Parses one; 0 with fields set, or -1 for anything not ours or malformed. */
+int cres_parse_custom_id(const char *s, cres_action *a, uint64_t *job_id, uint64_t *owner_id);
+
+/* True when user may delete a result requested by owner. */
+bool cres_may_delete(uint64_t user_id, uint64_t owner_id, uint64_t permissions);
+
+typedef struct cres_result {
+    const comfy_job *job;
+    const char *filename; /* attachment name, e.g. "fluxbot_42.png" */
+    bool is_video;
+    bool is_image; /* embed can show it with attachment://filename */
+    uint64_t generation_ms;
+    const char *server_label; /* "server 1" — shown only when several servers exist (NULL) */
+} cres_result;
+
+/* PATCH @original body for the finished job: embed + components + attachments[{id:0}]. malloc'd. */
+char *cres_final_payload(const cres_result *r);
+/* PATCH body with only content (progress or a final error); components and embeds cleared when
+ * clear is true. malloc'd. */
+char *cres_content_payload(const char *content, bool clear);
+/* Interaction callback body {"type": t, "data": {...}}; content may be NULL for types 5/6. */
+char *cres_callback_payload(int type, const char *content, bool ephemeral);
+/* Follow-up (POST /webhooks/{app}/{token}) body with content, ephemeral when asked. */
+char *cres_followup_payload(const char *content, bool ephemeral);
+
+/* User-facing failure text for a job: "❌ Generation failed at node 8 (VAEDecode): …". */
+void cres_error_text(const char *what, char *out, size_t outlen);
+
+#endif

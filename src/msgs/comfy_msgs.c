@@ -1,0 +1,105 @@
+/* Constructors and destructors of the runner messages (see comfy_msgs.h). */
+#include "msgs/comfy_msgs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_s(const char *s)
+{
+    if (!s) return NULL;
+    size_t n = strlen(s);
+    char *p = malloc(n + 1);
+    if (!p) abort();
+    memcpy(p, s, n + 1);
+    return p;
+}
+
+static void job_dtor(rt_msg *m)
+{
+    comfy_job_msg *j = (comfy_job_msg *)m;
+    free(j->reply.token);
+    free(j->prompt);
+    for (unsigned i = 0; i < j->nimages; i++) {
+        free(j->images[i].url);
+        free(j->images[i].filename);
+        free(j->images[i].content_type);
+    }
+}
+
+comfy_job_msg *comfy_job_msg_new(comfy_kind kind, uint64_t application_id, uint64_t interaction_id,
+                                 const char *token)
+{
+    comfy_job_msg *m = RT_MSG_NEW(comfy_job_msg, MSG_COMFY_JOB, job_dtor);
+    m->kind = kind;
+    m->reply.application_id = application_id;
+    m->reply.interaction_id = interaction_id;
+    m->reply.token = dup_s(token ? token : "");
+    m->upscale_factor = 1;
+    return m;
+}
+
+void comfy_job_set_prompt(comfy_job_msg *m, const char *prompt)
+{
+    free(m->prompt);
+    m->prompt = dup_s(prompt);
+}
+
+int comfy_job_add_image(comfy_job_msg *m, uint64_t id, const char *url, const char *filename,
+                        const char *content_type, uint64_t size)
+{
+    if (m->nimages >= COMFY_MAX_IMAGES) return -1;
+    comfy_attachment *a = &m->images[m->nimages++];
+    a->id = id;
+    a->url = dup_s(url ? url : "");
+    a->filename = dup_s(filename ? filename : "image");
+    a->content_type = dup_s(content_type);
+    a->size = size;
+    return 0;
+}
+
+int comfy_job_add_lora(comfy_job_msg *m, const char *name)
+{
+    if (m->nloras >= COMFY_MAX_LORAS || !name) return -1;
+    snprintf(m->loras[m->nloras++], sizeof m->loras[0], "%s", name);
+    return 0;
+}
+
+static void button_dtor(rt_msg *m)
+{
+    comfy_button_msg *b = (comfy_button_msg *)m;
+    free(b->reply.token);
+    free(b->image_url);
+}
+
+comfy_button_msg *comfy_button_msg_new(const char *custom_id, uint64_t application_id,
+                                       uint64_t interaction_id, const char *token)
+{
+    comfy_button_msg *m = RT_MSG_NEW(comfy_button_msg, MSG_COMFY_BUTTON, button_dtor);
+    snprintf(m->custom_id, sizeof m->custom_id, "%s", custom_id ? custom_id : "");
+    m->reply.application_id = application_id;
+    m->reply.interaction_id = interaction_id;
+    m->reply.token = dup_s(token ? token : "");
+    return m;
+}
+
+void comfy_button_set_image_url(comfy_button_msg *m, const char *url)
+{
+    free(m->image_url);
+    m->image_url = dup_s(url);
+}
+
+static void queue_dtor(rt_msg *m)
+{
+    free(((comfy_queue_msg *)m)->reply.token);
+}
+
+comfy_queue_msg *comfy_queue_msg_new(uint64_t application_id, uint64_t interaction_id,
+                                     const char *token)
+{
+    comfy_queue_msg *m = RT_MSG_NEW(comfy_queue_msg, MSG_COMFY_QUEUE, queue_dtor);
+    m->reply.application_id = application_id;
+    m->reply.interaction_id = interaction_id;
+    m->reply.token = dup_s(token ? token : "");
+    return m;
+}
