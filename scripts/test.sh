@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test: all tests under ASan+UBSan, then the concurrent ones
-# (label "tsan") under ThreadSanitizer. Extra arguments go to ctest (e.g. -R router).
+# Sets up, builds and runs every test: the release build (what the run command and the
+# benchmarks use: -O2 raises warnings Debug does not) must compile; then all tests under
+# ASan+UBSan, then the concurrent ones (label "tsan") under ThreadSanitizer.
+# Extra arguments go to ctest (e.g. -R router).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/bootstrap.sh"
 jobs=$(nproc)
+
+"$here/scripts/build.sh" release >/dev/null
+echo "== release build (with benchmarks) compiled"
 
 asan=$("$here/scripts/build.sh" asan)
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -1,14 +1,43 @@
-/* fluxbot entry point (placeholder until the runtime and actors are wired). */
+/*
+ * fluxbot entry point: picks the subcommand, loads the configuration, sets up logging, and
+ * hands over to the bot, the demo or an operator command. Exit codes (documented in README):
+ *   0 clean stop, 1 runtime failure, 2 configuration or usage error, 3 start failure,
+ *   4 Discord refused the bot (bad token, disallowed intents), 130 second signal.
+ */
 #include <stdio.h>
-#include <stdlib.h>
+#include <string.h>
 
-int main(void)
+#include "app/app.h"
+#include "fluxbot/config.h"
+#include "fluxbot/log.h"
+
+int main(int argc, char **argv)
 {
-    const char *token = getenv("DISCORD_TOKEN");
-    if (!token || !*token) {
-        fprintf(stderr, "fluxbot: DISCORD_TOKEN is not set. Set DISCORD_TOKEN and COMFYUI_URLS "
-                        "to run the bot.\n");
-        return 2;
+    const char *command = NULL;
+    int first_flag = 1;
+    if (argc > 1 && argv[1][0] != '-') {
+        command = argv[1];
+        first_flag = 2;
     }
-    return 0;
+    if (command && strcmp(command, "stats") == 0) return app_stats_command(argc - 1, argv + 1);
+
+    fb_config cfg;
+    cfg_action action;
+    char err[600];
+    if (cfg_load(&cfg, argc - first_flag, argv + first_flag, NULL, &action, stdout, err,
+                 sizeof err) != 0) {
+        fprintf(stderr, "fluxbot: %s\n", err);
+        return APP_EXIT_CONFIG;
+    }
+    if (action != CFG_RUN) return 0;
+    log_configure((log_level)log_level_parse(cfg.log_level), strcmp(cfg.log_format, "json") == 0,
+                  2);
+    log_add_secret(cfg.discord_token);
+
+    if (!command) command = cfg.discord_token[0] ? "run" : "demo";
+    if (strcmp(command, "run") == 0) return app_run(&cfg);
+    if (strcmp(command, "demo") == 0) return app_demo(&cfg);
+    if (strcmp(command, "check") == 0) return app_check(&cfg);
+    fprintf(stderr, "fluxbot: unknown command \"%s\" (see fluxbot --help)\n", command);
+    return APP_EXIT_CONFIG;
 }

@@ -62,7 +62,7 @@ void rt_msg_free(rt_msg *m);
 
 /* Pool statistics (allocations served from the pool vs. from malloc), for the benchmark. */
 typedef struct rt_msg_pool_stats {
-    uint64_t pool_hits;
+    uint64_t pool_hits; /* counted a magazine (64 messages) at a time */
     uint64_t pool_misses;
     uint64_t oversize; /* larger than the biggest size class: plain malloc/free */
 } rt_msg_pool_stats;

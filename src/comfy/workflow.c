@@ -251,9 +251,15 @@ static int add_targets(wf_workflow *wf, wf_param p, const cJSON *spec, const cha
                          WF_MAX_TARGETS);
                 return -1;
             }
-            wf_target *t = &wf->targets[p][wf->ntargets[p]++];
-            snprintf(t->node, sizeof t->node, "%s", ids[k]);
-            snprintf(t->input, sizeof t->input, "%s", jin->valuestring);
+            wf_target *t = &wf->targets[p][wf->ntargets[p]];
+            if (strlen(jin->valuestring) >= sizeof t->input) {
+                snprintf(err, errlen, "%s: %s: input name longer than %zu bytes", map,
+                         param_names[p], sizeof t->input - 1);
+                return -1;
+            }
+            wf->ntargets[p]++;
+            snprintf(t->node, sizeof t->node, "%.*s", (int)sizeof t->node - 1, ids[k]);
+            memcpy(t->input, jin->valuestring, strlen(jin->valuestring) + 1);
             t->scale = scale;
         }
     }

@@ -311,7 +311,9 @@ static int check_option(vctx *v, const cJSON *o, const char *where, int depth, b
         if (depth >= 2 || (type == 2 && depth >= 1))
             return seterr(v->err, v->errlen, "%s: sub-commands nested too deep", where);
         char sub[160];
-        snprintf(sub, sizeof sub, "%s.options", where);
+        /* a path deeper than the buffer is cut, which only shortens error messages */
+        int n = snprintf(sub, sizeof sub, "%.140s.options", where);
+        (void)n;
         return check_options(v, cJSON_GetObjectItemCaseSensitive(o, "options"), sub, depth + 1);
     }
     if (required && *seen_optional)

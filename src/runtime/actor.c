@@ -232,21 +232,24 @@ static void parked_loop(rt_actor *a, unsigned index)
         }
         if (exit_ready(a)) break;
 
-        /* Spin briefly, yield once, then sleep: a reply that is already on its way costs less
-         * to wait for than a futex round trip; anything longer must not burn the core. */
+        /* Spin briefly, then sleep: a reply that is already on its way costs less to wait for
+         * than a futex round trip; anything longer must not burn the core. The spin yields as
+         * it goes, because on two cores the thread that will send us the next message may be
+         * waiting for exactly this core. */
         uint64_t until = rt_now_ns() + a->spin_ns;
         bool found = false;
-        while (rt_now_ns() < until) {
+        for (unsigned round = 1; rt_now_ns() < until; round++) {
             if (mb_has_work(&a->mb)) {
                 found = true;
                 break;
             }
-            for (int i = 0; i < 32; i++)
-                rt_cpu_relax();
+            if (round % 4 == 0)
+                sched_yield();
+            else
+                for (int i = 0; i < 32; i++)
+                    rt_cpu_relax();
         }
-        if (found) continue;
-        sched_yield();
-        if (mb_has_work(&a->mb)) continue;
+        if (found || mb_has_work(&a->mb)) continue;
         mb_park(&a->mb, keep_awake, a);
     }
     (void)index;

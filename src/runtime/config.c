@@ -364,6 +364,7 @@ static void print_help(FILE *out)
             "options:\n"
             "  -c, --config FILE   JSON configuration file\n"
             "  --print-config      print the effective configuration (token redacted) and exit\n"
+            "  --config-reference  print the key reference as a Markdown table and exit\n"
             "  --help, --version\n\n"
             "configuration keys (file key / environment / flag), later layers win:\n");
     char flag[96];
@@ -402,6 +403,10 @@ int cfg_load(fb_config *c, int argc, char **argv, char *const *envp, cfg_action 
             return 0;
         } else if (!strcmp(a, "--print-config")) {
             print_config = true;
+        } else if (!strcmp(a, "--config-reference")) {
+            cfg_print_reference(out);
+            *action = CFG_HELP;
+            return 0;
         }
     }
     if (!file) file = env_get(envp, "FLUXBOT_CONFIG");

@@ -13,6 +13,10 @@
 #include "runtime/park.h"
 #include "runtime/tsan.h"
 
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #define BURST_MAX 32 /* messages taken from one lane before looking at the next */
 #define LATENCY_SAMPLE_MASK 63
 
@@ -60,6 +64,46 @@ int rt_thread_slot(void)
     return slot;
 }
 
+/* ---- asymmetric barrier ------------------------------------------------------------------
+ * Every send must order "publish the message" before "read sleepers/armed", and a parking
+ * consumer must order "announce I sleep" before "look at the lanes". Paying a locked
+ * instruction on every send costs more than the ring hop itself, while parking is rare. So
+ * the consumer issues membarrier(PRIVATE_EXPEDITED), which makes every running thread of the
+ * process execute a full barrier, and the sender needs only a compiler barrier. Where the
+ * kernel refuses membarrier, both sides fall back to ordinary full fences. */
+
+static int g_asym = -1; /* -1 unknown, 0 fences, 1 membarrier */
+static pthread_once_t g_asym_once = PTHREAD_ONCE_INIT;
+
+static void asym_init(void)
+{
+#ifdef FLUXBOT_TSAN
+    g_asym = 0; /* TSan models C11 fences, not membarrier: keep it able to check us */
+#else
+    g_asym = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0 ? 1 : 0;
+#endif
+}
+
+static inline void sender_barrier(void)
+{
+    if (g_asym == 1)
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+}
+
+static void sleeper_barrier(void)
+{
+    if (g_asym == 1 && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0) return;
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+bool rt_mailbox_uses_membarrier(void)
+{
+    pthread_once(&g_asym_once, asym_init);
+    return g_asym == 1;
+}
+
 /* ---- lanes ------------------------------------------------------------------------------- */
 
 static unsigned round_pow2(unsigned v)
@@ -74,6 +118,7 @@ int mb_init(rt_mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wake
             void *wake_ctx)
 {
     memset(mb, 0, sizeof *mb);
+    pthread_once(&g_asym_once, asym_init); /* before any thread can send to this mailbox */
     /* ck rings hold size-1 entries; ask for one more so "capacity" means what it says. */
     mb->lane_capacity = round_pow2((lane_capacity ? lane_capacity : 1024) + 1);
     mb->multi_consumer = multi_consumer;
@@ -116,18 +161,18 @@ static void note_depth(rt_mailbox *mb)
     }
 }
 
-/* After a publish: the full barrier of the seq_cst RMW on `sent` orders the publish before the
- * read of `sleepers`/`armed` (the producer half of the Dekker pattern). */
+/* After a publish and sender_barrier(): the producer half of the Dekker pattern. */
 static void notify(rt_mailbox *mb)
 {
-    if (atomic_load(&mb->sleepers) > 0) {
+    if (atomic_load_explicit(&mb->sleepers, memory_order_relaxed) > 0) {
         if (mb->multi_consumer || !atomic_exchange(&mb->wake_pending, 1)) {
             atomic_fetch_add(&mb->epoch, 1);
             rt_futex_wake(&mb->epoch, 1);
             atomic_fetch_add_explicit(&mb->wakeups, 1, memory_order_relaxed);
         }
     }
-    if (mb->wake && atomic_load(&mb->armed) && atomic_exchange(&mb->armed, 0)) {
+    if (mb->wake && atomic_load_explicit(&mb->armed, memory_order_relaxed) &&
+        atomic_exchange(&mb->armed, 0)) {
         atomic_fetch_add_explicit(&mb->wakeups, 1, memory_order_relaxed);
         mb->wake(mb->wake_ctx);
     }
@@ -163,10 +208,9 @@ int mb_push(rt_mailbox *mb, rt_msg *m, bool spill)
         pthread_mutex_unlock(&l->spill_lock);
         atomic_fetch_add_explicit(&mb->spills, 1, memory_order_relaxed);
     }
-    atomic_fetch_add_explicit(&l->sent, 1, memory_order_seq_cst);
-#if !defined(__x86_64__) && !defined(__i386__)
-    atomic_thread_fence(memory_order_seq_cst);
-#endif
+    /* Only this thread writes `sent`: a plain store, then the (asymmetric) barrier. */
+    atomic_store_explicit(&l->sent, n + 1, memory_order_relaxed);
+    sender_barrier();
     if (((n + 1) & LATENCY_SAMPLE_MASK) == 0) note_depth(mb);
     notify(mb);
     return 0;
@@ -194,7 +238,12 @@ static rt_msg *lane_pop(rt_mailbox *mb, rt_lane *l)
     }
     if (!got) return NULL;
     RT_TSAN_ACQUIRE(p);
-    atomic_fetch_add_explicit(&l->taken, 1, memory_order_relaxed);
+    /* A single consumer owns `taken`: a plain store avoids a locked instruction per message. */
+    if (mb->multi_consumer)
+        atomic_fetch_add_explicit(&l->taken, 1, memory_order_relaxed);
+    else
+        atomic_store_explicit(&l->taken, atomic_load_explicit(&l->taken, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     return p;
 }
 
@@ -214,10 +263,14 @@ rt_msg *mb_pop(rt_mailbox *mb)
         if (i != start) {
             atomic_store_explicit(&mb->cursor, i, memory_order_relaxed);
             atomic_store_explicit(&mb->burst, 1, memory_order_relaxed);
-        } else if (atomic_fetch_add_explicit(&mb->burst, 1, memory_order_relaxed) + 1 >=
-                   BURST_MAX) {
-            atomic_store_explicit(&mb->cursor, (i + 1) % n, memory_order_relaxed);
-            atomic_store_explicit(&mb->burst, 0, memory_order_relaxed);
+        } else {
+            /* Racy among a pool's threads, harmlessly: it only steers fairness. */
+            unsigned b = atomic_load_explicit(&mb->burst, memory_order_relaxed) + 1;
+            if (b >= BURST_MAX) {
+                atomic_store_explicit(&mb->cursor, (i + 1) % n, memory_order_relaxed);
+                b = 0;
+            }
+            atomic_store_explicit(&mb->burst, b, memory_order_relaxed);
         }
         return m;
     }
@@ -265,7 +318,7 @@ void mb_park(rt_mailbox *mb, bool (*keep_awake)(void *ctx), void *ctx)
     uint32_t e = atomic_load(&mb->epoch);
     atomic_fetch_add(&mb->sleepers, 1);
     atomic_store(&mb->wake_pending, 0);
-    atomic_thread_fence(memory_order_seq_cst);
+    sleeper_barrier();
     if (!mb_has_work(mb) && !(keep_awake && keep_awake(ctx))) {
         atomic_fetch_add_explicit(&mb->parks, 1, memory_order_relaxed);
         rt_futex_wait(&mb->epoch, e, 0);
@@ -275,8 +328,9 @@ void mb_park(rt_mailbox *mb, bool (*keep_awake)(void *ctx), void *ctx)
 
 bool mb_arm(rt_mailbox *mb)
 {
+    if (atomic_load_explicit(&mb->armed, memory_order_relaxed)) return mb_has_work(mb);
     atomic_store(&mb->armed, 1);
-    atomic_thread_fence(memory_order_seq_cst);
+    sleeper_barrier();
     return mb_has_work(mb);
 }
 

@@ -7,9 +7,10 @@
  *  - A lane's overflow (spill) list is appended to only by the lane's producer, and only while
  *    it is non-empty or the ring is full; so every ring entry is older than every spill entry,
  *    and taking "ring first, then spill" keeps per-producer order.
- *  - Wake-ups follow a Dekker pattern: a producer publishes, then (full barrier) reads
- *    `sleepers`; a consumer increments `sleepers`, then (full barrier) re-checks the lanes
- *    before sleeping on `epoch`. One of them always sees the other, so no wake-up is lost.
+ *  - Wake-ups follow a Dekker pattern: a producer publishes, then (barrier) reads `sleepers`;
+ *    a consumer increments `sleepers`, then (barrier) re-checks the lanes before sleeping on
+ *    `epoch`. One of them always sees the other, so no wake-up is lost. The barrier pair is
+ *    asymmetric (membarrier on the rare parking side, a compiler barrier on the send side).
  */
 #ifndef FLUXBOT_RT_MAILBOX_H
 #define FLUXBOT_RT_MAILBOX_H
@@ -24,35 +25,41 @@
 
 #define RT_MAX_LANES 512 /* distinct threads that may send at once (slots are recycled) */
 
+/* Fields are grouped by writer so the producer and the consumer never write the same cache
+ * line on the hot path (false sharing cost more than the ring hop itself). */
 typedef struct rt_lane {
-    ck_ring_t ring;
-    ck_ring_buffer_t *buf;
-    _Atomic uint64_t sent;  /* written by the producer only */
-    _Atomic uint64_t taken; /* written by consumers */
+    ck_ring_t ring; /* ck pads its consumer and producer indices onto separate lines */
+    _Alignas(64) ck_ring_buffer_t *buf; /* read-only after creation */
+    /* written by the producer */
+    _Alignas(64) _Atomic uint64_t sent;
     _Atomic uint64_t spill_count;
     pthread_mutex_t spill_lock;
     rt_msg *spill_head, *spill_tail;
+    /* written by the consumer(s) */
+    _Alignas(64) _Atomic uint64_t taken;
 } rt_lane;
 
 typedef struct rt_mailbox {
+    /* read-mostly: every send reads these */
     _Atomic(rt_lane *) lanes[RT_MAX_LANES];
     _Atomic unsigned nlanes; /* 1 + highest slot that has a lane */
     unsigned lane_capacity;
     bool multi_consumer;
-    _Atomic unsigned cursor; /* lane the consumer looks at first */
-    _Atomic unsigned burst;  /* messages taken from that lane in a row */
-
-    _Atomic uint32_t epoch; /* futex word: bumped by every wake */
-    _Atomic uint32_t sleepers;
-    _Atomic uint32_t wake_pending; /* single consumer: a wake is already on its way */
-
     rt_wake_fn wake; /* loop actors */
     void *wake_ctx;
-    _Atomic uint32_t armed;
-
     _Atomic bool closed;
 
-    _Atomic uint64_t spills, full, parks, wakeups, depth_hwm;
+    /* parking: written only when a consumer parks or a wake is issued, read by every send */
+    _Alignas(64) _Atomic uint32_t epoch; /* futex word: bumped by every wake */
+    _Atomic uint32_t sleepers;
+    _Atomic uint32_t wake_pending; /* single consumer: a wake is already on its way */
+    _Atomic uint32_t armed;
+
+    /* written by the consumer on every pop */
+    _Alignas(64) _Atomic unsigned cursor; /* lane the consumer looks at first */
+    _Atomic unsigned burst;               /* messages taken from that lane in a row */
+
+    _Alignas(64) _Atomic uint64_t spills, full, parks, wakeups, depth_hwm;
 } rt_mailbox;
 
 int mb_init(rt_mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wake_fn wake,
@@ -75,6 +82,9 @@ void mb_park(rt_mailbox *mb, bool (*keep_awake)(void *ctx), void *ctx);
 bool mb_arm(rt_mailbox *mb);
 /* Wakes every sleeper and fires the wake hook (stop requests, releases). */
 void mb_wake_all(rt_mailbox *mb);
+
+/* True when parking uses membarrier (senders then need no locked instruction). */
+bool rt_mailbox_uses_membarrier(void);
 
 /* This thread's slot (allocated on first use, released at thread exit). */
 int rt_thread_slot(void);
