@@ -298,58 +298,6 @@ static void test_text_is_bounded_at_utf8_boundary(void **state)
     an_store_close(s);
 }
 
-/* Compares every rollup table with aggregates recomputed from the raw rows by plain SQL. */
-static void assert_rollups_match_raw(sqlite3 *db)
-{
-    assert_int_equal(
-        sql_diff(db,
-                 "SELECT day, total_commands, failed_commands, total_images, image_ms_sum,"
-                 " total_videos, video_ms_sum, failed_generations, total_activity, unique_users"
-                 " FROM daily_stats",
-                 "WITH ev(day, u) AS (SELECT ts_ms / 86400000, user_id FROM command_usage"
-                 "  UNION ALL SELECT ts_ms / 86400000, user_id FROM image_stats"
-                 "  UNION ALL SELECT ts_ms / 86400000, user_id FROM user_activity),"
-                 " days AS (SELECT day, COUNT(DISTINCT u) AS uu FROM ev GROUP BY day)"
-                 " SELECT d.day,"
-                 "  (SELECT COUNT(*) FROM command_usage WHERE ts_ms / 86400000 = d.day),"
-                 "  (SELECT COUNT(*) FROM command_usage WHERE ts_ms / 86400000 = d.day"
-                 "    AND success = 0),"
-                 "  (SELECT COUNT(*) FROM image_stats WHERE ts_ms / 86400000 = d.day"
-                 "    AND success = 1 AND is_video = 0),"
-                 "  (SELECT IFNULL(SUM(generation_ms), 0) FROM image_stats"
-                 "    WHERE ts_ms / 86400000 = d.day AND success = 1 AND is_video = 0),"
-                 "  (SELECT COUNT(*) FROM image_stats WHERE ts_ms / 86400000 = d.day"
-                 "    AND success = 1 AND is_video = 1),"
-                 "  (SELECT IFNULL(SUM(generation_ms), 0) FROM image_stats"
-                 "    WHERE ts_ms / 86400000 = d.day AND success = 1 AND is_video = 1),"
-                 "  (SELECT COUNT(*) FROM image_stats WHERE ts_ms / 86400000 = d.day"
-                 "    AND success = 0),"
-                 "  (SELECT COUNT(*) FROM user_activity WHERE ts_ms / 86400000 = d.day),"
-                 "  d.uu FROM days d"),
-        0);
-    assert_int_equal(sql_diff(db, "SELECT day, command_name, count FROM daily_commands",
-                              "SELECT ts_ms / 86400000, command_name, COUNT(*) FROM command_usage"
-                              " GROUP BY 1, 2"),
-                     0);
-    assert_int_equal(sql_diff(db, "SELECT day, resolution, count FROM daily_resolutions",
-                              "SELECT ts_ms / 86400000, resolution, COUNT(*) FROM image_stats"
-                              " WHERE success = 1 AND resolution <> '' GROUP BY 1, 2"),
-                     0);
-    assert_int_equal(
-        sql_diff(db, "SELECT day, user_id, commands FROM daily_users",
-                 "WITH ev(day, u, c) AS (SELECT ts_ms / 86400000, user_id, 1 FROM command_usage"
-                 "  UNION ALL SELECT ts_ms / 86400000, user_id, 0 FROM image_stats"
-                 "  UNION ALL SELECT ts_ms / 86400000, user_id, 0 FROM user_activity)"
-                 " SELECT day, u, SUM(c) FROM ev GROUP BY 1, 2"),
-        0);
-    assert_int_equal(sql_diff(db, "SELECT user_id, first_seen_ms FROM known_users",
-                              "WITH ev(u, t) AS (SELECT user_id, ts_ms FROM command_usage"
-                              "  UNION ALL SELECT user_id, ts_ms FROM image_stats"
-                              "  UNION ALL SELECT user_id, ts_ms FROM user_activity)"
-                              " SELECT u, MIN(t) FROM ev GROUP BY u"),
-                     0);
-}
-
 static void assert_stats_equal(const an_stats *a, const an_stats *b)
 {
     assert_int_equal(a->total_images, b->total_images);

@@ -5,6 +5,18 @@
  *
  * String arguments are copied; callers keep ownership of what they pass.
  * ts_ms is Unix epoch milliseconds UTC (0 = now).
+ *
+ * The writer (exactly one per database) drains events into batched transactions: a batch is
+ * committed when it holds batch_max events or when its oldest event has waited flush_ms,
+ * whichever comes first, and the daily rollups are updated in the same transaction. Every
+ * event and reset takes a number from one process-wide sequence when it is recorded; a reset
+ * deletes exactly the events numbered before it, wherever they are (committed, waiting in the
+ * batch, or still in a mailbox lane), and keeps every later one.
+ *
+ * SQLite failures never drop accepted events: the batch stays in memory and is retried (busy
+ * or locked: 5 ms doubling to 1 s; disk full, read-only, corrupt, I/O: 1 s doubling to 30 s),
+ * with the cause logged. At shutdown the writer keeps retrying for shutdown_retry_ms, then
+ * logs how many events could not be written and why.
  */
 #ifndef FLUXBOT_ANALYTICS_WRITER_H
 #define FLUXBOT_ANALYTICS_WRITER_H
@@ -46,9 +58,52 @@ typedef struct an_activity_event {
     uint64_t ts_ms;
 } an_activity_event;
 
-/* 0, or -RT_ESTOPPED when the writer no longer accepts events (after shutdown). */
+/* 0, or -RT_ESTOPPED when the writer no longer accepts events (after shutdown, or writer is
+ * NULL because analytics are off). */
 int an_record_command(rt_actor *writer, const an_command_event *e);
 int an_record_image(rt_actor *writer, const an_image_event *e);
 int an_record_activity(rt_actor *writer, const an_activity_event *e);
+
+/* Asks for a reset: every event recorded before this call is deleted, every later one kept.
+ * The writer answers reply_to (may be NULL) with MSG_AN_RESET_DONE (src/msgs/analytics_msgs.h)
+ * carrying cookie. 0 or -RT_ESTOPPED. */
+int an_request_reset(rt_actor *writer, rt_actor *reply_to, uint64_t cookie);
+/* Asks the writer to commit everything it accepted from this thread so far (and anything else
+ * it holds); it answers MSG_AN_FLUSH_DONE. 0 or -RT_ESTOPPED. */
+int an_request_flush(rt_actor *writer, rt_actor *reply_to, uint64_t cookie);
+
+/* ---- the actor ---------------------------------------------------------------------------- */
+
+typedef struct an_writer_config {
+    const char *db_path;        /* created when missing */
+    unsigned batch_max;         /* events per transaction, at most (0 = 512) */
+    unsigned flush_ms;          /* longest an accepted event waits for its commit (0 = 200) */
+    unsigned lane_capacity;     /* mailbox slots per sending thread (0 = 1024) */
+    unsigned shutdown_retry_ms; /* how long a stop keeps retrying a failing database
+                                   (0 = 10000) */
+} an_writer_config;
+
+typedef struct an_writer_metrics {
+    uint64_t accepted;         /* events taken into a batch */
+    uint64_t rows_written;     /* events committed */
+    uint64_t batches;          /* transactions committed */
+    uint64_t retries;          /* failed attempts that were retried */
+    uint64_t dropped_by_reset; /* events recorded before a reset that arrived after it */
+    uint64_t dropped_invalid;  /* events SQLite rejected on their own (logged) */
+    uint64_t lost;             /* accepted events still unwritten when the writer exited */
+    uint64_t resets;
+    uint64_t pending; /* accepted, not yet committed */
+} an_writer_metrics;
+
+typedef struct an_writer an_writer;
+
+/* Adds the writer actor (named "analytics") to sys. It opens the database when the system
+ * starts; if that fails the start fails, with the path and the SQLite cause logged. The
+ * handle owns the actor's state: free it with an_writer_free after rt_system_free. */
+an_writer *an_writer_new(rt_system *sys, const an_writer_config *cfg);
+rt_actor *an_writer_actor(an_writer *w);
+/* Any thread, any time (also after the system stopped). */
+void an_writer_metrics_get(an_writer *w, an_writer_metrics *out);
+void an_writer_free(an_writer *w);
 
 #endif

@@ -514,3 +514,56 @@ int cproto_view_path(const cproto_output *o, char *out, size_t outlen)
     int n = snprintf(out, outlen, "/view?filename=%s&subfolder=%s&type=%s", fn, sub, type);
     return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
+
+int cproto_parse_base_url(const char *url, char *host, size_t hostlen, int *port, bool *tls,
+                          char *prefix, size_t prefixlen)
+{
+    if (!url) return -1;
+    const char *p;
+    if (strncmp(url, "http://", 7) == 0) {
+        *tls = false;
+        *port = 80;
+        p = url + 7;
+    } else if (strncmp(url, "https://", 8) == 0) {
+        *tls = true;
+        *port = 443;
+        p = url + 8;
+    } else {
+        return -1;
+    }
+    const char *hs = p, *he;
+    if (*p == '[') {
+        hs = p + 1;
+        he = strchr(hs, ']');
+        if (!he) return -1;
+        p = he + 1;
+    } else {
+        he = p + strcspn(p, ":/?#");
+        p = he;
+    }
+    size_t hl = (size_t)(he - hs);
+    if (hl == 0 || hl >= hostlen) return -1;
+    for (const char *c = hs; c < he; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '.' || *c == '-' || *c == ':' || *c == '_'))
+            return -1;
+    }
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    if (*p == ':') {
+        char *end;
+        long v = strtol(p + 1, &end, 10);
+        if (end == p + 1 || v < 1 || v > 65535) return -1;
+        *port = (int)v;
+        p = end;
+    }
+    if (*p && *p != '/') return -1;
+    size_t pl = strlen(p);
+    while (pl > 0 && p[pl - 1] == '/')
+        pl--;
+    if (pl >= prefixlen || memchr(p, '?', pl) || memchr(p, '#', pl) || memchr(p, ' ', pl))
+        return -1;
+    memcpy(prefix, p, pl);
+    prefix[pl] = '\0';
+    return 0;
+}

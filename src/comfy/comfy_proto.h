@@ -126,4 +126,9 @@ int cproto_url_escape(const char *s, char *out, size_t outlen);
 /* "/view?filename=..&subfolder=..&type=..". 0 or -1 if it does not fit. */
 int cproto_view_path(const cproto_output *o, char *out, size_t outlen);
 
+/* Splits a server base URL "http[s]://host[:port][/prefix]" (trailing '/' ignored). host gets
+ * the bare host (no brackets for IPv6), prefix "" or "/prefix". 0 or -1 when malformed. */
+int cproto_parse_base_url(const char *url, char *host, size_t hostlen, int *port, bool *tls,
+                          char *prefix, size_t prefixlen);
+
 #endif

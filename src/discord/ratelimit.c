@@ -209,7 +209,8 @@ void rl_headers_feed_body(rl_headers *h, const char *body, size_t len)
         double msd = ra->valuedouble * 1000.0;
         uint64_t ms = (uint64_t)msd;
         if ((double)ms < msd) ms++;
-        h->retry_after_ms = h->has_retry_after ? max_u64(h->retry_after_ms, ms) : ms;
+        /* The body's value is precise; the Retry-After header is rounded up to whole seconds. */
+        h->retry_after_ms = ms;
         h->has_retry_after = true;
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "global"))) h->global = true;

@@ -1,0 +1,443 @@
+/*
+ * Analytics benchmark, every figure against a baseline measured in the same run:
+ *
+ *  ingest    events/s through the analytics_writer actor (an_record_* from one producer thread,
+ *            batched transactions with rollups), against a plain batched-insert loop on the
+ *            same schema (an_store_write, 512 per transaction, same event construction), and
+ *            against one commit per event (what the Python original did);
+ *  producer  p50/p99/max of the an_record_* call while the writer commits (it never waits on
+ *            SQLite: a full lane spills);
+ *  /stats    latency of the 30-day query at several database sizes (events spread over the
+ *            last 30 days): rollups + raw edge days (an_reader_stats) against a plain scan of the
+ *            raw tables (an_reader_stats_raw).
+ *
+ *   bench_analytics [--json] [--events N] [--rows N,N,...] [--queries Q] [--dir DIR]
+ *
+ * Defaults: --events 200000 --rows 100000,1000000 --queries 50 --dir /tmp.
+ * Databases are created in a fresh directory under DIR and removed afterwards.
+ */
+#include <ftw.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actors/analytics_writer.h"
+#include "analytics/an_event.h"
+#include "analytics/an_stats.h"
+#include "analytics/an_store.h"
+#include "analytics/an_time.h"
+#include "fluxbot/log.h"
+#include "fluxbot/runtime.h"
+#include "hist.h"
+#include "msgs/analytics_msgs.h"
+
+#define DAY AN_DAY_MS
+#define ROWS_MAX 8
+
+static uint64_t g_events = 200000;
+static uint64_t g_rows[ROWS_MAX] = {100000, 1000000};
+static unsigned g_nrows = 2;
+static unsigned g_queries = 50;
+static char g_dir[512];
+
+static const char *const k_cmds[] = {"comfy", "redux",    "pulid", "video",
+                                     "stats", "lorainfo", "queue"};
+static const char *const k_res[] = {"1024x1024", "16:9 [1920x1080 landscape]", "832x1216",
+                                    "1216x832",  "9:16 [1080x1920 portrait]",  "3:2",
+                                    "4:5"};
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double quantile(double *v, unsigned n, double q)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    unsigned i = (unsigned)(q * (n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+static void db_path(const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", g_dir, name);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static void remove_db(const char *path)
+{
+    char p[700];
+    remove(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    remove(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    remove(p);
+}
+
+/* One synthetic event: 40% commands, 40% generations (1 in 8 a video), 20% activity. */
+static void make_event(an_event *e, uint64_t *rng, uint64_t seq, int64_t ts)
+{
+    uint64_t r = rnd(rng);
+    memset(e, 0, sizeof *e);
+    e->seq = seq;
+    e->ts_ms = ts;
+    e->user_id = 100000000000000000ULL + r % 500;
+    e->guild_id = 7;
+    unsigned k = (unsigned)(r >> 20) % 10;
+    if (k < 4) {
+        e->kind = AN_EV_COMMAND;
+        e->channel_id = 8;
+        e->success = (r >> 30) % 20 != 0;
+        e->duration_ms = (uint32_t)((r >> 8) % 3000);
+        an_event_set_text(e, &(an_event_text){.command = k_cmds[(r >> 24) % 7]});
+    } else if (k < 8) {
+        e->kind = AN_EV_IMAGE;
+        e->success = (r >> 30) % 10 != 0;
+        e->is_video = (r >> 33) % 8 == 0;
+        e->duration_ms = (uint32_t)((r >> 8) % 90000);
+        e->upscale_factor = 1;
+        an_event_set_text(e, &(an_event_text){.prompt = "a lighthouse on a cliff at dusk",
+                                              .resolution = k_res[(r >> 24) % 7],
+                                              .loras = "",
+                                              .generation_type = "standard"});
+    } else {
+        e->kind = AN_EV_ACTIVITY;
+        e->success = true;
+        an_event_set_text(e, &(an_event_text){.action = "job_queued", .details = "{}"});
+    }
+}
+
+/* ---- ingest ------------------------------------------------------------------------------ */
+
+/* The plain loop: build events and commit them batch_size at a time. Returns events/s. */
+static double plain_loop(uint64_t n, size_t batch_size, const char *name)
+{
+    char path[640], err[512];
+    db_path(name, path, sizeof path);
+    remove_db(path);
+    an_store *s = an_store_open(path, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    an_event *evs = calloc(batch_size, sizeof *evs);
+    const an_event **ptrs = calloc(batch_size, sizeof *ptrs);
+    uint64_t rng = 42;
+    uint64_t t0 = rt_now_ns();
+    for (uint64_t done = 0; done < n;) {
+        size_t k = n - done < batch_size ? (size_t)(n - done) : batch_size;
+        for (size_t i = 0; i < k; i++) {
+            /* Stamped like an_record_* stamps them (the clock at record time), so the time
+             * indexes see the same append-mostly insert pattern in both runs. */
+            make_event(&evs[i], &rng, done + i + 1, (int64_t)rt_wall_ms());
+            ptrs[i] = &evs[i];
+        }
+        if (an_store_write(s, ptrs, k, err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            exit(1);
+        }
+        for (size_t i = 0; i < k; i++)
+            an_event_clear(&evs[i]);
+        done += k;
+    }
+    double secs = (double)(rt_now_ns() - t0) / 1e9;
+    free(evs);
+    free(ptrs);
+    an_store_close(s);
+    remove_db(path);
+    return (double)n / secs;
+}
+
+typedef struct done_state {
+    _Atomic int done;
+} done_state;
+
+static void done_on_message(rt_actor *self, void *st, rt_msg *m)
+{
+    (void)self;
+    if (m->type == MSG_AN_FLUSH_DONE) atomic_store(&((done_state *)st)->done, 1);
+    rt_msg_free(m);
+}
+
+/* The writer actor fed by this thread; the record calls are timed into h. Returns events/s
+ * from the first record to the flush reply (everything committed). */
+static double writer_run(uint64_t n, hist *h)
+{
+    char path[640];
+    db_path("writer.db", path, sizeof path);
+    remove_db(path);
+    rt_system *sys = rt_system_new();
+    an_writer *w = an_writer_new(sys, &(an_writer_config){.db_path = path});
+    done_state ds = {0};
+    rt_actor_spec spec = {.name = "done",
+                          .threads = 1,
+                          .lane_capacity = 16,
+                          .state = &ds,
+                          .ops = {.on_message = done_on_message}};
+    rt_actor *done = rt_actor_new(sys, &spec);
+    if (rt_system_start(sys) != 0) exit(1);
+    rt_actor *wa = an_writer_actor(w);
+    uint64_t rng = 42;
+    uint64_t t0 = rt_now_ns();
+    for (uint64_t i = 0; i < n; i++) {
+        /* Same mix as the plain loop, built from the producer API's structs. */
+        uint64_t r = rnd(&rng);
+        unsigned k = (unsigned)(r >> 20) % 10;
+        uint64_t c0 = rt_now_ns();
+        if (k < 4) {
+            an_command_event e = {.command = k_cmds[(r >> 24) % 7],
+                                  .user_id = 100000000000000000ULL + r % 500,
+                                  .guild_id = 7,
+                                  .channel_id = 8,
+                                  .exec_ms = (uint32_t)((r >> 8) % 3000),
+                                  .success = (r >> 30) % 20 != 0};
+            an_record_command(wa, &e);
+        } else if (k < 8) {
+            an_image_event e = {.user_id = 100000000000000000ULL + r % 500,
+                                .guild_id = 7,
+                                .prompt = "a lighthouse on a cliff at dusk",
+                                .resolution = k_res[(r >> 24) % 7],
+                                .loras = "",
+                                .upscale_factor = 1,
+                                .generation_ms = (uint32_t)((r >> 8) % 90000),
+                                .is_video = (r >> 33) % 8 == 0,
+                                .generation_type = "standard",
+                                .success = (r >> 30) % 10 != 0};
+            an_record_image(wa, &e);
+        } else {
+            an_activity_event e = {.user_id = 100000000000000000ULL + r % 500,
+                                   .guild_id = 7,
+                                   .action = "job_queued",
+                                   .details = "{}"};
+            an_record_activity(wa, &e);
+        }
+        if (h) hist_add(h, rt_now_ns() - c0);
+    }
+    an_request_flush(wa, done, 1);
+    while (!atomic_load(&ds.done)) {
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+    double secs = (double)(rt_now_ns() - t0) / 1e9;
+    an_writer_metrics m;
+    an_writer_metrics_get(w, &m);
+    if (m.rows_written != n) {
+        fprintf(stderr, "writer wrote %llu of %llu events\n", (unsigned long long)m.rows_written,
+                (unsigned long long)n);
+        exit(1);
+    }
+    rt_system_free(sys);
+    an_writer_free(w);
+    remove_db(path);
+    return (double)n / secs;
+}
+
+/* ---- /stats latency ---------------------------------------------------------------------- */
+
+typedef struct stats_row {
+    uint64_t rows;
+    double roll_p50, roll_p99, raw_p50, raw_p99;
+    double build_s;
+} stats_row;
+
+static void stats_at(uint64_t rows, int64_t now, stats_row *out)
+{
+    char path[640], err[512];
+    db_path("stats.db", path, sizeof path);
+    remove_db(path);
+    an_store *s = an_store_open(path, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    /* Events spread evenly over the 30 days before now, written in big batches. */
+    size_t batch = 20000;
+    an_event *evs = calloc(batch, sizeof *evs);
+    const an_event **ptrs = calloc(batch, sizeof *ptrs);
+    uint64_t rng = 7;
+    uint64_t t0 = rt_now_ns();
+    for (uint64_t done = 0; done < rows;) {
+        size_t k = rows - done < batch ? (size_t)(rows - done) : batch;
+        for (size_t i = 0; i < k; i++) {
+            uint64_t j = done + i;
+            int64_t ts = now - 30 * DAY + (int64_t)((double)j / (double)rows * 30 * DAY);
+            make_event(&evs[i], &rng, j + 1, ts);
+            ptrs[i] = &evs[i];
+        }
+        if (an_store_write(s, ptrs, k, err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            exit(1);
+        }
+        for (size_t i = 0; i < k; i++)
+            an_event_clear(&evs[i]);
+        done += k;
+    }
+    out->build_s = (double)(rt_now_ns() - t0) / 1e9;
+    free(evs);
+    free(ptrs);
+    sqlite3_exec(an_store_db(s), "PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;", NULL, NULL, NULL);
+    an_store_close(s);
+
+    an_reader *r = an_reader_open(path, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    an_stats st, raw;
+    unsigned nraw = g_queries / 10 > 3 ? g_queries / 10 : 3;
+    double *lat = calloc(g_queries > nraw ? g_queries : nraw, sizeof *lat);
+    an_reader_stats(r, 30, now, &st, err, sizeof err); /* warm the page cache */
+    for (unsigned i = 0; i < g_queries; i++) {
+        uint64_t q0 = rt_now_ns();
+        if (an_reader_stats(r, 30, now, &st, err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            exit(1);
+        }
+        lat[i] = (double)(rt_now_ns() - q0) / 1e6;
+    }
+    out->roll_p50 = quantile(lat, g_queries, 0.5);
+    out->roll_p99 = quantile(lat, g_queries, 0.99);
+    for (unsigned i = 0; i < nraw; i++) {
+        uint64_t q0 = rt_now_ns();
+        an_reader_stats_raw(r, 30, now, &raw, err, sizeof err);
+        lat[i] = (double)(rt_now_ns() - q0) / 1e6;
+    }
+    out->raw_p50 = quantile(lat, nraw, 0.5);
+    out->raw_p99 = quantile(lat, nraw, 0.99);
+    free(lat);
+    if (st.total_commands != raw.total_commands || st.total_images != raw.total_images ||
+        st.active_users != raw.active_users) {
+        fprintf(stderr, "rollup and raw answers differ at %llu rows\n", (unsigned long long)rows);
+        exit(1);
+    }
+    out->rows = rows;
+    an_reader_close(r);
+    remove_db(path);
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+static void parse_rows(const char *s)
+{
+    g_nrows = 0;
+    while (*s && g_nrows < ROWS_MAX) {
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (end == s || v == 0) {
+            fprintf(stderr, "bad --rows list\n");
+            exit(2);
+        }
+        g_rows[g_nrows++] = v;
+        s = *end == ',' ? end + 1 : end;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    bool json = false;
+    const char *base = "/tmp";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
+            g_events = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
+            parse_rows(argv[++i]);
+        else if (strcmp(argv[i], "--queries") == 0 && i + 1 < argc)
+            g_queries = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            base = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_analytics [--json] [--events N] [--rows N,N,...] "
+                            "[--queries Q] [--dir DIR]\n");
+            return 2;
+        }
+    }
+    if (g_events < 1000) g_events = 1000;
+    if (g_queries < 5) g_queries = 5;
+    snprintf(g_dir, sizeof g_dir, "%s/fluxbot-bench-XXXXXX", base);
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    log_configure(LOG_LEVEL_WARN, false, 2);
+
+    /* Ingest: median of three runs each; the per-commit baseline on a tenth of the events. */
+    double plain[3], writer[3], single[3];
+    hist h;
+    hist_init(&h);
+    uint64_t n_single = g_events / 10;
+    for (int i = 0; i < 3; i++) {
+        plain[i] = plain_loop(g_events, 512, "plain.db");
+        writer[i] = writer_run(g_events, i == 1 ? &h : NULL);
+        single[i] = plain_loop(n_single, 1, "single.db");
+    }
+    double p = quantile(plain, 3, 0.5), w = quantile(writer, 3, 0.5), s1 = quantile(single, 3, 0.5);
+
+    /* /stats at mid-afternoon, so both edge days are partial. */
+    int64_t now = an_day_of((int64_t)rt_wall_ms()) * DAY + 15 * 3600000LL;
+    stats_row rows[ROWS_MAX];
+    for (unsigned i = 0; i < g_nrows; i++)
+        stats_at(g_rows[i], now, &rows[i]);
+    nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+
+    if (json) {
+        printf("{\"ingest\":{\"events\":%llu,\"plain_batched_eps\":%.0f,\"writer_eps\":%.0f,"
+               "\"writer_vs_plain\":%.3f,\"per_commit_events\":%llu,\"per_commit_eps\":%.0f,"
+               "\"writer_vs_per_commit\":%.2f},"
+               "\"producer_ns\":{\"p50\":%llu,\"p99\":%llu,\"max\":%llu,\"mean\":%.1f},"
+               "\"stats_30d\":[",
+               (unsigned long long)g_events, p, w, w / p, (unsigned long long)n_single, s1, w / s1,
+               (unsigned long long)hist_quantile(&h, 0.5),
+               (unsigned long long)hist_quantile(&h, 0.99), (unsigned long long)h.max,
+               hist_mean(&h));
+        for (unsigned i = 0; i < g_nrows; i++)
+            printf("%s{\"rows\":%llu,\"rollup_p50_ms\":%.3f,\"rollup_p99_ms\":%.3f,"
+                   "\"raw_p50_ms\":%.3f,\"raw_p99_ms\":%.3f,\"speedup_p50\":%.1f}",
+                   i ? "," : "", (unsigned long long)rows[i].rows, rows[i].roll_p50,
+                   rows[i].roll_p99, rows[i].raw_p50, rows[i].raw_p99,
+                   rows[i].raw_p50 / rows[i].roll_p50);
+        printf("]}\n");
+        return 0;
+    }
+    printf("analytics ingest, %llu events (median of 3 runs; WAL, synchronous=NORMAL)\n",
+           (unsigned long long)g_events);
+    printf("  %-38s %12.0f events/s\n", "plain batched-insert loop (512/txn)", p);
+    printf("  %-38s %12.0f events/s  %5.1f%% of the plain loop\n", "writer actor (an_record_*)", w,
+           100.0 * w / p);
+    printf("  %-38s %12.0f events/s  writer is %.1fx faster (%llu events)\n",
+           "one commit per event", s1, w / s1, (unsigned long long)n_single);
+    printf("producer: an_record_* while the writer commits (%llu calls)\n",
+           (unsigned long long)h.total);
+    printf("  p50 %llu ns   p99 %llu ns   max %llu ns   mean %.0f ns\n",
+           (unsigned long long)hist_quantile(&h, 0.5), (unsigned long long)hist_quantile(&h, 0.99),
+           (unsigned long long)h.max, hist_mean(&h));
+    printf("/stats 30 days (events spread over 30 days; %u rollup queries, raw scan %u)\n",
+           g_queries, g_queries / 10 > 3 ? g_queries / 10 : 3);
+    printf("  %10s  %10s %10s  %10s %10s  %8s\n", "rows", "roll p50", "roll p99", "raw p50",
+           "raw p99", "speed-up");
+    for (unsigned i = 0; i < g_nrows; i++)
+        printf("  %10llu  %8.3fms %8.3fms  %8.1fms %8.1fms  %7.0fx\n",
+               (unsigned long long)rows[i].rows, rows[i].roll_p50, rows[i].roll_p99,
+               rows[i].raw_p50, rows[i].raw_p99, rows[i].raw_p50 / rows[i].roll_p50);
+    return 0;
+}

@@ -1,0 +1,527 @@
+/*
+ * The analytics_writer actor: the only SQLite writer. A thin loop around an_store (batching,
+ * timing, retries, reset ordering); the SQL lives in src/analytics. See analytics_writer.h for
+ * the contract.
+ *
+ * State is touched by the writer thread only, except the counters (atomics, read by
+ * an_writer_metrics_get from any thread).
+ */
+#include "actors/analytics_writer.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analytics/an_sqlerr.h"
+#include "analytics/an_store.h"
+#include "fluxbot/log.h"
+#include "msgs/analytics_msgs.h"
+
+#define WHO "analytics"
+#define RESET_RETRY_MS 3000 /* a reset or flush request waits this long on a busy database */
+
+struct an_writer {
+    rt_actor *actor;
+    char db_path[512];
+    size_t batch_max;
+    uint64_t flush_ms;
+    uint64_t shutdown_retry_ms;
+
+    /* writer thread only */
+    an_store *store;
+    uint64_t base;  /* the store's sequence mark at open: stored seq = base + recorded seq */
+    uint64_t floor; /* events recorded before the latest reset (seq < floor) are dropped */
+    an_event_msg **pending;
+    size_t npending, cap;
+    const an_event **chunk; /* batch_max slots: the events handed to an_store_write */
+    uint64_t batch_open_ms; /* monotonic ms the oldest pending event arrived */
+    uint64_t timer_id, timer_due;
+    uint64_t retry_at; /* monotonic ms of the next attempt after a failure (0 = none) */
+    unsigned failures;
+    int last_rc;
+    uint64_t stop_deadline;
+
+    _Atomic uint64_t accepted, rows_written, batches, retries, dropped_by_reset, dropped_invalid,
+        lost, resets, pending_now;
+};
+
+/* ---- producers ------------------------------------------------------------------------------ */
+
+static int64_t event_time(uint64_t ts_ms)
+{
+    /* 0 means now; absurd values (beyond year ~292 million) are treated as now as well. */
+    return ts_ms && ts_ms < (UINT64_C(1) << 62) ? (int64_t)ts_ms : (int64_t)rt_wall_ms();
+}
+
+static int send_event(rt_actor *writer, an_event_msg *m)
+{
+    /* The number is taken last, just before the send, so it orders this event against resets
+     * requested by other threads as closely as the call order allows. */
+    m->ev.seq = an_seq_next();
+    int rc = rt_send_spill(writer, &m->hdr);
+    if (rc != 0) rt_msg_free(&m->hdr);
+    return rc;
+}
+
+int an_record_command(rt_actor *writer, const an_command_event *e)
+{
+    if (!writer || !e) return -RT_ESTOPPED;
+    an_event_msg *m = an_event_msg_new();
+    an_event *ev = &m->ev;
+    ev->kind = AN_EV_COMMAND;
+    ev->ts_ms = event_time(e->ts_ms);
+    ev->user_id = e->user_id;
+    ev->guild_id = e->guild_id;
+    ev->channel_id = e->channel_id;
+    ev->duration_ms = e->exec_ms;
+    ev->success = e->success;
+    an_event_set_text(ev, &(an_event_text){.command = e->command ? e->command : ""});
+    return send_event(writer, m);
+}
+
+int an_record_image(rt_actor *writer, const an_image_event *e)
+{
+    if (!writer || !e) return -RT_ESTOPPED;
+    an_event_msg *m = an_event_msg_new();
+    an_event *ev = &m->ev;
+    ev->kind = AN_EV_IMAGE;
+    ev->ts_ms = event_time(e->ts_ms);
+    ev->user_id = e->user_id;
+    ev->guild_id = e->guild_id;
+    ev->duration_ms = e->generation_ms;
+    ev->success = e->success;
+    ev->is_video = e->is_video;
+    ev->upscale_factor = e->upscale_factor;
+    an_event_set_text(ev, &(an_event_text){.prompt = e->prompt,
+                                           .resolution = e->resolution,
+                                           .loras = e->loras,
+                                           .generation_type = e->generation_type});
+    return send_event(writer, m);
+}
+
+int an_record_activity(rt_actor *writer, const an_activity_event *e)
+{
+    if (!writer || !e) return -RT_ESTOPPED;
+    an_event_msg *m = an_event_msg_new();
+    an_event *ev = &m->ev;
+    ev->kind = AN_EV_ACTIVITY;
+    ev->ts_ms = event_time(e->ts_ms);
+    ev->user_id = e->user_id;
+    ev->guild_id = e->guild_id;
+    ev->success = true;
+    an_event_set_text(
+        ev, &(an_event_text){.action = e->action ? e->action : "", .details = e->details});
+    return send_event(writer, m);
+}
+
+static int send_control(rt_actor *writer, uint16_t type, uint64_t seq, rt_actor *reply_to,
+                        uint64_t cookie)
+{
+    if (!writer) return -RT_ESTOPPED;
+    an_control_msg *m = an_control_msg_new(type, seq, reply_to, cookie);
+    int rc = rt_send_spill(writer, &m->hdr);
+    if (rc != 0) rt_msg_free(&m->hdr);
+    return rc;
+}
+
+int an_request_reset(rt_actor *writer, rt_actor *reply_to, uint64_t cookie)
+{
+    return send_control(writer, MSG_AN_RESET, an_seq_next(), reply_to, cookie);
+}
+
+int an_request_flush(rt_actor *writer, rt_actor *reply_to, uint64_t cookie)
+{
+    return send_control(writer, MSG_AN_FLUSH, 0, reply_to, cookie);
+}
+
+/* ---- failures and retries ------------------------------------------------------------------ */
+
+/* Errors of the environment (lock, disk, file): the same batch can succeed later. Anything
+ * else means SQLite rejected the content, and retrying the same events cannot help. */
+static bool environmental(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+    case SQLITE_PERM:
+    case SQLITE_PROTOCOL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static uint64_t backoff_ms(int rc, unsigned failures)
+{
+    unsigned shift = failures > 1 ? failures - 1 : 0;
+    if (shift > 12) shift = 12;
+    if (an_sql_is_busy(rc)) {
+        uint64_t ms = UINT64_C(5) << shift;
+        return ms < 1000 ? ms : 1000;
+    }
+    uint64_t ms = UINT64_C(1000) << shift;
+    return ms < 30000 ? ms : 30000;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void note_failure(an_writer *w, int rc, const char *err)
+{
+    w->failures++;
+    atomic_fetch_add(&w->retries, 1);
+    uint64_t wait = backoff_ms(rc, w->failures);
+    w->retry_at = rt_now_ms() + wait;
+    /* Log the first failure, every change of cause, then every 20th retry. */
+    if (w->failures == 1 || (rc & 0xff) != (w->last_rc & 0xff) || w->failures % 20 == 0)
+        LOG_ERROR(WHO,
+                  "cannot write to '%s': %s; %zu accepted events kept in memory, retry %u in "
+                  "%llu ms",
+                  w->db_path, err, w->npending, w->failures, (unsigned long long)wait);
+    w->last_rc = rc;
+}
+
+static void note_success(an_writer *w)
+{
+    if (w->failures)
+        LOG_WARN(WHO, "writes to '%s' recovered after %u failed attempts", w->db_path, w->failures);
+    w->failures = 0;
+    w->retry_at = 0;
+    w->last_rc = SQLITE_OK;
+}
+
+/* ---- batches ------------------------------------------------------------------------------- */
+
+static void drop_front(an_writer *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        rt_msg_free(&w->pending[i]->hdr);
+    memmove(w->pending, w->pending + n, (w->npending - n) * sizeof *w->pending);
+    w->npending -= n;
+    atomic_store(&w->pending_now, w->npending);
+}
+
+/* SQLite refused a chunk for its content: write the events one by one so one bad event cannot
+ * hold back the others; the ones refused on their own are logged and dropped. Returns the
+ * environmental error that stopped it, or SQLITE_OK. */
+static int write_singly(an_writer *w, size_t n, char *err, size_t errlen)
+{
+    while (n--) {
+        const an_event *ev = &w->pending[0]->ev;
+        int rc = an_store_write(w->store, &ev, 1, err, errlen);
+        if (rc != SQLITE_OK && environmental(rc)) return rc;
+        if (rc == SQLITE_OK) {
+            atomic_fetch_add(&w->rows_written, 1);
+            atomic_fetch_add(&w->batches, 1);
+        } else {
+            atomic_fetch_add(&w->dropped_invalid, 1);
+            LOG_ERROR(WHO, "event %llu rejected and dropped: %s", (unsigned long long)ev->seq, err);
+        }
+        drop_front(w, 1);
+    }
+    return SQLITE_OK;
+}
+
+/* Commits every pending event in chunks of batch_max. True when nothing is left pending; on an
+ * environmental failure the events stay, the retry is scheduled and it returns false. */
+static bool flush_pending(an_writer *w)
+{
+    char err[512];
+    while (w->npending) {
+        size_t n = w->npending < w->batch_max ? w->npending : w->batch_max;
+        for (size_t i = 0; i < n; i++)
+            w->chunk[i] = &w->pending[i]->ev;
+        int rc = an_store_write(w->store, w->chunk, n, err, sizeof err);
+        if (rc == SQLITE_OK) {
+            atomic_fetch_add(&w->rows_written, n);
+            atomic_fetch_add(&w->batches, 1);
+            drop_front(w, n);
+            note_success(w);
+            continue;
+        }
+        if (!environmental(rc)) rc = write_singly(w, n, err, sizeof err);
+        if (rc != SQLITE_OK) {
+            note_failure(w, rc, err);
+            return false;
+        }
+        note_success(w);
+    }
+    w->batch_open_ms = 0;
+    return true;
+}
+
+/* Keeps retrying until everything is committed or deadline (monotonic ms) passes. */
+static bool flush_until(an_writer *w, uint64_t deadline)
+{
+    for (;;) {
+        if (flush_pending(w)) return true;
+        uint64_t now = rt_now_ms();
+        if (now >= deadline) return false;
+        uint64_t wait = w->retry_at > now ? w->retry_at - now : 1;
+        sleep_ms(wait < deadline - now ? wait : deadline - now);
+    }
+}
+
+/* The batch is due: full, or its oldest event waited flush_ms; not while backing off. */
+static void maybe_flush(an_writer *w, uint64_t now)
+{
+    if (!w->npending) return;
+    if (w->retry_at && now < w->retry_at) return;
+    if (w->npending >= w->batch_max || now >= w->batch_open_ms + w->flush_ms || w->retry_at)
+        flush_pending(w);
+}
+
+/* Makes sure a timer tick arrives when the pending batch next needs attention. */
+static void arm_timer(an_writer *w, uint64_t now)
+{
+    if (!w->npending) return;
+    uint64_t due = w->retry_at ? w->retry_at : w->batch_open_ms + w->flush_ms;
+    if (w->timer_due && w->timer_due <= due) return;
+    if (w->timer_id) rt_timer_cancel(rt_actor_system(w->actor), w->timer_id);
+    w->timer_id = rt_timer_start(w->actor, due > now ? due - now : 0, 0, 0);
+    w->timer_due = due;
+}
+
+static void accept_event(an_writer *w, an_event_msg *m)
+{
+    if (m->ev.seq < w->floor) {
+        /* Recorded before a reset that was already carried out: it is part of what the
+         * reset deleted. */
+        atomic_fetch_add(&w->dropped_by_reset, 1);
+        rt_msg_free(&m->hdr);
+        return;
+    }
+    m->ev.seq += w->base;
+    if (w->npending == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 1024;
+        w->pending = realloc(w->pending, w->cap * sizeof *w->pending);
+        if (!w->pending) abort();
+    }
+    if (w->npending == 0) w->batch_open_ms = rt_now_ms();
+    w->pending[w->npending++] = m;
+    atomic_fetch_add(&w->accepted, 1);
+    atomic_store(&w->pending_now, w->npending);
+    if (w->npending >= w->batch_max && !w->retry_at) flush_pending(w);
+}
+
+/* ---- control messages ---------------------------------------------------------------------- */
+
+static void reply(an_control_msg *req, uint16_t type, uint64_t rows, const char *error)
+{
+    if (!req->reply_to) return;
+    an_done_msg *d = an_done_msg_new(type, req->cookie, rows, error);
+    if (rt_send_spill(req->reply_to, &d->hdr) != 0) rt_msg_free(&d->hdr);
+}
+
+static void do_reset(an_writer *w, an_control_msg *req)
+{
+    uint64_t cut = w->base + req->seq; /* stored seq of the first event to keep */
+    uint64_t deadline = rt_now_ms() + RESET_RETRY_MS, deleted = 0;
+    char err[512] = "";
+    int rc;
+    for (unsigned attempt = 1;; attempt++) {
+        rc = an_store_reset(w->store, cut, &deleted, err, sizeof err);
+        if (rc == SQLITE_OK || !an_sql_is_busy(rc) || rt_now_ms() >= deadline) break;
+        atomic_fetch_add(&w->retries, 1);
+        sleep_ms(backoff_ms(rc, attempt));
+    }
+    if (rc != SQLITE_OK) {
+        LOG_ERROR(WHO, "reset failed, nothing deleted: %s", err);
+        reply(req, MSG_AN_RESET_DONE, 0, err);
+        return;
+    }
+    /* Pending events recorded before the reset are deleted too: they never reach the table. */
+    size_t kept = 0;
+    for (size_t i = 0; i < w->npending; i++) {
+        if (w->pending[i]->ev.seq < cut) {
+            rt_msg_free(&w->pending[i]->hdr);
+            deleted++;
+        } else {
+            w->pending[kept++] = w->pending[i];
+        }
+    }
+    w->npending = kept;
+    atomic_store(&w->pending_now, kept);
+    if (req->seq > w->floor) w->floor = req->seq;
+    atomic_fetch_add(&w->resets, 1);
+    LOG_INFO(WHO, "statistics reset: %llu rows deleted", (unsigned long long)deleted);
+    reply(req, MSG_AN_RESET_DONE, deleted, NULL);
+}
+
+static void do_flush(an_writer *w, an_control_msg *req)
+{
+    bool ok = flush_until(w, rt_now_ms() + RESET_RETRY_MS);
+    char err[160] = "";
+    if (!ok)
+        snprintf(err, sizeof err, "%zu events not yet written (%s)", w->npending,
+                 an_sql_cause(w->last_rc));
+    reply(req, MSG_AN_FLUSH_DONE, 0, err);
+}
+
+/* ---- actor callbacks ----------------------------------------------------------------------- */
+
+static int on_thread_start(rt_actor *self, void *state, unsigned index)
+{
+    (void)self;
+    (void)index;
+    an_writer *w = state;
+    char err[768];
+    w->store = an_store_open(w->db_path, err, sizeof err);
+    if (!w->store) {
+        LOG_ERROR(WHO, "%s", err);
+        return -1;
+    }
+    w->base = an_store_seq_hwm(w->store);
+    LOG_INFO(WHO, "writing to '%s' (batches of %zu events or %llu ms)", w->db_path, w->batch_max,
+             (unsigned long long)w->flush_ms);
+    return 0;
+}
+
+static void on_message(rt_actor *self, void *state, rt_msg *m)
+{
+    (void)self;
+    an_writer *w = state;
+    switch (m->type) {
+    case MSG_AN_EVENT:
+        accept_event(w, (an_event_msg *)m);
+        return; /* kept or freed by accept_event */
+    case MSG_AN_RESET:
+        do_reset(w, (an_control_msg *)m);
+        break;
+    case MSG_AN_FLUSH:
+        do_flush(w, (an_control_msg *)m);
+        break;
+    case RT_MSG_TIMER: {
+        rt_timer_msg *t = (rt_timer_msg *)m;
+        if (t->timer_id == w->timer_id) {
+            w->timer_id = 0;
+            w->timer_due = 0;
+        }
+        maybe_flush(w, rt_now_ms());
+        break;
+    }
+    default:
+        LOG_WARN(WHO, "ignoring message type %u", m->type);
+        break;
+    }
+    rt_msg_free(m);
+}
+
+static void shutdown_flush(an_writer *w)
+{
+    if (!w->stop_deadline) w->stop_deadline = rt_now_ms() + w->shutdown_retry_ms;
+    flush_until(w, w->stop_deadline);
+}
+
+static void on_idle(rt_actor *self, void *state)
+{
+    an_writer *w = state;
+    if (rt_actor_stop_requested(self)) {
+        shutdown_flush(w);
+        return;
+    }
+    uint64_t now = rt_now_ms();
+    maybe_flush(w, now);
+    arm_timer(w, now);
+}
+
+static void on_stop_requested(rt_actor *self, void *state)
+{
+    (void)self;
+    shutdown_flush(state);
+}
+
+static void on_thread_exit(rt_actor *self, void *state, unsigned index)
+{
+    (void)self;
+    (void)index;
+    an_writer *w = state;
+    if (!w->store) return; /* the start failed: nothing was accepted */
+    shutdown_flush(w);
+    if (w->npending) {
+        atomic_fetch_add(&w->lost, w->npending);
+        LOG_ERROR(WHO,
+                  "%zu accepted events could not be written to '%s' before exit (%s); they "
+                  "are lost",
+                  w->npending, w->db_path, an_sql_cause(w->last_rc));
+        drop_front(w, w->npending);
+    }
+    an_store_close(w->store);
+    w->store = NULL;
+    an_writer_metrics m;
+    an_writer_metrics_get(w, &m);
+    LOG_INFO(WHO, "closed: %llu events written in %llu batches, %llu retries",
+             (unsigned long long)m.rows_written, (unsigned long long)m.batches,
+             (unsigned long long)m.retries);
+}
+
+an_writer *an_writer_new(rt_system *sys, const an_writer_config *cfg)
+{
+    an_writer *w = calloc(1, sizeof *w);
+    if (!w) abort();
+    snprintf(w->db_path, sizeof w->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
+    w->batch_max = cfg && cfg->batch_max ? cfg->batch_max : 512;
+    w->flush_ms = cfg && cfg->flush_ms ? cfg->flush_ms : 200;
+    w->shutdown_retry_ms = cfg && cfg->shutdown_retry_ms ? cfg->shutdown_retry_ms : 10000;
+    w->chunk = calloc(w->batch_max, sizeof *w->chunk);
+    if (!w->chunk) abort();
+    rt_actor_spec spec = {
+        .name = "analytics",
+        .threads = 1, /* exactly one writer: SQLite allows one at a time anyway */
+        .lane_capacity = cfg && cfg->lane_capacity ? cfg->lane_capacity : 1024,
+        .state = w,
+        .ops = {.on_thread_start = on_thread_start,
+                .on_message = on_message,
+                .on_idle = on_idle,
+                .on_stop_requested = on_stop_requested,
+                .on_thread_exit = on_thread_exit},
+    };
+    w->actor = rt_actor_new(sys, &spec);
+    if (!w->actor) {
+        free(w->chunk);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+rt_actor *an_writer_actor(an_writer *w)
+{
+    return w ? w->actor : NULL;
+}
+
+void an_writer_metrics_get(an_writer *w, an_writer_metrics *out)
+{
+    out->accepted = atomic_load(&w->accepted);
+    out->rows_written = atomic_load(&w->rows_written);
+    out->batches = atomic_load(&w->batches);
+    out->retries = atomic_load(&w->retries);
+    out->dropped_by_reset = atomic_load(&w->dropped_by_reset);
+    out->dropped_invalid = atomic_load(&w->dropped_invalid);
+    out->lost = atomic_load(&w->lost);
+    out->resets = atomic_load(&w->resets);
+    out->pending = atomic_load(&w->pending_now);
+}
+
+void an_writer_free(an_writer *w)
+{
+    if (!w) return;
+    for (size_t i = 0; i < w->npending; i++)
+        rt_msg_free(&w->pending[i]->hdr);
+    free(w->pending);
+    free(w->chunk);
+    an_store_close(w->store);
+    free(w);
+}

@@ -1,0 +1,169 @@
+/* Blocking, bounded libcurl calls for the runner's workers (see comfy_runner_http.h). */
+#include "actors/comfy_runner_http.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct comfy_http {
+    CURL *curl;
+};
+
+typedef struct sink {
+    comfy_http_res *res;
+    size_t cap, max;
+} sink;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void do_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+void comfy_http_global_init(void)
+{
+    pthread_once(&once, do_init);
+}
+
+comfy_http *comfy_http_new(void)
+{
+    comfy_http_global_init();
+    comfy_http *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    h->curl = curl_easy_init();
+    if (!h->curl) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void comfy_http_free(comfy_http *h)
+{
+    if (!h) return;
+    curl_easy_cleanup(h->curl);
+    free(h);
+}
+
+void comfy_http_res_free(comfy_http_res *r)
+{
+    if (!r) return;
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    sink *s = ud;
+    size_t n = size * nmemb;
+    comfy_http_res *r = s->res;
+    if (r->len + n > s->max) {
+        r->too_large = true;
+        return 0; /* aborts the transfer */
+    }
+    if (r->len + n + 1 > s->cap) {
+        size_t nc = s->cap ? s->cap : 8192;
+        while (nc < r->len + n + 1)
+            nc *= 2;
+        uint8_t *nb = realloc(r->body, nc);
+        if (!nb) return 0;
+        r->body = nb;
+        s->cap = nc;
+    }
+    memcpy(r->body + r->len, ptr, n);
+    r->len += n;
+    r->body[r->len] = 0;
+    return n;
+}
+
+static int perform(comfy_http *h, const char *url, size_t max, long timeout_ms,
+                   struct curl_slist *headers, comfy_http_res *out)
+{
+    memset(out, 0, sizeof *out);
+    sink s = {.res = out, .max = max};
+    CURL *c = h->curl;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "fluxbot/" FLUXBOT_VERSION);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    if (ct) snprintf(out->content_type, sizeof out->content_type, "%s", ct);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    if (rc == CURLE_FILESIZE_EXCEEDED) out->too_large = true;
+    if (!out->body) {
+        out->body = calloc(1, 1);
+        if (!out->body) abort();
+    }
+    if (rc != CURLE_OK) {
+        snprintf(out->error, sizeof out->error, "%.190s",
+                 out->too_large ? "response larger than allowed"
+                                : (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
+        out->status = (int)status;
+        return -1;
+    }
+    out->status = (int)status;
+    return 0;
+}
+
+int comfy_http_get(comfy_http *h, const char *url, size_t max_bytes, long timeout_ms,
+                   comfy_http_res *out)
+{
+    curl_easy_reset(h->curl);
+    curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
+    return perform(h, url, max_bytes, timeout_ms, NULL, out);
+}
+
+int comfy_http_post_json(comfy_http *h, const char *url, const char *json, long timeout_ms,
+                         comfy_http_res *out)
+{
+    curl_easy_reset(h->curl);
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    hd = curl_slist_append(hd, "Expect:");
+    curl_easy_setopt(h->curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, json ? json : "");
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(json ? strlen(json) : 0));
+    int rc = perform(h, url, 64u << 20, timeout_ms, hd, out);
+    curl_slist_free_all(hd);
+    return rc;
+}
+
+int comfy_http_upload(comfy_http *h, const char *base_url, const char *filename, const char *mime,
+                      const uint8_t *data, size_t len, long timeout_ms, comfy_http_res *out)
+{
+    curl_easy_reset(h->curl);
+    char url[1024];
+    snprintf(url, sizeof url, "%s/upload/image", base_url);
+    curl_mime *form = curl_mime_init(h->curl);
+    curl_mimepart *p = curl_mime_addpart(form);
+    curl_mime_name(p, "image");
+    curl_mime_filename(p, filename);
+    curl_mime_type(p, mime);
+    curl_mime_data(p, (const char *)data, len);
+    p = curl_mime_addpart(form);
+    curl_mime_name(p, "overwrite");
+    curl_mime_data(p, "false", CURL_ZERO_TERMINATED);
+    struct curl_slist *hd = curl_slist_append(NULL, "Expect:");
+    curl_easy_setopt(h->curl, CURLOPT_MIMEPOST, form);
+    int rc = perform(h, url, 1u << 20, timeout_ms, hd, out);
+    curl_easy_setopt(h->curl, CURLOPT_MIMEPOST, NULL);
+    curl_slist_free_all(hd);
+    curl_mime_free(form);
+    return rc;
+}

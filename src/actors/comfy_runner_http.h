@@ -1,0 +1,42 @@
+/*
+ * Blocking HTTP for the runner's worker threads (libcurl easy, one handle per thread so
+ * connections to a ComfyUI server are kept alive): JSON GET/POST, multipart image upload, and
+ * bounded downloads (Discord attachments, ComfyUI /view). Every response body is capped; a body
+ * over the cap fails the call instead of filling memory. No Origin header is ever sent (ComfyUI
+ * refuses loopback requests whose Origin differs from Host).
+ */
+#ifndef FLUXBOT_COMFY_RUNNER_HTTP_H
+#define FLUXBOT_COMFY_RUNNER_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct comfy_http comfy_http;
+
+typedef struct comfy_http_res {
+    int status;    /* HTTP status, 0 when no response */
+    uint8_t *body; /* malloc'd, NUL-terminated (len excludes the NUL) */
+    size_t len;
+    char content_type[128];
+    char error[192]; /* transport error, "" otherwise */
+    bool too_large;  /* body exceeded the cap */
+} comfy_http_res;
+
+/* Once per process before threads use curl (idempotent, thread-safe). */
+void comfy_http_global_init(void);
+
+comfy_http *comfy_http_new(void);
+void comfy_http_free(comfy_http *h);
+
+/* Each returns 0 when a response arrived (any status), -1 on transport failure or cap. */
+int comfy_http_get(comfy_http *h, const char *url, size_t max_bytes, long timeout_ms,
+                   comfy_http_res *out);
+int comfy_http_post_json(comfy_http *h, const char *url, const char *json, long timeout_ms,
+                         comfy_http_res *out);
+/* POST {base}/upload/image: parts image (file) and overwrite=false. */
+int comfy_http_upload(comfy_http *h, const char *base_url, const char *filename, const char *mime,
+                      const uint8_t *data, size_t len, long timeout_ms, comfy_http_res *out);
+void comfy_http_res_free(comfy_http_res *r);
+
+#endif

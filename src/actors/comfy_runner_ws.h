@@ -1,0 +1,38 @@
+/*
+ * The runner's websockets: one connection per ComfyUI server for the whole bot, all with the
+ * same clientId, serviced by one libwebsockets thread. Frames are reassembled (bounded), parsed
+ * with comfy_proto and handed to the runner's callback on this thread; the runner routes them
+ * by prompt_id. Dropped or refused connections are retried with exponential backoff (1 s → 15 s,
+ * jittered); lws pings idle sockets and hangs up on silence, so a zombie socket is noticed.
+ * Callbacks never run after comfy_ws_stop has begun.
+ */
+#ifndef FLUXBOT_COMFY_RUNNER_WS_H
+#define FLUXBOT_COMFY_RUNNER_WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "comfy/comfy_proto.h"
+
+typedef struct comfy_ws comfy_ws;
+
+typedef void (*comfy_ws_event_fn)(void *ctx, unsigned server, const cproto_event *ev);
+typedef void (*comfy_ws_link_fn)(void *ctx, unsigned server, bool up);
+
+typedef struct comfy_ws_opts {
+    const char *const *urls; /* base URLs, "http://host:port[/prefix]" */
+    unsigned n;
+    const char *client_id;
+    comfy_ws_event_fn on_event;
+    comfy_ws_link_fn on_link;
+    void *ctx;
+    unsigned ping_secs;     /* 0 = 20 */
+    size_t max_frame_bytes; /* 0 = 32 MiB; bigger frames are dropped */
+} comfy_ws_opts;
+
+comfy_ws *comfy_ws_start(const comfy_ws_opts *o, char *err, size_t errlen);
+void comfy_ws_stop(comfy_ws *w);
+/* Frames received (all servers) and frames that failed to parse, for metrics and tests. */
+void comfy_ws_counts(comfy_ws *w, unsigned long *frames, unsigned long *bad);
+
+#endif

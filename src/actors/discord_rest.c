@@ -1,0 +1,686 @@
+/*
+ * The discord_rest actor (see discord_rest.h). Owns the curl multi handle, the queue of requests
+ * waiting for the rate limiter, the transfers in flight and the limiter itself; everything here
+ * runs on the actor's one loop thread except drest_create/drest_free, the wake hook
+ * (curl_multi_wakeup, which curl allows from any thread) and the atomic counters.
+ *
+ * One loop turn: drain the mailbox into the queue, hand queued requests the limiter lets go to
+ * curl (in arrival order), let curl work, settle finished transfers (retry, answer or fail),
+ * then sleep in curl_multi_poll until a socket, the next limiter deadline or a wake-up.
+ */
+#include "actors/discord_rest.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "discord/commands.h"
+#include "fluxbot/log.h"
+#include "msgs/discord_msgs.h"
+
+#define ACTOR DREST_ACTOR_NAME
+#define POOL_MAX 64
+
+typedef struct rq {
+    struct rq *prev, *next; /* queue links */
+    rest_req_msg *m;        /* owned */
+    rl_ticket t;
+    CURL *easy;
+    curl_mime *mime;
+    struct curl_slist *hdrs;
+    rl_headers h;
+    char *resp;
+    size_t resp_len, resp_cap, max_resp;
+    bool too_big;
+    char errbuf[CURL_ERROR_SIZE];
+} rq;
+
+/* A file part's read cursor, so uploads stream from the message without a copy. */
+typedef struct part_src {
+    const uint8_t *data;
+    size_t len, off;
+} part_src;
+
+struct drest {
+    drest_config cfg;
+    char *api_base;
+    char *auth_header; /* "Authorization: Bot <token>": a secret */
+    char *user_agent;
+    rt_system *sys;
+    rt_actor *actor;
+    CURLM *multi;
+    rl_limiter *rl;
+
+    rq *head, *tail;   /* waiting for the limiter, oldest first */
+    rq *fhead, *ftail; /* in flight */
+    size_t npending, ninflight;
+    bool dirty; /* something changed: run the scheduler again before sleeping */
+    CURL *pool[POOL_MAX];
+    unsigned npool;
+    bool fatal_reported;
+
+    _Atomic uint64_t requests, attempts, completed, failed, retries;
+    _Atomic uint64_t r429_user, r429_global, r429_shared, network_errors, wait_ms;
+    _Atomic uint64_t pending_n, inflight_n, bytes_out, bytes_in;
+    _Atomic bool fatal;
+};
+
+/* ---- lists ---------------------------------------------------------------------------------- */
+
+/* A request is on exactly one list at a time: queued (waiting) or in flight. */
+static void l_push(rq **head, rq **tail, rq *r, bool front)
+{
+    if (front) {
+        r->prev = NULL;
+        r->next = *head;
+        if (*head)
+            (*head)->prev = r;
+        else
+            *tail = r;
+        *head = r;
+    } else {
+        r->next = NULL;
+        r->prev = *tail;
+        if (*tail)
+            (*tail)->next = r;
+        else
+            *head = r;
+        *tail = r;
+    }
+}
+
+static void l_unlink(rq **head, rq **tail, rq *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        *head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        *tail = r->prev;
+    r->prev = r->next = NULL;
+}
+
+static void q_push_back(drest *d, rq *r)
+{
+    l_push(&d->head, &d->tail, r, false);
+    atomic_store(&d->pending_n, ++d->npending);
+}
+
+static void q_push_front(drest *d, rq *r)
+{
+    l_push(&d->head, &d->tail, r, true);
+    atomic_store(&d->pending_n, ++d->npending);
+}
+
+static void q_unlink(drest *d, rq *r)
+{
+    l_unlink(&d->head, &d->tail, r);
+    atomic_store(&d->pending_n, --d->npending);
+}
+
+static void f_push(drest *d, rq *r)
+{
+    l_push(&d->fhead, &d->ftail, r, false);
+    atomic_store(&d->inflight_n, ++d->ninflight);
+}
+
+static void f_unlink(drest *d, rq *r)
+{
+    l_unlink(&d->fhead, &d->ftail, r);
+    atomic_store(&d->inflight_n, --d->ninflight);
+}
+
+/* ---- answering --------------------------------------------------------------------------------
+ */
+
+static bool is_success(int status)
+{
+    return status >= 200 && status < 400;
+}
+
+/* Answers the requester (or logs a failure) and frees the request. */
+static void finish(drest *d, rq *r, int status, const char *error)
+{
+    if (is_success(status))
+        atomic_fetch_add(&d->completed, 1);
+    else
+        atomic_fetch_add(&d->failed, 1);
+    atomic_fetch_add(&d->wait_ms, r->t.waited_ms);
+    rest_req_msg *m = r->m;
+    if (m->reply_to) {
+        rest_res_msg *res = rest_res_msg_new(m->cookie, status, r->resp, r->resp_len);
+        if (error) snprintf(res->error, sizeof res->error, "%s", error);
+        if (rt_send_spill(m->reply_to, &res->hdr) != 0) rt_msg_free(&res->hdr);
+    } else if (!is_success(status)) {
+        /* Route, not path: paths hold interaction tokens. */
+        char excerpt[160] = "";
+        if (r->resp_len)
+            snprintf(excerpt, sizeof excerpt, "%.*s", (int)(r->resp_len < 150 ? r->resp_len : 150),
+                     r->resp);
+        LOG_WARN(ACTOR, "%s failed: status %d%s%s %s", r->t.route.key, status, error ? ": " : "",
+                 error ? error : "", excerpt);
+    }
+    free(r->resp);
+    rt_msg_free(&m->hdr);
+    free(r);
+}
+
+static void report_fatal(drest *d)
+{
+    atomic_store(&d->fatal, true);
+    if (d->fatal_reported) return;
+    d->fatal_reported = true;
+    LOG_ERROR(ACTOR, "Discord rejected the bot token (HTTP 401 Unauthorized). The token in "
+                     "DISCORD_TOKEN / discord_token is wrong, was reset, or belongs to another "
+                     "application: copy a fresh one from the Developer Portal (Bot -> Reset "
+                     "Token). Stopping the bot.");
+    rt_system_request_exit(d->sys, d->cfg.fatal_exit_code);
+}
+
+/* ---- curl plumbing ------------------------------------------------------------------------------
+ */
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    rq *r = ud;
+    size_t k = sz * n;
+    if (r->resp_len + k > r->max_resp) {
+        r->too_big = true;
+        return 0; /* aborts the transfer */
+    }
+    if (r->resp_len + k > r->resp_cap) {
+        size_t want = (r->resp_len + k) * 2 + 256;
+        char *nb = realloc(r->resp, want + 1);
+        if (!nb) return 0;
+        r->resp = nb;
+        r->resp_cap = want;
+    }
+    memcpy(r->resp + r->resp_len, p, k);
+    r->resp_len += k;
+    r->resp[r->resp_len] = '\0';
+    return k;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    rq *r = ud;
+    size_t k = sz * n;
+    if (k >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        rl_headers_init(&r->h); /* a new response (e.g. after 100 Continue) */
+    else
+        rl_headers_feed(&r->h, p, k);
+    return k;
+}
+
+static size_t part_read(char *buf, size_t size, size_t nitems, void *arg)
+{
+    part_src *s = arg;
+    size_t want = size * nitems, left = s->len - s->off;
+    size_t n = want < left ? want : left;
+    memcpy(buf, s->data + s->off, n);
+    s->off += n;
+    return n;
+}
+
+static int part_seek(void *arg, curl_off_t offset, int origin)
+{
+    part_src *s = arg;
+    if (origin != SEEK_SET || offset < 0 || (size_t)offset > s->len) return CURL_SEEKFUNC_CANTSEEK;
+    s->off = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+static CURL *easy_get(drest *d)
+{
+    if (d->npool) {
+        CURL *e = d->pool[--d->npool];
+        curl_easy_reset(e);
+        return e;
+    }
+    return curl_easy_init();
+}
+
+static void easy_put(drest *d, CURL *e)
+{
+    if (d->npool < POOL_MAX)
+        d->pool[d->npool++] = e;
+    else
+        curl_easy_cleanup(e);
+}
+
+/* Sets the easy handle up for one attempt. 0 or -1 (error in r->errbuf). */
+static int easy_setup(drest *d, rq *r)
+{
+    rest_req_msg *m = r->m;
+    CURL *e = easy_get(d);
+    if (!e) {
+        snprintf(r->errbuf, sizeof r->errbuf, "curl_easy_init failed");
+        return -1;
+    }
+    r->easy = e;
+    r->errbuf[0] = '\0';
+    rl_headers_init(&r->h);
+    free(r->resp);
+    r->resp = NULL;
+    r->resp_len = r->resp_cap = 0;
+    r->max_resp = d->cfg.max_response;
+    r->too_big = false;
+
+    size_t blen = strlen(d->api_base), plen = strlen(m->path);
+    char *url = malloc(blen + plen + 1);
+    if (!url) abort();
+    memcpy(url, d->api_base, blen);
+    memcpy(url + blen, m->path, plen + 1);
+    curl_easy_setopt(e, CURLOPT_URL, url); /* curl copies it */
+    free(url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)d->cfg.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(d->cfg.timeout_ms < 10000 ? d->cfg.timeout_ms : 10000));
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, d->user_agent);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)d->cfg.max_response);
+
+    struct curl_slist *h = NULL;
+    /* Interaction and webhook-token routes authenticate with their token, not the bot's. */
+    if (!r->t.route.global_exempt) h = curl_slist_append(h, d->auth_header);
+    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip before uploads */
+    if (m->audit_reason[0]) {
+        char *esc = curl_easy_escape(e, m->audit_reason, 0);
+        if (esc) {
+            char line[512];
+            snprintf(line, sizeof line, "X-Audit-Log-Reason: %s", esc);
+            h = curl_slist_append(h, line);
+            curl_free(esc);
+        }
+    }
+    const char *method = rest_method_name(m->method);
+    if (m->nfiles > 0) {
+        curl_mime *mime = curl_mime_init(e);
+        curl_mimepart *part = curl_mime_addpart(mime);
+        curl_mime_name(part, "payload_json");
+        curl_mime_data(part, m->json ? m->json : "{}", CURL_ZERO_TERMINATED);
+        curl_mime_type(part, "application/json");
+        for (unsigned i = 0; i < m->nfiles; i++) {
+            const rest_file *f = &m->files[i];
+            part_src *src = malloc(sizeof *src);
+            if (!src) abort();
+            *src = (part_src){.data = f->data, .len = f->len};
+            char name[24];
+            snprintf(name, sizeof name, "files[%u]", i);
+            part = curl_mime_addpart(mime);
+            curl_mime_name(part, name);
+            curl_mime_filename(part, f->filename);
+            curl_mime_type(part, f->content_type);
+            curl_mime_data_cb(part, (curl_off_t)f->len, part_read, part_seek, free, src);
+        }
+        r->mime = mime;
+        curl_easy_setopt(e, CURLOPT_MIMEPOST, mime);
+        if (m->method != REST_POST) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    } else if (m->json) {
+        h = curl_slist_append(h, "Content-Type: application/json");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(m->json));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, m->json);
+        if (m->method != REST_POST) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    } else if (m->method == REST_GET) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (m->method == REST_POST || m->method == REST_PUT || m->method == REST_PATCH) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+        if (m->method != REST_POST) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    } else {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    }
+    r->hdrs = h;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    return 0;
+}
+
+static void easy_teardown(drest *d, rq *r)
+{
+    if (r->easy) {
+        curl_off_t up = 0, down = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+        curl_easy_getinfo(r->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+        atomic_fetch_add(&d->bytes_out, (uint64_t)up);
+        atomic_fetch_add(&d->bytes_in, (uint64_t)down);
+        easy_put(d, r->easy);
+        r->easy = NULL;
+    }
+    curl_mime_free(r->mime);
+    r->mime = NULL;
+    curl_slist_free_all(r->hdrs);
+    r->hdrs = NULL;
+}
+
+static void start(drest *d, rq *r)
+{
+    if (easy_setup(d, r) != 0 || curl_multi_add_handle(d->multi, r->easy) != CURLM_OK) {
+        rl_release(d->rl, &r->t);
+        char why[CURL_ERROR_SIZE + 32];
+        snprintf(why, sizeof why, "cannot start request: %s", r->errbuf);
+        easy_teardown(d, r);
+        finish(d, r, 0, why);
+        return;
+    }
+    f_push(d, r);
+    atomic_fetch_add(&d->attempts, 1);
+}
+
+/* ---- scheduling and completion --------------------------------------------------------------- */
+
+/* Sends what the limiter allows, oldest first. Returns the earliest time something waiting
+ * may go (UINT64_MAX: nothing timed; completions will trigger another pass). */
+static uint64_t schedule(drest *d, uint64_t now)
+{
+    d->dirty = false;
+    uint64_t wake = UINT64_MAX;
+    for (rq *r = d->head, *next; r; r = next) {
+        next = r->next;
+        if (d->ninflight >= d->cfg.max_in_flight) break;
+        uint64_t at = 0;
+        rl_verdict v = rl_acquire(d->rl, &r->t, now, &at);
+        if (v == RL_SEND) {
+            q_unlink(d, r);
+            start(d, r);
+        } else if (v == RL_WAIT) {
+            if (at != RL_WAKE_ON_COMPLETION && at < wake) wake = at;
+        } else {
+            q_unlink(d, r);
+            finish(d, r, 401, "the bot token was rejected (401); not sent");
+        }
+    }
+    return wake;
+}
+
+static bool already_acknowledged(const rq *r)
+{
+    /* A retried callback whose first attempt did reach Discord: the interaction is answered. */
+    return r->t.sends > 1 && r->resp && strstr(r->resp, "40060") != NULL &&
+           strstr(r->t.route.key, "/callback") != NULL;
+}
+
+static void settle(drest *d, rq *r, CURLcode rc, long code, uint64_t now)
+{
+    int status = rc == CURLE_OK ? (int)code : 0;
+    if (rc == CURLE_FILESIZE_EXCEEDED || r->too_big) {
+        rl_complete(d->rl, &r->t, (int)code, &r->h, now);
+        finish(d, r, 0, "response too large");
+        return;
+    }
+    if (status == 429) {
+        rl_headers_feed_body(&r->h, r->resp, r->resp_len);
+        rl_scope s = r->h.scope != RL_SCOPE_NONE ? r->h.scope
+                     : r->h.global               ? RL_SCOPE_GLOBAL
+                                                 : RL_SCOPE_USER;
+        atomic_fetch_add(s == RL_SCOPE_GLOBAL   ? &d->r429_global
+                         : s == RL_SCOPE_SHARED ? &d->r429_shared
+                                                : &d->r429_user,
+                         1);
+    }
+    if (status == 0) atomic_fetch_add(&d->network_errors, 1);
+    rl_outcome out = rl_complete(d->rl, &r->t, status, &r->h, now);
+    switch (out) {
+    case RL_RETRY:
+        atomic_fetch_add(&d->retries, 1);
+        LOG_DEBUG(ACTOR, "%s: status %d (%s), retrying", r->t.route.key, status,
+                  status ? "" : r->errbuf);
+        q_push_front(d, r);
+        return;
+    case RL_FATAL_AUTH:
+        report_fatal(d);
+        finish(d, r, status, "unauthorized: the bot token was rejected");
+        return;
+    case RL_DONE:
+    case RL_GIVE_UP:
+        if (status == 400 && already_acknowledged(r)) {
+            free(r->resp);
+            r->resp = NULL;
+            r->resp_len = 0;
+            finish(d, r, 204, "acknowledged by an earlier attempt");
+            return;
+        }
+        finish(d, r, status,
+               status ? (out == RL_GIVE_UP ? "retries exhausted" : NULL)
+                      : (r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc)));
+        return;
+    }
+}
+
+static void harvest(drest *d)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(d->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        CURL *e = msg->easy_handle;
+        CURLcode rc = msg->data.result;
+        rq *r = NULL;
+        long code = 0;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+        curl_multi_remove_handle(d->multi, e);
+        f_unlink(d, r);
+        easy_teardown(d, r);
+        settle(d, r, rc, code, rt_now_ms());
+        d->dirty = true;
+    }
+}
+
+/* Answers everything queued or in flight with status 0 (used at the stop deadline). */
+static void abort_all(drest *d, const char *why)
+{
+    while (d->fhead) {
+        rq *r = d->fhead;
+        curl_multi_remove_handle(d->multi, r->easy);
+        f_unlink(d, r);
+        rl_release(d->rl, &r->t);
+        easy_teardown(d, r);
+        finish(d, r, 0, why);
+    }
+    while (d->head) {
+        rq *r = d->head;
+        q_unlink(d, r);
+        finish(d, r, 0, why);
+    }
+}
+
+static void on_message(rt_actor *self, void *state, rt_msg *m)
+{
+    drest *d = state;
+    (void)self;
+    if (m->type != MSG_REST_REQ) {
+        LOG_WARN(ACTOR, "ignoring message type %u", m->type);
+        rt_msg_free(m);
+        return;
+    }
+    atomic_fetch_add(&d->requests, 1);
+    rq *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    r->m = (rest_req_msg *)m;
+    if (rl_ticket_init(&r->t, rest_method_name(r->m->method), r->m->path) != 0) {
+        finish(d, r, 0, "invalid API path");
+        return;
+    }
+    q_push_back(d, r);
+    d->dirty = true;
+}
+
+static void rest_loop(rt_actor *self, void *state, unsigned thread_index)
+{
+    drest *d = state;
+    (void)thread_index;
+    uint64_t stop_deadline = 0;
+    for (;;) {
+        rt_actor_drain(self, on_message, 0);
+        uint64_t now = rt_now_ms();
+        uint64_t wake = schedule(d, now);
+        int running = 0;
+        curl_multi_perform(d->multi, &running);
+        harvest(d);
+        if (rt_actor_stop_requested(self)) {
+            if (!stop_deadline) stop_deadline = now + d->cfg.stop_grace_ms;
+            if (d->npending == 0 && d->ninflight == 0) {
+                if (rt_actor_should_exit(self)) break;
+            } else if (now >= stop_deadline) {
+                LOG_WARN(ACTOR, "stop deadline: abandoning %zu queued and %zu in-flight requests",
+                         d->npending, d->ninflight);
+                abort_all(d, "shutting down");
+                continue;
+            }
+        }
+        if (d->dirty) continue; /* completions or new requests: schedule again first */
+        now = rt_now_ms();
+        int timeout = 1000;
+        if (wake != UINT64_MAX)
+            timeout = wake <= now ? 0 : (int)(wake - now < 1000 ? wake - now : 1000);
+        if (stop_deadline && timeout > 50) timeout = 50;
+        if (timeout > 0) curl_multi_poll(d->multi, NULL, 0, timeout, NULL);
+    }
+    abort_all(d, "stopped");
+}
+
+static void rest_wake(void *ctx)
+{
+    drest *d = ctx;
+    curl_multi_wakeup(d->multi);
+}
+
+/* ---- lifecycle
+ * ----------------------------------------------------------------------------------- */
+
+drest *drest_create(rt_system *sys, const drest_config *cfg)
+{
+    if (!sys || !cfg || !cfg->api_base || !cfg->token || !*cfg->token) return NULL;
+    drest *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->cfg = *cfg;
+    if (d->cfg.timeout_ms <= 0) d->cfg.timeout_ms = 15000;
+    if (!d->cfg.max_response) d->cfg.max_response = 1024 * 1024;
+    if (!d->cfg.max_in_flight) d->cfg.max_in_flight = 64;
+    if (!d->cfg.stop_grace_ms) d->cfg.stop_grace_ms = 5000;
+    if (!d->cfg.lane_capacity) d->cfg.lane_capacity = 1024;
+    if (!d->cfg.fatal_exit_code) d->cfg.fatal_exit_code = 4;
+    d->sys = sys;
+
+    size_t bl = strlen(cfg->api_base);
+    while (bl > 0 && cfg->api_base[bl - 1] == '/')
+        bl--;
+    d->api_base = strndup(cfg->api_base, bl);
+    size_t al = strlen(cfg->token) + 32;
+    d->auth_header = malloc(al);
+    char ua[160];
+    snprintf(ua, sizeof ua, "DiscordBot (https://github.com/fluxbot/fluxbot, %s)",
+             cfg->version ? cfg->version : FLUXBOT_VERSION);
+    d->user_agent = strdup(ua);
+    if (!d->api_base || !d->auth_header || !d->user_agent) goto fail;
+    snprintf(d->auth_header, al, "Authorization: Bot %s", cfg->token);
+    log_add_secret(cfg->token);
+    d->cfg.api_base = d->api_base;
+    d->cfg.token = NULL; /* kept only inside auth_header */
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    d->multi = curl_multi_init();
+    d->rl = rl_new(cfg->limits);
+    if (!d->multi || !d->rl) goto fail;
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->cfg.max_in_flight);
+
+    rt_actor_spec spec = {
+        .name = ACTOR,
+        .threads = 1,
+        .lane_capacity = d->cfg.lane_capacity,
+        .state = d,
+        .loop = rest_loop,
+        .wake = rest_wake,
+        .wake_ctx = d,
+    };
+    d->actor = rt_actor_new(sys, &spec);
+    if (!d->actor) goto fail;
+    return d;
+fail:
+    drest_free(d);
+    return NULL;
+}
+
+rt_actor *drest_actor(drest *d)
+{
+    return d->actor;
+}
+
+void drest_free(drest *d)
+{
+    if (!d) return;
+    while (d->npool)
+        curl_easy_cleanup(d->pool[--d->npool]);
+    if (d->multi) {
+        curl_multi_cleanup(d->multi);
+        curl_global_cleanup();
+    }
+    rl_free(d->rl);
+    if (d->auth_header) {
+        memset(d->auth_header, 0, strlen(d->auth_header));
+        free(d->auth_header);
+    }
+    free(d->api_base);
+    free(d->user_agent);
+    free(d);
+}
+
+void drest_stats_get(drest *d, drest_stats *out)
+{
+    out->requests = atomic_load(&d->requests);
+    out->attempts = atomic_load(&d->attempts);
+    out->completed = atomic_load(&d->completed);
+    out->failed = atomic_load(&d->failed);
+    out->retries = atomic_load(&d->retries);
+    out->r429_user = atomic_load(&d->r429_user);
+    out->r429_global = atomic_load(&d->r429_global);
+    out->r429_shared = atomic_load(&d->r429_shared);
+    out->network_errors = atomic_load(&d->network_errors);
+    out->wait_ms = atomic_load(&d->wait_ms);
+    out->pending = atomic_load(&d->pending_n);
+    out->in_flight = atomic_load(&d->inflight_n);
+    out->bytes_out = atomic_load(&d->bytes_out);
+    out->bytes_in = atomic_load(&d->bytes_in);
+    out->fatal = atomic_load(&d->fatal);
+}
+
+int drest_register_commands(drest *d, uint64_t application_id, const uint64_t *guilds,
+                            unsigned nguilds, const char *const *labels, unsigned nlabels,
+                            rt_actor *reply_to, uint64_t cookie, char *err, size_t errlen)
+{
+    char *json = cmd_table_json(labels, nlabels, err, errlen);
+    if (!json) return -1;
+    int sent = 0;
+    unsigned n = nguilds ? nguilds : 1;
+    for (unsigned i = 0; i < n; i++) {
+        char path[128];
+        if (cmd_register_path(application_id, nguilds ? guilds[i] : 0, path, sizeof path) < 0) {
+            snprintf(err, errlen, "command path too long");
+            break;
+        }
+        rest_req_msg *m = rest_req_msg_new(REST_PUT, path, json);
+        m->reply_to = reply_to;
+        m->cookie = cookie + i;
+        if (rt_send_wait(d->actor, &m->hdr, 2000) != 0) {
+            rt_msg_free(&m->hdr);
+            snprintf(err, errlen, "the REST actor does not accept requests");
+            break;
+        }
+        sent++;
+    }
+    free(json);
+    return sent == (int)n ? sent : -1;
+}

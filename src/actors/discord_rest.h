@@ -1,0 +1,82 @@
+/*
+ * discord_rest: the one actor through which all Discord HTTP goes (interaction callbacks,
+ * webhook edits of @original, follow-ups, multipart uploads, command registration, anything
+ * else). A loop actor: its thread owns one curl multi handle; senders wake it with
+ * curl_multi_wakeup. Rate limits are applied by the pure limiter in src/discord/ratelimit.c.
+ *
+ * Protocol: send MSG_REST_REQ (src/msgs/discord_msgs.h). When reply_to is set, the outcome
+ * comes back as MSG_REST_RES with the same cookie: the final HTTP status after the actor's own
+ * retries (429 by scope, 5xx and network errors with backoff), the body (bounded), or status 0
+ * and a short error. Without reply_to, failures are logged. A 401 stops the bot
+ * (rt_system_request_exit) with an operator message, since the token is wrong.
+ *
+ * Requests with files go as multipart/form-data: "payload_json" + "files[n]". Interaction and
+ * webhook-token routes are sent without the bot's Authorization header (their token is the
+ * credential). The bot token is never logged; logs name routes, not paths, so interaction
+ * tokens stay out of them too.
+ *
+ * Stop: the actor keeps serving until everything queued or in flight is answered, for at most
+ * stop_grace_ms; what is left then is answered with status 0 ("shutting down").
+ *
+ * Lifetime: drest_create before rt_system_start; drest_free after rt_system_free (or stop).
+ */
+#ifndef FLUXBOT_ACTORS_DISCORD_REST_H
+#define FLUXBOT_ACTORS_DISCORD_REST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "discord/ratelimit.h"
+#include "fluxbot/runtime.h"
+
+#define DREST_ACTOR_NAME "discord_rest"
+
+typedef struct drest_config {
+    const char *api_base;    /* "https://discord.com/api/v10" (no trailing slash needed) */
+    const char *token;       /* bot token, without "Bot " */
+    const char *version;     /* for the User-Agent; NULL = FLUXBOT_VERSION */
+    int64_t timeout_ms;      /* per HTTP attempt; 0 = 15000 */
+    size_t max_response;     /* bytes kept of a response body; 0 = 1 MiB (larger fails) */
+    unsigned max_in_flight;  /* concurrent transfers; 0 = 64 */
+    uint64_t stop_grace_ms;  /* 0 = 5000 */
+    unsigned lane_capacity;  /* mailbox lane slots; 0 = 1024 */
+    int fatal_exit_code;     /* passed to rt_system_request_exit on 401; 0 = 4 */
+    const rl_config *limits; /* NULL = defaults */
+} drest_config;
+
+typedef struct drest drest;
+
+/* Creates the state and the actor (named DREST_ACTOR_NAME) in sys. NULL on error. */
+drest *drest_create(rt_system *sys, const drest_config *cfg);
+rt_actor *drest_actor(drest *d);
+/* Frees the state; the actor must have stopped. NULL is ignored. */
+void drest_free(drest *d);
+
+/* Counters, readable from any thread. */
+typedef struct drest_stats {
+    uint64_t requests;  /* MSG_REST_REQ accepted */
+    uint64_t attempts;  /* HTTP requests sent (retries included) */
+    uint64_t completed; /* answered with a final 2xx/3xx */
+    uint64_t failed;    /* answered with 4xx/5xx or no response */
+    uint64_t retries;
+    uint64_t r429_user, r429_global, r429_shared;
+    uint64_t network_errors;
+    uint64_t wait_ms; /* total time requests spent waiting for the limiter */
+    uint64_t pending; /* queued, not yet sent */
+    uint64_t in_flight;
+    uint64_t bytes_out, bytes_in;
+    bool fatal; /* a 401 was seen */
+} drest_stats;
+
+void drest_stats_get(drest *d, drest_stats *out);
+
+/* Registers the command table (src/discord/commands.c) with one bulk PUT: globally when
+ * nguilds is 0, else one PUT per guild. The outcome(s) come back to reply_to (cookie, cookie+1,
+ * ...) if set. Returns the number of requests queued, or -1 with err. */
+int drest_register_commands(drest *d, uint64_t application_id, const uint64_t *guilds,
+                            unsigned nguilds, const char *const *resolution_labels,
+                            unsigned nlabels, rt_actor *reply_to, uint64_t cookie, char *err,
+                            size_t errlen);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * The stats_reporter actor (see stats_reporter.h): a thin loop around an_reader_stats and
+ * an_stats_reply_json. Each pool thread keeps its own reader in a thread-local, since SQLite
+ * connections are not shared between threads here.
+ */
+#include "actors/stats_reporter.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/an_commands.h"
+#include "analytics/an_stats.h"
+#include "fluxbot/log.h"
+#include "msgs/discord_msgs.h"
+#include "msgs/stats_msgs.h"
+
+#define WHO "stats"
+#define TOKEN_MAX 512
+
+struct stats_reporter {
+    rt_actor *actor;
+    char db_path[512];
+    _Atomic uint64_t answered, failed, rejected;
+};
+
+static _Thread_local an_reader *tl_reader;
+
+static int on_thread_start(rt_actor *self, void *state, unsigned index)
+{
+    (void)self;
+    stats_reporter *r = state;
+    char err[768];
+    tl_reader = an_reader_open(r->db_path, err, sizeof err);
+    if (!tl_reader) {
+        LOG_ERROR(WHO, "thread %u: %s", index, err);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_thread_exit(rt_actor *self, void *state, unsigned index)
+{
+    (void)self;
+    (void)state;
+    (void)index;
+    an_reader_close(tl_reader);
+    tl_reader = NULL;
+}
+
+/* Interaction tokens go into a URL path: accept only the characters Discord uses. */
+static bool token_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > TOKEN_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static void answer(stats_reporter *r, stats_query_msg *q)
+{
+    uint64_t app;
+    if (!an_parse_u64(q->application_id, &app) || app == 0 || !q->token || !token_ok(q->token) ||
+        !q->rest) {
+        atomic_fetch_add(&r->rejected, 1);
+        LOG_WARN(WHO, "dropping a malformed stats query (application id, token or REST actor)");
+        return;
+    }
+    char *json;
+    char err[512] = "";
+    an_stats s;
+    int64_t now = q->now_ms ? q->now_ms : (int64_t)rt_wall_ms();
+    int rc = an_reader_stats(tl_reader, q->days, now, &s, err, sizeof err);
+    if (rc == 0) {
+        json = an_stats_reply_json(&s);
+        atomic_fetch_add(&r->answered, 1);
+    } else {
+        LOG_ERROR(WHO, "stats query for %d days failed: %s", q->days, err);
+        json = an_stats_failed_json(rc == SQLITE_RANGE ? err
+                                                       : "the statistics database could "
+                                                         "not be read");
+        atomic_fetch_add(&r->failed, 1);
+    }
+    char path[64 + TOKEN_MAX];
+    snprintf(path, sizeof path, "/webhooks/%llu/%s/messages/@original", (unsigned long long)app,
+             q->token);
+    rest_req_msg *req = rest_req_msg_new(REST_PATCH, path, json);
+    free(json);
+    req->reply_to = q->rest_reply_to;
+    req->cookie = q->cookie;
+    if (rt_send_spill(q->rest, &req->hdr) != 0) {
+        LOG_WARN(WHO, "the REST actor has stopped; a stats answer was not sent");
+        rt_msg_free(&req->hdr);
+    }
+}
+
+static void on_message(rt_actor *self, void *state, rt_msg *m)
+{
+    (void)self;
+    if (m->type == MSG_STATS_QUERY)
+        answer(state, (stats_query_msg *)m);
+    else
+        LOG_WARN(WHO, "ignoring message type %u", m->type);
+    rt_msg_free(m);
+}
+
+stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *cfg)
+{
+    stats_reporter *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    snprintf(r->db_path, sizeof r->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
+    rt_actor_spec spec = {
+        .name = "stats",
+        .threads = cfg && cfg->threads ? cfg->threads : 1,
+        .lane_capacity = cfg && cfg->lane_capacity ? cfg->lane_capacity : 256,
+        .state = r,
+        .ops = {.on_thread_start = on_thread_start,
+                .on_message = on_message,
+                .on_thread_exit = on_thread_exit},
+    };
+    r->actor = rt_actor_new(sys, &spec);
+    if (!r->actor) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+rt_actor *stats_reporter_actor(stats_reporter *r)
+{
+    return r ? r->actor : NULL;
+}
+
+void stats_reporter_metrics_get(stats_reporter *r, stats_reporter_metrics *out)
+{
+    out->answered = atomic_load(&r->answered);
+    out->failed = atomic_load(&r->failed);
+    out->rejected = atomic_load(&r->rejected);
+}
+
+void stats_reporter_free(stats_reporter *r)
+{
+    free(r);
+}

@@ -1,0 +1,169 @@
+/*
+ * A fake Discord REST API on loopback: a libwebsockets HTTP/1.1 server on 127.0.0.1 (ephemeral
+ * port, own service thread) answering the routes the bot uses the way Discord does, so that curl
+ * (or any Discord client library) cannot tell it from the real thing at the protocol level.
+ *
+ * Routes (all under /api/v10):
+ *   GET    /gateway/bot                               the fake gateway URL it was given
+ *   GET    /users/@me                                 the bot user
+ *   PUT    /applications/{app}/commands               bulk overwrite (validated, stored)
+ *   PUT    /applications/{app}/guilds/{g}/commands    same, per guild
+ *   POST   /interactions/{id}/{token}/callback        known interactions only; 3-second deadline
+ *                                                     from injection; a second ack is 400/40060;
+ *                                                     unknown or late is 404/10062
+ *   GET|PATCH|DELETE /webhooks/{app}/{token}/messages/@original
+ *   POST   /webhooks/{app}/{token}                    follow-up (JSON or multipart)
+ *   DELETE /channels/{c}/messages/{m}
+ * Bodies are JSON or multipart/form-data (payload_json + files[n]); parts are stored byte for
+ * byte. Every response carries X-RateLimit-* headers from per-route buckets (and a 429 when a
+ * bucket or the global 50/s is exceeded, if enforcement is on). Bot routes need
+ * "Authorization: Bot <token>" (401 otherwise); interaction and webhook routes authenticate by
+ * their token, as on Discord. Expect: 100-continue is honoured; chunked request bodies get 411.
+ *
+ * Faults can be scripted (the next N matching requests get a 429 of a scope, a 5xx, a dropped
+ * connection, a delay or a 401), and everything received is recorded with a thread-safe
+ * query/wait API for tests.
+ *
+ * Thread-safety: every frest_* function may be called from any thread.
+ */
+#ifndef FLUXBOT_FAKES_FAKE_REST_H
+#define FLUXBOT_FAKES_FAKE_REST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct frest frest;
+
+typedef struct frest_config {
+    const char *token;                /* the valid bot token (required) */
+    uint64_t application_id;          /* 0: one is generated */
+    const char *gateway_url;          /* what GET /gateway/bot returns ("ws://127.0.0.1:N") */
+    uint32_t shards;                  /* /gateway/bot "shards" (default 1) */
+    uint32_t max_concurrency;         /* default 1 */
+    uint32_t session_start_remaining; /* default 1000 */
+    uint32_t callback_deadline_ms;    /* default 3000 */
+    uint32_t bucket_limit;            /* requests per bucket window advertised (default 5) */
+    uint32_t bucket_window_ms;        /* default 1000 */
+    bool enforce_limits;              /* answer 429 (user) beyond a bucket's limit, and 429 (global)
+                                         beyond 50/s on non-exempt routes */
+    size_t max_body;                  /* default 32 MiB; larger bodies get 413 */
+    /* When set, GET /gateway/bot serves what this writes (a JSON object; returns its length),
+     * so a fake gateway owning the session budget stays the one source of truth. */
+    int (*gateway_bot_json)(void *ctx, char *buf, size_t cap);
+    void *gateway_bot_ctx;
+} frest_config;
+
+/* Starts the server thread. NULL on failure (message on stderr). */
+frest *frest_start(const frest_config *cfg);
+/* Stops the thread and frees everything (recorded requests included). NULL is ignored. */
+void frest_stop(frest *f);
+
+uint16_t frest_port(const frest *f);
+/* "http://127.0.0.1:<port>/api/v10" — what DISCORD_API_BASE should be. */
+const char *frest_base_url(const frest *f);
+uint64_t frest_application_id(const frest *f);
+void frest_set_gateway_url(frest *f, const char *url);
+
+/* ---- interactions ------------------------------------------------------------------------- */
+
+/* Makes an interaction known (as injecting it through the gateway does on Discord); its
+ * 3-second callback deadline starts now. channel_id is where its messages go. */
+void frest_register_interaction(frest *f, uint64_t id, const char *token, uint64_t channel_id,
+                                bool is_component);
+
+typedef struct frest_ix_state {
+    bool known;
+    unsigned callbacks; /* callback POSTs received (accepted or not) */
+    int ack_type;       /* callback type of the accepted ack, 0 if none */
+    int64_t ack_ms;     /* ms from registration to the accepted ack, -1 if none */
+    bool late;          /* a callback arrived after the deadline */
+    unsigned edits;     /* PATCH @original accepted */
+    unsigned followups; /* POST follow-ups accepted */
+    bool original_deleted;
+    char *original_json; /* malloc'd copy of the current @original message, or NULL */
+} frest_ix_state;
+
+/* Fills out (caller frees out->original_json); false if the id was never registered. */
+bool frest_interaction_state(frest *f, uint64_t id, frest_ix_state *out);
+
+/* Stores a file served (without auth, like the CDN) at the returned id's URL,
+ * "http://127.0.0.1:<port>/attachments/<id>/<filename>", written to url. Files uploaded in
+ * message edits and follow-ups are served the same way (their message's attachment url). */
+uint64_t frest_add_attachment(frest *f, const char *filename, const char *content_type,
+                              const uint8_t *data, size_t len, char *url, size_t url_cap);
+
+/* ---- faults ---------------------------------------------------------------------------------- */
+
+typedef enum frest_fault {
+    FREST_FAULT_429_USER = 1,
+    FREST_FAULT_429_GLOBAL,
+    FREST_FAULT_429_SHARED,
+    FREST_FAULT_500,
+    FREST_FAULT_502,
+    FREST_FAULT_503,
+    FREST_FAULT_DROP,  /* close the connection without an answer */
+    FREST_FAULT_DELAY, /* answer normally after `ms` */
+    FREST_FAULT_401,
+} frest_fault;
+
+/* The next `count` requests whose method matches (NULL: any) and whose path (after /api/v10)
+ * starts with path_prefix (NULL: any) get the fault; `ms` is Retry-After for 429s or the delay.
+ * Faulted requests are recorded too (with the status they got), but change no state. */
+void frest_script(frest *f, const char *method, const char *path_prefix, frest_fault fault,
+                  uint32_t ms, unsigned count);
+
+/* ---- recorder ---------------------------------------------------------------------------------
+ */
+
+typedef struct frest_part {
+    char *name;         /* form field name: "payload_json", "files[0]", ... */
+    char *filename;     /* NULL when the part has none */
+    char *content_type; /* NULL when the part has none */
+    uint8_t *data;
+    size_t len;
+} frest_part;
+
+typedef struct frest_request {
+    uint64_t seq; /* 1, 2, ... in arrival order */
+    int64_t t_ms; /* ms since the server started, when the headers arrived */
+    char method[8];
+    char *path;          /* after /api/v10, without the query */
+    char *query;         /* NULL when none */
+    char *authorization; /* NULL when absent */
+    char *user_agent;
+    char *content_type;
+    char *audit_reason;
+    uint8_t *body; /* exactly as received (NUL-terminated for convenience) */
+    size_t body_len;
+    frest_part *parts; /* parsed multipart parts */
+    unsigned nparts;
+    int status;              /* what the fake answered (0: dropped) */
+    uint64_t interaction_id; /* callbacks: the interaction */
+} frest_request;
+
+typedef struct frest_filter {
+    const char *method;      /* NULL: any */
+    const char *path_prefix; /* NULL: any */
+    int status;              /* 0: any */
+} frest_filter;
+
+size_t frest_count(frest *f, const frest_filter *flt);
+/* Blocks until at least n recorded requests match (or timeout_ms passes); returns the count. */
+size_t frest_wait(frest *f, const frest_filter *flt, size_t n, int64_t timeout_ms);
+/* Deep copies of the matching requests in arrival order (*out malloc'd; free with
+ * frest_requests_free). Returns how many. */
+size_t frest_collect(frest *f, const frest_filter *flt, frest_request **out);
+void frest_requests_free(frest_request *reqs, size_t n);
+/* The stored command array (JSON) of the last accepted bulk PUT, global when guild_id is 0;
+ * malloc'd, or NULL if none. */
+char *frest_commands_json(frest *f, uint64_t guild_id);
+
+/* Counters of what was answered. */
+typedef struct frest_stats {
+    uint64_t requests, r2xx, r4xx, r5xx, r429, dropped;
+    uint64_t connections; /* TCP connections accepted (keep-alive reuse keeps this low) */
+} frest_stats;
+void frest_stats_get(frest *f, frest_stats *out);
+
+#endif

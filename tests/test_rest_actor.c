@@ -1,0 +1,519 @@
+/* The discord_rest actor against the fake Discord REST server over loopback: headers, every
+ * 429 scope, 5xx/network retries, 401 stopping the bot, a multipart upload arriving byte for
+ * byte, a burst of 200 interaction callbacks all answered inside the 3-second window, timeouts,
+ * bounded responses and a graceful stop that finishes what is in flight. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+
+#include "actors/discord_rest.h"
+#include "fakes/fake_rest.h"
+#include "fluxbot/log.h"
+#include "fluxbot/runtime.h"
+#include "msgs/discord_msgs.h"
+
+#define TOKEN "actor-test-token.XyZ"
+#define APP 4242
+
+/* ---- a collector actor that keeps every MSG_REST_RES --------------------------------------- */
+
+typedef struct collector {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    rest_res_msg *res[1024];
+    size_t n;
+} collector;
+
+static void col_on_message(rt_actor *self, void *state, rt_msg *m)
+{
+    (void)self;
+    collector *c = state;
+    if (m->type != MSG_REST_RES) {
+        rt_msg_free(m);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    if (c->n < 1024)
+        c->res[c->n++] = (rest_res_msg *)m;
+    else
+        rt_msg_free(m);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static size_t col_wait(collector *c, size_t n, int timeout_ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (c->n < n)
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0) break;
+    size_t got = c->n;
+    pthread_mutex_unlock(&c->mu);
+    return got;
+}
+
+static rest_res_msg *col_get(collector *c, uint64_t cookie)
+{
+    rest_res_msg *r = NULL;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n; i++)
+        if (c->res[i]->cookie == cookie) r = c->res[i];
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+/* ---- fixture ------------------------------------------------------------------------------- */
+
+typedef struct fx {
+    frest *fake;
+    rt_system *sys;
+    collector col;
+    rt_actor *col_actor;
+    drest *rest;
+} fx;
+
+static void fx_start(fx *x, const char *token, bool enforce, const drest_config *over)
+{
+    memset(x, 0, sizeof *x);
+    frest_config fc = {.token = TOKEN,
+                       .application_id = APP,
+                       .enforce_limits = enforce,
+                       .gateway_url = "ws://127.0.0.1:7"};
+    x->fake = frest_start(&fc);
+    assert_non_null(x->fake);
+    pthread_mutex_init(&x->col.mu, NULL);
+    pthread_cond_init(&x->col.cv, NULL);
+    x->sys = rt_system_new();
+    rt_actor_spec cs = {.name = "collector",
+                        .threads = 1,
+                        .lane_capacity = 1024,
+                        .state = &x->col,
+                        .ops = {.on_message = col_on_message}};
+    x->col_actor = rt_actor_new(x->sys, &cs);
+    assert_non_null(x->col_actor);
+    static rl_config lim;
+    rl_config_defaults(&lim);
+    lim.backoff_base_ms = 20;
+    lim.backoff_max_ms = 100;
+    drest_config dc = {
+        .api_base = frest_base_url(x->fake), .token = token, .timeout_ms = 5000, .limits = &lim};
+    if (over) {
+        if (over->timeout_ms) dc.timeout_ms = over->timeout_ms;
+        if (over->max_response) dc.max_response = over->max_response;
+        if (over->stop_grace_ms) dc.stop_grace_ms = over->stop_grace_ms;
+    }
+    x->rest = drest_create(x->sys, &dc);
+    assert_non_null(x->rest);
+    assert_int_equal(rt_system_start(x->sys), 0);
+}
+
+static void fx_stop(fx *x)
+{
+    rt_system_stop(x->sys);
+    rt_system_free(x->sys);
+    drest_free(x->rest);
+    for (size_t i = 0; i < x->col.n; i++)
+        rt_msg_free(&x->col.res[i]->hdr);
+    pthread_mutex_destroy(&x->col.mu);
+    pthread_cond_destroy(&x->col.cv);
+    frest_stop(x->fake);
+}
+
+static void send_req(fx *x, rest_method m, const char *path, const char *json, uint64_t cookie)
+{
+    rest_req_msg *r = rest_req_msg_new(m, path, json);
+    r->reply_to = x->col_actor;
+    r->cookie = cookie;
+    assert_int_equal(rt_send_wait(drest_actor(x->rest), &r->hdr, 1000), 0);
+}
+
+static rest_res_msg *send_and_wait(fx *x, rest_method m, const char *path, const char *json,
+                                   uint64_t cookie)
+{
+    size_t before = x->col.n;
+    send_req(x, m, path, json, cookie);
+    assert_true(col_wait(&x->col, before + 1, 10000) >= before + 1);
+    rest_res_msg *r = col_get(&x->col, cookie);
+    assert_non_null(r);
+    return r;
+}
+
+/* ---- tests ----------------------------------------------------------------------------------- */
+
+static void test_headers_and_registration(void **state)
+{
+    (void)state;
+    char logpath[] = "/tmp/fluxbot-rest-log-XXXXXX";
+    int fd = mkstemp(logpath);
+    assert_true(fd >= 0);
+    log_configure(LOG_LEVEL_DEBUG, false, fd);
+
+    fx x;
+    fx_start(&x, TOKEN, true, NULL);
+    const char *labels[] = {"1024x1024", "1344x768"};
+    uint64_t guilds[] = {77, 78};
+    char err[128];
+    assert_int_equal(
+        drest_register_commands(x.rest, APP, NULL, 0, labels, 2, x.col_actor, 10, err, sizeof err),
+        1);
+    assert_int_equal(drest_register_commands(x.rest, APP, guilds, 2, labels, 2, x.col_actor, 20,
+                                             err, sizeof err),
+                     2);
+    assert_int_equal(col_wait(&x.col, 3, 10000), 3);
+    assert_int_equal(col_get(&x.col, 10)->status, 200);
+    assert_int_equal(col_get(&x.col, 20)->status, 200);
+    assert_int_equal(col_get(&x.col, 21)->status, 200);
+    char *cmds = frest_commands_json(x.fake, 78);
+    assert_non_null(cmds);
+    assert_non_null(strstr(cmds, "\"name\":\"comfy\""));
+    free(cmds);
+
+    rest_res_msg *r = send_and_wait(&x, REST_GET, "/gateway/bot", NULL, 30);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "ws://127.0.0.1:7"));
+
+    frest_register_interaction(x.fake, 900, "itok", 5, false);
+    r = send_and_wait(&x, REST_POST, "/interactions/900/itok/callback", "{\"type\":5}", 31);
+    assert_int_equal(r->status, 204);
+    assert_null(r->body);
+
+    rest_req_msg *del = rest_req_msg_new(REST_DELETE, "/channels/5/messages/1", NULL);
+    snprintf(del->audit_reason, sizeof del->audit_reason, "clean up r\xc3\xa9sum\xc3\xa9 & co");
+    del->reply_to = x.col_actor;
+    del->cookie = 32;
+    assert_int_equal(rt_send_wait(drest_actor(x.rest), &del->hdr, 1000), 0);
+    assert_int_equal(col_wait(&x.col, 6, 5000), 6);
+    assert_int_equal(col_get(&x.col, 32)->status, 404); /* unknown message: final, no retry */
+
+    /* A failure nobody waits for is logged. */
+    rest_req_msg *fire = rest_req_msg_new(REST_GET, "/no/such/route", NULL);
+    rt_send_wait(drest_actor(x.rest), &fire->hdr, 1000);
+    frest_filter nf = {.path_prefix = "/no/such"};
+    assert_int_equal(frest_wait(x.fake, &nf, 1, 5000), 1);
+
+    frest_request *reqs;
+    size_t n = frest_collect(x.fake, NULL, &reqs);
+    bool saw_callback = false;
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(reqs[i].user_agent);
+        assert_memory_equal(reqs[i].user_agent, "DiscordBot (https://github.com/fluxbot/fluxbot, ",
+                            48);
+        if (strncmp(reqs[i].path, "/interactions/", 14) == 0) {
+            saw_callback = true;
+            assert_null(reqs[i].authorization); /* the interaction token is the credential */
+            assert_string_equal(reqs[i].content_type, "application/json");
+        } else {
+            assert_string_equal(reqs[i].authorization, "Bot " TOKEN);
+        }
+        if (strcmp(reqs[i].method, "DELETE") == 0)
+            assert_string_equal(reqs[i].audit_reason, "clean%20up%20r%C3%A9sum%C3%A9%20%26%20co");
+    }
+    assert_true(saw_callback);
+    frest_requests_free(reqs, n);
+    fx_stop(&x);
+
+    /* The token never reached the log, while the failure did. */
+    log_configure(LOG_LEVEL_INFO, false, 2);
+    char buf[65536];
+    ssize_t k = pread(fd, buf, sizeof buf - 1, 0);
+    assert_true(k > 0);
+    buf[k] = '\0';
+    assert_null(strstr(buf, TOKEN));
+    assert_non_null(strstr(buf, "GET /no/such/route failed: status 404"));
+    close(fd);
+    unlink(logpath);
+}
+
+static void test_429_every_scope(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    frest *f = x.fake;
+
+    frest_script(f, "GET", "/users/@me", FREST_FAULT_429_USER, 300, 1);
+    rest_res_msg *r = send_and_wait(&x, REST_GET, "/users/@me", NULL, 1);
+    assert_int_equal(r->status, 200);
+    frest_request *reqs;
+    assert_int_equal(frest_collect(f, &(frest_filter){.path_prefix = "/users"}, &reqs), 2);
+    assert_int_equal(reqs[0].status, 429);
+    assert_true(reqs[1].t_ms - reqs[0].t_ms >= 295);
+    frest_requests_free(reqs, 2);
+
+    frest_script(f, "GET", "/gateway/bot", FREST_FAULT_429_SHARED, 250, 1);
+    r = send_and_wait(&x, REST_GET, "/gateway/bot", NULL, 2);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(frest_collect(f, &(frest_filter){.path_prefix = "/gateway"}, &reqs), 2);
+    assert_true(reqs[1].t_ms - reqs[0].t_ms >= 245);
+    frest_requests_free(reqs, 2);
+
+    /* Global: every bot route pauses; an interaction callback does not. */
+    frest_register_interaction(f, 555, "gtok", 1, false);
+    frest_script(f, "DELETE", "/channels/", FREST_FAULT_429_GLOBAL, 500, 1);
+    send_req(&x, REST_DELETE, "/channels/1/messages/2", NULL, 3);
+    assert_int_equal(frest_wait(f, &(frest_filter){.status = 429, .method = "DELETE"}, 1, 5000), 1);
+    /* Let the actor see the 429 before the next requests arrive. */
+    drest_stats st;
+    for (int i = 0; i < 500; i++) {
+        drest_stats_get(x.rest, &st);
+        if (st.r429_global == 1) break;
+        usleep(2000);
+    }
+    send_req(&x, REST_GET, "/gateway/bot", NULL, 4);
+    send_req(&x, REST_POST, "/interactions/555/gtok/callback", "{\"type\":5}", 5);
+    assert_int_equal(col_wait(&x.col, 5, 10000), 5);
+    frest_request *g429, *gw, *cb;
+    assert_int_equal(frest_collect(f, &(frest_filter){.status = 429, .method = "DELETE"}, &g429),
+                     1);
+    size_t ngw = frest_collect(f, &(frest_filter){.path_prefix = "/gateway"}, &gw);
+    assert_int_equal(frest_collect(f, &(frest_filter){.path_prefix = "/interactions"}, &cb), 1);
+    assert_int_equal(ngw, 3);
+    assert_true(gw[2].t_ms - g429[0].t_ms >= 490); /* waited out the global pause */
+    assert_true(cb[0].t_ms - g429[0].t_ms < 400);  /* exempt: went at once */
+    assert_int_equal(col_get(&x.col, 5)->status, 204);
+    assert_int_equal(col_get(&x.col, 4)->status, 200);
+    assert_int_equal(col_get(&x.col, 3)->status, 404); /* retried after the pause: unknown msg */
+    frest_requests_free(g429, 1);
+    frest_requests_free(gw, ngw);
+    frest_requests_free(cb, 1);
+
+    drest_stats_get(x.rest, &st);
+    assert_int_equal(st.r429_user, 1);
+    assert_int_equal(st.r429_shared, 1);
+    assert_int_equal(st.r429_global, 1);
+    assert_int_equal(st.retries, 3);
+    assert_true(st.wait_ms >= 1000);
+    fx_stop(&x);
+}
+
+static void test_5xx_and_network_retries(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    frest_script(x.fake, NULL, "/gateway", FREST_FAULT_502, 0, 2);
+    rest_res_msg *r = send_and_wait(&x, REST_GET, "/gateway/bot", NULL, 1);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(frest_count(x.fake, &(frest_filter){.path_prefix = "/gateway"}), 3);
+
+    frest_script(x.fake, NULL, "/users", FREST_FAULT_DROP, 0, 1);
+    r = send_and_wait(&x, REST_GET, "/users/@me", NULL, 2);
+    assert_int_equal(r->status, 200);
+
+    /* Persistent 500: bounded retries (3), then the 500 is reported. */
+    frest_script(x.fake, NULL, "/applications", FREST_FAULT_500, 0, 100);
+    r = send_and_wait(&x, REST_PUT, "/applications/4242/commands", "[]", 3);
+    assert_int_equal(r->status, 500);
+    assert_string_equal(r->error, "retries exhausted");
+    assert_int_equal(frest_count(x.fake, &(frest_filter){.path_prefix = "/applications"}), 4);
+
+    drest_stats st;
+    fx_stop(&x);
+
+    /* A callback whose first attempt reached Discord but whose answer was lost (timeout): the
+     * retry gets 40060, which means the interaction is answered. */
+    drest_config over = {.timeout_ms = 300};
+    fx_start(&x, TOKEN, false, &over);
+    frest_register_interaction(x.fake, 701, "rt2", 1, false);
+    frest_script(x.fake, "POST", "/interactions/701", FREST_FAULT_DELAY, 600, 1);
+    r = send_and_wait(&x, REST_POST, "/interactions/701/rt2/callback", "{\"type\":5}", 4);
+    assert_int_equal(r->status, 204);
+    assert_string_equal(r->error, "acknowledged by an earlier attempt");
+    frest_ix_state is;
+    assert_true(frest_interaction_state(x.fake, 701, &is));
+    assert_int_equal(is.ack_type, 5);
+    assert_int_equal(is.callbacks, 2);
+    free(is.original_json);
+    drest_stats_get(x.rest, &st);
+    assert_true(st.network_errors >= 1);
+    fx_stop(&x);
+}
+
+static void test_401_stops_the_bot(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, "a-wrong-token", false, NULL);
+    rest_res_msg *r = send_and_wait(&x, REST_GET, "/users/@me", NULL, 1);
+    assert_int_equal(r->status, 401);
+    assert_true(rt_system_wait_signal(x.sys, 2000));
+    assert_int_equal(rt_system_exit_code(x.sys), 4);
+    /* Nothing more is sent with a token Discord refused. */
+    r = send_and_wait(&x, REST_GET, "/gateway/bot", NULL, 2);
+    assert_int_equal(r->status, 401);
+    assert_int_equal(frest_count(x.fake, NULL), 1);
+    drest_stats st;
+    drest_stats_get(x.rest, &st);
+    assert_true(st.fatal);
+    fx_stop(&x);
+}
+
+static void test_multipart_upload_byte_identical(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, true, NULL);
+    frest_register_interaction(x.fake, 42, "mtok", 8, false);
+    rest_res_msg *r =
+        send_and_wait(&x, REST_POST, "/interactions/42/mtok/callback", "{\"type\":5}", 1);
+    assert_int_equal(r->status, 204);
+
+    size_t n1 = 256 * 1024, n2 = 1000;
+    uint8_t *a = malloc(n1), *b = malloc(n2);
+    unsigned s = 99;
+    for (size_t i = 0; i < n1; i++)
+        a[i] = (uint8_t)((s = s * 1103515245u + 12345u) >> 16);
+    for (size_t i = 0; i < n2; i++)
+        b[i] = (uint8_t)(i % 3 == 0 ? 0 : i % 3 == 1 ? '\r' : '\n');
+    memcpy(a, "\r\n--boundary\r\n\0", 15);
+    const char *payload =
+        "{\"content\":\"done\",\"attachments\":[{\"id\":0,\"filename\":\"a.png\"},"
+        "{\"id\":1,\"filename\":\"b.bin\"}]}";
+    rest_req_msg *m =
+        rest_req_msg_new(REST_PATCH, "/webhooks/4242/mtok/messages/@original", payload);
+    rest_req_add_file(m, "a.png", "image/png", a, n1);
+    rest_req_add_file(m, "b.bin", "application/octet-stream", b, n2);
+    m->reply_to = x.col_actor;
+    m->cookie = 2;
+    assert_int_equal(rt_send_wait(drest_actor(x.rest), &m->hdr, 1000), 0);
+    assert_int_equal(col_wait(&x.col, 2, 10000), 2);
+    assert_int_equal(col_get(&x.col, 2)->status, 200);
+
+    frest_request *reqs;
+    assert_int_equal(frest_collect(x.fake, &(frest_filter){.method = "PATCH"}, &reqs), 1);
+    assert_non_null(strstr(reqs[0].content_type, "multipart/form-data"));
+    assert_int_equal(reqs[0].nparts, 3);
+    assert_string_equal(reqs[0].parts[0].name, "payload_json");
+    assert_int_equal(reqs[0].parts[0].len, strlen(payload));
+    assert_memory_equal(reqs[0].parts[0].data, payload, strlen(payload));
+    assert_string_equal(reqs[0].parts[1].name, "files[0]");
+    assert_string_equal(reqs[0].parts[1].filename, "a.png");
+    assert_string_equal(reqs[0].parts[1].content_type, "image/png");
+    assert_int_equal(reqs[0].parts[1].len, n1);
+    assert_memory_equal(reqs[0].parts[1].data, a, n1);
+    assert_string_equal(reqs[0].parts[2].name, "files[1]");
+    assert_int_equal(reqs[0].parts[2].len, n2);
+    assert_memory_equal(reqs[0].parts[2].data, b, n2);
+    frest_requests_free(reqs, 1);
+    frest_ix_state is;
+    frest_interaction_state(x.fake, 42, &is);
+    assert_non_null(strstr(is.original_json, "\"filename\":\"b.bin\""));
+    free(is.original_json);
+    free(a);
+    free(b);
+    drest_stats st;
+    drest_stats_get(x.rest, &st);
+    assert_true(st.bytes_out > n1);
+    fx_stop(&x);
+}
+
+static void test_burst_of_200_callbacks(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, true, NULL);
+    enum { N = 200 };
+    char tok[32], path[96];
+    for (int i = 0; i < N; i++) {
+        snprintf(tok, sizeof tok, "burst%d", i);
+        frest_register_interaction(x.fake, 10000 + (uint64_t)i, tok, 3, false);
+    }
+    /* Every callback takes 150 ms to answer: one at a time would need 30 s. */
+    frest_script(x.fake, "POST", "/interactions/", FREST_FAULT_DELAY, 150, N);
+    for (int i = 0; i < N; i++) {
+        snprintf(path, sizeof path, "/interactions/%d/burst%d/callback", 10000 + i, i);
+        send_req(&x, REST_POST, path, "{\"type\":5,\"data\":{\"flags\":64}}", (uint64_t)i);
+    }
+    assert_int_equal(col_wait(&x.col, N, 10000), N);
+    int64_t worst = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(col_get(&x.col, (uint64_t)i)->status, 204);
+        frest_ix_state is;
+        assert_true(frest_interaction_state(x.fake, 10000 + (uint64_t)i, &is));
+        assert_int_equal(is.ack_type, 5);
+        assert_false(is.late);
+        if (is.ack_ms > worst) worst = is.ack_ms;
+        free(is.original_json);
+    }
+    assert_true(worst < 3000);
+    print_message("burst: slowest of %d callbacks acknowledged %lld ms after injection\n", N,
+                  (long long)worst);
+    fx_stop(&x);
+}
+
+static void test_timeout_and_bounded_response(void **state)
+{
+    (void)state;
+    drest_config over = {.timeout_ms = 300, .max_response = 100};
+    fx x;
+    fx_start(&x, TOKEN, false, &over);
+    frest_script(x.fake, "GET", "/users", FREST_FAULT_DELAY, 800, 1);
+    rest_res_msg *r = send_and_wait(&x, REST_GET, "/users/@me", NULL, 1);
+    assert_int_equal(r->status, 200); /* timed out once, then answered */
+    assert_int_equal(frest_count(x.fake, NULL), 2);
+    r = send_and_wait(&x, REST_GET, "/gateway/bot", NULL, 2); /* body > 100 bytes */
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->error, "response too large");
+    r = send_and_wait(&x, REST_GET, "bad path", NULL, 3);
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->error, "invalid API path");
+    fx_stop(&x);
+}
+
+static void test_graceful_stop_finishes_in_flight(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    char tok[32], path[96];
+    for (int i = 0; i < 20; i++) {
+        snprintf(tok, sizeof tok, "stop%d", i);
+        frest_register_interaction(x.fake, 500 + (uint64_t)i, tok, 3, false);
+    }
+    frest_script(x.fake, "POST", "/interactions/", FREST_FAULT_DELAY, 300, 20);
+    for (int i = 0; i < 20; i++) {
+        snprintf(path, sizeof path, "/interactions/%d/stop%d/callback", 500 + i, i);
+        send_req(&x, REST_POST, path, "{\"type\":5}", (uint64_t)i);
+    }
+    frest_wait(x.fake, &(frest_filter){.path_prefix = "/interactions"}, 1, 2000);
+    rt_system_stop(x.sys); /* REST stops before the collector: it must finish first */
+    assert_int_equal(x.col.n, 20);
+    for (size_t i = 0; i < 20; i++)
+        assert_int_equal(x.col.res[i]->status, 204);
+    fx_stop(&x);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_headers_and_registration),
+        cmocka_unit_test(test_429_every_scope),
+        cmocka_unit_test(test_5xx_and_network_retries),
+        cmocka_unit_test(test_401_stops_the_bot),
+        cmocka_unit_test(test_multipart_upload_byte_identical),
+        cmocka_unit_test(test_burst_of_200_callbacks),
+        cmocka_unit_test(test_timeout_and_bounded_response),
+        cmocka_unit_test(test_graceful_stop_finishes_in_flight),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
