@@ -519,6 +519,88 @@ static void test_http_details(void **state)
     frest_stop(f);
 }
 
+static int gw_body(void *ctx, char *buf, size_t cap)
+{
+    return snprintf(buf, cap, "{\"url\":\"%s\",\"shards\":2}", (const char *)ctx);
+}
+
+static resp get_url(const char *url)
+{
+    resp r = {0};
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+    r.rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_easy_cleanup(c);
+    return r;
+}
+
+static void test_attachments_and_gateway_hook(void **state)
+{
+    (void)state;
+    frest_config cfg = {.token = TOKEN,
+                        .application_id = 4242,
+                        .gateway_bot_json = gw_body,
+                        .gateway_bot_ctx = (void *)"ws://elsewhere:1"};
+    frest *f = frest_start(&cfg);
+    assert_non_null(f);
+    resp r = req(f, "GET", "/gateway/bot", "Bot " TOKEN, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"url\":\"ws://elsewhere:1\",\"shards\":2}");
+    resp_free(&r);
+
+    uint8_t img[5000];
+    for (size_t i = 0; i < sizeof img; i++)
+        img[i] = (uint8_t)(i * 31);
+    img[0] = 0;
+    char url[256];
+    frest_add_attachment(f, "in.png", "image/png", img, sizeof img, url, sizeof url);
+    r = get_url(url);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, sizeof img);
+    assert_memory_equal(r.body, img, sizeof img);
+    char v[64];
+    assert_string_equal(header(&r, "content-type", v, sizeof v), "image/png");
+    resp_free(&r);
+    char bad[300];
+    snprintf(bad, sizeof bad, "http://127.0.0.1:%u/attachments/1/nope.png", frest_port(f));
+    r = get_url(bad);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+
+    /* A file uploaded with an edit is served at the url of the message's attachment. */
+    frest_register_interaction(f, 3, "tokU", 9, false);
+    r = req(f, "POST", "/interactions/3/tokU/callback", NULL, "{\"type\":5}", NULL);
+    resp_free(&r);
+    CURL *dummy = curl_easy_init();
+    curl_mime *mime = curl_mime_init(dummy);
+    curl_mimepart *p = curl_mime_addpart(mime);
+    curl_mime_name(p, "files[0]");
+    curl_mime_filename(p, "out.png");
+    curl_mime_type(p, "image/png");
+    curl_mime_data(p, (const char *)img, 1234);
+    r = req(f, "PATCH", "/webhooks/4242/tokU/messages/@original", NULL, NULL, mime);
+    assert_int_equal(r.status, 200);
+    cJSON *m = cJSON_Parse(r.body);
+    const char *aurl = cJSON_GetStringValue(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(m, "attachments"), 0), "url"));
+    assert_non_null(aurl);
+    resp d = get_url(aurl);
+    assert_int_equal(d.status, 200);
+    assert_int_equal(d.len, 1234);
+    assert_memory_equal(d.body, img, 1234);
+    resp_free(&d);
+    cJSON_Delete(m);
+    resp_free(&r);
+    curl_mime_free(mime);
+    curl_easy_cleanup(dummy);
+    frest_stop(f);
+}
+
 static void test_wait_api(void **state)
 {
     (void)state;
@@ -543,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_multipart_byte_identical),
         cmocka_unit_test(test_rate_limit_headers_and_429),
         cmocka_unit_test(test_http_details),
+        cmocka_unit_test(test_attachments_and_gateway_hook),
         cmocka_unit_test(test_wait_api),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,6 +75,17 @@ typedef struct fr_script {
     unsigned count;
 } fr_script;
 
+/* A file served at /attachments/{id}/{filename}, like Discord's CDN. */
+typedef struct fr_file {
+    struct fr_file *next;
+    uint64_t id;
+    char *filename;
+    char *content_type;
+    const uint8_t *data; /* owned when `owned`, else borrowed from a recorded request */
+    size_t len;
+    bool owned;
+} fr_file;
+
 typedef struct fr_guild_cmds {
     struct fr_guild_cmds *next;
     uint64_t guild_id;
@@ -108,6 +119,7 @@ struct frest {
     unsigned nscripts;
     char *commands_global;
     fr_guild_cmds *commands_guild;
+    fr_file *files;
     uint64_t id_seq;
     frest_stats st;
 };
@@ -262,6 +274,16 @@ static void resp_json(fr_pss *p, int status, char *owned_body)
     p->resp_body = owned_body;
     p->resp_len = owned_body ? strlen(owned_body) : 0;
     p->resp_ctype = owned_body ? "application/json" : NULL;
+}
+
+static void resp_bytes(fr_pss *p, int status, const uint8_t *data, size_t len, const char *ctype)
+{
+    p->status = status;
+    free(p->resp_body);
+    p->resp_body = xmalloc(len + 1);
+    memcpy(p->resp_body, data, len);
+    p->resp_len = len;
+    p->resp_ctype = ctype;
 }
 
 static void resp_error(fr_pss *p, int status, int code, const char *message)
@@ -596,6 +618,17 @@ static void message_apply(frest *f, cJSON *msg, const cJSON *edit, const frest_r
         cJSON_AddStringToObject(a, "proxy_url", url);
         if (pt->content_type) cJSON_AddStringToObject(a, "content_type", pt->content_type);
         cJSON_AddItemToArray(atts, a);
+        /* Served like the CDN; the bytes stay with the recorded request (freed at stop). */
+        fr_file *ff = calloc(1, sizeof *ff);
+        if (!ff) abort();
+        ff->id = id;
+        ff->filename = xstrdup(fname);
+        ff->content_type =
+            xstrdup(pt->content_type ? pt->content_type : "application/octet-stream");
+        ff->data = pt->data;
+        ff->len = pt->len;
+        ff->next = f->files;
+        f->files = ff;
     }
 }
 
@@ -674,6 +707,15 @@ static void seg_copy(const fr_path *pp, unsigned i, char *out, size_t cap)
 
 static void route_gateway_bot(frest *f, fr_pss *p)
 {
+    if (f->cfg.gateway_bot_json) {
+        /* Another component (the fake gateway) owns the session budget: serve its view. */
+        char buf[2048];
+        int n = f->cfg.gateway_bot_json(f->cfg.gateway_bot_ctx, buf, sizeof buf);
+        if (n > 0 && (size_t)n < sizeof buf) {
+            resp_bytes(p, 200, (const uint8_t *)buf, (size_t)n, "application/json");
+            return;
+        }
+    }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "url", f->gateway_url);
     cJSON_AddNumberToObject(o, "shards", f->cfg.shards);
@@ -963,6 +1005,18 @@ static int fr_process(frest *f, fr_pss *p)
         break;
     }
 
+    static const char att_prefix[] = "/__outside__/attachments/";
+    if (strncmp(r->path, att_prefix, sizeof att_prefix - 1) == 0) {
+        uint64_t id = strtoull(r->path + sizeof att_prefix - 1, NULL, 10);
+        const fr_file *ff = f->files;
+        while (ff && ff->id != id)
+            ff = ff->next;
+        if (ff && strcmp(r->method, "GET") == 0)
+            resp_bytes(p, 200, ff->data, ff->len, ff->content_type);
+        else
+            resp_error(p, 404, 0, "404: Not Found");
+        goto record;
+    }
     fr_path pp;
     split_path(r->path, &pp);
     bool token_route = seg_is(&pp, 0, "interactions") || (seg_is(&pp, 0, "webhooks") && pp.n >= 3);
@@ -1427,6 +1481,13 @@ void frest_stop(frest *f)
         free(g);
     }
     free(f->commands_global);
+    for (fr_file *ff = f->files, *n; ff; ff = n) {
+        n = ff->next;
+        if (ff->owned) free((void *)ff->data);
+        free(ff->filename);
+        free(ff->content_type);
+        free(ff);
+    }
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
     free(f);
@@ -1494,6 +1555,29 @@ bool frest_interaction_state(frest *f, uint64_t id, frest_ix_state *out)
     }
     pthread_mutex_unlock(&f->mu);
     return x != NULL;
+}
+
+uint64_t frest_add_attachment(frest *f, const char *filename, const char *content_type,
+                              const uint8_t *data, size_t len, char *url, size_t url_cap)
+{
+    fr_file *ff = calloc(1, sizeof *ff);
+    if (!ff) abort();
+    uint8_t *copy = xmalloc(len + 1);
+    if (len) memcpy(copy, data, len);
+    ff->filename = xstrdup(filename && *filename ? filename : "file.bin");
+    ff->content_type = xstrdup(content_type ? content_type : "application/octet-stream");
+    ff->data = copy;
+    ff->len = len;
+    ff->owned = true;
+    pthread_mutex_lock(&f->mu);
+    ff->id = fr_new_id(f);
+    ff->next = f->files;
+    f->files = ff;
+    pthread_mutex_unlock(&f->mu);
+    if (url && url_cap)
+        snprintf(url, url_cap, "http://127.0.0.1:%u/attachments/%" PRIu64 "/%s", f->port, ff->id,
+                 ff->filename);
+    return ff->id;
 }
 
 void frest_script(frest *f, const char *method, const char *path_prefix, frest_fault fault,

@@ -48,6 +48,10 @@ typedef struct frest_config {
     bool enforce_limits;              /* answer 429 (user) beyond a bucket's limit, and 429 (global)
                                          beyond 50/s on non-exempt routes */
     size_t max_body;                  /* default 32 MiB; larger bodies get 413 */
+    /* When set, GET /gateway/bot serves what this writes (a JSON object; returns its length),
+     * so a fake gateway owning the session budget stays the one source of truth. */
+    int (*gateway_bot_json)(void *ctx, char *buf, size_t cap);
+    void *gateway_bot_ctx;
 } frest_config;
 
 /* Starts the server thread. NULL on failure (message on stderr). */
@@ -82,6 +86,12 @@ typedef struct frest_ix_state {
 
 /* Fills out (caller frees out->original_json); false if the id was never registered. */
 bool frest_interaction_state(frest *f, uint64_t id, frest_ix_state *out);
+
+/* Stores a file served (without auth, like the CDN) at the returned id's URL,
+ * "http://127.0.0.1:<port>/attachments/<id>/<filename>", written to url. Files uploaded in
+ * message edits and follow-ups are served the same way (their message's attachment url). */
+uint64_t frest_add_attachment(frest *f, const char *filename, const char *content_type,
+                              const uint8_t *data, size_t len, char *url, size_t url_cap);
 
 /* ---- faults ---------------------------------------------------------------------------------- */
 
