@@ -1,0 +1,87 @@
+/*
+ * comfy_runner: owns the ComfyUI servers and runs generation jobs.
+ *
+ * Shape (all created by comfy_runner_create, in this order so that stop runs in reverse):
+ *   - "comfy_worker": a pool of runner_threads parked threads. Each takes one job at a time and
+ *     runs it to the end with blocking HTTP (download inputs, upload, patch, POST /prompt, follow
+ *     events, /history, /view, final edit). runner_threads = jobs generating at once.
+ *   - "comfy" (COMFY_ACTOR_NAME): the coordinator, one thread, never blocks. It takes the
+ *     router's messages (MSG_COMFY_JOB / _BUTTON / _QUEUE, see src/msgs/comfy_msgs.h), applies
+ *     the per-user and global limits, keeps the waiting line and answers /queue and buttons
+ *     within Discord's 3 s, and hands jobs to idle workers.
+ *   - one websocket per ComfyUI server for the whole bot (one clientId), on its own lws thread;
+ *     events are routed by prompt_id to the worker following that prompt. Events that arrive
+ *     before the POST /prompt reply are kept (the prompt id is chosen by the bot and registered
+ *     first; events for ids nobody registered yet are buffered briefly).
+ *
+ * Discord output goes as MSG_REST_REQ to the REST actor: progress edits of the deferred message
+ * (at most one per progress_interval_ms per job), the final PATCH @original with embed, file
+ * (multipart) and buttons, ephemeral errors. Analytics: one image_stats row per finished job
+ * (success or not) and user_activity rows job_queued / job_started / job_finished / job_failed.
+ *
+ * Failures: a node error reaches the user as node + message; a 400 with node_errors is logged
+ * for the operator with every node error; a job missing from both queue and history (server
+ * restart) or silent past job_stall_timeout_ms is resubmitted once on another server, then
+ * failed clearly; a dropped websocket reconnects with backoff and in-flight jobs reconcile
+ * through /history and /queue.
+ *
+ * Stop: the coordinator holds itself (rt_actor_hold) for every job a worker runs; on a stop
+ * request, waiting jobs are answered ("not started") and running ones get stop_grace_ms to
+ * finish before they are interrupted and answered. Lifetime: create before rt_system_start,
+ * comfy_runner_free after rt_system_stop.
+ */
+#ifndef FLUXBOT_COMFY_RUNNER_H
+#define FLUXBOT_COMFY_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comfy/job.h"
+#include "fluxbot/config.h"
+#include "fluxbot/runtime.h"
+
+#define COMFY_ACTOR_NAME "comfy"
+#define COMFY_WORKER_ACTOR_NAME "comfy_worker"
+
+typedef struct comfy_runner_config {
+    const fb_config *cfg; /* comfyui_urls, workflows_dir, ratios_file, loras_file, output_dir,
+                             progress_interval_ms, job_stall_timeout_ms, max_attachment_bytes,
+                             user_max_concurrent_jobs, user_max_jobs_per_hour, max_queued_jobs,
+                             runner_threads, mailbox_capacity */
+    rt_actor *rest;       /* the discord_rest actor */
+    rt_actor *analytics;  /* the analytics writer (NULL: no analytics) */
+    /* Tuning; 0 = default. */
+    uint64_t http_timeout_ms;   /* ComfyUI and download calls; 30000 */
+    uint64_t stop_grace_ms;     /* running jobs may finish for this long after a stop; 30000 */
+    uint64_t no_server_wait_ms; /* a job waits this long for any server to be up; 30000 */
+    uint64_t reconcile_poll_ms; /* /history + /queue polling while a socket is down; 1000 */
+    uint64_t queue_poll_ms;     /* /queue polling for the position while waiting; 3000 */
+    unsigned ws_ping_secs;      /* 20 */
+    const char *client_id;      /* NULL: a random UUID */
+} comfy_runner_config;
+
+typedef struct comfy_runner comfy_runner;
+
+/* Loads and validates ratios, LoRAs and workflows (a broken file fails with file and node
+ * named in err) and creates the two actors in sys. NULL on error. */
+comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc, char *err,
+                                  size_t errlen);
+rt_actor *comfy_runner_actor(comfy_runner *r);
+/* The loaded catalogue, for the router's lookups (ratios_find, loras_match, cjob_check_options).
+ * Immutable for the runner's lifetime. */
+const cjob_catalog *comfy_runner_catalog(const comfy_runner *r);
+/* Stops the websockets and frees everything; the actors must have stopped. NULL is ignored. */
+void comfy_runner_free(comfy_runner *r);
+
+typedef struct comfy_runner_stats {
+    uint64_t jobs_admitted, jobs_refused, jobs_succeeded, jobs_failed, jobs_resubmitted;
+    uint64_t progress_edits, progress_suppressed;
+    uint64_t events_routed, events_orphaned, events_claimed;
+    uint64_t waiting, running;
+    unsigned servers, servers_up;
+} comfy_runner_stats;
+
+void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * Routing of websocket events to jobs (runs on the websocket thread): the registry of
+ * (server, prompt_id) → channel, the short buffer of events nobody has registered yet (they can
+ * beat the POST /prompt reply), and the per-job channels the workers wait on.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actors/comfy_runner_internal.h"
+#include "fluxbot/log.h"
+
+#define ORPHAN_TTL_MS 60000
+
+comfy_chan *comfy_chan_new(unsigned cap)
+{
+    comfy_chan *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->cap = cap ? cap : 1024;
+    c->q = calloc(c->cap, sizeof *c->q);
+    if (!c->q) abort();
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return c;
+}
+
+void comfy_chan_free(comfy_chan *c)
+{
+    if (!c) return;
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c->q);
+    free(c);
+}
+
+static bool is_terminal(const cproto_event *e)
+{
+    return e->type == CP_EV_SUCCESS || e->type == CP_EV_ERROR || e->type == CP_EV_INTERRUPTED ||
+           (e->type == CP_EV_EXECUTING && e->node_null);
+}
+
+/* Caller holds c->mu. A full channel drops progress first; terminal events always get in. */
+static void chan_push_locked(comfy_chan *c, const cproto_event *e)
+{
+    if (c->n == c->cap) {
+        if (!is_terminal(e)) {
+            c->dropped++;
+            return;
+        }
+        c->head = (c->head + 1) % c->cap; /* lose the oldest, keep the outcome */
+        c->n--;
+        c->dropped++;
+    }
+    c->q[(c->head + c->n) % c->cap] = *e;
+    c->n++;
+    pthread_cond_signal(&c->cv);
+}
+
+unsigned comfy_chan_wait(comfy_chan *c, cproto_event *out, unsigned max, uint64_t timeout_ms,
+                         bool *reconcile)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->n == 0 && !c->reconcile && timeout_ms > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (timeout_ms % 1000) * 1000000ULL;
+        ts.tv_sec += (time_t)(timeout_ms / 1000 + ns / 1000000000ULL);
+        ts.tv_nsec = (long)(ns % 1000000000ULL);
+        while (c->n == 0 && !c->reconcile) {
+            if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0) break;
+        }
+    }
+    unsigned k = 0;
+    while (k < max && c->n > 0) {
+        out[k++] = c->q[c->head];
+        c->head = (c->head + 1) % c->cap;
+        c->n--;
+    }
+    if (reconcile) {
+        *reconcile = c->reconcile;
+        c->reconcile = false;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return k;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static comfy_reg *reg_find(comfy_runner *r, unsigned server, const char *pid)
+{
+    for (unsigned i = 0; i < r->reg_cap; i++) {
+        comfy_reg *g = &r->reg[i];
+        if (g->used && g->server == server && strcmp(g->pid, pid) == 0) return g;
+    }
+    return NULL;
+}
+
+void comfy_ev_register(comfy_runner *r, unsigned server, const char *pid, comfy_chan *chan)
+{
+    pthread_mutex_lock(&r->reg_mu);
+    comfy_reg *g = reg_find(r, server, pid);
+    if (!g) {
+        for (unsigned i = 0; i < r->reg_cap && !g; i++)
+            if (!r->reg[i].used) g = &r->reg[i];
+        if (!g) {
+            unsigned nc = r->reg_cap ? r->reg_cap * 2 : 16;
+            comfy_reg *nr = realloc(r->reg, nc * sizeof *nr);
+            if (!nr) abort();
+            memset(nr + r->reg_cap, 0, (nc - r->reg_cap) * sizeof *nr);
+            r->reg = nr;
+            g = &r->reg[r->reg_cap];
+            r->reg_cap = nc;
+        }
+    }
+    g->used = true;
+    g->server = server;
+    snprintf(g->pid, sizeof g->pid, "%s", pid);
+    g->chan = chan;
+    /* events that beat the registration, in arrival order */
+    unsigned claimed = 0;
+    pthread_mutex_lock(&chan->mu);
+    for (unsigned k = 0; k < r->orph_cap; k++) {
+        comfy_orphan *o = &r->orph[(r->orph_next + k) % r->orph_cap];
+        if (o->used && o->server == server && strcmp(o->ev.prompt_id, pid) == 0) {
+            chan_push_locked(chan, &o->ev);
+            o->used = false;
+            claimed++;
+        }
+    }
+    pthread_mutex_unlock(&chan->mu);
+    pthread_mutex_unlock(&r->reg_mu);
+    if (claimed) atomic_fetch_add(&r->n_claimed, claimed);
+}
+
+void comfy_ev_unregister(comfy_runner *r, unsigned server, const char *pid)
+{
+    pthread_mutex_lock(&r->reg_mu);
+    comfy_reg *g = reg_find(r, server, pid);
+    if (g) memset(g, 0, sizeof *g);
+    pthread_mutex_unlock(&r->reg_mu);
+}
+
+void comfy_ev_on_event(void *ctx, unsigned server, const cproto_event *ev)
+{
+    comfy_runner *r = ctx;
+    if (server >= r->nservers) return;
+    switch (ev->type) {
+    case CP_EV_STATUS:
+        pthread_mutex_lock(&r->srv_mu);
+        if (ev->queue_remaining >= 0) r->servers[server].pick.queue_remaining = ev->queue_remaining;
+        pthread_mutex_unlock(&r->srv_mu);
+        return;
+    case CP_EV_PREVIEW:
+    case CP_EV_TEXT:
+    case CP_EV_FEATURE_FLAGS:
+    case CP_EV_PROGRESS_STATE: /* progress carries what we show */
+    case CP_EV_UNKNOWN:
+        return;
+    default:
+        break;
+    }
+    cproto_event e = *ev;
+    comfy_server *sv = &r->servers[server];
+    if (!e.prompt_id[0]) {
+        /* old servers and reconnects: events without prompt_id belong to the last started one */
+        if (!sv->last_pid[0]) return;
+        memcpy(e.prompt_id, sv->last_pid, sizeof e.prompt_id);
+    } else if (e.type == CP_EV_EXECUTION_START || (e.type == CP_EV_EXECUTING && !e.node_null)) {
+        memcpy(sv->last_pid, e.prompt_id, sizeof sv->last_pid);
+    }
+    pthread_mutex_lock(&r->reg_mu);
+    comfy_reg *g = reg_find(r, server, e.prompt_id);
+    if (g) {
+        pthread_mutex_lock(&g->chan->mu);
+        chan_push_locked(g->chan, &e);
+        pthread_mutex_unlock(&g->chan->mu);
+        pthread_mutex_unlock(&r->reg_mu);
+        atomic_fetch_add(&r->n_routed, 1);
+        return;
+    }
+    /* nobody follows this prompt (yet): keep it briefly, dropping expired ones first */
+    uint64_t now = mono_ms();
+    comfy_orphan *slot = &r->orph[r->orph_next];
+    for (unsigned k = 0; k < r->orph_cap; k++) {
+        comfy_orphan *o = &r->orph[(r->orph_next + k) % r->orph_cap];
+        if (o->used && now - o->at_ms > ORPHAN_TTL_MS) o->used = false;
+    }
+    slot->used = true;
+    slot->server = server;
+    slot->at_ms = now;
+    slot->ev = e;
+    r->orph_next = (r->orph_next + 1) % r->orph_cap;
+    pthread_mutex_unlock(&r->reg_mu);
+    atomic_fetch_add(&r->n_orphaned, 1);
+}
+
+void comfy_ev_on_link(void *ctx, unsigned server, bool up)
+{
+    comfy_runner *r = ctx;
+    if (server >= r->nservers) return;
+    pthread_mutex_lock(&r->srv_mu);
+    comfy_server *sv = &r->servers[server];
+    bool was = sv->pick.up;
+    if (up)
+        spick_mark_up(&sv->pick);
+    else if (was || sv->pick.down_since_ms == 0)
+        spick_mark_down(&sv->pick, mono_ms(), 0.5);
+    pthread_mutex_unlock(&r->srv_mu);
+    if (was != up) {
+        if (up)
+            LOG_INFO("comfy", "%s (%s) is up", sv->label, sv->url);
+        else
+            LOG_WARN("comfy", "%s (%s) is down; jobs on it will be reconciled", sv->label, sv->url);
+    }
+    /* jobs on this server must check /history and /queue: events may have been missed */
+    pthread_mutex_lock(&r->reg_mu);
+    for (unsigned i = 0; i < r->reg_cap; i++) {
+        comfy_reg *g = &r->reg[i];
+        if (!g->used || g->server != server) continue;
+        pthread_mutex_lock(&g->chan->mu);
+        g->chan->reconcile = true;
+        pthread_cond_signal(&g->chan->cv);
+        pthread_mutex_unlock(&g->chan->mu);
+    }
+    pthread_mutex_unlock(&r->reg_mu);
+}

@@ -1,0 +1,706 @@
+/*
+ * The worker side of the runner ("comfy_worker" pool): one job at a time per thread, run to the
+ * end with blocking HTTP on a per-thread curl handle, following the websocket events routed to
+ * the job's channel. Everything the user sees of a running job is sent from here: progress edits
+ * (throttled per job), the final result or a clear failure, and the analytics rows.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actors/analytics_writer.h"
+#include "actors/comfy_runner_http.h"
+#include "actors/comfy_runner_internal.h"
+#include "comfy/image.h"
+#include "comfy/result.h"
+#include "fluxbot/log.h"
+
+#define EVENT_BATCH 64
+#define WAIT_SLICE_MS 200
+
+static _Thread_local comfy_http *tls_http;
+
+int comfy_worker_thread_start(rt_actor *self, void *state, unsigned index)
+{
+    (void)self;
+    (void)state;
+    (void)index;
+    tls_http = comfy_http_new();
+    return tls_http ? 0 : -1;
+}
+
+void comfy_worker_thread_exit(rt_actor *self, void *state, unsigned index)
+{
+    (void)self;
+    (void)state;
+    (void)index;
+    comfy_http_free(tls_http);
+    tls_http = NULL;
+}
+
+typedef enum outcome {
+    OUT_OK = 0,
+    OUT_FAILED,      /* fail_text says why */
+    OUT_LOST,        /* resubmit on another server (once) */
+    OUT_INTERRUPTED, /* by the operator on ComfyUI */
+    OUT_STOPPED,     /* the bot is stopping */
+} outcome;
+
+typedef struct jctx {
+    comfy_runner *r;
+    comfy_http *http;
+    comfy_job *job;
+    const wf_workflow *wf;
+    uint64_t t0;
+    prog_state prog;
+    prog_throttle thr;
+    prog_phase last_status_phase;
+    int server;
+    bool resubmitted;
+    bool submitted;
+    bool started_noted;
+    char pid[CPROTO_ID_MAX];
+    comfy_chan *chan;
+    char uploaded[COMFY_MAX_IMAGES][300];
+    cJSON *graph;
+    cproto_history hist;
+    char fail_text[700];
+    char fail_reason[64];
+} jctx;
+
+static const char *kind_label(const comfy_job *j)
+{
+    return j->kind == COMFY_KIND_VIDEO ? "video" : "image";
+}
+
+static void set_fail(jctx *x, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_fail(jctx *x, const char *reason, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cres_error_text(msg, x->fail_text, sizeof x->fail_text);
+    snprintf(x->fail_reason, sizeof x->fail_reason, "%s", reason);
+}
+
+static void send_status(jctx *x)
+{
+    comfy_status_msg *m = RT_MSG_NEW(comfy_status_msg, MSG_COMFY_STATUS, NULL);
+    m->job_id = x->job->id;
+    m->phase = x->prog.phase;
+    m->queue_position = x->prog.queue_position;
+    m->percent = prog_percent(&x->prog);
+    m->server = x->server;
+    if (rt_send(x->r->coord, &m->hdr) != 0) rt_msg_free(&m->hdr);
+    x->last_status_phase = x->prog.phase;
+}
+
+/* Edits the deferred message with the progress text, at most once per progress interval. */
+static void progress(jctx *x)
+{
+    comfy_runner *r = x->r;
+    uint64_t now = rt_now_ms();
+    x->prog.avg_job_ms = atomic_load(&r->avg_job_ms);
+    char text[300];
+    prog_text(&x->prog, kind_label(x->job), now, text, sizeof text);
+    if (!prog_throttle_allow(&x->thr, text, now, r->progress_ms)) {
+        atomic_fetch_add(&r->n_suppressed, 1);
+        if (x->prog.phase != x->last_status_phase) send_status(x);
+        return;
+    }
+    comfy_rest_edit_original(r, &x->job->reply, cres_content_payload(text, false), false);
+    atomic_fetch_add(&r->n_edits, 1);
+    send_status(x);
+}
+
+static bool past_stop_deadline(comfy_runner *r)
+{
+    return atomic_load(&r->stopping) && rt_now_ms() >= atomic_load(&r->stop_deadline_ms);
+}
+
+static void fmt_mb(char *out, size_t n, uint64_t bytes)
+{
+    snprintf(out, n, "%.1f MB", (double)bytes / (1024.0 * 1024.0));
+}
+
+/* Downloads every input image (Discord attachment or an earlier result), checking size and
+ * content: the bytes decide the type, never the name or the declared type. */
+static bool fetch_inputs(jctx *x)
+{
+    comfy_runner *r = x->r;
+    comfy_job *j = x->job;
+    for (unsigned i = 0; i < j->nimages; i++) {
+        cjob_image *img = &j->images[i];
+        if (img->data) continue;
+        char what[32];
+        snprintf(what, sizeof what, j->nimages > 1 ? "image%u" : "The image", i + 1);
+        comfy_http_res res;
+        int rc = comfy_http_get(x->http, img->url, (size_t)r->max_attachment,
+                                (long)r->http_timeout_ms, &res);
+        if (rc != 0 || res.status != 200) {
+            char lim[32];
+            fmt_mb(lim, sizeof lim, r->max_attachment);
+            if (res.too_large)
+                set_fail(x, "input_too_large", "%s is larger than the %s limit.", what, lim);
+            else if (res.status)
+                set_fail(x, "input_download", "%s could not be downloaded (HTTP %d).", what,
+                         res.status);
+            else
+                set_fail(x, "input_download", "%s could not be downloaded (%s).", what, res.error);
+            comfy_http_res_free(&res);
+            return false;
+        }
+        img_type t = img_sniff(res.body, res.len);
+        if (!img_is_input_type(t)) {
+            set_fail(x, "input_type", "%s is not a PNG, JPEG or WebP image.", what);
+            comfy_http_res_free(&res);
+            return false;
+        }
+        img->data = res.body;
+        img->len = res.len;
+        img->type = t;
+        res.body = NULL;
+        comfy_http_res_free(&res);
+    }
+    return true;
+}
+
+/* Chooses a server, waiting (bounded) for one to be up. */
+static int pick_server(jctx *x, int exclude)
+{
+    comfy_runner *r = x->r;
+    uint64_t until = rt_now_ms() + r->no_server_wait_ms;
+    for (;;) {
+        int s = comfy_srv_acquire(r, exclude, true);
+        if (s >= 0) return s;
+        if (rt_now_ms() >= until || past_stop_deadline(r)) return -1;
+        progress(x);
+        struct timespec d = {0, 100 * 1000 * 1000};
+        nanosleep(&d, NULL);
+    }
+}
+
+static outcome upload_inputs(jctx *x)
+{
+    comfy_runner *r = x->r;
+    comfy_job *j = x->job;
+    for (unsigned i = 0; i < j->nimages; i++) {
+        cjob_image *img = &j->images[i];
+        char name[128];
+        snprintf(name, sizeof name, "fluxbot_%" PRIu64 "_%u.%s", j->id, i + 1, img_ext(img->type));
+        comfy_http_res res;
+        int rc = comfy_http_upload(x->http, r->servers[x->server].url, name, img_mime(img->type),
+                                   img->data, img->len, (long)r->http_timeout_ms, &res);
+        if (rc != 0 || res.status != 200 ||
+            cproto_parse_upload((const char *)res.body, x->uploaded[i], sizeof x->uploaded[i])) {
+            LOG_WARN("comfy", "job %" PRIu64 ": upload to %s failed (HTTP %d%s%s)", j->id,
+                     r->servers[x->server].label, res.status, res.error[0] ? ": " : "", res.error);
+            comfy_http_res_free(&res);
+            return OUT_LOST;
+        }
+        comfy_http_res_free(&res);
+    }
+    return OUT_OK;
+}
+
+static outcome submit(jctx *x)
+{
+    comfy_runner *r = x->r;
+    comfy_job *j = x->job;
+    const char *names[COMFY_MAX_IMAGES] = {x->uploaded[0], x->uploaded[1]};
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "fluxbot_%" PRIu64, j->id);
+    wf_values v;
+    cjob_values(j, names, prefix, &v);
+    char err[300];
+    cJSON_Delete(x->graph);
+    x->graph = wf_patch(x->wf, &v, err, sizeof err);
+    if (!x->graph) {
+        set_fail(x, "patch", "%s", err);
+        return OUT_FAILED;
+    }
+    uint8_t rnd[16];
+    uint64_t a = comfy_new_job_id(r) * 0x9E3779B97F4A7C15ULL, b = j->id ^ (uint64_t)rt_now_ns();
+    b *= 0xD1B54A32D192ED03ULL;
+    memcpy(rnd, &a, 8);
+    memcpy(rnd + 8, &b, 8);
+    cproto_uuid(rnd, x->pid);
+    /* registered before the POST: events may beat its reply */
+    comfy_ev_register(r, (unsigned)x->server, x->pid, x->chan);
+    char *body = cproto_prompt_body(x->graph, r->client_id, x->pid);
+    char url[CFG_STR + 16];
+    snprintf(url, sizeof url, "%s/prompt", r->servers[x->server].url);
+    comfy_http_res res;
+    int rc = comfy_http_post_json(x->http, url, body, (long)r->http_timeout_ms, &res);
+    free(body);
+    if (rc != 0) {
+        LOG_WARN("comfy", "job %" PRIu64 ": POST /prompt to %s failed: %s", j->id,
+                 r->servers[x->server].label, res.error);
+        comfy_http_res_free(&res);
+        comfy_ev_unregister(r, (unsigned)x->server, x->pid);
+        return OUT_LOST;
+    }
+    cproto_submit sub;
+    int status = res.status;
+    cproto_parse_submit(status, (const char *)res.body, &sub);
+    comfy_http_res_free(&res);
+    if (!sub.ok) {
+        comfy_ev_unregister(r, (unsigned)x->server, x->pid);
+        if (status >= 500 || status == 0) {
+            LOG_WARN("comfy", "job %" PRIu64 ": %s: %s", j->id, r->servers[x->server].label,
+                     sub.operator_text);
+            return OUT_LOST;
+        }
+        /* the operator needs every node error; the user gets the first one */
+        LOG_ERROR("comfy", "job %" PRIu64 " (%s workflow %s) rejected by %s: %s", j->id,
+                  wf_kind_name(x->wf->kind), x->wf->name, r->servers[x->server].label,
+                  sub.operator_text);
+        set_fail(x, "validation", "%s", sub.user_text);
+        return OUT_FAILED;
+    }
+    if (strcmp(sub.prompt_id, x->pid) != 0) {
+        /* an older server ignored our id: follow the one it chose (buffered events move over) */
+        comfy_ev_unregister(r, (unsigned)x->server, x->pid);
+        snprintf(x->pid, sizeof x->pid, "%s", sub.prompt_id);
+        comfy_ev_register(r, (unsigned)x->server, x->pid, x->chan);
+    }
+    comfy_srv_submitted(r, (unsigned)x->server, +1);
+    x->submitted = true;
+    return OUT_OK;
+}
+
+typedef enum rec_state { REC_DONE, REC_PENDING, REC_RUNNING, REC_ABSENT, REC_ERROR } rec_state;
+
+static bool get_history(jctx *x)
+{
+    comfy_runner *r = x->r;
+    char url[CFG_STR + 128];
+    snprintf(url, sizeof url, "%s/history/%s", r->servers[x->server].url, x->pid);
+    comfy_http_res res;
+    int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->http_timeout_ms, &res);
+    const char *pref[WF_MAX_TARGETS];
+    for (unsigned i = 0; i < x->wf->noutputs; i++)
+        pref[i] = x->wf->outputs[i];
+    bool ok =
+        rc == 0 && res.status == 200 &&
+        cproto_parse_history((const char *)res.body, x->pid, pref, x->wf->noutputs, &x->hist) == 0;
+    comfy_http_res_free(&res);
+    if (!ok) memset(&x->hist, 0, sizeof x->hist);
+    return ok;
+}
+
+/* Where is our prompt? history → done; queue → waiting or running; neither → lost. */
+static rec_state reconcile(jctx *x)
+{
+    comfy_runner *r = x->r;
+    if (!get_history(x)) return REC_ERROR;
+    if (x->hist.found) return REC_DONE;
+    char url[CFG_STR + 16];
+    snprintf(url, sizeof url, "%s/queue", r->servers[x->server].url);
+    comfy_http_res res;
+    int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->http_timeout_ms, &res);
+    cproto_queue_pos q;
+    bool ok =
+        rc == 0 && res.status == 200 && cproto_parse_queue((const char *)res.body, x->pid, &q) == 0;
+    comfy_http_res_free(&res);
+    if (!ok) return REC_ERROR;
+    if (q.running) return REC_RUNNING;
+    if (q.pending) {
+        if (!x->started_noted) {
+            prog_set_phase(&x->prog, PROG_QUEUED, rt_now_ms());
+            x->prog.queue_position = q.position;
+        }
+        return REC_PENDING;
+    }
+    /* it may have finished between the two calls */
+    if (get_history(x) && x->hist.found) return REC_DONE;
+    return REC_ABSENT;
+}
+
+static void interrupt_prompt(jctx *x)
+{
+    comfy_runner *r = x->r;
+    char url[CFG_STR + 32], body[128];
+    comfy_http_res res;
+    snprintf(url, sizeof url, "%s/queue", r->servers[x->server].url);
+    snprintf(body, sizeof body, "{\"delete\":[\"%s\"]}", x->pid);
+    comfy_http_post_json(x->http, url, body, 5000, &res);
+    comfy_http_res_free(&res);
+    snprintf(url, sizeof url, "%s/interrupt", r->servers[x->server].url);
+    snprintf(body, sizeof body, "{\"prompt_id\":\"%s\"}", x->pid);
+    comfy_http_post_json(x->http, url, body, 5000, &res);
+    comfy_http_res_free(&res);
+}
+
+static const char *node_class(jctx *x, const char *node)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(x->graph, node);
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(n, "class_type");
+    return cJSON_IsString(ct) ? ct->valuestring : "?";
+}
+
+static void note_started(jctx *x)
+{
+    if (x->started_noted) return;
+    x->started_noted = true;
+    prog_set_phase(&x->prog, PROG_LOADING, rt_now_ms());
+    if (x->r->analytics) {
+        char d[96];
+        snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"server\":%d}", x->job->id, x->server + 1);
+        an_activity_event e = {.user_id = x->job->origin.user_id,
+                               .guild_id = x->job->origin.guild_id,
+                               .action = "job_started",
+                               .details = d};
+        an_record_activity(x->r->analytics, &e);
+    }
+}
+
+/* Outcome from a history entry that says the prompt finished. */
+static outcome from_history(jctx *x)
+{
+    if (x->hist.success) return OUT_OK;
+    if (x->hist.interrupted) return OUT_INTERRUPTED;
+    if (x->hist.error_node[0])
+        set_fail(x, "node_error", "Generation failed at node %s (%s): %.400s", x->hist.error_node,
+                 x->hist.error_node_type[0] ? x->hist.error_node_type : "?",
+                 x->hist.error_message[0] ? x->hist.error_message : "no message");
+    else
+        set_fail(x, "node_error", "Generation failed on the ComfyUI server.");
+    return OUT_FAILED;
+}
+
+/* Follows the prompt until it ends, is lost, or the bot stops. */
+static outcome follow(jctx *x)
+{
+    comfy_runner *r = x->r;
+    cproto_event evs[EVENT_BATCH];
+    uint64_t last_event = rt_now_ms();
+    uint64_t next_queue_poll = last_event;
+    uint64_t next_reconcile = 0;
+    bool need_reconcile = false, success_seen = false;
+    uint64_t trouble_since = 0; /* first failed reconcile of a series */
+    for (;;) {
+        if (past_stop_deadline(r)) {
+            interrupt_prompt(x);
+            set_fail(x, "shutdown",
+                     "The bot is restarting, so this job was interrupted. Please "
+                     "run the command again.");
+            return OUT_STOPPED;
+        }
+        bool link_changed = false;
+        unsigned n = comfy_chan_wait(x->chan, evs, EVENT_BATCH, WAIT_SLICE_MS, &link_changed);
+        uint64_t now = rt_now_ms();
+        if (link_changed) need_reconcile = true;
+        for (unsigned i = 0; i < n; i++) {
+            const cproto_event *e = &evs[i];
+            last_event = now;
+            switch (e->type) {
+            case CP_EV_EXECUTION_START:
+            case CP_EV_EXECUTION_CACHED:
+                note_started(x);
+                break;
+            case CP_EV_EXECUTING:
+                if (e->node_null) {
+                    /* finished, any outcome: the history says which */
+                    for (int k = 0; k < 5; k++) {
+                        if (get_history(x) && x->hist.found) return from_history(x);
+                        struct timespec d = {0, 100 * 1000 * 1000};
+                        nanosleep(&d, NULL);
+                    }
+                    if (success_seen) return OUT_OK;
+                    set_fail(x, "history", "ComfyUI finished the job but has no record of it.");
+                    return OUT_FAILED;
+                }
+                note_started(x);
+                snprintf(x->prog.node_class, sizeof x->prog.node_class, "%s",
+                         node_class(x, e->node));
+                break;
+            case CP_EV_PROGRESS:
+                note_started(x);
+                prog_step(&x->prog, e->value, e->max, now);
+                break;
+            case CP_EV_SUCCESS:
+                success_seen = true;
+                break;
+            case CP_EV_ERROR:
+                set_fail(x, "node_error", "Generation failed at node %s (%s): %.400s",
+                         e->node[0] ? e->node : "?",
+                         e->node_type[0] ? e->node_type : node_class(x, e->node),
+                         e->message[0] ? e->message : "no message");
+                return OUT_FAILED;
+            case CP_EV_INTERRUPTED:
+                return OUT_INTERRUPTED;
+            default:
+                break;
+            }
+        }
+        bool ws_up = comfy_srv_up(r, (unsigned)x->server);
+        /* a socket that went down (or came back) may have lost events: ask the server */
+        if ((need_reconcile || !ws_up) && now >= next_reconcile) {
+            rec_state st = reconcile(x);
+            next_reconcile = now + r->reconcile_poll_ms;
+            if (st == REC_DONE) return from_history(x);
+            if (st == REC_ABSENT) return OUT_LOST;
+            if (st == REC_ERROR) {
+                if (!trouble_since) trouble_since = now;
+                if (now - trouble_since >= r->stall_ms) return OUT_LOST;
+            } else {
+                trouble_since = 0;
+                if (ws_up) need_reconcile = false;
+                if (st == REC_PENDING || st == REC_RUNNING) last_event = now;
+            }
+        }
+        /* while it waits in ComfyUI's own queue, show the position */
+        if (!x->started_noted && now >= next_queue_poll && ws_up) {
+            next_queue_poll = now + r->queue_poll_ms;
+            rec_state st = reconcile(x);
+            if (st == REC_DONE) return from_history(x);
+            if (st == REC_ABSENT) return OUT_LOST;
+            if (st == REC_PENDING) last_event = now;
+            if (st == REC_RUNNING) note_started(x);
+        }
+        /* silence: waiting in a queue is fine; a running prompt that says nothing is stalled */
+        if (ws_up && now - last_event >= r->stall_ms) {
+            rec_state st = reconcile(x);
+            if (st == REC_DONE) return from_history(x);
+            if (st == REC_PENDING) {
+                last_event = now;
+            } else {
+                LOG_WARN("comfy", "job %" PRIu64 ": no word from %s for %" PRIu64 " ms (%s)",
+                         x->job->id, r->servers[x->server].label, now - last_event,
+                         st == REC_RUNNING ? "running, stalled" : "missing");
+                if (st == REC_RUNNING) interrupt_prompt(x);
+                return OUT_LOST;
+            }
+        }
+        progress(x);
+    }
+}
+
+static void release_server(jctx *x)
+{
+    if (x->server < 0) return;
+    if (x->pid[0]) comfy_ev_unregister(x->r, (unsigned)x->server, x->pid);
+    if (x->submitted) comfy_srv_submitted(x->r, (unsigned)x->server, -1);
+    comfy_srv_release(x->r, (unsigned)x->server);
+    x->submitted = false;
+    x->pid[0] = '\0';
+    x->server = -1;
+}
+
+/* Downloads the output and posts it; returns false with fail_text when it cannot. */
+static bool deliver(jctx *x, comfy_done_msg *done)
+{
+    comfy_runner *r = x->r;
+    comfy_job *j = x->job;
+    if (x->hist.noutputs == 0) {
+        set_fail(x, "no_output", "ComfyUI finished but produced no output file.");
+        return false;
+    }
+    const cproto_output *o = &x->hist.outputs[0];
+    char view[1100];
+    if (cproto_view_path(o, view, sizeof view)) {
+        set_fail(x, "output", "The output file name is too long to fetch.");
+        return false;
+    }
+    char url[CFG_STR + 1200];
+    snprintf(url, sizeof url, "%s%s", r->servers[x->server].url, view);
+    uint64_t limit = j->origin.attachment_size_limit ? j->origin.attachment_size_limit
+                                                     : CJOB_DEFAULT_ATTACHMENT_LIMIT;
+    uint64_t cap = limit * 4 > (64u << 20) ? limit * 4 : (64u << 20);
+    if (cap > (512u << 20)) cap = 512u << 20;
+    prog_set_phase(&x->prog, PROG_DOWNLOADING, rt_now_ms());
+    progress(x);
+    comfy_http_res res;
+    int rc = comfy_http_get(x->http, url, (size_t)cap, (long)r->http_timeout_ms, &res);
+    if (rc != 0 || res.status != 200) {
+        set_fail(x, "output", "The result could not be fetched from ComfyUI (%s%d).",
+                 res.too_large ? "too large, HTTP " : "HTTP ", res.status);
+        comfy_http_res_free(&res);
+        return false;
+    }
+    img_type t = img_sniff(res.body, res.len);
+    bool is_video = j->kind == COMFY_KIND_VIDEO || t == IMG_MP4;
+    bool is_image = !is_video && t != IMG_UNKNOWN;
+    char filename[96];
+    snprintf(filename, sizeof filename, "fluxbot_%" PRIu64 ".%s", j->id,
+             t != IMG_UNKNOWN ? img_ext(t) : "bin");
+    uint64_t ms = rt_now_ms() - x->t0;
+    cres_result cr = {.job = j,
+                      .filename = filename,
+                      .is_video = is_video,
+                      .is_image = is_image,
+                      .generation_ms = ms,
+                      .server_label = r->nservers > 1 ? r->servers[x->server].label : NULL};
+    char path[600];
+    comfy_path_original(&j->reply, path, sizeof path);
+    rest_req_msg *m = rest_req_msg_new(REST_PATCH, path, NULL);
+    m->reply_to = r->coord;
+    m->cookie = COMFY_FINAL_COOKIE_BIT | j->id;
+    if (res.len > limit) {
+        /* Discord would refuse it: say so plainly, keep the embed and the buttons */
+        char got[32], lim[32];
+        fmt_mb(got, sizeof got, res.len);
+        fmt_mb(lim, sizeof lim, limit);
+        cr.filename = NULL;
+        cr.is_image = false;
+        char *json = cres_final_payload(&cr);
+        cJSON *root = cJSON_Parse(json);
+        free(json);
+        char note[300];
+        snprintf(note, sizeof note,
+                 "\xe2\x9a\xa0\xef\xb8\x8f The %s is %s, over this channel's upload limit of %s, "
+                 "so it could not be attached.",
+                 is_video ? "video" : "image", got, lim);
+        cJSON_ReplaceItemInObjectCaseSensitive(root, "content", cJSON_CreateString(note));
+        m->json = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        comfy_http_res_free(&res);
+    } else {
+        m->json = cres_final_payload(&cr);
+        rest_req_add_file_owned(m, filename, img_mime(t), res.body, res.len);
+        res.body = NULL;
+        comfy_http_res_free(&res);
+    }
+    comfy_rest_send(r, m, true);
+    done->is_image = is_image && cr.filename != NULL;
+    snprintf(done->view_url, sizeof done->view_url, "%s", url);
+    return true;
+}
+
+static void record_analytics(jctx *x, bool success, uint64_t ms)
+{
+    comfy_runner *r = x->r;
+    if (!r->analytics) return;
+    comfy_job *j = x->job;
+    char res[32] = "";
+    if (j->width && j->height) snprintf(res, sizeof res, "%ux%u", j->width, j->height);
+    char loras[COMFY_MAX_LORAS * (LORAS_NAME_MAX + 2) + 1];
+    cjob_lora_list(j, loras, sizeof loras);
+    an_image_event ie = {.user_id = j->origin.user_id,
+                         .guild_id = j->origin.guild_id,
+                         .prompt = j->user_prompt,
+                         .resolution = res,
+                         .loras = loras,
+                         .upscale_factor = j->upscale ? j->upscale : 1,
+                         .generation_ms = (uint32_t)(ms > UINT32_MAX ? UINT32_MAX : ms),
+                         .is_video = j->kind == COMFY_KIND_VIDEO,
+                         .generation_type = cjob_generation_type(j),
+                         .success = success};
+    an_record_image(r->analytics, &ie);
+    char d[160];
+    snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s}", j->id, ms,
+             success ? "" : ",\"reason\":\"", success ? "" : x->fail_reason, success ? "" : "\"");
+    an_activity_event ae = {.user_id = j->origin.user_id,
+                            .guild_id = j->origin.guild_id,
+                            .action = success ? "job_finished" : "job_failed",
+                            .details = d};
+    an_record_activity(r->analytics, &ae);
+}
+
+static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
+{
+    jctx x;
+    memset(&x, 0, sizeof x);
+    x.r = r;
+    x.http = http;
+    x.job = job;
+    x.server = -1;
+    x.t0 = rt_now_ms();
+    x.wf = r->wf.kinds[job->workflow];
+    prog_init(&x.prog, x.t0);
+    x.chan = comfy_chan_new(1024);
+    comfy_done_msg *done = comfy_done_msg_new(NULL);
+    outcome oc = OUT_FAILED;
+    if (!x.wf) {
+        set_fail(&x, "workflow", "/%s is not set up on this bot.", comfy_kind_name(job->kind));
+        goto finish;
+    }
+    progress(&x);
+    if (!fetch_inputs(&x)) goto finish;
+    int exclude = -1;
+    for (;;) {
+        x.server = pick_server(&x, exclude);
+        if (x.server < 0) {
+            set_fail(&x, "no_server",
+                     "No ComfyUI server is reachable right now. Please try "
+                     "again later.");
+            oc = OUT_FAILED;
+            break;
+        }
+        oc = upload_inputs(&x);
+        if (oc == OUT_OK) oc = submit(&x);
+        if (oc == OUT_OK) {
+            prog_set_phase(&x.prog, PROG_QUEUED, rt_now_ms());
+            progress(&x);
+            oc = follow(&x);
+        }
+        if (oc != OUT_LOST) break;
+        int lost_on = x.server;
+        release_server(&x);
+        if (x.resubmitted) {
+            set_fail(&x, "lost",
+                     "The job was lost twice (the ComfyUI servers restarted or "
+                     "stopped answering). Please try again.");
+            oc = OUT_FAILED;
+            break;
+        }
+        LOG_WARN("comfy", "job %" PRIu64 " lost on %s; resubmitting on another server", job->id,
+                 r->servers[lost_on].label);
+        atomic_fetch_add(&r->n_resubmitted, 1);
+        x.resubmitted = true;
+        x.prog.resubmitted = true;
+        x.started_noted = false;
+        memset(x.uploaded, 0, sizeof x.uploaded);
+        prog_set_phase(&x.prog, PROG_PREPARING, rt_now_ms());
+        exclude = lost_on;
+    }
+    if (oc == OUT_INTERRUPTED)
+        set_fail(&x, "interrupted", "The generation was interrupted on the ComfyUI server.");
+    if (oc == OUT_OK && !deliver(&x, done)) oc = OUT_FAILED;
+finish:;
+    uint64_t ms = rt_now_ms() - x.t0;
+    bool ok = oc == OUT_OK;
+    if (!ok) {
+        comfy_rest_edit_original(r, &job->reply, cres_content_payload(x.fail_text, true), true);
+        atomic_fetch_add(&r->n_failed, 1);
+    } else {
+        atomic_fetch_add(&r->n_succeeded, 1);
+        uint64_t avg = atomic_load(&r->avg_job_ms);
+        atomic_store(&r->avg_job_ms, avg ? (avg * 7 + ms) / 8 : ms);
+    }
+    record_analytics(&x, ok, ms);
+    release_server(&x);
+    cJSON_Delete(x.graph);
+    comfy_chan_free(x.chan);
+    for (unsigned i = 0; i < COMFY_MAX_IMAGES; i++) {
+        free(job->images[i].data);
+        job->images[i].data = NULL;
+        job->images[i].len = 0;
+    }
+    done->job = job;
+    done->success = ok;
+    done->duration_ms = ms;
+    if (rt_send_spill(r->coord, &done->hdr) != 0) rt_msg_free(&done->hdr);
+}
+
+void comfy_worker_on_message(rt_actor *self, void *state, rt_msg *m)
+{
+    (void)self;
+    comfy_runner *r = state;
+    if (m->type != MSG_COMFY_RUN) {
+        rt_msg_free(m);
+        return;
+    }
+    comfy_run_msg *rm = (comfy_run_msg *)m;
+    comfy_job *job = rm->job;
+    rm->job = NULL;
+    rt_msg_free(m);
+    if (job) run_job(r, tls_http, job);
+}

@@ -1,0 +1,282 @@
+/*
+ * Shared fixture of the runner tests: a real runtime with the analytics writer (temp SQLite),
+ * the discord_rest actor talking to the fake Discord REST server, the comfy runner talking to
+ * one or two fake ComfyUI servers, plus a third fake ComfyUI used as a file host ("CDN") for
+ * attachment URLs. The test plays the router: it registers an interaction with the fake
+ * Discord, defers it over HTTP like the router would, then sends the runner its message.
+ */
+#ifndef FLUXBOT_TEST_COMFY_FIXTURE_H
+#define FLUXBOT_TEST_COMFY_FIXTURE_H
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actors/analytics_writer.h"
+#include "actors/comfy_runner.h"
+#include "actors/comfy_runner_http.h"
+#include "actors/discord_rest.h"
+#include "comfy/image.h"
+#include "comfy/multipart.h"
+#include "fakes/fake_comfy.h"
+#include "fakes/fake_rest.h"
+#include "fluxbot/config.h"
+#include "fluxbot/log.h"
+#include "msgs/comfy_msgs.h"
+
+#define CFX_TOKEN "test-bot-token"
+#define CFX_APP 424242ULL
+#define CFX_CHANNEL 5555ULL
+
+typedef struct cfx {
+    frest *rest;
+    fcomfy *srv[2];
+    unsigned nsrv;
+    fcomfy *cdn;
+    rt_system *sys;
+    drest *dr;
+    an_writer *aw;
+    comfy_runner *cr;
+    rt_actor *comfy;
+    fb_config cfg;
+    comfy_runner_config rc;
+    char db[96];
+    uint64_t next_ix;
+    comfy_http *http;
+    bool stopped;
+} cfx;
+
+typedef void (*cfx_tune_fn)(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o);
+
+static __attribute__((unused)) uint64_t cfx_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static __attribute__((unused)) void cfx_sleep(unsigned ms)
+{
+    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&d, NULL);
+}
+
+static __attribute__((unused)) cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
+{
+    log_configure(LOG_LEVEL_WARN, false, 2);
+    cfx *x = calloc(1, sizeof *x);
+    frest_config fc = {.token = CFX_TOKEN, .application_id = CFX_APP};
+    x->rest = frest_start(&fc);
+    if (!x->rest) return NULL;
+    fcomfy_opts o = {.steps = 4, .png_width = 48, .png_height = 32};
+    cfg_defaults(&x->cfg);
+    x->cfg.progress_interval_ms = 300;
+    x->cfg.job_stall_timeout_ms = 1500;
+    x->cfg.runner_threads = 2;
+    x->rc.http_timeout_ms = 5000;
+    x->rc.stop_grace_ms = 1500;
+    x->rc.no_server_wait_ms = 6000;
+    x->rc.reconcile_poll_ms = 200;
+    x->rc.queue_poll_ms = 300;
+    if (tune) tune(&x->cfg, &x->rc, &o);
+    x->nsrv = nsrv;
+    x->cfg.comfyui_urls.count = nsrv;
+    for (unsigned i = 0; i < nsrv; i++) {
+        x->srv[i] = fcomfy_start(&o);
+        if (!x->srv[i]) return NULL;
+        snprintf(x->cfg.comfyui_urls.items[i], CFG_STR, "%s", fcomfy_url(x->srv[i]));
+    }
+    x->cdn = fcomfy_start(NULL);
+    snprintf(x->db, sizeof x->db, "/tmp/fb_comfy_test_%d_%p.db", (int)getpid(), (void *)x);
+    x->sys = rt_system_new();
+    an_writer_config ac = {.db_path = x->db, .flush_ms = 20};
+    x->aw = an_writer_new(x->sys, &ac);
+    drest_config dc = {.api_base = frest_base_url(x->rest), .token = CFX_TOKEN};
+    x->dr = drest_create(x->sys, &dc);
+    x->rc.cfg = &x->cfg;
+    x->rc.rest = drest_actor(x->dr);
+    x->rc.analytics = an_writer_actor(x->aw);
+    char err[512];
+    x->cr = comfy_runner_create(x->sys, &x->rc, err, sizeof err);
+    if (!x->cr) {
+        fprintf(stderr, "runner: %s\n", err);
+        return NULL;
+    }
+    x->comfy = comfy_runner_actor(x->cr);
+    if (rt_system_start(x->sys) != 0) return NULL;
+    x->http = comfy_http_new();
+    /* wait for the runner's websockets */
+    for (int i = 0; i < 500; i++) {
+        comfy_runner_stats st;
+        comfy_runner_stats_get(x->cr, &st);
+        if (st.servers_up == nsrv) break;
+        cfx_sleep(10);
+    }
+    x->next_ix = 1000;
+    return x;
+}
+
+static __attribute__((unused)) void cfx_stop(cfx *x)
+{
+    if (!x->stopped) rt_system_stop(x->sys);
+    x->stopped = true;
+    comfy_runner_free(x->cr);
+    rt_system_free(x->sys);
+    drest_free(x->dr);
+    an_writer_free(x->aw);
+    comfy_http_free(x->http);
+    for (unsigned i = 0; i < x->nsrv; i++)
+        fcomfy_stop(x->srv[i]);
+    fcomfy_stop(x->cdn);
+    frest_stop(x->rest);
+    unlink(x->db);
+    char side[128];
+    snprintf(side, sizeof side, "%s-wal", x->db);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", x->db);
+    unlink(side);
+    free(x);
+}
+
+/* A new interaction known to the fake Discord; deferred (type 5) unless component. */
+static __attribute__((unused)) uint64_t cfx_interaction(cfx *x, bool component, bool defer,
+                                                        char token[64])
+{
+    uint64_t id = ++x->next_ix;
+    snprintf(token, 64, "tok-%" PRIu64, id);
+    frest_register_interaction(x->rest, id, token, CFX_CHANNEL, component);
+    if (defer) {
+        char url[256];
+        snprintf(url, sizeof url, "%s/interactions/%" PRIu64 "/%s/callback",
+                 frest_base_url(x->rest), id, token);
+        comfy_http_res r;
+        comfy_http_post_json(x->http, url, "{\"type\":5}", 5000, &r);
+        comfy_http_res_free(&r);
+    }
+    return id;
+}
+
+static __attribute__((unused)) comfy_job_msg *cfx_job(cfx *x, comfy_kind kind, const char *prompt,
+                                                      uint64_t user, uint64_t *ix, char token[64])
+{
+    *ix = cfx_interaction(x, false, true, token);
+    comfy_job_msg *m = comfy_job_msg_new(kind, CFX_APP, *ix, token);
+    if (prompt) comfy_job_set_prompt(m, prompt);
+    m->origin.user_id = user;
+    m->origin.guild_id = 77;
+    m->origin.channel_id = CFX_CHANNEL;
+    m->origin.attachment_size_limit = 10u << 20;
+    snprintf(m->origin.user_name, sizeof m->origin.user_name, "user%" PRIu64, user);
+    return m;
+}
+
+static __attribute__((unused)) void cfx_send(cfx *x, void *msg)
+{
+    rt_send_wait(x->comfy, (rt_msg *)msg, 2000);
+}
+
+/* Hosts bytes on the CDN fake; returns the URL (malloc'd). */
+static __attribute__((unused)) char *cfx_host_file(cfx *x, const char *name, const uint8_t *data,
+                                                   size_t len)
+{
+    comfy_http_res r;
+    comfy_http_upload(x->http, fcomfy_url(x->cdn), name, "application/octet-stream", data, len,
+                      5000, &r);
+    comfy_http_res_free(&r);
+    char *url = malloc(512);
+    snprintf(url, 512, "%s/view?filename=%s&type=input", fcomfy_url(x->cdn), name);
+    return url;
+}
+
+/* Requests the fake Discord recorded for one interaction token, by method (NULL = any). */
+static __attribute__((unused)) size_t cfx_reqs(cfx *x, const char *method, const char *token,
+                                               frest_request **out)
+{
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "/webhooks/%" PRIu64 "/%s", (uint64_t)CFX_APP, token);
+    frest_filter f = {.method = method, .path_prefix = prefix};
+    return frest_collect(x->rest, &f, out);
+}
+
+static __attribute__((unused)) const char *cfx_body(const frest_request *r)
+{
+    for (unsigned i = 0; i < r->nparts; i++)
+        if (strcmp(r->parts[i].name, "payload_json") == 0) return (const char *)r->parts[i].data;
+    return (const char *)r->body;
+}
+
+/* Waits for the final PATCH of a job: one with a file, embeds, or an error mark. Returns a
+ * malloc'd copy of its payload JSON (and the PNG/file bytes when file != NULL). */
+static __attribute__((unused)) char *cfx_wait_final(cfx *x, const char *token, uint8_t **file,
+                                                    size_t *file_len, unsigned timeout_ms)
+{
+    uint64_t end = cfx_ms() + timeout_ms;
+    for (;;) {
+        frest_request *reqs = NULL;
+        size_t n = cfx_reqs(x, "PATCH", token, &reqs);
+        char *found = NULL;
+        for (size_t i = 0; i < n && !found; i++) {
+            const char *b = cfx_body(&reqs[i]);
+            if (!b) continue;
+            bool final = reqs[i].nparts > 1 || strstr(b, "\"embeds\":[{") ||
+                         strstr(b, "\xe2\x9d\x8c") || strstr(b, "\xe2\x8f\xb9");
+            if (!final) continue;
+            found = strdup(b);
+            if (file) {
+                *file = NULL;
+                for (unsigned k = 0; k < reqs[i].nparts; k++) {
+                    if (strcmp(reqs[i].parts[k].name, "files[0]") == 0) {
+                        *file = malloc(reqs[i].parts[k].len);
+                        memcpy(*file, reqs[i].parts[k].data, reqs[i].parts[k].len);
+                        *file_len = reqs[i].parts[k].len;
+                    }
+                }
+            }
+        }
+        frest_requests_free(reqs, n);
+        if (found || cfx_ms() > end) return found;
+        cfx_sleep(10);
+    }
+}
+
+static __attribute__((unused)) unsigned cfx_count(cfx *x, const char *method, const char *token)
+{
+    frest_request *reqs = NULL;
+    size_t n = cfx_reqs(x, method, token, &reqs);
+    frest_requests_free(reqs, n);
+    return (unsigned)n;
+}
+
+static __attribute__((unused)) bool cfx_wait_jobs_done(cfx *x, uint64_t n, unsigned timeout_ms)
+{
+    uint64_t end = cfx_ms() + timeout_ms;
+    for (;;) {
+        comfy_runner_stats st;
+        comfy_runner_stats_get(x->cr, &st);
+        if (st.jobs_succeeded + st.jobs_failed >= n) return true;
+        if (cfx_ms() > end) return false;
+        cfx_sleep(10);
+    }
+}
+
+/* Counts rows after the system stopped (the writer flushed everything). */
+static __attribute__((unused)) int cfx_sql_count(cfx *x, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int n = -1;
+    if (sqlite3_open_v2(x->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+#endif

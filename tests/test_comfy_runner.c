@@ -1,0 +1,396 @@
+/* The runner end to end against the fake Discord REST and fake ComfyUI: a full /comfy job
+ * (deferred reply, throttled progress edits, final multipart with a valid PNG, working
+ * buttons), hostile prompt text arriving intact, bad options and limits answered clearly,
+ * /queue, results over the upload limit, and the analytics rows. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test_comfy_fixture.h"
+
+static const char *hostile =
+    "a \"quoted\" {brace} [x] \\ back\nnew line \t tab \xe2\x9c\xa8 \xf0\x9f\x90\x88 "
+    "\xe4\xb8\xad\xe6\x96\x87 </script> %s %n";
+
+static void slow_steps(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    (void)cfg;
+    (void)rc;
+    o->steps = 12;
+    o->step_delay_ms = 100;
+}
+
+static void test_full_job_and_buttons(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, slow_steps);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    comfy_job_msg *m = cfx_job(x, COMFY_KIND_IMAGE, hostile, 42, &ix, tok);
+    snprintf(m->resolution, sizeof m->resolution, "%s", "16:9 [1344x768 landscape]");
+    comfy_job_add_lora(m, "Realism");
+    m->upscale_factor = 2;
+    cfx_send(x, m);
+    uint8_t *png = NULL;
+    size_t png_len = 0;
+    char *final = cfx_wait_final(x, tok, &png, &png_len, 15000);
+    assert_non_null(final);
+    /* a valid PNG went up as files[0] */
+    assert_non_null(png);
+    char err[128];
+    uint32_t w, h;
+    assert_int_equal(img_png_validate(png, png_len, &w, &h, err, sizeof err), 0);
+    free(png);
+    cJSON *p = cJSON_Parse(final);
+    assert_non_null(p);
+    const cJSON *em = cJSON_GetArrayItem(cJSON_GetObjectItem(p, "embeds"), 0);
+    assert_non_null(strstr(cJSON_GetObjectItem(em, "description")->valuestring, hostile));
+    assert_non_null(strstr(final, "16:9 [1344x768 landscape]"));
+    assert_non_null(strstr(final, "Realism"));
+    const cJSON *btns = cJSON_GetObjectItem(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(p, "components"), 0), "components");
+    assert_int_equal(cJSON_GetArraySize(btns), 3);
+    char regen[101], up2[101], del[101];
+    snprintf(regen, sizeof regen, "%s",
+             cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 0), "custom_id")->valuestring);
+    snprintf(up2, sizeof up2, "%s",
+             cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 1), "custom_id")->valuestring);
+    snprintf(del, sizeof del, "%s",
+             cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 2), "custom_id")->valuestring);
+    cJSON_Delete(p);
+    free(final);
+
+    /* the graph ComfyUI got: hostile prompt intact plus the trigger words, size, LoRA */
+    char *g = fcomfy_prompt_json(x->srv[0], 0);
+    cJSON *graph = cJSON_Parse(g);
+    free(g);
+    const char *text =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(graph, "6"), "inputs"), "text")
+            ->valuestring;
+    char want[512];
+    snprintf(want, sizeof want, "%s, realistic photo", hostile);
+    assert_string_equal(text, want);
+    assert_int_equal(cJSON_GetObjectItem(
+                         cJSON_GetObjectItem(cJSON_GetObjectItem(graph, "27"), "inputs"), "width")
+                         ->valueint,
+                     1344);
+    double seed1 =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(graph, "25"), "inputs"),
+                            "noise_seed")
+            ->valuedouble;
+    char *gs = cJSON_PrintUnformatted(graph);
+    assert_non_null(strstr(gs, "flux_realism_lora.safetensors"));
+    free(gs);
+    cJSON_Delete(graph);
+
+    /* progress edits: several, never closer than the interval (a little slack for the wire) */
+    frest_request *reqs = NULL;
+    size_t n = cfx_reqs(x, "PATCH", tok, &reqs);
+    assert_true(n >= 3);
+    for (size_t i = 1; i + 1 < n; i++)
+        assert_true(reqs[i].t_ms - reqs[i - 1].t_ms >= 250);
+    bool saw_bar = false;
+    for (size_t i = 0; i < n; i++)
+        if (strstr(cfx_body(&reqs[i]), "%") && strstr(cfx_body(&reqs[i]), "\xe2\x96\x91"))
+            saw_bar = true;
+    assert_true(saw_bar);
+    frest_requests_free(reqs, n);
+
+    /* Regenerate: a new job with a new seed under the click's interaction */
+    char ctok[64];
+    uint64_t cix = cfx_interaction(x, true, false, ctok);
+    comfy_button_msg *b = comfy_button_msg_new(regen, CFX_APP, cix, ctok);
+    b->origin.user_id = 42;
+    b->origin.channel_id = CFX_CHANNEL;
+    cfx_send(x, b);
+    final = cfx_wait_final(x, ctok, NULL, NULL, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    free(final);
+    frest_ix_state st;
+    assert_true(frest_interaction_state(x->rest, cix, &st));
+    assert_int_equal(st.ack_type, 5);
+    free(st.original_json);
+    g = fcomfy_prompt_json(x->srv[0], 1);
+    graph = cJSON_Parse(g);
+    free(g);
+    double seed2 =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(graph, "25"), "inputs"),
+                            "noise_seed")
+            ->valuedouble;
+    assert_true(seed1 != seed2);
+    cJSON_Delete(graph);
+
+    /* Upscale ×2: the upscale workflow runs on the result */
+    char utok[64];
+    uint64_t uix = cfx_interaction(x, true, false, utok);
+    b = comfy_button_msg_new(up2, CFX_APP, uix, utok);
+    b->origin.user_id = 43;
+    b->origin.channel_id = CFX_CHANNEL;
+    cfx_send(x, b);
+    uint8_t *up = NULL;
+    size_t up_len = 0;
+    final = cfx_wait_final(x, utok, &up, &up_len, 15000);
+    assert_non_null(final);
+    assert_non_null(up);
+    assert_int_equal(img_png_validate(up, up_len, NULL, NULL, err, sizeof err), 0);
+    free(up);
+    assert_non_null(strstr(final, "Upscaled image"));
+    free(final);
+    g = fcomfy_prompt_json(x->srv[0], 2);
+    assert_non_null(strstr(g, "ImageUpscaleWithModel"));
+    assert_non_null(strstr(g, "\"scale_by\":0.5"));
+    free(g);
+
+    /* Delete by someone else: refused, ephemerally */
+    char dtok[64];
+    uint64_t dix = cfx_interaction(x, true, false, dtok);
+    b = comfy_button_msg_new(del, CFX_APP, dix, dtok);
+    b->origin.user_id = 99;
+    b->origin.channel_id = CFX_CHANNEL;
+    cfx_send(x, b);
+    for (int i = 0; i < 300; i++) {
+        frest_interaction_state(x->rest, dix, &st);
+        free(st.original_json);
+        if (st.ack_type) break;
+        cfx_sleep(10);
+    }
+    assert_int_equal(st.ack_type, 4);
+    frest_filter cf = {.method = "POST", .path_prefix = "/interactions/"};
+    frest_request *cbs = NULL;
+    size_t ncb = frest_collect(x->rest, &cf, &cbs);
+    bool refused = false;
+    for (size_t i = 0; i < ncb; i++)
+        if (cbs[i].interaction_id == dix && strstr((char *)cbs[i].body, "\"flags\":64") &&
+            strstr((char *)cbs[i].body, "Manage Messages"))
+            refused = true;
+    frest_requests_free(cbs, ncb);
+    assert_true(refused);
+
+    /* Delete by a moderator: acknowledged (type 6), then the message is deleted */
+    assert_true(frest_interaction_state(x->rest, ix, &st));
+    cJSON *orig = cJSON_Parse(st.original_json);
+    free(st.original_json);
+    uint64_t msg_id = strtoull(cJSON_GetObjectItem(orig, "id")->valuestring, NULL, 10);
+    cJSON_Delete(orig);
+    uint64_t mix = cfx_interaction(x, true, false, dtok);
+    b = comfy_button_msg_new(del, CFX_APP, mix, dtok);
+    b->origin.user_id = 7;
+    b->origin.permissions = 1ULL << 13;
+    b->origin.channel_id = CFX_CHANNEL;
+    b->message_id = msg_id;
+    cfx_send(x, b);
+    char dpath[96];
+    snprintf(dpath, sizeof dpath, "/channels/%" PRIu64 "/messages/%" PRIu64, (uint64_t)CFX_CHANNEL,
+             msg_id);
+    frest_filter df = {.method = "DELETE", .path_prefix = dpath, .status = 204};
+    assert_int_equal(frest_wait(x->rest, &df, 1, 5000), 1);
+    frest_interaction_state(x->rest, mix, &st);
+    free(st.original_json);
+    assert_int_equal(st.ack_type, 6);
+
+    cfx_stop(x); /* flushes analytics */
+}
+
+static void quick(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    (void)rc;
+    (void)o;
+    cfg->user_max_concurrent_jobs = 1;
+}
+
+static bool ephemeral_followup(cfx *x, const char *tok, const char *needle, unsigned timeout_ms)
+{
+    uint64_t end = cfx_ms() + timeout_ms;
+    for (;;) {
+        frest_request *reqs = NULL;
+        size_t n = cfx_reqs(x, "POST", tok, &reqs);
+        bool ok = false;
+        for (size_t i = 0; i < n; i++) {
+            const char *b = cfx_body(&reqs[i]);
+            if (b && strstr(b, "\"flags\":64") && strstr(b, needle)) ok = true;
+        }
+        frest_requests_free(reqs, n);
+        if (ok) return true;
+        if (cfx_ms() > end) return false;
+        cfx_sleep(10);
+    }
+}
+
+static void test_bad_options_and_limits(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, quick);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    /* unknown resolution: the deferred message goes away, an ephemeral error takes its place */
+    comfy_job_msg *m = cfx_job(x, COMFY_KIND_IMAGE, "a cat", 1, &ix, tok);
+    snprintf(m->resolution, sizeof m->resolution, "%s", "17:9 [bogus]");
+    cfx_send(x, m);
+    assert_true(ephemeral_followup(x, tok, "Unknown resolution", 5000));
+    assert_int_equal(cfx_count(x, "DELETE", tok), 1);
+    /* upscale 9 */
+    m = cfx_job(x, COMFY_KIND_IMAGE, "a cat", 1, &ix, tok);
+    m->upscale_factor = 9;
+    cfx_send(x, m);
+    assert_true(ephemeral_followup(x, tok, "upscale_factor must be 1, 2, 3 or 4 (got 9)", 5000));
+    /* declared oversized attachment */
+    m = cfx_job(x, COMFY_KIND_PULID, "me", 1, &ix, tok);
+    comfy_job_add_image(m, 1, "https://cdn.example/x.png", "big.png", "image/png", 50u << 20);
+    cfx_send(x, m);
+    assert_true(ephemeral_followup(x, tok, "the limit is", 5000));
+    /* declared non-image attachment */
+    m = cfx_job(x, COMFY_KIND_PULID, "me", 1, &ix, tok);
+    comfy_job_add_image(m, 1, "https://cdn.example/x.txt", "notes.txt", "text/plain", 100);
+    cfx_send(x, m);
+    assert_true(ephemeral_followup(x, tok, "not a PNG, JPEG or WebP", 5000));
+    /* an attachment that claims to be a PNG but is not: found out from its bytes */
+    const char *txt = "this is not an image at all, just text pretending";
+    char *url = cfx_host_file(x, "fake.png", (const uint8_t *)txt, strlen(txt));
+    m = cfx_job(x, COMFY_KIND_PULID, "me", 1, &ix, tok);
+    comfy_job_add_image(m, 1, url, "fake.png", "image/png", strlen(txt));
+    free(url);
+    cfx_send(x, m);
+    char *final = cfx_wait_final(x, tok, NULL, NULL, 10000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "not a PNG, JPEG or WebP image"));
+    free(final);
+    /* a real PNG attachment for /pulid is uploaded to ComfyUI and used */
+    size_t plen;
+    uint8_t *png = img_png_encode(20, 20, 0, 3, &plen);
+    url = cfx_host_file(x, "face.png", png, plen);
+    m = cfx_job(x, COMFY_KIND_PULID, "portrait", 1, &ix, tok);
+    comfy_job_add_image(m, 1, url, "face.png", "image/png", plen);
+    free(url);
+    fcomfy_set_paused(x->srv[0], true);
+    cfx_send(x, m);
+    /* while it waits: the same user is over the concurrent limit (1) */
+    char tok2[64];
+    uint64_t ix2;
+    comfy_job_msg *m2 = cfx_job(x, COMFY_KIND_IMAGE, "second", 1, &ix2, tok2);
+    cfx_sleep(200);
+    cfx_send(x, m2);
+    assert_true(ephemeral_followup(x, tok2, "You already have 1 job", 5000));
+    /* /queue shows the caller's job */
+    char qtok[64];
+    uint64_t qix = cfx_interaction(x, false, false, qtok);
+    comfy_queue_msg *q = comfy_queue_msg_new(CFX_APP, qix, qtok);
+    q->origin.user_id = 1;
+    cfx_send(x, q);
+    frest_ix_state st = {0};
+    for (int i = 0; i < 300 && !st.ack_type; i++) {
+        frest_interaction_state(x->rest, qix, &st);
+        free(st.original_json);
+        st.original_json = NULL;
+        cfx_sleep(10);
+    }
+    assert_int_equal(st.ack_type, 4);
+    frest_filter cf = {.method = "POST", .path_prefix = "/interactions/"};
+    frest_request *cbs = NULL;
+    size_t ncb = frest_collect(x->rest, &cf, &cbs);
+    bool listed = false;
+    for (size_t i = 0; i < ncb; i++)
+        if (cbs[i].interaction_id == qix && strstr((char *)cbs[i].body, "/pulid") &&
+            strstr((char *)cbs[i].body, "\\\"portrait\\\"") &&
+            strstr((char *)cbs[i].body, "\"flags\":64"))
+            listed = true;
+    frest_requests_free(cbs, ncb);
+    assert_true(listed);
+    fcomfy_set_paused(x->srv[0], false);
+    final = cfx_wait_final(x, tok, NULL, NULL, 10000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    free(final);
+    size_t got;
+    char name[64];
+    snprintf(name, sizeof name, "fluxbot_%s", "");
+    fcomfy_stats fs;
+    fcomfy_get_stats(x->srv[0], &fs);
+    assert_int_equal(fs.uploads, 1);
+    char *g = fcomfy_prompt_json(x->srv[0], 0);
+    cJSON *graph = cJSON_Parse(g);
+    free(g);
+    const char *img = cJSON_GetObjectItem(
+                          cJSON_GetObjectItem(cJSON_GetObjectItem(graph, "54"), "inputs"), "image")
+                          ->valuestring;
+    uint8_t *back = fcomfy_upload_data(x->srv[0], img, &got);
+    assert_non_null(back);
+    assert_int_equal(got, plen);
+    assert_memory_equal(back, png, plen);
+    free(back);
+    free(png);
+    cJSON_Delete(graph);
+    cfx_stop(x);
+}
+
+static void big_png(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    (void)cfg;
+    (void)rc;
+    o->png_width = 200;
+    o->png_height = 200;
+    o->png_noise = true;
+}
+
+static void test_result_over_upload_limit_and_analytics(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, big_png);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    comfy_job_msg *m = cfx_job(x, COMFY_KIND_IMAGE, "huge", 5, &ix, tok);
+    m->origin.attachment_size_limit = 50000; /* the PNG is ~120 kB */
+    cfx_send(x, m);
+    uint8_t *file = NULL;
+    size_t flen = 0;
+    char *final = cfx_wait_final(x, tok, &file, &flen, 10000);
+    assert_non_null(final);
+    assert_null(file);
+    assert_non_null(strstr(final, "over this channel's upload limit of 0.0 MB") ||
+                    strstr(final, "upload limit"));
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    free(final);
+    /* a failing one for the analytics: error at a node */
+    fcomfy_fail_at(x->srv[0], "VAEDecode", "boom");
+    m = cfx_job(x, COMFY_KIND_IMAGE, "fails", 5, &ix, tok);
+    cfx_send(x, m);
+    final = cfx_wait_final(x, tok, NULL, NULL, 10000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "node 8 (VAEDecode): boom"));
+    free(final);
+    assert_true(cfx_wait_jobs_done(x, 2, 5000));
+    rt_system_stop(x->sys); /* the writer commits everything on the way out */
+    x->stopped = true;
+    /* one image_stats row per finished job, success or not; activity for the job's life */
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM image_stats"), 2);
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM image_stats WHERE success=1"), 1);
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM image_stats WHERE success=0"), 1);
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM user_activity WHERE "
+                                      "action_type='job_queued'"),
+                     2);
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM user_activity WHERE "
+                                      "action_type='job_started'"),
+                     2);
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM user_activity WHERE "
+                                      "action_type='job_finished'"),
+                     1);
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM user_activity WHERE "
+                                      "action_type='job_failed'"),
+                     1);
+    cfx_stop(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_job_and_buttons),
+        cmocka_unit_test(test_bad_options_and_limits),
+        cmocka_unit_test(test_result_over_upload_limit_and_analytics),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,253 @@
+/* The runner under ComfyUI faults, over real sockets: a server restarted mid-job (the job
+ * finishes on the other server), a hung server (stall timeout, resubmitted), a silent socket
+ * (finished through /history), a dropped websocket (reconnect and reconcile, no resubmit), an
+ * interrupt, a 400 validation error, a job lost twice, and a graceful stop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test_comfy_fixture.h"
+
+static void slow(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    (void)cfg;
+    (void)rc;
+    o->steps = 25;
+    o->step_delay_ms = 40;
+}
+
+static bool has_progress(const fcomfy_stats *s, void *arg)
+{
+    (void)arg;
+    return s->prompts_accepted >= 1 && s->queue_remaining == 1;
+}
+
+static void wait_running(fcomfy *f)
+{
+    assert_true(fcomfy_wait(f, has_progress, NULL, 5000));
+    cfx_sleep(200); /* a few steps in */
+}
+
+static void test_restart_mid_job_finishes_on_other_server(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(2, slow);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "restart me", 1, &ix, tok));
+    wait_running(x->srv[0]);
+    fcomfy_restart(x->srv[0]);
+    uint8_t *png = NULL;
+    size_t len = 0;
+    char *final = cfx_wait_final(x, tok, &png, &len, 15000);
+    assert_non_null(final);
+    assert_non_null(png);
+    char err[128];
+    assert_int_equal(img_png_validate(png, len, NULL, NULL, err, sizeof err), 0);
+    assert_non_null(strstr(final, "server 2")); /* the embed names where it ran */
+    free(final);
+    free(png);
+    fcomfy_stats a, b;
+    fcomfy_get_stats(x->srv[0], &a);
+    fcomfy_get_stats(x->srv[1], &b);
+    assert_int_equal(a.restarts, 1);
+    assert_int_equal(a.prompts_succeeded, 0);
+    assert_int_equal(b.prompts_succeeded, 1);
+    comfy_runner_stats st;
+    comfy_runner_stats_get(x->cr, &st);
+    assert_int_equal(st.jobs_resubmitted, 1);
+    assert_int_equal(st.jobs_succeeded, 1);
+    cfx_stop(x);
+}
+
+static void test_hung_server_stall_resubmits(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(2, NULL);
+    assert_non_null(x);
+    fcomfy_set_hang(x->srv[0], true);
+    uint64_t ix;
+    char tok[64];
+    uint64_t t0 = cfx_ms();
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "hang", 1, &ix, tok));
+    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    free(final);
+    assert_true(cfx_ms() - t0 >= 1500); /* not before the stall timeout */
+    fcomfy_stats a, b;
+    fcomfy_get_stats(x->srv[0], &a);
+    fcomfy_get_stats(x->srv[1], &b);
+    assert_int_equal(b.prompts_succeeded, 1);
+    assert_true(a.interrupts >= 1); /* the stalled prompt was interrupted on its server */
+    fcomfy_set_hang(x->srv[0], false);
+    cfx_stop(x);
+}
+
+static void test_silent_socket_finishes_through_history(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, NULL);
+    assert_non_null(x);
+    fcomfy_set_silent(x->srv[0], true);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "quiet", 1, &ix, tok));
+    uint8_t *png = NULL;
+    size_t len;
+    char *final = cfx_wait_final(x, tok, &png, &len, 10000);
+    assert_non_null(final);
+    assert_non_null(png);
+    free(png);
+    free(final);
+    comfy_runner_stats st;
+    comfy_runner_stats_get(x->cr, &st);
+    assert_int_equal(st.jobs_resubmitted, 0);
+    assert_int_equal(st.jobs_succeeded, 1);
+    cfx_stop(x);
+}
+
+static void longer(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    (void)cfg;
+    (void)rc;
+    o->steps = 60;
+    o->step_delay_ms = 40;
+}
+
+static bool reconnected(const fcomfy_stats *s, void *arg)
+{
+    (void)arg;
+    return s->ws_connects >= 2 && s->ws_open == 1;
+}
+
+static void test_ws_drop_reconnects_and_reconciles(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, longer);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "drop", 1, &ix, tok));
+    wait_running(x->srv[0]);
+    fcomfy_drop_ws(x->srv[0]);
+    /* the socket comes back while the job still runs, and events flow again */
+    assert_true(fcomfy_wait(x->srv[0], reconnected, NULL, 5000));
+    comfy_runner_stats before;
+    comfy_runner_stats_get(x->cr, &before);
+    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    free(final);
+    fcomfy_stats a;
+    fcomfy_get_stats(x->srv[0], &a);
+    assert_int_equal(a.prompts_accepted, 1);
+    comfy_runner_stats st;
+    comfy_runner_stats_get(x->cr, &st);
+    assert_int_equal(st.jobs_resubmitted, 0);
+    assert_true(st.events_routed > before.events_routed); /* routed after the reconnect */
+    cfx_stop(x);
+}
+
+static void test_interrupt_and_validation_error(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, slow);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "stop it", 1, &ix, tok));
+    wait_running(x->srv[0]);
+    fcomfy_interrupt(x->srv[0]);
+    char *final = cfx_wait_final(x, tok, NULL, NULL, 10000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "interrupted on the ComfyUI server"));
+    free(final);
+    fcomfy_set_reject(x->srv[0], true);
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "rejected", 1, &ix, tok));
+    final = cfx_wait_final(x, tok, NULL, NULL, 10000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "rejected the workflow at node 9 (SaveImage)"));
+    free(final);
+    cfx_stop(x);
+}
+
+static void test_lost_twice_fails_clearly(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, slow);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "unlucky", 1, &ix, tok));
+    wait_running(x->srv[0]);
+    fcomfy_restart(x->srv[0]);
+    /* resubmitted on the only server once it is back; lose it again */
+    for (int i = 0; i < 500; i++) {
+        fcomfy_stats s;
+        fcomfy_get_stats(x->srv[0], &s);
+        if (s.prompts_accepted >= 2 && s.queue_remaining == 1) break;
+        cfx_sleep(10);
+    }
+    cfx_sleep(150);
+    fcomfy_restart(x->srv[0]);
+    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "lost twice"));
+    free(final);
+    cfx_stop(x);
+}
+
+static void one_thread(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    cfg->runner_threads = 1;
+    rc->stop_grace_ms = 800;
+    o->steps = 100;
+    o->step_delay_ms = 50;
+}
+
+static void test_graceful_stop_is_bounded_and_answers(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, one_thread);
+    assert_non_null(x);
+    uint64_t ix1, ix2;
+    char tok1[64], tok2[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "long one", 1, &ix1, tok1));
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "waiting one", 2, &ix2, tok2));
+    wait_running(x->srv[0]);
+    uint64_t t0 = cfx_ms();
+    rt_system_stop(x->sys);
+    x->stopped = true;
+    uint64_t took = cfx_ms() - t0;
+    assert_true(took < 4000); /* grace 800 ms + wrap-up, not the 5 s job */
+    char *f1 = cfx_wait_final(x, tok1, NULL, NULL, 100);
+    char *f2 = cfx_wait_final(x, tok2, NULL, NULL, 100);
+    assert_non_null(f1);
+    assert_non_null(f2);
+    assert_non_null(strstr(f1, "was interrupted"));
+    assert_non_null(strstr(f2, "was not started"));
+    free(f1);
+    free(f2);
+    fcomfy_stats s;
+    fcomfy_get_stats(x->srv[0], &s);
+    assert_true(s.interrupts >= 1); /* the GPU was freed */
+    cfx_stop(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_restart_mid_job_finishes_on_other_server),
+        cmocka_unit_test(test_hung_server_stall_resubmits),
+        cmocka_unit_test(test_silent_socket_finishes_through_history),
+        cmocka_unit_test(test_ws_drop_reconnects_and_reconciles),
+        cmocka_unit_test(test_interrupt_and_validation_error),
+        cmocka_unit_test(test_lost_twice_fails_clearly),
+        cmocka_unit_test(test_graceful_stop_is_bounded_and_answers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
