@@ -10,51 +10,62 @@
 #include "analytics/an_time.h"
 
 /*
- * Every windowed query binds the same parameters:
- *   ?1 ?2  body day range (daily rollups)      ?3 ?4  head ts range      ?5 ?6  tail ts range
- * The raw-only baseline binds an empty body and the whole window as head.
+ * Every windowed query binds the same parameters (see an_window):
+ *   ?1 ?2  body days (daily rollups)     ?3 ?4  head hours    ?5 ?6  tail hours (hourly rollups)
+ *   ?7 ?8  head raw ts range             ?9 ?10 tail raw ts range
+ * The raw-only baseline binds empty rollup ranges and the whole window as head raw.
  */
+#define RAW_MEDIA(lo, hi)                                                                          \
+    " SELECT is_video = 0, CASE WHEN is_video = 0 THEN IFNULL(generation_ms, 0) ELSE 0 END,"       \
+    "  is_video <> 0, CASE WHEN is_video <> 0 THEN IFNULL(generation_ms, 0) ELSE 0 END"            \
+    "  FROM image_stats WHERE ts_ms BETWEEN " lo " AND " hi " AND success = 1"
+
 static const char k_q_media[] =
     "SELECT COALESCE(SUM(ni), 0), COALESCE(SUM(mi), 0), COALESCE(SUM(nv), 0),"
     " COALESCE(SUM(mv), 0) FROM ("
     " SELECT total_images AS ni, image_ms_sum AS mi, total_videos AS nv, video_ms_sum AS mv"
     "  FROM daily_stats WHERE day BETWEEN ?1 AND ?2"
-    " UNION ALL"
-    " SELECT is_video = 0, CASE WHEN is_video = 0 THEN IFNULL(generation_ms, 0) ELSE 0 END,"
-    "  is_video <> 0, CASE WHEN is_video <> 0 THEN IFNULL(generation_ms, 0) ELSE 0 END"
-    "  FROM image_stats WHERE ts_ms BETWEEN ?3 AND ?4 AND success = 1"
-    " UNION ALL"
-    " SELECT is_video = 0, CASE WHEN is_video = 0 THEN IFNULL(generation_ms, 0) ELSE 0 END,"
-    "  is_video <> 0, CASE WHEN is_video <> 0 THEN IFNULL(generation_ms, 0) ELSE 0 END"
-    "  FROM image_stats WHERE ts_ms BETWEEN ?5 AND ?6 AND success = 1)";
+    " UNION ALL SELECT total_images, image_ms_sum, total_videos, video_ms_sum"
+    "  FROM hourly_stats WHERE hour BETWEEN ?3 AND ?4"
+    " UNION ALL SELECT total_images, image_ms_sum, total_videos, video_ms_sum"
+    "  FROM hourly_stats WHERE hour BETWEEN ?5 AND ?6"
+    " UNION ALL" RAW_MEDIA("?7", "?8") " UNION ALL" RAW_MEDIA("?9", "?10") ")";
 
 static const char k_q_commands[] =
     "SELECT COALESCE(SUM(n), 0) FROM ("
     " SELECT total_commands AS n FROM daily_stats WHERE day BETWEEN ?1 AND ?2"
-    " UNION ALL SELECT COUNT(*) FROM command_usage WHERE ts_ms BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT COUNT(*) FROM command_usage WHERE ts_ms BETWEEN ?5 AND ?6)";
+    " UNION ALL SELECT total_commands FROM hourly_stats WHERE hour BETWEEN ?3 AND ?4"
+    " UNION ALL SELECT total_commands FROM hourly_stats WHERE hour BETWEEN ?5 AND ?6"
+    " UNION ALL SELECT COUNT(*) FROM command_usage WHERE ts_ms BETWEEN ?7 AND ?8"
+    " UNION ALL SELECT COUNT(*) FROM command_usage WHERE ts_ms BETWEEN ?9 AND ?10)";
 
 static const char k_q_top_commands[] =
     "SELECT name, SUM(n) AS total FROM ("
     " SELECT command_name AS name, count AS n FROM daily_commands WHERE day BETWEEN ?1 AND ?2"
-    " UNION ALL SELECT command_name, 1 FROM command_usage WHERE ts_ms BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT command_name, 1 FROM command_usage WHERE ts_ms BETWEEN ?5 AND ?6)"
+    " UNION ALL SELECT command_name, count FROM hourly_commands WHERE hour BETWEEN ?3 AND ?4"
+    " UNION ALL SELECT command_name, count FROM hourly_commands WHERE hour BETWEEN ?5 AND ?6"
+    " UNION ALL SELECT command_name, 1 FROM command_usage WHERE ts_ms BETWEEN ?7 AND ?8"
+    " UNION ALL SELECT command_name, 1 FROM command_usage WHERE ts_ms BETWEEN ?9 AND ?10)"
     " GROUP BY name ORDER BY total DESC, name ASC LIMIT 5";
 
 static const char k_q_top_resolutions[] =
     "SELECT name, SUM(n) AS total FROM ("
     " SELECT resolution AS name, count AS n FROM daily_resolutions WHERE day BETWEEN ?1 AND ?2"
+    " UNION ALL SELECT resolution, count FROM hourly_resolutions WHERE hour BETWEEN ?3 AND ?4"
+    " UNION ALL SELECT resolution, count FROM hourly_resolutions WHERE hour BETWEEN ?5 AND ?6"
     " UNION ALL SELECT resolution, 1 FROM image_stats"
-    "  WHERE ts_ms BETWEEN ?3 AND ?4 AND success = 1 AND resolution <> ''"
+    "  WHERE ts_ms BETWEEN ?7 AND ?8 AND success = 1 AND resolution <> ''"
     " UNION ALL SELECT resolution, 1 FROM image_stats"
-    "  WHERE ts_ms BETWEEN ?5 AND ?6 AND success = 1 AND resolution <> '')"
+    "  WHERE ts_ms BETWEEN ?9 AND ?10 AND success = 1 AND resolution <> '')"
     " GROUP BY name ORDER BY total DESC, name ASC LIMIT 5";
 
 static const char k_q_active[] =
     "SELECT COUNT(*) FROM ("
     " SELECT user_id FROM daily_users WHERE day BETWEEN ?1 AND ?2 AND commands > 0"
-    " UNION SELECT user_id FROM command_usage WHERE ts_ms BETWEEN ?3 AND ?4"
-    " UNION SELECT user_id FROM command_usage WHERE ts_ms BETWEEN ?5 AND ?6)";
+    " UNION SELECT user_id FROM hourly_users WHERE hour BETWEEN ?3 AND ?4"
+    " UNION SELECT user_id FROM hourly_users WHERE hour BETWEEN ?5 AND ?6"
+    " UNION SELECT user_id FROM command_usage WHERE ts_ms BETWEEN ?7 AND ?8"
+    " UNION SELECT user_id FROM command_usage WHERE ts_ms BETWEEN ?9 AND ?10)";
 
 static const char k_q_users[] = "SELECT COUNT(*) FROM known_users";
 
@@ -75,24 +86,34 @@ struct an_reader {
     sqlite3_stmt *q[Q_COUNT];
 };
 
+/* The smallest multiple of unit that is >= v (v >= 0 in practice; floor division anyway). */
+static int64_t ceil_to(int64_t v, int64_t unit)
+{
+    int64_t f = (v / unit - (v % unit < 0)) * unit;
+    return f == v ? v : f + unit;
+}
+
 void an_window_make(int days, int64_t now_ms, an_window *w)
 {
     memset(w, 0, sizeof *w);
     w->days = days;
     w->end_ms = now_ms;
     w->start_ms = now_ms - (int64_t)days * AN_DAY_MS;
-    int64_t first = an_day_of(w->start_ms), today = an_day_of(now_ms);
-    if (w->start_ms == first * AN_DAY_MS) {
-        w->head_lo = 1; /* empty */
-        w->head_hi = 0;
-        w->day_lo = first;
-    } else {
-        w->head_lo = w->start_ms;
-        w->head_hi = (first + 1) * AN_DAY_MS - 1;
-        w->day_lo = first + 1;
-    }
-    w->day_hi = today - 1;
-    w->tail_lo = today * AN_DAY_MS;
+    /* Boundaries, in time order: start <= h1 <= d1 <= d2 <= h2 <= now, where h1/d1 are the
+     * first hour/day boundaries at or after start and d2/h2 the last ones at or before now. */
+    int64_t h1 = ceil_to(w->start_ms, AN_HOUR_MS);
+    int64_t d1 = ceil_to(w->start_ms, AN_DAY_MS);
+    int64_t d2 = an_day_of(now_ms) * AN_DAY_MS;
+    int64_t h2 = an_hour_of(now_ms) * AN_HOUR_MS;
+    w->head_lo = w->start_ms; /* [start, h1) */
+    w->head_hi = h1 - 1;
+    w->head_hour_lo = h1 / AN_HOUR_MS; /* [h1, d1) */
+    w->head_hour_hi = d1 / AN_HOUR_MS - 1;
+    w->day_lo = d1 / AN_DAY_MS; /* [d1, d2) */
+    w->day_hi = d2 / AN_DAY_MS - 1;
+    w->tail_hour_lo = d2 / AN_HOUR_MS; /* [d2, h2) */
+    w->tail_hour_hi = h2 / AN_HOUR_MS - 1;
+    w->tail_lo = h2; /* [h2, now] */
     w->tail_hi = now_ms;
 }
 
@@ -178,12 +199,11 @@ void an_reader_close(an_reader *r)
 
 static void bind_window(sqlite3_stmt *st, const an_window *w)
 {
-    sqlite3_bind_int64(st, 1, w->day_lo);
-    sqlite3_bind_int64(st, 2, w->day_hi);
-    sqlite3_bind_int64(st, 3, w->head_lo);
-    sqlite3_bind_int64(st, 4, w->head_hi);
-    sqlite3_bind_int64(st, 5, w->tail_lo);
-    sqlite3_bind_int64(st, 6, w->tail_hi);
+    const int64_t v[10] = {w->day_lo,       w->day_hi,       w->head_hour_lo, w->head_hour_hi,
+                           w->tail_hour_lo, w->tail_hour_hi, w->head_lo,      w->head_hi,
+                           w->tail_lo,      w->tail_hi};
+    for (int i = 0; i < 10; i++)
+        sqlite3_bind_int64(st, i + 1, v[i]);
 }
 
 /* Runs a one-row query; copies up to n integer columns into out. */
@@ -271,13 +291,16 @@ int an_reader_stats_raw(an_reader *r, int days, int64_t now_ms, an_stats *out, c
     if (rc != SQLITE_OK) return rc;
     an_window w;
     an_window_make(days, now_ms, &w);
-    an_window raw = w;
-    raw.day_lo = 1; /* no rollups: the whole window from the raw tables */
-    raw.day_hi = 0;
-    raw.head_lo = w.start_ms;
-    raw.head_hi = w.end_ms;
-    raw.tail_lo = 1;
-    raw.tail_hi = 0;
+    /* No rollups: the whole window from the raw tables. */
+    an_window raw = {.days = days,
+                     .start_ms = w.start_ms,
+                     .end_ms = w.end_ms,
+                     .day_lo = 1,
+                     .head_hour_lo = 1,
+                     .tail_hour_lo = 1,
+                     .head_lo = w.start_ms,
+                     .head_hi = w.end_ms,
+                     .tail_lo = 1};
     rc = run(r, &raw, true, out, err, errlen);
     out->window = w;
     return rc;
