@@ -190,12 +190,18 @@ static e2e_result sample_result(unsigned router, unsigned runner, double tput, d
     return r;
 }
 
+/* Runs fn on a temporary file and returns what it wrote (malloc'd). */
 static char *capture(void (*fn)(FILE *, void *), void *arg)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    FILE *f = tmpfile();
+    assert_non_null(f);
     fn(f, arg);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = 0;
     fclose(f);
     return buf;
 }
