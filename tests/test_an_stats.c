@@ -9,6 +9,7 @@
 #include "analytics/an_schema.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_store.h"
+#include "analytics/an_tally.h"
 #include "analytics/an_time.h"
 #include "test_an_util.h"
 
@@ -329,10 +330,51 @@ static void test_reader_refusals(void **state)
     assert_non_null(strstr(err, "not a database"));
 }
 
+static void test_tally_and_idset(void **state)
+{
+    (void)state;
+    an_tally t = {0};
+    unsigned n;
+    an_top_item top[AN_TOP_N];
+    an_tally_top(&t, top, AN_TOP_N, &n);
+    assert_int_equal(n, 0);
+    /* 300 names force several rehashes; counts chosen so the top five are known. */
+    for (int i = 0; i < 300; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%03d", i);
+        an_tally_add(&t, name, (uint64_t)(i % 7));
+    }
+    an_tally_add(&t, "n100", 50); /* 100 % 7 = 2 -> 52 */
+    an_tally_add(&t, "zz", 52);   /* tie with n100: name order decides */
+    an_tally_add(&t, "a", 0);     /* never counted: not listed */
+    an_tally_top(&t, top, AN_TOP_N, &n);
+    assert_int_equal(n, 5);
+    assert_top(&top[0], "n100", 52);
+    assert_top(&top[1], "zz", 52);
+    assert_top(&top[2], "n006", 6); /* the lowest-named of the many 6s */
+    assert_top(&top[3], "n013", 6);
+    assert_top(&top[4], "n020", 6);
+    an_tally_free(&t);
+    an_tally_add(&t, "only", 3);
+    an_tally_top(&t, top, AN_TOP_N, &n);
+    assert_int_equal(n, 1);
+    assert_top(&top[0], "only", 3);
+    an_tally_free(&t);
+
+    an_idset u = {0};
+    for (uint64_t i = 0; i < 5000; i++)
+        an_idset_add(&u, (i % 2500) * 1000003ULL); /* includes id 0, each id twice */
+    assert_int_equal(an_idset_count(&u), 2500);
+    an_idset_add(&u, UINT64_MAX);
+    assert_int_equal(an_idset_count(&u), 2501);
+    an_idset_free(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_split),
+        cmocka_unit_test(test_tally_and_idset),
         cmocka_unit_test_setup_teardown(test_seven_days_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_day_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edges_move_with_now, setup, teardown),

@@ -74,7 +74,8 @@ static void test_orphans_claimed_in_order(void **state)
     unsigned n = comfy_chan_wait(c, out, 16, 0, &rec);
     assert_int_equal(n, 4);
     assert_int_equal(out[0].type, CP_EV_EXECUTION_START);
-    for (unsigned i = 1; i < 4; i++) assert_int_equal(out[i].value, i);
+    for (unsigned i = 1; i < 4; i++)
+        assert_int_equal(out[i].value, i);
     /* later events go straight in; status only updates the server's queue figure */
     e = ev(CP_EV_STATUS, "", 0);
     e.queue_remaining = 5;
