@@ -9,6 +9,7 @@
 #include "analytics/an_schema.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_store.h"
+#include "analytics/an_tally.h"
 #include "analytics/an_time.h"
 #include "test_an_util.h"
 
@@ -127,21 +128,45 @@ static void assert_top(const an_top_item *it, const char *name, uint64_t count)
 static void test_window_split(void **state)
 {
     (void)state;
+    const int64_t HR = AN_HOUR_MS;
     an_window w;
+    /* NOW is 15:00:00.000 on the hour, so is the start: no raw head. */
     an_window_make(7, NOW, &w);
     assert_true(w.start_ms == START7 && w.end_ms == NOW);
-    assert_true(w.head_lo == START7);
-    assert_true(w.head_hi == an_day_of(START7) * DAY + DAY - 1);
+    assert_true(w.head_lo > w.head_hi);
+    assert_true(w.head_hour_lo == START7 / HR);                      /* 03-03 15:00 */
+    assert_true(w.head_hour_hi == (an_day_of(START7) + 1) * 24 - 1); /* 03-03 23:00 */
     assert_true(w.day_lo == an_day_of(START7) + 1);
     assert_true(w.day_hi == an_day_of(NOW) - 1);
-    assert_true(w.tail_lo == an_day_of(NOW) * DAY && w.tail_hi == NOW);
     assert_int_equal(w.day_hi - w.day_lo + 1, 6); /* 03-04 .. 03-09 */
-    /* Midnight: the first day is whole, so no head. */
+    assert_true(w.tail_hour_lo == an_day_of(NOW) * 24);
+    assert_true(w.tail_hour_hi == NOW / HR - 1); /* 03-10 00:00 .. 14:00 */
+    assert_true(w.tail_lo == NOW && w.tail_hi == NOW);
+
+    /* Off the hour: partial hours at both ends come from the raw tables. */
+    int64_t now = NOW + 90005; /* 15:01:30.005 */
+    an_window_make(7, now, &w);
+    assert_true(w.head_lo == now - 7 * DAY && w.head_hi == START7 + HR - 1);
+    assert_true(w.head_hour_lo == START7 / HR + 1);
+    assert_true(w.tail_hour_hi == NOW / HR - 1);
+    assert_true(w.tail_lo == NOW && w.tail_hi == now);
+
+    /* Midnight: the first day is whole, so there are no head pieces and no tail hours. */
     int64_t midnight = an_day_of(NOW) * DAY;
     an_window_make(1, midnight, &w);
     assert_true(w.head_lo > w.head_hi);
+    assert_true(w.head_hour_lo > w.head_hour_hi);
     assert_true(w.day_lo == an_day_of(NOW) - 1 && w.day_hi == an_day_of(NOW) - 1);
+    assert_true(w.tail_hour_lo > w.tail_hour_hi);
     assert_true(w.tail_lo == midnight && w.tail_hi == midnight);
+
+    /* One day ending at 00:30: no whole day at all, only hours and raw pieces. */
+    an_window_make(1, midnight + HR / 2, &w);
+    assert_true(w.day_lo > w.day_hi);
+    assert_true(w.head_lo == midnight - DAY + HR / 2 && w.head_hi == midnight - DAY + HR - 1);
+    assert_true(w.head_hour_lo == (midnight - DAY) / HR + 1 && w.head_hour_hi == midnight / HR - 1);
+    assert_true(w.tail_hour_lo > w.tail_hour_hi);
+    assert_true(w.tail_lo == midnight && w.tail_hi == midnight + HR / 2);
     char date[16];
     an_day_date(an_day_of(NOW), date, sizeof date);
     assert_string_equal(date, "2024-03-10");
@@ -305,10 +330,51 @@ static void test_reader_refusals(void **state)
     assert_non_null(strstr(err, "not a database"));
 }
 
+static void test_tally_and_idset(void **state)
+{
+    (void)state;
+    an_tally t = {0};
+    unsigned n;
+    an_top_item top[AN_TOP_N];
+    an_tally_top(&t, top, AN_TOP_N, &n);
+    assert_int_equal(n, 0);
+    /* 300 names force several rehashes; counts chosen so the top five are known. */
+    for (int i = 0; i < 300; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%03d", i);
+        an_tally_add(&t, name, (uint64_t)(i % 7));
+    }
+    an_tally_add(&t, "n100", 50); /* 100 % 7 = 2 -> 52 */
+    an_tally_add(&t, "zz", 52);   /* tie with n100: name order decides */
+    an_tally_add(&t, "a", 0);     /* never counted: not listed */
+    an_tally_top(&t, top, AN_TOP_N, &n);
+    assert_int_equal(n, 5);
+    assert_top(&top[0], "n100", 52);
+    assert_top(&top[1], "zz", 52);
+    assert_top(&top[2], "n006", 6); /* the lowest-named of the many 6s */
+    assert_top(&top[3], "n013", 6);
+    assert_top(&top[4], "n020", 6);
+    an_tally_free(&t);
+    an_tally_add(&t, "only", 3);
+    an_tally_top(&t, top, AN_TOP_N, &n);
+    assert_int_equal(n, 1);
+    assert_top(&top[0], "only", 3);
+    an_tally_free(&t);
+
+    an_idset u = {0};
+    for (uint64_t i = 0; i < 5000; i++)
+        an_idset_add(&u, (i % 2500) * 1000003ULL); /* includes id 0, each id twice */
+    assert_int_equal(an_idset_count(&u), 2500);
+    an_idset_add(&u, UINT64_MAX);
+    assert_int_equal(an_idset_count(&u), 2501);
+    an_idset_free(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_split),
+        cmocka_unit_test(test_tally_and_idset),
         cmocka_unit_test_setup_teardown(test_seven_days_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_day_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edges_move_with_now, setup, teardown),

@@ -72,9 +72,10 @@ static void test_fresh_schema(void **state)
                                  " = 'wal'"),
                      1);
     assert_int_equal(sql_int(db, "PRAGMA synchronous"), 1); /* NORMAL */
-    const char *tables[] = {"command_usage", "image_stats",    "user_activity",
-                            "daily_stats",   "daily_commands", "daily_resolutions",
-                            "daily_users",   "known_users",    "meta"};
+    const char *tables[] = {
+        "command_usage",     "image_stats",        "user_activity", "daily_stats", "daily_commands",
+        "daily_resolutions", "daily_users",        "known_users",   "meta",        "hourly_stats",
+        "hourly_commands",   "hourly_resolutions", "hourly_users"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         char q[256];
         snprintf(q, sizeof q, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='%s'",
@@ -109,16 +110,18 @@ static void test_fresh_schema(void **state)
     an_store_close(s);
 }
 
-static void test_migration_from_v1_rolls_up_existing_rows(void **state)
+/* A database left at an older schema version, with raw rows in it, is brought forward on open
+ * and its rollups are computed from those rows. */
+static void migrate_from(tdir *d, int from)
 {
-    tdir *d = *state;
-    char path[512], err[512] = "";
-    tdir_file(d, "old.db", path, sizeof path);
+    char path[512], err[512] = "", name[32];
+    snprintf(name, sizeof name, "v%d.db", from);
+    tdir_file(d, name, path, sizeof path);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(an_schema_pragmas(db, err, sizeof err), SQLITE_OK);
-    assert_int_equal(an_schema_migrate(db, 1, err, sizeof err), SQLITE_OK);
-    assert_int_equal(an_schema_version(db, err, sizeof err), 1);
+    assert_int_equal(an_schema_migrate(db, from, err, sizeof err), SQLITE_OK);
+    assert_int_equal(an_schema_version(db, err, sizeof err), from);
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO command_usage(seq, command_name, user_id, ts_ms, success) VALUES"
@@ -129,9 +132,9 @@ static void test_migration_from_v1_rolls_up_existing_rows(void **state)
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
-    an_store *s = open_store(d, "old.db");
+    an_store *s = open_store(d, name);
     db = an_store_db(s);
-    assert_int_equal(an_schema_version(db, err, sizeof err), 2);
+    assert_int_equal(an_schema_version(db, err, sizeof err), AN_SCHEMA_VERSION);
     assert_int_equal(an_store_seq_hwm(s), 9);
     int64_t day2 = an_day_of(NOW - 2 * DAY), today = an_day_of(NOW);
     snprintf(sql, sizeof sql,
@@ -148,7 +151,15 @@ static void test_migration_from_v1_rolls_up_existing_rows(void **state)
                               "VALUES ('comfy', 2), ('stats', 1)"),
                      0);
     assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM known_users"), 3);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM hourly_users"), 3);
+    assert_rollups_match_raw(db);
     an_store_close(s);
+}
+
+static void test_migrations_roll_up_existing_rows(void **state)
+{
+    for (int from = 1; from < AN_SCHEMA_VERSION; from++)
+        migrate_from(*state, from);
 }
 
 static void test_refuses_foreign_database(void **state)
@@ -415,8 +426,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fresh_schema, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migration_from_v1_rolls_up_existing_rows, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_migrations_roll_up_existing_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_foreign_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_newer_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_open_missing_directory, setup, teardown),

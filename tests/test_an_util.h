@@ -193,6 +193,33 @@ static inline void assert_rollups_match_raw(sqlite3 *db)
                  "  UNION ALL SELECT ts_ms / 86400000, user_id, 0 FROM user_activity)"
                  " SELECT day, u, SUM(c) FROM ev GROUP BY 1, 2"),
         0);
+    assert_int_equal(
+        sql_diff(db,
+                 "SELECT hour, total_commands, total_images, image_ms_sum, total_videos,"
+                 " video_ms_sum FROM hourly_stats",
+                 "WITH c AS (SELECT ts_ms / 3600000 AS h, COUNT(*) AS n FROM command_usage"
+                 "  GROUP BY 1),"
+                 " i AS (SELECT ts_ms / 3600000 AS h, SUM(success = 1 AND is_video = 0) AS ni,"
+                 "  SUM(CASE WHEN success = 1 AND is_video = 0 THEN IFNULL(generation_ms, 0)"
+                 "   ELSE 0 END) AS mi, SUM(success = 1 AND is_video = 1) AS nv,"
+                 "  SUM(CASE WHEN success = 1 AND is_video = 1 THEN IFNULL(generation_ms, 0)"
+                 "   ELSE 0 END) AS mv FROM image_stats GROUP BY 1),"
+                 " hs AS (SELECT h FROM c UNION SELECT h FROM i"
+                 "  UNION SELECT ts_ms / 3600000 FROM user_activity)"
+                 " SELECT hs.h, IFNULL(c.n, 0), IFNULL(i.ni, 0), IFNULL(i.mi, 0), IFNULL(i.nv, 0),"
+                 "  IFNULL(i.mv, 0) FROM hs LEFT JOIN c ON c.h = hs.h LEFT JOIN i ON i.h = hs.h"),
+        0);
+    assert_int_equal(sql_diff(db, "SELECT hour, command_name, count FROM hourly_commands",
+                              "SELECT ts_ms / 3600000, command_name, COUNT(*) FROM command_usage"
+                              " GROUP BY 1, 2"),
+                     0);
+    assert_int_equal(sql_diff(db, "SELECT hour, resolution, count FROM hourly_resolutions",
+                              "SELECT ts_ms / 3600000, resolution, COUNT(*) FROM image_stats"
+                              " WHERE success = 1 AND resolution <> '' GROUP BY 1, 2"),
+                     0);
+    assert_int_equal(sql_diff(db, "SELECT hour, user_id FROM hourly_users",
+                              "SELECT DISTINCT ts_ms / 3600000, user_id FROM command_usage"),
+                     0);
     assert_int_equal(sql_diff(db, "SELECT user_id, first_seen_ms FROM known_users",
                               "WITH ev(u, t) AS (SELECT user_id, ts_ms FROM command_usage"
                               "  UNION ALL SELECT user_id, ts_ms FROM image_stats"

@@ -77,6 +77,7 @@ static __attribute__((unused)) cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
     x->cfg.progress_interval_ms = 300;
     x->cfg.job_stall_timeout_ms = 1500;
     x->cfg.runner_threads = 2;
+    x->cfg.output_dir[0] = '\0'; /* tests opt in to keeping files */
     x->rc.http_timeout_ms = 5000;
     x->rc.stop_grace_ms = 1500;
     x->rc.no_server_wait_ms = 6000;

@@ -4,12 +4,15 @@
  * the job's channel. Everything the user sees of a running job is sent from here: progress edits
  * (throttled per job), the final result or a clear failure, and the analytics rows.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "actors/analytics_writer.h"
 #include "actors/comfy_runner_http.h"
@@ -494,20 +497,44 @@ static void release_server(jctx *x)
     x->server = -1;
 }
 
-/* Downloads the output and posts it; returns false with fail_text when it cannot. */
-static bool deliver(jctx *x, comfy_done_msg *done)
+/* Keeps a copy of the result in output_dir (when set): written to a temporary name, then
+ * renamed, so a reader never sees half a file. Failures are logged, never fatal. */
+static void keep_copy(comfy_runner *r, const char *filename, const uint8_t *data, size_t len)
+{
+    const char *dir = r->rc.cfg->output_dir;
+    if (!dir[0]) return;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        LOG_WARN("comfy", "output_dir %s: %s", dir, strerror(errno));
+        return;
+    }
+    char path[CFG_STR + 128], tmp[CFG_STR + 140];
+    snprintf(path, sizeof path, "%s/%s", dir, filename);
+    snprintf(tmp, sizeof tmp, "%s.part", path);
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0) ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        LOG_WARN("comfy", "could not keep %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
+/* Downloads the output and prepares the final edit; returns it (the caller sends it once the
+ * coordinator has the job's record, so the result's buttons work the moment it shows), or
+ * NULL with fail_text when it cannot. */
+static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
 {
     comfy_runner *r = x->r;
     comfy_job *j = x->job;
     if (x->hist.noutputs == 0) {
         set_fail(x, "no_output", "ComfyUI finished but produced no output file.");
-        return false;
+        return NULL;
     }
     const cproto_output *o = &x->hist.outputs[0];
     char view[1100];
     if (cproto_view_path(o, view, sizeof view)) {
         set_fail(x, "output", "The output file name is too long to fetch.");
-        return false;
+        return NULL;
     }
     char url[CFG_STR + 1200];
     snprintf(url, sizeof url, "%s%s", r->servers[x->server].url, view);
@@ -523,7 +550,7 @@ static bool deliver(jctx *x, comfy_done_msg *done)
         set_fail(x, "output", "The result could not be fetched from ComfyUI (%s%d).",
                  res.too_large ? "too large, HTTP " : "HTTP ", res.status);
         comfy_http_res_free(&res);
-        return false;
+        return NULL;
     }
     img_type t = img_sniff(res.body, res.len);
     bool is_video = j->kind == COMFY_KIND_VIDEO || t == IMG_MP4;
@@ -531,6 +558,7 @@ static bool deliver(jctx *x, comfy_done_msg *done)
     char filename[96];
     snprintf(filename, sizeof filename, "fluxbot_%" PRIu64 ".%s", j->id,
              t != IMG_UNKNOWN ? img_ext(t) : "bin");
+    keep_copy(r, filename, res.body, res.len);
     uint64_t ms = rt_now_ms() - x->t0;
     cres_result cr = {.job = j,
                       .filename = filename,
@@ -568,10 +596,9 @@ static bool deliver(jctx *x, comfy_done_msg *done)
         res.body = NULL;
         comfy_http_res_free(&res);
     }
-    comfy_rest_send(r, m, true);
     done->is_image = is_image && cr.filename != NULL;
     snprintf(done->view_url, sizeof done->view_url, "%s", url);
-    return true;
+    return m;
 }
 
 static void record_analytics(jctx *x, bool success, uint64_t ms)
@@ -663,7 +690,8 @@ static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
     }
     if (oc == OUT_INTERRUPTED)
         set_fail(&x, "interrupted", "The generation was interrupted on the ComfyUI server.");
-    if (oc == OUT_OK && !deliver(&x, done)) oc = OUT_FAILED;
+    rest_req_msg *final_msg = NULL;
+    if (oc == OUT_OK && !(final_msg = deliver(&x, done))) oc = OUT_FAILED;
 finish:;
     uint64_t ms = rt_now_ms() - x.t0;
     bool ok = oc == OUT_OK;
@@ -684,10 +712,11 @@ finish:;
         job->images[i].data = NULL;
         job->images[i].len = 0;
     }
-    done->job = job;
+    done->job = job; /* the coordinator owns the job from here */
     done->success = ok;
     done->duration_ms = ms;
     if (rt_send_spill(r->coord, &done->hdr) != 0) rt_msg_free(&done->hdr);
+    if (final_msg) comfy_rest_send(r, final_msg, true);
 }
 
 void comfy_worker_on_message(rt_actor *self, void *state, rt_msg *m)

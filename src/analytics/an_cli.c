@@ -1,6 +1,7 @@
 /* The operator's `fluxbot stats` subcommand (see an_cli.h). */
 #include "analytics/an_cli.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -109,7 +110,6 @@ int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *val = NULL;
         if (strcmp(a, "--json") == 0) {
             json = 1;
             continue;
@@ -126,16 +126,16 @@ int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
             days_text = a + 7;
             continue;
         }
-        if (strcmp(a, "--db") == 0 || strcmp(a, "--days") == 0) {
+        bool is_db = strcmp(a, "--db") == 0;
+        if (is_db || strcmp(a, "--days") == 0) {
             if (i + 1 >= argc) {
                 fprintf(err, "fluxbot stats: %s needs a value\n%s", a, k_usage);
                 return 2;
             }
-            val = argv[++i];
-            if (a[3] == 'b')
-                db = val;
+            if (is_db)
+                db = argv[++i];
             else
-                days_text = val;
+                days_text = argv[++i];
             continue;
         }
         fprintf(err, "fluxbot stats: unknown argument '%s'\n%s", a, k_usage);

@@ -5,6 +5,8 @@
  * How the router uses this module:
  *
  *   /stats [days]
+ *     0. With stats_managers_only set, refuse (an_reset_refusal-like ephemeral text) members for
+ *        whom an_reset_permission() is AN_PERM_DENIED.
  *     1. an_days_from_options(data.options): on !ok answer at once with
  *        an_ephemeral_json(result.error) (callback type 4, ephemeral) and record a failed command.
  *     2. Otherwise defer ephemerally (callback type 5, flags 64) and send MSG_STATS_QUERY

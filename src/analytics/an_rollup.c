@@ -34,6 +34,23 @@ static const char k_user_insert[] =
     "INSERT OR IGNORE INTO daily_users(day, user_id, commands) VALUES(?1, ?2, ?3)";
 static const char k_user_add[] =
     "UPDATE daily_users SET commands = commands + ?3 WHERE day = ?1 AND user_id = ?2";
+static const char k_hour_upsert[] =
+    "INSERT INTO hourly_stats(hour, total_commands, total_images, image_ms_sum, total_videos,"
+    " video_ms_sum) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+    " ON CONFLICT(hour) DO UPDATE SET"
+    " total_commands = total_commands + excluded.total_commands,"
+    " total_images = total_images + excluded.total_images,"
+    " image_ms_sum = image_ms_sum + excluded.image_ms_sum,"
+    " total_videos = total_videos + excluded.total_videos,"
+    " video_ms_sum = video_ms_sum + excluded.video_ms_sum";
+static const char k_hour_cmd_upsert[] =
+    "INSERT INTO hourly_commands(hour, command_name, count) VALUES(?1, ?2, ?3)"
+    " ON CONFLICT(hour, command_name) DO UPDATE SET count = count + excluded.count";
+static const char k_hour_res_upsert[] =
+    "INSERT INTO hourly_resolutions(hour, resolution, count) VALUES(?1, ?2, ?3)"
+    " ON CONFLICT(hour, resolution) DO UPDATE SET count = count + excluded.count";
+static const char k_hour_user_insert[] =
+    "INSERT OR IGNORE INTO hourly_users(hour, user_id) VALUES(?1, ?2)";
 static const char k_known_user[] =
     "INSERT INTO known_users(user_id, first_seen_ms) VALUES(?1, ?2)"
     " ON CONFLICT(user_id) DO UPDATE SET first_seen_ms = excluded.first_seen_ms"
@@ -47,9 +64,16 @@ int an_rollup_init(an_rollup *r, sqlite3 *db, char *err, size_t errlen)
         sqlite3_stmt **st;
         const char *sql;
     } all[] = {
-        {&r->day_upsert, k_day_upsert}, {&r->cmd_upsert, k_cmd_upsert},
-        {&r->res_upsert, k_res_upsert}, {&r->user_insert, k_user_insert},
-        {&r->user_add, k_user_add},     {&r->known_user, k_known_user},
+        {&r->day_upsert, k_day_upsert},
+        {&r->cmd_upsert, k_cmd_upsert},
+        {&r->res_upsert, k_res_upsert},
+        {&r->user_insert, k_user_insert},
+        {&r->user_add, k_user_add},
+        {&r->known_user, k_known_user},
+        {&r->hour_upsert, k_hour_upsert},
+        {&r->hour_cmd_upsert, k_hour_cmd_upsert},
+        {&r->hour_res_upsert, k_hour_res_upsert},
+        {&r->hour_user_insert, k_hour_user_insert},
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         int rc = sqlite3_prepare_v3(db, all[i].sql, -1, SQLITE_PREPARE_PERSISTENT, all[i].st, NULL);
@@ -70,22 +94,28 @@ void an_rollup_fini(an_rollup *r)
     sqlite3_finalize(r->user_insert);
     sqlite3_finalize(r->user_add);
     sqlite3_finalize(r->known_user);
+    sqlite3_finalize(r->hour_upsert);
+    sqlite3_finalize(r->hour_cmd_upsert);
+    sqlite3_finalize(r->hour_res_upsert);
+    sqlite3_finalize(r->hour_user_insert);
     memset(r, 0, sizeof *r);
 }
 
 /* ---- in-memory aggregation of one batch -------------------------------------------------- */
 
-typedef struct day_tot {
-    int64_t day;
+/* One event's contribution to the totals of its bucket (a day or an hour). */
+typedef struct tot {
+    int64_t bucket;
     int64_t commands, failed_commands;
     int64_t images, image_ms, videos, video_ms, failed_generations;
     int64_t activity;
     int64_t new_users;
-} day_tot;
+} tot;
 
-/* One sortable key: (day, text) for commands and resolutions, (day, id) for users. */
+/* One sortable key: (bucket, text) for commands and resolutions, (bucket, id) for users. */
 typedef struct key {
-    int64_t day;
+    int64_t bucket;
+    int64_t day, hour; /* the event's two buckets; `bucket` is set to one of them */
     uint64_t id;
     const char *s;
     int64_t weight; /* commands of this user in this event (users) */
@@ -95,10 +125,16 @@ typedef struct key {
 static int key_cmp(const void *pa, const void *pb)
 {
     const key *a = pa, *b = pb;
-    if (a->day != b->day) return a->day < b->day ? -1 : 1;
+    if (a->bucket != b->bucket) return a->bucket < b->bucket ? -1 : 1;
     if (a->id != b->id) return a->id < b->id ? -1 : 1;
     if (a->s && b->s) return strcmp(a->s, b->s);
     return 0;
+}
+
+static int tot_cmp(const void *pa, const void *pb)
+{
+    const tot *a = pa, *b = pb;
+    return a->bucket < b->bucket ? -1 : a->bucket > b->bucket;
 }
 
 static bool key_same(const key *a, const key *b)
@@ -106,14 +142,34 @@ static bool key_same(const key *a, const key *b)
     return key_cmp(a, b) == 0;
 }
 
-static day_tot *day_get(day_tot *days, size_t *ndays, int64_t day)
+static void set_bucket(key *keys, size_t n, bool hourly)
 {
-    for (size_t i = 0; i < *ndays; i++)
-        if (days[i].day == day) return &days[i];
-    day_tot *d = &days[(*ndays)++];
-    memset(d, 0, sizeof *d);
-    d->day = day;
-    return d;
+    for (size_t i = 0; i < n; i++)
+        keys[i].bucket = hourly ? keys[i].hour : keys[i].day;
+    qsort(keys, n, sizeof *keys, key_cmp);
+}
+
+/* Sums runs of equal buckets in place; returns the number of distinct buckets. */
+static size_t merge_tots(tot *t, size_t n)
+{
+    qsort(t, n, sizeof *t, tot_cmp);
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (out && t[out - 1].bucket == t[i].bucket) {
+            tot *d = &t[out - 1];
+            d->commands += t[i].commands;
+            d->failed_commands += t[i].failed_commands;
+            d->images += t[i].images;
+            d->image_ms += t[i].image_ms;
+            d->videos += t[i].videos;
+            d->video_ms += t[i].video_ms;
+            d->failed_generations += t[i].failed_generations;
+            d->activity += t[i].activity;
+        } else {
+            t[out++] = t[i];
+        }
+    }
+    return out;
 }
 
 static int step_reset(an_rollup *r, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
@@ -127,16 +183,15 @@ static int step_reset(an_rollup *r, sqlite3_stmt *st, const char *what, char *er
     return SQLITE_OK;
 }
 
-/* Runs stmt(?1 day, ?2 text, ?3 count) once per distinct (day, text) of the sorted keys. */
-static int flush_counts(an_rollup *r, sqlite3_stmt *st, key *keys, size_t n, const char *what,
+/* Runs stmt(?1 bucket, ?2 text, ?3 count) once per distinct (bucket, text) of sorted keys. */
+static int flush_counts(an_rollup *r, sqlite3_stmt *st, const key *keys, size_t n, const char *what,
                         char *err, size_t errlen)
 {
-    qsort(keys, n, sizeof *keys, key_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && key_same(&keys[i], &keys[j]))
             j++;
-        sqlite3_bind_int64(st, 1, keys[i].day);
+        sqlite3_bind_int64(st, 1, keys[i].bucket);
         sqlite3_bind_text(st, 2, keys[i].s, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, (int64_t)(j - i));
         int rc = step_reset(r, st, what, err, errlen);
@@ -146,10 +201,12 @@ static int flush_counts(an_rollup *r, sqlite3_stmt *st, key *keys, size_t n, con
     return SQLITE_OK;
 }
 
-static int flush_users(an_rollup *r, key *keys, size_t n, day_tot *days, size_t *ndays, char *err,
-                       size_t errlen)
+/* Per distinct (day, user) of day-sorted keys: daily_users and known_users. New (day, user)
+ * pairs are counted into the matching day of the merged, day-sorted totals. */
+static int flush_daily_users(an_rollup *r, const key *keys, size_t n, tot *days, size_t ndays,
+                             char *err, size_t errlen)
 {
-    qsort(keys, n, sizeof *keys, key_cmp);
+    size_t d = 0;
     for (size_t i = 0; i < n;) {
         int64_t commands = 0, first_ms = keys[i].ts_ms;
         size_t j = i;
@@ -157,15 +214,17 @@ static int flush_users(an_rollup *r, key *keys, size_t n, day_tot *days, size_t 
             commands += keys[j].weight;
             if (keys[j].ts_ms < first_ms) first_ms = keys[j].ts_ms;
         }
-        sqlite3_bind_int64(r->user_insert, 1, keys[i].day);
+        sqlite3_bind_int64(r->user_insert, 1, keys[i].bucket);
         sqlite3_bind_int64(r->user_insert, 2, (int64_t)keys[i].id);
         sqlite3_bind_int64(r->user_insert, 3, commands);
         int rc = step_reset(r, r->user_insert, "daily_users insert", err, errlen);
         if (rc != SQLITE_OK) return rc;
         if (sqlite3_changes(r->db) == 1) {
-            day_get(days, ndays, keys[i].day)->new_users++;
+            while (d < ndays && days[d].bucket < keys[i].bucket)
+                d++;
+            if (d < ndays && days[d].bucket == keys[i].bucket) days[d].new_users++;
         } else if (commands > 0) {
-            sqlite3_bind_int64(r->user_add, 1, keys[i].day);
+            sqlite3_bind_int64(r->user_add, 1, keys[i].bucket);
             sqlite3_bind_int64(r->user_add, 2, (int64_t)keys[i].id);
             sqlite3_bind_int64(r->user_add, 3, commands);
             rc = step_reset(r, r->user_add, "daily_users update", err, errlen);
@@ -180,14 +239,33 @@ static int flush_users(an_rollup *r, key *keys, size_t n, day_tot *days, size_t 
     return SQLITE_OK;
 }
 
-static int flush_days(an_rollup *r, const day_tot *days, size_t ndays, char *err, size_t errlen)
+/* Per distinct (hour, user) with a command: hourly_users. */
+static int flush_hourly_users(an_rollup *r, const key *keys, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        int64_t commands = 0;
+        for (; j < n && key_same(&keys[i], &keys[j]); j++)
+            commands += keys[j].weight;
+        if (commands > 0) {
+            sqlite3_bind_int64(r->hour_user_insert, 1, keys[i].bucket);
+            sqlite3_bind_int64(r->hour_user_insert, 2, (int64_t)keys[i].id);
+            int rc = step_reset(r, r->hour_user_insert, "hourly_users insert", err, errlen);
+            if (rc != SQLITE_OK) return rc;
+        }
+        i = j;
+    }
+    return SQLITE_OK;
+}
+
+static int flush_days(an_rollup *r, const tot *days, size_t ndays, char *err, size_t errlen)
 {
     sqlite3_stmt *st = r->day_upsert;
     for (size_t i = 0; i < ndays; i++) {
-        const day_tot *d = &days[i];
+        const tot *d = &days[i];
         char date[16];
-        an_day_date(d->day, date, sizeof date);
-        sqlite3_bind_int64(st, 1, d->day);
+        an_day_date(d->bucket, date, sizeof date);
+        sqlite3_bind_int64(st, 1, d->bucket);
         sqlite3_bind_text(st, 2, date, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 3, d->commands);
         sqlite3_bind_int64(st, 4, d->failed_commands);
@@ -204,58 +282,99 @@ static int flush_days(an_rollup *r, const day_tot *days, size_t ndays, char *err
     return SQLITE_OK;
 }
 
+static int flush_hours(an_rollup *r, const tot *hours, size_t nhours, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = r->hour_upsert;
+    for (size_t i = 0; i < nhours; i++) {
+        const tot *h = &hours[i];
+        sqlite3_bind_int64(st, 1, h->bucket);
+        sqlite3_bind_int64(st, 2, h->commands);
+        sqlite3_bind_int64(st, 3, h->images);
+        sqlite3_bind_int64(st, 4, h->image_ms);
+        sqlite3_bind_int64(st, 5, h->videos);
+        sqlite3_bind_int64(st, 6, h->video_ms);
+        int rc = step_reset(r, st, "hourly_stats upsert", err, errlen);
+        if (rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+}
+
 int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *err, size_t errlen)
 {
     if (n == 0) return SQLITE_OK;
     /* One allocation for every scratch array; sized for the worst case (all distinct). */
-    size_t bytes = n * sizeof(day_tot) + 3 * n * sizeof(key);
+    size_t bytes = 2 * n * sizeof(tot) + 3 * n * sizeof(key);
     char *mem = malloc(bytes);
     if (!mem) abort();
-    day_tot *days = (day_tot *)mem;
-    key *cmds = (key *)(mem + n * sizeof(day_tot));
+    tot *days = (tot *)mem;
+    tot *hours = days + n;
+    key *cmds = (key *)(hours + n);
     key *res = cmds + n;
     key *users = res + n;
-    size_t ndays = 0, ncmds = 0, nres = 0, nusers = 0;
+    size_t ncmds = 0, nres = 0;
 
     for (size_t i = 0; i < n; i++) {
         const an_event *e = evs[i];
-        int64_t day = an_day_of(e->ts_ms);
-        day_tot *d = day_get(days, &ndays, day);
+        int64_t day = an_day_of(e->ts_ms), hour = an_hour_of(e->ts_ms);
+        tot t = {0};
         int64_t weight = 0;
         switch (e->kind) {
         case AN_EV_COMMAND:
-            d->commands++;
-            if (!e->success) d->failed_commands++;
-            cmds[ncmds++] = (key){.day = day, .s = e->command ? e->command : ""};
+            t.commands = 1;
+            t.failed_commands = !e->success;
+            cmds[ncmds++] = (key){.day = day, .hour = hour, .s = e->command ? e->command : ""};
             weight = 1;
             break;
         case AN_EV_IMAGE:
             if (!e->success) {
-                d->failed_generations++;
+                t.failed_generations = 1;
                 break;
             }
             if (e->is_video) {
-                d->videos++;
-                d->video_ms += e->duration_ms;
+                t.videos = 1;
+                t.video_ms = e->duration_ms;
             } else {
-                d->images++;
-                d->image_ms += e->duration_ms;
+                t.images = 1;
+                t.image_ms = e->duration_ms;
             }
             if (e->resolution && e->resolution[0])
-                res[nres++] = (key){.day = day, .s = e->resolution};
+                res[nres++] = (key){.day = day, .hour = hour, .s = e->resolution};
             break;
         case AN_EV_ACTIVITY:
-            d->activity++;
+            t.activity = 1;
             break;
         }
-        users[nusers++] = (key){.day = day, .id = e->user_id, .weight = weight, .ts_ms = e->ts_ms};
+        days[i] = t;
+        days[i].bucket = day;
+        hours[i] = t;
+        hours[i].bucket = hour;
+        users[i] =
+            (key){.day = day, .hour = hour, .id = e->user_id, .weight = weight, .ts_ms = e->ts_ms};
     }
+    size_t ndays = merge_tots(days, n), nhours = merge_tots(hours, n);
 
-    int rc = flush_counts(r, r->cmd_upsert, cmds, ncmds, "daily_commands upsert", err, errlen);
+    /* Days: users first, since they count the new (day, user) pairs into the day totals. */
+    set_bucket(users, n, false);
+    int rc = flush_daily_users(r, users, n, days, ndays, err, errlen);
+    if (rc == SQLITE_OK) rc = flush_days(r, days, ndays, err, errlen);
+    set_bucket(cmds, ncmds, false);
+    if (rc == SQLITE_OK)
+        rc = flush_counts(r, r->cmd_upsert, cmds, ncmds, "daily_commands upsert", err, errlen);
+    set_bucket(res, nres, false);
     if (rc == SQLITE_OK)
         rc = flush_counts(r, r->res_upsert, res, nres, "daily_resolutions upsert", err, errlen);
-    if (rc == SQLITE_OK) rc = flush_users(r, users, nusers, days, &ndays, err, errlen);
-    if (rc == SQLITE_OK) rc = flush_days(r, days, ndays, err, errlen);
+    /* Hours. */
+    if (rc == SQLITE_OK) rc = flush_hours(r, hours, nhours, err, errlen);
+    set_bucket(users, n, true);
+    if (rc == SQLITE_OK) rc = flush_hourly_users(r, users, n, err, errlen);
+    set_bucket(cmds, ncmds, true);
+    if (rc == SQLITE_OK)
+        rc =
+            flush_counts(r, r->hour_cmd_upsert, cmds, ncmds, "hourly_commands upsert", err, errlen);
+    set_bucket(res, nres, true);
+    if (rc == SQLITE_OK)
+        rc = flush_counts(r, r->hour_res_upsert, res, nres, "hourly_resolutions upsert", err,
+                          errlen);
     free(mem);
     return rc;
 }
@@ -324,7 +443,9 @@ int an_rollup_rebuild(sqlite3 *db, char *err, size_t errlen)
     int rc = sqlite3_exec(db,
                           "DELETE FROM daily_stats; DELETE FROM daily_commands;"
                           " DELETE FROM daily_resolutions; DELETE FROM daily_users;"
-                          " DELETE FROM known_users;",
+                          " DELETE FROM known_users; DELETE FROM hourly_stats;"
+                          " DELETE FROM hourly_commands; DELETE FROM hourly_resolutions;"
+                          " DELETE FROM hourly_users;",
                           NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         an_sql_err(db, rc, "rebuild: clearing rollups", err, errlen);

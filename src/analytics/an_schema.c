@@ -1,6 +1,7 @@
 /* Analytics schema: connection pragmas, the migration list and its runner (see an_schema.h). */
 #include "analytics/an_schema.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -77,7 +78,7 @@ static const char k_v1[] =
 /*
  * Version 2: the per-day side tables that make top-5 lists and distinct users summable over a
  * window (see an_rollup.h), and meta (the writer's sequence high-water mark). Existing raw
- * rows are rolled up by the step's C part.
+ * rows are rolled up afterwards (see k_migrations).
  */
 static const char k_v2[] =
     "CREATE TABLE daily_commands("
@@ -97,19 +98,42 @@ static const char k_v2[] =
     " SELECT MAX(seq) FROM image_stats UNION ALL"
     " SELECT MAX(seq) FROM user_activity);";
 
-static int v2_post(sqlite3 *db, char *err, size_t errlen)
-{
-    return an_rollup_rebuild(db, err, errlen);
-}
+/*
+ * Version 3: hourly rollups, so that the partial days at a window's edges are read per hour
+ * and only the partial hours come from the raw tables.
+ */
+static const char k_v3[] =
+    "CREATE TABLE hourly_stats("
+    " hour INTEGER PRIMARY KEY,"
+    " total_commands INTEGER NOT NULL DEFAULT 0,"
+    " total_images INTEGER NOT NULL DEFAULT 0,"
+    " image_ms_sum INTEGER NOT NULL DEFAULT 0,"
+    " total_videos INTEGER NOT NULL DEFAULT 0,"
+    " video_ms_sum INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE hourly_commands("
+    " hour INTEGER NOT NULL, command_name TEXT NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY(hour, command_name)) WITHOUT ROWID;"
+    "CREATE TABLE hourly_resolutions("
+    " hour INTEGER NOT NULL, resolution TEXT NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY(hour, resolution)) WITHOUT ROWID;"
+    "CREATE TABLE hourly_users("
+    " hour INTEGER NOT NULL, user_id INTEGER NOT NULL,"
+    " PRIMARY KEY(hour, user_id)) WITHOUT ROWID;";
 
+/*
+ * A migration that adds or changes rollups sets `rebuild`. The rollups are then recomputed
+ * from the raw rows once, in the transaction of the last step, because the rebuild code writes
+ * the current schema's rollup tables (an older step's tables alone would not do).
+ */
 typedef struct migration {
     const char *sql;
-    int (*post)(sqlite3 *db, char *err, size_t errlen); /* data conversion, may be NULL */
+    bool rebuild;
 } migration;
 
 static const migration k_migrations[AN_SCHEMA_VERSION] = {
-    {k_v1, NULL},
-    {k_v2, v2_post},
+    {k_v1, false},
+    {k_v2, true},
+    {k_v3, true},
 };
 
 int an_schema_pragmas(sqlite3 *db, char *err, size_t errlen)
@@ -191,7 +215,7 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int apply_one(sqlite3 *db, int version, char *err, size_t errlen)
+static int apply_one(sqlite3 *db, int version, bool rebuild, char *err, size_t errlen)
 {
     const migration *m = &k_migrations[version - 1];
     int rc = sqlite3_exec(db, m->sql, NULL, NULL, NULL);
@@ -201,9 +225,20 @@ static int apply_one(sqlite3 *db, int version, char *err, size_t errlen)
         an_sql_err(db, rc, what, err, errlen);
         return rc;
     }
-    if (m->post) {
-        rc = m->post(db, err, errlen);
+    if (rebuild) {
+        rc = an_rollup_rebuild(db, err, errlen);
         if (rc != SQLITE_OK) return rc;
+        /* Rows written by an older program may carry numbers above the recorded mark. */
+        rc = sqlite3_exec(db,
+                          "UPDATE meta SET value = MAX(value, (SELECT COALESCE(MAX(m), 0) FROM ("
+                          " SELECT MAX(seq) AS m FROM command_usage UNION ALL"
+                          " SELECT MAX(seq) FROM image_stats UNION ALL"
+                          " SELECT MAX(seq) FROM user_activity))) WHERE key = 'seq_hwm'",
+                          NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            an_sql_err(db, rc, "raising the sequence mark", err, errlen);
+            return rc;
+        }
     }
     sqlite3_stmt *st;
     rc = sqlite3_prepare_v2(db, "INSERT INTO schema_version(version, applied_ms) VALUES(?1, ?2)",
@@ -226,6 +261,7 @@ int an_schema_migrate(sqlite3 *db, int target, char *err, size_t errlen)
                  AN_SCHEMA_VERSION);
         return SQLITE_MISUSE;
     }
+    bool rebuild = false;
     for (;;) {
         /* The version is read inside the write transaction, so two processes opening the
          * same new file cannot both apply a step. */
@@ -250,7 +286,9 @@ int an_schema_migrate(sqlite3 *db, int target, char *err, size_t errlen)
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             return SQLITE_OK;
         }
-        rc = apply_one(db, current + 1, err, errlen);
+        int next = current + 1;
+        rebuild |= k_migrations[next - 1].rebuild;
+        rc = apply_one(db, next, rebuild && next == AN_SCHEMA_VERSION, err, errlen);
         if (rc == SQLITE_OK) {
             rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
             if (rc != SQLITE_OK) an_sql_err(db, rc, "committing the schema migration", err, errlen);

@@ -21,13 +21,15 @@
 #include <sqlite3.h>
 
 /* The version this build creates and understands. */
-#define AN_SCHEMA_VERSION 2
+#define AN_SCHEMA_VERSION 3
 
 /* Sets the connection pragmas of a writer connection (WAL, synchronous=NORMAL, ...). */
 int an_schema_pragmas(sqlite3 *db, char *err, size_t errlen);
 /* Current version (0 for an empty database), or -1 with err set. */
 int an_schema_version(sqlite3 *db, char *err, size_t errlen);
 /* Applies every migration above the current version up to target (<= AN_SCHEMA_VERSION).
+ * Rollups are rebuilt from the raw rows when the last step reaches AN_SCHEMA_VERSION (a lower
+ * target, used by tests to make old databases, leaves them as they are).
  * Returns SQLITE_OK, or an SQLite error code with err set (nothing of the failing step kept). */
 int an_schema_migrate(sqlite3 *db, int target, char *err, size_t errlen);
 

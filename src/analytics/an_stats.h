@@ -1,16 +1,18 @@
 /*
  * /stats numbers for a window of days, read from the rollups (see an_rollup.h) plus the raw
- * tables for the partial days at the window's edges, so the cost depends on the window and the
- * traffic of at most two days, not on the total number of rows.
+ * tables for the partial hours at the window's edges, so the cost depends on the window and the
+ * traffic of at most two hours, not on the total number of rows.
  *
  * The window of `days` (1..365) ending at now_ms is the closed interval
  *     [now_ms - days * 86400000, now_ms]
  * in event time (ts_ms): an event exactly `days` days old counts, one a millisecond older does
- * not, nor does one stamped in the future. It splits into
- *     head: the partial first UTC day, [start, end of that day]   (raw tables)
- *     body: the whole UTC days strictly between head and tail      (daily rollups)
- *     tail: the current UTC day up to now, [00:00 today, now]      (raw tables)
- * (when start falls on midnight the first day is whole and head is empty).
+ * not, nor does one stamped in the future. It splits into aligned pieces:
+ *     head raw    [start, next hour boundary)                 raw tables (index range)
+ *     head hours  whole hours up to the end of the first day    hourly rollups
+ *     body days   whole UTC days strictly inside                daily rollups
+ *     tail hours  whole hours of today before the current one   hourly rollups
+ *     tail raw    [start of the current hour, now]              raw tables (index range)
+ * (pieces that would be empty are: e.g. no head raw when start falls on an hour boundary).
  *
  * Definitions: Total/Average Images and Videos count successful generations only; Total
  * Commands counts every use (failed ones too); Popular Commands and Resolutions are the five
@@ -32,10 +34,12 @@
 
 typedef struct an_window {
     int days;
-    int64_t start_ms, end_ms; /* the closed interval above */
-    int64_t day_lo, day_hi;   /* body: UTC day numbers (empty when lo > hi) */
-    int64_t head_lo, head_hi; /* head: raw ts range, closed (empty when lo > hi) */
-    int64_t tail_lo, tail_hi; /* tail: raw ts range, closed */
+    int64_t start_ms, end_ms;           /* the closed interval above */
+    int64_t day_lo, day_hi;             /* body: UTC day numbers (every range: empty if lo > hi) */
+    int64_t head_hour_lo, head_hour_hi; /* head hours: UTC hour numbers */
+    int64_t tail_hour_lo, tail_hour_hi; /* tail hours */
+    int64_t head_lo, head_hi;           /* head raw: ts range, closed */
+    int64_t tail_lo, tail_hi;           /* tail raw: ts range, closed */
 } an_window;
 
 typedef struct an_top_item {

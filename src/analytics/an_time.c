@@ -10,6 +10,13 @@ int64_t an_day_of(int64_t ts_ms)
     return d;
 }
 
+int64_t an_hour_of(int64_t ts_ms)
+{
+    int64_t h = ts_ms / AN_HOUR_MS;
+    if (ts_ms % AN_HOUR_MS < 0) h--;
+    return h;
+}
+
 /* Proleptic Gregorian date of a day number, by 400-year eras (146097 days each), with the year
  * starting on March 1 so that the leap day is the last day of the year. */
 static void civil(int64_t day, int64_t *y, unsigned *m, unsigned *d)

@@ -115,6 +115,7 @@ struct fgw {
     bool ack;
     unsigned zsplit;
     bool resume_fails;
+    bool paused;
     uint64_t next_conn_id;
     uint64_t bucket_last[MAX_BUCKETS];
     bool bucket_used[MAX_BUCKETS];
@@ -812,7 +813,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         conn *c = p->c;
         if (!c) return 0;
         pthread_mutex_lock(&f->mu);
-        out_frame *of = oq_pop(c);
+        out_frame *of = f->paused ? NULL : oq_pop(c);
         bool more = c->oq_head != NULL;
         pthread_mutex_unlock(&f->mu);
         if (!of) return 0;
@@ -1085,6 +1086,14 @@ void fgw_set_zlib_split(fgw *f, unsigned parts)
     pthread_mutex_lock(&f->mu);
     f->zsplit = parts ? parts : 1;
     pthread_mutex_unlock(&f->mu);
+}
+
+void fgw_set_paused(fgw *f, bool paused)
+{
+    pthread_mutex_lock(&f->mu);
+    f->paused = paused;
+    pthread_mutex_unlock(&f->mu);
+    lws_cancel_service(f->ctx);
 }
 
 void fgw_set_resume_fails(fgw *f, bool fail)

@@ -74,6 +74,9 @@ void fgw_set_heartbeat_interval(fgw *f, uint32_t ms); /* for the next HELLOs */
 void fgw_set_ack(fgw *f, bool ack);                   /* false: stop ACKing (zombie) */
 void fgw_set_zlib_split(fgw *f, unsigned parts);      /* split compressed messages */
 void fgw_set_resume_fails(fgw *f, bool fail);         /* every RESUME gets op 9 false */
+/* Holds every outgoing frame in its queue until unpaused (to order a race deterministically,
+ * e.g. op 7 followed by dispatches the client must get by replay). */
+void fgw_set_paused(fgw *f, bool paused);
 void fgw_set_budget(fgw *f, uint32_t remaining, uint64_t reset_after_ms);
 void fgw_request_heartbeat(fgw *f, int shard);                    /* op 1 */
 void fgw_send_reconnect(fgw *f, int shard);                       /* op 7 */

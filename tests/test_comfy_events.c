@@ -1,0 +1,237 @@
+/* Event routing inside the runner, under real threads: events go to the job following their
+ * prompt_id and to no other, events that beat the registration are kept and handed over in
+ * order, a full channel never loses the outcome, link changes wake the waiting worker.
+ * fluxbot-test: tsan */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/comfy_runner_internal.h"
+#include "fluxbot/log.h"
+
+static comfy_runner *mini_runner(unsigned nservers)
+{
+    comfy_runner *r = calloc(1, sizeof *r);
+    r->nservers = nservers;
+    r->servers = calloc(nservers, sizeof *r->servers);
+    for (unsigned i = 0; i < nservers; i++) {
+        spick_init(&r->servers[i].pick);
+        snprintf(r->servers[i].label, sizeof r->servers[i].label, "server %u", i + 1);
+    }
+    pthread_mutex_init(&r->srv_mu, NULL);
+    pthread_mutex_init(&r->reg_mu, NULL);
+    r->orph_cap = 512;
+    r->orph = calloc(r->orph_cap, sizeof *r->orph);
+    return r;
+}
+
+static void mini_free(comfy_runner *r)
+{
+    pthread_mutex_destroy(&r->srv_mu);
+    pthread_mutex_destroy(&r->reg_mu);
+    free(r->reg);
+    free(r->orph);
+    free(r->servers);
+    free(r);
+}
+
+static cproto_event ev(cproto_ev t, const char *pid, uint32_t v)
+{
+    cproto_event e;
+    memset(&e, 0, sizeof e);
+    e.type = t;
+    e.queue_remaining = -1;
+    snprintf(e.prompt_id, sizeof e.prompt_id, "%s", pid);
+    e.value = v;
+    e.max = 50;
+    e.node_null = t == CP_EV_EXECUTING;
+    return e;
+}
+
+static void test_orphans_claimed_in_order(void **state)
+{
+    (void)state;
+    comfy_runner *r = mini_runner(2);
+    cproto_event e = ev(CP_EV_EXECUTION_START, "p1", 0);
+    comfy_ev_on_event(r, 0, &e);
+    for (uint32_t v = 1; v <= 3; v++) {
+        e = ev(CP_EV_PROGRESS, "p1", v);
+        comfy_ev_on_event(r, 0, &e);
+    }
+    e = ev(CP_EV_PROGRESS, "p1", 99); /* same id on another server: not ours */
+    comfy_ev_on_event(r, 1, &e);
+    comfy_chan *c = comfy_chan_new(64);
+    comfy_ev_register(r, 0, "p1", c);
+    cproto_event out[16];
+    bool rec;
+    unsigned n = comfy_chan_wait(c, out, 16, 0, &rec);
+    assert_int_equal(n, 4);
+    assert_int_equal(out[0].type, CP_EV_EXECUTION_START);
+    for (unsigned i = 1; i < 4; i++)
+        assert_int_equal(out[i].value, i);
+    /* later events go straight in; status only updates the server's queue figure */
+    e = ev(CP_EV_STATUS, "", 0);
+    e.queue_remaining = 5;
+    comfy_ev_on_event(r, 0, &e);
+    assert_int_equal(r->servers[0].pick.queue_remaining, 5);
+    e = ev(CP_EV_SUCCESS, "p1", 0);
+    comfy_ev_on_event(r, 0, &e);
+    assert_int_equal(comfy_chan_wait(c, out, 16, 100, &rec), 1);
+    assert_int_equal(out[0].type, CP_EV_SUCCESS);
+    comfy_ev_unregister(r, 0, "p1");
+    e = ev(CP_EV_PROGRESS, "p1", 7);
+    comfy_ev_on_event(r, 0, &e); /* after unregistering: buffered, not delivered */
+    assert_int_equal(comfy_chan_wait(c, out, 16, 0, &rec), 0);
+    comfy_chan_free(c);
+    mini_free(r);
+}
+
+static void test_full_channel_keeps_outcome_and_link_wakes(void **state)
+{
+    (void)state;
+    comfy_runner *r = mini_runner(1);
+    comfy_chan *c = comfy_chan_new(8);
+    comfy_ev_register(r, 0, "p", c);
+    for (uint32_t v = 0; v < 100; v++) {
+        cproto_event e = ev(CP_EV_PROGRESS, "p", v);
+        comfy_ev_on_event(r, 0, &e);
+    }
+    cproto_event e = ev(CP_EV_ERROR, "p", 0);
+    comfy_ev_on_event(r, 0, &e);
+    e = ev(CP_EV_EXECUTING, "p", 0);
+    comfy_ev_on_event(r, 0, &e);
+    cproto_event out[16];
+    bool rec = false;
+    unsigned n = comfy_chan_wait(c, out, 16, 0, &rec);
+    assert_int_equal(n, 8);
+    assert_int_equal(out[6].type, CP_EV_ERROR);
+    assert_int_equal(out[7].type, CP_EV_EXECUTING);
+    assert_true(out[7].node_null);
+    assert_false(rec);
+    comfy_ev_on_link(r, 0, true);
+    assert_true(r->servers[0].pick.up);
+    n = comfy_chan_wait(c, out, 16, 1000, &rec);
+    assert_int_equal(n, 0);
+    assert_true(rec);
+    comfy_ev_on_link(r, 0, false);
+    assert_false(r->servers[0].pick.up);
+    comfy_ev_unregister(r, 0, "p");
+    comfy_chan_free(c);
+    mini_free(r);
+}
+
+#define NPROMPTS 8
+#define NSTEPS 50
+
+typedef struct shared {
+    comfy_runner *r;
+    pthread_barrier_t go;
+} shared;
+
+typedef struct worker {
+    shared *s;
+    unsigned idx;
+    bool ok;
+    unsigned got;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    char pid[16];
+    snprintf(pid, sizeof pid, "prompt-%u", w->idx);
+    comfy_chan *c = comfy_chan_new(256);
+    if (w->idx % 2 == 0) comfy_ev_register(w->s->r, 0, pid, c); /* before the events */
+    pthread_barrier_wait(&w->s->go);
+    if (w->idx % 2 == 1) comfy_ev_register(w->s->r, 0, pid, c); /* racing with them */
+    cproto_event out[32];
+    uint32_t last = 0;
+    w->ok = true;
+    for (int spins = 0; spins < 2000; spins++) {
+        bool rec;
+        unsigned n = comfy_chan_wait(c, out, 32, 10, &rec);
+        for (unsigned i = 0; i < n; i++) {
+            if (strcmp(out[i].prompt_id, pid) != 0) w->ok = false;
+            if (out[i].type == CP_EV_PROGRESS) {
+                if (out[i].value != last + 1) w->ok = false;
+                last = out[i].value;
+            }
+            w->got++;
+            if (out[i].type == CP_EV_EXECUTING && out[i].node_null) {
+                if (last != NSTEPS) w->ok = false;
+                comfy_ev_unregister(w->s->r, 0, pid);
+                comfy_chan_free(c);
+                return NULL;
+            }
+        }
+    }
+    w->ok = false;
+    comfy_ev_unregister(w->s->r, 0, pid);
+    comfy_chan_free(c);
+    return NULL;
+}
+
+static void test_concurrent_routing(void **state)
+{
+    (void)state;
+    shared s;
+    s.r = mini_runner(1);
+    pthread_barrier_init(&s.go, NULL, NPROMPTS + 1);
+    pthread_t th[NPROMPTS];
+    worker ws[NPROMPTS];
+    for (unsigned i = 0; i < NPROMPTS; i++) {
+        ws[i] = (worker){.s = &s, .idx = i};
+        pthread_create(&th[i], NULL, worker_main, &ws[i]);
+    }
+    pthread_barrier_wait(&s.go);
+    /* the websocket thread: interleaved events of every prompt */
+    uint32_t step[NPROMPTS] = {0};
+    unsigned seed = 7, remaining = NPROMPTS;
+    bool done[NPROMPTS] = {false};
+    while (remaining) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned p = (seed >> 16) % NPROMPTS;
+        if (done[p]) continue;
+        char pid[16];
+        snprintf(pid, sizeof pid, "prompt-%u", p);
+        cproto_event e;
+        if (step[p] == 0)
+            e = ev(CP_EV_EXECUTION_START, pid, 0);
+        else if (step[p] <= NSTEPS)
+            e = ev(CP_EV_PROGRESS, pid, step[p]);
+        else if (step[p] == NSTEPS + 1)
+            e = ev(CP_EV_SUCCESS, pid, 0);
+        else
+            e = ev(CP_EV_EXECUTING, pid, 0);
+        comfy_ev_on_event(s.r, 0, &e);
+        if (++step[p] == NSTEPS + 3) {
+            done[p] = true;
+            remaining--;
+        }
+    }
+    for (unsigned i = 0; i < NPROMPTS; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(ws[i].ok);
+        assert_int_equal(ws[i].got, NSTEPS + 3);
+    }
+    pthread_barrier_destroy(&s.go);
+    mini_free(s.r);
+}
+
+int main(void)
+{
+    log_configure(LOG_LEVEL_ERROR, false, 2);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_orphans_claimed_in_order),
+        cmocka_unit_test(test_full_channel_keeps_outcome_and_link_wakes),
+        cmocka_unit_test(test_concurrent_routing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
