@@ -318,6 +318,7 @@ static void actor_stop(rt_actor *a)
     mb_wake_all(&a->mb);
     for (unsigned i = 0; i < a->started_threads; i++)
         pthread_join(a->threads[i], NULL);
+    rt_timers_drop_target(a->sys, a);
     /* From now on senders get -RT_ESTOPPED instead of queueing into a dead mailbox. */
     atomic_store_explicit(&a->mb.closed, true, memory_order_release);
     a->running = false;

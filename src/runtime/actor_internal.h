@@ -67,5 +67,7 @@ int rt_timers_init(rt_system *sys);
 int rt_timers_start(rt_system *sys);
 void rt_timers_stop(rt_system *sys);
 void rt_timers_free(rt_system *sys);
+/* Forgets every timer aimed at target (it stopped: no tick may queue up behind its exit). */
+void rt_timers_drop_target(rt_system *sys, rt_actor *target);
 
 #endif

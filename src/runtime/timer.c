@@ -156,6 +156,19 @@ uint64_t rt_timer_start(rt_actor *target, uint64_t delay_ms, uint64_t period_ms,
     return id;
 }
 
+void rt_timers_drop_target(rt_system *sys, rt_actor *target)
+{
+    rt_timers *t = &sys->timers;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->len;) {
+        if (t->heap[i].target == target)
+            heap_remove_at(t, i); /* the moved-in entry is examined at the same index */
+        else
+            i++;
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
 void rt_timer_cancel(rt_system *sys, uint64_t timer_id)
 {
     rt_timers *t = &sys->timers;
