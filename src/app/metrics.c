@@ -1,0 +1,553 @@
+/*
+ * The Prometheus exporter (see metrics.h): the server thread, the request classifier and the
+ * built-in collectors. One connection is served at a time with short socket timeouts; a
+ * scrape is a few kilobytes rendered in microseconds, so a slow client can delay the next
+ * scrape by at most the timeout and can never reach the actors.
+ */
+#include "app/metrics.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include "actors/analytics_writer.h"
+#include "actors/comfy_runner.h"
+#include "actors/discord_rest.h"
+#include "actors/stats_reporter.h"
+#include "fluxbot/log.h"
+
+#define MAX_COLLECTORS 32
+#define IO_TIMEOUT_MS 2000
+
+struct metrics_server {
+    int listen_fd;
+    int wake_pipe[2]; /* written once by metrics_stop */
+    uint16_t port;
+    pthread_t thread;
+    pthread_mutex_t lock; /* collectors table; also serializes renders */
+    struct {
+        metrics_collect_fn fn;
+        void *ctx;
+    } collectors[MAX_COLLECTORS];
+    unsigned ncollectors;
+    atomic_uint_fast64_t scrapes;
+};
+
+/* ---- request classification ---------------------------------------------------------------- */
+
+metrics_route metrics_http_route(const char *req, size_t len)
+{
+    const char *end = NULL;
+    for (size_t i = 0; i + 3 < len; i++) {
+        if (req[i] == '\r' && req[i + 1] == '\n' && req[i + 2] == '\r' && req[i + 3] == '\n') {
+            end = req + i;
+            break;
+        }
+    }
+    if (!end)
+        return len >= METRICS_MAX_REQUEST ? METRICS_ROUTE_TOO_LARGE : METRICS_ROUTE_INCOMPLETE;
+
+    /* Request line: METHOD SP target SP HTTP/1.x CRLF */
+    const char *line_end = memchr(req, '\r', (size_t)(end - req) + 1);
+    size_t ll = (size_t)(line_end - req);
+    const char *sp1 = memchr(req, ' ', ll);
+    if (!sp1 || sp1 == req) return METRICS_ROUTE_BAD_REQUEST;
+    const char *target = sp1 + 1;
+    const char *sp2 = memchr(target, ' ', ll - (size_t)(target - req));
+    if (!sp2 || sp2 == target) return METRICS_ROUTE_BAD_REQUEST;
+    const char *version = sp2 + 1;
+    size_t vlen = ll - (size_t)(version - req);
+    if (vlen != 8 || memcmp(version, "HTTP/1.", 7) != 0 || (version[7] != '0' && version[7] != '1'))
+        return METRICS_ROUTE_BAD_REQUEST;
+    size_t mlen = (size_t)(sp1 - req);
+    for (size_t i = 0; i < mlen; i++)
+        if (req[i] < 'A' || req[i] > 'Z') return METRICS_ROUTE_BAD_REQUEST;
+    size_t tlen = (size_t)(sp2 - target);
+    for (size_t i = 0; i < tlen; i++)
+        if ((unsigned char)target[i] <= ' ' || (unsigned char)target[i] >= 0x7f)
+            return METRICS_ROUTE_BAD_REQUEST;
+
+    /* The query string is ignored (Prometheus may add parameters). */
+    size_t plen = tlen;
+    const char *q = memchr(target, '?', tlen);
+    if (q) plen = (size_t)(q - target);
+    bool is_metrics = plen == 8 && memcmp(target, "/metrics", 8) == 0;
+    bool get = mlen == 3 && memcmp(req, "GET", 3) == 0;
+    bool head = mlen == 4 && memcmp(req, "HEAD", 4) == 0;
+    if (!is_metrics) return METRICS_ROUTE_NOT_FOUND;
+    if (get) return METRICS_ROUTE_METRICS;
+    if (head) return METRICS_ROUTE_HEAD_METRICS;
+    return METRICS_ROUTE_BAD_METHOD;
+}
+
+/* ---- rendering ----------------------------------------------------------------------------- */
+
+char *metrics_render(metrics_server *s, size_t *len)
+{
+    mfmt m;
+    mfmt_init(&m);
+    pthread_mutex_lock(&s->lock);
+    mfmt_family(&m, "fluxbot_build_info", "gauge", "Version of the running fluxbot.");
+    mfmt_label v = {"version", FLUXBOT_VERSION};
+    mfmt_sample_u64(&m, "fluxbot_build_info", NULL, &v, 1, 1);
+    mfmt_family(&m, "fluxbot_metrics_scrapes_total", "counter", "Scrapes served so far.");
+    mfmt_sample_u64(&m, "fluxbot_metrics_scrapes_total", NULL, NULL, 0,
+                    (uint64_t)atomic_load(&s->scrapes));
+    for (unsigned i = 0; i < s->ncollectors; i++)
+        s->collectors[i].fn(&m, s->collectors[i].ctx);
+    pthread_mutex_unlock(&s->lock);
+    if (m.bad) LOG_WARN("metrics", "%u samples skipped for invalid names", m.bad);
+    return mfmt_take(&m, len);
+}
+
+/* ---- the server ---------------------------------------------------------------------------- */
+
+static void send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return; /* timeout or peer gone: nothing more to do for this client */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void send_status(int fd, int code, const char *reason, const char *extra)
+{
+    char head[256];
+    char body[96];
+    int bl = snprintf(body, sizeof body, "%d %s\n", code, reason);
+    int hl = snprintf(head, sizeof head,
+                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                      "Content-Length: %d\r\n%sConnection: close\r\n\r\n",
+                      code, reason, bl, extra ? extra : "");
+    send_all(fd, head, (size_t)hl);
+    send_all(fd, body, (size_t)bl);
+}
+
+static void serve_one(metrics_server *s, int fd)
+{
+    struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+
+    char req[METRICS_MAX_REQUEST];
+    size_t len = 0;
+    metrics_route r = METRICS_ROUTE_INCOMPLETE;
+    while (r == METRICS_ROUTE_INCOMPLETE) {
+        ssize_t n = recv(fd, req + len, sizeof req - len, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return; /* closed early or too slow: drop it */
+        len += (size_t)n;
+        r = metrics_http_route(req, len);
+    }
+    switch (r) {
+    case METRICS_ROUTE_METRICS:
+    case METRICS_ROUTE_HEAD_METRICS: {
+        atomic_fetch_add(&s->scrapes, 1);
+        size_t blen = 0;
+        char *body = metrics_render(s, &blen);
+        if (!body) {
+            send_status(fd, 500, "Internal Server Error", NULL);
+            return;
+        }
+        char head[256];
+        int hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
+                          "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                          blen);
+        send_all(fd, head, (size_t)hl);
+        if (r == METRICS_ROUTE_METRICS) send_all(fd, body, blen);
+        free(body);
+        return;
+    }
+    case METRICS_ROUTE_NOT_FOUND:
+        send_status(fd, 404, "Not Found", NULL);
+        return;
+    case METRICS_ROUTE_BAD_METHOD:
+        send_status(fd, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
+        return;
+    case METRICS_ROUTE_TOO_LARGE:
+        send_status(fd, 431, "Request Header Fields Too Large", NULL);
+        return;
+    default:
+        send_status(fd, 400, "Bad Request", NULL);
+        return;
+    }
+}
+
+static void *server_main(void *arg)
+{
+    metrics_server *s = arg;
+    for (;;) {
+        struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->wake_pipe[0], POLLIN, 0}};
+        int n = poll(p, 2, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            LOG_ERROR("metrics", "poll failed: %s", strerror(errno));
+            break;
+        }
+        if (p[1].revents) break;
+        if (p[0].revents & POLLIN) {
+            int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd < 0) continue; /* EAGAIN / ECONNABORTED / EMFILE: try again on next poll */
+            serve_one(s, fd);
+            /* Half-close first so the client sees the whole response before the FIN. */
+            shutdown(fd, SHUT_WR);
+            close(fd);
+        }
+    }
+    return NULL;
+}
+
+metrics_server *metrics_start(uint16_t port, char *err, size_t errlen)
+{
+    metrics_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->listen_fd = -1;
+    s->wake_pipe[0] = s->wake_pipe[1] = -1;
+    pthread_mutex_init(&s->lock, NULL);
+
+    s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s->listen_fd < 0) {
+        snprintf(err, errlen, "metrics socket: %s", strerror(errno));
+        goto fail;
+    }
+    int one = 1;
+    setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    if (bind(s->listen_fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        snprintf(err, errlen, "metrics port 127.0.0.1:%u: %s (choose another metrics_port)",
+                 (unsigned)port, strerror(errno));
+        goto fail;
+    }
+    if (listen(s->listen_fd, 16) != 0) {
+        snprintf(err, errlen, "metrics listen: %s", strerror(errno));
+        goto fail;
+    }
+    socklen_t al = sizeof a;
+    getsockname(s->listen_fd, (struct sockaddr *)&a, &al);
+    s->port = ntohs(a.sin_port);
+    if (pipe2(s->wake_pipe, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "metrics pipe: %s", strerror(errno));
+        goto fail;
+    }
+    int rc = pthread_create(&s->thread, NULL, server_main, s);
+    if (rc != 0) {
+        snprintf(err, errlen, "metrics thread: %s", strerror(rc));
+        goto fail;
+    }
+    return s;
+fail:
+    if (s->listen_fd >= 0) close(s->listen_fd);
+    if (s->wake_pipe[0] >= 0) close(s->wake_pipe[0]);
+    if (s->wake_pipe[1] >= 0) close(s->wake_pipe[1]);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    return NULL;
+}
+
+uint16_t metrics_port(const metrics_server *s)
+{
+    return s->port;
+}
+
+int metrics_add(metrics_server *s, metrics_collect_fn fn, void *ctx)
+{
+    int rc = -1;
+    pthread_mutex_lock(&s->lock);
+    if (fn && s->ncollectors < MAX_COLLECTORS) {
+        s->collectors[s->ncollectors].fn = fn;
+        s->collectors[s->ncollectors].ctx = ctx;
+        s->ncollectors++;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+void metrics_stop(metrics_server *s)
+{
+    if (!s) return;
+    char c = 1;
+    ssize_t w;
+    do {
+        w = write(s->wake_pipe[1], &c, 1);
+    } while (w < 0 && errno == EINTR);
+    pthread_join(s->thread, NULL);
+    close(s->listen_fd);
+    close(s->wake_pipe[0]);
+    close(s->wake_pipe[1]);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+int metrics_add_sources(metrics_server *s, const metrics_sources *src)
+{
+    int rc = 0;
+    if (src->sys) rc |= metrics_add(s, metrics_collect_runtime, src->sys);
+    if (src->analytics) rc |= metrics_add(s, metrics_collect_analytics, src->analytics);
+    if (src->stats) rc |= metrics_add(s, metrics_collect_stats, src->stats);
+    if (src->rest) rc |= metrics_add(s, metrics_collect_rest, src->rest);
+    if (src->runner) rc |= metrics_add(s, metrics_collect_runner, src->runner);
+    rc |= metrics_add(s, metrics_collect_process, NULL);
+    return rc ? -1 : 0;
+}
+
+/* ---- collectors ---------------------------------------------------------------------------- */
+
+typedef struct actor_snap {
+    const char *name;
+    rt_metrics m;
+} actor_snap;
+
+typedef struct snap_list {
+    actor_snap *v;
+    size_t n, cap;
+    bool oom;
+} snap_list;
+
+static void snap_one(rt_actor *a, void *ctx)
+{
+    snap_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        actor_snap *nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv) {
+            l->oom = true;
+            return;
+        }
+        l->v = nv;
+        l->cap = cap;
+    }
+    l->v[l->n].name = rt_actor_name(a);
+    rt_actor_metrics(a, &l->v[l->n].m);
+    l->n++;
+}
+
+enum { F_U64, F_SECONDS };
+
+void metrics_collect_runtime(mfmt *out, void *ctx)
+{
+    snap_list l = {0};
+    rt_system_foreach((rt_system *)ctx, snap_one, &l);
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+        int kind;
+    } fams[] = {
+        {"fluxbot_actor_messages_received_total", "counter",
+         "Messages accepted into the actor's mailbox (ring or spill).",
+         offsetof(rt_metrics, received), F_U64},
+        {"fluxbot_actor_messages_processed_total", "counter",
+         "Messages handed to the actor's behaviour.", offsetof(rt_metrics, processed), F_U64},
+        {"fluxbot_actor_mailbox_depth", "gauge", "Messages waiting in the mailbox now.",
+         offsetof(rt_metrics, depth), F_U64},
+        {"fluxbot_actor_mailbox_depth_max", "gauge", "Highest mailbox depth seen.",
+         offsetof(rt_metrics, depth_hwm), F_U64},
+        {"fluxbot_actor_mailbox_spills_total", "counter",
+         "Messages that found a full lane and went to the overflow list.",
+         offsetof(rt_metrics, spills), F_U64},
+        {"fluxbot_actor_mailbox_full_total", "counter", "Send attempts that found a lane full.",
+         offsetof(rt_metrics, full), F_U64},
+        {"fluxbot_actor_parks_total", "counter", "Times an actor thread went to sleep.",
+         offsetof(rt_metrics, parks), F_U64},
+        {"fluxbot_actor_wakeups_total", "counter", "Wakes issued by senders.",
+         offsetof(rt_metrics, wakeups), F_U64},
+        {"fluxbot_actor_busy_seconds_total", "counter", "Time spent inside the actor's behaviour.",
+         offsetof(rt_metrics, busy_ns), F_SECONDS},
+    };
+    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+        mfmt_family(out, fams[f].name, fams[f].type, fams[f].help);
+        for (size_t i = 0; i < l.n; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)&l.v[i].m + fams[f].off, sizeof v);
+            mfmt_label lab = {"actor", l.v[i].name ? l.v[i].name : ""};
+            if (fams[f].kind == F_SECONDS)
+                mfmt_sample(out, fams[f].name, NULL, &lab, 1, (double)v / 1e9);
+            else
+                mfmt_sample_u64(out, fams[f].name, NULL, &lab, 1, v);
+        }
+    }
+    /* Sampled enqueue → dequeue latency: a summary without quantiles (sum and count). */
+    const char *lat = "fluxbot_actor_queue_latency_seconds";
+    mfmt_family(out, lat, "summary",
+                "Sampled time messages waited in the mailbox (1 in 64 messages timed).");
+    for (size_t i = 0; i < l.n; i++) {
+        mfmt_label lab = {"actor", l.v[i].name ? l.v[i].name : ""};
+        mfmt_sample(out, lat, "_sum", &lab, 1, (double)l.v[i].m.latency_ns / 1e9);
+        mfmt_sample_u64(out, lat, "_count", &lab, 1, l.v[i].m.latency_samples);
+    }
+    free(l.v);
+}
+
+static void one(mfmt *out, const char *name, const char *type, const char *help, uint64_t v)
+{
+    mfmt_family(out, name, type, help);
+    mfmt_sample_u64(out, name, NULL, NULL, 0, v);
+}
+
+void metrics_collect_analytics(mfmt *out, void *ctx)
+{
+    an_writer_metrics m;
+    an_writer_metrics_get((an_writer *)ctx, &m);
+    one(out, "fluxbot_analytics_events_accepted_total", "counter",
+        "Analytics events taken into a batch.", m.accepted);
+    one(out, "fluxbot_analytics_rows_written_total", "counter",
+        "Analytics events committed to SQLite.", m.rows_written);
+    one(out, "fluxbot_analytics_batches_total", "counter", "Analytics transactions committed.",
+        m.batches);
+    one(out, "fluxbot_analytics_retries_total", "counter",
+        "Failed SQLite attempts that were retried.", m.retries);
+    one(out, "fluxbot_analytics_dropped_by_reset_total", "counter",
+        "Events recorded before a reset that arrived after it.", m.dropped_by_reset);
+    one(out, "fluxbot_analytics_dropped_invalid_total", "counter",
+        "Events SQLite rejected on their own.", m.dropped_invalid);
+    one(out, "fluxbot_analytics_resets_total", "counter", "Statistics resets executed.", m.resets);
+    one(out, "fluxbot_analytics_pending", "gauge", "Events accepted but not yet committed.",
+        m.pending);
+}
+
+void metrics_collect_stats(mfmt *out, void *ctx)
+{
+    stats_reporter_metrics m;
+    stats_reporter_metrics_get((stats_reporter *)ctx, &m);
+    const char *name = "fluxbot_stats_queries_total";
+    mfmt_family(out, name, "counter", "/stats queries by outcome.");
+    mfmt_label l = {"outcome", "answered"};
+    mfmt_sample_u64(out, name, NULL, &l, 1, m.answered);
+    l.value = "failed";
+    mfmt_sample_u64(out, name, NULL, &l, 1, m.failed);
+    l.value = "rejected";
+    mfmt_sample_u64(out, name, NULL, &l, 1, m.rejected);
+}
+
+void metrics_collect_rest(mfmt *out, void *ctx)
+{
+    drest_stats s;
+    drest_stats_get((drest *)ctx, &s);
+    one(out, "fluxbot_rest_requests_total", "counter", "Discord REST requests accepted.",
+        s.requests);
+    one(out, "fluxbot_rest_attempts_total", "counter",
+        "Discord HTTP requests sent (retries included).", s.attempts);
+    const char *res = "fluxbot_rest_responses_total";
+    mfmt_family(out, res, "counter", "Discord REST requests answered, by final outcome.");
+    mfmt_label l = {"outcome", "ok"};
+    mfmt_sample_u64(out, res, NULL, &l, 1, s.completed);
+    l.value = "failed";
+    mfmt_sample_u64(out, res, NULL, &l, 1, s.failed);
+    one(out, "fluxbot_rest_retries_total", "counter", "Discord REST retries.", s.retries);
+    const char *rl = "fluxbot_rest_429_total";
+    mfmt_family(out, rl, "counter", "429 answers from Discord, by scope.");
+    l.name = "scope";
+    l.value = "user";
+    mfmt_sample_u64(out, rl, NULL, &l, 1, s.r429_user);
+    l.value = "global";
+    mfmt_sample_u64(out, rl, NULL, &l, 1, s.r429_global);
+    l.value = "shared";
+    mfmt_sample_u64(out, rl, NULL, &l, 1, s.r429_shared);
+    one(out, "fluxbot_rest_network_errors_total", "counter",
+        "Discord requests that got no HTTP answer.", s.network_errors);
+    mfmt_family(out, "fluxbot_rest_ratelimit_wait_seconds_total", "counter",
+                "Time requests spent waiting for the rate limiter.");
+    mfmt_sample(out, "fluxbot_rest_ratelimit_wait_seconds_total", NULL, NULL, 0,
+                (double)s.wait_ms / 1e3);
+    one(out, "fluxbot_rest_pending", "gauge", "Discord requests queued, not yet sent.", s.pending);
+    one(out, "fluxbot_rest_in_flight", "gauge", "Discord requests on the wire.", s.in_flight);
+    one(out, "fluxbot_rest_sent_bytes_total", "counter", "Bytes sent to Discord.", s.bytes_out);
+    one(out, "fluxbot_rest_received_bytes_total", "counter", "Bytes received from Discord.",
+        s.bytes_in);
+    one(out, "fluxbot_rest_unauthorized", "gauge", "1 once Discord refused the token (401).",
+        s.fatal ? 1 : 0);
+}
+
+void metrics_collect_runner(mfmt *out, void *ctx)
+{
+    comfy_runner_stats s;
+    comfy_runner_stats_get((comfy_runner *)ctx, &s);
+    const char *jobs = "fluxbot_jobs_total";
+    mfmt_family(out, jobs, "counter", "Generation jobs by outcome.");
+    mfmt_label l = {"outcome", "admitted"};
+    mfmt_sample_u64(out, jobs, NULL, &l, 1, s.jobs_admitted);
+    l.value = "refused";
+    mfmt_sample_u64(out, jobs, NULL, &l, 1, s.jobs_refused);
+    l.value = "succeeded";
+    mfmt_sample_u64(out, jobs, NULL, &l, 1, s.jobs_succeeded);
+    l.value = "failed";
+    mfmt_sample_u64(out, jobs, NULL, &l, 1, s.jobs_failed);
+    one(out, "fluxbot_jobs_resubmitted_total", "counter",
+        "Jobs resubmitted after a lost prompt (server restart or stall).", s.jobs_resubmitted);
+    one(out, "fluxbot_jobs_waiting", "gauge", "Jobs waiting for a runner or a server.", s.waiting);
+    one(out, "fluxbot_jobs_running", "gauge", "Jobs generating now.", s.running);
+    one(out, "fluxbot_progress_edits_total", "counter", "Progress edits sent to Discord.",
+        s.progress_edits);
+    one(out, "fluxbot_progress_suppressed_total", "counter",
+        "Progress updates not sent (throttled).", s.progress_suppressed);
+    one(out, "fluxbot_comfy_events_orphaned_total", "counter",
+        "ComfyUI websocket events for prompts nobody follows.", s.events_orphaned);
+    one(out, "fluxbot_comfy_servers", "gauge", "ComfyUI servers configured.", s.servers);
+    one(out, "fluxbot_comfy_servers_up", "gauge", "ComfyUI servers with a live websocket.",
+        s.servers_up);
+}
+
+/* /proc/self/status lines "VmRSS:  1234 kB" and "Threads: 7". */
+static void read_status(uint64_t *rss_bytes, uint64_t *threads)
+{
+    *rss_bytes = 0;
+    *threads = 0;
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f) return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long v;
+        if (sscanf(line, "VmRSS: %llu kB", &v) == 1) *rss_bytes = (uint64_t)v * 1024;
+        if (sscanf(line, "Threads: %llu", &v) == 1) *threads = v;
+    }
+    fclose(f);
+}
+
+static uint64_t count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return 0;
+    uint64_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n > 0 ? n - 1 : 0; /* opendir's own descriptor */
+}
+
+void metrics_collect_process(mfmt *out, void *unused)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    mfmt_family(out, "process_cpu_seconds_total", "counter", "User and system CPU time.");
+    mfmt_sample(out, "process_cpu_seconds_total", NULL, NULL, 0, cpu);
+    uint64_t rss, threads;
+    read_status(&rss, &threads);
+    one(out, "process_resident_memory_bytes", "gauge", "Resident memory.", rss);
+    one(out, "process_threads", "gauge", "Threads of the process.", threads);
+    one(out, "process_open_fds", "gauge", "Open file descriptors.", count_fds());
+}

@@ -1,0 +1,83 @@
+/*
+ * The Prometheus exporter: a small HTTP/1.1 server on 127.0.0.1 (its own thread, plain
+ * sockets) answering GET /metrics with the text exposition format (metrics_fmt.h).
+ *
+ * What it shows comes from collectors: functions that append families to the page. The
+ * built-in ones read the runtime's per-actor counters (rt_system_foreach + rt_actor_metrics),
+ * the analytics writer, the stats reporter, the Discord REST actor, the ComfyUI runner and the
+ * process itself (/proc/self). Anyone may add a collector (metrics_add) at any time; every
+ * collector runs on the exporter's thread during a scrape, so it must only read thread-safe
+ * accessors.
+ *
+ * Lifetime: every handle given to a collector must outlive the exporter — stop the exporter
+ * (metrics_stop) before freeing the actors it reads. Opt-in: the app starts it only when
+ * metrics_port is non-zero; loopback only, by design (no authentication).
+ */
+#ifndef FLUXBOT_APP_METRICS_H
+#define FLUXBOT_APP_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app/metrics_fmt.h"
+#include "fluxbot/runtime.h"
+
+typedef struct metrics_server metrics_server;
+
+/* Appends families to out. ctx is what was given to metrics_add. */
+typedef void (*metrics_collect_fn)(mfmt *out, void *ctx);
+
+/* Binds 127.0.0.1:port (0 = an ephemeral port, for tests) and starts the thread.
+ * NULL with a reason in err (e.g. the port is taken). */
+metrics_server *metrics_start(uint16_t port, char *err, size_t errlen);
+/* The bound port. */
+uint16_t metrics_port(const metrics_server *s);
+/* Adds a collector; 0, or -1 when the table is full (32). Thread-safe. */
+int metrics_add(metrics_server *s, metrics_collect_fn fn, void *ctx);
+/* Stops the thread (an in-progress scrape finishes first) and frees. NULL is ignored. */
+void metrics_stop(metrics_server *s);
+/* The page GET /metrics would return now (malloc'd, caller frees); NULL on allocation
+ * failure. Runs the collectors on the calling thread. */
+char *metrics_render(metrics_server *s, size_t *len);
+
+/* The handles the app owns, for metrics_add_sources: any may be NULL. */
+struct an_writer;
+struct comfy_runner;
+struct drest;
+struct stats_reporter;
+typedef struct metrics_sources {
+    rt_system *sys;
+    struct an_writer *analytics;
+    struct comfy_runner *runner;
+    struct drest *rest;
+    struct stats_reporter *stats;
+} metrics_sources;
+/* Adds the built-in collectors for every non-NULL source, plus the process collector. 0/-1. */
+int metrics_add_sources(metrics_server *s, const metrics_sources *src);
+
+/* The built-in collectors (ctx is the handle named; process takes NULL). */
+void metrics_collect_runtime(mfmt *out, void *rt_system_ptr);
+void metrics_collect_analytics(mfmt *out, void *an_writer_ptr);
+void metrics_collect_runner(mfmt *out, void *comfy_runner_ptr);
+void metrics_collect_rest(mfmt *out, void *drest_ptr);
+void metrics_collect_stats(mfmt *out, void *stats_reporter_ptr);
+void metrics_collect_process(mfmt *out, void *unused);
+
+/* ---- the HTTP side, pure (for tests) ---------------------------------------------------- */
+
+typedef enum metrics_route {
+    METRICS_ROUTE_INCOMPLETE = 0, /* no blank line yet: read more */
+    METRICS_ROUTE_METRICS,        /* GET /metrics (200) */
+    METRICS_ROUTE_HEAD_METRICS,   /* HEAD /metrics (200, no body) */
+    METRICS_ROUTE_NOT_FOUND,      /* 404 */
+    METRICS_ROUTE_BAD_METHOD,     /* 405 */
+    METRICS_ROUTE_BAD_REQUEST,    /* 400 */
+    METRICS_ROUTE_TOO_LARGE,      /* 431: headers beyond METRICS_MAX_REQUEST */
+} metrics_route;
+
+#define METRICS_MAX_REQUEST 8192
+
+/* Classifies the bytes of a request received so far (not NUL-terminated). */
+metrics_route metrics_http_route(const char *req, size_t len);
+
+#endif
