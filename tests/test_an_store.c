@@ -153,12 +153,22 @@ static void migrate_from(tdir *d, int from)
     assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM known_users"), 3);
     assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM hourly_users"), 3);
     assert_rollups_match_raw(db);
+    /* The human-readable daily summary. */
+    snprintf(sql, sizeof sql,
+             "SELECT date, total_commands, popular_commands, popular_resolutions,"
+             " avg_generation_ms FROM daily_report WHERE day = %lld",
+             (long long)day2);
+    assert_int_equal(
+        sql_diff(db, sql, "SELECT '2024-03-08', 2, '{\"comfy\":2}', '{\"1024x1024\":1}', 3000.0"),
+        0);
     an_store_close(s);
 }
 
 static void test_migrations_roll_up_existing_rows(void **state)
 {
-    for (int from = 1; from < AN_SCHEMA_VERSION; from++)
+    /* Databases from before the last rollup change (v3). Rows of a v3 database were written
+     * with their rollups, and v4 adds only a view. */
+    for (int from = 1; from < 3; from++)
         migrate_from(*state, from);
 }
 

@@ -121,6 +121,21 @@ static const char k_v3[] =
     " PRIMARY KEY(hour, user_id)) WITHOUT ROWID;";
 
 /*
+ * Version 4: daily_report, daily_stats as a person reads it: every column of the table plus the
+ * day's five most used commands and most generated resolutions as JSON objects
+ * ({"comfy":12,...}), as the spec's daily summary lists them. A view, so nothing to maintain.
+ */
+static const char k_v4[] =
+    "CREATE VIEW daily_report AS SELECT d.*,"
+    " (SELECT json_group_object(command_name, count) FROM (SELECT command_name, count"
+    "   FROM daily_commands c WHERE c.day = d.day ORDER BY count DESC, command_name LIMIT 5))"
+    "  AS popular_commands,"
+    " (SELECT json_group_object(resolution, count) FROM (SELECT resolution, count"
+    "   FROM daily_resolutions r WHERE r.day = d.day ORDER BY count DESC, resolution LIMIT 5))"
+    "  AS popular_resolutions"
+    " FROM daily_stats d;";
+
+/*
  * A migration that adds or changes rollups sets `rebuild`. The rollups are then recomputed
  * from the raw rows once, in the transaction of the last step, because the rebuild code writes
  * the current schema's rollup tables (an older step's tables alone would not do).
@@ -134,6 +149,7 @@ static const migration k_migrations[AN_SCHEMA_VERSION] = {
     {k_v1, false},
     {k_v2, true},
     {k_v3, true},
+    {k_v4, false},
 };
 
 int an_schema_pragmas(sqlite3 *db, char *err, size_t errlen)
