@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "comfy/fileutil.h"
+#include "util/util_file.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -138,7 +138,7 @@ out:
 
 int loras_load_file(loras_set *out, const char *path, char *err, size_t errlen)
 {
-    char *text = cfile_read(path, 16 << 20, NULL, err, errlen);
+    char *text = util_file_read(path, 16 << 20, NULL, err, errlen);
     if (!text) {
         memset(out, 0, sizeof *out);
         return -1;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "comfy/fileutil.h"
+#include "util/util_file.h"
 
 static const char *const kind_names[WF_KIND_COUNT] = {"image", "redux", "pulid", "video",
                                                       "upscale"};
@@ -457,7 +457,7 @@ fail:
 
 wf_workflow *wf_load(wf_kind kind, const char *map_path, char *err, size_t errlen)
 {
-    char *map_text = cfile_read(map_path, 1 << 20, NULL, err, errlen);
+    char *map_text = util_file_read(map_path, 1 << 20, NULL, err, errlen);
     if (!map_text) return NULL;
     cJSON *map = cJSON_Parse(map_text);
     const cJSON *jw = cJSON_GetObjectItemCaseSensitive(map, "workflow");
@@ -477,7 +477,7 @@ wf_workflow *wf_load(wf_kind kind, const char *map_path, char *err, size_t errle
     else
         snprintf(tpath, sizeof tpath, "%s", jw->valuestring);
     cJSON_Delete(map);
-    char *tpl = cfile_read(tpath, 32 << 20, NULL, err, errlen);
+    char *tpl = util_file_read(tpath, 32 << 20, NULL, err, errlen);
     if (!tpl) {
         free(map_text);
         return NULL;

@@ -11,6 +11,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "util/util_utf8.h"
+
 static bool seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -27,7 +29,7 @@ static bool seterr(char *err, size_t errlen, const char *fmt, ...)
 
 static void add_clipped(cJSON *o, const char *key, const char *s, size_t max)
 {
-    char *c = embed_text_clip(s, max);
+    char *c = util_utf8_clip(s, max);
     cJSON_AddStringToObject(o, key, c);
     free(c);
 }
@@ -36,7 +38,7 @@ static void add_clipped(cJSON *o, const char *key, const char *s, size_t max)
 static bool id_ok(const char *s, size_t max)
 {
     if (!s) return false;
-    size_t chars = embed_text_chars(s);
+    size_t chars = util_utf8_chars(s);
     return chars >= 1 && chars <= max;
 }
 

@@ -18,6 +18,7 @@
 
 #include "comfy/image.h"
 #include "comfy/multipart.h"
+#include "util/util_str.h"
 
 #define FF_MAX_CLIENTS 64
 #define FF_MAX_NODES 256
@@ -136,15 +137,6 @@ static uint64_t now_ms_wall(void)
 }
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s);
-    char *p = malloc(n + 1);
-    if (!p) abort();
-    memcpy(p, s, n + 1);
-    return p;
-}
 
 static void prompt_free(ff_prompt *p)
 {
@@ -905,7 +897,7 @@ static void respond_text(ff_pss *s, int status, const char *text)
 {
     s->status = status;
     s->resp_ctype = "text/plain";
-    s->resp = (uint8_t *)xstrdup(text);
+    s->resp = (uint8_t *)util_strdup(text);
     s->resp_len = strlen(text);
 }
 
@@ -1701,7 +1693,7 @@ fcomfy *fcomfy_start(const fcomfy_opts *o)
         f->loras = calloc(o->nloras ? o->nloras : 1, sizeof *f->loras);
         if (!f->loras) abort();
         for (unsigned i = 0; i < o->nloras; i++)
-            f->loras[i] = xstrdup(o->loras[i]);
+            f->loras[i] = util_strdup(o->loras[i]);
         f->nloras = o->nloras;
     }
     snprintf(f->name, sizeof f->name, "%s", o->name ? o->name : "fake_comfy");
@@ -1863,7 +1855,7 @@ char *fcomfy_prompt_json(fcomfy *f, unsigned idx)
 {
     char *r = NULL;
     pthread_mutex_lock(&f->mu);
-    if (idx < f->naccepted) r = xstrdup(f->accepted[idx]);
+    if (idx < f->naccepted) r = util_strdup(f->accepted[idx]);
     pthread_mutex_unlock(&f->mu);
     return r;
 }
