@@ -9,6 +9,7 @@
 
 #include "comfy/progress.h"
 #include "util/util_dec.h"
+#include "util/util_json.h"
 #include "util/util_utf8.h"
 
 int cres_custom_id(cres_action a, uint64_t job_id, uint64_t owner_id, char *out, size_t outlen)
@@ -191,10 +192,7 @@ char *cres_final_payload(const cres_result *r)
     }
     cJSON *am = cJSON_AddObjectToObject(root, "allowed_mentions");
     cJSON_AddArrayToObject(am, "parse");
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!s) abort();
-    return s;
+    return util_json_print_free(root);
 }
 
 char *cres_content_payload(const char *content, bool clear)
@@ -210,10 +208,7 @@ char *cres_content_payload(const char *content, bool clear)
     }
     cJSON *am = cJSON_AddObjectToObject(root, "allowed_mentions");
     cJSON_AddArrayToObject(am, "parse");
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!s) abort();
-    return s;
+    return util_json_print_free(root);
 }
 
 char *cres_callback_payload(int type, const char *content, bool ephemeral)
@@ -231,10 +226,7 @@ char *cres_callback_payload(int type, const char *content, bool ephemeral)
         }
         if (ephemeral) cJSON_AddNumberToObject(d, "flags", CRES_FLAG_EPHEMERAL);
     }
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!s) abort();
-    return s;
+    return util_json_print_free(root);
 }
 
 char *cres_followup_payload(const char *content, bool ephemeral)
@@ -246,10 +238,7 @@ char *cres_followup_payload(const char *content, bool ephemeral)
     if (ephemeral) cJSON_AddNumberToObject(root, "flags", CRES_FLAG_EPHEMERAL);
     cJSON *am = cJSON_AddObjectToObject(root, "allowed_mentions");
     cJSON_AddArrayToObject(am, "parse");
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!s) abort();
-    return s;
+    return util_json_print_free(root);
 }
 
 void cres_error_text(const char *what, char *out, size_t outlen)

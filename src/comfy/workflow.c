@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/util_file.h"
+#include "util/util_json.h"
 
 static const char *const kind_names[WF_KIND_COUNT] = {"image", "redux", "pulid", "video",
                                                       "upscale"};
@@ -51,15 +52,12 @@ void wf_free(wf_workflow *wf)
 
 static const char *node_class(const cJSON *node)
 {
-    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(node, "class_type");
-    return cJSON_IsString(ct) ? ct->valuestring : NULL;
+    return util_json_str(node, "class_type", NULL);
 }
 
 static const char *node_title(const cJSON *node)
 {
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(node, "_meta");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(meta, "title");
-    return cJSON_IsString(t) ? t->valuestring : NULL;
+    return util_json_str(cJSON_GetObjectItemCaseSensitive(node, "_meta"), "title", NULL);
 }
 
 static bool is_link(const cJSON *v)

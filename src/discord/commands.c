@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "util/util_dec.h"
+#include "util/util_json.h"
 #include "util/util_utf8.h"
 
 #define MAX_SAFE 9007199254740991.0 /* 2^53 - 1 */
@@ -230,9 +231,7 @@ char *cmd_table_json(const char *const *labels, unsigned nlabels, char *err, siz
             }
         }
     }
-    char *s = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    if (!s) abort();
+    char *s = util_json_print_free(arr);
     if (cmd_validate_json(s, strlen(s), err, errlen) != 0) {
         free(s);
         return NULL;

@@ -18,6 +18,7 @@
 
 #include "comfy/image.h"
 #include "comfy/multipart.h"
+#include "util/util_json.h"
 #include "util/util_str.h"
 
 #define FF_MAX_CLIENTS 64
@@ -159,8 +160,7 @@ static unsigned queue_remaining(const fcomfy *f)
 
 static const char *class_of(const cJSON *node)
 {
-    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(node, "class_type");
-    return cJSON_IsString(ct) ? ct->valuestring : NULL;
+    return util_json_str(node, "class_type", NULL);
 }
 
 static bool is_output_class(const char *ct)
@@ -390,9 +390,8 @@ static cJSON *run_output_node(fcomfy *f, ff_prompt *p, const char *id, const cJS
 {
     const char *ct = class_of(node);
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(node, "inputs");
-    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(in, "filename_prefix");
     char prefix[200];
-    snprintf(prefix, sizeof prefix, "%s", cJSON_IsString(pre) ? pre->valuestring : "ComfyUI");
+    snprintf(prefix, sizeof prefix, "%s", util_json_str(in, "filename_prefix", "ComfyUI"));
     char sub[128] = "";
     char *slash = strrchr(prefix, '/');
     const char *base = prefix;
@@ -814,8 +813,7 @@ static cJSON *validate(fcomfy *f, const cJSON *graph, cJSON *to_execute)
                        "lora_name", to_execute);
         }
         if (strcmp(ct, "LoadImage") == 0) {
-            const cJSON *im = cJSON_GetObjectItemCaseSensitive(inputs, "image");
-            const char *v = cJSON_IsString(im) ? im->valuestring : "";
+            const char *v = util_json_str(inputs, "image", "");
             char sub[128] = "", name[256];
             const char *sl = strrchr(v, '/');
             if (sl) {

@@ -28,6 +28,7 @@
 #include "discord/interaction.h"
 #include "discord/ratelimit.h"
 #include "util/util_dec.h"
+#include "util/util_json.h"
 #include "util/util_str.h"
 #include "util/util_utf8.h"
 
@@ -626,25 +627,21 @@ static void message_apply(frest *f, cJSON *msg, const cJSON *edit, const frest_r
 static cJSON *message_new(frest *f, uint64_t channel_id)
 {
     uint64_t id = fr_new_id(f);
-    char buf[24];
     cJSON *m = cJSON_CreateObject();
-    snprintf(buf, sizeof buf, "%" PRIu64, id);
-    cJSON_AddStringToObject(m, "id", buf);
+    util_json_add_u64(m, "id", id);
     cJSON_AddNumberToObject(m, "type", 20);
-    snprintf(buf, sizeof buf, "%" PRIu64, channel_id);
-    cJSON_AddStringToObject(m, "channel_id", buf);
+    util_json_add_u64(m, "channel_id", channel_id);
     cJSON_AddStringToObject(m, "content", "");
     cJSON_AddArrayToObject(m, "embeds");
     cJSON_AddArrayToObject(m, "components");
     cJSON_AddArrayToObject(m, "attachments");
     cJSON_AddNumberToObject(m, "flags", 0);
     cJSON *au = cJSON_AddObjectToObject(m, "author");
-    snprintf(buf, sizeof buf, "%" PRIu64, f->app_id);
-    cJSON_AddStringToObject(au, "id", buf);
+    util_json_add_u64(au, "id", f->app_id);
     cJSON_AddStringToObject(au, "username", "fluxbot-fake");
     cJSON_AddTrueToObject(au, "bot");
-    cJSON_AddStringToObject(m, "webhook_id", buf);
-    cJSON_AddStringToObject(m, "application_id", buf);
+    util_json_add_u64(m, "webhook_id", f->app_id);
+    util_json_add_u64(m, "application_id", f->app_id);
     msg_add(f, id, channel_id);
     return m;
 }
@@ -834,9 +831,7 @@ static void route_callback(frest *f, fr_pss *p, frest_request *r, uint64_t id, c
     if (r->query && strstr(r->query, "with_response=true")) {
         cJSON *o = cJSON_CreateObject();
         cJSON *ixo = cJSON_AddObjectToObject(o, "interaction");
-        char ids[24];
-        snprintf(ids, sizeof ids, "%" PRIu64, x->id);
-        cJSON_AddStringToObject(ixo, "id", ids);
+        util_json_add_u64(ixo, "id", x->id);
         cJSON_AddNumberToObject(ixo, "type", x->is_component ? 3 : 2);
         cJSON *res = cJSON_AddObjectToObject(o, "resource");
         cJSON_AddNumberToObject(res, "type", t);
