@@ -285,18 +285,23 @@ static int top_list(sqlite3_stmt *st, const an_window *w, an_top_item *items, un
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
+/* Zeroes out and opens one read transaction, so every number of a query comes from the same
+ * snapshot of the database (the writer may commit in between). */
+static int begin_read(an_reader *r, const an_window *w, an_stats *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->window = *w;
+    int rc = sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) an_sql_err(r->db, rc, "starting the stats read", err, errlen);
+    return rc;
+}
+
 /* The SQL path: every number from one SQL query (used for the raw-only baseline). */
 static int run_sql(an_reader *r, const an_window *w, bool raw_users, an_stats *out, char *err,
                    size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    out->window = *w;
-    /* One read transaction: every number comes from the same snapshot of the database. */
-    int rc = sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        an_sql_err(r->db, rc, "starting the stats read", err, errlen);
-        return rc;
-    }
+    int rc = begin_read(r, w, out, err, errlen);
+    if (rc != SQLITE_OK) return rc;
     uint64_t media[4] = {0};
     rc = one_row(r->q[Q_MEDIA], w, media, 4);
     if (rc == SQLITE_OK) rc = one_row(r->q[Q_COMMANDS], w, &out->total_commands, 1);
@@ -395,13 +400,8 @@ static int raw_images(sqlite3_stmt *st, int64_t lo, int64_t hi, an_stats *out, a
 
 static int run_fast(an_reader *r, const an_window *w, an_stats *out, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    out->window = *w;
-    int rc = sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        an_sql_err(r->db, rc, "starting the stats read", err, errlen);
-        return rc;
-    }
+    int rc = begin_read(r, w, out, err, errlen);
+    if (rc != SQLITE_OK) return rc;
     an_tally names = {0}, res = {0};
     an_idset users = {0};
     uint64_t t[5] = {0};

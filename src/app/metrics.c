@@ -25,6 +25,7 @@
 #include "actors/analytics_writer.h"
 #include "actors/comfy_runner.h"
 #include "actors/discord_rest.h"
+#include "actors/gateway.h"
 #include "actors/stats_reporter.h"
 #include "fluxbot/log.h"
 
@@ -307,6 +308,7 @@ int metrics_add_sources(metrics_server *s, const metrics_sources *src)
     if (src->sys) rc |= metrics_add(s, metrics_collect_runtime, src->sys);
     if (src->analytics) rc |= metrics_add(s, metrics_collect_analytics, src->analytics);
     if (src->stats) rc |= metrics_add(s, metrics_collect_stats, src->stats);
+    if (src->gateway) rc |= metrics_add(s, metrics_collect_gateway, src->gateway);
     if (src->rest) rc |= metrics_add(s, metrics_collect_rest, src->rest);
     if (src->runner) rc |= metrics_add(s, metrics_collect_runner, src->runner);
     rc |= metrics_add(s, metrics_collect_process, NULL);
@@ -439,6 +441,50 @@ void metrics_collect_stats(mfmt *out, void *ctx)
     mfmt_sample_u64(out, name, NULL, &l, 1, m.failed);
     l.value = "rejected";
     mfmt_sample_u64(out, name, NULL, &l, 1, m.rejected);
+}
+
+void metrics_collect_gateway(mfmt *out, void *ctx)
+{
+    gateway_stats s;
+    gateway_stats_get((gateway *)ctx, &s);
+    one(out, "fluxbot_gateway_connections_total", "counter", "Gateway websockets opened.",
+        s.connections);
+    one(out, "fluxbot_gateway_reconnects_total", "counter",
+        "Gateway connects after a shard's first.", s.reconnects);
+    one(out, "fluxbot_gateway_identifies_total", "counter", "IDENTIFY frames sent.", s.identifies);
+    one(out, "fluxbot_gateway_resumes_total", "counter", "RESUME frames sent.", s.resumes);
+    one(out, "fluxbot_gateway_resumed_total", "counter", "Sessions resumed (RESUMED received).",
+        s.resumed);
+    one(out, "fluxbot_gateway_zombies_total", "counter",
+        "Connections closed for a missing heartbeat ACK.", s.zombies);
+    one(out, "fluxbot_gateway_invalid_sessions_total", "counter", "INVALID_SESSION received.",
+        s.invalid_sessions);
+    one(out, "fluxbot_gateway_frames_received_total", "counter", "Gateway frames received.",
+        s.frames_in);
+    one(out, "fluxbot_gateway_frames_sent_total", "counter", "Gateway frames sent.", s.frames_out);
+    one(out, "fluxbot_gateway_received_bytes_total", "counter", "Gateway bytes received.",
+        s.bytes_in);
+    const char *dr = "fluxbot_gateway_frames_dropped_total";
+    mfmt_family(out, dr, "counter", "Gateway frames dropped, by reason.");
+    mfmt_label l = {"reason", "malformed"};
+    mfmt_sample_u64(out, dr, NULL, &l, 1, s.dropped_malformed);
+    l.value = "oversized";
+    mfmt_sample_u64(out, dr, NULL, &l, 1, s.dropped_oversized);
+    l.value = "duplicate";
+    mfmt_sample_u64(out, dr, NULL, &l, 1, s.duplicates);
+    l.value = "unused";
+    mfmt_sample_u64(out, dr, NULL, &l, 1, s.dropped_events);
+    one(out, "fluxbot_gateway_dispatches_forwarded_total", "counter",
+        "Dispatches handed to the router.", s.forwarded);
+    one(out, "fluxbot_gateway_forward_retries_total", "counter",
+        "Dispatches that waited for room in the router's mailbox.", s.forward_retries);
+    one(out, "fluxbot_gateway_forward_pending", "gauge", "Dispatches kept for retry right now.",
+        s.forward_pending);
+    one(out, "fluxbot_gateway_forward_lost_total", "counter",
+        "Dispatches that could not be delivered (router stopped).", s.forward_lost);
+    one(out, "fluxbot_gateway_shards", "gauge", "Shards run by this process.", s.shards);
+    one(out, "fluxbot_gateway_shards_active", "gauge", "Shards with a live session.",
+        s.shards_active);
 }
 
 void metrics_collect_rest(mfmt *out, void *ctx)

@@ -4,9 +4,9 @@
  *
  * What it shows comes from collectors: functions that append families to the page. The
  * built-in ones read the runtime's per-actor counters (rt_system_foreach + rt_actor_metrics),
- * the analytics writer, the stats reporter, the Discord REST actor, the ComfyUI runner and the
- * process itself (/proc/self). Anyone may add a collector (metrics_add) at any time; every
- * collector runs on the exporter's thread during a scrape, so it must only read thread-safe
+ * the analytics writer, the stats reporter, the Discord gateway and REST actors, the ComfyUI
+ * runner and the process itself (/proc/self). Anyone may add a collector (metrics_add) at any time;
+ * every collector runs on the exporter's thread during a scrape, so it must only read thread-safe
  * accessors.
  *
  * Lifetime: every handle given to a collector must outlive the exporter — stop the exporter
@@ -45,12 +45,14 @@ struct an_writer;
 struct comfy_runner;
 struct drest;
 struct stats_reporter;
+struct gateway;
 typedef struct metrics_sources {
     rt_system *sys;
     struct an_writer *analytics;
     struct comfy_runner *runner;
     struct drest *rest;
     struct stats_reporter *stats;
+    struct gateway *gateway;
 } metrics_sources;
 /* Adds the built-in collectors for every non-NULL source, plus the process collector. 0/-1. */
 int metrics_add_sources(metrics_server *s, const metrics_sources *src);
@@ -61,6 +63,7 @@ void metrics_collect_analytics(mfmt *out, void *an_writer_ptr);
 void metrics_collect_runner(mfmt *out, void *comfy_runner_ptr);
 void metrics_collect_rest(mfmt *out, void *drest_ptr);
 void metrics_collect_stats(mfmt *out, void *stats_reporter_ptr);
+void metrics_collect_gateway(mfmt *out, void *gateway_ptr);
 void metrics_collect_process(mfmt *out, void *unused);
 
 /* ---- the HTTP side, pure (for tests) ---------------------------------------------------- */

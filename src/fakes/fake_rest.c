@@ -1236,6 +1236,9 @@ static int fr_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         p->in_use = true;
         frest_request *r = &p->req;
         r->t_ms = mono_ms() - f->t0_ms;
+        struct timespec now_ts;
+        clock_gettime(CLOCK_MONOTONIC, &now_ts);
+        r->mono_ns = (uint64_t)now_ts.tv_sec * 1000000000ull + (uint64_t)now_ts.tv_nsec;
         const char *m = NULL;
         for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
             if (lws_hdr_total_length(wsi, methods[i].tok) > 0) m = methods[i].name;

@@ -1,0 +1,747 @@
+/*
+ * The router actor (see router.h): a thin loop over the pure command logic (src/router/cmd.c)
+ * and the pending table (src/router/pending.c). It owns the order "callback accepted, then
+ * work forwarded" and the command_usage rows; everything it decides about options, permissions
+ * and payloads comes from the pure modules.
+ */
+#include "actors/router.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/analytics_writer.h"
+#include "analytics/an_commands.h"
+#include "analytics/an_confirm.h"
+#include "comfy/result.h"
+#include "discord/commands.h"
+#include "discord/interaction.h"
+#include "discord/reply.h"
+#include "fluxbot/log.h"
+#include "msgs/analytics_msgs.h"
+#include "msgs/comfy_msgs.h"
+#include "msgs/discord_msgs.h"
+#include "msgs/stats_msgs.h"
+#include "router/cmd.h"
+#include "router/pending.h"
+
+#define LOGN ROUTER_ACTOR_NAME
+#define SWEEP_TAG 0x726f75746572ULL /* "router" */
+#define EXPIRE_BATCH 32
+/* A reset may wait behind the writer's retries of a failing database; give it longer than a
+ * callback before telling the user there is no answer yet. */
+#define RESET_WAIT_FACTOR 4
+
+struct router {
+    router_config cfg;
+    char manager_role[CFG_STR];
+    rt_actor *self;
+    rpend *pend;
+    an_confirm *confirm;
+    gw_roles *roles;
+    bool own_roles;
+    _Atomic uint64_t timer_id;
+    _Atomic unsigned threads_alive;
+
+    _Atomic uint64_t by[ROUTER_CMD_COUNT][ROUTER_OUT_COUNT];
+    _Atomic uint64_t dispatches, interactions, role_events, callbacks_sent, stale, resets;
+};
+
+/* ---- names and counters ------------------------------------------------------------------- */
+
+const char *router_cmd_name(router_cmd c)
+{
+    static const char *const names[ROUTER_CMD_COUNT] = {
+        "comfy",       "redux",        "pulid",         "video",        "queue",   "stats",
+        "reset_stats", "reset_button", "result_button", "autocomplete", "unknown", "malformed"};
+    return (unsigned)c < ROUTER_CMD_COUNT ? names[c] : "?";
+}
+
+const char *router_outcome_name(router_outcome o)
+{
+    static const char *const names[ROUTER_OUT_COUNT] = {"ok",         "invalid", "denied",
+                                                        "ack_failed", "timeout", "dropped"};
+    return (unsigned)o < ROUTER_OUT_COUNT ? names[o] : "?";
+}
+
+static void count(router *r, int cmd, int outcome)
+{
+    if ((unsigned)cmd < ROUTER_CMD_COUNT && (unsigned)outcome < ROUTER_OUT_COUNT)
+        atomic_fetch_add_explicit(&r->by[cmd][outcome], 1, memory_order_relaxed);
+}
+
+void router_stats_get(router *r, router_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int c = 0; c < ROUTER_CMD_COUNT; c++)
+        for (int o = 0; o < ROUTER_OUT_COUNT; o++)
+            out->by[c][o] = atomic_load_explicit(&r->by[c][o], memory_order_relaxed);
+    out->dispatches = atomic_load(&r->dispatches);
+    out->interactions = atomic_load(&r->interactions);
+    out->role_events = atomic_load(&r->role_events);
+    out->callbacks_sent = atomic_load(&r->callbacks_sent);
+    out->stale_answers = atomic_load(&r->stale);
+    out->resets = atomic_load(&r->resets);
+    out->pending = rpend_count(r->pend);
+    out->pending_hwm = rpend_high_water(r->pend);
+}
+
+/* ---- bookkeeping -------------------------------------------------------------------------- */
+
+/* The interaction is done: count its outcome and write its command_usage row. */
+static void finish(router *r, const rpend_entry *e, int outcome, bool success)
+{
+    count(r, e->stat_cmd, outcome);
+    if (!e->record || !r->cfg.analytics) return;
+    uint64_t now = rt_now_ns();
+    uint64_t ms = now > e->received_ns ? (now - e->received_ns) / 1000000u : 0;
+    an_command_event ev = {.command = e->command,
+                           .user_id = e->user_id,
+                           .guild_id = e->guild_id,
+                           .channel_id = e->channel_id,
+                           .exec_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms,
+                           .success = success};
+    an_record_command(r->cfg.analytics, &ev);
+}
+
+/* An entry describing an interaction, before its kind and work are set. */
+static rpend_entry entry_for(const ix_interaction *ix, uint64_t received_ns, router_cmd cmd)
+{
+    rpend_entry e = {.kind = RPEND_REPLY,
+                     .received_ns = received_ns,
+                     .record = true,
+                     .user_id = ix->user_id,
+                     .guild_id = ix->guild_id,
+                     .channel_id = ix->channel_id,
+                     .stat_cmd = cmd,
+                     .stat_outcome = ROUTER_OUT_OK,
+                     .success = true,
+                     .application_id = ix->application_id};
+    rcmd_usage_name(ix, e.command, sizeof e.command);
+    return e;
+}
+
+static rest_req_msg *callback_req(uint64_t id, const char *token, const char *body)
+{
+    char path[64 + IX_TOKEN_MAX];
+    snprintf(path, sizeof path, "/interactions/%" PRIu64 "/%s/callback", id, token);
+    return rest_req_msg_new(REST_POST, path, body);
+}
+
+/* Edits the message of an interaction token (fire and forget: the REST actor logs failures). */
+static void edit_original(router *r, uint64_t app_id, const char *token, const char *body)
+{
+    if (!body || !token) return;
+    char path[64 + IX_TOKEN_MAX];
+    snprintf(path, sizeof path, "/webhooks/%" PRIu64 "/%s/messages/@original", app_id, token);
+    rest_req_msg *m = rest_req_msg_new(REST_PATCH, path, body);
+    if (rt_send_spill(r->cfg.rest, &m->hdr) != 0) rt_msg_free(&m->hdr);
+}
+
+/*
+ * Sends the callback `body` (owned, may be NULL when out of memory) for interaction id/token and
+ * parks *e (whose work and token it takes) until the REST actor answers.
+ */
+static void respond(router *r, uint64_t id, const char *token, char *body, rpend_entry *e)
+{
+    if (!body) {
+        LOG_ERROR(LOGN, "could not build the answer to %s", e->command);
+        finish(r, e, ROUTER_OUT_DROPPED, false);
+        rpend_entry_release(e);
+        return;
+    }
+    uint64_t wait = r->cfg.pending_timeout_ms;
+    if (e->kind == RPEND_RESET_DONE) wait *= RESET_WAIT_FACTOR;
+    e->deadline_ms = rt_now_ms() + wait;
+    uint64_t cookie = rpend_add(r->pend, e);
+    if (!cookie) {
+        /* Too much in flight: still answer, so the user is not left on "thinking". */
+        LOG_WARN(LOGN, "pending table full (%zu): %s answered as busy", rpend_capacity(r->pend),
+                 e->command);
+        char *busy = reply_text_json("\xe2\x8f\xb3 The bot is very busy right now; please try "
+                                     "again in a moment.",
+                                     true);
+        rest_req_msg *m = callback_req(id, token, busy ? busy : body);
+        free(busy);
+        if (rt_send_spill(r->cfg.rest, &m->hdr) != 0) rt_msg_free(&m->hdr);
+        free(body);
+        finish(r, e, ROUTER_OUT_DROPPED, false);
+        rpend_entry_release(e);
+        return;
+    }
+    rt_actor_hold(r->self);
+    rest_req_msg *m = callback_req(id, token, body);
+    free(body);
+    m->reply_to = r->self;
+    m->cookie = cookie;
+    atomic_fetch_add(&r->callbacks_sent, 1);
+    if (rt_send_spill(r->cfg.rest, &m->hdr) != 0) {
+        rt_msg_free(&m->hdr);
+        rpend_entry back;
+        if (rpend_take(r->pend, cookie, &back)) {
+            LOG_WARN(LOGN, "REST actor stopped: %s not answered", back.command);
+            finish(r, &back, ROUTER_OUT_DROPPED, false);
+            rpend_entry_release(&back);
+            rt_actor_release(r->self);
+        }
+    }
+}
+
+/* An ephemeral type-4 answer that ends the interaction as `outcome` (a failed row). */
+static void reply_error(router *r, const ix_interaction *ix, rpend_entry *e, const char *text,
+                        router_outcome outcome)
+{
+    e->kind = RPEND_REPLY;
+    e->success = false;
+    e->stat_outcome = outcome;
+    respond(r, ix->id, ix->token, reply_text_json(text, true), e);
+}
+
+static void reply_json(router *r, const ix_interaction *ix, rpend_entry *e, char *body,
+                       bool success, router_outcome outcome)
+{
+    e->kind = RPEND_REPLY;
+    e->success = success;
+    e->stat_outcome = outcome;
+    respond(r, ix->id, ix->token, body, e);
+}
+
+/* Defers (type 5) and parks `work` for `target` until Discord accepted the defer. */
+static void defer_then(router *r, const ix_interaction *ix, rpend_entry *e, bool ephemeral,
+                       rt_msg *work, rt_actor *target)
+{
+    e->kind = RPEND_FORWARD;
+    e->work = work;
+    e->target = target;
+    e->success = true;
+    e->stat_outcome = ROUTER_OUT_OK;
+    respond(r, ix->id, ix->token, reply_deferred_json(ephemeral), e);
+}
+
+/* Hands an unanswered interaction to the runner, which answers it itself. */
+static void hand_over(router *r, rpend_entry *e, rt_msg *work, const ix_interaction *ix)
+{
+    if (rt_send_spill(r->cfg.runner, work) != 0) {
+        rt_msg_free(work);
+        reply_error(r, ix, e, "Image generation is not available right now.", ROUTER_OUT_DROPPED);
+        return;
+    }
+    finish(r, e, ROUTER_OUT_OK, true);
+}
+
+/* ---- commands ------------------------------------------------------------------------------ */
+
+static router_cmd cmd_of_kind(comfy_kind k)
+{
+    switch (k) {
+    case COMFY_KIND_REDUX:
+        return ROUTER_CMD_REDUX;
+    case COMFY_KIND_PULID:
+        return ROUTER_CMD_PULID;
+    case COMFY_KIND_VIDEO:
+        return ROUTER_CMD_VIDEO;
+    default:
+        return ROUTER_CMD_COMFY;
+    }
+}
+
+static uint64_t wall_at(uint64_t received_ns)
+{
+    uint64_t now = rt_now_ns();
+    uint64_t ago_ms = now > received_ns ? (now - received_ns) / 1000000u : 0;
+    return rt_wall_ms() - ago_ms;
+}
+
+static void cmd_generate(router *r, const ix_interaction *ix, uint64_t t0, comfy_kind kind)
+{
+    rpend_entry e = entry_for(ix, t0, cmd_of_kind(kind));
+    char err[512];
+    const cjob_catalog *cat = r->cfg.runner ? r->cfg.catalog : NULL;
+    comfy_job_msg *m = rcmd_job(ix, kind, cat, wall_at(t0), err, sizeof err);
+    if (!m) {
+        LOG_DEBUG(LOGN, "/%s refused: %s", ix->command_name, err);
+        reply_error(r, ix, &e, err, ROUTER_OUT_INVALID);
+        return;
+    }
+    defer_then(r, ix, &e, false, &m->hdr, r->cfg.runner);
+}
+
+static void cmd_queue(router *r, const ix_interaction *ix, uint64_t t0)
+{
+    rpend_entry e = entry_for(ix, t0, ROUTER_CMD_QUEUE);
+    if (!r->cfg.runner) {
+        reply_error(r, ix, &e, "Image generation is not set up on this bot.", ROUTER_OUT_INVALID);
+        return;
+    }
+    comfy_queue_msg *q = comfy_queue_msg_new(ix->application_id, ix->id, ix->token);
+    rcmd_origin(ix, &q->origin);
+    hand_over(r, &e, &q->hdr, ix);
+}
+
+static void cmd_stats(router *r, const ix_interaction *ix, uint64_t t0)
+{
+    rpend_entry e = entry_for(ix, t0, ROUTER_CMD_STATS);
+    if (!r->cfg.stats) {
+        reply_error(r, ix, &e, "Statistics are not available on this bot.", ROUTER_OUT_INVALID);
+        return;
+    }
+    if (r->cfg.stats_managers_only &&
+        rcmd_manager_perm(ix, r->roles, r->manager_role) == AN_PERM_DENIED) {
+        reply_error(r, ix, &e,
+                    "\xf0\x9f\x9a\xab On this bot, statistics are for administrators and members "
+                    "with the bot-manager role.",
+                    ROUTER_OUT_DENIED);
+        return;
+    }
+    cJSON *opts = rcmd_days_options(ix);
+    an_days_result days = an_days_from_options(opts);
+    cJSON_Delete(opts);
+    if (!days.ok) {
+        reply_json(r, ix, &e, an_ephemeral_json(days.error), false, ROUTER_OUT_INVALID);
+        return;
+    }
+    char app[24];
+    snprintf(app, sizeof app, "%" PRIu64, ix->application_id);
+    stats_query_msg *q = stats_query_msg_new(days.days, app, ix->token, r->cfg.rest);
+    defer_then(r, ix, &e, true, &q->hdr, r->cfg.stats);
+}
+
+static void cmd_reset(router *r, const ix_interaction *ix, uint64_t t0)
+{
+    rpend_entry e = entry_for(ix, t0, ROUTER_CMD_RESET_STATS);
+    an_perm perm = rcmd_manager_perm(ix, r->roles, r->manager_role);
+    if (perm == AN_PERM_DENIED) {
+        LOG_INFO(LOGN, "/reset_stats refused for user %" PRIu64 " in guild %" PRIu64, ix->user_id,
+                 ix->guild_id);
+        reply_json(r, ix, &e, an_reset_refusal_json(), false, ROUTER_OUT_DENIED);
+        return;
+    }
+    if (!r->cfg.analytics) {
+        reply_error(r, ix, &e, "Statistics are not kept on this bot.", ROUTER_OUT_INVALID);
+        return;
+    }
+    char confirm_id[AN_CONFIRM_ID_MAX], cancel_id[AN_CONFIRM_ID_MAX];
+    an_confirm_create(r->confirm, ix->user_id, ix->guild_id, ix->id, (int64_t)rt_now_ms(),
+                      confirm_id, cancel_id);
+    reply_json(r, ix, &e, an_reset_prompt_json(confirm_id, cancel_id), true, ROUTER_OUT_OK);
+}
+
+static void on_command(router *r, const ix_interaction *ix, uint64_t t0)
+{
+    const char *name = ix->command_name ? ix->command_name : "";
+    comfy_kind kind;
+    if (rcmd_kind_of(name, &kind))
+        cmd_generate(r, ix, t0, kind);
+    else if (strcmp(name, CMD_QUEUE) == 0)
+        cmd_queue(r, ix, t0);
+    else if (strcmp(name, CMD_STATS) == 0)
+        cmd_stats(r, ix, t0);
+    else if (strcmp(name, CMD_RESET_STATS) == 0)
+        cmd_reset(r, ix, t0);
+    else {
+        rpend_entry e = entry_for(ix, t0, ROUTER_CMD_UNKNOWN);
+        char text[128];
+        snprintf(text, sizeof text, "Unknown command /%.32s.", name);
+        reply_error(r, ix, &e, text, ROUTER_OUT_INVALID);
+    }
+}
+
+/* ---- components ------------------------------------------------------------------------------ */
+
+static void on_reset_button(router *r, const ix_interaction *ix, uint64_t t0)
+{
+    rpend_entry e = entry_for(ix, t0, ROUTER_CMD_RESET_BUTTON);
+    an_confirm_ticket t;
+    an_confirm_result res =
+        an_confirm_resolve(r->confirm, ix->custom_id, ix->user_id, (int64_t)rt_now_ms(), &t);
+    switch (res) {
+    case AN_CONFIRM_OK:
+        if (!r->cfg.analytics) {
+            reply_error(r, ix, &e, "Statistics are not kept on this bot.", ROUTER_OUT_INVALID);
+            return;
+        }
+        /* Ack with a deferred update first; the reset is asked for once Discord took it, so
+         * the edit that reports the result can never precede the ack. */
+        e.kind = RPEND_RESET_ACK;
+        e.success = true;
+        e.stat_outcome = ROUTER_OUT_OK;
+        e.token = strdup(ix->token);
+        respond(r, ix->id, ix->token, reply_deferred_update_json(), &e);
+        return;
+    case AN_CONFIRM_CANCELLED:
+        reply_json(r, ix, &e, an_reset_cancelled_json(), true, ROUTER_OUT_OK);
+        return;
+    case AN_CONFIRM_WRONG_USER:
+        reply_json(r, ix, &e, an_reset_wrong_user_json(), false, ROUTER_OUT_DENIED);
+        return;
+    case AN_CONFIRM_EXPIRED:
+        reply_json(r, ix, &e, an_reset_expired_json(), false, ROUTER_OUT_INVALID);
+        return;
+    default:
+        reply_json(r, ix, &e, an_reset_unknown_json(), false, ROUTER_OUT_INVALID);
+        return;
+    }
+}
+
+static void on_component(router *r, const ix_interaction *ix, uint64_t t0, const gw_dispatch_msg *d)
+{
+    const char *id = ix->custom_id ? ix->custom_id : "";
+    if (an_confirm_owns(id)) {
+        on_reset_button(r, ix, t0);
+        return;
+    }
+    cres_action act;
+    uint64_t job, owner;
+    if (cres_parse_custom_id(id, &act, &job, &owner) == 0) {
+        rpend_entry e = entry_for(ix, t0, ROUTER_CMD_RESULT_BUTTON);
+        if (!r->cfg.runner) {
+            reply_error(r, ix, &e, "Image generation is not set up on this bot.",
+                        ROUTER_OUT_INVALID);
+            return;
+        }
+        comfy_button_msg *b = comfy_button_msg_new(id, ix->application_id, ix->id, ix->token);
+        rcmd_origin(ix, &b->origin);
+        b->message_id = ix->message_id;
+        char *url = rcmd_message_image_url(d->data_json, d->data_len);
+        if (url) comfy_button_set_image_url(b, url);
+        free(url);
+        hand_over(r, &e, &b->hdr, ix);
+        return;
+    }
+    rpend_entry e = entry_for(ix, t0, ROUTER_CMD_UNKNOWN);
+    reply_error(r, ix, &e,
+                "This button is not one this bot knows (it may be from an older version).",
+                ROUTER_OUT_INVALID);
+}
+
+static void on_autocomplete(router *r, const ix_interaction *ix, uint64_t t0)
+{
+    rpend_entry e = entry_for(ix, t0, ROUTER_CMD_AUTOCOMPLETE);
+    e.record = false;
+    reply_json(r, ix, &e, rcmd_autocomplete_json(ix, r->cfg.catalog), true, ROUTER_OUT_OK);
+}
+
+/* ---- dispatches ------------------------------------------------------------------------------ */
+
+static void on_malformed(router *r, const gw_dispatch_msg *d, const ix_error *ie, uint64_t t0)
+{
+    rcmd_recovered rec;
+    rcmd_recover(d->data_json, d->data_len, &rec);
+    LOG_WARN(LOGN, "malformed interaction %" PRIu64 " (seq %" PRIu64 "): %s at %s: %s", rec.id,
+             d->seq, ix_strerror(ie->code), ie->field[0] ? ie->field : "(root)", ie->msg);
+    if (!rec.has_reply) {
+        count(r, ROUTER_CMD_MALFORMED, ROUTER_OUT_DROPPED);
+        return;
+    }
+    rpend_entry e = {.kind = RPEND_REPLY,
+                     .received_ns = t0,
+                     .record = rec.user_id != 0,
+                     .user_id = rec.user_id,
+                     .guild_id = rec.guild_id,
+                     .channel_id = rec.channel_id,
+                     .stat_cmd = ROUTER_CMD_MALFORMED,
+                     .stat_outcome = ROUTER_OUT_INVALID,
+                     .success = false};
+    snprintf(e.command, sizeof e.command, "invalid");
+    /* An autocomplete can only be answered with choices. */
+    char *body = rec.type == IX_AUTOCOMPLETE
+                     ? reply_autocomplete_json(NULL, 0)
+                     : reply_text_json("Sorry, the bot could not read this request.", true);
+    respond(r, rec.id, rec.token, body, &e);
+}
+
+static void on_interaction(router *r, const gw_dispatch_msg *d)
+{
+    atomic_fetch_add(&r->interactions, 1);
+    uint64_t t0 = d->recv_ns ? d->recv_ns : rt_now_ns();
+    ix_error ie;
+    ix_interaction *ix = ix_parse(d->data_json ? d->data_json : "", d->data_len, &ie);
+    if (!ix) {
+        on_malformed(r, d, &ie, t0);
+        return;
+    }
+    switch (ix->type) {
+    case IX_COMMAND:
+        on_command(r, ix, t0);
+        break;
+    case IX_COMPONENT:
+        on_component(r, ix, t0, d);
+        break;
+    case IX_AUTOCOMPLETE:
+        on_autocomplete(r, ix, t0);
+        break;
+    default: {
+        rpend_entry e = entry_for(ix, t0, ROUTER_CMD_UNKNOWN);
+        snprintf(e.command, sizeof e.command, "unknown");
+        reply_error(r, ix, &e, "This kind of interaction is not supported by this bot.",
+                    ROUTER_OUT_INVALID);
+        break;
+    }
+    }
+    ix_free(ix);
+}
+
+static void on_dispatch(router *r, const gw_dispatch_msg *d)
+{
+    atomic_fetch_add(&r->dispatches, 1);
+    if (strcmp(d->event, "INTERACTION_CREATE") == 0) {
+        on_interaction(r, d);
+        return;
+    }
+    if (strncmp(d->event, "GUILD_", 6) == 0) {
+        int rc = gw_roles_apply(r->roles, d->event, d->data_json ? d->data_json : "", d->data_len);
+        if (rc < 0)
+            LOG_WARN(LOGN, "malformed %s (seq %" PRIu64 ") left the role cache unchanged", d->event,
+                     d->seq);
+        else
+            atomic_fetch_add(&r->role_events, 1);
+        return;
+    }
+    LOG_DEBUG(LOGN, "ignored dispatch %s", d->event);
+}
+
+/* ---- answers ------------------------------------------------------------------------------- */
+
+static void forward_work(router *r, rpend_entry *e)
+{
+    rt_msg *w = e->work;
+    e->work = NULL;
+    if (rt_send_spill((rt_actor *)e->target, w) != 0) {
+        LOG_WARN(LOGN, "%s: %s stopped, work dropped", e->command,
+                 rt_actor_name((rt_actor *)e->target));
+        rt_msg_free(w);
+        finish(r, e, ROUTER_OUT_DROPPED, false);
+        return;
+    }
+    finish(r, e, e->stat_outcome, e->success);
+}
+
+static void start_reset(router *r, rpend_entry *ack)
+{
+    rpend_entry run = {.kind = RPEND_RESET_DONE,
+                       .received_ns = ack->received_ns,
+                       .record = false,
+                       .user_id = ack->user_id,
+                       .guild_id = ack->guild_id,
+                       .stat_cmd = ack->stat_cmd,
+                       .application_id = ack->application_id,
+                       .token = ack->token};
+    snprintf(run.command, sizeof run.command, "%s", ack->command);
+    ack->token = NULL;
+    run.deadline_ms = rt_now_ms() + r->cfg.pending_timeout_ms * RESET_WAIT_FACTOR;
+    uint64_t cookie = rpend_add(r->pend, &run);
+    if (!cookie) {
+        char *body = an_reset_done_json(0, "the bot is too busy; please try again");
+        edit_original(r, run.application_id, run.token, body);
+        free(body);
+        rpend_entry_release(&run);
+        finish(r, ack, ROUTER_OUT_DROPPED, false);
+        return;
+    }
+    rt_actor_hold(r->self);
+    if (an_request_reset(r->cfg.analytics, r->self, cookie) != 0) {
+        rpend_entry back;
+        if (rpend_take(r->pend, cookie, &back)) {
+            char *body = an_reset_done_json(0, "the analytics writer is not running");
+            edit_original(r, back.application_id, back.token, body);
+            free(body);
+            rpend_entry_release(&back);
+            rt_actor_release(r->self);
+        }
+        finish(r, ack, ROUTER_OUT_DROPPED, false);
+        return;
+    }
+    atomic_fetch_add(&r->resets, 1);
+    LOG_INFO(LOGN, "statistics reset requested by user %" PRIu64 " in guild %" PRIu64, ack->user_id,
+             ack->guild_id);
+    /* Recorded after the request, so the click that reset the statistics is their first row. */
+    finish(r, ack, ROUTER_OUT_OK, true);
+}
+
+static void on_rest_res(router *r, const rest_res_msg *res)
+{
+    rpend_entry e;
+    if (!rpend_take(r->pend, res->cookie, &e)) {
+        atomic_fetch_add(&r->stale, 1);
+        LOG_DEBUG(LOGN, "answer (status %d) for no pending interaction", res->status);
+        return;
+    }
+    bool ok = res->status >= 200 && res->status < 300;
+    if (!ok) {
+        LOG_WARN(LOGN, "callback for %s (user %" PRIu64 ") failed: status %d%s%s%s", e.command,
+                 e.user_id, res->status, res->error[0] ? " (" : "", res->error,
+                 res->error[0] ? ")" : "");
+        if (e.kind == RPEND_FORWARD) LOG_WARN(LOGN, "%s: work dropped", e.command);
+        finish(r, &e, ROUTER_OUT_ACK_FAILED, false);
+    } else if (e.kind == RPEND_FORWARD) {
+        forward_work(r, &e);
+    } else if (e.kind == RPEND_RESET_ACK) {
+        start_reset(r, &e);
+    } else if (e.kind == RPEND_REPLY) {
+        finish(r, &e, e.stat_outcome, e.success);
+    } else {
+        atomic_fetch_add(&r->stale, 1); /* a REST answer for a reset entry: not ours */
+    }
+    rpend_entry_release(&e);
+    rt_actor_release(r->self);
+}
+
+static void on_reset_done(router *r, const an_done_msg *dm)
+{
+    rpend_entry e;
+    if (!rpend_take(r->pend, dm->cookie, &e)) {
+        atomic_fetch_add(&r->stale, 1);
+        return;
+    }
+    if (dm->error[0])
+        LOG_WARN(LOGN, "statistics reset failed: %s", dm->error);
+    else
+        LOG_INFO(LOGN, "statistics reset: %" PRIu64 " rows deleted", dm->rows_deleted);
+    char *body = an_reset_done_json(dm->rows_deleted, dm->error[0] ? dm->error : NULL);
+    edit_original(r, e.application_id, e.token, body);
+    free(body);
+    rpend_entry_release(&e);
+    rt_actor_release(r->self);
+}
+
+static void sweep(router *r)
+{
+    rpend_entry out[EXPIRE_BATCH];
+    size_t n;
+    do {
+        n = rpend_expire(r->pend, rt_now_ms(), out, EXPIRE_BATCH);
+        for (size_t i = 0; i < n; i++) {
+            rpend_entry *e = &out[i];
+            if (e->kind == RPEND_RESET_DONE) {
+                LOG_WARN(LOGN, "no answer to a statistics reset yet; telling the user");
+                char *body = an_reset_done_json(
+                    0, "no answer from the database yet; the reset may still complete");
+                edit_original(r, e->application_id, e->token, body);
+                free(body);
+            } else {
+                LOG_WARN(LOGN, "no answer to the callback for %s (user %" PRIu64 ") in time%s",
+                         e->command, e->user_id, e->kind == RPEND_FORWARD ? "; work dropped" : "");
+                finish(r, e, ROUTER_OUT_TIMEOUT, false);
+            }
+            rpend_entry_release(e);
+            rt_actor_release(r->self);
+        }
+    } while (n == EXPIRE_BATCH);
+}
+
+/* ---- actor glue ------------------------------------------------------------------------------ */
+
+static void on_message(rt_actor *self, void *state, rt_msg *m)
+{
+    (void)self;
+    router *r = state;
+    switch (m->type) {
+    case MSG_GW_DISPATCH:
+        on_dispatch(r, (const gw_dispatch_msg *)m);
+        break;
+    case MSG_REST_RES:
+        on_rest_res(r, (const rest_res_msg *)m);
+        break;
+    case MSG_AN_RESET_DONE:
+        on_reset_done(r, (const an_done_msg *)m);
+        break;
+    case RT_MSG_TIMER:
+        sweep(r);
+        break;
+    default:
+        LOG_DEBUG(LOGN, "ignored message type %u", m->type);
+        break;
+    }
+    rt_msg_free(m);
+}
+
+static int on_thread_start(rt_actor *self, void *state, unsigned index)
+{
+    router *r = state;
+    atomic_fetch_add(&r->threads_alive, 1);
+    if (index == 0)
+        atomic_store(&r->timer_id,
+                     rt_timer_start(self, r->cfg.sweep_ms, r->cfg.sweep_ms, SWEEP_TAG));
+    return 0;
+}
+
+static void on_thread_exit(rt_actor *self, void *state, unsigned index)
+{
+    (void)index;
+    router *r = state;
+    /* The last thread out: nothing is pending any more (holds), so the sweep can go. */
+    if (atomic_fetch_sub(&r->threads_alive, 1) == 1) {
+        uint64_t id = atomic_exchange(&r->timer_id, 0);
+        if (id) rt_timer_cancel(rt_actor_system(self), id);
+    }
+}
+
+void router_config_from(router_config *rc, const fb_config *cfg)
+{
+    rc->threads = cfg->router_threads > 0 ? (unsigned)cfg->router_threads : 0;
+    rc->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
+    rc->manager_role = cfg->bot_manager_role;
+    rc->stats_managers_only = cfg->stats_managers_only;
+}
+
+router *router_create(rt_system *sys, const router_config *rc)
+{
+    if (!rc->rest) {
+        LOG_ERROR(LOGN, "the router needs the discord_rest actor");
+        return NULL;
+    }
+    router *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->cfg = *rc;
+    if (!r->cfg.threads) r->cfg.threads = 2;
+    if (!r->cfg.lane_capacity) r->cfg.lane_capacity = 1024;
+    if (!r->cfg.pending_max) r->cfg.pending_max = 4096;
+    if (!r->cfg.pending_timeout_ms) r->cfg.pending_timeout_ms = 15000;
+    if (!r->cfg.sweep_ms) r->cfg.sweep_ms = 1000;
+    if (!r->cfg.confirm_max) r->cfg.confirm_max = 256;
+    snprintf(r->manager_role, sizeof r->manager_role, "%s",
+             rc->manager_role && *rc->manager_role ? rc->manager_role : AN_DEFAULT_MANAGER_ROLE);
+    r->cfg.manager_role = r->manager_role;
+    r->pend = rpend_new(r->cfg.pending_max);
+    r->confirm = an_confirm_new(r->cfg.confirm_max, r->cfg.confirm_ttl_ms);
+    r->roles = rc->roles;
+    if (!r->roles) {
+        r->roles = gw_roles_new();
+        r->own_roles = true;
+    }
+    rt_actor_spec spec = {.name = ROUTER_ACTOR_NAME,
+                          .threads = r->cfg.threads,
+                          .lane_capacity = r->cfg.lane_capacity,
+                          .state = r,
+                          .ops = {.on_thread_start = on_thread_start,
+                                  .on_message = on_message,
+                                  .on_thread_exit = on_thread_exit}};
+    r->self = rt_actor_new(sys, &spec);
+    if (!r->self || !r->pend || !r->confirm || !r->roles) {
+        LOG_ERROR(LOGN, "cannot create the router actor");
+        router_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+rt_actor *router_actor(router *r)
+{
+    return r->self;
+}
+
+gw_roles *router_roles(router *r)
+{
+    return r->roles;
+}
+
+void router_free(router *r)
+{
+    if (!r) return;
+    rpend_free(r->pend);
+    an_confirm_free(r->confirm);
+    if (r->own_roles) gw_roles_free(r->roles);
+    free(r);
+}

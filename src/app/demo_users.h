@@ -1,0 +1,85 @@
+/*
+ * Simulated Discord users, shared by the embedded demo (demo.c) and the end-to-end benchmark
+ * (bench/bench_e2e.c): each call injects one realistic interaction into the loopback fake
+ * Discord — /comfy with varied options (resolution, upscale, seed, LoRA), /redux and /pulid
+ * with image attachments served by the fake CDN, /video, /stats, presses of the result
+ * buttons (Regenerate, Upscale, Delete) and a few bad inputs (an unknown resolution or LoRA) —
+ * and remembers what it sent so the caller can check every answer.
+ *
+ * Every generation prompt ends with "#<seq>" so each job can be found again (image_stats rows,
+ * result messages). Thread-safety: a du_users may be used by one thread at a time; the fake
+ * itself is thread-safe.
+ */
+#ifndef FLUXBOT_APP_DEMO_USERS_H
+#define FLUXBOT_APP_DEMO_USERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comfy/loras.h"
+#include "comfy/ratios.h"
+#include "fakes/fake_discord.h"
+
+typedef enum du_kind {
+    DU_COMFY = 0,
+    DU_REDUX,
+    DU_PULID,
+    DU_VIDEO,
+    DU_STATS,
+    DU_BAD,            /* a command the bot must refuse at once (ephemeral error) */
+    DU_BTN_REGENERATE, /* result buttons: need a finished job (du_button_target) */
+    DU_BTN_UPSCALE,
+    DU_BTN_DELETE,
+    DU_KIND_COUNT
+} du_kind;
+
+/* "comfy", "redux", "pulid", "video", "stats", "bad", "regenerate", "upscale", "delete". */
+const char *du_kind_name(du_kind k);
+/* Does this interaction start a generation job when all goes well? */
+bool du_kind_is_job(du_kind k);
+/* Is this a button press (a component interaction) rather than a slash command? */
+bool du_kind_is_button(du_kind k);
+
+/* A finished result message whose buttons can be pressed. */
+typedef struct du_button_target {
+    uint64_t message_id;
+    uint64_t owner_id; /* the user who ran the job: only they press its buttons */
+    char regenerate[101];
+    char upscale[101]; /* empty when the result offers no upscale */
+    char del[101];
+} du_button_target;
+
+/* Reads the buttons of a result message (the fake's @original JSON). False when it has none. */
+bool du_parse_buttons(const char *message_json, uint64_t owner_id, du_button_target *out);
+
+typedef struct du_sent {
+    du_kind kind;
+    uint64_t seq;
+    uint64_t id; /* interaction id */
+    char token[160];
+    uint64_t user_id;
+    uint64_t channel_id;
+} du_sent;
+
+typedef struct du_users {
+    fake_discord *fd;
+    ratios_set ratios;
+    loras_set loras;
+    uint8_t *png; /* attachment picture (owned) */
+    size_t png_len;
+    uint64_t rng;
+} du_users;
+
+/* Loads the resolution and LoRA lists the bot uses (so the options are valid) and makes the
+ * attachment picture. 0, or -1 with err. */
+int du_init(du_users *u, fake_discord *fd, const char *ratios_file, const char *loras_file,
+            uint64_t seed, char *err, size_t errlen);
+void du_free(du_users *u);
+
+/* Injects one interaction. btn is required for DU_BTN_* kinds (else ignored). user_id 0 =
+ * the default tester. 0, or -1 (bad input or the fake refused). */
+int du_inject(du_users *u, du_kind kind, uint64_t seq, uint64_t user_id,
+              const du_button_target *btn, du_sent *out);
+
+#endif

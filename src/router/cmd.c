@@ -1,0 +1,314 @@
+/* The router's pure command logic: interactions in, work messages and answers out (cmd.h). */
+#include "router/cmd.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/an_confirm.h"
+#include "comfy/loras.h"
+#include "comfy/ratios.h"
+#include "comfy/result.h"
+#include "discord/commands.h"
+#include "discord/embed.h"
+#include "discord/reply.h"
+
+bool rcmd_kind_of(const char *name, comfy_kind *kind)
+{
+    static const struct {
+        const char *name;
+        comfy_kind kind;
+    } map[] = {
+        {CMD_COMFY, COMFY_KIND_IMAGE},
+        {CMD_REDUX, COMFY_KIND_REDUX},
+        {CMD_PULID, COMFY_KIND_PULID},
+        {CMD_VIDEO, COMFY_KIND_VIDEO},
+    };
+    for (size_t i = 0; name && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(name, map[i].name) == 0) {
+            *kind = map[i].kind;
+            return true;
+        }
+    return false;
+}
+
+void rcmd_origin(const ix_interaction *ix, comfy_origin *o)
+{
+    o->user_id = ix->user_id;
+    o->guild_id = ix->guild_id;
+    o->channel_id = ix->channel_id;
+    o->permissions = ix->has_permissions ? ix->permissions : 0;
+    snprintf(o->user_name, sizeof o->user_name, "%s", ix->username ? ix->username : "");
+    o->attachment_size_limit = ix->attachment_size_limit;
+}
+
+/* Adds the attachment behind option `name`; false (with err) when the option is missing or its
+ * attachment was not resolved by Discord. */
+static bool add_image(comfy_job_msg *m, const ix_interaction *ix, const char *name, char *err,
+                      size_t errlen)
+{
+    const ix_attachment *a = ix_opt_attachment(ix, name);
+    if (!a) {
+        snprintf(err, errlen, "Please attach an image in the %s option.", name);
+        return false;
+    }
+    comfy_job_add_image(m, a->id, a->url, a->filename, a->content_type, a->size);
+    return true;
+}
+
+static bool add_strength(comfy_job_msg *m, const ix_interaction *ix, const char *name, int slot)
+{
+    double v;
+    if (!ix_opt_number(ix, name, &v)) return true;
+    m->has_strength[slot] = true;
+    m->strength[slot] = v;
+    return true;
+}
+
+comfy_job_msg *rcmd_job(const ix_interaction *ix, comfy_kind kind, const cjob_catalog *cat,
+                        uint64_t received_wall_ms, char *err, size_t errlen)
+{
+    if (!cat || !cat->workflows) {
+        snprintf(err, errlen, "/%s is not set up on this bot.", comfy_kind_name(kind));
+        return NULL;
+    }
+    comfy_job_msg *m = comfy_job_msg_new(kind, ix->application_id, ix->id, ix->token);
+    rcmd_origin(ix, &m->origin);
+    m->received_ms = received_wall_ms;
+
+    const char *prompt = ix_opt_str(ix, "prompt");
+    if (prompt) comfy_job_set_prompt(m, prompt);
+
+    const char *res = ix_opt_str(ix, "resolution");
+    if (res && *res) {
+        /* Checked here as well as in cjob_check_options so an over-long label is reported
+         * as what it is instead of being cut into some other, possibly valid, label. */
+        if (strlen(res) > COMFY_LABEL_MAX || !cat->ratios || !ratios_find(cat->ratios, res)) {
+            snprintf(err, errlen, "Unknown resolution \"%.100s\". Pick one of the listed choices.",
+                     res);
+            goto fail;
+        }
+        snprintf(m->resolution, sizeof m->resolution, "%s", res);
+    }
+
+    int64_t v;
+    if (ix_opt_int(ix, "upscale_factor", &v)) {
+        if (v < 1 || v > 4) {
+            snprintf(err, errlen, "upscale_factor must be 1, 2, 3 or 4 (got %" PRId64 ").", v);
+            goto fail;
+        }
+        m->upscale_factor = (uint32_t)v;
+    }
+    if (ix_opt_int(ix, "seed", &v)) {
+        if (v < 0 || (uint64_t)v > CJOB_MAX_SEED) {
+            snprintf(err, errlen, "seed must be between 0 and %" PRIu64 ".",
+                     (uint64_t)CJOB_MAX_SEED);
+            goto fail;
+        }
+        m->has_seed = true;
+        m->seed = (uint64_t)v;
+    }
+
+    static const char *const lora_opts[COMFY_MAX_LORAS] = {"lora", "lora2", "lora3"};
+    for (unsigned i = 0; i < COMFY_MAX_LORAS; i++) {
+        const char *l = ix_opt_str(ix, lora_opts[i]);
+        if (!l || !*l) continue;
+        if (strlen(l) > COMFY_NAME_MAX || !cat->loras || !loras_find(cat->loras, l)) {
+            snprintf(err, errlen,
+                     "Unknown LoRA \"%.100s\". Start typing in the %s option and pick one "
+                     "from the list.",
+                     l, lora_opts[i]);
+            goto fail;
+        }
+        comfy_job_add_lora(m, l);
+    }
+
+    switch (kind) {
+    case COMFY_KIND_REDUX:
+        if (!add_image(m, ix, "image1", err, errlen) || !add_image(m, ix, "image2", err, errlen))
+            goto fail;
+        add_strength(m, ix, "strength1", 0);
+        add_strength(m, ix, "strength2", 1);
+        break;
+    case COMFY_KIND_PULID:
+        if (!add_image(m, ix, "image", err, errlen)) goto fail;
+        add_strength(m, ix, "strength", 0);
+        break;
+    default:
+        break;
+    }
+
+    if (cjob_check_options(m, cat, err, errlen) != 0) goto fail;
+    return m;
+fail:
+    rt_msg_free(&m->hdr);
+    return NULL;
+}
+
+/* ---- autocomplete ---------------------------------------------------------------------------- */
+
+static bool contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (n == 0) return true;
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0) return true;
+    return false;
+}
+
+char *rcmd_autocomplete_json(const ix_interaction *ix, const cjob_catalog *cat)
+{
+    reply_choice choices[REPLY_CHOICES_MAX];
+    unsigned n = 0;
+    const ix_option *f = ix_focused(ix);
+    const char *typed = f && f->str ? f->str : "";
+    if (f && cat) {
+        if ((strcmp(f->name, "lora") == 0 || strcmp(f->name, "lora2") == 0 ||
+             strcmp(f->name, "lora3") == 0) &&
+            cat->loras) {
+            const lora_entry *found[LORAS_CHOICES_MAX];
+            unsigned k = loras_match(cat->loras, typed, found, LORAS_CHOICES_MAX);
+            for (unsigned i = 0; i < k && n < REPLY_CHOICES_MAX; i++)
+                choices[n++] = (reply_choice){.name = found[i]->name, .str_value = found[i]->name};
+        } else if (strcmp(f->name, "resolution") == 0 && cat->ratios) {
+            /* Prefix matches first, then the rest that contain the text. */
+            for (int pass = 0; pass < 2; pass++)
+                for (unsigned i = 0; i < cat->ratios->count && n < REPLY_CHOICES_MAX; i++) {
+                    const char *label = cat->ratios->items[i].label;
+                    bool prefix = strncasecmp(label, typed, strlen(typed)) == 0;
+                    if (pass == 0 ? prefix : (!prefix && contains_ci(label, typed)))
+                        choices[n++] = (reply_choice){.name = label, .str_value = label};
+                }
+        }
+    }
+    return reply_autocomplete_json(choices, n);
+}
+
+/* ---- /stats and /reset_stats ----------------------------------------------------------------- */
+
+cJSON *rcmd_days_options(const ix_interaction *ix)
+{
+    cJSON *arr = cJSON_CreateArray();
+    const ix_option *o = ix_opt(ix, "days");
+    if (o && o->has_value) {
+        cJSON *opt = cJSON_CreateObject();
+        cJSON_AddStringToObject(opt, "name", "days");
+        cJSON_AddNumberToObject(opt, "type", o->type);
+        if (o->type == IX_OPT_STRING && o->str)
+            cJSON_AddStringToObject(opt, "value", o->str);
+        else if (o->type == IX_OPT_INTEGER)
+            cJSON_AddNumberToObject(opt, "value", (double)o->integer);
+        else
+            cJSON_AddNumberToObject(opt, "value", o->number);
+        cJSON_AddItemToArray(arr, opt);
+    }
+    return arr;
+}
+
+an_perm rcmd_manager_perm(const ix_interaction *ix, gw_roles *roles, const char *configured_role)
+{
+    if (!ix->in_guild || !ix->guild_id) return AN_PERM_DENIED;
+    /* The guild's roles as far as the rule needs them: those carrying the configured name. */
+    const char *want =
+        configured_role && *configured_role ? configured_role : AN_DEFAULT_MANAGER_ROLE;
+    uint64_t ids[16];
+    an_role known[16];
+    size_t nknown = 0;
+    if (roles) {
+        size_t total = gw_roles_find_by_name(roles, ix->guild_id, want, ids, 16);
+        nknown = total < 16 ? total : 16;
+        for (size_t i = 0; i < nknown; i++)
+            known[i] = (an_role){.id = ids[i], .name = want};
+    }
+    return an_reset_permission(ix->has_permissions ? ix->permissions : 0, ix->roles, ix->nroles,
+                               known, nknown, configured_role);
+}
+
+void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap)
+{
+    if (ix->type == IX_COMMAND || ix->type == IX_AUTOCOMPLETE) {
+        snprintf(out, cap, "%s", ix->command_name ? ix->command_name : "unknown");
+        return;
+    }
+    const char *what = "unknown";
+    const char *id = ix->custom_id ? ix->custom_id : "";
+    cres_action a;
+    uint64_t job, owner;
+    if (cres_parse_custom_id(id, &a, &job, &owner) == 0) {
+        what = a == CRES_REGENERATE ? "regenerate"
+               : a == CRES_UPSCALE2 ? "upscale"
+               : a == CRES_DELETE   ? "delete"
+                                    : "unknown";
+    } else if (an_confirm_owns(id)) {
+        if (strncmp(id, AN_CONFIRM_PREFIX "confirm:", strlen(AN_CONFIRM_PREFIX "confirm:")) == 0)
+            what = "reset_confirm";
+        else if (strncmp(id, AN_CONFIRM_PREFIX "cancel:", strlen(AN_CONFIRM_PREFIX "cancel:")) == 0)
+            what = "reset_cancel";
+    }
+    snprintf(out, cap, "button:%s", what);
+}
+
+/* ---- salvage of malformed interactions --------------------------------------------------------
+ */
+
+static uint64_t snowflake_at(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    uint64_t id = 0;
+    if (cJSON_IsString(v) && v->valuestring && ix_parse_snowflake(v->valuestring, &id)) return id;
+    return 0;
+}
+
+static bool url_safe_token(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > IX_TOKEN_MAX) return false;
+    for (; *t; t++)
+        if (!isalnum((unsigned char)*t) && *t != '-' && *t != '_' && *t != '.') return false;
+    return true;
+}
+
+void rcmd_recover(const char *json, size_t len, rcmd_recovered *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!json || len == 0 || len > IX_INPUT_MAX) return;
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return;
+    }
+    out->id = snowflake_at(root, "id");
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(root, "token");
+    if (out->id && cJSON_IsString(tok) && tok->valuestring && url_safe_token(tok->valuestring)) {
+        snprintf(out->token, sizeof out->token, "%s", tok->valuestring);
+        out->has_reply = true;
+    }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    if (cJSON_IsNumber(type) && type->valuedouble >= 1 && type->valuedouble <= 5)
+        out->type = (int)type->valuedouble;
+    out->guild_id = snowflake_at(root, "guild_id");
+    out->channel_id = snowflake_at(root, "channel_id");
+    const cJSON *member = cJSON_GetObjectItemCaseSensitive(root, "member");
+    const cJSON *user =
+        cJSON_GetObjectItemCaseSensitive(cJSON_IsObject(member) ? member : root, "user");
+    if (cJSON_IsObject(user)) out->user_id = snowflake_at(user, "id");
+    cJSON_Delete(root);
+}
+
+char *rcmd_message_image_url(const char *json, size_t len)
+{
+    if (!json || len == 0 || len > IX_INPUT_MAX) return NULL;
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    char *url = NULL;
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+    const cJSON *atts = cJSON_GetObjectItemCaseSensitive(msg, "attachments");
+    const cJSON *first = cJSON_IsArray(atts) ? cJSON_GetArrayItem(atts, 0) : NULL;
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(first, "url");
+    if (cJSON_IsString(u) && u->valuestring && strlen(u->valuestring) <= IX_URL_MAX &&
+        (strncmp(u->valuestring, "https://", 8) == 0 || strncmp(u->valuestring, "http://", 7) == 0))
+        url = strdup(u->valuestring);
+    cJSON_Delete(root);
+    return url;
+}
