@@ -529,12 +529,15 @@ static void reset_stats_flow(void **state)
     wait_outcome(x, ROUTER_CMD_RESET_BUTTON, ROUTER_OUT_DENIED, 1);
     assert_int_equal(stand_count(&x->writer, MSG_AN_RESET), 0);
 
-    /* The asker confirms: type 6, then the reset, then the prompt is edited. */
+    /* The asker confirms: type 7 (buttons removed), then the reset, then the prompt is
+     * edited with the result. */
     uint64_t click = fx_click(x, confirm, NULL, &mgr);
     rest_req_msg *q;
     cb = rest_json(x, 3, &q);
     assert_callback_path(q, click);
-    assert_int_equal(cb_type(cb), 6);
+    assert_int_equal(cb_type(cb), 7);
+    assert_int_equal(
+        cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "data"), "components")), 0);
     cJSON_Delete(cb);
     assert_int_equal(stand_wait(&x->writer, MSG_AN_RESET, 1, 3000), 1);
     cb = rest_json(x, 4, &q);

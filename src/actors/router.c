@@ -362,13 +362,16 @@ static void on_reset_button(router *r, const ix_interaction *ix, uint64_t t0)
             reply_error(r, ix, &e, "Statistics are not kept on this bot.", ROUTER_OUT_INVALID);
             return;
         }
-        /* Ack with a deferred update first; the reset is asked for once Discord took it, so
-         * the edit that reports the result can never precede the ack. */
+        /* Ack by updating the prompt (type 7: "resetting", buttons removed so nobody presses
+         * twice); the reset is asked for once Discord took the ack, so the edit that reports
+         * the result can never precede it. */
         e.kind = RPEND_RESET_ACK;
         e.success = true;
         e.stat_outcome = ROUTER_OUT_OK;
         e.token = strdup(ix->token);
-        respond(r, ix->id, ix->token, reply_deferred_update_json(), &e);
+        reply_msg upd = {.content = "\xe2\x8f\xb3 Resetting the statistics\xe2\x80\xa6",
+                         .set_components = true};
+        respond(r, ix->id, ix->token, reply_callback_json(REPLY_CB_UPDATE, &upd, NULL, 0), &e);
         return;
     case AN_CONFIRM_CANCELLED:
         reply_json(r, ix, &e, an_reset_cancelled_json(), true, ROUTER_OUT_OK);

@@ -1,19 +1,296 @@
 /*
- * Application wiring. Until every actor exists this file is honest about what is missing:
- * each entry point says what it cannot do yet and exits with a configuration error, rather
- * than pretending to run.
+ * Application wiring: builds the real actors in dependency order, runs them until a signal or
+ * a fatal Discord refusal, registers the slash commands once the gateway's READY gave the
+ * application id, and shuts down in reverse order so nothing accepted is lost.
  */
 #include "app/app.h"
 
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "actors/analytics_writer.h"
+#include "actors/comfy_runner.h"
+#include "actors/discord_rest.h"
+#include "actors/gateway.h"
+#include "actors/router.h"
+#include "actors/stats_reporter.h"
+#include "analytics/an_cli.h"
+#include "app/app_register.h"
+#include "app/metrics.h"
+#include "app/router_metrics.h"
+#include "discord/gw_roles.h"
+#include "discord/interaction.h"
 #include "fluxbot/log.h"
+
+#define LOGN "app"
+
+struct app {
+    fb_config cfg;
+    rt_system *sys;
+    gw_roles *roles;
+    appreg *reg;
+    an_writer *writer;
+    drest *rest;
+    stats_reporter *stats;
+    comfy_runner *runner;
+    router *router;
+    gateway *gw;
+    metrics_server *metrics;
+    uint64_t guilds[CFG_MAX_LIST];
+    unsigned nguilds;
+};
+
+static unsigned u(int64_t v)
+{
+    return v > 0 ? (unsigned)v : 0;
+}
+
+/* Frees whatever was built; the system must be stopped (or never started). */
+static void app_free(app *a)
+{
+    if (!a) return;
+    metrics_stop(a->metrics);
+    if (a->sys) rt_system_stop(a->sys);
+    comfy_runner_free(a->runner);
+    rt_system_free(a->sys);
+    gateway_free(a->gw);
+    router_free(a->router);
+    stats_reporter_free(a->stats);
+    drest_free(a->rest);
+    an_writer_free(a->writer);
+    appreg_free(a->reg);
+    gw_roles_free(a->roles);
+    free(a);
+}
+
+static void fail(char *err, size_t errlen, int *code, int value, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void fail(char *err, size_t errlen, int *code, int value, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    *code = value;
+}
+
+/* One startup line per actor, with its thread count. */
+static void log_actor(rt_actor *act, void *ctx)
+{
+    const app *a = ctx;
+    const char *n = rt_actor_name(act);
+    int64_t threads = 1;
+    if (strcmp(n, "stats") == 0) threads = a->cfg.stats_threads;
+    if (strcmp(n, COMFY_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
+    if (strcmp(n, ROUTER_ACTOR_NAME) == 0) threads = a->cfg.router_threads;
+    LOG_INFO(LOGN, "actor %s: %" PRId64 " thread%s", n, threads, threads == 1 ? "" : "s");
+}
+
+app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
+{
+    *code = APP_EXIT_OK;
+    if (!cfg->discord_token[0]) {
+        fail(err, errlen, code, APP_EXIT_CONFIG,
+             "no Discord token: set DISCORD_TOKEN (or discord_token in the -c file)");
+        return NULL;
+    }
+    app *a = calloc(1, sizeof *a);
+    if (!a) {
+        fail(err, errlen, code, APP_EXIT_RUNTIME, "out of memory");
+        return NULL;
+    }
+    a->cfg = *cfg;
+    cfg = &a->cfg;
+    for (unsigned i = 0; i < cfg->guild_ids.count && i < CFG_MAX_LIST; i++) {
+        if (!ix_parse_snowflake(cfg->guild_ids.items[i], &a->guilds[a->nguilds])) {
+            fail(err, errlen, code, APP_EXIT_CONFIG,
+                 "guild_ids: \"%.40s\" is not a guild id (a number like 123456789012345678)",
+                 cfg->guild_ids.items[i]);
+            app_free(a);
+            return NULL;
+        }
+        a->nguilds++;
+    }
+
+    a->sys = rt_system_new();
+    a->roles = gw_roles_new();
+    if (!a->sys || !a->roles) {
+        fail(err, errlen, code, APP_EXIT_RUNTIME, "out of memory");
+        app_free(a);
+        return NULL;
+    }
+    unsigned lanes = u(cfg->mailbox_capacity);
+
+    a->reg = appreg_new(a->sys, a->guilds, a->nguilds);
+    an_writer_config wc = {.db_path = cfg->db_path,
+                           .batch_max = u(cfg->analytics_batch_max),
+                           .flush_ms = u(cfg->analytics_flush_ms),
+                           .lane_capacity = lanes};
+    a->writer = an_writer_new(a->sys, &wc);
+    drest_config dc = {.api_base = cfg->discord_api_base,
+                       .token = cfg->discord_token,
+                       .timeout_ms = cfg->rest_timeout_ms,
+                       .lane_capacity = lanes,
+                       .fatal_exit_code = APP_EXIT_DISCORD_REFUSED};
+    a->rest = a->reg && a->writer ? drest_create(a->sys, &dc) : NULL;
+    stats_reporter_config sc = {
+        .db_path = cfg->db_path, .threads = u(cfg->stats_threads), .lane_capacity = lanes};
+    a->stats = a->rest ? stats_reporter_new(a->sys, &sc) : NULL;
+    if (!a->stats) {
+        fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
+        app_free(a);
+        return NULL;
+    }
+
+    comfy_runner_config rc = {
+        .cfg = cfg, .rest = drest_actor(a->rest), .analytics = an_writer_actor(a->writer)};
+    char why[512];
+    a->runner = comfy_runner_create(a->sys, &rc, why, sizeof why);
+    if (!a->runner) {
+        fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
+        app_free(a);
+        return NULL;
+    }
+
+    router_config ro = {0};
+    router_config_from(&ro, cfg);
+    ro.rest = drest_actor(a->rest);
+    ro.runner = comfy_runner_actor(a->runner);
+    ro.stats = stats_reporter_actor(a->stats);
+    ro.analytics = an_writer_actor(a->writer);
+    ro.catalog = comfy_runner_catalog(a->runner);
+    ro.roles = a->roles;
+    a->router = router_create(a->sys, &ro);
+
+    gateway_config gc;
+    gateway_config_from(&gc, cfg, a->router ? router_actor(a->router) : NULL, a->roles);
+    gc.fatal_exit_code = APP_EXIT_DISCORD_REFUSED;
+    a->gw = a->router ? gateway_create(a->sys, &gc) : NULL;
+    if (!a->gw) {
+        fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
+        app_free(a);
+        return NULL;
+    }
+
+    int rcode = rt_system_start(a->sys);
+    if (rcode != 0) {
+        fail(err, errlen, code, APP_EXIT_START,
+             "an actor failed to start (see the log above; for the database, check db_path "
+             "\"%.200s\")",
+             cfg->db_path);
+        app_free(a);
+        return NULL;
+    }
+    rt_system_foreach(a->sys, log_actor, a);
+
+    if (cfg->metrics_port > 0) {
+        a->metrics = metrics_start((uint16_t)cfg->metrics_port, why, sizeof why);
+        if (!a->metrics) {
+            fail(err, errlen, code, APP_EXIT_START, "metrics: %s", why);
+            app_free(a);
+            return NULL;
+        }
+        metrics_sources src = {.sys = a->sys,
+                               .analytics = a->writer,
+                               .runner = a->runner,
+                               .rest = a->rest,
+                               .stats = a->stats};
+        metrics_add_sources(a->metrics, &src);
+        metrics_add(a->metrics, router_metrics_collect, a->router);
+        LOG_INFO(LOGN, "metrics on http://127.0.0.1:%u/metrics", metrics_port(a->metrics));
+    }
+    LOG_INFO(LOGN, "fluxbot %s started: %u ComfyUI server%s, commands %s", FLUXBOT_VERSION,
+             cfg->comfyui_urls.count, cfg->comfyui_urls.count == 1 ? "" : "s",
+             a->nguilds ? "per guild" : "global");
+    return a;
+}
+
+bool app_poll(app *a, int64_t timeout_ms)
+{
+    bool stop = rt_system_wait_signal(a->sys, timeout_ms);
+    if (!stop) {
+        gateway_stats gs;
+        gateway_stats_get(a->gw, &gs);
+        if (gs.application_id)
+            appreg_register(a->reg, a->rest, gs.application_id,
+                            comfy_runner_catalog(a->runner)->ratios);
+    }
+    return stop;
+}
+
+int app_stop(app *a)
+{
+    if (!a) return APP_EXIT_OK;
+    LOG_INFO(LOGN, "stopping: intake first, then every actor drains");
+    metrics_stop(a->metrics);
+    a->metrics = NULL;
+    rt_system_stop(a->sys);
+    int code = rt_system_exit_code(a->sys);
+    app_free(a);
+    LOG_INFO(LOGN, "stopped (exit %d)", code);
+    return code;
+}
+
+rt_system *app_system(app *a)
+{
+    return a->sys;
+}
+struct router *app_router(app *a)
+{
+    return a->router;
+}
+struct comfy_runner *app_runner(app *a)
+{
+    return a->runner;
+}
+struct gateway *app_gateway(app *a)
+{
+    return a->gw;
+}
+struct an_writer *app_writer(app *a)
+{
+    return a->writer;
+}
+struct drest *app_rest(app *a)
+{
+    return a->rest;
+}
+
+bool app_commands_registered(app *a)
+{
+    appreg_stats s;
+    appreg_stats_get(a->reg, &s);
+    return s.queued > 0 && s.succeeded == s.queued;
+}
+
+uint16_t app_metrics_port(app *a)
+{
+    return a->metrics ? metrics_port(a->metrics) : 0;
+}
 
 int app_run(const fb_config *cfg)
 {
-    (void)cfg;
-    fprintf(stderr, "fluxbot: the Discord connection is not built into this version yet.\n");
-    return APP_EXIT_CONFIG;
+    rt_signals_install();
+    char err[768];
+    int code;
+    app *a = app_start(cfg, err, sizeof err, &code);
+    if (!a) {
+        fprintf(stderr, "fluxbot: %s\n", err);
+        return code;
+    }
+    while (!app_poll(a, 250)) {
+    }
+    code = app_stop(a);
+    if (code == APP_EXIT_DISCORD_REFUSED)
+        fprintf(stderr,
+                "fluxbot: Discord refused the bot (see the log above). A 401 or close code 4004 "
+                "means the token is wrong: copy it again from the Developer Portal (Bot → Reset "
+                "Token) into DISCORD_TOKEN. 4014 means a privileged intent is not enabled for the "
+                "bot in the portal.\n");
+    return code;
 }
 
 int app_demo(const fb_config *cfg)
@@ -27,17 +304,7 @@ int app_demo(const fb_config *cfg)
     return APP_EXIT_CONFIG;
 }
 
-int app_check(const fb_config *cfg)
-{
-    (void)cfg;
-    fprintf(stderr, "fluxbot: check is not available in this version yet.\n");
-    return APP_EXIT_CONFIG;
-}
-
 int app_stats_command(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "fluxbot: stats is not available in this version yet.\n");
-    return APP_EXIT_CONFIG;
+    return an_cli_stats(argc, argv);
 }

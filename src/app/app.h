@@ -1,11 +1,22 @@
 /*
  * The application layer: wires the actors into a running bot (app_run), the embedded demo
  * (app_demo) and the operator commands. main.c only parses the command line and calls these.
+ *
+ * app_start/app_poll/app_stop run the real bot in-process, so tests, the demo and benchmarks
+ * drive exactly what `fluxbot run` runs (point discord_api_base and comfyui_urls at the
+ * loopback fakes). Start order (dependency order; stop runs in reverse, so intake stops first
+ * and the analytics writer flushes last): app (registration results), analytics writer,
+ * discord_rest, stats reporter, comfy runner (coordinator + workers), router, gateway.
  */
 #ifndef FLUXBOT_APP_H
 #define FLUXBOT_APP_H
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
 #include "fluxbot/config.h"
+#include "fluxbot/runtime.h"
 
 enum {
     APP_EXIT_OK = 0,
@@ -20,5 +31,42 @@ int app_demo(const fb_config *cfg);
 int app_check(const fb_config *cfg);
 /* argv[0] is "stats". */
 int app_stats_command(int argc, char **argv);
+
+/* app_check writing its report to out (tests); same exit codes. */
+int app_check_report(const fb_config *cfg, FILE *out);
+
+/* ---- the bot in-process -------------------------------------------------------------------- */
+
+typedef struct app app;
+
+/* Builds every actor from cfg (copied), loads ratios, LoRAs and workflows, starts the system.
+ * NULL on failure with a message in err and the exit code in *exit_code (APP_EXIT_CONFIG for a
+ * bad setting, APP_EXIT_START for a broken file or an actor that could not start). Call
+ * rt_signals_install() first if signals should stop the bot. */
+app *app_start(const fb_config *cfg, char *err, size_t errlen, int *exit_code);
+/* Waits up to timeout_ms for a stop (signal, or an actor's fatal exit request) and does the
+ * periodic work (command registration once READY gave the application id). Returns true when
+ * the bot should stop. */
+bool app_poll(app *a, int64_t timeout_ms);
+/* Stops (intake first, then drains every actor), frees everything and returns the exit code:
+ * 0, or what an actor asked for (APP_EXIT_DISCORD_REFUSED on 401 / 4004 / 4010-4014). */
+int app_stop(app *a);
+
+/* Handles for tests, the demo and metrics (valid until app_stop). */
+struct router;
+struct comfy_runner;
+struct gateway;
+struct an_writer;
+struct drest;
+rt_system *app_system(app *a);
+struct router *app_router(app *a);
+struct comfy_runner *app_runner(app *a);
+struct gateway *app_gateway(app *a);
+struct an_writer *app_writer(app *a);
+struct drest *app_rest(app *a);
+/* True once every command registration PUT was answered 2xx. */
+bool app_commands_registered(app *a);
+/* The metrics exporter's port (0 when metrics_port is off). */
+uint16_t app_metrics_port(app *a);
 
 #endif

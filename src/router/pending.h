@@ -31,7 +31,7 @@
 typedef enum rpend_kind {
     RPEND_REPLY = 0,  /* a final callback (error, prompt, autocomplete): only bookkeeping */
     RPEND_FORWARD,    /* a defer: on 2xx send `work` to `target` */
-    RPEND_RESET_ACK,  /* the Confirm click's type-6 ack: on 2xx ask the writer to reset */
+    RPEND_RESET_ACK,  /* the Confirm click's ack (type 7): on 2xx ask the writer to reset */
     RPEND_RESET_DONE, /* a reset asked of the writer: on MSG_AN_RESET_DONE edit the prompt */
 } rpend_kind;
 

@@ -1,0 +1,239 @@
+/*
+ * `fluxbot check`: verifies, without starting the bot, everything a start needs — the
+ * configuration, the ratios / LoRA / workflow files, the analytics database, the Discord token
+ * (GET /users/@me) and every ComfyUI server (GET /system_stats) — and prints, for each problem,
+ * what is wrong and how to fix it. Exit 0 only when all is well; 4 when Discord refused the
+ * token; 2 for anything else.
+ */
+#include "app/app.h"
+
+#include <cjson/cJSON.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analytics/an_stats.h"
+#include "app/app_http.h"
+#include "comfy/loras.h"
+#include "comfy/ratios.h"
+#include "comfy/workflow.h"
+#include "discord/interaction.h"
+
+typedef struct report {
+    FILE *out;
+    unsigned problems;
+    bool refused;
+} report;
+
+static void ok(report *r, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void ok(report *r, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(r->out, "[ok]   %-14s ", what);
+    vfprintf(r->out, fmt, ap);
+    fputc('\n', r->out);
+    va_end(ap);
+}
+
+/* A problem: what is wrong, then how to fix it. */
+static void bad(report *r, const char *what, const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void bad(report *r, const char *what, const char *fix, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(r->out, "[FAIL] %-14s ", what);
+    vfprintf(r->out, fmt, ap);
+    fprintf(r->out, "\n       fix: %s\n", fix);
+    va_end(ap);
+    r->problems++;
+}
+
+static void check_config(report *r, const fb_config *cfg)
+{
+    bool good = true;
+    if (!cfg->discord_token[0]) {
+        bad(r, "configuration", "set DISCORD_TOKEN, or discord_token in the file given with -c",
+            "no Discord bot token");
+        good = false;
+    }
+    for (unsigned i = 0; i < cfg->guild_ids.count; i++) {
+        uint64_t id;
+        if (!ix_parse_snowflake(cfg->guild_ids.items[i], &id)) {
+            bad(r, "configuration",
+                "guild_ids takes server ids (right-click the server with Developer Mode on, "
+                "Copy Server ID)",
+                "guild_ids entry \"%.40s\" is not a guild id", cfg->guild_ids.items[i]);
+            good = false;
+        }
+    }
+    if (cfg->comfyui_urls.count == 0) {
+        bad(r, "configuration", "set COMFYUI_URLS, e.g. COMFYUI_URLS=http://127.0.0.1:8188",
+            "no ComfyUI server configured");
+        good = false;
+    }
+    for (unsigned i = 0; i < cfg->comfyui_urls.count; i++) {
+        const char *u = cfg->comfyui_urls.items[i];
+        if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+            bad(r, "configuration", "write each ComfyUI server as http://HOST:PORT",
+                "COMFYUI_URLS entry \"%.100s\" is not an http(s) URL", u);
+            good = false;
+        }
+    }
+    if (good)
+        ok(r, "configuration", "token set, %u ComfyUI server%s, commands %s",
+           cfg->comfyui_urls.count, cfg->comfyui_urls.count == 1 ? "" : "s",
+           cfg->guild_ids.count ? "per guild" : "global");
+}
+
+static void check_files(report *r, const fb_config *cfg)
+{
+    char err[600];
+    ratios_set rs;
+    if (ratios_load_file(&rs, cfg->ratios_file, err, sizeof err) == 0)
+        ok(r, "ratios", "%u resolutions from %s", rs.count, cfg->ratios_file);
+    else
+        bad(r, "ratios", "repair the file (format: docs/comfy.md) or point ratios_file at one",
+            "%s", err);
+
+    loras_set ls = {0};
+    if (loras_load_file(&ls, cfg->loras_file, err, sizeof err) == 0)
+        ok(r, "loras", "%u LoRAs from %s", ls.count, cfg->loras_file);
+    else
+        bad(r, "loras", "repair the file (format: docs/comfy.md) or point loras_file at one", "%s",
+            err);
+    loras_free(&ls);
+
+    wf_set ws = {0};
+    if (wf_set_load(&ws, cfg->workflows_dir, err, sizeof err) == 0) {
+        char kinds[128] = "";
+        for (int k = 0; k < WF_KIND_COUNT; k++)
+            if (ws.kinds[k]) {
+                if (kinds[0]) strncat(kinds, ", ", sizeof kinds - strlen(kinds) - 1);
+                strncat(kinds, wf_kind_name((wf_kind)k), sizeof kinds - strlen(kinds) - 1);
+            }
+        ok(r, "workflows", "%s (%s)", cfg->workflows_dir, kinds);
+        wf_set_free(&ws);
+    } else {
+        bad(r, "workflows",
+            "repair the named file, or point workflows_dir at a folder with "
+            "flux_txt2img.map.json and its workflow",
+            "%s", err);
+    }
+}
+
+static void check_database(report *r, const fb_config *cfg)
+{
+    char err[600];
+    if (access(cfg->db_path, F_OK) == 0) {
+        an_reader *rd = an_reader_open(cfg->db_path, err, sizeof err);
+        if (rd) {
+            ok(r, "database", "%s is a fluxbot database", cfg->db_path);
+            an_reader_close(rd);
+        } else {
+            bad(r, "database",
+                "point db_path (FLUXBOT_DB) at a fluxbot database, or at a new file name", "%s",
+                err);
+        }
+        return;
+    }
+    char copy[CFG_STR];
+    snprintf(copy, sizeof copy, "%s", cfg->db_path);
+    const char *dir = dirname(copy);
+    if (access(dir, W_OK) == 0)
+        ok(r, "database", "%s will be created", cfg->db_path);
+    else
+        bad(r, "database", "create the folder or make it writable, or change db_path (FLUXBOT_DB)",
+            "cannot create %s: folder %s is not writable", cfg->db_path, dir);
+}
+
+static void check_discord(report *r, const fb_config *cfg)
+{
+    if (!cfg->discord_token[0]) return; /* already reported */
+    char url[CFG_STR + 32], auth[CFG_STR + 8];
+    snprintf(url, sizeof url, "%s/users/@me", cfg->discord_api_base);
+    snprintf(auth, sizeof auth, "Bot %s", cfg->discord_token);
+    apphttp_res res;
+    if (apphttp_get(url, auth, cfg->rest_timeout_ms, 1u << 20, &res) != 0) {
+        bad(r, "discord", "check the network, a proxy, or discord_api_base (DISCORD_API_BASE)",
+            "cannot reach %s: %s", cfg->discord_api_base, res.error);
+        return;
+    }
+    if (res.status == 200) {
+        cJSON *me = cJSON_Parse(res.body ? res.body : "");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(me, "username");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(me, "id");
+        ok(r, "discord", "token accepted: bot %.64s (id %.24s)",
+           cJSON_IsString(name) ? name->valuestring : "?",
+           cJSON_IsString(id) ? id->valuestring : "?");
+        cJSON_Delete(me);
+    } else if (res.status == 401) {
+        bad(r, "discord",
+            "copy the token again from the Developer Portal (Applications → your bot → Bot → "
+            "Reset Token) into DISCORD_TOKEN",
+            "Discord refused the token (401)");
+        r->refused = true;
+    } else {
+        bad(r, "discord", "try again later; if it persists check discord_api_base",
+            "GET /users/@me answered %ld", res.status);
+    }
+    apphttp_res_free(&res);
+}
+
+static void check_comfy(report *r, const fb_config *cfg)
+{
+    for (unsigned i = 0; i < cfg->comfyui_urls.count; i++) {
+        const char *base = cfg->comfyui_urls.items[i];
+        if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) continue;
+        char url[CFG_STR + 32];
+        size_t bl = strlen(base);
+        snprintf(url, sizeof url, "%s%ssystem_stats", base, bl && base[bl - 1] == '/' ? "" : "/");
+        apphttp_res res;
+        if (apphttp_get(url, NULL, 10000, 1u << 20, &res) != 0) {
+            bad(r, "comfyui",
+                "start ComfyUI there (python main.py --listen 127.0.0.1 --port PORT) or fix "
+                "COMFYUI_URLS",
+                "%s: %s", base, res.error);
+            continue;
+        }
+        cJSON *st = res.status == 200 ? cJSON_Parse(res.body ? res.body : "") : NULL;
+        const cJSON *sys = cJSON_GetObjectItemCaseSensitive(st, "system");
+        if (cJSON_IsObject(sys)) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(sys, "comfyui_version");
+            ok(r, "comfyui", "%s up (ComfyUI %.32s)", base,
+               cJSON_IsString(v) ? v->valuestring : "version unknown");
+        } else {
+            bad(r, "comfyui", "make sure the URL points at ComfyUI itself, not a proxy page",
+                "%s: /system_stats answered %ld without ComfyUI's system object", base, res.status);
+        }
+        cJSON_Delete(st);
+        apphttp_res_free(&res);
+    }
+}
+
+int app_check_report(const fb_config *cfg, FILE *out)
+{
+    report r = {.out = out};
+    check_config(&r, cfg);
+    check_files(&r, cfg);
+    check_database(&r, cfg);
+    check_discord(&r, cfg);
+    check_comfy(&r, cfg);
+    if (r.problems == 0)
+        fprintf(out, "all checks passed\n");
+    else
+        fprintf(out, "%u problem%s found\n", r.problems, r.problems == 1 ? "" : "s");
+    fflush(out);
+    if (r.problems == 0) return APP_EXIT_OK;
+    return r.refused ? APP_EXIT_DISCORD_REFUSED : APP_EXIT_CONFIG;
+}
+
+int app_check(const fb_config *cfg)
+{
+    return app_check_report(cfg, stdout);
+}

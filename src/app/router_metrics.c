@@ -1,0 +1,37 @@
+/* The router's counters for the metrics exporter (see router_metrics.h). */
+#include "app/router_metrics.h"
+
+#include "actors/router.h"
+
+static void counter(mfmt *out, const char *name, const char *help, uint64_t v)
+{
+    mfmt_family(out, name, "counter", help);
+    mfmt_sample_u64(out, name, NULL, NULL, 0, v);
+}
+
+void router_metrics_collect(mfmt *out, void *ctx)
+{
+    router_stats s;
+    router_stats_get((router *)ctx, &s);
+    mfmt_family(out, "fluxbot_router_interactions_total", "counter",
+                "Interactions by command and final outcome.");
+    for (int c = 0; c < ROUTER_CMD_COUNT; c++)
+        for (int o = 0; o < ROUTER_OUT_COUNT; o++) {
+            if (!s.by[c][o] && o != ROUTER_OUT_OK) continue; /* keep the page short */
+            mfmt_label l[2] = {{"command", router_cmd_name((router_cmd)c)},
+                               {"outcome", router_outcome_name((router_outcome)o)}};
+            mfmt_sample_u64(out, "fluxbot_router_interactions_total", NULL, l, 2, s.by[c][o]);
+        }
+    counter(out, "fluxbot_router_dispatches_total", "Gateway dispatches received.", s.dispatches);
+    counter(out, "fluxbot_router_callbacks_total", "Interaction callbacks sent.", s.callbacks_sent);
+    counter(out, "fluxbot_router_stale_answers_total",
+            "Answers that arrived after their interaction timed out.", s.stale_answers);
+    counter(out, "fluxbot_router_resets_total", "Statistics resets requested.", s.resets);
+    counter(out, "fluxbot_router_role_events_total", "Guild role events applied by the router.",
+            s.role_events);
+    mfmt_family(out, "fluxbot_router_pending", "gauge",
+                "Interactions waiting for Discord's answer to their callback.");
+    mfmt_sample_u64(out, "fluxbot_router_pending", NULL, NULL, 0, s.pending);
+    mfmt_family(out, "fluxbot_router_pending_max", "gauge", "Most interactions waiting at once.");
+    mfmt_sample_u64(out, "fluxbot_router_pending_max", NULL, NULL, 0, s.pending_hwm);
+}

@@ -1,0 +1,196 @@
+/*
+ * The operator side of the app: `fluxbot check` against loopback fakes (all well, a refused
+ * token, a dead ComfyUI, a broken file), a start that stops on a broken file with the file
+ * named, and a bot whose token Discord refuses stopping by itself with exit code 4.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "fakes/fake_comfy.h"
+#include "fakes/fake_discord.h"
+#include "fluxbot/log.h"
+#include "test_app_lsan.h"
+
+#define TOKEN "ops-bot-token"
+
+static fake_discord *fd;
+static fcomfy *comfy;
+static char db[192];
+static char tmpdir[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    log_configure(LOG_LEVEL_ERROR, false, 2);
+    fake_discord_options o = {.token = TOKEN};
+    fd = fake_discord_start(&o);
+    comfy = fcomfy_start(NULL);
+    assert_non_null(fd);
+    assert_non_null(comfy);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/fb_app_ops_%d", (int)getpid());
+    assert_int_equal(mkdir(tmpdir, 0700), 0);
+    snprintf(db, sizeof db, "%s/bot.db", tmpdir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fcomfy_stop(comfy);
+    fake_discord_stop(fd);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", tmpdir);
+    return 0;
+}
+
+static void config(fb_config *c, const char *token)
+{
+    cfg_defaults(c);
+    snprintf(c->discord_token, sizeof c->discord_token, "%s", token);
+    snprintf(c->discord_api_base, sizeof c->discord_api_base, "%s", fake_discord_api_base(fd));
+    c->comfyui_urls.count = 1;
+    snprintf(c->comfyui_urls.items[0], CFG_STR, "%s", fcomfy_url(comfy));
+    snprintf(c->db_path, sizeof c->db_path, "%s", db);
+    snprintf(c->output_dir, sizeof c->output_dir, "%s/out", tmpdir);
+    c->rest_timeout_ms = 5000;
+}
+
+/* Runs the check, returns its exit code and its report (malloc'd) in *text. */
+static int check(const fb_config *c, char **text)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    int rc = app_check_report(c, out);
+    fclose(out);
+    *text = buf;
+    return rc;
+}
+
+static void check_passes_when_all_is_well(void **state)
+{
+    (void)state;
+    fb_config c;
+    config(&c, TOKEN);
+    char *t;
+    int rc = check(&c, &t);
+    if (rc != 0) fprintf(stderr, "%s", t);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(t, "[ok]   discord"));
+    assert_non_null(strstr(t, "[ok]   comfyui"));
+    assert_non_null(strstr(t, "[ok]   workflows"));
+    assert_non_null(strstr(t, "all checks passed"));
+    assert_null(strstr(t, TOKEN)); /* the token never appears */
+    free(t);
+}
+
+static void check_names_each_problem_and_its_fix(void **state)
+{
+    (void)state;
+    fb_config c;
+    config(&c, "wrong-token");
+    char *t;
+    assert_int_equal(check(&c, &t), APP_EXIT_DISCORD_REFUSED);
+    assert_non_null(strstr(t, "[FAIL] discord"));
+    assert_non_null(strstr(t, "refused the token"));
+    assert_non_null(strstr(t, "fix: "));
+    free(t);
+
+    /* A ComfyUI that is not there, a broken ratios file, a bad guild id. */
+    config(&c, TOKEN);
+    c.comfyui_urls.count = 2;
+    snprintf(c.comfyui_urls.items[1], CFG_STR, "http://127.0.0.1:1");
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/ratios.json", tmpdir);
+    FILE *f = fopen(bad, "w");
+    fputs("{\"ratios\": {\"1:1\": {\"width\": 10}}", f);
+    fclose(f);
+    snprintf(c.ratios_file, sizeof c.ratios_file, "%s", bad);
+    c.guild_ids.count = 1;
+    snprintf(c.guild_ids.items[0], CFG_STR, "my-server");
+    assert_int_equal(check(&c, &t), APP_EXIT_CONFIG);
+    assert_non_null(strstr(t, "[FAIL] comfyui"));
+    assert_non_null(strstr(t, "http://127.0.0.1:1"));
+    assert_non_null(strstr(t, "[ok]   comfyui")); /* the good server still passes */
+    assert_non_null(strstr(t, "[FAIL] ratios"));
+    assert_non_null(strstr(t, bad)); /* the file is named */
+    assert_non_null(strstr(t, "[FAIL] configuration"));
+    assert_non_null(strstr(t, "my-server"));
+    assert_non_null(strstr(t, "3 problems found"));
+    free(t);
+}
+
+static void a_broken_file_stops_the_start_naming_it(void **state)
+{
+    (void)state;
+    fb_config c;
+    config(&c, TOKEN);
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/loras.json", tmpdir);
+    FILE *f = fopen(bad, "w");
+    fputs("{\"loras\": [{\"file\": \"../escape.safetensors\", \"name\": \"x\"}]}", f);
+    fclose(f);
+    snprintf(c.loras_file, sizeof c.loras_file, "%s", bad);
+    char err[768];
+    int code = 0;
+    assert_null(app_start(&c, err, sizeof err, &code));
+    assert_int_equal(code, APP_EXIT_START);
+    assert_non_null(strstr(err, bad));
+
+    config(&c, "");
+    assert_null(app_start(&c, err, sizeof err, &code));
+    assert_int_equal(code, APP_EXIT_CONFIG);
+    assert_non_null(strstr(err, "DISCORD_TOKEN"));
+}
+
+static void a_refused_token_stops_the_bot_with_exit_4(void **state)
+{
+    (void)state;
+    fb_config c;
+    config(&c, "not-the-token");
+    char err[768];
+    int code = 0;
+    app *a = app_start(&c, err, sizeof err, &code);
+    if (!a) fprintf(stderr, "app_start: %s\n", err);
+    assert_non_null(a);
+    bool stopped = false;
+    for (int i = 0; i < 200 && !stopped; i++)
+        stopped = app_poll(a, 50);
+    assert_true(stopped); /* nobody sent a signal: the bot stopped itself */
+    assert_int_equal(app_stop(a), APP_EXIT_DISCORD_REFUSED);
+}
+
+static void stats_command_is_the_analytics_cli(void **state)
+{
+    (void)state;
+    /* No such database: the CLI's "cannot read" status, not the old placeholder's 2. */
+    char path[200];
+    snprintf(path, sizeof path, "%s/none.db", tmpdir);
+    char *argv[] = {"stats", "--db", path, NULL};
+    assert_int_equal(app_stats_command(3, argv), 1);
+    char *bad[] = {"stats", "--days", "0", NULL};
+    assert_int_equal(app_stats_command(3, bad), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(check_passes_when_all_is_well),
+        cmocka_unit_test(check_names_each_problem_and_its_fix),
+        cmocka_unit_test(a_broken_file_stops_the_start_naming_it),
+        cmocka_unit_test(a_refused_token_stops_the_bot_with_exit_4),
+        cmocka_unit_test(stats_command_is_the_analytics_cli),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
