@@ -1,5 +1,5 @@
-/* Small pure modules of the runner: PNG encode/validate and sniffing, UTF-8 truncation,
- * progress text and throttle, server choice and backoff, admission limits, result payloads and
+/* Small pure modules of the runner: PNG encode/validate and sniffing, progress text
+ * and throttle, server choice and backoff, admission limits, result payloads and
  * custom_ids, multipart parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +18,7 @@
 #include "comfy/progress.h"
 #include "comfy/result.h"
 #include "comfy/server_pick.h"
-#include "comfy/text.h"
+#include "util/util_utf8.h"
 
 static char err[256];
 
@@ -63,22 +63,6 @@ static void test_sniff(void **state)
     assert_true(img_is_input_type(IMG_WEBP));
     assert_false(img_is_input_type(IMG_GIF));
     assert_string_equal(img_mime(IMG_MP4), "video/mp4");
-}
-
-static void test_text(void **state)
-{
-    (void)state;
-    assert_true(ctext_utf8_valid("h\xc3\xa9llo \xf0\x9f\x90\x88", 11));
-    assert_false(ctext_utf8_valid("\xc0\xaf", 2));     /* overlong */
-    assert_false(ctext_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
-    assert_false(ctext_utf8_valid("\xf0\x9f\x90", 3)); /* truncated */
-    char *t = ctext_truncate("\xf0\x9f\x90\x88\xf0\x9f\x90\x88\xf0\x9f\x90\x88", 2);
-    assert_string_equal(t, "\xf0\x9f\x90\x88\xe2\x80\xa6");
-    assert_int_equal(ctext_utf8_len(t), 2);
-    free(t);
-    t = ctext_truncate("abc", 3);
-    assert_string_equal(t, "abc");
-    free(t);
 }
 
 static void test_progress_text_and_eta(void **state)
@@ -279,8 +263,8 @@ static void test_final_payload(void **state)
     root = cJSON_Parse(s);
     em = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "embeds"), 0);
     const char *desc = cJSON_GetObjectItem(em, "description")->valuestring;
-    assert_true(ctext_utf8_valid(desc, strlen(desc)));
-    assert_true(ctext_utf8_len(desc) <= 4096);
+    assert_true(util_utf8_valid(desc, strlen(desc), NULL));
+    assert_true(util_utf8_chars(desc) <= 4096);
     assert_null(cJSON_GetObjectItem(em, "image"));
     cJSON_Delete(root);
     free(s);
@@ -324,7 +308,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_roundtrip_and_corruption),
         cmocka_unit_test(test_sniff),
-        cmocka_unit_test(test_text),
         cmocka_unit_test(test_progress_text_and_eta),
         cmocka_unit_test(test_progress_throttle),
         cmocka_unit_test(test_server_pick),

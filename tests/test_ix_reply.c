@@ -15,6 +15,7 @@
 #include "discord/embed.h"
 #include "discord/interaction.h"
 #include "discord/reply.h"
+#include "util/util_utf8.h"
 
 static cJSON *parse_free(char *s)
 {
@@ -253,21 +254,11 @@ static void test_text_clipping(void **state)
     cJSON *j = parse_free(reply_message_json(&m, err, sizeof err));
     const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(j, "content"));
     size_t chars;
-    assert_true(ix_utf8_valid(c, strlen(c), &chars));
+    assert_true(util_utf8_valid(c, strlen(c), &chars));
     assert_int_equal(chars, 2000);
     assert_memory_equal(c + strlen(c) - 3, "\xe2\x80\xa6", 3);
     cJSON_Delete(j);
     free(s);
-
-    char *clean = embed_text_clip("ok\xff\xfe end", 100);
-    assert_string_equal(clean, "ok\xef\xbf\xbd\xef\xbf\xbd end");
-    free(clean);
-    char *cut = embed_text_clip("\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 2);
-    assert_string_equal(cut, "\xf0\x9f\x98\x80\xe2\x80\xa6"); /* never a split code point */
-    free(cut);
-    char *zero = embed_text_clip("abc", 0);
-    assert_string_equal(zero, "");
-    free(zero);
 }
 
 static void test_embed_limits(void **state)
@@ -281,15 +272,15 @@ static void test_embed_limits(void **state)
     embed_set_title(&e, big);
     embed_set_description(&e, big);
     embed_set_footer(&e, big, "not a url");
-    assert_int_equal(embed_text_chars(e.title), EMBED_TITLE_MAX);
-    assert_int_equal(embed_text_chars(e.description), EMBED_DESCRIPTION_MAX);
-    assert_int_equal(embed_text_chars(e.footer_text), EMBED_FOOTER_MAX);
+    assert_int_equal(util_utf8_chars(e.title), EMBED_TITLE_MAX);
+    assert_int_equal(util_utf8_chars(e.description), EMBED_DESCRIPTION_MAX);
+    assert_int_equal(util_utf8_chars(e.footer_text), EMBED_FOOTER_MAX);
     assert_null(e.footer_icon_url);
     for (int i = 0; i < 25; i++)
         assert_int_equal(embed_add_field(&e, big, big, i % 2), 0);
     assert_int_equal(embed_add_field(&e, "x", "y", false), -1);
-    assert_int_equal(embed_text_chars(e.fields[0].name), EMBED_FIELD_NAME_MAX);
-    assert_int_equal(embed_text_chars(e.fields[0].value), EMBED_FIELD_VALUE_MAX);
+    assert_int_equal(util_utf8_chars(e.fields[0].name), EMBED_FIELD_NAME_MAX);
+    assert_int_equal(util_utf8_chars(e.fields[0].value), EMBED_FIELD_VALUE_MAX);
     assert_true(embed_total_chars(&e) > EMBED_TOTAL_MAX);
 
     /* The message total is enforced on output. */
@@ -299,15 +290,15 @@ static void test_embed_limits(void **state)
     const cJSON *x;
     cJSON_ArrayForEach(x, arr)
     {
-        total += embed_text_chars(cJSON_GetStringValue(cJSON_GetObjectItem(x, "title")));
-        total += embed_text_chars(cJSON_GetStringValue(cJSON_GetObjectItem(x, "description")));
-        total += embed_text_chars(
+        total += util_utf8_chars(cJSON_GetStringValue(cJSON_GetObjectItem(x, "title")));
+        total += util_utf8_chars(cJSON_GetStringValue(cJSON_GetObjectItem(x, "description")));
+        total += util_utf8_chars(
             cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(x, "footer"), "text")));
         const cJSON *f;
         cJSON_ArrayForEach(f, cJSON_GetObjectItem(x, "fields"))
         {
-            total += embed_text_chars(cJSON_GetStringValue(cJSON_GetObjectItem(f, "name")));
-            total += embed_text_chars(cJSON_GetStringValue(cJSON_GetObjectItem(f, "value")));
+            total += util_utf8_chars(cJSON_GetStringValue(cJSON_GetObjectItem(f, "name")));
+            total += util_utf8_chars(cJSON_GetStringValue(cJSON_GetObjectItem(f, "value")));
         }
     }
     assert_true(total <= EMBED_TOTAL_MAX);

@@ -16,7 +16,7 @@
 #include "actors/comfy_runner_internal.h"
 #include "comfy/limits.h"
 #include "comfy/result.h"
-#include "comfy/text.h"
+#include "util/util_utf8.h"
 #include "fluxbot/log.h"
 #include "msgs/comfy_msgs.h"
 
@@ -250,7 +250,7 @@ static co_job *co_add(comfy_coord *co, comfy_job *job)
     c->user_id = job->origin.user_id;
     c->guild_id = job->origin.guild_id;
     c->kind = job->kind;
-    char *snip = ctext_truncate(job->user_prompt && *job->user_prompt ? job->user_prompt : "", 40);
+    char *snip = util_utf8_clip(job->user_prompt && *job->user_prompt ? job->user_prompt : "", 40);
     snprintf(c->snippet, sizeof c->snippet, "%s", snip);
     free(snip);
     c->job = job;

@@ -20,6 +20,7 @@
 #include "comfy/image.h"
 #include "comfy/result.h"
 #include "fluxbot/log.h"
+#include "util/util_json.h"
 
 #define EVENT_BATCH 64
 #define WAIT_SLICE_MS 200
@@ -343,9 +344,7 @@ static void interrupt_prompt(jctx *x)
 
 static const char *node_class(jctx *x, const char *node)
 {
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(x->graph, node);
-    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(n, "class_type");
-    return cJSON_IsString(ct) ? ct->valuestring : "?";
+    return util_json_str(cJSON_GetObjectItemCaseSensitive(x->graph, node), "class_type", "?");
 }
 
 static void note_started(jctx *x)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util_json.h"
+
 static const struct {
     const char *name;
     cproto_ev type;
@@ -244,10 +246,10 @@ static void appendf(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
+/* ComfyUI leaves optional strings out: absent reads as "". */
 static const char *jstr(const cJSON *o, const char *k)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
+    return util_json_str(o, k, "");
 }
 
 int cproto_parse_submit(int http_status, const char *body, cproto_submit *out)

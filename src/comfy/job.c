@@ -8,16 +8,16 @@
 #include <string.h>
 #include <strings.h>
 
-#include "comfy/text.h"
+#include "util/util_str.h"
+#include "util/util_utf8.h"
 
-static char *dup_s(const char *s)
+/* True when s has something other than blanks. */
+static bool has_content(const char *s)
 {
-    if (!s) return NULL;
-    size_t n = strlen(s);
-    char *p = malloc(n + 1);
-    if (!p) abort();
-    memcpy(p, s, n + 1);
-    return p;
+    if (!s) return false;
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return true;
+    return false;
 }
 
 static wf_kind kind_workflow(comfy_kind k)
@@ -83,12 +83,12 @@ int cjob_check_options(const comfy_job_msg *m, const cjob_catalog *cat, char *er
                      CJOB_PROMPT_MAX_BYTES);
             return -1;
         }
-        if (!ctext_utf8_valid(m->prompt, pl)) {
+        if (!util_utf8_valid(m->prompt, pl, NULL)) {
             snprintf(err, errlen, "The prompt is not valid UTF-8 text.");
             return -1;
         }
     }
-    if (needs_prompt && !ctext_has_content(m->prompt)) {
+    if (needs_prompt && !has_content(m->prompt)) {
         snprintf(err, errlen, "Please give a prompt describing what to generate.");
         return -1;
     }
@@ -190,9 +190,9 @@ comfy_job *cjob_from_msg(const comfy_job_msg *m, const cjob_catalog *cat, uint64
     const wf_workflow *wf = cat->workflows->kinds[j->workflow];
     j->reply.application_id = m->reply.application_id;
     j->reply.interaction_id = m->reply.interaction_id;
-    j->reply.token = dup_s(m->reply.token ? m->reply.token : "");
+    j->reply.token = util_strdup(m->reply.token ? m->reply.token : "");
     j->origin = m->origin;
-    j->user_prompt = dup_s(m->prompt ? m->prompt : "");
+    j->user_prompt = util_strdup(m->prompt ? m->prompt : "");
     const ratio_entry *r = NULL;
     if (m->width && m->height) {
         j->width = m->width;
@@ -233,9 +233,10 @@ comfy_job *cjob_from_msg(const comfy_job_msg *m, const cjob_catalog *cat, uint64
     }
     unsigned need = images_needed(m->kind);
     for (unsigned i = 0; i < need; i++) {
-        j->images[i].url = dup_s(m->images[i].url);
-        j->images[i].filename = dup_s(m->images[i].filename ? m->images[i].filename : "image");
-        j->images[i].content_type = dup_s(m->images[i].content_type);
+        j->images[i].url = util_strdup(m->images[i].url);
+        j->images[i].filename =
+            util_strdup(m->images[i].filename ? m->images[i].filename : "image");
+        j->images[i].content_type = util_strdup(m->images[i].content_type);
         j->images[i].declared_size = m->images[i].size;
     }
     j->nimages = need;
@@ -247,8 +248,8 @@ static void copy_params(comfy_job *d, const comfy_job *s)
 {
     d->kind = s->kind;
     d->workflow = s->workflow;
-    d->user_prompt = dup_s(s->user_prompt ? s->user_prompt : "");
-    d->prompt = dup_s(s->prompt ? s->prompt : "");
+    d->user_prompt = util_strdup(s->user_prompt ? s->user_prompt : "");
+    d->prompt = util_strdup(s->prompt ? s->prompt : "");
     memcpy(d->resolution, s->resolution, sizeof d->resolution);
     d->width = s->width;
     d->height = s->height;
@@ -267,9 +268,9 @@ static void set_ref(comfy_job *j, const comfy_reply_ref *reply, const comfy_orig
     if (reply) {
         j->reply.application_id = reply->application_id;
         j->reply.interaction_id = reply->interaction_id;
-        j->reply.token = dup_s(reply->token ? reply->token : "");
+        j->reply.token = util_strdup(reply->token ? reply->token : "");
     } else {
-        j->reply.token = dup_s("");
+        j->reply.token = util_strdup("");
     }
     if (origin) j->origin = *origin;
 }
@@ -284,9 +285,9 @@ comfy_job *cjob_clone(const comfy_job *src, uint64_t new_id, const comfy_reply_r
     set_ref(j, reply ? reply : &src->reply, origin ? origin : &src->origin);
     j->nimages = src->nimages;
     for (unsigned i = 0; i < src->nimages; i++) {
-        j->images[i].url = dup_s(src->images[i].url);
-        j->images[i].filename = dup_s(src->images[i].filename);
-        j->images[i].content_type = dup_s(src->images[i].content_type);
+        j->images[i].url = util_strdup(src->images[i].url);
+        j->images[i].filename = util_strdup(src->images[i].filename);
+        j->images[i].content_type = util_strdup(src->images[i].content_type);
         j->images[i].declared_size = src->images[i].declared_size;
     }
     j->source_job_id = src->id;
@@ -312,8 +313,8 @@ comfy_job *cjob_new_upscale(const comfy_job *src, uint64_t new_id, uint32_t fact
     }
     set_ref(j, reply, origin);
     j->nimages = 1;
-    j->images[0].url = dup_s(image_url ? image_url : "");
-    j->images[0].filename = dup_s("result.png");
+    j->images[0].url = util_strdup(image_url ? image_url : "");
+    j->images[0].filename = util_strdup("result.png");
     j->source_job_id = src->id;
     return j;
 }

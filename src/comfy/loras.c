@@ -9,7 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "comfy/fileutil.h"
+#include "util/util_file.h"
+#include "util/util_json.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -26,12 +27,6 @@ static bool file_ok(const char *f)
         if (*p < 0x20) return false;
     return ends_with(f, ".safetensors") || ends_with(f, ".ckpt") || ends_with(f, ".pt") ||
            ends_with(f, ".bin");
-}
-
-static const char *str_item(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 int loras_parse(loras_set *out, const char *json, const char *source, char *err, size_t errlen)
@@ -74,10 +69,10 @@ int loras_parse(loras_set *out, const char *json, const char *source, char *err,
         }
         const cJSON *active = cJSON_GetObjectItemCaseSensitive(e, "is_active");
         if (cJSON_IsFalse(active)) continue;
-        const char *file = str_item(e, "file");
-        const char *name = str_item(e, "name");
-        const char *trig = str_item(e, legacy ? "add_prompt" : "trigger_words");
-        if (!trig) trig = str_item(e, legacy ? "trigger_words" : "add_prompt");
+        const char *file = util_json_str(e, "file", NULL);
+        const char *name = util_json_str(e, "name", NULL);
+        const char *trig = util_json_str(e, legacy ? "add_prompt" : "trigger_words", NULL);
+        if (!trig) trig = util_json_str(e, legacy ? "trigger_words" : "add_prompt", NULL);
         if (!file || !file_ok(file)) {
             snprintf(err, errlen,
                      "%s: entry %d: \"file\" must name a .safetensors/.ckpt/.pt/.bin file "
@@ -138,7 +133,7 @@ out:
 
 int loras_load_file(loras_set *out, const char *path, char *err, size_t errlen)
 {
-    char *text = cfile_read(path, 16 << 20, NULL, err, errlen);
+    char *text = util_file_read(path, 16 << 20, NULL, err, errlen);
     if (!text) {
         memset(out, 0, sizeof *out);
         return -1;

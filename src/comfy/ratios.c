@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "comfy/fileutil.h"
+#include "util/util_file.h"
 
 static int side_ok(const cJSON *v, uint32_t *out)
 {
@@ -77,7 +77,7 @@ out:
 
 int ratios_load_file(ratios_set *out, const char *path, char *err, size_t errlen)
 {
-    char *text = cfile_read(path, 1 << 20, NULL, err, errlen);
+    char *text = util_file_read(path, 1 << 20, NULL, err, errlen);
     if (!text) return -1;
     int rc = ratios_parse(out, text, path, err, errlen);
     free(text);

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "comfy/progress.h"
-#include "comfy/text.h"
+#include "util/util_dec.h"
+#include "util/util_json.h"
+#include "util/util_utf8.h"
 
 int cres_custom_id(cres_action a, uint64_t job_id, uint64_t owner_id, char *out, size_t outlen)
 {
@@ -29,20 +31,11 @@ int cres_custom_id(cres_action a, uint64_t job_id, uint64_t owner_id, char *out,
     return n > 0 && (size_t)n < outlen && n <= 100 ? 0 : -1;
 }
 
-/* Strict decimal u64: digits only, no sign, no overflow, 1..20 digits. */
+/* The strict decimal number at the start of s; returns the byte after it, or NULL. */
 static const char *parse_u64(const char *s, uint64_t *out)
 {
-    uint64_t v = 0;
-    const char *p = s;
-    while (*p >= '0' && *p <= '9') {
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10) return NULL;
-        v = v * 10 + d;
-        p++;
-    }
-    if (p == s || p - s > 20) return NULL;
-    *out = v;
-    return p;
+    size_t n = strspn(s, "0123456789");
+    return util_dec_u64(s, n, out) == UTIL_DEC_OK ? s + n : NULL;
 }
 
 int cres_parse_custom_id(const char *s, cres_action *a, uint64_t *job_id, uint64_t *owner_id)
@@ -85,7 +78,7 @@ static void add_field(cJSON *fields, const char *name, const char *value, bool i
     if (!value || !*value) return;
     cJSON *f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "name", name);
-    char *v = ctext_truncate(value, 1024);
+    char *v = util_utf8_clip(value, 1024);
     cJSON_AddStringToObject(f, "value", v);
     free(v);
     cJSON_AddBoolToObject(f, "inline", inl);
@@ -117,7 +110,7 @@ char *cres_final_payload(const cres_result *r)
                        : j->kind == COMFY_KIND_UPSCALE ? "Upscaled image"
                                                        : "Image";
     if (j->origin.user_name[0]) {
-        char *nm = ctext_truncate(j->origin.user_name, 64);
+        char *nm = util_utf8_clip(j->origin.user_name, 64);
         snprintf(title, sizeof title, "%s generated for %s", what, nm);
         free(nm);
     } else {
@@ -126,7 +119,7 @@ char *cres_final_payload(const cres_result *r)
     cJSON_AddStringToObject(em, "title", title);
     const char *prompt = j->user_prompt && *j->user_prompt ? j->user_prompt : NULL;
     if (prompt) {
-        char *d = ctext_truncate(prompt, 4000);
+        char *d = util_utf8_clip(prompt, 4000);
         size_t dl = strlen(d) + 8;
         char *desc = malloc(dl);
         if (!desc) abort();
@@ -199,16 +192,13 @@ char *cres_final_payload(const cres_result *r)
     }
     cJSON *am = cJSON_AddObjectToObject(root, "allowed_mentions");
     cJSON_AddArrayToObject(am, "parse");
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!s) abort();
-    return s;
+    return util_json_print_free(root);
 }
 
 char *cres_content_payload(const char *content, bool clear)
 {
     cJSON *root = cJSON_CreateObject();
-    char *c = ctext_truncate(content ? content : "", 2000);
+    char *c = util_utf8_clip(content ? content : "", 2000);
     cJSON_AddStringToObject(root, "content", c);
     free(c);
     if (clear) {
@@ -218,10 +208,7 @@ char *cres_content_payload(const char *content, bool clear)
     }
     cJSON *am = cJSON_AddObjectToObject(root, "allowed_mentions");
     cJSON_AddArrayToObject(am, "parse");
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!s) abort();
-    return s;
+    return util_json_print_free(root);
 }
 
 char *cres_callback_payload(int type, const char *content, bool ephemeral)
@@ -231,7 +218,7 @@ char *cres_callback_payload(int type, const char *content, bool ephemeral)
     if (content || ephemeral) {
         cJSON *d = cJSON_AddObjectToObject(root, "data");
         if (content) {
-            char *c = ctext_truncate(content, 2000);
+            char *c = util_utf8_clip(content, 2000);
             cJSON_AddStringToObject(d, "content", c);
             free(c);
             cJSON *am = cJSON_AddObjectToObject(d, "allowed_mentions");
@@ -239,25 +226,19 @@ char *cres_callback_payload(int type, const char *content, bool ephemeral)
         }
         if (ephemeral) cJSON_AddNumberToObject(d, "flags", CRES_FLAG_EPHEMERAL);
     }
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!s) abort();
-    return s;
+    return util_json_print_free(root);
 }
 
 char *cres_followup_payload(const char *content, bool ephemeral)
 {
     cJSON *root = cJSON_CreateObject();
-    char *c = ctext_truncate(content ? content : "", 2000);
+    char *c = util_utf8_clip(content ? content : "", 2000);
     cJSON_AddStringToObject(root, "content", c);
     free(c);
     if (ephemeral) cJSON_AddNumberToObject(root, "flags", CRES_FLAG_EPHEMERAL);
     cJSON *am = cJSON_AddObjectToObject(root, "allowed_mentions");
     cJSON_AddArrayToObject(am, "parse");
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!s) abort();
-    return s;
+    return util_json_print_free(root);
 }
 
 void cres_error_text(const char *what, char *out, size_t outlen)

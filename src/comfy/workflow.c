@@ -8,7 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "comfy/fileutil.h"
+#include "util/util_file.h"
+#include "util/util_json.h"
 
 static const char *const kind_names[WF_KIND_COUNT] = {"image", "redux", "pulid", "video",
                                                       "upscale"};
@@ -51,15 +52,12 @@ void wf_free(wf_workflow *wf)
 
 static const char *node_class(const cJSON *node)
 {
-    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(node, "class_type");
-    return cJSON_IsString(ct) ? ct->valuestring : NULL;
+    return util_json_str(node, "class_type", NULL);
 }
 
 static const char *node_title(const cJSON *node)
 {
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(node, "_meta");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(meta, "title");
-    return cJSON_IsString(t) ? t->valuestring : NULL;
+    return util_json_str(cJSON_GetObjectItemCaseSensitive(node, "_meta"), "title", NULL);
 }
 
 static bool is_link(const cJSON *v)
@@ -457,7 +455,7 @@ fail:
 
 wf_workflow *wf_load(wf_kind kind, const char *map_path, char *err, size_t errlen)
 {
-    char *map_text = cfile_read(map_path, 1 << 20, NULL, err, errlen);
+    char *map_text = util_file_read(map_path, 1 << 20, NULL, err, errlen);
     if (!map_text) return NULL;
     cJSON *map = cJSON_Parse(map_text);
     const cJSON *jw = cJSON_GetObjectItemCaseSensitive(map, "workflow");
@@ -477,7 +475,7 @@ wf_workflow *wf_load(wf_kind kind, const char *map_path, char *err, size_t errle
     else
         snprintf(tpath, sizeof tpath, "%s", jw->valuestring);
     cJSON_Delete(map);
-    char *tpl = cfile_read(tpath, 32 << 20, NULL, err, errlen);
+    char *tpl = util_file_read(tpath, 32 << 20, NULL, err, errlen);
     if (!tpl) {
         free(map_text);
         return NULL;

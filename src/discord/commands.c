@@ -12,7 +12,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "discord/interaction.h"
+#include "util/util_dec.h"
+#include "util/util_json.h"
+#include "util/util_utf8.h"
 
 #define MAX_SAFE 9007199254740991.0 /* 2^53 - 1 */
 
@@ -168,7 +170,7 @@ char *cmd_table_json(const char *const *labels, unsigned nlabels, char *err, siz
     if (!autoc) {
         for (unsigned i = 0; i < nlabels; i++) {
             size_t chars;
-            if (!labels[i] || !ix_utf8_valid(labels[i], strlen(labels[i]), &chars) || chars < 1 ||
+            if (!labels[i] || !util_utf8_valid(labels[i], strlen(labels[i]), &chars) || chars < 1 ||
                 chars > 100) {
                 seterr(err, errlen, "resolution label %u must be 1..100 characters of UTF-8", i);
                 return NULL;
@@ -229,9 +231,7 @@ char *cmd_table_json(const char *const *labels, unsigned nlabels, char *err, siz
             }
         }
     }
-    char *s = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    if (!s) abort();
+    char *s = util_json_print_free(arr);
     if (cmd_validate_json(s, strlen(s), err, errlen) != 0) {
         free(s);
         return NULL;
@@ -255,7 +255,7 @@ static int check_name(vctx *v, const cJSON *o, const char *where)
     if (!cJSON_IsString(n) || !n->valuestring)
         return seterr(v->err, v->errlen, "%s: name must be a string", where);
     const char *s = n->valuestring;
-    if (!ix_utf8_valid(s, strlen(s), &chars) || chars < 1 || chars > CMD_NAME_MAX)
+    if (!util_utf8_valid(s, strlen(s), &chars) || chars < 1 || chars > CMD_NAME_MAX)
         return seterr(v->err, v->errlen, "%s: name \"%s\" must be 1..32 characters", where, s);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p >= 0x80) continue; /* letters of other scripts are allowed */
@@ -276,7 +276,7 @@ static int check_text(vctx *v, const cJSON *o, const char *key, const char *wher
     if (!d || cJSON_IsNull(d))
         return required ? seterr(v->err, v->errlen, "%s: %s is required", where, key) : 0;
     size_t chars;
-    if (!cJSON_IsString(d) || !ix_utf8_valid(d->valuestring, strlen(d->valuestring), &chars) ||
+    if (!cJSON_IsString(d) || !util_utf8_valid(d->valuestring, strlen(d->valuestring), &chars) ||
         chars < lo || chars > hi)
         return seterr(v->err, v->errlen, "%s: %s must be a string of %zu..%zu characters", where,
                       key, lo, hi);
@@ -348,7 +348,7 @@ static int check_option(vctx *v, const cJSON *o, const char *where, int depth, b
             if (type == CMD_OPT_STRING) {
                 size_t chars;
                 if (!cJSON_IsString(val) ||
-                    !ix_utf8_valid(val->valuestring, strlen(val->valuestring), &chars) ||
+                    !util_utf8_valid(val->valuestring, strlen(val->valuestring), &chars) ||
                     chars < 1 || chars > 100)
                     return seterr(v->err, v->errlen, "%s: value must be a string of 1..100", cw);
                 v->chars += chars;
@@ -469,7 +469,7 @@ int cmd_validate_json(const char *json, size_t len, char *err, size_t errlen)
         const cJSON *dmp = cJSON_GetObjectItemCaseSensitive(c, "default_member_permissions");
         uint64_t perms;
         if (dmp && !cJSON_IsNull(dmp) &&
-            (!cJSON_IsString(dmp) || !ix_parse_u64_string(dmp->valuestring, &perms))) {
+            (!cJSON_IsString(dmp) || !util_dec_u64_canon(dmp->valuestring, &perms))) {
             rc = seterr(err, errlen, "%s: default_member_permissions must be a decimal string",
                         where);
             break;

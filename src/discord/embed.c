@@ -1,6 +1,6 @@
 /*
- * Embed building with Discord's limits enforced (see embed.h). Owns the UTF-8 cleaning and
- * clipping that every outgoing text uses.
+ * Embed building with Discord's limits enforced (see embed.h). Every outgoing text is cleaned
+ * and clipped by util_utf8_clip.
  */
 #include "discord/embed.h"
 
@@ -9,86 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-static const char ELLIPSIS[] = "\xE2\x80\xA6";    /* U+2026 */
-static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
-static const char ZWSP[] = "\xE2\x80\x8B";        /* U+200B, Discord's accepted "empty" text */
+#include "util/util_utf8.h"
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0];
-    size_t need;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (need >= avail) return 0;
-    for (size_t k = 1; k <= need; k++) {
-        if ((p[k] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (p[k] & 0x3F);
-    }
-    if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return need + 1;
-}
-
-size_t embed_text_chars(const char *s)
-{
-    size_t n = 0;
-    if (!s) return 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if ((*p & 0xC0) != 0x80) n++;
-    return n;
-}
-
-char *embed_text_clip(const char *s, size_t max_chars)
-{
-    if (!s) s = "";
-    size_t len = strlen(s);
-    /* Worst case every byte becomes a 3-byte replacement character. */
-    char *out = malloc(len * 3 + sizeof ELLIPSIS + 1);
-    if (!out) abort();
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, o = 0, chars = 0;
-    size_t last_start = 0; /* where the last emitted character starts, for the ellipsis */
-    bool cut = false;
-    while (i < len) {
-        if (chars == max_chars) {
-            cut = true;
-            break;
-        }
-        size_t n = utf8_seq(p + i, len - i);
-        last_start = o;
-        if (n == 0) {
-            memcpy(out + o, REPLACEMENT, 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(out + o, p + i, n);
-            o += n;
-            i += n;
-        }
-        chars++;
-    }
-    if (cut && max_chars > 0) {
-        o = last_start; /* replace the last kept character by the ellipsis */
-        memcpy(out + o, ELLIPSIS, 3);
-        o += 3;
-    }
-    out[o] = '\0';
-    return out;
-}
+static const char ZWSP[] = "\xE2\x80\x8B"; /* U+200B, Discord's accepted "empty" text */
 
 bool embed_url_ok(const char *url)
 {
@@ -129,7 +52,7 @@ void embed_free(embed *e)
 static void set_text(char **slot, const char *s, size_t max)
 {
     free(*slot);
-    *slot = s ? embed_text_clip(s, max) : NULL;
+    *slot = s ? util_utf8_clip(s, max) : NULL;
 }
 
 static int set_url(char **slot, const char *url)
@@ -201,18 +124,18 @@ int embed_add_field(embed *e, const char *name, const char *value, bool inline_)
 {
     if (e->nfields >= EMBED_FIELDS_MAX) return -1;
     embed_field *f = &e->fields[e->nfields++];
-    f->name = embed_text_clip(name && *name ? name : ZWSP, EMBED_FIELD_NAME_MAX);
-    f->value = embed_text_clip(value && *value ? value : ZWSP, EMBED_FIELD_VALUE_MAX);
+    f->name = util_utf8_clip(name && *name ? name : ZWSP, EMBED_FIELD_NAME_MAX);
+    f->value = util_utf8_clip(value && *value ? value : ZWSP, EMBED_FIELD_VALUE_MAX);
     f->inline_ = inline_;
     return 0;
 }
 
 size_t embed_total_chars(const embed *e)
 {
-    size_t n = embed_text_chars(e->title) + embed_text_chars(e->description) +
-               embed_text_chars(e->footer_text) + embed_text_chars(e->author_name);
+    size_t n = util_utf8_chars(e->title) + util_utf8_chars(e->description) +
+               util_utf8_chars(e->footer_text) + util_utf8_chars(e->author_name);
     for (unsigned i = 0; i < e->nfields; i++)
-        n += embed_text_chars(e->fields[i].name) + embed_text_chars(e->fields[i].value);
+        n += util_utf8_chars(e->fields[i].name) + util_utf8_chars(e->fields[i].value);
     return n;
 }
 
@@ -227,7 +150,7 @@ static cJSON *embed_emit(const embed *e, size_t desc_max, unsigned nfields)
     cJSON *o = cJSON_CreateObject();
     add_str(o, "title", e->title);
     if (e->description && desc_max > 0) {
-        char *d = embed_text_clip(e->description, desc_max);
+        char *d = util_utf8_clip(e->description, desc_max);
         cJSON_AddStringToObject(o, "description", d);
         free(d);
     }
@@ -272,7 +195,7 @@ cJSON *embed_list_to_json(const embed *const *list, unsigned n)
     unsigned nfields[EMBED_PER_MESSAGE_MAX];
     size_t total = 0;
     for (unsigned i = 0; i < n; i++) {
-        desc_max[i] = embed_text_chars(list[i]->description);
+        desc_max[i] = util_utf8_chars(list[i]->description);
         nfields[i] = list[i]->nfields;
         total += embed_total_chars(list[i]);
     }
@@ -289,7 +212,7 @@ cJSON *embed_list_to_json(const embed *const *list, unsigned n)
     for (unsigned i = n; i-- > 0 && total > EMBED_TOTAL_MAX;) {
         while (nfields[i] > 0 && total > EMBED_TOTAL_MAX) {
             const embed_field *f = &list[i]->fields[nfields[i] - 1];
-            total -= embed_text_chars(f->name) + embed_text_chars(f->value);
+            total -= util_utf8_chars(f->name) + util_utf8_chars(f->value);
             nfields[i]--;
         }
     }
@@ -301,10 +224,10 @@ cJSON *embed_list_to_json(const embed *const *list, unsigned n)
      * trailing embeds (one embed alone always fits: 256 + 2048 + 256 < 6000). */
     while (n > 1 && total > EMBED_TOTAL_MAX) {
         const embed *e = list[n - 1];
-        size_t rest = embed_text_chars(e->title) + embed_text_chars(e->footer_text) +
-                      embed_text_chars(e->author_name) + desc_max[n - 1];
+        size_t rest = util_utf8_chars(e->title) + util_utf8_chars(e->footer_text) +
+                      util_utf8_chars(e->author_name) + desc_max[n - 1];
         for (unsigned k = 0; k < nfields[n - 1]; k++)
-            rest += embed_text_chars(e->fields[k].name) + embed_text_chars(e->fields[k].value);
+            rest += util_utf8_chars(e->fields[k].name) + util_utf8_chars(e->fields[k].value);
         total -= rest;
         n--;
     }

@@ -79,12 +79,8 @@ cJSON *embed_to_json(const embed *e);
 /* Up to 10 embeds as a cJSON array, shortened to fit the 6000-character total. */
 cJSON *embed_list_to_json(const embed *const *list, unsigned n);
 
-/* Text helpers shared by the payload builders. */
-/* A malloc'd copy of s with invalid UTF-8 replaced by U+FFFD and at most max_chars characters;
- * when cut, the last kept character is an ellipsis. NULL s gives "". Never NULL. */
-char *embed_text_clip(const char *s, size_t max_chars);
-/* Characters (code points) in valid UTF-8 text. */
-size_t embed_text_chars(const char *s);
+/* True for an http(s):// or attachment:// URL of at most EMBED_URL_MAX bytes without blanks or
+ * control characters. (Text is clipped with util_utf8_clip, counted with util_utf8_chars.) */
 bool embed_url_ok(const char *url);
 
 #endif

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "util/util_dec.h"
+
 /* 1 for bytes that end the fast path inside a string: '"', '\\' and control characters. */
 static const unsigned char str_special[256] = {
     [0] = 1,  [1] = 1,  [2] = 1,  [3] = 1,  [4] = 1,  [5] = 1,   [6] = 1,    [7] = 1,  [8] = 1,
@@ -417,16 +419,8 @@ int gw_json_int64(gw_span v, int64_t *out)
 
 static int parse_u64_digits(const char *p, size_t n, uint64_t *out)
 {
-    if (n == 0 || n > 20) return n == 0 ? GW_JSON_ETYPE : GW_JSON_ERANGE;
-    uint64_t acc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return GW_JSON_ETYPE;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (acc > (UINT64_MAX - d) / 10) return GW_JSON_ERANGE;
-        acc = acc * 10 + d;
-    }
-    *out = acc;
-    return GW_JSON_OK;
+    int rc = util_dec_u64(p, n, out);
+    return rc == UTIL_DEC_OK ? GW_JSON_OK : rc == UTIL_DEC_ERANGE ? GW_JSON_ERANGE : GW_JSON_ETYPE;
 }
 
 int gw_json_snowflake(gw_span v, uint64_t *out)

@@ -13,6 +13,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "util/util_dec.h"
+#include "util/util_utf8.h"
+
 #define IX_MAX_SAFE_INT 9007199254740992.0 /* 2^53: Discord's integer option range */
 
 typedef struct pctx {
@@ -73,67 +76,9 @@ const char *ix_strerror(ix_err code)
 
 /* ---- scalar parsers ------------------------------------------------------------------------ */
 
-bool ix_parse_u64_string(const char *s, uint64_t *out)
-{
-    if (!s || !*s) return false;
-    size_t n = strlen(s);
-    if (n > 20 || (n > 1 && s[0] == '0')) return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
 bool ix_parse_snowflake(const char *s, uint64_t *out)
 {
-    uint64_t v;
-    if (!ix_parse_u64_string(s, &v) || v == 0) return false;
-    *out = v;
-    return true;
-}
-
-bool ix_utf8_valid(const char *s, size_t len, size_t *chars)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, n = 0;
-    while (i < len) {
-        unsigned char c = p[i];
-        size_t need;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            n++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + need >= len) return false; /* truncated sequence */
-        for (size_t k = 1; k <= need; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += need + 1;
-        n++;
-    }
-    if (chars) *chars = n;
-    return true;
+    return util_dec_snowflake(s, out);
 }
 
 /* ---- field helpers --------------------------------------------------------------------------- */
@@ -160,7 +105,7 @@ static bool get_str(pctx *c, const cJSON *obj, const char *key, const char *path
     if (!cJSON_IsString(v) || !v->valuestring)
         return fail(c, IX_E_TYPE, path, "%s must be a string", path);
     size_t chars;
-    if (!ix_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
+    if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
         return fail(c, IX_E_UTF8, path, "%s is not valid UTF-8", path);
     if (chars < min_chars || chars > max_chars)
         return fail(c, IX_E_LENGTH, path, "%s must have %zu..%zu characters (has %zu)", path,
@@ -173,7 +118,7 @@ static bool get_snowflake_value(pctx *c, const cJSON *v, const char *path, uint6
 {
     if (!cJSON_IsString(v) || !v->valuestring)
         return fail(c, IX_E_TYPE, path, "%s must be a snowflake string", path);
-    if (!ix_parse_snowflake(v->valuestring, out))
+    if (!util_dec_snowflake(v->valuestring, out))
         return fail(c, IX_E_SNOWFLAKE, path, "%s is not a valid snowflake", path);
     return true;
 }
@@ -219,7 +164,7 @@ static bool parse_option_value(pctx *c, const cJSON *o, ix_option *opt, const ch
     if (autocomplete && cJSON_IsString(v) && opt->type != IX_OPT_ATTACHMENT) {
         /* Partial input: keep the text whatever the declared type. */
         size_t chars;
-        if (!ix_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
+        if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
             return fail(c, IX_E_UTF8, vpath, "%s is not valid UTF-8", vpath);
         if (chars > IX_STRING_MAX)
             return fail(c, IX_E_LENGTH, vpath, "%s is longer than %d characters", vpath,
@@ -240,7 +185,7 @@ static bool parse_option_value(pctx *c, const cJSON *o, ix_option *opt, const ch
         size_t chars;
         if (!cJSON_IsString(v) || !v->valuestring)
             return fail(c, IX_E_TYPE, vpath, "%s must be a string", vpath);
-        if (!ix_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
+        if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
             return fail(c, IX_E_UTF8, vpath, "%s is not valid UTF-8", vpath);
         if (chars > IX_STRING_MAX)
             return fail(c, IX_E_LENGTH, vpath, "%s is longer than %d characters", vpath,
@@ -363,7 +308,7 @@ static bool parse_attachments(pctx *c, const cJSON *resolved)
         ix_attachment *at = &ix->attachments[ix->nattachments];
         memset(at, 0, sizeof *at);
         uint64_t key_id;
-        if (!a->string || !ix_parse_snowflake(a->string, &key_id))
+        if (!a->string || !util_dec_snowflake(a->string, &key_id))
             return fail(c, IX_E_SNOWFLAKE, path, "attachment key is not a snowflake");
         if (!get_snowflake(c, a, "id", "data.resolved.attachments[].id", true, &at->id))
             return false;
@@ -411,7 +356,7 @@ static bool parse_member_or_user(pctx *c, const cJSON *root)
         if (!get_str(c, member, "permissions", "member.permissions", false, 1, 20, &perms))
             return false;
         if (perms) {
-            if (!ix_parse_u64_string(perms, &ix->permissions))
+            if (!util_dec_u64_canon(perms, &ix->permissions))
                 return fail(c, IX_E_RANGE, "member.permissions",
                             "member.permissions is not a decimal 64-bit set");
             ix->has_permissions = true;
@@ -484,7 +429,7 @@ static bool parse_root(pctx *c, const cJSON *root)
 
     const char *ap = NULL, *locale = NULL;
     if (!get_str(c, root, "app_permissions", "app_permissions", false, 1, 20, &ap)) return false;
-    if (ap && !ix_parse_u64_string(ap, &ix->app_permissions))
+    if (ap && !util_dec_u64_canon(ap, &ix->app_permissions))
         return fail(c, IX_E_RANGE, "app_permissions", "app_permissions is not a decimal set");
     if (!get_str(c, root, "locale", "locale", false, 0, sizeof ix->locale - 1, &locale))
         return false;
@@ -518,7 +463,7 @@ static bool parse_root(pctx *c, const cJSON *root)
                 size_t chars;
                 if (!cJSON_IsString(v) || !v->valuestring)
                     return fail(c, IX_E_TYPE, "data.values[]", "values must be strings");
-                if (!ix_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
+                if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
                     return fail(c, IX_E_UTF8, "data.values[]", "value is not valid UTF-8");
                 if (chars > 100)
                     return fail(c, IX_E_LENGTH, "data.values[]", "value longer than 100");

@@ -138,12 +138,9 @@ ix_interaction *ix_parse(const char *json, size_t len, ix_error *err);
 void ix_free(ix_interaction *ix);
 const char *ix_strerror(ix_err code);
 
-/* Strict decimal parsers for wire ids: digits only, no sign or space, no overflow.
- * Snowflakes must be non-zero; permission sets may be "0". */
+/* A wire snowflake: the same check as util_dec_snowflake (util/util_dec.h), which new code
+ * calls directly. Permission sets are util_dec_u64_canon, text is checked by util_utf8_valid. */
 bool ix_parse_snowflake(const char *s, uint64_t *out);
-bool ix_parse_u64_string(const char *s, uint64_t *out);
-/* Valid UTF-8 (no overlongs, surrogates or code points above U+10FFFF); counts characters. */
-bool ix_utf8_valid(const char *s, size_t len, size_t *chars);
 
 /* Option accessors (by leaf option name); NULL/false when absent. */
 const ix_option *ix_opt(const ix_interaction *ix, const char *name);

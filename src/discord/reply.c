@@ -11,6 +11,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "util/util_json.h"
+#include "util/util_utf8.h"
+
 static bool seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -27,7 +30,7 @@ static bool seterr(char *err, size_t errlen, const char *fmt, ...)
 
 static void add_clipped(cJSON *o, const char *key, const char *s, size_t max)
 {
-    char *c = embed_text_clip(s, max);
+    char *c = util_utf8_clip(s, max);
     cJSON_AddStringToObject(o, key, c);
     free(c);
 }
@@ -36,7 +39,7 @@ static void add_clipped(cJSON *o, const char *key, const char *s, size_t max)
 static bool id_ok(const char *s, size_t max)
 {
     if (!s) return false;
-    size_t chars = embed_text_chars(s);
+    size_t chars = util_utf8_chars(s);
     return chars >= 1 && chars <= max;
 }
 
@@ -189,11 +192,8 @@ static cJSON *components_json(const reply_row *rows, unsigned nrows, char *err, 
 static void add_snowflake_array(cJSON *parent, const char *key, const uint64_t *ids, unsigned n)
 {
     cJSON *arr = cJSON_AddArrayToObject(parent, key);
-    char buf[24];
-    for (unsigned i = 0; i < n; i++) {
-        snprintf(buf, sizeof buf, "%" PRIu64, ids[i]);
-        cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
-    }
+    for (unsigned i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, util_json_u64(ids[i]));
 }
 
 /* Builds the message object into o; false with err on a structure error. */
@@ -238,14 +238,6 @@ static bool message_into(cJSON *o, const reply_msg *m, char *err, size_t errlen)
     return true;
 }
 
-static char *print_and_free(cJSON *o)
-{
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!s) abort();
-    return s;
-}
-
 char *reply_message_json(const reply_msg *m, char *err, size_t errlen)
 {
     cJSON *o = cJSON_CreateObject();
@@ -253,7 +245,7 @@ char *reply_message_json(const reply_msg *m, char *err, size_t errlen)
         cJSON_Delete(o);
         return NULL;
     }
-    return print_and_free(o);
+    return util_json_print_free(o);
 }
 
 char *reply_callback_json(reply_cb_type type, const reply_msg *data, char *err, size_t errlen)
@@ -298,7 +290,7 @@ char *reply_callback_json(reply_cb_type type, const reply_msg *data, char *err, 
             return NULL;
         }
     }
-    return print_and_free(o);
+    return util_json_print_free(o);
 }
 
 char *reply_text_json(const char *content, bool ephemeral)
@@ -339,5 +331,5 @@ char *reply_autocomplete_json(const reply_choice *choices, unsigned n)
         cJSON_AddItemToArray(arr, x);
         emitted++;
     }
-    return print_and_free(o);
+    return util_json_print_free(o);
 }

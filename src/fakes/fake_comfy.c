@@ -18,6 +18,8 @@
 
 #include "comfy/image.h"
 #include "comfy/multipart.h"
+#include "util/util_json.h"
+#include "util/util_str.h"
 
 #define FF_MAX_CLIENTS 64
 #define FF_MAX_NODES 256
@@ -137,15 +139,6 @@ static uint64_t now_ms_wall(void)
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s);
-    char *p = malloc(n + 1);
-    if (!p) abort();
-    memcpy(p, s, n + 1);
-    return p;
-}
-
 static void prompt_free(ff_prompt *p)
 {
     if (!p) return;
@@ -167,8 +160,7 @@ static unsigned queue_remaining(const fcomfy *f)
 
 static const char *class_of(const cJSON *node)
 {
-    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(node, "class_type");
-    return cJSON_IsString(ct) ? ct->valuestring : NULL;
+    return util_json_str(node, "class_type", NULL);
 }
 
 static bool is_output_class(const char *ct)
@@ -398,9 +390,8 @@ static cJSON *run_output_node(fcomfy *f, ff_prompt *p, const char *id, const cJS
 {
     const char *ct = class_of(node);
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(node, "inputs");
-    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(in, "filename_prefix");
     char prefix[200];
-    snprintf(prefix, sizeof prefix, "%s", cJSON_IsString(pre) ? pre->valuestring : "ComfyUI");
+    snprintf(prefix, sizeof prefix, "%s", util_json_str(in, "filename_prefix", "ComfyUI"));
     char sub[128] = "";
     char *slash = strrchr(prefix, '/');
     const char *base = prefix;
@@ -822,8 +813,7 @@ static cJSON *validate(fcomfy *f, const cJSON *graph, cJSON *to_execute)
                        "lora_name", to_execute);
         }
         if (strcmp(ct, "LoadImage") == 0) {
-            const cJSON *im = cJSON_GetObjectItemCaseSensitive(inputs, "image");
-            const char *v = cJSON_IsString(im) ? im->valuestring : "";
+            const char *v = util_json_str(inputs, "image", "");
             char sub[128] = "", name[256];
             const char *sl = strrchr(v, '/');
             if (sl) {
@@ -905,7 +895,7 @@ static void respond_text(ff_pss *s, int status, const char *text)
 {
     s->status = status;
     s->resp_ctype = "text/plain";
-    s->resp = (uint8_t *)xstrdup(text);
+    s->resp = (uint8_t *)util_strdup(text);
     s->resp_len = strlen(text);
 }
 
@@ -1701,7 +1691,7 @@ fcomfy *fcomfy_start(const fcomfy_opts *o)
         f->loras = calloc(o->nloras ? o->nloras : 1, sizeof *f->loras);
         if (!f->loras) abort();
         for (unsigned i = 0; i < o->nloras; i++)
-            f->loras[i] = xstrdup(o->loras[i]);
+            f->loras[i] = util_strdup(o->loras[i]);
         f->nloras = o->nloras;
     }
     snprintf(f->name, sizeof f->name, "%s", o->name ? o->name : "fake_comfy");
@@ -1863,7 +1853,7 @@ char *fcomfy_prompt_json(fcomfy *f, unsigned idx)
 {
     char *r = NULL;
     pthread_mutex_lock(&f->mu);
-    if (idx < f->naccepted) r = xstrdup(f->accepted[idx]);
+    if (idx < f->naccepted) r = util_strdup(f->accepted[idx]);
     pthread_mutex_unlock(&f->mu);
     return r;
 }

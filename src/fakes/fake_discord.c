@@ -14,6 +14,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "util/util_json.h"
+
 #define FD_DEFAULT_APP 100000000000000001ull
 #define FD_DEFAULT_GUILD 200000000000000001ull
 #define FD_DEFAULT_CHANNEL 200000000000000002ull
@@ -132,13 +134,6 @@ static void mint(fake_discord *fd, uint64_t *id, char *token, size_t cap)
     pthread_mutex_unlock(&fd->mu);
 }
 
-static void add_id(cJSON *o, const char *key, uint64_t v)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%" PRIu64, v);
-    cJSON_AddStringToObject(o, key, buf);
-}
-
 /* ---- injection ------------------------------------------------------------------------------ */
 
 /* Builds and dispatches the event; takes ownership of data. */
@@ -159,18 +154,18 @@ static int inject_obj(fake_discord *fd, int type, cJSON *data, uint64_t message_
     mint(fd, &ix.id, ix.token, sizeof ix.token);
 
     cJSON *d = cJSON_CreateObject();
-    add_id(d, "id", ix.id);
-    add_id(d, "application_id", fd->app_id);
+    util_json_add_u64(d, "id", ix.id);
+    util_json_add_u64(d, "application_id", fd->app_id);
     cJSON_AddNumberToObject(d, "type", type);
     cJSON_AddStringToObject(d, "token", ix.token);
     cJSON_AddNumberToObject(d, "version", 1);
-    if (guild) add_id(d, "guild_id", guild);
-    add_id(d, "channel_id", channel);
+    if (guild) util_json_add_u64(d, "guild_id", guild);
+    util_json_add_u64(d, "channel_id", channel);
     cJSON *ch = cJSON_AddObjectToObject(d, "channel");
-    add_id(ch, "id", channel);
+    util_json_add_u64(ch, "id", channel);
     cJSON_AddNumberToObject(ch, "type", dm ? 1 : 0);
     cJSON *u = cJSON_CreateObject();
-    add_id(u, "id", user);
+    util_json_add_u64(u, "id", user);
     cJSON_AddStringToObject(u, "username", uname);
     cJSON_AddStringToObject(u, "global_name", uname);
     cJSON_AddStringToObject(u, "discriminator", "0");
@@ -183,11 +178,8 @@ static int inject_obj(fake_discord *fd, int type, cJSON *data, uint64_t message_
         cJSON *m = cJSON_AddObjectToObject(d, "member");
         cJSON_AddItemToObject(m, "user", u);
         cJSON *roles = cJSON_AddArrayToObject(m, "roles");
-        for (unsigned i = 0; i < who->nroles; i++) {
-            char rb[24];
-            snprintf(rb, sizeof rb, "%" PRIu64, who->roles[i]);
-            cJSON_AddItemToArray(roles, cJSON_CreateString(rb));
-        }
+        for (unsigned i = 0; i < who->nroles; i++)
+            cJSON_AddItemToArray(roles, util_json_u64(who->roles[i]));
         cJSON_AddStringToObject(m, "permissions", pbuf);
         cJSON_AddStringToObject(m, "joined_at", "2024-01-01T00:00:00.000000+00:00");
         cJSON_AddNullToObject(m, "nick");
@@ -202,20 +194,20 @@ static int inject_obj(fake_discord *fd, int type, cJSON *data, uint64_t message_
     cJSON_AddArrayToObject(d, "entitlements");
     cJSON *owners = cJSON_AddObjectToObject(d, "authorizing_integration_owners");
     if (guild)
-        add_id(owners, "0", guild);
+        util_json_add_u64(owners, "0", guild);
     else
-        add_id(owners, "1", user);
+        util_json_add_u64(owners, "1", user);
     cJSON_AddNumberToObject(d, "context", dm ? 1 : 0);
     cJSON_AddNumberToObject(d, "attachment_size_limit", 26214400);
     if (type == 3) {
         /* A component lives on a message of the bot. */
         cJSON *msg = cJSON_AddObjectToObject(d, "message");
-        add_id(msg, "id", message_id ? message_id : 1);
-        add_id(msg, "channel_id", channel);
+        util_json_add_u64(msg, "id", message_id ? message_id : 1);
+        util_json_add_u64(msg, "channel_id", channel);
         cJSON_AddStringToObject(msg, "content", "");
         cJSON_AddNumberToObject(msg, "type", 20);
         cJSON *au = cJSON_AddObjectToObject(msg, "author");
-        add_id(au, "id", fd->app_id);
+        util_json_add_u64(au, "id", fd->app_id);
         cJSON_AddTrueToObject(au, "bot");
         cJSON_AddArrayToObject(msg, "components");
     }
@@ -257,7 +249,7 @@ static uint64_t command_id(const char *name)
 static cJSON *command_data(const char *name, const char *options_json)
 {
     cJSON *data = cJSON_CreateObject();
-    add_id(data, "id", command_id(name));
+    util_json_add_u64(data, "id", command_id(name));
     cJSON_AddStringToObject(data, "name", name);
     cJSON_AddNumberToObject(data, "type", 1);
     if (options_json) {

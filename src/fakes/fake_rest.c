@@ -27,6 +27,10 @@
 #include "discord/commands.h"
 #include "discord/interaction.h"
 #include "discord/ratelimit.h"
+#include "util/util_dec.h"
+#include "util/util_json.h"
+#include "util/util_str.h"
+#include "util/util_utf8.h"
 
 #define FR_SLOTS 4096
 #define FR_MAX_SCRIPTS 64
@@ -166,14 +170,6 @@ static uint64_t fnv(const char *s, size_t n)
     return h;
 }
 
-static char *xstrdup(const char *s)
-{
-    if (!s) return NULL;
-    char *p = strdup(s);
-    if (!p) abort();
-    return p;
-}
-
 static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
@@ -242,7 +238,7 @@ static fr_bucket *bucket_get(frest *f, const char *key, const char *route_key)
         if (strcmp(b->key, key) == 0) return b;
     fr_bucket *b = calloc(1, sizeof *b);
     if (!b) abort();
-    b->key = xstrdup(key);
+    b->key = util_strdup(key);
     /* The hash depends on the route (method included), not on the major parameter. */
     snprintf(b->hash, sizeof b->hash, "%016" PRIx64, fnv(route_key, strlen(route_key)));
     b->next = *slot;
@@ -456,9 +452,9 @@ static bool multipart_parse(frest_request *r)
             char val[512];
             if (ll > 20 && strncasecmp(s, "content-disposition:", 20) == 0) {
                 if (header_param(s + 20, ll - 20, "name", val, sizeof val))
-                    part.name = xstrdup(val);
+                    part.name = util_strdup(val);
                 if (header_param(s + 20, ll - 20, "filename", val, sizeof val))
-                    part.filename = xstrdup(val);
+                    part.filename = util_strdup(val);
             } else if (ll > 13 && strncasecmp(s, "content-type:", 13) == 0) {
                 size_t k = 13;
                 while (k < ll && s[k] == ' ')
@@ -466,7 +462,7 @@ static bool multipart_parse(frest_request *r)
                 size_t n = ll - k < sizeof val - 1 ? ll - k : sizeof val - 1;
                 memcpy(val, s + k, n);
                 val[n] = '\0';
-                part.content_type = xstrdup(val);
+                part.content_type = util_strdup(val);
             }
             line = le + 2;
         }
@@ -495,11 +491,7 @@ static bool multipart_parse(frest_request *r)
 
 static size_t chars_of(const cJSON *s)
 {
-    size_t n = 0;
-    if (!cJSON_IsString(s)) return 0;
-    for (const unsigned char *p = (const unsigned char *)s->valuestring; *p; p++)
-        if ((*p & 0xC0) != 0x80) n++;
-    return n;
+    return cJSON_IsString(s) ? util_utf8_chars(s->valuestring) : 0;
 }
 
 /* Validates a message body as Discord would (the subset the bot can get wrong). */
@@ -622,9 +614,9 @@ static void message_apply(frest *f, cJSON *msg, const cJSON *edit, const frest_r
         fr_file *ff = calloc(1, sizeof *ff);
         if (!ff) abort();
         ff->id = id;
-        ff->filename = xstrdup(fname);
+        ff->filename = util_strdup(fname);
         ff->content_type =
-            xstrdup(pt->content_type ? pt->content_type : "application/octet-stream");
+            util_strdup(pt->content_type ? pt->content_type : "application/octet-stream");
         ff->data = pt->data;
         ff->len = pt->len;
         ff->next = f->files;
@@ -635,25 +627,21 @@ static void message_apply(frest *f, cJSON *msg, const cJSON *edit, const frest_r
 static cJSON *message_new(frest *f, uint64_t channel_id)
 {
     uint64_t id = fr_new_id(f);
-    char buf[24];
     cJSON *m = cJSON_CreateObject();
-    snprintf(buf, sizeof buf, "%" PRIu64, id);
-    cJSON_AddStringToObject(m, "id", buf);
+    util_json_add_u64(m, "id", id);
     cJSON_AddNumberToObject(m, "type", 20);
-    snprintf(buf, sizeof buf, "%" PRIu64, channel_id);
-    cJSON_AddStringToObject(m, "channel_id", buf);
+    util_json_add_u64(m, "channel_id", channel_id);
     cJSON_AddStringToObject(m, "content", "");
     cJSON_AddArrayToObject(m, "embeds");
     cJSON_AddArrayToObject(m, "components");
     cJSON_AddArrayToObject(m, "attachments");
     cJSON_AddNumberToObject(m, "flags", 0);
     cJSON *au = cJSON_AddObjectToObject(m, "author");
-    snprintf(buf, sizeof buf, "%" PRIu64, f->app_id);
-    cJSON_AddStringToObject(au, "id", buf);
+    util_json_add_u64(au, "id", f->app_id);
     cJSON_AddStringToObject(au, "username", "fluxbot-fake");
     cJSON_AddTrueToObject(au, "bot");
-    cJSON_AddStringToObject(m, "webhook_id", buf);
-    cJSON_AddStringToObject(m, "application_id", buf);
+    util_json_add_u64(m, "webhook_id", f->app_id);
+    util_json_add_u64(m, "application_id", f->app_id);
     msg_add(f, id, channel_id);
     return m;
 }
@@ -694,7 +682,7 @@ static bool seg_u64(const fr_path *pp, unsigned i, uint64_t *out)
     if (i >= pp->n || pp->len[i] >= sizeof buf) return false;
     memcpy(buf, pp->seg[i], pp->len[i]);
     buf[pp->len[i]] = '\0';
-    return ix_parse_snowflake(buf, out);
+    return util_dec_snowflake(buf, out);
 }
 
 static void seg_copy(const fr_path *pp, unsigned i, char *out, size_t cap)
@@ -843,9 +831,7 @@ static void route_callback(frest *f, fr_pss *p, frest_request *r, uint64_t id, c
     if (r->query && strstr(r->query, "with_response=true")) {
         cJSON *o = cJSON_CreateObject();
         cJSON *ixo = cJSON_AddObjectToObject(o, "interaction");
-        char ids[24];
-        snprintf(ids, sizeof ids, "%" PRIu64, x->id);
-        cJSON_AddStringToObject(ixo, "id", ids);
+        util_json_add_u64(ixo, "id", x->id);
         cJSON_AddNumberToObject(ixo, "type", x->is_component ? 3 : 2);
         cJSON *res = cJSON_AddObjectToObject(o, "resource");
         cJSON_AddNumberToObject(res, "type", t);
@@ -1269,7 +1255,7 @@ static int fr_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         }
         if (!r->path[0]) {
             free(r->path);
-            r->path = xstrdup("/");
+            r->path = util_strdup("/");
         }
         r->query = hdr_dup(wsi, WSI_TOKEN_HTTP_URI_ARGS);
         r->authorization = hdr_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
@@ -1567,8 +1553,8 @@ uint64_t frest_add_attachment(frest *f, const char *filename, const char *conten
     if (!ff) abort();
     uint8_t *copy = xmalloc(len + 1);
     if (len) memcpy(copy, data, len);
-    ff->filename = xstrdup(filename && *filename ? filename : "file.bin");
-    ff->content_type = xstrdup(content_type ? content_type : "application/octet-stream");
+    ff->filename = util_strdup(filename && *filename ? filename : "file.bin");
+    ff->content_type = util_strdup(content_type ? content_type : "application/octet-stream");
     ff->data = copy;
     ff->len = len;
     ff->owned = true;
@@ -1645,20 +1631,15 @@ size_t frest_wait(frest *f, const frest_filter *flt, size_t n, int64_t timeout_m
     return c;
 }
 
-static char *dup_or_null(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
-}
-
 static void request_copy(frest_request *dst, const frest_request *src)
 {
     *dst = *src;
-    dst->path = dup_or_null(src->path);
-    dst->query = dup_or_null(src->query);
-    dst->authorization = dup_or_null(src->authorization);
-    dst->user_agent = dup_or_null(src->user_agent);
-    dst->content_type = dup_or_null(src->content_type);
-    dst->audit_reason = dup_or_null(src->audit_reason);
+    dst->path = util_strdup(src->path);
+    dst->query = util_strdup(src->query);
+    dst->authorization = util_strdup(src->authorization);
+    dst->user_agent = util_strdup(src->user_agent);
+    dst->content_type = util_strdup(src->content_type);
+    dst->audit_reason = util_strdup(src->audit_reason);
     dst->body = xmalloc(src->body_len + 1);
     if (src->body_len) memcpy(dst->body, src->body, src->body_len);
     dst->body[src->body_len] = 0;
@@ -1666,9 +1647,9 @@ static void request_copy(frest_request *dst, const frest_request *src)
     for (unsigned i = 0; i < src->nparts; i++) {
         const frest_part *s = &src->parts[i];
         frest_part *d = &dst->parts[i];
-        d->name = dup_or_null(s->name);
-        d->filename = dup_or_null(s->filename);
-        d->content_type = dup_or_null(s->content_type);
+        d->name = util_strdup(s->name);
+        d->filename = util_strdup(s->filename);
+        d->content_type = util_strdup(s->content_type);
         d->len = s->len;
         d->data = xmalloc(s->len + 1);
         memcpy(d->data, s->data, s->len);
@@ -1700,10 +1681,10 @@ char *frest_commands_json(frest *f, uint64_t guild_id)
     char *s = NULL;
     pthread_mutex_lock(&f->mu);
     if (!guild_id) {
-        s = dup_or_null(f->commands_global);
+        s = util_strdup(f->commands_global);
     } else {
         for (fr_guild_cmds *g = f->commands_guild; g; g = g->next)
-            if (g->guild_id == guild_id) s = dup_or_null(g->json);
+            if (g->guild_id == guild_id) s = util_strdup(g->json);
     }
     pthread_mutex_unlock(&f->mu);
     return s;

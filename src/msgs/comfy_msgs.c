@@ -5,15 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *dup_s(const char *s)
-{
-    if (!s) return NULL;
-    size_t n = strlen(s);
-    char *p = malloc(n + 1);
-    if (!p) abort();
-    memcpy(p, s, n + 1);
-    return p;
-}
+#include "util/util_str.h"
 
 static void job_dtor(rt_msg *m)
 {
@@ -34,7 +26,7 @@ comfy_job_msg *comfy_job_msg_new(comfy_kind kind, uint64_t application_id, uint6
     m->kind = kind;
     m->reply.application_id = application_id;
     m->reply.interaction_id = interaction_id;
-    m->reply.token = dup_s(token ? token : "");
+    m->reply.token = util_strdup(token ? token : "");
     m->upscale_factor = 1;
     return m;
 }
@@ -42,7 +34,7 @@ comfy_job_msg *comfy_job_msg_new(comfy_kind kind, uint64_t application_id, uint6
 void comfy_job_set_prompt(comfy_job_msg *m, const char *prompt)
 {
     free(m->prompt);
-    m->prompt = dup_s(prompt);
+    m->prompt = util_strdup(prompt);
 }
 
 int comfy_job_add_image(comfy_job_msg *m, uint64_t id, const char *url, const char *filename,
@@ -51,9 +43,9 @@ int comfy_job_add_image(comfy_job_msg *m, uint64_t id, const char *url, const ch
     if (m->nimages >= COMFY_MAX_IMAGES) return -1;
     comfy_attachment *a = &m->images[m->nimages++];
     a->id = id;
-    a->url = dup_s(url ? url : "");
-    a->filename = dup_s(filename ? filename : "image");
-    a->content_type = dup_s(content_type);
+    a->url = util_strdup(url ? url : "");
+    a->filename = util_strdup(filename ? filename : "image");
+    a->content_type = util_strdup(content_type);
     a->size = size;
     return 0;
 }
@@ -79,14 +71,14 @@ comfy_button_msg *comfy_button_msg_new(const char *custom_id, uint64_t applicati
     snprintf(m->custom_id, sizeof m->custom_id, "%s", custom_id ? custom_id : "");
     m->reply.application_id = application_id;
     m->reply.interaction_id = interaction_id;
-    m->reply.token = dup_s(token ? token : "");
+    m->reply.token = util_strdup(token ? token : "");
     return m;
 }
 
 void comfy_button_set_image_url(comfy_button_msg *m, const char *url)
 {
     free(m->image_url);
-    m->image_url = dup_s(url);
+    m->image_url = util_strdup(url);
 }
 
 static void queue_dtor(rt_msg *m)
@@ -100,6 +92,6 @@ comfy_queue_msg *comfy_queue_msg_new(uint64_t application_id, uint64_t interacti
     comfy_queue_msg *m = RT_MSG_NEW(comfy_queue_msg, MSG_COMFY_QUEUE, queue_dtor);
     m->reply.application_id = application_id;
     m->reply.interaction_id = interaction_id;
-    m->reply.token = dup_s(token ? token : "");
+    m->reply.token = util_strdup(token ? token : "");
     return m;
 }

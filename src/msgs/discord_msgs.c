@@ -5,19 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (!p) abort();
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
-
-static char *dup_s(const char *s)
-{
-    return s ? dup_n(s, strlen(s)) : NULL;
-}
+#include "util/util_str.h"
 
 static void gw_dispatch_dtor(rt_msg *m)
 {
@@ -32,7 +20,7 @@ gw_dispatch_msg *gw_dispatch_msg_new(const char *event, uint32_t shard_id, uint6
     snprintf(m->event, sizeof m->event, "%s", event ? event : "");
     m->shard_id = shard_id;
     m->seq = seq;
-    m->data_json = dup_n(data_json ? data_json : "", data_json ? data_len : 0);
+    m->data_json = util_strndup(data_json ? data_json : "", data_json ? data_len : 0);
     m->data_len = data_json ? data_len : 0;
     return m;
 }
@@ -53,8 +41,8 @@ rest_req_msg *rest_req_msg_new(rest_method method, const char *path, const char 
 {
     rest_req_msg *m = RT_MSG_NEW(rest_req_msg, MSG_REST_REQ, rest_req_dtor);
     m->method = method;
-    m->path = dup_s(path ? path : "/");
-    m->json = dup_s(json);
+    m->path = util_strdup(path ? path : "/");
+    m->json = util_strdup(json);
     return m;
 }
 
@@ -63,8 +51,8 @@ int rest_req_add_file_owned(rest_req_msg *m, const char *filename, const char *c
 {
     if (m->nfiles >= REST_MAX_FILES) return -1;
     rest_file *f = &m->files[m->nfiles++];
-    f->filename = dup_s(filename ? filename : "file.bin");
-    f->content_type = dup_s(content_type ? content_type : "application/octet-stream");
+    f->filename = util_strdup(filename ? filename : "file.bin");
+    f->content_type = util_strdup(content_type ? content_type : "application/octet-stream");
     f->data = data;
     f->len = len;
     return 0;
@@ -91,7 +79,7 @@ rest_res_msg *rest_res_msg_new(uint64_t cookie, int status, const char *body, si
     m->cookie = cookie;
     m->status = status;
     if (body) {
-        m->body = dup_n(body, body_len);
+        m->body = util_strndup(body, body_len);
         m->body_len = body_len;
     }
     return m;

@@ -1,0 +1,26 @@
+/*
+ * util_json: the small cJSON idioms every payload builder and parser repeated. Owns the rule that
+ * 64-bit ids travel as decimal strings (a JSON number would lose bits in a double) and that
+ * printing a payload either succeeds or aborts (there is nothing useful to send half-built).
+ */
+#ifndef FLUXBOT_UTIL_JSON_H
+#define FLUXBOT_UTIL_JSON_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/* The string value of o[key] (case-sensitive), or fallback when o is NULL, the key is absent or
+ * the value is not a string. Borrowed from o. */
+const char *util_json_str(const cJSON *o, const char *key, const char *fallback);
+
+/* A new string item holding v in decimal, for arrays of ids (NULL on OOM, which cJSON's add
+ * functions ignore). Caller owns it. */
+cJSON *util_json_u64(uint64_t v);
+/* Adds key: "<v in decimal>" to o. */
+void util_json_add_u64(cJSON *o, const char *key, uint64_t v);
+
+/* The compact text of o, which is deleted; the caller frees the text. Aborts on OOM. */
+char *util_json_print_free(cJSON *o);
+
+#endif

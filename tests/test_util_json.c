@@ -1,0 +1,68 @@
+/* util_json: string lookups with a fallback, ids as decimal strings, print-and-free.
+ * fluxbot-test: tsan */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util_json.h"
+
+static void test_str(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_Parse("{\"a\":\"x\",\"n\":5,\"z\":null,\"e\":\"\",\"A\":\"upper\"}");
+    assert_non_null(o);
+    assert_string_equal(util_json_str(o, "a", NULL), "x");
+    assert_string_equal(util_json_str(o, "e", "fb"), ""); /* an empty string is a string */
+    assert_null(util_json_str(o, "n", NULL));             /* not a string */
+    assert_string_equal(util_json_str(o, "z", "?"), "?");
+    assert_string_equal(util_json_str(o, "missing", "dflt"), "dflt");
+    assert_string_equal(util_json_str(o, "A", NULL), "upper"); /* case-sensitive */
+    assert_null(util_json_str(NULL, "a", NULL));
+    cJSON *arr = cJSON_Parse("[\"a\"]");
+    assert_string_equal(util_json_str(arr, "0", "-"), "-"); /* not an object */
+    cJSON_Delete(arr);
+    cJSON_Delete(o);
+}
+
+static void test_u64(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_CreateObject();
+    util_json_add_u64(o, "max", UINT64_MAX);
+    util_json_add_u64(o, "zero", 0);
+    util_json_add_u64(o, "big", 9007199254740993ull); /* 2^53 + 1: a double would round it */
+    cJSON *arr = cJSON_AddArrayToObject(o, "ids");
+    cJSON_AddItemToArray(arr, util_json_u64(175928847299117063ull));
+    cJSON_AddItemToArray(arr, util_json_u64(1));
+    char *s = util_json_print_free(o);
+    assert_string_equal(s, "{\"max\":\"18446744073709551615\",\"zero\":\"0\","
+                           "\"big\":\"9007199254740993\",\"ids\":[\"175928847299117063\",\"1\"]}");
+    free(s);
+}
+
+static void test_print_free(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "content", "caf\xc3\xa9 \"q\"");
+    cJSON_AddArrayToObject(cJSON_AddObjectToObject(o, "allowed_mentions"), "parse");
+    char *s = util_json_print_free(o); /* o is gone: ASan would catch a leak or a double free */
+    assert_string_equal(
+        s, "{\"content\":\"caf\xc3\xa9 \\\"q\\\"\",\"allowed_mentions\":{\"parse\":[]}}");
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_str),
+        cmocka_unit_test(test_u64),
+        cmocka_unit_test(test_print_free),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
