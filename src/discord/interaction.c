@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "util/util_dec.h"
+#include "util/util_url.h"
 #include "util/util_utf8.h"
 
 #define IX_MAX_SAFE_INT 9007199254740992.0 /* 2^53: Discord's integer option range */
@@ -321,7 +322,7 @@ static bool parse_attachments(pctx *c, const cJSON *resolved)
             !get_str(c, a, "content_type", "data.resolved.attachments[].content_type", false, 0,
                      255, &ct))
             return false;
-        if (strncmp(at->url, "https://", 8) != 0 && strncmp(at->url, "http://", 7) != 0)
+        if (!util_url_is_http(at->url))
             return fail(c, IX_E_TYPE, "data.resolved.attachments[].url",
                         "attachment url must be http(s)");
         at->content_type = ct ? ct : "";
