@@ -18,6 +18,7 @@
 
 #include "comfy/image.h"
 #include "comfy/multipart.h"
+#include "fluxbot/runtime.h"
 #include "util/util_json.h"
 #include "util/util_str.h"
 
@@ -129,13 +130,6 @@ struct fcomfy {
     char **accepted;
     unsigned naccepted, cap_accepted;
 };
-
-static uint64_t now_ms_wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -448,7 +442,7 @@ static void finish(fcomfy *f, fin_kind kind, const char *node_id)
     if (kind == FIN_SUCCESS) {
         m = event("execution_success", &d);
         cJSON_AddStringToObject(d, "prompt_id", p->id);
-        cJSON_AddNumberToObject(d, "timestamp", (double)now_ms_wall());
+        cJSON_AddNumberToObject(d, "timestamp", (double)rt_wall_ms());
         snprintf(p->status_str, sizeof p->status_str, "success");
         p->completed = true;
         f->st.prompts_succeeded++;
@@ -467,7 +461,7 @@ static void finish(fcomfy *f, fin_kind kind, const char *node_id)
             cJSON_AddObjectToObject(d, "current_inputs");
             cJSON_AddArrayToObject(d, "current_outputs");
         }
-        cJSON_AddNumberToObject(d, "timestamp", (double)now_ms_wall());
+        cJSON_AddNumberToObject(d, "timestamp", (double)rt_wall_ms());
         snprintf(p->status_str, sizeof p->status_str, "error");
         p->completed = false;
     }
@@ -529,14 +523,14 @@ static void start_next(fcomfy *f)
     cJSON *d;
     cJSON *m = event("execution_start", &d);
     cJSON_AddStringToObject(d, "prompt_id", best->id);
-    cJSON_AddNumberToObject(d, "timestamp", (double)now_ms_wall());
+    cJSON_AddNumberToObject(d, "timestamp", (double)rt_wall_ms());
     history_msg(best, "execution_start", d);
     job_event(f, best, m, false);
     cJSON_Delete(m);
     m = event("execution_cached", &d);
     cJSON_AddArrayToObject(d, "nodes");
     cJSON_AddStringToObject(d, "prompt_id", best->id);
-    cJSON_AddNumberToObject(d, "timestamp", (double)now_ms_wall());
+    cJSON_AddNumberToObject(d, "timestamp", (double)rt_wall_ms());
     history_msg(best, "execution_cached", d);
     job_event(f, best, m, false);
     cJSON_Delete(m);
@@ -946,7 +940,7 @@ static void random_hex_id(char out[33])
 {
     static atomic_uint ctr;
     unsigned c = atomic_fetch_add(&ctr, 1);
-    uint64_t a = now_ms_wall() * 2654435761ULL ^ ((uint64_t)c << 32) ^ (uint64_t)(uintptr_t)out;
+    uint64_t a = rt_wall_ms() * 2654435761ULL ^ ((uint64_t)c << 32) ^ (uint64_t)(uintptr_t)out;
     uint64_t b = a * 6364136223846793005ULL + 1442695040888963407ULL + c;
     snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
 }
@@ -1876,15 +1870,12 @@ uint8_t *fcomfy_upload_data(fcomfy *f, const char *name, size_t *len)
 bool fcomfy_wait(fcomfy *f, bool (*pred)(const fcomfy_stats *s, void *arg), void *arg,
                  unsigned timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t end = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + timeout_ms;
+    uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
         fcomfy_stats s;
         fcomfy_get_stats(f, &s);
         if (pred(&s, arg)) return true;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 >= end) return false;
+        if (rt_now_ms() >= end) return false;
         struct timespec d = {0, 2 * 1000 * 1000};
         nanosleep(&d, NULL);
     }
