@@ -144,6 +144,30 @@ static void prompt_free(ff_prompt *p)
     free(p);
 }
 
+/* Frees a whole prompt list and empties it. */
+static void prompts_free(ff_prompt **head)
+{
+    while (*head) {
+        ff_prompt *p = *head;
+        *head = p->next;
+        prompt_free(p);
+    }
+}
+
+static void history_clear(fcomfy *f)
+{
+    prompts_free(&f->hist_head);
+    f->hist_tail = NULL;
+    f->nhist = 0;
+}
+
+static void loras_free(fcomfy *f)
+{
+    for (unsigned i = 0; i < f->nloras; i++)
+        free(f->loras[i]);
+    free(f->loras);
+}
+
 static unsigned queue_remaining(const fcomfy *f)
 {
     unsigned n = f->running ? 1 : 0;
@@ -1039,11 +1063,7 @@ static void route_queue_post(fcomfy *f, ff_pss *s)
 {
     cJSON *req = cJSON_ParseWithLength((const char *)s->body, s->body_len);
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "clear"))) {
-        while (f->pending) {
-            ff_prompt *p = f->pending;
-            f->pending = p->next;
-            prompt_free(p);
-        }
+        prompts_free(&f->pending);
     }
     const cJSON *del = cJSON_GetObjectItemCaseSensitive(req, "delete");
     const cJSON *d;
@@ -1099,15 +1119,7 @@ static void route_history_get(fcomfy *f, ff_pss *s, const char *id)
 static void route_history_post(fcomfy *f, ff_pss *s)
 {
     cJSON *req = cJSON_ParseWithLength((const char *)s->body, s->body_len);
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "clear"))) {
-        while (f->hist_head) {
-            ff_prompt *p = f->hist_head;
-            f->hist_head = p->next;
-            prompt_free(p);
-        }
-        f->hist_tail = NULL;
-        f->nhist = 0;
-    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "clear"))) history_clear(f);
     cJSON_Delete(req);
     respond_text(s, 200, "");
 }
@@ -1373,24 +1385,14 @@ static void drop_all_ws(fcomfy *f)
 
 static void do_restart(fcomfy *f)
 {
-    while (f->pending) {
-        ff_prompt *p = f->pending;
-        f->pending = p->next;
-        prompt_free(p);
-    }
+    prompts_free(&f->pending);
     if (f->running) {
         prompt_free(f->running);
         f->running = NULL;
         cJSON_Delete(f->ex.executed);
         f->ex.executed = NULL;
     }
-    while (f->hist_head) {
-        ff_prompt *p = f->hist_head;
-        f->hist_head = p->next;
-        prompt_free(p);
-    }
-    f->hist_tail = NULL;
-    f->nhist = 0;
+    history_clear(f);
     f->counter = 0;
     f->st.restarts++;
     drop_all_ws(f);
@@ -1437,6 +1439,18 @@ done:
     return lws_http_transaction_completed(s->wsi) ? -1 : 1;
 }
 
+/* Answers the request in s (mutex held, released here), then starts execution when a route
+ * queued work: exec_schedule must run without the mutex. */
+static void route_and_unlock(fcomfy *f, ff_pss *s, struct lws *wsi)
+{
+    route(f, s);
+    lws_callback_on_writable(wsi);
+    bool kick = f->cmd_kick;
+    f->cmd_kick = false;
+    pthread_mutex_unlock(&f->mu);
+    if (kick) exec_schedule(f, 0);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -1473,12 +1487,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             pthread_mutex_unlock(&f->mu);
             return 0; /* the body follows */
         }
-        route(f, s);
-        lws_callback_on_writable(wsi);
-        bool kick = f->cmd_kick;
-        f->cmd_kick = false;
-        pthread_mutex_unlock(&f->mu);
-        if (kick) exec_schedule(f, 0);
+        route_and_unlock(f, s, wsi);
         return 0;
     }
     case LWS_CALLBACK_HTTP_BODY:
@@ -1509,12 +1518,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             s->body = calloc(1, 1);
             if (!s->body) abort();
         }
-        route(f, s);
-        lws_callback_on_writable(wsi);
-        bool kick = f->cmd_kick;
-        f->cmd_kick = false;
-        pthread_mutex_unlock(&f->mu);
-        if (kick) exec_schedule(f, 0);
+        route_and_unlock(f, s, wsi);
         return 0;
     }
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -1715,9 +1719,7 @@ fcomfy *fcomfy_start(const fcomfy_opts *o)
     return f;
 fail:
     if (f->ctx) lws_context_destroy(f->ctx);
-    for (unsigned i = 0; i < f->nloras; i++)
-        free(f->loras[i]);
-    free(f->loras);
+    loras_free(f);
     pthread_mutex_destroy(&f->mu);
     free(f);
     return NULL;
@@ -1733,18 +1735,10 @@ void fcomfy_stop(fcomfy *f)
     }
     lws_sul_cancel(&f->sul);
     lws_context_destroy(f->ctx);
-    while (f->pending) {
-        ff_prompt *p = f->pending;
-        f->pending = p->next;
-        prompt_free(p);
-    }
+    prompts_free(&f->pending);
     prompt_free(f->running);
     cJSON_Delete(f->ex.executed);
-    while (f->hist_head) {
-        ff_prompt *p = f->hist_head;
-        f->hist_head = p->next;
-        prompt_free(p);
-    }
+    prompts_free(&f->hist_head);
     while (f->files) {
         ff_file *x = f->files;
         f->files = x->next;
@@ -1754,9 +1748,7 @@ void fcomfy_stop(fcomfy *f)
     for (unsigned i = 0; i < f->naccepted; i++)
         free(f->accepted[i]);
     free(f->accepted);
-    for (unsigned i = 0; i < f->nloras; i++)
-        free(f->loras[i]);
-    free(f->loras);
+    loras_free(f);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
