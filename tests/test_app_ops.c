@@ -171,6 +171,39 @@ static void a_refused_token_stops_the_bot_with_exit_4(void **state)
     assert_int_equal(app_stop(a), APP_EXIT_DISCORD_REFUSED);
 }
 
+static void commands_register_per_guild(void **state)
+{
+    (void)state;
+    fb_config c;
+    config(&c, TOKEN);
+    c.guild_ids.count = 2;
+    snprintf(c.guild_ids.items[0], CFG_STR, "200000000000000001");
+    snprintf(c.guild_ids.items[1], CFG_STR, "200000000000000002");
+    char err[768];
+    int code = 0;
+    app *a = app_start(&c, err, sizeof err, &code);
+    assert_non_null(a);
+    for (int i = 0; i < 300 && !app_commands_registered(a); i++)
+        app_poll(a, 20);
+    assert_true(app_commands_registered(a));
+    frest *rest = fake_discord_rest(fd);
+    for (uint64_t g = 200000000000000001ULL; g <= 200000000000000002ULL; g++) {
+        char *cmds = frest_commands_json(rest, g);
+        assert_non_null(cmds);
+        assert_non_null(strstr(cmds, "\"stats\""));
+        free(cmds);
+    }
+    assert_null(frest_commands_json(rest, 0)); /* nothing global */
+    assert_int_equal(app_stop(a), 0);
+
+    /* No ComfyUI configured: a configuration error that says what to set. */
+    config(&c, TOKEN);
+    c.comfyui_urls.count = 0;
+    assert_null(app_start(&c, err, sizeof err, &code));
+    assert_int_equal(code, APP_EXIT_CONFIG);
+    assert_non_null(strstr(err, "COMFYUI_URLS"));
+}
+
 static void stats_command_is_the_analytics_cli(void **state)
 {
     (void)state;
@@ -186,6 +219,7 @@ static void stats_command_is_the_analytics_cli(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(commands_register_per_guild),
         cmocka_unit_test(check_passes_when_all_is_well),
         cmocka_unit_test(check_names_each_problem_and_its_fix),
         cmocka_unit_test(a_broken_file_stops_the_start_naming_it),

@@ -97,6 +97,12 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
              "no Discord token: set DISCORD_TOKEN (or discord_token in the -c file)");
         return NULL;
     }
+    if (cfg->comfyui_urls.count == 0) {
+        fail(err, errlen, code, APP_EXIT_CONFIG,
+             "no ComfyUI server: set COMFYUI_URLS (e.g. http://127.0.0.1:8188) or comfyui_urls "
+             "in the -c file");
+        return NULL;
+    }
     app *a = calloc(1, sizeof *a);
     if (!a) {
         fail(err, errlen, code, APP_EXIT_RUNTIME, "out of memory");
