@@ -19,6 +19,8 @@
 #include "comfy/image.h"
 #include "comfy/workflow.h"
 #include "fakes/fake_comfy.h"
+#include "fluxbot/runtime.h"
+#include "util/util_time.h"
 
 #define MAX_EV 4096
 
@@ -60,23 +62,10 @@ static void on_link(void *ctx, unsigned server, bool up)
     pthread_mutex_unlock(&r->mu);
 }
 
-static uint64_t ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&d, NULL);
-}
-
 /* Waits until an event of type t (for pid, when given) has arrived; returns its index or -1. */
 static int wait_event(fx *x, cproto_ev t, const char *pid, bool node_null, unsigned timeout_ms)
 {
-    uint64_t end = ms_now() + timeout_ms;
+    uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
         pthread_mutex_lock(&x->r.mu);
         for (unsigned i = 0; i < x->r.n; i++) {
@@ -88,21 +77,21 @@ static int wait_event(fx *x, cproto_ev t, const char *pid, bool node_null, unsig
             }
         }
         pthread_mutex_unlock(&x->r.mu);
-        if (ms_now() > end) return -1;
-        sleep_ms(2);
+        if (rt_now_ms() > end) return -1;
+        util_sleep_ms(2);
     }
 }
 
 static bool wait_ups(fx *x, unsigned ups, unsigned timeout_ms)
 {
-    uint64_t end = ms_now() + timeout_ms;
+    uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
         pthread_mutex_lock(&x->r.mu);
         bool ok = x->r.ups >= ups && x->r.up;
         pthread_mutex_unlock(&x->r.mu);
         if (ok) return true;
-        if (ms_now() > end) return false;
-        sleep_ms(5);
+        if (rt_now_ms() > end) return false;
+        util_sleep_ms(5);
     }
 }
 
@@ -498,7 +487,7 @@ static void test_drop_and_reconnect(void **state)
     /* refused upgrades: the client keeps retrying, HTTP still answers */
     fcomfy_set_refuse_ws(x->f, true);
     fcomfy_drop_ws(x->f);
-    sleep_ms(1500);
+    util_sleep_ms(1500);
     pthread_mutex_lock(&x->r.mu);
     assert_false(x->r.up);
     pthread_mutex_unlock(&x->r.mu);
@@ -565,7 +554,7 @@ static void test_silent_stall_history_completes(void **state)
         char *h = get_text(x, path, NULL);
         cproto_parse_history(h, s.prompt_id, NULL, 0, &hist);
         free(h);
-        if (!hist.found) sleep_ms(5);
+        if (!hist.found) util_sleep_ms(5);
     }
     assert_true(hist.found && hist.success);
     /* not a single job event reached the socket */
