@@ -172,6 +172,18 @@ static char *get_text(fx *x, const char *path, int *status)
     return b;
 }
 
+/* GET /history/<prompt_id>, parsed for that prompt; returns cproto_parse_history's result. */
+static int get_history(fx *x, const char *prompt_id, const char *const *preferred, size_t npref,
+                       cproto_history *out)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/history/%s", prompt_id);
+    char *h = get_text(x, path, NULL);
+    int rc = cproto_parse_history(h, prompt_id, preferred, npref, out);
+    free(h);
+    return rc;
+}
+
 static void test_one_prompt_exact_order(void **state)
 {
     fx *x = *state;
@@ -229,13 +241,9 @@ static void test_one_prompt_exact_order(void **state)
     assert_true(null_exec > final_status);
 
     /* history, outputs and the real PNG behind /view */
-    char path[256];
-    snprintf(path, sizeof path, "/history/%s", sub.prompt_id);
-    char *h = get_text(x, path, NULL);
     const char *pref[] = {"9"};
     cproto_history hist;
-    assert_int_equal(cproto_parse_history(h, sub.prompt_id, pref, 1, &hist), 0);
-    free(h);
+    assert_int_equal(get_history(x, sub.prompt_id, pref, 1, &hist), 0);
     assert_true(hist.found && hist.success && hist.completed);
     assert_int_equal(hist.noutputs, 1);
     assert_string_equal(hist.outputs[0].subfolder, "fb");
@@ -391,12 +399,8 @@ static void test_error_at_node(void **state)
     assert_string_equal(e.message, "CUDA out of memory");
     assert_true(wait_event(x, CP_EV_EXECUTING, s.prompt_id, true, 5000) > i);
     assert_true(wait_event(x, CP_EV_SUCCESS, s.prompt_id, false, 0) < 0);
-    char path[128];
-    snprintf(path, sizeof path, "/history/%s", s.prompt_id);
-    char *h = get_text(x, path, NULL);
     cproto_history hist;
-    cproto_parse_history(h, s.prompt_id, NULL, 0, &hist);
-    free(h);
+    get_history(x, s.prompt_id, NULL, 0, &hist);
     assert_true(hist.found);
     assert_false(hist.success);
     assert_string_equal(hist.error_node, "8");
@@ -425,12 +429,8 @@ static void test_interrupt(void **state)
     int i = wait_event(x, CP_EV_INTERRUPTED, s.prompt_id, false, 5000);
     assert_true(i >= 0);
     assert_true(wait_event(x, CP_EV_EXECUTING, s.prompt_id, true, 5000) > i);
-    char path[128];
-    snprintf(path, sizeof path, "/history/%s", s.prompt_id);
-    char *h = get_text(x, path, NULL);
     cproto_history hist;
-    cproto_parse_history(h, s.prompt_id, NULL, 0, &hist);
-    free(h);
+    get_history(x, s.prompt_id, NULL, 0, &hist);
     assert_true(hist.found && hist.interrupted && !hist.success);
     /* the control-API interrupt does the same */
     snprintf(graph, sizeof graph, simple_graph, 4);
@@ -547,13 +547,9 @@ static void test_silent_stall_history_completes(void **state)
     snprintf(graph, sizeof graph, simple_graph, 13);
     cproto_submit s;
     assert_int_equal(post_prompt(x, graph, NULL, &s), 200);
-    char path[128];
-    snprintf(path, sizeof path, "/history/%s", s.prompt_id);
     cproto_history hist = {0};
     for (int i = 0; i < 500 && !hist.found; i++) {
-        char *h = get_text(x, path, NULL);
-        cproto_parse_history(h, s.prompt_id, NULL, 0, &hist);
-        free(h);
+        get_history(x, s.prompt_id, NULL, 0, &hist);
         if (!hist.found) util_sleep_ms(5);
     }
     assert_true(hist.found && hist.success);
