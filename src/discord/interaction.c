@@ -176,6 +176,18 @@ static bool get_int(pctx *c, const cJSON *obj, const char *key, const char *path
 /* ---- options -----------------------------------------------------------------------------------
  */
 
+/* An option's text (v is a string): valid UTF-8 of at most IX_STRING_MAX characters, copied. */
+static bool option_text(pctx *c, const cJSON *v, const char *vpath, ix_option *opt)
+{
+    size_t chars;
+    if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
+        return fail(c, IX_E_UTF8, vpath, "%s is not valid UTF-8", vpath);
+    if (chars > IX_STRING_MAX)
+        return fail(c, IX_E_LENGTH, vpath, "%s is longer than %d characters", vpath, IX_STRING_MAX);
+    opt->str = arena_dup(c, v->valuestring);
+    return true;
+}
+
 static bool parse_option_value(pctx *c, const cJSON *o, ix_option *opt, const char *path,
                                bool autocomplete)
 {
@@ -189,13 +201,7 @@ static bool parse_option_value(pctx *c, const cJSON *o, ix_option *opt, const ch
     opt->has_value = true;
     if (autocomplete && cJSON_IsString(v) && opt->type != IX_OPT_ATTACHMENT) {
         /* Partial input: keep the text whatever the declared type. */
-        size_t chars;
-        if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
-            return fail(c, IX_E_UTF8, vpath, "%s is not valid UTF-8", vpath);
-        if (chars > IX_STRING_MAX)
-            return fail(c, IX_E_LENGTH, vpath, "%s is longer than %d characters", vpath,
-                        IX_STRING_MAX);
-        opt->str = arena_dup(c, v->valuestring);
+        if (!option_text(c, v, vpath, opt)) return false;
         if (opt->type == IX_OPT_STRING) return true;
         /* A typed value that is complete is also decoded, for convenience. */
         char *end = NULL;
@@ -207,18 +213,10 @@ static bool parse_option_value(pctx *c, const cJSON *o, ix_option *opt, const ch
         return true;
     }
     switch (opt->type) {
-    case IX_OPT_STRING: {
-        size_t chars;
+    case IX_OPT_STRING:
         if (!cJSON_IsString(v) || !v->valuestring)
             return fail(c, IX_E_TYPE, vpath, "%s must be a string", vpath);
-        if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
-            return fail(c, IX_E_UTF8, vpath, "%s is not valid UTF-8", vpath);
-        if (chars > IX_STRING_MAX)
-            return fail(c, IX_E_LENGTH, vpath, "%s is longer than %d characters", vpath,
-                        IX_STRING_MAX);
-        opt->str = arena_dup(c, v->valuestring);
-        return true;
-    }
+        return option_text(c, v, vpath, opt);
     case IX_OPT_INTEGER: {
         if (!cJSON_IsNumber(v)) return fail(c, IX_E_TYPE, vpath, "%s must be a number", vpath);
         double d = v->valuedouble;
