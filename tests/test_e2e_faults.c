@@ -98,6 +98,10 @@ static void test_faults_during_steady_load(void **state)
     assert_float_equal(mc_value(m, "fluxbot_jobs_total{outcome=\"succeeded\"}"), generations, 0);
     assert_float_equal(mc_value(m, "fluxbot_jobs_total{outcome=\"failed\"}"), 0, 0);
     assert_true(mc_value(m, "fluxbot_jobs_resubmitted_total") >= 1);
+    assert_float_equal(mc_value(m, "fluxbot_job_run_seconds_count"), generations, 0);
+    assert_true(mc_value(m, "fluxbot_job_run_seconds_sum") > 0);
+    assert_true(mc_value(m, "fluxbot_job_total_seconds_sum") >=
+                mc_value(m, "fluxbot_job_run_seconds_sum") * 0.99);
     assert_float_equal(
         mc_value(m, "fluxbot_router_interactions_total{command=\"comfy\",outcome=\"invalid\"}"),
         refusals, 0);
