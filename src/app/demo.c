@@ -542,6 +542,8 @@ static void print_end(demo *d)
         char *t = demo_render_message(r->stats_message, 76, ansi);
         if (t) fputs(t, out);
         free(t);
+    } else if (r->interrupted) {
+        fprintf(out, "\nStopped early (Ctrl-C); the bot shut down cleanly.\n");
     } else {
         fprintf(out, "\n(The final /stats did not arrive in time; see the log.)\n");
     }
@@ -553,11 +555,11 @@ static void print_end(demo *d)
     fprintf(out,
             "\nWhat the %u simulated users did: %" PRIu64 " interactions (%" PRIu64
             " answered), %" PRIu64 " image%s and %" PRIu64 " video%s generated, %" PRIu64
-            " bad input%s refused, %" PRIu64 " job%s failed.\n"
-            "(/stats counts every command before the one that asked.)\n",
+            " bad input%s refused, %" PRIu64 " job%s failed.%s\n",
             r->users_active, sent, answered, r->images_ok, r->images_ok == 1 ? "" : "s",
             r->videos_ok, r->videos_ok == 1 ? "" : "s", r->answered[DU_BAD],
-            r->answered[DU_BAD] == 1 ? "" : "s", r->jobs_failed, r->jobs_failed == 1 ? "" : "s");
+            r->answered[DU_BAD] == 1 ? "" : "s", r->jobs_failed, r->jobs_failed == 1 ? "" : "s",
+            r->stats_message ? "\n(/stats counts every command before the one that asked.)" : "");
     fprintf(out,
             "\nEverything the bot wrote is in %s:\n"
             "  database  %s  (%" PRIu64 " analytics rows)\n"
@@ -720,7 +722,8 @@ stop:
     rep->analytics_rows = count_rows(rep->db);
     rep->image_files = count_files(rep->images);
     if (code == APP_EXIT_OK && d.nitems) print_end(&d);
-    if (code == APP_EXIT_OK && rep->unanswered) code = APP_EXIT_RUNTIME;
+    /* Interactions in flight when Ctrl-C came were answered by the drain, unobserved. */
+    if (code == APP_EXIT_OK && rep->unanswered && !rep->interrupted) code = APP_EXIT_RUNTIME;
 
 out:
     if (d.du_ok) du_free(&d.du);
