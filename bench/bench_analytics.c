@@ -34,6 +34,7 @@
 #include "analytics/an_time.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
+#include "bench_util.h"
 #include "hist.h"
 #include "msgs/analytics_msgs.h"
 
@@ -51,19 +52,6 @@ static const char *const k_cmds[] = {"comfy", "redux",    "pulid", "video",
 static const char *const k_res[] = {"1024x1024", "16:9 [1920x1080 landscape]", "832x1216",
                                     "1216x832",  "9:16 [1080x1920 portrait]",  "3:2",
                                     "4:5"};
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double quantile(double *v, unsigned n, double q)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    unsigned i = (unsigned)(q * (n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -317,15 +305,15 @@ static void stats_at(uint64_t rows, int64_t now, stats_row *out)
         }
         lat[i] = (double)(rt_now_ns() - q0) / 1e6;
     }
-    out->roll_p50 = quantile(lat, g_queries, 0.5);
-    out->roll_p99 = quantile(lat, g_queries, 0.99);
+    out->roll_p50 = bench_quantile(lat, g_queries, 0.5);
+    out->roll_p99 = bench_quantile(lat, g_queries, 0.99);
     for (unsigned i = 0; i < nraw; i++) {
         uint64_t q0 = rt_now_ns();
         an_reader_stats_raw(r, 30, now, &raw, err, sizeof err);
         lat[i] = (double)(rt_now_ns() - q0) / 1e6;
     }
-    out->raw_p50 = quantile(lat, nraw, 0.5);
-    out->raw_p99 = quantile(lat, nraw, 0.99);
+    out->raw_p50 = bench_quantile(lat, nraw, 0.5);
+    out->raw_p99 = bench_quantile(lat, nraw, 0.99);
     free(lat);
     if (st.total_commands != raw.total_commands || st.total_images != raw.total_images ||
         st.active_users != raw.active_users) {
@@ -357,24 +345,16 @@ static void parse_rows(const char *s)
 int main(int argc, char **argv)
 {
     bool json = false;
-    const char *base = "/tmp";
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
-            g_events = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
-            parse_rows(argv[++i]);
-        else if (strcmp(argv[i], "--queries") == 0 && i + 1 < argc)
-            g_queries = (unsigned)strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
-            base = argv[++i];
-        else {
-            fprintf(stderr, "usage: bench_analytics [--json] [--events N] [--rows N,N,...] "
-                            "[--queries Q] [--dir DIR]\n");
-            return 2;
-        }
-    }
+    const char *base = "/tmp", *rows_arg = NULL;
+    const bench_arg args[] = {{"--json", BENCH_FLAG, &json},
+                              {"--events", BENCH_U64, &g_events},
+                              {"--rows", BENCH_TEXT, &rows_arg},
+                              {"--queries", BENCH_UNSIGNED, &g_queries},
+                              {"--dir", BENCH_TEXT, &base}};
+    if (!bench_args(argc, argv, args, 5,
+                    "[--json] [--events N] [--rows N,N,...] [--queries Q] [--dir DIR]"))
+        return 2;
+    if (rows_arg) parse_rows(rows_arg);
     if (g_events < 1000) g_events = 1000;
     if (g_queries < 5) g_queries = 5;
     snprintf(g_dir, sizeof g_dir, "%s/fluxbot-bench-XXXXXX", base);
@@ -394,7 +374,8 @@ int main(int argc, char **argv)
         writer[i] = writer_run(g_events, i == 1 ? &h : NULL);
         single[i] = plain_loop(n_single, 1, "single.db");
     }
-    double p = quantile(plain, 3, 0.5), w = quantile(writer, 3, 0.5), s1 = quantile(single, 3, 0.5);
+    double p = bench_quantile(plain, 3, 0.5), w = bench_quantile(writer, 3, 0.5),
+           s1 = bench_quantile(single, 3, 0.5);
 
     /* /stats at 15:30:00.123: off the hour, so the window's two partial hours (which always
      * add up to one hour of events) come from the raw tables. */

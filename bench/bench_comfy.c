@@ -27,6 +27,7 @@
 #include "fakes/fake_rest.h"
 #include "fluxbot/log.h"
 #include "msgs/comfy_msgs.h"
+#include "bench_util.h"
 
 #define TOKEN "bench-token"
 #define APP 777ULL
@@ -35,23 +36,10 @@
 static unsigned g_jobs = 100, g_max_threads = 4, g_max_servers = 4, g_repeat = 3, g_gpu_ms = 0;
 static uint64_t g_ix = 5000;
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(unsigned ms)
 {
     struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&d, NULL);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 typedef struct env {
@@ -149,7 +137,7 @@ static double bench_config(env *e, unsigned threads, unsigned servers)
         comfy_runner_stats st0;
         comfy_runner_stats_get(r.cr, &st0);
         uint64_t done0 = st0.jobs_succeeded + st0.jobs_failed;
-        uint64_t t0 = now_ms();
+        uint64_t t0 = rt_now_ms();
         for (unsigned i = 0; i < g_jobs; i++)
             rt_send_wait(comfy_runner_actor(r.cr), &msgs[i]->hdr, 5000);
         free(msgs);
@@ -159,15 +147,14 @@ static double bench_config(env *e, unsigned threads, unsigned servers)
             if (st.jobs_succeeded + st.jobs_failed >= done0 + g_jobs) break;
             sleep_ms(1);
         }
-        uint64_t dt = now_ms() - t0;
+        uint64_t dt = rt_now_ms() - t0;
         if (st.jobs_failed != st0.jobs_failed)
             fprintf(stderr, "bench_comfy: %" PRIu64 " job(s) failed\n",
                     st.jobs_failed - st0.jobs_failed);
         rates[k] = g_jobs * 1000.0 / (double)(dt ? dt : 1);
     }
     run_stop(&r);
-    qsort(rates, rounds, sizeof rates[0], cmp_double);
-    return rounds % 2 ? rates[rounds / 2] : (rates[rounds / 2 - 1] + rates[rounds / 2]) / 2;
+    return bench_median(rates, rounds);
 }
 
 typedef struct prog_result {
@@ -238,27 +225,16 @@ static void bench_progress(env *e, prog_result *out)
 int main(int argc, char **argv)
 {
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = true;
-        else if (!strcmp(argv[i], "--jobs") && i + 1 < argc)
-            g_jobs = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--max-threads") && i + 1 < argc)
-            g_max_threads = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--max-servers") && i + 1 < argc)
-            g_max_servers = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
-            g_repeat = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--gpu-ms") && i + 1 < argc)
-            g_gpu_ms = (unsigned)atoi(argv[++i]);
-        else {
-            fprintf(stderr,
-                    "usage: %s [--json] [--jobs N] [--max-threads M] [--max-servers K] "
-                    "[--repeat R] [--gpu-ms G]\n",
-                    argv[0]);
-            return 2;
-        }
-    }
+    const bench_arg args[] = {{"--json", BENCH_FLAG, &json},
+                              {"--jobs", BENCH_UNSIGNED, &g_jobs},
+                              {"--max-threads", BENCH_UNSIGNED, &g_max_threads},
+                              {"--max-servers", BENCH_UNSIGNED, &g_max_servers},
+                              {"--repeat", BENCH_UNSIGNED, &g_repeat},
+                              {"--gpu-ms", BENCH_UNSIGNED, &g_gpu_ms}};
+    if (!bench_args(argc, argv, args, 6,
+                    "[--json] [--jobs N] [--max-threads M] [--max-servers K] [--repeat R] "
+                    "[--gpu-ms G]"))
+        return 2;
     if (g_jobs == 0 || g_max_threads == 0 || g_max_servers == 0 || g_repeat == 0) return 2;
     if (g_max_servers > MAXK) g_max_servers = MAXK;
     if (g_max_threads > 64) g_max_threads = 64;

@@ -22,28 +22,11 @@
 #include "discord/gw_envelope.h"
 #include "discord/gw_roles.h"
 #include "discord/gw_zlib.h"
+#include "fluxbot/runtime.h"
+#include "bench_util.h"
 
 static unsigned g_repeat = 5;
 static size_t g_guild_kb = 2048;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---- fixtures --------------------------------------------------------------------------- */
 
@@ -156,19 +139,19 @@ static volatile uint64_t g_sink;
 /* ns per frame of our envelope parse */
 static double run_envelope(const char *f, size_t len, unsigned iters)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = rt_now_ns();
     for (unsigned i = 0; i < iters; i++) {
         gw_envelope env;
         if (gw_envelope_parse(f, len, 0, &env) != GW_ENV_OK) abort();
         g_sink += (uint64_t)env.op + env.d.len + (uint64_t)env.t[0];
     }
-    return (double)(now_ns() - t0) / iters;
+    return (double)(rt_now_ns() - t0) / iters;
 }
 
 /* ns per frame of the cJSON baseline: parse the whole frame, read op/s/t/d, free */
 static double run_cjson(const char *f, size_t len, unsigned iters)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = rt_now_ns();
     for (unsigned i = 0; i < iters; i++) {
         cJSON *j = cJSON_ParseWithLength(f, len);
         if (!j) abort();
@@ -180,17 +163,17 @@ static double run_cjson(const char *f, size_t len, unsigned iters)
                   (d != NULL);
         cJSON_Delete(j);
     }
-    return (double)(now_ns() - t0) / iters;
+    return (double)(rt_now_ns() - t0) / iters;
 }
 
 static double run_roles(gw_roles *r, const char *f, size_t len, unsigned iters)
 {
     gw_envelope env;
     if (gw_envelope_parse(f, len, 0, &env) != GW_ENV_OK) abort();
-    uint64_t t0 = now_ns();
+    uint64_t t0 = rt_now_ns();
     for (unsigned i = 0; i < iters; i++)
         if (gw_roles_apply(r, "GUILD_CREATE", env.d.p, env.d.len) != 1) abort();
-    return (double)(now_ns() - t0) / iters;
+    return (double)(rt_now_ns() - t0) / iters;
 }
 
 /* A stream of `count` copies of the frame, deflated with a sync flush each. */
@@ -224,7 +207,7 @@ static double run_inflate(const unsigned char *stream, const size_t *sizes, unsi
 {
     gw_inflater z;
     gw_inflater_init(&z, 64u << 20);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = rt_now_ns();
     size_t off = 0;
     for (unsigned i = 0; i < count; i++) {
         const char *msg;
@@ -236,7 +219,7 @@ static double run_inflate(const unsigned char *stream, const size_t *sizes, unsi
         g_sink += env.d.len;
         off += sizes[i];
     }
-    double ns = (double)(now_ns() - t0) / count;
+    double ns = (double)(rt_now_ns() - t0) / count;
     gw_inflater_free(&z);
     return ns;
 }
@@ -250,18 +233,10 @@ typedef struct row {
 int main(int argc, char **argv)
 {
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = true;
-        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
-            g_repeat = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--guild-kb") && i + 1 < argc)
-            g_guild_kb = (size_t)atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: %s [--json] [--repeat R] [--guild-kb K]\n", argv[0]);
-            return 2;
-        }
-    }
+    const bench_arg args[] = {{"--json", BENCH_FLAG, &json},
+                              {"--repeat", BENCH_UNSIGNED, &g_repeat},
+                              {"--guild-kb", BENCH_SIZE, &g_guild_kb}};
+    if (!bench_args(argc, argv, args, 3, "[--json] [--repeat R] [--guild-kb K]")) return 2;
     if (g_repeat == 0) g_repeat = 1;
     size_t ilen, glen;
     char *ix = interaction_frame(&ilen);
@@ -286,11 +261,11 @@ int main(int argc, char **argv)
         z2[r] = run_inflate(st_g, zs_g, z_g);
     }
     row rows[] = {
-        {"INTERACTION_CREATE envelope", ilen, median(e_ix, R), median(c_ix, R)},
-        {"GUILD_CREATE envelope", glen, median(e_g, R), median(c_g, R)},
-        {"GUILD_CREATE role cache apply", glen, median(r_g, R), median(c_g, R)},
+        {"INTERACTION_CREATE envelope", ilen, bench_median(e_ix, R), bench_median(c_ix, R)},
+        {"GUILD_CREATE envelope", glen, bench_median(e_g, R), bench_median(c_g, R)},
+        {"GUILD_CREATE role cache apply", glen, bench_median(r_g, R), bench_median(c_g, R)},
     };
-    double zi = median(z1, R), zg = median(z2, R);
+    double zi = bench_median(z1, R), zg = bench_median(z2, R);
     const unsigned nrows = sizeof rows / sizeof rows[0];
 
     if (json) {

@@ -24,6 +24,7 @@
 #include "fakes/fake_rest.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
+#include "bench_util.h"
 #include "hist.h"
 #include "msgs/discord_msgs.h"
 
@@ -37,25 +38,6 @@ static unsigned g_slow = 200;
 static unsigned g_repeat = 3;
 static unsigned g_ix_seq = 1;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* ---- limiter ----------------------------------------------------------------------------------
  */
 
@@ -63,12 +45,12 @@ static double bench_route_only(unsigned n)
 {
     char path[96];
     rl_route r;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = rt_now_ns();
     for (unsigned i = 0; i < n; i++) {
         snprintf(path, sizeof path, "/interactions/%u/tok%u/callback", 1000 + i % 5000, i % 5000);
         rl_route_of("POST", path, &r);
     }
-    return n / ((now_ns() - t0) / 1e9);
+    return n / ((rt_now_ns() - t0) / 1e9);
 }
 
 static double bench_limiter(unsigned n)
@@ -82,7 +64,7 @@ static double bench_limiter(unsigned n)
         rl_headers_feed(&h, lines[i], strlen(lines[i]));
     char path[96];
     rl_ticket t;
-    uint64_t fake_now = 1000, t0 = now_ns();
+    uint64_t fake_now = 1000, t0 = rt_now_ns();
     for (unsigned i = 0; i < n; i++) {
         /* 5000 interactions and 50 channels in rotation: realistic bucket churn. */
         if (i % 10 == 0)
@@ -95,7 +77,7 @@ static double bench_limiter(unsigned n)
         if (rl_acquire(l, &t, fake_now, &wake) == RL_SEND) rl_complete(l, &t, 204, &h, fake_now);
         fake_now += (i % 64 == 0); /* time moves: windows expire, GC runs */
     }
-    double rate = n / ((now_ns() - t0) / 1e9);
+    double rate = n / ((rt_now_ns() - t0) / 1e9);
     rl_free(l);
     return rate;
 }
@@ -117,7 +99,7 @@ static void sink_on_message(rt_actor *self, void *state, rt_msg *m)
     sink *s = state;
     if (m->type == MSG_REST_RES) {
         rest_res_msg *r = (rest_res_msg *)m;
-        uint64_t t = now_ns();
+        uint64_t t = rt_now_ns();
         pthread_mutex_lock(&s->mu);
         hist_add(&s->lat, t - s->sent_ns[r->cookie]);
         pthread_mutex_unlock(&s->mu);
@@ -191,11 +173,11 @@ static double run_baseline(frest *f, unsigned n, const workload *w, hist *lat)
     CURL *c = curl_easy_init();
     struct curl_slist *h = curl_slist_append(NULL, "Expect:");
     if (!w->upload) h = curl_slist_append(h, "Content-Type: application/json");
-    uint64_t t0 = now_ns();
+    uint64_t t0 = rt_now_ns();
     for (unsigned i = 0; i < n; i++) {
         char url[256];
         snprintf(url, sizeof url, "%s%s", frest_base_url(f), paths[i]);
-        uint64_t s = now_ns();
+        uint64_t s = rt_now_ns();
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
@@ -218,9 +200,9 @@ static double run_baseline(frest *f, unsigned n, const workload *w, hist *lat)
         }
         curl_easy_perform(c);
         curl_mime_free(mime);
-        hist_add(lat, now_ns() - s);
+        hist_add(lat, rt_now_ns() - s);
     }
-    double rate = n / ((now_ns() - t0) / 1e9);
+    double rate = n / ((rt_now_ns() - t0) / 1e9);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     free_paths(paths, n);
@@ -246,14 +228,14 @@ static double run_actor(frest *f, unsigned n, const workload *w, hist *lat, uint
     drest_config dc = {.api_base = frest_base_url(f), .token = TOKEN, .lane_capacity = 8192};
     drest *d = drest_create(sys, &dc);
     rt_system_start(sys);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = rt_now_ns();
     for (unsigned i = 0; i < n; i++) {
         rest_req_msg *m = rest_req_msg_new(w->upload ? REST_PATCH : REST_POST, paths[i],
                                            w->upload ? EDIT_JSON : CALLBACK_JSON);
         if (w->upload) rest_req_add_file(m, "out.png", "image/png", w->file, w->file_len);
         m->reply_to = sa;
         m->cookie = i;
-        s.sent_ns[i] = now_ns();
+        s.sent_ns[i] = rt_now_ns();
         while (rt_send_wait(drest_actor(d), &m->hdr, 1000) != 0) {
         }
     }
@@ -261,7 +243,7 @@ static double run_actor(frest *f, unsigned n, const workload *w, hist *lat, uint
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);
     }
-    double rate = n / ((now_ns() - t0) / 1e9);
+    double rate = n / ((rt_now_ns() - t0) / 1e9);
     rt_system_stop(sys);
     rt_system_free(sys);
     drest_free(d);
@@ -289,31 +271,21 @@ static void run_row(frest *f, row *r, const workload *w)
         b[k] = run_baseline(f, r->n, w, &r->base_lat);
         a[k] = run_actor(f, r->n, w, &r->actor_lat, &r->actor_ok);
     }
-    r->base_rate = median(b, g_repeat);
-    r->actor_rate = median(a, g_repeat);
+    r->base_rate = bench_median(b, g_repeat);
+    r->actor_rate = bench_median(a, g_repeat);
 }
 
 int main(int argc, char **argv)
 {
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = true;
-        else if (!strcmp(argv[i], "--requests") && i + 1 < argc)
-            g_requests = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--slow") && i + 1 < argc)
-            g_slow = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--uploads") && i + 1 < argc)
-            g_uploads = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
-            g_repeat = (unsigned)atoi(argv[++i]);
-        else {
-            fprintf(stderr,
-                    "usage: %s [--json] [--requests N] [--uploads M] [--slow K] [--repeat R]\n",
-                    argv[0]);
-            return 2;
-        }
-    }
+    const bench_arg args[] = {{"--json", BENCH_FLAG, &json},
+                              {"--requests", BENCH_UNSIGNED, &g_requests},
+                              {"--slow", BENCH_UNSIGNED, &g_slow},
+                              {"--uploads", BENCH_UNSIGNED, &g_uploads},
+                              {"--repeat", BENCH_UNSIGNED, &g_repeat}};
+    if (!bench_args(argc, argv, args, 5,
+                    "[--json] [--requests N] [--uploads M] [--slow K] [--repeat R]"))
+        return 2;
     if (g_repeat < 1) g_repeat = 1;
     if (g_repeat > 16) g_repeat = 16;
     log_configure(LOG_LEVEL_ERROR, false, 2);
@@ -325,7 +297,7 @@ int main(int argc, char **argv)
         route_rate[k] = bench_route_only(nd);
         lim_rate[k] = bench_limiter(nd);
     }
-    double rr = median(route_rate, g_repeat), lr = median(lim_rate, g_repeat);
+    double rr = bench_median(route_rate, g_repeat), lr = bench_median(lim_rate, g_repeat);
 
     frest_config fc = {.token = TOKEN, .application_id = APP, .callback_deadline_ms = 600000};
     frest *f = frest_start(&fc);

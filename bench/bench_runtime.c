@@ -21,6 +21,7 @@
 
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
+#include "bench_util.h"
 #include "hist.h"
 
 enum { MSG_BENCH = 990, MSG_PING = 991, MSG_PONG = 992 };
@@ -28,17 +29,6 @@ enum { MSG_BENCH = 990, MSG_PING = 991, MSG_PONG = 992 };
 static uint64_t g_messages = 2000000;
 static unsigned g_repeat = 5;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 static unsigned g_idle_seconds = 5;
 
 /* ---- raw ring baseline ------------------------------------------------------------------- */
@@ -296,22 +286,13 @@ static void lat_row(const char *name, const hist *h, bool json, bool last)
 int main(int argc, char **argv)
 {
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = true;
-        else if (!strcmp(argv[i], "--messages") && i + 1 < argc)
-            g_messages = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {
-            int r = atoi(argv[++i]);
-            g_repeat = r > 0 ? (unsigned)r : 1;
-        } else if (!strcmp(argv[i], "--idle-seconds") && i + 1 < argc)
-            g_idle_seconds = (unsigned)atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: %s [--json] [--messages N] [--repeat R] [--idle-seconds S]\n",
-                    argv[0]);
-            return 2;
-        }
-    }
+    const bench_arg args[] = {{"--json", BENCH_FLAG, &json},
+                              {"--messages", BENCH_U64, &g_messages},
+                              {"--repeat", BENCH_UNSIGNED, &g_repeat},
+                              {"--idle-seconds", BENCH_UNSIGNED, &g_idle_seconds}};
+    if (!bench_args(argc, argv, args, 4, "[--json] [--messages N] [--repeat R] [--idle-seconds S]"))
+        return 2;
+    if ((int)g_repeat <= 0) g_repeat = 1; /* zero or negative */
     log_configure(LOG_LEVEL_WARN, false, 2);
 
     /* Baselines: one producer on a raw SPSC ring; two producers on one shared MPMC ring (what a
@@ -330,10 +311,10 @@ int main(int argc, char **argv)
         q1[r] = a1[r] / r1[r];
         q2[r] = a2[r] / r2[r];
     }
-    double rawm1 = median(r1, g_repeat), rawm2 = median(r2, g_repeat);
-    double act1 = median(a1, g_repeat), act2 = median(a2, g_repeat);
-    double ratio1 = median(q1, g_repeat), ratio2 = median(q2, g_repeat);
-    double bare = median(bares, g_repeat);
+    double rawm1 = bench_median(r1, g_repeat), rawm2 = bench_median(r2, g_repeat);
+    double act1 = bench_median(a1, g_repeat), act2 = bench_median(a2, g_repeat);
+    double ratio1 = bench_median(q1, g_repeat), ratio2 = bench_median(q2, g_repeat);
+    double bare = bench_median(bares, g_repeat);
 
     static hist spin_h, park_h;
     hist_init(&spin_h);

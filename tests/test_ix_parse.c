@@ -290,6 +290,50 @@ static void test_scalar_parsers(void **state)
     assert_false(ix_parse_snowflake(NULL, &v));
 }
 
+/* Writes `"key":[n copies of item]` into out. */
+static void json_list(char *out, size_t cap, const char *key, const char *item, int n)
+{
+    size_t o = (size_t)snprintf(out, cap, "\"%s\":[", key);
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? "," : "", item);
+    snprintf(out + o, cap - o, "]");
+}
+
+/* member.roles and data.values: arrays, bounded, null read as absent. */
+static void test_bounded_arrays(void **state)
+{
+    (void)state;
+    char list[(IX_MAX_ROLES + 1) * 6 + 32], with[sizeof list + 16];
+    expect_error(COMFY, "\"roles\":[", "\"roles\":\"7\",\"x\":[", IX_E_TYPE, "member.roles");
+    json_list(list, sizeof list, "roles", "\"7\"", IX_MAX_ROLES + 1);
+    snprintf(with, sizeof with, "%s,\"x\":[", list); /* the old list becomes "x" */
+    expect_error(COMFY, "\"roles\":[", with, IX_E_TOO_MANY, "member.roles");
+
+    const char *comp = "{\"id\":\"1\",\"application_id\":\"2\",\"type\":3,\"token\":\"t\","
+                       "\"user\":{\"id\":\"3\"},"
+                       "\"data\":{\"custom_id\":\"c\",\"component_type\":3,%s}}";
+    const char *vals = "\"values\":[\"a\"]";
+    char payload[sizeof list + 256];
+    snprintf(payload, sizeof payload, comp, vals);
+    expect_error(payload, vals, "\"values\":\"a\"", IX_E_TYPE, "data.values");
+    expect_error(payload, vals, "\"values\":[\"a\",2]", IX_E_TYPE, "data.values[]");
+    json_list(list, sizeof list, "values", "\"v\"", IX_MAX_VALUES + 1);
+    expect_error(payload, vals, list, IX_E_TOO_MANY, "data.values");
+
+    ix_error e;
+    json_list(list, sizeof list, "values", "\"v\"", IX_MAX_VALUES);
+    snprintf(payload, sizeof payload, comp, list);
+    ix_interaction *ix = parse(payload, &e);
+    assert_non_null(ix);
+    assert_int_equal(ix->nvalues, IX_MAX_VALUES);
+    ix_free(ix);
+    snprintf(payload, sizeof payload, comp, "\"values\":null");
+    ix = parse(payload, &e);
+    assert_non_null(ix);
+    assert_int_equal(ix->nvalues, 0);
+    ix_free(ix);
+}
+
 /* Random mutations of a valid payload never crash and either parse or fail cleanly. */
 static void test_fuzz_mutations(void **state)
 {
@@ -327,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_dm_user_and_attachments),
         cmocka_unit_test(test_autocomplete_and_subcommands),
         cmocka_unit_test(test_component),
+        cmocka_unit_test(test_bounded_arrays),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_scalar_parsers),
         cmocka_unit_test(test_fuzz_mutations),

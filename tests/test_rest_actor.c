@@ -21,6 +21,7 @@
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "msgs/discord_msgs.h"
+#include "util/util_time.h"
 
 #define TOKEN "actor-test-token.XyZ"
 #define APP 4242
@@ -53,14 +54,7 @@ static void col_on_message(rt_actor *self, void *state, rt_msg *m)
 
 static size_t col_wait(collector *c, size_t n, int timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = util_deadline(CLOCK_REALTIME, (uint64_t)timeout_ms);
     pthread_mutex_lock(&c->mu);
     while (c->n < n)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0) break;

@@ -1,4 +1,5 @@
-/* util_json: string lookups with a fallback, ids as decimal strings, print-and-free.
+/* util_json: string lookups with a fallback, ids as decimal strings, clipped text,
+ * print-and-free.
  * fluxbot-test: tsan */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,12 +58,31 @@ static void test_print_free(void **state)
     free(s);
 }
 
+static void test_add_clipped(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_CreateObject();
+    util_json_add_clipped(o, "fits", "caf\xc3\xa9", 4);
+    util_json_add_clipped(o, "cut", "abcdef", 4);
+    util_json_add_clipped(o, "repaired",
+                          "a\xff"
+                          "b",
+                          10);
+    util_json_add_clipped(o, "null", NULL, 10);
+    char *s = util_json_print_free(o);
+    assert_string_equal(s, "{\"fits\":\"caf\xc3\xa9\",\"cut\":\"abc\xe2\x80\xa6\","
+                           "\"repaired\":\"a\xef\xbf\xbd"
+                           "b\",\"null\":\"\"}");
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_str),
         cmocka_unit_test(test_u64),
         cmocka_unit_test(test_print_free),
+        cmocka_unit_test(test_add_clipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
 
 #include "actors/comfy_runner_internal.h"
 #include "fluxbot/log.h"
+#include "fluxbot/runtime.h"
+#include "util/util_time.h"
 
 #define ORPHAN_TTL_MS 60000
 
@@ -65,11 +67,7 @@ unsigned comfy_chan_wait(comfy_chan *c, cproto_event *out, unsigned max, uint64_
 {
     pthread_mutex_lock(&c->mu);
     if (c->n == 0 && !c->reconcile && timeout_ms > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + (timeout_ms % 1000) * 1000000ULL;
-        ts.tv_sec += (time_t)(timeout_ms / 1000 + ns / 1000000000ULL);
-        ts.tv_nsec = (long)(ns % 1000000000ULL);
+        struct timespec ts = util_deadline(CLOCK_MONOTONIC, timeout_ms);
         while (c->n == 0 && !c->reconcile) {
             if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0) break;
         }
@@ -86,13 +84,6 @@ unsigned comfy_chan_wait(comfy_chan *c, cproto_event *out, unsigned max, uint64_
     }
     pthread_mutex_unlock(&c->mu);
     return k;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static comfy_reg *reg_find(comfy_runner *r, unsigned server, const char *pid)
@@ -188,7 +179,7 @@ void comfy_ev_on_event(void *ctx, unsigned server, const cproto_event *ev)
         return;
     }
     /* nobody follows this prompt (yet): keep it briefly, dropping expired ones first */
-    uint64_t now = mono_ms();
+    uint64_t now = rt_now_ms();
     comfy_orphan *slot = &r->orph[r->orph_next];
     for (unsigned k = 0; k < r->orph_cap; k++) {
         comfy_orphan *o = &r->orph[(r->orph_next + k) % r->orph_cap];
@@ -213,7 +204,7 @@ void comfy_ev_on_link(void *ctx, unsigned server, bool up)
     if (up)
         spick_mark_up(&sv->pick);
     else if (was || sv->pick.down_since_ms == 0)
-        spick_mark_down(&sv->pick, mono_ms(), 0.5);
+        spick_mark_down(&sv->pick, rt_now_ms(), 0.5);
     pthread_mutex_unlock(&r->srv_mu);
     if (was != up) {
         if (up)

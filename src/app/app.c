@@ -203,7 +203,8 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
                                .analytics = a->writer,
                                .runner = a->runner,
                                .rest = a->rest,
-                               .stats = a->stats};
+                               .stats = a->stats,
+                               .gateway = a->gw};
         metrics_add_sources(a->metrics, &src);
         metrics_add(a->metrics, router_metrics_collect, a->router);
         LOG_INFO(LOGN, "metrics on http://127.0.0.1:%u/metrics", metrics_port(a->metrics));
@@ -299,16 +300,7 @@ int app_run(const fb_config *cfg)
     return code;
 }
 
-int app_demo(const fb_config *cfg)
-{
-    (void)cfg;
-    fprintf(stderr,
-            "fluxbot: no DISCORD_TOKEN is set.\n"
-            "  To run the bot, set DISCORD_TOKEN (your bot token) and COMFYUI_URLS (for example\n"
-            "  http://127.0.0.1:8188), or put discord_token and comfyui_urls in a JSON file\n"
-            "  given with -c FILE. See fluxbot --help for every key.\n");
-    return APP_EXIT_CONFIG;
-}
+/* app_demo lives in demo.c (the embedded demo). */
 
 int app_stats_command(int argc, char **argv)
 {

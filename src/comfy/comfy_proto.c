@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/util_json.h"
+#include "util/util_url.h"
 
 static const struct {
     const char *name;
@@ -483,35 +484,12 @@ int cproto_parse_upload(const char *body, char *name, size_t namelen)
     return rc;
 }
 
-int cproto_url_escape(const char *s, char *out, size_t outlen)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == '~';
-        if (keep) {
-            if (o + 1 >= outlen) return -1;
-            out[o++] = (char)c;
-        } else {
-            if (o + 3 >= outlen) return -1;
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    if (o >= outlen) return -1;
-    out[o] = '\0';
-    return 0;
-}
-
 int cproto_view_path(const cproto_output *o, char *out, size_t outlen)
 {
     char fn[800], sub[800], type[64];
-    if (cproto_url_escape(o->filename, fn, sizeof fn) ||
-        cproto_url_escape(o->subfolder, sub, sizeof sub) ||
-        cproto_url_escape(*o->type ? o->type : "output", type, sizeof type))
+    if (util_url_escape(o->filename, fn, sizeof fn) ||
+        util_url_escape(o->subfolder, sub, sizeof sub) ||
+        util_url_escape(*o->type ? o->type : "output", type, sizeof type))
         return -1;
     int n = snprintf(out, outlen, "/view?filename=%s&subfolder=%s&type=%s", fn, sub, type);
     return n > 0 && (size_t)n < outlen ? 0 : -1;
@@ -521,18 +499,9 @@ int cproto_parse_base_url(const char *url, char *host, size_t hostlen, int *port
                           char *prefix, size_t prefixlen)
 {
     if (!url) return -1;
-    const char *p;
-    if (strncmp(url, "http://", 7) == 0) {
-        *tls = false;
-        *port = 80;
-        p = url + 7;
-    } else if (strncmp(url, "https://", 8) == 0) {
-        *tls = true;
-        *port = 443;
-        p = url + 8;
-    } else {
-        return -1;
-    }
+    const char *p = util_url_after_scheme(url, "http", "https", tls);
+    if (!p) return -1;
+    *port = *tls ? 443 : 80;
     const char *hs = p, *he;
     if (*p == '[') {
         hs = p + 1;
@@ -553,11 +522,9 @@ int cproto_parse_base_url(const char *url, char *host, size_t hostlen, int *port
     memcpy(host, hs, hl);
     host[hl] = '\0';
     if (*p == ':') {
-        char *end;
-        long v = strtol(p + 1, &end, 10);
-        if (end == p + 1 || v < 1 || v > 65535) return -1;
-        *port = (int)v;
-        p = end;
+        int v = util_url_port(p + 1, &p);
+        if (v < 0) return -1;
+        *port = v;
     }
     if (*p && *p != '/') return -1;
     size_t pl = strlen(p);

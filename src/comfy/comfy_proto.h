@@ -121,9 +121,8 @@ int64_t cproto_parse_queue_remaining(const char *body);
  * 0 or -1. */
 int cproto_parse_upload(const char *body, char *name, size_t namelen);
 
-/* Percent-encodes s (RFC 3986 unreserved kept) into out. Returns 0 or -1 if it does not fit. */
-int cproto_url_escape(const char *s, char *out, size_t outlen);
-/* "/view?filename=..&subfolder=..&type=..". 0 or -1 if it does not fit. */
+/* "/view?filename=..&subfolder=..&type=..", values percent-encoded (util_url_escape). 0 or -1 if
+ * it does not fit. */
 int cproto_view_path(const cproto_output *o, char *out, size_t outlen);
 
 /* Splits a server base URL "http[s]://host[:port][/prefix]" (trailing '/' ignored). host gets

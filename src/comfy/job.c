@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "util/util_str.h"
+#include "util/util_url.h"
 #include "util/util_utf8.h"
 
 /* True when s has something other than blanks. */
@@ -54,8 +55,7 @@ static bool declared_type_ok(const char *ct)
 
 static bool url_ok(const char *u)
 {
-    return u && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0) &&
-           strlen(u) < 4096 && !strpbrk(u, " \r\n\t");
+    return u && util_url_is_http(u) && strlen(u) < 4096 && !strpbrk(u, " \r\n\t");
 }
 
 static unsigned images_needed(comfy_kind k)

@@ -73,14 +73,18 @@ bool cres_may_delete(uint64_t user_id, uint64_t owner_id, uint64_t permissions)
     return (permissions & (CRES_PERM_MANAGE_MESSAGES | CRES_PERM_ADMINISTRATOR)) != 0;
 }
 
+/* User text in these payloads never pings anyone. */
+static void add_no_mentions(cJSON *o)
+{
+    cJSON_AddArrayToObject(cJSON_AddObjectToObject(o, "allowed_mentions"), "parse");
+}
+
 static void add_field(cJSON *fields, const char *name, const char *value, bool inl)
 {
     if (!value || !*value) return;
     cJSON *f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "name", name);
-    char *v = util_utf8_clip(value, 1024);
-    cJSON_AddStringToObject(f, "value", v);
-    free(v);
+    util_json_add_clipped(f, "value", value, 1024);
     cJSON_AddBoolToObject(f, "inline", inl);
     cJSON_AddItemToArray(fields, f);
 }
@@ -190,24 +194,20 @@ char *cres_final_payload(const cres_result *r)
         cJSON_AddStringToObject(a, "filename", r->filename);
         cJSON_AddItemToArray(atts, a);
     }
-    cJSON *am = cJSON_AddObjectToObject(root, "allowed_mentions");
-    cJSON_AddArrayToObject(am, "parse");
+    add_no_mentions(root);
     return util_json_print_free(root);
 }
 
 char *cres_content_payload(const char *content, bool clear)
 {
     cJSON *root = cJSON_CreateObject();
-    char *c = util_utf8_clip(content ? content : "", 2000);
-    cJSON_AddStringToObject(root, "content", c);
-    free(c);
+    util_json_add_clipped(root, "content", content, 2000);
     if (clear) {
         cJSON_AddArrayToObject(root, "embeds");
         cJSON_AddArrayToObject(root, "components");
         cJSON_AddArrayToObject(root, "attachments");
     }
-    cJSON *am = cJSON_AddObjectToObject(root, "allowed_mentions");
-    cJSON_AddArrayToObject(am, "parse");
+    add_no_mentions(root);
     return util_json_print_free(root);
 }
 
@@ -218,11 +218,8 @@ char *cres_callback_payload(int type, const char *content, bool ephemeral)
     if (content || ephemeral) {
         cJSON *d = cJSON_AddObjectToObject(root, "data");
         if (content) {
-            char *c = util_utf8_clip(content, 2000);
-            cJSON_AddStringToObject(d, "content", c);
-            free(c);
-            cJSON *am = cJSON_AddObjectToObject(d, "allowed_mentions");
-            cJSON_AddArrayToObject(am, "parse");
+            util_json_add_clipped(d, "content", content, 2000);
+            add_no_mentions(d);
         }
         if (ephemeral) cJSON_AddNumberToObject(d, "flags", CRES_FLAG_EPHEMERAL);
     }
@@ -232,12 +229,9 @@ char *cres_callback_payload(int type, const char *content, bool ephemeral)
 char *cres_followup_payload(const char *content, bool ephemeral)
 {
     cJSON *root = cJSON_CreateObject();
-    char *c = util_utf8_clip(content ? content : "", 2000);
-    cJSON_AddStringToObject(root, "content", c);
-    free(c);
+    util_json_add_clipped(root, "content", content, 2000);
     if (ephemeral) cJSON_AddNumberToObject(root, "flags", CRES_FLAG_EPHEMERAL);
-    cJSON *am = cJSON_AddObjectToObject(root, "allowed_mentions");
-    cJSON_AddArrayToObject(am, "parse");
+    add_no_mentions(root);
     return util_json_print_free(root);
 }
 

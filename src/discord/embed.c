@@ -10,18 +10,15 @@
 #include <time.h>
 
 #include "util/util_utf8.h"
+#include "util/util_url.h"
 
 static const char ZWSP[] = "\xE2\x80\x8B"; /* U+200B, Discord's accepted "empty" text */
 
 bool embed_url_ok(const char *url)
 {
     if (!url || !*url || strlen(url) > EMBED_URL_MAX) return false;
-    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0 &&
-        strncmp(url, "attachment://", 13) != 0)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-        if (*p <= 0x20 || *p == 0x7f) return false;
-    return true;
+    if (!util_url_is_http(url) && strncmp(url, "attachment://", 13) != 0) return false;
+    return util_url_clean(url);
 }
 
 void embed_init(embed *e)

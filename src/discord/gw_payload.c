@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "discord/gw_json.h"
+#include "util/util_url.h"
 
 /* snprintf that reports truncation as -1. */
 static int put(char *buf, size_t cap, size_t *n, const char *fmt, ...)
@@ -102,7 +103,7 @@ int gw_parse_bot_info(const char *body, size_t len, gw_bot_info *out, char *err,
         snprintf(err, errlen, "/gateway/bot: missing or invalid url");
         return -1;
     }
-    if (strncmp(out->url, "wss://", 6) != 0 && strncmp(out->url, "ws://", 5) != 0) {
+    if (!util_url_after_scheme(out->url, "ws", "wss", NULL)) {
         snprintf(err, errlen, "/gateway/bot: url is not a ws:// or wss:// URL");
         return -1;
     }

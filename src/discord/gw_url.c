@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util_url.h"
+
 static bool host_char_ok(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -19,17 +21,9 @@ int gw_url_parse(const char *url, gw_url *out)
     if (!url) return -1;
     size_t total = strlen(url);
     if (total == 0 || total >= GW_URL_MAX) return -1;
-    for (size_t i = 0; i < total; i++)
-        if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f) return -1;
-    const char *p;
-    if (strncmp(url, "wss://", 6) == 0) {
-        out->tls = true;
-        p = url + 6;
-    } else if (strncmp(url, "ws://", 5) == 0) {
-        p = url + 5;
-    } else {
-        return -1;
-    }
+    if (!util_url_clean(url)) return -1;
+    const char *p = util_url_after_scheme(url, "ws", "wss", &out->tls);
+    if (!p) return -1;
     const char *host_end;
     if (*p == '[') { /* IPv6 literal */
         const char *rb = strchr(p, ']');
@@ -50,11 +44,9 @@ int gw_url_parse(const char *url, gw_url *out)
     const char *rest = host_end;
     out->port = out->tls ? 443 : 80;
     if (*rest == ':') {
-        char *e;
-        long port = strtol(rest + 1, &e, 10);
-        if (e == rest + 1 || port < 1 || port > 65535) return -1;
-        out->port = (int)port;
-        rest = e;
+        int port = util_url_port(rest + 1, &rest);
+        if (port < 0) return -1;
+        out->port = port;
     }
     if (*rest == '\0') {
         strcpy(out->path, "/");

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "util/util_dec.h"
+#include "util/util_url.h"
 #include "util/util_utf8.h"
 
 #define IX_MAX_SAFE_INT 9007199254740992.0 /* 2^53: Discord's integer option range */
@@ -131,6 +132,20 @@ static bool get_snowflake(pctx *c, const cJSON *obj, const char *key, const char
     if (!v || cJSON_IsNull(v))
         return required ? fail(c, IX_E_MISSING, path, "%s is required", path) : true;
     return get_snowflake_value(c, v, path, out);
+}
+
+/* An optional array of at most max elements; *out is NULL when absent or null. */
+static bool get_array(pctx *c, const cJSON *obj, const char *key, const char *path, int max,
+                      const char *noun, const cJSON **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = NULL;
+    if (!v || cJSON_IsNull(v)) return true;
+    if (!cJSON_IsArray(v)) return fail(c, IX_E_TYPE, path, "%s must be an array", path);
+    if (cJSON_GetArraySize(v) > max)
+        return fail(c, IX_E_TOO_MANY, path, "more than %d %s", max, noun);
+    *out = v;
+    return true;
 }
 
 static bool get_int(pctx *c, const cJSON *obj, const char *key, const char *path, bool required,
@@ -321,7 +336,7 @@ static bool parse_attachments(pctx *c, const cJSON *resolved)
             !get_str(c, a, "content_type", "data.resolved.attachments[].content_type", false, 0,
                      255, &ct))
             return false;
-        if (strncmp(at->url, "https://", 8) != 0 && strncmp(at->url, "http://", 7) != 0)
+        if (!util_url_is_http(at->url))
             return fail(c, IX_E_TYPE, "data.resolved.attachments[].url",
                         "attachment url must be http(s)");
         at->content_type = ct ? ct : "";
@@ -361,19 +376,13 @@ static bool parse_member_or_user(pctx *c, const cJSON *root)
                             "member.permissions is not a decimal 64-bit set");
             ix->has_permissions = true;
         }
-        const cJSON *roles = cJSON_GetObjectItemCaseSensitive(member, "roles");
-        if (roles && !cJSON_IsNull(roles)) {
-            if (!cJSON_IsArray(roles))
-                return fail(c, IX_E_TYPE, "member.roles", "member.roles must be an array");
-            if (cJSON_GetArraySize(roles) > IX_MAX_ROLES)
-                return fail(c, IX_E_TOO_MANY, "member.roles", "more than %d roles", IX_MAX_ROLES);
-            const cJSON *r;
-            cJSON_ArrayForEach(r, roles)
-            {
-                if (!get_snowflake_value(c, r, "member.roles[]", &ix->roles[ix->nroles]))
-                    return false;
-                ix->nroles++;
-            }
+        const cJSON *roles, *r;
+        if (!get_array(c, member, "roles", "member.roles", IX_MAX_ROLES, "roles", &roles))
+            return false;
+        cJSON_ArrayForEach(r, roles)
+        {
+            if (!get_snowflake_value(c, r, "member.roles[]", &ix->roles[ix->nroles])) return false;
+            ix->nroles++;
         }
     } else {
         user = cJSON_GetObjectItemCaseSensitive(root, "user");
@@ -451,24 +460,18 @@ static bool parse_root(pctx *c, const cJSON *root)
             !get_int(c, data, "component_type", "data.component_type", true, 1, 64, &ct))
             return false;
         ix->component_type = (int)ct;
-        const cJSON *vals = cJSON_GetObjectItemCaseSensitive(data, "values");
-        if (vals && !cJSON_IsNull(vals)) {
-            if (!cJSON_IsArray(vals))
-                return fail(c, IX_E_TYPE, "data.values", "data.values must be an array");
-            if (cJSON_GetArraySize(vals) > IX_MAX_VALUES)
-                return fail(c, IX_E_TOO_MANY, "data.values", "more than %d values", IX_MAX_VALUES);
-            const cJSON *v;
-            cJSON_ArrayForEach(v, vals)
-            {
-                size_t chars;
-                if (!cJSON_IsString(v) || !v->valuestring)
-                    return fail(c, IX_E_TYPE, "data.values[]", "values must be strings");
-                if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
-                    return fail(c, IX_E_UTF8, "data.values[]", "value is not valid UTF-8");
-                if (chars > 100)
-                    return fail(c, IX_E_LENGTH, "data.values[]", "value longer than 100");
-                ix->values[ix->nvalues++] = arena_dup(c, v->valuestring);
-            }
+        const cJSON *vals, *v;
+        if (!get_array(c, data, "values", "data.values", IX_MAX_VALUES, "values", &vals))
+            return false;
+        cJSON_ArrayForEach(v, vals)
+        {
+            size_t chars;
+            if (!cJSON_IsString(v) || !v->valuestring)
+                return fail(c, IX_E_TYPE, "data.values[]", "values must be strings");
+            if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
+                return fail(c, IX_E_UTF8, "data.values[]", "value is not valid UTF-8");
+            if (chars > 100) return fail(c, IX_E_LENGTH, "data.values[]", "value longer than 100");
+            ix->values[ix->nvalues++] = arena_dup(c, v->valuestring);
         }
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
         if (cJSON_IsObject(msg) &&

@@ -28,13 +28,6 @@ static bool seterr(char *err, size_t errlen, const char *fmt, ...)
     return false;
 }
 
-static void add_clipped(cJSON *o, const char *key, const char *s, size_t max)
-{
-    char *c = util_utf8_clip(s, max);
-    cJSON_AddStringToObject(o, key, c);
-    free(c);
-}
-
 /* custom_id / value strings are identifiers: they must fit, never silently change. */
 static bool id_ok(const char *s, size_t max)
 {
@@ -56,10 +49,10 @@ static cJSON *button_json(const reply_button *b, char *err, size_t errlen)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "type", 2);
     cJSON_AddNumberToObject(o, "style", b->style);
-    if (b->label && *b->label) add_clipped(o, "label", b->label, 80);
+    if (b->label && *b->label) util_json_add_clipped(o, "label", b->label, 80);
     if (b->emoji && *b->emoji) {
         cJSON *e = cJSON_AddObjectToObject(o, "emoji");
-        add_clipped(e, "name", b->emoji, 32);
+        util_json_add_clipped(e, "name", b->emoji, 32);
     }
     if (b->style == REPLY_BTN_LINK) {
         if (!b->url || strlen(b->url) > 512 || !embed_url_ok(b->url) ||
@@ -100,7 +93,7 @@ static cJSON *select_json(const reply_select *s, char *err, size_t errlen)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "type", 3);
     cJSON_AddStringToObject(o, "custom_id", s->custom_id);
-    if (s->placeholder) add_clipped(o, "placeholder", s->placeholder, 150);
+    if (s->placeholder) util_json_add_clipped(o, "placeholder", s->placeholder, 150);
     cJSON_AddNumberToObject(o, "min_values", s->min_values);
     cJSON_AddNumberToObject(o, "max_values", maxv);
     if (s->disabled) cJSON_AddTrueToObject(o, "disabled");
@@ -113,10 +106,10 @@ static cJSON *select_json(const reply_select *s, char *err, size_t errlen)
             return NULL;
         }
         cJSON *x = cJSON_CreateObject();
-        add_clipped(x, "label", so->label && *so->label ? so->label : so->value, 100);
+        util_json_add_clipped(x, "label", so->label && *so->label ? so->label : so->value, 100);
         cJSON_AddStringToObject(x, "value", so->value);
         if (so->description && *so->description)
-            add_clipped(x, "description", so->description, 100);
+            util_json_add_clipped(x, "description", so->description, 100);
         if (so->is_default) cJSON_AddTrueToObject(x, "default");
         cJSON_AddItemToArray(opts, x);
     }
@@ -199,7 +192,7 @@ static void add_snowflake_array(cJSON *parent, const char *key, const uint64_t *
 /* Builds the message object into o; false with err on a structure error. */
 static bool message_into(cJSON *o, const reply_msg *m, char *err, size_t errlen)
 {
-    if (m->content) add_clipped(o, "content", m->content, REPLY_CONTENT_MAX);
+    if (m->content) util_json_add_clipped(o, "content", m->content, REPLY_CONTENT_MAX);
     if (m->nembeds > EMBED_PER_MESSAGE_MAX)
         return seterr(err, errlen, "at most %d embeds (got %u)", EMBED_PER_MESSAGE_MAX, m->nembeds);
     if (m->nembeds || m->set_embeds)
@@ -220,9 +213,9 @@ static bool message_into(cJSON *o, const reply_msg *m, char *err, size_t errlen)
                 return seterr(err, errlen, "attachment %u needs a plain filename", i);
             cJSON *x = cJSON_CreateObject();
             cJSON_AddNumberToObject(x, "id", a->id);
-            add_clipped(x, "filename", a->filename, 255);
+            util_json_add_clipped(x, "filename", a->filename, 255);
             if (a->description && *a->description)
-                add_clipped(x, "description", a->description, 1024);
+                util_json_add_clipped(x, "description", a->description, 1024);
             cJSON_AddItemToArray(arr, x);
         }
     }
@@ -323,7 +316,7 @@ char *reply_autocomplete_json(const reply_choice *choices, unsigned n)
         if (!c->name || !*c->name) continue;
         if (c->str_value && !id_ok(c->str_value, 100)) continue; /* would be refused */
         cJSON *x = cJSON_CreateObject();
-        add_clipped(x, "name", c->name, 100);
+        util_json_add_clipped(x, "name", c->name, 100);
         if (c->str_value)
             cJSON_AddStringToObject(x, "value", c->str_value);
         else

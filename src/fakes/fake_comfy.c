@@ -18,6 +18,7 @@
 
 #include "comfy/image.h"
 #include "comfy/multipart.h"
+#include "fluxbot/runtime.h"
 #include "util/util_json.h"
 #include "util/util_str.h"
 
@@ -130,13 +131,6 @@ struct fcomfy {
     unsigned naccepted, cap_accepted;
 };
 
-static uint64_t now_ms_wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 static void prompt_free(ff_prompt *p)
@@ -148,6 +142,30 @@ static void prompt_free(ff_prompt *p)
     cJSON_Delete(p->outputs);
     cJSON_Delete(p->messages);
     free(p);
+}
+
+/* Frees a whole prompt list and empties it. */
+static void prompts_free(ff_prompt **head)
+{
+    while (*head) {
+        ff_prompt *p = *head;
+        *head = p->next;
+        prompt_free(p);
+    }
+}
+
+static void history_clear(fcomfy *f)
+{
+    prompts_free(&f->hist_head);
+    f->hist_tail = NULL;
+    f->nhist = 0;
+}
+
+static void loras_free(fcomfy *f)
+{
+    for (unsigned i = 0; i < f->nloras; i++)
+        free(f->loras[i]);
+    free(f->loras);
 }
 
 static unsigned queue_remaining(const fcomfy *f)
@@ -448,7 +466,7 @@ static void finish(fcomfy *f, fin_kind kind, const char *node_id)
     if (kind == FIN_SUCCESS) {
         m = event("execution_success", &d);
         cJSON_AddStringToObject(d, "prompt_id", p->id);
-        cJSON_AddNumberToObject(d, "timestamp", (double)now_ms_wall());
+        cJSON_AddNumberToObject(d, "timestamp", (double)rt_wall_ms());
         snprintf(p->status_str, sizeof p->status_str, "success");
         p->completed = true;
         f->st.prompts_succeeded++;
@@ -467,7 +485,7 @@ static void finish(fcomfy *f, fin_kind kind, const char *node_id)
             cJSON_AddObjectToObject(d, "current_inputs");
             cJSON_AddArrayToObject(d, "current_outputs");
         }
-        cJSON_AddNumberToObject(d, "timestamp", (double)now_ms_wall());
+        cJSON_AddNumberToObject(d, "timestamp", (double)rt_wall_ms());
         snprintf(p->status_str, sizeof p->status_str, "error");
         p->completed = false;
     }
@@ -529,14 +547,14 @@ static void start_next(fcomfy *f)
     cJSON *d;
     cJSON *m = event("execution_start", &d);
     cJSON_AddStringToObject(d, "prompt_id", best->id);
-    cJSON_AddNumberToObject(d, "timestamp", (double)now_ms_wall());
+    cJSON_AddNumberToObject(d, "timestamp", (double)rt_wall_ms());
     history_msg(best, "execution_start", d);
     job_event(f, best, m, false);
     cJSON_Delete(m);
     m = event("execution_cached", &d);
     cJSON_AddArrayToObject(d, "nodes");
     cJSON_AddStringToObject(d, "prompt_id", best->id);
-    cJSON_AddNumberToObject(d, "timestamp", (double)now_ms_wall());
+    cJSON_AddNumberToObject(d, "timestamp", (double)rt_wall_ms());
     history_msg(best, "execution_cached", d);
     job_event(f, best, m, false);
     cJSON_Delete(m);
@@ -946,7 +964,7 @@ static void random_hex_id(char out[33])
 {
     static atomic_uint ctr;
     unsigned c = atomic_fetch_add(&ctr, 1);
-    uint64_t a = now_ms_wall() * 2654435761ULL ^ ((uint64_t)c << 32) ^ (uint64_t)(uintptr_t)out;
+    uint64_t a = rt_wall_ms() * 2654435761ULL ^ ((uint64_t)c << 32) ^ (uint64_t)(uintptr_t)out;
     uint64_t b = a * 6364136223846793005ULL + 1442695040888963407ULL + c;
     snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
 }
@@ -1045,11 +1063,7 @@ static void route_queue_post(fcomfy *f, ff_pss *s)
 {
     cJSON *req = cJSON_ParseWithLength((const char *)s->body, s->body_len);
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "clear"))) {
-        while (f->pending) {
-            ff_prompt *p = f->pending;
-            f->pending = p->next;
-            prompt_free(p);
-        }
+        prompts_free(&f->pending);
     }
     const cJSON *del = cJSON_GetObjectItemCaseSensitive(req, "delete");
     const cJSON *d;
@@ -1105,15 +1119,7 @@ static void route_history_get(fcomfy *f, ff_pss *s, const char *id)
 static void route_history_post(fcomfy *f, ff_pss *s)
 {
     cJSON *req = cJSON_ParseWithLength((const char *)s->body, s->body_len);
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "clear"))) {
-        while (f->hist_head) {
-            ff_prompt *p = f->hist_head;
-            f->hist_head = p->next;
-            prompt_free(p);
-        }
-        f->hist_tail = NULL;
-        f->nhist = 0;
-    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "clear"))) history_clear(f);
     cJSON_Delete(req);
     respond_text(s, 200, "");
 }
@@ -1379,24 +1385,14 @@ static void drop_all_ws(fcomfy *f)
 
 static void do_restart(fcomfy *f)
 {
-    while (f->pending) {
-        ff_prompt *p = f->pending;
-        f->pending = p->next;
-        prompt_free(p);
-    }
+    prompts_free(&f->pending);
     if (f->running) {
         prompt_free(f->running);
         f->running = NULL;
         cJSON_Delete(f->ex.executed);
         f->ex.executed = NULL;
     }
-    while (f->hist_head) {
-        ff_prompt *p = f->hist_head;
-        f->hist_head = p->next;
-        prompt_free(p);
-    }
-    f->hist_tail = NULL;
-    f->nhist = 0;
+    history_clear(f);
     f->counter = 0;
     f->st.restarts++;
     drop_all_ws(f);
@@ -1443,6 +1439,18 @@ done:
     return lws_http_transaction_completed(s->wsi) ? -1 : 1;
 }
 
+/* Answers the request in s (mutex held, released here), then starts execution when a route
+ * queued work: exec_schedule must run without the mutex. */
+static void route_and_unlock(fcomfy *f, ff_pss *s, struct lws *wsi)
+{
+    route(f, s);
+    lws_callback_on_writable(wsi);
+    bool kick = f->cmd_kick;
+    f->cmd_kick = false;
+    pthread_mutex_unlock(&f->mu);
+    if (kick) exec_schedule(f, 0);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -1479,12 +1487,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             pthread_mutex_unlock(&f->mu);
             return 0; /* the body follows */
         }
-        route(f, s);
-        lws_callback_on_writable(wsi);
-        bool kick = f->cmd_kick;
-        f->cmd_kick = false;
-        pthread_mutex_unlock(&f->mu);
-        if (kick) exec_schedule(f, 0);
+        route_and_unlock(f, s, wsi);
         return 0;
     }
     case LWS_CALLBACK_HTTP_BODY:
@@ -1515,12 +1518,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             s->body = calloc(1, 1);
             if (!s->body) abort();
         }
-        route(f, s);
-        lws_callback_on_writable(wsi);
-        bool kick = f->cmd_kick;
-        f->cmd_kick = false;
-        pthread_mutex_unlock(&f->mu);
-        if (kick) exec_schedule(f, 0);
+        route_and_unlock(f, s, wsi);
         return 0;
     }
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -1721,9 +1719,7 @@ fcomfy *fcomfy_start(const fcomfy_opts *o)
     return f;
 fail:
     if (f->ctx) lws_context_destroy(f->ctx);
-    for (unsigned i = 0; i < f->nloras; i++)
-        free(f->loras[i]);
-    free(f->loras);
+    loras_free(f);
     pthread_mutex_destroy(&f->mu);
     free(f);
     return NULL;
@@ -1739,18 +1735,10 @@ void fcomfy_stop(fcomfy *f)
     }
     lws_sul_cancel(&f->sul);
     lws_context_destroy(f->ctx);
-    while (f->pending) {
-        ff_prompt *p = f->pending;
-        f->pending = p->next;
-        prompt_free(p);
-    }
+    prompts_free(&f->pending);
     prompt_free(f->running);
     cJSON_Delete(f->ex.executed);
-    while (f->hist_head) {
-        ff_prompt *p = f->hist_head;
-        f->hist_head = p->next;
-        prompt_free(p);
-    }
+    prompts_free(&f->hist_head);
     while (f->files) {
         ff_file *x = f->files;
         f->files = x->next;
@@ -1760,9 +1748,7 @@ void fcomfy_stop(fcomfy *f)
     for (unsigned i = 0; i < f->naccepted; i++)
         free(f->accepted[i]);
     free(f->accepted);
-    for (unsigned i = 0; i < f->nloras; i++)
-        free(f->loras[i]);
-    free(f->loras);
+    loras_free(f);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
@@ -1876,15 +1862,12 @@ uint8_t *fcomfy_upload_data(fcomfy *f, const char *name, size_t *len)
 bool fcomfy_wait(fcomfy *f, bool (*pred)(const fcomfy_stats *s, void *arg), void *arg,
                  unsigned timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t end = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + timeout_ms;
+    uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
         fcomfy_stats s;
         fcomfy_get_stats(f, &s);
         if (pred(&s, arg)) return true;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 >= end) return false;
+        if (rt_now_ms() >= end) return false;
         struct timespec d = {0, 2 * 1000 * 1000};
         nanosleep(&d, NULL);
     }

@@ -25,6 +25,8 @@
 #include <cjson/cJSON.h>
 
 #include "fluxbot/log.h"
+#include "fluxbot/runtime.h"
+#include "util/util_time.h"
 
 #define FGW_LOG "fake_gateway"
 #define CLIENT_PAYLOAD_MAX 4096 /* Discord closes 4002 above this */
@@ -124,13 +126,6 @@ struct fgw {
     unsigned close_counts[MAX_CLOSE_CODES];
     uint64_t rng;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static uint64_t next_rand(fgw *f)
 {
@@ -235,23 +230,21 @@ static void queue_text(fgw *f, conn *c, const char *text, size_t len)
     free(out);
 }
 
-static void queue_close(conn *c, int code)
+/* Queues the end of the connection (a close frame with code, or a drop without one); nothing
+ * is queued after it. */
+static void queue_end(conn *c, of_kind kind, int code)
 {
     if (c->closing) return;
-    out_frame *of = frame_new(OF_CLOSE, NULL, 0, false);
+    out_frame *of = frame_new(kind, NULL, 0, false);
     if (!of) return;
     of->code = code;
     oq_push(c, of);
     c->closing = true;
 }
 
-static void queue_drop(conn *c)
+static void queue_close(conn *c, int code)
 {
-    if (c->closing) return;
-    out_frame *of = frame_new(OF_DROP, NULL, 0, false);
-    if (!of) return;
-    oq_push(c, of);
-    c->closing = true;
+    queue_end(c, OF_CLOSE, code);
 }
 
 static void queue_op(fgw *f, conn *c, int op, const char *d)
@@ -565,7 +558,7 @@ static void handle_resume(fgw *f, conn *c, cJSON *d)
 
 static void handle_message(fgw *f, conn *c, const char *text, size_t len)
 {
-    const uint64_t at = now_ms();
+    const uint64_t at = rt_now_ms();
     f->st.frames_received++;
     cJSON *j = cJSON_ParseWithLength(text, len);
     cJSON *opj = j ? cJSON_GetObjectItem(j, "op") : NULL;
@@ -761,7 +754,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             snprintf(hello, sizeof hello, "{\"heartbeat_interval\":%u,\"_trace\":[\"fgw\"]}",
                      f->hb_interval);
             queue_op(f, c, 10, hello);
-            record(f, c, FGW_REC_HELLO, hello, strlen(hello), now_ms());
+            record(f, c, FGW_REC_HELLO, hello, strlen(hello), rt_now_ms());
         }
         pthread_cond_broadcast(&f->cv);
         pthread_mutex_unlock(&f->mu);
@@ -793,7 +786,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
                 if (c->rx_overflow) {
                     f->st.frames_received++;
-                    record(f, c, -1, "(oversized)", 11, now_ms());
+                    record(f, c, -1, "(oversized)", 11, rt_now_ms());
                     queue_close(c, 4002);
                 } else {
                     handle_message(f, c, c->rx ? c->rx : "", c->rx_len);
@@ -869,7 +862,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         conn *c = p->c;
         if (!c) return 0;
         pthread_mutex_lock(&f->mu);
-        record(f, c, FGW_REC_CLOSED, "", 0, now_ms());
+        record(f, c, FGW_REC_CLOSED, "", 0, rt_now_ms());
         conn_free(f, c);
         p->c = NULL;
         if (f->st.open_connections) f->st.open_connections--;
@@ -941,8 +934,8 @@ fgw *fgw_start(const fgw_options *opts)
     f->zsplit = 1;
     f->st.session_remaining = f->o.session_remaining;
     f->st.min_identify_gap_ms = -1;
-    f->budget_reset_at = now_ms() + f->o.reset_after_ms;
-    f->rng = 0x853c49e6748fea9bull ^ now_ms() ^ (uint64_t)(uintptr_t)f;
+    f->budget_reset_at = rt_now_ms() + f->o.reset_after_ms;
+    f->rng = 0x853c49e6748fea9bull ^ rt_now_ms() ^ (uint64_t)(uintptr_t)f;
     atomic_init(&f->stop, false);
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
@@ -1021,7 +1014,7 @@ int fgw_gateway_bot_json(fgw *f, char *buf, size_t cap)
 
 static int bot_json_locked(fgw *f, char *buf, size_t cap)
 {
-    uint64_t now = now_ms();
+    uint64_t now = rt_now_ms();
     uint64_t reset_after = f->budget_reset_at > now ? f->budget_reset_at - now : 0;
     int n = snprintf(buf, cap,
                      "{\"url\":\"%s\",\"shards\":%u,\"session_start_limit\":{\"total\":%u,"
@@ -1107,28 +1100,24 @@ void fgw_set_budget(fgw *f, uint32_t remaining, uint64_t reset_after_ms)
 {
     pthread_mutex_lock(&f->mu);
     f->st.session_remaining = remaining;
-    f->budget_reset_at = now_ms() + reset_after_ms;
+    f->budget_reset_at = rt_now_ms() + reset_after_ms;
     pthread_mutex_unlock(&f->mu);
 }
 
-static void do_op1(fgw *f, conn *c, void *ctx)
+static void do_op_null(fgw *f, conn *c, void *ctx)
 {
-    (void)ctx;
-    queue_op(f, c, 1, "null");
+    queue_op(f, c, *(const int *)ctx, "null");
 }
 void fgw_request_heartbeat(fgw *f, int shard)
 {
-    for_targets(f, shard, true, do_op1, NULL);
+    int op = 1;
+    for_targets(f, shard, true, do_op_null, &op);
 }
 
-static void do_op7(fgw *f, conn *c, void *ctx)
-{
-    (void)ctx;
-    queue_op(f, c, 7, "null");
-}
 void fgw_send_reconnect(fgw *f, int shard)
 {
-    for_targets(f, shard, true, do_op7, NULL);
+    int op = 7;
+    for_targets(f, shard, true, do_op_null, &op);
 }
 
 static void do_op9(fgw *f, conn *c, void *ctx)
@@ -1158,7 +1147,7 @@ static void do_drop(fgw *f, conn *c, void *ctx)
 {
     (void)f;
     (void)ctx;
-    queue_drop(c);
+    queue_end(c, OF_DROP, 0);
 }
 void fgw_drop(fgw *f, int shard)
 {
@@ -1227,26 +1216,38 @@ void fgw_get_stats(fgw *f, fgw_stats *out)
     pthread_mutex_unlock(&f->mu);
 }
 
-bool fgw_wait(fgw *f, bool (*pred)(const fgw_stats *s, void *ctx), void *ctx, int timeout_ms)
+/* Waits until done(f, ctx) holds (checked with the mutex held, after every state change) or
+ * timeout_ms pass; the check at the deadline decides. */
+static bool wait_until(fgw *f, bool (*done)(fgw *f, void *ctx), void *ctx, int timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = util_deadline(CLOCK_REALTIME, (uint64_t)timeout_ms);
     pthread_mutex_lock(&f->mu);
     bool ok;
-    while (!(ok = pred(&f->st, ctx))) {
+    while (!(ok = done(f, ctx))) {
         if (pthread_cond_timedwait(&f->cv, &f->mu, &dl) == ETIMEDOUT) {
-            ok = pred(&f->st, ctx);
+            ok = done(f, ctx);
             break;
         }
     }
     pthread_mutex_unlock(&f->mu);
     return ok;
+}
+
+typedef struct stats_pred {
+    bool (*pred)(const fgw_stats *s, void *ctx);
+    void *ctx;
+} stats_pred;
+
+static bool stats_done(fgw *f, void *ctx)
+{
+    const stats_pred *p = ctx;
+    return p->pred(&f->st, p->ctx);
+}
+
+bool fgw_wait(fgw *f, bool (*pred)(const fgw_stats *s, void *ctx), void *ctx, int timeout_ms)
+{
+    stats_pred p = {pred, ctx};
+    return wait_until(f, stats_done, &p, timeout_ms);
 }
 
 static unsigned count_op_locked(fgw *f, int op)
@@ -1265,26 +1266,21 @@ unsigned fgw_count_op(fgw *f, int op)
     return n;
 }
 
+typedef struct op_count {
+    int op;
+    unsigned n;
+} op_count;
+
+static bool ops_done(fgw *f, void *ctx)
+{
+    const op_count *want = ctx;
+    return count_op_locked(f, want->op) >= want->n;
+}
+
 bool fgw_wait_op(fgw *f, int op, unsigned n, int timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&f->mu);
-    bool ok;
-    while (!(ok = count_op_locked(f, op) >= n)) {
-        if (pthread_cond_timedwait(&f->cv, &f->mu, &dl) == ETIMEDOUT) {
-            ok = count_op_locked(f, op) >= n;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&f->mu);
-    return ok;
+    op_count want = {op, n};
+    return wait_until(f, ops_done, &want, timeout_ms);
 }
 
 unsigned fgw_client_close_count(fgw *f, int code)

@@ -30,6 +30,7 @@
 #include "util/util_dec.h"
 #include "util/util_json.h"
 #include "util/util_str.h"
+#include "util/util_time.h"
 #include "util/util_utf8.h"
 
 #define FR_SLOTS 4096
@@ -1612,14 +1613,7 @@ size_t frest_count(frest *f, const frest_filter *flt)
 
 size_t frest_wait(frest *f, const frest_filter *flt, size_t n, int64_t timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (timeout_ms % 1000) * 1000000;
-    if (dl.tv_nsec >= 1000000000) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000;
-    }
+    struct timespec dl = util_deadline(CLOCK_MONOTONIC, (uint64_t)timeout_ms);
     pthread_mutex_lock(&f->mu);
     size_t c;
     while ((c = count_locked(f, flt)) < n)

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "util/util_utf8.h"
+
 const char *util_json_str(const cJSON *o, const char *key, const char *fallback)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -21,6 +23,13 @@ cJSON *util_json_u64(uint64_t v)
 void util_json_add_u64(cJSON *o, const char *key, uint64_t v)
 {
     cJSON_AddItemToObject(o, key, util_json_u64(v));
+}
+
+void util_json_add_clipped(cJSON *o, const char *key, const char *s, size_t max_chars)
+{
+    char *c = util_utf8_clip(s, max_chars);
+    cJSON_AddStringToObject(o, key, c);
+    free(c);
 }
 
 char *util_json_print_free(cJSON *o)

@@ -6,6 +6,7 @@
 #ifndef FLUXBOT_UTIL_JSON_H
 #define FLUXBOT_UTIL_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -19,6 +20,10 @@ const char *util_json_str(const cJSON *o, const char *key, const char *fallback)
 cJSON *util_json_u64(uint64_t v);
 /* Adds key: "<v in decimal>" to o. */
 void util_json_add_u64(cJSON *o, const char *key, uint64_t v);
+
+/* Adds key: s cut to max_chars code points by util_utf8_clip (invalid bytes repaired, "…" when
+ * cut; NULL s is ""). */
+void util_json_add_clipped(cJSON *o, const char *key, const char *s, size_t max_chars);
 
 /* The compact text of o, which is deleted; the caller frees the text. Aborts on OOM. */
 char *util_json_print_free(cJSON *o);

@@ -1,0 +1,753 @@
+/*
+ * The embedded demo (see demo.h): fakes up, the real bot in-process, simulated users, the live
+ * view, the final /stats embed and the pointers to what was written.
+ */
+#include "app/demo.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <libwebsockets.h>
+#include <sqlite3.h>
+
+#include "actors/analytics_writer.h"
+#include "actors/comfy_runner.h"
+#include "app/app.h"
+#include "app/demo_render.h"
+#include "fakes/fake_comfy.h"
+#include "fakes/fake_discord.h"
+#include "fluxbot/log.h"
+#include "fluxbot/runtime.h"
+
+#define DEMO_TOKEN "demo.fluxbot.loopback-only-token"
+#define MAX_USERS 16
+#define EVENTS 3
+#define JOB_TIMEOUT_MS 90000
+#define ANSWER_TIMEOUT_MS 10000
+#define FINISH_MS 60000 /* longest wait for the last jobs after the users stop */
+
+static const char *const user_names[MAX_USERS] = {
+    "ada", "bo", "cy",  "dee", "eli", "fay", "gus", "hal",
+    "ivy", "jo", "kai", "lu",  "max", "nia", "oz",  "pia",
+};
+
+typedef struct item {
+    du_sent s;
+    unsigned user;
+    uint64_t t_sent_ms;
+    bool answered, done, failed;
+} item;
+
+typedef struct sim_user {
+    uint64_t id;
+    int waiting; /* index into items, -1 when idle */
+    uint64_t next_ms;
+    bool has_result;
+    du_button_target result;
+    bool acted;
+} sim_user;
+
+typedef struct demo {
+    const demo_options *o;
+    FILE *out;
+    bool live;
+    fake_discord *fd;
+    fcomfy *comfy[2];
+    du_users du;
+    bool du_ok;
+    app *bot;
+    item *items;
+    size_t nitems, cap;
+    sim_user users[MAX_USERS];
+    unsigned nusers;
+    char events[EVENTS][200];
+    unsigned nevents;
+    uint64_t t0_ms, end_ms, seconds;
+    unsigned lines_drawn;
+    uint64_t next_plain_ms;
+    unsigned width; /* terminal columns */
+    demo_report *rep;
+    int log_fd;
+} demo;
+
+/* ---- small helpers ------------------------------------------------------------------------- */
+
+static uint64_t ms_now(void)
+{
+    return rt_now_ms();
+}
+
+static uint64_t rnd(demo *d)
+{
+    uint64_t x = d->du.rng ? d->du.rng : 88172645463325252ull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    d->du.rng = x;
+    return x;
+}
+
+static void event(demo *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void event(demo *d, const char *fmt, ...)
+{
+    char line[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (d->live) {
+        memmove(d->events[1], d->events[0], sizeof d->events[0] * (EVENTS - 1));
+        snprintf(d->events[0], sizeof d->events[0], "%s", line);
+        if (d->nevents < EVENTS) d->nevents++;
+    } else {
+        fprintf(d->out, "[%5.1f s] %s\n", (double)(ms_now() - d->t0_ms) / 1000.0, line);
+        fflush(d->out);
+    }
+}
+
+static const char *kind_label(du_kind k)
+{
+    switch (k) {
+    case DU_COMFY:
+        return "/comfy";
+    case DU_REDUX:
+        return "/redux";
+    case DU_PULID:
+        return "/pulid";
+    case DU_VIDEO:
+        return "/video";
+    case DU_STATS:
+        return "/stats";
+    case DU_BAD:
+        return "/comfy (bad input)";
+    case DU_BTN_REGENERATE:
+        return "Regenerate";
+    case DU_BTN_UPSCALE:
+        return "Upscale";
+    case DU_BTN_DELETE:
+        return "Delete";
+    default:
+        return "?";
+    }
+}
+
+/* The text a user saw in an answer (its content, else the first embed's title), short. */
+static void content_hint(const char *json, char *out, size_t cap)
+{
+    out[0] = 0;
+    cJSON *m = json ? cJSON_Parse(json) : NULL;
+    const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(m, "content"));
+    if (!c || !*c)
+        c = cJSON_GetStringValue(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(m, "embeds"), 0), "title"));
+    if (c) {
+        snprintf(out, cap, "%s", c);
+        demo_strip_markdown(out);
+        char *nl = strchr(out, '\n');
+        if (nl) *nl = 0;
+        if (strlen(out) > 60) snprintf(out + 57, cap - 57, "...");
+    }
+    cJSON_Delete(m);
+}
+
+/* libwebsockets talks on stderr by default; in the demo the terminal belongs to the view. */
+static void lws_to_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    if (level & LLL_ERR) LOG_WARN("lws", "%.*s", (int)n, line);
+}
+
+/* ---- the live view ------------------------------------------------------------------------- */
+
+/* Writes text cut to width visible columns (escape sequences take none), so no line of the
+ * view wraps: a wrapped line would break the cursor movement that redraws it. */
+static void put_clipped(FILE *out, const char *text, unsigned width)
+{
+    unsigned cols = 0;
+    const char *p = text;
+    while (*p) {
+        if (*p == '\033') {
+            const char *q = p + 1;
+            if (*q == '[') q++;
+            while (*q && !((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z')))
+                q++;
+            if (*q) q++;
+            fwrite(p, 1, (size_t)(q - p), out);
+            p = q;
+            continue;
+        }
+        size_t len = 1;
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0xF0)
+            len = 4;
+        else if (c >= 0xE0)
+            len = 3;
+        else if (c >= 0xC0)
+            len = 2;
+        if (cols + 1 >= width) break;
+        for (size_t i = 1; i < len; i++)
+            if (!p[i]) return;
+        fwrite(p, 1, len, out);
+        cols++;
+        p += len;
+    }
+    fputs("\033[0m", out);
+}
+
+static void draw(demo *d, bool final)
+{
+    uint64_t now = ms_now();
+    double el = (double)(now - d->t0_ms) / 1000.0;
+    double frac = d->seconds ? el / (double)d->seconds : 1;
+    uint64_t sent = 0, answered = 0, done = 0, failed = 0, buttons = 0;
+    for (unsigned k = 0; k < DU_KIND_COUNT; k++) {
+        sent += d->rep->sent[k];
+        answered += d->rep->answered[k];
+        done += d->rep->jobs_done[k];
+        if (du_kind_is_button((du_kind)k)) buttons += d->rep->sent[k];
+    }
+    failed = d->rep->jobs_failed;
+    comfy_runner_stats cs = {0};
+    an_writer_metrics am = {0};
+    if (d->bot) {
+        comfy_runner_stats_get(app_runner(d->bot), &cs);
+        an_writer_metrics_get(app_writer(d->bot), &am);
+    }
+    if (!d->live) {
+        if (!final && now < d->next_plain_ms) return;
+        d->next_plain_ms = now + 5000;
+        fprintf(d->out,
+                "[%5.1f s] demo: %" PRIu64 " interactions sent, %" PRIu64 " answered; jobs %" PRIu64
+                " running, %" PRIu64 " done, %" PRIu64 " failed; %" PRIu64
+                " analytics rows written\n",
+                el, sent, answered, cs.running + cs.waiting, done, failed, am.rows_written);
+        fflush(d->out);
+        return;
+    }
+    char bar[128];
+    demo_render_bar(frac, 24, true, bar, sizeof bar);
+    if (d->lines_drawn) fprintf(d->out, "\033[%uA", d->lines_drawn);
+    unsigned n = 0;
+    char text[512];
+#define LINE(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(text, sizeof text, __VA_ARGS__);                                                  \
+        fputs("\r\033[2K", d->out);                                                                \
+        put_clipped(d->out, text, d->width);                                                       \
+        fputc('\n', d->out);                                                                       \
+        n++;                                                                                       \
+    } while (0)
+    if (final)
+        LINE(" \033[1mfluxbot demo\033[0m  %s  done after %.1f s", bar, el);
+    else if (el <= (double)d->seconds)
+        LINE(" \033[1mfluxbot demo\033[0m  %s  %4.1f s / %" PRIu64 " s   (Ctrl-C ends it early)",
+             bar, el, d->seconds);
+    else
+        LINE(" \033[1mfluxbot demo\033[0m  %s  finishing the last jobs...", bar);
+    LINE(" interactions  %" PRIu64 " sent, %" PRIu64 " answered", sent, answered);
+    LINE("               /comfy %" PRIu64 " /redux %" PRIu64 " /pulid %" PRIu64 " /video %" PRIu64
+         " /stats %" PRIu64 " buttons %" PRIu64 " bad %" PRIu64,
+         d->rep->sent[DU_COMFY], d->rep->sent[DU_REDUX], d->rep->sent[DU_PULID],
+         d->rep->sent[DU_VIDEO], d->rep->sent[DU_STATS], buttons, d->rep->sent[DU_BAD]);
+    LINE(" jobs          %" PRIu64 " running, %" PRIu64 " waiting, %" PRIu64 " done, %" PRIu64
+         " failed",
+         cs.running, cs.waiting, done, failed);
+    LINE(" ComfyUI       %u of %u servers up", cs.servers_up, cs.servers);
+    LINE(" analytics     %" PRIu64 " rows written (%" PRIu64 " pending)", am.rows_written,
+         am.pending);
+    for (unsigned i = 0; i < EVENTS; i++)
+        LINE(" %s %s", i == 0 ? "latest  " : "        ", i < d->nevents ? d->events[i] : "");
+#undef LINE
+    d->lines_drawn = n;
+    fflush(d->out);
+}
+
+/* ---- the simulated users ------------------------------------------------------------------- */
+
+static item *add_item(demo *d)
+{
+    if (d->nitems == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 128;
+        item *ni = realloc(d->items, cap * sizeof *ni);
+        if (!ni) return NULL;
+        d->items = ni;
+        d->cap = cap;
+    }
+    item *it = &d->items[d->nitems++];
+    memset(it, 0, sizeof *it);
+    return it;
+}
+
+static du_kind choose(demo *d, sim_user *u)
+{
+    /* What people do: mostly /comfy, some image-guided runs, a video now and then, a look at
+     * the statistics, the odd mistake, and buttons on what they just got. */
+    unsigned w[DU_KIND_COUNT] = {0};
+    w[DU_COMFY] = 34;
+    w[DU_REDUX] = 8;
+    w[DU_PULID] = 8;
+    w[DU_VIDEO] = 5;
+    w[DU_STATS] = 7;
+    w[DU_BAD] = 5;
+    if (u->has_result) {
+        w[DU_BTN_REGENERATE] = 12;
+        if (u->result.upscale[0]) w[DU_BTN_UPSCALE] = 8;
+        if (u->result.del[0]) w[DU_BTN_DELETE] = 5;
+    }
+    unsigned total = 0;
+    for (unsigned k = 0; k < DU_KIND_COUNT; k++)
+        total += w[k];
+    unsigned r = (unsigned)(rnd(d) % total);
+    for (unsigned k = 0; k < DU_KIND_COUNT; k++) {
+        if (r < w[k]) return (du_kind)k;
+        r -= w[k];
+    }
+    return DU_COMFY;
+}
+
+static void act(demo *d, unsigned ui, uint64_t now)
+{
+    sim_user *u = &d->users[ui];
+    du_kind k = choose(d, u);
+    item *it = add_item(d);
+    if (!it) return;
+    uint64_t seq = d->nitems - 1;
+    if (du_inject(&d->du, k, seq, u->id, u->has_result ? &u->result : NULL, &it->s) != 0) {
+        d->nitems--;
+        u->next_ms = now + 500;
+        return;
+    }
+    it->user = ui;
+    it->t_sent_ms = now;
+    u->waiting = (int)seq;
+    u->acted = true;
+    d->rep->sent[k]++;
+    if (k == DU_BTN_DELETE) u->has_result = false; /* it will be gone */
+}
+
+static bool has_attachment(const char *json)
+{
+    return json && strstr(json, "\"attachments\":[{") != NULL;
+}
+
+/* Advances one item from what the fake Discord saw. Returns true when it is finished. */
+static bool poll_item(demo *d, item *it, uint64_t now)
+{
+    frest_ix_state st;
+    if (!frest_interaction_state(fake_discord_rest(d->fd), it->s.id, &st)) return true;
+    sim_user *u = &d->users[it->user];
+    const char *who = user_names[it->user % MAX_USERS];
+    du_kind k = it->s.kind;
+    bool finished = false;
+    if (!it->answered && st.ack_type != 0) {
+        it->answered = true;
+        d->rep->answered[k]++;
+        if (!du_kind_is_job(k)) {
+            finished = true;
+            if (k == DU_BAD) {
+                char hint[80];
+                content_hint(st.original_json, hint, sizeof hint);
+                event(d, "%s: %s -> refused at once: %s", who, kind_label(k), hint);
+            } else if (k == DU_STATS) {
+                event(d, "%s: /stats -> answered in %" PRIu64 " ms", who, now - it->t_sent_ms);
+            } else {
+                event(d, "%s: %s -> done", who, kind_label(k));
+            }
+        }
+    }
+    if (it->answered && du_kind_is_job(k) && !finished && st.ack_type == 4) {
+        /* Turned down at once (a limit, a result that cannot be upscaled): an answer, no job. */
+        finished = true;
+        d->rep->refused++;
+        char hint[80];
+        content_hint(st.original_json, hint, sizeof hint);
+        event(d, "%s: %s -> turned down: %s", who, kind_label(k), hint);
+    } else if (it->answered && du_kind_is_job(k) && !finished) {
+        if (has_attachment(st.original_json)) {
+            it->done = true;
+            finished = true;
+            d->rep->jobs_done[k]++;
+            if (k == DU_VIDEO)
+                d->rep->videos_ok++;
+            else
+                d->rep->images_ok++;
+            du_button_target t;
+            if (du_parse_buttons(st.original_json, u->id, &t)) {
+                u->result = t;
+                u->has_result = true;
+            }
+            event(d, "%s: %s -> %s in %.1f s", who, kind_label(k),
+                  k == DU_VIDEO ? "video" : "picture", (double)(now - it->t_sent_ms) / 1000.0);
+        } else if (st.original_deleted ||
+                   (st.original_json && strstr(st.original_json, "\xe2\x9d\x8c"))) {
+            it->failed = true;
+            finished = true;
+            d->rep->jobs_failed++;
+            char hint[80];
+            content_hint(st.original_json, hint, sizeof hint);
+            event(d, "%s: %s -> failed: %s", who, kind_label(k), hint[0] ? hint : "(deleted)");
+        }
+    }
+    if (!finished && now - it->t_sent_ms > (it->answered ? JOB_TIMEOUT_MS : ANSWER_TIMEOUT_MS)) {
+        finished = true;
+        if (du_kind_is_job(k) && it->answered) {
+            it->failed = true;
+            d->rep->jobs_failed++;
+        }
+        event(d, "%s: %s -> no %s in time", who, kind_label(k), it->answered ? "result" : "answer");
+    }
+    free(st.original_json);
+    return finished;
+}
+
+static unsigned tick_users(demo *d, bool may_start)
+{
+    uint64_t now = ms_now();
+    unsigned busy = 0;
+    for (unsigned i = 0; i < d->nusers; i++) {
+        sim_user *u = &d->users[i];
+        if (u->waiting >= 0) {
+            if (poll_item(d, &d->items[u->waiting], now)) {
+                u->waiting = -1;
+                u->next_ms = now + 300 + rnd(d) % 1200; /* a moment to look and think */
+            } else {
+                busy++;
+            }
+        }
+        if (u->waiting < 0 && may_start && now >= u->next_ms) {
+            act(d, i, now);
+            if (u->waiting >= 0) busy++;
+        }
+    }
+    return busy;
+}
+
+/* ---- setup and the end --------------------------------------------------------------------- */
+
+static int make_dir(demo *d, char *err, size_t errlen)
+{
+    demo_report *r = d->rep;
+    if (d->o->dir) {
+        snprintf(r->dir, sizeof r->dir, "%s", d->o->dir);
+        if (mkdir(r->dir, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s: %s", r->dir, strerror(errno));
+            return -1;
+        }
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(r->dir, sizeof r->dir, "%s/fluxbot-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(r->dir)) {
+            snprintf(err, errlen, "cannot create a directory under %s: %s",
+                     tmp && *tmp ? tmp : "/tmp", strerror(errno));
+            return -1;
+        }
+    }
+    snprintf(r->db, sizeof r->db, "%s/demo.db", r->dir);
+    snprintf(r->images, sizeof r->images, "%s/images", r->dir);
+    snprintf(r->log, sizeof r->log, "%s/fluxbot.log", r->dir);
+    return 0;
+}
+
+static unsigned count_files(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return 0;
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL)
+        if (e->d_name[0] != '.') n++;
+    closedir(dp);
+    return n;
+}
+
+static uint64_t count_rows(const char *db)
+{
+    sqlite3 *h;
+    uint64_t rows = 0;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(h,
+                               "SELECT (SELECT count(*) FROM command_usage) + (SELECT count(*) "
+                               "FROM image_stats) + (SELECT count(*) FROM user_activity)",
+                               -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            rows = (uint64_t)sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    return rows;
+}
+
+/* Asks /stats for the last day once everything is committed, and waits for the embed. */
+static void final_stats(demo *d)
+{
+    /* Everything the users caused is committed when the writer has nothing pending and
+     * accepted nothing new for a few flush intervals (the runner records a job's row just
+     * after sending its result). */
+    an_writer_metrics am;
+    uint64_t last = UINT64_MAX, quiet_since = ms_now();
+    for (uint64_t until = ms_now() + 5000; ms_now() < until;) {
+        an_writer_metrics_get(app_writer(d->bot), &am);
+        if (am.accepted != last || am.pending) {
+            last = am.accepted;
+            quiet_since = ms_now();
+        } else if (ms_now() - quiet_since >= 400) {
+            break;
+        }
+        if (app_poll(d->bot, 30)) return;
+    }
+    fake_discord_member who = {.user_id = d->users[0].id, .username = user_names[0]};
+    fake_discord_ix ix;
+    if (fake_discord_inject_command(d->fd, "stats", "[{\"name\":\"days\",\"type\":4,\"value\":1}]",
+                                    NULL, 0, &who, &ix) != 0)
+        return;
+    d->rep->sent[DU_STATS]++;
+    uint64_t deadline = ms_now() + 10000;
+    while (ms_now() < deadline) {
+        frest_ix_state st;
+        if (frest_interaction_state(fake_discord_rest(d->fd), ix.id, &st)) {
+            if (st.ack_type && !d->rep->stats_answered) {
+                d->rep->answered[DU_STATS]++;
+                d->rep->stats_answered = true;
+            }
+            if (st.original_json && strstr(st.original_json, "\"embeds\":[{")) {
+                d->rep->stats_message = st.original_json;
+                return;
+            }
+            free(st.original_json);
+        }
+        if (app_poll(d->bot, 30)) return;
+    }
+}
+
+static void print_end(demo *d)
+{
+    demo_report *r = d->rep;
+    FILE *out = d->out;
+    bool ansi = d->live;
+    if (r->stats_message) {
+        fprintf(out, "\nThe bot's answer to /stats days:1, as Discord would show it:\n\n");
+        char *t = demo_render_message(r->stats_message, 76, ansi);
+        if (t) fputs(t, out);
+        free(t);
+    } else {
+        fprintf(out, "\n(The final /stats did not arrive in time; see the log.)\n");
+    }
+    uint64_t sent = 0, answered = 0;
+    for (unsigned k = 0; k < DU_KIND_COUNT; k++) {
+        sent += r->sent[k];
+        answered += r->answered[k];
+    }
+    fprintf(out,
+            "\nWhat the %u simulated users did: %" PRIu64 " interactions (%" PRIu64
+            " answered), %" PRIu64 " image%s and %" PRIu64 " video%s generated, %" PRIu64
+            " bad input%s refused, %" PRIu64 " job%s failed.\n"
+            "(/stats counts every command before the one that asked.)\n",
+            r->users_active, sent, answered, r->images_ok, r->images_ok == 1 ? "" : "s",
+            r->videos_ok, r->videos_ok == 1 ? "" : "s", r->answered[DU_BAD],
+            r->answered[DU_BAD] == 1 ? "" : "s", r->jobs_failed, r->jobs_failed == 1 ? "" : "s");
+    fprintf(out,
+            "\nEverything the bot wrote is in %s:\n"
+            "  database  %s  (%" PRIu64 " analytics rows)\n"
+            "  pictures  %s  (%u files)\n"
+            "  bot log   %s\n"
+            "\nLook at them:\n"
+            "  fluxbot stats --db %s --days 1\n"
+            "  sqlite3 %s 'SELECT command_name, count(*), sum(success) FROM command_usage GROUP "
+            "BY 1 ORDER BY 2 DESC'\n"
+            "  sqlite3 %s 'SELECT generation_type, resolution, generation_ms FROM image_stats "
+            "LIMIT 10'\n"
+            "  ls %s\n"
+            "\nRun the real bot: DISCORD_TOKEN=<your bot token> COMFYUI_URLS=http://127.0.0.1:8188 "
+            "fluxbot\n",
+            r->dir, r->db, r->analytics_rows, r->images, r->image_files, r->log, r->db, r->db,
+            r->db, r->images);
+    fflush(out);
+}
+
+int demo_run(const fb_config *cfg_in, const demo_options *o_in, demo_report *rep_out)
+{
+    demo_options o = *o_in;
+    demo_report local;
+    demo_report *rep = rep_out ? rep_out : &local;
+    memset(rep, 0, sizeof *rep);
+    demo d;
+    memset(&d, 0, sizeof d);
+    d.o = &o;
+    d.rep = rep;
+    d.out = o.out ? o.out : stdout;
+    d.live = o.live < 0 ? isatty(fileno(d.out)) != 0 : o.live != 0;
+    d.width = 80;
+    struct winsize ws;
+    if (ioctl(fileno(d.out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40) d.width = ws.ws_col;
+    d.seconds = o.seconds ? o.seconds : (uint64_t)cfg_in->demo_seconds;
+    d.nusers = o.users ? (o.users > MAX_USERS ? MAX_USERS : o.users) : 6;
+    d.log_fd = -1;
+    int code = APP_EXIT_OK;
+    char err[600];
+
+    if (make_dir(&d, err, sizeof err) != 0) {
+        fprintf(stderr, "fluxbot demo: %s\n", err);
+        return APP_EXIT_START;
+    }
+    /* The bot's log goes to a file: the terminal is the demo's. */
+    d.log_fd = open(rep->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    log_level level = (log_level)log_level_parse(cfg_in->log_level);
+    if ((int)level < 0) level = LOG_LEVEL_INFO;
+    bool json = strcmp(cfg_in->log_format, "json") == 0;
+    if (d.log_fd >= 0) log_configure(level, json, d.log_fd);
+
+    fprintf(d.out,
+            "fluxbot demo: the real bot against a fake Discord and two fake ComfyUI servers on "
+            "127.0.0.1,\n%u simulated users for %" PRIu64 " s. Nothing leaves this machine.\n\n",
+            d.nusers, d.seconds);
+    fflush(d.out);
+
+    lws_set_log_level(LLL_ERR, lws_to_log);
+    fake_discord_options fo = {.token = DEMO_TOKEN};
+    d.fd = fake_discord_start(&fo);
+    fcomfy_opts co = {.steps = 8,
+                      .step_delay_ms = o.step_delay_ms ? o.step_delay_ms : 60,
+                      .png_width = 256,
+                      .png_height = 256,
+                      .previews = true};
+    co.name = "comfy-a";
+    d.comfy[0] = fcomfy_start(&co);
+    co.name = "comfy-b";
+    d.comfy[1] = fcomfy_start(&co);
+    if (!d.fd || !d.comfy[0] || !d.comfy[1]) {
+        fprintf(stderr, "fluxbot demo: could not start the loopback fakes (see %s)\n", rep->log);
+        code = APP_EXIT_START;
+        goto out;
+    }
+
+    fb_config cfg = *cfg_in;
+    snprintf(cfg.discord_token, sizeof cfg.discord_token, "%s", DEMO_TOKEN);
+    snprintf(cfg.discord_api_base, sizeof cfg.discord_api_base, "%s", fake_discord_api_base(d.fd));
+    cfg.guild_ids.count = 0;
+    cfg.shard_id = -1;
+    cfg.shard_count = 0;
+    cfg.comfyui_urls.count = 2;
+    snprintf(cfg.comfyui_urls.items[0], CFG_STR, "%s", fcomfy_url(d.comfy[0]));
+    snprintf(cfg.comfyui_urls.items[1], CFG_STR, "%s", fcomfy_url(d.comfy[1]));
+    snprintf(cfg.db_path, sizeof cfg.db_path, "%s", rep->db);
+    snprintf(cfg.output_dir, sizeof cfg.output_dir, "%s", rep->images);
+    cfg.progress_interval_ms = 500;
+
+    if (du_init(&d.du, d.fd, cfg.ratios_file, cfg.loras_file,
+                o.seed ? o.seed : (uint64_t)time(NULL), err, sizeof err) != 0) {
+        fprintf(stderr, "fluxbot demo: %s\n", err);
+        code = APP_EXIT_CONFIG;
+        goto out;
+    }
+    d.du_ok = true;
+    if (o.install_signals) rt_signals_install();
+    int start_code = APP_EXIT_START;
+    d.bot = app_start(&cfg, err, sizeof err, &start_code);
+    if (!d.bot) {
+        fprintf(stderr, "fluxbot demo: the bot did not start: %s\n", err);
+        code = start_code;
+        goto out;
+    }
+    if (app_metrics_port(d.bot))
+        fprintf(d.out, "Metrics while it runs: http://127.0.0.1:%u/metrics\n\n",
+                app_metrics_port(d.bot));
+
+    /* Wait for the bot to be online: gateway session ready and the commands registered. */
+    uint64_t ready_by = ms_now() + 15000;
+    while (!app_commands_registered(d.bot)) {
+        if (app_poll(d.bot, 20)) {
+            rep->interrupted = true;
+            goto stop;
+        }
+        if (ms_now() > ready_by) {
+            fprintf(stderr, "fluxbot demo: the bot did not come online within 15 s (see %s)\n",
+                    rep->log);
+            code = APP_EXIT_START;
+            goto stop;
+        }
+    }
+
+    for (unsigned i = 0; i < d.nusers; i++) {
+        d.users[i].id = 320000000000000001ull + i;
+        d.users[i].waiting = -1;
+        d.users[i].next_ms = 0;
+    }
+    if (d.live) fputs("\033[?25l", d.out); /* hide the cursor while redrawing */
+    d.t0_ms = ms_now();
+    d.end_ms = d.t0_ms + d.seconds * 1000;
+    for (unsigned i = 0; i < d.nusers; i++)
+        d.users[i].next_ms = d.t0_ms + (uint64_t)i * 150; /* people arrive one by one */
+    uint64_t finish_by = d.end_ms + FINISH_MS;
+    for (;;) {
+        uint64_t now = ms_now();
+        unsigned busy = tick_users(&d, now < d.end_ms);
+        draw(&d, false);
+        if (now >= d.end_ms && busy == 0) break;
+        if (now >= finish_by) break;
+        if (app_poll(d.bot, d.live ? 50 : 50)) {
+            rep->interrupted = true;
+            break;
+        }
+    }
+    if (!rep->interrupted) final_stats(&d);
+    draw(&d, true);
+    if (d.live) fputs("\033[?25h", d.out);
+
+stop:
+    rep->exit_code = app_stop(d.bot);
+    d.bot = NULL;
+    if (code == APP_EXIT_OK && rep->exit_code != 0) code = rep->exit_code;
+    for (size_t i = 0; i < d.nitems; i++) {
+        if (!d.items[i].answered) rep->unanswered++;
+    }
+    for (unsigned i = 0; i < d.nusers; i++)
+        if (d.users[i].acted || (i == 0 && rep->stats_answered)) rep->users_active++;
+    for (unsigned k = 0; k < DU_KIND_COUNT; k++)
+        rep->commands_total += rep->sent[k];
+    rep->analytics_rows = count_rows(rep->db);
+    rep->image_files = count_files(rep->images);
+    if (code == APP_EXIT_OK && d.nitems) print_end(&d);
+    if (code == APP_EXIT_OK && rep->unanswered) code = APP_EXIT_RUNTIME;
+
+out:
+    if (d.du_ok) du_free(&d.du);
+    for (int i = 0; i < 2; i++)
+        fcomfy_stop(d.comfy[i]);
+    fake_discord_stop(d.fd);
+    free(d.items);
+    if (d.log_fd >= 0) {
+        log_configure(level, json, 2);
+        close(d.log_fd);
+    }
+    if (!rep_out) demo_report_free(rep);
+    return code;
+}
+
+void demo_report_free(demo_report *r)
+{
+    if (!r) return;
+    free(r->stats_message);
+    r->stats_message = NULL;
+}
+
+int app_demo(const fb_config *cfg)
+{
+    demo_options o = {.live = -1, .install_signals = true};
+    demo_report rep;
+    int code = demo_run(cfg, &o, &rep);
+    demo_report_free(&rep);
+    return code;
+}

@@ -1,0 +1,158 @@
+/*
+ * The real `fluxbot` binary as a child process, under a steady load from simulated users,
+ * against the loopback fakes:
+ *   - faults at once: the gateway is told to reconnect (op 7), then its TCP connection is
+ *     killed, then a ComfyUI server restarts with a job on it; afterwards every interaction
+ *     was answered exactly once, every generation finished, and the database holds exactly one
+ *     command_usage row per interaction and one successful image_stats row per job;
+ *   - SIGTERM in the middle of the load: exit status 0, and every interaction Discord saw
+ *     answered (and every job that delivered its picture) has its row committed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test_e2e_util.h"
+
+static bool comfy_busy(const fcomfy_stats *s, void *arg)
+{
+    (void)arg;
+    return s->prompts_accepted > s->prompts_finished;
+}
+
+static void test_faults_during_steady_load(void **state)
+{
+    (void)state;
+    static e2e_world w;
+    const char *args[] = {"--job-stall-timeout-ms", "4000", NULL};
+    assert_true(e2e_start(&w, 40, args));
+    fgw *gw = fake_discord_gateway(w.fd);
+    fgw_stats g0;
+    fgw_get_stats(gw, &g0);
+
+    e2e_sched s;
+    e2e_sched_init(&s, e2e_ms() * 1000000ull, 15.0, 5.0);
+    bool reconnected = false, dropped = false, restarted = false;
+    for (uint64_t i = 0; i < s.count; i++) {
+        uint64_t due_ms = e2e_sched_due(&s, i) / 1000000ull;
+        while (e2e_ms() < due_ms)
+            e2e_sleep(1);
+        assert_true(e2e_send_one(&w));
+        uint64_t el = due_ms - s.t0_ns / 1000000ull;
+        if (!reconnected && el >= 1000) {
+            fgw_send_reconnect(gw, -1);
+            reconnected = true;
+        }
+        if (!dropped && el >= 2000) {
+            fgw_drop(gw, -1);
+            dropped = true;
+        }
+        if (!restarted && el >= 3000) {
+            /* Restart while a prompt is on the server, so a job is really lost there. */
+            fcomfy_wait(w.comfy[0], comfy_busy, NULL, 1500);
+            fcomfy_restart(w.comfy[0]);
+            restarted = true;
+        }
+    }
+    bool settled = e2e_settle(&w, 40000);
+    if (!settled) e2e_print_log(&w);
+    assert_true(settled);
+
+    /* The faults happened as intended. */
+    fgw_stats g1;
+    fgw_get_stats(gw, &g1);
+    assert_true(g1.connections >= g0.connections + 2);
+    assert_true(g1.resumes >= 1);
+    fcomfy_stats c0;
+    fcomfy_get_stats(w.comfy[0], &c0);
+    assert_int_equal(c0.restarts, 1);
+
+    e2e_signal(&w.child, SIGTERM);
+    assert_int_equal(e2e_wait(&w.child, 40000), 0);
+    assert_int_equal(e2e_exit_code(&w.child), 0);
+
+    e2e_observe(&w);
+    assert_int_equal(e2e_read_db(&w), 0);
+    unsigned jobs = 0;
+    for (unsigned i = 0; i < w.n; i++) {
+        const e2e_ix *x = &w.ix[i];
+        assert_true(x->sent);
+        if (x->callbacks != 1 || !x->acked)
+            fail_msg("interaction %u (%s): %u callbacks, acked %d", i, du_kind_name(x->s.kind),
+                     x->callbacks, x->acked);
+        if (x->usage_rows != 1)
+            fail_msg("interaction %u (%s): %u command_usage rows", i, du_kind_name(x->s.kind),
+                     x->usage_rows);
+        if (du_kind_is_job(x->s.kind)) {
+            jobs++;
+            if (!x->done || x->image_rows != 1 || x->image_ok_rows != 1)
+                fail_msg("job %u: done %d, %u image_stats rows (%u successful)", i, x->done,
+                         x->image_rows, x->image_ok_rows);
+        } else {
+            assert_int_equal(x->image_rows, 0);
+        }
+    }
+    assert_true(jobs > 20);
+    e2e_stop_world(&w, false);
+}
+
+static void test_sigterm_during_load(void **state)
+{
+    (void)state;
+    static e2e_world w;
+    assert_true(e2e_start(&w, 100, NULL));
+    e2e_sched s;
+    e2e_sched_init(&s, e2e_ms() * 1000000ull, 20.0, 2.0);
+    bool termed = false;
+    for (uint64_t i = 0; i < s.count; i++) {
+        uint64_t due_ms = e2e_sched_due(&s, i) / 1000000ull;
+        while (e2e_ms() < due_ms)
+            e2e_sleep(1);
+        e2e_send_one(&w);
+        if (!termed && due_ms - s.t0_ns / 1000000ull >= 1500) {
+            assert_int_equal(e2e_signal(&w.child, SIGTERM), 0);
+            termed = true;
+        }
+    }
+    assert_int_equal(e2e_wait(&w.child, 60000), 0);
+    if (e2e_exit_code(&w.child) != 0) e2e_print_log(&w);
+    assert_int_equal(e2e_exit_code(&w.child), 0);
+
+    e2e_observe(&w);
+    assert_int_equal(e2e_read_db(&w), 0);
+    unsigned acked = 0, done = 0;
+    for (unsigned i = 0; i < w.n; i++) {
+        const e2e_ix *x = &w.ix[i];
+        if (x->callbacks > 1) fail_msg("interaction %u answered %u times", i, x->callbacks);
+        if (x->usage_rows > 1) fail_msg("interaction %u: %u rows", i, x->usage_rows);
+        if (x->acked) {
+            acked++;
+            if (x->usage_rows != 1)
+                fail_msg("interaction %u (%s) was answered but has no command_usage row", i,
+                         du_kind_name(x->s.kind));
+        }
+        if (x->done) {
+            done++;
+            if (x->image_ok_rows != 1)
+                fail_msg("job %u delivered its picture but has %u successful image_stats rows", i,
+                         x->image_ok_rows);
+        }
+        assert_true(x->image_rows <= 1);
+    }
+    assert_true(acked >= 20); /* the load before the signal was answered */
+    assert_true(done >= 5);
+    e2e_stop_world(&w, false);
+}
+
+int main(void)
+{
+    log_configure(LOG_LEVEL_WARN, false, 2);
+    lws_set_log_level(LLL_ERR, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_faults_during_steady_load),
+        cmocka_unit_test(test_sigterm_during_load),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

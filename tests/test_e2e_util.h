@@ -1,0 +1,258 @@
+/*
+ * Shared by the end-to-end tests that run the real `fluxbot` binary as a child process
+ * (tests/test_e2e_*.c): the loopback fakes, the child's environment, readiness, a steady load
+ * of simulated users (demo_users.h) with one user id per interaction so every analytics row
+ * can be traced back to the interaction that caused it, and the checks of what Discord saw and
+ * what the database holds. Header-only; the harness sources (bench/support) are compiled in.
+ */
+#ifndef FLUXBOT_TEST_E2E_UTIL_H
+#define FLUXBOT_TEST_E2E_UTIL_H
+
+#include <inttypes.h>
+#include <signal.h>
+#include <libwebsockets.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../bench/support/e2e_proc.c"
+#include "../bench/support/e2e_sched.c"
+#include "app/demo_users.h"
+#include "fakes/fake_comfy.h"
+#include "fakes/fake_discord.h"
+#include "fluxbot/config.h"
+#include "fluxbot/log.h"
+
+#define E2E_TOKEN "e2e-child-token.fluxbot"
+#define E2E_USER_BASE 330000000000000000ull
+#define E2E_MAX 4096
+
+typedef struct e2e_ix {
+    du_sent s;
+    bool sent;
+    unsigned callbacks; /* callback POSTs the fake received */
+    bool acked;         /* one was accepted */
+    bool done;          /* generation: the final edit with the file arrived */
+    unsigned usage_rows, image_rows, image_ok_rows;
+} e2e_ix;
+
+typedef struct e2e_world {
+    char dir[64], db[128], out[128], log[128], supp[128];
+    fake_discord *fd;
+    fcomfy *comfy[2];
+    e2e_child child;
+    du_users users;
+    e2e_ix ix[E2E_MAX];
+    unsigned n;
+    uint64_t rng;
+} e2e_world;
+
+static uint64_t e2e_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void e2e_sleep(unsigned ms)
+{
+    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&d, NULL);
+}
+
+static void e2e_print_log(e2e_world *w)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "tail -n 60 '%s' >&2", w->log);
+    if (system(cmd) != 0) fprintf(stderr, "(no log)\n");
+}
+
+static bool e2e_ready(e2e_world *w)
+{
+    fgw_stats gs;
+    fgw_get_stats(fake_discord_gateway(w->fd), &gs);
+    char *cmds = frest_commands_json(fake_discord_rest(w->fd), 0);
+    bool ok = gs.ready_connections >= 1 && cmds != NULL;
+    free(cmds);
+    return ok;
+}
+
+/* Starts the fakes (two ComfyUI servers) and fluxbot; returns false when it did not come up. */
+static bool e2e_start(e2e_world *w, unsigned step_delay_ms, const char *const *extra_args)
+{
+    memset(w, 0, sizeof *w);
+    w->rng = 42;
+    snprintf(w->dir, sizeof w->dir, "/tmp/fluxbot-e2e-XXXXXX");
+    if (!mkdtemp(w->dir)) return false;
+    snprintf(w->db, sizeof w->db, "%s/e2e.db", w->dir);
+    snprintf(w->out, sizeof w->out, "%s/out", w->dir);
+    snprintf(w->log, sizeof w->log, "%s/fluxbot.log", w->dir);
+    snprintf(w->supp, sizeof w->supp, "%s/lsan.supp", w->dir);
+    /* The child may be an ASan build: the libwebsockets 4.1.6 CA-store leak at exit (see
+     * tests/test_app_lsan.h) must not turn a clean exit into a failure. */
+    FILE *s = fopen(w->supp, "w");
+    if (!s) return false;
+    fputs("leak:libcrypto.so\nleak:libssl.so\nleak:libwebsockets.so\n", s);
+    fclose(s);
+
+    fake_discord_options fo = {.token = E2E_TOKEN};
+    w->fd = fake_discord_start(&fo);
+    fcomfy_opts co = {
+        .steps = 4, .step_delay_ms = step_delay_ms, .png_width = 32, .png_height = 32};
+    w->comfy[0] = fcomfy_start(&co);
+    w->comfy[1] = fcomfy_start(&co);
+    if (!w->fd || !w->comfy[0] || !w->comfy[1]) return false;
+    fb_config defaults;
+    cfg_defaults(&defaults);
+    char err[300];
+    if (du_init(&w->users, w->fd, defaults.ratios_file, defaults.loras_file, 7, err, sizeof err) !=
+        0)
+        return false;
+
+    char urls[200];
+    snprintf(urls, sizeof urls, "%s,%s", fcomfy_url(w->comfy[0]), fcomfy_url(w->comfy[1]));
+    char **env = NULL;
+    e2e_env_set(&env, "DISCORD_TOKEN", E2E_TOKEN);
+    e2e_env_set(&env, "DISCORD_API_BASE", fake_discord_api_base(w->fd));
+    e2e_env_set(&env, "COMFYUI_URLS", urls);
+    e2e_env_set(&env, "FLUXBOT_DB", w->db);
+    e2e_env_set(&env, "FLUXBOT_OUTPUT_DIR", w->out);
+    e2e_env_set(&env, "FLUXBOT_LOG_LEVEL", "info");
+    e2e_env_set(&env, "FLUXBOT_GATEWAY_COMPRESS", "false");
+    char lsan[200];
+    snprintf(lsan, sizeof lsan, "suppressions=%s", w->supp);
+    e2e_env_set(&env, "LSAN_OPTIONS", lsan);
+    e2e_env_set(&env, "ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1");
+    const char *bin = getenv("FLUXBOT_BIN");
+    if (!bin) {
+        fprintf(stderr, "FLUXBOT_BIN is not set (run through ctest)\n");
+        return false;
+    }
+    char *argv[32];
+    unsigned ac = 0;
+    argv[ac++] = (char *)bin;
+    argv[ac++] = "run";
+    argv[ac++] = "--user-max-concurrent-jobs";
+    argv[ac++] = "100";
+    argv[ac++] = "--user-max-jobs-per-hour";
+    argv[ac++] = "10000";
+    argv[ac++] = "--max-queued-jobs";
+    argv[ac++] = "10000";
+    for (unsigned i = 0; extra_args && extra_args[i] && ac < 30; i++)
+        argv[ac++] = (char *)extra_args[i];
+    argv[ac] = NULL;
+    int rc = e2e_spawn(&w->child, bin, argv, env, w->log);
+    e2e_env_free(env);
+    if (rc != 0) return false;
+    for (uint64_t until = e2e_ms() + 20000; !e2e_ready(w);) {
+        if (e2e_wait(&w->child, 0) == 0 || e2e_ms() > until) {
+            e2e_print_log(w);
+            return false;
+        }
+        e2e_sleep(20);
+    }
+    return true;
+}
+
+/* One interaction of the steady load: mostly /comfy, some /stats and bad input, each from its
+ * own user so its command_usage row is unambiguous. */
+static bool e2e_send_one(e2e_world *w)
+{
+    if (w->n >= E2E_MAX) return false;
+    static const unsigned weights[] = {7, 2, 1};
+    static const du_kind kinds[] = {DU_COMFY, DU_STATS, DU_BAD};
+    du_kind k = kinds[e2e_pick(weights, 3, &w->rng)];
+    e2e_ix *x = &w->ix[w->n];
+    x->sent = du_inject(&w->users, k, w->n, E2E_USER_BASE + w->n, NULL, &x->s) == 0;
+    x->s.kind = k;
+    w->n++;
+    return x->sent;
+}
+
+/* Reads what the fake Discord saw of each interaction. */
+static void e2e_observe(e2e_world *w)
+{
+    frest *fr = fake_discord_rest(w->fd);
+    for (unsigned i = 0; i < w->n; i++) {
+        e2e_ix *x = &w->ix[i];
+        frest_ix_state st;
+        if (!x->sent || !frest_interaction_state(fr, x->s.id, &st)) continue;
+        x->callbacks = st.callbacks;
+        x->acked = st.ack_type != 0;
+        x->done = st.original_json && strstr(st.original_json, "\"attachments\":[{");
+        free(st.original_json);
+    }
+}
+
+/* Waits until every sent interaction is answered and every generation done (or timeout). */
+static bool e2e_settle(e2e_world *w, unsigned timeout_ms)
+{
+    for (uint64_t until = e2e_ms() + timeout_ms;;) {
+        e2e_observe(w);
+        bool all = true;
+        for (unsigned i = 0; i < w->n && all; i++) {
+            const e2e_ix *x = &w->ix[i];
+            if (!x->sent) continue;
+            if (!x->acked || (du_kind_is_job(x->s.kind) && !x->done)) all = false;
+        }
+        if (all) return true;
+        if (e2e_ms() > until) return false;
+        e2e_sleep(50);
+    }
+}
+
+/* Counts, per interaction, its command_usage rows (by user id) and image_stats rows (by the
+ * "#seq" prompt marker). 0 or -1. */
+static int e2e_read_db(e2e_world *w)
+{
+    sqlite3 *h;
+    if (sqlite3_open_v2(w->db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(h);
+        return -1;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(h, "SELECT user_id FROM command_usage", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t u = (uint64_t)sqlite3_column_int64(st, 0);
+        if (u >= E2E_USER_BASE && u - E2E_USER_BASE < w->n) w->ix[u - E2E_USER_BASE].usage_rows++;
+    }
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(h, "SELECT prompt, success FROM image_stats", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *p = (const char *)sqlite3_column_text(st, 0);
+        const char *hash = p ? strrchr(p, '#') : NULL;
+        if (!hash) continue;
+        unsigned long seq = strtoul(hash + 1, NULL, 10);
+        if (seq < w->n) {
+            w->ix[seq].image_rows++;
+            if (sqlite3_column_int(st, 1)) w->ix[seq].image_ok_rows++;
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return 0;
+}
+
+static void e2e_stop_world(e2e_world *w, bool keep)
+{
+    e2e_kill(&w->child);
+    du_free(&w->users);
+    fcomfy_stop(w->comfy[0]);
+    fcomfy_stop(w->comfy[1]);
+    fake_discord_stop(w->fd);
+    if (keep) {
+        fprintf(stderr, "kept %s for inspection\n", w->dir);
+        return;
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", w->dir);
+}
+
+#endif
