@@ -117,29 +117,38 @@ static void make_event(an_event *e, uint64_t *rng, uint64_t seq, int64_t ts)
     }
 }
 
-/* ---- ingest ------------------------------------------------------------------------------ */
-
-/* The plain loop: build events and commit them batch_size at a time. Returns events/s. */
-static double plain_loop(uint64_t n, size_t batch_size, const char *name)
+/* A fresh store at path (any old one removed); exits on failure. */
+static an_store *store_fresh(const char *path)
 {
-    char path[640], err[512];
-    db_path(name, path, sizeof path);
+    char err[512];
     remove_db(path);
     an_store *s = an_store_open(path, err, sizeof err);
     if (!s) {
         fprintf(stderr, "%s\n", err);
         exit(1);
     }
-    an_event *evs = calloc(batch_size, sizeof *evs);
-    const an_event **ptrs = calloc(batch_size, sizeof *ptrs);
-    uint64_t rng = 42;
+    return s;
+}
+
+/* Builds n events from seed and writes them batch at a time; returns the seconds that took.
+ * spread_end 0: each stamped with the clock, as an_record_* stamps them (so the time indexes see
+ * the same append-mostly pattern as the writer's); otherwise spread evenly over the 30 days
+ * before spread_end. Exits on a write error. */
+static double write_events(an_store *s, uint64_t n, size_t batch, uint64_t seed, int64_t spread_end)
+{
+    char err[512];
+    an_event *evs = calloc(batch, sizeof *evs);
+    const an_event **ptrs = calloc(batch, sizeof *ptrs);
+    uint64_t rng = seed;
     uint64_t t0 = rt_now_ns();
     for (uint64_t done = 0; done < n;) {
-        size_t k = n - done < batch_size ? (size_t)(n - done) : batch_size;
+        size_t k = n - done < batch ? (size_t)(n - done) : batch;
         for (size_t i = 0; i < k; i++) {
-            /* Stamped like an_record_* stamps them (the clock at record time), so the time
-             * indexes see the same append-mostly insert pattern in both runs. */
-            make_event(&evs[i], &rng, done + i + 1, (int64_t)rt_wall_ms());
+            uint64_t j = done + i;
+            int64_t ts = spread_end
+                             ? spread_end - 30 * DAY + (int64_t)((double)j / (double)n * 30 * DAY)
+                             : (int64_t)rt_wall_ms();
+            make_event(&evs[i], &rng, j + 1, ts);
             ptrs[i] = &evs[i];
         }
         if (an_store_write(s, ptrs, k, err, sizeof err) != 0) {
@@ -153,6 +162,18 @@ static double plain_loop(uint64_t n, size_t batch_size, const char *name)
     double secs = (double)(rt_now_ns() - t0) / 1e9;
     free(evs);
     free(ptrs);
+    return secs;
+}
+
+/* ---- ingest ------------------------------------------------------------------------------ */
+
+/* The plain loop: build events and commit them batch_size at a time. Returns events/s. */
+static double plain_loop(uint64_t n, size_t batch_size, const char *name)
+{
+    char path[640];
+    db_path(name, path, sizeof path);
+    an_store *s = store_fresh(path);
+    double secs = write_events(s, n, batch_size, 42, 0);
     an_store_close(s);
     remove_db(path);
     return (double)n / secs;
@@ -254,37 +275,9 @@ static void stats_at(uint64_t rows, int64_t now, stats_row *out)
 {
     char path[640], err[512];
     db_path("stats.db", path, sizeof path);
-    remove_db(path);
-    an_store *s = an_store_open(path, err, sizeof err);
-    if (!s) {
-        fprintf(stderr, "%s\n", err);
-        exit(1);
-    }
+    an_store *s = store_fresh(path);
     /* Events spread evenly over the 30 days before now, written in big batches. */
-    size_t batch = 20000;
-    an_event *evs = calloc(batch, sizeof *evs);
-    const an_event **ptrs = calloc(batch, sizeof *ptrs);
-    uint64_t rng = 7;
-    uint64_t t0 = rt_now_ns();
-    for (uint64_t done = 0; done < rows;) {
-        size_t k = rows - done < batch ? (size_t)(rows - done) : batch;
-        for (size_t i = 0; i < k; i++) {
-            uint64_t j = done + i;
-            int64_t ts = now - 30 * DAY + (int64_t)((double)j / (double)rows * 30 * DAY);
-            make_event(&evs[i], &rng, j + 1, ts);
-            ptrs[i] = &evs[i];
-        }
-        if (an_store_write(s, ptrs, k, err, sizeof err) != 0) {
-            fprintf(stderr, "%s\n", err);
-            exit(1);
-        }
-        for (size_t i = 0; i < k; i++)
-            an_event_clear(&evs[i]);
-        done += k;
-    }
-    out->build_s = (double)(rt_now_ns() - t0) / 1e9;
-    free(evs);
-    free(ptrs);
+    out->build_s = write_events(s, rows, 20000, 7, now);
     sqlite3_exec(an_store_db(s), "PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;", NULL, NULL, NULL);
     an_store_close(s);
 

@@ -27,6 +27,7 @@
 #include "fakes/fake_rest.h"
 #include "fluxbot/log.h"
 #include "msgs/comfy_msgs.h"
+#include "util/util_time.h"
 #include "bench_util.h"
 
 #define TOKEN "bench-token"
@@ -35,12 +36,6 @@
 
 static unsigned g_jobs = 100, g_max_threads = 4, g_max_servers = 4, g_repeat = 3, g_gpu_ms = 0;
 static uint64_t g_ix = 5000;
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&d, NULL);
-}
 
 typedef struct env {
     frest *rest;
@@ -82,7 +77,7 @@ static int run_start(run *r, env *e, unsigned threads, unsigned servers, int64_t
         comfy_runner_stats st;
         comfy_runner_stats_get(r->cr, &st);
         if (st.servers_up == servers) return 0;
-        sleep_ms(5);
+        util_sleep_ms(5);
     }
     fprintf(stderr, "bench_comfy: servers did not come up\n");
     return -1;
@@ -145,7 +140,7 @@ static double bench_config(env *e, unsigned threads, unsigned servers)
         for (;;) {
             comfy_runner_stats_get(r.cr, &st);
             if (st.jobs_succeeded + st.jobs_failed >= done0 + g_jobs) break;
-            sleep_ms(1);
+            util_sleep_ms(1);
         }
         uint64_t dt = rt_now_ms() - t0;
         if (st.jobs_failed != st0.jobs_failed)
@@ -185,9 +180,9 @@ static void bench_progress(env *e, prog_result *out)
     for (;;) {
         comfy_runner_stats_get(r.cr, &st);
         if (st.jobs_succeeded + st.jobs_failed >= njobs) break;
-        sleep_ms(5);
+        util_sleep_ms(5);
     }
-    sleep_ms(200);
+    util_sleep_ms(200);
     run_stop(&r);
     out->jobs = njobs;
     out->events_per_job = steps;

@@ -19,6 +19,8 @@
 #include "comfy/image.h"
 #include "comfy/workflow.h"
 #include "fakes/fake_comfy.h"
+#include "fluxbot/runtime.h"
+#include "util/util_time.h"
 
 #define MAX_EV 4096
 
@@ -60,23 +62,10 @@ static void on_link(void *ctx, unsigned server, bool up)
     pthread_mutex_unlock(&r->mu);
 }
 
-static uint64_t ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&d, NULL);
-}
-
 /* Waits until an event of type t (for pid, when given) has arrived; returns its index or -1. */
 static int wait_event(fx *x, cproto_ev t, const char *pid, bool node_null, unsigned timeout_ms)
 {
-    uint64_t end = ms_now() + timeout_ms;
+    uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
         pthread_mutex_lock(&x->r.mu);
         for (unsigned i = 0; i < x->r.n; i++) {
@@ -88,21 +77,21 @@ static int wait_event(fx *x, cproto_ev t, const char *pid, bool node_null, unsig
             }
         }
         pthread_mutex_unlock(&x->r.mu);
-        if (ms_now() > end) return -1;
-        sleep_ms(2);
+        if (rt_now_ms() > end) return -1;
+        util_sleep_ms(2);
     }
 }
 
 static bool wait_ups(fx *x, unsigned ups, unsigned timeout_ms)
 {
-    uint64_t end = ms_now() + timeout_ms;
+    uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
         pthread_mutex_lock(&x->r.mu);
         bool ok = x->r.ups >= ups && x->r.up;
         pthread_mutex_unlock(&x->r.mu);
         if (ok) return true;
-        if (ms_now() > end) return false;
-        sleep_ms(5);
+        if (rt_now_ms() > end) return false;
+        util_sleep_ms(5);
     }
 }
 
@@ -183,6 +172,18 @@ static char *get_text(fx *x, const char *path, int *status)
     return b;
 }
 
+/* GET /history/<prompt_id>, parsed for that prompt; returns cproto_parse_history's result. */
+static int get_history(fx *x, const char *prompt_id, const char *const *preferred, size_t npref,
+                       cproto_history *out)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/history/%s", prompt_id);
+    char *h = get_text(x, path, NULL);
+    int rc = cproto_parse_history(h, prompt_id, preferred, npref, out);
+    free(h);
+    return rc;
+}
+
 static void test_one_prompt_exact_order(void **state)
 {
     fx *x = *state;
@@ -240,13 +241,9 @@ static void test_one_prompt_exact_order(void **state)
     assert_true(null_exec > final_status);
 
     /* history, outputs and the real PNG behind /view */
-    char path[256];
-    snprintf(path, sizeof path, "/history/%s", sub.prompt_id);
-    char *h = get_text(x, path, NULL);
     const char *pref[] = {"9"};
     cproto_history hist;
-    assert_int_equal(cproto_parse_history(h, sub.prompt_id, pref, 1, &hist), 0);
-    free(h);
+    assert_int_equal(get_history(x, sub.prompt_id, pref, 1, &hist), 0);
     assert_true(hist.found && hist.success && hist.completed);
     assert_int_equal(hist.noutputs, 1);
     assert_string_equal(hist.outputs[0].subfolder, "fb");
@@ -402,12 +399,8 @@ static void test_error_at_node(void **state)
     assert_string_equal(e.message, "CUDA out of memory");
     assert_true(wait_event(x, CP_EV_EXECUTING, s.prompt_id, true, 5000) > i);
     assert_true(wait_event(x, CP_EV_SUCCESS, s.prompt_id, false, 0) < 0);
-    char path[128];
-    snprintf(path, sizeof path, "/history/%s", s.prompt_id);
-    char *h = get_text(x, path, NULL);
     cproto_history hist;
-    cproto_parse_history(h, s.prompt_id, NULL, 0, &hist);
-    free(h);
+    get_history(x, s.prompt_id, NULL, 0, &hist);
     assert_true(hist.found);
     assert_false(hist.success);
     assert_string_equal(hist.error_node, "8");
@@ -436,12 +429,8 @@ static void test_interrupt(void **state)
     int i = wait_event(x, CP_EV_INTERRUPTED, s.prompt_id, false, 5000);
     assert_true(i >= 0);
     assert_true(wait_event(x, CP_EV_EXECUTING, s.prompt_id, true, 5000) > i);
-    char path[128];
-    snprintf(path, sizeof path, "/history/%s", s.prompt_id);
-    char *h = get_text(x, path, NULL);
     cproto_history hist;
-    cproto_parse_history(h, s.prompt_id, NULL, 0, &hist);
-    free(h);
+    get_history(x, s.prompt_id, NULL, 0, &hist);
     assert_true(hist.found && hist.interrupted && !hist.success);
     /* the control-API interrupt does the same */
     snprintf(graph, sizeof graph, simple_graph, 4);
@@ -498,7 +487,7 @@ static void test_drop_and_reconnect(void **state)
     /* refused upgrades: the client keeps retrying, HTTP still answers */
     fcomfy_set_refuse_ws(x->f, true);
     fcomfy_drop_ws(x->f);
-    sleep_ms(1500);
+    util_sleep_ms(1500);
     pthread_mutex_lock(&x->r.mu);
     assert_false(x->r.up);
     pthread_mutex_unlock(&x->r.mu);
@@ -558,14 +547,10 @@ static void test_silent_stall_history_completes(void **state)
     snprintf(graph, sizeof graph, simple_graph, 13);
     cproto_submit s;
     assert_int_equal(post_prompt(x, graph, NULL, &s), 200);
-    char path[128];
-    snprintf(path, sizeof path, "/history/%s", s.prompt_id);
     cproto_history hist = {0};
     for (int i = 0; i < 500 && !hist.found; i++) {
-        char *h = get_text(x, path, NULL);
-        cproto_parse_history(h, s.prompt_id, NULL, 0, &hist);
-        free(h);
-        if (!hist.found) sleep_ms(5);
+        get_history(x, s.prompt_id, NULL, 0, &hist);
+        if (!hist.found) util_sleep_ms(5);
     }
     assert_true(hist.found && hist.success);
     /* not a single job event reached the socket */

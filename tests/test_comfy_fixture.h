@@ -27,6 +27,7 @@
 #include "fluxbot/config.h"
 #include "fluxbot/log.h"
 #include "msgs/comfy_msgs.h"
+#include "util/util_time.h"
 
 #define CFX_TOKEN "test-bot-token"
 #define CFX_APP 424242ULL
@@ -51,19 +52,6 @@ typedef struct cfx {
 } cfx;
 
 typedef void (*cfx_tune_fn)(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o);
-
-static __attribute__((unused)) uint64_t cfx_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static __attribute__((unused)) void cfx_sleep(unsigned ms)
-{
-    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&d, NULL);
-}
 
 static __attribute__((unused)) cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
 {
@@ -115,7 +103,7 @@ static __attribute__((unused)) cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
         comfy_runner_stats st;
         comfy_runner_stats_get(x->cr, &st);
         if (st.servers_up == nsrv) break;
-        cfx_sleep(10);
+        util_sleep_ms(10);
     }
     x->next_ix = 1000;
     return x;
@@ -215,7 +203,7 @@ static __attribute__((unused)) const char *cfx_body(const frest_request *r)
 static __attribute__((unused)) char *cfx_wait_final(cfx *x, const char *token, uint8_t **file,
                                                     size_t *file_len, unsigned timeout_ms)
 {
-    uint64_t end = cfx_ms() + timeout_ms;
+    uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
         frest_request *reqs = NULL;
         size_t n = cfx_reqs(x, "PATCH", token, &reqs);
@@ -239,8 +227,8 @@ static __attribute__((unused)) char *cfx_wait_final(cfx *x, const char *token, u
             }
         }
         frest_requests_free(reqs, n);
-        if (found || cfx_ms() > end) return found;
-        cfx_sleep(10);
+        if (found || rt_now_ms() > end) return found;
+        util_sleep_ms(10);
     }
 }
 
@@ -254,13 +242,13 @@ static __attribute__((unused)) unsigned cfx_count(cfx *x, const char *method, co
 
 static __attribute__((unused)) bool cfx_wait_jobs_done(cfx *x, uint64_t n, unsigned timeout_ms)
 {
-    uint64_t end = cfx_ms() + timeout_ms;
+    uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
         comfy_runner_stats st;
         comfy_runner_stats_get(x->cr, &st);
         if (st.jobs_succeeded + st.jobs_failed >= n) return true;
-        if (cfx_ms() > end) return false;
-        cfx_sleep(10);
+        if (rt_now_ms() > end) return false;
+        util_sleep_ms(10);
     }
 }
 

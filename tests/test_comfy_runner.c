@@ -186,7 +186,7 @@ static void test_full_job_and_buttons(void **state)
         frest_interaction_state(x->rest, dix, &st);
         free(st.original_json);
         if (st.ack_type) break;
-        cfx_sleep(10);
+        util_sleep_ms(10);
     }
     assert_int_equal(st.ack_type, 4);
     frest_filter cf = {.method = "POST", .path_prefix = "/interactions/"};
@@ -237,7 +237,7 @@ static void quick(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
 
 static bool ephemeral_followup(cfx *x, const char *tok, const char *needle, unsigned timeout_ms)
 {
-    uint64_t end = cfx_ms() + timeout_ms;
+    uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
         frest_request *reqs = NULL;
         size_t n = cfx_reqs(x, "POST", tok, &reqs);
@@ -248,8 +248,8 @@ static bool ephemeral_followup(cfx *x, const char *tok, const char *needle, unsi
         }
         frest_requests_free(reqs, n);
         if (ok) return true;
-        if (cfx_ms() > end) return false;
-        cfx_sleep(10);
+        if (rt_now_ms() > end) return false;
+        util_sleep_ms(10);
     }
 }
 
@@ -305,7 +305,7 @@ static void test_bad_options_and_limits(void **state)
     char tok2[64];
     uint64_t ix2;
     comfy_job_msg *m2 = cfx_job(x, COMFY_KIND_IMAGE, "second", 1, &ix2, tok2);
-    cfx_sleep(200);
+    util_sleep_ms(200);
     cfx_send(x, m2);
     assert_true(ephemeral_followup(x, tok2, "You already have 1 job", 5000));
     /* /queue shows the caller's job */
@@ -319,7 +319,7 @@ static void test_bad_options_and_limits(void **state)
         frest_interaction_state(x->rest, qix, &st);
         free(st.original_json);
         st.original_json = NULL;
-        cfx_sleep(10);
+        util_sleep_ms(10);
     }
     assert_int_equal(st.ack_type, 4);
     frest_filter cf = {.method = "POST", .path_prefix = "/interactions/"};

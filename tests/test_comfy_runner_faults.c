@@ -27,7 +27,7 @@ static bool has_progress(const fcomfy_stats *s, void *arg)
 static void wait_running(fcomfy *f)
 {
     assert_true(fcomfy_wait(f, has_progress, NULL, 5000));
-    cfx_sleep(200); /* a few steps in */
+    util_sleep_ms(200); /* a few steps in */
 }
 
 static void test_restart_mid_job_finishes_on_other_server(void **state)
@@ -71,13 +71,13 @@ static void test_hung_server_stall_resubmits(void **state)
     fcomfy_set_hang(x->srv[0], true);
     uint64_t ix;
     char tok[64];
-    uint64_t t0 = cfx_ms();
+    uint64_t t0 = rt_now_ms();
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "hang", 1, &ix, tok));
     char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
     assert_non_null(final);
     assert_non_null(strstr(final, "\"embeds\":[{"));
     free(final);
-    assert_true(cfx_ms() - t0 >= 1500); /* not before the stall timeout */
+    assert_true(rt_now_ms() - t0 >= 1500); /* not before the stall timeout */
     fcomfy_stats a, b;
     fcomfy_get_stats(x->srv[0], &a);
     fcomfy_get_stats(x->srv[1], &b);
@@ -190,9 +190,9 @@ static void test_lost_twice_fails_clearly(void **state)
         fcomfy_stats s;
         fcomfy_get_stats(x->srv[0], &s);
         if (s.prompts_accepted >= 2 && s.queue_remaining == 1) break;
-        cfx_sleep(10);
+        util_sleep_ms(10);
     }
-    cfx_sleep(150);
+    util_sleep_ms(150);
     fcomfy_restart(x->srv[0]);
     char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
     assert_non_null(final);
@@ -219,10 +219,10 @@ static void test_graceful_stop_is_bounded_and_answers(void **state)
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "long one", 1, &ix1, tok1));
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "waiting one", 2, &ix2, tok2));
     wait_running(x->srv[0]);
-    uint64_t t0 = cfx_ms();
+    uint64_t t0 = rt_now_ms();
     rt_system_stop(x->sys);
     x->stopped = true;
-    uint64_t took = cfx_ms() - t0;
+    uint64_t took = rt_now_ms() - t0;
     assert_true(took < 8000); /* grace 800 ms + wrap-up, not the 20 s job */
     char *f1 = cfx_wait_final(x, tok1, NULL, NULL, 100);
     char *f2 = cfx_wait_final(x, tok2, NULL, NULL, 100);

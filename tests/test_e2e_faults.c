@@ -2,9 +2,10 @@
  * The real `fluxbot` binary as a child process, under a steady load from simulated users,
  * against the loopback fakes:
  *   - faults at once: the gateway is told to reconnect (op 7), then its TCP connection is
- *     killed, then a ComfyUI server restarts with a job on it; afterwards every interaction
- *     was answered exactly once, every generation finished, and the database holds exactly one
- *     command_usage row per interaction and one successful image_stats row per job;
+ *     killed (and the operator sends SIGHUP), then a ComfyUI server restarts with a job on it;
+ * afterwards every interaction was answered exactly once, every generation finished, and the
+ * database holds exactly one command_usage row per interaction and one successful image_stats row
+ * per job;
  *   - SIGTERM in the middle of the load: exit status 0, and every interaction Discord saw
  *     answered (and every job that delivered its picture) has its row committed.
  */
@@ -47,6 +48,8 @@ static void test_faults_during_steady_load(void **state)
         }
         if (!dropped && el >= 2000) {
             fgw_drop(gw, -1);
+            /* An operator's SIGHUP in the middle: the lists are re-read, the bot stays up. */
+            assert_int_equal(e2e_signal(&w.child, SIGHUP), 0);
             dropped = true;
         }
         if (!restarted && el >= 3000) {
@@ -75,6 +78,9 @@ static void test_faults_during_steady_load(void **state)
 
     e2e_observe(&w);
     assert_int_equal(e2e_read_db(&w), 0);
+    char grep[300];
+    snprintf(grep, sizeof grep, "grep -q 'SIGHUP: reading' '%s'", w.log);
+    assert_int_equal(system(grep), 0);
     unsigned jobs = 0;
     for (unsigned i = 0; i < w.n; i++) {
         const e2e_ix *x = &w.ix[i];

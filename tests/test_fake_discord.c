@@ -259,6 +259,24 @@ static bytes http_get(const char *url, const char *auth)
     return b;
 }
 
+/* The next INTERACTION_CREATE the client sees, parsed; the test fails when none comes in 5 s or
+ * it does not parse. */
+static ix_interaction *next_interaction(gw_client *c, unsigned *cursor)
+{
+    char *dj = client_wait_event(c, "INTERACTION_CREATE", cursor, 5000);
+    assert_non_null(dj);
+    ix_error e;
+    ix_interaction *ix = ix_parse(dj, strlen(dj), &e);
+    free(dj);
+    if (!ix) fail_msg("parse: %s %s", e.field, e.msg);
+    return ix;
+}
+
+static void callback_path(char *out, size_t cap, const ix_interaction *ix)
+{
+    snprintf(out, cap, "/interactions/%llu/%s/callback", (unsigned long long)ix->id, ix->token);
+}
+
 static void test_end_to_end(void **state)
 {
     (void)state;
@@ -327,12 +345,7 @@ static void test_end_to_end(void **state)
                                     &file, 1, &who, &inj),
         0);
     assert_int_equal(inj.sessions, 1);
-    char *dj = client_wait_event(&c, "INTERACTION_CREATE", &cursor, 5000);
-    assert_non_null(dj);
-    ix_error e;
-    ix_interaction *ix = ix_parse(dj, strlen(dj), &e);
-    if (!ix) fail_msg("parse: %s %s", e.field, e.msg);
-    free(dj);
+    ix_interaction *ix = next_interaction(&c, &cursor);
     assert_true(ix->id == inj.id);
     assert_string_equal(ix->token, inj.token);
     assert_true(strlen(ix->token) > 100);
@@ -356,8 +369,7 @@ static void test_end_to_end(void **state)
 
     /* Answer it as the bot would: defer, then edit the original. */
     char path[640];
-    snprintf(path, sizeof path, "/interactions/%llu/%s/callback", (unsigned long long)ix->id,
-             ix->token);
+    callback_path(path, sizeof path, ix);
     assert_int_equal(rest_call(d, col_actor, &col, REST_POST, path, reply_deferred_json(false)),
                      204);
     reply_msg m = {.content = "done"};
@@ -379,16 +391,11 @@ static void test_end_to_end(void **state)
     /* A button click on a message. */
     assert_int_equal(
         fake_discord_inject_component(fd, "image:regenerate", 2, NULL, 4444, &who, &inj), 0);
-    dj = client_wait_event(&c, "INTERACTION_CREATE", &cursor, 5000);
-    assert_non_null(dj);
-    ix = ix_parse(dj, strlen(dj), &e);
-    free(dj);
-    assert_non_null(ix);
+    ix = next_interaction(&c, &cursor);
     assert_int_equal(ix->type, IX_COMPONENT);
     assert_string_equal(ix->custom_id, "image:regenerate");
     assert_int_equal(ix->message_id, 4444);
-    snprintf(path, sizeof path, "/interactions/%llu/%s/callback", (unsigned long long)ix->id,
-             ix->token);
+    callback_path(path, sizeof path, ix);
     assert_int_equal(rest_call(d, col_actor, &col, REST_POST, path, reply_deferred_update_json()),
                      204);
     ix_free(ix);
@@ -401,18 +408,13 @@ static void test_end_to_end(void **state)
                          "{\"name\":\"lora\",\"type\":3,\"value\":\"ani\",\"focused\":true}]",
                          &dmwho, &inj),
                      0);
-    dj = client_wait_event(&c, "INTERACTION_CREATE", &cursor, 5000);
-    assert_non_null(dj);
-    ix = ix_parse(dj, strlen(dj), &e);
-    free(dj);
-    assert_non_null(ix);
+    ix = next_interaction(&c, &cursor);
     assert_int_equal(ix->type, IX_AUTOCOMPLETE);
     assert_false(ix->in_guild);
     assert_int_equal(ix->user_id, 99);
     assert_string_equal(ix_focused(ix)->name, "lora");
     reply_choice ch = {.name = "anime", .str_value = "anime"};
-    snprintf(path, sizeof path, "/interactions/%llu/%s/callback", (unsigned long long)ix->id,
-             ix->token);
+    callback_path(path, sizeof path, ix);
     assert_int_equal(
         rest_call(d, col_actor, &col, REST_POST, path, reply_autocomplete_json(&ch, 1)), 204);
     ix_free(ix);

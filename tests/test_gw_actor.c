@@ -26,6 +26,7 @@
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "msgs/discord_msgs.h"
+#include "util/util_time.h"
 
 #define TOKEN "Mz.fake-token.for-tests"
 #define MAX_EVENTS 512
@@ -48,9 +49,7 @@ static void sink_on_message(rt_actor *self, void *state, rt_msg *m)
         gw_dispatch_msg *d = (gw_dispatch_msg *)m;
         if (s->slow_first_ms && !s->slept) {
             s->slept = true;
-            struct timespec ts = {s->slow_first_ms / 1000,
-                                  (long)(s->slow_first_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
+            util_sleep_ms(s->slow_first_ms);
         }
         size_t len = strlen(d->event) + d->data_len + 32;
         char *e = malloc(len);
@@ -97,19 +96,6 @@ typedef struct env {
 } env;
 
 static env E;
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static const char *GUILDS =
     "[{\"id\":\"4194304\",\"name\":\"g0\",\"roles\":[{\"id\":\"11\",\"name\":\"@everyone\"},"
@@ -196,30 +182,40 @@ static bool stat_at_least(const fgw_stats *s, void *ctx)
 
 #define WAIT_GW(expr, ms)                                                                          \
     do {                                                                                           \
-        uint64_t end_ = mono_ms() + (ms);                                                          \
+        uint64_t end_ = rt_now_ms() + (ms);                                                        \
         gateway_stats gs;                                                                          \
         for (;;) {                                                                                 \
             gateway_stats_get(E.gw, &gs);                                                          \
             if (expr) break;                                                                       \
-            if (mono_ms() > end_) fail_msg("timed out waiting for %s", #expr);                     \
-            sleep_ms(5);                                                                           \
+            if (rt_now_ms() > end_) fail_msg("timed out waiting for %s", #expr);                   \
+            util_sleep_ms(5);                                                                      \
         }                                                                                          \
     } while (0)
 
 #define WAIT_SINK(prefix, count, ms)                                                               \
     do {                                                                                           \
-        uint64_t end_ = mono_ms() + (ms);                                                          \
+        uint64_t end_ = rt_now_ms() + (ms);                                                        \
         while (sink_count(&E.sk, prefix) < (count)) {                                              \
-            if (mono_ms() > end_)                                                                  \
+            if (rt_now_ms() > end_)                                                                \
                 fail_msg("sink got %u %s, wanted %u", sink_count(&E.sk, prefix), prefix,           \
                          (unsigned)(count));                                                       \
-            sleep_ms(5);                                                                           \
+            util_sleep_ms(5);                                                                      \
         }                                                                                          \
     } while (0)
 
 static void wait_ready(void)
 {
     WAIT_GW(gs.shards_active >= 1 && gs.ready >= 1, 5000);
+}
+
+/* Waits up to ms for the system's exit code to be set; returns it, with the gateway's stats. */
+static int wait_exit_code(unsigned ms, gateway_stats *g)
+{
+    uint64_t end = rt_now_ms() + ms;
+    while (rt_system_exit_code(E.sys) == 0 && rt_now_ms() < end)
+        util_sleep_ms(5);
+    gateway_stats_get(E.gw, g);
+    return rt_system_exit_code(E.sys);
 }
 
 static void interaction(int id)
@@ -329,10 +325,10 @@ static void test_server_heartbeat_request(void **state)
     start(&o);
     wait_ready();
     unsigned before = fgw_count_op(E.f, 1);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rt_now_ms();
     fgw_request_heartbeat(E.f, 0);
     assert_true(fgw_wait_op(E.f, 1, before + 1, 2000));
-    assert_true(mono_ms() - t0 < 1000); /* answered at once, not at the next beat */
+    assert_true(rt_now_ms() - t0 < 1000); /* answered at once, not at the next beat */
     finish();
 }
 
@@ -380,7 +376,7 @@ static void test_op7_resume_replay(void **state)
     for (int i = 11; i <= 15; i++)
         interaction(i);
     WAIT_SINK("INTERACTION_CREATE", 15, 3000);
-    sleep_ms(100);
+    util_sleep_ms(100);
     assert_int_equal(sink_count(&E.sk, "INTERACTION_CREATE"), 15);
     expect_each_once(1, 15);
     fgw_stats st;
@@ -397,7 +393,7 @@ static void test_invalid_session_false(void **state)
     opts o = {.hb_ms = 5000};
     start(&o);
     wait_ready();
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rt_now_ms();
     fgw_send_invalid_session(E.f, 0, false);
     WAIT_FAKE(identifies, 2, 5000);
     fgw_record *r;
@@ -472,14 +468,10 @@ static void test_fatal_4004(void **state)
     start(&o);
     wait_ready();
     fgw_close(E.f, 0, 4004);
-    uint64_t end = mono_ms() + 3000;
-    while (rt_system_exit_code(E.sys) == 0 && mono_ms() < end)
-        sleep_ms(5);
-    assert_int_equal(rt_system_exit_code(E.sys), 4);
     gateway_stats G;
-    gateway_stats_get(E.gw, &G);
+    assert_int_equal(wait_exit_code(3000, &G), 4);
     assert_int_equal(G.fatal_code, 4004);
-    sleep_ms(300);
+    util_sleep_ms(300);
     fgw_stats st;
     fgw_get_stats(E.f, &st);
     assert_int_equal(st.connections, 1); /* it never reconnects */
@@ -491,12 +483,8 @@ static void test_fatal_401(void **state)
     (void)state;
     opts o = {.hb_ms = 5000, .token = "wrong-token"};
     start(&o);
-    uint64_t end = mono_ms() + 3000;
-    while (rt_system_exit_code(E.sys) == 0 && mono_ms() < end)
-        sleep_ms(5);
-    assert_int_equal(rt_system_exit_code(E.sys), 4);
     gateway_stats G;
-    gateway_stats_get(E.gw, &G);
+    assert_int_equal(wait_exit_code(3000, &G), 4);
     assert_int_equal(G.fatal_code, 401);
     fgw_stats st;
     fgw_get_stats(E.f, &st);

@@ -18,6 +18,7 @@
 #include "discord/gw_payload.h"
 #include "discord/gw_zlib.h"
 #include "fakes/fake_gateway.h"
+#include "fluxbot/runtime.h"
 
 #define TOKEN "test-token-abc"
 
@@ -127,13 +128,6 @@ static const struct lws_protocols client_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static tclient *tc_open(fgw *f, const char *query, bool compress)
 {
     tclient *t = calloc(1, sizeof *t);
@@ -179,8 +173,8 @@ static void tc_free(tclient *t)
 /* Services the client until pred holds or timeout. */
 static bool tc_pump(tclient *t, int timeout_ms, bool (*pred)(tclient *, void *), void *ctx)
 {
-    uint64_t end = mono_ms() + (uint64_t)timeout_ms;
-    while (mono_ms() < end) {
+    uint64_t end = rt_now_ms() + (uint64_t)timeout_ms;
+    while (rt_now_ms() < end) {
         if (pred && pred(t, ctx)) return true;
         lws_service(t->ctx, 0);
     }

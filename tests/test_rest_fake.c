@@ -18,6 +18,7 @@
 
 #include "discord/commands.h"
 #include "fakes/fake_rest.h"
+#include "util/util_time.h"
 
 #define TOKEN "test-token.abc"
 
@@ -242,8 +243,7 @@ static void test_callbacks(void **state)
     assert_false(frest_interaction_state(f, 5, &st));
 
     /* Deadline: after it, the interaction is unknown. */
-    struct timespec ts = {0, 350 * 1000000L};
-    nanosleep(&ts, NULL);
+    util_sleep_ms(350);
     r = req(f, "POST", "/interactions/1002/tokB/callback", NULL,
             "{\"type\":4,\"data\":{\"content\":\"hi\"}}", NULL);
     assert_int_equal(r.status, 404);

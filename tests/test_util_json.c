@@ -76,13 +76,26 @@ static void test_add_clipped(void **state)
     free(s);
 }
 
+static void test_parse_named(void **state)
+{
+    (void)state;
+    char err[64] = "";
+    cJSON *o = util_json_parse_named("{\"a\":[1]}", "x.json", err, sizeof err);
+    assert_non_null(o);
+    assert_string_equal(err, ""); /* untouched on success */
+    cJSON_Delete(o);
+    assert_null(util_json_parse_named("{\"a\":", "loras.json", err, sizeof err));
+    assert_string_equal(err, "loras.json: not valid JSON");
+    assert_null(util_json_parse_named("", "e", err, sizeof err));
+    assert_string_equal(err, "e: not valid JSON");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_str),
-        cmocka_unit_test(test_u64),
-        cmocka_unit_test(test_print_free),
-        cmocka_unit_test(test_add_clipped),
+        cmocka_unit_test(test_str),         cmocka_unit_test(test_u64),
+        cmocka_unit_test(test_print_free),  cmocka_unit_test(test_add_clipped),
+        cmocka_unit_test(test_parse_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

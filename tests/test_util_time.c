@@ -1,5 +1,5 @@
 /* util_time: deadlines are "now + timeout" on the asked clock, normalised, and really end a
- * pthread_cond_timedwait on a condition variable set up with that clock.
+ * pthread_cond_timedwait on a condition variable set up with that clock; sleeps are never short.
  * fluxbot-test: tsan */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,11 +67,25 @@ static void test_deadline_ends_a_wait(void **state)
     }
 }
 
+static void test_sleep(void **state)
+{
+    (void)state;
+    const unsigned ms[] = {0, 1, 25, 1100};
+    for (size_t i = 0; i < 4; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        util_sleep_ms(ms[i]);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_true(ns_of(t1) - ns_of(t0) >= (int64_t)ms[i] * 1000000LL); /* never short */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deadline_arithmetic),
         cmocka_unit_test(test_deadline_ends_a_wait),
+        cmocka_unit_test(test_sleep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #include "comfy/result.h"
 #include "fluxbot/log.h"
 #include "util/util_json.h"
+#include "util/util_time.h"
 
 #define EVENT_BATCH 64
 #define WAIT_SLICE_MS 200
@@ -185,8 +186,7 @@ static int pick_server(jctx *x, int exclude)
         if (s >= 0) return s;
         if (rt_now_ms() >= until || past_stop_deadline(r)) return -1;
         progress(x);
-        struct timespec d = {0, 100 * 1000 * 1000};
-        nanosleep(&d, NULL);
+        util_sleep_ms(100);
     }
 }
 
@@ -412,8 +412,7 @@ static outcome follow(jctx *x)
                     /* finished, any outcome: the history says which */
                     for (int k = 0; k < 5; k++) {
                         if (get_history(x) && x->hist.found) return from_history(x);
-                        struct timespec d = {0, 100 * 1000 * 1000};
-                        nanosleep(&d, NULL);
+                        util_sleep_ms(100);
                     }
                     if (success_seen) return OUT_OK;
                     set_fail(x, "history", "ComfyUI finished the job but has no record of it.");

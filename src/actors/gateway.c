@@ -29,6 +29,7 @@
 #include "discord/gw_zlib.h"
 #include "fluxbot/log.h"
 #include "msgs/discord_msgs.h"
+#include "util/util_time.h"
 
 #define LOGN GATEWAY_ACTOR_NAME
 #define DEF(v, d) ((v) ? (v) : (d))
@@ -850,8 +851,7 @@ static void gateway_loop(rt_actor *self, void *state, unsigned thread_index)
         rt_system_request_exit(g->sys, 1);
         while (!rt_actor_should_exit(self)) {
             rt_actor_drain(self, on_mail, 0);
-            struct timespec ts = {0, 20000000};
-            nanosleep(&ts, NULL);
+            util_sleep_ms(20);
         }
         return;
     }

@@ -20,6 +20,7 @@
 #include "analytics/an_cli.h"
 #include "app/app_register.h"
 #include "app/metrics.h"
+#include "app/reload.h"
 #include "app/router_metrics.h"
 #include "discord/gw_roles.h"
 #include "discord/interaction.h"
@@ -288,8 +289,13 @@ int app_run(const fb_config *cfg)
         fprintf(stderr, "fluxbot: %s\n", err);
         return code;
     }
+    /* SIGHUP re-reads the LoRA and resolution lists instead of killing the bot (reload.h). */
+    reload_config rc = {.ratios_file = cfg->ratios_file, .loras_file = cfg->loras_file};
+    reload_watcher *rw = reload_start(&rc, err, sizeof err);
+    if (!rw) LOG_WARN(LOGN, "SIGHUP reload is off: %s", err);
     while (!app_poll(a, 250)) {
     }
+    reload_stop(rw);
     code = app_stop(a);
     if (code == APP_EXIT_DISCORD_REFUSED)
         fprintf(stderr,

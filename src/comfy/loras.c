@@ -32,11 +32,8 @@ static bool file_ok(const char *f)
 int loras_parse(loras_set *out, const char *json, const char *source, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    cJSON *root = cJSON_Parse(json);
-    if (!root) {
-        snprintf(err, errlen, "%s: not valid JSON", source);
-        return -1;
-    }
+    cJSON *root = util_json_parse_named(json, source, err, errlen);
+    if (!root) return -1;
     int rc = -1;
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "loras");
     bool legacy = false;

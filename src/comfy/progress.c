@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/util_hash.h"
+
 void prog_init(prog_state *p, uint64_t now_ms)
 {
     memset(p, 0, sizeof *p);
@@ -143,19 +145,9 @@ void prog_text(const prog_state *p, const char *kind_label, uint64_t now_ms, cha
              p->resubmitted ? " (retrying on another server)" : "", bar, pct, eta);
 }
 
-static uint32_t fnv1a(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
-
 bool prog_throttle_allow(prog_throttle *t, const char *text, uint64_t now_ms, uint64_t interval_ms)
 {
-    uint32_t h = fnv1a(text ? text : "");
+    uint32_t h = (uint32_t)util_fnv1a_str(text ? text : ""); /* only compared for equality */
     if (t->last_sent_ms && h == t->last_hash) {
         t->suppressed++;
         return false;

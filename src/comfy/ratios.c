@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/util_file.h"
+#include "util/util_json.h"
 
 static int side_ok(const cJSON *v, uint32_t *out)
 {
@@ -21,11 +22,8 @@ static int side_ok(const cJSON *v, uint32_t *out)
 int ratios_parse(ratios_set *out, const char *json, const char *source, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    cJSON *root = cJSON_Parse(json);
-    if (!root) {
-        snprintf(err, errlen, "%s: not valid JSON", source);
-        return -1;
-    }
+    cJSON *root = util_json_parse_named(json, source, err, errlen);
+    if (!root) return -1;
     int rc = -1;
     const cJSON *ratios = cJSON_GetObjectItemCaseSensitive(root, "ratios");
     if (!cJSON_IsObject(ratios)) {

@@ -385,11 +385,8 @@ wf_workflow *wf_load_text(wf_kind kind, const char *map_name, const char *map_js
     char *dot = strstr(wf->name, ".map.json");
     if (dot) *dot = '\0';
 
-    wf->graph = cJSON_Parse(template_json);
-    if (!wf->graph) {
-        snprintf(err, errlen, "%s: not valid JSON", template_name);
-        goto fail;
-    }
+    wf->graph = util_json_parse_named(template_json, template_name, err, errlen);
+    if (!wf->graph) goto fail;
     if (check_graph(wf->graph, template_name, err, errlen)) goto fail;
     map = cJSON_Parse(map_json);
     if (!cJSON_IsObject(map)) {

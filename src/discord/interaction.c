@@ -94,15 +94,26 @@ static const char *arena_dup(pctx *c, const char *s)
     return p;
 }
 
+/* obj[key] unless absent or null (Discord sends null for unset optional fields); then NULL,
+ * with *ok false only when the field is required. */
+static const cJSON *field(pctx *c, const cJSON *obj, const char *key, const char *path,
+                          bool required, bool *ok)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *ok = true;
+    if (v && !cJSON_IsNull(v)) return v;
+    if (required) *ok = fail(c, IX_E_MISSING, path, "%s is required", path);
+    return NULL;
+}
+
 /* A string field: required or optional, bounded in characters, valid UTF-8, copied. */
 static bool get_str(pctx *c, const cJSON *obj, const char *key, const char *path, bool required,
                     size_t min_chars, size_t max_chars, const char **out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v || cJSON_IsNull(v)) {
-        *out = NULL;
-        return required ? fail(c, IX_E_MISSING, path, "%s is required", path) : true;
-    }
+    bool ok;
+    const cJSON *v = field(c, obj, key, path, required, &ok);
+    *out = NULL;
+    if (!v) return ok;
     if (!cJSON_IsString(v) || !v->valuestring)
         return fail(c, IX_E_TYPE, path, "%s must be a string", path);
     size_t chars;
@@ -127,20 +138,20 @@ static bool get_snowflake_value(pctx *c, const cJSON *v, const char *path, uint6
 static bool get_snowflake(pctx *c, const cJSON *obj, const char *key, const char *path,
                           bool required, uint64_t *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    bool ok;
+    const cJSON *v = field(c, obj, key, path, required, &ok);
     *out = 0;
-    if (!v || cJSON_IsNull(v))
-        return required ? fail(c, IX_E_MISSING, path, "%s is required", path) : true;
-    return get_snowflake_value(c, v, path, out);
+    return v ? get_snowflake_value(c, v, path, out) : ok;
 }
 
 /* An optional array of at most max elements; *out is NULL when absent or null. */
 static bool get_array(pctx *c, const cJSON *obj, const char *key, const char *path, int max,
                       const char *noun, const cJSON **out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    bool ok;
+    const cJSON *v = field(c, obj, key, path, false, &ok);
     *out = NULL;
-    if (!v || cJSON_IsNull(v)) return true;
+    if (!v) return ok;
     if (!cJSON_IsArray(v)) return fail(c, IX_E_TYPE, path, "%s must be an array", path);
     if (cJSON_GetArraySize(v) > max)
         return fail(c, IX_E_TOO_MANY, path, "more than %d %s", max, noun);
@@ -151,9 +162,9 @@ static bool get_array(pctx *c, const cJSON *obj, const char *key, const char *pa
 static bool get_int(pctx *c, const cJSON *obj, const char *key, const char *path, bool required,
                     double lo, double hi, int64_t *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v || cJSON_IsNull(v))
-        return required ? fail(c, IX_E_MISSING, path, "%s is required", path) : true;
+    bool ok;
+    const cJSON *v = field(c, obj, key, path, required, &ok);
+    if (!v) return ok;
     if (!cJSON_IsNumber(v)) return fail(c, IX_E_TYPE, path, "%s must be a number", path);
     double d = v->valuedouble;
     if (!isfinite(d) || d != floor(d) || d < lo || d > hi)
@@ -164,6 +175,18 @@ static bool get_int(pctx *c, const cJSON *obj, const char *key, const char *path
 
 /* ---- options -----------------------------------------------------------------------------------
  */
+
+/* An option's text (v is a string): valid UTF-8 of at most IX_STRING_MAX characters, copied. */
+static bool option_text(pctx *c, const cJSON *v, const char *vpath, ix_option *opt)
+{
+    size_t chars;
+    if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
+        return fail(c, IX_E_UTF8, vpath, "%s is not valid UTF-8", vpath);
+    if (chars > IX_STRING_MAX)
+        return fail(c, IX_E_LENGTH, vpath, "%s is longer than %d characters", vpath, IX_STRING_MAX);
+    opt->str = arena_dup(c, v->valuestring);
+    return true;
+}
 
 static bool parse_option_value(pctx *c, const cJSON *o, ix_option *opt, const char *path,
                                bool autocomplete)
@@ -178,13 +201,7 @@ static bool parse_option_value(pctx *c, const cJSON *o, ix_option *opt, const ch
     opt->has_value = true;
     if (autocomplete && cJSON_IsString(v) && opt->type != IX_OPT_ATTACHMENT) {
         /* Partial input: keep the text whatever the declared type. */
-        size_t chars;
-        if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
-            return fail(c, IX_E_UTF8, vpath, "%s is not valid UTF-8", vpath);
-        if (chars > IX_STRING_MAX)
-            return fail(c, IX_E_LENGTH, vpath, "%s is longer than %d characters", vpath,
-                        IX_STRING_MAX);
-        opt->str = arena_dup(c, v->valuestring);
+        if (!option_text(c, v, vpath, opt)) return false;
         if (opt->type == IX_OPT_STRING) return true;
         /* A typed value that is complete is also decoded, for convenience. */
         char *end = NULL;
@@ -196,18 +213,10 @@ static bool parse_option_value(pctx *c, const cJSON *o, ix_option *opt, const ch
         return true;
     }
     switch (opt->type) {
-    case IX_OPT_STRING: {
-        size_t chars;
+    case IX_OPT_STRING:
         if (!cJSON_IsString(v) || !v->valuestring)
             return fail(c, IX_E_TYPE, vpath, "%s must be a string", vpath);
-        if (!util_utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
-            return fail(c, IX_E_UTF8, vpath, "%s is not valid UTF-8", vpath);
-        if (chars > IX_STRING_MAX)
-            return fail(c, IX_E_LENGTH, vpath, "%s is longer than %d characters", vpath,
-                        IX_STRING_MAX);
-        opt->str = arena_dup(c, v->valuestring);
-        return true;
-    }
+        return option_text(c, v, vpath, opt);
     case IX_OPT_INTEGER: {
         if (!cJSON_IsNumber(v)) return fail(c, IX_E_TYPE, vpath, "%s must be a number", vpath);
         double d = v->valuedouble;

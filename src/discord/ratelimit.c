@@ -18,6 +18,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "util/util_hash.h"
+
 #define RL_GC_EVERY 256     /* acquisitions between automatic sweeps */
 #define RL_MAX_ROUTES 4096  /* learned route hashes kept at most */
 #define RL_INVALID_SLOTS 10 /* one-minute slots of the invalid-request window */
@@ -69,16 +71,6 @@ struct rl_limiter {
 };
 
 /* ---- small helpers ------------------------------------------------------------------------- */
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static uint64_t max_u64(uint64_t a, uint64_t b)
 {
@@ -374,7 +366,7 @@ void rl_free(rl_limiter *l)
 
 static const route_hash *route_lookup(const rl_limiter *l, const char *route)
 {
-    uint64_t hv = fnv1a(route);
+    uint64_t hv = util_fnv1a_str(route);
     for (const route_hash *r = l->rslots[hv & (l->nrslots - 1)]; r; r = r->next)
         if (r->hv == hv && strcmp(r->route, route) == 0) return r;
     return NULL;
@@ -382,7 +374,7 @@ static const route_hash *route_lookup(const rl_limiter *l, const char *route)
 
 static void route_learn(rl_limiter *l, const char *route, const char *hash)
 {
-    uint64_t hv = fnv1a(route);
+    uint64_t hv = util_fnv1a_str(route);
     for (route_hash *r = l->rslots[hv & (l->nrslots - 1)]; r; r = r->next) {
         if (r->hv == hv && strcmp(r->route, route) == 0) {
             snprintf(r->hash, sizeof r->hash, "%s", hash);
@@ -444,7 +436,7 @@ static void buckets_grow(rl_limiter *l)
 
 static rl_bucket *bucket_get(rl_limiter *l, const char *key, bool create)
 {
-    uint64_t hv = fnv1a(key);
+    uint64_t hv = util_fnv1a_str(key);
     for (rl_bucket *b = l->slots[hv & (l->nslots - 1)]; b; b = b->next)
         if (b->hv == hv && strcmp(b->key, key) == 0) return b;
     if (!create) return NULL;

@@ -21,6 +21,7 @@
 #include "fluxbot/runtime.h"
 #include "util/util_json.h"
 #include "util/util_str.h"
+#include "util/util_time.h"
 
 #define FF_MAX_CLIENTS 64
 #define FF_MAX_NODES 256
@@ -1868,7 +1869,6 @@ bool fcomfy_wait(fcomfy *f, bool (*pred)(const fcomfy_stats *s, void *arg), void
         fcomfy_get_stats(f, &s);
         if (pred(&s, arg)) return true;
         if (rt_now_ms() >= end) return false;
-        struct timespec d = {0, 2 * 1000 * 1000};
-        nanosleep(&d, NULL);
+        util_sleep_ms(2);
     }
 }

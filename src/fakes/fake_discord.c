@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "util/util_hash.h"
 #include "util/util_json.h"
 
 #define FD_DEFAULT_APP 100000000000000001ull
@@ -240,10 +241,7 @@ int fake_discord_inject(fake_discord *fd, int type, const char *data_json,
 
 static uint64_t command_id(const char *name)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    return (h >> 2) | 1;
+    return (util_fnv1a_str(name) >> 2) | 1; /* a stable non-zero id per name */
 }
 
 static cJSON *command_data(const char *name, const char *options_json)

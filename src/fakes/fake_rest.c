@@ -28,6 +28,7 @@
 #include "discord/interaction.h"
 #include "discord/ratelimit.h"
 #include "util/util_dec.h"
+#include "util/util_hash.h"
 #include "util/util_json.h"
 #include "util/util_str.h"
 #include "util/util_time.h"
@@ -161,16 +162,6 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t fnv(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
@@ -215,7 +206,7 @@ static fr_ix *ix_find_id(frest *f, uint64_t id)
 
 static fr_ix *ix_find_token(frest *f, const char *tok)
 {
-    uint64_t h = fnv(tok, strlen(tok));
+    uint64_t h = util_fnv1a_str(tok);
     for (fr_ix *x = f->ix_by_tok[h % FR_SLOTS]; x; x = x->next_tok)
         if (strcmp(x->token, tok) == 0) return x;
     return NULL;
@@ -233,7 +224,7 @@ static void msg_add(frest *f, uint64_t id, uint64_t channel_id)
 
 static fr_bucket *bucket_get(frest *f, const char *key, const char *route_key)
 {
-    uint64_t h = fnv(key, strlen(key));
+    uint64_t h = util_fnv1a_str(key);
     fr_bucket **slot = &f->buckets[h % FR_SLOTS];
     for (fr_bucket *b = *slot; b; b = b->next)
         if (strcmp(b->key, key) == 0) return b;
@@ -241,7 +232,7 @@ static fr_bucket *bucket_get(frest *f, const char *key, const char *route_key)
     if (!b) abort();
     b->key = util_strdup(key);
     /* The hash depends on the route (method included), not on the major parameter. */
-    snprintf(b->hash, sizeof b->hash, "%016" PRIx64, fnv(route_key, strlen(route_key)));
+    snprintf(b->hash, sizeof b->hash, "%016" PRIx64, util_fnv1a_str(route_key));
     b->next = *slot;
     *slot = b;
     return b;
@@ -1515,7 +1506,7 @@ void frest_register_interaction(frest *f, uint64_t id, const char *token, uint64
         snprintf(x->token, sizeof x->token, "%s", token);
         x->next_id = f->ix_by_id[id % FR_SLOTS];
         f->ix_by_id[id % FR_SLOTS] = x;
-        uint64_t h = fnv(x->token, strlen(x->token));
+        uint64_t h = util_fnv1a_str(x->token);
         x->next_tok = f->ix_by_tok[h % FR_SLOTS];
         f->ix_by_tok[h % FR_SLOTS] = x;
     }

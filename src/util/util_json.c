@@ -13,6 +13,13 @@ const char *util_json_str(const cJSON *o, const char *key, const char *fallback)
     return cJSON_IsString(v) && v->valuestring ? v->valuestring : fallback;
 }
 
+cJSON *util_json_parse_named(const char *text, const char *source, char *err, size_t errlen)
+{
+    cJSON *root = cJSON_Parse(text);
+    if (!root) snprintf(err, errlen, "%s: not valid JSON", source);
+    return root;
+}
+
 cJSON *util_json_u64(uint64_t v)
 {
     char buf[24];

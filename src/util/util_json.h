@@ -15,6 +15,10 @@
  * the value is not a string. Borrowed from o. */
 const char *util_json_str(const cJSON *o, const char *key, const char *fallback);
 
+/* Parses text (an operator's file or a template); NULL with err "<source>: not valid JSON" when
+ * it is not. The caller deletes the result. */
+cJSON *util_json_parse_named(const char *text, const char *source, char *err, size_t errlen);
+
 /* A new string item holding v in decimal, for arrays of ids (NULL on OOM, which cJSON's add
  * functions ignore). Caller owns it. */
 cJSON *util_json_u64(uint64_t v);

@@ -1,6 +1,12 @@
 /* Condition-variable deadlines (see util_time.h). */
 #include "util/util_time.h"
 
+void util_sleep_ms(unsigned ms)
+{
+    struct timespec d = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&d, NULL);
+}
+
 struct timespec util_deadline(clockid_t clock, uint64_t timeout_ms)
 {
     struct timespec ts;
