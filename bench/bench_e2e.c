@@ -540,6 +540,8 @@ static int run_once(const bench_opts *o, unsigned router, unsigned runner, doubl
     res->job_p50_ms = job.total ? (double)hist_quantile(&job, 0.50) / 1e6 : NAN;
     res->job_p99_ms = job.total ? (double)hist_quantile(&job, 0.99) / 1e6 : NAN;
     res->job_max_ms = job.total ? (double)job.max / 1e6 : NAN;
+    res->jobs_per_s =
+        last_done > s.t0_ns ? (double)res->jobs_done / ((double)(last_done - s.t0_ns) / 1e9) : 0;
     res->analytics_rows = rows;
     res->analytics_rows_per_s = (double)rows / window;
     double cpu = e2e_proc_cpu_seconds(&p1) - e2e_proc_cpu_seconds(&p0);
@@ -762,9 +764,9 @@ int main(int argc, char **argv)
                     e2e_report_json(stdout, &r, machine);
                 else
                     printf("router %2u runner %2u: %8.1f interactions/s, reply p50 %.2f ms, "
-                           "p99 %.2f ms, p99.9 %.2f ms, jobs p99 %.1f ms\n",
+                           "p99 %.2f ms, p99.9 %.2f ms; %.1f jobs/s, job p99 %.1f ms\n",
                            r.router_threads, r.runner_threads, r.throughput, r.reply_p50_ms,
-                           r.reply_p99_ms, r.reply_p999_ms, r.job_p99_ms);
+                           r.reply_p99_ms, r.reply_p999_ms, r.jobs_per_s, r.job_p99_ms);
                 fflush(stdout);
             }
         }

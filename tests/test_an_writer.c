@@ -22,6 +22,7 @@
 #include "fluxbot/runtime.h"
 #include "msgs/analytics_msgs.h"
 #include "test_an_util.h"
+#include "util/util_time.h"
 
 /* ---- fixture: a runtime with the writer and a collector for its replies ------------------- */
 
@@ -197,8 +198,12 @@ static void test_batch_closes_by_time(void **state)
         assert_int_equal(record_mixed(f->writer, 42, i), 0);
     /* No flush request: the 300 ms bound alone commits them, in one transaction. */
     assert_int_equal(wait_rows(f->db, 10, 5000), 10);
+    /* The counters move just after COMMIT returns: the rows can be visible a moment before. */
     an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    uint64_t until = rt_now_ms() + 5000;
+    do {
+        an_writer_metrics_get(f->w, &m);
+    } while (m.rows_written < 10 && rt_now_ms() < until && (util_sleep_ms(2), true));
     assert_int_equal(m.rows_written, 10);
     assert_int_equal(m.batches, 1);
     assert_int_equal(m.pending, 0);

@@ -3,9 +3,10 @@
  * against the loopback fakes:
  *   - faults at once: the gateway is told to reconnect (op 7), then its TCP connection is
  *     killed (and the operator sends SIGHUP), then a ComfyUI server restarts with a job on it;
- * afterwards every interaction was answered exactly once, every generation finished, and the
- * database holds exactly one command_usage row per interaction and one successful image_stats row
- * per job;
+ *     afterwards every interaction was answered exactly once, every generation finished, the
+ *     database holds exactly one command_usage row per interaction and one successful
+ *     image_stats row per job, and the child's metrics endpoint tells the same story
+ *     (reconnects, the resubmitted job, outcomes by command);
  *   - SIGTERM in the middle of the load: exit status 0, and every interaction Discord saw
  *     answered (and every job that delivered its picture) has its row committed.
  */
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "test_e2e_util.h"
+#include "test_metrics_check.h"
 
 static bool comfy_busy(const fcomfy_stats *s, void *arg)
 {
@@ -27,7 +29,11 @@ static void test_faults_during_steady_load(void **state)
 {
     (void)state;
     static e2e_world w;
-    const char *args[] = {"--job-stall-timeout-ms", "4000", NULL};
+    char port[16];
+    unsigned mport = mc_free_port();
+    assert_true(mport > 0);
+    snprintf(port, sizeof port, "%u", mport);
+    const char *args[] = {"--job-stall-timeout-ms", "4000", "--metrics-port", port, NULL};
     assert_true(e2e_start(&w, 40, args));
     fgw *gw = fake_discord_gateway(w.fd);
     fgw_stats g0;
@@ -71,6 +77,32 @@ static void test_faults_during_steady_load(void **state)
     fcomfy_stats c0;
     fcomfy_get_stats(w.comfy[0], &c0);
     assert_int_equal(c0.restarts, 1);
+
+    /* The operator's view of the same run, scraped from the child's metrics endpoint. */
+    unsigned generations = 0, refusals = 0;
+    for (unsigned i = 0; i < w.n; i++) {
+        if (du_kind_is_job(w.ix[i].s.kind)) generations++;
+        if (w.ix[i].s.kind == DU_BAD) refusals++;
+    }
+    char *m = mc_scrape(mport);
+    assert_non_null(m);
+    char where[512];
+    const char *bad = mc_validate(m, where, sizeof where);
+    if (bad) fail_msg("metrics: %s: %s", bad, where);
+    assert_float_equal(mc_value(m, "fluxbot_comfy_servers"), 2, 0);
+    assert_true(mc_value(m, "fluxbot_gateway_reconnects_total") >= 2);
+    assert_true(mc_value(m, "fluxbot_gateway_resumed_total") >= 1);
+    assert_float_equal(mc_value(m, "fluxbot_jobs_total{outcome=\"succeeded\"}"), generations, 0);
+    assert_float_equal(mc_value(m, "fluxbot_jobs_total{outcome=\"failed\"}"), 0, 0);
+    assert_true(mc_value(m, "fluxbot_jobs_resubmitted_total") >= 1);
+    assert_float_equal(
+        mc_value(m, "fluxbot_router_interactions_total{command=\"comfy\",outcome=\"invalid\"}"),
+        refusals, 0);
+    assert_true(mc_value(m, "fluxbot_actor_messages_processed_total{actor=\"router\"}") >= w.n);
+    assert_true(mc_value(m, "fluxbot_rest_responses_total{outcome=\"ok\"}") >= w.n);
+    assert_true(mc_value(m, "fluxbot_analytics_rows_written_total") >= w.n);
+    assert_true(mc_value(m, "process_resident_memory_bytes") > 0);
+    free(m);
 
     e2e_signal(&w.child, SIGTERM);
     assert_int_equal(e2e_wait(&w.child, 40000), 0);

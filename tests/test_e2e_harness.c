@@ -182,6 +182,7 @@ static e2e_result sample_result(unsigned router, unsigned runner, double tput, d
                     .jobs_done = 150,
                     .job_p50_ms = 30,
                     .job_p99_ms = 90,
+                    .jobs_per_s = 75,
                     .analytics_rows = 600,
                     .analytics_rows_per_s = 300,
                     .cpu_ms_per_1000 = 120.5,
@@ -229,6 +230,7 @@ static void test_json_and_table(void **state)
     assert_int_equal(cJSON_GetObjectItem(o, "unanswered")->valueint, 1);
     assert_float_equal(cJSON_GetObjectItem(o, "interactions_per_s")->valuedouble, 99.5, 1e-9);
     assert_float_equal(cJSON_GetObjectItem(o, "reply_p99_ms")->valuedouble, 12.25, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(o, "jobs_per_s")->valuedouble, 75, 1e-9);
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "job_max_ms")));
     assert_string_equal(cJSON_GetObjectItem(o, "machine")->valuestring, "cpu \"x\"\\y");
     cJSON_Delete(o);
@@ -300,8 +302,8 @@ static void test_svg_chart(void **state)
     char *s = capture(write_svg, &a);
     assert_int_equal(strncmp(s, "<svg ", 5), 0);
     assert_non_null(strstr(s, "</svg>\n"));
-    assert_int_equal(count_str(s, "<polyline"), 4); /* 2 panels x 2 runner counts */
-    assert_int_equal(count_str(s, "<circle"), 12);  /* every point on both panels */
+    assert_int_equal(count_str(s, "<polyline"), 6); /* 3 panels x 2 runner counts */
+    assert_int_equal(count_str(s, "<circle"), 18);  /* every point on every panel */
     assert_non_null(strstr(s, "sweep &lt;2 cores&gt; &amp; more"));
     assert_non_null(strstr(s, "runner threads 2"));
     assert_null(strstr(s, "nan"));

@@ -13,8 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
-static bool mc_name_ok(const char *s, size_t n, bool colon)
+static __attribute__((unused)) bool mc_name_ok(const char *s, size_t n, bool colon)
 {
     if (n == 0) return false;
     for (size_t i = 0; i < n; i++) {
@@ -27,7 +32,8 @@ static bool mc_name_ok(const char *s, size_t n, bool colon)
 }
 
 /* Does sample name `n` belong to family `fam` of type `type`? */
-static bool mc_belongs(const char *n, size_t nl, const char *fam, const char *type)
+static __attribute__((unused)) bool mc_belongs(const char *n, size_t nl, const char *fam,
+                                               const char *type)
 {
     size_t fl = strlen(fam);
     if (nl == fl && memcmp(n, fam, fl) == 0) return true;
@@ -44,7 +50,7 @@ static bool mc_belongs(const char *n, size_t nl, const char *fam, const char *ty
 
 /* Returns NULL when text is valid, else a static description of the first problem
  * (with the offending line copied into where). */
-static const char *mc_validate(const char *text, char *where, size_t wcap)
+static __attribute__((unused)) const char *mc_validate(const char *text, char *where, size_t wcap)
 {
     char fams[256][96];
     unsigned nfams = 0;
@@ -125,7 +131,7 @@ static const char *mc_validate(const char *text, char *where, size_t wcap)
 
 /* The value of the sample whose text before the value is exactly `series` (e.g.
  * "fluxbot_actor_parks_total{actor=\"x\"}"); NAN when absent. */
-static double mc_value(const char *text, const char *series)
+static __attribute__((unused)) double mc_value(const char *text, const char *series)
 {
     size_t sl = strlen(series);
     const char *p = text;
@@ -135,6 +141,60 @@ static double mc_value(const char *text, const char *series)
         if (p) p++;
     }
     return NAN;
+}
+
+/* GET /metrics from 127.0.0.1:port; returns the malloc'd body of a 200 answer, else NULL. */
+static __attribute__((unused)) char *mc_scrape(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return NULL;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((unsigned short)port);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1)) {
+        close(fd);
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len + 1 == cap) buf = realloc(buf, cap *= 2);
+        ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    buf[len] = 0;
+    close(fd);
+    char *body = strstr(buf, "\r\n\r\n");
+    if (strncmp(buf, "HTTP/1.1 200", 12) != 0 || !body) {
+        free(buf);
+        return NULL;
+    }
+    memmove(buf, body + 4, strlen(body + 4) + 1);
+    return buf;
+}
+
+/* A port that was free a moment ago on 127.0.0.1 (for a child process's metrics_port). */
+static __attribute__((unused)) unsigned mc_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    unsigned port = 0;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
 }
 
 #endif

@@ -19,6 +19,7 @@
 #include "analytics/an_confirm.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
+#include "util/util_time.h"
 #include "msgs/analytics_msgs.h"
 #include "msgs/comfy_msgs.h"
 #include "msgs/discord_msgs.h"
@@ -507,6 +508,14 @@ static void reset_stats_flow(void **state)
     fx_dispatch(x, "GUILD_CREATE",
                 strdup("{\"id\":\"700000000000000001\",\"roles\":["
                        "{\"id\":\"61\",\"name\":\"Bot Manager\",\"permissions\":\"0\"}]}"));
+    /* Router threads run in parallel: let the role event land before the command that needs
+     * it (in the bot the gateway applies role events before reading the next frame). */
+    router_stats rs;
+    uint64_t until = rt_now_ms() + 3000;
+    do {
+        router_stats_get(x->r, &rs);
+    } while (rs.role_events < 1 && rt_now_ms() < until && (util_sleep_ms(1), true));
+    assert_int_equal(rs.role_events, 1);
     uint64_t mgr_roles[] = {61};
     trx_who mgr = {.user_id = 800000000000000009ULL, .roles = mgr_roles, .nroles = 1};
     fx_command(x, "reset_stats", NULL, NULL, &mgr);

@@ -28,6 +28,7 @@ void e2e_report_table(FILE *out, const e2e_result *r, const char *machine)
     fprintf(out, "%-34s %14.3f\n", "job completion p50 (ms)", r->job_p50_ms);
     fprintf(out, "%-34s %14.3f\n", "job completion p99 (ms)", r->job_p99_ms);
     fprintf(out, "%-34s %14.3f\n", "job completion max (ms)", r->job_max_ms);
+    fprintf(out, "%-34s %14.1f\n", "jobs finished/s", r->jobs_per_s);
     fprintf(out, "%-34s %14llu\n", "analytics rows", (unsigned long long)r->analytics_rows);
     fprintf(out, "%-34s %14.1f\n", "analytics rows/s", r->analytics_rows_per_s);
     fprintf(out, "%-34s %14.1f\n", "CPU ms per 1000 interactions", r->cpu_ms_per_1000);
@@ -80,6 +81,7 @@ void e2e_report_json(FILE *out, const e2e_result *r, const char *machine)
     json_num(out, "job_p50_ms", r->job_p50_ms, true);
     json_num(out, "job_p99_ms", r->job_p99_ms, true);
     json_num(out, "job_max_ms", r->job_max_ms, true);
+    json_num(out, "jobs_per_s", r->jobs_per_s, true);
     fprintf(out, "\"analytics_rows\":%llu,", (unsigned long long)r->analytics_rows);
     json_num(out, "analytics_rows_per_s", r->analytics_rows_per_s, true);
     json_num(out, "cpu_ms_per_1000", r->cpu_ms_per_1000, true);
@@ -96,7 +98,8 @@ void e2e_csv_header(FILE *out)
 {
     fputs("router_threads,runner_threads,rate_target,seconds,sent,answered,answered_twice,"
           "unanswered,interactions_per_s,reply_p50_ms,reply_p99_ms,reply_p999_ms,jobs,jobs_done,"
-          "job_p50_ms,job_p99_ms,analytics_rows_per_s,cpu_ms_per_1000,peak_rss_kb,exit_code\n",
+          "job_p50_ms,job_p99_ms,jobs_per_s,analytics_rows_per_s,cpu_ms_per_1000,peak_rss_kb,exit_"
+          "code\n",
           out);
 }
 
@@ -104,13 +107,14 @@ void e2e_csv_row(FILE *out, const e2e_result *r)
 {
     fprintf(out,
             "%u,%u,%.1f,%.1f,%llu,%llu,%llu,%llu,%.2f,%.3f,%.3f,%.3f,%llu,%llu,%.3f,%.3f,"
-            "%.1f,%.1f,%llu,%d\n",
+            "%.2f,%.1f,%.1f,%llu,%d\n",
             r->router_threads, r->runner_threads, r->rate_target, r->seconds,
             (unsigned long long)r->sent, (unsigned long long)r->answered,
             (unsigned long long)r->answered_twice, (unsigned long long)r->unanswered, r->throughput,
             r->reply_p50_ms, r->reply_p99_ms, r->reply_p999_ms, (unsigned long long)r->jobs,
-            (unsigned long long)r->jobs_done, r->job_p50_ms, r->job_p99_ms, r->analytics_rows_per_s,
-            r->cpu_ms_per_1000, (unsigned long long)r->peak_rss_kb, r->exit_code);
+            (unsigned long long)r->jobs_done, r->job_p50_ms, r->job_p99_ms, r->jobs_per_s,
+            r->analytics_rows_per_s, r->cpu_ms_per_1000, (unsigned long long)r->peak_rss_kb,
+            r->exit_code);
 }
 
 double e2e_nice_ceil(double v)
@@ -125,9 +129,9 @@ double e2e_nice_ceil(double v)
 
 /* ---- SVG ----------------------------------------------------------------------------------- */
 
-#define SVG_W 960
+#define SVG_W 1420
 #define SVG_H 420
-#define PANEL_W 400
+#define PANEL_W 380
 #define PANEL_H 280
 #define MARGIN_L 70
 #define MARGIN_T 60
@@ -155,13 +159,22 @@ static size_t distinct(const e2e_result *pts, size_t n, bool router, unsigned *o
     return k;
 }
 
+enum { P_THROUGHPUT, P_REPLY_P99, P_JOB_P99 };
+
+static double pick_value(const e2e_result *r, int which)
+{
+    return which == P_THROUGHPUT  ? r->throughput
+           : which == P_REPLY_P99 ? r->reply_p99_ms
+                                  : r->job_p99_ms;
+}
+
 static void panel(FILE *out, int x0, const char *title, const char *ylabel, const e2e_result *pts,
                   size_t n, const unsigned *xs, size_t nx, const unsigned *series, size_t ns,
-                  bool p99)
+                  int which)
 {
     double ymax = 0;
     for (size_t i = 0; i < n; i++) {
-        double v = p99 ? pts[i].reply_p99_ms : pts[i].throughput;
+        double v = pick_value(&pts[i], which);
         if (isfinite(v) && v > ymax) ymax = v;
     }
     ymax = e2e_nice_ceil(ymax);
@@ -200,7 +213,7 @@ static void panel(FILE *out, int x0, const char *title, const char *ylabel, cons
         for (size_t i = 0; i < nx; i++) {
             for (size_t k = 0; k < n; k++) {
                 if (pts[k].router_threads != xs[i] || pts[k].runner_threads != series[s]) continue;
-                double v = p99 ? pts[k].reply_p99_ms : pts[k].throughput;
+                double v = pick_value(&pts[k], which);
                 if (!isfinite(v)) continue;
                 double x = nx == 1 ? PANEL_W / 2.0 : (double)PANEL_W * (double)i / (double)(nx - 1);
                 fprintf(out, "%.1f,%.1f ", x, PANEL_H - PANEL_H * v / ymax);
@@ -210,7 +223,7 @@ static void panel(FILE *out, int x0, const char *title, const char *ylabel, cons
         for (size_t i = 0; i < nx; i++) {
             for (size_t k = 0; k < n; k++) {
                 if (pts[k].router_threads != xs[i] || pts[k].runner_threads != series[s]) continue;
-                double v = p99 ? pts[k].reply_p99_ms : pts[k].throughput;
+                double v = pick_value(&pts[k], which);
                 if (!isfinite(v)) continue;
                 double x = nx == 1 ? PANEL_W / 2.0 : (double)PANEL_W * (double)i / (double)(nx - 1);
                 fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", x,
@@ -237,7 +250,7 @@ int e2e_svg_sweep(FILE *out, const e2e_result *pts, size_t n, const char *title)
             "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             SVG_W, SVG_H, SVG_W, SVG_H);
-    fputs("<text x=\"480\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">", out);
+    fputs("<text x=\"710\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">", out);
     for (const char *p = title ? title : ""; *p; p++) {
         if (*p == '<')
             fputs("&lt;", out);
@@ -249,8 +262,12 @@ int e2e_svg_sweep(FILE *out, const e2e_result *pts, size_t n, const char *title)
             fputc(*p, out);
     }
     fputs("</text>\n", out);
-    panel(out, MARGIN_L, "throughput", "interactions/s", pts, n, xs, nx, series, ns, false);
-    panel(out, MARGIN_L + PANEL_W + 80, "first reply p99", "ms", pts, n, xs, nx, series, ns, true);
+    panel(out, MARGIN_L, "interactions answered per second", "interactions/s", pts, n, xs, nx,
+          series, ns, P_THROUGHPUT);
+    panel(out, MARGIN_L + PANEL_W + 80, "interaction to first reply, p99", "ms", pts, n, xs, nx,
+          series, ns, P_REPLY_P99);
+    panel(out, MARGIN_L + 2 * (PANEL_W + 80), "job completion, p99", "ms", pts, n, xs, nx, series,
+          ns, P_JOB_P99);
     /* Legend: one entry per runner thread count. */
     for (size_t s = 0; s < ns; s++) {
         const char *col = colors[s % (sizeof colors / sizeof colors[0])];

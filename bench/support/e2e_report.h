@@ -1,7 +1,8 @@
 /*
  * Results of an end-to-end benchmark run and their outputs: a human table, one JSON object
- * (--json), CSV rows and an SVG chart for the thread-count sweep (throughput and p99 against
- * router threads, one line per runner thread count), written by hand. Pure apart from the
+ * (--json), CSV rows and an SVG chart for the thread-count sweep (interaction throughput, first
+ * reply p99 and job completion p99 against router threads, one line per runner thread count),
+ * written by hand. Pure apart from the
  * FILE* it writes to; unit-tested.
  */
 #ifndef FLUXBOT_BENCH_E2E_REPORT_H
@@ -24,6 +25,7 @@ typedef struct e2e_result {
     uint64_t jobs;      /* generation commands sent */
     uint64_t jobs_done; /* with a final result */
     double job_p50_ms, job_p99_ms, job_max_ms;
+    double jobs_per_s; /* jobs finished per second over the measured window */
     uint64_t analytics_rows;
     double analytics_rows_per_s;
     double cpu_ms_per_1000; /* fluxbot CPU (user + system) per 1000 interactions answered */

@@ -361,7 +361,7 @@ static bool poll_item(demo *d, item *it, uint64_t now)
                 content_hint(st.original_json, hint, sizeof hint);
                 event(d, "%s: %s -> refused at once: %s", who, kind_label(k), hint);
             } else if (k == DU_STATS) {
-                event(d, "%s: /stats -> answered in %" PRIu64 " ms", who, now - it->t_sent_ms);
+                event(d, "%s: /stats -> answered in %" PRId64 " ms", who, st.ack_ms);
             } else {
                 event(d, "%s: %s -> done", who, kind_label(k));
             }

@@ -27,6 +27,7 @@
 #include "discord/commands.h"
 #include "discord/interaction.h"
 #include "discord/ratelimit.h"
+#include "fluxbot/runtime.h"
 #include "util/util_dec.h"
 #include "util/util_hash.h"
 #include "util/util_json.h"
@@ -148,18 +149,15 @@ typedef struct fr_pss {
     bool close_after;
 } fr_pss;
 
+/* The runtime clocks, signed: the fake subtracts them from each other. */
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)rt_now_ms();
 }
 
 static int64_t wall_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)rt_wall_ms();
 }
 
 static void *xmalloc(size_t n)
@@ -1228,9 +1226,7 @@ static int fr_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         p->in_use = true;
         frest_request *r = &p->req;
         r->t_ms = mono_ms() - f->t0_ms;
-        struct timespec now_ts;
-        clock_gettime(CLOCK_MONOTONIC, &now_ts);
-        r->mono_ns = (uint64_t)now_ts.tv_sec * 1000000000ull + (uint64_t)now_ts.tv_nsec;
+        r->mono_ns = rt_now_ns();
         const char *m = NULL;
         for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
             if (lws_hdr_total_length(wsi, methods[i].tok) > 0) m = methods[i].name;
