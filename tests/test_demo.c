@@ -120,13 +120,16 @@ static void run_and_check(int live, unsigned seconds, unsigned users, uint64_t s
     an_reader_close(rd);
 
     /* The embed the bot sent at the end shows the same images and videos (the /stats that
-     * asked is the only command it cannot count), and the view printed it. */
+     * asked is the only command it may not count yet), and the view printed it. */
     char want[64];
     snprintf(want, sizeof want, "Total Images: %" PRIu64, r.images_ok);
     assert_non_null(strstr(r.stats_message, want));
     assert_non_null(strstr(text, want));
+    /* Its own row may or may not be committed by the time the reporter reads. */
+    char want2[64];
     snprintf(want, sizeof want, "Total Commands: %" PRIu64, r.commands_total - 1);
-    assert_non_null(strstr(r.stats_message, want));
+    snprintf(want2, sizeof want2, "Total Commands: %" PRIu64, r.commands_total);
+    assert_true(strstr(r.stats_message, want) || strstr(r.stats_message, want2));
     assert_non_null(strstr(text, "Usage Statistics (Last Day)"));
     assert_non_null(strstr(text, r.db));
     assert_non_null(strstr(text, "fluxbot stats --db"));

@@ -59,9 +59,12 @@ static void test_faults_during_steady_load(void **state)
             dropped = true;
         }
         if (!restarted && el >= 3000) {
-            /* Restart while a prompt is on the server, so a job is really lost there. */
-            fcomfy_wait(w.comfy[0], comfy_busy, NULL, 1500);
+            /* Make sure a prompt is stuck on the server when it restarts, so a job is really
+             * lost there: hang its worker, let a prompt arrive, then restart. */
+            fcomfy_set_hang(w.comfy[0], true);
+            fcomfy_wait(w.comfy[0], comfy_busy, NULL, 2000);
             fcomfy_restart(w.comfy[0]);
+            fcomfy_set_hang(w.comfy[0], false);
             restarted = true;
         }
     }
@@ -95,6 +98,10 @@ static void test_faults_during_steady_load(void **state)
     assert_float_equal(mc_value(m, "fluxbot_jobs_total{outcome=\"succeeded\"}"), generations, 0);
     assert_float_equal(mc_value(m, "fluxbot_jobs_total{outcome=\"failed\"}"), 0, 0);
     assert_true(mc_value(m, "fluxbot_jobs_resubmitted_total") >= 1);
+    assert_float_equal(mc_value(m, "fluxbot_job_run_seconds_count"), generations, 0);
+    assert_true(mc_value(m, "fluxbot_job_run_seconds_sum") > 0);
+    assert_true(mc_value(m, "fluxbot_job_total_seconds_sum") >=
+                mc_value(m, "fluxbot_job_run_seconds_sum") * 0.99);
     assert_float_equal(
         mc_value(m, "fluxbot_router_interactions_total{command=\"comfy\",outcome=\"invalid\"}"),
         refusals, 0);
@@ -179,8 +186,8 @@ static void test_sigterm_during_load(void **state)
         }
         assert_true(x->image_rows <= 1);
     }
-    assert_true(acked >= 20); /* the load before the signal was answered */
-    assert_true(done >= 5);
+    assert_true(acked >= 10); /* the load before the signal was answered */
+    assert_true(done >= 2);
     e2e_stop_world(&w, false);
 }
 

@@ -961,6 +961,9 @@ void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out)
     out->events_claimed = atomic_load(&r->n_claimed);
     out->waiting = atomic_load(&r->n_waiting);
     out->running = atomic_load(&r->n_running);
+    out->jobs_timed = atomic_load(&r->n_timed);
+    out->job_run_ms_sum = atomic_load(&r->run_ms_sum);
+    out->job_total_ms_sum = atomic_load(&r->total_ms_sum);
     out->servers = r->nservers;
     pthread_mutex_lock(&r->srv_mu);
     for (unsigned i = 0; i < r->nservers; i++)

@@ -79,6 +79,9 @@ typedef struct comfy_runner_stats {
     uint64_t progress_edits, progress_suppressed;
     uint64_t events_routed, events_orphaned, events_claimed;
     uint64_t waiting, running;
+    /* Finished jobs (either outcome): how many, the sum of their generation time (a worker
+     * took the job → result sent) and of their total time (interaction received → result). */
+    uint64_t jobs_timed, job_run_ms_sum, job_total_ms_sum;
     unsigned servers, servers_up;
 } comfy_runner_stats;
 

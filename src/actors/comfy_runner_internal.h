@@ -138,6 +138,8 @@ struct comfy_runner {
     comfy_coord *co;
     /* counters */
     _Atomic uint64_t n_admitted, n_refused, n_succeeded, n_failed, n_resubmitted;
+    /* finished jobs: count, worker time and received-to-finished time, for the metrics */
+    _Atomic uint64_t n_timed, run_ms_sum, total_ms_sum;
     _Atomic uint64_t n_edits, n_suppressed, n_routed, n_orphaned, n_claimed;
     _Atomic uint64_t n_waiting, n_running;
     _Atomic uint64_t avg_job_ms; /* running average of successful jobs, for ETAs */

@@ -702,6 +702,11 @@ finish:;
         atomic_store(&r->avg_job_ms, avg ? (avg * 7 + ms) / 8 : ms);
     }
     record_analytics(&x, ok, ms);
+    uint64_t now_wall = rt_wall_ms();
+    atomic_fetch_add(&r->run_ms_sum, ms);
+    if (job->received_wall_ms && now_wall > job->received_wall_ms)
+        atomic_fetch_add(&r->total_ms_sum, now_wall - job->received_wall_ms);
+    atomic_fetch_add(&r->n_timed, 1);
     release_server(&x);
     cJSON_Delete(x.graph);
     comfy_chan_free(x.chan);

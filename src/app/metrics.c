@@ -544,6 +544,17 @@ void metrics_collect_runner(mfmt *out, void *ctx)
         "Jobs resubmitted after a lost prompt (server restart or stall).", s.jobs_resubmitted);
     one(out, "fluxbot_jobs_waiting", "gauge", "Jobs waiting for a runner or a server.", s.waiting);
     one(out, "fluxbot_jobs_running", "gauge", "Jobs generating now.", s.running);
+    /* Summaries without quantiles: rate(sum) / rate(count) is the mean over any window. */
+    mfmt_family(out, "fluxbot_job_run_seconds", "summary",
+                "Finished jobs: time from a runner taking the job to its result being sent.");
+    mfmt_sample(out, "fluxbot_job_run_seconds", "_sum", NULL, 0, (double)s.job_run_ms_sum / 1e3);
+    mfmt_sample_u64(out, "fluxbot_job_run_seconds", "_count", NULL, 0, s.jobs_timed);
+    mfmt_family(out, "fluxbot_job_total_seconds", "summary",
+                "Finished jobs: time from the interaction's arrival to its result (queue "
+                "included).");
+    mfmt_sample(out, "fluxbot_job_total_seconds", "_sum", NULL, 0,
+                (double)s.job_total_ms_sum / 1e3);
+    mfmt_sample_u64(out, "fluxbot_job_total_seconds", "_count", NULL, 0, s.jobs_timed);
     one(out, "fluxbot_progress_edits_total", "counter", "Progress edits sent to Discord.",
         s.progress_edits);
     one(out, "fluxbot_progress_suppressed_total", "counter",
