@@ -125,8 +125,8 @@ typedef struct frest_part {
 } frest_part;
 
 typedef struct frest_request {
-    uint64_t seq; /* 1, 2, ... in arrival order */
-    int64_t t_ms; /* ms since the server started, when the headers arrived */
+    uint64_t seq;     /* 1, 2, ... in arrival order */
+    int64_t t_ms;     /* ms since the server started, when the headers arrived */
     uint64_t mono_ns; /* the same instant, CLOCK_MONOTONIC ns (for latency measurements) */
     char method[8];
     char *path;          /* after /api/v10, without the query */
