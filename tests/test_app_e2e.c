@@ -24,6 +24,8 @@
 #include "actors/router.h"
 #include "analytics/an_confirm.h"
 #include "app/app.h"
+#include "comfy/loras.h"
+#include "comfy/ratios.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
 #include "fluxbot/log.h"
@@ -452,6 +454,76 @@ static void reset_stats_permissions_and_confirmation(void **state)
     assert_int_equal(st.pending, 0);
 }
 
+/* SIGHUP's apply step: new lists are used at once by validation and autocomplete, and new
+ * resolution labels make the bot register its commands again (they are the choices). */
+static void reloaded_lists_are_used_and_registered(void **state)
+{
+    (void)state;
+    ratios_set r;
+    loras_set l;
+    char err[256];
+    assert_int_equal(ratios_parse(&r,
+                                  "{\"ratios\":{\"Square test [1024x1024]\":{\"width\":1024,"
+                                  "\"height\":1024},\"Wide test [1536x640]\":{\"width\":1536,"
+                                  "\"height\":640}}}",
+                                  "test", err, sizeof err),
+                     0);
+    assert_int_equal(loras_parse(&l,
+                                 "{\"loras\":[{\"file\":\"neon.safetensors\",\"name\":\"Neon "
+                                 "Test\",\"weight\":0.7,\"trigger_words\":\"\"}]}",
+                                 "test", err, sizeof err),
+                     0);
+    assert_int_equal(app_apply_lists(W.a, &r, &l, err, sizeof err), 0);
+
+    /* Registered again, with the new labels as choices. */
+    char *cmds = NULL;
+    uint64_t until = now_ms() + 10000;
+    while (now_ms() < until) {
+        app_poll(W.a, 20);
+        free(cmds);
+        cmds = frest_commands_json(W.rest, 0);
+        if (cmds && strstr(cmds, "Wide test [1536x640]")) break;
+    }
+    assert_non_null(cmds);
+    assert_non_null(strstr(cmds, "Wide test [1536x640]"));
+    assert_null(strstr(cmds, "1:1 [1024x1024 square]"));
+    free(cmds);
+
+    /* Autocomplete offers the new LoRA, not the old ones. */
+    fake_discord_ix ix;
+    fake_discord_inject_autocomplete(
+        W.fd, "comfy",
+        "[{\"name\":\"prompt\",\"type\":3,\"value\":\"x\"},"
+        "{\"name\":\"lora\",\"type\":3,\"value\":\"neo\",\"focused\":true}]",
+        NULL, &ix);
+    ix_check_ack(ix.id, 8);
+    cJSON *cb = callback_of(ix.id);
+    cJSON *choices = cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "data"), "choices");
+    assert_int_equal(cJSON_GetArraySize(choices), 1);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(choices, 0), "name")->valuestring,
+                        "Neon Test");
+    cJSON_Delete(cb);
+
+    /* An old resolution is now refused; a new one is accepted (deferred). */
+    fake_discord_inject_command(W.fd, "comfy",
+                                "[{\"name\":\"prompt\",\"type\":3,\"value\":\"x\"},"
+                                "{\"name\":\"resolution\",\"type\":3,"
+                                "\"value\":\"1:1 [1024x1024 square]\"}]",
+                                NULL, 0, NULL, &ix);
+    ix_check_ack(ix.id, 4);
+    cb = callback_of(ix.id);
+    assert_non_null(strstr(cb_content(cb), "Unknown resolution"));
+    cJSON_Delete(cb);
+    fake_discord_inject_command(W.fd, "comfy",
+                                "[{\"name\":\"prompt\",\"type\":3,\"value\":\"x\"},"
+                                "{\"name\":\"resolution\",\"type\":3,"
+                                "\"value\":\"Wide test [1536x640]\"}]",
+                                NULL, 0, NULL, &ix);
+    ix_check_ack(ix.id, 5);
+    char *final = wait_edits(ix.id, 1, 15000);
+    free(final);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +533,7 @@ int main(void)
         cmocka_unit_test(autocomplete_offers_loras),
         cmocka_unit_test(stats_shows_what_was_done),
         cmocka_unit_test(reset_stats_permissions_and_confirmation),
+        cmocka_unit_test(reloaded_lists_are_used_and_registered),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -823,6 +823,7 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     pthread_mutex_init(&r->srv_mu, NULL);
     pthread_mutex_init(&r->reg_mu, NULL);
     pthread_mutex_init(&r->id_mu, NULL);
+    pthread_mutex_init(&r->swap_mu, NULL);
     if (ratios_load_file(&r->ratios, cfg->ratios_file, err, errlen) ||
         loras_load_file(&r->loras, cfg->loras_file, err, errlen) ||
         wf_set_load(&r->wf, cfg->workflows_dir, err, errlen)) {
@@ -913,6 +914,40 @@ rt_actor *comfy_runner_actor(comfy_runner *r)
 {
     return r ? r->coord : NULL;
 }
+int comfy_runner_swap_lists(comfy_runner *r, const ratios_set *ratios, loras_set *loras, char *err,
+                            size_t errlen)
+{
+    if (!r || !ratios || !loras || ratios->count == 0) {
+        snprintf(err, errlen, "no resolutions to apply");
+        return -1;
+    }
+    ratios_set *nr = malloc(sizeof *nr);
+    loras_set *nl = malloc(sizeof *nl);
+    pthread_mutex_lock(&r->swap_mu);
+    ratios_set **sr = nr && nl ? realloc(r->swapped_ratios, (r->nswapped + 1) * sizeof *sr) : NULL;
+    if (sr) r->swapped_ratios = sr;
+    loras_set **sl = sr ? realloc(r->swapped_loras, (r->nswapped + 1) * sizeof *sl) : NULL;
+    if (sl) r->swapped_loras = sl;
+    if (!sr || !sl) {
+        pthread_mutex_unlock(&r->swap_mu);
+        free(nr);
+        free(nl);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *nr = *ratios;
+    *nl = *loras; /* takes ownership of the LoRA entries */
+    memset(loras, 0, sizeof *loras);
+    r->swapped_ratios[r->nswapped] = nr;
+    r->swapped_loras[r->nswapped] = nl;
+    r->nswapped++;
+    /* Publication order does not matter: each reader loads each pointer once. */
+    atomic_store(&r->cat.ratios, nr);
+    atomic_store(&r->cat.loras, nl);
+    pthread_mutex_unlock(&r->swap_mu);
+    return 0;
+}
+
 const cjob_catalog *comfy_runner_catalog(const comfy_runner *r)
 {
     return r ? &r->cat : NULL;
@@ -939,6 +974,14 @@ void comfy_runner_free(comfy_runner *r)
     free(r->orph);
     free(r->servers);
     loras_free(&r->loras);
+    for (unsigned i = 0; i < r->nswapped; i++) {
+        loras_free(r->swapped_loras[i]);
+        free(r->swapped_loras[i]);
+        free(r->swapped_ratios[i]);
+    }
+    free(r->swapped_loras);
+    free(r->swapped_ratios);
+    pthread_mutex_destroy(&r->swap_mu);
     wf_set_free(&r->wf);
     pthread_mutex_destroy(&r->srv_mu);
     pthread_mutex_destroy(&r->reg_mu);

@@ -71,6 +71,11 @@ rt_actor *comfy_runner_actor(comfy_runner *r);
 /* The loaded catalogue, for the router's lookups (ratios_find, loras_match, cjob_check_options).
  * Immutable for the runner's lifetime. */
 const cjob_catalog *comfy_runner_catalog(const comfy_runner *r);
+/* SIGHUP: makes new resolution and LoRA lists current for every later lookup (router
+ * validation and autocomplete, new jobs). Copies *ratios, takes ownership of *loras (left
+ * empty). Jobs already admitted keep what they resolved. 0, or -1 with err. Any thread. */
+int comfy_runner_swap_lists(comfy_runner *r, const ratios_set *ratios, loras_set *loras, char *err,
+                            size_t errlen);
 /* Stops the websockets and frees everything; the actors must have stopped. NULL is ignored. */
 void comfy_runner_free(comfy_runner *r);
 

@@ -109,6 +109,12 @@ struct comfy_runner {
     ratios_set ratios;
     loras_set loras;
     wf_set wf;
+    /* Lists swapped in by comfy_runner_swap_lists (heap) and the ones they replaced: all kept
+     * until comfy_runner_free, because readers may still hold a pointer they loaded. */
+    pthread_mutex_t swap_mu;
+    ratios_set **swapped_ratios;
+    loras_set **swapped_loras;
+    unsigned nswapped;
     cjob_catalog cat;
     char client_id[40];
     /* settings */

@@ -279,6 +279,21 @@ uint16_t app_metrics_port(app *a)
     return a->metrics ? metrics_port(a->metrics) : 0;
 }
 
+int app_apply_lists(void *ctx, const ratios_set *ratios, loras_set *loras, char *err, size_t errlen)
+{
+    app *a = ctx;
+    const ratios_set *old = comfy_runner_catalog(a->runner)->ratios;
+    bool labels_changed = old->count != ratios->count;
+    for (unsigned i = 0; !labels_changed && i < ratios->count; i++)
+        labels_changed = strcmp(old->items[i].label, ratios->items[i].label) != 0;
+    if (comfy_runner_swap_lists(a->runner, ratios, loras, err, errlen) != 0) return -1;
+    /* Resolutions are the commands' choices: register again so Discord offers the new ones. */
+    if (labels_changed) appreg_request_again(a->reg);
+    LOG_INFO(LOGN, "new LoRA and resolution lists in use%s",
+             labels_changed ? "; slash commands will be registered again" : "");
+    return 0;
+}
+
 int app_run(const fb_config *cfg)
 {
     rt_signals_install();
@@ -289,8 +304,11 @@ int app_run(const fb_config *cfg)
         fprintf(stderr, "fluxbot: %s\n", err);
         return code;
     }
-    /* SIGHUP re-reads the LoRA and resolution lists instead of killing the bot (reload.h). */
-    reload_config rc = {.ratios_file = cfg->ratios_file, .loras_file = cfg->loras_file};
+    /* SIGHUP re-reads the LoRA and resolution lists and makes them current (reload.h). */
+    reload_config rc = {.ratios_file = cfg->ratios_file,
+                        .loras_file = cfg->loras_file,
+                        .apply = app_apply_lists,
+                        .apply_ctx = a};
     reload_watcher *rw = reload_start(&rc, err, sizeof err);
     if (!rw) LOG_WARN(LOGN, "SIGHUP reload is off: %s", err);
     while (!app_poll(a, 250)) {

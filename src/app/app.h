@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "comfy/loras.h"
+#include "comfy/ratios.h"
 #include "fluxbot/config.h"
 #include "fluxbot/runtime.h"
 
@@ -48,6 +50,11 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *exit_code);
  * periodic work (command registration once READY gave the application id). Returns true when
  * the bot should stop. */
 bool app_poll(app *a, int64_t timeout_ms);
+/* SIGHUP's apply hook (reload.h): makes new resolution and LoRA lists current in the running
+ * bot and, when the resolution labels changed, has the next app_poll register the commands
+ * again. Copies *ratios, takes ownership of *loras. 0, or -1 with err. */
+int app_apply_lists(void *ctx, const ratios_set *ratios, loras_set *loras, char *err,
+                    size_t errlen);
 /* Stops (intake first, then drains every actor), frees everything and returns the exit code:
  * 0, or what an actor asked for (APP_EXIT_DISCORD_REFUSED on 401 / 4004 / 4010-4014). */
 int app_stop(app *a);

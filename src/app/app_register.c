@@ -88,6 +88,11 @@ int appreg_register(appreg *r, drest *rest, uint64_t application_id, const ratio
     return q;
 }
 
+void appreg_request_again(appreg *r)
+{
+    atomic_store(&r->started, false);
+}
+
 void appreg_stats_get(appreg *r, appreg_stats *out)
 {
     out->queued = atomic_load(&r->queued);

@@ -25,6 +25,9 @@ rt_actor *appreg_actor(appreg *r);
 /* Queues the bulk PUT(s) through the REST actor (once; later calls do nothing). Returns the
  * number of requests queued, 0 when already done, -1 on error (logged). */
 int appreg_register(appreg *r, drest *rest, uint64_t application_id, const ratios_set *ratios);
+/* The resolution labels (command choices) changed: the next appreg_register registers the
+ * commands again. Any thread. */
+void appreg_request_again(appreg *r);
 
 typedef struct appreg_stats {
     unsigned queued;    /* PUTs sent */

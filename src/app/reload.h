@@ -7,11 +7,10 @@
  * When both load, it logs what changed against the lists in use (resolutions and LoRAs added
  * and removed) and hands the new lists to the apply hook, if one was given.
  *
- * Applying needs the ComfyUI runner (and the router, which reads the same catalogue) to accept
- * new lists at run time, and the slash commands to be registered again when the resolution
- * labels changed (they are Discord choices). Until the runner offers that, the app starts the
- * watcher without an apply hook: SIGHUP then validates and says a restart applies the lists —
- * and, as important for operators, no longer terminates the process (SIGHUP's default action).
+ * The bot's hook (app_apply_lists) swaps the lists into the ComfyUI runner's catalogue, which
+ * the router reads too, and has the slash commands registered again when the resolution labels
+ * changed (they are Discord choices). Without a hook SIGHUP only validates. Either way SIGHUP no
+ * longer terminates the process (its default action).
  *
  * One watcher per process (it owns the SIGHUP disposition).
  */

@@ -201,8 +201,8 @@ comfy_job *cjob_from_msg(const comfy_job_msg *m, const cjob_catalog *cat, uint64
         if (!j->resolution[0])
             snprintf(j->resolution, sizeof j->resolution, "%ux%u", m->width, m->height);
     } else if (m->kind != COMFY_KIND_VIDEO || wf_has_param(wf, WF_P_WIDTH)) {
-        r = m->resolution[0] ? ratios_find(cat->ratios, m->resolution)
-                             : ratios_default(cat->ratios);
+        const ratios_set *ratios = cat->ratios; /* one load: SIGHUP may swap the lists */
+        r = m->resolution[0] ? ratios_find(ratios, m->resolution) : ratios_default(ratios);
         if (r) {
             j->width = r->width;
             j->height = r->height;

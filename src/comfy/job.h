@@ -25,9 +25,12 @@
 #define CJOB_DEFAULT_ATTACHMENT_LIMIT (10u * 1024 * 1024)
 #define CJOB_MAX_SEED ((1ULL << 53) - 1)
 
+/* ratios and loras are atomic pointers: SIGHUP swaps in new lists while router and runner
+ * threads read them (comfy_runner_swap_lists). A reader loads each once per decision; sets that
+ * were swapped out stay allocated until the runner is freed, so a loaded pointer stays valid. */
 typedef struct cjob_catalog {
-    const ratios_set *ratios;
-    const loras_set *loras;
+    const ratios_set *_Atomic ratios;
+    const loras_set *_Atomic loras;
     const wf_set *workflows;
     uint64_t max_attachment_bytes; /* input images; 0 = 25 MiB */
 } cjob_catalog;

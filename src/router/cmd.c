@@ -85,7 +85,8 @@ comfy_job_msg *rcmd_job(const ix_interaction *ix, comfy_kind kind, const cjob_ca
     if (res && *res) {
         /* Checked here as well as in cjob_check_options so an over-long label is reported
          * as what it is instead of being cut into some other, possibly valid, label. */
-        if (strlen(res) > COMFY_LABEL_MAX || !cat->ratios || !ratios_find(cat->ratios, res)) {
+        const ratios_set *ratios = cat->ratios; /* one load: SIGHUP may swap the lists */
+        if (strlen(res) > COMFY_LABEL_MAX || !ratios || !ratios_find(ratios, res)) {
             snprintf(err, errlen, "Unknown resolution \"%.100s\". Pick one of the listed choices.",
                      res);
             goto fail;
@@ -115,7 +116,8 @@ comfy_job_msg *rcmd_job(const ix_interaction *ix, comfy_kind kind, const cjob_ca
     for (unsigned i = 0; i < COMFY_MAX_LORAS; i++) {
         const char *l = ix_opt_str(ix, lora_opts[i]);
         if (!l || !*l) continue;
-        if (strlen(l) > COMFY_NAME_MAX || !cat->loras || !loras_find(cat->loras, l)) {
+        const loras_set *loras = cat->loras; /* one load: SIGHUP may swap the lists */
+        if (strlen(l) > COMFY_NAME_MAX || !loras || !loras_find(loras, l)) {
             snprintf(err, errlen,
                      "Unknown LoRA \"%.100s\". Start typing in the %s option and pick one "
                      "from the list.",
@@ -164,19 +166,22 @@ char *rcmd_autocomplete_json(const ix_interaction *ix, const cjob_catalog *cat)
     unsigned n = 0;
     const ix_option *f = ix_focused(ix);
     const char *typed = f && f->str ? f->str : "";
+    /* Each list is loaded once: SIGHUP may swap them while this runs. */
+    const loras_set *loras = cat ? cat->loras : NULL;
+    const ratios_set *ratios = cat ? cat->ratios : NULL;
     if (f && cat) {
         if ((strcmp(f->name, "lora") == 0 || strcmp(f->name, "lora2") == 0 ||
              strcmp(f->name, "lora3") == 0) &&
-            cat->loras) {
+            loras) {
             const lora_entry *found[LORAS_CHOICES_MAX];
-            unsigned k = loras_match(cat->loras, typed, found, LORAS_CHOICES_MAX);
+            unsigned k = loras_match(loras, typed, found, LORAS_CHOICES_MAX);
             for (unsigned i = 0; i < k && n < REPLY_CHOICES_MAX; i++)
                 choices[n++] = (reply_choice){.name = found[i]->name, .str_value = found[i]->name};
-        } else if (strcmp(f->name, "resolution") == 0 && cat->ratios) {
+        } else if (strcmp(f->name, "resolution") == 0 && ratios) {
             /* Prefix matches first, then the rest that contain the text. */
             for (int pass = 0; pass < 2; pass++)
-                for (unsigned i = 0; i < cat->ratios->count && n < REPLY_CHOICES_MAX; i++) {
-                    const char *label = cat->ratios->items[i].label;
+                for (unsigned i = 0; i < ratios->count && n < REPLY_CHOICES_MAX; i++) {
+                    const char *label = ratios->items[i].label;
                     bool prefix = strncasecmp(label, typed, strlen(typed)) == 0;
                     if (pass == 0 ? prefix : (!prefix && contains_ci(label, typed)))
                         choices[n++] = (reply_choice){.name = label, .str_value = label};
