@@ -279,13 +279,35 @@ uint16_t app_metrics_port(app *a)
     return a->metrics ? metrics_port(a->metrics) : 0;
 }
 
+static bool same_loras(const loras_set *x, const loras_set *y)
+{
+    if (x->count != y->count) return false;
+    for (unsigned i = 0; i < x->count; i++) {
+        const lora_entry *p = &x->items[i], *q = &y->items[i];
+        if (strcmp(p->name, q->name) || strcmp(p->file, q->file) ||
+            strcmp(p->trigger_words, q->trigger_words) || p->weight != q->weight)
+            return false;
+    }
+    return true;
+}
+
 int app_apply_lists(void *ctx, const ratios_set *ratios, loras_set *loras, char *err, size_t errlen)
 {
     app *a = ctx;
-    const ratios_set *old = comfy_runner_catalog(a->runner)->ratios;
-    bool labels_changed = old->count != ratios->count;
-    for (unsigned i = 0; !labels_changed && i < ratios->count; i++)
+    const cjob_catalog *cat = comfy_runner_catalog(a->runner);
+    const ratios_set *old = cat->ratios;
+    bool labels_changed = old->count != ratios->count, sizes_changed = false;
+    for (unsigned i = 0; !labels_changed && i < ratios->count; i++) {
         labels_changed = strcmp(old->items[i].label, ratios->items[i].label) != 0;
+        sizes_changed |= old->items[i].width != ratios->items[i].width ||
+                         old->items[i].height != ratios->items[i].height;
+    }
+    /* Swapped-out lists are kept until shutdown: an unchanged reload must not add one. */
+    if (!labels_changed && !sizes_changed && same_loras(cat->loras, loras)) {
+        loras_free(loras);
+        LOG_INFO(LOGN, "LoRA and resolution lists unchanged");
+        return 0;
+    }
     if (comfy_runner_swap_lists(a->runner, ratios, loras, err, errlen) != 0) return -1;
     /* Resolutions are the commands' choices: register again so Discord offers the new ones. */
     if (labels_changed) appreg_request_again(a->reg);
