@@ -93,6 +93,21 @@ static void test_faults_during_steady_load(void **state)
     const char *bad = mc_validate(m, where, sizeof where);
     if (bad) fail_msg("metrics: %s: %s", bad, where);
     assert_float_equal(mc_value(m, "fluxbot_comfy_servers"), 2, 0);
+    /* Per-server health: one series per configured server, labelled by its URL. */
+    double up_sum = 0;
+    for (unsigned k = 0; k < 2; k++) {
+        char series[400];
+        snprintf(series, sizeof series, "fluxbot_comfy_server_up{server=\"%s\"}",
+                 fcomfy_url(w.comfy[k]));
+        double up = mc_value(m, series);
+        assert_true(up == 0 || up == 1);
+        up_sum += up;
+        snprintf(series, sizeof series, "fluxbot_comfy_server_jobs{server=\"%s\"}",
+                 fcomfy_url(w.comfy[k]));
+        assert_true(mc_value(m, series) >= 0);
+    }
+    /* (read apart from servers_up, so a reconnect between the two may differ by one) */
+    assert_true(up_sum <= 2);
     assert_true(mc_value(m, "fluxbot_gateway_reconnects_total") >= 2);
     assert_true(mc_value(m, "fluxbot_gateway_resumed_total") >= 1);
     assert_float_equal(mc_value(m, "fluxbot_jobs_total{outcome=\"succeeded\"}"), generations, 0);

@@ -989,6 +989,21 @@ void comfy_runner_free(comfy_runner *r)
     free(r);
 }
 
+bool comfy_runner_server_get(comfy_runner *r, unsigned i, comfy_server_info *out)
+{
+    if (!r || i >= r->nservers) return false;
+    memset(out, 0, sizeof *out);
+    snprintf(out->url, sizeof out->url, "%.*s", (int)sizeof out->url - 1, r->servers[i].url);
+    pthread_mutex_lock(&r->srv_mu);
+    const spick_server *p = &r->servers[i].pick;
+    out->up = p->up;
+    out->jobs = p->assigned;
+    out->queue_remaining = p->queue_remaining;
+    out->failures = p->failures;
+    pthread_mutex_unlock(&r->srv_mu);
+    return true;
+}
+
 void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out)
 {
     memset(out, 0, sizeof *out);

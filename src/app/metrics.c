@@ -564,6 +564,30 @@ void metrics_collect_runner(mfmt *out, void *ctx)
     one(out, "fluxbot_comfy_servers", "gauge", "ComfyUI servers configured.", s.servers);
     one(out, "fluxbot_comfy_servers_up", "gauge", "ComfyUI servers with a live websocket.",
         s.servers_up);
+
+    /* Per server, so an alert can say which one is down. */
+    static const struct {
+        const char *name, *help;
+    } per_server[] = {
+        {"fluxbot_comfy_server_up", "1 while the server's websocket is connected."},
+        {"fluxbot_comfy_server_jobs", "The bot's own jobs on the server."},
+        {"fluxbot_comfy_server_queue_remaining",
+         "The server's queue from its last status event (-1 unknown)."},
+        {"fluxbot_comfy_server_connect_failures", "Consecutive failed connects to the server."},
+    };
+    comfy_runner *r = ctx;
+    for (unsigned f = 0; f < sizeof per_server / sizeof per_server[0]; f++) {
+        mfmt_family(out, per_server[f].name, "gauge", per_server[f].help);
+        comfy_server_info info;
+        for (unsigned i = 0; comfy_runner_server_get(r, i, &info); i++) {
+            mfmt_label server = {"server", info.url};
+            double v = f == 0   ? (info.up ? 1 : 0)
+                       : f == 1 ? (double)info.jobs
+                       : f == 2 ? (double)info.queue_remaining
+                                : (double)info.failures;
+            mfmt_sample(out, per_server[f].name, NULL, &server, 1, v);
+        }
+    }
 }
 
 /* /proc/self/status lines "VmRSS:  1234 kB" and "Threads: 7". */
