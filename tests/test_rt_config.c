@@ -132,6 +132,28 @@ static void test_errors_name_key_and_source(void **s)
     expect_error(1, a9, none, "needs a value");
 }
 
+static void test_shard_flag(void **s)
+{
+    (void)s;
+    char *none[] = {NULL};
+    fb_config c;
+    char *a1[] = {"--shard", "3/8"};
+    assert_int_equal(load(&c, 2, a1, none), 0);
+    assert_int_equal(c.shard_id, 3);
+    assert_int_equal(c.shard_count, 8);
+    char *a2[] = {"--shard=0/1"};
+    assert_int_equal(load(&c, 1, a2, none), 0);
+    assert_int_equal(c.shard_count, 1);
+    char *a3[] = {"--shard", "8/8"};
+    expect_error(2, a3, none, "shard_id 8 must be below shard_count 8");
+    char *a4[] = {"--shard", "2"};
+    expect_error(2, a4, none, "expected ID/COUNT");
+    char *a5[] = {"--shard", "x/2"};
+    expect_error(2, a5, none, "shard_id must be an integer");
+    char *a6[] = {"--shard"};
+    expect_error(1, a6, none, "expected ID/COUNT");
+}
+
 static void test_print_config_redacts_token(void **s)
 {
     (void)s;
@@ -183,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_defaults_are_valid),
         cmocka_unit_test(test_precedence_file_env_flags),
         cmocka_unit_test(test_errors_name_key_and_source),
+        cmocka_unit_test(test_shard_flag),
         cmocka_unit_test(test_print_config_redacts_token),
         cmocka_unit_test(test_log_never_shows_secret),
     };

@@ -363,6 +363,7 @@ static void print_help(FILE *out)
             "  check     validate configuration, workflows and connectivity\n\n"
             "options:\n"
             "  -c, --config FILE   JSON configuration file\n"
+            "  --shard ID/COUNT    run one shard (sets shard_id and shard_count)\n"
             "  --print-config      print the effective configuration (token redacted) and exit\n"
             "  --config-reference  print the key reference as a Markdown table and exit\n"
             "  --help, --version\n\n"
@@ -428,6 +429,29 @@ int cfg_load(fb_config *c, int argc, char **argv, char *const *envp, cfg_action 
             continue;
         }
         if (!strcmp(a, "--print-config")) continue;
+        if (!strcmp(a, "--shard") || !strncmp(a, "--shard=", 8)) {
+            /* --shard ID/COUNT: both shard keys in one flag, as Discord writes shards. */
+            const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            char idtxt[24], counttxt[24];
+            const char *slash = v ? strchr(v, '/') : NULL;
+            if (!slash || (size_t)(slash - v) >= sizeof idtxt ||
+                strlen(slash + 1) >= sizeof counttxt) {
+                set_err(err, errlen, "flag --shard: expected ID/COUNT (e.g. 0/2), got \"%s\"",
+                        v ? v : "");
+                return -1;
+            }
+            memcpy(idtxt, v, (size_t)(slash - v));
+            idtxt[slash - v] = '\0';
+            snprintf(counttxt, sizeof counttxt, "%s", slash + 1);
+            if (set_text(c, find_json("shard_id"), idtxt, "flag --shard", err, errlen) != 0 ||
+                set_text(c, find_json("shard_count"), counttxt, "flag --shard", err, errlen) != 0)
+                return -1;
+            if (c->shard_count < 1 || c->shard_id < 0) {
+                set_err(err, errlen, "flag --shard: ID must be 0 or more and COUNT at least 1");
+                return -1;
+            }
+            continue;
+        }
         char name[96];
         snprintf(name, sizeof name, "%s", a);
         const char *val = NULL;
