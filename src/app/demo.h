@@ -58,7 +58,8 @@ typedef struct demo_report {
 } demo_report;
 
 /* Runs the demo. Returns 0 when it ran to the end with every interaction answered (or a signal
- * ended it early and the bot stopped cleanly), else an APP_EXIT_* code; report (may be NULL) is filled either way. */
+ * ended it early and the bot stopped cleanly), else an APP_EXIT_* code; report (may be NULL) is
+ * filled either way. */
 int demo_run(const fb_config *cfg, const demo_options *o, demo_report *report);
 void demo_report_free(demo_report *r);
 
