@@ -408,6 +408,17 @@ static void one(mfmt *out, const char *name, const char *type, const char *help,
     mfmt_sample_u64(out, name, NULL, NULL, 0, v);
 }
 
+/* A counter family split by one label: values[i] is the label value of counts[i]. */
+static void by_label(mfmt *out, const char *name, const char *help, const char *key,
+                     const char *const *values, const uint64_t *counts, unsigned n)
+{
+    mfmt_family(out, name, "counter", help);
+    for (unsigned i = 0; i < n; i++) {
+        mfmt_label l = {key, values[i]};
+        mfmt_sample_u64(out, name, NULL, &l, 1, counts[i]);
+    }
+}
+
 void metrics_collect_analytics(mfmt *out, void *ctx)
 {
     an_writer_metrics m;
@@ -433,14 +444,9 @@ void metrics_collect_stats(mfmt *out, void *ctx)
 {
     stats_reporter_metrics m;
     stats_reporter_metrics_get((stats_reporter *)ctx, &m);
-    const char *name = "fluxbot_stats_queries_total";
-    mfmt_family(out, name, "counter", "/stats queries by outcome.");
-    mfmt_label l = {"outcome", "answered"};
-    mfmt_sample_u64(out, name, NULL, &l, 1, m.answered);
-    l.value = "failed";
-    mfmt_sample_u64(out, name, NULL, &l, 1, m.failed);
-    l.value = "rejected";
-    mfmt_sample_u64(out, name, NULL, &l, 1, m.rejected);
+    static const char *const outcomes[] = {"answered", "failed", "rejected"};
+    by_label(out, "fluxbot_stats_queries_total", "/stats queries by outcome.", "outcome", outcomes,
+             (uint64_t[]){m.answered, m.failed, m.rejected}, 3);
 }
 
 void metrics_collect_gateway(mfmt *out, void *ctx)
@@ -464,16 +470,11 @@ void metrics_collect_gateway(mfmt *out, void *ctx)
     one(out, "fluxbot_gateway_frames_sent_total", "counter", "Gateway frames sent.", s.frames_out);
     one(out, "fluxbot_gateway_received_bytes_total", "counter", "Gateway bytes received.",
         s.bytes_in);
-    const char *dr = "fluxbot_gateway_frames_dropped_total";
-    mfmt_family(out, dr, "counter", "Gateway frames dropped, by reason.");
-    mfmt_label l = {"reason", "malformed"};
-    mfmt_sample_u64(out, dr, NULL, &l, 1, s.dropped_malformed);
-    l.value = "oversized";
-    mfmt_sample_u64(out, dr, NULL, &l, 1, s.dropped_oversized);
-    l.value = "duplicate";
-    mfmt_sample_u64(out, dr, NULL, &l, 1, s.duplicates);
-    l.value = "unused";
-    mfmt_sample_u64(out, dr, NULL, &l, 1, s.dropped_events);
+    static const char *const reasons[] = {"malformed", "oversized", "duplicate", "unused"};
+    by_label(out, "fluxbot_gateway_frames_dropped_total", "Gateway frames dropped, by reason.",
+             "reason", reasons,
+             (uint64_t[]){s.dropped_malformed, s.dropped_oversized, s.duplicates, s.dropped_events},
+             4);
     one(out, "fluxbot_gateway_dispatches_forwarded_total", "counter",
         "Dispatches handed to the router.", s.forwarded);
     one(out, "fluxbot_gateway_forward_retries_total", "counter",
@@ -495,22 +496,14 @@ void metrics_collect_rest(mfmt *out, void *ctx)
         s.requests);
     one(out, "fluxbot_rest_attempts_total", "counter",
         "Discord HTTP requests sent (retries included).", s.attempts);
-    const char *res = "fluxbot_rest_responses_total";
-    mfmt_family(out, res, "counter", "Discord REST requests answered, by final outcome.");
-    mfmt_label l = {"outcome", "ok"};
-    mfmt_sample_u64(out, res, NULL, &l, 1, s.completed);
-    l.value = "failed";
-    mfmt_sample_u64(out, res, NULL, &l, 1, s.failed);
+    static const char *const outcomes[] = {"ok", "failed"}, *const scopes[] = {"user", "global",
+                                                                               "shared"};
+    by_label(out, "fluxbot_rest_responses_total",
+             "Discord REST requests answered, by final outcome.", "outcome", outcomes,
+             (uint64_t[]){s.completed, s.failed}, 2);
     one(out, "fluxbot_rest_retries_total", "counter", "Discord REST retries.", s.retries);
-    const char *rl = "fluxbot_rest_429_total";
-    mfmt_family(out, rl, "counter", "429 answers from Discord, by scope.");
-    l.name = "scope";
-    l.value = "user";
-    mfmt_sample_u64(out, rl, NULL, &l, 1, s.r429_user);
-    l.value = "global";
-    mfmt_sample_u64(out, rl, NULL, &l, 1, s.r429_global);
-    l.value = "shared";
-    mfmt_sample_u64(out, rl, NULL, &l, 1, s.r429_shared);
+    by_label(out, "fluxbot_rest_429_total", "429 answers from Discord, by scope.", "scope", scopes,
+             (uint64_t[]){s.r429_user, s.r429_global, s.r429_shared}, 3);
     one(out, "fluxbot_rest_network_errors_total", "counter",
         "Discord requests that got no HTTP answer.", s.network_errors);
     mfmt_family(out, "fluxbot_rest_ratelimit_wait_seconds_total", "counter",
@@ -530,16 +523,9 @@ void metrics_collect_runner(mfmt *out, void *ctx)
 {
     comfy_runner_stats s;
     comfy_runner_stats_get((comfy_runner *)ctx, &s);
-    const char *jobs = "fluxbot_jobs_total";
-    mfmt_family(out, jobs, "counter", "Generation jobs by outcome.");
-    mfmt_label l = {"outcome", "admitted"};
-    mfmt_sample_u64(out, jobs, NULL, &l, 1, s.jobs_admitted);
-    l.value = "refused";
-    mfmt_sample_u64(out, jobs, NULL, &l, 1, s.jobs_refused);
-    l.value = "succeeded";
-    mfmt_sample_u64(out, jobs, NULL, &l, 1, s.jobs_succeeded);
-    l.value = "failed";
-    mfmt_sample_u64(out, jobs, NULL, &l, 1, s.jobs_failed);
+    static const char *const outcomes[] = {"admitted", "refused", "succeeded", "failed"};
+    by_label(out, "fluxbot_jobs_total", "Generation jobs by outcome.", "outcome", outcomes,
+             (uint64_t[]){s.jobs_admitted, s.jobs_refused, s.jobs_succeeded, s.jobs_failed}, 4);
     one(out, "fluxbot_jobs_resubmitted_total", "counter",
         "Jobs resubmitted after a lost prompt (server restart or stall).", s.jobs_resubmitted);
     one(out, "fluxbot_jobs_waiting", "gauge", "Jobs waiting for a runner or a server.", s.waiting);
