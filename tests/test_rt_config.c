@@ -199,6 +199,28 @@ static void test_log_never_shows_secret(void **s)
     assert_null(strstr(buf, "hidden at warn"));
 }
 
+static void test_json_log_line_stays_json_when_cut(void **s)
+{
+    (void)s;
+    char path[] = "/tmp/fluxbot-log-XXXXXX";
+    int fd = mkstemp(path);
+    log_configure(LOG_LEVEL_INFO, true, fd);
+    static char msg[9000];
+    for (size_t i = 0; i < sizeof msg - 1; i++)
+        msg[i] = i % 2 ? '"' : 'x'; /* every quote doubles when escaped */
+    LOG_INFO("test", "%s", msg);
+    log_configure(LOG_LEVEL_INFO, false, 2);
+    static char buf[16384];
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    unlink(path);
+    assert_true(n > 4);
+    buf[n] = '\0';
+    assert_string_equal(buf + n - 3, "\"}\n");
+    assert_int_equal(strchr(buf, '\n') - buf, n - 1); /* one line */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_shard_flag),
         cmocka_unit_test(test_print_config_redacts_token),
         cmocka_unit_test(test_log_never_shows_secret),
+        cmocka_unit_test(test_json_log_line_stays_json_when_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "analytics/an_store.h"
 #include "fluxbot/log.h"
 #include "msgs/analytics_msgs.h"
+#include "util/util_time.h"
 
 #define WHO "analytics"
 #define RESET_RETRY_MS 3000 /* a reset or flush request waits this long on a busy database */
@@ -172,12 +173,6 @@ static uint64_t backoff_ms(int rc, unsigned failures)
     return ms < 30000 ? ms : 30000;
 }
 
-static void sleep_ms(uint64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void note_failure(an_writer *w, int rc, const char *err)
 {
     w->failures++;
@@ -270,7 +265,7 @@ static bool flush_until(an_writer *w, uint64_t deadline)
         uint64_t now = rt_now_ms();
         if (now >= deadline) return false;
         uint64_t wait = w->retry_at > now ? w->retry_at - now : 1;
-        sleep_ms(wait < deadline - now ? wait : deadline - now);
+        util_sleep_ms((unsigned)(wait < deadline - now ? wait : deadline - now));
     }
 }
 
@@ -335,7 +330,7 @@ static void do_reset(an_writer *w, an_control_msg *req)
         rc = an_store_reset(w->store, cut, &deleted, err, sizeof err);
         if (rc == SQLITE_OK || !an_sql_is_busy(rc) || rt_now_ms() >= deadline) break;
         atomic_fetch_add(&w->retries, 1);
-        sleep_ms(backoff_ms(rc, attempt));
+        util_sleep_ms((unsigned)backoff_ms(rc, attempt)); /* at most 30 s */
     }
     if (rc != SQLITE_OK) {
         LOG_ERROR(WHO, "reset failed, nothing deleted: %s", err);

@@ -26,6 +26,7 @@
 #include "msgs/stats_msgs.h"
 #include "router/cmd.h"
 #include "router/pending.h"
+#include "util/util_str.h"
 
 #define LOGN ROUTER_ACTOR_NAME
 #define SWEEP_TAG 0x726f75746572ULL /* "router" */
@@ -90,6 +91,13 @@ void router_stats_get(router *r, router_stats *out)
 
 /* ---- bookkeeping -------------------------------------------------------------------------- */
 
+static uint64_t wall_at(uint64_t received_ns)
+{
+    uint64_t now = rt_now_ns();
+    uint64_t ago_ms = now > received_ns ? (now - received_ns) / 1000000u : 0;
+    return rt_wall_ms() - ago_ms;
+}
+
 /* The interaction is done: count its outcome and write its command_usage row. */
 static void finish(router *r, const rpend_entry *e, int outcome, bool success)
 {
@@ -101,6 +109,7 @@ static void finish(router *r, const rpend_entry *e, int outcome, bool success)
                            .user_id = e->user_id,
                            .guild_id = e->guild_id,
                            .channel_id = e->channel_id,
+                           .ts_ms = wall_at(e->received_ns), /* the row's day is its arrival's */
                            .exec_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms,
                            .success = success};
     an_record_command(r->cfg.analytics, &ev);
@@ -247,13 +256,6 @@ static router_cmd cmd_of_kind(comfy_kind k)
     }
 }
 
-static uint64_t wall_at(uint64_t received_ns)
-{
-    uint64_t now = rt_now_ns();
-    uint64_t ago_ms = now > received_ns ? (now - received_ns) / 1000000u : 0;
-    return rt_wall_ms() - ago_ms;
-}
-
 static void cmd_generate(router *r, const ix_interaction *ix, uint64_t t0, comfy_kind kind)
 {
     rpend_entry e = entry_for(ix, t0, cmd_of_kind(kind));
@@ -368,7 +370,7 @@ static void on_reset_button(router *r, const ix_interaction *ix, uint64_t t0)
         e.kind = RPEND_RESET_ACK;
         e.success = true;
         e.stat_outcome = ROUTER_OUT_OK;
-        e.token = strdup(ix->token);
+        e.token = util_strdup(ix->token);
         reply_msg upd = {.content = "\xe2\x8f\xb3 Resetting the statistics\xe2\x80\xa6",
                          .set_components = true};
         respond(r, ix->id, ix->token, reply_callback_json(REPLY_CB_UPDATE, &upd, NULL, 0), &e);

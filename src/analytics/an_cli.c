@@ -11,6 +11,7 @@
 #include "analytics/an_commands.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_time.h"
+#include "fluxbot/runtime.h"
 
 static const char k_usage[] =
     "usage: fluxbot stats [--db FILE] [--days N] [--json]\n"
@@ -172,8 +173,5 @@ int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
 
 int an_cli_stats(int argc, char **argv)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    return an_cli_stats_at(argc, argv, now, stdout, stderr);
+    return an_cli_stats_at(argc, argv, (int64_t)rt_wall_ms(), stdout, stderr);
 }

@@ -10,6 +10,7 @@
 
 #include "analytics/an_event.h"
 #include "analytics/an_time.h"
+#include "util/util_dec.h"
 
 /* ---- the days option --------------------------------------------------------------------- */
 
@@ -323,17 +324,7 @@ bool an_embed_within_limits(const cJSON *embed, char *why, size_t whylen)
 
 bool an_parse_u64(const char *s, uint64_t *out)
 {
-    if (!s || !*s) return false;
-    uint64_t v = 0;
-    size_t n = 0;
-    for (; s[n]; n++) {
-        if (s[n] < '0' || s[n] > '9' || n >= 20) return false;
-        unsigned d = (unsigned)(s[n] - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
+    return s && util_dec_u64(s, strlen(s), out) == UTIL_DEC_OK;
 }
 
 an_perm an_reset_permission(uint64_t permissions, const uint64_t *member_roles,
@@ -344,7 +335,8 @@ an_perm an_reset_permission(uint64_t permissions, const uint64_t *member_roles,
     const char *want =
         configured_role && *configured_role ? configured_role : AN_DEFAULT_MANAGER_ROLE;
     uint64_t want_id = 0;
-    bool by_id = an_parse_u64(want, &want_id) && want_id != 0;
+    /* A role id is a snowflake; a name made of digits that is not one is matched as a name. */
+    bool by_id = util_dec_snowflake(want, &want_id);
     for (size_t i = 0; i < n_member_roles; i++) {
         uint64_t held = member_roles[i];
         if (by_id) {

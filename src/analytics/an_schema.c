@@ -7,6 +7,7 @@
 
 #include "analytics/an_rollup.h"
 #include "analytics/an_sqlerr.h"
+#include "fluxbot/runtime.h"
 
 /*
  * Version 1: the four tables of the spec. Indexes serve the time-window queries: each raw
@@ -224,13 +225,6 @@ int an_schema_version(sqlite3 *db, char *err, size_t errlen)
     return (int)version;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int apply_one(sqlite3 *db, int version, bool rebuild, char *err, size_t errlen)
 {
     const migration *m = &k_migrations[version - 1];
@@ -261,7 +255,7 @@ static int apply_one(sqlite3 *db, int version, bool rebuild, char *err, size_t e
                             -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int(st, 1, version);
-        sqlite3_bind_int64(st, 2, wall_ms());
+        sqlite3_bind_int64(st, 2, (int64_t)rt_wall_ms());
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE) rc = SQLITE_OK;
         sqlite3_finalize(st);

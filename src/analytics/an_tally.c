@@ -1,19 +1,11 @@
 /* Name counts and id sets for the /stats fast path (see an_tally.h). */
 #include "analytics/an_tally.h"
 
+#include "util/util_hash.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 static uint64_t hash_u64(uint64_t x)
 {
@@ -30,7 +22,7 @@ static void tally_grow(an_tally *t)
     if (!slots) abort();
     for (size_t i = 0; i < t->cap; i++) {
         if (!t->slots[i].name) continue;
-        size_t j = hash_str(t->slots[i].name) & (cap - 1);
+        size_t j = util_fnv1a_str(t->slots[i].name) & (cap - 1);
         while (slots[j].name)
             j = (j + 1) & (cap - 1);
         slots[j] = t->slots[i];
@@ -44,7 +36,7 @@ void an_tally_add(an_tally *t, const char *name, uint64_t count)
 {
     if (!name) name = "";
     if ((t->n + 1) * 2 > t->cap) tally_grow(t);
-    size_t j = hash_str(name) & (t->cap - 1);
+    size_t j = util_fnv1a_str(name) & (t->cap - 1);
     while (t->slots[j].name && strcmp(t->slots[j].name, name) != 0)
         j = (j + 1) & (t->cap - 1);
     if (!t->slots[j].name) {

@@ -1,6 +1,8 @@
 /* Constructor of the stats reporter's messages (see stats_msgs.h). */
 #include "msgs/stats_msgs.h"
 
+#include "util/util_str.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +19,7 @@ stats_query_msg *stats_query_msg_new(int days, const char *application_id, const
     m->days = days;
     snprintf(m->application_id, sizeof m->application_id, "%s",
              application_id ? application_id : "");
-    m->token = strdup(token ? token : "");
-    if (!m->token) abort();
+    m->token = util_strdup(token ? token : "");
     m->rest = rest;
     return m;
 }

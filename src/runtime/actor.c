@@ -285,29 +285,37 @@ static int actor_start(rt_actor *a)
 {
     pthread_mutex_init(&a->start_lock, NULL);
     pthread_cond_init(&a->start_cond, NULL);
-    for (unsigned i = 0; i < a->nthreads; i++) {
+    int rc = 0;
+    for (unsigned i = 0; i < a->nthreads && rc == 0; i++) {
         thread_arg *arg = malloc(sizeof *arg);
-        if (!arg) return -ENOMEM;
+        if (!arg) {
+            rc = -ENOMEM;
+            break;
+        }
         arg->actor = a;
         arg->index = i;
-        int rc = pthread_create(&a->threads[i], NULL, actor_thread, arg);
-        if (rc != 0) {
+        int err = pthread_create(&a->threads[i], NULL, actor_thread, arg);
+        if (err != 0) {
             free(arg);
             LOG_ERROR("runtime", "cannot start thread %u of actor %s: %s", i, a->name,
-                      strerror(rc));
-            return -rc;
+                      strerror(err));
+            rc = -err;
+            break;
         }
         a->started_threads++;
         char tname[16];
         snprintf(tname, sizeof tname, "%.10s/%u", a->name, i % 100);
         pthread_setname_np(a->threads[i], tname);
     }
+    /* Wait for every thread that did start, even after a failure: actor_stop must join them,
+     * or they would outlive the actor they run on. */
     pthread_mutex_lock(&a->start_lock);
-    while (a->threads_ready < a->nthreads)
+    while (a->threads_ready < a->started_threads)
         pthread_cond_wait(&a->start_cond, &a->start_lock);
     bool failed = a->start_failed;
     pthread_mutex_unlock(&a->start_lock);
-    a->running = true;
+    a->running = a->started_threads > 0;
+    if (rc != 0) return rc;
     return failed ? -EIO : 0;
 }
 

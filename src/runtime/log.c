@@ -144,7 +144,8 @@ void log_vwrite(log_level level, const char *actor, const char *fmt, va_list ap)
                                when, log_level_name(level));
         len = json_escape(line, len, sizeof line, actor ? actor : "-");
         len += (size_t)snprintf(line + len, sizeof line - len, "\",\"msg\":\"");
-        len = json_escape(line, len, sizeof line, clean);
+        /* Leave room for the closing "}\n so a long message is cut, never the JSON. */
+        len = json_escape(line, len, sizeof line - 4, clean);
         len += (size_t)snprintf(line + len, sizeof line - len, "\"}\n");
     } else {
         /* One event, one line: control characters (a prompt's newlines) must not forge lines. */
