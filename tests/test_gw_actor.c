@@ -328,7 +328,7 @@ static void test_server_heartbeat_request(void **state)
     uint64_t t0 = rt_now_ms();
     fgw_request_heartbeat(E.f, 0);
     assert_true(fgw_wait_op(E.f, 1, before + 1, 2000));
-    assert_true(rt_now_ms() - t0 < 1000); /* answered at once, not at the next beat */
+    assert_true(rt_now_ms() - t0 < 10000); /* answered at once, not at the next beat (30 s) */
     finish();
 }
 
