@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "fluxbot/log.h"
+#include "util/util_file.h"
 
 #define CFG_FILE_MAX (1 << 20) /* a config file larger than 1 MiB is a mistake */
 
@@ -315,27 +316,12 @@ int cfg_apply_json(fb_config *c, const char *json_text, const char *source, char
 
 static int load_file(fb_config *c, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        set_err(err, errlen, "config file %s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    char *buf = malloc(CFG_FILE_MAX + 1);
+    char why[CFG_STR + 64];
+    char *buf = util_file_read(path, CFG_FILE_MAX, NULL, why, sizeof why);
     if (!buf) {
-        fclose(f);
-        set_err(err, errlen, "config file %s: out of memory", path);
+        set_err(err, errlen, "config file: %s", why);
         return -1;
     }
-    size_t n = fread(buf, 1, CFG_FILE_MAX + 1, f);
-    int read_err = ferror(f);
-    fclose(f);
-    if (read_err || n > CFG_FILE_MAX) {
-        free(buf);
-        set_err(err, errlen, "config file %s: %s", path,
-                read_err ? "read error" : "larger than 1 MiB");
-        return -1;
-    }
-    buf[n] = '\0';
     char source[CFG_STR + 16];
     snprintf(source, sizeof source, "config file %s", path);
     int rc = cfg_apply_json(c, buf, source, err, errlen);

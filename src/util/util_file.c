@@ -18,7 +18,7 @@ char *util_file_read(const char *path, size_t max, size_t *len, char *err, size_
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = max < 4096 ? max : 4096, n = 0;
