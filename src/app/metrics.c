@@ -561,16 +561,20 @@ void metrics_collect_runner(mfmt *out, void *ctx)
          "The server's queue from its last status event (-1 unknown)."},
         {"fluxbot_comfy_server_connect_failures", "Consecutive failed connects to the server."},
     };
+    /* One snapshot per server (the runner's lock taken once each), then the families. */
     comfy_runner *r = ctx;
+    comfy_server_info info[CFG_MAX_LIST];
+    unsigned n = 0;
+    while (n < CFG_MAX_LIST && comfy_runner_server_get(r, n, &info[n]))
+        n++;
     for (unsigned f = 0; f < sizeof per_server / sizeof per_server[0]; f++) {
         mfmt_family(out, per_server[f].name, "gauge", per_server[f].help);
-        comfy_server_info info;
-        for (unsigned i = 0; comfy_runner_server_get(r, i, &info); i++) {
-            mfmt_label server = {"server", info.url};
-            double v = f == 0   ? (info.up ? 1 : 0)
-                       : f == 1 ? (double)info.jobs
-                       : f == 2 ? (double)info.queue_remaining
-                                : (double)info.failures;
+        for (unsigned i = 0; i < n; i++) {
+            mfmt_label server = {"server", info[i].url};
+            double v = f == 0   ? (info[i].up ? 1 : 0)
+                       : f == 1 ? (double)info[i].jobs
+                       : f == 2 ? (double)info[i].queue_remaining
+                                : (double)info[i].failures;
             mfmt_sample(out, per_server[f].name, NULL, &server, 1, v);
         }
     }

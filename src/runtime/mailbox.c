@@ -252,8 +252,7 @@ rt_msg *mb_pop(rt_mailbox *mb)
     unsigned n = atomic_load_explicit(&mb->nlanes, memory_order_acquire);
     if (n == 0) return NULL;
     unsigned start = atomic_load_explicit(&mb->cursor, memory_order_relaxed) % n;
-    for (unsigned k = 0; k < n; k++) {
-        unsigned i = (start + k) % n;
+    for (unsigned k = 0, i = start; k < n; k++, i = i + 1 == n ? 0 : i + 1) {
         rt_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
         if (!l) continue;
         rt_msg *m = lane_pop(mb, l);
