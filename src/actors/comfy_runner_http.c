@@ -1,5 +1,6 @@
 /* Blocking, bounded libcurl calls for the runner's workers (see comfy_runner_http.h). */
 #include "actors/comfy_runner_http.h"
+#include "util/util_curl.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -16,14 +17,9 @@ typedef struct sink {
     size_t cap, max;
 } sink;
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void do_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 void comfy_http_global_init(void)
 {
-    pthread_once(&once, do_init);
+    util_curl_init();
 }
 
 comfy_http *comfy_http_new(void)

@@ -9,6 +9,7 @@
  * then sleep in curl_multi_poll until a socket, the next limiter deadline or a wake-up.
  */
 #include "actors/discord_rest.h"
+#include "util/util_curl.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -591,7 +592,7 @@ drest *drest_create(rt_system *sys, const drest_config *cfg)
     d->cfg.api_base = d->api_base;
     d->cfg.token = NULL; /* kept only inside auth_header */
 
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    util_curl_init();
     d->multi = curl_multi_init();
     d->rl = rl_new(cfg->limits);
     if (!d->multi || !d->rl) goto fail;
@@ -624,10 +625,7 @@ void drest_free(drest *d)
     if (!d) return;
     while (d->npool)
         curl_easy_cleanup(d->pool[--d->npool]);
-    if (d->multi) {
-        curl_multi_cleanup(d->multi);
-        curl_global_cleanup();
-    }
+    if (d->multi) curl_multi_cleanup(d->multi);
     rl_free(d->rl);
     if (d->auth_header) {
         memset(d->auth_header, 0, strlen(d->auth_header));

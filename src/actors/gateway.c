@@ -12,6 +12,7 @@
  * and closed; its late callbacks only free it, so a dead peer never delays the reconnect.
  */
 #include "actors/gateway.h"
+#include "util/util_curl.h"
 
 #include <curl/curl.h>
 #include <libwebsockets.h>
@@ -632,6 +633,7 @@ static int fetch_bot_info(gateway *g)
     snprintf(ua, sizeof ua, "User-Agent: DiscordBot (https://github.com/fluxbot/fluxbot, %s)",
              FLUXBOT_VERSION);
 
+    util_curl_init();
     CURL *e = curl_easy_init();
     if (!e) return 1;
     struct curl_slist *h = curl_slist_append(NULL, auth);

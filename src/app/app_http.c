@@ -1,5 +1,6 @@
 /* Blocking GET for the operator commands (see app_http.h). */
 #include "app/app_http.h"
+#include "util/util_curl.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -39,11 +40,7 @@ int apphttp_get(const char *url, const char *authorization, long timeout_ms, siz
                 apphttp_res *out)
 {
     memset(out, 0, sizeof *out);
-    static int inited;
-    if (!inited) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        inited = 1;
-    }
+    util_curl_init();
     CURL *c = curl_easy_init();
     if (!c) {
         snprintf(out->error, sizeof out->error, "cannot create a curl handle");
