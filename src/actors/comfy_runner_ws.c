@@ -149,8 +149,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!c) break;
         if (lws_is_first_fragment(wsi)) {
             c->rx_len = 0;
-            c->rx_skip = false;
             c->rx_binary = lws_frame_is_binary(wsi);
+            /* Binary frames are previews (and text-as-binary), which the runner ignores:
+             * skip them here instead of buffering up to max_frame_bytes to parse and drop. */
+            c->rx_skip = c->rx_binary;
         }
         if (!c->rx_skip) {
             if (c->rx_len + len > c->w->o.max_frame_bytes) {
