@@ -155,7 +155,11 @@ static void finish(drest *d, rq *r, int status, const char *error)
     atomic_fetch_add(&d->wait_ms, r->t.waited_ms);
     rest_req_msg *m = r->m;
     if (m->reply_to) {
-        rest_res_msg *res = rest_res_msg_new(m->cookie, status, r->resp, r->resp_len);
+        /* The body moves into the reply (it is NUL-terminated): no second copy. */
+        rest_res_msg *res = rest_res_msg_new(m->cookie, status, NULL, 0);
+        res->body = r->resp;
+        res->body_len = r->resp ? r->resp_len : 0;
+        r->resp = NULL;
         if (error) snprintf(res->error, sizeof res->error, "%s", error);
         if (rt_send_spill(m->reply_to, &res->hdr) != 0) rt_msg_free(&res->hdr);
     } else if (!is_success(status)) {
