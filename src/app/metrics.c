@@ -402,12 +402,6 @@ void metrics_collect_runtime(mfmt *out, void *ctx)
     free(l.v);
 }
 
-static void one(mfmt *out, const char *name, const char *type, const char *help, uint64_t v)
-{
-    mfmt_family(out, name, type, help);
-    mfmt_sample_u64(out, name, NULL, NULL, 0, v);
-}
-
 /* A counter family split by one label: values[i] is the label value of counts[i]. */
 static void by_label(mfmt *out, const char *name, const char *help, const char *key,
                      const char *const *values, const uint64_t *counts, unsigned n)
@@ -423,21 +417,22 @@ void metrics_collect_analytics(mfmt *out, void *ctx)
 {
     an_writer_metrics m;
     an_writer_metrics_get((an_writer *)ctx, &m);
-    one(out, "fluxbot_analytics_events_accepted_total", "counter",
-        "Analytics events taken into a batch.", m.accepted);
-    one(out, "fluxbot_analytics_rows_written_total", "counter",
-        "Analytics events committed to SQLite.", m.rows_written);
-    one(out, "fluxbot_analytics_batches_total", "counter", "Analytics transactions committed.",
-        m.batches);
-    one(out, "fluxbot_analytics_retries_total", "counter",
-        "Failed SQLite attempts that were retried.", m.retries);
-    one(out, "fluxbot_analytics_dropped_by_reset_total", "counter",
-        "Events recorded before a reset that arrived after it.", m.dropped_by_reset);
-    one(out, "fluxbot_analytics_dropped_invalid_total", "counter",
-        "Events SQLite rejected on their own.", m.dropped_invalid);
-    one(out, "fluxbot_analytics_resets_total", "counter", "Statistics resets executed.", m.resets);
-    one(out, "fluxbot_analytics_pending", "gauge", "Events accepted but not yet committed.",
-        m.pending);
+    mfmt_single(out, "fluxbot_analytics_events_accepted_total", "counter",
+                "Analytics events taken into a batch.", m.accepted);
+    mfmt_single(out, "fluxbot_analytics_rows_written_total", "counter",
+                "Analytics events committed to SQLite.", m.rows_written);
+    mfmt_single(out, "fluxbot_analytics_batches_total", "counter",
+                "Analytics transactions committed.", m.batches);
+    mfmt_single(out, "fluxbot_analytics_retries_total", "counter",
+                "Failed SQLite attempts that were retried.", m.retries);
+    mfmt_single(out, "fluxbot_analytics_dropped_by_reset_total", "counter",
+                "Events recorded before a reset that arrived after it.", m.dropped_by_reset);
+    mfmt_single(out, "fluxbot_analytics_dropped_invalid_total", "counter",
+                "Events SQLite rejected on their own.", m.dropped_invalid);
+    mfmt_single(out, "fluxbot_analytics_resets_total", "counter", "Statistics resets executed.",
+                m.resets);
+    mfmt_single(out, "fluxbot_analytics_pending", "gauge", "Events accepted but not yet committed.",
+                m.pending);
 }
 
 void metrics_collect_stats(mfmt *out, void *ctx)
@@ -453,70 +448,75 @@ void metrics_collect_gateway(mfmt *out, void *ctx)
 {
     gateway_stats s;
     gateway_stats_get((gateway *)ctx, &s);
-    one(out, "fluxbot_gateway_connections_total", "counter", "Gateway websockets opened.",
-        s.connections);
-    one(out, "fluxbot_gateway_reconnects_total", "counter",
-        "Gateway connects after a shard's first.", s.reconnects);
-    one(out, "fluxbot_gateway_identifies_total", "counter", "IDENTIFY frames sent.", s.identifies);
-    one(out, "fluxbot_gateway_resumes_total", "counter", "RESUME frames sent.", s.resumes);
-    one(out, "fluxbot_gateway_resumed_total", "counter", "Sessions resumed (RESUMED received).",
-        s.resumed);
-    one(out, "fluxbot_gateway_zombies_total", "counter",
-        "Connections closed for a missing heartbeat ACK.", s.zombies);
-    one(out, "fluxbot_gateway_invalid_sessions_total", "counter", "INVALID_SESSION received.",
-        s.invalid_sessions);
-    one(out, "fluxbot_gateway_frames_received_total", "counter", "Gateway frames received.",
-        s.frames_in);
-    one(out, "fluxbot_gateway_frames_sent_total", "counter", "Gateway frames sent.", s.frames_out);
-    one(out, "fluxbot_gateway_received_bytes_total", "counter", "Gateway bytes received.",
-        s.bytes_in);
+    mfmt_single(out, "fluxbot_gateway_connections_total", "counter", "Gateway websockets opened.",
+                s.connections);
+    mfmt_single(out, "fluxbot_gateway_reconnects_total", "counter",
+                "Gateway connects after a shard's first.", s.reconnects);
+    mfmt_single(out, "fluxbot_gateway_identifies_total", "counter", "IDENTIFY frames sent.",
+                s.identifies);
+    mfmt_single(out, "fluxbot_gateway_resumes_total", "counter", "RESUME frames sent.", s.resumes);
+    mfmt_single(out, "fluxbot_gateway_resumed_total", "counter",
+                "Sessions resumed (RESUMED received).", s.resumed);
+    mfmt_single(out, "fluxbot_gateway_zombies_total", "counter",
+                "Connections closed for a missing heartbeat ACK.", s.zombies);
+    mfmt_single(out, "fluxbot_gateway_invalid_sessions_total", "counter",
+                "INVALID_SESSION received.", s.invalid_sessions);
+    mfmt_single(out, "fluxbot_gateway_frames_received_total", "counter", "Gateway frames received.",
+                s.frames_in);
+    mfmt_single(out, "fluxbot_gateway_frames_sent_total", "counter", "Gateway frames sent.",
+                s.frames_out);
+    mfmt_single(out, "fluxbot_gateway_received_bytes_total", "counter", "Gateway bytes received.",
+                s.bytes_in);
     static const char *const reasons[] = {"malformed", "oversized", "duplicate", "unused"};
     by_label(out, "fluxbot_gateway_frames_dropped_total", "Gateway frames dropped, by reason.",
              "reason", reasons,
              (uint64_t[]){s.dropped_malformed, s.dropped_oversized, s.duplicates, s.dropped_events},
              4);
-    one(out, "fluxbot_gateway_dispatches_forwarded_total", "counter",
-        "Dispatches handed to the router.", s.forwarded);
-    one(out, "fluxbot_gateway_forward_retries_total", "counter",
-        "Dispatches that waited for room in the router's mailbox.", s.forward_retries);
-    one(out, "fluxbot_gateway_forward_pending", "gauge", "Dispatches kept for retry right now.",
-        s.forward_pending);
-    one(out, "fluxbot_gateway_forward_lost_total", "counter",
-        "Dispatches that could not be delivered (router stopped).", s.forward_lost);
-    one(out, "fluxbot_gateway_shards", "gauge", "Shards run by this process.", s.shards);
-    one(out, "fluxbot_gateway_shards_active", "gauge", "Shards with a live session.",
-        s.shards_active);
+    mfmt_single(out, "fluxbot_gateway_dispatches_forwarded_total", "counter",
+                "Dispatches handed to the router.", s.forwarded);
+    mfmt_single(out, "fluxbot_gateway_forward_retries_total", "counter",
+                "Dispatches that waited for room in the router's mailbox.", s.forward_retries);
+    mfmt_single(out, "fluxbot_gateway_forward_pending", "gauge",
+                "Dispatches kept for retry right now.", s.forward_pending);
+    mfmt_single(out, "fluxbot_gateway_forward_lost_total", "counter",
+                "Dispatches that could not be delivered (router stopped).", s.forward_lost);
+    mfmt_single(out, "fluxbot_gateway_shards", "gauge", "Shards run by this process.", s.shards);
+    mfmt_single(out, "fluxbot_gateway_shards_active", "gauge", "Shards with a live session.",
+                s.shards_active);
 }
 
 void metrics_collect_rest(mfmt *out, void *ctx)
 {
     drest_stats s;
     drest_stats_get((drest *)ctx, &s);
-    one(out, "fluxbot_rest_requests_total", "counter", "Discord REST requests accepted.",
-        s.requests);
-    one(out, "fluxbot_rest_attempts_total", "counter",
-        "Discord HTTP requests sent (retries included).", s.attempts);
+    mfmt_single(out, "fluxbot_rest_requests_total", "counter", "Discord REST requests accepted.",
+                s.requests);
+    mfmt_single(out, "fluxbot_rest_attempts_total", "counter",
+                "Discord HTTP requests sent (retries included).", s.attempts);
     static const char *const outcomes[] = {"ok", "failed"}, *const scopes[] = {"user", "global",
                                                                                "shared"};
     by_label(out, "fluxbot_rest_responses_total",
              "Discord REST requests answered, by final outcome.", "outcome", outcomes,
              (uint64_t[]){s.completed, s.failed}, 2);
-    one(out, "fluxbot_rest_retries_total", "counter", "Discord REST retries.", s.retries);
+    mfmt_single(out, "fluxbot_rest_retries_total", "counter", "Discord REST retries.", s.retries);
     by_label(out, "fluxbot_rest_429_total", "429 answers from Discord, by scope.", "scope", scopes,
              (uint64_t[]){s.r429_user, s.r429_global, s.r429_shared}, 3);
-    one(out, "fluxbot_rest_network_errors_total", "counter",
-        "Discord requests that got no HTTP answer.", s.network_errors);
+    mfmt_single(out, "fluxbot_rest_network_errors_total", "counter",
+                "Discord requests that got no HTTP answer.", s.network_errors);
     mfmt_family(out, "fluxbot_rest_ratelimit_wait_seconds_total", "counter",
                 "Time requests spent waiting for the rate limiter.");
     mfmt_sample(out, "fluxbot_rest_ratelimit_wait_seconds_total", NULL, NULL, 0,
                 (double)s.wait_ms / 1e3);
-    one(out, "fluxbot_rest_pending", "gauge", "Discord requests queued, not yet sent.", s.pending);
-    one(out, "fluxbot_rest_in_flight", "gauge", "Discord requests on the wire.", s.in_flight);
-    one(out, "fluxbot_rest_sent_bytes_total", "counter", "Bytes sent to Discord.", s.bytes_out);
-    one(out, "fluxbot_rest_received_bytes_total", "counter", "Bytes received from Discord.",
-        s.bytes_in);
-    one(out, "fluxbot_rest_unauthorized", "gauge", "1 once Discord refused the token (401).",
-        s.fatal ? 1 : 0);
+    mfmt_single(out, "fluxbot_rest_pending", "gauge", "Discord requests queued, not yet sent.",
+                s.pending);
+    mfmt_single(out, "fluxbot_rest_in_flight", "gauge", "Discord requests on the wire.",
+                s.in_flight);
+    mfmt_single(out, "fluxbot_rest_sent_bytes_total", "counter", "Bytes sent to Discord.",
+                s.bytes_out);
+    mfmt_single(out, "fluxbot_rest_received_bytes_total", "counter", "Bytes received from Discord.",
+                s.bytes_in);
+    mfmt_single(out, "fluxbot_rest_unauthorized", "gauge",
+                "1 once Discord refused the token (401).", s.fatal ? 1 : 0);
 }
 
 void metrics_collect_runner(mfmt *out, void *ctx)
@@ -526,10 +526,12 @@ void metrics_collect_runner(mfmt *out, void *ctx)
     static const char *const outcomes[] = {"admitted", "refused", "succeeded", "failed"};
     by_label(out, "fluxbot_jobs_total", "Generation jobs by outcome.", "outcome", outcomes,
              (uint64_t[]){s.jobs_admitted, s.jobs_refused, s.jobs_succeeded, s.jobs_failed}, 4);
-    one(out, "fluxbot_jobs_resubmitted_total", "counter",
-        "Jobs resubmitted after a lost prompt (server restart or stall).", s.jobs_resubmitted);
-    one(out, "fluxbot_jobs_waiting", "gauge", "Jobs waiting for a runner or a server.", s.waiting);
-    one(out, "fluxbot_jobs_running", "gauge", "Jobs generating now.", s.running);
+    mfmt_single(out, "fluxbot_jobs_resubmitted_total", "counter",
+                "Jobs resubmitted after a lost prompt (server restart or stall).",
+                s.jobs_resubmitted);
+    mfmt_single(out, "fluxbot_jobs_waiting", "gauge", "Jobs waiting for a runner or a server.",
+                s.waiting);
+    mfmt_single(out, "fluxbot_jobs_running", "gauge", "Jobs generating now.", s.running);
     /* Summaries without quantiles: rate(sum) / rate(count) is the mean over any window. */
     mfmt_family(out, "fluxbot_job_run_seconds", "summary",
                 "Finished jobs: time from a runner taking the job to its result being sent.");
@@ -541,15 +543,15 @@ void metrics_collect_runner(mfmt *out, void *ctx)
     mfmt_sample(out, "fluxbot_job_total_seconds", "_sum", NULL, 0,
                 (double)s.job_total_ms_sum / 1e3);
     mfmt_sample_u64(out, "fluxbot_job_total_seconds", "_count", NULL, 0, s.jobs_timed);
-    one(out, "fluxbot_progress_edits_total", "counter", "Progress edits sent to Discord.",
-        s.progress_edits);
-    one(out, "fluxbot_progress_suppressed_total", "counter",
-        "Progress updates not sent (throttled).", s.progress_suppressed);
-    one(out, "fluxbot_comfy_events_orphaned_total", "counter",
-        "ComfyUI websocket events for prompts nobody follows.", s.events_orphaned);
-    one(out, "fluxbot_comfy_servers", "gauge", "ComfyUI servers configured.", s.servers);
-    one(out, "fluxbot_comfy_servers_up", "gauge", "ComfyUI servers with a live websocket.",
-        s.servers_up);
+    mfmt_single(out, "fluxbot_progress_edits_total", "counter", "Progress edits sent to Discord.",
+                s.progress_edits);
+    mfmt_single(out, "fluxbot_progress_suppressed_total", "counter",
+                "Progress updates not sent (throttled).", s.progress_suppressed);
+    mfmt_single(out, "fluxbot_comfy_events_orphaned_total", "counter",
+                "ComfyUI websocket events for prompts nobody follows.", s.events_orphaned);
+    mfmt_single(out, "fluxbot_comfy_servers", "gauge", "ComfyUI servers configured.", s.servers);
+    mfmt_single(out, "fluxbot_comfy_servers_up", "gauge", "ComfyUI servers with a live websocket.",
+                s.servers_up);
 
     /* Per server, so an alert can say which one is down. */
     static const struct {
@@ -618,7 +620,7 @@ void metrics_collect_process(mfmt *out, void *unused)
     mfmt_sample(out, "process_cpu_seconds_total", NULL, NULL, 0, cpu);
     uint64_t rss, threads;
     read_status(&rss, &threads);
-    one(out, "process_resident_memory_bytes", "gauge", "Resident memory.", rss);
-    one(out, "process_threads", "gauge", "Threads of the process.", threads);
-    one(out, "process_open_fds", "gauge", "Open file descriptors.", count_fds());
+    mfmt_single(out, "process_resident_memory_bytes", "gauge", "Resident memory.", rss);
+    mfmt_single(out, "process_threads", "gauge", "Threads of the process.", threads);
+    mfmt_single(out, "process_open_fds", "gauge", "Open file descriptors.", count_fds());
 }

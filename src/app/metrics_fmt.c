@@ -190,3 +190,9 @@ void mfmt_sample_u64(mfmt *m, const char *name, const char *suffix, const mfmt_l
     if (!sample_head(m, name, suffix, labels, nlabels)) return;
     putf(m, "%llu\n", (unsigned long long)value);
 }
+
+void mfmt_single(mfmt *m, const char *name, const char *type, const char *help, uint64_t value)
+{
+    mfmt_family(m, name, type, help);
+    mfmt_sample_u64(m, name, NULL, NULL, 0, value);
+}

@@ -42,6 +42,8 @@ void mfmt_sample(mfmt *m, const char *name, const char *suffix, const mfmt_label
 /* Exact integer variant (doubles lose precision above 2^53). */
 void mfmt_sample_u64(mfmt *m, const char *name, const char *suffix, const mfmt_label *labels,
                      unsigned nlabels, uint64_t value);
+/* A family with one unlabelled sample (most counters and gauges). */
+void mfmt_single(mfmt *m, const char *name, const char *type, const char *help, uint64_t value);
 
 /* Rules of the format, exposed for the tests. */
 bool mfmt_valid_metric_name(const char *s);

@@ -3,12 +3,6 @@
 
 #include "actors/router.h"
 
-static void counter(mfmt *out, const char *name, const char *help, uint64_t v)
-{
-    mfmt_family(out, name, "counter", help);
-    mfmt_sample_u64(out, name, NULL, NULL, 0, v);
-}
-
 void router_metrics_collect(mfmt *out, void *ctx)
 {
     router_stats s;
@@ -22,16 +16,18 @@ void router_metrics_collect(mfmt *out, void *ctx)
                                {"outcome", router_outcome_name((router_outcome)o)}};
             mfmt_sample_u64(out, "fluxbot_router_interactions_total", NULL, l, 2, s.by[c][o]);
         }
-    counter(out, "fluxbot_router_dispatches_total", "Gateway dispatches received.", s.dispatches);
-    counter(out, "fluxbot_router_callbacks_total", "Interaction callbacks sent.", s.callbacks_sent);
-    counter(out, "fluxbot_router_stale_answers_total",
-            "Answers that arrived after their interaction timed out.", s.stale_answers);
-    counter(out, "fluxbot_router_resets_total", "Statistics resets requested.", s.resets);
-    counter(out, "fluxbot_router_role_events_total", "Guild role events applied by the router.",
-            s.role_events);
-    mfmt_family(out, "fluxbot_router_pending", "gauge",
-                "Interactions waiting for Discord's answer to their callback.");
-    mfmt_sample_u64(out, "fluxbot_router_pending", NULL, NULL, 0, s.pending);
-    mfmt_family(out, "fluxbot_router_pending_max", "gauge", "Most interactions waiting at once.");
-    mfmt_sample_u64(out, "fluxbot_router_pending_max", NULL, NULL, 0, s.pending_hwm);
+    mfmt_single(out, "fluxbot_router_dispatches_total", "counter", "Gateway dispatches received.",
+                s.dispatches);
+    mfmt_single(out, "fluxbot_router_callbacks_total", "counter", "Interaction callbacks sent.",
+                s.callbacks_sent);
+    mfmt_single(out, "fluxbot_router_stale_answers_total", "counter",
+                "Answers that arrived after their interaction timed out.", s.stale_answers);
+    mfmt_single(out, "fluxbot_router_resets_total", "counter", "Statistics resets requested.",
+                s.resets);
+    mfmt_single(out, "fluxbot_router_role_events_total", "counter",
+                "Guild role events applied by the router.", s.role_events);
+    mfmt_single(out, "fluxbot_router_pending", "gauge",
+                "Interactions waiting for Discord's answer to their callback.", s.pending);
+    mfmt_single(out, "fluxbot_router_pending_max", "gauge", "Most interactions waiting at once.",
+                s.pending_hwm);
 }
