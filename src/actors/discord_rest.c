@@ -9,6 +9,7 @@
  * then sleep in curl_multi_poll until a socket, the next limiter deadline or a wake-up.
  */
 #include "actors/discord_rest.h"
+#include "util/util_str.h"
 #include "util/util_curl.h"
 
 #include <inttypes.h>
@@ -583,14 +584,14 @@ drest *drest_create(rt_system *sys, const drest_config *cfg)
     size_t bl = strlen(cfg->api_base);
     while (bl > 0 && cfg->api_base[bl - 1] == '/')
         bl--;
-    d->api_base = strndup(cfg->api_base, bl);
+    d->api_base = util_strndup(cfg->api_base, bl);
     size_t al = strlen(cfg->token) + 32;
     d->auth_header = malloc(al);
     char ua[160];
     snprintf(ua, sizeof ua, "DiscordBot (https://github.com/fluxbot/fluxbot, %s)",
              cfg->version ? cfg->version : FLUXBOT_VERSION);
-    d->user_agent = strdup(ua);
-    if (!d->api_base || !d->auth_header || !d->user_agent) goto fail;
+    d->user_agent = util_strdup(ua);
+    if (!d->auth_header) goto fail;
     snprintf(d->auth_header, al, "Authorization: Bot %s", cfg->token);
     log_add_secret(cfg->token);
     d->cfg.api_base = d->api_base;

@@ -661,13 +661,9 @@ static int fetch_bot_info(gateway *g)
             LOG_WARN(LOGN, "GET /gateway/bot failed: %s%s", curl_easy_strerror(rc),
                      b.too_big ? " (answer too large)" : "");
     } else if (status == 401) {
-        atomic_store(&g->fatal_code, 401);
-        g->fatal = true;
-        LOG_ERROR(LOGN,
-                  "FATAL: Discord rejected the bot token (401 on GET /gateway/bot); set a valid "
-                  "DISCORD_TOKEN. The bot is stopping (exit code %d).",
-                  DEF(g->cfg.fatal_exit_code, 4));
-        rt_system_request_exit(g->sys, DEF(g->cfg.fatal_exit_code, 4));
+        fatal_stop(g, 401,
+                   "Discord rejected the bot token (401 on GET /gateway/bot); set a valid "
+                   "DISCORD_TOKEN");
         result = -1;
     } else if (status != 200) {
         LOG_WARN(LOGN, "GET /gateway/bot answered HTTP %ld; retrying", status);

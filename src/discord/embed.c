@@ -3,6 +3,7 @@
  * and clipped by util_utf8_clip.
  */
 #include "discord/embed.h"
+#include "util/util_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +57,7 @@ static int set_url(char **slot, const char *url)
 {
     if (url && !embed_url_ok(url)) return -1;
     free(*slot);
-    *slot = url ? strdup(url) : NULL;
-    if (url && !*slot) abort();
+    *slot = url ? util_strdup(url) : NULL;
     return 0;
 }
 
@@ -100,8 +100,7 @@ void embed_set_timestamp_ms(embed *e, uint64_t epoch_ms)
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              (unsigned)(epoch_ms % 1000));
     free(e->timestamp);
-    e->timestamp = strdup(buf);
-    if (!e->timestamp) abort();
+    e->timestamp = util_strdup(buf);
 }
 
 int embed_set_url(embed *e, const char *url)

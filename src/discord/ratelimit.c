@@ -9,6 +9,7 @@
  * arrive out of order and only a smaller number is trusted.
  */
 #include "discord/ratelimit.h"
+#include "util/util_str.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -443,11 +444,7 @@ static rl_bucket *bucket_get(rl_limiter *l, const char *key, bool create)
     if (l->nbuckets + 1 > l->nslots) buckets_grow(l);
     rl_bucket *b = calloc(1, sizeof *b);
     if (!b) return NULL;
-    b->key = strdup(key);
-    if (!b->key) {
-        free(b);
-        return NULL;
-    }
+    b->key = util_strdup(key);
     b->hv = hv;
     b->next = l->slots[hv & (l->nslots - 1)];
     l->slots[hv & (l->nslots - 1)] = b;
