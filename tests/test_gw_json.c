@@ -414,6 +414,49 @@ static void test_url(void **state)
     assert_false(gw_url_host_is_loopback("10.0.0.1"));
 }
 
+/* Found by fuzz_gw_envelope: gw_json_string_eq decoded into a 256-byte buffer, so a string of
+ * 256 bytes or more never equalled anything, itself included (and a long escaped key was never
+ * found by gw_json_get). */
+static void test_json_string_eq_long(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    char *plain = malloc(N + 1), *json = malloc(N + 16);
+    memset(plain, 'w', N);
+    plain[N] = '\0';
+    snprintf(json, N + 16, "\"%s\"", plain);
+    gw_span v;
+    assert_int_equal(gw_json_parse_span(json, strlen(json), &v), GW_JSON_OK);
+    assert_true(gw_json_string_eq(v, plain));
+    plain[N - 1] = 'x';
+    assert_false(gw_json_string_eq(v, plain));
+    plain[N - 1] = '\0';
+    assert_false(gw_json_string_eq(v, plain)); /* a prefix is not equal */
+
+    /* An escaped key longer than 256 bytes is found by its decoded text. */
+    char *obj = malloc(N + 64), key[400];
+    memset(key, 'k', 300);
+    key[300] = '\0';
+    snprintf(obj, N + 64, "{\"\\u006b%s\":7}", key + 1);
+    gw_span o, val;
+    assert_int_equal(gw_json_parse_span(obj, strlen(obj), &o), GW_JSON_OK);
+    assert_int_equal(gw_json_get(o, key, &val), 1);
+    int64_t i = 0;
+    assert_int_equal(gw_json_int64(val, &i), GW_JSON_OK);
+    assert_int_equal(i, 7);
+    /* Escapes still compare by their decoded bytes, and \u0000 never matches. */
+    const char *esc = "\"a\\u00e9\\n\\ud83d\\ude00\"";
+    assert_int_equal(gw_json_parse_span(esc, strlen(esc), &v), GW_JSON_OK);
+    assert_true(gw_json_string_eq(v, "a\xc3\xa9\n\xf0\x9f\x98\x80"));
+    assert_false(gw_json_string_eq(v, "a\xc3\xa9\n"));
+    const char *nul = "\"a\\u0000\"";
+    assert_int_equal(gw_json_parse_span(nul, strlen(nul), &v), GW_JSON_OK);
+    assert_false(gw_json_string_eq(v, "a"));
+    free(plain);
+    free(json);
+    free(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_json_strings_and_numbers),
         cmocka_unit_test(test_json_get_and_iterate),
         cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_json_string_eq_long),
         cmocka_unit_test(test_build_heartbeat),
         cmocka_unit_test(test_build_identify),
         cmocka_unit_test(test_build_resume),

@@ -153,6 +153,45 @@ static void test_oversized_keeps_stream(void **state)
     deflateEnd(&d.zs);
 }
 
+/* Found by fuzz_gw_zlib: a message of exactly max_out bytes filled the buffer, and the next
+ * (empty) inflate step marked it oversized, so it was dropped although it was within the
+ * bound. One byte more is still oversized. Checked at several sizes, the first one fitting the
+ * initial buffer exactly. */
+static void test_exactly_max_out(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {16, 4096, 16384, 40000};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t max = sizes[k];
+        deflater d;
+        def_init(&d);
+        gw_inflater z;
+        assert_int_equal(gw_inflater_init(&z, max), 0);
+        char *exact = make_payload(max, 3);
+        char *over = make_payload(max + 1, 4);
+        size_t clen, olen = 0;
+        const char *out = NULL;
+        unsigned char *c = def_msg(&d, exact, max, &clen);
+        assert_int_equal(gw_inflater_feed(&z, c, clen, true, &out, &olen), GW_INFLATE_MESSAGE);
+        assert_int_equal(olen, max);
+        assert_memory_equal(out, exact, max);
+        free(c);
+        c = def_msg(&d, over, max + 1, &clen);
+        assert_int_equal(gw_inflater_feed(&z, c, clen, true, &out, &olen), GW_INFLATE_OVERSIZED);
+        assert_int_equal(olen, max + 1);
+        free(c);
+        /* ... and the stream is still in step. */
+        c = def_msg(&d, exact, max, &clen);
+        assert_int_equal(gw_inflater_feed(&z, c, clen, true, &out, &olen), GW_INFLATE_MESSAGE);
+        assert_memory_equal(out, exact, max);
+        free(c);
+        free(exact);
+        free(over);
+        gw_inflater_free(&z);
+        deflateEnd(&d.zs);
+    }
+}
+
 static void test_corrupt_and_reset(void **state)
 {
     (void)state;
@@ -189,9 +228,8 @@ static void test_corrupt_and_reset(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_whole_messages),
-        cmocka_unit_test(test_split_feeds),
-        cmocka_unit_test(test_oversized_keeps_stream),
+        cmocka_unit_test(test_whole_messages),         cmocka_unit_test(test_split_feeds),
+        cmocka_unit_test(test_oversized_keeps_stream), cmocka_unit_test(test_exactly_max_out),
         cmocka_unit_test(test_corrupt_and_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -298,6 +298,58 @@ static uint32_t hex4(const char *p)
     return (uint32_t)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
 }
 
+/* Decodes the escape at *pp (a validated string body, *pp < end, **pp == '\\') into tmp as
+ * UTF-8 and advances *pp past it. Returns the byte count (1..4), or 0 for \u0000, which would
+ * truncate C strings. Lone surrogates become U+FFFD. */
+static size_t decode_escape(const char **pp, const char *end, char tmp[4])
+{
+    const char *p = *pp;
+    char e = p[1];
+    *pp = p + 2;
+    switch (e) {
+    case 'b':
+        tmp[0] = '\b';
+        return 1;
+    case 'f':
+        tmp[0] = '\f';
+        return 1;
+    case 'n':
+        tmp[0] = '\n';
+        return 1;
+    case 'r':
+        tmp[0] = '\r';
+        return 1;
+    case 't':
+        tmp[0] = '\t';
+        return 1;
+    case 'u': {
+        uint32_t cp = hex4(p + 2);
+        p += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+                uint32_t lo = hex4(p + 2);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    p += 6;
+                } else {
+                    cp = 0xFFFD;
+                }
+            } else {
+                cp = 0xFFFD;
+            }
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            cp = 0xFFFD; /* lone low surrogate */
+        }
+        *pp = p;
+        if (cp == 0) return 0;
+        return utf8_put(tmp, cp);
+    }
+    default:
+        tmp[0] = e; /* '"', '\\', '/' */
+        return 1;
+    }
+}
+
 int gw_json_string(gw_span v, char *out, size_t cap, size_t *out_len)
 {
     if (gw_json_kind_of(v) != GW_JSON_STRING || v.len < 2) return GW_JSON_ETYPE;
@@ -307,8 +359,6 @@ int gw_json_string(gw_span v, char *out, size_t cap, size_t *out_len)
     const char *p = v.p + 1, *end = v.p + v.len - 1;
     size_t n = 0;
     while (p < end) {
-        char tmp[4];
-        size_t w;
         if (*p != '\\') {
             const char *q = p;
             while (q < end && *q != '\\')
@@ -320,61 +370,9 @@ int gw_json_string(gw_span v, char *out, size_t cap, size_t *out_len)
             p = q;
             continue;
         }
-        char e = p[1];
-        switch (e) {
-        case 'b':
-            tmp[0] = '\b';
-            w = 1;
-            p += 2;
-            break;
-        case 'f':
-            tmp[0] = '\f';
-            w = 1;
-            p += 2;
-            break;
-        case 'n':
-            tmp[0] = '\n';
-            w = 1;
-            p += 2;
-            break;
-        case 'r':
-            tmp[0] = '\r';
-            w = 1;
-            p += 2;
-            break;
-        case 't':
-            tmp[0] = '\t';
-            w = 1;
-            p += 2;
-            break;
-        case 'u': {
-            uint32_t cp = hex4(p + 2);
-            p += 6;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
-                    uint32_t lo = hex4(p + 2);
-                    if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                        p += 6;
-                    } else {
-                        cp = 0xFFFD;
-                    }
-                } else {
-                    cp = 0xFFFD;
-                }
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                cp = 0xFFFD; /* lone low surrogate */
-            }
-            if (cp == 0) return GW_JSON_ERANGE; /* would truncate C strings */
-            w = utf8_put(tmp, cp);
-            break;
-        }
-        default:
-            tmp[0] = e;
-            w = 1;
-            p += 2;
-            break; /* '"', '\\', '/' */
-        }
+        char tmp[4];
+        size_t w = decode_escape(&p, end, tmp);
+        if (w == 0) return GW_JSON_ERANGE; /* \u0000 would truncate C strings */
         if (n + w >= cap) return GW_JSON_ETOOLONG;
         memcpy(out + n, tmp, w);
         n += w;
@@ -384,14 +382,32 @@ int gw_json_string(gw_span v, char *out, size_t cap, size_t *out_len)
     return GW_JSON_OK;
 }
 
+/* Compares while decoding, so a string of any length can match (a fixed decode buffer made
+ * every string of 256 bytes or more unequal to everything, itself included). */
 bool gw_json_string_eq(gw_span v, const char *s)
 {
-    char buf[256];
-    size_t n;
+    if (gw_json_kind_of(v) != GW_JSON_STRING || v.len < 2) return false;
+    if (scan_string(v.p, v.len, 0) != (long)v.len) return false;
+    const char *p = v.p + 1, *end = v.p + v.len - 1;
     const size_t slen = strlen(s);
-    if (slen >= sizeof buf) return false;
-    if (gw_json_string(v, buf, sizeof buf, &n) != GW_JSON_OK) return false;
-    return n == slen && memcmp(buf, s, n) == 0;
+    size_t n = 0;
+    while (p < end) {
+        if (*p != '\\') {
+            const char *q = p;
+            while (q < end && *q != '\\')
+                q++;
+            size_t run = (size_t)(q - p);
+            if (run > slen - n || memcmp(s + n, p, run) != 0) return false;
+            n += run;
+            p = q;
+            continue;
+        }
+        char tmp[4];
+        size_t w = decode_escape(&p, end, tmp);
+        if (w == 0 || w > slen - n || memcmp(s + n, tmp, w) != 0) return false;
+        n += w;
+    }
+    return n == slen;
 }
 
 int gw_json_int64(gw_span v, int64_t *out)

@@ -87,14 +87,12 @@ int gw_inflater_feed(gw_inflater *z, const void *data, size_t len, bool message_
     for (;;) {
         char *dst;
         size_t room;
+        bool spill = false; /* inflating into scratch: the buffer is at max_out */
         if (!z->oversized && grow(z)) {
             dst = z->out + z->out_len;
             room = z->out_cap - 1 - z->out_len;
         } else {
-            if (!z->oversized) {
-                z->oversized = true;
-                z->oversized_len = z->out_len;
-            }
+            spill = true;
             dst = (char *)scratch;
             room = sizeof scratch;
         }
@@ -102,10 +100,18 @@ int gw_inflater_feed(gw_inflater *z, const void *data, size_t len, bool message_
         z->zs.avail_out = (uInt)room;
         int rc = inflate(&z->zs, Z_SYNC_FLUSH);
         size_t produced = room - z->zs.avail_out;
-        if (z->oversized)
+        if (z->oversized) {
             z->oversized_len += produced;
-        else
+        } else if (spill) {
+            /* Oversized only once a byte beyond max_out exists: a message of exactly max_out
+             * bytes fills the buffer and must still be delivered. */
+            if (produced) {
+                z->oversized = true;
+                z->oversized_len = z->out_len + produced;
+            }
+        } else {
             z->out_len += produced;
+        }
         if (rc == Z_STREAM_END || rc == Z_NEED_DICT || rc == Z_DATA_ERROR || rc == Z_MEM_ERROR ||
             rc == Z_STREAM_ERROR) {
             /* Discord never ends the stream; anything but more data is corruption. */
