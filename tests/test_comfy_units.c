@@ -203,6 +203,12 @@ static void test_custom_ids_and_delete(void **state)
     assert_int_equal(cres_parse_custom_id("fb:del:5", &a, &job, &owner), -1);
     assert_int_equal(cres_parse_custom_id("fb:up2:5x", &a, &job, &owner), -1);
     assert_int_equal(cres_parse_custom_id("image:delete", &a, &job, &owner), -1);
+    /* Found by fuzz_interaction: leading zeros were accepted, so one job had many custom_ids
+     * ("strictly" parsed means the one spelling cres_custom_id writes). */
+    assert_int_equal(cres_parse_custom_id("fb:del:06:800000000000000001", &a, &job, &owner), -1);
+    assert_int_equal(cres_parse_custom_id("fb:del:6:0800000000000000001", &a, &job, &owner), -1);
+    assert_int_equal(cres_parse_custom_id("fb:regen:00", &a, &job, &owner), -1);
+    assert_int_equal(cres_parse_custom_id("fb:up2:0", &a, &job, &owner), 0);
     assert_true(cres_may_delete(7, 7, 0));
     assert_false(cres_may_delete(8, 7, 0));
     assert_true(cres_may_delete(8, 7, CRES_PERM_MANAGE_MESSAGES));

@@ -31,10 +31,12 @@ int cres_custom_id(cres_action a, uint64_t job_id, uint64_t owner_id, char *out,
     return n > 0 && (size_t)n < outlen && n <= 100 ? 0 : -1;
 }
 
-/* The strict decimal number at the start of s; returns the byte after it, or NULL. */
+/* The strict decimal number at the start of s; returns the byte after it, or NULL. Canonical
+ * form only (no leading zero): each id has one spelling, so "fb:del:06:…" is not ours. */
 static const char *parse_u64(const char *s, uint64_t *out)
 {
     size_t n = strspn(s, "0123456789");
+    if (n > 1 && s[0] == '0') return NULL;
     return util_dec_u64(s, n, out) == UTIL_DEC_OK ? s + n : NULL;
 }
 

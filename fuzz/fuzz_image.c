@@ -1,0 +1,59 @@
+/*
+ * fuzz_image: image bytes as a user attaches them (untrusted, whatever their declared type):
+ * content sniffing (img_sniff) and the strict PNG validator (img_png_validate), which walks
+ * every chunk, checks every CRC and inflates all IDAT data.
+ *
+ * Invariants asserted, beyond "no crash, no sanitizer report":
+ *  - a refused image has a reason; an accepted one has a PNG signature, non-zero dimensions,
+ *    and is sniffed as PNG;
+ *  - images the encoder makes (sizes and pattern from the input) always validate with their
+ *    own dimensions, and any single flipped byte inside one is either refused or still valid.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comfy/image.h"
+#include "fuzz_support.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 4u << 20) return 0;
+    /* An exact-size copy, so reading one byte past the end is caught. */
+    uint8_t *img = malloc(size ? size : 1);
+    if (!img) abort();
+    memcpy(img, data, size);
+    img_type t = img_sniff(img, size);
+    (void)img_mime(t);
+    (void)img_ext(t);
+    (void)img_is_input_type(t);
+    uint32_t w = 0, h = 0;
+    char err[256] = "";
+    if (img_png_validate(img, size, &w, &h, err, sizeof err) == 0) {
+        FZ_ASSERT(t == IMG_PNG, "valid PNG not sniffed as PNG", NULL);
+        FZ_ASSERT(w > 0 && h > 0, "valid PNG with a zero dimension", NULL);
+    } else {
+        FZ_ASSERT(err[0] != '\0', "PNG refused without a reason", NULL);
+    }
+    free(img);
+
+    /* Round trip through the encoder, with one corrupted byte. */
+    if (size >= 8) {
+        uint32_t ew = 1 + data[0] % 64, eh = 1 + data[1] % 64;
+        size_t len = 0;
+        uint8_t *png = img_png_encode(ew, eh, data[2] & 1, data[3], &len);
+        FZ_ASSERT(png != NULL, "encoder failed", NULL);
+        FZ_ASSERT(img_png_validate(png, len, &w, &h, err, sizeof err) == 0 && w == ew && h == eh,
+                  "encoder output does not validate", err);
+        size_t at = ((size_t)data[4] << 8 | data[5]) % len;
+        png[at] ^= data[6] ? data[6] : 1;
+        if (img_png_validate(png, len, &w, &h, err, sizeof err) != 0)
+            FZ_ASSERT(err[0] != '\0', "corrupt PNG refused without a reason", NULL);
+        /* Truncated anywhere: never valid (IEND is required). */
+        size_t cut = ((size_t)data[7] * 131) % len;
+        FZ_ASSERT(img_png_validate(png, cut, &w, &h, err, sizeof err) != 0,
+                  "truncated PNG accepted", NULL);
+        free(png);
+    }
+    return 0;
+}
