@@ -20,7 +20,7 @@
 
 #include "../bench/support/e2e_proc.c"
 #include "../bench/support/e2e_sched.c"
-#include "app/demo_users.h"
+#include "demo/demo_users.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
 #include "fluxbot/config.h"
