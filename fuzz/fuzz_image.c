@@ -1,7 +1,8 @@
 /*
  * fuzz_image: image bytes as a user attaches them (untrusted, whatever their declared type):
  * content sniffing (img_sniff) and the strict PNG validator (img_png_validate), which walks
- * every chunk, checks every CRC and inflates all IDAT data.
+ * every chunk, checks every CRC and inflates all IDAT data. (The encoder used for the round
+ * trip is the test kit's PNG fixture.)
  *
  * Invariants asserted, beyond "no crash, no sanitizer report":
  *  - a refused image has a reason; an accepted one has a PNG signature, non-zero dimensions,
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "comfy/image.h"
+#include "fakes/image_fixture.h"
 #include "fuzz_support.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,6 +13,7 @@
 #include "analytics/an_commands.h"
 #include "analytics/an_confirm.h"
 #include "analytics/an_time.h"
+#include "util/util_utf8.h"
 
 #define NOW 1710082800000LL /* 2024-03-10 15:00:00 UTC */
 
@@ -445,13 +446,46 @@ static void test_reset_messages(void **state)
     cJSON_Delete(j);
 }
 
+/* Found by fuzz_reply: a long error (a database message quoting a non-ASCII path) was cut
+ * at a byte count with snprintf, splitting a UTF-8 sequence, so the body was not valid UTF-8
+ * and Discord would refuse it. Now it is cut by characters. */
+static void test_failure_texts_stay_utf8(void **state)
+{
+    (void)state;
+    char err[1200];
+    size_t n = 0;
+    while (n + 2 < 1000) { /* "é" repeated, offset by one byte so any byte cut splits one */
+        if (n == 0) err[n++] = 'y';
+        err[n++] = '\xc3';
+        err[n++] = '\xa9';
+    }
+    err[n] = '\0';
+    char *bodies[2] = {an_reset_done_json(0, err), an_stats_failed_json(err)};
+    for (int i = 0; i < 2; i++) {
+        assert_non_null(bodies[i]);
+        assert_true(util_utf8_valid(bodies[i], strlen(bodies[i]), NULL));
+        cJSON *j = cJSON_Parse(bodies[i]);
+        assert_non_null(j);
+        const char *content = cJSON_GetObjectItem(j, "content")->valuestring;
+        assert_true(util_utf8_chars(content) <= 2000);
+        assert_non_null(strstr(content, "y\xc3\xa9\xc3\xa9")); /* the reason is quoted */
+        cJSON_Delete(j);
+        free(bodies[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_days_option),         cmocka_unit_test(test_stats_embed_sections),
-        cmocka_unit_test(test_stats_embed_no_data), cmocka_unit_test(test_embed_limits),
-        cmocka_unit_test(test_reset_permission),    cmocka_unit_test(test_confirm_flow),
-        cmocka_unit_test(test_confirm_bounded),     cmocka_unit_test(test_reset_messages),
+        cmocka_unit_test(test_days_option),
+        cmocka_unit_test(test_stats_embed_sections),
+        cmocka_unit_test(test_stats_embed_no_data),
+        cmocka_unit_test(test_embed_limits),
+        cmocka_unit_test(test_reset_permission),
+        cmocka_unit_test(test_confirm_flow),
+        cmocka_unit_test(test_confirm_bounded),
+        cmocka_unit_test(test_reset_messages),
+        cmocka_unit_test(test_failure_texts_stay_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

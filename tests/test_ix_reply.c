@@ -326,12 +326,74 @@ static void test_embed_limits(void **state)
     assert_null(reply_message_json(&m, err, sizeof err));
 }
 
+/* Found by fuzz_reply: embed URLs were checked for blanks and control bytes only, so a URL
+ * with invalid UTF-8 (a stray 0xff) went into the embed and made the whole body invalid UTF-8,
+ * which Discord refuses with a 400. Valid non-ASCII stays accepted. */
+static void test_embed_url_utf8(void **state)
+{
+    (void)state;
+    assert_false(embed_url_ok("https://example.com/\xff.png"));
+    assert_false(embed_url_ok("attachment://a\xc3.png"));
+    assert_false(embed_url_ok("https://example.com/\xed\xa0\x80")); /* a surrogate */
+    assert_true(embed_url_ok("https://example.com/caf\xc3\xa9.png"));
+    assert_true(embed_url_ok("attachment://fluxbot_42.png"));
+    embed e;
+    embed_init(&e);
+    assert_int_equal(embed_set_image(&e, "https://example.com/\xff.png"), -1);
+    assert_int_equal(embed_set_url(&e, "https://example.com/\xc3"), -1);
+    assert_int_equal(embed_set_thumbnail(&e, "https://example.com/caf\xc3\xa9.png"), 0);
+    embed_set_author(&e, "me", "https://example.com/\xfe", NULL);
+    cJSON *j = embed_to_json(&e);
+    char *s = cJSON_PrintUnformatted(j);
+    assert_true(util_utf8_valid(s, strlen(s), NULL));
+    assert_null(strstr(s, "\xfe"));
+    free(s);
+    cJSON_Delete(j);
+    embed_free(&e);
+}
+
+/* Found by fuzz_reply: custom_ids, select values and choice values were length-checked only,
+ * so one with invalid UTF-8 went out verbatim and made the body invalid text (a 400 for the
+ * whole message). They are refused (a choice is skipped), never repaired into another id. */
+static void test_ids_must_be_utf8(void **state)
+{
+    (void)state;
+    char err[200] = "";
+    reply_button b = {.style = REPLY_BTN_PRIMARY, .label = "Go", .custom_id = "fb:regen:\xff"};
+    reply_row row = {.buttons = &b, .nbuttons = 1};
+    reply_msg m = {.content = "x", .rows = &row, .nrows = 1};
+    assert_null(reply_message_json(&m, err, sizeof err));
+    assert_non_null(strstr(err, "custom_id"));
+    reply_select_option opt = {.label = "a", .value = "v\xc3"};
+    reply_select sel = {.custom_id = "sel", .options = &opt, .noptions = 1, .max_values = 1};
+    reply_row srow = {.select = &sel};
+    m.rows = &srow;
+    err[0] = '\0';
+    assert_null(reply_message_json(&m, err, sizeof err));
+    assert_non_null(strstr(err, "value"));
+    /* Valid non-ASCII ids still pass. */
+    b.custom_id = "fb:caf\xc3\xa9";
+    m.rows = &row;
+    char *ok = reply_message_json(&m, err, sizeof err);
+    assert_non_null(ok);
+    assert_true(util_utf8_valid(ok, strlen(ok), NULL));
+    free(ok);
+    reply_choice ch[2] = {{.name = "bad", .str_value = "\xed\xa0\x80"},
+                          {.name = "good", .str_value = "g"}};
+    char *ac = reply_autocomplete_json(ch, 2);
+    assert_true(util_utf8_valid(ac, strlen(ac), NULL));
+    assert_null(strstr(ac, "bad"));
+    assert_non_null(strstr(ac, "good"));
+    free(ac);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_callback_types),    cmocka_unit_test(test_autocomplete),
         cmocka_unit_test(test_webhook_edit_body), cmocka_unit_test(test_components_limits),
         cmocka_unit_test(test_text_clipping),     cmocka_unit_test(test_embed_limits),
+        cmocka_unit_test(test_embed_url_utf8),    cmocka_unit_test(test_ids_must_be_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

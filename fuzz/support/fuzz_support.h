@@ -25,6 +25,7 @@ typedef struct fz_in {
 } fz_in;
 
 uint8_t fz_u8(fz_in *in);
+uint16_t fz_u16(fz_in *in);
 uint32_t fz_u32(fz_in *in);
 uint64_t fz_u64(fz_in *in);
 bool fz_bool(fz_in *in);
@@ -53,7 +54,8 @@ cJSON *fz_json(const char *s, const char *what);
  * at most 5 action rows, custom_id 1..100, button label 80. mentions_required: the builder
  * promises an allowed_mentions object that pings nobody but listed users. */
 void fz_check_message(const cJSON *msg, bool mentions_required, const char *what);
-/* One embed object within the per-embed limits; returns its character total. */
+/* One embed object within the per-field limits; returns its character count towards the
+ * per-message total of 6000 (which the caller checks, or fz_check_message does). */
 size_t fz_check_embed(const cJSON *e, const char *what);
 /* An interaction callback {"type": n, "data": message?} with a valid message in data. */
 void fz_check_callback(const cJSON *cb, bool mentions_required, const char *what);

@@ -11,6 +11,10 @@
 #include "analytics/an_event.h"
 #include "analytics/an_time.h"
 #include "util/util_dec.h"
+#include "util/util_utf8.h"
+
+/* Longest reason (a database error) quoted in a reply, in characters. */
+#define AN_REASON_MAX_CHARS 300
 
 /* ---- the days option --------------------------------------------------------------------- */
 
@@ -248,9 +252,12 @@ char *an_stats_reply_json(const an_stats *s)
 
 char *an_stats_failed_json(const char *why)
 {
-    char text[400];
-    snprintf(text, sizeof text, "Statistics are unavailable right now: %s",
-             why && *why ? why : "unknown error");
+    /* why is clipped by characters first: a byte cut could split a UTF-8 sequence and make
+     * the body invalid text Discord refuses. */
+    char *clipped = util_utf8_clip(why && *why ? why : "unknown error", AN_REASON_MAX_CHARS);
+    char text[AN_REASON_MAX_CHARS * 4 + 64];
+    snprintf(text, sizeof text, "Statistics are unavailable right now: %s", clipped);
+    free(clipped);
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "content", text);
     cJSON_AddArrayToObject(root, "embeds");
@@ -436,10 +443,12 @@ char *an_reset_expired_json(void)
 
 char *an_reset_done_json(uint64_t rows_deleted, const char *error)
 {
-    char text[400];
-    if (error && *error)
-        snprintf(text, sizeof text, "Statistics reset failed: %s. Nothing was deleted.", error);
-    else
+    char text[AN_REASON_MAX_CHARS * 4 + 64];
+    if (error && *error) {
+        char *clipped = util_utf8_clip(error, AN_REASON_MAX_CHARS); /* as in an_stats_failed_json */
+        snprintf(text, sizeof text, "Statistics reset failed: %s. Nothing was deleted.", clipped);
+        free(clipped);
+    } else
         snprintf(text, sizeof text, "Statistics reset: %llu row%s deleted.",
                  (unsigned long long)rows_deleted, rows_deleted == 1 ? "" : "s");
     cJSON *root = cJSON_CreateObject();

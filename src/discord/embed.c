@@ -19,7 +19,9 @@ bool embed_url_ok(const char *url)
 {
     if (!url || !*url || strlen(url) > EMBED_URL_MAX) return false;
     if (!util_url_is_http(url) && strncmp(url, "attachment://", 13) != 0) return false;
-    return util_url_clean(url);
+    /* Non-ASCII is allowed (IRIs, attachment names) but must be valid UTF-8: one bad byte
+     * makes the whole message body invalid JSON text and Discord refuses it with a 400. */
+    return util_url_clean(url) && util_utf8_valid(url, strlen(url), NULL);
 }
 
 void embed_init(embed *e)

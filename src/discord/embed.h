@@ -79,8 +79,8 @@ cJSON *embed_to_json(const embed *e);
 /* Up to 10 embeds as a cJSON array, shortened to fit the 6000-character total. */
 cJSON *embed_list_to_json(const embed *const *list, unsigned n);
 
-/* True for an http(s):// or attachment:// URL of at most EMBED_URL_MAX bytes without blanks or
- * control characters. (Text is clipped with util_utf8_clip, counted with util_utf8_chars.) */
+/* True for an http(s):// or attachment:// URL of at most EMBED_URL_MAX bytes of valid UTF-8
+ * without blanks or control characters. (Text is clipped with util_utf8_clip, counted with util_utf8_chars.) */
 bool embed_url_ok(const char *url);
 
 #endif

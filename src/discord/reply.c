@@ -28,11 +28,13 @@ static bool seterr(char *err, size_t errlen, const char *fmt, ...)
     return false;
 }
 
-/* custom_id / value strings are identifiers: they must fit, never silently change. */
+/* custom_id / value strings are identifiers: they must fit and be valid UTF-8, never silently
+ * change (repairing one would make it another id; sending it broken makes Discord refuse the
+ * whole message). */
 static bool id_ok(const char *s, size_t max)
 {
-    if (!s) return false;
-    size_t chars = util_utf8_chars(s);
+    size_t chars = 0;
+    if (!s || !util_utf8_valid(s, strlen(s), &chars)) return false;
     return chars >= 1 && chars <= max;
 }
 
@@ -65,7 +67,7 @@ static cJSON *button_json(const reply_button *b, char *err, size_t errlen)
     } else {
         if (!id_ok(b->custom_id, 100)) {
             cJSON_Delete(o);
-            seterr(err, errlen, "a button needs a custom_id of 1..100 characters");
+            seterr(err, errlen, "a button needs a custom_id of 1..100 characters of valid UTF-8");
             return NULL;
         }
         cJSON_AddStringToObject(o, "custom_id", b->custom_id);
@@ -77,7 +79,7 @@ static cJSON *button_json(const reply_button *b, char *err, size_t errlen)
 static cJSON *select_json(const reply_select *s, char *err, size_t errlen)
 {
     if (!id_ok(s->custom_id, 100)) {
-        seterr(err, errlen, "a select needs a custom_id of 1..100 characters");
+        seterr(err, errlen, "a select needs a custom_id of 1..100 characters of valid UTF-8");
         return NULL;
     }
     if (s->noptions < 1 || s->noptions > REPLY_SELECT_OPTIONS_MAX) {
@@ -102,7 +104,8 @@ static cJSON *select_json(const reply_select *s, char *err, size_t errlen)
         const reply_select_option *so = &s->options[i];
         if (!id_ok(so->value, 100)) {
             cJSON_Delete(o);
-            seterr(err, errlen, "select option %u needs a value of 1..100 characters", i);
+            seterr(err, errlen,
+                   "select option %u needs a value of 1..100 characters of valid UTF-8", i);
             return NULL;
         }
         cJSON *x = cJSON_CreateObject();
