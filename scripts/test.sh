@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test: the release build (what the run command and the
+# Sets up, builds and runs every test: every C file must match .clang-format (CI fails on
+# drift; fix with clang-format -i); the release build (what the run command and the
 # benchmarks use: -O2 raises warnings Debug does not) must compile; the Debian package is built
 # and unpacked into a temporary root (or, with FLUXBOT_TEST_DPKG_INSTALL=1 as root, as CI does
 # on its fresh machine, installed with dpkg), for test_install to run the installed files; then
@@ -9,6 +10,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/bootstrap.sh"
 jobs=$(nproc)
+
+(cd "$here" && find . \( -path ./build -o -path './.*' \) -prune -o -type f -name '*.[ch]' -print0 |
+    xargs -0 clang-format --dry-run -Werror)
+echo "== every C file matches .clang-format"
 
 "$here/scripts/build.sh" release >/dev/null
 echo "== release build (with benchmarks) compiled"
