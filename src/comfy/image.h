@@ -1,6 +1,6 @@
 /*
  * Image bytes: content sniffing by magic bytes, a minimal real PNG encoder (zlib IDAT, correct
- * CRCs) and a strict PNG validator that walks every chunk, checks every CRC and inflates IDAT.
+ * CRCs) and a strict PNG validator (the input-image checks of every type are in image_check.h).
  *
  * Why here: attachments from Discord are untrusted (the declared content type can lie), the fake
  * ComfyUI must serve real PNG bytes from /view, and tests must prove the final upload is a PNG
@@ -40,8 +40,8 @@ bool img_is_input_type(img_type t);
 uint8_t *img_png_encode(uint32_t w, uint32_t h, int pattern, uint64_t seed, size_t *out_len);
 
 /* Checks signature, chunk order, every CRC, IHDR sanity, inflates all IDAT data and checks its
- * size against the declared geometry, and requires IEND. 0 if valid (width/height filled when
- * non-NULL), else -1 with a reason in err. */
+ * size against the declared geometry, and requires IEND (imgchk_png without dimension limits).
+ * 0 if valid (width/height filled when non-NULL), else -1 with a reason in err. */
 int img_png_validate(const uint8_t *data, size_t len, uint32_t *width, uint32_t *height, char *err,
                      size_t errlen);
 
