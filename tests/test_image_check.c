@@ -14,6 +14,7 @@
 
 #include "comfy/image.h"
 #include "comfy/image_check.h"
+#include "fakes/image_fixture.h"
 
 static const imgchk_limits lim = {.max_side = 16384, .max_pixels = 50000000};
 
