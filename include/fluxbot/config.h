@@ -45,6 +45,9 @@ typedef struct fb_config {
     int64_t progress_interval_ms;
     int64_t job_stall_timeout_ms;
     int64_t max_attachment_bytes;
+    int64_t max_image_side;    /* input images: declared width/height, at most */
+    int64_t max_image_pixels;  /* input images: declared width x height, at most */
+    cfg_list attachment_hosts; /* where input images may be downloaded from */
     int64_t user_max_concurrent_jobs;
     int64_t user_max_jobs_per_hour;
     int64_t max_queued_jobs;

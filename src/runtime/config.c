@@ -98,6 +98,13 @@ static const key_def keys[] = {
     I(job_stall_timeout_ms, NULL, 1000, 3600000, "120000",
       "A job with no ComfyUI event for this long is treated as lost."),
     I(max_attachment_bytes, NULL, 1024, 104857600, "20971520", "Largest input image accepted."),
+    I(max_image_side, NULL, 64, 65535, "16384",
+      "Largest width or height an input image may declare (checked before upload)."),
+    I(max_image_pixels, NULL, 4096, 4294836225, "50000000",
+      "Largest width x height an input image may declare (checked before upload)."),
+    L(attachment_hosts, "FLUXBOT_ATTACHMENT_HOSTS", "cdn.discordapp.com,media.discordapp.net",
+      "Hosts input images are downloaded from (https; plain http only for a loopback host:port); "
+      "redirects elsewhere are refused."),
     I(user_max_concurrent_jobs, NULL, 1, 1000, "3", "Jobs one user may have queued or running."),
     I(user_max_jobs_per_hour, NULL, 1, 100000, "50", "Jobs one user may start per hour."),
     I(max_queued_jobs, NULL, 1, 1000000, "100", "Jobs the bot accepts at once, all users."),

@@ -23,6 +23,7 @@
 #include "actors/analytics_writer.h"
 #include "actors/comfy_runner.h"
 #include "app/app.h"
+#include "comfy/dl_policy.h"
 #include "demo/demo_render.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
@@ -655,6 +656,13 @@ int demo_run(const fb_config *cfg_in, const demo_options *o_in, demo_report *rep
     snprintf(cfg.db_path, sizeof cfg.db_path, "%s", rep->db);
     snprintf(cfg.output_dir, sizeof cfg.output_dir, "%s", rep->images);
     cfg.progress_interval_ms = 500;
+    /* The demo users' pictures are attachments served by the fake Discord on loopback (plain
+     * http, which the download policy allows only for a loopback host named here). */
+    dlpol_url fdu;
+    if (dlpol_parse_url(cfg.discord_api_base, &fdu) == DLPOL_OK) {
+        cfg.attachment_hosts.count = 1;
+        snprintf(cfg.attachment_hosts.items[0], CFG_STR, "%s:%d", fdu.host, fdu.port);
+    }
 
     if (du_init(&d.du, d.fd, cfg.ratios_file, cfg.loras_file,
                 o.seed ? o.seed : (uint64_t)time(NULL), err, sizeof err) != 0) {
