@@ -13,8 +13,8 @@
  *  - Discord's limits: content 2000; embed title 256, description 4096, field name 256 and
  *    value 1024, 25 fields, footer 2048, author 256, 6000 over all embeds of a message,
  *    10 embeds; custom_id 1..100, button label 80, 5 rows of 5; 25 choices of 1..100;
- *  - allowed_mentions with an empty "parse" on every message body whose builder promises it
- *    (reply.c and comfy/result.c bodies, analytics ephemeral replies);
+ *  - allowed_mentions with an empty "parse" on every message body (the README promises that
+ *    every message the bot sends disables mentions);
  *  - a structure reply.c refuses comes with a reason; an_embed_within_limits agrees with the
  *    limits above on the /stats embed.
  */
@@ -303,17 +303,17 @@ static void analytics_case(fz_in *in)
     cJSON_Delete(back);
     free(es);
     cJSON_Delete(e);
-    check_body(an_stats_reply_json(&s), false, "an_stats_reply_json");
+    check_body(an_stats_reply_json(&s), true, "an_stats_reply_json");
     /* Texts that reach these builders are the bot's own or SQLite's messages (valid UTF-8). */
     char *why_text = util_utf8_clip(tx(&t), 500);
-    check_body(an_stats_failed_json(why_text), false, "an_stats_failed_json");
-    check_body(an_reset_done_json(s.total_users, (s.active_users & 1) ? why_text : NULL), false,
+    check_body(an_stats_failed_json(why_text), true, "an_stats_failed_json");
+    check_body(an_reset_done_json(s.total_users, (s.active_users & 1) ? why_text : NULL), true,
                "an_reset_done_json");
     free(why_text);
     char *text = util_utf8_clip(tx(&t), 2000);
     check_cb(an_ephemeral_json(text), true, "an_ephemeral_json");
     free(text);
-    check_cb(an_reset_prompt_json("an:reset:confirm:1", "an:reset:cancel:1"), false,
+    check_cb(an_reset_prompt_json("an:reset:confirm:1", "an:reset:cancel:1"), true,
              "an_reset_prompt_json");
     check_cb(an_reset_refusal_json(), true, "an_reset_refusal_json");
     check_cb(an_reset_cancelled_json(), true, "an_reset_cancelled_json");
