@@ -11,7 +11,7 @@
 
 #include "app/app.h"
 #include "demo/demo.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/log.h"
 
 int main(int argc, char **argv)
