@@ -304,7 +304,7 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
     double *lat = calloc(n ? n : 1, sizeof *lat);
     unsigned nl = 0, doubled = 0;
     for (unsigned i = 0; i < n; i++) {
-        char idtxt[32];
+        char idtxt[64];
         snprintf(idtxt, sizeof idtxt, "/interactions/%" PRIu64 "/", s[i].id);
         unsigned seen = 0;
         for (size_t j = 0; j < nreq; j++) {
@@ -314,6 +314,22 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
                 lat[nl++] = (double)(reqs[j].mono_ns - s[i].due_ns) / 1e6;
         }
         if (seen > 1) doubled++;
+        if (seen == 0 && !count_syscalls) {
+            /* say what the fake saw of it, so a miss can be told from a slow answer */
+            unsigned tries = 0;
+            int last = 0;
+            for (size_t j = 0; j < nreq; j++)
+                if (strncmp(reqs[j].path, idtxt, strlen(idtxt)) == 0)
+                    tries++, last = reqs[j].status;
+            frest_ix_state ixs;
+            bool known =
+                s[i].id && frest_interaction_state(fake_discord_rest(p->fd), s[i].id, &ixs);
+            fprintf(stderr,
+                    "bench_peers: interaction %u (%s) unanswered: %u callback(s), last status %d, "
+                    "late %d\n",
+                    i, s[i].png ? "png" : "stats", tries, last, known ? (int)ixs.late : -1);
+            if (known) free(ixs.original_json);
+        }
     }
     frest_requests_free(reqs, nreq);
     qsort(lat, nl, sizeof *lat, cmp_double);
