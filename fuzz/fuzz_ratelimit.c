@@ -14,9 +14,13 @@
  *    routes are not;
  *  - RL_WAIT always names a wake-up in the future (or "on completion"), RL_SEND holds a slot,
  *    every outcome of rl_complete gives the slot back, and the limiter's in-flight count is
- *    exactly the number of slots the tickets hold.
+ *    exactly the number of slots the tickets hold;
+ *  - no 429 imposes more than max_retry_after_ms (per ticket, and on the global pause), and
+ *    whatever happened, a new interaction's callback can be sent at once: interaction routes
+ *    are never held by the bot's global limit or a global 429 (unless a 401 stopped everything).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +137,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             read_headers(&in, &h);
             rl_outcome o = rl_complete(l, &t[i], status, &h, now);
             FZ_ASSERT(t[i].held == NULL, "a completed request still holds its slot", NULL);
+            if (status == 429) {
+                FZ_ASSERT(t[i].last_429.pause_ms <= cfg.max_retry_after_ms,
+                          "a 429 imposed more than max_retry_after_ms", NULL);
+                rl_stats gs;
+                rl_stats_get(l, now, &gs);
+                FZ_ASSERT(gs.global_paused_until_ms <= now + cfg.max_retry_after_ms,
+                          "global pause longer than max_retry_after_ms", NULL);
+            }
             if (o != RL_RETRY) live[i] = false;
             break;
         }
@@ -152,6 +164,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rl_stats_get(l, now, &st);
         FZ_ASSERT(st.in_flight == held_count(t, live), "in-flight count disagrees with tickets",
                   NULL);
+        /* A brand-new interaction is answerable now, whatever the other routes went through. */
+        if (!st.fatal) {
+            char path[96];
+            snprintf(path, sizeof path, "/interactions/%u/fresh-token/callback", 900000 + step);
+            rl_ticket fresh;
+            FZ_ASSERT(rl_ticket_init(&fresh, "POST", path) == 0, "callback path refused", path);
+            uint64_t wake = 0;
+            FZ_ASSERT(rl_acquire(l, &fresh, now, &wake) == RL_SEND,
+                      "a new interaction's callback has to wait", path);
+            rl_release(l, &fresh);
+        }
     }
     for (unsigned i = 0; i < NTICKETS; i++)
         if (live[i]) rl_release(l, &t[i]);
