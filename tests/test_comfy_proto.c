@@ -286,13 +286,36 @@ static void test_upload_view_uuid(void **state)
     free(body);
 }
 
+/* Found by fuzz_comfy_proto: POST /prompt's "number" was converted to int64_t unchecked, so a
+ * server answering 5.5e21 (or -1e300) made the runner execute undefined behaviour (UBSan:
+ * "outside the range of representable values"). Out of range now reads as unknown (-1). */
+static void test_submit_number_range(void **state)
+{
+    (void)state;
+    cproto_submit s;
+    const char *bad[] = {"5.55556e+21", "-1e300", "1e19", "-5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[160];
+        snprintf(body, sizeof body,
+                 "{\"prompt_id\":\"3f0c1a2b-0000-4000-8000-000000000001\",\"number\":%s}", bad[i]);
+        assert_int_equal(cproto_parse_submit(200, body, &s), 0);
+        assert_true(s.ok);
+        assert_int_equal(s.number, -1);
+    }
+    assert_int_equal(
+        cproto_parse_submit(
+            200, "{\"prompt_id\":\"3f0c1a2b-0000-4000-8000-000000000001\",\"number\":7}", &s),
+        0);
+    assert_int_equal(s.number, 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ws_events),        cmocka_unit_test(test_ws_hostile),
         cmocka_unit_test(test_binary_frames),    cmocka_unit_test(test_submit_replies),
         cmocka_unit_test(test_history),          cmocka_unit_test(test_queue_positions),
-        cmocka_unit_test(test_upload_view_uuid),
+        cmocka_unit_test(test_upload_view_uuid), cmocka_unit_test(test_submit_number_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

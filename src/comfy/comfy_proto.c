@@ -262,7 +262,12 @@ int cproto_parse_submit(int http_status, const char *body, cproto_submit *out)
         const cJSON *num = cJSON_GetObjectItemCaseSensitive(root, "number");
         if (cJSON_IsString(pid) && valid_prompt_id(pid->valuestring)) {
             snprintf(out->prompt_id, sizeof out->prompt_id, "%s", pid->valuestring);
-            out->number = cJSON_IsNumber(num) ? (int64_t)num->valuedouble : -1;
+            /* Range-checked before the conversion: a double outside int64_t is undefined
+             * behaviour to convert, and a server may send anything here. */
+            out->number = cJSON_IsNumber(num) && num->valuedouble >= 0 &&
+                                  num->valuedouble <= 9007199254740992.0
+                              ? (int64_t)num->valuedouble
+                              : -1;
             out->ok = true;
             cJSON_Delete(root);
             return 0;
