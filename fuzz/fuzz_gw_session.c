@@ -12,7 +12,7 @@
  *  - every CONNECT URL is a valid gateway URL (gw_url_parse accepts it) — a READY with a
  *    hostile resume_gateway_url can never make the bot connect somewhere unparseable;
  *  - the token is only ever sent inside IDENTIFY/RESUME, and the sequence number never moves
- *    backwards within a session;
+ *    backwards within a session (a new IDENTIFY or READY starts a new numbering);
  *  - next_deadline is never in the past after a poll, except when an action is pending.
  */
 #include <stdint.h>
@@ -87,6 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool hello_seen = false;
     int64_t last_seq = -1;
     char last_session[sizeof s.session_id] = "";
+    uint64_t last_epoch = 0; /* identifies + READYs: each starts a new numbering */
     for (unsigned step = 0; step < STEPS_MAX && in.len; step++) {
         uint8_t op = fz_u8(&in);
         switch (op % 10) {
@@ -134,9 +135,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (s.state == GW_ST_IDENTIFYING || s.state == GW_ST_RESUMING || s.state == GW_ST_ACTIVE)
             hello_seen = true;
         drain(&s, &hello_seen);
-        if (strcmp(s.session_id, last_session) != 0) {
+        const uint64_t epoch = s.n_identifies + s.n_ready;
+        if (strcmp(s.session_id, last_session) != 0 || epoch != last_epoch || !s.has_seq) {
             memcpy(last_session, s.session_id, sizeof last_session);
-            last_seq = -1;
+            last_epoch = epoch;
+            last_seq = -1; /* a new session numbers from scratch */
         }
         if (s.has_seq) {
             FZ_ASSERT(s.seq >= last_seq, "sequence number moved backwards", NULL);

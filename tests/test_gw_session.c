@@ -587,6 +587,48 @@ static void test_init_rejects_bad_config(void **state)
     assert_int_equal(gw_session_init(&s, &cfg, 0), -1);
 }
 
+/* Found by fuzz_gw_session: a server sending op 1 (heartbeat request) before HELLO got a
+ * heartbeat back, although nothing may be sent before HELLO. It is ignored; after HELLO op 1 is
+ * answered as before. */
+static void test_heartbeat_request_before_hello(void **state)
+{
+    (void)state;
+    advance(0);
+    gw_session_on_open(&H.s, H.now);
+    drain();
+    assert_int_equal(frame_result("{\"op\":1,\"d\":null}"), GW_FRAME_IGNORED);
+    assert_int_equal(H.nacts, 0);
+    advance(1000);
+    assert_null(find(GW_ACT_SEND));
+    frame("{\"op\":10,\"d\":{\"heartbeat_interval\":41250}}");
+    assert_int_equal(H.s.state, GW_ST_IDENTIFYING);
+    assert_int_equal(frame_result("{\"op\":1,\"d\":null}"), GW_FRAME_CONTROL);
+    const gw_action *hb = find(GW_ACT_SEND);
+    assert_non_null(hb);
+    assert_int_equal(hb->op, GW_OP_HEARTBEAT);
+}
+
+/* Found by fuzz_gw_session: READY's session_id was kept whatever its bytes, so one that is not
+ * UTF-8 went back out in RESUME as invalid JSON text. Such a READY is refused like one without
+ * a session id: close 4000, and the next connection identifies. */
+static void test_ready_session_id_not_utf8(void **state)
+{
+    (void)state;
+    advance(0);
+    gw_session_on_open(&H.s, H.now);
+    drain();
+    frame("{\"op\":10,\"d\":{\"heartbeat_interval\":41250}}");
+    gw_session_identify(&H.s, H.now);
+    drain();
+    frame("{\"t\":\"READY\",\"s\":1,\"op\":0,\"d\":{\"session_id\":\"d1b2\xfc\x36\","
+          "\"resume_gateway_url\":\"wss://resume.example\"}}");
+    const gw_action *cl = find(GW_ACT_CLOSE);
+    assert_non_null(cl);
+    assert_int_equal(cl->code, 4000);
+    assert_int_equal(H.s.session_id[0], '\0');
+    assert_true(gw_session_needs_identify(&H.s));
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -609,6 +651,8 @@ int main(void)
         T(test_backoff),
         T(test_timeouts),
         T(test_bad_hello_and_early_frames),
+        T(test_heartbeat_request_before_hello),
+        T(test_ready_session_id_not_utf8),
         T(test_duplicates_dropped),
         T(test_stop),
         T(test_init_rejects_bad_config),

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/util_utf8.h"
+
 #define DEF(v, d) ((v) ? (v) : (d))
 
 /* What to do after a connection ends. */
@@ -333,7 +335,10 @@ static void on_ready(gw_session *s, uint64_t now, const gw_envelope *env)
     gw_span v, app;
     char sid[sizeof s->session_id];
     if (!env->has_d || gw_json_get(env->d, "session_id", &v) != 1 ||
-        gw_json_string(v, sid, sizeof sid, NULL) != GW_JSON_OK || sid[0] == '\0') {
+        gw_json_string(v, sid, sizeof sid, NULL) != GW_JSON_OK || sid[0] == '\0' ||
+        !util_utf8_valid(sid, strlen(sid), NULL)) {
+        /* Echoed in RESUME: a session id that is not UTF-8 would make that frame invalid
+         * JSON text, so the session could never be resumed anyway. */
         end_connection(s, now, 4000, "READY without a valid session_id", PLAN_IDENTIFY);
         return;
     }
@@ -373,6 +378,9 @@ gw_frame_result gw_session_on_frame(gw_session *s, uint64_t now, const gw_envelo
         if (reply_due(s, now)) answer_heartbeat_request(s, now);
         return GW_FRAME_CONTROL;
     case GW_OP_HEARTBEAT:
+        /* Nothing is sent before HELLO (a server asking for a beat earlier is broken or hostile,
+         * and the HELLO timeout deals with a connection that never says hello). */
+        if (s->state == GW_ST_WAIT_HELLO) return GW_FRAME_IGNORED;
         /* The server wants a beat now; it does not move the regular schedule. Requests that
          * arrive while an answer is unacknowledged are folded into one: answering each of a
          * burst of 300 would exceed 120 sends per 60 s and get the connection closed (4008). */
