@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "app/docgen.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 
 typedef void (*gen_fn)(FILE *);
 
