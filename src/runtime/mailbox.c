@@ -92,8 +92,7 @@ static void asym_init(void)
     const char *want = getenv("FLUXBOT_PARK_BARRIER");
     g_asym = 0;
     if (want && !strcmp(want, "membarrier"))
-        g_asym =
-            syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0 ? 1 : 0;
+        g_asym = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0 ? 1 : 0;
 #endif
 }
 
