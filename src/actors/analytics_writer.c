@@ -117,6 +117,21 @@ int an_record_activity(rt_actor *writer, const an_activity_event *e)
     return send_event(writer, m);
 }
 
+int an_record_moderation(rt_actor *writer, const an_moderation_event *e)
+{
+    if (!writer || !e) return -RT_ESTOPPED;
+    an_event_msg *m = an_event_msg_new();
+    an_event *ev = &m->ev;
+    ev->kind = AN_EV_MODERATION;
+    ev->ts_ms = event_time(e->ts_ms);
+    ev->user_id = e->user_id;
+    ev->guild_id = e->guild_id;
+    ev->success = true;
+    an_event_set_text(ev,
+                      &(an_event_text){.action = e->op ? e->op : "", .details = e->details_json});
+    return send_event(writer, m);
+}
+
 static int send_control(rt_actor *writer, uint16_t type, uint64_t seq, rt_actor *reply_to,
                         uint64_t cookie)
 {
@@ -291,7 +306,7 @@ static void arm_timer(an_writer *w, uint64_t now)
 
 static void accept_event(an_writer *w, an_event_msg *m)
 {
-    if (m->ev.seq < w->floor) {
+    if (m->ev.seq < w->floor && m->ev.kind != AN_EV_MODERATION) {
         /* Recorded before a reset that was already carried out: it is part of what the
          * reset deleted. */
         atomic_fetch_add(&w->dropped_by_reset, 1);
@@ -340,7 +355,8 @@ static void do_reset(an_writer *w, an_control_msg *req)
     /* Pending events recorded before the reset are deleted too: they never reach the table. */
     size_t kept = 0;
     for (size_t i = 0; i < w->npending; i++) {
-        if (w->pending[i]->ev.seq < cut) {
+        /* Moderation state is not statistics: a reset never deletes it. */
+        if (w->pending[i]->ev.seq < cut && w->pending[i]->ev.kind != AN_EV_MODERATION) {
             rt_msg_free(&w->pending[i]->hdr);
             deleted++;
         } else {

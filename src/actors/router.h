@@ -14,6 +14,10 @@
  *   MSG_AN_RESET_DONE the writer finished a reset this router asked for
  *   RT_MSG_TIMER      the sweep: pending entries past their deadline are dropped
  *
+ * Moderation (src/router/rmod.h) runs first on every command and click: bans, the access
+ * rules, the moderation commands and the content filter answer with an ephemeral type 4 before
+ * any work exists.
+ *
  * Answers (POST /interactions/{id}/{token}/callback through the REST actor):
  *   bad input, unknown command or component, refusal  → type 4, ephemeral (flags 64)
  *   /comfy /redux /pulid /video                        → type 5; the job goes to the runner
@@ -48,16 +52,18 @@
 #define ROUTER_ACTOR_NAME "router"
 
 typedef struct router_config {
-    unsigned threads;            /* 0 = 2 */
-    unsigned lane_capacity;      /* mailbox slots per sender; 0 = 1024 */
-    const char *manager_role;    /* bot-manager role, name or id; NULL = "Bot Manager" */
-    bool stats_managers_only;    /* /stats only for administrators and bot managers */
-    rt_actor *rest;              /* the discord_rest actor (required) */
-    rt_actor *runner;            /* the comfy coordinator; NULL: generation is off */
-    rt_actor *stats;             /* the stats reporter; NULL: /stats is off */
-    rt_actor *analytics;         /* the analytics writer; NULL: no rows, no resets */
-    const cjob_catalog *catalog; /* ratios, LoRAs, workflows (immutable); NULL: generation off */
-    gw_roles *roles;             /* the role cache shared with the gateway; NULL: own one */
+    unsigned threads;             /* 0 = 2 */
+    unsigned lane_capacity;       /* mailbox slots per sender; 0 = 1024 */
+    const char *manager_role;     /* bot-manager role, name or id; NULL = "Bot Manager" */
+    bool stats_managers_only;     /* /stats only for administrators and bot managers */
+    rt_actor *rest;               /* the discord_rest actor (required) */
+    rt_actor *runner;             /* the comfy coordinator; NULL: generation is off */
+    rt_actor *stats;              /* the stats reporter; NULL: /stats is off */
+    rt_actor *analytics;          /* the analytics writer; NULL: no rows, no resets */
+    const cjob_catalog *catalog;  /* ratios, LoRAs, workflows (immutable); NULL: generation off */
+    gw_roles *roles;              /* the role cache shared with the gateway; NULL: own one */
+    struct mod_state *moderation; /* filters, bans, access rules (src/moderation/mod_state.h);
+                                     NULL: an empty one of its own, recorded to analytics */
 
     /* Tuning; 0 = default. */
     unsigned pending_max;        /* interactions awaiting an answer at once: 4096 */
@@ -76,6 +82,7 @@ typedef struct router router;
 router *router_create(rt_system *sys, const router_config *rc);
 rt_actor *router_actor(router *r);
 gw_roles *router_roles(router *r);
+struct mod_state *router_moderation(router *r);
 /* Frees the state; the actor must have stopped. NULL is ignored. */
 void router_free(router *r);
 
@@ -92,8 +99,9 @@ typedef enum router_cmd {
     ROUTER_CMD_RESET_BUTTON,  /* Confirm / Cancel of a /reset_stats prompt */
     ROUTER_CMD_RESULT_BUTTON, /* the runner's result buttons */
     ROUTER_CMD_AUTOCOMPLETE,
-    ROUTER_CMD_UNKNOWN,   /* unknown command, component or interaction type */
-    ROUTER_CMD_MALFORMED, /* refused by ix_parse */
+    ROUTER_CMD_UNKNOWN,    /* unknown command, component or interaction type */
+    ROUTER_CMD_MALFORMED,  /* refused by ix_parse */
+    ROUTER_CMD_MODERATION, /* /filter /ban /unban /banned /warnings */
     ROUTER_CMD_COUNT
 } router_cmd;
 
