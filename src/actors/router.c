@@ -737,7 +737,7 @@ router *router_create(rt_system *sys, const router_config *rc)
     r->cfg.manager_role = r->manager_role;
     r->pend = rpend_new(r->cfg.pending_max);
     r->confirm = an_confirm_new(r->cfg.confirm_max, r->cfg.confirm_ttl_ms);
-    r->mod = rc->moderation;
+    r->mod = rc->mod;
     if (!r->mod) {
         r->mod = mod_state_new(&(mod_config){.max_warnings = 2});
         mod_state_set_writer(r->mod, rc->analytics);

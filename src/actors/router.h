@@ -52,18 +52,19 @@
 #define ROUTER_ACTOR_NAME "router"
 
 typedef struct router_config {
-    unsigned threads;             /* 0 = 2 */
-    unsigned lane_capacity;       /* mailbox slots per sender; 0 = 1024 */
-    const char *manager_role;     /* bot-manager role, name or id; NULL = "Bot Manager" */
-    bool stats_managers_only;     /* /stats only for administrators and bot managers */
-    rt_actor *rest;               /* the discord_rest actor (required) */
-    rt_actor *runner;             /* the comfy coordinator; NULL: generation is off */
-    rt_actor *stats;              /* the stats reporter; NULL: /stats is off */
-    rt_actor *analytics;          /* the analytics writer; NULL: no rows, no resets */
-    const cjob_catalog *catalog;  /* ratios, LoRAs, workflows (immutable); NULL: generation off */
-    gw_roles *roles;              /* the role cache shared with the gateway; NULL: own one */
-    struct mod_state *moderation; /* filters, bans, access rules (src/moderation/mod_state.h);
-                                     NULL: an empty one of its own, recorded to analytics */
+    unsigned threads;            /* 0 = 2 */
+    unsigned lane_capacity;      /* mailbox slots per sender; 0 = 1024 */
+    const char *manager_role;    /* bot-manager role, name or id; NULL = "Bot Manager" */
+    bool stats_managers_only;    /* /stats only for administrators and bot managers */
+    rt_actor *rest;              /* the discord_rest actor (required) */
+    rt_actor *runner;            /* the comfy coordinator; NULL: generation is off */
+    rt_actor *stats;             /* the stats reporter; NULL: /stats is off */
+    rt_actor *analytics;         /* the analytics writer; NULL: no rows, no resets */
+    const cjob_catalog *catalog; /* ratios, LoRAs, workflows (immutable); NULL: generation off */
+    gw_roles *roles;             /* the role cache shared with the gateway; NULL: own one */
+    /* Filters, bans and access rules (src/moderation/mod_state.h); NULL: an empty one of its
+     * own, recorded to analytics. */
+    struct mod_state *mod;
 
     /* Tuning; 0 = default. */
     unsigned pending_max;        /* interactions awaiting an answer at once: 4096 */
@@ -99,9 +100,10 @@ typedef enum router_cmd {
     ROUTER_CMD_RESET_BUTTON,  /* Confirm / Cancel of a /reset_stats prompt */
     ROUTER_CMD_RESULT_BUTTON, /* the runner's result buttons */
     ROUTER_CMD_AUTOCOMPLETE,
-    ROUTER_CMD_UNKNOWN,    /* unknown command, component or interaction type */
-    ROUTER_CMD_MALFORMED,  /* refused by ix_parse */
-    ROUTER_CMD_MODERATION, /* /filter /ban /unban /banned /warnings */
+    ROUTER_CMD_UNKNOWN,   /* unknown command, component or interaction type */
+    ROUTER_CMD_MALFORMED, /* refused by ix_parse */
+    /* /filter /ban /unban /banned /warnings */
+    ROUTER_CMD_MODERATION,
     ROUTER_CMD_COUNT
 } router_cmd;
 

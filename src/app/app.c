@@ -276,7 +276,7 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     ro.analytics = an_writer_actor(a->writer);
     ro.catalog = comfy_runner_catalog(a->runner);
     ro.roles = a->roles;
-    ro.moderation = a->mod;
+    ro.mod = a->mod;
     a->router = router_create(a->sys, &ro);
 
     gateway_config gc;

@@ -35,14 +35,21 @@ struct mod_state {
     _Atomic(mod_access *) access;
     atomic_uint max_warnings;
     _Atomic(rt_actor *) writer;
-    mod_clock_fn clock;
-    void *clock_ctx;
+    _Atomic(mod_clock_fn) clock;
+    _Atomic(void *) clock_ctx;
     pthread_mutex_t lock; /* serialises changes (never taken by readers) */
 };
 
 int64_t mod_state_now(mod_state *s)
 {
-    return s->clock ? s->clock(s->clock_ctx) : (int64_t)rt_wall_ms();
+    mod_clock_fn fn = atomic_load(&s->clock);
+    return fn ? fn(atomic_load(&s->clock_ctx)) : (int64_t)rt_wall_ms();
+}
+
+void mod_state_set_clock(mod_state *s, mod_clock_fn clock, void *ctx)
+{
+    atomic_store(&s->clock_ctx, ctx);
+    atomic_store(&s->clock, clock);
 }
 
 mod_state *mod_state_new(const mod_config *cfg)
@@ -59,8 +66,8 @@ mod_state *mod_state_new(const mod_config *cfg)
     atomic_init(&s->access, a);
     atomic_init(&s->max_warnings, cfg ? cfg->max_warnings : 2);
     atomic_init(&s->writer, NULL);
-    s->clock = cfg ? cfg->clock : NULL;
-    s->clock_ctx = cfg ? cfg->clock_ctx : NULL;
+    atomic_init(&s->clock, cfg ? cfg->clock : NULL);
+    atomic_init(&s->clock_ctx, cfg ? cfg->clock_ctx : NULL);
     pthread_mutex_init(&s->lock, NULL);
     return s;
 }
@@ -550,11 +557,12 @@ static mod_users *users_replace(mod_state *s, uint64_t id, mod_user *e, mod_user
     size_t pos;
     const mod_user *found = find_user(cur, id, &pos);
     *old_entry = (mod_user *)found;
-    memcpy(n->items, cur->items, pos * sizeof *n->items);
+    if (pos) memcpy(n->items, cur->items, pos * sizeof *n->items);
     size_t k = pos;
     if (e) n->items[k++] = e;
     size_t rest = found ? pos + 1 : pos;
-    memcpy(n->items + k, cur->items + rest, (cur->count - rest) * sizeof *n->items);
+    if (cur->count > rest)
+        memcpy(n->items + k, cur->items + rest, (cur->count - rest) * sizeof *n->items);
     n->count = k + (cur->count - rest);
     return atomic_exchange(&s->users, n);
 }

@@ -47,6 +47,8 @@ void mod_state_set_access(mod_state *s, const mod_access *a);
 void mod_state_set_max_warnings(mod_state *s, unsigned max_warnings);
 unsigned mod_state_max_warnings(mod_state *s);
 int64_t mod_state_now(mod_state *s);
+/* Replaces the clock (tests: ban expiry without waiting). */
+void mod_state_set_clock(mod_state *s, mod_clock_fn clock, void *ctx);
 
 /* ---- reads (lock-free) --------------------------------------------------------------------- */
 
