@@ -28,8 +28,8 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
     if (!s || (ix->type != IX_COMMAND && ix->type != IX_COMPONENT)) return false;
     const char *name = ix->type == IX_COMMAND && ix->command_name ? ix->command_name : "";
     v->moderation = mod_cmd_owns(name);
-    bool manager =
-        ix->type == IX_COMMAND && rcmd_manager_perm(ix, roles, manager_role) != AN_PERM_DENIED;
+    /* Only the moderation commands depend on it (it reads the role cache). */
+    bool manager = v->moderation && rcmd_manager_perm(ix, roles, manager_role) != AN_PERM_DENIED;
     char text[1024];
 
     mod_user u;
