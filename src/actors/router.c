@@ -489,7 +489,10 @@ static void on_interaction(router *r, const gw_dispatch_msg *d)
     rmod_verdict v;
     if (rmod_check(r->mod, ix, r->roles, r->manager_role, &v)) {
         rpend_entry e = entry_for(ix, t0, v.moderation ? ROUTER_CMD_MODERATION : stat_cmd_of(ix));
-        reply_json(r, ix, &e, v.body, v.success, (router_outcome)v.outcome);
+        router_outcome o = v.outcome == RMOD_DENIED    ? ROUTER_OUT_DENIED
+                           : v.outcome == RMOD_INVALID ? ROUTER_OUT_INVALID
+                                                       : ROUTER_OUT_OK;
+        reply_json(r, ix, &e, v.body, v.success, o);
         ix_free(ix);
         return;
     }
@@ -717,6 +720,26 @@ void router_config_from(router_config *rc, const fb_config *cfg)
     rc->stats_managers_only = cfg->stats_managers_only;
 }
 
+/* Moderation changes go to the analytics writer like every other row (mod_state.h). */
+static int record_moderation(void *ctx, const mod_record *m)
+{
+    rt_actor *writer = ctx;
+    if (m->activity) {
+        an_activity_event ev = {.user_id = m->user_id,
+                                .guild_id = m->guild_id,
+                                .action = m->op,
+                                .details = m->details_json,
+                                .ts_ms = (uint64_t)m->ts_ms};
+        return an_record_activity(writer, &ev);
+    }
+    an_moderation_event ev = {.user_id = m->user_id,
+                              .guild_id = m->guild_id,
+                              .op = m->op,
+                              .details_json = m->details_json,
+                              .ts_ms = (uint64_t)m->ts_ms};
+    return an_record_moderation(writer, &ev);
+}
+
 router *router_create(rt_system *sys, const router_config *rc)
 {
     if (!rc->rest) {
@@ -740,9 +763,9 @@ router *router_create(rt_system *sys, const router_config *rc)
     r->mod = rc->mod;
     if (!r->mod) {
         r->mod = mod_state_new(&(mod_config){.max_warnings = 2});
-        mod_state_set_writer(r->mod, rc->analytics);
         r->own_mod = true;
     }
+    if (rc->analytics) mod_state_set_recorder(r->mod, record_moderation, rc->analytics);
     r->roles = rc->roles;
     if (!r->roles) {
         r->roles = gw_roles_new();

@@ -264,7 +264,6 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
              "warnings or bans",
              loaded.rules->nwords, loaded.rules->nregexes, loaded.rules->ncontexts, loaded.count);
     mod_state_adopt(a->mod, &loaded);
-    mod_state_set_writer(a->mod, an_writer_actor(a->writer));
     a->dms_mask = dms_mask(a->mod);
     drest_set_command_dms(a->rest, command_dms, a->mod);
 
@@ -454,8 +453,6 @@ int app_run(const fb_config *cfg)
                 "bot in the portal.\n");
     return code;
 }
-
-/* app_demo lives in demo.c (the embedded demo). */
 
 int app_stats_command(int argc, char **argv)
 {

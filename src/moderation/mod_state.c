@@ -12,9 +12,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "actors/analytics_writer.h"
 #include "analytics/an_event.h"
 #include "fluxbot/log.h"
+#include "fluxbot/runtime.h"
 #include "moderation/mod_fold.h"
 #include "moderation/mod_rcu.h"
 #include "util/util_json.h"
@@ -34,7 +34,8 @@ struct mod_state {
     _Atomic(mod_users *) users;
     _Atomic(mod_access *) access;
     atomic_uint max_warnings;
-    _Atomic(rt_actor *) writer;
+    _Atomic(mod_record_fn) record;
+    _Atomic(void *) record_ctx;
     _Atomic(mod_clock_fn) clock;
     _Atomic(void *) clock_ctx;
     pthread_mutex_t lock; /* serialises changes (never taken by readers) */
@@ -65,7 +66,8 @@ mod_state *mod_state_new(const mod_config *cfg)
     atomic_init(&s->users, u);
     atomic_init(&s->access, a);
     atomic_init(&s->max_warnings, cfg ? cfg->max_warnings : 2);
-    atomic_init(&s->writer, NULL);
+    atomic_init(&s->record, NULL);
+    atomic_init(&s->record_ctx, NULL);
     atomic_init(&s->clock, cfg ? cfg->clock : NULL);
     atomic_init(&s->clock_ctx, cfg ? cfg->clock_ctx : NULL);
     pthread_mutex_init(&s->lock, NULL);
@@ -92,9 +94,10 @@ void mod_state_free(mod_state *s)
     free(s);
 }
 
-void mod_state_set_writer(mod_state *s, rt_actor *writer)
+void mod_state_set_recorder(mod_state *s, mod_record_fn fn, void *ctx)
 {
-    atomic_store(&s->writer, writer);
+    atomic_store(&s->record_ctx, ctx);
+    atomic_store(&s->record, fn);
 }
 
 void mod_state_set_max_warnings(mod_state *s, unsigned n)
@@ -296,18 +299,20 @@ void mod_state_describe_rules(mod_state *s, mod_kind kind, char *out, size_t cap
 
 /* ---- recording ----------------------------------------------------------------------------- */
 
+static void emit(mod_state *s, const mod_record *r)
+{
+    mod_record_fn fn = atomic_load(&s->record);
+    if (fn && fn(atomic_load(&s->record_ctx), r) != 0)
+        LOG_ERROR(LOGN, "the analytics writer stopped: moderation change \"%s\" not saved", r->op);
+}
+
 static void record(mod_state *s, const char *op, uint64_t user, uint64_t guild, uint64_t by,
                    cJSON *details)
 {
-    rt_actor *w = atomic_load(&s->writer);
     if (by) util_json_add_u64(details, "by", by);
     char *json = cJSON_PrintUnformatted(details);
     cJSON_Delete(details);
     if (!json) abort();
-    if (!w) {
-        free(json);
-        return;
-    }
     if (strlen(json) > AN_MAX_DETAILS) {
         /* Inputs are bounded so that this cannot happen; if it did, the event would be cut
          * into invalid JSON, so say so instead. */
@@ -316,13 +321,12 @@ static void record(mod_state *s, const char *op, uint64_t user, uint64_t guild, 
         free(json);
         return;
     }
-    an_moderation_event ev = {.user_id = user,
-                              .guild_id = guild,
-                              .op = op,
-                              .details_json = json,
-                              .ts_ms = (uint64_t)mod_state_now(s)};
-    if (an_record_moderation(w, &ev) != 0)
-        LOG_ERROR(LOGN, "the analytics writer stopped: moderation change \"%s\" not saved", op);
+    mod_record r = {.op = op,
+                    .user_id = user,
+                    .guild_id = guild,
+                    .details_json = json,
+                    .ts_ms = mod_state_now(s)};
+    emit(s, &r);
     free(json);
 }
 
@@ -634,23 +638,22 @@ mod_violation_outcome mod_state_violation(mod_state *s, uint64_t user, uint64_t 
     record(s, "violation", user, guild, 0, d);
     if (out == MOD_VIOL_BANNED) ban_event(s, e, 0);
 
-    rt_actor *w = atomic_load(&s->writer);
-    if (w) {
-        cJSON *a = cJSON_CreateObject();
-        cJSON_AddStringToObject(a, "kind", mod_kind_id(hit->kind));
-        cJSON_AddStringToObject(a, "name", hit->name);
-        if (hit->severity[0]) cJSON_AddStringToObject(a, "severity", hit->severity);
-        cJSON_AddStringToObject(a, "outcome", out == MOD_VIOL_BANNED ? "ban" : "warning");
-        char *json = cJSON_PrintUnformatted(a);
-        cJSON_Delete(a);
-        an_activity_event ae = {.user_id = user,
-                                .guild_id = guild,
-                                .action = "content_filter_violation",
-                                .details = json,
-                                .ts_ms = (uint64_t)now};
-        an_record_activity(w, &ae);
-        free(json);
-    }
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "kind", mod_kind_id(hit->kind));
+    cJSON_AddStringToObject(a, "name", hit->name);
+    if (hit->severity[0]) cJSON_AddStringToObject(a, "severity", hit->severity);
+    cJSON_AddStringToObject(a, "outcome", out == MOD_VIOL_BANNED ? "ban" : "warning");
+    char *json = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
+    if (!json) abort();
+    mod_record ar = {.activity = true,
+                     .op = "content_filter_violation",
+                     .user_id = user,
+                     .guild_id = guild,
+                     .details_json = json,
+                     .ts_ms = now};
+    emit(s, &ar);
+    free(json);
     users_publish_done(s, old, old_entry);
     return out;
 }

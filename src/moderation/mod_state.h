@@ -21,7 +21,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fluxbot/runtime.h"
 #include "moderation/mod_access.h"
 #include "moderation/mod_filter.h"
 #include "moderation/mod_store.h"
@@ -38,8 +37,21 @@ typedef struct mod_state mod_state;
 
 mod_state *mod_state_new(const mod_config *cfg);
 void mod_state_free(mod_state *s);
-/* Where changes are recorded (the analytics writer); NULL: memory only. Set before use. */
-void mod_state_set_writer(mod_state *s, rt_actor *writer);
+/* One change to record: a moderation event (mod_store.h operations) or, with activity set,
+ * a user_activity row (op is then its action_type). */
+typedef struct mod_record {
+    bool activity;
+    const char *op;
+    uint64_t user_id, guild_id;
+    const char *details_json;
+    int64_t ts_ms;
+} mod_record;
+/* Records one change (the router hands it to the analytics writer); 0, or -1 when it could
+ * not be accepted (logged by mod_state). Called with the change mutex held, so calls arrive in
+ * the order of the changes. */
+typedef int (*mod_record_fn)(void *ctx, const mod_record *r);
+/* Where changes are recorded; NULL: memory only. Set before use. */
+void mod_state_set_recorder(mod_state *s, mod_record_fn fn, void *ctx);
 /* Takes what mod_store_load read (before any reader runs); l is emptied. */
 void mod_state_adopt(mod_state *s, mod_loaded *l);
 /* Publishes new access rules (start, SIGHUP) and the warning limit. */

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "actors/router.h"
 #include "discord/reply.h"
 #include "fluxbot/log.h"
 #include "moderation/mod_cmd.h"
@@ -13,11 +12,11 @@
 
 #define LOGN "router"
 
-static bool answer(rmod_verdict *v, const char *text, bool success, router_outcome o)
+static bool answer(rmod_verdict *v, const char *text, bool success, rmod_outcome o)
 {
     v->body = reply_text_json(text, true);
     v->success = success;
-    v->outcome = (int)o;
+    v->outcome = o;
     return true;
 }
 
@@ -35,7 +34,7 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
     mod_user u;
     if (mod_state_banned(s, ix->user_id, &u) && !(v->moderation && manager)) {
         mod_text_banned(&u, text, sizeof text);
-        return answer(v, text, false, ROUTER_OUT_DENIED);
+        return answer(v, text, false, RMOD_DENIED);
     }
     if (ix->type != IX_COMMAND) return false;
 
@@ -51,7 +50,7 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
     if (v->moderation && manager) who.admin = true;
     if (mod_state_access(s, name, generation, &who, roles, text, sizeof text) != MOD_ACCESS_OK) {
         LOG_DEBUG(LOGN, "/%s refused by the access rules for user %" PRIu64, name, ix->user_id);
-        return answer(v, text, false, ROUTER_OUT_DENIED);
+        return answer(v, text, false, RMOD_DENIED);
     }
 
     if (v->moderation) {
@@ -62,9 +61,9 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
             LOG_INFO(LOGN, "/%s refused for user %" PRIu64 " in guild %" PRIu64 ": not a manager",
                      name, ix->user_id, ix->guild_id);
         answer(v, a->text, a->success,
-               a->denied    ? ROUTER_OUT_DENIED
-               : a->success ? ROUTER_OUT_OK
-                            : ROUTER_OUT_INVALID);
+               a->denied    ? RMOD_DENIED
+               : a->success ? RMOD_OK
+                            : RMOD_INVALID);
         free(a);
         return true;
     }
@@ -80,7 +79,7 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
                  "; refused without a warning",
                  hit.name, ix->user_id);
         mod_text_uncheckable(text, sizeof text);
-        return answer(v, text, false, ROUTER_OUT_INVALID);
+        return answer(v, text, false, RMOD_INVALID);
     }
     unsigned warnings = 0;
     mod_violation_outcome o =
@@ -88,5 +87,5 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
     LOG_INFO(LOGN, "/%s prompt of user %" PRIu64 " refused (%s \"%s\"): %s", name, ix->user_id,
              mod_kind_id(hit.kind), hit.name, o == MOD_VIOL_BANNED ? "banned" : "warned");
     mod_text_violation(&hit, o, warnings, mod_state_max_warnings(s), text, sizeof text);
-    return answer(v, text, false, ROUTER_OUT_DENIED);
+    return answer(v, text, false, RMOD_DENIED);
 }

@@ -23,11 +23,17 @@
 #include "discord/interaction.h"
 #include "moderation/mod_state.h"
 
+typedef enum rmod_outcome {
+    RMOD_OK = 0, /* a moderation command did what was asked */
+    RMOD_INVALID,
+    RMOD_DENIED,
+} rmod_outcome;
+
 typedef struct rmod_verdict {
-    char *body;      /* the callback body (malloc'd; NULL only when out of memory) */
-    bool success;    /* the command_usage row's success */
-    int outcome;     /* a router_outcome */
-    bool moderation; /* the interaction was a moderation command */
+    char *body;           /* the callback body (malloc'd; NULL only when out of memory) */
+    bool success;         /* the command_usage row's success */
+    rmod_outcome outcome; /* the router counts it as ok, invalid or denied */
+    bool moderation;      /* the interaction was a moderation command */
 } rmod_verdict;
 
 /* True when the gate answered the interaction (v filled, the caller sends v->body and frees
