@@ -75,7 +75,7 @@ typedef struct key_def {
 #define J(field, env, def, help)                                                                   \
     {                                                                                              \
 #field, env, K_JSON, offsetof(fb_config, field), sizeof(((fb_config *)0)->field), 0, 0,    \
-            def, help                                                                              \
+            def, help, false                                                                       \
     }
 
 static const key_def keys[] = {
@@ -445,7 +445,8 @@ size_t cfg_key_count(void)
 
 void cfg_key_get(size_t i, cfg_key_info *out)
 {
-    static const char *const type_names[] = {"string", "secret", "integer", "boolean", "list"};
+    static const char *const type_names[] = {"string",  "secret", "integer",
+                                             "boolean", "list",   "object"};
     const key_def *k = &keys[i < NKEYS ? i : 0];
     memset(out, 0, sizeof *out);
     out->key = k->json;
