@@ -54,6 +54,9 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
     }
 
     if (v->moderation) {
+        /* The same option typing as every other command (the gate answers these itself). */
+        if (rcmd_check_options(ix, text, sizeof text) != 0)
+            return answer(v, text, false, RMOD_INVALID);
         mod_answer *a = malloc(sizeof *a);
         if (!a) abort();
         mod_cmd_run(s, ix, manager, a);
