@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "moderation/mod_access.h"
 #include "moderation/mod_cmd.h"
 #include "moderation/mod_filter.h"
