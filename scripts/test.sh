@@ -6,7 +6,7 @@
 # on its fresh machine, installed with apt/dpkg), and the release build installed with
 # `cmake --install` into another, for test_install to run the installed files; then
 # all tests under ASan+UBSan, then the concurrent ones (label "tsan") under ThreadSanitizer,
-# then every libFuzzer harness of fuzz/ for a few seconds (FLUXBOT_FUZZ_SECONDS, default 8; 0
+# then every libFuzzer harness of fuzz/ for a few seconds (FLUXBOT_FUZZ_SECONDS, default 6; 0
 # skips the stage). Extra arguments go to ctest (e.g. -R router); a run filtered that way skips
 # the fuzz stage.
 set -euo pipefail
@@ -51,7 +51,7 @@ tsan=$("$here/scripts/build.sh" tsan)
 echo "== concurrent tests under ThreadSanitizer"
 (cd "$tsan" && ctest --output-on-failure -j "$jobs" -L tsan "$@")
 
-fuzz_seconds=${FLUXBOT_FUZZ_SECONDS:-8}
+fuzz_seconds=${FLUXBOT_FUZZ_SECONDS:-6}
 if [ $# -eq 0 ] && [ "$fuzz_seconds" != 0 ]; then
     echo "== fuzz harnesses, ${fuzz_seconds}s each (scripts/fuzz.sh runs them longer)"
     "$here/scripts/fuzz.sh" "$fuzz_seconds"
