@@ -1,25 +1,31 @@
 /*
  * fuzz_metrics_http: the request side of the Prometheus exporter — what any local process can
- * send to the metrics port — through metrics_http_route, called the way the exporter calls it:
- * on everything received so far, after each read (the read sizes come from the input).
+ * send to the metrics port — through the exporter's pure request parser
+ * (metrics_http_parse_request, app/metrics_http.h), called the way the exporter's event loop
+ * calls it: on everything received so far, after each read (read sizes come from the input).
  *
  * Invariants asserted, beyond "no crash, no sanitizer report":
- *  - before the blank line ending the headers, the answer is INCOMPLETE, or TOO_LARGE once
- *    METRICS_MAX_REQUEST bytes have arrived — never a route guessed from a partial request;
- *  - once the headers are complete the answer never changes as more bytes arrive (a body or
- *    pipelined bytes cannot change the route);
- *  - only a well-formed "GET /metrics[?query] HTTP/1.x" (HEAD for HEAD) is served.
+ *  - before a blank line within the first METRICS_MAX_REQUEST bytes, the answer is INCOMPLETE,
+ *    or TOO_LARGE as soon as METRICS_MAX_REQUEST bytes have arrived — never a route guessed
+ *    from a partial request, and never more buffering than the limit;
+ *  - once the head is complete the answer never changes as more bytes arrive (a body or
+ *    pipelined bytes cannot change the route), head_len is where the blank line ends, within
+ *    the limit, and at most METRICS_MAX_HEADERS header lines were accepted;
+ *  - only a well-formed "GET /metrics[?query] HTTP/1.x" (HEAD for HEAD) is served;
+ *  - metrics_http_route gives the same verdict as metrics_http_parse_request.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/metrics.h"
+#include "app/metrics_http.h"
 #include "fuzz_support.h"
 
-static size_t header_end(const char *p, size_t len)
+/* Where the head ends (just past the blank line) if it lies within the limit, else 0. */
+static size_t head_end(const char *p, size_t len)
 {
-    for (size_t i = 0; i + 3 < len; i++)
+    size_t scan = len < METRICS_MAX_REQUEST ? len : METRICS_MAX_REQUEST;
+    for (size_t i = 0; i + 3 < scan; i++)
         if (memcmp(p + i, "\r\n\r\n", 4) == 0) return i + 4;
     return 0;
 }
@@ -32,27 +38,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *req = malloc(len ? len : 1); /* exact size: no read past what arrived */
     if (!req) abort();
     memcpy(req, data + 1, len);
-    const size_t hend = header_end(req, len);
+    const size_t hend = head_end(req, len);
     metrics_route settled = METRICS_ROUTE_INCOMPLETE;
     for (size_t got = step < len ? step : len;; got = got + step < len ? got + step : len) {
-        metrics_route r = metrics_http_route(req, got);
+        metrics_http_request hr;
+        metrics_route r = metrics_http_parse_request(req, got, &hr);
+        FZ_ASSERT(r == hr.route && r == metrics_http_route(req, got), "verdicts disagree", NULL);
         if (hend == 0 || got < hend) {
             if (got >= METRICS_MAX_REQUEST)
-                FZ_ASSERT(r == METRICS_ROUTE_TOO_LARGE, "oversized headers not refused", NULL);
+                FZ_ASSERT(r == METRICS_ROUTE_TOO_LARGE, "oversized head not refused", NULL);
             else
-                FZ_ASSERT(r == METRICS_ROUTE_INCOMPLETE, "routed before the headers ended", NULL);
+                FZ_ASSERT(r == METRICS_ROUTE_INCOMPLETE, "routed before the head ended", NULL);
             if (r == METRICS_ROUTE_TOO_LARGE) break; /* the exporter answers 431 and closes */
         } else {
-            FZ_ASSERT(r != METRICS_ROUTE_INCOMPLETE, "complete headers still incomplete", NULL);
+            FZ_ASSERT(r != METRICS_ROUTE_INCOMPLETE, "complete head still incomplete", NULL);
             if (settled == METRICS_ROUTE_INCOMPLETE) settled = r;
-            FZ_ASSERT(r == settled, "route changed after the headers ended", NULL);
+            FZ_ASSERT(r == settled, "route changed after the head ended", NULL);
+            FZ_ASSERT(hr.head_len == hend, "head_len is not where the blank line ends", NULL);
+            FZ_ASSERT(hr.headers <= METRICS_MAX_HEADERS, "more header lines than allowed", NULL);
             if (r == METRICS_ROUTE_METRICS)
-                FZ_ASSERT(len >= 14 && memcmp(req, "GET /metrics", 12) == 0 &&
+                FZ_ASSERT(memcmp(req, "GET /metrics", 12) == 0 &&
                               (req[12] == ' ' || req[12] == '?'),
                           "served something other than GET /metrics", NULL);
             if (r == METRICS_ROUTE_HEAD_METRICS)
-                FZ_ASSERT(memcmp(req, "HEAD /metrics", 13) == 0, "HEAD route for another request",
-                          NULL);
+                FZ_ASSERT(memcmp(req, "HEAD /metrics", 13) == 0 &&
+                              (req[13] == ' ' || req[13] == '?'),
+                          "HEAD route for another request", NULL);
         }
         if (got == len) break;
     }
