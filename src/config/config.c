@@ -134,6 +134,10 @@ static const key_def keys[] = {
     I(mailbox_capacity, NULL, 16, 1048576, "1024",
       "Ring slots per sending thread of each mailbox."),
     S(db_path, "FLUXBOT_DB", "fluxbot.db", "SQLite analytics database."),
+    SECRET(db_url, "FLUXBOT_DB_URL",
+           "Database shared by several processes: postgresql://... (libpq URL; never printed). "
+           "Processes given the same URL pace their gateway IDENTIFYs together. A plain path "
+           "here is the SQLite database (as db_path)."),
     I(analytics_batch_max, NULL, 1, 100000, "512", "Events per analytics transaction, at most."),
     I(analytics_flush_ms, NULL, 1, 60000, "200", "Longest an accepted event waits for its commit."),
     S(log_level, "FLUXBOT_LOG_LEVEL", "info", "error, warn, info, debug or trace."),
@@ -604,6 +608,12 @@ int cfg_load(fb_config *c, int argc, char **argv, char *const *envp, cfg_action 
         set_err(err, errlen, "shard_id %" PRId64 " must be below shard_count %" PRId64, c->shard_id,
                 c->shard_count);
         return -1;
+    }
+    if (c->db_url[0] && !(strncmp(c->db_url, "postgresql://", 13) == 0 ||
+                          strncmp(c->db_url, "postgres://", 11) == 0)) {
+        /* a plain path keeps SQLite: it names the analytics file, as db_path does */
+        snprintf(c->db_path, sizeof c->db_path, "%s", c->db_url);
+        c->db_url[0] = 0;
     }
     if (print_config) {
         cfg_print(c, out);

@@ -69,6 +69,8 @@ typedef struct fb_config {
 
     /* Analytics */
     char db_path[CFG_STR];
+    char db_url[CFG_STR]; /* secret (may hold a password): "" or postgresql://...; a plain path
+                             given here was moved into db_path by cfg_load */
     int64_t analytics_batch_max;
     int64_t analytics_flush_ms;
 
