@@ -233,16 +233,7 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         return NULL;
     }
 
-    comfy_runner_config rc = {
-        .cfg = cfg, .rest = drest_actor(a->rest), .analytics = an_writer_actor(a->writer)};
     char why[512];
-    a->runner = comfy_runner_create(a->sys, &rc, why, sizeof why);
-    if (!a->runner) {
-        fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
-        app_free(a);
-        return NULL;
-    }
-
     /* Moderation state: read once here, then kept in memory by the router (mod_state.h). */
     mod_access acc;
     if (app_access_from(&acc, cfg, why, sizeof why) != 0) {
@@ -266,6 +257,17 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     mod_state_adopt(a->mod, &loaded);
     a->dms_mask = dms_mask(a->mod);
     drest_set_command_dms(a->rest, command_dms, a->mod);
+
+    comfy_runner_config rc = {.cfg = cfg,
+                              .rest = drest_actor(a->rest),
+                              .analytics = an_writer_actor(a->writer),
+                              .mod = a->mod};
+    a->runner = comfy_runner_create(a->sys, &rc, why, sizeof why);
+    if (!a->runner) {
+        fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
+        app_free(a);
+        return NULL;
+    }
 
     router_config ro = {0};
     router_config_from(&ro, cfg);
