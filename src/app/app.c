@@ -345,6 +345,17 @@ int app_stop(app *a)
     a->metrics = NULL;
     rt_system_stop(a->sys);
     int code = rt_system_exit_code(a->sys);
+    if (a->writer) {
+        /* Accepted analytics events that could not be written are a failed run, whatever
+         * else went well: a supervisor or an operator must see it (the writer logged why). */
+        an_writer_metrics m;
+        an_writer_metrics_get(a->writer, &m);
+        if (m.lost && code == APP_EXIT_OK) {
+            LOG_ERROR(LOGN, "%llu analytics events were lost (see the analytics errors above)",
+                      (unsigned long long)m.lost);
+            code = APP_EXIT_RUNTIME;
+        }
+    }
     app_free(a);
     LOG_INFO(LOGN, "stopped (exit %d)", code);
     return code;
