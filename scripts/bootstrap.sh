@@ -4,12 +4,12 @@
 set -euo pipefail
 
 packages=(
-    build-essential cmake pkg-config
+    build-essential cmake pkg-config clang-14 libclang-rt-14-dev
     libwebsockets-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev libcjson-dev libck-dev
     zlib1g-dev libcmocka-dev sqlite3 clang-format libpcre2-dev
     dpkg-dev file
     python3-discord strace
-    clang-14 libclang-rt-14-dev
+    postgresql libpq-dev
 )
 
 missing=()
