@@ -53,6 +53,10 @@ typedef struct cfx {
 
 typedef void (*cfx_tune_fn)(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o);
 
+/* The REST actor's limiter settings for the next cfx_start (NULL: defaults), e.g. shorter
+ * backoffs for delivery tests. */
+static const rl_config *cfx_rest_limits;
+
 static __attribute__((unused)) cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
 {
     log_configure(LOG_LEVEL_WARN, false, 2);
@@ -84,7 +88,8 @@ static __attribute__((unused)) cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
     x->sys = rt_system_new();
     an_writer_config ac = {.db_path = x->db, .flush_ms = 20};
     x->aw = an_writer_new(x->sys, &ac);
-    drest_config dc = {.api_base = frest_base_url(x->rest), .token = CFX_TOKEN};
+    drest_config dc = {
+        .api_base = frest_base_url(x->rest), .token = CFX_TOKEN, .limits = cfx_rest_limits};
     x->dr = drest_create(x->sys, &dc);
     x->rc.cfg = &x->cfg;
     x->rc.rest = drest_actor(x->dr);

@@ -61,7 +61,10 @@ comfy_run_msg *comfy_run_msg_new(comfy_job *job)
 
 static void done_dtor(rt_msg *m)
 {
-    cjob_free(((comfy_done_msg *)m)->job);
+    comfy_done_msg *d = (comfy_done_msg *)m;
+    cjob_free(d->job);
+    comfy_outcome_clear(&d->out);
+    if (d->final) rt_msg_free(&d->final->hdr);
 }
 
 comfy_done_msg *comfy_done_msg_new(comfy_job *job)
@@ -617,6 +620,12 @@ static void on_done(comfy_runner *r, comfy_done_msg *d)
             co->avg_job_ms ? (co->avg_job_ms * 7 + d->duration_ms) / 8 : d->duration_ms;
     }
     record_store(r, d);
+    if (d->final) {
+        comfy_dlv_start(r, &d->out, d->final);
+        d->final = NULL;
+    } else {
+        comfy_outcome_record(r, &d->out, false);
+    }
     rt_actor_release(r->coord);
     if (!atomic_load(&r->stopping)) dispatch(r);
 }
@@ -636,19 +645,7 @@ static void on_rest_res(comfy_runner *r, rest_res_msg *res)
     comfy_coord *co = r->co;
     bool ok = res->status >= 200 && res->status < 300;
     if (res->cookie & COMFY_FINAL_COOKIE_BIT) {
-        if (ok) return;
-        uint64_t job_id = res->cookie & ~COMFY_FINAL_COOKIE_BIT;
-        LOG_WARN("comfy", "job %" PRIu64 ": posting the result failed (HTTP %d%s%s)", job_id,
-                 res->status, res->error[0] ? ": " : "", res->error);
-        co_record *rec = record_find(co, job_id);
-        if (rec && res->status != 0) {
-            char text[300];
-            snprintf(text, sizeof text,
-                     "\xe2\x9d\x8c The result could not be posted to Discord (HTTP %d%s).",
-                     res->status, res->status == 413 ? ": the file is too large" : "");
-            comfy_rest_edit_original(r, &rec->params->reply, cres_content_payload(text, true),
-                                     true);
-        }
+        comfy_dlv_on_result(r, res);
         return;
     }
     co_pending *p = NULL;
@@ -697,6 +694,14 @@ static void on_tick(comfy_runner *r)
 {
     comfy_coord *co = r->co;
     uint64_t now = rt_now_ms();
+    if (atomic_load(&r->stopping)) {
+        /* results still on their way to Discord get the stop grace, then are given up */
+        if (now >= atomic_load(&r->stop_deadline_ms)) comfy_dlv_abandon(r);
+        if (!comfy_dlv_pending(r) && co->timer_id) {
+            rt_timer_cancel(r->sys, co->timer_id);
+            co->timer_id = 0;
+        }
+    }
     for (unsigned i = 0; i < co->pend_cap; i++) {
         co_pending *p = &co->pend[i];
         if (!p->used || now < p->expires_ms) continue;
@@ -775,7 +780,11 @@ static void coord_stop_requested(rt_actor *self, void *state)
     comfy_coord *co = r->co;
     atomic_store(&r->stopping, true);
     atomic_store(&r->stop_deadline_ms, rt_now_ms() + r->stop_grace_ms);
-    if (co->timer_id) rt_timer_cancel(rt_actor_system(self), co->timer_id);
+    /* the tick keeps running while results are being delivered (see on_tick) */
+    if (co->timer_id && !comfy_dlv_pending(r)) {
+        rt_timer_cancel(rt_actor_system(self), co->timer_id);
+        co->timer_id = 0;
+    }
     /* waiting jobs are handed back: their users are told, nothing is lost silently */
     for (unsigned i = 0; i < co->nactive;) {
         co_job *c = &co->active[i];
@@ -843,6 +852,8 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->no_server_wait_ms = rc->no_server_wait_ms ? rc->no_server_wait_ms : 30000;
     r->reconcile_poll_ms = rc->reconcile_poll_ms ? rc->reconcile_poll_ms : 1000;
     r->queue_poll_ms = rc->queue_poll_ms ? rc->queue_poll_ms : 3000;
+    r->token_valid_ms = rc->token_valid_ms;
+    r->dlv = comfy_dlv_new();
     r->nservers = cfg->comfyui_urls.count;
     r->servers = calloc(r->nservers, sizeof *r->servers);
     if (!r->servers) abort();
@@ -970,6 +981,7 @@ void comfy_runner_free(comfy_runner *r)
         lim_free(r->co->lim);
         free(r->co);
     }
+    comfy_dlv_free(r->dlv);
     free(r->reg);
     free(r->orph);
     free(r->servers);

@@ -58,7 +58,10 @@ typedef struct comfy_runner_config {
     uint64_t reconcile_poll_ms; /* /history + /queue polling while a socket is down; 1000 */
     uint64_t queue_poll_ms;     /* /queue polling for the position while waiting; 3000 */
     unsigned ws_ping_secs;      /* 20 */
-    const char *client_id;      /* NULL: a random UUID */
+    /* How long an interaction token works (Discord: 15 min from the interaction); finished
+     * results are retried this long. 0 = 900000 (tests shorten it). */
+    uint64_t token_valid_ms;
+    const char *client_id; /* NULL: a random UUID */
 } comfy_runner_config;
 
 typedef struct comfy_runner comfy_runner;

@@ -21,6 +21,7 @@
 #include "actors/comfy_runner_ws.h"
 #include "comfy/comfy_proto.h"
 #include "comfy/job.h"
+#include "comfy/loras.h"
 #include "comfy/progress.h"
 #include "comfy/server_pick.h"
 #include "msgs/discord_msgs.h"
@@ -36,6 +37,34 @@ typedef struct comfy_run_msg {
     comfy_job *job; /* owned by the message until taken (set to NULL) */
 } comfy_run_msg;
 
+/* What a finished job amounts to, kept until the user has it: the analytics row is recorded
+ * only once the final message's fate is known, so that image_stats says what the user got. */
+typedef struct comfy_outcome {
+    uint64_t job_id, user_id, guild_id, channel_id;
+    comfy_reply_ref reply; /* token owned */
+    bool success;          /* the generation produced a result */
+    bool is_video;
+    uint32_t upscale;
+    uint64_t ms; /* worker time */
+    uint64_t finished_wall_ms;
+    uint64_t received_wall_ms;   /* when the interaction arrived: its token lives 15 min from it */
+    const char *generation_type; /* static string */
+    char *prompt;                /* owned */
+    char resolution[32];
+    char loras[COMFY_MAX_LORAS * (LORAS_NAME_MAX + 2) + 1];
+    char reason[64]; /* failures: a short machine word ("node_error", "no_server", ...) */
+    char text[700];  /* failures: what the user is told */
+} comfy_outcome;
+
+/* Fills o from job (copies what it needs). */
+void comfy_outcome_fill(comfy_outcome *o, const comfy_job *job, bool success, uint64_t ms,
+                        const char *reason, const char *text);
+void comfy_outcome_clear(comfy_outcome *o);
+/* Records the image_stats row and the job_finished / job_failed activity: delivered says whether
+ * the user got the result (a finished job whose result could not be posted counts as failed,
+ * reason "not_delivered"). */
+void comfy_outcome_record(comfy_runner *r, const comfy_outcome *o, bool delivered);
+
 typedef struct comfy_done_msg {
     rt_msg hdr;
     comfy_job *job; /* owned; images' bytes already freed */
@@ -43,6 +72,9 @@ typedef struct comfy_done_msg {
     bool is_image;
     char view_url[1800]; /* where the result can be fetched again (Upscale ×2), "" if none */
     uint64_t duration_ms;
+    comfy_outcome out;   /* owned */
+    rest_req_msg *final; /* owned: the final edit (result or failure), sent by the coordinator
+                            once it has the job's record, so the buttons work at once */
 } comfy_done_msg;
 
 typedef struct comfy_status_msg {
@@ -101,6 +133,7 @@ typedef struct comfy_orphan {
 } comfy_orphan;
 
 typedef struct comfy_coord comfy_coord;
+typedef struct comfy_deliveries comfy_deliveries;
 
 struct comfy_runner {
     comfy_runner_config rc;
@@ -119,6 +152,7 @@ struct comfy_runner {
     char client_id[40];
     /* settings */
     uint64_t progress_ms, stall_ms, http_timeout_ms, stop_grace_ms, no_server_wait_ms;
+    uint64_t token_valid_ms;
     uint64_t reconcile_poll_ms, queue_poll_ms;
     uint64_t max_attachment;
     unsigned threads;
@@ -142,6 +176,7 @@ struct comfy_runner {
     uint64_t last_id;
     /* coordinator-only state */
     comfy_coord *co;
+    comfy_deliveries *dlv;
     /* counters */
     _Atomic uint64_t n_admitted, n_refused, n_succeeded, n_failed, n_resubmitted;
     /* finished jobs: count, worker time and received-to-finished time, for the metrics */
@@ -175,6 +210,23 @@ void comfy_path_original(const comfy_reply_ref *ref, char *out, size_t outlen);
 
 /* Cookie of the final result edit (reply_to = coordinator): this bit | job id. */
 #define COMFY_FINAL_COOKIE_BIT (1ULL << 63)
+
+/* ---- delivery of final messages (comfy_runner_deliver.c, coordinator thread only) ---- */
+
+comfy_deliveries *comfy_dlv_new(void);
+void comfy_dlv_free(comfy_deliveries *d);
+/* Sends final (a PATCH @original, owned) for o (moved into the table, left cleared): retried
+ * until shortly before the interaction token expires; when it cannot be delivered, the user is
+ * told through another route (an edit without the file, a follow-up, a channel message). */
+void comfy_dlv_start(comfy_runner *r, comfy_outcome *o, rest_req_msg *final);
+/* A MSG_REST_RES with COMFY_FINAL_COOKIE_BIT: the next step. */
+void comfy_dlv_on_result(comfy_runner *r, const rest_res_msg *res);
+/* Deliveries still waiting for Discord. */
+unsigned comfy_dlv_pending(const comfy_runner *r);
+/* At the stop deadline: records what is still pending as not delivered and forgets it. */
+void comfy_dlv_abandon(comfy_runner *r);
+/* The rt_now_ms() time an interaction token received at received_wall_ms stops working. */
+uint64_t comfy_token_expiry_ms(const comfy_runner *r, uint64_t received_wall_ms);
 
 /* the worker actor's behaviour (comfy_runner_job.c) */
 int comfy_worker_thread_start(rt_actor *self, void *state, unsigned index);

@@ -567,26 +567,19 @@ static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
     char path[600];
     comfy_path_original(&j->reply, path, sizeof path);
     rest_req_msg *m = rest_req_msg_new(REST_PATCH, path, NULL);
-    m->reply_to = r->coord;
-    m->cookie = COMFY_FINAL_COOKIE_BIT | j->id;
     if (res.len > limit) {
         /* Discord would refuse it: say so plainly, keep the embed and the buttons */
-        char got[32], lim[32];
+        char got[32], lim[32], note[300];
         fmt_mb(got, sizeof got, res.len);
         fmt_mb(lim, sizeof lim, limit);
-        cr.filename = NULL;
-        cr.is_image = false;
-        char *json = cres_final_payload(&cr);
-        cJSON *root = cJSON_Parse(json);
-        free(json);
-        char note[300];
         snprintf(note, sizeof note,
                  "\xe2\x9a\xa0\xef\xb8\x8f The %s is %s, over this channel's upload limit of %s, "
                  "so it could not be attached.",
                  is_video ? "video" : "image", got, lim);
-        cJSON_ReplaceItemInObjectCaseSensitive(root, "content", cJSON_CreateString(note));
-        m->json = cJSON_PrintUnformatted(root);
-        cJSON_Delete(root);
+        cr.filename = NULL;
+        cr.is_image = false;
+        cr.note = note;
+        m->json = cres_final_payload(&cr);
         comfy_http_res_free(&res);
     } else {
         m->json = cres_final_payload(&cr);
@@ -597,36 +590,6 @@ static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
     done->is_image = is_image && cr.filename != NULL;
     snprintf(done->view_url, sizeof done->view_url, "%s", url);
     return m;
-}
-
-static void record_analytics(jctx *x, bool success, uint64_t ms)
-{
-    comfy_runner *r = x->r;
-    if (!r->analytics) return;
-    comfy_job *j = x->job;
-    char res[32] = "";
-    if (j->width && j->height) snprintf(res, sizeof res, "%ux%u", j->width, j->height);
-    char loras[COMFY_MAX_LORAS * (LORAS_NAME_MAX + 2) + 1];
-    cjob_lora_list(j, loras, sizeof loras);
-    an_image_event ie = {.user_id = j->origin.user_id,
-                         .guild_id = j->origin.guild_id,
-                         .prompt = j->user_prompt,
-                         .resolution = res,
-                         .loras = loras,
-                         .upscale_factor = j->upscale ? j->upscale : 1,
-                         .generation_ms = (uint32_t)(ms > UINT32_MAX ? UINT32_MAX : ms),
-                         .is_video = j->kind == COMFY_KIND_VIDEO,
-                         .generation_type = cjob_generation_type(j),
-                         .success = success};
-    an_record_image(r->analytics, &ie);
-    char d[160];
-    snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s}", j->id, ms,
-             success ? "" : ",\"reason\":\"", success ? "" : x->fail_reason, success ? "" : "\"");
-    an_activity_event ae = {.user_id = j->origin.user_id,
-                            .guild_id = j->origin.guild_id,
-                            .action = success ? "job_finished" : "job_failed",
-                            .details = d};
-    an_record_activity(r->analytics, &ae);
 }
 
 static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
@@ -642,6 +605,7 @@ static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
     prog_init(&x.prog, x.t0);
     x.chan = comfy_chan_new(1024);
     comfy_done_msg *done = comfy_done_msg_new(NULL);
+    rest_req_msg *final_msg = NULL;
     outcome oc = OUT_FAILED;
     if (!x.wf) {
         set_fail(&x, "workflow", "/%s is not set up on this bot.", comfy_kind_name(job->kind));
@@ -688,20 +652,23 @@ static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
     }
     if (oc == OUT_INTERRUPTED)
         set_fail(&x, "interrupted", "The generation was interrupted on the ComfyUI server.");
-    rest_req_msg *final_msg = NULL;
     if (oc == OUT_OK && !(final_msg = deliver(&x, done))) oc = OUT_FAILED;
 finish:;
     uint64_t ms = rt_now_ms() - x.t0;
     bool ok = oc == OUT_OK;
     if (!ok) {
-        comfy_rest_edit_original(r, &job->reply, cres_content_payload(x.fail_text, true), true);
+        char path[600];
+        comfy_path_original(&job->reply, path, sizeof path);
+        final_msg = rest_req_msg_new(REST_PATCH, path, NULL);
+        final_msg->json = cres_content_payload(x.fail_text, true);
         atomic_fetch_add(&r->n_failed, 1);
     } else {
         atomic_fetch_add(&r->n_succeeded, 1);
         uint64_t avg = atomic_load(&r->avg_job_ms);
         atomic_store(&r->avg_job_ms, avg ? (avg * 7 + ms) / 8 : ms);
     }
-    record_analytics(&x, ok, ms);
+    /* recorded by the coordinator once the final message's fate is known */
+    comfy_outcome_fill(&done->out, job, ok, ms, ok ? NULL : x.fail_reason, ok ? NULL : x.fail_text);
     uint64_t now_wall = rt_wall_ms();
     atomic_fetch_add(&r->run_ms_sum, ms);
     if (job->received_wall_ms && now_wall > job->received_wall_ms)
@@ -718,8 +685,8 @@ finish:;
     done->job = job; /* the coordinator owns the job from here */
     done->success = ok;
     done->duration_ms = ms;
+    done->final = final_msg;
     if (rt_send_spill(r->coord, &done->hdr) != 0) rt_msg_free(&done->hdr);
-    if (final_msg) comfy_rest_send(r, final_msg, true);
 }
 
 void comfy_worker_on_message(rt_actor *self, void *state, rt_msg *m)

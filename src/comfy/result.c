@@ -106,7 +106,7 @@ char *cres_final_payload(const cres_result *r)
 {
     const comfy_job *j = r->job;
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "content", "");
+    util_json_add_clipped(root, "content", r->note ? r->note : "", 2000);
     cJSON *embeds = cJSON_AddArrayToObject(root, "embeds");
     cJSON *em = cJSON_CreateObject();
     char title[200];

@@ -44,6 +44,8 @@ typedef struct cres_result {
     bool is_image; /* embed can show it with attachment://filename */
     uint64_t generation_ms;
     const char *server_label; /* "server 1" — shown only when several servers exist (NULL) */
+    const char *note; /* the message's content above the embed (e.g. why the file is missing);
+                         NULL: none */
 } cres_result;
 
 /* PATCH @original body for the finished job: embed + components + attachments[{id:0}]. malloc'd. */
