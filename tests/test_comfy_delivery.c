@@ -149,12 +149,47 @@ static void test_channel_message_when_webhooks_fail(void **state)
     cfx_rest_limits = NULL;
 }
 
+/* A job that fails at once: its "Preparing" edit gets a 503 and is retried after a backoff;
+ * the failure sent meanwhile must still be what the message ends on. */
+static void test_failure_is_not_overwritten_by_a_retried_progress_edit(void **state)
+{
+    (void)state;
+    use_fast_backoff();
+    cfx *x = cfx_start(1, NULL);
+    assert_non_null(x);
+    const char *txt = "this is not an image at all, just text pretending";
+    char *url = cfx_host_file(x, "fake.png", (const uint8_t *)txt, strlen(txt));
+    uint64_t ix;
+    char tok[64];
+    comfy_job_msg *m = cfx_job(x, COMFY_KIND_PULID, "me", 61, &ix, tok);
+    comfy_job_add_image(m, 1, url, "fake.png", "image/png", strlen(txt));
+    free(url);
+    char *prefix = webhook_prefix(tok);
+    frest_script(x->rest, "PATCH", prefix, FREST_FAULT_503, 0, 1);
+    cfx_send(x, m);
+    assert_true(cfx_wait_jobs_done(x, 1, 10000));
+    /* every edit of this message answered: nothing more can land */
+    frest_filter ok = {.method = "PATCH", .path_prefix = prefix, .status = 200};
+    assert_true(frest_wait(x->rest, &ok, 2, 10000) >= 2);
+    rt_system_stop(x->sys);
+    x->stopped = true;
+    frest_ix_state st;
+    assert_true(frest_interaction_state(x->rest, ix, &st));
+    assert_non_null(st.original_json);
+    assert_non_null(strstr(st.original_json, "not a PNG, JPEG or WebP"));
+    free(st.original_json);
+    free(prefix);
+    cfx_stop(x);
+    cfx_rest_limits = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_503_blip_on_patch_loses_no_result),
         cmocka_unit_test(test_undeliverable_result_is_announced_by_followup),
         cmocka_unit_test(test_channel_message_when_webhooks_fail),
+        cmocka_unit_test(test_failure_is_not_overwritten_by_a_retried_progress_edit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

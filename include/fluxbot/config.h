@@ -44,6 +44,8 @@ typedef struct fb_config {
     char output_dir[CFG_STR];
     int64_t progress_interval_ms;
     int64_t job_stall_timeout_ms;
+    int64_t comfyui_connect_timeout_ms;
+    int64_t comfyui_wait_ms;
     int64_t max_attachment_bytes;
     int64_t user_max_concurrent_jobs;
     int64_t user_max_jobs_per_hour;

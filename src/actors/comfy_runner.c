@@ -123,12 +123,41 @@ void comfy_rest_edit_original(comfy_runner *r, const comfy_reply_ref *ref, char 
 
 /* ---- servers ------------------------------------------------------------------------------- */
 
+/* Copies the pick state; a server that recently left a call unanswered counts as down. */
+static void pick_view(comfy_runner *r, spick_server *tmp, uint64_t now)
+{
+    for (unsigned i = 0; i < r->nservers; i++) {
+        tmp[i] = r->servers[i].pick;
+        if (r->servers[i].unanswered_until_ms > now) tmp[i].up = false;
+    }
+}
+
+bool comfy_srv_any_usable(comfy_runner *r)
+{
+    pthread_mutex_lock(&r->srv_mu);
+    spick_server tmp[CFG_MAX_LIST];
+    pick_view(r, tmp, rt_now_ms());
+    bool any = false;
+    for (unsigned i = 0; i < r->nservers && !any; i++)
+        any = tmp[i].up;
+    pthread_mutex_unlock(&r->srv_mu);
+    return any;
+}
+
+void comfy_srv_unanswered(comfy_runner *r, unsigned s)
+{
+    pthread_mutex_lock(&r->srv_mu);
+    r->servers[s].unanswered_until_ms = rt_now_ms() + r->http_timeout_ms;
+    pthread_mutex_unlock(&r->srv_mu);
+    LOG_WARN("comfy", "%s did not answer within %" PRIu64 " ms; no new jobs for it for as long",
+             r->servers[s].label, r->http_timeout_ms);
+}
+
 int comfy_srv_acquire(comfy_runner *r, int exclude, bool allow_excluded)
 {
     pthread_mutex_lock(&r->srv_mu);
     spick_server tmp[CFG_MAX_LIST];
-    for (unsigned i = 0; i < r->nservers; i++)
-        tmp[i] = r->servers[i].pick;
+    pick_view(r, tmp, rt_now_ms());
     int s = spick_choose(tmp, r->nservers, exclude, allow_excluded, r->rotate++);
     if (s >= 0) r->servers[s].pick.assigned++;
     pthread_mutex_unlock(&r->srv_mu);
@@ -174,6 +203,7 @@ typedef struct co_job {
     unsigned position, percent;
     int server;
     uint64_t last_edit_ms;
+    uint64_t queued_ms; /* when it joined the waiting line */
 } co_job;
 
 typedef struct co_record {
@@ -212,6 +242,7 @@ struct comfy_coord {
     uint64_t next_cookie;
     uint64_t avg_job_ms;
     uint64_t timer_id;
+    uint64_t none_usable_since_ms; /* no server up and answering since then; 0 while one is */
 };
 
 static void ref_copy(comfy_reply_ref *dst, const comfy_reply_ref *src)
@@ -259,6 +290,7 @@ static co_job *co_add(comfy_coord *co, comfy_job *job)
     c->job = job;
     c->server = -1;
     c->phase = PROG_QUEUED;
+    c->queued_ms = rt_now_ms();
     return c;
 }
 
@@ -375,10 +407,57 @@ static void edit_waiting(comfy_runner *r, co_job *c, bool force)
     c->last_edit_ms = now;
 }
 
+/* Fails a waiting job that no server could take (coordinator; the job never had a thread). */
+static void fail_waiting(comfy_runner *r, co_job *c, const char *reason, const char *text)
+{
+    comfy_coord *co = r->co;
+    char full[700];
+    cres_error_text(text, full, sizeof full);
+    comfy_outcome out;
+    memset(&out, 0, sizeof out);
+    comfy_outcome_fill(&out, c->job, false, 0, reason, full);
+    char path[600];
+    comfy_path_original(&c->job->reply, path, sizeof path);
+    rest_req_msg *m = rest_req_msg_new(REST_PATCH, path, NULL);
+    m->json = cres_content_payload(full, true);
+    comfy_dlv_start(r, &out, m);
+    atomic_fetch_add(&r->n_failed, 1);
+    atomic_fetch_sub(&r->n_waiting, 1);
+    lim_finish(co->lim, c->user_id);
+    co_remove(co, c->id);
+}
+
+/* While no server is up, jobs wait in the line without a thread; once the outage has lasted
+ * no_server_wait_ms for a job, it is failed with a clear message. All waiting jobs are
+ * answered together, not one runner timeout after another. */
+static void check_servers(comfy_runner *r)
+{
+    comfy_coord *co = r->co;
+    uint64_t now = rt_now_ms();
+    if (comfy_srv_any_usable(r)) {
+        co->none_usable_since_ms = 0;
+        return;
+    }
+    if (!co->none_usable_since_ms) co->none_usable_since_ms = now;
+    for (unsigned i = 0; i < co->nactive;) {
+        co_job *c = &co->active[i];
+        uint64_t since =
+            c->queued_ms > co->none_usable_since_ms ? c->queued_ms : co->none_usable_since_ms;
+        if (c->running || c->awaiting_ack || !c->job || now - since < r->no_server_wait_ms) {
+            i++;
+            continue;
+        }
+        fail_waiting(r, c, "no_server",
+                     "No ComfyUI server is reachable right now. Please try again later.");
+    }
+}
+
 static void dispatch(comfy_runner *r)
 {
     comfy_coord *co = r->co;
     bool moved = false;
+    check_servers(r);
+    if (co->none_usable_since_ms) return; /* the jobs wait here, not on a worker thread */
     for (unsigned i = 0; i < co->nactive && co->idle_workers > 0; i++) {
         co_job *c = &co->active[i];
         if (c->running || c->awaiting_ack || !c->job) continue;
@@ -694,6 +773,7 @@ static void on_tick(comfy_runner *r)
 {
     comfy_coord *co = r->co;
     uint64_t now = rt_now_ms();
+    if (!atomic_load(&r->stopping)) dispatch(r);
     if (atomic_load(&r->stopping)) {
         /* results still on their way to Discord get the stop grace, then are given up */
         if (now >= atomic_load(&r->stop_deadline_ms)) comfy_dlv_abandon(r);
@@ -737,6 +817,9 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
     case MSG_COMFY_STATUS:
         on_status(r, (comfy_status_msg *)m);
         break;
+    case MSG_COMFY_LINK:
+        if (!atomic_load(&r->stopping)) dispatch(r);
+        break;
     case MSG_REST_RES:
         on_rest_res(r, (rest_res_msg *)m);
         break;
@@ -770,7 +853,7 @@ static int coord_thread_start(rt_actor *self, void *state, unsigned index)
         LOG_ERROR("comfy", "%s", err);
         return -1;
     }
-    r->co->timer_id = rt_timer_start(self, 1000, 1000, 0);
+    r->co->timer_id = rt_timer_start(self, 250, 250, 0);
     return 0;
 }
 
@@ -849,7 +932,10 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->threads = cfg->runner_threads > 0 ? (unsigned)cfg->runner_threads : 1;
     r->http_timeout_ms = rc->http_timeout_ms ? rc->http_timeout_ms : 30000;
     r->stop_grace_ms = rc->stop_grace_ms ? rc->stop_grace_ms : 30000;
-    r->no_server_wait_ms = rc->no_server_wait_ms ? rc->no_server_wait_ms : 30000;
+    r->no_server_wait_ms =
+        rc->no_server_wait_ms ? rc->no_server_wait_ms : (uint64_t)cfg->comfyui_wait_ms;
+    r->connect_timeout_ms =
+        cfg->comfyui_connect_timeout_ms > 0 ? (uint64_t)cfg->comfyui_connect_timeout_ms : 3000;
     r->reconcile_poll_ms = rc->reconcile_poll_ms ? rc->reconcile_poll_ms : 1000;
     r->queue_poll_ms = rc->queue_poll_ms ? rc->queue_poll_ms : 3000;
     r->token_valid_ms = rc->token_valid_ms;

@@ -207,6 +207,12 @@ void comfy_ev_on_link(void *ctx, unsigned server, bool up)
         spick_mark_down(&sv->pick, rt_now_ms(), 0.5);
     pthread_mutex_unlock(&r->srv_mu);
     if (was != up) {
+        /* the coordinator holds jobs while no server is up: wake it (best effort; it also
+         * looks on every tick) */
+        if (r->coord) {
+            rt_msg *m = RT_MSG_NEW(rt_msg, MSG_COMFY_LINK, NULL);
+            if (rt_send(r->coord, m) != 0) rt_msg_free(m);
+        }
         if (up)
             LOG_INFO("comfy", "%s (%s) is up", sv->label, sv->url);
         else

@@ -10,6 +10,7 @@
 
 struct comfy_http {
     CURL *curl;
+    long connect_ms; /* 0: 5000 */
 };
 
 typedef struct sink {
@@ -33,6 +34,11 @@ comfy_http *comfy_http_new(void)
         return NULL;
     }
     return h;
+}
+
+void comfy_http_set_connect_timeout(comfy_http *h, long ms)
+{
+    if (h) h->connect_ms = ms;
 }
 
 void comfy_http_free(comfy_http *h)
@@ -83,7 +89,9 @@ static int perform(comfy_http *h, const char *url, size_t max, long timeout_ms,
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000);
+    long connect_ms = h->connect_ms > 0 ? h->connect_ms : 5000;
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     timeout_ms < connect_ms ? timeout_ms : connect_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);

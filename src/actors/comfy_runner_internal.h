@@ -30,6 +30,7 @@ enum {
     MSG_COMFY_RUN = 310,    /* coordinator → worker: comfy_run_msg */
     MSG_COMFY_DONE = 311,   /* worker → coordinator: comfy_done_msg */
     MSG_COMFY_STATUS = 312, /* worker → coordinator: comfy_status_msg */
+    MSG_COMFY_LINK = 313, /* websocket thread → coordinator: a server went up or down (rt_msg) */
 };
 
 typedef struct comfy_run_msg {
@@ -114,6 +115,7 @@ typedef struct comfy_server {
     char label[32]; /* "server 1" */
     spick_server pick;
     char last_pid[CPROTO_ID_MAX]; /* websocket thread only: for events without a prompt_id */
+    uint64_t unanswered_until_ms; /* srv_mu: an HTTP call got no answer; no new jobs until then */
 } comfy_server;
 
 /* ---- the runner ---- */
@@ -152,7 +154,7 @@ struct comfy_runner {
     char client_id[40];
     /* settings */
     uint64_t progress_ms, stall_ms, http_timeout_ms, stop_grace_ms, no_server_wait_ms;
-    uint64_t token_valid_ms;
+    uint64_t token_valid_ms, connect_timeout_ms;
     uint64_t reconcile_poll_ms, queue_poll_ms;
     uint64_t max_attachment;
     unsigned threads;
@@ -198,6 +200,11 @@ int comfy_srv_acquire(comfy_runner *r, int exclude, bool allow_excluded);
 void comfy_srv_submitted(comfy_runner *r, unsigned s, int delta);
 void comfy_srv_release(comfy_runner *r, unsigned s);
 bool comfy_srv_up(comfy_runner *r, unsigned s);
+/* True when some server is up and answering: jobs are handed to workers only then. */
+bool comfy_srv_any_usable(comfy_runner *r);
+/* Server s did not answer an HTTP call within its timeout: it gets no new job for a while (its
+ * websocket may well still be up), so a hanging server costs one timeout, not one per job. */
+void comfy_srv_unanswered(comfy_runner *r, unsigned s);
 
 uint64_t comfy_new_job_id(comfy_runner *r);
 

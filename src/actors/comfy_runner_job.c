@@ -31,9 +31,10 @@ static _Thread_local comfy_http *tls_http;
 int comfy_worker_thread_start(rt_actor *self, void *state, unsigned index)
 {
     (void)self;
-    (void)state;
     (void)index;
+    comfy_runner *r = state;
     tls_http = comfy_http_new();
+    comfy_http_set_connect_timeout(tls_http, (long)r->connect_timeout_ms);
     return tls_http ? 0 : -1;
 }
 
@@ -67,6 +68,7 @@ typedef struct jctx {
     bool resubmitted;
     bool submitted;
     bool started_noted;
+    bool unanswered; /* the last server left POST /prompt unanswered */
     char pid[CPROTO_ID_MAX];
     comfy_chan *chan;
     char uploaded[COMFY_MAX_IMAGES][300];
@@ -176,11 +178,21 @@ static bool fetch_inputs(jctx *x)
     return true;
 }
 
-/* Chooses a server, waiting (bounded) for one to be up. */
+/* How long a worker waits for a server it was promised: the coordinator hands out jobs only
+ * while one is up, so this covers a server dropping in between, not an outage (jobs wait for
+ * those in the coordinator's line, without a thread). */
+#define PICK_RACE_WAIT_MS 3000
+
+/* Chooses a server. The first time, waiting briefly for one to be up. A resubmission waits up
+ * to no_server_wait_ms (a restarted server comes back), except after a call the server left
+ * unanswered: then only another server will do, so a hanging server costs one timeout. */
 static int pick_server(jctx *x, int exclude)
 {
     comfy_runner *r = x->r;
-    uint64_t until = rt_now_ms() + r->no_server_wait_ms;
+    uint64_t wait =
+        r->no_server_wait_ms < PICK_RACE_WAIT_MS ? r->no_server_wait_ms : PICK_RACE_WAIT_MS;
+    if (exclude >= 0) wait = x->unanswered ? 0 : r->no_server_wait_ms;
+    uint64_t until = rt_now_ms() + wait;
     for (;;) {
         int s = comfy_srv_acquire(r, exclude, true);
         if (s >= 0) return s;
@@ -246,6 +258,10 @@ static outcome submit(jctx *x)
     if (rc != 0) {
         LOG_WARN("comfy", "job %" PRIu64 ": POST /prompt to %s failed: %s", j->id,
                  r->servers[x->server].label, res.error);
+        if (res.status == 0) {
+            comfy_srv_unanswered(r, (unsigned)x->server);
+            x->unanswered = true;
+        }
         comfy_http_res_free(&res);
         comfy_ev_unregister(r, (unsigned)x->server, x->pid);
         return OUT_LOST;
@@ -617,9 +633,12 @@ static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
     for (;;) {
         x.server = pick_server(&x, exclude);
         if (x.server < 0) {
-            set_fail(&x, "no_server",
-                     "No ComfyUI server is reachable right now. Please try "
-                     "again later.");
+            if (x.unanswered)
+                set_fail(&x, "no_server",
+                         "The ComfyUI server did not answer in time. Please try again later.");
+            else
+                set_fail(&x, "no_server",
+                         "No ComfyUI server is reachable right now. Please try again later.");
             oc = OUT_FAILED;
             break;
         }
