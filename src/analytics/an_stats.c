@@ -9,6 +9,7 @@
 #include "analytics/an_sqlerr.h"
 #include "analytics/an_tally.h"
 #include "analytics/an_time.h"
+#include "util/util_assert.h"
 
 /*
  * Every windowed query binds the same parameters (see an_window):
@@ -131,6 +132,9 @@ struct an_reader {
     sqlite3 *db;
     bool owns_db;
     sqlite3_stmt *q[Q_COUNT];
+#ifdef FB_DEBUG
+    util_owner user; /* the one thread running a query (see an_stats.h) */
+#endif
 };
 
 /* The smallest multiple of unit that is >= v (v >= 0 in practice; floor division anyway). */
@@ -440,7 +444,8 @@ static int check_days(int days, char *err, size_t errlen)
     return SQLITE_RANGE;
 }
 
-int an_reader_stats(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err, size_t errlen)
+static int stats_fast(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err,
+                      size_t errlen)
 {
     int rc = check_days(days, err, errlen);
     if (rc != SQLITE_OK) return rc;
@@ -449,8 +454,16 @@ int an_reader_stats(an_reader *r, int days, int64_t now_ms, an_stats *out, char 
     return run_fast(r, &w, out, err, errlen);
 }
 
-int an_reader_stats_raw(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err,
-                        size_t errlen)
+int an_reader_stats(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err, size_t errlen)
+{
+    FB_OWNER_ENTER(&r->user);
+    int rc = stats_fast(r, days, now_ms, out, err, errlen);
+    FB_OWNER_LEAVE(&r->user);
+    return rc;
+}
+
+static int stats_raw(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err,
+                     size_t errlen)
 {
     int rc = check_days(days, err, errlen);
     if (rc != SQLITE_OK) return rc;
@@ -468,5 +481,14 @@ int an_reader_stats_raw(an_reader *r, int days, int64_t now_ms, an_stats *out, c
                      .tail_lo = 1};
     rc = run_sql(r, &raw, true, out, err, errlen);
     out->window = w;
+    return rc;
+}
+
+int an_reader_stats_raw(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err,
+                        size_t errlen)
+{
+    FB_OWNER_ENTER(&r->user);
+    int rc = stats_raw(r, days, now_ms, out, err, errlen);
+    FB_OWNER_LEAVE(&r->user);
     return rc;
 }
