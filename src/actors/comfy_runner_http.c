@@ -11,7 +11,7 @@
 
 struct comfy_http {
     CURL *curl;
-    long connect_ms;   /* 0: 5000 */
+    long connect_ms;  /* 0: 5000 */
     CURLcode last_rc; /* of the latest transfer, to say why a download failed */
 };
 
