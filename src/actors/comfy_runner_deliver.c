@@ -23,7 +23,8 @@
 
 #include "actors/analytics_writer.h"
 #include "actors/comfy_runner_internal.h"
-#include "comfy/result.h"
+#include "discord/reply.h"
+#include "discord/reply_req.h"
 #include "fluxbot/log.h"
 #include "util/util_str.h"
 
@@ -225,34 +226,29 @@ static bool next_route(comfy_runner *r, dlv *e, int status)
 {
     uint64_t now = rt_now_ms();
     const comfy_reply_ref *ref = &e->out.reply;
-    char path[600];
     bool token_alive = now + 1000 < e->expires_ms;
     /* A refused final edit (too large, invalid body) leaves the route working: replace the
      * progress text with the notice. 5xx, no answer or a lost message: another route. */
     if (e->stage == DLV_FINAL && status >= 400 && status < 500 && status != 404 && status != 429 &&
         token_alive) {
         e->stage = DLV_NOTICE_EDIT;
-        comfy_path_original(ref, path, sizeof path);
-        rest_req_msg *m = rest_req_msg_new(REST_PATCH, path, NULL);
-        m->json = cres_content_payload(e->notice, true);
+        rest_req_msg *m = comfy_req_edit_original(ref, reply_edit_text_json(e->notice, true));
         m->final_write = true;
         if (send_step(r, e, m, e->expires_ms - 1000)) return true;
     }
     if (e->stage < DLV_FOLLOWUP && token_alive) {
         e->stage = DLV_FOLLOWUP;
-        snprintf(path, sizeof path, "/webhooks/%" PRIu64 "/%s", ref->application_id,
-                 ref->token ? ref->token : "");
-        rest_req_msg *m = rest_req_msg_new(REST_POST, path, NULL);
-        m->json = cres_followup_payload(e->notice, false);
+        rest_req_msg *m = reply_req_followup(ref->application_id, ref->token,
+                                             reply_followup_text_json(e->notice, false));
         if (send_step(r, e, m, e->expires_ms - 1000)) return true;
     }
     if (e->stage < DLV_CHANNEL && e->out.channel_id) {
         e->stage = DLV_CHANNEL;
-        snprintf(path, sizeof path, "/channels/%" PRIu64 "/messages", e->out.channel_id);
         char text[900];
         snprintf(text, sizeof text, "<@%" PRIu64 "> %s", e->out.user_id, e->notice);
-        rest_req_msg *m = rest_req_msg_new(REST_POST, path, NULL);
-        m->json = cres_followup_payload(text, false); /* no pings: allowed_mentions parse [] */
+        /* names the user without pinging them: reply bodies never allow mentions */
+        rest_req_msg *m =
+            reply_req_channel_message(e->out.channel_id, reply_followup_text_json(text, false));
         if (send_step(r, e, m, now + CHANNEL_RETRY_MS)) return true;
     }
     return false;

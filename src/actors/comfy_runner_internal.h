@@ -212,12 +212,12 @@ void comfy_srv_unanswered(comfy_runner *r, unsigned s);
 
 uint64_t comfy_new_job_id(comfy_runner *r);
 
-/* REST helpers (comfy_runner.c). Paths carry the interaction token; they are never logged. */
+/* REST helpers (comfy_runner.c). Requests carry the interaction token; they are never logged.
+ * Paths and bodies come from src/discord (reply_req.h, reply.h). */
 void comfy_rest_edit_original(comfy_runner *r, const comfy_reply_ref *ref, char *json_owned,
                               bool must_deliver);
-rest_req_msg *comfy_rest_new(rest_method m, const char *path, const char *json);
+rest_req_msg *comfy_req_edit_original(const comfy_reply_ref *ref, char *json_owned);
 int comfy_rest_send(comfy_runner *r, rest_req_msg *m, bool must_deliver);
-void comfy_path_original(const comfy_reply_ref *ref, char *out, size_t outlen);
 
 /* Cookie of the final result edit (reply_to = coordinator): this bit | job id. */
 #define COMFY_FINAL_COOKIE_BIT (1ULL << 63)

@@ -20,6 +20,7 @@
 #include "comfy/image.h"
 #include "comfy/image_check.h"
 #include "comfy/result.h"
+#include "discord/reply.h"
 #include "fluxbot/log.h"
 #include "util/util_json.h"
 #include "util/util_time.h"
@@ -122,7 +123,7 @@ static void progress(jctx *x)
         if (x->prog.phase != x->last_status_phase) send_status(x);
         return;
     }
-    comfy_rest_edit_original(r, &x->job->reply, cres_content_payload(text, false), false);
+    comfy_rest_edit_original(r, &x->job->reply, reply_edit_text_json(text, false), false);
     atomic_fetch_add(&r->n_edits, 1);
     send_status(x);
 }
@@ -593,9 +594,7 @@ static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
                       .is_image = is_image,
                       .generation_ms = ms,
                       .server_label = r->nservers > 1 ? r->servers[x->server].label : NULL};
-    char path[600];
-    comfy_path_original(&j->reply, path, sizeof path);
-    rest_req_msg *m = rest_req_msg_new(REST_PATCH, path, NULL);
+    rest_req_msg *m = comfy_req_edit_original(&j->reply, NULL);
     if (res.len > limit) {
         /* Discord would refuse it: say so plainly, keep the embed and the buttons */
         char got[32], lim[32], note[300];
@@ -689,10 +688,7 @@ finish:;
     uint64_t ms = rt_now_ms() - x.t0;
     bool ok = oc == OUT_OK;
     if (!ok) {
-        char path[600];
-        comfy_path_original(&job->reply, path, sizeof path);
-        final_msg = rest_req_msg_new(REST_PATCH, path, NULL);
-        final_msg->json = cres_content_payload(x.fail_text, true);
+        final_msg = comfy_req_edit_original(&job->reply, reply_edit_text_json(x.fail_text, true));
         atomic_fetch_add(&r->n_failed, 1);
     } else {
         atomic_fetch_add(&r->n_succeeded, 1);

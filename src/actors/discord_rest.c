@@ -162,6 +162,8 @@ static void f_unlink(drest *d, rq *r)
     atomic_store(&d->inflight_n, --d->ninflight);
 }
 
+static void rq_accept(drest *d, rt_msg *m);
+
 /* ---- per-message order ---------------------------------------------------------------------- */
 
 /* The table link that points at r, the newest write to its message. */
@@ -278,9 +280,12 @@ static void finish(drest *d, rq *r, int status, const char *error)
                  error ? error : "", excerpt);
     }
     order_unlink(d, r);
+    rest_req_msg *then = m->then;
+    m->then = NULL;
     free(r->resp);
     rt_msg_free(&m->hdr);
     free(r);
+    if (then) rq_accept(d, &then->hdr);
 }
 
 static void report_fatal(drest *d)
@@ -645,15 +650,9 @@ static void abort_all(drest *d, const char *why)
     }
 }
 
-static void on_message(rt_actor *self, void *state, rt_msg *m)
+/* Queues one request (from the mailbox, or chained after another with `then`). */
+static void rq_accept(drest *d, rt_msg *m)
 {
-    drest *d = state;
-    (void)self;
-    if (m->type != MSG_REST_REQ) {
-        LOG_WARN(ACTOR, "ignoring message type %u", m->type);
-        rt_msg_free(m);
-        return;
-    }
     atomic_fetch_add(&d->requests, 1);
     rq *r = calloc(1, sizeof *r);
     if (!r) abort();
@@ -691,6 +690,18 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
     }
     q_push_back(d, r);
     d->dirty = true;
+}
+
+static void on_message(rt_actor *self, void *state, rt_msg *m)
+{
+    drest *d = state;
+    (void)self;
+    if (m->type != MSG_REST_REQ) {
+        LOG_WARN(ACTOR, "ignoring message type %u", m->type);
+        rt_msg_free(m);
+        return;
+    }
+    rq_accept(d, m);
 }
 
 static void rest_loop(rt_actor *self, void *state, unsigned thread_index)

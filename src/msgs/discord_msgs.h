@@ -77,6 +77,10 @@ typedef struct rest_req_msg {
      * Writes to one message (PATCH/DELETE of a webhook or channel message) are always sent one
      * at a time in arrival order; this flag adds that nothing lands after the final one. */
     bool final_write;
+    /* Owned, may be NULL: sent once this request has its answer (whatever the status), for two
+     * requests on different routes that must reach Discord in order (delete the deferred
+     * message, then post the ephemeral follow-up that replaces it). */
+    struct rest_req_msg *then;
 } rest_req_msg;
 
 /* The outcome. status is the final HTTP status (after the REST actor's own retries), or 0 when
