@@ -673,6 +673,34 @@ static void test_deliver_until_outlasts_an_outage(void **state)
     fx_stop(&x);
 }
 
+/* A request chained with `then` is sent only once the first has its answer: a late refusal
+ * deletes the deferred message first, then posts the ephemeral follow-up. */
+static void test_then_is_sent_after_the_first_answer(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    deferred(&x, 804, "then", 1);
+    frest_script(x.fake, "DELETE", "/webhooks/4242/then", FREST_FAULT_DELAY, 300, 1);
+    rest_req_msg *del =
+        rest_req_msg_new(REST_DELETE, "/webhooks/4242/then/messages/@original", NULL);
+    del->then = rest_req_msg_new(REST_POST, "/webhooks/4242/then",
+                                 "{\"content\":\"refused\",\"flags\":64}");
+    del->then->reply_to = x.col_actor;
+    del->then->cookie = 2;
+    assert_int_equal(rt_send_wait(drest_actor(x.rest), &del->hdr, 1000), 0);
+    assert_true(col_wait(&x.col, 2, 10000) >= 2);
+    assert_int_equal(col_get(&x.col, 2)->status, 200);
+    frest_request *reqs = NULL;
+    size_t n = frest_collect(x.fake, &(frest_filter){.path_prefix = "/webhooks/4242/then"}, &reqs);
+    assert_int_equal(n, 2);
+    assert_string_equal(reqs[0].method, "DELETE");
+    assert_string_equal(reqs[1].method, "POST");
+    assert_true(reqs[1].t_ms >= reqs[0].t_ms + 250); /* after the delayed answer, not beside it */
+    frest_requests_free(reqs, n);
+    fx_stop(&x);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -689,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_writes_to_one_message_keep_their_order),
         cmocka_unit_test(test_final_write_closes_the_message),
         cmocka_unit_test(test_deliver_until_outlasts_an_outage),
+        cmocka_unit_test(test_then_is_sent_after_the_first_answer),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
