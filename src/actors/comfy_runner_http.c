@@ -1,6 +1,7 @@
 /* Blocking, bounded libcurl calls for the runner's workers (see comfy_runner_http.h). */
 #include "actors/comfy_runner_http.h"
 #include "util/util_curl.h"
+#include "util/util_http.h"
 #include "fluxbot/runtime.h"
 
 #include <curl/curl.h>
@@ -99,7 +100,7 @@ static int perform_opt(comfy_http *h, const char *url, size_t max, long timeout_
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "fluxbot/" FLUXBOT_VERSION);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, UTIL_HTTP_USER_AGENT);
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     char errbuf[CURL_ERROR_SIZE] = "";

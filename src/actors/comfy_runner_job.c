@@ -55,6 +55,7 @@ typedef enum outcome {
     OUT_LOST,        /* resubmit on another server (once) */
     OUT_INTERRUPTED, /* by the operator on ComfyUI */
     OUT_STOPPED,     /* the bot is stopping */
+    OUT_CONTINUE,    /* follow()'s steps: no outcome yet */
 } outcome;
 
 typedef struct jctx {
@@ -407,16 +408,127 @@ static outcome from_history(jctx *x)
     return OUT_FAILED;
 }
 
-/* Follows the prompt until it ends, is lost, or the bot stops. */
+/* What follow() tracks between its steps. */
+typedef struct follow_state {
+    uint64_t last_event;      /* last sign of life (event, or the prompt seen waiting/running) */
+    uint64_t next_queue_poll; /* when to ask /queue for the position again */
+    uint64_t next_reconcile;  /* when to ask /history and /queue again after a link change */
+    uint64_t trouble_since;   /* first failed reconcile of a series, 0 = none */
+    bool need_reconcile;      /* the socket went down or came back: events may be missing */
+    bool success_seen;
+} follow_state;
+
+/* The prompt finished (executing null): the history says how. */
+static outcome finished(jctx *x, const follow_state *fs)
+{
+    for (int k = 0; k < 5; k++) {
+        if (get_history(x) && x->hist.found) return from_history(x);
+        util_sleep_ms(100);
+    }
+    if (fs->success_seen) return OUT_OK;
+    set_fail(x, "history", "ComfyUI finished the job but has no record of it.");
+    return OUT_FAILED;
+}
+
+/* Applies the websocket events of one wait. */
+static outcome apply_events(jctx *x, follow_state *fs, const cproto_event *evs, unsigned n,
+                            uint64_t now)
+{
+    for (unsigned i = 0; i < n; i++) {
+        const cproto_event *e = &evs[i];
+        fs->last_event = now;
+        switch (e->type) {
+        case CP_EV_EXECUTION_START:
+        case CP_EV_EXECUTION_CACHED:
+            note_started(x);
+            break;
+        case CP_EV_EXECUTING:
+            if (e->node_null) return finished(x, fs); /* any outcome: the history says which */
+            note_started(x);
+            snprintf(x->prog.node_class, sizeof x->prog.node_class, "%s", node_class(x, e->node));
+            break;
+        case CP_EV_PROGRESS:
+            note_started(x);
+            prog_step(&x->prog, e->value, e->max, now);
+            break;
+        case CP_EV_SUCCESS:
+            fs->success_seen = true;
+            break;
+        case CP_EV_ERROR:
+            set_fail(x, "node_error", "Generation failed at node %s (%s): %.400s",
+                     e->node[0] ? e->node : "?",
+                     e->node_type[0] ? e->node_type : node_class(x, e->node),
+                     e->message[0] ? e->message : "no message");
+            return OUT_FAILED;
+        case CP_EV_INTERRUPTED:
+            return OUT_INTERRUPTED;
+        default:
+            break;
+        }
+    }
+    return OUT_CONTINUE;
+}
+
+/* A socket that went down (or came back) may have lost events: ask the server, every
+ * reconcile_poll_ms, until the socket is up and the answer is clear. */
+static outcome reconcile_link(jctx *x, follow_state *fs, bool ws_up, uint64_t now)
+{
+    comfy_runner *r = x->r;
+    if (!(fs->need_reconcile || !ws_up) || now < fs->next_reconcile) return OUT_CONTINUE;
+    rec_state st = reconcile(x);
+    fs->next_reconcile = now + r->reconcile_poll_ms;
+    if (st == REC_DONE) return from_history(x);
+    if (st == REC_ABSENT) return OUT_LOST;
+    if (st == REC_ERROR) {
+        if (!fs->trouble_since) fs->trouble_since = now;
+        if (now - fs->trouble_since >= r->stall_ms) return OUT_LOST;
+    } else {
+        fs->trouble_since = 0;
+        if (ws_up) fs->need_reconcile = false;
+        if (st == REC_PENDING || st == REC_RUNNING) fs->last_event = now;
+    }
+    return OUT_CONTINUE;
+}
+
+/* While it waits in ComfyUI's own queue, show the position. */
+static outcome poll_position(jctx *x, follow_state *fs, bool ws_up, uint64_t now)
+{
+    if (x->started_noted || now < fs->next_queue_poll || !ws_up) return OUT_CONTINUE;
+    fs->next_queue_poll = now + x->r->queue_poll_ms;
+    rec_state st = reconcile(x);
+    if (st == REC_DONE) return from_history(x);
+    if (st == REC_ABSENT) return OUT_LOST;
+    if (st == REC_PENDING) fs->last_event = now;
+    if (st == REC_RUNNING) note_started(x);
+    return OUT_CONTINUE;
+}
+
+/* Silence: waiting in a queue is fine; a running prompt that says nothing is stalled. */
+static outcome check_silence(jctx *x, follow_state *fs, bool ws_up, uint64_t now)
+{
+    comfy_runner *r = x->r;
+    if (!ws_up || now - fs->last_event < r->stall_ms) return OUT_CONTINUE;
+    rec_state st = reconcile(x);
+    if (st == REC_DONE) return from_history(x);
+    if (st == REC_PENDING) {
+        fs->last_event = now;
+        return OUT_CONTINUE;
+    }
+    LOG_WARN("comfy", "job %" PRIu64 ": no word from %s for %" PRIu64 " ms (%s)", x->job->id,
+             r->servers[x->server].label, now - fs->last_event,
+             st == REC_RUNNING ? "running, stalled" : "missing");
+    if (st == REC_RUNNING) interrupt_prompt(x);
+    return OUT_LOST;
+}
+
+/* Follows the prompt until it ends, is lost, or the bot stops: each turn waits for events, then
+ * runs the named checks in order; the first that reaches an outcome ends the job's run. */
 static outcome follow(jctx *x)
 {
     comfy_runner *r = x->r;
     cproto_event evs[EVENT_BATCH];
-    uint64_t last_event = rt_now_ms();
-    uint64_t next_queue_poll = last_event;
-    uint64_t next_reconcile = 0;
-    bool need_reconcile = false, success_seen = false;
-    uint64_t trouble_since = 0; /* first failed reconcile of a series */
+    follow_state fs = {.last_event = rt_now_ms()};
+    fs.next_queue_poll = fs.last_event;
     for (;;) {
         if (past_stop_deadline(r)) {
             interrupt_prompt(x);
@@ -428,88 +540,13 @@ static outcome follow(jctx *x)
         bool link_changed = false;
         unsigned n = comfy_chan_wait(x->chan, evs, EVENT_BATCH, WAIT_SLICE_MS, &link_changed);
         uint64_t now = rt_now_ms();
-        if (link_changed) need_reconcile = true;
-        for (unsigned i = 0; i < n; i++) {
-            const cproto_event *e = &evs[i];
-            last_event = now;
-            switch (e->type) {
-            case CP_EV_EXECUTION_START:
-            case CP_EV_EXECUTION_CACHED:
-                note_started(x);
-                break;
-            case CP_EV_EXECUTING:
-                if (e->node_null) {
-                    /* finished, any outcome: the history says which */
-                    for (int k = 0; k < 5; k++) {
-                        if (get_history(x) && x->hist.found) return from_history(x);
-                        util_sleep_ms(100);
-                    }
-                    if (success_seen) return OUT_OK;
-                    set_fail(x, "history", "ComfyUI finished the job but has no record of it.");
-                    return OUT_FAILED;
-                }
-                note_started(x);
-                snprintf(x->prog.node_class, sizeof x->prog.node_class, "%s",
-                         node_class(x, e->node));
-                break;
-            case CP_EV_PROGRESS:
-                note_started(x);
-                prog_step(&x->prog, e->value, e->max, now);
-                break;
-            case CP_EV_SUCCESS:
-                success_seen = true;
-                break;
-            case CP_EV_ERROR:
-                set_fail(x, "node_error", "Generation failed at node %s (%s): %.400s",
-                         e->node[0] ? e->node : "?",
-                         e->node_type[0] ? e->node_type : node_class(x, e->node),
-                         e->message[0] ? e->message : "no message");
-                return OUT_FAILED;
-            case CP_EV_INTERRUPTED:
-                return OUT_INTERRUPTED;
-            default:
-                break;
-            }
-        }
+        if (link_changed) fs.need_reconcile = true;
+        outcome oc = apply_events(x, &fs, evs, n, now);
         bool ws_up = comfy_srv_up(r, (unsigned)x->server);
-        /* a socket that went down (or came back) may have lost events: ask the server */
-        if ((need_reconcile || !ws_up) && now >= next_reconcile) {
-            rec_state st = reconcile(x);
-            next_reconcile = now + r->reconcile_poll_ms;
-            if (st == REC_DONE) return from_history(x);
-            if (st == REC_ABSENT) return OUT_LOST;
-            if (st == REC_ERROR) {
-                if (!trouble_since) trouble_since = now;
-                if (now - trouble_since >= r->stall_ms) return OUT_LOST;
-            } else {
-                trouble_since = 0;
-                if (ws_up) need_reconcile = false;
-                if (st == REC_PENDING || st == REC_RUNNING) last_event = now;
-            }
-        }
-        /* while it waits in ComfyUI's own queue, show the position */
-        if (!x->started_noted && now >= next_queue_poll && ws_up) {
-            next_queue_poll = now + r->queue_poll_ms;
-            rec_state st = reconcile(x);
-            if (st == REC_DONE) return from_history(x);
-            if (st == REC_ABSENT) return OUT_LOST;
-            if (st == REC_PENDING) last_event = now;
-            if (st == REC_RUNNING) note_started(x);
-        }
-        /* silence: waiting in a queue is fine; a running prompt that says nothing is stalled */
-        if (ws_up && now - last_event >= r->stall_ms) {
-            rec_state st = reconcile(x);
-            if (st == REC_DONE) return from_history(x);
-            if (st == REC_PENDING) {
-                last_event = now;
-            } else {
-                LOG_WARN("comfy", "job %" PRIu64 ": no word from %s for %" PRIu64 " ms (%s)",
-                         x->job->id, r->servers[x->server].label, now - last_event,
-                         st == REC_RUNNING ? "running, stalled" : "missing");
-                if (st == REC_RUNNING) interrupt_prompt(x);
-                return OUT_LOST;
-            }
-        }
+        if (oc == OUT_CONTINUE) oc = reconcile_link(x, &fs, ws_up, now);
+        if (oc == OUT_CONTINUE) oc = poll_position(x, &fs, ws_up, now);
+        if (oc == OUT_CONTINUE) oc = check_silence(x, &fs, ws_up, now);
+        if (oc != OUT_CONTINUE) return oc;
         progress(x);
     }
 }
@@ -547,58 +584,73 @@ static void keep_copy(comfy_runner *r, const char *filename, const uint8_t *data
     }
 }
 
-/* Downloads the output and prepares the final edit; returns it (the caller sends it once the
- * coordinator has the job's record, so the result's buttons work the moment it shows), or
- * NULL with fail_text when it cannot. */
-static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
+/* The /view URL of the job's first output, or false (fail_text set). */
+static bool output_url(jctx *x, char *url, size_t cap)
 {
-    comfy_runner *r = x->r;
-    comfy_job *j = x->job;
     if (x->hist.noutputs == 0) {
         set_fail(x, "no_output", "ComfyUI finished but produced no output file.");
-        return NULL;
+        return false;
     }
-    const cproto_output *o = &x->hist.outputs[0];
     char view[1100];
-    if (cproto_view_path(o, view, sizeof view)) {
+    if (cproto_view_path(&x->hist.outputs[0], view, sizeof view)) {
         set_fail(x, "output", "The output file name is too long to fetch.");
-        return NULL;
+        return false;
     }
-    char url[CFG_STR + 1200];
-    snprintf(url, sizeof url, "%s%s", r->servers[x->server].url, view);
-    uint64_t limit = j->origin.attachment_size_limit ? j->origin.attachment_size_limit
-                                                     : CJOB_DEFAULT_ATTACHMENT_LIMIT;
+    snprintf(url, cap, "%s%s", x->r->servers[x->server].url, view);
+    return true;
+}
+
+/* Discord's upload limit for the job's channel. */
+static uint64_t upload_limit(const comfy_job *j)
+{
+    return j->origin.attachment_size_limit ? j->origin.attachment_size_limit
+                                           : CJOB_DEFAULT_ATTACHMENT_LIMIT;
+}
+
+/* Downloads the output into res (capped well above the upload limit, so an oversized result
+ * can still be reported with its size); false with fail_text. */
+static bool fetch_output(jctx *x, const char *url, comfy_http_res *res)
+{
+    uint64_t limit = upload_limit(x->job);
     uint64_t cap = limit * 4 > (64u << 20) ? limit * 4 : (64u << 20);
     if (cap > (512u << 20)) cap = 512u << 20;
     prog_set_phase(&x->prog, PROG_DOWNLOADING, rt_now_ms());
     progress(x);
-    comfy_http_res res;
-    int rc = comfy_http_get(x->http, url, (size_t)cap, (long)r->http_timeout_ms, &res);
-    if (rc != 0 || res.status != 200) {
+    int rc = comfy_http_get(x->http, url, (size_t)cap, (long)x->r->http_timeout_ms, res);
+    if (rc != 0 || res->status != 200) {
         set_fail(x, "output", "The result could not be fetched from ComfyUI (%s%d).",
-                 res.too_large ? "too large, HTTP " : "HTTP ", res.status);
-        comfy_http_res_free(&res);
-        return NULL;
+                 res->too_large ? "too large, HTTP " : "HTTP ", res->status);
+        comfy_http_res_free(res);
+        return false;
     }
-    img_type t = img_sniff(res.body, res.len);
+    return true;
+}
+
+/* The final edit for the fetched output (its bytes move into the request, or, over the
+ * channel's upload limit, the result's note says why the file is missing). */
+static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
+{
+    comfy_runner *r = x->r;
+    comfy_job *j = x->job;
+    img_type t = img_sniff(res->body, res->len);
     bool is_video = j->kind == COMFY_KIND_VIDEO || t == IMG_MP4;
     bool is_image = !is_video && t != IMG_UNKNOWN;
     char filename[96];
     snprintf(filename, sizeof filename, "fluxbot_%" PRIu64 ".%s", j->id,
              t != IMG_UNKNOWN ? img_ext(t) : "bin");
-    keep_copy(r, filename, res.body, res.len);
-    uint64_t ms = rt_now_ms() - x->t0;
+    keep_copy(r, filename, res->body, res->len);
     cres_result cr = {.job = j,
                       .filename = filename,
                       .is_video = is_video,
                       .is_image = is_image,
-                      .generation_ms = ms,
+                      .generation_ms = rt_now_ms() - x->t0,
                       .server_label = r->nservers > 1 ? r->servers[x->server].label : NULL};
-    rest_req_msg *m = comfy_req_edit_original(&j->reply, NULL);
-    if (res.len > limit) {
+    uint64_t limit = upload_limit(j);
+    char note[300];
+    if (res->len > limit) {
         /* Discord would refuse it: say so plainly, keep the embed and the buttons */
-        char got[32], lim[32], note[300];
-        fmt_mb(got, sizeof got, res.len);
+        char got[32], lim[32];
+        fmt_mb(got, sizeof got, res->len);
         fmt_mb(lim, sizeof lim, limit);
         snprintf(note, sizeof note,
                  "\xe2\x9a\xa0\xef\xb8\x8f The %s is %s, over this channel's upload limit of %s, "
@@ -607,17 +659,104 @@ static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
         cr.filename = NULL;
         cr.is_image = false;
         cr.note = note;
-        m->json = cres_final_payload(&cr);
-        comfy_http_res_free(&res);
-    } else {
-        m->json = cres_final_payload(&cr);
-        rest_req_add_file_owned(m, filename, img_mime(t), res.body, res.len);
-        res.body = NULL;
-        comfy_http_res_free(&res);
     }
-    done->is_image = is_image && cr.filename != NULL;
+    rest_req_msg *m = comfy_req_edit_original(&j->reply, cres_final_payload(&cr));
+    if (cr.filename) {
+        rest_req_add_file_owned(m, filename, img_mime(t), res->body, res->len);
+        res->body = NULL;
+    }
+    comfy_http_res_free(res);
+    *shows_image = cr.is_image && cr.filename != NULL;
+    return m;
+}
+
+/* Downloads the output and prepares the final edit; returns it (the coordinator sends it once
+ * it has the job's record, so the result's buttons work the moment it shows), or NULL with
+ * fail_text when it cannot. */
+static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
+{
+    char url[CFG_STR + 1200];
+    comfy_http_res res;
+    if (!output_url(x, url, sizeof url) || !fetch_output(x, url, &res)) return NULL;
+    rest_req_msg *m = final_edit(x, &res, &done->is_image);
     snprintf(done->view_url, sizeof done->view_url, "%s", url);
     return m;
+}
+
+/* Picks a server, uploads, submits and follows the prompt; a lost job is resubmitted once
+ * (on another server when there is one). */
+static outcome generate(jctx *x)
+{
+    comfy_runner *r = x->r;
+    int exclude = -1;
+    for (;;) {
+        x->server = pick_server(x, exclude);
+        if (x->server < 0) {
+            if (x->unanswered)
+                set_fail(x, "no_server",
+                         "The ComfyUI server did not answer in time. Please try again later.");
+            else
+                set_fail(x, "no_server",
+                         "No ComfyUI server is reachable right now. Please try again later.");
+            return OUT_FAILED;
+        }
+        outcome oc = upload_inputs(x);
+        if (oc == OUT_OK) oc = submit(x);
+        if (oc == OUT_OK) {
+            prog_set_phase(&x->prog, PROG_QUEUED, rt_now_ms());
+            progress(x);
+            oc = follow(x);
+        }
+        if (oc != OUT_LOST) return oc;
+        int lost_on = x->server;
+        release_server(x);
+        if (x->resubmitted) {
+            set_fail(x, "lost",
+                     "The job was lost twice (the ComfyUI servers restarted or "
+                     "stopped answering). Please try again.");
+            return OUT_FAILED;
+        }
+        LOG_WARN("comfy", "job %" PRIu64 " lost on %s; resubmitting on another server", x->job->id,
+                 r->servers[lost_on].label);
+        atomic_fetch_add(&r->n_resubmitted, 1);
+        x->resubmitted = true;
+        x->prog.resubmitted = true;
+        x->started_noted = false;
+        memset(x->uploaded, 0, sizeof x->uploaded);
+        prog_set_phase(&x->prog, PROG_PREPARING, rt_now_ms());
+        exclude = lost_on;
+    }
+}
+
+/* Counters and timings of a finished job (either outcome). */
+static void count_finished(comfy_runner *r, const comfy_job *job, bool ok, uint64_t ms)
+{
+    if (ok) {
+        atomic_fetch_add(&r->n_succeeded, 1);
+        uint64_t avg = atomic_load(&r->avg_job_ms);
+        atomic_store(&r->avg_job_ms, avg ? (avg * 7 + ms) / 8 : ms);
+    } else {
+        atomic_fetch_add(&r->n_failed, 1);
+    }
+    uint64_t now_wall = rt_wall_ms();
+    atomic_fetch_add(&r->run_ms_sum, ms);
+    if (job->received_wall_ms && now_wall > job->received_wall_ms)
+        atomic_fetch_add(&r->total_ms_sum, now_wall - job->received_wall_ms);
+    atomic_fetch_add(&r->n_timed, 1);
+}
+
+/* Releases what the job held on this thread; the job's image bytes are freed (the coordinator
+ * keeps the parameters for the buttons, not the inputs). */
+static void job_cleanup(jctx *x)
+{
+    release_server(x);
+    cJSON_Delete(x->graph);
+    comfy_chan_free(x->chan);
+    for (unsigned i = 0; i < COMFY_MAX_IMAGES; i++) {
+        free(x->job->images[i].data);
+        x->job->images[i].data = NULL;
+        x->job->images[i].len = 0;
+    }
 }
 
 static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
@@ -637,79 +776,21 @@ static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
     outcome oc = OUT_FAILED;
     if (!x.wf) {
         set_fail(&x, "workflow", "/%s is not set up on this bot.", comfy_kind_name(job->kind));
-        goto finish;
-    }
-    progress(&x);
-    if (!fetch_inputs(&x)) goto finish;
-    int exclude = -1;
-    for (;;) {
-        x.server = pick_server(&x, exclude);
-        if (x.server < 0) {
-            if (x.unanswered)
-                set_fail(&x, "no_server",
-                         "The ComfyUI server did not answer in time. Please try again later.");
-            else
-                set_fail(&x, "no_server",
-                         "No ComfyUI server is reachable right now. Please try again later.");
-            oc = OUT_FAILED;
-            break;
-        }
-        oc = upload_inputs(&x);
-        if (oc == OUT_OK) oc = submit(&x);
-        if (oc == OUT_OK) {
-            prog_set_phase(&x.prog, PROG_QUEUED, rt_now_ms());
-            progress(&x);
-            oc = follow(&x);
-        }
-        if (oc != OUT_LOST) break;
-        int lost_on = x.server;
-        release_server(&x);
-        if (x.resubmitted) {
-            set_fail(&x, "lost",
-                     "The job was lost twice (the ComfyUI servers restarted or "
-                     "stopped answering). Please try again.");
-            oc = OUT_FAILED;
-            break;
-        }
-        LOG_WARN("comfy", "job %" PRIu64 " lost on %s; resubmitting on another server", job->id,
-                 r->servers[lost_on].label);
-        atomic_fetch_add(&r->n_resubmitted, 1);
-        x.resubmitted = true;
-        x.prog.resubmitted = true;
-        x.started_noted = false;
-        memset(x.uploaded, 0, sizeof x.uploaded);
-        prog_set_phase(&x.prog, PROG_PREPARING, rt_now_ms());
-        exclude = lost_on;
+    } else {
+        progress(&x);
+        if (fetch_inputs(&x)) oc = generate(&x);
     }
     if (oc == OUT_INTERRUPTED)
         set_fail(&x, "interrupted", "The generation was interrupted on the ComfyUI server.");
     if (oc == OUT_OK && !(final_msg = deliver(&x, done))) oc = OUT_FAILED;
-finish:;
     uint64_t ms = rt_now_ms() - x.t0;
     bool ok = oc == OUT_OK;
-    if (!ok) {
+    if (!ok)
         final_msg = comfy_req_edit_original(&job->reply, reply_edit_text_json(x.fail_text, true));
-        atomic_fetch_add(&r->n_failed, 1);
-    } else {
-        atomic_fetch_add(&r->n_succeeded, 1);
-        uint64_t avg = atomic_load(&r->avg_job_ms);
-        atomic_store(&r->avg_job_ms, avg ? (avg * 7 + ms) / 8 : ms);
-    }
+    count_finished(r, job, ok, ms);
     /* recorded by the coordinator once the final message's fate is known */
     comfy_outcome_fill(&done->out, job, ok, ms, ok ? NULL : x.fail_reason, ok ? NULL : x.fail_text);
-    uint64_t now_wall = rt_wall_ms();
-    atomic_fetch_add(&r->run_ms_sum, ms);
-    if (job->received_wall_ms && now_wall > job->received_wall_ms)
-        atomic_fetch_add(&r->total_ms_sum, now_wall - job->received_wall_ms);
-    atomic_fetch_add(&r->n_timed, 1);
-    release_server(&x);
-    cJSON_Delete(x.graph);
-    comfy_chan_free(x.chan);
-    for (unsigned i = 0; i < COMFY_MAX_IMAGES; i++) {
-        free(job->images[i].data);
-        job->images[i].data = NULL;
-        job->images[i].len = 0;
-    }
+    job_cleanup(&x);
     done->job = job; /* the coordinator owns the job from here */
     done->success = ok;
     done->duration_ms = ms;
