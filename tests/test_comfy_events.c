@@ -19,13 +19,11 @@
 static comfy_runner *mini_runner(unsigned nservers)
 {
     comfy_runner *r = calloc(1, sizeof *r);
-    r->nservers = nservers;
-    r->servers = calloc(nservers, sizeof *r->servers);
-    for (unsigned i = 0; i < nservers; i++) {
-        spick_init(&r->servers[i].pick);
-        snprintf(r->servers[i].label, sizeof r->servers[i].label, "server %u", i + 1);
-    }
-    pthread_mutex_init(&r->srv_mu, NULL);
+    cfg_list urls = {.count = nservers};
+    for (unsigned i = 0; i < nservers; i++)
+        snprintf(urls.items[i], sizeof urls.items[i], "http://127.0.0.1:%u", 9000 + i);
+    char err[128];
+    assert_int_equal(comfy_servers_init(&r->srv, &urls, 1000, err, sizeof err), 0);
     pthread_mutex_init(&r->reg_mu, NULL);
     r->orph_cap = 512;
     r->orph = calloc(r->orph_cap, sizeof *r->orph);
@@ -34,11 +32,10 @@ static comfy_runner *mini_runner(unsigned nservers)
 
 static void mini_free(comfy_runner *r)
 {
-    pthread_mutex_destroy(&r->srv_mu);
+    comfy_servers_destroy(&r->srv);
     pthread_mutex_destroy(&r->reg_mu);
     free(r->reg);
     free(r->orph);
-    free(r->servers);
     free(r);
 }
 
@@ -80,7 +77,7 @@ static void test_orphans_claimed_in_order(void **state)
     e = ev(CP_EV_STATUS, "", 0);
     e.queue_remaining = 5;
     comfy_ev_on_event(r, 0, &e);
-    assert_int_equal(r->servers[0].pick.queue_remaining, 5);
+    assert_int_equal(r->srv.v[0].pick.queue_remaining, 5);
     e = ev(CP_EV_SUCCESS, "p1", 0);
     comfy_ev_on_event(r, 0, &e);
     assert_int_equal(comfy_chan_wait(c, out, 16, 100, &rec), 1);
@@ -116,12 +113,12 @@ static void test_full_channel_keeps_outcome_and_link_wakes(void **state)
     assert_true(out[7].node_null);
     assert_false(rec);
     comfy_ev_on_link(r, 0, true);
-    assert_true(r->servers[0].pick.up);
+    assert_true(r->srv.v[0].pick.up);
     n = comfy_chan_wait(c, out, 16, 1000, &rec);
     assert_int_equal(n, 0);
     assert_true(rec);
     comfy_ev_on_link(r, 0, false);
-    assert_false(r->servers[0].pick.up);
+    assert_false(r->srv.v[0].pick.up);
     comfy_ev_unregister(r, 0, "p");
     comfy_chan_free(c);
     mini_free(r);

@@ -104,73 +104,6 @@ void comfy_rest_edit_original(comfy_runner *r, const comfy_reply_ref *ref, char 
 
 /* ---- servers ------------------------------------------------------------------------------- */
 
-/* Copies the pick state; a server that recently left a call unanswered counts as down. */
-static void pick_view(comfy_runner *r, spick_server *tmp, uint64_t now)
-{
-    for (unsigned i = 0; i < r->nservers; i++) {
-        tmp[i] = r->servers[i].pick;
-        if (r->servers[i].unanswered_until_ms > now) tmp[i].up = false;
-    }
-}
-
-bool comfy_srv_any_usable(comfy_runner *r)
-{
-    pthread_mutex_lock(&r->srv_mu);
-    spick_server tmp[CFG_MAX_LIST];
-    pick_view(r, tmp, rt_now_ms());
-    bool any = false;
-    for (unsigned i = 0; i < r->nservers && !any; i++)
-        any = tmp[i].up;
-    pthread_mutex_unlock(&r->srv_mu);
-    return any;
-}
-
-void comfy_srv_unanswered(comfy_runner *r, unsigned s)
-{
-    pthread_mutex_lock(&r->srv_mu);
-    r->servers[s].unanswered_until_ms = rt_now_ms() + r->http_timeout_ms;
-    pthread_mutex_unlock(&r->srv_mu);
-    LOG_WARN("comfy", "%s did not answer within %" PRIu64 " ms; no new jobs for it for as long",
-             r->servers[s].label, r->http_timeout_ms);
-}
-
-int comfy_srv_acquire(comfy_runner *r, int exclude, bool allow_excluded)
-{
-    pthread_mutex_lock(&r->srv_mu);
-    spick_server tmp[CFG_MAX_LIST];
-    pick_view(r, tmp, rt_now_ms());
-    int s = spick_choose(tmp, r->nservers, exclude, allow_excluded, r->rotate++);
-    if (s >= 0) r->servers[s].pick.assigned++;
-    pthread_mutex_unlock(&r->srv_mu);
-    return s;
-}
-
-void comfy_srv_submitted(comfy_runner *r, unsigned s, int delta)
-{
-    pthread_mutex_lock(&r->srv_mu);
-    spick_server *p = &r->servers[s].pick;
-    if (delta > 0)
-        p->submitted++;
-    else if (p->submitted > 0)
-        p->submitted--;
-    pthread_mutex_unlock(&r->srv_mu);
-}
-
-void comfy_srv_release(comfy_runner *r, unsigned s)
-{
-    pthread_mutex_lock(&r->srv_mu);
-    if (r->servers[s].pick.assigned > 0) r->servers[s].pick.assigned--;
-    pthread_mutex_unlock(&r->srv_mu);
-}
-
-bool comfy_srv_up(comfy_runner *r, unsigned s)
-{
-    pthread_mutex_lock(&r->srv_mu);
-    bool up = r->servers[s].pick.up;
-    pthread_mutex_unlock(&r->srv_mu);
-    return up;
-}
-
 /* ---- coordinator state ------------------------------------------------------------------- */
 
 typedef struct co_job {
@@ -319,7 +252,7 @@ static void check_servers(comfy_runner *r)
 {
     comfy_coord *co = r->co;
     uint64_t now = rt_now_ms();
-    if (comfy_srv_any_usable(r)) {
+    if (comfy_servers_any_usable(&r->srv)) {
         co->none_usable_since_ms = 0;
         return;
     }
@@ -511,7 +444,7 @@ static void on_queue(comfy_runner *r, comfy_queue_msg *q)
                    waiting_position(co, c->id));
         } else if (c->phase == PROG_QUEUED && c->position) {
             APPEND("\xe2\x8f\xb3 position %u in the queue of %s\n", c->position,
-                   c->server >= 0 ? r->servers[c->server].label : "ComfyUI");
+                   c->server >= 0 ? r->srv.v[c->server].label : "ComfyUI");
         } else if (c->phase == PROG_SAMPLING) {
             APPEND("%s %u%%\n", phase_words(c->phase), c->percent);
         } else {
@@ -519,13 +452,9 @@ static void on_queue(comfy_runner *r, comfy_queue_msg *q)
         }
     }
     if (!mine) APPEND("You have no jobs running or waiting.\n");
-    unsigned up = 0;
-    pthread_mutex_lock(&r->srv_mu);
-    for (unsigned i = 0; i < r->nservers; i++)
-        up += r->servers[i].pick.up;
-    pthread_mutex_unlock(&r->srv_mu);
+    unsigned up = comfy_servers_up_count(&r->srv);
     APPEND("\nAll users: %u running, %u waiting \xc2\xb7 ComfyUI servers up: %u/%u", running,
-           waiting, up, r->nservers);
+           waiting, up, r->srv.n);
 #undef APPEND
     /* the router deferred ephemerally: the answer replaces its "thinking" */
     comfy_rest_edit_original(r, &q->reply, reply_edit_text_json(text, false), true);
@@ -641,10 +570,10 @@ static int coord_thread_start(rt_actor *self, void *state, unsigned index)
     (void)index;
     comfy_runner *r = state;
     const char *urls[CFG_MAX_LIST];
-    for (unsigned i = 0; i < r->nservers; i++)
-        urls[i] = r->servers[i].url;
+    for (unsigned i = 0; i < r->srv.n; i++)
+        urls[i] = r->srv.v[i].url;
     comfy_ws_opts o = {.urls = urls,
-                       .n = r->nservers,
+                       .n = r->srv.n,
                        .client_id = r->client_id,
                        .on_event = comfy_ev_on_event,
                        .on_link = comfy_ev_on_link,
@@ -715,7 +644,6 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->sys = sys;
     r->rest = rc->rest;
     r->analytics = rc->analytics;
-    pthread_mutex_init(&r->srv_mu, NULL);
     pthread_mutex_init(&r->reg_mu, NULL);
     pthread_mutex_init(&r->id_mu, NULL);
     pthread_mutex_init(&r->swap_mu, NULL);
@@ -743,28 +671,8 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->queue_poll_ms = rc->queue_poll_ms ? rc->queue_poll_ms : 3000;
     r->token_valid_ms = rc->token_valid_ms;
     r->dlv = comfy_dlv_new();
-    r->nservers = cfg->comfyui_urls.count;
-    r->servers = calloc(r->nservers, sizeof *r->servers);
-    if (!r->servers) abort();
-    for (unsigned i = 0; i < r->nservers; i++) {
-        comfy_server *s = &r->servers[i];
-        snprintf(s->url, sizeof s->url, "%s", cfg->comfyui_urls.items[i]);
-        size_t l = strlen(s->url);
-        while (l > 0 && s->url[l - 1] == '/')
-            s->url[--l] = '\0';
-        char host[256], prefix[256];
-        int port;
-        bool tls;
-        if (cproto_parse_base_url(s->url, host, sizeof host, &port, &tls, prefix, sizeof prefix)) {
-            snprintf(err, errlen, "comfy: COMFYUI_URLS entry %u \"%s\" is not an http(s) URL",
-                     i + 1, s->url);
-            comfy_runner_free(r);
-            return NULL;
-        }
-        snprintf(s->label, sizeof s->label, "server %u", i + 1);
-        spick_init(&s->pick);
-    }
-    if (dlpol_init(&r->dl_policy, &cfg->attachment_hosts, &cfg->comfyui_urls, err, errlen) != 0) {
+    if (comfy_servers_init(&r->srv, &cfg->comfyui_urls, r->http_timeout_ms, err, errlen) ||
+        dlpol_init(&r->dl_policy, &cfg->attachment_hosts, &cfg->comfyui_urls, err, errlen) != 0) {
         comfy_runner_free(r);
         return NULL;
     }
@@ -812,7 +720,7 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
         return NULL;
     }
     LOG_INFO("comfy", "%u ComfyUI server(s), %u runner thread(s), %u resolution(s), %u LoRA(s)",
-             r->nservers, r->threads, r->ratios.count, r->loras.count);
+             r->srv.n, r->threads, r->ratios.count, r->loras.count);
     return r;
 }
 
@@ -876,7 +784,6 @@ void comfy_runner_free(comfy_runner *r)
     comfy_dlv_free(r->dlv);
     free(r->reg);
     free(r->orph);
-    free(r->servers);
     loras_free(&r->loras);
     for (unsigned i = 0; i < r->nswapped; i++) {
         loras_free(r->swapped_loras[i]);
@@ -887,7 +794,7 @@ void comfy_runner_free(comfy_runner *r)
     free(r->swapped_ratios);
     pthread_mutex_destroy(&r->swap_mu);
     wf_set_free(&r->wf);
-    pthread_mutex_destroy(&r->srv_mu);
+    comfy_servers_destroy(&r->srv);
     pthread_mutex_destroy(&r->reg_mu);
     pthread_mutex_destroy(&r->id_mu);
     free(r);
@@ -895,17 +802,7 @@ void comfy_runner_free(comfy_runner *r)
 
 bool comfy_runner_server_get(comfy_runner *r, unsigned i, comfy_server_info *out)
 {
-    if (!r || i >= r->nservers) return false;
-    memset(out, 0, sizeof *out);
-    snprintf(out->url, sizeof out->url, "%.*s", (int)sizeof out->url - 1, r->servers[i].url);
-    pthread_mutex_lock(&r->srv_mu);
-    const spick_server *p = &r->servers[i].pick;
-    out->up = p->up;
-    out->jobs = p->assigned;
-    out->queue_remaining = p->queue_remaining;
-    out->failures = p->failures;
-    pthread_mutex_unlock(&r->srv_mu);
-    return true;
+    return r && comfy_servers_info(&r->srv, i, out);
 }
 
 void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out)
@@ -926,9 +823,6 @@ void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out)
     out->jobs_timed = atomic_load(&r->n_timed);
     out->job_run_ms_sum = atomic_load(&r->run_ms_sum);
     out->job_total_ms_sum = atomic_load(&r->total_ms_sum);
-    out->servers = r->nservers;
-    pthread_mutex_lock(&r->srv_mu);
-    for (unsigned i = 0; i < r->nservers; i++)
-        out->servers_up += r->servers[i].pick.up;
-    pthread_mutex_unlock(&r->srv_mu);
+    out->servers = r->srv.n;
+    out->servers_up = comfy_servers_up_count(&r->srv);
 }

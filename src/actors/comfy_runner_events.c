@@ -143,12 +143,10 @@ void comfy_ev_unregister(comfy_runner *r, unsigned server, const char *pid)
 void comfy_ev_on_event(void *ctx, unsigned server, const cproto_event *ev)
 {
     comfy_runner *r = ctx;
-    if (server >= r->nservers) return;
+    if (server >= r->srv.n) return;
     switch (ev->type) {
     case CP_EV_STATUS:
-        pthread_mutex_lock(&r->srv_mu);
-        if (ev->queue_remaining >= 0) r->servers[server].pick.queue_remaining = ev->queue_remaining;
-        pthread_mutex_unlock(&r->srv_mu);
+        comfy_servers_queue_remaining(&r->srv, server, ev->queue_remaining);
         return;
     case CP_EV_PREVIEW:
     case CP_EV_TEXT:
@@ -160,7 +158,7 @@ void comfy_ev_on_event(void *ctx, unsigned server, const cproto_event *ev)
         break;
     }
     cproto_event e = *ev;
-    comfy_server *sv = &r->servers[server];
+    comfy_server *sv = &r->srv.v[server];
     if (!e.prompt_id[0]) {
         /* old servers and reconnects: events without prompt_id belong to the last started one */
         if (!sv->last_pid[0]) return;
@@ -197,15 +195,9 @@ void comfy_ev_on_event(void *ctx, unsigned server, const cproto_event *ev)
 void comfy_ev_on_link(void *ctx, unsigned server, bool up)
 {
     comfy_runner *r = ctx;
-    if (server >= r->nservers) return;
-    pthread_mutex_lock(&r->srv_mu);
-    comfy_server *sv = &r->servers[server];
-    bool was = sv->pick.up;
-    if (up)
-        spick_mark_up(&sv->pick);
-    else if (was || sv->pick.down_since_ms == 0)
-        spick_mark_down(&sv->pick, rt_now_ms(), 0.5);
-    pthread_mutex_unlock(&r->srv_mu);
+    if (server >= r->srv.n) return;
+    comfy_server *sv = &r->srv.v[server];
+    bool was = comfy_servers_link(&r->srv, server, up);
     if (was != up) {
         /* the coordinator holds jobs while no server is up: wake it (best effort; it also
          * looks on every tick) */

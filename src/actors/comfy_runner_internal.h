@@ -7,7 +7,8 @@
  *   coordinator thread   coord state (comfy_runner.c) only
  *   worker threads       their own job; servers and registry under their mutexes
  *   websocket thread     servers and registry under their mutexes, channels under theirs
- * Lock order: reg_mu before a channel's mu; srv_mu is never held with another lock.
+ * Lock order: reg_mu before a channel's mu; the server table's mutex is never held with
+ * another lock.
  */
 #ifndef FLUXBOT_COMFY_RUNNER_INTERNAL_H
 #define FLUXBOT_COMFY_RUNNER_INTERNAL_H
@@ -117,8 +118,39 @@ typedef struct comfy_server {
     char label[32]; /* "server 1" */
     spick_server pick;
     char last_pid[CPROTO_ID_MAX]; /* websocket thread only: for events without a prompt_id */
-    uint64_t unanswered_until_ms; /* srv_mu: an HTTP call got no answer; no new jobs until then */
+    uint64_t unanswered_until_ms; /* an HTTP call got no answer: no new jobs until then */
 } comfy_server;
+
+/* ---- the server table (comfy_runner_servers.c): any thread, under its own mutex ---- */
+
+typedef struct comfy_servers {
+    pthread_mutex_t mu;
+    unsigned n;             /* immutable after init */
+    comfy_server *v;        /* url and label immutable after init; the rest under mu */
+    unsigned rotate;        /* tie-break start of the next choice */
+    uint64_t unanswered_ms; /* how long a server that left a call unanswered gets no new job */
+} comfy_servers;
+
+/* 0, or -1 with err when a URL is not http(s). */
+int comfy_servers_init(comfy_servers *t, const cfg_list *urls, uint64_t unanswered_ms, char *err,
+                       size_t errlen);
+void comfy_servers_destroy(comfy_servers *t);
+/* The server for a job (its assigned count raised), or -1 when none is usable. */
+int comfy_servers_acquire(comfy_servers *t, int exclude, bool allow_excluded);
+void comfy_servers_submitted(comfy_servers *t, unsigned s, int delta);
+void comfy_servers_release(comfy_servers *t, unsigned s);
+bool comfy_servers_up(comfy_servers *t, unsigned s);
+unsigned comfy_servers_up_count(comfy_servers *t);
+/* True when some server is up and answering: jobs are handed to workers only then. */
+bool comfy_servers_any_usable(comfy_servers *t);
+/* Server s did not answer an HTTP call within its timeout: it gets no new job for a while (its
+ * websocket may well still be up), so a hanging server costs one timeout, not one per job. */
+void comfy_servers_unanswered(comfy_servers *t, unsigned s);
+/* From the websocket thread: a status event's queue length; a link change (returns the old
+ * state). */
+void comfy_servers_queue_remaining(comfy_servers *t, unsigned s, int64_t remaining);
+bool comfy_servers_link(comfy_servers *t, unsigned s, bool up);
+bool comfy_servers_info(comfy_servers *t, unsigned i, comfy_server_info *out);
 
 /* ---- the runner ---- */
 
@@ -162,11 +194,7 @@ struct comfy_runner {
     dlpol dl_policy;          /* where input images may come from (read-only after create) */
     imgchk_limits img_limits; /* declared dimensions of input images */
     unsigned threads;
-    /* servers */
-    pthread_mutex_t srv_mu;
-    unsigned nservers;
-    comfy_server *servers;
-    unsigned rotate;
+    comfy_servers srv; /* the server table (comfy_runner_servers.c) */
     comfy_ws *ws;
     /* registry */
     pthread_mutex_t reg_mu;
@@ -198,17 +226,6 @@ void comfy_ev_on_link(void *ctx, unsigned server, bool up);
 /* Registers (server, pid) → chan and moves any buffered events for it into chan. */
 void comfy_ev_register(comfy_runner *r, unsigned server, const char *pid, comfy_chan *chan);
 void comfy_ev_unregister(comfy_runner *r, unsigned server, const char *pid);
-
-/* servers (comfy_runner.c) */
-int comfy_srv_acquire(comfy_runner *r, int exclude, bool allow_excluded);
-void comfy_srv_submitted(comfy_runner *r, unsigned s, int delta);
-void comfy_srv_release(comfy_runner *r, unsigned s);
-bool comfy_srv_up(comfy_runner *r, unsigned s);
-/* True when some server is up and answering: jobs are handed to workers only then. */
-bool comfy_srv_any_usable(comfy_runner *r);
-/* Server s did not answer an HTTP call within its timeout: it gets no new job for a while (its
- * websocket may well still be up), so a hanging server costs one timeout, not one per job. */
-void comfy_srv_unanswered(comfy_runner *r, unsigned s);
 
 uint64_t comfy_new_job_id(comfy_runner *r);
 

@@ -209,7 +209,7 @@ static int pick_server(jctx *x, int exclude)
     if (exclude >= 0) wait = x->unanswered ? 0 : r->no_server_wait_ms;
     uint64_t until = rt_now_ms() + wait;
     for (;;) {
-        int s = comfy_srv_acquire(r, exclude, true);
+        int s = comfy_servers_acquire(&r->srv, exclude, true);
         if (s >= 0) return s;
         if (rt_now_ms() >= until || past_stop_deadline(r)) return -1;
         progress(x);
@@ -226,12 +226,12 @@ static outcome upload_inputs(jctx *x)
         char name[128];
         snprintf(name, sizeof name, "fluxbot_%" PRIu64 "_%u.%s", j->id, i + 1, img_ext(img->type));
         comfy_http_res res;
-        int rc = comfy_http_upload(x->http, r->servers[x->server].url, name, img_mime(img->type),
+        int rc = comfy_http_upload(x->http, r->srv.v[x->server].url, name, img_mime(img->type),
                                    img->data, img->len, (long)r->http_timeout_ms, &res);
         if (rc != 0 || res.status != 200 ||
             cproto_parse_upload((const char *)res.body, x->uploaded[i], sizeof x->uploaded[i])) {
             LOG_WARN("comfy", "job %" PRIu64 ": upload to %s failed (HTTP %d%s%s)", j->id,
-                     r->servers[x->server].label, res.status, res.error[0] ? ": " : "", res.error);
+                     r->srv.v[x->server].label, res.status, res.error[0] ? ": " : "", res.error);
             comfy_http_res_free(&res);
             return OUT_LOST;
         }
@@ -266,15 +266,15 @@ static outcome submit(jctx *x)
     comfy_ev_register(r, (unsigned)x->server, x->pid, x->chan);
     char *body = cproto_prompt_body(x->graph, r->client_id, x->pid);
     char url[CFG_STR + 16];
-    snprintf(url, sizeof url, "%s/prompt", r->servers[x->server].url);
+    snprintf(url, sizeof url, "%s/prompt", r->srv.v[x->server].url);
     comfy_http_res res;
     int rc = comfy_http_post_json(x->http, url, body, (long)r->http_timeout_ms, &res);
     free(body);
     if (rc != 0) {
         LOG_WARN("comfy", "job %" PRIu64 ": POST /prompt to %s failed: %s", j->id,
-                 r->servers[x->server].label, res.error);
+                 r->srv.v[x->server].label, res.error);
         if (res.status == 0) {
-            comfy_srv_unanswered(r, (unsigned)x->server);
+            comfy_servers_unanswered(&r->srv, (unsigned)x->server);
             x->unanswered = true;
         }
         comfy_http_res_free(&res);
@@ -288,13 +288,13 @@ static outcome submit(jctx *x)
     if (!sub.ok) {
         comfy_ev_unregister(r, (unsigned)x->server, x->pid);
         if (status >= 500 || status == 0) {
-            LOG_WARN("comfy", "job %" PRIu64 ": %s: %s", j->id, r->servers[x->server].label,
+            LOG_WARN("comfy", "job %" PRIu64 ": %s: %s", j->id, r->srv.v[x->server].label,
                      sub.operator_text);
             return OUT_LOST;
         }
         /* the operator needs every node error; the user gets the first one */
         LOG_ERROR("comfy", "job %" PRIu64 " (%s workflow %s) rejected by %s: %s", j->id,
-                  wf_kind_name(x->wf->kind), x->wf->name, r->servers[x->server].label,
+                  wf_kind_name(x->wf->kind), x->wf->name, r->srv.v[x->server].label,
                   sub.operator_text);
         set_fail(x, "validation", "%s", sub.user_text);
         return OUT_FAILED;
@@ -305,7 +305,7 @@ static outcome submit(jctx *x)
         snprintf(x->pid, sizeof x->pid, "%s", sub.prompt_id);
         comfy_ev_register(r, (unsigned)x->server, x->pid, x->chan);
     }
-    comfy_srv_submitted(r, (unsigned)x->server, +1);
+    comfy_servers_submitted(&r->srv, (unsigned)x->server, +1);
     x->submitted = true;
     return OUT_OK;
 }
@@ -316,7 +316,7 @@ static bool get_history(jctx *x)
 {
     comfy_runner *r = x->r;
     char url[CFG_STR + 128];
-    snprintf(url, sizeof url, "%s/history/%s", r->servers[x->server].url, x->pid);
+    snprintf(url, sizeof url, "%s/history/%s", r->srv.v[x->server].url, x->pid);
     comfy_http_res res;
     int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->http_timeout_ms, &res);
     const char *pref[WF_MAX_TARGETS];
@@ -337,7 +337,7 @@ static rec_state reconcile(jctx *x)
     if (!get_history(x)) return REC_ERROR;
     if (x->hist.found) return REC_DONE;
     char url[CFG_STR + 16];
-    snprintf(url, sizeof url, "%s/queue", r->servers[x->server].url);
+    snprintf(url, sizeof url, "%s/queue", r->srv.v[x->server].url);
     comfy_http_res res;
     int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->http_timeout_ms, &res);
     cproto_queue_pos q;
@@ -363,11 +363,11 @@ static void interrupt_prompt(jctx *x)
     comfy_runner *r = x->r;
     char url[CFG_STR + 32], body[128];
     comfy_http_res res;
-    snprintf(url, sizeof url, "%s/queue", r->servers[x->server].url);
+    snprintf(url, sizeof url, "%s/queue", r->srv.v[x->server].url);
     snprintf(body, sizeof body, "{\"delete\":[\"%s\"]}", x->pid);
     comfy_http_post_json(x->http, url, body, 5000, &res);
     comfy_http_res_free(&res);
-    snprintf(url, sizeof url, "%s/interrupt", r->servers[x->server].url);
+    snprintf(url, sizeof url, "%s/interrupt", r->srv.v[x->server].url);
     snprintf(body, sizeof body, "{\"prompt_id\":\"%s\"}", x->pid);
     comfy_http_post_json(x->http, url, body, 5000, &res);
     comfy_http_res_free(&res);
@@ -515,7 +515,7 @@ static outcome check_silence(jctx *x, follow_state *fs, bool ws_up, uint64_t now
         return OUT_CONTINUE;
     }
     LOG_WARN("comfy", "job %" PRIu64 ": no word from %s for %" PRIu64 " ms (%s)", x->job->id,
-             r->servers[x->server].label, now - fs->last_event,
+             r->srv.v[x->server].label, now - fs->last_event,
              st == REC_RUNNING ? "running, stalled" : "missing");
     if (st == REC_RUNNING) interrupt_prompt(x);
     return OUT_LOST;
@@ -542,7 +542,7 @@ static outcome follow(jctx *x)
         uint64_t now = rt_now_ms();
         if (link_changed) fs.need_reconcile = true;
         outcome oc = apply_events(x, &fs, evs, n, now);
-        bool ws_up = comfy_srv_up(r, (unsigned)x->server);
+        bool ws_up = comfy_servers_up(&r->srv, (unsigned)x->server);
         if (oc == OUT_CONTINUE) oc = reconcile_link(x, &fs, ws_up, now);
         if (oc == OUT_CONTINUE) oc = poll_position(x, &fs, ws_up, now);
         if (oc == OUT_CONTINUE) oc = check_silence(x, &fs, ws_up, now);
@@ -555,8 +555,8 @@ static void release_server(jctx *x)
 {
     if (x->server < 0) return;
     if (x->pid[0]) comfy_ev_unregister(x->r, (unsigned)x->server, x->pid);
-    if (x->submitted) comfy_srv_submitted(x->r, (unsigned)x->server, -1);
-    comfy_srv_release(x->r, (unsigned)x->server);
+    if (x->submitted) comfy_servers_submitted(&x->r->srv, (unsigned)x->server, -1);
+    comfy_servers_release(&x->r->srv, (unsigned)x->server);
     x->submitted = false;
     x->pid[0] = '\0';
     x->server = -1;
@@ -596,7 +596,7 @@ static bool output_url(jctx *x, char *url, size_t cap)
         set_fail(x, "output", "The output file name is too long to fetch.");
         return false;
     }
-    snprintf(url, cap, "%s%s", x->r->servers[x->server].url, view);
+    snprintf(url, cap, "%s%s", x->r->srv.v[x->server].url, view);
     return true;
 }
 
@@ -644,7 +644,7 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
                       .is_video = is_video,
                       .is_image = is_image,
                       .generation_ms = rt_now_ms() - x->t0,
-                      .server_label = r->nservers > 1 ? r->servers[x->server].label : NULL};
+                      .server_label = r->srv.n > 1 ? r->srv.v[x->server].label : NULL};
     uint64_t limit = upload_limit(j);
     char note[300];
     if (res->len > limit) {
@@ -717,7 +717,7 @@ static outcome generate(jctx *x)
             return OUT_FAILED;
         }
         LOG_WARN("comfy", "job %" PRIu64 " lost on %s; resubmitting on another server", x->job->id,
-                 r->servers[lost_on].label);
+                 r->srv.v[lost_on].label);
         atomic_fetch_add(&r->n_resubmitted, 1);
         x->resubmitted = true;
         x->prog.resubmitted = true;
