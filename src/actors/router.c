@@ -14,7 +14,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "actors/analytics_writer.h"
+#include "analytics/an_record.h"
 #include "analytics/an_commands.h"
 #include "analytics/an_confirm.h"
 #include "comfy/result.h"
