@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "actors/analytics_writer.h"
+#include "analytics/an_record.h"
 #include "actors/comfy_runner_internal.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
