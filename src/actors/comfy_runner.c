@@ -575,9 +575,9 @@ static int coord_thread_start(rt_actor *self, void *state, unsigned index)
     comfy_ws_opts o = {.urls = urls,
                        .n = r->srv.n,
                        .client_id = r->client_id,
-                       .on_event = comfy_ev_on_event,
-                       .on_link = comfy_ev_on_link,
-                       .ctx = r,
+                       .on_event = comfy_events_on_event,
+                       .on_link = comfy_events_on_link,
+                       .ctx = &r->events,
                        .ping_secs = r->rc.ws_ping_secs};
     char err[256];
     r->ws = comfy_ws_start(&o, err, sizeof err);
@@ -644,7 +644,6 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->sys = sys;
     r->rest = rc->rest;
     r->analytics = rc->analytics;
-    pthread_mutex_init(&r->reg_mu, NULL);
     pthread_mutex_init(&r->id_mu, NULL);
     pthread_mutex_init(&r->swap_mu, NULL);
     if (ratios_load_file(&r->ratios, cfg->ratios_file, err, errlen) ||
@@ -688,9 +687,7 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
         }
         cproto_uuid(rnd, r->client_id);
     }
-    r->orph_cap = 512;
-    r->orph = calloc(r->orph_cap, sizeof *r->orph);
-    if (!r->orph) abort();
+    comfy_events_init(&r->events, &r->srv);
     r->co = calloc(1, sizeof *r->co);
     if (!r->co) abort();
     r->co->idle_workers = r->threads;
@@ -714,6 +711,7 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
                                 .on_message = coord_on_message,
                                 .on_stop_requested = coord_stop_requested}};
     r->coord = r->workers ? rt_actor_new(sys, &cs) : NULL;
+    r->events.notify = r->coord;
     if (!r->workers || !r->coord) {
         snprintf(err, errlen, "comfy: cannot create the actors");
         comfy_runner_free(r);
@@ -782,8 +780,7 @@ void comfy_runner_free(comfy_runner *r)
         free(r->co);
     }
     comfy_dlv_free(r->dlv);
-    free(r->reg);
-    free(r->orph);
+    comfy_events_destroy(&r->events);
     loras_free(&r->loras);
     for (unsigned i = 0; i < r->nswapped; i++) {
         loras_free(r->swapped_loras[i]);
@@ -795,7 +792,6 @@ void comfy_runner_free(comfy_runner *r)
     pthread_mutex_destroy(&r->swap_mu);
     wf_set_free(&r->wf);
     comfy_servers_destroy(&r->srv);
-    pthread_mutex_destroy(&r->reg_mu);
     pthread_mutex_destroy(&r->id_mu);
     free(r);
 }
@@ -815,9 +811,9 @@ void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out)
     out->jobs_resubmitted = atomic_load(&r->n_resubmitted);
     out->progress_edits = atomic_load(&r->n_edits);
     out->progress_suppressed = atomic_load(&r->n_suppressed);
-    out->events_routed = atomic_load(&r->n_routed);
-    out->events_orphaned = atomic_load(&r->n_orphaned);
-    out->events_claimed = atomic_load(&r->n_claimed);
+    out->events_routed = atomic_load(&r->events.n_routed);
+    out->events_orphaned = atomic_load(&r->events.n_orphaned);
+    out->events_claimed = atomic_load(&r->events.n_claimed);
     out->waiting = atomic_load(&r->n_waiting);
     out->running = atomic_load(&r->n_running);
     out->jobs_timed = atomic_load(&r->n_timed);

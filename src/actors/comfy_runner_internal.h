@@ -7,8 +7,8 @@
  *   coordinator thread   coord state (comfy_runner.c) only
  *   worker threads       their own job; servers and registry under their mutexes
  *   websocket thread     servers and registry under their mutexes, channels under theirs
- * Lock order: reg_mu before a channel's mu; the server table's mutex is never held with
- * another lock.
+ * Lock order: the event registry's mu before a channel's mu; the server table's mutex is never held
+ * with another lock.
  */
 #ifndef FLUXBOT_COMFY_RUNNER_INTERNAL_H
 #define FLUXBOT_COMFY_RUNNER_INTERNAL_H
@@ -168,6 +168,31 @@ typedef struct comfy_orphan {
     cproto_event ev;
 } comfy_orphan;
 
+/* ---- event routing (comfy_runner_events.c): the websocket thread and the workers ---- */
+
+/* The registry of (server, prompt_id) → channel and the short buffer of events nobody follows
+ * yet. Its own mutex (taken before a channel's); it knows the server table (status events, link
+ * changes) and whom to tell of a link change, never the coordinator itself. */
+typedef struct comfy_events {
+    pthread_mutex_t mu;
+    comfy_reg *reg;
+    unsigned reg_cap;
+    comfy_orphan *orph;
+    unsigned orph_cap, orph_next;
+    comfy_servers *srv;
+    rt_actor *notify; /* gets MSG_COMFY_LINK when a server goes up or down (may be NULL) */
+    _Atomic uint64_t n_routed, n_orphaned, n_claimed;
+} comfy_events;
+
+void comfy_events_init(comfy_events *e, comfy_servers *srv);
+void comfy_events_destroy(comfy_events *e);
+/* The websocket callbacks (ctx is the comfy_events). */
+void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev);
+void comfy_events_on_link(void *ctx, unsigned server, bool up);
+/* Registers (server, pid) → chan and moves any buffered events for it into chan. */
+void comfy_events_register(comfy_events *e, unsigned server, const char *pid, comfy_chan *chan);
+void comfy_events_unregister(comfy_events *e, unsigned server, const char *pid);
+
 typedef struct comfy_coord comfy_coord;
 typedef struct comfy_deliveries comfy_deliveries;
 
@@ -197,11 +222,7 @@ struct comfy_runner {
     comfy_servers srv; /* the server table (comfy_runner_servers.c) */
     comfy_ws *ws;
     /* registry */
-    pthread_mutex_t reg_mu;
-    comfy_reg *reg;
-    unsigned reg_cap;
-    comfy_orphan *orph;
-    unsigned orph_cap, orph_next;
+    comfy_events events; /* websocket events → jobs (comfy_runner_events.c) */
     /* stop */
     atomic_bool stopping;
     _Atomic uint64_t stop_deadline_ms;
@@ -215,17 +236,10 @@ struct comfy_runner {
     _Atomic uint64_t n_admitted, n_refused, n_succeeded, n_failed, n_resubmitted;
     /* finished jobs: count, worker time and received-to-finished time, for the metrics */
     _Atomic uint64_t n_timed, run_ms_sum, total_ms_sum;
-    _Atomic uint64_t n_edits, n_suppressed, n_routed, n_orphaned, n_claimed;
+    _Atomic uint64_t n_edits, n_suppressed;
     _Atomic uint64_t n_waiting, n_running;
     _Atomic uint64_t avg_job_ms; /* running average of successful jobs, for ETAs */
 };
-
-/* comfy_runner_events.c: websocket callbacks and the registry */
-void comfy_ev_on_event(void *ctx, unsigned server, const cproto_event *ev);
-void comfy_ev_on_link(void *ctx, unsigned server, bool up);
-/* Registers (server, pid) → chan and moves any buffered events for it into chan. */
-void comfy_ev_register(comfy_runner *r, unsigned server, const char *pid, comfy_chan *chan);
-void comfy_ev_unregister(comfy_runner *r, unsigned server, const char *pid);
 
 uint64_t comfy_new_job_id(comfy_runner *r);
 

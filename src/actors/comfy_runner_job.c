@@ -263,7 +263,7 @@ static outcome submit(jctx *x)
     memcpy(rnd + 8, &b, 8);
     cproto_uuid(rnd, x->pid);
     /* registered before the POST: events may beat its reply */
-    comfy_ev_register(r, (unsigned)x->server, x->pid, x->chan);
+    comfy_events_register(&r->events, (unsigned)x->server, x->pid, x->chan);
     char *body = cproto_prompt_body(x->graph, r->client_id, x->pid);
     char url[CFG_STR + 16];
     snprintf(url, sizeof url, "%s/prompt", r->srv.v[x->server].url);
@@ -278,7 +278,7 @@ static outcome submit(jctx *x)
             x->unanswered = true;
         }
         comfy_http_res_free(&res);
-        comfy_ev_unregister(r, (unsigned)x->server, x->pid);
+        comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
         return OUT_LOST;
     }
     cproto_submit sub;
@@ -286,7 +286,7 @@ static outcome submit(jctx *x)
     cproto_parse_submit(status, (const char *)res.body, &sub);
     comfy_http_res_free(&res);
     if (!sub.ok) {
-        comfy_ev_unregister(r, (unsigned)x->server, x->pid);
+        comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
         if (status >= 500 || status == 0) {
             LOG_WARN("comfy", "job %" PRIu64 ": %s: %s", j->id, r->srv.v[x->server].label,
                      sub.operator_text);
@@ -301,9 +301,9 @@ static outcome submit(jctx *x)
     }
     if (strcmp(sub.prompt_id, x->pid) != 0) {
         /* an older server ignored our id: follow the one it chose (buffered events move over) */
-        comfy_ev_unregister(r, (unsigned)x->server, x->pid);
+        comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
         snprintf(x->pid, sizeof x->pid, "%s", sub.prompt_id);
-        comfy_ev_register(r, (unsigned)x->server, x->pid, x->chan);
+        comfy_events_register(&r->events, (unsigned)x->server, x->pid, x->chan);
     }
     comfy_servers_submitted(&r->srv, (unsigned)x->server, +1);
     x->submitted = true;
@@ -554,7 +554,7 @@ static outcome follow(jctx *x)
 static void release_server(jctx *x)
 {
     if (x->server < 0) return;
-    if (x->pid[0]) comfy_ev_unregister(x->r, (unsigned)x->server, x->pid);
+    if (x->pid[0]) comfy_events_unregister(&x->r->events, (unsigned)x->server, x->pid);
     if (x->submitted) comfy_servers_submitted(&x->r->srv, (unsigned)x->server, -1);
     comfy_servers_release(&x->r->srv, (unsigned)x->server);
     x->submitted = false;
