@@ -205,7 +205,7 @@ static void arm_timer(an_writer *w, uint64_t now)
 
 static void accept_event(an_writer *w, an_event_msg *m)
 {
-    if (m->ev.seq < w->floor) {
+    if (m->ev.seq < w->floor && m->ev.kind != AN_EV_MODERATION) {
         /* Recorded before a reset that was already carried out: it is part of what the
          * reset deleted. */
         atomic_fetch_add(&w->dropped_by_reset, 1);
@@ -257,7 +257,8 @@ static void do_reset(an_writer *w, an_control_msg *req)
     /* Pending events recorded before the reset are deleted too: they never reach the table. */
     size_t kept = 0;
     for (size_t i = 0; i < w->npending; i++) {
-        if (w->pending[i]->ev.seq < cut) {
+        /* Moderation state is not statistics: a reset never deletes it. */
+        if (w->pending[i]->ev.seq < cut && w->pending[i]->ev.kind != AN_EV_MODERATION) {
             rt_msg_free(&w->pending[i]->hdr);
             deleted++;
         } else {
