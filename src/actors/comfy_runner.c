@@ -21,6 +21,7 @@
 #include "discord/reply_req.h"
 #include "util/util_utf8.h"
 #include "fluxbot/log.h"
+#include "moderation/mod_state.h"
 #include "msgs/comfy_msgs.h"
 
 #define RECORDS_MAX 1024
@@ -381,6 +382,16 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
     }
     comfy_job *job;
     if (b->action == COMFY_BUTTON_REGENERATE) {
+        /* Rules may have changed since the result was made: no GPU time for a prompt the
+         * filter refuses now (not counted as a violation: it passed when it was typed). */
+        const char *p = rec->params->user_prompt ? rec->params->user_prompt : "";
+        mod_hit hit;
+        if (r->rc.mod && *p && mod_state_check(r->rc.mod, p, strlen(p), &hit) != MOD_CHECK_OK) {
+            reject_late(r, &b->reply,
+                        "\xf0\x9f\x9a\xab This prompt is no longer allowed by the server's "
+                        "content filter, so it cannot be regenerated.");
+            return;
+        }
         job = cjob_clone(rec->params, 0, &b->reply, &b->origin);
         job->seed = random_u64() & CJOB_MAX_SEED;
     } else {
