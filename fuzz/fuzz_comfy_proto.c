@@ -4,7 +4,7 @@
  * replies of POST /prompt (including 400 node_errors), GET /history/{id}, GET /queue,
  * GET /prompt, POST /upload/image, and server base URLs — and on to what the user then sees:
  * the progress text the runner builds from events (prog_*) and the failure text
- * (cres_error_text), as the PATCH body cres_content_payload makes of them.
+ * (cres_error_text), as the PATCH body reply_edit_text_json makes of them.
  *
  * The first input byte picks the parser; for events the rest is a sequence of frames (FZ_SEP)
  * replayed into one job's progress state.
@@ -24,11 +24,12 @@
 #include "comfy/comfy_proto.h"
 #include "comfy/progress.h"
 #include "comfy/result.h"
+#include "discord/reply.h"
 #include "fuzz_support.h"
 
 static void check_content_payload(const char *content, bool clear)
 {
-    char *body = cres_content_payload(content, clear);
+    char *body = reply_edit_text_json(content, clear);
     cJSON *j = fz_json(body, "content edit body");
     fz_check_message(j, true, "content edit body");
     cJSON_Delete(j);

@@ -1,9 +1,9 @@
 /*
  * fuzz_reply: the builders of everything the bot sends to Discord, fed hostile text and
  * structure — reply.c (message bodies, interaction callbacks, autocomplete), embed.c (embeds,
- * clipping, the 6000-character total over a message), comfy/result.c (progress and error
- * edits, the finished result with its embed and buttons, custom_ids) and the analytics
- * replies (the /stats embed, /reset_stats prompts and answers).
+ * clipping, the 6000-character total over a message), comfy/result.c (the finished result with
+ * its embed and buttons, custom_ids, error texts), the text edits and follow-ups of reply.c,
+ * and the analytics replies (the /stats embed, /reset_stats prompts and answers).
  *
  * The first byte picks the builder; text pieces are FZ_SEP-separated and may be any bytes
  * (invalid UTF-8 included: the builders clean text), numbers come from the input.
@@ -241,13 +241,13 @@ static void result_case(fz_in *in)
                      .server_label = (flags & 64) ? "server 2" : NULL};
     check_body(cres_final_payload(&r), true, "cres_final_payload");
     const char *content = tx(&t);
-    check_body(cres_content_payload(content, flags & 1), true, "cres_content_payload");
-    check_cb(cres_callback_payload(4, content, flags & 2), true, "cres_callback_payload");
-    check_cb(cres_callback_payload(5, NULL, true), false, "cres_callback_payload deferred");
-    check_body(cres_followup_payload(content, flags & 2), true, "cres_followup_payload");
+    check_body(reply_edit_text_json(content, flags & 1), true, "reply_edit_text_json");
+    check_cb(reply_text_json(content, flags & 2), true, "reply_text_json");
+    check_cb(reply_update_text_json(content), true, "reply_update_text_json");
+    check_body(reply_followup_text_json(content, flags & 2), true, "reply_followup_text_json");
     char text[700];
     cres_error_text(content, text, sizeof text);
-    check_body(cres_content_payload(text, true), true, "error edit");
+    check_body(reply_edit_text_json(text, true), true, "error edit");
     for (int a = CRES_REGENERATE; a <= CRES_DELETE; a++) {
         char id[101];
         if (cres_custom_id((cres_action)a, job_id, owner, id, sizeof id) == 0) {
