@@ -7,7 +7,11 @@
  * - a process that stops renewing (killed) stops holding its jobs once the lease runs out,
  *   while one that renews keeps them; a process cannot release another's job;
  * - three threads admitting one user at once never hold more than the limit together;
- * - user ids above 2^63 (snowflakes are unsigned) are kept apart. */
+ * - user ids above 2^63 (snowflakes are unsigned) are kept apart;
+ * - three real `fluxbot run --shard i/3` processes sharing the database, the fake Discord and a
+ *   slow fake ComfyUI, user_max_concurrent_jobs 1: a user's /comfy in a guild on shard 0 runs,
+ *   the same user's /comfy in a guild on shard 1 (another process) is refused, another user's
+ *   on shard 2 runs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +24,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "e2e_proc.h"
+#include "fakes/fake_comfy.h"
+#include "fakes/fake_discord.h"
 #include "pg/pg_quota.h"
 #include "test_pg.h"
 
@@ -196,6 +207,121 @@ static void test_unsigned_snowflakes(void **state)
     tpg_close(&t);
 }
 
+static bool all_ready(const fgw_stats *s, void *ctx)
+{
+    (void)ctx;
+    return s->ready_connections >= 3;
+}
+
+/* Waits until the interaction was refused (original deleted, ephemeral follow-up) or shows
+ * progress (an edit of @original that stays). 1 refused, 0 running, -1 neither in time. */
+static int outcome_of(fake_discord *fd, uint64_t id)
+{
+    for (int i = 0; i < 600; i++) {
+        frest_ix_state st;
+        memset(&st, 0, sizeof st);
+        bool known = frest_interaction_state(fake_discord_rest(fd), id, &st);
+        free(st.original_json);
+        if (known && st.original_deleted && st.followups >= 1) return 1;
+        if (known && st.edits >= 1 && !st.original_deleted) return 0;
+        sleep_ms(50);
+    }
+    return -1;
+}
+
+static void test_user_limited_across_shard_processes(void **state)
+{
+    (void)state;
+    tpg t;
+    tpg_open(&t);
+    const char *bin = getenv("FLUXBOT_BIN");
+    assert_non_null(bin);
+    char dir[] = "/tmp/fluxbot-pgq-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char supp[128];
+    snprintf(supp, sizeof supp, "%s/lsan.supp", dir);
+    FILE *f = fopen(supp, "w");
+    assert_non_null(f);
+    /* the child may be an ASan build: libwebsockets' CA-store leak at exit (test_app_lsan.h) */
+    fputs("leak:libcrypto.so\nleak:libssl.so\nleak:libwebsockets.so\n", f);
+    fclose(f);
+    /* max_concurrency 3: every shard its own identify bucket, no pacing wait */
+    fake_discord_options fo = {.token = "pgq-token.fluxbot", .shards = 3, .max_concurrency = 3};
+    fake_discord *fd = fake_discord_start(&fo);
+    assert_non_null(fd);
+    /* jobs that run long enough (4 steps of 1.5 s) to still hold their slot */
+    fcomfy_opts co = {.steps = 4, .step_delay_ms = 1500, .png_width = 16, .png_height = 16};
+    fcomfy *comfy = fcomfy_start(&co);
+    assert_non_null(comfy);
+    e2e_child kids[3];
+    memset(kids, 0, sizeof kids);
+    for (int i = 0; i < 3; i++) {
+        char db[160], out[160], log[160], lsan[200], shard[16];
+        snprintf(db, sizeof db, "%s/shard%d.db", dir, i);
+        snprintf(out, sizeof out, "%s/out%d", dir, i);
+        snprintf(log, sizeof log, "%s/shard%d.log", dir, i);
+        snprintf(lsan, sizeof lsan, "suppressions=%s", supp);
+        snprintf(shard, sizeof shard, "%d/3", i);
+        char **env = NULL;
+        e2e_env_set(&env, "DISCORD_TOKEN", "pgq-token.fluxbot");
+        e2e_env_set(&env, "DISCORD_API_BASE", fake_discord_api_base(fd));
+        e2e_env_set(&env, "COMFYUI_URLS", fcomfy_url(comfy));
+        e2e_env_set(&env, "FLUXBOT_DB", db);
+        e2e_env_set(&env, "FLUXBOT_DB_URL", t.url);
+        e2e_env_set(&env, "FLUXBOT_OUTPUT_DIR", out);
+        e2e_env_set(&env, "FLUXBOT_LOG_LEVEL", "info");
+        e2e_env_set(&env, "FLUXBOT_GATEWAY_COMPRESS", "false");
+        e2e_env_set(&env, "LSAN_OPTIONS", lsan);
+        e2e_env_set(&env, "ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1");
+        char *argv[] = {(char *)bin, "run", "--shard", shard, "--user-max-concurrent-jobs",
+                        "1",         NULL};
+        assert_int_equal(e2e_spawn(&kids[i], bin, argv, env, log), 0);
+        e2e_env_free(env);
+    }
+    bool ready = fgw_wait(fake_discord_gateway(fd), all_ready, NULL, 90000);
+    /* guild g is on shard (g >> 22) % 3 */
+    uint64_t guild[3];
+    for (int k = 0; k < 3; k++)
+        guild[k] = (uint64_t)(900000 + k) << 22;
+    const char *opts = "[{\"name\":\"prompt\",\"type\":3,\"value\":\"a red fox\"}]";
+    int first = -1, second = -1, other = -1;
+    fake_discord_ix ix1 = {0}, ix2 = {0}, ix3 = {0};
+    if (ready) {
+        fake_discord_member u0 = {.user_id = 331000000000000001ull, .guild_id = guild[0]};
+        fake_discord_member u1 = {.user_id = 331000000000000001ull, .guild_id = guild[1]};
+        fake_discord_member v2 = {.user_id = 331000000000000002ull, .guild_id = guild[2]};
+        assert_int_equal(fake_discord_inject_command(fd, "comfy", opts, NULL, 0, &u0, &ix1), 0);
+        first = outcome_of(fd, ix1.id);
+        assert_int_equal(fake_discord_inject_command(fd, "comfy", opts, NULL, 0, &u1, &ix2), 0);
+        second = outcome_of(fd, ix2.id);
+        assert_int_equal(fake_discord_inject_command(fd, "comfy", opts, NULL, 0, &v2, &ix3), 0);
+        other = outcome_of(fd, ix3.id);
+    }
+    for (int i = 0; i < 3; i++) {
+        e2e_signal(&kids[i], SIGTERM);
+        if (e2e_wait(&kids[i], 40000) != 0) e2e_kill(&kids[i]);
+    }
+    if (!ready || first != 0 || second != 1 || other != 0) {
+        for (int i = 0; i < 3; i++) {
+            char cmd[300];
+            snprintf(cmd, sizeof cmd, "tail -n 30 %s/shard%d.log", dir, i);
+            if (system(cmd) != 0) fprintf(stderr, "(no log %d)\n", i);
+        }
+    }
+    assert_true(ready);
+    assert_int_equal(ix1.sessions, 1);
+    assert_int_equal(ix2.sessions, 1);
+    assert_int_equal(first, 0);  /* runs */
+    assert_int_equal(second, 1); /* same user, another process: refused */
+    assert_int_equal(other, 0);  /* another user: runs */
+    fcomfy_stop(comfy);
+    fake_discord_stop(fd);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    tpg_close(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_dead_process_lease_expires),
         cmocka_unit_test(test_three_processes_at_once_never_exceed),
         cmocka_unit_test(test_unsigned_snowflakes),
+        cmocka_unit_test(test_user_limited_across_shard_processes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

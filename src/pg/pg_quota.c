@@ -216,6 +216,23 @@ int pg_quota_finish(pg_quota *q, const char *job_key, char *err, size_t errlen)
     return 0;
 }
 
+int pg_quota_release_user(pg_quota *q, uint64_t user_id, char *err, size_t errlen)
+{
+    if (!q) return -1;
+    if (ensure(q, err, errlen) != 0) return -1;
+    char u[24];
+    user_param(u, sizeof u, user_id);
+    const char *p[2] = {q->owner, u};
+    /* The oldest lease first: which row goes does not change any count. */
+    if (pg_run(q->c,
+               "DELETE FROM fluxbot_jobs_held WHERE job_key = (SELECT job_key FROM"
+               " fluxbot_jobs_held WHERE owner = $1 AND user_id = $2::bigint"
+               " ORDER BY expires_ms LIMIT 1)",
+               2, p, err, errlen) != 0)
+        return fail(q);
+    return 0;
+}
+
 int pg_quota_renew(pg_quota *q, char *err, size_t errlen)
 {
     if (!q) return -1;

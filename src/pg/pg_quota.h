@@ -52,6 +52,11 @@ pg_quota_verdict pg_quota_admit(pg_quota *q, uint64_t user_id, const char *job_k
 /* The job ended (any outcome): it stops counting. 0 or -1 with err. */
 int pg_quota_finish(pg_quota *q, const char *job_key, char *err, size_t errlen);
 
+/* One job of user_id held by this process ended (any outcome), for callers that count jobs
+ * per user rather than by key: releases one of this process's rows for the user. 0 (also
+ * when none is held) or -1 with err. */
+int pg_quota_release_user(pg_quota *q, uint64_t user_id, char *err, size_t errlen);
+
 /* Extends the lease of every job this process holds. Call well within lease_ms (a third of
  * it). 0 or -1 with err. */
 int pg_quota_renew(pg_quota *q, char *err, size_t errlen);
