@@ -113,21 +113,22 @@ static void test_dead_process_lease_expires(void **state)
     (void)state;
     tpg t;
     tpg_open(&t);
-    pg_quota *dead = mk(&t, "proc-dead", 1, 0, 0, 400);
-    pg_quota *live = mk(&t, "proc-live", 1, 0, 0, 400);
+    /* a lease many renewal periods long, so a slow machine never lets the live one lapse */
+    pg_quota *dead = mk(&t, "proc-dead", 1, 0, 0, 2000);
+    pg_quota *live = mk(&t, "proc-live", 1, 0, 0, 2000);
     uint64_t retry;
     assert_int_equal(pg_quota_admit(dead, 7, "d:1", &retry, err, sizeof err), PG_QUOTA_OK);
     assert_int_equal(pg_quota_admit(live, 8, "l:1", &retry, err, sizeof err), PG_QUOTA_OK);
-    /* "dead" stops renewing (as after kill -9); "live" renews every 100 ms */
+    /* "dead" stops renewing (as after kill -9); "live" renews every 250 ms */
     pg_quota_free(dead);
     assert_int_equal(pg_quota_admit(live, 7, "l:2", &retry, err, sizeof err), PG_QUOTA_USER_ACTIVE);
-    for (int i = 0; i < 6; i++) {
-        sleep_ms(100);
+    for (int i = 0; i < 10; i++) {
+        sleep_ms(250);
         assert_int_equal(pg_quota_renew(live, err, sizeof err), 0);
     }
     assert_int_equal(pg_quota_admit(live, 7, "l:2", &retry, err, sizeof err), PG_QUOTA_OK);
     /* live's own job, renewed, still counts */
-    pg_quota *other = mk(&t, "proc-other", 1, 0, 0, 400);
+    pg_quota *other = mk(&t, "proc-other", 1, 0, 0, 2000);
     assert_int_equal(pg_quota_admit(other, 8, "o:1", &retry, err, sizeof err),
                      PG_QUOTA_USER_ACTIVE);
     pg_quota_free(other);
@@ -249,8 +250,9 @@ static void test_user_limited_across_shard_processes(void **state)
     fake_discord_options fo = {.token = "pgq-token.fluxbot", .shards = 3, .max_concurrency = 3};
     fake_discord *fd = fake_discord_start(&fo);
     assert_non_null(fd);
-    /* jobs that run long enough (4 steps of 1.5 s) to still hold their slot */
-    fcomfy_opts co = {.steps = 4, .step_delay_ms = 1500, .png_width = 16, .png_height = 16};
+    /* jobs that run long enough (4 steps of 2.5 s) to still hold their slot when the second
+     * command comes, even on a slow machine */
+    fcomfy_opts co = {.steps = 4, .step_delay_ms = 2500, .png_width = 16, .png_height = 16};
     fcomfy *comfy = fcomfy_start(&co);
     assert_non_null(comfy);
     e2e_child kids[3];
