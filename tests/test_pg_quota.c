@@ -136,6 +136,33 @@ static void test_dead_process_lease_expires(void **state)
     tpg_close(&t);
 }
 
+static void test_resync_replaces_own_rows(void **state)
+{
+    (void)state;
+    tpg t;
+    tpg_open(&t);
+    pg_quota *a = mk(&t, "proc-a", 0, 0, 0, 0), *b = mk(&t, "proc-b", 0, 0, 0, 0);
+    uint64_t retry;
+    assert_int_equal(pg_quota_admit(a, 1, "a:1", &retry, err, sizeof err), PG_QUOTA_OK);
+    assert_int_equal(pg_quota_admit(a, 1, "a:2", &retry, err, sizeof err), PG_QUOTA_OK);
+    assert_int_equal(pg_quota_admit(b, 1, "b:1", &retry, err, sizeof err), PG_QUOTA_OK);
+    /* a's jobs are now: one of user 1, two of user 2^64-1 (an outage changed them) */
+    uint64_t now_held[3] = {1, UINT64_MAX, UINT64_MAX};
+    assert_int_equal(pg_quota_resync(a, now_held, 3, err, sizeof err), 0);
+    assert_int_equal(pg_quota_active(a, 1, err, sizeof err), 2); /* a's one + b's one */
+    assert_int_equal(pg_quota_active(a, UINT64_MAX, err, sizeof err), 2);
+    assert_int_equal(pg_quota_active(a, 0, err, sizeof err), 4);
+    /* per-user release takes one of a's rows, never b's */
+    assert_int_equal(pg_quota_release_user(a, 1, err, sizeof err), 0);
+    assert_int_equal(pg_quota_release_user(a, 1, err, sizeof err), 0);
+    assert_int_equal(pg_quota_active(a, 1, err, sizeof err), 1);
+    assert_int_equal(pg_quota_resync(a, NULL, 0, err, sizeof err), 0);
+    assert_int_equal(pg_quota_active(a, 0, err, sizeof err), 1);
+    pg_quota_free(a);
+    pg_quota_free(b);
+    tpg_close(&t);
+}
+
 typedef struct racer {
     const char *url;
     char owner[16];
@@ -332,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_dead_process_lease_expires),
         cmocka_unit_test(test_three_processes_at_once_never_exceed),
         cmocka_unit_test(test_unsigned_snowflakes),
+        cmocka_unit_test(test_resync_replaces_own_rows),
         cmocka_unit_test(test_user_limited_across_shard_processes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

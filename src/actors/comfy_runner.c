@@ -28,6 +28,9 @@
 /* A held job of a process that stopped renewing (killed, host lost) stops counting against
  * the bot-wide limits this long after its last renewal. */
 #define QUOTA_LEASE_MS 30000u
+/* After a failed call to the database, this process uses its own limits for this long before
+ * asking again. */
+#define QUOTA_RETRY_MS 5000u
 
 /* ---- small shared helpers ------------------------------------------------------------------ */
 
@@ -213,6 +216,8 @@ struct comfy_coord {
      * (pg/pg_quota.h); lim stays the local check, asked first. NULL = this process only. */
     pg_quota *quota;
     uint64_t quota_renewed_ms;
+    uint64_t quota_retry_at; /* after a failure: local limits only until then (no blocking) */
+    bool quota_dirty;        /* a release or admission missed the database: resync first */
     bool quota_err_logged;
     uint64_t quota_seq;
     char quota_owner[96];
@@ -421,6 +426,10 @@ static void dispatch(comfy_runner *r)
 static void quota_trouble(comfy_runner *r, const char *what, const char *err)
 {
     comfy_coord *co = r->co;
+    /* Every call may wait for the database (bounded, but seconds when it is unreachable): a
+     * pause keeps an outage from stalling every admission of the coordinator. */
+    co->quota_retry_at = rt_now_ms() + QUOTA_RETRY_MS;
+    co->quota_dirty = true;
     if (!co->quota_err_logged)
         LOG_ERROR("comfy",
                   "shared job limits: %s failed (%s); this process applies its own limits "
@@ -429,19 +438,45 @@ static void quota_trouble(comfy_runner *r, const char *what, const char *err)
     co->quota_err_logged = true;
 }
 
+/* True when the shared limits may be asked now: not within the pause after a failure, and
+ * this process's rows match its jobs (resynced after an outage). */
+static bool quota_usable(comfy_runner *r)
+{
+    comfy_coord *co = r->co;
+    if (!co->quota || rt_now_ms() < co->quota_retry_at) return false;
+    if (!co->quota_dirty) return true;
+    uint64_t *users = malloc((co->nactive ? co->nactive : 1) * sizeof *users);
+    if (!users) return false;
+    for (unsigned i = 0; i < co->nactive; i++)
+        users[i] = co->active[i].user_id;
+    char err[256];
+    int rc = pg_quota_resync(co->quota, users, co->nactive, err, sizeof err);
+    free(users);
+    if (rc != 0) {
+        quota_trouble(r, "resync", err);
+        return false;
+    }
+    co->quota_dirty = false;
+    co->quota_renewed_ms = rt_now_ms();
+    if (co->quota_err_logged) LOG_INFO("comfy", "shared job limits: the database answers again");
+    co->quota_err_logged = false;
+    return true;
+}
+
 /* Local limits first (no round trip to refuse), then the bot-wide ones. */
 static lim_verdict limits_admit(comfy_runner *r, uint64_t user_id, uint64_t *retry)
 {
     comfy_coord *co = r->co;
     lim_verdict v = lim_admit(co->lim, user_id, rt_wall_ms(), retry);
-    if (v != LIM_OK || !co->quota) return v;
+    if (v != LIM_OK || !quota_usable(r)) {
+        /* admitted on local limits alone: the rows no longer match, resync when back */
+        if (v == LIM_OK && co->quota) co->quota_dirty = true;
+        return v;
+    }
     char key[128], err[256];
     snprintf(key, sizeof key, "%s:%" PRIu64, co->quota_owner, ++co->quota_seq);
     switch (pg_quota_admit(co->quota, user_id, key, retry, err, sizeof err)) {
     case PG_QUOTA_OK:
-        if (co->quota_err_logged)
-            LOG_INFO("comfy", "shared job limits: the database answers again");
-        co->quota_err_logged = false;
         return LIM_OK;
     case PG_QUOTA_USER_ACTIVE:
         v = LIM_USER_CONCURRENT;
@@ -464,9 +499,12 @@ static void limits_finish(comfy_runner *r, uint64_t user_id)
 {
     comfy_coord *co = r->co;
     lim_finish(co->lim, user_id);
+    if (!co->quota) return;
     char err[256];
-    if (co->quota && pg_quota_release_user(co->quota, user_id, err, sizeof err) != 0)
-        quota_trouble(r, "release", err); /* the row's lease runs out instead */
+    if (!quota_usable(r))
+        co->quota_dirty = true; /* the resync drops the row */
+    else if (pg_quota_release_user(co->quota, user_id, err, sizeof err) != 0)
+        quota_trouble(r, "release", err);
 }
 
 /* Admission of a built job; returns false (and answers) when refused. */
@@ -777,7 +815,7 @@ static void on_tick(comfy_runner *r)
     uint64_t now = rt_now_ms();
     /* Leases of held jobs: renewed at a third of their length, so two missed ticks never let
      * a live process's jobs stop counting. */
-    if (co->quota && now - co->quota_renewed_ms >= QUOTA_LEASE_MS / 3) {
+    if (co->quota && now - co->quota_renewed_ms >= QUOTA_LEASE_MS / 3 && quota_usable(r)) {
         char err[256];
         if (pg_quota_renew(co->quota, err, sizeof err) == 0)
             co->quota_renewed_ms = now;

@@ -233,6 +233,45 @@ int pg_quota_release_user(pg_quota *q, uint64_t user_id, char *err, size_t errle
     return 0;
 }
 
+int pg_quota_resync(pg_quota *q, const uint64_t *users, size_t n, char *err, size_t errlen)
+{
+    if (!q || (n && !users)) return -1;
+    if (ensure(q, err, errlen) != 0) return -1;
+    /* The users go as one bound bigint[] parameter: "{1,2,...}" of numbers this code formats. */
+    size_t cap = n * 22 + 3, len = 0;
+    char *arr = malloc(cap);
+    if (!arr) {
+        snprintf(err, errlen, "quota: out of memory");
+        return -1;
+    }
+    arr[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        char u[24];
+        user_param(u, sizeof u, users[i]);
+        len += (size_t)snprintf(arr + len, cap - len, "%s%s", i ? "," : "", u);
+    }
+    snprintf(arr + len, cap - len, "}");
+    char l[16];
+    snprintf(l, sizeof l, "%u", q->lease_ms);
+    const char *lk[2] = {QUOTA_LOCK_CLASS, QUOTA_LOCK_ADMIT};
+    const char *po[1] = {q->owner};
+    const char *pi[3] = {q->owner, arr, l};
+    int rc = 0;
+    if (pg_run(q->c, "BEGIN", 0, NULL, err, errlen) != 0 ||
+        pg_run(q->c, "SELECT pg_advisory_xact_lock($1::int, $2::int)", 2, lk, err, errlen) != 0 ||
+        pg_run(q->c, "DELETE FROM fluxbot_jobs_held WHERE owner = $1", 1, po, err, errlen) != 0 ||
+        pg_run(q->c,
+               "INSERT INTO fluxbot_jobs_held (job_key, user_id, owner, expires_ms)"
+               " SELECT $1 || ':resync:' || t.i, t.u, $1,"
+               "  (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $3::bigint"
+               " FROM unnest($2::bigint[]) WITH ORDINALITY AS t(u, i)",
+               3, pi, err, errlen) != 0 ||
+        pg_run(q->c, "COMMIT", 0, NULL, err, errlen) != 0)
+        rc = fail(q);
+    free(arr);
+    return rc;
+}
+
 int pg_quota_renew(pg_quota *q, char *err, size_t errlen)
 {
     if (!q) return -1;

@@ -57,6 +57,11 @@ int pg_quota_finish(pg_quota *q, const char *job_key, char *err, size_t errlen);
  * when none is held) or -1 with err. */
 int pg_quota_release_user(pg_quota *q, uint64_t user_id, char *err, size_t errlen);
 
+/* Replaces every row this process holds with one per job it holds now (users[i] is the user of
+ * its i-th held job): after an outage, releases that could not be written and admissions made
+ * on local limits alone leave the rows wrong, and only the process knows its jobs. 0 or -1. */
+int pg_quota_resync(pg_quota *q, const uint64_t *users, size_t n, char *err, size_t errlen);
+
 /* Extends the lease of every job this process holds. Call well within lease_ms (a third of
  * it). 0 or -1 with err. */
 int pg_quota_renew(pg_quota *q, char *err, size_t errlen);
