@@ -459,6 +459,71 @@ static void test_set_duplicate_name(void **state)
     decl_set_free(&set);
 }
 
+/* The example of docs/comfy.md loads as written: its mapping and declaration are read from the
+ * document itself, beside an SDXL export with the nodes the text describes. */
+static const char *sdxl =
+    "{\"3\":{\"class_type\":\"KSampler\",\"inputs\":{\"seed\":1,\"steps\":25,\"cfg\":7,"
+    "\"sampler_name\":\"euler\",\"scheduler\":\"normal\",\"denoise\":1,\"model\":[\"4\",0],"
+    "\"positive\":[\"6\",0],\"negative\":[\"7\",0],\"latent_image\":[\"5\",0]}},"
+    "\"4\":{\"class_type\":\"CheckpointLoaderSimple\",\"inputs\":{\"ckpt_name\":"
+    "\"sd_xl_base_1.0.safetensors\"}},"
+    "\"5\":{\"class_type\":\"EmptyLatentImage\",\"inputs\":{\"width\":1024,\"height\":1024,"
+    "\"batch_size\":1}},"
+    "\"6\":{\"class_type\":\"CLIPTextEncode\",\"_meta\":{\"title\":\"Positive\"},"
+    "\"inputs\":{\"text\":\"\",\"clip\":[\"4\",1]}},"
+    "\"7\":{\"class_type\":\"CLIPTextEncode\",\"_meta\":{\"title\":\"Negative\"},"
+    "\"inputs\":{\"text\":\"\",\"clip\":[\"4\",1]}},"
+    "\"8\":{\"class_type\":\"VAEDecode\",\"inputs\":{\"samples\":[\"3\",0],\"vae\":[\"4\",2]}},"
+    "\"9\":{\"class_type\":\"SaveImage\",\"inputs\":{\"filename_prefix\":\"sdxl\","
+    "\"images\":[\"8\",0]}}}";
+
+/* The ```json block of text that starts with prefix, malloc'd. */
+static char *doc_block(const char *text, const char *prefix)
+{
+    const char *p = text;
+    while ((p = strstr(p, "```json\n")) != NULL) {
+        p += 8;
+        if (strncmp(p, prefix, strlen(prefix)) != 0) continue;
+        const char *end = strstr(p, "```");
+        assert_non_null(end);
+        return strndup(p, (size_t)(end - p));
+    }
+    fail_msg("docs/comfy.md has no example starting with %s", prefix);
+    return NULL;
+}
+
+static void test_docs_example_loads(void **state)
+{
+    (void)state;
+    FILE *f = fopen(FLUXBOT_SOURCE_DIR "/docs/comfy.md", "r");
+    assert_non_null(f);
+    static char text[1 << 18];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *m = doc_block(text, "{\"workflow\": \"sdxl.json\"");
+    char *d = doc_block(text, "{\"name\": \"sdxl\"");
+    write_file("sdxl.json", sdxl);
+    write_file("sdxl.map.json", m);
+    write_file("sdxl.cmd.json", d);
+    char path[256];
+    snprintf(path, sizeof path, "%s/sdxl.cmd.json", tmpdir);
+    decl_command *c = decl_load(path, err, sizeof err);
+    if (!c) fprintf(stderr, "%s\n", err);
+    assert_non_null(c);
+    assert_int_equal(c->noptions, 8);
+    assert_string_equal(c->options[2].targets[0].node, "7"); /* negative */
+    assert_string_equal(c->options[6].source_arg, "checkpoint");
+    decl_free(c);
+    free(m);
+    free(d);
+    static const char *const files[] = {"sdxl.json", "sdxl.map.json", "sdxl.cmd.json"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, files[i]);
+        unlink(path);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_broken_values),
         cmocka_unit_test(test_broken_patches),
         cmocka_unit_test(test_set_duplicate_name),
+        cmocka_unit_test(test_docs_example_loads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
