@@ -318,12 +318,12 @@ static int parse_choices(lctx *c, decl_option *o, const cJSON *ch, const char *w
     const cJSON *x;
     cJSON_ArrayForEach(x, ch)
     {
-        char w[160];
+        char w[256];
         snprintf(w, sizeof w, "%s\"choices\"[%d]", where, i);
         static const char *const keys[] = {"name", "value"};
         if (!cJSON_IsObject(x)) return fail(c, "%s: must be {\"name\", \"value\"}", w);
         decl_choice *dc = &o->choices[i];
-        char ww[200];
+        char ww[272];
         snprintf(ww, sizeof ww, "%s.", w);
         if (check_keys(c, x, ww, keys, 2)) return -1;
         if (get_text(c, x, "name", ww, true, 1, 100, dc->name, sizeof dc->name)) return -1;
@@ -394,7 +394,7 @@ static int parse_autocomplete(lctx *c, decl_option *o, const cJSON *a, const cha
         return 0;
     }
     if (strncmp(s, "file:", 5) == 0) {
-        char w[200];
+        char w[256];
         snprintf(w, sizeof w, "%s\"autocomplete\"", where);
         if (check_list_file(c, s + 5, w)) return -1;
         o->source = DECL_SRC_FILE;
@@ -560,7 +560,7 @@ static int parse_option(lctx *c, decl_option *o, const cJSON *j, int idx)
                     "%s\"patch\": an attachment goes through \"param\": \"image1\"/\"image2\" "
                     "(the runner uploads it first)",
                     where);
-    char w[200];
+    char w[256];
     if (cJSON_IsObject(pt)) {
         snprintf(w, sizeof w, "%s\"patch\": ", where);
         return add_target(c, o, pt, w);
