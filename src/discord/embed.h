@@ -85,7 +85,8 @@ cJSON *embed_list_to_json(const embed *const *list, unsigned n);
 bool embed_json_within_limits(const cJSON *obj, char *why, size_t whylen);
 
 /* True for an http(s):// or attachment:// URL of at most EMBED_URL_MAX bytes of valid UTF-8
- * without blanks or control characters. (Text is clipped with util_utf8_clip, counted with util_utf8_chars.) */
+ * without blanks or control characters. (Text is clipped with util_utf8_clip, counted with
+ * util_utf8_chars.) */
 bool embed_url_ok(const char *url);
 
 #endif
