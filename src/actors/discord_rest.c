@@ -72,6 +72,8 @@ struct drest {
     /* Header lists shared by every request without an audit reason, indexed by
      * (authorized ? 2 : 0) | (json body ? 1 : 0); built once, read-only afterwards. */
     struct curl_slist *hdr_sets[4];
+    cmd_dms_fn dms_allowed; /* commands registered as usable in DMs */
+    void *dms_ctx;
 
     rq *head, *tail;   /* waiting for the limiter, oldest first */
     rq *fhead, *ftail; /* in flight */
@@ -851,11 +853,17 @@ void drest_stats_get(drest *d, drest_stats *out)
     out->fatal = atomic_load(&d->fatal);
 }
 
+void drest_set_command_dms(drest *d, cmd_dms_fn dms_allowed, void *ctx)
+{
+    d->dms_allowed = dms_allowed;
+    d->dms_ctx = ctx;
+}
+
 int drest_register_commands(drest *d, uint64_t application_id, const uint64_t *guilds,
                             unsigned nguilds, const char *const *labels, unsigned nlabels,
                             rt_actor *reply_to, uint64_t cookie, char *err, size_t errlen)
 {
-    char *json = cmd_table_json(labels, nlabels, err, errlen);
+    char *json = cmd_table_json_dms(labels, nlabels, d->dms_allowed, d->dms_ctx, err, errlen);
     if (!json) return -1;
     int sent = 0;
     unsigned n = nguilds ? nguilds : 1;

@@ -17,6 +17,9 @@ typedef enum an_event_kind {
     AN_EV_COMMAND = 1,  /* row in command_usage */
     AN_EV_IMAGE = 2,    /* row in image_stats */
     AN_EV_ACTIVITY = 3, /* row in user_activity */
+    /* A change of moderation state (src/moderation/mod_store.h): action = the operation,
+     * details = its arguments as JSON. Not statistics: no rollup, and a reset keeps it. */
+    AN_EV_MODERATION = 4,
 } an_event_kind;
 
 /* Per-field byte limits (text beyond is cut). */

@@ -48,11 +48,22 @@ typedef struct an_activity_event {
     uint64_t ts_ms;
 } an_activity_event;
 
+/* A moderation state change (filters, warnings, bans): op and details_json as
+ * mod_store.h defines them. Ordered with every other event; never deleted by a reset. */
+typedef struct an_moderation_event {
+    uint64_t user_id; /* the user the change is about (0 for filter rules) */
+    uint64_t guild_id;
+    const char *op;
+    const char *details_json;
+    uint64_t ts_ms;
+} an_moderation_event;
+
 /* 0, or -RT_ESTOPPED when the writer no longer accepts events (after shutdown, or writer is
  * NULL because analytics are off). */
 int an_record_command(rt_actor *writer, const an_command_event *e);
 int an_record_image(rt_actor *writer, const an_image_event *e);
 int an_record_activity(rt_actor *writer, const an_activity_event *e);
+int an_record_moderation(rt_actor *writer, const an_moderation_event *e);
 
 /* Asks for a reset: every event recorded before this call is deleted, every later one kept.
  * The writer answers reply_to (may be NULL) with MSG_AN_RESET_DONE (src/msgs/analytics_msgs.h)

@@ -343,6 +343,8 @@ int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *er
         case AN_EV_ACTIVITY:
             t.activity = 1;
             break;
+        case AN_EV_MODERATION: /* never passed here (an_store_write filters it out) */
+            break;
         }
         days[i] = t;
         days[i].bucket = day;

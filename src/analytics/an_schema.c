@@ -7,6 +7,7 @@
 
 #include "analytics/an_rollup.h"
 #include "analytics/an_sqlerr.h"
+#include "moderation/mod_store.h"
 #include "fluxbot/runtime.h"
 
 /*
@@ -136,6 +137,10 @@ static const char k_v4[] =
     "  AS popular_resolutions"
     " FROM daily_stats d;";
 
+/* Version 5: the moderation state (filters, violations, warning clears, bans); see
+ * src/moderation/mod_store.h, which owns these tables. */
+static const char k_v5[] = MOD_STORE_SCHEMA_SQL;
+
 /*
  * A migration that adds or changes rollups sets `rebuild`. The rollups are then recomputed
  * from the raw rows once, in the transaction of the last step, because the rebuild code writes
@@ -147,10 +152,7 @@ typedef struct migration {
 } migration;
 
 static const migration k_migrations[AN_SCHEMA_VERSION] = {
-    {k_v1, false},
-    {k_v2, true},
-    {k_v3, true},
-    {k_v4, false},
+    {k_v1, false}, {k_v2, true}, {k_v3, true}, {k_v4, false}, {k_v5, false},
 };
 
 int an_schema_pragmas(sqlite3 *db, char *err, size_t errlen)

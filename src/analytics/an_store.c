@@ -8,6 +8,7 @@
 #include "analytics/an_rollup.h"
 #include "analytics/an_schema.h"
 #include "analytics/an_sqlerr.h"
+#include "moderation/mod_store.h"
 #include "util/util_assert.h"
 
 struct an_store {
@@ -188,6 +189,8 @@ static int insert_one(an_store *s, const an_event *e)
         sqlite3_bind_int(st, 11, e->success);
         sqlite3_bind_int64(st, 12, e->ts_ms);
         break;
+    case AN_EV_MODERATION:
+        return mod_store_apply(s->db, e);
     case AN_EV_ACTIVITY:
         st = s->ins_activity;
         sqlite3_bind_int64(st, 1, (int64_t)e->seq);
@@ -237,7 +240,22 @@ int an_store_write(an_store *s, const an_event *const *evs, size_t n, char *err,
         if (rc != SQLITE_OK) an_sql_err(s->db, rc, "inserting an event", err, errlen);
         if (evs[i]->seq > hwm) hwm = evs[i]->seq;
     }
-    if (rc == SQLITE_OK) rc = an_rollup_apply(&s->rollup, evs, n, err, errlen);
+    if (rc == SQLITE_OK) {
+        /* Moderation changes are not statistics: the rollups see only the other events. */
+        size_t nstat = 0;
+        for (size_t i = 0; i < n; i++)
+            nstat += evs[i]->kind != AN_EV_MODERATION;
+        if (nstat == n) {
+            rc = an_rollup_apply(&s->rollup, evs, n, err, errlen);
+        } else if (nstat) {
+            const an_event **stat = malloc(nstat * sizeof *stat);
+            if (!stat) abort();
+            for (size_t i = 0, k = 0; i < n; i++)
+                if (evs[i]->kind != AN_EV_MODERATION) stat[k++] = evs[i];
+            rc = an_rollup_apply(&s->rollup, stat, nstat, err, errlen);
+            free(stat);
+        }
+    }
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(s->set_hwm, 1, (int64_t)hwm);
         rc = sqlite3_step(s->set_hwm);
