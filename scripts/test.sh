@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: every C file must match .clang-format (CI fails on
-# drift; fix with clang-format -i); the release build (what the run command and the
+# drift; fix with clang-format -i); Discord reply structure is built in src/discord/ only
+# (scripts/check_reply_owner.sh); the release build (what the run command and the
 # benchmarks use: -O2 raises warnings Debug does not) must compile; the Debian package is built
 # and unpacked into a temporary root (or, with FLUXBOT_TEST_DPKG_INSTALL=1 as root, as CI does
 # on its fresh machine, installed with apt/dpkg), and the release build installed with
 # `cmake --install` into another, for test_install to run the installed files; then
 # all tests under ASan+UBSan, then the concurrent ones (label "tsan") under ThreadSanitizer.
+# A throw-away PostgreSQL 15 (scripts/pg.sh: Unix socket in a temporary directory, no TCP port)
+# serves both runs; its URL reaches the tests as FLUXBOT_TEST_PG_URL, and it is stopped at exit.
 # Extra arguments go to ctest (e.g. -R router).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +18,9 @@ jobs=$(nproc)
 (cd "$here" && find . \( -path ./build -o -path './.*' \) -prune -o -type f -name '*.[ch]' -print0 |
     xargs -0 clang-format --dry-run -Werror)
 echo "== every C file matches .clang-format"
+
+"$here/scripts/check_reply_owner.sh"
+echo "== Discord replies (envelopes, allowed_mentions, interaction/webhook paths) only in src/discord/"
 
 "$here/scripts/build.sh" release >/dev/null
 echo "== release build (with benchmarks) compiled"
@@ -37,9 +43,21 @@ fi
 # And a source build installed the GNU way, into a temporary root.
 FLUXBOT_SOURCE_INSTALL_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/fluxbot-inst-XXXXXX")
 export FLUXBOT_SOURCE_INSTALL_ROOT
-trap 'rm -rf "$FLUXBOT_SOURCE_INSTALL_ROOT"; [ "$FLUXBOT_INSTALLED_ROOT" = / ] || rm -rf "$FLUXBOT_INSTALLED_ROOT"' EXIT
+pg_dir=
+cleanup() {
+    rm -rf "$FLUXBOT_SOURCE_INSTALL_ROOT"
+    [ "$FLUXBOT_INSTALLED_ROOT" = / ] || rm -rf "$FLUXBOT_INSTALLED_ROOT"
+    [ -z "$pg_dir" ] || "$here/scripts/pg.sh" stop "$pg_dir"
+}
+trap cleanup EXIT
 DESTDIR="$FLUXBOT_SOURCE_INSTALL_ROOT" cmake --install "${FLUXBOT_BUILD_ROOT:-$here/build}/release" >/dev/null
 echo "== package $(basename "$deb") built, installed in $FLUXBOT_INSTALLED_ROOT; release build installed in $FLUXBOT_SOURCE_INSTALL_ROOT (test_install runs both)"
+
+pg_out=$("$here/scripts/pg.sh" start)
+pg_dir=$(sed -n 1p <<<"$pg_out")
+FLUXBOT_TEST_PG_URL=$(sed -n 2p <<<"$pg_out")
+export FLUXBOT_TEST_PG_URL
+echo "== PostgreSQL $("${FLUXBOT_PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" --version | awk '{print $NF}') on a Unix socket in $pg_dir (no TCP)"
 
 asan=$("$here/scripts/build.sh" asan)
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -12,9 +12,8 @@
  * and closed; its late callbacks only free it, so a dead peer never delays the reconnect.
  */
 #include "actors/gateway.h"
-#include "util/util_curl.h"
+#include "util/util_http.h"
 
-#include <curl/curl.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +23,7 @@
 
 #include "discord/gw_envelope.h"
 #include "discord/gw_identify.h"
+#include "pg/pg_idgate.h"
 #include "discord/gw_payload.h"
 #include "discord/gw_session.h"
 #include "discord/gw_url.h"
@@ -93,6 +93,8 @@ struct gateway {
 
     gw_bot_info bot;
     gw_idq idq;
+    pg_idgate *idgate;      /* shared pacing across processes; NULL = this process only */
+    bool idgate_err_logged; /* one log line per outage, not one per poll */
     shard *shards;
     uint32_t nshards;
     conn *conns;
@@ -109,7 +111,7 @@ struct gateway {
     _Atomic uint64_t n_connections, n_reconnects, n_identifies, n_resumes, n_resumed, n_ready,
         n_zombies, n_invalid, n_frames_in, n_frames_out, n_bytes_in, n_malformed, n_oversized,
         n_dropped, n_duplicates, n_forwarded, n_fwd_retries, n_pending, n_lost, n_role_events,
-        application_id, user_id;
+        n_id_waits, n_id_gate_errors, application_id, user_id;
     _Atomic uint32_t n_shards, n_active;
     _Atomic int fatal_code;
 };
@@ -610,34 +612,10 @@ static const struct lws_protocols protocols[] = {
 
 /* ---- GET /gateway/bot ------------------------------------------------------------------- */
 
-typedef struct http_body {
-    char *buf;
-    size_t len;
-    bool too_big;
-} http_body;
-
-static size_t on_http_body(char *p, size_t sz, size_t n, void *ud)
+static bool stop_asked(void *ctx)
 {
-    http_body *b = ud;
-    size_t k = sz * n;
-    if (b->len + k > BOT_INFO_MAX) {
-        b->too_big = true;
-        return 0;
-    }
-    char *q = realloc(b->buf, b->len + k + 1);
-    if (!q) return 0;
-    b->buf = q;
-    memcpy(b->buf + b->len, p, k);
-    b->len += k;
-    b->buf[b->len] = '\0';
-    return k;
-}
-
-static int on_http_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
-{
-    (void)a, (void)b, (void)c, (void)d;
-    gateway *g = ud;
-    return rt_actor_stop_requested(g->actor) ? 1 : 0; /* abort on shutdown */
+    gateway *g = ctx;
+    return rt_actor_stop_requested(g->actor); /* abort on shutdown */
 }
 
 /* 0 = got it, 1 = retry later, -1 = fatal (logged). */
@@ -649,38 +627,20 @@ static int fetch_bot_info(gateway *g)
         n--;
     snprintf(url, sizeof url, "%.*s/gateway/bot", (int)n, g->api_base);
     char auth[300];
-    snprintf(auth, sizeof auth, "Authorization: Bot %s", g->token);
-    char ua[128];
-    snprintf(ua, sizeof ua, "User-Agent: DiscordBot (https://github.com/fluxbot/fluxbot, %s)",
-             FLUXBOT_VERSION);
-
-    util_curl_init();
-    CURL *e = curl_easy_init();
-    if (!e) return 1;
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    h = curl_slist_append(h, ua);
-    http_body b = {0};
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_http_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_http_progress);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, g);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode rc = curl_easy_perform(e);
-    long status = 0;
-    if (rc == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
+    snprintf(auth, sizeof auth, "Bot %s", g->token);
+    util_http_opts o = {.authorization = auth,
+                        .timeout_ms = 10000,
+                        .max_bytes = BOT_INFO_MAX,
+                        .cancel = stop_asked,
+                        .cancel_ctx = g};
+    util_http_res b;
+    int rc = util_http_get(url, &o, &b);
+    long status = b.status;
 
     int result = 1;
-    if (rc != CURLE_OK) {
+    if (rc != 0) {
         if (!rt_actor_stop_requested(g->actor))
-            LOG_WARN(LOGN, "GET /gateway/bot failed: %s%s", curl_easy_strerror(rc),
-                     b.too_big ? " (answer too large)" : "");
+            LOG_WARN(LOGN, "GET /gateway/bot failed: %s", b.error);
     } else if (status == 401) {
         fatal_stop(g, 401,
                    "Discord rejected the bot token (401 on GET /gateway/bot); set a valid "
@@ -690,12 +650,12 @@ static int fetch_bot_info(gateway *g)
         LOG_WARN(LOGN, "GET /gateway/bot answered HTTP %ld; retrying", status);
     } else {
         char err[160];
-        if (gw_parse_bot_info(b.buf ? b.buf : "", b.len, &g->bot, err, sizeof err) == 0)
+        if (gw_parse_bot_info(b.body ? b.body : "", b.len, &g->bot, err, sizeof err) == 0)
             result = 0;
         else
             LOG_WARN(LOGN, "%s; retrying", err);
     }
-    free(b.buf);
+    util_http_res_free(&b);
     return result;
 }
 
@@ -724,6 +684,15 @@ static int shards_start(gateway *g)
         return -1;
     }
     gw_idq_init(&g->idq, g->bot.max_concurrency, DEF(g->cfg.identify_interval_ms, 5000u), now);
+    if (g->cfg.db_url && g->cfg.db_url[0]) {
+        pg_idgate_cfg ic = {.url = g->cfg.db_url, .margin_ms = g->cfg.identify_margin_ms};
+        g->idgate = pg_idgate_new(&ic);
+        if (!g->idgate) {
+            fatal_stop(g, 0, "db_url is not a usable postgresql:// URL");
+            return -1;
+        }
+        LOG_INFO(LOGN, "identify pacing shared with the other processes through PostgreSQL");
+    }
     gw_idq_set_budget(&g->idq, g->bot.total, g->bot.remaining, g->bot.reset_after_ms, now);
     if (g->bot.remaining < n)
         LOG_WARN(LOGN,
@@ -767,6 +736,39 @@ static int shards_start(gateway *g)
     return 0;
 }
 
+/* Asks the database whether shard sh may identify now (pg_idgate). False with *retry set when
+ * another process identified its bucket too recently, or when the database cannot be asked:
+ * the gate fails closed, since an unpaced identify is what it prevents. */
+static bool shared_identify_permit(gateway *g, shard *sh, uint64_t now, uint64_t *retry)
+{
+    uint32_t bucket = sh->id % (g->idq.max_concurrency ? g->idq.max_concurrency : 1);
+    uint64_t wait = 0;
+    char err[256] = "";
+    pg_idgate_verdict v =
+        pg_idgate_claim(g->idgate, bucket, (uint32_t)g->idq.interval_ms, &wait, err, sizeof err);
+    if (v == PG_IDGATE_GRANTED) {
+        if (g->idgate_err_logged) LOG_INFO(LOGN, "identify pacing: the database answers again");
+        g->idgate_err_logged = false;
+        return true;
+    }
+    if (v == PG_IDGATE_WAIT) {
+        bump(&g->n_id_waits);
+        LOG_DEBUG(LOGN, "shard %u: bucket %u identified by another process; waiting %llu ms",
+                  sh->id, bucket, (unsigned long long)wait);
+        *retry = now + (wait ? wait : 1);
+        return false;
+    }
+    bump(&g->n_id_gate_errors);
+    if (!g->idgate_err_logged)
+        LOG_ERROR(LOGN,
+                  "shard %u: identify pacing through the database failed (%s); not identifying "
+                  "until it answers (resumes go on)",
+                  sh->id, err);
+    g->idgate_err_logged = true;
+    *retry = now + 1000;
+    return false;
+}
+
 /* Lets every shard act on time; returns the earliest time anything is due. */
 static uint64_t shards_poll(gateway *g)
 {
@@ -783,6 +785,13 @@ static uint64_t shards_poll(gateway *g)
         apply_actions(sh);
         if (gw_session_wants_identify(s)) {
             uint64_t retry;
+            /* The shared gate is asked only when this process would identify now, so a wait
+             * there costs no local permit (nor a unit of the daily budget). */
+            if (g->idgate && gw_idq_ready_at(&g->idq, sh->id, now) <= now &&
+                !shared_identify_permit(g, sh, now, &retry)) {
+                if (retry < next) next = retry;
+                goto shard_done;
+            }
             gw_idq_verdict v = gw_idq_acquire(&g->idq, sh->id, now, &retry);
             if (v == GW_IDQ_GRANTED) {
                 sh->budget_logged = false;
@@ -800,6 +809,7 @@ static uint64_t shards_poll(gateway *g)
                 if (retry < next) next = retry;
             }
         }
+    shard_done:
         if (s->state == GW_ST_ACTIVE) active++;
         uint64_t d = gw_session_next_deadline(s);
         if (d < next) next = d;
@@ -959,6 +969,7 @@ void gateway_config_from(gateway_config *cfg, const fb_config *c, rt_actor *targ
     cfg->intents = GW_INTENT_GUILDS;
     cfg->target = target;
     cfg->roles = roles;
+    cfg->db_url = c->db_url;
 }
 
 gateway *gateway_create(rt_system *sys, const gateway_config *cfg)
@@ -1026,6 +1037,7 @@ void gateway_free(gateway *g)
     for (uint32_t i = 0; i < g->nshards; i++)
         gw_inflater_free(&g->shards[i].z);
     free(g->shards);
+    pg_idgate_free(g->idgate);
     if (g->own_roles) gw_roles_free(g->roles);
     pthread_mutex_destroy(&g->ctx_lock);
     free(g);
@@ -1054,6 +1066,8 @@ void gateway_stats_get(gateway *g, gateway_stats *o)
     o->forward_pending = atomic_load(&g->n_pending);
     o->forward_lost = atomic_load(&g->n_lost);
     o->role_events = atomic_load(&g->n_role_events);
+    o->identify_waits = atomic_load(&g->n_id_waits);
+    o->identify_gate_errors = atomic_load(&g->n_id_gate_errors);
     o->shards = atomic_load(&g->n_shards);
     o->shards_active = atomic_load(&g->n_active);
     o->application_id = atomic_load(&g->application_id);
