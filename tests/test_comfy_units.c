@@ -66,6 +66,44 @@ static void test_sniff(void **state)
     assert_string_equal(img_mime(IMG_MP4), "video/mp4");
 }
 
+/* What ComfyUI's core savers write, typed by the bytes: the right extension and content type. */
+static void test_sniff_animations_and_video(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *b = img_webm_fixture(7, &len); /* SaveWEBM */
+    assert_int_equal(img_sniff(b, len), IMG_WEBM);
+    assert_string_equal(img_ext(IMG_WEBM), "webm");
+    assert_string_equal(img_mime(IMG_WEBM), "video/webm");
+    assert_true(img_is_video(IMG_WEBM));
+    b[25] = 'x'; /* DocType "wxbm": some other Matroska file */
+    assert_int_equal(img_sniff(b, len), IMG_MKV);
+    assert_int_equal(img_sniff(b, 4), IMG_MKV); /* header cut short: still EBML, not webm */
+    free(b);
+    b = img_apng_encode(8, 8, 3, &len); /* SaveAnimatedPNG */
+    assert_int_equal(img_sniff(b, len), IMG_APNG);
+    assert_string_equal(img_ext(IMG_APNG), "png");
+    assert_string_equal(img_mime(IMG_APNG), "image/apng");
+    assert_false(img_is_video(IMG_APNG));
+    free(b);
+    b = img_png_encode(8, 8, 0, 3, &len); /* a still PNG stays a PNG */
+    assert_int_equal(img_sniff(b, len), IMG_PNG);
+    b[8] = 0xff; /* a chunk length past the end: no walk outside the buffer */
+    assert_int_equal(img_sniff(b, len), IMG_PNG);
+    free(b);
+    b = img_webp_anim_fixture(8, 8, 3, &len); /* SaveAnimatedWEBP */
+    assert_int_equal(img_sniff(b, len), IMG_WEBP);
+    assert_string_equal(img_ext(IMG_WEBP), "webp");
+    free(b);
+    assert_int_equal(img_sniff((const uint8_t *)"\0\0\0\x14"
+                                                "ftypqt  ",
+                               12),
+                     IMG_MOV);
+    assert_string_equal(img_ext(IMG_MOV), "mov");
+    assert_true(img_is_video(IMG_MP4));
+    assert_false(img_is_video(IMG_GIF));
+}
+
 static void test_progress_text_and_eta(void **state)
 {
     (void)state;
@@ -309,6 +347,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_roundtrip_and_corruption),
         cmocka_unit_test(test_sniff),
+        cmocka_unit_test(test_sniff_animations_and_video),
         cmocka_unit_test(test_progress_text_and_eta),
         cmocka_unit_test(test_progress_throttle),
         cmocka_unit_test(test_server_pick),

@@ -226,6 +226,9 @@ static outcome upload_inputs(jctx *x)
     return OUT_OK;
 }
 
+/* POST /queue delete + POST /interrupt of x->pid on its server (defined below). */
+static void interrupt_prompt(jctx *x);
+
 static outcome submit(jctx *x)
 {
     comfy_runner *r = x->r;
@@ -265,8 +268,27 @@ static outcome submit(jctx *x)
     }
     cproto_submit sub;
     int status = res.status;
-    cproto_parse_submit(status, (const char *)res.body, &sub);
+    const char *outs[WF_MAX_TARGETS];
+    for (unsigned i = 0; i < x->wf->noutputs; i++)
+        outs[i] = x->wf->outputs[i];
+    cproto_parse_submit_for(status, (const char *)res.body, outs, x->wf->noutputs, &sub);
     comfy_http_res_free(&res);
+    if (sub.partial) {
+        /* ComfyUI queued the prompt but runs only the outputs that validated */
+        LOG_WARN("comfy",
+                 "job %" PRIu64 " (%s workflow %s): %s queued prompt %s without some "
+                 "outputs: %s",
+                 j->id, wf_kind_name(x->wf->kind), x->wf->name, r->servers[x->server].label,
+                 sub.prompt_id, sub.operator_text);
+    }
+    if (!sub.ok && sub.partial) {
+        /* none of our outputs will be produced: take the prompt back off ComfyUI's queue */
+        comfy_ev_unregister(r, (unsigned)x->server, x->pid);
+        snprintf(x->pid, sizeof x->pid, "%s", sub.prompt_id);
+        interrupt_prompt(x);
+        set_fail(x, "validation", "%s", sub.user_text);
+        return OUT_FAILED;
+    }
     if (!sub.ok) {
         comfy_ev_unregister(r, (unsigned)x->server, x->pid);
         if (status >= 500 || status == 0) {
@@ -564,7 +586,7 @@ static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
         return NULL;
     }
     img_type t = img_sniff(res.body, res.len);
-    bool is_video = j->kind == COMFY_KIND_VIDEO || t == IMG_MP4;
+    bool is_video = j->kind == COMFY_KIND_VIDEO || img_is_video(t);
     bool is_image = !is_video && t != IMG_UNKNOWN;
     char filename[96];
     snprintf(filename, sizeof filename, "fluxbot_%" PRIu64 ".%s", j->id,

@@ -34,9 +34,9 @@ const char *wf_param_name(wf_param p)
 
 bool wf_is_output_class(const char *ct)
 {
-    static const char *const outs[] = {"SaveImage",          "SaveAnimatedWEBP", "SaveAnimatedPNG",
-                                       "SaveVideo",          "VHS_VideoCombine", "Image Save",
-                                       "SaveImageWebsocket", "PreviewImage"};
+    static const char *const outs[] = {"SaveImage",  "SaveAnimatedWEBP",   "SaveAnimatedPNG",
+                                       "SaveWEBM",   "SaveVideo",          "VHS_VideoCombine",
+                                       "Image Save", "SaveImageWebsocket", "PreviewImage"};
     if (!ct) return false;
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
         if (strcmp(ct, outs[i]) == 0) return true;

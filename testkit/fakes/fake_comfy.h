@@ -51,6 +51,8 @@ typedef struct fcomfy_stats {
     unsigned restarts;
     unsigned queue_remaining;
     unsigned http_requests;
+    unsigned prompts_partial; /* accepted with a non-empty node_errors (some outputs dropped) */
+    unsigned queue_deletes;   /* pending prompts removed by POST /queue {"delete": [...]} */
 } fcomfy_stats;
 
 /* Starts the server; NULL on failure. opts may be NULL. */
@@ -79,6 +81,11 @@ void fcomfy_set_silent(fcomfy *f, bool on);
 void fcomfy_set_hang(fcomfy *f, bool on);
 /* Every POST /prompt gets a 400 with node_errors while on. */
 void fcomfy_set_reject(fcomfy *f, bool on);
+/* A validation error at every node whose id or class_type equals node (NULL or "" clears),
+ * attributed like ComfyUI does: the outputs needing that node are dropped; when some output is
+ * left the prompt is queued with a 200 whose node_errors list the failures (only the valid
+ * outputs run), else the answer is a 400. */
+void fcomfy_reject_at(fcomfy *f, const char *node);
 /* The worker takes no new prompt while paused. */
 void fcomfy_set_paused(fcomfy *f, bool on);
 void fcomfy_set_png(fcomfy *f, uint32_t w, uint32_t h, bool noise);
