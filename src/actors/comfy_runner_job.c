@@ -28,12 +28,16 @@
 #define WAIT_SLICE_MS 200
 
 static _Thread_local comfy_http *tls_http;
+static _Thread_local unsigned tls_worker; /* this worker's index: names its upload slots */
+
+/* The bot's uploads live in this subfolder of ComfyUI's input folder (see upload_inputs). */
+#define COMFY_UPLOAD_SUBFOLDER "fluxbot"
 
 int comfy_worker_thread_start(rt_actor *self, void *state, unsigned index)
 {
     (void)self;
     (void)state;
-    (void)index;
+    tls_worker = index;
     tls_http = comfy_http_new();
     return tls_http ? 0 : -1;
 }
@@ -209,11 +213,18 @@ static outcome upload_inputs(jctx *x)
     comfy_job *j = x->job;
     for (unsigned i = 0; i < j->nimages; i++) {
         cjob_image *img = &j->images[i];
+        /* One name per worker and image slot, overwritten: a worker follows one job at a time
+         * and ComfyUI reads the file when the job runs, so a slot is free again when the worker
+         * takes its next job. ComfyUI's input folder thus holds at most runner_threads ×
+         * images × 3 types of the bot's files (never one per job), in a subfolder of its own
+         * (LoadImage checks the file exists, so "fluxbot/name" is accepted; its IS_CHANGED
+         * hashes the bytes, so a reused name never serves a cached older image). */
         char name[128];
-        snprintf(name, sizeof name, "fluxbot_%" PRIu64 "_%u.%s", j->id, i + 1, img_ext(img->type));
+        snprintf(name, sizeof name, "w%u_image%u.%s", tls_worker, i + 1, img_ext(img->type));
         comfy_http_res res;
-        int rc = comfy_http_upload(x->http, r->servers[x->server].url, name, img_mime(img->type),
-                                   img->data, img->len, (long)r->http_timeout_ms, &res);
+        int rc = comfy_http_upload_into(x->http, r->servers[x->server].url, COMFY_UPLOAD_SUBFOLDER,
+                                        true, name, img_mime(img->type), img->data, img->len,
+                                        (long)r->http_timeout_ms, &res);
         if (rc != 0 || res.status != 200 ||
             cproto_parse_upload((const char *)res.body, x->uploaded[i], sizeof x->uploaded[i])) {
             LOG_WARN("comfy", "job %" PRIu64 ": upload to %s failed (HTTP %d%s%s)", j->id,

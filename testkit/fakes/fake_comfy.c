@@ -1928,6 +1928,9 @@ void fcomfy_get_stats(fcomfy *f, fcomfy_stats *out)
     pthread_mutex_lock(&f->mu);
     *out = f->st;
     out->queue_remaining = queue_remaining(f);
+    out->input_files = 0;
+    for (const ff_file *x = f->files; x; x = x->next)
+        if (strcmp(x->type, "input") == 0) out->input_files++;
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -1944,7 +1947,10 @@ uint8_t *fcomfy_upload_data(fcomfy *f, const char *name, size_t *len)
 {
     uint8_t *r = NULL;
     pthread_mutex_lock(&f->mu);
-    ff_file *x = file_find(f, "input", "", name);
+    char sub[256] = "";
+    const char *sl = strrchr(name, '/');
+    if (sl) snprintf(sub, sizeof sub, "%.*s", (int)(sl - name), name);
+    ff_file *x = file_find(f, "input", sub, sl ? sl + 1 : name);
     if (x) {
         r = malloc(x->len ? x->len : 1);
         if (!r) abort();

@@ -53,6 +53,7 @@ typedef struct fcomfy_stats {
     unsigned http_requests;
     unsigned prompts_partial; /* accepted with a non-empty node_errors (some outputs dropped) */
     unsigned queue_deletes;   /* pending prompts removed by POST /queue {"delete": [...]} */
+    unsigned input_files;     /* files in the input folder (all subfolders) */
 } fcomfy_stats;
 
 /* Starts the server; NULL on failure. opts may be NULL. */
@@ -96,7 +97,7 @@ void fcomfy_set_refuse_ws(fcomfy *f, bool on);
 void fcomfy_get_stats(fcomfy *f, fcomfy_stats *out);
 /* The idx-th accepted POST /prompt body "prompt" graph as JSON text (malloc'd), or NULL. */
 char *fcomfy_prompt_json(fcomfy *f, unsigned idx);
-/* Bytes of an uploaded input file (malloc'd copy), or NULL. */
+/* Bytes of an uploaded input file ("name" or "subfolder/name"; malloc'd copy), or NULL. */
 uint8_t *fcomfy_upload_data(fcomfy *f, const char *name, size_t *len);
 /* Polls until pred(stats, arg) holds or timeout_ms passes; true when it held. */
 bool fcomfy_wait(fcomfy *f, bool (*pred)(const fcomfy_stats *s, void *arg), void *arg,
