@@ -3,8 +3,9 @@
  * port, on its own thread, speaking the routes and the exact websocket message order of the
  * real ComfyUI API (docs/comfy.md), for tests, benchmarks and the demo.
  *
- * Routes (each also under /api): POST /prompt (validation subset → 400 with node_errors; 409 on
- * a duplicate prompt_id), GET /prompt, GET/POST /queue, POST /interrupt, GET/POST /history,
+ * Routes (each also under /api): POST /prompt (validation subset per output → 400 with
+ * node_errors, or 200 with node_errors when some output is still valid; 409 on a duplicate
+ * prompt_id), GET /prompt, GET/POST /queue, POST /interrupt, GET/POST /history,
  * GET /history/{id}, GET /view (real PNG bytes), POST /upload/image (multipart, "(1)" renames),
  * GET /system_stats, GET /object_info, websocket /ws?clientId=.
  * Execution is sequential like the real server: one prompt at a time, lowest number first.
