@@ -462,7 +462,7 @@ static int parse_outputs(wf_workflow *wf, const cJSON *o, const char *map, char 
                     snprintf(err, errlen, "%s: output: more than %d nodes", map, WF_MAX_TARGETS);
                     return -1;
                 }
-                snprintf(wf->outputs[wf->noutputs++], WF_ID_MAX, "%s", ids[k]);
+                memcpy(wf->outputs[wf->noutputs++], ids[k], WF_ID_MAX);
             }
         }
         return 0;
