@@ -12,6 +12,7 @@
 
 #include "analytics/an_commands.h"
 #include "analytics/an_stats.h"
+#include "discord/reply_req.h"
 #include "fluxbot/log.h"
 #include "msgs/discord_msgs.h"
 #include "msgs/stats_msgs.h"
@@ -87,11 +88,7 @@ static void answer(stats_reporter *r, stats_query_msg *q)
                                                          "not be read");
         atomic_fetch_add(&r->failed, 1);
     }
-    char path[64 + TOKEN_MAX];
-    snprintf(path, sizeof path, "/webhooks/%llu/%s/messages/@original", (unsigned long long)app,
-             q->token);
-    rest_req_msg *req = rest_req_msg_new(REST_PATCH, path, json);
-    free(json);
+    rest_req_msg *req = reply_req_edit_original(app, q->token, json);
     req->reply_to = q->rest_reply_to;
     req->cookie = q->cookie;
     if (rt_send_spill(q->rest, &req->hdr) != 0) {
