@@ -393,12 +393,73 @@ static void test_result_over_upload_limit_and_analytics(void **state)
     cfx_stop(x);
 }
 
+static void one_thread(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    (void)rc;
+    (void)o;
+    cfg->runner_threads = 1;
+}
+
+/* The message of a job waiting for a runner and /queue give the same position. */
+static void test_queue_position_one_definition(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, one_thread);
+    assert_non_null(x);
+    fcomfy_set_paused(x->srv[0], true); /* job A stays in ComfyUI's queue, holding the runner */
+    uint64_t ixa, ixb;
+    char toka[64], tokb[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "first", 1, &ixa, toka));
+    for (int i = 0; i < 500; i++) {
+        fcomfy_stats s;
+        fcomfy_get_stats(x->srv[0], &s);
+        if (s.prompts_accepted == 1) break;
+        util_sleep_ms(10);
+    }
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "second", 2, &ixb, tokb));
+    bool shown = false;
+    for (int i = 0; i < 500 && !shown; i++) {
+        frest_ix_state st = {0};
+        frest_interaction_state(x->rest, ixb, &st);
+        shown = st.original_json && strstr(st.original_json, "position");
+        if (shown) {
+            /* first in line for the runner: position 1, not 1 + runner_threads */
+            assert_non_null(strstr(st.original_json, "position 1"));
+        }
+        free(st.original_json);
+        if (!shown) util_sleep_ms(10);
+    }
+    assert_true(shown);
+    char qtok[64];
+    uint64_t qix = cfx_interaction(x, false, false, qtok);
+    cfx_ack(x, qix, qtok, "{\"type\":5,\"data\":{\"flags\":64}}");
+    comfy_queue_msg *q = comfy_queue_msg_new(CFX_APP, qix, qtok);
+    q->origin.user_id = 2;
+    cfx_send(x, q);
+    bool listed = false;
+    for (int i = 0; i < 300 && !listed; i++) {
+        frest_ix_state st = {0};
+        frest_interaction_state(x->rest, qix, &st);
+        listed = st.original_json && strstr(st.original_json, "waiting for a free runner");
+        if (listed) assert_non_null(strstr(st.original_json, "(position 1)"));
+        free(st.original_json);
+        if (!listed) util_sleep_ms(10);
+    }
+    assert_true(listed);
+    fcomfy_set_paused(x->srv[0], false);
+    char *final = cfx_wait_final(x, tokb, NULL, NULL, 15000);
+    assert_non_null(final);
+    free(final);
+    cfx_stop(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_job_and_buttons),
         cmocka_unit_test(test_bad_options_and_limits),
         cmocka_unit_test(test_result_over_upload_limit_and_analytics),
+        cmocka_unit_test(test_queue_position_one_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

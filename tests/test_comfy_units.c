@@ -265,8 +265,11 @@ static void test_final_payload(void **state)
     j.upscale = 2;
     j.nloras = 1;
     strcpy(j.lora_name[0], "Realism");
-    cres_result r = {
-        .job = &j, .filename = "fluxbot_77.png", .is_image = true, .generation_ms = 12345};
+    cres_result r = {.job = &j,
+                     .filename = "fluxbot_77.png",
+                     .is_image = true,
+                     .upscale_offered = true,
+                     .generation_ms = 12345};
     char *s = cres_final_payload(&r);
     cJSON *root = cJSON_Parse(s);
     assert_non_null(root);
@@ -291,6 +294,14 @@ static void test_final_payload(void **state)
         0);
     cJSON_Delete(root);
     free(s);
+    /* without an upscale workflow there is no Upscale button: only buttons that work */
+    r.upscale_offered = false;
+    s = cres_final_payload(&r);
+    assert_null(strstr(s, "fb:up2:"));
+    assert_non_null(strstr(s, "fb:regen:77"));
+    assert_non_null(strstr(s, "fb:del:77:99"));
+    free(s);
+    r.upscale_offered = true;
     /* a 6000-byte prompt of 4-byte characters is cut to Discord's limit on a boundary */
     char *big = malloc(6001);
     for (int i = 0; i < 1500; i++)

@@ -201,6 +201,8 @@ static void reject_late(comfy_runner *r, const comfy_reply_ref *ref, const char 
     comfy_rest_send(r, del, true);
 }
 
+/* THE position of a job waiting for a runner: 1 = the next job a free runner takes. The job's
+ * own message and /queue both show this number, so the two can never disagree. */
 static unsigned waiting_position(comfy_coord *co, uint64_t id)
 {
     unsigned pos = 0;
@@ -221,8 +223,12 @@ static void edit_waiting(comfy_runner *r, co_job *c, bool force)
     prog_state p;
     prog_init(&p, now);
     prog_set_phase(&p, PROG_QUEUED, now);
-    p.queue_position = waiting_position(r->co, c->id) + r->threads;
-    p.avg_job_ms = r->co->avg_job_ms ? r->co->avg_job_ms / (r->threads ? r->threads : 1) : 0;
+    unsigned pos = waiting_position(r->co, c->id);
+    unsigned th = r->threads ? r->threads : 1;
+    p.queue_position = pos;
+    /* the ETA is avg_job_ms × position; this job starts once the pos jobs up to it and the th
+     * running ones have left th runners, ≈ (pos + th) / th average jobs from now */
+    p.avg_job_ms = r->co->avg_job_ms && pos ? r->co->avg_job_ms * (pos + th) / (th * pos) : 0;
     char text[300];
     prog_text(&p, c->kind == COMFY_KIND_VIDEO ? "video" : "image", now, text, sizeof text);
     comfy_rest_edit_original(r, &c->job->reply, reply_edit_text_json(text, false), false);

@@ -676,6 +676,7 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
                       .filename = filename,
                       .is_video = is_video,
                       .is_image = is_image,
+                      .upscale_offered = r->wf.kinds[WF_UPSCALE] != NULL,
                       .generation_ms = rt_now_ms() - x->t0,
                       .server_label = r->srv.n > 1 ? r->srv.v[x->server].label : NULL};
     uint64_t limit = upload_limit(j);
