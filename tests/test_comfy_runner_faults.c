@@ -238,6 +238,51 @@ static void test_graceful_stop_is_bounded_and_answers(void **state)
     cfx_stop(x);
 }
 
+/* An operator removes the waiting prompt from ComfyUI's queue (POST /queue) while the server
+ * and its websocket stay up: the job fails as cancelled and is not resubmitted elsewhere. */
+static void test_operator_cancel_is_not_resubmitted(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(2, NULL);
+    assert_non_null(x);
+    fcomfy_set_paused(x->srv[0], true);
+    fcomfy_set_paused(x->srv[1], true);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "cancel me", 1, &ix, tok));
+    int on = -1;
+    for (int i = 0; i < 500 && on < 0; i++) {
+        for (int k = 0; k < 2; k++) {
+            fcomfy_stats s;
+            fcomfy_get_stats(x->srv[k], &s);
+            if (s.prompts_accepted == 1) on = k;
+        }
+        if (on < 0) util_sleep_ms(10);
+    }
+    assert_true(on >= 0);
+    util_sleep_ms(300); /* the runner has seen it waiting */
+    char url[128];
+    snprintf(url, sizeof url, "%s/queue", fcomfy_url(x->srv[on]));
+    comfy_http_res r;
+    assert_int_equal(comfy_http_post_json(x->http, url, "{\"clear\":true}", 5000, &r), 0);
+    assert_int_equal(r.status, 200);
+    comfy_http_res_free(&r);
+    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "cancelled on the ComfyUI server"));
+    free(final);
+    fcomfy_stats a, b;
+    fcomfy_get_stats(x->srv[0], &a);
+    fcomfy_get_stats(x->srv[1], &b);
+    assert_int_equal(a.prompts_accepted + b.prompts_accepted, 1); /* never resubmitted */
+    comfy_runner_stats st;
+    comfy_runner_stats_get(x->cr, &st);
+    assert_int_equal(st.jobs_resubmitted, 0);
+    fcomfy_set_paused(x->srv[0], false);
+    fcomfy_set_paused(x->srv[1], false);
+    cfx_stop(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_and_validation_error),
         cmocka_unit_test(test_lost_twice_fails_clearly),
         cmocka_unit_test(test_graceful_stop_is_bounded_and_answers),
+        cmocka_unit_test(test_operator_cancel_is_not_resubmitted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -448,8 +448,33 @@ typedef struct follow_state {
     uint64_t next_reconcile;  /* when to ask /history and /queue again after a link change */
     uint64_t trouble_since;   /* first failed reconcile of a series, 0 = none */
     bool need_reconcile;      /* the socket went down or came back: events may be missing */
+    bool link_ever_changed;   /* the socket dropped (or came back) since the prompt was sent */
     bool success_seen;
 } follow_state;
+
+/* The prompt is in neither queue nor history. After a socket drop that is a restarted server:
+ * lost, resubmitted. With the socket up all along the server did not restart, so someone removed
+ * the prompt (POST /queue delete): the operator cancelled it, and resubmitting elsewhere would
+ * undo that. */
+static outcome vanished(jctx *x, follow_state *fs)
+{
+    comfy_runner *r = x->r;
+    if (!fs->link_ever_changed) {
+        /* a restart's socket drop may still be on its way: wait one reconcile period for it
+         * (the prompt is gone, so its events no longer matter) */
+        cproto_event evs[8];
+        bool lc = false;
+        comfy_chan_wait(x->chan, evs, 8, r->reconcile_poll_ms, &lc);
+        if (lc) fs->link_ever_changed = true;
+    }
+    if (fs->link_ever_changed || !comfy_servers_up(&r->srv, (unsigned)x->server)) return OUT_LOST;
+    LOG_WARN("comfy",
+             "job %" PRIu64 ": prompt %s left %s's queue while its websocket stayed up: "
+             "cancelled there, not resubmitted",
+             x->job->id, x->pid, r->srv.v[x->server].label);
+    set_fail(x, "cancelled", "The job was cancelled on the ComfyUI server.");
+    return OUT_FAILED;
+}
 
 /* The prompt finished (executing null): the history says how. */
 static outcome finished(jctx *x, const follow_state *fs)
@@ -530,7 +555,7 @@ static outcome poll_position(jctx *x, follow_state *fs, bool ws_up, uint64_t now
     fs->next_queue_poll = now + x->r->queue_poll_ms;
     rec_state st = reconcile(x);
     if (st == REC_DONE) return from_history(x);
-    if (st == REC_ABSENT) return OUT_LOST;
+    if (st == REC_ABSENT) return vanished(x, fs);
     if (st == REC_PENDING) fs->last_event = now;
     if (st == REC_RUNNING) note_started(x);
     return OUT_CONTINUE;
@@ -550,8 +575,11 @@ static outcome check_silence(jctx *x, follow_state *fs, bool ws_up, uint64_t now
     LOG_WARN("comfy", "job %" PRIu64 ": no word from %s for %" PRIu64 " ms (%s)", x->job->id,
              r->srv.v[x->server].label, now - fs->last_event,
              st == REC_RUNNING ? "running, stalled" : "missing");
-    if (st == REC_RUNNING) interrupt_prompt(x);
-    return OUT_LOST;
+    if (st == REC_RUNNING) {
+        interrupt_prompt(x);
+        return OUT_LOST;
+    }
+    return vanished(x, fs);
 }
 
 /* Follows the prompt until it ends, is lost, or the bot stops: each turn waits for events, then
@@ -573,7 +601,7 @@ static outcome follow(jctx *x)
         bool link_changed = false;
         unsigned n = comfy_chan_wait(x->chan, evs, EVENT_BATCH, WAIT_SLICE_MS, &link_changed);
         uint64_t now = rt_now_ms();
-        if (link_changed) fs.need_reconcile = true;
+        if (link_changed) fs.need_reconcile = fs.link_ever_changed = true;
         outcome oc = apply_events(x, &fs, evs, n, now);
         bool ws_up = comfy_servers_up(&r->srv, (unsigned)x->server);
         if (oc == OUT_CONTINUE) oc = reconcile_link(x, &fs, ws_up, now);
