@@ -127,8 +127,19 @@ typedef struct co_record {
     char view_url[1800];
 } co_record;
 
+/* A Delete in progress: its route so far and what the fallback needs (see on_delete_res). */
+typedef struct co_delete {
+    bool used;
+    bool via_channel; /* the channel route is the one in flight */
+    uint64_t app_id, channel_id, message_id, user_id, guild_id;
+    char token[128];
+} co_delete;
+
+#define DELETES_MAX 64
+
 struct comfy_coord {
     co_job *active;
+    co_delete dels[DELETES_MAX];
     unsigned nactive, cap_active;
     unsigned idle_workers;
     lim_table *lim;
@@ -362,6 +373,77 @@ static co_record *record_find(comfy_coord *co, uint64_t id)
     return NULL;
 }
 
+/* Delete, in order: the click's @original through the interaction webhook (after the router's
+ * type-6 ack that is the message the button is on, and the webhook needs no permission in the
+ * channel), then the channel route by id (needs the bot to see the channel: 403 where it
+ * cannot), then an ephemeral follow-up telling the clicker it did not work. Each step waits
+ * for the previous one's answer (cookie COMFY_DELETE_COOKIE_BIT | slot). */
+static void delete_send(comfy_runner *r, unsigned slot)
+{
+    co_delete *d = &r->co->dels[slot];
+    rest_req_msg *m = d->via_channel ? reply_req_delete_message(d->channel_id, d->message_id)
+                                     : reply_req_delete_original(d->app_id, d->token);
+    m->reply_to = r->coord;
+    m->cookie = COMFY_DELETE_COOKIE_BIT | slot;
+    if (comfy_rest_send(r, m, true) != 0) d->used = false;
+}
+
+static void start_delete(comfy_runner *r, const comfy_button_msg *b)
+{
+    comfy_coord *co = r->co;
+    unsigned slot = DELETES_MAX;
+    for (unsigned i = 0; i < DELETES_MAX && slot == DELETES_MAX; i++)
+        if (!co->dels[i].used) slot = i;
+    bool have_token = b->reply.token && strlen(b->reply.token) < sizeof co->dels[0].token;
+    if (slot == DELETES_MAX || (!have_token && !(b->origin.channel_id && b->message_id))) {
+        /* no room to follow it (64 deletes in flight) or nothing to delete by: one try */
+        if (b->origin.channel_id && b->message_id)
+            comfy_rest_send(r, reply_req_delete_message(b->origin.channel_id, b->message_id), true);
+        return;
+    }
+    co_delete *d = &co->dels[slot];
+    *d = (co_delete){.used = true,
+                     .via_channel = !have_token,
+                     .app_id = b->reply.application_id,
+                     .channel_id = b->origin.channel_id,
+                     .message_id = b->message_id,
+                     .user_id = b->origin.user_id,
+                     .guild_id = b->origin.guild_id};
+    if (have_token) snprintf(d->token, sizeof d->token, "%s", b->reply.token);
+    delete_send(r, slot);
+}
+
+static void on_delete_res(comfy_runner *r, const rest_res_msg *res)
+{
+    unsigned slot = (unsigned)(res->cookie & 0xffffffffu);
+    if (slot >= DELETES_MAX || !r->co->dels[slot].used) return;
+    co_delete *d = &r->co->dels[slot];
+    if (res->status >= 200 && res->status < 300) {
+        activity(r, d->user_id, d->guild_id, "result_deleted", NULL);
+        LOG_INFO("comfy", "result message %" PRIu64 " deleted by user %" PRIu64 " (%s route)",
+                 d->message_id, d->user_id, d->via_channel ? "channel" : "webhook");
+        d->used = false;
+        return;
+    }
+    LOG_WARN("comfy", "deleting result message %" PRIu64 " through the %s route: HTTP %d%s%s",
+             d->message_id, d->via_channel ? "channel" : "webhook", res->status,
+             res->error[0] ? " " : "", res->error);
+    if (!d->via_channel && d->channel_id && d->message_id) {
+        d->via_channel = true;
+        delete_send(r, slot);
+        return;
+    }
+    if (d->token[0]) {
+        const char *text = res->status == 404 ? "This result was already deleted."
+                                              : "The result could not be deleted: the bot may not "
+                                                "see that channel. A member with Manage Messages "
+                                                "can delete it.";
+        comfy_rest_send(
+            r, reply_req_followup(d->app_id, d->token, reply_followup_text_json(text, true)), true);
+    }
+    d->used = false;
+}
+
 /* A result button, already acknowledged by the router: Delete (type 6, the router checked the
  * permission) removes the result; Regenerate and Upscale ×2 (type 5) start a job under the
  * click's interaction, or refuse late. */
@@ -369,14 +451,7 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
 {
     comfy_coord *co = r->co;
     if (b->action == COMFY_BUTTON_DELETE) {
-        /* the bot authored the result, so it may delete it by id; without the ids, the click's
-         * @original (the component's message after a type-6 ack) */
-        rest_req_msg *del =
-            b->origin.channel_id && b->message_id
-                ? reply_req_delete_message(b->origin.channel_id, b->message_id)
-                : reply_req_delete_original(b->reply.application_id, b->reply.token);
-        comfy_rest_send(r, del, true);
-        activity(r, b->origin.user_id, b->origin.guild_id, "result_deleted", NULL);
+        start_delete(r, b);
         return;
     }
     co_record *rec = record_find(co, b->job_id);
@@ -528,7 +603,10 @@ static void on_status(comfy_runner *r, comfy_status_msg *s)
 
 static void on_rest_res(comfy_runner *r, rest_res_msg *res)
 {
-    if (res->cookie & COMFY_FINAL_COOKIE_BIT) comfy_dlv_on_result(r, res);
+    if (res->cookie & COMFY_FINAL_COOKIE_BIT)
+        comfy_dlv_on_result(r, res);
+    else if (res->cookie & COMFY_DELETE_COOKIE_BIT)
+        on_delete_res(r, res);
 }
 
 static void on_tick(comfy_runner *r)

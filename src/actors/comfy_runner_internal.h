@@ -252,6 +252,8 @@ int comfy_rest_send(comfy_runner *r, rest_req_msg *m, bool must_deliver);
 
 /* Cookie of the final result edit (reply_to = coordinator): this bit | job id. */
 #define COMFY_FINAL_COOKIE_BIT (1ULL << 63)
+/* Cookie of a Delete step (reply_to = coordinator): this bit | slot in the delete table. */
+#define COMFY_DELETE_COOKIE_BIT (1ULL << 62)
 
 /* ---- delivery of final messages (comfy_runner_deliver.c, coordinator thread only) ---- */
 
