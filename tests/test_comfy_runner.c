@@ -465,6 +465,57 @@ static void test_delete_routes(void **state)
     cfx_stop(x);
 }
 
+/* Upscale ×2 takes its source from the clicked message's attachment on Discord (here the test
+ * CDN), not from the ComfyUI server that produced the result. */
+static void test_upscale_source_is_discord_attachment(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, NULL);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "to upscale", 1, &ix, tok));
+    uint8_t *png = NULL;
+    size_t plen = 0;
+    char *final = cfx_wait_final(x, tok, &png, &plen, 15000);
+    assert_non_null(final);
+    assert_non_null(png);
+    cJSON *p = cJSON_Parse(final);
+    free(final);
+    const cJSON *btns = cJSON_GetObjectItem(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(p, "components"), 0), "components");
+    char up2[101];
+    snprintf(up2, sizeof up2, "%s",
+             cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 1), "custom_id")->valuestring);
+    cJSON_Delete(p);
+    assert_non_null(strstr(up2, "fb:up2:"));
+    char *att = cfx_host_file(x, "result.png", png, plen); /* Discord's copy of the result */
+    free(png);
+    fcomfy_stats before_src, before_cdn;
+    fcomfy_get_stats(x->srv[0], &before_src);
+    fcomfy_get_stats(x->cdn, &before_cdn);
+    char utok[64];
+    uint64_t uix = cfx_interaction(x, true, true, utok);
+    comfy_button_msg *b = cfx_button(up2, uix, utok);
+    b->origin.user_id = 1;
+    b->origin.channel_id = CFX_CHANNEL;
+    comfy_button_set_image_url(b, att);
+    free(att);
+    cfx_send(x, b);
+    final = cfx_wait_final(x, utok, NULL, NULL, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    assert_null(strstr(final, "127.0.0.1"));
+    free(final);
+    fcomfy_stats after_src, after_cdn;
+    fcomfy_get_stats(x->srv[0], &after_src);
+    fcomfy_get_stats(x->cdn, &after_cdn);
+    assert_int_equal(after_cdn.views, before_cdn.views + 1); /* fetched from the attachment */
+    /* the ComfyUI server served only the upscale's own output, not the source */
+    assert_int_equal(after_src.views, before_src.views + 1);
+    cfx_stop(x);
+}
+
 static void one_thread(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
 {
     (void)rc;
@@ -533,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_result_over_upload_limit_and_analytics),
         cmocka_unit_test(test_queue_position_one_definition),
         cmocka_unit_test(test_delete_routes),
+        cmocka_unit_test(test_upscale_source_is_discord_attachment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

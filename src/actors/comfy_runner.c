@@ -476,7 +476,11 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
         job = cjob_clone(rec->params, 0, &b->reply, &b->origin);
         job->seed = random_u64() & CJOB_MAX_SEED;
     } else {
-        const char *url = rec->view_url[0] ? rec->view_url : b->image_url;
+        /* the result as Discord holds it (the clicked message's attachment) first: it is there
+         * whichever ComfyUI server made it and whether that server is up; the producing
+         * server's /view only when the click carries no attachment. Any healthy server runs
+         * the upscale (its input is uploaded there). */
+        const char *url = b->image_url && *b->image_url ? b->image_url : rec->view_url;
         if (!r->wf.kinds[WF_UPSCALE] || !rec->success || !rec->is_image || !url || !*url) {
             reject_late(r, &b->reply,
                         !r->wf.kinds[WF_UPSCALE] ? "Upscaling is not set up on this bot."
