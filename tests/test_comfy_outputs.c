@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "test_comfy_fixture.h"
@@ -234,6 +235,94 @@ static void test_webm_apng_webp_outputs(void **state)
     check_saver("SaveAnimatedWEBP", "webp", "image/webp", IMG_WEBP);
 }
 
+/* The job id of the "accepted" line of user's job in log text, 0 if none. */
+static uint64_t accepted_job(const char *log, uint64_t user)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "by user %" PRIu64 " ", user);
+    const char *hit = strstr(log, needle);
+    if (!hit) return 0;
+    const char *line = hit;
+    while (line > log && line[-1] != '\n')
+        line--;
+    const char *j = strstr(line, "job ");
+    return j && j < hit ? strtoull(j + 4, NULL, 10) : 0;
+}
+
+/* The log line of job id containing what (NULL if none): malloc'd copy. */
+static char *job_line(const char *log, uint64_t id, const char *what)
+{
+    char key[48];
+    snprintf(key, sizeof key, "job %" PRIu64 " ", id);
+    for (const char *p = log; (p = strstr(p, key)); p++) {
+        const char *ls = p, *le = strchr(p, '\n');
+        while (ls > log && ls[-1] != '\n')
+            ls--;
+        if (!le) le = p + strlen(p);
+        char *line = strndup(ls, (size_t)(le - ls));
+        if (strstr(line, what)) return line;
+        free(line);
+    }
+    return NULL;
+}
+
+/* An operator follows one job with grep on "job <id>": accepted (user, command), submitted
+ * (server URL, prompt_id), finished (duration) at info; a ComfyUI execution error at warn. */
+static void test_operator_log_per_job(void **state)
+{
+    (void)state;
+    char path[96];
+    snprintf(path, sizeof path, "/tmp/fb_test_outputs_log_%d.txt", (int)getpid());
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    cfx *x = cfx_start(1, NULL);
+    assert_non_null(x);
+    log_configure(LOG_LEVEL_INFO, false, fd);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "logged", 4242, &ix, tok));
+    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
+    assert_non_null(final);
+    free(final);
+    fcomfy_fail_at(x->srv[0], "VAEDecode", "CUDA out of memory\n");
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "fails", 4343, &ix, tok));
+    final = cfx_wait_final(x, tok, NULL, NULL, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "CUDA out of memory\"")); /* trailing newline trimmed */
+    free(final);
+    cfx_stop(x);
+    log_configure(LOG_LEVEL_WARN, false, 2);
+    size_t len = 0;
+    char ferr[128];
+    char *log = util_file_read(path, 1u << 20, &len, ferr, sizeof ferr);
+    close(fd);
+    unlink(path);
+    assert_non_null(log);
+    uint64_t ok_id = accepted_job(log, 4242), bad_id = accepted_job(log, 4343);
+    assert_true(ok_id != 0 && bad_id != 0);
+    char *l = job_line(log, ok_id, "accepted: /comfy by user 4242");
+    assert_non_null(l);
+    assert_non_null(strstr(l, "info"));
+    free(l);
+    l = job_line(log, ok_id, "submitted to server 1 (http://127.0.0.1:");
+    assert_non_null(l);
+    assert_non_null(strstr(l, ") as prompt "));
+    free(l);
+    l = job_line(log, ok_id, "finished in ");
+    assert_non_null(l);
+    assert_non_null(strstr(l, "info"));
+    free(l);
+    l = job_line(log, bad_id, "failed after ");
+    assert_non_null(l);
+    assert_non_null(strstr(l, "warn"));
+    assert_non_null(strstr(l, "(node_error)"));
+    assert_non_null(strstr(l, "VAEDecode"));
+    free(l);
+    /* the server is "server 1" in every line that names it */
+    assert_null(strstr(log, "server 0"));
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_partial_200_mapped_output_dropped),
         cmocka_unit_test(test_preview_image_output),
         cmocka_unit_test(test_webm_apng_webp_outputs),
+        cmocka_unit_test(test_operator_log_per_job),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -351,6 +351,14 @@ static bool admit(comfy_runner *r, comfy_job *job)
     snprintf(details, sizeof details, "{\"job\":%" PRIu64 ",\"kind\":\"%s\"}", job->id,
              comfy_kind_name(job->kind));
     activity(r, job->origin.user_id, job->origin.guild_id, "job_queued", details);
+    /* one line per job step, each starting "job <id>": grep follows a job through the log */
+    char from[48] = "";
+    if (job->source_job_id) snprintf(from, sizeof from, ", from job %" PRIu64, job->source_job_id);
+    LOG_INFO("comfy",
+             "job %" PRIu64 " accepted: /%s by user %" PRIu64 " in guild %" PRIu64
+             " (interaction %" PRIu64 "%s)",
+             job->id, comfy_kind_name(job->kind), job->origin.user_id, job->origin.guild_id,
+             job->reply.interaction_id, from);
     uint64_t id = job->id;
     co_add(co, job);
     dispatch(r);

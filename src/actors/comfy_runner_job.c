@@ -338,6 +338,9 @@ static outcome submit(jctx *x)
         snprintf(x->pid, sizeof x->pid, "%s", sub.prompt_id);
         comfy_events_register(&r->events, (unsigned)x->server, x->pid, x->chan);
     }
+    LOG_INFO("comfy", "job %" PRIu64 " submitted to %s (%s) as prompt %s%s", j->id,
+             r->srv.v[x->server].label, r->srv.v[x->server].url, x->pid,
+             x->resubmitted ? " (resubmitted)" : "");
     comfy_servers_submitted(&r->srv, (unsigned)x->server, +1);
     x->submitted = true;
     return OUT_OK;
@@ -849,6 +852,18 @@ static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
     bool ok = oc == OUT_OK;
     if (!ok)
         final_msg = comfy_req_edit_original(&job->reply, reply_edit_text_json(x.fail_text, true));
+    if (ok) {
+        LOG_INFO("comfy", "job %" PRIu64 " finished in %" PRIu64 " ms", job->id, ms);
+    } else if (!strcmp(x.fail_reason, "node_error") || !strcmp(x.fail_reason, "interrupted") ||
+               !strcmp(x.fail_reason, "no_output") || !strcmp(x.fail_reason, "lost") ||
+               !strcmp(x.fail_reason, "cancelled")) {
+        /* ComfyUI's side failed: the operator has something to look at */
+        LOG_WARN("comfy", "job %" PRIu64 " failed after %" PRIu64 " ms (%s): %s", job->id, ms,
+                 x.fail_reason, x.fail_text);
+    } else {
+        LOG_INFO("comfy", "job %" PRIu64 " failed after %" PRIu64 " ms (%s): %s", job->id, ms,
+                 x.fail_reason, x.fail_text);
+    }
     count_finished(r, job, ok, ms);
     /* recorded by the coordinator once the final message's fate is known */
     comfy_outcome_fill(&done->out, job, ok, ms, ok ? NULL : x.fail_reason, ok ? NULL : x.fail_text);

@@ -123,7 +123,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if (!c) break;
-        LOG_DEBUG("comfy_ws", "server %u: connect failed: %s", c->index,
+        /* "server N" counts from 1, as everywhere else (comfy_runner_servers.c labels) */
+        LOG_DEBUG("comfy_ws", "server %u: connect failed: %s", c->index + 1,
                   in ? (const char *)in : "?");
         c->wsi = NULL;
         if (c->up) {
