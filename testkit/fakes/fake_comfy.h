@@ -55,7 +55,7 @@ typedef struct fcomfy_stats {
     unsigned prompts_partial; /* accepted with a non-empty node_errors (some outputs dropped) */
     unsigned queue_deletes;   /* pending prompts removed by POST /queue {"delete": [...]} */
     unsigned input_files;     /* files in the input folder (all subfolders) */
-    unsigned prompt_posts; /* POST /prompt received, answered or not */
+    unsigned prompt_posts;    /* POST /prompt received, answered or not */
 } fcomfy_stats;
 
 /* Starts the server; NULL on failure. opts may be NULL. */
