@@ -774,6 +774,8 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->connect_timeout_ms =
         cfg->comfyui_connect_timeout_ms > 0 ? (uint64_t)cfg->comfyui_connect_timeout_ms : 3000;
     r->reconcile_poll_ms = rc->reconcile_poll_ms ? rc->reconcile_poll_ms : 1000;
+    r->down_after =
+        cfg->comfyui_down_after_failures > 0 ? (unsigned)cfg->comfyui_down_after_failures : 3;
     r->queue_poll_ms = rc->queue_poll_ms ? rc->queue_poll_ms : 3000;
     r->token_valid_ms = rc->token_valid_ms;
     r->dlv = comfy_dlv_new();

@@ -215,6 +215,7 @@ struct comfy_runner {
     uint64_t progress_ms, stall_ms, http_timeout_ms, stop_grace_ms, no_server_wait_ms;
     uint64_t token_valid_ms, connect_timeout_ms;
     uint64_t reconcile_poll_ms, queue_poll_ms;
+    unsigned down_after; /* failed reconciles, socket down, before a server is given up */
     uint64_t max_attachment;
     dlpol dl_policy;          /* where input images may come from (read-only after create) */
     imgchk_limits img_limits; /* declared dimensions of input images */

@@ -446,12 +446,13 @@ static outcome from_history(jctx *x)
 
 /* What follow() tracks between its steps. */
 typedef struct follow_state {
-    uint64_t last_event;      /* last sign of life (event, or the prompt seen waiting/running) */
-    uint64_t next_queue_poll; /* when to ask /queue for the position again */
-    uint64_t next_reconcile;  /* when to ask /history and /queue again after a link change */
-    uint64_t trouble_since;   /* first failed reconcile of a series, 0 = none */
-    bool need_reconcile;      /* the socket went down or came back: events may be missing */
-    bool link_ever_changed;   /* the socket dropped (or came back) since the prompt was sent */
+    uint64_t last_event;        /* last sign of life (event, or the prompt seen waiting/running) */
+    uint64_t next_queue_poll;   /* when to ask /queue for the position again */
+    uint64_t next_reconcile;    /* when to ask /history and /queue again after a link change */
+    uint64_t trouble_since;     /* first failed reconcile of a series, 0 = none */
+    unsigned failed_reconciles; /* in a row, with the socket down */
+    bool need_reconcile;        /* the socket went down or came back: events may be missing */
+    bool link_ever_changed;     /* the socket dropped (or came back) since the prompt was sent */
     bool success_seen;
 } follow_state;
 
@@ -542,8 +543,19 @@ static outcome reconcile_link(jctx *x, follow_state *fs, bool ws_up, uint64_t no
     if (st == REC_ABSENT) return OUT_LOST;
     if (st == REC_ERROR) {
         if (!fs->trouble_since) fs->trouble_since = now;
+        /* socket down and the server unreachable over HTTP too: it is down (a ComfyUI that
+         * is up but slow keeps its socket, and its jobs keep the stall timeout) */
+        if (!ws_up && ++fs->failed_reconciles >= r->down_after) {
+            LOG_WARN("comfy",
+                     "job %" PRIu64 ": %s (%s) is down (websocket dropped, %u reconciles "
+                     "failed); resubmitting the job elsewhere now",
+                     x->job->id, r->srv.v[x->server].label, r->srv.v[x->server].url,
+                     fs->failed_reconciles);
+            return OUT_LOST;
+        }
         if (now - fs->trouble_since >= r->stall_ms) return OUT_LOST;
     } else {
+        fs->failed_reconciles = 0;
         fs->trouble_since = 0;
         if (ws_up) fs->need_reconcile = false;
         if (st == REC_PENDING || st == REC_RUNNING) fs->last_event = now;

@@ -114,6 +114,7 @@ struct fcomfy {
     bool any_lora;
     char fail_node[64], fail_msg[256];
     bool silent, hang, reject, paused, refuse_ws, hang_prompt;
+    bool down;            /* unreachable: HTTP connections closed unanswered, websockets refused */
     char reject_node[64]; /* forced validation error at this node id or class ("" = none) */
     /* commands for the service thread */
     bool cmd_drop, cmd_restart, cmd_interrupt, cmd_kick;
@@ -1554,6 +1555,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
         pthread_mutex_lock(&f->mu);
+        if (f->down) { /* like a dead host: no answer at all */
+            pthread_mutex_unlock(&f->mu);
+            return -1;
+        }
         pss_http_reset(s);
         s->wsi = wsi;
         char *uri;
@@ -1626,7 +1631,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         pthread_mutex_lock(&f->mu);
-        bool refuse = f->refuse_ws;
+        bool refuse = f->refuse_ws || f->down;
         pthread_mutex_unlock(&f->mu);
         char path[256] = "";
         lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
@@ -1914,6 +1919,13 @@ void fcomfy_reject_at(fcomfy *f, const char *node)
 void fcomfy_set_paused(fcomfy *f, bool on)
 {
     KNOB(f->paused = on);
+}
+void fcomfy_set_down(fcomfy *f, bool on)
+{
+    KNOB({
+        f->down = on;
+        if (on) f->cmd_drop = true;
+    });
 }
 void fcomfy_set_refuse_ws(fcomfy *f, bool on)
 {

@@ -94,6 +94,9 @@ void fcomfy_reject_at(fcomfy *f, const char *node);
 /* The worker takes no new prompt while paused. */
 void fcomfy_set_paused(fcomfy *f, bool on);
 void fcomfy_set_png(fcomfy *f, uint32_t w, uint32_t h, bool noise);
+/* Down: every websocket drops at once, then every HTTP request and websocket upgrade is closed
+ * unanswered while on, like a dead host (the queue and the running job stay frozen). */
+void fcomfy_set_down(fcomfy *f, bool on);
 /* Refuses websocket upgrades (HTTP still works) while on, so reconnects keep failing. */
 void fcomfy_set_refuse_ws(fcomfy *f, bool on);
 
