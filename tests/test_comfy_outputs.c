@@ -235,6 +235,37 @@ static void test_webm_apng_webp_outputs(void **state)
     check_saver("SaveAnimatedWEBP", "webp", "image/webp", IMG_WEBP);
 }
 
+/* SaveImageWebsocket: the PNG arrives as a binary websocket frame while the node executes and
+ * history lists no file; the bot delivers that PNG. */
+static void test_save_image_websocket_output(void **state)
+{
+    (void)state;
+    make_workflows("SaveImageWebsocket", "{\"class_type\":\"SaveImageWebsocket\"}");
+    cfx *x = cfx_start(1, use_wf_dir);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "over the socket", 1, &ix, tok));
+    uint8_t *file = NULL;
+    size_t flen = 0;
+    char *final = cfx_wait_final(x, tok, &file, &flen, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    assert_non_null(file);
+    assert_int_equal(img_sniff(file, flen), IMG_PNG);
+    uint32_t w = 0, h = 0;
+    char perr[128];
+    assert_int_equal(img_png_validate(file, flen, &w, &h, perr, sizeof perr), 0);
+    assert_int_equal(w, 48); /* the fixture's output size, not a preview */
+    free(file);
+    free(final);
+    fcomfy_stats s;
+    fcomfy_get_stats(x->srv[0], &s);
+    assert_int_equal(s.views, 0); /* nothing to fetch from /view */
+    cfx_stop(x);
+    rm_workflows();
+}
+
 /* The job id of the "accepted" line of user's job in log text, 0 if none. */
 static uint64_t accepted_job(const char *log, uint64_t user)
 {
@@ -331,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_preview_image_output),
         cmocka_unit_test(test_webm_apng_webp_outputs),
         cmocka_unit_test(test_operator_log_per_job),
+        cmocka_unit_test(test_save_image_websocket_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -684,6 +684,7 @@ static int coord_thread_start(rt_actor *self, void *state, unsigned index)
                        .client_id = r->client_id,
                        .on_event = comfy_events_on_event,
                        .on_link = comfy_events_on_link,
+                       .on_binary = comfy_events_on_binary,
                        .ctx = &r->events,
                        .ping_secs = r->rc.ws_ping_secs};
     char err[256];

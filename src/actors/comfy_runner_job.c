@@ -750,10 +750,40 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
 /* Downloads the output and prepares the final edit; returns it (the coordinator sends it once
  * it has the job's record, so the result's buttons work the moment it shows), or NULL with
  * fail_text when it cannot. */
+/* The PNG a mapped SaveImageWebsocket output sent over the websocket, when history lists no
+ * file of a mapped output (that node writes none). */
+static bool websocket_output(jctx *x, comfy_http_res *res)
+{
+    for (unsigned i = 0; i < x->hist.noutputs; i++)
+        if (x->hist.outputs[i].preferred) return false;
+    char node[CPROTO_ID_MAX];
+    uint8_t *data;
+    size_t len;
+    if (!comfy_chan_take_image(x->chan, node, &data, &len)) return false;
+    bool mapped = false;
+    for (unsigned i = 0; i < x->wf->noutputs; i++)
+        if (strcmp(x->wf->outputs[i], node) == 0) mapped = true;
+    if (!mapped) {
+        free(data);
+        return false;
+    }
+    memset(res, 0, sizeof *res);
+    res->status = 200;
+    res->body = data;
+    res->len = len;
+    return true;
+}
+
 static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
 {
     char url[CFG_STR + 1200];
     comfy_http_res res;
+    if (websocket_output(x, &res)) {
+        prog_set_phase(&x->prog, PROG_DOWNLOADING, rt_now_ms());
+        rest_req_msg *m = final_edit(x, &res, &done->is_image); /* frees res */
+        done->view_url[0] = '\0'; /* no /view file: Upscale ×2 uses the Discord attachment */
+        return m;
+    }
     if (!output_url(x, url, sizeof url) || !fetch_output(x, url, &res)) return NULL;
     rest_req_msg *m = final_edit(x, &res, &done->is_image);
     snprintf(done->view_url, sizeof done->view_url, "%s", url);

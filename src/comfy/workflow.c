@@ -444,16 +444,6 @@ static int parse_outputs(wf_workflow *wf, const cJSON *o, const char *map, char 
                 resolve_selector(wf->graph, items[i], ids, WF_MAX_TARGETS, map, what, err, errlen);
             if (n < 0) return -1;
             for (int k = 0; k < n; k++) {
-                const cJSON *node = cJSON_GetObjectItemCaseSensitive(wf->graph, ids[k]);
-                if (strcmp(node_class(node), "SaveImageWebsocket") == 0) {
-                    /* its PNGs only travel in websocket frames; history lists nothing */
-                    snprintf(err, errlen,
-                             "%s: %s: node %s is a SaveImageWebsocket, whose images are not "
-                             "written anywhere the bot fetches results from; use SaveImage or "
-                             "PreviewImage",
-                             map, what, ids[k]);
-                    return -1;
-                }
                 bool dup = false;
                 for (unsigned d = 0; d < wf->noutputs; d++)
                     if (strcmp(wf->outputs[d], ids[k]) == 0) dup = true;
@@ -471,7 +461,7 @@ static int parse_outputs(wf_workflow *wf, const cJSON *o, const char *map, char 
     cJSON_ArrayForEach(node, wf->graph)
     {
         if (wf_is_output_class(node_class(node)) && strcmp(node_class(node), "PreviewImage") != 0 &&
-            strcmp(node_class(node), "SaveImageWebsocket") != 0 && wf->noutputs < WF_MAX_TARGETS)
+            wf->noutputs < WF_MAX_TARGETS)
             snprintf(wf->outputs[wf->noutputs++], WF_ID_MAX, "%s", node->string);
     }
     if (wf->noutputs == 0) {

@@ -187,9 +187,9 @@ static const char *class_of(const cJSON *node)
 
 static bool is_output_class(const char *ct)
 {
-    static const char *const outs[] = {"SaveImage",        "PreviewImage",    "SaveVideo",
-                                       "SaveAnimatedWEBP", "SaveAnimatedPNG", "SaveWEBM",
-                                       "VHS_VideoCombine"};
+    static const char *const outs[] = {"SaveImage",          "PreviewImage",    "SaveVideo",
+                                       "SaveAnimatedWEBP",   "SaveAnimatedPNG", "SaveWEBM",
+                                       "SaveImageWebsocket", "VHS_VideoCombine"};
     for (size_t i = 0; ct && i < sizeof outs / sizeof outs[0]; i++)
         if (strcmp(ct, outs[i]) == 0) return true;
     return false;
@@ -647,7 +647,24 @@ static int exec_step(fcomfy *f)
         return (int)f->step_delay_ms;
     }
     default:
-        if (is_output_class(class_of(node))) {
+        if (class_of(node) && strcmp(class_of(node), "SaveImageWebsocket") == 0) {
+            /* custom_nodes/websocket_image_save.py: each image as a binary frame (type 1,
+             * format 2 = PNG) to the prompt's client while the node executes; no UI output, so
+             * no "executed" and nothing in history */
+            size_t len;
+            uint8_t *png = img_png_encode(f->png_w, f->png_h, f->png_noise ? 1 : 0,
+                                          graph_seed(p->graph) ^ ++f->out_counter, &len);
+            if (!png) abort();
+            uint8_t *fr = malloc(len + 8);
+            if (!fr) abort();
+            static const uint8_t hdr[8] = {0, 0, 0, 1, 0, 0, 0, 2};
+            memcpy(fr, hdr, 8);
+            memcpy(fr + 8, png, len);
+            ff_pss *c = client_by_id(f, p->client_id);
+            if (c && !f->silent) ws_queue(c, fr, len + 8, true);
+            free(fr);
+            free(png);
+        } else if (is_output_class(class_of(node))) {
             cJSON *ui = run_output_node(f, p, id, node);
             m = event("executed", &d);
             cJSON_AddStringToObject(d, "node", id);
@@ -739,6 +756,7 @@ static const ff_class classes[] = {
     {"SaveAnimatedWEBP", "images,filename_prefix"},
     {"SaveAnimatedPNG", "images,filename_prefix,fps,compress_level"},
     {"SaveWEBM", "images,filename_prefix,codec,fps,crf"},
+    {"SaveImageWebsocket", "images"},
     {"VHS_VideoCombine", "images,frame_rate,filename_prefix,format"},
 };
 
