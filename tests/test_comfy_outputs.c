@@ -94,6 +94,12 @@ static void use_wf_dir(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
     snprintf(cfg->workflows_dir, sizeof cfg->workflows_dir, "%s", wf_dir);
 }
 
+static void use_wf_with_previews(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    use_wf_dir(cfg, rc, o);
+    o->previews = true;
+}
+
 /* The final message's file part (name and content type), NULL when none. */
 static bool final_file(cfx *x, const char *tok, char *name, size_t nl, char *ctype, size_t cl)
 {
@@ -241,7 +247,7 @@ static void test_save_image_websocket_output(void **state)
 {
     (void)state;
     make_workflows("SaveImageWebsocket", "{\"class_type\":\"SaveImageWebsocket\"}");
-    cfx *x = cfx_start(1, use_wf_dir);
+    cfx *x = cfx_start(1, use_wf_with_previews); /* PNG previews of the sampler come first */
     assert_non_null(x);
     uint64_t ix;
     char tok[64];

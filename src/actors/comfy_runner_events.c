@@ -248,7 +248,11 @@ void comfy_events_on_binary(void *ctx, unsigned server, const cproto_event *ev,
     comfy_reg *g = reg_find(r, server, pid);
     if (g) {
         pthread_mutex_lock(&g->chan->mu);
-        if (!g->chan->img) {
+        /* the first frame of the newest node: PNG previews of a sampler (sent before the save
+         * node runs) give way to the save node's image; a batch keeps its first image */
+        if (!g->chan->img || strcmp(g->chan->img_node, node) != 0) {
+            free(g->chan->img);
+            g->chan->img_len = 0;
             g->chan->img = malloc(ev->preview_len ? ev->preview_len : 1);
             if (g->chan->img) {
                 memcpy(g->chan->img, img, ev->preview_len);

@@ -102,8 +102,9 @@ typedef struct comfy_chan {
     unsigned head, n, cap;
     unsigned dropped;
     bool reconcile; /* the server's socket went down or came back: check /history, /queue */
-    /* The first PNG a node sent as a binary websocket frame while it executed (SaveImageWebsocket
-     * writes nothing to history): malloc'd, owned by the channel until taken. */
+    /* The first PNG the newest node sent as a binary websocket frame while it executed
+     * (SaveImageWebsocket writes nothing to history): malloc'd, owned by the channel until
+     * taken. */
     uint8_t *img;
     size_t img_len;
     char img_node[CPROTO_ID_MAX];
