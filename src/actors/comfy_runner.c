@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "analytics/an_record.h"
 #include "actors/comfy_runner_http.h"
@@ -23,8 +24,18 @@
 #include "fluxbot/log.h"
 #include "moderation/mod_state.h"
 #include "msgs/comfy_msgs.h"
+#include "pg/pg_conn.h"
+#include "pg/pg_quota.h"
 
 #define RECORDS_MAX 1024
+/* A held job of a process that stopped renewing (killed, host lost) stops counting against
+ * the bot-wide limits this long after its last renewal. */
+#define QUOTA_LEASE_MS 30000u
+/* After a failed call to the database, this process uses its own limits for this long before
+ * asking again. */
+#define QUOTA_RETRY_MS 5000u
+
+static void limits_finish(comfy_runner *r, uint64_t user_id);
 
 /* ---- small shared helpers ------------------------------------------------------------------ */
 
@@ -127,11 +138,31 @@ typedef struct co_record {
     char view_url[1800];
 } co_record;
 
+/* A Delete in progress: its route so far and what the fallback needs (see on_delete_res). */
+typedef struct co_delete {
+    bool used;
+    bool via_channel; /* the channel route is the one in flight */
+    uint64_t app_id, channel_id, message_id, user_id, guild_id;
+    char token[128];
+} co_delete;
+
+#define DELETES_MAX 64
+
 struct comfy_coord {
     co_job *active;
+    co_delete dels[DELETES_MAX];
     unsigned nactive, cap_active;
     unsigned idle_workers;
     lim_table *lim;
+    /* With a postgresql:// db_url: the same limits held across every process of the bot
+     * (pg/pg_quota.h); lim stays the local check, asked first. NULL = this process only. */
+    pg_quota *quota;
+    uint64_t quota_renewed_ms;
+    uint64_t quota_retry_at; /* after a failure: local limits only until then (no blocking) */
+    bool quota_dirty;        /* a release or admission missed the database: resync first */
+    bool quota_err_logged;
+    uint64_t quota_seq;
+    char quota_owner[96];
     co_record recs[RECORDS_MAX];
     unsigned rec_next;
     uint64_t avg_job_ms;
@@ -201,6 +232,8 @@ static void reject_late(comfy_runner *r, const comfy_reply_ref *ref, const char 
     comfy_rest_send(r, del, true);
 }
 
+/* THE position of a job waiting for a runner: 1 = the next job a free runner takes. The job's
+ * own message and /queue both show this number, so the two can never disagree. */
 static unsigned waiting_position(comfy_coord *co, uint64_t id)
 {
     unsigned pos = 0;
@@ -221,8 +254,12 @@ static void edit_waiting(comfy_runner *r, co_job *c, bool force)
     prog_state p;
     prog_init(&p, now);
     prog_set_phase(&p, PROG_QUEUED, now);
-    p.queue_position = waiting_position(r->co, c->id) + r->threads;
-    p.avg_job_ms = r->co->avg_job_ms ? r->co->avg_job_ms / (r->threads ? r->threads : 1) : 0;
+    unsigned pos = waiting_position(r->co, c->id);
+    unsigned th = r->threads ? r->threads : 1;
+    p.queue_position = pos;
+    /* the ETA is avg_job_ms × position; this job starts once the pos jobs up to it and the th
+     * running ones have left th runners, ≈ (pos + th) / th average jobs from now */
+    p.avg_job_ms = r->co->avg_job_ms && pos ? r->co->avg_job_ms * (pos + th) / (th * pos) : 0;
     char text[300];
     prog_text(&p, c->kind == COMFY_KIND_VIDEO ? "video" : "image", now, text, sizeof text);
     comfy_rest_edit_original(r, &c->job->reply, reply_edit_text_json(text, false), false);
@@ -242,7 +279,7 @@ static void fail_waiting(comfy_runner *r, co_job *c, const char *reason, const c
     comfy_dlv_start(r, &out, m);
     atomic_fetch_add(&r->n_failed, 1);
     atomic_fetch_sub(&r->n_waiting, 1);
-    lim_finish(co->lim, c->user_id);
+    limits_finish(r, c->user_id);
     co_remove(co, c->id);
 }
 
@@ -303,6 +340,92 @@ static void dispatch(comfy_runner *r)
     }
 }
 
+/* The shared limits could not be asked: the local ones still hold, so a database outage
+ * costs strictness across processes, not availability. Logged once per outage. */
+static void quota_trouble(comfy_runner *r, const char *what, const char *err)
+{
+    comfy_coord *co = r->co;
+    /* Every call may wait for the database (bounded, but seconds when it is unreachable): a
+     * pause keeps an outage from stalling every admission of the coordinator. */
+    co->quota_retry_at = rt_now_ms() + QUOTA_RETRY_MS;
+    co->quota_dirty = true;
+    if (!co->quota_err_logged)
+        LOG_ERROR("comfy",
+                  "shared job limits: %s failed (%s); this process applies its own limits "
+                  "until the database answers",
+                  what, err);
+    co->quota_err_logged = true;
+}
+
+/* True when the shared limits may be asked now: not within the pause after a failure, and
+ * this process's rows match its jobs (resynced after an outage). */
+static bool quota_usable(comfy_runner *r)
+{
+    comfy_coord *co = r->co;
+    if (!co->quota || rt_now_ms() < co->quota_retry_at) return false;
+    if (!co->quota_dirty) return true;
+    uint64_t *users = malloc((co->nactive ? co->nactive : 1) * sizeof *users);
+    if (!users) return false;
+    for (unsigned i = 0; i < co->nactive; i++)
+        users[i] = co->active[i].user_id;
+    char err[256];
+    int rc = pg_quota_resync(co->quota, users, co->nactive, err, sizeof err);
+    free(users);
+    if (rc != 0) {
+        quota_trouble(r, "resync", err);
+        return false;
+    }
+    co->quota_dirty = false;
+    co->quota_renewed_ms = rt_now_ms();
+    if (co->quota_err_logged) LOG_INFO("comfy", "shared job limits: the database answers again");
+    co->quota_err_logged = false;
+    return true;
+}
+
+/* Local limits first (no round trip to refuse), then the bot-wide ones. */
+static lim_verdict limits_admit(comfy_runner *r, uint64_t user_id, uint64_t *retry)
+{
+    comfy_coord *co = r->co;
+    lim_verdict v = lim_admit(co->lim, user_id, rt_wall_ms(), retry);
+    if (v != LIM_OK || !quota_usable(r)) {
+        /* admitted on local limits alone: the rows no longer match, resync when back */
+        if (v == LIM_OK && co->quota) co->quota_dirty = true;
+        return v;
+    }
+    char key[128], err[256];
+    snprintf(key, sizeof key, "%s:%" PRIu64, co->quota_owner, ++co->quota_seq);
+    switch (pg_quota_admit(co->quota, user_id, key, retry, err, sizeof err)) {
+    case PG_QUOTA_OK:
+        return LIM_OK;
+    case PG_QUOTA_USER_ACTIVE:
+        v = LIM_USER_CONCURRENT;
+        break;
+    case PG_QUOTA_USER_HOURLY:
+        v = LIM_USER_HOURLY;
+        break;
+    case PG_QUOTA_GLOBAL:
+        v = LIM_GLOBAL;
+        break;
+    case PG_QUOTA_ERROR:
+        quota_trouble(r, "admission", err);
+        return LIM_OK;
+    }
+    lim_finish(co->lim, user_id); /* refused bot-wide: the local count goes back */
+    return v;
+}
+
+static void limits_finish(comfy_runner *r, uint64_t user_id)
+{
+    comfy_coord *co = r->co;
+    lim_finish(co->lim, user_id);
+    if (!co->quota) return;
+    char err[256];
+    if (!quota_usable(r))
+        co->quota_dirty = true; /* the resync drops the row */
+    else if (pg_quota_release_user(co->quota, user_id, err, sizeof err) != 0)
+        quota_trouble(r, "release", err);
+}
+
 /* Admission of a resolved job (the router has answered its interaction): the limits, then the
  * waiting line. Returns false (and answers) when refused. */
 static bool admit(comfy_runner *r, comfy_job *job)
@@ -317,7 +440,7 @@ static bool admit(comfy_runner *r, comfy_job *job)
         return false;
     }
     uint64_t retry = 0;
-    lim_verdict v = lim_admit(co->lim, job->origin.user_id, rt_wall_ms(), &retry);
+    lim_verdict v = limits_admit(r, job->origin.user_id, &retry);
     if (v != LIM_OK) {
         char text[300];
         lim_explain(v, co->lim, retry, text, sizeof text);
@@ -334,6 +457,14 @@ static bool admit(comfy_runner *r, comfy_job *job)
     snprintf(details, sizeof details, "{\"job\":%" PRIu64 ",\"kind\":\"%s\"}", job->id,
              comfy_kind_name(job->kind));
     activity(r, job->origin.user_id, job->origin.guild_id, "job_queued", details);
+    /* one line per job step, each starting "job <id>": grep follows a job through the log */
+    char from[48] = "";
+    if (job->source_job_id) snprintf(from, sizeof from, ", from job %" PRIu64, job->source_job_id);
+    LOG_INFO("comfy",
+             "job %" PRIu64 " accepted: /%s by user %" PRIu64 " in guild %" PRIu64
+             " (interaction %" PRIu64 "%s)",
+             job->id, comfy_kind_name(job->kind), job->origin.user_id, job->origin.guild_id,
+             job->reply.interaction_id, from);
     uint64_t id = job->id;
     co_add(co, job);
     dispatch(r);
@@ -356,6 +487,77 @@ static co_record *record_find(comfy_coord *co, uint64_t id)
     return NULL;
 }
 
+/* Delete, in order: the click's @original through the interaction webhook (after the router's
+ * type-6 ack that is the message the button is on, and the webhook needs no permission in the
+ * channel), then the channel route by id (needs the bot to see the channel: 403 where it
+ * cannot), then an ephemeral follow-up telling the clicker it did not work. Each step waits
+ * for the previous one's answer (cookie COMFY_DELETE_COOKIE_BIT | slot). */
+static void delete_send(comfy_runner *r, unsigned slot)
+{
+    co_delete *d = &r->co->dels[slot];
+    rest_req_msg *m = d->via_channel ? reply_req_delete_message(d->channel_id, d->message_id)
+                                     : reply_req_delete_original(d->app_id, d->token);
+    m->reply_to = r->coord;
+    m->cookie = COMFY_DELETE_COOKIE_BIT | slot;
+    if (comfy_rest_send(r, m, true) != 0) d->used = false;
+}
+
+static void start_delete(comfy_runner *r, const comfy_button_msg *b)
+{
+    comfy_coord *co = r->co;
+    unsigned slot = DELETES_MAX;
+    for (unsigned i = 0; i < DELETES_MAX && slot == DELETES_MAX; i++)
+        if (!co->dels[i].used) slot = i;
+    bool have_token = b->reply.token && strlen(b->reply.token) < sizeof co->dels[0].token;
+    if (slot == DELETES_MAX || (!have_token && !(b->origin.channel_id && b->message_id))) {
+        /* no room to follow it (64 deletes in flight) or nothing to delete by: one try */
+        if (b->origin.channel_id && b->message_id)
+            comfy_rest_send(r, reply_req_delete_message(b->origin.channel_id, b->message_id), true);
+        return;
+    }
+    co_delete *d = &co->dels[slot];
+    *d = (co_delete){.used = true,
+                     .via_channel = !have_token,
+                     .app_id = b->reply.application_id,
+                     .channel_id = b->origin.channel_id,
+                     .message_id = b->message_id,
+                     .user_id = b->origin.user_id,
+                     .guild_id = b->origin.guild_id};
+    if (have_token) snprintf(d->token, sizeof d->token, "%s", b->reply.token);
+    delete_send(r, slot);
+}
+
+static void on_delete_res(comfy_runner *r, const rest_res_msg *res)
+{
+    unsigned slot = (unsigned)(res->cookie & 0xffffffffu);
+    if (slot >= DELETES_MAX || !r->co->dels[slot].used) return;
+    co_delete *d = &r->co->dels[slot];
+    if (res->status >= 200 && res->status < 300) {
+        activity(r, d->user_id, d->guild_id, "result_deleted", NULL);
+        LOG_INFO("comfy", "result message %" PRIu64 " deleted by user %" PRIu64 " (%s route)",
+                 d->message_id, d->user_id, d->via_channel ? "channel" : "webhook");
+        d->used = false;
+        return;
+    }
+    LOG_WARN("comfy", "deleting result message %" PRIu64 " through the %s route: HTTP %d%s%s",
+             d->message_id, d->via_channel ? "channel" : "webhook", res->status,
+             res->error[0] ? " " : "", res->error);
+    if (!d->via_channel && d->channel_id && d->message_id) {
+        d->via_channel = true;
+        delete_send(r, slot);
+        return;
+    }
+    if (d->token[0]) {
+        const char *text = res->status == 404 ? "This result was already deleted."
+                                              : "The result could not be deleted: the bot may not "
+                                                "see that channel. A member with Manage Messages "
+                                                "can delete it.";
+        comfy_rest_send(
+            r, reply_req_followup(d->app_id, d->token, reply_followup_text_json(text, true)), true);
+    }
+    d->used = false;
+}
+
 /* A result button, already acknowledged by the router: Delete (type 6, the router checked the
  * permission) removes the result; Regenerate and Upscale ×2 (type 5) start a job under the
  * click's interaction, or refuse late. */
@@ -363,14 +565,7 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
 {
     comfy_coord *co = r->co;
     if (b->action == COMFY_BUTTON_DELETE) {
-        /* the bot authored the result, so it may delete it by id; without the ids, the click's
-         * @original (the component's message after a type-6 ack) */
-        rest_req_msg *del =
-            b->origin.channel_id && b->message_id
-                ? reply_req_delete_message(b->origin.channel_id, b->message_id)
-                : reply_req_delete_original(b->reply.application_id, b->reply.token);
-        comfy_rest_send(r, del, true);
-        activity(r, b->origin.user_id, b->origin.guild_id, "result_deleted", NULL);
+        start_delete(r, b);
         return;
     }
     co_record *rec = record_find(co, b->job_id);
@@ -395,7 +590,11 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
         job = cjob_clone(rec->params, 0, &b->reply, &b->origin);
         job->seed = random_u64() & CJOB_MAX_SEED;
     } else {
-        const char *url = rec->view_url[0] ? rec->view_url : b->image_url;
+        /* the result as Discord holds it (the clicked message's attachment) first: it is there
+         * whichever ComfyUI server made it and whether that server is up; the producing
+         * server's /view only when the click carries no attachment. Any healthy server runs
+         * the upscale (its input is uploaded there). */
+        const char *url = b->image_url && *b->image_url ? b->image_url : rec->view_url;
         if (!r->wf.kinds[WF_UPSCALE] || !rec->success || !rec->is_image || !url || !*url) {
             reject_late(r, &b->reply,
                         !r->wf.kinds[WF_UPSCALE] ? "Upscaling is not set up on this bot."
@@ -490,7 +689,7 @@ static void on_done(comfy_runner *r, comfy_done_msg *d)
     comfy_coord *co = r->co;
     co_job *c = co_find(co, d->job->id);
     if (c) {
-        lim_finish(co->lim, c->user_id);
+        limits_finish(r, c->user_id);
         co_remove(co, c->id);
     }
     co->idle_workers++;
@@ -522,13 +721,25 @@ static void on_status(comfy_runner *r, comfy_status_msg *s)
 
 static void on_rest_res(comfy_runner *r, rest_res_msg *res)
 {
-    if (res->cookie & COMFY_FINAL_COOKIE_BIT) comfy_dlv_on_result(r, res);
+    if (res->cookie & COMFY_FINAL_COOKIE_BIT)
+        comfy_dlv_on_result(r, res);
+    else if (res->cookie & COMFY_DELETE_COOKIE_BIT)
+        on_delete_res(r, res);
 }
 
 static void on_tick(comfy_runner *r)
 {
     comfy_coord *co = r->co;
     uint64_t now = rt_now_ms();
+    /* Leases of held jobs: renewed at a third of their length, so two missed ticks never let
+     * a live process's jobs stop counting. */
+    if (co->quota && now - co->quota_renewed_ms >= QUOTA_LEASE_MS / 3 && quota_usable(r)) {
+        char err[256];
+        if (pg_quota_renew(co->quota, err, sizeof err) == 0)
+            co->quota_renewed_ms = now;
+        else
+            quota_trouble(r, "lease renewal", err);
+    }
     if (!atomic_load(&r->stopping)) dispatch(r);
     if (atomic_load(&r->stopping)) {
         /* results still on their way to Discord get the stop grace, then are given up */
@@ -588,6 +799,7 @@ static int coord_thread_start(rt_actor *self, void *state, unsigned index)
                        .client_id = r->client_id,
                        .on_event = comfy_events_on_event,
                        .on_link = comfy_events_on_link,
+                       .on_binary = comfy_events_on_binary,
                        .ctx = &r->events,
                        .ping_secs = r->rc.ws_ping_secs};
     char err[256];
@@ -627,7 +839,7 @@ static void coord_stop_requested(rt_actor *self, void *state)
                 true);
             activity(r, c->user_id, c->guild_id, "job_failed", "{\"reason\":\"shutdown\"}");
         }
-        lim_finish(co->lim, c->user_id);
+        limits_finish(r, c->user_id);
         atomic_fetch_sub(&r->n_waiting, 1);
         co_remove(co, c->id);
     }
@@ -678,6 +890,8 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->connect_timeout_ms =
         cfg->comfyui_connect_timeout_ms > 0 ? (uint64_t)cfg->comfyui_connect_timeout_ms : 3000;
     r->reconcile_poll_ms = rc->reconcile_poll_ms ? rc->reconcile_poll_ms : 1000;
+    r->down_after =
+        cfg->comfyui_down_after_failures > 0 ? (unsigned)cfg->comfyui_down_after_failures : 3;
     r->queue_poll_ms = rc->queue_poll_ms ? rc->queue_poll_ms : 3000;
     r->token_valid_ms = rc->token_valid_ms;
     r->dlv = comfy_dlv_new();
@@ -704,6 +918,24 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->co->idle_workers = r->threads;
     r->co->lim = lim_new((unsigned)cfg->user_max_concurrent_jobs,
                          (unsigned)cfg->user_max_jobs_per_hour, (unsigned)cfg->max_queued_jobs);
+    if (pg_is_url(cfg->db_url)) {
+        char host[64] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(r->co->quota_owner, sizeof r->co->quota_owner, "%.60s:%ld:%016" PRIx64, host,
+                 (long)getpid(), random_u64());
+        pg_quota_cfg qc = {.url = cfg->db_url,
+                           .owner = r->co->quota_owner,
+                           .user_max_active = (unsigned)cfg->user_max_concurrent_jobs,
+                           .user_max_per_hour = (unsigned)cfg->user_max_jobs_per_hour,
+                           .max_total = (unsigned)cfg->max_queued_jobs,
+                           .lease_ms = QUOTA_LEASE_MS};
+        r->co->quota = pg_quota_new(&qc);
+        if (!r->co->quota) {
+            snprintf(err, errlen, "comfy: db_url is not a usable postgresql:// URL");
+            comfy_runner_free(r);
+            return NULL;
+        }
+    }
     comfy_http_global_init();
     unsigned lanes = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 1024;
     rt_actor_spec ws = {.name = COMFY_WORKER_ACTOR_NAME,
@@ -788,6 +1020,7 @@ void comfy_runner_free(comfy_runner *r)
         for (unsigned i = 0; i < RECORDS_MAX; i++)
             cjob_free(r->co->recs[i].params);
         lim_free(r->co->lim);
+        pg_quota_free(r->co->quota);
         free(r->co);
     }
     comfy_dlv_free(r->dlv);
