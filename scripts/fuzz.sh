@@ -45,13 +45,13 @@ for h in "${harnesses[@]}"; do
     rc=$?
     set -e
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-    cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 | cut -d' ' -f2)
+    cov=$(grep -aEo 'cov: [0-9]+' "$log" | tail -n 1 | cut -d' ' -f2 || true)
     if [ "$rc" -eq 0 ]; then
         printf '%-24s %10s runs in %ss, coverage %s, no crash\n' "$h" "${runs:-?}" "$seconds" "${cov:-?}"
     else
         failed+=("$h")
         printf '%-24s FAILED (exit %d) after %s runs; log: %s\n' "$h" "$rc" "${runs:-?}" "$log"
-        grep -E 'fuzz invariant broken|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY|Test unit written' "$log" | head -n 8 | sed 's/^/    /'
+        grep -aE 'fuzz invariant broken|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY|Test unit written' "$log" | head -n 8 | sed 's/^/    /' || true
     fi
 done
 
