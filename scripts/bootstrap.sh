@@ -7,6 +7,7 @@ packages=(
     build-essential cmake pkg-config
     libwebsockets-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev libcjson-dev libck-dev
     zlib1g-dev libcmocka-dev sqlite3
+    libcairo2-dev fonts-dejavu-core
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include "analytics/an_stats.h"
 #include "analytics/an_store.h"
 #include "analytics/an_time.h"
+#include "test_an_stats_eq.h"
 #include "test_an_util.h"
 
 #define DAY AN_DAY_MS
@@ -125,17 +126,19 @@ static void migrate_from(tdir *d, int from)
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO command_usage(seq, command_name, user_id, ts_ms, success) VALUES"
-             " (5, 'comfy', 11, %lld, 1), (6, 'comfy', 12, %lld, 0), (9, 'stats', 11, %lld, 1);"
-             "INSERT INTO image_stats(seq, user_id, resolution, generation_ms, is_video, ts_ms)"
-             " VALUES (7, 13, '1024x1024', 3000, 0, %lld), (8, 11, '', 50000, 1, %lld);",
-             NOW - 2 * DAY, NOW - 2 * DAY, NOW, NOW - 2 * DAY, NOW);
+             " (5, 'comfy', 11, %lld, 1), (6, 'comfy', 12, %lld, 0), (9, 'stats', 11, %lld, 1),"
+             " (10, 'button:upscale', 12, %lld, 1);"
+             "INSERT INTO image_stats(seq, user_id, resolution, generation_ms, is_video, ts_ms,"
+             " loras) VALUES (7, 13, '1024x1024', 3000, 0, %lld, 'Anime Style, Watercolor'),"
+             " (8, 11, '', 50000, 1, %lld, NULL);",
+             NOW - 2 * DAY, NOW - 2 * DAY, NOW, NOW - 2 * DAY, NOW - 2 * DAY, NOW);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
     an_store *s = open_store(d, name);
     db = an_store_db(s);
     assert_int_equal(an_schema_version(db, err, sizeof err), AN_SCHEMA_VERSION);
-    assert_int_equal(an_store_seq_hwm(s), 9);
+    assert_int_equal(an_store_seq_hwm(s), 10);
     int64_t day2 = an_day_of(NOW - 2 * DAY), today = an_day_of(NOW);
     snprintf(sql, sizeof sql,
              "SELECT total_commands, failed_commands, total_images, image_ms_sum, unique_users"
@@ -151,7 +154,17 @@ static void migrate_from(tdir *d, int from)
                               "VALUES ('comfy', 2), ('stats', 1)"),
                      0);
     assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM known_users"), 3);
-    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM hourly_users"), 3);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM hourly_users"), 4);
+    /* v5: kinds from the names, LoRA lists as JSON, sizes split from "WxH" labels. */
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM command_usage WHERE kind = 'button'"
+                                 " AND command_name = 'button:upscale'"),
+                     1);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM image_stats WHERE loras ="
+                                 " '[\"Anime Style\",\"Watercolor\"]' AND width = 1024"
+                                 " AND height = 1024"),
+                     1);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM image_stats WHERE loras = '[]'"), 1);
+    assert_int_equal(sql_int(db, "SELECT SUM(total_buttons) FROM daily_stats"), 1);
     assert_rollups_match_raw(db);
     /* The human-readable daily summary. */
     snprintf(sql, sizeof sql,
@@ -319,27 +332,6 @@ static void test_text_is_bounded_at_utf8_boundary(void **state)
     an_store_close(s);
 }
 
-static void assert_stats_equal(const an_stats *a, const an_stats *b)
-{
-    assert_int_equal(a->total_images, b->total_images);
-    assert_int_equal(a->image_ms_sum, b->image_ms_sum);
-    assert_int_equal(a->total_videos, b->total_videos);
-    assert_int_equal(a->video_ms_sum, b->video_ms_sum);
-    assert_int_equal(a->total_commands, b->total_commands);
-    assert_int_equal(a->total_users, b->total_users);
-    assert_int_equal(a->active_users, b->active_users);
-    assert_int_equal(a->n_top_commands, b->n_top_commands);
-    for (unsigned i = 0; i < a->n_top_commands; i++) {
-        assert_string_equal(a->top_commands[i].name, b->top_commands[i].name);
-        assert_int_equal(a->top_commands[i].count, b->top_commands[i].count);
-    }
-    assert_int_equal(a->n_top_resolutions, b->n_top_resolutions);
-    for (unsigned i = 0; i < a->n_top_resolutions; i++) {
-        assert_string_equal(a->top_resolutions[i].name, b->top_resolutions[i].name);
-        assert_int_equal(a->top_resolutions[i].count, b->top_resolutions[i].count);
-    }
-}
-
 static const char *const k_cmds[] = {"comfy", "redux",    "pulid", "video",
                                      "stats", "lorainfo", "queue"};
 static const char *const k_res[] = {
@@ -358,9 +350,14 @@ static void write_random(an_store *s, uint64_t *rng, uint64_t *seq, size_t total
             int64_t ts = NOW - (int64_t)(r % (40 * (uint64_t)DAY)) + DAY / 2;
             uint64_t user = 1 + (r >> 40) % 57;
             switch ((r >> 20) % 3) {
-            case 0:
-                evs[i] = ev_command(++*seq, ts, user, k_cmds[(r >> 24) % 7], (r >> 30) % 5 != 0);
+            case 0: {
+                /* Mostly slash commands; buttons, autocomplete and modal submits too. */
+                unsigned k = (unsigned)((r >> 50) % 8);
+                evs[i] = ev_interaction(++*seq, ts, user, k_cmds[(r >> 24) % 7],
+                                        k < 5 ? AN_CMD_SLASH : (an_cmd_kind)(k - 4),
+                                        (r >> 30) % 5 != 0);
                 break;
+            }
             case 1:
                 evs[i] =
                     ev_image(++*seq, ts, user, (r >> 33) % 9 == 0 ? "" : k_res[(r >> 24) % 7],
@@ -394,9 +391,12 @@ static void test_rollups_equal_raw_after_many_batches(void **state)
     an_reader *r = an_reader_wrap(db, err, sizeof err);
     assert_non_null(r);
     const int days[] = {1, 2, 7, 30, 39, 365};
-    const int64_t nows[] = {NOW, NOW - 3 * DAY + 1, an_day_of(NOW) * DAY, NOW + DAY / 3};
+    const int64_t nows[] = {NOW,          NOW - 3 * DAY + 1,       an_day_of(NOW) * DAY,
+                            NOW + DAY / 3, NOW + 1234567,          NOW - 5 * DAY + 3599999,
+                            NOW + 60001,   NOW - 11 * DAY - 1800000};
     for (size_t i = 0; i < sizeof days / sizeof days[0]; i++) {
         for (size_t j = 0; j < sizeof nows / sizeof nows[0]; j++) {
+            an_reader_set_active_min(r, (unsigned)(1 + (i + j) % 12));
             an_stats a, b;
             assert_int_equal(an_reader_stats(r, days[i], nows[j], &a, err, sizeof err), SQLITE_OK);
             assert_int_equal(an_reader_stats_raw(r, days[i], nows[j], &b, err, sizeof err),

@@ -78,7 +78,22 @@ int an_record_command(rt_actor *writer, const an_command_event *e)
     ev->channel_id = e->channel_id;
     ev->duration_ms = e->exec_ms;
     ev->success = e->success;
+    ev->cmd_kind = e->kind;
+    ev->interaction_id = e->interaction_id;
     an_event_set_text(ev, &(an_event_text){.command = e->command ? e->command : ""});
+    return send_event(writer, m);
+}
+
+int an_record_outcome(rt_actor *writer, uint64_t interaction_id, bool success)
+{
+    if (!writer) return -RT_ESTOPPED;
+    if (!interaction_id) return 0;
+    an_event_msg *m = an_event_msg_new();
+    an_event *ev = &m->ev;
+    ev->kind = AN_EV_OUTCOME;
+    ev->ts_ms = (int64_t)rt_wall_ms();
+    ev->interaction_id = interaction_id;
+    ev->success = success;
     return send_event(writer, m);
 }
 
@@ -95,6 +110,8 @@ int an_record_image(rt_actor *writer, const an_image_event *e)
     ev->success = e->success;
     ev->is_video = e->is_video;
     ev->upscale_factor = e->upscale_factor;
+    ev->width = e->width;
+    ev->height = e->height;
     an_event_set_text(ev, &(an_event_text){.prompt = e->prompt,
                                            .resolution = e->resolution,
                                            .loras = e->loras,

@@ -26,23 +26,28 @@
 
 #include "fluxbot/runtime.h"
 
+#include "analytics/an_event.h"
+
 typedef struct an_command_event {
-    const char *command; /* "comfy", "stats", "reset_stats", "button:regenerate", ... */
+    const char *command;     /* "comfy", "stats", "reset_stats", "button:regenerate", ... */
+    an_cmd_kind kind;        /* slash command (the default, 0), button, autocomplete, ... */
+    uint64_t interaction_id; /* lets an_record_outcome correct success later (0 = none) */
     uint64_t user_id;
     uint64_t guild_id; /* 0 in DMs */
     uint64_t channel_id;
     uint64_t ts_ms;
-    uint32_t exec_ms; /* interaction received → answered */
-    bool success;
+    uint32_t exec_ms; /* interaction received → first answer */
+    bool success;     /* as far as known when answered; see an_record_outcome */
 } an_command_event;
 
 typedef struct an_image_event {
     uint64_t user_id;
     uint64_t guild_id;
     const char *prompt;
-    const char *resolution; /* "1024x1024" */
-    const char *loras;      /* comma-separated display names, "" when none */
-    double upscale_factor;  /* 1 = none */
+    const char *resolution; /* the ratios.json label the user picked ("1:1 [1024x1024 square]") */
+    uint32_t width, height; /* the delivered pixel size (0 = unknown) */
+    const char *loras;      /* JSON list of LoRA display names, "[]" when none */
+    double upscale_factor;  /* relative to the label's size; 1 = none */
     uint32_t generation_ms;
     bool is_video;
     const char *generation_type; /* "standard", "redux", "pulid", "video", "upscale" */
@@ -63,6 +68,11 @@ typedef struct an_activity_event {
 int an_record_command(rt_actor *writer, const an_command_event *e);
 int an_record_image(rt_actor *writer, const an_image_event *e);
 int an_record_activity(rt_actor *writer, const an_activity_event *e);
+/* The outcome of the interaction interaction_id, known later than its command_usage row (a
+ * /comfy whose job failed, a button the runner refused): the row's success becomes `success`.
+ * It goes through the same ordered stream as the row; whichever of the two reaches the writer
+ * first, the row ends up with the outcome. 0 or -RT_ESTOPPED. */
+int an_record_outcome(rt_actor *writer, uint64_t interaction_id, bool success);
 
 /* Asks for a reset: every event recorded before this call is deleted, every later one kept.
  * The writer answers reply_to (may be NULL) with MSG_AN_RESET_DONE (src/msgs/analytics_msgs.h)

@@ -321,11 +321,26 @@ static void send_callback(comfy_runner *r, const comfy_reply_ref *ref, int type,
     comfy_rest_send(r, m, true);
 }
 
+/* The interaction's command_usage row gets its real outcome (the router recorded it as a
+ * success when the defer or hand-over went through). */
+static void outcome(comfy_runner *r, const comfy_reply_ref *ref, bool ok)
+{
+    if (r->analytics) an_record_outcome(r->analytics, ref->interaction_id, ok);
+}
+
+/* A button press refused with an ephemeral message: a failed interaction. */
+static void refuse_button(comfy_runner *r, const comfy_reply_ref *ref, const char *text)
+{
+    send_callback(r, ref, 4, text, true, 0);
+    outcome(r, ref, false);
+}
+
 /* A refusal after the router deferred a public "thinking" message: delete it, then answer with
  * an ephemeral follow-up (sequenced through the REST reply, since the two routes run apart). */
 static void reject_late(comfy_runner *r, const comfy_reply_ref *ref, const char *text)
 {
     comfy_coord *co = r->co;
+    outcome(r, ref, false);
     co_pending *p = pend_add(co, PA_EPHEMERAL_AFTER_DELETE, ref, text, 0);
     char path[600];
     comfy_path_original(ref, path, sizeof path);
@@ -412,7 +427,7 @@ static bool admit(comfy_runner *r, comfy_job *job, bool from_button)
         char text[300];
         lim_explain(v, co->lim, retry, text, sizeof text);
         if (from_button)
-            send_callback(r, &job->reply, 4, text, true, 0);
+            refuse_button(r, &job->reply, text);
         else
             reject_late(r, &job->reply, text);
         atomic_fetch_add(&r->n_refused, 1);
@@ -470,15 +485,14 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
     cres_action act;
     uint64_t job_id, owner;
     if (cres_parse_custom_id(b->custom_id, &act, &job_id, &owner) != 0) {
-        send_callback(r, &b->reply, 4, "This button is not one of this bot's buttons.", true, 0);
+        refuse_button(r, &b->reply, "This button is not one of this bot's buttons.");
         return;
     }
     if (act == CRES_DELETE) {
         if (!cres_may_delete(b->origin.user_id, owner, b->origin.permissions)) {
-            send_callback(r, &b->reply, 4,
+            refuse_button(r, &b->reply,
                           "\xf0\x9f\x9a\xab Only the person who asked for this result, or a "
-                          "member with Manage Messages, can delete it.",
-                          true, 0);
+                          "member with Manage Messages, can delete it.");
             return;
         }
         co_pending *p = pend_add(co, PA_DELETE_AFTER_ACK, &b->reply, NULL, job_id);
@@ -490,17 +504,15 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
     }
     co_record *rec = record_find(co, job_id);
     if (!rec) {
-        send_callback(r, &b->reply, 4,
+        refuse_button(r, &b->reply,
                       "This result is no longer known to the bot (it restarted since). Please "
-                      "run the command again.",
-                      true, 0);
+                      "run the command again.");
         return;
     }
     if (atomic_load(&r->stopping)) {
-        send_callback(r, &b->reply, 4,
+        refuse_button(r, &b->reply,
                       "\xe2\x8f\xb9\xef\xb8\x8f The bot is shutting down; please try again in a "
-                      "minute.",
-                      true, 0);
+                      "minute.");
         return;
     }
     comfy_job *job;
@@ -510,10 +522,9 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
     } else {
         const char *url = rec->view_url[0] ? rec->view_url : b->image_url;
         if (!r->wf.kinds[WF_UPSCALE] || !rec->success || !rec->is_image || !url || !*url) {
-            send_callback(r, &b->reply, 4,
+            refuse_button(r, &b->reply,
                           !r->wf.kinds[WF_UPSCALE] ? "Upscaling is not set up on this bot."
-                                                   : "This result cannot be upscaled.",
-                          true, 0);
+                                                   : "This result cannot be upscaled.");
             return;
         }
         job = cjob_new_upscale(rec->params, comfy_new_job_id(r), 2, url, &b->reply, &b->origin);

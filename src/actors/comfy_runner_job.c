@@ -604,21 +604,28 @@ static void record_analytics(jctx *x, bool success, uint64_t ms)
     comfy_runner *r = x->r;
     if (!r->analytics) return;
     comfy_job *j = x->job;
-    char res[32] = "";
-    if (j->width && j->height) snprintf(res, sizeof res, "%ux%u", j->width, j->height);
-    char loras[COMFY_MAX_LORAS * (LORAS_NAME_MAX + 2) + 1];
-    cjob_lora_list(j, loras, sizeof loras);
+    /* Counted under the label the user picked (an upscale under its source's), with the
+     * delivered size and the factor relative to the label in their own columns. */
+    uint32_t w, h;
+    cjob_output_size(j, &w, &h);
+    char *loras = cjob_lora_json(j);
     an_image_event ie = {.user_id = j->origin.user_id,
                          .guild_id = j->origin.guild_id,
                          .prompt = j->user_prompt,
-                         .resolution = res,
+                         .resolution = j->resolution,
+                         .width = w,
+                         .height = h,
                          .loras = loras,
-                         .upscale_factor = j->upscale ? j->upscale : 1,
+                         .upscale_factor = cjob_total_upscale(j),
                          .generation_ms = (uint32_t)(ms > UINT32_MAX ? UINT32_MAX : ms),
                          .is_video = j->kind == COMFY_KIND_VIDEO,
                          .generation_type = cjob_generation_type(j),
                          .success = success};
     an_record_image(r->analytics, &ie);
+    free(loras);
+    /* The interaction that asked for it (a /comfy, or a Regenerate/Upscale press) failed or
+     * succeeded only now. */
+    an_record_outcome(r->analytics, j->reply.interaction_id, success);
     char d[160];
     snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s}", j->id, ms,
              success ? "" : ",\"reason\":\"", success ? "" : x->fail_reason, success ? "" : "\"");

@@ -10,18 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/an_chart.h"
 #include "analytics/an_commands.h"
 #include "analytics/an_stats.h"
+#include "discord/stats_reply.h"
 #include "fluxbot/log.h"
 #include "msgs/discord_msgs.h"
 #include "msgs/stats_msgs.h"
 
 #define WHO "stats"
-#define TOKEN_MAX 512
 
 struct stats_reporter {
     rt_actor *actor;
     char db_path[512];
+    unsigned active_min;
     _Atomic uint64_t answered, failed, rejected;
 };
 
@@ -37,6 +39,7 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
         LOG_ERROR(WHO, "thread %u: %s", index, err);
         return -1;
     }
+    if (r->active_min) an_reader_set_active_min(tl_reader, r->active_min);
     return 0;
 }
 
@@ -49,36 +52,33 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
     tl_reader = NULL;
 }
 
-/* Interaction tokens go into a URL path: accept only the characters Discord uses. */
-static bool token_ok(const char *t)
-{
-    size_t n = strlen(t);
-    if (n == 0 || n > TOKEN_MAX) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = t[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-' || c == '.';
-        if (!ok) return false;
-    }
-    return true;
-}
-
 static void answer(stats_reporter *r, stats_query_msg *q)
 {
     uint64_t app;
-    if (!an_parse_u64(q->application_id, &app) || app == 0 || !q->token || !token_ok(q->token) ||
-        !q->rest) {
+    char path[64 + DSTATS_TOKEN_MAX];
+    if (!an_parse_u64(q->application_id, &app) || !q->rest ||
+        !dstats_original_path(app, q->token, path, sizeof path)) {
         atomic_fetch_add(&r->rejected, 1);
         LOG_WARN(WHO, "dropping a malformed stats query (application id, token or REST actor)");
         return;
     }
     char *json;
     char err[512] = "";
-    an_stats s;
+    an_stats *s = malloc(sizeof *s); /* ~9 KB with the chart series: not on the stack */
+    if (!s) abort();
     int64_t now = q->now_ms ? q->now_ms : (int64_t)rt_wall_ms();
-    int rc = an_reader_stats(tl_reader, q->days, now, &s, err, sizeof err);
+    int rc = an_reader_stats(tl_reader, q->days, now, s, err, sizeof err);
+    unsigned char *png = NULL;
+    size_t png_len = 0;
     if (rc == 0) {
-        json = an_stats_reply_json(&s);
+        /* The chart is a bonus: if it cannot be drawn, the numbers still go out. */
+        if (an_chart_png(s, &png, &png_len, err, sizeof err) != 0) {
+            LOG_WARN(WHO, "stats chart: %s", err);
+            png = NULL;
+        }
+        cJSON *embed = an_stats_embed(s);
+        json = dstats_edit_json(embed, png ? AN_CHART_FILENAME : NULL);
+        cJSON_Delete(embed);
         atomic_fetch_add(&r->answered, 1);
     } else {
         LOG_ERROR(WHO, "stats query for %d days failed: %s", q->days, err);
@@ -87,11 +87,10 @@ static void answer(stats_reporter *r, stats_query_msg *q)
                                                          "not be read");
         atomic_fetch_add(&r->failed, 1);
     }
-    char path[64 + TOKEN_MAX];
-    snprintf(path, sizeof path, "/webhooks/%llu/%s/messages/@original", (unsigned long long)app,
-             q->token);
+    free(s);
     rest_req_msg *req = rest_req_msg_new(REST_PATCH, path, json);
     free(json);
+    if (png) rest_req_add_file_owned(req, AN_CHART_FILENAME, "image/png", png, png_len);
     req->reply_to = q->rest_reply_to;
     req->cookie = q->cookie;
     if (rt_send_spill(q->rest, &req->hdr) != 0) {
@@ -115,6 +114,7 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     stats_reporter *r = calloc(1, sizeof *r);
     if (!r) abort();
     snprintf(r->db_path, sizeof r->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
+    r->active_min = cfg ? cfg->active_min : 0;
     rt_actor_spec spec = {
         .name = "stats",
         .threads = cfg && cfg->threads ? cfg->threads : 1,

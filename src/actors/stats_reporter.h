@@ -20,6 +20,7 @@ typedef struct stats_reporter_config {
     const char *db_path;
     unsigned threads;       /* 0 = 1 */
     unsigned lane_capacity; /* 0 = 256 */
+    unsigned active_min;    /* events that make an Active User (0 = AN_ACTIVE_MIN_DEFAULT) */
 } stats_reporter_config;
 
 typedef struct stats_reporter_metrics {

@@ -59,3 +59,17 @@ void an_event_clear(an_event *ev)
     free(ev->buf);
     memset(ev, 0, sizeof *ev);
 }
+
+const char *an_cmd_kind_name(an_cmd_kind k)
+{
+    static const char *const names[AN_CMD_KIND_COUNT] = {"command", "button", "autocomplete",
+                                                         "modal", "unknown"};
+    return (unsigned)k < AN_CMD_KIND_COUNT ? names[k] : "unknown";
+}
+
+an_cmd_kind an_cmd_kind_parse(const char *s)
+{
+    for (int k = 0; s && k < AN_CMD_KIND_COUNT; k++)
+        if (strcmp(s, an_cmd_kind_name((an_cmd_kind)k)) == 0) return (an_cmd_kind)k;
+    return AN_CMD_UNKNOWN;
+}

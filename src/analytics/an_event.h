@@ -17,13 +17,31 @@ typedef enum an_event_kind {
     AN_EV_COMMAND = 1,  /* row in command_usage */
     AN_EV_IMAGE = 2,    /* row in image_stats */
     AN_EV_ACTIVITY = 3, /* row in user_activity */
+    AN_EV_OUTCOME = 4,  /* the final success of an earlier command row (by interaction id) */
 } an_event_kind;
+
+/* What kind of interaction a command_usage row is (column `kind`). Only AN_CMD_SLASH rows are
+ * "commands" in /stats (Total Commands, Popular Commands); the others are recorded but never
+ * listed (buttons get their own count). */
+typedef enum an_cmd_kind {
+    AN_CMD_SLASH = 0,    /* "command": a slash command the bot knows */
+    AN_CMD_BUTTON,       /* "button": a component press */
+    AN_CMD_AUTOCOMPLETE, /* "autocomplete" */
+    AN_CMD_MODAL,        /* "modal": a modal submit */
+    AN_CMD_UNKNOWN,      /* "unknown": unknown command name, unsupported or unreadable */
+    AN_CMD_KIND_COUNT
+} an_cmd_kind;
+
+/* The column text of a kind ("command", "button", ...); "unknown" for out-of-range values. */
+const char *an_cmd_kind_name(an_cmd_kind k);
+/* The kind of a column text; NULL or anything unknown -> AN_CMD_UNKNOWN. */
+an_cmd_kind an_cmd_kind_parse(const char *s);
 
 /* Per-field byte limits (text beyond is cut). */
 #define AN_MAX_NAME 64       /* command, action, generation type */
 #define AN_MAX_RESOLUTION 96 /* "16:9 [1920x1080 landscape]" and friends */
 #define AN_MAX_PROMPT 6000   /* Discord caps a string option at 6000 characters */
-#define AN_MAX_LORAS 2048
+#define AN_MAX_LORAS 2048    /* a JSON list of names, e.g. ["Anime Style"] */
 #define AN_MAX_DETAILS 4096
 
 typedef struct an_event {
@@ -35,14 +53,17 @@ typedef struct an_event {
     uint64_t channel_id;  /* commands only; 0 = none */
     bool success;         /* commands and images */
     uint32_t duration_ms; /* command: execution time; image: generation time */
-    /* AN_EV_COMMAND */
+    /* AN_EV_COMMAND (and AN_EV_OUTCOME: interaction_id + success) */
     const char *command;
+    an_cmd_kind cmd_kind;
+    uint64_t interaction_id; /* 0 = none; the key an AN_EV_OUTCOME updates by */
     /* AN_EV_IMAGE */
     const char *prompt;
     const char *resolution;
     const char *loras;
     const char *generation_type;
     double upscale_factor;
+    uint32_t width, height; /* delivered pixel size; 0 = unknown */
     bool is_video;
     /* AN_EV_ACTIVITY */
     const char *action;

@@ -1,6 +1,7 @@
 /* The analytics writer's connection: open + migrate, batched writes, resets (see an_store.h). */
 #include "analytics/an_store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +9,28 @@
 #include "analytics/an_rollup.h"
 #include "analytics/an_schema.h"
 #include "analytics/an_sqlerr.h"
+#include "analytics/an_time.h"
+
+/* An outcome whose command row the writer has not seen yet (the router records the row when
+ * Discord took its answer, the runner the outcome when the job ends: two producers, and a fast
+ * failure can come first). Kept until the row arrives, at most OUTCOMES_MAX, oldest dropped. */
+#define OUTCOMES_MAX 4096
+typedef struct early_outcome {
+    uint64_t interaction_id;
+    bool success;
+    bool used; /* matched by a row of the batch being written (removed once it commits) */
+} early_outcome;
 
 struct an_store {
     sqlite3 *db;
+    sqlite3_stmt *find_cmd;
+    sqlite3_stmt *set_success;
+    sqlite3_stmt *fix_failed;
+    early_outcome *early;
+    size_t nearly, nearly_committed;
+    an_event *scratch; /* copies of command events whose success an early outcome changed */
+    const an_event **rolled;
+    size_t scratch_cap;
     sqlite3_stmt *ins_command;
     sqlite3_stmt *ins_image;
     sqlite3_stmt *ins_activity;
@@ -21,11 +41,16 @@ struct an_store {
 
 static const char k_ins_command[] =
     "INSERT INTO command_usage(seq, command_name, user_id, guild_id, channel_id, ts_ms,"
-    " execution_ms, success) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    " execution_ms, success, kind, interaction_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char k_ins_image[] =
     "INSERT INTO image_stats(seq, user_id, guild_id, prompt, resolution, loras, upscale_factor,"
-    " generation_ms, is_video, generation_type, success, ts_ms)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    " generation_ms, is_video, generation_type, success, ts_ms, width, height)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+static const char k_find_cmd[] = "SELECT id, ts_ms, success, kind FROM command_usage"
+                                 " WHERE interaction_id = ?1 AND interaction_id IS NOT NULL";
+static const char k_set_success[] = "UPDATE command_usage SET success = ?2 WHERE id = ?1";
+static const char k_fix_failed[] =
+    "UPDATE daily_stats SET failed_commands = failed_commands + ?2 WHERE day = ?1";
 static const char k_ins_activity[] =
     "INSERT INTO user_activity(seq, user_id, guild_id, action_type, ts_ms, details)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
@@ -37,10 +62,10 @@ static int prepare_all(an_store *s, char *err, size_t errlen)
         sqlite3_stmt **st;
         const char *sql;
     } all[] = {
-        {&s->ins_command, k_ins_command},
-        {&s->ins_image, k_ins_image},
-        {&s->ins_activity, k_ins_activity},
-        {&s->set_hwm, k_set_hwm},
+        {&s->ins_command, k_ins_command},   {&s->ins_image, k_ins_image},
+        {&s->ins_activity, k_ins_activity}, {&s->set_hwm, k_set_hwm},
+        {&s->find_cmd, k_find_cmd},         {&s->set_success, k_set_success},
+        {&s->fix_failed, k_fix_failed},
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         int rc =
@@ -114,6 +139,12 @@ void an_store_close(an_store *s)
     sqlite3_finalize(s->ins_image);
     sqlite3_finalize(s->ins_activity);
     sqlite3_finalize(s->set_hwm);
+    sqlite3_finalize(s->find_cmd);
+    sqlite3_finalize(s->set_success);
+    sqlite3_finalize(s->fix_failed);
+    free(s->early);
+    free(s->scratch);
+    free(s->rolled);
     an_rollup_fini(&s->rollup);
     sqlite3_close_v2(s->db);
     free(s);
@@ -151,12 +182,22 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s, const char *dflt)
         sqlite3_bind_null(st, i);
 }
 
+static void bind_size(sqlite3_stmt *st, int i, uint32_t v)
+{
+    if (v)
+        sqlite3_bind_int64(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
 static int insert_one(an_store *s, const an_event *e)
 {
     sqlite3_stmt *st;
     switch (e->kind) {
     case AN_EV_COMMAND:
         st = s->ins_command;
+        sqlite3_bind_text(st, 9, an_cmd_kind_name(e->cmd_kind), -1, SQLITE_STATIC);
+        bind_id(st, 10, e->interaction_id);
         sqlite3_bind_int64(st, 1, (int64_t)e->seq);
         bind_text(st, 2, e->command, "");
         sqlite3_bind_int64(st, 3, (int64_t)e->user_id);
@@ -180,6 +221,8 @@ static int insert_one(an_store *s, const an_event *e)
         bind_text(st, 10, e->generation_type, e->is_video ? "video" : "standard");
         sqlite3_bind_int(st, 11, e->success);
         sqlite3_bind_int64(st, 12, e->ts_ms);
+        bind_size(st, 13, e->width);
+        bind_size(st, 14, e->height);
         break;
     case AN_EV_ACTIVITY:
         st = s->ins_activity;
@@ -218,18 +261,132 @@ static int finish(an_store *s, int rc, const char *what, char *err, size_t errle
     return rc;
 }
 
+/* ---- outcomes ------------------------------------------------------------------------------ */
+
+static early_outcome *early_find(an_store *s, uint64_t interaction_id)
+{
+    for (size_t i = s->nearly; i-- > 0;)
+        if (s->early[i].interaction_id == interaction_id && !s->early[i].used) return &s->early[i];
+    return NULL;
+}
+
+static void early_add(an_store *s, uint64_t interaction_id, bool success)
+{
+    if (!s->early) {
+        s->early = calloc(OUTCOMES_MAX, sizeof *s->early);
+        if (!s->early) abort();
+    }
+    if (s->nearly == OUTCOMES_MAX) {
+        /* Full: the oldest one's row is not coming (e.g. deleted by a reset). */
+        memmove(s->early, s->early + 1, (OUTCOMES_MAX - 1) * sizeof *s->early);
+        s->nearly--;
+        if (s->nearly_committed) s->nearly_committed--;
+    }
+    s->early[s->nearly++] = (early_outcome){.interaction_id = interaction_id, .success = success};
+}
+
+/* After the batch committed (ok) or rolled back: keep the table as the database now is. */
+static void early_settle(an_store *s, bool ok)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < s->nearly; i++) {
+        early_outcome e = s->early[i];
+        if (!ok) {
+            if (i >= s->nearly_committed) continue; /* added by the failed batch: it is retried */
+            e.used = false;
+        } else if (e.used) {
+            continue;
+        }
+        s->early[out++] = e;
+    }
+    s->nearly = s->nearly_committed = out;
+}
+
+/* Applies one outcome to its committed row, or keeps it for the row to come. */
+static int apply_outcome(an_store *s, const an_event *e)
+{
+    sqlite3_stmt *st = s->find_cmd;
+    sqlite3_bind_int64(st, 1, (int64_t)e->interaction_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        early_add(s, e->interaction_id, e->success);
+        return SQLITE_OK;
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc;
+    }
+    int64_t id = sqlite3_column_int64(st, 0), ts = sqlite3_column_int64(st, 1);
+    bool was = sqlite3_column_int(st, 2) != 0;
+    bool slash = an_cmd_kind_parse((const char *)sqlite3_column_text(st, 3)) == AN_CMD_SLASH;
+    sqlite3_reset(st);
+    if (was == e->success) return SQLITE_OK;
+    sqlite3_bind_int64(s->set_success, 1, id);
+    sqlite3_bind_int(s->set_success, 2, e->success);
+    rc = sqlite3_step(s->set_success);
+    sqlite3_reset(s->set_success);
+    if (rc != SQLITE_DONE) return rc;
+    if (!slash) return SQLITE_OK; /* only slash commands are in the failed-command totals */
+    sqlite3_bind_int64(s->fix_failed, 1, an_day_of(ts));
+    sqlite3_bind_int64(s->fix_failed, 2, e->success ? -1 : 1);
+    rc = sqlite3_step(s->fix_failed);
+    sqlite3_reset(s->fix_failed);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The events of the batch as the rollups should see them: outcomes left out, and command rows
+ * with the success an early outcome gave them. Fills s->rolled; returns its length. */
+static size_t rollup_view(an_store *s, const an_event *const *evs, size_t n)
+{
+    if (s->scratch_cap < n) {
+        free(s->scratch);
+        free(s->rolled);
+        s->scratch = calloc(n, sizeof *s->scratch);
+        s->rolled = calloc(n, sizeof *s->rolled);
+        if (!s->scratch || !s->rolled) abort();
+        s->scratch_cap = n;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const an_event *e = evs[i];
+        if (e->kind == AN_EV_OUTCOME) continue;
+        early_outcome *o = NULL;
+        if (e->kind == AN_EV_COMMAND && e->interaction_id && s->nearly)
+            o = early_find(s, e->interaction_id);
+        if (o) {
+            s->scratch[m] = *e; /* shallow: the text stays the original event's */
+            s->scratch[m].success = o->success;
+            o->used = true;
+            s->rolled[m] = &s->scratch[m];
+        } else {
+            s->rolled[m] = e;
+        }
+        m++;
+    }
+    return m;
+}
+
 int an_store_write(an_store *s, const an_event *const *evs, size_t n, char *err, size_t errlen)
 {
     if (n == 0) return SQLITE_OK;
     int rc = begin(s, "starting a batch", err, errlen);
     if (rc != SQLITE_OK) return rc;
     uint64_t hwm = 0;
-    for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
-        rc = insert_one(s, evs[i]);
+    size_t m = rollup_view(s, evs, n);
+    for (size_t i = 0; i < m && rc == SQLITE_OK; i++) {
+        rc = insert_one(s, s->rolled[i]);
         if (rc != SQLITE_OK) an_sql_err(s->db, rc, "inserting an event", err, errlen);
-        if (evs[i]->seq > hwm) hwm = evs[i]->seq;
     }
-    if (rc == SQLITE_OK) rc = an_rollup_apply(&s->rollup, evs, n, err, errlen);
+    for (size_t i = 0; i < n; i++)
+        if (evs[i]->seq > hwm) hwm = evs[i]->seq;
+    if (rc == SQLITE_OK) rc = an_rollup_apply(&s->rollup, s->rolled, m, err, errlen);
+    /* Outcomes last, so an outcome finds its row even when both are in this batch. */
+    for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+        if (evs[i]->kind != AN_EV_OUTCOME) continue;
+        rc = apply_outcome(s, evs[i]);
+        if (rc != SQLITE_OK) an_sql_err(s->db, rc, "applying an outcome", err, errlen);
+    }
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(s->set_hwm, 1, (int64_t)hwm);
         rc = sqlite3_step(s->set_hwm);
@@ -238,6 +395,7 @@ int an_store_write(an_store *s, const an_event *const *evs, size_t n, char *err,
         if (rc != SQLITE_OK) an_sql_err(s->db, rc, "updating the sequence mark", err, errlen);
     }
     rc = finish(s, rc, "committing a batch", err, errlen);
+    early_settle(s, rc == SQLITE_OK);
     if (rc == SQLITE_OK && hwm > s->seq_hwm) s->seq_hwm = hwm;
     return rc;
 }

@@ -143,8 +143,10 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
                        .lane_capacity = lanes,
                        .fatal_exit_code = APP_EXIT_DISCORD_REFUSED};
     a->rest = a->reg && a->writer ? drest_create(a->sys, &dc) : NULL;
-    stats_reporter_config sc = {
-        .db_path = cfg->db_path, .threads = u(cfg->stats_threads), .lane_capacity = lanes};
+    stats_reporter_config sc = {.db_path = cfg->db_path,
+                                .threads = u(cfg->stats_threads),
+                                .lane_capacity = lanes,
+                                .active_min = u(cfg->active_user_min_events)};
     a->stats = a->rest ? stats_reporter_new(a->sys, &sc) : NULL;
     if (!a->stats) {
         fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");

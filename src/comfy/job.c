@@ -1,6 +1,7 @@
 /* Job validation and construction (see job.h). */
 #include "comfy/job.h"
 
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -200,7 +201,11 @@ comfy_job *cjob_from_msg(const comfy_job_msg *m, const cjob_catalog *cat, uint64
         snprintf(j->resolution, sizeof j->resolution, "%s", m->resolution);
         if (!j->resolution[0])
             snprintf(j->resolution, sizeof j->resolution, "%ux%u", m->width, m->height);
-    } else if (m->kind != COMFY_KIND_VIDEO || wf_has_param(wf, WF_P_WIDTH)) {
+    } else if (m->kind == COMFY_KIND_VIDEO && !wf_has_param(wf, WF_P_WIDTH)) {
+        /* The video workflow renders its own size: the result still carries it. */
+        if (wf_template_size(wf, &j->width, &j->height))
+            snprintf(j->resolution, sizeof j->resolution, "%ux%u", j->width, j->height);
+    } else {
         const ratios_set *ratios = cat->ratios; /* one load: SIGHUP may swap the lists */
         r = m->resolution[0] ? ratios_find(ratios, m->resolution) : ratios_default(ratios);
         if (r) {
@@ -255,6 +260,7 @@ static void copy_params(comfy_job *d, const comfy_job *s)
     d->height = s->height;
     d->seed = s->seed;
     d->upscale = s->upscale;
+    d->prior_upscale = s->prior_upscale;
     d->nloras = s->nloras;
     memcpy(d->lora_name, s->lora_name, sizeof d->lora_name);
     memcpy(d->lora_file, s->lora_file, sizeof d->lora_file);
@@ -304,13 +310,12 @@ comfy_job *cjob_new_upscale(const comfy_job *src, uint64_t new_id, uint32_t fact
     copy_params(j, src);
     j->kind = COMFY_KIND_UPSCALE;
     j->workflow = WF_UPSCALE;
+    /* The label and its size stay the source's, so the result is counted under the label the
+     * user picked; the factor applied so far carries over (a x2 of a x2 result is x4). */
+    j->prior_upscale = cjob_total_upscale(src);
     j->upscale = factor;
     j->nloras = 0;
     j->has_strength[0] = j->has_strength[1] = false;
-    if (src->width && src->height) {
-        j->width = src->width * factor;
-        j->height = src->height * factor;
-    }
     set_ref(j, reply, origin);
     j->nimages = 1;
     j->images[0].url = util_strdup(image_url ? image_url : "");
@@ -385,4 +390,29 @@ void cjob_lora_list(const comfy_job *j, char *out, size_t outlen)
         if (w < 0 || (size_t)w >= outlen - used) break;
         used += (size_t)w;
     }
+}
+
+char *cjob_lora_json(const comfy_job *j)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (unsigned i = 0; arr && i < j->nloras; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(j->lora_name[i]));
+    char *out = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (!out) abort();
+    return out;
+}
+
+uint32_t cjob_total_upscale(const comfy_job *j)
+{
+    uint32_t prior = j->prior_upscale ? j->prior_upscale : 1;
+    uint32_t own = j->upscale ? j->upscale : 1;
+    return prior * own;
+}
+
+void cjob_output_size(const comfy_job *j, uint32_t *width, uint32_t *height)
+{
+    uint32_t f = cjob_total_upscale(j);
+    *width = j->width && j->height ? j->width * f : 0;
+    *height = j->width && j->height ? j->height * f : 0;
 }

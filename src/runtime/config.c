@@ -95,6 +95,8 @@ static const key_def keys[] = {
     I(router_threads, "FLUXBOT_ROUTER_THREADS", 1, 64, "2", "Router (command handling) threads."),
     I(runner_threads, "FLUXBOT_RUNNER_THREADS", 1, 64, "2", "ComfyUI job runner threads."),
     I(stats_threads, "FLUXBOT_STATS_THREADS", 1, 16, "1", "Stats reporter threads (read-only)."),
+    I(active_user_min_events, NULL, 1, 1000000, "5",
+      "Tracked events in the /stats window that make a user an Active User."),
     I(mailbox_capacity, NULL, 16, 1048576, "1024",
       "Ring slots per sending thread of each mailbox."),
     S(db_path, "FLUXBOT_DB", "fluxbot.db", "SQLite analytics database."),
