@@ -37,7 +37,7 @@
 #include <libwebsockets.h>
 #include <sqlite3.h>
 
-#include "app/demo_users.h"
+#include "demo/demo_users.h"
 #include "e2e_proc.h"
 #include "e2e_report.h"
 #include "e2e_sched.h"

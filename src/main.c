@@ -1,6 +1,8 @@
 /*
  * fluxbot entry point: picks the subcommand, loads the configuration, sets up logging, and
- * hands over to the bot, the demo or an operator command. Exit codes (documented in README):
+ * hands over to the bot, the demo or an operator command. The demo comes from the test kit
+ * (testkit/demo), which only this executable links: the core library holds no fake.
+ * Exit codes (documented in README):
  *   0 clean stop, 1 runtime failure, 2 configuration or usage error, 3 start failure,
  *   4 Discord refused the bot (bad token, disallowed intents), 130 second signal.
  */
@@ -8,6 +10,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "demo/demo.h"
 #include "fluxbot/config.h"
 #include "fluxbot/log.h"
 
@@ -36,7 +39,7 @@ int main(int argc, char **argv)
 
     if (!command) command = cfg.discord_token[0] ? "run" : "demo";
     if (strcmp(command, "run") == 0) return app_run(&cfg);
-    if (strcmp(command, "demo") == 0) return app_demo(&cfg);
+    if (strcmp(command, "demo") == 0) return demo_main(&cfg);
     if (strcmp(command, "check") == 0) return app_check(&cfg);
     fprintf(stderr, "fluxbot: unknown command \"%s\" (see fluxbot --help)\n", command);
     return APP_EXIT_CONFIG;

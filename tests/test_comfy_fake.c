@@ -17,6 +17,7 @@
 #include "actors/comfy_runner_ws.h"
 #include "comfy/comfy_proto.h"
 #include "comfy/image.h"
+#include "fakes/image_fixture.h"
 #include "comfy/workflow.h"
 #include "fakes/fake_comfy.h"
 #include "fluxbot/runtime.h"

@@ -13,8 +13,9 @@
 #include <string.h>
 
 #include "comfy/image.h"
+#include "fakes/image_fixture.h"
 #include "comfy/limits.h"
-#include "comfy/multipart.h"
+#include "fakes/multipart.h"
 #include "comfy/progress.h"
 #include "comfy/result.h"
 #include "comfy/server_pick.h"

@@ -19,7 +19,7 @@
 
 #include "analytics/an_stats.h"
 #include "app/app.h"
-#include "app/demo.h"
+#include "demo/demo.h"
 #include "fluxbot/config.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"

@@ -16,7 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "analytics/an_commands.h"
-#include "app/demo_render.h"
+#include "demo/demo_render.h"
 
 static size_t cols(const char *s, size_t n)
 {

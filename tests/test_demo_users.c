@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/demo_users.h"
+#include "demo/demo_users.h"
 #include "comfy/result.h"
 #include "fakes/fake_discord.h"
 #include "fluxbot/config.h"

@@ -348,8 +348,6 @@ int app_run(const fb_config *cfg)
     return code;
 }
 
-/* app_demo lives in demo.c (the embedded demo). */
-
 int app_stats_command(int argc, char **argv)
 {
     return an_cli_stats(argc, argv);

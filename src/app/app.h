@@ -1,6 +1,7 @@
 /*
- * The application layer: wires the actors into a running bot (app_run), the embedded demo
- * (app_demo) and the operator commands. main.c only parses the command line and calls these.
+ * The application layer: wires the actors into a running bot (app_run) and the operator
+ * commands. main.c only parses the command line and calls these (or the test kit's demo_main,
+ * which the executable links apart: this layer holds no fake and no demo).
  *
  * app_start/app_poll/app_stop run the real bot in-process, so tests, the demo and benchmarks
  * drive exactly what `fluxbot run` runs (point discord_api_base and comfyui_urls at the
@@ -29,7 +30,6 @@ enum {
 };
 
 int app_run(const fb_config *cfg);
-int app_demo(const fb_config *cfg);
 int app_check(const fb_config *cfg);
 /* argv[0] is "stats". */
 int app_stats_command(int argc, char **argv);

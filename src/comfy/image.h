@@ -1,10 +1,10 @@
 /*
- * Image bytes: content sniffing by magic bytes, a minimal real PNG encoder (zlib IDAT, correct
- * CRCs) and a strict PNG validator that walks every chunk, checks every CRC and inflates IDAT.
+ * Image bytes: content sniffing by magic bytes and a strict PNG validator that walks every
+ * chunk, checks every CRC and inflates IDAT. (The PNG encoder the fakes serve lives in the test
+ * kit: testkit/fakes/image_fixture.h.)
  *
- * Why here: attachments from Discord are untrusted (the declared content type can lie), the fake
- * ComfyUI must serve real PNG bytes from /view, and tests must prove the final upload is a PNG
- * a viewer would open. Pure: no threads, no sockets.
+ * Why here: attachments from Discord are untrusted (the declared content type can lie), and
+ * tests must prove the final upload is a PNG a viewer would open. Pure: no threads, no sockets.
  */
 #ifndef FLUXBOT_COMFY_IMAGE_H
 #define FLUXBOT_COMFY_IMAGE_H
@@ -30,14 +30,6 @@ const char *img_mime(img_type t);
 const char *img_ext(img_type t);
 /* True for the types accepted as generation inputs (PNG, JPEG, WebP). */
 bool img_is_input_type(img_type t);
-
-/*
- * Encodes an 8-bit RGB PNG of w x h pixels. pattern 0 = a smooth gradient seeded by `seed`
- * (compresses well), 1 = pseudo-random noise from `seed` (barely compresses; used to make large
- * files). Returns a malloc'd buffer and its length in *out_len, or NULL on bad size/OOM.
- * Limits: 1..8192 per side.
- */
-uint8_t *img_png_encode(uint32_t w, uint32_t h, int pattern, uint64_t seed, size_t *out_len);
 
 /* Checks signature, chunk order, every CRC, IHDR sanity, inflates all IDAT data and checks its
  * size against the declared geometry, and requires IEND. 0 if valid (width/height filled when

@@ -17,7 +17,8 @@
 #include <time.h>
 
 #include "comfy/image.h"
-#include "comfy/multipart.h"
+#include "fakes/image_fixture.h"
+#include "fakes/multipart.h"
 #include "fluxbot/runtime.h"
 #include "util/util_json.h"
 #include "util/util_str.h"

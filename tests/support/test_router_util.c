@@ -1,43 +1,20 @@
-/*
- * Helpers shared by the router tests: INTERACTION_CREATE `d` objects as Discord sends them
- * (snowflakes and permissions as strings), and the catalogue loaded from the shipped files.
- */
-#ifndef FLUXBOT_TEST_ROUTER_UTIL_H
-#define FLUXBOT_TEST_ROUTER_UTIL_H
-
-#include <inttypes.h>
-#include <stdbool.h>
+/* Bodies of the helpers declared in test_router_util.h (see there). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <cmocka.h>
 
-#include <cjson/cJSON.h>
+#include "test_router_util.h"
 
-#include "comfy/job.h"
-
-#define TRX_APP 424242424242ULL
-#define TRX_GUILD 700000000000000001ULL
-#define TRX_CHANNEL 700000000000000002ULL
-
-typedef struct trx_who {
-    uint64_t user_id;     /* 0 = 800000000000000001 */
-    uint64_t permissions; /* member.permissions */
-    const uint64_t *roles;
-    unsigned nroles;
-    bool dm; /* user object, no member, no guild */
-} trx_who;
-
-static __attribute__((unused)) void trx_add_id(cJSON *o, const char *key, uint64_t v)
+void trx_add_id(cJSON *o, const char *key, uint64_t v)
 {
     char b[24];
     snprintf(b, sizeof b, "%" PRIu64, v);
     cJSON_AddStringToObject(o, key, b);
 }
 
-/* The envelope every interaction shares; data is added by the callers. */
-static __attribute__((unused)) cJSON *trx_base(uint64_t id, const char *token, int type,
-                                               const trx_who *who)
+cJSON *trx_base(uint64_t id, const char *token, int type, const trx_who *who)
 {
     trx_who dflt = {0};
     if (!who) who = &dflt;
@@ -72,19 +49,15 @@ static __attribute__((unused)) cJSON *trx_base(uint64_t id, const char *token, i
     return o;
 }
 
-static __attribute__((unused)) char *trx_print(cJSON *o)
+char *trx_print(cJSON *o)
 {
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
 }
 
-/* A slash command (type 2) or its autocomplete (type 4). options_json / resolved_json are the
- * data.options array and the data.resolved object as JSON text (NULL: none), inserted verbatim
- * (cJSON would print 2^53-1 as a rounded double). */
-static __attribute__((unused)) char *trx_command(int type, uint64_t id, const char *token,
-                                                 const char *name, const char *options_json,
-                                                 const char *resolved_json, const trx_who *who)
+char *trx_command(int type, uint64_t id, const char *token, const char *name,
+                  const char *options_json, const char *resolved_json, const trx_who *who)
 {
     cJSON *o = trx_base(id, token, type, who);
     cJSON *d = cJSON_AddObjectToObject(o, "data");
@@ -96,11 +69,8 @@ static __attribute__((unused)) char *trx_command(int type, uint64_t id, const ch
     return trx_print(o);
 }
 
-/* A button click (type 3) on message message_id, whose attachments are message_atts_json. */
-static __attribute__((unused)) char *trx_component(uint64_t id, const char *token,
-                                                   const char *custom_id, uint64_t message_id,
-                                                   const char *message_atts_json,
-                                                   const trx_who *who)
+char *trx_component(uint64_t id, const char *token, const char *custom_id, uint64_t message_id,
+                    const char *message_atts_json, const trx_who *who)
 {
     cJSON *o = trx_base(id, token, 3, who);
     cJSON *d = cJSON_AddObjectToObject(o, "data");
@@ -112,15 +82,7 @@ static __attribute__((unused)) char *trx_component(uint64_t id, const char *toke
     return trx_print(o);
 }
 
-/* The shipped ratios, LoRAs and workflows. */
-typedef struct trx_catalog {
-    ratios_set ratios;
-    loras_set loras;
-    wf_set workflows;
-    cjob_catalog cat;
-} trx_catalog;
-
-static __attribute__((unused)) trx_catalog *trx_catalog_load(void)
+trx_catalog *trx_catalog_load(void)
 {
     trx_catalog *c = calloc(1, sizeof *c);
     char err[512];
@@ -136,11 +98,9 @@ static __attribute__((unused)) trx_catalog *trx_catalog_load(void)
     return c;
 }
 
-static __attribute__((unused)) void trx_catalog_free(trx_catalog *c)
+void trx_catalog_free(trx_catalog *c)
 {
     loras_free(&c->loras);
     wf_set_free(&c->workflows);
     free(c);
 }
-
-#endif

@@ -1,29 +1,13 @@
-/*
- * Helpers shared by the analytics tests (tests/test_an_*.c): a scratch directory per test,
- * event builders and small SQL probes. Header-only so each test stays one file.
- */
-#ifndef FLUXBOT_TEST_AN_UTIL_H
-#define FLUXBOT_TEST_AN_UTIL_H
+/* Bodies of the helpers declared in test_an_util.h (see there). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 
-#include <fcntl.h>
-#include <ftw.h>
-#include <linux/fs.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "test_an_util.h"
 
-#include <sqlite3.h>
-
-#include "analytics/an_event.h"
-
-typedef struct tdir {
-    char path[256];
-} tdir;
-
-static inline void tdir_make(tdir *d)
+void tdir_make(tdir *d)
 {
     snprintf(d->path, sizeof d->path, "/tmp/fluxbot-an-XXXXXX");
     if (!mkdtemp(d->path)) {
@@ -32,12 +16,12 @@ static inline void tdir_make(tdir *d)
     }
 }
 
-static inline void tdir_file(const tdir *d, const char *name, char *out, size_t outlen)
+void tdir_file(const tdir *d, const char *name, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s/%s", d->path, name);
 }
 
-static inline int tdir_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+int tdir_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
     (void)flag;
@@ -45,14 +29,12 @@ static inline int tdir_rm_one(const char *p, const struct stat *sb, int flag, st
     return remove(p);
 }
 
-static inline void tdir_remove(tdir *d)
+void tdir_remove(tdir *d)
 {
     nftw(d->path, tdir_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Makes a file unwritable even for root: the immutable attribute when running as root (root
- * ignores permission bits), mode 0444 otherwise. Returns 0 on success. */
-static inline int make_unwritable(const char *path, int on)
+int make_unwritable(const char *path, int on)
 {
     if (geteuid() != 0) return chmod(path, on ? 0444 : 0644);
     int fd = open(path, O_RDONLY);
@@ -67,8 +49,7 @@ static inline int make_unwritable(const char *path, int on)
     return rc;
 }
 
-static inline an_event ev_command(uint64_t seq, int64_t ts, uint64_t user, const char *name,
-                                  bool ok)
+an_event ev_command(uint64_t seq, int64_t ts, uint64_t user, const char *name, bool ok)
 {
     an_event e = {.kind = AN_EV_COMMAND,
                   .seq = seq,
@@ -83,17 +64,16 @@ static inline an_event ev_command(uint64_t seq, int64_t ts, uint64_t user, const
     return e;
 }
 
-/* A command_usage row of another kind (a button, an autocomplete, ...). */
-static inline an_event ev_interaction(uint64_t seq, int64_t ts, uint64_t user, const char *name,
-                                      an_cmd_kind kind, bool ok)
+an_event ev_interaction(uint64_t seq, int64_t ts, uint64_t user, const char *name,
+                        an_cmd_kind kind, bool ok)
 {
     an_event e = ev_command(seq, ts, user, name, ok);
     e.cmd_kind = kind;
     return e;
 }
 
-static inline an_event ev_image(uint64_t seq, int64_t ts, uint64_t user, const char *res,
-                                uint32_t ms, bool video, bool ok)
+an_event ev_image(uint64_t seq, int64_t ts, uint64_t user, const char *res, uint32_t ms, bool video,
+                  bool ok)
 {
     an_event e = {.kind = AN_EV_IMAGE,
                   .seq = seq,
@@ -112,7 +92,7 @@ static inline an_event ev_image(uint64_t seq, int64_t ts, uint64_t user, const c
     return e;
 }
 
-static inline an_event ev_activity(uint64_t seq, int64_t ts, uint64_t user, const char *action)
+an_event ev_activity(uint64_t seq, int64_t ts, uint64_t user, const char *action)
 {
     an_event e = {
         .kind = AN_EV_ACTIVITY, .seq = seq, .ts_ms = ts, .user_id = user, .guild_id = 1000};
@@ -121,8 +101,7 @@ static inline an_event ev_activity(uint64_t seq, int64_t ts, uint64_t user, cons
     return e;
 }
 
-/* First column of the first row of sql as an integer (-1 on error or no row). */
-static inline int64_t sql_int(sqlite3 *db, const char *sql)
+int64_t sql_int(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -135,9 +114,7 @@ static inline int64_t sql_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* Number of rows in the symmetric difference of two queries' results (0 = same multiset
- * of rows, as far as EXCEPT's set semantics go). */
-static inline int64_t sql_diff(sqlite3 *db, const char *q1, const char *q2)
+int64_t sql_diff(sqlite3 *db, const char *q1, const char *q2)
 {
     char sql[8192];
     snprintf(sql, sizeof sql,
@@ -147,8 +124,7 @@ static inline int64_t sql_diff(sqlite3 *db, const char *q1, const char *q2)
     return sql_int(db, sql);
 }
 
-/* A small deterministic PRNG (xorshift64*) so failures reproduce. */
-static inline uint64_t rnd_next(uint64_t *s)
+uint64_t rnd_next(uint64_t *s)
 {
     *s ^= *s >> 12;
     *s ^= *s << 25;
@@ -156,10 +132,7 @@ static inline uint64_t rnd_next(uint64_t *s)
     return *s * 2685821657736338717ULL;
 }
 
-#ifdef cmocka_unit_test
-/* Compares every rollup table with aggregates recomputed from the raw rows by plain SQL
- * (only for files that include <cmocka.h> first). */
-static inline void assert_rollups_match_raw(sqlite3 *db)
+void assert_rollups_match_raw(sqlite3 *db)
 {
     assert_int_equal(
         sql_diff(db,
@@ -243,7 +216,3 @@ static inline void assert_rollups_match_raw(sqlite3 *db)
                               " SELECT u, MIN(t) FROM ev GROUP BY u"),
                      0);
 }
-
-#endif
-
-#endif

@@ -2,7 +2,7 @@
  * The embedded demo (see demo.h): fakes up, the real bot in-process, simulated users, the live
  * view, the final /stats embed and the pointers to what was written.
  */
-#include "app/demo.h"
+#include "demo/demo.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,7 +23,7 @@
 #include "actors/analytics_writer.h"
 #include "actors/comfy_runner.h"
 #include "app/app.h"
-#include "app/demo_render.h"
+#include "demo/demo_render.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
 #include "fluxbot/log.h"
@@ -746,7 +746,7 @@ void demo_report_free(demo_report *r)
     r->stats_message = NULL;
 }
 
-int app_demo(const fb_config *cfg)
+int demo_main(const fb_config *cfg)
 {
     demo_options o = {.live = -1, .install_signals = true};
     demo_report rep;

@@ -15,14 +15,14 @@
  * Nothing leaves the machine: the fakes listen on 127.0.0.1, ephemeral ports; the token is a
  * fixed fake one. The bot's log goes to fluxbot.log in the demo directory.
  */
-#ifndef FLUXBOT_APP_DEMO_H
-#define FLUXBOT_APP_DEMO_H
+#ifndef FLUXBOT_DEMO_H
+#define FLUXBOT_DEMO_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "app/demo_users.h"
+#include "demo/demo_users.h"
 #include "fluxbot/config.h"
 
 typedef struct demo_options {
@@ -62,5 +62,9 @@ typedef struct demo_report {
  * filled either way. */
 int demo_run(const fb_config *cfg, const demo_options *o, demo_report *report);
 void demo_report_free(demo_report *r);
+
+/* `fluxbot demo` (and `fluxbot` without a token): demo_run with the live view when stdout is a
+ * terminal and Ctrl-C handling. The executable's only entry into the test kit (main.c). */
+int demo_main(const fb_config *cfg);
 
 #endif

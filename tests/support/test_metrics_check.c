@@ -1,25 +1,13 @@
-/*
- * Test helper: a strict reader of the Prometheus text format, used to prove that what the
- * exporter serves is well-formed (every sample after its family's # TYPE, families contiguous
- * and declared once, names and label syntax valid, values numeric) and to look values up.
- * Header-only (static functions) so each test that scrapes can include it.
- */
-#ifndef FLUXBOT_TEST_METRICS_CHECK_H
-#define FLUXBOT_TEST_METRICS_CHECK_H
+/* Bodies of the helpers declared in test_metrics_check.h (see there). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 
-#include <ctype.h>
-#include <math.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
+#include "test_metrics_check.h"
 
-static __attribute__((unused)) bool mc_name_ok(const char *s, size_t n, bool colon)
+bool mc_name_ok(const char *s, size_t n, bool colon)
 {
     if (n == 0) return false;
     for (size_t i = 0; i < n; i++) {
@@ -31,9 +19,7 @@ static __attribute__((unused)) bool mc_name_ok(const char *s, size_t n, bool col
     return true;
 }
 
-/* Does sample name `n` belong to family `fam` of type `type`? */
-static __attribute__((unused)) bool mc_belongs(const char *n, size_t nl, const char *fam,
-                                               const char *type)
+bool mc_belongs(const char *n, size_t nl, const char *fam, const char *type)
 {
     size_t fl = strlen(fam);
     if (nl == fl && memcmp(n, fam, fl) == 0) return true;
@@ -48,9 +34,7 @@ static __attribute__((unused)) bool mc_belongs(const char *n, size_t nl, const c
     return false;
 }
 
-/* Returns NULL when text is valid, else a static description of the first problem
- * (with the offending line copied into where). */
-static __attribute__((unused)) const char *mc_validate(const char *text, char *where, size_t wcap)
+const char *mc_validate(const char *text, char *where, size_t wcap)
 {
     char fams[256][96];
     unsigned nfams = 0;
@@ -129,9 +113,7 @@ static __attribute__((unused)) const char *mc_validate(const char *text, char *w
     return NULL;
 }
 
-/* The value of the sample whose text before the value is exactly `series` (e.g.
- * "fluxbot_actor_parks_total{actor=\"x\"}"); NAN when absent. */
-static __attribute__((unused)) double mc_value(const char *text, const char *series)
+double mc_value(const char *text, const char *series)
 {
     size_t sl = strlen(series);
     const char *p = text;
@@ -143,8 +125,7 @@ static __attribute__((unused)) double mc_value(const char *text, const char *ser
     return NAN;
 }
 
-/* GET /metrics from 127.0.0.1:port; returns the malloc'd body of a 200 answer, else NULL. */
-static __attribute__((unused)) char *mc_scrape(unsigned port)
+char *mc_scrape(unsigned port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return NULL;
@@ -180,8 +161,7 @@ static __attribute__((unused)) char *mc_scrape(unsigned port)
     return buf;
 }
 
-/* A port that was free a moment ago on 127.0.0.1 (for a child process's metrics_port). */
-static __attribute__((unused)) unsigned mc_free_port(void)
+unsigned mc_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a;
@@ -196,5 +176,3 @@ static __attribute__((unused)) unsigned mc_free_port(void)
     close(fd);
     return port;
 }
-
-#endif

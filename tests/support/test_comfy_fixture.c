@@ -1,59 +1,13 @@
-/*
- * Shared fixture of the runner tests: a real runtime with the analytics writer (temp SQLite),
- * the discord_rest actor talking to the fake Discord REST server, the comfy runner talking to
- * one or two fake ComfyUI servers, plus a third fake ComfyUI used as a file host ("CDN") for
- * attachment URLs. The test plays the router: it registers an interaction with the fake
- * Discord, defers it over HTTP like the router would, then sends the runner its message.
- */
-#ifndef FLUXBOT_TEST_COMFY_FIXTURE_H
-#define FLUXBOT_TEST_COMFY_FIXTURE_H
+/* Bodies of the helpers declared in test_comfy_fixture.h (see there). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 
-#include <inttypes.h>
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
+#include "test_comfy_fixture.h"
 
-#include "actors/analytics_writer.h"
-#include "actors/comfy_runner.h"
-#include "actors/comfy_runner_http.h"
-#include "actors/discord_rest.h"
-#include "comfy/image.h"
-#include "comfy/multipart.h"
-#include "fakes/fake_comfy.h"
-#include "fakes/fake_rest.h"
-#include "fluxbot/config.h"
-#include "fluxbot/log.h"
-#include "msgs/comfy_msgs.h"
-#include "util/util_time.h"
-
-#define CFX_TOKEN "test-bot-token"
-#define CFX_APP 424242ULL
-#define CFX_CHANNEL 5555ULL
-
-typedef struct cfx {
-    frest *rest;
-    fcomfy *srv[2];
-    unsigned nsrv;
-    fcomfy *cdn;
-    rt_system *sys;
-    drest *dr;
-    an_writer *aw;
-    comfy_runner *cr;
-    rt_actor *comfy;
-    fb_config cfg;
-    comfy_runner_config rc;
-    char db[96];
-    uint64_t next_ix;
-    comfy_http *http;
-    bool stopped;
-} cfx;
-
-typedef void (*cfx_tune_fn)(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o);
-
-static __attribute__((unused)) cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
+cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
 {
     log_configure(LOG_LEVEL_WARN, false, 2);
     cfx *x = calloc(1, sizeof *x);
@@ -109,7 +63,7 @@ static __attribute__((unused)) cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
     return x;
 }
 
-static __attribute__((unused)) void cfx_stop(cfx *x)
+void cfx_stop(cfx *x)
 {
     if (!x->stopped) rt_system_stop(x->sys);
     x->stopped = true;
@@ -131,9 +85,7 @@ static __attribute__((unused)) void cfx_stop(cfx *x)
     free(x);
 }
 
-/* A new interaction known to the fake Discord; deferred (type 5) unless component. */
-static __attribute__((unused)) uint64_t cfx_interaction(cfx *x, bool component, bool defer,
-                                                        char token[64])
+uint64_t cfx_interaction(cfx *x, bool component, bool defer, char token[64])
 {
     uint64_t id = ++x->next_ix;
     snprintf(token, 64, "tok-%" PRIu64, id);
@@ -149,8 +101,8 @@ static __attribute__((unused)) uint64_t cfx_interaction(cfx *x, bool component, 
     return id;
 }
 
-static __attribute__((unused)) comfy_job_msg *cfx_job(cfx *x, comfy_kind kind, const char *prompt,
-                                                      uint64_t user, uint64_t *ix, char token[64])
+comfy_job_msg *cfx_job(cfx *x, comfy_kind kind, const char *prompt, uint64_t user, uint64_t *ix,
+                       char token[64])
 {
     *ix = cfx_interaction(x, false, true, token);
     comfy_job_msg *m = comfy_job_msg_new(kind, CFX_APP, *ix, token);
@@ -163,14 +115,12 @@ static __attribute__((unused)) comfy_job_msg *cfx_job(cfx *x, comfy_kind kind, c
     return m;
 }
 
-static __attribute__((unused)) void cfx_send(cfx *x, void *msg)
+void cfx_send(cfx *x, void *msg)
 {
     rt_send_wait(x->comfy, (rt_msg *)msg, 2000);
 }
 
-/* Hosts bytes on the CDN fake; returns the URL (malloc'd). */
-static __attribute__((unused)) char *cfx_host_file(cfx *x, const char *name, const uint8_t *data,
-                                                   size_t len)
+char *cfx_host_file(cfx *x, const char *name, const uint8_t *data, size_t len)
 {
     comfy_http_res r;
     comfy_http_upload(x->http, fcomfy_url(x->cdn), name, "application/octet-stream", data, len,
@@ -181,9 +131,7 @@ static __attribute__((unused)) char *cfx_host_file(cfx *x, const char *name, con
     return url;
 }
 
-/* Requests the fake Discord recorded for one interaction token, by method (NULL = any). */
-static __attribute__((unused)) size_t cfx_reqs(cfx *x, const char *method, const char *token,
-                                               frest_request **out)
+size_t cfx_reqs(cfx *x, const char *method, const char *token, frest_request **out)
 {
     char prefix[128];
     snprintf(prefix, sizeof prefix, "/webhooks/%" PRIu64 "/%s", (uint64_t)CFX_APP, token);
@@ -191,17 +139,15 @@ static __attribute__((unused)) size_t cfx_reqs(cfx *x, const char *method, const
     return frest_collect(x->rest, &f, out);
 }
 
-static __attribute__((unused)) const char *cfx_body(const frest_request *r)
+const char *cfx_body(const frest_request *r)
 {
     for (unsigned i = 0; i < r->nparts; i++)
         if (strcmp(r->parts[i].name, "payload_json") == 0) return (const char *)r->parts[i].data;
     return (const char *)r->body;
 }
 
-/* Waits for the final PATCH of a job: one with a file, embeds, or an error mark. Returns a
- * malloc'd copy of its payload JSON (and the PNG/file bytes when file != NULL). */
-static __attribute__((unused)) char *cfx_wait_final(cfx *x, const char *token, uint8_t **file,
-                                                    size_t *file_len, unsigned timeout_ms)
+char *cfx_wait_final(cfx *x, const char *token, uint8_t **file, size_t *file_len,
+                     unsigned timeout_ms)
 {
     uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
@@ -232,7 +178,7 @@ static __attribute__((unused)) char *cfx_wait_final(cfx *x, const char *token, u
     }
 }
 
-static __attribute__((unused)) unsigned cfx_count(cfx *x, const char *method, const char *token)
+unsigned cfx_count(cfx *x, const char *method, const char *token)
 {
     frest_request *reqs = NULL;
     size_t n = cfx_reqs(x, method, token, &reqs);
@@ -240,7 +186,7 @@ static __attribute__((unused)) unsigned cfx_count(cfx *x, const char *method, co
     return (unsigned)n;
 }
 
-static __attribute__((unused)) bool cfx_wait_jobs_done(cfx *x, uint64_t n, unsigned timeout_ms)
+bool cfx_wait_jobs_done(cfx *x, uint64_t n, unsigned timeout_ms)
 {
     uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
@@ -252,8 +198,7 @@ static __attribute__((unused)) bool cfx_wait_jobs_done(cfx *x, uint64_t n, unsig
     }
 }
 
-/* Counts rows after the system stopped (the writer flushed everything). */
-static __attribute__((unused)) int cfx_sql_count(cfx *x, const char *sql)
+int cfx_sql_count(cfx *x, const char *sql)
 {
     sqlite3 *db = NULL;
     int n = -1;
@@ -267,5 +212,3 @@ static __attribute__((unused)) int cfx_sql_count(cfx *x, const char *sql)
     sqlite3_close(db);
     return n;
 }
-
-#endif

@@ -10,8 +10,8 @@
  * result messages). Thread-safety: a du_users may be used by one thread at a time; the fake
  * itself is thread-safe.
  */
-#ifndef FLUXBOT_APP_DEMO_USERS_H
-#define FLUXBOT_APP_DEMO_USERS_H
+#ifndef FLUXBOT_DEMO_USERS_H
+#define FLUXBOT_DEMO_USERS_H
 
 #include <stdbool.h>
 #include <stddef.h>

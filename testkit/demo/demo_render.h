@@ -4,8 +4,8 @@
  * terminal shows (escapes removed, **bold** as bold or plain), long lines wrapped; and the
  * one-line progress bar of the live view. Pure: no I/O.
  */
-#ifndef FLUXBOT_APP_DEMO_RENDER_H
-#define FLUXBOT_APP_DEMO_RENDER_H
+#ifndef FLUXBOT_DEMO_RENDER_H
+#define FLUXBOT_DEMO_RENDER_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* multipart/form-data parsing (see multipart.h). */
-#include "comfy/multipart.h"
+#include "fakes/multipart.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,76 +1,33 @@
-/*
- * Shared by the end-to-end tests that run the real `fluxbot` binary as a child process
- * (tests/test_e2e_*.c): the loopback fakes, the child's environment, readiness, a steady load
- * of simulated users (demo_users.h) with one user id per interaction so every analytics row
- * can be traced back to the interaction that caused it, and the checks of what Discord saw and
- * what the database holds. Header-only; the harness sources (bench/support) are compiled in.
- */
-#ifndef FLUXBOT_TEST_E2E_UTIL_H
-#define FLUXBOT_TEST_E2E_UTIL_H
+/* Bodies of the helpers declared in test_e2e_util.h (see there). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 
-#include <inttypes.h>
-#include <signal.h>
-#include <libwebsockets.h>
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
+#include "test_e2e_util.h"
 
-#include "../bench/support/e2e_proc.c"
-#include "../bench/support/e2e_sched.c"
-#include "app/demo_users.h"
-#include "fakes/fake_comfy.h"
-#include "fakes/fake_discord.h"
-#include "fluxbot/config.h"
-#include "fluxbot/log.h"
-
-#define E2E_TOKEN "e2e-child-token.fluxbot"
-#define E2E_USER_BASE 330000000000000000ull
-#define E2E_MAX 4096
-
-typedef struct e2e_ix {
-    du_sent s;
-    bool sent;
-    unsigned callbacks; /* callback POSTs the fake received */
-    bool acked;         /* one was accepted */
-    bool done;          /* generation: the final edit with the file arrived */
-    unsigned usage_rows, image_rows, image_ok_rows;
-} e2e_ix;
-
-typedef struct e2e_world {
-    char dir[64], db[128], out[128], log[128], supp[128];
-    fake_discord *fd;
-    fcomfy *comfy[2];
-    e2e_child child;
-    du_users users;
-    e2e_ix ix[E2E_MAX];
-    unsigned n;
-    uint64_t rng;
-} e2e_world;
-
-static uint64_t e2e_ms(void)
+uint64_t e2e_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void e2e_sleep(unsigned ms)
+void e2e_sleep(unsigned ms)
 {
     struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&d, NULL);
 }
 
-static void e2e_print_log(e2e_world *w)
+void e2e_print_log(e2e_world *w)
 {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "tail -n 60 '%s' >&2", w->log);
     if (system(cmd) != 0) fprintf(stderr, "(no log)\n");
 }
 
-static bool e2e_ready(e2e_world *w)
+bool e2e_ready(e2e_world *w)
 {
     fgw_stats gs;
     fgw_get_stats(fake_discord_gateway(w->fd), &gs);
@@ -80,8 +37,7 @@ static bool e2e_ready(e2e_world *w)
     return ok;
 }
 
-/* Starts the fakes (two ComfyUI servers) and fluxbot; returns false when it did not come up. */
-static bool e2e_start(e2e_world *w, unsigned step_delay_ms, const char *const *extra_args)
+bool e2e_start(e2e_world *w, unsigned step_delay_ms, const char *const *extra_args)
 {
     memset(w, 0, sizeof *w);
     w->rng = 42;
@@ -157,9 +113,7 @@ static bool e2e_start(e2e_world *w, unsigned step_delay_ms, const char *const *e
     return true;
 }
 
-/* One interaction of the steady load: mostly /comfy, some /stats and bad input, each from its
- * own user so its command_usage row is unambiguous. */
-static bool e2e_send_one(e2e_world *w)
+bool e2e_send_one(e2e_world *w)
 {
     if (w->n >= E2E_MAX) return false;
     static const unsigned weights[] = {7, 2, 1};
@@ -172,8 +126,7 @@ static bool e2e_send_one(e2e_world *w)
     return x->sent;
 }
 
-/* Reads what the fake Discord saw of each interaction. */
-static void e2e_observe(e2e_world *w)
+void e2e_observe(e2e_world *w)
 {
     frest *fr = fake_discord_rest(w->fd);
     for (unsigned i = 0; i < w->n; i++) {
@@ -187,8 +140,7 @@ static void e2e_observe(e2e_world *w)
     }
 }
 
-/* Waits until every sent interaction is answered and every generation done (or timeout). */
-static bool e2e_settle(e2e_world *w, unsigned timeout_ms)
+bool e2e_settle(e2e_world *w, unsigned timeout_ms)
 {
     for (uint64_t until = e2e_ms() + timeout_ms;;) {
         e2e_observe(w);
@@ -204,9 +156,7 @@ static bool e2e_settle(e2e_world *w, unsigned timeout_ms)
     }
 }
 
-/* Counts, per interaction, its command_usage rows (by user id) and image_stats rows (by the
- * "#seq" prompt marker). 0 or -1. */
-static int e2e_read_db(e2e_world *w)
+int e2e_read_db(e2e_world *w)
 {
     sqlite3 *h;
     if (sqlite3_open_v2(w->db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -239,7 +189,7 @@ static int e2e_read_db(e2e_world *w)
     return 0;
 }
 
-static void e2e_stop_world(e2e_world *w, bool keep)
+void e2e_stop_world(e2e_world *w, bool keep)
 {
     e2e_kill(&w->child);
     du_free(&w->users);
@@ -254,5 +204,3 @@ static void e2e_stop_world(e2e_world *w, bool keep)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", w->dir);
 }
-
-#endif

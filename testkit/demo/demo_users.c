@@ -2,7 +2,7 @@
  * Simulated users (see demo_users.h): option builders for each kind of interaction, a seeded
  * choice among valid resolutions, LoRAs and options, and injection through the fake Discord.
  */
-#include "app/demo_users.h"
+#include "demo/demo_users.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "comfy/image.h"
+#include "fakes/image_fixture.h"
 #include "comfy/result.h"
 #include "discord/commands.h"
 

@@ -2,8 +2,8 @@
  * A strict multipart/form-data reader (RFC 7578), zero-copy: parts point into the body.
  * Used by the fake ComfyUI for /upload/image and by tests that check the bot's Discord uploads.
  */
-#ifndef FLUXBOT_COMFY_MULTIPART_H
-#define FLUXBOT_COMFY_MULTIPART_H
+#ifndef FLUXBOT_FAKES_MULTIPART_H
+#define FLUXBOT_FAKES_MULTIPART_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* Terminal rendering of embeds and the progress bar (see demo_render.h). */
-#include "app/demo_render.h"
+#include "demo/demo_render.h"
 
 #include <math.h>
 #include <stdarg.h>

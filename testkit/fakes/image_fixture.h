@@ -1,0 +1,20 @@
+/*
+ * PNG fixtures: a minimal real PNG encoder (zlib IDAT, correct CRCs) for the fake ComfyUI's
+ * /view, the demo's attachments and the tests. Test kit only: the bot never encodes images, it
+ * sniffs and validates what it receives (comfy/image.h). Pure: no threads, no sockets.
+ */
+#ifndef FLUXBOT_FAKES_IMAGE_FIXTURE_H
+#define FLUXBOT_FAKES_IMAGE_FIXTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Encodes an 8-bit RGB PNG of w x h pixels. pattern 0 = a smooth gradient seeded by `seed`
+ * (compresses well), 1 = pseudo-random noise from `seed` (barely compresses; used to make large
+ * files). Returns a malloc'd buffer and its length in *out_len, or NULL on bad size/OOM.
+ * Limits: 1..8192 per side.
+ */
+uint8_t *img_png_encode(uint32_t w, uint32_t h, int pattern, uint64_t seed, size_t *out_len);
+
+#endif

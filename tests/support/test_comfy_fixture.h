@@ -1,0 +1,89 @@
+/*
+ * Shared fixture of the runner tests: a real runtime with the analytics writer (temp SQLite),
+ * the discord_rest actor talking to the fake Discord REST server, the comfy runner talking to
+ * one or two fake ComfyUI servers, plus a third fake ComfyUI used as a file host ("CDN") for
+ * attachment URLs. The test plays the router: it registers an interaction with the fake
+ * Discord, defers it over HTTP like the router would, then sends the runner its message.
+ */
+#ifndef FLUXBOT_TEST_COMFY_FIXTURE_H
+#define FLUXBOT_TEST_COMFY_FIXTURE_H
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actors/analytics_writer.h"
+#include "actors/comfy_runner.h"
+#include "actors/comfy_runner_http.h"
+#include "actors/discord_rest.h"
+#include "comfy/image.h"
+#include "fakes/image_fixture.h"
+#include "fakes/multipart.h"
+#include "fakes/fake_comfy.h"
+#include "fakes/fake_rest.h"
+#include "fluxbot/config.h"
+#include "fluxbot/log.h"
+#include "msgs/comfy_msgs.h"
+#include "util/util_time.h"
+
+#define CFX_TOKEN "test-bot-token"
+#define CFX_APP 424242ULL
+#define CFX_CHANNEL 5555ULL
+
+typedef struct cfx {
+    frest *rest;
+    fcomfy *srv[2];
+    unsigned nsrv;
+    fcomfy *cdn;
+    rt_system *sys;
+    drest *dr;
+    an_writer *aw;
+    comfy_runner *cr;
+    rt_actor *comfy;
+    fb_config cfg;
+    comfy_runner_config rc;
+    char db[96];
+    uint64_t next_ix;
+    comfy_http *http;
+    bool stopped;
+} cfx;
+
+typedef void (*cfx_tune_fn)(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o);
+
+cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune);
+
+void cfx_stop(cfx *x);
+
+/* A new interaction known to the fake Discord; deferred (type 5) unless component. */
+uint64_t cfx_interaction(cfx *x, bool component, bool defer, char token[64]);
+
+comfy_job_msg *cfx_job(cfx *x, comfy_kind kind, const char *prompt, uint64_t user, uint64_t *ix,
+                       char token[64]);
+
+void cfx_send(cfx *x, void *msg);
+
+/* Hosts bytes on the CDN fake; returns the URL (malloc'd). */
+char *cfx_host_file(cfx *x, const char *name, const uint8_t *data, size_t len);
+
+/* Requests the fake Discord recorded for one interaction token, by method (NULL = any). */
+size_t cfx_reqs(cfx *x, const char *method, const char *token, frest_request **out);
+
+const char *cfx_body(const frest_request *r);
+
+/* Waits for the final PATCH of a job: one with a file, embeds, or an error mark. Returns a
+ * malloc'd copy of its payload JSON (and the PNG/file bytes when file != NULL). */
+char *cfx_wait_final(cfx *x, const char *token, uint8_t **file, size_t *file_len,
+                     unsigned timeout_ms);
+
+unsigned cfx_count(cfx *x, const char *method, const char *token);
+
+bool cfx_wait_jobs_done(cfx *x, uint64_t n, unsigned timeout_ms);
+
+/* Counts rows after the system stopped (the writer flushed everything). */
+int cfx_sql_count(cfx *x, const char *sql);
+
+#endif
