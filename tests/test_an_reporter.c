@@ -19,7 +19,9 @@
 
 #include "actors/analytics_writer.h"
 #include "actors/stats_reporter.h"
+#include "analytics/an_chart.h"
 #include "analytics/an_commands.h"
+#include "discord/stats_reply.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_time.h"
 #include "fluxbot/log.h"
@@ -27,6 +29,7 @@
 #include "msgs/discord_msgs.h"
 #include "msgs/stats_msgs.h"
 #include "test_an_util.h"
+#include "test_app_lsan.h" /* the chart loads fontconfig */
 
 #define DAY AN_DAY_MS
 #define NOW 1710082800000LL /* 2024-03-10 15:00:00 UTC */
@@ -214,11 +217,23 @@ static void test_answers_with_the_embed(void **state)
         snprintf(path, sizeof path, "/webhooks/123456789012345678/tok-%d.A_b/messages/@original",
                  i);
         assert_string_equal(req->path, path);
-        an_stats s;
-        assert_int_equal(an_reader_stats(r, days[i], NOW, &s, err, sizeof err), 0);
-        char *want = an_stats_reply_json(&s);
+        an_stats *s = malloc(sizeof *s);
+        assert_int_equal(an_reader_stats(r, days[i], NOW, s, err, sizeof err), 0);
+        cJSON *embed = an_stats_embed(s);
+        char *want = dstats_edit_json(embed, AN_CHART_FILENAME);
+        cJSON_Delete(embed);
         assert_string_equal(req->json, want);
         free(want);
+        /* The chart goes along as a multipart file: the same PNG the pure module draws. */
+        assert_int_equal(req->nfiles, 1);
+        assert_string_equal(req->files[0].filename, AN_CHART_FILENAME);
+        unsigned char *png;
+        size_t len;
+        assert_int_equal(an_chart_png(s, &png, &len, err, sizeof err), 0);
+        assert_int_equal(req->files[0].len, len);
+        assert_memory_equal(req->files[0].data, png, len);
+        free(png);
+        free(s);
     }
     /* Spot-check one by hand: 7 days hold all six commands and three of the four media. */
     cJSON *j = cJSON_Parse(find_req(f, 1002)->json);
@@ -230,7 +245,7 @@ static void test_answers_with_the_embed(void **state)
     assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(fields, 1), "value")->valuestring,
                            "Total Commands: 6\nPopular Commands:\n1. /comfy \xe2\x80\x94 3\n"));
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(fields, 2), "value")->valuestring,
-                        "Total Users: 4\nActive Users: 3");
+                        "Total Users: 4\nActive Users: 0 (5+ events)");
     cJSON_Delete(j);
     an_reader_close(r);
 

@@ -293,11 +293,35 @@ static void test_job_built(void **state)
     assert_int_equal(re->origin.user_id, 42);
     comfy_job *up = cjob_new_upscale(j, 9, 2, "http://127.0.0.1/x.png", &r, NULL);
     assert_int_equal(up->kind, COMFY_KIND_UPSCALE);
-    assert_int_equal(up->width, 1536);
+    /* The label and its size stay the source's; the factor adds up: the source was x2. */
+    assert_string_equal(up->resolution, j->resolution);
+    assert_int_equal(up->width, 768);
+    assert_int_equal(cjob_total_upscale(up), 4);
+    uint32_t ow, oh;
+    cjob_output_size(up, &ow, &oh);
+    assert_int_equal(ow, 3072);
+    assert_int_equal(oh, 5376);
+    /* ...and an Upscale of that result is x8 of the label. */
+    comfy_job *up2 = cjob_new_upscale(up, 10, 2, "http://127.0.0.1/y.png", &r, NULL);
+    assert_int_equal(cjob_total_upscale(up2), 8);
+    cjob_free(up2);
+    char *lj = cjob_lora_json(j);
+    assert_string_equal(lj, "[\"Anime Style\",\"Watercolor\"]");
+    free(lj);
     assert_string_equal(cjob_generation_type(up), "upscale");
     cjob_free(up);
     cjob_free(re);
     cjob_free(j);
+
+    /* A video carries the size its workflow renders (Wan: 832x480), for its analytics row. */
+    msg_init(&m, COMFY_KIND_VIDEO);
+    m.prompt = "a cat running";
+    comfy_job *vid = cjob_from_msg(&m, &c->c, 11, 1, err, sizeof err);
+    assert_non_null(vid);
+    assert_string_equal(vid->resolution, "832x480");
+    assert_int_equal(vid->width, 832);
+    assert_int_equal(vid->height, 480);
+    cjob_free(vid);
 }
 
 int main(void)

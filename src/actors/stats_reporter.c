@@ -5,6 +5,8 @@
  */
 #include "actors/stats_reporter.h"
 
+#include "actors/stats_flight.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@ struct stats_reporter {
     rt_actor *actor;
     char db_path[512];
     unsigned active_min;
+    stats_flight *flight;
     _Atomic uint64_t answered, failed, rejected;
 };
 
@@ -52,6 +55,21 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
     tl_reader = NULL;
 }
 
+/* A leader's computation (stats_flight.h): the numbers from this thread's reader, and the
+ * chart drawn from them. */
+static void compute(void *ctx, int days, int64_t now_ms, stats_answer *out)
+{
+    (void)ctx;
+    out->rc = an_reader_stats(tl_reader, days, now_ms, &out->stats, out->err, sizeof out->err);
+    if (out->rc != 0) return;
+    /* The chart is a bonus: if it cannot be drawn, the numbers still go out. */
+    char err[256];
+    if (an_chart_png(&out->stats, &out->png, &out->png_len, err, sizeof err) != 0) {
+        LOG_WARN(WHO, "stats chart: %s", err);
+        out->png = NULL;
+    }
+}
+
 static void answer(stats_reporter *r, stats_query_msg *q)
 {
     uint64_t app;
@@ -62,35 +80,27 @@ static void answer(stats_reporter *r, stats_query_msg *q)
         LOG_WARN(WHO, "dropping a malformed stats query (application id, token or REST actor)");
         return;
     }
+    stats_answer *a = malloc(sizeof *a); /* ~10 KB with the chart series: not on the stack */
+    if (!a) abort();
+    bool shared;
+    stats_flight_run(r->flight, q->days, q->now_ms, compute, r, a, &shared);
     char *json;
-    char err[512] = "";
-    an_stats *s = malloc(sizeof *s); /* ~9 KB with the chart series: not on the stack */
-    if (!s) abort();
-    int64_t now = q->now_ms ? q->now_ms : (int64_t)rt_wall_ms();
-    int rc = an_reader_stats(tl_reader, q->days, now, s, err, sizeof err);
-    unsigned char *png = NULL;
-    size_t png_len = 0;
-    if (rc == 0) {
-        /* The chart is a bonus: if it cannot be drawn, the numbers still go out. */
-        if (an_chart_png(s, &png, &png_len, err, sizeof err) != 0) {
-            LOG_WARN(WHO, "stats chart: %s", err);
-            png = NULL;
-        }
-        cJSON *embed = an_stats_embed(s);
-        json = dstats_edit_json(embed, png ? AN_CHART_FILENAME : NULL);
+    if (a->rc == 0) {
+        cJSON *embed = an_stats_embed(&a->stats);
+        json = dstats_edit_json(embed, a->png ? AN_CHART_FILENAME : NULL);
         cJSON_Delete(embed);
         atomic_fetch_add(&r->answered, 1);
     } else {
-        LOG_ERROR(WHO, "stats query for %d days failed: %s", q->days, err);
-        json = an_stats_failed_json(rc == SQLITE_RANGE ? err
-                                                       : "the statistics database could "
-                                                         "not be read");
+        LOG_ERROR(WHO, "stats query for %d days failed: %s", q->days, a->err);
+        json = an_stats_failed_json(a->rc == SQLITE_RANGE ? a->err
+                                                          : "the statistics database could "
+                                                            "not be read");
         atomic_fetch_add(&r->failed, 1);
     }
-    free(s);
     rest_req_msg *req = rest_req_msg_new(REST_PATCH, path, json);
     free(json);
-    if (png) rest_req_add_file_owned(req, AN_CHART_FILENAME, "image/png", png, png_len);
+    if (a->png) rest_req_add_file_owned(req, AN_CHART_FILENAME, "image/png", a->png, a->png_len);
+    free(a);
     req->reply_to = q->rest_reply_to;
     req->cookie = q->cookie;
     if (rt_send_spill(q->rest, &req->hdr) != 0) {
@@ -115,6 +125,7 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     if (!r) abort();
     snprintf(r->db_path, sizeof r->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
     r->active_min = cfg ? cfg->active_min : 0;
+    r->flight = stats_flight_new();
     rt_actor_spec spec = {
         .name = "stats",
         .threads = cfg && cfg->threads ? cfg->threads : 1,
@@ -126,6 +137,7 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     };
     r->actor = rt_actor_new(sys, &spec);
     if (!r->actor) {
+        stats_flight_free(r->flight);
         free(r);
         return NULL;
     }
@@ -142,9 +154,11 @@ void stats_reporter_metrics_get(stats_reporter *r, stats_reporter_metrics *out)
     out->answered = atomic_load(&r->answered);
     out->failed = atomic_load(&r->failed);
     out->rejected = atomic_load(&r->rejected);
+    stats_flight_counts(r->flight, &out->computed, &out->shared);
 }
 
 void stats_reporter_free(stats_reporter *r)
 {
+    if (r) stats_flight_free(r->flight);
     free(r);
 }

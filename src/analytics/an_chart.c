@@ -2,6 +2,7 @@
 #include "analytics/an_chart.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +63,11 @@ static uint64_t axis_max(const an_stats *s)
     }
 }
 
+/* Whole pixels, so bars are crisp (no anti-aliased edges) however narrow they are. */
 static double bar_height(uint64_t v, uint64_t max)
 {
     if (!v) return 0;
-    double h = (double)v / (double)max * (PLOT_B - PLOT_T);
+    double h = floor((double)v / (double)max * (PLOT_B - PLOT_T) + 0.5);
     return h < 1.0 ? 1.0 : h; /* a bar with a value is always visible */
 }
 
@@ -75,21 +77,19 @@ int an_chart_bar(const an_stats *s, unsigned i, unsigned which, an_chart_rect *o
     const an_series_point *p = &s->series[i];
     uint64_t max = axis_max(s);
     double slot = slot_width(s), x0 = PLOT_L + slot * i;
+    double below = 0;
     if (grouped(s)) {
-        double bw = slot * 0.8 / AN_CHART_SERIES;
-        out->x = x0 + slot * 0.1 + bw * which;
+        double bw = floor(slot * 0.8 / AN_CHART_SERIES);
+        out->x = floor(x0 + slot * 0.1) + bw * which;
         out->w = bw;
-        out->h = bar_height(value(p, which), max);
-        out->y = PLOT_B - out->h;
     } else {
-        double below = 0;
         for (unsigned k = 0; k < which; k++)
             below += bar_height(value(p, k), max);
-        out->x = x0;
-        out->w = slot > 1.5 ? slot - 0.5 : slot;
-        out->h = bar_height(value(p, which), max);
-        out->y = PLOT_B - below - out->h;
+        out->x = floor(x0);
+        out->w = slot >= 3 ? floor(slot) - 1 : 1;
     }
+    out->h = bar_height(value(p, which), max);
+    out->y = PLOT_B - below - out->h;
     return 1;
 }
 

@@ -64,8 +64,8 @@ an_event ev_command(uint64_t seq, int64_t ts, uint64_t user, const char *name, b
     return e;
 }
 
-an_event ev_interaction(uint64_t seq, int64_t ts, uint64_t user, const char *name,
-                        an_cmd_kind kind, bool ok)
+an_event ev_interaction(uint64_t seq, int64_t ts, uint64_t user, const char *name, an_cmd_kind kind,
+                        bool ok)
 {
     an_event e = ev_command(seq, ts, user, name, ok);
     e.cmd_kind = kind;
