@@ -353,9 +353,9 @@ static void write_random(an_store *s, uint64_t *rng, uint64_t *seq, size_t total
             case 0: {
                 /* Mostly slash commands; buttons, autocomplete and modal submits too. */
                 unsigned k = (unsigned)((r >> 50) % 8);
-                evs[i] = ev_interaction(++*seq, ts, user, k_cmds[(r >> 24) % 7],
-                                        k < 5 ? AN_CMD_SLASH : (an_cmd_kind)(k - 4),
-                                        (r >> 30) % 5 != 0);
+                evs[i] =
+                    ev_interaction(++*seq, ts, user, k_cmds[(r >> 24) % 7],
+                                   k < 5 ? AN_CMD_SLASH : (an_cmd_kind)(k - 4), (r >> 30) % 5 != 0);
                 break;
             }
             case 1:
@@ -391,8 +391,8 @@ static void test_rollups_equal_raw_after_many_batches(void **state)
     an_reader *r = an_reader_wrap(db, err, sizeof err);
     assert_non_null(r);
     const int days[] = {1, 2, 7, 30, 39, 365};
-    const int64_t nows[] = {NOW,          NOW - 3 * DAY + 1,       an_day_of(NOW) * DAY,
-                            NOW + DAY / 3, NOW + 1234567,          NOW - 5 * DAY + 3599999,
+    const int64_t nows[] = {NOW,           NOW - 3 * DAY + 1,       an_day_of(NOW) * DAY,
+                            NOW + DAY / 3, NOW + 1234567,           NOW - 5 * DAY + 3599999,
                             NOW + 60001,   NOW - 11 * DAY - 1800000};
     for (size_t i = 0; i < sizeof days / sizeof days[0]; i++) {
         for (size_t j = 0; j < sizeof nows / sizeof nows[0]; j++) {
@@ -432,9 +432,61 @@ static void test_reset_deletes_below_sequence_and_rebuilds(void **state)
     an_store_close(s);
 }
 
+static an_event outcome_ev(uint64_t seq, uint64_t ix, bool ok)
+{
+    an_event e = {
+        .kind = AN_EV_OUTCOME, .seq = seq, .ts_ms = NOW, .interaction_id = ix, .success = ok};
+    return e;
+}
+
+/* An outcome updates its command row whether it comes after the row (same batch or later),
+ * or before it (kept until the row arrives); the failed-command totals follow. Button rows
+ * change too but are not in the command totals. */
+static void test_outcomes_in_any_order(void **state)
+{
+    an_store *s = open_store(*state, "outcomes.db");
+    sqlite3 *db = an_store_db(s);
+    an_event a = ev_command(1, NOW - 10, 7, "comfy", true);
+    a.interaction_id = 1001;
+    an_event o1 = outcome_ev(2, 1001, false); /* same batch, after the row */
+    write_events(s, (an_event[]){a, o1}, 2);
+    an_event_clear(&a);
+    assert_int_equal(sql_int(db, "SELECT success FROM command_usage WHERE interaction_id = 1001"),
+                     0);
+    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
+
+    an_event o2 = outcome_ev(3, 1002, false); /* before its row, in an earlier batch */
+    write_events(s, &o2, 1);
+    an_event b = ev_command(4, NOW - 5, 8, "comfy", true);
+    b.interaction_id = 1002;
+    write_events(s, &b, 1);
+    an_event_clear(&b);
+    assert_int_equal(sql_int(db, "SELECT success FROM command_usage WHERE interaction_id = 1002"),
+                     0);
+    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 2);
+
+    an_event o3 = outcome_ev(5, 1001, true); /* a later batch flips it back */
+    write_events(s, &o3, 1);
+    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
+
+    an_event c = ev_interaction(6, NOW - 4, 9, "button:upscale", AN_CMD_BUTTON, true);
+    c.interaction_id = 1003;
+    an_event o4 = outcome_ev(7, 1003, false); /* a refused button */
+    write_events(s, (an_event[]){o4, c}, 2);  /* outcome first in the batch */
+    an_event_clear(&c);
+    assert_int_equal(sql_int(db, "SELECT success FROM command_usage WHERE interaction_id = 1003"),
+                     0);
+    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
+    /* Outcomes are no rows of their own, and the rollups still match the raw rows. */
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM command_usage"), 3);
+    assert_rollups_match_raw(db);
+    an_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_outcomes_in_any_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fresh_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_roll_up_existing_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_foreign_database, setup, teardown),

@@ -5,9 +5,11 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "actors/analytics_writer.h"
 #include "test_comfy_fixture.h"
 
 static const char *hostile =
@@ -378,6 +380,13 @@ static void test_result_over_upload_limit_and_analytics(void **state)
     char tok[64];
     comfy_job_msg *m = cfx_job(x, COMFY_KIND_IMAGE, "huge", 5, &ix, tok);
     m->origin.attachment_size_limit = 50000; /* the PNG is ~120 kB */
+    snprintf(m->resolution, sizeof m->resolution, "16:9 [1920x1080 landscape]");
+    m->upscale_factor = 2;
+    /* The router's row for each /comfy (recorded as a success when the defer went out); the
+     * runner corrects it with the job's outcome. */
+    an_command_event ce = {.command = "comfy", .kind = AN_CMD_SLASH, .user_id = 5, .success = true};
+    ce.interaction_id = ix;
+    an_record_command(an_writer_actor(x->aw), &ce);
     cfx_send(x, m);
     uint8_t *file = NULL;
     size_t flen = 0;
@@ -391,13 +400,29 @@ static void test_result_over_upload_limit_and_analytics(void **state)
     /* a failing one for the analytics: error at a node */
     fcomfy_fail_at(x->srv[0], "VAEDecode", "boom");
     m = cfx_job(x, COMFY_KIND_IMAGE, "fails", 5, &ix, tok);
+    uint64_t failed_ix = ix;
     cfx_send(x, m);
+    /* Its row arrives after the outcome may have (the two producers race): still corrected. */
+    ce.interaction_id = failed_ix;
     final = cfx_wait_final(x, tok, NULL, NULL, 10000);
     assert_non_null(final);
     assert_non_null(strstr(final, "node 8 (VAEDecode): boom"));
     free(final);
     assert_true(cfx_wait_jobs_done(x, 2, 5000));
+    an_record_command(an_writer_actor(x->aw), &ce);
     rt_system_stop(x->sys); /* the writer commits everything on the way out */
+    /* Success is the outcome: the failed job's /comfy is 0, the delivered one 1. */
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT success FROM command_usage WHERE interaction_id = %" PRIu64,
+             failed_ix);
+    assert_int_equal(cfx_sql_count(x, sql), 0);
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM command_usage WHERE success = 1"), 1);
+    assert_int_equal(cfx_sql_count(x, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
+    /* The label the user picked, the delivered size, the real factor, LoRAs as a JSON list. */
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM image_stats WHERE resolution ="
+                                      " '16:9 [1920x1080 landscape]' AND width = 3840"
+                                      " AND height = 2160 AND upscale_factor = 2 AND loras = '[]'"),
+                     1);
     x->stopped = true;
     /* one image_stats row per finished job, success or not; activity for the job's life */
     assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM image_stats"), 2);
