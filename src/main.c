@@ -23,6 +23,8 @@ int main(int argc, char **argv)
         first_flag = 2;
     }
     if (command && strcmp(command, "stats") == 0) return app_stats_command(argc - 1, argv + 1);
+    if (command && strcmp(command, "import-analytics") == 0)
+        return app_import_command(argc - 1, argv + 1);
 
     fb_config cfg;
     cfg_action action;

@@ -10,6 +10,7 @@
 
 #include "analytics/an_chart.h"
 #include "analytics/an_commands.h"
+#include "analytics/an_import.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_time.h"
 #include "fluxbot/config.h"
@@ -213,4 +214,89 @@ int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
 int an_cli_stats(int argc, char **argv)
 {
     return an_cli_stats_at(argc, argv, (int64_t)rt_wall_ms(), stdout, stderr);
+}
+
+static const char k_import_usage[] =
+    "usage: fluxbot import-analytics [-c CONFIG] [--db DEST] SOURCE\n"
+    "  SOURCE      the Python bot's analytics.db (FluxAI or FluxComfyDiscordbot beta)\n"
+    "  --db DEST   fluxbot database to import into (default: db_path of the configuration,\n"
+    "              i.e. $FLUXBOT_DB, else fluxbot.db; created when missing)\n"
+    "  -c CONFIG   the bot's configuration file\n"
+    "Idempotent (rows imported before are skipped) and all-or-nothing.\n";
+
+int an_cli_import(int argc, char **argv, FILE *out, FILE *err)
+{
+    const char *db = NULL, *config = NULL, *source = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(k_import_usage, out);
+            return 0;
+        }
+        if (strncmp(a, "--db=", 5) == 0) {
+            db = a + 5;
+            continue;
+        }
+        const char **slot = strcmp(a, "--db") == 0                               ? &db
+                            : strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 ? &config
+                                                                                 : NULL;
+        if (slot) {
+            if (i + 1 >= argc) {
+                fprintf(err, "fluxbot import-analytics: %s needs a value\n%s", a, k_import_usage);
+                return 2;
+            }
+            *slot = argv[++i];
+            continue;
+        }
+        if (a[0] == '-' || source) {
+            fprintf(err, "fluxbot import-analytics: unexpected argument '%s'\n%s", a,
+                    k_import_usage);
+            return 2;
+        }
+        source = a;
+    }
+    if (!source) {
+        fprintf(err, "fluxbot import-analytics: which analytics.db? (SOURCE is missing)\n%s",
+                k_import_usage);
+        return 2;
+    }
+    static fb_config cfg;
+    char msg[1200];
+    char *cargv[] = {"-c", (char *)config, NULL};
+    cfg_action action;
+    if (cfg_load(&cfg, config ? 2 : 0, cargv, NULL, &action, out, msg, sizeof msg) != 0) {
+        fprintf(err, "fluxbot import-analytics: %s\n", msg);
+        return 2;
+    }
+    if (!db) db = cfg.db_path;
+    an_import_summary s;
+    int rc = an_import_run(source, db, &s, msg, sizeof msg);
+    if (rc != 0) {
+        fprintf(err, "fluxbot import-analytics: %s\n", msg);
+        return rc == 1 ? 1 : 3;
+    }
+    fprintf(out, "Imported from '%s' into '%s':\n", source, db);
+    fprintf(out, "  %llu commands, %llu generations, %llu activity rows\n",
+            (unsigned long long)s.commands, (unsigned long long)s.images,
+            (unsigned long long)s.activities);
+    if (s.already)
+        fprintf(out, "  %llu rows were imported before and were skipped\n",
+                (unsigned long long)s.already);
+    if (s.invalid)
+        fprintf(out, "  %llu rows without a usable user id or time were skipped\n",
+                (unsigned long long)s.invalid);
+    if (s.daily_rows)
+        fprintf(out,
+                "  %llu daily_stats rows read (%llu with unreadable JSON); not copied: the "
+                "rollups are rebuilt from the rows\n",
+                (unsigned long long)s.daily_rows, (unsigned long long)s.daily_bad_json);
+    if (s.first_ms) {
+        char from[40], to[40];
+        an_format_utc(s.first_ms, from, sizeof from);
+        an_format_utc(s.last_ms, to, sizeof to);
+        fprintf(out, "  from %s to %s\n", from, to);
+    } else {
+        fprintf(out, "  nothing new to import\n");
+    }
+    return fflush(out) == 0 ? 0 : 3;
 }

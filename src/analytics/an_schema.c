@@ -181,6 +181,16 @@ static const char k_v5[] =
     "ALTER TABLE daily_users ADD COLUMN events INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE hourly_users ADD COLUMN events INTEGER NOT NULL DEFAULT 0;";
 
+/*
+ * Version 6: imported_rows, the rows `fluxbot import-analytics` brought over from the Python
+ * original's analytics.db, by (table, source row id, time, user), so a second import of the
+ * same file (or of a later copy of it) adds only what is new.
+ */
+static const char k_v6[] = "CREATE TABLE imported_rows("
+                           " tbl TEXT NOT NULL, src_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
+                           " user_id INTEGER NOT NULL,"
+                           " PRIMARY KEY(tbl, src_id, ts_ms, user_id)) WITHOUT ROWID;";
+
 /* "A, B" (the comma-separated names older versions stored) -> ["A","B"]; NULL/"" -> []. */
 static int v5_loras(sqlite3 *db, char *err, size_t errlen)
 {
@@ -241,7 +251,7 @@ typedef struct migration {
 
 static const migration k_migrations[AN_SCHEMA_VERSION] = {
     {k_v1, false, NULL}, {k_v2, true, NULL},     {k_v3, true, NULL},
-    {k_v4, false, NULL}, {k_v5, true, v5_loras},
+    {k_v4, false, NULL}, {k_v5, true, v5_loras}, {k_v6, false, NULL},
 };
 
 int an_schema_pragmas(sqlite3 *db, char *err, size_t errlen)

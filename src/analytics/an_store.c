@@ -400,6 +400,19 @@ int an_store_write(an_store *s, const an_event *const *evs, size_t n, char *err,
     return rc;
 }
 
+int an_store_insert_raw(an_store *s, const an_event *const *evs, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (evs[i]->kind == AN_EV_OUTCOME) continue;
+        int rc = insert_one(s, evs[i]);
+        if (rc != SQLITE_OK) {
+            an_sql_err(s->db, rc, "inserting an event", err, errlen);
+            return rc;
+        }
+    }
+    return SQLITE_OK;
+}
+
 int an_store_reset(an_store *s, uint64_t before_seq, uint64_t *rows_deleted, char *err,
                    size_t errlen)
 {

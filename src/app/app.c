@@ -352,3 +352,8 @@ int app_stats_command(int argc, char **argv)
 {
     return an_cli_stats(argc, argv);
 }
+
+int app_import_command(int argc, char **argv)
+{
+    return an_cli_import(argc, argv, stdout, stderr);
+}
