@@ -20,6 +20,7 @@
 #include "actors/analytics_writer.h"
 #include "actors/stats_reporter.h"
 #include "analytics/an_chart.h"
+#include "analytics/an_cli.h"
 #include "analytics/an_commands.h"
 #include "discord/stats_reply.h"
 #include "analytics/an_stats.h"
@@ -192,6 +193,68 @@ static rest_req_msg *find_req(fx *f, uint64_t cookie)
     return NULL;
 }
 
+/* `fluxbot stats` and /stats agree: the CLI's numbers are the embed's, its --chart file the
+ * attachment's bytes. */
+static void test_cli_agrees_with_the_answer(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(start(f, true, NULL), 0);
+    record_fixture(f);
+    send_query(f, 7, "123456789012345678", "tok-cli", 77);
+    wait_sem(&f->fr.sem);
+    rest_req_msg *req = find_req(f, 77);
+    assert_int_equal(req->nfiles, 1);
+
+    char chart[600];
+    tdir_file(&f->dir, "cli.png", chart, sizeof chart);
+    char *argv[] = {"stats", "--db", f->db, "--days", "7", "--json", "--chart", chart, NULL};
+    FILE *out = tmpfile(), *err = tmpfile();
+    assert_int_equal(an_cli_stats_at(8, argv, NOW, out, err), 0);
+    long n = ftell(out);
+    char *text = calloc(1, (size_t)n + 1);
+    rewind(out);
+    assert_int_equal(fread(text, 1, (size_t)n, out), (size_t)n);
+    fclose(out);
+    fclose(err);
+    cJSON *cli = cJSON_Parse(text);
+    free(text);
+    assert_non_null(cli);
+    cJSON *answer = cJSON_Parse(req->json);
+    const char *cmd_field =
+        cJSON_GetObjectItem(
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(answer, "embeds"), 0),
+                                    "fields"),
+                1),
+            "value")
+            ->valuestring;
+    char want[64];
+    snprintf(want, sizeof want, "Total Commands: %d\n",
+             cJSON_GetObjectItem(cJSON_GetObjectItem(cli, "commands"), "total")->valueint);
+    assert_non_null(strstr(cmd_field, want));
+    const char *users_field =
+        cJSON_GetObjectItem(
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(answer, "embeds"), 0),
+                                    "fields"),
+                2),
+            "value")
+            ->valuestring;
+    snprintf(want, sizeof want, "Total Users: %d\nActive Users: %d",
+             cJSON_GetObjectItem(cJSON_GetObjectItem(cli, "users"), "total")->valueint,
+             cJSON_GetObjectItem(cJSON_GetObjectItem(cli, "users"), "active")->valueint);
+    assert_non_null(strstr(users_field, want));
+    cJSON_Delete(answer);
+    cJSON_Delete(cli);
+    FILE *png = fopen(chart, "rb");
+    assert_non_null(png);
+    unsigned char *bytes = malloc(req->files[0].len + 1);
+    assert_int_equal(fread(bytes, 1, req->files[0].len + 1, png), req->files[0].len);
+    fclose(png);
+    assert_memory_equal(bytes, req->files[0].data, req->files[0].len);
+    free(bytes);
+}
+
 static void test_answers_with_the_embed(void **state)
 {
     fx *f = *state;
@@ -319,6 +382,7 @@ static void test_start_fails_without_database(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cli_agrees_with_the_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answers_with_the_embed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_while_the_writer_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_queries, setup, teardown),
