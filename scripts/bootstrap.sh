@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config
     libwebsockets-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev libcjson-dev libck-dev
-    zlib1g-dev libcmocka-dev sqlite3
+    zlib1g-dev libcmocka-dev sqlite3 clang-format
+    dpkg-dev file
     libcairo2-dev fonts-dejavu-core
 )
 

@@ -1,15 +1,39 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test: the release build (what the run command and the
-# benchmarks use: -O2 raises warnings Debug does not) must compile; then all tests under
-# ASan+UBSan, then the concurrent ones (label "tsan") under ThreadSanitizer.
+# Sets up, builds and runs every test: every C file must match .clang-format (CI fails on
+# drift; fix with clang-format -i); the release build (what the run command and the
+# benchmarks use: -O2 raises warnings Debug does not) must compile; the Debian package is built
+# and unpacked into a temporary root (or, with FLUXBOT_TEST_DPKG_INSTALL=1 as root, as CI does
+# on its fresh machine, installed with dpkg), for test_install to run the installed files; then
+# all tests under ASan+UBSan, then the concurrent ones (label "tsan") under ThreadSanitizer.
 # Extra arguments go to ctest (e.g. -R router).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/bootstrap.sh"
 jobs=$(nproc)
 
+(cd "$here" && find . \( -path ./build -o -path './.*' \) -prune -o -type f -name '*.[ch]' -print0 |
+    xargs -0 clang-format --dry-run -Werror)
+echo "== every C file matches .clang-format"
+
 "$here/scripts/build.sh" release >/dev/null
 echo "== release build (with benchmarks) compiled"
+
+pkglog="${FLUXBOT_BUILD_ROOT:-$here/build}/package.log"
+mkdir -p "$(dirname "$pkglog")"
+if ! deb=$("$here/scripts/package.sh" 2>"$pkglog"); then
+    cat "$pkglog" >&2
+    exit 1
+fi
+if [ "${FLUXBOT_TEST_DPKG_INSTALL:-0}" = 1 ] && [ "$(id -u)" -eq 0 ]; then
+    dpkg -i "$deb" >/dev/null
+    export FLUXBOT_INSTALLED_ROOT=/
+else
+    FLUXBOT_INSTALLED_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/fluxbot-pkg-XXXXXX")
+    export FLUXBOT_INSTALLED_ROOT
+    trap 'rm -rf "$FLUXBOT_INSTALLED_ROOT"' EXIT
+    dpkg -x "$deb" "$FLUXBOT_INSTALLED_ROOT"
+fi
+echo "== package $(basename "$deb") built, installed in $FLUXBOT_INSTALLED_ROOT (test_install runs it)"
 
 asan=$("$here/scripts/build.sh" asan)
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"

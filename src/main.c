@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/docgen.h"
+#include "app/version.h"
 #include "demo/demo.h"
 #include "fluxbot/config.h"
 #include "fluxbot/log.h"
@@ -25,6 +27,17 @@ int main(int argc, char **argv)
     if (command && strcmp(command, "stats") == 0) return app_stats_command(argc - 1, argv + 1);
     if (command && strcmp(command, "import-analytics") == 0)
         return app_import_command(argc - 1, argv + 1);
+    /* The generators the build runs to make the installed manual page and completion. */
+    for (int i = first_flag; i < argc; i++) {
+        if (strcmp(argv[i], "--man") == 0) {
+            docgen_man(stdout);
+            return fflush(stdout) == 0 ? 0 : APP_EXIT_RUNTIME;
+        }
+        if (strcmp(argv[i], "--bash-completion") == 0) {
+            docgen_bash_completion(stdout);
+            return fflush(stdout) == 0 ? 0 : APP_EXIT_RUNTIME;
+        }
+    }
 
     fb_config cfg;
     cfg_action action;
@@ -34,6 +47,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "fluxbot: %s\n", err);
         return APP_EXIT_CONFIG;
     }
+    if (action == CFG_VERSION) app_print_library_versions(stdout);
     if (action != CFG_RUN) return 0;
     log_configure((log_level)log_level_parse(cfg.log_level), strcmp(cfg.log_format, "json") == 0,
                   2);

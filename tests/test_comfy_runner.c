@@ -278,11 +278,15 @@ static void test_bad_options_and_limits(void **state)
     comfy_job_add_image(m, 1, "https://cdn.example/x.png", "big.png", "image/png", 50u << 20);
     cfx_send(x, m);
     assert_true(ephemeral_followup(x, tok, "the limit is", 5000));
-    /* declared non-image attachment */
+    /* an attachment on a host the bot does not download from: refused before any request */
     m = cfx_job(x, COMFY_KIND_PULID, "me", 1, &ix, tok);
-    comfy_job_add_image(m, 1, "https://cdn.example/x.txt", "notes.txt", "text/plain", 100);
+    comfy_job_add_image(m, 1, "https://cdn.example/x.png", "x.png", "image/png", 100);
     cfx_send(x, m);
-    assert_true(ephemeral_followup(x, tok, "not a PNG, JPEG or WebP", 5000));
+    char *refused = cfx_wait_final(x, tok, NULL, NULL, 10000);
+    assert_non_null(refused);
+    assert_non_null(strstr(refused, "not hosted where the bot downloads images from"));
+    assert_null(strstr(refused, "cdn.example"));
+    free(refused);
     /* an attachment that claims to be a PNG but is not: found out from its bytes */
     const char *txt = "this is not an image at all, just text pretending";
     char *url = cfx_host_file(x, "fake.png", (const uint8_t *)txt, strlen(txt));

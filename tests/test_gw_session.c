@@ -214,6 +214,65 @@ static void test_server_heartbeat_request(void **state)
     assert_string_equal(hb->payload, "{\"op\":1,\"d\":1}");
 }
 
+static unsigned count_heartbeats(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < H.nacts; i++)
+        if (H.acts[i].kind == GW_ACT_SEND && H.acts[i].op == GW_OP_HEARTBEAT) n++;
+    return n;
+}
+
+/* A burst of op 1 gets one answer; the requests folded into it get one more after the ACK. */
+static void test_heartbeat_requests_coalesced(void **state)
+{
+    (void)state;
+    bring_up(41250);
+    unsigned sent = 0;
+    frame("{\"op\":1,\"d\":null}");
+    sent += count_heartbeats();
+    for (int i = 0; i < 299; i++) {
+        frame("{\"op\":1,\"d\":null}");
+        sent += count_heartbeats();
+    }
+    assert_int_equal(sent, 1);
+    assert_int_equal(H.s.n_heartbeat_requests, 300);
+    assert_int_equal(H.s.n_heartbeat_coalesced, 299);
+    frame("{\"op\":11}");
+    assert_int_equal(count_heartbeats(), 1); /* the folded requests, answered once */
+    frame("{\"op\":11}");
+    assert_int_equal(count_heartbeats(), 0); /* nothing more owed */
+    assert_int_equal(H.s.state, GW_ST_ACTIVE);
+}
+
+/* A server alternating op 1 and ACK as fast as it can still cannot make the session exceed
+ * 120 sends in any 60 s: answers take limiter permits, and wait for one when none is free. */
+static void test_heartbeat_requests_rate_bounded(void **state)
+{
+    (void)state;
+    bring_up(41250);
+    uint64_t t0 = H.now;
+    unsigned sent = 1; /* the IDENTIFY */
+    for (int i = 0; i < 1000; i++) {
+        frame("{\"op\":1,\"d\":null}");
+        sent += count_heartbeats();
+        frame("{\"op\":11}");
+        sent += count_heartbeats();
+        advance(10); /* 10 s of requests in all */
+        sent += count_heartbeats();
+    }
+    assert_true(H.now - t0 < 60000);
+    assert_true(sent <= 120);
+    assert_true(sent >= 100); /* answered while permits last */
+    assert_true(H.s.hb_reply_pending);
+    /* once the window slides, the owed answer goes out */
+    uint64_t due = gw_session_next_deadline(&H.s);
+    assert_true(due <= t0 + 60000 + 10);
+    H.now = due;
+    gw_session_poll(&H.s, H.now);
+    drain();
+    assert_true(count_heartbeats() >= 1);
+}
+
 static void resume_cycle(const char *expect_url)
 {
     const gw_action *c = find(GW_ACT_CONNECT);
@@ -537,6 +596,8 @@ int main(void)
         T(test_jittered_first_heartbeat),
         T(test_heartbeat_carries_seq),
         T(test_server_heartbeat_request),
+        T(test_heartbeat_requests_coalesced),
+        T(test_heartbeat_requests_rate_bounded),
         T(test_zombie_then_resume),
         T(test_op7_reconnect),
         T(test_op9_resumable),

@@ -45,6 +45,9 @@ typedef struct fb_config {
     int64_t progress_interval_ms;
     int64_t job_stall_timeout_ms;
     int64_t max_attachment_bytes;
+    int64_t max_image_side;    /* input images: declared width/height, at most */
+    int64_t max_image_pixels;  /* input images: declared width x height, at most */
+    cfg_list attachment_hosts; /* where input images may be downloaded from */
     int64_t user_max_concurrent_jobs;
     int64_t user_max_jobs_per_hour;
     int64_t max_queued_jobs;
@@ -96,6 +99,30 @@ int cfg_apply_json(fb_config *c, const char *json_text, const char *source, char
 void cfg_print(const fb_config *c, FILE *out);
 /* Writes the key reference (key, env, flag, type, default, meaning) as a Markdown table. */
 void cfg_print_reference(FILE *out);
+
+/* One command or option line of --help. The manual page and the bash completion
+ * (src/app/docgen.c) are generated from these and from the keys, so they cannot drift. */
+typedef struct cfg_usage_item {
+    const char *name; /* "run", "-c, --config" */
+    const char *arg;  /* "FILE", "[--db FILE] [--days N] [--json]", or "" */
+    const char *help;
+} cfg_usage_item;
+const cfg_usage_item *cfg_usage_commands(size_t *n);
+const cfg_usage_item *cfg_usage_options(size_t *n);
+
+/* One row of the key table, read-only. */
+typedef struct cfg_key_info {
+    const char *key;  /* file key */
+    const char *env;  /* environment variable, or NULL */
+    char flag[64];    /* "--key-name" */
+    const char *type; /* "string", "secret", "integer", "boolean" or "list" */
+    int64_t min, max; /* integers: the accepted range */
+    const char *def;  /* default as text ("" for the secret) */
+    bool in_datadir;  /* def is relative to the data folder (workflows/, config/) */
+    const char *help;
+} cfg_key_info;
+size_t cfg_key_count(void);
+void cfg_key_get(size_t i, cfg_key_info *out); /* i < cfg_key_count() */
 
 #ifdef __cplusplus
 }

@@ -12,7 +12,7 @@
  *   200..299  analytics          (src/msgs/analytics_msgs.h)
  *   300..399  comfy / jobs       (src/msgs/comfy_msgs.h)
  *   400..499  stats reporter     (src/msgs/stats_msgs.h)
- *   500..599  router / app       (src/msgs/router_msgs.h)
+ *   500..599  router / app       (reserved; no message of this range exists yet)
  *   900..999  tests and benchmarks
  */
 #ifndef FLUXBOT_MSGS_H
@@ -29,7 +29,7 @@ typedef struct rt_msg rt_msg;
 typedef void (*rt_msg_dtor)(rt_msg *m);
 
 struct rt_msg {
-    rt_msg *rt_link;    /* runtime-internal (pool and spill links); never touch */
+    rt_msg *rt_link;    /* runtime-internal (pool and spill links); writing it corrupts them */
     uint16_t type;      /* one of the partitioned type numbers */
     uint8_t size_class; /* runtime-internal */
     uint8_t flags;      /* free for the message kind's own use */

@@ -14,7 +14,11 @@
  *    the loop is armed; the loop drains with rt_actor_drain().
  *
  * Ownership: a message pointer passed to rt_send* belongs to the receiver once the call
- * succeeds (returns 0); on failure it still belongs to the caller.
+ * succeeds (returns 0); on failure it still belongs to the caller. Touching a sent message is
+ * a data race with its receiver (which may already have freed it into a pool another thread
+ * reuses); not freeing a refused one leaks it.
+ *
+ * Debug builds assert the mailbox's thread rules (mailbox.h, util_assert.h).
  */
 #ifndef FLUXBOT_RUNTIME_H
 #define FLUXBOT_RUNTIME_H
@@ -56,10 +60,13 @@ typedef struct rt_actor_ops {
 } rt_actor_ops;
 
 /* The thread body of a loop actor. It must call rt_actor_drain() whenever its wake hook fired
- * (and may call it any time), and return when rt_actor_should_exit() is true. */
+ * (and may call it any time), and return when rt_actor_should_exit() is true: a loop that
+ * does not drain after a wake leaves messages queued until some later event (the hook fires
+ * once per arming), and one that does not return blocks rt_system_stop forever. */
 typedef void (*rt_loop_fn)(rt_actor *self, void *state, unsigned thread_index);
 /* Called on a sender's thread; must be async-safe with respect to the loop (lws_cancel_service,
- * curl_multi_wakeup, eventfd write). */
+ * curl_multi_wakeup, eventfd write): it runs concurrently with the loop, so anything else races
+ * with the loop's own state. */
 typedef void (*rt_wake_fn)(void *wake_ctx);
 
 typedef struct rt_actor_spec {
@@ -108,7 +115,8 @@ void *rt_actor_state(rt_actor *a);
 /* Wait-free: 0, or -RT_EFULL when this thread's lane is full, -RT_ESTOPPED after exit. */
 int rt_send(rt_actor *to, rt_msg *m);
 /* Control messages: waits (yielding, then sleeping in short steps) up to timeout_ms for room.
- * 0, -RT_ETIMEDOUT or -RT_ESTOPPED. Never use on a generation path with a long timeout. */
+ * 0, -RT_ETIMEDOUT or -RT_ESTOPPED. Never use on a generation path with a long timeout: the
+ * sending thread stalls, and every message it would send next waits behind it. */
 int rt_send_wait(rt_actor *to, rt_msg *m, int64_t timeout_ms);
 /* Event streams: never fails while the actor runs; when the lane is full the message goes to
  * the lane's overflow list (counted as a spill), keeping per-sender order. 0 or -RT_ESTOPPED. */
@@ -126,7 +134,8 @@ bool rt_actor_stop_requested(const rt_actor *self);
  * Parked actors never need it. */
 bool rt_actor_should_exit(rt_actor *self);
 /* Holds the actor's exit until rt_actor_release: use for in-flight work that must finish after
- * a stop request (a job being generated, a batch not yet committed). Counted, any thread. */
+ * a stop request (a job being generated, a batch not yet committed). Counted, any thread.
+ * Every hold needs its release: a missing one keeps the actor, and so the stop, waiting. */
 void rt_actor_hold(rt_actor *self);
 void rt_actor_release(rt_actor *self);
 /* Number of messages currently queued (approximate; any thread). */

@@ -46,6 +46,8 @@ struct an_writer {
 
     _Atomic uint64_t accepted, rows_written, batches, retries, dropped_by_reset, dropped_invalid,
         lost, resets, pending_now;
+    /* rt_now_ms of the oldest event not yet committed, 0 when none: the metrics' lag. */
+    _Atomic uint64_t oldest_pending_ms;
 };
 
 /* ---- producers ------------------------------------------------------------------------------ */
@@ -271,6 +273,7 @@ static bool flush_pending(an_writer *w)
         note_success(w);
     }
     w->batch_open_ms = 0;
+    atomic_store(&w->oldest_pending_ms, 0);
     return true;
 }
 
@@ -321,7 +324,10 @@ static void accept_event(an_writer *w, an_event_msg *m)
         w->pending = realloc(w->pending, w->cap * sizeof *w->pending);
         if (!w->pending) abort();
     }
-    if (w->npending == 0) w->batch_open_ms = rt_now_ms();
+    if (w->npending == 0) {
+        w->batch_open_ms = rt_now_ms();
+        atomic_store(&w->oldest_pending_ms, w->batch_open_ms);
+    }
     w->pending[w->npending++] = m;
     atomic_fetch_add(&w->accepted, 1);
     atomic_store(&w->pending_now, w->npending);
@@ -525,6 +531,8 @@ void an_writer_metrics_get(an_writer *w, an_writer_metrics *out)
     out->lost = atomic_load(&w->lost);
     out->resets = atomic_load(&w->resets);
     out->pending = atomic_load(&w->pending_now);
+    uint64_t oldest = atomic_load(&w->oldest_pending_ms), now = rt_now_ms();
+    out->lag_ms = out->pending && oldest && now > oldest ? now - oldest : 0;
 }
 
 void an_writer_free(an_writer *w)

@@ -103,6 +103,7 @@ typedef struct an_writer_metrics {
     uint64_t lost;             /* accepted events still unwritten when the writer exited */
     uint64_t resets;
     uint64_t pending; /* accepted, not yet committed */
+    uint64_t lag_ms;  /* how long the oldest uncommitted event has waited (0 when none) */
 } an_writer_metrics;
 
 typedef struct an_writer an_writer;

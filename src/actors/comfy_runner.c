@@ -875,6 +875,12 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
         snprintf(s->label, sizeof s->label, "server %u", i + 1);
         spick_init(&s->pick);
     }
+    if (dlpol_init(&r->dl_policy, &cfg->attachment_hosts, &cfg->comfyui_urls, err, errlen) != 0) {
+        comfy_runner_free(r);
+        return NULL;
+    }
+    r->img_limits.max_side = (uint32_t)cfg->max_image_side;
+    r->img_limits.max_pixels = (uint64_t)cfg->max_image_pixels;
     if (rc->client_id && *rc->client_id) {
         snprintf(r->client_id, sizeof r->client_id, "%s", rc->client_id);
     } else {

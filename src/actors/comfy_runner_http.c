@@ -1,6 +1,7 @@
 /* Blocking, bounded libcurl calls for the runner's workers (see comfy_runner_http.h). */
 #include "actors/comfy_runner_http.h"
 #include "util/util_curl.h"
+#include "fluxbot/runtime.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 
 struct comfy_http {
     CURL *curl;
+    CURLcode last_rc; /* of the latest transfer, to say why a download failed */
 };
 
 typedef struct sink {
@@ -73,8 +75,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static int perform(comfy_http *h, const char *url, size_t max, long timeout_ms,
-                   struct curl_slist *headers, comfy_http_res *out)
+static int perform_opt(comfy_http *h, const char *url, size_t max, long timeout_ms,
+                       struct curl_slist *headers, bool follow, comfy_http_res *out)
 {
     memset(out, 0, sizeof *out);
     sink s = {.res = out, .max = max};
@@ -85,7 +87,7 @@ static int perform(comfy_http *h, const char *url, size_t max, long timeout_ms,
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -95,6 +97,7 @@ static int perform(comfy_http *h, const char *url, size_t max, long timeout_ms,
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     CURLcode rc = curl_easy_perform(c);
+    h->last_rc = rc;
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     char *ct = NULL;
@@ -116,6 +119,99 @@ static int perform(comfy_http *h, const char *url, size_t max, long timeout_ms,
     }
     out->status = (int)status;
     return 0;
+}
+
+static int perform(comfy_http *h, const char *url, size_t max, long timeout_ms,
+                   struct curl_slist *headers, comfy_http_res *out)
+{
+    return perform_opt(h, url, max, timeout_ms, headers, true, out);
+}
+
+static dlpol_fail policy_fail(dlpol_verdict v)
+{
+    return v == DLPOL_SCHEME    ? DLFAIL_SCHEME
+           : v == DLPOL_BAD_URL ? DLFAIL_BAD_URL
+                                : DLFAIL_HOST_NOT_ALLOWED;
+}
+
+static dlpol_fail curl_fail(CURLcode rc, bool too_large)
+{
+    if (too_large || rc == CURLE_FILESIZE_EXCEEDED) return DLFAIL_TOO_LARGE;
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return DLFAIL_TIMEOUT;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return DLFAIL_SCHEME;
+    case CURLE_URL_MALFORMAT:
+        return DLFAIL_BAD_URL;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return DLFAIL_CONNECT;
+    default:
+        return DLFAIL_NETWORK;
+    }
+}
+
+int comfy_http_download(comfy_http *h, const char *url, const dlpol *policy, size_t max_bytes,
+                        long timeout_ms, comfy_http_res *out, dlpol_fail *fail)
+{
+    memset(out, 0, sizeof *out);
+    *fail = DLFAIL_NONE;
+    char cur[4096];
+    snprintf(cur, sizeof cur, "%s", url ? url : "");
+    uint64_t deadline = rt_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1);
+    for (unsigned hop = 0;; hop++) {
+        /* Every hop is checked before a connection is made: a redirect to a host that is not
+         * allowed is never contacted, so no request (and no credential) ever reaches it. */
+        dlpol_verdict v = dlpol_check(policy, cur);
+        if (v != DLPOL_OK) {
+            comfy_http_res_free(out);
+            out->body = calloc(1, 1);
+            if (!out->body) abort();
+            *fail = policy_fail(v);
+            snprintf(out->error, sizeof out->error, "%s", dlpol_fail_name(*fail));
+            return -1;
+        }
+        uint64_t now = rt_now_ms();
+        if (now >= deadline) {
+            *fail = DLFAIL_TIMEOUT;
+            snprintf(out->error, sizeof out->error, "%s", dlpol_fail_name(*fail));
+            return -1;
+        }
+        comfy_http_res_free(out);
+        curl_easy_reset(h->curl);
+        curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
+        /* redirects are followed here, hop by hop, never by curl */
+        int rc = perform_opt(h, cur, max_bytes, (long)(deadline - now), NULL, false, out);
+        if (rc != 0) {
+            *fail = curl_fail(h->last_rc, out->too_large);
+            return -1;
+        }
+        int st = out->status;
+        if (st == 301 || st == 302 || st == 303 || st == 307 || st == 308) {
+            char *next = NULL;
+            curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &next);
+            if (!next || !*next || strlen(next) >= sizeof cur) {
+                *fail = DLFAIL_BAD_URL;
+                return -1;
+            }
+            if (hop >= DLPOL_MAX_HOPS) {
+                *fail = DLFAIL_TOO_MANY_REDIRECTS;
+                snprintf(out->error, sizeof out->error, "%s", dlpol_fail_name(*fail));
+                return -1;
+            }
+            snprintf(cur, sizeof cur, "%s", next);
+            continue;
+        }
+        if (st != 200) {
+            *fail = DLFAIL_HTTP_STATUS;
+            return -1;
+        }
+        return 0;
+    }
 }
 
 int comfy_http_get(comfy_http *h, const char *url, size_t max_bytes, long timeout_ms,

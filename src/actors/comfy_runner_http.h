@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "comfy/dl_policy.h"
+
 typedef struct comfy_http comfy_http;
 
 typedef struct comfy_http_res {
@@ -37,6 +39,14 @@ int comfy_http_post_json(comfy_http *h, const char *url, const char *json, long 
 /* POST {base}/upload/image: parts image (file) and overwrite=false. */
 int comfy_http_upload(comfy_http *h, const char *base_url, const char *filename, const char *mime,
                       const uint8_t *data, size_t len, long timeout_ms, comfy_http_res *out);
+/*
+ * Downloads an input image: GET url under the download policy. Redirects are followed here, at
+ * most DLPOL_MAX_HOPS, and every hop (the first URL included) must pass dlpol_check before it is
+ * contacted. timeout_ms bounds the whole download, every hop included. 0 with a 200 response
+ * in out; -1 with *fail saying what happened (the response, if any, is still in out).
+ */
+int comfy_http_download(comfy_http *h, const char *url, const dlpol *policy, size_t max_bytes,
+                        long timeout_ms, comfy_http_res *out, dlpol_fail *fail);
 void comfy_http_res_free(comfy_http_res *r);
 
 #endif

@@ -20,6 +20,8 @@
 #include "actors/comfy_runner.h"
 #include "actors/comfy_runner_ws.h"
 #include "comfy/comfy_proto.h"
+#include "comfy/dl_policy.h"
+#include "comfy/image_check.h"
 #include "comfy/job.h"
 #include "comfy/progress.h"
 #include "comfy/server_pick.h"
@@ -121,6 +123,8 @@ struct comfy_runner {
     uint64_t progress_ms, stall_ms, http_timeout_ms, stop_grace_ms, no_server_wait_ms;
     uint64_t reconcile_poll_ms, queue_poll_ms;
     uint64_t max_attachment;
+    dlpol dl_policy;          /* where input images may come from (read-only after create) */
+    imgchk_limits img_limits; /* declared dimensions of input images */
     unsigned threads;
     /* servers */
     pthread_mutex_t srv_mu;

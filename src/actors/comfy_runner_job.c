@@ -18,6 +18,7 @@
 #include "actors/comfy_runner_http.h"
 #include "actors/comfy_runner_internal.h"
 #include "comfy/image.h"
+#include "comfy/image_check.h"
 #include "comfy/result.h"
 #include "fluxbot/log.h"
 #include "util/util_json.h"
@@ -134,8 +135,10 @@ static void fmt_mb(char *out, size_t n, uint64_t bytes)
     snprintf(out, n, "%.1f MB", (double)bytes / (1024.0 * 1024.0));
 }
 
-/* Downloads every input image (Discord attachment or an earlier result), checking size and
- * content: the bytes decide the type, never the name or the declared type. */
+/* Downloads every input image (Discord attachment or an earlier result) under the download
+ * policy (dl_policy.h: allowed hosts, every redirect hop checked) and validates it
+ * (image_check.h): the bytes decide the type, never the name or the declared type, and nothing
+ * malformed, truncated or over the dimension limits reaches ComfyUI. */
 static bool fetch_inputs(jctx *x)
 {
     comfy_runner *r = x->r;
@@ -146,30 +149,40 @@ static bool fetch_inputs(jctx *x)
         char what[32];
         snprintf(what, sizeof what, j->nimages > 1 ? "image%u" : "The image", i + 1);
         comfy_http_res res;
-        int rc = comfy_http_get(x->http, img->url, (size_t)r->max_attachment,
-                                (long)r->http_timeout_ms, &res);
-        if (rc != 0 || res.status != 200) {
-            char lim[32];
-            fmt_mb(lim, sizeof lim, r->max_attachment);
-            if (res.too_large)
+        dlpol_fail f;
+        int rc = comfy_http_download(x->http, img->url, &r->dl_policy, (size_t)r->max_attachment,
+                                     (long)r->http_timeout_ms, &res, &f);
+        if (rc != 0) {
+            char why[160];
+            dlpol_fail_text(f, res.status, r->max_attachment, why, sizeof why);
+            /* the log names the cause, never the URL (it carries Discord's signature) */
+            LOG_WARN("comfy", "job %" PRIu64 ": input image %u not downloaded: %s (HTTP %d)", j->id,
+                     i + 1, dlpol_fail_name(f), res.status);
+            if (f == DLFAIL_TOO_LARGE) {
+                char lim[32];
+                fmt_mb(lim, sizeof lim, r->max_attachment);
                 set_fail(x, "input_too_large", "%s is larger than the %s limit.", what, lim);
-            else if (res.status)
-                set_fail(x, "input_download", "%s could not be downloaded (HTTP %d).", what,
-                         res.status);
-            else
-                set_fail(x, "input_download", "%s could not be downloaded (%s).", what, res.error);
+            } else {
+                set_fail(x, "input_download", "%s could not be downloaded: %s.", what, why);
+            }
             comfy_http_res_free(&res);
             return false;
         }
-        img_type t = img_sniff(res.body, res.len);
-        if (!img_is_input_type(t)) {
-            set_fail(x, "input_type", "%s is not a PNG, JPEG or WebP image.", what);
+        char why[200];
+        imgchk_info info;
+        imgchk_verdict v =
+            imgchk_validate(res.body, res.len, &r->img_limits, &info, why, sizeof why);
+        if (v != IMGCHK_OK) {
+            LOG_WARN("comfy", "job %" PRIu64 ": input image %u refused (%s): %s", j->id, i + 1,
+                     imgchk_verdict_name(v), why);
+            set_fail(x, v == IMGCHK_NOT_IMAGE ? "input_type" : "input_invalid",
+                     "%s was refused: %s.", what, why);
             comfy_http_res_free(&res);
             return false;
         }
         img->data = res.body;
         img->len = res.len;
-        img->type = t;
+        img->type = info.type;
         res.body = NULL;
         comfy_http_res_free(&res);
     }

@@ -418,6 +418,39 @@ static bool already_acknowledged(const rq *r)
            strstr(r->t.route.key, "/callback") != NULL;
 }
 
+static const char *scope_name(rl_scope s)
+{
+    return s == RL_SCOPE_GLOBAL ? "global" : s == RL_SCOPE_SHARED ? "shared" : "user";
+}
+
+/* One warning per 429 saying what it paused and for how long (an hour-long pause used to be
+ * one quiet line), and, when the request fails for it, why (into why, for the requester). */
+static void log_429(const rq *r, rl_outcome out, char *why, size_t cap)
+{
+    const rl_429_info *i = &r->t.last_429;
+    const double asked = (double)i->asked_ms / 1000.0, pause = (double)i->pause_ms / 1000.0;
+    const bool capped = i->asked_ms > i->pause_ms;
+    char what[160];
+    if (i->paused_global)
+        snprintf(what, sizeof what,
+                 "every request except interaction callbacks and interaction webhooks is paused "
+                 "for %.1f s",
+                 pause);
+    else
+        snprintf(what, sizeof what, "this route's bucket is paused for %.1f s", pause);
+    if (out == RL_GIVE_UP && capped) {
+        snprintf(why, cap, "rate limited (%s): Discord asked to wait %.0f s, over the %.0f s cap",
+                 scope_name(i->scope), asked, pause);
+    } else if (out == RL_GIVE_UP) {
+        snprintf(why, cap, "rate limited (%s): still limited after %u retries",
+                 scope_name(i->scope), r->t.retries_429);
+    }
+    /* Route, not path: paths hold interaction tokens. */
+    LOG_WARN(ACTOR, "429 (%s scope) on %s: %s (Retry-After %.1f s%s); %s", scope_name(i->scope),
+             r->t.route.key, what, asked, capped ? ", capped" : "",
+             out == RL_GIVE_UP ? "this request fails" : "it will be retried");
+}
+
 static void settle(drest *d, rq *r, CURLcode rc, long code, uint64_t now)
 {
     int status = rc == CURLE_OK ? (int)code : 0;
@@ -438,6 +471,8 @@ static void settle(drest *d, rq *r, CURLcode rc, long code, uint64_t now)
     }
     if (status == 0) atomic_fetch_add(&d->network_errors, 1);
     rl_outcome out = rl_complete(d->rl, &r->t, status, &r->h, now);
+    char why429[160] = "";
+    if (status == 429) log_429(r, out, why429, sizeof why429);
     switch (out) {
     case RL_RETRY:
         atomic_fetch_add(&d->retries, 1);
@@ -459,7 +494,7 @@ static void settle(drest *d, rq *r, CURLcode rc, long code, uint64_t now)
             return;
         }
         finish(d, r, status,
-               status ? (out == RL_GIVE_UP ? "retries exhausted" : NULL)
+               status ? (out == RL_GIVE_UP ? (why429[0] ? why429 : "retries exhausted") : NULL)
                       : (r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc)));
         return;
     }

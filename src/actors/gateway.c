@@ -348,18 +348,20 @@ static void shard_connect(shard *sh, const char *url)
     ci.ssl_connection = u.tls ? LCCSCF_USE_SSL : 0;
     ci.local_protocol_name = "fluxbot-gateway";
     ci.opaque_user_data = c;
-    ci.pwsi = &c->wsi;
+    /* No ci.pwsi: libwebsockets would write through it when the wsi dies, possibly after the
+     * conn was freed. c->wsi is set from the return value and cleared by conn_lost. */
     ci.retry_and_idle_policy = NULL;
     c->in_connect = true;
     struct lws *wsi = lws_client_connect_via_info(&ci);
     c->in_connect = false;
+    if (wsi && !c->sync_error) c->wsi = wsi;
     LOG_DEBUG(LOGN, "shard %u: connecting to %s", sh->id, url);
     if (!wsi || c->sync_error) {
-        LOG_WARN(LOGN, "shard %u: cannot connect to %s://%s:%d", sh->id, u.tls ? "wss" : "ws",
-                 u.host, u.port);
-        c->wsi = NULL;
+        c->wsi = NULL; /* conn_lost already detached it from the wsi */
         conn_free(g, c);
         gw_session_on_connect_error(&sh->s, now);
+        LOG_WARN(LOGN, "shard %u: gateway connection failed: cannot connect to %s://%s:%d", sh->id,
+                 u.tls ? "wss" : "ws", u.host, u.port);
     }
 }
 
@@ -389,6 +391,8 @@ static void apply_actions(shard *sh)
             if (a.code == 4000 && strstr(a.text, "zombie")) bump(&g->n_zombies);
             if (a.code > 0)
                 LOG_WARN(LOGN, "shard %u: closing with %d (%s)", sh->id, a.code, a.text);
+            else
+                LOG_WARN(LOGN, "shard %u: gateway connection failed: %s; retrying", sh->id, a.text);
             conn_abandon(sh, a.code);
             break;
         case GW_ACT_FATAL:
@@ -493,6 +497,39 @@ static void on_receive(conn *c, struct lws *wsi, const void *in, size_t len)
     }
 }
 
+/* The connection behind wsi is gone for good: a failed connect (refused, TLS, upgrade
+ * refused or never answered, libwebsockets' own timeout), a close, or the wsi's destruction.
+ * Every one of those callbacks comes here, and the first one drops every pointer to the wsi:
+ * libwebsockets frees it right after, and a pointer kept past that (the conn's, or the
+ * shard's through the conn) is a use-after-free at the next lws_set_timeout — a remote crash
+ * any server that accepts TCP and never answers could trigger. */
+static void conn_lost(conn *c, struct lws *wsi, int code, const char *why)
+{
+    gateway *g = c->g;
+    lws_set_opaque_user_data(wsi, NULL);
+    c->wsi = NULL;
+    if (c->in_connect) {
+        c->sync_error = true; /* shard_connect reports and frees it */
+        return;
+    }
+    shard *sh = c->sh;
+    const bool opened = c->established;
+    conn_free(g, c);
+    if (!sh || !g->ctx) return; /* abandoned, or the context is being destroyed */
+    lws_cancel_service(g->ctx); /* come around the loop now: the session has a new deadline */
+    const uint64_t now = rt_now_ms();
+    if (!opened) {
+        gw_session_on_connect_error(&sh->s, now);
+        LOG_WARN(LOGN, "shard %u: gateway connection failed: %s; retrying in %llu ms", sh->id, why,
+                 (unsigned long long)(sh->s.reconnect_at > now ? sh->s.reconnect_at - now : 0));
+    } else {
+        if (gw_close_classify(code) != GW_CLOSE_FATAL)
+            LOG_WARN(LOGN, "shard %u: %s", sh->id, gw_close_describe(code));
+        gw_session_on_close(&sh->s, now, code);
+    }
+    apply_actions(sh);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -501,21 +538,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
         if (!c) return 0;
-        gateway *g = c->g;
-        LOG_WARN(LOGN, "shard %d: connection failed: %s", c->sh ? (int)c->sh->id : -1,
-                 in ? (const char *)in : "unknown error");
-        c->wsi = NULL;
-        lws_set_opaque_user_data(wsi, NULL);
-        if (c->in_connect) {
-            c->sync_error = true; /* shard_connect reports and frees it */
-            return 0;
-        }
-        shard *sh = c->sh;
-        conn_free(g, c);
-        if (sh) {
-            gw_session_on_connect_error(&sh->s, rt_now_ms());
-            apply_actions(sh);
-        }
+        char why[160];
+        snprintf(why, sizeof why, "%s", in ? (const char *)in : "unknown error");
+        conn_lost(c, wsi, 1006, why);
         return 0;
     }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
@@ -560,22 +585,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             c->peer_code = (((const unsigned char *)in)[0] << 8) | ((const unsigned char *)in)[1];
         return 0;
 
-    case LWS_CALLBACK_CLIENT_CLOSED: {
-        if (!c) return 0;
-        gateway *g = c->g;
-        shard *sh = c->sh;
-        int code = c->peer_code ? c->peer_code : 1006;
-        lws_set_opaque_user_data(wsi, NULL);
-        c->wsi = NULL;
-        conn_free(g, c);
-        if (sh) {
-            if (gw_close_classify(code) != GW_CLOSE_FATAL)
-                LOG_WARN(LOGN, "shard %u: %s", sh->id, gw_close_describe(code));
-            gw_session_on_close(&sh->s, rt_now_ms(), code);
-            apply_actions(sh);
-        }
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c) conn_lost(c, wsi, c->peer_code ? c->peer_code : 1006, "connection closed");
         return 0;
-    }
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* The last word on every wsi, also when libwebsockets ends one on its own timeout
+         * (a server that never answers the upgrade) without any of the callbacks above. */
+        if (c)
+            conn_lost(c, wsi, c->peer_code ? c->peer_code : 1006,
+                      c->established ? "connection dropped"
+                                     : "no answer to the websocket upgrade (timed out)");
+        return 0;
 
     default:
         return 0;
@@ -728,6 +749,8 @@ static int shards_start(gateway *g)
             .backoff_cap_ms = g->cfg.backoff_cap_ms,
             .invalid_wait_min_ms = g->cfg.invalid_wait_min_ms,
             .invalid_wait_max_ms = g->cfg.invalid_wait_max_ms,
+            .connect_timeout_ms = g->cfg.connect_timeout_ms,
+            .hello_timeout_ms = g->cfg.hello_timeout_ms,
         };
         if (gw_session_init(&sh->s, &sc, now) != 0 ||
             gw_inflater_init(&sh->z, DEF(g->cfg.max_frame_bytes, (size_t)16u << 20)) != 0) {
@@ -843,6 +866,9 @@ static void gateway_loop(rt_actor *self, void *state, unsigned thread_index)
     info.uid = -1;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.user = g;
+    /* libwebsockets' own step timeouts may end a stalled connect before the session does. */
+    info.timeout_secs = g->cfg.lws_timeout_s;
+    info.connect_timeout_secs = g->cfg.lws_timeout_s;
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx) {
         LOG_ERROR(LOGN, "cannot create the libwebsockets client context");

@@ -63,6 +63,9 @@ typedef struct gateway_config {
     uint32_t stop_grace_ms;        /* closing handshakes on stop: 2000 */
     size_t max_frame_bytes;        /* largest (inflated) frame kept: 16 MiB */
     uint32_t max_shards;           /* shards in this process: 64 */
+    uint32_t connect_timeout_ms;   /* TCP + TLS + websocket upgrade must finish within: 10000 */
+    uint32_t hello_timeout_ms;     /* HELLO must follow the upgrade within: 15000 */
+    uint32_t lws_timeout_s; /* libwebsockets' own per-step network timeout: its default (5 s) */
 } gateway_config;
 
 /* Fills cfg from the bot configuration (token, api base, shards, compression). */

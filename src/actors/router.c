@@ -48,6 +48,7 @@ struct router {
 
     _Atomic uint64_t by[ROUTER_CMD_COUNT][ROUTER_OUT_COUNT];
     _Atomic uint64_t dispatches, interactions, role_events, callbacks_sent, stale, resets;
+    _Atomic uint64_t callback_ns_sum, callbacks_timed; /* arrival → Discord's callback answer */
 };
 
 /* ---- names and counters ------------------------------------------------------------------- */
@@ -85,6 +86,8 @@ void router_stats_get(router *r, router_stats *out)
     out->callbacks_sent = atomic_load(&r->callbacks_sent);
     out->stale_answers = atomic_load(&r->stale);
     out->resets = atomic_load(&r->resets);
+    out->callback_ns_sum = atomic_load(&r->callback_ns_sum);
+    out->callbacks_timed = atomic_load(&r->callbacks_timed);
     out->pending = rpend_count(r->pend);
     out->pending_hwm = rpend_high_water(r->pend);
 }
@@ -599,6 +602,13 @@ static void on_rest_res(router *r, const rest_res_msg *res)
         return;
     }
     bool ok = res->status >= 200 && res->status < 300;
+    if (e.kind != RPEND_RESET_DONE) {
+        /* The user-visible latency of the first answer: the frame's arrival to Discord's
+         * answer to the callback (what an operator compares with the 3 s window). */
+        uint64_t now = rt_now_ns();
+        atomic_fetch_add(&r->callback_ns_sum, now > e.received_ns ? now - e.received_ns : 0);
+        atomic_fetch_add(&r->callbacks_timed, 1);
+    }
     if (!ok) {
         LOG_WARN(LOGN, "callback for %s (user %" PRIu64 ") failed: status %d%s%s%s", e.command,
                  e.user_id, res->status, res->error[0] ? " (" : "", res->error,

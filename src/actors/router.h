@@ -111,11 +111,13 @@ typedef struct router_stats {
     uint64_t by[ROUTER_CMD_COUNT][ROUTER_OUT_COUNT]; /* final outcome of each interaction */
     uint64_t dispatches;                             /* MSG_GW_DISPATCH received */
     uint64_t interactions;                           /* INTERACTION_CREATE received */
-    uint64_t role_events;    /* guild/role dispatches applied to the cache */
-    uint64_t callbacks_sent; /* POST .../callback requests issued */
-    uint64_t stale_answers;  /* MSG_REST_RES / reset answers for no pending entry */
-    uint64_t resets;         /* resets asked of the writer */
-    uint64_t pending;        /* entries waiting right now */
+    uint64_t role_events;     /* guild/role dispatches applied to the cache */
+    uint64_t callbacks_sent;  /* POST .../callback requests issued */
+    uint64_t stale_answers;   /* MSG_REST_RES / reset answers for no pending entry */
+    uint64_t resets;          /* resets asked of the writer */
+    uint64_t callback_ns_sum; /* interaction arrival to Discord's answer to its callback */
+    uint64_t callbacks_timed; /* callbacks answered (the count of callback_ns_sum) */
+    uint64_t pending;         /* entries waiting right now */
     uint64_t pending_hwm;
 } router_stats;
 

@@ -11,6 +11,7 @@
 #include "analytics/an_sqlerr.h"
 #include "analytics/an_tally.h"
 #include "analytics/an_time.h"
+#include "util/util_assert.h"
 
 /*
  * The fast path binds the rollup ranges ?1 ?2 (days), ?3 ?4 (head hours), ?5 ?6 (tail hours);
@@ -107,6 +108,9 @@ struct an_reader {
     bool owns_db;
     unsigned active_min;
     sqlite3_stmt *q[Q_COUNT];
+#ifdef FB_DEBUG
+    util_owner user; /* the one thread running a query (see an_stats.h) */
+#endif
 };
 
 /* The smallest multiple of unit that is >= v (v >= 0 in practice; floor division anyway). */
@@ -513,7 +517,8 @@ static int check_days(int days, char *err, size_t errlen)
     return SQLITE_RANGE;
 }
 
-int an_reader_stats(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err, size_t errlen)
+static int stats_fast(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err,
+                      size_t errlen)
 {
     int rc = check_days(days, err, errlen);
     if (rc != SQLITE_OK) return rc;
@@ -522,12 +527,29 @@ int an_reader_stats(an_reader *r, int days, int64_t now_ms, an_stats *out, char 
     return run_fast(r, &w, out, err, errlen);
 }
 
-int an_reader_stats_raw(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err,
-                        size_t errlen)
+int an_reader_stats(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err, size_t errlen)
+{
+    FB_OWNER_ENTER(&r->user);
+    int rc = stats_fast(r, days, now_ms, out, err, errlen);
+    FB_OWNER_LEAVE(&r->user);
+    return rc;
+}
+
+static int stats_raw(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err,
+                     size_t errlen)
 {
     int rc = check_days(days, err, errlen);
     if (rc != SQLITE_OK) return rc;
     an_window w;
     an_window_make(days, now_ms, &w);
     return run_raw(r, &w, out, err, errlen);
+}
+
+int an_reader_stats_raw(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err,
+                        size_t errlen)
+{
+    FB_OWNER_ENTER(&r->user);
+    int rc = stats_raw(r, days, now_ms, out, err, errlen);
+    FB_OWNER_LEAVE(&r->user);
+    return rc;
 }

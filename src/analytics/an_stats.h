@@ -89,7 +89,9 @@ void an_window_make(int days, int64_t now_ms, an_window *w);
 double an_stats_avg_image_ms(const an_stats *s);
 double an_stats_avg_video_ms(const an_stats *s);
 
-/* A reader: one connection and its prepared queries; one thread at a time. */
+/* A reader: one connection and its prepared queries; one thread at a time (its statements
+ * are stepped without a lock: two threads in one reader corrupt each other's results).
+ * Asserted in debug builds (util_assert.h). */
 typedef struct an_reader an_reader;
 
 /* Opens path read-only. Refuses a missing file, a database of another program, and a schema

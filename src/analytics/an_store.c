@@ -10,6 +10,7 @@
 #include "analytics/an_schema.h"
 #include "analytics/an_sqlerr.h"
 #include "analytics/an_time.h"
+#include "util/util_assert.h"
 
 /* An outcome whose command row the writer has not seen yet (the router records the row when
  * Discord took its answer, the runner the outcome when the job ends: two producers, and a fast
@@ -37,6 +38,9 @@ struct an_store {
     sqlite3_stmt *set_hwm;
     an_rollup rollup;
     uint64_t seq_hwm;
+#ifdef FB_DEBUG
+    util_owner owner; /* the opening thread: the connection is NOMUTEX (see the header) */
+#endif
 };
 
 static const char k_ins_command[] =
@@ -105,6 +109,7 @@ an_store *an_store_open(const char *path, char *err, size_t errlen)
     }
     an_store *s = calloc(1, sizeof *s);
     if (!s) abort();
+    FB_OWNER_CLAIM(&s->owner);
     char msg[256] = "";
     /* NOMUTEX: the connection is used by one thread only (see the header). */
     int rc = sqlite3_open_v2(
@@ -135,6 +140,7 @@ an_store *an_store_open(const char *path, char *err, size_t errlen)
 void an_store_close(an_store *s)
 {
     if (!s) return;
+    FB_ASSERT_OWNER(&s->owner);
     sqlite3_finalize(s->ins_command);
     sqlite3_finalize(s->ins_image);
     sqlite3_finalize(s->ins_activity);
@@ -160,6 +166,7 @@ uint64_t an_store_seq_hwm(const an_store *s)
 }
 void an_store_set_busy_timeout(an_store *s, int ms)
 {
+    FB_ASSERT_OWNER(&s->owner);
     sqlite3_busy_timeout(s->db, ms);
 }
 
@@ -369,6 +376,7 @@ static size_t rollup_view(an_store *s, const an_event *const *evs, size_t n)
 
 int an_store_write(an_store *s, const an_event *const *evs, size_t n, char *err, size_t errlen)
 {
+    FB_ASSERT_OWNER(&s->owner);
     if (n == 0) return SQLITE_OK;
     int rc = begin(s, "starting a batch", err, errlen);
     if (rc != SQLITE_OK) return rc;
@@ -421,6 +429,7 @@ int an_store_reset(an_store *s, uint64_t before_seq, uint64_t *rows_deleted, cha
         "DELETE FROM image_stats WHERE seq < ?1",
         "DELETE FROM user_activity WHERE seq < ?1",
     };
+    FB_ASSERT_OWNER(&s->owner);
     uint64_t deleted = 0;
     int rc = begin(s, "starting a reset", err, errlen);
     if (rc != SQLITE_OK) return rc;

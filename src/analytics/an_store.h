@@ -1,8 +1,11 @@
 /*
  * The analytics store: the writer's SQLite connection. Opens (creating and migrating) the
  * database, writes batches of events with their rollups in one transaction, and performs
- * resets. Single-threaded: one an_store belongs to one thread (the analytics_writer actor,
- * a test, or a benchmark). Readers use an_stats.h on their own connections.
+ * resets. Single-threaded: one an_store belongs to the thread that opened it (the
+ * analytics_writer actor, a test, or a benchmark); its connection is opened NOMUTEX, so a
+ * second thread would corrupt SQLite's state, and two writers would interleave batches and
+ * break the all-or-nothing contract below. Asserted in debug builds (util_assert.h).
+ * Readers use an_stats.h on their own connections.
  *
  * Failure contract: an_store_write and an_store_reset either commit everything they were given
  * or nothing (the transaction is rolled back), and return the SQLite code with a message that

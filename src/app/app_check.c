@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "comfy/ratios.h"
 #include "comfy/workflow.h"
 #include "discord/interaction.h"
+#include "util/util_self.h"
 
 typedef struct report {
     FILE *out;
@@ -94,19 +96,26 @@ static void check_config(report *r, const fb_config *cfg)
 static void check_files(report *r, const fb_config *cfg)
 {
     char err[600];
+    /* The format notes where this binary's documentation really is (source tree or install). */
+    char fix[PATH_MAX + 160];
     ratios_set rs;
+    snprintf(fix, sizeof fix,
+             "repair the file (format: %s/docs/comfy.md) or point ratios_file at one",
+             util_self_docdir());
     if (ratios_load_file(&rs, cfg->ratios_file, err, sizeof err) == 0)
         ok(r, "ratios", "%u resolutions from %s", rs.count, cfg->ratios_file);
     else
-        bad(r, "ratios", "repair the file (format: docs/comfy.md) or point ratios_file at one",
-            "%s", err);
+        bad(r, "ratios", fix, "%s", err);
 
     loras_set ls = {0};
     if (loras_load_file(&ls, cfg->loras_file, err, sizeof err) == 0)
         ok(r, "loras", "%u LoRAs from %s", ls.count, cfg->loras_file);
-    else
-        bad(r, "loras", "repair the file (format: docs/comfy.md) or point loras_file at one", "%s",
-            err);
+    else {
+        snprintf(fix, sizeof fix,
+                 "repair the file (format: %s/docs/comfy.md) or point loras_file at one",
+                 util_self_docdir());
+        bad(r, "loras", fix, "%s", err);
+    }
     loras_free(&ls);
 
     wf_set ws = {0};

@@ -433,6 +433,9 @@ void metrics_collect_analytics(mfmt *out, void *ctx)
                 m.resets);
     mfmt_single(out, "fluxbot_analytics_pending", "gauge", "Events accepted but not yet committed.",
                 m.pending);
+    mfmt_family(out, "fluxbot_analytics_lag_seconds", "gauge",
+                "How long the oldest accepted, uncommitted event has waited (0 when none).");
+    mfmt_sample(out, "fluxbot_analytics_lag_seconds", NULL, NULL, 0, (double)m.lag_ms / 1e3);
 }
 
 void metrics_collect_stats(mfmt *out, void *ctx)

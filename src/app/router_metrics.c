@@ -20,6 +20,12 @@ void router_metrics_collect(mfmt *out, void *ctx)
                 s.dispatches);
     mfmt_single(out, "fluxbot_router_callbacks_total", "counter", "Interaction callbacks sent.",
                 s.callbacks_sent);
+    /* A summary without quantiles: rate(sum) / rate(count) is the mean over any window. */
+    mfmt_family(out, "fluxbot_router_callback_seconds", "summary",
+                "Interaction arrival to Discord's answer to its first callback.");
+    mfmt_sample(out, "fluxbot_router_callback_seconds", "_sum", NULL, 0,
+                (double)s.callback_ns_sum / 1e9);
+    mfmt_sample_u64(out, "fluxbot_router_callback_seconds", "_count", NULL, 0, s.callbacks_timed);
     mfmt_single(out, "fluxbot_router_stale_answers_total", "counter",
                 "Answers that arrived after their interaction timed out.", s.stale_answers);
     mfmt_single(out, "fluxbot_router_resets_total", "counter", "Statistics resets requested.",

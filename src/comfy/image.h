@@ -1,6 +1,6 @@
 /*
- * Image bytes: content sniffing by magic bytes and a strict PNG validator that walks every
- * chunk, checks every CRC and inflates IDAT. (The PNG encoder the fakes serve lives in the test
+ * Image bytes: content sniffing by magic bytes and a strict PNG validator (the input-image
+ * checks of every type are in image_check.h). (The PNG encoder the fakes serve lives in the test
  * kit: testkit/fakes/image_fixture.h.)
  *
  * Why here: attachments from Discord are untrusted (the declared content type can lie), and
@@ -32,8 +32,8 @@ const char *img_ext(img_type t);
 bool img_is_input_type(img_type t);
 
 /* Checks signature, chunk order, every CRC, IHDR sanity, inflates all IDAT data and checks its
- * size against the declared geometry, and requires IEND. 0 if valid (width/height filled when
- * non-NULL), else -1 with a reason in err. */
+ * size against the declared geometry, and requires IEND (imgchk_png without dimension limits).
+ * 0 if valid (width/height filled when non-NULL), else -1 with a reason in err. */
 int img_png_validate(const uint8_t *data, size_t len, uint32_t *width, uint32_t *height, char *err,
                      size_t errlen);
 

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "util/util_str.h"
 #include "util/util_url.h"
@@ -41,17 +40,6 @@ static wf_kind kind_workflow(comfy_kind k)
 static void fmt_mb(char *out, size_t n, uint64_t bytes)
 {
     snprintf(out, n, "%.1f MB", (double)bytes / (1024.0 * 1024.0));
-}
-
-static bool declared_type_ok(const char *ct)
-{
-    if (!ct || !*ct) return true; /* Discord omits it sometimes; the bytes are sniffed later */
-    static const char *const ok[] = {"image/png", "image/jpeg", "image/jpg", "image/webp"};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        size_t n = strlen(ok[i]);
-        if (strncasecmp(ct, ok[i], n) == 0 && (ct[n] == '\0' || ct[n] == ';')) return true;
-    }
-    return false;
 }
 
 static bool url_ok(const char *u)
@@ -167,10 +155,8 @@ int cjob_check_options(const comfy_job_msg *m, const cjob_catalog *cat, char *er
             snprintf(err, errlen, "%s is %s; the limit is %s.", what, got, lim);
             return -1;
         }
-        if (!declared_type_ok(a->content_type)) {
-            snprintf(err, errlen, "%s is not a PNG, JPEG or WebP image.", what);
-            return -1;
-        }
+        /* The declared content type is not checked: it is the sender's claim, and a real PNG
+         * declared text/plain is still a PNG. The downloaded bytes decide (image_check.h). */
         if (!url_ok(a->url)) {
             snprintf(err, errlen, "%s has no usable download URL.", what);
             return -1;

@@ -98,6 +98,9 @@ static void reset_connection(gw_session *s)
     s->hb_awaiting_ack = false;
     s->hb_sent_at = 0;
     s->identify_wanted = false;
+    s->hb_reply_unacked = false;
+    s->hb_reply_pending = false;
+    s->hb_reply_at = 0;
     s->deadline = 0;
     gw_rl_init(&s->rl, 0);
 }
@@ -186,6 +189,27 @@ static void send_heartbeat(gw_session *s)
     s->n_heartbeats++;
 }
 
+/* Answers a server heartbeat request if the outbound limiter has a permit, else owes it. The
+ * answer counts against the commands' share, not the heartbeats' reserved one, so regular
+ * beats keep their room and the total stays within Discord's 120 per 60 s. */
+static void answer_heartbeat_request(gw_session *s, uint64_t now)
+{
+    uint64_t at = now;
+    if (gw_rl_acquire(&s->rl, now, &at)) {
+        send_heartbeat(s);
+        s->hb_reply_unacked = true;
+        s->hb_reply_pending = false;
+    } else {
+        s->hb_reply_pending = true;
+        s->hb_reply_at = at;
+    }
+}
+
+static bool reply_due(const gw_session *s, uint64_t now)
+{
+    return s->hb_reply_pending && !s->hb_reply_unacked && now >= s->hb_reply_at;
+}
+
 void gw_session_poll(gw_session *s, uint64_t now)
 {
     switch (s->state) {
@@ -225,7 +249,9 @@ void gw_session_poll(gw_session *s, uint64_t now)
             s->hb_sent_at = now;
             /* Like tokio's MissedTickBehavior::Delay: a late tick does not cause a burst. */
             s->hb_next = now + s->hb_interval;
+            s->hb_reply_pending = false; /* this beat answers any request still owed */
         }
+        if (reply_due(s, now)) answer_heartbeat_request(s, now);
         break;
     case GW_ST_FATAL:
     case GW_ST_STOPPED:
@@ -243,8 +269,11 @@ uint64_t gw_session_next_deadline(const gw_session *s)
         return s->deadline;
     case GW_ST_IDENTIFYING:
     case GW_ST_RESUMING:
-    case GW_ST_ACTIVE:
-        return s->hb_interval ? s->hb_next : UINT64_MAX;
+    case GW_ST_ACTIVE: {
+        uint64_t d = s->hb_interval ? s->hb_next : UINT64_MAX;
+        if (s->hb_reply_pending && !s->hb_reply_unacked && s->hb_reply_at < d) d = s->hb_reply_at;
+        return d;
+    }
     default:
         return UINT64_MAX;
     }
@@ -340,10 +369,20 @@ gw_frame_result gw_session_on_frame(gw_session *s, uint64_t now, const gw_envelo
             s->hb_awaiting_ack = false;
         }
         s->n_acks++;
+        s->hb_reply_unacked = false;
+        if (reply_due(s, now)) answer_heartbeat_request(s, now);
         return GW_FRAME_CONTROL;
     case GW_OP_HEARTBEAT:
-        /* The server wants a beat now; it does not move the regular schedule. */
-        send_heartbeat(s);
+        /* The server wants a beat now; it does not move the regular schedule. Requests that
+         * arrive while an answer is unacknowledged are folded into one: answering each of a
+         * burst of 300 would exceed 120 sends per 60 s and get the connection closed (4008). */
+        s->n_heartbeat_requests++;
+        if (s->hb_reply_unacked || s->hb_reply_pending) {
+            s->hb_reply_pending = true;
+            s->n_heartbeat_coalesced++;
+        } else {
+            answer_heartbeat_request(s, now);
+        }
         return GW_FRAME_CONTROL;
     case GW_OP_RECONNECT:
         s->n_reconnect_requests++;

@@ -20,8 +20,12 @@
  * dead peer cannot stall the reconnect.
  *
  * Rules it implements (docs + the bugs other libraries had, see discord-protocol.md):
- *  - first heartbeat after interval × rand[0,1), then every interval; server op 1 answered at
- *    once; no ACK since the previous beat when the next is due ⇒ zombie ⇒ close 4000, resume;
+ *  - first heartbeat after interval × rand[0,1), then every interval; no ACK since the previous
+ *    beat when the next is due ⇒ zombie ⇒ close 4000, resume;
+ *  - server op 1 answered at once, but coalesced: while an answer is still unacknowledged,
+ *    further requests fold into one answer sent at the next ACK (or dropped when a regular
+ *    beat goes first), and answers take permits from the outbound limiter like commands, so
+ *    a burst of op 1 can never push the connection over 120 sends per 60 s (close 4008);
  *  - nothing is sent before HELLO; RESUME goes to resume_gateway_url with the same query;
  *  - op 7 ⇒ close 4000 + resume; op 9 true ⇒ close 4000 + resume; op 9 false ⇒ drop the
  *    session, close 1000, wait rand[1,5] s, identify at the /gateway/bot URL;
@@ -129,8 +133,11 @@ typedef struct gw_session {
     uint64_t hb_next;
     bool hb_awaiting_ack;
     uint64_t hb_sent_at;
-    int64_t latency_ms;   /* last beat → ACK, -1 unknown */
-    bool identify_wanted; /* IDENTIFYING: waiting for gw_session_identify */
+    int64_t latency_ms;    /* last beat → ACK, -1 unknown */
+    bool identify_wanted;  /* IDENTIFYING: waiting for gw_session_identify */
+    bool hb_reply_unacked; /* an answer to op 1 went out and no ACK came since */
+    bool hb_reply_pending; /* op 1 requests folded into one answer still owed */
+    uint64_t hb_reply_at;  /* pending: the limiter has a permit at this time */
 
     gw_ratelimit rl;
     uint64_t rng; /* internal xorshift state */
@@ -140,7 +147,8 @@ typedef struct gw_session {
 
     /* counters */
     uint64_t n_connects, n_identifies, n_resumes, n_resumed, n_ready, n_zombies, n_invalid_sessions,
-        n_reconnect_requests, n_heartbeats, n_acks, n_duplicates;
+        n_reconnect_requests, n_heartbeats, n_acks, n_duplicates, n_heartbeat_requests,
+        n_heartbeat_coalesced;
     char fatal_reason[256];
 } gw_session;
 

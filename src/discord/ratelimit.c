@@ -59,8 +59,7 @@ struct rl_limiter {
 
     uint64_t *window; /* send times of the last global_per_sec non-exempt requests (ring) */
     uint32_t win_head, win_count;
-    uint64_t global_until;     /* global 429: non-exempt routes wait */
-    uint64_t global_all_until; /* global 429 on an exempt route: everything waits */
+    uint64_t global_until; /* global 429: non-exempt routes wait (never exempt ones) */
     bool fatal;
 
     uint64_t invalid_minute[RL_INVALID_SLOTS];
@@ -519,7 +518,6 @@ rl_verdict rl_acquire(rl_limiter *l, rl_ticket *t, uint64_t now_ms, uint64_t *wa
     if (++l->acquisitions % RL_GC_EVERY == 0) rl_gc(l, now_ms);
 
     if (now_ms < t->not_before_ms) return wait_until(l, t, now_ms, t->not_before_ms, wake_at);
-    if (now_ms < l->global_all_until) return wait_until(l, t, now_ms, l->global_all_until, wake_at);
     if (!t->route.global_exempt && now_ms < l->global_until)
         return wait_until(l, t, now_ms, l->global_until, wake_at);
 
@@ -646,22 +644,31 @@ rl_outcome rl_complete(rl_limiter *l, rl_ticket *t, int status, const rl_headers
             ra = h->retry_after_ms;
         else if (h && h->has_reset_after)
             ra = h->reset_after_ms;
+        /* No 429 may impose more than max_retry_after_ms on anything: a (buggy or hostile)
+         * Retry-After of an hour must not mute the bot for an hour. The request that got it
+         * fails instead (below); later requests find out for themselves after the cap. */
+        const uint64_t pause = min_u64(ra, l->cfg.max_retry_after_ms);
         rl_scope scope = h ? h->scope : RL_SCOPE_NONE;
         if (scope == RL_SCOPE_NONE) scope = (h && h->global) ? RL_SCOPE_GLOBAL : RL_SCOPE_USER;
+        t->last_429.scope = scope;
+        t->last_429.asked_ms = ra;
+        t->last_429.pause_ms = pause;
+        t->last_429.paused_global = false;
         switch (scope) {
         case RL_SCOPE_GLOBAL:
             l->st.r429_global++;
             count_invalid(l, now_ms);
-            if (t->route.global_exempt)
-                l->global_all_until = max_u64(l->global_all_until, now_ms + ra);
-            else
-                l->global_until = max_u64(l->global_until, now_ms + ra);
+            /* Interaction callbacks and interaction webhooks are exempt from the global limit
+             * (Discord's docs): a global pause never holds them, whichever route got the 429,
+             * or users would get "The application did not respond" for the whole pause. */
+            l->global_until = max_u64(l->global_until, now_ms + pause);
+            t->last_429.paused_global = true;
             break;
         case RL_SCOPE_SHARED:
             /* Another consumer of a shared resource used it up: wait, but this is not our
              * overuse and it does not count towards the invalid-request ban. */
             l->st.r429_shared++;
-            if (b) b->blocked_until = max_u64(b->blocked_until, now_ms + ra);
+            if (b) b->blocked_until = max_u64(b->blocked_until, now_ms + pause);
             break;
         default:
             l->st.r429_user++;
@@ -670,8 +677,10 @@ rl_outcome rl_complete(rl_limiter *l, rl_ticket *t, int status, const rl_headers
                 if (h && h->has_limit && h->limit) b->limit = h->limit;
                 if (b->limit == 0) b->limit = 1;
                 b->remaining = 0;
-                uint64_t reset =
-                    now_ms + max_u64(ra, h && h->has_reset_after ? h->reset_after_ms : 0);
+                uint64_t reset = now_ms + max_u64(pause, h && h->has_reset_after
+                                                             ? min_u64(h->reset_after_ms,
+                                                                       l->cfg.max_retry_after_ms)
+                                                             : 0);
                 b->reset_at = max_u64(b->reset_at, reset);
                 b->state = B_LIMITED;
             }
@@ -682,7 +691,7 @@ rl_outcome rl_complete(rl_limiter *l, rl_ticket *t, int status, const rl_headers
             return RL_GIVE_UP;
         }
         t->retries_429++;
-        t->not_before_ms = max_u64(t->not_before_ms, now_ms + ra);
+        t->not_before_ms = max_u64(t->not_before_ms, now_ms + pause);
         l->st.retries++;
         return RL_RETRY;
     }
@@ -705,6 +714,6 @@ void rl_stats_get(const rl_limiter *l, uint64_t now_ms, rl_stats *out)
     out->buckets = l->nbuckets;
     out->routes_hashed = l->nroutes;
     out->in_flight = l->in_flight;
-    out->global_paused_until_ms = max_u64(l->global_until, l->global_all_until);
+    out->global_paused_until_ms = l->global_until;
     out->fatal = l->fatal;
 }

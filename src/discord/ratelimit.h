@@ -12,8 +12,10 @@
  *    a bucket never seen allows one request in flight until the first response teaches its limits.
  *  - A global sliding window of `global_per_sec` sends per second, which interaction and webhook
  *    token routes are exempt from (they are not bound by the bot's global limit).
- *  - 429 by X-RateLimit-Scope: global pauses every non-exempt route; shared blocks that bucket
- *    for Retry-After without counting as an invalid request; user empties the bucket until reset.
+ *  - 429 by X-RateLimit-Scope: global pauses every non-exempt route (never interaction callbacks
+ *    or interaction webhooks, whichever route got it); shared blocks that bucket for Retry-After
+ *    without counting as an invalid request; user empties the bucket until reset. No 429 pauses
+ *    anything longer than max_retry_after_ms, and a Retry-After beyond it fails the request.
  *  - 5xx and network errors are retried with exponential backoff, a bounded number of times.
  *    401 is fatal: the token is wrong and every later request would fail too.
  *
@@ -92,6 +94,14 @@ int rl_route_of(const char *method, const char *path, rl_route *out);
 
 typedef struct rl_bucket rl_bucket;
 
+/* What the last 429 of a ticket did, for the caller's log line. */
+typedef struct rl_429_info {
+    rl_scope scope;     /* RL_SCOPE_NONE: no 429 yet */
+    uint64_t asked_ms;  /* the Retry-After Discord asked for */
+    uint64_t pause_ms;  /* what was imposed: asked_ms capped at max_retry_after_ms */
+    bool paused_global; /* every non-exempt route was paused for pause_ms */
+} rl_429_info;
+
 /* Per-request limiter state, owned by whoever owns the request. */
 typedef struct rl_ticket {
     rl_route route;
@@ -102,6 +112,7 @@ typedef struct rl_ticket {
     uint64_t not_before_ms; /* backoff after an error */
     uint64_t first_wait_ms; /* when this ticket first had to wait (0: not waiting) */
     uint64_t waited_ms;     /* total time spent waiting for the limiter */
+    rl_429_info last_429;   /* filled by rl_complete on a 429 */
 } rl_ticket;
 
 /* 0, or -1 when the path is invalid (see rl_route_of). */

@@ -24,12 +24,18 @@ typedef struct thread_arg {
     unsigned index;
 } thread_arg;
 
+/* The timer service's delivery: a tick never blocks the timer thread, so it spills. */
+static int deliver_timer(void *target, rt_msg *m)
+{
+    return rt_send_spill(target, m);
+}
+
 rt_system *rt_system_new(void)
 {
     rt_system *sys = calloc(1, sizeof *sys);
     if (!sys) return NULL;
     pthread_mutex_init(&sys->lock, NULL);
-    if (rt_timers_init(sys) != 0) {
+    if (rt_timers_init(&sys->timers, deliver_timer) != 0) {
         free(sys);
         return NULL;
     }
@@ -326,7 +332,7 @@ static void actor_stop(rt_actor *a)
     mb_wake_all(&a->mb);
     for (unsigned i = 0; i < a->started_threads; i++)
         pthread_join(a->threads[i], NULL);
-    rt_timers_drop_target(a->sys, a);
+    rt_timers_drop_target(&a->sys->timers, a);
     /* From now on senders get -RT_ESTOPPED instead of queueing into a dead mailbox. */
     atomic_store_explicit(&a->mb.closed, true, memory_order_release);
     a->running = false;
@@ -334,7 +340,7 @@ static void actor_stop(rt_actor *a)
 
 int rt_system_start(rt_system *sys)
 {
-    if (rt_timers_start(sys) != 0) return -EIO;
+    if (rt_timers_start(&sys->timers) != 0) return -EIO;
     for (unsigned i = 0; i < sys->nactors; i++) {
         int rc = actor_start(sys->actors[i]);
         if (rc != 0) {
@@ -342,7 +348,7 @@ int rt_system_start(rt_system *sys)
             /* Undo what was started, newest first, so a half-started bot exits cleanly. */
             for (unsigned j = i + 1; j-- > 0;)
                 actor_stop(sys->actors[j]);
-            rt_timers_stop(sys);
+            rt_timers_stop(&sys->timers);
             return rc;
         }
     }
@@ -355,7 +361,7 @@ void rt_system_stop(rt_system *sys)
     if (!sys->started) return;
     for (unsigned i = sys->nactors; i-- > 0;)
         actor_stop(sys->actors[i]);
-    rt_timers_stop(sys);
+    rt_timers_stop(&sys->timers);
     sys->started = false;
 }
 
@@ -375,7 +381,7 @@ void rt_system_free(rt_system *sys)
         free(a->threads);
         free(a);
     }
-    rt_timers_free(sys);
+    rt_timers_free(&sys->timers);
     pthread_mutex_destroy(&sys->lock);
     free(sys);
 }
@@ -398,6 +404,18 @@ void rt_actor_metrics(const rt_actor *ca, rt_metrics *out)
     out->busy_ns = atomic_load(&a->busy_ns);
     out->latency_ns = atomic_load(&a->latency_ns);
     out->latency_samples = atomic_load(&a->latency_samples);
+}
+
+/* ---- timers (the service in timer.c, one per system) ------------------------------------- */
+
+uint64_t rt_timer_start(rt_actor *target, uint64_t delay_ms, uint64_t period_ms, uint64_t tag)
+{
+    return rt_timers_add(&target->sys->timers, target, delay_ms, period_ms, tag);
+}
+
+void rt_timer_cancel(rt_system *sys, uint64_t timer_id)
+{
+    rt_timers_cancel(&sys->timers, timer_id);
 }
 
 void rt_system_foreach(rt_system *sys, void (*fn)(rt_actor *a, void *ctx), void *ctx)

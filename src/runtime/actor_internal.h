@@ -10,6 +10,7 @@
 
 #include "fluxbot/runtime.h"
 #include "runtime/mailbox.h"
+#include "runtime/timer.h"
 
 #define RT_MAX_ACTORS 64
 
@@ -36,24 +37,6 @@ struct rt_actor {
     _Atomic uint64_t processed, busy_ns, latency_ns, latency_samples;
 };
 
-typedef struct rt_timer_entry {
-    uint64_t due_ms;
-    uint64_t period_ms;
-    uint64_t id;
-    uint64_t tag;
-    rt_actor *target;
-} rt_timer_entry;
-
-typedef struct rt_timers {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    rt_timer_entry *heap;
-    size_t len, cap;
-    uint64_t next_id;
-    bool running, stopping;
-    pthread_t thread;
-} rt_timers;
-
 struct rt_system {
     pthread_mutex_t lock;
     rt_actor *actors[RT_MAX_ACTORS];
@@ -62,12 +45,5 @@ struct rt_system {
     rt_timers timers;
     _Atomic int exit_code;
 };
-
-int rt_timers_init(rt_system *sys);
-int rt_timers_start(rt_system *sys);
-void rt_timers_stop(rt_system *sys);
-void rt_timers_free(rt_system *sys);
-/* Forgets every timer aimed at target (it stopped: no tick may queue up behind its exit). */
-void rt_timers_drop_target(rt_system *sys, rt_actor *target);
 
 #endif

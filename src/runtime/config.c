@@ -20,6 +20,7 @@
 
 #include "fluxbot/log.h"
 #include "util/util_file.h"
+#include "util/util_self.h"
 
 #define CFG_FILE_MAX (1 << 20) /* a config file larger than 1 MiB is a mistake */
 
@@ -36,29 +37,38 @@ typedef struct key_def {
     int64_t min, max;
     const char *def; /* default, as text */
     const char *help;
+    /* def is a path inside the data folder (util_self_datadir): the build tree's source folder,
+     * or share/fluxbot of an installation. A plain relative default would follow the working
+     * directory, and an installed bot would not find its shipped files. */
+    bool in_datadir;
 } key_def;
 
 #define S(field, env, def, help)                                                                   \
     {                                                                                              \
 #field, env, K_STR, offsetof(fb_config, field), sizeof(((fb_config *)0)->field), 0, 0,     \
-            def, help                                                                              \
+            def, help, false                                                                       \
     }
 #define SECRET(field, env, help)                                                                   \
     {                                                                                              \
 #field, env, K_SECRET, offsetof(fb_config, field), sizeof(((fb_config *)0)->field), 0, 0,  \
-            "", help                                                                               \
+            "", help, false                                                                        \
     }
 #define I(field, env, min, max, def, help)                                                         \
     {                                                                                              \
-#field, env, K_INT, offsetof(fb_config, field), 0, min, max, def, help                     \
+#field, env, K_INT, offsetof(fb_config, field), 0, min, max, def, help, false              \
     }
 #define B(field, env, def, help)                                                                   \
     {                                                                                              \
-#field, env, K_BOOL, offsetof(fb_config, field), 0, 0, 1, def, help                        \
+#field, env, K_BOOL, offsetof(fb_config, field), 0, 0, 1, def, help, false                 \
+    }
+#define P(field, env, def, help)                                                                   \
+    {                                                                                              \
+#field, env, K_STR, offsetof(fb_config, field), sizeof(((fb_config *)0)->field), 0, 0,     \
+            def, help, true                                                                        \
     }
 #define L(field, env, def, help)                                                                   \
     {                                                                                              \
-#field, env, K_LIST, offsetof(fb_config, field), 0, 0, 0, def, help                        \
+#field, env, K_LIST, offsetof(fb_config, field), 0, 0, 0, def, help, false                 \
     }
 
 static const key_def keys[] = {
@@ -78,17 +88,23 @@ static const key_def keys[] = {
     B(stats_managers_only, NULL, "false", "Restrict /stats to administrators and bot managers."),
     L(comfyui_urls, "COMFYUI_URLS", "http://127.0.0.1:8188",
       "ComfyUI servers (comma-separated in the environment)."),
-    S(workflows_dir, "FLUXBOT_WORKFLOWS_DIR", FLUXBOT_SOURCE_DIR "/workflows",
+    P(workflows_dir, "FLUXBOT_WORKFLOWS_DIR", "workflows",
       "Folder of workflow templates and their mappings."),
-    S(ratios_file, NULL, FLUXBOT_SOURCE_DIR "/config/ratios.json",
-      "Resolution list (label → size)."),
-    S(loras_file, NULL, FLUXBOT_SOURCE_DIR "/config/loras.json", "LoRA list."),
+    P(ratios_file, NULL, "config/ratios.json", "Resolution list (label → size)."),
+    P(loras_file, NULL, "config/loras.json", "LoRA list."),
     S(output_dir, "FLUXBOT_OUTPUT_DIR", "fluxbot-output", "Where finished images are kept."),
     I(progress_interval_ms, NULL, 500, 60000, "1500",
       "Minimum time between progress edits of a job."),
     I(job_stall_timeout_ms, NULL, 1000, 3600000, "120000",
       "A job with no ComfyUI event for this long is treated as lost."),
     I(max_attachment_bytes, NULL, 1024, 104857600, "20971520", "Largest input image accepted."),
+    I(max_image_side, NULL, 64, 65535, "16384",
+      "Largest width or height an input image may declare (checked before upload)."),
+    I(max_image_pixels, NULL, 4096, 4294836225, "50000000",
+      "Largest width x height an input image may declare (checked before upload)."),
+    L(attachment_hosts, "FLUXBOT_ATTACHMENT_HOSTS", "cdn.discordapp.com,media.discordapp.net",
+      "Hosts input images are downloaded from (https; plain http only for a loopback host:port); "
+      "redirects elsewhere are refused."),
     I(user_max_concurrent_jobs, NULL, 1, 1000, "3", "Jobs one user may have queued or running."),
     I(user_max_jobs_per_hour, NULL, 1, 100000, "50", "Jobs one user may start per hour."),
     I(max_queued_jobs, NULL, 1, 1000000, "100", "Jobs the bot accepts at once, all users."),
@@ -227,7 +243,13 @@ void cfg_defaults(fb_config *c)
 {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < NKEYS; i++) {
-        int rc = set_text(c, &keys[i], keys[i].def, "default", NULL, 0);
+        char path[CFG_STR * 2];
+        const char *def = keys[i].def;
+        if (keys[i].in_datadir) {
+            snprintf(path, sizeof path, "%s/%s", util_self_datadir(), def);
+            def = path;
+        }
+        int rc = set_text(c, &keys[i], def, "default", NULL, 0);
         (void)rc; /* the table's defaults are checked by the tests */
     }
 }
@@ -340,31 +362,84 @@ static const char *env_get(char *const *envp, const char *name)
     return NULL;
 }
 
+/* The commands and options of --help; the manual page and the bash completion are generated
+ * from these and from the key table, so none of the three can list what the others do not. */
+static const cfg_usage_item commands[] = {
+    {"run", "", "run the bot (default when DISCORD_TOKEN is set)"},
+    {"demo", "", "run the embedded demo on loopback fakes (default without a token)"},
+    {"stats", "[-c FILE] [--db FILE] [--days N] [--json] [--chart FILE.png]",
+     "print usage statistics"},
+    {"import-analytics", "[--db DEST] SOURCE", "import the Python bot's analytics.db"},
+    {"check", "", "validate configuration, workflows and connectivity"},
+};
+static const cfg_usage_item options[] = {
+    {"-c, --config", "FILE", "JSON configuration file"},
+    {"--shard", "ID/COUNT", "run one shard (sets shard_id and shard_count)"},
+    {"--print-config", "", "print the effective configuration (token redacted) and exit"},
+    {"--config-reference", "", "print the key reference as a Markdown table and exit"},
+    {"--man", "", "print the fluxbot(1) manual page (roff) and exit"},
+    {"--bash-completion", "", "print the bash completion script and exit"},
+    {"--version", "", "print the version and the libraries' versions and exit"},
+    {"-h, --help", "", "print this help and exit"},
+};
+
+const cfg_usage_item *cfg_usage_commands(size_t *n)
+{
+    *n = sizeof commands / sizeof commands[0];
+    return commands;
+}
+
+const cfg_usage_item *cfg_usage_options(size_t *n)
+{
+    *n = sizeof options / sizeof options[0];
+    return options;
+}
+
+size_t cfg_key_count(void)
+{
+    return NKEYS;
+}
+
+void cfg_key_get(size_t i, cfg_key_info *out)
+{
+    static const char *const type_names[] = {"string", "secret", "integer", "boolean", "list"};
+    const key_def *k = &keys[i < NKEYS ? i : 0];
+    memset(out, 0, sizeof *out);
+    out->key = k->json;
+    out->env = k->env;
+    flag_name(k, out->flag, sizeof out->flag);
+    out->type = type_names[k->type];
+    out->min = k->min;
+    out->max = k->max;
+    out->def = k->type == K_SECRET ? "" : k->def;
+    out->in_datadir = k->in_datadir;
+    out->help = k->help;
+}
+
 static void print_help(FILE *out)
 {
-    fprintf(out,
-            "usage: fluxbot [COMMAND] [-c FILE] [--KEY VALUE ...]\n\n"
-            "commands:\n"
-            "  run       run the bot (default when DISCORD_TOKEN is set)\n"
-            "  demo      run the embedded demo on loopback fakes (default without a token)\n"
-            "  stats     print usage statistics: fluxbot stats [--db FILE] [--days N] [--json]\n"
-            "            [--chart FILE.png]\n"
-            "  import-analytics  import the Python bot's analytics.db:\n"
-            "            fluxbot import-analytics [--db DEST] SOURCE\n"
-            "  check     validate configuration, workflows and connectivity\n\n"
-            "options:\n"
-            "  -c, --config FILE   JSON configuration file\n"
-            "  --shard ID/COUNT    run one shard (sets shard_id and shard_count)\n"
-            "  --print-config      print the effective configuration (token redacted) and exit\n"
-            "  --config-reference  print the key reference as a Markdown table and exit\n"
-            "  --help, --version\n\n"
-            "configuration keys (file key / environment / flag), later layers win:\n");
+    fprintf(out, "usage: fluxbot [COMMAND] [-c FILE] [--KEY VALUE ...]\n\ncommands:\n");
+    char left[96];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        fprintf(out, "  %-9s %s", commands[i].name, commands[i].help);
+        if (commands[i].arg[0]) fprintf(out, ": fluxbot %s %s", commands[i].name, commands[i].arg);
+        fputc('\n', out);
+    }
+    fprintf(out, "\noptions:\n");
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        snprintf(left, sizeof left, "%s%s%s", options[i].name, options[i].arg[0] ? " " : "",
+                 options[i].arg);
+        fprintf(out, "  %-19s %s\n", left, options[i].help);
+    }
+    fprintf(out, "\nconfiguration keys (flag / environment / file key), later layers win:\n");
     char flag[96];
     for (size_t i = 0; i < NKEYS; i++) {
         flag_name(&keys[i], flag, sizeof flag);
-        fprintf(out, "  %-26s %-26s %s\n      %s (default: %s)\n", flag,
+        const char *def =
+            keys[i].type == K_SECRET ? "none" : (*keys[i].def ? keys[i].def : "empty");
+        fprintf(out, "  %-26s %-26s %s\n      %s (default: %s%s%s)\n", flag,
                 keys[i].env ? keys[i].env : "", keys[i].json, keys[i].help,
-                keys[i].type == K_SECRET ? "none" : (*keys[i].def ? keys[i].def : "empty"));
+                keys[i].in_datadir ? util_self_datadir() : "", keys[i].in_datadir ? "/" : "", def);
     }
 }
 
@@ -390,6 +465,7 @@ int cfg_load(fb_config *c, int argc, char **argv, char *const *envp, cfg_action 
             *action = CFG_HELP;
             return 0;
         } else if (!strcmp(a, "--version")) {
+            /* main adds the libraries' versions: the runtime layer does not link them all. */
             fprintf(out, "fluxbot %s\n", FLUXBOT_VERSION);
             *action = CFG_VERSION;
             return 0;
@@ -533,8 +609,6 @@ void cfg_print_reference(FILE *out)
     for (size_t i = 0; i < NKEYS; i++) {
         flag_name(&keys[i], flag, sizeof flag);
         const char *def = keys[i].type == K_SECRET ? "" : keys[i].def;
-        if (!strncmp(def, FLUXBOT_SOURCE_DIR, strlen(FLUXBOT_SOURCE_DIR)))
-            def += strlen(FLUXBOT_SOURCE_DIR) + 1; /* show repo-relative paths */
         fprintf(out, "| `%s` | %s%s%s | `%s` | %s%s%s | %s |\n", keys[i].json,
                 keys[i].env ? "`" : "", keys[i].env ? keys[i].env : "", keys[i].env ? "`" : "",
                 flag, *def ? "`" : "", def, *def ? "`" : "", keys[i].help);

@@ -182,6 +182,7 @@ int mb_push(rt_mailbox *mb, rt_msg *m, bool spill)
 {
     if (atomic_load_explicit(&mb->closed, memory_order_acquire)) return -RT_ESTOPPED;
     rt_lane *l = my_lane(mb);
+    FB_OWNER_ENTER(&l->producer);
     uint64_t n = atomic_load_explicit(&l->sent, memory_order_relaxed);
     /* Latency is sampled: a clock read on every send would cost more than the hop itself. */
     m->enq_ns = (n & LATENCY_SAMPLE_MASK) == 0 ? rt_now_ns() : 0;
@@ -194,6 +195,7 @@ int mb_push(rt_mailbox *mb, rt_msg *m, bool spill)
     }
     if (!queued) {
         if (!spill) {
+            FB_OWNER_LEAVE(&l->producer);
             atomic_fetch_add_explicit(&mb->full, 1, memory_order_relaxed);
             return -RT_EFULL;
         }
@@ -210,6 +212,7 @@ int mb_push(rt_mailbox *mb, rt_msg *m, bool spill)
     }
     /* Only this thread writes `sent`: a plain store, then the (asymmetric) barrier. */
     atomic_store_explicit(&l->sent, n + 1, memory_order_relaxed);
+    FB_OWNER_LEAVE(&l->producer);
     sender_barrier();
     if (((n + 1) & LATENCY_SAMPLE_MASK) == 0) note_depth(mb);
     notify(mb);
@@ -247,7 +250,7 @@ static rt_msg *lane_pop(rt_mailbox *mb, rt_lane *l)
     return p;
 }
 
-rt_msg *mb_pop(rt_mailbox *mb)
+static rt_msg *pop_any(rt_mailbox *mb)
 {
     unsigned n = atomic_load_explicit(&mb->nlanes, memory_order_acquire);
     if (n == 0) return NULL;
@@ -274,6 +277,19 @@ rt_msg *mb_pop(rt_mailbox *mb)
         return m;
     }
     return NULL;
+}
+
+rt_msg *mb_pop(rt_mailbox *mb)
+{
+#ifdef FB_DEBUG
+    if (!mb->multi_consumer) {
+        FB_OWNER_ENTER(&mb->consumer);
+        rt_msg *m = pop_any(mb);
+        FB_OWNER_LEAVE(&mb->consumer);
+        return m;
+    }
+#endif
+    return pop_any(mb);
 }
 
 bool mb_has_work(rt_mailbox *mb)

@@ -1,16 +1,23 @@
 /*
  * Mailbox: the set of single-producer lanes an actor receives on, plus its parking state.
  *
- * Invariants (the reasons the code is shaped as it is):
+ * Invariants (the reasons the code is shaped as it is, and what breaks without them):
  *  - Lane i is written only by the thread holding thread slot i, so ck's SPSC enqueue is
- *    enough and a preempted producer can never stall another producer.
+ *    enough and a preempted producer can never stall another producer. Two producers on one
+ *    lane race on the ring's head: a message is overwritten (lost) or taken twice (double
+ *    free). Asserted in debug builds (FB_OWNER_ENTER on the lane's `producer`).
+ *  - A single-consumer mailbox is popped by one thread at a time (SPSC dequeue, plain store of
+ *    `taken`); a second concurrent consumer takes the same message twice. Asserted likewise
+ *    (`consumer`). Pools of threads use a multi-consumer mailbox (SPMC dequeue).
  *  - A lane's overflow (spill) list is appended to only by the lane's producer, and only while
  *    it is non-empty or the ring is full; so every ring entry is older than every spill entry,
- *    and taking "ring first, then spill" keeps per-producer order.
+ *    and taking "ring first, then spill" keeps per-producer order. Appending to the spill
+ *    while the ring has room would deliver that producer's messages out of order.
  *  - Wake-ups follow a Dekker pattern: a producer publishes, then (barrier) reads `sleepers`;
  *    a consumer increments `sleepers`, then (barrier) re-checks the lanes before sleeping on
  *    `epoch`. One of them always sees the other, so no wake-up is lost. The barrier pair is
  *    asymmetric (membarrier on the rare parking side, a compiler barrier on the send side).
+ *    Dropping either barrier lets a message sit in a lane while its consumer sleeps.
  */
 #ifndef FLUXBOT_RT_MAILBOX_H
 #define FLUXBOT_RT_MAILBOX_H
@@ -22,6 +29,7 @@
 #include <stdint.h>
 
 #include "fluxbot/runtime.h"
+#include "util/util_assert.h"
 
 #define RT_MAX_LANES 512 /* distinct threads that may send at once (slots are recycled) */
 
@@ -35,6 +43,9 @@ typedef struct rt_lane {
     _Atomic uint64_t spill_count;
     pthread_mutex_t spill_lock;
     rt_msg *spill_head, *spill_tail;
+#ifdef FB_DEBUG
+    util_owner producer; /* the one thread inside mb_push on this lane */
+#endif
     /* written by the consumer(s) */
     _Alignas(64) _Atomic uint64_t taken;
 } rt_lane;
@@ -60,6 +71,9 @@ typedef struct rt_mailbox {
     _Atomic unsigned burst;               /* messages taken from that lane in a row */
 
     _Alignas(64) _Atomic uint64_t spills, full, parks, wakeups, depth_hwm;
+#ifdef FB_DEBUG
+    util_owner consumer; /* single consumer: the one thread inside mb_pop */
+#endif
 } rt_mailbox;
 
 int mb_init(rt_mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wake_fn wake,

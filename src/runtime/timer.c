@@ -1,15 +1,18 @@
 /*
- * Timer service: one thread per system keeps a min-heap of deadlines and, when one is due,
- * sends an RT_MSG_TIMER message into the target actor's mailbox. Actors therefore see timers as
- * ordinary messages and no actor needs a thread per timer or a poll timeout of its own.
+ * Timer service (see timer.h): one thread per system keeps a min-heap of deadlines and, when
+ * one is due, delivers an RT_MSG_TIMER message to its target (an actor's mailbox). Actors
+ * therefore see timers as ordinary messages and no actor needs a thread per timer or a poll
+ * timeout of its own.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "runtime/timer.h"
+
 #include "fluxbot/log.h"
-#include "runtime/actor_internal.h"
+#include "fluxbot/runtime.h" /* rt_now_ms */
 
 static void heap_swap(rt_timer_entry *h, size_t i, size_t j)
 {
@@ -49,10 +52,10 @@ static void heap_remove_at(rt_timers *t, size_t i)
     }
 }
 
-int rt_timers_init(rt_system *sys)
+int rt_timers_init(rt_timers *t, rt_timer_deliver deliver)
 {
-    rt_timers *t = &sys->timers;
     memset(t, 0, sizeof *t);
+    t->deliver = deliver;
     pthread_mutex_init(&t->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -65,8 +68,7 @@ int rt_timers_init(rt_system *sys)
 
 static void *timer_thread(void *p)
 {
-    rt_system *sys = p;
-    rt_timers *t = &sys->timers;
+    rt_timers *t = p;
     pthread_mutex_lock(&t->lock);
     while (!t->stopping) {
         uint64_t now = rt_now_ms();
@@ -95,18 +97,17 @@ static void *timer_thread(void *p)
         m->timer_id = e.id;
         m->tag = e.tag;
         m->due_ms = e.due_ms;
-        if (rt_send_spill(e.target, &m->hdr) != 0) rt_msg_free(&m->hdr); /* target stopped */
+        if (t->deliver(e.target, &m->hdr) != 0) rt_msg_free(&m->hdr); /* target stopped */
         pthread_mutex_lock(&t->lock);
     }
     pthread_mutex_unlock(&t->lock);
     return NULL;
 }
 
-int rt_timers_start(rt_system *sys)
+int rt_timers_start(rt_timers *t)
 {
-    rt_timers *t = &sys->timers;
     t->stopping = false;
-    int rc = pthread_create(&t->thread, NULL, timer_thread, sys);
+    int rc = pthread_create(&t->thread, NULL, timer_thread, t);
     if (rc != 0) {
         LOG_ERROR("runtime", "cannot start the timer thread: %s", strerror(rc));
         return -1;
@@ -116,9 +117,8 @@ int rt_timers_start(rt_system *sys)
     return 0;
 }
 
-void rt_timers_stop(rt_system *sys)
+void rt_timers_stop(rt_timers *t)
 {
-    rt_timers *t = &sys->timers;
     if (!t->running) return;
     pthread_mutex_lock(&t->lock);
     t->stopping = true;
@@ -128,17 +128,16 @@ void rt_timers_stop(rt_system *sys)
     t->running = false;
 }
 
-void rt_timers_free(rt_system *sys)
+void rt_timers_free(rt_timers *t)
 {
-    rt_timers *t = &sys->timers;
     free(t->heap);
     pthread_mutex_destroy(&t->lock);
     pthread_cond_destroy(&t->cond);
 }
 
-uint64_t rt_timer_start(rt_actor *target, uint64_t delay_ms, uint64_t period_ms, uint64_t tag)
+uint64_t rt_timers_add(rt_timers *t, void *target, uint64_t delay_ms, uint64_t period_ms,
+                       uint64_t tag)
 {
-    rt_timers *t = &target->sys->timers;
     pthread_mutex_lock(&t->lock);
     if (t->len == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 16;
@@ -156,9 +155,8 @@ uint64_t rt_timer_start(rt_actor *target, uint64_t delay_ms, uint64_t period_ms,
     return id;
 }
 
-void rt_timers_drop_target(rt_system *sys, rt_actor *target)
+void rt_timers_drop_target(rt_timers *t, const void *target)
 {
-    rt_timers *t = &sys->timers;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->len;) {
         if (t->heap[i].target == target)
@@ -169,9 +167,8 @@ void rt_timers_drop_target(rt_system *sys, rt_actor *target)
     pthread_mutex_unlock(&t->lock);
 }
 
-void rt_timer_cancel(rt_system *sys, uint64_t timer_id)
+void rt_timers_cancel(rt_timers *t, uint64_t timer_id)
 {
-    rt_timers *t = &sys->timers;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->len; i++) {
         if (t->heap[i].id == timer_id) {

@@ -23,11 +23,13 @@
 #include "actors/analytics_writer.h"
 #include "actors/comfy_runner.h"
 #include "app/app.h"
+#include "comfy/dl_policy.h"
 #include "demo/demo_render.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
+#include "util/util_self.h"
 
 #define DEMO_TOKEN "demo.fluxbot.loopback-only-token"
 #define MAX_USERS 16
@@ -560,22 +562,29 @@ static void print_end(demo *d)
             r->videos_ok, r->videos_ok == 1 ? "" : "s", r->answered[DU_BAD],
             r->answered[DU_BAD] == 1 ? "" : "s", r->jobs_failed, r->jobs_failed == 1 ? "" : "s",
             r->stats_message ? "\n(/stats counts every command before the one that asked.)" : "");
+    /* Commands printed to be pasted: the binary as the user types it (`fluxbot` when it is the
+     * one on PATH, else its full path: see app_demo), and every path quoted for the shell. */
+    char db[sizeof r->db * 4 + 3], images[sizeof r->images * 4 + 3];
+    if (!util_shell_quote(r->db, db, sizeof db)) snprintf(db, sizeof db, "%s", r->db);
+    if (!util_shell_quote(r->images, images, sizeof images))
+        snprintf(images, sizeof images, "%s", r->images);
+    const char *self = d->o->command ? d->o->command : "fluxbot";
     fprintf(out,
             "\nEverything the bot wrote is in %s:\n"
             "  database  %s  (%" PRIu64 " analytics rows)\n"
             "  pictures  %s  (%u files)\n"
             "  bot log   %s\n"
             "\nLook at them:\n"
-            "  fluxbot stats --db %s --days 1\n"
+            "  %s stats --db %s --days 1\n"
             "  sqlite3 %s 'SELECT command_name, count(*), sum(success) FROM command_usage GROUP "
             "BY 1 ORDER BY 2 DESC'\n"
             "  sqlite3 %s 'SELECT generation_type, resolution, generation_ms FROM image_stats "
             "LIMIT 10'\n"
             "  ls %s\n"
             "\nRun the real bot: DISCORD_TOKEN=<your bot token> COMFYUI_URLS=http://127.0.0.1:8188 "
-            "fluxbot\n",
-            r->dir, r->db, r->analytics_rows, r->images, r->image_files, r->log, r->db, r->db,
-            r->db, r->images);
+            "%s\n",
+            r->dir, r->db, r->analytics_rows, r->images, r->image_files, r->log, self, db, db, db,
+            images, self);
     fflush(out);
 }
 
@@ -647,6 +656,13 @@ int demo_run(const fb_config *cfg_in, const demo_options *o_in, demo_report *rep
     snprintf(cfg.db_path, sizeof cfg.db_path, "%s", rep->db);
     snprintf(cfg.output_dir, sizeof cfg.output_dir, "%s", rep->images);
     cfg.progress_interval_ms = 500;
+    /* The demo users' pictures are attachments served by the fake Discord on loopback (plain
+     * http, which the download policy allows only for a loopback host named here). */
+    dlpol_url fdu;
+    if (dlpol_parse_url(cfg.discord_api_base, &fdu) == DLPOL_OK) {
+        cfg.attachment_hosts.count = 1;
+        snprintf(cfg.attachment_hosts.items[0], CFG_STR, "%s:%d", fdu.host, fdu.port);
+    }
 
     if (du_init(&d.du, d.fd, cfg.ratios_file, cfg.loras_file,
                 o.seed ? o.seed : (uint64_t)time(NULL), err, sizeof err) != 0) {
@@ -748,7 +764,8 @@ void demo_report_free(demo_report *r)
 
 int demo_main(const fb_config *cfg)
 {
-    demo_options o = {.live = -1, .install_signals = true};
+    /* The closing commands name this very binary as the user would type it. */
+    demo_options o = {.live = -1, .install_signals = true, .command = util_self_command()};
     demo_report rep;
     int code = demo_run(cfg, &o, &rep);
     demo_report_free(&rep);

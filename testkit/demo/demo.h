@@ -35,6 +35,8 @@ typedef struct demo_options {
     bool install_signals;   /* Ctrl-C ends the demo early (cleanly) */
     unsigned step_delay_ms; /* fake ComfyUI time per sampler step (0 = 60) */
     uint64_t seed;          /* simulated users' choices (0 = time based) */
+    const char *command;    /* how the closing commands name the binary (NULL = "fluxbot");
+                               `fluxbot demo` passes util_self_command() */
 } demo_options;
 
 /* What happened, for the caller (and the test) to compare with the database. */

@@ -24,6 +24,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "fakes/fake_front.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "util/util_time.h"
@@ -104,6 +105,7 @@ struct fgw {
     int port;
     char http_base[64];
     char ws_url[64];
+    ffr *front; /* stall_front only */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -964,6 +966,14 @@ fgw *fgw_start(const fgw_options *opts)
     }
     snprintf(f->http_base, sizeof f->http_base, "http://127.0.0.1:%d/api/v10", f->port);
     snprintf(f->ws_url, sizeof f->ws_url, "ws://127.0.0.1:%d", f->port);
+    if (f->o.stall_front) {
+        f->front = ffr_start(f->port);
+        if (!f->front) {
+            fgw_stop(f);
+            return NULL;
+        }
+        snprintf(f->ws_url, sizeof f->ws_url, "ws://127.0.0.1:%d", ffr_port(f->front));
+    }
     if (pthread_create(&f->th, NULL, service_main, f) != 0) {
         fgw_stop(f);
         return NULL;
@@ -978,6 +988,7 @@ void fgw_stop(fgw *f)
     atomic_store(&f->stop, true);
     if (f->ctx) lws_cancel_service(f->ctx);
     if (f->th_started) pthread_join(f->th, NULL);
+    ffr_stop(f->front);
     if (f->ctx) lws_context_destroy(f->ctx); /* closes every wsi: CLOSED frees the conns */
     while (f->conns)
         conn_free(f, f->conns);
@@ -1214,6 +1225,16 @@ void fgw_get_stats(fgw *f, fgw_stats *out)
     pthread_mutex_lock(&f->mu);
     *out = f->st;
     pthread_mutex_unlock(&f->mu);
+    if (f->front) {
+        ffr_stats fs;
+        ffr_get_stats(f->front, &fs);
+        out->stalled_connections = fs.stalled;
+    }
+}
+
+void fgw_set_stall(fgw *f, bool stall)
+{
+    if (f->front) ffr_set_stall(f->front, stall);
 }
 
 /* Waits until done(f, ctx) holds (checked with the mutex held, after every state change) or

@@ -14,6 +14,8 @@
  *     or op 9 false for unknown sessions; per-session sequence numbers; client payloads over
  *     4096 bytes → 4002; more than 120 client frames in 60 s → 4008; unknown op → 4001;
  *     anything but heartbeat/identify/resume before IDENTIFY → 4003; second IDENTIFY → 4005.
+ *   - optionally (stall_front) a TCP front before the websocket that can accept and then
+ *     never answer new connections (src/fakes/fake_front.h);
  *   - zlib-stream transport compression (deflate, sync flush per message), optionally split
  *     across several websocket messages.
  * Dispatches injected with fgw_dispatch are numbered per session and kept for replay, like
@@ -46,6 +48,7 @@ typedef struct fgw_options {
     uint64_t user_id;               /* 0 = 100000000000000002 */
     const char *guilds_json;        /* JSON array of guild objects (id, name, roles, ...) */
     unsigned replay_keep;           /* dispatches kept per session; 0 = 10000 */
+    bool stall_front; /* websocket URL goes through a TCP front that fgw_set_stall can stall */
 } fgw_options;
 
 /* Starts the server. NULL on failure (logged). */
@@ -78,6 +81,10 @@ void fgw_set_resume_fails(fgw *f, bool fail);         /* every RESUME gets op 9 
  * e.g. op 7 followed by dispatches the client must get by replay). */
 void fgw_set_paused(fgw *f, bool paused);
 void fgw_set_budget(fgw *f, uint32_t remaining, uint64_t reset_after_ms);
+/* Needs stall_front. true: new websocket connections are accepted at the TCP level and never
+ * answered (no upgrade response, ever); false: they are served again. Connections already
+ * open are not affected; ones accepted while stalled stay silent. */
+void fgw_set_stall(fgw *f, bool stall);
 void fgw_request_heartbeat(fgw *f, int shard);                    /* op 1 */
 void fgw_send_reconnect(fgw *f, int shard);                       /* op 7 */
 void fgw_send_invalid_session(fgw *f, int shard, bool resumable); /* op 9 */
@@ -132,6 +139,7 @@ typedef struct fgw_stats {
     uint64_t max_frames_in_window;        /* most client frames seen in any 60 s window */
     int64_t min_identify_gap_ms; /* smallest gap between identifies of one bucket; -1 none */
     uint32_t session_remaining;
+    uint64_t stalled_connections; /* TCP connections held silent by the stall front */
 } fgw_stats;
 
 void fgw_get_stats(fgw *f, fgw_stats *out);

@@ -75,6 +75,12 @@ bool e2e_start(e2e_world *w, unsigned step_delay_ms, const char *const *extra_ar
     e2e_env_set(&env, "DISCORD_TOKEN", E2E_TOKEN);
     e2e_env_set(&env, "DISCORD_API_BASE", fake_discord_api_base(w->fd));
     e2e_env_set(&env, "COMFYUI_URLS", urls);
+    /* result attachments (the Upscale button's source) are served by the fake on loopback */
+    char hosts[200];
+    const char *api = fake_discord_api_base(w->fd);
+    const char *hp = strstr(api, "://");
+    snprintf(hosts, sizeof hosts, "%.*s", hp ? (int)strcspn(hp + 3, "/") : 0, hp ? hp + 3 : "");
+    e2e_env_set(&env, "FLUXBOT_ATTACHMENT_HOSTS", hosts);
     e2e_env_set(&env, "FLUXBOT_DB", w->db);
     e2e_env_set(&env, "FLUXBOT_OUTPUT_DIR", w->out);
     e2e_env_set(&env, "FLUXBOT_LOG_LEVEL", "info");

@@ -396,6 +396,102 @@ static void test_429_bounds(void **state)
     rl_free(l);
 }
 
+/* A global 429 asking for an hour (issue 9): the request fails, every non-exempt route pauses
+ * for the cap (60 s) only, and interaction callbacks/webhooks are never held. */
+static void test_429_global_hour_is_capped(void **state)
+{
+    (void)state;
+    rl_limiter *l = rl_new(NULL);
+    rl_ticket t, ch, ix, wh;
+    rl_headers h;
+    uint64_t wake;
+    rl_ticket_init(&t, "POST", "/channels/9/messages");
+    assert_int_equal(acq(l, &t, 1000, NULL), RL_SEND);
+    hdrs(&h, "Retry-After: 3600\nX-RateLimit-Global: true\nX-RateLimit-Scope: global");
+    assert_int_equal(rl_complete(l, &t, 429, &h, 1000), RL_GIVE_UP);
+    assert_int_equal(t.last_429.scope, RL_SCOPE_GLOBAL);
+    assert_true(t.last_429.asked_ms == 3600000);
+    assert_true(t.last_429.pause_ms == 60000);
+    assert_true(t.last_429.paused_global);
+    rl_stats st;
+    rl_stats_get(l, 1000, &st);
+    assert_true(st.global_paused_until_ms == 61000);
+    /* +5 s: bot routes wait for the cap, not for the hour */
+    rl_ticket_init(&ch, "GET", "/channels/5");
+    assert_int_equal(acq(l, &ch, 6000, &wake), RL_WAIT);
+    assert_true(wake == 61000);
+    /* interaction callbacks and interaction webhooks go at once */
+    rl_ticket_init(&ix, "POST", "/interactions/2/tok/callback");
+    assert_int_equal(acq(l, &ix, 6000, NULL), RL_SEND);
+    rl_ticket_init(&wh, "PATCH", "/webhooks/77/tok/messages/@original");
+    assert_int_equal(acq(l, &wh, 6000, NULL), RL_SEND);
+    /* +70 s: everything flows again */
+    assert_int_equal(acq(l, &ch, 71000, NULL), RL_SEND);
+    rl_free(l);
+}
+
+/* A global 429 on an exempt route (Discord would not send it; a proxy or a fake might) pauses
+ * bot routes for at most the cap and never holds other interactions. */
+static void test_429_global_on_callback(void **state)
+{
+    (void)state;
+    rl_limiter *l = rl_new(NULL);
+    rl_ticket ix, other, ch;
+    rl_headers h;
+    uint64_t wake;
+    rl_ticket_init(&ix, "POST", "/interactions/1/tok/callback");
+    assert_int_equal(acq(l, &ix, 1000, NULL), RL_SEND);
+    hdrs(&h, "Retry-After: 3600\nX-RateLimit-Scope: global");
+    assert_int_equal(rl_complete(l, &ix, 429, &h, 1000), RL_GIVE_UP);
+    rl_ticket_init(&other, "POST", "/interactions/2/tok2/callback");
+    assert_int_equal(acq(l, &other, 1500, NULL), RL_SEND);
+    rl_release(l, &other);
+    rl_ticket_init(&ch, "GET", "/channels/5");
+    assert_int_equal(acq(l, &ch, 6000, &wake), RL_WAIT);
+    assert_true(wake <= 61000);
+    assert_int_equal(acq(l, &ch, 70000, NULL), RL_SEND);
+    /* a short global 429 on a callback is retried, holding only that request */
+    rl_ticket ix3, ix4;
+    rl_ticket_init(&ix3, "POST", "/interactions/3/tok3/callback");
+    assert_int_equal(acq(l, &ix3, 80000, NULL), RL_SEND);
+    hdrs(&h, "Retry-After: 2\nX-RateLimit-Scope: global");
+    assert_int_equal(rl_complete(l, &ix3, 429, &h, 80000), RL_RETRY);
+    assert_int_equal(acq(l, &ix3, 80500, &wake), RL_WAIT);
+    assert_true(wake == 82000);
+    rl_ticket_init(&ix4, "POST", "/interactions/4/tok4/callback");
+    assert_int_equal(acq(l, &ix4, 80500, NULL), RL_SEND);
+    rl_free(l);
+}
+
+/* Shared and user 429s cannot block a bucket beyond the cap either. */
+static void test_429_bucket_pause_capped(void **state)
+{
+    (void)state;
+    rl_limiter *l = rl_new(NULL);
+    rl_ticket t, u;
+    rl_headers h;
+    uint64_t wake;
+    rl_ticket_init(&t, "PATCH", "/channels/3");
+    assert_int_equal(acq(l, &t, 100, NULL), RL_SEND);
+    hdrs(&h, "Retry-After: 7200\nX-RateLimit-Scope: shared");
+    assert_int_equal(rl_complete(l, &t, 429, &h, 100), RL_GIVE_UP);
+    rl_ticket_init(&u, "PATCH", "/channels/3");
+    assert_int_equal(acq(l, &u, 200, &wake), RL_WAIT);
+    assert_true(wake == 60100);
+    rl_release(l, &u);
+    rl_ticket v, w;
+    rl_ticket_init(&v, "POST", "/channels/4/messages");
+    assert_int_equal(acq(l, &v, 100, NULL), RL_SEND);
+    hdrs(&h, "X-RateLimit-Limit: 5\nX-RateLimit-Remaining: 0\nX-RateLimit-Reset-After: 9000\n"
+             "Retry-After: 9000\nX-RateLimit-Scope: user");
+    assert_int_equal(rl_complete(l, &v, 429, &h, 100), RL_GIVE_UP);
+    rl_ticket_init(&w, "POST", "/channels/4/messages");
+    assert_int_equal(acq(l, &w, 200, &wake), RL_WAIT);
+    assert_true(wake <= 60100);
+    assert_int_equal(acq(l, &w, 60100, NULL), RL_SEND);
+    rl_free(l);
+}
+
 static void test_5xx_and_network_backoff(void **state)
 {
     (void)state;
@@ -518,6 +614,9 @@ int main(void)
         cmocka_unit_test(test_429_shared),
         cmocka_unit_test(test_429_user),
         cmocka_unit_test(test_429_bounds),
+        cmocka_unit_test(test_429_global_hour_is_capped),
+        cmocka_unit_test(test_429_global_on_callback),
+        cmocka_unit_test(test_429_bucket_pause_capped),
         cmocka_unit_test(test_5xx_and_network_backoff),
         cmocka_unit_test(test_401_fatal),
         cmocka_unit_test(test_gc_forgets_idle_buckets),

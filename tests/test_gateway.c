@@ -111,7 +111,13 @@ typedef struct opts {
     unsigned sink_lanes;
     unsigned slow_first_ms;
     size_t max_frame;
+    bool stall_front;            /* the websocket goes through a stallable TCP front */
+    uint32_t connect_timeout_ms; /* 0 = the gateway's default */
+    uint32_t hello_timeout_ms;
+    uint32_t lws_timeout_s;
 } opts;
+
+static bool stall_at_start;
 
 static void start(const opts *o)
 {
@@ -120,9 +126,11 @@ static void start(const opts *o)
                       .heartbeat_interval_ms = o->hb_ms ? o->hb_ms : 5000,
                       .shards = o->shards,
                       .identify_interval_ms = 250,
-                      .guilds_json = GUILDS};
+                      .guilds_json = GUILDS,
+                      .stall_front = o->stall_front};
     E.f = fgw_start(&fo);
     assert_non_null(E.f);
+    if (o->stall_front && stall_at_start) fgw_set_stall(E.f, true);
     if (o->zsplit) fgw_set_zlib_split(E.f, o->zsplit);
     E.sys = rt_system_new();
     assert_non_null(E.sys);
@@ -150,10 +158,23 @@ static void start(const opts *o)
         .backoff_base_ms = 100,
         .backoff_cap_ms = 1000,
         .max_frame_bytes = o->max_frame,
+        .connect_timeout_ms = o->connect_timeout_ms,
+        .hello_timeout_ms = o->hello_timeout_ms,
+        .lws_timeout_s = o->lws_timeout_s,
     };
     E.gw = gateway_create(E.sys, &gc);
     assert_non_null(E.gw);
     assert_int_equal(rt_system_start(E.sys), 0);
+}
+
+/* start(), with the front stalled before the gateway's first connect. */
+static void start_stalled(const opts *o);
+
+static void start_stalled(const opts *o)
+{
+    stall_at_start = true;
+    start(o);
+    stall_at_start = false;
 }
 
 static void finish(void)
@@ -330,6 +351,122 @@ static void test_server_heartbeat_request(void **state)
     assert_true(fgw_wait_op(E.f, 1, before + 1, 2000));
     assert_true(rt_now_ms() - t0 < 10000); /* answered at once, not at the next beat (30 s) */
     finish();
+}
+
+/* 300 op 1 in one burst: the replies are coalesced so the connection stays under Discord's
+ * 120 sends per 60 s (the fake closes 4008 beyond it) and the session survives. */
+static void test_heartbeat_request_burst(void **state)
+{
+    (void)state;
+    opts o = {.hb_ms = 30000};
+    start(&o);
+    wait_ready();
+    unsigned before = fgw_count_op(E.f, 1);
+    fgw_set_paused(E.f, true); /* queue the whole burst, then release it at once */
+    for (int i = 0; i < 300; i++)
+        fgw_request_heartbeat(E.f, 0);
+    fgw_set_paused(E.f, false);
+    assert_true(fgw_wait_op(E.f, 1, before + 1, 3000)); /* answered */
+    util_sleep_ms(1500);                                /* let every reply that would go, go */
+    fgw_stats st;
+    fgw_get_stats(E.f, &st);
+    assert_int_equal(st.rate_violations, 0);
+    assert_true(st.max_frames_in_window <= 120);
+    assert_int_equal(st.connections, 1); /* never closed for the rate */
+    gateway_stats G;
+    gateway_stats_get(E.gw, &G);
+    assert_int_equal(G.shards_active, 1);
+    assert_int_equal(G.reconnects, 0);
+    /* the connection still works */
+    interaction(1);
+    WAIT_SINK("INTERACTION_CREATE", 1, 2000);
+    finish();
+}
+
+static uint64_t stalled_now(void)
+{
+    fgw_stats st;
+    fgw_get_stats(E.f, &st);
+    return st.stalled_connections;
+}
+
+#define WAIT_STALLED(n, ms)                                                                        \
+    do {                                                                                           \
+        uint64_t end_ = rt_now_ms() + (ms);                                                        \
+        while (stalled_now() < (n)) {                                                              \
+            if (rt_now_ms() > end_)                                                                \
+                fail_msg("only %llu stalled connects", (unsigned long long)stalled_now());         \
+            util_sleep_ms(10);                                                                     \
+        }                                                                                          \
+    } while (0)
+
+/* A gateway that accepts TCP and never answers the websocket upgrade: every attempt times
+ * out, the bot frees nothing twice (ASan), logs the failure, backs off and retries until the
+ * server answers, then identifies. Then a zombie reconnect into the same stall: the bot
+ * retries until the server answers again and resumes. */
+static void stalled_scenario(const opts *o, unsigned attempts, bool zombie_part)
+{
+    start_stalled(o);
+    WAIT_STALLED(attempts, 30000); /* that many attempts timed out against the stall */
+    gateway_stats G;
+    gateway_stats_get(E.gw, &G);
+    assert_int_equal(G.ready, 0);
+    assert_int_equal(G.connections, 0);
+    fgw_set_stall(E.f, false);
+    WAIT_GW(gs.ready >= 1 && gs.shards_active == 1, 10000);
+    interaction(1);
+    WAIT_SINK("INTERACTION_CREATE", 1, 2000);
+    if (zombie_part) {
+        /* zombie: the reconnect meets a stalled server */
+        uint64_t stalled = stalled_now();
+        fgw_set_stall(E.f, true);
+        fgw_set_ack(E.f, false);
+        WAIT_GW(gs.zombies >= 1, 5000);
+        WAIT_STALLED(stalled + 2, 20000);
+        fgw_set_ack(E.f, true);
+        fgw_set_stall(E.f, false);
+        WAIT_GW(gs.resumed >= 1 && gs.shards_active == 1, 10000);
+        gateway_stats_get(E.gw, &G);
+        assert_int_equal(G.identifies, 1); /* resumed, not re-identified */
+        interaction(2);
+        WAIT_SINK("INTERACTION_CREATE", 2, 2000);
+        expect_each_once(1, 2);
+    }
+    finish();
+}
+
+/* A gateway that accepts TCP and never answers the websocket upgrade: libwebsockets' own
+ * 5 s timeout ends each attempt before the session's connect deadline (6 s) — the path that
+ * used to free the wsi behind the bot's back and crash it at the deadline. The bot logs the
+ * failure, backs off and retries until the server answers, then identifies. Then a zombie
+ * reconnect into the same stall: retries until the server answers again, then resumes. */
+static void test_stalled_upgrade_retries(void **state)
+{
+    (void)state;
+    opts o = {.hb_ms = 300, .stall_front = true, .connect_timeout_ms = 6000};
+    stalled_scenario(&o, 2, true);
+}
+
+/* The same with libwebsockets' step timeout shortened to 1 s (lws_timeout_s). */
+static void test_stalled_upgrade_short_lws_timeout(void **state)
+{
+    (void)state;
+    opts o = {.hb_ms = 300,
+              .stall_front = true,
+              .connect_timeout_ms = 2500,
+              .hello_timeout_ms = 2500,
+              .lws_timeout_s = 1};
+    stalled_scenario(&o, 3, false);
+}
+
+/* The same stall when the session's connect deadline (700 ms) comes first: the bot abandons
+ * the attempt itself. */
+static void test_stalled_upgrade_session_deadline(void **state)
+{
+    (void)state;
+    opts o = {
+        .hb_ms = 300, .stall_front = true, .connect_timeout_ms = 700, .hello_timeout_ms = 700};
+    stalled_scenario(&o, 3, false);
 }
 
 static void test_zombie_resume(void **state)
@@ -619,12 +756,16 @@ static void test_stop_closes_1000(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    log_configure(LOG_LEVEL_ERROR, false, 2);
+    log_configure(getenv("FLUXBOT_TEST_LOG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, false, 2);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_identify_ready),
         cmocka_unit_test(test_jittered_heartbeats),
         cmocka_unit_test(test_server_heartbeat_request),
+        cmocka_unit_test(test_heartbeat_request_burst),
+        cmocka_unit_test(test_stalled_upgrade_retries),
+        cmocka_unit_test(test_stalled_upgrade_short_lws_timeout),
+        cmocka_unit_test(test_stalled_upgrade_session_deadline),
         cmocka_unit_test(test_zombie_resume),
         cmocka_unit_test(test_op7_resume_replay),
         cmocka_unit_test(test_invalid_session_false),
@@ -638,6 +779,8 @@ int main(void)
         cmocka_unit_test(test_slow_router_loses_nothing),
         cmocka_unit_test(test_stop_closes_1000),
     };
+    const char *only = getenv("FLUXBOT_TEST_FILTER"); /* e.g. "*stalled*" while iterating */
+    if (only && only[0]) cmocka_set_test_filter(only);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
     return rc;

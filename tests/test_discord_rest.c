@@ -25,6 +25,7 @@
 
 #define TOKEN "actor-test-token.XyZ"
 #define APP 4242
+#define APP_S "4242"
 
 /* ---- a collector actor that keeps every MSG_REST_RES --------------------------------------- */
 
@@ -112,6 +113,11 @@ static void fx_start(fx *x, const char *token, bool enforce, const drest_config 
         if (over->timeout_ms) dc.timeout_ms = over->timeout_ms;
         if (over->max_response) dc.max_response = over->max_response;
         if (over->stop_grace_ms) dc.stop_grace_ms = over->stop_grace_ms;
+        if (over->limits) {
+            lim = *over->limits;
+            lim.backoff_base_ms = 20;
+            lim.backoff_max_ms = 100;
+        }
     }
     x->rest = drest_create(x->sys, &dc);
     assert_non_null(x->rest);
@@ -294,6 +300,48 @@ static void test_429_every_scope(void **state)
     assert_int_equal(st.r429_global, 1);
     assert_int_equal(st.retries, 3);
     assert_true(st.wait_ms >= 1000);
+    fx_stop(&x);
+}
+
+/* Issue 9: one global 429 with Retry-After 3600 on an interaction callback muted every request
+ * for an hour. Now that request fails at once with a clear error, other interactions' callbacks
+ * and webhooks go through during the pause, and bot routes wait only for the cap. */
+static void test_429_global_hour_does_not_mute(void **state)
+{
+    (void)state;
+    rl_config lim;
+    rl_config_defaults(&lim);
+    lim.max_retry_after_ms = 1500; /* the cap (60 s by default), short for the test */
+    drest_config over = {.limits = &lim};
+    fx x;
+    fx_start(&x, TOKEN, false, &over);
+    frest *f = x.fake;
+    frest_register_interaction(f, 601, "tok601", 1, false);
+    frest_register_interaction(f, 602, "tok602", 1, false);
+    frest_script(f, "POST", "/interactions/601/", FREST_FAULT_429_GLOBAL, 3600000, 1);
+    uint64_t t0 = rt_now_ms();
+    rest_res_msg *r =
+        send_and_wait(&x, REST_POST, "/interactions/601/tok601/callback", "{\"type\":5}", 1);
+    assert_int_equal(r->status, 429);
+    assert_non_null(strstr(r->error, "rate limited (global)"));
+    assert_non_null(strstr(r->error, "3600 s"));
+    assert_true(rt_now_ms() - t0 < 1400); /* failed, not held */
+    drest_stats st;
+    drest_stats_get(x.rest, &st);
+    assert_int_equal(st.r429_global, 1);
+    /* during the pause: another interaction's callback and its webhook go at once */
+    uint64_t t1 = rt_now_ms();
+    r = send_and_wait(&x, REST_POST, "/interactions/602/tok602/callback", "{\"type\":5}", 2);
+    assert_int_equal(r->status, 204);
+    r = send_and_wait(&x, REST_PATCH, "/webhooks/" APP_S "/tok602/messages/@original",
+                      "{\"content\":\"done\"}", 3);
+    assert_true(r->status >= 200 && r->status < 300);
+    assert_true(rt_now_ms() - t1 < 1000);
+    /* a bot route waits for the capped pause, not the hour */
+    r = send_and_wait(&x, REST_GET, "/gateway/bot", NULL, 4);
+    assert_int_equal(r->status, 200);
+    uint64_t took = rt_now_ms() - t0;
+    assert_true(took >= 1400 && took < 8000);
     fx_stop(&x);
 }
 
@@ -500,6 +548,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_headers_and_registration),
         cmocka_unit_test(test_429_every_scope),
+        cmocka_unit_test(test_429_global_hour_does_not_mute),
         cmocka_unit_test(test_5xx_and_network_retries),
         cmocka_unit_test(test_401_stops_the_bot),
         cmocka_unit_test(test_multipart_upload_byte_identical),

@@ -1,0 +1,130 @@
+# fluxbot's install layout and Debian package (included at the end of CMakeLists.txt).
+#
+#   cmake --install build/release                 # GNU layout under CMAKE_INSTALL_PREFIX
+#   ./scripts/package.sh                          # build/package/fluxbot_<version>_<arch>.deb
+#
+# bin/fluxbot; share/fluxbot/{workflows,config}; SYSCONFDIR/fluxbot/{fluxbot.json,fluxbot.env};
+# the systemd unit; man1/fluxbot.1.gz and the bash completion, both generated at build time by
+# the binary from its key table (so they cannot drift from --help); README and docs in DOCDIR.
+include(GNUInstallDirs)
+
+set(FLUXBOT_DATADIR "${CMAKE_INSTALL_DATADIR}/fluxbot")
+set(FLUXBOT_FULL_DATADIR "${CMAKE_INSTALL_FULL_DATADIR}/fluxbot")
+set(FLUXBOT_FULL_CONFDIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}/fluxbot")
+# The service's state: systemd's StateDirectory=fluxbot, always /var/lib/fluxbot.
+set(FLUXBOT_STATE_DIR "/var/lib/fluxbot")
+
+if(NOT FLUXBOT_SYSTEMD_UNIT_DIR)
+    set(_unitdir "")
+    if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+        pkg_get_variable(_unitdir systemd systemdsystemunitdir)
+        if(NOT _unitdir)
+            set(_unitdir "/lib/systemd/system")
+        endif()
+    else()
+        # systemd also reads units from /usr/local/lib/systemd/system.
+        set(_unitdir "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
+    endif()
+    set(FLUXBOT_SYSTEMD_UNIT_DIR "${_unitdir}" CACHE PATH "Where the systemd unit is installed")
+endif()
+
+# The binary tells its build tree from an installation (src/util/util_self.c), and the manual
+# describes the installed layout (src/app/docgen.c): both need the layout, and only they get it,
+# so changing the prefix recompiles two files. version.c gets Concurrency Kit's version, which
+# the library itself does not report.
+file(RELATIVE_PATH _bin_to_data "${CMAKE_INSTALL_FULL_BINDIR}" "${FLUXBOT_FULL_DATADIR}")
+file(RELATIVE_PATH _bin_to_doc "${CMAKE_INSTALL_FULL_BINDIR}" "${CMAKE_INSTALL_FULL_DOCDIR}")
+set_property(SOURCE src/util/util_self.c APPEND PROPERTY COMPILE_DEFINITIONS
+    FLUXBOT_BUILD_DIR="${CMAKE_BINARY_DIR}"
+    FLUXBOT_BIN_TO_DATADIR="${_bin_to_data}"
+    FLUXBOT_INSTALL_DATADIR="${FLUXBOT_FULL_DATADIR}"
+    FLUXBOT_BIN_TO_DOCDIR="${_bin_to_doc}"
+    FLUXBOT_INSTALL_DOCDIR="${CMAKE_INSTALL_FULL_DOCDIR}")
+set_property(SOURCE src/app/docgen.c APPEND PROPERTY COMPILE_DEFINITIONS
+    FLUXBOT_INSTALL_DATADIR="${FLUXBOT_FULL_DATADIR}"
+    FLUXBOT_INSTALL_SYSCONFDIR="${CMAKE_INSTALL_FULL_SYSCONFDIR}"
+    FLUXBOT_INSTALL_DOCDIR="${CMAKE_INSTALL_FULL_DOCDIR}")
+set_property(SOURCE src/app/version.c APPEND PROPERTY COMPILE_DEFINITIONS
+    FLUXBOT_CK_VERSION="${CK_VERSION}")
+
+# Generated from the binary at build time.
+set(_gen "${CMAKE_BINARY_DIR}/generated")
+file(MAKE_DIRECTORY "${_gen}")
+add_custom_command(
+    OUTPUT "${_gen}/fluxbot.1.gz" "${_gen}/fluxbot.bash-completion"
+    COMMAND sh -c "\"$1\" --man > fluxbot.1 && gzip -9nf fluxbot.1 && \"$1\" --bash-completion > fluxbot.bash-completion"
+            sh $<TARGET_FILE:fluxbot>
+    WORKING_DIRECTORY "${_gen}"
+    DEPENDS fluxbot
+    COMMENT "Generating the fluxbot(1) manual page and the bash completion"
+    VERBATIM)
+add_custom_target(fluxbot_docs ALL DEPENDS "${_gen}/fluxbot.1.gz" "${_gen}/fluxbot.bash-completion")
+
+# The unit, the example configuration and the environment file, with this prefix's paths.
+configure_file(contrib/fluxbot.service.in "${_gen}/fluxbot.service" @ONLY)
+configure_file(contrib/fluxbot.json.in "${_gen}/fluxbot.json" @ONLY)
+configure_file(contrib/fluxbot.env.in "${_gen}/fluxbot.env" @ONLY)
+
+install(TARGETS fluxbot RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+install(DIRECTORY workflows config DESTINATION "${FLUXBOT_DATADIR}")
+install(FILES "${_gen}/fluxbot.1.gz" DESTINATION "${CMAKE_INSTALL_MANDIR}/man1")
+install(FILES "${_gen}/fluxbot.bash-completion"
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" RENAME fluxbot)
+install(FILES README.md DESTINATION "${CMAKE_INSTALL_DOCDIR}")
+# docs/ kept as a folder beside the README, so the README's links work where it is installed.
+install(DIRECTORY docs DESTINATION "${CMAKE_INSTALL_DOCDIR}" FILES_MATCHING PATTERN "*.md")
+install(DIRECTORY contrib/grafana DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples")
+install(FILES "${_gen}/fluxbot.service" DESTINATION "${FLUXBOT_SYSTEMD_UNIT_DIR}")
+# The example configuration and the token file, unless already there: installing again over a
+# configured machine must not overwrite the operator's settings and token (the package's
+# conffile handling does the same for upgrades). The token file is readable by root only
+# (systemd reads it before dropping to the fluxbot user).
+install(CODE "
+    foreach(f fluxbot.json fluxbot.env)
+        if(EXISTS \"\$ENV{DESTDIR}${FLUXBOT_FULL_CONFDIR}/\${f}\")
+            message(STATUS \"Kept: \$ENV{DESTDIR}${FLUXBOT_FULL_CONFDIR}/\${f} (already configured)\")
+        elseif(f STREQUAL fluxbot.env)
+            file(INSTALL \"${_gen}/\${f}\" DESTINATION \"${FLUXBOT_FULL_CONFDIR}\"
+                 PERMISSIONS OWNER_READ OWNER_WRITE)
+        else()
+            file(INSTALL \"${_gen}/\${f}\" DESTINATION \"${FLUXBOT_FULL_CONFDIR}\")
+        endif()
+    endforeach()")
+
+# The Debian package: ./scripts/package.sh configures a build with CMAKE_INSTALL_PREFIX=/usr
+# (so SYSCONFDIR is /etc) and runs cpack.
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+    # Shipped empty so the unit's WorkingDirectory exists even before postinst runs.
+    install(DIRECTORY DESTINATION "${FLUXBOT_STATE_DIR}")
+endif()
+set(_deb "${CMAKE_BINARY_DIR}/debian-control")
+file(MAKE_DIRECTORY "${_deb}")
+foreach(script postinst prerm postrm)
+    configure_file("contrib/debian/${script}" "${_deb}/${script}" @ONLY
+                   FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+                   WORLD_READ WORLD_EXECUTE)
+endforeach()
+file(WRITE "${_deb}/conffiles" "${FLUXBOT_FULL_CONFDIR}/fluxbot.json\n${FLUXBOT_FULL_CONFDIR}/fluxbot.env\n")
+
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME fluxbot)
+set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Discord bot for Flux image and video generation on ComfyUI")
+string(CONCAT CPACK_PACKAGE_DESCRIPTION
+    "fluxbot turns Discord slash commands into Flux image and video generations\n"
+    "on one or more ComfyUI servers and keeps usage analytics in SQLite. It runs\n"
+    "as a systemd service, serves Prometheus metrics and ships a Grafana dashboard.")
+set(CPACK_PACKAGE_CONTACT "fluxbot maintainers <fluxbot@localhost>")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON) # Depends from the linked libraries (dpkg-shlibdeps)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd, procps") # useradd in postinst; kill for ExecReload
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "sqlite3")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    "${_deb}/postinst;${_deb}/prerm;${_deb}/postrm;${_deb}/conffiles")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
+set(CPACK_STRIP_FILES TRUE)
+set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
+set(CPACK_OUTPUT_FILE_PREFIX "${CMAKE_BINARY_DIR}")
+include(CPack)

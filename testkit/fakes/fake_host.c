@@ -1,0 +1,265 @@
+/* The hostile attachment host (see fake_host.h). */
+#include "fakes/fake_host.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/util_str.h"
+
+#define HEAD_MAX 8192
+
+struct fhost {
+    int listen_fd;
+    int wake[2];
+    int port;
+    char url[64], hostport[32];
+    pthread_t thread;
+    pthread_mutex_t mu;
+    fhost_mode mode;
+    int status;
+    char location[2048];
+    uint8_t *body;
+    size_t body_len;
+    char content_type[128];
+    unsigned requests;
+    char last_head[HEAD_MAX];
+};
+
+static void send_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Waits until the peer closes or the host stops (the STALL answer). */
+static void wait_for_close(fhost *h, int fd)
+{
+    for (;;) {
+        struct pollfd p[2] = {{fd, POLLIN, 0}, {h->wake[0], POLLIN, 0}};
+        int n = poll(p, 2, 1000);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 || p[1].revents) return;
+        if (p[0].revents) {
+            char b[256];
+            ssize_t r = recv(fd, b, sizeof b, 0);
+            if (r <= 0) return;
+        }
+    }
+}
+
+static void serve(fhost *h, int fd)
+{
+    char head[HEAD_MAX];
+    size_t len = 0;
+    while (len < sizeof head - 1) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 3000) <= 0) return;
+        ssize_t r = recv(fd, head + len, sizeof head - 1 - len, 0);
+        if (r <= 0) return;
+        len += (size_t)r;
+        head[len] = '\0';
+        if (strstr(head, "\r\n\r\n")) break;
+    }
+    pthread_mutex_lock(&h->mu);
+    h->requests++;
+    memcpy(h->last_head, head, len + 1);
+    fhost_mode mode = h->mode;
+    int status = h->status;
+    char location[sizeof h->location];
+    memcpy(location, h->location, sizeof location);
+    char ctype[128];
+    memcpy(ctype, h->content_type, sizeof ctype);
+    uint8_t *body = NULL;
+    size_t blen = h->body_len;
+    if (mode == FHOST_BODY && blen) {
+        body = malloc(blen);
+        if (!body) abort();
+        memcpy(body, h->body, blen);
+    }
+    pthread_mutex_unlock(&h->mu);
+
+    char out[3072];
+    int n;
+    switch (mode) {
+    case FHOST_BODY:
+        n = snprintf(out, sizeof out,
+                     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     ctype, blen);
+        send_all(fd, out, (size_t)n);
+        if (blen) send_all(fd, body, blen);
+        break;
+    case FHOST_REDIRECT:
+        n = snprintf(out, sizeof out,
+                     "HTTP/1.1 %d Redirect\r\nLocation: %s\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n",
+                     status, location);
+        send_all(fd, out, (size_t)n);
+        break;
+    case FHOST_STALL:
+        n = snprintf(out, sizeof out,
+                     "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n"
+                     "Connection: close\r\n\r\n\x89PNG");
+        send_all(fd, out, (size_t)n);
+        wait_for_close(h, fd);
+        break;
+    case FHOST_STATUS:
+        n = snprintf(out, sizeof out,
+                     "HTTP/1.1 %d Status\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n"
+                     "Connection: close\r\n\r\nnope",
+                     status);
+        send_all(fd, out, (size_t)n);
+        break;
+    }
+    free(body);
+}
+
+static void *host_main(void *arg)
+{
+    fhost *h = arg;
+    for (;;) {
+        struct pollfd p[2] = {{h->listen_fd, POLLIN, 0}, {h->wake[0], POLLIN, 0}};
+        int n = poll(p, 2, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 || p[1].revents) break;
+        int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) continue;
+        serve(h, fd);
+        shutdown(fd, SHUT_WR);
+        close(fd);
+    }
+    return NULL;
+}
+
+fhost *fhost_start(void)
+{
+    fhost *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    h->wake[0] = h->wake[1] = -1;
+    pthread_mutex_init(&h->mu, NULL);
+    h->mode = FHOST_STATUS;
+    h->status = 404;
+    h->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    if (h->listen_fd < 0 || bind(h->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(h->listen_fd, 64) != 0 || getsockname(h->listen_fd, (struct sockaddr *)&a, &al) ||
+        pipe2(h->wake, O_CLOEXEC) != 0)
+        goto fail;
+    h->port = ntohs(a.sin_port);
+    snprintf(h->url, sizeof h->url, "http://127.0.0.1:%d", h->port);
+    snprintf(h->hostport, sizeof h->hostport, "127.0.0.1:%d", h->port);
+    if (pthread_create(&h->thread, NULL, host_main, h) != 0) goto fail;
+    return h;
+fail:
+    if (h->listen_fd >= 0) close(h->listen_fd);
+    if (h->wake[0] >= 0) close(h->wake[0]);
+    if (h->wake[1] >= 0) close(h->wake[1]);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+    return NULL;
+}
+
+void fhost_stop(fhost *h)
+{
+    if (!h) return;
+    char c = 1;
+    ssize_t w;
+    do {
+        w = write(h->wake[1], &c, 1);
+    } while (w < 0 && errno == EINTR);
+    pthread_join(h->thread, NULL);
+    close(h->listen_fd);
+    close(h->wake[0]);
+    close(h->wake[1]);
+    pthread_mutex_destroy(&h->mu);
+    free(h->body);
+    free(h);
+}
+
+int fhost_port(const fhost *h)
+{
+    return h->port;
+}
+
+const char *fhost_url(const fhost *h)
+{
+    return h->url;
+}
+
+const char *fhost_hostport(const fhost *h)
+{
+    return h->hostport;
+}
+
+void fhost_serve_body(fhost *h, const uint8_t *body, size_t len, const char *content_type)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) abort();
+    if (len) memcpy(copy, body, len);
+    pthread_mutex_lock(&h->mu);
+    free(h->body);
+    h->body = copy;
+    h->body_len = len;
+    snprintf(h->content_type, sizeof h->content_type, "%s",
+             content_type ? content_type : "application/octet-stream");
+    h->mode = FHOST_BODY;
+    pthread_mutex_unlock(&h->mu);
+}
+
+void fhost_redirect(fhost *h, int status, const char *location)
+{
+    pthread_mutex_lock(&h->mu);
+    h->mode = FHOST_REDIRECT;
+    h->status = status;
+    snprintf(h->location, sizeof h->location, "%s", location);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void fhost_stall(fhost *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->mode = FHOST_STALL;
+    pthread_mutex_unlock(&h->mu);
+}
+
+void fhost_status(fhost *h, int status)
+{
+    pthread_mutex_lock(&h->mu);
+    h->mode = FHOST_STATUS;
+    h->status = status;
+    pthread_mutex_unlock(&h->mu);
+}
+
+unsigned fhost_requests(fhost *h)
+{
+    pthread_mutex_lock(&h->mu);
+    unsigned n = h->requests;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+char *fhost_last_head(fhost *h)
+{
+    pthread_mutex_lock(&h->mu);
+    char *s = util_strdup(h->last_head);
+    pthread_mutex_unlock(&h->mu);
+    return s;
+}

@@ -1,0 +1,259 @@
+/* Input images end to end (runner + fake Discord + fake ComfyUI + hostile loopback hosts):
+ * a real PNG declared text/plain is used; a 65535×65535 PNG bomb and a truncated PNG are refused
+ * and never uploaded; a redirect from an allowed host to another loopback host:port not on the
+ * list is refused without contacting it; a redirect to an allowed host works and carries no
+ * credentials; timeouts, redirect loops, file:// and HTTP errors are reported as what they are. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <zlib.h>
+
+#include "fakes/fake_host.h"
+#include "test_comfy_fixture.h"
+
+static fhost *g_allowed, *g_allowed2, *g_outside;
+
+/* Two loopback hosts on the allow-list, one (another port) not on it. */
+static void hosts_tune(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    (void)o;
+    rc->http_timeout_ms = 2500;
+    cfg->attachment_hosts.count = 2;
+    snprintf(cfg->attachment_hosts.items[0], CFG_STR, "%s", fhost_hostport(g_allowed));
+    snprintf(cfg->attachment_hosts.items[1], CFG_STR, "%s", fhost_hostport(g_allowed2));
+}
+
+static cfx *start(void)
+{
+    g_allowed = fhost_start();
+    g_allowed2 = fhost_start();
+    g_outside = fhost_start();
+    assert_non_null(g_allowed);
+    assert_non_null(g_allowed2);
+    assert_non_null(g_outside);
+    cfx *x = cfx_start(1, hosts_tune);
+    assert_non_null(x);
+    return x;
+}
+
+static void stop(cfx *x)
+{
+    cfx_stop(x);
+    fhost_stop(g_allowed);
+    fhost_stop(g_allowed2);
+    fhost_stop(g_outside);
+}
+
+/* Runs a /pulid job whose image is at url (declared type ct) and returns its final message. */
+static char *run_pulid(cfx *x, const char *url, const char *ct, size_t size)
+{
+    uint64_t ix;
+    char tok[64];
+    comfy_job_msg *m = cfx_job(x, COMFY_KIND_PULID, "portrait", 1, &ix, tok);
+    comfy_job_add_image(m, 1, url, "face.png", ct, size);
+    cfx_send(x, m);
+    return cfx_wait_final(x, tok, NULL, NULL, 15000);
+}
+
+static unsigned uploads(cfx *x)
+{
+    fcomfy_stats st;
+    fcomfy_get_stats(x->srv[0], &st);
+    return st.uploads;
+}
+
+/* No user-facing text ever names an address. */
+static void no_address(const char *text)
+{
+    assert_null(strstr(text, "127.0.0.1"));
+    assert_null(strstr(text, "://"));
+}
+
+static void test_mislabelled_png_is_used(void **state)
+{
+    (void)state;
+    cfx *x = start();
+    size_t plen;
+    uint8_t *png = img_png_encode(24, 24, 0, 7, &plen);
+    fhost_serve_body(g_allowed, png, plen, "text/plain");
+    char url[160];
+    snprintf(url, sizeof url, "%s/attachments/1/2/face.txt", fhost_url(g_allowed));
+    char *final = run_pulid(x, url, "text/plain", plen);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    free(final);
+    assert_int_equal(uploads(x), 1);
+    /* the graph names the uploaded file; its bytes are the PNG, unchanged */
+    char *graph = fcomfy_prompt_json(x->srv[0], 0);
+    assert_non_null(graph);
+    const char *nm = strstr(graph, "fluxbot_");
+    assert_non_null(nm);
+    char name[96];
+    snprintf(name, sizeof name, "%.*s", (int)(strstr(nm, ".png") + 4 - nm), nm);
+    free(graph);
+    size_t ulen = 0;
+    uint8_t *up = fcomfy_upload_data(x->srv[0], name, &ulen);
+    assert_non_null(up);
+    assert_int_equal(ulen, plen);
+    assert_memory_equal(up, png, plen);
+    free(up);
+    free(png);
+    stop(x);
+}
+
+static void test_bomb_and_truncated_never_uploaded(void **state)
+{
+    (void)state;
+    cfx *x = start();
+    size_t plen;
+    uint8_t *png = img_png_encode(64, 64, 0, 1, &plen);
+    /* 65535×65535 in IHDR (CRC fixed): a decompression bomb's header */
+    png[16] = 0, png[17] = 0, png[18] = 0xff, png[19] = 0xff;
+    png[20] = 0, png[21] = 0, png[22] = 0xff, png[23] = 0xff;
+    uint32_t crc = (uint32_t)crc32(0L, png + 12, 17);
+    png[29] = (uint8_t)(crc >> 24), png[30] = (uint8_t)(crc >> 16), png[31] = (uint8_t)(crc >> 8),
+    png[32] = (uint8_t)crc;
+    fhost_serve_body(g_allowed, png, plen, "image/png");
+    char url[160];
+    snprintf(url, sizeof url, "%s/bomb.png", fhost_url(g_allowed));
+    char *final = run_pulid(x, url, "image/png", plen);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "was refused"));
+    assert_non_null(strstr(final, "65535x65535"));
+    no_address(final);
+    free(final);
+    free(png);
+
+    /* a truncated 60-byte PNG */
+    png = img_png_encode(32, 32, 1, 2, &plen);
+    fhost_serve_body(g_allowed, png, 60, "image/png");
+    snprintf(url, sizeof url, "%s/cut.png", fhost_url(g_allowed));
+    final = run_pulid(x, url, "image/png", 60);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "truncated"));
+    free(final);
+    /* a flipped byte: bad CRC */
+    png[40] ^= 1;
+    fhost_serve_body(g_allowed, png, plen, "image/png");
+    final = run_pulid(x, url, "image/png", plen);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "CRC"));
+    free(final);
+    free(png);
+    /* a broken JPEG (magic bytes only) */
+    fhost_serve_body(g_allowed, (const uint8_t *)"\xff\xd8\xff\xe0\x00\x10JFIF", 10, "image/jpeg");
+    final = run_pulid(x, url, "image/jpeg", 10);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "JPEG is truncated"));
+    free(final);
+    /* none of it reached ComfyUI */
+    assert_int_equal(uploads(x), 0);
+    stop(x);
+}
+
+static void test_redirects_checked_per_hop(void **state)
+{
+    (void)state;
+    cfx *x = start();
+    size_t plen;
+    uint8_t *png = img_png_encode(16, 16, 0, 4, &plen);
+    fhost_serve_body(g_outside, png, plen, "image/png");
+    char url[160], loc[160];
+    /* allowed host → another loopback host:port that is not on the list */
+    snprintf(loc, sizeof loc, "%s/evil.png", fhost_url(g_outside));
+    fhost_redirect(g_allowed, 302, loc);
+    snprintf(url, sizeof url, "%s/a.png", fhost_url(g_allowed));
+    char *final = run_pulid(x, url, "image/png", plen);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "could not be downloaded"));
+    assert_non_null(strstr(final, "not hosted where the bot downloads images from"));
+    no_address(final);
+    free(final);
+    assert_int_equal(fhost_requests(g_allowed), 1);
+    assert_int_equal(fhost_requests(g_outside), 0); /* never contacted */
+    assert_int_equal(uploads(x), 0);
+
+    /* a redirect to file:// */
+    fhost_redirect(g_allowed, 301, "file:///etc/passwd");
+    final = run_pulid(x, url, "image/png", plen);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "not an https address"));
+    assert_null(strstr(final, "HTTP 30"));
+    free(final);
+
+    /* a loop on the allowed host */
+    fhost_redirect(g_allowed, 307, url);
+    unsigned before = fhost_requests(g_allowed);
+    final = run_pulid(x, url, "image/png", plen);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "redirects too many times"));
+    assert_null(strstr(final, "HTTP 30"));
+    free(final);
+    assert_int_equal(fhost_requests(g_allowed) - before, DLPOL_MAX_HOPS + 1);
+
+    /* a redirect to the other allowed host is followed; no credential reaches it */
+    fhost_serve_body(g_allowed2, png, plen, "image/png");
+    snprintf(loc, sizeof loc, "%s/ok.png", fhost_url(g_allowed2));
+    fhost_redirect(g_allowed, 302, loc);
+    final = run_pulid(x, url, "image/png", plen);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    free(final);
+    char *head = fhost_last_head(g_allowed2);
+    assert_non_null(strstr(head, "GET /ok.png "));
+    assert_null(strcasestr(head, "authorization"));
+    assert_null(strcasestr(head, "cookie"));
+    assert_null(strstr(head, CFX_TOKEN));
+    free(head);
+    assert_int_equal(uploads(x), 1);
+    assert_int_equal(fhost_requests(g_outside), 0);
+    free(png);
+    stop(x);
+}
+
+static void test_failure_texts_say_what_happened(void **state)
+{
+    (void)state;
+    cfx *x = start();
+    char url[160];
+    snprintf(url, sizeof url, "%s/slow.png", fhost_url(g_allowed));
+    /* status 200 then silence: a timeout, not "HTTP 200" */
+    fhost_stall(g_allowed);
+    char *final = run_pulid(x, url, "image/png", 1000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "the download timed out"));
+    assert_null(strstr(final, "HTTP 200"));
+    free(final);
+    /* a 404 */
+    fhost_status(g_allowed, 404);
+    final = run_pulid(x, url, "image/png", 1000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "the server answered HTTP 404"));
+    no_address(final);
+    free(final);
+    /* an allowed host that is not listening */
+    char dead[160];
+    snprintf(dead, sizeof dead, "%s/x.png", fhost_url(g_allowed2));
+    fhost_stop(g_allowed2);
+    g_allowed2 = fhost_start(); /* another port: the old one is closed now */
+    final = run_pulid(x, dead, "image/png", 1000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "could not be reached"));
+    free(final);
+    assert_int_equal(uploads(x), 0);
+    stop(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mislabelled_png_is_used),
+        cmocka_unit_test(test_bomb_and_truncated_never_uploaded),
+        cmocka_unit_test(test_redirects_checked_per_hop),
+        cmocka_unit_test(test_failure_texts_say_what_happened),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
