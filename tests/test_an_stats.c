@@ -127,19 +127,22 @@ static void test_window_split(void **state)
 {
     (void)state;
     const int64_t HR = AN_HOUR_MS;
+    const int64_t today = an_day_of(NOW);
     an_window w;
-    /* NOW is 15:00:00.000 on the hour, so is the start: no raw head. */
+    /* NOW is 15:00:00.000 on the hour, so is the start: no raw rows at the start. Its day
+     * (03-03) is read as its 9 hours from 15:00 (fewer than the 15 before); today whole. */
     an_window_make(7, NOW, &w);
     assert_true(w.start_ms == START7 && w.end_ms == NOW);
     assert_true(w.head_lo > w.head_hi);
+    assert_true(w.head_hour_sign == 1);
     assert_true(w.head_hour_lo == START7 / HR);                      /* 03-03 15:00 */
     assert_true(w.head_hour_hi == (an_day_of(START7) + 1) * 24 - 1); /* 03-03 23:00 */
     assert_true(w.day_lo == an_day_of(START7) + 1);
-    assert_true(w.day_hi == an_day_of(NOW) - 1);
-    assert_int_equal(w.day_hi - w.day_lo + 1, 6); /* 03-04 .. 03-09 */
-    assert_true(w.tail_hour_lo == an_day_of(NOW) * 24);
-    assert_true(w.tail_hour_hi == NOW / HR); /* 03-10 00:00 .. 15:00, the current hour */
-    /* ... minus the rows stamped after now in the current hour. */
+    assert_true(w.day_hi == today);
+    assert_int_equal(w.day_hi - w.day_lo + 1, 7); /* 03-04 .. 03-10 */
+    /* ... minus today's hours after 15:00 and the rows stamped after now in 15:00. */
+    assert_true(w.tail_hour_sign == -1);
+    assert_true(w.tail_hour_lo == NOW / HR + 1 && w.tail_hour_hi == (today + 1) * 24 - 1);
     assert_true(w.tail_lo == NOW + 1 && w.tail_hi == NOW + HR - 1);
 
     /* 1.5 minutes past the hour: the start's hour is read as its rollup minus the rows of
@@ -149,33 +152,38 @@ static void test_window_split(void **state)
     assert_true(w.head_sign == -1);
     assert_true(w.head_lo == START7 && w.head_hi == now - 7 * DAY - 1);
     assert_true(w.head_hour_lo == START7 / HR);
-    assert_true(w.tail_hour_hi == NOW / HR);
     assert_true(w.tail_lo == now + 1 && w.tail_hi == NOW + HR - 1);
     /* 45 minutes past: the rows of [15:45, 16:00) are added to the hours from 16:00. */
     now = NOW + 45 * 60000;
     an_window_make(7, now, &w);
     assert_true(w.head_sign == 1);
     assert_true(w.head_lo == now - 7 * DAY && w.head_hi == START7 + HR - 1);
-    assert_true(w.head_hour_lo == START7 / HR + 1);
+    assert_true(w.head_hour_lo == START7 / HR + 1 && w.head_hour_sign == 1);
+    /* At 03:10 the first day is cheaper whole, minus its 3 hours before 03:00. */
+    now = today * DAY + 3 * HR + 10 * 60000;
+    an_window_make(7, now, &w);
+    assert_true(w.day_lo == today - 7 && w.day_hi == today);
+    assert_true(w.head_hour_sign == -1);
+    assert_true(w.head_hour_lo == (today - 7) * 24 && w.head_hour_hi == (today - 7) * 24 + 2);
+    assert_true(w.head_sign == -1 && w.head_lo == (today - 7) * DAY + 3 * HR);
 
     /* Midnight: the first day is whole; a one-day window reads it per hour (chart bars). */
-    int64_t midnight = an_day_of(NOW) * DAY;
+    int64_t midnight = today * DAY;
     an_window_make(1, midnight, &w);
     assert_true(w.head_lo > w.head_hi);
-    assert_true(w.head_hour_lo == (midnight - DAY) / HR && w.head_hour_hi == midnight / HR - 1);
-    assert_true(w.day_lo > w.day_hi);
-    assert_true(w.tail_hour_lo == midnight / HR && w.tail_hour_hi == midnight / HR);
+    assert_true(w.head_hour_lo == (midnight - DAY) / HR && w.head_hour_hi == midnight / HR);
+    assert_true(w.day_lo > w.day_hi && w.tail_hour_lo > w.tail_hour_hi);
     assert_true(w.tail_lo == midnight + 1 && w.tail_hi == midnight + HR - 1);
     an_window_make(2, midnight, &w);
-    assert_true(w.day_lo == an_day_of(NOW) - 2 && w.day_hi == an_day_of(NOW) - 1);
+    assert_true(w.day_lo == today - 2 && w.day_hi == today);
+    assert_true(w.head_hour_lo > w.head_hour_hi);
 
-    /* One day ending at 00:30: no whole day at all, only hours and edge rows. */
+    /* One day ending at 00:30: hours only, and the rows at the edges. */
     an_window_make(1, midnight + HR / 2, &w);
     assert_true(w.day_lo > w.day_hi);
     assert_true(w.head_sign == -1);
     assert_true(w.head_lo == midnight - DAY && w.head_hi == midnight - DAY + HR / 2 - 1);
-    assert_true(w.head_hour_lo == (midnight - DAY) / HR && w.head_hour_hi == midnight / HR - 1);
-    assert_true(w.tail_hour_lo == midnight / HR && w.tail_hour_hi == midnight / HR);
+    assert_true(w.head_hour_lo == (midnight - DAY) / HR && w.head_hour_hi == midnight / HR);
     char date[16];
     an_day_date(an_day_of(NOW), date, sizeof date);
     assert_string_equal(date, "2024-03-10");

@@ -391,9 +391,12 @@ static void test_rollups_equal_raw_after_many_batches(void **state)
     an_reader *r = an_reader_wrap(db, err, sizeof err);
     assert_non_null(r);
     const int days[] = {1, 2, 7, 30, 39, 365};
-    const int64_t nows[] = {NOW,           NOW - 3 * DAY + 1,       an_day_of(NOW) * DAY,
-                            NOW + DAY / 3, NOW + 1234567,           NOW - 5 * DAY + 3599999,
-                            NOW + 60001,   NOW - 11 * DAY - 1800000};
+    const int64_t nows[] = {NOW, NOW - 3 * DAY + 1, an_day_of(NOW) * DAY, NOW + DAY / 3,
+                            NOW + 1234567, NOW - 5 * DAY + 3599999, NOW + 60001,
+                            NOW - 11 * DAY - 1800000,
+                            /* mornings: the first day is read whole minus its early hours */
+                            an_day_of(NOW) * DAY + 3 * AN_HOUR_MS + 600007,
+                            an_day_of(NOW) * DAY + 11 * AN_HOUR_MS + 59 * 60000};
     for (size_t i = 0; i < sizeof days / sizeof days[0]; i++) {
         for (size_t j = 0; j < sizeof nows / sizeof nows[0]; j++) {
             an_reader_set_active_min(r, (unsigned)(1 + (i + j) % 12));

@@ -18,27 +18,29 @@
  * the raw correction queries bind one ts range ?1 ?2. Names and user ids are merged in C
  * (an_tally.h) instead of letting SQLite sort unions in temporary B-trees.
  */
-#define ROLLUP_BRANCHES(cols, daily, hourly, extra)                                                \
-    " SELECT " cols " FROM " daily " WHERE day BETWEEN ?1 AND ?2" extra " UNION ALL SELECT " cols  \
-    " FROM " hourly " WHERE hour BETWEEN ?3 AND ?4" extra " UNION ALL SELECT " cols                \
-    " FROM " hourly " WHERE hour BETWEEN ?5 AND ?6" extra
+#define ROLLUP_BRANCHES(cols, scaled, daily, hourly)                                               \
+    " SELECT " cols ", " scaled " AS n FROM " daily " WHERE day BETWEEN ?1 AND ?2"                 \
+    " UNION ALL SELECT " cols ", " scaled " * ?7 FROM " hourly " WHERE hour BETWEEN ?3 AND ?4"     \
+    " UNION ALL SELECT " cols ", " scaled " * ?8 FROM " hourly " WHERE hour BETWEEN ?5 AND ?6"
 
-/* Per bucket (ms of its start): images, image ms, videos, video ms, commands, buttons. */
+/* Per bucket: the part (0 days, 1 head hours, 2 tail hours), the ms of its start, images,
+ * image ms, videos, video ms, commands, buttons. */
 static const char k_f_totals[] =
-    "SELECT day * 86400000, total_images, image_ms_sum, total_videos, video_ms_sum,"
+    "SELECT 0, day * 86400000, total_images, image_ms_sum, total_videos, video_ms_sum,"
     " total_commands, total_buttons FROM daily_stats WHERE day BETWEEN ?1 AND ?2"
-    " UNION ALL SELECT hour * 3600000, total_images, image_ms_sum, total_videos, video_ms_sum,"
+    " UNION ALL SELECT 1, hour * 3600000, total_images, image_ms_sum, total_videos, video_ms_sum,"
     " total_commands, total_buttons FROM hourly_stats WHERE hour BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT hour * 3600000, total_images, image_ms_sum, total_videos, video_ms_sum,"
+    " UNION ALL SELECT 2, hour * 3600000, total_images, image_ms_sum, total_videos, video_ms_sum,"
     " total_commands, total_buttons FROM hourly_stats WHERE hour BETWEEN ?5 AND ?6";
-static const char k_f_commands[] = "SELECT command_name, SUM(count) FROM (" ROLLUP_BRANCHES(
-    "command_name, count", "daily_commands", "hourly_commands", "") ") GROUP BY command_name";
-static const char k_f_resolutions[] = "SELECT resolution, SUM(count) FROM (" ROLLUP_BRANCHES(
-    "resolution, count", "daily_resolutions", "hourly_resolutions", "") ") GROUP BY resolution";
+/* ?7 and ?8 are the signs (+1 or -1) of the head and tail hours. */
+static const char k_f_commands[] = "SELECT command_name, SUM(n) FROM (" ROLLUP_BRANCHES(
+    "command_name", "count", "daily_commands", "hourly_commands") ") GROUP BY command_name";
+static const char k_f_resolutions[] = "SELECT resolution, SUM(n) FROM (" ROLLUP_BRANCHES(
+    "resolution", "count", "daily_resolutions", "hourly_resolutions") ") GROUP BY resolution";
 static const char k_f_users[] =
     "SELECT user_id, events FROM daily_users WHERE day BETWEEN ?1 AND ?2"
-    " UNION ALL SELECT user_id, events FROM hourly_users WHERE hour BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT user_id, events FROM hourly_users WHERE hour BETWEEN ?5 AND ?6";
+    " UNION ALL SELECT user_id, events * ?7 FROM hourly_users WHERE hour BETWEEN ?3 AND ?4"
+    " UNION ALL SELECT user_id, events * ?8 FROM hourly_users WHERE hour BETWEEN ?5 AND ?6";
 static const char k_f_raw_commands[] =
     "SELECT ts_ms, kind, command_name, user_id FROM command_usage"
     " WHERE ts_ms BETWEEN ?1 AND ?2";
@@ -139,35 +141,55 @@ void an_window_make(int days, int64_t now_ms, an_window *w)
     int64_t d1 = ceil_to(w->start_ms, AN_DAY_MS);
     int64_t d2 = floor_to(now_ms, AN_DAY_MS);
     int64_t h2 = floor_to(now_ms, AN_HOUR_MS);
-    w->day_lo = d1 / AN_DAY_MS; /* [d1, d2) */
-    w->day_hi = d2 / AN_DAY_MS - 1;
-    w->head_hour_hi = d1 / AN_HOUR_MS - 1;
     w->head_sign = 1;
-    if (h1 == w->start_ms) { /* start on an hour boundary: hours [h1, d1), no raw rows */
-        w->head_hour_lo = h1 / AN_HOUR_MS;
+    w->head_hour_sign = 1;
+    w->tail_hour_sign = 1;
+    int64_t hb; /* the hour boundary the raw rows at the start reach: hours from there on */
+    if (h1 == w->start_ms) { /* start on an hour boundary: no raw rows */
+        hb = h1;
         w->head_lo = 1;
         w->head_hi = 0;
     } else if (w->start_ms - h0 <= h1 - w->start_ms) { /* hour h0 minus rows of [h0, start) */
-        w->head_hour_lo = h0 / AN_HOUR_MS;
+        hb = h0;
         w->head_lo = h0;
         w->head_hi = w->start_ms - 1;
         w->head_sign = -1;
-    } else { /* hours [h1, d1) plus rows of [start, h1) */
-        w->head_hour_lo = h1 / AN_HOUR_MS;
+    } else { /* rows of [start, h1) */
+        hb = h1;
         w->head_lo = w->start_ms;
         w->head_hi = h1 - 1;
     }
-    if (days == 1 && w->day_lo <= w->day_hi) {
-        /* A one-day window starting at midnight: read it per hour, so each rollup row is one
-         * bar of the hourly chart. */
-        w->head_hour_hi = d2 / AN_HOUR_MS - 1;
+    w->tail_lo = now_ms + 1; /* minus the rows of (now, end of now's hour) */
+    w->tail_hi = h2 + AN_HOUR_MS - 1;
+    if (days == 1) {
+        /* Per hour throughout, so each rollup row is one bar of the hourly chart: the hours
+         * from hb to now's (a day always holds 24 or 25 of them). */
         w->day_lo = 1;
         w->day_hi = 0;
+        w->head_hour_lo = hb / AN_HOUR_MS;
+        w->head_hour_hi = h2 / AN_HOUR_MS;
+        w->tail_hour_lo = 1;
+        w->tail_hour_hi = 0;
+        return;
     }
-    w->tail_hour_lo = d2 / AN_HOUR_MS; /* [d2, h3): today's hours including now's */
-    w->tail_hour_hi = h2 / AN_HOUR_MS;
-    w->tail_lo = now_ms + 1; /* minus the rows of (now, h3) */
-    w->tail_hi = h2 + AN_HOUR_MS - 1;
+    /* The first day: the hours from hb to its end, or the whole day minus its hours before hb,
+     * whichever reads fewer hours. */
+    int64_t d0 = floor_to(w->start_ms, AN_DAY_MS);
+    if (hb - d0 < d1 - hb) {
+        w->day_lo = d0 / AN_DAY_MS;
+        w->head_hour_lo = d0 / AN_HOUR_MS;
+        w->head_hour_hi = hb / AN_HOUR_MS - 1;
+        w->head_hour_sign = -1;
+    } else {
+        w->day_lo = d1 / AN_DAY_MS;
+        w->head_hour_lo = hb / AN_HOUR_MS;
+        w->head_hour_hi = d1 / AN_HOUR_MS - 1;
+    }
+    /* Today whole, minus its hours after now's (normally empty: nothing is stamped there). */
+    w->day_hi = d2 / AN_DAY_MS;
+    w->tail_hour_lo = h2 / AN_HOUR_MS + 1;
+    w->tail_hour_hi = (d2 + AN_DAY_MS) / AN_HOUR_MS - 1;
+    w->tail_hour_sign = -1;
 }
 
 double an_stats_avg_image_ms(const an_stats *s)
@@ -376,6 +398,16 @@ static void bind_rollup_ranges(sqlite3_stmt *st, const an_window *w)
                           w->head_hour_hi, w->tail_hour_lo, w->tail_hour_hi};
     for (int i = 0; i < 6; i++)
         sqlite3_bind_int64(st, i + 1, v[i]);
+    if (sqlite3_bind_parameter_count(st) >= 8) {
+        sqlite3_bind_int(st, 7, w->head_hour_sign);
+        sqlite3_bind_int(st, 8, w->tail_hour_sign);
+    }
+}
+
+/* v added with sign (modulo 2^64: the sums end non-negative). */
+static uint64_t signed_u64(uint64_t v, int sign)
+{
+    return sign > 0 ? v : (uint64_t)0 - v;
 }
 
 /* Signed sums while merging: counts wrap modulo 2^64 and end non-negative. */
@@ -399,9 +431,11 @@ static int rollup_totals(sqlite3_stmt *st, const an_window *w, an_stats *out)
     bind_rollup_ranges(st, w);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int part = sqlite3_column_int(st, 0);
+        int sign = part == 1 ? w->head_hour_sign : part == 2 ? w->tail_hour_sign : 1;
         uint64_t v[6];
         for (int i = 0; i < 6; i++)
-            v[i] = col_u64(st, i + 1);
+            v[i] = signed_u64(col_u64(st, i + 2), sign);
         out->total_images += v[0];
         out->image_ms_sum += v[1];
         out->total_videos += v[2];
@@ -409,7 +443,7 @@ static int rollup_totals(sqlite3_stmt *st, const an_window *w, an_stats *out)
         out->total_commands += v[4];
         out->total_buttons += v[5];
         /* A day row lands in its day's bar; an hour row in its day's (or its own) bar. */
-        bar_add(out, sqlite3_column_int64(st, 0), v[0], v[2], v[4]);
+        bar_add(out, sqlite3_column_int64(st, 1), v[0], v[2], v[4]);
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -419,8 +453,9 @@ static int tally_rows(sqlite3_stmt *st, const an_window *w, an_tally *t)
 {
     bind_rollup_ranges(st, w);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        an_tally_add(t, (const char *)sqlite3_column_text(st, 0), col_u64(st, 1));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) /* a signed sum, never negative in total */
+        an_tally_add(t, (const char *)sqlite3_column_text(st, 0),
+                     (uint64_t)sqlite3_column_int64(st, 1));
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }

@@ -1,23 +1,26 @@
 /*
  * /stats numbers for a window of days, read from the rollups (see an_rollup.h) only: per-day
- * rollups for the whole days, per-hour rollups for the hours of the first and last day, and at
- * each edge a correction by the few raw rows that lie between the edge and the nearest hour
- * boundary on the cheaper side. The cost depends on the window, not on the number of rows.
+ * rollups for the days, per-hour rollups for the part of the first day that is cheaper to read
+ * per hour, and at each edge a correction by the few raw rows that lie between the edge and
+ * its nearest hour boundary on the cheaper side. The cost depends on the window, not on the
+ * number of rows.
  *
  * The window of `days` (1..365) ending at now_ms is the closed interval
  *     [now_ms - days * 86400000, now_ms]
  * in event time (ts_ms): an event exactly `days` days old counts, one a millisecond older does
- * not, nor does one stamped in the future. It splits into aligned pieces:
- *     head hours  whole hours up to the end of the first day         hourly rollups
- *     body days   whole UTC days strictly inside                      daily rollups
- *     tail hours  the hours of today up to and including the current  hourly rollups
+ * not, nor does one stamped in the future. It is read as signed pieces:
+ *     days        whole UTC days, today included                      daily rollups   +
+ *     head hours  the first day: either its hours from the start's hour boundary on (+), or
+ *                 the whole day is among the days and its hours before that boundary are
+ *                 subtracted (-), whichever is fewer hours (at most 12)
  *     head raw    start's hour is partial: either the rows of [start, next hour) are added,
- *                 or the hour's rollup is taken and the rows of [hour, start) subtracted,
+ *                 or the hour is taken whole and the rows of [hour, start) subtracted,
  *                 whichever span is shorter (at most half an hour of events)
- *     tail raw    the current hour's rollup is taken and the rows stamped after now_ms
- *                 subtracted (normally none: events are stamped when they happen)
- * Everything is read in one transaction, so the rows and the rollups are one snapshot and the
- * result is exact.
+ *     tail hours  today's hours after now's, subtracted (normally empty)    hourly rollups  -
+ *     tail raw    the rows stamped after now in now's hour, subtracted (normally none)
+ * A one-day window is read per hour instead (the hours from the start's boundary to now's), so
+ * that each rollup row is one bar of its hourly chart. Everything is read in one transaction,
+ * so the rows and the rollups are one snapshot and the result is exact.
  *
  * Definitions (the spec's): Total/Average Images and Videos count successful generations
  * only; Total Commands counts every slash command (failed ones too; buttons, autocomplete,
@@ -48,7 +51,9 @@ typedef struct an_window {
     int64_t start_ms, end_ms;           /* the closed interval above */
     int64_t day_lo, day_hi;             /* body: UTC day numbers (every range: empty if lo > hi) */
     int64_t head_hour_lo, head_hour_hi; /* head hours: UTC hour numbers */
+    int head_hour_sign;                 /* +1 added, -1 subtracted (from the first day) */
     int64_t tail_hour_lo, tail_hour_hi; /* tail hours */
+    int tail_hour_sign;                 /* -1: today's hours after now's, from today */
     int64_t head_lo, head_hi;           /* head raw: ts range, closed (empty if lo > hi) */
     int head_sign;                      /* +1: rows added, -1: rows subtracted */
     int64_t tail_lo, tail_hi;           /* tail raw: ts range, closed; always subtracted */
