@@ -241,7 +241,7 @@ static int import_table(ctx *c, int t, const src_table *tab)
             c->sum->invalid++;
             continue;
         }
-        bool fresh;
+        bool fresh = false;
         rc = first_time(c, t, sqlite3_column_int64(st, 2), ts, user, &fresh);
         if (rc != SQLITE_OK) break;
         if (!fresh) {
