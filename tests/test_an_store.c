@@ -486,10 +486,56 @@ static void test_outcomes_in_any_order(void **state)
     an_store_close(s);
 }
 
+static an_event result_ev(uint64_t seq, uint64_t job, int64_t ts)
+{
+    an_event e = {.kind = AN_EV_RESULT,
+                  .seq = seq,
+                  .ts_ms = ts,
+                  .job_id = job,
+                  .user_id = 9,
+                  .success = true,
+                  .is_image = true};
+    an_event_set_text(&e, &(an_event_text){.params = "{\"v\":1}", .url = "http://x/view"});
+    return e;
+}
+
+/* Results are stored (not statistics: no rollup, a reset keeps them), their message comes in
+ * either order, and the retention bounds the table. */
+static void test_results_stored_and_bounded(void **state)
+{
+    an_store *s = open_store(*state, "results.db");
+    sqlite3 *db = an_store_db(s);
+    an_store_set_result_retention(s, 2 * DAY);
+    an_event msg = {
+        .kind = AN_EV_RESULT_MSG, .seq = 1, .ts_ms = NOW - 5 * DAY, .job_id = 1, .message_id = 555};
+    an_event_set_text(&msg, &(an_event_text){.url = "https://cdn.example/a.png"});
+    an_event evs[] = {msg, result_ev(2, 1, NOW - 5 * DAY), result_ev(3, 2, NOW - 3 * DAY)};
+    write_events(s, evs, 3);
+    free_events(evs, 3);
+    assert_int_equal(sql_int(db, "SELECT message_id FROM results WHERE job_id = 1"), 555);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results WHERE params = '{\"v\":1}'"
+                                 " AND attachment_url LIKE 'https://%'"),
+                     1);
+    /* Written on their own, the two older results are more than 2 days before the newest. */
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results"), 2);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM daily_stats"), 0);
+    an_event later = result_ev(4, 3, NOW);
+    write_events(s, &later, 1);
+    an_event_clear(&later);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results"), 1);
+    assert_int_equal(sql_int(db, "SELECT job_id FROM results"), 3);
+    uint64_t deleted;
+    char err[256];
+    assert_int_equal(an_store_reset(s, 100, &deleted, err, sizeof err), SQLITE_OK);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results"), 1);
+    an_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_outcomes_in_any_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_results_stored_and_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fresh_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_roll_up_existing_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_foreign_database, setup, teardown),

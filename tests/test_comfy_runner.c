@@ -447,12 +447,134 @@ static void test_result_over_upload_limit_and_analytics(void **state)
     cfx_stop(x);
 }
 
+static const char *button_id(const char *final, int which, char *out, size_t outlen)
+{
+    cJSON *p = cJSON_Parse(final);
+    const cJSON *btns = cJSON_GetObjectItem(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(p, "components"), 0), "components");
+    snprintf(out, outlen, "%s",
+             cJSON_GetObjectItem(cJSON_GetArrayItem(btns, which), "custom_id")->valuestring);
+    cJSON_Delete(p);
+    return out;
+}
+
+static char *press(cfx *x, const char *custom_id, uint64_t user, char tok[64])
+{
+    uint64_t ix = cfx_interaction(x, true, false, tok);
+    comfy_button_msg *b = comfy_button_msg_new(custom_id, CFX_APP, ix, tok);
+    b->origin.user_id = user;
+    b->origin.channel_id = CFX_CHANNEL;
+    cfx_send(x, b);
+    return cfx_wait_final(x, tok, NULL, NULL, 15000);
+}
+
+static void short_retention(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    (void)rc;
+    (void)o;
+    cfg->result_retention_days = 2;
+}
+
+/* Results outlive a restart: the parameters of a delivered result are stored through the
+ * analytics writer; a new runner on the same database (nothing in memory) regenerates and
+ * upscales it with the same parameters. A result older than the retention gets a clear answer.
+ */
+static void test_results_outlive_a_restart(void **state)
+{
+    (void)state;
+    char db[128];
+    snprintf(db, sizeof db, "/tmp/fb_comfy_restart_%d.db", (int)getpid());
+    unlink(db);
+    cfx *x = cfx_start_db(1, short_retention, db);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    comfy_job_msg *m = cfx_job(x, COMFY_KIND_IMAGE, "a lighthouse, after the restart", 5, &ix, tok);
+    snprintf(m->resolution, sizeof m->resolution, "9:16 [768x1344 portrait]");
+    snprintf(m->loras[0], sizeof m->loras[0], "Realism");
+    m->nloras = 1;
+    m->seed = 1234;
+    m->has_seed = true;
+    cfx_send(x, m);
+    uint8_t *png = NULL;
+    size_t png_len = 0;
+    char *final = cfx_wait_final(x, tok, &png, &png_len, 15000);
+    assert_non_null(final);
+    assert_non_null(png);
+    char regen[101], up2[101];
+    button_id(final, 0, regen, sizeof regen);
+    button_id(final, 1, up2, sizeof up2);
+    free(final);
+    assert_true(cfx_wait_jobs_done(x, 1, 5000));
+    cfx_stop(x); /* the writer commits everything on the way out */
+
+    x = cfx_start_db(1, short_retention, db);
+    assert_non_null(x);
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM results WHERE success = 1"), 1);
+    final = press(x, regen, 5, tok);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "9:16 [768x1344 portrait]"));
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    free(final);
+    char *g = fcomfy_prompt_json(x->srv[0], 0);
+    assert_non_null(strstr(g, "a lighthouse, after the restart, realistic photo"));
+    assert_non_null(strstr(g, "flux_realism_lora.safetensors"));
+    assert_non_null(strstr(g, "\"width\":768"));
+    free(g);
+    /* Upscale: the image comes from the clicked message (Discord's copy of the result). */
+    char *url = cfx_host_file(x, "result.png", png, png_len);
+    free(png);
+    uint64_t uix = cfx_interaction(x, true, false, tok);
+    comfy_button_msg *ub = comfy_button_msg_new(up2, CFX_APP, uix, tok);
+    ub->origin.user_id = 6;
+    ub->origin.channel_id = CFX_CHANNEL;
+    comfy_button_set_image_url(ub, url);
+    free(url);
+    cfx_send(x, ub);
+    final = cfx_wait_final(x, tok, NULL, NULL, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "Upscaled image"));
+    free(final);
+
+    /* A result older than the retention (2 days here): a clear answer, no job. */
+    char old[101];
+    snprintf(old, sizeof old, "fb:regen:%" PRIu64,
+             (uint64_t)((rt_wall_ms() - 3 * 86400000ULL) << 16));
+    uint64_t oix = cfx_interaction(x, true, false, tok);
+    comfy_button_msg *b = comfy_button_msg_new(old, CFX_APP, oix, tok);
+    b->origin.user_id = 5;
+    b->origin.channel_id = CFX_CHANNEL;
+    cfx_send(x, b);
+    frest_ix_state st = {0};
+    for (int i = 0; i < 500; i++) {
+        frest_interaction_state(x->rest, oix, &st);
+        free(st.original_json);
+        if (st.ack_type) break;
+        util_sleep_ms(10);
+    }
+    assert_int_equal(st.ack_type, 4);
+    frest_filter cf = {.method = "POST", .path_prefix = "/interactions/"};
+    frest_request *cbs = NULL;
+    size_t ncb = frest_collect(x->rest, &cf, &cbs);
+    bool told = false;
+    for (size_t i = 0; i < ncb; i++)
+        if (cbs[i].interaction_id == oix && strstr((char *)cbs[i].body, "\"flags\":64") &&
+            strstr((char *)cbs[i].body, "older than 2 days"))
+            told = true;
+    frest_requests_free(cbs, ncb);
+    assert_true(told);
+    assert_true(cfx_wait_jobs_done(x, 2, 5000));
+    cfx_stop(x);
+    unlink(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_job_and_buttons),
         cmocka_unit_test(test_bad_options_and_limits),
         cmocka_unit_test(test_result_over_upload_limit_and_analytics),
+        cmocka_unit_test(test_results_outlive_a_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

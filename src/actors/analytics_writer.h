@@ -63,6 +63,30 @@ typedef struct an_activity_event {
     uint64_t ts_ms;
 } an_activity_event;
 
+/* A delivered (or failed) result's parameters, for Regenerate/Upscale after a restart
+ * (an_results.h). params is the job as cjob_to_json writes it. Not statistics: a reset keeps
+ * it, and result_retention_ms bounds the table. */
+typedef struct an_result_event {
+    uint64_t job_id;
+    uint64_t user_id;
+    uint64_t channel_id;
+    const char *params;
+    const char *view_url; /* where the runner downloads it from (never shown to users) */
+    bool success;
+    bool is_image;
+    uint64_t ts_ms;
+} an_result_event;
+
+/* The Discord message that shows a result, once Discord confirmed the edit. */
+typedef struct an_result_msg_event {
+    uint64_t job_id;
+    uint64_t user_id;
+    uint64_t channel_id;
+    uint64_t message_id;
+    const char *attachment_url; /* the CDN URL of the attached file, may be NULL */
+    uint64_t ts_ms;
+} an_result_msg_event;
+
 /* 0, or -RT_ESTOPPED when the writer no longer accepts events (after shutdown, or writer is
  * NULL because analytics are off). */
 int an_record_command(rt_actor *writer, const an_command_event *e);
@@ -73,6 +97,8 @@ int an_record_activity(rt_actor *writer, const an_activity_event *e);
  * It goes through the same ordered stream as the row; whichever of the two reaches the writer
  * first, the row ends up with the outcome. 0 or -RT_ESTOPPED. */
 int an_record_outcome(rt_actor *writer, uint64_t interaction_id, bool success);
+int an_record_result(rt_actor *writer, const an_result_event *e);
+int an_record_result_msg(rt_actor *writer, const an_result_msg_event *e);
 
 /* Asks for a reset: every event recorded before this call is deleted, every later one kept.
  * The writer answers reply_to (may be NULL) with MSG_AN_RESET_DONE (src/msgs/analytics_msgs.h)
@@ -85,12 +111,13 @@ int an_request_flush(rt_actor *writer, rt_actor *reply_to, uint64_t cookie);
 /* ---- the actor ---------------------------------------------------------------------------- */
 
 typedef struct an_writer_config {
-    const char *db_path;        /* created when missing */
-    unsigned batch_max;         /* events per transaction, at most (0 = 512) */
-    unsigned flush_ms;          /* longest an accepted event waits for its commit (0 = 200) */
-    unsigned lane_capacity;     /* mailbox slots per sending thread (0 = 1024) */
-    unsigned shutdown_retry_ms; /* how long a stop keeps retrying a failing database
-                                   (0 = 10000) */
+    const char *db_path;          /* created when missing */
+    unsigned batch_max;           /* events per transaction, at most (0 = 512) */
+    unsigned flush_ms;            /* longest an accepted event waits for its commit (0 = 200) */
+    unsigned lane_capacity;       /* mailbox slots per sending thread (0 = 1024) */
+    unsigned shutdown_retry_ms;   /* how long a stop keeps retrying a failing database
+                                     (0 = 10000) */
+    uint64_t result_retention_ms; /* results older than this are deleted (0 = kept) */
 } an_writer_config;
 
 typedef struct an_writer_metrics {

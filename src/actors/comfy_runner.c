@@ -14,6 +14,8 @@
 #include "actors/analytics_writer.h"
 #include "actors/comfy_runner_http.h"
 #include "actors/comfy_runner_internal.h"
+#include "analytics/an_results.h"
+#include "discord/message_ref.h"
 #include "comfy/limits.h"
 #include "comfy/result.h"
 #include "util/util_utf8.h"
@@ -209,6 +211,8 @@ struct comfy_coord {
     uint64_t next_cookie;
     uint64_t avg_job_ms;
     uint64_t timer_id;
+    an_results *results; /* stored results, opened on first need (coordinator thread only) */
+    bool results_failed; /* logged once */
 };
 
 static void ref_copy(comfy_reply_ref *dst, const comfy_reply_ref *src)
@@ -479,6 +483,46 @@ static co_record *record_find(comfy_coord *co, uint64_t id)
     return NULL;
 }
 
+/* A stored result (an_results.h) as a record: 1 found (out->params owned by the caller), 0 not
+ * stored (never, or expired), -1 the store cannot be read (logged once). */
+static int record_load(comfy_runner *r, uint64_t job_id, co_record *out)
+{
+    comfy_coord *co = r->co;
+    if (!r->results_db[0]) return 0;
+    char err[600];
+    if (!co->results) {
+        co->results = an_results_open(r->results_db, err, sizeof err);
+        if (!co->results) {
+            if (!co->results_failed) LOG_WARN("comfy", "%s", err);
+            co->results_failed = true;
+            return -1;
+        }
+    }
+    an_result_row row;
+    int found = an_results_get(co->results, job_id, &row, err, sizeof err);
+    if (found < 0) {
+        LOG_WARN("comfy", "%s", err);
+        return -1;
+    }
+    if (found == 0) return 0;
+    comfy_job *j = cjob_from_json(row.params, job_id, err, sizeof err);
+    if (!j) {
+        LOG_WARN("comfy", "stored result %" PRIu64 " is unreadable: %s", job_id, err);
+        an_result_row_free(&row);
+        return 0;
+    }
+    memset(out, 0, sizeof *out);
+    out->id = job_id;
+    out->params = j;
+    out->success = row.success;
+    out->is_image = row.is_image;
+    /* The Discord attachment first (ComfyUI's copy may be gone after its restart). */
+    const char *url = row.attachment_url ? row.attachment_url : row.view_url;
+    snprintf(out->view_url, sizeof out->view_url, "%s", url ? url : "");
+    an_result_row_free(&row);
+    return 1;
+}
+
 static void on_button(comfy_runner *r, comfy_button_msg *b)
 {
     comfy_coord *co = r->co;
@@ -503,16 +547,35 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
         return;
     }
     co_record *rec = record_find(co, job_id);
+    co_record stored = {0};
     if (!rec) {
-        refuse_button(r, &b->reply,
-                      "This result is no longer known to the bot (it restarted since). Please "
-                      "run the command again.");
-        return;
+        /* Not among the recent results in memory: the stored ones (a restart, or older). */
+        int found = record_load(r, job_id, &stored);
+        if (found <= 0) {
+            uint64_t made_ms = job_id >> 16; /* job ids are wall-clock based */
+            uint64_t now = rt_wall_ms();
+            char text[300];
+            if (found == 0 && r->result_retention_ms && now > made_ms &&
+                now - made_ms > r->result_retention_ms)
+                snprintf(text, sizeof text,
+                         "\xe2\x8f\xb3 This result is older than %" PRIu64
+                         " days, the time this bot keeps what it needs to redo a result. "
+                         "Please run the command again.",
+                         (uint64_t)(r->result_retention_ms / 86400000ULL));
+            else
+                snprintf(text, sizeof text,
+                         "This result is no longer known to the bot. Please run the command "
+                         "again.");
+            refuse_button(r, &b->reply, text);
+            return;
+        }
+        rec = &stored;
     }
     if (atomic_load(&r->stopping)) {
         refuse_button(r, &b->reply,
                       "\xe2\x8f\xb9\xef\xb8\x8f The bot is shutting down; please try again in a "
                       "minute.");
+        cjob_free(stored.params);
         return;
     }
     comfy_job *job;
@@ -520,15 +583,21 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
         job = cjob_clone(rec->params, comfy_new_job_id(r), &b->reply, &b->origin);
         job->seed = random_u64() & CJOB_MAX_SEED;
     } else {
-        const char *url = rec->view_url[0] ? rec->view_url : b->image_url;
+        /* A stored result: the image on the clicked message is the freshest copy (ComfyUI's
+         * may be gone since), then the stored ones. */
+        const char *url = rec == &stored && b->image_url && b->image_url[0] ? b->image_url
+                          : rec->view_url[0]                                ? rec->view_url
+                                                                            : b->image_url;
         if (!r->wf.kinds[WF_UPSCALE] || !rec->success || !rec->is_image || !url || !*url) {
             refuse_button(r, &b->reply,
                           !r->wf.kinds[WF_UPSCALE] ? "Upscaling is not set up on this bot."
                                                    : "This result cannot be upscaled.");
+            cjob_free(stored.params);
             return;
         }
         job = cjob_new_upscale(rec->params, comfy_new_job_id(r), 2, url, &b->reply, &b->origin);
     }
+    cjob_free(stored.params);
     job->received_wall_ms = rt_wall_ms();
     admit(r, job, true);
 }
@@ -599,9 +668,27 @@ static void on_queue(comfy_runner *r, comfy_queue_msg *q)
     send_callback(r, &q->reply, 4, text, true, 0);
 }
 
+/* The result's parameters into the results table, through the analytics writer (batched; the
+ * coordinator never waits on SQLite), so its buttons work after a restart. */
+static void record_persist(comfy_runner *r, const comfy_done_msg *d)
+{
+    if (!r->analytics || !d->job) return;
+    char *params = cjob_to_json(d->job);
+    an_result_event e = {.job_id = d->job->id,
+                         .user_id = d->job->origin.user_id,
+                         .channel_id = d->job->origin.channel_id,
+                         .params = params,
+                         .view_url = d->view_url[0] ? d->view_url : NULL,
+                         .success = d->success,
+                         .is_image = d->is_image};
+    an_record_result(r->analytics, &e);
+    free(params);
+}
+
 static void record_store(comfy_runner *r, comfy_done_msg *d)
 {
     comfy_coord *co = r->co;
+    record_persist(r, d);
     co_record *rec = &co->recs[co->rec_next];
     co->rec_next = (co->rec_next + 1) % RECORDS_MAX;
     cjob_free(rec->params);
@@ -647,8 +734,20 @@ static void on_rest_res(comfy_runner *r, rest_res_msg *res)
     comfy_coord *co = r->co;
     bool ok = res->status >= 200 && res->status < 300;
     if (res->cookie & COMFY_FINAL_COOKIE_BIT) {
-        if (ok) return;
         uint64_t job_id = res->cookie & ~COMFY_FINAL_COOKIE_BIT;
+        if (ok) {
+            /* Delivered: the message that shows it, for the stored result. */
+            dmsg_ref ref;
+            if (r->analytics && dmsg_parse_ref(res->body, res->body_len, &ref)) {
+                an_result_msg_event e = {.job_id = job_id,
+                                         .channel_id = ref.channel_id,
+                                         .message_id = ref.message_id,
+                                         .attachment_url =
+                                             ref.attachment_url[0] ? ref.attachment_url : NULL};
+                an_record_result_msg(r->analytics, &e);
+            }
+            return;
+        }
         LOG_WARN("comfy", "job %" PRIu64 ": posting the result failed (HTTP %d%s%s)", job_id,
                  res->status, res->error[0] ? ": " : "", res->error);
         co_record *rec = record_find(co, job_id);
@@ -849,6 +948,8 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->progress_ms = (uint64_t)cfg->progress_interval_ms;
     r->stall_ms = (uint64_t)cfg->job_stall_timeout_ms;
     r->threads = cfg->runner_threads > 0 ? (unsigned)cfg->runner_threads : 1;
+    snprintf(r->results_db, sizeof r->results_db, "%s", rc->analytics ? cfg->db_path : "");
+    r->result_retention_ms = (uint64_t)cfg->result_retention_days * 86400000ULL;
     r->http_timeout_ms = rc->http_timeout_ms ? rc->http_timeout_ms : 30000;
     r->stop_grace_ms = rc->stop_grace_ms ? rc->stop_grace_ms : 30000;
     r->no_server_wait_ms = rc->no_server_wait_ms ? rc->no_server_wait_ms : 30000;
@@ -984,6 +1085,7 @@ void comfy_runner_free(comfy_runner *r)
         for (unsigned i = 0; i < r->co->pend_cap; i++)
             if (r->co->pend[i].used) pend_clear(&r->co->pend[i]);
         free(r->co->pend);
+        an_results_close(r->co->results);
         lim_free(r->co->lim);
         free(r->co);
     }

@@ -126,6 +126,9 @@ struct comfy_runner {
     dlpol dl_policy;          /* where input images may come from (read-only after create) */
     imgchk_limits img_limits; /* declared dimensions of input images */
     unsigned threads;
+    /* stored results (an_results.h): the database, how long results are kept */
+    char results_db[512];
+    uint64_t result_retention_ms;
     /* servers */
     pthread_mutex_t srv_mu;
     unsigned nservers;

@@ -14,11 +14,19 @@
 #include <stdint.h>
 
 typedef enum an_event_kind {
-    AN_EV_COMMAND = 1,  /* row in command_usage */
-    AN_EV_IMAGE = 2,    /* row in image_stats */
-    AN_EV_ACTIVITY = 3, /* row in user_activity */
-    AN_EV_OUTCOME = 4,  /* the final success of an earlier command row (by interaction id) */
+    AN_EV_COMMAND = 1,    /* row in command_usage */
+    AN_EV_IMAGE = 2,      /* row in image_stats */
+    AN_EV_ACTIVITY = 3,   /* row in user_activity */
+    AN_EV_OUTCOME = 4,    /* the final success of an earlier command row (by interaction id) */
+    AN_EV_RESULT = 5,     /* a delivered result's parameters: row in results (see an_results.h) */
+    AN_EV_RESULT_MSG = 6, /* the Discord message that shows a result: results' message columns */
 } an_event_kind;
+
+/* True for the events /reset_stats deletes (usage statistics); false for results. */
+static inline bool an_event_is_statistic(an_event_kind k)
+{
+    return k == AN_EV_COMMAND || k == AN_EV_IMAGE || k == AN_EV_ACTIVITY || k == AN_EV_OUTCOME;
+}
 
 /* What kind of interaction a command_usage row is (column `kind`). Only AN_CMD_SLASH rows are
  * "commands" in /stats (Total Commands, Popular Commands); the others are recorded but never
@@ -43,6 +51,8 @@ an_cmd_kind an_cmd_kind_parse(const char *s);
 #define AN_MAX_PROMPT 6000   /* Discord caps a string option at 6000 characters */
 #define AN_MAX_LORAS 2048    /* a JSON list of names, e.g. ["Anime Style"] */
 #define AN_MAX_DETAILS 4096
+#define AN_MAX_PARAMS 65536 /* a result's parameters as JSON (prompt included) */
+#define AN_MAX_URL 2048
 
 typedef struct an_event {
     an_event_kind kind;
@@ -68,6 +78,12 @@ typedef struct an_event {
     /* AN_EV_ACTIVITY */
     const char *action;
     const char *details; /* may be NULL */
+    /* AN_EV_RESULT, AN_EV_RESULT_MSG (user_id, channel_id, success, ts_ms as the others) */
+    uint64_t job_id;
+    uint64_t message_id; /* 0 = unknown */
+    bool is_image;
+    const char *params; /* JSON, see cjob_to_json */
+    const char *url;    /* RESULT: ComfyUI's copy; RESULT_MSG: the Discord attachment */
     /* Owns the text every const char * above points into (NULL when all are NULL). */
     char *buf;
 } an_event;
@@ -81,6 +97,8 @@ typedef struct an_event_text {
     const char *generation_type;
     const char *action;
     const char *details;
+    const char *params;
+    const char *url;
 } an_event_text;
 
 /* Copies the text of t into ev (one allocation), cutting each field to its limit.

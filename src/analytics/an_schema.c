@@ -191,6 +191,23 @@ static const char k_v6[] = "CREATE TABLE imported_rows("
                            " user_id INTEGER NOT NULL,"
                            " PRIMARY KEY(tbl, src_id, ts_ms, user_id)) WITHOUT ROWID;";
 
+/*
+ * Version 7: results, the parameters of every delivered result (see an_results.h), so that
+ * Regenerate and Upscale work after a restart; bounded by result_retention_days.
+ */
+static const char k_v7[] = "CREATE TABLE results("
+                           " job_id INTEGER PRIMARY KEY,"
+                           " created_ms INTEGER NOT NULL,"
+                           " user_id INTEGER NOT NULL,"
+                           " channel_id INTEGER,"
+                           " message_id INTEGER,"
+                           " params TEXT NOT NULL,"
+                           " success INTEGER NOT NULL,"
+                           " is_image INTEGER NOT NULL,"
+                           " view_url TEXT,"
+                           " attachment_url TEXT);"
+                           "CREATE INDEX results_by_time ON results(created_ms);";
+
 /* "A, B" (the comma-separated names older versions stored) -> ["A","B"]; NULL/"" -> []. */
 static int v5_loras(sqlite3 *db, char *err, size_t errlen)
 {
@@ -250,8 +267,8 @@ typedef struct migration {
 } migration;
 
 static const migration k_migrations[AN_SCHEMA_VERSION] = {
-    {k_v1, false, NULL}, {k_v2, true, NULL},     {k_v3, true, NULL},
-    {k_v4, false, NULL}, {k_v5, true, v5_loras}, {k_v6, false, NULL},
+    {k_v1, false, NULL},    {k_v2, true, NULL},  {k_v3, true, NULL},  {k_v4, false, NULL},
+    {k_v5, true, v5_loras}, {k_v6, false, NULL}, {k_v7, false, NULL},
 };
 
 int an_schema_pragmas(sqlite3 *db, char *err, size_t errlen)

@@ -25,6 +25,9 @@ typedef struct early_outcome {
 struct an_store {
     sqlite3 *db;
     sqlite3_stmt *find_cmd;
+    sqlite3_stmt *ins_result, *ins_result_msg, *prune_results;
+    int64_t result_retention_ms; /* 0 = keep every result */
+    int64_t results_pruned_at;   /* event time of the last pruning */
     sqlite3_stmt *set_success;
     sqlite3_stmt *fix_failed;
     early_outcome *early;
@@ -50,6 +53,20 @@ static const char k_ins_image[] =
     "INSERT INTO image_stats(seq, user_id, guild_id, prompt, resolution, loras, upscale_factor,"
     " generation_ms, is_video, generation_type, success, ts_ms, width, height)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+/* A result row: its parameters (never its Discord message columns, which the RESULT_MSG
+ * event fills, in whichever order the two arrive). */
+static const char k_ins_result[] =
+    "INSERT INTO results(job_id, created_ms, user_id, channel_id, params, success, is_image,"
+    " view_url) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " ON CONFLICT(job_id) DO UPDATE SET created_ms = excluded.created_ms,"
+    " user_id = excluded.user_id, channel_id = excluded.channel_id, params = excluded.params,"
+    " success = excluded.success, is_image = excluded.is_image, view_url = excluded.view_url";
+static const char k_ins_result_msg[] =
+    "INSERT INTO results(job_id, created_ms, user_id, channel_id, message_id, params, success,"
+    " is_image, attachment_url) VALUES(?1, ?2, ?3, ?4, ?5, '{}', 0, 0, ?6)"
+    " ON CONFLICT(job_id) DO UPDATE SET message_id = excluded.message_id,"
+    " attachment_url = excluded.attachment_url";
+static const char k_prune_results[] = "DELETE FROM results WHERE created_ms < ?1";
 static const char k_find_cmd[] = "SELECT id, ts_ms, success, kind FROM command_usage"
                                  " WHERE interaction_id = ?1 AND interaction_id IS NOT NULL";
 static const char k_set_success[] = "UPDATE command_usage SET success = ?2 WHERE id = ?1";
@@ -66,9 +83,15 @@ static int prepare_all(an_store *s, char *err, size_t errlen)
         sqlite3_stmt **st;
         const char *sql;
     } all[] = {
-        {&s->ins_command, k_ins_command},   {&s->ins_image, k_ins_image},
-        {&s->ins_activity, k_ins_activity}, {&s->set_hwm, k_set_hwm},
-        {&s->find_cmd, k_find_cmd},         {&s->set_success, k_set_success},
+        {&s->ins_command, k_ins_command},
+        {&s->ins_image, k_ins_image},
+        {&s->ins_activity, k_ins_activity},
+        {&s->set_hwm, k_set_hwm},
+        {&s->find_cmd, k_find_cmd},
+        {&s->ins_result, k_ins_result},
+        {&s->ins_result_msg, k_ins_result_msg},
+        {&s->prune_results, k_prune_results},
+        {&s->set_success, k_set_success},
         {&s->fix_failed, k_fix_failed},
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -146,6 +169,9 @@ void an_store_close(an_store *s)
     sqlite3_finalize(s->ins_activity);
     sqlite3_finalize(s->set_hwm);
     sqlite3_finalize(s->find_cmd);
+    sqlite3_finalize(s->ins_result);
+    sqlite3_finalize(s->ins_result_msg);
+    sqlite3_finalize(s->prune_results);
     sqlite3_finalize(s->set_success);
     sqlite3_finalize(s->fix_failed);
     free(s->early);
@@ -231,6 +257,26 @@ static int insert_one(an_store *s, const an_event *e)
         bind_size(st, 13, e->width);
         bind_size(st, 14, e->height);
         break;
+    case AN_EV_RESULT:
+        st = s->ins_result;
+        sqlite3_bind_int64(st, 1, (int64_t)e->job_id);
+        sqlite3_bind_int64(st, 2, e->ts_ms);
+        sqlite3_bind_int64(st, 3, (int64_t)e->user_id);
+        bind_id(st, 4, e->channel_id);
+        bind_text(st, 5, e->params, "{}");
+        sqlite3_bind_int(st, 6, e->success);
+        sqlite3_bind_int(st, 7, e->is_image);
+        bind_text(st, 8, e->url, NULL);
+        break;
+    case AN_EV_RESULT_MSG:
+        st = s->ins_result_msg;
+        sqlite3_bind_int64(st, 1, (int64_t)e->job_id);
+        sqlite3_bind_int64(st, 2, e->ts_ms);
+        sqlite3_bind_int64(st, 3, (int64_t)e->user_id);
+        bind_id(st, 4, e->channel_id);
+        bind_id(st, 5, e->message_id);
+        bind_text(st, 6, e->url, NULL);
+        break;
     case AN_EV_ACTIVITY:
         st = s->ins_activity;
         sqlite3_bind_int64(st, 1, (int64_t)e->seq);
@@ -266,6 +312,34 @@ static int finish(an_store *s, int rc, const char *what, char *err, size_t errle
     if (rc != SQLITE_OK && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+/* ---- results ------------------------------------------------------------------------------ */
+
+void an_store_set_result_retention(an_store *s, int64_t ms)
+{
+    s->result_retention_ms = ms > 0 ? ms : 0;
+}
+
+/* The retention bounds the results table: at most once a minute of event time, the results
+ * older than the retention before the newest one written are deleted. */
+static int prune_results(an_store *s, const an_event *const *evs, size_t n, char *err,
+                         size_t errlen)
+{
+    if (!s->result_retention_ms) return SQLITE_OK;
+    int64_t newest = 0;
+    for (size_t i = 0; i < n; i++)
+        if (evs[i]->kind == AN_EV_RESULT && evs[i]->ts_ms > newest) newest = evs[i]->ts_ms;
+    if (!newest || newest - s->results_pruned_at < 60000) return SQLITE_OK;
+    sqlite3_bind_int64(s->prune_results, 1, newest - s->result_retention_ms);
+    int rc = sqlite3_step(s->prune_results);
+    sqlite3_reset(s->prune_results);
+    if (rc != SQLITE_DONE) {
+        an_sql_err(s->db, rc, "deleting expired results", err, errlen);
+        return rc;
+    }
+    s->results_pruned_at = newest;
+    return SQLITE_OK;
 }
 
 /* ---- outcomes ------------------------------------------------------------------------------ */
@@ -359,6 +433,13 @@ static size_t rollup_view(an_store *s, const an_event *const *evs, size_t n)
         const an_event *e = evs[i];
         if (e->kind == AN_EV_OUTCOME) continue;
         early_outcome *o = NULL;
+        if (e->kind == AN_EV_RESULT || e->kind == AN_EV_RESULT_MSG) {
+            /* Not statistics: written, but never in a rollup. */
+            s->scratch[m] = *e;
+            s->rolled[m] = &s->scratch[m];
+            m++;
+            continue;
+        }
         if (e->kind == AN_EV_COMMAND && e->interaction_id && s->nearly)
             o = early_find(s, e->interaction_id);
         if (o) {
@@ -388,7 +469,15 @@ int an_store_write(an_store *s, const an_event *const *evs, size_t n, char *err,
     }
     for (size_t i = 0; i < n; i++)
         if (evs[i]->seq > hwm) hwm = evs[i]->seq;
-    if (rc == SQLITE_OK) rc = an_rollup_apply(&s->rollup, s->rolled, m, err, errlen);
+    if (rc == SQLITE_OK) {
+        /* The rollups see the statistics only (results are written, never summed). */
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++)
+            if (s->rolled[i]->kind != AN_EV_RESULT && s->rolled[i]->kind != AN_EV_RESULT_MSG)
+                s->rolled[k++] = s->rolled[i];
+        rc = an_rollup_apply(&s->rollup, s->rolled, k, err, errlen);
+    }
+    if (rc == SQLITE_OK) rc = prune_results(s, evs, n, err, errlen);
     /* Outcomes last, so an outcome finds its row even when both are in this batch. */
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
         if (evs[i]->kind != AN_EV_OUTCOME) continue;
@@ -411,7 +500,9 @@ int an_store_write(an_store *s, const an_event *const *evs, size_t n, char *err,
 int an_store_insert_raw(an_store *s, const an_event *const *evs, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {
-        if (evs[i]->kind == AN_EV_OUTCOME) continue;
+        if (evs[i]->kind != AN_EV_COMMAND && evs[i]->kind != AN_EV_IMAGE &&
+            evs[i]->kind != AN_EV_ACTIVITY)
+            continue;
         int rc = insert_one(s, evs[i]);
         if (rc != SQLITE_OK) {
             an_sql_err(s->db, rc, "inserting an event", err, errlen);

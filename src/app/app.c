@@ -135,7 +135,9 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     an_writer_config wc = {.db_path = cfg->db_path,
                            .batch_max = u(cfg->analytics_batch_max),
                            .flush_ms = u(cfg->analytics_flush_ms),
-                           .lane_capacity = lanes};
+                           .lane_capacity = lanes,
+                           .result_retention_ms =
+                               (uint64_t)cfg->result_retention_days * 86400000ULL};
     a->writer = an_writer_new(a->sys, &wc);
     drest_config dc = {.api_base = cfg->discord_api_base,
                        .token = cfg->discord_token,

@@ -103,6 +103,15 @@ void cjob_lora_list(const comfy_job *j, char *out, size_t outlen);
  * original stored them in image_stats.loras. malloc'd; aborts on OOM. */
 char *cjob_lora_json(const comfy_job *j);
 
+/* The job's parameters as JSON (everything Regenerate and Upscale need: kind, workflow,
+ * prompts, label and size, seed, factors, LoRAs with files and strengths, strengths, input
+ * image URLs, requester), for the results table. malloc'd; aborts on OOM. */
+char *cjob_to_json(const comfy_job *j);
+/* The job back from cjob_to_json's text, every field checked (types, ranges, lengths); the
+ * reply is empty (a button press brings its own). NULL with err when the text is not such a
+ * job. */
+comfy_job *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen);
+
 /* The result's upscale factor relative to the label's size (an Upscale of a x2 result by 2 is
  * 4), and its delivered pixel size (0x0 when the size is unknown). */
 uint32_t cjob_total_upscale(const comfy_job *j);

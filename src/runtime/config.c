@@ -113,6 +113,8 @@ static const key_def keys[] = {
     I(stats_threads, "FLUXBOT_STATS_THREADS", 1, 16, "1", "Stats reporter threads (read-only)."),
     I(active_user_min_events, NULL, 1, 1000000, "5",
       "Tracked events in the /stats window that make a user an Active User."),
+    I(result_retention_days, NULL, 1, 3650, "30",
+      "Days a result's parameters are kept, so Regenerate and Upscale work after a restart."),
     I(mailbox_capacity, NULL, 16, 1048576, "1024",
       "Ring slots per sending thread of each mailbox."),
     S(db_path, "FLUXBOT_DB", "fluxbot.db", "SQLite analytics database."),
