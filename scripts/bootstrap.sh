@@ -8,6 +8,7 @@ packages=(
     libwebsockets-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev libcjson-dev libck-dev
     zlib1g-dev libcmocka-dev sqlite3 clang-format
     dpkg-dev file
+    python3-discord strace
     libcairo2-dev fonts-dejavu-core
 )
 

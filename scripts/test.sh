@@ -30,10 +30,14 @@ if [ "${FLUXBOT_TEST_DPKG_INSTALL:-0}" = 1 ] && [ "$(id -u)" -eq 0 ]; then
 else
     FLUXBOT_INSTALLED_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/fluxbot-pkg-XXXXXX")
     export FLUXBOT_INSTALLED_ROOT
-    trap 'rm -rf "$FLUXBOT_INSTALLED_ROOT"' EXIT
     dpkg -x "$deb" "$FLUXBOT_INSTALLED_ROOT"
 fi
-echo "== package $(basename "$deb") built, installed in $FLUXBOT_INSTALLED_ROOT (test_install runs it)"
+# And a source build installed the GNU way, into a temporary root.
+FLUXBOT_SOURCE_INSTALL_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/fluxbot-inst-XXXXXX")
+export FLUXBOT_SOURCE_INSTALL_ROOT
+trap 'rm -rf "$FLUXBOT_SOURCE_INSTALL_ROOT"; [ "$FLUXBOT_INSTALLED_ROOT" = / ] || rm -rf "$FLUXBOT_INSTALLED_ROOT"' EXIT
+DESTDIR="$FLUXBOT_SOURCE_INSTALL_ROOT" cmake --install "${FLUXBOT_BUILD_ROOT:-$here/build}/release" >/dev/null
+echo "== package $(basename "$deb") built, installed in $FLUXBOT_INSTALLED_ROOT; release build installed in $FLUXBOT_SOURCE_INSTALL_ROOT (test_install runs both)"
 
 asan=$("$here/scripts/build.sh" asan)
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"

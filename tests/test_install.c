@@ -9,7 +9,9 @@
  *     finds the shipped workflows under the install prefix, a 3-second demo runs and the
  *     commands it prints (as `fluxbot`, the binary on PATH) work; the manual page and the bash
  *     completion are installed. Installed with dpkg, also the fluxbot user and the state and
- *     token files' owners and modes.
+ *     token files' owners and modes;
+ *   - from `cmake --install` of a source build (FLUXBOT_SOURCE_INSTALL_ROOT, also set by
+ *     scripts/test.sh): the unit's /usr/local paths, and the data found under the prefix.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -302,12 +304,51 @@ static void installed_package_works(void **state)
     world_free(&w);
 }
 
+/* `cmake --install` of a source build (FLUXBOT_SOURCE_INSTALL_ROOT: scripts/test.sh installs
+ * build/release there with DESTDIR, default prefix /usr/local): the unit names the prefix's
+ * binary and configuration, and the binary, copied out of the build tree, finds the installed
+ * data and not the source tree. */
+static void source_install_finds_its_files(void **state)
+{
+    (void)state;
+    const char *root_in = getenv("FLUXBOT_SOURCE_INSTALL_ROOT");
+    if (!root_in || !*root_in) skip();
+    char root[PATH_MAX];
+    assert_non_null(realpath(root_in, root));
+    char unitpath[PATH_MAX + 64], err[200], v[512];
+    snprintf(unitpath, sizeof unitpath, "%s/usr/local/lib/systemd/system/fluxbot.service", root);
+    char *unit = util_file_read(unitpath, 1 << 16, NULL, err, sizeof err);
+    if (!unit) fail_msg("%s", err);
+    assert_true(unit_value(unit, "ExecStart", v, sizeof v));
+    assert_string_equal(v, "/usr/local/bin/fluxbot run -c /usr/local/etc/fluxbot/fluxbot.json");
+    assert_true(unit_value(unit, "EnvironmentFile", v, sizeof v));
+    assert_string_equal(v, "/usr/local/etc/fluxbot/fluxbot.env");
+    free(unit);
+    assert_exists(root, "/usr/local/etc/fluxbot/fluxbot.json", false);
+    assert_exists(root, "/usr/local/etc/fluxbot/fluxbot.env", false);
+    assert_exists(root, "/usr/local/share/man/man1/fluxbot.1.gz", false);
+
+    world w;
+    world_init(&w);
+    char bin[PATH_MAX + 32];
+    snprintf(bin, sizeof bin, "%s/usr/local/bin/fluxbot", root);
+    char *argv[] = {bin, "--print-config", NULL}, *text;
+    assert_int_equal(run(&w, argv, &text), 0);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "\"%s/usr/local/share/fluxbot/workflows\"", root);
+    if (!strstr(text, want)) fail_msg("expected %s in:\n%s", want, text);
+    assert_null(strstr(text, FLUXBOT_SOURCE_DIR));
+    free(text);
+    world_free(&w);
+}
+
 int main(void)
 {
     log_configure(LOG_LEVEL_ERROR, false, 2);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(build_tree_commands_work_as_printed),
         cmocka_unit_test(installed_package_works),
+        cmocka_unit_test(source_install_finds_its_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

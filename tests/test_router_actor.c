@@ -653,6 +653,88 @@ static void unknown_and_malformed_interactions(void **state)
     fx_stop(x);
 }
 
+/* Issue 9: payloads the gateway accepted but cJSON refuses (a lone surrogate escape) or that
+ * exceed IX_INPUT_MAX were never answered and left no command_usage row. */
+static void unreadable_interactions_are_still_answered(void **state)
+{
+    (void)state;
+    fx *x = fx_start(NULL);
+    fx_dispatch(x, "INTERACTION_CREATE",
+                strdup("{\"id\":\"91\",\"application_id\":\"424242424242\",\"type\":2,"
+                       "\"token\":\"tok-91\",\"guild_id\":\"3\",\"channel_id\":\"4\","
+                       "\"member\":{\"user\":{\"id\":\"55\"}},\"data\":{\"id\":\"1\","
+                       "\"name\":\"comfy\",\"options\":[{\"name\":\"prompt\",\"type\":3,"
+                       "\"value\":\"\\ud800\"}]}}"));
+    rest_req_msg *q;
+    cJSON *cb = rest_json(x, 0, &q);
+    assert_string_equal(q->path, "/interactions/91/tok-91/callback");
+    assert_int_equal(cb_type(cb), 4);
+    assert_int_equal(cb_flags(cb), 64);
+    cJSON_Delete(cb);
+    const an_event *ev = row(x, 0);
+    assert_string_equal(ev->command, "invalid");
+    assert_false(ev->success);
+    assert_int_equal(ev->user_id, 55);
+    assert_int_equal(ev->guild_id, 3);
+
+    /* autocomplete with the same fault: answered with (no) choices */
+    fx_dispatch(x, "INTERACTION_CREATE",
+                strdup("{\"id\":\"92\",\"application_id\":\"424242424242\",\"type\":4,"
+                       "\"token\":\"tok-92\",\"member\":{\"user\":{\"id\":\"55\"}},"
+                       "\"data\":{\"id\":\"1\",\"name\":\"comfy\",\"options\":[{\"name\":"
+                       "\"lora\",\"type\":3,\"focused\":true,\"value\":\"\\ud800\"}]}}"));
+    cb = rest_json(x, 1, &q);
+    assert_string_equal(q->path, "/interactions/92/tok-92/callback");
+    assert_int_equal(cb_type(cb), 8);
+    cJSON_Delete(cb);
+
+    /* a `d` of 300 KB */
+    size_t big = 300u * 1024u;
+    char *p = malloc(big + 400);
+    assert_non_null(p);
+    int n = snprintf(p, 400,
+                     "{\"id\":\"93\",\"application_id\":\"424242424242\",\"type\":2,"
+                     "\"token\":\"tok-93\",\"member\":{\"user\":{\"id\":\"56\"}},"
+                     "\"data\":{\"id\":\"1\",\"name\":\"comfy\",\"options\":[{\"name\":"
+                     "\"prompt\",\"type\":3,\"value\":\"");
+    memset(p + n, 'y', big);
+    memcpy(p + n + big, "\"}]}}", 6);
+    fx_dispatch(x, "INTERACTION_CREATE", p);
+    cb = rest_json(x, 2, &q);
+    assert_string_equal(q->path, "/interactions/93/tok-93/callback");
+    assert_int_equal(cb_type(cb), 4);
+    assert_int_equal(cb_flags(cb), 64);
+    cJSON_Delete(cb);
+    ev = row(x, 1); /* the autocomplete left none, like every autocomplete */
+    assert_string_equal(ev->command, "invalid");
+    assert_int_equal(ev->user_id, 56);
+    wait_outcome(x, ROUTER_CMD_MALFORMED, ROUTER_OUT_INVALID, 3);
+    fx_stop(x);
+}
+
+/* Issue 9, defect 7: resolution sent as a number used to run at the default size. */
+static void wrongly_typed_option_is_refused(void **state)
+{
+    (void)state;
+    fx *x = fx_start(NULL);
+    fx_command(x, "comfy",
+               "[{\"name\":\"prompt\",\"type\":3,\"value\":\"a cat\"},"
+               "{\"name\":\"resolution\",\"type\":4,\"value\":1024}]",
+               NULL, NULL);
+    cJSON *cb = rest_json(x, 0, NULL);
+    assert_int_equal(cb_type(cb), 4);
+    assert_int_equal(cb_flags(cb), 64);
+    assert_non_null(strstr(cb_content(cb), "resolution"));
+    assert_non_null(strstr(cb_content(cb), "must be text"));
+    cJSON_Delete(cb);
+    assert_false(row(x, 0)->success);
+    assert_string_equal(row(x, 0)->command, "comfy");
+    wait_outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_INVALID, 1);
+    settle();
+    assert_int_equal(stand_count(&x->runner, MSG_COMFY_JOB), 0);
+    fx_stop(x);
+}
+
 static void quick_timeout(router_config *rc)
 {
     rc->pending_timeout_ms = 200;
@@ -808,6 +890,8 @@ int main(void)
         cmocka_unit_test(reset_stats_flow),
         cmocka_unit_test(result_buttons_and_queue_go_to_the_runner),
         cmocka_unit_test(unknown_and_malformed_interactions),
+        cmocka_unit_test(unreadable_interactions_are_still_answered),
+        cmocka_unit_test(wrongly_typed_option_is_refused),
         cmocka_unit_test(unanswered_callbacks_time_out_and_late_answers_are_ignored),
         cmocka_unit_test(a_full_pending_table_answers_busy),
         cmocka_unit_test(stop_waits_for_pending_callbacks),

@@ -474,6 +474,133 @@ static void malformed_interactions_are_salvaged_when_possible(void **state)
     assert_false(r.has_reply);
     rcmd_recover("[1]", 3, &r);
     assert_false(r.has_reply);
+
+    /* A lone surrogate escape in an option: cJSON refuses the payload, the gateway's scanner
+     * (and so the salvage) does not. */
+    const char *d = "{\"id\":\"124\",\"application_id\":\"9\",\"type\":2,\"token\":\"t124\","
+                    "\"channel_id\":\"6\",\"member\":{\"user\":{\"id\":\"78\"}},"
+                    "\"data\":{\"name\":\"comfy\",\"options\":[{\"name\":\"prompt\",\"type\":3,"
+                    "\"value\":\"a \\ud800 cat\"}]}}";
+    rcmd_recover(d, strlen(d), &r);
+    assert_true(r.has_reply);
+    assert_int_equal(r.id, 124);
+    assert_int_equal(r.application_id, 9);
+    assert_string_equal(r.token, "t124");
+    assert_int_equal(r.user_id, 78);
+    assert_int_equal(r.channel_id, 6);
+    assert_string_equal(r.command, "comfy");
+
+    /* A `d` far over IX_INPUT_MAX (256 KB): still salvaged. */
+    size_t big = 300u * 1024u;
+    char *e = malloc(big + 256);
+    assert_non_null(e);
+    int n = snprintf(e, 256,
+                     "{\"id\":\"125\",\"type\":4,\"token\":\"t125\",\"user\":{\"id\":\"79\"},"
+                     "\"data\":{\"name\":\"comfy\",\"pad\":\"");
+    memset(e + n, 'x', big);
+    memcpy(e + n + big, "\"}}", 4);
+    rcmd_recover(e, strlen(e), &r);
+    assert_true(r.has_reply);
+    assert_int_equal(r.id, 125);
+    assert_int_equal(r.type, 4);
+    assert_int_equal(r.user_id, 79);
+    assert_string_equal(r.command, "comfy");
+    free(e);
+
+    /* Command names are trusted only in Discord's charset. */
+    const char *f = "{\"id\":\"126\",\"type\":2,\"token\":\"t\",\"data\":{\"name\":\"Drop;--\"}}";
+    rcmd_recover(f, strlen(f), &r);
+    assert_true(r.has_reply);
+    assert_string_equal(r.command, "");
+}
+
+/* Issue 9, defect 7: every option of every command, sent with another type than its
+ * definition's, is an error naming the option and the type it must have; so are unknown
+ * options and sub-commands. Never a silent default. */
+static const char *type_words(int t)
+{
+    switch (t) {
+    case CMD_OPT_STRING:
+        return "must be text";
+    case CMD_OPT_INTEGER:
+        return "must be a whole number";
+    case CMD_OPT_NUMBER:
+        return "must be a number";
+    case CMD_OPT_BOOLEAN:
+        return "must be true or false";
+    default:
+        return "must be an attachment";
+    }
+}
+
+static void expect_refused(const char *cmd, const char *opts, const char *want1, const char *want2)
+{
+    ix_interaction *ix = command(cmd, opts, NULL);
+    char err[256] = "";
+    if (rcmd_check_options(ix, err, sizeof err) != -1) fail_msg("/%s %s was accepted", cmd, opts);
+    if (!strstr(err, want1) || (want2 && !strstr(err, want2)))
+        fail_msg("/%s %s: \"%s\" does not say \"%s\" / \"%s\"", cmd, opts, err, want1,
+                 want2 ? want2 : "");
+    ix_free(ix);
+}
+
+static void wrongly_typed_options_are_errors(void **state)
+{
+    (void)state;
+    static const char *const wrong[][3] = {
+        /* {expected type, wrong "type":..,"value":.. fragment, ...} */
+        {"3", "\"type\":4,\"value\":1024", "\"type\":10,\"value\":2.5"},
+        {"4", "\"type\":3,\"value\":\"2\"", "\"type\":10,\"value\":2.5"},
+        {"10", "\"type\":3,\"value\":\"NaN\"", "\"type\":4,\"value\":1"},
+        {"11", "\"type\":3,\"value\":\"https://x.example/a.png\"", "\"type\":5,\"value\":true"},
+    };
+    unsigned n, checked = 0, total = 0;
+    const cmd_def *t = cmd_table(&n);
+    for (unsigned i = 0; i < n; i++) {
+        for (unsigned k = 0; k < t[i].noptions; k++) {
+            const cmd_option_def *d = &t[i].options[k];
+            total++;
+            for (size_t w = 0; w < sizeof wrong / sizeof wrong[0]; w++) {
+                if (atoi(wrong[w][0]) != (int)d->type) continue;
+                for (int v = 1; v <= 2; v++) {
+                    char opts[256];
+                    snprintf(opts, sizeof opts, "[{\"name\":\"%s\",%s}]", d->name, wrong[w][v]);
+                    char who[64];
+                    snprintf(who, sizeof who, "The %s option", d->name);
+                    expect_refused(t[i].name, opts, who, type_words((int)d->type));
+                    checked++;
+                }
+            }
+        }
+        /* an option the command does not have, and a sub-command */
+        expect_refused(t[i].name, "[{\"name\":\"bogus\",\"type\":3,\"value\":\"x\"}]", "bogus",
+                       "no option");
+        expect_refused(t[i].name, "[{\"name\":\"sub\",\"type\":1,\"options\":[]}]", "sub-command",
+                       NULL);
+    }
+    assert_true(total >= 19);
+    assert_int_equal(checked, 2 * total); /* every option of every command was covered */
+    /* The cases of the report, by name. */
+    expect_refused("comfy",
+                   "[{\"name\":\"prompt\",\"type\":3,\"value\":\"a\"},{\"name\":\"resolution\","
+                   "\"type\":4,\"value\":1024}]",
+                   "resolution", "must be text");
+    expect_refused("comfy", "[{\"name\":\"seed\",\"type\":3,\"value\":\"NaN\"}]", "seed",
+                   "whole number");
+    expect_refused("pulid", "[{\"name\":\"upscale_factor\",\"type\":10,\"value\":2.5}]",
+                   "upscale_factor", "whole number");
+    /* Correctly typed options pass. */
+    ix_interaction *ix = command("comfy",
+                                 "[{\"name\":\"prompt\",\"type\":3,\"value\":\"a\"},"
+                                 "{\"name\":\"upscale_factor\",\"type\":4,\"value\":2},"
+                                 "{\"name\":\"seed\",\"type\":4,\"value\":5}]",
+                                 NULL);
+    char err[256];
+    assert_int_equal(rcmd_check_options(ix, err, sizeof err), 0);
+    ix_free(ix);
+    ix = command("redux", "[{\"name\":\"strength1\",\"type\":10,\"value\":0.5}]", NULL);
+    assert_int_equal(rcmd_check_options(ix, err, sizeof err), 0);
+    ix_free(ix);
 }
 
 static void message_image_url_is_the_first_attachment(void **state)
@@ -511,6 +638,7 @@ int main(void)
         cmocka_unit_test(usage_names_follow_the_interaction),
         cmocka_unit_test(malformed_interactions_are_salvaged_when_possible),
         cmocka_unit_test(message_image_url_is_the_first_attachment),
+        cmocka_unit_test(wrongly_typed_options_are_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

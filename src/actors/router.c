@@ -354,9 +354,26 @@ static void cmd_reset(router *r, const ix_interaction *ix, uint64_t t0)
     reply_json(r, ix, &e, an_reset_prompt_json(confirm_id, cancel_id), true, ROUTER_OUT_OK);
 }
 
+static router_cmd stat_of_command(const char *name)
+{
+    comfy_kind kind;
+    if (rcmd_kind_of(name, &kind)) return cmd_of_kind(kind);
+    if (strcmp(name, CMD_QUEUE) == 0) return ROUTER_CMD_QUEUE;
+    if (strcmp(name, CMD_STATS) == 0) return ROUTER_CMD_STATS;
+    if (strcmp(name, CMD_RESET_STATS) == 0) return ROUTER_CMD_RESET_STATS;
+    return ROUTER_CMD_UNKNOWN;
+}
+
 static void on_command(router *r, const ix_interaction *ix, uint64_t t0)
 {
     const char *name = ix->command_name ? ix->command_name : "";
+    char err[256];
+    if (rcmd_check_options(ix, err, sizeof err) != 0) {
+        rpend_entry e = entry_for(ix, t0, stat_of_command(name));
+        LOG_DEBUG(LOGN, "/%s refused: %s", name, err);
+        reply_error(r, ix, &e, err, ROUTER_OUT_INVALID);
+        return;
+    }
     comfy_kind kind;
     if (rcmd_kind_of(name, &kind))
         cmd_generate(r, ix, t0, kind);
@@ -458,15 +475,18 @@ static void on_malformed(router *r, const gw_dispatch_msg *d, const ix_error *ie
 {
     rcmd_recovered rec;
     rcmd_recover(d->data_json, d->data_len, &rec);
-    LOG_WARN(LOGN, "malformed interaction %" PRIu64 " (seq %" PRIu64 "): %s at %s: %s", rec.id,
-             d->seq, ix_strerror(ie->code), ie->field[0] ? ie->field : "(root)", ie->msg);
+    LOG_WARN(LOGN, "malformed interaction %" PRIu64 " (/%s, seq %" PRIu64 "): %s at %s: %s", rec.id,
+             rec.command[0] ? rec.command : "?", d->seq, ix_strerror(ie->code),
+             ie->field[0] ? ie->field : "(root)", ie->msg);
     if (!rec.has_reply) {
         count(r, ROUTER_CMD_MALFORMED, ROUTER_OUT_DROPPED);
         return;
     }
+    /* Every interaction whose id and token could be read is answered and, like any command
+     * use, gets its command_usage row (autocomplete never does: it is typing, not a use). */
     rpend_entry e = {.kind = RPEND_REPLY,
                      .received_ns = t0,
-                     .record = rec.user_id != 0,
+                     .record = rec.type != IX_AUTOCOMPLETE,
                      .user_id = rec.user_id,
                      .guild_id = rec.guild_id,
                      .channel_id = rec.channel_id,
@@ -474,7 +494,8 @@ static void on_malformed(router *r, const gw_dispatch_msg *d, const ix_error *ie
                      .stat_outcome = ROUTER_OUT_INVALID,
                      .success = false,
                      .cmd_kind = AN_CMD_UNKNOWN,
-                     .interaction_id = rec.id};
+                     .interaction_id = rec.id,
+                     .application_id = rec.application_id};
     snprintf(e.command, sizeof e.command, "invalid");
     /* An autocomplete can only be answered with choices. */
     char *body = rec.type == IX_AUTOCOMPLETE

@@ -246,11 +246,19 @@ static char *print_and_free(cJSON *root)
     return out;
 }
 
+/* Every message the bot sends disables mentions: statistics name users and the prompt quotes
+ * nothing, but an edit without allowed_mentions would let any mention in it ping. */
+static void no_mentions(cJSON *msg)
+{
+    cJSON_AddArrayToObject(cJSON_AddObjectToObject(msg, "allowed_mentions"), "parse");
+}
+
 char *an_stats_reply_json(const an_stats *s)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *embeds = cJSON_AddArrayToObject(root, "embeds");
     cJSON_AddItemToArray(embeds, an_stats_embed(s));
+    no_mentions(root);
     return print_and_free(root);
 }
 
@@ -262,6 +270,7 @@ char *an_stats_failed_json(const char *why)
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "content", text);
     cJSON_AddArrayToObject(root, "embeds");
+    no_mentions(root);
     return print_and_free(root);
 }
 
@@ -371,9 +380,7 @@ static char *callback(int type, const char *content, int flags, bool clear_compo
     cJSON_AddStringToObject(data, "content", content);
     if (flags) cJSON_AddNumberToObject(data, "flags", flags);
     if (clear_components) cJSON_AddArrayToObject(data, "components");
-    /* Never ping anyone from a bot reply. */
-    cJSON *am = cJSON_AddObjectToObject(data, "allowed_mentions");
-    cJSON_AddArrayToObject(am, "parse");
+    no_mentions(data);
     return print_and_free(root);
 }
 
@@ -410,6 +417,7 @@ char *an_reset_prompt_json(const char *confirm_id, const char *cancel_id)
     cJSON_AddItemToArray(buttons, button(4, "Confirm", confirm_id));
     cJSON_AddItemToArray(buttons, button(2, "Cancel", cancel_id));
     cJSON_AddItemToArray(rows, row);
+    no_mentions(data);
     return print_and_free(root);
 }
 
@@ -453,5 +461,6 @@ char *an_reset_done_json(uint64_t rows_deleted, const char *error)
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "content", text);
     cJSON_AddArrayToObject(root, "components");
+    no_mentions(root);
     return print_and_free(root);
 }

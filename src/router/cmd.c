@@ -13,6 +13,7 @@
 #include "comfy/result.h"
 #include "discord/commands.h"
 #include "discord/embed.h"
+#include "discord/gw_json.h"
 #include "discord/reply.h"
 
 bool rcmd_kind_of(const char *name, comfy_kind *kind)
@@ -149,6 +150,69 @@ fail:
     return NULL;
 }
 
+/* ---- option types ------------------------------------------------------------------------------
+ *
+ * ix_parse checks each value against the type the option declares, but not the declared type
+ * against the command's definition; the accessors then treat a mismatch as absence, so a
+ * resolution sent as a number ran at the default size and a seed of "NaN" ran with a random
+ * seed. Checking every option against the command table makes any such request an error the
+ * user sees. */
+
+static const char *opt_type_text(int t)
+{
+    switch (t) {
+    case IX_OPT_SUB_COMMAND:
+        return "a sub-command";
+    case IX_OPT_SUB_COMMAND_GROUP:
+        return "a sub-command group";
+    case IX_OPT_STRING:
+        return "text";
+    case IX_OPT_INTEGER:
+        return "a whole number";
+    case IX_OPT_BOOLEAN:
+        return "true or false";
+    case IX_OPT_USER:
+        return "a user";
+    case IX_OPT_CHANNEL:
+        return "a channel";
+    case IX_OPT_ROLE:
+        return "a role";
+    case IX_OPT_MENTIONABLE:
+        return "a user or role";
+    case IX_OPT_NUMBER:
+        return "a number";
+    case IX_OPT_ATTACHMENT:
+        return "an attachment";
+    default:
+        return "an unknown type";
+    }
+}
+
+int rcmd_check_options(const ix_interaction *ix, char *err, size_t errlen)
+{
+    const char *name = ix->command_name ? ix->command_name : "";
+    const cmd_def *c = cmd_find(name);
+    if (!c) return 0; /* not one of ours: answered as an unknown command */
+    if (ix->subcommand) {
+        snprintf(err, errlen, "/%s has no sub-commands (got \"%.32s\").", c->name, ix->subcommand);
+        return -1;
+    }
+    for (unsigned i = 0; i < ix->noptions; i++) {
+        const ix_option *o = &ix->options[i];
+        const cmd_option_def *d = cmd_find_option(c, o->name);
+        if (!d) {
+            snprintf(err, errlen, "/%s has no option \"%.32s\".", c->name, o->name);
+            return -1;
+        }
+        if ((int)o->type != (int)d->type) {
+            snprintf(err, errlen, "The %s option of /%s must be %s, not %s.", d->name, c->name,
+                     opt_type_text((int)d->type), opt_type_text((int)o->type));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ---- autocomplete ---------------------------------------------------------------------------- */
 
 static bool contains_ci(const char *hay, const char *needle)
@@ -256,13 +320,22 @@ void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap)
 }
 
 /* ---- salvage of malformed interactions --------------------------------------------------------
- */
+ *
+ * ix_parse (cJSON) refuses what the gateway's own scanner accepted — a lone surrogate escape
+ * such as \ud800 in an option value, a `d` over IX_INPUT_MAX — and such an interaction must
+ * still be answered and counted. So the salvage reads only the few fields it needs with the
+ * gateway's scanner (gw_json): it validates the syntax of the whole value but never decodes
+ * strings it does not read, works on any length the gateway delivered, copies nothing but
+ * bounded fields, and trusts each field only after checking it (strict snowflakes, URL-safe
+ * token, command names of Discord's charset). */
 
-static uint64_t snowflake_at(const cJSON *obj, const char *key)
+static uint64_t snowflake_in(gw_span obj, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    gw_span v;
     uint64_t id = 0;
-    if (cJSON_IsString(v) && v->valuestring && ix_parse_snowflake(v->valuestring, &id)) return id;
+    if (gw_json_get(obj, key, &v) == 1 && gw_json_kind_of(v) == GW_JSON_STRING &&
+        gw_json_snowflake(v, &id) == GW_JSON_OK)
+        return id;
     return 0;
 }
 
@@ -275,31 +348,53 @@ static bool url_safe_token(const char *t)
     return true;
 }
 
+/* Discord's command names: 1-32 characters, lower-case letters, digits, '-' and '_' (ASCII is
+ * all this bot registers; anything else is not one of its commands). */
+static bool command_name_ok(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > CMD_NAME_MAX) return false;
+    for (; *n; n++)
+        if (!islower((unsigned char)*n) && !isdigit((unsigned char)*n) && *n != '-' && *n != '_')
+            return false;
+    return true;
+}
+
 void rcmd_recover(const char *json, size_t len, rcmd_recovered *out)
 {
     memset(out, 0, sizeof *out);
-    if (!json || len == 0 || len > IX_INPUT_MAX) return;
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
+    gw_span root;
+    if (!json || len == 0 || gw_json_parse_span(json, len, &root) != GW_JSON_OK ||
+        gw_json_kind_of(root) != GW_JSON_OBJECT)
         return;
-    }
-    out->id = snowflake_at(root, "id");
-    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(root, "token");
-    if (out->id && cJSON_IsString(tok) && tok->valuestring && url_safe_token(tok->valuestring)) {
-        snprintf(out->token, sizeof out->token, "%s", tok->valuestring);
+    out->id = snowflake_in(root, "id");
+    out->application_id = snowflake_in(root, "application_id");
+    gw_span v;
+    char tok[IX_TOKEN_MAX + 1];
+    if (out->id && gw_json_get(root, "token", &v) == 1 && gw_json_kind_of(v) == GW_JSON_STRING &&
+        gw_json_string(v, tok, sizeof tok, NULL) == GW_JSON_OK && url_safe_token(tok)) {
+        snprintf(out->token, sizeof out->token, "%s", tok);
         out->has_reply = true;
     }
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
-    if (cJSON_IsNumber(type) && type->valuedouble >= 1 && type->valuedouble <= 5)
-        out->type = (int)type->valuedouble;
-    out->guild_id = snowflake_at(root, "guild_id");
-    out->channel_id = snowflake_at(root, "channel_id");
-    const cJSON *member = cJSON_GetObjectItemCaseSensitive(root, "member");
-    const cJSON *user =
-        cJSON_GetObjectItemCaseSensitive(cJSON_IsObject(member) ? member : root, "user");
-    if (cJSON_IsObject(user)) out->user_id = snowflake_at(user, "id");
-    cJSON_Delete(root);
+    int64_t type = 0;
+    if (gw_json_get(root, "type", &v) == 1 && gw_json_int64(v, &type) == GW_JSON_OK && type >= 1 &&
+        type <= 5)
+        out->type = (int)type;
+    out->guild_id = snowflake_in(root, "guild_id");
+    out->channel_id = snowflake_in(root, "channel_id");
+    gw_span member, user;
+    bool in_member =
+        gw_json_get(root, "member", &member) == 1 && gw_json_kind_of(member) == GW_JSON_OBJECT;
+    if (gw_json_get(in_member ? member : root, "user", &user) == 1 &&
+        gw_json_kind_of(user) == GW_JSON_OBJECT)
+        out->user_id = snowflake_in(user, "id");
+    gw_span data;
+    char name[CMD_NAME_MAX + 1];
+    if ((out->type == IX_COMMAND || out->type == IX_AUTOCOMPLETE) &&
+        gw_json_get(root, "data", &data) == 1 && gw_json_kind_of(data) == GW_JSON_OBJECT &&
+        gw_json_get(data, "name", &v) == 1 && gw_json_kind_of(v) == GW_JSON_STRING &&
+        gw_json_string(v, name, sizeof name, NULL) == GW_JSON_OK && command_name_ok(name))
+        snprintf(out->command, sizeof out->command, "%s", name);
 }
 
 char *rcmd_message_image_url(const char *json, size_t len)

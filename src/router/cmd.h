@@ -28,6 +28,7 @@
 
 #include "analytics/an_commands.h"
 #include "comfy/job.h"
+#include "discord/commands.h"
 #include "discord/gw_roles.h"
 #include "discord/interaction.h"
 #include "msgs/comfy_msgs.h"
@@ -63,18 +64,28 @@ an_perm rcmd_manager_perm(const ix_interaction *ix, gw_roles *roles, const char 
  * "button:reset_cancel" or "button:unknown". */
 void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap);
 
+/* Checks every option of a command interaction against the command's definition: 0, or -1
+ * with a message for the user naming the option and the type it must have, when an option is
+ * unknown, has another type than the definition's, or a sub-command was sent to a command that
+ * has none. A present option of the wrong type is never treated as absent. */
+int rcmd_check_options(const ix_interaction *ix, char *err, size_t errlen);
+
 /* What can be saved of an interaction ix_parse refused. */
 typedef struct rcmd_recovered {
     bool has_reply; /* id and a URL-safe token were found: it can be answered */
     uint64_t id;
+    uint64_t application_id; /* 0 when not found */
     char token[IX_TOKEN_MAX + 1];
     uint64_t user_id; /* 0 when not found */
     uint64_t guild_id;
     uint64_t channel_id;
-    int type; /* interaction type, 0 when not found */
+    int type;                       /* interaction type, 0 when not found */
+    char command[CMD_NAME_MAX + 1]; /* data.name of a command or autocomplete, "" when unusable */
 } rcmd_recovered;
 
-/* Best effort, never trusting more than it checks (strict snowflakes, URL-safe token). */
+/* Best effort, never trusting more than it checks (strict snowflakes, URL-safe token, command
+ * names of Discord's charset). Reads the payload with the gateway's scanner, not cJSON, so it
+ * salvages whatever the gateway accepted (lone surrogate escapes, any size it delivered). */
 void rcmd_recover(const char *json, size_t len, rcmd_recovered *out);
 
 /* message.attachments[0].url of a component interaction (http/https, bounded), malloc'd, or

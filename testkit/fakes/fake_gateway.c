@@ -359,7 +359,10 @@ static void send_ready(fgw *f, conn *c, session *s)
     cJSON_AddStringToObject(user, "id", idbuf);
     cJSON_AddStringToObject(user, "username", "fluxbot-fake");
     cJSON_AddStringToObject(user, "discriminator", "0");
+    cJSON_AddNullToObject(user, "global_name");
+    cJSON_AddNullToObject(user, "avatar");
     cJSON_AddTrueToObject(user, "bot");
+    cJSON_AddNumberToObject(user, "flags", 0);
     cJSON_AddItemToObject(d, "guilds", stubs);
     cJSON_AddStringToObject(d, "session_id", s->id);
     cJSON_AddStringToObject(d, "resume_gateway_url", f->ws_url);

@@ -629,6 +629,9 @@ static cJSON *message_new(frest *f, uint64_t channel_id)
     cJSON *au = cJSON_AddObjectToObject(m, "author");
     util_json_add_u64(au, "id", f->app_id);
     cJSON_AddStringToObject(au, "username", "fluxbot-fake");
+    cJSON_AddStringToObject(au, "discriminator", "0");
+    cJSON_AddNullToObject(au, "global_name");
+    cJSON_AddNullToObject(au, "avatar");
     cJSON_AddTrueToObject(au, "bot");
     util_json_add_u64(m, "webhook_id", f->app_id);
     util_json_add_u64(m, "application_id", f->app_id);
@@ -683,6 +686,40 @@ static void seg_copy(const fr_path *pp, unsigned i, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* GET /oauth2/applications/@me: the bot's application, owned by a fixed user. */
+static void route_application_me(frest *f, fr_pss *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    util_json_add_u64(o, "id", f->app_id);
+    cJSON_AddStringToObject(o, "name", "fluxbot-fake");
+    cJSON_AddStringToObject(o, "description", "");
+    cJSON_AddNullToObject(o, "icon");
+    cJSON_AddArrayToObject(o, "rpc_origins");
+    cJSON_AddTrueToObject(o, "bot_public");
+    cJSON_AddFalseToObject(o, "bot_require_code_grant");
+    cJSON *owner = cJSON_AddObjectToObject(o, "owner");
+    cJSON_AddStringToObject(owner, "id", "300000000000000999");
+    cJSON_AddStringToObject(owner, "username", "fake-owner");
+    cJSON_AddStringToObject(owner, "discriminator", "0");
+    cJSON_AddNullToObject(owner, "global_name");
+    cJSON_AddNullToObject(owner, "avatar");
+    cJSON_AddNumberToObject(owner, "public_flags", 0);
+    cJSON_AddNullToObject(o, "team");
+    cJSON_AddStringToObject(o, "verify_key", "00");
+    cJSON_AddNumberToObject(o, "flags", 0);
+    resp_cjson(p, 200, o);
+    cJSON_Delete(o);
+}
+
+/* GET /gateway: only the URL (what discord.py's unsharded client asks for). */
+static void route_gateway(frest *f, fr_pss *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "url", f->gateway_url);
+    resp_cjson(p, 200, o);
+    cJSON_Delete(o);
+}
+
 static void route_gateway_bot(frest *f, fr_pss *p)
 {
     if (f->cfg.gateway_bot_json) {
@@ -714,7 +751,15 @@ static void route_users_me(frest *f, fr_pss *p)
     cJSON_AddStringToObject(o, "id", id);
     cJSON_AddStringToObject(o, "username", "fluxbot-fake");
     cJSON_AddStringToObject(o, "discriminator", "0");
+    /* Discord always sends these keys, null or not; discord.py reads them unconditionally */
+    cJSON_AddNullToObject(o, "global_name");
+    cJSON_AddNullToObject(o, "avatar");
     cJSON_AddTrueToObject(o, "bot");
+    cJSON_AddNumberToObject(o, "flags", 0);
+    cJSON_AddNumberToObject(o, "public_flags", 0);
+    cJSON_AddTrueToObject(o, "verified");
+    cJSON_AddFalseToObject(o, "mfa_enabled");
+    cJSON_AddNullToObject(o, "locale");
     resp_cjson(p, 200, o);
     cJSON_Delete(o);
 }
@@ -1026,6 +1071,11 @@ static int fr_process(frest *f, fr_pss *p)
     uint64_t a = 0, b = 0;
     if (pp.n == 2 && seg_is(&pp, 0, "gateway") && seg_is(&pp, 1, "bot") && !strcmp(m, "GET")) {
         route_gateway_bot(f, p);
+    } else if (pp.n == 1 && seg_is(&pp, 0, "gateway") && !strcmp(m, "GET")) {
+        route_gateway(f, p);
+    } else if (pp.n == 3 && seg_is(&pp, 0, "oauth2") && seg_is(&pp, 1, "applications") &&
+               seg_is(&pp, 2, "@me") && !strcmp(m, "GET")) {
+        route_application_me(f, p);
     } else if (pp.n == 2 && seg_is(&pp, 0, "users") && seg_is(&pp, 1, "@me") && !strcmp(m, "GET")) {
         route_users_me(f, p);
     } else if (seg_is(&pp, 0, "applications") && seg_u64(&pp, 1, &a) &&

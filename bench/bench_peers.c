@@ -1,0 +1,464 @@
+/*
+ * bench_peers: what one interaction costs fluxbot beside a discord.py bot doing the same
+ * Discord work, both driven by the project's own fake Discord at the same fixed rate.
+ *
+ * Each bot runs as a child process against a fresh fake Discord (gateway + REST on loopback):
+ *   - fluxbot (the real binary, `run`), with a fake ComfyUI for the generation half of a mix;
+ *   - bench/peers/discordpy_bot.py under Debian's python3-discord, which answers /stats with a
+ *     deferral and an embed edit and /comfy with a deferral and a multipart PNG edit.
+ * Once a bot has registered its commands, the driver injects interactions at --rate per second
+ * for --seconds (send times fixed in advance, latency measured from the scheduled time), waits
+ * until each one has its deferral and its final edit, and reads the child's CPU time from
+ * /proc/<pid>/stat before and after the window, so start-up is not counted. With --strace a
+ * second pass of each bot runs under `strace -f -c` attached for the window only and gives the
+ * system calls per interaction.
+ *
+ *   bench_peers [--rate N] [--seconds S] [--mix stats|png|half] [--bin PATH] [--python PATH]
+ *               [--script PATH] [--strace] [--json] [--only fluxbot|discordpy]
+ *
+ * The figure that matters is the ratio of CPU per interaction (fluxbot ÷ discord.py), measured
+ * in the same run on the same machine. Exit status: 0 when every interaction of every pass was
+ * answered exactly once, 1 otherwise, 2 on a usage or set-up error.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "e2e_proc.h"
+#include "fakes/fake_comfy.h"
+#include "fakes/fake_discord.h"
+
+#define TOKEN "bench-token.peers.fluxbot"
+
+typedef enum peer_kind { PEER_FLUXBOT, PEER_DISCORDPY } peer_kind;
+typedef enum mix_kind { MIX_STATS, MIX_PNG, MIX_HALF } mix_kind;
+
+typedef struct opts {
+    unsigned rate, seconds;
+    const char *bin, *python, *script, *only, *mix_name;
+    mix_kind mix;
+    bool strace, json;
+} opts;
+
+typedef struct sent {
+    uint64_t id;
+    uint64_t due_ns;
+    bool png;
+} sent;
+
+typedef struct result {
+    const char *name;
+    unsigned sent, answered, doubled, edited;
+    double cpu_s, wall_s;
+    double us_per_ix;              /* CPU µs per interaction */
+    double core_pct;               /* share of one core over the window */
+    double p50_ms, p99_ms, max_ms; /* scheduled send -> accepted deferral */
+    double syscalls_per_ix;        /* -1: not measured */
+    bool ok;
+} result;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_until(uint64_t t)
+{
+    struct timespec ts = {(time_t)(t / 1000000000ull), (long)(t % 1000000000ull)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+}
+
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    e2e_procstat st;
+    if (e2e_parse_stat(buf, &st) != 0) return -1;
+    return (double)(st.utime_ticks + st.stime_ticks) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The child: the bot itself, or strace attached to it for the syscall pass. */
+typedef struct pass {
+    fake_discord *fd;
+    fcomfy *comfy;
+    e2e_child child;
+    bool started;
+    char dir[64], log[128];
+} pass;
+
+static bool commands_registered(pass *p)
+{
+    char *cmds = frest_commands_json(fake_discord_rest(p->fd), 0);
+    bool ok = cmds && strstr(cmds, "\"stats\"") != NULL;
+    free(cmds);
+    return ok;
+}
+
+static void log_tail(const pass *p)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "tail -n 80 '%s' >&2", p->log);
+    if (system(cmd) != 0) fprintf(stderr, "bench_peers: no log at %s\n", p->log);
+}
+
+static int pass_start(pass *p, const opts *o, peer_kind k)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->dir, sizeof p->dir, "/tmp/fluxbot-peers-XXXXXX");
+    if (!mkdtemp(p->dir)) return -1;
+    snprintf(p->log, sizeof p->log, "%s/bot.log", p->dir);
+    fake_discord_options fo = {.token = TOKEN};
+    p->fd = fake_discord_start(&fo);
+    if (!p->fd) return -1;
+
+    char **env = NULL;
+    e2e_env_set(&env, "DISCORD_TOKEN", TOKEN);
+    e2e_env_set(&env, "DISCORD_API_BASE", fake_discord_api_base(p->fd));
+    e2e_env_set(&env, "PATH", "/usr/bin:/bin");
+    char db[128], out[128];
+    int rc;
+    if (k == PEER_FLUXBOT) {
+        fcomfy_opts co = {.steps = 1, .png_width = 64, .png_height = 64, .name = "peers-comfy"};
+        p->comfy = fcomfy_start(&co);
+        if (!p->comfy) return -1;
+        snprintf(db, sizeof db, "%s/bench.db", p->dir);
+        snprintf(out, sizeof out, "%s/output", p->dir);
+        e2e_env_set(&env, "COMFYUI_URLS", fcomfy_url(p->comfy));
+        e2e_env_set(&env, "FLUXBOT_DB", db);
+        e2e_env_set(&env, "FLUXBOT_OUTPUT_DIR", out);
+        e2e_env_set(&env, "FLUXBOT_LOG_LEVEL", "warn");
+        char *argv[] = {(char *)o->bin,
+                        "run",
+                        "--user-max-concurrent-jobs",
+                        "1000",
+                        "--user-max-jobs-per-hour",
+                        "100000",
+                        "--max-queued-jobs",
+                        "100000",
+                        NULL};
+        rc = e2e_spawn(&p->child, o->bin, argv, env, p->log);
+    } else {
+        char *argv[] = {(char *)o->python, (char *)o->script, NULL};
+        rc = e2e_spawn(&p->child, o->python, argv, env, p->log);
+    }
+    e2e_env_free(env);
+    if (rc != 0) {
+        fprintf(stderr, "bench_peers: cannot start the bot: %s\n", strerror(-rc));
+        return -1;
+    }
+    p->started = true;
+    uint64_t deadline = now_ns() + 30000000000ull;
+    while (!commands_registered(p)) {
+        if (e2e_wait(&p->child, 0) == 0) {
+            fprintf(stderr, "bench_peers: the bot exited during start (code %d)\n",
+                    e2e_exit_code(&p->child));
+            log_tail(p);
+            return -1;
+        }
+        if (now_ns() > deadline) {
+            fprintf(stderr, "bench_peers: the bot registered no commands within 30 s\n");
+            log_tail(p);
+            return -1;
+        }
+        sleep_until(now_ns() + 20000000ull);
+    }
+    sleep_until(now_ns() + 500000000ull); /* let start-up work settle */
+    return 0;
+}
+
+static void pass_stop(pass *p)
+{
+    if (p->started) {
+        e2e_signal(&p->child, SIGTERM);
+        if (e2e_wait(&p->child, 10000) != 0) e2e_kill(&p->child);
+    }
+    if (p->comfy) fcomfy_stop(p->comfy);
+    fake_discord_stop(p->fd);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
+    if (system(cmd) != 0) fprintf(stderr, "bench_peers: could not remove %s\n", p->dir);
+}
+
+/* strace -f -c attached to pid; returns its pid (its summary goes to out). */
+static pid_t strace_attach(pid_t pid, const char *out)
+{
+    pid_t s = fork();
+    if (s == 0) {
+        char pids[32];
+        snprintf(pids, sizeof pids, "%d", (int)pid);
+        execlp("strace", "strace", "-f", "-c", "-q", "-o", out, "-p", pids, (char *)NULL);
+        _exit(127);
+    }
+    /* strace needs a moment to attach to every thread before the window starts */
+    sleep_until(now_ns() + 1000000000ull);
+    return s;
+}
+
+/* The "total" line of strace -c: calls in its 4th column. */
+static long strace_total(const char *out)
+{
+    FILE *f = fopen(out, "r");
+    if (!f) return -1;
+    char line[512];
+    long total = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "total")) {
+            double pct, secs;
+            long usecs, calls;
+            if (sscanf(line, "%lf %lf %ld %ld", &pct, &secs, &usecs, &calls) == 4)
+                total = calls;
+            else if (sscanf(line, "%lf %lf %ld", &pct, &secs, &calls) == 3)
+                total = calls;
+        }
+    }
+    fclose(f);
+    return total;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool wants_png(const opts *o, unsigned i)
+{
+    return o->mix == MIX_PNG || (o->mix == MIX_HALF && (i % 2) == 1);
+}
+
+/* One window of injections; fills r. */
+static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
+{
+    unsigned n = o->rate * o->seconds;
+    sent *s = calloc(n, sizeof *s);
+    if (!s) return -1;
+    char out[160];
+    snprintf(out, sizeof out, "%s/strace.txt", p->dir);
+    pid_t st = count_syscalls ? strace_attach(p->child.pid, out) : 0;
+
+    double cpu0 = proc_cpu_s(p->child.pid);
+    uint64_t t0 = now_ns() + 50000000ull, step = 1000000000ull / o->rate;
+    fake_discord_member who = {.user_id = 300000000000000001ull};
+    for (unsigned i = 0; i < n; i++) {
+        s[i].due_ns = t0 + i * step;
+        s[i].png = wants_png(o, i);
+        sleep_until(s[i].due_ns);
+        fake_discord_ix ix;
+        who.user_id = 300000000000000001ull + (i % 50);
+        int rc = s[i].png
+                     ? fake_discord_inject_command(
+                           p->fd, "comfy",
+                           "[{\"name\":\"prompt\",\"type\":3,\"value\":\"a lighthouse at dusk\"},"
+                           "{\"name\":\"resolution\",\"type\":3,\"value\":\"1024x1024\"}]",
+                           NULL, 0, &who, &ix)
+                     : fake_discord_inject_command(p->fd, "stats",
+                                                   "[{\"name\":\"days\",\"type\":4,\"value\":7}]",
+                                                   NULL, 0, &who, &ix);
+        s[i].id = rc == 0 ? ix.id : 0;
+    }
+    /* wait for every deferral and final edit (bounded) */
+    uint64_t deadline = now_ns() + 20000000000ull;
+    unsigned done = 0;
+    while (now_ns() < deadline) {
+        done = 0;
+        for (unsigned i = 0; i < n; i++) {
+            frest_ix_state ixs;
+            if (s[i].id && frest_interaction_state(fake_discord_rest(p->fd), s[i].id, &ixs)) {
+                if (ixs.ack_type && ixs.edits >= 1) done++;
+                free(ixs.original_json);
+            }
+        }
+        if (done == n) break;
+        sleep_until(now_ns() + 50000000ull);
+    }
+    double cpu1 = proc_cpu_s(p->child.pid);
+    double wall = (double)(now_ns() - t0) / 1e9;
+    if (st > 0) {
+        kill(st, SIGINT);
+        waitpid(st, NULL, 0);
+        long calls = strace_total(out);
+        r->syscalls_per_ix = calls >= 0 ? (double)calls / n : -1;
+    }
+
+    /* latency: first accepted callback per interaction, from the fake's recorder */
+    frest_filter flt = {.method = "POST", .path_prefix = "/interactions/", .status = 0};
+    frest_request *reqs = NULL;
+    size_t nreq = frest_collect(fake_discord_rest(p->fd), &flt, &reqs);
+    double *lat = calloc(n ? n : 1, sizeof *lat);
+    unsigned nl = 0, doubled = 0;
+    for (unsigned i = 0; i < n; i++) {
+        char idtxt[64];
+        snprintf(idtxt, sizeof idtxt, "/interactions/%" PRIu64 "/", s[i].id);
+        unsigned seen = 0;
+        for (size_t j = 0; j < nreq; j++) {
+            if (strncmp(reqs[j].path, idtxt, strlen(idtxt)) != 0) continue;
+            if (reqs[j].status / 100 != 2) continue;
+            if (seen++ == 0 && reqs[j].mono_ns > s[i].due_ns)
+                lat[nl++] = (double)(reqs[j].mono_ns - s[i].due_ns) / 1e6;
+        }
+        if (seen > 1) doubled++;
+        if (seen == 0 && !count_syscalls) {
+            /* say what the fake saw of it, so a miss can be told from a slow answer */
+            unsigned tries = 0;
+            int last = 0;
+            for (size_t j = 0; j < nreq; j++)
+                if (strncmp(reqs[j].path, idtxt, strlen(idtxt)) == 0)
+                    tries++, last = reqs[j].status;
+            frest_ix_state ixs;
+            bool known =
+                s[i].id && frest_interaction_state(fake_discord_rest(p->fd), s[i].id, &ixs);
+            fprintf(stderr,
+                    "bench_peers: interaction %u (%s) unanswered: %u callback(s), last status %d, "
+                    "late %d\n",
+                    i, s[i].png ? "png" : "stats", tries, last, known ? (int)ixs.late : -1);
+            if (known) free(ixs.original_json);
+        }
+    }
+    frest_requests_free(reqs, nreq);
+    qsort(lat, nl, sizeof *lat, cmp_double);
+    if (!count_syscalls) {
+        r->sent = n;
+        r->answered = nl;
+        r->doubled = doubled;
+        r->edited = done;
+        r->cpu_s = cpu1 - cpu0;
+        r->wall_s = wall;
+        r->us_per_ix = n ? (cpu1 - cpu0) * 1e6 / n : 0;
+        r->core_pct = wall > 0 ? 100.0 * (cpu1 - cpu0) / wall : 0;
+        r->p50_ms = nl ? lat[nl / 2] : -1;
+        r->p99_ms = nl ? lat[(size_t)((nl - 1) * 0.99)] : -1;
+        r->max_ms = nl ? lat[nl - 1] : -1;
+        r->ok = nl == n && doubled == 0 && done == n;
+    }
+    free(lat);
+    free(s);
+    return 0;
+}
+
+static int run_peer(const opts *o, peer_kind k, result *r)
+{
+    r->name = k == PEER_FLUXBOT ? "fluxbot" : "discord.py";
+    r->syscalls_per_ix = -1;
+    pass p;
+    if (pass_start(&p, o, k) != 0) {
+        pass_stop(&p);
+        return -1;
+    }
+    int rc = drive(&p, o, r, false);
+    pass_stop(&p);
+    if (rc != 0 || !o->strace) return rc;
+    if (pass_start(&p, o, k) != 0) {
+        pass_stop(&p);
+        return -1;
+    }
+    rc = drive(&p, o, r, true);
+    pass_stop(&p);
+    return rc;
+}
+
+static void print_table(const opts *o, const result *r, unsigned nr)
+{
+    printf("peers benchmark: %u interactions/s for %u s, mix %s, %ld cores\n\n", o->rate,
+           o->seconds, o->mix_name, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("%-11s %7s %9s %9s %11s %9s %9s %9s %12s\n", "bot", "sent", "answered", "CPU %",
+           "CPU us/ix", "p50 ms", "p99 ms", "max ms", "syscalls/ix");
+    for (unsigned i = 0; i < nr; i++) {
+        char sc[32] = "-";
+        if (r[i].syscalls_per_ix >= 0) snprintf(sc, sizeof sc, "%.1f", r[i].syscalls_per_ix);
+        printf("%-11s %7u %9u %8.1f%% %11.0f %9.2f %9.2f %9.2f %12s\n", r[i].name, r[i].sent,
+               r[i].answered, r[i].core_pct, r[i].us_per_ix, r[i].p50_ms, r[i].p99_ms, r[i].max_ms,
+               sc);
+    }
+    if (nr == 2 && r[1].us_per_ix > 0)
+        printf("\nCPU per interaction, fluxbot / discord.py: %.3f\n",
+               r[0].us_per_ix / r[1].us_per_ix);
+}
+
+static void print_json(const opts *o, const result *r, unsigned nr)
+{
+    printf("{\"rate\":%u,\"seconds\":%u,\"mix\":\"%s\",\"bots\":[", o->rate, o->seconds,
+           o->mix_name);
+    for (unsigned i = 0; i < nr; i++)
+        printf("%s{\"bot\":\"%s\",\"sent\":%u,\"answered\":%u,\"doubled\":%u,\"edited\":%u,"
+               "\"cpu_s\":%.4f,\"core_pct\":%.2f,\"cpu_us_per_ix\":%.1f,\"p50_ms\":%.3f,"
+               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"syscalls_per_ix\":%.2f}",
+               i ? "," : "", r[i].name, r[i].sent, r[i].answered, r[i].doubled, r[i].edited,
+               r[i].cpu_s, r[i].core_pct, r[i].us_per_ix, r[i].p50_ms, r[i].p99_ms, r[i].max_ms,
+               r[i].syscalls_per_ix);
+    if (nr == 2 && r[1].us_per_ix > 0)
+        printf("],\"cpu_ratio\":%.4f}\n", r[0].us_per_ix / r[1].us_per_ix);
+    else
+        printf("]}\n");
+}
+
+int main(int argc, char **argv)
+{
+    opts o = {.rate = 300,
+              .seconds = 20,
+              .bin = "build/release/fluxbot",
+              .python = "/usr/bin/python3",
+              .script = "bench/peers/discordpy_bot.py",
+              .mix_name = "stats"};
+    const bench_arg args[] = {
+        {"--rate", BENCH_UNSIGNED, &o.rate}, {"--seconds", BENCH_UNSIGNED, &o.seconds},
+        {"--bin", BENCH_TEXT, &o.bin},       {"--python", BENCH_TEXT, &o.python},
+        {"--script", BENCH_TEXT, &o.script}, {"--mix", BENCH_TEXT, &o.mix_name},
+        {"--only", BENCH_TEXT, &o.only},     {"--strace", BENCH_FLAG, &o.strace},
+        {"--json", BENCH_FLAG, &o.json},
+    };
+    if (!bench_args(argc, argv, args, sizeof args / sizeof args[0],
+                    "[--rate N] [--seconds S] [--mix stats|png|half] [--bin PATH] "
+                    "[--python PATH] [--script PATH] [--only fluxbot|discordpy] [--strace] "
+                    "[--json]"))
+        return 2;
+    if (!strcmp(o.mix_name, "stats"))
+        o.mix = MIX_STATS;
+    else if (!strcmp(o.mix_name, "png"))
+        o.mix = MIX_PNG;
+    else if (!strcmp(o.mix_name, "half"))
+        o.mix = MIX_HALF;
+    else {
+        fprintf(stderr, "bench_peers: --mix is stats, png or half\n");
+        return 2;
+    }
+    if (o.rate == 0 || o.seconds == 0 || o.rate * o.seconds > 100000) {
+        fprintf(stderr, "bench_peers: rate × seconds must be 1..100000\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    result r[2] = {{0}};
+    unsigned nr = 0;
+    bool ok = true;
+    if (!o.only || !strcmp(o.only, "fluxbot")) {
+        if (run_peer(&o, PEER_FLUXBOT, &r[nr]) != 0) return 2;
+        ok = ok && r[nr].ok;
+        nr++;
+    }
+    if (!o.only || !strcmp(o.only, "discordpy")) {
+        if (run_peer(&o, PEER_DISCORDPY, &r[nr]) != 0) return 2;
+        ok = ok && r[nr].ok;
+        nr++;
+    }
+    if (o.json)
+        print_json(&o, r, nr);
+    else
+        print_table(&o, r, nr);
+    return ok ? 0 : 1;
+}

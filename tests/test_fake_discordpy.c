@@ -1,0 +1,147 @@
+/* The fake Discord judged by a real client library: discord.py (Debian's python3-discord) runs
+ * the peers benchmark's bot (bench/peers/discordpy_bot.py) unchanged against the fake. It logs
+ * in (GET /users/@me, GET /oauth2/applications/@me), connects where GET /gateway/bot points,
+ * identifies, registers its commands with a bulk PUT, and answers an injected /stats with a
+ * deferral and an embed edit of @original, and /comfy with a deferral and a multipart PNG edit.
+ * Any field the fake leaves out that discord.py reads, or any route it lacks, fails here. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "e2e_proc.h"
+#include "fakes/fake_discord.h"
+#include "fluxbot/runtime.h"
+
+#define TOKEN "discordpy-token.fake"
+
+static bool registered(fake_discord *fd)
+{
+    char *cmds = frest_commands_json(fake_discord_rest(fd), 0);
+    bool ok = cmds && strstr(cmds, "\"stats\"") && strstr(cmds, "\"comfy\"");
+    free(cmds);
+    return ok;
+}
+
+static void dump_log(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    fprintf(stderr, "---- discord.py bot log ----\n%s\n----\n", buf);
+}
+
+/* Waits for the deferral and the first edit of interaction id; returns @original's JSON. */
+static char *wait_answered(fake_discord *fd, uint64_t id, int *ack_type)
+{
+    for (int i = 0; i < 400; i++) {
+        frest_ix_state st;
+        if (frest_interaction_state(fake_discord_rest(fd), id, &st) && st.ack_type &&
+            st.edits >= 1) {
+            *ack_type = st.ack_type;
+            return st.original_json;
+        }
+        free(st.original_json);
+        usleep(25000);
+    }
+    return NULL;
+}
+
+static void discordpy_answers_through_the_fake(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/fluxbot-dpy-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char log[128];
+    snprintf(log, sizeof log, "%s/bot.log", dir);
+
+    fake_discord_options fo = {.token = TOKEN};
+    fake_discord *fd = fake_discord_start(&fo);
+    assert_non_null(fd);
+    char **env = NULL;
+    e2e_env_set(&env, "DISCORD_TOKEN", TOKEN);
+    e2e_env_set(&env, "DISCORD_API_BASE", fake_discord_api_base(fd));
+    e2e_env_set(&env, "PATH", "/usr/bin:/bin");
+    char *argv[] = {"/usr/bin/python3", FLUXBOT_SOURCE_DIR "/bench/peers/discordpy_bot.py", NULL};
+    e2e_child child;
+    assert_int_equal(e2e_spawn(&child, "/usr/bin/python3", argv, env, log), 0);
+    e2e_env_free(env);
+
+    bool ok = false;
+    for (int i = 0; i < 600 && !ok; i++) { /* 30 s: a cold Python start on a loaded machine */
+        ok = registered(fd);
+        if (!ok && e2e_wait(&child, 0) == 0) break;
+        if (!ok) usleep(50000);
+    }
+    if (!ok) dump_log(log);
+    assert_true(ok);
+
+    /* /stats: deferral (type 5) then an embed in @original */
+    fake_discord_ix ix;
+    assert_int_equal(fake_discord_inject_command(fd, "stats",
+                                                 "[{\"name\":\"days\",\"type\":4,\"value\":7}]",
+                                                 NULL, 0, NULL, &ix),
+                     0);
+    int ack = 0;
+    char *orig = wait_answered(fd, ix.id, &ack);
+    if (!orig) dump_log(log);
+    assert_non_null(orig);
+    assert_int_equal(ack, 5);
+    cJSON *m = cJSON_Parse(orig);
+    assert_non_null(m);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(m, "embeds")), 1);
+    cJSON_Delete(m);
+    free(orig);
+
+    /* /comfy: deferral then a multipart edit carrying a PNG */
+    assert_int_equal(
+        fake_discord_inject_command(fd, "comfy",
+                                    "[{\"name\":\"prompt\",\"type\":3,\"value\":\"a lighthouse\"}]",
+                                    NULL, 0, NULL, &ix),
+        0);
+    orig = wait_answered(fd, ix.id, &ack);
+    if (!orig) dump_log(log);
+    assert_non_null(orig);
+    assert_int_equal(ack, 5);
+    m = cJSON_Parse(orig);
+    assert_non_null(m);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(m, "attachments")), 1);
+    cJSON_Delete(m);
+    free(orig);
+    frest_filter flt = {.method = "PATCH", .path_prefix = "/webhooks/", .status = 200};
+    frest_request *reqs = NULL;
+    size_t n = frest_collect(fake_discord_rest(fd), &flt, &reqs);
+    bool multipart = false;
+    for (size_t i = 0; i < n; i++)
+        if (reqs[i].content_type && strstr(reqs[i].content_type, "multipart/form-data"))
+            multipart = true;
+    frest_requests_free(reqs, n);
+    assert_true(multipart);
+
+    e2e_signal(&child, SIGTERM);
+    if (e2e_wait(&child, 10000) != 0) e2e_kill(&child);
+    fake_discord_stop(fd);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(discordpy_answers_through_the_fake),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
