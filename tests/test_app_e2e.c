@@ -379,8 +379,12 @@ static void stats_shows_what_was_done(void **state)
     char rows[2048];
     assert_int_equal(usage_rows(rows, sizeof rows, 3), 3);
     assert_string_equal(rows, "comfy:1\ncomfy:0\ncomfy:0\n");
-    assert_int_equal(sql_count("SELECT COUNT(*) FROM command_usage WHERE kind = 'autocomplete'"),
-                     1);
+    /* (its row is committed by the writer on its own schedule: wait for it, up to 5 s) */
+    int ac = 0;
+    for (uint64_t until = now_ms() + 5000; now_ms() < until; sleep_ms(25))
+        if ((ac = sql_count("SELECT COUNT(*) FROM command_usage WHERE kind = 'autocomplete'")) == 1)
+            break;
+    assert_int_equal(ac, 1);
     assert_int_equal(table_count("image_stats"), 1);
 
     fake_discord_ix ix;
