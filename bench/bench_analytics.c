@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "actors/analytics_writer.h"
+#include "analytics/an_record.h"
 #include "analytics/an_event.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_store.h"

@@ -43,7 +43,7 @@
 #include "e2e_sched.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/log.h"
 #include "hist.h"
 

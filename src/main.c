@@ -13,7 +13,7 @@
 #include "app/docgen.h"
 #include "app/version.h"
 #include "demo/demo.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/log.h"
 
 int main(int argc, char **argv)

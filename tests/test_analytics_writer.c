@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "actors/analytics_writer.h"
+#include "analytics/an_record.h"
 #include "analytics/an_store.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"

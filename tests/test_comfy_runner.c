@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "actors/analytics_writer.h"
+#include "analytics/an_record.h"
 #include "test_comfy_fixture.h"
 
 static const char *hostile =

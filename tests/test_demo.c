@@ -20,7 +20,7 @@
 #include "analytics/an_stats.h"
 #include "app/app.h"
 #include "demo/demo.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 

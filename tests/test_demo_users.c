@@ -17,7 +17,7 @@
 #include "demo/demo_users.h"
 #include "comfy/result.h"
 #include "fakes/fake_discord.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/log.h"
 
 static void test_every_kind_is_injected(void **state)

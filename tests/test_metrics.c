@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "actors/analytics_writer.h"
+#include "analytics/an_record.h"
 #include "app/metrics.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"

@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "actors/analytics_writer.h"
+#include "analytics/an_record.h"
 #include "actors/stats_reporter.h"
 #include "analytics/an_chart.h"
 #include "analytics/an_cli.h"

@@ -11,7 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "actors/analytics_writer.h"
+#include "analytics/an_record.h"
 #include "actors/comfy_runner_http.h"
 #include "actors/comfy_runner_internal.h"
 #include "analytics/an_results.h"

@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #include "comfy/job.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/runtime.h"
 
 #define COMFY_ACTOR_NAME "comfy"

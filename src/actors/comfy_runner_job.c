@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "actors/analytics_writer.h"
+#include "analytics/an_record.h"
 #include "actors/comfy_runner_http.h"
 #include "actors/comfy_runner_internal.h"
 #include "comfy/image.h"

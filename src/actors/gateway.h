@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #include "discord/gw_roles.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/runtime.h"
 
 #define GATEWAY_ACTOR_NAME "gateway"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "actors/analytics_writer.h"
+#include "analytics/an_record.h"
 #include "analytics/an_commands.h"
 #include "analytics/an_confirm.h"
 #include "comfy/result.h"

@@ -42,7 +42,7 @@
 
 #include "comfy/job.h"
 #include "discord/gw_roles.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/runtime.h"
 
 #define ROUTER_ACTOR_NAME "router"

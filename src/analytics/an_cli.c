@@ -13,7 +13,7 @@
 #include "analytics/an_import.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_time.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/runtime.h"
 
 static const char k_usage[] =

@@ -18,7 +18,7 @@
 
 #include "comfy/loras.h"
 #include "comfy/ratios.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/runtime.h"
 
 enum {

@@ -12,7 +12,7 @@
 
 #include "actors/discord_rest.h"
 #include "comfy/ratios.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/runtime.h"
 
 #define APPREG_ACTOR_NAME "app"

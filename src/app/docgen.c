@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "app/app.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 
 /* Where the package and `cmake --install` put things, set on this file by cmake/install.cmake
  * (the manual describes the installed layout, not the build tree). */

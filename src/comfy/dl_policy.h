@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fluxbot/config.h"
+#include "config/config.h"
 
 #define DLPOL_MAX_ENTRIES 32
 #define DLPOL_HOST_MAX 256

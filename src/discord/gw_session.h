@@ -19,7 +19,8 @@
  * action and is DISCONNECTED at once: the old socket is abandoned, never waited for, so a
  * dead peer cannot stall the reconnect.
  *
- * Rules it implements (docs + the bugs other libraries had, see discord-protocol.md):
+ * Rules it implements (Discord's gateway documentation + the bugs other libraries had; see
+ * docs/gateway.md):
  *  - first heartbeat after interval × rand[0,1), then every interval; no ACK since the previous
  *    beat when the next is due ⇒ zombie ⇒ close 4000, resume;
  *  - server op 1 answered at once, but coalesced: while an answer is still unacknowledged,

@@ -23,7 +23,7 @@
 #include <stdio.h>
 
 #include "demo/demo_users.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 
 typedef struct demo_options {
     unsigned seconds;       /* how long users start new actions (0 = cfg->demo_seconds) */

@@ -1,7 +1,7 @@
 /*
  * A fake ComfyUI: a real HTTP + websocket server (libwebsockets) on 127.0.0.1 and an ephemeral
  * port, on its own thread, speaking the routes and the exact websocket message order of the
- * reference (docs: shared/reference/comfyui-api.md §1–2, §6), for tests, benchmarks and the demo.
+ * real ComfyUI API (docs/comfy.md), for tests, benchmarks and the demo.
  *
  * Routes (each also under /api): POST /prompt (validation subset → 400 with node_errors; 409 on
  * a duplicate prompt_id), GET /prompt, GET/POST /queue, POST /interrupt, GET/POST /history,

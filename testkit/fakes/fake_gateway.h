@@ -15,7 +15,7 @@
  *     4096 bytes → 4002; more than 120 client frames in 60 s → 4008; unknown op → 4001;
  *     anything but heartbeat/identify/resume before IDENTIFY → 4003; second IDENTIFY → 4005.
  *   - optionally (stall_front) a TCP front before the websocket that can accept and then
- *     never answer new connections (src/fakes/fake_front.h);
+ *     never answer new connections (testkit/fakes/fake_front.h);
  *   - zlib-stream transport compression (deflate, sync flush per message), optionally split
  *     across several websocket messages.
  * Dispatches injected with fgw_dispatch are numbered per session and kept for replay, like

@@ -25,7 +25,7 @@
 #include "fakes/multipart.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_rest.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/log.h"
 #include "msgs/comfy_msgs.h"
 #include "util/util_time.h"

@@ -24,7 +24,7 @@
 #include "demo/demo_users.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/log.h"
 
 #define E2E_TOKEN "e2e-child-token.fluxbot"

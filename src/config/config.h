@@ -1,7 +1,7 @@
 /*
  * fluxbot configuration: one struct, filled in layers — built-in defaults < JSON file (-c FILE)
  * < environment < command-line flags. Every key is described once, in the table in
- * src/runtime/config.c, which drives the JSON reader, the environment, the flags, --help,
+ * src/config/config.c, which drives the JSON reader, the environment, the flags, --help,
  * --print-config and the README's reference. Adding a key = a field here + a row there.
  */
 #ifndef FLUXBOT_CONFIG_H

@@ -7,7 +7,7 @@
  * Layers, later wins: built-in defaults < JSON file (-c FILE / --config FILE) < environment <
  * command-line flags. Every error names the key and the layer it came from.
  */
-#include "fluxbot/config.h"
+#include "config/config.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fluxbot/config.h"
+#include "config/config.h"
 #include "fluxbot/log.h"
 
 static char g_err[512];
