@@ -132,6 +132,15 @@ static int pass_start(pass *p, const opts *o, peer_kind k)
     e2e_env_set(&env, "DISCORD_TOKEN", TOKEN);
     e2e_env_set(&env, "DISCORD_API_BASE", fake_discord_api_base(p->fd));
     e2e_env_set(&env, "PATH", "/usr/bin:/bin");
+    /* FLUXBOT_* settings of the caller reach the bot (to compare configurations) */
+    extern char **environ;
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (strncmp(*e, "FLUXBOT_", 8) != 0 || !eq) continue;
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
+        e2e_env_set(&env, name, eq + 1);
+    }
     char db[128], out[128];
     int rc;
     if (k == PEER_FLUXBOT) {

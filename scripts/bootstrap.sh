@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config
     libwebsockets-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev libcjson-dev libck-dev
-    zlib1g-dev libcmocka-dev sqlite3 clang-format
+    zlib1g-dev libcmocka-dev sqlite3 clang-format libpcre2-dev
     dpkg-dev file
     python3-discord strace
     libcairo2-dev fonts-dejavu-core

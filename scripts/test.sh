@@ -3,7 +3,8 @@
 # drift; fix with clang-format -i); the release build (what the run command and the
 # benchmarks use: -O2 raises warnings Debug does not) must compile; the Debian package is built
 # and unpacked into a temporary root (or, with FLUXBOT_TEST_DPKG_INSTALL=1 as root, as CI does
-# on its fresh machine, installed with dpkg), for test_install to run the installed files; then
+# on its fresh machine, installed with apt/dpkg), and the release build installed with
+# `cmake --install` into another, for test_install to run the installed files; then
 # all tests under ASan+UBSan, then the concurrent ones (label "tsan") under ThreadSanitizer.
 # Extra arguments go to ctest (e.g. -R router).
 set -euo pipefail
@@ -25,7 +26,8 @@ if ! deb=$("$here/scripts/package.sh" 2>"$pkglog"); then
     exit 1
 fi
 if [ "${FLUXBOT_TEST_DPKG_INSTALL:-0}" = 1 ] && [ "$(id -u)" -eq 0 ]; then
-    dpkg -i "$deb" >/dev/null
+    # apt resolves what the package depends on and a fresh machine may lack (procps).
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$deb" >/dev/null
     export FLUXBOT_INSTALLED_ROOT=/
 else
     FLUXBOT_INSTALLED_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/fluxbot-pkg-XXXXXX")

@@ -49,6 +49,7 @@ int main(int argc, char **argv)
     }
     if (action == CFG_VERSION) app_print_library_versions(stdout);
     if (action != CFG_RUN) return 0;
+    app_set_config_args(argc - first_flag, argv + first_flag);
     log_configure((log_level)log_level_parse(cfg.log_level), strcmp(cfg.log_format, "json") == 0,
                   2);
     log_add_secret(cfg.discord_token);

@@ -43,9 +43,10 @@ static void test_table_json(void **state)
     if (!s) fail_msg("%s", err);
     assert_int_equal(cmd_validate_json(s, strlen(s), err, sizeof err), 0);
     cJSON *arr = cJSON_Parse(s);
-    assert_int_equal(cJSON_GetArraySize(arr), 7);
-    const char *names[] = {"comfy", "redux", "pulid", "video", "queue", "stats", "reset_stats"};
-    for (int i = 0; i < 7; i++) {
+    assert_int_equal(cJSON_GetArraySize(arr), 12);
+    const char *names[] = {"comfy",       "redux",  "pulid", "video", "queue",  "stats",
+                           "reset_stats", "filter", "ban",   "unban", "banned", "warnings"};
+    for (int i = 0; i < 12; i++) {
         cJSON *c = find_cmd(arr, names[i]);
         assert_non_null(c);
         assert_int_equal((int)cJSON_GetObjectItem(c, "type")->valuedouble, 1);
@@ -246,6 +247,45 @@ static void test_validator_rejects(void **state)
     expect_invalid(buf, "4000");
 }
 
+static bool dms_for_queue_and_warnings(void *ctx, const char *command)
+{
+    (void)ctx;
+    return strcmp(command, "queue") == 0 || strcmp(command, "warnings") == 0;
+}
+
+/* The moderation commands are sub-command trees, and DM availability becomes `contexts`. */
+static void test_moderation_commands_and_contexts(void **state)
+{
+    (void)state;
+    char err[200] = "";
+    char *s = cmd_table_json_dms(LABELS, 6, dms_for_queue_and_warnings, NULL, err, sizeof err);
+    if (!s) fail_msg("%s", err);
+    cJSON *arr = cJSON_Parse(s);
+    cJSON *filter = find_cmd(arr, "filter");
+    cJSON *word = find_opt(filter, "word");
+    assert_int_equal((int)cJSON_GetObjectItem(word, "type")->valuedouble, 2);
+    cJSON *add = find_opt(word, "add");
+    assert_int_equal((int)cJSON_GetObjectItem(add, "type")->valuedouble, 1);
+    assert_non_null(find_opt(add, "word"));
+    cJSON *regex_add = find_opt(find_opt(filter, "regex"), "add");
+    cJSON *sev = find_opt(regex_add, "severity");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(sev, "choices")), 3);
+    cJSON *user = find_opt(find_cmd(arr, "ban"), "user");
+    assert_int_equal((int)cJSON_GetObjectItem(user, "type")->valuedouble, 6);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(user, "required")));
+    assert_non_null(find_opt(find_opt(find_cmd(arr, "warnings"), "clear"), "user"));
+    const char *names[] = {"comfy", "queue", "warnings", "ban"};
+    int want[] = {1, 2, 2, 1};
+    for (int i = 0; i < 4; i++) {
+        cJSON *ctx = cJSON_GetObjectItem(find_cmd(arr, names[i]), "contexts");
+        assert_int_equal(cJSON_GetArraySize(ctx), want[i]);
+        assert_int_equal((int)cJSON_GetArrayItem(ctx, 0)->valuedouble, 0);
+        if (want[i] == 2) assert_int_equal((int)cJSON_GetArrayItem(ctx, 1)->valuedouble, 1);
+    }
+    cJSON_Delete(arr);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_resolution_autocomplete_fallback),
         cmocka_unit_test(test_register_path),
         cmocka_unit_test(test_validator_rejects),
+        cmocka_unit_test(test_moderation_commands_and_contexts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -528,6 +528,8 @@ static const char *type_words(int t)
         return "must be a number";
     case CMD_OPT_BOOLEAN:
         return "must be true or false";
+    case CMD_OPT_USER:
+        return "must be a user";
     default:
         return "must be an attachment";
     }
@@ -544,40 +546,82 @@ static void expect_refused(const char *cmd, const char *opts, const char *want1,
     ix_free(ix);
 }
 
+/* The options array carrying `inner` (one option's JSON) for the sub-command path of a leaf:
+ * "" (the command's own options), "sub" or "group sub". */
+static void wrap_in_path(const char *path, const char *inner, char *out, size_t cap)
+{
+    char first[40] = "", second[40] = "";
+    if (sscanf(path, "%39s %39s", first, second) < 1) {
+        snprintf(out, cap, "[%s]", inner);
+    } else if (!second[0]) {
+        snprintf(out, cap, "[{\"name\":\"%s\",\"type\":1,\"options\":[%s]}]", first, inner);
+    } else {
+        snprintf(out, cap,
+                 "[{\"name\":\"%s\",\"type\":2,\"options\":[{\"name\":\"%s\",\"type\":1,"
+                 "\"options\":[%s]}]}]",
+                 first, second, inner);
+    }
+}
+
+typedef struct leaf_visit {
+    unsigned checked, total;
+} leaf_visit;
+
+static const char *const wrong[][3] = {
+    /* {expected type, wrong "type":..,"value":.. fragment, ...} */
+    {"3", "\"type\":4,\"value\":1024", "\"type\":10,\"value\":2.5"},
+    {"4", "\"type\":3,\"value\":\"2\"", "\"type\":10,\"value\":2.5"},
+    {"10", "\"type\":3,\"value\":\"NaN\"", "\"type\":4,\"value\":1"},
+    {"11", "\"type\":3,\"value\":\"https://x.example/a.png\"", "\"type\":5,\"value\":true"},
+    {"6", "\"type\":3,\"value\":\"someone\"", "\"type\":4,\"value\":1"},
+};
+
+/* Every leaf option of a command (inside its sub-commands, if it has them), sent with the
+ * wrong types. */
+static void check_leaves(const char *cmd, const char *path, const cmd_option_def *defs, unsigned n,
+                         leaf_visit *v)
+{
+    for (unsigned k = 0; k < n; k++) {
+        const cmd_option_def *d = &defs[k];
+        if (d->type == CMD_OPT_SUB_COMMAND || d->type == CMD_OPT_SUB_COMMAND_GROUP) {
+            char sub[80];
+            snprintf(sub, sizeof sub, "%s%s%s", path, *path ? " " : "", d->name);
+            check_leaves(cmd, sub, d->sub, d->nsub, v);
+            continue;
+        }
+        v->total++;
+        for (size_t w = 0; w < sizeof wrong / sizeof wrong[0]; w++) {
+            if (atoi(wrong[w][0]) != (int)d->type) continue;
+            for (int i = 1; i <= 2; i++) {
+                char inner[200], opts[512];
+                snprintf(inner, sizeof inner, "{\"name\":\"%s\",%s}", d->name, wrong[w][i]);
+                wrap_in_path(path, inner, opts, sizeof opts);
+                char who[64];
+                snprintf(who, sizeof who, "The %s option", d->name);
+                expect_refused(cmd, opts, who, type_words((int)d->type));
+                v->checked++;
+            }
+        }
+    }
+}
+
 static void wrongly_typed_options_are_errors(void **state)
 {
     (void)state;
-    static const char *const wrong[][3] = {
-        /* {expected type, wrong "type":..,"value":.. fragment, ...} */
-        {"3", "\"type\":4,\"value\":1024", "\"type\":10,\"value\":2.5"},
-        {"4", "\"type\":3,\"value\":\"2\"", "\"type\":10,\"value\":2.5"},
-        {"10", "\"type\":3,\"value\":\"NaN\"", "\"type\":4,\"value\":1"},
-        {"11", "\"type\":3,\"value\":\"https://x.example/a.png\"", "\"type\":5,\"value\":true"},
-    };
-    unsigned n, checked = 0, total = 0;
+    unsigned n;
+    leaf_visit v = {0};
     const cmd_def *t = cmd_table(&n);
     for (unsigned i = 0; i < n; i++) {
-        for (unsigned k = 0; k < t[i].noptions; k++) {
-            const cmd_option_def *d = &t[i].options[k];
-            total++;
-            for (size_t w = 0; w < sizeof wrong / sizeof wrong[0]; w++) {
-                if (atoi(wrong[w][0]) != (int)d->type) continue;
-                for (int v = 1; v <= 2; v++) {
-                    char opts[256];
-                    snprintf(opts, sizeof opts, "[{\"name\":\"%s\",%s}]", d->name, wrong[w][v]);
-                    char who[64];
-                    snprintf(who, sizeof who, "The %s option", d->name);
-                    expect_refused(t[i].name, opts, who, type_words((int)d->type));
-                    checked++;
-                }
-            }
-        }
-        /* an option the command does not have, and a sub-command */
-        expect_refused(t[i].name, "[{\"name\":\"bogus\",\"type\":3,\"value\":\"x\"}]", "bogus",
-                       "no option");
+        check_leaves(t[i].name, "", t[i].options, t[i].noptions, &v);
+        bool has_subs = t[i].noptions && (t[i].options[0].type == CMD_OPT_SUB_COMMAND ||
+                                          t[i].options[0].type == CMD_OPT_SUB_COMMAND_GROUP);
+        /* an option the command does not have, and a sub-command it does not have */
+        expect_refused(t[i].name, "[{\"name\":\"bogus\",\"type\":3,\"value\":\"x\"}]",
+                       has_subs ? "sub-command" : "bogus", has_subs ? NULL : "no option");
         expect_refused(t[i].name, "[{\"name\":\"sub\",\"type\":1,\"options\":[]}]", "sub-command",
                        NULL);
     }
+    unsigned total = v.total, checked = v.checked;
     assert_true(total >= 19);
     assert_int_equal(checked, 2 * total); /* every option of every command was covered */
     /* The cases of the report, by name. */
@@ -598,6 +642,22 @@ static void wrongly_typed_options_are_errors(void **state)
     char err[256];
     assert_int_equal(rcmd_check_options(ix, err, sizeof err), 0);
     ix_free(ix);
+    /* Sub-commands: the leaf's options are checked; a group alone or an unknown leaf is not a
+     * command. */
+    ix = command("filter",
+                 "[{\"name\":\"word\",\"type\":2,\"options\":[{\"name\":\"add\",\"type\":1,"
+                 "\"options\":[{\"name\":\"word\",\"type\":3,\"value\":\"x\"}]}]}]",
+                 NULL);
+    assert_int_equal(rcmd_check_options(ix, err, sizeof err), 0);
+    ix_free(ix);
+    expect_refused("filter",
+                   "[{\"name\":\"word\",\"type\":2,\"options\":[{\"name\":\"frob\",\"type\":1,"
+                   "\"options\":[]}]}]",
+                   "no sub-command \"word frob\"", NULL);
+    expect_refused("filter",
+                   "[{\"name\":\"list\",\"type\":1,\"options\":[{\"name\":\"word\",\"type\":3,"
+                   "\"value\":\"x\"}]}]",
+                   "no option \"word\"", NULL);
     ix = command("redux", "[{\"name\":\"strength1\",\"type\":10,\"value\":0.5}]", NULL);
     assert_int_equal(rcmd_check_options(ix, err, sizeof err), 0);
     ix_free(ix);

@@ -258,7 +258,7 @@ static void do_reset(an_writer *w, an_control_msg *req)
     /* Pending events recorded before the reset are deleted too: they never reach the table. */
     size_t kept = 0;
     for (size_t i = 0; i < w->npending; i++) {
-        /* Results are not statistics: a reset never deletes them. */
+        /* Results and moderation state are not statistics: a reset never deletes them. */
         if (w->pending[i]->ev.seq < cut && an_event_is_statistic(w->pending[i]->ev.kind)) {
             rt_msg_free(&w->pending[i]->hdr);
             deleted++;

@@ -56,6 +56,8 @@ struct drest {
     rt_actor *actor;
     CURLM *multi;
     rl_limiter *rl;
+    cmd_dms_fn dms_allowed; /* commands registered as usable in DMs */
+    void *dms_ctx;
 
     rq *head, *tail;   /* waiting for the limiter, oldest first */
     rq *fhead, *ftail; /* in flight */
@@ -695,11 +697,17 @@ void drest_stats_get(drest *d, drest_stats *out)
     out->fatal = atomic_load(&d->fatal);
 }
 
+void drest_set_command_dms(drest *d, cmd_dms_fn dms_allowed, void *ctx)
+{
+    d->dms_allowed = dms_allowed;
+    d->dms_ctx = ctx;
+}
+
 int drest_register_commands(drest *d, uint64_t application_id, const uint64_t *guilds,
                             unsigned nguilds, const char *const *labels, unsigned nlabels,
                             rt_actor *reply_to, uint64_t cookie, char *err, size_t errlen)
 {
-    char *json = cmd_table_json(labels, nlabels, err, errlen);
+    char *json = cmd_table_json_dms(labels, nlabels, d->dms_allowed, d->dms_ctx, err, errlen);
     if (!json) return -1;
     int sent = 0;
     unsigned n = nguilds ? nguilds : 1;

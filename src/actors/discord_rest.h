@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "discord/ratelimit.h"
+#include "discord/commands.h"
 #include "fluxbot/runtime.h"
 
 #define DREST_ACTOR_NAME "discord_rest"
@@ -70,6 +71,10 @@ typedef struct drest_stats {
 } drest_stats;
 
 void drest_stats_get(drest *d, drest_stats *out);
+
+/* Which commands are registered as usable in DMs with the bot (their `contexts`); called on
+ * the registering thread at each registration. Set before the first one; NULL = none. */
+void drest_set_command_dms(drest *d, cmd_dms_fn dms_allowed, void *ctx);
 
 /* Registers the command table (src/discord/commands.c) with one bulk PUT: globally when
  * nguilds is 0, else one PUT per guild. The outcome(s) come back to reply_to (cookie, cookie+1,

@@ -26,6 +26,7 @@
 #include "msgs/stats_msgs.h"
 #include "router/cmd.h"
 #include "router/pending.h"
+#include "router/rmod.h"
 #include "util/util_str.h"
 
 #define LOGN ROUTER_ACTOR_NAME
@@ -43,6 +44,8 @@ struct router {
     an_confirm *confirm;
     gw_roles *roles;
     bool own_roles;
+    mod_state *mod;
+    bool own_mod;
     _Atomic uint64_t timer_id;
     _Atomic unsigned threads_alive;
 
@@ -56,8 +59,9 @@ struct router {
 const char *router_cmd_name(router_cmd c)
 {
     static const char *const names[ROUTER_CMD_COUNT] = {
-        "comfy",       "redux",        "pulid",         "video",        "queue",   "stats",
-        "reset_stats", "reset_button", "result_button", "autocomplete", "unknown", "malformed"};
+        "comfy",   "redux",       "pulid",        "video",         "queue",
+        "stats",   "reset_stats", "reset_button", "result_button", "autocomplete",
+        "unknown", "malformed",   "moderation"};
     return (unsigned)c < ROUTER_CMD_COUNT ? names[c] : "?";
 }
 
@@ -504,6 +508,21 @@ static void on_malformed(router *r, const gw_dispatch_msg *d, const ix_error *ie
     respond(r, rec.id, rec.token, body, &e);
 }
 
+/* The counter slot of an interaction the moderation gate answered. */
+static router_cmd stat_cmd_of(const ix_interaction *ix)
+{
+    comfy_kind kind;
+    const char *name = ix->command_name ? ix->command_name : "";
+    if (ix->type == IX_COMPONENT)
+        return an_confirm_owns(ix->custom_id ? ix->custom_id : "") ? ROUTER_CMD_RESET_BUTTON
+                                                                   : ROUTER_CMD_RESULT_BUTTON;
+    if (rcmd_kind_of(name, &kind)) return cmd_of_kind(kind);
+    if (strcmp(name, CMD_QUEUE) == 0) return ROUTER_CMD_QUEUE;
+    if (strcmp(name, CMD_STATS) == 0) return ROUTER_CMD_STATS;
+    if (strcmp(name, CMD_RESET_STATS) == 0) return ROUTER_CMD_RESET_STATS;
+    return ROUTER_CMD_UNKNOWN;
+}
+
 static void on_interaction(router *r, const gw_dispatch_msg *d)
 {
     atomic_fetch_add(&r->interactions, 1);
@@ -512,6 +531,16 @@ static void on_interaction(router *r, const gw_dispatch_msg *d)
     ix_interaction *ix = ix_parse(d->data_json ? d->data_json : "", d->data_len, &ie);
     if (!ix) {
         on_malformed(r, d, &ie, t0);
+        return;
+    }
+    rmod_verdict v;
+    if (rmod_check(r->mod, ix, r->roles, r->manager_role, &v)) {
+        rpend_entry e = entry_for(ix, t0, v.moderation ? ROUTER_CMD_MODERATION : stat_cmd_of(ix));
+        router_outcome o = v.outcome == RMOD_DENIED    ? ROUTER_OUT_DENIED
+                           : v.outcome == RMOD_INVALID ? ROUTER_OUT_INVALID
+                                                       : ROUTER_OUT_OK;
+        reply_json(r, ix, &e, v.body, v.success, o);
+        ix_free(ix);
         return;
     }
     switch (ix->type) {
@@ -747,6 +776,26 @@ void router_config_from(router_config *rc, const fb_config *cfg)
     rc->stats_managers_only = cfg->stats_managers_only;
 }
 
+/* Moderation changes go to the analytics writer like every other row (mod_state.h). */
+static int record_moderation(void *ctx, const mod_record *m)
+{
+    rt_actor *writer = ctx;
+    if (m->activity) {
+        an_activity_event ev = {.user_id = m->user_id,
+                                .guild_id = m->guild_id,
+                                .action = m->op,
+                                .details = m->details_json,
+                                .ts_ms = (uint64_t)m->ts_ms};
+        return an_record_activity(writer, &ev);
+    }
+    an_moderation_event ev = {.user_id = m->user_id,
+                              .guild_id = m->guild_id,
+                              .op = m->op,
+                              .details_json = m->details_json,
+                              .ts_ms = (uint64_t)m->ts_ms};
+    return an_record_moderation(writer, &ev);
+}
+
 router *router_create(rt_system *sys, const router_config *rc)
 {
     if (!rc->rest) {
@@ -767,6 +816,12 @@ router *router_create(rt_system *sys, const router_config *rc)
     r->cfg.manager_role = r->manager_role;
     r->pend = rpend_new(r->cfg.pending_max);
     r->confirm = an_confirm_new(r->cfg.confirm_max, r->cfg.confirm_ttl_ms);
+    r->mod = rc->mod;
+    if (!r->mod) {
+        r->mod = mod_state_new(&(mod_config){.max_warnings = 2});
+        r->own_mod = true;
+    }
+    if (rc->analytics) mod_state_set_recorder(r->mod, record_moderation, rc->analytics);
     r->roles = rc->roles;
     if (!r->roles) {
         r->roles = gw_roles_new();
@@ -798,11 +853,17 @@ gw_roles *router_roles(router *r)
     return r->roles;
 }
 
+mod_state *router_moderation(router *r)
+{
+    return r->mod;
+}
+
 void router_free(router *r)
 {
     if (!r) return;
     rpend_free(r->pend);
     an_confirm_free(r->confirm);
     if (r->own_roles) gw_roles_free(r->roles);
+    if (r->own_mod) mod_state_free(r->mod);
     free(r);
 }

@@ -14,6 +14,10 @@
  *   MSG_AN_RESET_DONE the writer finished a reset this router asked for
  *   RT_MSG_TIMER      the sweep: pending entries past their deadline are dropped
  *
+ * Moderation (src/router/rmod.h) runs first on every command and click: bans, the access
+ * rules, the moderation commands and the content filter answer with an ephemeral type 4 before
+ * any work exists.
+ *
  * Answers (POST /interactions/{id}/{token}/callback through the REST actor):
  *   bad input, unknown command or component, refusal  → type 4, ephemeral (flags 64)
  *   /comfy /redux /pulid /video                        → type 5; the job goes to the runner
@@ -58,6 +62,9 @@ typedef struct router_config {
     rt_actor *analytics;         /* the analytics writer; NULL: no rows, no resets */
     const cjob_catalog *catalog; /* ratios, LoRAs, workflows (immutable); NULL: generation off */
     gw_roles *roles;             /* the role cache shared with the gateway; NULL: own one */
+    /* Filters, bans and access rules (src/moderation/mod_state.h); NULL: an empty one of its
+     * own, recorded to analytics. */
+    struct mod_state *mod;
 
     /* Tuning; 0 = default. */
     unsigned pending_max;        /* interactions awaiting an answer at once: 4096 */
@@ -76,6 +83,7 @@ typedef struct router router;
 router *router_create(rt_system *sys, const router_config *rc);
 rt_actor *router_actor(router *r);
 gw_roles *router_roles(router *r);
+struct mod_state *router_moderation(router *r);
 /* Frees the state; the actor must have stopped. NULL is ignored. */
 void router_free(router *r);
 
@@ -94,6 +102,8 @@ typedef enum router_cmd {
     ROUTER_CMD_AUTOCOMPLETE,
     ROUTER_CMD_UNKNOWN,   /* unknown command, component or interaction type */
     ROUTER_CMD_MALFORMED, /* refused by ix_parse */
+    /* /filter /ban /unban /banned /warnings */
+    ROUTER_CMD_MODERATION,
     ROUTER_CMD_COUNT
 } router_cmd;
 

@@ -14,15 +14,19 @@
 #include <stdint.h>
 
 typedef enum an_event_kind {
-    AN_EV_COMMAND = 1,    /* row in command_usage */
-    AN_EV_IMAGE = 2,      /* row in image_stats */
-    AN_EV_ACTIVITY = 3,   /* row in user_activity */
-    AN_EV_OUTCOME = 4,    /* the final success of an earlier command row (by interaction id) */
-    AN_EV_RESULT = 5,     /* a delivered result's parameters: row in results (see an_results.h) */
-    AN_EV_RESULT_MSG = 6, /* the Discord message that shows a result: results' message columns */
+    AN_EV_COMMAND = 1,  /* row in command_usage */
+    AN_EV_IMAGE = 2,    /* row in image_stats */
+    AN_EV_ACTIVITY = 3, /* row in user_activity */
+    /* A change of moderation state (src/moderation/mod_store.h): action = the operation,
+     * details = its arguments as JSON. Not statistics: no rollup, and a reset keeps it. */
+    AN_EV_MODERATION = 4,
+    AN_EV_OUTCOME = 5,    /* the final success of an earlier command row (by interaction id) */
+    AN_EV_RESULT = 6,     /* a delivered result's parameters: row in results (see an_results.h) */
+    AN_EV_RESULT_MSG = 7, /* the Discord message that shows a result: results' message columns */
 } an_event_kind;
 
-/* True for the events /reset_stats deletes (usage statistics); false for results. */
+/* True for the events /reset_stats deletes (usage statistics); false for results and
+ * moderation changes. */
 static inline bool an_event_is_statistic(an_event_kind k)
 {
     return k == AN_EV_COMMAND || k == AN_EV_IMAGE || k == AN_EV_ACTIVITY || k == AN_EV_OUTCOME;

@@ -120,6 +120,21 @@ int an_record_result_msg(rt_actor *writer, const an_result_msg_event *e)
     return send_event(writer, m);
 }
 
+int an_record_moderation(rt_actor *writer, const an_moderation_event *e)
+{
+    if (!writer || !e) return -RT_ESTOPPED;
+    an_event_msg *m = an_event_msg_new();
+    an_event *ev = &m->ev;
+    ev->kind = AN_EV_MODERATION;
+    ev->ts_ms = event_time(e->ts_ms);
+    ev->user_id = e->user_id;
+    ev->guild_id = e->guild_id;
+    ev->success = true;
+    an_event_set_text(ev,
+                      &(an_event_text){.action = e->op ? e->op : "", .details = e->details_json});
+    return send_event(writer, m);
+}
+
 static int send_control(rt_actor *writer, uint16_t type, uint64_t seq, rt_actor *reply_to,
                         uint64_t cookie)
 {

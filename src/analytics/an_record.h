@@ -76,6 +76,16 @@ typedef struct an_result_msg_event {
     uint64_t ts_ms;
 } an_result_msg_event;
 
+/* A moderation state change (filters, warnings, bans): op and details_json as
+ * mod_store.h defines them. Ordered with every other event; never deleted by a reset. */
+typedef struct an_moderation_event {
+    uint64_t user_id; /* the user the change is about (0 for filter rules) */
+    uint64_t guild_id;
+    const char *op;
+    const char *details_json;
+    uint64_t ts_ms;
+} an_moderation_event;
+
 /* 0, or -RT_ESTOPPED when the writer no longer accepts events (after shutdown, or writer is
  * NULL because analytics are off). */
 int an_record_command(rt_actor *writer, const an_command_event *e);
@@ -88,6 +98,7 @@ int an_record_activity(rt_actor *writer, const an_activity_event *e);
 int an_record_outcome(rt_actor *writer, uint64_t interaction_id, bool success);
 int an_record_result(rt_actor *writer, const an_result_event *e);
 int an_record_result_msg(rt_actor *writer, const an_result_msg_event *e);
+int an_record_moderation(rt_actor *writer, const an_moderation_event *e);
 
 /* Asks for a reset: every event recorded before this call is deleted, every later one kept.
  * The writer answers reply_to (may be NULL) with MSG_AN_RESET_DONE (src/msgs/analytics_msgs.h)

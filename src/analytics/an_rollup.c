@@ -358,8 +358,9 @@ int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *er
             t.activity = 1;
             break;
         case AN_EV_OUTCOME: /* never passed here (an_store applies outcomes itself) */
-        case AN_EV_RESULT:  /* nor results: they are no statistics */
+        case AN_EV_RESULT:  /* nor results and moderation changes: they are no statistics */
         case AN_EV_RESULT_MSG:
+        case AN_EV_MODERATION:
             break;
         }
         days[i] = t;

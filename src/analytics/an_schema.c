@@ -11,6 +11,7 @@
 
 #include "analytics/an_rollup.h"
 #include "analytics/an_sqlerr.h"
+#include "moderation/mod_store.h"
 #include "fluxbot/runtime.h"
 #include "util/util_str.h"
 
@@ -141,8 +142,12 @@ static const char k_v4[] =
     "  AS popular_resolutions"
     " FROM daily_stats d;";
 
+/* Version 5: the moderation state (filters, violations, warning clears, bans); see
+ * src/moderation/mod_store.h, which owns these tables. */
+static const char k_v5[] = MOD_STORE_SCHEMA_SQL;
+
 /*
- * Version 5: the numbers the spec asks for (see an_stats.h).
+ * Version 6: the numbers the spec asks for (see an_stats.h).
  *  - command_usage.kind says what interaction a row is ("command" = slash command, "button",
  *    "autocomplete", "modal", "unknown"); older rows are classified by their names. Only
  *    "command" rows are counted as commands; buttons get their own totals.
@@ -154,9 +159,9 @@ static const char k_v4[] =
  *    Total Users and Active Users (>= N events) are exact for any window; hourly_users now
  *    holds every user with an event that hour.
  *  - the raw time indexes cover what the window edges read (kind, user ids).
- * The LoRA lists of older rows become JSON lists in v5_loras (C, since SQL cannot split).
+ * The LoRA lists of older rows become JSON lists in v6_loras (C, since SQL cannot split).
  */
-static const char k_v5[] =
+static const char k_v6[] =
     "ALTER TABLE command_usage ADD COLUMN kind TEXT NOT NULL DEFAULT 'command';"
     "ALTER TABLE command_usage ADD COLUMN interaction_id INTEGER;"
     "UPDATE command_usage SET kind = 'button' WHERE command_name LIKE 'button:%';"
@@ -182,20 +187,20 @@ static const char k_v5[] =
     "ALTER TABLE hourly_users ADD COLUMN events INTEGER NOT NULL DEFAULT 0;";
 
 /*
- * Version 6: imported_rows, the rows `fluxbot import-analytics` brought over from the Python
+ * Version 7: imported_rows, the rows `fluxbot import-analytics` brought over from the Python
  * original's analytics.db, by (table, source row id, time, user), so a second import of the
  * same file (or of a later copy of it) adds only what is new.
  */
-static const char k_v6[] = "CREATE TABLE imported_rows("
+static const char k_v7[] = "CREATE TABLE imported_rows("
                            " tbl TEXT NOT NULL, src_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
                            " user_id INTEGER NOT NULL,"
                            " PRIMARY KEY(tbl, src_id, ts_ms, user_id)) WITHOUT ROWID;";
 
 /*
- * Version 7: results, the parameters of every delivered result (see an_results.h), so that
+ * Version 8: results, the parameters of every delivered result (see an_results.h), so that
  * Regenerate and Upscale work after a restart; bounded by result_retention_days.
  */
-static const char k_v7[] = "CREATE TABLE results("
+static const char k_v8[] = "CREATE TABLE results("
                            " job_id INTEGER PRIMARY KEY,"
                            " created_ms INTEGER NOT NULL,"
                            " user_id INTEGER NOT NULL,"
@@ -209,7 +214,7 @@ static const char k_v7[] = "CREATE TABLE results("
                            "CREATE INDEX results_by_time ON results(created_ms);";
 
 /* "A, B" (the comma-separated names older versions stored) -> ["A","B"]; NULL/"" -> []. */
-static int v5_loras(sqlite3 *db, char *err, size_t errlen)
+static int v6_loras(sqlite3 *db, char *err, size_t errlen)
 {
     sqlite3_stmt *sel = NULL, *upd = NULL;
     int rc = sqlite3_prepare_v2(db,
@@ -267,8 +272,8 @@ typedef struct migration {
 } migration;
 
 static const migration k_migrations[AN_SCHEMA_VERSION] = {
-    {k_v1, false, NULL},    {k_v2, true, NULL},  {k_v3, true, NULL},  {k_v4, false, NULL},
-    {k_v5, true, v5_loras}, {k_v6, false, NULL}, {k_v7, false, NULL},
+    {k_v1, false, NULL}, {k_v2, true, NULL},     {k_v3, true, NULL},  {k_v4, false, NULL},
+    {k_v5, false, NULL}, {k_v6, true, v6_loras}, {k_v7, false, NULL}, {k_v8, false, NULL},
 };
 
 int an_schema_pragmas(sqlite3 *db, char *err, size_t errlen)

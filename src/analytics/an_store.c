@@ -10,6 +10,7 @@
 #include "analytics/an_schema.h"
 #include "analytics/an_sqlerr.h"
 #include "analytics/an_time.h"
+#include "moderation/mod_store.h"
 #include "util/util_assert.h"
 
 /* An outcome whose command row the writer has not seen yet (the router records the row when
@@ -277,6 +278,8 @@ static int insert_one(an_store *s, const an_event *e)
         bind_id(st, 5, e->message_id);
         bind_text(st, 6, e->url, NULL);
         break;
+    case AN_EV_MODERATION:
+        return mod_store_apply(s->db, e);
     case AN_EV_ACTIVITY:
         st = s->ins_activity;
         sqlite3_bind_int64(st, 1, (int64_t)e->seq);
@@ -433,8 +436,8 @@ static size_t rollup_view(an_store *s, const an_event *const *evs, size_t n)
         const an_event *e = evs[i];
         if (e->kind == AN_EV_OUTCOME) continue;
         early_outcome *o = NULL;
-        if (e->kind == AN_EV_RESULT || e->kind == AN_EV_RESULT_MSG) {
-            /* Not statistics: written, but never in a rollup. */
+        if (!an_event_is_statistic(e->kind)) {
+            /* Results and moderation changes: written, never in a rollup. */
             s->scratch[m] = *e;
             s->rolled[m] = &s->scratch[m];
             m++;
@@ -470,11 +473,11 @@ int an_store_write(an_store *s, const an_event *const *evs, size_t n, char *err,
     for (size_t i = 0; i < n; i++)
         if (evs[i]->seq > hwm) hwm = evs[i]->seq;
     if (rc == SQLITE_OK) {
-        /* The rollups see the statistics only (results are written, never summed). */
+        /* The rollups see the statistics only (results and moderation changes are written,
+         * never summed). */
         size_t k = 0;
         for (size_t i = 0; i < m; i++)
-            if (s->rolled[i]->kind != AN_EV_RESULT && s->rolled[i]->kind != AN_EV_RESULT_MSG)
-                s->rolled[k++] = s->rolled[i];
+            if (an_event_is_statistic(s->rolled[i]->kind)) s->rolled[k++] = s->rolled[i];
         rc = an_rollup_apply(&s->rollup, s->rolled, k, err, errlen);
     }
     if (rc == SQLITE_OK) rc = prune_results(s, evs, n, err, errlen);

@@ -22,11 +22,16 @@
 #include "app/metrics.h"
 #include "app/reload.h"
 #include "app/router_metrics.h"
+#include "discord/commands.h"
 #include "discord/gw_roles.h"
 #include "discord/interaction.h"
 #include "fluxbot/log.h"
+#include "moderation/mod_access.h"
+#include "moderation/mod_state.h"
+#include "moderation/mod_store.h"
 
 #define LOGN "app"
+#define CMD_TABLE_NAMES_MAX 64
 
 struct app {
     fb_config cfg;
@@ -40,6 +45,8 @@ struct app {
     router *router;
     gateway *gw;
     metrics_server *metrics;
+    mod_state *mod;
+    unsigned dms_mask; /* commands registered as usable in DMs (bit per table entry) */
     uint64_t guilds[CFG_MAX_LIST];
     unsigned nguilds;
 };
@@ -59,6 +66,7 @@ static void app_free(app *a)
     rt_system_free(a->sys);
     gateway_free(a->gw);
     router_free(a->router);
+    mod_state_free(a->mod);
     stats_reporter_free(a->stats);
     drest_free(a->rest);
     an_writer_free(a->writer);
@@ -88,6 +96,79 @@ static void log_actor(rt_actor *act, void *ctx)
     if (strcmp(n, COMFY_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
     if (strcmp(n, ROUTER_ACTOR_NAME) == 0) threads = a->cfg.router_threads;
     LOG_INFO(LOGN, "actor %s: %" PRId64 " thread%s", n, threads, threads == 1 ? "" : "s");
+}
+
+/* ---- moderation ---------------------------------------------------------------------------- */
+
+static int g_argc;
+static char **g_argv;
+
+void app_set_config_args(int argc, char **argv)
+{
+    g_argc = argc;
+    g_argv = argv;
+}
+
+/* The names access_commands may use: every command of the table. */
+static const char *const *command_names(void)
+{
+    static const char *names[CMD_TABLE_NAMES_MAX + 1];
+    unsigned n;
+    const cmd_def *t = cmd_table(&n);
+    for (unsigned i = 0; i < n && i < CMD_TABLE_NAMES_MAX; i++)
+        names[i] = t[i].name;
+    return names;
+}
+
+int app_access_from(mod_access *out, const fb_config *cfg, char *err, size_t errlen)
+{
+    return mod_access_build(out, cfg, command_names(), err, errlen);
+}
+
+static bool command_dms(void *ctx, const char *command)
+{
+    return mod_state_dms_allowed(ctx, command);
+}
+
+static unsigned dms_mask(mod_state *m)
+{
+    unsigned n, mask = 0;
+    const cmd_def *t = cmd_table(&n);
+    for (unsigned i = 0; i < n && i < 32; i++)
+        if (mod_state_dms_allowed(m, t[i].name)) mask |= 1u << i;
+    return mask;
+}
+
+int app_apply_config(void *ctx, char *summary, size_t cap)
+{
+    app *a = ctx;
+    fb_config *c = malloc(sizeof *c);
+    if (!c) abort();
+    cfg_action action;
+    char err[600];
+    int rc = -1;
+    if (g_argv && cfg_load(c, g_argc, g_argv, NULL, &action, stderr, err, sizeof err) != 0) {
+        snprintf(summary, cap, "%s", err);
+    } else {
+        if (!g_argv) *c = a->cfg; /* started without a command line: the start's values */
+        mod_access acc;
+        if (app_access_from(&acc, c, err, sizeof err) != 0) {
+            snprintf(summary, cap, "%s", err);
+        } else {
+            mod_state_set_access(a->mod, &acc);
+            mod_state_set_max_warnings(a->mod, (unsigned)c->filter_max_warnings);
+            unsigned mask = dms_mask(a->mod);
+            bool again = mask != a->dms_mask;
+            a->dms_mask = mask;
+            if (again) appreg_request_again(a->reg);
+            snprintf(summary, cap, "access rules and filter_max_warnings (%u) applied%s",
+                     (unsigned)c->filter_max_warnings,
+                     again ? "; DM availability changed: commands registered again" : "");
+            rc = 0;
+        }
+    }
+    free(c);
+    return rc;
 }
 
 app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
@@ -166,6 +247,30 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         return NULL;
     }
 
+    /* Moderation state: read once here, then kept in memory by the router (mod_state.h). */
+    mod_access acc;
+    if (app_access_from(&acc, cfg, why, sizeof why) != 0) {
+        fail(err, errlen, code, APP_EXIT_CONFIG, "%s", why);
+        app_free(a);
+        return NULL;
+    }
+    a->mod = mod_state_new(&(mod_config){.max_warnings = (unsigned)cfg->filter_max_warnings});
+    mod_state_set_access(a->mod, &acc);
+    mod_loaded loaded;
+    if (mod_store_load(cfg->db_path, (int64_t)rt_wall_ms(), &loaded, why, sizeof why) != 0) {
+        mod_loaded_free(&loaded);
+        fail(err, errlen, code, APP_EXIT_START, "moderation state: %s", why);
+        app_free(a);
+        return NULL;
+    }
+    LOG_INFO(LOGN,
+             "moderation: %u banned words, %u patterns, %u context rules, %zu users with "
+             "warnings or bans",
+             loaded.rules->nwords, loaded.rules->nregexes, loaded.rules->ncontexts, loaded.count);
+    mod_state_adopt(a->mod, &loaded);
+    a->dms_mask = dms_mask(a->mod);
+    drest_set_command_dms(a->rest, command_dms, a->mod);
+
     router_config ro = {0};
     router_config_from(&ro, cfg);
     ro.rest = drest_actor(a->rest);
@@ -174,6 +279,7 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     ro.analytics = an_writer_actor(a->writer);
     ro.catalog = comfy_runner_catalog(a->runner);
     ro.roles = a->roles;
+    ro.mod = a->mod;
     a->router = router_create(a->sys, &ro);
 
     gateway_config gc;
@@ -334,7 +440,9 @@ int app_run(const fb_config *cfg)
     reload_config rc = {.ratios_file = cfg->ratios_file,
                         .loras_file = cfg->loras_file,
                         .apply = app_apply_lists,
-                        .apply_ctx = a};
+                        .apply_ctx = a,
+                        .apply_config = app_apply_config,
+                        .config_ctx = a};
     reload_watcher *rw = reload_start(&rc, err, sizeof err);
     if (!rw) LOG_WARN(LOGN, "SIGHUP reload is off: %s", err);
     while (!app_poll(a, 250)) {

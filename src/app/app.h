@@ -30,6 +30,8 @@ enum {
 };
 
 int app_run(const fb_config *cfg);
+/* The command line the configuration came from (main's), so SIGHUP can read it again. */
+void app_set_config_args(int argc, char **argv);
 int app_check(const fb_config *cfg);
 /* argv[0] is "stats". */
 int app_stats_command(int argc, char **argv);
@@ -60,6 +62,12 @@ int app_apply_lists(void *ctx, const ratios_set *ratios, loras_set *loras, char 
 /* Stops (intake first, then drains every actor), frees everything and returns the exit code:
  * 0, or what an actor asked for (APP_EXIT_DISCORD_REFUSED on 401 / 4004 / 4010-4014). */
 int app_stop(app *a);
+/* SIGHUP's config hook (reload.h): re-reads the configuration and applies the access rules and
+ * filter_max_warnings to the running bot. */
+int app_apply_config(void *ctx, char *summary, size_t cap);
+/* The access rules of a configuration (the command names come from the command table). */
+struct mod_access;
+int app_access_from(struct mod_access *out, const fb_config *cfg, char *err, size_t errlen);
 
 /* Handles for tests, the demo and metrics (valid until app_stop). */
 struct router;

@@ -143,6 +143,13 @@ int reload_now(reload_watcher *w, char *summary, size_t cap)
     char err[600], diff[900];
     int rc = -1;
     pthread_mutex_lock(&w->lock);
+    if (w->cfg.apply_config) {
+        char csum[700];
+        if (w->cfg.apply_config(w->cfg.config_ctx, csum, sizeof csum) != 0)
+            LOG_ERROR(LOGN, "configuration not reloaded, nothing changed: %s", csum);
+        else
+            LOG_INFO(LOGN, "configuration reloaded: %s", csum);
+    }
     ratios_set r1;
     loras_set l1 = {0};
     if (ratios_load_file(&r1, w->ratios_file, err, sizeof err) != 0) {

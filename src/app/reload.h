@@ -12,6 +12,11 @@
  * changed (they are Discord choices). Without a hook SIGHUP only validates. Either way SIGHUP no
  * longer terminates the process (its default action).
  *
+ * With a config hook, each SIGHUP also re-reads the configuration (file, environment and flags
+ * as at the start) and hands it to the hook, which applies the keys that may change while
+ * running (the access_* keys and filter_max_warnings); a configuration that does not load is
+ * reported and changes nothing. The lists and the configuration are applied independently.
+ *
  * One watcher per process (it owns the SIGHUP disposition).
  */
 #ifndef FLUXBOT_APP_RELOAD_H
@@ -28,6 +33,9 @@
 typedef int (*reload_apply_fn)(void *ctx, const ratios_set *ratios, loras_set *loras, char *err,
                                size_t errlen);
 
+/* Re-reads and applies the configuration; 0, or -1 with err. Runs on the watcher thread. */
+typedef int (*reload_config_fn)(void *ctx, char *summary, size_t cap);
+
 typedef struct reload_watcher reload_watcher;
 
 typedef struct reload_config {
@@ -35,6 +43,8 @@ typedef struct reload_config {
     const char *loras_file;
     reload_apply_fn apply; /* NULL: validate and report only */
     void *apply_ctx;
+    reload_config_fn apply_config; /* NULL: the configuration is read only at start */
+    void *config_ctx;
 } reload_config;
 
 /* Loads the current lists (the baseline of the diff), installs the SIGHUP handler and starts

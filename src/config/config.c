@@ -26,7 +26,7 @@
 
 extern char **environ;
 
-typedef enum key_type { K_STR, K_SECRET, K_INT, K_BOOL, K_LIST } key_type;
+typedef enum key_type { K_STR, K_SECRET, K_INT, K_BOOL, K_LIST, K_JSON } key_type;
 
 typedef struct key_def {
     const char *json; /* JSON key, also the flag name with '_' → '-' */
@@ -71,6 +71,13 @@ typedef struct key_def {
 #field, env, K_LIST, offsetof(fb_config, field), 0, 0, 0, def, help, false                 \
     }
 
+/* A JSON object: an object in the file, its text in the environment or a flag. */
+#define J(field, env, def, help)                                                                   \
+    {                                                                                              \
+#field, env, K_JSON, offsetof(fb_config, field), sizeof(((fb_config *)0)->field), 0, 0,    \
+            def, help, false                                                                       \
+    }
+
 static const key_def keys[] = {
     SECRET(discord_token, "DISCORD_TOKEN", "Bot token. Without one, `fluxbot` runs the demo."),
     S(discord_api_base, "DISCORD_API_BASE", "https://discord.com/api/v10",
@@ -86,6 +93,19 @@ static const key_def keys[] = {
     S(bot_manager_role, "FLUXBOT_BOT_MANAGER_ROLE", "Bot Manager",
       "Role allowed to /reset_stats besides administrators: a role name or a numeric role id."),
     B(stats_managers_only, NULL, "false", "Restrict /stats to administrators and bot managers."),
+    I(filter_max_warnings, NULL, 0, 100, "2",
+      "Content-filter warnings a user gets; the next violation bans them."),
+    L(access_channels, NULL, "",
+      "Channel ids where commands work (default for every command); empty = every channel."),
+    L(access_roles, NULL, "",
+      "Role ids or names allowed to use commands (default for every command); empty = everyone."),
+    B(access_dms, NULL, "false",
+      "Commands work in DMs with the bot (default for every command; sent as their contexts)."),
+    B(access_nsfw_only, NULL, "false",
+      "Generation commands (/comfy /redux /pulid /video) only in NSFW channels."),
+    J(access_commands, NULL, "{}",
+      "Per-command overrides: {\"comfy\": {\"channels\": [..], \"roles\": [..], \"dms\": "
+      "false, \"nsfw_only\": true}, ...}."),
     L(comfyui_urls, "COMFYUI_URLS", "http://127.0.0.1:8188",
       "ComfyUI servers (comma-separated in the environment)."),
     P(workflows_dir, "FLUXBOT_WORKFLOWS_DIR", "workflows",
@@ -171,6 +191,25 @@ static int set_text(fb_config *c, const key_def *k, const char *v, const char *s
 {
     char *field = (char *)c + k->offset;
     switch (k->type) {
+    case K_JSON: {
+        cJSON *j = cJSON_Parse(v);
+        bool obj = cJSON_IsObject(j);
+        char *compact = obj ? cJSON_PrintUnformatted(j) : NULL;
+        cJSON_Delete(j);
+        if (!obj) {
+            set_err(err, errlen, "%s: %s must be a JSON object", source, k->json);
+            return -1;
+        }
+        if (!compact || strlen(compact) >= k->size) {
+            set_err(err, errlen, "%s: %s is too long (at most %zu bytes)", source, k->json,
+                    k->size - 1);
+            cJSON_free(compact);
+            return -1;
+        }
+        memcpy(field, compact, strlen(compact) + 1);
+        cJSON_free(compact);
+        return 0;
+    }
     case K_STR:
     case K_SECRET:
         if (strlen(v) >= k->size) {
@@ -278,6 +317,13 @@ static int set_json(fb_config *c, const key_def *k, const cJSON *v, const char *
         if (!cJSON_IsBool(v)) break;
         *(bool *)((char *)c + k->offset) = cJSON_IsTrue(v);
         return 0;
+    case K_JSON: {
+        if (!cJSON_IsObject(v)) break;
+        char *text = cJSON_PrintUnformatted(v);
+        int rc = set_text(c, k, text ? text : "", source, err, errlen);
+        cJSON_free(text);
+        return rc;
+    }
     case K_LIST: {
         if (!cJSON_IsArray(v)) break;
         cfg_list *l = (cfg_list *)((char *)c + k->offset);
@@ -299,8 +345,9 @@ static int set_json(fb_config *c, const key_def *k, const cJSON *v, const char *
         return 0;
     }
     }
-    static const char *const type_names[] = {"a string", "a string", "an integer", "true or false",
-                                             "an array of strings"};
+    static const char *const type_names[] = {
+        "a string",     "a string", "an integer", "true or false", "an array of strings",
+        "a JSON object"};
     set_err(err, errlen, "%s: %s must be %s", source, k->json, type_names[k->type]);
     return -1;
 }
@@ -404,7 +451,8 @@ size_t cfg_key_count(void)
 
 void cfg_key_get(size_t i, cfg_key_info *out)
 {
-    static const char *const type_names[] = {"string", "secret", "integer", "boolean", "list"};
+    static const char *const type_names[] = {"string",  "secret", "integer",
+                                             "boolean", "list",   "object"};
     const key_def *k = &keys[i < NKEYS ? i : 0];
     memset(out, 0, sizeof *out);
     out->key = k->json;
@@ -583,6 +631,11 @@ void cfg_print(const fb_config *c, FILE *out)
         case K_STR:
             cJSON_AddStringToObject(root, k->json, field);
             break;
+        case K_JSON: {
+            cJSON *j = cJSON_Parse(field);
+            cJSON_AddItemToObject(root, k->json, j ? j : cJSON_CreateObject());
+            break;
+        }
         case K_INT:
             cJSON_AddNumberToObject(root, k->json, (double)*(const int64_t *)field);
             break;

@@ -18,6 +18,7 @@ extern "C" {
 
 #define CFG_MAX_LIST 16
 #define CFG_STR 512
+#define CFG_JSON_MAX 8192 /* JSON-valued keys, as compact text */
 
 typedef struct cfg_list {
     unsigned count;
@@ -35,6 +36,14 @@ typedef struct fb_config {
     int64_t rest_timeout_ms;
     char bot_manager_role[CFG_STR]; /* role name, or a numeric role id */
     bool stats_managers_only;
+
+    /* Moderation and access control (src/moderation) */
+    int64_t filter_max_warnings;        /* warnings before the next violation bans */
+    cfg_list access_channels;           /* channel ids where commands work; empty = everywhere */
+    cfg_list access_roles;              /* role ids or names allowed; empty = everyone */
+    bool access_dms;                    /* commands work in DMs with the bot */
+    bool access_nsfw_only;              /* generation commands only in NSFW channels */
+    char access_commands[CFG_JSON_MAX]; /* per-command overrides, a JSON object */
 
     /* ComfyUI */
     cfg_list comfyui_urls;

@@ -107,6 +107,108 @@ static const cmd_option_def stats_opts[] = {
      .max = 365},
 };
 
+/* ---- moderation (administrators and the bot-manager role; checked by the router) ---------- */
+
+static const cmd_str_choice severity_choices[] = {
+    {"low", "low"},
+    {"medium", "medium"},
+    {"high", "high"},
+};
+static const cmd_str_choice kind_choices[] = {
+    {"banned words", "word"},
+    {"patterns", "regex"},
+    {"context rules", "context"},
+};
+
+#define OPT_TEXT(nm, desc, req, maxlen)                                                            \
+    {                                                                                              \
+        .type = CMD_OPT_STRING, .name = nm, .description = desc, .required = req, .min_length = 1, \
+        .max_length = maxlen                                                                       \
+    }
+#define OPT_USER(desc, req)                                                                        \
+    {                                                                                              \
+        .type = CMD_OPT_USER, .name = "user", .description = desc, .required = req                 \
+    }
+#define SUB(nm, desc, opts, n)                                                                     \
+    {                                                                                              \
+        .type = CMD_OPT_SUB_COMMAND, .name = nm, .description = desc, .sub = opts, .nsub = n       \
+    }
+#define GROUP(nm, desc, subs, n)                                                                   \
+    {                                                                                              \
+        .type = CMD_OPT_SUB_COMMAND_GROUP, .name = nm, .description = desc, .sub = subs, .nsub = n \
+    }
+
+static const cmd_option_def word_opts[] = {OPT_TEXT("word", "A word or phrase", true, 100)};
+static const cmd_option_def regex_add_opts[] = {
+    OPT_TEXT("name", "A short name for the pattern", true, 100),
+    OPT_TEXT("pattern", "A PCRE2 regular expression (matched on lowercase, accent-free text)", true,
+             500),
+    OPT_TEXT("description", "What it blocks", false, 200),
+    {.type = CMD_OPT_STRING,
+     .name = "severity",
+     .description = "How serious a match is (default medium)",
+     .str_choices = severity_choices,
+     .nstr_choices = 3},
+};
+static const cmd_option_def regex_remove_opts[] = {
+    OPT_TEXT("name", "The pattern's name", true, 100)};
+static const cmd_option_def context_add_opts[] = {
+    OPT_TEXT("trigger", "The word the rule is about", true, 100),
+    OPT_TEXT("allowed", "Comma-separated words it may appear next to (only these)", false, 400),
+    OPT_TEXT("disallowed", "Comma-separated words it may never appear next to", false, 400),
+    OPT_TEXT("description", "Why", false, 200),
+};
+static const cmd_option_def context_remove_opts[] = {
+    OPT_TEXT("trigger", "The rule's trigger word", true, 100)};
+static const cmd_option_def word_subs[] = {
+    SUB("add", "Ban a word or phrase", word_opts, 1),
+    SUB("remove", "Allow a banned word again", word_opts, 1),
+};
+static const cmd_option_def regex_subs[] = {
+    SUB("add", "Block prompts matching a regular expression", regex_add_opts, 4),
+    SUB("remove", "Remove a pattern", regex_remove_opts, 1),
+};
+static const cmd_option_def context_subs[] = {
+    SUB("add", "Allow a word only next to some words, or never next to others", context_add_opts,
+        4),
+    SUB("remove", "Remove a context rule", context_remove_opts, 1),
+};
+static const cmd_option_def list_opts[] = {
+    {.type = CMD_OPT_STRING,
+     .name = "kind",
+     .description = "Only this kind of rule",
+     .str_choices = kind_choices,
+     .nstr_choices = 3},
+};
+static const cmd_option_def filter_opts[] = {
+    GROUP("word", "Banned words and phrases", word_subs, 2),
+    GROUP("regex", "Blocked regular expressions", regex_subs, 2),
+    GROUP("context", "Context rules", context_subs, 2),
+    SUB("list", "Show the content filter's rules", list_opts, 1),
+};
+static const cmd_option_def ban_opts[] = {
+    OPT_USER("Who to ban from the bot", true),
+    OPT_TEXT("reason", "Why (shown to the user)", false, 200),
+    OPT_TEXT("duration", "How long: 30m, 12h, 7d, 2w (default: permanent)", false, 20),
+};
+static const cmd_option_def unban_opts[] = {OPT_USER("Who to unban", true)};
+static const cmd_option_def banned_opts[] = {
+    {.type = CMD_OPT_INTEGER,
+     .name = "page",
+     .description = "Page of the list (default 1)",
+     .has_min = true,
+     .min = 1,
+     .has_max = true,
+     .max = 1000},
+};
+static const cmd_option_def warnings_show_opts[] = {
+    OPT_USER("Whose warnings (default: yours; others need moderation rights)", false)};
+static const cmd_option_def warnings_clear_opts[] = {OPT_USER("Whose warnings to clear", true)};
+static const cmd_option_def warnings_opts[] = {
+    SUB("show", "Show content-filter warnings", warnings_show_opts, 1),
+    SUB("clear", "Clear a user's warnings (moderators)", warnings_clear_opts, 1),
+};
+
 static const cmd_def table[] = {
     {CMD_COMFY, "Generate an image from a text prompt with Flux", comfy_opts, 7},
     {CMD_REDUX, "Blend two reference images into a new image", redux_opts, 5},
@@ -115,6 +217,12 @@ static const cmd_def table[] = {
     {CMD_QUEUE, "Show the generation queue", NULL, 0},
     {CMD_STATS, "Show usage statistics", stats_opts, 1},
     {CMD_RESET_STATS, "Reset all usage statistics (administrators and bot managers)", NULL, 0},
+    {CMD_FILTER, "Manage the content filter (administrators and bot managers)", filter_opts, 4},
+    {CMD_BAN, "Ban a user from the bot (administrators and bot managers)", ban_opts, 3},
+    {CMD_UNBAN, "Lift a user's ban (administrators and bot managers)", unban_opts, 1},
+    {CMD_BANNED, "List the users banned from the bot (administrators and bot managers)",
+     banned_opts, 1},
+    {CMD_WARNINGS, "Content-filter warnings", warnings_opts, 2},
 };
 
 const cmd_def *cmd_table(unsigned *count)
@@ -164,7 +272,60 @@ static int seterr(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-char *cmd_table_json(const char *const *labels, unsigned nlabels, char *err, size_t errlen)
+static void add_options(cJSON *o, const cmd_option_def *defs, unsigned n, const char *const *labels,
+                        unsigned nlabels, bool autoc)
+{
+    if (n == 0) return;
+    cJSON *opts = cJSON_AddArrayToObject(o, "options");
+    for (unsigned i = 0; i < n; i++) {
+        const cmd_option_def *od = &defs[i];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddItemToArray(opts, x);
+        cJSON_AddNumberToObject(x, "type", od->type);
+        cJSON_AddStringToObject(x, "name", od->name);
+        cJSON_AddStringToObject(x, "description", od->description);
+        if (od->type == CMD_OPT_SUB_COMMAND || od->type == CMD_OPT_SUB_COMMAND_GROUP) {
+            add_options(x, od->sub, od->nsub, labels, nlabels, autoc);
+            continue;
+        }
+        if (od->required) cJSON_AddTrueToObject(x, "required");
+        if (od->min_length) cJSON_AddNumberToObject(x, "min_length", od->min_length);
+        if (od->max_length) cJSON_AddNumberToObject(x, "max_length", od->max_length);
+        if (od->has_min) cJSON_AddNumberToObject(x, "min_value", od->min);
+        if (od->has_max) cJSON_AddNumberToObject(x, "max_value", od->max);
+        if (od->autocomplete || (od->resolution && autoc)) cJSON_AddTrueToObject(x, "autocomplete");
+        if (od->resolution && !autoc) {
+            cJSON *ch = cJSON_AddArrayToObject(x, "choices");
+            for (unsigned k = 0; k < nlabels; k++) {
+                cJSON *cc = cJSON_CreateObject();
+                cJSON_AddStringToObject(cc, "name", labels[k]);
+                cJSON_AddStringToObject(cc, "value", labels[k]);
+                cJSON_AddItemToArray(ch, cc);
+            }
+        }
+        if (od->nchoices) {
+            cJSON *ch = cJSON_AddArrayToObject(x, "choices");
+            for (unsigned k = 0; k < od->nchoices; k++) {
+                cJSON *cc = cJSON_CreateObject();
+                cJSON_AddStringToObject(cc, "name", od->choices[k].name);
+                cJSON_AddNumberToObject(cc, "value", (double)od->choices[k].value);
+                cJSON_AddItemToArray(ch, cc);
+            }
+        }
+        if (od->nstr_choices) {
+            cJSON *ch = cJSON_AddArrayToObject(x, "choices");
+            for (unsigned k = 0; k < od->nstr_choices; k++) {
+                cJSON *cc = cJSON_CreateObject();
+                cJSON_AddStringToObject(cc, "name", od->str_choices[k].name);
+                cJSON_AddStringToObject(cc, "value", od->str_choices[k].value);
+                cJSON_AddItemToArray(ch, cc);
+            }
+        }
+    }
+}
+
+char *cmd_table_json_dms(const char *const *labels, unsigned nlabels, cmd_dms_fn dms_allowed,
+                         void *ctx, char *err, size_t errlen)
 {
     bool autoc = cmd_resolution_autocomplete(nlabels);
     if (!autoc) {
@@ -190,46 +351,15 @@ char *cmd_table_json(const char *const *labels, unsigned nlabels, char *err, siz
         cJSON_AddStringToObject(o, "name", d->name);
         cJSON_AddNumberToObject(o, "type", 1);
         cJSON_AddStringToObject(o, "description", d->description);
-        /* Guild installs, used in guild channels: the bot relies on roles and channels. */
-        cJSON *ctx = cJSON_AddArrayToObject(o, "contexts");
-        cJSON_AddItemToArray(ctx, cJSON_CreateNumber(0));
+        /* Guild installs. Guild channels always (the bot relies on roles and channels); the
+         * bot's DMs (context 1) only where the operator allows the command there. */
+        cJSON *ctxs = cJSON_AddArrayToObject(o, "contexts");
+        cJSON_AddItemToArray(ctxs, cJSON_CreateNumber(0));
+        if (dms_allowed && dms_allowed(ctx, d->name))
+            cJSON_AddItemToArray(ctxs, cJSON_CreateNumber(1));
         cJSON *it = cJSON_AddArrayToObject(o, "integration_types");
         cJSON_AddItemToArray(it, cJSON_CreateNumber(0));
-        if (d->noptions == 0) continue;
-        cJSON *opts = cJSON_AddArrayToObject(o, "options");
-        for (unsigned i = 0; i < d->noptions; i++) {
-            const cmd_option_def *od = &d->options[i];
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddItemToArray(opts, x);
-            cJSON_AddNumberToObject(x, "type", od->type);
-            cJSON_AddStringToObject(x, "name", od->name);
-            cJSON_AddStringToObject(x, "description", od->description);
-            if (od->required) cJSON_AddTrueToObject(x, "required");
-            if (od->min_length) cJSON_AddNumberToObject(x, "min_length", od->min_length);
-            if (od->max_length) cJSON_AddNumberToObject(x, "max_length", od->max_length);
-            if (od->has_min) cJSON_AddNumberToObject(x, "min_value", od->min);
-            if (od->has_max) cJSON_AddNumberToObject(x, "max_value", od->max);
-            if (od->autocomplete || (od->resolution && autoc))
-                cJSON_AddTrueToObject(x, "autocomplete");
-            if (od->resolution && !autoc) {
-                cJSON *ch = cJSON_AddArrayToObject(x, "choices");
-                for (unsigned k = 0; k < nlabels; k++) {
-                    cJSON *cc = cJSON_CreateObject();
-                    cJSON_AddStringToObject(cc, "name", labels[k]);
-                    cJSON_AddStringToObject(cc, "value", labels[k]);
-                    cJSON_AddItemToArray(ch, cc);
-                }
-            }
-            if (od->nchoices) {
-                cJSON *ch = cJSON_AddArrayToObject(x, "choices");
-                for (unsigned k = 0; k < od->nchoices; k++) {
-                    cJSON *cc = cJSON_CreateObject();
-                    cJSON_AddStringToObject(cc, "name", od->choices[k].name);
-                    cJSON_AddNumberToObject(cc, "value", (double)od->choices[k].value);
-                    cJSON_AddItemToArray(ch, cc);
-                }
-            }
-        }
+        add_options(o, d->options, d->noptions, labels, nlabels, autoc);
     }
     char *s = util_json_print_free(arr);
     if (cmd_validate_json(s, strlen(s), err, errlen) != 0) {
@@ -237,6 +367,11 @@ char *cmd_table_json(const char *const *labels, unsigned nlabels, char *err, siz
         return NULL;
     }
     return s;
+}
+
+char *cmd_table_json(const char *const *labels, unsigned nlabels, char *err, size_t errlen)
+{
+    return cmd_table_json_dms(labels, nlabels, NULL, NULL, err, errlen);
 }
 
 /* ---- validation ------------------------------------------------------------------------------ */

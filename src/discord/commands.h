@@ -11,6 +11,9 @@
  *   /queue
  *   /stats [days]
  *   /reset_stats
+ *   /filter word add|remove, /filter regex add|remove, /filter context add|remove, /filter list
+ *   /ban user [reason] [duration], /unban user, /banned [page]
+ *   /warnings show [user], /warnings clear user
  *
  * The resolution choices come from the ratios file at run time. Discord allows 25 choices; with
  * more labels (or none) the resolution option becomes an autocomplete option instead, and the
@@ -41,11 +44,19 @@
 #define CMD_QUEUE "queue"
 #define CMD_STATS "stats"
 #define CMD_RESET_STATS "reset_stats"
+#define CMD_FILTER "filter"
+#define CMD_BAN "ban"
+#define CMD_UNBAN "unban"
+#define CMD_BANNED "banned"
+#define CMD_WARNINGS "warnings"
 
 typedef enum cmd_opt_type {
+    CMD_OPT_SUB_COMMAND = 1,
+    CMD_OPT_SUB_COMMAND_GROUP = 2,
     CMD_OPT_STRING = 3,
     CMD_OPT_INTEGER = 4,
     CMD_OPT_BOOLEAN = 5,
+    CMD_OPT_USER = 6,
     CMD_OPT_NUMBER = 10,
     CMD_OPT_ATTACHMENT = 11,
 } cmd_opt_type;
@@ -54,6 +65,11 @@ typedef struct cmd_int_choice {
     const char *name;
     int64_t value;
 } cmd_int_choice;
+
+typedef struct cmd_str_choice {
+    const char *name;
+    const char *value;
+} cmd_str_choice;
 
 typedef struct cmd_option_def {
     cmd_opt_type type;
@@ -67,6 +83,10 @@ typedef struct cmd_option_def {
     unsigned min_length, max_length; /* STRING; 0 = not sent */
     const cmd_int_choice *choices;   /* INTEGER choices */
     unsigned nchoices;
+    const cmd_str_choice *str_choices; /* STRING choices */
+    unsigned nstr_choices;
+    const struct cmd_option_def *sub; /* SUB_COMMAND / SUB_COMMAND_GROUP: their options */
+    unsigned nsub;
 } cmd_option_def;
 
 typedef struct cmd_def {
@@ -85,9 +105,15 @@ const cmd_option_def *cmd_find_option(const cmd_def *c, const char *name);
 bool cmd_resolution_autocomplete(unsigned nlabels);
 
 /* The JSON array for the bulk PUT (malloc'd), or NULL with err (a label empty or > 100
- * characters, or the result invalid per cmd_validate_json). */
+ * characters, or the result invalid per cmd_validate_json). Every command is sent with
+ * contexts [0] (guild channels only). */
 char *cmd_table_json(const char *const *resolution_labels, unsigned nlabels, char *err,
                      size_t errlen);
+/* The same, with contexts [0, 1] (guild channels and DMs with the bot) for each command
+ * dms_allowed(ctx, name) says works in DMs (the access_* configuration). */
+typedef bool (*cmd_dms_fn)(void *ctx, const char *command);
+char *cmd_table_json_dms(const char *const *resolution_labels, unsigned nlabels,
+                         cmd_dms_fn dms_allowed, void *ctx, char *err, size_t errlen);
 
 /* "/applications/{app}/commands", or the guild variant when guild_id != 0.
  * Returns the length, or -1 if it does not fit. */

@@ -438,11 +438,14 @@ static bool parse_root(pctx *c, const cJSON *root)
     if (!get_snowflake(c, root, "guild_id", "guild_id", false, &ix->guild_id) ||
         !get_snowflake(c, root, "channel_id", "channel_id", false, &ix->channel_id))
         return false;
-    if (!ix->channel_id) {
-        const cJSON *ch = cJSON_GetObjectItemCaseSensitive(root, "channel");
-        if (cJSON_IsObject(ch) && !get_snowflake(c, ch, "id", "channel.id", false, &ix->channel_id))
-            return false;
-    }
+    const cJSON *chan = cJSON_GetObjectItemCaseSensitive(root, "channel");
+    if (!ix->channel_id && cJSON_IsObject(chan) &&
+        !get_snowflake(c, chan, "id", "channel.id", false, &ix->channel_id))
+        return false;
+    /* Only a JSON true counts: a missing or odd value leaves the channel not age-restricted,
+     * which is the safe reading for the "NSFW channels only" rule. */
+    ix->channel_nsfw =
+        cJSON_IsObject(chan) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(chan, "nsfw"));
     if (!parse_member_or_user(c, root)) return false;
 
     const char *ap = NULL, *locale = NULL;

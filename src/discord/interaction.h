@@ -105,6 +105,7 @@ typedef struct ix_interaction {
     char token[IX_TOKEN_MAX + 1];
     uint64_t guild_id;   /* 0 outside guilds */
     uint64_t channel_id; /* 0 when absent */
+    bool channel_nsfw;   /* channel.nsfw is true (age-restricted channel) */
     uint64_t user_id;    /* member.user.id in guilds, user.id in DMs */
     const char *username;
     bool in_guild; /* member object present */

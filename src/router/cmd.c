@@ -188,18 +188,62 @@ static const char *opt_type_text(int t)
     }
 }
 
+static const cmd_option_def *find_def(const cmd_option_def *defs, unsigned n, const char *name,
+                                      size_t len)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (strlen(defs[i].name) == len && strncmp(defs[i].name, name, len) == 0) return &defs[i];
+    return NULL;
+}
+
+/* The option definitions the interaction's options must match: the command's own, or those of
+ * the sub-command its path ("sub" or "group sub") names. False with err when the path does not
+ * fit the command (a sub-command sent to a command without, or missing or unknown). */
+static bool leaf_defs(const cmd_def *c, const char *path, const cmd_option_def **defs, unsigned *n,
+                      char *err, size_t errlen)
+{
+    bool has_subs = c->noptions && (c->options[0].type == CMD_OPT_SUB_COMMAND ||
+                                    c->options[0].type == CMD_OPT_SUB_COMMAND_GROUP);
+    if (!path) {
+        if (has_subs) {
+            snprintf(err, errlen, "/%s needs a sub-command.", c->name);
+            return false;
+        }
+        *defs = c->options;
+        *n = c->noptions;
+        return true;
+    }
+    if (!has_subs) {
+        snprintf(err, errlen, "/%s has no sub-commands (got \"%.32s\").", c->name, path);
+        return false;
+    }
+    const char *sp = strchr(path, ' ');
+    const cmd_option_def *d =
+        find_def(c->options, c->noptions, path, sp ? (size_t)(sp - path) : strlen(path));
+    if (d && sp && d->type == CMD_OPT_SUB_COMMAND_GROUP)
+        d = find_def(d->sub, d->nsub, sp + 1, strlen(sp + 1));
+    else if (d && (sp || d->type != CMD_OPT_SUB_COMMAND))
+        d = NULL;
+    if (!d || d->type != CMD_OPT_SUB_COMMAND) {
+        snprintf(err, errlen, "/%s has no sub-command \"%.64s\".", c->name, path);
+        return false;
+    }
+    *defs = d->sub;
+    *n = d->nsub;
+    return true;
+}
+
 int rcmd_check_options(const ix_interaction *ix, char *err, size_t errlen)
 {
     const char *name = ix->command_name ? ix->command_name : "";
     const cmd_def *c = cmd_find(name);
     if (!c) return 0; /* not one of ours: answered as an unknown command */
-    if (ix->subcommand) {
-        snprintf(err, errlen, "/%s has no sub-commands (got \"%.32s\").", c->name, ix->subcommand);
-        return -1;
-    }
+    const cmd_option_def *defs = NULL;
+    unsigned ndefs = 0;
+    if (!leaf_defs(c, ix->subcommand, &defs, &ndefs, err, errlen)) return -1;
     for (unsigned i = 0; i < ix->noptions; i++) {
         const ix_option *o = &ix->options[i];
-        const cmd_option_def *d = cmd_find_option(c, o->name);
+        const cmd_option_def *d = find_def(defs, ndefs, o->name, strlen(o->name));
         if (!d) {
             snprintf(err, errlen, "/%s has no option \"%.32s\".", c->name, o->name);
             return -1;

@@ -66,8 +66,10 @@ void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap);
 
 /* Checks every option of a command interaction against the command's definition: 0, or -1
  * with a message for the user naming the option and the type it must have, when an option is
- * unknown, has another type than the definition's, or a sub-command was sent to a command that
- * has none. A present option of the wrong type is never treated as absent. */
+ * unknown, has another type than the definition's, or the sub-command path does not fit the
+ * command (one sent to a command that has none, none or an unknown one for a command that has
+ * them; the options are then those of the sub-command). A present option of the wrong type is
+ * never treated as absent. */
 int rcmd_check_options(const ix_interaction *ix, char *err, size_t errlen);
 
 /* What can be saved of an interaction ix_parse refused. */

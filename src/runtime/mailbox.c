@@ -64,13 +64,22 @@ int rt_thread_slot(void)
     return slot;
 }
 
-/* ---- asymmetric barrier ------------------------------------------------------------------
+/* ---- the parking barrier -----------------------------------------------------------------
  * Every send must order "publish the message" before "read sleepers/armed", and a parking
- * consumer must order "announce I sleep" before "look at the lanes". Paying a locked
- * instruction on every send costs more than the ring hop itself, while parking is rare. So
- * the consumer issues membarrier(PRIVATE_EXPEDITED), which makes every running thread of the
- * process execute a full barrier, and the sender needs only a compiler barrier. Where the
- * kernel refuses membarrier, both sides fall back to ordinary full fences. */
+ * consumer must order "announce I sleep" before "look at the lanes" (a Dekker pattern: without
+ * both barriers a send can miss a sleeper that has not yet seen the message, and that message
+ * waits until the next send; a lost wake-up).
+ *
+ * Two ways to pay for it. Fences (the default): a full fence on every send and on every park.
+ * Asymmetric: the sender only stops the compiler, and the parking side issues
+ * membarrier(PRIVATE_EXPEDITED), an inter-processor interrupt to every core running a thread of
+ * the process. The asymmetric form was meant for sends that vastly outnumber parks; in this
+ * bot they do not: loop actors (REST, gateway) arm their wake-up on every turn of their event
+ * loop, and an interaction makes several hops that each find their receiver parked. Measured
+ * with bench_peers at 300 interactions/s, fences cost about 15% less CPU per interaction, and
+ * bench_runtime's mailbox throughput is unchanged within noise (a fence costs tens of cycles;
+ * an IPI costs microseconds on both cores, more in a VM). FLUXBOT_PARK_BARRIER=membarrier
+ * selects the asymmetric form where the kernel offers it, for comparison. */
 
 static int g_asym = -1; /* -1 unknown, 0 fences, 1 membarrier */
 static pthread_once_t g_asym_once = PTHREAD_ONCE_INIT;
@@ -80,7 +89,10 @@ static void asym_init(void)
 #ifdef FLUXBOT_TSAN
     g_asym = 0; /* TSan models C11 fences, not membarrier: keep it able to check us */
 #else
-    g_asym = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0 ? 1 : 0;
+    const char *want = getenv("FLUXBOT_PARK_BARRIER");
+    g_asym = 0;
+    if (want && !strcmp(want, "membarrier"))
+        g_asym = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0 ? 1 : 0;
 #endif
 }
 

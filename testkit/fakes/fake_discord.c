@@ -165,6 +165,7 @@ static int inject_obj(fake_discord *fd, int type, cJSON *data, uint64_t message_
     cJSON *ch = cJSON_AddObjectToObject(d, "channel");
     util_json_add_u64(ch, "id", channel);
     cJSON_AddNumberToObject(ch, "type", dm ? 1 : 0);
+    if (!dm) cJSON_AddBoolToObject(ch, "nsfw", who->channel_nsfw);
     cJSON *u = cJSON_CreateObject();
     util_json_add_u64(u, "id", user);
     cJSON_AddStringToObject(u, "username", uname);

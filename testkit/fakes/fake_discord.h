@@ -63,6 +63,7 @@ typedef struct fake_discord_member {
     unsigned nroles;
     const char *locale;
     bool dm;
+    bool channel_nsfw; /* the channel is age-restricted (channel.nsfw) */
 } fake_discord_member;
 
 /* A file attached to an ATTACHMENT option of a command. */

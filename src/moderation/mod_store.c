@@ -1,0 +1,289 @@
+/* Moderation tables: applying recorded changes, reading the state at start (see mod_store.h). */
+#include "moderation/mod_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "fluxbot/log.h"
+#include "util/util_dec.h"
+
+#define LOGN "moderation"
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int64_t jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+static uint64_t jid(const cJSON *o, const char *k)
+{
+    const char *s = jstr(o, k);
+    uint64_t id = 0;
+    if (s && !util_dec_snowflake(s, &id)) id = 0;
+    return id;
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_id(sqlite3_stmt *st, int i, uint64_t id)
+{
+    if (id)
+        sqlite3_bind_int64(st, i, (int64_t)id);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Every statement binds ?1 seq, ?2 ts_ms, ?3 by_user, then its own from ?4. */
+static const char k_word[] =
+    "INSERT INTO mod_words(seq, ts_ms, by_user, key, text, active) VALUES(?1,?2,?3,?4,?5,?6)"
+    " ON CONFLICT(key) DO UPDATE SET text = excluded.text, active = excluded.active,"
+    " by_user = excluded.by_user, ts_ms = excluded.ts_ms, seq = excluded.seq"
+    " WHERE excluded.seq > mod_words.seq";
+static const char k_regex[] =
+    "INSERT INTO mod_regexes(seq, ts_ms, by_user, key, name, pattern, description, severity,"
+    " active) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+    " ON CONFLICT(key) DO UPDATE SET name = excluded.name, pattern = excluded.pattern,"
+    " description = excluded.description, severity = excluded.severity,"
+    " active = excluded.active, by_user = excluded.by_user, ts_ms = excluded.ts_ms,"
+    " seq = excluded.seq WHERE excluded.seq > mod_regexes.seq";
+static const char k_context[] =
+    "INSERT INTO mod_context_rules(seq, ts_ms, by_user, key, allowed, disallowed, description,"
+    " active) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+    " ON CONFLICT(key) DO UPDATE SET allowed = excluded.allowed,"
+    " disallowed = excluded.disallowed, description = excluded.description,"
+    " active = excluded.active, by_user = excluded.by_user, ts_ms = excluded.ts_ms,"
+    " seq = excluded.seq WHERE excluded.seq > mod_context_rules.seq";
+static const char k_violation[] =
+    "INSERT INTO mod_violations(seq, ts_ms, guild_id, user_id, rule_kind, rule_name, severity,"
+    " outcome, prompt) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)";
+static const char k_clear[] =
+    "INSERT INTO mod_warning_clears(seq, ts_ms, by_user, user_id) VALUES(?1,?2,?3,?4)"
+    " ON CONFLICT(user_id) DO UPDATE SET by_user = excluded.by_user, ts_ms = excluded.ts_ms,"
+    " seq = excluded.seq WHERE excluded.seq > mod_warning_clears.seq";
+static const char k_ban[] =
+    "INSERT INTO mod_bans(seq, ts_ms, by_user, user_id, active, reason, banned_ms, until_ms)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+    " ON CONFLICT(user_id) DO UPDATE SET active = excluded.active, reason = excluded.reason,"
+    " banned_ms = excluded.banned_ms, until_ms = excluded.until_ms,"
+    " by_user = excluded.by_user, ts_ms = excluded.ts_ms, seq = excluded.seq"
+    " WHERE excluded.seq > mod_bans.seq";
+
+int mod_store_apply(sqlite3 *db, const an_event *e)
+{
+    const char *op = e->action ? e->action : "";
+    cJSON *d = e->details ? cJSON_Parse(e->details) : NULL;
+    if (!cJSON_IsObject(d)) {
+        cJSON_Delete(d);
+        return SQLITE_MISMATCH;
+    }
+    const char *sql = NULL;
+    if (strcmp(op, "word") == 0)
+        sql = k_word;
+    else if (strcmp(op, "regex") == 0)
+        sql = k_regex;
+    else if (strcmp(op, "context") == 0)
+        sql = k_context;
+    else if (strcmp(op, "violation") == 0)
+        sql = k_violation;
+    else if (strcmp(op, "warnings_clear") == 0)
+        sql = k_clear;
+    else if (strcmp(op, "ban") == 0)
+        sql = k_ban;
+    bool keyed = sql == k_word || sql == k_regex || sql == k_context;
+    if (!sql || (keyed && !jstr(d, "key")) || (!keyed && !e->user_id)) {
+        cJSON_Delete(d);
+        return SQLITE_MISMATCH;
+    }
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        cJSON_Delete(d);
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, (int64_t)e->seq);
+    sqlite3_bind_int64(st, 2, e->ts_ms);
+    int active = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "active"));
+    if (sql == k_violation) {
+        bind_id(st, 3, e->guild_id);
+        sqlite3_bind_int64(st, 4, (int64_t)e->user_id);
+        bind_opt_text(st, 5, jstr(d, "kind") ? jstr(d, "kind") : "");
+        bind_opt_text(st, 6, jstr(d, "name") ? jstr(d, "name") : "");
+        bind_opt_text(st, 7, jstr(d, "severity"));
+        bind_opt_text(st, 8, jstr(d, "outcome") ? jstr(d, "outcome") : "warning");
+        bind_opt_text(st, 9, jstr(d, "prompt"));
+    } else {
+        bind_id(st, 3, jid(d, "by"));
+        if (keyed)
+            bind_opt_text(st, 4, jstr(d, "key"));
+        else
+            sqlite3_bind_int64(st, 4, (int64_t)e->user_id);
+        if (sql == k_word) {
+            bind_opt_text(st, 5, jstr(d, "text") ? jstr(d, "text") : "");
+            sqlite3_bind_int(st, 6, active);
+        } else if (sql == k_regex) {
+            bind_opt_text(st, 5, jstr(d, "name") ? jstr(d, "name") : "");
+            bind_opt_text(st, 6, jstr(d, "pattern") ? jstr(d, "pattern") : "");
+            bind_opt_text(st, 7, jstr(d, "description"));
+            bind_opt_text(st, 8, jstr(d, "severity") ? jstr(d, "severity") : "medium");
+            sqlite3_bind_int(st, 9, active);
+        } else if (sql == k_context) {
+            bind_opt_text(st, 5, jstr(d, "allowed") ? jstr(d, "allowed") : "");
+            bind_opt_text(st, 6, jstr(d, "disallowed") ? jstr(d, "disallowed") : "");
+            bind_opt_text(st, 7, jstr(d, "description"));
+            sqlite3_bind_int(st, 8, active);
+        } else if (sql == k_ban) {
+            sqlite3_bind_int(st, 5, active);
+            bind_opt_text(st, 6, jstr(d, "reason"));
+            sqlite3_bind_int64(st, 7, jnum(d, "banned_ms"));
+            sqlite3_bind_int64(st, 8, jnum(d, "until_ms"));
+        }
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    cJSON_Delete(d);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* ---- start -------------------------------------------------------------------------------- */
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+static mod_user *user_slot(mod_loaded *l, uint64_t id)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (l->users[i].id == id) return &l->users[i];
+    mod_user *u = realloc(l->users, (l->count + 1) * sizeof *u);
+    if (!u) abort();
+    l->users = u;
+    memset(&u[l->count], 0, sizeof *u);
+    u[l->count].id = id;
+    return &u[l->count++];
+}
+
+static int read_all(sqlite3 *db, int64_t now_ms, mod_loaded *out, char *err, size_t errlen)
+{
+    static const char *const q[] = {
+        "SELECT text FROM mod_words WHERE active = 1 ORDER BY seq",
+        "SELECT name, pattern, description, severity FROM mod_regexes WHERE active = 1"
+        " ORDER BY seq",
+        "SELECT key, allowed, disallowed, description FROM mod_context_rules WHERE active = 1"
+        " ORDER BY seq",
+        "SELECT user_id, reason, banned_ms, until_ms, by_user FROM mod_bans WHERE active = 1"
+        " AND (until_ms IS NULL OR until_ms = 0 OR until_ms > ?1)",
+        "SELECT v.user_id, COUNT(*) FROM mod_violations v LEFT JOIN mod_warning_clears c"
+        " ON c.user_id = v.user_id WHERE v.outcome = 'warning' AND v.seq > COALESCE(c.seq, 0)"
+        " GROUP BY v.user_id",
+    };
+    char why[400];
+    for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(db, q[k], -1, &st, NULL);
+        if (rc != SQLITE_OK) {
+            snprintf(err, errlen, "reading the moderation state: %s", sqlite3_errmsg(db));
+            return -1;
+        }
+        if (k == 3) sqlite3_bind_int64(st, 1, now_ms);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            int bad = 0;
+            switch (k) {
+            case 0:
+                bad = mod_rules_add_word(out->rules, col(st, 0), why, sizeof why);
+                break;
+            case 1:
+                bad = mod_rules_add_regex(out->rules, col(st, 0), col(st, 1), col(st, 2),
+                                          col(st, 3), why, sizeof why);
+                break;
+            case 2:
+                bad = mod_rules_add_context(out->rules, col(st, 0), col(st, 1), col(st, 2),
+                                            col(st, 3), why, sizeof why);
+                break;
+            case 3: {
+                mod_user *u = user_slot(out, (uint64_t)sqlite3_column_int64(st, 0));
+                u->banned = true;
+                snprintf(u->reason, sizeof u->reason, "%s", col(st, 1));
+                u->banned_ms = sqlite3_column_int64(st, 2);
+                u->until_ms = sqlite3_column_int64(st, 3);
+                u->by = (uint64_t)sqlite3_column_int64(st, 4);
+                break;
+            }
+            default: {
+                mod_user *u = user_slot(out, (uint64_t)sqlite3_column_int64(st, 0));
+                int64_t n = sqlite3_column_int64(st, 1);
+                u->warnings = n > 1000 ? 1000u : (unsigned)n;
+                break;
+            }
+            }
+            if (bad) {
+                out->skipped++;
+                LOG_WARN(LOGN, "a stored filter rule no longer loads and is skipped: %s", why);
+            }
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            snprintf(err, errlen, "reading the moderation state: %s", sqlite3_errmsg(db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int mod_store_load(const char *path, int64_t now_ms, mod_loaded *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->rules = mod_rules_new();
+    if (!path || !*path) return 0;
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_CANTOPEN) { /* a new bot: nothing stored yet */
+        sqlite3_close(db);
+        return 0;
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open '%s': %s", path, db ? sqlite3_errmsg(db) : "?");
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, 2000);
+    sqlite3_stmt *st;
+    int has = 0;
+    rc = sqlite3_prepare_v2(
+        db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'mod_bans'", -1,
+        &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) has = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    int res = 0;
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read '%s': %s", path, sqlite3_errmsg(db));
+        res = -1;
+    } else if (has) {
+        res = read_all(db, now_ms, out, err, errlen);
+    }
+    sqlite3_close(db);
+    return res;
+}
+
+void mod_loaded_free(mod_loaded *l)
+{
+    mod_rules_free(l->rules);
+    free(l->users);
+    memset(l, 0, sizeof *l);
+}

@@ -1,0 +1,94 @@
+/* The router's moderation gate (see rmod.h). */
+#include "router/rmod.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "discord/reply.h"
+#include "fluxbot/log.h"
+#include "moderation/mod_cmd.h"
+#include "router/cmd.h"
+
+#define LOGN "router"
+
+static bool answer(rmod_verdict *v, const char *text, bool success, rmod_outcome o)
+{
+    v->body = reply_text_json(text, true);
+    v->success = success;
+    v->outcome = o;
+    return true;
+}
+
+bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *manager_role,
+                rmod_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!s || (ix->type != IX_COMMAND && ix->type != IX_COMPONENT)) return false;
+    const char *name = ix->type == IX_COMMAND && ix->command_name ? ix->command_name : "";
+    v->moderation = mod_cmd_owns(name);
+    /* Only the moderation commands depend on it (it reads the role cache). */
+    bool manager = v->moderation && rcmd_manager_perm(ix, roles, manager_role) != AN_PERM_DENIED;
+    char text[1024];
+
+    mod_user u;
+    if (mod_state_banned(s, ix->user_id, &u) && !(v->moderation && manager)) {
+        mod_text_banned(&u, text, sizeof text);
+        return answer(v, text, false, RMOD_DENIED);
+    }
+    if (ix->type != IX_COMMAND) return false;
+
+    comfy_kind kind;
+    bool generation = rcmd_kind_of(name, &kind);
+    mod_access_who who = {.in_guild = ix->in_guild,
+                          .guild_id = ix->guild_id,
+                          .channel_id = ix->channel_id,
+                          .channel_nsfw = ix->channel_nsfw,
+                          .admin = ix->has_permissions && (ix->permissions & IX_PERM_ADMINISTRATOR),
+                          .roles = ix->roles,
+                          .nroles = ix->nroles};
+    if (v->moderation && manager) who.admin = true;
+    if (mod_state_access(s, name, generation, &who, roles, text, sizeof text) != MOD_ACCESS_OK) {
+        LOG_DEBUG(LOGN, "/%s refused by the access rules for user %" PRIu64, name, ix->user_id);
+        return answer(v, text, false, RMOD_DENIED);
+    }
+
+    if (v->moderation) {
+        /* The same option typing as every other command (the gate answers these itself). */
+        if (rcmd_check_options(ix, text, sizeof text) != 0)
+            return answer(v, text, false, RMOD_INVALID);
+        mod_answer *a = malloc(sizeof *a);
+        if (!a) abort();
+        mod_cmd_run(s, ix, manager, a);
+        if (a->denied)
+            LOG_INFO(LOGN, "/%s refused for user %" PRIu64 " in guild %" PRIu64 ": not a manager",
+                     name, ix->user_id, ix->guild_id);
+        answer(v, a->text, a->success,
+               a->denied    ? RMOD_DENIED
+               : a->success ? RMOD_OK
+                            : RMOD_INVALID);
+        free(a);
+        return true;
+    }
+
+    const char *prompt = generation ? ix_opt_str(ix, "prompt") : NULL;
+    if (!prompt) return false;
+    mod_hit hit;
+    mod_check_result cr = mod_state_check(s, prompt, strlen(prompt), &hit);
+    if (cr == MOD_CHECK_OK) return false;
+    if (cr == MOD_CHECK_LIMIT) {
+        LOG_WARN(LOGN,
+                 "pattern \"%s\" hit its match limits on a prompt of user %" PRIu64
+                 "; refused without a warning",
+                 hit.name, ix->user_id);
+        mod_text_uncheckable(text, sizeof text);
+        return answer(v, text, false, RMOD_INVALID);
+    }
+    unsigned warnings = 0;
+    mod_violation_outcome o =
+        mod_state_violation(s, ix->user_id, ix->guild_id, &hit, prompt, &warnings);
+    LOG_INFO(LOGN, "/%s prompt of user %" PRIu64 " refused (%s \"%s\"): %s", name, ix->user_id,
+             mod_kind_id(hit.kind), hit.name, o == MOD_VIOL_BANNED ? "banned" : "warned");
+    mod_text_violation(&hit, o, warnings, mod_state_max_warnings(s), text, sizeof text);
+    return answer(v, text, false, RMOD_DENIED);
+}
