@@ -10,22 +10,31 @@ include(GNUInstallDirs)
 
 set(FLUXBOT_DATADIR "${CMAKE_INSTALL_DATADIR}/fluxbot")
 set(FLUXBOT_FULL_DATADIR "${CMAKE_INSTALL_FULL_DATADIR}/fluxbot")
-set(FLUXBOT_FULL_CONFDIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}/fluxbot")
+# GNUInstallDirs already names a folder of ours for an /opt/fluxbot prefix (/etc/opt/fluxbot).
+if(CMAKE_INSTALL_FULL_SYSCONFDIR MATCHES "/fluxbot$")
+    set(FLUXBOT_FULL_CONFDIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}")
+else()
+    set(FLUXBOT_FULL_CONFDIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}/fluxbot")
+endif()
 # The service's state: systemd's StateDirectory=fluxbot, always /var/lib/fluxbot.
 set(FLUXBOT_STATE_DIR "/var/lib/fluxbot")
 
-if(NOT FLUXBOT_SYSTEMD_UNIT_DIR)
-    set(_unitdir "")
-    if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
-        pkg_get_variable(_unitdir systemd systemdsystemunitdir)
-        if(NOT _unitdir)
-            set(_unitdir "/lib/systemd/system")
-        endif()
-    else()
-        # systemd also reads units from /usr/local/lib/systemd/system.
-        set(_unitdir "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
+# The unit goes where systemd reads units for this prefix: the distribution's folder for /usr,
+# /usr/local/lib/systemd/system for /usr/local, /etc/systemd/system for any other prefix.
+# FLUXBOT_SYSTEMD_UNIT_DIR overrides; it is not derived into the cache, so a later change of
+# the prefix moves the unit too.
+set(FLUXBOT_SYSTEMD_UNIT_DIR "" CACHE PATH "Where the systemd unit goes (empty: from the prefix)")
+if(FLUXBOT_SYSTEMD_UNIT_DIR)
+    set(_unitdir "${FLUXBOT_SYSTEMD_UNIT_DIR}")
+elseif(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+    pkg_get_variable(_unitdir systemd systemdsystemunitdir)
+    if(NOT _unitdir)
+        set(_unitdir "/lib/systemd/system")
     endif()
-    set(FLUXBOT_SYSTEMD_UNIT_DIR "${_unitdir}" CACHE PATH "Where the systemd unit is installed")
+elseif(CMAKE_INSTALL_PREFIX STREQUAL "/usr/local")
+    set(_unitdir "/usr/local/lib/systemd/system")
+else()
+    set(_unitdir "/etc/systemd/system")
 endif()
 
 # The binary tells its build tree from an installation (src/util/util_self.c), and the manual
@@ -42,7 +51,7 @@ set_property(SOURCE src/util/util_self.c APPEND PROPERTY COMPILE_DEFINITIONS
     FLUXBOT_INSTALL_DOCDIR="${CMAKE_INSTALL_FULL_DOCDIR}")
 set_property(SOURCE src/app/docgen.c APPEND PROPERTY COMPILE_DEFINITIONS
     FLUXBOT_INSTALL_DATADIR="${FLUXBOT_FULL_DATADIR}"
-    FLUXBOT_INSTALL_SYSCONFDIR="${CMAKE_INSTALL_FULL_SYSCONFDIR}"
+    FLUXBOT_INSTALL_CONFDIR="${FLUXBOT_FULL_CONFDIR}"
     FLUXBOT_INSTALL_DOCDIR="${CMAKE_INSTALL_FULL_DOCDIR}")
 set_property(SOURCE src/app/version.c APPEND PROPERTY COMPILE_DEFINITIONS
     FLUXBOT_CK_VERSION="${CK_VERSION}")
@@ -74,7 +83,7 @@ install(FILES README.md DESTINATION "${CMAKE_INSTALL_DOCDIR}")
 # docs/ kept as a folder beside the README, so the README's links work where it is installed.
 install(DIRECTORY docs DESTINATION "${CMAKE_INSTALL_DOCDIR}" FILES_MATCHING PATTERN "*.md")
 install(DIRECTORY contrib/grafana DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples")
-install(FILES "${_gen}/fluxbot.service" DESTINATION "${FLUXBOT_SYSTEMD_UNIT_DIR}")
+install(FILES "${_gen}/fluxbot.service" DESTINATION "${_unitdir}")
 # The example configuration and the token file, unless already there: installing again over a
 # configured machine must not overwrite the operator's settings and token (the package's
 # conffile handling does the same for upgrades). The token file is readable by root only

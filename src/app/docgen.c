@@ -10,7 +10,7 @@
 
 /* Where the package and `cmake --install` put things, set on this file by cmake/install.cmake
  * (the manual describes the installed layout, not the build tree). */
-#if !defined(FLUXBOT_INSTALL_DATADIR) || !defined(FLUXBOT_INSTALL_SYSCONFDIR) ||                   \
+#if !defined(FLUXBOT_INSTALL_DATADIR) || !defined(FLUXBOT_INSTALL_CONFDIR) ||                      \
     !defined(FLUXBOT_INSTALL_DOCDIR)
 #error "docgen.c needs the install layout definitions of cmake/install.cmake"
 #endif
@@ -131,20 +131,19 @@ void docgen_man(FILE *out)
           "given.\n"
           ".PP\nThe other variables are listed with their keys above.\n",
           out);
-    fprintf(
-        out,
-        ".SH FILES\n"
-        ".TP\n\\fIDATADIR\\fR\nThe shipped workflows and lists: \\fB%s\\fR, or "
-        "\\fBshare/fluxbot\\fR beside the binary's \\fBbin\\fR folder when the installation "
-        "was moved.\n"
-        ".TP\n\\fB%s/fluxbot/fluxbot.json\\fR\nThe example configuration the systemd unit "
-        "reads.\n"
-        ".TP\n\\fB%s/fluxbot/fluxbot.env\\fR\nThe unit's EnvironmentFile: \\fBDISCORD_TOKEN\\fR "
-        "and \\fBCOMFYUI_URLS\\fR.\n"
-        ".TP\n\\fB/var/lib/fluxbot\\fR\nThe service's analytics database and kept results.\n"
-        ".TP\n\\fB%s\\fR\nThe README and the detailed notes.\n",
-        FLUXBOT_INSTALL_DATADIR, FLUXBOT_INSTALL_SYSCONFDIR, FLUXBOT_INSTALL_SYSCONFDIR,
-        FLUXBOT_INSTALL_DOCDIR);
+    fprintf(out,
+            ".SH FILES\n"
+            ".TP\n\\fIDATADIR\\fR\nThe shipped workflows and lists: \\fB%s\\fR, or "
+            "\\fBshare/fluxbot\\fR beside the binary's \\fBbin\\fR folder when the installation "
+            "was moved.\n"
+            ".TP\n\\fB%s/fluxbot.json\\fR\nThe example configuration the systemd unit "
+            "reads.\n"
+            ".TP\n\\fB%s/fluxbot.env\\fR\nThe unit's EnvironmentFile: \\fBDISCORD_TOKEN\\fR "
+            "and \\fBCOMFYUI_URLS\\fR.\n"
+            ".TP\n\\fB/var/lib/fluxbot\\fR\nThe service's analytics database and kept results.\n"
+            ".TP\n\\fB%s\\fR\nThe README and the detailed notes.\n",
+            FLUXBOT_INSTALL_DATADIR, FLUXBOT_INSTALL_CONFDIR, FLUXBOT_INSTALL_CONFDIR,
+            FLUXBOT_INSTALL_DOCDIR);
     fprintf(out,
             ".SH EXIT STATUS\n"
             ".TP\n%d\nClean stop (SIGINT/SIGTERM: intake stopped, mailboxes drained, analytics "
@@ -157,14 +156,14 @@ void docgen_man(FILE *out)
             ".SH EXAMPLES\n"
             ".nf\n"
             "fluxbot demo \\-\\-demo\\-seconds 8\n"
-            "fluxbot check \\-c %s/fluxbot/fluxbot.json\n"
+            "fluxbot check \\-c %s/fluxbot.json\n"
             "fluxbot stats \\-\\-db /var/lib/fluxbot/fluxbot.db \\-\\-days 7\n"
             "systemctl enable \\-\\-now fluxbot\n"
             ".fi\n"
             ".SH SEE ALSO\n"
             "\\fBsystemctl\\fR(1), \\fBjournalctl\\fR(1), \\fBsqlite3\\fR(1)\n",
             APP_EXIT_OK, APP_EXIT_RUNTIME, APP_EXIT_CONFIG, APP_EXIT_START,
-            APP_EXIT_DISCORD_REFUSED, FLUXBOT_INSTALL_SYSCONFDIR);
+            APP_EXIT_DISCORD_REFUSED, FLUXBOT_INSTALL_CONFDIR);
 }
 
 /* The values a key's help lists as "a, b or c." (log_level, log_format), space-separated into

@@ -262,7 +262,8 @@ static rt_msg *lane_pop(rt_mailbox *mb, rt_lane *l)
     return p;
 }
 
-static rt_msg *pop_any(rt_mailbox *mb)
+/* Inlined into mb_pop so a release build pays no extra call for the debug-only wrapper. */
+static inline __attribute__((always_inline)) rt_msg *pop_any(rt_mailbox *mb)
 {
     unsigned n = atomic_load_explicit(&mb->nlanes, memory_order_acquire);
     if (n == 0) return NULL;
