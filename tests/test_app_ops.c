@@ -91,8 +91,29 @@ static void check_passes_when_all_is_well(void **state)
     assert_non_null(strstr(t, "[ok]   comfyui"));
     assert_non_null(strstr(t, "[ok]   workflows"));
     assert_non_null(strstr(t, "all checks passed"));
+    assert_non_null(strstr(t, "[ok]   access"));
+    assert_non_null(strstr(t, "[ok]   moderation"));
     assert_null(strstr(t, TOKEN)); /* the token never appears */
     free(t);
+}
+
+/* A bad access rule is named by `check`, and stops the start with exit code 2. */
+static void bad_access_rules_are_named(void **state)
+{
+    (void)state;
+    fb_config c;
+    config(&c, TOKEN);
+    snprintf(c.access_commands, sizeof c.access_commands, "{\"comfy\":{\"channels\":[\"art\"]}}");
+    char *t;
+    assert_int_equal(check(&c, &t), APP_EXIT_CONFIG);
+    assert_non_null(strstr(t, "[FAIL] access"));
+    assert_non_null(strstr(t, "access_commands.comfy.channels"));
+    free(t);
+    char err[768];
+    int code = 0;
+    assert_null(app_start(&c, err, sizeof err, &code));
+    assert_int_equal(code, APP_EXIT_CONFIG);
+    assert_non_null(strstr(err, "\"art\" is not a channel id"));
 }
 
 static void check_names_each_problem_and_its_fix(void **state)
@@ -222,6 +243,7 @@ int main(void)
         cmocka_unit_test(commands_register_per_guild),
         cmocka_unit_test(check_passes_when_all_is_well),
         cmocka_unit_test(check_names_each_problem_and_its_fix),
+        cmocka_unit_test(bad_access_rules_are_named),
         cmocka_unit_test(a_broken_file_stops_the_start_naming_it),
         cmocka_unit_test(a_refused_token_stops_the_bot_with_exit_4),
         cmocka_unit_test(stats_command_is_the_analytics_cli),

@@ -570,6 +570,55 @@ static void access_rules_refuse_with_where(void **state)
     app_set_config_args(0, NULL);
 }
 
+/* A result's Regenerate is checked against the rules of now: a prompt that a later rule
+ * refuses gets no new job (and no warning: it passed when it was typed). */
+static void regenerate_checks_the_current_rules(void **state)
+{
+    (void)state;
+    char out[4096];
+    fake_discord_member xm = *who(USER_X, 0, NULL, 0, false, false);
+    fake_discord_ix ix;
+    assert_int_equal(
+        fake_discord_inject_command(W.fd, "comfy", prompt_opts("a red balloon"), NULL, 0, &xm, &ix),
+        0);
+    /* Wait for the finished message and its Regenerate button. */
+    char regen[128] = "";
+    uint64_t until = now_ms() + 15000;
+    while (!regen[0] && now_ms() < until) {
+        frest_ix_state st;
+        assert_true(frest_interaction_state(W.rest, ix.id, &st));
+        const char *p = st.original_json ? strstr(st.original_json, "\"fb:regen:") : NULL;
+        if (p) sscanf(p + 1, "%127[^\"]", regen);
+        free(st.original_json);
+        if (!regen[0]) sleep_ms(20);
+    }
+    assert_true(regen[0] != '\0');
+    manager("filter",
+            opts_sub("word", "add", "[{\"type\":3,\"name\":\"word\",\"value\":\"balloon\"}]"), out,
+            sizeof out);
+    unsigned before = comfy_prompts();
+    unsigned warnings_before = 0;
+    run("warnings", opts_sub(NULL, "show", "[]"), &xm, out, sizeof out);
+    sscanf(strstr(out, "You have ") ? strstr(out, "You have ") : "You have 0", "You have %u",
+           &warnings_before);
+    fake_discord_inject_component(W.fd, regen, 2, NULL, 0, &xm, &ix);
+    int flags = 0;
+    assert_int_equal(answer_of(ix.id, out, sizeof out, &flags), 4);
+    assert_int_equal(flags & 64, 64);
+    assert_non_null(strstr(out, "no longer allowed"));
+    assert_null(strstr(out, "balloon"));
+    sleep_ms(200);
+    assert_int_equal(comfy_prompts(), before);
+    run("warnings", opts_sub(NULL, "show", "[]"), &xm, out, sizeof out);
+    char want[64];
+    snprintf(want, sizeof want, "You have %u of 2", warnings_before);
+    assert_non_null(strstr(out, want));
+    manager("filter",
+            opts_sub("word", "remove", "[{\"type\":3,\"name\":\"word\",\"value\":\"balloon\"}]"),
+            out, sizeof out);
+    assert_non_null(strstr(out, "removed"));
+}
+
 static void state_survives_a_restart(void **state)
 {
     (void)state;
@@ -618,6 +667,7 @@ int main(void)
         cmocka_unit_test(ban_with_duration_expires),
         cmocka_unit_test(unban_and_clear_warnings),
         cmocka_unit_test(access_rules_refuse_with_where),
+        cmocka_unit_test(regenerate_checks_the_current_rules),
         cmocka_unit_test(state_survives_a_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

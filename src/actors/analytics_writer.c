@@ -8,11 +8,14 @@
  */
 #include "actors/analytics_writer.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "analytics/an_sqlerr.h"
 #include "analytics/an_store.h"
@@ -44,9 +47,21 @@ struct an_writer {
     unsigned failures;
     int last_rc;
     uint64_t stop_deadline;
+    /* The file the store has open, as db_path named it when it was opened: when db_path names
+     * another file (renamed over, or removed), writing on would go to a file nobody will see. */
+    bool db_known;
+    dev_t db_dev;
+    ino_t db_ino;
+    /* The "-wal" and "-shm" files SQLite keeps next to it, while they are ours: after a swap
+     * they must not stay under db_path's name (see reopen). */
+    struct sidecar {
+        bool known;
+        dev_t dev;
+        ino_t ino;
+    } wal, shm;
 
     _Atomic uint64_t accepted, rows_written, batches, retries, dropped_by_reset, dropped_invalid,
-        lost, resets, pending_now;
+        lost, resets, pending_now, db_replaced;
     /* rt_now_ms of the oldest event not yet committed, 0 when none: the metrics' lag. */
     _Atomic uint64_t oldest_pending_ms;
 };
@@ -111,6 +126,116 @@ static void note_success(an_writer *w)
     w->last_rc = SQLITE_OK;
 }
 
+/* ---- the file behind db_path ---------------------------------------------------------------- */
+
+static void sidecar_name(const an_writer *w, const char *suffix, char *out, size_t n)
+{
+    snprintf(out, n, "%s%s", w->db_path, suffix);
+}
+
+static void note_sidecar(an_writer *w, struct sidecar *sc, const char *suffix)
+{
+    char name[sizeof w->db_path + 8];
+    sidecar_name(w, suffix, name, sizeof name);
+    struct stat st;
+    sc->known = stat(name, &st) == 0;
+    if (sc->known) {
+        sc->dev = st.st_dev;
+        sc->ino = st.st_ino;
+    }
+}
+
+/* Called while db_path is known to name our file: the sidecars named after it are ours too. */
+static void note_sidecars(an_writer *w)
+{
+    if (!w->wal.known) note_sidecar(w, &w->wal, "-wal");
+    if (!w->shm.known) note_sidecar(w, &w->shm, "-shm");
+}
+
+/* Removes a sidecar named after db_path if it is still the one our old connection used. */
+static void drop_sidecar(an_writer *w, struct sidecar *sc, const char *suffix)
+{
+    char name[sizeof w->db_path + 8];
+    sidecar_name(w, suffix, name, sizeof name);
+    struct stat st;
+    if (sc->known && stat(name, &st) == 0 && st.st_dev == sc->dev && st.st_ino == sc->ino &&
+        unlink(name) != 0)
+        LOG_ERROR(WHO, "cannot remove the replaced database's '%s': %s", name, strerror(errno));
+    sc->known = false;
+}
+
+static void note_identity(an_writer *w)
+{
+    struct stat st;
+    w->db_known = stat(w->db_path, &st) == 0;
+    if (w->db_known) {
+        w->db_dev = st.st_dev;
+        w->db_ino = st.st_ino;
+    }
+    w->wal.known = w->shm.known = false;
+    if (w->db_known) note_sidecars(w);
+}
+
+/* True when db_path no longer names the file the store has open: another file was renamed
+ * over it, or it was removed or renamed away. One stat(2) per check, made around every
+ * commit, so it costs nothing next to the transaction. */
+static bool db_replaced(an_writer *w)
+{
+    if (!w->db_known) return false;
+    struct stat st;
+    if (stat(w->db_path, &st) != 0) return errno == ENOENT || errno == ENOTDIR;
+    return st.st_dev != w->db_dev || st.st_ino != w->db_ino;
+}
+
+/* Leaves the replaced file and opens the database db_path names now (creating it with the
+ * schema when nothing is there; refusing, and touching nothing, when what is there is not a
+ * fluxbot database). Pending events move to the new file's sequence. SQLITE_OK, or the error
+ * with err; the store is then NULL and every later attempt tries again. */
+static int reopen(an_writer *w, char *err, size_t errlen)
+{
+    if (w->store) {
+        /* The old file's WAL is still named after db_path, and SQLite leaves it there when it
+         * closes a database that has moved. Opened next to the new file it would be read as
+         * the new file's log: its pages would replace the new file's (a garbage file would
+         * even pass for a database) and corrupt it. So: move the WAL's content into the old
+         * file (best effort: readers may hold part of it), close, and remove our -wal and
+         * -shm, checked by inode so a file that came with the new database is never
+         * touched. */
+        sqlite3_exec(an_store_db(w->store), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        an_store_close(w->store);
+        w->store = NULL;
+        drop_sidecar(w, &w->wal, "-wal");
+        drop_sidecar(w, &w->shm, "-shm");
+    }
+    w->store = an_store_open(w->db_path, err, errlen);
+    if (!w->store) return SQLITE_CANTOPEN;
+    uint64_t base = an_store_seq_hwm(w->store);
+    for (size_t i = 0; i < w->npending; i++)
+        w->pending[i]->ev.seq = w->pending[i]->ev.seq - w->base + base;
+    w->base = base;
+    note_identity(w);
+    LOG_WARN(WHO, "now writing to the database at '%s' (%zu accepted events to write there)",
+             w->db_path, w->npending);
+    return SQLITE_OK;
+}
+
+/* Makes sure the store is open on the file db_path names. False with rc/err when it cannot be
+ * (the events stay pending and the caller schedules a retry). */
+static bool ensure_store(an_writer *w, int *rc, char *err, size_t errlen)
+{
+    if (w->store && !db_replaced(w)) return true;
+    if (w->store) {
+        atomic_fetch_add(&w->db_replaced, 1);
+        LOG_ERROR(WHO,
+                  "the database file '%s' was replaced or removed while the bot had it open; "
+                  "rows committed before this stay in the replaced file, and the %zu events "
+                  "not yet written (and every later one) go to the file now at that path",
+                  w->db_path, w->npending);
+    }
+    *rc = reopen(w, err, errlen);
+    return *rc == SQLITE_OK;
+}
+
 /* ---- batches ------------------------------------------------------------------------------- */
 
 static void drop_front(an_writer *w, size_t n)
@@ -149,15 +274,26 @@ static bool flush_pending(an_writer *w)
 {
     char err[512];
     while (w->npending) {
+        int rc;
+        if (!ensure_store(w, &rc, err, sizeof err)) {
+            note_failure(w, rc, err);
+            return false;
+        }
         size_t n = w->npending < w->batch_max ? w->npending : w->batch_max;
         for (size_t i = 0; i < n; i++)
             w->chunk[i] = &w->pending[i]->ev;
-        int rc = an_store_write(w->store, w->chunk, n, err, sizeof err);
+        rc = an_store_write(w->store, w->chunk, n, err, sizeof err);
+        if (rc == SQLITE_OK && db_replaced(w)) {
+            /* Replaced while this batch was being written: it may have gone to the old file.
+             * Keep it; the next pass writes it to the new one. */
+            continue;
+        }
         if (rc == SQLITE_OK) {
             atomic_fetch_add(&w->rows_written, n);
             atomic_fetch_add(&w->batches, 1);
             drop_front(w, n);
             note_success(w);
+            note_sidecars(w); /* they exist once something was written */
             continue;
         }
         if (!environmental(rc)) rc = write_singly(w, n, err, sizeof err);
@@ -245,6 +381,7 @@ static void do_reset(an_writer *w, an_control_msg *req)
     char err[512] = "";
     int rc;
     for (unsigned attempt = 1;; attempt++) {
+        if (!ensure_store(w, &rc, err, sizeof err)) break;
         rc = an_store_reset(w->store, cut, &deleted, err, sizeof err);
         if (rc == SQLITE_OK || !an_sql_is_busy(rc) || rt_now_ms() >= deadline) break;
         atomic_fetch_add(&w->retries, 1);
@@ -299,6 +436,7 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
     }
     w->base = an_store_seq_hwm(w->store);
     an_store_set_result_retention(w->store, (int64_t)w->result_retention_ms);
+    note_identity(w);
     LOG_INFO(WHO, "writing to '%s' (batches of %zu events or %llu ms)", w->db_path, w->batch_max,
              (unsigned long long)w->flush_ms);
     return 0;
@@ -363,7 +501,7 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
     (void)self;
     (void)index;
     an_writer *w = state;
-    if (!w->store) return; /* the start failed: nothing was accepted */
+    if (!w->store && !w->db_known) return; /* the start failed: nothing was accepted */
     shutdown_flush(w);
     if (w->npending) {
         atomic_fetch_add(&w->lost, w->npending);
@@ -429,6 +567,7 @@ void an_writer_metrics_get(an_writer *w, an_writer_metrics *out)
     out->lost = atomic_load(&w->lost);
     out->resets = atomic_load(&w->resets);
     out->pending = atomic_load(&w->pending_now);
+    out->db_replaced = atomic_load(&w->db_replaced);
     uint64_t oldest = atomic_load(&w->oldest_pending_ms), now = rt_now_ms();
     out->lag_ms = out->pending && oldest && now > oldest ? now - oldest : 0;
 }

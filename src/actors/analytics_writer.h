@@ -12,7 +12,17 @@
  * SQLite failures never drop accepted events: the batch stays in memory and is retried (busy
  * or locked: 5 ms doubling to 1 s; disk full, read-only, corrupt, I/O: 1 s doubling to 30 s),
  * with the cause logged. At shutdown the writer keeps retrying for shutdown_retry_ms, then
- * logs how many events could not be written and why.
+ * logs how many events could not be written and why (an_writer_metrics.lost; the app then
+ * exits non-zero).
+ *
+ * The database file replaced at run time: before and after every commit the writer checks
+ * that db_path still names the file it has open (device and inode). When it does not (a file
+ * renamed over it, or the file removed), it logs an error naming the path, closes the old file
+ * and opens what db_path names now — creating a new database with the schema when nothing is
+ * there — and writes every event not yet committed there, including a batch whose commit
+ * raced the swap. Rows committed before the swap stay in the replaced file. When what is at
+ * db_path is not a usable database, nothing there is touched: events stay in memory and the
+ * open is retried like any other failure.
  */
 #ifndef FLUXBOT_ANALYTICS_WRITER_H
 #define FLUXBOT_ANALYTICS_WRITER_H
@@ -41,8 +51,9 @@ typedef struct an_writer_metrics {
     uint64_t dropped_invalid;  /* events SQLite rejected on their own (logged) */
     uint64_t lost;             /* accepted events still unwritten when the writer exited */
     uint64_t resets;
-    uint64_t pending; /* accepted, not yet committed */
-    uint64_t lag_ms;  /* how long the oldest uncommitted event has waited (0 when none) */
+    uint64_t pending;     /* accepted, not yet committed */
+    uint64_t lag_ms;      /* how long the oldest uncommitted event has waited (0 when none) */
+    uint64_t db_replaced; /* times db_path was found naming another file (or none) */
 } an_writer_metrics;
 
 typedef struct an_writer an_writer;

@@ -20,6 +20,7 @@
 #include "comfy/result.h"
 #include "util/util_utf8.h"
 #include "fluxbot/log.h"
+#include "moderation/mod_state.h"
 #include "msgs/comfy_msgs.h"
 
 #define RECORDS_MAX 1024
@@ -580,6 +581,17 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
     }
     comfy_job *job;
     if (act == CRES_REGENERATE) {
+        /* Rules may have changed since the result was made: no GPU time for a prompt the
+         * filter refuses now (not counted as a violation: it passed when it was typed). */
+        const char *p = rec->params->user_prompt ? rec->params->user_prompt : "";
+        mod_hit hit;
+        if (r->rc.mod && *p && mod_state_check(r->rc.mod, p, strlen(p), &hit) != MOD_CHECK_OK) {
+            send_callback(r, &b->reply, 4,
+                          "\xf0\x9f\x9a\xab This prompt is no longer allowed by the server's "
+                          "content filter, so it cannot be regenerated.",
+                          true, 0);
+            return;
+        }
         job = cjob_clone(rec->params, comfy_new_job_id(r), &b->reply, &b->origin);
         job->seed = random_u64() & CJOB_MAX_SEED;
     } else {

@@ -51,6 +51,9 @@ typedef struct comfy_runner_config {
                              runner_threads, mailbox_capacity */
     rt_actor *rest;       /* the discord_rest actor */
     rt_actor *analytics;  /* the analytics writer (NULL: no analytics) */
+    /* The content filter (src/moderation/mod_state.h): a Regenerate whose prompt the rules
+     * refuse now is refused before a job exists. NULL: not checked. */
+    struct mod_state *mod;
     /* Tuning; 0 = default. */
     uint64_t http_timeout_ms;   /* ComfyUI and download calls; 30000 */
     uint64_t stop_grace_ms;     /* running jobs may finish for this long after a stop; 30000 */

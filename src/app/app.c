@@ -237,16 +237,7 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         return NULL;
     }
 
-    comfy_runner_config rc = {
-        .cfg = cfg, .rest = drest_actor(a->rest), .analytics = an_writer_actor(a->writer)};
     char why[512];
-    a->runner = comfy_runner_create(a->sys, &rc, why, sizeof why);
-    if (!a->runner) {
-        fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
-        app_free(a);
-        return NULL;
-    }
-
     /* Moderation state: read once here, then kept in memory by the router (mod_state.h). */
     mod_access acc;
     if (app_access_from(&acc, cfg, why, sizeof why) != 0) {
@@ -270,6 +261,17 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     mod_state_adopt(a->mod, &loaded);
     a->dms_mask = dms_mask(a->mod);
     drest_set_command_dms(a->rest, command_dms, a->mod);
+
+    comfy_runner_config rc = {.cfg = cfg,
+                              .rest = drest_actor(a->rest),
+                              .analytics = an_writer_actor(a->writer),
+                              .mod = a->mod};
+    a->runner = comfy_runner_create(a->sys, &rc, why, sizeof why);
+    if (!a->runner) {
+        fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
+        app_free(a);
+        return NULL;
+    }
 
     router_config ro = {0};
     router_config_from(&ro, cfg);
@@ -347,6 +349,17 @@ int app_stop(app *a)
     a->metrics = NULL;
     rt_system_stop(a->sys);
     int code = rt_system_exit_code(a->sys);
+    if (a->writer) {
+        /* Accepted analytics events that could not be written are a failed run, whatever
+         * else went well: a supervisor or an operator must see it (the writer logged why). */
+        an_writer_metrics m;
+        an_writer_metrics_get(a->writer, &m);
+        if (m.lost && code == APP_EXIT_OK) {
+            LOG_ERROR(LOGN, "%llu analytics events were lost (see the analytics errors above)",
+                      (unsigned long long)m.lost);
+            code = APP_EXIT_RUNTIME;
+        }
+    }
     app_free(a);
     LOG_INFO(LOGN, "stopped (exit %d)", code);
     return code;

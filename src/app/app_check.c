@@ -22,6 +22,8 @@
 #include "comfy/ratios.h"
 #include "comfy/workflow.h"
 #include "discord/interaction.h"
+#include "moderation/mod_access.h"
+#include "moderation/mod_store.h"
 #include "util/util_self.h"
 
 typedef struct report {
@@ -161,6 +163,33 @@ static void check_database(report *r, const fb_config *cfg)
             "cannot create %s: folder %s is not writable", cfg->db_path, dir);
 }
 
+/* The access_* keys (a bad one stops the start) and the stored moderation state. */
+static void check_moderation(report *r, const fb_config *cfg)
+{
+    char err[600];
+    mod_access *acc = malloc(sizeof *acc);
+    if (!acc) abort();
+    if (app_access_from(acc, cfg, err, sizeof err) != 0) {
+        bad(r, "access", "fix the key named (channel ids are numbers in quotes)", "%s", err);
+        free(acc);
+        return;
+    }
+    ok(r, "access", "%u default channel%s, %u default role%s, DMs %s, %u per-command rule%s",
+       acc->dflt.nchannels, acc->dflt.nchannels == 1 ? "" : "s", acc->dflt.nroles,
+       acc->dflt.nroles == 1 ? "" : "s", acc->dflt.dms ? "on" : "off", acc->ncmds,
+       acc->ncmds == 1 ? "" : "s");
+    free(acc);
+    mod_loaded l;
+    if (mod_store_load(cfg->db_path, 0, &l, err, sizeof err) == 0)
+        ok(r, "moderation",
+           "%u banned words, %u patterns, %u context rules, %zu users with "
+           "warnings or bans",
+           l.rules->nwords, l.rules->nregexes, l.rules->ncontexts, l.count);
+    else
+        bad(r, "moderation", "see the database line", "%s", err);
+    mod_loaded_free(&l);
+}
+
 static void check_discord(report *r, const fb_config *cfg)
 {
     if (!cfg->discord_token[0]) return; /* already reported */
@@ -231,6 +260,7 @@ int app_check_report(const fb_config *cfg, FILE *out)
     check_config(&r, cfg);
     check_files(&r, cfg);
     check_database(&r, cfg);
+    check_moderation(&r, cfg);
     check_discord(&r, cfg);
     check_comfy(&r, cfg);
     if (r.problems == 0)

@@ -1,8 +1,14 @@
 /*
- * The Prometheus exporter (see metrics.h): the server thread, the request classifier and the
- * built-in collectors. One connection is served at a time with short socket timeouts; a
- * scrape is a few kilobytes rendered in microseconds, so a slow client can delay the next
- * scrape by at most the timeout and can never reach the actors.
+ * The Prometheus exporter (see metrics.h): the server thread and the built-in collectors. The
+ * request parser is pure and lives in metrics_http.c.
+ *
+ * The server is one thread running a poll() loop over non-blocking sockets, so no client can
+ * hold another up: a connection that trickles its request (slowloris), sends nothing, or sends
+ * megabytes of headers only ever costs its own slot. Each connection has a deadline for its
+ * request and one for its response; its request is bounded (431 past METRICS_MAX_REQUEST);
+ * at most METRICS_MAX_CONNS are open, and a new one closes the oldest still waiting for its
+ * request. A scrape is a few kilobytes rendered in microseconds on this thread, and never
+ * reaches the actors' mailboxes.
  */
 #include "app/metrics.h"
 
@@ -19,6 +25,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -30,7 +37,28 @@
 #include "fluxbot/log.h"
 
 #define MAX_COLLECTORS 32
-#define IO_TIMEOUT_MS 2000
+#define REQUEST_DEADLINE_MS 5000  /* from accept to the end of the request head */
+#define RESPONSE_DEADLINE_MS 5000 /* to write the response */
+#define LINGER_MS 2000            /* reading (and dropping) what a refused client still sends */
+#define LINGER_MAX_BYTES (64u << 20)
+
+typedef enum conn_state {
+    C_FREE = 0,
+    C_READ,   /* waiting for the request head */
+    C_WRITE,  /* sending the response */
+    C_LINGER, /* response sent and write side shut: draining input until EOF */
+} conn_state;
+
+typedef struct conn {
+    int fd;
+    conn_state state;
+    uint64_t accepted_ms, deadline_ms;
+    size_t len; /* request bytes in buf */
+    char buf[METRICS_MAX_REQUEST];
+    char *out; /* response (malloc'd) */
+    size_t out_len, out_pos;
+    size_t drained; /* bytes dropped while lingering */
+} conn;
 
 struct metrics_server {
     int listen_fd;
@@ -44,54 +72,12 @@ struct metrics_server {
     } collectors[MAX_COLLECTORS];
     unsigned ncollectors;
     atomic_uint_fast64_t scrapes;
+    /* server thread only */
+    conn conns[METRICS_MAX_CONNS];
+    uint64_t accept_pause_until;
+    /* counters (server thread writes, any thread reads) */
+    atomic_uint_fast64_t evicted, timed_out, refused;
 };
-
-/* ---- request classification ---------------------------------------------------------------- */
-
-metrics_route metrics_http_route(const char *req, size_t len)
-{
-    const char *end = NULL;
-    for (size_t i = 0; i + 3 < len; i++) {
-        if (req[i] == '\r' && req[i + 1] == '\n' && req[i + 2] == '\r' && req[i + 3] == '\n') {
-            end = req + i;
-            break;
-        }
-    }
-    if (!end)
-        return len >= METRICS_MAX_REQUEST ? METRICS_ROUTE_TOO_LARGE : METRICS_ROUTE_INCOMPLETE;
-
-    /* Request line: METHOD SP target SP HTTP/1.x CRLF */
-    const char *line_end = memchr(req, '\r', (size_t)(end - req) + 1);
-    size_t ll = (size_t)(line_end - req);
-    const char *sp1 = memchr(req, ' ', ll);
-    if (!sp1 || sp1 == req) return METRICS_ROUTE_BAD_REQUEST;
-    const char *target = sp1 + 1;
-    const char *sp2 = memchr(target, ' ', ll - (size_t)(target - req));
-    if (!sp2 || sp2 == target) return METRICS_ROUTE_BAD_REQUEST;
-    const char *version = sp2 + 1;
-    size_t vlen = ll - (size_t)(version - req);
-    if (vlen != 8 || memcmp(version, "HTTP/1.", 7) != 0 || (version[7] != '0' && version[7] != '1'))
-        return METRICS_ROUTE_BAD_REQUEST;
-    size_t mlen = (size_t)(sp1 - req);
-    for (size_t i = 0; i < mlen; i++)
-        if (req[i] < 'A' || req[i] > 'Z') return METRICS_ROUTE_BAD_REQUEST;
-    size_t tlen = (size_t)(sp2 - target);
-    for (size_t i = 0; i < tlen; i++)
-        if ((unsigned char)target[i] <= ' ' || (unsigned char)target[i] >= 0x7f)
-            return METRICS_ROUTE_BAD_REQUEST;
-
-    /* The query string is ignored (Prometheus may add parameters). */
-    size_t plen = tlen;
-    const char *q = memchr(target, '?', tlen);
-    if (q) plen = (size_t)(q - target);
-    bool is_metrics = plen == 8 && memcmp(target, "/metrics", 8) == 0;
-    bool get = mlen == 3 && memcmp(req, "GET", 3) == 0;
-    bool head = mlen == 4 && memcmp(req, "HEAD", 4) == 0;
-    if (!is_metrics) return METRICS_ROUTE_NOT_FOUND;
-    if (get) return METRICS_ROUTE_METRICS;
-    if (head) return METRICS_ROUTE_HEAD_METRICS;
-    return METRICS_ROUTE_BAD_METHOD;
-}
 
 /* ---- rendering ----------------------------------------------------------------------------- */
 
@@ -106,6 +92,15 @@ char *metrics_render(metrics_server *s, size_t *len)
     mfmt_family(&m, "fluxbot_metrics_scrapes_total", "counter", "Scrapes served so far.");
     mfmt_sample_u64(&m, "fluxbot_metrics_scrapes_total", NULL, NULL, 0,
                     (uint64_t)atomic_load(&s->scrapes));
+    mfmt_single(&m, "fluxbot_metrics_requests_refused_total", "counter",
+                "Exporter requests answered with a 4xx (malformed, oversized, too slow).",
+                (uint64_t)atomic_load(&s->refused));
+    mfmt_single(&m, "fluxbot_metrics_requests_timed_out_total", "counter",
+                "Exporter connections cut at their request or response deadline.",
+                (uint64_t)atomic_load(&s->timed_out));
+    mfmt_single(&m, "fluxbot_metrics_connections_evicted_total", "counter",
+                "Exporter connections closed to make room (over the connection cap).",
+                (uint64_t)atomic_load(&s->evicted));
     for (unsigned i = 0; i < s->ncollectors; i++)
         s->collectors[i].fn(&m, s->collectors[i].ctx);
     pthread_mutex_unlock(&s->lock);
@@ -115,46 +110,59 @@ char *metrics_render(metrics_server *s, size_t *len)
 
 /* ---- the server ---------------------------------------------------------------------------- */
 
-static void send_all(int fd, const char *p, size_t n)
+static uint64_t now_ms(void)
 {
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return; /* timeout or peer gone: nothing more to do for this client */
-        p += w;
-        n -= (size_t)w;
-    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void send_status(int fd, int code, const char *reason, const char *extra)
+static void conn_close(conn *c)
 {
-    char head[256];
+    if (c->state == C_FREE) return;
+    close(c->fd);
+    free(c->out);
+    c->out = NULL;
+    c->fd = -1;
+    c->state = C_FREE;
+}
+
+/* Queues a whole response on c and switches it to writing. */
+static void conn_respond(conn *c, char *resp, size_t len)
+{
+    free(c->out);
+    c->out = resp;
+    c->out_len = len;
+    c->out_pos = 0;
+    c->state = C_WRITE;
+    c->deadline_ms = now_ms() + RESPONSE_DEADLINE_MS;
+}
+
+static char *status_response(int code, const char *reason, const char *extra, size_t *len)
+{
     char body[96];
     int bl = snprintf(body, sizeof body, "%d %s\n", code, reason);
-    int hl = snprintf(head, sizeof head,
+    char *r = malloc(512);
+    if (!r) abort();
+    int hl = snprintf(r, 512,
                       "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                      "Content-Length: %d\r\n%sConnection: close\r\n\r\n",
-                      code, reason, bl, extra ? extra : "");
-    send_all(fd, head, (size_t)hl);
-    send_all(fd, body, (size_t)bl);
+                      "Content-Length: %d\r\n%sConnection: close\r\n\r\n%s",
+                      code, reason, bl, extra ? extra : "", body);
+    *len = (size_t)hl;
+    return r;
 }
 
-static void serve_one(metrics_server *s, int fd)
+static void respond_status(metrics_server *s, conn *c, int code, const char *reason,
+                           const char *extra)
 {
-    struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (code >= 400) atomic_fetch_add(&s->refused, 1);
+    size_t len;
+    char *r = status_response(code, reason, extra, &len);
+    conn_respond(c, r, len);
+}
 
-    char req[METRICS_MAX_REQUEST];
-    size_t len = 0;
-    metrics_route r = METRICS_ROUTE_INCOMPLETE;
-    while (r == METRICS_ROUTE_INCOMPLETE) {
-        ssize_t n = recv(fd, req + len, sizeof req - len, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return; /* closed early or too slow: drop it */
-        len += (size_t)n;
-        r = metrics_http_route(req, len);
-    }
+static void respond_route(metrics_server *s, conn *c, metrics_route r)
+{
     switch (r) {
     case METRICS_ROUTE_METRICS:
     case METRICS_ROUTE_HEAD_METRICS: {
@@ -162,7 +170,7 @@ static void serve_one(metrics_server *s, int fd)
         size_t blen = 0;
         char *body = metrics_render(s, &blen);
         if (!body) {
-            send_status(fd, 500, "Internal Server Error", NULL);
+            respond_status(s, c, 500, "Internal Server Error", NULL);
             return;
         }
         char head[256];
@@ -170,47 +178,196 @@ static void serve_one(metrics_server *s, int fd)
                           "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
                           "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                           blen);
-        send_all(fd, head, (size_t)hl);
-        if (r == METRICS_ROUTE_METRICS) send_all(fd, body, blen);
+        size_t total = (size_t)hl + (r == METRICS_ROUTE_METRICS ? blen : 0);
+        char *resp = malloc(total + 1);
+        if (!resp) abort();
+        memcpy(resp, head, (size_t)hl);
+        if (r == METRICS_ROUTE_METRICS) memcpy(resp + hl, body, blen);
         free(body);
+        conn_respond(c, resp, total);
         return;
     }
     case METRICS_ROUTE_NOT_FOUND:
-        send_status(fd, 404, "Not Found", NULL);
+        respond_status(s, c, 404, "Not Found", NULL);
         return;
     case METRICS_ROUTE_BAD_METHOD:
-        send_status(fd, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
+        respond_status(s, c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
         return;
     case METRICS_ROUTE_TOO_LARGE:
-        send_status(fd, 431, "Request Header Fields Too Large", NULL);
+        respond_status(s, c, 431, "Request Header Fields Too Large", NULL);
         return;
     default:
-        send_status(fd, 400, "Bad Request", NULL);
+        respond_status(s, c, 400, "Bad Request", NULL);
         return;
     }
+}
+
+/* Reads what is there; answers once the head is complete or refused. */
+static void conn_read(metrics_server *s, conn *c)
+{
+    for (;;) {
+        if (c->len == sizeof c->buf) break; /* the parser has decided 431 already */
+        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n <= 0) { /* closed before a full request, or reset */
+            conn_close(c);
+            return;
+        }
+        c->len += (size_t)n;
+    }
+    metrics_route r = metrics_http_parse_request(c->buf, c->len, NULL);
+    if (r != METRICS_ROUTE_INCOMPLETE) respond_route(s, c, r);
+}
+
+static void conn_write(conn *c)
+{
+    while (c->out_pos < c->out_len) {
+        ssize_t w = send(c->fd, c->out + c->out_pos, c->out_len - c->out_pos, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (w <= 0) {
+            conn_close(c);
+            return;
+        }
+        c->out_pos += (size_t)w;
+    }
+    /* Half-close, then drain: closing a socket with unread input sends a reset, which can
+     * destroy the response before the client reads it (a refused 4 MB header would never
+     * see its 431). */
+    free(c->out);
+    c->out = NULL;
+    shutdown(c->fd, SHUT_WR);
+    c->state = C_LINGER;
+    c->drained = 0;
+    c->deadline_ms = now_ms() + LINGER_MS;
+}
+
+static void conn_linger(conn *c)
+{
+    char sink[16384];
+    for (;;) {
+        ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n <= 0) {
+            conn_close(c);
+            return;
+        }
+        c->drained += (size_t)n;
+        if (c->drained > LINGER_MAX_BYTES) {
+            conn_close(c);
+            return;
+        }
+    }
+}
+
+/* A free slot; when every slot is taken, the oldest connection still waiting for its request
+ * is closed (an idle or trickling client), then the oldest of any kind. */
+static conn *conn_slot(metrics_server *s)
+{
+    conn *oldest_read = NULL, *oldest = NULL;
+    for (unsigned i = 0; i < METRICS_MAX_CONNS; i++) {
+        conn *c = &s->conns[i];
+        if (c->state == C_FREE) return c;
+        if (c->state == C_READ && (!oldest_read || c->accepted_ms < oldest_read->accepted_ms))
+            oldest_read = c;
+        if (!oldest || c->accepted_ms < oldest->accepted_ms) oldest = c;
+    }
+    conn *victim = oldest_read ? oldest_read : oldest;
+    conn_close(victim);
+    atomic_fetch_add(&s->evicted, 1);
+    return victim;
+}
+
+static void accept_all(metrics_server *s)
+{
+    for (unsigned k = 0; k < 256; k++) {
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                /* Out of descriptors (the process's, not only ours): stop accepting for a
+                 * moment, or the still-readable listening socket would spin this loop. */
+                s->accept_pause_until = now_ms() + 100;
+            }
+            return; /* EAGAIN, ECONNABORTED, ...: the next poll tells */
+        }
+        conn *c = conn_slot(s);
+        memset(c, 0, offsetof(conn, buf));
+        c->fd = fd;
+        c->state = C_READ;
+        c->accepted_ms = now_ms();
+        c->deadline_ms = c->accepted_ms + REQUEST_DEADLINE_MS;
+        c->len = 0;
+    }
+}
+
+/* Deadlines: a request that has not arrived in time gets 408; a response or a drain that
+ * takes too long is cut. Returns the poll timeout until the next deadline. */
+static int expire(metrics_server *s, uint64_t now)
+{
+    uint64_t next = UINT64_MAX;
+    for (unsigned i = 0; i < METRICS_MAX_CONNS; i++) {
+        conn *c = &s->conns[i];
+        if (c->state == C_FREE) continue;
+        if (now >= c->deadline_ms) {
+            atomic_fetch_add(&s->timed_out, 1);
+            if (c->state == C_READ) {
+                respond_status(s, c, 408, "Request Timeout", NULL);
+                conn_write(c);
+                if (c->state == C_FREE) continue;
+            } else {
+                conn_close(c);
+                continue;
+            }
+        }
+        if (c->deadline_ms < next) next = c->deadline_ms;
+    }
+    if (next == UINT64_MAX) return -1;
+    return next > now ? (int)(next - now) : 0;
 }
 
 static void *server_main(void *arg)
 {
     metrics_server *s = arg;
+    struct pollfd p[2 + METRICS_MAX_CONNS];
+    conn *owner[2 + METRICS_MAX_CONNS];
     for (;;) {
-        struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->wake_pipe[0], POLLIN, 0}};
-        int n = poll(p, 2, -1);
-        if (n < 0) {
+        uint64_t now = now_ms();
+        int timeout = expire(s, now);
+        bool paused = now < s->accept_pause_until;
+        if (paused && (timeout < 0 || (uint64_t)timeout > s->accept_pause_until - now))
+            timeout = (int)(s->accept_pause_until - now);
+        nfds_t n = 0;
+        p[n++] = (struct pollfd){s->listen_fd, paused ? 0 : POLLIN, 0};
+        p[n++] = (struct pollfd){s->wake_pipe[0], POLLIN, 0};
+        for (unsigned i = 0; i < METRICS_MAX_CONNS; i++) {
+            conn *c = &s->conns[i];
+            if (c->state == C_FREE) continue;
+            owner[n] = c;
+            p[n++] = (struct pollfd){c->fd, c->state == C_WRITE ? POLLOUT : POLLIN, 0};
+        }
+        int rc = poll(p, n, timeout);
+        if (rc < 0) {
             if (errno == EINTR) continue;
             LOG_ERROR("metrics", "poll failed: %s", strerror(errno));
             break;
         }
         if (p[1].revents) break;
-        if (p[0].revents & POLLIN) {
-            int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd < 0) continue; /* EAGAIN / ECONNABORTED / EMFILE: try again on next poll */
-            serve_one(s, fd);
-            /* Half-close first so the client sees the whole response before the FIN. */
-            shutdown(fd, SHUT_WR);
-            close(fd);
+        for (nfds_t i = 2; i < n; i++) {
+            if (!p[i].revents) continue;
+            conn *c = owner[i];
+            if (c->state == C_READ) conn_read(s, c);
+            if (c->state == C_WRITE)
+                conn_write(c);
+            else if (c->state == C_LINGER)
+                conn_linger(c);
         }
+        if (p[0].revents & POLLIN) accept_all(s);
     }
+    for (unsigned i = 0; i < METRICS_MAX_CONNS; i++)
+        conn_close(&s->conns[i]);
     return NULL;
 }
 
@@ -241,7 +398,9 @@ metrics_server *metrics_start(uint16_t port, char *err, size_t errlen)
                  (unsigned)port, strerror(errno));
         goto fail;
     }
-    if (listen(s->listen_fd, 16) != 0) {
+    for (unsigned i = 0; i < METRICS_MAX_CONNS; i++)
+        s->conns[i].fd = -1;
+    if (listen(s->listen_fd, 256) != 0) {
         snprintf(err, errlen, "metrics listen: %s", strerror(errno));
         goto fail;
     }
@@ -433,6 +592,9 @@ void metrics_collect_analytics(mfmt *out, void *ctx)
                 m.resets);
     mfmt_single(out, "fluxbot_analytics_pending", "gauge", "Events accepted but not yet committed.",
                 m.pending);
+    mfmt_single(out, "fluxbot_analytics_db_replaced_total", "counter",
+                "Times db_path was found naming another file (renamed over or removed).",
+                m.db_replaced);
     mfmt_family(out, "fluxbot_analytics_lag_seconds", "gauge",
                 "How long the oldest accepted, uncommitted event has waited (0 when none).");
     mfmt_sample(out, "fluxbot_analytics_lag_seconds", NULL, NULL, 0, (double)m.lag_ms / 1e3);

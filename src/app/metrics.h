@@ -1,6 +1,9 @@
 /*
- * The Prometheus exporter: a small HTTP/1.1 server on 127.0.0.1 (its own thread, plain
- * sockets) answering GET /metrics with the text exposition format (metrics_fmt.h).
+ * The Prometheus exporter: a small HTTP/1.1 server on 127.0.0.1 (its own thread, one poll()
+ * loop over non-blocking sockets) answering GET /metrics with the text exposition format
+ * (metrics_fmt.h). Many clients are served at once, each with a deadline for its request and
+ * for its response and a bounded request size, so a slow, idle or oversized client never
+ * delays a scrape.
  *
  * What it shows comes from collectors: functions that append families to the page. The
  * built-in ones read the runtime's per-actor counters (rt_system_foreach + rt_actor_metrics),
@@ -20,6 +23,7 @@
 #include <stdint.h>
 
 #include "app/metrics_fmt.h"
+#include "app/metrics_http.h"
 #include "fluxbot/runtime.h"
 
 typedef struct metrics_server metrics_server;
@@ -66,21 +70,11 @@ void metrics_collect_stats(mfmt *out, void *stats_reporter_ptr);
 void metrics_collect_gateway(mfmt *out, void *gateway_ptr);
 void metrics_collect_process(mfmt *out, void *unused);
 
-/* ---- the HTTP side, pure (for tests) ---------------------------------------------------- */
+/* ---- the HTTP side ------------------------------------------------------------------------ */
 
-typedef enum metrics_route {
-    METRICS_ROUTE_INCOMPLETE = 0, /* no blank line yet: read more */
-    METRICS_ROUTE_METRICS,        /* GET /metrics (200) */
-    METRICS_ROUTE_HEAD_METRICS,   /* HEAD /metrics (200, no body) */
-    METRICS_ROUTE_NOT_FOUND,      /* 404 */
-    METRICS_ROUTE_BAD_METHOD,     /* 405 */
-    METRICS_ROUTE_BAD_REQUEST,    /* 400 */
-    METRICS_ROUTE_TOO_LARGE,      /* 431: headers beyond METRICS_MAX_REQUEST */
-} metrics_route;
+/* Connections served at once; one more closes the oldest still waiting for its request. */
+#define METRICS_MAX_CONNS 64
 
-#define METRICS_MAX_REQUEST 8192
-
-/* Classifies the bytes of a request received so far (not NUL-terminated). */
-metrics_route metrics_http_route(const char *req, size_t len);
+/* The request parser (metrics_http_parse_request, metrics_http_route) is in metrics_http.h. */
 
 #endif
