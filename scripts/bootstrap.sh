@@ -9,6 +9,7 @@ packages=(
     zlib1g-dev libcmocka-dev sqlite3 clang-format libpcre2-dev
     dpkg-dev file
     python3-discord strace
+    postgresql libpq-dev
     libcairo2-dev fonts-dejavu-core
 )
 

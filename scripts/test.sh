@@ -6,6 +6,8 @@
 # on its fresh machine, installed with apt/dpkg), and the release build installed with
 # `cmake --install` into another, for test_install to run the installed files; then
 # all tests under ASan+UBSan, then the concurrent ones (label "tsan") under ThreadSanitizer.
+# A throw-away PostgreSQL 15 (scripts/pg.sh: Unix socket in a temporary directory, no TCP port)
+# serves both runs; its URL reaches the tests as FLUXBOT_TEST_PG_URL, and it is stopped at exit.
 # Extra arguments go to ctest (e.g. -R router).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,9 +39,21 @@ fi
 # And a source build installed the GNU way, into a temporary root.
 FLUXBOT_SOURCE_INSTALL_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/fluxbot-inst-XXXXXX")
 export FLUXBOT_SOURCE_INSTALL_ROOT
-trap 'rm -rf "$FLUXBOT_SOURCE_INSTALL_ROOT"; [ "$FLUXBOT_INSTALLED_ROOT" = / ] || rm -rf "$FLUXBOT_INSTALLED_ROOT"' EXIT
+pg_dir=
+cleanup() {
+    rm -rf "$FLUXBOT_SOURCE_INSTALL_ROOT"
+    [ "$FLUXBOT_INSTALLED_ROOT" = / ] || rm -rf "$FLUXBOT_INSTALLED_ROOT"
+    [ -z "$pg_dir" ] || "$here/scripts/pg.sh" stop "$pg_dir"
+}
+trap cleanup EXIT
 DESTDIR="$FLUXBOT_SOURCE_INSTALL_ROOT" cmake --install "${FLUXBOT_BUILD_ROOT:-$here/build}/release" >/dev/null
 echo "== package $(basename "$deb") built, installed in $FLUXBOT_INSTALLED_ROOT; release build installed in $FLUXBOT_SOURCE_INSTALL_ROOT (test_install runs both)"
+
+pg_out=$("$here/scripts/pg.sh" start)
+pg_dir=$(sed -n 1p <<<"$pg_out")
+FLUXBOT_TEST_PG_URL=$(sed -n 2p <<<"$pg_out")
+export FLUXBOT_TEST_PG_URL
+echo "== PostgreSQL $("${FLUXBOT_PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" --version | awk '{print $NF}') on a Unix socket in $pg_dir (no TCP)"
 
 asan=$("$here/scripts/build.sh" asan)
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -362,6 +362,50 @@ static void test_reset_single_thread_order(void **state)
     sqlite3_close(db);
 }
 
+/* Moderation state rides with the statistics (same batches, same order) but is not
+ * statistics: a reset deletes neither its committed rows nor its events still in the batch,
+ * and the rollups never count it. */
+static void test_reset_keeps_moderation_state(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(start(f, (an_writer_config){.batch_max = 4, .flush_ms = 1000}), 0);
+    for (int i = 0; i < 9; i++) {
+        if (i % 3 == 0) {
+            an_command_event e = {.command = "comfy", .user_id = 5, .success = true};
+            assert_int_equal(an_record_command(f->writer, &e), 0);
+        } else {
+            char details[96];
+            snprintf(details, sizeof details, "{\"key\":\"w%d\",\"text\":\"w%d\",\"active\":true}",
+                     i, i);
+            an_moderation_event m = {.op = "word", .details_json = details};
+            assert_int_equal(an_record_moderation(f->writer, &m), 0);
+        }
+    }
+    /* 8 committed in two batches, the ninth (a moderation event) still in the batch. */
+    assert_int_equal(an_request_reset(f->writer, f->col_actor, 5), 0);
+    wait_reply(f);
+    assert_string_equal(f->col.error, "");
+    assert_int_equal(atomic_load(&f->col.rows_deleted), 3); /* the commands only */
+    an_moderation_event ban = {.user_id = 42,
+                               .op = "ban",
+                               .details_json = "{\"active\":true,\"reason\":\"x\",\"until_ms\":0}"};
+    assert_int_equal(an_record_moderation(f->writer, &ban), 0);
+    an_moderation_event bad = {.op = "word", .details_json = "not json"};
+    assert_int_equal(an_record_moderation(f->writer, &bad), 0); /* refused alone, logged */
+    flush(f);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM mod_words WHERE active = 1"), 6);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM mod_bans WHERE user_id = 42"), 1);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM command_usage"), 0);
+    assert_int_equal(sql_int(db, "SELECT COALESCE(SUM(total_activity), 0) FROM daily_stats"), 0);
+    assert_rollups_match_raw(db);
+    sqlite3_close(db);
+    an_writer_metrics m;
+    an_writer_metrics_get(f->w, &m);
+    assert_int_equal(m.dropped_invalid, 1);
+}
+
 typedef struct racer {
     pthread_t th;
     rt_actor *writer;
@@ -528,6 +572,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shutdown_under_load_commits_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled_writer_spills_and_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_single_thread_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_keeps_moderation_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_exact_across_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_fails_without_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_fails_on_corrupt_file, setup, teardown),

@@ -171,6 +171,46 @@ static void test_print_config_redacts_token(void **s)
     assert_non_null(strstr(buf, "\"discord_token\":\t\"[redacted]\""));
 }
 
+static void test_db_url_secret_and_sqlite_path(void **s)
+{
+    (void)s;
+    char *env[] = {"FLUXBOT_DB_URL=postgresql://fb:pw-secret@db.example/fluxbot", NULL};
+    char *argv[] = {"--print-config"};
+    fb_config c;
+    cfg_action act;
+    char buf[16384] = {0};
+    FILE *out = fmemopen(buf, sizeof buf - 1, "w");
+    assert_int_equal(cfg_load(&c, 1, argv, env, &act, out, g_err, sizeof g_err), 0);
+    fclose(out);
+    assert_string_equal(c.db_url, "postgresql://fb:pw-secret@db.example/fluxbot");
+    assert_null(strstr(buf, "pw-secret"));
+    assert_string_equal(c.db_path, "fluxbot.db");
+    /* a plain path keeps SQLite: it becomes the analytics file */
+    char *env2[] = {"FLUXBOT_DB_URL=/var/lib/fluxbot/a.db", NULL};
+    assert_int_equal(load(&c, 0, NULL, env2), 0);
+    assert_string_equal(c.db_url, "");
+    assert_string_equal(c.db_path, "/var/lib/fluxbot/a.db");
+}
+
+static void test_rest_global_share(void **s)
+{
+    (void)s;
+    fb_config c;
+    assert_int_equal(load(&c, 0, NULL, (char *[]){NULL}), 0);
+    assert_int_equal(cfg_rest_global_share(&c), 50); /* every shard in one process */
+    char *a3[] = {"--shard", "1/3"};
+    assert_int_equal(load(&c, 2, a3, (char *[]){NULL}), 0);
+    assert_int_equal(cfg_rest_global_share(&c), 16); /* 3 processes: 48/s together */
+    char *a64[] = {"--shard", "5/64"};
+    assert_int_equal(load(&c, 2, a64, (char *[]){NULL}), 0);
+    assert_int_equal(cfg_rest_global_share(&c), 1);
+    char *set[] = {"--shard", "1/3", "--rest-global-per-second", "30"};
+    assert_int_equal(load(&c, 4, set, (char *[]){NULL}), 0);
+    assert_int_equal(cfg_rest_global_share(&c), 30);
+    char *bad[] = {"--rest-global-per-second", "51"};
+    assert_int_equal(load(&c, 2, bad, (char *[]){NULL}), -1);
+}
+
 static void test_log_never_shows_secret(void **s)
 {
     (void)s;
@@ -230,6 +270,8 @@ int main(void)
         cmocka_unit_test(test_shard_flag),
         cmocka_unit_test(test_print_config_redacts_token),
         cmocka_unit_test(test_log_never_shows_secret),
+        cmocka_unit_test(test_db_url_secret_and_sqlite_path),
+        cmocka_unit_test(test_rest_global_share),
         cmocka_unit_test(test_json_log_line_stays_json_when_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

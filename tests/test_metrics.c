@@ -420,7 +420,11 @@ static void test_slowloris_does_not_block_scrapes(void **state)
     char err[256];
     metrics_server *ms = metrics_start(0, err, sizeof err);
     assert_non_null(ms);
-    slow_client sc = {.port = metrics_port(ms)};
+    /* static: if an assertion fails, the thread still running must not write into a dead
+     * stack frame */
+    static slow_client sc;
+    memset(&sc, 0, sizeof sc);
+    sc.port = metrics_port(ms);
     sc.fd = connect_to(sc.port);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, slowloris, &sc), 0);

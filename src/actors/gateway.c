@@ -24,6 +24,7 @@
 
 #include "discord/gw_envelope.h"
 #include "discord/gw_identify.h"
+#include "pg/pg_idgate.h"
 #include "discord/gw_payload.h"
 #include "discord/gw_session.h"
 #include "discord/gw_url.h"
@@ -93,6 +94,8 @@ struct gateway {
 
     gw_bot_info bot;
     gw_idq idq;
+    pg_idgate *idgate;      /* shared pacing across processes; NULL = this process only */
+    bool idgate_err_logged; /* one log line per outage, not one per poll */
     shard *shards;
     uint32_t nshards;
     conn *conns;
@@ -109,7 +112,7 @@ struct gateway {
     _Atomic uint64_t n_connections, n_reconnects, n_identifies, n_resumes, n_resumed, n_ready,
         n_zombies, n_invalid, n_frames_in, n_frames_out, n_bytes_in, n_malformed, n_oversized,
         n_dropped, n_duplicates, n_forwarded, n_fwd_retries, n_pending, n_lost, n_role_events,
-        application_id, user_id;
+        n_id_waits, n_id_gate_errors, application_id, user_id;
     _Atomic uint32_t n_shards, n_active;
     _Atomic int fatal_code;
 };
@@ -724,6 +727,15 @@ static int shards_start(gateway *g)
         return -1;
     }
     gw_idq_init(&g->idq, g->bot.max_concurrency, DEF(g->cfg.identify_interval_ms, 5000u), now);
+    if (g->cfg.db_url && g->cfg.db_url[0]) {
+        pg_idgate_cfg ic = {.url = g->cfg.db_url, .margin_ms = g->cfg.identify_margin_ms};
+        g->idgate = pg_idgate_new(&ic);
+        if (!g->idgate) {
+            fatal_stop(g, 0, "db_url is not a usable postgresql:// URL");
+            return -1;
+        }
+        LOG_INFO(LOGN, "identify pacing shared with the other processes through PostgreSQL");
+    }
     gw_idq_set_budget(&g->idq, g->bot.total, g->bot.remaining, g->bot.reset_after_ms, now);
     if (g->bot.remaining < n)
         LOG_WARN(LOGN,
@@ -767,6 +779,39 @@ static int shards_start(gateway *g)
     return 0;
 }
 
+/* Asks the database whether shard sh may identify now (pg_idgate). False with *retry set when
+ * another process identified its bucket too recently, or when the database cannot be asked:
+ * the gate fails closed, since an unpaced identify is what it prevents. */
+static bool shared_identify_permit(gateway *g, shard *sh, uint64_t now, uint64_t *retry)
+{
+    uint32_t bucket = sh->id % (g->idq.max_concurrency ? g->idq.max_concurrency : 1);
+    uint64_t wait = 0;
+    char err[256] = "";
+    pg_idgate_verdict v =
+        pg_idgate_claim(g->idgate, bucket, (uint32_t)g->idq.interval_ms, &wait, err, sizeof err);
+    if (v == PG_IDGATE_GRANTED) {
+        if (g->idgate_err_logged) LOG_INFO(LOGN, "identify pacing: the database answers again");
+        g->idgate_err_logged = false;
+        return true;
+    }
+    if (v == PG_IDGATE_WAIT) {
+        bump(&g->n_id_waits);
+        LOG_DEBUG(LOGN, "shard %u: bucket %u identified by another process; waiting %llu ms",
+                  sh->id, bucket, (unsigned long long)wait);
+        *retry = now + (wait ? wait : 1);
+        return false;
+    }
+    bump(&g->n_id_gate_errors);
+    if (!g->idgate_err_logged)
+        LOG_ERROR(LOGN,
+                  "shard %u: identify pacing through the database failed (%s); not identifying "
+                  "until it answers (resumes go on)",
+                  sh->id, err);
+    g->idgate_err_logged = true;
+    *retry = now + 1000;
+    return false;
+}
+
 /* Lets every shard act on time; returns the earliest time anything is due. */
 static uint64_t shards_poll(gateway *g)
 {
@@ -783,6 +828,13 @@ static uint64_t shards_poll(gateway *g)
         apply_actions(sh);
         if (gw_session_wants_identify(s)) {
             uint64_t retry;
+            /* The shared gate is asked only when this process would identify now, so a wait
+             * there costs no local permit (nor a unit of the daily budget). */
+            if (g->idgate && gw_idq_ready_at(&g->idq, sh->id, now) <= now &&
+                !shared_identify_permit(g, sh, now, &retry)) {
+                if (retry < next) next = retry;
+                goto shard_done;
+            }
             gw_idq_verdict v = gw_idq_acquire(&g->idq, sh->id, now, &retry);
             if (v == GW_IDQ_GRANTED) {
                 sh->budget_logged = false;
@@ -800,6 +852,7 @@ static uint64_t shards_poll(gateway *g)
                 if (retry < next) next = retry;
             }
         }
+    shard_done:
         if (s->state == GW_ST_ACTIVE) active++;
         uint64_t d = gw_session_next_deadline(s);
         if (d < next) next = d;
@@ -959,6 +1012,7 @@ void gateway_config_from(gateway_config *cfg, const fb_config *c, rt_actor *targ
     cfg->intents = GW_INTENT_GUILDS;
     cfg->target = target;
     cfg->roles = roles;
+    cfg->db_url = c->db_url;
 }
 
 gateway *gateway_create(rt_system *sys, const gateway_config *cfg)
@@ -1026,6 +1080,7 @@ void gateway_free(gateway *g)
     for (uint32_t i = 0; i < g->nshards; i++)
         gw_inflater_free(&g->shards[i].z);
     free(g->shards);
+    pg_idgate_free(g->idgate);
     if (g->own_roles) gw_roles_free(g->roles);
     pthread_mutex_destroy(&g->ctx_lock);
     free(g);
@@ -1054,6 +1109,8 @@ void gateway_stats_get(gateway *g, gateway_stats *o)
     o->forward_pending = atomic_load(&g->n_pending);
     o->forward_lost = atomic_load(&g->n_lost);
     o->role_events = atomic_load(&g->n_role_events);
+    o->identify_waits = atomic_load(&g->n_id_waits);
+    o->identify_gate_errors = atomic_load(&g->n_id_gate_errors);
     o->shards = atomic_load(&g->n_shards);
     o->shards_active = atomic_load(&g->n_active);
     o->application_id = atomic_load(&g->application_id);

@@ -52,6 +52,10 @@ typedef struct gateway_config {
     bool forward_guild_events; /* also forward GUILD_* / GUILD_ROLE_* to target */
     int fatal_exit_code;       /* rt_system_request_exit code on 401/4004/4010-4014; 0 = 4 */
     unsigned lane_capacity;    /* mailbox lane slots; 0 = 64 */
+    /* A postgresql:// URL shared by every process of the bot: IDENTIFYs are then also paced
+     * through it (pg/pg_idgate.h), so processes starting at once stay within max_concurrency
+     * per 5 s for the whole bot. NULL or "" = this process paces only its own shards. */
+    const char *db_url;
 
     /* Tuning, mostly for tests (0 = the protocol's value). */
     uint32_t identify_interval_ms; /* 5000 */
@@ -66,6 +70,7 @@ typedef struct gateway_config {
     uint32_t connect_timeout_ms;   /* TCP + TLS + websocket upgrade must finish within: 10000 */
     uint32_t hello_timeout_ms;     /* HELLO must follow the upgrade within: 15000 */
     uint32_t lws_timeout_s; /* libwebsockets' own per-step network timeout: its default (5 s) */
+    uint32_t identify_margin_ms; /* shared pacing: added to the interval (pg_idgate): 1000 */
 } gateway_config;
 
 /* Fills cfg from the bot configuration (token, api base, shards, compression). */
@@ -93,15 +98,17 @@ typedef struct gateway_stats {
     uint64_t zombies;     /* connections closed for a missing heartbeat ACK */
     uint64_t invalid_sessions;
     uint64_t frames_in, frames_out, bytes_in;
-    uint64_t dropped_malformed; /* frames that were not valid JSON envelopes */
-    uint64_t dropped_oversized; /* frames above max_frame_bytes */
-    uint64_t dropped_events;    /* dispatches nobody needs */
-    uint64_t duplicates;        /* dispatches already seen in the session */
-    uint64_t forwarded;         /* MSG_GW_DISPATCH delivered */
-    uint64_t forward_retries;   /* deliveries that had to wait for room */
-    uint64_t forward_pending;   /* kept for retry right now */
-    uint64_t forward_lost;      /* could not be delivered at all (target stopped): logged */
-    uint64_t role_events;       /* applied to the role cache */
+    uint64_t dropped_malformed;    /* frames that were not valid JSON envelopes */
+    uint64_t dropped_oversized;    /* frames above max_frame_bytes */
+    uint64_t dropped_events;       /* dispatches nobody needs */
+    uint64_t duplicates;           /* dispatches already seen in the session */
+    uint64_t forwarded;            /* MSG_GW_DISPATCH delivered */
+    uint64_t forward_retries;      /* deliveries that had to wait for room */
+    uint64_t forward_pending;      /* kept for retry right now */
+    uint64_t forward_lost;         /* could not be delivered at all (target stopped): logged */
+    uint64_t role_events;          /* applied to the role cache */
+    uint64_t identify_waits;       /* shared pacing: another process had identified the bucket */
+    uint64_t identify_gate_errors; /* shared pacing: the database could not be asked */
     uint32_t shards;
     uint32_t shards_active;  /* shards in ACTIVE state */
     uint64_t application_id; /* from READY, 0 until then */

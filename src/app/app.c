@@ -220,11 +220,19 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
                            .result_retention_ms =
                                (uint64_t)cfg->result_retention_days * 86400000ULL};
     a->writer = an_writer_new(a->sys, &wc);
+    rl_config limits;
+    rl_config_defaults(&limits);
+    limits.global_per_sec = cfg_rest_global_share(cfg);
+    if (limits.global_per_sec < 50)
+        LOG_INFO(LOGN,
+                 "REST: %u requests/s of the bot's global 50/s (shard %" PRId64 "/%" PRId64 ")",
+                 limits.global_per_sec, cfg->shard_id, cfg->shard_count);
     drest_config dc = {.api_base = cfg->discord_api_base,
                        .token = cfg->discord_token,
                        .timeout_ms = cfg->rest_timeout_ms,
                        .lane_capacity = lanes,
-                       .fatal_exit_code = APP_EXIT_DISCORD_REFUSED};
+                       .fatal_exit_code = APP_EXIT_DISCORD_REFUSED,
+                       .limits = &limits};
     a->rest = a->reg && a->writer ? drest_create(a->sys, &dc) : NULL;
     stats_reporter_config sc = {.db_path = cfg->db_path,
                                 .threads = u(cfg->stats_threads),

@@ -626,6 +626,12 @@ void metrics_collect_gateway(mfmt *out, void *ctx)
                 "Connections closed for a missing heartbeat ACK.", s.zombies);
     mfmt_single(out, "fluxbot_gateway_invalid_sessions_total", "counter",
                 "INVALID_SESSION received.", s.invalid_sessions);
+    mfmt_single(out, "fluxbot_gateway_identify_waits_total", "counter",
+                "IDENTIFYs delayed because another process had just identified the bucket.",
+                s.identify_waits);
+    mfmt_single(out, "fluxbot_gateway_identify_gate_errors_total", "counter",
+                "IDENTIFY claims the shared database could not answer (not identified).",
+                s.identify_gate_errors);
     mfmt_single(out, "fluxbot_gateway_frames_received_total", "counter", "Gateway frames received.",
                 s.frames_in);
     mfmt_single(out, "fluxbot_gateway_frames_sent_total", "counter", "Gateway frames sent.",

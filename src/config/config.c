@@ -90,6 +90,10 @@ static const key_def keys[] = {
       "Total shards; 0 = what Discord recommends."),
     B(gateway_compress, "FLUXBOT_GATEWAY_COMPRESS", "true", "zlib-stream transport compression."),
     I(rest_timeout_ms, NULL, 1000, 300000, "15000", "Timeout of one Discord HTTP request."),
+    I(rest_global_per_second, NULL, 0, 50, "0",
+      "Discord REST requests per second this process sends under the bot's global limit (50/s "
+      "for the whole bot; interaction callbacks and webhooks are exempt). 0 = this process's "
+      "share: 50 when it runs every shard, else 50 x its shards / shard_count, at least 1."),
     S(bot_manager_role, "FLUXBOT_BOT_MANAGER_ROLE", "Bot Manager",
       "Role allowed to /reset_stats besides administrators: a role name or a numeric role id."),
     B(stats_managers_only, NULL, "false", "Restrict /stats to administrators and bot managers."),
@@ -138,6 +142,10 @@ static const key_def keys[] = {
     I(mailbox_capacity, NULL, 16, 1048576, "1024",
       "Ring slots per sending thread of each mailbox."),
     S(db_path, "FLUXBOT_DB", "fluxbot.db", "SQLite analytics database."),
+    SECRET(db_url, "FLUXBOT_DB_URL",
+           "Database shared by several processes: postgresql://... (libpq URL; never printed). "
+           "Processes given the same URL pace their gateway IDENTIFYs together. A plain path "
+           "here is the SQLite database (as db_path)."),
     I(analytics_batch_max, NULL, 1, 100000, "512", "Events per analytics transaction, at most."),
     I(analytics_flush_ms, NULL, 1, 60000, "200", "Longest an accepted event waits for its commit."),
     S(log_level, "FLUXBOT_LOG_LEVEL", "info", "error, warn, info, debug or trace."),
@@ -611,6 +619,12 @@ int cfg_load(fb_config *c, int argc, char **argv, char *const *envp, cfg_action 
                 c->shard_count);
         return -1;
     }
+    if (c->db_url[0] && !(strncmp(c->db_url, "postgresql://", 13) == 0 ||
+                          strncmp(c->db_url, "postgres://", 11) == 0)) {
+        /* a plain path keeps SQLite: it names the analytics file, as db_path does */
+        snprintf(c->db_path, sizeof c->db_path, "%s", c->db_url);
+        c->db_url[0] = 0;
+    }
     if (print_config) {
         cfg_print(c, out);
         *action = CFG_PRINT_CONFIG;
@@ -668,4 +682,15 @@ void cfg_print_reference(FILE *out)
                 keys[i].env ? "`" : "", keys[i].env ? keys[i].env : "", keys[i].env ? "`" : "",
                 flag, *def ? "`" : "", def, *def ? "`" : "", keys[i].help);
     }
+}
+
+uint32_t cfg_rest_global_share(const fb_config *c)
+{
+    if (c->rest_global_per_second > 0) return (uint32_t)c->rest_global_per_second;
+    /* One process with every shard, or a shard count the process learns from Discord: it is
+     * the only sender, so it has the whole limit. */
+    if (c->shard_id < 0 || c->shard_count <= 1) return 50;
+    /* `--shard ID/COUNT` runs one shard: COUNT processes share the bot's 50/s. */
+    uint32_t share = (uint32_t)(50 / c->shard_count);
+    return share ? share : 1;
 }

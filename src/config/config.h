@@ -34,6 +34,7 @@ typedef struct fb_config {
     int64_t shard_count;   /* 0 = as /gateway/bot recommends */
     bool gateway_compress; /* zlib-stream transport compression */
     int64_t rest_timeout_ms;
+    int64_t rest_global_per_second; /* 0 = share by shards, see cfg_rest_global_share */
     char bot_manager_role[CFG_STR]; /* role name, or a numeric role id */
     bool stats_managers_only;
 
@@ -71,6 +72,8 @@ typedef struct fb_config {
 
     /* Analytics */
     char db_path[CFG_STR];
+    char db_url[CFG_STR]; /* secret (may hold a password): "" or postgresql://...; a plain path
+                             given here was moved into db_path by cfg_load */
     int64_t analytics_batch_max;
     int64_t analytics_flush_ms;
 
@@ -104,6 +107,13 @@ int cfg_load(fb_config *c, int argc, char **argv, char *const *envp, cfg_action 
 /* Applies one JSON document (the file layer) — exposed for tests. source names it in errors. */
 int cfg_apply_json(fb_config *c, const char *json_text, const char *source, char *err,
                    size_t errlen);
+
+/* The requests per second this process may send under Discord's global REST limit, which is
+ * per bot (50/s) however many processes share the token: rest_global_per_second when set,
+ * else 50 / shard_count for a process started with --shard ID/COUNT (one shard each), else
+ * 50. Splitting by configuration needs no coordination on the request path; the cost is that
+ * an idle process's share is not lent to a busy one. */
+uint32_t cfg_rest_global_share(const fb_config *c);
 
 /* Writes the effective configuration as JSON with the token redacted. */
 void cfg_print(const fb_config *c, FILE *out);
