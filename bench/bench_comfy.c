@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "actors/comfy_runner.h"
+#include "comfy/job.h"
 #include "actors/comfy_runner_http.h"
 #include "actors/discord_rest.h"
 #include "fakes/fake_comfy.h"
@@ -106,13 +107,22 @@ static uint64_t interaction(env *e, char token[64])
     return id;
 }
 
-static comfy_job_msg *job_msg(uint64_t id, const char *token, uint64_t user)
+/* The resolved job the router forwards after its defer (what the runner receives). */
+static comfy_start_msg *job_msg(const cjob_catalog *cat, uint64_t id, const char *token,
+                                uint64_t user)
 {
     comfy_job_msg *m = comfy_job_msg_new(COMFY_KIND_IMAGE, APP, id, token);
     comfy_job_set_prompt(m, "a lighthouse at dusk, volumetric light");
     m->origin.user_id = user;
     m->origin.attachment_size_limit = 10u << 20;
-    return m;
+    char err[256];
+    comfy_job *job = cjob_from_msg(m, cat, 0, id * 0x9E3779B97F4A7C15ULL, err, sizeof err);
+    rt_msg_free(&m->hdr);
+    if (!job) {
+        fprintf(stderr, "bench_comfy: %s\n", err);
+        exit(1);
+    }
+    return comfy_start_msg_new(job);
 }
 
 /* jobs/s for one configuration (median of g_repeat rounds). */
@@ -123,11 +133,11 @@ static double bench_config(env *e, unsigned threads, unsigned servers)
     run r;
     if (run_start(&r, e, threads, servers, 1500)) return 0;
     for (unsigned k = 0; k < rounds; k++) {
-        comfy_job_msg **msgs = calloc(g_jobs, sizeof *msgs);
+        comfy_start_msg **msgs = calloc(g_jobs, sizeof *msgs);
         for (unsigned i = 0; i < g_jobs; i++) {
             char tok[64];
             uint64_t id = interaction(e, tok);
-            msgs[i] = job_msg(id, tok, 100 + i);
+            msgs[i] = job_msg(comfy_runner_catalog(r.cr), id, tok, 100 + i);
         }
         comfy_runner_stats st0;
         comfy_runner_stats_get(r.cr, &st0);
@@ -174,7 +184,8 @@ static void bench_progress(env *e, prog_result *out)
     char toks[njobs][64];
     for (unsigned i = 0; i < njobs; i++) {
         uint64_t id = interaction(e, toks[i]);
-        rt_send_wait(comfy_runner_actor(r.cr), &job_msg(id, toks[i], 7 + i)->hdr, 5000);
+        rt_send_wait(comfy_runner_actor(r.cr),
+                     &job_msg(comfy_runner_catalog(r.cr), id, toks[i], 7 + i)->hdr, 5000);
     }
     comfy_runner_stats st;
     for (;;) {

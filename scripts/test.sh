@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: every C file must match .clang-format (CI fails on
-# drift; fix with clang-format -i); the release build (what the run command and the
+# drift; fix with clang-format -i); Discord reply structure is built in src/discord/ only
+# (scripts/check_reply_owner.sh); the release build (what the run command and the
 # benchmarks use: -O2 raises warnings Debug does not) must compile; the Debian package is built
 # and unpacked into a temporary root (or, with FLUXBOT_TEST_DPKG_INSTALL=1 as root, as CI does
 # on its fresh machine, installed with apt/dpkg), and the release build installed with
@@ -17,6 +18,9 @@ jobs=$(nproc)
 (cd "$here" && find . \( -path ./build -o -path './.*' \) -prune -o -type f -name '*.[ch]' -print0 |
     xargs -0 clang-format --dry-run -Werror)
 echo "== every C file matches .clang-format"
+
+"$here/scripts/check_reply_owner.sh"
+echo "== Discord replies (envelopes, allowed_mentions, interaction/webhook paths) only in src/discord/"
 
 "$here/scripts/build.sh" release >/dev/null
 echo "== release build (with benchmarks) compiled"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "analytics/an_commands.h"
+#include "discord/embed.h"
 #include "analytics/an_confirm.h"
 #include "analytics/an_time.h"
 
@@ -109,10 +110,10 @@ static an_stats sample_stats(void)
     return s;
 }
 
-static const char *field_value(const cJSON *embed, const char *name)
+static const char *field_value(const cJSON *em, const char *name)
 {
     const cJSON *f;
-    cJSON_ArrayForEach(f, cJSON_GetObjectItem(embed, "fields"))
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(em, "fields"))
     {
         if (strcmp(cJSON_GetObjectItem(f, "name")->valuestring, name) == 0)
             return cJSON_GetObjectItem(f, "value")->valuestring;
@@ -129,31 +130,31 @@ static void test_stats_embed_sections(void **state)
     cJSON *root = cJSON_Parse(json);
     free(json);
     assert_non_null(root);
-    cJSON *embed = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "embeds"), 0);
-    assert_non_null(embed);
-    assert_string_equal(cJSON_GetObjectItem(embed, "title")->valuestring,
+    cJSON *em = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "embeds"), 0);
+    assert_non_null(em);
+    assert_string_equal(cJSON_GetObjectItem(em, "title")->valuestring,
                         "Usage Statistics (Last 7 Days)");
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(embed, "fields")), 4);
-    assert_string_equal(field_value(embed, "Image Generation"),
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(em, "fields")), 4);
+    assert_string_equal(field_value(em, "Image Generation"),
                         "Total Images: 4\nAverage Generation Time: 3.50 s\n"
                         "Total Videos: 2\nAverage Video Time: 1 min 15 s");
-    assert_string_equal(field_value(embed, "Command Usage"),
+    assert_string_equal(field_value(em, "Command Usage"),
                         "Total Commands: 9\nPopular Commands:\n1. /comfy \xe2\x80\x94 3\n"
                         "2. /redux \xe2\x80\x94 2\n3. /lorainfo \xe2\x80\x94 1\n"
                         "4. /pulid \xe2\x80\x94 1\n5. /stats \xe2\x80\x94 1\n"
                         "Buttons pressed: 4");
-    assert_string_equal(field_value(embed, "User Activity"),
+    assert_string_equal(field_value(em, "User Activity"),
                         "Total Users: 8\nActive Users: 3 (5+ events)");
-    assert_string_equal(field_value(embed, "Popular Resolutions"),
+    assert_string_equal(field_value(em, "Popular Resolutions"),
                         "1. 1024x1024 \xe2\x80\x94 2\n"
                         "2. 16:9 \\[1920x1080 landscape\\] \xe2\x80\x94 1");
-    assert_string_equal(cJSON_GetObjectItem(embed, "timestamp")->valuestring,
+    assert_string_equal(cJSON_GetObjectItem(em, "timestamp")->valuestring,
                         "2024-03-10T15:00:00.000Z");
     assert_non_null(
-        strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(embed, "footer"), "text")->valuestring,
+        strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(em, "footer"), "text")->valuestring,
                "2024-03-03 15:00:00 UTC"));
     char why[128];
-    assert_true(an_embed_within_limits(embed, why, sizeof why));
+    assert_true(embed_json_within_limits(em, why, sizeof why));
     cJSON_Delete(root);
 }
 
@@ -163,36 +164,36 @@ static void test_stats_embed_no_data(void **state)
     an_stats s;
     memset(&s, 0, sizeof s);
     an_window_make(1, NOW, &s.window);
-    cJSON *embed = an_stats_embed(&s);
-    assert_string_equal(cJSON_GetObjectItem(embed, "title")->valuestring,
+    cJSON *em = an_stats_embed(&s);
+    assert_string_equal(cJSON_GetObjectItem(em, "title")->valuestring,
                         "Usage Statistics (Last Day)");
-    assert_string_equal(field_value(embed, "Image Generation"), "No data");
-    assert_string_equal(field_value(embed, "Command Usage"), "No data");
-    assert_string_equal(field_value(embed, "User Activity"), "No data");
-    assert_string_equal(field_value(embed, "Popular Resolutions"), "No data");
-    cJSON_Delete(embed);
+    assert_string_equal(field_value(em, "Image Generation"), "No data");
+    assert_string_equal(field_value(em, "Command Usage"), "No data");
+    assert_string_equal(field_value(em, "User Activity"), "No data");
+    assert_string_equal(field_value(em, "Popular Resolutions"), "No data");
+    cJSON_Delete(em);
 
     /* Videos but no images: the missing average says so instead of showing 0.00 s. */
     s.total_videos = 1;
     s.video_ms_sum = 42000;
     s.total_users = 3;
     s.active_min = 5;
-    embed = an_stats_embed(&s);
-    assert_string_equal(field_value(embed, "Image Generation"),
+    em = an_stats_embed(&s);
+    assert_string_equal(field_value(em, "Image Generation"),
                         "Total Images: 0\nAverage Generation Time: No data\n"
                         "Total Videos: 1\nAverage Video Time: 42.00 s");
-    assert_string_equal(field_value(embed, "User Activity"),
+    assert_string_equal(field_value(em, "User Activity"),
                         "Total Users: 3\nActive Users: 0 (5+ events)");
-    cJSON_Delete(embed);
+    cJSON_Delete(em);
 
     /* Only button presses: no command is popular, the buttons are counted apart. */
     memset(&s, 0, sizeof s);
     an_window_make(1, NOW, &s.window);
     s.total_buttons = 2;
-    embed = an_stats_embed(&s);
-    assert_string_equal(field_value(embed, "Command Usage"),
+    em = an_stats_embed(&s);
+    assert_string_equal(field_value(em, "Command Usage"),
                         "Total Commands: 0\nPopular Commands:\nNo data\nButtons pressed: 2");
-    cJSON_Delete(embed);
+    cJSON_Delete(em);
 }
 
 static void test_embed_limits(void **state)
@@ -209,33 +210,33 @@ static void test_embed_limits(void **state)
     }
     s.n_top_resolutions = 5;
     s.total_commands = UINT64_MAX;
-    cJSON *embed = an_stats_embed(&s);
+    cJSON *em = an_stats_embed(&s);
     char why[128] = "";
-    assert_true(an_embed_within_limits(embed, why, sizeof why));
-    cJSON_Delete(embed);
+    assert_true(embed_json_within_limits(em, why, sizeof why));
+    cJSON_Delete(em);
 
     /* The checker itself catches each kind of violation. */
     char big[1100];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    embed = cJSON_CreateObject();
-    cJSON *fields = cJSON_AddArrayToObject(embed, "fields");
+    em = cJSON_CreateObject();
+    cJSON *fields = cJSON_AddArrayToObject(em, "fields");
     cJSON *f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "name", "n");
     cJSON_AddStringToObject(f, "value", big);
     cJSON_AddItemToArray(fields, f);
-    assert_false(an_embed_within_limits(embed, why, sizeof why));
+    assert_false(embed_json_within_limits(em, why, sizeof why));
     assert_non_null(strstr(why, "field value"));
-    cJSON_Delete(embed);
+    cJSON_Delete(em);
 
-    embed = cJSON_CreateObject();
+    em = cJSON_CreateObject();
     big[300] = '\0';
-    cJSON_AddStringToObject(embed, "title", big);
-    assert_false(an_embed_within_limits(embed, why, sizeof why));
-    cJSON_Delete(embed);
+    cJSON_AddStringToObject(em, "title", big);
+    assert_false(embed_json_within_limits(em, why, sizeof why));
+    cJSON_Delete(em);
 
-    embed = cJSON_CreateObject();
-    fields = cJSON_AddArrayToObject(embed, "fields");
+    em = cJSON_CreateObject();
+    fields = cJSON_AddArrayToObject(em, "fields");
     big[300] = 'x';
     big[1000] = '\0';
     for (int i = 0; i < 7; i++) {
@@ -244,7 +245,7 @@ static void test_embed_limits(void **state)
         cJSON_AddStringToObject(f, "value", big);
         cJSON_AddItemToArray(fields, f);
     }
-    assert_false(an_embed_within_limits(embed, why, sizeof why));
+    assert_false(embed_json_within_limits(em, why, sizeof why));
     assert_non_null(strstr(why, "in total"));
     for (int i = 0; i < 20; i++) {
         f = cJSON_CreateObject();
@@ -252,9 +253,9 @@ static void test_embed_limits(void **state)
         cJSON_AddStringToObject(f, "value", "v");
         cJSON_AddItemToArray(fields, f);
     }
-    assert_false(an_embed_within_limits(embed, why, sizeof why));
+    assert_false(embed_json_within_limits(em, why, sizeof why));
     assert_non_null(strstr(why, "fields"));
-    cJSON_Delete(embed);
+    cJSON_Delete(em);
 }
 
 /* ---- permission -------------------------------------------------------------------------- */

@@ -19,26 +19,19 @@
 static comfy_runner *mini_runner(unsigned nservers)
 {
     comfy_runner *r = calloc(1, sizeof *r);
-    r->nservers = nservers;
-    r->servers = calloc(nservers, sizeof *r->servers);
-    for (unsigned i = 0; i < nservers; i++) {
-        spick_init(&r->servers[i].pick);
-        snprintf(r->servers[i].label, sizeof r->servers[i].label, "server %u", i + 1);
-    }
-    pthread_mutex_init(&r->srv_mu, NULL);
-    pthread_mutex_init(&r->reg_mu, NULL);
-    r->orph_cap = 512;
-    r->orph = calloc(r->orph_cap, sizeof *r->orph);
+    cfg_list urls = {.count = nservers};
+    for (unsigned i = 0; i < nservers; i++)
+        snprintf(urls.items[i], sizeof urls.items[i], "http://127.0.0.1:%u", 9000 + i);
+    char err[128];
+    assert_int_equal(comfy_servers_init(&r->srv, &urls, 1000, err, sizeof err), 0);
+    comfy_events_init(&r->events, &r->srv);
     return r;
 }
 
 static void mini_free(comfy_runner *r)
 {
-    pthread_mutex_destroy(&r->srv_mu);
-    pthread_mutex_destroy(&r->reg_mu);
-    free(r->reg);
-    free(r->orph);
-    free(r->servers);
+    comfy_servers_destroy(&r->srv);
+    comfy_events_destroy(&r->events);
     free(r);
 }
 
@@ -60,15 +53,15 @@ static void test_orphans_claimed_in_order(void **state)
     (void)state;
     comfy_runner *r = mini_runner(2);
     cproto_event e = ev(CP_EV_EXECUTION_START, "p1", 0);
-    comfy_ev_on_event(r, 0, &e);
+    comfy_events_on_event(&r->events, 0, &e);
     for (uint32_t v = 1; v <= 3; v++) {
         e = ev(CP_EV_PROGRESS, "p1", v);
-        comfy_ev_on_event(r, 0, &e);
+        comfy_events_on_event(&r->events, 0, &e);
     }
     e = ev(CP_EV_PROGRESS, "p1", 99); /* same id on another server: not ours */
-    comfy_ev_on_event(r, 1, &e);
+    comfy_events_on_event(&r->events, 1, &e);
     comfy_chan *c = comfy_chan_new(64);
-    comfy_ev_register(r, 0, "p1", c);
+    comfy_events_register(&r->events, 0, "p1", c);
     cproto_event out[16];
     bool rec;
     unsigned n = comfy_chan_wait(c, out, 16, 0, &rec);
@@ -79,15 +72,15 @@ static void test_orphans_claimed_in_order(void **state)
     /* later events go straight in; status only updates the server's queue figure */
     e = ev(CP_EV_STATUS, "", 0);
     e.queue_remaining = 5;
-    comfy_ev_on_event(r, 0, &e);
-    assert_int_equal(r->servers[0].pick.queue_remaining, 5);
+    comfy_events_on_event(&r->events, 0, &e);
+    assert_int_equal(r->srv.v[0].pick.queue_remaining, 5);
     e = ev(CP_EV_SUCCESS, "p1", 0);
-    comfy_ev_on_event(r, 0, &e);
+    comfy_events_on_event(&r->events, 0, &e);
     assert_int_equal(comfy_chan_wait(c, out, 16, 100, &rec), 1);
     assert_int_equal(out[0].type, CP_EV_SUCCESS);
-    comfy_ev_unregister(r, 0, "p1");
+    comfy_events_unregister(&r->events, 0, "p1");
     e = ev(CP_EV_PROGRESS, "p1", 7);
-    comfy_ev_on_event(r, 0, &e); /* after unregistering: buffered, not delivered */
+    comfy_events_on_event(&r->events, 0, &e); /* after unregistering: buffered, not delivered */
     assert_int_equal(comfy_chan_wait(c, out, 16, 0, &rec), 0);
     comfy_chan_free(c);
     mini_free(r);
@@ -98,15 +91,15 @@ static void test_full_channel_keeps_outcome_and_link_wakes(void **state)
     (void)state;
     comfy_runner *r = mini_runner(1);
     comfy_chan *c = comfy_chan_new(8);
-    comfy_ev_register(r, 0, "p", c);
+    comfy_events_register(&r->events, 0, "p", c);
     for (uint32_t v = 0; v < 100; v++) {
         cproto_event e = ev(CP_EV_PROGRESS, "p", v);
-        comfy_ev_on_event(r, 0, &e);
+        comfy_events_on_event(&r->events, 0, &e);
     }
     cproto_event e = ev(CP_EV_ERROR, "p", 0);
-    comfy_ev_on_event(r, 0, &e);
+    comfy_events_on_event(&r->events, 0, &e);
     e = ev(CP_EV_EXECUTING, "p", 0);
-    comfy_ev_on_event(r, 0, &e);
+    comfy_events_on_event(&r->events, 0, &e);
     cproto_event out[16];
     bool rec = false;
     unsigned n = comfy_chan_wait(c, out, 16, 0, &rec);
@@ -115,14 +108,14 @@ static void test_full_channel_keeps_outcome_and_link_wakes(void **state)
     assert_int_equal(out[7].type, CP_EV_EXECUTING);
     assert_true(out[7].node_null);
     assert_false(rec);
-    comfy_ev_on_link(r, 0, true);
-    assert_true(r->servers[0].pick.up);
+    comfy_events_on_link(&r->events, 0, true);
+    assert_true(r->srv.v[0].pick.up);
     n = comfy_chan_wait(c, out, 16, 1000, &rec);
     assert_int_equal(n, 0);
     assert_true(rec);
-    comfy_ev_on_link(r, 0, false);
-    assert_false(r->servers[0].pick.up);
-    comfy_ev_unregister(r, 0, "p");
+    comfy_events_on_link(&r->events, 0, false);
+    assert_false(r->srv.v[0].pick.up);
+    comfy_events_unregister(&r->events, 0, "p");
     comfy_chan_free(c);
     mini_free(r);
 }
@@ -148,9 +141,9 @@ static void *worker_main(void *arg)
     char pid[16];
     snprintf(pid, sizeof pid, "prompt-%u", w->idx);
     comfy_chan *c = comfy_chan_new(256);
-    if (w->idx % 2 == 0) comfy_ev_register(w->s->r, 0, pid, c); /* before the events */
+    if (w->idx % 2 == 0) comfy_events_register(&w->s->r->events, 0, pid, c); /* before the events */
     pthread_barrier_wait(&w->s->go);
-    if (w->idx % 2 == 1) comfy_ev_register(w->s->r, 0, pid, c); /* racing with them */
+    if (w->idx % 2 == 1) comfy_events_register(&w->s->r->events, 0, pid, c); /* racing with them */
     cproto_event out[32];
     uint32_t last = 0;
     w->ok = true;
@@ -166,14 +159,14 @@ static void *worker_main(void *arg)
             w->got++;
             if (out[i].type == CP_EV_EXECUTING && out[i].node_null) {
                 if (last != NSTEPS) w->ok = false;
-                comfy_ev_unregister(w->s->r, 0, pid);
+                comfy_events_unregister(&w->s->r->events, 0, pid);
                 comfy_chan_free(c);
                 return NULL;
             }
         }
     }
     w->ok = false;
-    comfy_ev_unregister(w->s->r, 0, pid);
+    comfy_events_unregister(&w->s->r->events, 0, pid);
     comfy_chan_free(c);
     return NULL;
 }
@@ -210,7 +203,7 @@ static void test_concurrent_routing(void **state)
             e = ev(CP_EV_SUCCESS, pid, 0);
         else
             e = ev(CP_EV_EXECUTING, pid, 0);
-        comfy_ev_on_event(s.r, 0, &e);
+        comfy_events_on_event(&s.r->events, 0, &e);
         if (++step[p] == NSTEPS + 3) {
             done[p] = true;
             remaining--;

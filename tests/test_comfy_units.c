@@ -18,6 +18,7 @@
 #include "fakes/multipart.h"
 #include "comfy/progress.h"
 #include "comfy/result.h"
+#include "discord/reply.h"
 #include "comfy/server_pick.h"
 #include "util/util_utf8.h"
 
@@ -270,11 +271,12 @@ static void test_final_payload(void **state)
     cJSON_Delete(root);
     free(s);
     free(big);
-    s = cres_callback_payload(4, "no", true);
-    assert_string_equal(s, "{\"type\":4,\"data\":{\"content\":\"no\",\"allowed_mentions\":{"
-                           "\"parse\":[]},\"flags\":64}}");
+    /* callbacks come from src/discord's builders only (the router sends them all) */
+    s = reply_text_json("no", true);
+    assert_string_equal(s, "{\"type\":4,\"data\":{\"content\":\"no\",\"flags\":64,"
+                           "\"allowed_mentions\":{\"parse\":[]}}}");
     free(s);
-    s = cres_callback_payload(6, NULL, false);
+    s = reply_deferred_update_json();
     assert_string_equal(s, "{\"type\":6}");
     free(s);
 }

@@ -543,6 +543,165 @@ static void test_graceful_stop_finishes_in_flight(void **state)
     fx_stop(&x);
 }
 
+/* ---- per-message order, final writes, delivery deadlines --------------------------------------
+ */
+
+static void send_write(fx *x, rest_method m, const char *path, const char *json, uint64_t cookie,
+                       bool final, uint64_t until)
+{
+    rest_req_msg *r = rest_req_msg_new(m, path, json);
+    r->reply_to = x->col_actor;
+    r->cookie = cookie;
+    r->final_write = final;
+    r->deliver_until_ms = until;
+    assert_int_equal(rt_send_wait(drest_actor(x->rest), &r->hdr, 1000), 0);
+}
+
+static void deferred(fx *x, uint64_t id, const char *token, uint64_t cookie)
+{
+    frest_register_interaction(x->fake, id, token, 1, false);
+    char path[128];
+    snprintf(path, sizeof path, "/interactions/%llu/%s/callback", (unsigned long long)id, token);
+    assert_int_equal(send_and_wait(x, REST_POST, path, "{\"type\":5}", cookie)->status, 204);
+}
+
+static char *original_of(fx *x, uint64_t id)
+{
+    frest_ix_state is;
+    assert_true(frest_interaction_state(x->fake, id, &is));
+    return is.original_json;
+}
+
+/* A progress edit that gets a 503 is retried after a backoff; a later edit of the same message
+ * must still land after it, or the message ends on the stale progress text. */
+static void test_writes_to_one_message_keep_their_order(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    deferred(&x, 801, "ord", 1);
+    const char *path = "/webhooks/4242/ord/messages/@original";
+    frest_script(x.fake, "PATCH", "/webhooks/4242/ord", FREST_FAULT_503, 0, 1);
+    send_write(&x, REST_PATCH, path, "{\"content\":\"Preparing 0%\"}", 2, false, 0);
+    send_write(&x, REST_PATCH, path, "{\"content\":\"FAILED\"}", 3, false, 0);
+    assert_true(col_wait(&x.col, 3, 10000) >= 3);
+    assert_int_equal(col_get(&x.col, 2)->status, 200);
+    assert_int_equal(col_get(&x.col, 3)->status, 200);
+    char *orig = original_of(&x, 801);
+    assert_non_null(orig);
+    assert_non_null(strstr(orig, "FAILED"));
+    free(orig);
+    /* and on the wire: the first edit's retry before the second edit */
+    frest_request *reqs = NULL;
+    size_t n = frest_collect(x.fake, &(frest_filter){.method = "PATCH", .status = 200}, &reqs);
+    assert_int_equal(n, 2);
+    assert_non_null(strstr((const char *)reqs[0].body, "Preparing"));
+    assert_non_null(strstr((const char *)reqs[1].body, "FAILED"));
+    frest_requests_free(reqs, n);
+    fx_stop(&x);
+}
+
+/* After a message's final write, later non-final writes never reach it; writes queued before
+ * it and not yet sent are dropped in its favour; another final write still goes. */
+static void test_final_write_closes_the_message(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    deferred(&x, 802, "fin", 1);
+    const char *path = "/webhooks/4242/fin/messages/@original";
+    frest_script(x.fake, "PATCH", "/webhooks/4242/fin", FREST_FAULT_DELAY, 300, 1);
+    send_write(&x, REST_PATCH, path, "{\"content\":\"p1\"}", 2, false, 0); /* in flight */
+    for (int i = 0; i < 1000; i++) {
+        drest_stats st;
+        drest_stats_get(x.rest, &st);
+        if (st.in_flight == 1) break;
+        util_sleep_ms(5);
+    }
+    send_write(&x, REST_PATCH, path, "{\"content\":\"p2\"}", 3, false, 0); /* queued */
+    send_write(&x, REST_PATCH, path, "{\"content\":\"RESULT\"}", 4, true, 0);
+    assert_true(col_wait(&x.col, 4, 10000) >= 4);
+    send_write(&x, REST_PATCH, path, "{\"content\":\"late progress\"}", 5, false, 0);
+    assert_true(col_wait(&x.col, 5, 10000) >= 5);
+    assert_int_equal(col_get(&x.col, 2)->status, 200);
+    assert_int_equal(col_get(&x.col, 3)->status, 0);
+    assert_non_null(strstr(col_get(&x.col, 3)->error, "superseded"));
+    assert_int_equal(col_get(&x.col, 4)->status, 200);
+    assert_int_equal(col_get(&x.col, 5)->status, 0);
+    char *orig = original_of(&x, 802);
+    assert_non_null(strstr(orig, "RESULT"));
+    free(orig);
+    assert_int_equal(frest_count(x.fake, &(frest_filter){.method = "PATCH"}), 2);
+    send_write(&x, REST_PATCH, path, "{\"content\":\"NOTICE\"}", 6, true, 0);
+    assert_true(col_wait(&x.col, 6, 10000) >= 6);
+    assert_int_equal(col_get(&x.col, 6)->status, 200);
+    orig = original_of(&x, 802);
+    assert_non_null(strstr(orig, "NOTICE"));
+    free(orig);
+    drest_stats st;
+    drest_stats_get(x.rest, &st);
+    assert_int_equal(st.superseded, 2);
+    fx_stop(&x);
+}
+
+/* A request with a delivery deadline outlasts a 5xx outage longer than the bounded retries;
+ * past the deadline it fails with the last status. */
+static void test_deliver_until_outlasts_an_outage(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    deferred(&x, 803, "dl", 1);
+    const char *path = "/webhooks/4242/dl/messages/@original";
+    frest_script(x.fake, "PATCH", "/webhooks/4242/dl", FREST_FAULT_503, 0, 8);
+    send_write(&x, REST_PATCH, path, "{\"content\":\"RESULT\"}", 2, true, rt_now_ms() + 20000);
+    assert_true(col_wait(&x.col, 2, 20000) >= 2);
+    assert_int_equal(col_get(&x.col, 2)->status, 200);
+    assert_int_equal(frest_count(x.fake, &(frest_filter){.method = "PATCH"}), 9);
+    /* bounded: the same outage without a deadline fails after 1 + 3 attempts */
+    frest_script(x.fake, "PATCH", "/webhooks/4242/dl", FREST_FAULT_503, 0, 8);
+    send_write(&x, REST_PATCH, path, "{\"content\":\"again\"}", 3, true, 0);
+    assert_true(col_wait(&x.col, 3, 20000) >= 3);
+    assert_int_equal(col_get(&x.col, 3)->status, 503);
+    /* a deadline that passes during the outage ends the retries */
+    frest_script(x.fake, "PATCH", "/webhooks/4242/dl", FREST_FAULT_503, 0, 1000);
+    uint64_t t0 = rt_now_ms();
+    send_write(&x, REST_PATCH, path, "{\"content\":\"never\"}", 4, true, t0 + 400);
+    assert_true(col_wait(&x.col, 4, 20000) >= 4);
+    assert_int_equal(col_get(&x.col, 4)->status, 503);
+    assert_true(frest_count(x.fake, &(frest_filter){.method = "PATCH", .status = 503}) >=
+                8 + 4 + 4);
+    fx_stop(&x);
+}
+
+/* A request chained with `then` is sent only once the first has its answer: a late refusal
+ * deletes the deferred message first, then posts the ephemeral follow-up. */
+static void test_then_is_sent_after_the_first_answer(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    deferred(&x, 804, "then", 1);
+    frest_script(x.fake, "DELETE", "/webhooks/4242/then", FREST_FAULT_DELAY, 300, 1);
+    rest_req_msg *del =
+        rest_req_msg_new(REST_DELETE, "/webhooks/4242/then/messages/@original", NULL);
+    del->then = rest_req_msg_new(REST_POST, "/webhooks/4242/then",
+                                 "{\"content\":\"refused\",\"flags\":64}");
+    del->then->reply_to = x.col_actor;
+    del->then->cookie = 2;
+    assert_int_equal(rt_send_wait(drest_actor(x.rest), &del->hdr, 1000), 0);
+    assert_true(col_wait(&x.col, 2, 10000) >= 2);
+    assert_int_equal(col_get(&x.col, 2)->status, 200);
+    frest_request *reqs = NULL;
+    size_t n = frest_collect(x.fake, &(frest_filter){.path_prefix = "/webhooks/4242/then"}, &reqs);
+    assert_int_equal(n, 2);
+    assert_string_equal(reqs[0].method, "DELETE");
+    assert_string_equal(reqs[1].method, "POST");
+    assert_true(reqs[1].t_ms >= reqs[0].t_ms + 250); /* after the delayed answer, not beside it */
+    frest_requests_free(reqs, n);
+    fx_stop(&x);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -556,6 +715,10 @@ int main(void)
         cmocka_unit_test(test_burst_of_200_callbacks),
         cmocka_unit_test(test_timeout_and_bounded_response),
         cmocka_unit_test(test_graceful_stop_finishes_in_flight),
+        cmocka_unit_test(test_writes_to_one_message_keep_their_order),
+        cmocka_unit_test(test_final_write_closes_the_message),
+        cmocka_unit_test(test_deliver_until_outlasts_an_outage),
+        cmocka_unit_test(test_then_is_sent_after_the_first_answer),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -82,10 +82,12 @@ static void result_builders(void **state)
     strcpy(j.resolution, "1:1 [1024x1024 square]");
     cres_result r = {.job = &j, .filename = "fluxbot_7.png", .is_image = true};
     expect_no_mentions("cres_final_payload", cres_final_payload(&r));
-    expect_no_mentions("cres_content_payload", cres_content_payload("50%", false));
-    expect_no_mentions("cres_content_payload clear", cres_content_payload("failed", true));
-    expect_no_mentions("cres_callback_payload", cres_callback_payload(4, "queued", true));
-    expect_no_mentions("cres_followup_payload", cres_followup_payload("done", false));
+    /* the runner's text edits and follow-ups now come from src/discord (they were cres_*) */
+    expect_no_mentions("reply_edit_text_json", reply_edit_text_json("50%", false));
+    expect_no_mentions("reply_edit_text_json clear", reply_edit_text_json("failed", true));
+    expect_no_mentions("reply_text_json", reply_text_json("queued", true));
+    expect_no_mentions("reply_followup_text_json", reply_followup_text_json("done", false));
+    expect_no_mentions("reply_update_text_json", reply_update_text_json("done"));
 }
 
 int main(void)

@@ -17,6 +17,7 @@
 #include "actors/analytics_writer.h"
 #include "actors/router.h"
 #include "analytics/an_confirm.h"
+#include "comfy/job.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "util/util_time.h"
@@ -331,18 +332,19 @@ static void job_is_forwarded_only_after_the_defer_is_accepted(void **state)
     cJSON_Delete(cb);
 
     settle();
-    assert_int_equal(stand_count(&x->runner, MSG_COMFY_JOB), 0); /* not before the ack */
+    assert_int_equal(stand_count(&x->runner, MSG_COMFY_START), 0); /* not before the ack */
     assert_int_equal(stand_count(&x->writer, MSG_AN_EVENT), 0);
 
     stand_answer_all(&x->rest, 204);
-    assert_int_equal(stand_wait(&x->runner, MSG_COMFY_JOB, 1, 3000), 1);
-    comfy_job_msg *j = (comfy_job_msg *)stand_get(&x->runner, MSG_COMFY_JOB, 0);
+    /* the router forwards the resolved job: the runner applies its limits and runs it */
+    assert_int_equal(stand_wait(&x->runner, MSG_COMFY_START, 1, 3000), 1);
+    comfy_job *j = ((comfy_start_msg *)stand_get(&x->runner, MSG_COMFY_START, 0))->job;
     assert_int_equal(j->kind, COMFY_KIND_IMAGE);
     assert_int_equal(j->reply.interaction_id, id);
     assert_int_equal(j->reply.application_id, TRX_APP);
-    assert_string_equal(j->prompt, "a red fox");
-    assert_string_equal(j->loras[0], "Watercolor");
-    assert_true(j->received_ms > 1600000000000ULL);
+    assert_string_equal(j->user_prompt, "a red fox");
+    assert_string_equal(j->lora_name[0], "Watercolor");
+    assert_true(j->received_wall_ms > 1600000000000ULL);
 
     const an_event *ev = row(x, 0);
     assert_string_equal(ev->command, "comfy");
@@ -366,7 +368,7 @@ static void failed_defer_drops_the_work(void **state)
     assert_false(ev->success);
     wait_outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_ACK_FAILED, 1);
     settle();
-    assert_int_equal(stand_count(&x->runner, MSG_COMFY_JOB), 0);
+    assert_int_equal(stand_count(&x->runner, MSG_COMFY_START), 0);
     fx_stop(x);
 }
 
@@ -398,7 +400,7 @@ static void bad_options_get_an_immediate_ephemeral_error(void **state)
     assert_false(row(x, 0)->success);
     assert_false(row(x, 1)->success);
     wait_outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_INVALID, 2);
-    assert_int_equal(stand_count(&x->runner, MSG_COMFY_JOB), 0);
+    assert_int_equal(stand_count(&x->runner, MSG_COMFY_START), 0);
     fx_stop(x);
 }
 
@@ -587,11 +589,20 @@ static void result_buttons_and_queue_go_to_the_runner(void **state)
 {
     (void)state;
     fx *x = fx_start(NULL);
+    /* The router owns the first answer: Regenerate is deferred publicly (the new job's result
+     * replaces the "thinking"), then forwarded parsed, after Discord accepted the defer. */
     uint64_t id =
         fx_click(x, "fb:regen:17", "[{\"id\":\"9\",\"url\":\"https://cdn.example/r.png\"}]", NULL);
+    rest_req_msg *q;
+    cJSON *cb = rest_json(x, 0, &q);
+    assert_callback_path(q, id);
+    assert_int_equal(cb_type(cb), 5);
+    assert_int_equal(cb_flags(cb), 0);
+    cJSON_Delete(cb);
     assert_int_equal(stand_wait(&x->runner, MSG_COMFY_BUTTON, 1, 3000), 1);
     comfy_button_msg *b = (comfy_button_msg *)stand_get(&x->runner, MSG_COMFY_BUTTON, 0);
-    assert_string_equal(b->custom_id, "fb:regen:17");
+    assert_int_equal(b->action, COMFY_BUTTON_REGENERATE);
+    assert_int_equal(b->job_id, 17);
     assert_int_equal(b->reply.interaction_id, id);
     assert_int_equal(b->message_id, 4242);
     assert_string_equal(b->image_url, "https://cdn.example/r.png");
@@ -600,12 +611,36 @@ static void result_buttons_and_queue_go_to_the_runner(void **state)
     assert_int_equal(row(x, 0)->cmd_kind, AN_CMD_BUTTON);
     assert_true(row(x, 0)->interaction_id != 0); /* the runner's outcome finds the row by it */
 
-    fx_command(x, "queue", NULL, NULL, NULL);
+    /* /queue: an ephemeral defer, which the runner edits */
+    id = fx_command(x, "queue", NULL, NULL, NULL);
+    cb = rest_json(x, 1, &q);
+    assert_callback_path(q, id);
+    assert_int_equal(cb_type(cb), 5);
+    assert_int_equal(cb_flags(cb), 64);
+    cJSON_Delete(cb);
     assert_int_equal(stand_wait(&x->runner, MSG_COMFY_QUEUE, 1, 3000), 1);
     assert_string_equal(row(x, 1)->command, "queue");
+
+    /* Delete by someone who neither asked for the result nor may manage messages: refused
+     * ephemerally by the router, nothing reaches the runner */
+    fx_click(x, "fb:del:17:5", NULL, NULL);
+    cb = rest_json(x, 2, NULL);
+    assert_int_equal(cb_type(cb), 4);
+    assert_int_equal(cb_flags(cb), 64);
+    assert_non_null(strstr(cb_content(cb), "Manage Messages"));
+    cJSON_Delete(cb);
+    /* Delete by the requester: type 6, then the runner deletes */
+    id = fx_click(x, "fb:del:17:800000000000000001", NULL, NULL);
+    cb = rest_json(x, 3, &q);
+    assert_callback_path(q, id);
+    assert_int_equal(cb_type(cb), 6);
+    cJSON_Delete(cb);
+    assert_int_equal(stand_wait(&x->runner, MSG_COMFY_BUTTON, 2, 3000), 2);
+    b = (comfy_button_msg *)stand_get(&x->runner, MSG_COMFY_BUTTON, 1);
+    assert_int_equal(b->action, COMFY_BUTTON_DELETE);
     settle();
-    /* The runner answers these itself: the router sent no callback. */
-    assert_int_equal(stand_count(&x->rest, MSG_REST_REQ), 0);
+    assert_int_equal(stand_count(&x->runner, MSG_COMFY_BUTTON), 2);
+    assert_int_equal(stand_count(&x->rest, MSG_REST_REQ), 4);
     fx_stop(x);
 }
 
@@ -731,7 +766,7 @@ static void wrongly_typed_option_is_refused(void **state)
     assert_string_equal(row(x, 0)->command, "comfy");
     wait_outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_INVALID, 1);
     settle();
-    assert_int_equal(stand_count(&x->runner, MSG_COMFY_JOB), 0);
+    assert_int_equal(stand_count(&x->runner, MSG_COMFY_START), 0);
     fx_stop(x);
 }
 
@@ -751,7 +786,7 @@ static void unanswered_callbacks_time_out_and_late_answers_are_ignored(void **st
     assert_false(row(x, 0)->success);
     stand_answer_all(&x->rest, 204); /* too late */
     settle();
-    assert_int_equal(stand_count(&x->runner, MSG_COMFY_JOB), 0);
+    assert_int_equal(stand_count(&x->runner, MSG_COMFY_START), 0);
     router_stats st;
     router_stats_get(x->r, &st);
     assert_int_equal(st.stale_answers, 1);
@@ -791,7 +826,7 @@ static void a_full_pending_table_answers_busy(void **state)
     assert_int_equal(st.pending, 2);
     assert_int_equal(st.pending_hwm, 2);
     stand_answer_all(&x->rest, 204);
-    assert_int_equal(stand_wait(&x->runner, MSG_COMFY_JOB, 2, 3000), 2);
+    assert_int_equal(stand_wait(&x->runner, MSG_COMFY_START, 2, 3000), 2);
     fx_stop(x);
 }
 
@@ -817,7 +852,7 @@ static void stop_waits_for_pending_callbacks(void **state)
     pthread_create(&th, NULL, answer_later, &x->rest);
     rt_system_stop(x->sys);
     pthread_join(th, NULL);
-    assert_int_equal(stand_count(&x->runner, MSG_COMFY_JOB), 1);
+    assert_int_equal(stand_count(&x->runner, MSG_COMFY_START), 1);
     assert_int_equal(outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_OK), 1);
     fx_stop(x);
 }
@@ -858,7 +893,7 @@ static void burst_from_two_senders_is_answered_exactly_once(void **state)
     pthread_create(&tb, NULL, burst_thread, &b);
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
-    assert_int_equal(stand_wait(&x->runner, MSG_COMFY_JOB, 300, 10000), 300);
+    assert_int_equal(stand_wait(&x->runner, MSG_COMFY_START, 300, 10000), 300);
     assert_int_equal(stand_wait(&x->writer, MSG_AN_EVENT, 300, 5000), 300);
     settle();
     assert_int_equal(stand_count(&x->rest, MSG_REST_REQ), 300);
@@ -866,7 +901,7 @@ static void burst_from_two_senders_is_answered_exactly_once(void **state)
     static bool seen[2][150];
     memset(seen, 0, sizeof seen);
     for (size_t i = 0; i < 300; i++) {
-        comfy_job_msg *j = (comfy_job_msg *)stand_get(&x->runner, MSG_COMFY_JOB, i);
+        comfy_job *j = ((comfy_start_msg *)stand_get(&x->runner, MSG_COMFY_START, i))->job;
         uint64_t id = j->reply.interaction_id;
         int set = id >= 200000;
         size_t k = (size_t)(id - (set ? 200000 : 100000));

@@ -2,7 +2,8 @@
  * The runner's coordinator actor ("comfy") and the runner's lifetime: loading the catalogue,
  * creating the worker pool and the coordinator, the websockets, server bookkeeping, REST helpers.
  * The coordinator never blocks: admission (limits), the waiting line, dispatch to idle workers,
- * /queue answers, result buttons, and the stop sequence. See comfy_runner.h for the shape.
+ * /queue answers and result buttons (as edits of the router's acknowledgement), and the stop
+ * sequence. See comfy_runner.h for the shape.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,9 +16,10 @@
 #include "actors/comfy_runner_http.h"
 #include "actors/comfy_runner_internal.h"
 #include "analytics/an_results.h"
-#include "discord/message_ref.h"
 #include "comfy/limits.h"
 #include "comfy/result.h"
+#include "discord/reply.h"
+#include "discord/reply_req.h"
 #include "util/util_utf8.h"
 #include "fluxbot/log.h"
 #include "moderation/mod_state.h"
@@ -64,7 +66,10 @@ comfy_run_msg *comfy_run_msg_new(comfy_job *job)
 
 static void done_dtor(rt_msg *m)
 {
-    cjob_free(((comfy_done_msg *)m)->job);
+    comfy_done_msg *d = (comfy_done_msg *)m;
+    cjob_free(d->job);
+    comfy_outcome_clear(&d->out);
+    if (d->final) rt_msg_free(&d->final->hdr);
 }
 
 comfy_done_msg *comfy_done_msg_new(comfy_job *job)
@@ -74,27 +79,9 @@ comfy_done_msg *comfy_done_msg_new(comfy_job *job)
     return m;
 }
 
-void comfy_path_original(const comfy_reply_ref *ref, char *out, size_t outlen)
+rest_req_msg *comfy_req_edit_original(const comfy_reply_ref *ref, char *json_owned)
 {
-    snprintf(out, outlen, "/webhooks/%" PRIu64 "/%s/messages/@original", ref->application_id,
-             ref->token ? ref->token : "");
-}
-
-static void path_callback(const comfy_reply_ref *ref, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "/interactions/%" PRIu64 "/%s/callback", ref->interaction_id,
-             ref->token ? ref->token : "");
-}
-
-static void path_followup(const comfy_reply_ref *ref, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "/webhooks/%" PRIu64 "/%s", ref->application_id,
-             ref->token ? ref->token : "");
-}
-
-rest_req_msg *comfy_rest_new(rest_method m, const char *path, const char *json)
-{
-    return rest_req_msg_new(m, path, json);
+    return reply_req_edit_original(ref->application_id, ref->token, json_owned);
 }
 
 int comfy_rest_send(comfy_runner *r, rest_req_msg *m, bool must_deliver)
@@ -114,52 +101,10 @@ int comfy_rest_send(comfy_runner *r, rest_req_msg *m, bool must_deliver)
 void comfy_rest_edit_original(comfy_runner *r, const comfy_reply_ref *ref, char *json_owned,
                               bool must_deliver)
 {
-    char path[600];
-    comfy_path_original(ref, path, sizeof path);
-    rest_req_msg *m = rest_req_msg_new(REST_PATCH, path, NULL);
-    m->json = json_owned;
-    comfy_rest_send(r, m, must_deliver);
+    comfy_rest_send(r, comfy_req_edit_original(ref, json_owned), must_deliver);
 }
 
 /* ---- servers ------------------------------------------------------------------------------- */
-
-int comfy_srv_acquire(comfy_runner *r, int exclude, bool allow_excluded)
-{
-    pthread_mutex_lock(&r->srv_mu);
-    spick_server tmp[CFG_MAX_LIST];
-    for (unsigned i = 0; i < r->nservers; i++)
-        tmp[i] = r->servers[i].pick;
-    int s = spick_choose(tmp, r->nservers, exclude, allow_excluded, r->rotate++);
-    if (s >= 0) r->servers[s].pick.assigned++;
-    pthread_mutex_unlock(&r->srv_mu);
-    return s;
-}
-
-void comfy_srv_submitted(comfy_runner *r, unsigned s, int delta)
-{
-    pthread_mutex_lock(&r->srv_mu);
-    spick_server *p = &r->servers[s].pick;
-    if (delta > 0)
-        p->submitted++;
-    else if (p->submitted > 0)
-        p->submitted--;
-    pthread_mutex_unlock(&r->srv_mu);
-}
-
-void comfy_srv_release(comfy_runner *r, unsigned s)
-{
-    pthread_mutex_lock(&r->srv_mu);
-    if (r->servers[s].pick.assigned > 0) r->servers[s].pick.assigned--;
-    pthread_mutex_unlock(&r->srv_mu);
-}
-
-bool comfy_srv_up(comfy_runner *r, unsigned s)
-{
-    pthread_mutex_lock(&r->srv_mu);
-    bool up = r->servers[s].pick.up;
-    pthread_mutex_unlock(&r->srv_mu);
-    return up;
-}
 
 /* ---- coordinator state ------------------------------------------------------------------- */
 
@@ -167,13 +112,13 @@ typedef struct co_job {
     uint64_t id, user_id, guild_id;
     comfy_kind kind;
     char snippet[80];
-    comfy_job *job;    /* owned while waiting; NULL once a worker has it */
-    bool awaiting_ack; /* button jobs: the interaction callback is not confirmed yet */
+    comfy_job *job; /* owned while waiting; NULL once a worker has it */
     bool running;
     prog_phase phase;
     unsigned position, percent;
     int server;
     uint64_t last_edit_ms;
+    uint64_t queued_ms; /* when it joined the waiting line */
 } co_job;
 
 typedef struct co_record {
@@ -183,23 +128,6 @@ typedef struct co_record {
     char view_url[1800];
 } co_record;
 
-typedef enum pa_kind {
-    PA_EPHEMERAL_AFTER_DELETE = 1, /* a late refusal: original deleted, now the ephemeral text */
-    PA_START_AFTER_ACK,            /* a button job: callback type 5 confirmed, now queue it */
-    PA_DELETE_AFTER_ACK,           /* Delete: callback type 6 confirmed, now delete */
-} pa_kind;
-
-typedef struct co_pending {
-    bool used;
-    uint64_t cookie;
-    pa_kind kind;
-    uint64_t job_id;
-    comfy_reply_ref ref;             /* token owned */
-    char *text;                      /* owned */
-    uint64_t channel_id, message_id; /* Delete: the result message */
-    uint64_t expires_ms;
-} co_pending;
-
 struct comfy_coord {
     co_job *active;
     unsigned nactive, cap_active;
@@ -207,24 +135,12 @@ struct comfy_coord {
     lim_table *lim;
     co_record recs[RECORDS_MAX];
     unsigned rec_next;
-    co_pending *pend;
-    unsigned pend_cap;
-    uint64_t next_cookie;
     uint64_t avg_job_ms;
     uint64_t timer_id;
     an_results *results; /* stored results, opened on first need (coordinator thread only) */
     bool results_failed; /* logged once */
+    uint64_t none_usable_since_ms; /* no server up and answering since then; 0 while one is */
 };
-
-static void ref_copy(comfy_reply_ref *dst, const comfy_reply_ref *src)
-{
-    dst->application_id = src->application_id;
-    dst->interaction_id = src->interaction_id;
-    size_t n = src->token ? strlen(src->token) : 0;
-    dst->token = malloc(n + 1);
-    if (!dst->token) abort();
-    memcpy(dst->token, src->token ? src->token : "", n + 1);
-}
 
 static void activity(comfy_runner *r, uint64_t user, uint64_t guild, const char *action,
                      const char *details)
@@ -261,6 +177,7 @@ static co_job *co_add(comfy_coord *co, comfy_job *job)
     c->job = job;
     c->server = -1;
     c->phase = PROG_QUEUED;
+    c->queued_ms = rt_now_ms();
     return c;
 }
 
@@ -275,93 +192,19 @@ static void co_remove(comfy_coord *co, uint64_t id)
     }
 }
 
-static co_pending *pend_add(comfy_coord *co, pa_kind kind, const comfy_reply_ref *ref,
-                            const char *text, uint64_t job_id)
-{
-    co_pending *p = NULL;
-    for (unsigned i = 0; i < co->pend_cap && !p; i++)
-        if (!co->pend[i].used) p = &co->pend[i];
-    if (!p) {
-        unsigned nc = co->pend_cap ? co->pend_cap * 2 : 16;
-        co->pend = realloc(co->pend, nc * sizeof *co->pend);
-        if (!co->pend) abort();
-        memset(co->pend + co->pend_cap, 0, (nc - co->pend_cap) * sizeof *co->pend);
-        p = &co->pend[co->pend_cap];
-        co->pend_cap = nc;
-    }
-    memset(p, 0, sizeof *p);
-    p->used = true;
-    p->cookie = ++co->next_cookie;
-    p->kind = kind;
-    p->job_id = job_id;
-    ref_copy(&p->ref, ref);
-    if (text) {
-        p->text = malloc(strlen(text) + 1);
-        if (!p->text) abort();
-        strcpy(p->text, text);
-    }
-    p->expires_ms = rt_now_ms() + 60000;
-    return p;
-}
-
-static void pend_clear(co_pending *p)
-{
-    free(p->ref.token);
-    free(p->text);
-    memset(p, 0, sizeof *p);
-}
-
-static void send_callback(comfy_runner *r, const comfy_reply_ref *ref, int type,
-                          const char *content, bool ephemeral, uint64_t cookie)
-{
-    char path[600];
-    path_callback(ref, path, sizeof path);
-    char *json = cres_callback_payload(type, content, ephemeral);
-    rest_req_msg *m = rest_req_msg_new(REST_POST, path, NULL);
-    m->json = json;
-    if (cookie) {
-        m->reply_to = r->coord;
-        m->cookie = cookie;
-    }
-    comfy_rest_send(r, m, true);
-}
-
-/* The interaction's command_usage row gets its real outcome (the router recorded it as a
- * success when the defer or hand-over went through). */
-static void outcome(comfy_runner *r, const comfy_reply_ref *ref, bool ok)
-{
-    if (r->analytics) an_record_outcome(r->analytics, ref->interaction_id, ok);
-}
-
-/* A button press refused with an ephemeral message: a failed interaction. */
-static void refuse_button(comfy_runner *r, const comfy_reply_ref *ref, const char *text)
-{
-    send_callback(r, ref, 4, text, true, 0);
-    outcome(r, ref, false);
-}
-
 /* A refusal after the router deferred a public "thinking" message: delete it, then answer with
- * an ephemeral follow-up (sequenced through the REST reply, since the two routes run apart). */
+ * an ephemeral follow-up. The follow-up is chained after the deletion (rest_req_msg.then): sent
+ * the other way round, it would become the deferred message itself, visible to everyone. */
 static void reject_late(comfy_runner *r, const comfy_reply_ref *ref, const char *text)
 {
-    comfy_coord *co = r->co;
-    outcome(r, ref, false);
-    co_pending *p = pend_add(co, PA_EPHEMERAL_AFTER_DELETE, ref, text, 0);
-    char path[600];
-    comfy_path_original(ref, path, sizeof path);
-    rest_req_msg *m = rest_req_msg_new(REST_DELETE, path, NULL);
-    m->reply_to = r->coord;
-    m->cookie = p->cookie;
-    if (comfy_rest_send(r, m, true) != 0) pend_clear(p);
-}
-
-static void post_ephemeral_followup(comfy_runner *r, const comfy_reply_ref *ref, const char *text)
-{
-    char path[600];
-    path_followup(ref, path, sizeof path);
-    rest_req_msg *m = rest_req_msg_new(REST_POST, path, NULL);
-    m->json = cres_followup_payload(text, true);
-    comfy_rest_send(r, m, true);
+    /* The interaction's command_usage row gets its real outcome (the router recorded it as a
+     * success when its defer went through). */
+    if (r->analytics) an_record_outcome(r->analytics, ref->interaction_id, false);
+    rest_req_msg *del = reply_req_delete_original(ref->application_id, ref->token);
+    del->final_write = true;
+    del->then =
+        reply_req_followup(ref->application_id, ref->token, reply_followup_text_json(text, true));
+    comfy_rest_send(r, del, true);
 }
 
 static unsigned waiting_position(comfy_coord *co, uint64_t id)
@@ -369,7 +212,7 @@ static unsigned waiting_position(comfy_coord *co, uint64_t id)
     unsigned pos = 0;
     for (unsigned i = 0; i < co->nactive; i++) {
         co_job *c = &co->active[i];
-        if (c->running || c->awaiting_ack) continue;
+        if (c->running) continue;
         pos++;
         if (c->id == id) return pos;
     }
@@ -388,17 +231,61 @@ static void edit_waiting(comfy_runner *r, co_job *c, bool force)
     p.avg_job_ms = r->co->avg_job_ms ? r->co->avg_job_ms / (r->threads ? r->threads : 1) : 0;
     char text[300];
     prog_text(&p, c->kind == COMFY_KIND_VIDEO ? "video" : "image", now, text, sizeof text);
-    comfy_rest_edit_original(r, &c->job->reply, cres_content_payload(text, false), false);
+    comfy_rest_edit_original(r, &c->job->reply, reply_edit_text_json(text, false), false);
     c->last_edit_ms = now;
+}
+
+/* Fails a waiting job that no server could take (coordinator; the job never had a thread). */
+static void fail_waiting(comfy_runner *r, co_job *c, const char *reason, const char *text)
+{
+    comfy_coord *co = r->co;
+    char full[700];
+    cres_error_text(text, full, sizeof full);
+    comfy_outcome out;
+    memset(&out, 0, sizeof out);
+    comfy_outcome_fill(&out, c->job, false, 0, reason, full);
+    rest_req_msg *m = comfy_req_edit_original(&c->job->reply, reply_edit_text_json(full, true));
+    comfy_dlv_start(r, &out, m);
+    atomic_fetch_add(&r->n_failed, 1);
+    atomic_fetch_sub(&r->n_waiting, 1);
+    lim_finish(co->lim, c->user_id);
+    co_remove(co, c->id);
+}
+
+/* While no server is up, jobs wait in the line without a thread; once the outage has lasted
+ * no_server_wait_ms for a job, it is failed with a clear message. All waiting jobs are
+ * answered together, not one runner timeout after another. */
+static void check_servers(comfy_runner *r)
+{
+    comfy_coord *co = r->co;
+    uint64_t now = rt_now_ms();
+    if (comfy_servers_any_usable(&r->srv)) {
+        co->none_usable_since_ms = 0;
+        return;
+    }
+    if (!co->none_usable_since_ms) co->none_usable_since_ms = now;
+    for (unsigned i = 0; i < co->nactive;) {
+        co_job *c = &co->active[i];
+        uint64_t since =
+            c->queued_ms > co->none_usable_since_ms ? c->queued_ms : co->none_usable_since_ms;
+        if (c->running || !c->job || now - since < r->no_server_wait_ms) {
+            i++;
+            continue;
+        }
+        fail_waiting(r, c, "no_server",
+                     "No ComfyUI server is reachable right now. Please try again later.");
+    }
 }
 
 static void dispatch(comfy_runner *r)
 {
     comfy_coord *co = r->co;
     bool moved = false;
+    check_servers(r);
+    if (co->none_usable_since_ms) return; /* the jobs wait here, not on a worker thread */
     for (unsigned i = 0; i < co->nactive && co->idle_workers > 0; i++) {
         co_job *c = &co->active[i];
-        if (c->running || c->awaiting_ack || !c->job) continue;
+        if (c->running || !c->job) continue;
         comfy_run_msg *m = comfy_run_msg_new(c->job);
         if (rt_send(r->workers, &m->hdr) != 0) {
             m->job = NULL;
@@ -417,64 +304,55 @@ static void dispatch(comfy_runner *r)
     if (moved) {
         for (unsigned i = 0; i < co->nactive; i++) {
             co_job *c = &co->active[i];
-            if (!c->running && !c->awaiting_ack && c->job) edit_waiting(r, c, false);
+            if (!c->running && c->job) edit_waiting(r, c, false);
         }
     }
 }
 
-/* Admission of a built job; returns false (and answers) when refused. */
-static bool admit(comfy_runner *r, comfy_job *job, bool from_button)
+/* Admission of a resolved job (the router has answered its interaction): the limits, then the
+ * waiting line. Returns false (and answers) when refused. */
+static bool admit(comfy_runner *r, comfy_job *job)
 {
     comfy_coord *co = r->co;
+    if (atomic_load(&r->stopping)) {
+        reject_late(r, &job->reply,
+                    "\xe2\x8f\xb9\xef\xb8\x8f The bot is shutting down; please try "
+                    "again in a minute.");
+        atomic_fetch_add(&r->n_refused, 1);
+        cjob_free(job);
+        return false;
+    }
     uint64_t retry = 0;
     lim_verdict v = lim_admit(co->lim, job->origin.user_id, rt_wall_ms(), &retry);
     if (v != LIM_OK) {
         char text[300];
         lim_explain(v, co->lim, retry, text, sizeof text);
-        if (from_button)
-            refuse_button(r, &job->reply, text);
-        else
-            reject_late(r, &job->reply, text);
+        reject_late(r, &job->reply, text);
         atomic_fetch_add(&r->n_refused, 1);
         cjob_free(job);
         return false;
     }
+    if (!job->id) job->id = comfy_new_job_id(r);
+    if (!job->received_wall_ms) job->received_wall_ms = rt_wall_ms();
     atomic_fetch_add(&r->n_admitted, 1);
     atomic_fetch_add(&r->n_waiting, 1);
     char details[160];
     snprintf(details, sizeof details, "{\"job\":%" PRIu64 ",\"kind\":\"%s\"}", job->id,
              comfy_kind_name(job->kind));
     activity(r, job->origin.user_id, job->origin.guild_id, "job_queued", details);
-    co_job *c = co_add(co, job);
-    if (from_button) {
-        c->awaiting_ack = true;
-        co_pending *p = pend_add(co, PA_START_AFTER_ACK, &job->reply, NULL, job->id);
-        send_callback(r, &job->reply, 5, NULL, false, p->cookie);
-    }
+    uint64_t id = job->id;
+    co_add(co, job);
+    dispatch(r);
+    co_job *c = co_find(co, id);
+    if (c && c->job) edit_waiting(r, c, true); /* could not start at once: say where it waits */
     return true;
 }
 
-static void on_job(comfy_runner *r, comfy_job_msg *m)
+static void on_start(comfy_runner *r, comfy_start_msg *m)
 {
-    char err[512];
-    if (atomic_load(&r->stopping)) {
-        reject_late(r, &m->reply,
-                    "\xe2\x8f\xb9\xef\xb8\x8f The bot is shutting down; please try "
-                    "again in a minute.");
-        return;
-    }
-    comfy_job *job = cjob_from_msg(m, &r->cat, comfy_new_job_id(r), random_u64(), err, sizeof err);
-    if (!job) {
-        atomic_fetch_add(&r->n_refused, 1);
-        reject_late(r, &m->reply, err);
-        return;
-    }
-    if (!job->received_wall_ms) job->received_wall_ms = rt_wall_ms();
-    uint64_t id = job->id;
-    if (!admit(r, job, false)) return;
-    dispatch(r);
-    co_job *c = co_find(r->co, id);
-    if (c && c->job) edit_waiting(r, c, true); /* could not start at once: say where it waits */
+    comfy_job *job = m->job;
+    m->job = NULL;
+    if (job) admit(r, job);
 }
 
 static co_record *record_find(comfy_coord *co, uint64_t id)
@@ -484,6 +362,9 @@ static co_record *record_find(comfy_coord *co, uint64_t id)
     return NULL;
 }
 
+/* A result button, already acknowledged by the router: Delete (type 6, the router checked the
+ * permission) removes the result; Regenerate and Upscale ×2 (type 5) start a job under the
+ * click's interaction, or refuse late. */
 /* A stored result (an_results.h) as a record: 1 found (out->params owned by the caller), 0 not
  * stored (never, or expired), -1 the store cannot be read (logged once). */
 static int record_load(comfy_runner *r, uint64_t job_id, co_record *out)
@@ -527,33 +408,24 @@ static int record_load(comfy_runner *r, uint64_t job_id, co_record *out)
 static void on_button(comfy_runner *r, comfy_button_msg *b)
 {
     comfy_coord *co = r->co;
-    cres_action act;
-    uint64_t job_id, owner;
-    if (cres_parse_custom_id(b->custom_id, &act, &job_id, &owner) != 0) {
-        refuse_button(r, &b->reply, "This button is not one of this bot's buttons.");
-        return;
-    }
-    if (act == CRES_DELETE) {
-        if (!cres_may_delete(b->origin.user_id, owner, b->origin.permissions)) {
-            refuse_button(r, &b->reply,
-                          "\xf0\x9f\x9a\xab Only the person who asked for this result, or a "
-                          "member with Manage Messages, can delete it.");
-            return;
-        }
-        co_pending *p = pend_add(co, PA_DELETE_AFTER_ACK, &b->reply, NULL, job_id);
-        p->channel_id = b->origin.channel_id;
-        p->message_id = b->message_id;
-        send_callback(r, &b->reply, 6, NULL, false, p->cookie);
+    if (b->action == COMFY_BUTTON_DELETE) {
+        /* the bot authored the result, so it may delete it by id; without the ids, the click's
+         * @original (the component's message after a type-6 ack) */
+        rest_req_msg *del =
+            b->origin.channel_id && b->message_id
+                ? reply_req_delete_message(b->origin.channel_id, b->message_id)
+                : reply_req_delete_original(b->reply.application_id, b->reply.token);
+        comfy_rest_send(r, del, true);
         activity(r, b->origin.user_id, b->origin.guild_id, "result_deleted", NULL);
         return;
     }
-    co_record *rec = record_find(co, job_id);
+    co_record *rec = record_find(co, b->job_id);
     co_record stored = {0};
     if (!rec) {
         /* Not among the recent results in memory: the stored ones (a restart, or older). */
-        int found = record_load(r, job_id, &stored);
+        int found = record_load(r, b->job_id, &stored);
         if (found <= 0) {
-            uint64_t made_ms = job_id >> 16; /* job ids are wall-clock based */
+            uint64_t made_ms = b->job_id >> 16; /* job ids are wall-clock based */
             uint64_t now = rt_wall_ms();
             char text[300];
             if (found == 0 && r->result_retention_ms && now > made_ms &&
@@ -567,32 +439,25 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
                 snprintf(text, sizeof text,
                          "This result is no longer known to the bot. Please run the command "
                          "again.");
-            refuse_button(r, &b->reply, text);
+            reject_late(r, &b->reply, text);
             return;
         }
         rec = &stored;
     }
-    if (atomic_load(&r->stopping)) {
-        refuse_button(r, &b->reply,
-                      "\xe2\x8f\xb9\xef\xb8\x8f The bot is shutting down; please try again in a "
-                      "minute.");
-        cjob_free(stored.params);
-        return;
-    }
     comfy_job *job;
-    if (act == CRES_REGENERATE) {
+    if (b->action == COMFY_BUTTON_REGENERATE) {
         /* Rules may have changed since the result was made: no GPU time for a prompt the
          * filter refuses now (not counted as a violation: it passed when it was typed). */
         const char *p = rec->params->user_prompt ? rec->params->user_prompt : "";
         mod_hit hit;
         if (r->rc.mod && *p && mod_state_check(r->rc.mod, p, strlen(p), &hit) != MOD_CHECK_OK) {
-            send_callback(r, &b->reply, 4,
-                          "\xf0\x9f\x9a\xab This prompt is no longer allowed by the server's "
-                          "content filter, so it cannot be regenerated.",
-                          true, 0);
+            reject_late(r, &b->reply,
+                        "\xf0\x9f\x9a\xab This prompt is no longer allowed by the server's "
+                        "content filter, so it cannot be regenerated.");
+            cjob_free(stored.params);
             return;
         }
-        job = cjob_clone(rec->params, comfy_new_job_id(r), &b->reply, &b->origin);
+        job = cjob_clone(rec->params, 0, &b->reply, &b->origin);
         job->seed = random_u64() & CJOB_MAX_SEED;
     } else {
         /* A stored result: the image on the clicked message is the freshest copy (ComfyUI's
@@ -601,17 +466,17 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
                           : rec->view_url[0]                                ? rec->view_url
                                                                             : b->image_url;
         if (!r->wf.kinds[WF_UPSCALE] || !rec->success || !rec->is_image || !url || !*url) {
-            refuse_button(r, &b->reply,
-                          !r->wf.kinds[WF_UPSCALE] ? "Upscaling is not set up on this bot."
-                                                   : "This result cannot be upscaled.");
+            reject_late(r, &b->reply,
+                        !r->wf.kinds[WF_UPSCALE] ? "Upscaling is not set up on this bot."
+                                                 : "This result cannot be upscaled.");
             cjob_free(stored.params);
             return;
         }
-        job = cjob_new_upscale(rec->params, comfy_new_job_id(r), 2, url, &b->reply, &b->origin);
+        job = cjob_new_upscale(rec->params, 0, 2, url, &b->reply, &b->origin);
     }
     cjob_free(stored.params);
     job->received_wall_ms = rt_wall_ms();
-    admit(r, job, true);
+    admit(r, job);
 }
 
 static const char *phase_words(prog_phase p)
@@ -661,7 +526,7 @@ static void on_queue(comfy_runner *r, comfy_queue_msg *q)
                    waiting_position(co, c->id));
         } else if (c->phase == PROG_QUEUED && c->position) {
             APPEND("\xe2\x8f\xb3 position %u in the queue of %s\n", c->position,
-                   c->server >= 0 ? r->servers[c->server].label : "ComfyUI");
+                   c->server >= 0 ? r->srv.v[c->server].label : "ComfyUI");
         } else if (c->phase == PROG_SAMPLING) {
             APPEND("%s %u%%\n", phase_words(c->phase), c->percent);
         } else {
@@ -669,15 +534,12 @@ static void on_queue(comfy_runner *r, comfy_queue_msg *q)
         }
     }
     if (!mine) APPEND("You have no jobs running or waiting.\n");
-    unsigned up = 0;
-    pthread_mutex_lock(&r->srv_mu);
-    for (unsigned i = 0; i < r->nservers; i++)
-        up += r->servers[i].pick.up;
-    pthread_mutex_unlock(&r->srv_mu);
+    unsigned up = comfy_servers_up_count(&r->srv);
     APPEND("\nAll users: %u running, %u waiting \xc2\xb7 ComfyUI servers up: %u/%u", running,
-           waiting, up, r->nservers);
+           waiting, up, r->srv.n);
 #undef APPEND
-    send_callback(r, &q->reply, 4, text, true, 0);
+    /* the router deferred ephemerally: the answer replaces its "thinking" */
+    comfy_rest_edit_original(r, &q->reply, reply_edit_text_json(text, false), true);
 }
 
 /* The result's parameters into the results table, through the analytics writer (batched; the
@@ -727,6 +589,12 @@ static void on_done(comfy_runner *r, comfy_done_msg *d)
             co->avg_job_ms ? (co->avg_job_ms * 7 + d->duration_ms) / 8 : d->duration_ms;
     }
     record_store(r, d);
+    if (d->final) {
+        comfy_dlv_start(r, &d->out, d->final);
+        d->final = NULL;
+    } else {
+        comfy_outcome_record(r, &d->out, false);
+    }
     rt_actor_release(r->coord);
     if (!atomic_load(&r->stopping)) dispatch(r);
 }
@@ -743,94 +611,21 @@ static void on_status(comfy_runner *r, comfy_status_msg *s)
 
 static void on_rest_res(comfy_runner *r, rest_res_msg *res)
 {
-    comfy_coord *co = r->co;
-    bool ok = res->status >= 200 && res->status < 300;
-    if (res->cookie & COMFY_FINAL_COOKIE_BIT) {
-        uint64_t job_id = res->cookie & ~COMFY_FINAL_COOKIE_BIT;
-        if (ok) {
-            /* Delivered: the message that shows it, for the stored result. */
-            dmsg_ref ref;
-            if (r->analytics && dmsg_parse_ref(res->body, res->body_len, &ref)) {
-                an_result_msg_event e = {.job_id = job_id,
-                                         .channel_id = ref.channel_id,
-                                         .message_id = ref.message_id,
-                                         .attachment_url =
-                                             ref.attachment_url[0] ? ref.attachment_url : NULL};
-                an_record_result_msg(r->analytics, &e);
-            }
-            return;
-        }
-        LOG_WARN("comfy", "job %" PRIu64 ": posting the result failed (HTTP %d%s%s)", job_id,
-                 res->status, res->error[0] ? ": " : "", res->error);
-        co_record *rec = record_find(co, job_id);
-        if (rec && res->status != 0) {
-            char text[300];
-            snprintf(text, sizeof text,
-                     "\xe2\x9d\x8c The result could not be posted to Discord (HTTP %d%s).",
-                     res->status, res->status == 413 ? ": the file is too large" : "");
-            comfy_rest_edit_original(r, &rec->params->reply, cres_content_payload(text, true),
-                                     true);
-        }
-        return;
-    }
-    co_pending *p = NULL;
-    for (unsigned i = 0; i < co->pend_cap && !p; i++)
-        if (co->pend[i].used && co->pend[i].cookie == res->cookie) p = &co->pend[i];
-    if (!p) return;
-    switch (p->kind) {
-    case PA_EPHEMERAL_AFTER_DELETE:
-        post_ephemeral_followup(r, &p->ref, p->text);
-        break;
-    case PA_DELETE_AFTER_ACK:
-        if (ok) {
-            /* the bot authored the result, so it may delete it by id; without the ids, the
-             * click's @original (the component's message after a type-6 ack) */
-            char path[600];
-            if (p->channel_id && p->message_id)
-                snprintf(path, sizeof path, "/channels/%" PRIu64 "/messages/%" PRIu64,
-                         p->channel_id, p->message_id);
-            else
-                comfy_path_original(&p->ref, path, sizeof path);
-            comfy_rest_send(r, rest_req_msg_new(REST_DELETE, path, NULL), true);
-        }
-        break;
-    case PA_START_AFTER_ACK: {
-        co_job *c = co_find(co, p->job_id);
-        if (c && ok) {
-            c->awaiting_ack = false;
-            dispatch(r);
-            if (c->job) edit_waiting(r, c, true);
-        } else if (c) {
-            LOG_WARN("comfy",
-                     "job %" PRIu64 ": the button's interaction could not be answered "
-                     "(HTTP %d); dropped",
-                     p->job_id, res->status);
-            lim_finish(co->lim, c->user_id);
-            co_remove(co, c->id);
-            atomic_fetch_sub(&r->n_waiting, 1);
-        }
-        break;
-    }
-    }
-    pend_clear(p);
+    if (res->cookie & COMFY_FINAL_COOKIE_BIT) comfy_dlv_on_result(r, res);
 }
 
 static void on_tick(comfy_runner *r)
 {
     comfy_coord *co = r->co;
     uint64_t now = rt_now_ms();
-    for (unsigned i = 0; i < co->pend_cap; i++) {
-        co_pending *p = &co->pend[i];
-        if (!p->used || now < p->expires_ms) continue;
-        if (p->kind == PA_START_AFTER_ACK) {
-            co_job *c = co_find(co, p->job_id);
-            if (c) {
-                lim_finish(co->lim, c->user_id);
-                co_remove(co, c->id);
-                atomic_fetch_sub(&r->n_waiting, 1);
-            }
+    if (!atomic_load(&r->stopping)) dispatch(r);
+    if (atomic_load(&r->stopping)) {
+        /* results still on their way to Discord get the stop grace, then are given up */
+        if (now >= atomic_load(&r->stop_deadline_ms)) comfy_dlv_abandon(r);
+        if (!comfy_dlv_pending(r) && co->timer_id) {
+            rt_timer_cancel(r->sys, co->timer_id);
+            co->timer_id = 0;
         }
-        pend_clear(p);
     }
 }
 
@@ -839,8 +634,8 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
     (void)self;
     comfy_runner *r = state;
     switch (m->type) {
-    case MSG_COMFY_JOB:
-        on_job(r, (comfy_job_msg *)m);
+    case MSG_COMFY_START:
+        on_start(r, (comfy_start_msg *)m);
         break;
     case MSG_COMFY_BUTTON:
         on_button(r, (comfy_button_msg *)m);
@@ -853,6 +648,9 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
         break;
     case MSG_COMFY_STATUS:
         on_status(r, (comfy_status_msg *)m);
+        break;
+    case MSG_COMFY_LINK:
+        if (!atomic_load(&r->stopping)) dispatch(r);
         break;
     case MSG_REST_RES:
         on_rest_res(r, (rest_res_msg *)m);
@@ -872,14 +670,14 @@ static int coord_thread_start(rt_actor *self, void *state, unsigned index)
     (void)index;
     comfy_runner *r = state;
     const char *urls[CFG_MAX_LIST];
-    for (unsigned i = 0; i < r->nservers; i++)
-        urls[i] = r->servers[i].url;
+    for (unsigned i = 0; i < r->srv.n; i++)
+        urls[i] = r->srv.v[i].url;
     comfy_ws_opts o = {.urls = urls,
-                       .n = r->nservers,
+                       .n = r->srv.n,
                        .client_id = r->client_id,
-                       .on_event = comfy_ev_on_event,
-                       .on_link = comfy_ev_on_link,
-                       .ctx = r,
+                       .on_event = comfy_events_on_event,
+                       .on_link = comfy_events_on_link,
+                       .ctx = &r->events,
                        .ping_secs = r->rc.ws_ping_secs};
     char err[256];
     r->ws = comfy_ws_start(&o, err, sizeof err);
@@ -887,7 +685,7 @@ static int coord_thread_start(rt_actor *self, void *state, unsigned index)
         LOG_ERROR("comfy", "%s", err);
         return -1;
     }
-    r->co->timer_id = rt_timer_start(self, 1000, 1000, 0);
+    r->co->timer_id = rt_timer_start(self, 250, 250, 0);
     return 0;
 }
 
@@ -897,7 +695,11 @@ static void coord_stop_requested(rt_actor *self, void *state)
     comfy_coord *co = r->co;
     atomic_store(&r->stopping, true);
     atomic_store(&r->stop_deadline_ms, rt_now_ms() + r->stop_grace_ms);
-    if (co->timer_id) rt_timer_cancel(rt_actor_system(self), co->timer_id);
+    /* the tick keeps running while results are being delivered (see on_tick) */
+    if (co->timer_id && !comfy_dlv_pending(r)) {
+        rt_timer_cancel(rt_actor_system(self), co->timer_id);
+        co->timer_id = 0;
+    }
     /* waiting jobs are handed back: their users are told, nothing is lost silently */
     for (unsigned i = 0; i < co->nactive;) {
         co_job *c = &co->active[i];
@@ -908,7 +710,7 @@ static void coord_stop_requested(rt_actor *self, void *state)
         if (c->job) {
             comfy_rest_edit_original(
                 r, &c->job->reply,
-                cres_content_payload("\xe2\x8f\xb9\xef\xb8\x8f The bot is restarting, so this job "
+                reply_edit_text_json("\xe2\x8f\xb9\xef\xb8\x8f The bot is restarting, so this job "
                                      "was not started. Please run the command again.",
                                      true),
                 true);
@@ -942,8 +744,6 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->sys = sys;
     r->rest = rc->rest;
     r->analytics = rc->analytics;
-    pthread_mutex_init(&r->srv_mu, NULL);
-    pthread_mutex_init(&r->reg_mu, NULL);
     pthread_mutex_init(&r->id_mu, NULL);
     pthread_mutex_init(&r->swap_mu, NULL);
     if (ratios_load_file(&r->ratios, cfg->ratios_file, err, errlen) ||
@@ -964,31 +764,16 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->result_retention_ms = (uint64_t)cfg->result_retention_days * 86400000ULL;
     r->http_timeout_ms = rc->http_timeout_ms ? rc->http_timeout_ms : 30000;
     r->stop_grace_ms = rc->stop_grace_ms ? rc->stop_grace_ms : 30000;
-    r->no_server_wait_ms = rc->no_server_wait_ms ? rc->no_server_wait_ms : 30000;
+    r->no_server_wait_ms =
+        rc->no_server_wait_ms ? rc->no_server_wait_ms : (uint64_t)cfg->comfyui_wait_ms;
+    r->connect_timeout_ms =
+        cfg->comfyui_connect_timeout_ms > 0 ? (uint64_t)cfg->comfyui_connect_timeout_ms : 3000;
     r->reconcile_poll_ms = rc->reconcile_poll_ms ? rc->reconcile_poll_ms : 1000;
     r->queue_poll_ms = rc->queue_poll_ms ? rc->queue_poll_ms : 3000;
-    r->nservers = cfg->comfyui_urls.count;
-    r->servers = calloc(r->nservers, sizeof *r->servers);
-    if (!r->servers) abort();
-    for (unsigned i = 0; i < r->nservers; i++) {
-        comfy_server *s = &r->servers[i];
-        snprintf(s->url, sizeof s->url, "%s", cfg->comfyui_urls.items[i]);
-        size_t l = strlen(s->url);
-        while (l > 0 && s->url[l - 1] == '/')
-            s->url[--l] = '\0';
-        char host[256], prefix[256];
-        int port;
-        bool tls;
-        if (cproto_parse_base_url(s->url, host, sizeof host, &port, &tls, prefix, sizeof prefix)) {
-            snprintf(err, errlen, "comfy: COMFYUI_URLS entry %u \"%s\" is not an http(s) URL",
-                     i + 1, s->url);
-            comfy_runner_free(r);
-            return NULL;
-        }
-        snprintf(s->label, sizeof s->label, "server %u", i + 1);
-        spick_init(&s->pick);
-    }
-    if (dlpol_init(&r->dl_policy, &cfg->attachment_hosts, &cfg->comfyui_urls, err, errlen) != 0) {
+    r->token_valid_ms = rc->token_valid_ms;
+    r->dlv = comfy_dlv_new();
+    if (comfy_servers_init(&r->srv, &cfg->comfyui_urls, r->http_timeout_ms, err, errlen) ||
+        dlpol_init(&r->dl_policy, &cfg->attachment_hosts, &cfg->comfyui_urls, err, errlen) != 0) {
         comfy_runner_free(r);
         return NULL;
     }
@@ -1004,9 +789,7 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
         }
         cproto_uuid(rnd, r->client_id);
     }
-    r->orph_cap = 512;
-    r->orph = calloc(r->orph_cap, sizeof *r->orph);
-    if (!r->orph) abort();
+    comfy_events_init(&r->events, &r->srv);
     r->co = calloc(1, sizeof *r->co);
     if (!r->co) abort();
     r->co->idle_workers = r->threads;
@@ -1030,13 +813,14 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
                                 .on_message = coord_on_message,
                                 .on_stop_requested = coord_stop_requested}};
     r->coord = r->workers ? rt_actor_new(sys, &cs) : NULL;
+    r->events.notify = r->coord;
     if (!r->workers || !r->coord) {
         snprintf(err, errlen, "comfy: cannot create the actors");
         comfy_runner_free(r);
         return NULL;
     }
     LOG_INFO("comfy", "%u ComfyUI server(s), %u runner thread(s), %u resolution(s), %u LoRA(s)",
-             r->nservers, r->threads, r->ratios.count, r->loras.count);
+             r->srv.n, r->threads, r->ratios.count, r->loras.count);
     return r;
 }
 
@@ -1094,16 +878,12 @@ void comfy_runner_free(comfy_runner *r)
         free(r->co->active);
         for (unsigned i = 0; i < RECORDS_MAX; i++)
             cjob_free(r->co->recs[i].params);
-        for (unsigned i = 0; i < r->co->pend_cap; i++)
-            if (r->co->pend[i].used) pend_clear(&r->co->pend[i]);
-        free(r->co->pend);
         an_results_close(r->co->results);
         lim_free(r->co->lim);
         free(r->co);
     }
-    free(r->reg);
-    free(r->orph);
-    free(r->servers);
+    comfy_dlv_free(r->dlv);
+    comfy_events_destroy(&r->events);
     loras_free(&r->loras);
     for (unsigned i = 0; i < r->nswapped; i++) {
         loras_free(r->swapped_loras[i]);
@@ -1114,25 +894,14 @@ void comfy_runner_free(comfy_runner *r)
     free(r->swapped_ratios);
     pthread_mutex_destroy(&r->swap_mu);
     wf_set_free(&r->wf);
-    pthread_mutex_destroy(&r->srv_mu);
-    pthread_mutex_destroy(&r->reg_mu);
+    comfy_servers_destroy(&r->srv);
     pthread_mutex_destroy(&r->id_mu);
     free(r);
 }
 
 bool comfy_runner_server_get(comfy_runner *r, unsigned i, comfy_server_info *out)
 {
-    if (!r || i >= r->nservers) return false;
-    memset(out, 0, sizeof *out);
-    snprintf(out->url, sizeof out->url, "%.*s", (int)sizeof out->url - 1, r->servers[i].url);
-    pthread_mutex_lock(&r->srv_mu);
-    const spick_server *p = &r->servers[i].pick;
-    out->up = p->up;
-    out->jobs = p->assigned;
-    out->queue_remaining = p->queue_remaining;
-    out->failures = p->failures;
-    pthread_mutex_unlock(&r->srv_mu);
-    return true;
+    return r && comfy_servers_info(&r->srv, i, out);
 }
 
 void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out)
@@ -1145,17 +914,14 @@ void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out)
     out->jobs_resubmitted = atomic_load(&r->n_resubmitted);
     out->progress_edits = atomic_load(&r->n_edits);
     out->progress_suppressed = atomic_load(&r->n_suppressed);
-    out->events_routed = atomic_load(&r->n_routed);
-    out->events_orphaned = atomic_load(&r->n_orphaned);
-    out->events_claimed = atomic_load(&r->n_claimed);
+    out->events_routed = atomic_load(&r->events.n_routed);
+    out->events_orphaned = atomic_load(&r->events.n_orphaned);
+    out->events_claimed = atomic_load(&r->events.n_claimed);
     out->waiting = atomic_load(&r->n_waiting);
     out->running = atomic_load(&r->n_running);
     out->jobs_timed = atomic_load(&r->n_timed);
     out->job_run_ms_sum = atomic_load(&r->run_ms_sum);
     out->job_total_ms_sum = atomic_load(&r->total_ms_sum);
-    out->servers = r->nservers;
-    pthread_mutex_lock(&r->srv_mu);
-    for (unsigned i = 0; i < r->nservers; i++)
-        out->servers_up += r->servers[i].pick.up;
-    pthread_mutex_unlock(&r->srv_mu);
+    out->servers = r->srv.n;
+    out->servers_up = comfy_servers_up_count(&r->srv);
 }

@@ -6,9 +6,10 @@
  *     runs it to the end with blocking HTTP (download inputs, upload, patch, POST /prompt, follow
  *     events, /history, /view, final edit). runner_threads = jobs generating at once.
  *   - "comfy" (COMFY_ACTOR_NAME): the coordinator, one thread, never blocks. It takes the
- *     router's messages (MSG_COMFY_JOB / _BUTTON / _QUEUE, see src/msgs/comfy_msgs.h), applies
- *     the per-user and global limits, keeps the waiting line and answers /queue and buttons
- *     within Discord's 3 s, and hands jobs to idle workers.
+ *     router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, see src/msgs/comfy_msgs.h), all
+ *     already acknowledged by the router (which owns every first answer and resolves the job's
+ *     options), applies the per-user and global limits, keeps the waiting line, edits @original
+ *     for /queue and the buttons' outcomes, and hands jobs to idle workers.
  *   - one websocket per ComfyUI server for the whole bot (one clientId), on its own lws thread;
  *     events are routed by prompt_id to the worker following that prompt. Events that arrive
  *     before the POST /prompt reply are kept (the prompt id is chosen by the bot and registered
@@ -61,7 +62,10 @@ typedef struct comfy_runner_config {
     uint64_t reconcile_poll_ms; /* /history + /queue polling while a socket is down; 1000 */
     uint64_t queue_poll_ms;     /* /queue polling for the position while waiting; 3000 */
     unsigned ws_ping_secs;      /* 20 */
-    const char *client_id;      /* NULL: a random UUID */
+    /* How long an interaction token works (Discord: 15 min from the interaction); finished
+     * results are retried this long. 0 = 900000 (tests shorten it). */
+    uint64_t token_valid_ms;
+    const char *client_id; /* NULL: a random UUID */
 } comfy_runner_config;
 
 typedef struct comfy_runner comfy_runner;

@@ -86,7 +86,26 @@ unsigned comfy_chan_wait(comfy_chan *c, cproto_event *out, unsigned max, uint64_
     return k;
 }
 
-static comfy_reg *reg_find(comfy_runner *r, unsigned server, const char *pid)
+void comfy_events_init(comfy_events *e, comfy_servers *srv)
+{
+    memset(e, 0, sizeof *e);
+    pthread_mutex_init(&e->mu, NULL);
+    e->srv = srv;
+    e->orph_cap = 512;
+    e->orph = calloc(e->orph_cap, sizeof *e->orph);
+    if (!e->orph) abort();
+}
+
+void comfy_events_destroy(comfy_events *e)
+{
+    free(e->reg);
+    free(e->orph);
+    e->reg = NULL;
+    e->orph = NULL;
+    pthread_mutex_destroy(&e->mu);
+}
+
+static comfy_reg *reg_find(comfy_events *r, unsigned server, const char *pid)
 {
     for (unsigned i = 0; i < r->reg_cap; i++) {
         comfy_reg *g = &r->reg[i];
@@ -95,9 +114,9 @@ static comfy_reg *reg_find(comfy_runner *r, unsigned server, const char *pid)
     return NULL;
 }
 
-void comfy_ev_register(comfy_runner *r, unsigned server, const char *pid, comfy_chan *chan)
+void comfy_events_register(comfy_events *r, unsigned server, const char *pid, comfy_chan *chan)
 {
-    pthread_mutex_lock(&r->reg_mu);
+    pthread_mutex_lock(&r->mu);
     comfy_reg *g = reg_find(r, server, pid);
     if (!g) {
         for (unsigned i = 0; i < r->reg_cap && !g; i++)
@@ -128,27 +147,25 @@ void comfy_ev_register(comfy_runner *r, unsigned server, const char *pid, comfy_
         }
     }
     pthread_mutex_unlock(&chan->mu);
-    pthread_mutex_unlock(&r->reg_mu);
+    pthread_mutex_unlock(&r->mu);
     if (claimed) atomic_fetch_add(&r->n_claimed, claimed);
 }
 
-void comfy_ev_unregister(comfy_runner *r, unsigned server, const char *pid)
+void comfy_events_unregister(comfy_events *r, unsigned server, const char *pid)
 {
-    pthread_mutex_lock(&r->reg_mu);
+    pthread_mutex_lock(&r->mu);
     comfy_reg *g = reg_find(r, server, pid);
     if (g) memset(g, 0, sizeof *g);
-    pthread_mutex_unlock(&r->reg_mu);
+    pthread_mutex_unlock(&r->mu);
 }
 
-void comfy_ev_on_event(void *ctx, unsigned server, const cproto_event *ev)
+void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
 {
-    comfy_runner *r = ctx;
-    if (server >= r->nservers) return;
+    comfy_events *r = ctx;
+    if (server >= r->srv->n) return;
     switch (ev->type) {
     case CP_EV_STATUS:
-        pthread_mutex_lock(&r->srv_mu);
-        if (ev->queue_remaining >= 0) r->servers[server].pick.queue_remaining = ev->queue_remaining;
-        pthread_mutex_unlock(&r->srv_mu);
+        comfy_servers_queue_remaining(r->srv, server, ev->queue_remaining);
         return;
     case CP_EV_PREVIEW:
     case CP_EV_TEXT:
@@ -160,7 +177,7 @@ void comfy_ev_on_event(void *ctx, unsigned server, const cproto_event *ev)
         break;
     }
     cproto_event e = *ev;
-    comfy_server *sv = &r->servers[server];
+    comfy_server *sv = &r->srv->v[server];
     if (!e.prompt_id[0]) {
         /* old servers and reconnects: events without prompt_id belong to the last started one */
         if (!sv->last_pid[0]) return;
@@ -168,13 +185,13 @@ void comfy_ev_on_event(void *ctx, unsigned server, const cproto_event *ev)
     } else if (e.type == CP_EV_EXECUTION_START || (e.type == CP_EV_EXECUTING && !e.node_null)) {
         memcpy(sv->last_pid, e.prompt_id, sizeof sv->last_pid);
     }
-    pthread_mutex_lock(&r->reg_mu);
+    pthread_mutex_lock(&r->mu);
     comfy_reg *g = reg_find(r, server, e.prompt_id);
     if (g) {
         pthread_mutex_lock(&g->chan->mu);
         chan_push_locked(g->chan, &e);
         pthread_mutex_unlock(&g->chan->mu);
-        pthread_mutex_unlock(&r->reg_mu);
+        pthread_mutex_unlock(&r->mu);
         atomic_fetch_add(&r->n_routed, 1);
         return;
     }
@@ -190,30 +207,30 @@ void comfy_ev_on_event(void *ctx, unsigned server, const cproto_event *ev)
     slot->at_ms = now;
     slot->ev = e;
     r->orph_next = (r->orph_next + 1) % r->orph_cap;
-    pthread_mutex_unlock(&r->reg_mu);
+    pthread_mutex_unlock(&r->mu);
     atomic_fetch_add(&r->n_orphaned, 1);
 }
 
-void comfy_ev_on_link(void *ctx, unsigned server, bool up)
+void comfy_events_on_link(void *ctx, unsigned server, bool up)
 {
-    comfy_runner *r = ctx;
-    if (server >= r->nservers) return;
-    pthread_mutex_lock(&r->srv_mu);
-    comfy_server *sv = &r->servers[server];
-    bool was = sv->pick.up;
-    if (up)
-        spick_mark_up(&sv->pick);
-    else if (was || sv->pick.down_since_ms == 0)
-        spick_mark_down(&sv->pick, rt_now_ms(), 0.5);
-    pthread_mutex_unlock(&r->srv_mu);
+    comfy_events *r = ctx;
+    if (server >= r->srv->n) return;
+    comfy_server *sv = &r->srv->v[server];
+    bool was = comfy_servers_link(r->srv, server, up);
     if (was != up) {
+        /* the coordinator holds jobs while no server is up: wake it (best effort; it also
+         * looks on every tick) */
+        if (r->notify) {
+            rt_msg *m = RT_MSG_NEW(rt_msg, MSG_COMFY_LINK, NULL);
+            if (rt_send(r->notify, m) != 0) rt_msg_free(m);
+        }
         if (up)
             LOG_INFO("comfy", "%s (%s) is up", sv->label, sv->url);
         else
             LOG_WARN("comfy", "%s (%s) is down; jobs on it will be reconciled", sv->label, sv->url);
     }
     /* jobs on this server must check /history and /queue: events may have been missed */
-    pthread_mutex_lock(&r->reg_mu);
+    pthread_mutex_lock(&r->mu);
     for (unsigned i = 0; i < r->reg_cap; i++) {
         comfy_reg *g = &r->reg[i];
         if (!g->used || g->server != server) continue;
@@ -222,5 +239,5 @@ void comfy_ev_on_link(void *ctx, unsigned server, bool up)
         pthread_cond_signal(&g->chan->cv);
         pthread_mutex_unlock(&g->chan->mu);
     }
-    pthread_mutex_unlock(&r->reg_mu);
+    pthread_mutex_unlock(&r->mu);
 }

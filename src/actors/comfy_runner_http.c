@@ -1,6 +1,7 @@
 /* Blocking, bounded libcurl calls for the runner's workers (see comfy_runner_http.h). */
 #include "actors/comfy_runner_http.h"
 #include "util/util_curl.h"
+#include "util/util_http.h"
 #include "fluxbot/runtime.h"
 
 #include <curl/curl.h>
@@ -11,6 +12,7 @@
 
 struct comfy_http {
     CURL *curl;
+    long connect_ms;  /* 0: 5000 */
     CURLcode last_rc; /* of the latest transfer, to say why a download failed */
 };
 
@@ -35,6 +37,11 @@ comfy_http *comfy_http_new(void)
         return NULL;
     }
     return h;
+}
+
+void comfy_http_set_connect_timeout(comfy_http *h, long ms)
+{
+    if (h) h->connect_ms = ms;
 }
 
 void comfy_http_free(comfy_http *h)
@@ -85,13 +92,15 @@ static int perform_opt(comfy_http *h, const char *url, size_t max, long timeout_
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000);
+    long connect_ms = h->connect_ms > 0 ? h->connect_ms : 5000;
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     timeout_ms < connect_ms ? timeout_ms : connect_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "fluxbot/" FLUXBOT_VERSION);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, UTIL_HTTP_USER_AGENT);
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     char errbuf[CURL_ERROR_SIZE] = "";

@@ -29,6 +29,9 @@ typedef struct comfy_http_res {
 void comfy_http_global_init(void);
 
 comfy_http *comfy_http_new(void);
+/* A server that does not accept the connection within ms fails the call (default 5000), so an
+ * unreachable server costs seconds, not the whole request timeout. */
+void comfy_http_set_connect_timeout(comfy_http *h, long ms);
 void comfy_http_free(comfy_http *h);
 
 /* Each returns 0 when a response arrived (any status), -1 on transport failure or cap. */

@@ -7,7 +7,8 @@
  *   coordinator thread   coord state (comfy_runner.c) only
  *   worker threads       their own job; servers and registry under their mutexes
  *   websocket thread     servers and registry under their mutexes, channels under theirs
- * Lock order: reg_mu before a channel's mu; srv_mu is never held with another lock.
+ * Lock order: the event registry's mu before a channel's mu; the server table's mutex is never held
+ * with another lock.
  */
 #ifndef FLUXBOT_COMFY_RUNNER_INTERNAL_H
 #define FLUXBOT_COMFY_RUNNER_INTERNAL_H
@@ -23,6 +24,7 @@
 #include "comfy/dl_policy.h"
 #include "comfy/image_check.h"
 #include "comfy/job.h"
+#include "comfy/loras.h"
 #include "comfy/progress.h"
 #include "comfy/server_pick.h"
 #include "msgs/discord_msgs.h"
@@ -31,12 +33,42 @@ enum {
     MSG_COMFY_RUN = 310,    /* coordinator → worker: comfy_run_msg */
     MSG_COMFY_DONE = 311,   /* worker → coordinator: comfy_done_msg */
     MSG_COMFY_STATUS = 312, /* worker → coordinator: comfy_status_msg */
+    MSG_COMFY_LINK = 313, /* websocket thread → coordinator: a server went up or down (rt_msg) */
 };
 
 typedef struct comfy_run_msg {
     rt_msg hdr;
     comfy_job *job; /* owned by the message until taken (set to NULL) */
 } comfy_run_msg;
+
+/* What a finished job amounts to, kept until the user has it: the analytics row is recorded
+ * only once the final message's fate is known, so that image_stats says what the user got. */
+typedef struct comfy_outcome {
+    uint64_t job_id, user_id, guild_id, channel_id;
+    comfy_reply_ref reply; /* token owned */
+    bool success;          /* the generation produced a result */
+    bool is_video;
+    uint32_t upscale; /* relative to the label's size (an Upscale of a x2 result: 4) */
+    uint64_t ms;      /* worker time */
+    uint64_t finished_wall_ms;
+    uint64_t received_wall_ms;   /* when the interaction arrived: its token lives 15 min from it */
+    const char *generation_type; /* static string */
+    char *prompt;                /* owned */
+    char resolution[COMFY_LABEL_MAX + 1]; /* the label the user picked */
+    uint32_t width, height;               /* the delivered size */
+    char *loras;                          /* owned: JSON list of names */
+    char reason[64]; /* failures: a short machine word ("node_error", "no_server", ...) */
+    char text[700];  /* failures: what the user is told */
+} comfy_outcome;
+
+/* Fills o from job (copies what it needs). */
+void comfy_outcome_fill(comfy_outcome *o, const comfy_job *job, bool success, uint64_t ms,
+                        const char *reason, const char *text);
+void comfy_outcome_clear(comfy_outcome *o);
+/* Records the image_stats row and the job_finished / job_failed activity: delivered says whether
+ * the user got the result (a finished job whose result could not be posted counts as failed,
+ * reason "not_delivered"). */
+void comfy_outcome_record(comfy_runner *r, const comfy_outcome *o, bool delivered);
 
 typedef struct comfy_done_msg {
     rt_msg hdr;
@@ -45,6 +77,9 @@ typedef struct comfy_done_msg {
     bool is_image;
     char view_url[1800]; /* where the result can be fetched again (Upscale ×2), "" if none */
     uint64_t duration_ms;
+    comfy_outcome out;   /* owned */
+    rest_req_msg *final; /* owned: the final edit (result or failure), sent by the coordinator
+                            once it has the job's record, so the buttons work at once */
 } comfy_done_msg;
 
 typedef struct comfy_status_msg {
@@ -84,7 +119,39 @@ typedef struct comfy_server {
     char label[32]; /* "server 1" */
     spick_server pick;
     char last_pid[CPROTO_ID_MAX]; /* websocket thread only: for events without a prompt_id */
+    uint64_t unanswered_until_ms; /* an HTTP call got no answer: no new jobs until then */
 } comfy_server;
+
+/* ---- the server table (comfy_runner_servers.c): any thread, under its own mutex ---- */
+
+typedef struct comfy_servers {
+    pthread_mutex_t mu;
+    unsigned n;             /* immutable after init */
+    comfy_server *v;        /* url and label immutable after init; the rest under mu */
+    unsigned rotate;        /* tie-break start of the next choice */
+    uint64_t unanswered_ms; /* how long a server that left a call unanswered gets no new job */
+} comfy_servers;
+
+/* 0, or -1 with err when a URL is not http(s). */
+int comfy_servers_init(comfy_servers *t, const cfg_list *urls, uint64_t unanswered_ms, char *err,
+                       size_t errlen);
+void comfy_servers_destroy(comfy_servers *t);
+/* The server for a job (its assigned count raised), or -1 when none is usable. */
+int comfy_servers_acquire(comfy_servers *t, int exclude, bool allow_excluded);
+void comfy_servers_submitted(comfy_servers *t, unsigned s, int delta);
+void comfy_servers_release(comfy_servers *t, unsigned s);
+bool comfy_servers_up(comfy_servers *t, unsigned s);
+unsigned comfy_servers_up_count(comfy_servers *t);
+/* True when some server is up and answering: jobs are handed to workers only then. */
+bool comfy_servers_any_usable(comfy_servers *t);
+/* Server s did not answer an HTTP call within its timeout: it gets no new job for a while (its
+ * websocket may well still be up), so a hanging server costs one timeout, not one per job. */
+void comfy_servers_unanswered(comfy_servers *t, unsigned s);
+/* From the websocket thread: a status event's queue length; a link change (returns the old
+ * state). */
+void comfy_servers_queue_remaining(comfy_servers *t, unsigned s, int64_t remaining);
+bool comfy_servers_link(comfy_servers *t, unsigned s, bool up);
+bool comfy_servers_info(comfy_servers *t, unsigned i, comfy_server_info *out);
 
 /* ---- the runner ---- */
 
@@ -102,7 +169,33 @@ typedef struct comfy_orphan {
     cproto_event ev;
 } comfy_orphan;
 
+/* ---- event routing (comfy_runner_events.c): the websocket thread and the workers ---- */
+
+/* The registry of (server, prompt_id) → channel and the short buffer of events nobody follows
+ * yet. Its own mutex (taken before a channel's); it knows the server table (status events, link
+ * changes) and whom to tell of a link change, never the coordinator itself. */
+typedef struct comfy_events {
+    pthread_mutex_t mu;
+    comfy_reg *reg;
+    unsigned reg_cap;
+    comfy_orphan *orph;
+    unsigned orph_cap, orph_next;
+    comfy_servers *srv;
+    rt_actor *notify; /* gets MSG_COMFY_LINK when a server goes up or down (may be NULL) */
+    _Atomic uint64_t n_routed, n_orphaned, n_claimed;
+} comfy_events;
+
+void comfy_events_init(comfy_events *e, comfy_servers *srv);
+void comfy_events_destroy(comfy_events *e);
+/* The websocket callbacks (ctx is the comfy_events). */
+void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev);
+void comfy_events_on_link(void *ctx, unsigned server, bool up);
+/* Registers (server, pid) → chan and moves any buffered events for it into chan. */
+void comfy_events_register(comfy_events *e, unsigned server, const char *pid, comfy_chan *chan);
+void comfy_events_unregister(comfy_events *e, unsigned server, const char *pid);
+
 typedef struct comfy_coord comfy_coord;
+typedef struct comfy_deliveries comfy_deliveries;
 
 struct comfy_runner {
     comfy_runner_config rc;
@@ -121,6 +214,7 @@ struct comfy_runner {
     char client_id[40];
     /* settings */
     uint64_t progress_ms, stall_ms, http_timeout_ms, stop_grace_ms, no_server_wait_ms;
+    uint64_t token_valid_ms, connect_timeout_ms;
     uint64_t reconcile_poll_ms, queue_poll_ms;
     uint64_t max_attachment;
     dlpol dl_policy;          /* where input images may come from (read-only after create) */
@@ -129,18 +223,10 @@ struct comfy_runner {
     /* stored results (an_results.h): the database, how long results are kept */
     char results_db[512];
     uint64_t result_retention_ms;
-    /* servers */
-    pthread_mutex_t srv_mu;
-    unsigned nservers;
-    comfy_server *servers;
-    unsigned rotate;
+    comfy_servers srv; /* the server table (comfy_runner_servers.c) */
     comfy_ws *ws;
     /* registry */
-    pthread_mutex_t reg_mu;
-    comfy_reg *reg;
-    unsigned reg_cap;
-    comfy_orphan *orph;
-    unsigned orph_cap, orph_next;
+    comfy_events events; /* websocket events → jobs (comfy_runner_events.c) */
     /* stop */
     atomic_bool stopping;
     _Atomic uint64_t stop_deadline_ms;
@@ -149,39 +235,44 @@ struct comfy_runner {
     uint64_t last_id;
     /* coordinator-only state */
     comfy_coord *co;
+    comfy_deliveries *dlv;
     /* counters */
     _Atomic uint64_t n_admitted, n_refused, n_succeeded, n_failed, n_resubmitted;
     /* finished jobs: count, worker time and received-to-finished time, for the metrics */
     _Atomic uint64_t n_timed, run_ms_sum, total_ms_sum;
-    _Atomic uint64_t n_edits, n_suppressed, n_routed, n_orphaned, n_claimed;
+    _Atomic uint64_t n_edits, n_suppressed;
     _Atomic uint64_t n_waiting, n_running;
     _Atomic uint64_t avg_job_ms; /* running average of successful jobs, for ETAs */
 };
 
-/* comfy_runner_events.c: websocket callbacks and the registry */
-void comfy_ev_on_event(void *ctx, unsigned server, const cproto_event *ev);
-void comfy_ev_on_link(void *ctx, unsigned server, bool up);
-/* Registers (server, pid) → chan and moves any buffered events for it into chan. */
-void comfy_ev_register(comfy_runner *r, unsigned server, const char *pid, comfy_chan *chan);
-void comfy_ev_unregister(comfy_runner *r, unsigned server, const char *pid);
-
-/* servers (comfy_runner.c) */
-int comfy_srv_acquire(comfy_runner *r, int exclude, bool allow_excluded);
-void comfy_srv_submitted(comfy_runner *r, unsigned s, int delta);
-void comfy_srv_release(comfy_runner *r, unsigned s);
-bool comfy_srv_up(comfy_runner *r, unsigned s);
-
 uint64_t comfy_new_job_id(comfy_runner *r);
 
-/* REST helpers (comfy_runner.c). Paths carry the interaction token; they are never logged. */
+/* REST helpers (comfy_runner.c). Requests carry the interaction token; they are never logged.
+ * Paths and bodies come from src/discord (reply_req.h, reply.h). */
 void comfy_rest_edit_original(comfy_runner *r, const comfy_reply_ref *ref, char *json_owned,
                               bool must_deliver);
-rest_req_msg *comfy_rest_new(rest_method m, const char *path, const char *json);
+rest_req_msg *comfy_req_edit_original(const comfy_reply_ref *ref, char *json_owned);
 int comfy_rest_send(comfy_runner *r, rest_req_msg *m, bool must_deliver);
-void comfy_path_original(const comfy_reply_ref *ref, char *out, size_t outlen);
 
 /* Cookie of the final result edit (reply_to = coordinator): this bit | job id. */
 #define COMFY_FINAL_COOKIE_BIT (1ULL << 63)
+
+/* ---- delivery of final messages (comfy_runner_deliver.c, coordinator thread only) ---- */
+
+comfy_deliveries *comfy_dlv_new(void);
+void comfy_dlv_free(comfy_deliveries *d);
+/* Sends final (a PATCH @original, owned) for o (moved into the table, left cleared): retried
+ * until shortly before the interaction token expires; when it cannot be delivered, the user is
+ * told through another route (an edit without the file, a follow-up, a channel message). */
+void comfy_dlv_start(comfy_runner *r, comfy_outcome *o, rest_req_msg *final);
+/* A MSG_REST_RES with COMFY_FINAL_COOKIE_BIT: the next step. */
+void comfy_dlv_on_result(comfy_runner *r, const rest_res_msg *res);
+/* Deliveries still waiting for Discord. */
+unsigned comfy_dlv_pending(const comfy_runner *r);
+/* At the stop deadline: records what is still pending as not delivered and forgets it. */
+void comfy_dlv_abandon(comfy_runner *r);
+/* The rt_now_ms() time an interaction token received at received_wall_ms stops working. */
+uint64_t comfy_token_expiry_ms(const comfy_runner *r, uint64_t received_wall_ms);
 
 /* the worker actor's behaviour (comfy_runner_job.c) */
 int comfy_worker_thread_start(rt_actor *self, void *state, unsigned index);

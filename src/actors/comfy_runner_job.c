@@ -20,6 +20,7 @@
 #include "comfy/image.h"
 #include "comfy/image_check.h"
 #include "comfy/result.h"
+#include "discord/reply.h"
 #include "fluxbot/log.h"
 #include "util/util_json.h"
 #include "util/util_time.h"
@@ -32,9 +33,10 @@ static _Thread_local comfy_http *tls_http;
 int comfy_worker_thread_start(rt_actor *self, void *state, unsigned index)
 {
     (void)self;
-    (void)state;
     (void)index;
+    comfy_runner *r = state;
     tls_http = comfy_http_new();
+    comfy_http_set_connect_timeout(tls_http, (long)r->connect_timeout_ms);
     return tls_http ? 0 : -1;
 }
 
@@ -53,6 +55,7 @@ typedef enum outcome {
     OUT_LOST,        /* resubmit on another server (once) */
     OUT_INTERRUPTED, /* by the operator on ComfyUI */
     OUT_STOPPED,     /* the bot is stopping */
+    OUT_CONTINUE,    /* follow()'s steps: no outcome yet */
 } outcome;
 
 typedef struct jctx {
@@ -68,6 +71,7 @@ typedef struct jctx {
     bool resubmitted;
     bool submitted;
     bool started_noted;
+    bool unanswered; /* the last server left POST /prompt unanswered */
     char pid[CPROTO_ID_MAX];
     comfy_chan *chan;
     char uploaded[COMFY_MAX_IMAGES][300];
@@ -120,7 +124,7 @@ static void progress(jctx *x)
         if (x->prog.phase != x->last_status_phase) send_status(x);
         return;
     }
-    comfy_rest_edit_original(r, &x->job->reply, cres_content_payload(text, false), false);
+    comfy_rest_edit_original(r, &x->job->reply, reply_edit_text_json(text, false), false);
     atomic_fetch_add(&r->n_edits, 1);
     send_status(x);
 }
@@ -189,13 +193,23 @@ static bool fetch_inputs(jctx *x)
     return true;
 }
 
-/* Chooses a server, waiting (bounded) for one to be up. */
+/* How long a worker waits for a server it was promised: the coordinator hands out jobs only
+ * while one is up, so this covers a server dropping in between, not an outage (jobs wait for
+ * those in the coordinator's line, without a thread). */
+#define PICK_RACE_WAIT_MS 3000
+
+/* Chooses a server. The first time, waiting briefly for one to be up. A resubmission waits up
+ * to no_server_wait_ms (a restarted server comes back), except after a call the server left
+ * unanswered: then only another server will do, so a hanging server costs one timeout. */
 static int pick_server(jctx *x, int exclude)
 {
     comfy_runner *r = x->r;
-    uint64_t until = rt_now_ms() + r->no_server_wait_ms;
+    uint64_t wait =
+        r->no_server_wait_ms < PICK_RACE_WAIT_MS ? r->no_server_wait_ms : PICK_RACE_WAIT_MS;
+    if (exclude >= 0) wait = x->unanswered ? 0 : r->no_server_wait_ms;
+    uint64_t until = rt_now_ms() + wait;
     for (;;) {
-        int s = comfy_srv_acquire(r, exclude, true);
+        int s = comfy_servers_acquire(&r->srv, exclude, true);
         if (s >= 0) return s;
         if (rt_now_ms() >= until || past_stop_deadline(r)) return -1;
         progress(x);
@@ -212,12 +226,12 @@ static outcome upload_inputs(jctx *x)
         char name[128];
         snprintf(name, sizeof name, "fluxbot_%" PRIu64 "_%u.%s", j->id, i + 1, img_ext(img->type));
         comfy_http_res res;
-        int rc = comfy_http_upload(x->http, r->servers[x->server].url, name, img_mime(img->type),
+        int rc = comfy_http_upload(x->http, r->srv.v[x->server].url, name, img_mime(img->type),
                                    img->data, img->len, (long)r->http_timeout_ms, &res);
         if (rc != 0 || res.status != 200 ||
             cproto_parse_upload((const char *)res.body, x->uploaded[i], sizeof x->uploaded[i])) {
             LOG_WARN("comfy", "job %" PRIu64 ": upload to %s failed (HTTP %d%s%s)", j->id,
-                     r->servers[x->server].label, res.status, res.error[0] ? ": " : "", res.error);
+                     r->srv.v[x->server].label, res.status, res.error[0] ? ": " : "", res.error);
             comfy_http_res_free(&res);
             return OUT_LOST;
         }
@@ -249,18 +263,22 @@ static outcome submit(jctx *x)
     memcpy(rnd + 8, &b, 8);
     cproto_uuid(rnd, x->pid);
     /* registered before the POST: events may beat its reply */
-    comfy_ev_register(r, (unsigned)x->server, x->pid, x->chan);
+    comfy_events_register(&r->events, (unsigned)x->server, x->pid, x->chan);
     char *body = cproto_prompt_body(x->graph, r->client_id, x->pid);
     char url[CFG_STR + 16];
-    snprintf(url, sizeof url, "%s/prompt", r->servers[x->server].url);
+    snprintf(url, sizeof url, "%s/prompt", r->srv.v[x->server].url);
     comfy_http_res res;
     int rc = comfy_http_post_json(x->http, url, body, (long)r->http_timeout_ms, &res);
     free(body);
     if (rc != 0) {
         LOG_WARN("comfy", "job %" PRIu64 ": POST /prompt to %s failed: %s", j->id,
-                 r->servers[x->server].label, res.error);
+                 r->srv.v[x->server].label, res.error);
+        if (res.status == 0) {
+            comfy_servers_unanswered(&r->srv, (unsigned)x->server);
+            x->unanswered = true;
+        }
         comfy_http_res_free(&res);
-        comfy_ev_unregister(r, (unsigned)x->server, x->pid);
+        comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
         return OUT_LOST;
     }
     cproto_submit sub;
@@ -268,26 +286,26 @@ static outcome submit(jctx *x)
     cproto_parse_submit(status, (const char *)res.body, &sub);
     comfy_http_res_free(&res);
     if (!sub.ok) {
-        comfy_ev_unregister(r, (unsigned)x->server, x->pid);
+        comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
         if (status >= 500 || status == 0) {
-            LOG_WARN("comfy", "job %" PRIu64 ": %s: %s", j->id, r->servers[x->server].label,
+            LOG_WARN("comfy", "job %" PRIu64 ": %s: %s", j->id, r->srv.v[x->server].label,
                      sub.operator_text);
             return OUT_LOST;
         }
         /* the operator needs every node error; the user gets the first one */
         LOG_ERROR("comfy", "job %" PRIu64 " (%s workflow %s) rejected by %s: %s", j->id,
-                  wf_kind_name(x->wf->kind), x->wf->name, r->servers[x->server].label,
+                  wf_kind_name(x->wf->kind), x->wf->name, r->srv.v[x->server].label,
                   sub.operator_text);
         set_fail(x, "validation", "%s", sub.user_text);
         return OUT_FAILED;
     }
     if (strcmp(sub.prompt_id, x->pid) != 0) {
         /* an older server ignored our id: follow the one it chose (buffered events move over) */
-        comfy_ev_unregister(r, (unsigned)x->server, x->pid);
+        comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
         snprintf(x->pid, sizeof x->pid, "%s", sub.prompt_id);
-        comfy_ev_register(r, (unsigned)x->server, x->pid, x->chan);
+        comfy_events_register(&r->events, (unsigned)x->server, x->pid, x->chan);
     }
-    comfy_srv_submitted(r, (unsigned)x->server, +1);
+    comfy_servers_submitted(&r->srv, (unsigned)x->server, +1);
     x->submitted = true;
     return OUT_OK;
 }
@@ -298,7 +316,7 @@ static bool get_history(jctx *x)
 {
     comfy_runner *r = x->r;
     char url[CFG_STR + 128];
-    snprintf(url, sizeof url, "%s/history/%s", r->servers[x->server].url, x->pid);
+    snprintf(url, sizeof url, "%s/history/%s", r->srv.v[x->server].url, x->pid);
     comfy_http_res res;
     int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->http_timeout_ms, &res);
     const char *pref[WF_MAX_TARGETS];
@@ -319,7 +337,7 @@ static rec_state reconcile(jctx *x)
     if (!get_history(x)) return REC_ERROR;
     if (x->hist.found) return REC_DONE;
     char url[CFG_STR + 16];
-    snprintf(url, sizeof url, "%s/queue", r->servers[x->server].url);
+    snprintf(url, sizeof url, "%s/queue", r->srv.v[x->server].url);
     comfy_http_res res;
     int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->http_timeout_ms, &res);
     cproto_queue_pos q;
@@ -345,11 +363,11 @@ static void interrupt_prompt(jctx *x)
     comfy_runner *r = x->r;
     char url[CFG_STR + 32], body[128];
     comfy_http_res res;
-    snprintf(url, sizeof url, "%s/queue", r->servers[x->server].url);
+    snprintf(url, sizeof url, "%s/queue", r->srv.v[x->server].url);
     snprintf(body, sizeof body, "{\"delete\":[\"%s\"]}", x->pid);
     comfy_http_post_json(x->http, url, body, 5000, &res);
     comfy_http_res_free(&res);
-    snprintf(url, sizeof url, "%s/interrupt", r->servers[x->server].url);
+    snprintf(url, sizeof url, "%s/interrupt", r->srv.v[x->server].url);
     snprintf(body, sizeof body, "{\"prompt_id\":\"%s\"}", x->pid);
     comfy_http_post_json(x->http, url, body, 5000, &res);
     comfy_http_res_free(&res);
@@ -390,16 +408,127 @@ static outcome from_history(jctx *x)
     return OUT_FAILED;
 }
 
-/* Follows the prompt until it ends, is lost, or the bot stops. */
+/* What follow() tracks between its steps. */
+typedef struct follow_state {
+    uint64_t last_event;      /* last sign of life (event, or the prompt seen waiting/running) */
+    uint64_t next_queue_poll; /* when to ask /queue for the position again */
+    uint64_t next_reconcile;  /* when to ask /history and /queue again after a link change */
+    uint64_t trouble_since;   /* first failed reconcile of a series, 0 = none */
+    bool need_reconcile;      /* the socket went down or came back: events may be missing */
+    bool success_seen;
+} follow_state;
+
+/* The prompt finished (executing null): the history says how. */
+static outcome finished(jctx *x, const follow_state *fs)
+{
+    for (int k = 0; k < 5; k++) {
+        if (get_history(x) && x->hist.found) return from_history(x);
+        util_sleep_ms(100);
+    }
+    if (fs->success_seen) return OUT_OK;
+    set_fail(x, "history", "ComfyUI finished the job but has no record of it.");
+    return OUT_FAILED;
+}
+
+/* Applies the websocket events of one wait. */
+static outcome apply_events(jctx *x, follow_state *fs, const cproto_event *evs, unsigned n,
+                            uint64_t now)
+{
+    for (unsigned i = 0; i < n; i++) {
+        const cproto_event *e = &evs[i];
+        fs->last_event = now;
+        switch (e->type) {
+        case CP_EV_EXECUTION_START:
+        case CP_EV_EXECUTION_CACHED:
+            note_started(x);
+            break;
+        case CP_EV_EXECUTING:
+            if (e->node_null) return finished(x, fs); /* any outcome: the history says which */
+            note_started(x);
+            snprintf(x->prog.node_class, sizeof x->prog.node_class, "%s", node_class(x, e->node));
+            break;
+        case CP_EV_PROGRESS:
+            note_started(x);
+            prog_step(&x->prog, e->value, e->max, now);
+            break;
+        case CP_EV_SUCCESS:
+            fs->success_seen = true;
+            break;
+        case CP_EV_ERROR:
+            set_fail(x, "node_error", "Generation failed at node %s (%s): %.400s",
+                     e->node[0] ? e->node : "?",
+                     e->node_type[0] ? e->node_type : node_class(x, e->node),
+                     e->message[0] ? e->message : "no message");
+            return OUT_FAILED;
+        case CP_EV_INTERRUPTED:
+            return OUT_INTERRUPTED;
+        default:
+            break;
+        }
+    }
+    return OUT_CONTINUE;
+}
+
+/* A socket that went down (or came back) may have lost events: ask the server, every
+ * reconcile_poll_ms, until the socket is up and the answer is clear. */
+static outcome reconcile_link(jctx *x, follow_state *fs, bool ws_up, uint64_t now)
+{
+    comfy_runner *r = x->r;
+    if (!(fs->need_reconcile || !ws_up) || now < fs->next_reconcile) return OUT_CONTINUE;
+    rec_state st = reconcile(x);
+    fs->next_reconcile = now + r->reconcile_poll_ms;
+    if (st == REC_DONE) return from_history(x);
+    if (st == REC_ABSENT) return OUT_LOST;
+    if (st == REC_ERROR) {
+        if (!fs->trouble_since) fs->trouble_since = now;
+        if (now - fs->trouble_since >= r->stall_ms) return OUT_LOST;
+    } else {
+        fs->trouble_since = 0;
+        if (ws_up) fs->need_reconcile = false;
+        if (st == REC_PENDING || st == REC_RUNNING) fs->last_event = now;
+    }
+    return OUT_CONTINUE;
+}
+
+/* While it waits in ComfyUI's own queue, show the position. */
+static outcome poll_position(jctx *x, follow_state *fs, bool ws_up, uint64_t now)
+{
+    if (x->started_noted || now < fs->next_queue_poll || !ws_up) return OUT_CONTINUE;
+    fs->next_queue_poll = now + x->r->queue_poll_ms;
+    rec_state st = reconcile(x);
+    if (st == REC_DONE) return from_history(x);
+    if (st == REC_ABSENT) return OUT_LOST;
+    if (st == REC_PENDING) fs->last_event = now;
+    if (st == REC_RUNNING) note_started(x);
+    return OUT_CONTINUE;
+}
+
+/* Silence: waiting in a queue is fine; a running prompt that says nothing is stalled. */
+static outcome check_silence(jctx *x, follow_state *fs, bool ws_up, uint64_t now)
+{
+    comfy_runner *r = x->r;
+    if (!ws_up || now - fs->last_event < r->stall_ms) return OUT_CONTINUE;
+    rec_state st = reconcile(x);
+    if (st == REC_DONE) return from_history(x);
+    if (st == REC_PENDING) {
+        fs->last_event = now;
+        return OUT_CONTINUE;
+    }
+    LOG_WARN("comfy", "job %" PRIu64 ": no word from %s for %" PRIu64 " ms (%s)", x->job->id,
+             r->srv.v[x->server].label, now - fs->last_event,
+             st == REC_RUNNING ? "running, stalled" : "missing");
+    if (st == REC_RUNNING) interrupt_prompt(x);
+    return OUT_LOST;
+}
+
+/* Follows the prompt until it ends, is lost, or the bot stops: each turn waits for events, then
+ * runs the named checks in order; the first that reaches an outcome ends the job's run. */
 static outcome follow(jctx *x)
 {
     comfy_runner *r = x->r;
     cproto_event evs[EVENT_BATCH];
-    uint64_t last_event = rt_now_ms();
-    uint64_t next_queue_poll = last_event;
-    uint64_t next_reconcile = 0;
-    bool need_reconcile = false, success_seen = false;
-    uint64_t trouble_since = 0; /* first failed reconcile of a series */
+    follow_state fs = {.last_event = rt_now_ms()};
+    fs.next_queue_poll = fs.last_event;
     for (;;) {
         if (past_stop_deadline(r)) {
             interrupt_prompt(x);
@@ -411,88 +540,13 @@ static outcome follow(jctx *x)
         bool link_changed = false;
         unsigned n = comfy_chan_wait(x->chan, evs, EVENT_BATCH, WAIT_SLICE_MS, &link_changed);
         uint64_t now = rt_now_ms();
-        if (link_changed) need_reconcile = true;
-        for (unsigned i = 0; i < n; i++) {
-            const cproto_event *e = &evs[i];
-            last_event = now;
-            switch (e->type) {
-            case CP_EV_EXECUTION_START:
-            case CP_EV_EXECUTION_CACHED:
-                note_started(x);
-                break;
-            case CP_EV_EXECUTING:
-                if (e->node_null) {
-                    /* finished, any outcome: the history says which */
-                    for (int k = 0; k < 5; k++) {
-                        if (get_history(x) && x->hist.found) return from_history(x);
-                        util_sleep_ms(100);
-                    }
-                    if (success_seen) return OUT_OK;
-                    set_fail(x, "history", "ComfyUI finished the job but has no record of it.");
-                    return OUT_FAILED;
-                }
-                note_started(x);
-                snprintf(x->prog.node_class, sizeof x->prog.node_class, "%s",
-                         node_class(x, e->node));
-                break;
-            case CP_EV_PROGRESS:
-                note_started(x);
-                prog_step(&x->prog, e->value, e->max, now);
-                break;
-            case CP_EV_SUCCESS:
-                success_seen = true;
-                break;
-            case CP_EV_ERROR:
-                set_fail(x, "node_error", "Generation failed at node %s (%s): %.400s",
-                         e->node[0] ? e->node : "?",
-                         e->node_type[0] ? e->node_type : node_class(x, e->node),
-                         e->message[0] ? e->message : "no message");
-                return OUT_FAILED;
-            case CP_EV_INTERRUPTED:
-                return OUT_INTERRUPTED;
-            default:
-                break;
-            }
-        }
-        bool ws_up = comfy_srv_up(r, (unsigned)x->server);
-        /* a socket that went down (or came back) may have lost events: ask the server */
-        if ((need_reconcile || !ws_up) && now >= next_reconcile) {
-            rec_state st = reconcile(x);
-            next_reconcile = now + r->reconcile_poll_ms;
-            if (st == REC_DONE) return from_history(x);
-            if (st == REC_ABSENT) return OUT_LOST;
-            if (st == REC_ERROR) {
-                if (!trouble_since) trouble_since = now;
-                if (now - trouble_since >= r->stall_ms) return OUT_LOST;
-            } else {
-                trouble_since = 0;
-                if (ws_up) need_reconcile = false;
-                if (st == REC_PENDING || st == REC_RUNNING) last_event = now;
-            }
-        }
-        /* while it waits in ComfyUI's own queue, show the position */
-        if (!x->started_noted && now >= next_queue_poll && ws_up) {
-            next_queue_poll = now + r->queue_poll_ms;
-            rec_state st = reconcile(x);
-            if (st == REC_DONE) return from_history(x);
-            if (st == REC_ABSENT) return OUT_LOST;
-            if (st == REC_PENDING) last_event = now;
-            if (st == REC_RUNNING) note_started(x);
-        }
-        /* silence: waiting in a queue is fine; a running prompt that says nothing is stalled */
-        if (ws_up && now - last_event >= r->stall_ms) {
-            rec_state st = reconcile(x);
-            if (st == REC_DONE) return from_history(x);
-            if (st == REC_PENDING) {
-                last_event = now;
-            } else {
-                LOG_WARN("comfy", "job %" PRIu64 ": no word from %s for %" PRIu64 " ms (%s)",
-                         x->job->id, r->servers[x->server].label, now - last_event,
-                         st == REC_RUNNING ? "running, stalled" : "missing");
-                if (st == REC_RUNNING) interrupt_prompt(x);
-                return OUT_LOST;
-            }
-        }
+        if (link_changed) fs.need_reconcile = true;
+        outcome oc = apply_events(x, &fs, evs, n, now);
+        bool ws_up = comfy_servers_up(&r->srv, (unsigned)x->server);
+        if (oc == OUT_CONTINUE) oc = reconcile_link(x, &fs, ws_up, now);
+        if (oc == OUT_CONTINUE) oc = poll_position(x, &fs, ws_up, now);
+        if (oc == OUT_CONTINUE) oc = check_silence(x, &fs, ws_up, now);
+        if (oc != OUT_CONTINUE) return oc;
         progress(x);
     }
 }
@@ -500,9 +554,9 @@ static outcome follow(jctx *x)
 static void release_server(jctx *x)
 {
     if (x->server < 0) return;
-    if (x->pid[0]) comfy_ev_unregister(x->r, (unsigned)x->server, x->pid);
-    if (x->submitted) comfy_srv_submitted(x->r, (unsigned)x->server, -1);
-    comfy_srv_release(x->r, (unsigned)x->server);
+    if (x->pid[0]) comfy_events_unregister(&x->r->events, (unsigned)x->server, x->pid);
+    if (x->submitted) comfy_servers_submitted(&x->r->srv, (unsigned)x->server, -1);
+    comfy_servers_release(&x->r->srv, (unsigned)x->server);
     x->submitted = false;
     x->pid[0] = '\0';
     x->server = -1;
@@ -530,123 +584,179 @@ static void keep_copy(comfy_runner *r, const char *filename, const uint8_t *data
     }
 }
 
-/* Downloads the output and prepares the final edit; returns it (the caller sends it once the
- * coordinator has the job's record, so the result's buttons work the moment it shows), or
- * NULL with fail_text when it cannot. */
-static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
+/* The /view URL of the job's first output, or false (fail_text set). */
+static bool output_url(jctx *x, char *url, size_t cap)
 {
-    comfy_runner *r = x->r;
-    comfy_job *j = x->job;
     if (x->hist.noutputs == 0) {
         set_fail(x, "no_output", "ComfyUI finished but produced no output file.");
-        return NULL;
+        return false;
     }
-    const cproto_output *o = &x->hist.outputs[0];
     char view[1100];
-    if (cproto_view_path(o, view, sizeof view)) {
+    if (cproto_view_path(&x->hist.outputs[0], view, sizeof view)) {
         set_fail(x, "output", "The output file name is too long to fetch.");
-        return NULL;
+        return false;
     }
-    char url[CFG_STR + 1200];
-    snprintf(url, sizeof url, "%s%s", r->servers[x->server].url, view);
-    uint64_t limit = j->origin.attachment_size_limit ? j->origin.attachment_size_limit
-                                                     : CJOB_DEFAULT_ATTACHMENT_LIMIT;
+    snprintf(url, cap, "%s%s", x->r->srv.v[x->server].url, view);
+    return true;
+}
+
+/* Discord's upload limit for the job's channel. */
+static uint64_t upload_limit(const comfy_job *j)
+{
+    return j->origin.attachment_size_limit ? j->origin.attachment_size_limit
+                                           : CJOB_DEFAULT_ATTACHMENT_LIMIT;
+}
+
+/* Downloads the output into res (capped well above the upload limit, so an oversized result
+ * can still be reported with its size); false with fail_text. */
+static bool fetch_output(jctx *x, const char *url, comfy_http_res *res)
+{
+    uint64_t limit = upload_limit(x->job);
     uint64_t cap = limit * 4 > (64u << 20) ? limit * 4 : (64u << 20);
     if (cap > (512u << 20)) cap = 512u << 20;
     prog_set_phase(&x->prog, PROG_DOWNLOADING, rt_now_ms());
     progress(x);
-    comfy_http_res res;
-    int rc = comfy_http_get(x->http, url, (size_t)cap, (long)r->http_timeout_ms, &res);
-    if (rc != 0 || res.status != 200) {
+    int rc = comfy_http_get(x->http, url, (size_t)cap, (long)x->r->http_timeout_ms, res);
+    if (rc != 0 || res->status != 200) {
         set_fail(x, "output", "The result could not be fetched from ComfyUI (%s%d).",
-                 res.too_large ? "too large, HTTP " : "HTTP ", res.status);
-        comfy_http_res_free(&res);
-        return NULL;
+                 res->too_large ? "too large, HTTP " : "HTTP ", res->status);
+        comfy_http_res_free(res);
+        return false;
     }
-    img_type t = img_sniff(res.body, res.len);
+    return true;
+}
+
+/* The final edit for the fetched output (its bytes move into the request, or, over the
+ * channel's upload limit, the result's note says why the file is missing). */
+static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
+{
+    comfy_runner *r = x->r;
+    comfy_job *j = x->job;
+    img_type t = img_sniff(res->body, res->len);
     bool is_video = j->kind == COMFY_KIND_VIDEO || t == IMG_MP4;
     bool is_image = !is_video && t != IMG_UNKNOWN;
     char filename[96];
     snprintf(filename, sizeof filename, "fluxbot_%" PRIu64 ".%s", j->id,
              t != IMG_UNKNOWN ? img_ext(t) : "bin");
-    keep_copy(r, filename, res.body, res.len);
-    uint64_t ms = rt_now_ms() - x->t0;
+    keep_copy(r, filename, res->body, res->len);
     cres_result cr = {.job = j,
                       .filename = filename,
                       .is_video = is_video,
                       .is_image = is_image,
-                      .generation_ms = ms,
-                      .server_label = r->nservers > 1 ? r->servers[x->server].label : NULL};
-    char path[600];
-    comfy_path_original(&j->reply, path, sizeof path);
-    rest_req_msg *m = rest_req_msg_new(REST_PATCH, path, NULL);
-    m->reply_to = r->coord;
-    m->cookie = COMFY_FINAL_COOKIE_BIT | j->id;
-    if (res.len > limit) {
+                      .generation_ms = rt_now_ms() - x->t0,
+                      .server_label = r->srv.n > 1 ? r->srv.v[x->server].label : NULL};
+    uint64_t limit = upload_limit(j);
+    char note[300];
+    if (res->len > limit) {
         /* Discord would refuse it: say so plainly, keep the embed and the buttons */
         char got[32], lim[32];
-        fmt_mb(got, sizeof got, res.len);
+        fmt_mb(got, sizeof got, res->len);
         fmt_mb(lim, sizeof lim, limit);
-        cr.filename = NULL;
-        cr.is_image = false;
-        char *json = cres_final_payload(&cr);
-        cJSON *root = cJSON_Parse(json);
-        free(json);
-        char note[300];
         snprintf(note, sizeof note,
                  "\xe2\x9a\xa0\xef\xb8\x8f The %s is %s, over this channel's upload limit of %s, "
                  "so it could not be attached.",
                  is_video ? "video" : "image", got, lim);
-        cJSON_ReplaceItemInObjectCaseSensitive(root, "content", cJSON_CreateString(note));
-        m->json = cJSON_PrintUnformatted(root);
-        cJSON_Delete(root);
-        comfy_http_res_free(&res);
-    } else {
-        m->json = cres_final_payload(&cr);
-        rest_req_add_file_owned(m, filename, img_mime(t), res.body, res.len);
-        res.body = NULL;
-        comfy_http_res_free(&res);
+        cr.filename = NULL;
+        cr.is_image = false;
+        cr.note = note;
     }
-    done->is_image = is_image && cr.filename != NULL;
+    rest_req_msg *m = comfy_req_edit_original(&j->reply, cres_final_payload(&cr));
+    if (cr.filename) {
+        rest_req_add_file_owned(m, filename, img_mime(t), res->body, res->len);
+        res->body = NULL;
+    }
+    comfy_http_res_free(res);
+    *shows_image = cr.is_image && cr.filename != NULL;
+    return m;
+}
+
+/* Downloads the output and prepares the final edit; returns it (the coordinator sends it once
+ * it has the job's record, so the result's buttons work the moment it shows), or NULL with
+ * fail_text when it cannot. */
+static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
+{
+    char url[CFG_STR + 1200];
+    comfy_http_res res;
+    if (!output_url(x, url, sizeof url) || !fetch_output(x, url, &res)) return NULL;
+    rest_req_msg *m = final_edit(x, &res, &done->is_image);
     snprintf(done->view_url, sizeof done->view_url, "%s", url);
     return m;
 }
 
-static void record_analytics(jctx *x, bool success, uint64_t ms)
+/* Picks a server, uploads, submits and follows the prompt; a lost job is resubmitted once
+ * (on another server when there is one). */
+static outcome generate(jctx *x)
 {
     comfy_runner *r = x->r;
-    if (!r->analytics) return;
-    comfy_job *j = x->job;
-    /* Counted under the label the user picked (an upscale under its source's), with the
-     * delivered size and the factor relative to the label in their own columns. */
-    uint32_t w, h;
-    cjob_output_size(j, &w, &h);
-    char *loras = cjob_lora_json(j);
-    an_image_event ie = {.user_id = j->origin.user_id,
-                         .guild_id = j->origin.guild_id,
-                         .prompt = j->user_prompt,
-                         .resolution = j->resolution,
-                         .width = w,
-                         .height = h,
-                         .loras = loras,
-                         .upscale_factor = cjob_total_upscale(j),
-                         .generation_ms = (uint32_t)(ms > UINT32_MAX ? UINT32_MAX : ms),
-                         .is_video = j->kind == COMFY_KIND_VIDEO,
-                         .generation_type = cjob_generation_type(j),
-                         .success = success};
-    an_record_image(r->analytics, &ie);
-    free(loras);
-    /* The interaction that asked for it (a /comfy, or a Regenerate/Upscale press) failed or
-     * succeeded only now. */
-    an_record_outcome(r->analytics, j->reply.interaction_id, success);
-    char d[160];
-    snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s}", j->id, ms,
-             success ? "" : ",\"reason\":\"", success ? "" : x->fail_reason, success ? "" : "\"");
-    an_activity_event ae = {.user_id = j->origin.user_id,
-                            .guild_id = j->origin.guild_id,
-                            .action = success ? "job_finished" : "job_failed",
-                            .details = d};
-    an_record_activity(r->analytics, &ae);
+    int exclude = -1;
+    for (;;) {
+        x->server = pick_server(x, exclude);
+        if (x->server < 0) {
+            if (x->unanswered)
+                set_fail(x, "no_server",
+                         "The ComfyUI server did not answer in time. Please try again later.");
+            else
+                set_fail(x, "no_server",
+                         "No ComfyUI server is reachable right now. Please try again later.");
+            return OUT_FAILED;
+        }
+        outcome oc = upload_inputs(x);
+        if (oc == OUT_OK) oc = submit(x);
+        if (oc == OUT_OK) {
+            prog_set_phase(&x->prog, PROG_QUEUED, rt_now_ms());
+            progress(x);
+            oc = follow(x);
+        }
+        if (oc != OUT_LOST) return oc;
+        int lost_on = x->server;
+        release_server(x);
+        if (x->resubmitted) {
+            set_fail(x, "lost",
+                     "The job was lost twice (the ComfyUI servers restarted or "
+                     "stopped answering). Please try again.");
+            return OUT_FAILED;
+        }
+        LOG_WARN("comfy", "job %" PRIu64 " lost on %s; resubmitting on another server", x->job->id,
+                 r->srv.v[lost_on].label);
+        atomic_fetch_add(&r->n_resubmitted, 1);
+        x->resubmitted = true;
+        x->prog.resubmitted = true;
+        x->started_noted = false;
+        memset(x->uploaded, 0, sizeof x->uploaded);
+        prog_set_phase(&x->prog, PROG_PREPARING, rt_now_ms());
+        exclude = lost_on;
+    }
+}
+
+/* Counters and timings of a finished job (either outcome). */
+static void count_finished(comfy_runner *r, const comfy_job *job, bool ok, uint64_t ms)
+{
+    if (ok) {
+        atomic_fetch_add(&r->n_succeeded, 1);
+        uint64_t avg = atomic_load(&r->avg_job_ms);
+        atomic_store(&r->avg_job_ms, avg ? (avg * 7 + ms) / 8 : ms);
+    } else {
+        atomic_fetch_add(&r->n_failed, 1);
+    }
+    uint64_t now_wall = rt_wall_ms();
+    atomic_fetch_add(&r->run_ms_sum, ms);
+    if (job->received_wall_ms && now_wall > job->received_wall_ms)
+        atomic_fetch_add(&r->total_ms_sum, now_wall - job->received_wall_ms);
+    atomic_fetch_add(&r->n_timed, 1);
+}
+
+/* Releases what the job held on this thread; the job's image bytes are freed (the coordinator
+ * keeps the parameters for the buttons, not the inputs). */
+static void job_cleanup(jctx *x)
+{
+    release_server(x);
+    cJSON_Delete(x->graph);
+    comfy_chan_free(x->chan);
+    for (unsigned i = 0; i < COMFY_MAX_IMAGES; i++) {
+        free(x->job->images[i].data);
+        x->job->images[i].data = NULL;
+        x->job->images[i].len = 0;
+    }
 }
 
 static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
@@ -662,84 +772,30 @@ static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
     prog_init(&x.prog, x.t0);
     x.chan = comfy_chan_new(1024);
     comfy_done_msg *done = comfy_done_msg_new(NULL);
+    rest_req_msg *final_msg = NULL;
     outcome oc = OUT_FAILED;
     if (!x.wf) {
         set_fail(&x, "workflow", "/%s is not set up on this bot.", comfy_kind_name(job->kind));
-        goto finish;
-    }
-    progress(&x);
-    if (!fetch_inputs(&x)) goto finish;
-    int exclude = -1;
-    for (;;) {
-        x.server = pick_server(&x, exclude);
-        if (x.server < 0) {
-            set_fail(&x, "no_server",
-                     "No ComfyUI server is reachable right now. Please try "
-                     "again later.");
-            oc = OUT_FAILED;
-            break;
-        }
-        oc = upload_inputs(&x);
-        if (oc == OUT_OK) oc = submit(&x);
-        if (oc == OUT_OK) {
-            prog_set_phase(&x.prog, PROG_QUEUED, rt_now_ms());
-            progress(&x);
-            oc = follow(&x);
-        }
-        if (oc != OUT_LOST) break;
-        int lost_on = x.server;
-        release_server(&x);
-        if (x.resubmitted) {
-            set_fail(&x, "lost",
-                     "The job was lost twice (the ComfyUI servers restarted or "
-                     "stopped answering). Please try again.");
-            oc = OUT_FAILED;
-            break;
-        }
-        LOG_WARN("comfy", "job %" PRIu64 " lost on %s; resubmitting on another server", job->id,
-                 r->servers[lost_on].label);
-        atomic_fetch_add(&r->n_resubmitted, 1);
-        x.resubmitted = true;
-        x.prog.resubmitted = true;
-        x.started_noted = false;
-        memset(x.uploaded, 0, sizeof x.uploaded);
-        prog_set_phase(&x.prog, PROG_PREPARING, rt_now_ms());
-        exclude = lost_on;
+    } else {
+        progress(&x);
+        if (fetch_inputs(&x)) oc = generate(&x);
     }
     if (oc == OUT_INTERRUPTED)
         set_fail(&x, "interrupted", "The generation was interrupted on the ComfyUI server.");
-    rest_req_msg *final_msg = NULL;
     if (oc == OUT_OK && !(final_msg = deliver(&x, done))) oc = OUT_FAILED;
-finish:;
     uint64_t ms = rt_now_ms() - x.t0;
     bool ok = oc == OUT_OK;
-    if (!ok) {
-        comfy_rest_edit_original(r, &job->reply, cres_content_payload(x.fail_text, true), true);
-        atomic_fetch_add(&r->n_failed, 1);
-    } else {
-        atomic_fetch_add(&r->n_succeeded, 1);
-        uint64_t avg = atomic_load(&r->avg_job_ms);
-        atomic_store(&r->avg_job_ms, avg ? (avg * 7 + ms) / 8 : ms);
-    }
-    record_analytics(&x, ok, ms);
-    uint64_t now_wall = rt_wall_ms();
-    atomic_fetch_add(&r->run_ms_sum, ms);
-    if (job->received_wall_ms && now_wall > job->received_wall_ms)
-        atomic_fetch_add(&r->total_ms_sum, now_wall - job->received_wall_ms);
-    atomic_fetch_add(&r->n_timed, 1);
-    release_server(&x);
-    cJSON_Delete(x.graph);
-    comfy_chan_free(x.chan);
-    for (unsigned i = 0; i < COMFY_MAX_IMAGES; i++) {
-        free(job->images[i].data);
-        job->images[i].data = NULL;
-        job->images[i].len = 0;
-    }
+    if (!ok)
+        final_msg = comfy_req_edit_original(&job->reply, reply_edit_text_json(x.fail_text, true));
+    count_finished(r, job, ok, ms);
+    /* recorded by the coordinator once the final message's fate is known */
+    comfy_outcome_fill(&done->out, job, ok, ms, ok ? NULL : x.fail_reason, ok ? NULL : x.fail_text);
+    job_cleanup(&x);
     done->job = job; /* the coordinator owns the job from here */
     done->success = ok;
     done->duration_ms = ms;
+    done->final = final_msg;
     if (rt_send_spill(r->coord, &done->hdr) != 0) rt_msg_free(&done->hdr);
-    if (final_msg) comfy_rest_send(r, final_msg, true);
 }
 
 void comfy_worker_on_message(rt_actor *self, void *state, rt_msg *m)

@@ -21,11 +21,20 @@
 #include <curl/curl.h>
 
 #include "discord/commands.h"
+#include "discord/rest_order.h"
+#include "util/util_hash.h"
 #include "fluxbot/log.h"
 #include "msgs/discord_msgs.h"
 
 #define ACTOR DREST_ACTOR_NAME
 #define POOL_MAX 64
+#define TARGET_SLOTS 256
+#define CLOSED_MAX 1024
+/* A message whose final write went out stays closed this long: longer than an interaction
+ * token lives (15 min), after which nobody can write to an @original anyway. */
+#define CLOSED_KEEP_MS (20 * 60 * 1000)
+
+static const char SUPERSEDED[] = "superseded by the message's final write";
 
 typedef struct rq {
     struct rq *prev, *next; /* queue links */
@@ -39,6 +48,13 @@ typedef struct rq {
     size_t resp_len, resp_cap, max_resp;
     bool too_big;
     char errbuf[CURL_ERROR_SIZE];
+    /* Per-message order (see rest_order.h): target is the message this request writes to (NULL:
+     * unordered); o_prev/o_next link the outstanding writes to it, oldest first, and only the
+     * oldest may be sent; t_next chains the newest write of each target in its table slot. */
+    char *target;
+    uint64_t target_hash;
+    struct rq *o_prev, *o_next, *t_next;
+    bool in_flight;
 } rq;
 
 /* A file part's read cursor, so uploads stream from the message without a copy. */
@@ -66,10 +82,16 @@ struct drest {
     CURL *pool[POOL_MAX];
     unsigned npool;
     bool fatal_reported;
+    rq *tails[TARGET_SLOTS]; /* newest outstanding write per target, hashed */
+    struct closed_target {   /* messages whose final write was accepted (ring) */
+        uint64_t hash, at_ms;
+        char *target;
+    } closed[CLOSED_MAX];
+    unsigned closed_next;
 
     _Atomic uint64_t requests, attempts, completed, failed, retries;
     _Atomic uint64_t r429_user, r429_global, r429_shared, network_errors, wait_ms;
-    _Atomic uint64_t pending_n, inflight_n, bytes_out, bytes_in;
+    _Atomic uint64_t pending_n, inflight_n, bytes_out, bytes_in, superseded;
     _Atomic bool fatal;
 };
 
@@ -130,14 +152,97 @@ static void q_unlink(drest *d, rq *r)
 
 static void f_push(drest *d, rq *r)
 {
+    r->in_flight = true;
     l_push(&d->fhead, &d->ftail, r, false);
     atomic_store(&d->inflight_n, ++d->ninflight);
 }
 
 static void f_unlink(drest *d, rq *r)
 {
+    r->in_flight = false;
     l_unlink(&d->fhead, &d->ftail, r);
     atomic_store(&d->inflight_n, --d->ninflight);
+}
+
+static void rq_accept(drest *d, rt_msg *m);
+
+/* ---- per-message order ---------------------------------------------------------------------- */
+
+/* The table link that points at r, the newest write to its message. */
+static rq **tail_slot(drest *d, const rq *r)
+{
+    rq **pp = &d->tails[r->target_hash % TARGET_SLOTS];
+    while (*pp && *pp != r)
+        pp = &(*pp)->t_next;
+    return pp;
+}
+
+static rq *tail_find(drest *d, const rq *r)
+{
+    for (rq *t = d->tails[r->target_hash % TARGET_SLOTS]; t; t = t->t_next)
+        if (t->target_hash == r->target_hash && strcmp(t->target, r->target) == 0) return t;
+    return NULL;
+}
+
+/* Appends r (target set) as the newest outstanding write to its message. */
+static void order_link(drest *d, rq *r)
+{
+    rq *tail = tail_find(d, r);
+    if (tail) {
+        rq **pp = tail_slot(d, tail);
+        *pp = r;
+        r->t_next = tail->t_next;
+        tail->t_next = NULL;
+        tail->o_next = r;
+        r->o_prev = tail;
+    } else {
+        rq **slot = &d->tails[r->target_hash % TARGET_SLOTS];
+        r->t_next = *slot;
+        *slot = r;
+    }
+}
+
+/* Removes r from its message's chain (any position); the next write may then be sent. */
+static void order_unlink(drest *d, rq *r)
+{
+    if (!r->target) return;
+    if (!r->o_next) {
+        rq **pp = tail_slot(d, r);
+        if (r->o_prev) {
+            *pp = r->o_prev;
+            r->o_prev->t_next = r->t_next;
+        } else {
+            *pp = r->t_next;
+        }
+    } else {
+        r->o_next->o_prev = r->o_prev;
+        d->dirty = true;
+    }
+    if (r->o_prev) r->o_prev->o_next = r->o_next;
+    r->o_prev = r->o_next = r->t_next = NULL;
+    free(r->target);
+    r->target = NULL;
+}
+
+static bool closed_has(drest *d, const rq *r, uint64_t now)
+{
+    for (unsigned i = 0; i < CLOSED_MAX; i++) {
+        const struct closed_target *c = &d->closed[i];
+        if (c->target && c->hash == r->target_hash && now - c->at_ms < CLOSED_KEEP_MS &&
+            strcmp(c->target, r->target) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void closed_add(drest *d, const rq *r, uint64_t now)
+{
+    struct closed_target *c = &d->closed[d->closed_next];
+    d->closed_next = (d->closed_next + 1) % CLOSED_MAX;
+    free(c->target);
+    c->target = util_strdup(r->target);
+    c->hash = r->target_hash;
+    c->at_ms = now;
 }
 
 /* ---- answering --------------------------------------------------------------------------------
@@ -165,6 +270,8 @@ static void finish(drest *d, rq *r, int status, const char *error)
         r->resp = NULL;
         if (error) snprintf(res->error, sizeof res->error, "%s", error);
         if (rt_send_spill(m->reply_to, &res->hdr) != 0) rt_msg_free(&res->hdr);
+    } else if (error == SUPERSEDED) {
+        LOG_DEBUG(ACTOR, "%s: %s", r->t.route.key, error);
     } else if (!is_success(status)) {
         /* Route, not path: paths hold interaction tokens. */
         char excerpt[160] = "";
@@ -174,9 +281,13 @@ static void finish(drest *d, rq *r, int status, const char *error)
         LOG_WARN(ACTOR, "%s failed: status %d%s%s %s", r->t.route.key, status, error ? ": " : "",
                  error ? error : "", excerpt);
     }
+    order_unlink(d, r);
+    rest_req_msg *then = m->then;
+    m->then = NULL;
     free(r->resp);
     rt_msg_free(&m->hdr);
     free(r);
+    if (then) rq_accept(d, &then->hdr);
 }
 
 static void report_fatal(drest *d)
@@ -398,6 +509,7 @@ static uint64_t schedule(drest *d, uint64_t now)
     for (rq *r = d->head, *next; r; r = next) {
         next = r->next;
         if (d->ninflight >= d->cfg.max_in_flight) break;
+        if (r->o_prev) continue; /* an earlier write to the same message goes first */
         uint64_t at = 0;
         rl_verdict v = rl_acquire(d->rl, &r->t, now, &at);
         if (v == RL_SEND) {
@@ -540,6 +652,48 @@ static void abort_all(drest *d, const char *why)
     }
 }
 
+/* Queues one request (from the mailbox, or chained after another with `then`). */
+static void rq_accept(drest *d, rt_msg *m)
+{
+    atomic_fetch_add(&d->requests, 1);
+    rq *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    r->m = (rest_req_msg *)m;
+    const char *method = rest_method_name(r->m->method);
+    if (rl_ticket_init(&r->t, method, r->m->path) != 0) {
+        finish(d, r, 0, "invalid API path");
+        return;
+    }
+    r->t.retry_until_ms = r->m->deliver_until_ms;
+    char target[RL_PATH_MAX];
+    if (rest_order_target(method, r->m->path, target, sizeof target)) {
+        r->target = util_strdup(target);
+        r->target_hash = util_fnv1a_str(target);
+        uint64_t now = rt_now_ms();
+        if (closed_has(d, r, now) && !r->m->final_write) {
+            atomic_fetch_add(&d->superseded, 1);
+            free(r->target);
+            r->target = NULL;
+            finish(d, r, 0, SUPERSEDED);
+            return;
+        }
+        if (r->m->final_write) {
+            /* writes to this message still waiting (not in flight) would only be overwritten */
+            for (rq *p = tail_find(d, r), *prev; p; p = prev) {
+                prev = p->o_prev;
+                if (p->in_flight || p->m->final_write) continue;
+                atomic_fetch_add(&d->superseded, 1);
+                q_unlink(d, p);
+                finish(d, p, 0, SUPERSEDED);
+            }
+            closed_add(d, r, now);
+        }
+        order_link(d, r);
+    }
+    q_push_back(d, r);
+    d->dirty = true;
+}
+
 static void on_message(rt_actor *self, void *state, rt_msg *m)
 {
     drest *d = state;
@@ -549,16 +703,7 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
         rt_msg_free(m);
         return;
     }
-    atomic_fetch_add(&d->requests, 1);
-    rq *r = calloc(1, sizeof *r);
-    if (!r) abort();
-    r->m = (rest_req_msg *)m;
-    if (rl_ticket_init(&r->t, rest_method_name(r->m->method), r->m->path) != 0) {
-        finish(d, r, 0, "invalid API path");
-        return;
-    }
-    q_push_back(d, r);
-    d->dirty = true;
+    rq_accept(d, m);
 }
 
 static void rest_loop(rt_actor *self, void *state, unsigned thread_index)
@@ -675,6 +820,8 @@ void drest_free(drest *d)
     }
     free(d->api_base);
     free(d->user_agent);
+    for (unsigned i = 0; i < CLOSED_MAX; i++)
+        free(d->closed[i].target);
     free(d);
 }
 
@@ -694,6 +841,7 @@ void drest_stats_get(drest *d, drest_stats *out)
     out->in_flight = atomic_load(&d->inflight_n);
     out->bytes_out = atomic_load(&d->bytes_out);
     out->bytes_in = atomic_load(&d->bytes_in);
+    out->superseded = atomic_load(&d->superseded);
     out->fatal = atomic_load(&d->fatal);
 }
 

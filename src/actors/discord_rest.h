@@ -7,7 +7,10 @@
  * Protocol: send MSG_REST_REQ (src/msgs/discord_msgs.h). When reply_to is set, the outcome
  * comes back as MSG_REST_RES with the same cookie: the final HTTP status after the actor's own
  * retries (429 by scope, 5xx and network errors with backoff), the body (bounded), or status 0
- * and a short error. Without reply_to, failures are logged. A 401 stops the bot
+ * and a short error. Without reply_to, failures are logged. Requests with deliver_until_ms are
+ * retried until then instead of a fixed number of times. Writes to one message (PATCH/DELETE of
+ * a webhook or channel message) go one at a time in arrival order, and after a final_write
+ * nothing but another final write reaches that message (see rest_req_msg). A 401 stops the bot
  * (rt_system_request_exit) with an operator message, since the token is wrong.
  *
  * Requests with files go as multipart/form-data: "payload_json" + "files[n]". Interaction and
@@ -67,7 +70,8 @@ typedef struct drest_stats {
     uint64_t pending; /* queued, not yet sent */
     uint64_t in_flight;
     uint64_t bytes_out, bytes_in;
-    bool fatal; /* a 401 was seen */
+    uint64_t superseded; /* writes dropped because their message had its final write */
+    bool fatal;          /* a 401 was seen */
 } drest_stats;
 
 void drest_stats_get(drest *d, drest_stats *out);

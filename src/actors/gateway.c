@@ -12,9 +12,8 @@
  * and closed; its late callbacks only free it, so a dead peer never delays the reconnect.
  */
 #include "actors/gateway.h"
-#include "util/util_curl.h"
+#include "util/util_http.h"
 
-#include <curl/curl.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -613,34 +612,10 @@ static const struct lws_protocols protocols[] = {
 
 /* ---- GET /gateway/bot ------------------------------------------------------------------- */
 
-typedef struct http_body {
-    char *buf;
-    size_t len;
-    bool too_big;
-} http_body;
-
-static size_t on_http_body(char *p, size_t sz, size_t n, void *ud)
+static bool stop_asked(void *ctx)
 {
-    http_body *b = ud;
-    size_t k = sz * n;
-    if (b->len + k > BOT_INFO_MAX) {
-        b->too_big = true;
-        return 0;
-    }
-    char *q = realloc(b->buf, b->len + k + 1);
-    if (!q) return 0;
-    b->buf = q;
-    memcpy(b->buf + b->len, p, k);
-    b->len += k;
-    b->buf[b->len] = '\0';
-    return k;
-}
-
-static int on_http_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
-{
-    (void)a, (void)b, (void)c, (void)d;
-    gateway *g = ud;
-    return rt_actor_stop_requested(g->actor) ? 1 : 0; /* abort on shutdown */
+    gateway *g = ctx;
+    return rt_actor_stop_requested(g->actor); /* abort on shutdown */
 }
 
 /* 0 = got it, 1 = retry later, -1 = fatal (logged). */
@@ -652,38 +627,20 @@ static int fetch_bot_info(gateway *g)
         n--;
     snprintf(url, sizeof url, "%.*s/gateway/bot", (int)n, g->api_base);
     char auth[300];
-    snprintf(auth, sizeof auth, "Authorization: Bot %s", g->token);
-    char ua[128];
-    snprintf(ua, sizeof ua, "User-Agent: DiscordBot (https://github.com/fluxbot/fluxbot, %s)",
-             FLUXBOT_VERSION);
-
-    util_curl_init();
-    CURL *e = curl_easy_init();
-    if (!e) return 1;
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    h = curl_slist_append(h, ua);
-    http_body b = {0};
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_http_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_http_progress);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, g);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode rc = curl_easy_perform(e);
-    long status = 0;
-    if (rc == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
+    snprintf(auth, sizeof auth, "Bot %s", g->token);
+    util_http_opts o = {.authorization = auth,
+                        .timeout_ms = 10000,
+                        .max_bytes = BOT_INFO_MAX,
+                        .cancel = stop_asked,
+                        .cancel_ctx = g};
+    util_http_res b;
+    int rc = util_http_get(url, &o, &b);
+    long status = b.status;
 
     int result = 1;
-    if (rc != CURLE_OK) {
+    if (rc != 0) {
         if (!rt_actor_stop_requested(g->actor))
-            LOG_WARN(LOGN, "GET /gateway/bot failed: %s%s", curl_easy_strerror(rc),
-                     b.too_big ? " (answer too large)" : "");
+            LOG_WARN(LOGN, "GET /gateway/bot failed: %s", b.error);
     } else if (status == 401) {
         fatal_stop(g, 401,
                    "Discord rejected the bot token (401 on GET /gateway/bot); set a valid "
@@ -693,12 +650,12 @@ static int fetch_bot_info(gateway *g)
         LOG_WARN(LOGN, "GET /gateway/bot answered HTTP %ld; retrying", status);
     } else {
         char err[160];
-        if (gw_parse_bot_info(b.buf ? b.buf : "", b.len, &g->bot, err, sizeof err) == 0)
+        if (gw_parse_bot_info(b.body ? b.body : "", b.len, &g->bot, err, sizeof err) == 0)
             result = 0;
         else
             LOG_WARN(LOGN, "%s; retrying", err);
     }
-    free(b.buf);
+    util_http_res_free(&b);
     return result;
 }
 

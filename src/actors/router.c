@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "analytics/an_record.h"
 #include "analytics/an_commands.h"
@@ -19,6 +21,7 @@
 #include "discord/commands.h"
 #include "discord/interaction.h"
 #include "discord/reply.h"
+#include "discord/reply_req.h"
 #include "fluxbot/log.h"
 #include "msgs/analytics_msgs.h"
 #include "msgs/comfy_msgs.h"
@@ -160,20 +163,29 @@ static rpend_entry entry_for(const ix_interaction *ix, uint64_t received_ns, rou
     return e;
 }
 
+/* A seed for jobs without one (not a secret: it only varies the picture). */
+static uint64_t random_u64(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        v = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&v;
+        v *= 0x9E3779B97F4A7C15ULL;
+    }
+    return v;
+}
+
 static rest_req_msg *callback_req(uint64_t id, const char *token, const char *body)
 {
-    char path[64 + IX_TOKEN_MAX];
-    snprintf(path, sizeof path, "/interactions/%" PRIu64 "/%s/callback", id, token);
-    return rest_req_msg_new(REST_POST, path, body);
+    return reply_req_callback(id, token, util_strdup(body));
 }
 
 /* Edits the message of an interaction token (fire and forget: the REST actor logs failures). */
 static void edit_original(router *r, uint64_t app_id, const char *token, const char *body)
 {
     if (!body || !token) return;
-    char path[64 + IX_TOKEN_MAX];
-    snprintf(path, sizeof path, "/webhooks/%" PRIu64 "/%s/messages/@original", app_id, token);
-    rest_req_msg *m = rest_req_msg_new(REST_PATCH, path, body);
+    rest_req_msg *m = reply_req_edit_original(app_id, token, util_strdup(body));
     if (rt_send_spill(r->cfg.rest, &m->hdr) != 0) rt_msg_free(&m->hdr);
 }
 
@@ -245,27 +257,25 @@ static void reply_json(router *r, const ix_interaction *ix, rpend_entry *e, char
     respond(r, ix->id, ix->token, body, e);
 }
 
-/* Defers (type 5) and parks `work` for `target` until Discord accepted the defer. */
-static void defer_then(router *r, const ix_interaction *ix, rpend_entry *e, bool ephemeral,
-                       rt_msg *work, rt_actor *target)
+/* Answers with `body` (an acknowledgement: a defer, or type 6) and parks `work` for `target`
+ * until Discord accepted it: the router owns every first answer, the other actors only edit
+ * @original or send follow-ups, and never before the acknowledgement exists. */
+static void answer_then(router *r, const ix_interaction *ix, rpend_entry *e, char *body,
+                        rt_msg *work, rt_actor *target)
 {
     e->kind = RPEND_FORWARD;
     e->work = work;
     e->target = target;
     e->success = true;
     e->stat_outcome = ROUTER_OUT_OK;
-    respond(r, ix->id, ix->token, reply_deferred_json(ephemeral), e);
+    respond(r, ix->id, ix->token, body, e);
 }
 
-/* Hands an unanswered interaction to the runner, which answers it itself. */
-static void hand_over(router *r, rpend_entry *e, rt_msg *work, const ix_interaction *ix)
+/* Defers (type 5, "thinking") and parks `work` for `target` until Discord accepted the defer. */
+static void defer_then(router *r, const ix_interaction *ix, rpend_entry *e, bool ephemeral,
+                       rt_msg *work, rt_actor *target)
 {
-    if (rt_send_spill(r->cfg.runner, work) != 0) {
-        rt_msg_free(work);
-        reply_error(r, ix, e, "Image generation is not available right now.", ROUTER_OUT_DROPPED);
-        return;
-    }
-    finish(r, e, ROUTER_OUT_OK, true);
+    answer_then(r, ix, e, reply_deferred_json(ephemeral), work, target);
 }
 
 /* ---- commands ------------------------------------------------------------------------------ */
@@ -295,7 +305,10 @@ static void cmd_generate(router *r, const ix_interaction *ix, uint64_t t0, comfy
         reply_error(r, ix, &e, err, ROUTER_OUT_INVALID);
         return;
     }
-    defer_then(r, ix, &e, false, &m->hdr, r->cfg.runner);
+    /* checked once (rcmd_job), resolved here: the runner applies its limits and runs it */
+    comfy_job *job = cjob_resolve(m, cat, 0, random_u64());
+    rt_msg_free(&m->hdr);
+    defer_then(r, ix, &e, false, &comfy_start_msg_new(job)->hdr, r->cfg.runner);
 }
 
 static void cmd_queue(router *r, const ix_interaction *ix, uint64_t t0)
@@ -307,7 +320,8 @@ static void cmd_queue(router *r, const ix_interaction *ix, uint64_t t0)
     }
     comfy_queue_msg *q = comfy_queue_msg_new(ix->application_id, ix->id, ix->token);
     rcmd_origin(ix, &q->origin);
-    hand_over(r, &e, &q->hdr, ix);
+    /* only the caller sees the answer: an ephemeral defer, which the runner edits */
+    defer_then(r, ix, &e, true, &q->hdr, r->cfg.runner);
 }
 
 static void cmd_stats(router *r, const ix_interaction *ix, uint64_t t0)
@@ -452,13 +466,28 @@ static void on_component(router *r, const ix_interaction *ix, uint64_t t0, const
                         ROUTER_OUT_INVALID);
             return;
         }
-        comfy_button_msg *b = comfy_button_msg_new(id, ix->application_id, ix->id, ix->token);
+        if (act == CRES_DELETE && !cres_may_delete(ix->user_id, owner, ix->permissions)) {
+            reply_error(r, ix, &e,
+                        "\xf0\x9f\x9a\xab Only the person who asked for this result, or a member "
+                        "with Manage Messages, can delete it.",
+                        ROUTER_OUT_DENIED);
+            return;
+        }
+        comfy_button_action ba = act == CRES_REGENERATE ? COMFY_BUTTON_REGENERATE
+                                 : act == CRES_UPSCALE2 ? COMFY_BUTTON_UPSCALE2
+                                                        : COMFY_BUTTON_DELETE;
+        comfy_button_msg *b = comfy_button_msg_new(ba, job, ix->application_id, ix->id, ix->token);
         rcmd_origin(ix, &b->origin);
         b->message_id = ix->message_id;
         char *url = rcmd_message_image_url(d->data_json, d->data_len);
         if (url) comfy_button_set_image_url(b, url);
         free(url);
-        hand_over(r, &e, &b->hdr, ix);
+        /* Delete: type 6 (nothing new to show; the runner removes the message); Regenerate and
+         * Upscale ×2: a public "thinking" the new job's result will replace */
+        if (ba == COMFY_BUTTON_DELETE)
+            answer_then(r, ix, &e, reply_deferred_update_json(), &b->hdr, r->cfg.runner);
+        else
+            defer_then(r, ix, &e, false, &b->hdr, r->cfg.runner);
         return;
     }
     rpend_entry e = entry_for(ix, t0, ROUTER_CMD_UNKNOWN);

@@ -20,19 +20,23 @@
  *
  * Answers (POST /interactions/{id}/{token}/callback through the REST actor):
  *   bad input, unknown command or component, refusal  → type 4, ephemeral (flags 64)
- *   /comfy /redux /pulid /video                        → type 5; the job goes to the runner
+ *   /comfy /redux /pulid /video                        → type 5; the resolved job to the runner
  *   /stats                                             → type 5 ephemeral; query to the reporter
  *   /reset_stats                                       → type 4 ephemeral prompt with buttons
  *   autocomplete (lora, lora2, lora3, resolution)      → type 8
- *   /queue and the runner's result buttons             → forwarded unanswered: the runner answers
+ *   /queue                                             → type 5 ephemeral; to the runner
+ *   Regenerate, Upscale ×2                             → type 5; the parsed click to the runner
+ *   Delete by the requester or a moderator             → type 6; the parsed click to the runner
+ *   Delete by anyone else                              → type 4 ephemeral refusal
+ * The router owns every first answer: the runner, the reporter and the writer only edit
+ * @original or send follow-ups.
  * Work that follows a defer is forwarded only after the defer's MSG_REST_RES is 2xx, so the
  * runner's or reporter's PATCH of @original can never reach Discord before the defer; a failed
  * defer drops the work (logged, failed command_usage row). Every pending entry holds the actor
  * (rt_actor_hold) so a stop waits for the outstanding answers; a periodic sweep bounds the wait.
  *
  * command_usage: one row per interaction (autocomplete excepted: it fires per keystroke and is
- * not a use of a command), with exec_ms from the frame's arrival to the callback's answer
- * (to the hand-over for the paths the runner answers).
+ * not a use of a command), with exec_ms from the frame's arrival to the callback's answer.
  *
  * Lifetime: router_create before rt_system_start (after the actors it sends to exist, before
  * the gateway), router_free after rt_system_free.

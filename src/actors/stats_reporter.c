@@ -16,6 +16,7 @@
 #include "analytics/an_commands.h"
 #include "analytics/an_stats.h"
 #include "discord/stats_reply.h"
+#include "discord/reply_req.h"
 #include "fluxbot/log.h"
 #include "msgs/discord_msgs.h"
 #include "msgs/stats_msgs.h"
@@ -97,8 +98,7 @@ static void answer(stats_reporter *r, stats_query_msg *q)
                                                             "not be read");
         atomic_fetch_add(&r->failed, 1);
     }
-    rest_req_msg *req = rest_req_msg_new(REST_PATCH, path, json);
-    free(json);
+    rest_req_msg *req = reply_req_edit_original(app, q->token, json);
     if (a->png) rest_req_add_file_owned(req, AN_CHART_FILENAME, "image/png", a->png, a->png_len);
     free(a);
     req->reply_to = q->rest_reply_to;

@@ -10,7 +10,10 @@
 
 #include "analytics/an_event.h"
 #include "analytics/an_time.h"
+#include "discord/embed.h"
+#include "discord/reply.h"
 #include "util/util_dec.h"
+#include "util/util_str.h"
 
 /* ---- the days option --------------------------------------------------------------------- */
 
@@ -145,13 +148,9 @@ static void sb_duration(sbuf *b, double ms)
     }
 }
 
-static void add_field(cJSON *fields, const char *name, const char *value)
+static void add_field(embed *e, const char *name, const char *value)
 {
-    cJSON *f = cJSON_CreateObject();
-    cJSON_AddStringToObject(f, "name", name);
-    cJSON_AddStringToObject(f, "value", value);
-    cJSON_AddBoolToObject(f, "inline", false);
-    cJSON_AddItemToArray(fields, f);
+    embed_add_field(e, name, value, false);
 }
 
 static void top_lines(sbuf *b, const an_top_item *items, unsigned n, const char *prefix)
@@ -169,17 +168,18 @@ static void top_lines(sbuf *b, const an_top_item *items, unsigned n, const char 
 
 /* ---- the /stats embed -------------------------------------------------------------------- */
 
-cJSON *an_stats_embed(const an_stats *s)
+/* Fills e (initialised by the caller) with the /stats sections. */
+static void stats_embed(const an_stats *s, embed *ep)
 {
-    cJSON *embed = cJSON_CreateObject();
+    embed e;
+    embed_init(&e);
     char title[64];
     if (s->window.days == 1)
         snprintf(title, sizeof title, "Usage Statistics (Last Day)");
     else
         snprintf(title, sizeof title, "Usage Statistics (Last %d Days)", s->window.days);
-    cJSON_AddStringToObject(embed, "title", title);
-    cJSON_AddNumberToObject(embed, "color", 0x3498DB);
-    cJSON *fields = cJSON_AddArrayToObject(embed, "fields");
+    embed_set_title(&e, title);
+    embed_set_color(&e, 0x3498DB);
 
     sbuf b = {0};
     if (s->total_images == 0 && s->total_videos == 0) {
@@ -192,7 +192,7 @@ cJSON *an_stats_embed(const an_stats *s)
             &b, "\nTotal Videos: %llu\nAverage Video Time: ", (unsigned long long)s->total_videos);
         sb_duration(&b, an_stats_avg_video_ms(s));
     }
-    add_field(fields, "Image Generation", b.p);
+    add_field(&e, "Image Generation", b.p);
     b.len = 0;
 
     if (s->total_commands == 0 && s->total_buttons == 0) {
@@ -209,7 +209,7 @@ cJSON *an_stats_embed(const an_stats *s)
         /* Button presses are interactions, not commands: counted apart, never "popular". */
         sb_printf(&b, "Buttons pressed: %llu", (unsigned long long)s->total_buttons);
     }
-    add_field(fields, "Command Usage", b.p);
+    add_field(&e, "Command Usage", b.p);
     b.len = 0;
 
     if (s->total_users == 0)
@@ -218,48 +218,45 @@ cJSON *an_stats_embed(const an_stats *s)
         sb_printf(&b, "Total Users: %llu\nActive Users: %llu (%u+ events)",
                   (unsigned long long)s->total_users, (unsigned long long)s->active_users,
                   s->active_min);
-    add_field(fields, "User Activity", b.p);
+    add_field(&e, "User Activity", b.p);
     b.len = 0;
 
     if (s->n_top_resolutions == 0)
         sb_puts(&b, "No data");
     else
         top_lines(&b, s->top_resolutions, s->n_top_resolutions, "");
-    add_field(fields, "Popular Resolutions", b.p);
+    add_field(&e, "Popular Resolutions", b.p);
     free(b.p);
 
     char from[40], to[40], footer[100], iso[40];
     an_format_utc(s->window.start_ms, from, sizeof from);
     an_format_utc(s->window.end_ms, to, sizeof to);
     snprintf(footer, sizeof footer, "%s \xe2\x86\x92 %s", from, to);
-    cJSON *f = cJSON_AddObjectToObject(embed, "footer");
-    cJSON_AddStringToObject(f, "text", footer);
+    embed_set_footer(&e, footer, NULL);
     an_format_iso(s->window.end_ms, iso, sizeof iso);
-    cJSON_AddStringToObject(embed, "timestamp", iso);
-    return embed;
+    free(e.timestamp);
+    e.timestamp = util_strdup(iso);
+    *ep = e;
 }
 
-static char *print_and_free(cJSON *root)
+cJSON *an_stats_embed(const an_stats *s)
 {
-    char *out = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return out;
-}
-
-/* Every message the bot sends disables mentions: statistics name users and the prompt quotes
- * nothing, but an edit without allowed_mentions would let any mention in it ping. */
-static void no_mentions(cJSON *msg)
-{
-    cJSON_AddArrayToObject(cJSON_AddObjectToObject(msg, "allowed_mentions"), "parse");
+    embed e;
+    stats_embed(s, &e);
+    cJSON *o = embed_to_json(&e);
+    embed_free(&e);
+    return o;
 }
 
 char *an_stats_reply_json(const an_stats *s)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *embeds = cJSON_AddArrayToObject(root, "embeds");
-    cJSON_AddItemToArray(embeds, an_stats_embed(s));
-    no_mentions(root);
-    return print_and_free(root);
+    embed e;
+    stats_embed(s, &e);
+    const embed *list[1] = {&e};
+    reply_msg m = {.embeds = list, .nembeds = 1};
+    char *json = reply_message_json(&m, NULL, 0);
+    embed_free(&e);
+    return json;
 }
 
 char *an_stats_failed_json(const char *why)
@@ -267,74 +264,8 @@ char *an_stats_failed_json(const char *why)
     char text[400];
     snprintf(text, sizeof text, "Statistics are unavailable right now: %s",
              why && *why ? why : "unknown error");
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "content", text);
-    cJSON_AddArrayToObject(root, "embeds");
-    no_mentions(root);
-    return print_and_free(root);
-}
-
-static size_t codepoints(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80) n++;
-    return n;
-}
-
-/* Checks the string member `key` of obj against max; adds its length to *total. */
-static bool check_str(const cJSON *obj, const char *key, size_t max, const char *what,
-                      size_t *total, char *why, size_t whylen)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) return true;
-    if (!cJSON_IsString(v)) {
-        snprintf(why, whylen, "%s is not a string", what);
-        return false;
-    }
-    size_t n = codepoints(v->valuestring);
-    if (n > max) {
-        snprintf(why, whylen, "%s has %zu characters (max %zu)", what, n, max);
-        return false;
-    }
-    *total += n;
-    return true;
-}
-
-bool an_embed_within_limits(const cJSON *embed, char *why, size_t whylen)
-{
-    size_t total = 0;
-    if (!check_str(embed, "title", 256, "title", &total, why, whylen)) return false;
-    if (!check_str(embed, "description", 4096, "description", &total, why, whylen)) return false;
-    const cJSON *footer = cJSON_GetObjectItemCaseSensitive(embed, "footer");
-    if (footer && !check_str(footer, "text", 2048, "footer", &total, why, whylen)) return false;
-    const cJSON *author = cJSON_GetObjectItemCaseSensitive(embed, "author");
-    if (author && !check_str(author, "name", 256, "author", &total, why, whylen)) return false;
-    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(embed, "fields");
-    if (fields) {
-        if (cJSON_GetArraySize(fields) > 25) {
-            snprintf(why, whylen, "%d fields (max 25)", cJSON_GetArraySize(fields));
-            return false;
-        }
-        const cJSON *f;
-        cJSON_ArrayForEach(f, fields)
-        {
-            if (!check_str(f, "name", 256, "field name", &total, why, whylen)) return false;
-            if (!check_str(f, "value", 1024, "field value", &total, why, whylen)) return false;
-            const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
-            const cJSON *value = cJSON_GetObjectItemCaseSensitive(f, "value");
-            if (!cJSON_IsString(name) || !*name->valuestring || !cJSON_IsString(value) ||
-                !*value->valuestring) {
-                snprintf(why, whylen, "a field has an empty name or value");
-                return false;
-            }
-        }
-    }
-    if (total > 6000) {
-        snprintf(why, whylen, "%zu characters in total (max 6000)", total);
-        return false;
-    }
-    return true;
+    reply_msg m = {.content = text, .set_embeds = true};
+    return reply_message_json(&m, NULL, 0);
 }
 
 /* ---- /reset_stats permission ------------------------------------------------------------- */
@@ -372,53 +303,26 @@ an_perm an_reset_permission(uint64_t permissions, const uint64_t *member_roles,
 
 /* ---- interaction replies ----------------------------------------------------------------- */
 
-static char *callback(int type, const char *content, int flags, bool clear_components)
-{
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddNumberToObject(root, "type", type);
-    cJSON *data = cJSON_AddObjectToObject(root, "data");
-    cJSON_AddStringToObject(data, "content", content);
-    if (flags) cJSON_AddNumberToObject(data, "flags", flags);
-    if (clear_components) cJSON_AddArrayToObject(data, "components");
-    no_mentions(data);
-    return print_and_free(root);
-}
-
 char *an_ephemeral_json(const char *text)
 {
-    return callback(AN_CALLBACK_MESSAGE, text, AN_FLAG_EPHEMERAL, false);
-}
-
-static cJSON *button(int style, const char *label, const char *custom_id)
-{
-    cJSON *b = cJSON_CreateObject();
-    cJSON_AddNumberToObject(b, "type", 2);
-    cJSON_AddNumberToObject(b, "style", style);
-    cJSON_AddStringToObject(b, "label", label);
-    cJSON_AddStringToObject(b, "custom_id", custom_id);
-    return b;
+    return reply_text_json(text, true);
 }
 
 char *an_reset_prompt_json(const char *confirm_id, const char *cancel_id)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddNumberToObject(root, "type", AN_CALLBACK_MESSAGE);
-    cJSON *data = cJSON_AddObjectToObject(root, "data");
-    cJSON_AddStringToObject(
-        data, "content",
-        "\xe2\x9a\xa0\xef\xb8\x8f This permanently deletes **all** usage statistics: commands, "
-        "generations, activity and the daily summaries. Press **Confirm** within 60 seconds to "
-        "go ahead.");
-    cJSON_AddNumberToObject(data, "flags", AN_FLAG_EPHEMERAL);
-    cJSON *rows = cJSON_AddArrayToObject(data, "components");
-    cJSON *row = cJSON_CreateObject();
-    cJSON_AddNumberToObject(row, "type", 1);
-    cJSON *buttons = cJSON_AddArrayToObject(row, "components");
-    cJSON_AddItemToArray(buttons, button(4, "Confirm", confirm_id));
-    cJSON_AddItemToArray(buttons, button(2, "Cancel", cancel_id));
-    cJSON_AddItemToArray(rows, row);
-    no_mentions(data);
-    return print_and_free(root);
+    reply_button buttons[2] = {
+        {.style = REPLY_BTN_DANGER, .label = "Confirm", .custom_id = confirm_id},
+        {.style = REPLY_BTN_SECONDARY, .label = "Cancel", .custom_id = cancel_id},
+    };
+    reply_row row = {.buttons = buttons, .nbuttons = 2};
+    reply_msg m = {
+        .content = "\xe2\x9a\xa0\xef\xb8\x8f This permanently deletes **all** usage statistics: "
+                   "commands, generations, activity and the daily summaries. Press **Confirm** "
+                   "within 60 seconds to go ahead.",
+        .flags = REPLY_FLAG_EPHEMERAL,
+        .rows = &row,
+        .nrows = 1};
+    return reply_callback_json(REPLY_CB_MESSAGE, &m, NULL, 0);
 }
 
 char *an_reset_refusal_json(void)
@@ -439,15 +343,14 @@ char *an_reset_unknown_json(void)
 
 char *an_reset_cancelled_json(void)
 {
-    return callback(AN_CALLBACK_UPDATE, "Reset cancelled. No statistics were deleted.", 0, true);
+    return reply_update_text_json("Reset cancelled. No statistics were deleted.");
 }
 
 char *an_reset_expired_json(void)
 {
-    return callback(AN_CALLBACK_UPDATE,
-                    "This confirmation expired after 60 seconds. Nothing was deleted; run "
-                    "/reset_stats again.",
-                    0, true);
+    return reply_update_text_json(
+        "This confirmation expired after 60 seconds. Nothing was deleted; "
+        "run /reset_stats again.");
 }
 
 char *an_reset_done_json(uint64_t rows_deleted, const char *error)
@@ -458,9 +361,6 @@ char *an_reset_done_json(uint64_t rows_deleted, const char *error)
     else
         snprintf(text, sizeof text, "Statistics reset: %llu row%s deleted.",
                  (unsigned long long)rows_deleted, rows_deleted == 1 ? "" : "s");
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "content", text);
-    cJSON_AddArrayToObject(root, "components");
-    no_mentions(root);
-    return print_and_free(root);
+    reply_msg m = {.content = text, .set_components = true};
+    return reply_message_json(&m, NULL, 0);
 }

@@ -66,11 +66,6 @@ char *an_stats_reply_json(const an_stats *s);
 /* The body of a failed query: {"content": "...", "embeds": []}. */
 char *an_stats_failed_json(const char *why);
 
-/* Discord's embed limits: title <= 256, field name <= 256, value <= 1024, <= 25 fields,
- * footer <= 2048, description <= 4096, and <= 6000 characters in total. Characters are
- * counted as Unicode code points. On violation fills why and returns false. */
-bool an_embed_within_limits(const cJSON *embed, char *why, size_t whylen);
-
 /* ---- /reset_stats permission ------------------------------------------------------------- */
 
 #define AN_PERM_ADMINISTRATOR 0x8ULL
@@ -101,12 +96,7 @@ bool an_parse_u64(const char *s, uint64_t *out);
 
 /* ---- interaction replies ----------------------------------------------------------------- */
 
-#define AN_CALLBACK_MESSAGE 4 /* CHANNEL_MESSAGE_WITH_SOURCE */
-#define AN_CALLBACK_DEFERRED 5
-#define AN_CALLBACK_DEFERRED_UPDATE 6
-#define AN_CALLBACK_UPDATE 7 /* UPDATE_MESSAGE */
-#define AN_FLAG_EPHEMERAL 64
-
+/* Bodies built with src/discord's reply builders (callback types, flags, no pings). */
 /* {"type":4,"data":{"content":text,"flags":64}} */
 char *an_ephemeral_json(const char *text);
 /* The confirmation prompt: type 4, ephemeral, with Confirm (danger) / Cancel (secondary). */

@@ -17,13 +17,13 @@
 #include <unistd.h>
 
 #include "analytics/an_stats.h"
-#include "app/app_http.h"
 #include "comfy/loras.h"
 #include "comfy/ratios.h"
 #include "comfy/workflow.h"
 #include "discord/interaction.h"
 #include "moderation/mod_access.h"
 #include "moderation/mod_store.h"
+#include "util/util_http.h"
 #include "util/util_self.h"
 
 typedef struct report {
@@ -196,8 +196,9 @@ static void check_discord(report *r, const fb_config *cfg)
     char url[CFG_STR + 32], auth[CFG_STR + 8];
     snprintf(url, sizeof url, "%s/users/@me", cfg->discord_api_base);
     snprintf(auth, sizeof auth, "Bot %s", cfg->discord_token);
-    apphttp_res res;
-    if (apphttp_get(url, auth, cfg->rest_timeout_ms, 1u << 20, &res) != 0) {
+    util_http_res res;
+    util_http_opts o = {.authorization = auth, .timeout_ms = (long)cfg->rest_timeout_ms};
+    if (util_http_get(url, &o, &res) != 0) {
         bad(r, "discord", "check the network, a proxy, or discord_api_base (DISCORD_API_BASE)",
             "cannot reach %s: %s", cfg->discord_api_base, res.error);
         return;
@@ -220,7 +221,7 @@ static void check_discord(report *r, const fb_config *cfg)
         bad(r, "discord", "try again later; if it persists check discord_api_base",
             "GET /users/@me answered %ld", res.status);
     }
-    apphttp_res_free(&res);
+    util_http_res_free(&res);
 }
 
 static void check_comfy(report *r, const fb_config *cfg)
@@ -231,8 +232,8 @@ static void check_comfy(report *r, const fb_config *cfg)
         char url[CFG_STR + 32];
         size_t bl = strlen(base);
         snprintf(url, sizeof url, "%s%ssystem_stats", base, bl && base[bl - 1] == '/' ? "" : "/");
-        apphttp_res res;
-        if (apphttp_get(url, NULL, 10000, 1u << 20, &res) != 0) {
+        util_http_res res;
+        if (util_http_get(url, &(util_http_opts){.timeout_ms = 10000}, &res) != 0) {
             bad(r, "comfyui",
                 "start ComfyUI there (python main.py --listen 127.0.0.1 --port PORT) or fix "
                 "COMFYUI_URLS",
@@ -250,7 +251,7 @@ static void check_comfy(report *r, const fb_config *cfg)
                 "%s: /system_stats answered %ld without ComfyUI's system object", base, res.status);
         }
         cJSON_Delete(st);
-        apphttp_res_free(&res);
+        util_http_res_free(&res);
     }
 }
 

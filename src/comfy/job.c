@@ -170,6 +170,12 @@ comfy_job *cjob_from_msg(const comfy_job_msg *m, const cjob_catalog *cat, uint64
                          uint64_t random_seed, char *err, size_t errlen)
 {
     if (cjob_check_options(m, cat, err, errlen)) return NULL;
+    return cjob_resolve(m, cat, job_id, random_seed);
+}
+
+comfy_job *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job_id,
+                        uint64_t random_seed)
+{
     comfy_job *j = calloc(1, sizeof *j);
     if (!j) abort();
     j->id = job_id;

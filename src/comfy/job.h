@@ -78,6 +78,11 @@ int cjob_check_options(const comfy_job_msg *m, const cjob_catalog *cat, char *er
 comfy_job *cjob_from_msg(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job_id,
                          uint64_t random_seed, char *err, size_t errlen);
 
+/* Builds the job of a message cjob_check_options accepted (the router checks once, then
+ * resolves: labels to sizes, LoRA names to files, the seed). Never NULL. */
+comfy_job *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job_id,
+                        uint64_t random_seed);
+
 /* A copy of src (without downloaded image bytes) for a new interaction; reply/origin replace
  * src's. Used by Regenerate (then set a new seed) and to keep finished jobs' parameters. */
 comfy_job *cjob_clone(const comfy_job *src, uint64_t new_id, const comfy_reply_ref *reply,

@@ -1,13 +1,13 @@
 /*
- * What the user sees of a job, as Discord JSON: progress edits, the final embed with its file and
- * buttons, error texts, ephemeral replies, and the buttons' custom_ids.
+ * What the user sees of a job's result: the final message (embed, file, buttons) built with
+ * src/discord's reply and embed builders, error texts, and the buttons' custom_ids. Envelopes,
+ * flags, allowed_mentions and paths are src/discord's, never built here.
  *
  * custom_id format (≤ 100 chars, parsed strictly):
  *   "fb:regen:<job>"          Regenerate with a new seed
  *   "fb:up2:<job>"            Upscale ×2 of this result
  *   "fb:del:<job>:<owner>"    Delete; the requester's id is in the id itself so the permission
  *                             check still works after a restart (the original lost it)
- * Until the REST helper's builders land in main, these are built here with cJSON.
  */
 #ifndef FLUXBOT_COMFY_RESULT_H
 #define FLUXBOT_COMFY_RESULT_H
@@ -20,7 +20,6 @@
 
 #define CRES_PERM_ADMINISTRATOR (1ULL << 3)
 #define CRES_PERM_MANAGE_MESSAGES (1ULL << 13)
-#define CRES_FLAG_EPHEMERAL 64
 
 typedef enum cres_action {
     CRES_NONE = 0,
@@ -44,17 +43,14 @@ typedef struct cres_result {
     bool is_image; /* embed can show it with attachment://filename */
     uint64_t generation_ms;
     const char *server_label; /* "server 1" — shown only when several servers exist (NULL) */
+    const char *note; /* the message's content above the embed (e.g. why the file is missing);
+                         NULL: none */
 } cres_result;
 
-/* PATCH @original body for the finished job: embed + components + attachments[{id:0}]. malloc'd. */
+/* PATCH @original body for the finished job: embed + components + attachments[{id:0}], built
+ * with src/discord's reply and embed builders (limits, no pings). malloc'd. Text-only edits,
+ * callbacks and follow-ups are reply.h's (reply_edit_text_json, ...). */
 char *cres_final_payload(const cres_result *r);
-/* PATCH body with only content (progress or a final error); components and embeds cleared when
- * clear is true. malloc'd. */
-char *cres_content_payload(const char *content, bool clear);
-/* Interaction callback body {"type": t, "data": {...}}; content may be NULL for types 5/6. */
-char *cres_callback_payload(int type, const char *content, bool ephemeral);
-/* Follow-up (POST /webhooks/{app}/{token}) body with content, ephemeral when asked. */
-char *cres_followup_payload(const char *content, bool ephemeral);
 
 /* User-facing failure text for a job: "❌ Generation failed at node 8 (VAEDecode): …". */
 void cres_error_text(const char *what, char *out, size_t outlen);

@@ -121,6 +121,11 @@ static const key_def keys[] = {
       "Minimum time between progress edits of a job."),
     I(job_stall_timeout_ms, NULL, 1000, 3600000, "120000",
       "A job with no ComfyUI event for this long is treated as lost."),
+    I(comfyui_connect_timeout_ms, NULL, 100, 60000, "3000",
+      "Connect timeout of every ComfyUI HTTP call; a server slower to accept counts as down."),
+    I(comfyui_wait_ms, NULL, 0, 3600000, "30000",
+      "How long jobs wait, without a runner thread, for a ComfyUI server to be up before they "
+      "fail."),
     I(max_attachment_bytes, NULL, 1024, 104857600, "20971520", "Largest input image accepted."),
     I(max_image_side, NULL, 64, 65535, "16384",
       "Largest width or height an input image may declare (checked before upload)."),

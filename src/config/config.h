@@ -54,6 +54,8 @@ typedef struct fb_config {
     char output_dir[CFG_STR];
     int64_t progress_interval_ms;
     int64_t job_stall_timeout_ms;
+    int64_t comfyui_connect_timeout_ms;
+    int64_t comfyui_wait_ms;
     int64_t max_attachment_bytes;
     int64_t max_image_side;    /* input images: declared width/height, at most */
     int64_t max_image_pixels;  /* input images: declared width x height, at most */

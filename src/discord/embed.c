@@ -232,3 +232,66 @@ cJSON *embed_list_to_json(const embed *const *list, unsigned n)
         cJSON_AddItemToArray(arr, embed_emit(list[i], desc_max[i], nfields[i]));
     return arr;
 }
+
+/* ---- checking an embed object ----------------------------------------------------------- */
+
+/* Checks the string member `key` of obj against max; adds its length to *total. */
+static bool check_str(const cJSON *obj, const char *key, size_t max, const char *what,
+                      size_t *total, char *why, size_t whylen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) return true;
+    if (!cJSON_IsString(v)) {
+        snprintf(why, whylen, "%s is not a string", what);
+        return false;
+    }
+    size_t n = util_utf8_chars(v->valuestring);
+    if (n > max) {
+        snprintf(why, whylen, "%s has %zu characters (max %zu)", what, n, max);
+        return false;
+    }
+    *total += n;
+    return true;
+}
+
+bool embed_json_within_limits(const cJSON *obj, char *why, size_t whylen)
+{
+    size_t total = 0;
+    if (!check_str(obj, "title", EMBED_TITLE_MAX, "title", &total, why, whylen)) return false;
+    if (!check_str(obj, "description", EMBED_DESCRIPTION_MAX, "description", &total, why, whylen))
+        return false;
+    const cJSON *footer = cJSON_GetObjectItemCaseSensitive(obj, "footer");
+    if (footer && !check_str(footer, "text", EMBED_FOOTER_MAX, "footer", &total, why, whylen))
+        return false;
+    const cJSON *author = cJSON_GetObjectItemCaseSensitive(obj, "author");
+    if (author && !check_str(author, "name", EMBED_AUTHOR_MAX, "author", &total, why, whylen))
+        return false;
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(obj, "fields");
+    if (fields) {
+        if (cJSON_GetArraySize(fields) > EMBED_FIELDS_MAX) {
+            snprintf(why, whylen, "%d fields (max %d)", cJSON_GetArraySize(fields),
+                     EMBED_FIELDS_MAX);
+            return false;
+        }
+        const cJSON *f;
+        cJSON_ArrayForEach(f, fields)
+        {
+            if (!check_str(f, "name", EMBED_FIELD_NAME_MAX, "field name", &total, why, whylen))
+                return false;
+            if (!check_str(f, "value", EMBED_FIELD_VALUE_MAX, "field value", &total, why, whylen))
+                return false;
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
+            const cJSON *value = cJSON_GetObjectItemCaseSensitive(f, "value");
+            if (!cJSON_IsString(name) || !*name->valuestring || !cJSON_IsString(value) ||
+                !*value->valuestring) {
+                snprintf(why, whylen, "a field has an empty name or value");
+                return false;
+            }
+        }
+    }
+    if (total > EMBED_TOTAL_MAX) {
+        snprintf(why, whylen, "%zu characters in total (max %d)", total, EMBED_TOTAL_MAX);
+        return false;
+    }
+    return true;
+}

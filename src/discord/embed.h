@@ -78,6 +78,11 @@ size_t embed_total_chars(const embed *e);
 cJSON *embed_to_json(const embed *e);
 /* Up to 10 embeds as a cJSON array, shortened to fit the 6000-character total. */
 cJSON *embed_list_to_json(const embed *const *list, unsigned n);
+/* Checks an embed object built elsewhere (or received) against the same limits: title,
+ * description, footer, author name, field names and values, 25 fields, 6000 in total; fields need
+ * a non-empty name and value. Characters are Unicode code points. On violation fills why and
+ * returns false. */
+bool embed_json_within_limits(const cJSON *obj, char *why, size_t whylen);
 
 /* True for an http(s):// or attachment:// URL of at most EMBED_URL_MAX bytes without blanks or
  * control characters. (Text is clipped with util_utf8_clip, counted with util_utf8_chars.) */

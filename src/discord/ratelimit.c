@@ -592,12 +592,14 @@ static void apply_limits(rl_bucket *b, const rl_headers *h, uint64_t now_ms)
 
 static rl_outcome retry_after_error(rl_limiter *l, rl_ticket *t, uint64_t now_ms)
 {
-    if (t->retries_error >= l->cfg.max_retries) {
+    uint64_t delay = l->cfg.backoff_base_ms << (t->retries_error < 16 ? t->retries_error : 16);
+    delay = min_u64(delay, l->cfg.backoff_max_ms);
+    bool out_of_time = t->retry_until_ms ? now_ms + delay > t->retry_until_ms
+                                         : t->retries_error >= l->cfg.max_retries;
+    if (out_of_time) {
         l->st.give_ups++;
         return RL_GIVE_UP;
     }
-    uint64_t delay = l->cfg.backoff_base_ms << (t->retries_error < 16 ? t->retries_error : 16);
-    delay = min_u64(delay, l->cfg.backoff_max_ms);
     t->retries_error++;
     t->not_before_ms = now_ms + delay;
     l->st.retries++;
@@ -686,7 +688,9 @@ rl_outcome rl_complete(rl_limiter *l, rl_ticket *t, int status, const rl_headers
             }
             break;
         }
-        if (ra > l->cfg.max_retry_after_ms || t->retries_429 >= l->cfg.max_429_retries) {
+        bool out_of_time = t->retry_until_ms ? now_ms + ra > t->retry_until_ms
+                                             : t->retries_429 >= l->cfg.max_429_retries;
+        if (ra > l->cfg.max_retry_after_ms || out_of_time) {
             l->st.give_ups++;
             return RL_GIVE_UP;
         }

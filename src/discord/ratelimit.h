@@ -16,7 +16,8 @@
  *    or interaction webhooks, whichever route got it); shared blocks that bucket for Retry-After
  *    without counting as an invalid request; user empties the bucket until reset. No 429 pauses
  *    anything longer than max_retry_after_ms, and a Retry-After beyond it fails the request.
- *  - 5xx and network errors are retried with exponential backoff, a bounded number of times.
+ *  - 5xx and network errors are retried with exponential backoff, a bounded number of times, or
+ *    until the ticket's retry_until_ms for requests that must get through.
  *    401 is fatal: the token is wrong and every later request would fail too.
  *
  * Usage, per request: rl_ticket_init, then rl_acquire until it says RL_SEND (else sleep until
@@ -110,6 +111,12 @@ typedef struct rl_ticket {
     uint32_t retries_error; /* 5xx / network retries used */
     uint32_t retries_429;   /* 429 retries used */
     uint64_t not_before_ms; /* backoff after an error */
+    /* 0: 5xx/network errors and 429s are retried max_retries / max_429_retries times. Else the
+     * request must get through: it is retried (backoff doubling up to backoff_max_ms) as long
+     * as the next attempt can start before this time (same clock as now_ms), e.g. until an
+     * interaction token expires, so a few seconds of 5xx cannot lose a finished result. Set it
+     * after rl_ticket_init. */
+    uint64_t retry_until_ms;
     uint64_t first_wait_ms; /* when this ticket first had to wait (0: not waiting) */
     uint64_t waited_ms;     /* total time spent waiting for the limiter */
     rl_429_info last_429;   /* filled by rl_complete on a 429 */

@@ -304,6 +304,28 @@ char *reply_deferred_update_json(void)
     return reply_callback_json(REPLY_CB_DEFERRED_UPDATE, NULL, NULL, 0);
 }
 
+char *reply_edit_text_json(const char *content, bool clear)
+{
+    reply_msg m = {.content = content ? content : "",
+                   .set_embeds = clear,
+                   .set_components = clear,
+                   .set_attachments = clear};
+    return reply_message_json(&m, NULL, 0);
+}
+
+char *reply_followup_text_json(const char *content, bool ephemeral)
+{
+    reply_msg m = {.content = content ? content : "",
+                   .flags = ephemeral ? REPLY_FLAG_EPHEMERAL : 0};
+    return reply_message_json(&m, NULL, 0);
+}
+
+char *reply_update_text_json(const char *content)
+{
+    reply_msg m = {.content = content ? content : "", .set_components = true};
+    return reply_callback_json(REPLY_CB_UPDATE, &m, NULL, 0);
+}
+
 char *reply_autocomplete_json(const reply_choice *choices, unsigned n)
 {
     cJSON *o = cJSON_CreateObject();

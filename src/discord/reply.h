@@ -120,6 +120,13 @@ char *reply_callback_json(reply_cb_type type, const reply_msg *data, char *err, 
 char *reply_text_json(const char *content, bool ephemeral); /* type 4 */
 char *reply_deferred_json(bool ephemeral);                  /* type 5 */
 char *reply_deferred_update_json(void);                     /* type 6 */
+/* Message bodies with text only (webhook edits, follow-ups, channel messages). clear also
+ * removes embeds, buttons and files from the edited message (a final error replacing a
+ * result); flags may be REPLY_FLAG_EPHEMERAL for follow-ups. */
+char *reply_edit_text_json(const char *content, bool clear);
+char *reply_followup_text_json(const char *content, bool ephemeral);
+/* Type 7 with text and no buttons: the component's message becomes this text. */
+char *reply_update_text_json(const char *content);
 /* Type 8. More than 25 choices are cut to 25; a choice without a name is skipped. */
 char *reply_autocomplete_json(const reply_choice *choices, unsigned n);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comfy/job.h"
 #include "util/util_str.h"
 
 static void job_dtor(rt_msg *m)
@@ -64,11 +65,13 @@ static void button_dtor(rt_msg *m)
     free(b->image_url);
 }
 
-comfy_button_msg *comfy_button_msg_new(const char *custom_id, uint64_t application_id,
-                                       uint64_t interaction_id, const char *token)
+comfy_button_msg *comfy_button_msg_new(comfy_button_action action, uint64_t job_id,
+                                       uint64_t application_id, uint64_t interaction_id,
+                                       const char *token)
 {
     comfy_button_msg *m = RT_MSG_NEW(comfy_button_msg, MSG_COMFY_BUTTON, button_dtor);
-    snprintf(m->custom_id, sizeof m->custom_id, "%s", custom_id ? custom_id : "");
+    m->action = action;
+    m->job_id = job_id;
     m->reply.application_id = application_id;
     m->reply.interaction_id = interaction_id;
     m->reply.token = util_strdup(token ? token : "");
@@ -79,6 +82,18 @@ void comfy_button_set_image_url(comfy_button_msg *m, const char *url)
 {
     free(m->image_url);
     m->image_url = util_strdup(url);
+}
+
+static void start_dtor(rt_msg *m)
+{
+    cjob_free(((comfy_start_msg *)m)->job);
+}
+
+comfy_start_msg *comfy_start_msg_new(struct comfy_job *job)
+{
+    comfy_start_msg *m = RT_MSG_NEW(comfy_start_msg, MSG_COMFY_START, start_dtor);
+    m->job = job;
+    return m;
 }
 
 static void queue_dtor(rt_msg *m)

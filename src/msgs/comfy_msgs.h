@@ -1,16 +1,21 @@
 /*
  * Messages to and from the ComfyUI runner (type numbers 300..399).
  *
- *  router → comfy:  MSG_COMFY_JOB     a generation command, already deferred by the router
- *  router → comfy:  MSG_COMFY_BUTTON  a click on a result button, NOT yet answered: the runner
- *                                     answers the interaction (within Discord's 3 s)
- *  router → comfy:  MSG_COMFY_QUEUE   /queue, NOT yet answered: the runner answers (ephemeral)
+ *  router → comfy:  MSG_COMFY_START   a resolved generation job (comfy_job, built by
+ *                                     cjob_from_msg from a comfy_job_msg), sent once Discord
+ *                                     accepted the router's defer (type 5)
+ *  router → comfy:  MSG_COMFY_BUTTON  a click on a result button, parsed by the router and sent
+ *                                     once its ack was accepted (type 5 for Regenerate and
+ *                                     Upscale ×2, type 6 for Delete, which the router allowed)
+ *  router → comfy:  MSG_COMFY_QUEUE   /queue, sent once the ephemeral defer was accepted
  *  300..309 are the public messages; 310..399 are the runner's internal ones (comfy_runner.c).
  *
- * The router validates what it can with the pure lookups (ratios_find, loras_find/loras_match,
- * cjob_check_options) before deferring, so users get an immediate ephemeral error; the runner
- * validates again (it is the owner of the rules) and answers late errors by an ephemeral
- * follow-up.
+ * The router owns the first answer to every interaction: the runner only edits @original or
+ * sends follow-ups. The router validates and resolves the options (cjob_from_msg) before
+ * deferring, so users get an immediate ephemeral error; the runner applies its limits and runs
+ * the job, and answers a late refusal (a limit, a stop) by deleting the deferred message and
+ * posting an ephemeral follow-up. comfy_job_msg is the options as the interaction gave them:
+ * the router's input to the resolution, never sent to the runner.
  *
  * Every pointer field is owned by the message and freed by its destructor; build messages with
  * the constructors below so the destructor is always right. Snowflakes are uint64_t.
@@ -25,10 +30,13 @@
 #include "fluxbot/msgs.h"
 
 enum {
-    MSG_COMFY_JOB = 300,
+    MSG_COMFY_JOB = 300, /* type of comfy_job_msg (the router's options; not sent) */
     MSG_COMFY_BUTTON = 301,
     MSG_COMFY_QUEUE = 302,
+    MSG_COMFY_START = 303,
 };
+
+struct comfy_job; /* comfy/job.h */
 
 typedef enum comfy_kind {
     COMFY_KIND_IMAGE = 0, /* /comfy */
@@ -90,10 +98,23 @@ typedef struct comfy_job_msg {
     uint64_t received_ms; /* rt_wall_ms when the interaction arrived (0 = now) */
 } comfy_job_msg;
 
+/* What a result button asks for (parsed from its custom_id by the router). */
+typedef enum comfy_button_action {
+    COMFY_BUTTON_REGENERATE = 1,
+    COMFY_BUTTON_UPSCALE2,
+    COMFY_BUTTON_DELETE, /* the router checked that the clicker may delete */
+} comfy_button_action;
+
+typedef struct comfy_start_msg {
+    rt_msg hdr;
+    struct comfy_job *job; /* owned (cjob_free); its id is set by the runner */
+} comfy_start_msg;
+
 typedef struct comfy_button_msg {
     rt_msg hdr;
-    char custom_id[101];   /* as received; the runner parses it (cres_parse_custom_id) */
-    comfy_reply_ref reply; /* the click's own interaction */
+    comfy_button_action action;
+    uint64_t job_id;       /* the result's job */
+    comfy_reply_ref reply; /* the click's own interaction (already acknowledged) */
     comfy_origin origin;   /* the clicking user */
     uint64_t message_id;   /* the message the button is on */
     char *image_url;       /* owned, may be NULL: the message's first attachment URL */
@@ -123,8 +144,11 @@ int comfy_job_add_image(comfy_job_msg *m, uint64_t id, const char *url, const ch
 /* Adds a LoRA name; 0 or -1 when full. */
 int comfy_job_add_lora(comfy_job_msg *m, const char *name);
 
-comfy_button_msg *comfy_button_msg_new(const char *custom_id, uint64_t application_id,
-                                       uint64_t interaction_id, const char *token);
+comfy_button_msg *comfy_button_msg_new(comfy_button_action action, uint64_t job_id,
+                                       uint64_t application_id, uint64_t interaction_id,
+                                       const char *token);
+/* Takes ownership of job. */
+comfy_start_msg *comfy_start_msg_new(struct comfy_job *job);
 void comfy_button_set_image_url(comfy_button_msg *m, const char *url);
 comfy_queue_msg *comfy_queue_msg_new(uint64_t application_id, uint64_t interaction_id,
                                      const char *token);

@@ -35,6 +35,7 @@ static void rest_req_dtor(rt_msg *m)
         free(r->files[i].content_type);
         free(r->files[i].data);
     }
+    if (r->then) rt_msg_free(&r->then->hdr);
 }
 
 rest_req_msg *rest_req_msg_new(rest_method method, const char *path, const char *json)

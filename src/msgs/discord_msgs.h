@@ -11,6 +11,7 @@
 #ifndef FLUXBOT_MSGS_DISCORD_H
 #define FLUXBOT_MSGS_DISCORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,6 +67,20 @@ typedef struct rest_req_msg {
     rt_actor *reply_to;     /* NULL: fire and forget (failures are logged by the REST actor) */
     uint64_t cookie;        /* echoed in the reply */
     char audit_reason[128]; /* X-Audit-Log-Reason, optional */
+    /* 0: the REST actor's bounded retries. Else the request must get through: 5xx, network
+     * errors and 429s are retried with backoff until this rt_now_ms() time (e.g. shortly before
+     * its interaction token expires), then it fails. */
+    uint64_t deliver_until_ms;
+    /* The last write to its message (a job's result or failure, a deletion): writes to the same
+     * message that reach the REST actor after it are dropped (answered with status 0,
+     * "superseded"), and ones queued before it and not yet sent are dropped in its favour.
+     * Writes to one message (PATCH/DELETE of a webhook or channel message) are always sent one
+     * at a time in arrival order; this flag adds that nothing lands after the final one. */
+    bool final_write;
+    /* Owned, may be NULL: sent once this request has its answer (whatever the status), for two
+     * requests on different routes that must reach Discord in order (delete the deferred
+     * message, then post the ephemeral follow-up that replaces it). */
+    struct rest_req_msg *then;
 } rest_req_msg;
 
 /* The outcome. status is the final HTTP status (after the REST actor's own retries), or 0 when

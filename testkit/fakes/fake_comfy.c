@@ -113,7 +113,7 @@ struct fcomfy {
     unsigned nloras;
     bool any_lora;
     char fail_node[64], fail_msg[256];
-    bool silent, hang, reject, paused, refuse_ws;
+    bool silent, hang, reject, paused, refuse_ws, hang_prompt;
     /* commands for the service thread */
     bool cmd_drop, cmd_restart, cmd_interrupt, cmd_kick;
     /* state */
@@ -1294,7 +1294,8 @@ static void route(fcomfy *f, ff_pss *s)
     if (s->too_big) {
         respond_text(s, 413, "413: Request Entity Too Large");
     } else if (post && strcmp(path, "/prompt") == 0) {
-        route_post_prompt(f, s);
+        f->st.prompt_posts++;
+        if (!f->hang_prompt) route_post_prompt(f, s); /* else: never answered (status stays 0) */
     } else if (get && strcmp(path, "/prompt") == 0) {
         cJSON *r = cJSON_CreateObject();
         cJSON_AddNumberToObject(cJSON_AddObjectToObject(r, "exec_info"), "queue_remaining",
@@ -1807,6 +1808,10 @@ void fcomfy_set_silent(fcomfy *f, bool on)
 void fcomfy_set_hang(fcomfy *f, bool on)
 {
     KNOB(f->hang = on);
+}
+void fcomfy_set_hang_prompt(fcomfy *f, bool on)
+{
+    KNOB(f->hang_prompt = on);
 }
 void fcomfy_set_reject(fcomfy *f, bool on)
 {

@@ -51,6 +51,7 @@ typedef struct fcomfy_stats {
     unsigned restarts;
     unsigned queue_remaining;
     unsigned http_requests;
+    unsigned prompt_posts; /* POST /prompt received, answered or not */
 } fcomfy_stats;
 
 /* Starts the server; NULL on failure. opts may be NULL. */
@@ -77,6 +78,8 @@ void fcomfy_restart(fcomfy *f);
 void fcomfy_set_silent(fcomfy *f, bool on);
 /* Hang: the running job stops advancing (no events, no history) until cleared. */
 void fcomfy_set_hang(fcomfy *f, bool on);
+/* POST /prompt is read but never answered while on (the connection stays open). */
+void fcomfy_set_hang_prompt(fcomfy *f, bool on);
 /* Every POST /prompt gets a 400 with node_errors while on. */
 void fcomfy_set_reject(fcomfy *f, bool on);
 /* The worker takes no new prompt while paused. */

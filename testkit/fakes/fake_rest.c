@@ -80,6 +80,7 @@ typedef struct fr_script {
     frest_fault fault;
     uint32_t ms;
     unsigned count;
+    int64_t until_ms; /* an outage: every match until this mono_ms() time (count unused) */
 } fr_script;
 
 /* A file served at /attachments/{id}/{filename}, like Discord's CDN. */
@@ -950,6 +951,31 @@ static void route_webhook(frest *f, fr_pss *p, frest_request *r, const fr_path *
     cJSON_Delete(body);
 }
 
+/* POST /channels/{c}/messages: a bot message (JSON only here). */
+static void route_channel_post(frest *f, fr_pss *p, uint64_t channel)
+{
+    frest_request *r = &p->req;
+    bool multipart;
+    cJSON *body = request_json(r, &multipart);
+    const char *why = body ? message_invalid(body) : "The request body contains invalid JSON.";
+    if (!why) {
+        const cJSON *c = cJSON_GetObjectItem(body, "content");
+        const cJSON *e = cJSON_GetObjectItem(body, "embeds");
+        if (!(cJSON_IsString(c) && c->valuestring[0]) && cJSON_GetArraySize(e) == 0)
+            why = "Cannot send an empty message";
+    }
+    if (why) {
+        cJSON_Delete(body);
+        resp_form_error(p, why);
+        return;
+    }
+    cJSON *m = message_new(f, channel);
+    message_apply(f, m, body, multipart ? r : NULL);
+    resp_cjson(p, 200, m);
+    cJSON_Delete(m);
+    cJSON_Delete(body);
+}
+
 static void route_delete_message(frest *f, fr_pss *p, uint64_t channel, uint64_t msg)
 {
     for (fr_msg *m = f->msgs; m; m = m->next) {
@@ -967,10 +993,11 @@ static frest_fault script_take(frest *f, const frest_request *r, uint32_t *ms)
 {
     for (unsigned i = 0; i < f->nscripts; i++) {
         fr_script *s = &f->scripts[i];
-        if (s->count == 0) continue;
+        bool outage = s->until_ms && mono_ms() < s->until_ms;
+        if (s->count == 0 && !outage) continue;
         if (s->method[0] && strcmp(s->method, r->method) != 0) continue;
         if (s->prefix[0] && strncmp(r->path, s->prefix, strlen(s->prefix)) != 0) continue;
-        s->count--;
+        if (!outage) s->count--;
         *ms = s->ms;
         return s->fault;
     }
@@ -1101,6 +1128,9 @@ static int fr_process(frest *f, fr_pss *p)
     } else if (pp.n == 4 && seg_is(&pp, 0, "channels") && seg_u64(&pp, 1, &a) &&
                seg_is(&pp, 2, "messages") && seg_u64(&pp, 3, &b) && !strcmp(m, "DELETE")) {
         route_delete_message(f, p, a, b);
+    } else if (pp.n == 3 && seg_is(&pp, 0, "channels") && seg_u64(&pp, 1, &a) &&
+               seg_is(&pp, 2, "messages") && !strcmp(m, "POST")) {
+        route_channel_post(f, p, a);
     } else {
         resp_error(p, 404, 0, "404: Not Found");
     }
@@ -1618,6 +1648,21 @@ void frest_script(frest *f, const char *method, const char *path_prefix, frest_f
         s->fault = fault;
         s->ms = ms;
         s->count = count;
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+void frest_outage(frest *f, const char *method, const char *path_prefix, frest_fault fault,
+                  uint32_t duration_ms)
+{
+    pthread_mutex_lock(&f->mu);
+    if (f->nscripts < FR_MAX_SCRIPTS) {
+        fr_script *s = &f->scripts[f->nscripts++];
+        snprintf(s->method, sizeof s->method, "%s", method ? method : "");
+        snprintf(s->prefix, sizeof s->prefix, "%s", path_prefix ? path_prefix : "");
+        s->fault = fault;
+        s->count = 0;
+        s->until_ms = mono_ms() + duration_ms;
     }
     pthread_mutex_unlock(&f->mu);
 }

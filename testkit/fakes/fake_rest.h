@@ -112,6 +112,10 @@ typedef enum frest_fault {
  * Faulted requests are recorded too (with the status they got), but change no state. */
 void frest_script(frest *f, const char *method, const char *path_prefix, frest_fault fault,
                   uint32_t ms, unsigned count);
+/* An outage: every matching request gets the fault (a 5xx or a drop) for duration_ms from now,
+ * however many arrive. */
+void frest_outage(frest *f, const char *method, const char *path_prefix, frest_fault fault,
+                  uint32_t duration_ms);
 
 /* ---- recorder ---------------------------------------------------------------------------------
  */

@@ -7,6 +7,9 @@
 
 #include "test_comfy_fixture.h"
 
+/* see test_comfy_fixture.h */
+const rl_config *cfx_rest_limits;
+
 cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
 {
     return cfx_start_db(nsrv, tune, NULL);
@@ -58,7 +61,8 @@ cfx *cfx_start_db(unsigned nsrv, cfx_tune_fn tune, const char *db)
     x->sys = rt_system_new();
     an_writer_config ac = {.db_path = x->db, .flush_ms = 20};
     x->aw = an_writer_new(x->sys, &ac);
-    drest_config dc = {.api_base = frest_base_url(x->rest), .token = CFX_TOKEN};
+    drest_config dc = {
+        .api_base = frest_base_url(x->rest), .token = CFX_TOKEN, .limits = cfx_rest_limits};
     x->dr = drest_create(x->sys, &dc);
     x->rc.cfg = &x->cfg;
     x->rc.rest = drest_actor(x->dr);
@@ -141,7 +145,46 @@ comfy_job_msg *cfx_job(cfx *x, comfy_kind kind, const char *prompt, uint64_t use
 
 void cfx_send(cfx *x, void *msg)
 {
-    rt_send_wait(x->comfy, (rt_msg *)msg, 2000);
+    rt_msg *m = msg;
+    if (m->type == MSG_COMFY_JOB) {
+        comfy_job_msg *jm = msg;
+        char err[512];
+        comfy_job *job = cjob_from_msg(jm, comfy_runner_catalog(x->cr), 0,
+                                       0x9E3779B97F4A7C15ULL * ++x->next_ix, err, sizeof err);
+        if (!job) fail_msg("the router would refuse this job: %s", err);
+        rt_msg_free(m);
+        m = &comfy_start_msg_new(job)->hdr;
+    }
+    rt_send_wait(x->comfy, m, 2000);
+}
+
+const char *cfx_refusal(cfx *x, comfy_job_msg *m, char *err, size_t cap)
+{
+    int rc = cjob_check_options(m, comfy_runner_catalog(x->cr), err, cap);
+    rt_msg_free(&m->hdr);
+    return rc ? err : NULL;
+}
+
+void cfx_ack(cfx *x, uint64_t id, const char *token, const char *body)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/interactions/%" PRIu64 "/%s/callback", frest_base_url(x->rest),
+             id, token);
+    comfy_http_res r;
+    comfy_http_post_json(x->http, url, body, 5000, &r);
+    comfy_http_res_free(&r);
+}
+
+comfy_button_msg *cfx_button(const char *custom_id, uint64_t ix, const char *token)
+{
+    cres_action act;
+    uint64_t job, owner;
+    if (cres_parse_custom_id(custom_id, &act, &job, &owner) != 0)
+        fail_msg("not a result button: %s", custom_id);
+    comfy_button_action ba = act == CRES_REGENERATE ? COMFY_BUTTON_REGENERATE
+                             : act == CRES_UPSCALE2 ? COMFY_BUTTON_UPSCALE2
+                                                    : COMFY_BUTTON_DELETE;
+    return comfy_button_msg_new(ba, job, CFX_APP, ix, token);
 }
 
 char *cfx_host_file(cfx *x, const char *name, const uint8_t *data, size_t len)

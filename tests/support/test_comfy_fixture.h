@@ -21,6 +21,8 @@
 #include "actors/comfy_runner_http.h"
 #include "actors/discord_rest.h"
 #include "comfy/image.h"
+#include "comfy/job.h"
+#include "comfy/result.h"
 #include "fakes/image_fixture.h"
 #include "fakes/multipart.h"
 #include "fakes/fake_comfy.h"
@@ -55,6 +57,10 @@ typedef struct cfx {
 
 typedef void (*cfx_tune_fn)(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o);
 
+/* The REST actor's limiter settings for the next cfx_start (NULL: defaults), e.g. shorter
+ * backoffs for delivery tests. */
+extern const rl_config *cfx_rest_limits;
+
 cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune);
 /* The same on the analytics database db, kept at cfx_stop (a "restart" starts another cfx on
  * it). */
@@ -68,7 +74,18 @@ uint64_t cfx_interaction(cfx *x, bool component, bool defer, char token[64]);
 comfy_job_msg *cfx_job(cfx *x, comfy_kind kind, const char *prompt, uint64_t user, uint64_t *ix,
                        char token[64]);
 
+/* Sends msg to the runner as the router would: a comfy_job_msg is checked and resolved first
+ * (a refusal fails the test: use cfx_refusal for those), anything else goes as it is. */
 void cfx_send(cfx *x, void *msg);
+
+/* The router's answer to bad options: the error text of m (freed), or NULL if m is fine. */
+const char *cfx_refusal(cfx *x, comfy_job_msg *m, char *err, size_t cap);
+
+/* Answers interaction id with the callback body (the test plays the router's first answer). */
+void cfx_ack(cfx *x, uint64_t id, const char *token, const char *body);
+
+/* A result-button message for custom_id, as the router forwards it once acknowledged. */
+comfy_button_msg *cfx_button(const char *custom_id, uint64_t ix, const char *token);
 
 /* Hosts bytes on the CDN fake; returns the URL (malloc'd). */
 char *cfx_host_file(cfx *x, const char *name, const uint8_t *data, size_t len);

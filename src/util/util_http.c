@@ -1,0 +1,115 @@
+/* The bounded blocking GET (see util_http.h). */
+#include "util/util_http.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util_curl.h"
+
+typedef struct sink {
+    util_http_res *res;
+    size_t cap, max;
+} sink;
+
+static size_t on_data(char *data, size_t size, size_t n, void *ctx)
+{
+    sink *s = ctx;
+    util_http_res *r = s->res;
+    size_t add = size * n;
+    if (r->len + add > s->max) {
+        r->too_large = true;
+        return 0; /* aborts the transfer */
+    }
+    if (r->len + add + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < r->len + add + 1)
+            cap *= 2;
+        char *np = realloc(r->body, cap);
+        if (!np) return 0;
+        r->body = np;
+        s->cap = cap;
+    }
+    memcpy(r->body + r->len, data, add);
+    r->len += add;
+    r->body[r->len] = '\0';
+    return add;
+}
+
+typedef struct cancel_hook {
+    const util_http_opts *o;
+    util_http_res *res;
+} cancel_hook;
+
+static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+    (void)a, (void)b, (void)c, (void)d;
+    cancel_hook *h = ud;
+    if (h->o->cancel && h->o->cancel(h->o->cancel_ctx)) {
+        h->res->cancelled = true;
+        return 1;
+    }
+    return 0;
+}
+
+int util_http_get(const char *url, const util_http_opts *o, util_http_res *out)
+{
+    static const util_http_opts none = {0};
+    if (!o) o = &none;
+    memset(out, 0, sizeof *out);
+    util_curl_init();
+    CURL *c = curl_easy_init();
+    if (!c) {
+        snprintf(out->error, sizeof out->error, "cannot create a curl handle");
+        return -1;
+    }
+    sink s = {.res = out, .max = o->max_bytes ? o->max_bytes : 1u << 20};
+    cancel_hook hook = {.o = o, .res = out};
+    struct curl_slist *h = NULL;
+    char *auth = NULL;
+    if (o->authorization) {
+        size_t n = strlen(o->authorization) + 32;
+        auth = malloc(n);
+        if (!auth) abort();
+        snprintf(auth, n, "Authorization: %s", o->authorization);
+        h = curl_slist_append(h, auth);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, UTIL_HTTP_USER_AGENT);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 10000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s.max);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &hook);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    } else {
+        if (rc == CURLE_FILESIZE_EXCEEDED) out->too_large = true;
+        snprintf(out->error, sizeof out->error, "%s",
+                 out->too_large   ? "response too large"
+                 : out->cancelled ? "cancelled"
+                                  : curl_easy_strerror(rc));
+        free(out->body);
+        out->body = NULL;
+        out->len = 0;
+    }
+    curl_slist_free_all(h);
+    free(auth);
+    curl_easy_cleanup(c);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+void util_http_res_free(util_http_res *r)
+{
+    if (!r) return;
+    free(r->body);
+    r->body = NULL;
+    r->len = 0;
+}
