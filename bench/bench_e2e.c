@@ -38,6 +38,7 @@
 #include <sqlite3.h>
 
 #include "demo/demo_users.h"
+#include "bench_util.h"
 #include "e2e_proc.h"
 #include "e2e_report.h"
 #include "e2e_sched.h"
@@ -76,23 +77,9 @@ typedef struct rec {
     bool sent_ok;
 } rec;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_until(uint64_t t)
-{
-    struct timespec ts = {(time_t)(t / 1000000000ull), (long)(t % 1000000000ull)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
-    }
-}
-
 static void sleep_ms(unsigned ms)
 {
-    sleep_until(now_ns() + (uint64_t)ms * 1000000ull);
+    bench_sleep_until_ns(bench_now_ns() + (uint64_t)ms * 1000000ull);
 }
 
 static void say(const bench_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -205,7 +192,7 @@ static int fixture_start(fixture *f, const bench_opts *o, unsigned router, unsig
         return -1;
     }
     f->child_started = true;
-    uint64_t deadline = now_ns() + 30000000000ull;
+    uint64_t deadline = bench_now_ns() + 30000000000ull;
     while (!bot_ready(f)) {
         if (e2e_wait(&f->child, 0) == 0) {
             fprintf(stderr, "bench_e2e: fluxbot exited during start (code %d)\n",
@@ -213,7 +200,7 @@ static int fixture_start(fixture *f, const bench_opts *o, unsigned router, unsig
             print_log_tail(f);
             return -1;
         }
-        if (now_ns() > deadline) {
+        if (bench_now_ns() > deadline) {
             fprintf(stderr, "bench_e2e: fluxbot did not connect within 30 s\n");
             print_log_tail(f);
             return -1;
@@ -426,16 +413,16 @@ static int run_once(const bench_opts *o, unsigned router, unsigned runner, doubl
     e2e_sched s;
     e2e_procstat p0, p1;
     e2e_proc_sample(f.child.pid, &p0);
-    e2e_sched_init(&s, now_ns() + 20000000ull, o->rate, seconds);
+    e2e_sched_init(&s, bench_now_ns() + 20000000ull, o->rate, seconds);
     say(o, "router %u, runner %u: %" PRIu64 " interactions at %.0f/s", router, runner, s.count,
         o->rate);
     rec *recs = calloc(s.count, sizeof *recs);
     uint64_t rng = o->seed ? o->seed : 1, max_lag = 0, inject_fail = 0;
-    uint64_t next_rss = now_ns();
+    uint64_t next_rss = bench_now_ns();
     for (uint64_t i = 0; i < s.count; i++) {
         uint64_t due = e2e_sched_due(&s, i);
-        sleep_until(due);
-        uint64_t t = now_ns();
+        bench_sleep_until_ns(due);
+        uint64_t t = bench_now_ns();
         if (t - due > max_lag) max_lag = t - due;
         if (rss && t >= next_rss) {
             e2e_procstat ps;
@@ -452,7 +439,7 @@ static int run_once(const bench_opts *o, unsigned router, unsigned runner, doubl
         recs[i].s.kind = mix_kinds[k];
         recs[i].s.seq = i;
     }
-    uint64_t t_end_inject = now_ns();
+    uint64_t t_end_inject = bench_now_ns();
     if (max_lag > 50000000ull)
         say(o,
             "note: the injector fell behind by up to %.1f ms (latencies still count from "
@@ -467,7 +454,7 @@ static int run_once(const bench_opts *o, unsigned router, unsigned runner, doubl
     size_t *pending = malloc((njobs + 1) * sizeof *pending), npend = 0;
     for (uint64_t i = 0; i < s.count; i++)
         if (recs[i].sent_ok && du_kind_is_job(recs[i].s.kind)) pending[npend++] = i;
-    uint64_t drain_deadline = now_ns() + (uint64_t)(o->drain_seconds * 1e9);
+    uint64_t drain_deadline = bench_now_ns() + (uint64_t)(o->drain_seconds * 1e9);
     frest_filter cbf = {.method = "POST", .path_prefix = "/interactions/"};
     for (;;) {
         size_t keep = 0;
@@ -475,11 +462,11 @@ static int run_once(const bench_opts *o, unsigned router, unsigned runner, doubl
             if (!job_done_now(fr, &recs[pending[j]])) pending[keep++] = pending[j];
         npend = keep;
         bool answered = frest_count(fr, &cbf) >= s.count - inject_fail;
-        if ((npend == 0 && answered) || now_ns() > drain_deadline) break;
-        if (rss && now_ns() >= next_rss) {
+        if ((npend == 0 && answered) || bench_now_ns() > drain_deadline) break;
+        if (rss && bench_now_ns() >= next_rss) {
             e2e_procstat ps;
             if (e2e_proc_sample(f.child.pid, &ps) == 0) rss_add(rss, ps.rss_kb);
-            next_rss = now_ns() + 1000000000ull;
+            next_rss = bench_now_ns() + 1000000000ull;
         }
         sleep_ms(50);
     }

@@ -44,6 +44,7 @@
 #include "discord/interaction.h"
 #include "discord/reply.h"
 #include "e2e_report.h"
+#include "bench_util.h"
 #include "e2e_sched.h"
 #include "fakes/fake_discord.h"
 #include "fluxbot/log.h"
@@ -75,21 +76,6 @@ static struct {
            .budget = 55,
            .cmd = CMD_BAD_STATS,
            .threads = 2};
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_until(uint64_t t_ns)
-{
-    struct timespec ts = {.tv_sec = (time_t)(t_ns / 1000000000ull),
-                          .tv_nsec = (long)(t_ns % 1000000000ull)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
-    }
-}
 
 static const char *command_label(void)
 {
@@ -277,16 +263,16 @@ static int stand_up(stand *s, variant v, char *err, size_t errlen)
         snprintf(err, errlen, "actors did not start");
         return -1;
     }
-    uint64_t until = now_ns() + 10000000000ull;
+    uint64_t until = bench_now_ns() + 10000000000ull;
     for (;;) {
         gateway_stats gs;
         gateway_stats_get(s->gw, &gs);
         if (gs.shards_active >= 1) return 0;
-        if (gs.fatal_code || now_ns() > until) {
+        if (gs.fatal_code || bench_now_ns() > until) {
             snprintf(err, errlen, "gateway not ready (fatal code %d)", gs.fatal_code);
             return -1;
         }
-        sleep_until(now_ns() + 5000000ull);
+        bench_sleep_until_ns(bench_now_ns() + 5000000ull);
     }
 }
 
@@ -321,7 +307,7 @@ static void run_one(variant v, double rate, result *res)
     }
     uint64_t nwarm = (uint64_t)(rate * g_opt.warmup);
     e2e_sched sch;
-    e2e_sched_init(&sch, now_ns() + 20000000ull, rate, g_opt.seconds + g_opt.warmup);
+    e2e_sched_init(&sch, bench_now_ns() + 20000000ull, rate, g_opt.seconds + g_opt.warmup);
     if (sch.count <= nwarm) sch.count = nwarm + 1;
     size_t n = (size_t)sch.count;
     ix_slot *slots = calloc(n, sizeof *slots);
@@ -331,9 +317,9 @@ static void run_one(variant v, double rate, result *res)
      * the next due time. */
     uint64_t sent = 0;
     while (sent < n) {
-        uint64_t due_by = e2e_sched_due_by(&sch, now_ns());
+        uint64_t due_by = e2e_sched_due_by(&sch, bench_now_ns());
         if (due_by <= sent) {
-            sleep_until(e2e_sched_due(&sch, sent));
+            bench_sleep_until_ns(e2e_sched_due(&sch, sent));
             continue;
         }
         for (; sent < due_by; sent++) {
@@ -343,7 +329,7 @@ static void run_one(variant v, double rate, result *res)
                 snprintf(res->error, sizeof res->error, "injection %" PRIu64 " failed", sent);
                 goto out;
             }
-            uint64_t lag = now_ns() - due;
+            uint64_t lag = bench_now_ns() - due;
             slots[sent] = (ix_slot){.id = ix.id, .due_ns = due, .measured = sent >= nwarm};
             if (sent >= nwarm && lag > res->inject_lag_ns) res->inject_lag_ns = lag;
         }
@@ -599,10 +585,10 @@ int main(int argc, char **argv)
     e2e_machine(machine, sizeof machine);
 
     static result res[MAX_RATES][V_COUNT];
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     unsigned nrun = 0;
     for (unsigned i = 0; i < g_opt.nrates; i++) {
-        if ((double)(now_ns() - t0) / 1e9 > g_opt.budget) break;
+        if ((double)(bench_now_ns() - t0) / 1e9 > g_opt.budget) break;
         /* Alternate which variant goes first, so neither always inherits the other's
          * leftovers (page cache, CPU frequency, a neighbour's burst). */
         for (int k = 0; k < V_COUNT; k++) {
@@ -614,7 +600,7 @@ int main(int argc, char **argv)
         }
         nrun++;
     }
-    double elapsed = (double)(now_ns() - t0) / 1e9;
+    double elapsed = (double)(bench_now_ns() - t0) / 1e9;
     if (g_opt.json)
         print_json(res, nrun, machine, elapsed);
     else

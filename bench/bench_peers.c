@@ -66,32 +66,10 @@ typedef struct result {
     bool ok;
 } result;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_until(uint64_t t)
-{
-    struct timespec ts = {(time_t)(t / 1000000000ull), (long)(t % 1000000000ull)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
-    }
-}
-
 static double proc_cpu_s(pid_t pid)
 {
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
     e2e_procstat st;
-    if (e2e_parse_stat(buf, &st) != 0) return -1;
-    return (double)(st.utime_ticks + st.stime_ticks) / (double)sysconf(_SC_CLK_TCK);
+    return e2e_proc_sample(pid, &st) == 0 ? e2e_proc_cpu_seconds(&st) : -1;
 }
 
 /* The child: the bot itself, or strace attached to it for the syscall pass. */
@@ -173,7 +151,7 @@ static int pass_start(pass *p, const opts *o, peer_kind k)
         return -1;
     }
     p->started = true;
-    uint64_t deadline = now_ns() + 30000000000ull;
+    uint64_t deadline = bench_now_ns() + 30000000000ull;
     while (!commands_registered(p)) {
         if (e2e_wait(&p->child, 0) == 0) {
             fprintf(stderr, "bench_peers: the bot exited during start (code %d)\n",
@@ -181,14 +159,14 @@ static int pass_start(pass *p, const opts *o, peer_kind k)
             log_tail(p);
             return -1;
         }
-        if (now_ns() > deadline) {
+        if (bench_now_ns() > deadline) {
             fprintf(stderr, "bench_peers: the bot registered no commands within 30 s\n");
             log_tail(p);
             return -1;
         }
-        sleep_until(now_ns() + 20000000ull);
+        bench_sleep_until_ns(bench_now_ns() + 20000000ull);
     }
-    sleep_until(now_ns() + 500000000ull); /* let start-up work settle */
+    bench_sleep_until_ns(bench_now_ns() + 500000000ull); /* let start-up work settle */
     return 0;
 }
 
@@ -216,7 +194,7 @@ static pid_t strace_attach(pid_t pid, const char *out)
         _exit(127);
     }
     /* strace needs a moment to attach to every thread before the window starts */
-    sleep_until(now_ns() + 1000000000ull);
+    bench_sleep_until_ns(bench_now_ns() + 1000000000ull);
     return s;
 }
 
@@ -263,12 +241,12 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
     pid_t st = count_syscalls ? strace_attach(p->child.pid, out) : 0;
 
     double cpu0 = proc_cpu_s(p->child.pid);
-    uint64_t t0 = now_ns() + 50000000ull, step = 1000000000ull / o->rate;
+    uint64_t t0 = bench_now_ns() + 50000000ull, step = 1000000000ull / o->rate;
     fake_discord_member who = {.user_id = 300000000000000001ull};
     for (unsigned i = 0; i < n; i++) {
         s[i].due_ns = t0 + i * step;
         s[i].png = wants_png(o, i);
-        sleep_until(s[i].due_ns);
+        bench_sleep_until_ns(s[i].due_ns);
         fake_discord_ix ix;
         who.user_id = 300000000000000001ull + (i % 50);
         int rc = s[i].png
@@ -283,9 +261,9 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
         s[i].id = rc == 0 ? ix.id : 0;
     }
     /* wait for every deferral and final edit (bounded) */
-    uint64_t deadline = now_ns() + 20000000000ull;
+    uint64_t deadline = bench_now_ns() + 20000000000ull;
     unsigned done = 0;
-    while (now_ns() < deadline) {
+    while (bench_now_ns() < deadline) {
         done = 0;
         for (unsigned i = 0; i < n; i++) {
             frest_ix_state ixs;
@@ -295,10 +273,10 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
             }
         }
         if (done == n) break;
-        sleep_until(now_ns() + 50000000ull);
+        bench_sleep_until_ns(bench_now_ns() + 50000000ull);
     }
     double cpu1 = proc_cpu_s(p->child.pid);
-    double wall = (double)(now_ns() - t0) / 1e9;
+    double wall = (double)(bench_now_ns() - t0) / 1e9;
     if (st > 0) {
         kill(st, SIGINT);
         waitpid(st, NULL, 0);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Median of v[0..n) (n ≥ 1; the mean of the middle two when n is even). Sorts v. */
 double bench_median(double *v, unsigned n);
@@ -32,5 +33,11 @@ typedef struct bench_arg {
  * option or one missing its value, prints "usage: <argv[0]> <usage>" to stderr and returns
  * false (exit status 2 by convention). */
 bool bench_args(int argc, char **argv, const bench_arg *args, size_t nargs, const char *usage);
+
+/* CLOCK_MONOTONIC in nanoseconds: the clock every load schedule and latency here is read on. */
+uint64_t bench_now_ns(void);
+/* Sleeps until the monotonic time t_ns (absolute, so a late wake-up does not shift the
+ * schedule); returns at once when t_ns has passed. */
+void bench_sleep_until_ns(uint64_t t_ns);
 
 #endif
