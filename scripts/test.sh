@@ -57,7 +57,7 @@ pg_out=$("$here/scripts/pg.sh" start)
 pg_dir=$(sed -n 1p <<<"$pg_out")
 FLUXBOT_TEST_PG_URL=$(sed -n 2p <<<"$pg_out")
 export FLUXBOT_TEST_PG_URL
-echo "== PostgreSQL $("${FLUXBOT_PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" --version | awk '{print $NF}') on a Unix socket in $pg_dir (no TCP)"
+echo "== PostgreSQL $("${FLUXBOT_PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" --version | awk '{print $3}') on a Unix socket in $pg_dir (no TCP)"
 
 asan=$("$here/scripts/build.sh" asan)
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"

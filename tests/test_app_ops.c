@@ -90,6 +90,8 @@ static void check_passes_when_all_is_well(void **state)
     assert_non_null(strstr(t, "[ok]   discord"));
     assert_non_null(strstr(t, "[ok]   comfyui"));
     assert_non_null(strstr(t, "[ok]   workflows"));
+    assert_non_null(strstr(t, "[ok]   commands"));
+    assert_non_null(strstr(t, "6 declarations (comfy, pulid, redux, reduxprompt, upscale, video)"));
     assert_non_null(strstr(t, "all checks passed"));
     assert_non_null(strstr(t, "[ok]   access"));
     assert_non_null(strstr(t, "[ok]   moderation"));
@@ -150,6 +152,40 @@ static void check_names_each_problem_and_its_fix(void **state)
     assert_non_null(strstr(t, "my-server"));
     assert_non_null(strstr(t, "3 problems found"));
     free(t);
+}
+
+/* A broken command declaration fails `check`, naming its file, the key and the node. */
+static void check_names_a_broken_declaration(void **state)
+{
+    (void)state;
+    fb_config c;
+    config(&c, TOKEN);
+    char wf[192], cmd[1400];
+    snprintf(wf, sizeof wf, "%s/wf", tmpdir);
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", c.workflows_dir, wf);
+    assert_int_equal(system(cmd), 0);
+    snprintf(c.workflows_dir, sizeof c.workflows_dir, "%s", wf);
+    char path[256];
+    snprintf(path, sizeof path, "%s/steps.cmd.json", wf);
+    FILE *f = fopen(path, "w");
+    fputs("{\"name\": \"steps\", \"description\": \"d\", \"workflow\": \"flux_txt2img.json\","
+          " \"mapping\": \"flux_txt2img.map.json\", \"output\": \"image\", \"options\": ["
+          "{\"name\": \"steps\", \"type\": \"integer\", \"description\": \"Steps\","
+          " \"patch\": {\"node\": \"17\", \"input\": \"step\"}}]}",
+          f);
+    fclose(f);
+    char *t;
+    assert_int_not_equal(check(&c, &t), 0);
+    assert_non_null(strstr(t, "[FAIL] commands"));
+    assert_non_null(strstr(t, "steps.cmd.json: options[0] \"steps\": \"patch\": node 17 "
+                              "(BasicScheduler) has no input \"step\""));
+    free(t);
+    /* The same file stops the start, named. */
+    char err[768];
+    int code = 0;
+    assert_null(app_start(&c, err, sizeof err, &code));
+    assert_int_equal(code, APP_EXIT_START);
+    assert_non_null(strstr(err, "steps.cmd.json: options[0] \"steps\": \"patch\": node 17"));
 }
 
 static void a_broken_file_stops_the_start_naming_it(void **state)
@@ -244,6 +280,7 @@ int main(void)
         cmocka_unit_test(check_passes_when_all_is_well),
         cmocka_unit_test(check_names_each_problem_and_its_fix),
         cmocka_unit_test(bad_access_rules_are_named),
+        cmocka_unit_test(check_names_a_broken_declaration),
         cmocka_unit_test(a_broken_file_stops_the_start_naming_it),
         cmocka_unit_test(a_refused_token_stops_the_bot_with_exit_4),
         cmocka_unit_test(stats_command_is_the_analytics_cli),

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "analytics/an_record.h"
 #include "actors/comfy_runner_http.h"
@@ -24,8 +25,18 @@
 #include "fluxbot/log.h"
 #include "moderation/mod_state.h"
 #include "msgs/comfy_msgs.h"
+#include "pg/pg_conn.h"
+#include "pg/pg_quota.h"
 
 #define RECORDS_MAX 1024
+/* A held job of a process that stopped renewing (killed, host lost) stops counting against
+ * the bot-wide limits this long after its last renewal. */
+#define QUOTA_LEASE_MS 30000u
+/* After a failed call to the database, this process uses its own limits for this long before
+ * asking again. */
+#define QUOTA_RETRY_MS 5000u
+
+static void limits_finish(comfy_runner *r, uint64_t user_id);
 
 /* ---- small shared helpers ------------------------------------------------------------------ */
 
@@ -133,6 +144,15 @@ struct comfy_coord {
     unsigned nactive, cap_active;
     unsigned idle_workers;
     lim_table *lim;
+    /* With a postgresql:// db_url: the same limits held across every process of the bot
+     * (pg/pg_quota.h); lim stays the local check, asked first. NULL = this process only. */
+    pg_quota *quota;
+    uint64_t quota_renewed_ms;
+    uint64_t quota_retry_at; /* after a failure: local limits only until then (no blocking) */
+    bool quota_dirty;        /* a release or admission missed the database: resync first */
+    bool quota_err_logged;
+    uint64_t quota_seq;
+    char quota_owner[96];
     co_record recs[RECORDS_MAX];
     unsigned rec_next;
     uint64_t avg_job_ms;
@@ -248,7 +268,7 @@ static void fail_waiting(comfy_runner *r, co_job *c, const char *reason, const c
     comfy_dlv_start(r, &out, m);
     atomic_fetch_add(&r->n_failed, 1);
     atomic_fetch_sub(&r->n_waiting, 1);
-    lim_finish(co->lim, c->user_id);
+    limits_finish(r, c->user_id);
     co_remove(co, c->id);
 }
 
@@ -309,6 +329,92 @@ static void dispatch(comfy_runner *r)
     }
 }
 
+/* The shared limits could not be asked: the local ones still hold, so a database outage
+ * costs strictness across processes, not availability. Logged once per outage. */
+static void quota_trouble(comfy_runner *r, const char *what, const char *err)
+{
+    comfy_coord *co = r->co;
+    /* Every call may wait for the database (bounded, but seconds when it is unreachable): a
+     * pause keeps an outage from stalling every admission of the coordinator. */
+    co->quota_retry_at = rt_now_ms() + QUOTA_RETRY_MS;
+    co->quota_dirty = true;
+    if (!co->quota_err_logged)
+        LOG_ERROR("comfy",
+                  "shared job limits: %s failed (%s); this process applies its own limits "
+                  "until the database answers",
+                  what, err);
+    co->quota_err_logged = true;
+}
+
+/* True when the shared limits may be asked now: not within the pause after a failure, and
+ * this process's rows match its jobs (resynced after an outage). */
+static bool quota_usable(comfy_runner *r)
+{
+    comfy_coord *co = r->co;
+    if (!co->quota || rt_now_ms() < co->quota_retry_at) return false;
+    if (!co->quota_dirty) return true;
+    uint64_t *users = malloc((co->nactive ? co->nactive : 1) * sizeof *users);
+    if (!users) return false;
+    for (unsigned i = 0; i < co->nactive; i++)
+        users[i] = co->active[i].user_id;
+    char err[256];
+    int rc = pg_quota_resync(co->quota, users, co->nactive, err, sizeof err);
+    free(users);
+    if (rc != 0) {
+        quota_trouble(r, "resync", err);
+        return false;
+    }
+    co->quota_dirty = false;
+    co->quota_renewed_ms = rt_now_ms();
+    if (co->quota_err_logged) LOG_INFO("comfy", "shared job limits: the database answers again");
+    co->quota_err_logged = false;
+    return true;
+}
+
+/* Local limits first (no round trip to refuse), then the bot-wide ones. */
+static lim_verdict limits_admit(comfy_runner *r, uint64_t user_id, uint64_t *retry)
+{
+    comfy_coord *co = r->co;
+    lim_verdict v = lim_admit(co->lim, user_id, rt_wall_ms(), retry);
+    if (v != LIM_OK || !quota_usable(r)) {
+        /* admitted on local limits alone: the rows no longer match, resync when back */
+        if (v == LIM_OK && co->quota) co->quota_dirty = true;
+        return v;
+    }
+    char key[128], err[256];
+    snprintf(key, sizeof key, "%s:%" PRIu64, co->quota_owner, ++co->quota_seq);
+    switch (pg_quota_admit(co->quota, user_id, key, retry, err, sizeof err)) {
+    case PG_QUOTA_OK:
+        return LIM_OK;
+    case PG_QUOTA_USER_ACTIVE:
+        v = LIM_USER_CONCURRENT;
+        break;
+    case PG_QUOTA_USER_HOURLY:
+        v = LIM_USER_HOURLY;
+        break;
+    case PG_QUOTA_GLOBAL:
+        v = LIM_GLOBAL;
+        break;
+    case PG_QUOTA_ERROR:
+        quota_trouble(r, "admission", err);
+        return LIM_OK;
+    }
+    lim_finish(co->lim, user_id); /* refused bot-wide: the local count goes back */
+    return v;
+}
+
+static void limits_finish(comfy_runner *r, uint64_t user_id)
+{
+    comfy_coord *co = r->co;
+    lim_finish(co->lim, user_id);
+    if (!co->quota) return;
+    char err[256];
+    if (!quota_usable(r))
+        co->quota_dirty = true; /* the resync drops the row */
+    else if (pg_quota_release_user(co->quota, user_id, err, sizeof err) != 0)
+        quota_trouble(r, "release", err);
+}
+
 /* Admission of a resolved job (the router has answered its interaction): the limits, then the
  * waiting line. Returns false (and answers) when refused. */
 static bool admit(comfy_runner *r, comfy_job *job)
@@ -323,7 +429,7 @@ static bool admit(comfy_runner *r, comfy_job *job)
         return false;
     }
     uint64_t retry = 0;
-    lim_verdict v = lim_admit(co->lim, job->origin.user_id, rt_wall_ms(), &retry);
+    lim_verdict v = limits_admit(r, job->origin.user_id, &retry);
     if (v != LIM_OK) {
         char text[300];
         lim_explain(v, co->lim, retry, text, sizeof text);
@@ -579,7 +685,7 @@ static void on_done(comfy_runner *r, comfy_done_msg *d)
     comfy_coord *co = r->co;
     co_job *c = co_find(co, d->job->id);
     if (c) {
-        lim_finish(co->lim, c->user_id);
+        limits_finish(r, c->user_id);
         co_remove(co, c->id);
     }
     co->idle_workers++;
@@ -618,6 +724,15 @@ static void on_tick(comfy_runner *r)
 {
     comfy_coord *co = r->co;
     uint64_t now = rt_now_ms();
+    /* Leases of held jobs: renewed at a third of their length, so two missed ticks never let
+     * a live process's jobs stop counting. */
+    if (co->quota && now - co->quota_renewed_ms >= QUOTA_LEASE_MS / 3 && quota_usable(r)) {
+        char err[256];
+        if (pg_quota_renew(co->quota, err, sizeof err) == 0)
+            co->quota_renewed_ms = now;
+        else
+            quota_trouble(r, "lease renewal", err);
+    }
     if (!atomic_load(&r->stopping)) dispatch(r);
     if (atomic_load(&r->stopping)) {
         /* results still on their way to Discord get the stop grace, then are given up */
@@ -716,7 +831,7 @@ static void coord_stop_requested(rt_actor *self, void *state)
                 true);
             activity(r, c->user_id, c->guild_id, "job_failed", "{\"reason\":\"shutdown\"}");
         }
-        lim_finish(co->lim, c->user_id);
+        limits_finish(r, c->user_id);
         atomic_fetch_sub(&r->n_waiting, 1);
         co_remove(co, c->id);
     }
@@ -795,6 +910,24 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->co->idle_workers = r->threads;
     r->co->lim = lim_new((unsigned)cfg->user_max_concurrent_jobs,
                          (unsigned)cfg->user_max_jobs_per_hour, (unsigned)cfg->max_queued_jobs);
+    if (pg_is_url(cfg->db_url)) {
+        char host[64] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(r->co->quota_owner, sizeof r->co->quota_owner, "%.60s:%ld:%016" PRIx64, host,
+                 (long)getpid(), random_u64());
+        pg_quota_cfg qc = {.url = cfg->db_url,
+                           .owner = r->co->quota_owner,
+                           .user_max_active = (unsigned)cfg->user_max_concurrent_jobs,
+                           .user_max_per_hour = (unsigned)cfg->user_max_jobs_per_hour,
+                           .max_total = (unsigned)cfg->max_queued_jobs,
+                           .lease_ms = QUOTA_LEASE_MS};
+        r->co->quota = pg_quota_new(&qc);
+        if (!r->co->quota) {
+            snprintf(err, errlen, "comfy: db_url is not a usable postgresql:// URL");
+            comfy_runner_free(r);
+            return NULL;
+        }
+    }
     comfy_http_global_init();
     unsigned lanes = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 1024;
     rt_actor_spec ws = {.name = COMFY_WORKER_ACTOR_NAME,
@@ -880,6 +1013,7 @@ void comfy_runner_free(comfy_runner *r)
             cjob_free(r->co->recs[i].params);
         an_results_close(r->co->results);
         lim_free(r->co->lim);
+        pg_quota_free(r->co->quota);
         free(r->co);
     }
     comfy_dlv_free(r->dlv);

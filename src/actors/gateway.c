@@ -93,8 +93,9 @@ struct gateway {
 
     gw_bot_info bot;
     gw_idq idq;
-    pg_idgate *idgate;      /* shared pacing across processes; NULL = this process only */
-    bool idgate_err_logged; /* one log line per outage, not one per poll */
+    pg_idgate *idgate;        /* shared pacing across processes; NULL = this process only */
+    bool idgate_err_logged;   /* one log line per outage, not one per poll */
+    uint64_t idgate_retry_at; /* after a failure, no shard asks before this (ms) */
     shard *shards;
     uint32_t nshards;
     conn *conns;
@@ -741,6 +742,13 @@ static int shards_start(gateway *g)
  * the gate fails closed, since an unpaced identify is what it prevents. */
 static bool shared_identify_permit(gateway *g, shard *sh, uint64_t now, uint64_t *retry)
 {
+    /* A failed claim may have waited seconds (an unreachable host): with one attempt per shard
+     * per second the loop would spend its time there instead of heartbeating the live shards.
+     * One attempt for all shards per pause. */
+    if (now < g->idgate_retry_at) {
+        *retry = g->idgate_retry_at;
+        return false;
+    }
     uint32_t bucket = sh->id % (g->idq.max_concurrency ? g->idq.max_concurrency : 1);
     uint64_t wait = 0;
     char err[256] = "";
@@ -765,7 +773,8 @@ static bool shared_identify_permit(gateway *g, shard *sh, uint64_t now, uint64_t
                   "until it answers (resumes go on)",
                   sh->id, err);
     g->idgate_err_logged = true;
-    *retry = now + 1000;
+    g->idgate_retry_at = rt_now_ms() + 1000;
+    *retry = g->idgate_retry_at;
     return false;
 }
 

@@ -22,6 +22,7 @@
 #include "app/metrics.h"
 #include "app/reload.h"
 #include "app/router_metrics.h"
+#include "comfy/decl.h"
 #include "discord/commands.h"
 #include "discord/gw_roles.h"
 #include "discord/interaction.h"
@@ -202,6 +203,17 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         }
         a->nguilds++;
     }
+    /* Command declarations: a broken one stops the start with its file, key and node named,
+     * as a broken mapping does (the runner reads only the mappings so far). */
+    decl_set ds;
+    char derr[600];
+    if (decl_set_load(&ds, cfg->workflows_dir, derr, sizeof derr) != 0) {
+        fail(err, errlen, code, APP_EXIT_START, "%s", derr);
+        app_free(a);
+        return NULL;
+    }
+    LOG_INFO(LOGN, "commands: %u declarations in %s are valid", ds.count, cfg->workflows_dir);
+    decl_set_free(&ds);
 
     a->sys = rt_system_new();
     a->roles = gw_roles_new();

@@ -19,6 +19,7 @@
 #include "analytics/an_stats.h"
 #include "comfy/loras.h"
 #include "comfy/ratios.h"
+#include "comfy/decl.h"
 #include "comfy/workflow.h"
 #include "discord/interaction.h"
 #include "moderation/mod_access.h"
@@ -135,6 +136,22 @@ static void check_files(report *r, const fb_config *cfg)
             "repair the named file, or point workflows_dir at a folder with "
             "flux_txt2img.map.json and its workflow",
             "%s", err);
+    }
+
+    decl_set ds;
+    if (decl_set_load(&ds, cfg->workflows_dir, err, sizeof err) == 0) {
+        char names[256] = "";
+        for (unsigned i = 0; i < ds.count; i++) {
+            if (names[0]) strncat(names, ", ", sizeof names - strlen(names) - 1);
+            strncat(names, ds.cmds[i]->name, sizeof names - strlen(names) - 1);
+        }
+        ok(r, "commands", "%u declarations (%s)", ds.count, ds.count ? names : "none");
+        decl_set_free(&ds);
+    } else {
+        snprintf(fix, sizeof fix,
+                 "repair the named key of the *.cmd.json file (format: %s/docs/comfy.md)",
+                 util_self_docdir());
+        bad(r, "commands", fix, "%s", err);
     }
 }
 

@@ -149,7 +149,8 @@ static const key_def keys[] = {
     S(db_path, "FLUXBOT_DB", "fluxbot.db", "SQLite analytics database."),
     SECRET(db_url, "FLUXBOT_DB_URL",
            "Database shared by several processes: postgresql://... (libpq URL; never printed). "
-           "Processes given the same URL pace their gateway IDENTIFYs together. A plain path "
+           "Processes given the same URL pace their gateway IDENTIFYs together and share the job "
+           "limits. A plain path "
            "here is the SQLite database (as db_path)."),
     I(analytics_batch_max, NULL, 1, 100000, "512", "Events per analytics transaction, at most."),
     I(analytics_flush_ms, NULL, 1, 60000, "200", "Longest an accepted event waits for its commit."),

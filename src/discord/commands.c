@@ -374,6 +374,18 @@ char *cmd_table_json(const char *const *labels, unsigned nlabels, char *err, siz
     return cmd_table_json_dms(labels, nlabels, NULL, NULL, err, errlen);
 }
 
+/* One command's registration object, built exactly like the table's (declared commands and
+ * the tests that compare a declaration with the built-in entry use it). */
+char *cmd_def_json(const cmd_def *d, const char *const *labels, unsigned nlabels)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", d->name);
+    cJSON_AddNumberToObject(o, "type", 1);
+    cJSON_AddStringToObject(o, "description", d->description);
+    add_options(o, d->options, d->noptions, labels, nlabels, cmd_resolution_autocomplete(nlabels));
+    return util_json_print_free(o);
+}
+
 /* ---- validation ------------------------------------------------------------------------------ */
 
 typedef struct vctx {

@@ -115,6 +115,10 @@ typedef bool (*cmd_dms_fn)(void *ctx, const char *command);
 char *cmd_table_json_dms(const char *const *resolution_labels, unsigned nlabels,
                          cmd_dms_fn dms_allowed, void *ctx, char *err, size_t errlen);
 
+/* One command's registration object (name, type, description, options; no contexts), as
+ * cmd_table_json builds it, malloc'd. For declared commands and their tests. */
+char *cmd_def_json(const cmd_def *d, const char *const *resolution_labels, unsigned nlabels);
+
 /* "/applications/{app}/commands", or the guild variant when guild_id != 0.
  * Returns the length, or -1 if it does not fit. */
 int cmd_register_path(uint64_t app_id, uint64_t guild_id, char *buf, size_t cap);
