@@ -432,7 +432,7 @@ static const cfg_usage_item commands[] = {
     {"demo", "", "run the embedded demo on loopback fakes (default without a token)"},
     {"stats", "[-c FILE] [--db FILE] [--days N] [--json] [--chart FILE.png]",
      "print usage statistics"},
-    {"import-analytics", "[--db DEST] SOURCE", "import the Python bot's analytics.db"},
+    {"import-analytics", "[--db FILE] SOURCE", "import the Python bot's analytics.db"},
     {"check", "", "validate configuration, workflows and connectivity"},
 };
 static const cfg_usage_item options[] = {
