@@ -89,7 +89,7 @@ static void test_mislabelled_png_is_used(void **state)
     /* the graph names the uploaded file; its bytes are the PNG, unchanged */
     char *graph = fcomfy_prompt_json(x->srv[0], 0);
     assert_non_null(graph);
-    const char *nm = strstr(graph, "fluxbot_");
+    const char *nm = strstr(graph, "fluxbot/"); /* the bot's own subfolder of input/ */
     assert_non_null(nm);
     char name[96];
     snprintf(name, sizeof name, "%.*s", (int)(strstr(nm, ".png") + 4 - nm), nm);
@@ -247,10 +247,50 @@ static void test_failure_texts_say_what_happened(void **state)
     stop(x);
 }
 
+/* Uploads reuse one name per worker and image in the bot's own subfolder: ComfyUI's input
+ * folder does not grow with the number of jobs, and each job still gets its own bytes. */
+static void test_uploads_do_not_accumulate(void **state)
+{
+    (void)state;
+    cfx *x = start();
+    for (unsigned k = 0; k < 5; k++) {
+        size_t plen;
+        uint8_t *png = img_png_encode(16 + k, 16, 0, k, &plen);
+        fhost_serve_body(g_allowed, png, plen, "image/png");
+        char url[160];
+        snprintf(url, sizeof url, "%s/attachments/1/2/face%u.png", fhost_url(g_allowed), k);
+        char *final = run_pulid(x, url, "image/png", plen);
+        assert_non_null(final);
+        assert_non_null(strstr(final, "\"embeds\":[{"));
+        free(final);
+        /* the graph of this job names a file holding this job's image */
+        char *graph = fcomfy_prompt_json(x->srv[0], k);
+        assert_non_null(graph);
+        const char *nm = strstr(graph, "fluxbot/");
+        assert_non_null(nm);
+        char name[96];
+        snprintf(name, sizeof name, "%.*s", (int)(strstr(nm, ".png") + 4 - nm), nm);
+        free(graph);
+        size_t ulen = 0;
+        uint8_t *up = fcomfy_upload_data(x->srv[0], name, &ulen);
+        assert_non_null(up);
+        assert_int_equal(ulen, plen);
+        assert_memory_equal(up, png, plen);
+        free(up);
+        free(png);
+    }
+    fcomfy_stats st;
+    fcomfy_get_stats(x->srv[0], &st);
+    assert_int_equal(st.uploads, 5);
+    assert_true(st.input_files <= x->cfg.runner_threads); /* one PNG slot per worker */
+    stop(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mislabelled_png_is_used),
+        cmocka_unit_test(test_uploads_do_not_accumulate),
         cmocka_unit_test(test_bomb_and_truncated_never_uploaded),
         cmocka_unit_test(test_redirects_checked_per_hop),
         cmocka_unit_test(test_failure_texts_say_what_happened),

@@ -179,6 +179,84 @@ static void test_submit_replies(void **state)
     assert_non_null(strstr(s.user_text, "HTTP 500"));
 }
 
+/* ComfyUI 0.3.64 answers 200 with node_errors when some outputs validated: it runs only those. */
+static void test_submit_partial_outputs(void **state)
+{
+    (void)state;
+    cproto_submit s;
+    const char *body =
+        "{\"prompt_id\":\"p-1\",\"number\":3,\"node_errors\":{"
+        "\"10\":{\"errors\":[{\"type\":\"value_not_in_list\",\"message\":\"Value not in list\","
+        "\"details\":\"lora_name: 'x' not in (list of length 2)\\n\",\"extra_info\":{}}],"
+        "\"dependent_outputs\":[\"9\"],\"class_type\":\"LoraLoaderModelOnly\"},"
+        "\"31\":{\"errors\":[{\"type\":\"required_input_missing\",\"message\":\"Required input "
+        "is missing\",\"details\":\"images\"}],\"dependent_outputs\":[\"31\"],"
+        "\"class_type\":\"PreviewImage\"}}}";
+    /* the mapped output 9 is a dependent output of node 10: the job fails at once */
+    const char *nine[] = {"9"};
+    assert_int_equal(cproto_parse_submit_for(200, body, nine, 1, &s), -1);
+    assert_false(s.ok);
+    assert_true(s.partial);
+    assert_string_equal(s.prompt_id, "p-1"); /* queued: the caller deletes it */
+    assert_string_equal(s.error_type, "prompt_outputs_failed_validation");
+    assert_string_equal(s.user_text, "ComfyUI rejected the workflow at node 10 "
+                                     "(LoraLoaderModelOnly): Value not in list — lora_name: "
+                                     "'x' not in (list of length 2)");
+    assert_non_null(strstr(s.operator_text, "node 10 (LoraLoaderModelOnly): value_not_in_list"));
+    assert_non_null(strstr(s.operator_text, "node 31 (PreviewImage): required_input_missing"));
+    /* a failing output node itself (no dependent_outputs list at all) drops it too */
+    const char *self = "{\"prompt_id\":\"p-2\",\"number\":4,\"node_errors\":{\"12\":{"
+                       "\"errors\":[{\"type\":\"t\",\"message\":\"m\"}],"
+                       "\"class_type\":\"SaveImage\"}}}";
+    const char *twelve[] = {"12"};
+    assert_int_equal(cproto_parse_submit_for(200, self, twelve, 1, &s), -1);
+    assert_non_null(strstr(s.user_text, "node 12 (SaveImage): m"));
+    /* the mapped output survived: ok, but every node error is there for the log */
+    const char *five[] = {"5"};
+    assert_int_equal(cproto_parse_submit_for(200, body, five, 1, &s), 0);
+    assert_true(s.ok);
+    assert_true(s.partial);
+    assert_non_null(strstr(s.operator_text, "node 10 (LoraLoaderModelOnly)"));
+    assert_non_null(strstr(s.operator_text, "node 31 (PreviewImage)"));
+    /* several mapped outputs: one surviving is enough */
+    const char *both[] = {"9", "5"};
+    assert_int_equal(cproto_parse_submit_for(200, body, both, 2, &s), 0);
+    const char *gone[] = {"9", "31"};
+    assert_int_equal(cproto_parse_submit_for(200, body, gone, 2, &s), -1);
+    /* a clean 200 is not partial and logs nothing */
+    assert_int_equal(
+        cproto_parse_submit_for(200, "{\"prompt_id\":\"p-3\",\"node_errors\":{}}", nine, 1, &s), 0);
+    assert_false(s.partial);
+    assert_string_equal(s.operator_text, "");
+}
+
+/* ComfyUI's error texts end with a newline (Python formatting); users see them mid-sentence. */
+static void test_error_texts_trimmed(void **state)
+{
+    (void)state;
+    const char *e =
+        "{\"type\":\"execution_error\",\"data\":{\"prompt_id\":\"p\",\"node_id\":\"8\","
+        "\"node_type\":\"VAEDecode\",\"exception_message\":\"CUDA out of memory\\n\\n\"}}";
+    assert_int_equal(cproto_parse_event(e, strlen(e), &ev), 0);
+    assert_string_equal(ev.message, "CUDA out of memory");
+    cproto_history h;
+    const char *hist =
+        "{\"p\":{\"outputs\":{},\"status\":{\"status_str\":\"error\",\"messages\":["
+        "[\"execution_error\",{\"node_id\":\"8\",\"exception_message\":\"boom\\n\"}]]}}}";
+    assert_int_equal(cproto_parse_history(hist, "p", NULL, 0, &h), 0);
+    assert_string_equal(h.error_message, "boom");
+    cproto_submit s;
+    assert_int_equal(cproto_parse_submit(400,
+                                         "{\"error\":{\"type\":\"x\",\"message\":\"Bad thing\\n\"},"
+                                         "\"node_errors\":{}}",
+                                         &s),
+                     -1);
+    assert_string_equal(s.user_text, "ComfyUI rejected the workflow: Bad thing");
+    assert_int_equal(cproto_parse_submit(409, "{\"error\":\"prompt_id already exists\\n\"}", &s),
+                     -1);
+    assert_string_equal(s.user_text, "ComfyUI rejected the job: prompt_id already exists");
+}
+
 static void test_history(void **state)
 {
     (void)state;
@@ -200,11 +278,21 @@ static void test_history(void **state)
     assert_true(h.found);
     assert_true(h.success);
     assert_true(h.completed);
-    assert_int_equal(h.noutputs, 2); /* temp skipped */
+    assert_int_equal(h.noutputs, 2); /* another node's temp preview is skipped */
     assert_string_equal(h.outputs[0].filename, "fluxbot_00001_.png");
     assert_true(h.outputs[0].preferred);
     assert_string_equal(h.outputs[0].subfolder, "sub");
     assert_false(h.outputs[1].preferred);
+    /* a mapped PreviewImage: its temp file is the result, fetched with type=temp */
+    const char *pv[] = {"7"};
+    assert_int_equal(cproto_parse_history(ok, "p1", pv, 1, &h), 0);
+    assert_int_equal(h.noutputs, 3);
+    assert_string_equal(h.outputs[0].filename, "ComfyUI_temp_x_00001_.png");
+    assert_string_equal(h.outputs[0].type, "temp");
+    assert_true(h.outputs[0].preferred);
+    char view[300];
+    assert_int_equal(cproto_view_path(&h.outputs[0], view, sizeof view), 0);
+    assert_non_null(strstr(view, "&type=temp"));
 
     const char *err =
         "{\"p2\":{\"outputs\":{},\"status\":{\"status_str\":\"error\",\"completed\":false,"
@@ -289,9 +377,14 @@ static void test_upload_view_uuid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ws_events),        cmocka_unit_test(test_ws_hostile),
-        cmocka_unit_test(test_binary_frames),    cmocka_unit_test(test_submit_replies),
-        cmocka_unit_test(test_history),          cmocka_unit_test(test_queue_positions),
+        cmocka_unit_test(test_ws_events),
+        cmocka_unit_test(test_ws_hostile),
+        cmocka_unit_test(test_binary_frames),
+        cmocka_unit_test(test_submit_replies),
+        cmocka_unit_test(test_submit_partial_outputs),
+        cmocka_unit_test(test_error_texts_trimmed),
+        cmocka_unit_test(test_history),
+        cmocka_unit_test(test_queue_positions),
         cmocka_unit_test(test_upload_view_uuid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -525,6 +525,189 @@ static void test_results_outlive_a_restart(void **state)
     unlink(db);
 }
 
+/* One finished result: its message id and its Delete custom_id. */
+static uint64_t result_message(cfx *x, uint64_t user, char del[101])
+{
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "to delete", user, &ix, tok));
+    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
+    assert_non_null(final);
+    cJSON *p = cJSON_Parse(final);
+    free(final);
+    const cJSON *btns = cJSON_GetObjectItem(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(p, "components"), 0), "components");
+    const cJSON *last = cJSON_GetArrayItem(btns, cJSON_GetArraySize(btns) - 1);
+    snprintf(del, 101, "%s", cJSON_GetObjectItem(last, "custom_id")->valuestring);
+    cJSON_Delete(p);
+    frest_ix_state st;
+    assert_true(frest_interaction_state(x->rest, ix, &st));
+    cJSON *orig = cJSON_Parse(st.original_json);
+    free(st.original_json);
+    uint64_t id = strtoull(cJSON_GetObjectItem(orig, "id")->valuestring, NULL, 10);
+    cJSON_Delete(orig);
+    return id;
+}
+
+/* A Delete click (already acknowledged with type 6 by the router) on message msg_id. */
+static void click_delete(cfx *x, const char *del, uint64_t msg_id, bool known_message,
+                         char dtok[64])
+{
+    uint64_t mix = cfx_interaction(x, true, false, dtok);
+    if (known_message) frest_set_component_message(x->rest, mix, msg_id);
+    cfx_ack(x, mix, dtok, "{\"type\":6}");
+    comfy_button_msg *b = cfx_button(del, mix, dtok);
+    b->origin.user_id = 1;
+    b->origin.channel_id = CFX_CHANNEL;
+    b->message_id = msg_id;
+    cfx_send(x, b);
+}
+
+/* Delete goes through the interaction webhook (no channel permission needed), falls back to the
+ * channel route, and tells the clicker when neither works. */
+static void test_delete_routes(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, NULL);
+    assert_non_null(x);
+    char del[101], dtok[64];
+    /* 1: the webhook's @original is the result: deleted there, no channel request */
+    uint64_t m1 = result_message(x, 1, del);
+    click_delete(x, del, m1, true, dtok);
+    for (int i = 0; i < 500 && !frest_message_deleted(x->rest, m1); i++)
+        util_sleep_ms(10);
+    assert_true(frest_message_deleted(x->rest, m1));
+    char chpath[96];
+    snprintf(chpath, sizeof chpath, "/channels/%" PRIu64 "/messages/", (uint64_t)CFX_CHANNEL);
+    frest_filter cf = {.method = "DELETE", .path_prefix = chpath};
+    assert_int_equal(frest_count(x->rest, &cf), 0);
+    /* 2: the webhook cannot (unknown @original): the channel route deletes it */
+    uint64_t m2 = result_message(x, 1, del);
+    click_delete(x, del, m2, false, dtok);
+    for (int i = 0; i < 500 && !frest_message_deleted(x->rest, m2); i++)
+        util_sleep_ms(10);
+    assert_true(frest_message_deleted(x->rest, m2));
+    /* 3: neither works (no webhook message, the channel is out of the bot's sight: 403): the
+     * clicker is told, privately, and the message stays */
+    uint64_t m3 = result_message(x, 1, del);
+    frest_script(x->rest, "DELETE", "/channels/", FREST_FAULT_403, 0, 1);
+    click_delete(x, del, m3, false, dtok);
+    assert_true(ephemeral_followup(x, dtok, "could not be deleted", 5000));
+    assert_false(frest_message_deleted(x->rest, m3));
+    cfx_stop(x);
+}
+
+/* Upscale ×2 takes its source from the clicked message's attachment on Discord (here the test
+ * CDN), not from the ComfyUI server that produced the result. */
+static void test_upscale_source_is_discord_attachment(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, NULL);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "to upscale", 1, &ix, tok));
+    uint8_t *png = NULL;
+    size_t plen = 0;
+    char *final = cfx_wait_final(x, tok, &png, &plen, 15000);
+    assert_non_null(final);
+    assert_non_null(png);
+    cJSON *p = cJSON_Parse(final);
+    free(final);
+    const cJSON *btns = cJSON_GetObjectItem(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(p, "components"), 0), "components");
+    char up2[101];
+    snprintf(up2, sizeof up2, "%s",
+             cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 1), "custom_id")->valuestring);
+    cJSON_Delete(p);
+    assert_non_null(strstr(up2, "fb:up2:"));
+    char *att = cfx_host_file(x, "result.png", png, plen); /* Discord's copy of the result */
+    free(png);
+    fcomfy_stats before_src, before_cdn;
+    fcomfy_get_stats(x->srv[0], &before_src);
+    fcomfy_get_stats(x->cdn, &before_cdn);
+    char utok[64];
+    uint64_t uix = cfx_interaction(x, true, true, utok);
+    comfy_button_msg *b = cfx_button(up2, uix, utok);
+    b->origin.user_id = 1;
+    b->origin.channel_id = CFX_CHANNEL;
+    comfy_button_set_image_url(b, att);
+    free(att);
+    cfx_send(x, b);
+    final = cfx_wait_final(x, utok, NULL, NULL, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    assert_null(strstr(final, "127.0.0.1"));
+    free(final);
+    fcomfy_stats after_src, after_cdn;
+    fcomfy_get_stats(x->srv[0], &after_src);
+    fcomfy_get_stats(x->cdn, &after_cdn);
+    assert_int_equal(after_cdn.views, before_cdn.views + 1); /* fetched from the attachment */
+    /* the ComfyUI server served only the upscale's own output, not the source */
+    assert_int_equal(after_src.views, before_src.views + 1);
+    cfx_stop(x);
+}
+
+static void one_thread(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    (void)rc;
+    (void)o;
+    cfg->runner_threads = 1;
+}
+
+/* The message of a job waiting for a runner and /queue give the same position. */
+static void test_queue_position_one_definition(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(1, one_thread);
+    assert_non_null(x);
+    fcomfy_set_paused(x->srv[0], true); /* job A stays in ComfyUI's queue, holding the runner */
+    uint64_t ixa, ixb;
+    char toka[64], tokb[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "first", 1, &ixa, toka));
+    for (int i = 0; i < 500; i++) {
+        fcomfy_stats s;
+        fcomfy_get_stats(x->srv[0], &s);
+        if (s.prompts_accepted == 1) break;
+        util_sleep_ms(10);
+    }
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "second", 2, &ixb, tokb));
+    bool shown = false;
+    for (int i = 0; i < 500 && !shown; i++) {
+        frest_ix_state st = {0};
+        frest_interaction_state(x->rest, ixb, &st);
+        shown = st.original_json && strstr(st.original_json, "position");
+        if (shown) {
+            /* first in line for the runner: position 1, not 1 + runner_threads */
+            assert_non_null(strstr(st.original_json, "position 1"));
+        }
+        free(st.original_json);
+        if (!shown) util_sleep_ms(10);
+    }
+    assert_true(shown);
+    char qtok[64];
+    uint64_t qix = cfx_interaction(x, false, false, qtok);
+    cfx_ack(x, qix, qtok, "{\"type\":5,\"data\":{\"flags\":64}}");
+    comfy_queue_msg *q = comfy_queue_msg_new(CFX_APP, qix, qtok);
+    q->origin.user_id = 2;
+    cfx_send(x, q);
+    bool listed = false;
+    for (int i = 0; i < 300 && !listed; i++) {
+        frest_ix_state st = {0};
+        frest_interaction_state(x->rest, qix, &st);
+        listed = st.original_json && strstr(st.original_json, "waiting for a free runner");
+        if (listed) assert_non_null(strstr(st.original_json, "(position 1)"));
+        free(st.original_json);
+        if (!listed) util_sleep_ms(10);
+    }
+    assert_true(listed);
+    fcomfy_set_paused(x->srv[0], false);
+    char *final = cfx_wait_final(x, tokb, NULL, NULL, 15000);
+    assert_non_null(final);
+    free(final);
+    cfx_stop(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +715,10 @@ int main(void)
         cmocka_unit_test(test_bad_options_and_limits),
         cmocka_unit_test(test_result_over_upload_limit_and_analytics),
         cmocka_unit_test(test_results_outlive_a_restart),
+
+        cmocka_unit_test(test_queue_position_one_definition),
+        cmocka_unit_test(test_delete_routes),
+        cmocka_unit_test(test_upscale_source_is_discord_attachment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

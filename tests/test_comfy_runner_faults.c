@@ -238,6 +238,109 @@ static void test_graceful_stop_is_bounded_and_answers(void **state)
     cfx_stop(x);
 }
 
+/* An operator removes the waiting prompt from ComfyUI's queue (POST /queue) while the server
+ * and its websocket stay up: the job fails as cancelled and is not resubmitted elsewhere. */
+static void test_operator_cancel_is_not_resubmitted(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(2, NULL);
+    assert_non_null(x);
+    fcomfy_set_paused(x->srv[0], true);
+    fcomfy_set_paused(x->srv[1], true);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "cancel me", 1, &ix, tok));
+    int on = -1;
+    for (int i = 0; i < 500 && on < 0; i++) {
+        for (int k = 0; k < 2; k++) {
+            fcomfy_stats s;
+            fcomfy_get_stats(x->srv[k], &s);
+            if (s.prompts_accepted == 1) on = k;
+        }
+        if (on < 0) util_sleep_ms(10);
+    }
+    assert_true(on >= 0);
+    util_sleep_ms(300); /* the runner has seen it waiting */
+    char url[128];
+    snprintf(url, sizeof url, "%s/queue", fcomfy_url(x->srv[on]));
+    comfy_http_res r;
+    assert_int_equal(comfy_http_post_json(x->http, url, "{\"clear\":true}", 5000, &r), 0);
+    assert_int_equal(r.status, 200);
+    comfy_http_res_free(&r);
+    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "cancelled on the ComfyUI server"));
+    free(final);
+    fcomfy_stats a, b;
+    fcomfy_get_stats(x->srv[0], &a);
+    fcomfy_get_stats(x->srv[1], &b);
+    assert_int_equal(a.prompts_accepted + b.prompts_accepted, 1); /* never resubmitted */
+    comfy_runner_stats st;
+    comfy_runner_stats_get(x->cr, &st);
+    assert_int_equal(st.jobs_resubmitted, 0);
+    fcomfy_set_paused(x->srv[0], false);
+    fcomfy_set_paused(x->srv[1], false);
+    cfx_stop(x);
+}
+
+static void long_stall(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    cfg->job_stall_timeout_ms = 120000; /* the dead server must not wait for this */
+    cfg->comfyui_down_after_failures = 3;
+    rc->reconcile_poll_ms = 200;
+    o->steps = 25;
+    o->step_delay_ms = 40;
+}
+
+/* A server that dies mid-job (socket dropped, HTTP unanswered): after a few failed reconciles
+ * the job is resubmitted on the other server at once, not after job_stall_timeout_ms. */
+static void test_dead_server_resubmits_at_once(void **state)
+{
+    (void)state;
+    cfx *x = cfx_start(2, long_stall);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "server dies", 1, &ix, tok));
+    int on = -1;
+    for (int i = 0; i < 500 && on < 0; i++) {
+        for (int k = 0; k < 2; k++) {
+            fcomfy_stats s;
+            fcomfy_get_stats(x->srv[k], &s);
+            if (s.prompts_accepted == 1 && s.queue_remaining == 1) on = k;
+        }
+        if (on < 0) util_sleep_ms(10);
+    }
+    assert_true(on >= 0);
+    util_sleep_ms(200);
+    uint64_t t0 = rt_now_ms();
+    fcomfy_set_down(x->srv[on], true);
+    char *final = cfx_wait_final(x, tok, NULL, NULL, 30000);
+    uint64_t took = rt_now_ms() - t0;
+    assert_non_null(final);
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    free(final);
+    assert_true(took < 60000); /* well under job_stall_timeout_ms */
+    fcomfy_stats other;
+    fcomfy_get_stats(x->srv[1 - on], &other);
+    assert_int_equal(other.prompts_accepted, 1);
+    comfy_runner_stats st;
+    comfy_runner_stats_get(x->cr, &st);
+    assert_int_equal(st.jobs_resubmitted, 1);
+    /* the user was told while it moved */
+    bool said = false;
+    frest_request *reqs = NULL;
+    size_t n = cfx_reqs(x, "PATCH", tok, &reqs);
+    for (size_t i = 0; i < n; i++) {
+        const char *b = cfx_body(&reqs[i]);
+        if (b && strstr(b, "retrying on another server")) said = true;
+    }
+    frest_requests_free(reqs, n);
+    assert_true(said);
+    fcomfy_set_down(x->srv[on], false);
+    cfx_stop(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +351,8 @@ int main(void)
         cmocka_unit_test(test_interrupt_and_validation_error),
         cmocka_unit_test(test_lost_twice_fails_clearly),
         cmocka_unit_test(test_graceful_stop_is_bounded_and_answers),
+        cmocka_unit_test(test_operator_cancel_is_not_resubmitted),
+        cmocka_unit_test(test_dead_server_resubmits_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,6 +67,44 @@ static void test_sniff(void **state)
     assert_string_equal(img_mime(IMG_MP4), "video/mp4");
 }
 
+/* What ComfyUI's core savers write, typed by the bytes: the right extension and content type. */
+static void test_sniff_animations_and_video(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *b = img_webm_fixture(7, &len); /* SaveWEBM */
+    assert_int_equal(img_sniff(b, len), IMG_WEBM);
+    assert_string_equal(img_ext(IMG_WEBM), "webm");
+    assert_string_equal(img_mime(IMG_WEBM), "video/webm");
+    assert_true(img_is_video(IMG_WEBM));
+    b[25] = 'x'; /* DocType "wxbm": some other Matroska file */
+    assert_int_equal(img_sniff(b, len), IMG_MKV);
+    assert_int_equal(img_sniff(b, 4), IMG_MKV); /* header cut short: still EBML, not webm */
+    free(b);
+    b = img_apng_encode(8, 8, 3, &len); /* SaveAnimatedPNG */
+    assert_int_equal(img_sniff(b, len), IMG_APNG);
+    assert_string_equal(img_ext(IMG_APNG), "png");
+    assert_string_equal(img_mime(IMG_APNG), "image/apng");
+    assert_false(img_is_video(IMG_APNG));
+    free(b);
+    b = img_png_encode(8, 8, 0, 3, &len); /* a still PNG stays a PNG */
+    assert_int_equal(img_sniff(b, len), IMG_PNG);
+    b[8] = 0xff; /* a chunk length past the end: no walk outside the buffer */
+    assert_int_equal(img_sniff(b, len), IMG_PNG);
+    free(b);
+    b = img_webp_anim_fixture(8, 8, 3, &len); /* SaveAnimatedWEBP */
+    assert_int_equal(img_sniff(b, len), IMG_WEBP);
+    assert_string_equal(img_ext(IMG_WEBP), "webp");
+    free(b);
+    assert_int_equal(img_sniff((const uint8_t *)"\0\0\0\x14"
+                                                "ftypqt  ",
+                               12),
+                     IMG_MOV);
+    assert_string_equal(img_ext(IMG_MOV), "mov");
+    assert_true(img_is_video(IMG_MP4));
+    assert_false(img_is_video(IMG_GIF));
+}
+
 static void test_progress_text_and_eta(void **state)
 {
     (void)state;
@@ -227,8 +265,11 @@ static void test_final_payload(void **state)
     j.upscale = 2;
     j.nloras = 1;
     strcpy(j.lora_name[0], "Realism");
-    cres_result r = {
-        .job = &j, .filename = "fluxbot_77.png", .is_image = true, .generation_ms = 12345};
+    cres_result r = {.job = &j,
+                     .filename = "fluxbot_77.png",
+                     .is_image = true,
+                     .upscale_offered = true,
+                     .generation_ms = 12345};
     char *s = cres_final_payload(&r);
     cJSON *root = cJSON_Parse(s);
     assert_non_null(root);
@@ -253,6 +294,14 @@ static void test_final_payload(void **state)
         0);
     cJSON_Delete(root);
     free(s);
+    /* without an upscale workflow there is no Upscale button: only buttons that work */
+    r.upscale_offered = false;
+    s = cres_final_payload(&r);
+    assert_null(strstr(s, "fb:up2:"));
+    assert_non_null(strstr(s, "fb:regen:77"));
+    assert_non_null(strstr(s, "fb:del:77:99"));
+    free(s);
+    r.upscale_offered = true;
     /* a 6000-byte prompt of 4-byte characters is cut to Discord's limit on a boundary */
     char *big = malloc(6001);
     for (int i = 0; i < 1500; i++)
@@ -311,6 +360,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_roundtrip_and_corruption),
         cmocka_unit_test(test_sniff),
+        cmocka_unit_test(test_sniff_animations_and_video),
         cmocka_unit_test(test_progress_text_and_eta),
         cmocka_unit_test(test_progress_throttle),
         cmocka_unit_test(test_server_pick),

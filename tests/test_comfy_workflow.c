@@ -96,6 +96,85 @@ static void test_broken_mapping_names_file_and_node(void **state)
     assert_non_null(strstr(err, "Save (API)"));
 }
 
+/* Mapping files as operators write them: numeric ids, typos, several outputs, old exports. */
+static void test_mapping_keys_ids_and_outputs(void **state)
+{
+    (void)state;
+    /* a numeric node id is the same node */
+    wf_workflow *wf = load_map("{\"inputs\":{\"prompt\":{\"node\":2,\"input\":\"text\"}},"
+                               "\"output\":{\"node\":9}}");
+    assert_non_null(wf);
+    assert_string_equal(wf->targets[WF_P_PROMPT][0].node, "2");
+    assert_string_equal(wf->outputs[0], "9");
+    wf_free(wf);
+    assert_null(load_map("{\"inputs\":{\"prompt\":{\"node\":2.5,\"input\":\"text\"}}}"));
+    assert_non_null(strstr(err, "test.map.json: prompt: \"node\" must be a node id"));
+
+    /* a misspelt key inside a target is named, with the parameter */
+    assert_null(load_map("{\"inputs\":{\"prompt\":{\"nod\":\"2\",\"input\":\"text\"}}}"));
+    assert_non_null(strstr(err, "test.map.json: prompt: unknown key \"nod\""));
+    assert_null(load_map("{\"inputs\":{\"prompt\":{\"node\":\"2\",\"input\":\"text\"},"
+                         "\"seed\":[{\"node\":\"3\",\"input\":\"noise_seed\"},"
+                         "{\"clas_type\":\"RandomNoise\",\"input\":\"noise_seed\"}]}}"));
+    assert_non_null(strstr(err, "seed (target 2): unknown key \"clas_type\""));
+    /* an unknown top-level key ("ouput") is refused, not ignored; "_" keys are comments */
+    assert_null(load_map("{\"inputs\":{\"prompt\":{\"node\":\"2\",\"input\":\"text\"}},"
+                         "\"ouput\":{\"node\":\"9\"}}"));
+    assert_non_null(strstr(err, "test.map.json: unknown key \"ouput\""));
+    wf = load_map("{\"_note\":\"mine\",\"inputs\":{\"prompt\":{\"node\":\"2\",\"input\":"
+                  "\"text\"}}}");
+    assert_non_null(wf);
+    wf_free(wf);
+    assert_null(load_map("{\"inputs\":{\"prompt\":{\"node\":\"2\",\"input\":\"text\"}},"
+                         "\"output\":{\"class\":\"SaveImage\"}}"));
+    assert_non_null(strstr(err, "output: unknown key \"class\""));
+    assert_null(load_map("{\"inputs\":{\"prompt\":{\"node\":\"2\",\"input\":\"text\"}},"
+                         "\"loras\":{\"insert_afer\":{\"node\":\"1\"}}}"));
+    assert_non_null(strstr(err, "loras: unknown key \"insert_afer\""));
+
+    /* several outputs, in order, without duplicates */
+    wf = load_map("{\"inputs\":{\"prompt\":{\"node\":\"2\",\"input\":\"text\"}},"
+                  "\"output\":[{\"node\":\"9\"},{\"class_type\":\"RandomNoise\"},{\"node\":9}]}");
+    assert_non_null(wf);
+    assert_int_equal(wf->noutputs, 2);
+    assert_string_equal(wf->outputs[0], "9");
+    assert_string_equal(wf->outputs[1], "3");
+    wf_free(wf);
+    assert_null(load_map("{\"inputs\":{\"prompt\":{\"node\":\"2\",\"input\":\"text\"}},"
+                         "\"output\":[]}"));
+    assert_non_null(strstr(err, "\"output\" must be a target object or a non-empty array"));
+
+    /* SaveImageWebsocket (its PNGs come over the websocket) is an output, named or found */
+    const char *ws_tpl = "{\"2\":{\"class_type\":\"CLIPTextEncode\",\"inputs\":{\"text\":\"x\"}},"
+                         "\"7\":{\"class_type\":\"SaveImageWebsocket\",\"inputs\":{\"images\":"
+                         "[\"2\",0]}}}";
+    wf = wf_load_text(WF_IMAGE, "ws.map.json",
+                      "{\"inputs\":{\"prompt\":{\"node\":\"2\",\"input\":\"text\"}}}", "ws.json",
+                      ws_tpl, err, sizeof err);
+    assert_non_null(wf);
+    assert_int_equal(wf->noutputs, 1);
+    assert_string_equal(wf->outputs[0], "7");
+    wf_free(wf);
+
+    /* an older export has no "_meta": a title selector says so instead of "no node" */
+    const char *old_tpl = "{\"2\":{\"class_type\":\"CLIPTextEncode\",\"inputs\":{\"text\":\"x\"}},"
+                          "\"9\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"2\",0],"
+                          "\"filename_prefix\":\"a\"}}}";
+    assert_null(
+        wf_load_text(WF_IMAGE, "old.map.json",
+                     "{\"inputs\":{\"prompt\":{\"title\":\"Positive\",\"input\":\"text\"}}}",
+                     "old.json", old_tpl, err, sizeof err));
+    assert_non_null(strstr(err, "old.map.json: prompt: the workflow has no node titles"));
+    assert_non_null(strstr(err, "select by \"node\" or \"class_type\""));
+    /* ...and the same mapping by class_type loads */
+    wf = wf_load_text(WF_IMAGE, "old.map.json",
+                      "{\"inputs\":{\"prompt\":{\"class_type\":\"CLIPTextEncode\",\"input\":"
+                      "\"text\"}}}",
+                      "old.json", old_tpl, err, sizeof err);
+    assert_non_null(wf);
+    wf_free(wf);
+}
+
 static void test_mapping_may_omit_inputs(void **state)
 {
     (void)state;
@@ -314,6 +393,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_workflows_load),
         cmocka_unit_test(test_broken_mapping_names_file_and_node),
+        cmocka_unit_test(test_mapping_keys_ids_and_outputs),
         cmocka_unit_test(test_mapping_may_omit_inputs),
         cmocka_unit_test(test_hostile_prompt_arrives_intact),
         cmocka_unit_test(test_lora_chain_inserted_and_rewired),

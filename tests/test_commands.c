@@ -43,10 +43,11 @@ static void test_table_json(void **state)
     if (!s) fail_msg("%s", err);
     assert_int_equal(cmd_validate_json(s, strlen(s), err, sizeof err), 0);
     cJSON *arr = cJSON_Parse(s);
-    assert_int_equal(cJSON_GetArraySize(arr), 12);
-    const char *names[] = {"comfy",       "redux",  "pulid", "video", "queue",  "stats",
-                           "reset_stats", "filter", "ban",   "unban", "banned", "warnings"};
-    for (int i = 0; i < 12; i++) {
+    assert_int_equal(cJSON_GetArraySize(arr), 13);
+    const char *names[] = {"comfy",  "redux",       "pulid",   "video", "queue",
+                           "stats",  "reset_stats", "filter",  "ban",   "unban",
+                           "banned", "warnings",    "lorainfo"};
+    for (int i = 0; i < 13; i++) {
         cJSON *c = find_cmd(arr, names[i]);
         assert_non_null(c);
         assert_int_equal((int)cJSON_GetObjectItem(c, "type")->valuedouble, 1);

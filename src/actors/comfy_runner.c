@@ -139,8 +139,19 @@ typedef struct co_record {
     char view_url[1800];
 } co_record;
 
+/* A Delete in progress: its route so far and what the fallback needs (see on_delete_res). */
+typedef struct co_delete {
+    bool used;
+    bool via_channel; /* the channel route is the one in flight */
+    uint64_t app_id, channel_id, message_id, user_id, guild_id;
+    char token[128];
+} co_delete;
+
+#define DELETES_MAX 64
+
 struct comfy_coord {
     co_job *active;
+    co_delete dels[DELETES_MAX];
     unsigned nactive, cap_active;
     unsigned idle_workers;
     lim_table *lim;
@@ -227,6 +238,8 @@ static void reject_late(comfy_runner *r, const comfy_reply_ref *ref, const char 
     comfy_rest_send(r, del, true);
 }
 
+/* THE position of a job waiting for a runner: 1 = the next job a free runner takes. The job's
+ * own message and /queue both show this number, so the two can never disagree. */
 static unsigned waiting_position(comfy_coord *co, uint64_t id)
 {
     unsigned pos = 0;
@@ -247,8 +260,12 @@ static void edit_waiting(comfy_runner *r, co_job *c, bool force)
     prog_state p;
     prog_init(&p, now);
     prog_set_phase(&p, PROG_QUEUED, now);
-    p.queue_position = waiting_position(r->co, c->id) + r->threads;
-    p.avg_job_ms = r->co->avg_job_ms ? r->co->avg_job_ms / (r->threads ? r->threads : 1) : 0;
+    unsigned pos = waiting_position(r->co, c->id);
+    unsigned th = r->threads ? r->threads : 1;
+    p.queue_position = pos;
+    /* the ETA is avg_job_ms × position; this job starts once the pos jobs up to it and the th
+     * running ones have left th runners, ≈ (pos + th) / th average jobs from now */
+    p.avg_job_ms = r->co->avg_job_ms && pos ? r->co->avg_job_ms * (pos + th) / (th * pos) : 0;
     char text[300];
     prog_text(&p, c->kind == COMFY_KIND_VIDEO ? "video" : "image", now, text, sizeof text);
     comfy_rest_edit_original(r, &c->job->reply, reply_edit_text_json(text, false), false);
@@ -446,6 +463,14 @@ static bool admit(comfy_runner *r, comfy_job *job)
     snprintf(details, sizeof details, "{\"job\":%" PRIu64 ",\"kind\":\"%s\"}", job->id,
              comfy_kind_name(job->kind));
     activity(r, job->origin.user_id, job->origin.guild_id, "job_queued", details);
+    /* one line per job step, each starting "job <id>": grep follows a job through the log */
+    char from[48] = "";
+    if (job->source_job_id) snprintf(from, sizeof from, ", from job %" PRIu64, job->source_job_id);
+    LOG_INFO("comfy",
+             "job %" PRIu64 " accepted: /%s by user %" PRIu64 " in guild %" PRIu64
+             " (interaction %" PRIu64 "%s)",
+             job->id, comfy_kind_name(job->kind), job->origin.user_id, job->origin.guild_id,
+             job->reply.interaction_id, from);
     uint64_t id = job->id;
     co_add(co, job);
     dispatch(r);
@@ -466,6 +491,77 @@ static co_record *record_find(comfy_coord *co, uint64_t id)
     for (unsigned i = 0; i < RECORDS_MAX; i++)
         if (co->recs[i].params && co->recs[i].id == id) return &co->recs[i];
     return NULL;
+}
+
+/* Delete, in order: the click's @original through the interaction webhook (after the router's
+ * type-6 ack that is the message the button is on, and the webhook needs no permission in the
+ * channel), then the channel route by id (needs the bot to see the channel: 403 where it
+ * cannot), then an ephemeral follow-up telling the clicker it did not work. Each step waits
+ * for the previous one's answer (cookie COMFY_DELETE_COOKIE_BIT | slot). */
+static void delete_send(comfy_runner *r, unsigned slot)
+{
+    co_delete *d = &r->co->dels[slot];
+    rest_req_msg *m = d->via_channel ? reply_req_delete_message(d->channel_id, d->message_id)
+                                     : reply_req_delete_original(d->app_id, d->token);
+    m->reply_to = r->coord;
+    m->cookie = COMFY_DELETE_COOKIE_BIT | slot;
+    if (comfy_rest_send(r, m, true) != 0) d->used = false;
+}
+
+static void start_delete(comfy_runner *r, const comfy_button_msg *b)
+{
+    comfy_coord *co = r->co;
+    unsigned slot = DELETES_MAX;
+    for (unsigned i = 0; i < DELETES_MAX && slot == DELETES_MAX; i++)
+        if (!co->dels[i].used) slot = i;
+    bool have_token = b->reply.token && strlen(b->reply.token) < sizeof co->dels[0].token;
+    if (slot == DELETES_MAX || (!have_token && !(b->origin.channel_id && b->message_id))) {
+        /* no room to follow it (64 deletes in flight) or nothing to delete by: one try */
+        if (b->origin.channel_id && b->message_id)
+            comfy_rest_send(r, reply_req_delete_message(b->origin.channel_id, b->message_id), true);
+        return;
+    }
+    co_delete *d = &co->dels[slot];
+    *d = (co_delete){.used = true,
+                     .via_channel = !have_token,
+                     .app_id = b->reply.application_id,
+                     .channel_id = b->origin.channel_id,
+                     .message_id = b->message_id,
+                     .user_id = b->origin.user_id,
+                     .guild_id = b->origin.guild_id};
+    if (have_token) snprintf(d->token, sizeof d->token, "%s", b->reply.token);
+    delete_send(r, slot);
+}
+
+static void on_delete_res(comfy_runner *r, const rest_res_msg *res)
+{
+    unsigned slot = (unsigned)(res->cookie & 0xffffffffu);
+    if (slot >= DELETES_MAX || !r->co->dels[slot].used) return;
+    co_delete *d = &r->co->dels[slot];
+    if (res->status >= 200 && res->status < 300) {
+        activity(r, d->user_id, d->guild_id, "result_deleted", NULL);
+        LOG_INFO("comfy", "result message %" PRIu64 " deleted by user %" PRIu64 " (%s route)",
+                 d->message_id, d->user_id, d->via_channel ? "channel" : "webhook");
+        d->used = false;
+        return;
+    }
+    LOG_WARN("comfy", "deleting result message %" PRIu64 " through the %s route: HTTP %d%s%s",
+             d->message_id, d->via_channel ? "channel" : "webhook", res->status,
+             res->error[0] ? " " : "", res->error);
+    if (!d->via_channel && d->channel_id && d->message_id) {
+        d->via_channel = true;
+        delete_send(r, slot);
+        return;
+    }
+    if (d->token[0]) {
+        const char *text = res->status == 404 ? "This result was already deleted."
+                                              : "The result could not be deleted: the bot may not "
+                                                "see that channel. A member with Manage Messages "
+                                                "can delete it.";
+        comfy_rest_send(
+            r, reply_req_followup(d->app_id, d->token, reply_followup_text_json(text, true)), true);
+    }
+    d->used = false;
 }
 
 /* A result button, already acknowledged by the router: Delete (type 6, the router checked the
@@ -515,14 +611,7 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
 {
     comfy_coord *co = r->co;
     if (b->action == COMFY_BUTTON_DELETE) {
-        /* the bot authored the result, so it may delete it by id; without the ids, the click's
-         * @original (the component's message after a type-6 ack) */
-        rest_req_msg *del =
-            b->origin.channel_id && b->message_id
-                ? reply_req_delete_message(b->origin.channel_id, b->message_id)
-                : reply_req_delete_original(b->reply.application_id, b->reply.token);
-        comfy_rest_send(r, del, true);
-        activity(r, b->origin.user_id, b->origin.guild_id, "result_deleted", NULL);
+        start_delete(r, b);
         return;
     }
     co_record *rec = record_find(co, b->job_id);
@@ -566,11 +655,11 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
         job = cjob_clone(rec->params, 0, &b->reply, &b->origin);
         job->seed = random_u64() & CJOB_MAX_SEED;
     } else {
-        /* A stored result: the image on the clicked message is the freshest copy (ComfyUI's
-         * may be gone since), then the stored ones. */
-        const char *url = rec == &stored && b->image_url && b->image_url[0] ? b->image_url
-                          : rec->view_url[0]                                ? rec->view_url
-                                                                            : b->image_url;
+        /* the result as Discord holds it (the clicked message's attachment) first: it is there
+         * whichever ComfyUI server made it and whether that server is up; the producing
+         * server's /view only when the click carries no attachment. Any healthy server runs
+         * the upscale (its input is uploaded there). */
+        const char *url = b->image_url && *b->image_url ? b->image_url : rec->view_url;
         if (!r->wf.kinds[WF_UPSCALE] || !rec->success || !rec->is_image || !url || !*url) {
             reject_late(r, &b->reply,
                         !r->wf.kinds[WF_UPSCALE] ? "Upscaling is not set up on this bot."
@@ -717,7 +806,10 @@ static void on_status(comfy_runner *r, comfy_status_msg *s)
 
 static void on_rest_res(comfy_runner *r, rest_res_msg *res)
 {
-    if (res->cookie & COMFY_FINAL_COOKIE_BIT) comfy_dlv_on_result(r, res);
+    if (res->cookie & COMFY_FINAL_COOKIE_BIT)
+        comfy_dlv_on_result(r, res);
+    else if (res->cookie & COMFY_DELETE_COOKIE_BIT)
+        on_delete_res(r, res);
 }
 
 static void on_tick(comfy_runner *r)
@@ -792,6 +884,7 @@ static int coord_thread_start(rt_actor *self, void *state, unsigned index)
                        .client_id = r->client_id,
                        .on_event = comfy_events_on_event,
                        .on_link = comfy_events_on_link,
+                       .on_binary = comfy_events_on_binary,
                        .ctx = &r->events,
                        .ping_secs = r->rc.ws_ping_secs};
     char err[256];
@@ -884,6 +977,8 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->connect_timeout_ms =
         cfg->comfyui_connect_timeout_ms > 0 ? (uint64_t)cfg->comfyui_connect_timeout_ms : 3000;
     r->reconcile_poll_ms = rc->reconcile_poll_ms ? rc->reconcile_poll_ms : 1000;
+    r->down_after =
+        cfg->comfyui_down_after_failures > 0 ? (unsigned)cfg->comfyui_down_after_failures : 3;
     r->queue_poll_ms = rc->queue_poll_ms ? rc->queue_poll_ms : 3000;
     r->token_valid_ms = rc->token_valid_ms;
     r->dlv = comfy_dlv_new();

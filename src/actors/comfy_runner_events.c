@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "actors/comfy_runner_internal.h"
+#include "comfy/image.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "util/util_time.h"
@@ -33,10 +34,26 @@ comfy_chan *comfy_chan_new(unsigned cap)
 void comfy_chan_free(comfy_chan *c)
 {
     if (!c) return;
+    free(c->img);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c->q);
     free(c);
+}
+
+bool comfy_chan_take_image(comfy_chan *c, char node[CPROTO_ID_MAX], uint8_t **data, size_t *len)
+{
+    pthread_mutex_lock(&c->mu);
+    bool have = c->img != NULL;
+    if (have) {
+        *data = c->img;
+        *len = c->img_len;
+        memcpy(node, c->img_node, CPROTO_ID_MAX);
+        c->img = NULL;
+        c->img_len = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return have;
 }
 
 static bool is_terminal(const cproto_event *e)
@@ -185,6 +202,8 @@ void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
     } else if (e.type == CP_EV_EXECUTION_START || (e.type == CP_EV_EXECUTING && !e.node_null)) {
         memcpy(sv->last_pid, e.prompt_id, sizeof sv->last_pid);
     }
+    if (e.type == CP_EV_EXECUTING)
+        snprintf(sv->last_node, sizeof sv->last_node, "%s", e.node_null ? "" : e.node);
     pthread_mutex_lock(&r->mu);
     comfy_reg *g = reg_find(r, server, e.prompt_id);
     if (g) {
@@ -209,6 +228,41 @@ void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
     r->orph_next = (r->orph_next + 1) % r->orph_cap;
     pthread_mutex_unlock(&r->mu);
     atomic_fetch_add(&r->n_orphaned, 1);
+}
+
+void comfy_events_on_binary(void *ctx, unsigned server, const cproto_event *ev,
+                            const uint8_t *frame, size_t len)
+{
+    comfy_events *r = ctx;
+    if (server >= r->srv->n || ev->type != CP_EV_PREVIEW) return;
+    if (ev->preview_offset > len || ev->preview_len > len - ev->preview_offset) return;
+    const uint8_t *img = frame + ev->preview_offset;
+    /* SaveImageWebsocket sends PNGs (format 2); latent previews are JPEGs and not results */
+    if (ev->preview_format != 2 || img_sniff(img, ev->preview_len) != IMG_PNG) return;
+    comfy_server *sv = &r->srv->v[server];
+    /* type-1 frames carry no ids: they belong to the node executing on this socket */
+    const char *pid = ev->prompt_id[0] ? ev->prompt_id : sv->last_pid;
+    const char *node = ev->node[0] ? ev->node : sv->last_node;
+    if (!pid[0] || !node[0]) return;
+    pthread_mutex_lock(&r->mu);
+    comfy_reg *g = reg_find(r, server, pid);
+    if (g) {
+        pthread_mutex_lock(&g->chan->mu);
+        /* the first frame of the newest node: PNG previews of a sampler (sent before the save
+         * node runs) give way to the save node's image; a batch keeps its first image */
+        if (!g->chan->img || strcmp(g->chan->img_node, node) != 0) {
+            free(g->chan->img);
+            g->chan->img_len = 0;
+            g->chan->img = malloc(ev->preview_len ? ev->preview_len : 1);
+            if (g->chan->img) {
+                memcpy(g->chan->img, img, ev->preview_len);
+                g->chan->img_len = ev->preview_len;
+                snprintf(g->chan->img_node, sizeof g->chan->img_node, "%s", node);
+            }
+        }
+        pthread_mutex_unlock(&g->chan->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 void comfy_events_on_link(void *ctx, unsigned server, bool up)

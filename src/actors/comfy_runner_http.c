@@ -248,6 +248,14 @@ int comfy_http_post_json(comfy_http *h, const char *url, const char *json, long 
 int comfy_http_upload(comfy_http *h, const char *base_url, const char *filename, const char *mime,
                       const uint8_t *data, size_t len, long timeout_ms, comfy_http_res *out)
 {
+    return comfy_http_upload_into(h, base_url, NULL, false, filename, mime, data, len, timeout_ms,
+                                  out);
+}
+
+int comfy_http_upload_into(comfy_http *h, const char *base_url, const char *subfolder,
+                           bool overwrite, const char *filename, const char *mime,
+                           const uint8_t *data, size_t len, long timeout_ms, comfy_http_res *out)
+{
     curl_easy_reset(h->curl);
     char url[1024];
     snprintf(url, sizeof url, "%s/upload/image", base_url);
@@ -259,7 +267,12 @@ int comfy_http_upload(comfy_http *h, const char *base_url, const char *filename,
     curl_mime_data(p, (const char *)data, len);
     p = curl_mime_addpart(form);
     curl_mime_name(p, "overwrite");
-    curl_mime_data(p, "false", CURL_ZERO_TERMINATED);
+    curl_mime_data(p, overwrite ? "true" : "false", CURL_ZERO_TERMINATED);
+    if (subfolder && *subfolder) {
+        p = curl_mime_addpart(form);
+        curl_mime_name(p, "subfolder");
+        curl_mime_data(p, subfolder, CURL_ZERO_TERMINATED);
+    }
     struct curl_slist *hd = curl_slist_append(NULL, "Expect:");
     curl_easy_setopt(h->curl, CURLOPT_MIMEPOST, form);
     int rc = perform(h, url, 1u << 20, timeout_ms, hd, out);

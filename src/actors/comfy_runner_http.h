@@ -42,6 +42,11 @@ int comfy_http_post_json(comfy_http *h, const char *url, const char *json, long 
 /* POST {base}/upload/image: parts image (file) and overwrite=false. */
 int comfy_http_upload(comfy_http *h, const char *base_url, const char *filename, const char *mime,
                       const uint8_t *data, size_t len, long timeout_ms, comfy_http_res *out);
+/* The same into a subfolder of ComfyUI's input folder (NULL or "" = the folder itself);
+ * overwrite=true replaces a file of that name instead of renaming to "name (1).ext". */
+int comfy_http_upload_into(comfy_http *h, const char *base_url, const char *subfolder,
+                           bool overwrite, const char *filename, const char *mime,
+                           const uint8_t *data, size_t len, long timeout_ms, comfy_http_res *out);
 /*
  * Downloads an input image: GET url under the download policy. Redirects are followed here, at
  * most DLPOL_MAX_HOPS, and every hop (the first URL included) must pass dlpol_check before it is

@@ -103,6 +103,12 @@ typedef struct comfy_chan {
     unsigned head, n, cap;
     unsigned dropped;
     bool reconcile; /* the server's socket went down or came back: check /history, /queue */
+    /* The first PNG the newest node sent as a binary websocket frame while it executed
+     * (SaveImageWebsocket writes nothing to history): malloc'd, owned by the channel until
+     * taken. */
+    uint8_t *img;
+    size_t img_len;
+    char img_node[CPROTO_ID_MAX];
 } comfy_chan;
 
 comfy_chan *comfy_chan_new(unsigned cap);
@@ -111,6 +117,9 @@ void comfy_chan_free(comfy_chan *c);
  * *reconcile (and clears it in the channel) when a link change was signalled. */
 unsigned comfy_chan_wait(comfy_chan *c, cproto_event *out, unsigned max, uint64_t timeout_ms,
                          bool *reconcile);
+/* Takes the websocket image (see img above): true with *data (caller frees), its length and the
+ * node that sent it; false when none arrived. */
+bool comfy_chan_take_image(comfy_chan *c, char node[CPROTO_ID_MAX], uint8_t **data, size_t *len);
 
 /* ---- servers ---- */
 
@@ -118,8 +127,9 @@ typedef struct comfy_server {
     char url[CFG_STR];
     char label[32]; /* "server 1" */
     spick_server pick;
-    char last_pid[CPROTO_ID_MAX]; /* websocket thread only: for events without a prompt_id */
-    uint64_t unanswered_until_ms; /* an HTTP call got no answer: no new jobs until then */
+    char last_pid[CPROTO_ID_MAX];  /* websocket thread only: for events without a prompt_id */
+    char last_node[CPROTO_ID_MAX]; /* websocket thread only: the node executing (binary frames) */
+    uint64_t unanswered_until_ms;  /* an HTTP call got no answer: no new jobs until then */
 } comfy_server;
 
 /* ---- the server table (comfy_runner_servers.c): any thread, under its own mutex ---- */
@@ -191,6 +201,11 @@ void comfy_events_destroy(comfy_events *e);
 void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev);
 void comfy_events_on_link(void *ctx, unsigned server, bool up);
 /* Registers (server, pid) → chan and moves any buffered events for it into chan. */
+/* A binary preview frame (websocket thread): a PNG (format 2) is kept in the channel of the
+ * prompt whose node is executing, for a SaveImageWebsocket output; JPEG latent previews are
+ * ignored. */
+void comfy_events_on_binary(void *ctx, unsigned server, const cproto_event *ev,
+                            const uint8_t *frame, size_t len);
 void comfy_events_register(comfy_events *e, unsigned server, const char *pid, comfy_chan *chan);
 void comfy_events_unregister(comfy_events *e, unsigned server, const char *pid);
 
@@ -216,6 +231,7 @@ struct comfy_runner {
     uint64_t progress_ms, stall_ms, http_timeout_ms, stop_grace_ms, no_server_wait_ms;
     uint64_t token_valid_ms, connect_timeout_ms;
     uint64_t reconcile_poll_ms, queue_poll_ms;
+    unsigned down_after; /* failed reconciles, socket down, before a server is given up */
     uint64_t max_attachment;
     dlpol dl_policy;          /* where input images may come from (read-only after create) */
     imgchk_limits img_limits; /* declared dimensions of input images */
@@ -256,6 +272,8 @@ int comfy_rest_send(comfy_runner *r, rest_req_msg *m, bool must_deliver);
 
 /* Cookie of the final result edit (reply_to = coordinator): this bit | job id. */
 #define COMFY_FINAL_COOKIE_BIT (1ULL << 63)
+/* Cookie of a Delete step (reply_to = coordinator): this bit | slot in the delete table. */
+#define COMFY_DELETE_COOKIE_BIT (1ULL << 62)
 
 /* ---- delivery of final messages (comfy_runner_deliver.c, coordinator thread only) ---- */
 

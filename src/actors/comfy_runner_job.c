@@ -29,12 +29,16 @@
 #define WAIT_SLICE_MS 200
 
 static _Thread_local comfy_http *tls_http;
+static _Thread_local unsigned tls_worker; /* this worker's index: names its upload slots */
+
+/* The bot's uploads live in this subfolder of ComfyUI's input folder (see upload_inputs). */
+#define COMFY_UPLOAD_SUBFOLDER "fluxbot"
 
 int comfy_worker_thread_start(rt_actor *self, void *state, unsigned index)
 {
     (void)self;
-    (void)index;
     comfy_runner *r = state;
+    tls_worker = index;
     tls_http = comfy_http_new();
     comfy_http_set_connect_timeout(tls_http, (long)r->connect_timeout_ms);
     return tls_http ? 0 : -1;
@@ -223,11 +227,18 @@ static outcome upload_inputs(jctx *x)
     comfy_job *j = x->job;
     for (unsigned i = 0; i < j->nimages; i++) {
         cjob_image *img = &j->images[i];
+        /* One name per worker and image slot, overwritten: a worker follows one job at a time
+         * and ComfyUI reads the file when the job runs, so a slot is free again when the worker
+         * takes its next job. ComfyUI's input folder thus holds at most runner_threads ×
+         * images × 3 types of the bot's files (never one per job), in a subfolder of its own
+         * (LoadImage checks the file exists, so "fluxbot/name" is accepted; its IS_CHANGED
+         * hashes the bytes, so a reused name never serves a cached older image). */
         char name[128];
-        snprintf(name, sizeof name, "fluxbot_%" PRIu64 "_%u.%s", j->id, i + 1, img_ext(img->type));
+        snprintf(name, sizeof name, "w%u_image%u.%s", tls_worker, i + 1, img_ext(img->type));
         comfy_http_res res;
-        int rc = comfy_http_upload(x->http, r->srv.v[x->server].url, name, img_mime(img->type),
-                                   img->data, img->len, (long)r->http_timeout_ms, &res);
+        int rc = comfy_http_upload_into(x->http, r->srv.v[x->server].url, COMFY_UPLOAD_SUBFOLDER,
+                                        true, name, img_mime(img->type), img->data, img->len,
+                                        (long)r->http_timeout_ms, &res);
         if (rc != 0 || res.status != 200 ||
             cproto_parse_upload((const char *)res.body, x->uploaded[i], sizeof x->uploaded[i])) {
             LOG_WARN("comfy", "job %" PRIu64 ": upload to %s failed (HTTP %d%s%s)", j->id,
@@ -239,6 +250,9 @@ static outcome upload_inputs(jctx *x)
     }
     return OUT_OK;
 }
+
+/* POST /queue delete + POST /interrupt of x->pid on its server (defined below). */
+static void interrupt_prompt(jctx *x);
 
 static outcome submit(jctx *x)
 {
@@ -283,8 +297,27 @@ static outcome submit(jctx *x)
     }
     cproto_submit sub;
     int status = res.status;
-    cproto_parse_submit(status, (const char *)res.body, &sub);
+    const char *outs[WF_MAX_TARGETS];
+    for (unsigned i = 0; i < x->wf->noutputs; i++)
+        outs[i] = x->wf->outputs[i];
+    cproto_parse_submit_for(status, (const char *)res.body, outs, x->wf->noutputs, &sub);
     comfy_http_res_free(&res);
+    if (sub.partial) {
+        /* ComfyUI queued the prompt but runs only the outputs that validated */
+        LOG_WARN("comfy",
+                 "job %" PRIu64 " (%s workflow %s): %s queued prompt %s without some "
+                 "outputs: %s",
+                 j->id, wf_kind_name(x->wf->kind), x->wf->name, r->srv.v[x->server].label,
+                 sub.prompt_id, sub.operator_text);
+    }
+    if (!sub.ok && sub.partial) {
+        /* none of our outputs will be produced: take the prompt back off ComfyUI's queue */
+        comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
+        snprintf(x->pid, sizeof x->pid, "%s", sub.prompt_id);
+        interrupt_prompt(x);
+        set_fail(x, "validation", "%s", sub.user_text);
+        return OUT_FAILED;
+    }
     if (!sub.ok) {
         comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
         if (status >= 500 || status == 0) {
@@ -305,6 +338,9 @@ static outcome submit(jctx *x)
         snprintf(x->pid, sizeof x->pid, "%s", sub.prompt_id);
         comfy_events_register(&r->events, (unsigned)x->server, x->pid, x->chan);
     }
+    LOG_INFO("comfy", "job %" PRIu64 " submitted to %s (%s) as prompt %s%s", j->id,
+             r->srv.v[x->server].label, r->srv.v[x->server].url, x->pid,
+             x->resubmitted ? " (resubmitted)" : "");
     comfy_servers_submitted(&r->srv, (unsigned)x->server, +1);
     x->submitted = true;
     return OUT_OK;
@@ -410,13 +446,39 @@ static outcome from_history(jctx *x)
 
 /* What follow() tracks between its steps. */
 typedef struct follow_state {
-    uint64_t last_event;      /* last sign of life (event, or the prompt seen waiting/running) */
-    uint64_t next_queue_poll; /* when to ask /queue for the position again */
-    uint64_t next_reconcile;  /* when to ask /history and /queue again after a link change */
-    uint64_t trouble_since;   /* first failed reconcile of a series, 0 = none */
-    bool need_reconcile;      /* the socket went down or came back: events may be missing */
+    uint64_t last_event;        /* last sign of life (event, or the prompt seen waiting/running) */
+    uint64_t next_queue_poll;   /* when to ask /queue for the position again */
+    uint64_t next_reconcile;    /* when to ask /history and /queue again after a link change */
+    uint64_t trouble_since;     /* first failed reconcile of a series, 0 = none */
+    unsigned failed_reconciles; /* in a row, with the socket down */
+    bool need_reconcile;        /* the socket went down or came back: events may be missing */
+    bool link_ever_changed;     /* the socket dropped (or came back) since the prompt was sent */
     bool success_seen;
 } follow_state;
+
+/* The prompt is in neither queue nor history. After a socket drop that is a restarted server:
+ * lost, resubmitted. With the socket up all along the server did not restart, so someone removed
+ * the prompt (POST /queue delete): the operator cancelled it, and resubmitting elsewhere would
+ * undo that. */
+static outcome vanished(jctx *x, follow_state *fs)
+{
+    comfy_runner *r = x->r;
+    if (!fs->link_ever_changed) {
+        /* a restart's socket drop may still be on its way: wait one reconcile period for it
+         * (the prompt is gone, so its events no longer matter) */
+        cproto_event evs[8];
+        bool lc = false;
+        comfy_chan_wait(x->chan, evs, 8, r->reconcile_poll_ms, &lc);
+        if (lc) fs->link_ever_changed = true;
+    }
+    if (fs->link_ever_changed || !comfy_servers_up(&r->srv, (unsigned)x->server)) return OUT_LOST;
+    LOG_WARN("comfy",
+             "job %" PRIu64 ": prompt %s left %s's queue while its websocket stayed up: "
+             "cancelled there, not resubmitted",
+             x->job->id, x->pid, r->srv.v[x->server].label);
+    set_fail(x, "cancelled", "The job was cancelled on the ComfyUI server.");
+    return OUT_FAILED;
+}
 
 /* The prompt finished (executing null): the history says how. */
 static outcome finished(jctx *x, const follow_state *fs)
@@ -481,8 +543,19 @@ static outcome reconcile_link(jctx *x, follow_state *fs, bool ws_up, uint64_t no
     if (st == REC_ABSENT) return OUT_LOST;
     if (st == REC_ERROR) {
         if (!fs->trouble_since) fs->trouble_since = now;
+        /* socket down and the server unreachable over HTTP too: it is down (a ComfyUI that
+         * is up but slow keeps its socket, and its jobs keep the stall timeout) */
+        if (!ws_up && ++fs->failed_reconciles >= r->down_after) {
+            LOG_WARN("comfy",
+                     "job %" PRIu64 ": %s (%s) is down (websocket dropped, %u reconciles "
+                     "failed); resubmitting the job elsewhere now",
+                     x->job->id, r->srv.v[x->server].label, r->srv.v[x->server].url,
+                     fs->failed_reconciles);
+            return OUT_LOST;
+        }
         if (now - fs->trouble_since >= r->stall_ms) return OUT_LOST;
     } else {
+        fs->failed_reconciles = 0;
         fs->trouble_since = 0;
         if (ws_up) fs->need_reconcile = false;
         if (st == REC_PENDING || st == REC_RUNNING) fs->last_event = now;
@@ -497,7 +570,7 @@ static outcome poll_position(jctx *x, follow_state *fs, bool ws_up, uint64_t now
     fs->next_queue_poll = now + x->r->queue_poll_ms;
     rec_state st = reconcile(x);
     if (st == REC_DONE) return from_history(x);
-    if (st == REC_ABSENT) return OUT_LOST;
+    if (st == REC_ABSENT) return vanished(x, fs);
     if (st == REC_PENDING) fs->last_event = now;
     if (st == REC_RUNNING) note_started(x);
     return OUT_CONTINUE;
@@ -517,8 +590,11 @@ static outcome check_silence(jctx *x, follow_state *fs, bool ws_up, uint64_t now
     LOG_WARN("comfy", "job %" PRIu64 ": no word from %s for %" PRIu64 " ms (%s)", x->job->id,
              r->srv.v[x->server].label, now - fs->last_event,
              st == REC_RUNNING ? "running, stalled" : "missing");
-    if (st == REC_RUNNING) interrupt_prompt(x);
-    return OUT_LOST;
+    if (st == REC_RUNNING) {
+        interrupt_prompt(x);
+        return OUT_LOST;
+    }
+    return vanished(x, fs);
 }
 
 /* Follows the prompt until it ends, is lost, or the bot stops: each turn waits for events, then
@@ -540,7 +616,7 @@ static outcome follow(jctx *x)
         bool link_changed = false;
         unsigned n = comfy_chan_wait(x->chan, evs, EVENT_BATCH, WAIT_SLICE_MS, &link_changed);
         uint64_t now = rt_now_ms();
-        if (link_changed) fs.need_reconcile = true;
+        if (link_changed) fs.need_reconcile = fs.link_ever_changed = true;
         outcome oc = apply_events(x, &fs, evs, n, now);
         bool ws_up = comfy_servers_up(&r->srv, (unsigned)x->server);
         if (oc == OUT_CONTINUE) oc = reconcile_link(x, &fs, ws_up, now);
@@ -633,7 +709,7 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
     comfy_runner *r = x->r;
     comfy_job *j = x->job;
     img_type t = img_sniff(res->body, res->len);
-    bool is_video = j->kind == COMFY_KIND_VIDEO || t == IMG_MP4;
+    bool is_video = j->kind == COMFY_KIND_VIDEO || img_is_video(t);
     bool is_image = !is_video && t != IMG_UNKNOWN;
     char filename[96];
     snprintf(filename, sizeof filename, "fluxbot_%" PRIu64 ".%s", j->id,
@@ -643,6 +719,7 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
                       .filename = filename,
                       .is_video = is_video,
                       .is_image = is_image,
+                      .upscale_offered = r->wf.kinds[WF_UPSCALE] != NULL,
                       .generation_ms = rt_now_ms() - x->t0,
                       .server_label = r->srv.n > 1 ? r->srv.v[x->server].label : NULL};
     uint64_t limit = upload_limit(j);
@@ -673,10 +750,40 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
 /* Downloads the output and prepares the final edit; returns it (the coordinator sends it once
  * it has the job's record, so the result's buttons work the moment it shows), or NULL with
  * fail_text when it cannot. */
+/* The PNG a mapped SaveImageWebsocket output sent over the websocket, when history lists no
+ * file of a mapped output (that node writes none). */
+static bool websocket_output(jctx *x, comfy_http_res *res)
+{
+    for (unsigned i = 0; i < x->hist.noutputs; i++)
+        if (x->hist.outputs[i].preferred) return false;
+    char node[CPROTO_ID_MAX];
+    uint8_t *data;
+    size_t len;
+    if (!comfy_chan_take_image(x->chan, node, &data, &len)) return false;
+    bool mapped = false;
+    for (unsigned i = 0; i < x->wf->noutputs; i++)
+        if (strcmp(x->wf->outputs[i], node) == 0) mapped = true;
+    if (!mapped) {
+        free(data);
+        return false;
+    }
+    memset(res, 0, sizeof *res);
+    res->status = 200;
+    res->body = data;
+    res->len = len;
+    return true;
+}
+
 static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
 {
     char url[CFG_STR + 1200];
     comfy_http_res res;
+    if (websocket_output(x, &res)) {
+        prog_set_phase(&x->prog, PROG_DOWNLOADING, rt_now_ms());
+        rest_req_msg *m = final_edit(x, &res, &done->is_image); /* frees res */
+        done->view_url[0] = '\0'; /* no /view file: Upscale ×2 uses the Discord attachment */
+        return m;
+    }
     if (!output_url(x, url, sizeof url) || !fetch_output(x, url, &res)) return NULL;
     rest_req_msg *m = final_edit(x, &res, &done->is_image);
     snprintf(done->view_url, sizeof done->view_url, "%s", url);
@@ -787,6 +894,18 @@ static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
     bool ok = oc == OUT_OK;
     if (!ok)
         final_msg = comfy_req_edit_original(&job->reply, reply_edit_text_json(x.fail_text, true));
+    if (ok) {
+        LOG_INFO("comfy", "job %" PRIu64 " finished in %" PRIu64 " ms", job->id, ms);
+    } else if (!strcmp(x.fail_reason, "node_error") || !strcmp(x.fail_reason, "interrupted") ||
+               !strcmp(x.fail_reason, "no_output") || !strcmp(x.fail_reason, "lost") ||
+               !strcmp(x.fail_reason, "cancelled")) {
+        /* ComfyUI's side failed: the operator has something to look at */
+        LOG_WARN("comfy", "job %" PRIu64 " failed after %" PRIu64 " ms (%s): %s", job->id, ms,
+                 x.fail_reason, x.fail_text);
+    } else {
+        LOG_INFO("comfy", "job %" PRIu64 " failed after %" PRIu64 " ms (%s): %s", job->id, ms,
+                 x.fail_reason, x.fail_text);
+    }
     count_finished(r, job, ok, ms);
     /* recorded by the coordinator once the final message's fate is known */
     comfy_outcome_fill(&done->out, job, ok, ms, ok ? NULL : x.fail_reason, ok ? NULL : x.fail_text);

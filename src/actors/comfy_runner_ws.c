@@ -113,6 +113,11 @@ static void deliver(ws_conn *c)
         return;
     }
     if (ev.type == CP_EV_UNKNOWN || atomic_load(&w->stopping)) return;
+    if (c->rx_binary) {
+        if (ev.type == CP_EV_PREVIEW && w->o.on_binary)
+            w->o.on_binary(w->o.ctx, c->index, &ev, c->rx, c->rx_len);
+        return;
+    }
     if (w->o.on_event) w->o.on_event(w->o.ctx, c->index, &ev);
 }
 
@@ -123,7 +128,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if (!c) break;
-        LOG_DEBUG("comfy_ws", "server %u: connect failed: %s", c->index,
+        /* "server N" counts from 1, as everywhere else (comfy_runner_servers.c labels) */
+        LOG_DEBUG("comfy_ws", "server %u: connect failed: %s", c->index + 1,
                   in ? (const char *)in : "?");
         c->wsi = NULL;
         if (c->up) {
@@ -150,9 +156,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (lws_is_first_fragment(wsi)) {
             c->rx_len = 0;
             c->rx_binary = lws_frame_is_binary(wsi);
-            /* Binary frames are previews (and text-as-binary), which the runner ignores:
-             * skip them here instead of buffering up to max_frame_bytes to parse and drop. */
-            c->rx_skip = c->rx_binary;
+            /* Binary frames are images: latent previews and SaveImageWebsocket's PNGs, which
+             * the runner may collect; without a binary callback they are skipped unread. */
+            c->rx_skip = c->rx_binary && !c->w->o.on_binary;
         }
         if (!c->rx_skip) {
             if (c->rx_len + len > c->w->o.max_frame_bytes) {

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "comfy/comfy_proto.h"
 
@@ -18,6 +19,9 @@ typedef struct comfy_ws comfy_ws;
 
 typedef void (*comfy_ws_event_fn)(void *ctx, unsigned server, const cproto_event *ev);
 typedef void (*comfy_ws_link_fn)(void *ctx, unsigned server, bool up);
+/* A binary frame that parsed as an image (frame = the whole frame, ev its offsets). */
+typedef void (*comfy_ws_binary_fn)(void *ctx, unsigned server, const cproto_event *ev,
+                                   const uint8_t *frame, size_t len);
 
 typedef struct comfy_ws_opts {
     const char *const *urls; /* base URLs, "http://host:port[/prefix]" */
@@ -25,6 +29,7 @@ typedef struct comfy_ws_opts {
     const char *client_id;
     comfy_ws_event_fn on_event;
     comfy_ws_link_fn on_link;
+    comfy_ws_binary_fn on_binary; /* NULL: binary frames are skipped unread */
     void *ctx;
     unsigned ping_secs;     /* 0 = 20 */
     size_t max_frame_bytes; /* 0 = 32 MiB; bigger frames are dropped */

@@ -20,6 +20,7 @@
 #include "comfy/result.h"
 #include "discord/commands.h"
 #include "discord/interaction.h"
+#include "discord/lorainfo.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
@@ -64,7 +65,7 @@ const char *router_cmd_name(router_cmd c)
     static const char *const names[ROUTER_CMD_COUNT] = {
         "comfy",   "redux",       "pulid",        "video",         "queue",
         "stats",   "reset_stats", "reset_button", "result_button", "autocomplete",
-        "unknown", "malformed",   "moderation"};
+        "unknown", "malformed",   "moderation",   "lorainfo"};
     return (unsigned)c < ROUTER_CMD_COUNT ? names[c] : "?";
 }
 
@@ -372,6 +373,18 @@ static void cmd_reset(router *r, const ix_interaction *ix, uint64_t t0)
     reply_json(r, ix, &e, an_reset_prompt_json(confirm_id, cancel_id), true, ROUTER_OUT_OK);
 }
 
+/* /lorainfo: the LoRA list, paged, from the catalogue the runner loaded (SIGHUP may swap it:
+ * it is read once). Answered here at once, since nothing needs ComfyUI. */
+static void cmd_lorainfo(router *r, const ix_interaction *ix, uint64_t t0)
+{
+    rpend_entry e = entry_for(ix, t0, ROUTER_CMD_LORAINFO);
+    const loras_set *loras = r->cfg.catalog ? r->cfg.catalog->loras : NULL;
+    const char *name = ix_opt_str(ix, "name");
+    char *body =
+        name && *name ? lorainfo_one_json(loras, name) : lorainfo_page_json(loras, 0, false);
+    reply_json(r, ix, &e, body, true, ROUTER_OUT_OK);
+}
+
 static router_cmd stat_of_command(const char *name)
 {
     comfy_kind kind;
@@ -379,6 +392,7 @@ static router_cmd stat_of_command(const char *name)
     if (strcmp(name, CMD_QUEUE) == 0) return ROUTER_CMD_QUEUE;
     if (strcmp(name, CMD_STATS) == 0) return ROUTER_CMD_STATS;
     if (strcmp(name, CMD_RESET_STATS) == 0) return ROUTER_CMD_RESET_STATS;
+    if (strcmp(name, CMD_LORAINFO) == 0) return ROUTER_CMD_LORAINFO;
     return ROUTER_CMD_UNKNOWN;
 }
 
@@ -401,6 +415,8 @@ static void on_command(router *r, const ix_interaction *ix, uint64_t t0)
         cmd_stats(r, ix, t0);
     else if (strcmp(name, CMD_RESET_STATS) == 0)
         cmd_reset(r, ix, t0);
+    else if (strcmp(name, CMD_LORAINFO) == 0)
+        cmd_lorainfo(r, ix, t0);
     else {
         rpend_entry e = entry_for(ix, t0, ROUTER_CMD_UNKNOWN);
         e.cmd_kind = AN_CMD_UNKNOWN; /* never a popular command */
@@ -455,6 +471,13 @@ static void on_component(router *r, const ix_interaction *ix, uint64_t t0, const
     const char *id = ix->custom_id ? ix->custom_id : "";
     if (an_confirm_owns(id)) {
         on_reset_button(r, ix, t0);
+        return;
+    }
+    unsigned page;
+    if (lorainfo_parse_custom_id(id, &page) == 0) {
+        rpend_entry e = entry_for(ix, t0, ROUTER_CMD_LORAINFO);
+        const loras_set *loras = r->cfg.catalog ? r->cfg.catalog->loras : NULL;
+        reply_json(r, ix, &e, lorainfo_page_json(loras, page, true), true, ROUTER_OUT_OK);
         return;
     }
     cres_action act;

@@ -108,6 +108,7 @@ typedef enum router_cmd {
     ROUTER_CMD_MALFORMED, /* refused by ix_parse */
     /* /filter /ban /unban /banned /warnings */
     ROUTER_CMD_MODERATION,
+    ROUTER_CMD_LORAINFO, /* /lorainfo and its page buttons */
     ROUTER_CMD_COUNT
 } router_cmd;
 

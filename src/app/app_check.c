@@ -24,6 +24,7 @@
 #include "discord/interaction.h"
 #include "moderation/mod_access.h"
 #include "moderation/mod_store.h"
+#include "pg/pg_conn.h"
 #include "util/util_http.h"
 #include "util/util_self.h"
 
@@ -180,6 +181,27 @@ static void check_database(report *r, const fb_config *cfg)
             "cannot create %s: folder %s is not writable", cfg->db_path, dir);
 }
 
+/* The PostgreSQL database the processes share (db_url): it must answer, or the processes do
+ * not IDENTIFY and fall back to their own job limits. Neither the URL (it may hold a password)
+ * nor anything but libpq's message is printed. */
+static void check_shared_database(report *r, const fb_config *cfg)
+{
+    if (!cfg->db_url[0]) return;
+    char err[600];
+    PGconn *c = pg_open(cfg->db_url, 5000, err, sizeof err);
+    if (!c) {
+        bad(r, "shared database",
+            "start PostgreSQL or correct db_url (FLUXBOT_DB_URL): without it the processes do "
+            "not IDENTIFY and apply only their own job limits",
+            "%s", err);
+        return;
+    }
+    int v = PQserverVersion(c);
+    ok(r, "shared database", "PostgreSQL %d.%d answers (db_url, user %s, database %s)", v / 10000,
+       v % 10000, PQuser(c), PQdb(c));
+    PQfinish(c);
+}
+
 /* The access_* keys (a bad one stops the start) and the stored moderation state. */
 static void check_moderation(report *r, const fb_config *cfg)
 {
@@ -278,6 +300,7 @@ int app_check_report(const fb_config *cfg, FILE *out)
     check_config(&r, cfg);
     check_files(&r, cfg);
     check_database(&r, cfg);
+    check_shared_database(&r, cfg);
     check_moderation(&r, cfg);
     check_discord(&r, cfg);
     check_comfy(&r, cfg);

@@ -54,6 +54,15 @@ static int get_str(const cJSON *o, const char *key, char *out, size_t outlen, bo
     return 0;
 }
 
+/* ComfyUI's exception texts end with "\n" (Python's traceback formatting); a user sees the text
+ * inside a sentence, so trailing blanks and newlines go. */
+static void rtrim(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+}
+
 static int get_u32(const cJSON *o, const char *key, uint32_t *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -131,6 +140,7 @@ int cproto_parse_event(const char *text, size_t len, cproto_event *ev)
             get_str(d, "exception_type", ev->exception_type, sizeof ev->exception_type, true) ||
             get_str(d, "exception_message", ev->message, sizeof ev->message, true))
             goto out;
+        rtrim(ev->message);
         break;
     default:
         break;
@@ -253,72 +263,148 @@ static const char *jstr(const cJSON *o, const char *k)
     return util_json_str(o, k, "");
 }
 
-int cproto_parse_submit(int http_status, const char *body, cproto_submit *out)
+/* A trimmed copy of a string member (see rtrim). */
+static const char *tstr(const cJSON *o, const char *k, char *buf, size_t n)
 {
-    memset(out, 0, sizeof *out);
-    cJSON *root = body ? cJSON_Parse(body) : NULL;
-    if (http_status == 200) {
-        const cJSON *pid = cJSON_GetObjectItemCaseSensitive(root, "prompt_id");
-        const cJSON *num = cJSON_GetObjectItemCaseSensitive(root, "number");
-        if (cJSON_IsString(pid) && valid_prompt_id(pid->valuestring)) {
-            snprintf(out->prompt_id, sizeof out->prompt_id, "%s", pid->valuestring);
-            out->number = cJSON_IsNumber(num) ? (int64_t)num->valuedouble : -1;
-            out->ok = true;
-            cJSON_Delete(root);
-            return 0;
-        }
-        snprintf(out->error_type, sizeof out->error_type, "bad_response");
-        snprintf(out->user_text, sizeof out->user_text,
-                 "ComfyUI accepted the job but sent no usable prompt id");
-        snprintf(out->operator_text, sizeof out->operator_text,
-                 "POST /prompt: 200 without a valid prompt_id");
-        cJSON_Delete(root);
-        return -1;
+    snprintf(buf, n, "%s", jstr(o, k));
+    rtrim(buf);
+    return buf;
+}
+
+/* True when node error ne (keyed by its node id) drops output id o: the node is o itself, or o
+ * is among its dependent_outputs. */
+static bool drops_output(const cJSON *ne, const char *o)
+{
+    if (ne->string && strcmp(ne->string, o) == 0) return true;
+    const cJSON *deps = cJSON_GetObjectItemCaseSensitive(ne, "dependent_outputs");
+    const cJSON *d;
+    cJSON_ArrayForEach(d, (cJSON_IsArray(deps) ? deps : NULL))
+    {
+        char id[CPROTO_ID_MAX];
+        if (cJSON_IsString(d))
+            snprintf(id, sizeof id, "%s", d->valuestring);
+        else if (cJSON_IsNumber(d))
+            snprintf(id, sizeof id, "%.0f", d->valuedouble);
+        else
+            continue;
+        if (strcmp(id, o) == 0) return true;
     }
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-    if (cJSON_IsObject(e)) {
-        snprintf(out->error_type, sizeof out->error_type, "%s", jstr(e, "type"));
-        snprintf(out->operator_text, sizeof out->operator_text, "POST /prompt: HTTP %d: %s: %s",
-                 http_status, jstr(e, "type"), jstr(e, "message"));
-        if (*jstr(e, "details"))
-            appendf(out->operator_text, sizeof out->operator_text, " (%s)", jstr(e, "details"));
-        snprintf(out->user_text, sizeof out->user_text, "ComfyUI rejected the workflow: %s",
-                 jstr(e, "message"));
-    } else if (cJSON_IsString(e)) {
-        snprintf(out->error_type, sizeof out->error_type, "error");
-        snprintf(out->operator_text, sizeof out->operator_text, "POST /prompt: HTTP %d: %s",
-                 http_status, e->valuestring);
-        snprintf(out->user_text, sizeof out->user_text, "ComfyUI rejected the job: %s",
-                 e->valuestring);
-    } else {
-        snprintf(out->error_type, sizeof out->error_type, "http_%d", http_status);
-        snprintf(out->operator_text, sizeof out->operator_text,
-                 "POST /prompt: HTTP %d with no error description", http_status);
-        snprintf(out->user_text, sizeof out->user_text, "ComfyUI refused the job (HTTP %d)",
-                 http_status);
-    }
-    const cJSON *ne = cJSON_GetObjectItemCaseSensitive(root, "node_errors");
-    bool first = true;
+    return false;
+}
+
+/* Appends every node error to operator_text; the user text names the first error of the first
+ * node that matters (any node when outputs is NULL, else one dropping a listed output). */
+static void node_errors_text(const cJSON *ne, const char *const *outputs, unsigned noutputs,
+                             cproto_submit *out, bool *user_set)
+{
     const cJSON *node;
     cJSON_ArrayForEach(node, (cJSON_IsObject(ne) ? ne : NULL))
     {
         const char *ct = jstr(node, "class_type");
+        const char *nid = node->string ? node->string : "?";
+        bool matters = !outputs;
+        for (unsigned i = 0; outputs && i < noutputs; i++)
+            if (drops_output(node, outputs[i])) matters = true;
         const cJSON *errs = cJSON_GetObjectItemCaseSensitive(node, "errors");
         const cJSON *er;
         cJSON_ArrayForEach(er, (cJSON_IsArray(errs) ? errs : NULL))
         {
-            appendf(out->operator_text, sizeof out->operator_text, "; node %s (%s): %s: %s%s%s",
-                    node->string ? node->string : "?", ct, jstr(er, "type"), jstr(er, "message"),
-                    *jstr(er, "details") ? " — " : "", jstr(er, "details"));
-            if (first) {
-                snprintf(out->user_text, sizeof out->user_text,
-                         "ComfyUI rejected the workflow at node %s (%s): %s%s%s",
-                         node->string ? node->string : "?", ct, jstr(er, "message"),
-                         *jstr(er, "details") ? " — " : "", jstr(er, "details"));
-                first = false;
+            char msg[512], det[1024];
+            tstr(er, "message", msg, sizeof msg);
+            tstr(er, "details", det, sizeof det);
+            appendf(out->operator_text, sizeof out->operator_text, "%snode %s (%s): %s: %s%s%s",
+                    out->operator_text[0] ? "; " : "", nid, ct, jstr(er, "type"), msg,
+                    *det ? " — " : "", det);
+            if (matters && !*user_set) {
+                out->user_text[0] = '\0'; /* texts from the server are cut at the buffer */
+                appendf(out->user_text, sizeof out->user_text,
+                        "ComfyUI rejected the workflow at node %s (%s): %s%s%s", nid, ct, msg,
+                        *det ? " — " : "", det);
+                *user_set = true;
             }
         }
     }
+}
+
+int cproto_parse_submit(int http_status, const char *body, cproto_submit *out)
+{
+    return cproto_parse_submit_for(http_status, body, NULL, 0, out);
+}
+
+int cproto_parse_submit_for(int http_status, const char *body, const char *const *outputs,
+                            unsigned noutputs, cproto_submit *out)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *root = body ? cJSON_Parse(body) : NULL;
+    const cJSON *ne = cJSON_GetObjectItemCaseSensitive(root, "node_errors");
+    bool user_set = false;
+    if (http_status == 200) {
+        const cJSON *pid = cJSON_GetObjectItemCaseSensitive(root, "prompt_id");
+        const cJSON *num = cJSON_GetObjectItemCaseSensitive(root, "number");
+        if (!cJSON_IsString(pid) || !valid_prompt_id(pid->valuestring)) {
+            snprintf(out->error_type, sizeof out->error_type, "bad_response");
+            snprintf(out->user_text, sizeof out->user_text,
+                     "ComfyUI accepted the job but sent no usable prompt id");
+            snprintf(out->operator_text, sizeof out->operator_text,
+                     "POST /prompt: 200 without a valid prompt_id");
+            cJSON_Delete(root);
+            return -1;
+        }
+        snprintf(out->prompt_id, sizeof out->prompt_id, "%s", pid->valuestring);
+        out->number = cJSON_IsNumber(num) ? (int64_t)num->valuedouble : -1;
+        out->ok = true;
+        if (cJSON_IsObject(ne) && ne->child) {
+            /* ComfyUI queued the prompt but dropped the outputs these nodes feed */
+            out->partial = true;
+            node_errors_text(ne, noutputs ? outputs : NULL, noutputs, out, &user_set);
+            unsigned dropped = 0;
+            for (unsigned i = 0; i < noutputs; i++) {
+                const cJSON *n;
+                bool d = false;
+                cJSON_ArrayForEach(n, ne) d = d || drops_output(n, outputs[i]);
+                dropped += d;
+            }
+            if (noutputs > 0 && dropped == noutputs) {
+                out->ok = false;
+                snprintf(out->error_type, sizeof out->error_type,
+                         "prompt_outputs_failed_validation");
+                if (!user_set)
+                    snprintf(out->user_text, sizeof out->user_text,
+                             "ComfyUI rejected the workflow's output node");
+            }
+        }
+        cJSON_Delete(root);
+        return out->ok ? 0 : -1;
+    }
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    char head[4096] = "";
+    if (cJSON_IsObject(e)) {
+        char msg[512], det[2048];
+        tstr(e, "message", msg, sizeof msg);
+        tstr(e, "details", det, sizeof det);
+        snprintf(out->error_type, sizeof out->error_type, "%s", jstr(e, "type"));
+        snprintf(head, sizeof head, "POST /prompt: HTTP %d: %s: %s", http_status, jstr(e, "type"),
+                 msg);
+        if (*det) appendf(head, sizeof head, " (%s)", det);
+        appendf(out->user_text, sizeof out->user_text, "ComfyUI rejected the workflow: %s", msg);
+    } else if (cJSON_IsString(e)) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", e->valuestring);
+        rtrim(msg);
+        snprintf(out->error_type, sizeof out->error_type, "error");
+        snprintf(head, sizeof head, "POST /prompt: HTTP %d: %s", http_status, msg);
+        appendf(out->user_text, sizeof out->user_text, "ComfyUI rejected the job: %s", msg);
+    } else {
+        snprintf(out->error_type, sizeof out->error_type, "http_%d", http_status);
+        snprintf(head, sizeof head, "POST /prompt: HTTP %d with no error description", http_status);
+        snprintf(out->user_text, sizeof out->user_text, "ComfyUI refused the job (HTTP %d)",
+                 http_status);
+    }
+    node_errors_text(ne, NULL, 0, out, &user_set);
+    char nodes[sizeof out->operator_text];
+    snprintf(nodes, sizeof nodes, "%s", out->operator_text);
+    snprintf(out->operator_text, sizeof out->operator_text, "%s", head);
+    if (*nodes) appendf(out->operator_text, sizeof out->operator_text, "; %s", nodes);
     cJSON_Delete(root);
     return -1;
 }
@@ -331,8 +417,11 @@ static void add_output(cproto_history *h, const char *node, const cJSON *f, bool
     if (!*fn || strlen(fn) >= sizeof h->outputs[0].filename ||
         strlen(jstr(f, "subfolder")) >= sizeof h->outputs[0].subfolder)
         return;
-    if (strcmp(type, "temp") == 0) return;
-    if (*type && strcmp(type, "output") != 0 && strcmp(type, "input") != 0) return;
+    /* a PreviewImage's file lives in ComfyUI's temp folder: wanted only when mapped */
+    if (strcmp(type, "temp") == 0 && !preferred) return;
+    if (*type && strcmp(type, "output") != 0 && strcmp(type, "input") != 0 &&
+        strcmp(type, "temp") != 0)
+        return;
     cproto_output *o = &h->outputs[h->noutputs++];
     snprintf(o->node, sizeof o->node, "%s", node);
     snprintf(o->filename, sizeof o->filename, "%s", fn);
@@ -383,6 +472,7 @@ int cproto_parse_history(const char *body, const char *prompt_id, const char *co
         get_str(data, "node_id", out->error_node, sizeof out->error_node, true);
         get_str(data, "node_type", out->error_node_type, sizeof out->error_node_type, true);
         get_str(data, "exception_message", out->error_message, sizeof out->error_message, true);
+        rtrim(out->error_message);
     }
     const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(entry, "outputs");
     if (cJSON_IsObject(outputs)) {

@@ -52,6 +52,9 @@ typedef struct cproto_event {
 
 const char *cproto_ev_name(cproto_ev t);
 
+/* Error texts (exception_message, node error message and details) lose ComfyUI's trailing
+ * newlines and blanks. */
+
 /* Parses one text frame. 0 on success (ev filled, possibly CP_EV_UNKNOWN for other types), -1 if
  * the frame is not a valid event (bad JSON, no type, oversized ids, bad numbers). */
 int cproto_parse_event(const char *text, size_t len, cproto_event *ev);
@@ -68,16 +71,25 @@ char *cproto_prompt_body(const cJSON *graph, const char *client_id, const char *
 /* The outcome of POST /prompt. */
 typedef struct cproto_submit {
     bool ok;
-    char prompt_id[CPROTO_ID_MAX];
+    char prompt_id[CPROTO_ID_MAX]; /* also set when a 200 dropped our outputs (ok false) */
     int64_t number;
     char error_type[64];
     char user_text[512];      /* short, for the user: the first failing node and its message */
-    char operator_text[4096]; /* every node error, for the log */
+    char operator_text[4096]; /* every node error, for the log ("" on a clean 200) */
+    /* A 200 with a non-empty node_errors: ComfyUI queued the prompt but runs only the outputs
+     * that validated; operator_text lists every node error even when ok stays true. */
+    bool partial;
 } cproto_submit;
 
 /* http_status 200 → ok with prompt_id (must be present and valid), anything else → an error
  * with the server's own words when the body has them. Returns 0 when ok. */
 int cproto_parse_submit(int http_status, const char *body, cproto_submit *out);
+/* Same, knowing the workflow's output node ids: a 200 whose node_errors drop every one of them
+ * (the node itself failed, or it is among a failed node's dependent_outputs) is a failure (ok
+ * false, -1, prompt_id kept so the caller can delete the queued prompt), with the node error
+ * that dropped the first of them as user_text. Without outputs (n 0) a 200 is always ok. */
+int cproto_parse_submit_for(int http_status, const char *body, const char *const *outputs,
+                            unsigned noutputs, cproto_submit *out);
 
 #define CPROTO_MAX_OUTPUTS 16
 
@@ -102,7 +114,9 @@ typedef struct cproto_history {
 } cproto_history;
 
 /* Parses GET /history/{prompt_id}. preferred_nodes (may be NULL) are the workflow's output node
- * ids; their files come first. Temp files (PreviewImage) are skipped. 0, or -1 on bad JSON. */
+ * ids; their files come first. Temp files (PreviewImage, served by /view?type=temp until the
+ * server restarts) are kept for preferred nodes only: another node's temp file is a preview the
+ * operator did not ask for. 0, or -1 on bad JSON. */
 int cproto_parse_history(const char *body, const char *prompt_id, const char *const *preferred,
                          unsigned npreferred, cproto_history *out);
 

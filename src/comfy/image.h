@@ -20,14 +20,22 @@ typedef enum img_type {
     IMG_WEBP,
     IMG_GIF,
     IMG_MP4,
+    IMG_APNG, /* a PNG with an acTL chunk before its image data (SaveAnimatedPNG) */
+    IMG_WEBM, /* EBML with DocType "webm" (SaveWEBM) */
+    IMG_MKV,  /* other Matroska (EBML) files */
+    IMG_MOV,  /* ISO media with the QuickTime brand "qt  " */
 } img_type;
 
-/* Identifies data by its leading bytes only (never by name or declared type). */
+/* Identifies data by its leading bytes only (never by name or declared type). An animated WebP
+ * is IMG_WEBP (same extension and content type as a still one). */
 img_type img_sniff(const uint8_t *data, size_t len);
 /* "image/png", ... ; "application/octet-stream" for IMG_UNKNOWN. */
 const char *img_mime(img_type t);
-/* "png", "jpg", "webp", "gif", "mp4", "bin". */
+/* "png", "jpg", "webp", "gif", "mp4", "webm", "mkv", "mov"; "bin" for IMG_UNKNOWN (an APNG
+ * is a ".png" for every viewer). */
 const char *img_ext(img_type t);
+/* True for video containers (MP4, WebM, Matroska, QuickTime): sent as files, not embedded. */
+bool img_is_video(img_type t);
 /* True for the types accepted as generation inputs (PNG, JPEG, WebP). */
 bool img_is_input_type(img_type t);
 

@@ -18,6 +18,18 @@ static bool ends_with(const char *s, const char *suffix)
     return a >= b && strcasecmp(s + a - b, suffix) == 0;
 }
 
+/* The operator's link, shown to users as is: http(s) only, no blanks or control characters
+ * (a link Discord would not render, or one that breaks the markdown around it). */
+static bool url_ok(const char *u)
+{
+    size_t n = strlen(u);
+    if (n > LORAS_URL_MAX || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0))
+        return false;
+    for (const unsigned char *p = (const unsigned char *)u; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f || *p == '(' || *p == ')') return false;
+    return true;
+}
+
 static bool file_ok(const char *f)
 {
     size_t n = strlen(f);
@@ -88,6 +100,20 @@ int loras_parse(loras_set *out, const char *json, const char *source, char *err,
                      idx, name, LORAS_TRIGGER_MAX);
             goto out;
         }
+        const char *desc = util_json_str(e, "description", NULL);
+        const char *url = util_json_str(e, "url", NULL);
+        if (desc && strlen(desc) > LORAS_DESC_MAX) {
+            snprintf(err, errlen, "%s: entry %d (%s): description longer than %d bytes", source,
+                     idx, name, LORAS_DESC_MAX);
+            goto out;
+        }
+        if (url && *url && !url_ok(url)) {
+            snprintf(err, errlen,
+                     "%s: entry %d (%s): url must be an http(s) link of at most %d bytes "
+                     "without blanks or parentheses",
+                     source, idx, name, LORAS_URL_MAX);
+            goto out;
+        }
         double w = 1.0;
         const cJSON *wv = cJSON_GetObjectItemCaseSensitive(e, "weight");
         if (cJSON_IsNumber(wv)) {
@@ -119,6 +145,8 @@ int loras_parse(loras_set *out, const char *json, const char *source, char *err,
         snprintf(le->name, sizeof le->name, "%s", name);
         snprintf(le->file, sizeof le->file, "%s", file);
         snprintf(le->trigger_words, sizeof le->trigger_words, "%s", trig ? trig : "");
+        snprintf(le->description, sizeof le->description, "%s", desc ? desc : "");
+        snprintf(le->url, sizeof le->url, "%s", url ? url : "");
         le->weight = w;
     }
     rc = 0;

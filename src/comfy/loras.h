@@ -3,13 +3,16 @@
  *
  * Format:
  *   {"loras": [{"file": "x.safetensors", "name": "Display name", "weight": 0.8,
- *               "trigger_words": "word one, word two", "url": "https://..."}]}
+ *               "trigger_words": "word one, word two", "description": "...",
+ *               "url": "https://..."}]}
  * The original bot's lora.json ({"available_loras": [{file, name, weight: "0.8", add_prompt,
  * is_active}]}) is accepted as well, so an operator can bring theirs; inactive entries are skipped.
  *
  * Validation at load: up to LORAS_MAX entries; names 1..100 bytes (a Discord choice), unique
  * ignoring ASCII case; files 1..255 bytes ending in .safetensors/.ckpt/.pt/.bin, without ".."
- * or a leading '/'; weight in -10..10. A loaded set is immutable (lock-free reads).
+ * or a leading '/'; weight in -10..10; description up to 300 bytes; url an http(s) link of at most
+ * 400 bytes without blanks or control characters (shown to users by /lorainfo). A loaded set is
+ * immutable (lock-free reads).
  */
 #ifndef FLUXBOT_COMFY_LORAS_H
 #define FLUXBOT_COMFY_LORAS_H
@@ -21,11 +24,15 @@
 #define LORAS_FILE_MAX 255
 #define LORAS_TRIGGER_MAX 512
 #define LORAS_CHOICES_MAX 25
+#define LORAS_DESC_MAX 300
+#define LORAS_URL_MAX 400
 
 typedef struct lora_entry {
     char name[LORAS_NAME_MAX + 1];
     char file[LORAS_FILE_MAX + 1];
     char trigger_words[LORAS_TRIGGER_MAX + 1];
+    char description[LORAS_DESC_MAX + 1]; /* shown by /lorainfo; may be empty */
+    char url[LORAS_URL_MAX + 1];          /* the operator's link, http(s); may be empty */
     double weight;
 } lora_entry;
 

@@ -154,7 +154,7 @@ char *cres_final_payload(const cres_result *r)
                                   .custom_id = cid[nb]};
         nb++;
     }
-    if (r->is_image && j->kind != COMFY_KIND_UPSCALE) {
+    if (r->is_image && r->upscale_offered && j->kind != COMFY_KIND_UPSCALE) {
         cres_custom_id(CRES_UPSCALE2, j->id, j->origin.user_id, cid[nb], sizeof cid[nb]);
         btns[nb] = (reply_button){.style = REPLY_BTN_SECONDARY,
                                   .label = "Upscale \xc3\x97"

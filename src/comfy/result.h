@@ -40,7 +40,9 @@ typedef struct cres_result {
     const comfy_job *job;
     const char *filename; /* attachment name, e.g. "fluxbot_42.png" */
     bool is_video;
-    bool is_image; /* embed can show it with attachment://filename */
+    bool is_image;        /* embed can show it with attachment://filename */
+    bool upscale_offered; /* an upscale workflow is installed: offer Upscale ×2 on images (a
+                             button that can only answer "not set up" is never shown) */
     uint64_t generation_ms;
     const char *server_label; /* "server 1" — shown only when several servers exist (NULL) */
     const char *note; /* the message's content above the embed (e.g. why the file is missing);

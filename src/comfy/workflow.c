@@ -34,9 +34,9 @@ const char *wf_param_name(wf_param p)
 
 bool wf_is_output_class(const char *ct)
 {
-    static const char *const outs[] = {"SaveImage",          "SaveAnimatedWEBP", "SaveAnimatedPNG",
-                                       "SaveVideo",          "VHS_VideoCombine", "Image Save",
-                                       "SaveImageWebsocket", "PreviewImage"};
+    static const char *const outs[] = {"SaveImage",  "SaveAnimatedWEBP",   "SaveAnimatedPNG",
+                                       "SaveWEBM",   "SaveVideo",          "VHS_VideoCombine",
+                                       "Image Save", "SaveImageWebsocket", "PreviewImage"};
     if (!ct) return false;
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
         if (strcmp(ct, outs[i]) == 0) return true;
@@ -114,6 +114,54 @@ static int check_graph(const cJSON *g, const char *file, char *err, size_t errle
     return 0;
 }
 
+/* Refuses a key of object o that is not in known (NULL-terminated), naming it, where it is and
+ * what is allowed: a misspelt key must not be mistaken for an absent one. */
+static int check_keys(const cJSON *o, const char *const *known, const char *map, const char *what,
+                      char *err, size_t errlen)
+{
+    const cJSON *k;
+    cJSON_ArrayForEach(k, o)
+    {
+        bool ok = false;
+        for (size_t i = 0; known[i]; i++)
+            if (strcmp(k->string, known[i]) == 0) ok = true;
+        if (ok) continue;
+        char list[256] = "";
+        for (size_t i = 0; known[i]; i++) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", known[i]);
+        }
+        snprintf(err, errlen, "%s: %s: unknown key \"%.60s\" (known: %s)", map, what, k->string,
+                 list);
+        return -1;
+    }
+    return 0;
+}
+
+/* A node id as written in a mapping: a string, or a whole number (the id "6" written 6). */
+static int node_id_of(const cJSON *jn, char out[WF_ID_MAX])
+{
+    if (cJSON_IsString(jn) && *jn->valuestring && strlen(jn->valuestring) < WF_ID_MAX) {
+        snprintf(out, WF_ID_MAX, "%s", jn->valuestring);
+        return 0;
+    }
+    if (cJSON_IsNumber(jn) && jn->valuedouble >= 0 && jn->valuedouble < 1e15 &&
+        jn->valuedouble == floor(jn->valuedouble)) {
+        snprintf(out, WF_ID_MAX, "%.0f", jn->valuedouble);
+        return 0;
+    }
+    return -1;
+}
+
+static bool graph_has_titles(const cJSON *g)
+{
+    const cJSON *node;
+    cJSON_ArrayForEach(node, g) if (node_title(node)) return true;
+    return false;
+}
+
+static const char *const selector_keys[] = {"node", "class_type", "title", NULL};
+
 /* Resolves a selector object to node ids. Returns the count (0 = none matched, -1 = bad
  * selector). */
 static int resolve_selector(const cJSON *g, const cJSON *sel, char ids[][WF_ID_MAX], int max,
@@ -122,27 +170,34 @@ static int resolve_selector(const cJSON *g, const cJSON *sel, char ids[][WF_ID_M
     const cJSON *jn = cJSON_GetObjectItemCaseSensitive(sel, "node");
     const cJSON *jc = cJSON_GetObjectItemCaseSensitive(sel, "class_type");
     const cJSON *jt = cJSON_GetObjectItemCaseSensitive(sel, "title");
-    if ((jn && !cJSON_IsString(jn)) || (jc && !cJSON_IsString(jc)) || (jt && !cJSON_IsString(jt)) ||
-        (!jn && !jc && !jt)) {
-        snprintf(err, errlen,
-                 "%s: %s: a target needs \"node\", \"class_type\" or \"title\" "
-                 "(strings)",
-                 map, what);
+    char nid[WF_ID_MAX];
+    if (jn && node_id_of(jn, nid)) {
+        snprintf(err, errlen, "%s: %s: \"node\" must be a node id (\"6\" or 6)", map, what);
+        return -1;
+    }
+    if ((jc && (!cJSON_IsString(jc) || !*jc->valuestring)) ||
+        (jt && (!cJSON_IsString(jt) || !*jt->valuestring))) {
+        snprintf(err, errlen, "%s: %s: \"%s\" must be a non-empty string", map, what,
+                 jc && (!cJSON_IsString(jc) || !*jc->valuestring) ? "class_type" : "title");
+        return -1;
+    }
+    if (!jn && !jc && !jt) {
+        snprintf(err, errlen, "%s: %s: a target needs \"node\", \"class_type\" or \"title\"", map,
+                 what);
         return -1;
     }
     if (jn) {
-        const cJSON *node = cJSON_GetObjectItemCaseSensitive(g, jn->valuestring);
+        const cJSON *node = cJSON_GetObjectItemCaseSensitive(g, nid);
         if (!node) {
-            snprintf(err, errlen, "%s: %s: node %s does not exist in the workflow", map, what,
-                     jn->valuestring);
+            snprintf(err, errlen, "%s: %s: node %s does not exist in the workflow", map, what, nid);
             return -1;
         }
         if (jc && strcmp(node_class(node), jc->valuestring) != 0) {
-            snprintf(err, errlen, "%s: %s: node %s is %s, not %s", map, what, jn->valuestring,
-                     node_class(node), jc->valuestring);
+            snprintf(err, errlen, "%s: %s: node %s is %s, not %s", map, what, nid, node_class(node),
+                     jc->valuestring);
             return -1;
         }
-        snprintf(ids[0], WF_ID_MAX, "%s", jn->valuestring);
+        snprintf(ids[0], WF_ID_MAX, "%s", nid);
         return 1;
     }
     int n = 0;
@@ -159,6 +214,14 @@ static int resolve_selector(const cJSON *g, const cJSON *sel, char ids[][WF_ID_M
             return -1;
         }
         snprintf(ids[n++], WF_ID_MAX, "%s", node->string);
+    }
+    if (n == 0 && jt && !graph_has_titles(g)) {
+        /* exports from older ComfyUI versions carry no "_meta" at all */
+        snprintf(err, errlen,
+                 "%s: %s: the workflow has no node titles (\"_meta\"; an older export), so "
+                 "title \"%s\" cannot match: select by \"node\" or \"class_type\"",
+                 map, what, jt->valuestring);
+        return -1;
     }
     if (n == 0) {
         snprintf(err, errlen, "%s: %s: no node with%s%s%s%s%s in the workflow", map, what,
@@ -198,6 +261,11 @@ static int add_targets(wf_workflow *wf, wf_param p, const cJSON *spec, const cha
             snprintf(err, errlen, "%s: %s: target %d is not an object", map, param_names[p], i + 1);
             return -1;
         }
+        static const char *const target_keys[] = {"node",  "class_type", "title",
+                                                  "input", "scale",      NULL};
+        char what[96];
+        snprintf(what, sizeof what, nitems > 1 ? "%s (target %d)" : "%s", param_names[p], i + 1);
+        if (check_keys(items[i], target_keys, map, what, err, errlen)) return -1;
         const cJSON *jin = cJSON_GetObjectItemCaseSensitive(items[i], "input");
         if (!cJSON_IsString(jin) || !*jin->valuestring || strlen(jin->valuestring) >= WF_NAME_MAX) {
             snprintf(err, errlen, "%s: %s: target %d needs \"input\" (the input name)", map,
@@ -272,6 +340,7 @@ static int one_node(const wf_workflow *wf, const cJSON *sel, char out[WF_ID_MAX]
         snprintf(err, errlen, "%s: %s must be a target object", map, what);
         return -1;
     }
+    if (check_keys(sel, selector_keys, map, what, err, errlen)) return -1;
     int n = resolve_selector(wf->graph, sel, ids, 2, map, what, err, errlen);
     if (n < 0) return -1;
     if (n != 1) {
@@ -303,6 +372,9 @@ static int parse_loras(wf_workflow *wf, const cJSON *l, const char *map, char *e
         snprintf(err, errlen, "%s: \"loras\" must be an object", map);
         return -1;
     }
+    static const char *const lora_keys[] = {"insert_after", "output", "clip_after", "clip_output",
+                                            "power_lora",   "max",    NULL};
+    if (check_keys(l, lora_keys, map, "loras", err, errlen)) return -1;
     wf->lora_max = WF_MAX_LORAS;
     const cJSON *jmax = cJSON_GetObjectItemCaseSensitive(l, "max");
     if (jmax) {
@@ -337,14 +409,52 @@ static int parse_loras(wf_workflow *wf, const cJSON *l, const char *map, char *e
 static int parse_outputs(wf_workflow *wf, const cJSON *o, const char *map, char *err, size_t errlen)
 {
     if (o) {
-        if (!cJSON_IsObject(o)) {
-            snprintf(err, errlen, "%s: \"output\" must be a target object", map);
+        /* one selector, or an array of them: files of the first that produced one are sent */
+        const cJSON *items[WF_MAX_TARGETS];
+        int nitems = 0;
+        if (cJSON_IsObject(o)) {
+            items[nitems++] = o;
+        } else if (cJSON_IsArray(o)) {
+            const cJSON *it;
+            cJSON_ArrayForEach(it, o)
+            {
+                if (nitems == WF_MAX_TARGETS) {
+                    snprintf(err, errlen, "%s: output: more than %d selectors", map,
+                             WF_MAX_TARGETS);
+                    return -1;
+                }
+                items[nitems++] = it;
+            }
+        }
+        if (nitems == 0) {
+            snprintf(err, errlen,
+                     "%s: \"output\" must be a target object or a non-empty array of them", map);
             return -1;
         }
-        int n =
-            resolve_selector(wf->graph, o, wf->outputs, WF_MAX_TARGETS, map, "output", err, errlen);
-        if (n < 0) return -1;
-        wf->noutputs = (unsigned)n;
+        for (int i = 0; i < nitems; i++) {
+            char what[48];
+            snprintf(what, sizeof what, nitems > 1 ? "output (selector %d)" : "output", i + 1);
+            if (!cJSON_IsObject(items[i])) {
+                snprintf(err, errlen, "%s: %s is not an object", map, what);
+                return -1;
+            }
+            if (check_keys(items[i], selector_keys, map, what, err, errlen)) return -1;
+            char ids[WF_MAX_TARGETS][WF_ID_MAX];
+            int n =
+                resolve_selector(wf->graph, items[i], ids, WF_MAX_TARGETS, map, what, err, errlen);
+            if (n < 0) return -1;
+            for (int k = 0; k < n; k++) {
+                bool dup = false;
+                for (unsigned d = 0; d < wf->noutputs; d++)
+                    if (strcmp(wf->outputs[d], ids[k]) == 0) dup = true;
+                if (dup) continue;
+                if (wf->noutputs == WF_MAX_TARGETS) {
+                    snprintf(err, errlen, "%s: output: more than %d nodes", map, WF_MAX_TARGETS);
+                    return -1;
+                }
+                memcpy(wf->outputs[wf->noutputs++], ids[k], WF_ID_MAX);
+            }
+        }
         return 0;
     }
     const cJSON *node;
@@ -392,6 +502,25 @@ wf_workflow *wf_load_text(wf_kind kind, const char *map_name, const char *map_js
     if (!cJSON_IsObject(map)) {
         snprintf(err, errlen, "%s: not a valid JSON object", map_name);
         goto fail;
+    }
+    {
+        /* "_..." keys are the operator's comments */
+        const cJSON *k;
+        cJSON_ArrayForEach(k, map)
+        {
+            static const char *const top[] = {"workflow", "description", "inputs", "loras",
+                                              "output"};
+            bool ok = k->string[0] == '_';
+            for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+                if (strcmp(k->string, top[i]) == 0) ok = true;
+            if (!ok) {
+                snprintf(err, errlen,
+                         "%s: unknown key \"%.60s\" (known: workflow, description, inputs, "
+                         "loras, output; keys starting with \"_\" are comments)",
+                         map_name, k->string);
+                goto fail;
+            }
+        }
     }
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(map, "inputs");
     if (!cJSON_IsObject(inputs)) {

@@ -13,13 +13,15 @@
  *    "loras":  {"insert_after": {"class_type": "UNETLoader"}, "output": 0, "max": 3},
  *    "output": {"class_type": "SaveImage"}}
  *
- * A target selects nodes by "node" id, or by "class_type" and/or "_meta" "title" (all matches
- * are patched). Parameters: prompt, seed, width, height, upscale_factor, strength1, strength2,
- * image1, image2, filename_prefix. A mapping may leave out any parameter its workflow does not
- * have; the kinds need at least: image/pulid/video a prompt, redux two images, pulid and upscale
- * one image. LoRAs: "insert_after" chains core LoraLoaderModelOnly nodes after a MODEL output
- * (add "clip_after" to chain LoraLoader and re-wire CLIP too), or "power_lora" selects an rgthree
- * Power Lora Loader whose lora_N inputs are set.
+ * A target selects nodes by "node" id (a string, or a whole number), or by "class_type" and/or
+ * "_meta" "title" (all matches are patched). "output" is one selector or an array of them. Every
+ * key is checked (unknown ones stop the load, named; "_" keys at the top are comments), so a
+ * typo never silently turns a selector off. Parameters: prompt, seed, width, height,
+ * upscale_factor, strength1, strength2, image1, image2, filename_prefix. A mapping may leave out
+ * any parameter its workflow does not have; the kinds need at least: image/pulid/video a prompt,
+ * redux two images, pulid and upscale one image. LoRAs: "insert_after" chains core
+ * LoraLoaderModelOnly nodes after a MODEL output (add "clip_after" to chain LoraLoader and re-wire
+ * CLIP too), or "power_lora" selects an rgthree Power Lora Loader whose lora_N inputs are set.
  *
  * Every selector is resolved to node ids at load time and checked (node exists, input exists and
  * holds a literal, links point at existing nodes, there is an output node), so a broken file stops

@@ -123,6 +123,9 @@ static const key_def keys[] = {
       "A job with no ComfyUI event for this long is treated as lost."),
     I(comfyui_connect_timeout_ms, NULL, 100, 60000, "3000",
       "Connect timeout of every ComfyUI HTTP call; a server slower to accept counts as down."),
+    I(comfyui_down_after_failures, NULL, 1, 1000, "3",
+      "A server whose websocket dropped is declared down after this many failed reconciles "
+      "(one a second); its jobs are resubmitted elsewhere at once."),
     I(comfyui_wait_ms, NULL, 0, 3600000, "30000",
       "How long jobs wait, without a runner thread, for a ComfyUI server to be up before they "
       "fail."),

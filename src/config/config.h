@@ -55,6 +55,7 @@ typedef struct fb_config {
     int64_t progress_interval_ms;
     int64_t job_stall_timeout_ms;
     int64_t comfyui_connect_timeout_ms;
+    int64_t comfyui_down_after_failures;
     int64_t comfyui_wait_ms;
     int64_t max_attachment_bytes;
     int64_t max_image_side;    /* input images: declared width/height, at most */

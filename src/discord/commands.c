@@ -209,6 +209,14 @@ static const cmd_option_def warnings_opts[] = {
     SUB("clear", "Clear a user's warnings (moderators)", warnings_clear_opts, 1),
 };
 
+static const cmd_option_def lorainfo_opts[] = {
+    {.type = CMD_OPT_STRING,
+     .name = "name",
+     .description = "One LoRA (default: browse them all)",
+     .autocomplete = true,
+     .max_length = 100},
+};
+
 static const cmd_def table[] = {
     {CMD_COMFY, "Generate an image from a text prompt with Flux", comfy_opts, 7},
     {CMD_REDUX, "Blend two reference images into a new image", redux_opts, 5},
@@ -223,6 +231,7 @@ static const cmd_def table[] = {
     {CMD_BANNED, "List the users banned from the bot (administrators and bot managers)",
      banned_opts, 1},
     {CMD_WARNINGS, "Content-filter warnings", warnings_opts, 2},
+    {CMD_LORAINFO, "Browse the LoRA styles this bot offers", lorainfo_opts, 1},
 };
 
 const cmd_def *cmd_table(unsigned *count)

@@ -14,6 +14,7 @@
  *   /filter word add|remove, /filter regex add|remove, /filter context add|remove, /filter list
  *   /ban user [reason] [duration], /unban user, /banned [page]
  *   /warnings show [user], /warnings clear user
+ *   /lorainfo [name]
  *
  * The resolution choices come from the ratios file at run time. Discord allows 25 choices; with
  * more labels (or none) the resolution option becomes an autocomplete option instead, and the
@@ -49,6 +50,7 @@
 #define CMD_UNBAN "unban"
 #define CMD_BANNED "banned"
 #define CMD_WARNINGS "warnings"
+#define CMD_LORAINFO "lorainfo"
 
 typedef enum cmd_opt_type {
     CMD_OPT_SUB_COMMAND = 1,

@@ -14,6 +14,7 @@
 #include "discord/commands.h"
 #include "discord/embed.h"
 #include "discord/gw_json.h"
+#include "discord/lorainfo.h"
 #include "discord/reply.h"
 
 bool rcmd_kind_of(const char *name, comfy_kind *kind)
@@ -278,8 +279,9 @@ char *rcmd_autocomplete_json(const ix_interaction *ix, const cjob_catalog *cat)
     const loras_set *loras = cat ? cat->loras : NULL;
     const ratios_set *ratios = cat ? cat->ratios : NULL;
     if (f && cat) {
+        bool lorainfo = ix->command_name && strcmp(ix->command_name, CMD_LORAINFO) == 0;
         if ((strcmp(f->name, "lora") == 0 || strcmp(f->name, "lora2") == 0 ||
-             strcmp(f->name, "lora3") == 0) &&
+             strcmp(f->name, "lora3") == 0 || (lorainfo && strcmp(f->name, "name") == 0)) &&
             loras) {
             const lora_entry *found[LORAS_CHOICES_MAX];
             unsigned k = loras_match(loras, typed, found, LORAS_CHOICES_MAX);
@@ -354,6 +356,8 @@ void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap)
                : a == CRES_UPSCALE2 ? "upscale"
                : a == CRES_DELETE   ? "delete"
                                     : "unknown";
+    } else if (lorainfo_owns(id)) {
+        what = "lorainfo";
     } else if (an_confirm_owns(id)) {
         if (strncmp(id, AN_CONFIRM_PREFIX "confirm:", strlen(AN_CONFIRM_PREFIX "confirm:")) == 0)
             what = "reset_confirm";

@@ -114,6 +114,8 @@ struct fcomfy {
     bool any_lora;
     char fail_node[64], fail_msg[256];
     bool silent, hang, reject, paused, refuse_ws, hang_prompt;
+    bool down;            /* unreachable: HTTP connections closed unanswered, websockets refused */
+    char reject_node[64]; /* forced validation error at this node id or class ("" = none) */
     /* commands for the service thread */
     bool cmd_drop, cmd_restart, cmd_interrupt, cmd_kick;
     /* state */
@@ -185,8 +187,9 @@ static const char *class_of(const cJSON *node)
 
 static bool is_output_class(const char *ct)
 {
-    static const char *const outs[] = {"SaveImage", "PreviewImage", "SaveVideo", "SaveAnimatedWEBP",
-                                       "VHS_VideoCombine"};
+    static const char *const outs[] = {"SaveImage",          "PreviewImage",    "SaveVideo",
+                                       "SaveAnimatedWEBP",   "SaveAnimatedPNG", "SaveWEBM",
+                                       "SaveImageWebsocket", "VHS_VideoCombine"};
     for (size_t i = 0; ct && i < sizeof outs / sizeof outs[0]; i++)
         if (strcmp(ct, outs[i]) == 0) return true;
     return false;
@@ -422,6 +425,10 @@ static cJSON *run_output_node(fcomfy *f, ff_prompt *p, const char *id, const cJS
     }
     bool preview = strcmp(ct, "PreviewImage") == 0;
     bool video = strcmp(ct, "SaveVideo") == 0 || strcmp(ct, "VHS_VideoCombine") == 0;
+    /* core savers of animations: the file type is theirs, the UI dict says "animated" */
+    bool webm = strcmp(ct, "SaveWEBM") == 0;
+    bool apng = strcmp(ct, "SaveAnimatedPNG") == 0;
+    bool awebp = strcmp(ct, "SaveAnimatedWEBP") == 0;
     char name[256];
     f->out_counter++;
     uint64_t seed = graph_seed(p->graph) ^ f->out_counter;
@@ -430,14 +437,23 @@ static cJSON *run_output_node(fcomfy *f, ff_prompt *p, const char *id, const cJS
     if (video) {
         snprintf(name, sizeof name, "%s_%05u_.mp4", base, f->out_counter);
         data = make_mp4(seed, &len);
+    } else if (webm) {
+        snprintf(name, sizeof name, "%s_%05u_.webm", base, f->out_counter);
+        data = img_webm_fixture(seed, &len);
+    } else if (apng) {
+        snprintf(name, sizeof name, "%s_%05u_.png", base, f->out_counter);
+        data = img_apng_encode(f->png_w, f->png_h, seed, &len);
+    } else if (awebp) {
+        snprintf(name, sizeof name, "%s_%05u_.webp", base, f->out_counter);
+        data = img_webp_anim_fixture(f->png_w, f->png_h, seed, &len);
     } else {
         if (preview)
             snprintf(name, sizeof name, "ComfyUI_temp_fake_%05u_.png", f->out_counter);
         else
             snprintf(name, sizeof name, "%s_%05u_.png", base, f->out_counter);
         data = img_png_encode(f->png_w, f->png_h, f->png_noise ? 1 : 0, seed, &len);
-        if (!data) abort();
     }
+    if (!data) abort();
     file_add(f, preview ? "temp" : "output", preview ? "" : sub, name, data, len);
     cJSON *ui = cJSON_CreateObject();
     cJSON *arr =
@@ -448,7 +464,7 @@ static cJSON *run_output_node(fcomfy *f, ff_prompt *p, const char *id, const cJS
     cJSON_AddStringToObject(e, "type", preview ? "temp" : "output");
     if (strcmp(ct, "VHS_VideoCombine") == 0) cJSON_AddStringToObject(e, "format", "video/h264-mp4");
     cJSON_AddItemToArray(arr, e);
-    if (video && strcmp(ct, "SaveVideo") == 0) {
+    if ((video && strcmp(ct, "SaveVideo") == 0) || webm || apng || awebp) {
         cJSON *an = cJSON_AddArrayToObject(ui, "animated");
         cJSON_AddItemToArray(an, cJSON_CreateTrue());
     }
@@ -631,7 +647,24 @@ static int exec_step(fcomfy *f)
         return (int)f->step_delay_ms;
     }
     default:
-        if (is_output_class(class_of(node))) {
+        if (class_of(node) && strcmp(class_of(node), "SaveImageWebsocket") == 0) {
+            /* custom_nodes/websocket_image_save.py: each image as a binary frame (type 1,
+             * format 2 = PNG) to the prompt's client while the node executes; no UI output, so
+             * no "executed" and nothing in history */
+            size_t len;
+            uint8_t *png = img_png_encode(f->png_w, f->png_h, f->png_noise ? 1 : 0,
+                                          graph_seed(p->graph) ^ ++f->out_counter, &len);
+            if (!png) abort();
+            uint8_t *fr = malloc(len + 8);
+            if (!fr) abort();
+            static const uint8_t hdr[8] = {0, 0, 0, 1, 0, 0, 0, 2};
+            memcpy(fr, hdr, 8);
+            memcpy(fr + 8, png, len);
+            ff_pss *c = client_by_id(f, p->client_id);
+            if (c && !f->silent) ws_queue(c, fr, len + 8, true);
+            free(fr);
+            free(png);
+        } else if (is_output_class(class_of(node))) {
             cJSON *ui = run_output_node(f, p, id, node);
             m = event("executed", &d);
             cJSON_AddStringToObject(d, "node", id);
@@ -721,6 +754,9 @@ static const ff_class classes[] = {
     {"CreateVideo", "images,fps"},
     {"SaveVideo", "video,filename_prefix"},
     {"SaveAnimatedWEBP", "images,filename_prefix"},
+    {"SaveAnimatedPNG", "images,filename_prefix,fps,compress_level"},
+    {"SaveWEBM", "images,filename_prefix,codec,fps,crf"},
+    {"SaveImageWebsocket", "images"},
     {"VHS_VideoCombine", "images,frame_rate,filename_prefix,format"},
 };
 
@@ -771,9 +807,30 @@ static bool lora_known(const fcomfy *f, const char *name)
     return false;
 }
 
-/* Returns NULL when the graph is valid (to_execute filled), else the 400 body. */
-static cJSON *validate(fcomfy *f, const cJSON *graph, cJSON *to_execute)
+/* True when output node out needs node id (it is id, or id is among its ancestors). */
+static bool needs_node(const cJSON *graph, const char *out, const char *id, int depth)
 {
+    if (strcmp(out, id) == 0) return true;
+    if (depth > FF_MAX_NODES) return false;
+    const cJSON *in;
+    cJSON_ArrayForEach(in, cJSON_GetObjectItemCaseSensitive(
+                               cJSON_GetObjectItemCaseSensitive(graph, out), "inputs"))
+    {
+        if (cJSON_IsArray(in) && cJSON_GetArraySize(in) == 2 &&
+            cJSON_IsString(cJSON_GetArrayItem(in, 0)) &&
+            needs_node(graph, cJSON_GetArrayItem(in, 0)->valuestring, id, depth + 1))
+            return true;
+    }
+    return false;
+}
+
+/* Returns NULL when the graph may run (to_execute filled with the outputs that validated), else
+ * the 400 body. Like ComfyUI's validate_prompt, each output is validated on its own: a node
+ * error drops the outputs that need it (its "dependent_outputs"); when at least one output is
+ * left the prompt is queued anyway and *partial gets the node_errors for the 200 reply. */
+static cJSON *validate(fcomfy *f, const cJSON *graph, cJSON *to_execute, cJSON **partial)
+{
+    *partial = NULL;
     char det[512];
     const cJSON *node;
     cJSON_ArrayForEach(node, graph)
@@ -876,10 +933,52 @@ static cJSON *validate(fcomfy *f, const cJSON *graph, cJSON *to_execute)
                    "custom_validation_failed", "Forced validation failure",
                    "fake_comfy reject switch is on", NULL, to_execute);
     }
+    if (f->reject_node[0]) {
+        cJSON_ArrayForEach(node, graph)
+        {
+            if (strcmp(node->string, f->reject_node) != 0 &&
+                strcmp(class_of(node), f->reject_node) != 0)
+                continue;
+            node_error(node_errors, node->string, class_of(node), "custom_validation_failed",
+                       "Forced validation failure", "fake_comfy reject_at switch is on\n", NULL,
+                       to_execute);
+        }
+    }
     if (!node_errors->child) {
         cJSON_Delete(node_errors);
         return NULL;
     }
+    /* attribute each node error to the outputs that need the node; the rest still run */
+    cJSON *good = cJSON_CreateArray();
+    const cJSON *o;
+    cJSON_ArrayForEach(o, to_execute)
+    {
+        bool dropped = false;
+        cJSON *ne;
+        cJSON_ArrayForEach(ne, node_errors) if (needs_node(graph, o->valuestring, ne->string, 0))
+            dropped = true;
+        if (!dropped) cJSON_AddItemToArray(good, cJSON_CreateString(o->valuestring));
+    }
+    {
+        cJSON *ne;
+        cJSON_ArrayForEach(ne, node_errors)
+        {
+            cJSON *deps = cJSON_CreateArray();
+            cJSON_ArrayForEach(o, to_execute) if (needs_node(graph, o->valuestring, ne->string, 0))
+                cJSON_AddItemToArray(deps, cJSON_CreateString(o->valuestring));
+            cJSON_ReplaceItemInObjectCaseSensitive(ne, "dependent_outputs", deps);
+        }
+    }
+    if (cJSON_GetArraySize(good) > 0) {
+        while (cJSON_GetArraySize(to_execute) > 0)
+            cJSON_DeleteItemFromArray(to_execute, 0);
+        cJSON_ArrayForEach(o, good)
+            cJSON_AddItemToArray(to_execute, cJSON_CreateString(o->valuestring));
+        cJSON_Delete(good);
+        *partial = node_errors;
+        return NULL;
+    }
+    cJSON_Delete(good);
     char details[2048] = "";
     const cJSON *ne;
     cJSON_ArrayForEach(ne, node_errors)
@@ -988,7 +1087,8 @@ static void route_post_prompt(fcomfy *f, ff_pss *s)
         return;
     }
     cJSON *to_exec = cJSON_CreateArray();
-    cJSON *err = validate(f, graph, to_exec);
+    cJSON *partial = NULL;
+    cJSON *err = validate(f, graph, to_exec, &partial);
     if (err) {
         respond_json(s, 400, err);
         cJSON_Delete(err);
@@ -1007,6 +1107,7 @@ static void route_post_prompt(fcomfy *f, ff_pss *s)
             respond_json(s, 409, r);
             cJSON_Delete(r);
             cJSON_Delete(to_exec);
+            cJSON_Delete(partial);
             cJSON_Delete(req);
             free(p);
             f->st.prompts_rejected++;
@@ -1053,7 +1154,12 @@ static void route_post_prompt(fcomfy *f, ff_pss *s)
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "prompt_id", p->id);
     cJSON_AddNumberToObject(r, "number", p->number);
-    cJSON_AddObjectToObject(r, "node_errors");
+    if (partial) {
+        cJSON_AddItemToObject(r, "node_errors", partial);
+        f->st.prompts_partial++;
+    } else {
+        cJSON_AddObjectToObject(r, "node_errors");
+    }
     respond_json(s, 200, r);
     cJSON_Delete(r);
     cJSON_Delete(req);
@@ -1077,6 +1183,7 @@ static void route_queue_post(fcomfy *f, ff_pss *s)
                 ff_prompt *p = *pp;
                 *pp = p->next;
                 prompt_free(p);
+                f->st.queue_deletes++;
                 break;
             }
         }
@@ -1134,6 +1241,8 @@ static const char *mime_of(const char *name)
     if (strcmp(dot, ".jpg") == 0 || strcmp(dot, ".jpeg") == 0) return "image/jpeg";
     if (strcmp(dot, ".webp") == 0) return "image/webp";
     if (strcmp(dot, ".mp4") == 0) return "video/mp4";
+    if (strcmp(dot, ".webm") == 0) return "video/webm";
+    if (strcmp(dot, ".gif") == 0) return "image/gif";
     return "application/octet-stream";
 }
 
@@ -1464,6 +1573,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
         pthread_mutex_lock(&f->mu);
+        if (f->down) { /* like a dead host: no answer at all */
+            pthread_mutex_unlock(&f->mu);
+            return -1;
+        }
         pss_http_reset(s);
         s->wsi = wsi;
         char *uri;
@@ -1536,7 +1649,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         pthread_mutex_lock(&f->mu);
-        bool refuse = f->refuse_ws;
+        bool refuse = f->refuse_ws || f->down;
         pthread_mutex_unlock(&f->mu);
         char path[256] = "";
         lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
@@ -1817,9 +1930,20 @@ void fcomfy_set_reject(fcomfy *f, bool on)
 {
     KNOB(f->reject = on);
 }
+void fcomfy_reject_at(fcomfy *f, const char *node)
+{
+    KNOB(snprintf(f->reject_node, sizeof f->reject_node, "%s", node ? node : ""));
+}
 void fcomfy_set_paused(fcomfy *f, bool on)
 {
     KNOB(f->paused = on);
+}
+void fcomfy_set_down(fcomfy *f, bool on)
+{
+    KNOB({
+        f->down = on;
+        if (on) f->cmd_drop = true;
+    });
 }
 void fcomfy_set_refuse_ws(fcomfy *f, bool on)
 {
@@ -1839,6 +1963,9 @@ void fcomfy_get_stats(fcomfy *f, fcomfy_stats *out)
     pthread_mutex_lock(&f->mu);
     *out = f->st;
     out->queue_remaining = queue_remaining(f);
+    out->input_files = 0;
+    for (const ff_file *x = f->files; x; x = x->next)
+        if (strcmp(x->type, "input") == 0) out->input_files++;
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -1855,7 +1982,10 @@ uint8_t *fcomfy_upload_data(fcomfy *f, const char *name, size_t *len)
 {
     uint8_t *r = NULL;
     pthread_mutex_lock(&f->mu);
-    ff_file *x = file_find(f, "input", "", name);
+    char sub[256] = "";
+    const char *sl = strrchr(name, '/');
+    if (sl) snprintf(sub, sizeof sub, "%.*s", (int)(sl - name), name);
+    ff_file *x = file_find(f, "input", sub, sl ? sl + 1 : name);
     if (x) {
         r = malloc(x->len ? x->len : 1);
         if (!r) abort();

@@ -3,8 +3,9 @@
  * port, on its own thread, speaking the routes and the exact websocket message order of the
  * real ComfyUI API (docs/comfy.md), for tests, benchmarks and the demo.
  *
- * Routes (each also under /api): POST /prompt (validation subset → 400 with node_errors; 409 on
- * a duplicate prompt_id), GET /prompt, GET/POST /queue, POST /interrupt, GET/POST /history,
+ * Routes (each also under /api): POST /prompt (validation subset per output → 400 with
+ * node_errors, or 200 with node_errors when some output is still valid; 409 on a duplicate
+ * prompt_id), GET /prompt, GET/POST /queue, POST /interrupt, GET/POST /history,
  * GET /history/{id}, GET /view (real PNG bytes), POST /upload/image (multipart, "(1)" renames),
  * GET /system_stats, GET /object_info, websocket /ws?clientId=.
  * Execution is sequential like the real server: one prompt at a time, lowest number first.
@@ -51,7 +52,10 @@ typedef struct fcomfy_stats {
     unsigned restarts;
     unsigned queue_remaining;
     unsigned http_requests;
-    unsigned prompt_posts; /* POST /prompt received, answered or not */
+    unsigned prompts_partial; /* accepted with a non-empty node_errors (some outputs dropped) */
+    unsigned queue_deletes;   /* pending prompts removed by POST /queue {"delete": [...]} */
+    unsigned input_files;     /* files in the input folder (all subfolders) */
+    unsigned prompt_posts;    /* POST /prompt received, answered or not */
 } fcomfy_stats;
 
 /* Starts the server; NULL on failure. opts may be NULL. */
@@ -82,9 +86,17 @@ void fcomfy_set_hang(fcomfy *f, bool on);
 void fcomfy_set_hang_prompt(fcomfy *f, bool on);
 /* Every POST /prompt gets a 400 with node_errors while on. */
 void fcomfy_set_reject(fcomfy *f, bool on);
+/* A validation error at every node whose id or class_type equals node (NULL or "" clears),
+ * attributed like ComfyUI does: the outputs needing that node are dropped; when some output is
+ * left the prompt is queued with a 200 whose node_errors list the failures (only the valid
+ * outputs run), else the answer is a 400. */
+void fcomfy_reject_at(fcomfy *f, const char *node);
 /* The worker takes no new prompt while paused. */
 void fcomfy_set_paused(fcomfy *f, bool on);
 void fcomfy_set_png(fcomfy *f, uint32_t w, uint32_t h, bool noise);
+/* Down: every websocket drops at once, then every HTTP request and websocket upgrade is closed
+ * unanswered while on, like a dead host (the queue and the running job stay frozen). */
+void fcomfy_set_down(fcomfy *f, bool on);
 /* Refuses websocket upgrades (HTTP still works) while on, so reconnects keep failing. */
 void fcomfy_set_refuse_ws(fcomfy *f, bool on);
 
@@ -92,7 +104,7 @@ void fcomfy_set_refuse_ws(fcomfy *f, bool on);
 void fcomfy_get_stats(fcomfy *f, fcomfy_stats *out);
 /* The idx-th accepted POST /prompt body "prompt" graph as JSON text (malloc'd), or NULL. */
 char *fcomfy_prompt_json(fcomfy *f, unsigned idx);
-/* Bytes of an uploaded input file (malloc'd copy), or NULL. */
+/* Bytes of an uploaded input file ("name" or "subfolder/name"; malloc'd copy), or NULL. */
 uint8_t *fcomfy_upload_data(fcomfy *f, const char *name, size_t *len);
 /* Polls until pred(stats, arg) holds or timeout_ms passes; true when it held. */
 bool fcomfy_wait(fcomfy *f, bool (*pred)(const fcomfy_stats *s, void *arg), void *arg,

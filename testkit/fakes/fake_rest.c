@@ -57,7 +57,8 @@ typedef struct fr_ix {
     bool late;
     unsigned edits, followups;
     bool deleted;
-    cJSON *original; /* the @original message object */
+    cJSON *original;     /* the @original message object */
+    uint64_t source_msg; /* component: the message the component is on (0 = unknown) */
 } fr_ix;
 
 typedef struct fr_msg {
@@ -903,6 +904,19 @@ static void route_webhook(frest *f, fr_pss *p, frest_request *r, const fr_path *
         resp_cjson(p, 200, x->original);
         return;
     }
+    if (original && strcmp(r->method, "DELETE") == 0 && x->is_component && x->source_msg &&
+        x->ack_type == 6) {
+        /* after a type-6 ack, a component's @original is the message the component is on */
+        for (fr_msg *m = f->msgs; m; m = m->next) {
+            if (m->id == x->source_msg && !m->deleted) {
+                m->deleted = true;
+                resp_json(p, 204, NULL);
+                return;
+            }
+        }
+        resp_error(p, 404, 10008, "Unknown Message");
+        return;
+    }
     if (original && strcmp(r->method, "DELETE") == 0) {
         if (!x->original || x->deleted) {
             resp_error(p, 404, 10008, "Unknown Message");
@@ -1041,6 +1055,9 @@ static int fr_process(frest *f, fr_pss *p)
         goto record;
     case FREST_FAULT_401:
         resp_error(p, 401, 0, "401: Unauthorized");
+        goto record;
+    case FREST_FAULT_403:
+        resp_error(p, 403, 50001, "Missing Access");
         goto record;
     case FREST_FAULT_DROP:
         p->status = 0;
@@ -1591,6 +1608,24 @@ void frest_register_interaction(frest *f, uint64_t id, const char *token, uint64
     x->reg_ms = mono_ms();
     x->ack_ms = -1;
     pthread_mutex_unlock(&f->mu);
+}
+
+void frest_set_component_message(frest *f, uint64_t id, uint64_t message_id)
+{
+    pthread_mutex_lock(&f->mu);
+    fr_ix *x = ix_find_id(f, id);
+    if (x) x->source_msg = message_id;
+    pthread_mutex_unlock(&f->mu);
+}
+
+bool frest_message_deleted(frest *f, uint64_t message_id)
+{
+    pthread_mutex_lock(&f->mu);
+    bool del = false;
+    for (fr_msg *m = f->msgs; m; m = m->next)
+        if (m->id == message_id && m->deleted) del = true;
+    pthread_mutex_unlock(&f->mu);
+    return del;
 }
 
 bool frest_interaction_state(frest *f, uint64_t id, frest_ix_state *out)

@@ -84,6 +84,12 @@ typedef struct frest_ix_state {
     char *original_json; /* malloc'd copy of the current @original message, or NULL */
 } frest_ix_state;
 
+/* A component interaction's message (an id the fake knows from a message it created): after a
+ * type-6 ack, DELETE of its @original deletes that message, as on Discord. */
+void frest_set_component_message(frest *f, uint64_t id, uint64_t message_id);
+/* True once message_id was deleted (through either route). */
+bool frest_message_deleted(frest *f, uint64_t message_id);
+
 /* Fills out (caller frees out->original_json); false if the id was never registered. */
 bool frest_interaction_state(frest *f, uint64_t id, frest_ix_state *out);
 
@@ -105,6 +111,7 @@ typedef enum frest_fault {
     FREST_FAULT_DROP,  /* close the connection without an answer */
     FREST_FAULT_DELAY, /* answer normally after `ms` */
     FREST_FAULT_401,
+    FREST_FAULT_403, /* 403 Missing Access (50001): the bot cannot see the channel */
 } frest_fault;
 
 /* The next `count` requests whose method matches (NULL: any) and whose path (after /api/v10)

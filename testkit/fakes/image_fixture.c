@@ -99,3 +99,103 @@ uint8_t *img_png_encode(uint32_t w, uint32_t h, int pattern, uint64_t seed, size
     *out_len = pos;
     return out;
 }
+
+uint8_t *img_apng_encode(uint32_t w, uint32_t h, uint64_t seed, size_t *out_len)
+{
+    size_t plen;
+    uint8_t *png = img_png_encode(w, h, 0, seed, &plen);
+    if (!png) return NULL;
+    /* signature (8) + IHDR chunk (25) | acTL (20) | fcTL (38) | the rest (IDAT.., IEND) */
+    uint8_t *out = malloc(plen + 20 + 38);
+    if (!out) {
+        free(png);
+        return NULL;
+    }
+    size_t o = 0, head = 8 + 25;
+    memcpy(out, png, head);
+    o = head;
+    uint8_t actl[8];
+    put_u32(actl, 2);     /* frames */
+    put_u32(actl + 4, 0); /* loop forever */
+    o += put_chunk(out + o, "acTL", actl, sizeof actl);
+    uint8_t fctl[26] = {0};
+    put_u32(fctl, 0); /* sequence */
+    put_u32(fctl + 4, w);
+    put_u32(fctl + 8, h);
+    fctl[20] = 0;
+    fctl[21] = 1; /* delay 1/10 s (num/den as u16) */
+    fctl[22] = 0;
+    fctl[23] = 10;
+    o += put_chunk(out + o, "fcTL", fctl, sizeof fctl);
+    memcpy(out + o, png + head, plen - head);
+    o += plen - head;
+    free(png);
+    *out_len = o;
+    return out;
+}
+
+static void put_le(uint8_t *p, uint32_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint8_t *img_webp_anim_fixture(uint32_t w, uint32_t h, uint64_t seed, size_t *out_len)
+{
+    if (w == 0 || h == 0 || w > 16384 || h > 16384) return NULL;
+    /* VP8X (8+10) + ANIM (8+6) + ANMF (8+16+VP8L 8+8) */
+    size_t n = 12 + 18 + 14 + 8 + 16 + 16;
+    uint8_t *b = calloc(1, n);
+    if (!b) return NULL;
+    memcpy(b, "RIFF", 4);
+    put_le(b + 4, (uint32_t)(n - 8), 4);
+    memcpy(b + 8, "WEBP", 4);
+    size_t o = 12;
+    memcpy(b + o, "VP8X", 4);
+    put_le(b + o + 4, 10, 4);
+    b[o + 8] = 0x02; /* animation */
+    put_le(b + o + 12, w - 1, 3);
+    put_le(b + o + 15, h - 1, 3);
+    o += 18;
+    memcpy(b + o, "ANIM", 4);
+    put_le(b + o + 4, 6, 4);
+    o += 14; /* background colour 0, loop count 0 */
+    memcpy(b + o, "ANMF", 4);
+    put_le(b + o + 4, 16 + 16, 4);
+    put_le(b + o + 8 + 6, w - 1, 3);
+    put_le(b + o + 8 + 9, h - 1, 3);
+    put_le(b + o + 8 + 12, 100, 3); /* duration ms */
+    o += 24;
+    memcpy(b + o, "VP8L", 4);
+    put_le(b + o + 4, 8, 4);
+    b[o + 8] = 0x2f; /* VP8L signature, then packed size bits */
+    put_le(b + o + 9, (uint32_t)((w - 1) | ((h - 1) << 14)), 4);
+    b[o + 15] = (uint8_t)seed;
+    *out_len = n;
+    return b;
+}
+
+uint8_t *img_webm_fixture(uint64_t seed, size_t *out_len)
+{
+    static const uint8_t ebml[] = {
+        0x1a, 0x45, 0xdf, 0xa3, 0x9f,             /* EBML, size 31 */
+        0x42, 0x86, 0x81, 0x01,                   /* EBMLVersion 1 */
+        0x42, 0xf7, 0x81, 0x01,                   /* EBMLReadVersion 1 */
+        0x42, 0xf2, 0x81, 0x04,                   /* EBMLMaxIDLength 4 */
+        0x42, 0xf3, 0x81, 0x08,                   /* EBMLMaxSizeLength 8 */
+        0x42, 0x82, 0x84, 'w',  'e',  'b',  'm',  /* DocType "webm" */
+        0x42, 0x87, 0x81, 0x04,                   /* DocTypeVersion 4 */
+        0x42, 0x85, 0x81, 0x02,                   /* DocTypeReadVersion 2 */
+        0x18, 0x53, 0x80, 0x67, 0x01, 0xff, 0xff, /* Segment, unknown size */
+        0xff, 0xff, 0xff, 0xff, 0xff,
+    };
+    size_t n = sizeof ebml + 1024;
+    uint8_t *b = malloc(n);
+    if (!b) return NULL;
+    memcpy(b, ebml, sizeof ebml);
+    uint64_t s = seed;
+    for (size_t i = sizeof ebml; i < n; i++)
+        b[i] = (uint8_t)xorshift(&s);
+    *out_len = n;
+    return b;
+}

@@ -1,0 +1,359 @@
+/* The fake chat-completions endpoint (see fake_llm.h). */
+#include "fakes/fake_llm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#define HEAD_MAX 8192
+#define BODY_MAX (1u << 20)
+
+struct fllm {
+    int listen_fd;
+    int wake[2];
+    int port;
+    char url[64];
+    pthread_t thread;
+    pthread_mutex_t mu;
+    fllm_mode mode;
+    unsigned delay_ms;
+    int status;
+    char *reply;
+    char key[256];
+    bool expect_key;
+    unsigned requests;
+    char *last_body;
+    bool last_key_ok;
+};
+
+static void send_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+static void respond(int fd, int status, const char *ctype, const char *body)
+{
+    char head[256];
+    size_t len = strlen(body);
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d Fake\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     status, ctype, len);
+    send_all(fd, head, (size_t)n);
+    send_all(fd, body, len);
+}
+
+/* Waits ms, or less when the client hangs up or the server stops: false then. */
+static bool wait_ms(fllm *l, int fd, unsigned ms)
+{
+    struct pollfd p[2] = {{fd, POLLIN, 0}, {l->wake[0], POLLIN, 0}};
+    for (;;) {
+        int n = poll(p, 2, (int)ms);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) return true;
+        if (n < 0 || p[1].revents) return false;
+        char b[64];
+        ssize_t r = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        if (r <= 0) return false; /* the client gave up */
+    }
+}
+
+/* Reads the head and the Content-Length body; NULL on a bad or too large request. */
+static char *read_request(int fd, char *head, size_t headcap, size_t *body_len, int *too_large)
+{
+    size_t len = 0;
+    char *end = NULL;
+    while (len < headcap - 1) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 3000) <= 0) return NULL;
+        ssize_t r = recv(fd, head + len, headcap - 1 - len, 0);
+        if (r <= 0) return NULL;
+        len += (size_t)r;
+        head[len] = '\0';
+        if ((end = strstr(head, "\r\n\r\n")) != NULL) break;
+    }
+    if (!end) return NULL;
+    size_t hlen = (size_t)(end - head) + 4;
+    const char *cl = strcasestr(head, "\r\ncontent-length:");
+    size_t want = cl ? strtoul(cl + 17, NULL, 10) : 0;
+    if (want > BODY_MAX) {
+        *too_large = 1;
+        return NULL;
+    }
+    char *body = malloc(want + 1);
+    if (!body) abort();
+    size_t have = len - hlen < want ? len - hlen : want;
+    memcpy(body, head + hlen, have);
+    while (have < want) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 3000) <= 0) break;
+        ssize_t r = recv(fd, body + have, want - have, 0);
+        if (r <= 0) break;
+        have += (size_t)r;
+    }
+    body[have] = '\0';
+    head[hlen] = '\0';
+    *body_len = have;
+    return body;
+}
+
+/* The last user message of a request, or "". */
+static char *user_text(const char *body)
+{
+    cJSON *o = cJSON_Parse(body);
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(o, "messages");
+    const char *t = "";
+    const cJSON *m;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
+        if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0 && cJSON_IsString(c))
+            t = c->valuestring;
+    }
+    char *s = strdup(t);
+    cJSON_Delete(o);
+    if (!s) abort();
+    return s;
+}
+
+static char *completion(const char *content, const char *finish)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", "chatcmpl-fake");
+    cJSON_AddStringToObject(o, "object", "chat.completion");
+    cJSON_AddNumberToObject(o, "created", 1700000000);
+    cJSON_AddStringToObject(o, "model", "fake-model");
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON *m = cJSON_AddObjectToObject(c, "message");
+    cJSON_AddStringToObject(m, "role", "assistant");
+    if (content)
+        cJSON_AddStringToObject(m, "content", content);
+    else
+        cJSON_AddNullToObject(m, "content");
+    cJSON_AddStringToObject(c, "finish_reason", finish);
+    cJSON_AddItemToArray(choices, c);
+    cJSON *u = cJSON_AddObjectToObject(o, "usage");
+    cJSON_AddNumberToObject(u, "prompt_tokens", 10);
+    cJSON_AddNumberToObject(u, "completion_tokens", 20);
+    cJSON_AddNumberToObject(u, "total_tokens", 30);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s) abort();
+    return s;
+}
+
+static void serve(fllm *l, int fd)
+{
+    char head[HEAD_MAX];
+    size_t blen = 0;
+    int too_large = 0;
+    char *body = read_request(fd, head, sizeof head, &blen, &too_large);
+    if (!body) {
+        if (too_large)
+            respond(fd, 413, "application/json", "{\"error\":{\"message\":\"too large\"}}");
+        return;
+    }
+    bool post = strncmp(head, "POST ", 5) == 0;
+    const char *path = head + 5;
+    bool known = post && (strncmp(path, "/v1/chat/completions ", 21) == 0 ||
+                          strncmp(path, "/chat/completions ", 18) == 0);
+    pthread_mutex_lock(&l->mu);
+    l->requests++;
+    free(l->last_body);
+    l->last_body = strdup(body);
+    char want[300];
+    snprintf(want, sizeof want, "\r\nAuthorization: Bearer %s\r\n", l->key);
+    l->last_key_ok = l->expect_key && strcasestr(head, want) != NULL;
+    fllm_mode mode = l->mode;
+    unsigned delay = l->delay_ms;
+    int status = l->status;
+    char *reply = l->reply ? strdup(l->reply) : NULL;
+    pthread_mutex_unlock(&l->mu);
+
+    if (!known) {
+        respond(fd, 404, "application/json", "{\"error\":{\"message\":\"not found\"}}");
+    } else if (mode == FLLM_FAIL) {
+        char b[160];
+        snprintf(b, sizeof b,
+                 "{\"error\":{\"message\":\"The fake service failed (%d)\",\"type\":"
+                 "\"server_error\"}}",
+                 status);
+        respond(fd, status, "application/json", b);
+    } else if (mode == FLLM_MALFORMED) {
+        respond(fd, 200, "application/json", "{\"choices\": [ this is not json");
+    } else if (mode == FLLM_FILTERED) {
+        char *c = completion(NULL, "content_filter");
+        respond(fd, 200, "application/json", c);
+        free(c);
+    } else if (mode == FLLM_OK || wait_ms(l, fd, delay)) {
+        char *u = user_text(body);
+        char *text = reply;
+        if (!text) {
+            size_t n = strlen(u) + 16;
+            text = malloc(n);
+            if (!text) abort();
+            snprintf(text, n, "Enhanced: %s", u);
+        }
+        char *c = completion(text, "stop");
+        respond(fd, 200, "application/json", c);
+        free(c);
+        if (text != reply) free(text);
+        free(u);
+    }
+    free(reply);
+    free(body);
+}
+
+static void *llm_main(void *arg)
+{
+    fllm *l = arg;
+    for (;;) {
+        struct pollfd p[2] = {{l->listen_fd, POLLIN, 0}, {l->wake[0], POLLIN, 0}};
+        int n = poll(p, 2, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 || p[1].revents) break;
+        int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) continue;
+        serve(l, fd);
+        shutdown(fd, SHUT_WR);
+        close(fd);
+    }
+    return NULL;
+}
+
+fllm *fllm_start(void)
+{
+    fllm *l = calloc(1, sizeof *l);
+    if (!l) return NULL;
+    l->wake[0] = l->wake[1] = -1;
+    pthread_mutex_init(&l->mu, NULL);
+    l->mode = FLLM_OK;
+    l->status = 500;
+    l->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    if (l->listen_fd < 0 || bind(l->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(l->listen_fd, 64) != 0 || getsockname(l->listen_fd, (struct sockaddr *)&a, &al) ||
+        pipe2(l->wake, O_CLOEXEC) != 0)
+        goto fail;
+    l->port = ntohs(a.sin_port);
+    snprintf(l->url, sizeof l->url, "http://127.0.0.1:%d/v1", l->port);
+    if (pthread_create(&l->thread, NULL, llm_main, l) != 0) goto fail;
+    return l;
+fail:
+    if (l->listen_fd >= 0) close(l->listen_fd);
+    if (l->wake[0] >= 0) close(l->wake[0]);
+    if (l->wake[1] >= 0) close(l->wake[1]);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    return NULL;
+}
+
+void fllm_stop(fllm *l)
+{
+    if (!l) return;
+    char c = 1;
+    ssize_t w;
+    do {
+        w = write(l->wake[1], &c, 1);
+    } while (w < 0 && errno == EINTR);
+    pthread_join(l->thread, NULL);
+    close(l->listen_fd);
+    close(l->wake[0]);
+    close(l->wake[1]);
+    pthread_mutex_destroy(&l->mu);
+    free(l->reply);
+    free(l->last_body);
+    free(l);
+}
+
+const char *fllm_url(const fllm *l)
+{
+    return l->url;
+}
+
+void fllm_set_mode(fllm *l, fllm_mode mode)
+{
+    pthread_mutex_lock(&l->mu);
+    l->mode = mode;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void fllm_set_delay_ms(fllm *l, unsigned delay_ms)
+{
+    pthread_mutex_lock(&l->mu);
+    l->delay_ms = delay_ms;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void fllm_set_status(fllm *l, int status)
+{
+    pthread_mutex_lock(&l->mu);
+    l->status = status;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void fllm_set_reply(fllm *l, const char *content)
+{
+    char *copy = content ? strdup(content) : NULL;
+    if (content && !copy) abort();
+    pthread_mutex_lock(&l->mu);
+    free(l->reply);
+    l->reply = copy;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void fllm_expect_key(fllm *l, const char *key)
+{
+    pthread_mutex_lock(&l->mu);
+    l->expect_key = key != NULL;
+    snprintf(l->key, sizeof l->key, "%s", key ? key : "");
+    pthread_mutex_unlock(&l->mu);
+}
+
+unsigned fllm_requests(fllm *l)
+{
+    pthread_mutex_lock(&l->mu);
+    unsigned n = l->requests;
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
+char *fllm_last_body(fllm *l)
+{
+    pthread_mutex_lock(&l->mu);
+    char *s = strdup(l->last_body ? l->last_body : "");
+    pthread_mutex_unlock(&l->mu);
+    if (!s) abort();
+    return s;
+}
+
+bool fllm_last_key_ok(fllm *l)
+{
+    pthread_mutex_lock(&l->mu);
+    bool ok = l->last_key_ok;
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}

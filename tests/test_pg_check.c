@@ -1,0 +1,86 @@
+/* `fluxbot check` with a shared PostgreSQL database (db_url): the throw-away server of the test
+ * script answers and is named without the URL; a server that is not there is a failed check
+ * with its fix, and the password in the URL never appears in the report. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "config/config.h"
+#include "test_pg.h"
+
+static int check(const fb_config *c, char **text)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    int rc = app_check_report(c, out);
+    fclose(out);
+    *text = buf;
+    return rc;
+}
+
+/* Everything else points at closed loopback ports, so the other checks fail fast. */
+static void base_config(fb_config *c)
+{
+    cfg_defaults(c);
+    snprintf(c->discord_token, sizeof c->discord_token, "check-token.fluxbot");
+    snprintf(c->discord_api_base, sizeof c->discord_api_base, "http://127.0.0.1:1/api/v10");
+    c->comfyui_urls.count = 1;
+    snprintf(c->comfyui_urls.items[0], CFG_STR, "http://127.0.0.1:1");
+    snprintf(c->db_path, sizeof c->db_path, "/tmp/fluxbot-pgcheck-%ld.db", (long)getpid());
+    c->rest_timeout_ms = 2000;
+}
+
+static void test_shared_database_answers(void **state)
+{
+    (void)state;
+    tpg t;
+    tpg_open(&t);
+    fb_config c;
+    base_config(&c);
+    assert_true(strlen(t.url) < sizeof c.db_url);
+    memcpy(c.db_url, t.url, strlen(t.url) + 1);
+    char *text;
+    check(&c, &text);
+    assert_non_null(strstr(text, "[ok]   shared database"));
+    assert_non_null(strstr(text, "PostgreSQL 1"));
+    assert_non_null(strstr(text, t.name));
+    assert_null(strstr(text, "postgresql://"));
+    free(text);
+    tpg_close(&t);
+}
+
+static void test_missing_server_is_a_failed_check(void **state)
+{
+    (void)state;
+    fb_config c;
+    base_config(&c);
+    char dir[] = "/tmp/fluxbot-nopg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    snprintf(c.db_url, sizeof c.db_url, "postgresql://fluxbot:pw-never-shown@/x?host=%s", dir);
+    char *text;
+    assert_int_not_equal(check(&c, &text), 0);
+    assert_null(strstr(text, "[ok]   shared database"));
+    assert_non_null(strstr(text, "shared database"));
+    assert_non_null(strstr(text, "FLUXBOT_DB_URL"));
+    assert_null(strstr(text, "pw-never-shown"));
+    free(text);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shared_database_answers),
+        cmocka_unit_test(test_missing_server_is_a_failed_check),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
