@@ -1,7 +1,8 @@
 /* The discord_rest actor against the fake Discord REST server over loopback: headers, every
  * 429 scope, 5xx/network retries, 401 stopping the bot, a multipart upload arriving byte for
  * byte, a burst of 200 interaction callbacks all answered inside the 3-second window, timeouts,
- * bounded responses and a graceful stop that finishes what is in flight. */
+ * bounded responses, a graceful stop that finishes what is in flight, and pooled curl handles
+ * that carry nothing of one request into the next. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -466,6 +467,74 @@ static void test_multipart_upload_byte_identical(void **state)
     fx_stop(&x);
 }
 
+/* Easy handles are pooled and not reset between requests: one after another (so each reuses
+ * the previous one's handle), requests of every shape must arrive with their own method, body,
+ * content type, Authorization and audit reason, and nothing of the request before. */
+static void test_pooled_handles_carry_nothing_over(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    frest_register_interaction(x.fake, 51, "ptok", 8, false);
+    const char *edit = "{\"content\":\"pic\",\"attachments\":[{\"id\":0,\"filename\":\"p.png\"}]}";
+    static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 1, 2, 3};
+
+    assert_int_equal(
+        send_and_wait(&x, REST_POST, "/interactions/51/ptok/callback", "{\"type\":5}", 1)->status,
+        204);
+    rest_req_msg *m = rest_req_msg_new(REST_PATCH, "/webhooks/4242/ptok/messages/@original", edit);
+    rest_req_add_file(m, "p.png", "image/png", png, sizeof png);
+    snprintf(m->audit_reason, sizeof m->audit_reason, "first");
+    m->reply_to = x.col_actor;
+    m->cookie = 2;
+    assert_int_equal(rt_send_wait(drest_actor(x.rest), &m->hdr, 1000), 0);
+    assert_int_equal(col_wait(&x.col, 2, 10000), 2);
+    assert_int_equal(col_get(&x.col, 2)->status, 200);
+    assert_int_equal(
+        send_and_wait(&x, REST_GET, "/webhooks/4242/ptok/messages/@original", NULL, 3)->status,
+        200);
+    assert_int_equal(send_and_wait(&x, REST_GET, "/users/@me", NULL, 4)->status, 200);
+    assert_int_equal(send_and_wait(&x, REST_PATCH, "/webhooks/4242/ptok/messages/@original",
+                                   "{\"content\":\"text\"}", 5)
+                         ->status,
+                     200);
+    assert_int_equal(
+        send_and_wait(&x, REST_DELETE, "/webhooks/4242/ptok/messages/@original", NULL, 6)->status,
+        204);
+
+    frest_request *q;
+    assert_int_equal(frest_collect(x.fake, NULL, &q), 6);
+    assert_string_equal(q[0].method, "POST");
+    assert_string_equal(q[0].content_type, "application/json");
+    assert_null(q[0].authorization);
+    assert_string_equal(q[1].method, "PATCH");
+    assert_non_null(strstr(q[1].content_type, "multipart/form-data"));
+    assert_int_equal(q[1].nparts, 2);
+    assert_int_equal(q[1].parts[1].len, sizeof png);
+    assert_memory_equal(q[1].parts[1].data, png, sizeof png);
+    assert_string_equal(q[1].audit_reason, "first");
+    assert_null(q[1].authorization);
+    for (int i = 2; i < 6; i++)
+        assert_null(q[i].audit_reason); /* only the request that had one */
+    assert_string_equal(q[2].method, "GET");
+    assert_int_equal(q[2].body_len, 0);
+    assert_null(q[2].content_type);
+    assert_null(q[2].authorization);
+    assert_string_equal(q[3].method, "GET");
+    assert_int_equal(q[3].body_len, 0);
+    assert_string_equal(q[3].authorization, "Bot " TOKEN);
+    assert_string_equal(q[4].method, "PATCH");
+    assert_string_equal(q[4].content_type, "application/json");
+    assert_int_equal(q[4].nparts, 0);
+    assert_int_equal(q[4].body_len, strlen("{\"content\":\"text\"}"));
+    assert_memory_equal(q[4].body, "{\"content\":\"text\"}", q[4].body_len);
+    assert_string_equal(q[5].method, "DELETE");
+    assert_int_equal(q[5].body_len, 0);
+    assert_null(q[5].content_type);
+    frest_requests_free(q, 6);
+    fx_stop(&x);
+}
+
 static void test_burst_of_200_callbacks(void **state)
 {
     (void)state;
@@ -712,6 +781,7 @@ int main(void)
         cmocka_unit_test(test_5xx_and_network_retries),
         cmocka_unit_test(test_401_stops_the_bot),
         cmocka_unit_test(test_multipart_upload_byte_identical),
+        cmocka_unit_test(test_pooled_handles_carry_nothing_over),
         cmocka_unit_test(test_burst_of_200_callbacks),
         cmocka_unit_test(test_timeout_and_bounded_response),
         cmocka_unit_test(test_graceful_stop_finishes_in_flight),

@@ -1,22 +1,32 @@
 /*
- * The discord_rest actor (see discord_rest.h). Owns the curl multi handle, the queue of requests
- * waiting for the rate limiter, the transfers in flight and the limiter itself; everything here
- * runs on the actor's one loop thread except drest_create/drest_free, the wake hook
- * (curl_multi_wakeup, which curl allows from any thread) and the atomic counters.
+ * The discord_rest actor (see discord_rest.h). Owns the curl multi handle, the epoll set it is
+ * driven on, the queue of requests waiting for the rate limiter, the transfers in flight and the
+ * limiter itself; everything here runs on the actor's one loop thread except
+ * drest_create/drest_free, the wake hook (one eventfd write, from any sender's thread) and the
+ * atomic counters.
  *
  * One loop turn: drain the mailbox into the queue, hand queued requests the limiter lets go to
- * curl (in arrival order), let curl work, settle finished transfers (retry, answer or fail),
- * then sleep in curl_multi_poll until a socket, the next limiter deadline or a wake-up.
+ * curl (in arrival order), run curl's expired timers, settle finished transfers (retry, answer
+ * or fail), then sleep in epoll_wait until a socket curl asked to watch is ready, curl's own
+ * timer or the next limiter deadline is due, or a sender writes the wake eventfd; each ready
+ * socket is handed to curl_multi_socket_action. curl tells us which sockets to watch through
+ * its socket callback and when to call it back through its timer callback, so a turn touches
+ * only the sockets that are ready (curl_multi_poll rebuilt and polled the whole set, and
+ * curl_multi_perform walked every transfer, on every turn).
  */
 #include "actors/discord_rest.h"
 #include "util/util_str.h"
 #include "util/util_curl.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -42,7 +52,7 @@ typedef struct rq {
     rl_ticket t;
     CURL *easy;
     curl_mime *mime;
-    struct curl_slist *hdrs;
+    struct curl_slist *hdrs; /* owned: only for requests with an audit reason */
     rl_headers h;
     char *resp;
     size_t resp_len, resp_cap, max_resp;
@@ -72,6 +82,12 @@ struct drest {
     rt_actor *actor;
     CURLM *multi;
     rl_limiter *rl;
+    int epfd;               /* the sockets curl asked to watch, and wake_fd */
+    int wake_fd;            /* eventfd: senders write it when the mailbox was armed */
+    uint64_t curl_timer_at; /* when curl wants CURL_SOCKET_TIMEOUT (ms); UINT64_MAX: never */
+    /* Header lists shared by every request without an audit reason, indexed by
+     * (authorized ? 2 : 0) | (json body ? 1 : 0); built once, read-only afterwards. */
+    struct curl_slist *hdr_sets[4];
     cmd_dms_fn dms_allowed; /* commands registered as usable in DMs */
     void *dms_ctx;
 
@@ -82,6 +98,7 @@ struct drest {
     CURL *pool[POOL_MAX];
     unsigned npool;
     bool fatal_reported;
+    bool https;              /* api_base is https:// (HTTP/2 may multiplex) */
     rq *tails[TARGET_SLOTS]; /* newest outstanding write per target, hashed */
     struct closed_target {   /* messages whose final write was accepted (ring) */
         uint64_t hash, at_ms;
@@ -355,14 +372,37 @@ static int part_seek(void *arg, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* A new easy handle with the options every request shares. Pooled handles keep them: a
+ * request sets only what differs (URL, its own pointers, method and body, headers), so no
+ * handle is ever curl_easy_reset (which frees and rebuilds all of its settings). */
+static CURL *easy_new(drest *d)
+{
+    CURL *e = curl_easy_init();
+    if (!e) return NULL;
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)d->cfg.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(d->cfg.timeout_ms < 10000 ? d->cfg.timeout_ms : 10000));
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, d->user_agent);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)d->cfg.max_response);
+    /* HTTP/2 over TLS (Discord's API offers it): every request to discord.com shares one
+     * multiplexed connection instead of one connection per concurrent request. Plain http://
+     * (the fakes, a local rate-limit proxy) stays HTTP/1.1 with keep-alive. */
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    /* A request starting while the first TLS connection is still being set up waits to
+     * multiplex on it rather than opening another. Only for https: on plain http the wait
+     * would serialize a burst behind a connection that turns out to be HTTP/1.1. */
+    if (d->https) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    return e;
+}
+
 static CURL *easy_get(drest *d)
 {
-    if (d->npool) {
-        CURL *e = d->pool[--d->npool];
-        curl_easy_reset(e);
-        return e;
-    }
-    return curl_easy_init();
+    if (d->npool) return d->pool[--d->npool];
+    return easy_new(d);
 }
 
 static void easy_put(drest *d, CURL *e)
@@ -391,40 +431,41 @@ static int easy_setup(drest *d, rq *r)
     r->max_resp = d->cfg.max_response;
     r->too_big = false;
 
+    char stack_url[512];
     size_t blen = strlen(d->api_base), plen = strlen(m->path);
-    char *url = malloc(blen + plen + 1);
+    char *url = blen + plen < sizeof stack_url ? stack_url : malloc(blen + plen + 1);
     if (!url) abort();
     memcpy(url, d->api_base, blen);
     memcpy(url + blen, m->path, plen + 1);
     curl_easy_setopt(e, CURLOPT_URL, url); /* curl copies it */
-    free(url);
+    if (url != stack_url) free(url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)d->cfg.timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(d->cfg.timeout_ms < 10000 ? d->cfg.timeout_ms : 10000));
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, d->user_agent);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)d->cfg.max_response);
 
-    struct curl_slist *h = NULL;
     /* Interaction and webhook-token routes authenticate with their token, not the bot's. */
-    if (!r->t.route.global_exempt) h = curl_slist_append(h, d->auth_header);
-    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip before uploads */
+    const bool auth = !r->t.route.global_exempt;
+    const bool json_body = m->nfiles == 0 && m->json;
+    struct curl_slist *h = d->hdr_sets[(auth ? 2 : 0) | (json_body ? 1 : 0)];
     if (m->audit_reason[0]) {
+        /* The one header that varies per request: this request gets a list of its own. */
+        struct curl_slist *own = NULL;
+        for (const struct curl_slist *i = h; i; i = i->next)
+            own = curl_slist_append(own, i->data);
         char *esc = curl_easy_escape(e, m->audit_reason, 0);
         if (esc) {
             char line[512];
             snprintf(line, sizeof line, "X-Audit-Log-Reason: %s", esc);
-            h = curl_slist_append(h, line);
+            own = curl_slist_append(own, line);
             curl_free(esc);
         }
+        r->hdrs = own;
+        h = own;
     }
+    /* A pooled handle still carries the previous request's method and body: every branch
+     * below sets the method (CUSTOMREQUEST, or NULL for the one the body implies) and the body
+     * kind, so nothing of the previous request is sent again. */
     const char *method = rest_method_name(m->method);
     if (m->nfiles > 0) {
         curl_mime *mime = curl_mime_init(e);
@@ -447,24 +488,33 @@ static int easy_setup(drest *d, rq *r)
         }
         r->mime = mime;
         curl_easy_setopt(e, CURLOPT_MIMEPOST, mime);
-        if (m->method != REST_POST) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m->method != REST_POST ? method : NULL);
     } else if (m->json) {
-        h = curl_slist_append(h, "Content-Type: application/json");
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(m->json));
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, m->json);
-        if (m->method != REST_POST) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m->method != REST_POST ? method : NULL);
     } else if (m->method == REST_GET) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     } else if (m->method == REST_POST || m->method == REST_PUT || m->method == REST_PATCH) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-        if (m->method != REST_POST) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m->method != REST_POST ? method : NULL);
     } else {
+        /* DELETE (and any other bodiless method): a GET on the wire, renamed. */
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     }
-    r->hdrs = h;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     return 0;
+}
+
+/* Header lists may hold the Authorization line: wipe it before the memory goes back. */
+static void slist_free_scrubbed(struct curl_slist *h)
+{
+    for (struct curl_slist *i = h; i; i = i->next)
+        if (i->data) memset(i->data, 0, strlen(i->data));
+    curl_slist_free_all(h);
 }
 
 static void easy_teardown(drest *d, rq *r)
@@ -480,7 +530,7 @@ static void easy_teardown(drest *d, rq *r)
     }
     curl_mime_free(r->mime);
     r->mime = NULL;
-    curl_slist_free_all(r->hdrs);
+    slist_free_scrubbed(r->hdrs);
     r->hdrs = NULL;
 }
 
@@ -706,6 +756,79 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
     rq_accept(d, m);
 }
 
+/* ---- the event loop ------------------------------------------------------------------------
+ */
+
+/* The epoll registration of a socket is kept as curl's per-socket pointer, encoded as the
+ * events registered plus a marker bit (so "registered for nothing yet" is not NULL): a change
+ * of interest costs one epoll_ctl, and a repeated callback with the same interest none. */
+#define SOCK_REGISTERED ((uintptr_t)1 << 16)
+
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    drest *d = userp;
+    (void)e;
+    uintptr_t cur = (uintptr_t)socketp;
+    if (what == CURL_POLL_REMOVE) {
+        /* curl may already have closed it (the kernel dropped it from the set then): ENOENT
+         * and EBADF are expected here. */
+        if (cur) epoll_ctl(d->epfd, EPOLL_CTL_DEL, s, NULL);
+        curl_multi_assign(d->multi, s, NULL);
+        return 0;
+    }
+    uint32_t ev = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    if (cur && (cur & ~SOCK_REGISTERED) == ev) return 0;
+    struct epoll_event ee = {.events = ev, .data.fd = s};
+    int op = cur ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(d->epfd, op, s, &ee) != 0) {
+        /* A descriptor number curl reused after closing the old socket without telling us,
+         * or one the kernel already dropped: try the other operation once. */
+        op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(d->epfd, op, s, &ee) != 0) {
+            LOG_ERROR(ACTOR, "epoll_ctl on socket %d failed: %s", (int)s, strerror(errno));
+            return -1; /* curl fails the transfers on this socket */
+        }
+    }
+    curl_multi_assign(d->multi, s, (void *)(SOCK_REGISTERED | ev));
+    return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    drest *d = userp;
+    (void)multi;
+    /* Never act from inside the callback (curl forbids re-entering socket_action here): the
+     * loop runs the timeout when it is due. */
+    d->curl_timer_at = timeout_ms < 0 ? UINT64_MAX : rt_now_ms() + (uint64_t)timeout_ms;
+    return 0;
+}
+
+static void run_curl_timer(drest *d, uint64_t now)
+{
+    if (d->curl_timer_at > now) return;
+    d->curl_timer_at = UINT64_MAX; /* curl sets it again if it still wants one */
+    int running = 0;
+    curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+}
+
+static void wait_events(drest *d, int timeout_ms)
+{
+    struct epoll_event evs[32];
+    int n = epoll_wait(d->epfd, evs, 32, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        /* The wake eventfd is edge-triggered and never read: every write is a new edge, and
+         * its counter cannot overflow in practice (2^64 - 2 writes), so reading it would only
+         * cost a syscall per wake-up. */
+        if (evs[i].data.fd == d->wake_fd) continue;
+        int mask = 0;
+        if (evs[i].events & (EPOLLIN | EPOLLHUP)) mask |= CURL_CSELECT_IN;
+        if (evs[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+        if (evs[i].events & EPOLLERR) mask |= CURL_CSELECT_ERR;
+        int running = 0;
+        curl_multi_socket_action(d->multi, evs[i].data.fd, mask, &running);
+    }
+}
+
 static void rest_loop(rt_actor *self, void *state, unsigned thread_index)
 {
     drest *d = state;
@@ -715,8 +838,7 @@ static void rest_loop(rt_actor *self, void *state, unsigned thread_index)
         rt_actor_drain(self, on_message, 0);
         uint64_t now = rt_now_ms();
         uint64_t wake = schedule(d, now);
-        int running = 0;
-        curl_multi_perform(d->multi, &running);
+        run_curl_timer(d, now);
         harvest(d);
         if (rt_actor_stop_requested(self)) {
             if (!stop_deadline) stop_deadline = now + d->cfg.stop_grace_ms;
@@ -731,11 +853,14 @@ static void rest_loop(rt_actor *self, void *state, unsigned thread_index)
         }
         if (d->dirty) continue; /* completions or new requests: schedule again first */
         now = rt_now_ms();
+        if (d->curl_timer_at < wake) wake = d->curl_timer_at;
         int timeout = 1000;
         if (wake != UINT64_MAX)
             timeout = wake <= now ? 0 : (int)(wake - now < 1000 ? wake - now : 1000);
         if (stop_deadline && timeout > 50) timeout = 50;
-        if (timeout > 0) curl_multi_poll(d->multi, NULL, 0, timeout, NULL);
+        /* Even with nothing to wait for (timeout 0) the sockets are looked at, so a limiter
+         * deadline that is always due cannot starve the transfers in flight. */
+        wait_events(d, timeout);
     }
     abort_all(d, "stopped");
 }
@@ -743,7 +868,10 @@ static void rest_loop(rt_actor *self, void *state, unsigned thread_index)
 static void rest_wake(void *ctx)
 {
     drest *d = ctx;
-    curl_multi_wakeup(d->multi);
+    uint64_t one = 1;
+    /* Fails only with EAGAIN at a counter of 2^64 - 2, when the loop is awake anyway. */
+    ssize_t w = write(d->wake_fd, &one, sizeof one);
+    (void)w;
 }
 
 /* ---- lifecycle
@@ -754,6 +882,7 @@ drest *drest_create(rt_system *sys, const drest_config *cfg)
     if (!sys || !cfg || !cfg->api_base || !cfg->token || !*cfg->token) return NULL;
     drest *d = calloc(1, sizeof *d);
     if (!d) return NULL;
+    d->epfd = d->wake_fd = -1;
     d->cfg = *cfg;
     if (d->cfg.timeout_ms <= 0) d->cfg.timeout_ms = 15000;
     if (!d->cfg.max_response) d->cfg.max_response = 1024 * 1024;
@@ -779,11 +908,34 @@ drest *drest_create(rt_system *sys, const drest_config *cfg)
     d->cfg.api_base = d->api_base;
     d->cfg.token = NULL; /* kept only inside auth_header */
 
+    d->https = strncmp(d->api_base, "https://", 8) == 0;
+    d->curl_timer_at = UINT64_MAX;
+    d->epfd = epoll_create1(EPOLL_CLOEXEC);
+    d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->epfd < 0 || d->wake_fd < 0) goto fail;
+    struct epoll_event wev = {.events = EPOLLIN | EPOLLET, .data.fd = d->wake_fd};
+    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->wake_fd, &wev) != 0) goto fail;
+    /* The shared header lists (see hdr_sets): "Expect:" drops the 100-continue round trip
+     * before uploads. */
+    for (unsigned i = 0; i < 4; i++) {
+        struct curl_slist *h = NULL;
+        if (i & 2) h = curl_slist_append(h, d->auth_header);
+        h = curl_slist_append(h, "Expect:");
+        if (i & 1) h = curl_slist_append(h, "Content-Type: application/json");
+        if (!h) goto fail;
+        d->hdr_sets[i] = h;
+    }
+
     util_curl_init();
     d->multi = curl_multi_init();
     d->rl = rl_new(cfg->limits);
     if (!d->multi || !d->rl) goto fail;
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->cfg.max_in_flight);
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
+    curl_multi_setopt(d->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 
     rt_actor_spec spec = {
         .name = ACTOR,
@@ -813,6 +965,10 @@ void drest_free(drest *d)
     while (d->npool)
         curl_easy_cleanup(d->pool[--d->npool]);
     if (d->multi) curl_multi_cleanup(d->multi);
+    for (unsigned i = 0; i < 4; i++)
+        slist_free_scrubbed(d->hdr_sets[i]);
+    if (d->wake_fd >= 0) close(d->wake_fd);
+    if (d->epfd >= 0) close(d->epfd);
     rl_free(d->rl);
     if (d->auth_header) {
         memset(d->auth_header, 0, strlen(d->auth_header));

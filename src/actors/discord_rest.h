@@ -1,8 +1,9 @@
 /*
  * discord_rest: the one actor through which all Discord HTTP goes (interaction callbacks,
  * webhook edits of @original, follow-ups, multipart uploads, command registration, anything
- * else). A loop actor: its thread owns one curl multi handle; senders wake it with
- * curl_multi_wakeup. Rate limits are applied by the pure limiter in src/discord/ratelimit.c.
+ * else). A loop actor: its thread owns one curl multi handle driven on epoll; senders wake it
+ * through an eventfd in the same epoll set. Rate limits are applied by the pure limiter in
+ * src/discord/ratelimit.c.
  *
  * Protocol: send MSG_REST_REQ (src/msgs/discord_msgs.h). When reply_to is set, the outcome
  * comes back as MSG_REST_RES with the same cookie: the final HTTP status after the actor's own

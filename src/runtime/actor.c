@@ -13,6 +13,7 @@
 
 #include "fluxbot/log.h"
 #include "runtime/park.h"
+#include "runtime/spin.h"
 
 #define DEFAULT_SPIN_NS 20000u /* 20 us: below a futex wake (~30 us here), above a ring hop */
 #define DRAIN_BATCH 64
@@ -209,6 +210,7 @@ static void parked_loop(rt_actor *a, unsigned index)
     const rt_actor_ops *ops = &a->spec.ops;
     void *st = a->spec.state;
     bool had_work = false;
+    uint64_t spin = a->spin_ns; /* this thread's current spin budget (runtime/spin.h) */
     for (;;) {
         size_t n = 0;
         uint64_t t0 = rt_now_ns();
@@ -241,10 +243,11 @@ static void parked_loop(rt_actor *a, unsigned index)
         /* Spin briefly, then sleep: a reply that is already on its way costs less to wait for
          * than a futex round trip; anything longer must not burn the core. The spin yields as
          * it goes, because on two cores the thread that will send us the next message may be
-         * waiting for exactly this core. */
-        uint64_t until = rt_now_ns() + a->spin_ns;
+         * waiting for exactly this core. How long to spin adapts to what the last waits
+         * showed (runtime/spin.h). */
+        uint64_t now = rt_now_ns(), until = now + spin;
         bool found = false;
-        for (unsigned round = 1; rt_now_ns() < until; round++) {
+        for (unsigned round = 1; now < until; round++) {
             if (mb_has_work(&a->mb)) {
                 found = true;
                 break;
@@ -254,9 +257,15 @@ static void parked_loop(rt_actor *a, unsigned index)
             else
                 for (int i = 0; i < 32; i++)
                     rt_cpu_relax();
+            now = rt_now_ns();
         }
-        if (found || mb_has_work(&a->mb)) continue;
+        if (found || mb_has_work(&a->mb)) {
+            spin = rt_spin_next(spin, a->spin_ns, true, 0);
+            continue;
+        }
+        uint64_t parked_at = rt_now_ns();
         mb_park(&a->mb, keep_awake, a);
+        spin = rt_spin_next(spin, a->spin_ns, false, rt_now_ns() - parked_at);
     }
     (void)index;
 }
