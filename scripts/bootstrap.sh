@@ -10,6 +10,7 @@ packages=(
     dpkg-dev file
     python3-discord strace
     postgresql libpq-dev
+    libcairo2-dev fonts-dejavu-core
 )
 
 missing=()

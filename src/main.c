@@ -25,6 +25,8 @@ int main(int argc, char **argv)
         first_flag = 2;
     }
     if (command && strcmp(command, "stats") == 0) return app_stats_command(argc - 1, argv + 1);
+    if (command && strcmp(command, "import-analytics") == 0)
+        return app_import_command(argc - 1, argv + 1);
     /* The generators the build runs to make the installed manual page and completion. */
     for (int i = first_flag; i < argc; i++) {
         if (strcmp(argv[i], "--man") == 0) {

@@ -12,6 +12,7 @@
 #include "analytics/an_store.h"
 #include "analytics/an_time.h"
 #include "test_an_util.h"
+#include "test_app_lsan.h" /* the chart loads fontconfig */
 
 #define DAY AN_DAY_MS
 #define NOW 1710082800000LL /* 2024-03-10 15:00:00 UTC */
@@ -100,11 +101,13 @@ static void test_table(void **state)
     assert_non_null(strstr(f->out, "Total Videos               1\n"));
     assert_non_null(strstr(f->out, "Average Video Time         60.00 s\n"));
     assert_non_null(strstr(f->out, "Total Commands             3\n"));
-    assert_non_null(strstr(f->out, "1. comfy"));
-    assert_non_null(strstr(f->out, "2. video"));
+    assert_non_null(strstr(f->out, "Buttons Pressed            0\n"));
+    assert_non_null(strstr(f->out, "1. /comfy"));
+    assert_non_null(strstr(f->out, "2. /video"));
     assert_null(strstr(f->out, "stats "));
-    assert_non_null(strstr(f->out, "Total Users                3\n"));
-    assert_non_null(strstr(f->out, "Active Users               2\n"));
+    /* Users with an event in the last 7 days (user 3 only used /stats 8 days ago). */
+    assert_non_null(strstr(f->out, "Total Users                2\n"));
+    assert_non_null(strstr(f->out, "Active Users (5+ events)   0\n"));
     assert_non_null(strstr(f->out, "1. 1024x1024"));
 }
 
@@ -128,7 +131,9 @@ static void test_json(void **state)
     assert_true(cJSON_GetObjectItem(img, "avg_generation_ms")->valuedouble == 3000.0);
     cJSON *users = cJSON_GetObjectItem(j, "users");
     assert_int_equal(cJSON_GetObjectItem(users, "total")->valueint, 3);
-    assert_int_equal(cJSON_GetObjectItem(users, "active")->valueint, 3);
+    assert_int_equal(cJSON_GetObjectItem(users, "active")->valueint, 0);
+    assert_int_equal(cJSON_GetObjectItem(users, "active_min_events")->valueint, 5);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "series")), 31);
     assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "window"), "end_ms")->valuedouble ==
                 (double)NOW);
     cJSON_Delete(j);
@@ -154,6 +159,32 @@ static void test_json(void **state)
         60000.0);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "resolutions")), 1);
     cJSON_Delete(j);
+}
+
+/* -c reads the bot's configuration: its db_path and active_user_min_events. */
+static void test_config_file(void **state)
+{
+    fx *f = *state;
+    char cfg[512];
+    tdir_file(&f->dir, "fluxbot.json", cfg, sizeof cfg);
+    FILE *fp = fopen(cfg, "w");
+    fprintf(fp, "{\"db_path\": \"%s\", \"active_user_min_events\": 2}", f->db);
+    fclose(fp);
+    run(f, "-c", cfg, "--json", NULL);
+    assert_int_equal(f->rc, 0);
+    cJSON *j = cJSON_Parse(f->out);
+    assert_non_null(j);
+    cJSON *users = cJSON_GetObjectItem(j, "users");
+    assert_int_equal(cJSON_GetObjectItem(users, "total")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItem(users, "active")->valueint, 2); /* 2 and 4 events */
+    assert_int_equal(cJSON_GetObjectItem(users, "active_min_events")->valueint, 2);
+    cJSON_Delete(j);
+    fp = fopen(cfg, "w");
+    fprintf(fp, "{\"active_user_min_events\": 0}");
+    fclose(fp);
+    run(f, "-c", cfg, NULL, NULL);
+    assert_int_equal(f->rc, 2);
+    assert_non_null(strstr(f->err, "active_user_min_events"));
 }
 
 static void test_errors(void **state)
@@ -200,6 +231,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

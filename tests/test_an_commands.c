@@ -101,6 +101,8 @@ static an_stats sample_stats(void)
     s.n_top_commands = 5;
     s.total_users = 8;
     s.active_users = 3;
+    s.active_min = 5;
+    s.total_buttons = 4;
     snprintf(s.top_resolutions[0].name, 128, "1024x1024");
     s.top_resolutions[0].count = 2;
     snprintf(s.top_resolutions[1].name, 128, "16:9 [1920x1080 landscape]");
@@ -140,8 +142,10 @@ static void test_stats_embed_sections(void **state)
     assert_string_equal(field_value(em, "Command Usage"),
                         "Total Commands: 9\nPopular Commands:\n1. /comfy \xe2\x80\x94 3\n"
                         "2. /redux \xe2\x80\x94 2\n3. /lorainfo \xe2\x80\x94 1\n"
-                        "4. /pulid \xe2\x80\x94 1\n5. /stats \xe2\x80\x94 1");
-    assert_string_equal(field_value(em, "User Activity"), "Total Users: 8\nActive Users: 3");
+                        "4. /pulid \xe2\x80\x94 1\n5. /stats \xe2\x80\x94 1\n"
+                        "Buttons pressed: 4");
+    assert_string_equal(field_value(em, "User Activity"),
+                        "Total Users: 8\nActive Users: 3 (5+ events)");
     assert_string_equal(field_value(em, "Popular Resolutions"),
                         "1. 1024x1024 \xe2\x80\x94 2\n"
                         "2. 16:9 \\[1920x1080 landscape\\] \xe2\x80\x94 1");
@@ -174,11 +178,22 @@ static void test_stats_embed_no_data(void **state)
     s.total_videos = 1;
     s.video_ms_sum = 42000;
     s.total_users = 3;
+    s.active_min = 5;
     em = an_stats_embed(&s);
     assert_string_equal(field_value(em, "Image Generation"),
                         "Total Images: 0\nAverage Generation Time: No data\n"
                         "Total Videos: 1\nAverage Video Time: 42.00 s");
-    assert_string_equal(field_value(em, "User Activity"), "Total Users: 3\nActive Users: 0");
+    assert_string_equal(field_value(em, "User Activity"),
+                        "Total Users: 3\nActive Users: 0 (5+ events)");
+    cJSON_Delete(em);
+
+    /* Only button presses: no command is popular, the buttons are counted apart. */
+    memset(&s, 0, sizeof s);
+    an_window_make(1, NOW, &s.window);
+    s.total_buttons = 2;
+    em = an_stats_embed(&s);
+    assert_string_equal(field_value(em, "Command Usage"),
+                        "Total Commands: 0\nPopular Commands:\nNo data\nButtons pressed: 2");
     cJSON_Delete(em);
 }
 

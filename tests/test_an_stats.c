@@ -11,6 +11,7 @@
 #include "analytics/an_store.h"
 #include "analytics/an_tally.h"
 #include "analytics/an_time.h"
+#include "test_an_stats_eq.h"
 #include "test_an_util.h"
 
 #define DAY AN_DAY_MS
@@ -112,10 +113,7 @@ static an_stats query(fx *f, int days, int64_t now)
     /* The raw-only baseline must give the same numbers. */
     an_stats raw;
     assert_int_equal(an_reader_stats_raw(f->reader, days, now, &raw, err, sizeof err), SQLITE_OK);
-    assert_int_equal(raw.total_commands, s.total_commands);
-    assert_int_equal(raw.total_images, s.total_images);
-    assert_int_equal(raw.active_users, s.active_users);
-    assert_int_equal(raw.total_users, s.total_users);
+    assert_stats_equal(&s, &raw);
     return s;
 }
 
@@ -129,44 +127,63 @@ static void test_window_split(void **state)
 {
     (void)state;
     const int64_t HR = AN_HOUR_MS;
+    const int64_t today = an_day_of(NOW);
     an_window w;
-    /* NOW is 15:00:00.000 on the hour, so is the start: no raw head. */
+    /* NOW is 15:00:00.000 on the hour, so is the start: no raw rows at the start. Its day
+     * (03-03) is read as its 9 hours from 15:00 (fewer than the 15 before); today whole. */
     an_window_make(7, NOW, &w);
     assert_true(w.start_ms == START7 && w.end_ms == NOW);
     assert_true(w.head_lo > w.head_hi);
+    assert_true(w.head_hour_sign == 1);
     assert_true(w.head_hour_lo == START7 / HR);                      /* 03-03 15:00 */
     assert_true(w.head_hour_hi == (an_day_of(START7) + 1) * 24 - 1); /* 03-03 23:00 */
     assert_true(w.day_lo == an_day_of(START7) + 1);
-    assert_true(w.day_hi == an_day_of(NOW) - 1);
-    assert_int_equal(w.day_hi - w.day_lo + 1, 6); /* 03-04 .. 03-09 */
-    assert_true(w.tail_hour_lo == an_day_of(NOW) * 24);
-    assert_true(w.tail_hour_hi == NOW / HR - 1); /* 03-10 00:00 .. 14:00 */
-    assert_true(w.tail_lo == NOW && w.tail_hi == NOW);
+    assert_true(w.day_hi == today);
+    assert_int_equal(w.day_hi - w.day_lo + 1, 7); /* 03-04 .. 03-10 */
+    /* ... minus today's hours after 15:00 and the rows stamped after now in 15:00. */
+    assert_true(w.tail_hour_sign == -1);
+    assert_true(w.tail_hour_lo == NOW / HR + 1 && w.tail_hour_hi == (today + 1) * 24 - 1);
+    assert_true(w.tail_lo == NOW + 1 && w.tail_hi == NOW + HR - 1);
 
-    /* Off the hour: partial hours at both ends come from the raw tables. */
+    /* 1.5 minutes past the hour: the start's hour is read as its rollup minus the rows of
+     * [15:00, 15:01:30.005), the shorter side. */
     int64_t now = NOW + 90005; /* 15:01:30.005 */
     an_window_make(7, now, &w);
+    assert_true(w.head_sign == -1);
+    assert_true(w.head_lo == START7 && w.head_hi == now - 7 * DAY - 1);
+    assert_true(w.head_hour_lo == START7 / HR);
+    assert_true(w.tail_lo == now + 1 && w.tail_hi == NOW + HR - 1);
+    /* 45 minutes past: the rows of [15:45, 16:00) are added to the hours from 16:00. */
+    now = NOW + 45 * 60000;
+    an_window_make(7, now, &w);
+    assert_true(w.head_sign == 1);
     assert_true(w.head_lo == now - 7 * DAY && w.head_hi == START7 + HR - 1);
-    assert_true(w.head_hour_lo == START7 / HR + 1);
-    assert_true(w.tail_hour_hi == NOW / HR - 1);
-    assert_true(w.tail_lo == NOW && w.tail_hi == now);
+    assert_true(w.head_hour_lo == START7 / HR + 1 && w.head_hour_sign == 1);
+    /* At 03:10 the first day is cheaper whole, minus its 3 hours before 03:00. */
+    now = today * DAY + 3 * HR + 10 * 60000;
+    an_window_make(7, now, &w);
+    assert_true(w.day_lo == today - 7 && w.day_hi == today);
+    assert_true(w.head_hour_sign == -1);
+    assert_true(w.head_hour_lo == (today - 7) * 24 && w.head_hour_hi == (today - 7) * 24 + 2);
+    assert_true(w.head_sign == -1 && w.head_lo == (today - 7) * DAY + 3 * HR);
 
-    /* Midnight: the first day is whole, so there are no head pieces and no tail hours. */
-    int64_t midnight = an_day_of(NOW) * DAY;
+    /* Midnight: the first day is whole; a one-day window reads it per hour (chart bars). */
+    int64_t midnight = today * DAY;
     an_window_make(1, midnight, &w);
     assert_true(w.head_lo > w.head_hi);
+    assert_true(w.head_hour_lo == (midnight - DAY) / HR && w.head_hour_hi == midnight / HR);
+    assert_true(w.day_lo > w.day_hi && w.tail_hour_lo > w.tail_hour_hi);
+    assert_true(w.tail_lo == midnight + 1 && w.tail_hi == midnight + HR - 1);
+    an_window_make(2, midnight, &w);
+    assert_true(w.day_lo == today - 2 && w.day_hi == today);
     assert_true(w.head_hour_lo > w.head_hour_hi);
-    assert_true(w.day_lo == an_day_of(NOW) - 1 && w.day_hi == an_day_of(NOW) - 1);
-    assert_true(w.tail_hour_lo > w.tail_hour_hi);
-    assert_true(w.tail_lo == midnight && w.tail_hi == midnight);
 
-    /* One day ending at 00:30: no whole day at all, only hours and raw pieces. */
+    /* One day ending at 00:30: hours only, and the rows at the edges. */
     an_window_make(1, midnight + HR / 2, &w);
     assert_true(w.day_lo > w.day_hi);
-    assert_true(w.head_lo == midnight - DAY + HR / 2 && w.head_hi == midnight - DAY + HR - 1);
-    assert_true(w.head_hour_lo == (midnight - DAY) / HR + 1 && w.head_hour_hi == midnight / HR - 1);
-    assert_true(w.tail_hour_lo > w.tail_hour_hi);
-    assert_true(w.tail_lo == midnight && w.tail_hi == midnight + HR / 2);
+    assert_true(w.head_sign == -1);
+    assert_true(w.head_lo == midnight - DAY && w.head_hi == midnight - DAY + HR / 2 - 1);
+    assert_true(w.head_hour_lo == (midnight - DAY) / HR && w.head_hour_hi == midnight / HR);
     char date[16];
     an_day_date(an_day_of(NOW), date, sizeof date);
     assert_string_equal(date, "2024-03-10");
@@ -194,8 +211,10 @@ static void test_seven_days_by_hand(void **state)
     assert_top(&s.top_commands[2], "lorainfo", 1);
     assert_top(&s.top_commands[3], "pulid", 1);
     assert_top(&s.top_commands[4], "stats", 1); /* "video" (1) is sixth */
-    assert_int_equal(s.total_users, 8);
-    assert_int_equal(s.active_users, 3); /* A, B, C */
+    /* Users with an event in the window: A, B, C (5 events each: 3 commands, 2 generations,
+     * the failed one included), F (1 image), H (1 activity); D, E, G are outside. */
+    assert_int_equal(s.total_users, 5);
+    assert_int_equal(s.active_users, 3); /* A, B, C: at least 5 events */
     assert_int_equal(s.n_top_resolutions, 3);
     assert_top(&s.top_resolutions[0], "1024x1024", 2);
     assert_top(&s.top_resolutions[1], "16:9 [1920x1080 landscape]", 1);
@@ -216,8 +235,9 @@ static void test_one_day_by_hand(void **state)
     assert_top(&s.top_commands[0], "comfy", 1);
     assert_top(&s.top_commands[1], "redux", 1);
     assert_top(&s.top_commands[2], "video", 1);
-    assert_int_equal(s.active_users, 2); /* A, B */
-    assert_int_equal(s.total_users, 8);
+    /* A (2 commands + the failed image at the edge), B (1), C (2 generations), H (1). */
+    assert_int_equal(s.total_users, 4);
+    assert_int_equal(s.active_users, 0); /* nobody has 5 events in this day */
     assert_int_equal(s.n_top_resolutions, 1);
     assert_top(&s.top_resolutions[0], "832x1216", 1);
 }
@@ -234,7 +254,8 @@ static void test_edges_move_with_now(void **state)
         has_stats |= strcmp(s.top_commands[i].name, "stats") == 0;
     assert_false(has_stats);
     assert_top(&s.top_commands[0], "comfy", 4);
-    assert_int_equal(s.active_users, 4); /* A, B, C and now E */
+    assert_int_equal(s.active_users, 2); /* A, B; C lost its 5th event */
+    assert_int_equal(s.total_users, 6);  /* A, B, C, F, H and now E */
     /* One ms earlier the 1 ms-too-old events come in and the "now" ones go out. */
     s = query(f, 7, NOW - 1);
     assert_int_equal(s.total_commands, 9); /* +redux D at START7-1, -redux B at NOW */
@@ -260,8 +281,10 @@ static void test_empty_windows(void **state)
     s = query(f, 7, NOW);
     assert_int_equal(s.total_images + s.total_videos + s.total_commands + s.active_users, 0);
     assert_int_equal(s.n_top_commands + s.n_top_resolutions, 0);
-    assert_int_equal(s.total_users, 2);
+    /* Users seen 30 days ago are not users of the last 7 days (the example). */
+    assert_int_equal(s.total_users, 0);
     s = query(f, 31, NOW);
+    assert_int_equal(s.total_users, 2);
     assert_int_equal(s.total_commands, 1);
     assert_int_equal(s.total_images, 1);
 }
@@ -279,7 +302,8 @@ static void test_midnight_aligned_window(void **state)
     put(f, evs, 4);
     an_stats s = query(f, 7, midnight);
     assert_int_equal(s.total_commands, 2);
-    assert_int_equal(s.active_users, 2);
+    assert_int_equal(s.total_users, 2);
+    assert_int_equal(s.active_users, 0);
     assert_top(&s.top_commands[0], "comfy", 1);
     assert_top(&s.top_commands[1], "redux", 1);
 }
@@ -361,13 +385,94 @@ static void test_tally_and_idset(void **state)
     assert_top(&top[0], "only", 3);
     an_tally_free(&t);
 
-    an_idset u = {0};
+    an_idcount u = {0};
     for (uint64_t i = 0; i < 5000; i++)
-        an_idset_add(&u, (i % 2500) * 1000003ULL); /* includes id 0, each id twice */
-    assert_int_equal(an_idset_count(&u), 2500);
-    an_idset_add(&u, UINT64_MAX);
-    assert_int_equal(an_idset_count(&u), 2501);
-    an_idset_free(&u);
+        an_idcount_add(&u, (i % 2500) * 1000003ULL, 1); /* includes id 0, each id twice */
+    uint64_t any, active;
+    an_idcount_summary(&u, 2, &any, &active);
+    assert_int_equal(any, 2500);
+    assert_int_equal(active, 2500);
+    an_idcount_add(&u, UINT64_MAX, 1);
+    an_idcount_add(&u, 7 * 1000003ULL, -2); /* subtracted to 0: no longer a user */
+    an_idcount_add(&u, 0, -1);              /* id 0 down to 1: a user, not active */
+    an_idcount_summary(&u, 2, &any, &active);
+    assert_int_equal(any, 2500);
+    assert_int_equal(active, 2498);
+    an_idcount_free(&u);
+}
+
+/* Kinds: only slash commands are commands; buttons are counted apart; autocomplete, modal and
+ * unknown rows count as the user's events only. */
+static void test_interaction_kinds(void **state)
+{
+    fx *f = *state;
+    an_event evs[] = {
+        ev_command(1, NOW - 10, A, "comfy", true),
+        ev_interaction(2, NOW - 9, A, "button:upscale", AN_CMD_BUTTON, true),
+        ev_interaction(3, NOW - 8, A, "button:regenerate", AN_CMD_BUTTON, false),
+        ev_interaction(4, NOW - 7, B, "comfy", AN_CMD_AUTOCOMPLETE, true),
+        ev_interaction(5, NOW - 6, B, "modal", AN_CMD_MODAL, true),
+        ev_interaction(6, NOW - 5, C, "nosuch", AN_CMD_UNKNOWN, false),
+        ev_interaction(7, NOW - 4, C, "invalid", AN_CMD_UNKNOWN, false),
+    };
+    put(f, evs, sizeof evs / sizeof evs[0]);
+    an_stats s = query(f, 7, NOW);
+    assert_int_equal(s.total_commands, 1);
+    assert_int_equal(s.n_top_commands, 1);
+    assert_top(&s.top_commands[0], "comfy", 1);
+    assert_int_equal(s.total_buttons, 2);
+    assert_int_equal(s.total_users, 3);
+    /* The same from rows an older fluxbot wrote: v5 classifies them by name. */
+    sqlite3 *db = an_store_db(f->store);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM command_usage WHERE kind = 'button'"), 2);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM daily_commands"), 1);
+}
+
+/* Active Users follows active_user_min_events, and both paths agree for every threshold. */
+static void test_active_min_configurable(void **state)
+{
+    fx *f = *state;
+    load_fixture(f);
+    an_stats s = query(f, 1, NOW);
+    assert_int_equal(s.active_users, 0);
+    assert_int_equal(s.active_min, AN_ACTIVE_MIN_DEFAULT);
+    an_reader_set_active_min(f->reader, 2);
+    s = query(f, 1, NOW);
+    assert_int_equal(s.active_users, 2); /* A (3 events), C (2) */
+    an_reader_set_active_min(f->reader, 1);
+    s = query(f, 1, NOW);
+    assert_int_equal(s.active_users, s.total_users);
+}
+
+/* The window's edges fall inside hours: the hour of the start is read either as rows added
+ * or as the hour's rollup minus rows, whichever is shorter; the current hour always as its
+ * rollup minus the rows after now. Events on both sides of each edge, at every minute of the
+ * edge hours, for start points early and late in their hour. */
+static void test_edges_inside_hours(void **state)
+{
+    fx *f = *state;
+    const int64_t hour0 = an_hour_of(NOW) * AN_HOUR_MS;
+    uint64_t seq = 0;
+    for (int64_t m = -70; m <= 70; m++) {
+        an_event evs[4];
+        int64_t t = hour0 + m * 60000 + 17;
+        evs[0] = ev_command(++seq, t, A + (uint64_t)(m & 3), "comfy", true);
+        evs[1] = ev_image(++seq, t - 7 * DAY, B + (uint64_t)(m & 1), "1024x1024", 100, false, true);
+        evs[2] = ev_interaction(++seq, t - 7 * DAY + 1, C, "button:delete", AN_CMD_BUTTON, true);
+        evs[3] = ev_activity(++seq, t + 2, D + (uint64_t)(m & 1), "job_queued");
+        put(f, evs, 4);
+    }
+    const int64_t offsets[] = {
+        0, 1, 17, 18, 60000 * 10 + 3, 60000 * 29, 60000 * 31, 60000 * 59 + 999, AN_HOUR_MS - 1};
+    for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
+        for (int d = 0; d < 3; d++) {
+            int64_t now = hour0 + offsets[i] - d * AN_HOUR_MS / 2;
+            (void)query(f, 7, now); /* query() compares with the raw baseline */
+            an_reader_set_active_min(f->reader, (unsigned)(i % 4) * 20 + 1);
+            (void)query(f, 1, now);
+            (void)query(f, 8, now);
+        }
+    }
 }
 
 int main(void)
@@ -377,6 +482,9 @@ int main(void)
         cmocka_unit_test(test_tally_and_idset),
         cmocka_unit_test_setup_teardown(test_seven_days_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_day_by_hand, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interaction_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_active_min_configurable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edges_inside_hours, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edges_move_with_now, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_midnight_aligned_window, setup, teardown),

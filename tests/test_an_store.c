@@ -10,6 +10,7 @@
 #include "analytics/an_stats.h"
 #include "analytics/an_store.h"
 #include "analytics/an_time.h"
+#include "test_an_stats_eq.h"
 #include "test_an_util.h"
 
 #define DAY AN_DAY_MS
@@ -125,17 +126,19 @@ static void migrate_from(tdir *d, int from)
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO command_usage(seq, command_name, user_id, ts_ms, success) VALUES"
-             " (5, 'comfy', 11, %lld, 1), (6, 'comfy', 12, %lld, 0), (9, 'stats', 11, %lld, 1);"
-             "INSERT INTO image_stats(seq, user_id, resolution, generation_ms, is_video, ts_ms)"
-             " VALUES (7, 13, '1024x1024', 3000, 0, %lld), (8, 11, '', 50000, 1, %lld);",
-             NOW - 2 * DAY, NOW - 2 * DAY, NOW, NOW - 2 * DAY, NOW);
+             " (5, 'comfy', 11, %lld, 1), (6, 'comfy', 12, %lld, 0), (9, 'stats', 11, %lld, 1),"
+             " (10, 'button:upscale', 12, %lld, 1);"
+             "INSERT INTO image_stats(seq, user_id, resolution, generation_ms, is_video, ts_ms,"
+             " loras) VALUES (7, 13, '1024x1024', 3000, 0, %lld, 'Anime Style, Watercolor'),"
+             " (8, 11, '', 50000, 1, %lld, NULL);",
+             NOW - 2 * DAY, NOW - 2 * DAY, NOW, NOW - 2 * DAY, NOW - 2 * DAY, NOW);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
     an_store *s = open_store(d, name);
     db = an_store_db(s);
     assert_int_equal(an_schema_version(db, err, sizeof err), AN_SCHEMA_VERSION);
-    assert_int_equal(an_store_seq_hwm(s), 9);
+    assert_int_equal(an_store_seq_hwm(s), 10);
     int64_t day2 = an_day_of(NOW - 2 * DAY), today = an_day_of(NOW);
     snprintf(sql, sizeof sql,
              "SELECT total_commands, failed_commands, total_images, image_ms_sum, unique_users"
@@ -151,7 +154,17 @@ static void migrate_from(tdir *d, int from)
                               "VALUES ('comfy', 2), ('stats', 1)"),
                      0);
     assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM known_users"), 3);
-    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM hourly_users"), 3);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM hourly_users"), 4);
+    /* v5: kinds from the names, LoRA lists as JSON, sizes split from "WxH" labels. */
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM command_usage WHERE kind = 'button'"
+                                 " AND command_name = 'button:upscale'"),
+                     1);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM image_stats WHERE loras ="
+                                 " '[\"Anime Style\",\"Watercolor\"]' AND width = 1024"
+                                 " AND height = 1024"),
+                     1);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM image_stats WHERE loras = '[]'"), 1);
+    assert_int_equal(sql_int(db, "SELECT SUM(total_buttons) FROM daily_stats"), 1);
     assert_rollups_match_raw(db);
     /* The human-readable daily summary. */
     snprintf(sql, sizeof sql,
@@ -319,27 +332,6 @@ static void test_text_is_bounded_at_utf8_boundary(void **state)
     an_store_close(s);
 }
 
-static void assert_stats_equal(const an_stats *a, const an_stats *b)
-{
-    assert_int_equal(a->total_images, b->total_images);
-    assert_int_equal(a->image_ms_sum, b->image_ms_sum);
-    assert_int_equal(a->total_videos, b->total_videos);
-    assert_int_equal(a->video_ms_sum, b->video_ms_sum);
-    assert_int_equal(a->total_commands, b->total_commands);
-    assert_int_equal(a->total_users, b->total_users);
-    assert_int_equal(a->active_users, b->active_users);
-    assert_int_equal(a->n_top_commands, b->n_top_commands);
-    for (unsigned i = 0; i < a->n_top_commands; i++) {
-        assert_string_equal(a->top_commands[i].name, b->top_commands[i].name);
-        assert_int_equal(a->top_commands[i].count, b->top_commands[i].count);
-    }
-    assert_int_equal(a->n_top_resolutions, b->n_top_resolutions);
-    for (unsigned i = 0; i < a->n_top_resolutions; i++) {
-        assert_string_equal(a->top_resolutions[i].name, b->top_resolutions[i].name);
-        assert_int_equal(a->top_resolutions[i].count, b->top_resolutions[i].count);
-    }
-}
-
 static const char *const k_cmds[] = {"comfy", "redux",    "pulid", "video",
                                      "stats", "lorainfo", "queue"};
 static const char *const k_res[] = {
@@ -358,9 +350,14 @@ static void write_random(an_store *s, uint64_t *rng, uint64_t *seq, size_t total
             int64_t ts = NOW - (int64_t)(r % (40 * (uint64_t)DAY)) + DAY / 2;
             uint64_t user = 1 + (r >> 40) % 57;
             switch ((r >> 20) % 3) {
-            case 0:
-                evs[i] = ev_command(++*seq, ts, user, k_cmds[(r >> 24) % 7], (r >> 30) % 5 != 0);
+            case 0: {
+                /* Mostly slash commands; buttons, autocomplete and modal submits too. */
+                unsigned k = (unsigned)((r >> 50) % 8);
+                evs[i] =
+                    ev_interaction(++*seq, ts, user, k_cmds[(r >> 24) % 7],
+                                   k < 5 ? AN_CMD_SLASH : (an_cmd_kind)(k - 4), (r >> 30) % 5 != 0);
                 break;
+            }
             case 1:
                 evs[i] =
                     ev_image(++*seq, ts, user, (r >> 33) % 9 == 0 ? "" : k_res[(r >> 24) % 7],
@@ -394,9 +391,15 @@ static void test_rollups_equal_raw_after_many_batches(void **state)
     an_reader *r = an_reader_wrap(db, err, sizeof err);
     assert_non_null(r);
     const int days[] = {1, 2, 7, 30, 39, 365};
-    const int64_t nows[] = {NOW, NOW - 3 * DAY + 1, an_day_of(NOW) * DAY, NOW + DAY / 3};
+    const int64_t nows[] = {NOW, NOW - 3 * DAY + 1, an_day_of(NOW) * DAY, NOW + DAY / 3,
+                            NOW + 1234567, NOW - 5 * DAY + 3599999, NOW + 60001,
+                            NOW - 11 * DAY - 1800000,
+                            /* mornings: the first day is read whole minus its early hours */
+                            an_day_of(NOW) * DAY + 3 * AN_HOUR_MS + 600007,
+                            an_day_of(NOW) * DAY + 11 * AN_HOUR_MS + 59 * 60000};
     for (size_t i = 0; i < sizeof days / sizeof days[0]; i++) {
         for (size_t j = 0; j < sizeof nows / sizeof nows[0]; j++) {
+            an_reader_set_active_min(r, (unsigned)(1 + (i + j) % 12));
             an_stats a, b;
             assert_int_equal(an_reader_stats(r, days[i], nows[j], &a, err, sizeof err), SQLITE_OK);
             assert_int_equal(an_reader_stats_raw(r, days[i], nows[j], &b, err, sizeof err),
@@ -432,9 +435,107 @@ static void test_reset_deletes_below_sequence_and_rebuilds(void **state)
     an_store_close(s);
 }
 
+static an_event outcome_ev(uint64_t seq, uint64_t ix, bool ok)
+{
+    an_event e = {
+        .kind = AN_EV_OUTCOME, .seq = seq, .ts_ms = NOW, .interaction_id = ix, .success = ok};
+    return e;
+}
+
+/* An outcome updates its command row whether it comes after the row (same batch or later),
+ * or before it (kept until the row arrives); the failed-command totals follow. Button rows
+ * change too but are not in the command totals. */
+static void test_outcomes_in_any_order(void **state)
+{
+    an_store *s = open_store(*state, "outcomes.db");
+    sqlite3 *db = an_store_db(s);
+    an_event a = ev_command(1, NOW - 10, 7, "comfy", true);
+    a.interaction_id = 1001;
+    an_event o1 = outcome_ev(2, 1001, false); /* same batch, after the row */
+    write_events(s, (an_event[]){a, o1}, 2);
+    an_event_clear(&a);
+    assert_int_equal(sql_int(db, "SELECT success FROM command_usage WHERE interaction_id = 1001"),
+                     0);
+    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
+
+    an_event o2 = outcome_ev(3, 1002, false); /* before its row, in an earlier batch */
+    write_events(s, &o2, 1);
+    an_event b = ev_command(4, NOW - 5, 8, "comfy", true);
+    b.interaction_id = 1002;
+    write_events(s, &b, 1);
+    an_event_clear(&b);
+    assert_int_equal(sql_int(db, "SELECT success FROM command_usage WHERE interaction_id = 1002"),
+                     0);
+    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 2);
+
+    an_event o3 = outcome_ev(5, 1001, true); /* a later batch flips it back */
+    write_events(s, &o3, 1);
+    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
+
+    an_event c = ev_interaction(6, NOW - 4, 9, "button:upscale", AN_CMD_BUTTON, true);
+    c.interaction_id = 1003;
+    an_event o4 = outcome_ev(7, 1003, false); /* a refused button */
+    write_events(s, (an_event[]){o4, c}, 2);  /* outcome first in the batch */
+    an_event_clear(&c);
+    assert_int_equal(sql_int(db, "SELECT success FROM command_usage WHERE interaction_id = 1003"),
+                     0);
+    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
+    /* Outcomes are no rows of their own, and the rollups still match the raw rows. */
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM command_usage"), 3);
+    assert_rollups_match_raw(db);
+    an_store_close(s);
+}
+
+static an_event result_ev(uint64_t seq, uint64_t job, int64_t ts)
+{
+    an_event e = {.kind = AN_EV_RESULT,
+                  .seq = seq,
+                  .ts_ms = ts,
+                  .job_id = job,
+                  .user_id = 9,
+                  .success = true,
+                  .is_image = true};
+    an_event_set_text(&e, &(an_event_text){.params = "{\"v\":1}", .url = "http://x/view"});
+    return e;
+}
+
+/* Results are stored (not statistics: no rollup, a reset keeps them), their message comes in
+ * either order, and the retention bounds the table. */
+static void test_results_stored_and_bounded(void **state)
+{
+    an_store *s = open_store(*state, "results.db");
+    sqlite3 *db = an_store_db(s);
+    an_store_set_result_retention(s, 2 * DAY);
+    an_event msg = {
+        .kind = AN_EV_RESULT_MSG, .seq = 1, .ts_ms = NOW - 5 * DAY, .job_id = 1, .message_id = 555};
+    an_event_set_text(&msg, &(an_event_text){.url = "https://cdn.example/a.png"});
+    an_event evs[] = {msg, result_ev(2, 1, NOW - 5 * DAY), result_ev(3, 2, NOW - 3 * DAY)};
+    write_events(s, evs, 3);
+    free_events(evs, 3);
+    assert_int_equal(sql_int(db, "SELECT message_id FROM results WHERE job_id = 1"), 555);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results WHERE params = '{\"v\":1}'"
+                                 " AND attachment_url LIKE 'https://%'"),
+                     1);
+    /* Written on their own, the two older results are more than 2 days before the newest. */
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results"), 2);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM daily_stats"), 0);
+    an_event later = result_ev(4, 3, NOW);
+    write_events(s, &later, 1);
+    an_event_clear(&later);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results"), 1);
+    assert_int_equal(sql_int(db, "SELECT job_id FROM results"), 3);
+    uint64_t deleted;
+    char err[256];
+    assert_int_equal(an_store_reset(s, 100, &deleted, err, sizeof err), SQLITE_OK);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results"), 1);
+    an_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_outcomes_in_any_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_results_stored_and_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fresh_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_roll_up_existing_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_foreign_database, setup, teardown),

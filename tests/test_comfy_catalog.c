@@ -295,11 +295,65 @@ static void test_job_built(void **state)
     assert_int_equal(re->origin.user_id, 42);
     comfy_job *up = cjob_new_upscale(j, 9, 2, "http://127.0.0.1/x.png", &r, NULL);
     assert_int_equal(up->kind, COMFY_KIND_UPSCALE);
-    assert_int_equal(up->width, 1536);
+    /* The label and its size stay the source's; the factor adds up: the source was x2. */
+    assert_string_equal(up->resolution, j->resolution);
+    assert_int_equal(up->width, 768);
+    assert_int_equal(cjob_total_upscale(up), 4);
+    uint32_t ow, oh;
+    cjob_output_size(up, &ow, &oh);
+    assert_int_equal(ow, 3072);
+    assert_int_equal(oh, 5376);
+    /* ...and an Upscale of that result is x8 of the label. */
+    comfy_job *up2 = cjob_new_upscale(up, 10, 2, "http://127.0.0.1/y.png", &r, NULL);
+    assert_int_equal(cjob_total_upscale(up2), 8);
+    cjob_free(up2);
+    /* The stored form of a job (the results table) comes back the same, and junk is refused. */
+    char *pj = cjob_to_json(up);
+    comfy_job *back = cjob_from_json(pj, 9, err, sizeof err);
+    assert_non_null(back);
+    char *pj2 = cjob_to_json(back);
+    assert_string_equal(pj, pj2);
+    assert_int_equal(back->kind, COMFY_KIND_UPSCALE);
+    assert_int_equal(cjob_total_upscale(back), 4);
+    free(pj2);
+    cjob_free(back);
+    free(pj);
+    pj = cjob_to_json(j);
+    back = cjob_from_json(pj, 7, err, sizeof err);
+    assert_non_null(back);
+    assert_int_equal(back->nloras, 2);
+    assert_string_equal(back->lora_file[0], j->lora_file[0]);
+    assert_true(back->lora_strength[1] == j->lora_strength[1]);
+    assert_int_equal(back->seed, j->seed);
+    assert_string_equal(back->prompt, j->prompt);
+    cjob_free(back);
+    free(pj);
+    const char *bad[] = {NULL,
+                         "",
+                         "[]",
+                         "{\"kind\":99}",
+                         "{\"v\":1,\"kind\":0}",
+                         "{\"kind\":0,\"workflow\":0,\"user_prompt\":1}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_null(cjob_from_json(bad[i], 1, err, sizeof err));
+
+    char *lj = cjob_lora_json(j);
+    assert_string_equal(lj, "[\"Anime Style\",\"Watercolor\"]");
+    free(lj);
     assert_string_equal(cjob_generation_type(up), "upscale");
     cjob_free(up);
     cjob_free(re);
     cjob_free(j);
+
+    /* A video carries the size its workflow renders (Wan: 832x480), for its analytics row. */
+    msg_init(&m, COMFY_KIND_VIDEO);
+    m.prompt = "a cat running";
+    comfy_job *vid = cjob_from_msg(&m, &c->c, 11, 1, err, sizeof err);
+    assert_non_null(vid);
+    assert_string_equal(vid->resolution, "832x480");
+    assert_int_equal(vid->width, 832);
+    assert_int_equal(vid->height, 480);
+    cjob_free(vid);
 }
 
 int main(void)

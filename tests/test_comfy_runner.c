@@ -5,9 +5,12 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "actors/analytics_writer.h"
+#include "analytics/an_record.h"
 #include "test_comfy_fixture.h"
 
 static const char *hostile =
@@ -353,6 +356,13 @@ static void test_result_over_upload_limit_and_analytics(void **state)
     char tok[64];
     comfy_job_msg *m = cfx_job(x, COMFY_KIND_IMAGE, "huge", 5, &ix, tok);
     m->origin.attachment_size_limit = 50000; /* the PNG is ~120 kB */
+    snprintf(m->resolution, sizeof m->resolution, "16:9 [1920x1080 landscape]");
+    m->upscale_factor = 2;
+    /* The router's row for each /comfy (recorded as a success when the defer went out); the
+     * runner corrects it with the job's outcome. */
+    an_command_event ce = {.command = "comfy", .kind = AN_CMD_SLASH, .user_id = 5, .success = true};
+    ce.interaction_id = ix;
+    an_record_command(an_writer_actor(x->aw), &ce);
     cfx_send(x, m);
     uint8_t *file = NULL;
     size_t flen = 0;
@@ -366,13 +376,29 @@ static void test_result_over_upload_limit_and_analytics(void **state)
     /* a failing one for the analytics: error at a node */
     fcomfy_fail_at(x->srv[0], "VAEDecode", "boom");
     m = cfx_job(x, COMFY_KIND_IMAGE, "fails", 5, &ix, tok);
+    uint64_t failed_ix = ix;
     cfx_send(x, m);
+    /* Its row arrives after the outcome may have (the two producers race): still corrected. */
+    ce.interaction_id = failed_ix;
     final = cfx_wait_final(x, tok, NULL, NULL, 10000);
     assert_non_null(final);
     assert_non_null(strstr(final, "node 8 (VAEDecode): boom"));
     free(final);
     assert_true(cfx_wait_jobs_done(x, 2, 5000));
+    an_record_command(an_writer_actor(x->aw), &ce);
     rt_system_stop(x->sys); /* the writer commits everything on the way out */
+    /* Success is the outcome: the failed job's /comfy is 0, the delivered one 1. */
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT success FROM command_usage WHERE interaction_id = %" PRIu64,
+             failed_ix);
+    assert_int_equal(cfx_sql_count(x, sql), 0);
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM command_usage WHERE success = 1"), 1);
+    assert_int_equal(cfx_sql_count(x, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
+    /* The label the user picked, the delivered size, the real factor, LoRAs as a JSON list. */
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM image_stats WHERE resolution ="
+                                      " '16:9 [1920x1080 landscape]' AND width = 3840"
+                                      " AND height = 2160 AND upscale_factor = 2 AND loras = '[]'"),
+                     1);
     x->stopped = true;
     /* one image_stats row per finished job, success or not; activity for the job's life */
     assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM image_stats"), 2);
@@ -391,6 +417,112 @@ static void test_result_over_upload_limit_and_analytics(void **state)
                                       "action_type='job_failed'"),
                      1);
     cfx_stop(x);
+}
+
+static const char *button_id(const char *final, int which, char *out, size_t outlen)
+{
+    cJSON *p = cJSON_Parse(final);
+    const cJSON *btns = cJSON_GetObjectItem(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(p, "components"), 0), "components");
+    snprintf(out, outlen, "%s",
+             cJSON_GetObjectItem(cJSON_GetArrayItem(btns, which), "custom_id")->valuestring);
+    cJSON_Delete(p);
+    return out;
+}
+
+static char *press(cfx *x, const char *custom_id, uint64_t user, char tok[64])
+{
+    uint64_t ix = cfx_interaction(x, true, true, tok);
+    comfy_button_msg *b = cfx_button(custom_id, ix, tok);
+    b->origin.user_id = user;
+    b->origin.channel_id = CFX_CHANNEL;
+    cfx_send(x, b);
+    return cfx_wait_final(x, tok, NULL, NULL, 15000);
+}
+
+static void short_retention(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+{
+    (void)rc;
+    (void)o;
+    cfg->result_retention_days = 2;
+}
+
+/* Results outlive a restart: the parameters of a delivered result are stored through the
+ * analytics writer; a new runner on the same database (nothing in memory) regenerates and
+ * upscales it with the same parameters. A result older than the retention gets a clear answer.
+ */
+static void test_results_outlive_a_restart(void **state)
+{
+    (void)state;
+    char db[128];
+    snprintf(db, sizeof db, "/tmp/fb_comfy_restart_%d.db", (int)getpid());
+    unlink(db);
+    cfx *x = cfx_start_db(1, short_retention, db);
+    assert_non_null(x);
+    uint64_t ix;
+    char tok[64];
+    comfy_job_msg *m = cfx_job(x, COMFY_KIND_IMAGE, "a lighthouse, after the restart", 5, &ix, tok);
+    snprintf(m->resolution, sizeof m->resolution, "9:16 [768x1344 portrait]");
+    snprintf(m->loras[0], sizeof m->loras[0], "Realism");
+    m->nloras = 1;
+    m->seed = 1234;
+    m->has_seed = true;
+    cfx_send(x, m);
+    uint8_t *png = NULL;
+    size_t png_len = 0;
+    char *final = cfx_wait_final(x, tok, &png, &png_len, 15000);
+    assert_non_null(final);
+    assert_non_null(png);
+    char regen[101], up2[101];
+    button_id(final, 0, regen, sizeof regen);
+    button_id(final, 1, up2, sizeof up2);
+    free(final);
+    assert_true(cfx_wait_jobs_done(x, 1, 5000));
+    cfx_stop(x); /* the writer commits everything on the way out */
+
+    x = cfx_start_db(1, short_retention, db);
+    assert_non_null(x);
+    assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM results WHERE success = 1"), 1);
+    final = press(x, regen, 5, tok);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "9:16 [768x1344 portrait]"));
+    assert_non_null(strstr(final, "\"embeds\":[{"));
+    free(final);
+    char *g = fcomfy_prompt_json(x->srv[0], 0);
+    assert_non_null(strstr(g, "a lighthouse, after the restart, realistic photo"));
+    assert_non_null(strstr(g, "flux_realism_lora.safetensors"));
+    assert_non_null(strstr(g, "\"width\":768"));
+    free(g);
+    /* Upscale: the image comes from the clicked message (Discord's copy of the result). */
+    char *url = cfx_host_file(x, "result.png", png, png_len);
+    free(png);
+    uint64_t uix = cfx_interaction(x, true, true, tok);
+    comfy_button_msg *ub = cfx_button(up2, uix, tok);
+    ub->origin.user_id = 6;
+    ub->origin.channel_id = CFX_CHANNEL;
+    comfy_button_set_image_url(ub, url);
+    free(url);
+    cfx_send(x, ub);
+    final = cfx_wait_final(x, tok, NULL, NULL, 15000);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "Upscaled image"));
+    free(final);
+
+    /* A result older than the retention (2 days here): a clear answer, no job. */
+    char old[101];
+    snprintf(old, sizeof old, "fb:regen:%" PRIu64,
+             (uint64_t)((rt_wall_ms() - 3 * 86400000ULL) << 16));
+    uint64_t oix = cfx_interaction(x, true, true, tok);
+    comfy_button_msg *b = cfx_button(old, oix, tok);
+    b->origin.user_id = 5;
+    b->origin.channel_id = CFX_CHANNEL;
+    cfx_send(x, b);
+    /* The runner answers it as a late refusal: the deferred message goes, an ephemeral
+     * follow-up says why. */
+    assert_true(ephemeral_followup(x, tok, "older than 2 days", 10000));
+    assert_true(cfx_wait_jobs_done(x, 2, 5000));
+    cfx_stop(x);
+    unlink(db);
 }
 
 /* One finished result: its message id and its Delete custom_id. */
@@ -582,6 +714,8 @@ int main(void)
         cmocka_unit_test(test_full_job_and_buttons),
         cmocka_unit_test(test_bad_options_and_limits),
         cmocka_unit_test(test_result_over_upload_limit_and_analytics),
+        cmocka_unit_test(test_results_outlive_a_restart),
+
         cmocka_unit_test(test_queue_position_one_definition),
         cmocka_unit_test(test_delete_routes),
         cmocka_unit_test(test_upscale_source_is_discord_attachment),

@@ -329,7 +329,14 @@ static void moderation_needs_permission(void **state)
     assert_non_null(strstr(out, "You have 0 of 2"));
     /* The refusals are recorded as failed uses. */
     router_stats st;
-    router_stats_get(app_router(W.a), &st);
+    /* (the router counts an interaction when Discord took its answer, which may come a moment
+     * after the test saw the reply: wait up to 5 s) */
+    for (int i = 0; i < 500; i++) {
+        router_stats_get(app_router(W.a), &st);
+        if (st.by[ROUTER_CMD_MODERATION][ROUTER_OUT_DENIED] >= 6) break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     assert_int_equal(st.by[ROUTER_CMD_MODERATION][ROUTER_OUT_DENIED], 6);
     expect_sql("SELECT COUNT(*) FROM command_usage WHERE success = 0 AND command_name IN "
                "('filter','ban','unban','banned','warnings')",

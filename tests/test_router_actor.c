@@ -404,7 +404,7 @@ static void bad_options_get_an_immediate_ephemeral_error(void **state)
     fx_stop(x);
 }
 
-static void autocomplete_answers_choices_without_a_row(void **state)
+static void autocomplete_answers_choices_and_is_recorded_as_such(void **state)
 {
     (void)state;
     fx *x = fx_start(NULL);
@@ -421,8 +421,13 @@ static void autocomplete_answers_choices_without_a_row(void **state)
                         "Anime Style");
     cJSON_Delete(cb);
     wait_outcome(x, ROUTER_CMD_AUTOCOMPLETE, ROUTER_OUT_OK, 1);
+    /* Recorded with its kind, so it is never counted as a command. */
+    const an_event *e = row(x, 0);
+    assert_int_equal(e->cmd_kind, AN_CMD_AUTOCOMPLETE);
+    assert_string_equal(e->command, "comfy");
+    assert_int_equal(e->interaction_id, id);
     settle();
-    assert_int_equal(stand_count(&x->writer, MSG_AN_EVENT), 0);
+    assert_int_equal(stand_count(&x->writer, MSG_AN_EVENT), 1);
     fx_stop(x);
 }
 
@@ -603,6 +608,8 @@ static void result_buttons_and_queue_go_to_the_runner(void **state)
     assert_string_equal(b->image_url, "https://cdn.example/r.png");
     assert_int_equal(b->origin.user_id, 800000000000000001ULL);
     assert_string_equal(row(x, 0)->command, "button:regenerate");
+    assert_int_equal(row(x, 0)->cmd_kind, AN_CMD_BUTTON);
+    assert_true(row(x, 0)->interaction_id != 0); /* the runner's outcome finds the row by it */
 
     /* /queue: an ephemeral defer, which the runner edits */
     id = fx_command(x, "queue", NULL, NULL, NULL);
@@ -655,6 +662,7 @@ static void unknown_and_malformed_interactions(void **state)
     assert_int_equal(cb_flags(cb), 64);
     cJSON_Delete(cb);
     assert_string_equal(row(x, 1)->command, "button:unknown");
+    assert_int_equal(row(x, 1)->cmd_kind, AN_CMD_BUTTON);
     wait_outcome(x, ROUTER_CMD_UNKNOWN, ROUTER_OUT_INVALID, 2);
 
     /* Malformed (snowflake as a number in data.id) but id and token are recoverable. */
@@ -669,6 +677,7 @@ static void unknown_and_malformed_interactions(void **state)
     assert_int_equal(cb_flags(cb), 64);
     cJSON_Delete(cb);
     assert_string_equal(row(x, 2)->command, "invalid");
+    assert_int_equal(row(x, 2)->cmd_kind, AN_CMD_UNKNOWN); /* never a popular command */
     wait_outcome(x, ROUTER_CMD_MALFORMED, ROUTER_OUT_INVALID, 1);
 
     /* Nothing to answer with: counted and logged only. */
@@ -910,7 +919,7 @@ int main(void)
         cmocka_unit_test(job_is_forwarded_only_after_the_defer_is_accepted),
         cmocka_unit_test(failed_defer_drops_the_work),
         cmocka_unit_test(bad_options_get_an_immediate_ephemeral_error),
-        cmocka_unit_test(autocomplete_answers_choices_without_a_row),
+        cmocka_unit_test(autocomplete_answers_choices_and_is_recorded_as_such),
         cmocka_unit_test(stats_defers_ephemerally_then_queries),
         cmocka_unit_test(stats_for_managers_only_when_configured),
         cmocka_unit_test(reset_stats_flow),

@@ -20,7 +20,10 @@
 #include "actors/analytics_writer.h"
 #include "analytics/an_record.h"
 #include "actors/stats_reporter.h"
+#include "analytics/an_chart.h"
+#include "analytics/an_cli.h"
 #include "analytics/an_commands.h"
+#include "discord/stats_reply.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_time.h"
 #include "fluxbot/log.h"
@@ -28,6 +31,7 @@
 #include "msgs/discord_msgs.h"
 #include "msgs/stats_msgs.h"
 #include "test_an_util.h"
+#include "test_app_lsan.h" /* the chart loads fontconfig */
 
 #define DAY AN_DAY_MS
 #define NOW 1710082800000LL /* 2024-03-10 15:00:00 UTC */
@@ -190,6 +194,68 @@ static rest_req_msg *find_req(fx *f, uint64_t cookie)
     return NULL;
 }
 
+/* `fluxbot stats` and /stats agree: the CLI's numbers are the embed's, its --chart file the
+ * attachment's bytes. */
+static void test_cli_agrees_with_the_answer(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(start(f, true, NULL), 0);
+    record_fixture(f);
+    send_query(f, 7, "123456789012345678", "tok-cli", 77);
+    wait_sem(&f->fr.sem);
+    rest_req_msg *req = find_req(f, 77);
+    assert_int_equal(req->nfiles, 1);
+
+    char chart[600];
+    tdir_file(&f->dir, "cli.png", chart, sizeof chart);
+    char *argv[] = {"stats", "--db", f->db, "--days", "7", "--json", "--chart", chart, NULL};
+    FILE *out = tmpfile(), *err = tmpfile();
+    assert_int_equal(an_cli_stats_at(8, argv, NOW, out, err), 0);
+    long n = ftell(out);
+    char *text = calloc(1, (size_t)n + 1);
+    rewind(out);
+    assert_int_equal(fread(text, 1, (size_t)n, out), (size_t)n);
+    fclose(out);
+    fclose(err);
+    cJSON *cli = cJSON_Parse(text);
+    free(text);
+    assert_non_null(cli);
+    cJSON *answer = cJSON_Parse(req->json);
+    const char *cmd_field =
+        cJSON_GetObjectItem(
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(answer, "embeds"), 0),
+                                    "fields"),
+                1),
+            "value")
+            ->valuestring;
+    char want[64];
+    snprintf(want, sizeof want, "Total Commands: %d\n",
+             cJSON_GetObjectItem(cJSON_GetObjectItem(cli, "commands"), "total")->valueint);
+    assert_non_null(strstr(cmd_field, want));
+    const char *users_field =
+        cJSON_GetObjectItem(
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(answer, "embeds"), 0),
+                                    "fields"),
+                2),
+            "value")
+            ->valuestring;
+    snprintf(want, sizeof want, "Total Users: %d\nActive Users: %d",
+             cJSON_GetObjectItem(cJSON_GetObjectItem(cli, "users"), "total")->valueint,
+             cJSON_GetObjectItem(cJSON_GetObjectItem(cli, "users"), "active")->valueint);
+    assert_non_null(strstr(users_field, want));
+    cJSON_Delete(answer);
+    cJSON_Delete(cli);
+    FILE *png = fopen(chart, "rb");
+    assert_non_null(png);
+    unsigned char *bytes = malloc(req->files[0].len + 1);
+    assert_int_equal(fread(bytes, 1, req->files[0].len + 1, png), req->files[0].len);
+    fclose(png);
+    assert_memory_equal(bytes, req->files[0].data, req->files[0].len);
+    free(bytes);
+}
+
 static void test_answers_with_the_embed(void **state)
 {
     fx *f = *state;
@@ -215,11 +281,23 @@ static void test_answers_with_the_embed(void **state)
         snprintf(path, sizeof path, "/webhooks/123456789012345678/tok-%d.A_b/messages/@original",
                  i);
         assert_string_equal(req->path, path);
-        an_stats s;
-        assert_int_equal(an_reader_stats(r, days[i], NOW, &s, err, sizeof err), 0);
-        char *want = an_stats_reply_json(&s);
+        an_stats *s = malloc(sizeof *s);
+        assert_int_equal(an_reader_stats(r, days[i], NOW, s, err, sizeof err), 0);
+        cJSON *embed = an_stats_embed(s);
+        char *want = dstats_edit_json(embed, AN_CHART_FILENAME);
+        cJSON_Delete(embed);
         assert_string_equal(req->json, want);
         free(want);
+        /* The chart goes along as a multipart file: the same PNG the pure module draws. */
+        assert_int_equal(req->nfiles, 1);
+        assert_string_equal(req->files[0].filename, AN_CHART_FILENAME);
+        unsigned char *png;
+        size_t len;
+        assert_int_equal(an_chart_png(s, &png, &len, err, sizeof err), 0);
+        assert_int_equal(req->files[0].len, len);
+        assert_memory_equal(req->files[0].data, png, len);
+        free(png);
+        free(s);
     }
     /* Spot-check one by hand: 7 days hold all six commands and three of the four media. */
     cJSON *j = cJSON_Parse(find_req(f, 1002)->json);
@@ -231,7 +309,7 @@ static void test_answers_with_the_embed(void **state)
     assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(fields, 1), "value")->valuestring,
                            "Total Commands: 6\nPopular Commands:\n1. /comfy \xe2\x80\x94 3\n"));
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(fields, 2), "value")->valuestring,
-                        "Total Users: 4\nActive Users: 3");
+                        "Total Users: 4\nActive Users: 0 (5+ events)");
     cJSON_Delete(j);
     an_reader_close(r);
 
@@ -305,6 +383,7 @@ static void test_start_fails_without_database(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cli_agrees_with_the_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answers_with_the_embed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_while_the_writer_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_queries, setup, teardown),

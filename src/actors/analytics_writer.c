@@ -32,6 +32,7 @@ struct an_writer {
     size_t batch_max;
     uint64_t flush_ms;
     uint64_t shutdown_retry_ms;
+    uint64_t result_retention_ms;
 
     /* writer thread only */
     an_store *store;
@@ -341,7 +342,7 @@ static void arm_timer(an_writer *w, uint64_t now)
 
 static void accept_event(an_writer *w, an_event_msg *m)
 {
-    if (m->ev.seq < w->floor && m->ev.kind != AN_EV_MODERATION) {
+    if (m->ev.seq < w->floor && an_event_is_statistic(m->ev.kind)) {
         /* Recorded before a reset that was already carried out: it is part of what the
          * reset deleted. */
         atomic_fetch_add(&w->dropped_by_reset, 1);
@@ -394,8 +395,8 @@ static void do_reset(an_writer *w, an_control_msg *req)
     /* Pending events recorded before the reset are deleted too: they never reach the table. */
     size_t kept = 0;
     for (size_t i = 0; i < w->npending; i++) {
-        /* Moderation state is not statistics: a reset never deletes it. */
-        if (w->pending[i]->ev.seq < cut && w->pending[i]->ev.kind != AN_EV_MODERATION) {
+        /* Results and moderation state are not statistics: a reset never deletes them. */
+        if (w->pending[i]->ev.seq < cut && an_event_is_statistic(w->pending[i]->ev.kind)) {
             rt_msg_free(&w->pending[i]->hdr);
             deleted++;
         } else {
@@ -434,6 +435,7 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
         return -1;
     }
     w->base = an_store_seq_hwm(w->store);
+    an_store_set_result_retention(w->store, (int64_t)w->result_retention_ms);
     note_identity(w);
     LOG_INFO(WHO, "writing to '%s' (batches of %zu events or %llu ms)", w->db_path, w->batch_max,
              (unsigned long long)w->flush_ms);
@@ -526,6 +528,7 @@ an_writer *an_writer_new(rt_system *sys, const an_writer_config *cfg)
     w->batch_max = cfg && cfg->batch_max ? cfg->batch_max : 512;
     w->flush_ms = cfg && cfg->flush_ms ? cfg->flush_ms : 200;
     w->shutdown_retry_ms = cfg && cfg->shutdown_retry_ms ? cfg->shutdown_retry_ms : 10000;
+    w->result_retention_ms = cfg ? cfg->result_retention_ms : 0;
     w->chunk = calloc(w->batch_max, sizeof *w->chunk);
     if (!w->chunk) abort();
     rt_actor_spec spec = {

@@ -33,12 +33,13 @@
 #include "fluxbot/runtime.h"
 
 typedef struct an_writer_config {
-    const char *db_path;        /* created when missing */
-    unsigned batch_max;         /* events per transaction, at most (0 = 512) */
-    unsigned flush_ms;          /* longest an accepted event waits for its commit (0 = 200) */
-    unsigned lane_capacity;     /* mailbox slots per sending thread (0 = 1024) */
-    unsigned shutdown_retry_ms; /* how long a stop keeps retrying a failing database
-                                   (0 = 10000) */
+    const char *db_path;          /* created when missing */
+    unsigned batch_max;           /* events per transaction, at most (0 = 512) */
+    unsigned flush_ms;            /* longest an accepted event waits for its commit (0 = 200) */
+    unsigned lane_capacity;       /* mailbox slots per sending thread (0 = 1024) */
+    unsigned shutdown_retry_ms;   /* how long a stop keeps retrying a failing database
+                                     (0 = 10000) */
+    uint64_t result_retention_ms; /* results older than this are deleted (0 = kept) */
 } an_writer_config;
 
 typedef struct an_writer_metrics {

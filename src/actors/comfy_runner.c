@@ -16,6 +16,7 @@
 #include "analytics/an_record.h"
 #include "actors/comfy_runner_http.h"
 #include "actors/comfy_runner_internal.h"
+#include "analytics/an_results.h"
 #include "comfy/limits.h"
 #include "comfy/result.h"
 #include "discord/reply.h"
@@ -167,6 +168,8 @@ struct comfy_coord {
     unsigned rec_next;
     uint64_t avg_job_ms;
     uint64_t timer_id;
+    an_results *results; /* stored results, opened on first need (coordinator thread only) */
+    bool results_failed; /* logged once */
     uint64_t none_usable_since_ms; /* no server up and answering since then; 0 while one is */
 };
 
@@ -225,6 +228,9 @@ static void co_remove(comfy_coord *co, uint64_t id)
  * the other way round, it would become the deferred message itself, visible to everyone. */
 static void reject_late(comfy_runner *r, const comfy_reply_ref *ref, const char *text)
 {
+    /* The interaction's command_usage row gets its real outcome (the router recorded it as a
+     * success when its defer went through). */
+    if (r->analytics) an_record_outcome(r->analytics, ref->interaction_id, false);
     rest_req_msg *del = reply_req_delete_original(ref->application_id, ref->token);
     del->final_write = true;
     del->then =
@@ -561,6 +567,46 @@ static void on_delete_res(comfy_runner *r, const rest_res_msg *res)
 /* A result button, already acknowledged by the router: Delete (type 6, the router checked the
  * permission) removes the result; Regenerate and Upscale ×2 (type 5) start a job under the
  * click's interaction, or refuse late. */
+/* A stored result (an_results.h) as a record: 1 found (out->params owned by the caller), 0 not
+ * stored (never, or expired), -1 the store cannot be read (logged once). */
+static int record_load(comfy_runner *r, uint64_t job_id, co_record *out)
+{
+    comfy_coord *co = r->co;
+    if (!r->results_db[0]) return 0;
+    char err[600];
+    if (!co->results) {
+        co->results = an_results_open(r->results_db, err, sizeof err);
+        if (!co->results) {
+            if (!co->results_failed) LOG_WARN("comfy", "%s", err);
+            co->results_failed = true;
+            return -1;
+        }
+    }
+    an_result_row row;
+    int found = an_results_get(co->results, job_id, &row, err, sizeof err);
+    if (found < 0) {
+        LOG_WARN("comfy", "%s", err);
+        return -1;
+    }
+    if (found == 0) return 0;
+    comfy_job *j = cjob_from_json(row.params, job_id, err, sizeof err);
+    if (!j) {
+        LOG_WARN("comfy", "stored result %" PRIu64 " is unreadable: %s", job_id, err);
+        an_result_row_free(&row);
+        return 0;
+    }
+    memset(out, 0, sizeof *out);
+    out->id = job_id;
+    out->params = j;
+    out->success = row.success;
+    out->is_image = row.is_image;
+    /* The Discord attachment first (ComfyUI's copy may be gone after its restart). */
+    const char *url = row.attachment_url ? row.attachment_url : row.view_url;
+    snprintf(out->view_url, sizeof out->view_url, "%s", url ? url : "");
+    an_result_row_free(&row);
+    return 1;
+}
+
 static void on_button(comfy_runner *r, comfy_button_msg *b)
 {
     comfy_coord *co = r->co;
@@ -569,11 +615,29 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
         return;
     }
     co_record *rec = record_find(co, b->job_id);
+    co_record stored = {0};
     if (!rec) {
-        reject_late(r, &b->reply,
-                    "This result is no longer known to the bot (it restarted since). Please "
-                    "run the command again.");
-        return;
+        /* Not among the recent results in memory: the stored ones (a restart, or older). */
+        int found = record_load(r, b->job_id, &stored);
+        if (found <= 0) {
+            uint64_t made_ms = b->job_id >> 16; /* job ids are wall-clock based */
+            uint64_t now = rt_wall_ms();
+            char text[300];
+            if (found == 0 && r->result_retention_ms && now > made_ms &&
+                now - made_ms > r->result_retention_ms)
+                snprintf(text, sizeof text,
+                         "\xe2\x8f\xb3 This result is older than %" PRIu64
+                         " days, the time this bot keeps what it needs to redo a result. "
+                         "Please run the command again.",
+                         (uint64_t)(r->result_retention_ms / 86400000ULL));
+            else
+                snprintf(text, sizeof text,
+                         "This result is no longer known to the bot. Please run the command "
+                         "again.");
+            reject_late(r, &b->reply, text);
+            return;
+        }
+        rec = &stored;
     }
     comfy_job *job;
     if (b->action == COMFY_BUTTON_REGENERATE) {
@@ -585,6 +649,7 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
             reject_late(r, &b->reply,
                         "\xf0\x9f\x9a\xab This prompt is no longer allowed by the server's "
                         "content filter, so it cannot be regenerated.");
+            cjob_free(stored.params);
             return;
         }
         job = cjob_clone(rec->params, 0, &b->reply, &b->origin);
@@ -599,10 +664,12 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
             reject_late(r, &b->reply,
                         !r->wf.kinds[WF_UPSCALE] ? "Upscaling is not set up on this bot."
                                                  : "This result cannot be upscaled.");
+            cjob_free(stored.params);
             return;
         }
         job = cjob_new_upscale(rec->params, 0, 2, url, &b->reply, &b->origin);
     }
+    cjob_free(stored.params);
     job->received_wall_ms = rt_wall_ms();
     admit(r, job);
 }
@@ -670,9 +737,27 @@ static void on_queue(comfy_runner *r, comfy_queue_msg *q)
     comfy_rest_edit_original(r, &q->reply, reply_edit_text_json(text, false), true);
 }
 
+/* The result's parameters into the results table, through the analytics writer (batched; the
+ * coordinator never waits on SQLite), so its buttons work after a restart. */
+static void record_persist(comfy_runner *r, const comfy_done_msg *d)
+{
+    if (!r->analytics || !d->job) return;
+    char *params = cjob_to_json(d->job);
+    an_result_event e = {.job_id = d->job->id,
+                         .user_id = d->job->origin.user_id,
+                         .channel_id = d->job->origin.channel_id,
+                         .params = params,
+                         .view_url = d->view_url[0] ? d->view_url : NULL,
+                         .success = d->success,
+                         .is_image = d->is_image};
+    an_record_result(r->analytics, &e);
+    free(params);
+}
+
 static void record_store(comfy_runner *r, comfy_done_msg *d)
 {
     comfy_coord *co = r->co;
+    record_persist(r, d);
     co_record *rec = &co->recs[co->rec_next];
     co->rec_next = (co->rec_next + 1) % RECORDS_MAX;
     cjob_free(rec->params);
@@ -883,6 +968,8 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->progress_ms = (uint64_t)cfg->progress_interval_ms;
     r->stall_ms = (uint64_t)cfg->job_stall_timeout_ms;
     r->threads = cfg->runner_threads > 0 ? (unsigned)cfg->runner_threads : 1;
+    snprintf(r->results_db, sizeof r->results_db, "%s", rc->analytics ? cfg->db_path : "");
+    r->result_retention_ms = (uint64_t)cfg->result_retention_days * 86400000ULL;
     r->http_timeout_ms = rc->http_timeout_ms ? rc->http_timeout_ms : 30000;
     r->stop_grace_ms = rc->stop_grace_ms ? rc->stop_grace_ms : 30000;
     r->no_server_wait_ms =
@@ -1019,6 +1106,7 @@ void comfy_runner_free(comfy_runner *r)
         free(r->co->active);
         for (unsigned i = 0; i < RECORDS_MAX; i++)
             cjob_free(r->co->recs[i].params);
+        an_results_close(r->co->results);
         lim_free(r->co->lim);
         pg_quota_free(r->co->quota);
         free(r->co);

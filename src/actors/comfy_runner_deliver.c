@@ -23,6 +23,7 @@
 
 #include "analytics/an_record.h"
 #include "actors/comfy_runner_internal.h"
+#include "discord/message_ref.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
@@ -69,15 +70,17 @@ void comfy_outcome_fill(comfy_outcome *o, const comfy_job *j, bool success, uint
     o->reply.token = util_strdup(j->reply.token ? j->reply.token : "");
     o->success = success;
     o->is_video = j->kind == COMFY_KIND_VIDEO;
-    o->upscale = j->upscale ? j->upscale : 1;
+    o->upscale = cjob_total_upscale(j);
     o->ms = ms;
     o->finished_wall_ms = rt_wall_ms();
     o->received_wall_ms = j->received_wall_ms ? j->received_wall_ms : o->finished_wall_ms;
     o->generation_type = cjob_generation_type(j);
     o->prompt = util_strdup(j->user_prompt ? j->user_prompt : "");
-    if (j->width && j->height)
-        snprintf(o->resolution, sizeof o->resolution, "%ux%u", j->width, j->height);
-    cjob_lora_list(j, o->loras, sizeof o->loras);
+    /* Counted under the label the user picked (an upscale under its source's), with the
+     * delivered size and the factor relative to the label in their own columns. */
+    snprintf(o->resolution, sizeof o->resolution, "%s", j->resolution);
+    cjob_output_size(j, &o->width, &o->height);
+    o->loras = cjob_lora_json(j);
     snprintf(o->reason, sizeof o->reason, "%s", reason ? reason : "");
     snprintf(o->text, sizeof o->text, "%s", text ? text : "");
 }
@@ -86,6 +89,7 @@ void comfy_outcome_clear(comfy_outcome *o)
 {
     free(o->reply.token);
     free(o->prompt);
+    free(o->loras);
     memset(o, 0, sizeof *o);
 }
 
@@ -98,7 +102,9 @@ void comfy_outcome_record(comfy_runner *r, const comfy_outcome *o, bool delivere
                          .guild_id = o->guild_id,
                          .prompt = o->prompt,
                          .resolution = o->resolution,
-                         .loras = o->loras,
+                         .width = o->width,
+                         .height = o->height,
+                         .loras = o->loras ? o->loras : "[]",
                          .upscale_factor = o->upscale,
                          .generation_ms = (uint32_t)(o->ms > UINT32_MAX ? UINT32_MAX : o->ms),
                          .is_video = o->is_video,
@@ -106,6 +112,9 @@ void comfy_outcome_record(comfy_runner *r, const comfy_outcome *o, bool delivere
                          .success = success,
                          .ts_ms = o->finished_wall_ms};
     an_record_image(r->analytics, &ie);
+    /* The interaction that asked for it (a /comfy, or a Regenerate/Upscale press) succeeded or
+     * failed only now: its command_usage row gets the outcome. */
+    an_record_outcome(r->analytics, o->reply.interaction_id, success);
     char d[200];
     snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s}", o->job_id, o->ms,
              success ? "" : ",\"reason\":\"", success ? "" : reason, success ? "" : "\"");
@@ -262,6 +271,17 @@ void comfy_dlv_on_result(comfy_runner *r, const rest_res_msg *res)
     bool ok = res->status >= 200 && res->status < 300;
     if (e->stage == DLV_FINAL) {
         comfy_outcome_record(r, &e->out, ok);
+        dmsg_ref ref;
+        if (ok && r->analytics && dmsg_parse_ref(res->body, res->body_len, &ref)) {
+            /* Delivered: the message that shows it, for the stored result. */
+            an_result_msg_event me = {.job_id = job_id,
+                                      .user_id = e->out.user_id,
+                                      .channel_id = ref.channel_id,
+                                      .message_id = ref.message_id,
+                                      .attachment_url =
+                                          ref.attachment_url[0] ? ref.attachment_url : NULL};
+            an_record_result_msg(r->analytics, &me);
+        }
         if (ok) {
             dlv_done(r, e);
             return;

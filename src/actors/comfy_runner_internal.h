@@ -48,14 +48,15 @@ typedef struct comfy_outcome {
     comfy_reply_ref reply; /* token owned */
     bool success;          /* the generation produced a result */
     bool is_video;
-    uint32_t upscale;
-    uint64_t ms; /* worker time */
+    uint32_t upscale; /* relative to the label's size (an Upscale of a x2 result: 4) */
+    uint64_t ms;      /* worker time */
     uint64_t finished_wall_ms;
     uint64_t received_wall_ms;   /* when the interaction arrived: its token lives 15 min from it */
     const char *generation_type; /* static string */
     char *prompt;                /* owned */
-    char resolution[32];
-    char loras[COMFY_MAX_LORAS * (LORAS_NAME_MAX + 2) + 1];
+    char resolution[COMFY_LABEL_MAX + 1]; /* the label the user picked */
+    uint32_t width, height;               /* the delivered size */
+    char *loras;                          /* owned: JSON list of names */
     char reason[64]; /* failures: a short machine word ("node_error", "no_server", ...) */
     char text[700];  /* failures: what the user is told */
 } comfy_outcome;
@@ -235,6 +236,9 @@ struct comfy_runner {
     dlpol dl_policy;          /* where input images may come from (read-only after create) */
     imgchk_limits img_limits; /* declared dimensions of input images */
     unsigned threads;
+    /* stored results (an_results.h): the database, how long results are kept */
+    char results_db[512];
+    uint64_t result_retention_ms;
     comfy_servers srv; /* the server table (comfy_runner_servers.c) */
     comfy_ws *ws;
     /* registry */

@@ -117,6 +117,8 @@ static void finish(router *r, const rpend_entry *e, int outcome, bool success)
     uint64_t now = rt_now_ns();
     uint64_t ms = now > e->received_ns ? (now - e->received_ns) / 1000000u : 0;
     an_command_event ev = {.command = e->command,
+                           .kind = (an_cmd_kind)e->cmd_kind,
+                           .interaction_id = e->interaction_id,
                            .user_id = e->user_id,
                            .guild_id = e->guild_id,
                            .channel_id = e->channel_id,
@@ -124,6 +126,23 @@ static void finish(router *r, const rpend_entry *e, int outcome, bool success)
                            .exec_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms,
                            .success = success};
     an_record_command(r->cfg.analytics, &ev);
+}
+
+/* The command_usage kind of an interaction (a slash command until found unknown). */
+static an_cmd_kind usage_kind(ix_type t)
+{
+    switch (t) {
+    case IX_COMMAND:
+        return AN_CMD_SLASH;
+    case IX_COMPONENT:
+        return AN_CMD_BUTTON;
+    case IX_AUTOCOMPLETE:
+        return AN_CMD_AUTOCOMPLETE;
+    case IX_MODAL_SUBMIT:
+        return AN_CMD_MODAL;
+    default:
+        return AN_CMD_UNKNOWN;
+    }
 }
 
 /* An entry describing an interaction, before its kind and work are set. */
@@ -138,6 +157,8 @@ static rpend_entry entry_for(const ix_interaction *ix, uint64_t received_ns, rou
                      .stat_cmd = cmd,
                      .stat_outcome = ROUTER_OUT_OK,
                      .success = true,
+                     .cmd_kind = usage_kind(ix->type),
+                     .interaction_id = ix->id,
                      .application_id = ix->application_id};
     rcmd_usage_name(ix, e.command, sizeof e.command);
     return e;
@@ -398,6 +419,7 @@ static void on_command(router *r, const ix_interaction *ix, uint64_t t0)
         cmd_lorainfo(r, ix, t0);
     else {
         rpend_entry e = entry_for(ix, t0, ROUTER_CMD_UNKNOWN);
+        e.cmd_kind = AN_CMD_UNKNOWN; /* never a popular command */
         char text[128];
         snprintf(text, sizeof text, "Unknown command /%.32s.", name);
         reply_error(r, ix, &e, text, ROUTER_OUT_INVALID);
@@ -500,7 +522,6 @@ static void on_component(router *r, const ix_interaction *ix, uint64_t t0, const
 static void on_autocomplete(router *r, const ix_interaction *ix, uint64_t t0)
 {
     rpend_entry e = entry_for(ix, t0, ROUTER_CMD_AUTOCOMPLETE);
-    e.record = false;
     reply_json(r, ix, &e, rcmd_autocomplete_json(ix, r->cfg.catalog), true, ROUTER_OUT_OK);
 }
 
@@ -528,6 +549,8 @@ static void on_malformed(router *r, const gw_dispatch_msg *d, const ix_error *ie
                      .stat_cmd = ROUTER_CMD_MALFORMED,
                      .stat_outcome = ROUTER_OUT_INVALID,
                      .success = false,
+                     .cmd_kind = AN_CMD_UNKNOWN,
+                     .interaction_id = rec.id,
                      .application_id = rec.application_id};
     snprintf(e.command, sizeof e.command, "invalid");
     /* An autocomplete can only be answered with choices. */
@@ -584,7 +607,9 @@ static void on_interaction(router *r, const gw_dispatch_msg *d)
         break;
     default: {
         rpend_entry e = entry_for(ix, t0, ROUTER_CMD_UNKNOWN);
-        snprintf(e.command, sizeof e.command, "unknown");
+        /* A modal submit (the bot opens none today) is recorded as one, never as a command. */
+        snprintf(e.command, sizeof e.command, "%s",
+                 ix->type == IX_MODAL_SUBMIT ? "modal" : "unknown");
         reply_error(r, ix, &e, "This kind of interaction is not supported by this bot.",
                     ROUTER_OUT_INVALID);
         break;

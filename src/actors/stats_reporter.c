@@ -5,24 +5,29 @@
  */
 #include "actors/stats_reporter.h"
 
+#include "actors/stats_flight.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/an_chart.h"
 #include "analytics/an_commands.h"
 #include "analytics/an_stats.h"
+#include "discord/stats_reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
 #include "msgs/discord_msgs.h"
 #include "msgs/stats_msgs.h"
 
 #define WHO "stats"
-#define TOKEN_MAX 512
 
 struct stats_reporter {
     rt_actor *actor;
     char db_path[512];
+    unsigned active_min;
+    stats_flight *flight;
     _Atomic uint64_t answered, failed, rejected;
 };
 
@@ -38,6 +43,7 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
         LOG_ERROR(WHO, "thread %u: %s", index, err);
         return -1;
     }
+    if (r->active_min) an_reader_set_active_min(tl_reader, r->active_min);
     return 0;
 }
 
@@ -50,45 +56,51 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
     tl_reader = NULL;
 }
 
-/* Interaction tokens go into a URL path: accept only the characters Discord uses. */
-static bool token_ok(const char *t)
+/* A leader's computation (stats_flight.h): the numbers from this thread's reader, and the
+ * chart drawn from them. */
+static void compute(void *ctx, int days, int64_t now_ms, stats_answer *out)
 {
-    size_t n = strlen(t);
-    if (n == 0 || n > TOKEN_MAX) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = t[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-' || c == '.';
-        if (!ok) return false;
+    (void)ctx;
+    out->rc = an_reader_stats(tl_reader, days, now_ms, &out->stats, out->err, sizeof out->err);
+    if (out->rc != 0) return;
+    /* The chart is a bonus: if it cannot be drawn, the numbers still go out. */
+    char err[256];
+    if (an_chart_png(&out->stats, &out->png, &out->png_len, err, sizeof err) != 0) {
+        LOG_WARN(WHO, "stats chart: %s", err);
+        out->png = NULL;
     }
-    return true;
 }
 
 static void answer(stats_reporter *r, stats_query_msg *q)
 {
     uint64_t app;
-    if (!an_parse_u64(q->application_id, &app) || app == 0 || !q->token || !token_ok(q->token) ||
-        !q->rest) {
+    char path[64 + DSTATS_TOKEN_MAX];
+    if (!an_parse_u64(q->application_id, &app) || !q->rest ||
+        !dstats_original_path(app, q->token, path, sizeof path)) {
         atomic_fetch_add(&r->rejected, 1);
         LOG_WARN(WHO, "dropping a malformed stats query (application id, token or REST actor)");
         return;
     }
+    stats_answer *a = malloc(sizeof *a); /* ~10 KB with the chart series: not on the stack */
+    if (!a) abort();
+    bool shared;
+    stats_flight_run(r->flight, q->days, q->now_ms, compute, r, a, &shared);
     char *json;
-    char err[512] = "";
-    an_stats s;
-    int64_t now = q->now_ms ? q->now_ms : (int64_t)rt_wall_ms();
-    int rc = an_reader_stats(tl_reader, q->days, now, &s, err, sizeof err);
-    if (rc == 0) {
-        json = an_stats_reply_json(&s);
+    if (a->rc == 0) {
+        cJSON *embed = an_stats_embed(&a->stats);
+        json = dstats_edit_json(embed, a->png ? AN_CHART_FILENAME : NULL);
+        cJSON_Delete(embed);
         atomic_fetch_add(&r->answered, 1);
     } else {
-        LOG_ERROR(WHO, "stats query for %d days failed: %s", q->days, err);
-        json = an_stats_failed_json(rc == SQLITE_RANGE ? err
-                                                       : "the statistics database could "
-                                                         "not be read");
+        LOG_ERROR(WHO, "stats query for %d days failed: %s", q->days, a->err);
+        json = an_stats_failed_json(a->rc == SQLITE_RANGE ? a->err
+                                                          : "the statistics database could "
+                                                            "not be read");
         atomic_fetch_add(&r->failed, 1);
     }
     rest_req_msg *req = reply_req_edit_original(app, q->token, json);
+    if (a->png) rest_req_add_file_owned(req, AN_CHART_FILENAME, "image/png", a->png, a->png_len);
+    free(a);
     req->reply_to = q->rest_reply_to;
     req->cookie = q->cookie;
     if (rt_send_spill(q->rest, &req->hdr) != 0) {
@@ -112,6 +124,8 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     stats_reporter *r = calloc(1, sizeof *r);
     if (!r) abort();
     snprintf(r->db_path, sizeof r->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
+    r->active_min = cfg ? cfg->active_min : 0;
+    r->flight = stats_flight_new();
     rt_actor_spec spec = {
         .name = "stats",
         .threads = cfg && cfg->threads ? cfg->threads : 1,
@@ -123,6 +137,7 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     };
     r->actor = rt_actor_new(sys, &spec);
     if (!r->actor) {
+        stats_flight_free(r->flight);
         free(r);
         return NULL;
     }
@@ -139,9 +154,11 @@ void stats_reporter_metrics_get(stats_reporter *r, stats_reporter_metrics *out)
     out->answered = atomic_load(&r->answered);
     out->failed = atomic_load(&r->failed);
     out->rejected = atomic_load(&r->rejected);
+    stats_flight_counts(r->flight, &out->computed, &out->shared);
 }
 
 void stats_reporter_free(stats_reporter *r)
 {
+    if (r) stats_flight_free(r->flight);
     free(r);
 }

@@ -3,10 +3,14 @@
  * read-only SQLite connection (WAL lets them read while the analytics writer commits).
  *
  * On MSG_STATS_QUERY (src/msgs/stats_msgs.h) it computes the numbers for the window
- * (an_stats.h), builds the embed (an_commands.h) and sends one MSG_REST_REQ
- *     PATCH /webhooks/{application_id}/{token}/messages/@original   {"embeds":[...]}
+ * (an_stats.h) and their chart (an_chart.h), builds the embed (an_commands.h) and sends one
+ * MSG_REST_REQ, a multipart edit built by src/discord/stats_reply.h:
+ *     PATCH /webhooks/{application_id}/{token}/messages/@original
+ *     payload_json {"embeds":[... "image":{"url":"attachment://stats.png"}], "attachments":[...]}
+ *     files[0] stats.png
  * to the query's REST actor, which edits the deferred (ephemeral) response. A failed query
- * edits it with a short error text instead, so the user never stays on "thinking".
+ * edits it with a short error text instead, so the user never stays on "thinking". Identical
+ * queries arriving while one is computed share its answer (stats_flight.h).
  * The same numbers without Discord: an_reader_stats() (the `fluxbot stats` CLI uses it).
  */
 #ifndef FLUXBOT_STATS_REPORTER_H
@@ -20,10 +24,13 @@ typedef struct stats_reporter_config {
     const char *db_path;
     unsigned threads;       /* 0 = 1 */
     unsigned lane_capacity; /* 0 = 256 */
+    unsigned active_min;    /* events that make an Active User (0 = AN_ACTIVE_MIN_DEFAULT) */
 } stats_reporter_config;
 
 typedef struct stats_reporter_metrics {
     uint64_t answered; /* queries answered with the embed */
+    uint64_t computed; /* database reads (identical concurrent queries share one) */
+    uint64_t shared;   /* answers taken from a concurrent identical query's read */
     uint64_t failed;   /* queries answered with an error text */
     uint64_t rejected; /* malformed queries (bad application id or token): nothing sent */
 } stats_reporter_metrics;

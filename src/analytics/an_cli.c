@@ -8,16 +8,22 @@
 
 #include <cjson/cJSON.h>
 
+#include "analytics/an_chart.h"
 #include "analytics/an_commands.h"
+#include "analytics/an_import.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_time.h"
+#include "config/config.h"
 #include "fluxbot/runtime.h"
 
 static const char k_usage[] =
-    "usage: fluxbot stats [--db FILE] [--days N] [--json]\n"
-    "  --db FILE   analytics database (default: $FLUXBOT_DB, else fluxbot.db)\n"
+    "usage: fluxbot stats [-c CONFIG] [--db FILE] [--days N] [--json] [--chart FILE.png]\n"
+    "  -c CONFIG   the bot's configuration file: its db_path and active_user_min_events\n"
+    "              (with the environment on top, as the bot reads them)\n"
+    "  --db FILE   analytics database (default: db_path, i.e. $FLUXBOT_DB, else fluxbot.db)\n"
     "  --days N    window in days, 1..365 (default 7): [now - N days, now]\n"
-    "  --json      one JSON object instead of the table\n";
+    "  --json      one JSON object instead of the table\n"
+    "  --chart F   also write the /stats chart (PNG) to F\n";
 
 static void print_avg(FILE *out, const char *label, double ms)
 {
@@ -27,13 +33,16 @@ static void print_avg(FILE *out, const char *label, double ms)
         fprintf(out, "  %-26s %.2f s\n", label, ms / 1000.0);
 }
 
-static void print_top(FILE *out, const char *title, const an_top_item *items, unsigned n)
+static void print_top(FILE *out, const char *title, const an_top_item *items, unsigned n,
+                      const char *prefix)
 {
     fprintf(out, "%s\n", title);
     if (n == 0) fprintf(out, "  No data\n");
-    for (unsigned i = 0; i < n; i++)
-        fprintf(out, "  %u. %-40s %llu\n", i + 1, items[i].name,
-                (unsigned long long)items[i].count);
+    for (unsigned i = 0; i < n; i++) {
+        char name[160];
+        snprintf(name, sizeof name, "%s%s", prefix, items[i].name);
+        fprintf(out, "  %u. %-40s %llu\n", i + 1, name, (unsigned long long)items[i].count);
+    }
 }
 
 static void print_table(FILE *out, const an_stats *s)
@@ -50,11 +59,14 @@ static void print_table(FILE *out, const an_stats *s)
     print_avg(out, "Average Video Time", an_stats_avg_video_ms(s));
     fprintf(out, "\nCommand Usage\n");
     fprintf(out, "  %-26s %llu\n", "Total Commands", (unsigned long long)s->total_commands);
-    print_top(out, "\nPopular Commands", s->top_commands, s->n_top_commands);
+    fprintf(out, "  %-26s %llu\n", "Buttons Pressed", (unsigned long long)s->total_buttons);
+    print_top(out, "\nPopular Commands", s->top_commands, s->n_top_commands, "/");
     fprintf(out, "\nUser Activity\n");
     fprintf(out, "  %-26s %llu\n", "Total Users", (unsigned long long)s->total_users);
-    fprintf(out, "  %-26s %llu\n", "Active Users", (unsigned long long)s->active_users);
-    print_top(out, "\nPopular Resolutions", s->top_resolutions, s->n_top_resolutions);
+    char active[48];
+    snprintf(active, sizeof active, "Active Users (%u+ events)", s->active_min);
+    fprintf(out, "  %-26s %llu\n", active, (unsigned long long)s->active_users);
+    print_top(out, "\nPopular Resolutions", s->top_resolutions, s->n_top_resolutions, "");
 }
 
 static cJSON *top_json(const an_top_item *items, unsigned n)
@@ -92,11 +104,22 @@ static void print_json(FILE *out, const an_stats *s)
     add_avg(vid, "avg_generation_ms", an_stats_avg_video_ms(s));
     cJSON *cmd = cJSON_AddObjectToObject(root, "commands");
     cJSON_AddNumberToObject(cmd, "total", (double)s->total_commands);
+    cJSON_AddNumberToObject(cmd, "buttons", (double)s->total_buttons);
     cJSON_AddItemToObject(cmd, "popular", top_json(s->top_commands, s->n_top_commands));
     cJSON *users = cJSON_AddObjectToObject(root, "users");
     cJSON_AddNumberToObject(users, "total", (double)s->total_users);
     cJSON_AddNumberToObject(users, "active", (double)s->active_users);
+    cJSON_AddNumberToObject(users, "active_min_events", s->active_min);
     cJSON_AddItemToObject(root, "resolutions", top_json(s->top_resolutions, s->n_top_resolutions));
+    cJSON *series = cJSON_AddArrayToObject(root, "series");
+    for (unsigned i = 0; i < s->n_series; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "start_ms", (double)s->series[i].start_ms);
+        cJSON_AddNumberToObject(o, "images", (double)s->series[i].images);
+        cJSON_AddNumberToObject(o, "videos", (double)s->series[i].videos);
+        cJSON_AddNumberToObject(o, "commands", (double)s->series[i].commands);
+        cJSON_AddItemToArray(series, o);
+    }
     char *text = cJSON_PrintUnformatted(root);
     fprintf(out, "%s\n", text);
     free(text);
@@ -105,9 +128,7 @@ static void print_json(FILE *out, const an_stats *s)
 
 int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
 {
-    const char *db = getenv("FLUXBOT_DB");
-    if (!db || !*db) db = "fluxbot.db";
-    const char *days_text = NULL;
+    const char *db = NULL, *days_text = NULL, *config = NULL, *chart = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -127,16 +148,21 @@ int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
             days_text = a + 7;
             continue;
         }
-        bool is_db = strcmp(a, "--db") == 0;
-        if (is_db || strcmp(a, "--days") == 0) {
+        if (strncmp(a, "--chart=", 8) == 0) {
+            chart = a + 8;
+            continue;
+        }
+        const char **slot = strcmp(a, "--db") == 0                               ? &db
+                            : strcmp(a, "--days") == 0                           ? &days_text
+                            : strcmp(a, "--chart") == 0                          ? &chart
+                            : strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 ? &config
+                                                                                 : NULL;
+        if (slot) {
             if (i + 1 >= argc) {
                 fprintf(err, "fluxbot stats: %s needs a value\n%s", a, k_usage);
                 return 2;
             }
-            if (is_db)
-                db = argv[++i];
-            else
-                days_text = argv[++i];
+            *slot = argv[++i];
             continue;
         }
         fprintf(err, "fluxbot stats: unknown argument '%s'\n%s", a, k_usage);
@@ -151,17 +177,31 @@ int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
         }
         days = r.days;
     }
-    char msg[512];
+    /* The bot's own configuration layers (file < environment), so both count the same. */
+    static fb_config cfg;
+    char msg[600];
+    char *cargv[] = {"-c", (char *)config, NULL};
+    cfg_action action;
+    if (cfg_load(&cfg, config ? 2 : 0, cargv, NULL, &action, out, msg, sizeof msg) != 0) {
+        fprintf(err, "fluxbot stats: %s\n", msg);
+        return 2;
+    }
+    if (!db) db = cfg.db_path;
     an_reader *r = an_reader_open(db, msg, sizeof msg);
     if (!r) {
         fprintf(err, "fluxbot stats: %s\n", msg);
         return 1;
     }
+    an_reader_set_active_min(r, (unsigned)cfg.active_user_min_events);
     an_stats s;
     int rc = an_reader_stats(r, days, now_ms, &s, msg, sizeof msg);
     an_reader_close(r);
     if (rc != 0) {
         fprintf(err, "fluxbot stats: reading '%s': %s\n", db, msg);
+        return 1;
+    }
+    if (chart && an_chart_write_file(&s, chart, msg, sizeof msg) != 0) {
+        fprintf(err, "fluxbot stats: --chart: %s\n", msg);
         return 1;
     }
     if (json)
@@ -174,4 +214,89 @@ int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
 int an_cli_stats(int argc, char **argv)
 {
     return an_cli_stats_at(argc, argv, (int64_t)rt_wall_ms(), stdout, stderr);
+}
+
+static const char k_import_usage[] =
+    "usage: fluxbot import-analytics [-c CONFIG] [--db DEST] SOURCE\n"
+    "  SOURCE      the Python bot's analytics.db (FluxAI or FluxComfyDiscordbot beta)\n"
+    "  --db DEST   fluxbot database to import into (default: db_path of the configuration,\n"
+    "              i.e. $FLUXBOT_DB, else fluxbot.db; created when missing)\n"
+    "  -c CONFIG   the bot's configuration file\n"
+    "Idempotent (rows imported before are skipped) and all-or-nothing.\n";
+
+int an_cli_import(int argc, char **argv, FILE *out, FILE *err)
+{
+    const char *db = NULL, *config = NULL, *source = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(k_import_usage, out);
+            return 0;
+        }
+        if (strncmp(a, "--db=", 5) == 0) {
+            db = a + 5;
+            continue;
+        }
+        const char **slot = strcmp(a, "--db") == 0                               ? &db
+                            : strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 ? &config
+                                                                                 : NULL;
+        if (slot) {
+            if (i + 1 >= argc) {
+                fprintf(err, "fluxbot import-analytics: %s needs a value\n%s", a, k_import_usage);
+                return 2;
+            }
+            *slot = argv[++i];
+            continue;
+        }
+        if (a[0] == '-' || source) {
+            fprintf(err, "fluxbot import-analytics: unexpected argument '%s'\n%s", a,
+                    k_import_usage);
+            return 2;
+        }
+        source = a;
+    }
+    if (!source) {
+        fprintf(err, "fluxbot import-analytics: which analytics.db? (SOURCE is missing)\n%s",
+                k_import_usage);
+        return 2;
+    }
+    static fb_config cfg;
+    char msg[1200];
+    char *cargv[] = {"-c", (char *)config, NULL};
+    cfg_action action;
+    if (cfg_load(&cfg, config ? 2 : 0, cargv, NULL, &action, out, msg, sizeof msg) != 0) {
+        fprintf(err, "fluxbot import-analytics: %s\n", msg);
+        return 2;
+    }
+    if (!db) db = cfg.db_path;
+    an_import_summary s;
+    int rc = an_import_run(source, db, &s, msg, sizeof msg);
+    if (rc != 0) {
+        fprintf(err, "fluxbot import-analytics: %s\n", msg);
+        return rc == 1 ? 1 : 3;
+    }
+    fprintf(out, "Imported from '%s' into '%s':\n", source, db);
+    fprintf(out, "  %llu commands, %llu generations, %llu activity rows\n",
+            (unsigned long long)s.commands, (unsigned long long)s.images,
+            (unsigned long long)s.activities);
+    if (s.already)
+        fprintf(out, "  %llu rows were imported before and were skipped\n",
+                (unsigned long long)s.already);
+    if (s.invalid)
+        fprintf(out, "  %llu rows without a usable user id or time were skipped\n",
+                (unsigned long long)s.invalid);
+    if (s.daily_rows)
+        fprintf(out,
+                "  %llu daily_stats rows read (%llu with unreadable JSON); not copied: the "
+                "rollups are rebuilt from the rows\n",
+                (unsigned long long)s.daily_rows, (unsigned long long)s.daily_bad_json);
+    if (s.first_ms) {
+        char from[40], to[40];
+        an_format_utc(s.first_ms, from, sizeof from);
+        an_format_utc(s.last_ms, to, sizeof to);
+        fprintf(out, "  from %s to %s\n", from, to);
+    } else {
+        fprintf(out, "  nothing new to import\n");
+    }
+    return fflush(out) == 0 ? 0 : 3;
 }

@@ -16,4 +16,13 @@ int an_cli_stats(int argc, char **argv);
 /* The same with the clock and the streams injected (tests). */
 int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err);
 
+/*
+ * `fluxbot import-analytics [-c CONFIG] [--db DEST] SOURCE` (argv[0] is the subcommand): imports
+ * the Python original's analytics.db (an_import.h) into DEST (default: the configured db_path)
+ * and prints a summary. Exit status: 0 imported (or nothing new), 1 SOURCE is not such a
+ * database or cannot be read, 2 bad arguments, 3 the destination cannot be written (nothing
+ * was changed).
+ */
+int an_cli_import(int argc, char **argv, FILE *out, FILE *err);
+
 #endif

@@ -195,12 +195,19 @@ static void stats_embed(const an_stats *s, embed *ep)
     add_field(&e, "Image Generation", b.p);
     b.len = 0;
 
-    if (s->total_commands == 0) {
+    if (s->total_commands == 0 && s->total_buttons == 0) {
         sb_puts(&b, "No data");
     } else {
         sb_printf(&b, "Total Commands: %llu\nPopular Commands:\n",
                   (unsigned long long)s->total_commands);
-        top_lines(&b, s->top_commands, s->n_top_commands, "/");
+        if (s->n_top_commands) {
+            top_lines(&b, s->top_commands, s->n_top_commands, "/");
+            sb_puts(&b, "\n");
+        } else {
+            sb_puts(&b, "No data\n");
+        }
+        /* Button presses are interactions, not commands: counted apart, never "popular". */
+        sb_printf(&b, "Buttons pressed: %llu", (unsigned long long)s->total_buttons);
     }
     add_field(&e, "Command Usage", b.p);
     b.len = 0;
@@ -208,8 +215,9 @@ static void stats_embed(const an_stats *s, embed *ep)
     if (s->total_users == 0)
         sb_puts(&b, "No data");
     else
-        sb_printf(&b, "Total Users: %llu\nActive Users: %llu", (unsigned long long)s->total_users,
-                  (unsigned long long)s->active_users);
+        sb_printf(&b, "Total Users: %llu\nActive Users: %llu (%u+ events)",
+                  (unsigned long long)s->total_users, (unsigned long long)s->active_users,
+                  s->active_min);
     add_field(&e, "User Activity", b.p);
     b.len = 0;
 

@@ -31,7 +31,22 @@ int an_record_command(rt_actor *writer, const an_command_event *e)
     ev->channel_id = e->channel_id;
     ev->duration_ms = e->exec_ms;
     ev->success = e->success;
+    ev->cmd_kind = e->kind;
+    ev->interaction_id = e->interaction_id;
     an_event_set_text(ev, &(an_event_text){.command = e->command ? e->command : ""});
+    return send_event(writer, m);
+}
+
+int an_record_outcome(rt_actor *writer, uint64_t interaction_id, bool success)
+{
+    if (!writer) return -RT_ESTOPPED;
+    if (!interaction_id) return 0;
+    an_event_msg *m = an_event_msg_new();
+    an_event *ev = &m->ev;
+    ev->kind = AN_EV_OUTCOME;
+    ev->ts_ms = (int64_t)rt_wall_ms();
+    ev->interaction_id = interaction_id;
+    ev->success = success;
     return send_event(writer, m);
 }
 
@@ -48,6 +63,8 @@ int an_record_image(rt_actor *writer, const an_image_event *e)
     ev->success = e->success;
     ev->is_video = e->is_video;
     ev->upscale_factor = e->upscale_factor;
+    ev->width = e->width;
+    ev->height = e->height;
     an_event_set_text(ev, &(an_event_text){.prompt = e->prompt,
                                            .resolution = e->resolution,
                                            .loras = e->loras,
@@ -67,6 +84,39 @@ int an_record_activity(rt_actor *writer, const an_activity_event *e)
     ev->success = true;
     an_event_set_text(
         ev, &(an_event_text){.action = e->action ? e->action : "", .details = e->details});
+    return send_event(writer, m);
+}
+
+int an_record_result(rt_actor *writer, const an_result_event *e)
+{
+    if (!writer || !e) return -RT_ESTOPPED;
+    an_event_msg *m = an_event_msg_new();
+    an_event *ev = &m->ev;
+    ev->kind = AN_EV_RESULT;
+    ev->ts_ms = event_time(e->ts_ms);
+    ev->job_id = e->job_id;
+    ev->user_id = e->user_id;
+    ev->channel_id = e->channel_id;
+    ev->success = e->success;
+    ev->is_image = e->is_image;
+    an_event_set_text(ev,
+                      &(an_event_text){.params = e->params ? e->params : "{}", .url = e->view_url});
+    return send_event(writer, m);
+}
+
+int an_record_result_msg(rt_actor *writer, const an_result_msg_event *e)
+{
+    if (!writer || !e) return -RT_ESTOPPED;
+    an_event_msg *m = an_event_msg_new();
+    an_event *ev = &m->ev;
+    ev->kind = AN_EV_RESULT_MSG;
+    ev->ts_ms = event_time(e->ts_ms);
+    ev->job_id = e->job_id;
+    ev->user_id = e->user_id;
+    ev->channel_id = e->channel_id;
+    ev->message_id = e->message_id;
+    ev->success = true;
+    an_event_set_text(ev, &(an_event_text){.url = e->attachment_url});
     return send_event(writer, m);
 }
 

@@ -14,25 +14,29 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "analytics/an_event.h"
 #include "fluxbot/runtime.h"
 
 typedef struct an_command_event {
-    const char *command; /* "comfy", "stats", "reset_stats", "button:regenerate", ... */
+    const char *command;     /* "comfy", "stats", "reset_stats", "button:regenerate", ... */
+    an_cmd_kind kind;        /* slash command (the default, 0), button, autocomplete, ... */
+    uint64_t interaction_id; /* lets an_record_outcome correct success later (0 = none) */
     uint64_t user_id;
     uint64_t guild_id; /* 0 in DMs */
     uint64_t channel_id;
     uint64_t ts_ms;
-    uint32_t exec_ms; /* interaction received → answered */
-    bool success;
+    uint32_t exec_ms; /* interaction received → first answer */
+    bool success;     /* as far as known when answered; see an_record_outcome */
 } an_command_event;
 
 typedef struct an_image_event {
     uint64_t user_id;
     uint64_t guild_id;
     const char *prompt;
-    const char *resolution; /* "1024x1024" */
-    const char *loras;      /* comma-separated display names, "" when none */
-    double upscale_factor;  /* 1 = none */
+    const char *resolution; /* the ratios.json label the user picked ("1:1 [1024x1024 square]") */
+    uint32_t width, height; /* the delivered pixel size (0 = unknown) */
+    const char *loras;      /* JSON list of LoRA display names, "[]" when none */
+    double upscale_factor;  /* relative to the label's size; 1 = none */
     uint32_t generation_ms;
     bool is_video;
     const char *generation_type; /* "standard", "redux", "pulid", "video", "upscale" */
@@ -47,6 +51,30 @@ typedef struct an_activity_event {
     const char *details; /* free text or JSON, may be NULL */
     uint64_t ts_ms;
 } an_activity_event;
+
+/* A delivered (or failed) result's parameters, for Regenerate/Upscale after a restart
+ * (an_results.h). params is the job as cjob_to_json writes it. Not statistics: a reset keeps
+ * it, and result_retention_ms bounds the table. */
+typedef struct an_result_event {
+    uint64_t job_id;
+    uint64_t user_id;
+    uint64_t channel_id;
+    const char *params;
+    const char *view_url; /* where the runner downloads it from (never shown to users) */
+    bool success;
+    bool is_image;
+    uint64_t ts_ms;
+} an_result_event;
+
+/* The Discord message that shows a result, once Discord confirmed the edit. */
+typedef struct an_result_msg_event {
+    uint64_t job_id;
+    uint64_t user_id;
+    uint64_t channel_id;
+    uint64_t message_id;
+    const char *attachment_url; /* the CDN URL of the attached file, may be NULL */
+    uint64_t ts_ms;
+} an_result_msg_event;
 
 /* A moderation state change (filters, warnings, bans): op and details_json as
  * mod_store.h defines them. Ordered with every other event; never deleted by a reset. */
@@ -63,6 +91,13 @@ typedef struct an_moderation_event {
 int an_record_command(rt_actor *writer, const an_command_event *e);
 int an_record_image(rt_actor *writer, const an_image_event *e);
 int an_record_activity(rt_actor *writer, const an_activity_event *e);
+/* The outcome of the interaction interaction_id, known later than its command_usage row (a
+ * /comfy whose job failed, a button the runner refused): the row's success becomes `success`.
+ * It goes through the same ordered stream as the row; whichever of the two reaches the writer
+ * first, the row ends up with the outcome. 0 or -RT_ESTOPPED. */
+int an_record_outcome(rt_actor *writer, uint64_t interaction_id, bool success);
+int an_record_result(rt_actor *writer, const an_result_event *e);
+int an_record_result_msg(rt_actor *writer, const an_result_msg_event *e);
 int an_record_moderation(rt_actor *writer, const an_moderation_event *e);
 
 /* Asks for a reset: every event recorded before this call is deleted, every later one kept.

@@ -12,9 +12,11 @@
 
 static const char k_day_upsert[] =
     "INSERT INTO daily_stats(day, date, total_commands, failed_commands, total_images,"
-    " image_ms_sum, total_videos, video_ms_sum, failed_generations, total_activity, unique_users)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    " image_ms_sum, total_videos, video_ms_sum, failed_generations, total_activity, unique_users,"
+    " total_buttons)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     " ON CONFLICT(day) DO UPDATE SET"
+    " total_buttons = total_buttons + excluded.total_buttons,"
     " total_commands = total_commands + excluded.total_commands,"
     " failed_commands = failed_commands + excluded.failed_commands,"
     " total_images = total_images + excluded.total_images,"
@@ -31,13 +33,14 @@ static const char k_res_upsert[] =
     "INSERT INTO daily_resolutions(day, resolution, count) VALUES(?1, ?2, ?3)"
     " ON CONFLICT(day, resolution) DO UPDATE SET count = count + excluded.count";
 static const char k_user_insert[] =
-    "INSERT OR IGNORE INTO daily_users(day, user_id, commands) VALUES(?1, ?2, ?3)";
-static const char k_user_add[] =
-    "UPDATE daily_users SET commands = commands + ?3 WHERE day = ?1 AND user_id = ?2";
+    "INSERT OR IGNORE INTO daily_users(day, user_id, commands, events) VALUES(?1, ?2, ?3, ?4)";
+static const char k_user_add[] = "UPDATE daily_users SET commands = commands + ?3,"
+                                 " events = events + ?4 WHERE day = ?1 AND user_id = ?2";
 static const char k_hour_upsert[] =
     "INSERT INTO hourly_stats(hour, total_commands, total_images, image_ms_sum, total_videos,"
-    " video_ms_sum) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+    " video_ms_sum, total_buttons) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     " ON CONFLICT(hour) DO UPDATE SET"
+    " total_buttons = total_buttons + excluded.total_buttons,"
     " total_commands = total_commands + excluded.total_commands,"
     " total_images = total_images + excluded.total_images,"
     " image_ms_sum = image_ms_sum + excluded.image_ms_sum,"
@@ -50,7 +53,8 @@ static const char k_hour_res_upsert[] =
     "INSERT INTO hourly_resolutions(hour, resolution, count) VALUES(?1, ?2, ?3)"
     " ON CONFLICT(hour, resolution) DO UPDATE SET count = count + excluded.count";
 static const char k_hour_user_insert[] =
-    "INSERT OR IGNORE INTO hourly_users(hour, user_id) VALUES(?1, ?2)";
+    "INSERT INTO hourly_users(hour, user_id, events) VALUES(?1, ?2, ?3)"
+    " ON CONFLICT(hour, user_id) DO UPDATE SET events = events + excluded.events";
 static const char k_known_user[] =
     "INSERT INTO known_users(user_id, first_seen_ms) VALUES(?1, ?2)"
     " ON CONFLICT(user_id) DO UPDATE SET first_seen_ms = excluded.first_seen_ms"
@@ -106,7 +110,7 @@ void an_rollup_fini(an_rollup *r)
 /* One event's contribution to the totals of its bucket (a day or an hour). */
 typedef struct tot {
     int64_t bucket;
-    int64_t commands, failed_commands;
+    int64_t commands, failed_commands, buttons;
     int64_t images, image_ms, videos, video_ms, failed_generations;
     int64_t activity;
     int64_t new_users;
@@ -118,7 +122,7 @@ typedef struct key {
     int64_t day, hour; /* the event's two buckets; `bucket` is set to one of them */
     uint64_t id;
     const char *s;
-    int64_t weight; /* commands of this user in this event (users) */
+    int64_t weight; /* slash commands of this user in this event (users) */
     int64_t ts_ms;
 } key;
 
@@ -159,6 +163,7 @@ static size_t merge_tots(tot *t, size_t n)
             tot *d = &t[out - 1];
             d->commands += t[i].commands;
             d->failed_commands += t[i].failed_commands;
+            d->buttons += t[i].buttons;
             d->images += t[i].images;
             d->image_ms += t[i].image_ms;
             d->videos += t[i].videos;
@@ -214,19 +219,22 @@ static int flush_daily_users(an_rollup *r, const key *keys, size_t n, tot *days,
             commands += keys[j].weight;
             if (keys[j].ts_ms < first_ms) first_ms = keys[j].ts_ms;
         }
+        int64_t events = (int64_t)(j - i);
         sqlite3_bind_int64(r->user_insert, 1, keys[i].bucket);
         sqlite3_bind_int64(r->user_insert, 2, (int64_t)keys[i].id);
         sqlite3_bind_int64(r->user_insert, 3, commands);
+        sqlite3_bind_int64(r->user_insert, 4, events);
         int rc = step_reset(r, r->user_insert, "daily_users insert", err, errlen);
         if (rc != SQLITE_OK) return rc;
         if (sqlite3_changes(r->db) == 1) {
             while (d < ndays && days[d].bucket < keys[i].bucket)
                 d++;
             if (d < ndays && days[d].bucket == keys[i].bucket) days[d].new_users++;
-        } else if (commands > 0) {
+        } else {
             sqlite3_bind_int64(r->user_add, 1, keys[i].bucket);
             sqlite3_bind_int64(r->user_add, 2, (int64_t)keys[i].id);
             sqlite3_bind_int64(r->user_add, 3, commands);
+            sqlite3_bind_int64(r->user_add, 4, events);
             rc = step_reset(r, r->user_add, "daily_users update", err, errlen);
             if (rc != SQLITE_OK) return rc;
         }
@@ -239,20 +247,18 @@ static int flush_daily_users(an_rollup *r, const key *keys, size_t n, tot *days,
     return SQLITE_OK;
 }
 
-/* Per distinct (hour, user) with a command: hourly_users. */
+/* Per distinct (hour, user): hourly_users, with the user's events that hour. */
 static int flush_hourly_users(an_rollup *r, const key *keys, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n;) {
         size_t j = i;
-        int64_t commands = 0;
-        for (; j < n && key_same(&keys[i], &keys[j]); j++)
-            commands += keys[j].weight;
-        if (commands > 0) {
-            sqlite3_bind_int64(r->hour_user_insert, 1, keys[i].bucket);
-            sqlite3_bind_int64(r->hour_user_insert, 2, (int64_t)keys[i].id);
-            int rc = step_reset(r, r->hour_user_insert, "hourly_users insert", err, errlen);
-            if (rc != SQLITE_OK) return rc;
-        }
+        while (j < n && key_same(&keys[i], &keys[j]))
+            j++;
+        sqlite3_bind_int64(r->hour_user_insert, 1, keys[i].bucket);
+        sqlite3_bind_int64(r->hour_user_insert, 2, (int64_t)keys[i].id);
+        sqlite3_bind_int64(r->hour_user_insert, 3, (int64_t)(j - i));
+        int rc = step_reset(r, r->hour_user_insert, "hourly_users upsert", err, errlen);
+        if (rc != SQLITE_OK) return rc;
         i = j;
     }
     return SQLITE_OK;
@@ -276,6 +282,7 @@ static int flush_days(an_rollup *r, const tot *days, size_t ndays, char *err, si
         sqlite3_bind_int64(st, 9, d->failed_generations);
         sqlite3_bind_int64(st, 10, d->activity);
         sqlite3_bind_int64(st, 11, d->new_users);
+        sqlite3_bind_int64(st, 12, d->buttons);
         int rc = step_reset(r, st, "daily_stats upsert", err, errlen);
         if (rc != SQLITE_OK) return rc;
     }
@@ -293,6 +300,7 @@ static int flush_hours(an_rollup *r, const tot *hours, size_t nhours, char *err,
         sqlite3_bind_int64(st, 4, h->image_ms);
         sqlite3_bind_int64(st, 5, h->videos);
         sqlite3_bind_int64(st, 6, h->video_ms);
+        sqlite3_bind_int64(st, 7, h->buttons);
         int rc = step_reset(r, st, "hourly_stats upsert", err, errlen);
         if (rc != SQLITE_OK) return rc;
     }
@@ -320,10 +328,16 @@ int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *er
         int64_t weight = 0;
         switch (e->kind) {
         case AN_EV_COMMAND:
-            t.commands = 1;
-            t.failed_commands = !e->success;
-            cmds[ncmds++] = (key){.day = day, .hour = hour, .s = e->command ? e->command : ""};
-            weight = 1;
+            /* Only slash commands are "commands"; buttons have their own count; the other
+             * kinds count as the user's events only. */
+            if (e->cmd_kind == AN_CMD_SLASH) {
+                t.commands = 1;
+                t.failed_commands = !e->success;
+                cmds[ncmds++] = (key){.day = day, .hour = hour, .s = e->command ? e->command : ""};
+                weight = 1;
+            } else if (e->cmd_kind == AN_CMD_BUTTON) {
+                t.buttons = 1;
+            }
             break;
         case AN_EV_IMAGE:
             if (!e->success) {
@@ -343,7 +357,10 @@ int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *er
         case AN_EV_ACTIVITY:
             t.activity = 1;
             break;
-        case AN_EV_MODERATION: /* never passed here (an_store_write filters it out) */
+        case AN_EV_OUTCOME: /* never passed here (an_store applies outcomes itself) */
+        case AN_EV_RESULT:  /* nor results and moderation changes: they are no statistics */
+        case AN_EV_RESULT_MSG:
+        case AN_EV_MODERATION:
             break;
         }
         days[i] = t;
@@ -410,7 +427,10 @@ static int rebuild_from(an_rollup *r, const char *sql, an_event_kind kind, char 
             e->is_video = sqlite3_column_int(st, 4) != 0;
             const char *text = (const char *)sqlite3_column_text(st, 5);
             an_event_text t = {0};
-            if (kind == AN_EV_COMMAND) t.command = text ? text : "";
+            if (kind == AN_EV_COMMAND) {
+                t.command = text ? text : "";
+                e->cmd_kind = an_cmd_kind_parse((const char *)sqlite3_column_text(st, 6));
+            }
             if (kind == AN_EV_IMAGE) t.resolution = text;
             an_event_set_text(e, &t);
             ptrs[n] = e;
@@ -456,9 +476,9 @@ int an_rollup_rebuild(sqlite3 *db, char *err, size_t errlen)
     an_rollup r;
     rc = an_rollup_init(&r, db, err, errlen);
     if (rc != SQLITE_OK) return rc;
-    /* Columns: ts_ms, user_id, success, duration, is_video, text. */
+    /* Columns: ts_ms, user_id, success, duration, is_video, text (, kind for commands). */
     rc = rebuild_from(&r,
-                      "SELECT ts_ms, user_id, success, execution_ms, 0, command_name"
+                      "SELECT ts_ms, user_id, success, execution_ms, 0, command_name, kind"
                       " FROM command_usage",
                       AN_EV_COMMAND, err, errlen);
     if (rc == SQLITE_OK)

@@ -3,12 +3,17 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+
+#include <cjson/cJSON.h>
 
 #include "analytics/an_rollup.h"
 #include "analytics/an_sqlerr.h"
 #include "moderation/mod_store.h"
 #include "fluxbot/runtime.h"
+#include "util/util_str.h"
 
 /*
  * Version 1: the four tables of the spec. Indexes serve the time-window queries: each raw
@@ -142,6 +147,120 @@ static const char k_v4[] =
 static const char k_v5[] = MOD_STORE_SCHEMA_SQL;
 
 /*
+ * Version 6: the numbers the spec asks for (see an_stats.h).
+ *  - command_usage.kind says what interaction a row is ("command" = slash command, "button",
+ *    "autocomplete", "modal", "unknown"); older rows are classified by their names. Only
+ *    "command" rows are counted as commands; buttons get their own totals.
+ *  - command_usage.interaction_id, so an outcome learnt later (a job that failed) can correct
+ *    the row's success (partial index: only rows that have one).
+ *  - image_stats.width/height: the delivered size, apart from the resolution label; older
+ *    "WxH" resolutions are split into them.
+ *  - daily_users.events and hourly_users.events: every tracked event of a user per bucket, so
+ *    Total Users and Active Users (>= N events) are exact for any window; hourly_users now
+ *    holds every user with an event that hour.
+ *  - the raw time indexes cover what the window edges read (kind, user ids).
+ * The LoRA lists of older rows become JSON lists in v6_loras (C, since SQL cannot split).
+ */
+static const char k_v6[] =
+    "ALTER TABLE command_usage ADD COLUMN kind TEXT NOT NULL DEFAULT 'command';"
+    "ALTER TABLE command_usage ADD COLUMN interaction_id INTEGER;"
+    "UPDATE command_usage SET kind = 'button' WHERE command_name LIKE 'button:%';"
+    "UPDATE command_usage SET kind = 'unknown' WHERE command_name IN ('invalid', 'unknown');"
+    "DROP INDEX command_usage_by_time;"
+    "CREATE INDEX command_usage_by_time ON command_usage(ts_ms, kind, command_name, user_id);"
+    "CREATE INDEX command_usage_by_interaction ON command_usage(interaction_id)"
+    " WHERE interaction_id IS NOT NULL;"
+    "ALTER TABLE image_stats ADD COLUMN width INTEGER;"
+    "ALTER TABLE image_stats ADD COLUMN height INTEGER;"
+    "UPDATE image_stats SET"
+    " width = CAST(substr(resolution, 1, instr(resolution, 'x') - 1) AS INTEGER),"
+    " height = CAST(substr(resolution, instr(resolution, 'x') + 1) AS INTEGER)"
+    " WHERE resolution GLOB '[0-9]*x[0-9]*' AND resolution NOT GLOB '*[^0-9x]*';"
+    "DROP INDEX image_stats_by_time;"
+    "CREATE INDEX image_stats_by_time"
+    " ON image_stats(ts_ms, success, is_video, generation_ms, resolution, user_id);"
+    "DROP INDEX user_activity_by_time;"
+    "CREATE INDEX user_activity_by_time ON user_activity(ts_ms, user_id);"
+    "ALTER TABLE daily_stats ADD COLUMN total_buttons INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE hourly_stats ADD COLUMN total_buttons INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE daily_users ADD COLUMN events INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE hourly_users ADD COLUMN events INTEGER NOT NULL DEFAULT 0;";
+
+/*
+ * Version 7: imported_rows, the rows `fluxbot import-analytics` brought over from the Python
+ * original's analytics.db, by (table, source row id, time, user), so a second import of the
+ * same file (or of a later copy of it) adds only what is new.
+ */
+static const char k_v7[] = "CREATE TABLE imported_rows("
+                           " tbl TEXT NOT NULL, src_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
+                           " user_id INTEGER NOT NULL,"
+                           " PRIMARY KEY(tbl, src_id, ts_ms, user_id)) WITHOUT ROWID;";
+
+/*
+ * Version 8: results, the parameters of every delivered result (see an_results.h), so that
+ * Regenerate and Upscale work after a restart; bounded by result_retention_days.
+ */
+static const char k_v8[] = "CREATE TABLE results("
+                           " job_id INTEGER PRIMARY KEY,"
+                           " created_ms INTEGER NOT NULL,"
+                           " user_id INTEGER NOT NULL,"
+                           " channel_id INTEGER,"
+                           " message_id INTEGER,"
+                           " params TEXT NOT NULL,"
+                           " success INTEGER NOT NULL,"
+                           " is_image INTEGER NOT NULL,"
+                           " view_url TEXT,"
+                           " attachment_url TEXT);"
+                           "CREATE INDEX results_by_time ON results(created_ms);";
+
+/* "A, B" (the comma-separated names older versions stored) -> ["A","B"]; NULL/"" -> []. */
+static int v6_loras(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT id, loras FROM image_stats"
+                                " WHERE loras IS NULL OR loras NOT LIKE '[%'",
+                                -1, &sel, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "UPDATE image_stats SET loras = ?2 WHERE id = ?1", -1, &upd,
+                                NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *old = (const char *)sqlite3_column_text(sel, 1);
+        cJSON *arr = cJSON_CreateArray();
+        const char *p = old ? old : "";
+        while (*p) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            while (n && p[n - 1] == ' ')
+                n--;
+            if (n) {
+                char *name = util_strndup(p, n);
+                cJSON_AddItemToArray(arr, cJSON_CreateString(name));
+                free(name);
+            }
+            if (!comma) break;
+            p = comma + 1;
+            while (*p == ' ')
+                p++;
+        }
+        char *json = cJSON_PrintUnformatted(arr);
+        cJSON_Delete(arr);
+        if (!json) abort();
+        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_text(upd, 2, json, -1, SQLITE_TRANSIENT);
+        free(json);
+        rc = sqlite3_step(upd);
+        sqlite3_reset(upd);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    if (rc != SQLITE_OK) an_sql_err(db, rc, "converting LoRA lists to JSON", err, errlen);
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
+/*
  * A migration that adds or changes rollups sets `rebuild`. The rollups are then recomputed
  * from the raw rows once, in the transaction of the last step, because the rebuild code writes
  * the current schema's rollup tables (an older step's tables alone would not do).
@@ -149,10 +268,12 @@ static const char k_v5[] = MOD_STORE_SCHEMA_SQL;
 typedef struct migration {
     const char *sql;
     bool rebuild;
+    int (*after)(sqlite3 *db, char *err, size_t errlen); /* data conversion after sql, or NULL */
 } migration;
 
 static const migration k_migrations[AN_SCHEMA_VERSION] = {
-    {k_v1, false}, {k_v2, true}, {k_v3, true}, {k_v4, false}, {k_v5, false},
+    {k_v1, false, NULL}, {k_v2, true, NULL},     {k_v3, true, NULL},  {k_v4, false, NULL},
+    {k_v5, false, NULL}, {k_v6, true, v6_loras}, {k_v7, false, NULL}, {k_v8, false, NULL},
 };
 
 int an_schema_pragmas(sqlite3 *db, char *err, size_t errlen)
@@ -236,6 +357,10 @@ static int apply_one(sqlite3 *db, int version, bool rebuild, char *err, size_t e
         snprintf(what, sizeof what, "migration to schema version %d", version);
         an_sql_err(db, rc, what, err, errlen);
         return rc;
+    }
+    if (m->after) {
+        rc = m->after(db, err, errlen);
+        if (rc != SQLITE_OK) return rc;
     }
     if (rebuild) {
         rc = an_rollup_rebuild(db, err, errlen);

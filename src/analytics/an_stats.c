@@ -1,10 +1,12 @@
-/* /stats queries over rollups plus raw edge days, and the raw-only baseline (see an_stats.h). */
+/* /stats over rollups with exact edge corrections, and the raw-only baseline (see an_stats.h). */
 #include "analytics/an_stats.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/an_event.h"
 #include "analytics/an_schema.h"
 #include "analytics/an_sqlerr.h"
 #include "analytics/an_tally.h"
@@ -12,125 +14,101 @@
 #include "util/util_assert.h"
 
 /*
- * Every windowed query binds the same parameters (see an_window):
- *   ?1 ?2  body days (daily rollups)     ?3 ?4  head hours    ?5 ?6  tail hours (hourly rollups)
- *   ?7 ?8  head raw ts range             ?9 ?10 tail raw ts range
- * The raw-only baseline binds empty rollup ranges and the whole window as head raw.
- */
-#define RAW_MEDIA(lo, hi)                                                                          \
-    " SELECT is_video = 0, CASE WHEN is_video = 0 THEN IFNULL(generation_ms, 0) ELSE 0 END,"       \
-    "  is_video <> 0, CASE WHEN is_video <> 0 THEN IFNULL(generation_ms, 0) ELSE 0 END"            \
-    "  FROM image_stats WHERE ts_ms BETWEEN " lo " AND " hi " AND success = 1"
-
-static const char k_q_media[] =
-    "SELECT COALESCE(SUM(ni), 0), COALESCE(SUM(mi), 0), COALESCE(SUM(nv), 0),"
-    " COALESCE(SUM(mv), 0) FROM ("
-    " SELECT total_images AS ni, image_ms_sum AS mi, total_videos AS nv, video_ms_sum AS mv"
-    "  FROM daily_stats WHERE day BETWEEN ?1 AND ?2"
-    " UNION ALL SELECT total_images, image_ms_sum, total_videos, video_ms_sum"
-    "  FROM hourly_stats WHERE hour BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT total_images, image_ms_sum, total_videos, video_ms_sum"
-    "  FROM hourly_stats WHERE hour BETWEEN ?5 AND ?6"
-    " UNION ALL" RAW_MEDIA("?7", "?8") " UNION ALL" RAW_MEDIA("?9", "?10") ")";
-
-static const char k_q_commands[] =
-    "SELECT COALESCE(SUM(n), 0) FROM ("
-    " SELECT total_commands AS n FROM daily_stats WHERE day BETWEEN ?1 AND ?2"
-    " UNION ALL SELECT total_commands FROM hourly_stats WHERE hour BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT total_commands FROM hourly_stats WHERE hour BETWEEN ?5 AND ?6"
-    " UNION ALL SELECT COUNT(*) FROM command_usage WHERE ts_ms BETWEEN ?7 AND ?8"
-    " UNION ALL SELECT COUNT(*) FROM command_usage WHERE ts_ms BETWEEN ?9 AND ?10)";
-
-static const char k_q_top_commands[] =
-    "SELECT name, SUM(n) AS total FROM ("
-    " SELECT command_name AS name, count AS n FROM daily_commands WHERE day BETWEEN ?1 AND ?2"
-    " UNION ALL SELECT command_name, count FROM hourly_commands WHERE hour BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT command_name, count FROM hourly_commands WHERE hour BETWEEN ?5 AND ?6"
-    " UNION ALL SELECT command_name, 1 FROM command_usage WHERE ts_ms BETWEEN ?7 AND ?8"
-    " UNION ALL SELECT command_name, 1 FROM command_usage WHERE ts_ms BETWEEN ?9 AND ?10)"
-    " GROUP BY name ORDER BY total DESC, name ASC LIMIT 5";
-
-static const char k_q_top_resolutions[] =
-    "SELECT name, SUM(n) AS total FROM ("
-    " SELECT resolution AS name, count AS n FROM daily_resolutions WHERE day BETWEEN ?1 AND ?2"
-    " UNION ALL SELECT resolution, count FROM hourly_resolutions WHERE hour BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT resolution, count FROM hourly_resolutions WHERE hour BETWEEN ?5 AND ?6"
-    " UNION ALL SELECT resolution, 1 FROM image_stats"
-    "  WHERE ts_ms BETWEEN ?7 AND ?8 AND success = 1 AND resolution <> ''"
-    " UNION ALL SELECT resolution, 1 FROM image_stats"
-    "  WHERE ts_ms BETWEEN ?9 AND ?10 AND success = 1 AND resolution <> '')"
-    " GROUP BY name ORDER BY total DESC, name ASC LIMIT 5";
-
-static const char k_q_active[] =
-    "SELECT COUNT(*) FROM ("
-    " SELECT user_id FROM daily_users WHERE day BETWEEN ?1 AND ?2 AND commands > 0"
-    " UNION SELECT user_id FROM hourly_users WHERE hour BETWEEN ?3 AND ?4"
-    " UNION SELECT user_id FROM hourly_users WHERE hour BETWEEN ?5 AND ?6"
-    " UNION SELECT user_id FROM command_usage WHERE ts_ms BETWEEN ?7 AND ?8"
-    " UNION SELECT user_id FROM command_usage WHERE ts_ms BETWEEN ?9 AND ?10)";
-
-static const char k_q_users[] = "SELECT COUNT(*) FROM known_users";
-
-static const char k_q_users_raw[] =
-    "SELECT COUNT(*) FROM (SELECT user_id FROM command_usage"
-    " UNION SELECT user_id FROM image_stats UNION SELECT user_id FROM user_activity)";
-
-/*
- * The fast path (an_reader_stats) reads the rollups with these (?1..?6 as above) and scans each
- * raw edge range once per table (?1 ?2 = the range), merging names and user ids in C
+ * The fast path binds the rollup ranges ?1 ?2 (days), ?3 ?4 (head hours), ?5 ?6 (tail hours);
+ * the raw correction queries bind one ts range ?1 ?2. Names and user ids are merged in C
  * (an_tally.h) instead of letting SQLite sort unions in temporary B-trees.
  */
-#define ROLLUP_BRANCHES(cols, daily, hourly, extra)                                                \
-    " SELECT " cols " FROM " daily " WHERE day BETWEEN ?1 AND ?2" extra " UNION ALL SELECT " cols  \
-    " FROM " hourly " WHERE hour BETWEEN ?3 AND ?4" extra " UNION ALL SELECT " cols                \
-    " FROM " hourly " WHERE hour BETWEEN ?5 AND ?6" extra
+#define ROLLUP_BRANCHES(cols, scaled, daily, hourly)                                               \
+    " SELECT " cols ", " scaled " AS n FROM " daily " WHERE day BETWEEN ?1 AND ?2"                 \
+    " UNION ALL SELECT " cols ", " scaled " * ?7 FROM " hourly " WHERE hour BETWEEN ?3 AND ?4"     \
+    " UNION ALL SELECT " cols ", " scaled " * ?8 FROM " hourly " WHERE hour BETWEEN ?5 AND ?6"
 
+/* Per bucket: the part (0 days, 1 head hours, 2 tail hours), the ms of its start, images,
+ * image ms, videos, video ms, commands, buttons. */
 static const char k_f_totals[] =
-    "SELECT COALESCE(SUM(total_images), 0), COALESCE(SUM(image_ms_sum), 0),"
-    " COALESCE(SUM(total_videos), 0), COALESCE(SUM(video_ms_sum), 0),"
-    " COALESCE(SUM(total_commands), 0) FROM (" ROLLUP_BRANCHES(
-        "total_images, image_ms_sum, total_videos, video_ms_sum, total_commands", "daily_stats",
-        "hourly_stats", "") ")";
-static const char k_f_commands[] = "SELECT command_name, SUM(count) FROM (" ROLLUP_BRANCHES(
-    "command_name, count", "daily_commands", "hourly_commands", "") ") GROUP BY command_name";
-static const char k_f_resolutions[] = "SELECT resolution, SUM(count) FROM (" ROLLUP_BRANCHES(
-    "resolution, count", "daily_resolutions", "hourly_resolutions", "") ") GROUP BY resolution";
+    "SELECT 0, day * 86400000, total_images, image_ms_sum, total_videos, video_ms_sum,"
+    " total_commands, total_buttons FROM daily_stats WHERE day BETWEEN ?1 AND ?2"
+    " UNION ALL SELECT 1, hour * 3600000, total_images, image_ms_sum, total_videos, video_ms_sum,"
+    " total_commands, total_buttons FROM hourly_stats WHERE hour BETWEEN ?3 AND ?4"
+    " UNION ALL SELECT 2, hour * 3600000, total_images, image_ms_sum, total_videos, video_ms_sum,"
+    " total_commands, total_buttons FROM hourly_stats WHERE hour BETWEEN ?5 AND ?6";
+/* ?7 and ?8 are the signs (+1 or -1) of the head and tail hours. */
+static const char k_f_commands[] = "SELECT command_name, SUM(n) FROM (" ROLLUP_BRANCHES(
+    "command_name", "count", "daily_commands", "hourly_commands") ") GROUP BY command_name";
+static const char k_f_resolutions[] = "SELECT resolution, SUM(n) FROM (" ROLLUP_BRANCHES(
+    "resolution", "count", "daily_resolutions", "hourly_resolutions") ") GROUP BY resolution";
 static const char k_f_users[] =
-    "SELECT user_id FROM daily_users WHERE day BETWEEN ?1 AND ?2 AND commands > 0"
-    " UNION ALL SELECT user_id FROM hourly_users WHERE hour BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT user_id FROM hourly_users WHERE hour BETWEEN ?5 AND ?6";
+    "SELECT user_id, events FROM daily_users WHERE day BETWEEN ?1 AND ?2"
+    " UNION ALL SELECT user_id, events * ?7 FROM hourly_users WHERE hour BETWEEN ?3 AND ?4"
+    " UNION ALL SELECT user_id, events * ?8 FROM hourly_users WHERE hour BETWEEN ?5 AND ?6";
 static const char k_f_raw_commands[] =
-    "SELECT command_name, user_id FROM command_usage WHERE ts_ms BETWEEN ?1 AND ?2";
+    "SELECT ts_ms, kind, command_name, user_id FROM command_usage"
+    " WHERE ts_ms BETWEEN ?1 AND ?2";
 static const char k_f_raw_images[] =
-    "SELECT is_video, IFNULL(generation_ms, 0), resolution FROM image_stats"
-    " WHERE ts_ms BETWEEN ?1 AND ?2 AND success = 1";
+    "SELECT ts_ms, success, is_video, IFNULL(generation_ms, 0), resolution, user_id"
+    " FROM image_stats WHERE ts_ms BETWEEN ?1 AND ?2";
+static const char k_f_raw_activity[] =
+    "SELECT user_id FROM user_activity WHERE ts_ms BETWEEN ?1 AND ?2";
+
+/* The raw-only baseline: ?1 ?2 the window, ?3 the bucket length (series), ?4 active_min. */
+static const char k_r_media[] =
+    "SELECT COALESCE(SUM(is_video = 0), 0),"
+    " COALESCE(SUM(CASE WHEN is_video = 0 THEN IFNULL(generation_ms, 0) END), 0),"
+    " COALESCE(SUM(is_video <> 0), 0),"
+    " COALESCE(SUM(CASE WHEN is_video <> 0 THEN IFNULL(generation_ms, 0) END), 0)"
+    " FROM image_stats WHERE ts_ms BETWEEN ?1 AND ?2 AND success = 1";
+static const char k_r_commands[] =
+    "SELECT COALESCE(SUM(kind = 'command'), 0), COALESCE(SUM(kind = 'button'), 0)"
+    " FROM command_usage WHERE ts_ms BETWEEN ?1 AND ?2";
+static const char k_r_top_commands[] =
+    "SELECT command_name, COUNT(*) AS n FROM command_usage"
+    " WHERE ts_ms BETWEEN ?1 AND ?2 AND kind = 'command'"
+    " GROUP BY command_name ORDER BY n DESC, command_name ASC LIMIT 5";
+static const char k_r_top_resolutions[] =
+    "SELECT resolution, COUNT(*) AS n FROM image_stats"
+    " WHERE ts_ms BETWEEN ?1 AND ?2 AND success = 1 AND resolution <> ''"
+    " GROUP BY resolution ORDER BY n DESC, resolution ASC LIMIT 5";
+static const char k_r_users[] =
+    "SELECT COUNT(*), COALESCE(SUM(n >= ?3), 0) FROM (SELECT user_id, COUNT(*) AS n FROM ("
+    " SELECT user_id FROM command_usage WHERE ts_ms BETWEEN ?1 AND ?2"
+    " UNION ALL SELECT user_id FROM image_stats WHERE ts_ms BETWEEN ?1 AND ?2"
+    " UNION ALL SELECT user_id FROM user_activity WHERE ts_ms BETWEEN ?1 AND ?2)"
+    " GROUP BY user_id)";
+static const char k_r_series[] =
+    "SELECT b, SUM(i), SUM(v), SUM(c) FROM ("
+    " SELECT ts_ms / ?3 AS b, is_video = 0 AS i, is_video <> 0 AS v, 0 AS c FROM image_stats"
+    "  WHERE ts_ms BETWEEN ?1 AND ?2 AND success = 1"
+    " UNION ALL SELECT ts_ms / ?3, 0, 0, 1 FROM command_usage"
+    "  WHERE ts_ms BETWEEN ?1 AND ?2 AND kind = 'command')"
+    " GROUP BY b ORDER BY b";
 
 enum {
-    Q_MEDIA,
-    Q_COMMANDS,
-    Q_TOP_COMMANDS,
-    Q_TOP_RES,
-    Q_ACTIVE,
-    Q_USERS,
-    Q_USERS_RAW,
     F_TOTALS,
     F_COMMANDS,
     F_RESOLUTIONS,
     F_USERS,
     F_RAW_COMMANDS,
     F_RAW_IMAGES,
+    F_RAW_ACTIVITY,
+    R_MEDIA,
+    R_COMMANDS,
+    R_TOP_COMMANDS,
+    R_TOP_RES,
+    R_USERS,
+    R_SERIES,
     Q_COUNT
 };
 
 static const char *const k_queries[Q_COUNT] = {
-    k_q_media, k_q_commands,     k_q_top_commands, k_q_top_resolutions, k_q_active,
-    k_q_users, k_q_users_raw,    k_f_totals,       k_f_commands,        k_f_resolutions,
-    k_f_users, k_f_raw_commands, k_f_raw_images,
+    k_f_totals,          k_f_commands,     k_f_resolutions, k_f_users,    k_f_raw_commands,
+    k_f_raw_images,      k_f_raw_activity, k_r_media,       k_r_commands, k_r_top_commands,
+    k_r_top_resolutions, k_r_users,        k_r_series,
 };
 
 struct an_reader {
     sqlite3 *db;
     bool owns_db;
+    unsigned active_min;
     sqlite3_stmt *q[Q_COUNT];
 #ifdef FB_DEBUG
     util_owner user; /* the one thread running a query (see an_stats.h) */
@@ -144,28 +122,74 @@ static int64_t ceil_to(int64_t v, int64_t unit)
     return f == v ? v : f + unit;
 }
 
+static int64_t floor_to(int64_t v, int64_t unit)
+{
+    return (v / unit - (v % unit < 0)) * unit;
+}
+
 void an_window_make(int days, int64_t now_ms, an_window *w)
 {
     memset(w, 0, sizeof *w);
     w->days = days;
     w->end_ms = now_ms;
     w->start_ms = now_ms - (int64_t)days * AN_DAY_MS;
-    /* Boundaries, in time order: start <= h1 <= d1 <= d2 <= h2 <= now, where h1/d1 are the
-     * first hour/day boundaries at or after start and d2/h2 the last ones at or before now. */
+    /* Boundaries, in time order: h0 <= start <= h1 <= d1 <= d2 <= h2 <= now < h3, where h0/h1
+     * are the hour boundaries around start, d1 the first day boundary at or after start, d2
+     * the last day boundary at or before now, h2 the start of now's hour and h3 its end. */
+    int64_t h0 = floor_to(w->start_ms, AN_HOUR_MS);
     int64_t h1 = ceil_to(w->start_ms, AN_HOUR_MS);
     int64_t d1 = ceil_to(w->start_ms, AN_DAY_MS);
-    int64_t d2 = an_day_of(now_ms) * AN_DAY_MS;
-    int64_t h2 = an_hour_of(now_ms) * AN_HOUR_MS;
-    w->head_lo = w->start_ms; /* [start, h1) */
-    w->head_hi = h1 - 1;
-    w->head_hour_lo = h1 / AN_HOUR_MS; /* [h1, d1) */
-    w->head_hour_hi = d1 / AN_HOUR_MS - 1;
-    w->day_lo = d1 / AN_DAY_MS; /* [d1, d2) */
-    w->day_hi = d2 / AN_DAY_MS - 1;
-    w->tail_hour_lo = d2 / AN_HOUR_MS; /* [d2, h2) */
-    w->tail_hour_hi = h2 / AN_HOUR_MS - 1;
-    w->tail_lo = h2; /* [h2, now] */
-    w->tail_hi = now_ms;
+    int64_t d2 = floor_to(now_ms, AN_DAY_MS);
+    int64_t h2 = floor_to(now_ms, AN_HOUR_MS);
+    w->head_sign = 1;
+    w->head_hour_sign = 1;
+    w->tail_hour_sign = 1;
+    int64_t hb; /* the hour boundary the raw rows at the start reach: hours from there on */
+    if (h1 == w->start_ms) { /* start on an hour boundary: no raw rows */
+        hb = h1;
+        w->head_lo = 1;
+        w->head_hi = 0;
+    } else if (w->start_ms - h0 <= h1 - w->start_ms) { /* hour h0 minus rows of [h0, start) */
+        hb = h0;
+        w->head_lo = h0;
+        w->head_hi = w->start_ms - 1;
+        w->head_sign = -1;
+    } else { /* rows of [start, h1) */
+        hb = h1;
+        w->head_lo = w->start_ms;
+        w->head_hi = h1 - 1;
+    }
+    w->tail_lo = now_ms + 1; /* minus the rows of (now, end of now's hour) */
+    w->tail_hi = h2 + AN_HOUR_MS - 1;
+    if (days == 1) {
+        /* Per hour throughout, so each rollup row is one bar of the hourly chart: the hours
+         * from hb to now's (a day always holds 24 or 25 of them). */
+        w->day_lo = 1;
+        w->day_hi = 0;
+        w->head_hour_lo = hb / AN_HOUR_MS;
+        w->head_hour_hi = h2 / AN_HOUR_MS;
+        w->tail_hour_lo = 1;
+        w->tail_hour_hi = 0;
+        return;
+    }
+    /* The first day: the hours from hb to its end, or the whole day minus its hours before hb,
+     * whichever reads fewer hours. */
+    int64_t d0 = floor_to(w->start_ms, AN_DAY_MS);
+    if (hb - d0 < d1 - hb) {
+        w->day_lo = d0 / AN_DAY_MS;
+        w->head_hour_lo = d0 / AN_HOUR_MS;
+        w->head_hour_hi = hb / AN_HOUR_MS - 1;
+        w->head_hour_sign = -1;
+    } else {
+        w->day_lo = d1 / AN_DAY_MS;
+        w->head_hour_lo = hb / AN_HOUR_MS;
+        w->head_hour_hi = d1 / AN_HOUR_MS - 1;
+    }
+    /* Today whole, minus its hours after now's (normally empty: nothing is stamped there). */
+    w->day_hi = d2 / AN_DAY_MS;
+    w->tail_hour_lo = h2 / AN_HOUR_MS + 1;
+    w->tail_hour_hi = (d2 + AN_DAY_MS) / AN_HOUR_MS - 1;
+    w->tail_hour_sign = -1;
 }
 
 double an_stats_avg_image_ms(const an_stats *s)
@@ -186,6 +210,7 @@ static an_reader *reader_prepare(sqlite3 *db, bool owns, char *err, size_t errle
     if (!r) abort();
     r->db = db;
     r->owns_db = owns;
+    r->active_min = AN_ACTIVE_MIN_DEFAULT;
     for (int i = 0; i < Q_COUNT; i++) {
         int rc =
             sqlite3_prepare_v3(db, k_queries[i], -1, SQLITE_PREPARE_PERSISTENT, &r->q[i], NULL);
@@ -237,6 +262,11 @@ an_reader *an_reader_open(const char *path, char *err, size_t errlen)
     return r;
 }
 
+void an_reader_set_active_min(an_reader *r, unsigned min_events)
+{
+    r->active_min = min_events ? min_events : 1;
+}
+
 void an_reader_close(an_reader *r)
 {
     if (!r) return;
@@ -246,47 +276,12 @@ void an_reader_close(an_reader *r)
     free(r);
 }
 
-/* ---- queries ----------------------------------------------------------------------------- */
+/* ---- shared helpers ---------------------------------------------------------------------- */
 
-static void bind_window(sqlite3_stmt *st, const an_window *w)
+static uint64_t col_u64(sqlite3_stmt *st, int i)
 {
-    const int64_t v[10] = {w->day_lo,       w->day_hi,       w->head_hour_lo, w->head_hour_hi,
-                           w->tail_hour_lo, w->tail_hour_hi, w->head_lo,      w->head_hi,
-                           w->tail_lo,      w->tail_hi};
-    for (int i = 0; i < 10; i++)
-        sqlite3_bind_int64(st, i + 1, v[i]);
-}
-
-/* Runs a one-row query; copies up to n integer columns into out. */
-static int one_row(sqlite3_stmt *st, const an_window *w, uint64_t *out, int n)
-{
-    if (w) bind_window(st, w);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        for (int i = 0; i < n; i++) {
-            int64_t v = sqlite3_column_int64(st, i);
-            out[i] = v > 0 ? (uint64_t)v : 0;
-        }
-        rc = SQLITE_OK;
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
-static int top_list(sqlite3_stmt *st, const an_window *w, an_top_item *items, unsigned *count)
-{
-    bind_window(st, w);
-    *count = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *count < AN_TOP_N) {
-        an_top_item *it = &items[(*count)++];
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        snprintf(it->name, sizeof it->name, "%s", name ? name : "");
-        int64_t n = sqlite3_column_int64(st, 1);
-        it->count = n > 0 ? (uint64_t)n : 0;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+    int64_t v = sqlite3_column_int64(st, i);
+    return v > 0 ? (uint64_t)v : 0;
 }
 
 /* Zeroes out and opens one read transaction, so every number of a query comes from the same
@@ -295,33 +290,103 @@ static int begin_read(an_reader *r, const an_window *w, an_stats *out, char *err
 {
     memset(out, 0, sizeof *out);
     out->window = *w;
+    out->active_min = r->active_min;
+    out->bucket_ms = w->days == 1 ? AN_HOUR_MS : AN_DAY_MS;
+    int64_t first = floor_to(w->start_ms, out->bucket_ms);
+    int64_t last = floor_to(w->end_ms, out->bucket_ms);
+    out->n_series = (unsigned)((last - first) / out->bucket_ms + 1);
+    if (out->n_series > AN_SERIES_MAX) out->n_series = AN_SERIES_MAX;
+    for (unsigned i = 0; i < out->n_series; i++)
+        out->series[i].start_ms = first + (int64_t)i * out->bucket_ms;
     int rc = sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK) an_sql_err(r->db, rc, "starting the stats read", err, errlen);
     return rc;
 }
 
-/* The SQL path: every number from one SQL query (used for the raw-only baseline). */
-static int run_sql(an_reader *r, const an_window *w, bool raw_users, an_stats *out, char *err,
-                   size_t errlen)
+/* The chart bar of a timestamp (NULL outside the series). */
+static an_series_point *bar_of(an_stats *out, int64_t ts)
+{
+    if (!out->n_series || ts < out->series[0].start_ms) return NULL;
+    uint64_t i = (uint64_t)((ts - out->series[0].start_ms) / out->bucket_ms);
+    return i < out->n_series ? &out->series[i] : NULL;
+}
+
+/* ---- the raw-only baseline ---------------------------------------------------------------- */
+
+/* Binds the window as ?1 ?2 and, when the query has it, p3 as ?3. */
+static void bind_raw(sqlite3_stmt *st, const an_stats *out, int64_t p3)
+{
+    sqlite3_bind_int64(st, 1, out->window.start_ms);
+    sqlite3_bind_int64(st, 2, out->window.end_ms);
+    if (sqlite3_bind_parameter_count(st) >= 3) sqlite3_bind_int64(st, 3, p3);
+}
+
+static int raw_row(sqlite3_stmt *st, const an_stats *out, int64_t p3, uint64_t *v, int n)
+{
+    bind_raw(st, out, p3);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        for (int i = 0; i < n; i++)
+            v[i] = col_u64(st, i);
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int raw_top(sqlite3_stmt *st, const an_stats *out, an_top_item *items, unsigned *count)
+{
+    bind_raw(st, out, 0);
+    *count = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *count < AN_TOP_N) {
+        an_top_item *it = &items[(*count)++];
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        snprintf(it->name, sizeof it->name, "%s", name ? name : "");
+        it->count = col_u64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static int raw_series(sqlite3_stmt *st, an_stats *out)
+{
+    bind_raw(st, out, out->bucket_ms);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        an_series_point *p = bar_of(out, sqlite3_column_int64(st, 0) * out->bucket_ms);
+        if (!p) continue;
+        p->images += col_u64(st, 1);
+        p->videos += col_u64(st, 2);
+        p->commands += col_u64(st, 3);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int run_raw(an_reader *r, const an_window *w, an_stats *out, char *err, size_t errlen)
 {
     int rc = begin_read(r, w, out, err, errlen);
     if (rc != SQLITE_OK) return rc;
-    uint64_t media[4] = {0};
-    rc = one_row(r->q[Q_MEDIA], w, media, 4);
-    if (rc == SQLITE_OK) rc = one_row(r->q[Q_COMMANDS], w, &out->total_commands, 1);
+    uint64_t media[4] = {0}, cmds[2] = {0}, users[2] = {0};
+    rc = raw_row(r->q[R_MEDIA], out, 0, media, 4);
+    if (rc == SQLITE_OK) rc = raw_row(r->q[R_COMMANDS], out, 0, cmds, 2);
     if (rc == SQLITE_OK)
-        rc = top_list(r->q[Q_TOP_COMMANDS], w, out->top_commands, &out->n_top_commands);
+        rc = raw_top(r->q[R_TOP_COMMANDS], out, out->top_commands, &out->n_top_commands);
     if (rc == SQLITE_OK)
-        rc = top_list(r->q[Q_TOP_RES], w, out->top_resolutions, &out->n_top_resolutions);
-    if (rc == SQLITE_OK) rc = one_row(r->q[Q_ACTIVE], w, &out->active_users, 1);
-    if (rc == SQLITE_OK)
-        rc = one_row(r->q[raw_users ? Q_USERS_RAW : Q_USERS], NULL, &out->total_users, 1);
+        rc = raw_top(r->q[R_TOP_RES], out, out->top_resolutions, &out->n_top_resolutions);
+    if (rc == SQLITE_OK) rc = raw_row(r->q[R_USERS], out, r->active_min, users, 2);
+    if (rc == SQLITE_OK) rc = raw_series(r->q[R_SERIES], out);
     if (rc != SQLITE_OK) an_sql_err(r->db, rc, "reading stats", err, errlen);
     sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
     out->total_images = media[0];
     out->image_ms_sum = media[1];
     out->total_videos = media[2];
     out->video_ms_sum = media[3];
+    out->total_commands = cmds[0];
+    out->total_buttons = cmds[1];
+    out->total_users = users[0];
+    out->active_users = users[1];
     return rc;
 }
 
@@ -333,71 +398,127 @@ static void bind_rollup_ranges(sqlite3_stmt *st, const an_window *w)
                           w->head_hour_hi, w->tail_hour_lo, w->tail_hour_hi};
     for (int i = 0; i < 6; i++)
         sqlite3_bind_int64(st, i + 1, v[i]);
+    if (sqlite3_bind_parameter_count(st) >= 8) {
+        sqlite3_bind_int(st, 7, w->head_hour_sign);
+        sqlite3_bind_int(st, 8, w->tail_hour_sign);
+    }
 }
 
-static uint64_t col_u64(sqlite3_stmt *st, int i)
+/* v added with sign (modulo 2^64: the sums end non-negative). */
+static uint64_t signed_u64(uint64_t v, int sign)
 {
-    int64_t v = sqlite3_column_int64(st, i);
-    return v > 0 ? (uint64_t)v : 0;
+    return sign > 0 ? v : (uint64_t)0 - v;
 }
 
-/* Rows of (name, count) into the tally. */
+/* Signed sums while merging: counts wrap modulo 2^64 and end non-negative. */
+typedef struct fast_acc {
+    an_stats *out;
+    an_tally names, res;
+    an_idcount users;
+} fast_acc;
+
+static void bar_add(an_stats *out, int64_t ts, uint64_t images, uint64_t videos, uint64_t commands)
+{
+    an_series_point *p = bar_of(out, ts);
+    if (!p) return;
+    p->images += images;
+    p->videos += videos;
+    p->commands += commands;
+}
+
+static int rollup_totals(sqlite3_stmt *st, const an_window *w, an_stats *out)
+{
+    bind_rollup_ranges(st, w);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int part = sqlite3_column_int(st, 0);
+        int sign = part == 1 ? w->head_hour_sign : part == 2 ? w->tail_hour_sign : 1;
+        uint64_t v[6];
+        for (int i = 0; i < 6; i++)
+            v[i] = signed_u64(col_u64(st, i + 2), sign);
+        out->total_images += v[0];
+        out->image_ms_sum += v[1];
+        out->total_videos += v[2];
+        out->video_ms_sum += v[3];
+        out->total_commands += v[4];
+        out->total_buttons += v[5];
+        /* A day row lands in its day's bar; an hour row in its day's (or its own) bar. */
+        bar_add(out, sqlite3_column_int64(st, 1), v[0], v[2], v[4]);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int tally_rows(sqlite3_stmt *st, const an_window *w, an_tally *t)
 {
     bind_rollup_ranges(st, w);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        an_tally_add(t, (const char *)sqlite3_column_text(st, 0), col_u64(st, 1));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) /* a signed sum, never negative in total */
+        an_tally_add(t, (const char *)sqlite3_column_text(st, 0),
+                     (uint64_t)sqlite3_column_int64(st, 1));
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int rollup_users(sqlite3_stmt *st, const an_window *w, an_idset *users)
+static int rollup_users(sqlite3_stmt *st, const an_window *w, an_idcount *users)
 {
     bind_rollup_ranges(st, w);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        an_idset_add(users, (uint64_t)sqlite3_column_int64(st, 0));
+        an_idcount_add(users, (uint64_t)sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* One raw range of command_usage: count, per-name counts, users. */
-static int raw_commands(sqlite3_stmt *st, int64_t lo, int64_t hi, an_stats *out, an_tally *names,
-                        an_idset *users)
+/* The raw rows of [lo, hi] added (sign 1) or subtracted (sign -1) from every number. */
+static int raw_correct(an_reader *r, int64_t lo, int64_t hi, int sign, fast_acc *a)
 {
     if (lo > hi) return SQLITE_OK;
+    an_stats *out = a->out;
+    uint64_t one = sign > 0 ? 1 : UINT64_MAX; /* +1 or -1 modulo 2^64 */
+    sqlite3_stmt *st = r->q[F_RAW_COMMANDS];
     sqlite3_bind_int64(st, 1, lo);
     sqlite3_bind_int64(st, 2, hi);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        out->total_commands++;
-        an_tally_add(names, (const char *)sqlite3_column_text(st, 0), 1);
-        an_idset_add(users, (uint64_t)sqlite3_column_int64(st, 1));
+        an_cmd_kind k = an_cmd_kind_parse((const char *)sqlite3_column_text(st, 1));
+        if (k == AN_CMD_SLASH) {
+            out->total_commands += one;
+            an_tally_add(&a->names, (const char *)sqlite3_column_text(st, 2), one);
+            bar_add(out, sqlite3_column_int64(st, 0), 0, 0, one);
+        } else if (k == AN_CMD_BUTTON) {
+            out->total_buttons += one;
+        }
+        an_idcount_add(&a->users, (uint64_t)sqlite3_column_int64(st, 3), sign);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-/* One raw range of successful generations: media counts and sums, resolutions. */
-static int raw_images(sqlite3_stmt *st, int64_t lo, int64_t hi, an_stats *out, an_tally *res)
-{
-    if (lo > hi) return SQLITE_OK;
+    if (rc != SQLITE_DONE) return rc;
+    st = r->q[F_RAW_IMAGES];
     sqlite3_bind_int64(st, 1, lo);
     sqlite3_bind_int64(st, 2, hi);
-    int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        uint64_t ms = col_u64(st, 1);
-        if (sqlite3_column_int(st, 0) != 0) {
-            out->total_videos++;
+        an_idcount_add(&a->users, (uint64_t)sqlite3_column_int64(st, 5), sign);
+        if (sqlite3_column_int(st, 1) == 0) continue; /* failed: not in the media numbers */
+        uint64_t ms = col_u64(st, 3) * one;
+        bool video = sqlite3_column_int(st, 2) != 0;
+        if (video) {
+            out->total_videos += one;
             out->video_ms_sum += ms;
         } else {
-            out->total_images++;
+            out->total_images += one;
             out->image_ms_sum += ms;
         }
-        const char *name = (const char *)sqlite3_column_text(st, 2);
-        if (name && *name) an_tally_add(res, name, 1);
+        bar_add(out, sqlite3_column_int64(st, 0), video ? 0 : one, video ? one : 0, 0);
+        const char *name = (const char *)sqlite3_column_text(st, 4);
+        if (name && *name) an_tally_add(&a->res, name, one);
     }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return rc;
+    st = r->q[F_RAW_ACTIVITY];
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, hi);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        an_idcount_add(&a->users, (uint64_t)sqlite3_column_int64(st, 0), sign);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -406,34 +527,21 @@ static int run_fast(an_reader *r, const an_window *w, an_stats *out, char *err, 
 {
     int rc = begin_read(r, w, out, err, errlen);
     if (rc != SQLITE_OK) return rc;
-    an_tally names = {0}, res = {0};
-    an_idset users = {0};
-    uint64_t t[5] = {0};
-    sqlite3_stmt *totals = r->q[F_TOTALS];
-    bind_rollup_ranges(totals, w);
-    rc = one_row(totals, NULL, t, 5);
-    if (rc == SQLITE_OK) rc = tally_rows(r->q[F_COMMANDS], w, &names);
-    if (rc == SQLITE_OK) rc = tally_rows(r->q[F_RESOLUTIONS], w, &res);
-    if (rc == SQLITE_OK) rc = rollup_users(r->q[F_USERS], w, &users);
-    sqlite3_stmt *rc_st = r->q[F_RAW_COMMANDS], *ri_st = r->q[F_RAW_IMAGES];
-    if (rc == SQLITE_OK) rc = raw_commands(rc_st, w->head_lo, w->head_hi, out, &names, &users);
-    if (rc == SQLITE_OK) rc = raw_commands(rc_st, w->tail_lo, w->tail_hi, out, &names, &users);
-    if (rc == SQLITE_OK) rc = raw_images(ri_st, w->head_lo, w->head_hi, out, &res);
-    if (rc == SQLITE_OK) rc = raw_images(ri_st, w->tail_lo, w->tail_hi, out, &res);
-    if (rc == SQLITE_OK) rc = one_row(r->q[Q_USERS], NULL, &out->total_users, 1);
+    fast_acc a = {.out = out};
+    rc = rollup_totals(r->q[F_TOTALS], w, out);
+    if (rc == SQLITE_OK) rc = tally_rows(r->q[F_COMMANDS], w, &a.names);
+    if (rc == SQLITE_OK) rc = tally_rows(r->q[F_RESOLUTIONS], w, &a.res);
+    if (rc == SQLITE_OK) rc = rollup_users(r->q[F_USERS], w, &a.users);
+    if (rc == SQLITE_OK) rc = raw_correct(r, w->head_lo, w->head_hi, w->head_sign, &a);
+    if (rc == SQLITE_OK) rc = raw_correct(r, w->tail_lo, w->tail_hi, -1, &a);
     if (rc != SQLITE_OK) an_sql_err(r->db, rc, "reading stats", err, errlen);
     sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
-    out->total_images += t[0];
-    out->image_ms_sum += t[1];
-    out->total_videos += t[2];
-    out->video_ms_sum += t[3];
-    out->total_commands += t[4];
-    out->active_users = an_idset_count(&users);
-    an_tally_top(&names, out->top_commands, AN_TOP_N, &out->n_top_commands);
-    an_tally_top(&res, out->top_resolutions, AN_TOP_N, &out->n_top_resolutions);
-    an_tally_free(&names);
-    an_tally_free(&res);
-    an_idset_free(&users);
+    an_idcount_summary(&a.users, r->active_min, &out->total_users, &out->active_users);
+    an_tally_top(&a.names, out->top_commands, AN_TOP_N, &out->n_top_commands);
+    an_tally_top(&a.res, out->top_resolutions, AN_TOP_N, &out->n_top_resolutions);
+    an_tally_free(&a.names);
+    an_tally_free(&a.res);
+    an_idcount_free(&a.users);
     return rc;
 }
 
@@ -469,19 +577,7 @@ static int stats_raw(an_reader *r, int days, int64_t now_ms, an_stats *out, char
     if (rc != SQLITE_OK) return rc;
     an_window w;
     an_window_make(days, now_ms, &w);
-    /* No rollups: the whole window from the raw tables. */
-    an_window raw = {.days = days,
-                     .start_ms = w.start_ms,
-                     .end_ms = w.end_ms,
-                     .day_lo = 1,
-                     .head_hour_lo = 1,
-                     .tail_hour_lo = 1,
-                     .head_lo = w.start_ms,
-                     .head_hi = w.end_ms,
-                     .tail_lo = 1};
-    rc = run_sql(r, &raw, true, out, err, errlen);
-    out->window = w;
-    return rc;
+    return run_raw(r, &w, out, err, errlen);
 }
 
 int an_reader_stats_raw(an_reader *r, int days, int64_t now_ms, an_stats *out, char *err,

@@ -1,23 +1,34 @@
 /*
- * /stats numbers for a window of days, read from the rollups (see an_rollup.h) plus the raw
- * tables for the partial hours at the window's edges, so the cost depends on the window and the
- * traffic of at most two hours, not on the total number of rows.
+ * /stats numbers for a window of days, read from the rollups (see an_rollup.h) only: per-day
+ * rollups for the days, per-hour rollups for the part of the first day that is cheaper to read
+ * per hour, and at each edge a correction by the few raw rows that lie between the edge and
+ * its nearest hour boundary on the cheaper side. The cost depends on the window, not on the
+ * number of rows.
  *
  * The window of `days` (1..365) ending at now_ms is the closed interval
  *     [now_ms - days * 86400000, now_ms]
  * in event time (ts_ms): an event exactly `days` days old counts, one a millisecond older does
- * not, nor does one stamped in the future. It splits into aligned pieces:
- *     head raw    [start, next hour boundary)                 raw tables (index range)
- *     head hours  whole hours up to the end of the first day    hourly rollups
- *     body days   whole UTC days strictly inside                daily rollups
- *     tail hours  whole hours of today before the current one   hourly rollups
- *     tail raw    [start of the current hour, now]              raw tables (index range)
- * (pieces that would be empty are: e.g. no head raw when start falls on an hour boundary).
+ * not, nor does one stamped in the future. It is read as signed pieces:
+ *     days        whole UTC days, today included                      daily rollups   +
+ *     head hours  the first day: either its hours from the start's hour boundary on (+), or
+ *                 the whole day is among the days and its hours before that boundary are
+ *                 subtracted (-), whichever is fewer hours (at most 12)
+ *     head raw    start's hour is partial: either the rows of [start, next hour) are added,
+ *                 or the hour is taken whole and the rows of [hour, start) subtracted,
+ *                 whichever span is shorter (at most half an hour of events)
+ *     tail hours  today's hours after now's, subtracted (normally empty)    hourly rollups  -
+ *     tail raw    the rows stamped after now in now's hour, subtracted (normally none)
+ * A one-day window is read per hour instead (the hours from the start's boundary to now's), so
+ * that each rollup row is one bar of its hourly chart. Everything is read in one transaction,
+ * so the rows and the rollups are one snapshot and the result is exact.
  *
- * Definitions: Total/Average Images and Videos count successful generations only; Total
- * Commands counts every use (failed ones too); Popular Commands and Resolutions are the five
- * highest counts in the window, ties broken by name; Total Users is every distinct user ever
- * seen in any table; Active Users is distinct users with at least one command in the window.
+ * Definitions (the spec's): Total/Average Images and Videos count successful generations
+ * only; Total Commands counts every slash command (failed ones too; buttons, autocomplete,
+ * modal submits and unknown interactions are not commands: buttons are counted apart);
+ * Popular Commands and Resolutions are the five highest counts in the window, ties broken by
+ * name; Total Users is the distinct users with any tracked event (a command_usage,
+ * image_stats or user_activity row) in the window; Active Users is the distinct users with at
+ * least `active_min` tracked events in the window (default 5).
  */
 #ifndef FLUXBOT_AN_STATS_H
 #define FLUXBOT_AN_STATS_H
@@ -31,16 +42,28 @@
 #define AN_DAYS_MAX 365
 #define AN_DAYS_DEFAULT 7
 #define AN_TOP_N 5
+#define AN_ACTIVE_MIN_DEFAULT 5
+/* Chart buckets: days of the window (the first and last partial), or hours for days == 1. */
+#define AN_SERIES_MAX (AN_DAYS_MAX + 2)
 
 typedef struct an_window {
     int days;
     int64_t start_ms, end_ms;           /* the closed interval above */
     int64_t day_lo, day_hi;             /* body: UTC day numbers (every range: empty if lo > hi) */
     int64_t head_hour_lo, head_hour_hi; /* head hours: UTC hour numbers */
+    int head_hour_sign;                 /* +1 added, -1 subtracted (from the first day) */
     int64_t tail_hour_lo, tail_hour_hi; /* tail hours */
-    int64_t head_lo, head_hi;           /* head raw: ts range, closed */
-    int64_t tail_lo, tail_hi;           /* tail raw: ts range, closed */
+    int tail_hour_sign;                 /* -1: today's hours after now's, from today */
+    int64_t head_lo, head_hi;           /* head raw: ts range, closed (empty if lo > hi) */
+    int head_sign;                      /* +1: rows added, -1: rows subtracted */
+    int64_t tail_lo, tail_hi;           /* tail raw: ts range, closed; always subtracted */
 } an_window;
+
+/* One bar of the chart: the events of one bucket that lie in the window. */
+typedef struct an_series_point {
+    int64_t start_ms; /* the bucket's start (UTC day or hour), may precede the window */
+    uint64_t images, videos, commands;
+} an_series_point;
 
 typedef struct an_top_item {
     char name[128];
@@ -51,12 +74,17 @@ typedef struct an_stats {
     an_window window;
     uint64_t total_images, image_ms_sum;
     uint64_t total_videos, video_ms_sum;
-    uint64_t total_commands;
+    uint64_t total_commands; /* slash commands */
+    uint64_t total_buttons;  /* button presses */
     an_top_item top_commands[AN_TOP_N];
     unsigned n_top_commands;
     uint64_t total_users, active_users;
+    unsigned active_min; /* the events an active user has at least */
     an_top_item top_resolutions[AN_TOP_N];
     unsigned n_top_resolutions;
+    int64_t bucket_ms; /* AN_DAY_MS, or AN_HOUR_MS for days == 1 */
+    unsigned n_series;
+    an_series_point series[AN_SERIES_MAX];
 } an_stats;
 
 /* Splits the window of `days` ending at now_ms (days must be in 1..365). */
@@ -77,6 +105,8 @@ an_reader *an_reader_open(const char *path, char *err, size_t errlen);
 /* Uses a connection the caller owns and keeps (e.g. the writer's, in tests). */
 an_reader *an_reader_wrap(sqlite3 *db, char *err, size_t errlen);
 void an_reader_close(an_reader *r);
+/* Events an Active User has at least (>= 1; default AN_ACTIVE_MIN_DEFAULT). */
+void an_reader_set_active_min(an_reader *r, unsigned min_events);
 
 /* Fills out for the window (one read transaction, so the numbers are one snapshot).
  * SQLITE_OK, or the SQLite error with err set; SQLITE_RANGE when days is out of range. */

@@ -38,6 +38,15 @@ void an_store_set_busy_timeout(an_store *s, int ms);
 /* Inserts evs[0..n) and updates the rollups in one transaction. SQLITE_OK or the error. */
 int an_store_write(an_store *s, const an_event *const *evs, size_t n, char *err, size_t errlen);
 
+/* Results (AN_EV_RESULT) older than ms before the newest written are deleted (0 = never). */
+void an_store_set_result_retention(an_store *s, int64_t ms);
+
+/* Inserts the raw rows of evs[0..n) only (no rollups, no sequence mark), inside a transaction
+ * the caller holds; the caller rebuilds the rollups (an_rollup_rebuild) before committing.
+ * For bulk loads (the import of the original's database). SQLITE_OK or the error. */
+int an_store_insert_raw(an_store *s, const an_event *const *evs, size_t n, char *err,
+                        size_t errlen);
+
 /* Deletes every raw row whose seq is below before_seq and recomputes all rollups from the rows
  * that remain, in one transaction. *rows_deleted counts raw rows. SQLITE_OK or the error. */
 int an_store_reset(an_store *s, uint64_t before_seq, uint64_t *rows_deleted, char *err,

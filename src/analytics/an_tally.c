@@ -79,46 +79,56 @@ void an_tally_free(an_tally *t)
     memset(t, 0, sizeof *t);
 }
 
-static void idset_grow(an_idset *s)
+static void idcount_grow(an_idcount *m)
 {
-    size_t cap = s->cap ? s->cap * 2 : 1024;
-    uint64_t *slots = calloc(cap, sizeof *slots);
+    size_t cap = m->cap ? m->cap * 2 : 1024;
+    an_idcount_slot *slots = calloc(cap, sizeof *slots);
     if (!slots) abort();
-    for (size_t i = 0; i < s->cap; i++) {
-        if (!s->slots[i]) continue;
-        size_t j = hash_u64(s->slots[i]) & (cap - 1);
-        while (slots[j])
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].id) continue;
+        size_t j = hash_u64(m->slots[i].id) & (cap - 1);
+        while (slots[j].id)
             j = (j + 1) & (cap - 1);
-        slots[j] = s->slots[i];
+        slots[j] = m->slots[i];
     }
-    free(s->slots);
-    s->slots = slots;
-    s->cap = cap;
+    free(m->slots);
+    m->slots = slots;
+    m->cap = cap;
 }
 
-void an_idset_add(an_idset *s, uint64_t id)
+void an_idcount_add(an_idcount *m, uint64_t id, int64_t delta)
 {
     if (id == 0) {
-        s->has_zero = true;
+        m->zero_count += delta;
         return;
     }
-    if ((s->n + 1) * 2 > s->cap) idset_grow(s);
-    size_t j = hash_u64(id) & (s->cap - 1);
-    while (s->slots[j] && s->slots[j] != id)
-        j = (j + 1) & (s->cap - 1);
-    if (!s->slots[j]) {
-        s->slots[j] = id;
-        s->n++;
+    if ((m->n + 1) * 2 > m->cap) idcount_grow(m);
+    size_t j = hash_u64(id) & (m->cap - 1);
+    while (m->slots[j].id && m->slots[j].id != id)
+        j = (j + 1) & (m->cap - 1);
+    if (!m->slots[j].id) {
+        m->slots[j].id = id;
+        m->n++;
     }
+    m->slots[j].count += delta;
 }
 
-size_t an_idset_count(const an_idset *s)
+void an_idcount_summary(const an_idcount *m, int64_t min, uint64_t *with_any, uint64_t *with_min)
 {
-    return s->n + (s->has_zero ? 1 : 0);
+    uint64_t any = 0, active = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].id) continue;
+        any += m->slots[i].count >= 1;
+        active += m->slots[i].count >= min;
+    }
+    any += m->zero_count >= 1;
+    active += m->zero_count >= min;
+    *with_any = any;
+    *with_min = active;
 }
 
-void an_idset_free(an_idset *s)
+void an_idcount_free(an_idcount *m)
 {
-    free(s->slots);
-    memset(s, 0, sizeof *s);
+    free(m->slots);
+    memset(m, 0, sizeof *m);
 }

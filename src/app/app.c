@@ -228,7 +228,9 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     an_writer_config wc = {.db_path = cfg->db_path,
                            .batch_max = u(cfg->analytics_batch_max),
                            .flush_ms = u(cfg->analytics_flush_ms),
-                           .lane_capacity = lanes};
+                           .lane_capacity = lanes,
+                           .result_retention_ms =
+                               (uint64_t)cfg->result_retention_days * 86400000ULL};
     a->writer = an_writer_new(a->sys, &wc);
     rl_config limits;
     rl_config_defaults(&limits);
@@ -244,8 +246,10 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
                        .fatal_exit_code = APP_EXIT_DISCORD_REFUSED,
                        .limits = &limits};
     a->rest = a->reg && a->writer ? drest_create(a->sys, &dc) : NULL;
-    stats_reporter_config sc = {
-        .db_path = cfg->db_path, .threads = u(cfg->stats_threads), .lane_capacity = lanes};
+    stats_reporter_config sc = {.db_path = cfg->db_path,
+                                .threads = u(cfg->stats_threads),
+                                .lane_capacity = lanes,
+                                .active_min = u(cfg->active_user_min_events)};
     a->stats = a->rest ? stats_reporter_new(a->sys, &sc) : NULL;
     if (!a->stats) {
         fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
@@ -490,4 +494,9 @@ int app_run(const fb_config *cfg)
 int app_stats_command(int argc, char **argv)
 {
     return an_cli_stats(argc, argv);
+}
+
+int app_import_command(int argc, char **argv)
+{
+    return an_cli_import(argc, argv, stdout, stderr);
 }

@@ -35,6 +35,8 @@ void app_set_config_args(int argc, char **argv);
 int app_check(const fb_config *cfg);
 /* argv[0] is "stats". */
 int app_stats_command(int argc, char **argv);
+/* argv[0] is "import-analytics" (an_cli.h). */
+int app_import_command(int argc, char **argv);
 
 /* app_check writing its report to out (tests); same exit codes. */
 int app_check_report(const fb_config *cfg, FILE *out);

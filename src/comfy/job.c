@@ -1,6 +1,8 @@
 /* Job validation and construction (see job.h). */
 #include "comfy/job.h"
 
+#include <cjson/cJSON.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -192,7 +194,11 @@ comfy_job *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_
         snprintf(j->resolution, sizeof j->resolution, "%s", m->resolution);
         if (!j->resolution[0])
             snprintf(j->resolution, sizeof j->resolution, "%ux%u", m->width, m->height);
-    } else if (m->kind != COMFY_KIND_VIDEO || wf_has_param(wf, WF_P_WIDTH)) {
+    } else if (m->kind == COMFY_KIND_VIDEO && !wf_has_param(wf, WF_P_WIDTH)) {
+        /* The video workflow renders its own size: the result still carries it. */
+        if (wf_template_size(wf, &j->width, &j->height))
+            snprintf(j->resolution, sizeof j->resolution, "%ux%u", j->width, j->height);
+    } else {
         const ratios_set *ratios = cat->ratios; /* one load: SIGHUP may swap the lists */
         r = m->resolution[0] ? ratios_find(ratios, m->resolution) : ratios_default(ratios);
         if (r) {
@@ -247,6 +253,7 @@ static void copy_params(comfy_job *d, const comfy_job *s)
     d->height = s->height;
     d->seed = s->seed;
     d->upscale = s->upscale;
+    d->prior_upscale = s->prior_upscale;
     d->nloras = s->nloras;
     memcpy(d->lora_name, s->lora_name, sizeof d->lora_name);
     memcpy(d->lora_file, s->lora_file, sizeof d->lora_file);
@@ -296,13 +303,12 @@ comfy_job *cjob_new_upscale(const comfy_job *src, uint64_t new_id, uint32_t fact
     copy_params(j, src);
     j->kind = COMFY_KIND_UPSCALE;
     j->workflow = WF_UPSCALE;
+    /* The label and its size stay the source's, so the result is counted under the label the
+     * user picked; the factor applied so far carries over (a x2 of a x2 result is x4). */
+    j->prior_upscale = cjob_total_upscale(src);
     j->upscale = factor;
     j->nloras = 0;
     j->has_strength[0] = j->has_strength[1] = false;
-    if (src->width && src->height) {
-        j->width = src->width * factor;
-        j->height = src->height * factor;
-    }
     set_ref(j, reply, origin);
     j->nimages = 1;
     j->images[0].url = util_strdup(image_url ? image_url : "");
@@ -377,4 +383,226 @@ void cjob_lora_list(const comfy_job *j, char *out, size_t outlen)
         if (w < 0 || (size_t)w >= outlen - used) break;
         used += (size_t)w;
     }
+}
+
+char *cjob_lora_json(const comfy_job *j)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (unsigned i = 0; arr && i < j->nloras; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(j->lora_name[i]));
+    char *out = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (!out) abort();
+    return out;
+}
+
+uint32_t cjob_total_upscale(const comfy_job *j)
+{
+    uint32_t prior = j->prior_upscale ? j->prior_upscale : 1;
+    uint32_t own = j->upscale ? j->upscale : 1;
+    return prior * own;
+}
+
+void cjob_output_size(const comfy_job *j, uint32_t *width, uint32_t *height)
+{
+    uint32_t f = cjob_total_upscale(j);
+    *width = j->width && j->height ? j->width * f : 0;
+    *height = j->width && j->height ? j->height * f : 0;
+}
+
+/* ---- persistence (the results table) ------------------------------------------------------ */
+
+static void add_u64(cJSON *o, const char *k, uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    cJSON_AddStringToObject(o, k, buf); /* as text: doubles cannot hold every uint64 */
+}
+
+char *cjob_to_json(const comfy_job *j)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "v", 1);
+    cJSON_AddNumberToObject(o, "kind", j->kind);
+    cJSON_AddNumberToObject(o, "workflow", j->workflow);
+    cJSON_AddStringToObject(o, "user_prompt", j->user_prompt ? j->user_prompt : "");
+    cJSON_AddStringToObject(o, "prompt", j->prompt ? j->prompt : "");
+    cJSON_AddStringToObject(o, "resolution", j->resolution);
+    cJSON_AddNumberToObject(o, "width", j->width);
+    cJSON_AddNumberToObject(o, "height", j->height);
+    add_u64(o, "seed", j->seed);
+    cJSON_AddNumberToObject(o, "upscale", j->upscale);
+    cJSON_AddNumberToObject(o, "prior_upscale", j->prior_upscale);
+    cJSON *loras = cJSON_AddArrayToObject(o, "loras");
+    for (unsigned i = 0; i < j->nloras && i < COMFY_MAX_LORAS; i++) {
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddStringToObject(l, "name", j->lora_name[i]);
+        cJSON_AddStringToObject(l, "file", j->lora_file[i]);
+        cJSON_AddNumberToObject(l, "strength", j->lora_strength[i]);
+        cJSON_AddItemToArray(loras, l);
+    }
+    cJSON *st = cJSON_AddArrayToObject(o, "strengths");
+    for (int i = 0; i < 2; i++)
+        cJSON_AddItemToArray(st, j->has_strength[i] ? cJSON_CreateNumber(j->strength[i])
+                                                    : cJSON_CreateNull());
+    cJSON *imgs = cJSON_AddArrayToObject(o, "images");
+    for (unsigned i = 0; i < j->nimages && i < COMFY_MAX_IMAGES; i++) {
+        cJSON *im = cJSON_CreateObject();
+        cJSON_AddStringToObject(im, "url", j->images[i].url ? j->images[i].url : "");
+        cJSON_AddStringToObject(im, "filename",
+                                j->images[i].filename ? j->images[i].filename : "image");
+        if (j->images[i].content_type)
+            cJSON_AddStringToObject(im, "content_type", j->images[i].content_type);
+        add_u64(im, "size", j->images[i].declared_size);
+        cJSON_AddItemToArray(imgs, im);
+    }
+    cJSON *org = cJSON_AddObjectToObject(o, "origin");
+    add_u64(org, "user_id", j->origin.user_id);
+    add_u64(org, "guild_id", j->origin.guild_id);
+    add_u64(org, "channel_id", j->origin.channel_id);
+    cJSON_AddStringToObject(org, "user_name", j->origin.user_name);
+    add_u64(o, "source_job_id", j->source_job_id);
+    char *out = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!out) abort();
+    return out;
+}
+
+/* Field readers: false (with err) when the field is missing or of the wrong type/range. */
+static bool get_num(const cJSON *o, const char *k, double lo, double hi, double *out, char *err,
+                    size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) {
+        snprintf(err, errlen, "field %s missing or out of range", k);
+        return false;
+    }
+    *out = v->valuedouble;
+    return true;
+}
+
+static bool get_str(const cJSON *o, const char *k, size_t max, const char **out, char *err,
+                    size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsString(v) || strlen(v->valuestring) > max) {
+        snprintf(err, errlen, "field %s missing or too long", k);
+        return false;
+    }
+    *out = v->valuestring;
+    return true;
+}
+
+static bool get_u64(const cJSON *o, const char *k, uint64_t *out, char *err, size_t errlen)
+{
+    const char *s;
+    if (!get_str(o, k, 20, &s, err, errlen)) return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || errno || s[0] == '-') {
+        snprintf(err, errlen, "field %s is not a number", k);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+comfy_job *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen)
+{
+    cJSON *o = json ? cJSON_Parse(json) : NULL;
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, errlen, "not a JSON object");
+        cJSON_Delete(o);
+        return NULL;
+    }
+    comfy_job *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->id = id;
+    j->reply.token = util_strdup("");
+    double kind, wf, w, h, up, prior;
+    const char *up_s, *p_s, *res;
+    const cJSON *org = cJSON_GetObjectItemCaseSensitive(o, "origin");
+    const cJSON *loras = cJSON_GetObjectItemCaseSensitive(o, "loras");
+    const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(o, "images");
+    const cJSON *sts = cJSON_GetObjectItemCaseSensitive(o, "strengths");
+    bool ok = get_num(o, "kind", 0, COMFY_KIND_COUNT - 1, &kind, err, errlen) &&
+              get_num(o, "workflow", 0, WF_KIND_COUNT - 1, &wf, err, errlen) &&
+              get_str(o, "user_prompt", CJOB_PROMPT_MAX_BYTES, &up_s, err, errlen) &&
+              get_str(o, "prompt", 4 * CJOB_PROMPT_MAX_BYTES, &p_s, err, errlen) &&
+              get_str(o, "resolution", COMFY_LABEL_MAX, &res, err, errlen) &&
+              get_num(o, "width", 0, 65536, &w, err, errlen) &&
+              get_num(o, "height", 0, 65536, &h, err, errlen) &&
+              get_u64(o, "seed", &j->seed, err, errlen) &&
+              get_num(o, "upscale", 0, 64, &up, err, errlen) &&
+              get_num(o, "prior_upscale", 0, 4096, &prior, err, errlen) &&
+              get_u64(o, "source_job_id", &j->source_job_id, err, errlen) && cJSON_IsObject(org) &&
+              get_u64(org, "user_id", &j->origin.user_id, err, errlen) &&
+              get_u64(org, "guild_id", &j->origin.guild_id, err, errlen) &&
+              get_u64(org, "channel_id", &j->origin.channel_id, err, errlen) &&
+              cJSON_IsArray(loras) && cJSON_GetArraySize(loras) <= COMFY_MAX_LORAS &&
+              cJSON_IsArray(imgs) && cJSON_GetArraySize(imgs) <= COMFY_MAX_IMAGES &&
+              cJSON_IsArray(sts) && cJSON_GetArraySize(sts) == 2;
+    if (ok) {
+        j->kind = (comfy_kind)kind;
+        j->workflow = (wf_kind)wf;
+        j->user_prompt = util_strdup(up_s);
+        j->prompt = util_strdup(p_s);
+        snprintf(j->resolution, sizeof j->resolution, "%s", res);
+        j->width = (uint32_t)w;
+        j->height = (uint32_t)h;
+        j->upscale = (uint32_t)up;
+        j->prior_upscale = (uint32_t)prior;
+        j->seed &= CJOB_MAX_SEED;
+        const cJSON *un = cJSON_GetObjectItemCaseSensitive(org, "user_name");
+        if (cJSON_IsString(un))
+            snprintf(j->origin.user_name, sizeof j->origin.user_name, "%s", un->valuestring);
+        const cJSON *l;
+        cJSON_ArrayForEach(l, loras)
+        {
+            const char *name, *file;
+            double strength;
+            ok = ok && get_str(l, "name", LORAS_NAME_MAX, &name, err, errlen) &&
+                 get_str(l, "file", LORAS_FILE_MAX, &file, err, errlen) &&
+                 get_num(l, "strength", -10, 10, &strength, err, errlen);
+            if (!ok) break;
+            snprintf(j->lora_name[j->nloras], sizeof j->lora_name[0], "%s", name);
+            snprintf(j->lora_file[j->nloras], sizeof j->lora_file[0], "%s", file);
+            j->lora_strength[j->nloras++] = strength;
+        }
+        for (int i = 0; ok && i < 2; i++) {
+            const cJSON *v = cJSON_GetArrayItem(sts, i);
+            if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 10) {
+                j->has_strength[i] = true;
+                j->strength[i] = v->valuedouble;
+            } else if (!cJSON_IsNull(v)) {
+                snprintf(err, errlen, "field strengths is not two numbers or nulls");
+                ok = false;
+            }
+        }
+        const cJSON *im;
+        cJSON_ArrayForEach(im, imgs)
+        {
+            const char *url, *fname;
+            uint64_t size = 0;
+            ok = ok && get_str(im, "url", 4096, &url, err, errlen) &&
+                 get_str(im, "filename", 1024, &fname, err, errlen) &&
+                 get_u64(im, "size", &size, err, errlen);
+            if (!ok) break;
+            cjob_image *ci = &j->images[j->nimages++];
+            ci->url = util_strdup(url);
+            ci->filename = util_strdup(fname);
+            const cJSON *ct = cJSON_GetObjectItemCaseSensitive(im, "content_type");
+            ci->content_type = cJSON_IsString(ct) && strlen(ct->valuestring) < 256
+                                   ? util_strdup(ct->valuestring)
+                                   : NULL;
+            ci->declared_size = size;
+        }
+    }
+    cJSON_Delete(o);
+    if (!ok) {
+        cjob_free(j);
+        return NULL;
+    }
+    return j;
 }

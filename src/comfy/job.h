@@ -54,9 +54,10 @@ typedef struct comfy_job {
     char *user_prompt; /* owned; as typed ("" for redux/upscale) */
     char *prompt;      /* owned; with LoRA trigger words appended */
     char resolution[COMFY_LABEL_MAX + 1];
-    uint32_t width, height;
+    uint32_t width, height; /* the label's size (what the user picked), not the delivered one */
     uint64_t seed;
-    uint32_t upscale;
+    uint32_t upscale;       /* the factor this job's workflow applies */
+    uint32_t prior_upscale; /* upscale jobs: the factor the source image already had (0 = 1) */
     unsigned nloras;
     char lora_name[COMFY_MAX_LORAS][LORAS_NAME_MAX + 1];
     char lora_file[COMFY_MAX_LORAS][LORAS_FILE_MAX + 1];
@@ -103,5 +104,22 @@ void cjob_values(const comfy_job *j, const char *const uploaded[COMFY_MAX_IMAGES
 
 /* Comma-separated LoRA display names into out ("" when none). */
 void cjob_lora_list(const comfy_job *j, char *out, size_t outlen);
+/* The LoRA display names as a JSON list (["Anime Style","Watercolor"], [] when none), as the
+ * original stored them in image_stats.loras. malloc'd; aborts on OOM. */
+char *cjob_lora_json(const comfy_job *j);
+
+/* The job's parameters as JSON (everything Regenerate and Upscale need: kind, workflow,
+ * prompts, label and size, seed, factors, LoRAs with files and strengths, strengths, input
+ * image URLs, requester), for the results table. malloc'd; aborts on OOM. */
+char *cjob_to_json(const comfy_job *j);
+/* The job back from cjob_to_json's text, every field checked (types, ranges, lengths); the
+ * reply is empty (a button press brings its own). NULL with err when the text is not such a
+ * job. */
+comfy_job *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen);
+
+/* The result's upscale factor relative to the label's size (an Upscale of a x2 result by 2 is
+ * 4), and its delivered pixel size (0x0 when the size is unknown). */
+uint32_t cjob_total_upscale(const comfy_job *j);
+void cjob_output_size(const comfy_job *j, uint32_t *width, uint32_t *height);
 
 #endif

@@ -644,6 +644,26 @@ void wf_set_free(wf_set *set)
     }
 }
 
+bool wf_template_size(const wf_workflow *wf, uint32_t *width, uint32_t *height)
+{
+    if (!wf || !wf->graph) return false;
+    const cJSON *node;
+    cJSON_ArrayForEach(node, wf->graph)
+    {
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(node, "inputs");
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(in, "width");
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(in, "height");
+        if (!cJSON_IsNumber(w) || !cJSON_IsNumber(h)) continue;
+        if (w->valuedouble < 1 || w->valuedouble > 16384 || h->valuedouble < 1 ||
+            h->valuedouble > 16384)
+            continue;
+        *width = (uint32_t)w->valuedouble;
+        *height = (uint32_t)h->valuedouble;
+        return true;
+    }
+    return false;
+}
+
 bool wf_has_param(const wf_workflow *wf, wf_param p)
 {
     return wf && (unsigned)p < WF_P_COUNT && wf->ntargets[p] > 0;

@@ -127,6 +127,11 @@ void wf_free(wf_workflow *wf);
 int wf_set_load(wf_set *set, const char *dir, char *err, size_t errlen);
 void wf_set_free(wf_set *set);
 
+/* The size a workflow renders when the job cannot set it: the literal width and height inputs
+ * of its first node that has both (a latent node, e.g. Wan's EmptyHunyuanLatentVideo). False
+ * when there is none. Used to give video results their resolution. */
+bool wf_template_size(const wf_workflow *wf, uint32_t *width, uint32_t *height);
+
 /* True when the workflow takes this parameter / LoRAs. */
 bool wf_has_param(const wf_workflow *wf, wf_param p);
 

@@ -143,6 +143,10 @@ static const key_def keys[] = {
     I(router_threads, "FLUXBOT_ROUTER_THREADS", 1, 64, "2", "Router (command handling) threads."),
     I(runner_threads, "FLUXBOT_RUNNER_THREADS", 1, 64, "2", "ComfyUI job runner threads."),
     I(stats_threads, "FLUXBOT_STATS_THREADS", 1, 16, "1", "Stats reporter threads (read-only)."),
+    I(active_user_min_events, NULL, 1, 1000000, "5",
+      "Tracked events in the /stats window that make a user an Active User."),
+    I(result_retention_days, NULL, 1, 3650, "30",
+      "Days a result's parameters are kept, so Regenerate and Upscale work after a restart."),
     I(mailbox_capacity, NULL, 16, 1048576, "1024",
       "Ring slots per sending thread of each mailbox."),
     S(db_path, "FLUXBOT_DB", "fluxbot.db", "SQLite analytics database."),
@@ -429,7 +433,9 @@ static const char *env_get(char *const *envp, const char *name)
 static const cfg_usage_item commands[] = {
     {"run", "", "run the bot (default when DISCORD_TOKEN is set)"},
     {"demo", "", "run the embedded demo on loopback fakes (default without a token)"},
-    {"stats", "[--db FILE] [--days N] [--json]", "print usage statistics"},
+    {"stats", "[-c FILE] [--db FILE] [--days N] [--json] [--chart FILE.png]",
+     "print usage statistics"},
+    {"import-analytics", "[--db FILE] SOURCE", "import the Python bot's analytics.db"},
     {"check", "", "validate configuration, workflows and connectivity"},
 };
 static const cfg_usage_item options[] = {

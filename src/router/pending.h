@@ -42,10 +42,12 @@ typedef struct rpend_entry {
     uint64_t deadline_ms; /* monotonic ms after which rpend_expire hands it back */
 
     /* The command_usage row written when the answer is in. */
-    bool record;                         /* false: no row (autocomplete) */
+    bool record;                         /* false: no row */
     char command[RPEND_COMMAND_MAX + 1]; /* "comfy", "button:regenerate", ... */
     uint64_t user_id, guild_id, channel_id;
-    bool success; /* the row's success if the callback is accepted */
+    bool success;            /* the row's success if the callback is accepted */
+    int cmd_kind;            /* an_cmd_kind: slash command, button, autocomplete, ... */
+    uint64_t interaction_id; /* the row's key for a later outcome (an_record_outcome) */
 
     /* Router bookkeeping (counter slots), opaque here. */
     int stat_cmd;

@@ -64,6 +64,14 @@ an_event ev_command(uint64_t seq, int64_t ts, uint64_t user, const char *name, b
     return e;
 }
 
+an_event ev_interaction(uint64_t seq, int64_t ts, uint64_t user, const char *name, an_cmd_kind kind,
+                        bool ok)
+{
+    an_event e = ev_command(seq, ts, user, name, ok);
+    e.cmd_kind = kind;
+    return e;
+}
+
 an_event ev_image(uint64_t seq, int64_t ts, uint64_t user, const char *res, uint32_t ms, bool video,
                   bool ok)
 {
@@ -129,16 +137,17 @@ void assert_rollups_match_raw(sqlite3 *db)
     assert_int_equal(
         sql_diff(db,
                  "SELECT day, total_commands, failed_commands, total_images, image_ms_sum,"
-                 " total_videos, video_ms_sum, failed_generations, total_activity, unique_users"
-                 " FROM daily_stats",
+                 " total_videos, video_ms_sum, failed_generations, total_activity, unique_users,"
+                 " total_buttons FROM daily_stats",
                  "WITH ev(day, u) AS (SELECT ts_ms / 86400000, user_id FROM command_usage"
                  "  UNION ALL SELECT ts_ms / 86400000, user_id FROM image_stats"
                  "  UNION ALL SELECT ts_ms / 86400000, user_id FROM user_activity),"
                  " days AS (SELECT day, COUNT(DISTINCT u) AS uu FROM ev GROUP BY day)"
                  " SELECT d.day,"
-                 "  (SELECT COUNT(*) FROM command_usage WHERE ts_ms / 86400000 = d.day),"
                  "  (SELECT COUNT(*) FROM command_usage WHERE ts_ms / 86400000 = d.day"
-                 "    AND success = 0),"
+                 "    AND kind = 'command'),"
+                 "  (SELECT COUNT(*) FROM command_usage WHERE ts_ms / 86400000 = d.day"
+                 "    AND success = 0 AND kind = 'command'),"
                  "  (SELECT COUNT(*) FROM image_stats WHERE ts_ms / 86400000 = d.day"
                  "    AND success = 1 AND is_video = 0),"
                  "  (SELECT IFNULL(SUM(generation_ms), 0) FROM image_stats"
@@ -150,29 +159,31 @@ void assert_rollups_match_raw(sqlite3 *db)
                  "  (SELECT COUNT(*) FROM image_stats WHERE ts_ms / 86400000 = d.day"
                  "    AND success = 0),"
                  "  (SELECT COUNT(*) FROM user_activity WHERE ts_ms / 86400000 = d.day),"
-                 "  d.uu FROM days d"),
+                 "  d.uu, (SELECT COUNT(*) FROM command_usage WHERE ts_ms / 86400000 = d.day"
+                 "    AND kind = 'button') FROM days d"),
         0);
     assert_int_equal(sql_diff(db, "SELECT day, command_name, count FROM daily_commands",
                               "SELECT ts_ms / 86400000, command_name, COUNT(*) FROM command_usage"
-                              " GROUP BY 1, 2"),
+                              " WHERE kind = 'command' GROUP BY 1, 2"),
                      0);
     assert_int_equal(sql_diff(db, "SELECT day, resolution, count FROM daily_resolutions",
                               "SELECT ts_ms / 86400000, resolution, COUNT(*) FROM image_stats"
                               " WHERE success = 1 AND resolution <> '' GROUP BY 1, 2"),
                      0);
     assert_int_equal(
-        sql_diff(db, "SELECT day, user_id, commands FROM daily_users",
-                 "WITH ev(day, u, c) AS (SELECT ts_ms / 86400000, user_id, 1 FROM command_usage"
+        sql_diff(db, "SELECT day, user_id, commands, events FROM daily_users",
+                 "WITH ev(day, u, c) AS (SELECT ts_ms / 86400000, user_id, kind = 'command'"
+                 "  FROM command_usage"
                  "  UNION ALL SELECT ts_ms / 86400000, user_id, 0 FROM image_stats"
                  "  UNION ALL SELECT ts_ms / 86400000, user_id, 0 FROM user_activity)"
-                 " SELECT day, u, SUM(c) FROM ev GROUP BY 1, 2"),
+                 " SELECT day, u, SUM(c), COUNT(*) FROM ev GROUP BY 1, 2"),
         0);
     assert_int_equal(
         sql_diff(db,
                  "SELECT hour, total_commands, total_images, image_ms_sum, total_videos,"
-                 " video_ms_sum FROM hourly_stats",
-                 "WITH c AS (SELECT ts_ms / 3600000 AS h, COUNT(*) AS n FROM command_usage"
-                 "  GROUP BY 1),"
+                 " video_ms_sum, total_buttons FROM hourly_stats",
+                 "WITH c AS (SELECT ts_ms / 3600000 AS h, SUM(kind = 'command') AS n,"
+                 "  SUM(kind = 'button') AS b FROM command_usage GROUP BY 1),"
                  " i AS (SELECT ts_ms / 3600000 AS h, SUM(success = 1 AND is_video = 0) AS ni,"
                  "  SUM(CASE WHEN success = 1 AND is_video = 0 THEN IFNULL(generation_ms, 0)"
                  "   ELSE 0 END) AS mi, SUM(success = 1 AND is_video = 1) AS nv,"
@@ -181,18 +192,22 @@ void assert_rollups_match_raw(sqlite3 *db)
                  " hs AS (SELECT h FROM c UNION SELECT h FROM i"
                  "  UNION SELECT ts_ms / 3600000 FROM user_activity)"
                  " SELECT hs.h, IFNULL(c.n, 0), IFNULL(i.ni, 0), IFNULL(i.mi, 0), IFNULL(i.nv, 0),"
-                 "  IFNULL(i.mv, 0) FROM hs LEFT JOIN c ON c.h = hs.h LEFT JOIN i ON i.h = hs.h"),
+                 "  IFNULL(i.mv, 0), IFNULL(c.b, 0)"
+                 " FROM hs LEFT JOIN c ON c.h = hs.h LEFT JOIN i ON i.h = hs.h"),
         0);
     assert_int_equal(sql_diff(db, "SELECT hour, command_name, count FROM hourly_commands",
                               "SELECT ts_ms / 3600000, command_name, COUNT(*) FROM command_usage"
-                              " GROUP BY 1, 2"),
+                              " WHERE kind = 'command' GROUP BY 1, 2"),
                      0);
     assert_int_equal(sql_diff(db, "SELECT hour, resolution, count FROM hourly_resolutions",
                               "SELECT ts_ms / 3600000, resolution, COUNT(*) FROM image_stats"
                               " WHERE success = 1 AND resolution <> '' GROUP BY 1, 2"),
                      0);
-    assert_int_equal(sql_diff(db, "SELECT hour, user_id FROM hourly_users",
-                              "SELECT DISTINCT ts_ms / 3600000, user_id FROM command_usage"),
+    assert_int_equal(sql_diff(db, "SELECT hour, user_id, events FROM hourly_users",
+                              "WITH ev(h, u) AS (SELECT ts_ms / 3600000, user_id FROM command_usage"
+                              "  UNION ALL SELECT ts_ms / 3600000, user_id FROM image_stats"
+                              "  UNION ALL SELECT ts_ms / 3600000, user_id FROM user_activity)"
+                              " SELECT h, u, COUNT(*) FROM ev GROUP BY 1, 2"),
                      0);
     assert_int_equal(sql_diff(db, "SELECT user_id, first_seen_ms FROM known_users",
                               "WITH ev(u, t) AS (SELECT user_id, ts_ms FROM command_usage"

@@ -37,6 +37,10 @@ int make_unwritable(const char *path, int on);
 
 an_event ev_command(uint64_t seq, int64_t ts, uint64_t user, const char *name, bool ok);
 
+/* A command_usage row of another kind (a button, an autocomplete, ...). */
+an_event ev_interaction(uint64_t seq, int64_t ts, uint64_t user, const char *name, an_cmd_kind kind,
+                        bool ok);
+
 an_event ev_image(uint64_t seq, int64_t ts, uint64_t user, const char *res, uint32_t ms, bool video,
                   bool ok);
 

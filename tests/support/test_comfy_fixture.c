@@ -12,6 +12,11 @@ const rl_config *cfx_rest_limits;
 
 cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
 {
+    return cfx_start_db(nsrv, tune, NULL);
+}
+
+cfx *cfx_start_db(unsigned nsrv, cfx_tune_fn tune, const char *db)
+{
     log_configure(LOG_LEVEL_WARN, false, 2);
     cfx *x = calloc(1, sizeof *x);
     frest_config fc = {.token = CFX_TOKEN, .application_id = CFX_APP};
@@ -45,7 +50,14 @@ cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune)
         snprintf(x->cfg.attachment_hosts.items[x->cfg.attachment_hosts.count++], CFG_STR, "%s",
                  hp ? hp + 3 : cu);
     }
-    snprintf(x->db, sizeof x->db, "/tmp/fb_comfy_test_%d_%p.db", (int)getpid(), (void *)x);
+    if (db) {
+        snprintf(x->db, sizeof x->db, "%s", db);
+        x->keep_db = true;
+    } else {
+        snprintf(x->db, sizeof x->db, "/tmp/fb_comfy_test_%d_%p.db", (int)getpid(), (void *)x);
+    }
+    /* The runner reads stored results back from the same database. */
+    snprintf(x->cfg.db_path, sizeof x->cfg.db_path, "%s", x->db);
     x->sys = rt_system_new();
     an_writer_config ac = {.db_path = x->db, .flush_ms = 20};
     x->aw = an_writer_new(x->sys, &ac);
@@ -88,6 +100,10 @@ void cfx_stop(cfx *x)
         fcomfy_stop(x->srv[i]);
     fcomfy_stop(x->cdn);
     frest_stop(x->rest);
+    if (x->keep_db) {
+        free(x);
+        return;
+    }
     unlink(x->db);
     char side[128];
     snprintf(side, sizeof side, "%s-wal", x->db);

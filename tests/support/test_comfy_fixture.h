@@ -52,6 +52,7 @@ typedef struct cfx {
     uint64_t next_ix;
     comfy_http *http;
     bool stopped;
+    bool keep_db;
 } cfx;
 
 typedef void (*cfx_tune_fn)(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o);
@@ -61,6 +62,9 @@ typedef void (*cfx_tune_fn)(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts
 extern const rl_config *cfx_rest_limits;
 
 cfx *cfx_start(unsigned nsrv, cfx_tune_fn tune);
+/* The same on the analytics database db, kept at cfx_stop (a "restart" starts another cfx on
+ * it). */
+cfx *cfx_start_db(unsigned nsrv, cfx_tune_fn tune, const char *db);
 
 void cfx_stop(cfx *x);
 

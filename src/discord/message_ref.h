@@ -1,0 +1,25 @@
+/*
+ * The reference a Discord message object gives back (the body of a webhook edit's 200): its id,
+ * its channel and the URL of its first attachment, so a result can be found again after a
+ * restart. Pure; untrusted input: bounded sizes, snowflakes as strings, URLs https only.
+ */
+#ifndef FLUXBOT_DISCORD_MESSAGE_REF_H
+#define FLUXBOT_DISCORD_MESSAGE_REF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DMSG_BODY_MAX (1u << 20) /* larger bodies are not parsed */
+#define DMSG_URL_MAX 2048
+
+typedef struct dmsg_ref {
+    uint64_t message_id, channel_id;
+    char attachment_url[DMSG_URL_MAX + 1]; /* "" when the message has none */
+} dmsg_ref;
+
+/* Parses body (len bytes, need not be NUL-terminated). False when it is not a message object
+ * with a valid id. */
+bool dmsg_parse_ref(const char *body, size_t len, dmsg_ref *out);
+
+#endif
