@@ -1,12 +1,16 @@
 /*
  * fuzz_image: image bytes as a user attaches them (untrusted, whatever their declared type):
- * content sniffing (img_sniff) and the strict PNG validator (img_png_validate), which walks
- * every chunk, checks every CRC and inflates all IDAT data. (The encoder used for the round
- * trip is the test kit's PNG fixture.)
+ * content sniffing (img_sniff), the input validator every attachment goes through before it is
+ * uploaded (imgchk_validate: PNG, JPEG and WebP structure, declared size against the limits,
+ * truncation), and the strict PNG validator (img_png_validate), which walks every chunk, checks
+ * every CRC and inflates all IDAT data. (The encoder used for the round trip is the test kit's
+ * PNG fixture.)
  *
  * Invariants asserted, beyond "no crash, no sanitizer report":
- *  - a refused image has a reason; an accepted one has a PNG signature, non-zero dimensions,
- *    and is sniffed as PNG;
+ *  - imgchk_validate: a refusal has a reason; an accepted image is a PNG, JPEG or WebP (as
+ *    sniffed) with non-zero dimensions within the limits it was given;
+ *  - img_png_validate: a refused image has a reason; an accepted one has a PNG signature,
+ *    non-zero dimensions, and is sniffed as PNG;
  *  - images the encoder makes (sizes and pattern from the input) always validate with their
  *    own dimensions, and any single flipped byte inside one is either refused or still valid.
  */
@@ -15,6 +19,7 @@
 #include <string.h>
 
 #include "comfy/image.h"
+#include "comfy/image_check.h"
 #include "fakes/image_fixture.h"
 #include "fuzz_support.h"
 
@@ -31,6 +36,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)img_is_input_type(t);
     uint32_t w = 0, h = 0;
     char err[256] = "";
+    /* small limits, so that the "too large" path is reached by small inputs too */
+    imgchk_limits lim = {.max_side = 4096, .max_pixels = 4u << 20};
+    imgchk_info info;
+    if (imgchk_validate(img, size, &lim, &info, err, sizeof err) == IMGCHK_OK) {
+        FZ_ASSERT(info.type == IMG_PNG || info.type == IMG_JPEG || info.type == IMG_WEBP,
+                  "accepted image of another type", NULL);
+        FZ_ASSERT(info.width > 0 && info.height > 0, "accepted image with a zero dimension", NULL);
+        FZ_ASSERT(info.width <= lim.max_side && info.height <= lim.max_side &&
+                      (uint64_t)info.width * info.height <= lim.max_pixels,
+                  "accepted image over the limits", NULL);
+    } else {
+        FZ_ASSERT(err[0] != '\0', "image refused without a reason", NULL);
+    }
+    err[0] = '\0';
     if (img_png_validate(img, size, &w, &h, err, sizeof err) == 0) {
         FZ_ASSERT(t == IMG_PNG, "valid PNG not sniffed as PNG", NULL);
         FZ_ASSERT(w > 0 && h > 0, "valid PNG with a zero dimension", NULL);
