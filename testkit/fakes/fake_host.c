@@ -13,16 +13,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fakes/fake_tcp.h"
 #include "util/util_str.h"
 
 #define HEAD_MAX 8192
 
 struct fhost {
-    int listen_fd;
-    int wake[2];
+    ftcp *tcp;
     int port;
     char url[64], hostport[32];
-    pthread_t thread;
     pthread_mutex_t mu;
     fhost_mode mode;
     int status;
@@ -34,23 +33,11 @@ struct fhost {
     char last_head[HEAD_MAX];
 };
 
-static void send_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        c += w;
-        n -= (size_t)w;
-    }
-}
-
 /* Waits until the peer closes or the host stops (the STALL answer). */
 static void wait_for_close(fhost *h, int fd)
 {
     for (;;) {
-        struct pollfd p[2] = {{fd, POLLIN, 0}, {h->wake[0], POLLIN, 0}};
+        struct pollfd p[2] = {{fd, POLLIN, 0}, {ftcp_wake_fd(h->tcp), POLLIN, 0}};
         int n = poll(p, 2, 1000);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 || p[1].revents) return;
@@ -101,21 +88,21 @@ static void serve(fhost *h, int fd)
                      "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n\r\n",
                      ctype, blen);
-        send_all(fd, out, (size_t)n);
-        if (blen) send_all(fd, body, blen);
+        ftcp_send_all(fd, out, (size_t)n);
+        if (blen) ftcp_send_all(fd, body, blen);
         break;
     case FHOST_REDIRECT:
         n = snprintf(out, sizeof out,
                      "HTTP/1.1 %d Redirect\r\nLocation: %s\r\nContent-Length: 0\r\n"
                      "Connection: close\r\n\r\n",
                      status, location);
-        send_all(fd, out, (size_t)n);
+        ftcp_send_all(fd, out, (size_t)n);
         break;
     case FHOST_STALL:
         n = snprintf(out, sizeof out,
                      "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n"
                      "Connection: close\r\n\r\n\x89PNG");
-        send_all(fd, out, (size_t)n);
+        ftcp_send_all(fd, out, (size_t)n);
         wait_for_close(h, fd);
         break;
     case FHOST_STATUS:
@@ -123,72 +110,40 @@ static void serve(fhost *h, int fd)
                      "HTTP/1.1 %d Status\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n"
                      "Connection: close\r\n\r\nnope",
                      status);
-        send_all(fd, out, (size_t)n);
+        ftcp_send_all(fd, out, (size_t)n);
         break;
     }
     free(body);
 }
 
-static void *host_main(void *arg)
+static void serve_cb(void *ctx, int fd)
 {
-    fhost *h = arg;
-    for (;;) {
-        struct pollfd p[2] = {{h->listen_fd, POLLIN, 0}, {h->wake[0], POLLIN, 0}};
-        int n = poll(p, 2, -1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 || p[1].revents) break;
-        int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) continue;
-        serve(h, fd);
-        shutdown(fd, SHUT_WR);
-        close(fd);
-    }
-    return NULL;
+    serve(ctx, fd);
 }
 
 fhost *fhost_start(void)
 {
     fhost *h = calloc(1, sizeof *h);
     if (!h) return NULL;
-    h->wake[0] = h->wake[1] = -1;
     pthread_mutex_init(&h->mu, NULL);
     h->mode = FHOST_STATUS;
     h->status = 404;
-    h->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    if (h->listen_fd < 0 || bind(h->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(h->listen_fd, 64) != 0 || getsockname(h->listen_fd, (struct sockaddr *)&a, &al) ||
-        pipe2(h->wake, O_CLOEXEC) != 0)
-        goto fail;
-    h->port = ntohs(a.sin_port);
+    h->tcp = ftcp_start(serve_cb, h);
+    if (!h->tcp) {
+        pthread_mutex_destroy(&h->mu);
+        free(h);
+        return NULL;
+    }
+    h->port = ftcp_port(h->tcp);
     snprintf(h->url, sizeof h->url, "http://127.0.0.1:%d", h->port);
     snprintf(h->hostport, sizeof h->hostport, "127.0.0.1:%d", h->port);
-    if (pthread_create(&h->thread, NULL, host_main, h) != 0) goto fail;
     return h;
-fail:
-    if (h->listen_fd >= 0) close(h->listen_fd);
-    if (h->wake[0] >= 0) close(h->wake[0]);
-    if (h->wake[1] >= 0) close(h->wake[1]);
-    pthread_mutex_destroy(&h->mu);
-    free(h);
-    return NULL;
 }
 
 void fhost_stop(fhost *h)
 {
     if (!h) return;
-    char c = 1;
-    ssize_t w;
-    do {
-        w = write(h->wake[1], &c, 1);
-    } while (w < 0 && errno == EINTR);
-    pthread_join(h->thread, NULL);
-    close(h->listen_fd);
-    close(h->wake[0]);
-    close(h->wake[1]);
+    ftcp_stop(h->tcp);
     pthread_mutex_destroy(&h->mu);
     free(h->body);
     free(h);

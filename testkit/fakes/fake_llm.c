@@ -15,15 +15,15 @@
 
 #include <cjson/cJSON.h>
 
+#include "fakes/fake_tcp.h"
+
 #define HEAD_MAX 8192
 #define BODY_MAX (1u << 20)
 
 struct fllm {
-    int listen_fd;
-    int wake[2];
+    ftcp *tcp;
     int port;
     char url[64];
-    pthread_t thread;
     pthread_mutex_t mu;
     fllm_mode mode;
     unsigned delay_ms;
@@ -36,18 +36,6 @@ struct fllm {
     bool last_key_ok;
 };
 
-static void send_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        c += w;
-        n -= (size_t)w;
-    }
-}
-
 static void respond(int fd, int status, const char *ctype, const char *body)
 {
     char head[256];
@@ -56,14 +44,14 @@ static void respond(int fd, int status, const char *ctype, const char *body)
                      "HTTP/1.1 %d Fake\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n\r\n",
                      status, ctype, len);
-    send_all(fd, head, (size_t)n);
-    send_all(fd, body, len);
+    ftcp_send_all(fd, head, (size_t)n);
+    ftcp_send_all(fd, body, len);
 }
 
 /* Waits ms, or less when the client hangs up or the server stops: false then. */
 static bool wait_ms(fllm *l, int fd, unsigned ms)
 {
-    struct pollfd p[2] = {{fd, POLLIN, 0}, {l->wake[0], POLLIN, 0}};
+    struct pollfd p[2] = {{fd, POLLIN, 0}, {ftcp_wake_fd(l->tcp), POLLIN, 0}};
     for (;;) {
         int n = poll(p, 2, (int)ms);
         if (n < 0 && errno == EINTR) continue;
@@ -224,65 +212,33 @@ static void serve(fllm *l, int fd)
     free(body);
 }
 
-static void *llm_main(void *arg)
+static void serve_cb(void *ctx, int fd)
 {
-    fllm *l = arg;
-    for (;;) {
-        struct pollfd p[2] = {{l->listen_fd, POLLIN, 0}, {l->wake[0], POLLIN, 0}};
-        int n = poll(p, 2, -1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 || p[1].revents) break;
-        int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) continue;
-        serve(l, fd);
-        shutdown(fd, SHUT_WR);
-        close(fd);
-    }
-    return NULL;
+    serve(ctx, fd);
 }
 
 fllm *fllm_start(void)
 {
     fllm *l = calloc(1, sizeof *l);
     if (!l) return NULL;
-    l->wake[0] = l->wake[1] = -1;
     pthread_mutex_init(&l->mu, NULL);
     l->mode = FLLM_OK;
     l->status = 500;
-    l->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    if (l->listen_fd < 0 || bind(l->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(l->listen_fd, 64) != 0 || getsockname(l->listen_fd, (struct sockaddr *)&a, &al) ||
-        pipe2(l->wake, O_CLOEXEC) != 0)
-        goto fail;
-    l->port = ntohs(a.sin_port);
+    l->tcp = ftcp_start(serve_cb, l);
+    if (!l->tcp) {
+        pthread_mutex_destroy(&l->mu);
+        free(l);
+        return NULL;
+    }
+    l->port = ftcp_port(l->tcp);
     snprintf(l->url, sizeof l->url, "http://127.0.0.1:%d/v1", l->port);
-    if (pthread_create(&l->thread, NULL, llm_main, l) != 0) goto fail;
     return l;
-fail:
-    if (l->listen_fd >= 0) close(l->listen_fd);
-    if (l->wake[0] >= 0) close(l->wake[0]);
-    if (l->wake[1] >= 0) close(l->wake[1]);
-    pthread_mutex_destroy(&l->mu);
-    free(l);
-    return NULL;
 }
 
 void fllm_stop(fllm *l)
 {
     if (!l) return;
-    char c = 1;
-    ssize_t w;
-    do {
-        w = write(l->wake[1], &c, 1);
-    } while (w < 0 && errno == EINTR);
-    pthread_join(l->thread, NULL);
-    close(l->listen_fd);
-    close(l->wake[0]);
-    close(l->wake[1]);
+    ftcp_stop(l->tcp);
     pthread_mutex_destroy(&l->mu);
     free(l->reply);
     free(l->last_body);
