@@ -183,28 +183,9 @@ static void test_three_processes_start_at_once(void **state)
 
     e2e_child kids[3];
     memset(kids, 0, sizeof kids);
-    for (int i = 0; i < 3; i++) {
-        char db[160], out[160], log[160], lsan[200], shard[16];
-        snprintf(db, sizeof db, "%s/shard%d.db", dir, i);
-        snprintf(out, sizeof out, "%s/out%d", dir, i);
-        snprintf(log, sizeof log, "%s/shard%d.log", dir, i);
-        snprintf(lsan, sizeof lsan, "suppressions=%s", supp);
-        snprintf(shard, sizeof shard, "%d/3", i);
-        char **env = NULL;
-        e2e_env_set(&env, "DISCORD_TOKEN", "pgid-token.fluxbot");
-        e2e_env_set(&env, "DISCORD_API_BASE", fake_discord_api_base(fd));
-        e2e_env_set(&env, "COMFYUI_URLS", fcomfy_url(comfy));
-        e2e_env_set(&env, "FLUXBOT_DB", db);
-        e2e_env_set(&env, "FLUXBOT_DB_URL", t.url);
-        e2e_env_set(&env, "FLUXBOT_OUTPUT_DIR", out);
-        e2e_env_set(&env, "FLUXBOT_LOG_LEVEL", "debug");
-        e2e_env_set(&env, "FLUXBOT_GATEWAY_COMPRESS", "false");
-        e2e_env_set(&env, "LSAN_OPTIONS", lsan);
-        e2e_env_set(&env, "ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1");
-        char *argv[] = {(char *)bin, "run", "--shard", shard, NULL};
-        assert_int_equal(e2e_spawn(&kids[i], bin, argv, env, log), 0);
-        e2e_env_free(env);
-    }
+    for (int i = 0; i < 3; i++)
+        tpg_spawn_shard(&kids[i], bin, dir, i, 3, "pgid-token.fluxbot", fake_discord_api_base(fd),
+                        fcomfy_url(comfy), t.url, supp, "debug", NULL);
     /* bucket 0 (shards 0 and 2) needs one 5 s (+ margin) wait; the ASan build starts slowly */
     bool ready = fgw_wait(fake_discord_gateway(fd), all_ready, NULL, 90000);
     fgw_stats gs;

@@ -109,3 +109,34 @@ void tpg_close(tpg *t)
     }
     t->name[0] = 0;
 }
+
+void tpg_spawn_shard(e2e_child *kid, const char *bin, const char *dir, int i, int count,
+                     const char *token, const char *api_base, const char *comfy_url,
+                     const char *db_url, const char *supp, const char *log_level,
+                     const char *const *extra)
+{
+    char db[160], out[160], log[160], lsan[200], shard[24];
+    snprintf(db, sizeof db, "%s/shard%d.db", dir, i);
+    snprintf(out, sizeof out, "%s/out%d", dir, i);
+    snprintf(log, sizeof log, "%s/shard%d.log", dir, i);
+    snprintf(lsan, sizeof lsan, "suppressions=%s", supp);
+    snprintf(shard, sizeof shard, "%d/%d", i, count);
+    char **env = NULL;
+    e2e_env_set(&env, "DISCORD_TOKEN", token);
+    e2e_env_set(&env, "DISCORD_API_BASE", api_base);
+    e2e_env_set(&env, "COMFYUI_URLS", comfy_url);
+    e2e_env_set(&env, "FLUXBOT_DB", db);
+    e2e_env_set(&env, "FLUXBOT_DB_URL", db_url);
+    e2e_env_set(&env, "FLUXBOT_OUTPUT_DIR", out);
+    e2e_env_set(&env, "FLUXBOT_LOG_LEVEL", log_level);
+    e2e_env_set(&env, "FLUXBOT_GATEWAY_COMPRESS", "false");
+    e2e_env_set(&env, "LSAN_OPTIONS", lsan);
+    e2e_env_set(&env, "ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1");
+    char *argv[16] = {(char *)bin, "run", "--shard", shard};
+    int n = 4;
+    for (int k = 0; extra && extra[k] && n < 15; k++)
+        argv[n++] = (char *)extra[k];
+    argv[n] = NULL;
+    assert_int_equal(e2e_spawn(kid, bin, argv, env, log), 0);
+    e2e_env_free(env);
+}

@@ -13,6 +13,8 @@
 
 #include <libpq-fe.h>
 
+#include "e2e_proc.h"
+
 typedef struct tpg {
     char name[64];  /* the fresh database's name */
     char url[1024]; /* a postgresql:// URL naming it, for code under test that takes db_url */
@@ -35,5 +37,15 @@ void tpg_exec(PGconn *c, const char *sql);
 /* The first column of the first row of a one-row query with up to 4 text parameters, as a
  * long long; fails the test on error or when there is no row. */
 long long tpg_scalar(PGconn *c, const char *sql, int nparams, const char *const *params);
+
+/* Starts `bin run --shard I/COUNT [extra...]` as shard process i of a multi-process test: its
+ * own SQLite file, output folder and log (dir/shardI.db, dir/outI, dir/shardI.log), the shared
+ * database db_url, the fake Discord and ComfyUI, the leak suppressions file supp, the given log
+ * level. extra is NULL or a NULL-terminated list of further arguments. Fails the test when the
+ * process cannot be started. */
+void tpg_spawn_shard(e2e_child *kid, const char *bin, const char *dir, int i, int count,
+                     const char *token, const char *api_base, const char *comfy_url,
+                     const char *db_url, const char *supp, const char *log_level,
+                     const char *const *extra);
 
 #endif
