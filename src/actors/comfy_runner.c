@@ -16,6 +16,7 @@
 #include "analytics/an_record.h"
 #include "actors/comfy_runner_http.h"
 #include "actors/comfy_runner_internal.h"
+#include "analytics/an_engine.h"
 #include "analytics/an_results.h"
 #include "comfy/limits.h"
 #include "comfy/result.h"
@@ -168,7 +169,7 @@ struct comfy_coord {
     unsigned rec_next;
     uint64_t avg_job_ms;
     uint64_t timer_id;
-    an_results *results; /* stored results, opened on first need (coordinator thread only) */
+    an_view *results;    /* stored results, opened on first need (coordinator thread only) */
     bool results_failed; /* logged once */
     uint64_t none_usable_since_ms; /* no server up and answering since then; 0 while one is */
 };
@@ -575,7 +576,7 @@ static int record_load(comfy_runner *r, uint64_t job_id, co_record *out)
     if (!r->results_db[0]) return 0;
     char err[600];
     if (!co->results) {
-        co->results = an_results_open(r->results_db, err, sizeof err);
+        co->results = an_view_open(r->results_db, err, sizeof err);
         if (!co->results) {
             if (!co->results_failed) LOG_WARN("comfy", "%s", err);
             co->results_failed = true;
@@ -583,7 +584,7 @@ static int record_load(comfy_runner *r, uint64_t job_id, co_record *out)
         }
     }
     an_result_row row;
-    int found = an_results_get(co->results, job_id, &row, err, sizeof err);
+    int found = an_view_result(co->results, job_id, &row, err, sizeof err);
     if (found < 0) {
         LOG_WARN("comfy", "%s", err);
         return -1;
@@ -968,7 +969,11 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->progress_ms = (uint64_t)cfg->progress_interval_ms;
     r->stall_ms = (uint64_t)cfg->job_stall_timeout_ms;
     r->threads = cfg->runner_threads > 0 ? (unsigned)cfg->runner_threads : 1;
-    snprintf(r->results_db, sizeof r->results_db, "%s", rc->analytics ? cfg->db_path : "");
+    /* Results live with the analytics: in the shared database when there is one. */
+    snprintf(r->results_db, sizeof r->results_db, "%s",
+             !rc->analytics   ? ""
+             : cfg->db_url[0] ? cfg->db_url
+                              : cfg->db_path);
     r->result_retention_ms = (uint64_t)cfg->result_retention_days * 86400000ULL;
     r->http_timeout_ms = rc->http_timeout_ms ? rc->http_timeout_ms : 30000;
     r->stop_grace_ms = rc->stop_grace_ms ? rc->stop_grace_ms : 30000;
@@ -1106,7 +1111,7 @@ void comfy_runner_free(comfy_runner *r)
         free(r->co->active);
         for (unsigned i = 0; i < RECORDS_MAX; i++)
             cjob_free(r->co->recs[i].params);
-        an_results_close(r->co->results);
+        an_view_close(r->co->results);
         lim_free(r->co->lim);
         pg_quota_free(r->co->quota);
         free(r->co);

@@ -237,7 +237,7 @@ struct comfy_runner {
     imgchk_limits img_limits; /* declared dimensions of input images */
     unsigned threads;
     /* stored results (an_results.h): the database, how long results are kept */
-    char results_db[512];
+    char results_db[1024]; /* a SQLite path or a postgresql:// URL (an_engine.h) */
     uint64_t result_retention_ms;
     comfy_servers srv; /* the server table (comfy_runner_servers.c) */
     comfy_ws *ws;

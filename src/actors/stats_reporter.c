@@ -14,6 +14,7 @@
 
 #include "analytics/an_chart.h"
 #include "analytics/an_commands.h"
+#include "analytics/an_engine.h"
 #include "analytics/an_stats.h"
 #include "discord/stats_reply.h"
 #include "discord/reply_req.h"
@@ -25,25 +26,25 @@
 
 struct stats_reporter {
     rt_actor *actor;
-    char db_path[512];
+    char db_path[1024]; /* a SQLite path or a postgresql:// URL (an_engine.h) */
     unsigned active_min;
     stats_flight *flight;
     _Atomic uint64_t answered, failed, rejected;
 };
 
-static _Thread_local an_reader *tl_reader;
+static _Thread_local an_view *tl_reader;
 
 static int on_thread_start(rt_actor *self, void *state, unsigned index)
 {
     (void)self;
     stats_reporter *r = state;
     char err[768];
-    tl_reader = an_reader_open(r->db_path, err, sizeof err);
+    tl_reader = an_view_open(r->db_path, err, sizeof err);
     if (!tl_reader) {
         LOG_ERROR(WHO, "thread %u: %s", index, err);
         return -1;
     }
-    if (r->active_min) an_reader_set_active_min(tl_reader, r->active_min);
+    if (r->active_min) an_view_set_active_min(tl_reader, r->active_min);
     return 0;
 }
 
@@ -52,7 +53,7 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
     (void)self;
     (void)state;
     (void)index;
-    an_reader_close(tl_reader);
+    an_view_close(tl_reader);
     tl_reader = NULL;
 }
 
@@ -61,7 +62,7 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
 static void compute(void *ctx, int days, int64_t now_ms, stats_answer *out)
 {
     (void)ctx;
-    out->rc = an_reader_stats(tl_reader, days, now_ms, &out->stats, out->err, sizeof out->err);
+    out->rc = an_view_stats(tl_reader, days, now_ms, &out->stats, out->err, sizeof out->err);
     if (out->rc != 0) return;
     /* The chart is a bonus: if it cannot be drawn, the numbers still go out. */
     char err[256];

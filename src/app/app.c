@@ -29,6 +29,7 @@
 #include "fluxbot/log.h"
 #include "moderation/mod_access.h"
 #include "moderation/mod_state.h"
+#include "moderation/mod_pgstore.h"
 #include "moderation/mod_store.h"
 
 #define LOGN "app"
@@ -225,7 +226,10 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     unsigned lanes = u(cfg->mailbox_capacity);
 
     a->reg = appreg_new(a->sys, a->guilds, a->nguilds);
-    an_writer_config wc = {.db_path = cfg->db_path,
+    /* A postgresql:// db_url holds the analytics, results and moderation state that every
+     * process of the bot shares; without one they stay in the SQLite file db_path. */
+    const char *an_db = cfg->db_url[0] ? cfg->db_url : cfg->db_path;
+    an_writer_config wc = {.db_path = an_db,
                            .batch_max = u(cfg->analytics_batch_max),
                            .flush_ms = u(cfg->analytics_flush_ms),
                            .lane_capacity = lanes,
@@ -246,7 +250,7 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
                        .fatal_exit_code = APP_EXIT_DISCORD_REFUSED,
                        .limits = &limits};
     a->rest = a->reg && a->writer ? drest_create(a->sys, &dc) : NULL;
-    stats_reporter_config sc = {.db_path = cfg->db_path,
+    stats_reporter_config sc = {.db_path = an_db,
                                 .threads = u(cfg->stats_threads),
                                 .lane_capacity = lanes,
                                 .active_min = u(cfg->active_user_min_events)};
@@ -268,7 +272,11 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     a->mod = mod_state_new(&(mod_config){.max_warnings = (unsigned)cfg->filter_max_warnings});
     mod_state_set_access(a->mod, &acc);
     mod_loaded loaded;
-    if (mod_store_load(cfg->db_path, (int64_t)rt_wall_ms(), &loaded, why, sizeof why) != 0) {
+    int mod_rc =
+        cfg->db_url[0]
+            ? mod_pgstore_load(cfg->db_url, (int64_t)rt_wall_ms(), &loaded, why, sizeof why)
+            : mod_store_load(cfg->db_path, (int64_t)rt_wall_ms(), &loaded, why, sizeof why);
+    if (mod_rc != 0) {
         mod_loaded_free(&loaded);
         fail(err, errlen, code, APP_EXIT_START, "moderation state: %s", why);
         app_free(a);
@@ -317,9 +325,10 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     int rcode = rt_system_start(a->sys);
     if (rcode != 0) {
         fail(err, errlen, code, APP_EXIT_START,
-             "an actor failed to start (see the log above; for the database, check db_path "
+             "an actor failed to start (see the log above; for the database, check %s "
              "\"%.200s\")",
-             cfg->db_path);
+             cfg->db_url[0] ? "db_url" : "db_path",
+             cfg->db_url[0] ? "postgresql://..." : cfg->db_path);
         app_free(a);
         return NULL;
     }
