@@ -15,6 +15,7 @@
 #include "actors/comfy_runner.h"
 #include "actors/discord_rest.h"
 #include "actors/gateway.h"
+#include "actors/mod_refresher.h"
 #include "actors/router.h"
 #include "actors/stats_reporter.h"
 #include "analytics/an_cli.h"
@@ -48,7 +49,8 @@ struct app {
     gateway *gw;
     metrics_server *metrics;
     mod_state *mod;
-    unsigned dms_mask; /* commands registered as usable in DMs (bit per table entry) */
+    mod_refresher *modsync; /* with a shared database only */
+    unsigned dms_mask;      /* commands registered as usable in DMs (bit per table entry) */
     uint64_t guilds[CFG_MAX_LIST];
     unsigned nguilds;
 };
@@ -68,6 +70,7 @@ static void app_free(app *a)
     rt_system_free(a->sys);
     gateway_free(a->gw);
     router_free(a->router);
+    mod_refresher_free(a->modsync);
     mod_state_free(a->mod);
     stats_reporter_free(a->stats);
     drest_free(a->rest);
@@ -287,6 +290,20 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
              "warnings or bans",
              loaded.rules->nwords, loaded.rules->nregexes, loaded.rules->ncontexts, loaded.count);
     mod_state_adopt(a->mod, &loaded);
+    if (cfg->db_url[0]) {
+        /* Other processes change filters, warnings and bans too: re-read them periodically
+         * (mod_refresher.h). The guard covers this writer's commit delay, several times. */
+        unsigned guard = 4 * u(cfg->analytics_flush_ms);
+        a->modsync = mod_refresher_new(
+            a->sys, &(mod_refresher_config){.db_url = cfg->db_url,
+                                            .mod = a->mod,
+                                            .guard_ms = guard > 2000 ? guard : 2000});
+        if (!a->modsync) {
+            fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
+            app_free(a);
+            return NULL;
+        }
+    }
     a->dms_mask = dms_mask(a->mod);
     drest_set_command_dms(a->rest, command_dms, a->mod);
 

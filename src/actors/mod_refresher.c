@@ -1,0 +1,101 @@
+/*
+ * The mod_refresher actor (see mod_refresher.h): a timer tick, one read of the shared
+ * moderation state, one swap of the router's snapshots. State touched by its one thread only,
+ * except the counter.
+ */
+#include "actors/mod_refresher.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fluxbot/log.h"
+#include "moderation/mod_pgstore.h"
+#include "pg/pg_conn.h"
+
+#define WHO "moderation"
+
+struct mod_refresher {
+    rt_actor *actor;
+    char url[1024];
+    mod_state *mod;
+    unsigned period_ms, guard_ms;
+    bool failing; /* the last read failed (logged once per outage) */
+    _Atomic uint64_t refreshes;
+};
+
+static int on_thread_start(rt_actor *self, void *state, unsigned index)
+{
+    (void)index;
+    mod_refresher *r = state;
+    rt_timer_start(self, r->period_ms, r->period_ms, 0);
+    return 0;
+}
+
+static void refresh(mod_refresher *r)
+{
+    uint64_t last = 0, now = rt_now_ms();
+    uint64_t before = mod_state_changes(r->mod, &last);
+    if (last && now - last < r->guard_ms) return; /* the writer may not have committed it yet */
+    mod_loaded l;
+    char err[512] = "";
+    if (mod_pgstore_load(r->url, (int64_t)rt_wall_ms(), &l, err, sizeof err) != 0) {
+        if (!r->failing)
+            LOG_ERROR(WHO,
+                      "cannot refresh the moderation state from the shared database: %s; "
+                      "the last state read stays in force",
+                      err);
+        r->failing = true;
+        mod_loaded_free(&l);
+        return;
+    }
+    if (r->failing) LOG_WARN(WHO, "moderation state refreshed again from the shared database");
+    r->failing = false;
+    if (mod_state_refresh(r->mod, &l, before) == 0) atomic_fetch_add(&r->refreshes, 1);
+    mod_loaded_free(&l);
+}
+
+static void on_message(rt_actor *self, void *state, rt_msg *m)
+{
+    (void)self;
+    if (m->type == RT_MSG_TIMER) refresh(state);
+    rt_msg_free(m);
+}
+
+mod_refresher *mod_refresher_new(rt_system *sys, const mod_refresher_config *cfg)
+{
+    if (!cfg || !cfg->mod || !pg_is_url(cfg->db_url) ||
+        strlen(cfg->db_url) >= sizeof((mod_refresher *)0)->url)
+        return NULL;
+    mod_refresher *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    snprintf(r->url, sizeof r->url, "%s", cfg->db_url);
+    r->mod = cfg->mod;
+    r->period_ms = cfg->period_ms ? cfg->period_ms : 5000;
+    r->guard_ms = cfg->guard_ms ? cfg->guard_ms : 2000;
+    rt_actor_spec spec = {
+        .name = "modsync",
+        .threads = 1,
+        .lane_capacity = 16,
+        .state = r,
+        .ops = {.on_thread_start = on_thread_start, .on_message = on_message},
+    };
+    r->actor = rt_actor_new(sys, &spec);
+    if (!r->actor) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+uint64_t mod_refresher_count(mod_refresher *r)
+{
+    return r ? atomic_load(&r->refreshes) : 0;
+}
+
+void mod_refresher_free(mod_refresher *r)
+{
+    free(r);
+}

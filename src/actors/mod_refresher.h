@@ -1,0 +1,35 @@
+/*
+ * The mod_refresher actor: with a database several processes share (postgresql:// db_url), it
+ * re-reads the moderation state (mod_pgstore.h) every period and hands it to mod_state, so
+ * filters, warnings and bans changed by any process hold in every process. The router never
+ * waits on the database: it keeps reading the in-memory snapshots, which this actor replaces
+ * (mod_state_refresh). Staleness bound: a change made in another process shows here at most
+ * its writer's commit delay (analytics_flush_ms, 200 ms by default) + period_ms + one read
+ * later, while the database answers; a change made here shows here at once. While the
+ * database does not answer, the last state read stays in force (logged once per outage).
+ */
+#ifndef FLUXBOT_MOD_REFRESHER_H
+#define FLUXBOT_MOD_REFRESHER_H
+
+#include <stdint.h>
+
+#include "fluxbot/runtime.h"
+#include "moderation/mod_state.h"
+
+typedef struct mod_refresher_config {
+    const char *db_url; /* postgresql:// (secret: never logged) */
+    mod_state *mod;     /* refreshed; outlives the actor */
+    unsigned period_ms; /* 0 = 5000 */
+    unsigned guard_ms;  /* skip a read while the latest local change is younger (0 = 2000) */
+} mod_refresher_config;
+
+typedef struct mod_refresher mod_refresher;
+
+/* Adds the actor (named "modsync") to sys; NULL on bad configuration. Free after
+ * rt_system_free. */
+mod_refresher *mod_refresher_new(rt_system *sys, const mod_refresher_config *cfg);
+/* Refreshes adopted so far (any thread). */
+uint64_t mod_refresher_count(mod_refresher *r);
+void mod_refresher_free(mod_refresher *r);
+
+#endif
