@@ -1,8 +1,11 @@
 /*
- * The analytics_writer actor, the only SQLite writer. Producers record events and ask for
- * resets through analytics/an_record.h, which only sends messages to this actor.
+ * The analytics_writer actor, the only analytics writer of its process. Producers record events
+ * and ask for resets through analytics/an_record.h, which only sends messages to this actor.
+ * db_path names the store (an_engine.h): a SQLite file, or a postgresql:// URL shared by every
+ * process of the bot (then each process has its writer, and resets are ordered across them by
+ * the reset epoch, pg_anstore.h; the file checks below apply to SQLite only).
  *
- * The writer (exactly one per database) drains events into batched transactions: a batch is
+ * The writer (exactly one per database and process) drains events into batched transactions: a batch is
  * committed when it holds batch_max events or when its oldest event has waited flush_ms,
  * whichever comes first, and the daily rollups are updated in the same transaction. Every
  * event and reset takes a number from one process-wide sequence when it is recorded; a reset
