@@ -38,7 +38,7 @@
 #include "msgs/analytics_msgs.h"
 #include "pg/pg_anstore.h"
 
-#define BATCH 512
+static size_t BATCH = 512;
 
 static uint64_t g_events = 200000;
 static const char *g_base;
@@ -299,7 +299,8 @@ static double writer_run(uint64_t n)
     char name[64], url[1024];
     db_fresh(name, sizeof name, url, sizeof url);
     rt_system *sys = rt_system_new();
-    an_writer *w = an_writer_new(sys, &(an_writer_config){.db_path = url});
+    an_writer *w =
+        an_writer_new(sys, &(an_writer_config){.db_path = url, .batch_max = (unsigned)BATCH});
     done_state ds = {0};
     rt_actor_spec spec = {.name = "done",
                           .threads = 1,
@@ -370,6 +371,8 @@ int main(int argc, char **argv)
             json = true;
         else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
             g_events = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+            BATCH = (size_t)strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             g_base = argv[++i];
         else {
@@ -394,9 +397,9 @@ int main(int argc, char **argv)
     if (json) {
         printf("{\"events\":%" PRIu64 ",\"batch\":%d,\"copy_eps\":%.0f,\"engine_eps\":%.0f,"
                "\"writer_eps\":%.0f,\"engine_vs_copy\":%.3f,\"writer_vs_copy\":%.3f}\n",
-               g_events, BATCH, copy, engine, writer, engine / copy, writer / copy);
+               g_events, (int)BATCH, copy, engine, writer, engine / copy, writer / copy);
     } else {
-        printf("analytics ingest into PostgreSQL, %" PRIu64 " events, batches of %d\n", g_events,
+        printf("analytics ingest into PostgreSQL, %" PRIu64 " events, batches of %zu\n", g_events,
                BATCH);
         printf("  %-44s %10.0f events/s  (baseline)\n", "plain batched COPY, raw rows only", copy);
         printf("  %-44s %10.0f events/s  %.2fx\n", "engine: COPY + rows + rollups, 1 thread",

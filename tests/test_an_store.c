@@ -634,6 +634,33 @@ static void test_results_stored_and_bounded(void **state)
     an_view_close(v);
 }
 
+/* PostgreSQL: a connection the server drops (restart, failover, network) fails the batch with
+ * an error the writer retries (environmental), and the next write reconnects and commits;
+ * nothing of the failed batch was written. */
+static void test_pg_connection_lost_and_back(void **state)
+{
+    fx *f = *state;
+    an_engine *e = fx_open(f);
+    an_event a = ev_command(1, NOW, 7, "comfy", true);
+    fx_write(f, &a, 1);
+    an_event_clear(&a);
+    tpg_exec(f->t.conn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    an_event b = ev_command(2, NOW, 8, "comfy", true);
+    const an_event *p = &b;
+    char err[512] = "";
+    int rc = an_engine_write(e, &p, 1, err, sizeof err);
+    assert_int_not_equal(rc, SQLITE_OK);
+    assert_true(rc == SQLITE_IOERR || rc == SQLITE_CANTOPEN);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM command_usage"), 1);
+    rc = an_engine_write(e, &p, 1, err, sizeof err);
+    if (rc != SQLITE_OK) fprintf(stderr, "retry failed: %s\n", err);
+    assert_int_equal(rc, SQLITE_OK);
+    an_event_clear(&b);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM command_usage"), 2);
+    assert_int_equal(fx_int(f, "SELECT SUM(total_commands) FROM daily_stats"), 2);
+}
+
 /* Every row of a query as text, one line per row (columns tab-separated). */
 static char *dump(fx *f, const char *sql)
 {
@@ -770,6 +797,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reset_deletes_below_sequence_and_rebuilds, setup_pg,
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_engines_agree, setup_sqlite, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_pg_connection_lost_and_back, setup_pg, teardown_fx),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -273,6 +273,13 @@ int an_cli_import(int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "fluxbot import-analytics: %s\n", msg);
         return 2;
     }
+    /* The import writes a SQLite file (it rebuilds that file's rollups in its transaction);
+     * it does not write PostgreSQL. Say so rather than import where the bot does not read. */
+    if ((db && an_engine_is_pg(db)) || (!db && cfg.db_url[0])) {
+        fprintf(err, "fluxbot import-analytics: the analytics are in PostgreSQL (db_url); the "
+                     "import writes a SQLite file only: give --db FILE\n");
+        return 2;
+    }
     if (!db) db = cfg.db_path;
     an_import_summary s;
     int rc = an_import_run(source, db, &s, msg, sizeof msg);

@@ -68,7 +68,8 @@ static const char k_schema[] =
     " resolution text COLLATE \"C\" NOT NULL, count bigint NOT NULL,"
     " PRIMARY KEY(day, resolution));"
     "CREATE TABLE IF NOT EXISTS daily_users(day bigint NOT NULL, user_id bigint NOT NULL,"
-    " commands bigint NOT NULL, events bigint NOT NULL DEFAULT 0, PRIMARY KEY(day, user_id));"
+    " commands bigint NOT NULL, events bigint NOT NULL DEFAULT 0, PRIMARY KEY(day, user_id))"
+    " WITH (fillfactor = 70);"
     "CREATE TABLE IF NOT EXISTS known_users(user_id bigint PRIMARY KEY,"
     " first_seen_ms bigint NOT NULL);"
     "CREATE TABLE IF NOT EXISTS hourly_stats(hour bigint PRIMARY KEY,"
@@ -82,7 +83,7 @@ static const char k_schema[] =
     " resolution text COLLATE \"C\" NOT NULL, count bigint NOT NULL,"
     " PRIMARY KEY(hour, resolution));"
     "CREATE TABLE IF NOT EXISTS hourly_users(hour bigint NOT NULL, user_id bigint NOT NULL,"
-    " events bigint NOT NULL DEFAULT 0, PRIMARY KEY(hour, user_id));"
+    " events bigint NOT NULL DEFAULT 0, PRIMARY KEY(hour, user_id)) WITH (fillfactor = 70);"
     "CREATE TABLE IF NOT EXISTS results(job_id bigint PRIMARY KEY, created_ms bigint NOT NULL,"
     " user_id bigint NOT NULL, channel_id bigint, message_id bigint, params text NOT NULL,"
     " success smallint NOT NULL, is_image smallint NOT NULL, view_url text,"
@@ -120,7 +121,8 @@ static const char k_outcomes[] =
     "UPDATE an_stage s SET success = e.success FROM an_early_outcomes e"
     " WHERE s.kind = 1 AND s.interaction_id = e.interaction_id;"
     "DELETE FROM an_early_outcomes e USING an_stage s"
-    " WHERE s.kind = 1 AND s.interaction_id = e.interaction_id;"
+    " WHERE s.kind = 1 AND s.interaction_id = e.interaction_id;";
+static const char k_outcomes_batch[] =
     "UPDATE an_stage s SET success = o.success FROM (SELECT DISTINCT ON (interaction_id)"
     " interaction_id, success FROM an_stage WHERE kind = 5 ORDER BY interaction_id, ord DESC) o"
     " WHERE s.kind = 1 AND s.interaction_id = o.interaction_id;"
@@ -141,15 +143,16 @@ static const char k_rows[] =
     "INSERT INTO command_usage(wid, seq, command_name, user_id, guild_id, channel_id, ts_ms,"
     " execution_ms, success, kind, interaction_id) SELECT wid, seq, command, user_id, guild_id,"
     " channel_id, ts_ms, duration, success, cmd_kind, interaction_id FROM an_stage"
-    " WHERE kind = 1 ORDER BY ord;"
+    " WHERE kind = 1;"
     "INSERT INTO image_stats(wid, seq, user_id, guild_id, prompt, resolution, loras,"
     " upscale_factor, generation_ms, is_video, generation_type, success, ts_ms, width, height)"
     " SELECT wid, seq, user_id, guild_id, prompt, resolution, loras, upscale, duration, is_video,"
-    " generation_type, success, ts_ms, width, height FROM an_stage WHERE kind = 2 ORDER BY ord;"
+    " generation_type, success, ts_ms, width, height FROM an_stage WHERE kind = 2;"
     "INSERT INTO user_activity(wid, seq, user_id, guild_id, action_type, ts_ms, details)"
     " SELECT wid, seq, user_id, guild_id, action, ts_ms, details FROM an_stage"
-    " WHERE kind = 3 ORDER BY ord;"
-    /* Outcomes whose row no process has written yet wait for it (newest few thousand). */
+    " WHERE kind = 3;";
+/* Outcomes whose row no process has written yet wait for it (newest few thousand). */
+static const char k_early[] =
     "INSERT INTO an_early_outcomes AS e (interaction_id, success)"
     " SELECT DISTINCT ON (interaction_id) interaction_id, success FROM an_stage s"
     " WHERE kind = 5 AND NOT EXISTS (SELECT 1 FROM command_usage c"
@@ -157,8 +160,9 @@ static const char k_rows[] =
     " ORDER BY interaction_id, ord DESC"
     " ON CONFLICT (interaction_id) DO UPDATE SET success = excluded.success;"
     "DELETE FROM an_early_outcomes WHERE id < (SELECT MAX(id) - " EARLY_OUTCOMES_MAX
-    " FROM an_early_outcomes);"
-    /* Results: their parameters, and their message in whichever order the two come. */
+    " FROM an_early_outcomes);";
+/* Results: their parameters, and their message in whichever order the two come. */
+static const char k_results[] =
     "INSERT INTO results AS r (job_id, created_ms, user_id, channel_id, params, success,"
     " is_image, view_url) SELECT DISTINCT ON (job_id) job_id, ts_ms, user_id, channel_id,"
     " params, success, is_image, url FROM an_stage WHERE kind = 6 ORDER BY job_id, ord DESC"
@@ -188,11 +192,12 @@ static const char k_rollups[] =
     "IN (1, 2, 3) GROUP BY day, user_id), ins AS (INSERT INTO daily_users AS d (day, "
     "user_id, commands, events) SELECT day, user_id, c, e FROM u ORDER BY day, user_id ON "
     "CONFLICT (day, user_id) DO UPDATE SET commands = d.commands + excluded.commands, "
-    "events = d.events + excluded.events RETURNING d.day, (d.xmax = 0) AS fresh), ku AS "
-    "(INSERT INTO known_users AS k (user_id, first_seen_ms) SELECT user_id, MIN(first_ms) "
-    "FROM u GROUP BY user_id ORDER BY user_id ON CONFLICT (user_id) DO UPDATE SET "
-    "first_seen_ms = excluded.first_seen_ms WHERE excluded.first_seen_ms < "
-    "k.first_seen_ms), nu AS (SELECT day, COUNT(*) FILTER (WHERE fresh) AS n FROM ins "
+    "events = d.events + excluded.events RETURNING d.day, (d.xmax = 0) AS fresh), "
+    "m AS (SELECT user_id, MIN(first_ms) AS f FROM u GROUP BY user_id), "
+    "ku AS (UPDATE known_users k SET first_seen_ms = m.f FROM m "
+    "WHERE k.user_id = m.user_id AND m.f < k.first_seen_ms), "
+    "kn AS (INSERT INTO known_users (user_id, first_seen_ms) SELECT user_id, f FROM m "
+    "ORDER BY user_id ON CONFLICT (user_id) DO NOTHING), nu AS (SELECT day, COUNT(*) FILTER (WHERE fresh) AS n FROM ins "
     "GROUP BY day), t AS (SELECT day, SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' "
     "THEN 1 ELSE 0 END) AS commands, SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' AND "
     "success = 0 THEN 1 ELSE 0 END) AS failed_commands, SUM(CASE WHEN kind = 1 AND "
@@ -639,6 +644,7 @@ int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *
     if (rc != SQLITE_OK) return rc;
     s->len = 0;
     size_t staged = 0, moderation = 0;
+    bool has_stat = false, has_ix = false, has_outcome = false, has_result = false;
     for (size_t i = 0; i < n; i++) {
         if (evs[i]->kind == AN_EV_MODERATION) {
             moderation++;
@@ -651,14 +657,26 @@ int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *
         }
         put_event(s, evs[i], (int)i);
         staged++;
+        an_event_kind k = evs[i]->kind;
+        has_stat |= k == AN_EV_COMMAND || k == AN_EV_IMAGE || k == AN_EV_ACTIVITY;
+        has_ix |= k == AN_EV_COMMAND && evs[i]->interaction_id;
+        has_outcome |= k == AN_EV_OUTCOME;
+        has_result |= k == AN_EV_RESULT || k == AN_EV_RESULT_MSG;
     }
     rc = begin(s, false, "starting a batch", err, errlen);
     if (rc == SQLITE_OK && staged) rc = copy_in(s, err, errlen);
-    if (rc == SQLITE_OK && staged)
+    /* Only the statements this batch needs: each one costs a parse and a plan. */
+    if (rc == SQLITE_OK && has_ix)
         rc = run(s->c, k_outcomes, 0, NULL, "applying outcomes", err, errlen);
-    if (rc == SQLITE_OK && staged)
+    if (rc == SQLITE_OK && has_outcome)
+        rc = run(s->c, k_outcomes_batch, 0, NULL, "applying outcomes", err, errlen);
+    if (rc == SQLITE_OK && has_stat)
         rc = run(s->c, k_rows, 0, NULL, "inserting the rows", err, errlen);
-    if (rc == SQLITE_OK && staged)
+    if (rc == SQLITE_OK && has_outcome)
+        rc = run(s->c, k_early, 0, NULL, "keeping early outcomes", err, errlen);
+    if (rc == SQLITE_OK && has_result)
+        rc = run(s->c, k_results, 0, NULL, "storing results", err, errlen);
+    if (rc == SQLITE_OK && has_stat)
         rc = run(s->c, k_rollups, 0, NULL, "updating the rollups", err, errlen);
     if (rc == SQLITE_OK) rc = prune_results(s, evs, n, err, errlen);
     for (size_t i = 0; i < n && rc == SQLITE_OK && moderation; i++) {
