@@ -102,8 +102,9 @@ static void test_bounds_by_hand(void **state)
     /* From there, the image; then the future activity comes first. */
     assert_int_equal(until_of(f, 7, NOW + 1001, s), NOW + 2000 + 1);
     assert_int_equal(until_of(f, 7, NOW + 2001, s), NOW + 20000);
-    /* 1 day: nothing leaves before the hour ends, the future activity enters earlier. */
-    assert_int_equal(until_of(f, 1, NOW - 10, s), NOW + 20000);
+    /* 1 day: nothing leaves before the hour ends; the future activity enters earlier. */
+    assert_int_equal(until_of(f, 1, NOW - 10, s), NOW); /* the hour ends first */
+    assert_int_equal(until_of(f, 1, NOW + 10, s), NOW + 20000);
     assert_int_equal(until_of(f, 1, NOW + 20000, s), NOW + 30000);
     assert_int_equal(until_of(f, 1, NOW + 30000, s), NOW + HOUR);
     free(s);
