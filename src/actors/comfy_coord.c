@@ -903,10 +903,11 @@ comfy_coord *comfy_coord_new(rt_system *sys, const comfy_coord_config *c, char *
     co->sys = sys;
     snprintf(co->results_db, sizeof co->results_db, "%s", c->results_db ? c->results_db : "");
     co->cfg.results_db = co->results_db;
-    co->cfg.db_url = NULL; /* used here only */
     co->idle_workers = c->threads ? c->threads : 1;
     co->lim = lim_new(c->user_max_active, c->user_max_per_hour, c->max_total);
-    if (quota_open(co, err, errlen) != 0) {
+    int qrc = quota_open(co, err, errlen);
+    co->cfg.db_url = NULL; /* read by quota_open only: the caller's string need not outlive it */
+    if (qrc != 0) {
         comfy_coord_free(co);
         return NULL;
     }
