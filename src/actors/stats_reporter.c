@@ -15,6 +15,7 @@
 #include "analytics/an_chart.h"
 #include "analytics/an_commands.h"
 #include "analytics/an_engine.h"
+#include "analytics/an_horizon.h"
 #include "analytics/an_stats.h"
 #include "discord/stats_reply.h"
 #include "discord/reply_req.h"
@@ -28,11 +29,13 @@ struct stats_reporter {
     rt_actor *actor;
     char db_path[1024]; /* a SQLite path or a postgresql:// URL (an_engine.h) */
     unsigned active_min;
+    const _Atomic uint64_t *data_version;
     stats_flight *flight;
     _Atomic uint64_t answered, failed, rejected;
 };
 
 static _Thread_local an_view *tl_reader;
+static _Thread_local an_horizon *tl_horizon; /* only with a data version (answers reused) */
 
 static int on_thread_start(rt_actor *self, void *state, unsigned index)
 {
@@ -45,6 +48,15 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
         return -1;
     }
     if (r->active_min) an_view_set_active_min(tl_reader, r->active_min);
+    if (r->data_version) {
+        tl_horizon = an_horizon_open(r->db_path, err, sizeof err);
+        if (!tl_horizon) {
+            LOG_ERROR(WHO, "thread %u: %s", index, err);
+            an_view_close(tl_reader);
+            tl_reader = NULL;
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -55,15 +67,26 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
     (void)index;
     an_view_close(tl_reader);
     tl_reader = NULL;
+    an_horizon_close(tl_horizon);
+    tl_horizon = NULL;
 }
 
-/* A leader's computation (stats_flight.h): the numbers from this thread's reader, and the
- * chart drawn from them. */
+/* A leader's computation (stats_flight.h): the numbers from this thread's reader, how long
+ * they stay exact (when answers are reused), and the chart drawn from them. */
 static void compute(void *ctx, int days, int64_t now_ms, stats_answer *out)
 {
     (void)ctx;
     out->rc = an_view_stats(tl_reader, days, now_ms, &out->stats, out->err, sizeof out->err);
     if (out->rc != 0) return;
+    if (tl_horizon) {
+        char err[256];
+        int64_t until;
+        /* Without a horizon the answer is still right; it is just not handed on. */
+        if (an_horizon_until(tl_horizon, &out->stats, &until, err, sizeof err) == SQLITE_OK)
+            out->valid_until_ms = until;
+        else
+            LOG_WARN(WHO, "%s", err);
+    }
     /* The chart is a bonus: if it cannot be drawn, the numbers still go out. */
     char err[256];
     if (an_chart_png(&out->stats, &out->png, &out->png_len, err, sizeof err) != 0) {
@@ -126,7 +149,10 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     if (!r) abort();
     snprintf(r->db_path, sizeof r->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
     r->active_min = cfg ? cfg->active_min : 0;
-    r->flight = stats_flight_new();
+    /* Answers are reused until this process's writer commits again: with a database other
+     * processes write too, that would miss their commits, so never on PostgreSQL. */
+    r->data_version = cfg && !an_engine_is_pg(r->db_path) ? cfg->data_version : NULL;
+    r->flight = stats_flight_new(r->data_version, cfg ? cfg->reuse_max_ms : 0);
     rt_actor_spec spec = {
         .name = "stats",
         .threads = cfg && cfg->threads ? cfg->threads : 1,
@@ -155,7 +181,7 @@ void stats_reporter_metrics_get(stats_reporter *r, stats_reporter_metrics *out)
     out->answered = atomic_load(&r->answered);
     out->failed = atomic_load(&r->failed);
     out->rejected = atomic_load(&r->rejected);
-    stats_flight_counts(r->flight, &out->computed, &out->shared);
+    stats_flight_counts(r->flight, &out->computed, &out->shared, &out->reused);
 }
 
 void stats_reporter_free(stats_reporter *r)
