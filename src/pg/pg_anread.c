@@ -100,6 +100,88 @@ struct pg_anread {
 #endif
 };
 
+/*
+ * The pieces the fast path reads for the closed window [start, end] (an_stats.h defines the
+ * window; only its two ends and the chart's bucket are taken from it): whole UTC days from the
+ * daily rollups; the first day's hours from the start's nearest hour boundary, added, or the
+ * whole day with its hours before it subtracted, whichever is fewer; for a one-day window
+ * every hour instead (each hourly row is one bar of its chart); the hours after end's in its
+ * day subtracted; and the raw rows between each edge and its nearest hour boundary, added or
+ * subtracted. Computed here rather than taken from an_window's own split, so this reader stays
+ * exact whatever finer rollups the SQLite reader uses: both count the rows of [start, end].
+ */
+typedef struct pg_split {
+    int64_t day_lo, day_hi;             /* UTC days (empty when lo > hi) */
+    int64_t head_hour_lo, head_hour_hi; /* UTC hours */
+    int head_hour_sign;
+    int64_t tail_hour_lo, tail_hour_hi;
+    int tail_hour_sign;
+    int64_t head_lo, head_hi; /* raw rows, closed ms range */
+    int head_sign;
+    int64_t tail_lo, tail_hi; /* raw rows after end in its hour: subtracted */
+} pg_split;
+
+static int64_t floor_to(int64_t v, int64_t unit)
+{
+    return (v / unit - (v % unit < 0)) * unit;
+}
+
+static int64_t ceil_to(int64_t v, int64_t unit)
+{
+    int64_t f = floor_to(v, unit);
+    return f == v ? v : f + unit;
+}
+
+static void split_make(bool hourly, int64_t start, int64_t end, pg_split *w)
+{
+    memset(w, 0, sizeof *w);
+    int64_t h0 = floor_to(start, AN_HOUR_MS), h1 = ceil_to(start, AN_HOUR_MS);
+    int64_t d1 = ceil_to(start, AN_DAY_MS), d2 = floor_to(end, AN_DAY_MS);
+    int64_t h2 = floor_to(end, AN_HOUR_MS);
+    w->head_sign = w->head_hour_sign = w->tail_hour_sign = 1;
+    int64_t hb; /* the hour boundary the raw rows at the start reach */
+    if (h1 == start) {
+        hb = h1;
+        w->head_lo = 1;
+        w->head_hi = 0;
+    } else if (start - h0 <= h1 - start) {
+        hb = h0;
+        w->head_lo = h0;
+        w->head_hi = start - 1;
+        w->head_sign = -1;
+    } else {
+        hb = h1;
+        w->head_lo = start;
+        w->head_hi = h1 - 1;
+    }
+    w->tail_lo = end + 1;
+    w->tail_hi = h2 + AN_HOUR_MS - 1;
+    if (hourly) {
+        w->day_lo = 1;
+        w->day_hi = 0;
+        w->head_hour_lo = hb / AN_HOUR_MS;
+        w->head_hour_hi = h2 / AN_HOUR_MS;
+        w->tail_hour_lo = 1;
+        w->tail_hour_hi = 0;
+        return;
+    }
+    int64_t d0 = floor_to(start, AN_DAY_MS);
+    if (hb - d0 < d1 - hb) {
+        w->day_lo = d0 / AN_DAY_MS;
+        w->head_hour_lo = d0 / AN_HOUR_MS;
+        w->head_hour_hi = hb / AN_HOUR_MS - 1;
+        w->head_hour_sign = -1;
+    } else {
+        w->day_lo = d1 / AN_DAY_MS;
+        w->head_hour_lo = hb / AN_HOUR_MS;
+        w->head_hour_hi = d1 / AN_HOUR_MS - 1;
+    }
+    w->day_hi = d2 / AN_DAY_MS;
+    w->tail_hour_lo = h2 / AN_HOUR_MS + 1;
+    w->tail_hour_hi = (d2 + AN_DAY_MS) / AN_HOUR_MS - 1;
+    w->tail_hour_sign = -1;
+}
+
 static void set_err(char *err, size_t errlen, const char *what, PGconn *c, const PGresult *r)
 {
     const char *msg = r ? PQresultErrorMessage(r) : NULL;
@@ -307,7 +389,7 @@ static int run_raw(pg_anread *r, const an_window *w, an_stats *out, char *err, s
 
 /* ---- the fast path ------------------------------------------------------------------------ */
 
-static void rollup_args(qargs *a, const an_window *w)
+static void rollup_args(qargs *a, const pg_split *w)
 {
     a->n = 0;
     arg(a, w->day_lo);
@@ -340,7 +422,7 @@ typedef struct fast_acc {
     an_idcount users;
 } fast_acc;
 
-static int rollup_totals(pg_anread *r, const an_window *w, an_stats *out, char *err, size_t errlen)
+static int rollup_totals(pg_anread *r, const pg_split *w, an_stats *out, char *err, size_t errlen)
 {
     qargs a;
     rollup_args(&a, w);
@@ -366,7 +448,7 @@ static int rollup_totals(pg_anread *r, const an_window *w, an_stats *out, char *
     return SQLITE_OK;
 }
 
-static int tally_rows(pg_anread *r, const char *sql, const an_window *w, an_tally *t, char *err,
+static int tally_rows(pg_anread *r, const char *sql, const pg_split *w, an_tally *t, char *err,
                       size_t errlen)
 {
     qargs a;
@@ -380,7 +462,7 @@ static int tally_rows(pg_anread *r, const char *sql, const an_window *w, an_tall
     return SQLITE_OK;
 }
 
-static int rollup_users(pg_anread *r, const an_window *w, an_idcount *users, char *err,
+static int rollup_users(pg_anread *r, const pg_split *w, an_idcount *users, char *err,
                         size_t errlen)
 {
     qargs a;
@@ -446,10 +528,12 @@ static int raw_correct(pg_anread *r, int64_t lo, int64_t hi, int sign, fast_acc 
     return SQLITE_OK;
 }
 
-static int run_fast(pg_anread *r, const an_window *w, an_stats *out, char *err, size_t errlen)
+static int run_fast(pg_anread *r, const an_window *win, an_stats *out, char *err, size_t errlen)
 {
-    int rc = begin_read(r, w, out, err, errlen);
+    int rc = begin_read(r, win, out, err, errlen);
     if (rc != SQLITE_OK) return rc;
+    pg_split split, *w = &split;
+    split_make(out->bucket_ms == AN_HOUR_MS, win->start_ms, win->end_ms, w);
     fast_acc a = {.out = out};
     rc = rollup_totals(r, w, out, err, errlen);
     if (rc == SQLITE_OK) rc = tally_rows(r, k_f_commands, w, &a.names, err, errlen);

@@ -705,6 +705,11 @@ int pg_anstore_reset(pg_anstore *s, uint64_t before_seq, uint64_t *rows_deleted,
     const char *p[2] = {wid, cut};
     uint64_t deleted = 0;
     rc = begin(s, true, "starting a reset", err, errlen);
+    /* Deleting and re-summing a large database takes longer than the 10 s every other
+     * statement is allowed: the reset gets five minutes (batches of every process wait). */
+    if (rc == SQLITE_OK)
+        rc = run(s->c, "SET LOCAL statement_timeout = '300s'", 0, NULL, "starting a reset", err,
+                 errlen);
     if (rc == SQLITE_OK)
         rc = run(s->c,
                  "UPDATE an_epoch SET epoch = epoch + 1,"
