@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "analytics/an_engine.h"
+#include "analytics/an_view.h"
 #include "analytics/an_schema.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_store.h"

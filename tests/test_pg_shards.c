@@ -26,6 +26,7 @@
 #include <cjson/cJSON.h>
 
 #include "analytics/an_engine.h"
+#include "analytics/an_view.h"
 #include "e2e_proc.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"

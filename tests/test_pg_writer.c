@@ -21,6 +21,7 @@
 
 #include "actors/analytics_writer.h"
 #include "analytics/an_engine.h"
+#include "analytics/an_view.h"
 #include "analytics/an_record.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"

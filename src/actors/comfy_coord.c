@@ -17,6 +17,7 @@
 #include "actors/comfy_runner.h" /* the actors' names */
 #include "analytics/an_record.h"
 #include "analytics/an_engine.h"
+#include "analytics/an_view.h"
 #include "analytics/an_results.h"
 #include "comfy/limits.h"
 #include "comfy/result.h"

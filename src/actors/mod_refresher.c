@@ -23,7 +23,7 @@ struct mod_refresher {
     mod_state *mod;
     unsigned period_ms, guard_ms;
     bool failing; /* the last read failed (logged once per outage) */
-    _Atomic uint64_t refreshes;
+    _Atomic uint64_t refreshes, skipped, failures;
 };
 
 static int on_thread_start(rt_actor *self, void *state, unsigned index)
@@ -38,7 +38,10 @@ static void refresh(mod_refresher *r)
 {
     uint64_t last = 0, now = rt_now_ms();
     uint64_t before = mod_state_changes(r->mod, &last);
-    if (last && now - last < r->guard_ms) return; /* the writer may not have committed it yet */
+    if (last && now - last < r->guard_ms) { /* the writer may not have committed it yet */
+        atomic_fetch_add(&r->skipped, 1);
+        return;
+    }
     mod_loaded l;
     char err[512] = "";
     if (mod_pgstore_load(r->url, (int64_t)rt_wall_ms(), &l, err, sizeof err) != 0) {
@@ -48,12 +51,16 @@ static void refresh(mod_refresher *r)
                       "the last state read stays in force",
                       err);
         r->failing = true;
+        atomic_fetch_add(&r->failures, 1);
         mod_loaded_free(&l);
         return;
     }
     if (r->failing) LOG_WARN(WHO, "moderation state refreshed again from the shared database");
     r->failing = false;
-    if (mod_state_refresh(r->mod, &l, before) == 0) atomic_fetch_add(&r->refreshes, 1);
+    if (mod_state_refresh(r->mod, &l, before) == 0)
+        atomic_fetch_add(&r->refreshes, 1);
+    else
+        atomic_fetch_add(&r->skipped, 1);
     mod_loaded_free(&l);
 }
 
@@ -76,7 +83,7 @@ mod_refresher *mod_refresher_new(rt_system *sys, const mod_refresher_config *cfg
     r->period_ms = cfg->period_ms ? cfg->period_ms : 5000;
     r->guard_ms = cfg->guard_ms ? cfg->guard_ms : 2000;
     rt_actor_spec spec = {
-        .name = "modsync",
+        .name = MOD_REFRESHER_ACTOR_NAME,
         .threads = 1,
         .lane_capacity = 16,
         .state = r,
@@ -90,9 +97,24 @@ mod_refresher *mod_refresher_new(rt_system *sys, const mod_refresher_config *cfg
     return r;
 }
 
-uint64_t mod_refresher_count(mod_refresher *r)
+void mod_refresher_config_from(mod_refresher_config *out, const fb_config *cfg)
 {
-    return r ? atomic_load(&r->refreshes) : 0;
+    memset(out, 0, sizeof *out);
+    out->db_url = cfg->db_url;
+    unsigned guard = cfg->analytics_flush_ms > 0 ? 4 * (unsigned)cfg->analytics_flush_ms : 0;
+    out->guard_ms = guard > 2000 ? guard : 2000;
+}
+
+rt_actor *mod_refresher_actor(mod_refresher *r)
+{
+    return r ? r->actor : NULL;
+}
+
+void mod_refresher_counters_get(mod_refresher *r, mod_refresher_counters *out)
+{
+    out->refreshes = atomic_load(&r->refreshes);
+    out->skipped = atomic_load(&r->skipped);
+    out->failures = atomic_load(&r->failures);
 }
 
 void mod_refresher_free(mod_refresher *r)

@@ -13,8 +13,11 @@
 
 #include <stdint.h>
 
+#include "config/config.h"
 #include "fluxbot/runtime.h"
 #include "moderation/mod_state.h"
+
+#define MOD_REFRESHER_ACTOR_NAME "modsync"
 
 typedef struct mod_refresher_config {
     const char *db_url; /* postgresql:// (secret: never logged) */
@@ -25,11 +28,20 @@ typedef struct mod_refresher_config {
 
 typedef struct mod_refresher mod_refresher;
 
-/* Adds the actor (named "modsync") to sys; NULL on bad configuration. Free after
- * rt_system_free. */
+/* db_url and the guard (4 x analytics_flush_ms, at least 2 s) from the configuration; the
+ * caller then sets .mod. */
+void mod_refresher_config_from(mod_refresher_config *out, const fb_config *cfg);
+/* Adds the actor to sys; NULL on bad configuration (no postgresql:// db_url or no state).
+ * Free after rt_system_free. */
 mod_refresher *mod_refresher_new(rt_system *sys, const mod_refresher_config *cfg);
-/* Refreshes adopted so far (any thread). */
-uint64_t mod_refresher_count(mod_refresher *r);
+rt_actor *mod_refresher_actor(mod_refresher *r);
+
+typedef struct mod_refresher_counters {
+    uint64_t refreshes; /* states read and adopted */
+    uint64_t skipped;   /* reads skipped or discarded for a local change not yet committed */
+    uint64_t failures;  /* reads that failed (the database did not answer) */
+} mod_refresher_counters;
+void mod_refresher_counters_get(mod_refresher *r, mod_refresher_counters *out); /* any thread */
 void mod_refresher_free(mod_refresher *r);
 
 #endif

@@ -15,6 +15,7 @@
 #include "analytics/an_chart.h"
 #include "analytics/an_commands.h"
 #include "analytics/an_engine.h"
+#include "analytics/an_view.h"
 #include "analytics/an_horizon.h"
 #include "analytics/an_stats.h"
 #include "discord/stats_reply.h"

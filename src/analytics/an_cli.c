@@ -13,6 +13,7 @@
 #include "analytics/an_import.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_engine.h"
+#include "analytics/an_view.h"
 #include "analytics/an_time.h"
 #include "config/config.h"
 #include "fluxbot/runtime.h"

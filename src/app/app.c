@@ -294,11 +294,10 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     if (cfg->db_url[0]) {
         /* Other processes change filters, warnings and bans too: re-read them periodically
          * (mod_refresher.h). The guard covers this writer's commit delay, several times. */
-        unsigned guard = 4 * u(cfg->analytics_flush_ms);
-        a->modsync = mod_refresher_new(
-            a->sys, &(mod_refresher_config){.db_url = cfg->db_url,
-                                            .mod = a->mod,
-                                            .guard_ms = guard > 2000 ? guard : 2000});
+        mod_refresher_config mc;
+        mod_refresher_config_from(&mc, cfg);
+        mc.mod = a->mod;
+        a->modsync = mod_refresher_new(a->sys, &mc);
         if (!a->modsync) {
             fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
             app_free(a);
