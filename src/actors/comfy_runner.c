@@ -17,14 +17,14 @@
 #include "actors/comfy_runner_http.h"
 #include "actors/comfy_runner_internal.h"
 #include "analytics/an_results.h"
-#include "comfy/limits.h"
-#include "comfy/result.h"
+#include "comfy/lim.h"
+#include "comfy/cres.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "util/util_utf8.h"
 #include "fluxbot/log.h"
 #include "moderation/mod_state.h"
-#include "msgs/comfy_msgs.h"
+#include "msgs/comfy.h"
 #include "pg/pg_conn.h"
 #include "pg/pg_quota.h"
 
@@ -68,7 +68,7 @@ static void run_dtor(rt_msg *m)
     cjob_free(((comfy_run_msg *)m)->job);
 }
 
-comfy_run_msg *comfy_run_msg_new(comfy_job *job)
+comfy_run_msg *comfy_run_msg_new(cjob *job)
 {
     comfy_run_msg *m = RT_MSG_NEW(comfy_run_msg, MSG_COMFY_RUN, run_dtor);
     m->job = job;
@@ -83,7 +83,7 @@ static void done_dtor(rt_msg *m)
     if (d->final) rt_msg_free(&d->final->hdr);
 }
 
-comfy_done_msg *comfy_done_msg_new(comfy_job *job)
+comfy_done_msg *comfy_done_msg_new(cjob *job)
 {
     comfy_done_msg *m = RT_MSG_NEW(comfy_done_msg, MSG_COMFY_DONE, done_dtor);
     m->job = job;
@@ -123,7 +123,7 @@ typedef struct co_job {
     uint64_t id, user_id, guild_id;
     comfy_kind kind;
     char snippet[80];
-    comfy_job *job; /* owned while waiting; NULL once a worker has it */
+    cjob *job; /* owned while waiting; NULL once a worker has it */
     bool running;
     prog_phase phase;
     unsigned position, percent;
@@ -134,7 +134,7 @@ typedef struct co_job {
 
 typedef struct co_record {
     uint64_t id;
-    comfy_job *params; /* owned */
+    cjob *params; /* owned */
     bool success, is_image;
     char view_url[1800];
 } co_record;
@@ -189,7 +189,7 @@ static co_job *co_find(comfy_coord *co, uint64_t id)
     return NULL;
 }
 
-static co_job *co_add(comfy_coord *co, comfy_job *job)
+static co_job *co_add(comfy_coord *co, cjob *job)
 {
     if (co->nactive == co->cap_active) {
         co->cap_active = co->cap_active ? co->cap_active * 2 : 32;
@@ -434,7 +434,7 @@ static void limits_finish(comfy_runner *r, uint64_t user_id)
 
 /* Admission of a resolved job (the router has answered its interaction): the limits, then the
  * waiting line. Returns false (and answers) when refused. */
-static bool admit(comfy_runner *r, comfy_job *job)
+static bool admit(comfy_runner *r, cjob *job)
 {
     comfy_coord *co = r->co;
     if (atomic_load(&r->stopping)) {
@@ -481,7 +481,7 @@ static bool admit(comfy_runner *r, comfy_job *job)
 
 static void on_start(comfy_runner *r, comfy_start_msg *m)
 {
-    comfy_job *job = m->job;
+    cjob *job = m->job;
     m->job = NULL;
     if (job) admit(r, job);
 }
@@ -589,7 +589,7 @@ static int record_load(comfy_runner *r, uint64_t job_id, co_record *out)
         return -1;
     }
     if (found == 0) return 0;
-    comfy_job *j = cjob_from_json(row.params, job_id, err, sizeof err);
+    cjob *j = cjob_from_json(row.params, job_id, err, sizeof err);
     if (!j) {
         LOG_WARN("comfy", "stored result %" PRIu64 " is unreadable: %s", job_id, err);
         an_result_row_free(&row);
@@ -639,7 +639,7 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
         }
         rec = &stored;
     }
-    comfy_job *job;
+    cjob *job;
     if (b->action == COMFY_BUTTON_REGENERATE) {
         /* Rules may have changed since the result was made: no GPU time for a prompt the
          * filter refuses now (not counted as a violation: it passed when it was typed). */
@@ -876,7 +876,7 @@ static int coord_thread_start(rt_actor *self, void *state, unsigned index)
 {
     (void)index;
     comfy_runner *r = state;
-    const char *urls[CFG_MAX_LIST];
+    const char *urls[FB_CONFIG_MAX_LIST];
     for (unsigned i = 0; i < r->srv.n; i++)
         urls[i] = r->srv.v[i].url;
     comfy_ws_opts o = {.urls = urls,
@@ -938,8 +938,8 @@ static void coord_stop_requested(rt_actor *self, void *state)
 
 /* ---- lifetime ------------------------------------------------------------------------------ */
 
-comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc, char *err,
-                                  size_t errlen)
+comfy_runner *comfy_runner_new(rt_system *sys, const comfy_runner_config *rc, char *err,
+                               size_t errlen)
 {
     const fb_config *cfg = rc->cfg;
     if (!cfg || cfg->comfyui_urls.count == 0) {
@@ -1133,7 +1133,7 @@ bool comfy_runner_server_get(comfy_runner *r, unsigned i, comfy_server_info *out
     return r && comfy_servers_info(&r->srv, i, out);
 }
 
-void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out)
+void comfy_runner_counters_get(comfy_runner *r, comfy_runner_counters *out)
 {
     memset(out, 0, sizeof *out);
     out->jobs_admitted = atomic_load(&r->n_admitted);

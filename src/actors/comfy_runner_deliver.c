@@ -57,7 +57,7 @@ struct comfy_deliveries {
 
 /* ---- outcomes --------------------------------------------------------------------------- */
 
-void comfy_outcome_fill(comfy_outcome *o, const comfy_job *j, bool success, uint64_t ms,
+void comfy_outcome_fill(comfy_outcome *o, const cjob *j, bool success, uint64_t ms,
                         const char *reason, const char *text)
 {
     comfy_outcome_clear(o);
@@ -271,8 +271,8 @@ void comfy_dlv_on_result(comfy_runner *r, const rest_res_msg *res)
     bool ok = res->status >= 200 && res->status < 300;
     if (e->stage == DLV_FINAL) {
         comfy_outcome_record(r, &e->out, ok);
-        dmsg_ref ref;
-        if (ok && r->analytics && dmsg_parse_ref(res->body, res->body_len, &ref)) {
+        message_ref ref;
+        if (ok && r->analytics && message_ref_parse(res->body, res->body_len, &ref)) {
             /* Delivered: the message that shows it, for the stored result. */
             an_result_msg_event me = {.job_id = job_id,
                                       .user_id = e->out.user_id,

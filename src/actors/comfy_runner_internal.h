@@ -20,14 +20,14 @@
 
 #include "actors/comfy_runner.h"
 #include "actors/comfy_runner_ws.h"
-#include "comfy/comfy_proto.h"
-#include "comfy/dl_policy.h"
-#include "comfy/image_check.h"
-#include "comfy/job.h"
+#include "comfy/cproto.h"
+#include "comfy/dlpol.h"
+#include "comfy/imgchk.h"
+#include "comfy/cjob.h"
 #include "comfy/loras.h"
-#include "comfy/progress.h"
-#include "comfy/server_pick.h"
-#include "msgs/discord_msgs.h"
+#include "comfy/prog.h"
+#include "comfy/spick.h"
+#include "msgs/rest.h"
 
 enum {
     MSG_COMFY_RUN = 310,    /* coordinator → worker: comfy_run_msg */
@@ -38,7 +38,7 @@ enum {
 
 typedef struct comfy_run_msg {
     rt_msg hdr;
-    comfy_job *job; /* owned by the message until taken (set to NULL) */
+    cjob *job; /* owned by the message until taken (set to NULL) */
 } comfy_run_msg;
 
 /* What a finished job amounts to, kept until the user has it: the analytics row is recorded
@@ -62,7 +62,7 @@ typedef struct comfy_outcome {
 } comfy_outcome;
 
 /* Fills o from job (copies what it needs). */
-void comfy_outcome_fill(comfy_outcome *o, const comfy_job *job, bool success, uint64_t ms,
+void comfy_outcome_fill(comfy_outcome *o, const cjob *job, bool success, uint64_t ms,
                         const char *reason, const char *text);
 void comfy_outcome_clear(comfy_outcome *o);
 /* Records the image_stats row and the job_finished / job_failed activity: delivered says whether
@@ -72,7 +72,7 @@ void comfy_outcome_record(comfy_runner *r, const comfy_outcome *o, bool delivere
 
 typedef struct comfy_done_msg {
     rt_msg hdr;
-    comfy_job *job; /* owned; images' bytes already freed */
+    cjob *job; /* owned; images' bytes already freed */
     bool success;
     bool is_image;
     char view_url[1800]; /* where the result can be fetched again (Upscale ×2), "" if none */
@@ -91,8 +91,8 @@ typedef struct comfy_status_msg {
     int server;
 } comfy_status_msg;
 
-comfy_run_msg *comfy_run_msg_new(comfy_job *job);
-comfy_done_msg *comfy_done_msg_new(comfy_job *job);
+comfy_run_msg *comfy_run_msg_new(cjob *job);
+comfy_done_msg *comfy_done_msg_new(cjob *job);
 
 /* ---- event channels ---- */
 
@@ -124,7 +124,7 @@ bool comfy_chan_take_image(comfy_chan *c, char node[CPROTO_ID_MAX], uint8_t **da
 /* ---- servers ---- */
 
 typedef struct comfy_server {
-    char url[CFG_STR];
+    char url[FB_CONFIG_STR];
     char label[32]; /* "server 1" */
     spick_server pick;
     char last_pid[CPROTO_ID_MAX];  /* websocket thread only: for events without a prompt_id */
@@ -143,8 +143,8 @@ typedef struct comfy_servers {
 } comfy_servers;
 
 /* 0, or -1 with err when a URL is not http(s). */
-int comfy_servers_init(comfy_servers *t, const cfg_list *urls, uint64_t unanswered_ms, char *err,
-                       size_t errlen);
+int comfy_servers_init(comfy_servers *t, const fb_config_list *urls, uint64_t unanswered_ms,
+                       char *err, size_t errlen);
 void comfy_servers_destroy(comfy_servers *t);
 /* The server for a job (its assigned count raised), or -1 when none is usable. */
 int comfy_servers_acquire(comfy_servers *t, int exclude, bool allow_excluded);

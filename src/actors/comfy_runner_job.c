@@ -17,9 +17,9 @@
 #include "analytics/an_record.h"
 #include "actors/comfy_runner_http.h"
 #include "actors/comfy_runner_internal.h"
-#include "comfy/image.h"
-#include "comfy/image_check.h"
-#include "comfy/result.h"
+#include "comfy/img.h"
+#include "comfy/imgchk.h"
+#include "comfy/cres.h"
 #include "discord/reply.h"
 #include "fluxbot/log.h"
 #include "util/util_json.h"
@@ -65,7 +65,7 @@ typedef enum outcome {
 typedef struct jctx {
     comfy_runner *r;
     comfy_http *http;
-    comfy_job *job;
+    cjob *job;
     const wf_workflow *wf;
     uint64_t t0;
     prog_state prog;
@@ -85,7 +85,7 @@ typedef struct jctx {
     char fail_reason[64];
 } jctx;
 
-static const char *kind_label(const comfy_job *j)
+static const char *kind_label(const cjob *j)
 {
     return j->kind == COMFY_KIND_VIDEO ? "video" : "image";
 }
@@ -144,13 +144,13 @@ static void fmt_mb(char *out, size_t n, uint64_t bytes)
 }
 
 /* Downloads every input image (Discord attachment or an earlier result) under the download
- * policy (dl_policy.h: allowed hosts, every redirect hop checked) and validates it
- * (image_check.h): the bytes decide the type, never the name or the declared type, and nothing
+ * policy (dlpol.h: allowed hosts, every redirect hop checked) and validates it
+ * (imgchk.h): the bytes decide the type, never the name or the declared type, and nothing
  * malformed, truncated or over the dimension limits reaches ComfyUI. */
 static bool fetch_inputs(jctx *x)
 {
     comfy_runner *r = x->r;
-    comfy_job *j = x->job;
+    cjob *j = x->job;
     for (unsigned i = 0; i < j->nimages; i++) {
         cjob_image *img = &j->images[i];
         if (img->data) continue;
@@ -166,7 +166,7 @@ static bool fetch_inputs(jctx *x)
             /* the log names the cause, never the URL (it carries Discord's signature) */
             LOG_WARN("comfy", "job %" PRIu64 ": input image %u not downloaded: %s (HTTP %d)", j->id,
                      i + 1, dlpol_fail_name(f), res.status);
-            if (f == DLFAIL_TOO_LARGE) {
+            if (f == DLPOL_FAIL_TOO_LARGE) {
                 char lim[32];
                 fmt_mb(lim, sizeof lim, r->max_attachment);
                 set_fail(x, "input_too_large", "%s is larger than the %s limit.", what, lim);
@@ -224,7 +224,7 @@ static int pick_server(jctx *x, int exclude)
 static outcome upload_inputs(jctx *x)
 {
     comfy_runner *r = x->r;
-    comfy_job *j = x->job;
+    cjob *j = x->job;
     for (unsigned i = 0; i < j->nimages; i++) {
         cjob_image *img = &j->images[i];
         /* One name per worker and image slot, overwritten: a worker follows one job at a time
@@ -257,7 +257,7 @@ static void interrupt_prompt(jctx *x);
 static outcome submit(jctx *x)
 {
     comfy_runner *r = x->r;
-    comfy_job *j = x->job;
+    cjob *j = x->job;
     const char *names[COMFY_MAX_IMAGES] = {x->uploaded[0], x->uploaded[1]};
     char prefix[64];
     snprintf(prefix, sizeof prefix, "fluxbot_%" PRIu64, j->id);
@@ -279,7 +279,7 @@ static outcome submit(jctx *x)
     /* registered before the POST: events may beat its reply */
     comfy_events_register(&r->events, (unsigned)x->server, x->pid, x->chan);
     char *body = cproto_prompt_body(x->graph, r->client_id, x->pid);
-    char url[CFG_STR + 16];
+    char url[FB_CONFIG_STR + 16];
     snprintf(url, sizeof url, "%s/prompt", r->srv.v[x->server].url);
     comfy_http_res res;
     int rc = comfy_http_post_json(x->http, url, body, (long)r->http_timeout_ms, &res);
@@ -351,7 +351,7 @@ typedef enum rec_state { REC_DONE, REC_PENDING, REC_RUNNING, REC_ABSENT, REC_ERR
 static bool get_history(jctx *x)
 {
     comfy_runner *r = x->r;
-    char url[CFG_STR + 128];
+    char url[FB_CONFIG_STR + 128];
     snprintf(url, sizeof url, "%s/history/%s", r->srv.v[x->server].url, x->pid);
     comfy_http_res res;
     int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->http_timeout_ms, &res);
@@ -372,7 +372,7 @@ static rec_state reconcile(jctx *x)
     comfy_runner *r = x->r;
     if (!get_history(x)) return REC_ERROR;
     if (x->hist.found) return REC_DONE;
-    char url[CFG_STR + 16];
+    char url[FB_CONFIG_STR + 16];
     snprintf(url, sizeof url, "%s/queue", r->srv.v[x->server].url);
     comfy_http_res res;
     int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->http_timeout_ms, &res);
@@ -397,7 +397,7 @@ static rec_state reconcile(jctx *x)
 static void interrupt_prompt(jctx *x)
 {
     comfy_runner *r = x->r;
-    char url[CFG_STR + 32], body[128];
+    char url[FB_CONFIG_STR + 32], body[128];
     comfy_http_res res;
     snprintf(url, sizeof url, "%s/queue", r->srv.v[x->server].url);
     snprintf(body, sizeof body, "{\"delete\":[\"%s\"]}", x->pid);
@@ -500,29 +500,29 @@ static outcome apply_events(jctx *x, follow_state *fs, const cproto_event *evs, 
         const cproto_event *e = &evs[i];
         fs->last_event = now;
         switch (e->type) {
-        case CP_EV_EXECUTION_START:
-        case CP_EV_EXECUTION_CACHED:
+        case CPROTO_EV_EXECUTION_START:
+        case CPROTO_EV_EXECUTION_CACHED:
             note_started(x);
             break;
-        case CP_EV_EXECUTING:
+        case CPROTO_EV_EXECUTING:
             if (e->node_null) return finished(x, fs); /* any outcome: the history says which */
             note_started(x);
             snprintf(x->prog.node_class, sizeof x->prog.node_class, "%s", node_class(x, e->node));
             break;
-        case CP_EV_PROGRESS:
+        case CPROTO_EV_PROGRESS:
             note_started(x);
             prog_step(&x->prog, e->value, e->max, now);
             break;
-        case CP_EV_SUCCESS:
+        case CPROTO_EV_SUCCESS:
             fs->success_seen = true;
             break;
-        case CP_EV_ERROR:
+        case CPROTO_EV_ERROR:
             set_fail(x, "node_error", "Generation failed at node %s (%s): %.400s",
                      e->node[0] ? e->node : "?",
                      e->node_type[0] ? e->node_type : node_class(x, e->node),
                      e->message[0] ? e->message : "no message");
             return OUT_FAILED;
-        case CP_EV_INTERRUPTED:
+        case CPROTO_EV_INTERRUPTED:
             return OUT_INTERRUPTED;
         default:
             break;
@@ -648,7 +648,7 @@ static void keep_copy(comfy_runner *r, const char *filename, const uint8_t *data
         LOG_WARN("comfy", "output_dir %s: %s", dir, strerror(errno));
         return;
     }
-    char path[CFG_STR + 128], tmp[CFG_STR + 140];
+    char path[FB_CONFIG_STR + 128], tmp[FB_CONFIG_STR + 140];
     snprintf(path, sizeof path, "%s/%s", dir, filename);
     snprintf(tmp, sizeof tmp, "%s.part", path);
     FILE *f = fopen(tmp, "wb");
@@ -677,7 +677,7 @@ static bool output_url(jctx *x, char *url, size_t cap)
 }
 
 /* Discord's upload limit for the job's channel. */
-static uint64_t upload_limit(const comfy_job *j)
+static uint64_t upload_limit(const cjob *j)
 {
     return j->origin.attachment_size_limit ? j->origin.attachment_size_limit
                                            : CJOB_DEFAULT_ATTACHMENT_LIMIT;
@@ -707,7 +707,7 @@ static bool fetch_output(jctx *x, const char *url, comfy_http_res *res)
 static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
 {
     comfy_runner *r = x->r;
-    comfy_job *j = x->job;
+    cjob *j = x->job;
     img_type t = img_sniff(res->body, res->len);
     bool is_video = j->kind == COMFY_KIND_VIDEO || img_is_video(t);
     bool is_image = !is_video && t != IMG_UNKNOWN;
@@ -776,7 +776,7 @@ static bool websocket_output(jctx *x, comfy_http_res *res)
 
 static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
 {
-    char url[CFG_STR + 1200];
+    char url[FB_CONFIG_STR + 1200];
     comfy_http_res res;
     if (websocket_output(x, &res)) {
         prog_set_phase(&x->prog, PROG_DOWNLOADING, rt_now_ms());
@@ -836,7 +836,7 @@ static outcome generate(jctx *x)
 }
 
 /* Counters and timings of a finished job (either outcome). */
-static void count_finished(comfy_runner *r, const comfy_job *job, bool ok, uint64_t ms)
+static void count_finished(comfy_runner *r, const cjob *job, bool ok, uint64_t ms)
 {
     if (ok) {
         atomic_fetch_add(&r->n_succeeded, 1);
@@ -866,7 +866,7 @@ static void job_cleanup(jctx *x)
     }
 }
 
-static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
+static void run_job(comfy_runner *r, comfy_http *http, cjob *job)
 {
     jctx x;
     memset(&x, 0, sizeof x);
@@ -926,7 +926,7 @@ void comfy_worker_on_message(rt_actor *self, void *state, rt_msg *m)
         return;
     }
     comfy_run_msg *rm = (comfy_run_msg *)m;
-    comfy_job *job = rm->job;
+    cjob *job = rm->job;
     rm->job = NULL;
     rt_msg_free(m);
     if (job) run_job(r, tls_http, job);

@@ -13,8 +13,8 @@
 #include "actors/comfy_runner_internal.h"
 #include "fluxbot/log.h"
 
-int comfy_servers_init(comfy_servers *t, const cfg_list *urls, uint64_t unanswered_ms, char *err,
-                       size_t errlen)
+int comfy_servers_init(comfy_servers *t, const fb_config_list *urls, uint64_t unanswered_ms,
+                       char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
     pthread_mutex_init(&t->mu, NULL);
@@ -61,7 +61,7 @@ static void pick_view(const comfy_servers *t, spick_server *tmp, uint64_t now)
 bool comfy_servers_any_usable(comfy_servers *t)
 {
     pthread_mutex_lock(&t->mu);
-    spick_server tmp[CFG_MAX_LIST];
+    spick_server tmp[FB_CONFIG_MAX_LIST];
     pick_view(t, tmp, rt_now_ms());
     bool any = false;
     for (unsigned i = 0; i < t->n && !any; i++)
@@ -82,7 +82,7 @@ void comfy_servers_unanswered(comfy_servers *t, unsigned s)
 int comfy_servers_acquire(comfy_servers *t, int exclude, bool allow_excluded)
 {
     pthread_mutex_lock(&t->mu);
-    spick_server tmp[CFG_MAX_LIST];
+    spick_server tmp[FB_CONFIG_MAX_LIST];
     pick_view(t, tmp, rt_now_ms());
     int s = spick_choose(tmp, t->n, exclude, allow_excluded, t->rotate++);
     if (s >= 0) t->v[s].pick.assigned++;
