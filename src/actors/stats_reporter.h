@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
 typedef struct stats_reporter_config {
@@ -26,6 +27,10 @@ typedef struct stats_reporter_config {
     unsigned lane_capacity; /* 0 = 256 */
     unsigned active_min;    /* events that make an Active User (0 = AN_ACTIVE_MIN_DEFAULT) */
 } stats_reporter_config;
+
+/* Fills out from the bot configuration (db_path, stats_threads, mailbox_capacity,
+ * active_user_min_events). */
+void stats_reporter_config_from(stats_reporter_config *out, const fb_config *cfg);
 
 typedef struct stats_reporter_counters {
     uint64_t answered; /* queries answered with the embed */
