@@ -27,6 +27,7 @@
 #ifndef FLUXBOT_ANALYTICS_WRITER_H
 #define FLUXBOT_ANALYTICS_WRITER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -70,6 +71,10 @@ analytics_writer *analytics_writer_new(rt_system *sys, const analytics_writer_co
 rt_actor *analytics_writer_actor(analytics_writer *w);
 /* Any thread, any time (also after the system stopped). */
 void analytics_writer_counters_get(analytics_writer *w, analytics_writer_counters *out);
+/* The data version: a counter the writer increases after every commit that can change what a
+ * reader sees (batches, single events, resets). Readers that keep answers (the stats
+ * reporter) compare it, read before their read transaction, to know that nothing changed. */
+const _Atomic uint64_t *analytics_writer_data_version(analytics_writer *w);
 void analytics_writer_free(analytics_writer *w);
 
 #endif

@@ -236,6 +236,7 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     a->rest = a->reg && a->writer ? discord_rest_new(a->sys, &dc) : NULL;
     stats_reporter_config sc;
     stats_reporter_config_from(&sc, cfg);
+    sc.data_version = analytics_writer_data_version(a->writer);
     a->stats = a->rest ? stats_reporter_new(a->sys, &sc) : NULL;
     if (!a->stats) {
         fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
