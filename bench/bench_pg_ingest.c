@@ -35,7 +35,7 @@
 #include "analytics/an_record.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
-#include "msgs/analytics_msgs.h"
+#include "msgs/an.h"
 #include "pg/pg_anstore.h"
 
 static size_t BATCH = 512;
@@ -299,8 +299,8 @@ static double writer_run(uint64_t n)
     char name[64], url[1024];
     db_fresh(name, sizeof name, url, sizeof url);
     rt_system *sys = rt_system_new();
-    an_writer *w =
-        an_writer_new(sys, &(an_writer_config){.db_path = url, .batch_max = (unsigned)BATCH});
+    analytics_writer *w = analytics_writer_new(
+        sys, &(analytics_writer_config){.db_path = url, .batch_max = (unsigned)BATCH});
     done_state ds = {0};
     rt_actor_spec spec = {.name = "done",
                           .threads = 1,
@@ -309,7 +309,7 @@ static double writer_run(uint64_t n)
                           .ops = {.on_message = done_on_message}};
     rt_actor *done = rt_actor_new(sys, &spec);
     if (rt_system_start(sys) != 0) exit(1);
-    rt_actor *wa = an_writer_actor(w);
+    rt_actor *wa = analytics_writer_actor(w);
     uint64_t rng = 42;
     uint64_t t0 = rt_now_ns();
     for (uint64_t i = 0; i < n; i++) {
@@ -349,10 +349,10 @@ static double writer_run(uint64_t n)
         nanosleep(&ts, NULL);
     }
     double secs = (double)(rt_now_ns() - t0) / 1e9;
-    an_writer_metrics m;
-    an_writer_metrics_get(w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(w, &m);
     rt_system_free(sys);
-    an_writer_free(w);
+    analytics_writer_free(w);
     if (m.rows_written != n) {
         fprintf(stderr, "writer wrote %llu of %llu events\n", (unsigned long long)m.rows_written,
                 (unsigned long long)n);

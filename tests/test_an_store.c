@@ -16,7 +16,7 @@
 #include "analytics/an_time.h"
 #include "test_an_stats_eq.h"
 #include "test_an_util.h"
-#include "test_pg.h"
+#include "tpg.h"
 
 #define DAY AN_DAY_MS
 /* 2024-03-10 15:00:00 UTC */

@@ -32,7 +32,7 @@
 #include "fakes/fake_discord.h"
 #include "fakes/fake_rest.h"
 #include "test_an_stats_eq.h"
-#include "test_pg.h"
+#include "tpg.h"
 
 #define TOKEN "pgs-token.fluxbot"
 #define USER_BASE 332000000000000100ull
@@ -56,16 +56,16 @@ static uint64_t now_ms(void)
 typedef struct world {
     tpg t;
     fake_discord *fd;
-    fcomfy *comfy;
+    fake_comfy *comfy;
     e2e_child kids[3];
     char dir[64];
     uint64_t guild[3]; /* guild[k] is on shard k: (g >> 22) % 3 */
-    bool skip;         /* no server and not under CI (test_pg.h) */
+    bool skip;         /* no server and not under CI (tpg.h) */
 } world;
 
 static world W;
 
-static bool all_ready(const fgw_stats *s, void *ctx)
+static bool all_ready(const fake_gateway_stats *s, void *ctx)
 {
     (void)ctx;
     return s->ready_connections >= 3;
@@ -103,16 +103,16 @@ static int setup(void **state)
     fake_discord_options fo = {.token = TOKEN, .shards = 3, .max_concurrency = 3};
     W.fd = fake_discord_start(&fo);
     assert_non_null(W.fd);
-    fcomfy_opts co = {.steps = 1, .step_delay_ms = 50, .png_width = 16, .png_height = 16};
-    W.comfy = fcomfy_start(&co);
+    fake_comfy_opts co = {.steps = 1, .step_delay_ms = 50, .png_width = 16, .png_height = 16};
+    W.comfy = fake_comfy_start(&co);
     assert_non_null(W.comfy);
     for (int i = 0; i < 3; i++)
         tpg_spawn_shard(&W.kids[i], bin, W.dir, i, 3, TOKEN, fake_discord_api_base(W.fd),
-                        fcomfy_url(W.comfy), W.t.url, supp, "info",
+                        fake_comfy_url(W.comfy), W.t.url, supp, "info",
                         (const char *const[]){"--user-max-concurrent-jobs", "50", NULL});
     for (int k = 0; k < 3; k++)
         W.guild[k] = (uint64_t)(910000 + k) << 22;
-    if (!fgw_wait(fake_discord_gateway(W.fd), all_ready, NULL, 90000)) {
+    if (!fake_gateway_wait(fake_discord_gateway(W.fd), all_ready, NULL, 90000)) {
         show_logs();
         fail_msg("the three shard processes did not all become ready");
     }
@@ -127,7 +127,7 @@ static int teardown(void **state)
         e2e_signal(&W.kids[i], SIGTERM);
         if (e2e_wait(&W.kids[i], 40000) != 0) e2e_kill(&W.kids[i]);
     }
-    fcomfy_stop(W.comfy);
+    fake_comfy_stop(W.comfy);
     fake_discord_stop(W.fd);
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf %s", W.dir);
@@ -179,12 +179,12 @@ static int callback(uint64_t id, char *content, size_t cap, char *custom_id, siz
 {
     char prefix[64];
     snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    frest_filter f = {.method = "POST", .path_prefix = prefix};
-    if (frest_wait(fake_discord_rest(W.fd), &f, 1, 15000) < 1) return 0;
-    frest_request *rq;
-    size_t n = frest_collect(fake_discord_rest(W.fd), &f, &rq);
+    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
+    if (fake_rest_wait(fake_discord_rest(W.fd), &f, 1, 15000) < 1) return 0;
+    fake_rest_request *rq;
+    size_t n = fake_rest_collect(fake_discord_rest(W.fd), &f, &rq);
     cJSON *o = n ? cJSON_Parse((const char *)rq[0].body) : NULL;
-    frest_requests_free(rq, n);
+    fake_rest_requests_free(rq, n);
     if (!o) return 0;
     int type = cJSON_GetObjectItem(o, "type")->valueint;
     const cJSON *d = cJSON_GetObjectItem(o, "data");
@@ -205,9 +205,9 @@ static int callback(uint64_t id, char *content, size_t cap, char *custom_id, siz
 static char *edited(uint64_t id, unsigned n, unsigned timeout_ms)
 {
     for (uint64_t until = now_ms() + timeout_ms; now_ms() < until; sleep_ms(50)) {
-        frest_ix_state st;
+        fake_rest_ix_state st;
         memset(&st, 0, sizeof st);
-        if (frest_interaction_state(fake_discord_rest(W.fd), id, &st) && st.edits >= n &&
+        if (fake_rest_interaction_state(fake_discord_rest(W.fd), id, &st) && st.edits >= n &&
             st.original_json)
             return st.original_json;
         free(st.original_json);

@@ -25,10 +25,10 @@
 #include "analytics/an_record.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
-#include "msgs/analytics_msgs.h"
+#include "msgs/an.h"
 #include "test_an_stats_eq.h"
 #include "moderation/mod_pgstore.h"
-#include "test_pg.h"
+#include "tpg.h"
 
 typedef struct collector {
     sem_t sem;
@@ -52,7 +52,7 @@ static void col_on_message(rt_actor *self, void *state, rt_msg *m)
 typedef struct fx {
     tpg t;
     rt_system *sys;
-    an_writer *w;
+    analytics_writer *w;
     rt_actor *writer, *col_actor;
     collector col;
     char logpath[64];
@@ -74,7 +74,7 @@ static int teardown(void **state)
 {
     fx *f = *state;
     rt_system_free(f->sys);
-    an_writer_free(f->w);
+    analytics_writer_free(f->w);
     log_configure(LOG_LEVEL_INFO, false, 2);
     close(f->logfd);
     unlink(f->logpath);
@@ -84,14 +84,14 @@ static int teardown(void **state)
     return 0;
 }
 
-static void start(fx *f, an_writer_config cfg)
+static void start(fx *f, analytics_writer_config cfg)
 {
     tpg_open(&f->t);
     cfg.db_path = f->t.url;
     f->sys = rt_system_new();
-    f->w = an_writer_new(f->sys, &cfg);
+    f->w = analytics_writer_new(f->sys, &cfg);
     assert_non_null(f->w);
-    f->writer = an_writer_actor(f->w);
+    f->writer = analytics_writer_actor(f->w);
     rt_actor_spec spec = {.name = "collector",
                           .threads = 1,
                           .lane_capacity = 64,
@@ -141,7 +141,7 @@ static void assert_consistent(fx *f)
 static void test_reset_single_thread_order(void **state)
 {
     fx *f = *state;
-    start(f, (an_writer_config){.batch_max = 4, .flush_ms = 1000});
+    start(f, (analytics_writer_config){.batch_max = 4, .flush_ms = 1000});
     for (int i = 0; i < 10; i++) {
         an_command_event e = {.command = "before", .user_id = 1, .success = true};
         assert_int_equal(an_record_command(f->writer, &e), 0);
@@ -176,7 +176,7 @@ static void test_reset_single_thread_order(void **state)
 static void test_reset_keeps_moderation_state(void **state)
 {
     fx *f = *state;
-    start(f, (an_writer_config){.batch_max = 4, .flush_ms = 1000});
+    start(f, (analytics_writer_config){.batch_max = 4, .flush_ms = 1000});
     for (int i = 0; i < 9; i++) {
         if (i % 3 == 0) {
             an_command_event e = {.command = "comfy", .user_id = 5, .success = true};
@@ -203,8 +203,8 @@ static void test_reset_keeps_moderation_state(void **state)
     assert_int_equal(q(f, "SELECT COUNT(*) FROM mod_bans WHERE user_id = 42"), 1);
     assert_int_equal(q(f, "SELECT COUNT(*) FROM command_usage"), 0);
     assert_int_equal(q(f, "SELECT COALESCE(SUM(total_activity), 0) FROM daily_stats"), 0);
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.dropped_invalid, 1);
     /* What every process reads at start and on refresh. */
     mod_loaded l;
@@ -251,7 +251,7 @@ static void sleep_ms(long ms)
 static void test_reset_exact_across_threads(void **state)
 {
     fx *f = *state;
-    start(f, (an_writer_config){.batch_max = 50, .flush_ms = 2, .lane_capacity = 64});
+    start(f, (analytics_writer_config){.batch_max = 50, .flush_ms = 2, .lane_capacity = 64});
     racer r[2];
     for (int i = 0; i < 2; i++) {
         r[i] = (racer){.writer = f->writer, .id = i + 1};
@@ -295,8 +295,8 @@ static void test_reset_exact_across_threads(void **state)
         assert_true(cut <= after[i] + 1);
         remaining += count;
     }
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(atomic_load(&f->col.rows_deleted) + m.dropped_by_reset + remaining,
                      r[0].total + r[1].total);
     assert_int_equal(q(f, "SELECT COUNT(*) FROM known_users"), remaining);

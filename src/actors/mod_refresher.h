@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "config/config.h"
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 #include "moderation/mod_state.h"
 

@@ -31,7 +31,7 @@
  * tells the processes' rows apart: seq numbers are per writer.
  */
 static const char k_schema[] =
-    "CREATE SEQUENCE IF NOT EXISTS an_writer_ids;"
+    "CREATE SEQUENCE IF NOT EXISTS analytics_writer_ids;"
     "CREATE TABLE IF NOT EXISTS an_epoch("
     " id int PRIMARY KEY CHECK (id = 1), epoch bigint NOT NULL, reset_ms bigint NOT NULL);"
     "INSERT INTO an_epoch VALUES (1, 0, 0) ON CONFLICT (id) DO NOTHING;"
@@ -274,7 +274,7 @@ static const char k_restage[] =
 struct pg_anstore {
     char url[1024];
     PGconn *c;
-    int64_t wid;   /* this store's writer id (an_writer_ids), tags its rows */
+    int64_t wid;   /* this store's writer id (analytics_writer_ids), tags its rows */
     int64_t epoch; /* the reset epoch seen by the last batch */
     int64_t result_retention_ms;
     int64_t results_pruned_at;
@@ -370,7 +370,7 @@ static int ensure(pg_anstore *s, char *err, size_t errlen)
     }
     int rc = run(s->c, k_stage, 0, NULL, "creating the staging table", err, errlen);
     if (rc == SQLITE_OK && !s->wid) {
-        PGresult *r = PQexec(s->c, "SELECT nextval('an_writer_ids')");
+        PGresult *r = PQexec(s->c, "SELECT nextval('analytics_writer_ids')");
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
             s->wid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         } else {
