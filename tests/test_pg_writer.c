@@ -201,6 +201,8 @@ static void test_reset_keeps_moderation_state(void **state)
     flush(f);
     assert_int_equal(q(f, "SELECT COUNT(*) FROM mod_words WHERE active = 1"), 6);
     assert_int_equal(q(f, "SELECT COUNT(*) FROM mod_bans WHERE user_id = 42"), 1);
+    /* Every applied change bumps the version the refreshers compare (the refused one not). */
+    assert_int_equal(q(f, "SELECT v FROM mod_version"), 7);
     assert_int_equal(q(f, "SELECT COUNT(*) FROM command_usage"), 0);
     assert_int_equal(q(f, "SELECT COALESCE(SUM(total_activity), 0) FROM daily_stats"), 0);
     analytics_writer_counters m;

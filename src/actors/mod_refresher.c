@@ -22,8 +22,10 @@ struct mod_refresher {
     char url[1024];
     mod_state *mod;
     unsigned period_ms, guard_ms;
-    bool failing; /* the last read failed (logged once per outage) */
-    _Atomic uint64_t refreshes, skipped, failures;
+    bool failing;    /* the last read failed (logged once per outage) */
+    PGconn *c;       /* kept between ticks; dropped after a failure */
+    int64_t version; /* mod_version of the state adopted last (-1: none yet) */
+    _Atomic uint64_t refreshes, unchanged, skipped, failures;
 };
 
 static int on_thread_start(rt_actor *self, void *state, unsigned index)
@@ -34,6 +36,19 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
     return 0;
 }
 
+static void fail(mod_refresher *r, const char *err)
+{
+    if (!r->failing)
+        LOG_ERROR(WHO,
+                  "cannot refresh the moderation state from the shared database: %s; "
+                  "the last state read stays in force",
+                  err);
+    r->failing = true;
+    atomic_fetch_add(&r->failures, 1);
+    if (r->c) PQfinish(r->c);
+    r->c = NULL;
+}
+
 static void refresh(mod_refresher *r)
 {
     uint64_t last = 0, now = rt_now_ms();
@@ -42,25 +57,39 @@ static void refresh(mod_refresher *r)
         atomic_fetch_add(&r->skipped, 1);
         return;
     }
-    mod_loaded l;
     char err[512] = "";
-    if (mod_pgstore_load(r->url, (int64_t)rt_wall_ms(), &l, err, sizeof err) != 0) {
-        if (!r->failing)
-            LOG_ERROR(WHO,
-                      "cannot refresh the moderation state from the shared database: %s; "
-                      "the last state read stays in force",
-                      err);
-        r->failing = true;
-        atomic_fetch_add(&r->failures, 1);
-        mod_loaded_free(&l);
+    if (!r->c || PQstatus(r->c) != CONNECTION_OK) {
+        if (r->c) PQfinish(r->c);
+        r->c = pg_open(r->url, 5000, err, sizeof err);
+        if (!r->c) {
+            fail(r, err);
+            return;
+        }
+    }
+    /* One small read when nothing changed (the common case); the whole state otherwise. */
+    int64_t version;
+    if (mod_pgstore_version(r->c, &version, err, sizeof err) != 0) {
+        fail(r, err);
         return;
     }
     if (r->failing) LOG_WARN(WHO, "moderation state refreshed again from the shared database");
     r->failing = false;
-    if (mod_state_refresh(r->mod, &l, before) == 0)
+    if (version == r->version) {
+        atomic_fetch_add(&r->unchanged, 1);
+        return;
+    }
+    mod_loaded l;
+    if (mod_pgstore_read(r->c, (int64_t)rt_wall_ms(), &l, err, sizeof err) != 0) {
+        mod_loaded_free(&l);
+        fail(r, err);
+        return;
+    }
+    if (mod_state_refresh(r->mod, &l, before) == 0) {
         atomic_fetch_add(&r->refreshes, 1);
-    else
+        r->version = version; /* a change after this read bumps it again: read next time */
+    } else {
         atomic_fetch_add(&r->skipped, 1);
+    }
     mod_loaded_free(&l);
 }
 
@@ -82,6 +111,7 @@ mod_refresher *mod_refresher_new(rt_system *sys, const mod_refresher_config *cfg
     r->mod = cfg->mod;
     r->period_ms = cfg->period_ms ? cfg->period_ms : 5000;
     r->guard_ms = cfg->guard_ms ? cfg->guard_ms : 2000;
+    r->version = -1;
     rt_actor_spec spec = {
         .name = MOD_REFRESHER_ACTOR_NAME,
         .threads = 1,
@@ -113,11 +143,13 @@ rt_actor *mod_refresher_actor(mod_refresher *r)
 void mod_refresher_counters_get(mod_refresher *r, mod_refresher_counters *out)
 {
     out->refreshes = atomic_load(&r->refreshes);
+    out->unchanged = atomic_load(&r->unchanged);
     out->skipped = atomic_load(&r->skipped);
     out->failures = atomic_load(&r->failures);
 }
 
 void mod_refresher_free(mod_refresher *r)
 {
+    if (r && r->c) PQfinish(r->c);
     free(r);
 }

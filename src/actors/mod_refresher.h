@@ -1,6 +1,7 @@
 /*
  * The mod_refresher actor: with a database several processes share (postgresql:// db_url), it
- * re-reads the moderation state (mod_pgstore.h) every period and hands it to mod_state, so
+ * checks the moderation version every period and, when another change was committed since,
+ * re-reads the moderation state (mod_pgstore.h) and hands it to mod_state, so
  * filters, warnings and bans changed by any process hold in every process. The router never
  * waits on the database: it keeps reading the in-memory snapshots, which this actor replaces
  * (mod_state_refresh). Staleness bound: a change made in another process shows here at most
@@ -38,6 +39,7 @@ rt_actor *mod_refresher_actor(mod_refresher *r);
 
 typedef struct mod_refresher_counters {
     uint64_t refreshes; /* states read and adopted */
+    uint64_t unchanged; /* ticks that found the version unchanged (nothing else read) */
     uint64_t skipped;   /* reads skipped or discarded for a local change not yet committed */
     uint64_t failures;  /* reads that failed (the database did not answer) */
 } mod_refresher_counters;

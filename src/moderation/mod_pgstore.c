@@ -39,6 +39,9 @@ static const char k_schema[] =
     "CREATE TABLE IF NOT EXISTS mod_warning_clears("
     " user_id bigint PRIMARY KEY, by_user bigint, ts_ms bigint NOT NULL, wid bigint NOT NULL,"
     " seq bigint NOT NULL);"
+    /* Bumped by every change, so a refresh that finds it unchanged reads nothing else. */
+    "CREATE TABLE IF NOT EXISTS mod_version(id int PRIMARY KEY CHECK (id = 1), v bigint NOT NULL);"
+    "INSERT INTO mod_version VALUES (1, 0) ON CONFLICT (id) DO NOTHING;"
     "CREATE TABLE IF NOT EXISTS mod_bans("
     " user_id bigint PRIMARY KEY, active smallint NOT NULL, reason text, banned_ms bigint,"
     " until_ms bigint, by_user bigint, ts_ms bigint NOT NULL, wid bigint NOT NULL,"
@@ -209,6 +212,11 @@ int mod_pgstore_apply(PGconn *c, int64_t wid, const an_event *e, char *err, size
     PGresult *r = PQexecParams(c, sql, p.n, NULL, p.v, NULL, NULL, 0);
     cJSON_Delete(d);
     int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? SQLITE_OK : pg_anstore_code(c, r);
+    if (rc == SQLITE_OK) {
+        PQclear(r);
+        r = PQexec(c, "UPDATE mod_version SET v = v + 1 WHERE id = 1");
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? SQLITE_OK : pg_anstore_code(c, r);
+    }
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "applying a moderation change: %s", PQresultErrorMessage(r));
         size_t n = strlen(err);
@@ -307,6 +315,26 @@ static int read_all(PGconn *c, int64_t now_ms, mod_loaded *out, char *err, size_
     }
     PQclear(PQexec(c, "COMMIT"));
     return res;
+}
+
+int mod_pgstore_version(PGconn *c, int64_t *version, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, "SELECT v FROM mod_version WHERE id = 1");
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (ok)
+        *version = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        snprintf(err, errlen, "reading the moderation version: %s",
+                 r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+int mod_pgstore_read(PGconn *c, int64_t now_ms, mod_loaded *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->rules = mod_rules_new();
+    return read_all(c, now_ms, out, err, errlen);
 }
 
 int mod_pgstore_load(const char *url, int64_t now_ms, mod_loaded *out, char *err, size_t errlen)

@@ -30,6 +30,11 @@ int mod_pgstore_schema(PGconn *c, char *err, size_t errlen);
  * database failure (pg_anstore_code). */
 int mod_pgstore_apply(PGconn *c, int64_t wid, const an_event *e, char *err, size_t errlen);
 
+/* On a connection the caller holds (tables created, e.g. by mod_pgstore_load): the version
+ * every change bumps (0, or -1 with err), and the whole state (as mod_pgstore_load). */
+int mod_pgstore_version(PGconn *c, int64_t *version, char *err, size_t errlen);
+int mod_pgstore_read(PGconn *c, int64_t now_ms, mod_loaded *out, char *err, size_t errlen);
+
 /* Reads the whole state from the database at url: 0, or -1 with err. An empty database (no
  * tables yet) gives an empty state. */
 int mod_pgstore_load(const char *url, int64_t now_ms, mod_loaded *out, char *err, size_t errlen);
