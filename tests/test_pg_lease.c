@@ -9,6 +9,7 @@
  *   finish) is refused, its renewal no longer lists the job, while the new owner's succeed;
  * - a delivery claim needs a current lease even before anyone took the job;
  * - three processes taking over at once: each job goes to exactly one of them;
+ * - a released job (its owner stopping) is taken over at once, by the next look;
  * - unsigned snowflakes above 2^63 come back as they went in. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -304,6 +305,30 @@ static void test_unsigned_snowflakes(void **state)
     tpg_close(&t);
 }
 
+static void test_release_hands_over_at_once(void **state)
+{
+    (void)state;
+    tpg t;
+    tpg_open(&t);
+    pg_lease *a = mk(&t, "proc-a", 60000), *b = mk(&t, "proc-b", 60000);
+    insert(a, "ix:1");
+    insert(a, "ix:2");
+    /* only the holder of the generation may release */
+    assert_int_equal(pg_lease_release(b, "ix:1", 1, err, sizeof err), PG_LEASE_FENCED);
+    assert_int_equal(pg_lease_release(a, "ix:1", 1, err, sizeof err), PG_LEASE_OK);
+    pg_lease_job *v = NULL;
+    size_t n = 0;
+    /* a minute-long lease, yet the released job is taken at once; the other one is not */
+    assert_int_equal(pg_lease_take_expired(b, 10, &v, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].key, "ix:1");
+    assert_int_equal(v[0].gen, 2);
+    pg_lease_jobs_free(v, n);
+    pg_lease_free(a);
+    pg_lease_free(b);
+    tpg_close(&t);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -324,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_claim_needs_current_lease),
         cmocka_unit_test(test_three_takers_each_job_once),
         cmocka_unit_test(test_unsigned_snowflakes),
+        cmocka_unit_test(test_release_hands_over_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

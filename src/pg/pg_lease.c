@@ -292,6 +292,22 @@ pg_lease_result pg_lease_finish(pg_lease *l, const char *key, int64_t gen, char 
         err, errlen);
 }
 
+pg_lease_result pg_lease_release(pg_lease *l, const char *key, int64_t gen, char *err,
+                                 size_t errlen)
+{
+    if (!l || !key) {
+        set_err(err, errlen, "job lease: bad arguments");
+        return PG_LEASE_ERROR;
+    }
+    char g[24];
+    snprintf(g, sizeof g, "%" PRId64, gen);
+    const char *p[3] = {key, l->owner, g};
+    return fenced_change(l,
+                         "UPDATE fluxbot_jobs SET expires_ms = 0 WHERE job_key = $1"
+                         " AND owner = $2 AND gen = $3::bigint",
+                         3, p, err, errlen);
+}
+
 int pg_lease_renew(pg_lease *l, char (*keys)[PG_LEASE_KEY_MAX], int64_t *gens, size_t cap,
                    size_t *n, char *err, size_t errlen)
 {

@@ -101,6 +101,11 @@ pg_lease_result pg_lease_claim_delivery(pg_lease *l, const char *key, int64_t ge
 pg_lease_result pg_lease_finish(pg_lease *l, const char *key, int64_t gen, char *err,
                                 size_t errlen);
 
+/* Gives the job up without ending it (this process is stopping and did not finish it): its
+ * lease expires now, so another process takes it over at its next look. */
+pg_lease_result pg_lease_release(pg_lease *l, const char *key, int64_t gen, char *err,
+                                 size_t errlen);
+
 /* Extends the lease of every row this process owns. keys/gens (cap entries) receive the rows
  * that were renewed, *n their count: a job of this process missing from them was taken over.
  * 0, or -1 with err. */
