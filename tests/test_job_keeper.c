@@ -42,8 +42,8 @@ static void sink_msg(rt_actor *self, void *state, rt_msg *m)
 {
     (void)self;
     sink *s = state;
-    if (m->type == MSG_KEEPER_TAKEOVER) {
-        keeper_takeover_msg *t = (keeper_takeover_msg *)m;
+    if (m->type == MSG_JOB_KEEPER_TAKEOVER) {
+        job_keeper_takeover_msg *t = (job_keeper_takeover_msg *)m;
         pthread_mutex_lock(&s->mu);
         if (s->n < 8) {
             s->rows[s->n++] = t->row;
@@ -73,8 +73,8 @@ static void proc_start(proc *p, const char *url, const char *owner, unsigned lea
     memset(p, 0, sizeof *p);
     pthread_mutex_init(&p->s.mu, NULL);
     p->sys = rt_system_new();
-    job_keeper_cfg c = {.url = url, .owner = owner, .lease_ms = lease_ms};
-    p->k = job_keeper_create(p->sys, &c);
+    job_keeper_config c = {.url = url, .owner = owner, .lease_ms = lease_ms};
+    p->k = job_keeper_new(p->sys, &c);
     assert_non_null(p->k);
     rt_actor_spec spec = {.name = "sink",
                           .threads = 1,
@@ -157,8 +157,8 @@ static void test_lifecycle(void **state)
     /* a job never made durable (unknown key) is this process's alone */
     assert_true(job_keeper_may_speak(a.k, "ix:none"));
     assert_true(job_keeper_claim(a.k, "ix:none", UINT64_MAX / 2));
-    job_keeper_stats st;
-    job_keeper_stats_get(a.k, &st);
+    job_keeper_counters st;
+    job_keeper_counters_get(a.k, &st);
     assert_int_equal(st.accepted, 1);
     assert_int_equal(st.written, 1);
     assert_int_equal(st.lost, 0);
@@ -200,8 +200,8 @@ static void test_dead_owner_taken_over(void **state)
     assert_true(job_keeper_claim(b.k, "ix:7", UINT64_MAX / 2));
     job_keeper_finish(b.k, "ix:7");
     assert_true(wait_count(t.conn, "SELECT count(*) FROM fluxbot_jobs", 0));
-    job_keeper_stats st;
-    job_keeper_stats_get(b.k, &st);
+    job_keeper_counters st;
+    job_keeper_counters_get(b.k, &st);
     assert_int_equal(st.taken_over, 1);
     proc_stop(&b);
     tpg_close(&t);
@@ -233,8 +233,8 @@ static void test_taken_job_is_fenced(void **state)
                                 "'proc-b'",
                                 0, NULL),
                      1);
-    job_keeper_stats st;
-    job_keeper_stats_get(a.k, &st);
+    job_keeper_counters st;
+    job_keeper_counters_get(a.k, &st);
     assert_int_equal(st.lost, 1);
     assert_int_equal(st.claims_refused, 1);
     proc_stop(&a);

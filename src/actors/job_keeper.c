@@ -365,7 +365,7 @@ static void renew(job_keeper *k)
 
 static void release_msg(rt_msg *m)
 {
-    keeper_takeover_msg *t = (keeper_takeover_msg *)m;
+    job_keeper_takeover_msg *t = (job_keeper_takeover_msg *)m;
     pg_lease_job_clear(&t->row);
 }
 
@@ -399,7 +399,8 @@ static void take_over(job_keeper *k)
                  "handed back; takeover %u)",
                  row->key, row->interaction_id, pg_lease_state_name(row->state), row->prev_owner,
                  row->takeovers);
-        keeper_takeover_msg *m = RT_MSG_NEW(keeper_takeover_msg, MSG_KEEPER_TAKEOVER, release_msg);
+        job_keeper_takeover_msg *m =
+            RT_MSG_NEW(job_keeper_takeover_msg, MSG_JOB_KEEPER_TAKEOVER, release_msg);
         m->row = *row;
         memset(row, 0, sizeof *row); /* params moved */
         m->taken_ms = now;
@@ -435,7 +436,7 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
         renew(k);
         take_over(k);
         retry_pending(k);
-    } else if (m->type == MSG_KEEPER_OP) {
+    } else if (m->type == MSG_JOB_KEEPER_OP) {
         kp_op *op = (kp_op *)m;
         switch (op->op) {
         case OP_ACCEPT:
@@ -499,7 +500,7 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
 
 /* ---- the API ------------------------------------------------------------------------------- */
 
-job_keeper *job_keeper_create(rt_system *sys, const job_keeper_cfg *cfg)
+job_keeper *job_keeper_new(rt_system *sys, const job_keeper_config *cfg)
 {
     if (!sys || !cfg) return NULL;
     pg_lease_cfg lc = {.url = cfg->url,
@@ -555,7 +556,7 @@ unsigned job_keeper_lease_ms(const job_keeper *k)
 
 static kp_op *op_new(kp_opkind kind, const char *key)
 {
-    kp_op *op = RT_MSG_NEW(kp_op, MSG_KEEPER_OP, op_dtor);
+    kp_op *op = RT_MSG_NEW(kp_op, MSG_JOB_KEEPER_OP, op_dtor);
     op->op = kind;
     snprintf(op->key, sizeof op->key, "%s", key ? key : "");
     return op;
@@ -661,7 +662,7 @@ bool job_keeper_lost(job_keeper *k, const char *key)
     return lost;
 }
 
-void job_keeper_stats_get(job_keeper *k, job_keeper_stats *out)
+void job_keeper_counters_get(job_keeper *k, job_keeper_counters *out)
 {
     memset(out, 0, sizeof *out);
     if (!k) return;

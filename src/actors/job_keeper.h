@@ -13,7 +13,7 @@
  *   taken over (this process was paused or cut off): the job is marked lost here, and its
  *   worker drops it without a word to the user. Then rows of other processes whose lease
  *   expired are taken (up to takeover_batch per tick) and each is sent to the target actor as
- *   MSG_KEEPER_TAKEOVER.
+ *   MSG_JOB_KEEPER_TAKEOVER.
  *
  * Speaking to the user: a job's Discord messages may be sent only while job_keeper_may_speak
  * says so: not lost, and the last renewal the database confirmed is younger than the lease
@@ -47,32 +47,32 @@
 #define JOB_KEEPER_ACTOR_NAME "jobs"
 
 enum {
-    MSG_KEEPER_OP = 320,       /* internal: an operation for the keeper's thread */
-    MSG_KEEPER_TAKEOVER = 321, /* keeper → target: keeper_takeover_msg */
+    MSG_JOB_KEEPER_OP = 320,       /* internal: an operation for the keeper's thread */
+    MSG_JOB_KEEPER_TAKEOVER = 321, /* keeper → target: job_keeper_takeover_msg */
 };
 
 /* A job taken over from a process whose lease expired; the receiver owns row (its params). The
  * job is this process's from now on: it must end in job_keeper_finish, or in a release. */
-typedef struct keeper_takeover_msg {
+typedef struct job_keeper_takeover_msg {
     rt_msg hdr;
     pg_lease_job row;
     uint64_t taken_ms; /* rt_now_ms() when the database gave it to this process */
-} keeper_takeover_msg;
+} job_keeper_takeover_msg;
 
-typedef struct job_keeper_cfg {
+typedef struct job_keeper_config {
     const char *url;         /* postgresql:// URL (required) */
     const char *owner;       /* this process, unique among processes and restarts (required) */
     unsigned lease_ms;       /* 0 = 10000 */
     unsigned timeout_ms;     /* per statement; 0 = 3000 */
     unsigned takeover_batch; /* rows taken per tick at most; 0 = 4 */
     unsigned lane_capacity;  /* 0 = 256 */
-} job_keeper_cfg;
+} job_keeper_config;
 
 typedef struct job_keeper job_keeper;
 
 /* Adds the actor to sys (create it before the actors that use it, so it stops after them).
  * NULL when the configuration is unusable. */
-job_keeper *job_keeper_create(rt_system *sys, const job_keeper_cfg *cfg);
+job_keeper *job_keeper_new(rt_system *sys, const job_keeper_config *cfg);
 /* Where taken-over jobs go (the runner's coordinator); set before rt_system_start. Without a
  * target, nothing is taken over. */
 void job_keeper_set_target(job_keeper *k, rt_actor *target);
@@ -97,7 +97,7 @@ bool job_keeper_may_speak(job_keeper *k, const char *key);
 /* True once the job was found taken over by another process: drop it silently. */
 bool job_keeper_lost(job_keeper *k, const char *key);
 
-typedef struct job_keeper_stats {
+typedef struct job_keeper_counters {
     uint64_t accepted, written, write_failed;
     uint64_t renewals, renew_failed;
     uint64_t taken_over; /* jobs this process took from others */
@@ -105,8 +105,8 @@ typedef struct job_keeper_stats {
     uint64_t claims_granted, claims_refused;
     uint64_t finished, released;
     unsigned held; /* jobs currently held */
-} job_keeper_stats;
+} job_keeper_counters;
 
-void job_keeper_stats_get(job_keeper *k, job_keeper_stats *out);
+void job_keeper_counters_get(job_keeper *k, job_keeper_counters *out);
 
 #endif

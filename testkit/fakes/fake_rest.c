@@ -56,6 +56,7 @@ typedef struct fr_ix {
     int64_t ack_ms;
     bool late;
     unsigned edits, followups;
+    unsigned file_edits; /* of edits: multipart, with files */
     bool deleted;
     cJSON *original;     /* the @original message object */
     uint64_t source_msg; /* component: the message the component is on (0 = unknown) */
@@ -954,6 +955,7 @@ static void route_webhook(frest *f, fr_pss *p, frest_request *r, const fr_path *
         }
         message_apply(f, x->original, body, multipart ? r : NULL);
         x->edits++;
+        if (multipart) x->file_edits++;
         resp_cjson(p, 200, x->original);
     } else {
         cJSON *m = message_new(f, x->channel_id);
@@ -1641,6 +1643,7 @@ bool frest_interaction_state(frest *f, uint64_t id, frest_ix_state *out)
         out->ack_ms = x->ack_type ? x->ack_ms : -1;
         out->late = x->late;
         out->edits = x->edits;
+        out->file_edits = x->file_edits;
         out->followups = x->followups;
         out->original_deleted = x->deleted;
         out->original_json = x->original ? cJSON_PrintUnformatted(x->original) : NULL;
