@@ -2,9 +2,10 @@
  * `fluxbot run --shard i/3` processes sharing the test script's PostgreSQL, the fake Discord
  * (3 shards) and one slow fake ComfyUI that runs one prompt at a time, job_lease_ms 2000.
  * - two /comfy per shard (six users, so no limit refuses any); once ComfyUI has all six prompts
- *   (one running, five queued), shard 1's process is killed (SIGKILL) and shard 2's is paused
- *   (SIGSTOP): shard 0 takes their four jobs over when the leases expire, follows the prompts
- *   on ComfyUI and edits each user's message with the result;
+ *   waiting in its queue (held there) and every row says so, shard 1's process is killed
+ *   (SIGKILL) and shard 2's is paused (SIGSTOP), and ComfyUI starts: shard 0 takes their four
+ *   jobs over when the leases expire, fetches or follows the prompts on ComfyUI and edits each
+ *   user's message with the result;
  * - once every result is there, shard 2 is resumed (SIGCONT): it finds its jobs taken (the
  *   fence) and delivers nothing;
  * - every interaction got exactly one result edit (a message with its file), none lost, none
@@ -128,6 +129,8 @@ static void world_start(world *w)
     fcomfy_opts co = {.steps = 4, .step_delay_ms = 700, .png_width = 16, .png_height = 16};
     w->comfy = fcomfy_start(&co);
     assert_non_null(w->comfy);
+    /* nothing runs until the test has killed its processes: all six prompts wait in the queue */
+    fcomfy_set_paused(w->comfy, true);
     for (int i = 0; i < 3; i++)
         tpg_spawn_shard(
             &w->kids[i], bin, w->dir, i, 3, "pgt-token.fluxbot", fake_discord_api_base(w->fd),
@@ -145,6 +148,16 @@ static void world_start(world *w)
     }
     unsigned want = NJOBS;
     assert_true(fcomfy_wait(w->comfy, all_accepted, &want, 60000));
+    /* in flight: every row says where its prompt is (the processes write that just after
+     * ComfyUI took the prompt) */
+    bool submitted = false;
+    for (int i = 0; i < 200 && !submitted; i++) {
+        submitted =
+            tpg_scalar(w->t.conn, "SELECT count(*) FROM fluxbot_jobs WHERE state = 'submitted'", 0,
+                       NULL) == NJOBS;
+        if (!submitted) sleep_ms(25);
+    }
+    assert_true(submitted);
 }
 
 static void world_stop(world *w)
@@ -171,6 +184,7 @@ static void test_killed_and_paused_owners(void **state)
     /* shard 1 dies, shard 2 is only slow */
     e2e_kill(&w.kids[1]);
     assert_int_equal(e2e_signal(&w.kids[2], SIGSTOP), 0);
+    fcomfy_set_paused(w.comfy, false);
     bool delivered = wait_delivered(w.fd, w.ix, NJOBS, 90000);
     assert_int_equal(e2e_signal(&w.kids[2], SIGCONT), 0);
     /* the resumed process has its renewal period and more to act on its stale jobs */
@@ -183,7 +197,8 @@ static void test_killed_and_paused_owners(void **state)
     unsigned edits[NJOBS];
     for (int k = 0; k < NJOBS; k++)
         edits[k] = file_edits(w.fd, w.ix[k].id);
-    if (!delivered || taken != 4 || dropped < 2) show_logs(w.dir);
+    if (!delivered || taken != 4 || dropped < 2 || getenv("FLUXBOT_TEST_SHOW_LOGS"))
+        show_logs(w.dir);
     world_stop(&w);
     assert_true(delivered);
     for (int k = 0; k < NJOBS; k++)
@@ -200,6 +215,7 @@ static void test_taken_jobs_gone_from_comfy_are_resubmitted(void **state)
     e2e_kill(&w.kids[1]);
     /* the server restarts too: every prompt in its queue is gone */
     fcomfy_restart(w.comfy);
+    fcomfy_set_paused(w.comfy, false);
     bool delivered = wait_delivered(w.fd, w.ix, NJOBS, 120000);
     sleep_ms(2000);
     char log0[160], log2[160];
@@ -210,7 +226,7 @@ static void test_taken_jobs_gone_from_comfy_are_resubmitted(void **state)
     unsigned edits[NJOBS];
     for (int k = 0; k < NJOBS; k++)
         edits[k] = file_edits(w.fd, w.ix[k].id);
-    if (!delivered || taken != 2) show_logs(w.dir);
+    if (!delivered || taken != 2 || getenv("FLUXBOT_TEST_SHOW_LOGS")) show_logs(w.dir);
     world_stop(&w);
     assert_true(delivered);
     for (int k = 0; k < NJOBS; k++)

@@ -27,6 +27,7 @@ typedef struct kp_entry {
     char key[PG_LEASE_KEY_MAX];
     int64_t gen;
     bool in_db;           /* the row exists (written, or taken over) */
+    bool writing;         /* accepted, its INSERT not tried yet */
     bool lost;            /* another process took it */
     uint64_t valid_until; /* rt_now_ms(): the lease is surely ours until then */
 } kp_entry;
@@ -238,6 +239,7 @@ static void do_accept(job_keeper *k, kp_op *op)
     pg_lease_result r = pg_lease_insert(k->lease, &op->row, err, sizeof err);
     pthread_mutex_lock(&k->mu);
     kp_entry *e = find_locked(k, op->row.key);
+    if (e) e->writing = false;
     if (e && r == PG_LEASE_OK) {
         e->in_db = true;
         e->gen = 1;
@@ -549,6 +551,14 @@ void job_keeper_free(job_keeper *k)
     free(k);
 }
 
+bool job_keeper_key(uint64_t interaction_id, char out[PG_LEASE_KEY_MAX])
+{
+    out[0] = '\0';
+    if (!interaction_id) return false;
+    snprintf(out, PG_LEASE_KEY_MAX, "ix:%" PRIu64, interaction_id);
+    return true;
+}
+
 unsigned job_keeper_lease_ms(const job_keeper *k)
 {
     return k ? k->lease_ms : 0;
@@ -578,6 +588,7 @@ void job_keeper_accept(job_keeper *k, pg_lease_job *row)
     pthread_mutex_lock(&k->mu);
     kp_entry *e = add_locked(k, row->key);
     e->in_db = false;
+    e->writing = true;
     e->lost = false;
     e->gen = 0;
     e->valid_until = UINT64_MAX; /* until written, the job is this process's alone */
@@ -650,6 +661,16 @@ bool job_keeper_may_speak(job_keeper *k, const char *key)
     bool ok = !e || (!e->lost && rt_now_ms() < e->valid_until);
     pthread_mutex_unlock(&k->mu);
     return ok;
+}
+
+bool job_keeper_settled(job_keeper *k, const char *key)
+{
+    if (!k || !key) return true;
+    pthread_mutex_lock(&k->mu);
+    kp_entry *e = find_locked(k, key);
+    bool settled = !e || !e->writing;
+    pthread_mutex_unlock(&k->mu);
+    return settled;
 }
 
 bool job_keeper_lost(job_keeper *k, const char *key)

@@ -79,6 +79,10 @@ void job_keeper_set_target(job_keeper *k, rt_actor *target);
 void job_keeper_free(job_keeper *k);
 unsigned job_keeper_lease_ms(const job_keeper *k);
 
+/* A job's key: its interaction ("ix:<id>"), since one interaction makes at most one job, so a
+ * key is unique across the bot's processes. False (out "") for interaction id 0. */
+bool job_keeper_key(uint64_t interaction_id, char out[PG_LEASE_KEY_MAX]);
+
 /* A new job (row->key unique per interaction; row->params moves into the keeper, left NULL).
  * Returns at once; the row is written on the keeper's thread. */
 void job_keeper_accept(job_keeper *k, pg_lease_job *row);
@@ -94,6 +98,9 @@ bool job_keeper_claim(job_keeper *k, const char *key, uint64_t token_deadline_ms
 void job_keeper_finish(job_keeper *k, const char *key);
 /* May the job's messages (progress, final) be sent now? See the header comment. */
 bool job_keeper_may_speak(job_keeper *k, const char *key);
+/* True once the accepted job's row was written, or could not be (then it runs as in one process):
+ * a job is sent to ComfyUI only then, so that a job on a server always has its row. */
+bool job_keeper_settled(job_keeper *k, const char *key);
 /* True once the job was found taken over by another process: drop it silently. */
 bool job_keeper_lost(job_keeper *k, const char *key);
 
