@@ -1,9 +1,9 @@
 /*
  * comfy_worker: the runner's worker pool ("comfy_worker" actor, runner_threads threads). Each
- * thread takes one job at a time (MSG_COMFY_RUN) and runs it to the end with blocking HTTP on its
- * own curl handle: download and validate inputs, pick a server, upload, submit, follow the
+ * thread takes one job at a time (MSG_COMFY_WORKER_RUN) and runs it to the end with blocking HTTP
+ * on its own curl handle: download and validate inputs, pick a server, upload, submit, follow the
  * prompt's events, fetch the output, prepare the final edit. It answers the actor that sent the
- * job (MSG_COMFY_STATUS while it runs, MSG_COMFY_DONE at the end) and never calls it.
+ * job (MSG_COMFY_WORKER_STATUS while it runs, MSG_COMFY_WORKER_DONE at the end) and never calls it.
  *
  * Dependencies one way: the pool is given narrow interfaces at creation (the server table, the
  * event registry, the REST and analytics actors) and knows nothing of the coordinator beyond the
@@ -36,9 +36,9 @@
 #include "msgs/discord_msgs.h"
 
 enum {
-    MSG_COMFY_RUN = 310,    /* → worker: comfy_run_msg */
-    MSG_COMFY_DONE = 311,   /* worker → the job's reply_to: comfy_done_msg */
-    MSG_COMFY_STATUS = 312, /* worker → the job's reply_to: comfy_status_msg */
+    MSG_COMFY_WORKER_RUN = 310,    /* → worker: comfy_worker_run_msg */
+    MSG_COMFY_WORKER_DONE = 311,   /* worker → the job's reply_to: comfy_worker_done_msg */
+    MSG_COMFY_WORKER_STATUS = 312, /* worker → the job's reply_to: comfy_worker_status_msg */
 };
 
 /* A job taken over from a process whose lease expired (job_keeper.h): where its prompt was. */
@@ -49,14 +49,14 @@ typedef struct comfy_worker_takeover {
     char prompt_id[CPROTO_ID_MAX];
 } comfy_worker_takeover;
 
-typedef struct comfy_run_msg {
+typedef struct comfy_worker_run_msg {
     rt_msg hdr;
     comfy_job *job;     /* owned by the message until taken (set to NULL) */
     rt_actor *reply_to; /* gets the job's status and done messages */
     comfy_worker_takeover tko;
-} comfy_run_msg;
+} comfy_worker_run_msg;
 
-typedef struct comfy_done_msg {
+typedef struct comfy_worker_done_msg {
     rt_msg hdr;
     comfy_job *job; /* owned; images' bytes already freed */
     bool success;
@@ -70,20 +70,19 @@ typedef struct comfy_done_msg {
      * it was handed back because this process is stopping (its row stays for a taker). */
     bool silent;
     bool handed_back;
-} comfy_done_msg;
+} comfy_worker_done_msg;
 
-typedef struct comfy_status_msg {
+typedef struct comfy_worker_status_msg {
     rt_msg hdr;
     uint64_t job_id;
     prog_phase phase;
     unsigned queue_position;
     unsigned percent;
     int server;
-} comfy_status_msg;
+} comfy_worker_status_msg;
 
-comfy_run_msg *comfy_run_msg_new(comfy_job *job, rt_actor *reply_to);
-
-comfy_done_msg *comfy_done_msg_new(comfy_job *job);
+comfy_worker_run_msg *comfy_worker_run_msg_new(comfy_job *job, rt_actor *reply_to);
+comfy_worker_done_msg *comfy_worker_done_msg_new(comfy_job *job);
 
 typedef struct comfy_worker_config {
     unsigned threads;       /* the pool's size (≥ 1) */
