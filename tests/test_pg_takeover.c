@@ -1,6 +1,6 @@
 /* Jobs that survive a process dying (actors/job_keeper.h, pg/pg_lease.h): three real
  * `fluxbot run --shard i/3` processes sharing the test script's PostgreSQL, the fake Discord
- * (3 shards) and one slow fake ComfyUI that runs one prompt at a time, job_lease_ms 2000.
+ * (3 shards) and one slow fake ComfyUI that runs one prompt at a time, job_lease_ms 3000.
  * - two /comfy per shard (six users, so no limit refuses any); once ComfyUI has all six prompts
  *   waiting in its queue (held there) and every row says so, shard 1's process is killed
  *   (SIGKILL) and shard 2's is paused (SIGSTOP), and ComfyUI starts: shard 0 takes their four
@@ -135,7 +135,7 @@ static void world_start(world *w)
         tpg_spawn_shard(
             &w->kids[i], bin, w->dir, i, 3, "pgt-token.fluxbot", fake_discord_api_base(w->fd),
             fcomfy_url(w->comfy), w->t.url, w->supp, "info",
-            (const char *const[]){"--job-lease-ms", "2000", "--runner-threads", "4", NULL});
+            (const char *const[]){"--job-lease-ms", "3000", "--runner-threads", "4", NULL});
     assert_true(fgw_wait(fake_discord_gateway(w->fd), all_ready, NULL, 90000));
     /* two jobs per shard: guild g is on shard (g >> 22) % 3 */
     const char *opts = "[{\"name\":\"prompt\",\"type\":3,\"value\":\"a red fox\"}]";
