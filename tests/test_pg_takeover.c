@@ -12,7 +12,9 @@
  *   doubled, also after the resumed process had time to act;
  * - the logs say what happened: four takeovers in shard 0, shard 2 dropping its jobs.
  * A second case restarts the fake ComfyUI (queue and history lost) right after the kill: the
- * jobs taken over are gone from the server and are resubmitted, again delivered once each. */
+ * jobs taken over are gone from the server and are resubmitted, again delivered once each. In
+ * the same run a dead process's row whose interaction is almost 15 minutes old is taken over:
+ * too late for the interaction token, so the user is told in the channel, and the row goes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -207,6 +209,19 @@ static void test_killed_and_paused_owners(void **state)
     assert_true(dropped >= 2);
 }
 
+/* A job of a process that died long ago: its interaction arrived 14 min 50 s ago, its token
+ * has 10 s left (under the 30 s a takeover needs), its lease has expired. */
+static void insert_too_late(world *w)
+{
+    tpg_exec(w->t.conn,
+             "INSERT INTO fluxbot_jobs (job_key, state, gen, owner, expires_ms, server, prompt_id,"
+             " params, app_id, interaction_id, token, received_ms, user_id, guild_id,"
+             " channel_id) SELECT 'ix:424242', 'submitted', 1, 'proc-dead', 0,"
+             " 'http://127.0.0.1:9', 'p-gone', params, app_id, 424242, 'dead-token',"
+             " (extract(epoch FROM clock_timestamp()) * 1000)::bigint - 890000, 332000000000000099,"
+             " guild_id, 777000000000000777 FROM fluxbot_jobs LIMIT 1");
+}
+
 static void test_taken_jobs_gone_from_comfy_are_resubmitted(void **state)
 {
     (void)state;
@@ -215,8 +230,26 @@ static void test_taken_jobs_gone_from_comfy_are_resubmitted(void **state)
     e2e_kill(&w.kids[1]);
     /* the server restarts too: every prompt in its queue is gone */
     fcomfy_restart(w.comfy);
+    insert_too_late(&w);
     fcomfy_set_paused(w.comfy, false);
     bool delivered = wait_delivered(w.fd, w.ix, NJOBS, 120000);
+    /* the too-late job: its user is told in the channel (the token route is dead) */
+    frest_filter ch = {
+        .method = "POST", .path_prefix = "/channels/777000000000000777/messages", .status = 200};
+    size_t told = frest_wait(fake_discord_rest(w.fd), &ch, 1, 60000);
+    bool says_why = false;
+    frest_request *reqs = NULL;
+    size_t nreq = frest_collect(fake_discord_rest(w.fd), &ch, &reqs);
+    for (size_t i = 0; i < nreq; i++)
+        if (reqs[i].body && strstr((const char *)reqs[i].body, "15 minutes")) says_why = true;
+    frest_requests_free(reqs, nreq);
+    bool row_gone = false;
+    for (int i = 0; i < 100 && !row_gone; i++) {
+        row_gone =
+            tpg_scalar(w.t.conn, "SELECT count(*) FROM fluxbot_jobs WHERE job_key = 'ix:424242'", 0,
+                       NULL) == 0;
+        if (!row_gone) sleep_ms(100);
+    }
     sleep_ms(2000);
     char log0[160], log2[160];
     snprintf(log0, sizeof log0, "%s/shard0.log", w.dir);
@@ -226,12 +259,17 @@ static void test_taken_jobs_gone_from_comfy_are_resubmitted(void **state)
     unsigned edits[NJOBS];
     for (int k = 0; k < NJOBS; k++)
         edits[k] = file_edits(w.fd, w.ix[k].id);
-    if (!delivered || taken != 2 || getenv("FLUXBOT_TEST_SHOW_LOGS")) show_logs(w.dir);
+    if (!delivered || taken != 3 || !told || !says_why || !row_gone ||
+        getenv("FLUXBOT_TEST_SHOW_LOGS"))
+        show_logs(w.dir);
     world_stop(&w);
     assert_true(delivered);
     for (int k = 0; k < NJOBS; k++)
         assert_int_equal(edits[k], 1);
-    assert_int_equal(taken, 2);
+    assert_int_equal(taken, 3);
+    assert_true(told >= 1);
+    assert_true(says_why);
+    assert_true(row_gone);
 }
 
 int main(void)
