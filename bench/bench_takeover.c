@@ -55,7 +55,7 @@ typedef struct bench {
     unsigned lease_ms, jobs, rounds;
     PGconn *db;
     fake_discord *fd;
-    fcomfy *comfy;
+    fake_comfy *comfy;
     e2e_child kids[2];
     unsigned user_seq;
 } bench;
@@ -140,7 +140,7 @@ static bool spawn(bench *b, int i)
     char **env = NULL;
     e2e_env_set(&env, "DISCORD_TOKEN", TOKEN);
     e2e_env_set(&env, "DISCORD_API_BASE", fake_discord_api_base(b->fd));
-    e2e_env_set(&env, "COMFYUI_URLS", fcomfy_url(b->comfy));
+    e2e_env_set(&env, "COMFYUI_URLS", fake_comfy_url(b->comfy));
     e2e_env_set(&env, "FLUXBOT_DB", db);
     e2e_env_set(&env, "FLUXBOT_DB_URL", b->url);
     e2e_env_set(&env, "FLUXBOT_OUTPUT_DIR", out);
@@ -153,7 +153,7 @@ static bool spawn(bench *b, int i)
     return rc == 0;
 }
 
-static bool ready_n(const fgw_stats *s, void *ctx)
+static bool ready_n(const fake_gateway_stats *s, void *ctx)
 {
     return s->ready_connections >= *(unsigned *)ctx;
 }
@@ -163,22 +163,22 @@ typedef struct back_ctx {
     uint64_t ready_before;
 } back_ctx;
 
-static bool back(const fgw_stats *s, void *ctx)
+static bool back(const fake_gateway_stats *s, void *ctx)
 {
     const back_ctx *b = ctx;
     return s->ready_sent > b->ready_before && s->open_connections == 2 && s->ready_connections == 2;
 }
 
-static bool accepted_n(const fcomfy_stats *s, void *arg)
+static bool accepted_n(const fake_comfy_stats *s, void *arg)
 {
     return s->prompts_accepted >= *(unsigned *)arg;
 }
 
 static unsigned file_edits(bench *b, uint64_t id)
 {
-    frest_ix_state st;
+    fake_rest_ix_state st;
     memset(&st, 0, sizeof st);
-    bool known = frest_interaction_state(fake_discord_rest(b->fd), id, &st);
+    bool known = fake_rest_interaction_state(fake_discord_rest(b->fd), id, &st);
     free(st.original_json);
     return known ? st.file_edits : 0;
 }
@@ -205,9 +205,9 @@ typedef struct round_result {
 static round_result one_round(bench *b, unsigned round)
 {
     round_result res = {0};
-    fcomfy_set_paused(b->comfy, true);
-    fcomfy_stats st;
-    fcomfy_get_stats(b->comfy, &st);
+    fake_comfy_set_paused(b->comfy, true);
+    fake_comfy_stats st;
+    fake_comfy_get_stats(b->comfy, &st);
     unsigned want = st.prompts_accepted + b->jobs;
     fake_discord_ix ix[MAX_JOBS];
     const char *opts = "[{\"name\":\"prompt\",\"type\":3,\"value\":\"a lighthouse at dusk\"}]";
@@ -224,7 +224,7 @@ static round_result one_round(bench *b, unsigned round)
     }
     double t;
     uint64_t t0 = bench_now_ns();
-    if (!fcomfy_wait(b->comfy, accepted_n, &want, 60000)) {
+    if (!fake_comfy_wait(b->comfy, accepted_n, &want, 60000)) {
         fprintf(stderr, "bench_takeover: round %u: the prompts did not reach ComfyUI\n", round);
         return res;
     }
@@ -236,7 +236,7 @@ static round_result one_round(bench *b, unsigned round)
         fprintf(stderr, "bench_takeover: round %u: the rows were not written\n", round);
         return res;
     }
-    fcomfy_get_stats(b->comfy, &st);
+    fake_comfy_get_stats(b->comfy, &st);
     unsigned history_before = st.history_gets;
     /* the process dies with its jobs in flight */
     e2e_kill(&b->kids[1]);
@@ -248,9 +248,9 @@ static round_result one_round(bench *b, unsigned round)
     POLL_UNTIL(scalar(b->db, "SELECT count(*) FROM fluxbot_jobs WHERE takeovers > 0") ==
                    (long long)b->jobs,
                t0, 60000, res.taken_ms);
-    POLL_UNTIL((fcomfy_get_stats(b->comfy, &st), st.history_gets >= history_before + b->jobs), t0,
-               60000, res.followed_ms);
-    fcomfy_set_paused(b->comfy, false);
+    POLL_UNTIL((fake_comfy_get_stats(b->comfy, &st), st.history_gets >= history_before + b->jobs),
+               t0, 60000, res.followed_ms);
+    fake_comfy_set_paused(b->comfy, false);
     /* every result reaches its user, once */
     bool all = false;
     uint64_t td = bench_now_ns();
@@ -269,10 +269,10 @@ static round_result one_round(bench *b, unsigned round)
         fprintf(stderr, "bench_takeover: round %u: %s\n", round,
                 !all ? "a result never reached its user" : "a result was delivered twice");
     /* shard 1 back for the next round */
-    fgw_stats gs;
-    fgw_get_stats(fake_discord_gateway(b->fd), &gs);
+    fake_gateway_stats gs;
+    fake_gateway_get_stats(fake_discord_gateway(b->fd), &gs);
     back_ctx bc = {.ready_before = gs.ready_sent};
-    if (!spawn(b, 1) || !fgw_wait(fake_discord_gateway(b->fd), back, &bc, 90000)) {
+    if (!spawn(b, 1) || !fake_gateway_wait(fake_discord_gateway(b->fd), back, &bc, 90000)) {
         fprintf(stderr, "bench_takeover: shard 1 did not come back\n");
         res.ok = false;
     }
@@ -322,12 +322,12 @@ int main(int argc, char **argv)
     if (!mkdtemp(b.dir) || !db_create(&b)) return 2;
     fake_discord_options fo = {.token = TOKEN, .shards = 2, .max_concurrency = 2};
     b.fd = fake_discord_start(&fo);
-    fcomfy_opts co = {.steps = 2, .step_delay_ms = 100, .png_width = 16, .png_height = 16};
-    b.comfy = fcomfy_start(&co);
+    fake_comfy_opts co = {.steps = 2, .step_delay_ms = 100, .png_width = 16, .png_height = 16};
+    b.comfy = fake_comfy_start(&co);
     unsigned ready = 2;
     int status = 2;
     if (!b.fd || !b.comfy || !spawn(&b, 0) || !spawn(&b, 1) ||
-        !fgw_wait(fake_discord_gateway(b.fd), ready_n, &ready, 90000)) {
+        !fake_gateway_wait(fake_discord_gateway(b.fd), ready_n, &ready, 90000)) {
         fprintf(stderr, "bench_takeover: setup failed\n");
         goto out;
     }
@@ -367,7 +367,7 @@ out:
         e2e_signal(&b.kids[i], SIGTERM);
         if (e2e_wait(&b.kids[i], 30000) != 0) e2e_kill(&b.kids[i]);
     }
-    fcomfy_stop(b.comfy);
+    fake_comfy_stop(b.comfy);
     fake_discord_stop(b.fd);
     db_drop(&b);
     char rm[128];

@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "actors/job_keeper.h"
-#include "test_pg.h"
+#include "tpg.h"
 
 static void sleep_ms(unsigned ms)
 {

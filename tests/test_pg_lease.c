@@ -24,7 +24,7 @@
 #include <time.h>
 
 #include "pg/pg_lease.h"
-#include "test_pg.h"
+#include "tpg.h"
 
 static char err[256];
 

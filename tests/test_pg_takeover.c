@@ -32,7 +32,7 @@
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
 #include "fakes/fake_rest.h"
-#include "test_pg.h"
+#include "tpg.h"
 
 #define NJOBS 6
 
@@ -42,13 +42,13 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
-static bool all_ready(const fgw_stats *s, void *ctx)
+static bool all_ready(const fake_gateway_stats *s, void *ctx)
 {
     (void)ctx;
     return s->ready_connections >= 3;
 }
 
-static bool all_accepted(const fcomfy_stats *s, void *arg)
+static bool all_accepted(const fake_comfy_stats *s, void *arg)
 {
     return s->prompts_accepted >= *(unsigned *)arg;
 }
@@ -56,9 +56,9 @@ static bool all_accepted(const fcomfy_stats *s, void *arg)
 /* Result edits (with a file) of the interaction; edits counts every accepted edit. */
 static unsigned file_edits(fake_discord *fd, uint64_t id)
 {
-    frest_ix_state st;
+    fake_rest_ix_state st;
     memset(&st, 0, sizeof st);
-    bool known = frest_interaction_state(fake_discord_rest(fd), id, &st);
+    bool known = fake_rest_interaction_state(fake_discord_rest(fd), id, &st);
     free(st.original_json);
     return known ? st.file_edits : 0;
 }
@@ -104,7 +104,7 @@ typedef struct world {
     char dir[64];
     char supp[128];
     fake_discord *fd;
-    fcomfy *comfy;
+    fake_comfy *comfy;
     e2e_child kids[3];
     fake_discord_ix ix[NJOBS];
 } world;
@@ -128,17 +128,17 @@ static void world_start(world *w)
     assert_non_null(w->fd);
     /* 4 steps of 700 ms: ComfyUI holds the six prompts for about 17 s, long enough to kill and
      * take over while they wait, even on a slow machine */
-    fcomfy_opts co = {.steps = 4, .step_delay_ms = 700, .png_width = 16, .png_height = 16};
-    w->comfy = fcomfy_start(&co);
+    fake_comfy_opts co = {.steps = 4, .step_delay_ms = 700, .png_width = 16, .png_height = 16};
+    w->comfy = fake_comfy_start(&co);
     assert_non_null(w->comfy);
     /* nothing runs until the test has killed its processes: all six prompts wait in the queue */
-    fcomfy_set_paused(w->comfy, true);
+    fake_comfy_set_paused(w->comfy, true);
     for (int i = 0; i < 3; i++)
         tpg_spawn_shard(
             &w->kids[i], bin, w->dir, i, 3, "pgt-token.fluxbot", fake_discord_api_base(w->fd),
-            fcomfy_url(w->comfy), w->t.url, w->supp, "info",
+            fake_comfy_url(w->comfy), w->t.url, w->supp, "info",
             (const char *const[]){"--job-lease-ms", "3000", "--runner-threads", "4", NULL});
-    assert_true(fgw_wait(fake_discord_gateway(w->fd), all_ready, NULL, 90000));
+    assert_true(fake_gateway_wait(fake_discord_gateway(w->fd), all_ready, NULL, 90000));
     /* two jobs per shard: guild g is on shard (g >> 22) % 3 */
     const char *opts = "[{\"name\":\"prompt\",\"type\":3,\"value\":\"a red fox\"}]";
     for (int k = 0; k < NJOBS; k++) {
@@ -149,7 +149,7 @@ static void world_start(world *w)
         assert_int_equal(w->ix[k].sessions, 1);
     }
     unsigned want = NJOBS;
-    assert_true(fcomfy_wait(w->comfy, all_accepted, &want, 60000));
+    assert_true(fake_comfy_wait(w->comfy, all_accepted, &want, 60000));
     /* in flight: every row says where its prompt is (the processes write that just after
      * ComfyUI took the prompt) */
     bool submitted = false;
@@ -170,7 +170,7 @@ static void world_stop(world *w)
         e2e_signal(&w->kids[i], SIGTERM);
         if (e2e_wait(&w->kids[i], 40000) != 0) e2e_kill(&w->kids[i]);
     }
-    fcomfy_stop(w->comfy);
+    fake_comfy_stop(w->comfy);
     fake_discord_stop(w->fd);
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf %s", w->dir);
@@ -186,7 +186,7 @@ static void test_killed_and_paused_owners(void **state)
     /* shard 1 dies, shard 2 is only slow */
     e2e_kill(&w.kids[1]);
     assert_int_equal(e2e_signal(&w.kids[2], SIGSTOP), 0);
-    fcomfy_set_paused(w.comfy, false);
+    fake_comfy_set_paused(w.comfy, false);
     bool delivered = wait_delivered(w.fd, w.ix, NJOBS, 90000);
     assert_int_equal(e2e_signal(&w.kids[2], SIGCONT), 0);
     /* the resumed process has its renewal period and more to act on its stale jobs */
@@ -229,20 +229,20 @@ static void test_taken_jobs_gone_from_comfy_are_resubmitted(void **state)
     world_start(&w);
     e2e_kill(&w.kids[1]);
     /* the server restarts too: every prompt in its queue is gone */
-    fcomfy_restart(w.comfy);
+    fake_comfy_restart(w.comfy);
     insert_too_late(&w);
-    fcomfy_set_paused(w.comfy, false);
+    fake_comfy_set_paused(w.comfy, false);
     bool delivered = wait_delivered(w.fd, w.ix, NJOBS, 120000);
     /* the too-late job: its user is told in the channel (the token route is dead) */
-    frest_filter ch = {
+    fake_rest_filter ch = {
         .method = "POST", .path_prefix = "/channels/777000000000000777/messages", .status = 200};
-    size_t told = frest_wait(fake_discord_rest(w.fd), &ch, 1, 60000);
+    size_t told = fake_rest_wait(fake_discord_rest(w.fd), &ch, 1, 60000);
     bool says_why = false;
-    frest_request *reqs = NULL;
-    size_t nreq = frest_collect(fake_discord_rest(w.fd), &ch, &reqs);
+    fake_rest_request *reqs = NULL;
+    size_t nreq = fake_rest_collect(fake_discord_rest(w.fd), &ch, &reqs);
     for (size_t i = 0; i < nreq; i++)
         if (reqs[i].body && strstr((const char *)reqs[i].body, "15 minutes")) says_why = true;
-    frest_requests_free(reqs, nreq);
+    fake_rest_requests_free(reqs, nreq);
     bool row_gone = false;
     for (int i = 0; i < 100 && !row_gone; i++) {
         row_gone =
