@@ -674,6 +674,37 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
     admit(r, job);
 }
 
+/* The Options dialog asks for a result's parameters (the router keeps the dialog): a copy of
+ * the job from memory or, after a restart, from the results table; or why there is none. */
+static void on_lookup(comfy_runner *r, const comfy_lookup_msg *q)
+{
+    comfy_lookup_status st = COMFY_LOOKUP_FOUND;
+    comfy_job *copy = NULL;
+    co_record *rec = record_find(r->co, q->job_id);
+    if (rec) {
+        /* the copy answers a dialog, not an interaction: no token travels with it */
+        comfy_reply_ref none = {0};
+        copy = cjob_clone(rec->params, rec->id, &none, NULL);
+        copy->source_job_id = rec->params->source_job_id;
+    } else {
+        co_record stored = {0};
+        int found = record_load(r, q->job_id, &stored);
+        if (found > 0) {
+            copy = stored.params; /* id already the result's */
+        } else {
+            uint64_t made_ms = q->job_id >> 16; /* job ids are wall-clock based */
+            uint64_t now = rt_wall_ms();
+            st = found < 0 ? COMFY_LOOKUP_ERROR
+                 : r->result_retention_ms && now > made_ms && now - made_ms > r->result_retention_ms
+                     ? COMFY_LOOKUP_EXPIRED
+                     : COMFY_LOOKUP_UNKNOWN;
+        }
+    }
+    comfy_lookup_res_msg *res = comfy_lookup_res_msg_new(q->job_id, q->cookie, st, copy);
+    res->retention_days = (uint32_t)(r->result_retention_ms / 86400000ULL);
+    if (!q->reply_to || rt_send_spill(q->reply_to, &res->hdr) != 0) rt_msg_free(&res->hdr);
+}
+
 static const char *phase_words(prog_phase p)
 {
     switch (p) {
@@ -849,6 +880,9 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
         break;
     case MSG_COMFY_QUEUE:
         on_queue(r, (comfy_queue_msg *)m);
+        break;
+    case MSG_COMFY_LOOKUP:
+        on_lookup(r, (const comfy_lookup_msg *)m);
         break;
     case MSG_COMFY_DONE:
         on_done(r, (comfy_done_msg *)m);

@@ -248,6 +248,7 @@ static void copy_params(comfy_job *d, const comfy_job *s)
     d->workflow = s->workflow;
     d->user_prompt = util_strdup(s->user_prompt ? s->user_prompt : "");
     d->prompt = util_strdup(s->prompt ? s->prompt : "");
+    d->negative_prompt = s->negative_prompt ? util_strdup(s->negative_prompt) : NULL;
     memcpy(d->resolution, s->resolution, sizeof d->resolution);
     d->width = s->width;
     d->height = s->height;
@@ -323,6 +324,7 @@ void cjob_free(comfy_job *j)
     free(j->reply.token);
     free(j->user_prompt);
     free(j->prompt);
+    free(j->negative_prompt);
     for (unsigned i = 0; i < COMFY_MAX_IMAGES; i++) {
         free(j->images[i].url);
         free(j->images[i].filename);
@@ -353,6 +355,7 @@ void cjob_values(const comfy_job *j, const char *const uploaded[COMFY_MAX_IMAGES
 {
     memset(v, 0, sizeof *v);
     v->prompt = j->kind == COMFY_KIND_REDUX || j->kind == COMFY_KIND_UPSCALE ? NULL : j->prompt;
+    v->negative_prompt = j->kind == COMFY_KIND_UPSCALE ? NULL : j->negative_prompt;
     v->has_seed = j->kind != COMFY_KIND_UPSCALE;
     v->seed = j->seed;
     if (j->kind != COMFY_KIND_UPSCALE) {
@@ -379,7 +382,8 @@ void cjob_lora_list(const comfy_job *j, char *out, size_t outlen)
     out[0] = '\0';
     size_t used = 0;
     for (unsigned i = 0; i < j->nloras; i++) {
-        int w = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", j->lora_name[i]);
+        int w = snprintf(out + used, outlen - used, "%s%s (%.2f)", i ? ", " : "", j->lora_name[i],
+                         j->lora_strength[i]);
         if (w < 0 || (size_t)w >= outlen - used) break;
         used += (size_t)w;
     }
@@ -427,6 +431,7 @@ char *cjob_to_json(const comfy_job *j)
     cJSON_AddNumberToObject(o, "workflow", j->workflow);
     cJSON_AddStringToObject(o, "user_prompt", j->user_prompt ? j->user_prompt : "");
     cJSON_AddStringToObject(o, "prompt", j->prompt ? j->prompt : "");
+    if (j->negative_prompt) cJSON_AddStringToObject(o, "negative_prompt", j->negative_prompt);
     cJSON_AddStringToObject(o, "resolution", j->resolution);
     cJSON_AddNumberToObject(o, "width", j->width);
     cJSON_AddNumberToObject(o, "height", j->height);
@@ -548,6 +553,15 @@ comfy_job *cjob_from_json(const char *json, uint64_t id, char *err, size_t errle
         j->workflow = (wf_kind)wf;
         j->user_prompt = util_strdup(up_s);
         j->prompt = util_strdup(p_s);
+        /* optional: rows written before the Options dialog have none */
+        const cJSON *neg = cJSON_GetObjectItemCaseSensitive(o, "negative_prompt");
+        if (cJSON_IsString(neg) && strlen(neg->valuestring) <= CJOB_PROMPT_MAX_BYTES)
+            j->negative_prompt = util_strdup(neg->valuestring);
+        else if (neg && !cJSON_IsNull(neg)) {
+            snprintf(err, errlen, "field negative_prompt is not a string of at most %d bytes",
+                     CJOB_PROMPT_MAX_BYTES);
+            ok = false;
+        }
         snprintf(j->resolution, sizeof j->resolution, "%s", res);
         j->width = (uint32_t)w;
         j->height = (uint32_t)h;

@@ -41,4 +41,17 @@ typedef struct rmod_verdict {
 bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *manager_role,
                 rmod_verdict *v);
 
+/* Text a user typed outside a command (the Options dialog's prompt and negative prompt, for a
+ * result of /command): the content filter exactly as for a command's prompt, a match recording
+ * a violation (warning or ban). True when refused (v filled with an ephemeral type-4 body). */
+bool rmod_check_text(mod_state *s, const ix_interaction *ix, const char *command, const char *text,
+                     rmod_verdict *v);
+
+/* A job started from a result (Options → Regenerate): the access rules of the result's
+ * command where the button was pressed, then the content filter on its texts without
+ * recording a violation (they passed when they were typed; the rules may have changed since).
+ * True when refused (v filled, an ephemeral type-4 body). */
+bool rmod_check_rerun(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *command,
+                      const char *prompt, const char *negative, rmod_verdict *v);
+
 #endif
