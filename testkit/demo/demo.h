@@ -50,6 +50,7 @@ typedef struct demo_report {
     uint64_t refused;                  /* jobs the bot turned down at once (limits, ...) */
     uint64_t images_ok, videos_ok;     /* successful generations */
     uint64_t commands_total;           /* interactions the bot records in command_usage */
+    uint64_t option_steps;             /* presses inside Options dialogs (menus, Regenerate) */
     unsigned users_active;             /* distinct users that sent anything */
     uint64_t analytics_rows;           /* committed by the writer when it stopped */
     unsigned image_files;              /* files in the images folder */

@@ -3,7 +3,8 @@
  * (bench/bench_e2e.c): each call injects one realistic interaction into the loopback fake
  * Discord — /comfy with varied options (resolution, upscale, seed, LoRA), /redux and /pulid
  * with image attachments served by the fake CDN, /video, /stats, presses of the result
- * buttons (Regenerate, Upscale, Delete) and a few bad inputs (an unknown resolution or LoRA) —
+ * buttons (Regenerate, Upscale, Delete, Options: the dialog's resolution and LoRA menus, then
+ * Regenerate with these options) and a few bad inputs (an unknown resolution or LoRA) —
  * and remembers what it sent so the caller can check every answer.
  *
  * Every generation prompt ends with "#<seq>" so each job can be found again (image_stats rows,
@@ -31,10 +32,12 @@ typedef enum du_kind {
     DU_BTN_REGENERATE, /* result buttons: need a finished job (du_button_target) */
     DU_BTN_UPSCALE,
     DU_BTN_DELETE,
+    DU_BTN_OPTIONS, /* Options, a resolution and a LoRA in the dialog, then its Regenerate */
     DU_KIND_COUNT
 } du_kind;
 
-/* "comfy", "redux", "pulid", "video", "stats", "bad", "regenerate", "upscale", "delete". */
+/* "comfy", "redux", "pulid", "video", "stats", "bad", "regenerate", "upscale", "delete",
+ * "options". */
 const char *du_kind_name(du_kind k);
 /* Does this interaction start a generation job when all goes well? */
 bool du_kind_is_job(du_kind k);
@@ -48,6 +51,7 @@ typedef struct du_button_target {
     char regenerate[101];
     char upscale[101]; /* empty when the result offers no upscale */
     char del[101];
+    char options[101]; /* empty when the result offers no Options */
 } du_button_target;
 
 /* Reads the buttons of a result message (the fake's @original JSON). False when it has none. */
@@ -81,5 +85,12 @@ void du_free(du_users *u);
  * the default tester. 0, or -1 (bad input or the fake refused). */
 int du_inject(du_users *u, du_kind kind, uint64_t seq, uint64_t user_id,
               const du_button_target *btn, du_sent *out);
+
+/* The Options dialog (the @original JSON of the Options press) answered like a user: a
+ * resolution and a LoRA of its menus picked (each an interaction, in out[]; up to 2). Writes
+ * the dialog's Regenerate custom_id into go_id. Returns how many picks were sent, or -1 when
+ * the JSON is not a dialog. */
+int du_options_pick(du_users *u, const char *dialog_json, uint64_t user_id, uint64_t message_id,
+                    du_sent out[2], char go_id[101]);
 
 #endif
