@@ -3,8 +3,8 @@
  * interaction. Pure glue over src/moderation (state reads, the moderation commands) and the
  * /reset_stats permission rule (cmd.h); no threads, no sockets, no database.
  *
- * In order, for commands and component clicks (autocomplete is never gated: it can only be
- * answered with choices, and choosing is harmless):
+ * In order, for commands, component clicks and modal submits (autocomplete is never gated: it
+ * can only be answered with choices, and choosing is harmless):
  *   1. a banned user is refused (moderation commands stay open to managers, so a manager who
  *      banned themselves by mistake can undo it);
  *   2. commands: the access rules (DMs, channels, NSFW for generation, roles); managers pass
