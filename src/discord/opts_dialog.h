@@ -101,7 +101,5 @@ char *opts_dialog_strength_modal_json(const opts_view *v);
 #define OPTS_TEXT_EXPIRED                                                                          \
     "\xe2\x8f\xb3 This Options dialog has expired (it lasts 15 minutes after its last use, and "   \
     "not across a restart of the bot). Press Options on the result again."
-#define OPTS_TEXT_BUSY                                                                             \
-    "\xe2\x8f\xb3 Too many Options dialogs are open right now; please try again in a minute."
 
 #endif
