@@ -114,7 +114,7 @@ static void check_parsed(const ix_interaction *ix)
 static void check_opts_id(const char *id)
 {
     uint64_t sid;
-    opts_verb verb;
+    opts_dialog_verb verb;
     unsigned page;
     if (opts_dialog_parse_id(id, &sid, &verb, &page) != 0) return;
     char again[128];

@@ -96,7 +96,7 @@ static void result_builders(void **state)
 static void options_dialog_builders(void **state)
 {
     (void)state;
-    opts_view *v = calloc(1, sizeof *v);
+    opts_dialog_view *v = calloc(1, sizeof *v);
     v->sid = 9;
     v->prompt_offered = true;
     snprintf(v->prompt, sizeof v->prompt, "@everyone <@&5> a cat");

@@ -81,13 +81,14 @@ static comfy_job *base_job(void)
 }
 
 /* A loaded dialog at time 1000. */
-static uint64_t open_loaded(opts_state *st, opts_view *v)
+static uint64_t open_loaded(opts_state *st, opts_dialog_view *v)
 {
     uint64_t sid = opts_state_open(st, USER, 1234, 77, "tok", 1000);
     assert_int_not_equal(sid, 0);
     uint64_t app;
-    char token[OPTS_TOKEN_MAX + 1];
-    assert_int_equal(opts_state_attach(st, sid, base_job(), &C.cat, 1000, v, &app, token), OPTS_OK);
+    char token[OPTS_STATE_TOKEN_MAX + 1];
+    assert_int_equal(opts_state_attach(st, sid, base_job(), &C.cat, 1000, v, &app, token),
+                     OPTS_STATE_OK);
     assert_int_equal(app, 77);
     assert_string_equal(token, "tok");
     return sid;
@@ -98,19 +99,19 @@ static void custom_ids(void **state)
     (void)state;
     char id[101];
     uint64_t sid;
-    opts_verb v;
+    opts_dialog_verb v;
     unsigned page;
-    assert_int_equal(opts_dialog_custom_id(0xabcdef0123456789ULL, OPTS_V_LORAS, 12, id, sizeof id),
-                     0);
+    assert_int_equal(
+        opts_dialog_custom_id(0xabcdef0123456789ULL, OPTS_DIALOG_V_LORAS, 12, id, sizeof id), 0);
     assert_string_equal(id, "fo:abcdef0123456789:lora:12");
     assert_int_equal(opts_dialog_parse_id(id, &sid, &v, &page), 0);
     assert_true(sid == 0xabcdef0123456789ULL);
-    assert_int_equal(v, OPTS_V_LORAS);
+    assert_int_equal(v, OPTS_DIALOG_V_LORAS);
     assert_int_equal(page, 12);
-    assert_int_equal(opts_dialog_custom_id(1, OPTS_V_GO, 0, id, sizeof id), 0);
+    assert_int_equal(opts_dialog_custom_id(1, OPTS_DIALOG_V_GO, 0, id, sizeof id), 0);
     assert_string_equal(id, "fo:0000000000000001:go");
     assert_int_equal(opts_dialog_parse_id(id, &sid, &v, &page), 0);
-    assert_int_equal(v, OPTS_V_GO);
+    assert_int_equal(v, OPTS_DIALOG_V_GO);
     /* one spelling only, and nothing that is not ours */
     static const char *const bad[] = {"fo:0000000000000001:go:1",
                                       "fo:0000000000000001:lora",
@@ -126,7 +127,8 @@ static void custom_ids(void **state)
                                       "fo:0000000000000001:lora:1x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(opts_dialog_parse_id(bad[i], &sid, &v, &page), -1);
-    assert_int_equal(opts_dialog_custom_id(1, OPTS_V_LORAS, OPTS_PAGES_MAX, id, sizeof id), -1);
+    assert_int_equal(
+        opts_dialog_custom_id(1, OPTS_DIALOG_V_LORAS, OPTS_DIALOG_PAGES_MAX, id, sizeof id), -1);
     assert_int_equal(opts_dialog_pages(&C.loras), 3);
     assert_int_equal(opts_dialog_pages(NULL), 1);
 }
@@ -135,7 +137,7 @@ static void loras_across_pages_and_cap(void **state)
 {
     (void)state;
     opts_state *st = opts_state_new(4, 0);
-    opts_view *v = malloc(sizeof *v);
+    opts_dialog_view *v = malloc(sizeof *v);
     uint64_t sid = open_loaded(st, v);
     assert_int_equal(v->lora_cap, 5);
     assert_int_equal(v->nloras, 1);
@@ -144,23 +146,35 @@ static void loras_across_pages_and_cap(void **state)
 
     /* page 1: L01 kept (its strength too), L02 and L03 added at their weight */
     const char *p0[] = {"L01", "L02", "L03"};
-    opts_input in = {
-        .sid = sid, .user_id = USER, .verb = OPTS_V_LORAS, .page = 0, .values = p0, .nvalues = 3};
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_OK);
+    opts_state_input in = {.sid = sid,
+                           .user_id = USER,
+                           .verb = OPTS_DIALOG_V_LORAS,
+                           .page = 0,
+                           .values = p0,
+                           .nvalues = 3};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_OK);
     assert_int_equal(v->nloras, 3);
     assert_true(v->lora_strength[0] == 0.8 && v->lora_strength[1] == 0.5);
     /* page 2: two more makes five */
     const char *p1[] = {"L30", "L40"};
-    in = (opts_input){
-        .sid = sid, .user_id = USER, .verb = OPTS_V_LORAS, .page = 1, .values = p1, .nvalues = 2};
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_OK);
+    in = (opts_state_input){.sid = sid,
+                            .user_id = USER,
+                            .verb = OPTS_DIALOG_V_LORAS,
+                            .page = 1,
+                            .values = p1,
+                            .nvalues = 2};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_OK);
     assert_int_equal(v->nloras, 5);
     assert_int_equal(v->page, 1);
     /* a sixth on page 3 is refused with a reason, nothing changes */
     const char *p2[] = {"L55"};
-    in = (opts_input){
-        .sid = sid, .user_id = USER, .verb = OPTS_V_LORAS, .page = 2, .values = p2, .nvalues = 1};
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_REFUSED);
+    in = (opts_state_input){.sid = sid,
+                            .user_id = USER,
+                            .verb = OPTS_DIALOG_V_LORAS,
+                            .page = 2,
+                            .values = p2,
+                            .nvalues = 1};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_REFUSED);
     assert_non_null(strstr(v->note, "At most 5 LoRAs"));
     assert_int_equal(v->nloras, 5);
     /* its page's menu is disabled (no room), while page 2's still removes */
@@ -168,22 +182,22 @@ static void loras_across_pages_and_cap(void **state)
     assert_non_null(strstr(msg, "5 LoRAs chosen: remove one on its page first"));
     free(msg);
     /* deselecting on page 2 (an empty selection) removes its two */
-    in = (opts_input){.sid = sid, .user_id = USER, .verb = OPTS_V_LORAS, .page = 1};
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_OK);
+    in = (opts_state_input){.sid = sid, .user_id = USER, .verb = OPTS_DIALOG_V_LORAS, .page = 1};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_OK);
     assert_int_equal(v->nloras, 3);
     assert_int_equal(v->note[0], '\0');
     /* a name that is not on the page it came from */
     const char *wrong[] = {"L02"};
-    in = (opts_input){.sid = sid,
-                      .user_id = USER,
-                      .verb = OPTS_V_LORAS,
-                      .page = 1,
-                      .values = wrong,
-                      .nvalues = 1};
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_REFUSED);
+    in = (opts_state_input){.sid = sid,
+                            .user_id = USER,
+                            .verb = OPTS_DIALOG_V_LORAS,
+                            .page = 1,
+                            .values = wrong,
+                            .nvalues = 1};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_REFUSED);
     /* Next clamps to the last page */
-    in = (opts_input){.sid = sid, .user_id = USER, .verb = OPTS_V_NEXT, .page = 7};
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_OK);
+    in = (opts_state_input){.sid = sid, .user_id = USER, .verb = OPTS_DIALOG_V_NEXT, .page = 7};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_OK);
     assert_int_equal(v->page, 2);
     free(v);
     opts_state_free(st);
@@ -193,47 +207,47 @@ static void texts_seed_strengths_and_job(void **state)
 {
     (void)state;
     opts_state *st = opts_state_new(4, 0);
-    opts_view *v = malloc(sizeof *v);
+    opts_dialog_view *v = malloc(sizeof *v);
     uint64_t sid = open_loaded(st, v);
-    opts_input in = {
-        .sid = sid, .user_id = USER, .verb = OPTS_V_MODAL, .prompt = "   ", .seed = ""};
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_REFUSED);
+    opts_state_input in = {
+        .sid = sid, .user_id = USER, .verb = OPTS_DIALOG_V_MODAL, .prompt = "   ", .seed = ""};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_REFUSED);
     assert_non_null(strstr(v->note, "cannot be empty"));
     in.prompt = "a dog";
     in.seed = "9007199254740992"; /* 2^53: one too many */
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_REFUSED);
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_REFUSED);
     in.seed = " 7 ";
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_OK);
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_OK);
     assert_string_equal(v->prompt, "a dog");
     assert_true(v->has_seed && v->seed == 7);
     in.seed = "";
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_OK);
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_OK);
     assert_false(v->has_seed);
 
-    in = (opts_input){.sid = sid, .user_id = USER, .verb = OPTS_V_SMODAL};
+    in = (opts_state_input){.sid = sid, .user_id = USER, .verb = OPTS_DIALOG_V_SMODAL};
     in.strength[0] = "2.5";
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_REFUSED);
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_REFUSED);
     assert_non_null(strstr(v->note, "L01"));
     in.strength[0] = "0.25x";
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_REFUSED);
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_REFUSED);
     in.strength[0] = "-0.5";
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_OK);
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_OK);
     assert_true(v->lora_strength[0] == -0.5);
 
     const char *res[] = {"9:16 [768x1344 portrait]"};
-    in = (opts_input){
-        .sid = sid, .user_id = USER, .verb = OPTS_V_RESOLUTION, .values = res, .nvalues = 1};
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_OK);
+    in = (opts_state_input){
+        .sid = sid, .user_id = USER, .verb = OPTS_DIALOG_V_RESOLUTION, .values = res, .nvalues = 1};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_OK);
     const char *nores[] = {"7:7 [1x1]"};
     in.values = nores;
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_REFUSED);
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_REFUSED);
 
     comfy_reply_ref ref = {.application_id = 77, .interaction_id = 5, .token = "tok2"};
     comfy_origin origin = {.user_id = USER};
     comfy_job *j = NULL;
     assert_int_equal(
         opts_state_job(st, sid, USER, &C.cat, &ref, &origin, 0xffffffffffffffffULL, 2000, &j, v),
-        OPTS_OK);
+        OPTS_STATE_OK);
     assert_non_null(j);
     assert_int_equal(j->width, 768);
     assert_int_equal(j->height, 1344);
@@ -254,28 +268,28 @@ static void users_expiry_and_eviction(void **state)
 {
     (void)state;
     opts_state *st = opts_state_new(2, 60000);
-    opts_view *v = malloc(sizeof *v);
+    opts_dialog_view *v = malloc(sizeof *v);
     uint64_t sid = open_loaded(st, v);
-    opts_input in = {.sid = sid, .user_id = USER + 1, .verb = OPTS_V_GO};
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_WRONG_USER);
+    opts_state_input in = {.sid = sid, .user_id = USER + 1, .verb = OPTS_DIALOG_V_GO};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_WRONG_USER);
     /* loading: opened, not attached */
     uint64_t other = opts_state_open(st, USER, 99, 77, "t", 2000);
-    in = (opts_input){.sid = other, .user_id = USER, .verb = OPTS_V_EDIT};
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_LOADING);
+    in = (opts_state_input){.sid = other, .user_id = USER, .verb = OPTS_DIALOG_V_EDIT};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_LOADING);
     /* every use extends the life: 50 s later, then 50 s after that, still alive */
-    in = (opts_input){.sid = sid, .user_id = USER, .verb = OPTS_V_EDIT};
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 51000, v), OPTS_OK);
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 101000, v), OPTS_OK);
+    in = (opts_state_input){.sid = sid, .user_id = USER, .verb = OPTS_DIALOG_V_EDIT};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 51000, v), OPTS_STATE_OK);
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 101000, v), OPTS_STATE_OK);
     /* a third dialog in a table of two evicts the least recently used (the loading one) */
     uint64_t third = opts_state_open(st, USER, 5, 77, "t", 101000);
     assert_int_equal(opts_state_count(st), 2);
     uint64_t app;
-    char token[OPTS_TOKEN_MAX + 1];
+    char token[OPTS_STATE_TOKEN_MAX + 1];
     assert_false(opts_state_drop(st, other, &app, token));
     assert_int_equal(opts_state_attach(st, other, base_job(), &C.cat, 101000, v, &app, token),
-                     OPTS_GONE);
+                     OPTS_STATE_GONE);
     /* more than the life after the last use: gone */
-    assert_int_equal(opts_state_apply(st, &in, &C.cat, 161001, v), OPTS_GONE);
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 161001, v), OPTS_STATE_GONE);
     assert_true(opts_state_drop(st, third, &app, token));
     assert_int_equal(opts_state_count(st), 0);
     free(v);
@@ -285,7 +299,7 @@ static void users_expiry_and_eviction(void **state)
 static void modal_payloads(void **state)
 {
     (void)state;
-    opts_view *v = calloc(1, sizeof *v);
+    opts_dialog_view *v = calloc(1, sizeof *v);
     v->sid = 3;
     v->prompt_offered = true;
     v->negative_offered = true;

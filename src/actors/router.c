@@ -480,7 +480,7 @@ static void open_options(router *r, const ix_interaction *ix, rpend_entry *e, ui
     if (ix->user_id != owner &&
         rcmd_manager_perm(ix, r->roles, r->manager_role) == AN_PERM_DENIED) {
         LOG_DEBUG(LOGN, "Options of job %" PRIu64 " refused for user %" PRIu64, job, ix->user_id);
-        reply_error(r, ix, e, OPTS_TEXT_NOT_YOURS, ROUTER_OUT_DENIED);
+        reply_error(r, ix, e, OPTS_DIALOG_TEXT_NOT_YOURS, ROUTER_OUT_DENIED);
         return;
     }
     e->stat_cmd = ROUTER_CMD_OPTIONS;
@@ -493,14 +493,14 @@ static void open_options(router *r, const ix_interaction *ix, rpend_entry *e, ui
 static void on_lookup_res(router *r, comfy_lookup_res_msg *m)
 {
     uint64_t app = 0;
-    char token[OPTS_TOKEN_MAX + 1];
+    char token[OPTS_STATE_TOKEN_MAX + 1];
     if (m->status == COMFY_LOOKUP_FOUND && m->job) {
-        opts_view *v = malloc(sizeof *v);
+        opts_dialog_view *v = malloc(sizeof *v);
         if (!v) abort();
         comfy_job *job = m->job;
         m->job = NULL;
         if (opts_state_attach(r->opts, m->cookie, job, r->cfg.catalog, rt_now_ms(), v, &app,
-                              token) == OPTS_OK) {
+                              token) == OPTS_STATE_OK) {
             const cjob_catalog *cat = r->cfg.catalog;
             char *body =
                 opts_dialog_message_json(v, cat ? cat->ratios : NULL, cat ? cat->loras : NULL);
@@ -535,9 +535,10 @@ static void on_lookup_res(router *r, comfy_lookup_res_msg *m)
 static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
 {
     rpend_entry e = entry_for(ix, t0, ROUTER_CMD_OPTIONS);
-    opts_input in = {.user_id = ix->user_id};
+    opts_state_input in = {.user_id = ix->user_id};
     if (opts_dialog_parse_id(ix->custom_id, &in.sid, &in.verb, &in.page) != 0 ||
-        (ix->type == IX_MODAL_SUBMIT) != (in.verb == OPTS_V_MODAL || in.verb == OPTS_V_SMODAL)) {
+        (ix->type == IX_MODAL_SUBMIT) !=
+            (in.verb == OPTS_DIALOG_V_MODAL || in.verb == OPTS_DIALOG_V_SMODAL)) {
         reply_error(r, ix, &e,
                     "This button is not one this bot knows (it may be from an older version).",
                     ROUTER_OUT_INVALID);
@@ -548,22 +549,22 @@ static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
     const loras_set *loras = cat ? cat->loras : NULL;
     in.values = ix->values;
     in.nvalues = ix->nvalues;
-    if (in.verb == OPTS_V_MODAL) {
-        in.prompt = ix_field_value(ix, OPTS_FIELD_PROMPT);
-        in.negative = ix_field_value(ix, OPTS_FIELD_NEGATIVE);
-        in.seed = ix_field_value(ix, OPTS_FIELD_SEED);
-    } else if (in.verb == OPTS_V_SMODAL) {
-        for (unsigned i = 0; i < OPTS_LORAS_MAX; i++) {
+    if (in.verb == OPTS_DIALOG_V_MODAL) {
+        in.prompt = ix_field_value(ix, OPTS_DIALOG_FIELD_PROMPT);
+        in.negative = ix_field_value(ix, OPTS_DIALOG_FIELD_NEGATIVE);
+        in.seed = ix_field_value(ix, OPTS_DIALOG_FIELD_SEED);
+    } else if (in.verb == OPTS_DIALOG_V_SMODAL) {
+        for (unsigned i = 0; i < OPTS_DIALOG_LORAS_MAX; i++) {
             char fid[8];
             snprintf(fid, sizeof fid, "s%u", i);
             in.strength[i] = ix_field_value(ix, fid);
         }
     }
-    opts_view *v = malloc(sizeof *v);
+    opts_dialog_view *v = malloc(sizeof *v);
     if (!v) abort();
-    opts_status st;
+    opts_state_status st;
     comfy_job *job = NULL;
-    if (in.verb == OPTS_V_MODAL) {
+    if (in.verb == OPTS_DIALOG_V_MODAL) {
         /* typed text meets the content filter as a command's prompt does, before it is kept */
         rmod_verdict mv;
         const char *texts[2] = {in.prompt, in.negative};
@@ -576,7 +577,7 @@ static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
             }
         }
     }
-    if (in.verb == OPTS_V_GO) {
+    if (in.verb == OPTS_DIALOG_V_GO) {
         if (!r->cfg.runner) {
             reply_error(r, ix, &e, "Image generation is not set up on this bot.",
                         ROUTER_OUT_INVALID);
@@ -596,33 +597,33 @@ static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
         st = opts_state_apply(r->opts, &in, cat, rt_now_ms(), v);
     }
     switch (st) {
-    case OPTS_GONE:
-        reply_error(r, ix, &e, OPTS_TEXT_EXPIRED, ROUTER_OUT_INVALID);
+    case OPTS_STATE_GONE:
+        reply_error(r, ix, &e, OPTS_DIALOG_TEXT_EXPIRED, ROUTER_OUT_INVALID);
         break;
-    case OPTS_WRONG_USER:
-        reply_error(r, ix, &e, OPTS_TEXT_NOT_YOURS, ROUTER_OUT_DENIED);
+    case OPTS_STATE_WRONG_USER:
+        reply_error(r, ix, &e, OPTS_DIALOG_TEXT_NOT_YOURS, ROUTER_OUT_DENIED);
         break;
-    case OPTS_LOADING:
+    case OPTS_STATE_LOADING:
         reply_error(r, ix, &e,
                     "\xe2\x8f\xb3 The dialog is still loading this result; try again in a "
                     "moment.",
                     ROUTER_OUT_INVALID);
         break;
-    case OPTS_REFUSED:
+    case OPTS_STATE_REFUSED:
         /* the dialog again, with why the change was not taken */
         reply_json(r, ix, &e, opts_dialog_update_json(v, ratios, loras), false, ROUTER_OUT_INVALID);
         break;
-    case OPTS_OK:
-        if (in.verb == OPTS_V_EDIT) {
+    case OPTS_STATE_OK:
+        if (in.verb == OPTS_DIALOG_V_EDIT) {
             reply_json(r, ix, &e, opts_dialog_modal_json(v), true, ROUTER_OUT_OK);
-        } else if (in.verb == OPTS_V_STRENGTHS) {
+        } else if (in.verb == OPTS_DIALOG_V_STRENGTHS) {
             char *body = opts_dialog_strength_modal_json(v);
             if (!body) {
                 snprintf(v->note, sizeof v->note, "\xe2\x9a\xa0\xef\xb8\x8f Pick a LoRA first.");
                 body = opts_dialog_update_json(v, ratios, loras);
             }
             reply_json(r, ix, &e, body, true, ROUTER_OUT_OK);
-        } else if (in.verb == OPTS_V_GO) {
+        } else if (in.verb == OPTS_DIALOG_V_GO) {
             rmod_verdict mv;
             if (rmod_check_rerun(r->mod, ix, r->roles, comfy_kind_name(job->kind), job->user_prompt,
                                  job->negative_prompt, &mv)) {

@@ -12,44 +12,47 @@
 #include "util/util_utf8.h"
 
 static const char *const verb_names[] = {
-    [OPTS_V_NONE] = "none",     [OPTS_V_RESOLUTION] = "res", [OPTS_V_LORAS] = "lora",
-    [OPTS_V_PREV] = "prev",     [OPTS_V_NEXT] = "next",      [OPTS_V_EDIT] = "edit",
-    [OPTS_V_STRENGTHS] = "str", [OPTS_V_GO] = "go",          [OPTS_V_MODAL] = "modal",
-    [OPTS_V_SMODAL] = "smodal"};
+    [OPTS_DIALOG_V_NONE] = "none",     [OPTS_DIALOG_V_RESOLUTION] = "res",
+    [OPTS_DIALOG_V_LORAS] = "lora",    [OPTS_DIALOG_V_PREV] = "prev",
+    [OPTS_DIALOG_V_NEXT] = "next",     [OPTS_DIALOG_V_EDIT] = "edit",
+    [OPTS_DIALOG_V_STRENGTHS] = "str", [OPTS_DIALOG_V_GO] = "go",
+    [OPTS_DIALOG_V_MODAL] = "modal",   [OPTS_DIALOG_V_SMODAL] = "smodal"};
 #define NVERBS (sizeof verb_names / sizeof verb_names[0])
 
-static bool paged(opts_verb v)
+static bool paged(opts_dialog_verb v)
 {
-    return v == OPTS_V_LORAS || v == OPTS_V_PREV || v == OPTS_V_NEXT;
+    return v == OPTS_DIALOG_V_LORAS || v == OPTS_DIALOG_V_PREV || v == OPTS_DIALOG_V_NEXT;
 }
 
-const char *opts_dialog_verb_name(opts_verb v)
+const char *opts_dialog_verb_name(opts_dialog_verb v)
 {
     return (unsigned)v < NVERBS ? verb_names[v] : "?";
 }
 
-int opts_dialog_custom_id(uint64_t sid, opts_verb verb, unsigned page, char *out, size_t outlen)
+int opts_dialog_custom_id(uint64_t sid, opts_dialog_verb verb, unsigned page, char *out,
+                          size_t outlen)
 {
-    if (verb == OPTS_V_NONE || (unsigned)verb >= NVERBS || page >= OPTS_PAGES_MAX) return -1;
-    int n =
-        paged(verb)
-            ? snprintf(out, outlen, OPTS_PREFIX "%016" PRIx64 ":%s:%u", sid, verb_names[verb], page)
-            : snprintf(out, outlen, OPTS_PREFIX "%016" PRIx64 ":%s", sid, verb_names[verb]);
+    if (verb == OPTS_DIALOG_V_NONE || (unsigned)verb >= NVERBS || page >= OPTS_DIALOG_PAGES_MAX)
+        return -1;
+    int n = paged(verb) ? snprintf(out, outlen, OPTS_DIALOG_PREFIX "%016" PRIx64 ":%s:%u", sid,
+                                   verb_names[verb], page)
+                        : snprintf(out, outlen, OPTS_DIALOG_PREFIX "%016" PRIx64 ":%s", sid,
+                                   verb_names[verb]);
     return n > 0 && (size_t)n < outlen && n <= 100 ? 0 : -1;
 }
 
 bool opts_dialog_owns(const char *custom_id)
 {
-    return custom_id && strncmp(custom_id, OPTS_PREFIX, strlen(OPTS_PREFIX)) == 0;
+    return custom_id && strncmp(custom_id, OPTS_DIALOG_PREFIX, strlen(OPTS_DIALOG_PREFIX)) == 0;
 }
 
-int opts_dialog_parse_id(const char *s, uint64_t *sid, opts_verb *verb, unsigned *page)
+int opts_dialog_parse_id(const char *s, uint64_t *sid, opts_dialog_verb *verb, unsigned *page)
 {
     *sid = 0;
-    *verb = OPTS_V_NONE;
+    *verb = OPTS_DIALOG_V_NONE;
     *page = 0;
     if (!opts_dialog_owns(s) || strlen(s) > 100) return -1;
-    const char *p = s + strlen(OPTS_PREFIX);
+    const char *p = s + strlen(OPTS_DIALOG_PREFIX);
     uint64_t v = 0;
     for (int i = 0; i < 16; i++, p++) {
         char c = *p;
@@ -62,17 +65,18 @@ int opts_dialog_parse_id(const char *s, uint64_t *sid, opts_verb *verb, unsigned
     if (*p++ != ':' || v == 0) return -1;
     const char *colon = strchr(p, ':');
     size_t vl = colon ? (size_t)(colon - p) : strlen(p);
-    opts_verb found = OPTS_V_NONE;
+    opts_dialog_verb found = OPTS_DIALOG_V_NONE;
     for (unsigned i = 1; i < NVERBS; i++)
-        if (strlen(verb_names[i]) == vl && strncmp(p, verb_names[i], vl) == 0) found = (opts_verb)i;
-    if (found == OPTS_V_NONE || paged(found) != (colon != NULL)) return -1;
+        if (strlen(verb_names[i]) == vl && strncmp(p, verb_names[i], vl) == 0)
+            found = (opts_dialog_verb)i;
+    if (found == OPTS_DIALOG_V_NONE || paged(found) != (colon != NULL)) return -1;
     if (colon) {
         const char *num = colon + 1;
         size_t n = strlen(num);
         uint64_t pg;
         /* one spelling per page: no sign, no leading zero, nothing after */
         if (n == 0 || n > 3 || strspn(num, "0123456789") != n || (n > 1 && num[0] == '0') ||
-            util_dec_u64(num, n, &pg) != UTIL_DEC_OK || pg >= OPTS_PAGES_MAX)
+            util_dec_u64(num, n, &pg) != UTIL_DEC_OK || pg >= OPTS_DIALOG_PAGES_MAX)
             return -1;
         *page = (unsigned)pg;
     }
@@ -84,12 +88,12 @@ int opts_dialog_parse_id(const char *s, uint64_t *sid, opts_verb *verb, unsigned
 unsigned opts_dialog_pages(const loras_set *loras)
 {
     unsigned n = loras ? loras->count : 0;
-    unsigned pages = (n + OPTS_PAGE_SIZE - 1) / OPTS_PAGE_SIZE;
+    unsigned pages = (n + OPTS_DIALOG_PAGE_SIZE - 1) / OPTS_DIALOG_PAGE_SIZE;
     if (pages == 0) pages = 1;
-    return pages > OPTS_PAGES_MAX ? OPTS_PAGES_MAX : pages;
+    return pages > OPTS_DIALOG_PAGES_MAX ? OPTS_DIALOG_PAGES_MAX : pages;
 }
 
-static bool chosen(const opts_view *v, const char *name)
+static bool chosen(const opts_dialog_view *v, const char *name)
 {
     for (unsigned i = 0; i < v->nloras; i++)
         if (strcmp(v->lora_name[i], name) == 0) return true;
@@ -108,7 +112,7 @@ static void add_text_field(embed *em, const char *name, const char *text, const 
     free(c);
 }
 
-static void settings_embed(const opts_view *v, unsigned pages, embed *em)
+static void settings_embed(const opts_dialog_view *v, unsigned pages, embed *em)
 {
     embed_set_title(em, "\xe2\x9a\x99\xef\xb8\x8f Options for this result");
     embed_set_description(em, "Change what you like, then press **Regenerate with these "
@@ -123,7 +127,7 @@ static void settings_embed(const opts_view *v, unsigned pages, embed *em)
         snprintf(buf, sizeof buf, "a new random seed");
     embed_add_field(em, "Seed", buf, true);
     if (v->lora_cap) {
-        char list[OPTS_LORAS_MAX * (LORAS_NAME_MAX + 16) + 1] = "";
+        char list[OPTS_DIALOG_LORAS_MAX * (LORAS_NAME_MAX + 16) + 1] = "";
         size_t used = 0;
         for (unsigned i = 0; i < v->nloras; i++) {
             int w = snprintf(list + used, sizeof list - used, "%s%s (%.2f)", i ? ", " : "",
@@ -148,8 +152,8 @@ static void settings_embed(const opts_view *v, unsigned pages, embed *em)
 }
 
 /* Builds the message (or the type-7 update) of the dialog. */
-static char *dialog_json(const opts_view *v, const ratios_set *ratios, const loras_set *loras,
-                         bool update)
+static char *dialog_json(const opts_dialog_view *v, const ratios_set *ratios,
+                         const loras_set *loras, bool update)
 {
     unsigned pages = opts_dialog_pages(loras);
     unsigned page = v->page < pages ? v->page : pages - 1;
@@ -165,7 +169,7 @@ static char *dialog_json(const opts_view *v, const ratios_set *ratios, const lor
     reply_select_option res_opts[RATIOS_MAX];
     reply_select res_sel = {0};
     if (v->resolution_offered && ratios && ratios->count &&
-        opts_dialog_custom_id(v->sid, OPTS_V_RESOLUTION, 0, res_id, sizeof res_id) == 0) {
+        opts_dialog_custom_id(v->sid, OPTS_DIALOG_V_RESOLUTION, 0, res_id, sizeof res_id) == 0) {
         unsigned n = 0;
         for (unsigned i = 0; i < ratios->count && i < RATIOS_MAX; i++)
             res_opts[n++] = (reply_select_option){
@@ -184,14 +188,14 @@ static char *dialog_json(const opts_view *v, const ratios_set *ratios, const lor
     /* LoRAs: this page's 25, the chosen ones pre-selected; the menu lets no more be picked
      * than the cap leaves after the LoRAs chosen on other pages */
     char lora_id[101], placeholder[160];
-    reply_select_option lora_opts[OPTS_PAGE_SIZE];
-    char descs[OPTS_PAGE_SIZE][101];
+    reply_select_option lora_opts[OPTS_DIALOG_PAGE_SIZE];
+    char descs[OPTS_DIALOG_PAGE_SIZE][101];
     reply_select lora_sel = {0};
-    unsigned first = page * OPTS_PAGE_SIZE;
+    unsigned first = page * OPTS_DIALOG_PAGE_SIZE;
     if (v->lora_cap && loras && loras->count > first &&
-        opts_dialog_custom_id(v->sid, OPTS_V_LORAS, page, lora_id, sizeof lora_id) == 0) {
+        opts_dialog_custom_id(v->sid, OPTS_DIALOG_V_LORAS, page, lora_id, sizeof lora_id) == 0) {
         unsigned n = 0, here = 0;
-        for (unsigned i = first; i < loras->count && n < OPTS_PAGE_SIZE; i++, n++) {
+        for (unsigned i = first; i < loras->count && n < OPTS_DIALOG_PAGE_SIZE; i++, n++) {
             const lora_entry *e = &loras->items[i];
             bool on = chosen(v, e->name);
             here += on;
@@ -221,10 +225,10 @@ static char *dialog_json(const opts_view *v, const ratios_set *ratios, const lor
     char prev_id[101], next_id[101];
     reply_button nav[2];
     if (v->lora_cap && pages > 1 &&
-        opts_dialog_custom_id(v->sid, OPTS_V_PREV, page ? page - 1 : 0, prev_id, sizeof prev_id) ==
-            0 &&
-        opts_dialog_custom_id(v->sid, OPTS_V_NEXT, page + 1 < pages ? page + 1 : page, next_id,
-                              sizeof next_id) == 0) {
+        opts_dialog_custom_id(v->sid, OPTS_DIALOG_V_PREV, page ? page - 1 : 0, prev_id,
+                              sizeof prev_id) == 0 &&
+        opts_dialog_custom_id(v->sid, OPTS_DIALOG_V_NEXT, page + 1 < pages ? page + 1 : page,
+                              next_id, sizeof next_id) == 0) {
         nav[0] = (reply_button){.style = REPLY_BTN_SECONDARY,
                                 .label = "Previous LoRAs",
                                 .emoji = "\xe2\x97\x80\xef\xb8\x8f",
@@ -241,9 +245,9 @@ static char *dialog_json(const opts_view *v, const ratios_set *ratios, const lor
     char edit_id[101], str_id[101], go_id[101];
     reply_button acts[3];
     unsigned na = 0;
-    opts_dialog_custom_id(v->sid, OPTS_V_EDIT, 0, edit_id, sizeof edit_id);
-    opts_dialog_custom_id(v->sid, OPTS_V_STRENGTHS, 0, str_id, sizeof str_id);
-    opts_dialog_custom_id(v->sid, OPTS_V_GO, 0, go_id, sizeof go_id);
+    opts_dialog_custom_id(v->sid, OPTS_DIALOG_V_EDIT, 0, edit_id, sizeof edit_id);
+    opts_dialog_custom_id(v->sid, OPTS_DIALOG_V_STRENGTHS, 0, str_id, sizeof str_id);
+    opts_dialog_custom_id(v->sid, OPTS_DIALOG_V_GO, 0, go_id, sizeof go_id);
     acts[na++] = (reply_button){.style = REPLY_BTN_SECONDARY,
                                 .label = v->prompt_offered ? "Prompt and seed\xe2\x80\xa6"
                                                            : "Seed\xe2\x80\xa6",
@@ -278,25 +282,27 @@ static char *dialog_json(const opts_view *v, const ratios_set *ratios, const lor
     return update ? reply_update_text_json(text) : reply_edit_text_json(text, true);
 }
 
-char *opts_dialog_message_json(const opts_view *v, const ratios_set *ratios, const loras_set *loras)
+char *opts_dialog_message_json(const opts_dialog_view *v, const ratios_set *ratios,
+                               const loras_set *loras)
 {
     return dialog_json(v, ratios, loras, false);
 }
 
-char *opts_dialog_update_json(const opts_view *v, const ratios_set *ratios, const loras_set *loras)
+char *opts_dialog_update_json(const opts_dialog_view *v, const ratios_set *ratios,
+                              const loras_set *loras)
 {
     return dialog_json(v, ratios, loras, true);
 }
 
-char *opts_dialog_modal_json(const opts_view *v)
+char *opts_dialog_modal_json(const opts_dialog_view *v)
 {
     char id[101], seed[24] = "";
-    if (opts_dialog_custom_id(v->sid, OPTS_V_MODAL, 0, id, sizeof id) != 0) return NULL;
+    if (opts_dialog_custom_id(v->sid, OPTS_DIALOG_V_MODAL, 0, id, sizeof id) != 0) return NULL;
     if (v->has_seed) snprintf(seed, sizeof seed, "%" PRIu64, v->seed);
     reply_text_input in[3];
     unsigned n = 0;
     if (v->prompt_offered)
-        in[n++] = (reply_text_input){.custom_id = OPTS_FIELD_PROMPT,
+        in[n++] = (reply_text_input){.custom_id = OPTS_DIALOG_FIELD_PROMPT,
                                      .label = "Prompt",
                                      .paragraph = true,
                                      .min_length = 1,
@@ -304,12 +310,12 @@ char *opts_dialog_modal_json(const opts_view *v)
                                      .required = true,
                                      .value = v->prompt};
     if (v->negative_offered)
-        in[n++] = (reply_text_input){.custom_id = OPTS_FIELD_NEGATIVE,
+        in[n++] = (reply_text_input){.custom_id = OPTS_DIALOG_FIELD_NEGATIVE,
                                      .label = "Negative prompt (empty: none)",
                                      .paragraph = true,
                                      .max_length = REPLY_INPUT_VALUE_MAX,
                                      .value = v->negative};
-    in[n++] = (reply_text_input){.custom_id = OPTS_FIELD_SEED,
+    in[n++] = (reply_text_input){.custom_id = OPTS_DIALOG_FIELD_SEED,
                                  .label = "Seed (empty: a new random one)",
                                  .max_length = 16,
                                  .value = seed,
@@ -318,14 +324,15 @@ char *opts_dialog_modal_json(const opts_view *v)
     return reply_modal_json(&m, NULL, 0);
 }
 
-char *opts_dialog_strength_modal_json(const opts_view *v)
+char *opts_dialog_strength_modal_json(const opts_dialog_view *v)
 {
     if (!v->nloras) return NULL;
     char id[101];
-    if (opts_dialog_custom_id(v->sid, OPTS_V_SMODAL, 0, id, sizeof id) != 0) return NULL;
-    reply_text_input in[OPTS_LORAS_MAX];
-    char ids[OPTS_LORAS_MAX][4], vals[OPTS_LORAS_MAX][24], labels[OPTS_LORAS_MAX][64];
-    for (unsigned i = 0; i < v->nloras && i < OPTS_LORAS_MAX; i++) {
+    if (opts_dialog_custom_id(v->sid, OPTS_DIALOG_V_SMODAL, 0, id, sizeof id) != 0) return NULL;
+    reply_text_input in[OPTS_DIALOG_LORAS_MAX];
+    char ids[OPTS_DIALOG_LORAS_MAX][4], vals[OPTS_DIALOG_LORAS_MAX][24],
+        labels[OPTS_DIALOG_LORAS_MAX][64];
+    for (unsigned i = 0; i < v->nloras && i < OPTS_DIALOG_LORAS_MAX; i++) {
         snprintf(ids[i], sizeof ids[i], "s%u", i);
         snprintf(vals[i], sizeof vals[i], "%.2f", v->lora_strength[i]);
         char *nm = util_utf8_clip(v->lora_name[i], 36); /* labels hold 45 characters */

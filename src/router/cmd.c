@@ -351,7 +351,7 @@ void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap)
     const char *what = "unknown";
     const char *id = ix->custom_id ? ix->custom_id : "";
     uint64_t sid;
-    opts_verb verb;
+    opts_dialog_verb verb;
     unsigned page;
     if (ix->type == IX_MODAL_SUBMIT) {
         snprintf(out, cap, "modal:%s", opts_dialog_owns(id) ? "options" : "unknown");

@@ -17,9 +17,9 @@
 typedef struct sess {
     uint64_t sid, user_id, job_id, app_id;
     uint64_t last_ms;
-    char token[OPTS_TOKEN_MAX + 1];
+    char token[OPTS_STATE_TOKEN_MAX + 1];
     comfy_job *base; /* NULL while the runner looks the result up */
-    opts_view v;
+    opts_dialog_view v;
 } sess;
 
 struct opts_state {
@@ -34,7 +34,7 @@ opts_state *opts_state_new(unsigned capacity, uint64_t ttl_ms)
     opts_state *st = calloc(1, sizeof *st);
     if (!st) return NULL;
     st->cap = capacity ? capacity : 256;
-    st->ttl_ms = ttl_ms ? ttl_ms : OPTS_TTL_MS;
+    st->ttl_ms = ttl_ms ? ttl_ms : OPTS_STATE_TTL_MS;
     st->slots = calloc(st->cap, sizeof *st->slots);
     if (!st->slots) {
         free(st);
@@ -144,20 +144,21 @@ static const wf_workflow *workflow_of(const cjob_catalog *cat, const comfy_job *
     return cat->workflows->kinds[j->workflow];
 }
 
-opts_status opts_state_attach(opts_state *st, uint64_t sid, comfy_job *job, const cjob_catalog *cat,
-                              uint64_t now_ms, opts_view *view, uint64_t *app_id,
-                              char token[OPTS_TOKEN_MAX + 1])
+opts_state_status opts_state_attach(opts_state *st, uint64_t sid, comfy_job *job,
+                                    const cjob_catalog *cat, uint64_t now_ms,
+                                    opts_dialog_view *view, uint64_t *app_id,
+                                    char token[OPTS_STATE_TOKEN_MAX + 1])
 {
     pthread_mutex_lock(&st->mu);
     sess *s = find(st, sid, now_ms);
     if (!s || s->base) {
         pthread_mutex_unlock(&st->mu);
         cjob_free(job);
-        return OPTS_GONE;
+        return OPTS_STATE_GONE;
     }
     s->base = job;
     s->last_ms = now_ms;
-    opts_view *v = &s->v;
+    opts_dialog_view *v = &s->v;
     memset(v, 0, sizeof *v);
     v->sid = s->sid;
     v->job_id = s->job_id;
@@ -166,7 +167,7 @@ opts_status opts_state_attach(opts_state *st, uint64_t sid, comfy_job *job, cons
     v->resolution_offered = wf && job->kind != COMFY_KIND_UPSCALE && wf_has_param(wf, WF_P_WIDTH);
     snprintf(v->resolution, sizeof v->resolution, "%s", job->resolution);
     if (wf && wf->lora_mode != WF_LORA_NONE && job->kind != COMFY_KIND_UPSCALE)
-        v->lora_cap = wf->lora_max < OPTS_LORAS_MAX ? wf->lora_max : OPTS_LORAS_MAX;
+        v->lora_cap = wf->lora_max < OPTS_DIALOG_LORAS_MAX ? wf->lora_max : OPTS_DIALOG_LORAS_MAX;
     for (unsigned i = 0; i < job->nloras && v->nloras < v->lora_cap; i++) {
         snprintf(v->lora_name[v->nloras], sizeof v->lora_name[0], "%s", job->lora_name[i]);
         v->lora_strength[v->nloras++] = job->lora_strength[i];
@@ -181,12 +182,13 @@ opts_status opts_state_attach(opts_state *st, uint64_t sid, comfy_job *job, cons
     v->seed = job->seed;
     *view = *v;
     *app_id = s->app_id;
-    snprintf(token, OPTS_TOKEN_MAX + 1, "%s", s->token);
+    snprintf(token, OPTS_STATE_TOKEN_MAX + 1, "%s", s->token);
     pthread_mutex_unlock(&st->mu);
-    return OPTS_OK;
+    return OPTS_STATE_OK;
 }
 
-bool opts_state_drop(opts_state *st, uint64_t sid, uint64_t *app_id, char token[OPTS_TOKEN_MAX + 1])
+bool opts_state_drop(opts_state *st, uint64_t sid, uint64_t *app_id,
+                     char token[OPTS_STATE_TOKEN_MAX + 1])
 {
     bool found = false;
     pthread_mutex_lock(&st->mu);
@@ -194,7 +196,7 @@ bool opts_state_drop(opts_state *st, uint64_t sid, uint64_t *app_id, char token[
         sess *s = st->slots[i];
         if (!s || s->sid != sid) continue;
         *app_id = s->app_id;
-        snprintf(token, OPTS_TOKEN_MAX + 1, "%s", s->token);
+        snprintf(token, OPTS_STATE_TOKEN_MAX + 1, "%s", s->token);
         sess_free(s);
         st->slots[i] = NULL;
         found = true;
@@ -206,10 +208,11 @@ bool opts_state_drop(opts_state *st, uint64_t sid, uint64_t *app_id, char token[
 
 /* ---- changes ---------------------------------------------------------------------------- */
 
-static opts_status refuse(opts_view *out, const opts_view *cur, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static opts_state_status refuse(opts_dialog_view *out, const opts_dialog_view *cur, const char *fmt,
+                                ...) __attribute__((format(printf, 3, 4)));
 
-static opts_status refuse(opts_view *out, const opts_view *cur, const char *fmt, ...)
+static opts_state_status refuse(opts_dialog_view *out, const opts_dialog_view *cur, const char *fmt,
+                                ...)
 {
     *out = *cur;
     va_list ap;
@@ -218,7 +221,7 @@ static opts_status refuse(opts_view *out, const opts_view *cur, const char *fmt,
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     snprintf(out->note, sizeof out->note, "\xe2\x9a\xa0\xef\xb8\x8f %s", text); /* ⚠️ */
-    return OPTS_REFUSED;
+    return OPTS_STATE_REFUSED;
 }
 
 static bool blank(const char *s)
@@ -228,7 +231,7 @@ static bool blank(const char *s)
     return true;
 }
 
-static int lora_index(const opts_view *v, const char *name)
+static int lora_index(const opts_dialog_view *v, const char *name)
 {
     for (unsigned i = 0; i < v->nloras; i++)
         if (strcmp(v->lora_name[i], name) == 0) return (int)i;
@@ -242,8 +245,8 @@ static int catalogue_index(const loras_set *loras, const char *name)
     return e ? (int)(e - loras->items) : -1;
 }
 
-static opts_status pick_loras(const opts_input *in, const loras_set *loras, opts_view *v,
-                              opts_view *out)
+static opts_state_status pick_loras(const opts_state_input *in, const loras_set *loras,
+                                    opts_dialog_view *v, opts_dialog_view *out)
 {
     unsigned pages = opts_dialog_pages(loras);
     if (!v->lora_cap) return refuse(out, v, "This result's workflow takes no LoRAs.");
@@ -251,8 +254,8 @@ static opts_status pick_loras(const opts_input *in, const loras_set *loras, opts
         v->page = 0;
         return refuse(out, v, "The LoRA list has changed; here is its first page again.");
     }
-    unsigned first = in->page * OPTS_PAGE_SIZE, last = first + OPTS_PAGE_SIZE;
-    opts_view next = *v;
+    unsigned first = in->page * OPTS_DIALOG_PAGE_SIZE, last = first + OPTS_DIALOG_PAGE_SIZE;
+    opts_dialog_view next = *v;
     next.note[0] = '\0';
     next.nloras = 0;
     /* kept: the LoRAs chosen on other pages (and any no longer in the list) */
@@ -286,12 +289,13 @@ static opts_status pick_loras(const opts_input *in, const loras_set *loras, opts
     next.page = in->page;
     *v = next;
     *out = next;
-    return OPTS_OK;
+    return OPTS_STATE_OK;
 }
 
-static opts_status set_texts(const opts_input *in, opts_view *v, opts_view *out)
+static opts_state_status set_texts(const opts_state_input *in, opts_dialog_view *v,
+                                   opts_dialog_view *out)
 {
-    opts_view next = *v;
+    opts_dialog_view next = *v;
     next.note[0] = '\0';
     if (v->prompt_offered && in->prompt) {
         if (blank(in->prompt)) return refuse(out, v, "The prompt cannot be empty.");
@@ -328,12 +332,13 @@ static opts_status set_texts(const opts_input *in, opts_view *v, opts_view *out)
     }
     *v = next;
     *out = next;
-    return OPTS_OK;
+    return OPTS_STATE_OK;
 }
 
-static opts_status set_strengths(const opts_input *in, opts_view *v, opts_view *out)
+static opts_state_status set_strengths(const opts_state_input *in, opts_dialog_view *v,
+                                       opts_dialog_view *out)
 {
-    opts_view next = *v;
+    opts_dialog_view next = *v;
     next.note[0] = '\0';
     for (unsigned i = 0; i < v->nloras; i++) {
         const char *t = in->strength[i];
@@ -342,44 +347,45 @@ static opts_status set_strengths(const opts_input *in, opts_view *v, opts_view *
         double d = strtod(t, &end);
         while (end && *end == ' ')
             end++;
-        if (!end || end == t || *end || !isfinite(d) || d < OPTS_STRENGTH_MIN ||
-            d > OPTS_STRENGTH_MAX)
+        if (!end || end == t || *end || !isfinite(d) || d < OPTS_DIALOG_STRENGTH_MIN ||
+            d > OPTS_DIALOG_STRENGTH_MAX)
             return refuse(out, v, "The strength of %s must be a number from %.1f to %.1f.",
-                          v->lora_name[i], OPTS_STRENGTH_MIN, OPTS_STRENGTH_MAX);
+                          v->lora_name[i], OPTS_DIALOG_STRENGTH_MIN, OPTS_DIALOG_STRENGTH_MAX);
         next.lora_strength[i] = d;
     }
     *v = next;
     *out = next;
-    return OPTS_OK;
+    return OPTS_STATE_OK;
 }
 
 /* The live, loaded dialog of user (status otherwise), its use extending its life. */
-static opts_status use(opts_state *st, uint64_t sid, uint64_t user_id, uint64_t now_ms, sess **out)
+static opts_state_status use(opts_state *st, uint64_t sid, uint64_t user_id, uint64_t now_ms,
+                             sess **out)
 {
     sess *s = find(st, sid, now_ms);
-    if (!s) return OPTS_GONE;
-    if (s->user_id != user_id) return OPTS_WRONG_USER;
-    if (!s->base) return OPTS_LOADING;
+    if (!s) return OPTS_STATE_GONE;
+    if (s->user_id != user_id) return OPTS_STATE_WRONG_USER;
+    if (!s->base) return OPTS_STATE_LOADING;
     s->last_ms = now_ms;
     *out = s;
-    return OPTS_OK;
+    return OPTS_STATE_OK;
 }
 
-opts_status opts_state_apply(opts_state *st, const opts_input *in, const cjob_catalog *cat,
-                             uint64_t now_ms, opts_view *view)
+opts_state_status opts_state_apply(opts_state *st, const opts_state_input *in,
+                                   const cjob_catalog *cat, uint64_t now_ms, opts_dialog_view *view)
 {
     pthread_mutex_lock(&st->mu);
     sess *s = NULL;
-    opts_status rc = use(st, in->sid, in->user_id, now_ms, &s);
-    if (rc != OPTS_OK) {
+    opts_state_status rc = use(st, in->sid, in->user_id, now_ms, &s);
+    if (rc != OPTS_STATE_OK) {
         pthread_mutex_unlock(&st->mu);
         return rc;
     }
-    opts_view *v = &s->v;
+    opts_dialog_view *v = &s->v;
     const loras_set *loras = cat ? cat->loras : NULL; /* one load: SIGHUP may swap it */
     const ratios_set *ratios = cat ? cat->ratios : NULL;
     switch (in->verb) {
-    case OPTS_V_RESOLUTION: {
+    case OPTS_DIALOG_V_RESOLUTION: {
         const char *label = in->nvalues == 1 ? in->values[0] : NULL;
         const ratio_entry *r = label ? ratios_find(ratios, label) : NULL;
         if (!v->resolution_offered)
@@ -393,21 +399,21 @@ opts_status opts_state_apply(opts_state *st, const opts_input *in, const cjob_ca
         }
         break;
     }
-    case OPTS_V_LORAS:
+    case OPTS_DIALOG_V_LORAS:
         rc = pick_loras(in, loras, v, view);
         break;
-    case OPTS_V_PREV:
-    case OPTS_V_NEXT: {
+    case OPTS_DIALOG_V_PREV:
+    case OPTS_DIALOG_V_NEXT: {
         unsigned pages = opts_dialog_pages(loras);
         v->page = in->page < pages ? in->page : pages - 1;
         v->note[0] = '\0';
         *view = *v;
         break;
     }
-    case OPTS_V_MODAL:
+    case OPTS_DIALOG_V_MODAL:
         rc = set_texts(in, v, view);
         break;
-    case OPTS_V_SMODAL:
+    case OPTS_DIALOG_V_SMODAL:
         rc = set_strengths(in, v, view);
         break;
     default:
@@ -418,19 +424,20 @@ opts_status opts_state_apply(opts_state *st, const opts_input *in, const cjob_ca
     return rc;
 }
 
-opts_status opts_state_job(opts_state *st, uint64_t sid, uint64_t user_id, const cjob_catalog *cat,
-                           const comfy_reply_ref *reply, const comfy_origin *origin,
-                           uint64_t random_seed, uint64_t now_ms, comfy_job **out, opts_view *view)
+opts_state_status opts_state_job(opts_state *st, uint64_t sid, uint64_t user_id,
+                                 const cjob_catalog *cat, const comfy_reply_ref *reply,
+                                 const comfy_origin *origin, uint64_t random_seed, uint64_t now_ms,
+                                 comfy_job **out, opts_dialog_view *view)
 {
     *out = NULL;
     pthread_mutex_lock(&st->mu);
     sess *s = NULL;
-    opts_status rc = use(st, sid, user_id, now_ms, &s);
-    if (rc != OPTS_OK) {
+    opts_state_status rc = use(st, sid, user_id, now_ms, &s);
+    if (rc != OPTS_STATE_OK) {
         pthread_mutex_unlock(&st->mu);
         return rc;
     }
-    const opts_view *v = &s->v;
+    const opts_dialog_view *v = &s->v;
     const comfy_job *base = s->base;
     const loras_set *loras = cat ? cat->loras : NULL;
     const ratios_set *ratios = cat ? cat->ratios : NULL;
@@ -444,7 +451,7 @@ opts_status opts_state_job(opts_state *st, uint64_t sid, uint64_t user_id, const
             return rc;
         }
     }
-    const lora_entry *les[OPTS_LORAS_MAX];
+    const lora_entry *les[OPTS_DIALOG_LORAS_MAX];
     for (unsigned i = 0; i < v->nloras; i++) {
         les[i] = loras_find(loras, v->lora_name[i]);
         if (!les[i]) {
@@ -480,5 +487,5 @@ opts_status opts_state_job(opts_state *st, uint64_t sid, uint64_t user_id, const
     *view = *v;
     *out = j;
     pthread_mutex_unlock(&st->mu);
-    return OPTS_OK;
+    return OPTS_STATE_OK;
 }
