@@ -62,6 +62,7 @@ struct an_writer {
 
     _Atomic uint64_t accepted, rows_written, batches, retries, dropped_by_reset, dropped_invalid,
         lost, resets, pending_now, db_replaced;
+    _Atomic uint64_t data_version; /* see an_writer_data_version */
     /* rt_now_ms of the oldest event not yet committed, 0 when none: the metrics' lag. */
     _Atomic uint64_t oldest_pending_ms;
 };
@@ -256,6 +257,7 @@ static int write_singly(an_writer *w, size_t n, char *err, size_t errlen)
         const an_event *ev = &w->pending[0]->ev;
         int rc = an_store_write(w->store, &ev, 1, err, errlen);
         if (rc != SQLITE_OK && environmental(rc)) return rc;
+        atomic_fetch_add(&w->data_version, 1); /* whatever the outcome: see flush_pending */
         if (rc == SQLITE_OK) {
             atomic_fetch_add(&w->rows_written, 1);
             atomic_fetch_add(&w->batches, 1);
@@ -283,6 +285,10 @@ static bool flush_pending(an_writer *w)
         for (size_t i = 0; i < n; i++)
             w->chunk[i] = &w->pending[i]->ev;
         rc = an_store_write(w->store, w->chunk, n, err, sizeof err);
+        /* Counted after every attempt, also a failed one or one that raced a swap of the file:
+         * a reader that sees an unchanged version may reuse an answer, so an uncounted change
+         * must never be possible, while a counted non-change only costs a recomputation. */
+        atomic_fetch_add(&w->data_version, 1);
         if (rc == SQLITE_OK && db_replaced(w)) {
             /* Replaced while this batch was being written: it may have gone to the old file.
              * Keep it; the next pass writes it to the new one. */
@@ -383,6 +389,8 @@ static void do_reset(an_writer *w, an_control_msg *req)
     for (unsigned attempt = 1;; attempt++) {
         if (!ensure_store(w, &rc, err, sizeof err)) break;
         rc = an_store_reset(w->store, cut, &deleted, err, sizeof err);
+        /* Counted whatever the outcome: a failed reset may still have reopened the file. */
+        atomic_fetch_add(&w->data_version, 1);
         if (rc == SQLITE_OK || !an_sql_is_busy(rc) || rt_now_ms() >= deadline) break;
         atomic_fetch_add(&w->retries, 1);
         util_sleep_ms((unsigned)backoff_ms(rc, attempt)); /* at most 30 s */
@@ -554,6 +562,11 @@ an_writer *an_writer_new(rt_system *sys, const an_writer_config *cfg)
 rt_actor *an_writer_actor(an_writer *w)
 {
     return w ? w->actor : NULL;
+}
+
+const _Atomic uint64_t *an_writer_data_version(an_writer *w)
+{
+    return w ? &w->data_version : NULL;
 }
 
 void an_writer_metrics_get(an_writer *w, an_writer_metrics *out)

@@ -27,6 +27,7 @@
 #ifndef FLUXBOT_ANALYTICS_WRITER_H
 #define FLUXBOT_ANALYTICS_WRITER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -65,6 +66,10 @@ an_writer *an_writer_new(rt_system *sys, const an_writer_config *cfg);
 rt_actor *an_writer_actor(an_writer *w);
 /* Any thread, any time (also after the system stopped). */
 void an_writer_metrics_get(an_writer *w, an_writer_metrics *out);
+/* The data version: a counter the writer increases after every commit that can change what a
+ * reader sees (batches, single events, resets). Readers that keep answers (the stats
+ * reporter) compare it, read before their read transaction, to know that nothing changed. */
+const _Atomic uint64_t *an_writer_data_version(an_writer *w);
 void an_writer_free(an_writer *w);
 
 #endif

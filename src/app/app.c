@@ -249,7 +249,8 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     stats_reporter_config sc = {.db_path = cfg->db_path,
                                 .threads = u(cfg->stats_threads),
                                 .lane_capacity = lanes,
-                                .active_min = u(cfg->active_user_min_events)};
+                                .active_min = u(cfg->active_user_min_events),
+                                .data_version = an_writer_data_version(a->writer)};
     a->stats = a->rest ? stats_reporter_new(a->sys, &sc) : NULL;
     if (!a->stats) {
         fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
