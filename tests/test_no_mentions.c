@@ -18,7 +18,7 @@
 
 #include "analytics/an_commands.h"
 #include "analytics/an_stats.h"
-#include "comfy/result.h"
+#include "comfy/cres.h"
 #include "discord/opts_dialog.h"
 #include "discord/reply.h"
 
@@ -74,7 +74,7 @@ static void analytics_reply_builders(void **state)
 static void result_builders(void **state)
 {
     (void)state;
-    comfy_job j;
+    cjob j;
     memset(&j, 0, sizeof j);
     j.id = 7;
     j.kind = COMFY_KIND_IMAGE;

@@ -39,8 +39,8 @@
 
 static struct {
     fake_discord *fd;
-    frest *rest;
-    fcomfy *comfy;
+    fake_rest *rest;
+    fake_comfy *comfy;
     app *a;
     fb_config cfg;
     char dir[64], db[128], loras[128], wf[128];
@@ -137,7 +137,7 @@ static int setup(void **state)
     W.fd = fake_discord_start(&o);
     assert_non_null(W.fd);
     W.rest = fake_discord_rest(W.fd);
-    W.comfy = fcomfy_start(NULL);
+    W.comfy = fake_comfy_start(NULL);
     assert_non_null(W.comfy);
     snprintf(W.dir, sizeof W.dir, "/tmp/fb_opts_e2e_XXXXXX");
     assert_non_null(mkdtemp(W.dir));
@@ -155,11 +155,11 @@ static int setup(void **state)
     fclose(f);
     write_workflows();
     fb_config *c = &W.cfg;
-    cfg_defaults(c);
+    fb_config_defaults(c);
     snprintf(c->discord_token, sizeof c->discord_token, "%s", TOKEN);
     snprintf(c->discord_api_base, sizeof c->discord_api_base, "%s", fake_discord_api_base(W.fd));
     c->comfyui_urls.count = 1;
-    snprintf(c->comfyui_urls.items[0], CFG_STR, "%s", fcomfy_url(W.comfy));
+    snprintf(c->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
     snprintf(c->db_path, sizeof c->db_path, "%s", W.db);
     snprintf(c->output_dir, sizeof c->output_dir, "%s/out", W.dir);
     snprintf(c->loras_file, sizeof c->loras_file, "%s", W.loras);
@@ -173,7 +173,7 @@ static int teardown(void **state)
 {
     (void)state;
     assert_int_equal(app_stop(W.a), 0);
-    fcomfy_stop(W.comfy);
+    fake_comfy_stop(W.comfy);
     fake_discord_stop(W.fd);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", W.dir);
@@ -186,16 +186,16 @@ static cJSON *answer_of(uint64_t id)
 {
     char prefix[64];
     snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    frest_filter f = {.method = "POST", .path_prefix = prefix};
-    assert_true(frest_wait(W.rest, &f, 1, WAIT_MS) >= 1);
-    frest_request *rq;
-    size_t n = frest_collect(W.rest, &f, &rq);
+    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
+    assert_true(fake_rest_wait(W.rest, &f, 1, WAIT_MS) >= 1);
+    fake_rest_request *rq;
+    size_t n = fake_rest_collect(W.rest, &f, &rq);
     assert_int_equal(n, 1); /* answered exactly once */
     cJSON *o = cJSON_Parse((const char *)rq[0].body);
-    frest_requests_free(rq, n);
+    fake_rest_requests_free(rq, n);
     assert_non_null(o);
-    frest_ix_state st;
-    assert_true(frest_interaction_state(W.rest, id, &st));
+    fake_rest_ix_state st;
+    assert_true(fake_rest_interaction_state(W.rest, id, &st));
     free(st.original_json);
     if (st.ack_type == 0) fprintf(stderr, "refused callback: %s\n", cJSON_PrintUnformatted(o));
     assert_int_not_equal(st.ack_type, 0); /* the fake Discord accepted it */
@@ -217,8 +217,8 @@ static cJSON *original_with(uint64_t id, const char *needle)
 {
     uint64_t until = now_ms() + WAIT_MS;
     while (now_ms() < until) {
-        frest_ix_state st;
-        if (frest_interaction_state(W.rest, id, &st) && st.original_json &&
+        fake_rest_ix_state st;
+        if (fake_rest_interaction_state(W.rest, id, &st) && st.original_json &&
             strstr(st.original_json, needle)) {
             cJSON *o = cJSON_Parse(st.original_json);
             free(st.original_json);
@@ -276,7 +276,7 @@ static const char *field_value(const cJSON *msg, const char *name)
     return NULL;
 }
 
-static bool prompts_at_least(const fcomfy_stats *s, void *arg)
+static bool prompts_at_least(const fake_comfy_stats *s, void *arg)
 {
     return s->prompts_accepted >= *(unsigned *)arg;
 }
@@ -285,8 +285,8 @@ static bool prompts_at_least(const fcomfy_stats *s, void *arg)
 static char *next_graph(void)
 {
     unsigned want = W.prompts + 1;
-    assert_true(fcomfy_wait(W.comfy, prompts_at_least, &want, WAIT_MS));
-    char *g = fcomfy_prompt_json(W.comfy, W.prompts);
+    assert_true(fake_comfy_wait(W.comfy, prompts_at_least, &want, WAIT_MS));
+    char *g = fake_comfy_prompt_json(W.comfy, W.prompts);
     W.prompts++;
     assert_non_null(g);
     return g;

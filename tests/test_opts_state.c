@@ -16,8 +16,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "comfy/job.h"
-#include "discord/interaction.h"
+#include "comfy/cjob.h"
+#include "discord/ix.h"
 #include "discord/opts_dialog.h"
 #include "discord/reply.h"
 #include "router/opts_state.h"
@@ -60,9 +60,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static comfy_job *base_job(void)
+static cjob *base_job(void)
 {
-    comfy_job *j = calloc(1, sizeof *j);
+    cjob *j = calloc(1, sizeof *j);
     j->id = 1234;
     j->kind = COMFY_KIND_IMAGE;
     j->workflow = WF_IMAGE;
@@ -244,7 +244,7 @@ static void texts_seed_strengths_and_job(void **state)
 
     comfy_reply_ref ref = {.application_id = 77, .interaction_id = 5, .token = "tok2"};
     comfy_origin origin = {.user_id = USER};
-    comfy_job *j = NULL;
+    cjob *j = NULL;
     assert_int_equal(
         opts_state_job(st, sid, USER, &C.cat, &ref, &origin, 0xffffffffffffffffULL, 2000, &j, v),
         OPTS_STATE_OK);

@@ -1,6 +1,6 @@
 /*
  * comfy_coord: the runner's coordinator ("comfy" actor, one thread, never blocks). It takes the
- * router's messages (MSG_COMFY_START / _BUTTON / _QUEUE / _LOOKUP, src/msgs/comfy_msgs.h; a
+ * router's messages (MSG_COMFY_START / _BUTTON / _QUEUE / _LOOKUP, src/msgs/comfy.h; a
  * lookup, for the Options dialog, is answered to the router with MSG_COMFY_LOOKUP_RES), all already
  * acknowledged by the router, applies the per-user and global limits (and the bot-wide ones in
  * PostgreSQL when db_url says so), keeps the waiting line, hands jobs to idle workers
@@ -31,7 +31,7 @@
 #include "actors/comfy_servers.h"
 #include "actors/comfy_worker.h"
 #include "actors/comfy_ws.h"
-#include "comfy/workflow.h"
+#include "comfy/wf.h"
 #include "fluxbot/runtime.h"
 
 struct mod_state;

@@ -1,6 +1,6 @@
 /*
- * The router actor (see router.h): a thin loop over the pure command logic (src/router/cmd.c)
- * and the pending table (src/router/pending.c). It owns the order "callback accepted, then
+ * The router actor (see router.h): a thin loop over the pure command logic (src/router/rcmd.c)
+ * and the pending table (src/router/rpend.c). It owns the order "callback accepted, then
  * work forwarded" and the command_usage rows; everything it decides about options, permissions
  * and payloads comes from the pure modules.
  */
@@ -17,21 +17,21 @@
 #include "analytics/an_record.h"
 #include "analytics/an_commands.h"
 #include "analytics/an_confirm.h"
-#include "comfy/result.h"
-#include "discord/commands.h"
-#include "discord/interaction.h"
+#include "comfy/cres.h"
+#include "discord/cmd.h"
+#include "discord/ix.h"
 #include "discord/lorainfo.h"
 #include "discord/opts_dialog.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
-#include "msgs/analytics_msgs.h"
-#include "msgs/comfy_msgs.h"
-#include "msgs/discord_msgs.h"
-#include "msgs/stats_msgs.h"
-#include "router/cmd.h"
+#include "msgs/an.h"
+#include "msgs/comfy.h"
+#include "msgs/rest.h"
+#include "msgs/stats.h"
+#include "router/rcmd.h"
 #include "router/opts_state.h"
-#include "router/pending.h"
+#include "router/rpend.h"
 #include "router/rmod.h"
 #include "util/util_str.h"
 
@@ -44,7 +44,7 @@
 
 struct router {
     router_config cfg;
-    char manager_role[CFG_STR];
+    char manager_role[FB_CONFIG_STR];
     rt_actor *self;
     rpend *pend;
     an_confirm *confirm;
@@ -85,7 +85,7 @@ static void count(router *r, int cmd, int outcome)
         atomic_fetch_add_explicit(&r->by[cmd][outcome], 1, memory_order_relaxed);
 }
 
-void router_stats_get(router *r, router_stats *out)
+void router_counters_get(router *r, router_counters *out)
 {
     memset(out, 0, sizeof *out);
     for (int c = 0; c < ROUTER_CMD_COUNT; c++)
@@ -310,7 +310,7 @@ static void cmd_generate(router *r, const ix_interaction *ix, uint64_t t0, comfy
         return;
     }
     /* checked once (rcmd_job), resolved here: the runner applies its limits and runs it */
-    comfy_job *job = cjob_resolve(m, cat, 0, random_u64());
+    cjob *job = cjob_resolve(m, cat, 0, random_u64());
     rt_msg_free(&m->hdr);
     defer_then(r, ix, &e, false, &comfy_start_msg_new(job)->hdr, r->cfg.runner);
 }
@@ -497,7 +497,7 @@ static void on_lookup_res(router *r, comfy_lookup_res_msg *m)
     if (m->status == COMFY_LOOKUP_FOUND && m->job) {
         opts_dialog_view *v = malloc(sizeof *v);
         if (!v) abort();
-        comfy_job *job = m->job;
+        cjob *job = m->job;
         m->job = NULL;
         if (opts_state_attach(r->opts, m->cookie, job, r->cfg.catalog, rt_now_ms(), v, &app,
                               token) == OPTS_STATE_OK) {
@@ -563,7 +563,7 @@ static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
     opts_dialog_view *v = malloc(sizeof *v);
     if (!v) abort();
     opts_state_status st;
-    comfy_job *job = NULL;
+    cjob *job = NULL;
     if (in.verb == OPTS_DIALOG_V_MODAL) {
         /* typed text meets the content filter as a command's prompt does, before it is kept */
         rmod_verdict mv;
@@ -584,7 +584,7 @@ static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
             free(v);
             return;
         }
-        comfy_job *probe = NULL;
+        cjob *probe = NULL;
         comfy_reply_ref ref = {.application_id = ix->application_id,
                                .interaction_id = ix->id,
                                .token = (char *)ix->token};
@@ -1043,7 +1043,7 @@ static int record_moderation(void *ctx, const mod_record *m)
     return an_record_moderation(writer, &ev);
 }
 
-router *router_create(rt_system *sys, const router_config *rc)
+router *router_new(rt_system *sys, const router_config *rc)
 {
     if (!rc->rest) {
         LOG_ERROR(LOGN, "the router needs the discord_rest actor");

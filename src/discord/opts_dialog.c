@@ -196,7 +196,7 @@ static char *dialog_json(const opts_dialog_view *v, const ratios_set *ratios,
         opts_dialog_custom_id(v->sid, OPTS_DIALOG_V_LORAS, page, lora_id, sizeof lora_id) == 0) {
         unsigned n = 0, here = 0;
         for (unsigned i = first; i < loras->count && n < OPTS_DIALOG_PAGE_SIZE; i++, n++) {
-            const lora_entry *e = &loras->items[i];
+            const loras_entry *e = &loras->items[i];
             bool on = chosen(v, e->name);
             here += on;
             snprintf(descs[n], sizeof descs[n], "strength %.2f%s%.80s", e->weight,

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "comfy/job.h"
+#include "comfy/cjob.h"
 #include "comfy/loras.h"
 #include "comfy/ratios.h"
 

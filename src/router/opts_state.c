@@ -18,7 +18,7 @@ typedef struct sess {
     uint64_t sid, user_id, job_id, app_id;
     uint64_t last_ms;
     char token[OPTS_STATE_TOKEN_MAX + 1];
-    comfy_job *base; /* NULL while the runner looks the result up */
+    cjob *base; /* NULL while the runner looks the result up */
     opts_dialog_view v;
 } sess;
 
@@ -138,13 +138,13 @@ uint64_t opts_state_open(opts_state *st, uint64_t user_id, uint64_t job_id, uint
     return sid;
 }
 
-static const wf_workflow *workflow_of(const cjob_catalog *cat, const comfy_job *j)
+static const wf_workflow *workflow_of(const cjob_catalog *cat, const cjob *j)
 {
     if (!cat || !cat->workflows || (unsigned)j->workflow >= WF_KIND_COUNT) return NULL;
     return cat->workflows->kinds[j->workflow];
 }
 
-opts_state_status opts_state_attach(opts_state *st, uint64_t sid, comfy_job *job,
+opts_state_status opts_state_attach(opts_state *st, uint64_t sid, cjob *job,
                                     const cjob_catalog *cat, uint64_t now_ms,
                                     opts_dialog_view *view, uint64_t *app_id,
                                     char token[OPTS_STATE_TOKEN_MAX + 1])
@@ -241,7 +241,7 @@ static int lora_index(const opts_dialog_view *v, const char *name)
 /* Position of name in the catalogue, or -1. */
 static int catalogue_index(const loras_set *loras, const char *name)
 {
-    const lora_entry *e = loras_find(loras, name);
+    const loras_entry *e = loras_find(loras, name);
     return e ? (int)(e - loras->items) : -1;
 }
 
@@ -272,7 +272,7 @@ static opts_state_status pick_loras(const opts_state_input *in, const loras_set 
             v->page = in->page;
             return refuse(out, v, "The LoRA list has changed; pick again from this page.");
         }
-        const lora_entry *e = &loras->items[at];
+        const loras_entry *e = &loras->items[at];
         if (lora_index(&next, e->name) >= 0) continue; /* named twice */
         if (next.nloras == v->lora_cap) {
             v->page = in->page;
@@ -387,7 +387,7 @@ opts_state_status opts_state_apply(opts_state *st, const opts_state_input *in,
     switch (in->verb) {
     case OPTS_DIALOG_V_RESOLUTION: {
         const char *label = in->nvalues == 1 ? in->values[0] : NULL;
-        const ratio_entry *r = label ? ratios_find(ratios, label) : NULL;
+        const ratios_entry *r = label ? ratios_find(ratios, label) : NULL;
         if (!v->resolution_offered)
             rc = refuse(view, v, "This result's workflow sets its own size.");
         else if (!r)
@@ -427,7 +427,7 @@ opts_state_status opts_state_apply(opts_state *st, const opts_state_input *in,
 opts_state_status opts_state_job(opts_state *st, uint64_t sid, uint64_t user_id,
                                  const cjob_catalog *cat, const comfy_reply_ref *reply,
                                  const comfy_origin *origin, uint64_t random_seed, uint64_t now_ms,
-                                 comfy_job **out, opts_dialog_view *view)
+                                 cjob **out, opts_dialog_view *view)
 {
     *out = NULL;
     pthread_mutex_lock(&st->mu);
@@ -438,10 +438,10 @@ opts_state_status opts_state_job(opts_state *st, uint64_t sid, uint64_t user_id,
         return rc;
     }
     const opts_dialog_view *v = &s->v;
-    const comfy_job *base = s->base;
+    const cjob *base = s->base;
     const loras_set *loras = cat ? cat->loras : NULL;
     const ratios_set *ratios = cat ? cat->ratios : NULL;
-    const ratio_entry *r = NULL;
+    const ratios_entry *r = NULL;
     if (v->resolution_offered && strcmp(v->resolution, base->resolution) != 0) {
         r = ratios_find(ratios, v->resolution);
         if (!r) {
@@ -451,7 +451,7 @@ opts_state_status opts_state_job(opts_state *st, uint64_t sid, uint64_t user_id,
             return rc;
         }
     }
-    const lora_entry *les[OPTS_DIALOG_LORAS_MAX];
+    const loras_entry *les[OPTS_DIALOG_LORAS_MAX];
     for (unsigned i = 0; i < v->nloras; i++) {
         les[i] = loras_find(loras, v->lora_name[i]);
         if (!les[i]) {
@@ -461,7 +461,7 @@ opts_state_status opts_state_job(opts_state *st, uint64_t sid, uint64_t user_id,
             return rc;
         }
     }
-    comfy_job *j = cjob_clone(base, 0, reply, origin); /* source_job_id: the result's */
+    cjob *j = cjob_clone(base, 0, reply, origin); /* source_job_id: the result's */
     if (r) {
         j->width = r->width;
         j->height = r->height;

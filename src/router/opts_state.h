@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "comfy/job.h"
+#include "comfy/cjob.h"
 #include "discord/opts_dialog.h"
 
 #define OPTS_STATE_TTL_MS (15u * 60u * 1000u)
@@ -51,7 +51,7 @@ uint64_t opts_state_open(opts_state *st, uint64_t user_id, uint64_t job_id, uint
 /* The result's parameters arrived: job (taken, freed here on failure) becomes the base and
  * the dialog's settings start from it. OPTS_STATE_OK with *view, the opening interaction's app id
  * and token (to edit its message); OPTS_STATE_GONE when the dialog went meanwhile. */
-opts_state_status opts_state_attach(opts_state *st, uint64_t sid, comfy_job *job,
+opts_state_status opts_state_attach(opts_state *st, uint64_t sid, cjob *job,
                                     const cjob_catalog *cat, uint64_t now_ms,
                                     opts_dialog_view *view, uint64_t *app_id,
                                     char token[OPTS_STATE_TOKEN_MAX + 1]);
@@ -87,6 +87,6 @@ opts_state_status opts_state_apply(opts_state *st, const opts_state_input *in,
 opts_state_status opts_state_job(opts_state *st, uint64_t sid, uint64_t user_id,
                                  const cjob_catalog *cat, const comfy_reply_ref *reply,
                                  const comfy_origin *origin, uint64_t random_seed, uint64_t now_ms,
-                                 comfy_job **out, opts_dialog_view *view);
+                                 cjob **out, opts_dialog_view *view);
 
 #endif
