@@ -89,7 +89,7 @@ static void log_actor(rt_actor *act, void *ctx)
     const char *n = rt_actor_name(act);
     int64_t threads = 1;
     if (strcmp(n, "stats") == 0) threads = a->cfg.stats_threads;
-    if (strcmp(n, COMFY_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
+    if (strcmp(n, COMFY_RUNNER_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
     if (strcmp(n, ROUTER_ACTOR_NAME) == 0) threads = a->cfg.router_threads;
     LOG_INFO(LOGN, "actor %s: %" PRId64 " thread%s", n, threads, threads == 1 ? "" : "s");
 }
@@ -269,10 +269,11 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     a->dms_mask = dms_mask(a->mod);
     discord_rest_set_command_dms(a->rest, command_dms, a->mod);
 
-    comfy_runner_config rc = {.cfg = cfg,
-                              .rest = discord_rest_actor(a->rest),
-                              .analytics = analytics_writer_actor(a->writer),
-                              .mod = a->mod};
+    comfy_runner_config rc;
+    comfy_runner_config_from(&rc, cfg);
+    rc.rest = discord_rest_actor(a->rest);
+    rc.analytics = analytics_writer_actor(a->writer);
+    rc.mod = a->mod;
     a->runner = comfy_runner_new(a->sys, &rc, why, sizeof why);
     if (!a->runner) {
         fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
