@@ -15,6 +15,7 @@
 #include "discord/embed.h"
 #include "discord/gw_json.h"
 #include "discord/lorainfo.h"
+#include "discord/opts_dialog.h"
 #include "discord/reply.h"
 
 bool rcmd_kind_of(const char *name, comfy_kind *kind)
@@ -114,8 +115,8 @@ comfy_job_msg *rcmd_job(const ix_interaction *ix, comfy_kind kind, const cjob_ca
         m->seed = (uint64_t)v;
     }
 
-    static const char *const lora_opts[COMFY_MAX_LORAS] = {"lora", "lora2", "lora3"};
-    for (unsigned i = 0; i < COMFY_MAX_LORAS; i++) {
+    static const char *const lora_opts[] = {"lora", "lora2", "lora3"};
+    for (unsigned i = 0; i < sizeof lora_opts / sizeof lora_opts[0]; i++) {
         const char *l = ix_opt_str(ix, lora_opts[i]);
         if (!l || !*l) continue;
         const loras_set *loras = cat->loras; /* one load: SIGHUP may swap the lists */
@@ -349,12 +350,24 @@ void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap)
     }
     const char *what = "unknown";
     const char *id = ix->custom_id ? ix->custom_id : "";
+    uint64_t sid;
+    opts_dialog_verb verb;
+    unsigned page;
+    if (ix->type == IX_MODAL_SUBMIT) {
+        snprintf(out, cap, "modal:%s", opts_dialog_owns(id) ? "options" : "unknown");
+        return;
+    }
+    if (opts_dialog_parse_id(id, &sid, &verb, &page) == 0) {
+        snprintf(out, cap, "button:options_%s", opts_dialog_verb_name(verb));
+        return;
+    }
     cres_action a;
     uint64_t job, owner;
     if (cres_parse_custom_id(id, &a, &job, &owner) == 0) {
         what = a == CRES_REGENERATE ? "regenerate"
                : a == CRES_UPSCALE2 ? "upscale"
                : a == CRES_DELETE   ? "delete"
+               : a == CRES_OPTIONS  ? "options"
                                     : "unknown";
     } else if (lorainfo_owns(id)) {
         what = "lorainfo";

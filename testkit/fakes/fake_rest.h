@@ -71,6 +71,9 @@ void fake_rest_set_gateway_url(fake_rest *f, const char *url);
  * 3-second callback deadline starts now. channel_id is where its messages go. */
 void fake_rest_register_interaction(fake_rest *f, uint64_t id, const char *token,
                                     uint64_t channel_id, bool is_component);
+/* Marks a registered interaction as a modal submit: it may update the message of the modal's
+ * button (types 6, 7) but never answer with another modal (type 9), as on Discord. */
+void fake_rest_set_modal_submit(fake_rest *f, uint64_t id);
 
 typedef struct fake_rest_ix_state {
     bool known;
