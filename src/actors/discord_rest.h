@@ -76,6 +76,9 @@ typedef struct drest_stats {
 } drest_stats;
 
 void drest_stats_get(drest *d, drest_stats *out);
+/* The multipart boundary of this actor's requests with files (rest_form.h): a request whose
+ * parts contain it draws its own. For tests. */
+const char *drest_form_boundary(const drest *d);
 
 /* Which commands are registered as usable in DMs with the bot (their `contexts`); called on
  * the registering thread at each registration. Set before the first one; NULL = none. */
