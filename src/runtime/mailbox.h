@@ -55,6 +55,7 @@ typedef struct rt_mailbox {
     _Atomic(rt_lane *) lanes[RT_MAX_LANES];
     _Atomic unsigned nlanes; /* 1 + highest slot that has a lane */
     unsigned lane_capacity;
+    unsigned lazy_wake_depth; /* lane depth at which a lazy send wakes (< lane_capacity) */
     bool multi_consumer;
     rt_wake_fn wake; /* loop actors */
     void *wake_ctx;
@@ -82,7 +83,8 @@ int mb_init(rt_mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wake
 size_t mb_destroy(rt_mailbox *mb);
 
 /* 0, -RT_EFULL (only when !spill), -RT_ESTOPPED. Wakes the consumer when needed. */
-int mb_push(rt_mailbox *mb, rt_msg *m, bool spill);
+/* lazy: no wake-up unless the lane holds lazy_wake_depth messages or spills (rt_send_lazy). */
+int mb_push(rt_mailbox *mb, rt_msg *m, bool spill, bool lazy);
 /* Next message or NULL. */
 rt_msg *mb_pop(rt_mailbox *mb);
 bool mb_has_work(rt_mailbox *mb);
