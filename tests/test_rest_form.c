@@ -38,8 +38,8 @@ static void test_parses_back(void **state)
     /* Neither the filename nor the content type gets a header line of its own. */
     assert_null(memmem(body, len, "\r\nX-Injected", 12));
     assert_null(memmem(body, len, "\r\nX: y", 6));
-    mp_part parts[8];
-    int n = mp_parse((const uint8_t *)body, len, bnd, parts, 8);
+    multipart_part parts[8];
+    int n = multipart_parse((const uint8_t *)body, len, bnd, parts, 8);
     assert_int_equal(n, 4);
     assert_string_equal(parts[0].name, "payload_json");
     assert_string_equal(parts[0].content_type, "application/json");
@@ -60,7 +60,7 @@ static void test_parses_back(void **state)
     free(body);
     /* No JSON: an empty object. */
     body = rest_form_body(bnd, NULL, files, 1, &len);
-    n = mp_parse((const uint8_t *)body, len, bnd, parts, 8);
+    n = multipart_parse((const uint8_t *)body, len, bnd, parts, 8);
     assert_int_equal(n, 2);
     assert_int_equal(parts[0].len, 2);
     assert_memory_equal(parts[0].data, "{}", 2);

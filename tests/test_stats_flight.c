@@ -25,11 +25,11 @@ typedef struct shared_ctx {
     _Atomic unsigned calls;
     _Atomic unsigned started;
     int days[THREADS];
-    stats_answer answers[THREADS];
+    stats_flight_answer answers[THREADS];
     bool was_shared[THREADS];
 } shared_ctx;
 
-static void slow_compute(void *ctx, int days, int64_t now_ms, stats_answer *out)
+static void slow_compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *out)
 {
     shared_ctx *c = ctx;
     atomic_fetch_add(&c->calls, 1);
@@ -133,7 +133,7 @@ typedef struct count_ctx {
     bool bump_during; /* the "writer" commits while the answer is read */
 } count_ctx;
 
-static void counting_compute(void *ctx, int days, int64_t now_ms, stats_answer *out)
+static void counting_compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *out)
 {
     count_ctx *c = ctx;
     c->calls++;
@@ -149,7 +149,7 @@ static void counting_compute(void *ctx, int days, int64_t now_ms, stats_answer *
 
 static uint64_t ask(stats_flight *f, count_ctx *c, int days, int64_t now_ms, bool *shared)
 {
-    stats_answer a;
+    stats_flight_answer a;
     stats_flight_run(f, days, now_ms, counting_compute, c, &a, shared);
     assert_int_equal(a.rc, 0);
     /* Whoever computed it, the window is the query's own. */

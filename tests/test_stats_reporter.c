@@ -28,9 +28,9 @@
 #include "analytics/an_stats.h"
 #include "analytics/an_time.h"
 #include "fluxbot/log.h"
-#include "msgs/analytics_msgs.h"
-#include "msgs/discord_msgs.h"
-#include "msgs/stats_msgs.h"
+#include "msgs/an.h"
+#include "msgs/rest.h"
+#include "msgs/stats.h"
 #include "test_an_util.h"
 #include "test_app_lsan.h" /* the chart loads fontconfig */
 
@@ -74,7 +74,7 @@ typedef struct fx {
     char db[512];
     int logfd;
     rt_system *sys;
-    an_writer *w;
+    analytics_writer *w;
     stats_reporter *rep;
     rt_actor *rest;
     rt_actor *done;
@@ -102,7 +102,7 @@ static int teardown(void **state)
 {
     fx *f = *state;
     rt_system_free(f->sys);
-    an_writer_free(f->w);
+    analytics_writer_free(f->w);
     stats_reporter_free(f->rep);
     for (int i = 0; i < f->fr.n; i++)
         rt_msg_free(&f->fr.reqs[i]->hdr);
@@ -120,14 +120,15 @@ static int start(fx *f, bool with_writer, const char *reporter_db)
 {
     f->sys = rt_system_new();
     if (with_writer) {
-        f->w = an_writer_new(f->sys, &(an_writer_config){.db_path = f->db, .flush_ms = 5});
+        f->w = analytics_writer_new(f->sys,
+                                    &(analytics_writer_config){.db_path = f->db, .flush_ms = 5});
         assert_non_null(f->w);
     }
     /* With the writer, answers are handed on while it commits nothing (as in the app). */
     f->rep = stats_reporter_new(
         f->sys, &(stats_reporter_config){.db_path = reporter_db ? reporter_db : f->db,
                                          .threads = 2,
-                                         .data_version = an_writer_data_version(f->w),
+                                         .data_version = analytics_writer_data_version(f->w),
                                          .reuse_max_ms = 600000});
     assert_non_null(f->rep);
     rt_actor_spec rest = {.name = "rest",
@@ -155,7 +156,7 @@ static void wait_sem(sem_t *s)
 
 static void record_fixture(fx *f)
 {
-    rt_actor *w = an_writer_actor(f->w);
+    rt_actor *w = analytics_writer_actor(f->w);
     const char *cmds[] = {"comfy", "comfy", "redux", "stats", "comfy", "video"};
     for (int i = 0; i < 6; i++) {
         an_command_event e = {.command = cmds[i],
@@ -294,7 +295,7 @@ static void test_answers_with_the_embed(void **state)
         an_stats *s = malloc(sizeof *s);
         assert_int_equal(an_reader_stats(r, days[i], NOW, s, err, sizeof err), 0);
         cJSON *embed = an_stats_embed(s);
-        char *want = dstats_edit_json(embed, AN_CHART_FILENAME);
+        char *want = stats_reply_edit_json(embed, AN_CHART_FILENAME);
         cJSON_Delete(embed);
         assert_string_equal(req->json, want);
         free(want);
@@ -323,8 +324,8 @@ static void test_answers_with_the_embed(void **state)
     cJSON_Delete(j);
     an_reader_close(r);
 
-    stats_reporter_metrics m;
-    stats_reporter_metrics_get(f->rep, &m);
+    stats_reporter_counters m;
+    stats_reporter_counters_get(f->rep, &m);
     assert_int_equal(m.answered, 8);
     assert_int_equal(m.failed + m.rejected, 0);
 }
@@ -333,7 +334,7 @@ static void test_reads_while_the_writer_commits(void **state)
 {
     fx *f = *state;
     assert_int_equal(start(f, true, NULL), 0);
-    rt_actor *w = an_writer_actor(f->w);
+    rt_actor *w = analytics_writer_actor(f->w);
     for (int round = 0; round < 20; round++) {
         for (int i = 0; i < 200; i++) {
             an_command_event e = {
@@ -344,8 +345,8 @@ static void test_reads_while_the_writer_commits(void **state)
     }
     for (int i = 0; i < 20; i++)
         wait_sem(&f->fr.sem);
-    stats_reporter_metrics m;
-    stats_reporter_metrics_get(f->rep, &m);
+    stats_reporter_counters m;
+    stats_reporter_counters_get(f->rep, &m);
     assert_int_equal(m.answered, 20);
     assert_int_equal(m.failed, 0);
 }
@@ -359,7 +360,7 @@ static void assert_fresh(fx *f, uint64_t cookie, int days, int64_t now_ms)
     an_stats *s = malloc(sizeof *s);
     assert_int_equal(an_reader_stats(r, days, now_ms, s, err, sizeof err), 0);
     cJSON *embed = an_stats_embed(s);
-    char *want = dstats_edit_json(embed, AN_CHART_FILENAME);
+    char *want = stats_reply_edit_json(embed, AN_CHART_FILENAME);
     cJSON_Delete(embed);
     pthread_mutex_lock(&f->fr.mu);
     rest_req_msg *req = find_req(f, cookie);
@@ -388,15 +389,15 @@ static void test_answers_handed_on_until_a_commit(void **state)
         wait_sem(&f->fr.sem);
         assert_fresh(f, 10 + i, 7, NOW + 60000 * (int64_t)i);
     }
-    stats_reporter_metrics m;
-    stats_reporter_metrics_get(f->rep, &m);
+    stats_reporter_counters m;
+    stats_reporter_counters_get(f->rep, &m);
     assert_int_equal(m.computed, 1);
     assert_int_equal(m.reused, 2);
     /* A commit: the next answer is read again and holds the new row. */
     an_command_event e = {
         .command = "upscale", .user_id = 999, .success = true, .ts_ms = (uint64_t)(NOW + 1000)};
-    assert_int_equal(an_record_command(an_writer_actor(f->w), &e), 0);
-    assert_int_equal(an_request_flush(an_writer_actor(f->w), f->done, 2), 0);
+    assert_int_equal(an_record_command(analytics_writer_actor(f->w), &e), 0);
+    assert_int_equal(an_request_flush(analytics_writer_actor(f->w), f->done, 2), 0);
     wait_sem(&f->flushed);
     send_query_at(f, 7, "42", "t", 13, NOW + 180000);
     wait_sem(&f->fr.sem);
@@ -404,7 +405,7 @@ static void test_answers_handed_on_until_a_commit(void **state)
     pthread_mutex_lock(&f->fr.mu);
     assert_non_null(strstr(find_req(f, 13)->json, "/upscale"));
     pthread_mutex_unlock(&f->fr.mu);
-    stats_reporter_metrics_get(f->rep, &m);
+    stats_reporter_counters_get(f->rep, &m);
     assert_int_equal(m.computed, 2);
     assert_int_equal(m.reused, 2);
     assert_int_equal(m.answered, 4);
@@ -421,9 +422,9 @@ static void test_malformed_queries(void **state)
     wait_sem(&f->fr.sem);
     /* The three rejected queries send nothing; the reporter handles its mailbox in order per
      * sender, so once the answer to 4 is here the others were seen. */
-    stats_reporter_metrics m;
+    stats_reporter_counters m;
     for (int i = 0; i < 1000; i++) {
-        stats_reporter_metrics_get(f->rep, &m);
+        stats_reporter_counters_get(f->rep, &m);
         if (m.rejected == 3) break;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);

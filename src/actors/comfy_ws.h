@@ -1,7 +1,7 @@
 /*
  * The runner's websockets: one connection per ComfyUI server for the whole bot, all with the
  * same clientId, serviced by one libwebsockets thread. Frames are reassembled (bounded), parsed
- * with comfy_proto and handed to the runner's callback on this thread; the runner routes them
+ * with cproto and handed to the runner's callback on this thread; the runner routes them
  * by prompt_id. Dropped or refused connections are retried with exponential backoff (1 s → 15 s,
  * jittered); lws pings idle sockets and hangs up on silence, so a zombie socket is noticed.
  * Callbacks never run after comfy_ws_stop has begun.
@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "comfy/comfy_proto.h"
+#include "comfy/cproto.h"
 
 typedef struct comfy_ws comfy_ws;
 

@@ -16,7 +16,7 @@ typedef struct flight {
     int64_t key_now; /* 0 for queries on the clock */
     int64_t now_ms;  /* the end of the window the leader computes */
     unsigned waiters;
-    stats_answer answer;
+    stats_flight_answer answer;
 } flight;
 
 /* A finished answer handed on to later queries (see stats_flight.h). */
@@ -25,7 +25,7 @@ typedef struct kept {
     int days;
     uint64_t version; /* the writer's counter read before the computation started */
     uint64_t made_ms; /* rt_now_ms when it was computed: the age bound */
-    stats_answer answer;
+    stats_flight_answer answer;
 } kept;
 
 struct stats_flight {
@@ -59,7 +59,7 @@ void stats_flight_free(stats_flight *f)
     free(f);
 }
 
-static void copy_answer(stats_answer *dst, const stats_answer *src)
+static void copy_answer(stats_flight_answer *dst, const stats_flight_answer *src)
 {
     *dst = *src;
     dst->png = NULL;
@@ -93,7 +93,7 @@ static kept *find_kept(stats_flight *f, int days, int64_t when, uint64_t version
 /* Keeps a copy of a computed answer for later queries, in place of the one for the same days
  * or else the oldest (under f->mu). */
 static void keep(stats_flight *f, int days, uint64_t version, uint64_t made_ms,
-                 const stats_answer *a)
+                 const stats_flight_answer *a)
 {
     kept *slot = NULL;
     for (unsigned i = 0; i < KEPT_MAX && !slot; i++)
@@ -115,8 +115,8 @@ static void keep(stats_flight *f, int days, uint64_t version, uint64_t made_ms,
     copy_answer(&slot->answer, a);
 }
 
-void stats_flight_run(stats_flight *f, int days, int64_t now_ms, stats_compute_fn fn, void *ctx,
-                      stats_answer *out, bool *shared)
+void stats_flight_run(stats_flight *f, int days, int64_t now_ms, stats_flight_compute_fn fn,
+                      void *ctx, stats_flight_answer *out, bool *shared)
 {
     int64_t when = now_ms ? now_ms : (int64_t)rt_wall_ms();
     pthread_mutex_lock(&f->mu);

@@ -37,7 +37,7 @@ typedef struct stats_flight stats_flight;
 #define STATS_FLIGHT_REUSE_MAX_MS 1000
 
 /* One computed answer: the numbers, the SQLite code and message, the chart (may be NULL). */
-typedef struct stats_answer {
+typedef struct stats_flight_answer {
     int rc;
     char err[256];
     an_stats stats;
@@ -46,20 +46,21 @@ typedef struct stats_answer {
     /* The answer is exact for every window end in [its end, valid_until_ms) as long as
      * nothing is committed (an_horizon.h); 0 = it is not handed on. */
     int64_t valid_until_ms;
-} stats_answer;
+} stats_flight_answer;
 
 /* The computation a leader runs: fills out (rc, stats, png). */
-typedef void (*stats_compute_fn)(void *ctx, int days, int64_t now_ms, stats_answer *out);
+typedef void (*stats_flight_compute_fn)(void *ctx, int days, int64_t now_ms,
+                                        stats_flight_answer *out);
 
-/* data_version: the writer's commit counter (an_writer_data_version), or NULL to share only
+/* data_version: the writer's commit counter (analytics_writer_data_version), or NULL to share only
  * among concurrent queries; reuse_max_ms: the age bound (0 = STATS_FLIGHT_REUSE_MAX_MS). */
 stats_flight *stats_flight_new(const _Atomic uint64_t *data_version, unsigned reuse_max_ms);
 void stats_flight_free(stats_flight *f);
 
 /* Answers (days, now_ms) into out, computing with fn only when no identical computation is in
  * flight; *shared says which. out->png is the caller's to free. now_ms 0 = the clock. */
-void stats_flight_run(stats_flight *f, int days, int64_t now_ms, stats_compute_fn fn, void *ctx,
-                      stats_answer *out, bool *shared);
+void stats_flight_run(stats_flight *f, int days, int64_t now_ms, stats_flight_compute_fn fn,
+                      void *ctx, stats_flight_answer *out, bool *shared);
 
 /* Computations done, answers taken from another thread's concurrent computation, and answers
  * handed on from an earlier computation. */

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 
 #include "discord/gw_roles.h"
-#include "discord/interaction.h"
+#include "discord/ix.h"
 #include "moderation/mod_state.h"
 
 typedef enum rmod_outcome {
