@@ -544,6 +544,17 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
              (unsigned long long)m.retries);
 }
 
+void analytics_writer_config_from(analytics_writer_config *out, const fb_config *cfg)
+{
+    memset(out, 0, sizeof *out);
+    out->db_path = cfg->db_path;
+    out->batch_max = cfg->analytics_batch_max > 0 ? (unsigned)cfg->analytics_batch_max : 0;
+    out->flush_ms = cfg->analytics_flush_ms > 0 ? (unsigned)cfg->analytics_flush_ms : 0;
+    out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
+    out->result_retention_ms =
+        cfg->result_retention_days > 0 ? (uint64_t)cfg->result_retention_days * 86400000ULL : 0;
+}
+
 analytics_writer *analytics_writer_new(rt_system *sys, const analytics_writer_config *cfg)
 {
     analytics_writer *w = calloc(1, sizeof *w);

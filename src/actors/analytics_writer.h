@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
 typedef struct analytics_writer_config {
@@ -42,6 +43,10 @@ typedef struct analytics_writer_config {
                                      (0 = 10000) */
     uint64_t result_retention_ms; /* results older than this are deleted (0 = kept) */
 } analytics_writer_config;
+
+/* Fills out from the bot configuration (db_path, analytics_batch_max, analytics_flush_ms,
+ * mailbox_capacity, result_retention_days); the other fields are zero (their defaults). */
+void analytics_writer_config_from(analytics_writer_config *out, const fb_config *cfg);
 
 typedef struct analytics_writer_counters {
     uint64_t accepted;         /* events taken into a batch */

@@ -3,8 +3,8 @@
  * router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, src/msgs/comfy.h), all already
  * acknowledged by the router, applies the per-user and global limits (and the bot-wide ones in
  * PostgreSQL when db_url says so), keeps the waiting line, hands jobs to idle workers
- * (MSG_COMFY_RUN, reply_to = itself), takes their status and done messages, delivers the final
- * messages (comfy_deliver.h), answers /queue and the result buttons as edits of the router's
+ * (MSG_COMFY_WORKER_RUN, reply_to = itself), takes their status and done messages, delivers the
+ * final messages (comfy_deliver.h), answers /queue and the result buttons as edits of the router's
  * acknowledgement, keeps the recent results for the buttons, and runs the stop sequence. It
  * starts the websocket thread (comfy_ws.h) when its own thread starts and stops it when freed.
  *
@@ -30,6 +30,7 @@
 #include "actors/comfy_servers.h"
 #include "actors/comfy_worker.h"
 #include "actors/comfy_ws.h"
+#include "actors/job_keeper.h"
 #include "comfy/wf.h"
 #include "fluxbot/runtime.h"
 
@@ -54,6 +55,9 @@ typedef struct comfy_coord_config {
     comfy_ws_opts ws;      /* the websockets, started with the coordinator's thread */
     rt_actor *rest;        /* the discord_rest actor */
     rt_actor *analytics;   /* NULL: no analytics */
+    /* With a postgresql:// db_url: accepted jobs are made durable under leases, and jobs taken
+     * over from dead processes arrive as MSG_JOB_KEEPER_TAKEOVER (job_keeper.h). NULL: none. */
+    job_keeper *keeper;
 } comfy_coord_config;
 
 typedef struct comfy_coord_counters {

@@ -15,6 +15,7 @@
  * curl_multi_perform walked every transfer, on every turn).
  */
 #include "actors/discord_rest.h"
+#include "util/util_http.h"
 #include "util/util_str.h"
 #include "util/util_curl.h"
 
@@ -994,6 +995,15 @@ static void rest_wake(void *ctx)
 /* ---- lifecycle
  * ----------------------------------------------------------------------------------- */
 
+void discord_rest_config_from(discord_rest_config *out, const fb_config *cfg)
+{
+    memset(out, 0, sizeof *out);
+    out->api_base = cfg->discord_api_base;
+    out->token = cfg->discord_token;
+    out->timeout_ms = cfg->rest_timeout_ms;
+    out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
+}
+
 discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
 {
     if (!sys || !cfg || !cfg->api_base || !cfg->token || !*cfg->token) return NULL;
@@ -1016,7 +1026,7 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
     size_t al = strlen(cfg->token) + 32;
     d->auth_header = malloc(al);
     char ua[160];
-    snprintf(ua, sizeof ua, "DiscordBot (https://github.com/fluxbot/fluxbot, %s)",
+    snprintf(ua, sizeof ua, UTIL_HTTP_USER_AGENT_FOR("%s"),
              cfg->version ? cfg->version : FLUXBOT_VERSION);
     d->user_agent = util_strdup(ua);
     if (!d->auth_header) goto fail;

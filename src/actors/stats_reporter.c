@@ -148,6 +148,15 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
     rt_msg_free(m);
 }
 
+void stats_reporter_config_from(stats_reporter_config *out, const fb_config *cfg)
+{
+    memset(out, 0, sizeof *out);
+    out->db_path = cfg->db_path;
+    out->threads = cfg->stats_threads > 0 ? (unsigned)cfg->stats_threads : 0;
+    out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
+    out->active_min = cfg->active_user_min_events > 0 ? (unsigned)cfg->active_user_min_events : 0;
+}
+
 stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *cfg)
 {
     stats_reporter *r = calloc(1, sizeof *r);

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
 typedef struct stats_reporter_config {
@@ -34,6 +35,10 @@ typedef struct stats_reporter_config {
     const _Atomic uint64_t *data_version;
     unsigned reuse_max_ms; /* the oldest answer handed on (0 = 1000 ms; stats_flight.h) */
 } stats_reporter_config;
+
+/* Fills out from the bot configuration (db_path, stats_threads, mailbox_capacity,
+ * active_user_min_events). */
+void stats_reporter_config_from(stats_reporter_config *out, const fb_config *cfg);
 
 typedef struct stats_reporter_counters {
     uint64_t answered; /* queries answered with the embed */

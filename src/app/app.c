@@ -52,11 +52,6 @@ struct app {
     unsigned nguilds;
 };
 
-static unsigned u(int64_t v)
-{
-    return v > 0 ? (unsigned)v : 0;
-}
-
 /* Frees whatever was built; the system must be stopped (or never started). */
 static void app_free(app *a)
 {
@@ -94,7 +89,7 @@ static void log_actor(rt_actor *act, void *ctx)
     const char *n = rt_actor_name(act);
     int64_t threads = 1;
     if (strcmp(n, "stats") == 0) threads = a->cfg.stats_threads;
-    if (strcmp(n, COMFY_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
+    if (strcmp(n, COMFY_RUNNER_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
     if (strcmp(n, ROUTER_ACTOR_NAME) == 0) threads = a->cfg.router_threads;
     LOG_INFO(LOGN, "actor %s: %" PRId64 " thread%s", n, threads, threads == 1 ? "" : "s");
 }
@@ -222,15 +217,10 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         app_free(a);
         return NULL;
     }
-    unsigned lanes = u(cfg->mailbox_capacity);
 
     a->reg = appreg_new(a->sys, a->guilds, a->nguilds);
-    analytics_writer_config wc = {.db_path = cfg->db_path,
-                                  .batch_max = u(cfg->analytics_batch_max),
-                                  .flush_ms = u(cfg->analytics_flush_ms),
-                                  .lane_capacity = lanes,
-                                  .result_retention_ms =
-                                      (uint64_t)cfg->result_retention_days * 86400000ULL};
+    analytics_writer_config wc;
+    analytics_writer_config_from(&wc, cfg);
     a->writer = analytics_writer_new(a->sys, &wc);
     rl_config limits;
     rl_config_defaults(&limits);
@@ -239,18 +229,14 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         LOG_INFO(LOGN,
                  "REST: %u requests/s of the bot's global 50/s (shard %" PRId64 "/%" PRId64 ")",
                  limits.global_per_sec, cfg->shard_id, cfg->shard_count);
-    discord_rest_config dc = {.api_base = cfg->discord_api_base,
-                              .token = cfg->discord_token,
-                              .timeout_ms = cfg->rest_timeout_ms,
-                              .lane_capacity = lanes,
-                              .fatal_exit_code = APP_EXIT_DISCORD_REFUSED,
-                              .limits = &limits};
+    discord_rest_config dc;
+    discord_rest_config_from(&dc, cfg);
+    dc.fatal_exit_code = APP_EXIT_DISCORD_REFUSED;
+    dc.limits = &limits;
     a->rest = a->reg && a->writer ? discord_rest_new(a->sys, &dc) : NULL;
-    stats_reporter_config sc = {.db_path = cfg->db_path,
-                                .threads = u(cfg->stats_threads),
-                                .lane_capacity = lanes,
-                                .active_min = u(cfg->active_user_min_events),
-                                .data_version = analytics_writer_data_version(a->writer)};
+    stats_reporter_config sc;
+    stats_reporter_config_from(&sc, cfg);
+    sc.data_version = analytics_writer_data_version(a->writer);
     a->stats = a->rest ? stats_reporter_new(a->sys, &sc) : NULL;
     if (!a->stats) {
         fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
@@ -283,10 +269,11 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     a->dms_mask = dms_mask(a->mod);
     discord_rest_set_command_dms(a->rest, command_dms, a->mod);
 
-    comfy_runner_config rc = {.cfg = cfg,
-                              .rest = discord_rest_actor(a->rest),
-                              .analytics = analytics_writer_actor(a->writer),
-                              .mod = a->mod};
+    comfy_runner_config rc;
+    comfy_runner_config_from(&rc, cfg);
+    rc.rest = discord_rest_actor(a->rest);
+    rc.analytics = analytics_writer_actor(a->writer);
+    rc.mod = a->mod;
     a->runner = comfy_runner_new(a->sys, &rc, why, sizeof why);
     if (!a->runner) {
         fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
@@ -294,7 +281,7 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         return NULL;
     }
 
-    router_config ro = {0};
+    router_config ro;
     router_config_from(&ro, cfg);
     ro.rest = discord_rest_actor(a->rest);
     ro.runner = comfy_runner_actor(a->runner);
@@ -306,7 +293,9 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     a->router = router_new(a->sys, &ro);
 
     gateway_config gc;
-    gateway_config_from(&gc, cfg, a->router ? router_actor(a->router) : NULL, a->roles);
+    gateway_config_from(&gc, cfg);
+    gc.target = a->router ? router_actor(a->router) : NULL;
+    gc.roles = a->roles;
     gc.fatal_exit_code = APP_EXIT_DISCORD_REFUSED;
     a->gw = a->router ? gateway_new(a->sys, &gc) : NULL;
     if (!a->gw) {
