@@ -1589,6 +1589,7 @@ fake_rest *fake_rest_start(const fake_rest_config *cfg)
     info.user = f;
     info.max_http_header_data = 8192;
     info.timeout_secs = 10;
+    info.keepalive_timeout = (int)cfg->keepalive_s;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     f->ctx = lws_create_context(&info);
     if (!f->ctx) {

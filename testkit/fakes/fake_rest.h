@@ -48,6 +48,8 @@ typedef struct fake_rest_config {
     bool enforce_limits;              /* answer 429 (user) beyond a bucket's limit, and 429 (global)
                                          beyond 50/s on non-exempt routes */
     size_t max_body;                  /* default 32 MiB; larger bodies get 413 */
+    unsigned keepalive_s;             /* idle keep-alive connections are closed after this many
+                                         seconds (0: libwebsockets' default, 5) */
     /* When set, GET /gateway/bot serves what this writes (a JSON object; returns its length),
      * so a fake gateway owning the session budget stays the one source of truth. */
     int (*gateway_bot_json)(void *ctx, char *buf, size_t cap);
