@@ -30,6 +30,7 @@
 #include "actors/comfy_servers.h"
 #include "actors/comfy_worker.h"
 #include "actors/comfy_ws.h"
+#include "actors/job_keeper.h"
 #include "comfy/wf.h"
 #include "fluxbot/runtime.h"
 
@@ -45,7 +46,7 @@ typedef struct comfy_coord_config {
     /* user_max_concurrent_jobs, user_max_jobs_per_hour, max_queued_jobs */
     unsigned user_max_active, user_max_per_hour, max_total;
     const char *db_url;     /* postgresql://: limits shared by every process; else local */
-    const char *results_db; /* stored results (an_results.h); "" = none */
+    const char *results_db; /* stored results (an_engine.h: SQLite path or URL); "" = none */
     uint64_t result_retention_ms;
     const wf_set *wf;      /* Upscale ×2 is offered when it has an upscale workflow */
     struct mod_state *mod; /* content filter for Regenerate; NULL: not checked */
@@ -54,6 +55,9 @@ typedef struct comfy_coord_config {
     comfy_ws_opts ws;      /* the websockets, started with the coordinator's thread */
     rt_actor *rest;        /* the discord_rest actor */
     rt_actor *analytics;   /* NULL: no analytics */
+    /* With a postgresql:// db_url: accepted jobs are made durable under leases, and jobs taken
+     * over from dead processes arrive as MSG_JOB_KEEPER_TAKEOVER (job_keeper.h). NULL: none. */
+    job_keeper *keeper;
 } comfy_coord_config;
 
 typedef struct comfy_coord_counters {
