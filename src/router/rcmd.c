@@ -116,8 +116,23 @@ comfy_job_msg *rcmd_job(const ix_interaction *ix, comfy_kind kind, const cjob_ca
     }
 
     static const char *const lora_opts[] = {"lora", "lora2", "lora3"};
+    static const char *const strength_opts[] = {"lora_strength", "lora2_strength",
+                                                "lora3_strength"};
     for (unsigned i = 0; i < sizeof lora_opts / sizeof lora_opts[0]; i++) {
         const char *l = ix_opt_str(ix, lora_opts[i]);
+        double strength = 0;
+        bool has_strength = ix_opt_number(ix, strength_opts[i], &strength);
+        if (has_strength && (!l || !*l)) {
+            snprintf(err, errlen, "%s is the strength of the %s option; pick a LoRA there too.",
+                     strength_opts[i], lora_opts[i]);
+            goto fail;
+        }
+        if (has_strength &&
+            !(strength >= CJOB_LORA_STRENGTH_MIN && strength <= CJOB_LORA_STRENGTH_MAX)) {
+            snprintf(err, errlen, "%s must be between %.1f and %.1f (got %g).", strength_opts[i],
+                     CJOB_LORA_STRENGTH_MIN, CJOB_LORA_STRENGTH_MAX, strength);
+            goto fail;
+        }
         if (!l || !*l) continue;
         const loras_set *loras = cat->loras; /* one load: SIGHUP may swap the lists */
         if (strlen(l) > COMFY_NAME_MAX || !loras || !loras_find(loras, l)) {
@@ -128,6 +143,10 @@ comfy_job_msg *rcmd_job(const ix_interaction *ix, comfy_kind kind, const cjob_ca
             goto fail;
         }
         comfy_job_add_lora(m, l);
+        if (has_strength && m->nloras) {
+            m->has_lora_strength[m->nloras - 1] = true;
+            m->lora_strength[m->nloras - 1] = strength;
+        }
     }
 
     switch (kind) {
