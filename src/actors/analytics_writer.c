@@ -505,10 +505,10 @@ static void shutdown_flush(analytics_writer *w)
     flush_until(w, w->stop_deadline);
 }
 
-/* No more ticks once a stop is requested: the mailbox must drain for the stop to finish, and a
- * tick that arrives faster than a commit against a locked database takes would keep it from
- * ever draining (each tick makes the loop call on_idle, which retries the commit again). */
-static void stop_ticking(rt_actor *self, analytics_writer *w)
+/* No more ticks once the stop is asked: the mailbox must drain for the stop to finish, and
+ * ticks that come faster than a commit against a locked database takes would keep it from ever
+ * draining (the actor would go from one tick's on_idle to the next). */
+static void stop_ticks(rt_actor *self, analytics_writer *w)
 {
     if (w->tick_id) rt_timer_cancel(rt_actor_system(self), w->tick_id);
     w->tick_id = 0;
@@ -518,7 +518,7 @@ static void on_idle(rt_actor *self, void *state)
 {
     analytics_writer *w = state;
     if (rt_actor_stop_requested(self)) {
-        stop_ticking(self, w);
+        stop_ticks(self, w);
         shutdown_flush(w);
         return;
     }
@@ -530,7 +530,7 @@ static void on_idle(rt_actor *self, void *state)
 static void on_stop_requested(rt_actor *self, void *state)
 {
     analytics_writer *w = state;
-    stop_ticking(self, w);
+    stop_ticks(self, w);
     shutdown_flush(w);
 }
 
