@@ -127,6 +127,13 @@ int cjob_check_options(const comfy_job_msg *m, const cjob_catalog *cat, char *er
             snprintf(err, errlen, "/%s does not take LoRAs on this bot.", comfy_kind_name(m->kind));
             return -1;
         }
+        double s = m->lora_strength[i];
+        if (m->has_lora_strength[i] &&
+            !(s >= CJOB_LORA_STRENGTH_MIN && s <= CJOB_LORA_STRENGTH_MAX)) {
+            snprintf(err, errlen, "The strength of LoRA \"%.100s\" must be between %.1f and %.1f.",
+                     m->loras[i], CJOB_LORA_STRENGTH_MIN, CJOB_LORA_STRENGTH_MAX);
+            return -1;
+        }
     }
     for (int i = 0; i < 2; i++) {
         if (!m->has_strength[i]) continue;
@@ -210,19 +217,25 @@ cjob *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job
     j->seed = m->has_seed ? m->seed : (random_seed & CJOB_MAX_SEED);
     j->upscale = m->upscale_factor ? m->upscale_factor : 1;
     const loras_entry *les[COMFY_MAX_LORAS];
+    unsigned from[COMFY_MAX_LORAS]; /* the message's slot of each LoRA kept */
     unsigned n = 0;
     for (unsigned i = 0; i < m->nloras && i < COMFY_MAX_LORAS; i++) {
         const loras_entry *e = m->loras[i][0] ? loras_find(cat->loras, m->loras[i]) : NULL;
         bool dup = false;
         for (unsigned k = 0; k < n; k++)
             if (les[k] == e) dup = true;
-        if (e && !dup) les[n++] = e;
+        if (e && !dup) {
+            from[n] = i;
+            les[n++] = e;
+        }
     }
     j->nloras = n;
     for (unsigned i = 0; i < n; i++) {
         snprintf(j->lora_name[i], sizeof j->lora_name[i], "%s", les[i]->name);
         snprintf(j->lora_file[i], sizeof j->lora_file[i], "%s", les[i]->file);
-        j->lora_strength[i] = loras_strength(les[i], n);
+        /* the user's strength, else the loras.json weight (capped when several are stacked) */
+        j->lora_strength[i] =
+            m->has_lora_strength[from[i]] ? m->lora_strength[from[i]] : loras_strength(les[i], n);
     }
     j->prompt = loras_apply_triggers(j->user_prompt, les, n);
     for (int i = 0; i < 2; i++) {
@@ -248,6 +261,7 @@ static void copy_params(cjob *d, const cjob *s)
     d->workflow = s->workflow;
     d->user_prompt = util_strdup(s->user_prompt ? s->user_prompt : "");
     d->prompt = util_strdup(s->prompt ? s->prompt : "");
+    d->negative_prompt = s->negative_prompt ? util_strdup(s->negative_prompt) : NULL;
     memcpy(d->resolution, s->resolution, sizeof d->resolution);
     d->width = s->width;
     d->height = s->height;
@@ -322,6 +336,7 @@ void cjob_free(cjob *j)
     free(j->reply.token);
     free(j->user_prompt);
     free(j->prompt);
+    free(j->negative_prompt);
     for (unsigned i = 0; i < COMFY_MAX_IMAGES; i++) {
         free(j->images[i].url);
         free(j->images[i].filename);
@@ -352,6 +367,7 @@ void cjob_values(const cjob *j, const char *const uploaded[COMFY_MAX_IMAGES],
 {
     memset(v, 0, sizeof *v);
     v->prompt = j->kind == COMFY_KIND_REDUX || j->kind == COMFY_KIND_UPSCALE ? NULL : j->prompt;
+    v->negative_prompt = j->kind == COMFY_KIND_UPSCALE ? NULL : j->negative_prompt;
     v->has_seed = j->kind != COMFY_KIND_UPSCALE;
     v->seed = j->seed;
     if (j->kind != COMFY_KIND_UPSCALE) {
@@ -378,7 +394,8 @@ void cjob_lora_list(const cjob *j, char *out, size_t outlen)
     out[0] = '\0';
     size_t used = 0;
     for (unsigned i = 0; i < j->nloras; i++) {
-        int w = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", j->lora_name[i]);
+        int w = snprintf(out + used, outlen - used, "%s%s (%.2f)", i ? ", " : "", j->lora_name[i],
+                         j->lora_strength[i]);
         if (w < 0 || (size_t)w >= outlen - used) break;
         used += (size_t)w;
     }
@@ -426,6 +443,7 @@ char *cjob_to_json(const cjob *j)
     cJSON_AddNumberToObject(o, "workflow", j->workflow);
     cJSON_AddStringToObject(o, "user_prompt", j->user_prompt ? j->user_prompt : "");
     cJSON_AddStringToObject(o, "prompt", j->prompt ? j->prompt : "");
+    if (j->negative_prompt) cJSON_AddStringToObject(o, "negative_prompt", j->negative_prompt);
     cJSON_AddStringToObject(o, "resolution", j->resolution);
     cJSON_AddNumberToObject(o, "width", j->width);
     cJSON_AddNumberToObject(o, "height", j->height);
@@ -547,6 +565,15 @@ cjob *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen)
         j->workflow = (wf_kind)wf;
         j->user_prompt = util_strdup(up_s);
         j->prompt = util_strdup(p_s);
+        /* optional: rows written before the Options dialog have none */
+        const cJSON *neg = cJSON_GetObjectItemCaseSensitive(o, "negative_prompt");
+        if (cJSON_IsString(neg) && strlen(neg->valuestring) <= CJOB_PROMPT_MAX_BYTES)
+            j->negative_prompt = util_strdup(neg->valuestring);
+        else if (neg && !cJSON_IsNull(neg)) {
+            snprintf(err, errlen, "field negative_prompt is not a string of at most %d bytes",
+                     CJOB_PROMPT_MAX_BYTES);
+            ok = false;
+        }
         snprintf(j->resolution, sizeof j->resolution, "%s", res);
         j->width = (uint32_t)w;
         j->height = (uint32_t)h;

@@ -24,6 +24,9 @@
 #define CJOB_PROMPT_MAX_BYTES 6000 /* Discord's string option limit is 6000 characters */
 #define CJOB_DEFAULT_ATTACHMENT_LIMIT (10u * 1024 * 1024)
 #define CJOB_MAX_SEED ((1ULL << 53) - 1)
+/* A strength a user may give a LoRA (a command's lora_strength options, the Options dialog). */
+#define CJOB_LORA_STRENGTH_MIN (-2.0)
+#define CJOB_LORA_STRENGTH_MAX 2.0
 
 /* ratios and loras are atomic pointers: SIGHUP swaps in new lists while router and runner
  * threads read them (comfy_runner_swap_lists). A reader loads each once per decision; sets that
@@ -51,8 +54,9 @@ typedef struct cjob {
     wf_kind workflow;
     comfy_reply_ref reply; /* token owned */
     comfy_origin origin;
-    char *user_prompt; /* owned; as typed ("" for redux/upscale) */
-    char *prompt;      /* owned; with LoRA trigger words appended */
+    char *user_prompt;     /* owned; as typed ("" for redux/upscale) */
+    char *prompt;          /* owned; with LoRA trigger words appended */
+    char *negative_prompt; /* owned, NULL: the workflow's own (set by the Options dialog) */
     char resolution[COMFY_LABEL_MAX + 1];
     uint32_t width, height; /* the label's size (what the user picked), not the delivered one */
     uint64_t seed;
@@ -100,7 +104,8 @@ const char *cjob_generation_type(const cjob *j); /* analytics: standard/redux/pu
 void cjob_values(const cjob *j, const char *const uploaded[COMFY_MAX_IMAGES],
                  const char *filename_prefix, wf_values *v);
 
-/* Comma-separated LoRA display names into out ("" when none). */
+/* Comma-separated LoRA display names with their strengths into out, "Anime Style (0.90),
+ * Watercolor (0.50)" ("" when none). */
 void cjob_lora_list(const cjob *j, char *out, size_t outlen);
 /* The LoRA display names as a JSON list (["Anime Style","Watercolor"], [] when none), as the
  * original stored them in image_stats.loras. malloc'd; aborts on OOM. */

@@ -51,6 +51,11 @@ static const cmd_int_choice upscale_choices[] = {
         .type = CMD_OPT_STRING, .name = nm, .description = desc, .autocomplete = true,             \
         .max_length = 100                                                                          \
     }
+#define OPT_LORA_STRENGTH(nm, desc)                                                                \
+    {                                                                                              \
+        .type = CMD_OPT_NUMBER, .name = nm, .description = desc, .has_min = true, .min = -2.0,     \
+        .has_max = true, .max = 2.0                                                                \
+    }
 
 static const cmd_option_def comfy_opts[] = {
     OPT_PROMPT("What to draw"),
@@ -66,6 +71,9 @@ static const cmd_option_def comfy_opts[] = {
     OPT_LORA("lora", "A LoRA style to apply"),
     OPT_LORA("lora2", "A second LoRA"),
     OPT_LORA("lora3", "A third LoRA"),
+    OPT_LORA_STRENGTH("lora_strength", "Strength of lora (default: its own weight)"),
+    OPT_LORA_STRENGTH("lora2_strength", "Strength of lora2 (default: its own weight)"),
+    OPT_LORA_STRENGTH("lora3_strength", "Strength of lora3 (default: its own weight)"),
 };
 
 static const cmd_option_def redux_opts[] = {
@@ -218,7 +226,7 @@ static const cmd_option_def lorainfo_opts[] = {
 };
 
 static const cmd_def table[] = {
-    {CMD_COMFY, "Generate an image from a text prompt with Flux", comfy_opts, 7},
+    {CMD_COMFY, "Generate an image from a text prompt with Flux", comfy_opts, 10},
     {CMD_REDUX, "Blend two reference images into a new image", redux_opts, 5},
     {CMD_PULID, "Generate an image of the person in a reference photo", pulid_opts, 5},
     {CMD_VIDEO, "Generate a short video from a text prompt", video_opts, 1},

@@ -15,6 +15,7 @@
 #include "discord/embed.h"
 #include "discord/gw_json.h"
 #include "discord/lorainfo.h"
+#include "discord/opts_dialog.h"
 #include "discord/reply.h"
 
 bool rcmd_kind_of(const char *name, comfy_kind *kind)
@@ -114,9 +115,24 @@ comfy_job_msg *rcmd_job(const ix_interaction *ix, comfy_kind kind, const cjob_ca
         m->seed = (uint64_t)v;
     }
 
-    static const char *const lora_opts[COMFY_MAX_LORAS] = {"lora", "lora2", "lora3"};
-    for (unsigned i = 0; i < COMFY_MAX_LORAS; i++) {
+    static const char *const lora_opts[] = {"lora", "lora2", "lora3"};
+    static const char *const strength_opts[] = {"lora_strength", "lora2_strength",
+                                                "lora3_strength"};
+    for (unsigned i = 0; i < sizeof lora_opts / sizeof lora_opts[0]; i++) {
         const char *l = ix_opt_str(ix, lora_opts[i]);
+        double strength = 0;
+        bool has_strength = ix_opt_number(ix, strength_opts[i], &strength);
+        if (has_strength && (!l || !*l)) {
+            snprintf(err, errlen, "%s is the strength of the %s option; pick a LoRA there too.",
+                     strength_opts[i], lora_opts[i]);
+            goto fail;
+        }
+        if (has_strength &&
+            !(strength >= CJOB_LORA_STRENGTH_MIN && strength <= CJOB_LORA_STRENGTH_MAX)) {
+            snprintf(err, errlen, "%s must be between %.1f and %.1f (got %g).", strength_opts[i],
+                     CJOB_LORA_STRENGTH_MIN, CJOB_LORA_STRENGTH_MAX, strength);
+            goto fail;
+        }
         if (!l || !*l) continue;
         const loras_set *loras = cat->loras; /* one load: SIGHUP may swap the lists */
         if (strlen(l) > COMFY_NAME_MAX || !loras || !loras_find(loras, l)) {
@@ -127,6 +143,10 @@ comfy_job_msg *rcmd_job(const ix_interaction *ix, comfy_kind kind, const cjob_ca
             goto fail;
         }
         comfy_job_add_lora(m, l);
+        if (has_strength && m->nloras) {
+            m->has_lora_strength[m->nloras - 1] = true;
+            m->lora_strength[m->nloras - 1] = strength;
+        }
     }
 
     switch (kind) {
@@ -349,12 +369,24 @@ void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap)
     }
     const char *what = "unknown";
     const char *id = ix->custom_id ? ix->custom_id : "";
+    uint64_t sid;
+    opts_dialog_verb verb;
+    unsigned page;
+    if (ix->type == IX_MODAL_SUBMIT) {
+        snprintf(out, cap, "modal:%s", opts_dialog_owns(id) ? "options" : "unknown");
+        return;
+    }
+    if (opts_dialog_parse_id(id, &sid, &verb, &page) == 0) {
+        snprintf(out, cap, "button:options_%s", opts_dialog_verb_name(verb));
+        return;
+    }
     cres_action a;
     uint64_t job, owner;
     if (cres_parse_custom_id(id, &a, &job, &owner) == 0) {
         what = a == CRES_REGENERATE ? "regenerate"
                : a == CRES_UPSCALE2 ? "upscale"
                : a == CRES_DELETE   ? "delete"
+               : a == CRES_OPTIONS  ? "options"
                                     : "unknown";
     } else if (lorainfo_owns(id)) {
         what = "lorainfo";
