@@ -218,6 +218,10 @@ static void installed_package_works(void **state)
     assert_exists(root, "/usr/share/man/man1/fluxbot.1.gz", false);
     assert_exists(root, "/usr/share/bash-completion/completions/fluxbot", false);
     assert_exists(root, "/usr/share/doc/fluxbot/docs/comfy.md", false);
+    /* Debian policy: the copyright file and the changelog; lintian's overrides with reasons */
+    assert_exists(root, "/usr/share/doc/fluxbot/copyright", false);
+    assert_exists(root, "/usr/share/doc/fluxbot/changelog.gz", false);
+    assert_exists(root, "/usr/share/lintian/overrides/fluxbot", false);
 
     if (system_wide) {
         /* postinst ran: the system user, its state folder, the token file readable by root. */
