@@ -471,8 +471,8 @@ static void reset_stats_permissions_and_confirmation(void **state)
     router_stats st;
     router_stats_get(app_router(W.a), &st);
     assert_int_equal(st.resets, 1);
-    assert_int_equal(st.by[ROUTER_CMD_COMFY][ROUTER_OUT_OK], 1);
-    assert_int_equal(st.by[ROUTER_CMD_COMFY][ROUTER_OUT_INVALID], 2);
+    assert_int_equal(st.by[ROUTER_CMD_GENERATE][ROUTER_OUT_OK], 1);
+    assert_int_equal(st.by[ROUTER_CMD_GENERATE][ROUTER_OUT_INVALID], 2);
     assert_int_equal(st.by[ROUTER_CMD_RESET_STATS][ROUTER_OUT_DENIED], 1);
     assert_int_equal(st.by[ROUTER_CMD_RESET_BUTTON][ROUTER_OUT_DENIED], 1);
     assert_int_equal(st.by[ROUTER_CMD_AUTOCOMPLETE][ROUTER_OUT_OK], 1);

@@ -118,7 +118,7 @@ static void test_faults_during_steady_load(void **state)
     assert_true(mc_value(m, "fluxbot_job_total_seconds_sum") >=
                 mc_value(m, "fluxbot_job_run_seconds_sum") * 0.99);
     assert_float_equal(
-        mc_value(m, "fluxbot_router_interactions_total{command=\"comfy\",outcome=\"invalid\"}"),
+        mc_value(m, "fluxbot_router_interactions_total{command=\"generate\",outcome=\"invalid\"}"),
         refusals, 0);
     assert_true(mc_value(m, "fluxbot_actor_messages_processed_total{actor=\"router\"}") >= w.n);
     assert_true(mc_value(m, "fluxbot_rest_responses_total{outcome=\"ok\"}") >= w.n);

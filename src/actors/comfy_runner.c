@@ -122,6 +122,7 @@ void comfy_rest_edit_original(comfy_runner *r, const comfy_reply_ref *ref, char 
 typedef struct co_job {
     uint64_t id, user_id, guild_id;
     comfy_kind kind;
+    char command[COMFY_CMD_MAX + 1];
     char snippet[80];
     comfy_job *job; /* owned while waiting; NULL once a worker has it */
     bool running;
@@ -202,6 +203,7 @@ static co_job *co_add(comfy_coord *co, comfy_job *job)
     c->user_id = job->origin.user_id;
     c->guild_id = job->origin.guild_id;
     c->kind = job->kind;
+    snprintf(c->command, sizeof c->command, "%s", job->command);
     char *snip = util_utf8_clip(job->user_prompt && *job->user_prompt ? job->user_prompt : "", 40);
     snprintf(c->snippet, sizeof c->snippet, "%s", snip);
     free(snip);
@@ -461,7 +463,7 @@ static bool admit(comfy_runner *r, comfy_job *job)
     atomic_fetch_add(&r->n_waiting, 1);
     char details[160];
     snprintf(details, sizeof details, "{\"job\":%" PRIu64 ",\"kind\":\"%s\"}", job->id,
-             comfy_kind_name(job->kind));
+             job->command);
     activity(r, job->origin.user_id, job->origin.guild_id, "job_queued", details);
     /* one line per job step, each starting "job <id>": grep follows a job through the log */
     char from[48] = "";
@@ -469,7 +471,7 @@ static bool admit(comfy_runner *r, comfy_job *job)
     LOG_INFO("comfy",
              "job %" PRIu64 " accepted: /%s by user %" PRIu64 " in guild %" PRIu64
              " (interaction %" PRIu64 "%s)",
-             job->id, comfy_kind_name(job->kind), job->origin.user_id, job->origin.guild_id,
+             job->id, job->command, job->origin.user_id, job->origin.guild_id,
              job->reply.interaction_id, from);
     uint64_t id = job->id;
     co_add(co, job);
@@ -643,16 +645,31 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
     if (b->action == COMFY_BUTTON_REGENERATE) {
         /* Rules may have changed since the result was made: no GPU time for a prompt the
          * filter refuses now (not counted as a violation: it passed when it was typed). */
-        const char *p = rec->params->user_prompt ? rec->params->user_prompt : "";
+        const comfy_job *src = rec->params;
+        bool refused = false;
         mod_hit hit;
-        if (r->rc.mod && *p && mod_state_check(r->rc.mod, p, strlen(p), &hit) != MOD_CHECK_OK) {
+        /* Every text the user typed: the prompt and the declared text options (a negative
+         * prompt, ...). */
+        for (unsigned i = 0; r->rc.mod && !refused && i <= src->npatches; i++) {
+            const char *p = i == src->npatches ? src->user_prompt : src->patches[i].str;
+            refused = p && *p && mod_state_check(r->rc.mod, p, strlen(p), &hit) != MOD_CHECK_OK;
+        }
+        if (refused) {
             reject_late(r, &b->reply,
                         "\xf0\x9f\x9a\xab This prompt is no longer allowed by the server's "
                         "content filter, so it cannot be regenerated.");
             cjob_free(stored.params);
             return;
         }
+        /* The command as declared now (a reload may have changed or removed it). */
+        const decl_command *d = decl_set_find(r->cat.decls, rec->params->command);
+        if (!d || d->button) {
+            reject_late(r, &b->reply, "This command is no longer offered by this bot.");
+            cjob_free(stored.params);
+            return;
+        }
         job = cjob_clone(rec->params, 0, &b->reply, &b->origin);
+        job->decl = d;
         job->seed = random_u64() & CJOB_MAX_SEED;
     } else {
         /* the result as Discord holds it (the clicked message's attachment) first: it is there
@@ -660,14 +677,15 @@ static void on_button(comfy_runner *r, comfy_button_msg *b)
          * server's /view only when the click carries no attachment. Any healthy server runs
          * the upscale (its input is uploaded there). */
         const char *url = b->image_url && *b->image_url ? b->image_url : rec->view_url;
-        if (!r->wf.kinds[WF_UPSCALE] || !rec->success || !rec->is_image || !url || !*url) {
+        const decl_command *up = decl_set_button(r->cat.decls);
+        if (!up || !rec->success || !rec->is_image || !url || !*url) {
             reject_late(r, &b->reply,
-                        !r->wf.kinds[WF_UPSCALE] ? "Upscaling is not set up on this bot."
-                                                 : "This result cannot be upscaled.");
+                        !up ? "Upscaling is not set up on this bot."
+                            : "This result cannot be upscaled.");
             cjob_free(stored.params);
             return;
         }
-        job = cjob_new_upscale(rec->params, 0, 2, url, &b->reply, &b->origin);
+        job = cjob_new_upscale(rec->params, up, 0, 2, url, &b->reply, &b->origin);
     }
     cjob_free(stored.params);
     job->received_wall_ms = rt_wall_ms();
@@ -714,8 +732,8 @@ static void on_queue(comfy_runner *r, comfy_queue_msg *q)
             waiting++;
         if (c->user_id != q->origin.user_id) continue;
         mine++;
-        APPEND("%u. `/%s` %s%s%s \xe2\x80\x94 ", mine, comfy_kind_name(c->kind),
-               c->snippet[0] ? "\"" : "", c->snippet, c->snippet[0] ? "\"" : "");
+        APPEND("%u. `/%s` %s%s%s \xe2\x80\x94 ", mine, c->command, c->snippet[0] ? "\"" : "",
+               c->snippet, c->snippet[0] ? "\"" : "");
         if (!c->running) {
             APPEND("\xe2\x8f\xb3 waiting for a free runner (position %u)\n",
                    waiting_position(co, c->id));
@@ -954,15 +972,19 @@ comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc,
     r->analytics = rc->analytics;
     pthread_mutex_init(&r->id_mu, NULL);
     pthread_mutex_init(&r->swap_mu, NULL);
+    r->decls = calloc(1, sizeof *r->decls);
+    if (!r->decls) abort();
+    /* The generation commands: a broken declaration stops the start, file and key named. */
     if (ratios_load_file(&r->ratios, cfg->ratios_file, err, errlen) ||
         loras_load_file(&r->loras, cfg->loras_file, err, errlen) ||
-        wf_set_load(&r->wf, cfg->workflows_dir, err, errlen)) {
+        decl_set_load(r->decls, cfg->workflows_dir, err, errlen)) {
         comfy_runner_free(r);
         return NULL;
     }
     r->cat.ratios = &r->ratios;
     r->cat.loras = &r->loras;
-    r->cat.workflows = &r->wf;
+    r->cat.decls = r->decls;
+    r->cat.models = rc->models;
     r->cat.max_attachment_bytes = (uint64_t)cfg->max_attachment_bytes;
     r->max_attachment = (uint64_t)cfg->max_attachment_bytes;
     r->progress_ms = (uint64_t)cfg->progress_interval_ms;
@@ -1090,6 +1112,31 @@ int comfy_runner_swap_lists(comfy_runner *r, const ratios_set *ratios, loras_set
     return 0;
 }
 
+int comfy_runner_swap_decls(comfy_runner *r, decl_set *decls, char *err, size_t errlen)
+{
+    decl_set *fresh = r && decls ? malloc(sizeof *fresh) : NULL;
+    if (!fresh) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_lock(&r->swap_mu);
+    decl_set **grown =
+        realloc(r->swapped_decls, (r->nswapped_decls + 1) * sizeof *r->swapped_decls);
+    if (!grown) {
+        pthread_mutex_unlock(&r->swap_mu);
+        free(fresh);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    r->swapped_decls = grown;
+    *fresh = *decls; /* the declarations move */
+    memset(decls, 0, sizeof *decls);
+    r->swapped_decls[r->nswapped_decls++] = fresh;
+    atomic_store(&r->cat.decls, fresh);
+    pthread_mutex_unlock(&r->swap_mu);
+    return 0;
+}
+
 const cjob_catalog *comfy_runner_catalog(const comfy_runner *r)
 {
     return r ? &r->cat : NULL;
@@ -1121,8 +1168,14 @@ void comfy_runner_free(comfy_runner *r)
     }
     free(r->swapped_loras);
     free(r->swapped_ratios);
+    for (unsigned i = 0; i < r->nswapped_decls; i++) {
+        decl_set_free(r->swapped_decls[i]);
+        free(r->swapped_decls[i]);
+    }
+    free(r->swapped_decls);
+    decl_set_free(r->decls);
+    free(r->decls);
     pthread_mutex_destroy(&r->swap_mu);
-    wf_set_free(&r->wf);
     comfy_servers_destroy(&r->srv);
     pthread_mutex_destroy(&r->id_mu);
     free(r);

@@ -51,9 +51,9 @@ typedef struct comfy_outcome {
     uint32_t upscale; /* relative to the label's size (an Upscale of a x2 result: 4) */
     uint64_t ms;      /* worker time */
     uint64_t finished_wall_ms;
-    uint64_t received_wall_ms;   /* when the interaction arrived: its token lives 15 min from it */
-    const char *generation_type; /* static string */
-    char *prompt;                /* owned */
+    uint64_t received_wall_ms; /* when the interaction arrived: its token lives 15 min from it */
+    char generation_type[24];  /* the declaration's (copied: the job may go first) */
+    char *prompt;              /* owned */
     char resolution[COMFY_LABEL_MAX + 1]; /* the label the user picked */
     uint32_t width, height;               /* the delivered size */
     char *loras;                          /* owned: JSON list of names */
@@ -218,13 +218,15 @@ struct comfy_runner {
     rt_actor *coord, *workers, *rest, *analytics;
     ratios_set ratios;
     loras_set loras;
-    wf_set wf;
+    decl_set *decls; /* the declared commands at start (heap) */
     /* Lists swapped in by comfy_runner_swap_lists (heap) and the ones they replaced: all kept
      * until comfy_runner_free, because readers may still hold a pointer they loaded. */
     pthread_mutex_t swap_mu;
     ratios_set **swapped_ratios;
     loras_set **swapped_loras;
     unsigned nswapped;
+    decl_set **swapped_decls; /* declarations SIGHUP made current (jobs point into them) */
+    unsigned nswapped_decls;
     cjob_catalog cat;
     char client_id[40];
     /* settings */

@@ -266,6 +266,11 @@ static outcome submit(jctx *x)
     char err[300];
     cJSON_Delete(x->graph);
     x->graph = wf_patch(x->wf, &v, err, sizeof err);
+    if (x->graph && j->decl &&
+        decl_apply_patches(j->decl, x->graph, j->patches, j->npatches, err, sizeof err)) {
+        cJSON_Delete(x->graph);
+        x->graph = NULL;
+    }
     if (!x->graph) {
         set_fail(x, "patch", "%s", err);
         return OUT_FAILED;
@@ -719,7 +724,7 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
                       .filename = filename,
                       .is_video = is_video,
                       .is_image = is_image,
-                      .upscale_offered = r->wf.kinds[WF_UPSCALE] != NULL,
+                      .upscale_offered = decl_set_button(r->cat.decls) != NULL,
                       .generation_ms = rt_now_ms() - x->t0,
                       .server_label = r->srv.n > 1 ? r->srv.v[x->server].label : NULL};
     uint64_t limit = upload_limit(j);
@@ -875,14 +880,14 @@ static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
     x.job = job;
     x.server = -1;
     x.t0 = rt_now_ms();
-    x.wf = r->wf.kinds[job->workflow];
+    x.wf = job->decl ? job->decl->wf : NULL;
     prog_init(&x.prog, x.t0);
     x.chan = comfy_chan_new(1024);
     comfy_done_msg *done = comfy_done_msg_new(NULL);
     rest_req_msg *final_msg = NULL;
     outcome oc = OUT_FAILED;
     if (!x.wf) {
-        set_fail(&x, "workflow", "/%s is not set up on this bot.", comfy_kind_name(job->kind));
+        set_fail(&x, "workflow", "/%s is not set up on this bot.", job->command);
     } else {
         progress(&x);
         if (fetch_inputs(&x)) oc = generate(&x);

@@ -81,12 +81,12 @@ void drest_stats_get(drest *d, drest_stats *out);
  * the registering thread at each registration. Set before the first one; NULL = none. */
 void drest_set_command_dms(drest *d, cmd_dms_fn dms_allowed, void *ctx);
 
-/* Registers the command table (src/discord/commands.c) with one bulk PUT: globally when
- * nguilds is 0, else one PUT per guild. The outcome(s) come back to reply_to (cookie, cookie+1,
- * ...) if set. Returns the number of requests queued, or -1 with err. */
+/* Registers the declared commands and the command table (src/discord/commands.c) with one bulk
+ * PUT: globally when nguilds is 0, else one PUT per guild. The outcome(s) come back to reply_to
+ * (cookie, cookie+1, ...) if set. Returns the number of requests queued, or -1 with err. */
 int drest_register_commands(drest *d, uint64_t application_id, const uint64_t *guilds,
-                            unsigned nguilds, const char *const *resolution_labels,
-                            unsigned nlabels, rt_actor *reply_to, uint64_t cookie, char *err,
-                            size_t errlen);
+                            unsigned nguilds, const cmd_def *const *declared, unsigned ndeclared,
+                            const char *const *resolution_labels, unsigned nlabels,
+                            rt_actor *reply_to, uint64_t cookie, char *err, size_t errlen);
 
 #endif

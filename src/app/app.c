@@ -47,7 +47,7 @@ struct app {
     gateway *gw;
     metrics_server *metrics;
     mod_state *mod;
-    unsigned dms_mask; /* commands registered as usable in DMs (bit per table entry) */
+    uint64_t dms_mask; /* digest of the commands registered as usable in DMs */
     uint64_t guilds[CFG_MAX_LIST];
     unsigned nguilds;
 };
@@ -110,20 +110,27 @@ void app_set_config_args(int argc, char **argv)
     g_argv = argv;
 }
 
-/* The names access_commands may use: every command of the table. */
-static const char *const *command_names(void)
-{
-    static const char *names[CMD_TABLE_NAMES_MAX + 1];
-    unsigned n;
-    const cmd_def *t = cmd_table(&n);
-    for (unsigned i = 0; i < n && i < CMD_TABLE_NAMES_MAX; i++)
-        names[i] = t[i].name;
-    return names;
-}
-
 int app_access_from(mod_access *out, const fb_config *cfg, char *err, size_t errlen)
 {
-    return mod_access_build(out, cfg, command_names(), err, errlen);
+    /* The names access_commands may use: every command of the table and every declared one
+     * (read from the folder as it is now, so a rule may name a command a reload adds). A
+     * folder that does not load leaves only the table's: the start or reload reports it. */
+    const char *names[CMD_TABLE_NAMES_MAX + DECL_MAX_COMMANDS + 1];
+    unsigned n, k = 0;
+    const cmd_def *t = cmd_table(&n);
+    for (unsigned i = 0; i < n && i < CMD_TABLE_NAMES_MAX; i++)
+        names[k++] = t[i].name;
+    decl_set *ds = calloc(1, sizeof *ds);
+    if (!ds) abort();
+    char derr[600];
+    if (decl_set_load(ds, cfg->workflows_dir, derr, sizeof derr) != 0) memset(ds, 0, sizeof *ds);
+    for (unsigned i = 0; i < ds->count; i++)
+        if (!ds->cmds[i]->button) names[k++] = ds->cmds[i]->name;
+    names[k] = NULL;
+    int rc = mod_access_build(out, cfg, names, err, errlen);
+    decl_set_free(ds);
+    free(ds);
+    return rc;
 }
 
 static bool command_dms(void *ctx, const char *command)
@@ -131,13 +138,22 @@ static bool command_dms(void *ctx, const char *command)
     return mod_state_dms_allowed(ctx, command);
 }
 
-static unsigned dms_mask(mod_state *m)
+/* A digest of which commands (the table's and the declared ones) are registered as usable in
+ * DMs: when it changes, the commands are registered again. */
+static uint64_t dms_mask(app *a)
 {
-    unsigned n, mask = 0;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    unsigned n;
     const cmd_def *t = cmd_table(&n);
-    for (unsigned i = 0; i < n && i < 32; i++)
-        if (mod_state_dms_allowed(m, t[i].name)) mask |= 1u << i;
-    return mask;
+    const decl_set *ds = a->runner ? comfy_runner_catalog(a->runner)->decls : NULL;
+    for (unsigned i = 0; i < n + (ds ? ds->count : 0); i++) {
+        const char *name = i < n ? t[i].name : ds->cmds[i - n]->name;
+        if (!mod_state_dms_allowed(a->mod, name)) continue;
+        for (const char *p = name; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        h = (h ^ '\n') * 1099511628211ULL;
+    }
+    return h;
 }
 
 int app_apply_config(void *ctx, char *summary, size_t cap)
@@ -158,7 +174,7 @@ int app_apply_config(void *ctx, char *summary, size_t cap)
         } else {
             mod_state_set_access(a->mod, &acc);
             mod_state_set_max_warnings(a->mod, (unsigned)c->filter_max_warnings);
-            unsigned mask = dms_mask(a->mod);
+            uint64_t mask = dms_mask(a);
             bool again = mask != a->dms_mask;
             a->dms_mask = mask;
             if (again) appreg_request_again(a->reg);
@@ -203,18 +219,6 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         }
         a->nguilds++;
     }
-    /* Command declarations: a broken one stops the start with its file, key and node named,
-     * as a broken mapping does (the runner reads only the mappings so far). */
-    decl_set ds;
-    char derr[600];
-    if (decl_set_load(&ds, cfg->workflows_dir, derr, sizeof derr) != 0) {
-        fail(err, errlen, code, APP_EXIT_START, "%s", derr);
-        app_free(a);
-        return NULL;
-    }
-    LOG_INFO(LOGN, "commands: %u declarations in %s are valid", ds.count, cfg->workflows_dir);
-    decl_set_free(&ds);
-
     a->sys = rt_system_new();
     a->roles = gw_roles_new();
     if (!a->sys || !a->roles) {
@@ -279,19 +283,23 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
              "warnings or bans",
              loaded.rules->nwords, loaded.rules->nregexes, loaded.rules->ncontexts, loaded.count);
     mod_state_adopt(a->mod, &loaded);
-    a->dms_mask = dms_mask(a->mod);
     drest_set_command_dms(a->rest, command_dms, a->mod);
 
     comfy_runner_config rc = {.cfg = cfg,
                               .rest = drest_actor(a->rest),
                               .analytics = an_writer_actor(a->writer),
                               .mod = a->mod};
+    /* The runner loads the command declarations: a broken one stops the start with its file,
+     * key and node named. */
     a->runner = comfy_runner_create(a->sys, &rc, why, sizeof why);
     if (!a->runner) {
         fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
         app_free(a);
         return NULL;
     }
+    LOG_INFO(LOGN, "commands: %u declared in %s", comfy_runner_catalog(a->runner)->decls->count,
+             cfg->workflows_dir);
+    a->dms_mask = dms_mask(a);
 
     router_config ro = {0};
     router_config_from(&ro, cfg);
@@ -356,7 +364,8 @@ bool app_poll(app *a, int64_t timeout_ms)
         gateway_stats_get(a->gw, &gs);
         if (gs.application_id)
             appreg_register(a->reg, a->rest, gs.application_id,
-                            comfy_runner_catalog(a->runner)->ratios);
+                            comfy_runner_catalog(a->runner)->ratios,
+                            comfy_runner_catalog(a->runner)->decls);
     }
     return stop;
 }

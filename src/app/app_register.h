@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "actors/discord_rest.h"
+#include "comfy/decl.h"
 #include "comfy/ratios.h"
 #include "config/config.h"
 #include "fluxbot/runtime.h"
@@ -24,9 +25,10 @@ appreg *appreg_new(rt_system *sys, const uint64_t *guilds, unsigned nguilds);
 rt_actor *appreg_actor(appreg *r);
 /* Queues the bulk PUT(s) through the REST actor (once; later calls do nothing). Returns the
  * number of requests queued, 0 when already done, -1 on error (logged). */
-int appreg_register(appreg *r, drest *rest, uint64_t application_id, const ratios_set *ratios);
-/* The resolution labels (command choices) changed: the next appreg_register registers the
- * commands again. Any thread. */
+int appreg_register(appreg *r, drest *rest, uint64_t application_id, const ratios_set *ratios,
+                    const decl_set *decls);
+/* The resolution labels (command choices) or the declared commands changed: the next
+ * appreg_register registers the commands again. Any thread. */
 void appreg_request_again(appreg *r);
 
 typedef struct appreg_stats {
