@@ -22,7 +22,9 @@
 #include "app/metrics.h"
 #include "app/reload.h"
 #include "app/router_metrics.h"
+#include "actors/models_fetch.h"
 #include "comfy/decl.h"
+#include "comfy/models.h"
 #include "discord/commands.h"
 #include "discord/gw_roles.h"
 #include "discord/interaction.h"
@@ -47,6 +49,8 @@ struct app {
     gateway *gw;
     metrics_server *metrics;
     mod_state *mod;
+    models_cache *models; /* the servers' model lists, for declared options */
+    models_fetch *fetch;
     uint64_t dms_mask; /* digest of the commands registered as usable in DMs */
     uint64_t guilds[CFG_MAX_LIST];
     unsigned nguilds;
@@ -62,6 +66,7 @@ static void app_free(app *a)
 {
     if (!a) return;
     metrics_stop(a->metrics);
+    models_fetch_stop(a->fetch);
     if (a->sys) rt_system_stop(a->sys);
     comfy_runner_free(a->runner);
     rt_system_free(a->sys);
@@ -73,6 +78,7 @@ static void app_free(app *a)
     an_writer_free(a->writer);
     appreg_free(a->reg);
     gw_roles_free(a->roles);
+    models_free(a->models); /* last: the router and the runner read it */
     free(a);
 }
 
@@ -285,10 +291,13 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     mod_state_adopt(a->mod, &loaded);
     drest_set_command_dms(a->rest, command_dms, a->mod);
 
+    a->models = models_new();
+    if (!a->models) abort();
     comfy_runner_config rc = {.cfg = cfg,
                               .rest = drest_actor(a->rest),
                               .analytics = an_writer_actor(a->writer),
-                              .mod = a->mod};
+                              .mod = a->mod,
+                              .models = a->models};
     /* The runner loads the command declarations: a broken one stops the start with its file,
      * key and node named. */
     a->runner = comfy_runner_create(a->sys, &rc, why, sizeof why);
@@ -332,6 +341,13 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         return NULL;
     }
     rt_system_foreach(a->sys, log_actor, a);
+    /* The servers' model lists for declared options that autocomplete from them. */
+    const char *urls[CFG_MAX_LIST];
+    for (unsigned i = 0; i < cfg->comfyui_urls.count && i < CFG_MAX_LIST; i++)
+        urls[i] = cfg->comfyui_urls.items[i];
+    models_fetch_config mf = {.cache = a->models, .urls = urls, .nurls = cfg->comfyui_urls.count};
+    a->fetch = models_fetch_start(&mf, why, sizeof why);
+    if (!a->fetch) LOG_WARN(LOGN, "model lists will not be fetched: %s", why);
 
     if (cfg->metrics_port > 0) {
         a->metrics = metrics_start((uint16_t)cfg->metrics_port, why, sizeof why);
@@ -468,6 +484,78 @@ int app_apply_lists(void *ctx, const ratios_set *ratios, loras_set *loras, char 
     return 0;
 }
 
+/* The registration objects of a set's slash commands, concatenated: equal texts register the
+ * same commands. malloc'd. */
+static char *registration_text(const decl_set *ds)
+{
+    size_t len = 0, cap = 1;
+    char *all = calloc(1, cap);
+    for (unsigned i = 0; all && ds && i < ds->count; i++) {
+        if (ds->cmds[i]->button) continue;
+        char *one = cmd_def_json(&ds->cmds[i]->cmd, NULL, 0);
+        size_t n = one ? strlen(one) : 0;
+        char *grown = one ? realloc(all, cap + n + 1) : NULL;
+        if (!grown) {
+            free(one);
+            free(all);
+            return NULL;
+        }
+        all = grown;
+        memcpy(all + len, one, n);
+        all[len + n] = '\n';
+        len += n + 1;
+        all[len] = '\0';
+        cap += n + 1;
+        free(one);
+    }
+    if (!all) abort();
+    return all;
+}
+
+int app_apply_commands(void *ctx, char *summary, size_t cap)
+{
+    app *a = ctx;
+    decl_set *fresh = calloc(1, sizeof *fresh);
+    if (!fresh) abort();
+    char err[600];
+    if (decl_set_load(fresh, a->cfg.workflows_dir, err, sizeof err) != 0) {
+        snprintf(summary, cap, "%s", err);
+        free(fresh);
+        return -1;
+    }
+    const decl_set *old = comfy_runner_catalog(a->runner)->decls;
+    char *was = registration_text(old), *now = registration_text(fresh);
+    bool changed = strcmp(was, now) != 0;
+    /* Names added and removed, for the operator. */
+    char diff[600] = "";
+    size_t used = 0;
+    for (unsigned i = 0; i < fresh->count; i++)
+        if (!decl_set_find(old, fresh->cmds[i]->name) && used + 40 < sizeof diff)
+            used +=
+                (size_t)snprintf(diff + used, sizeof diff - used, " +/%.32s", fresh->cmds[i]->name);
+    for (unsigned i = 0; old && i < old->count; i++)
+        if (!decl_set_find(fresh, old->cmds[i]->name) && used + 40 < sizeof diff)
+            used +=
+                (size_t)snprintf(diff + used, sizeof diff - used, " -/%.32s", old->cmds[i]->name);
+    unsigned count = fresh->count;
+    free(was);
+    free(now);
+    /* Always swapped in, so an edited workflow or mapping takes effect for new jobs even when
+     * what Discord shows is the same. */
+    if (comfy_runner_swap_decls(a->runner, fresh, err, sizeof err) != 0) {
+        decl_set_free(fresh);
+        free(fresh);
+        snprintf(summary, cap, "%s", err);
+        return -1;
+    }
+    free(fresh); /* its contents moved */
+    if (changed) appreg_request_again(a->reg);
+    models_fetch_poke(a->fetch); /* a new declaration may use a model list */
+    snprintf(summary, cap, "%u declared in %s%s%s", count, a->cfg.workflows_dir, diff,
+             changed ? "; slash commands will be registered again" : "; registration unchanged");
+    return 0;
+}
+
 int app_run(const fb_config *cfg)
 {
     rt_signals_install();
@@ -484,7 +572,9 @@ int app_run(const fb_config *cfg)
                         .apply = app_apply_lists,
                         .apply_ctx = a,
                         .apply_config = app_apply_config,
-                        .config_ctx = a};
+                        .config_ctx = a,
+                        .apply_commands = app_apply_commands,
+                        .commands_ctx = a};
     reload_watcher *rw = reload_start(&rc, err, sizeof err);
     if (!rw) LOG_WARN(LOGN, "SIGHUP reload is off: %s", err);
     while (!app_poll(a, 250)) {

@@ -921,6 +921,15 @@ int decl_check_patch(const decl_command *d, const comfy_patch *p, char *err, siz
     return 0;
 }
 
+/* x without the binary noise of a decimal scale (80 x 0.01 = 0.8000000000000000444): rounded to
+ * 12 significant digits, more than any sampler setting has. */
+static double scaled(double x)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.12g", x);
+    return strtod(buf, NULL);
+}
+
 int decl_apply_patches(const decl_command *d, cJSON *graph, const comfy_patch *p, unsigned n,
                        char *err, size_t errlen)
 {
@@ -947,11 +956,12 @@ int decl_apply_patches(const decl_command *d, cJSON *graph, const comfy_patch *p
                 val = cJSON_CreateString(p[i].str);
             else if (o->type == DECL_BOOLEAN)
                 val = cJSON_CreateBool(p[i].num != 0);
-            else if (integral(o))
-                /* ComfyUI refuses a fraction in an INT input: a scaled integer is rounded. */
-                val = cJSON_CreateNumber((double)llround(p[i].num * tg->scale));
+            else if (tg->scale == 1.0)
+                val = cJSON_CreateNumber(p[i].num); /* an integer option stays an integer */
             else
-                val = cJSON_CreateNumber(p[i].num * tg->scale);
+                /* Scaled as declared: 80 (percent) x 0.01 is a denoise of 0.8, 5 (seconds) x 16
+                 * is 80 frames. Whole results print as integers, so an INT input takes them. */
+                val = cJSON_CreateNumber(scaled(p[i].num * tg->scale));
             if (!val || !inputs ||
                 !cJSON_ReplaceItemInObjectCaseSensitive(inputs, tg->input, val)) {
                 cJSON_Delete(val);

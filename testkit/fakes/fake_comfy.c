@@ -1369,6 +1369,57 @@ static void route_upload(fcomfy *f, ff_pss *s)
     cJSON_Delete(r);
 }
 
+/* The model files a ComfyUI install would list for its loader nodes (what /object_info answers
+ * for their file inputs, and what a bot may offer to choose from). */
+static const struct {
+    const char *cls, *input;
+    const char *names[6];
+} model_lists[] = {
+    {"CheckpointLoaderSimple",
+     "ckpt_name",
+     {"sd_xl_base_1.0.safetensors", "flux1-dev-fp8.safetensors",
+      "realvisxl/realvisxlV50_v50Bakedvae.safetensors"}},
+    {"UNETLoader",
+     "unet_name",
+     {"flux1-dev.safetensors", "flux1-schnell.safetensors", "flux1-dev-fp8.safetensors",
+      "wan2.1_t2v_1.3B_fp16.safetensors"}},
+    {"LoraLoader",
+     "lora_name",
+     {"flux_anime_style.safetensors", "watercolor_flux_v2.safetensors",
+      "pixel_art_flux.safetensors"}},
+    {"LoraLoaderModelOnly",
+     "lora_name",
+     {"flux_anime_style.safetensors", "watercolor_flux_v2.safetensors",
+      "pixel_art_flux.safetensors"}},
+    {"VAELoader", "vae_name", {"ae.safetensors", "wan_2.1_vae.safetensors"}},
+    {"CLIPLoader",
+     "clip_name",
+     {"clip_l.safetensors", "t5xxl_fp8_e4m3fn.safetensors",
+      "umt5_xxl_fp8_e4m3fn_scaled.safetensors"}},
+    {"UpscaleModelLoader", "model_name", {"4x-UltraSharp.pth", "RealESRGAN_x4plus.pth"}},
+};
+
+/* An input's spec as ComfyUI gives it: [[file names], {...}] for a loader's file input,
+ * ["*"] (any) for the others the fake does not type. */
+static cJSON *input_spec(const char *cls, const char *input)
+{
+    cJSON *spec = cJSON_CreateArray();
+    for (size_t i = 0; i < sizeof model_lists / sizeof model_lists[0]; i++) {
+        if (strcmp(model_lists[i].cls, cls) != 0 || strcmp(model_lists[i].input, input) != 0)
+            continue;
+        cJSON *names = cJSON_CreateArray();
+        for (size_t k = 0; k < 6 && model_lists[i].names[k]; k++)
+            cJSON_AddItemToArray(names, cJSON_CreateString(model_lists[i].names[k]));
+        cJSON_AddItemToArray(spec, names);
+        cJSON *opts = cJSON_CreateObject();
+        cJSON_AddStringToObject(opts, "tooltip", "The model file to load.");
+        cJSON_AddItemToArray(spec, opts);
+        return spec;
+    }
+    cJSON_AddItemToArray(spec, cJSON_CreateString("*"));
+    return spec;
+}
+
 static void route_object_info(ff_pss *s, const char *one)
 {
     cJSON *r = cJSON_CreateObject();
@@ -1379,11 +1430,8 @@ static void route_object_info(ff_pss *s, const char *one)
         cJSON *req = cJSON_AddObjectToObject(in, "required");
         char buf[256];
         snprintf(buf, sizeof buf, "%s", classes[i].required);
-        for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
-            cJSON *spec = cJSON_CreateArray();
-            cJSON_AddItemToArray(spec, cJSON_CreateString("*"));
-            cJSON_AddItemToObject(req, t, spec);
-        }
+        for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv))
+            cJSON_AddItemToObject(req, t, input_spec(classes[i].name, t));
         cJSON_AddArrayToObject(c, "output");
         cJSON_AddStringToObject(c, "name", classes[i].name);
         cJSON_AddStringToObject(c, "display_name", classes[i].name);
