@@ -43,7 +43,7 @@ static void test_shipped_declarations_load(void **state)
     assert_false(decl_set_find(&set, "comfy")->button);
 
     const decl_command *c = decl_set_find(&set, "comfy");
-    assert_int_equal(c->noptions, 7);
+    assert_int_equal(c->noptions, 10);
     assert_int_equal(c->options[0].param, DECL_P_MAPPED);
     assert_int_equal(c->options[0].wf_param, WF_P_PROMPT);
     assert_int_equal(c->options[1].param, DECL_P_RESOLUTION);
@@ -54,6 +54,23 @@ static void test_shipped_declarations_load(void **state)
     const decl_command *pu = decl_set_find(&set, "pulid");
     assert_int_equal(pu->options[1].wf_param, WF_P_IMAGE1);
     assert_int_equal(pu->options[3].wf_param, WF_P_STRENGTH1);
+    /* The common options: steps, cfg and the model on every Flux command; the video's length,
+     * frame rate and negative prompt reach its latent, CreateVideo and negative encoder. */
+    for (unsigned i = 0; i < set.count; i++) {
+        if (set.cmds[i]->button) continue;
+        const decl_option *st = decl_find_option(set.cmds[i], "steps");
+        const decl_option *m = decl_find_option(set.cmds[i], "model");
+        assert_non_null(st);
+        assert_non_null(decl_find_option(set.cmds[i], "cfg"));
+        assert_non_null(m);
+        assert_int_equal(m->source, DECL_SRC_OBJECT_INFO);
+        assert_string_equal(m->source_arg, "unet");
+    }
+    const decl_command *v = decl_set_find(&set, "video");
+    assert_string_equal(v->options[decl_find_option(v, "length") - v->options].targets[0].input,
+                        "length");
+    assert_string_equal(decl_find_option(v, "fps")->targets[0].node, "49");
+    assert_string_equal(decl_find_option(v, "negative_prompt")->targets[0].node, "7");
     decl_set_free(&set);
 }
 

@@ -482,6 +482,41 @@ static void every_option_type_reaches_its_node(void **state)
     assert_int_equal(n, 1);
 }
 
+/* The shipped /video exposes the common video options: length, frame rate, negative prompt. */
+static void video_length_and_fps_reach_the_workflow(void **state)
+{
+    (void)state;
+    fcomfy_stats before;
+    fcomfy_get_stats(W.comfy, &before);
+    fake_discord_ix ix;
+    assert_int_equal(fake_discord_inject_command(
+                         W.fd, "video",
+                         "[{\"name\":\"prompt\",\"type\":3,\"value\":\"waves on a pier\"},"
+                         "{\"name\":\"negative_prompt\",\"type\":3,\"value\":\"people\"},"
+                         "{\"name\":\"length\",\"type\":4,\"value\":33},"
+                         "{\"name\":\"fps\",\"type\":4,\"value\":8},"
+                         "{\"name\":\"steps\",\"type\":4,\"value\":10}]",
+                         NULL, 0, NULL, &ix),
+                     0);
+    unsigned want = before.prompts_accepted + 1;
+    assert_true(fcomfy_wait(W.comfy, prompts_at_least, &want, 10000));
+    char *text = fcomfy_prompt_json(W.comfy, before.prompts_accepted);
+    cJSON *g = cJSON_Parse(text);
+    free(text);
+    assert_non_null(g);
+    assert_int_equal(node_input(g, "40", "length")->valueint, 33);
+    assert_true(node_input(g, "49", "fps")->valuedouble == 8);
+    assert_string_equal(node_input(g, "7", "text")->valuestring, "people");
+    assert_string_equal(node_input(g, "6", "text")->valuestring, "waves on a pier");
+    assert_int_equal(node_input(g, "3", "steps")->valueint, 10);
+    assert_true(node_input(g, "3", "cfg")->valuedouble == 6.0); /* not given: the workflow's */
+    cJSON_Delete(g);
+    expect_refusal("video",
+                   "[{\"name\":\"prompt\",\"type\":3,\"value\":\"x\"},"
+                   "{\"name\":\"fps\",\"type\":4,\"value\":60}]",
+                   false, "pick one of the listed choices");
+}
+
 static void bad_values_are_refused(void **state)
 {
     (void)state;
@@ -617,6 +652,7 @@ int main(void)
         cmocka_unit_test(declared_command_is_in_the_one_bulk_put),
         cmocka_unit_test(autocomplete_offers_models_and_file_entries),
         cmocka_unit_test(every_option_type_reaches_its_node),
+        cmocka_unit_test(video_length_and_fps_reach_the_workflow),
         cmocka_unit_test(bad_values_are_refused),
         cmocka_unit_test(sighup_adds_a_command),
         cmocka_unit_test(broken_declaration_at_reload_keeps_the_set),
