@@ -22,7 +22,7 @@
 
 #include "actors/comfy_runner.h"
 #include "comfy/job.h"
-#include "actors/comfy_runner_http.h"
+#include "actors/comfy_http.h"
 #include "actors/discord_rest.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_rest.h"

@@ -13,12 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "actors/comfy_runner_internal.h"
+#include "actors/comfy_events.h"
 #include "fluxbot/log.h"
 
-static comfy_runner *mini_runner(unsigned nservers)
+/* The two parts the registry works with: the server table and the registry itself. */
+typedef struct mini {
+    comfy_servers srv;
+    comfy_events events;
+} mini;
+
+static mini *mini_runner(unsigned nservers)
 {
-    comfy_runner *r = calloc(1, sizeof *r);
+    mini *r = calloc(1, sizeof *r);
     cfg_list urls = {.count = nservers};
     for (unsigned i = 0; i < nservers; i++)
         snprintf(urls.items[i], sizeof urls.items[i], "http://127.0.0.1:%u", 9000 + i);
@@ -28,7 +34,7 @@ static comfy_runner *mini_runner(unsigned nservers)
     return r;
 }
 
-static void mini_free(comfy_runner *r)
+static void mini_free(mini *r)
 {
     comfy_servers_destroy(&r->srv);
     comfy_events_destroy(&r->events);
@@ -51,7 +57,7 @@ static cproto_event ev(cproto_ev t, const char *pid, uint32_t v)
 static void test_orphans_claimed_in_order(void **state)
 {
     (void)state;
-    comfy_runner *r = mini_runner(2);
+    mini *r = mini_runner(2);
     cproto_event e = ev(CP_EV_EXECUTION_START, "p1", 0);
     comfy_events_on_event(&r->events, 0, &e);
     for (uint32_t v = 1; v <= 3; v++) {
@@ -89,7 +95,7 @@ static void test_orphans_claimed_in_order(void **state)
 static void test_full_channel_keeps_outcome_and_link_wakes(void **state)
 {
     (void)state;
-    comfy_runner *r = mini_runner(1);
+    mini *r = mini_runner(1);
     comfy_chan *c = comfy_chan_new(8);
     comfy_events_register(&r->events, 0, "p", c);
     for (uint32_t v = 0; v < 100; v++) {
@@ -124,7 +130,7 @@ static void test_full_channel_keeps_outcome_and_link_wakes(void **state)
 #define NSTEPS 50
 
 typedef struct shared {
-    comfy_runner *r;
+    mini *r;
     pthread_barrier_t go;
 } shared;
 

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "actors/comfy_runner_http.h"
-#include "actors/comfy_runner_ws.h"
+#include "actors/comfy_http.h"
+#include "actors/comfy_ws.h"
 #include "comfy/comfy_proto.h"
 #include "comfy/image.h"
 #include "fakes/image_fixture.h"

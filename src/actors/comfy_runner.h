@@ -38,12 +38,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actors/comfy_servers.h"
 #include "comfy/job.h"
 #include "config/config.h"
 #include "fluxbot/runtime.h"
 
-#define COMFY_ACTOR_NAME "comfy"
-#define COMFY_WORKER_ACTOR_NAME "comfy_worker"
+#define COMFY_ACTOR_NAME "comfy"               /* the coordinator (comfy_coord.h) */
+#define COMFY_WORKER_ACTOR_NAME "comfy_worker" /* the worker pool (comfy_worker.h) */
 
 typedef struct comfy_runner_config {
     const fb_config *cfg; /* comfyui_urls, workflows_dir, ratios_file, loras_file, output_dir,
@@ -106,15 +107,6 @@ typedef struct comfy_runner_stats {
 } comfy_runner_stats;
 
 void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out);
-
-/* One ComfyUI server as the runner sees it, for metrics and operators. */
-typedef struct comfy_server_info {
-    char url[512];
-    bool up;                 /* websocket connected */
-    uint32_t jobs;           /* the bot's own jobs on it (uploading, queued or running) */
-    int64_t queue_remaining; /* from its last status event; -1 unknown */
-    uint32_t failures;       /* consecutive connect failures */
-} comfy_server_info;
 
 /* Fills out for server i (0-based); false when i is out of range. Any thread. */
 bool comfy_runner_server_get(comfy_runner *r, unsigned i, comfy_server_info *out);

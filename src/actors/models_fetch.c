@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "actors/comfy_runner_http.h"
+#include "actors/comfy_http.h"
 #include "comfy/decl.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"

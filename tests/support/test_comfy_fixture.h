@@ -18,7 +18,7 @@
 
 #include "actors/analytics_writer.h"
 #include "actors/comfy_runner.h"
-#include "actors/comfy_runner_http.h"
+#include "actors/comfy_http.h"
 #include "actors/discord_rest.h"
 #include "comfy/image.h"
 #include "comfy/job.h"

@@ -1,107 +1,17 @@
 /*
- * Routing of websocket events to jobs (runs on the websocket thread): the registry of
- * (server, prompt_id) → channel, the short buffer of events nobody has registered yet (they can
- * beat the POST /prompt reply), and the per-job channels the workers wait on.
+ * Routing of websocket events to jobs (see comfy_events.h for threads and lock order).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "actors/comfy_runner_internal.h"
+#include "actors/comfy_events.h"
 #include "comfy/image.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "util/util_time.h"
 
 #define ORPHAN_TTL_MS 60000
-
-comfy_chan *comfy_chan_new(unsigned cap)
-{
-    comfy_chan *c = calloc(1, sizeof *c);
-    if (!c) abort();
-    c->cap = cap ? cap : 1024;
-    c->q = calloc(c->cap, sizeof *c->q);
-    if (!c->q) abort();
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    return c;
-}
-
-void comfy_chan_free(comfy_chan *c)
-{
-    if (!c) return;
-    free(c->img);
-    pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->cv);
-    free(c->q);
-    free(c);
-}
-
-bool comfy_chan_take_image(comfy_chan *c, char node[CPROTO_ID_MAX], uint8_t **data, size_t *len)
-{
-    pthread_mutex_lock(&c->mu);
-    bool have = c->img != NULL;
-    if (have) {
-        *data = c->img;
-        *len = c->img_len;
-        memcpy(node, c->img_node, CPROTO_ID_MAX);
-        c->img = NULL;
-        c->img_len = 0;
-    }
-    pthread_mutex_unlock(&c->mu);
-    return have;
-}
-
-static bool is_terminal(const cproto_event *e)
-{
-    return e->type == CP_EV_SUCCESS || e->type == CP_EV_ERROR || e->type == CP_EV_INTERRUPTED ||
-           (e->type == CP_EV_EXECUTING && e->node_null);
-}
-
-/* Caller holds c->mu. A full channel drops progress first; terminal events always get in. */
-static void chan_push_locked(comfy_chan *c, const cproto_event *e)
-{
-    if (c->n == c->cap) {
-        if (!is_terminal(e)) {
-            c->dropped++;
-            return;
-        }
-        c->head = (c->head + 1) % c->cap; /* lose the oldest, keep the outcome */
-        c->n--;
-        c->dropped++;
-    }
-    c->q[(c->head + c->n) % c->cap] = *e;
-    c->n++;
-    pthread_cond_signal(&c->cv);
-}
-
-unsigned comfy_chan_wait(comfy_chan *c, cproto_event *out, unsigned max, uint64_t timeout_ms,
-                         bool *reconcile)
-{
-    pthread_mutex_lock(&c->mu);
-    if (c->n == 0 && !c->reconcile && timeout_ms > 0) {
-        struct timespec ts = util_deadline(CLOCK_MONOTONIC, timeout_ms);
-        while (c->n == 0 && !c->reconcile) {
-            if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0) break;
-        }
-    }
-    unsigned k = 0;
-    while (k < max && c->n > 0) {
-        out[k++] = c->q[c->head];
-        c->head = (c->head + 1) % c->cap;
-        c->n--;
-    }
-    if (reconcile) {
-        *reconcile = c->reconcile;
-        c->reconcile = false;
-    }
-    pthread_mutex_unlock(&c->mu);
-    return k;
-}
 
 void comfy_events_init(comfy_events *e, comfy_servers *srv)
 {
@@ -110,13 +20,16 @@ void comfy_events_init(comfy_events *e, comfy_servers *srv)
     e->srv = srv;
     e->orph_cap = 512;
     e->orph = calloc(e->orph_cap, sizeof *e->orph);
-    if (!e->orph) abort();
+    e->sock = calloc(srv->n ? srv->n : 1, sizeof *e->sock);
+    if (!e->orph || !e->sock) abort();
 }
 
 void comfy_events_destroy(comfy_events *e)
 {
     free(e->reg);
     free(e->orph);
+    free(e->sock);
+    e->sock = NULL;
     e->reg = NULL;
     e->orph = NULL;
     pthread_mutex_destroy(&e->mu);
@@ -154,16 +67,14 @@ void comfy_events_register(comfy_events *r, unsigned server, const char *pid, co
     g->chan = chan;
     /* events that beat the registration, in arrival order */
     unsigned claimed = 0;
-    pthread_mutex_lock(&chan->mu);
     for (unsigned k = 0; k < r->orph_cap; k++) {
         comfy_orphan *o = &r->orph[(r->orph_next + k) % r->orph_cap];
         if (o->used && o->server == server && strcmp(o->ev.prompt_id, pid) == 0) {
-            chan_push_locked(chan, &o->ev);
+            comfy_chan_push(chan, &o->ev);
             o->used = false;
             claimed++;
         }
     }
-    pthread_mutex_unlock(&chan->mu);
     pthread_mutex_unlock(&r->mu);
     if (claimed) atomic_fetch_add(&r->n_claimed, claimed);
 }
@@ -179,6 +90,7 @@ void comfy_events_unregister(comfy_events *r, unsigned server, const char *pid)
 void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
 {
     comfy_events *r = ctx;
+    FB_ASSERT_OWNER(&r->ws_thread);
     if (server >= r->srv->n) return;
     switch (ev->type) {
     case CP_EV_STATUS:
@@ -194,7 +106,7 @@ void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
         break;
     }
     cproto_event e = *ev;
-    comfy_server *sv = &r->srv->v[server];
+    comfy_events_sock *sv = &r->sock[server];
     if (!e.prompt_id[0]) {
         /* old servers and reconnects: events without prompt_id belong to the last started one */
         if (!sv->last_pid[0]) return;
@@ -207,9 +119,7 @@ void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
     pthread_mutex_lock(&r->mu);
     comfy_reg *g = reg_find(r, server, e.prompt_id);
     if (g) {
-        pthread_mutex_lock(&g->chan->mu);
-        chan_push_locked(g->chan, &e);
-        pthread_mutex_unlock(&g->chan->mu);
+        comfy_chan_push(g->chan, &e);
         pthread_mutex_unlock(&r->mu);
         atomic_fetch_add(&r->n_routed, 1);
         return;
@@ -234,12 +144,13 @@ void comfy_events_on_binary(void *ctx, unsigned server, const cproto_event *ev,
                             const uint8_t *frame, size_t len)
 {
     comfy_events *r = ctx;
+    FB_ASSERT_OWNER(&r->ws_thread);
     if (server >= r->srv->n || ev->type != CP_EV_PREVIEW) return;
     if (ev->preview_offset > len || ev->preview_len > len - ev->preview_offset) return;
     const uint8_t *img = frame + ev->preview_offset;
     /* SaveImageWebsocket sends PNGs (format 2); latent previews are JPEGs and not results */
     if (ev->preview_format != 2 || img_sniff(img, ev->preview_len) != IMG_PNG) return;
-    comfy_server *sv = &r->srv->v[server];
+    comfy_events_sock *sv = &r->sock[server];
     /* type-1 frames carry no ids: they belong to the node executing on this socket */
     const char *pid = ev->prompt_id[0] ? ev->prompt_id : sv->last_pid;
     const char *node = ev->node[0] ? ev->node : sv->last_node;
@@ -247,20 +158,7 @@ void comfy_events_on_binary(void *ctx, unsigned server, const cproto_event *ev,
     pthread_mutex_lock(&r->mu);
     comfy_reg *g = reg_find(r, server, pid);
     if (g) {
-        pthread_mutex_lock(&g->chan->mu);
-        /* the first frame of the newest node: PNG previews of a sampler (sent before the save
-         * node runs) give way to the save node's image; a batch keeps its first image */
-        if (!g->chan->img || strcmp(g->chan->img_node, node) != 0) {
-            free(g->chan->img);
-            g->chan->img_len = 0;
-            g->chan->img = malloc(ev->preview_len ? ev->preview_len : 1);
-            if (g->chan->img) {
-                memcpy(g->chan->img, img, ev->preview_len);
-                g->chan->img_len = ev->preview_len;
-                snprintf(g->chan->img_node, sizeof g->chan->img_node, "%s", node);
-            }
-        }
-        pthread_mutex_unlock(&g->chan->mu);
+        comfy_chan_put_image(g->chan, node, img, ev->preview_len);
     }
     pthread_mutex_unlock(&r->mu);
 }
@@ -269,7 +167,6 @@ void comfy_events_on_link(void *ctx, unsigned server, bool up)
 {
     comfy_events *r = ctx;
     if (server >= r->srv->n) return;
-    comfy_server *sv = &r->srv->v[server];
     bool was = comfy_servers_link(r->srv, server, up);
     if (was != up) {
         /* the coordinator holds jobs while no server is up: wake it (best effort; it also
@@ -279,19 +176,18 @@ void comfy_events_on_link(void *ctx, unsigned server, bool up)
             if (rt_send(r->notify, m) != 0) rt_msg_free(m);
         }
         if (up)
-            LOG_INFO("comfy", "%s (%s) is up", sv->label, sv->url);
+            LOG_INFO("comfy", "%s (%s) is up", comfy_servers_label(r->srv, server),
+                     comfy_servers_url(r->srv, server));
         else
-            LOG_WARN("comfy", "%s (%s) is down; jobs on it will be reconciled", sv->label, sv->url);
+            LOG_WARN("comfy", "%s (%s) is down; jobs on it will be reconciled",
+                     comfy_servers_label(r->srv, server), comfy_servers_url(r->srv, server));
     }
     /* jobs on this server must check /history and /queue: events may have been missed */
     pthread_mutex_lock(&r->mu);
     for (unsigned i = 0; i < r->reg_cap; i++) {
         comfy_reg *g = &r->reg[i];
         if (!g->used || g->server != server) continue;
-        pthread_mutex_lock(&g->chan->mu);
-        g->chan->reconcile = true;
-        pthread_cond_signal(&g->chan->cv);
-        pthread_mutex_unlock(&g->chan->mu);
+        comfy_chan_flag_reconcile(g->chan);
     }
     pthread_mutex_unlock(&r->mu);
 }

@@ -1,5 +1,5 @@
-/* Blocking, bounded libcurl calls for the runner's workers (see comfy_runner_http.h). */
-#include "actors/comfy_runner_http.h"
+/* Blocking, bounded libcurl calls for the runner's workers (see comfy_http.h). */
+#include "actors/comfy_http.h"
 #include "util/util_curl.h"
 #include "util/util_http.h"
 #include "fluxbot/runtime.h"

@@ -5,8 +5,8 @@
  * over the cap fails the call instead of filling memory. No Origin header is ever sent (ComfyUI
  * refuses loopback requests whose Origin differs from Host).
  */
-#ifndef FLUXBOT_COMFY_RUNNER_HTTP_H
-#define FLUXBOT_COMFY_RUNNER_HTTP_H
+#ifndef FLUXBOT_COMFY_HTTP_H
+#define FLUXBOT_COMFY_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>

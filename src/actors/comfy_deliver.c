@@ -13,8 +13,7 @@
  *
  * The analytics row (image_stats, job_finished / job_failed) is written once the final edit's
  * fate is known: a finished job whose result never reached the user is recorded as failed,
- * reason "not_delivered". While deliveries are pending the coordinator holds itself, so a stop
- * waits for them (bounded by stop_grace_ms, then comfy_dlv_abandon).
+ * reason "not_delivered". Threads and the stop: see comfy_deliver.h.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,12 +21,13 @@
 #include <string.h>
 
 #include "analytics/an_record.h"
-#include "actors/comfy_runner_internal.h"
+#include "actors/comfy_deliver.h"
+#include "actors/comfy_rest.h"
 #include "discord/message_ref.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
-#include "util/util_str.h"
+#include "util/util_assert.h"
 
 #define TOKEN_VALID_DEFAULT_MS (15ULL * 60 * 1000)
 /* Of the token's life, this much is kept for the notice after a final edit gave up. */
@@ -50,92 +50,28 @@ typedef struct dlv {
     char notice[800];
 } dlv;
 
-struct comfy_deliveries {
+struct comfy_deliver {
+    comfy_deliver_config cfg;
     dlv *v;
     unsigned cap, n;
+    bool stopping;
+    uint64_t stop_deadline_ms;
+#ifdef FB_DEBUG
+    util_owner owner; /* the coordinator's thread */
+#endif
 };
-
-/* ---- outcomes --------------------------------------------------------------------------- */
-
-void comfy_outcome_fill(comfy_outcome *o, const comfy_job *j, bool success, uint64_t ms,
-                        const char *reason, const char *text)
-{
-    comfy_outcome_clear(o);
-    o->job_id = j->id;
-    o->user_id = j->origin.user_id;
-    o->guild_id = j->origin.guild_id;
-    o->channel_id = j->origin.channel_id;
-    o->reply.application_id = j->reply.application_id;
-    o->reply.interaction_id = j->reply.interaction_id;
-    o->reply.token = util_strdup(j->reply.token ? j->reply.token : "");
-    o->success = success;
-    o->is_video = j->kind == COMFY_KIND_VIDEO;
-    o->upscale = cjob_total_upscale(j);
-    o->ms = ms;
-    o->finished_wall_ms = rt_wall_ms();
-    o->received_wall_ms = j->received_wall_ms ? j->received_wall_ms : o->finished_wall_ms;
-    snprintf(o->generation_type, sizeof o->generation_type, "%s", cjob_generation_type(j));
-    o->prompt = util_strdup(j->user_prompt ? j->user_prompt : "");
-    /* Counted under the label the user picked (an upscale under its source's), with the
-     * delivered size and the factor relative to the label in their own columns. */
-    snprintf(o->resolution, sizeof o->resolution, "%s", j->resolution);
-    cjob_output_size(j, &o->width, &o->height);
-    o->loras = cjob_lora_json(j);
-    snprintf(o->reason, sizeof o->reason, "%s", reason ? reason : "");
-    snprintf(o->text, sizeof o->text, "%s", text ? text : "");
-}
-
-void comfy_outcome_clear(comfy_outcome *o)
-{
-    free(o->reply.token);
-    free(o->prompt);
-    free(o->loras);
-    memset(o, 0, sizeof *o);
-}
-
-void comfy_outcome_record(comfy_runner *r, const comfy_outcome *o, bool delivered)
-{
-    if (!r->analytics || !o->job_id) return;
-    bool success = o->success && delivered;
-    const char *reason = o->success ? "not_delivered" : o->reason;
-    an_image_event ie = {.user_id = o->user_id,
-                         .guild_id = o->guild_id,
-                         .prompt = o->prompt,
-                         .resolution = o->resolution,
-                         .width = o->width,
-                         .height = o->height,
-                         .loras = o->loras ? o->loras : "[]",
-                         .upscale_factor = o->upscale,
-                         .generation_ms = (uint32_t)(o->ms > UINT32_MAX ? UINT32_MAX : o->ms),
-                         .is_video = o->is_video,
-                         .generation_type = o->generation_type,
-                         .success = success,
-                         .ts_ms = o->finished_wall_ms};
-    an_record_image(r->analytics, &ie);
-    /* The interaction that asked for it (a /comfy, or a Regenerate/Upscale press) succeeded or
-     * failed only now: its command_usage row gets the outcome. */
-    an_record_outcome(r->analytics, o->reply.interaction_id, success);
-    char d[200];
-    snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s}", o->job_id, o->ms,
-             success ? "" : ",\"reason\":\"", success ? "" : reason, success ? "" : "\"");
-    an_activity_event ae = {.user_id = o->user_id,
-                            .guild_id = o->guild_id,
-                            .action = success ? "job_finished" : "job_failed",
-                            .details = d,
-                            .ts_ms = o->finished_wall_ms};
-    an_record_activity(r->analytics, &ae);
-}
 
 /* ---- the table -------------------------------------------------------------------------- */
 
-comfy_deliveries *comfy_dlv_new(void)
+comfy_deliver *comfy_deliver_new(const comfy_deliver_config *c)
 {
-    comfy_deliveries *d = calloc(1, sizeof *d);
+    comfy_deliver *d = calloc(1, sizeof *d);
     if (!d) abort();
+    d->cfg = *c;
     return d;
 }
 
-void comfy_dlv_free(comfy_deliveries *d)
+void comfy_deliver_free(comfy_deliver *d)
 {
     if (!d) return;
     for (unsigned i = 0; i < d->cap; i++)
@@ -144,19 +80,26 @@ void comfy_dlv_free(comfy_deliveries *d)
     free(d);
 }
 
-unsigned comfy_dlv_pending(const comfy_runner *r)
+unsigned comfy_deliver_pending(const comfy_deliver *d)
 {
-    return r->dlv ? r->dlv->n : 0;
+    return d ? d->n : 0;
 }
 
-static dlv *dlv_find(comfy_deliveries *d, uint64_t job_id)
+void comfy_deliver_stop(comfy_deliver *d, uint64_t deadline_ms)
+{
+    FB_ASSERT_OWNER(&d->owner);
+    d->stopping = true;
+    d->stop_deadline_ms = deadline_ms;
+}
+
+static dlv *dlv_find(comfy_deliver *d, uint64_t job_id)
 {
     for (unsigned i = 0; i < d->cap; i++)
         if (d->v[i].used && d->v[i].out.job_id == job_id) return &d->v[i];
     return NULL;
 }
 
-static dlv *dlv_add(comfy_deliveries *d)
+static dlv *dlv_add(comfy_deliver *d)
 {
     for (unsigned i = 0; i < d->cap; i++)
         if (!d->v[i].used) {
@@ -174,64 +117,62 @@ static dlv *dlv_add(comfy_deliveries *d)
     return e;
 }
 
-static void dlv_done(comfy_runner *r, dlv *e)
+static void dlv_done(comfy_deliver *d, dlv *e)
 {
     comfy_outcome_clear(&e->out);
     memset(e, 0, sizeof *e);
-    r->dlv->n--;
-    rt_actor_release(r->coord);
+    d->n--;
+    rt_actor_release(d->cfg.self);
 }
 
-uint64_t comfy_token_expiry_ms(const comfy_runner *r, uint64_t received_wall_ms)
+uint64_t comfy_deliver_token_expiry_ms(const comfy_deliver *d, uint64_t received_wall_ms)
 {
-    uint64_t valid = r->token_valid_ms ? r->token_valid_ms : TOKEN_VALID_DEFAULT_MS;
+    uint64_t valid = d->cfg.token_valid_ms ? d->cfg.token_valid_ms : TOKEN_VALID_DEFAULT_MS;
     uint64_t wall = rt_wall_ms(), now = rt_now_ms();
     uint64_t ends = received_wall_ms + valid;
     return ends > wall ? now + (ends - wall) : now;
 }
 
-static uint64_t notice_reserve(const comfy_runner *r)
+static uint64_t notice_reserve(const comfy_deliver *d)
 {
-    uint64_t valid = r->token_valid_ms ? r->token_valid_ms : TOKEN_VALID_DEFAULT_MS;
+    uint64_t valid = d->cfg.token_valid_ms ? d->cfg.token_valid_ms : TOKEN_VALID_DEFAULT_MS;
     return valid / 4 < NOTICE_RESERVE_MAX_MS ? valid / 4 : NOTICE_RESERVE_MAX_MS;
 }
 
 /* Sends one step's request; false when it could not even be queued. */
-static bool send_step(comfy_runner *r, dlv *e, rest_req_msg *m, uint64_t until)
+static bool send_step(comfy_deliver *d, dlv *e, rest_req_msg *m, uint64_t until)
 {
     uint64_t now = rt_now_ms();
-    if (atomic_load(&r->stopping)) {
-        uint64_t stop_by = atomic_load(&r->stop_deadline_ms);
-        if (until > stop_by) until = stop_by;
-    }
+    if (d->stopping && until > d->stop_deadline_ms) until = d->stop_deadline_ms;
     m->deliver_until_ms = until > now ? until : now + 1;
-    m->reply_to = r->coord;
-    m->cookie = COMFY_FINAL_COOKIE_BIT | e->out.job_id;
-    return comfy_rest_send(r, m, true) == 0;
+    m->reply_to = d->cfg.self;
+    m->cookie = COMFY_DELIVER_COOKIE_BIT | e->out.job_id;
+    return comfy_rest_send(d->cfg.rest, m, true) == 0;
 }
 
-void comfy_dlv_start(comfy_runner *r, comfy_outcome *o, rest_req_msg *final)
+void comfy_deliver_start(comfy_deliver *d, comfy_outcome *o, rest_req_msg *final)
 {
-    dlv *e = dlv_add(r->dlv);
+    FB_ASSERT_OWNER(&d->owner);
+    dlv *e = dlv_add(d);
     e->used = true;
     e->stage = DLV_FINAL;
     e->out = *o;
     memset(o, 0, sizeof *o); /* moved */
-    e->expires_ms = comfy_token_expiry_ms(r, e->out.received_wall_ms);
-    rt_actor_hold(r->coord);
+    e->expires_ms = comfy_deliver_token_expiry_ms(d, e->out.received_wall_ms);
+    rt_actor_hold(d->cfg.self);
     final->final_write = true;
-    uint64_t reserve = notice_reserve(r);
+    uint64_t reserve = notice_reserve(d);
     uint64_t until = e->expires_ms > reserve ? e->expires_ms - reserve : 0;
-    if (!send_step(r, e, final, until)) {
+    if (!send_step(d, e, final, until)) {
         LOG_WARN("comfy", "job %" PRIu64 ": the final message could not be queued", e->out.job_id);
-        comfy_outcome_record(r, &e->out, false);
-        dlv_done(r, e);
+        comfy_outcome_record(d->cfg.analytics, &e->out, false);
+        dlv_done(d, e);
     }
 }
 
 /* The next route for the notice after the current one failed with status; false when none is
  * left (the user cannot be reached). */
-static bool next_route(comfy_runner *r, dlv *e, int status)
+static bool next_route(comfy_deliver *d, dlv *e, int status)
 {
     uint64_t now = rt_now_ms();
     const comfy_reply_ref *ref = &e->out.reply;
@@ -241,15 +182,15 @@ static bool next_route(comfy_runner *r, dlv *e, int status)
     if (e->stage == DLV_FINAL && status >= 400 && status < 500 && status != 404 && status != 429 &&
         token_alive) {
         e->stage = DLV_NOTICE_EDIT;
-        rest_req_msg *m = comfy_req_edit_original(ref, reply_edit_text_json(e->notice, true));
+        rest_req_msg *m = comfy_rest_edit_original_req(ref, reply_edit_text_json(e->notice, true));
         m->final_write = true;
-        if (send_step(r, e, m, e->expires_ms - 1000)) return true;
+        if (send_step(d, e, m, e->expires_ms - 1000)) return true;
     }
     if (e->stage < DLV_FOLLOWUP && token_alive) {
         e->stage = DLV_FOLLOWUP;
         rest_req_msg *m = reply_req_followup(ref->application_id, ref->token,
                                              reply_followup_text_json(e->notice, false));
-        if (send_step(r, e, m, e->expires_ms - 1000)) return true;
+        if (send_step(d, e, m, e->expires_ms - 1000)) return true;
     }
     if (e->stage < DLV_CHANNEL && e->out.channel_id) {
         e->stage = DLV_CHANNEL;
@@ -258,21 +199,22 @@ static bool next_route(comfy_runner *r, dlv *e, int status)
         /* names the user without pinging them: reply bodies never allow mentions */
         rest_req_msg *m =
             reply_req_channel_message(e->out.channel_id, reply_followup_text_json(text, false));
-        if (send_step(r, e, m, now + CHANNEL_RETRY_MS)) return true;
+        if (send_step(d, e, m, now + CHANNEL_RETRY_MS)) return true;
     }
     return false;
 }
 
-void comfy_dlv_on_result(comfy_runner *r, const rest_res_msg *res)
+void comfy_deliver_on_result(comfy_deliver *d, const rest_res_msg *res)
 {
-    uint64_t job_id = res->cookie & ~COMFY_FINAL_COOKIE_BIT;
-    dlv *e = dlv_find(r->dlv, job_id);
+    FB_ASSERT_OWNER(&d->owner);
+    uint64_t job_id = res->cookie & ~COMFY_DELIVER_COOKIE_BIT;
+    dlv *e = dlv_find(d, job_id);
     if (!e) return;
     bool ok = res->status >= 200 && res->status < 300;
     if (e->stage == DLV_FINAL) {
-        comfy_outcome_record(r, &e->out, ok);
+        comfy_outcome_record(d->cfg.analytics, &e->out, ok);
         dmsg_ref ref;
-        if (ok && r->analytics && dmsg_parse_ref(res->body, res->body_len, &ref)) {
+        if (ok && d->cfg.analytics && dmsg_parse_ref(res->body, res->body_len, &ref)) {
             /* Delivered: the message that shows it, for the stored result. */
             an_result_msg_event me = {.job_id = job_id,
                                       .user_id = e->out.user_id,
@@ -280,10 +222,10 @@ void comfy_dlv_on_result(comfy_runner *r, const rest_res_msg *res)
                                       .message_id = ref.message_id,
                                       .attachment_url =
                                           ref.attachment_url[0] ? ref.attachment_url : NULL};
-            an_record_result_msg(r->analytics, &me);
+            an_record_result_msg(d->cfg.analytics, &me);
         }
         if (ok) {
-            dlv_done(r, e);
+            dlv_done(d, e);
             return;
         }
         LOG_WARN("comfy", "job %" PRIu64 ": posting the %s failed (HTTP %d%s%s)", job_id,
@@ -297,27 +239,27 @@ void comfy_dlv_on_result(comfy_runner *r, const rest_res_msg *res)
         else
             snprintf(e->notice, sizeof e->notice, "%s", e->out.text);
     } else if (ok) {
-        dlv_done(r, e);
+        dlv_done(d, e);
         return;
     }
-    if (!next_route(r, e, res->status)) {
+    if (!next_route(d, e, res->status)) {
         LOG_ERROR("comfy",
                   "job %" PRIu64 ": user %" PRIu64 " could not be told (every route failed, last "
                   "HTTP %d)",
                   job_id, e->out.user_id, res->status);
-        dlv_done(r, e);
+        dlv_done(d, e);
     }
 }
 
-void comfy_dlv_abandon(comfy_runner *r)
+void comfy_deliver_abandon(comfy_deliver *d)
 {
-    comfy_deliveries *d = r->dlv;
+    FB_ASSERT_OWNER(&d->owner);
     for (unsigned i = 0; i < d->cap; i++) {
         dlv *e = &d->v[i];
         if (!e->used) continue;
         LOG_WARN("comfy", "job %" PRIu64 ": stopping before its final message was confirmed",
                  e->out.job_id);
-        if (e->stage == DLV_FINAL) comfy_outcome_record(r, &e->out, false);
-        dlv_done(r, e);
+        if (e->stage == DLV_FINAL) comfy_outcome_record(d->cfg.analytics, &e->out, false);
+        dlv_done(d, e);
     }
 }

@@ -6,8 +6,8 @@
  * jittered); lws pings idle sockets and hangs up on silence, so a zombie socket is noticed.
  * Callbacks never run after comfy_ws_stop has begun.
  */
-#ifndef FLUXBOT_COMFY_RUNNER_WS_H
-#define FLUXBOT_COMFY_RUNNER_WS_H
+#ifndef FLUXBOT_COMFY_WS_H
+#define FLUXBOT_COMFY_WS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,17 +1,13 @@
-/*
- * The runner's server table (comfy_servers, see comfy_runner_internal.h): one entry per ComfyUI
- * server with its health and load, shared by the coordinator (is any server usable?), the
- * workers (which server takes this job?) and the websocket thread (status events, link changes).
- * Every access takes the table's mutex, and nothing here calls out while holding it, so it can
- * never take part in a lock cycle (the rule breaks if a caller holds the registry's lock).
- */
+/* The runner's server table (see comfy_servers.h for who touches it and the lock rule). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "actors/comfy_runner_internal.h"
+#include "actors/comfy_servers.h"
+#include "comfy/comfy_proto.h"
 #include "fluxbot/log.h"
+#include "fluxbot/runtime.h"
 
 int comfy_servers_init(comfy_servers *t, const cfg_list *urls, uint64_t unanswered_ms, char *err,
                        size_t errlen)
@@ -56,6 +52,16 @@ static void pick_view(const comfy_servers *t, spick_server *tmp, uint64_t now)
         tmp[i] = t->v[i].pick;
         if (t->v[i].unanswered_until_ms > now) tmp[i].up = false;
     }
+}
+
+const char *comfy_servers_url(const comfy_servers *t, unsigned s)
+{
+    return s < t->n ? t->v[s].url : "";
+}
+
+const char *comfy_servers_label(const comfy_servers *t, unsigned s)
+{
+    return s < t->n ? t->v[s].label : "ComfyUI";
 }
 
 bool comfy_servers_any_usable(comfy_servers *t)

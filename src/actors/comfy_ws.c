@@ -1,5 +1,5 @@
-/* One lws client thread for every ComfyUI websocket (see comfy_runner_ws.h). */
-#include "actors/comfy_runner_ws.h"
+/* One lws client thread for every ComfyUI websocket (see comfy_ws.h). */
+#include "actors/comfy_ws.h"
 
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -128,7 +128,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if (!c) break;
-        /* "server N" counts from 1, as everywhere else (comfy_runner_servers.c labels) */
+        /* "server N" counts from 1, as everywhere else (comfy_servers.c labels) */
         LOG_DEBUG("comfy_ws", "server %u: connect failed: %s", c->index + 1,
                   in ? (const char *)in : "?");
         c->wsi = NULL;

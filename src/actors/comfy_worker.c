@@ -1,8 +1,12 @@
 /*
- * The worker side of the runner ("comfy_worker" pool): one job at a time per thread, run to the
- * end with blocking HTTP on a per-thread curl handle, following the websocket events routed to
- * the job's channel. Everything the user sees of a running job is sent from here: progress edits
- * (throttled per job), the final result or a clear failure, and the analytics rows.
+ * The worker pool (see comfy_worker.h for threads and dependencies): one job at a time per
+ * thread, run to the end with blocking HTTP on a per-thread curl handle, following the websocket
+ * events routed to the job's channel. The progress edits of a running job are sent from here
+ * (throttled per job); its final message is prepared here and sent by the coordinator.
+ *
+ * A job's run, in named steps: run_job = job_begin → fetch_inputs → generate (pick_server →
+ * upload_inputs → submit → follow, resubmitted once when lost) → deliver (websocket_output or
+ * output_url + fetch_output → final_edit) → job_report → job_end.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,14 +19,17 @@
 #include <unistd.h>
 
 #include "analytics/an_record.h"
-#include "actors/comfy_runner_http.h"
-#include "actors/comfy_runner_internal.h"
+#include "actors/comfy_http.h"
+#include "actors/comfy_rest.h"
+#include "actors/comfy_runner.h" /* the actors' names */
+#include "actors/comfy_worker.h"
 #include "comfy/image.h"
 #include "comfy/image_check.h"
 #include "comfy/result.h"
 #include "discord/reply.h"
 #include "fluxbot/log.h"
 #include "util/util_json.h"
+#include "util/util_rand.h"
 #include "util/util_time.h"
 
 #define EVENT_BATCH 64
@@ -34,17 +41,29 @@ static _Thread_local unsigned tls_worker; /* this worker's index: names its uplo
 /* The bot's uploads live in this subfolder of ComfyUI's input folder (see upload_inputs). */
 #define COMFY_UPLOAD_SUBFOLDER "fluxbot"
 
-int comfy_worker_thread_start(rt_actor *self, void *state, unsigned index)
+struct comfy_worker {
+    comfy_worker_config cfg; /* immutable after comfy_worker_new */
+    rt_actor *actor;
+    /* stop: set once by comfy_worker_stop, read by every worker thread */
+    atomic_bool stopping;
+    _Atomic uint64_t stop_deadline_ms;
+    /* counters (every worker thread adds, the metrics read) */
+    _Atomic uint64_t n_succeeded, n_failed, n_resubmitted, n_edits, n_suppressed;
+    _Atomic uint64_t n_timed, run_ms_sum, total_ms_sum;
+    _Atomic uint64_t avg_job_ms; /* running average of successful jobs, for ETAs */
+};
+
+static int worker_thread_start(rt_actor *self, void *state, unsigned index)
 {
     (void)self;
-    comfy_runner *r = state;
+    comfy_worker *r = state;
     tls_worker = index;
     tls_http = comfy_http_new();
-    comfy_http_set_connect_timeout(tls_http, (long)r->connect_timeout_ms);
+    comfy_http_set_connect_timeout(tls_http, (long)r->cfg.connect_timeout_ms);
     return tls_http ? 0 : -1;
 }
 
-void comfy_worker_thread_exit(rt_actor *self, void *state, unsigned index)
+static void worker_thread_exit(rt_actor *self, void *state, unsigned index)
 {
     (void)self;
     (void)state;
@@ -62,8 +81,10 @@ typedef enum outcome {
     OUT_CONTINUE,    /* follow()'s steps: no outcome yet */
 } outcome;
 
+/* One running job: this worker thread only, from job_begin to job_end. */
 typedef struct jctx {
-    comfy_runner *r;
+    comfy_worker *r;
+    rt_actor *reply_to; /* where status and done go */
     comfy_http *http;
     comfy_job *job;
     const wf_workflow *wf;
@@ -111,29 +132,29 @@ static void send_status(jctx *x)
     m->queue_position = x->prog.queue_position;
     m->percent = prog_percent(&x->prog);
     m->server = x->server;
-    if (rt_send(x->r->coord, &m->hdr) != 0) rt_msg_free(&m->hdr);
+    if (rt_send(x->reply_to, &m->hdr) != 0) rt_msg_free(&m->hdr);
     x->last_status_phase = x->prog.phase;
 }
 
 /* Edits the deferred message with the progress text, at most once per progress interval. */
 static void progress(jctx *x)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     uint64_t now = rt_now_ms();
     x->prog.avg_job_ms = atomic_load(&r->avg_job_ms);
     char text[300];
     prog_text(&x->prog, kind_label(x->job), now, text, sizeof text);
-    if (!prog_throttle_allow(&x->thr, text, now, r->progress_ms)) {
+    if (!prog_throttle_allow(&x->thr, text, now, r->cfg.progress_ms)) {
         atomic_fetch_add(&r->n_suppressed, 1);
         if (x->prog.phase != x->last_status_phase) send_status(x);
         return;
     }
-    comfy_rest_edit_original(r, &x->job->reply, reply_edit_text_json(text, false), false);
+    comfy_rest_edit_original(r->cfg.rest, &x->job->reply, reply_edit_text_json(text, false), false);
     atomic_fetch_add(&r->n_edits, 1);
     send_status(x);
 }
 
-static bool past_stop_deadline(comfy_runner *r)
+static bool past_stop_deadline(comfy_worker *r)
 {
     return atomic_load(&r->stopping) && rt_now_ms() >= atomic_load(&r->stop_deadline_ms);
 }
@@ -149,7 +170,7 @@ static void fmt_mb(char *out, size_t n, uint64_t bytes)
  * malformed, truncated or over the dimension limits reaches ComfyUI. */
 static bool fetch_inputs(jctx *x)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     comfy_job *j = x->job;
     for (unsigned i = 0; i < j->nimages; i++) {
         cjob_image *img = &j->images[i];
@@ -158,17 +179,18 @@ static bool fetch_inputs(jctx *x)
         snprintf(what, sizeof what, j->nimages > 1 ? "image%u" : "The image", i + 1);
         comfy_http_res res;
         dlpol_fail f;
-        int rc = comfy_http_download(x->http, img->url, &r->dl_policy, (size_t)r->max_attachment,
-                                     (long)r->http_timeout_ms, &res, &f);
+        int rc =
+            comfy_http_download(x->http, img->url, r->cfg.dl_policy, (size_t)r->cfg.max_attachment,
+                                (long)r->cfg.http_timeout_ms, &res, &f);
         if (rc != 0) {
             char why[160];
-            dlpol_fail_text(f, res.status, r->max_attachment, why, sizeof why);
+            dlpol_fail_text(f, res.status, r->cfg.max_attachment, why, sizeof why);
             /* the log names the cause, never the URL (it carries Discord's signature) */
             LOG_WARN("comfy", "job %" PRIu64 ": input image %u not downloaded: %s (HTTP %d)", j->id,
                      i + 1, dlpol_fail_name(f), res.status);
             if (f == DLFAIL_TOO_LARGE) {
                 char lim[32];
-                fmt_mb(lim, sizeof lim, r->max_attachment);
+                fmt_mb(lim, sizeof lim, r->cfg.max_attachment);
                 set_fail(x, "input_too_large", "%s is larger than the %s limit.", what, lim);
             } else {
                 set_fail(x, "input_download", "%s could not be downloaded: %s.", what, why);
@@ -179,7 +201,7 @@ static bool fetch_inputs(jctx *x)
         char why[200];
         imgchk_info info;
         imgchk_verdict v =
-            imgchk_validate(res.body, res.len, &r->img_limits, &info, why, sizeof why);
+            imgchk_validate(res.body, res.len, &r->cfg.img_limits, &info, why, sizeof why);
         if (v != IMGCHK_OK) {
             LOG_WARN("comfy", "job %" PRIu64 ": input image %u refused (%s): %s", j->id, i + 1,
                      imgchk_verdict_name(v), why);
@@ -207,13 +229,13 @@ static bool fetch_inputs(jctx *x)
  * unanswered: then only another server will do, so a hanging server costs one timeout. */
 static int pick_server(jctx *x, int exclude)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     uint64_t wait =
-        r->no_server_wait_ms < PICK_RACE_WAIT_MS ? r->no_server_wait_ms : PICK_RACE_WAIT_MS;
-    if (exclude >= 0) wait = x->unanswered ? 0 : r->no_server_wait_ms;
+        r->cfg.no_server_wait_ms < PICK_RACE_WAIT_MS ? r->cfg.no_server_wait_ms : PICK_RACE_WAIT_MS;
+    if (exclude >= 0) wait = x->unanswered ? 0 : r->cfg.no_server_wait_ms;
     uint64_t until = rt_now_ms() + wait;
     for (;;) {
-        int s = comfy_servers_acquire(&r->srv, exclude, true);
+        int s = comfy_servers_acquire(r->cfg.srv, exclude, true);
         if (s >= 0) return s;
         if (rt_now_ms() >= until || past_stop_deadline(r)) return -1;
         progress(x);
@@ -223,7 +245,7 @@ static int pick_server(jctx *x, int exclude)
 
 static outcome upload_inputs(jctx *x)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     comfy_job *j = x->job;
     for (unsigned i = 0; i < j->nimages; i++) {
         cjob_image *img = &j->images[i];
@@ -236,13 +258,14 @@ static outcome upload_inputs(jctx *x)
         char name[128];
         snprintf(name, sizeof name, "w%u_image%u.%s", tls_worker, i + 1, img_ext(img->type));
         comfy_http_res res;
-        int rc = comfy_http_upload_into(x->http, r->srv.v[x->server].url, COMFY_UPLOAD_SUBFOLDER,
-                                        true, name, img_mime(img->type), img->data, img->len,
-                                        (long)r->http_timeout_ms, &res);
+        int rc = comfy_http_upload_into(x->http, comfy_servers_url(r->cfg.srv, (unsigned)x->server),
+                                        COMFY_UPLOAD_SUBFOLDER, true, name, img_mime(img->type),
+                                        img->data, img->len, (long)r->cfg.http_timeout_ms, &res);
         if (rc != 0 || res.status != 200 ||
             cproto_parse_upload((const char *)res.body, x->uploaded[i], sizeof x->uploaded[i])) {
             LOG_WARN("comfy", "job %" PRIu64 ": upload to %s failed (HTTP %d%s%s)", j->id,
-                     r->srv.v[x->server].label, res.status, res.error[0] ? ": " : "", res.error);
+                     comfy_servers_label(r->cfg.srv, (unsigned)x->server), res.status,
+                     res.error[0] ? ": " : "", res.error);
             comfy_http_res_free(&res);
             return OUT_LOST;
         }
@@ -256,7 +279,7 @@ static void interrupt_prompt(jctx *x);
 
 static outcome submit(jctx *x)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     comfy_job *j = x->job;
     const char *names[COMFY_MAX_IMAGES] = {x->uploaded[0], x->uploaded[1]};
     char prefix[64];
@@ -276,28 +299,27 @@ static outcome submit(jctx *x)
         return OUT_FAILED;
     }
     uint8_t rnd[16];
-    uint64_t a = comfy_new_job_id(r) * 0x9E3779B97F4A7C15ULL, b = j->id ^ (uint64_t)rt_now_ns();
-    b *= 0xD1B54A32D192ED03ULL;
+    uint64_t a = util_rand_u64(), b = util_rand_u64() ^ j->id;
     memcpy(rnd, &a, 8);
     memcpy(rnd + 8, &b, 8);
     cproto_uuid(rnd, x->pid);
     /* registered before the POST: events may beat its reply */
-    comfy_events_register(&r->events, (unsigned)x->server, x->pid, x->chan);
-    char *body = cproto_prompt_body(x->graph, r->client_id, x->pid);
+    comfy_events_register(r->cfg.events, (unsigned)x->server, x->pid, x->chan);
+    char *body = cproto_prompt_body(x->graph, r->cfg.client_id, x->pid);
     char url[CFG_STR + 16];
-    snprintf(url, sizeof url, "%s/prompt", r->srv.v[x->server].url);
+    snprintf(url, sizeof url, "%s/prompt", comfy_servers_url(r->cfg.srv, (unsigned)x->server));
     comfy_http_res res;
-    int rc = comfy_http_post_json(x->http, url, body, (long)r->http_timeout_ms, &res);
+    int rc = comfy_http_post_json(x->http, url, body, (long)r->cfg.http_timeout_ms, &res);
     free(body);
     if (rc != 0) {
         LOG_WARN("comfy", "job %" PRIu64 ": POST /prompt to %s failed: %s", j->id,
-                 r->srv.v[x->server].label, res.error);
+                 comfy_servers_label(r->cfg.srv, (unsigned)x->server), res.error);
         if (res.status == 0) {
-            comfy_servers_unanswered(&r->srv, (unsigned)x->server);
+            comfy_servers_unanswered(r->cfg.srv, (unsigned)x->server);
             x->unanswered = true;
         }
         comfy_http_res_free(&res);
-        comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
+        comfy_events_unregister(r->cfg.events, (unsigned)x->server, x->pid);
         return OUT_LOST;
     }
     cproto_submit sub;
@@ -312,41 +334,43 @@ static outcome submit(jctx *x)
         LOG_WARN("comfy",
                  "job %" PRIu64 " (%s workflow %s): %s queued prompt %s without some "
                  "outputs: %s",
-                 j->id, wf_kind_name(x->wf->kind), x->wf->name, r->srv.v[x->server].label,
-                 sub.prompt_id, sub.operator_text);
+                 j->id, wf_kind_name(x->wf->kind), x->wf->name,
+                 comfy_servers_label(r->cfg.srv, (unsigned)x->server), sub.prompt_id,
+                 sub.operator_text);
     }
     if (!sub.ok && sub.partial) {
         /* none of our outputs will be produced: take the prompt back off ComfyUI's queue */
-        comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
+        comfy_events_unregister(r->cfg.events, (unsigned)x->server, x->pid);
         snprintf(x->pid, sizeof x->pid, "%s", sub.prompt_id);
         interrupt_prompt(x);
         set_fail(x, "validation", "%s", sub.user_text);
         return OUT_FAILED;
     }
     if (!sub.ok) {
-        comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
+        comfy_events_unregister(r->cfg.events, (unsigned)x->server, x->pid);
         if (status >= 500 || status == 0) {
-            LOG_WARN("comfy", "job %" PRIu64 ": %s: %s", j->id, r->srv.v[x->server].label,
-                     sub.operator_text);
+            LOG_WARN("comfy", "job %" PRIu64 ": %s: %s", j->id,
+                     comfy_servers_label(r->cfg.srv, (unsigned)x->server), sub.operator_text);
             return OUT_LOST;
         }
         /* the operator needs every node error; the user gets the first one */
         LOG_ERROR("comfy", "job %" PRIu64 " (%s workflow %s) rejected by %s: %s", j->id,
-                  wf_kind_name(x->wf->kind), x->wf->name, r->srv.v[x->server].label,
-                  sub.operator_text);
+                  wf_kind_name(x->wf->kind), x->wf->name,
+                  comfy_servers_label(r->cfg.srv, (unsigned)x->server), sub.operator_text);
         set_fail(x, "validation", "%s", sub.user_text);
         return OUT_FAILED;
     }
     if (strcmp(sub.prompt_id, x->pid) != 0) {
         /* an older server ignored our id: follow the one it chose (buffered events move over) */
-        comfy_events_unregister(&r->events, (unsigned)x->server, x->pid);
+        comfy_events_unregister(r->cfg.events, (unsigned)x->server, x->pid);
         snprintf(x->pid, sizeof x->pid, "%s", sub.prompt_id);
-        comfy_events_register(&r->events, (unsigned)x->server, x->pid, x->chan);
+        comfy_events_register(r->cfg.events, (unsigned)x->server, x->pid, x->chan);
     }
     LOG_INFO("comfy", "job %" PRIu64 " submitted to %s (%s) as prompt %s%s", j->id,
-             r->srv.v[x->server].label, r->srv.v[x->server].url, x->pid,
+             comfy_servers_label(r->cfg.srv, (unsigned)x->server),
+             comfy_servers_url(r->cfg.srv, (unsigned)x->server), x->pid,
              x->resubmitted ? " (resubmitted)" : "");
-    comfy_servers_submitted(&r->srv, (unsigned)x->server, +1);
+    comfy_servers_submitted(r->cfg.srv, (unsigned)x->server, +1);
     x->submitted = true;
     return OUT_OK;
 }
@@ -355,11 +379,12 @@ typedef enum rec_state { REC_DONE, REC_PENDING, REC_RUNNING, REC_ABSENT, REC_ERR
 
 static bool get_history(jctx *x)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     char url[CFG_STR + 128];
-    snprintf(url, sizeof url, "%s/history/%s", r->srv.v[x->server].url, x->pid);
+    snprintf(url, sizeof url, "%s/history/%s", comfy_servers_url(r->cfg.srv, (unsigned)x->server),
+             x->pid);
     comfy_http_res res;
-    int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->http_timeout_ms, &res);
+    int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->cfg.http_timeout_ms, &res);
     const char *pref[WF_MAX_TARGETS];
     for (unsigned i = 0; i < x->wf->noutputs; i++)
         pref[i] = x->wf->outputs[i];
@@ -374,13 +399,13 @@ static bool get_history(jctx *x)
 /* Where is our prompt? history → done; queue → waiting or running; neither → lost. */
 static rec_state reconcile(jctx *x)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     if (!get_history(x)) return REC_ERROR;
     if (x->hist.found) return REC_DONE;
     char url[CFG_STR + 16];
-    snprintf(url, sizeof url, "%s/queue", r->srv.v[x->server].url);
+    snprintf(url, sizeof url, "%s/queue", comfy_servers_url(r->cfg.srv, (unsigned)x->server));
     comfy_http_res res;
-    int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->http_timeout_ms, &res);
+    int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->cfg.http_timeout_ms, &res);
     cproto_queue_pos q;
     bool ok =
         rc == 0 && res.status == 200 && cproto_parse_queue((const char *)res.body, x->pid, &q) == 0;
@@ -401,14 +426,14 @@ static rec_state reconcile(jctx *x)
 
 static void interrupt_prompt(jctx *x)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     char url[CFG_STR + 32], body[128];
     comfy_http_res res;
-    snprintf(url, sizeof url, "%s/queue", r->srv.v[x->server].url);
+    snprintf(url, sizeof url, "%s/queue", comfy_servers_url(r->cfg.srv, (unsigned)x->server));
     snprintf(body, sizeof body, "{\"delete\":[\"%s\"]}", x->pid);
     comfy_http_post_json(x->http, url, body, 5000, &res);
     comfy_http_res_free(&res);
-    snprintf(url, sizeof url, "%s/interrupt", r->srv.v[x->server].url);
+    snprintf(url, sizeof url, "%s/interrupt", comfy_servers_url(r->cfg.srv, (unsigned)x->server));
     snprintf(body, sizeof body, "{\"prompt_id\":\"%s\"}", x->pid);
     comfy_http_post_json(x->http, url, body, 5000, &res);
     comfy_http_res_free(&res);
@@ -424,14 +449,14 @@ static void note_started(jctx *x)
     if (x->started_noted) return;
     x->started_noted = true;
     prog_set_phase(&x->prog, PROG_LOADING, rt_now_ms());
-    if (x->r->analytics) {
+    if (x->r->cfg.analytics) {
         char d[96];
         snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"server\":%d}", x->job->id, x->server + 1);
         an_activity_event e = {.user_id = x->job->origin.user_id,
                                .guild_id = x->job->origin.guild_id,
                                .action = "job_started",
                                .details = d};
-        an_record_activity(x->r->analytics, &e);
+        an_record_activity(x->r->cfg.analytics, &e);
     }
 }
 
@@ -467,20 +492,21 @@ typedef struct follow_state {
  * undo that. */
 static outcome vanished(jctx *x, follow_state *fs)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     if (!fs->link_ever_changed) {
         /* a restart's socket drop may still be on its way: wait one reconcile period for it
          * (the prompt is gone, so its events no longer matter) */
         cproto_event evs[8];
         bool lc = false;
-        comfy_chan_wait(x->chan, evs, 8, r->reconcile_poll_ms, &lc);
+        comfy_chan_wait(x->chan, evs, 8, r->cfg.reconcile_poll_ms, &lc);
         if (lc) fs->link_ever_changed = true;
     }
-    if (fs->link_ever_changed || !comfy_servers_up(&r->srv, (unsigned)x->server)) return OUT_LOST;
+    if (fs->link_ever_changed || !comfy_servers_up(r->cfg.srv, (unsigned)x->server))
+        return OUT_LOST;
     LOG_WARN("comfy",
              "job %" PRIu64 ": prompt %s left %s's queue while its websocket stayed up: "
              "cancelled there, not resubmitted",
-             x->job->id, x->pid, r->srv.v[x->server].label);
+             x->job->id, x->pid, comfy_servers_label(r->cfg.srv, (unsigned)x->server));
     set_fail(x, "cancelled", "The job was cancelled on the ComfyUI server.");
     return OUT_FAILED;
 }
@@ -540,25 +566,25 @@ static outcome apply_events(jctx *x, follow_state *fs, const cproto_event *evs, 
  * reconcile_poll_ms, until the socket is up and the answer is clear. */
 static outcome reconcile_link(jctx *x, follow_state *fs, bool ws_up, uint64_t now)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     if (!(fs->need_reconcile || !ws_up) || now < fs->next_reconcile) return OUT_CONTINUE;
     rec_state st = reconcile(x);
-    fs->next_reconcile = now + r->reconcile_poll_ms;
+    fs->next_reconcile = now + r->cfg.reconcile_poll_ms;
     if (st == REC_DONE) return from_history(x);
     if (st == REC_ABSENT) return OUT_LOST;
     if (st == REC_ERROR) {
         if (!fs->trouble_since) fs->trouble_since = now;
         /* socket down and the server unreachable over HTTP too: it is down (a ComfyUI that
          * is up but slow keeps its socket, and its jobs keep the stall timeout) */
-        if (!ws_up && ++fs->failed_reconciles >= r->down_after) {
+        if (!ws_up && ++fs->failed_reconciles >= r->cfg.down_after) {
             LOG_WARN("comfy",
                      "job %" PRIu64 ": %s (%s) is down (websocket dropped, %u reconciles "
                      "failed); resubmitting the job elsewhere now",
-                     x->job->id, r->srv.v[x->server].label, r->srv.v[x->server].url,
-                     fs->failed_reconciles);
+                     x->job->id, comfy_servers_label(r->cfg.srv, (unsigned)x->server),
+                     comfy_servers_url(r->cfg.srv, (unsigned)x->server), fs->failed_reconciles);
             return OUT_LOST;
         }
-        if (now - fs->trouble_since >= r->stall_ms) return OUT_LOST;
+        if (now - fs->trouble_since >= r->cfg.stall_ms) return OUT_LOST;
     } else {
         fs->failed_reconciles = 0;
         fs->trouble_since = 0;
@@ -572,7 +598,7 @@ static outcome reconcile_link(jctx *x, follow_state *fs, bool ws_up, uint64_t no
 static outcome poll_position(jctx *x, follow_state *fs, bool ws_up, uint64_t now)
 {
     if (x->started_noted || now < fs->next_queue_poll || !ws_up) return OUT_CONTINUE;
-    fs->next_queue_poll = now + x->r->queue_poll_ms;
+    fs->next_queue_poll = now + x->r->cfg.queue_poll_ms;
     rec_state st = reconcile(x);
     if (st == REC_DONE) return from_history(x);
     if (st == REC_ABSENT) return vanished(x, fs);
@@ -584,8 +610,8 @@ static outcome poll_position(jctx *x, follow_state *fs, bool ws_up, uint64_t now
 /* Silence: waiting in a queue is fine; a running prompt that says nothing is stalled. */
 static outcome check_silence(jctx *x, follow_state *fs, bool ws_up, uint64_t now)
 {
-    comfy_runner *r = x->r;
-    if (!ws_up || now - fs->last_event < r->stall_ms) return OUT_CONTINUE;
+    comfy_worker *r = x->r;
+    if (!ws_up || now - fs->last_event < r->cfg.stall_ms) return OUT_CONTINUE;
     rec_state st = reconcile(x);
     if (st == REC_DONE) return from_history(x);
     if (st == REC_PENDING) {
@@ -593,7 +619,7 @@ static outcome check_silence(jctx *x, follow_state *fs, bool ws_up, uint64_t now
         return OUT_CONTINUE;
     }
     LOG_WARN("comfy", "job %" PRIu64 ": no word from %s for %" PRIu64 " ms (%s)", x->job->id,
-             r->srv.v[x->server].label, now - fs->last_event,
+             comfy_servers_label(r->cfg.srv, (unsigned)x->server), now - fs->last_event,
              st == REC_RUNNING ? "running, stalled" : "missing");
     if (st == REC_RUNNING) {
         interrupt_prompt(x);
@@ -606,7 +632,7 @@ static outcome check_silence(jctx *x, follow_state *fs, bool ws_up, uint64_t now
  * runs the named checks in order; the first that reaches an outcome ends the job's run. */
 static outcome follow(jctx *x)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     cproto_event evs[EVENT_BATCH];
     follow_state fs = {.last_event = rt_now_ms()};
     fs.next_queue_poll = fs.last_event;
@@ -623,7 +649,7 @@ static outcome follow(jctx *x)
         uint64_t now = rt_now_ms();
         if (link_changed) fs.need_reconcile = fs.link_ever_changed = true;
         outcome oc = apply_events(x, &fs, evs, n, now);
-        bool ws_up = comfy_servers_up(&r->srv, (unsigned)x->server);
+        bool ws_up = comfy_servers_up(r->cfg.srv, (unsigned)x->server);
         if (oc == OUT_CONTINUE) oc = reconcile_link(x, &fs, ws_up, now);
         if (oc == OUT_CONTINUE) oc = poll_position(x, &fs, ws_up, now);
         if (oc == OUT_CONTINUE) oc = check_silence(x, &fs, ws_up, now);
@@ -635,9 +661,9 @@ static outcome follow(jctx *x)
 static void release_server(jctx *x)
 {
     if (x->server < 0) return;
-    if (x->pid[0]) comfy_events_unregister(&x->r->events, (unsigned)x->server, x->pid);
-    if (x->submitted) comfy_servers_submitted(&x->r->srv, (unsigned)x->server, -1);
-    comfy_servers_release(&x->r->srv, (unsigned)x->server);
+    if (x->pid[0]) comfy_events_unregister(x->r->cfg.events, (unsigned)x->server, x->pid);
+    if (x->submitted) comfy_servers_submitted(x->r->cfg.srv, (unsigned)x->server, -1);
+    comfy_servers_release(x->r->cfg.srv, (unsigned)x->server);
     x->submitted = false;
     x->pid[0] = '\0';
     x->server = -1;
@@ -645,9 +671,9 @@ static void release_server(jctx *x)
 
 /* Keeps a copy of the result in output_dir (when set): written to a temporary name, then
  * renamed, so a reader never sees half a file. Failures are logged, never fatal. */
-static void keep_copy(comfy_runner *r, const char *filename, const uint8_t *data, size_t len)
+static void keep_copy(comfy_worker *r, const char *filename, const uint8_t *data, size_t len)
 {
-    const char *dir = r->rc.cfg->output_dir;
+    const char *dir = r->cfg.output_dir ? r->cfg.output_dir : "";
     if (!dir[0]) return;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         LOG_WARN("comfy", "output_dir %s: %s", dir, strerror(errno));
@@ -677,7 +703,7 @@ static bool output_url(jctx *x, char *url, size_t cap)
         set_fail(x, "output", "The output file name is too long to fetch.");
         return false;
     }
-    snprintf(url, cap, "%s%s", x->r->srv.v[x->server].url, view);
+    snprintf(url, cap, "%s%s", comfy_servers_url(x->r->cfg.srv, (unsigned)x->server), view);
     return true;
 }
 
@@ -697,7 +723,7 @@ static bool fetch_output(jctx *x, const char *url, comfy_http_res *res)
     if (cap > (512u << 20)) cap = 512u << 20;
     prog_set_phase(&x->prog, PROG_DOWNLOADING, rt_now_ms());
     progress(x);
-    int rc = comfy_http_get(x->http, url, (size_t)cap, (long)x->r->http_timeout_ms, res);
+    int rc = comfy_http_get(x->http, url, (size_t)cap, (long)x->r->cfg.http_timeout_ms, res);
     if (rc != 0 || res->status != 200) {
         set_fail(x, "output", "The result could not be fetched from ComfyUI (%s%d).",
                  res->too_large ? "too large, HTTP " : "HTTP ", res->status);
@@ -711,7 +737,7 @@ static bool fetch_output(jctx *x, const char *url, comfy_http_res *res)
  * channel's upload limit, the result's note says why the file is missing). */
 static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     comfy_job *j = x->job;
     img_type t = img_sniff(res->body, res->len);
     bool is_video = j->kind == COMFY_KIND_VIDEO || img_is_video(t);
@@ -724,9 +750,11 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
                       .filename = filename,
                       .is_video = is_video,
                       .is_image = is_image,
-                      .upscale_offered = decl_set_button(r->cat.decls) != NULL,
+                      .upscale_offered = decl_set_button(r->cfg.cat->decls) != NULL,
                       .generation_ms = rt_now_ms() - x->t0,
-                      .server_label = r->srv.n > 1 ? r->srv.v[x->server].label : NULL};
+                      .server_label = r->cfg.srv->n > 1
+                                          ? comfy_servers_label(r->cfg.srv, (unsigned)x->server)
+                                          : NULL};
     uint64_t limit = upload_limit(j);
     char note[300];
     if (res->len > limit) {
@@ -742,7 +770,7 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
         cr.is_image = false;
         cr.note = note;
     }
-    rest_req_msg *m = comfy_req_edit_original(&j->reply, cres_final_payload(&cr));
+    rest_req_msg *m = comfy_rest_edit_original_req(&j->reply, cres_final_payload(&cr));
     if (cr.filename) {
         rest_req_add_file_owned(m, filename, img_mime(t), res->body, res->len);
         res->body = NULL;
@@ -799,7 +827,7 @@ static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
  * (on another server when there is one). */
 static outcome generate(jctx *x)
 {
-    comfy_runner *r = x->r;
+    comfy_worker *r = x->r;
     int exclude = -1;
     for (;;) {
         x->server = pick_server(x, exclude);
@@ -829,7 +857,7 @@ static outcome generate(jctx *x)
             return OUT_FAILED;
         }
         LOG_WARN("comfy", "job %" PRIu64 " lost on %s; resubmitting on another server", x->job->id,
-                 r->srv.v[lost_on].label);
+                 comfy_servers_label(r->cfg.srv, (unsigned)lost_on));
         atomic_fetch_add(&r->n_resubmitted, 1);
         x->resubmitted = true;
         x->prog.resubmitted = true;
@@ -841,7 +869,7 @@ static outcome generate(jctx *x)
 }
 
 /* Counters and timings of a finished job (either outcome). */
-static void count_finished(comfy_runner *r, const comfy_job *job, bool ok, uint64_t ms)
+static void count_finished(comfy_worker *r, const comfy_job *job, bool ok, uint64_t ms)
 {
     if (ok) {
         atomic_fetch_add(&r->n_succeeded, 1);
@@ -871,68 +899,185 @@ static void job_cleanup(jctx *x)
     }
 }
 
-static void run_job(comfy_runner *r, comfy_http *http, comfy_job *job)
+/* The job's context on this thread: no server yet, a fresh channel, the clock started. */
+static void job_begin(jctx *x, comfy_worker *r, comfy_http *http, comfy_job *job,
+                      rt_actor *reply_to)
 {
-    jctx x;
-    memset(&x, 0, sizeof x);
-    x.r = r;
-    x.http = http;
-    x.job = job;
-    x.server = -1;
-    x.t0 = rt_now_ms();
-    x.wf = job->decl ? job->decl->wf : NULL;
-    prog_init(&x.prog, x.t0);
-    x.chan = comfy_chan_new(1024);
-    comfy_done_msg *done = comfy_done_msg_new(NULL);
-    rest_req_msg *final_msg = NULL;
-    outcome oc = OUT_FAILED;
-    if (!x.wf) {
-        set_fail(&x, "workflow", "/%s is not set up on this bot.", job->command);
-    } else {
-        progress(&x);
-        if (fetch_inputs(&x)) oc = generate(&x);
-    }
-    if (oc == OUT_INTERRUPTED)
-        set_fail(&x, "interrupted", "The generation was interrupted on the ComfyUI server.");
-    if (oc == OUT_OK && !(final_msg = deliver(&x, done))) oc = OUT_FAILED;
-    uint64_t ms = rt_now_ms() - x.t0;
-    bool ok = oc == OUT_OK;
-    if (!ok)
-        final_msg = comfy_req_edit_original(&job->reply, reply_edit_text_json(x.fail_text, true));
-    if (ok) {
-        LOG_INFO("comfy", "job %" PRIu64 " finished in %" PRIu64 " ms", job->id, ms);
-    } else if (!strcmp(x.fail_reason, "node_error") || !strcmp(x.fail_reason, "interrupted") ||
-               !strcmp(x.fail_reason, "no_output") || !strcmp(x.fail_reason, "lost") ||
-               !strcmp(x.fail_reason, "cancelled")) {
-        /* ComfyUI's side failed: the operator has something to look at */
-        LOG_WARN("comfy", "job %" PRIu64 " failed after %" PRIu64 " ms (%s): %s", job->id, ms,
-                 x.fail_reason, x.fail_text);
-    } else {
-        LOG_INFO("comfy", "job %" PRIu64 " failed after %" PRIu64 " ms (%s): %s", job->id, ms,
-                 x.fail_reason, x.fail_text);
-    }
-    count_finished(r, job, ok, ms);
-    /* recorded by the coordinator once the final message's fate is known */
-    comfy_outcome_fill(&done->out, job, ok, ms, ok ? NULL : x.fail_reason, ok ? NULL : x.fail_text);
-    job_cleanup(&x);
-    done->job = job; /* the coordinator owns the job from here */
-    done->success = ok;
-    done->duration_ms = ms;
-    done->final = final_msg;
-    if (rt_send_spill(r->coord, &done->hdr) != 0) rt_msg_free(&done->hdr);
+    memset(x, 0, sizeof *x);
+    x->r = r;
+    x->http = http;
+    x->job = job;
+    x->reply_to = reply_to;
+    x->server = -1;
+    x->t0 = rt_now_ms();
+    x->wf = job->decl ? job->decl->wf : NULL;
+    prog_init(&x->prog, x->t0);
+    x->chan = comfy_chan_new(1024);
 }
 
-void comfy_worker_on_message(rt_actor *self, void *state, rt_msg *m)
+/* Runs the job to an outcome; on success *final is the result's edit. */
+static outcome job_run(jctx *x, comfy_done_msg *done, rest_req_msg **final)
+{
+    outcome oc = OUT_FAILED;
+    if (!x->wf) {
+        set_fail(x, "workflow", "/%s is not set up on this bot.", x->job->command);
+        return OUT_FAILED;
+    }
+    progress(x);
+    if (fetch_inputs(x)) oc = generate(x);
+    if (oc == OUT_INTERRUPTED)
+        set_fail(x, "interrupted", "The generation was interrupted on the ComfyUI server.");
+    if (oc == OUT_OK && !(* final = deliver(x, done))) oc = OUT_FAILED;
+    return oc;
+}
+
+/* One log line for the job's end: a failure on ComfyUI's side is a warning (the operator has
+ * something to look at), one of the user's or the bot's an info. */
+static void job_report(const jctx *x, bool ok, uint64_t ms)
+{
+    const char *why = x->fail_reason;
+    if (ok) {
+        LOG_INFO("comfy", "job %" PRIu64 " finished in %" PRIu64 " ms", x->job->id, ms);
+    } else if (!strcmp(why, "node_error") || !strcmp(why, "interrupted") ||
+               !strcmp(why, "no_output") || !strcmp(why, "lost") || !strcmp(why, "cancelled")) {
+        LOG_WARN("comfy", "job %" PRIu64 " failed after %" PRIu64 " ms (%s): %s", x->job->id, ms,
+                 why, x->fail_text);
+    } else {
+        LOG_INFO("comfy", "job %" PRIu64 " failed after %" PRIu64 " ms (%s): %s", x->job->id, ms,
+                 why, x->fail_text);
+    }
+}
+
+/* Hands the job, its outcome and its final edit back to whoever sent it. */
+static void job_end(jctx *x, comfy_done_msg *done, bool ok, uint64_t ms, rest_req_msg *final)
+{
+    comfy_job *job = x->job;
+    count_finished(x->r, job, ok, ms);
+    /* recorded by the coordinator once the final message's fate is known */
+    comfy_outcome_fill(&done->out, job, ok, ms, ok ? NULL : x->fail_reason,
+                       ok ? NULL : x->fail_text);
+    job_cleanup(x);
+    done->job = job; /* the receiver owns the job from here */
+    done->success = ok;
+    done->duration_ms = ms;
+    done->final = final;
+    if (rt_send_spill(x->reply_to, &done->hdr) != 0) rt_msg_free(&done->hdr);
+}
+
+static void run_job(comfy_worker *r, comfy_http *http, comfy_job *job, rt_actor *reply_to)
+{
+    jctx x;
+    job_begin(&x, r, http, job, reply_to);
+    comfy_done_msg *done = comfy_done_msg_new(NULL);
+    rest_req_msg *final = NULL;
+    bool ok = job_run(&x, done, &final) == OUT_OK;
+    uint64_t ms = rt_now_ms() - x.t0;
+    if (!ok)
+        final = comfy_rest_edit_original_req(&job->reply, reply_edit_text_json(x.fail_text, true));
+    job_report(&x, ok, ms);
+    job_end(&x, done, ok, ms, final);
+}
+
+static void worker_on_message(rt_actor *self, void *state, rt_msg *m)
 {
     (void)self;
-    comfy_runner *r = state;
+    comfy_worker *r = state;
     if (m->type != MSG_COMFY_RUN) {
         rt_msg_free(m);
         return;
     }
     comfy_run_msg *rm = (comfy_run_msg *)m;
     comfy_job *job = rm->job;
+    rt_actor *reply_to = rm->reply_to;
     rm->job = NULL;
     rt_msg_free(m);
-    if (job) run_job(r, tls_http, job);
+    if (job && reply_to)
+        run_job(r, tls_http, job, reply_to);
+    else
+        cjob_free(job);
+}
+
+/* ---- messages and lifetime ---------------------------------------------------------------- */
+
+static void run_dtor(rt_msg *m)
+{
+    cjob_free(((comfy_run_msg *)m)->job);
+}
+
+comfy_run_msg *comfy_run_msg_new(comfy_job *job, rt_actor *reply_to)
+{
+    comfy_run_msg *m = RT_MSG_NEW(comfy_run_msg, MSG_COMFY_RUN, run_dtor);
+    m->job = job;
+    m->reply_to = reply_to;
+    return m;
+}
+
+static void done_dtor(rt_msg *m)
+{
+    comfy_done_msg *d = (comfy_done_msg *)m;
+    cjob_free(d->job);
+    comfy_outcome_clear(&d->out);
+    if (d->final) rt_msg_free(&d->final->hdr);
+}
+
+comfy_done_msg *comfy_done_msg_new(comfy_job *job)
+{
+    comfy_done_msg *m = RT_MSG_NEW(comfy_done_msg, MSG_COMFY_DONE, done_dtor);
+    m->job = job;
+    return m;
+}
+
+comfy_worker *comfy_worker_new(rt_system *sys, const comfy_worker_config *c, char *err,
+                               size_t errlen)
+{
+    comfy_worker *w = calloc(1, sizeof *w);
+    if (!w) abort();
+    w->cfg = *c;
+    if (!w->cfg.threads) w->cfg.threads = 1;
+    comfy_http_global_init();
+    rt_actor_spec spec = {.name = COMFY_WORKER_ACTOR_NAME,
+                          .threads = w->cfg.threads,
+                          .lane_capacity = w->cfg.lane_capacity ? w->cfg.lane_capacity : 1024,
+                          .state = w,
+                          .ops = {.on_thread_start = worker_thread_start,
+                                  .on_message = worker_on_message,
+                                  .on_thread_exit = worker_thread_exit}};
+    w->actor = rt_actor_new(sys, &spec);
+    if (!w->actor) {
+        snprintf(err, errlen, "comfy: cannot create the worker actor");
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+rt_actor *comfy_worker_actor(comfy_worker *w)
+{
+    return w ? w->actor : NULL;
+}
+
+void comfy_worker_stop(comfy_worker *w, uint64_t deadline_ms)
+{
+    /* the deadline first: a worker that sees stopping reads a deadline that is already set */
+    atomic_store(&w->stop_deadline_ms, deadline_ms);
+    atomic_store(&w->stopping, true);
+}
+
+void comfy_worker_counters_get(comfy_worker *w, comfy_worker_counters *out)
+{
+    *out = (comfy_worker_counters){
+        .succeeded = atomic_load(&w->n_succeeded),
+        .failed = atomic_load(&w->n_failed),
+        .resubmitted = atomic_load(&w->n_resubmitted),
+        .progress_edits = atomic_load(&w->n_edits),
+        .progress_suppressed = atomic_load(&w->n_suppressed),
+        .timed = atomic_load(&w->n_timed),
+        .run_ms_sum = atomic_load(&w->run_ms_sum),
+        .total_ms_sum = atomic_load(&w->total_ms_sum),
+    };
+}
+
+void comfy_worker_free(comfy_worker *w)
+{
+    free(w);
 }

@@ -1,0 +1,982 @@
+/*
+ * The runner's coordinator (see comfy_coord.h): admission (limits), the waiting line, dispatch
+ * to idle workers, the workers' status and done messages, /queue answers and result buttons (as
+ * edits of the router's acknowledgement), the recent results, and the stop sequence. It never
+ * blocks, except on the shared limits' database calls (bounded, and paused after a failure).
+ */
+#include "actors/comfy_coord.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "actors/comfy_deliver.h"
+#include "actors/comfy_rest.h"
+#include "actors/comfy_runner.h" /* the actors' names */
+#include "analytics/an_record.h"
+#include "analytics/an_results.h"
+#include "comfy/limits.h"
+#include "comfy/result.h"
+#include "discord/reply.h"
+#include "discord/reply_req.h"
+#include "fluxbot/log.h"
+#include "moderation/mod_state.h"
+#include "msgs/comfy_msgs.h"
+#include "pg/pg_conn.h"
+#include "pg/pg_quota.h"
+#include "util/util_assert.h"
+#include "util/util_rand.h"
+#include "util/util_utf8.h"
+
+#define RECORDS_MAX 1024
+/* Cookie of a Delete step's REST answer: this bit | slot in the delete table (the deliveries'
+ * answers carry COMFY_DELIVER_COOKIE_BIT). */
+#define COMFY_DELETE_COOKIE_BIT (1ULL << 62)
+/* A held job of a process that stopped renewing (killed, host lost) stops counting against
+ * the bot-wide limits this long after its last renewal. */
+#define QUOTA_LEASE_MS 30000u
+/* After a failed call to the database, this process uses its own limits for this long before
+ * asking again. */
+#define QUOTA_RETRY_MS 5000u
+
+/* ---- coordinator state ------------------------------------------------------------------- */
+
+typedef struct co_job {
+    uint64_t id, user_id, guild_id;
+    comfy_kind kind;
+    char command[COMFY_CMD_MAX + 1];
+    char snippet[80];
+    comfy_job *job; /* owned while waiting; NULL once a worker has it */
+    bool running;
+    prog_phase phase;
+    unsigned position, percent;
+    int server;
+    uint64_t last_edit_ms;
+    uint64_t queued_ms; /* when it joined the waiting line */
+} co_job;
+
+typedef struct co_record {
+    uint64_t id;
+    comfy_job *params; /* owned */
+    bool success, is_image;
+    char view_url[1800];
+} co_record;
+
+/* A Delete in progress: its route so far and what the fallback needs (see on_delete_res). */
+typedef struct co_delete {
+    bool used;
+    bool via_channel; /* the channel route is the one in flight */
+    uint64_t app_id, channel_id, message_id, user_id, guild_id;
+    char token[128];
+} co_delete;
+
+#define DELETES_MAX 64
+
+/* Everything below is the coordinator thread's (see comfy_coord.h), except the counters. */
+struct comfy_coord {
+    comfy_coord_config cfg;
+    rt_system *sys;
+    rt_actor *self;
+    comfy_deliver *dlv; /* final messages in flight (comfy_deliver.h) */
+    comfy_ws *ws;       /* started with the coordinator's thread, stopped by comfy_coord_free */
+    char results_db[512];
+    bool stopping;
+    uint64_t stop_deadline_ms;
+    uint64_t last_id; /* the newest job id handed out */
+    co_job *active;
+    co_delete dels[DELETES_MAX];
+    unsigned nactive, cap_active;
+    unsigned idle_workers;
+    lim_table *lim;
+    /* With a postgresql:// db_url: the same limits held across every process of the bot
+     * (pg/pg_quota.h); lim stays the local check, asked first. NULL = this process only. */
+    pg_quota *quota;
+    uint64_t quota_renewed_ms;
+    uint64_t quota_retry_at; /* after a failure: local limits only until then (no blocking) */
+    bool quota_dirty;        /* a release or admission missed the database: resync first */
+    bool quota_err_logged;
+    uint64_t quota_seq;
+    char quota_owner[96];
+    co_record recs[RECORDS_MAX];
+    unsigned rec_next;
+    uint64_t avg_job_ms;
+    uint64_t timer_id;
+    an_results *results; /* stored results, opened on first need (coordinator thread only) */
+    bool results_failed; /* logged once */
+    uint64_t none_usable_since_ms; /* no server up and answering since then; 0 while one is */
+    /* counters: written here, read by comfy_coord_counters_get on any thread */
+    _Atomic uint64_t n_admitted, n_refused, n_failed, n_waiting, n_running;
+#ifdef FB_DEBUG
+    util_owner owner; /* the coordinator's thread, claimed when it starts */
+#endif
+};
+
+static void limits_finish(comfy_coord *co, uint64_t user_id);
+
+/* Job ids are wall-clock based so they stay unique across restarts (buttons of old messages
+ * carry them; the stored results are found by them). Coordinator thread only. */
+static uint64_t new_job_id(comfy_coord *co)
+{
+    uint64_t id = rt_wall_ms() << 16;
+    if (id <= co->last_id) id = co->last_id + 1;
+    co->last_id = id;
+    return id;
+}
+
+static void activity(comfy_coord *co, uint64_t user, uint64_t guild, const char *action,
+                     const char *details)
+{
+    if (!co->cfg.analytics) return;
+    an_activity_event e = {
+        .user_id = user, .guild_id = guild, .action = action, .details = details};
+    an_record_activity(co->cfg.analytics, &e);
+}
+
+static co_job *co_find(comfy_coord *co, uint64_t id)
+{
+    for (unsigned i = 0; i < co->nactive; i++)
+        if (co->active[i].id == id) return &co->active[i];
+    return NULL;
+}
+
+static co_job *co_add(comfy_coord *co, comfy_job *job)
+{
+    if (co->nactive == co->cap_active) {
+        co->cap_active = co->cap_active ? co->cap_active * 2 : 32;
+        co->active = realloc(co->active, co->cap_active * sizeof *co->active);
+        if (!co->active) abort();
+    }
+    co_job *c = &co->active[co->nactive++];
+    memset(c, 0, sizeof *c);
+    c->id = job->id;
+    c->user_id = job->origin.user_id;
+    c->guild_id = job->origin.guild_id;
+    c->kind = job->kind;
+    snprintf(c->command, sizeof c->command, "%s", job->command);
+    char *snip = util_utf8_clip(job->user_prompt && *job->user_prompt ? job->user_prompt : "", 40);
+    snprintf(c->snippet, sizeof c->snippet, "%s", snip);
+    free(snip);
+    c->job = job;
+    c->server = -1;
+    c->phase = PROG_QUEUED;
+    c->queued_ms = rt_now_ms();
+    return c;
+}
+
+static void co_remove(comfy_coord *co, uint64_t id)
+{
+    for (unsigned i = 0; i < co->nactive; i++) {
+        if (co->active[i].id != id) continue;
+        cjob_free(co->active[i].job);
+        memmove(&co->active[i], &co->active[i + 1], (co->nactive - i - 1) * sizeof co->active[0]);
+        co->nactive--;
+        return;
+    }
+}
+
+/* A refusal after the router deferred a public "thinking" message: delete it, then answer with
+ * an ephemeral follow-up. The follow-up is chained after the deletion (rest_req_msg.then): sent
+ * the other way round, it would become the deferred message itself, visible to everyone. */
+static void reject_late(comfy_coord *co, const comfy_reply_ref *ref, const char *text)
+{
+    /* The interaction's command_usage row gets its real outcome (the router recorded it as a
+     * success when its defer went through). */
+    if (co->cfg.analytics) an_record_outcome(co->cfg.analytics, ref->interaction_id, false);
+    rest_req_msg *del = reply_req_delete_original(ref->application_id, ref->token);
+    del->final_write = true;
+    del->then =
+        reply_req_followup(ref->application_id, ref->token, reply_followup_text_json(text, true));
+    comfy_rest_send(co->cfg.rest, del, true);
+}
+
+/* THE position of a job waiting for a runner: 1 = the next job a free runner takes. The job's
+ * own message and /queue both show this number, so the two can never disagree. */
+static unsigned waiting_position(comfy_coord *co, uint64_t id)
+{
+    unsigned pos = 0;
+    for (unsigned i = 0; i < co->nactive; i++) {
+        co_job *c = &co->active[i];
+        if (c->running) continue;
+        pos++;
+        if (c->id == id) return pos;
+    }
+    return 0;
+}
+
+static void edit_waiting(comfy_coord *co, co_job *c, bool force)
+{
+    if (!c->job) return;
+    uint64_t now = rt_now_ms();
+    if (!force && c->last_edit_ms && now - c->last_edit_ms < co->cfg.progress_ms) return;
+    prog_state p;
+    prog_init(&p, now);
+    prog_set_phase(&p, PROG_QUEUED, now);
+    unsigned pos = waiting_position(co, c->id);
+    unsigned th = co->cfg.threads ? co->cfg.threads : 1;
+    p.queue_position = pos;
+    /* the ETA is avg_job_ms × position; this job starts once the pos jobs up to it and the th
+     * running ones have left th runners, ≈ (pos + th) / th average jobs from now */
+    p.avg_job_ms = co->avg_job_ms && pos ? co->avg_job_ms * (pos + th) / (th * pos) : 0;
+    char text[300];
+    prog_text(&p, c->kind == COMFY_KIND_VIDEO ? "video" : "image", now, text, sizeof text);
+    comfy_rest_edit_original(co->cfg.rest, &c->job->reply, reply_edit_text_json(text, false),
+                             false);
+    c->last_edit_ms = now;
+}
+
+/* Fails a waiting job that no server could take (coordinator; the job never had a thread). */
+static void fail_waiting(comfy_coord *co, co_job *c, const char *reason, const char *text)
+{
+    char full[700];
+    cres_error_text(text, full, sizeof full);
+    comfy_outcome out;
+    memset(&out, 0, sizeof out);
+    comfy_outcome_fill(&out, c->job, false, 0, reason, full);
+    rest_req_msg *m =
+        comfy_rest_edit_original_req(&c->job->reply, reply_edit_text_json(full, true));
+    comfy_deliver_start(co->dlv, &out, m);
+    atomic_fetch_add(&co->n_failed, 1);
+    atomic_fetch_sub(&co->n_waiting, 1);
+    limits_finish(co, c->user_id);
+    co_remove(co, c->id);
+}
+
+/* While no server is up, jobs wait in the line without a thread; once the outage has lasted
+ * no_server_wait_ms for a job, it is failed with a clear message. All waiting jobs are
+ * answered together, not one runner timeout after another. */
+static void check_servers(comfy_coord *co)
+{
+    uint64_t now = rt_now_ms();
+    if (comfy_servers_any_usable(co->cfg.srv)) {
+        co->none_usable_since_ms = 0;
+        return;
+    }
+    if (!co->none_usable_since_ms) co->none_usable_since_ms = now;
+    for (unsigned i = 0; i < co->nactive;) {
+        co_job *c = &co->active[i];
+        uint64_t since =
+            c->queued_ms > co->none_usable_since_ms ? c->queued_ms : co->none_usable_since_ms;
+        if (c->running || !c->job || now - since < co->cfg.no_server_wait_ms) {
+            i++;
+            continue;
+        }
+        fail_waiting(co, c, "no_server",
+                     "No ComfyUI server is reachable right now. Please try again later.");
+    }
+}
+
+static void dispatch(comfy_coord *co)
+{
+    bool moved = false;
+    check_servers(co);
+    if (co->none_usable_since_ms) return; /* the jobs wait here, not on a worker thread */
+    for (unsigned i = 0; i < co->nactive && co->idle_workers > 0; i++) {
+        co_job *c = &co->active[i];
+        if (c->running || !c->job) continue;
+        comfy_run_msg *m = comfy_run_msg_new(c->job, co->self);
+        if (rt_send(comfy_worker_actor(co->cfg.workers), &m->hdr) != 0) {
+            m->job = NULL;
+            rt_msg_free(&m->hdr);
+            break;
+        }
+        c->job = NULL;
+        c->running = true;
+        c->phase = PROG_PREPARING;
+        co->idle_workers--;
+        rt_actor_hold(co->self);
+        atomic_fetch_sub(&co->n_waiting, 1);
+        atomic_fetch_add(&co->n_running, 1);
+        moved = true;
+    }
+    if (moved) {
+        for (unsigned i = 0; i < co->nactive; i++) {
+            co_job *c = &co->active[i];
+            if (!c->running && c->job) edit_waiting(co, c, false);
+        }
+    }
+}
+
+/* The shared limits could not be asked: the local ones still hold, so a database outage
+ * costs strictness across processes, not availability. Logged once per outage. */
+static void quota_trouble(comfy_coord *co, const char *what, const char *err)
+{
+    /* Every call may wait for the database (bounded, but seconds when it is unreachable): a
+     * pause keeps an outage from stalling every admission of the coordinator. */
+    co->quota_retry_at = rt_now_ms() + QUOTA_RETRY_MS;
+    co->quota_dirty = true;
+    if (!co->quota_err_logged)
+        LOG_ERROR("comfy",
+                  "shared job limits: %s failed (%s); this process applies its own limits "
+                  "until the database answers",
+                  what, err);
+    co->quota_err_logged = true;
+}
+
+/* True when the shared limits may be asked now: not within the pause after a failure, and
+ * this process's rows match its jobs (resynced after an outage). */
+static bool quota_usable(comfy_coord *co)
+{
+    if (!co->quota || rt_now_ms() < co->quota_retry_at) return false;
+    if (!co->quota_dirty) return true;
+    uint64_t *users = malloc((co->nactive ? co->nactive : 1) * sizeof *users);
+    if (!users) return false;
+    for (unsigned i = 0; i < co->nactive; i++)
+        users[i] = co->active[i].user_id;
+    char err[256];
+    int rc = pg_quota_resync(co->quota, users, co->nactive, err, sizeof err);
+    free(users);
+    if (rc != 0) {
+        quota_trouble(co, "resync", err);
+        return false;
+    }
+    co->quota_dirty = false;
+    co->quota_renewed_ms = rt_now_ms();
+    if (co->quota_err_logged) LOG_INFO("comfy", "shared job limits: the database answers again");
+    co->quota_err_logged = false;
+    return true;
+}
+
+/* Local limits first (no round trip to refuse), then the bot-wide ones. */
+static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t *retry)
+{
+    lim_verdict v = lim_admit(co->lim, user_id, rt_wall_ms(), retry);
+    if (v != LIM_OK || !quota_usable(co)) {
+        /* admitted on local limits alone: the rows no longer match, resync when back */
+        if (v == LIM_OK && co->quota) co->quota_dirty = true;
+        return v;
+    }
+    char key[128], err[256];
+    snprintf(key, sizeof key, "%s:%" PRIu64, co->quota_owner, ++co->quota_seq);
+    switch (pg_quota_admit(co->quota, user_id, key, retry, err, sizeof err)) {
+    case PG_QUOTA_OK:
+        return LIM_OK;
+    case PG_QUOTA_USER_ACTIVE:
+        v = LIM_USER_CONCURRENT;
+        break;
+    case PG_QUOTA_USER_HOURLY:
+        v = LIM_USER_HOURLY;
+        break;
+    case PG_QUOTA_GLOBAL:
+        v = LIM_GLOBAL;
+        break;
+    case PG_QUOTA_ERROR:
+        quota_trouble(co, "admission", err);
+        return LIM_OK;
+    }
+    lim_finish(co->lim, user_id); /* refused bot-wide: the local count goes back */
+    return v;
+}
+
+static void limits_finish(comfy_coord *co, uint64_t user_id)
+{
+    lim_finish(co->lim, user_id);
+    if (!co->quota) return;
+    char err[256];
+    if (!quota_usable(co))
+        co->quota_dirty = true; /* the resync drops the row */
+    else if (pg_quota_release_user(co->quota, user_id, err, sizeof err) != 0)
+        quota_trouble(co, "release", err);
+}
+
+/* Admission of a resolved job (the router has answered its interaction): the limits, then the
+ * waiting line. Returns false (and answers) when refused. */
+static bool admit(comfy_coord *co, comfy_job *job)
+{
+    if (co->stopping) {
+        reject_late(co, &job->reply,
+                    "\xe2\x8f\xb9\xef\xb8\x8f The bot is shutting down; please try "
+                    "again in a minute.");
+        atomic_fetch_add(&co->n_refused, 1);
+        cjob_free(job);
+        return false;
+    }
+    uint64_t retry = 0;
+    lim_verdict v = limits_admit(co, job->origin.user_id, &retry);
+    if (v != LIM_OK) {
+        char text[300];
+        lim_explain(v, co->lim, retry, text, sizeof text);
+        reject_late(co, &job->reply, text);
+        atomic_fetch_add(&co->n_refused, 1);
+        cjob_free(job);
+        return false;
+    }
+    if (!job->id) job->id = new_job_id(co);
+    if (!job->received_wall_ms) job->received_wall_ms = rt_wall_ms();
+    atomic_fetch_add(&co->n_admitted, 1);
+    atomic_fetch_add(&co->n_waiting, 1);
+    char details[160];
+    snprintf(details, sizeof details, "{\"job\":%" PRIu64 ",\"kind\":\"%s\"}", job->id,
+             job->command);
+    activity(co, job->origin.user_id, job->origin.guild_id, "job_queued", details);
+    /* one line per job step, each starting "job <id>": grep follows a job through the log */
+    char from[48] = "";
+    if (job->source_job_id) snprintf(from, sizeof from, ", from job %" PRIu64, job->source_job_id);
+    LOG_INFO("comfy",
+             "job %" PRIu64 " accepted: /%s by user %" PRIu64 " in guild %" PRIu64
+             " (interaction %" PRIu64 "%s)",
+             job->id, job->command, job->origin.user_id, job->origin.guild_id,
+             job->reply.interaction_id, from);
+    uint64_t id = job->id;
+    co_add(co, job);
+    dispatch(co);
+    co_job *c = co_find(co, id);
+    if (c && c->job) edit_waiting(co, c, true); /* could not start at once: say where it waits */
+    return true;
+}
+
+static void on_start(comfy_coord *co, comfy_start_msg *m)
+{
+    comfy_job *job = m->job;
+    m->job = NULL;
+    if (job) admit(co, job);
+}
+
+static co_record *record_find(comfy_coord *co, uint64_t id)
+{
+    for (unsigned i = 0; i < RECORDS_MAX; i++)
+        if (co->recs[i].params && co->recs[i].id == id) return &co->recs[i];
+    return NULL;
+}
+
+/* Delete, in order: the click's @original through the interaction webhook (after the router's
+ * type-6 ack that is the message the button is on, and the webhook needs no permission in the
+ * channel), then the channel route by id (needs the bot to see the channel: 403 where it
+ * cannot), then an ephemeral follow-up telling the clicker it did not work. Each step waits
+ * for the previous one's answer (cookie COMFY_DELETE_COOKIE_BIT | slot). */
+static void delete_send(comfy_coord *co, unsigned slot)
+{
+    co_delete *d = &co->dels[slot];
+    rest_req_msg *m = d->via_channel ? reply_req_delete_message(d->channel_id, d->message_id)
+                                     : reply_req_delete_original(d->app_id, d->token);
+    m->reply_to = co->self;
+    m->cookie = COMFY_DELETE_COOKIE_BIT | slot;
+    if (comfy_rest_send(co->cfg.rest, m, true) != 0) d->used = false;
+}
+
+static void start_delete(comfy_coord *co, const comfy_button_msg *b)
+{
+    unsigned slot = DELETES_MAX;
+    for (unsigned i = 0; i < DELETES_MAX && slot == DELETES_MAX; i++)
+        if (!co->dels[i].used) slot = i;
+    bool have_token = b->reply.token && strlen(b->reply.token) < sizeof co->dels[0].token;
+    if (slot == DELETES_MAX || (!have_token && !(b->origin.channel_id && b->message_id))) {
+        /* no room to follow it (64 deletes in flight) or nothing to delete by: one try */
+        if (b->origin.channel_id && b->message_id)
+            comfy_rest_send(co->cfg.rest,
+                            reply_req_delete_message(b->origin.channel_id, b->message_id), true);
+        return;
+    }
+    co_delete *d = &co->dels[slot];
+    *d = (co_delete){.used = true,
+                     .via_channel = !have_token,
+                     .app_id = b->reply.application_id,
+                     .channel_id = b->origin.channel_id,
+                     .message_id = b->message_id,
+                     .user_id = b->origin.user_id,
+                     .guild_id = b->origin.guild_id};
+    if (have_token) snprintf(d->token, sizeof d->token, "%s", b->reply.token);
+    delete_send(co, slot);
+}
+
+static void on_delete_res(comfy_coord *co, const rest_res_msg *res)
+{
+    unsigned slot = (unsigned)(res->cookie & 0xffffffffu);
+    if (slot >= DELETES_MAX || !co->dels[slot].used) return;
+    co_delete *d = &co->dels[slot];
+    if (res->status >= 200 && res->status < 300) {
+        activity(co, d->user_id, d->guild_id, "result_deleted", NULL);
+        LOG_INFO("comfy", "result message %" PRIu64 " deleted by user %" PRIu64 " (%s route)",
+                 d->message_id, d->user_id, d->via_channel ? "channel" : "webhook");
+        d->used = false;
+        return;
+    }
+    LOG_WARN("comfy", "deleting result message %" PRIu64 " through the %s route: HTTP %d%s%s",
+             d->message_id, d->via_channel ? "channel" : "webhook", res->status,
+             res->error[0] ? " " : "", res->error);
+    if (!d->via_channel && d->channel_id && d->message_id) {
+        d->via_channel = true;
+        delete_send(co, slot);
+        return;
+    }
+    if (d->token[0]) {
+        const char *text = res->status == 404 ? "This result was already deleted."
+                                              : "The result could not be deleted: the bot may not "
+                                                "see that channel. A member with Manage Messages "
+                                                "can delete it.";
+        comfy_rest_send(
+            co->cfg.rest,
+            reply_req_followup(d->app_id, d->token, reply_followup_text_json(text, true)), true);
+    }
+    d->used = false;
+}
+
+/* A result button, already acknowledged by the router: Delete (type 6, the router checked the
+ * permission) removes the result; Regenerate and Upscale ×2 (type 5) start a job under the
+ * click's interaction, or refuse late. */
+/* A stored result (an_results.h) as a record: 1 found (out->params owned by the caller), 0 not
+ * stored (never, or expired), -1 the store cannot be read (logged once). */
+static int record_load(comfy_coord *co, uint64_t job_id, co_record *out)
+{
+    if (!co->results_db[0]) return 0;
+    char err[600];
+    if (!co->results) {
+        co->results = an_results_open(co->results_db, err, sizeof err);
+        if (!co->results) {
+            if (!co->results_failed) LOG_WARN("comfy", "%s", err);
+            co->results_failed = true;
+            return -1;
+        }
+    }
+    an_result_row row;
+    int found = an_results_get(co->results, job_id, &row, err, sizeof err);
+    if (found < 0) {
+        LOG_WARN("comfy", "%s", err);
+        return -1;
+    }
+    if (found == 0) return 0;
+    comfy_job *j = cjob_from_json(row.params, job_id, err, sizeof err);
+    if (!j) {
+        LOG_WARN("comfy", "stored result %" PRIu64 " is unreadable: %s", job_id, err);
+        an_result_row_free(&row);
+        return 0;
+    }
+    memset(out, 0, sizeof *out);
+    out->id = job_id;
+    out->params = j;
+    out->success = row.success;
+    out->is_image = row.is_image;
+    /* The Discord attachment first (ComfyUI's copy may be gone after its restart). */
+    const char *url = row.attachment_url ? row.attachment_url : row.view_url;
+    snprintf(out->view_url, sizeof out->view_url, "%s", url ? url : "");
+    an_result_row_free(&row);
+    return 1;
+}
+
+static void on_button(comfy_coord *co, comfy_button_msg *b)
+{
+    if (b->action == COMFY_BUTTON_DELETE) {
+        start_delete(co, b);
+        return;
+    }
+    co_record *rec = record_find(co, b->job_id);
+    co_record stored = {0};
+    if (!rec) {
+        /* Not among the recent results in memory: the stored ones (a restart, or older). */
+        int found = record_load(co, b->job_id, &stored);
+        if (found <= 0) {
+            uint64_t made_ms = b->job_id >> 16; /* job ids are wall-clock based */
+            uint64_t now = rt_wall_ms();
+            char text[300];
+            if (found == 0 && co->cfg.result_retention_ms && now > made_ms &&
+                now - made_ms > co->cfg.result_retention_ms)
+                snprintf(text, sizeof text,
+                         "\xe2\x8f\xb3 This result is older than %" PRIu64
+                         " days, the time this bot keeps what it needs to redo a result. "
+                         "Please run the command again.",
+                         (uint64_t)(co->cfg.result_retention_ms / 86400000ULL));
+            else
+                snprintf(text, sizeof text,
+                         "This result is no longer known to the bot. Please run the command "
+                         "again.");
+            reject_late(co, &b->reply, text);
+            return;
+        }
+        rec = &stored;
+    }
+    comfy_job *job;
+    if (b->action == COMFY_BUTTON_REGENERATE) {
+        /* Rules may have changed since the result was made: no GPU time for a prompt the
+         * filter refuses now (not counted as a violation: it passed when it was typed). */
+        const comfy_job *src = rec->params;
+        bool refused = false;
+        mod_hit hit;
+        /* Every text the user typed: the prompt and the declared text options (a negative
+         * prompt, ...). */
+        for (unsigned i = 0; co->cfg.mod && !refused && i <= src->npatches; i++) {
+            const char *p = i == src->npatches ? src->user_prompt : src->patches[i].str;
+            refused = p && *p && mod_state_check(co->cfg.mod, p, strlen(p), &hit) != MOD_CHECK_OK;
+        }
+        if (refused) {
+            reject_late(co, &b->reply,
+                        "\xf0\x9f\x9a\xab This prompt is no longer allowed by the server's "
+                        "content filter, so it cannot be regenerated.");
+            cjob_free(stored.params);
+            return;
+        }
+        /* The command as declared now (a reload may have changed or removed it). */
+        const decl_command *d = decl_set_find(co->cfg.cat->decls, src->command);
+        if (!d || d->button) {
+            reject_late(co, &b->reply, "This command is no longer offered by this bot.");
+            cjob_free(stored.params);
+            return;
+        }
+        job = cjob_clone(rec->params, 0, &b->reply, &b->origin);
+        job->decl = d;
+        job->seed = util_rand_u64() & CJOB_MAX_SEED;
+    } else {
+        /* the result as Discord holds it (the clicked message's attachment) first: it is there
+         * whichever ComfyUI server made it and whether that server is up; the producing
+         * server's /view only when the click carries no attachment. Any healthy server runs
+         * the upscale (its input is uploaded there). */
+        const char *url = b->image_url && *b->image_url ? b->image_url : rec->view_url;
+        const decl_command *up = decl_set_button(co->cfg.cat->decls);
+        if (!up || !rec->success || !rec->is_image || !url || !*url) {
+            reject_late(co, &b->reply,
+                        !up ? "Upscaling is not set up on this bot."
+                            : "This result cannot be upscaled.");
+            cjob_free(stored.params);
+            return;
+        }
+        job = cjob_new_upscale(rec->params, up, 0, 2, url, &b->reply, &b->origin);
+    }
+    cjob_free(stored.params);
+    job->received_wall_ms = rt_wall_ms();
+    admit(co, job);
+}
+
+static const char *phase_words(prog_phase p)
+{
+    switch (p) {
+    case PROG_PREPARING:
+        return "\xf0\x9f\x93\xa5 preparing";
+    case PROG_QUEUED:
+        return "\xe2\x8f\xb3 in the ComfyUI queue";
+    case PROG_LOADING:
+        return "\xe2\x9a\x99\xef\xb8\x8f loading models";
+    case PROG_SAMPLING:
+        return "\xf0\x9f\x8e\xa8 generating";
+    case PROG_FINISHING:
+        return "\xf0\x9f\x94\x8d finishing";
+    default:
+        return "\xf0\x9f\x93\xa4 sending";
+    }
+}
+
+static void on_queue(comfy_coord *co, comfy_queue_msg *q)
+{
+    char text[1900];
+    size_t used = 0;
+    unsigned mine = 0, running = 0, waiting = 0;
+#define APPEND(...)                                                                                \
+    do {                                                                                           \
+        if (used < sizeof text) {                                                                  \
+            int w_ = snprintf(text + used, sizeof text - used, __VA_ARGS__);                       \
+            if (w_ > 0) used += (size_t)w_;                                                        \
+        }                                                                                          \
+    } while (0)
+    APPEND("**Your jobs**\n");
+    for (unsigned i = 0; i < co->nactive; i++) {
+        co_job *c = &co->active[i];
+        if (c->running)
+            running++;
+        else
+            waiting++;
+        if (c->user_id != q->origin.user_id) continue;
+        mine++;
+        APPEND("%u. `/%s` %s%s%s \xe2\x80\x94 ", mine, c->command, c->snippet[0] ? "\"" : "",
+               c->snippet, c->snippet[0] ? "\"" : "");
+        if (!c->running) {
+            APPEND("\xe2\x8f\xb3 waiting for a free runner (position %u)\n",
+                   waiting_position(co, c->id));
+        } else if (c->phase == PROG_QUEUED && c->position) {
+            APPEND("\xe2\x8f\xb3 position %u in the queue of %s\n", c->position,
+                   c->server >= 0 ? comfy_servers_label(co->cfg.srv, (unsigned)c->server)
+                                  : "ComfyUI");
+        } else if (c->phase == PROG_SAMPLING) {
+            APPEND("%s %u%%\n", phase_words(c->phase), c->percent);
+        } else {
+            APPEND("%s\n", phase_words(c->phase));
+        }
+    }
+    if (!mine) APPEND("You have no jobs running or waiting.\n");
+    unsigned up = comfy_servers_up_count(co->cfg.srv);
+    APPEND("\nAll users: %u running, %u waiting \xc2\xb7 ComfyUI servers up: %u/%u", running,
+           waiting, up, co->cfg.srv->n);
+#undef APPEND
+    /* the router deferred ephemerally: the answer replaces its "thinking" */
+    comfy_rest_edit_original(co->cfg.rest, &q->reply, reply_edit_text_json(text, false), true);
+}
+
+/* The result's parameters into the results table, through the analytics writer (batched; the
+ * coordinator never waits on SQLite), so its buttons work after a restart. */
+static void record_persist(comfy_coord *co, const comfy_done_msg *d)
+{
+    if (!co->cfg.analytics || !d->job) return;
+    char *params = cjob_to_json(d->job);
+    an_result_event e = {.job_id = d->job->id,
+                         .user_id = d->job->origin.user_id,
+                         .channel_id = d->job->origin.channel_id,
+                         .params = params,
+                         .view_url = d->view_url[0] ? d->view_url : NULL,
+                         .success = d->success,
+                         .is_image = d->is_image};
+    an_record_result(co->cfg.analytics, &e);
+    free(params);
+}
+
+static void record_store(comfy_coord *co, comfy_done_msg *d)
+{
+    record_persist(co, d);
+    co_record *rec = &co->recs[co->rec_next];
+    co->rec_next = (co->rec_next + 1) % RECORDS_MAX;
+    cjob_free(rec->params);
+    rec->id = d->job->id;
+    rec->params = d->job;
+    d->job = NULL;
+    rec->success = d->success;
+    rec->is_image = d->is_image;
+    snprintf(rec->view_url, sizeof rec->view_url, "%s", d->view_url);
+}
+
+static void on_done(comfy_coord *co, comfy_done_msg *d)
+{
+    co_job *c = co_find(co, d->job->id);
+    if (c) {
+        limits_finish(co, c->user_id);
+        co_remove(co, c->id);
+    }
+    co->idle_workers++;
+    atomic_fetch_sub(&co->n_running, 1);
+    if (d->success && d->duration_ms) {
+        co->avg_job_ms =
+            co->avg_job_ms ? (co->avg_job_ms * 7 + d->duration_ms) / 8 : d->duration_ms;
+    }
+    record_store(co, d);
+    if (d->final) {
+        comfy_deliver_start(co->dlv, &d->out, d->final);
+        d->final = NULL;
+    } else {
+        comfy_outcome_record(co->cfg.analytics, &d->out, false);
+    }
+    rt_actor_release(co->self);
+    if (!co->stopping) dispatch(co);
+}
+
+static void on_status(comfy_coord *co, comfy_status_msg *s)
+{
+    co_job *c = co_find(co, s->job_id);
+    if (!c) return;
+    c->phase = s->phase;
+    c->position = s->queue_position;
+    c->percent = s->percent;
+    c->server = s->server;
+}
+
+static void on_rest_res(comfy_coord *co, rest_res_msg *res)
+{
+    if (res->cookie & COMFY_DELIVER_COOKIE_BIT)
+        comfy_deliver_on_result(co->dlv, res);
+    else if (res->cookie & COMFY_DELETE_COOKIE_BIT)
+        on_delete_res(co, res);
+}
+
+static void on_tick(comfy_coord *co)
+{
+    uint64_t now = rt_now_ms();
+    /* Leases of held jobs: renewed at a third of their length, so two missed ticks never let
+     * a live process's jobs stop counting. */
+    if (co->quota && now - co->quota_renewed_ms >= QUOTA_LEASE_MS / 3 && quota_usable(co)) {
+        char err[256];
+        if (pg_quota_renew(co->quota, err, sizeof err) == 0)
+            co->quota_renewed_ms = now;
+        else
+            quota_trouble(co, "lease renewal", err);
+    }
+    if (!co->stopping) dispatch(co);
+    if (co->stopping) {
+        /* results still on their way to Discord get the stop grace, then are given up */
+        if (now >= co->stop_deadline_ms) comfy_deliver_abandon(co->dlv);
+        if (!comfy_deliver_pending(co->dlv) && co->timer_id) {
+            rt_timer_cancel(co->sys, co->timer_id);
+            co->timer_id = 0;
+        }
+    }
+}
+
+static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
+{
+    (void)self;
+    comfy_coord *co = state;
+    FB_ASSERT_OWNER(&co->owner);
+    switch (m->type) {
+    case MSG_COMFY_START:
+        on_start(co, (comfy_start_msg *)m);
+        break;
+    case MSG_COMFY_BUTTON:
+        on_button(co, (comfy_button_msg *)m);
+        break;
+    case MSG_COMFY_QUEUE:
+        on_queue(co, (comfy_queue_msg *)m);
+        break;
+    case MSG_COMFY_DONE:
+        on_done(co, (comfy_done_msg *)m);
+        break;
+    case MSG_COMFY_STATUS:
+        on_status(co, (comfy_status_msg *)m);
+        break;
+    case MSG_COMFY_LINK:
+        if (!co->stopping) dispatch(co);
+        break;
+    case MSG_REST_RES:
+        on_rest_res(co, (rest_res_msg *)m);
+        break;
+    case RT_MSG_TIMER:
+        on_tick(co);
+        break;
+    default:
+        LOG_DEBUG("comfy", "ignored message type %u", m->type);
+        break;
+    }
+    rt_msg_free(m);
+}
+
+static int coord_thread_start(rt_actor *self, void *state, unsigned index)
+{
+    (void)index;
+    comfy_coord *co = state;
+    FB_OWNER_CLAIM(&co->owner);
+    char err[256];
+    co->ws = comfy_ws_start(&co->cfg.ws, err, sizeof err);
+    if (!co->ws) {
+        LOG_ERROR("comfy", "%s", err);
+        return -1;
+    }
+    co->timer_id = rt_timer_start(self, 250, 250, 0);
+    return 0;
+}
+
+static void coord_stop_requested(rt_actor *self, void *state)
+{
+    comfy_coord *co = state;
+    FB_ASSERT_OWNER(&co->owner);
+    co->stopping = true;
+    co->stop_deadline_ms = rt_now_ms() + co->cfg.stop_grace_ms;
+    comfy_worker_stop(co->cfg.workers, co->stop_deadline_ms);
+    comfy_deliver_stop(co->dlv, co->stop_deadline_ms);
+    /* the tick keeps running while results are being delivered (see on_tick) */
+    if (co->timer_id && !comfy_deliver_pending(co->dlv)) {
+        rt_timer_cancel(rt_actor_system(self), co->timer_id);
+        co->timer_id = 0;
+    }
+    /* waiting jobs are handed back: their users are told, nothing is lost silently */
+    for (unsigned i = 0; i < co->nactive;) {
+        co_job *c = &co->active[i];
+        if (c->running) {
+            i++;
+            continue;
+        }
+        if (c->job) {
+            comfy_rest_edit_original(
+                co->cfg.rest, &c->job->reply,
+                reply_edit_text_json("\xe2\x8f\xb9\xef\xb8\x8f The bot is restarting, so this job "
+                                     "was not started. Please run the command again.",
+                                     true),
+                true);
+            activity(co, c->user_id, c->guild_id, "job_failed", "{\"reason\":\"shutdown\"}");
+        }
+        limits_finish(co, c->user_id);
+        atomic_fetch_sub(&co->n_waiting, 1);
+        co_remove(co, c->id);
+    }
+    unsigned running = 0;
+    for (unsigned i = 0; i < co->nactive; i++)
+        running += co->active[i].running;
+    if (running)
+        LOG_INFO("comfy", "stopping: waiting up to %" PRIu64 " ms for %u running job(s)",
+                 co->cfg.stop_grace_ms, running);
+}
+
+/* ---- lifetime ------------------------------------------------------------------------------ */
+
+/* With a postgresql:// db_url: the limits shared by every process of the bot (pg_quota.h). */
+static int quota_open(comfy_coord *co, char *err, size_t errlen)
+{
+    const comfy_coord_config *c = &co->cfg;
+    if (!c->db_url || !pg_is_url(c->db_url)) return 0;
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    snprintf(co->quota_owner, sizeof co->quota_owner, "%.60s:%ld:%016" PRIx64, host, (long)getpid(),
+             util_rand_u64());
+    pg_quota_cfg qc = {.url = c->db_url,
+                       .owner = co->quota_owner,
+                       .user_max_active = c->user_max_active,
+                       .user_max_per_hour = c->user_max_per_hour,
+                       .max_total = c->max_total,
+                       .lease_ms = QUOTA_LEASE_MS};
+    co->quota = pg_quota_new(&qc);
+    if (!co->quota) {
+        snprintf(err, errlen, "comfy: db_url is not a usable postgresql:// URL");
+        return -1;
+    }
+    return 0;
+}
+
+comfy_coord *comfy_coord_new(rt_system *sys, const comfy_coord_config *c, char *err, size_t errlen)
+{
+    comfy_coord *co = calloc(1, sizeof *co);
+    if (!co) abort();
+    co->cfg = *c;
+    co->sys = sys;
+    snprintf(co->results_db, sizeof co->results_db, "%s", c->results_db ? c->results_db : "");
+    co->cfg.results_db = co->results_db;
+    co->idle_workers = c->threads ? c->threads : 1;
+    co->lim = lim_new(c->user_max_active, c->user_max_per_hour, c->max_total);
+    int qrc = quota_open(co, err, errlen);
+    co->cfg.db_url = NULL; /* read by quota_open only: the caller's string need not outlive it */
+    if (qrc != 0) {
+        comfy_coord_free(co);
+        return NULL;
+    }
+    rt_actor_spec spec = {.name = COMFY_ACTOR_NAME,
+                          .threads = 1,
+                          .lane_capacity = c->lane_capacity ? c->lane_capacity : 1024,
+                          .state = co,
+                          .ops = {.on_thread_start = coord_thread_start,
+                                  .on_message = coord_on_message,
+                                  .on_stop_requested = coord_stop_requested}};
+    co->self = rt_actor_new(sys, &spec);
+    if (!co->self) {
+        snprintf(err, errlen, "comfy: cannot create the actors");
+        comfy_coord_free(co);
+        return NULL;
+    }
+    comfy_deliver_config dc = {.self = co->self,
+                               .rest = c->rest,
+                               .analytics = c->analytics,
+                               .token_valid_ms = c->token_valid_ms};
+    co->dlv = comfy_deliver_new(&dc);
+    return co;
+}
+
+rt_actor *comfy_coord_actor(comfy_coord *co)
+{
+    return co ? co->self : NULL;
+}
+
+void comfy_coord_counters_get(comfy_coord *co, comfy_coord_counters *out)
+{
+    *out = (comfy_coord_counters){.admitted = atomic_load(&co->n_admitted),
+                                  .refused = atomic_load(&co->n_refused),
+                                  .failed = atomic_load(&co->n_failed),
+                                  .waiting = atomic_load(&co->n_waiting),
+                                  .running = atomic_load(&co->n_running)};
+}
+
+void comfy_coord_free(comfy_coord *co)
+{
+    if (!co) return;
+    comfy_ws_stop(co->ws);
+    co->ws = NULL;
+    for (unsigned i = 0; i < co->nactive; i++)
+        cjob_free(co->active[i].job);
+    free(co->active);
+    for (unsigned i = 0; i < RECORDS_MAX; i++)
+        cjob_free(co->recs[i].params);
+    an_results_close(co->results);
+    lim_free(co->lim);
+    pg_quota_free(co->quota);
+    comfy_deliver_free(co->dlv);
+    free(co);
+}

@@ -1,0 +1,110 @@
+/*
+ * comfy_worker: the runner's worker pool ("comfy_worker" actor, runner_threads threads). Each
+ * thread takes one job at a time (MSG_COMFY_RUN) and runs it to the end with blocking HTTP on its
+ * own curl handle: download and validate inputs, pick a server, upload, submit, follow the
+ * prompt's events, fetch the output, prepare the final edit. It answers the actor that sent the
+ * job (MSG_COMFY_STATUS while it runs, MSG_COMFY_DONE at the end) and never calls it.
+ *
+ * Dependencies one way: the pool is given narrow interfaces at creation (the server table, the
+ * event registry, the REST and analytics actors) and knows nothing of the coordinator beyond the
+ * reply_to of each job.
+ *
+ * Threads: comfy_worker_new / _free on the thread that builds the runner (before the actors run /
+ * after they stopped); every worker thread reads cfg (immutable after comfy_worker_new) and
+ * updates the counters (atomics); comfy_worker_stop from any thread (the coordinator's, on a
+ * stop request); comfy_worker_counters_get from any thread. A job (comfy_job, its channel, its
+ * jctx) belongs to the one worker thread running it until the done message hands the job back.
+ */
+#ifndef FLUXBOT_COMFY_WORKER_H
+#define FLUXBOT_COMFY_WORKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "actors/comfy_events.h"
+#include "actors/comfy_outcome.h"
+#include "actors/comfy_servers.h"
+#include "comfy/dl_policy.h"
+#include "comfy/image_check.h"
+#include "comfy/job.h"
+#include "comfy/progress.h"
+#include "comfy/workflow.h"
+#include "fluxbot/runtime.h"
+#include "msgs/discord_msgs.h"
+
+enum {
+    MSG_COMFY_RUN = 310,    /* → worker: comfy_run_msg */
+    MSG_COMFY_DONE = 311,   /* worker → the job's reply_to: comfy_done_msg */
+    MSG_COMFY_STATUS = 312, /* worker → the job's reply_to: comfy_status_msg */
+};
+
+typedef struct comfy_run_msg {
+    rt_msg hdr;
+    comfy_job *job;     /* owned by the message until taken (set to NULL) */
+    rt_actor *reply_to; /* gets the job's status and done messages */
+} comfy_run_msg;
+
+typedef struct comfy_done_msg {
+    rt_msg hdr;
+    comfy_job *job; /* owned; images' bytes already freed */
+    bool success;
+    bool is_image;
+    char view_url[1800]; /* where the result can be fetched again (Upscale ×2), "" if none */
+    uint64_t duration_ms;
+    comfy_outcome out;   /* owned */
+    rest_req_msg *final; /* owned: the final edit (result or failure), sent by the coordinator
+                            once it has the job's record, so the buttons work at once */
+} comfy_done_msg;
+
+typedef struct comfy_status_msg {
+    rt_msg hdr;
+    uint64_t job_id;
+    prog_phase phase;
+    unsigned queue_position;
+    unsigned percent;
+    int server;
+} comfy_status_msg;
+
+comfy_run_msg *comfy_run_msg_new(comfy_job *job, rt_actor *reply_to);
+comfy_done_msg *comfy_done_msg_new(comfy_job *job);
+
+typedef struct comfy_worker_config {
+    unsigned threads;       /* the pool's size (≥ 1) */
+    unsigned lane_capacity; /* mailbox lanes */
+    uint64_t progress_ms, stall_ms, http_timeout_ms, no_server_wait_ms, connect_timeout_ms;
+    uint64_t reconcile_poll_ms, queue_poll_ms;
+    unsigned down_after; /* failed reconciles, socket down, before a server is given up */
+    uint64_t max_attachment;
+    const dlpol *dl_policy;   /* where input images may come from (outlives the pool) */
+    imgchk_limits img_limits; /* declared dimensions of input images */
+    const cjob_catalog *cat;  /* declarations (each job carries its own; outlive the pool) */
+    const char *client_id;    /* the websockets' clientId, sent with every prompt */
+    const char *output_dir;   /* "" = no copies kept */
+    comfy_servers *srv;       /* the server table (comfy_servers.h) */
+    comfy_events *events;     /* the event registry (comfy_events.h) */
+    rt_actor *rest;           /* the discord_rest actor */
+    rt_actor *analytics;      /* NULL: no analytics */
+} comfy_worker_config;
+
+typedef struct comfy_worker_counters {
+    uint64_t succeeded, failed, resubmitted;
+    uint64_t progress_edits, progress_suppressed;
+    /* finished jobs: count, worker time and received-to-finished time */
+    uint64_t timed, run_ms_sum, total_ms_sum;
+} comfy_worker_counters;
+
+typedef struct comfy_worker comfy_worker;
+
+/* Creates the pool's actor in sys (its threads start with the system). NULL with err. */
+comfy_worker *comfy_worker_new(rt_system *sys, const comfy_worker_config *c, char *err,
+                               size_t errlen);
+rt_actor *comfy_worker_actor(comfy_worker *w);
+/* The bot is stopping: running jobs may go on until deadline_ms (rt_now_ms() time), then are
+ * interrupted and answered. Any thread. */
+void comfy_worker_stop(comfy_worker *w, uint64_t deadline_ms);
+void comfy_worker_counters_get(comfy_worker *w, comfy_worker_counters *out);
+/* After the actor stopped. NULL is ignored. */
+void comfy_worker_free(comfy_worker *w);
+
+#endif
