@@ -630,9 +630,10 @@ static void test_docs_example_loads(void **state)
     decl_command *c = decl_load(path, err, sizeof err);
     if (!c) fprintf(stderr, "%s\n", err);
     assert_non_null(c);
-    assert_int_equal(c->noptions, 8);
+    assert_int_equal(c->noptions, 9);
     assert_string_equal(c->options[2].targets[0].node, "7"); /* negative */
     assert_string_equal(c->options[6].source_arg, "checkpoint");
+    assert_string_equal(c->options[7].targets[0].node, "5"); /* batch size */
     decl_free(c);
     free(m);
     free(d);
