@@ -43,7 +43,7 @@ static void test_shipped_declarations_load(void **state)
     assert_false(decl_set_find(&set, "comfy")->button);
 
     const decl_command *c = decl_set_find(&set, "comfy");
-    assert_int_equal(c->noptions, 10);
+    assert_int_equal(c->noptions, 11);
     assert_int_equal(c->options[0].param, DECL_P_MAPPED);
     assert_int_equal(c->options[0].wf_param, WF_P_PROMPT);
     assert_int_equal(c->options[1].param, DECL_P_RESOLUTION);

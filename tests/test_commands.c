@@ -75,8 +75,9 @@ static void test_table_json(void **state)
     }
 
     cJSON *comfy = find_cmd(arr, "comfy");
-    const char *order[] = {"prompt", "resolution", "upscale_factor", "seed", "lora",
-                           "lora2",  "lora3",      "steps",          "cfg",  "model"};
+    const char *order[] = {"prompt", "resolution", "upscale_factor", "seed",
+                           "lora",   "lora2",      "lora3",          "steps",
+                           "cfg",    "model",      "batch_size"};
     int i = 0;
     cJSON *o;
     cJSON_ArrayForEach(o, cJSON_GetObjectItem(comfy, "options"))

@@ -290,6 +290,38 @@ static bool wait_png(const fake_discord_ix *ix, unsigned timeout_ms)
     return false;
 }
 
+/* The PNG files of the final edit of @original (0 when none), and its attachments array. */
+static unsigned final_pngs(const fake_discord_ix *ix, int *nattachments)
+{
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "/webhooks/%" PRIu64 "/%s/messages/@original", (uint64_t)APP_ID,
+             ix->token);
+    frest_filter f = {.method = "PATCH", .path_prefix = prefix};
+    frest_request *rq;
+    size_t n = frest_collect(W.rest, &f, &rq);
+    unsigned pngs = 0;
+    *nattachments = -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned here = 0;
+        const char *payload = NULL;
+        for (unsigned k = 0; k < rq[i].nparts; k++) {
+            if (strncmp(rq[i].parts[k].name, "files[", 6) == 0 && rq[i].parts[k].len > 8 &&
+                memcmp(rq[i].parts[k].data, "\x89PNG", 4) == 0)
+                here++;
+            if (strcmp(rq[i].parts[k].name, "payload_json") == 0)
+                payload = (const char *)rq[i].parts[k].data;
+        }
+        if (here) {
+            pngs = here;
+            cJSON *o = payload ? cJSON_Parse(payload) : NULL;
+            *nattachments = cJSON_GetArraySize(cJSON_GetObjectItem(o, "attachments"));
+            cJSON_Delete(o);
+        }
+    }
+    frest_requests_free(rq, n);
+    return pngs;
+}
+
 /* An ephemeral refusal of a command, with the text it says. */
 static void expect_refusal(const char *name, const char *opts, bool with_image, const char *want)
 {
@@ -439,6 +471,10 @@ static void every_option_type_reaches_its_node(void **state)
             &file, 1, NULL, &ix),
         0);
     assert_true(wait_png(&ix, 20000));
+    /* batch 2: both images of the batch in the one result message */
+    int natt;
+    assert_int_equal(final_pngs(&ix, &natt), 2);
+    assert_int_equal(natt, 2);
     unsigned want = (unsigned)before.prompts_accepted + 1;
     assert_true(fcomfy_wait(W.comfy, prompts_at_least, &want, 5000));
     char *text = fcomfy_prompt_json(W.comfy, (unsigned)before.prompts_accepted);

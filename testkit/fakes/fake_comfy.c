@@ -408,6 +408,22 @@ static uint8_t *make_mp4(uint64_t seed, size_t *len)
     return b;
 }
 
+/* The batch size of a graph: the largest literal batch_size of its latent nodes (1..16). */
+static unsigned graph_batch(const cJSON *graph)
+{
+    unsigned n = 1;
+    const cJSON *node;
+    cJSON_ArrayForEach(node, graph)
+    {
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(node, "inputs"), "batch_size");
+        if (cJSON_IsNumber(b) && b->valuedouble >= 1 && b->valuedouble <= 16 &&
+            (unsigned)b->valuedouble > n)
+            n = (unsigned)b->valuedouble;
+    }
+    return n;
+}
+
 /* Produces the files of an output node and returns its UI dict. */
 static cJSON *run_output_node(fcomfy *f, ff_prompt *p, const char *id, const cJSON *node)
 {
@@ -464,6 +480,24 @@ static cJSON *run_output_node(fcomfy *f, ff_prompt *p, const char *id, const cJS
     cJSON_AddStringToObject(e, "type", preview ? "temp" : "output");
     if (strcmp(ct, "VHS_VideoCombine") == 0) cJSON_AddStringToObject(e, "format", "video/h264-mp4");
     cJSON_AddItemToArray(arr, e);
+    /* A still-image saver writes one file per image of the batch, as ComfyUI does (the
+     * latent's batch_size), each its own entry of the UI dict. */
+    unsigned batch = (video || webm || apng || awebp) ? 1 : graph_batch(p->graph);
+    for (unsigned b = 1; b < batch; b++) {
+        f->out_counter++;
+        if (preview)
+            snprintf(name, sizeof name, "ComfyUI_temp_fake_%05u_.png", f->out_counter);
+        else
+            snprintf(name, sizeof name, "%s_%05u_.png", base, f->out_counter);
+        data = img_png_encode(f->png_w, f->png_h, f->png_noise ? 1 : 0, seed + b, &len);
+        if (!data) abort();
+        file_add(f, preview ? "temp" : "output", preview ? "" : sub, name, data, len);
+        e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "filename", name);
+        cJSON_AddStringToObject(e, "subfolder", preview ? "" : sub);
+        cJSON_AddStringToObject(e, "type", preview ? "temp" : "output");
+        cJSON_AddItemToArray(arr, e);
+    }
     if ((video && strcmp(ct, "SaveVideo") == 0) || webm || apng || awebp) {
         cJSON *an = cJSON_AddArrayToObject(ui, "animated");
         cJSON_AddItemToArray(an, cJSON_CreateTrue());
