@@ -41,7 +41,7 @@
 #include "fluxbot/runtime.h"
 #include "bench_util.h"
 #include "hist.h"
-#include "msgs/analytics_msgs.h"
+#include "msgs/an.h"
 
 #define DAY AN_DAY_MS
 #define ROWS_MAX 8
@@ -205,7 +205,7 @@ static double writer_run(uint64_t n, hist *h)
     db_path("writer.db", path, sizeof path);
     remove_db(path);
     rt_system *sys = rt_system_new();
-    an_writer *w = an_writer_new(sys, &(an_writer_config){.db_path = path});
+    analytics_writer *w = analytics_writer_new(sys, &(analytics_writer_config){.db_path = path});
     done_state ds = {0};
     rt_actor_spec spec = {.name = "done",
                           .threads = 1,
@@ -214,7 +214,7 @@ static double writer_run(uint64_t n, hist *h)
                           .ops = {.on_message = done_on_message}};
     rt_actor *done = rt_actor_new(sys, &spec);
     if (rt_system_start(sys) != 0) exit(1);
-    rt_actor *wa = an_writer_actor(w);
+    rt_actor *wa = analytics_writer_actor(w);
     uint64_t rng = 42;
     uint64_t t0 = rt_now_ns();
     for (uint64_t i = 0; i < n; i++) {
@@ -257,15 +257,15 @@ static double writer_run(uint64_t n, hist *h)
         nanosleep(&ts, NULL);
     }
     double secs = (double)(rt_now_ns() - t0) / 1e9;
-    an_writer_metrics m;
-    an_writer_metrics_get(w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(w, &m);
     if (m.rows_written != n) {
         fprintf(stderr, "writer wrote %llu of %llu events\n", (unsigned long long)m.rows_written,
                 (unsigned long long)n);
         exit(1);
     }
     rt_system_free(sys);
-    an_writer_free(w);
+    analytics_writer_free(w);
     remove_db(path);
     return (double)n / secs;
 }

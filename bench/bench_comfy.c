@@ -21,13 +21,13 @@
 #include <time.h>
 
 #include "actors/comfy_runner.h"
-#include "comfy/job.h"
+#include "comfy/cjob.h"
 #include "actors/comfy_http.h"
 #include "actors/discord_rest.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_rest.h"
 #include "fluxbot/log.h"
-#include "msgs/comfy_msgs.h"
+#include "msgs/comfy.h"
 #include "util/util_time.h"
 #include "bench_util.h"
 
@@ -39,14 +39,14 @@ static unsigned g_jobs = 100, g_max_threads = 4, g_max_servers = 4, g_repeat = 3
 static uint64_t g_ix = 5000;
 
 typedef struct env {
-    frest *rest;
-    fcomfy *srv[MAXK];
+    fake_rest *rest;
+    fake_comfy *srv[MAXK];
     comfy_http *http;
 } env;
 
 typedef struct run {
     rt_system *sys;
-    drest *dr;
+    discord_rest *dr;
     comfy_runner *cr;
     fb_config cfg;
 } run;
@@ -54,7 +54,7 @@ typedef struct run {
 static int run_start(run *r, env *e, unsigned threads, unsigned servers, int64_t progress_ms)
 {
     memset(r, 0, sizeof *r);
-    cfg_defaults(&r->cfg);
+    fb_config_defaults(&r->cfg);
     r->cfg.runner_threads = threads;
     r->cfg.progress_interval_ms = progress_ms;
     r->cfg.user_max_concurrent_jobs = 1000;
@@ -62,21 +62,22 @@ static int run_start(run *r, env *e, unsigned threads, unsigned servers, int64_t
     r->cfg.max_queued_jobs = 100000;
     r->cfg.comfyui_urls.count = servers;
     for (unsigned i = 0; i < servers; i++)
-        snprintf(r->cfg.comfyui_urls.items[i], CFG_STR, "%s", fcomfy_url(e->srv[i]));
+        snprintf(r->cfg.comfyui_urls.items[i], FB_CONFIG_STR, "%s", fake_comfy_url(e->srv[i]));
     r->sys = rt_system_new();
-    drest_config dc = {.api_base = frest_base_url(e->rest), .token = TOKEN};
-    r->dr = drest_create(r->sys, &dc);
-    comfy_runner_config rc = {.cfg = &r->cfg, .rest = drest_actor(r->dr), .queue_poll_ms = 1000};
+    discord_rest_config dc = {.api_base = fake_rest_base_url(e->rest), .token = TOKEN};
+    r->dr = discord_rest_new(r->sys, &dc);
+    comfy_runner_config rc = {
+        .cfg = &r->cfg, .rest = discord_rest_actor(r->dr), .queue_poll_ms = 1000};
     char err[512];
-    r->cr = comfy_runner_create(r->sys, &rc, err, sizeof err);
+    r->cr = comfy_runner_new(r->sys, &rc, err, sizeof err);
     if (!r->cr) {
         fprintf(stderr, "bench_comfy: %s\n", err);
         return -1;
     }
     if (rt_system_start(r->sys) != 0) return -1;
     for (int i = 0; i < 1000; i++) {
-        comfy_runner_stats st;
-        comfy_runner_stats_get(r->cr, &st);
+        comfy_runner_counters st;
+        comfy_runner_counters_get(r->cr, &st);
         if (st.servers_up == servers) return 0;
         util_sleep_ms(5);
     }
@@ -89,7 +90,7 @@ static void run_stop(run *r)
     rt_system_stop(r->sys);
     comfy_runner_free(r->cr);
     rt_system_free(r->sys);
-    drest_free(r->dr);
+    discord_rest_free(r->dr);
 }
 
 /* A deferred interaction on the fake Discord, like the router leaves it. */
@@ -97,10 +98,10 @@ static uint64_t interaction(env *e, char token[64])
 {
     uint64_t id = ++g_ix;
     snprintf(token, 64, "btok-%" PRIu64, id);
-    frest_register_interaction(e->rest, id, token, 1, false);
+    fake_rest_register_interaction(e->rest, id, token, 1, false);
     char url[256];
-    snprintf(url, sizeof url, "%s/interactions/%" PRIu64 "/%s/callback", frest_base_url(e->rest),
-             id, token);
+    snprintf(url, sizeof url, "%s/interactions/%" PRIu64 "/%s/callback",
+             fake_rest_base_url(e->rest), id, token);
     comfy_http_res res;
     comfy_http_post_json(e->http, url, "{\"type\":5}", 5000, &res);
     comfy_http_res_free(&res);
@@ -117,7 +118,7 @@ static comfy_start_msg *job_msg(const cjob_catalog *cat, uint64_t id, const char
     m->origin.user_id = user;
     m->origin.attachment_size_limit = 10u << 20;
     char err[256];
-    comfy_job *job = cjob_from_msg(m, cat, 0, id * 0x9E3779B97F4A7C15ULL, err, sizeof err);
+    cjob *job = cjob_from_msg(m, cat, 0, id * 0x9E3779B97F4A7C15ULL, err, sizeof err);
     rt_msg_free(&m->hdr);
     if (!job) {
         fprintf(stderr, "bench_comfy: %s\n", err);
@@ -140,16 +141,16 @@ static double bench_config(env *e, unsigned threads, unsigned servers)
             uint64_t id = interaction(e, tok);
             msgs[i] = job_msg(comfy_runner_catalog(r.cr), id, tok, 100 + i);
         }
-        comfy_runner_stats st0;
-        comfy_runner_stats_get(r.cr, &st0);
+        comfy_runner_counters st0;
+        comfy_runner_counters_get(r.cr, &st0);
         uint64_t done0 = st0.jobs_succeeded + st0.jobs_failed;
         uint64_t t0 = rt_now_ms();
         for (unsigned i = 0; i < g_jobs; i++)
             rt_send_wait(comfy_runner_actor(r.cr), &msgs[i]->hdr, 5000);
         free(msgs);
-        comfy_runner_stats st;
+        comfy_runner_counters st;
         for (;;) {
-            comfy_runner_stats_get(r.cr, &st);
+            comfy_runner_counters_get(r.cr, &st);
             if (st.jobs_succeeded + st.jobs_failed >= done0 + g_jobs) break;
             util_sleep_ms(1);
         }
@@ -177,8 +178,8 @@ static void bench_progress(env *e, prog_result *out)
     const int64_t interval = 500;
     memset(out, 0, sizeof *out);
     for (unsigned i = 0; i < 2; i++) {
-        fcomfy_set_steps(e->srv[i], steps);
-        fcomfy_set_step_delay(e->srv[i], delay);
+        fake_comfy_set_steps(e->srv[i], steps);
+        fake_comfy_set_step_delay(e->srv[i], delay);
     }
     run r;
     if (run_start(&r, e, njobs, 2, interval)) return;
@@ -188,9 +189,9 @@ static void bench_progress(env *e, prog_result *out)
         rt_send_wait(comfy_runner_actor(r.cr),
                      &job_msg(comfy_runner_catalog(r.cr), id, toks[i], 7 + i)->hdr, 5000);
     }
-    comfy_runner_stats st;
+    comfy_runner_counters st;
     for (;;) {
-        comfy_runner_stats_get(r.cr, &st);
+        comfy_runner_counters_get(r.cr, &st);
         if (st.jobs_succeeded + st.jobs_failed >= njobs) break;
         util_sleep_ms(5);
     }
@@ -205,9 +206,9 @@ static void bench_progress(env *e, prog_result *out)
     for (unsigned j = 0; j < njobs; j++) {
         char prefix[200];
         snprintf(prefix, sizeof prefix, "/webhooks/%" PRIu64 "/%s", (uint64_t)APP, toks[j]);
-        frest_filter f = {.method = "PATCH", .path_prefix = prefix};
-        frest_request *reqs = NULL;
-        size_t n = frest_collect(e->rest, &f, &reqs);
+        fake_rest_filter f = {.method = "PATCH", .path_prefix = prefix};
+        fake_rest_request *reqs = NULL;
+        size_t n = fake_rest_collect(e->rest, &f, &reqs);
         /* progress edits are all but the final one */
         unsigned edits = n > 0 ? (unsigned)n - 1 : 0;
         if (edits < out->edits_min) out->edits_min = edits;
@@ -221,11 +222,11 @@ static void bench_progress(env *e, prog_result *out)
             double rate = span > 0 ? (double)(n - 2) * 1000.0 / span : 0;
             if (rate > out->max_rate) out->max_rate = rate;
         }
-        frest_requests_free(reqs, n);
+        fake_rest_requests_free(reqs, n);
     }
     for (unsigned i = 0; i < 2; i++) {
-        fcomfy_set_steps(e->srv[i], 4);
-        fcomfy_set_step_delay(e->srv[i], g_gpu_ms / 4);
+        fake_comfy_set_steps(e->srv[i], 4);
+        fake_comfy_set_step_delay(e->srv[i], g_gpu_ms / 4);
     }
 }
 
@@ -248,12 +249,13 @@ int main(int argc, char **argv)
     log_configure(LOG_LEVEL_ERROR, false, 2);
     env e;
     memset(&e, 0, sizeof e);
-    frest_config fc = {.token = TOKEN, .application_id = APP};
-    e.rest = frest_start(&fc);
-    fcomfy_opts o = {.steps = 4, .step_delay_ms = g_gpu_ms / 4, .png_width = 64, .png_height = 64};
+    fake_rest_config fc = {.token = TOKEN, .application_id = APP};
+    e.rest = fake_rest_start(&fc);
+    fake_comfy_opts o = {
+        .steps = 4, .step_delay_ms = g_gpu_ms / 4, .png_width = 64, .png_height = 64};
     unsigned nsrv = g_max_servers > 2 ? g_max_servers : 2;
     for (unsigned i = 0; i < nsrv; i++)
-        e.srv[i] = fcomfy_start(&o);
+        e.srv[i] = fake_comfy_start(&o);
     e.http = comfy_http_new();
     if (!e.rest || !e.http) return 1;
 
@@ -311,7 +313,7 @@ int main(int argc, char **argv)
     }
     comfy_http_free(e.http);
     for (unsigned i = 0; i < nsrv; i++)
-        fcomfy_stop(e.srv[i]);
-    frest_stop(e.rest);
+        fake_comfy_stop(e.srv[i]);
+    fake_rest_stop(e.rest);
     return 0;
 }

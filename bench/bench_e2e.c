@@ -44,7 +44,7 @@
 #include "e2e_sched.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 #include "fluxbot/log.h"
 #include "hist.h"
 
@@ -53,7 +53,8 @@
 #define USER_BASE 310000000000000000ull
 
 static const char *const mix_names[] = {"comfy", "redux", "pulid", "video", "stats", "bad"};
-static const du_kind mix_kinds[] = {DU_COMFY, DU_REDUX, DU_PULID, DU_VIDEO, DU_STATS, DU_BAD};
+static const demo_users_kind mix_kinds[] = {DEMO_USERS_COMFY, DEMO_USERS_REDUX, DEMO_USERS_PULID,
+                                            DEMO_USERS_VIDEO, DEMO_USERS_STATS, DEMO_USERS_BAD};
 #define NMIX 6
 
 typedef struct bench_opts {
@@ -68,7 +69,7 @@ typedef struct bench_opts {
 } bench_opts;
 
 typedef struct rec {
-    du_sent s;
+    demo_users_sent s;
     uint64_t due_ns;
     uint64_t reply_ns; /* first accepted callback seen by the fake, 0 = none */
     unsigned acks;     /* accepted (2xx) callbacks */
@@ -100,7 +101,7 @@ typedef struct fixture {
     char dir[64];
     char db[128], out_dir[128], log[128];
     fake_discord *fd;
-    fcomfy *comfy[MAX_SERVERS];
+    fake_comfy *comfy[MAX_SERVERS];
     unsigned ncomfy;
     e2e_child child;
     bool child_started;
@@ -108,10 +109,10 @@ typedef struct fixture {
 
 static bool bot_ready(fixture *f)
 {
-    fgw_stats gs;
-    fgw_get_stats(fake_discord_gateway(f->fd), &gs);
+    fake_gateway_stats gs;
+    fake_gateway_get_stats(fake_discord_gateway(f->fd), &gs);
     if (gs.ready_connections < 1) return false;
-    char *cmds = frest_commands_json(fake_discord_rest(f->fd), 0);
+    char *cmds = fake_rest_commands_json(fake_discord_rest(f->fd), 0);
     bool ok = cmds != NULL;
     free(cmds);
     return ok;
@@ -144,18 +145,19 @@ static int fixture_start(fixture *f, const bench_opts *o, unsigned router, unsig
     f->fd = fake_discord_start(&fo);
     if (!f->fd) return -1;
     unsigned steps = o->steps ? o->steps : 1;
-    fcomfy_opts co = {.steps = steps,
-                      .step_delay_ms = o->gen_ms / steps,
-                      .png_width = 64,
-                      .png_height = 64,
-                      .name = "bench-comfy"};
+    fake_comfy_opts co = {.steps = steps,
+                          .step_delay_ms = o->gen_ms / steps,
+                          .png_width = 64,
+                          .png_height = 64,
+                          .name = "bench-comfy"};
     char urls[MAX_SERVERS * 40] = "";
     for (unsigned i = 0; i < o->servers && i < MAX_SERVERS; i++) {
-        f->comfy[i] = fcomfy_start(&co);
+        f->comfy[i] = fake_comfy_start(&co);
         if (!f->comfy[i]) return -1;
         f->ncomfy++;
         size_t used = strlen(urls);
-        snprintf(urls + used, sizeof urls - used, "%s%s", i ? "," : "", fcomfy_url(f->comfy[i]));
+        snprintf(urls + used, sizeof urls - used, "%s%s", i ? "," : "",
+                 fake_comfy_url(f->comfy[i]));
     }
 
     char **env = NULL;
@@ -214,7 +216,7 @@ static void fixture_stop(fixture *f, bool keep)
 {
     if (f->child_started) e2e_kill(&f->child);
     for (unsigned i = 0; i < f->ncomfy; i++)
-        fcomfy_stop(f->comfy[i]);
+        fake_comfy_stop(f->comfy[i]);
     fake_discord_stop(f->fd);
     if (!keep && f->dir[0]) {
         char cmd[128];
@@ -281,20 +283,20 @@ static void match_requests(fixture *f, rec *recs, size_t n)
     qsort(by_id, k, sizeof *by_id, cmp_rec_id);
     qsort(by_tok, k, sizeof *by_tok, cmp_rec_token);
 
-    frest *fr = fake_discord_rest(f->fd);
-    frest_request *reqs;
-    frest_filter cb = {.method = "POST", .path_prefix = "/interactions/"};
-    size_t nr = frest_collect(fr, &cb, &reqs);
+    fake_rest *fr = fake_discord_rest(f->fd);
+    fake_rest_request *reqs;
+    fake_rest_filter cb = {.method = "POST", .path_prefix = "/interactions/"};
+    size_t nr = fake_rest_collect(fr, &cb, &reqs);
     for (size_t i = 0; i < nr; i++) {
         rec *r = find_by_id(by_id, k, reqs[i].interaction_id);
         if (!r || reqs[i].status < 200 || reqs[i].status >= 300) continue;
         if (r->acks++ == 0) r->reply_ns = reqs[i].mono_ns;
     }
-    frest_requests_free(reqs, nr);
+    fake_rest_requests_free(reqs, nr);
 
     /* The final result: an edit of @original carrying a file (progress edits carry none). */
-    frest_filter ed = {.method = "PATCH", .path_prefix = "/webhooks/"};
-    nr = frest_collect(fr, &ed, &reqs);
+    fake_rest_filter ed = {.method = "PATCH", .path_prefix = "/webhooks/"};
+    nr = fake_rest_collect(fr, &ed, &reqs);
     for (size_t i = 0; i < nr; i++) {
         if (reqs[i].status < 200 || reqs[i].status >= 300) continue;
         bool has_file = false;
@@ -310,7 +312,7 @@ static void match_requests(fixture *f, rec *recs, size_t n)
         rec *r = find_by_token(by_tok, k, tok, (size_t)(end - tok));
         if (r && !r->done_ns) r->done_ns = reqs[i].mono_ns;
     }
-    frest_requests_free(reqs, nr);
+    fake_rest_requests_free(reqs, nr);
     free(by_id);
     free(by_tok);
 }
@@ -353,10 +355,10 @@ static int read_database(const char *db, rec *recs, size_t n, uint64_t *rows)
     return 0;
 }
 
-static bool job_done_now(frest *fr, const rec *r)
+static bool job_done_now(fake_rest *fr, const rec *r)
 {
-    frest_ix_state st;
-    if (!frest_interaction_state(fr, r->s.id, &st)) return false;
+    fake_rest_ix_state st;
+    if (!fake_rest_interaction_state(fr, r->s.id, &st)) return false;
     bool done = st.original_json && strstr(st.original_json, "\"attachments\":[{") != NULL;
     free(st.original_json);
     return done;
@@ -399,12 +401,12 @@ static int run_once(const bench_opts *o, unsigned router, unsigned runner, doubl
         fixture_stop(&f, true);
         return -1;
     }
-    du_users users;
+    demo_users users;
     char err[512];
     fb_config defaults;
-    cfg_defaults(&defaults);
-    if (du_init(&users, f.fd, defaults.ratios_file, defaults.loras_file, o->seed, err,
-                sizeof err) != 0) {
+    fb_config_defaults(&defaults);
+    if (demo_users_init(&users, f.fd, defaults.ratios_file, defaults.loras_file, o->seed, err,
+                        sizeof err) != 0) {
         fprintf(stderr, "bench_e2e: %s\n", err);
         fixture_stop(&f, o->keep);
         return -1;
@@ -432,7 +434,7 @@ static int run_once(const bench_opts *o, unsigned router, unsigned runner, doubl
         int k = e2e_pick(o->weights, NMIX, &rng);
         recs[i].due_ns = due;
         uint64_t user = USER_BASE + (i % o->users);
-        if (du_inject(&users, mix_kinds[k], i, user, NULL, &recs[i].s) == 0)
+        if (demo_users_inject(&users, mix_kinds[k], i, user, NULL, &recs[i].s) == 0)
             recs[i].sent_ok = true;
         else
             inject_fail++;
@@ -447,21 +449,21 @@ static int run_once(const bench_opts *o, unsigned router, unsigned runner, doubl
             (double)max_lag / 1e6);
 
     /* Drain: wait for every answer and every job, bounded. */
-    frest *fr = fake_discord_rest(f.fd);
+    fake_rest *fr = fake_discord_rest(f.fd);
     size_t njobs = 0;
     for (uint64_t i = 0; i < s.count; i++)
-        if (recs[i].sent_ok && du_kind_is_job(recs[i].s.kind)) njobs++;
+        if (recs[i].sent_ok && demo_users_kind_is_job(recs[i].s.kind)) njobs++;
     size_t *pending = malloc((njobs + 1) * sizeof *pending), npend = 0;
     for (uint64_t i = 0; i < s.count; i++)
-        if (recs[i].sent_ok && du_kind_is_job(recs[i].s.kind)) pending[npend++] = i;
+        if (recs[i].sent_ok && demo_users_kind_is_job(recs[i].s.kind)) pending[npend++] = i;
     uint64_t drain_deadline = bench_now_ns() + (uint64_t)(o->drain_seconds * 1e9);
-    frest_filter cbf = {.method = "POST", .path_prefix = "/interactions/"};
+    fake_rest_filter cbf = {.method = "POST", .path_prefix = "/interactions/"};
     for (;;) {
         size_t keep = 0;
         for (size_t j = 0; j < npend; j++)
             if (!job_done_now(fr, &recs[pending[j]])) pending[keep++] = pending[j];
         npend = keep;
-        bool answered = frest_count(fr, &cbf) >= s.count - inject_fail;
+        bool answered = fake_rest_count(fr, &cbf) >= s.count - inject_fail;
         if ((npend == 0 && answered) || bench_now_ns() > drain_deadline) break;
         if (rss && bench_now_ns() >= next_rss) {
             e2e_procstat ps;
@@ -503,7 +505,7 @@ static int run_once(const bench_opts *o, unsigned router, unsigned runner, doubl
         if (r->acks == 1) res->answered++;
         if (r->acks > 1) res->answered_twice++;
         if (r->acks == 0) res->unanswered++;
-        if (du_kind_is_job(r->s.kind)) {
+        if (demo_users_kind_is_job(r->s.kind)) {
             res->jobs++;
             if (r->done_ns) {
                 res->jobs_done++;
@@ -549,7 +551,7 @@ static int run_once(const bench_opts *o, unsigned router, unsigned runner, doubl
                 lost_rows, dup_rows, res->exit_code);
         print_log_tail(&f);
     }
-    du_free(&users);
+    demo_users_free(&users);
     free(recs);
     fixture_stop(&f, o->keep || bad);
     return 0;

@@ -12,7 +12,7 @@
  * Open loop, no coordinated omission: send times are fixed in advance at the rate (bench
  * support e2e_sched); the injector catches up after a stall instead of pausing, and latency is
  * measured from the scheduled time to the CLOCK_MONOTONIC time the fake REST server read the
- * callback's headers (frest_request.mono_ns), so the injection itself is inside the figure.
+ * callback's headers (fake_rest_request.mono_ns), so the injection itself is inside the figure.
  *
  * The command is one the router answers at once without ComfyUI: /stats with days:0 (option
  * validation fails → immediate ephemeral error, type 4) or, with --command unknown, an unknown
@@ -41,7 +41,7 @@
 #include "actors/gateway.h"
 #include "actors/router.h"
 #include "analytics/an_commands.h"
-#include "discord/interaction.h"
+#include "discord/ix.h"
 #include "discord/reply.h"
 #include "e2e_report.h"
 #include "bench_util.h"
@@ -50,8 +50,8 @@
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "hist.h"
-#include "msgs/discord_msgs.h"
-#include "router/cmd.h"
+#include "msgs/rest.h"
+#include "router/rcmd.h"
 
 #define TOKEN "bench-interactions-token"
 #define MAX_RATES 16
@@ -194,7 +194,7 @@ static ix_slot *slot_find(ix_slot *s, size_t n, uint64_t id)
 typedef struct stand {
     fake_discord *fd;
     rt_system *sys;
-    drest *rest;
+    discord_rest *rest;
     router *rt;
     gateway *gw;
     direct dir;
@@ -212,8 +212,8 @@ static int stand_up(stand *s, variant v, char *err, size_t errlen)
         return -1;
     }
     s->sys = rt_system_new();
-    drest_config dc = {.api_base = fake_discord_api_base(s->fd), .token = TOKEN};
-    s->rest = drest_create(s->sys, &dc);
+    discord_rest_config dc = {.api_base = fake_discord_api_base(s->fd), .token = TOKEN};
+    s->rest = discord_rest_new(s->sys, &dc);
     if (!s->rest) {
         snprintf(err, errlen, "REST actor not created");
         return -1;
@@ -227,16 +227,16 @@ static int stand_up(stand *s, variant v, char *err, size_t errlen)
                             .ops = {.on_message = sink_on_message}};
         rt_actor *sink = rt_actor_new(s->sys, &ss);
         router_config rc = {.threads = g_opt.threads,
-                            .rest = drest_actor(s->rest),
+                            .rest = discord_rest_actor(s->rest),
                             .stats = g_opt.cmd == CMD_BAD_STATS ? sink : NULL};
-        s->rt = sink ? router_create(s->sys, &rc) : NULL;
+        s->rt = sink ? router_new(s->sys, &rc) : NULL;
         if (!s->rt) {
             snprintf(err, errlen, "router not created");
             return -1;
         }
         target = router_actor(s->rt);
     } else {
-        s->dir.rest = drest_actor(s->rest);
+        s->dir.rest = discord_rest_actor(s->rest);
         rt_actor_spec ds = {.name = "bench_direct",
                             .threads = g_opt.threads,
                             .lane_capacity = 1024,
@@ -254,7 +254,7 @@ static int stand_up(stand *s, variant v, char *err, size_t errlen)
                          .compress = true, /* the bot's default */
                          .target = target,
                          .stop_grace_ms = 500};
-    s->gw = gateway_create(s->sys, &gc);
+    s->gw = gateway_new(s->sys, &gc);
     if (!s->gw) {
         snprintf(err, errlen, "gateway not created");
         return -1;
@@ -265,8 +265,8 @@ static int stand_up(stand *s, variant v, char *err, size_t errlen)
     }
     uint64_t until = bench_now_ns() + 10000000000ull;
     for (;;) {
-        gateway_stats gs;
-        gateway_stats_get(s->gw, &gs);
+        gateway_counters gs;
+        gateway_counters_get(s->gw, &gs);
         if (gs.shards_active >= 1) return 0;
         if (gs.fatal_code || bench_now_ns() > until) {
             snprintf(err, errlen, "gateway not ready (fatal code %d)", gs.fatal_code);
@@ -284,7 +284,7 @@ static void stand_down(stand *s)
     }
     gateway_free(s->gw);
     router_free(s->rt);
-    drest_free(s->rest);
+    discord_rest_free(s->rest);
     fake_discord_stop(s->fd);
 }
 
@@ -336,12 +336,12 @@ static void run_one(variant v, double rate, result *res)
     }
 
     /* Stragglers: at most 5 s after the last injection. */
-    frest *fr = fake_discord_rest(s.fd);
-    frest_filter flt = {.method = "POST", .path_prefix = "/interactions/"};
-    frest_wait(fr, &flt, n, 5000);
+    fake_rest *fr = fake_discord_rest(s.fd);
+    fake_rest_filter flt = {.method = "POST", .path_prefix = "/interactions/"};
+    fake_rest_wait(fr, &flt, n, 5000);
 
-    frest_request *reqs = NULL;
-    size_t nreq = frest_collect(fr, &flt, &reqs);
+    fake_rest_request *reqs = NULL;
+    size_t nreq = fake_rest_collect(fr, &flt, &reqs);
     qsort(slots, n, sizeof *slots, slot_cmp);
     hist h;
     hist_init(&h);
@@ -365,7 +365,7 @@ static void run_one(variant v, double rate, result *res)
         if (lat > DISCORD_WINDOW_NS) res->over_3s++;
         if (t > last_seen) last_seen = t;
     }
-    frest_requests_free(reqs, nreq);
+    fake_rest_requests_free(reqs, nreq);
     res->sent = n - nwarm;
     for (size_t i = 0; i < n; i++)
         if (slots[i].measured && slots[i].callbacks == 0) res->missing++;

@@ -75,7 +75,7 @@ static double proc_cpu_s(pid_t pid)
 /* The child: the bot itself, or strace attached to it for the syscall pass. */
 typedef struct pass {
     fake_discord *fd;
-    fcomfy *comfy;
+    fake_comfy *comfy;
     e2e_child child;
     bool started;
     char dir[64], log[128];
@@ -83,7 +83,7 @@ typedef struct pass {
 
 static bool commands_registered(pass *p)
 {
-    char *cmds = frest_commands_json(fake_discord_rest(p->fd), 0);
+    char *cmds = fake_rest_commands_json(fake_discord_rest(p->fd), 0);
     bool ok = cmds && strstr(cmds, "\"stats\"") != NULL;
     free(cmds);
     return ok;
@@ -122,12 +122,12 @@ static int pass_start(pass *p, const opts *o, peer_kind k)
     char db[128], out[128];
     int rc;
     if (k == PEER_FLUXBOT) {
-        fcomfy_opts co = {.steps = 1, .png_width = 64, .png_height = 64, .name = "peers-comfy"};
-        p->comfy = fcomfy_start(&co);
+        fake_comfy_opts co = {.steps = 1, .png_width = 64, .png_height = 64, .name = "peers-comfy"};
+        p->comfy = fake_comfy_start(&co);
         if (!p->comfy) return -1;
         snprintf(db, sizeof db, "%s/bench.db", p->dir);
         snprintf(out, sizeof out, "%s/output", p->dir);
-        e2e_env_set(&env, "COMFYUI_URLS", fcomfy_url(p->comfy));
+        e2e_env_set(&env, "COMFYUI_URLS", fake_comfy_url(p->comfy));
         e2e_env_set(&env, "FLUXBOT_DB", db);
         e2e_env_set(&env, "FLUXBOT_OUTPUT_DIR", out);
         e2e_env_set(&env, "FLUXBOT_LOG_LEVEL", "warn");
@@ -176,7 +176,7 @@ static void pass_stop(pass *p)
         e2e_signal(&p->child, SIGTERM);
         if (e2e_wait(&p->child, 10000) != 0) e2e_kill(&p->child);
     }
-    if (p->comfy) fcomfy_stop(p->comfy);
+    if (p->comfy) fake_comfy_stop(p->comfy);
     fake_discord_stop(p->fd);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
@@ -266,8 +266,8 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
     while (bench_now_ns() < deadline) {
         done = 0;
         for (unsigned i = 0; i < n; i++) {
-            frest_ix_state ixs;
-            if (s[i].id && frest_interaction_state(fake_discord_rest(p->fd), s[i].id, &ixs)) {
+            fake_rest_ix_state ixs;
+            if (s[i].id && fake_rest_interaction_state(fake_discord_rest(p->fd), s[i].id, &ixs)) {
                 if (ixs.ack_type && ixs.edits >= 1) done++;
                 free(ixs.original_json);
             }
@@ -285,9 +285,9 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
     }
 
     /* latency: first accepted callback per interaction, from the fake's recorder */
-    frest_filter flt = {.method = "POST", .path_prefix = "/interactions/", .status = 0};
-    frest_request *reqs = NULL;
-    size_t nreq = frest_collect(fake_discord_rest(p->fd), &flt, &reqs);
+    fake_rest_filter flt = {.method = "POST", .path_prefix = "/interactions/", .status = 0};
+    fake_rest_request *reqs = NULL;
+    size_t nreq = fake_rest_collect(fake_discord_rest(p->fd), &flt, &reqs);
     double *lat = calloc(n ? n : 1, sizeof *lat);
     unsigned nl = 0, doubled = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -308,9 +308,9 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
             for (size_t j = 0; j < nreq; j++)
                 if (strncmp(reqs[j].path, idtxt, strlen(idtxt)) == 0)
                     tries++, last = reqs[j].status;
-            frest_ix_state ixs;
+            fake_rest_ix_state ixs;
             bool known =
-                s[i].id && frest_interaction_state(fake_discord_rest(p->fd), s[i].id, &ixs);
+                s[i].id && fake_rest_interaction_state(fake_discord_rest(p->fd), s[i].id, &ixs);
             fprintf(stderr,
                     "bench_peers: interaction %u (%s) unanswered: %u callback(s), last status %d, "
                     "late %d\n",
@@ -318,7 +318,7 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
             if (known) free(ixs.original_json);
         }
     }
-    frest_requests_free(reqs, nreq);
+    fake_rest_requests_free(reqs, nreq);
     qsort(lat, nl, sizeof *lat, cmp_double);
     if (!count_syscalls) {
         r->sent = n;

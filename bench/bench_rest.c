@@ -20,13 +20,13 @@
 #include <curl/curl.h>
 
 #include "actors/discord_rest.h"
-#include "discord/ratelimit.h"
+#include "discord/rl.h"
 #include "fakes/fake_rest.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "bench_util.h"
 #include "hist.h"
-#include "msgs/discord_msgs.h"
+#include "msgs/rest.h"
 
 #define TOKEN "bench-token"
 #define APP 4242
@@ -118,7 +118,7 @@ typedef struct workload {
 
 /* Registers n fresh interactions (acknowledged already when the workload edits @original) and
  * fills their paths. */
-static char **prepare(frest *f, unsigned n, const workload *w)
+static char **prepare(fake_rest *f, unsigned n, const workload *w)
 {
     char **paths = calloc(n, sizeof *paths);
     CURL *c = w->upload ? curl_easy_init() : NULL;
@@ -126,11 +126,12 @@ static char **prepare(frest *f, unsigned n, const workload *w)
         unsigned id = g_ix_seq++;
         char tok[32], p[128];
         snprintf(tok, sizeof tok, "btok%u", id);
-        frest_register_interaction(f, id, tok, 7, false);
+        fake_rest_register_interaction(f, id, tok, 7, false);
         if (w->upload) {
             /* Defer first, so there is an @original to edit. */
             char url[256];
-            snprintf(url, sizeof url, "%s/interactions/%u/%s/callback", frest_base_url(f), id, tok);
+            snprintf(url, sizeof url, "%s/interactions/%u/%s/callback", fake_rest_base_url(f), id,
+                     tok);
             struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
             curl_easy_setopt(c, CURLOPT_URL, url);
             curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -166,17 +167,18 @@ static size_t discard(char *p, size_t s, size_t n, void *u)
 }
 
 /* Sequential curl-easy baseline: one handle, one connection, one request at a time. */
-static double run_baseline(frest *f, unsigned n, const workload *w, hist *lat)
+static double run_baseline(fake_rest *f, unsigned n, const workload *w, hist *lat)
 {
     char **paths = prepare(f, n, w);
-    if (w->server_ms) frest_script(f, NULL, "/interactions/", FREST_FAULT_DELAY, w->server_ms, n);
+    if (w->server_ms)
+        fake_rest_script(f, NULL, "/interactions/", FAKE_REST_FAULT_DELAY, w->server_ms, n);
     CURL *c = curl_easy_init();
     struct curl_slist *h = curl_slist_append(NULL, "Expect:");
     if (!w->upload) h = curl_slist_append(h, "Content-Type: application/json");
     uint64_t t0 = rt_now_ns();
     for (unsigned i = 0; i < n; i++) {
         char url[256];
-        snprintf(url, sizeof url, "%s%s", frest_base_url(f), paths[i]);
+        snprintf(url, sizeof url, "%s%s", fake_rest_base_url(f), paths[i]);
         uint64_t s = rt_now_ns();
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -210,10 +212,11 @@ static double run_baseline(frest *f, unsigned n, const workload *w, hist *lat)
 }
 
 /* The actor: all n requests are handed over at once, as a burst of interactions would. */
-static double run_actor(frest *f, unsigned n, const workload *w, hist *lat, uint64_t *ok_out)
+static double run_actor(fake_rest *f, unsigned n, const workload *w, hist *lat, uint64_t *ok_out)
 {
     char **paths = prepare(f, n, w);
-    if (w->server_ms) frest_script(f, NULL, "/interactions/", FREST_FAULT_DELAY, w->server_ms, n);
+    if (w->server_ms)
+        fake_rest_script(f, NULL, "/interactions/", FAKE_REST_FAULT_DELAY, w->server_ms, n);
     rt_system *sys = rt_system_new();
     sink s = {0};
     s.sent_ns = calloc(n, sizeof *s.sent_ns);
@@ -225,8 +228,9 @@ static double run_actor(frest *f, unsigned n, const workload *w, hist *lat, uint
                         .state = &s,
                         .ops = {.on_message = sink_on_message}};
     rt_actor *sa = rt_actor_new(sys, &ss);
-    drest_config dc = {.api_base = frest_base_url(f), .token = TOKEN, .lane_capacity = 8192};
-    drest *d = drest_create(sys, &dc);
+    discord_rest_config dc = {
+        .api_base = fake_rest_base_url(f), .token = TOKEN, .lane_capacity = 8192};
+    discord_rest *d = discord_rest_new(sys, &dc);
     rt_system_start(sys);
     uint64_t t0 = rt_now_ns();
     for (unsigned i = 0; i < n; i++) {
@@ -236,7 +240,7 @@ static double run_actor(frest *f, unsigned n, const workload *w, hist *lat, uint
         m->reply_to = sa;
         m->cookie = i;
         s.sent_ns[i] = rt_now_ns();
-        while (rt_send_wait(drest_actor(d), &m->hdr, 1000) != 0) {
+        while (rt_send_wait(discord_rest_actor(d), &m->hdr, 1000) != 0) {
         }
     }
     while (atomic_load(&s.got) < n) {
@@ -246,7 +250,7 @@ static double run_actor(frest *f, unsigned n, const workload *w, hist *lat, uint
     double rate = n / ((rt_now_ns() - t0) / 1e9);
     rt_system_stop(sys);
     rt_system_free(sys);
-    drest_free(d);
+    discord_rest_free(d);
     *lat = s.lat;
     *ok_out = atomic_load(&s.ok);
     free(s.sent_ns);
@@ -263,7 +267,7 @@ typedef struct row {
     uint64_t actor_ok;
 } row;
 
-static void run_row(frest *f, row *r, const workload *w)
+static void run_row(fake_rest *f, row *r, const workload *w)
 {
     double b[16], a[16];
     for (unsigned k = 0; k < g_repeat; k++) {
@@ -299,8 +303,8 @@ int main(int argc, char **argv)
     }
     double rr = bench_median(route_rate, g_repeat), lr = bench_median(lim_rate, g_repeat);
 
-    frest_config fc = {.token = TOKEN, .application_id = APP, .callback_deadline_ms = 600000};
-    frest *f = frest_start(&fc);
+    fake_rest_config fc = {.token = TOKEN, .application_id = APP, .callback_deadline_ms = 600000};
+    fake_rest *f = fake_rest_start(&fc);
     if (!f) return 1;
     workload cb = {.upload = false};
     workload up = {.upload = true, .file_len = 100 * 1024};
@@ -314,7 +318,7 @@ int main(int argc, char **argv)
     run_row(f, &rows[0], &cb);
     run_row(f, &rows[1], &up);
     run_row(f, &rows[2], &slow);
-    frest_stop(f);
+    fake_rest_stop(f);
     free(up.file);
 
     if (json) {

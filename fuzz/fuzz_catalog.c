@@ -31,7 +31,7 @@ static void ratios_case(const char *text, const char *typed)
     }
     FZ_ASSERT(set.count >= 1 && set.count <= RATIOS_MAX, "ratio count out of bounds", NULL);
     for (unsigned i = 0; i < set.count; i++) {
-        const ratio_entry *e = &set.items[i];
+        const ratios_entry *e = &set.items[i];
         size_t n = strnlen(e->label, sizeof e->label);
         FZ_ASSERT(n >= 1 && n <= RATIOS_LABEL_MAX, "ratio label length out of bounds", NULL);
         FZ_ASSERT(e->width >= 64 && e->width <= 8192 && e->height >= 64 && e->height <= 8192,
@@ -39,7 +39,7 @@ static void ratios_case(const char *text, const char *typed)
         FZ_ASSERT(ratios_find(&set, e->label) == e, "a ratio is not found by its label", e->label);
     }
     FZ_ASSERT(ratios_default(&set) != NULL, "no default ratio", NULL);
-    const ratio_entry *f = ratios_find(&set, typed);
+    const ratios_entry *f = ratios_find(&set, typed);
     FZ_ASSERT(!f || (f >= set.items && f < set.items + set.count), "found outside the set", NULL);
 }
 
@@ -54,7 +54,7 @@ static void loras_case(const char *text, const char *typed, unsigned max)
     }
     FZ_ASSERT(set.count <= LORAS_MAX, "lora count out of bounds", NULL);
     for (unsigned i = 0; i < set.count; i++) {
-        const lora_entry *e = &set.items[i];
+        const loras_entry *e = &set.items[i];
         size_t n = strnlen(e->name, sizeof e->name);
         FZ_ASSERT(n >= 1 && n <= LORAS_NAME_MAX, "lora name length out of bounds", NULL);
         FZ_ASSERT(e->weight >= -10 && e->weight <= 10, "lora weight out of bounds", e->name);
@@ -62,7 +62,7 @@ static void loras_case(const char *text, const char *typed, unsigned max)
         double s = loras_strength(e, 1 + i % 3);
         FZ_ASSERT(s == s, "lora strength is NaN", e->name);
     }
-    const lora_entry *out[LORAS_CHOICES_MAX];
+    const loras_entry *out[LORAS_CHOICES_MAX];
     unsigned n = loras_match(&set, typed, out, max);
     FZ_ASSERT(n <= max && n <= set.count, "autocomplete returned too many", NULL);
     for (unsigned i = 0; i < n; i++)

@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "comfy/decl.h"
-#include "discord/commands.h"
+#include "discord/cmd.h"
 #include "fuzz_support.h"
 #include "util/util_utf8.h"
 

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "comfy/image.h"
-#include "comfy/image_check.h"
+#include "comfy/img.h"
+#include "comfy/imgchk.h"
 #include "fakes/image_fixture.h"
 #include "fuzz_support.h"
 
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= 8) {
         uint32_t ew = 1 + data[0] % 64, eh = 1 + data[1] % 64;
         size_t len = 0;
-        uint8_t *png = img_png_encode(ew, eh, data[2] & 1, data[3], &len);
+        uint8_t *png = image_fixture_png(ew, eh, data[2] & 1, data[3], &len);
         FZ_ASSERT(png != NULL, "encoder failed", NULL);
         FZ_ASSERT(img_png_validate(png, len, &w, &h, err, sizeof err) == 0 && w == ew && h == eh,
                   "encoder output does not validate", err);

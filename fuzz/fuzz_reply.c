@@ -1,7 +1,7 @@
 /*
  * fuzz_reply: the builders of everything the bot sends to Discord, fed hostile text and
  * structure — reply.c (message bodies, interaction callbacks, autocomplete), embed.c (embeds,
- * clipping, the 6000-character total over a message), comfy/result.c (the finished result with
+ * clipping, the 6000-character total over a message), comfy/cres.c (the finished result with
  * its embed and buttons, custom_ids, error texts), the text edits and follow-ups of reply.c,
  * and the analytics replies (the /stats embed, /reset_stats prompts and answers).
  *
@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "analytics/an_commands.h"
-#include "comfy/result.h"
+#include "comfy/cres.h"
 #include "discord/embed.h"
 #include "discord/reply.h"
 #include "fuzz_support.h"
@@ -212,7 +212,7 @@ static void result_case(fz_in *in)
     char *user_prompt = util_utf8_clip(tx(&t), 6000);
     char *prompt = util_utf8_clip(tx(&t), 6000);
     char *name = util_utf8_clip(tx(&t), 32);
-    comfy_job j;
+    cjob j;
     memset(&j, 0, sizeof j);
     j.id = job_id;
     j.kind = (comfy_kind)(flags % COMFY_KIND_COUNT);

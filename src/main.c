@@ -13,7 +13,7 @@
 #include "app/docgen.h"
 #include "app/version.h"
 #include "demo/demo.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 #include "fluxbot/log.h"
 
 int main(int argc, char **argv)
@@ -40,15 +40,15 @@ int main(int argc, char **argv)
     }
 
     fb_config cfg;
-    cfg_action action;
+    fb_config_action action;
     char err[600];
-    if (cfg_load(&cfg, argc - first_flag, argv + first_flag, NULL, &action, stdout, err,
-                 sizeof err) != 0) {
+    if (fb_config_load(&cfg, argc - first_flag, argv + first_flag, NULL, &action, stdout, err,
+                       sizeof err) != 0) {
         fprintf(stderr, "fluxbot: %s\n", err);
         return APP_EXIT_CONFIG;
     }
-    if (action == CFG_VERSION) app_print_library_versions(stdout);
-    if (action != CFG_RUN) return 0;
+    if (action == FB_CONFIG_VERSION) version_print_libraries(stdout);
+    if (action != FB_CONFIG_RUN) return 0;
     app_set_config_args(argc - first_flag, argv + first_flag);
     log_configure((log_level)log_level_parse(cfg.log_level), strcmp(cfg.log_format, "json") == 0,
                   2);

@@ -22,14 +22,14 @@
 #include "analytics/an_store.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
-#include "msgs/analytics_msgs.h"
+#include "msgs/an.h"
 #include "test_an_util.h"
 
 typedef struct fx {
     tdir dir;
     char db[512], old[512], repl[512], logpath[512];
     rt_system *sys;
-    an_writer *w;
+    analytics_writer *w;
     rt_actor *writer, *col_actor;
     sem_t sem;
     char error[200];
@@ -66,7 +66,7 @@ static int teardown(void **state)
 {
     fx *f = *state;
     rt_system_free(f->sys);
-    an_writer_free(f->w);
+    analytics_writer_free(f->w);
     log_configure(LOG_LEVEL_INFO, false, 2);
     close(f->logfd);
     sem_destroy(&f->sem);
@@ -78,11 +78,11 @@ static int teardown(void **state)
 static void start(fx *f, unsigned shutdown_retry_ms)
 {
     f->sys = rt_system_new();
-    an_writer_config cfg = {
+    analytics_writer_config cfg = {
         .db_path = f->db, .batch_max = 64, .flush_ms = 20, .shutdown_retry_ms = shutdown_retry_ms};
-    f->w = an_writer_new(f->sys, &cfg);
+    f->w = analytics_writer_new(f->sys, &cfg);
     assert_non_null(f->w);
-    f->writer = an_writer_actor(f->w);
+    f->writer = analytics_writer_actor(f->w);
     rt_actor_spec spec = {.name = "collector",
                           .threads = 1,
                           .lane_capacity = 64,
@@ -204,8 +204,8 @@ static void test_renamed_over_between_batches(void **state)
         record(f, i);
     assert_string_equal(flush(f), "");
     rt_system_stop(f->sys);
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.db_replaced, 1);
     assert_int_equal(m.lost, 0);
     /* the 1500 rows written after the swap are in the file at db_path, which is intact */
@@ -255,8 +255,8 @@ static void test_renamed_over_during_writes(void **state)
     pthread_join(t, NULL);
     assert_string_equal(flush(f), "");
     rt_system_stop(f->sys);
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.db_replaced, 1);
     assert_int_equal(m.lost, 0);
     assert_intact(f->db);
@@ -280,8 +280,8 @@ static void test_not_a_database_renamed_over(void **state)
     for (uint64_t i = 100; i < 300; i++)
         record(f, i);
     assert_string_not_equal(flush(f), "");
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.pending, 200);
     assert_int_equal(m.lost, 0);
     char buf[200] = "";
@@ -304,7 +304,7 @@ static void test_not_a_database_renamed_over(void **state)
     }
     assert_int_equal(got, 200);
     rt_system_stop(f->sys);
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.lost, 0);
     assert_int_equal(m.pending, 0);
 }
@@ -323,8 +323,8 @@ static void test_not_a_database_at_exit_counts_the_loss(void **state)
     for (uint64_t i = 2; i < 12; i++)
         record(f, i);
     rt_system_stop(f->sys);
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.lost, 10);
     char *log = read_log(f);
     assert_non_null(strstr(log, "10 accepted events could not be written"));
@@ -345,8 +345,8 @@ static void test_removed_file_is_recreated(void **state)
     rt_system_stop(f->sys);
     assert_int_equal(count_range(f->db, 50, 120), 70);
     assert_intact(f->db);
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.db_replaced, 1);
 }
 

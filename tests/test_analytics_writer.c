@@ -21,7 +21,7 @@
 #include "analytics/an_store.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
-#include "msgs/analytics_msgs.h"
+#include "msgs/an.h"
 #include "test_an_util.h"
 #include "util/util_time.h"
 
@@ -54,7 +54,7 @@ typedef struct fx {
     tdir dir;
     char db[512];
     rt_system *sys;
-    an_writer *w;
+    analytics_writer *w;
     rt_actor *writer;
     rt_actor *col_actor;
     collector col;
@@ -79,7 +79,7 @@ static int teardown(void **state)
 {
     fx *f = *state;
     rt_system_free(f->sys);
-    an_writer_free(f->w);
+    analytics_writer_free(f->w);
     log_configure(LOG_LEVEL_INFO, false, 2);
     close(f->logfd);
     sem_destroy(&f->col.sem);
@@ -89,13 +89,13 @@ static int teardown(void **state)
 }
 
 /* Builds the system (writer + collector); returns rt_system_start's result. */
-static int start(fx *f, an_writer_config cfg)
+static int start(fx *f, analytics_writer_config cfg)
 {
     if (!cfg.db_path) cfg.db_path = f->db;
     f->sys = rt_system_new();
-    f->w = an_writer_new(f->sys, &cfg);
+    f->w = analytics_writer_new(f->sys, &cfg);
     assert_non_null(f->w);
-    f->writer = an_writer_actor(f->w);
+    f->writer = analytics_writer_actor(f->w);
     rt_actor_spec spec = {.name = "collector",
                           .threads = 1,
                           .lane_capacity = 64,
@@ -194,16 +194,16 @@ static int record_mixed(rt_actor *w, uint64_t user, int i)
 static void test_batch_closes_by_time(void **state)
 {
     fx *f = *state;
-    assert_int_equal(start(f, (an_writer_config){.batch_max = 1000, .flush_ms = 300}), 0);
+    assert_int_equal(start(f, (analytics_writer_config){.batch_max = 1000, .flush_ms = 300}), 0);
     for (int i = 0; i < 10; i++)
         assert_int_equal(record_mixed(f->writer, 42, i), 0);
     /* No flush request: the 300 ms bound alone commits them, in one transaction. */
     assert_int_equal(wait_rows(f->db, 10, 5000), 10);
     /* The counters move just after COMMIT returns: the rows can be visible a moment before. */
-    an_writer_metrics m;
+    analytics_writer_counters m;
     uint64_t until = rt_now_ms() + 5000;
     do {
-        an_writer_metrics_get(f->w, &m);
+        analytics_writer_counters_get(f->w, &m);
     } while (m.rows_written < 10 && rt_now_ms() < until && (util_sleep_ms(2), true));
     assert_int_equal(m.rows_written, 10);
     assert_int_equal(m.batches, 1);
@@ -213,21 +213,21 @@ static void test_batch_closes_by_time(void **state)
 static void test_batch_closes_by_size(void **state)
 {
     fx *f = *state;
-    assert_int_equal(start(f, (an_writer_config){.batch_max = 100, .flush_ms = 60000}), 0);
+    assert_int_equal(start(f, (analytics_writer_config){.batch_max = 100, .flush_ms = 60000}), 0);
     for (int i = 0; i < 250; i++)
         assert_int_equal(record_mixed(f->writer, 42, i), 0);
     /* Two full batches go at once; the last 50 wait for the (long) time bound. */
     assert_int_equal(wait_rows(f->db, 200, 5000), 200);
     sleep_ms(100);
     assert_int_equal(total_rows(f->db), 200);
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.pending, 50);
     assert_int_equal(m.batches, 2);
     /* The stop commits the rest. */
     rt_system_stop(f->sys);
     assert_int_equal(total_rows(f->db), 250);
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.rows_written, 250);
     assert_int_equal(m.lost, 0);
 }
@@ -254,7 +254,8 @@ static void test_shutdown_under_load_commits_all(void **state)
 {
     fx *f = *state;
     assert_int_equal(
-        start(f, (an_writer_config){.batch_max = 256, .flush_ms = 20, .lane_capacity = 256}), 0);
+        start(f, (analytics_writer_config){.batch_max = 256, .flush_ms = 20, .lane_capacity = 256}),
+        0);
     producer pr[4];
     for (int i = 0; i < 4; i++) {
         pr[i] = (producer){.writer = f->writer, .id = i + 1, .count = 15000};
@@ -268,15 +269,15 @@ static void test_shutdown_under_load_commits_all(void **state)
     /* Stop at once, with the backlog still queued in lanes, spill lists and the batch. */
     rt_metrics rm;
     rt_actor_metrics(f->writer, &rm);
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     print_message("backlog at stop: %llu queued, %llu pending, %llu spilled so far\n",
                   (unsigned long long)rm.depth, (unsigned long long)m.pending,
                   (unsigned long long)rm.spills);
     rt_system_stop(f->sys);
     assert_int_equal(accepted, 60000);
     assert_int_equal(total_rows(f->db), (int64_t)accepted);
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.rows_written, accepted);
     assert_int_equal(m.accepted, accepted);
     assert_int_equal(m.lost + m.pending + m.dropped_invalid, 0);
@@ -295,7 +296,8 @@ static void test_stalled_writer_spills_and_recovers(void **state)
 {
     fx *f = *state;
     assert_int_equal(
-        start(f, (an_writer_config){.batch_max = 64, .flush_ms = 5, .lane_capacity = 16}), 0);
+        start(f, (analytics_writer_config){.batch_max = 64, .flush_ms = 5, .lane_capacity = 16}),
+        0);
     /* Another connection takes the write lock: every commit of the writer gets SQLITE_BUSY. */
     sqlite3 *locker;
     assert_int_equal(sqlite3_open(f->db, &locker), SQLITE_OK);
@@ -304,8 +306,8 @@ static void test_stalled_writer_spills_and_recovers(void **state)
     for (int i = 0; i < n; i++)
         assert_int_equal(record_mixed(f->writer, 7, i), 0);
     sleep_ms(300);
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     rt_metrics rm;
     rt_actor_metrics(f->writer, &rm);
     assert_true(m.retries > 0);
@@ -321,7 +323,7 @@ static void test_stalled_writer_spills_and_recovers(void **state)
     sqlite3_close(locker);
     flush(f);
     assert_int_equal(total_rows(f->db), n);
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.rows_written, n);
     assert_int_equal(m.pending, 0);
     log = read_log(f);
@@ -334,7 +336,7 @@ static void test_stalled_writer_spills_and_recovers(void **state)
 static void test_reset_single_thread_order(void **state)
 {
     fx *f = *state;
-    assert_int_equal(start(f, (an_writer_config){.batch_max = 4, .flush_ms = 1000}), 0);
+    assert_int_equal(start(f, (analytics_writer_config){.batch_max = 4, .flush_ms = 1000}), 0);
     for (int i = 0; i < 10; i++) {
         an_command_event e = {.command = "before", .user_id = 1, .success = true};
         assert_int_equal(an_record_command(f->writer, &e), 0);
@@ -368,7 +370,7 @@ static void test_reset_single_thread_order(void **state)
 static void test_reset_keeps_moderation_state(void **state)
 {
     fx *f = *state;
-    assert_int_equal(start(f, (an_writer_config){.batch_max = 4, .flush_ms = 1000}), 0);
+    assert_int_equal(start(f, (analytics_writer_config){.batch_max = 4, .flush_ms = 1000}), 0);
     for (int i = 0; i < 9; i++) {
         if (i % 3 == 0) {
             an_command_event e = {.command = "comfy", .user_id = 5, .success = true};
@@ -401,8 +403,8 @@ static void test_reset_keeps_moderation_state(void **state)
     assert_int_equal(sql_int(db, "SELECT COALESCE(SUM(total_activity), 0) FROM daily_stats"), 0);
     assert_rollups_match_raw(db);
     sqlite3_close(db);
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.dropped_invalid, 1);
 }
 
@@ -433,7 +435,8 @@ static void test_reset_exact_across_threads(void **state)
 {
     fx *f = *state;
     assert_int_equal(
-        start(f, (an_writer_config){.batch_max = 50, .flush_ms = 2, .lane_capacity = 64}), 0);
+        start(f, (analytics_writer_config){.batch_max = 50, .flush_ms = 2, .lane_capacity = 64}),
+        0);
     racer r[2];
     for (int i = 0; i < 2; i++) {
         r[i] = (racer){.writer = f->writer, .id = i + 1};
@@ -485,8 +488,8 @@ static void test_reset_exact_across_threads(void **state)
         assert_true(cut <= after[i] + 1);
         remaining += count;
     }
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     /* Every event is either deleted by the reset (committed, pending, or arriving late) or
      * kept. */
     assert_int_equal(atomic_load(&f->col.rows_deleted) + m.dropped_by_reset + remaining,
@@ -500,7 +503,7 @@ static void test_reset_exact_across_threads(void **state)
 
 static void assert_start_fails(fx *f, const char *path, const char *cause)
 {
-    assert_int_not_equal(start(f, (an_writer_config){.db_path = path}), 0);
+    assert_int_not_equal(start(f, (analytics_writer_config){.db_path = path}), 0);
     char *log = read_log(f);
     assert_non_null(strstr(log, path));
     assert_non_null(strstr(log, cause));
@@ -543,17 +546,18 @@ static void test_start_fails_on_read_only_file(void **state)
 static void test_exit_with_locked_database_logs_the_loss(void **state)
 {
     fx *f = *state;
-    assert_int_equal(
-        start(f, (an_writer_config){.batch_max = 1000, .flush_ms = 5, .shutdown_retry_ms = 300}),
-        0);
+    assert_int_equal(start(f, (analytics_writer_config){.batch_max = 1000,
+                                                        .flush_ms = 5,
+                                                        .shutdown_retry_ms = 300}),
+                     0);
     sqlite3 *locker;
     assert_int_equal(sqlite3_open(f->db, &locker), SQLITE_OK);
     assert_int_equal(sqlite3_exec(locker, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
     for (int i = 0; i < 100; i++)
         assert_int_equal(record_mixed(f->writer, 3, i), 0);
     rt_system_stop(f->sys); /* keeps retrying for 300 ms, then gives up loudly */
-    an_writer_metrics m;
-    an_writer_metrics_get(f->w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
     assert_int_equal(m.lost, 100);
     assert_int_equal(m.rows_written, 0);
     char *log = read_log(f);

@@ -43,8 +43,8 @@ static const char *guilds = "[{\"id\":\"200000000000000001\",\"name\":\"test gui
 
 typedef struct world {
     fake_discord *fd;
-    frest *rest;
-    fcomfy *comfy;
+    fake_rest *rest;
+    fake_comfy *comfy;
     app *a;
     fb_config cfg;
     char db[128];
@@ -68,11 +68,11 @@ static void sleep_ms(unsigned ms)
 
 static void base_config(fb_config *cfg, const char *api_base, const char *token)
 {
-    cfg_defaults(cfg);
+    fb_config_defaults(cfg);
     snprintf(cfg->discord_token, sizeof cfg->discord_token, "%s", token);
     snprintf(cfg->discord_api_base, sizeof cfg->discord_api_base, "%s", api_base);
     cfg->comfyui_urls.count = 1;
-    snprintf(cfg->comfyui_urls.items[0], CFG_STR, "%s", fcomfy_url(W.comfy));
+    snprintf(cfg->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
     snprintf(cfg->db_path, sizeof cfg->db_path, "%s", W.db);
     snprintf(cfg->output_dir, sizeof cfg->output_dir, "%s", W.outdir);
     cfg->progress_interval_ms = 100;
@@ -100,8 +100,8 @@ static int setup(void **state)
     W.fd = fake_discord_start(&o);
     assert_non_null(W.fd);
     W.rest = fake_discord_rest(W.fd);
-    fcomfy_opts co = {.steps = 4, .step_delay_ms = 60, .png_width = 48, .png_height = 32};
-    W.comfy = fcomfy_start(&co);
+    fake_comfy_opts co = {.steps = 4, .step_delay_ms = 60, .png_width = 48, .png_height = 32};
+    W.comfy = fake_comfy_start(&co);
     assert_non_null(W.comfy);
     snprintf(W.db, sizeof W.db, "/tmp/fb_app_e2e_%d.db", (int)getpid());
     snprintf(W.outdir, sizeof W.outdir, "/tmp/fb_app_e2e_out_%d", (int)getpid());
@@ -125,7 +125,7 @@ static int teardown(void **state)
 {
     (void)state;
     assert_int_equal(app_stop(W.a), 0);
-    fcomfy_stop(W.comfy);
+    fake_comfy_stop(W.comfy);
     fake_discord_stop(W.fd);
     unlink_db(W.db);
     char cmd[200];
@@ -141,14 +141,14 @@ static cJSON *callback_of(uint64_t id)
 {
     char prefix[64];
     snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    frest_filter f = {.method = "POST", .path_prefix = prefix};
-    assert_true(frest_wait(W.rest, &f, 1, 5000) >= 1);
-    frest_request *rq;
-    size_t n = frest_collect(W.rest, &f, &rq);
+    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
+    assert_true(fake_rest_wait(W.rest, &f, 1, 5000) >= 1);
+    fake_rest_request *rq;
+    size_t n = fake_rest_collect(W.rest, &f, &rq);
     assert_true(n >= 1);
     cJSON *o = cJSON_Parse((const char *)rq[0].body);
     assert_int_equal(rq[0].status, 204);
-    frest_requests_free(rq, n);
+    fake_rest_requests_free(rq, n);
     assert_non_null(o);
     return o;
 }
@@ -174,9 +174,9 @@ static const char *cb_content(const cJSON *o)
 static char *wait_edits(uint64_t id, unsigned n, int timeout_ms)
 {
     uint64_t until = now_ms() + (uint64_t)timeout_ms;
-    frest_ix_state st;
+    fake_rest_ix_state st;
     for (;;) {
-        assert_true(frest_interaction_state(W.rest, id, &st));
+        assert_true(fake_rest_interaction_state(W.rest, id, &st));
         if (st.edits >= n || now_ms() > until) break;
         free(st.original_json);
         sleep_ms(20);
@@ -187,10 +187,10 @@ static char *wait_edits(uint64_t id, unsigned n, int timeout_ms)
 
 static void ix_check_ack(uint64_t id, int type)
 {
-    frest_ix_state st;
+    fake_rest_ix_state st;
     uint64_t until = now_ms() + 5000;
     do {
-        assert_true(frest_interaction_state(W.rest, id, &st));
+        assert_true(fake_rest_interaction_state(W.rest, id, &st));
         free(st.original_json);
         if (st.ack_type) break;
         sleep_ms(10);
@@ -270,14 +270,14 @@ static int table_count(const char *table)
 static void commands_were_registered_globally(void **state)
 {
     (void)state;
-    char *cmds = frest_commands_json(W.rest, 0);
+    char *cmds = fake_rest_commands_json(W.rest, 0);
     assert_non_null(cmds);
     assert_non_null(strstr(cmds, "\"comfy\""));
     assert_non_null(strstr(cmds, "\"reset_stats\""));
     assert_non_null(strstr(cmds, "1:1 [1024x1024 square]")); /* resolution choices */
     free(cmds);
-    gateway_stats gs;
-    gateway_stats_get(app_gateway(W.a), &gs);
+    gateway_counters gs;
+    gateway_counters_get(app_gateway(W.a), &gs);
     assert_int_equal(gs.application_id, APP_ID);
     assert_true(gs.role_events >= 1); /* GUILD_CREATE with the roles reached the cache */
 }
@@ -304,20 +304,20 @@ static void comfy_defers_then_progress_then_png(void **state)
     char prefix[256];
     snprintf(prefix, sizeof prefix, "/webhooks/%" PRIu64 "/%s/messages/@original", (uint64_t)APP_ID,
              ix.token);
-    frest_filter f = {.method = "PATCH", .path_prefix = prefix};
+    fake_rest_filter f = {.method = "PATCH", .path_prefix = prefix};
     bool png = false;
     size_t nreq = 0;
     uint64_t until = now_ms() + 20000;
     while (!png && now_ms() < until) {
-        frest_request *rq;
-        nreq = frest_collect(W.rest, &f, &rq);
+        fake_rest_request *rq;
+        nreq = fake_rest_collect(W.rest, &f, &rq);
         for (size_t i = 0; i < nreq; i++)
             for (unsigned k = 0; k < rq[i].nparts; k++)
                 if (strcmp(rq[i].parts[k].name, "files[0]") == 0 && rq[i].parts[k].len > 8 &&
                     memcmp(rq[i].parts[k].data, "\x89PNG\r\n\x1a\n", 8) == 0 &&
                     rq[i].status >= 200 && rq[i].status < 300)
                     png = true;
-        frest_requests_free(rq, nreq);
+        fake_rest_requests_free(rq, nreq);
         if (!png) sleep_ms(50);
     }
     assert_true(png);
@@ -468,8 +468,8 @@ static void reset_stats_permissions_and_confirmation(void **state)
     assert_string_equal(rows, "button:reset_confirm:1\n");
     assert_int_equal(table_count("image_stats"), 0);
 
-    router_stats st;
-    router_stats_get(app_router(W.a), &st);
+    router_counters st;
+    router_counters_get(app_router(W.a), &st);
     assert_int_equal(st.resets, 1);
     assert_int_equal(st.by[ROUTER_CMD_GENERATE][ROUTER_OUT_OK], 1);
     assert_int_equal(st.by[ROUTER_CMD_GENERATE][ROUTER_OUT_INVALID], 2);
@@ -506,7 +506,7 @@ static void reloaded_lists_are_used_and_registered(void **state)
     while (now_ms() < until) {
         app_poll(W.a, 20);
         free(cmds);
-        cmds = frest_commands_json(W.rest, 0);
+        cmds = fake_rest_commands_json(W.rest, 0);
         if (cmds && strstr(cmds, "Wide test [1536x640]")) break;
     }
     assert_non_null(cmds);

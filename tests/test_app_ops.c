@@ -24,7 +24,7 @@
 #define TOKEN "ops-bot-token"
 
 static fake_discord *fd;
-static fcomfy *comfy;
+static fake_comfy *comfy;
 static char db[192];
 static char tmpdir[128];
 
@@ -34,7 +34,7 @@ static int setup(void **state)
     log_configure(LOG_LEVEL_ERROR, false, 2);
     fake_discord_options o = {.token = TOKEN};
     fd = fake_discord_start(&o);
-    comfy = fcomfy_start(NULL);
+    comfy = fake_comfy_start(NULL);
     assert_non_null(fd);
     assert_non_null(comfy);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fb_app_ops_%d", (int)getpid());
@@ -46,7 +46,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    fcomfy_stop(comfy);
+    fake_comfy_stop(comfy);
     fake_discord_stop(fd);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
@@ -56,11 +56,11 @@ static int teardown(void **state)
 
 static void config(fb_config *c, const char *token)
 {
-    cfg_defaults(c);
+    fb_config_defaults(c);
     snprintf(c->discord_token, sizeof c->discord_token, "%s", token);
     snprintf(c->discord_api_base, sizeof c->discord_api_base, "%s", fake_discord_api_base(fd));
     c->comfyui_urls.count = 1;
-    snprintf(c->comfyui_urls.items[0], CFG_STR, "%s", fcomfy_url(comfy));
+    snprintf(c->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(comfy));
     snprintf(c->db_path, sizeof c->db_path, "%s", db);
     snprintf(c->output_dir, sizeof c->output_dir, "%s/out", tmpdir);
     c->rest_timeout_ms = 5000;
@@ -133,7 +133,7 @@ static void check_names_each_problem_and_its_fix(void **state)
     /* A ComfyUI that is not there, a broken ratios file, a bad guild id. */
     config(&c, TOKEN);
     c.comfyui_urls.count = 2;
-    snprintf(c.comfyui_urls.items[1], CFG_STR, "http://127.0.0.1:1");
+    snprintf(c.comfyui_urls.items[1], FB_CONFIG_STR, "http://127.0.0.1:1");
     char bad[160];
     snprintf(bad, sizeof bad, "%s/ratios.json", tmpdir);
     FILE *f = fopen(bad, "w");
@@ -141,7 +141,7 @@ static void check_names_each_problem_and_its_fix(void **state)
     fclose(f);
     snprintf(c.ratios_file, sizeof c.ratios_file, "%s", bad);
     c.guild_ids.count = 1;
-    snprintf(c.guild_ids.items[0], CFG_STR, "my-server");
+    snprintf(c.guild_ids.items[0], FB_CONFIG_STR, "my-server");
     assert_int_equal(check(&c, &t), APP_EXIT_CONFIG);
     assert_non_null(strstr(t, "[FAIL] comfyui"));
     assert_non_null(strstr(t, "http://127.0.0.1:1"));
@@ -234,8 +234,8 @@ static void commands_register_per_guild(void **state)
     fb_config c;
     config(&c, TOKEN);
     c.guild_ids.count = 2;
-    snprintf(c.guild_ids.items[0], CFG_STR, "200000000000000001");
-    snprintf(c.guild_ids.items[1], CFG_STR, "200000000000000002");
+    snprintf(c.guild_ids.items[0], FB_CONFIG_STR, "200000000000000001");
+    snprintf(c.guild_ids.items[1], FB_CONFIG_STR, "200000000000000002");
     char err[768];
     int code = 0;
     app *a = app_start(&c, err, sizeof err, &code);
@@ -243,14 +243,14 @@ static void commands_register_per_guild(void **state)
     for (int i = 0; i < 300 && !app_commands_registered(a); i++)
         app_poll(a, 20);
     assert_true(app_commands_registered(a));
-    frest *rest = fake_discord_rest(fd);
+    fake_rest *rest = fake_discord_rest(fd);
     for (uint64_t g = 200000000000000001ULL; g <= 200000000000000002ULL; g++) {
-        char *cmds = frest_commands_json(rest, g);
+        char *cmds = fake_rest_commands_json(rest, g);
         assert_non_null(cmds);
         assert_non_null(strstr(cmds, "\"stats\""));
         free(cmds);
     }
-    assert_null(frest_commands_json(rest, 0)); /* nothing global */
+    assert_null(fake_rest_commands_json(rest, 0)); /* nothing global */
     assert_int_equal(app_stop(a), 0);
 
     /* No ComfyUI configured: a configuration error that says what to set. */

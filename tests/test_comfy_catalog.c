@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "comfy/job.h"
+#include "comfy/cjob.h"
 #include "comfy/loras.h"
 #include "comfy/ratios.h"
-#include "comfy/workflow.h"
+#include "comfy/wf.h"
 
 static char err[1024];
 
@@ -24,7 +24,7 @@ static void test_ratios_shipped(void **state)
     assert_int_equal(
         ratios_load_file(&r, FLUXBOT_SOURCE_DIR "/config/ratios.json", err, sizeof err), 0);
     assert_int_equal(r.count, 25);
-    const ratio_entry *e = ratios_find(&r, "16:9 [1344x768 landscape]");
+    const ratios_entry *e = ratios_find(&r, "16:9 [1344x768 landscape]");
     assert_non_null(e);
     assert_int_equal(e->width, 1344);
     assert_int_equal(e->height, 768);
@@ -67,12 +67,12 @@ static void test_loras_shipped_and_match(void **state)
     assert_int_equal(loras_load_file(&l, FLUXBOT_SOURCE_DIR "/config/loras.json", err, sizeof err),
                      0);
     assert_true(l.count >= 5);
-    const lora_entry *e = loras_find(&l, "anime style");
+    const loras_entry *e = loras_find(&l, "anime style");
     assert_non_null(e);
     assert_string_equal(e->file, "flux_anime_style.safetensors");
     assert_non_null(loras_find(&l, "flux_anime_style.safetensors"));
     assert_null(loras_find(&l, "nope"));
-    const lora_entry *out[25];
+    const loras_entry *out[25];
     unsigned n = loras_match(&l, "", out, 25);
     assert_int_equal(n, l.count);
     n = loras_match(&l, "  wat ", out, 25);
@@ -102,7 +102,7 @@ static void test_loras_ranking_and_cap(void **state)
     loras_set l;
     assert_int_equal(loras_parse(&l, json, "big", err, sizeof err), 0);
     free(json);
-    const lora_entry *out[40];
+    const loras_entry *out[40];
     assert_int_equal(loras_match(&l, "style", out, 40), 25); /* never more than Discord's 25 */
     assert_int_equal(loras_match(&l, "sket", out, 40), 2);
     assert_string_equal(out[0]->name, "Sketchy");    /* prefix first */
@@ -140,7 +140,7 @@ static void test_loras_invalid_and_legacy(void **state)
         0);
     assert_int_equal(l.count, 1);
     assert_string_equal(l.items[0].trigger_words, "tw");
-    const lora_entry *list[2] = {&l.items[0], &l.items[0]};
+    const loras_entry *list[2] = {&l.items[0], &l.items[0]};
     char *p = loras_apply_triggers("a cat", list, 1);
     assert_string_equal(p, "a cat, tw");
     free(p);
@@ -272,7 +272,7 @@ static void test_job_built(void **state)
     m.nloras = 3;
     m.upscale_factor = 2;
     m.origin.user_id = 42;
-    comfy_job *j = cjob_from_msg(&m, &c->c, 7, 0xffffffffffffffffULL, err, sizeof err);
+    cjob *j = cjob_from_msg(&m, &c->c, 7, 0xffffffffffffffffULL, err, sizeof err);
     assert_non_null(j);
     assert_int_equal(j->width, 768);
     assert_int_equal(j->height, 1344);
@@ -295,11 +295,11 @@ static void test_job_built(void **state)
     cJSON_Delete(g);
 
     comfy_reply_ref r = {.application_id = 1, .interaction_id = 2, .token = "t2"};
-    comfy_job *re = cjob_clone(j, 8, &r, NULL);
+    cjob *re = cjob_clone(j, 8, &r, NULL);
     assert_int_equal(re->source_job_id, 7);
     assert_string_equal(re->reply.token, "t2");
     assert_int_equal(re->origin.user_id, 42);
-    comfy_job *up =
+    cjob *up =
         cjob_new_upscale(j, decl_set_button(&c->d), 9, 2, "http://127.0.0.1/x.png", &r, NULL);
     assert_int_equal(up->kind, COMFY_KIND_UPSCALE);
     /* The label and its size stay the source's; the factor adds up: the source was x2. */
@@ -311,13 +311,13 @@ static void test_job_built(void **state)
     assert_int_equal(ow, 3072);
     assert_int_equal(oh, 5376);
     /* ...and an Upscale of that result is x8 of the label. */
-    comfy_job *up2 =
+    cjob *up2 =
         cjob_new_upscale(up, decl_set_button(&c->d), 10, 2, "http://127.0.0.1/y.png", &r, NULL);
     assert_int_equal(cjob_total_upscale(up2), 8);
     cjob_free(up2);
     /* The stored form of a job (the results table) comes back the same, and junk is refused. */
     char *pj = cjob_to_json(up);
-    comfy_job *back = cjob_from_json(pj, 9, err, sizeof err);
+    cjob *back = cjob_from_json(pj, 9, err, sizeof err);
     assert_non_null(back);
     char *pj2 = cjob_to_json(back);
     assert_string_equal(pj, pj2);
@@ -356,7 +356,7 @@ static void test_job_built(void **state)
     /* A video carries the size its workflow renders (Wan: 832x480), for its analytics row. */
     msg_init(&m, COMFY_KIND_VIDEO);
     m.prompt = "a cat running";
-    comfy_job *vid = cjob_from_msg(&m, &c->c, 11, 1, err, sizeof err);
+    cjob *vid = cjob_from_msg(&m, &c->c, 11, 1, err, sizeof err);
     assert_non_null(vid);
     assert_string_equal(vid->resolution, "832x480");
     assert_int_equal(vid->width, 832);

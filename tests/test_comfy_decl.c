@@ -17,7 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "comfy/decl.h"
-#include "discord/commands.h"
+#include "discord/cmd.h"
 
 #define WFDIR FLUXBOT_SOURCE_DIR "/workflows"
 

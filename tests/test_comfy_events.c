@@ -25,7 +25,7 @@ typedef struct mini {
 static mini *mini_runner(unsigned nservers)
 {
     mini *r = calloc(1, sizeof *r);
-    cfg_list urls = {.count = nservers};
+    fb_config_list urls = {.count = nservers};
     for (unsigned i = 0; i < nservers; i++)
         snprintf(urls.items[i], sizeof urls.items[i], "http://127.0.0.1:%u", 9000 + i);
     char err[128];
@@ -50,7 +50,7 @@ static cproto_event ev(cproto_ev t, const char *pid, uint32_t v)
     snprintf(e.prompt_id, sizeof e.prompt_id, "%s", pid);
     e.value = v;
     e.max = 50;
-    e.node_null = t == CP_EV_EXECUTING;
+    e.node_null = t == CPROTO_EV_EXECUTING;
     return e;
 }
 
@@ -58,13 +58,13 @@ static void test_orphans_claimed_in_order(void **state)
 {
     (void)state;
     mini *r = mini_runner(2);
-    cproto_event e = ev(CP_EV_EXECUTION_START, "p1", 0);
+    cproto_event e = ev(CPROTO_EV_EXECUTION_START, "p1", 0);
     comfy_events_on_event(&r->events, 0, &e);
     for (uint32_t v = 1; v <= 3; v++) {
-        e = ev(CP_EV_PROGRESS, "p1", v);
+        e = ev(CPROTO_EV_PROGRESS, "p1", v);
         comfy_events_on_event(&r->events, 0, &e);
     }
-    e = ev(CP_EV_PROGRESS, "p1", 99); /* same id on another server: not ours */
+    e = ev(CPROTO_EV_PROGRESS, "p1", 99); /* same id on another server: not ours */
     comfy_events_on_event(&r->events, 1, &e);
     comfy_chan *c = comfy_chan_new(64);
     comfy_events_register(&r->events, 0, "p1", c);
@@ -72,20 +72,20 @@ static void test_orphans_claimed_in_order(void **state)
     bool rec;
     unsigned n = comfy_chan_wait(c, out, 16, 0, &rec);
     assert_int_equal(n, 4);
-    assert_int_equal(out[0].type, CP_EV_EXECUTION_START);
+    assert_int_equal(out[0].type, CPROTO_EV_EXECUTION_START);
     for (unsigned i = 1; i < 4; i++)
         assert_int_equal(out[i].value, i);
     /* later events go straight in; status only updates the server's queue figure */
-    e = ev(CP_EV_STATUS, "", 0);
+    e = ev(CPROTO_EV_STATUS, "", 0);
     e.queue_remaining = 5;
     comfy_events_on_event(&r->events, 0, &e);
     assert_int_equal(r->srv.v[0].pick.queue_remaining, 5);
-    e = ev(CP_EV_SUCCESS, "p1", 0);
+    e = ev(CPROTO_EV_SUCCESS, "p1", 0);
     comfy_events_on_event(&r->events, 0, &e);
     assert_int_equal(comfy_chan_wait(c, out, 16, 100, &rec), 1);
-    assert_int_equal(out[0].type, CP_EV_SUCCESS);
+    assert_int_equal(out[0].type, CPROTO_EV_SUCCESS);
     comfy_events_unregister(&r->events, 0, "p1");
-    e = ev(CP_EV_PROGRESS, "p1", 7);
+    e = ev(CPROTO_EV_PROGRESS, "p1", 7);
     comfy_events_on_event(&r->events, 0, &e); /* after unregistering: buffered, not delivered */
     assert_int_equal(comfy_chan_wait(c, out, 16, 0, &rec), 0);
     comfy_chan_free(c);
@@ -99,19 +99,19 @@ static void test_full_channel_keeps_outcome_and_link_wakes(void **state)
     comfy_chan *c = comfy_chan_new(8);
     comfy_events_register(&r->events, 0, "p", c);
     for (uint32_t v = 0; v < 100; v++) {
-        cproto_event e = ev(CP_EV_PROGRESS, "p", v);
+        cproto_event e = ev(CPROTO_EV_PROGRESS, "p", v);
         comfy_events_on_event(&r->events, 0, &e);
     }
-    cproto_event e = ev(CP_EV_ERROR, "p", 0);
+    cproto_event e = ev(CPROTO_EV_ERROR, "p", 0);
     comfy_events_on_event(&r->events, 0, &e);
-    e = ev(CP_EV_EXECUTING, "p", 0);
+    e = ev(CPROTO_EV_EXECUTING, "p", 0);
     comfy_events_on_event(&r->events, 0, &e);
     cproto_event out[16];
     bool rec = false;
     unsigned n = comfy_chan_wait(c, out, 16, 0, &rec);
     assert_int_equal(n, 8);
-    assert_int_equal(out[6].type, CP_EV_ERROR);
-    assert_int_equal(out[7].type, CP_EV_EXECUTING);
+    assert_int_equal(out[6].type, CPROTO_EV_ERROR);
+    assert_int_equal(out[7].type, CPROTO_EV_EXECUTING);
     assert_true(out[7].node_null);
     assert_false(rec);
     comfy_events_on_link(&r->events, 0, true);
@@ -158,12 +158,12 @@ static void *worker_main(void *arg)
         unsigned n = comfy_chan_wait(c, out, 32, 10, &rec);
         for (unsigned i = 0; i < n; i++) {
             if (strcmp(out[i].prompt_id, pid) != 0) w->ok = false;
-            if (out[i].type == CP_EV_PROGRESS) {
+            if (out[i].type == CPROTO_EV_PROGRESS) {
                 if (out[i].value != last + 1) w->ok = false;
                 last = out[i].value;
             }
             w->got++;
-            if (out[i].type == CP_EV_EXECUTING && out[i].node_null) {
+            if (out[i].type == CPROTO_EV_EXECUTING && out[i].node_null) {
                 if (last != NSTEPS) w->ok = false;
                 comfy_events_unregister(&w->s->r->events, 0, pid);
                 comfy_chan_free(c);
@@ -202,13 +202,13 @@ static void test_concurrent_routing(void **state)
         snprintf(pid, sizeof pid, "prompt-%u", p);
         cproto_event e;
         if (step[p] == 0)
-            e = ev(CP_EV_EXECUTION_START, pid, 0);
+            e = ev(CPROTO_EV_EXECUTION_START, pid, 0);
         else if (step[p] <= NSTEPS)
-            e = ev(CP_EV_PROGRESS, pid, step[p]);
+            e = ev(CPROTO_EV_PROGRESS, pid, step[p]);
         else if (step[p] == NSTEPS + 1)
-            e = ev(CP_EV_SUCCESS, pid, 0);
+            e = ev(CPROTO_EV_SUCCESS, pid, 0);
         else
-            e = ev(CP_EV_EXECUTING, pid, 0);
+            e = ev(CPROTO_EV_EXECUTING, pid, 0);
         comfy_events_on_event(&s.r->events, 0, &e);
         if (++step[p] == NSTEPS + 3) {
             done[p] = true;

@@ -12,25 +12,25 @@
 #include <zlib.h>
 
 #include "fakes/fake_host.h"
-#include "test_comfy_fixture.h"
+#include "cfx.h"
 
-static fhost *g_allowed, *g_allowed2, *g_outside;
+static fake_host *g_allowed, *g_allowed2, *g_outside;
 
 /* Two loopback hosts on the allow-list, one (another port) not on it. */
-static void hosts_tune(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void hosts_tune(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)o;
     rc->http_timeout_ms = 2500;
     cfg->attachment_hosts.count = 2;
-    snprintf(cfg->attachment_hosts.items[0], CFG_STR, "%s", fhost_hostport(g_allowed));
-    snprintf(cfg->attachment_hosts.items[1], CFG_STR, "%s", fhost_hostport(g_allowed2));
+    snprintf(cfg->attachment_hosts.items[0], FB_CONFIG_STR, "%s", fake_host_hostport(g_allowed));
+    snprintf(cfg->attachment_hosts.items[1], FB_CONFIG_STR, "%s", fake_host_hostport(g_allowed2));
 }
 
 static cfx *start(void)
 {
-    g_allowed = fhost_start();
-    g_allowed2 = fhost_start();
-    g_outside = fhost_start();
+    g_allowed = fake_host_start();
+    g_allowed2 = fake_host_start();
+    g_outside = fake_host_start();
     assert_non_null(g_allowed);
     assert_non_null(g_allowed2);
     assert_non_null(g_outside);
@@ -42,9 +42,9 @@ static cfx *start(void)
 static void stop(cfx *x)
 {
     cfx_stop(x);
-    fhost_stop(g_allowed);
-    fhost_stop(g_allowed2);
-    fhost_stop(g_outside);
+    fake_host_stop(g_allowed);
+    fake_host_stop(g_allowed2);
+    fake_host_stop(g_outside);
 }
 
 /* Runs a /pulid job whose image is at url (declared type ct) and returns its final message. */
@@ -60,8 +60,8 @@ static char *run_pulid(cfx *x, const char *url, const char *ct, size_t size)
 
 static unsigned uploads(cfx *x)
 {
-    fcomfy_stats st;
-    fcomfy_get_stats(x->srv[0], &st);
+    fake_comfy_stats st;
+    fake_comfy_get_stats(x->srv[0], &st);
     return st.uploads;
 }
 
@@ -77,17 +77,17 @@ static void test_mislabelled_png_is_used(void **state)
     (void)state;
     cfx *x = start();
     size_t plen;
-    uint8_t *png = img_png_encode(24, 24, 0, 7, &plen);
-    fhost_serve_body(g_allowed, png, plen, "text/plain");
+    uint8_t *png = image_fixture_png(24, 24, 0, 7, &plen);
+    fake_host_serve_body(g_allowed, png, plen, "text/plain");
     char url[160];
-    snprintf(url, sizeof url, "%s/attachments/1/2/face.txt", fhost_url(g_allowed));
+    snprintf(url, sizeof url, "%s/attachments/1/2/face.txt", fake_host_url(g_allowed));
     char *final = run_pulid(x, url, "text/plain", plen);
     assert_non_null(final);
     assert_non_null(strstr(final, "\"embeds\":[{"));
     free(final);
     assert_int_equal(uploads(x), 1);
     /* the graph names the uploaded file; its bytes are the PNG, unchanged */
-    char *graph = fcomfy_prompt_json(x->srv[0], 0);
+    char *graph = fake_comfy_prompt_json(x->srv[0], 0);
     assert_non_null(graph);
     const char *nm = strstr(graph, "fluxbot/"); /* the bot's own subfolder of input/ */
     assert_non_null(nm);
@@ -95,7 +95,7 @@ static void test_mislabelled_png_is_used(void **state)
     snprintf(name, sizeof name, "%.*s", (int)(strstr(nm, ".png") + 4 - nm), nm);
     free(graph);
     size_t ulen = 0;
-    uint8_t *up = fcomfy_upload_data(x->srv[0], name, &ulen);
+    uint8_t *up = fake_comfy_upload_data(x->srv[0], name, &ulen);
     assert_non_null(up);
     assert_int_equal(ulen, plen);
     assert_memory_equal(up, png, plen);
@@ -109,16 +109,16 @@ static void test_bomb_and_truncated_never_uploaded(void **state)
     (void)state;
     cfx *x = start();
     size_t plen;
-    uint8_t *png = img_png_encode(64, 64, 0, 1, &plen);
+    uint8_t *png = image_fixture_png(64, 64, 0, 1, &plen);
     /* 65535×65535 in IHDR (CRC fixed): a decompression bomb's header */
     png[16] = 0, png[17] = 0, png[18] = 0xff, png[19] = 0xff;
     png[20] = 0, png[21] = 0, png[22] = 0xff, png[23] = 0xff;
     uint32_t crc = (uint32_t)crc32(0L, png + 12, 17);
     png[29] = (uint8_t)(crc >> 24), png[30] = (uint8_t)(crc >> 16), png[31] = (uint8_t)(crc >> 8),
     png[32] = (uint8_t)crc;
-    fhost_serve_body(g_allowed, png, plen, "image/png");
+    fake_host_serve_body(g_allowed, png, plen, "image/png");
     char url[160];
-    snprintf(url, sizeof url, "%s/bomb.png", fhost_url(g_allowed));
+    snprintf(url, sizeof url, "%s/bomb.png", fake_host_url(g_allowed));
     char *final = run_pulid(x, url, "image/png", plen);
     assert_non_null(final);
     assert_non_null(strstr(final, "was refused"));
@@ -128,23 +128,24 @@ static void test_bomb_and_truncated_never_uploaded(void **state)
     free(png);
 
     /* a truncated 60-byte PNG */
-    png = img_png_encode(32, 32, 1, 2, &plen);
-    fhost_serve_body(g_allowed, png, 60, "image/png");
-    snprintf(url, sizeof url, "%s/cut.png", fhost_url(g_allowed));
+    png = image_fixture_png(32, 32, 1, 2, &plen);
+    fake_host_serve_body(g_allowed, png, 60, "image/png");
+    snprintf(url, sizeof url, "%s/cut.png", fake_host_url(g_allowed));
     final = run_pulid(x, url, "image/png", 60);
     assert_non_null(final);
     assert_non_null(strstr(final, "truncated"));
     free(final);
     /* a flipped byte: bad CRC */
     png[40] ^= 1;
-    fhost_serve_body(g_allowed, png, plen, "image/png");
+    fake_host_serve_body(g_allowed, png, plen, "image/png");
     final = run_pulid(x, url, "image/png", plen);
     assert_non_null(final);
     assert_non_null(strstr(final, "CRC"));
     free(final);
     free(png);
     /* a broken JPEG (magic bytes only) */
-    fhost_serve_body(g_allowed, (const uint8_t *)"\xff\xd8\xff\xe0\x00\x10JFIF", 10, "image/jpeg");
+    fake_host_serve_body(g_allowed, (const uint8_t *)"\xff\xd8\xff\xe0\x00\x10JFIF", 10,
+                         "image/jpeg");
     final = run_pulid(x, url, "image/jpeg", 10);
     assert_non_null(final);
     assert_non_null(strstr(final, "JPEG is truncated"));
@@ -159,25 +160,25 @@ static void test_redirects_checked_per_hop(void **state)
     (void)state;
     cfx *x = start();
     size_t plen;
-    uint8_t *png = img_png_encode(16, 16, 0, 4, &plen);
-    fhost_serve_body(g_outside, png, plen, "image/png");
+    uint8_t *png = image_fixture_png(16, 16, 0, 4, &plen);
+    fake_host_serve_body(g_outside, png, plen, "image/png");
     char url[160], loc[160];
     /* allowed host → another loopback host:port that is not on the list */
-    snprintf(loc, sizeof loc, "%s/evil.png", fhost_url(g_outside));
-    fhost_redirect(g_allowed, 302, loc);
-    snprintf(url, sizeof url, "%s/a.png", fhost_url(g_allowed));
+    snprintf(loc, sizeof loc, "%s/evil.png", fake_host_url(g_outside));
+    fake_host_redirect(g_allowed, 302, loc);
+    snprintf(url, sizeof url, "%s/a.png", fake_host_url(g_allowed));
     char *final = run_pulid(x, url, "image/png", plen);
     assert_non_null(final);
     assert_non_null(strstr(final, "could not be downloaded"));
     assert_non_null(strstr(final, "not hosted where the bot downloads images from"));
     no_address(final);
     free(final);
-    assert_int_equal(fhost_requests(g_allowed), 1);
-    assert_int_equal(fhost_requests(g_outside), 0); /* never contacted */
+    assert_int_equal(fake_host_requests(g_allowed), 1);
+    assert_int_equal(fake_host_requests(g_outside), 0); /* never contacted */
     assert_int_equal(uploads(x), 0);
 
     /* a redirect to file:// */
-    fhost_redirect(g_allowed, 301, "file:///etc/passwd");
+    fake_host_redirect(g_allowed, 301, "file:///etc/passwd");
     final = run_pulid(x, url, "image/png", plen);
     assert_non_null(final);
     assert_non_null(strstr(final, "not an https address"));
@@ -185,31 +186,31 @@ static void test_redirects_checked_per_hop(void **state)
     free(final);
 
     /* a loop on the allowed host */
-    fhost_redirect(g_allowed, 307, url);
-    unsigned before = fhost_requests(g_allowed);
+    fake_host_redirect(g_allowed, 307, url);
+    unsigned before = fake_host_requests(g_allowed);
     final = run_pulid(x, url, "image/png", plen);
     assert_non_null(final);
     assert_non_null(strstr(final, "redirects too many times"));
     assert_null(strstr(final, "HTTP 30"));
     free(final);
-    assert_int_equal(fhost_requests(g_allowed) - before, DLPOL_MAX_HOPS + 1);
+    assert_int_equal(fake_host_requests(g_allowed) - before, DLPOL_MAX_HOPS + 1);
 
     /* a redirect to the other allowed host is followed; no credential reaches it */
-    fhost_serve_body(g_allowed2, png, plen, "image/png");
-    snprintf(loc, sizeof loc, "%s/ok.png", fhost_url(g_allowed2));
-    fhost_redirect(g_allowed, 302, loc);
+    fake_host_serve_body(g_allowed2, png, plen, "image/png");
+    snprintf(loc, sizeof loc, "%s/ok.png", fake_host_url(g_allowed2));
+    fake_host_redirect(g_allowed, 302, loc);
     final = run_pulid(x, url, "image/png", plen);
     assert_non_null(final);
     assert_non_null(strstr(final, "\"embeds\":[{"));
     free(final);
-    char *head = fhost_last_head(g_allowed2);
+    char *head = fake_host_last_head(g_allowed2);
     assert_non_null(strstr(head, "GET /ok.png "));
     assert_null(strcasestr(head, "authorization"));
     assert_null(strcasestr(head, "cookie"));
     assert_null(strstr(head, CFX_TOKEN));
     free(head);
     assert_int_equal(uploads(x), 1);
-    assert_int_equal(fhost_requests(g_outside), 0);
+    assert_int_equal(fake_host_requests(g_outside), 0);
     free(png);
     stop(x);
 }
@@ -219,16 +220,16 @@ static void test_failure_texts_say_what_happened(void **state)
     (void)state;
     cfx *x = start();
     char url[160];
-    snprintf(url, sizeof url, "%s/slow.png", fhost_url(g_allowed));
+    snprintf(url, sizeof url, "%s/slow.png", fake_host_url(g_allowed));
     /* status 200 then silence: a timeout, not "HTTP 200" */
-    fhost_stall(g_allowed);
+    fake_host_stall(g_allowed);
     char *final = run_pulid(x, url, "image/png", 1000);
     assert_non_null(final);
     assert_non_null(strstr(final, "the download timed out"));
     assert_null(strstr(final, "HTTP 200"));
     free(final);
     /* a 404 */
-    fhost_status(g_allowed, 404);
+    fake_host_status(g_allowed, 404);
     final = run_pulid(x, url, "image/png", 1000);
     assert_non_null(final);
     assert_non_null(strstr(final, "the server answered HTTP 404"));
@@ -236,9 +237,9 @@ static void test_failure_texts_say_what_happened(void **state)
     free(final);
     /* an allowed host that is not listening */
     char dead[160];
-    snprintf(dead, sizeof dead, "%s/x.png", fhost_url(g_allowed2));
-    fhost_stop(g_allowed2);
-    g_allowed2 = fhost_start(); /* another port: the old one is closed now */
+    snprintf(dead, sizeof dead, "%s/x.png", fake_host_url(g_allowed2));
+    fake_host_stop(g_allowed2);
+    g_allowed2 = fake_host_start(); /* another port: the old one is closed now */
     final = run_pulid(x, dead, "image/png", 1000);
     assert_non_null(final);
     assert_non_null(strstr(final, "could not be reached"));
@@ -255,16 +256,16 @@ static void test_uploads_do_not_accumulate(void **state)
     cfx *x = start();
     for (unsigned k = 0; k < 5; k++) {
         size_t plen;
-        uint8_t *png = img_png_encode(16 + k, 16, 0, k, &plen);
-        fhost_serve_body(g_allowed, png, plen, "image/png");
+        uint8_t *png = image_fixture_png(16 + k, 16, 0, k, &plen);
+        fake_host_serve_body(g_allowed, png, plen, "image/png");
         char url[160];
-        snprintf(url, sizeof url, "%s/attachments/1/2/face%u.png", fhost_url(g_allowed), k);
+        snprintf(url, sizeof url, "%s/attachments/1/2/face%u.png", fake_host_url(g_allowed), k);
         char *final = run_pulid(x, url, "image/png", plen);
         assert_non_null(final);
         assert_non_null(strstr(final, "\"embeds\":[{"));
         free(final);
         /* the graph of this job names a file holding this job's image */
-        char *graph = fcomfy_prompt_json(x->srv[0], k);
+        char *graph = fake_comfy_prompt_json(x->srv[0], k);
         assert_non_null(graph);
         const char *nm = strstr(graph, "fluxbot/");
         assert_non_null(nm);
@@ -272,15 +273,15 @@ static void test_uploads_do_not_accumulate(void **state)
         snprintf(name, sizeof name, "%.*s", (int)(strstr(nm, ".png") + 4 - nm), nm);
         free(graph);
         size_t ulen = 0;
-        uint8_t *up = fcomfy_upload_data(x->srv[0], name, &ulen);
+        uint8_t *up = fake_comfy_upload_data(x->srv[0], name, &ulen);
         assert_non_null(up);
         assert_int_equal(ulen, plen);
         assert_memory_equal(up, png, plen);
         free(up);
         free(png);
     }
-    fcomfy_stats st;
-    fcomfy_get_stats(x->srv[0], &st);
+    fake_comfy_stats st;
+    fake_comfy_get_stats(x->srv[0], &st);
     assert_int_equal(st.uploads, 5);
     assert_true(st.input_files <= x->cfg.runner_threads); /* one PNG slot per worker */
     stop(x);

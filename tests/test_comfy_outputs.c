@@ -13,7 +13,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "test_comfy_fixture.h"
+#include "cfx.h"
 #include "util/util_file.h"
 
 static char wf_dir[128];
@@ -87,14 +87,14 @@ static void rm_workflows(void)
     rmdir(wf_dir);
 }
 
-static void use_wf_dir(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void use_wf_dir(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)rc;
     (void)o;
     snprintf(cfg->workflows_dir, sizeof cfg->workflows_dir, "%s", wf_dir);
 }
 
-static void use_wf_with_previews(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void use_wf_with_previews(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     use_wf_dir(cfg, rc, o);
     o->previews = true;
@@ -103,7 +103,7 @@ static void use_wf_with_previews(fb_config *cfg, comfy_runner_config *rc, fcomfy
 /* The final message's file part (name and content type), NULL when none. */
 static bool final_file(cfx *x, const char *tok, char *name, size_t nl, char *ctype, size_t cl)
 {
-    frest_request *reqs = NULL;
+    fake_rest_request *reqs = NULL;
     size_t n = cfx_reqs(x, "PATCH", tok, &reqs);
     bool found = false;
     for (size_t i = 0; i < n; i++)
@@ -115,7 +115,7 @@ static bool final_file(cfx *x, const char *tok, char *name, size_t nl, char *cty
                          reqs[i].parts[k].content_type ? reqs[i].parts[k].content_type : "");
                 found = true;
             }
-    frest_requests_free(reqs, n);
+    fake_rest_requests_free(reqs, n);
     return found;
 }
 
@@ -127,7 +127,7 @@ static void test_partial_200_other_output_dropped(void **state)
     make_workflows(NULL, "{\"class_type\":\"SaveImage\"}");
     cfx *x = cfx_start(1, use_wf_dir);
     assert_non_null(x);
-    fcomfy_reject_at(x->srv[0], "PreviewImage");
+    fake_comfy_reject_at(x->srv[0], "PreviewImage");
     uint64_t ix;
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "half valid", 1, &ix, tok));
@@ -140,8 +140,8 @@ static void test_partial_200_other_output_dropped(void **state)
     assert_int_equal(img_sniff(file, flen), IMG_PNG);
     free(file);
     free(final);
-    fcomfy_stats s;
-    fcomfy_get_stats(x->srv[0], &s);
+    fake_comfy_stats s;
+    fake_comfy_get_stats(x->srv[0], &s);
     assert_int_equal(s.prompts_partial, 1);
     assert_int_equal(s.queue_deletes, 0);
     cfx_stop(x);
@@ -157,8 +157,8 @@ static void test_partial_200_mapped_output_dropped(void **state)
     make_workflows(NULL, "{\"class_type\":\"SaveImage\"}");
     cfx *x = cfx_start(1, use_wf_dir);
     assert_non_null(x);
-    fcomfy_reject_at(x->srv[0], "9");
-    fcomfy_set_paused(x->srv[0], true); /* it stays pending: the delete must find it */
+    fake_comfy_reject_at(x->srv[0], "9");
+    fake_comfy_set_paused(x->srv[0], true); /* it stays pending: the delete must find it */
     uint64_t ix;
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "output dropped", 1, &ix, tok));
@@ -167,12 +167,12 @@ static void test_partial_200_mapped_output_dropped(void **state)
     assert_non_null(strstr(final, "rejected the workflow at node 9 (SaveImage): Forced validation "
                                   "failure \xe2\x80\x94 fake_comfy reject_at switch is on\""));
     free(final);
-    fcomfy_stats s;
-    fcomfy_get_stats(x->srv[0], &s);
+    fake_comfy_stats s;
+    fake_comfy_get_stats(x->srv[0], &s);
     assert_int_equal(s.prompts_partial, 1);
     assert_int_equal(s.queue_deletes, 1);
     assert_int_equal(s.queue_remaining, 0);
-    fcomfy_set_paused(x->srv[0], false);
+    fake_comfy_set_paused(x->srv[0], false);
     cfx_stop(x);
     rm_workflows();
 }
@@ -265,8 +265,8 @@ static void test_save_image_websocket_output(void **state)
     assert_int_equal(w, 48); /* the fixture's output size, not a preview */
     free(file);
     free(final);
-    fcomfy_stats s;
-    fcomfy_get_stats(x->srv[0], &s);
+    fake_comfy_stats s;
+    fake_comfy_get_stats(x->srv[0], &s);
     assert_int_equal(s.views, 0); /* nothing to fetch from /view */
     cfx_stop(x);
     rm_workflows();
@@ -321,7 +321,7 @@ static void test_operator_log_per_job(void **state)
     char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
     assert_non_null(final);
     free(final);
-    fcomfy_fail_at(x->srv[0], "VAEDecode", "CUDA out of memory\n");
+    fake_comfy_fail_at(x->srv[0], "VAEDecode", "CUDA out of memory\n");
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "fails", 4343, &ix, tok));
     final = cfx_wait_final(x, tok, NULL, NULL, 15000);
     assert_non_null(final);

@@ -11,7 +11,7 @@
 
 #include "actors/analytics_writer.h"
 #include "analytics/an_record.h"
-#include "test_comfy_fixture.h"
+#include "cfx.h"
 
 static const char *hostile =
     "a \"quoted\" {brace} [x] \\ back\nnew line \t tab \xe2\x9c\xa8 \xf0\x9f\x90\x88 "
@@ -19,7 +19,7 @@ static const char *hostile =
 
 static char g_outdir[64];
 
-static void slow_steps(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void slow_steps(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)rc;
     o->steps = 12;
@@ -54,12 +54,12 @@ static void test_full_job_and_buttons(void **state)
     snprintf(kept, sizeof kept, "%s/fluxbot_%s", g_outdir, "");
     {
         char *fname = NULL;
-        frest_request *rq = NULL;
+        fake_rest_request *rq = NULL;
         size_t nrq = cfx_reqs(x, "PATCH", tok, &rq);
         for (size_t i = 0; i < nrq; i++)
             for (unsigned k = 0; k < rq[i].nparts; k++)
                 if (rq[i].parts[k].filename) fname = strdup(rq[i].parts[k].filename);
-        frest_requests_free(rq, nrq);
+        fake_rest_requests_free(rq, nrq);
         assert_non_null(fname);
         snprintf(kept, sizeof kept, "%s/%s", g_outdir, fname);
         free(fname);
@@ -93,7 +93,7 @@ static void test_full_job_and_buttons(void **state)
     free(final);
 
     /* the graph ComfyUI got: hostile prompt intact plus the trigger words, size, LoRA */
-    char *g = fcomfy_prompt_json(x->srv[0], 0);
+    char *g = fake_comfy_prompt_json(x->srv[0], 0);
     cJSON *graph = cJSON_Parse(g);
     free(g);
     const char *text =
@@ -116,7 +116,7 @@ static void test_full_job_and_buttons(void **state)
     cJSON_Delete(graph);
 
     /* progress edits: several, never closer than the interval (a little slack for the wire) */
-    frest_request *reqs = NULL;
+    fake_rest_request *reqs = NULL;
     size_t n = cfx_reqs(x, "PATCH", tok, &reqs);
     assert_true(n >= 3);
     /* the sender spaces them by the interval; the wire may add jitter to single gaps, never
@@ -130,7 +130,7 @@ static void test_full_job_and_buttons(void **state)
         if (strstr(cfx_body(&reqs[i]), "%") && strstr(cfx_body(&reqs[i]), "\xe2\x96\x91"))
             saw_bar = true;
     assert_true(saw_bar);
-    frest_requests_free(reqs, n);
+    fake_rest_requests_free(reqs, n);
 
     /* Regenerate: a new job with a new seed under the click's interaction (which the router
      * deferred, type 5) */
@@ -144,11 +144,11 @@ static void test_full_job_and_buttons(void **state)
     assert_non_null(final);
     assert_non_null(strstr(final, "\"embeds\":[{"));
     free(final);
-    frest_ix_state st;
-    assert_true(frest_interaction_state(x->rest, cix, &st));
+    fake_rest_ix_state st;
+    assert_true(fake_rest_interaction_state(x->rest, cix, &st));
     assert_int_equal(st.ack_type, 5);
     free(st.original_json);
-    g = fcomfy_prompt_json(x->srv[0], 1);
+    g = fake_comfy_prompt_json(x->srv[0], 1);
     graph = cJSON_Parse(g);
     free(g);
     double seed2 =
@@ -174,14 +174,14 @@ static void test_full_job_and_buttons(void **state)
     free(up);
     assert_non_null(strstr(final, "Upscaled image"));
     free(final);
-    g = fcomfy_prompt_json(x->srv[0], 2);
+    g = fake_comfy_prompt_json(x->srv[0], 2);
     assert_non_null(strstr(g, "ImageUpscaleWithModel"));
     assert_non_null(strstr(g, "\"scale_by\":0.5"));
     free(g);
 
     /* (Delete by someone else is refused by the router: test_router_actor) */
     /* Delete by a moderator: acknowledged (type 6), then the message is deleted */
-    assert_true(frest_interaction_state(x->rest, ix, &st));
+    assert_true(fake_rest_interaction_state(x->rest, ix, &st));
     cJSON *orig = cJSON_Parse(st.original_json);
     free(st.original_json);
     uint64_t msg_id = strtoull(cJSON_GetObjectItem(orig, "id")->valuestring, NULL, 10);
@@ -198,9 +198,9 @@ static void test_full_job_and_buttons(void **state)
     char dpath[96];
     snprintf(dpath, sizeof dpath, "/channels/%" PRIu64 "/messages/%" PRIu64, (uint64_t)CFX_CHANNEL,
              msg_id);
-    frest_filter df = {.method = "DELETE", .path_prefix = dpath, .status = 204};
-    assert_int_equal(frest_wait(x->rest, &df, 1, 5000), 1);
-    frest_interaction_state(x->rest, mix, &st);
+    fake_rest_filter df = {.method = "DELETE", .path_prefix = dpath, .status = 204};
+    assert_int_equal(fake_rest_wait(x->rest, &df, 1, 5000), 1);
+    fake_rest_interaction_state(x->rest, mix, &st);
     free(st.original_json);
     assert_int_equal(st.ack_type, 6);
 
@@ -210,7 +210,7 @@ static void test_full_job_and_buttons(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-static void quick(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void quick(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)rc;
     (void)o;
@@ -221,14 +221,14 @@ static bool ephemeral_followup(cfx *x, const char *tok, const char *needle, unsi
 {
     uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
-        frest_request *reqs = NULL;
+        fake_rest_request *reqs = NULL;
         size_t n = cfx_reqs(x, "POST", tok, &reqs);
         bool ok = false;
         for (size_t i = 0; i < n; i++) {
             const char *b = cfx_body(&reqs[i]);
             if (b && strstr(b, "\"flags\":64") && strstr(b, needle)) ok = true;
         }
-        frest_requests_free(reqs, n);
+        fake_rest_requests_free(reqs, n);
         if (ok) return true;
         if (rt_now_ms() > end) return false;
         util_sleep_ms(10);
@@ -279,12 +279,12 @@ static void test_bad_options_and_limits(void **state)
     free(final);
     /* a real PNG attachment for /pulid is uploaded to ComfyUI and used */
     size_t plen;
-    uint8_t *png = img_png_encode(20, 20, 0, 3, &plen);
+    uint8_t *png = image_fixture_png(20, 20, 0, 3, &plen);
     url = cfx_host_file(x, "face.png", png, plen);
     m = cfx_job(x, COMFY_KIND_PULID, "portrait", 1, &ix, tok);
     comfy_job_add_image(m, 1, url, "face.png", "image/png", plen);
     free(url);
-    fcomfy_set_paused(x->srv[0], true);
+    fake_comfy_set_paused(x->srv[0], true);
     cfx_send(x, m);
     /* while it waits: the same user is over the concurrent limit (1) */
     char tok2[64];
@@ -302,8 +302,8 @@ static void test_bad_options_and_limits(void **state)
     cfx_send(x, q);
     bool listed = false;
     for (int i = 0; i < 300 && !listed; i++) {
-        frest_ix_state st = {0};
-        frest_interaction_state(x->rest, qix, &st);
+        fake_rest_ix_state st = {0};
+        fake_rest_interaction_state(x->rest, qix, &st);
         listed = st.ack_type == 5 && st.original_json && strstr(st.original_json, "/pulid") &&
                  strstr(st.original_json, "\\\"portrait\\\"") &&
                  strstr(st.original_json, "\"flags\":64");
@@ -311,7 +311,7 @@ static void test_bad_options_and_limits(void **state)
         if (!listed) util_sleep_ms(10);
     }
     assert_true(listed);
-    fcomfy_set_paused(x->srv[0], false);
+    fake_comfy_set_paused(x->srv[0], false);
     final = cfx_wait_final(x, tok, NULL, NULL, 10000);
     assert_non_null(final);
     assert_non_null(strstr(final, "\"embeds\":[{"));
@@ -319,16 +319,16 @@ static void test_bad_options_and_limits(void **state)
     size_t got;
     char name[64];
     snprintf(name, sizeof name, "fluxbot_%s", "");
-    fcomfy_stats fs;
-    fcomfy_get_stats(x->srv[0], &fs);
+    fake_comfy_stats fs;
+    fake_comfy_get_stats(x->srv[0], &fs);
     assert_int_equal(fs.uploads, 1);
-    char *g = fcomfy_prompt_json(x->srv[0], 0);
+    char *g = fake_comfy_prompt_json(x->srv[0], 0);
     cJSON *graph = cJSON_Parse(g);
     free(g);
     const char *img = cJSON_GetObjectItem(
                           cJSON_GetObjectItem(cJSON_GetObjectItem(graph, "54"), "inputs"), "image")
                           ->valuestring;
-    uint8_t *back = fcomfy_upload_data(x->srv[0], img, &got);
+    uint8_t *back = fake_comfy_upload_data(x->srv[0], img, &got);
     assert_non_null(back);
     assert_int_equal(got, plen);
     assert_memory_equal(back, png, plen);
@@ -338,7 +338,7 @@ static void test_bad_options_and_limits(void **state)
     cfx_stop(x);
 }
 
-static void big_png(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void big_png(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)cfg;
     (void)rc;
@@ -362,7 +362,7 @@ static void test_result_over_upload_limit_and_analytics(void **state)
      * runner corrects it with the job's outcome. */
     an_command_event ce = {.command = "comfy", .kind = AN_CMD_SLASH, .user_id = 5, .success = true};
     ce.interaction_id = ix;
-    an_record_command(an_writer_actor(x->aw), &ce);
+    an_record_command(analytics_writer_actor(x->aw), &ce);
     cfx_send(x, m);
     uint8_t *file = NULL;
     size_t flen = 0;
@@ -374,7 +374,7 @@ static void test_result_over_upload_limit_and_analytics(void **state)
     assert_non_null(strstr(final, "\"embeds\":[{"));
     free(final);
     /* a failing one for the analytics: error at a node */
-    fcomfy_fail_at(x->srv[0], "VAEDecode", "boom");
+    fake_comfy_fail_at(x->srv[0], "VAEDecode", "boom");
     m = cfx_job(x, COMFY_KIND_IMAGE, "fails", 5, &ix, tok);
     uint64_t failed_ix = ix;
     cfx_send(x, m);
@@ -385,7 +385,7 @@ static void test_result_over_upload_limit_and_analytics(void **state)
     assert_non_null(strstr(final, "node 8 (VAEDecode): boom"));
     free(final);
     assert_true(cfx_wait_jobs_done(x, 2, 5000));
-    an_record_command(an_writer_actor(x->aw), &ce);
+    an_record_command(analytics_writer_actor(x->aw), &ce);
     rt_system_stop(x->sys); /* the writer commits everything on the way out */
     /* Success is the outcome: the failed job's /comfy is 0, the delivered one 1. */
     char sql[200];
@@ -440,7 +440,7 @@ static char *press(cfx *x, const char *custom_id, uint64_t user, char tok[64])
     return cfx_wait_final(x, tok, NULL, NULL, 15000);
 }
 
-static void short_retention(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void short_retention(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)rc;
     (void)o;
@@ -488,7 +488,7 @@ static void test_results_outlive_a_restart(void **state)
     assert_non_null(strstr(final, "9:16 [768x1344 portrait]"));
     assert_non_null(strstr(final, "\"embeds\":[{"));
     free(final);
-    char *g = fcomfy_prompt_json(x->srv[0], 0);
+    char *g = fake_comfy_prompt_json(x->srv[0], 0);
     assert_non_null(strstr(g, "a lighthouse, after the restart, realistic photo"));
     assert_non_null(strstr(g, "flux_realism_lora.safetensors"));
     assert_non_null(strstr(g, "\"width\":768"));
@@ -540,8 +540,8 @@ static uint64_t result_message(cfx *x, uint64_t user, char del[101])
     const cJSON *last = cJSON_GetArrayItem(btns, cJSON_GetArraySize(btns) - 1);
     snprintf(del, 101, "%s", cJSON_GetObjectItem(last, "custom_id")->valuestring);
     cJSON_Delete(p);
-    frest_ix_state st;
-    assert_true(frest_interaction_state(x->rest, ix, &st));
+    fake_rest_ix_state st;
+    assert_true(fake_rest_interaction_state(x->rest, ix, &st));
     cJSON *orig = cJSON_Parse(st.original_json);
     free(st.original_json);
     uint64_t id = strtoull(cJSON_GetObjectItem(orig, "id")->valuestring, NULL, 10);
@@ -554,7 +554,7 @@ static void click_delete(cfx *x, const char *del, uint64_t msg_id, bool known_me
                          char dtok[64])
 {
     uint64_t mix = cfx_interaction(x, true, false, dtok);
-    if (known_message) frest_set_component_message(x->rest, mix, msg_id);
+    if (known_message) fake_rest_set_component_message(x->rest, mix, msg_id);
     cfx_ack(x, mix, dtok, "{\"type\":6}");
     comfy_button_msg *b = cfx_button(del, mix, dtok);
     b->origin.user_id = 1;
@@ -574,26 +574,26 @@ static void test_delete_routes(void **state)
     /* 1: the webhook's @original is the result: deleted there, no channel request */
     uint64_t m1 = result_message(x, 1, del);
     click_delete(x, del, m1, true, dtok);
-    for (int i = 0; i < 500 && !frest_message_deleted(x->rest, m1); i++)
+    for (int i = 0; i < 500 && !fake_rest_message_deleted(x->rest, m1); i++)
         util_sleep_ms(10);
-    assert_true(frest_message_deleted(x->rest, m1));
+    assert_true(fake_rest_message_deleted(x->rest, m1));
     char chpath[96];
     snprintf(chpath, sizeof chpath, "/channels/%" PRIu64 "/messages/", (uint64_t)CFX_CHANNEL);
-    frest_filter cf = {.method = "DELETE", .path_prefix = chpath};
-    assert_int_equal(frest_count(x->rest, &cf), 0);
+    fake_rest_filter cf = {.method = "DELETE", .path_prefix = chpath};
+    assert_int_equal(fake_rest_count(x->rest, &cf), 0);
     /* 2: the webhook cannot (unknown @original): the channel route deletes it */
     uint64_t m2 = result_message(x, 1, del);
     click_delete(x, del, m2, false, dtok);
-    for (int i = 0; i < 500 && !frest_message_deleted(x->rest, m2); i++)
+    for (int i = 0; i < 500 && !fake_rest_message_deleted(x->rest, m2); i++)
         util_sleep_ms(10);
-    assert_true(frest_message_deleted(x->rest, m2));
+    assert_true(fake_rest_message_deleted(x->rest, m2));
     /* 3: neither works (no webhook message, the channel is out of the bot's sight: 403): the
      * clicker is told, privately, and the message stays */
     uint64_t m3 = result_message(x, 1, del);
-    frest_script(x->rest, "DELETE", "/channels/", FREST_FAULT_403, 0, 1);
+    fake_rest_script(x->rest, "DELETE", "/channels/", FAKE_REST_FAULT_403, 0, 1);
     click_delete(x, del, m3, false, dtok);
     assert_true(ephemeral_followup(x, dtok, "could not be deleted", 5000));
-    assert_false(frest_message_deleted(x->rest, m3));
+    assert_false(fake_rest_message_deleted(x->rest, m3));
     cfx_stop(x);
 }
 
@@ -623,9 +623,9 @@ static void test_upscale_source_is_discord_attachment(void **state)
     assert_non_null(strstr(up2, "fb:up2:"));
     char *att = cfx_host_file(x, "result.png", png, plen); /* Discord's copy of the result */
     free(png);
-    fcomfy_stats before_src, before_cdn;
-    fcomfy_get_stats(x->srv[0], &before_src);
-    fcomfy_get_stats(x->cdn, &before_cdn);
+    fake_comfy_stats before_src, before_cdn;
+    fake_comfy_get_stats(x->srv[0], &before_src);
+    fake_comfy_get_stats(x->cdn, &before_cdn);
     char utok[64];
     uint64_t uix = cfx_interaction(x, true, true, utok);
     comfy_button_msg *b = cfx_button(up2, uix, utok);
@@ -639,16 +639,16 @@ static void test_upscale_source_is_discord_attachment(void **state)
     assert_non_null(strstr(final, "\"embeds\":[{"));
     assert_null(strstr(final, "127.0.0.1"));
     free(final);
-    fcomfy_stats after_src, after_cdn;
-    fcomfy_get_stats(x->srv[0], &after_src);
-    fcomfy_get_stats(x->cdn, &after_cdn);
+    fake_comfy_stats after_src, after_cdn;
+    fake_comfy_get_stats(x->srv[0], &after_src);
+    fake_comfy_get_stats(x->cdn, &after_cdn);
     assert_int_equal(after_cdn.views, before_cdn.views + 1); /* fetched from the attachment */
     /* the ComfyUI server served only the upscale's own output, not the source */
     assert_int_equal(after_src.views, before_src.views + 1);
     cfx_stop(x);
 }
 
-static void one_thread(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void one_thread(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)rc;
     (void)o;
@@ -661,21 +661,21 @@ static void test_queue_position_one_definition(void **state)
     (void)state;
     cfx *x = cfx_start(1, one_thread);
     assert_non_null(x);
-    fcomfy_set_paused(x->srv[0], true); /* job A stays in ComfyUI's queue, holding the runner */
+    fake_comfy_set_paused(x->srv[0], true); /* job A stays in ComfyUI's queue, holding the runner */
     uint64_t ixa, ixb;
     char toka[64], tokb[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "first", 1, &ixa, toka));
     for (int i = 0; i < 500; i++) {
-        fcomfy_stats s;
-        fcomfy_get_stats(x->srv[0], &s);
+        fake_comfy_stats s;
+        fake_comfy_get_stats(x->srv[0], &s);
         if (s.prompts_accepted == 1) break;
         util_sleep_ms(10);
     }
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "second", 2, &ixb, tokb));
     bool shown = false;
     for (int i = 0; i < 500 && !shown; i++) {
-        frest_ix_state st = {0};
-        frest_interaction_state(x->rest, ixb, &st);
+        fake_rest_ix_state st = {0};
+        fake_rest_interaction_state(x->rest, ixb, &st);
         shown = st.original_json && strstr(st.original_json, "position");
         if (shown) {
             /* first in line for the runner: position 1, not 1 + runner_threads */
@@ -693,15 +693,15 @@ static void test_queue_position_one_definition(void **state)
     cfx_send(x, q);
     bool listed = false;
     for (int i = 0; i < 300 && !listed; i++) {
-        frest_ix_state st = {0};
-        frest_interaction_state(x->rest, qix, &st);
+        fake_rest_ix_state st = {0};
+        fake_rest_interaction_state(x->rest, qix, &st);
         listed = st.original_json && strstr(st.original_json, "waiting for a free runner");
         if (listed) assert_non_null(strstr(st.original_json, "(position 1)"));
         free(st.original_json);
         if (!listed) util_sleep_ms(10);
     }
     assert_true(listed);
-    fcomfy_set_paused(x->srv[0], false);
+    fake_comfy_set_paused(x->srv[0], false);
     char *final = cfx_wait_final(x, tokb, NULL, NULL, 15000);
     assert_non_null(final);
     free(final);

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "test_comfy_fixture.h"
+#include "cfx.h"
 
 static rl_config fast_backoff;
 
@@ -19,7 +19,7 @@ static void use_fast_backoff(void)
     cfx_rest_limits = &fast_backoff;
 }
 
-static void short_token(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void short_token(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)cfg;
     (void)o;
@@ -38,9 +38,9 @@ static bool wait_result_shown(cfx *x, uint64_t ix, unsigned timeout_ms)
 {
     uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
-        frest_ix_state st;
+        fake_rest_ix_state st;
         bool shown = false;
-        if (frest_interaction_state(x->rest, ix, &st)) {
+        if (fake_rest_interaction_state(x->rest, ix, &st)) {
             shown = st.original_json && strstr(st.original_json, "\"embeds\":[{") &&
                     strstr(st.original_json, "\"attachments\":[{");
             free(st.original_json);
@@ -61,7 +61,7 @@ static void test_503_blip_on_patch_loses_no_result(void **state)
     uint64_t ix[JOBS];
     char tok[JOBS][64];
     /* every PATCH of a webhook message fails for 2.5 s: progress edits and results alike */
-    frest_outage(x->rest, "PATCH", "/webhooks/", FREST_FAULT_503, 2500);
+    fake_rest_outage(x->rest, "PATCH", "/webhooks/", FAKE_REST_FAULT_503, 2500);
     for (int i = 0; i < JOBS; i++) {
         char prompt[32];
         snprintf(prompt, sizeof prompt, "a lighthouse %d", i);
@@ -71,8 +71,8 @@ static void test_503_blip_on_patch_loses_no_result(void **state)
     for (int i = 0; i < JOBS; i++)
         assert_true(wait_result_shown(x, ix[i], 20000));
     /* the outage did happen to these results */
-    frest_filter f503 = {.method = "PATCH", .path_prefix = "/webhooks/", .status = 503};
-    assert_true(frest_count(x->rest, &f503) >= JOBS);
+    fake_rest_filter f503 = {.method = "PATCH", .path_prefix = "/webhooks/", .status = 503};
+    assert_true(fake_rest_count(x->rest, &f503) >= JOBS);
     rt_system_stop(x->sys);
     x->stopped = true;
     assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM image_stats WHERE success=1"), JOBS);
@@ -91,19 +91,19 @@ static void test_undeliverable_result_is_announced_by_followup(void **state)
     char tok[64];
     comfy_job_msg *m = cfx_job(x, COMFY_KIND_IMAGE, "a castle", 21, &ix, tok);
     char *prefix = webhook_prefix(tok);
-    frest_outage(x->rest, "PATCH", prefix, FREST_FAULT_503, 60000);
+    fake_rest_outage(x->rest, "PATCH", prefix, FAKE_REST_FAULT_503, 60000);
     cfx_send(x, m);
-    frest_filter fu = {.method = "POST", .path_prefix = prefix, .status = 200};
-    assert_true(frest_wait(x->rest, &fu, 1, 20000) >= 1);
-    frest_request *reqs = NULL;
-    size_t n = frest_collect(x->rest, &fu, &reqs);
+    fake_rest_filter fu = {.method = "POST", .path_prefix = prefix, .status = 200};
+    assert_true(fake_rest_wait(x->rest, &fu, 1, 20000) >= 1);
+    fake_rest_request *reqs = NULL;
+    size_t n = fake_rest_collect(x->rest, &fu, &reqs);
     assert_int_equal(n, 1);
     assert_non_null(strstr(cfx_body(&reqs[0]), "could not be posted"));
     assert_non_null(strstr(cfx_body(&reqs[0]), "\"allowed_mentions\":{\"parse\":[]}"));
-    frest_requests_free(reqs, n);
+    fake_rest_requests_free(reqs, n);
     /* the final edit was retried until shortly before the token expired, not 4 times */
-    frest_filter fp = {.method = "PATCH", .path_prefix = prefix, .status = 503};
-    assert_true(frest_count(x->rest, &fp) > 5);
+    fake_rest_filter fp = {.method = "PATCH", .path_prefix = prefix, .status = 503};
+    assert_true(fake_rest_count(x->rest, &fp) > 5);
     rt_system_stop(x->sys);
     x->stopped = true;
     assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM image_stats WHERE success=1"), 0);
@@ -126,21 +126,21 @@ static void test_channel_message_when_webhooks_fail(void **state)
     char tok[64];
     comfy_job_msg *m = cfx_job(x, COMFY_KIND_IMAGE, "a harbour", 22, &ix, tok);
     char *prefix = webhook_prefix(tok);
-    frest_outage(x->rest, NULL, prefix, FREST_FAULT_502, 60000);
+    fake_rest_outage(x->rest, NULL, prefix, FAKE_REST_FAULT_502, 60000);
     cfx_send(x, m);
     char chan[64];
     snprintf(chan, sizeof chan, "/channels/%" PRIu64 "/messages", (uint64_t)CFX_CHANNEL);
-    frest_filter fc = {.method = "POST", .path_prefix = chan, .status = 200};
-    assert_true(frest_wait(x->rest, &fc, 1, 20000) >= 1);
-    frest_request *reqs = NULL;
-    size_t n = frest_collect(x->rest, &fc, &reqs);
+    fake_rest_filter fc = {.method = "POST", .path_prefix = chan, .status = 200};
+    assert_true(fake_rest_wait(x->rest, &fc, 1, 20000) >= 1);
+    fake_rest_request *reqs = NULL;
+    size_t n = fake_rest_collect(x->rest, &fc, &reqs);
     assert_int_equal(n, 1);
     const char *b = cfx_body(&reqs[0]);
     assert_non_null(strstr(b, "<@22>"));
     assert_non_null(strstr(b, "could not be posted"));
     assert_non_null(strstr(b, "\"allowed_mentions\":{\"parse\":[]}"));
     assert_non_null(reqs[0].authorization); /* a bot route: the bot's token, not the webhook's */
-    frest_requests_free(reqs, n);
+    fake_rest_requests_free(reqs, n);
     rt_system_stop(x->sys);
     x->stopped = true;
     assert_int_equal(cfx_sql_count(x, "SELECT COUNT(*) FROM image_stats WHERE success=0"), 1);
@@ -165,22 +165,22 @@ static void test_failure_is_not_overwritten_by_a_retried_progress_edit(void **st
     comfy_job_add_image(m, 1, url, "fake.png", "image/png", strlen(txt));
     free(url);
     char *prefix = webhook_prefix(tok);
-    frest_script(x->rest, "PATCH", prefix, FREST_FAULT_503, 0, 1);
+    fake_rest_script(x->rest, "PATCH", prefix, FAKE_REST_FAULT_503, 0, 1);
     cfx_send(x, m);
     assert_true(cfx_wait_jobs_done(x, 1, 10000));
     /* the failure reached Discord, and the REST actor has nothing left to send */
-    frest_filter ok = {.method = "PATCH", .path_prefix = prefix, .status = 200};
-    assert_true(frest_wait(x->rest, &ok, 1, 10000) >= 1);
+    fake_rest_filter ok = {.method = "PATCH", .path_prefix = prefix, .status = 200};
+    assert_true(fake_rest_wait(x->rest, &ok, 1, 10000) >= 1);
     for (int i = 0; i < 1000; i++) {
-        drest_stats ds;
-        drest_stats_get(x->dr, &ds);
+        discord_rest_counters ds;
+        discord_rest_counters_get(x->dr, &ds);
         if (ds.pending == 0 && ds.in_flight == 0) break;
         util_sleep_ms(10);
     }
     rt_system_stop(x->sys);
     x->stopped = true;
-    frest_ix_state st;
-    assert_true(frest_interaction_state(x->rest, ix, &st));
+    fake_rest_ix_state st;
+    assert_true(fake_rest_interaction_state(x->rest, ix, &st));
     assert_non_null(st.original_json);
     assert_non_null(strstr(st.original_json, "not a PNG, JPEG or WebP"));
     free(st.original_json);

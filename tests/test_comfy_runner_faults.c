@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_comfy_fixture.h"
+#include "cfx.h"
 
-static void slow(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void slow(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)cfg;
     (void)rc;
@@ -18,15 +18,15 @@ static void slow(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
     o->step_delay_ms = 40;
 }
 
-static bool has_progress(const fcomfy_stats *s, void *arg)
+static bool has_progress(const fake_comfy_stats *s, void *arg)
 {
     (void)arg;
     return s->prompts_accepted >= 1 && s->queue_remaining == 1;
 }
 
-static void wait_running(fcomfy *f)
+static void wait_running(fake_comfy *f)
 {
-    assert_true(fcomfy_wait(f, has_progress, NULL, 5000));
+    assert_true(fake_comfy_wait(f, has_progress, NULL, 5000));
     util_sleep_ms(200); /* a few steps in */
 }
 
@@ -39,7 +39,7 @@ static void test_restart_mid_job_finishes_on_other_server(void **state)
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "restart me", 1, &ix, tok));
     wait_running(x->srv[0]);
-    fcomfy_restart(x->srv[0]);
+    fake_comfy_restart(x->srv[0]);
     uint8_t *png = NULL;
     size_t len = 0;
     char *final = cfx_wait_final(x, tok, &png, &len, 15000);
@@ -50,14 +50,14 @@ static void test_restart_mid_job_finishes_on_other_server(void **state)
     assert_non_null(strstr(final, "server 2")); /* the embed names where it ran */
     free(final);
     free(png);
-    fcomfy_stats a, b;
-    fcomfy_get_stats(x->srv[0], &a);
-    fcomfy_get_stats(x->srv[1], &b);
+    fake_comfy_stats a, b;
+    fake_comfy_get_stats(x->srv[0], &a);
+    fake_comfy_get_stats(x->srv[1], &b);
     assert_int_equal(a.restarts, 1);
     assert_int_equal(a.prompts_succeeded, 0);
     assert_int_equal(b.prompts_succeeded, 1);
-    comfy_runner_stats st;
-    comfy_runner_stats_get(x->cr, &st);
+    comfy_runner_counters st;
+    comfy_runner_counters_get(x->cr, &st);
     assert_int_equal(st.jobs_resubmitted, 1);
     assert_int_equal(st.jobs_succeeded, 1);
     cfx_stop(x);
@@ -68,7 +68,7 @@ static void test_hung_server_stall_resubmits(void **state)
     (void)state;
     cfx *x = cfx_start(2, NULL);
     assert_non_null(x);
-    fcomfy_set_hang(x->srv[0], true);
+    fake_comfy_set_hang(x->srv[0], true);
     uint64_t ix;
     char tok[64];
     uint64_t t0 = rt_now_ms();
@@ -78,12 +78,12 @@ static void test_hung_server_stall_resubmits(void **state)
     assert_non_null(strstr(final, "\"embeds\":[{"));
     free(final);
     assert_true(rt_now_ms() - t0 >= 1500); /* not before the stall timeout */
-    fcomfy_stats a, b;
-    fcomfy_get_stats(x->srv[0], &a);
-    fcomfy_get_stats(x->srv[1], &b);
+    fake_comfy_stats a, b;
+    fake_comfy_get_stats(x->srv[0], &a);
+    fake_comfy_get_stats(x->srv[1], &b);
     assert_int_equal(b.prompts_succeeded, 1);
     assert_true(a.interrupts >= 1); /* the stalled prompt was interrupted on its server */
-    fcomfy_set_hang(x->srv[0], false);
+    fake_comfy_set_hang(x->srv[0], false);
     cfx_stop(x);
 }
 
@@ -92,7 +92,7 @@ static void test_silent_socket_finishes_through_history(void **state)
     (void)state;
     cfx *x = cfx_start(1, NULL);
     assert_non_null(x);
-    fcomfy_set_silent(x->srv[0], true);
+    fake_comfy_set_silent(x->srv[0], true);
     uint64_t ix;
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "quiet", 1, &ix, tok));
@@ -103,14 +103,14 @@ static void test_silent_socket_finishes_through_history(void **state)
     assert_non_null(png);
     free(png);
     free(final);
-    comfy_runner_stats st;
-    comfy_runner_stats_get(x->cr, &st);
+    comfy_runner_counters st;
+    comfy_runner_counters_get(x->cr, &st);
     assert_int_equal(st.jobs_resubmitted, 0);
     assert_int_equal(st.jobs_succeeded, 1);
     cfx_stop(x);
 }
 
-static void longer(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void longer(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)cfg;
     (void)rc;
@@ -118,7 +118,7 @@ static void longer(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
     o->step_delay_ms = 40;
 }
 
-static bool reconnected(const fcomfy_stats *s, void *arg)
+static bool reconnected(const fake_comfy_stats *s, void *arg)
 {
     (void)arg;
     return s->ws_connects >= 2 && s->ws_open == 1;
@@ -133,20 +133,20 @@ static void test_ws_drop_reconnects_and_reconciles(void **state)
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "drop", 1, &ix, tok));
     wait_running(x->srv[0]);
-    fcomfy_drop_ws(x->srv[0]);
+    fake_comfy_drop_ws(x->srv[0]);
     /* the socket comes back while the job still runs, and events flow again */
-    assert_true(fcomfy_wait(x->srv[0], reconnected, NULL, 5000));
-    comfy_runner_stats before;
-    comfy_runner_stats_get(x->cr, &before);
+    assert_true(fake_comfy_wait(x->srv[0], reconnected, NULL, 5000));
+    comfy_runner_counters before;
+    comfy_runner_counters_get(x->cr, &before);
     char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
     assert_non_null(final);
     assert_non_null(strstr(final, "\"embeds\":[{"));
     free(final);
-    fcomfy_stats a;
-    fcomfy_get_stats(x->srv[0], &a);
+    fake_comfy_stats a;
+    fake_comfy_get_stats(x->srv[0], &a);
     assert_int_equal(a.prompts_accepted, 1);
-    comfy_runner_stats st;
-    comfy_runner_stats_get(x->cr, &st);
+    comfy_runner_counters st;
+    comfy_runner_counters_get(x->cr, &st);
     assert_int_equal(st.jobs_resubmitted, 0);
     assert_true(st.events_routed > before.events_routed); /* routed after the reconnect */
     cfx_stop(x);
@@ -161,12 +161,12 @@ static void test_interrupt_and_validation_error(void **state)
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "stop it", 1, &ix, tok));
     wait_running(x->srv[0]);
-    fcomfy_interrupt(x->srv[0]);
+    fake_comfy_interrupt(x->srv[0]);
     char *final = cfx_wait_final(x, tok, NULL, NULL, 10000);
     assert_non_null(final);
     assert_non_null(strstr(final, "interrupted on the ComfyUI server"));
     free(final);
-    fcomfy_set_reject(x->srv[0], true);
+    fake_comfy_set_reject(x->srv[0], true);
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "rejected", 1, &ix, tok));
     final = cfx_wait_final(x, tok, NULL, NULL, 10000);
     assert_non_null(final);
@@ -184,16 +184,16 @@ static void test_lost_twice_fails_clearly(void **state)
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "unlucky", 1, &ix, tok));
     wait_running(x->srv[0]);
-    fcomfy_restart(x->srv[0]);
+    fake_comfy_restart(x->srv[0]);
     /* resubmitted on the only server once it is back; lose it again */
     for (int i = 0; i < 500; i++) {
-        fcomfy_stats s;
-        fcomfy_get_stats(x->srv[0], &s);
+        fake_comfy_stats s;
+        fake_comfy_get_stats(x->srv[0], &s);
         if (s.prompts_accepted >= 2 && s.queue_remaining == 1) break;
         util_sleep_ms(10);
     }
     util_sleep_ms(150);
-    fcomfy_restart(x->srv[0]);
+    fake_comfy_restart(x->srv[0]);
     char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
     assert_non_null(final);
     assert_non_null(strstr(final, "lost twice"));
@@ -201,7 +201,7 @@ static void test_lost_twice_fails_clearly(void **state)
     cfx_stop(x);
 }
 
-static void one_thread(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void one_thread(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     cfg->runner_threads = 1;
     rc->stop_grace_ms = 800;
@@ -232,8 +232,8 @@ static void test_graceful_stop_is_bounded_and_answers(void **state)
     assert_non_null(strstr(f2, "was not started"));
     free(f1);
     free(f2);
-    fcomfy_stats s;
-    fcomfy_get_stats(x->srv[0], &s);
+    fake_comfy_stats s;
+    fake_comfy_get_stats(x->srv[0], &s);
     assert_true(s.interrupts >= 1); /* the GPU was freed */
     cfx_stop(x);
 }
@@ -245,16 +245,16 @@ static void test_operator_cancel_is_not_resubmitted(void **state)
     (void)state;
     cfx *x = cfx_start(2, NULL);
     assert_non_null(x);
-    fcomfy_set_paused(x->srv[0], true);
-    fcomfy_set_paused(x->srv[1], true);
+    fake_comfy_set_paused(x->srv[0], true);
+    fake_comfy_set_paused(x->srv[1], true);
     uint64_t ix;
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "cancel me", 1, &ix, tok));
     int on = -1;
     for (int i = 0; i < 500 && on < 0; i++) {
         for (int k = 0; k < 2; k++) {
-            fcomfy_stats s;
-            fcomfy_get_stats(x->srv[k], &s);
+            fake_comfy_stats s;
+            fake_comfy_get_stats(x->srv[k], &s);
             if (s.prompts_accepted == 1) on = k;
         }
         if (on < 0) util_sleep_ms(10);
@@ -262,7 +262,7 @@ static void test_operator_cancel_is_not_resubmitted(void **state)
     assert_true(on >= 0);
     util_sleep_ms(300); /* the runner has seen it waiting */
     char url[128];
-    snprintf(url, sizeof url, "%s/queue", fcomfy_url(x->srv[on]));
+    snprintf(url, sizeof url, "%s/queue", fake_comfy_url(x->srv[on]));
     comfy_http_res r;
     assert_int_equal(comfy_http_post_json(x->http, url, "{\"clear\":true}", 5000, &r), 0);
     assert_int_equal(r.status, 200);
@@ -271,19 +271,19 @@ static void test_operator_cancel_is_not_resubmitted(void **state)
     assert_non_null(final);
     assert_non_null(strstr(final, "cancelled on the ComfyUI server"));
     free(final);
-    fcomfy_stats a, b;
-    fcomfy_get_stats(x->srv[0], &a);
-    fcomfy_get_stats(x->srv[1], &b);
+    fake_comfy_stats a, b;
+    fake_comfy_get_stats(x->srv[0], &a);
+    fake_comfy_get_stats(x->srv[1], &b);
     assert_int_equal(a.prompts_accepted + b.prompts_accepted, 1); /* never resubmitted */
-    comfy_runner_stats st;
-    comfy_runner_stats_get(x->cr, &st);
+    comfy_runner_counters st;
+    comfy_runner_counters_get(x->cr, &st);
     assert_int_equal(st.jobs_resubmitted, 0);
-    fcomfy_set_paused(x->srv[0], false);
-    fcomfy_set_paused(x->srv[1], false);
+    fake_comfy_set_paused(x->srv[0], false);
+    fake_comfy_set_paused(x->srv[1], false);
     cfx_stop(x);
 }
 
-static void long_stall(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void long_stall(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     cfg->job_stall_timeout_ms = 120000; /* the dead server must not wait for this */
     cfg->comfyui_down_after_failures = 3;
@@ -305,8 +305,8 @@ static void test_dead_server_resubmits_at_once(void **state)
     int on = -1;
     for (int i = 0; i < 500 && on < 0; i++) {
         for (int k = 0; k < 2; k++) {
-            fcomfy_stats s;
-            fcomfy_get_stats(x->srv[k], &s);
+            fake_comfy_stats s;
+            fake_comfy_get_stats(x->srv[k], &s);
             if (s.prompts_accepted == 1 && s.queue_remaining == 1) on = k;
         }
         if (on < 0) util_sleep_ms(10);
@@ -314,30 +314,30 @@ static void test_dead_server_resubmits_at_once(void **state)
     assert_true(on >= 0);
     util_sleep_ms(200);
     uint64_t t0 = rt_now_ms();
-    fcomfy_set_down(x->srv[on], true);
+    fake_comfy_set_down(x->srv[on], true);
     char *final = cfx_wait_final(x, tok, NULL, NULL, 30000);
     uint64_t took = rt_now_ms() - t0;
     assert_non_null(final);
     assert_non_null(strstr(final, "\"embeds\":[{"));
     free(final);
     assert_true(took < 60000); /* well under job_stall_timeout_ms */
-    fcomfy_stats other;
-    fcomfy_get_stats(x->srv[1 - on], &other);
+    fake_comfy_stats other;
+    fake_comfy_get_stats(x->srv[1 - on], &other);
     assert_int_equal(other.prompts_accepted, 1);
-    comfy_runner_stats st;
-    comfy_runner_stats_get(x->cr, &st);
+    comfy_runner_counters st;
+    comfy_runner_counters_get(x->cr, &st);
     assert_int_equal(st.jobs_resubmitted, 1);
     /* the user was told while it moved */
     bool said = false;
-    frest_request *reqs = NULL;
+    fake_rest_request *reqs = NULL;
     size_t n = cfx_reqs(x, "PATCH", tok, &reqs);
     for (size_t i = 0; i < n; i++) {
         const char *b = cfx_body(&reqs[i]);
         if (b && strstr(b, "retrying on another server")) said = true;
     }
-    frest_requests_free(reqs, n);
+    fake_rest_requests_free(reqs, n);
     assert_true(said);
-    fcomfy_set_down(x->srv[on], false);
+    fake_comfy_set_down(x->srv[on], false);
     cfx_stop(x);
 }
 

@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "test_comfy_fixture.h"
+#include "cfx.h"
 
-static void one_thread_short_wait(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void one_thread_short_wait(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)o;
     cfg->runner_threads = 1;
@@ -21,8 +21,8 @@ static bool wait_servers_up(cfx *x, unsigned want, unsigned timeout_ms)
 {
     uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
-        comfy_runner_stats st;
-        comfy_runner_stats_get(x->cr, &st);
+        comfy_runner_counters st;
+        comfy_runner_counters_get(x->cr, &st);
         if (st.servers_up == want) return true;
         if (rt_now_ms() > end) return false;
         util_sleep_ms(10);
@@ -32,14 +32,14 @@ static bool wait_servers_up(cfx *x, unsigned want, unsigned timeout_ms)
 /* The time (ms since the fake started) of the failure edit of token, or -1. */
 static int64_t failure_at(cfx *x, const char *token, const char *needle)
 {
-    frest_request *reqs = NULL;
+    fake_rest_request *reqs = NULL;
     size_t n = cfx_reqs(x, "PATCH", token, &reqs);
     int64_t at = -1;
     for (size_t i = 0; i < n && at < 0; i++) {
         const char *b = cfx_body(&reqs[i]);
         if (b && strstr(b, needle) && reqs[i].status == 200) at = reqs[i].t_ms;
     }
-    frest_requests_free(reqs, n);
+    fake_rest_requests_free(reqs, n);
     return at;
 }
 
@@ -48,7 +48,7 @@ static void test_jobs_fail_together_when_no_server_is_up(void **state)
     (void)state;
     cfx *x = cfx_start(1, one_thread_short_wait);
     assert_non_null(x);
-    fcomfy_stop(x->srv[0]); /* nothing listens there any more */
+    fake_comfy_stop(x->srv[0]); /* nothing listens there any more */
     x->nsrv = 0;
     assert_true(wait_servers_up(x, 0, 10000));
     enum { JOBS = 4 };
@@ -58,8 +58,8 @@ static void test_jobs_fail_together_when_no_server_is_up(void **state)
         cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "a lake", 30 + (uint64_t)i, &ix[i], tok[i]));
     /* they wait in the line: no runner thread is held by a job without a server */
     util_sleep_ms(300);
-    comfy_runner_stats st;
-    comfy_runner_stats_get(x->cr, &st);
+    comfy_runner_counters st;
+    comfy_runner_counters_get(x->cr, &st);
     assert_int_equal(st.running, 0);
     assert_int_equal(st.waiting, JOBS);
     assert_true(cfx_wait_jobs_done(x, JOBS, 20000));
@@ -83,7 +83,7 @@ static void test_jobs_fail_together_when_no_server_is_up(void **state)
     cfx_stop(x);
 }
 
-static void one_thread_long_wait(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void one_thread_long_wait(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)o;
     cfg->runner_threads = 1;
@@ -96,19 +96,19 @@ static void test_waiting_jobs_run_when_a_server_returns(void **state)
     (void)state;
     cfx *x = cfx_start(1, one_thread_long_wait);
     assert_non_null(x);
-    fcomfy_set_refuse_ws(x->srv[0], true);
-    fcomfy_drop_ws(x->srv[0]);
+    fake_comfy_set_refuse_ws(x->srv[0], true);
+    fake_comfy_drop_ws(x->srv[0]);
     assert_true(wait_servers_up(x, 0, 10000));
     uint64_t ix[2];
     char tok[2][64];
     for (int i = 0; i < 2; i++)
         cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "a bridge", 40 + (uint64_t)i, &ix[i], tok[i]));
     util_sleep_ms(300);
-    comfy_runner_stats st;
-    comfy_runner_stats_get(x->cr, &st);
+    comfy_runner_counters st;
+    comfy_runner_counters_get(x->cr, &st);
     assert_int_equal(st.running, 0);
     assert_int_equal(st.waiting, 2);
-    fcomfy_set_refuse_ws(x->srv[0], false);
+    fake_comfy_set_refuse_ws(x->srv[0], false);
     for (int i = 0; i < 2; i++) {
         char *final = cfx_wait_final(x, tok[i], NULL, NULL, 40000);
         assert_non_null(final);
@@ -118,7 +118,7 @@ static void test_waiting_jobs_run_when_a_server_returns(void **state)
     cfx_stop(x);
 }
 
-static void hang_tune(fb_config *cfg, comfy_runner_config *rc, fcomfy_opts *o)
+static void hang_tune(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
 {
     (void)o;
     cfg->runner_threads = 1;
@@ -131,14 +131,14 @@ static void test_unanswered_prompt_costs_one_timeout(void **state)
     (void)state;
     cfx *x = cfx_start(1, hang_tune);
     assert_non_null(x);
-    fcomfy_set_hang_prompt(x->srv[0], true);
+    fake_comfy_set_hang_prompt(x->srv[0], true);
     uint64_t ix;
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "a tower", 50, &ix, tok));
     char *final = cfx_wait_final(x, tok, NULL, NULL, 30000);
     assert_non_null(final);
-    fcomfy_stats fs;
-    fcomfy_get_stats(x->srv[0], &fs);
+    fake_comfy_stats fs;
+    fake_comfy_get_stats(x->srv[0], &fs);
     assert_int_equal(fs.prompt_posts, 1); /* not resubmitted into the same silence */
     assert_non_null(strstr(final, "did not answer in time"));
     free(final);

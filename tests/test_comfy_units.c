@@ -12,14 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "comfy/image.h"
+#include "comfy/img.h"
 #include "fakes/image_fixture.h"
-#include "comfy/limits.h"
+#include "comfy/lim.h"
 #include "fakes/multipart.h"
-#include "comfy/progress.h"
-#include "comfy/result.h"
+#include "comfy/prog.h"
+#include "comfy/cres.h"
 #include "discord/reply.h"
-#include "comfy/server_pick.h"
+#include "comfy/spick.h"
 #include "util/util_utf8.h"
 
 static char err[256];
@@ -28,7 +28,7 @@ static void test_png_roundtrip_and_corruption(void **state)
 {
     (void)state;
     size_t len;
-    uint8_t *png = img_png_encode(37, 23, 0, 5, &len);
+    uint8_t *png = image_fixture_png(37, 23, 0, 5, &len);
     assert_non_null(png);
     uint32_t w, h;
     assert_int_equal(img_png_validate(png, len, &w, &h, err, sizeof err), 0);
@@ -44,11 +44,11 @@ static void test_png_roundtrip_and_corruption(void **state)
     assert_int_equal(img_png_validate(png, len - 12, NULL, NULL, err, sizeof err), -1);
     free(png);
     /* noise pattern: barely compressible, so big files can be made on purpose */
-    png = img_png_encode(256, 256, 1, 9, &len);
+    png = image_fixture_png(256, 256, 1, 9, &len);
     assert_true(len > 256 * 256 * 3);
     assert_int_equal(img_png_validate(png, len, NULL, NULL, err, sizeof err), 0);
     free(png);
-    assert_null(img_png_encode(0, 5, 0, 0, &len));
+    assert_null(image_fixture_png(0, 5, 0, 0, &len));
 }
 
 static void test_sniff(void **state)
@@ -72,7 +72,7 @@ static void test_sniff_animations_and_video(void **state)
 {
     (void)state;
     size_t len;
-    uint8_t *b = img_webm_fixture(7, &len); /* SaveWEBM */
+    uint8_t *b = image_fixture_webm(7, &len); /* SaveWEBM */
     assert_int_equal(img_sniff(b, len), IMG_WEBM);
     assert_string_equal(img_ext(IMG_WEBM), "webm");
     assert_string_equal(img_mime(IMG_WEBM), "video/webm");
@@ -81,18 +81,18 @@ static void test_sniff_animations_and_video(void **state)
     assert_int_equal(img_sniff(b, len), IMG_MKV);
     assert_int_equal(img_sniff(b, 4), IMG_MKV); /* header cut short: still EBML, not webm */
     free(b);
-    b = img_apng_encode(8, 8, 3, &len); /* SaveAnimatedPNG */
+    b = image_fixture_apng(8, 8, 3, &len); /* SaveAnimatedPNG */
     assert_int_equal(img_sniff(b, len), IMG_APNG);
     assert_string_equal(img_ext(IMG_APNG), "png");
     assert_string_equal(img_mime(IMG_APNG), "image/apng");
     assert_false(img_is_video(IMG_APNG));
     free(b);
-    b = img_png_encode(8, 8, 0, 3, &len); /* a still PNG stays a PNG */
+    b = image_fixture_png(8, 8, 0, 3, &len); /* a still PNG stays a PNG */
     assert_int_equal(img_sniff(b, len), IMG_PNG);
     b[8] = 0xff; /* a chunk length past the end: no walk outside the buffer */
     assert_int_equal(img_sniff(b, len), IMG_PNG);
     free(b);
-    b = img_webp_anim_fixture(8, 8, 3, &len); /* SaveAnimatedWEBP */
+    b = image_fixture_webp_anim(8, 8, 3, &len); /* SaveAnimatedWEBP */
     assert_int_equal(img_sniff(b, len), IMG_WEBP);
     assert_string_equal(img_ext(IMG_WEBP), "webp");
     free(b);
@@ -243,7 +243,7 @@ static void test_custom_ids_and_delete(void **state)
     assert_int_equal(cres_parse_custom_id("fb:del:5", &a, &job, &owner), -1);
     assert_int_equal(cres_parse_custom_id("fb:up2:5x", &a, &job, &owner), -1);
     assert_int_equal(cres_parse_custom_id("image:delete", &a, &job, &owner), -1);
-    /* Found by fuzz_interaction: leading zeros were accepted, so one job had many custom_ids
+    /* Found by fuzz_ix: leading zeros were accepted, so one job had many custom_ids
      * ("strictly" parsed means the one spelling cres_custom_id writes). */
     assert_int_equal(cres_parse_custom_id("fb:del:06:800000000000000001", &a, &job, &owner), -1);
     assert_int_equal(cres_parse_custom_id("fb:del:6:0800000000000000001", &a, &job, &owner), -1);
@@ -259,7 +259,7 @@ static void test_custom_ids_and_delete(void **state)
 static void test_final_payload(void **state)
 {
     (void)state;
-    comfy_job j;
+    cjob j;
     memset(&j, 0, sizeof j);
     j.id = 77;
     j.kind = COMFY_KIND_IMAGE;
@@ -340,25 +340,26 @@ static void test_multipart(void **state)
 {
     (void)state;
     char b[64];
-    assert_int_equal(mp_boundary("multipart/form-data; boundary=\"abc123\"", b, sizeof b), 0);
+    assert_int_equal(multipart_boundary("multipart/form-data; boundary=\"abc123\"", b, sizeof b),
+                     0);
     assert_string_equal(b, "abc123");
-    assert_int_equal(mp_boundary("application/json", b, sizeof b), -1);
+    assert_int_equal(multipart_boundary("application/json", b, sizeof b), -1);
     const char body[] =
         "--XyZ\r\nContent-Disposition: form-data; name=\"image\"; "
         "filename=\"a b.png\"\r\nContent-Type: image/png\r\n\r\n"
         "\x89PNG\r\n--Xy not the end\r\n--XyZ\r\n"
         "Content-Disposition: form-data; name=\"overwrite\"\r\n\r\ntrue\r\n--XyZ--\r\n";
-    mp_part parts[4];
-    int n = mp_parse((const uint8_t *)body, sizeof body - 1, "XyZ", parts, 4);
+    multipart_part parts[4];
+    int n = multipart_parse((const uint8_t *)body, sizeof body - 1, "XyZ", parts, 4);
     assert_int_equal(n, 2);
-    const mp_part *img = mp_find(parts, n, "image");
+    const multipart_part *img = multipart_find(parts, n, "image");
     assert_non_null(img);
     assert_string_equal(img->filename, "a b.png");
     assert_string_equal(img->content_type, "image/png");
     assert_int_equal(img->len, 6 + 16);
-    assert_memory_equal(mp_find(parts, n, "overwrite")->data, "true", 4);
-    assert_int_equal(mp_parse((const uint8_t *)body, sizeof body - 1, "XyZ", parts, 1), -1);
-    assert_int_equal(mp_parse((const uint8_t *)body, 40, "XyZ", parts, 4), -1);
+    assert_memory_equal(multipart_find(parts, n, "overwrite")->data, "true", 4);
+    assert_int_equal(multipart_parse((const uint8_t *)body, sizeof body - 1, "XyZ", parts, 1), -1);
+    assert_int_equal(multipart_parse((const uint8_t *)body, 40, "XyZ", parts, 4), -1);
 }
 
 int main(void)

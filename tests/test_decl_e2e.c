@@ -33,7 +33,7 @@
 #include "app/app.h"
 #include "app/reload.h"
 #include "comfy/decl.h"
-#include "comfy/dl_policy.h"
+#include "comfy/dlpol.h"
 #include "comfy/models.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
@@ -46,8 +46,8 @@
 
 typedef struct world {
     fake_discord *fd;
-    frest *rest;
-    fcomfy *comfy;
+    fake_rest *rest;
+    fake_comfy *comfy;
     app *a;
     fb_config cfg;
     char dir[64], db[128], outdir[128];
@@ -166,12 +166,12 @@ static const char *mine_decl =
 
 static void base_config(fb_config *cfg)
 {
-    cfg_defaults(cfg);
+    fb_config_defaults(cfg);
     snprintf(cfg->discord_token, sizeof cfg->discord_token, "%s", TOKEN);
     snprintf(cfg->discord_api_base, sizeof cfg->discord_api_base, "%s",
              fake_discord_api_base(W.fd));
     cfg->comfyui_urls.count = 1;
-    snprintf(cfg->comfyui_urls.items[0], CFG_STR, "%s", fcomfy_url(W.comfy));
+    snprintf(cfg->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
     snprintf(cfg->db_path, sizeof cfg->db_path, "%s", W.db);
     snprintf(cfg->output_dir, sizeof cfg->output_dir, "%s", W.outdir);
     snprintf(cfg->workflows_dir, sizeof cfg->workflows_dir, "%s", W.dir);
@@ -185,7 +185,7 @@ static void base_config(fb_config *cfg)
     dlpol_url u;
     assert_int_equal(dlpol_parse_url(cfg->discord_api_base, &u), DLPOL_OK);
     cfg->attachment_hosts.count = 1;
-    snprintf(cfg->attachment_hosts.items[0], CFG_STR, "%s:%d", u.host, u.port);
+    snprintf(cfg->attachment_hosts.items[0], FB_CONFIG_STR, "%s:%d", u.host, u.port);
 }
 
 static int setup(void **state)
@@ -206,10 +206,10 @@ static int setup(void **state)
     W.fd = fake_discord_start(&o);
     assert_non_null(W.fd);
     W.rest = fake_discord_rest(W.fd);
-    fcomfy_opts co = {.steps = 3, .step_delay_ms = 30, .png_width = 48, .png_height = 32};
-    W.comfy = fcomfy_start(&co);
+    fake_comfy_opts co = {.steps = 3, .step_delay_ms = 30, .png_width = 48, .png_height = 32};
+    W.comfy = fake_comfy_start(&co);
     assert_non_null(W.comfy);
-    W.png = img_png_encode(64, 48, 1, 7, &W.png_len);
+    W.png = image_fixture_png(64, 48, 1, 7, &W.png_len);
     base_config(&W.cfg);
     char err[768];
     int code;
@@ -227,7 +227,7 @@ static int teardown(void **state)
 {
     (void)state;
     assert_int_equal(app_stop(W.a), 0);
-    fcomfy_stop(W.comfy);
+    fake_comfy_stop(W.comfy);
     fake_discord_stop(W.fd);
     free(W.png);
     char cmd[1024];
@@ -240,8 +240,8 @@ static int teardown(void **state)
 
 static size_t puts_so_far(void)
 {
-    frest_filter f = {.method = "PUT", .path_prefix = "/applications/"};
-    return frest_count(W.rest, &f);
+    fake_rest_filter f = {.method = "PUT", .path_prefix = "/applications/"};
+    return fake_rest_count(W.rest, &f);
 }
 
 /* The first callback body of an interaction, parsed. */
@@ -249,13 +249,13 @@ static cJSON *callback_of(uint64_t id)
 {
     char prefix[64];
     snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    frest_filter f = {.method = "POST", .path_prefix = prefix};
-    assert_true(frest_wait(W.rest, &f, 1, 5000) >= 1);
-    frest_request *rq;
-    size_t n = frest_collect(W.rest, &f, &rq);
+    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
+    assert_true(fake_rest_wait(W.rest, &f, 1, 5000) >= 1);
+    fake_rest_request *rq;
+    size_t n = fake_rest_collect(W.rest, &f, &rq);
     assert_true(n >= 1);
     cJSON *o = cJSON_Parse((const char *)rq[0].body);
-    frest_requests_free(rq, n);
+    fake_rest_requests_free(rq, n);
     assert_non_null(o);
     return o;
 }
@@ -272,18 +272,18 @@ static bool wait_png(const fake_discord_ix *ix, unsigned timeout_ms)
     char prefix[256];
     snprintf(prefix, sizeof prefix, "/webhooks/%" PRIu64 "/%s/messages/@original", (uint64_t)APP_ID,
              ix->token);
-    frest_filter f = {.method = "PATCH", .path_prefix = prefix};
+    fake_rest_filter f = {.method = "PATCH", .path_prefix = prefix};
     uint64_t until = now_ms() + timeout_ms;
     while (now_ms() < until) {
-        frest_request *rq;
-        size_t n = frest_collect(W.rest, &f, &rq);
+        fake_rest_request *rq;
+        size_t n = fake_rest_collect(W.rest, &f, &rq);
         bool png = false;
         for (size_t i = 0; i < n; i++)
             for (unsigned k = 0; k < rq[i].nparts; k++)
                 if (strcmp(rq[i].parts[k].name, "files[0]") == 0 && rq[i].parts[k].len > 8 &&
                     memcmp(rq[i].parts[k].data, "\x89PNG", 4) == 0)
                     png = true;
-        frest_requests_free(rq, n);
+        fake_rest_requests_free(rq, n);
         if (png) return true;
         sleep_ms(40);
     }
@@ -296,9 +296,9 @@ static unsigned final_pngs(const fake_discord_ix *ix, int *nattachments)
     char prefix[256];
     snprintf(prefix, sizeof prefix, "/webhooks/%" PRIu64 "/%s/messages/@original", (uint64_t)APP_ID,
              ix->token);
-    frest_filter f = {.method = "PATCH", .path_prefix = prefix};
-    frest_request *rq;
-    size_t n = frest_collect(W.rest, &f, &rq);
+    fake_rest_filter f = {.method = "PATCH", .path_prefix = prefix};
+    fake_rest_request *rq;
+    size_t n = fake_rest_collect(W.rest, &f, &rq);
     unsigned pngs = 0;
     *nattachments = -1;
     for (size_t i = 0; i < n; i++) {
@@ -318,7 +318,7 @@ static unsigned final_pngs(const fake_discord_ix *ix, int *nattachments)
             cJSON_Delete(o);
         }
     }
-    frest_requests_free(rq, n);
+    fake_rest_requests_free(rq, n);
     return pngs;
 }
 
@@ -369,7 +369,7 @@ static void declared_command_is_in_the_one_bulk_put(void **state)
 {
     (void)state;
     assert_int_equal(puts_so_far(), 1);
-    char *cmds = frest_commands_json(W.rest, 0);
+    char *cmds = fake_rest_commands_json(W.rest, 0);
     assert_non_null(cmds);
     cJSON *arr = cJSON_Parse(cmds);
     free(cmds);
@@ -443,7 +443,7 @@ static void autocomplete_offers_models_and_file_entries(void **state)
     cJSON_Delete(cb);
 }
 
-static bool prompts_at_least(const fcomfy_stats *s, void *arg)
+static bool prompts_at_least(const fake_comfy_stats *s, void *arg)
 {
     return s->prompts_accepted >= *(unsigned *)arg;
 }
@@ -451,8 +451,8 @@ static bool prompts_at_least(const fcomfy_stats *s, void *arg)
 static void every_option_type_reaches_its_node(void **state)
 {
     (void)state;
-    fcomfy_stats before;
-    fcomfy_get_stats(W.comfy, &before);
+    fake_comfy_stats before;
+    fake_comfy_get_stats(W.comfy, &before);
     fake_discord_file file = {"image", "ref.png", "image/png", W.png, W.png_len};
     fake_discord_ix ix;
     assert_int_equal(
@@ -476,8 +476,8 @@ static void every_option_type_reaches_its_node(void **state)
     assert_int_equal(final_pngs(&ix, &natt), 2);
     assert_int_equal(natt, 2);
     unsigned want = (unsigned)before.prompts_accepted + 1;
-    assert_true(fcomfy_wait(W.comfy, prompts_at_least, &want, 5000));
-    char *text = fcomfy_prompt_json(W.comfy, (unsigned)before.prompts_accepted);
+    assert_true(fake_comfy_wait(W.comfy, prompts_at_least, &want, 5000));
+    char *text = fake_comfy_prompt_json(W.comfy, (unsigned)before.prompts_accepted);
     assert_non_null(text);
     cJSON *g = cJSON_Parse(text);
     free(text);
@@ -522,8 +522,8 @@ static void every_option_type_reaches_its_node(void **state)
 static void video_length_and_fps_reach_the_workflow(void **state)
 {
     (void)state;
-    fcomfy_stats before;
-    fcomfy_get_stats(W.comfy, &before);
+    fake_comfy_stats before;
+    fake_comfy_get_stats(W.comfy, &before);
     fake_discord_ix ix;
     assert_int_equal(fake_discord_inject_command(
                          W.fd, "video",
@@ -535,8 +535,8 @@ static void video_length_and_fps_reach_the_workflow(void **state)
                          NULL, 0, NULL, &ix),
                      0);
     unsigned want = before.prompts_accepted + 1;
-    assert_true(fcomfy_wait(W.comfy, prompts_at_least, &want, 10000));
-    char *text = fcomfy_prompt_json(W.comfy, before.prompts_accepted);
+    assert_true(fake_comfy_wait(W.comfy, prompts_at_least, &want, 10000));
+    char *text = fake_comfy_prompt_json(W.comfy, before.prompts_accepted);
     cJSON *g = cJSON_Parse(text);
     free(text);
     assert_non_null(g);
@@ -608,7 +608,7 @@ static void sighup_adds_a_command(void **state)
     while (now_ms() < until) {
         app_poll(W.a, 20);
         free(cmds);
-        cmds = puts_so_far() > puts0 ? frest_commands_json(W.rest, 0) : NULL;
+        cmds = puts_so_far() > puts0 ? fake_rest_commands_json(W.rest, 0) : NULL;
         if (cmds && strstr(cmds, "\"second\"") && app_commands_registered(W.a)) break;
     }
     assert_true(reload_count(rw) >= 1);
@@ -619,15 +619,15 @@ static void sighup_adds_a_command(void **state)
     assert_int_equal(puts_so_far(), puts0 + 1);
     reload_stop(rw);
 
-    fcomfy_stats before;
-    fcomfy_get_stats(W.comfy, &before);
+    fake_comfy_stats before;
+    fake_comfy_get_stats(W.comfy, &before);
     fake_discord_ix ix;
     assert_int_equal(fake_discord_inject_command(
                          W.fd, "second", "[{\"name\":\"prompt\",\"type\":3,\"value\":\"a fox\"}]",
                          NULL, 0, NULL, &ix),
                      0);
     assert_true(wait_png(&ix, 20000));
-    char *text = fcomfy_prompt_json(W.comfy, (unsigned)before.prompts_accepted);
+    char *text = fake_comfy_prompt_json(W.comfy, (unsigned)before.prompts_accepted);
     cJSON *g = cJSON_Parse(text);
     free(text);
     assert_int_equal(node_input(g, "17", "steps")->valueint, 4); /* its default */

@@ -20,7 +20,7 @@
 #include "analytics/an_stats.h"
 #include "app/app.h"
 #include "demo/demo.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 
@@ -46,21 +46,21 @@ static char *slurp(FILE *f)
 
 static uint64_t expected_for(const demo_report *r, const char *name)
 {
-    if (strcmp(name, "comfy") == 0) return r->sent[DU_COMFY] + r->sent[DU_BAD];
-    if (strcmp(name, "redux") == 0) return r->sent[DU_REDUX];
-    if (strcmp(name, "pulid") == 0) return r->sent[DU_PULID];
-    if (strcmp(name, "video") == 0) return r->sent[DU_VIDEO];
-    if (strcmp(name, "stats") == 0) return r->sent[DU_STATS];
-    if (strcmp(name, "button:regenerate") == 0) return r->sent[DU_BTN_REGENERATE];
-    if (strcmp(name, "button:upscale") == 0) return r->sent[DU_BTN_UPSCALE];
-    if (strcmp(name, "button:delete") == 0) return r->sent[DU_BTN_DELETE];
+    if (strcmp(name, "comfy") == 0) return r->sent[DEMO_USERS_COMFY] + r->sent[DEMO_USERS_BAD];
+    if (strcmp(name, "redux") == 0) return r->sent[DEMO_USERS_REDUX];
+    if (strcmp(name, "pulid") == 0) return r->sent[DEMO_USERS_PULID];
+    if (strcmp(name, "video") == 0) return r->sent[DEMO_USERS_VIDEO];
+    if (strcmp(name, "stats") == 0) return r->sent[DEMO_USERS_STATS];
+    if (strcmp(name, "button:regenerate") == 0) return r->sent[DEMO_USERS_BTN_REGENERATE];
+    if (strcmp(name, "button:upscale") == 0) return r->sent[DEMO_USERS_BTN_UPSCALE];
+    if (strcmp(name, "button:delete") == 0) return r->sent[DEMO_USERS_BTN_DELETE];
     return UINT64_MAX;
 }
 
 static void run_and_check(int live, unsigned seconds, unsigned users, uint64_t seed)
 {
     fb_config cfg;
-    cfg_defaults(&cfg);
+    fb_config_defaults(&cfg);
     char dir[] = "/tmp/fluxbot-demotest-XXXXXX";
     assert_non_null(mkdtemp(dir));
     FILE *out = tmpfile();
@@ -82,10 +82,10 @@ static void run_and_check(int live, unsigned seconds, unsigned users, uint64_t s
 
     /* Everything was answered; every generation produced its file. */
     uint64_t sent = 0, answered = 0, jobs_sent = 0, jobs_done = 0;
-    for (unsigned k = 0; k < DU_KIND_COUNT; k++) {
+    for (unsigned k = 0; k < DEMO_USERS_KIND_COUNT; k++) {
         sent += r.sent[k];
         answered += r.answered[k];
-        if (du_kind_is_job((du_kind)k)) {
+        if (demo_users_kind_is_job((demo_users_kind)k)) {
             jobs_sent += r.sent[k];
             jobs_done += r.jobs_done[k];
         }

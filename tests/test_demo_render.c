@@ -101,7 +101,7 @@ static void test_wrapping_and_markdown(void **state)
         assert_non_null(strstr(t, words[i]));
     free(t);
     char s[] = "a\\_b **c** __d__ \\\\ e";
-    demo_strip_markdown(s);
+    demo_render_strip_markdown(s);
     assert_string_equal(s, "a_b c d \\ e");
     assert_null(demo_render_message("nope", 40, false));
     char *empty = demo_render_message("{}", 40, false);

@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "demo/demo_users.h"
-#include "comfy/result.h"
+#include "comfy/cres.h"
 #include "fakes/fake_discord.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 #include "fluxbot/log.h"
 
 static void test_every_kind_is_injected(void **state)
@@ -27,57 +27,60 @@ static void test_every_kind_is_injected(void **state)
     fake_discord *fd = fake_discord_start(&fo);
     assert_non_null(fd);
     fb_config cfg;
-    cfg_defaults(&cfg);
-    du_users u;
+    fb_config_defaults(&cfg);
+    demo_users u;
     char err[300];
-    assert_int_equal(du_init(&u, fd, cfg.ratios_file, cfg.loras_file, 7, err, sizeof err), 0);
+    assert_int_equal(demo_users_init(&u, fd, cfg.ratios_file, cfg.loras_file, 7, err, sizeof err),
+                     0);
     assert_true(u.ratios.count > 0);
     assert_true(u.png_len > 50);
 
-    du_button_target btn = {.message_id = 123456789, .owner_id = 42};
+    demo_users_button_target btn = {.message_id = 123456789, .owner_id = 42};
     cres_custom_id(CRES_REGENERATE, 5, 42, btn.regenerate, sizeof btn.regenerate);
     cres_custom_id(CRES_UPSCALE2, 5, 42, btn.upscale, sizeof btn.upscale);
     cres_custom_id(CRES_DELETE, 5, 42, btn.del, sizeof btn.del);
     uint64_t last_id = 0;
     for (int round = 0; round < 3; round++) {
-        for (int k = 0; k < DU_KIND_COUNT; k++) {
-            du_sent s;
-            assert_int_equal(
-                du_inject(&u, (du_kind)k, (uint64_t)(round * 100 + k), 1000 + k, &btn, &s), 0);
+        for (int k = 0; k < DEMO_USERS_KIND_COUNT; k++) {
+            demo_users_sent s;
+            assert_int_equal(demo_users_inject(&u, (demo_users_kind)k, (uint64_t)(round * 100 + k),
+                                               1000 + k, &btn, &s),
+                             0);
             assert_true(s.id > last_id);
             last_id = s.id;
             assert_true(strlen(s.token) > 10);
             assert_int_equal(s.kind, k);
-            assert_int_equal(s.user_id, du_kind_is_button((du_kind)k) ? 42u : 1000u + k);
-            frest_ix_state st;
-            assert_true(frest_interaction_state(fake_discord_rest(fd), s.id, &st));
+            assert_int_equal(s.user_id,
+                             demo_users_kind_is_button((demo_users_kind)k) ? 42u : 1000u + k);
+            fake_rest_ix_state st;
+            assert_true(fake_rest_interaction_state(fake_discord_rest(fd), s.id, &st));
             assert_true(st.known);
             assert_int_equal(st.callbacks, 0);
             free(st.original_json);
         }
     }
     /* Buttons need a target. */
-    du_sent s;
-    assert_int_equal(du_inject(&u, DU_BTN_DELETE, 1, 1, NULL, &s), -1);
-    du_button_target none = {.message_id = 1, .owner_id = 1};
-    assert_int_equal(du_inject(&u, DU_BTN_UPSCALE, 1, 1, &none, &s), -1);
-    du_free(&u);
+    demo_users_sent s;
+    assert_int_equal(demo_users_inject(&u, DEMO_USERS_BTN_DELETE, 1, 1, NULL, &s), -1);
+    demo_users_button_target none = {.message_id = 1, .owner_id = 1};
+    assert_int_equal(demo_users_inject(&u, DEMO_USERS_BTN_UPSCALE, 1, 1, &none, &s), -1);
+    demo_users_free(&u);
     fake_discord_stop(fd);
 }
 
 static void test_kinds(void **state)
 {
     (void)state;
-    assert_true(du_kind_is_job(DU_COMFY));
-    assert_true(du_kind_is_job(DU_VIDEO));
-    assert_true(du_kind_is_job(DU_BTN_UPSCALE));
-    assert_false(du_kind_is_job(DU_STATS));
-    assert_false(du_kind_is_job(DU_BAD));
-    assert_false(du_kind_is_job(DU_BTN_DELETE));
-    assert_true(du_kind_is_button(DU_BTN_DELETE));
-    assert_false(du_kind_is_button(DU_COMFY));
-    assert_string_equal(du_kind_name(DU_PULID), "pulid");
-    assert_string_equal(du_kind_name(DU_KIND_COUNT), "?");
+    assert_true(demo_users_kind_is_job(DEMO_USERS_COMFY));
+    assert_true(demo_users_kind_is_job(DEMO_USERS_VIDEO));
+    assert_true(demo_users_kind_is_job(DEMO_USERS_BTN_UPSCALE));
+    assert_false(demo_users_kind_is_job(DEMO_USERS_STATS));
+    assert_false(demo_users_kind_is_job(DEMO_USERS_BAD));
+    assert_false(demo_users_kind_is_job(DEMO_USERS_BTN_DELETE));
+    assert_true(demo_users_kind_is_button(DEMO_USERS_BTN_DELETE));
+    assert_false(demo_users_kind_is_button(DEMO_USERS_COMFY));
+    assert_string_equal(demo_users_kind_name(DEMO_USERS_PULID), "pulid");
+    assert_string_equal(demo_users_kind_name(DEMO_USERS_KIND_COUNT), "?");
 }
 
 static void test_parse_buttons(void **state)
@@ -95,16 +98,16 @@ static void test_parse_buttons(void **state)
              "{\"type\":2,\"style\":5,\"label\":\"Link\",\"url\":\"https://x\"},"
              "{\"type\":2,\"style\":4,\"label\":\"Delete\",\"custom_id\":\"%s\"}]}]}",
              regen, up, del);
-    du_button_target t;
-    assert_true(du_parse_buttons(msg, 9, &t));
+    demo_users_button_target t;
+    assert_true(demo_users_parse_buttons(msg, 9, &t));
     assert_int_equal(t.message_id, 555);
     assert_int_equal(t.owner_id, 9);
     assert_string_equal(t.regenerate, regen);
     assert_string_equal(t.upscale, up);
     assert_string_equal(t.del, del);
-    assert_false(du_parse_buttons("{\"id\":\"1\",\"components\":[]}", 9, &t));
-    assert_false(du_parse_buttons("not json", 9, &t));
-    assert_false(du_parse_buttons(NULL, 9, &t));
+    assert_false(demo_users_parse_buttons("{\"id\":\"1\",\"components\":[]}", 9, &t));
+    assert_false(demo_users_parse_buttons("not json", 9, &t));
+    assert_false(demo_users_parse_buttons(NULL, 9, &t));
 }
 
 int main(void)

@@ -21,7 +21,7 @@
 #include "fakes/fake_rest.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
-#include "msgs/discord_msgs.h"
+#include "msgs/rest.h"
 #include "util/util_time.h"
 
 #define TOKEN "actor-test-token.XyZ"
@@ -78,21 +78,21 @@ static rest_res_msg *col_get(collector *c, uint64_t cookie)
 /* ---- fixture ------------------------------------------------------------------------------- */
 
 typedef struct fx {
-    frest *fake;
+    fake_rest *fake;
     rt_system *sys;
     collector col;
     rt_actor *col_actor;
-    drest *rest;
+    discord_rest *rest;
 } fx;
 
-static void fx_start(fx *x, const char *token, bool enforce, const drest_config *over)
+static void fx_start(fx *x, const char *token, bool enforce, const discord_rest_config *over)
 {
     memset(x, 0, sizeof *x);
-    frest_config fc = {.token = TOKEN,
-                       .application_id = APP,
-                       .enforce_limits = enforce,
-                       .gateway_url = "ws://127.0.0.1:7"};
-    x->fake = frest_start(&fc);
+    fake_rest_config fc = {.token = TOKEN,
+                           .application_id = APP,
+                           .enforce_limits = enforce,
+                           .gateway_url = "ws://127.0.0.1:7"};
+    x->fake = fake_rest_start(&fc);
     assert_non_null(x->fake);
     pthread_mutex_init(&x->col.mu, NULL);
     pthread_cond_init(&x->col.cv, NULL);
@@ -108,8 +108,10 @@ static void fx_start(fx *x, const char *token, bool enforce, const drest_config 
     rl_config_defaults(&lim);
     lim.backoff_base_ms = 20;
     lim.backoff_max_ms = 100;
-    drest_config dc = {
-        .api_base = frest_base_url(x->fake), .token = token, .timeout_ms = 5000, .limits = &lim};
+    discord_rest_config dc = {.api_base = fake_rest_base_url(x->fake),
+                              .token = token,
+                              .timeout_ms = 5000,
+                              .limits = &lim};
     if (over) {
         if (over->timeout_ms) dc.timeout_ms = over->timeout_ms;
         if (over->max_response) dc.max_response = over->max_response;
@@ -120,7 +122,7 @@ static void fx_start(fx *x, const char *token, bool enforce, const drest_config 
             lim.backoff_max_ms = 100;
         }
     }
-    x->rest = drest_create(x->sys, &dc);
+    x->rest = discord_rest_new(x->sys, &dc);
     assert_non_null(x->rest);
     assert_int_equal(rt_system_start(x->sys), 0);
 }
@@ -129,12 +131,12 @@ static void fx_stop(fx *x)
 {
     rt_system_stop(x->sys);
     rt_system_free(x->sys);
-    drest_free(x->rest);
+    discord_rest_free(x->rest);
     for (size_t i = 0; i < x->col.n; i++)
         rt_msg_free(&x->col.res[i]->hdr);
     pthread_mutex_destroy(&x->col.mu);
     pthread_cond_destroy(&x->col.cv);
-    frest_stop(x->fake);
+    fake_rest_stop(x->fake);
 }
 
 static void send_req(fx *x, rest_method m, const char *path, const char *json, uint64_t cookie)
@@ -142,7 +144,7 @@ static void send_req(fx *x, rest_method m, const char *path, const char *json, u
     rest_req_msg *r = rest_req_msg_new(m, path, json);
     r->reply_to = x->col_actor;
     r->cookie = cookie;
-    assert_int_equal(rt_send_wait(drest_actor(x->rest), &r->hdr, 1000), 0);
+    assert_int_equal(rt_send_wait(discord_rest_actor(x->rest), &r->hdr, 1000), 0);
 }
 
 static rest_res_msg *send_and_wait(fx *x, rest_method m, const char *path, const char *json,
@@ -174,17 +176,17 @@ static void test_headers_and_registration(void **state)
     /* A declared command (comfy/decl.h) goes in the same bulk PUT as the table's. */
     static const cmd_def comfy = {"comfy", "Generate an image", NULL, 0};
     const cmd_def *declared[] = {&comfy};
-    assert_int_equal(drest_register_commands(x.rest, APP, NULL, 0, declared, 1, labels, 2,
-                                             x.col_actor, 10, err, sizeof err),
+    assert_int_equal(discord_rest_register_commands(x.rest, APP, NULL, 0, declared, 1, labels, 2,
+                                                    x.col_actor, 10, err, sizeof err),
                      1);
-    assert_int_equal(drest_register_commands(x.rest, APP, guilds, 2, declared, 1, labels, 2,
-                                             x.col_actor, 20, err, sizeof err),
+    assert_int_equal(discord_rest_register_commands(x.rest, APP, guilds, 2, declared, 1, labels, 2,
+                                                    x.col_actor, 20, err, sizeof err),
                      2);
     assert_int_equal(col_wait(&x.col, 3, 10000), 3);
     assert_int_equal(col_get(&x.col, 10)->status, 200);
     assert_int_equal(col_get(&x.col, 20)->status, 200);
     assert_int_equal(col_get(&x.col, 21)->status, 200);
-    char *cmds = frest_commands_json(x.fake, 78);
+    char *cmds = fake_rest_commands_json(x.fake, 78);
     assert_non_null(cmds);
     assert_non_null(strstr(cmds, "\"name\":\"comfy\""));
     free(cmds);
@@ -193,7 +195,7 @@ static void test_headers_and_registration(void **state)
     assert_int_equal(r->status, 200);
     assert_non_null(strstr(r->body, "ws://127.0.0.1:7"));
 
-    frest_register_interaction(x.fake, 900, "itok", 5, false);
+    fake_rest_register_interaction(x.fake, 900, "itok", 5, false);
     r = send_and_wait(&x, REST_POST, "/interactions/900/itok/callback", "{\"type\":5}", 31);
     assert_int_equal(r->status, 204);
     assert_null(r->body);
@@ -202,18 +204,18 @@ static void test_headers_and_registration(void **state)
     snprintf(del->audit_reason, sizeof del->audit_reason, "clean up r\xc3\xa9sum\xc3\xa9 & co");
     del->reply_to = x.col_actor;
     del->cookie = 32;
-    assert_int_equal(rt_send_wait(drest_actor(x.rest), &del->hdr, 1000), 0);
+    assert_int_equal(rt_send_wait(discord_rest_actor(x.rest), &del->hdr, 1000), 0);
     assert_int_equal(col_wait(&x.col, 6, 5000), 6);
     assert_int_equal(col_get(&x.col, 32)->status, 404); /* unknown message: final, no retry */
 
     /* A failure nobody waits for is logged. */
     rest_req_msg *fire = rest_req_msg_new(REST_GET, "/no/such/route", NULL);
-    rt_send_wait(drest_actor(x.rest), &fire->hdr, 1000);
-    frest_filter nf = {.path_prefix = "/no/such"};
-    assert_int_equal(frest_wait(x.fake, &nf, 1, 5000), 1);
+    rt_send_wait(discord_rest_actor(x.rest), &fire->hdr, 1000);
+    fake_rest_filter nf = {.path_prefix = "/no/such"};
+    assert_int_equal(fake_rest_wait(x.fake, &nf, 1, 5000), 1);
 
-    frest_request *reqs;
-    size_t n = frest_collect(x.fake, NULL, &reqs);
+    fake_rest_request *reqs;
+    size_t n = fake_rest_collect(x.fake, NULL, &reqs);
     bool saw_callback = false;
     for (size_t i = 0; i < n; i++) {
         assert_non_null(reqs[i].user_agent);
@@ -230,7 +232,7 @@ static void test_headers_and_registration(void **state)
             assert_string_equal(reqs[i].audit_reason, "clean%20up%20r%C3%A9sum%C3%A9%20%26%20co");
     }
     assert_true(saw_callback);
-    frest_requests_free(reqs, n);
+    fake_rest_requests_free(reqs, n);
     fx_stop(&x);
 
     /* The token never reached the log, while the failure did. */
@@ -250,55 +252,58 @@ static void test_429_every_scope(void **state)
     (void)state;
     fx x;
     fx_start(&x, TOKEN, false, NULL);
-    frest *f = x.fake;
+    fake_rest *f = x.fake;
 
-    frest_script(f, "GET", "/users/@me", FREST_FAULT_429_USER, 300, 1);
+    fake_rest_script(f, "GET", "/users/@me", FAKE_REST_FAULT_429_USER, 300, 1);
     rest_res_msg *r = send_and_wait(&x, REST_GET, "/users/@me", NULL, 1);
     assert_int_equal(r->status, 200);
-    frest_request *reqs;
-    assert_int_equal(frest_collect(f, &(frest_filter){.path_prefix = "/users"}, &reqs), 2);
+    fake_rest_request *reqs;
+    assert_int_equal(fake_rest_collect(f, &(fake_rest_filter){.path_prefix = "/users"}, &reqs), 2);
     assert_int_equal(reqs[0].status, 429);
     assert_true(reqs[1].t_ms - reqs[0].t_ms >= 295);
-    frest_requests_free(reqs, 2);
+    fake_rest_requests_free(reqs, 2);
 
-    frest_script(f, "GET", "/gateway/bot", FREST_FAULT_429_SHARED, 250, 1);
+    fake_rest_script(f, "GET", "/gateway/bot", FAKE_REST_FAULT_429_SHARED, 250, 1);
     r = send_and_wait(&x, REST_GET, "/gateway/bot", NULL, 2);
     assert_int_equal(r->status, 200);
-    assert_int_equal(frest_collect(f, &(frest_filter){.path_prefix = "/gateway"}, &reqs), 2);
+    assert_int_equal(fake_rest_collect(f, &(fake_rest_filter){.path_prefix = "/gateway"}, &reqs),
+                     2);
     assert_true(reqs[1].t_ms - reqs[0].t_ms >= 245);
-    frest_requests_free(reqs, 2);
+    fake_rest_requests_free(reqs, 2);
 
     /* Global: every bot route pauses; an interaction callback does not. */
-    frest_register_interaction(f, 555, "gtok", 1, false);
-    frest_script(f, "DELETE", "/channels/", FREST_FAULT_429_GLOBAL, 500, 1);
+    fake_rest_register_interaction(f, 555, "gtok", 1, false);
+    fake_rest_script(f, "DELETE", "/channels/", FAKE_REST_FAULT_429_GLOBAL, 500, 1);
     send_req(&x, REST_DELETE, "/channels/1/messages/2", NULL, 3);
-    assert_int_equal(frest_wait(f, &(frest_filter){.status = 429, .method = "DELETE"}, 1, 5000), 1);
+    assert_int_equal(
+        fake_rest_wait(f, &(fake_rest_filter){.status = 429, .method = "DELETE"}, 1, 5000), 1);
     /* Let the actor see the 429 before the next requests arrive. */
-    drest_stats st;
+    discord_rest_counters st;
     for (int i = 0; i < 500; i++) {
-        drest_stats_get(x.rest, &st);
+        discord_rest_counters_get(x.rest, &st);
         if (st.r429_global == 1) break;
         usleep(2000);
     }
     send_req(&x, REST_GET, "/gateway/bot", NULL, 4);
     send_req(&x, REST_POST, "/interactions/555/gtok/callback", "{\"type\":5}", 5);
     assert_int_equal(col_wait(&x.col, 5, 10000), 5);
-    frest_request *g429, *gw, *cb;
-    assert_int_equal(frest_collect(f, &(frest_filter){.status = 429, .method = "DELETE"}, &g429),
+    fake_rest_request *g429, *gw, *cb;
+    assert_int_equal(
+        fake_rest_collect(f, &(fake_rest_filter){.status = 429, .method = "DELETE"}, &g429), 1);
+    size_t ngw = fake_rest_collect(f, &(fake_rest_filter){.path_prefix = "/gateway"}, &gw);
+    assert_int_equal(fake_rest_collect(f, &(fake_rest_filter){.path_prefix = "/interactions"}, &cb),
                      1);
-    size_t ngw = frest_collect(f, &(frest_filter){.path_prefix = "/gateway"}, &gw);
-    assert_int_equal(frest_collect(f, &(frest_filter){.path_prefix = "/interactions"}, &cb), 1);
     assert_int_equal(ngw, 3);
     assert_true(gw[2].t_ms - g429[0].t_ms >= 490); /* waited out the global pause */
     assert_true(cb[0].t_ms < gw[2].t_ms); /* exempt: went during the pause, before the others */
     assert_int_equal(col_get(&x.col, 5)->status, 204);
     assert_int_equal(col_get(&x.col, 4)->status, 200);
     assert_int_equal(col_get(&x.col, 3)->status, 404); /* retried after the pause: unknown msg */
-    frest_requests_free(g429, 1);
-    frest_requests_free(gw, ngw);
-    frest_requests_free(cb, 1);
+    fake_rest_requests_free(g429, 1);
+    fake_rest_requests_free(gw, ngw);
+    fake_rest_requests_free(cb, 1);
 
-    drest_stats_get(x.rest, &st);
+    discord_rest_counters_get(x.rest, &st);
     assert_int_equal(st.r429_user, 1);
     assert_int_equal(st.r429_shared, 1);
     assert_int_equal(st.r429_global, 1);
@@ -316,13 +321,13 @@ static void test_429_global_hour_does_not_mute(void **state)
     rl_config lim;
     rl_config_defaults(&lim);
     lim.max_retry_after_ms = 1500; /* the cap (60 s by default), short for the test */
-    drest_config over = {.limits = &lim};
+    discord_rest_config over = {.limits = &lim};
     fx x;
     fx_start(&x, TOKEN, false, &over);
-    frest *f = x.fake;
-    frest_register_interaction(f, 601, "tok601", 1, false);
-    frest_register_interaction(f, 602, "tok602", 1, false);
-    frest_script(f, "POST", "/interactions/601/", FREST_FAULT_429_GLOBAL, 3600000, 1);
+    fake_rest *f = x.fake;
+    fake_rest_register_interaction(f, 601, "tok601", 1, false);
+    fake_rest_register_interaction(f, 602, "tok602", 1, false);
+    fake_rest_script(f, "POST", "/interactions/601/", FAKE_REST_FAULT_429_GLOBAL, 3600000, 1);
     uint64_t t0 = rt_now_ms();
     rest_res_msg *r =
         send_and_wait(&x, REST_POST, "/interactions/601/tok601/callback", "{\"type\":5}", 1);
@@ -330,8 +335,8 @@ static void test_429_global_hour_does_not_mute(void **state)
     assert_non_null(strstr(r->error, "rate limited (global)"));
     assert_non_null(strstr(r->error, "3600 s"));
     assert_true(rt_now_ms() - t0 < 1400); /* failed, not held */
-    drest_stats st;
-    drest_stats_get(x.rest, &st);
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
     assert_int_equal(st.r429_global, 1);
     /* during the pause: another interaction's callback and its webhook go at once */
     uint64_t t1 = rt_now_ms();
@@ -354,40 +359,41 @@ static void test_5xx_and_network_retries(void **state)
     (void)state;
     fx x;
     fx_start(&x, TOKEN, false, NULL);
-    frest_script(x.fake, NULL, "/gateway", FREST_FAULT_502, 0, 2);
+    fake_rest_script(x.fake, NULL, "/gateway", FAKE_REST_FAULT_502, 0, 2);
     rest_res_msg *r = send_and_wait(&x, REST_GET, "/gateway/bot", NULL, 1);
     assert_int_equal(r->status, 200);
-    assert_int_equal(frest_count(x.fake, &(frest_filter){.path_prefix = "/gateway"}), 3);
+    assert_int_equal(fake_rest_count(x.fake, &(fake_rest_filter){.path_prefix = "/gateway"}), 3);
 
-    frest_script(x.fake, NULL, "/users", FREST_FAULT_DROP, 0, 1);
+    fake_rest_script(x.fake, NULL, "/users", FAKE_REST_FAULT_DROP, 0, 1);
     r = send_and_wait(&x, REST_GET, "/users/@me", NULL, 2);
     assert_int_equal(r->status, 200);
 
     /* Persistent 500: bounded retries (3), then the 500 is reported. */
-    frest_script(x.fake, NULL, "/applications", FREST_FAULT_500, 0, 100);
+    fake_rest_script(x.fake, NULL, "/applications", FAKE_REST_FAULT_500, 0, 100);
     r = send_and_wait(&x, REST_PUT, "/applications/4242/commands", "[]", 3);
     assert_int_equal(r->status, 500);
     assert_string_equal(r->error, "retries exhausted");
-    assert_int_equal(frest_count(x.fake, &(frest_filter){.path_prefix = "/applications"}), 4);
+    assert_int_equal(fake_rest_count(x.fake, &(fake_rest_filter){.path_prefix = "/applications"}),
+                     4);
 
-    drest_stats st;
+    discord_rest_counters st;
     fx_stop(&x);
 
     /* A callback whose first attempt reached Discord but whose answer was lost (timeout): the
      * retry gets 40060, which means the interaction is answered. */
-    drest_config over = {.timeout_ms = 300};
+    discord_rest_config over = {.timeout_ms = 300};
     fx_start(&x, TOKEN, false, &over);
-    frest_register_interaction(x.fake, 701, "rt2", 1, false);
-    frest_script(x.fake, "POST", "/interactions/701", FREST_FAULT_DELAY, 600, 1);
+    fake_rest_register_interaction(x.fake, 701, "rt2", 1, false);
+    fake_rest_script(x.fake, "POST", "/interactions/701", FAKE_REST_FAULT_DELAY, 600, 1);
     r = send_and_wait(&x, REST_POST, "/interactions/701/rt2/callback", "{\"type\":5}", 4);
     assert_int_equal(r->status, 204);
     assert_string_equal(r->error, "acknowledged by an earlier attempt");
-    frest_ix_state is;
-    assert_true(frest_interaction_state(x.fake, 701, &is));
+    fake_rest_ix_state is;
+    assert_true(fake_rest_interaction_state(x.fake, 701, &is));
     assert_int_equal(is.ack_type, 5);
     assert_int_equal(is.callbacks, 2);
     free(is.original_json);
-    drest_stats_get(x.rest, &st);
+    discord_rest_counters_get(x.rest, &st);
     assert_true(st.network_errors >= 1);
     fx_stop(&x);
 }
@@ -404,9 +410,9 @@ static void test_401_stops_the_bot(void **state)
     /* Nothing more is sent with a token Discord refused. */
     r = send_and_wait(&x, REST_GET, "/gateway/bot", NULL, 2);
     assert_int_equal(r->status, 401);
-    assert_int_equal(frest_count(x.fake, NULL), 1);
-    drest_stats st;
-    drest_stats_get(x.rest, &st);
+    assert_int_equal(fake_rest_count(x.fake, NULL), 1);
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
     assert_true(st.fatal);
     fx_stop(&x);
 }
@@ -416,7 +422,7 @@ static void test_multipart_upload_byte_identical(void **state)
     (void)state;
     fx x;
     fx_start(&x, TOKEN, true, NULL);
-    frest_register_interaction(x.fake, 42, "mtok", 8, false);
+    fake_rest_register_interaction(x.fake, 42, "mtok", 8, false);
     rest_res_msg *r =
         send_and_wait(&x, REST_POST, "/interactions/42/mtok/callback", "{\"type\":5}", 1);
     assert_int_equal(r->status, 204);
@@ -438,12 +444,12 @@ static void test_multipart_upload_byte_identical(void **state)
     rest_req_add_file(m, "b.bin", "application/octet-stream", b, n2);
     m->reply_to = x.col_actor;
     m->cookie = 2;
-    assert_int_equal(rt_send_wait(drest_actor(x.rest), &m->hdr, 1000), 0);
+    assert_int_equal(rt_send_wait(discord_rest_actor(x.rest), &m->hdr, 1000), 0);
     assert_int_equal(col_wait(&x.col, 2, 10000), 2);
     assert_int_equal(col_get(&x.col, 2)->status, 200);
 
-    frest_request *reqs;
-    assert_int_equal(frest_collect(x.fake, &(frest_filter){.method = "PATCH"}, &reqs), 1);
+    fake_rest_request *reqs;
+    assert_int_equal(fake_rest_collect(x.fake, &(fake_rest_filter){.method = "PATCH"}, &reqs), 1);
     assert_non_null(strstr(reqs[0].content_type, "multipart/form-data"));
     assert_int_equal(reqs[0].nparts, 3);
     assert_string_equal(reqs[0].parts[0].name, "payload_json");
@@ -457,15 +463,15 @@ static void test_multipart_upload_byte_identical(void **state)
     assert_string_equal(reqs[0].parts[2].name, "files[1]");
     assert_int_equal(reqs[0].parts[2].len, n2);
     assert_memory_equal(reqs[0].parts[2].data, b, n2);
-    frest_requests_free(reqs, 1);
-    frest_ix_state is;
-    frest_interaction_state(x.fake, 42, &is);
+    fake_rest_requests_free(reqs, 1);
+    fake_rest_ix_state is;
+    fake_rest_interaction_state(x.fake, 42, &is);
     assert_non_null(strstr(is.original_json, "\"filename\":\"b.bin\""));
     free(is.original_json);
     free(a);
     free(b);
-    drest_stats st;
-    drest_stats_get(x.rest, &st);
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
     assert_true(st.bytes_out > n1);
     fx_stop(&x);
 }
@@ -478,7 +484,7 @@ static void test_pooled_handles_carry_nothing_over(void **state)
     (void)state;
     fx x;
     fx_start(&x, TOKEN, false, NULL);
-    frest_register_interaction(x.fake, 51, "ptok", 8, false);
+    fake_rest_register_interaction(x.fake, 51, "ptok", 8, false);
     const char *edit = "{\"content\":\"pic\",\"attachments\":[{\"id\":0,\"filename\":\"p.png\"}]}";
     static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 1, 2, 3};
 
@@ -490,7 +496,7 @@ static void test_pooled_handles_carry_nothing_over(void **state)
     snprintf(m->audit_reason, sizeof m->audit_reason, "first");
     m->reply_to = x.col_actor;
     m->cookie = 2;
-    assert_int_equal(rt_send_wait(drest_actor(x.rest), &m->hdr, 1000), 0);
+    assert_int_equal(rt_send_wait(discord_rest_actor(x.rest), &m->hdr, 1000), 0);
     assert_int_equal(col_wait(&x.col, 2, 10000), 2);
     assert_int_equal(col_get(&x.col, 2)->status, 200);
     assert_int_equal(
@@ -505,8 +511,8 @@ static void test_pooled_handles_carry_nothing_over(void **state)
         send_and_wait(&x, REST_DELETE, "/webhooks/4242/ptok/messages/@original", NULL, 6)->status,
         204);
 
-    frest_request *q;
-    assert_int_equal(frest_collect(x.fake, NULL, &q), 6);
+    fake_rest_request *q;
+    assert_int_equal(fake_rest_collect(x.fake, NULL, &q), 6);
     assert_string_equal(q[0].method, "POST");
     assert_string_equal(q[0].content_type, "application/json");
     assert_null(q[0].authorization);
@@ -534,7 +540,7 @@ static void test_pooled_handles_carry_nothing_over(void **state)
     assert_string_equal(q[5].method, "DELETE");
     assert_int_equal(q[5].body_len, 0);
     assert_null(q[5].content_type);
-    frest_requests_free(q, 6);
+    fake_rest_requests_free(q, 6);
     fx_stop(&x);
 }
 
@@ -547,10 +553,10 @@ static void test_burst_of_200_callbacks(void **state)
     char tok[32], path[96];
     for (int i = 0; i < N; i++) {
         snprintf(tok, sizeof tok, "burst%d", i);
-        frest_register_interaction(x.fake, 10000 + (uint64_t)i, tok, 3, false);
+        fake_rest_register_interaction(x.fake, 10000 + (uint64_t)i, tok, 3, false);
     }
     /* Every callback takes 150 ms to answer: one at a time would need 30 s. */
-    frest_script(x.fake, "POST", "/interactions/", FREST_FAULT_DELAY, 150, N);
+    fake_rest_script(x.fake, "POST", "/interactions/", FAKE_REST_FAULT_DELAY, 150, N);
     for (int i = 0; i < N; i++) {
         snprintf(path, sizeof path, "/interactions/%d/burst%d/callback", 10000 + i, i);
         send_req(&x, REST_POST, path, "{\"type\":5,\"data\":{\"flags\":64}}", (uint64_t)i);
@@ -559,8 +565,8 @@ static void test_burst_of_200_callbacks(void **state)
     int64_t worst = 0;
     for (int i = 0; i < N; i++) {
         assert_int_equal(col_get(&x.col, (uint64_t)i)->status, 204);
-        frest_ix_state is;
-        assert_true(frest_interaction_state(x.fake, 10000 + (uint64_t)i, &is));
+        fake_rest_ix_state is;
+        assert_true(fake_rest_interaction_state(x.fake, 10000 + (uint64_t)i, &is));
         assert_int_equal(is.ack_type, 5);
         assert_false(is.late);
         if (is.ack_ms > worst) worst = is.ack_ms;
@@ -575,14 +581,14 @@ static void test_burst_of_200_callbacks(void **state)
 static void test_timeout_and_bounded_response(void **state)
 {
     (void)state;
-    drest_config over = {.timeout_ms = 300, .max_response = 100};
+    discord_rest_config over = {.timeout_ms = 300, .max_response = 100};
     fx x;
     fx_start(&x, TOKEN, false, &over);
     /* GET /gateway answers {"url": ...}, well under 100 bytes */
-    frest_script(x.fake, "GET", "/gateway", FREST_FAULT_DELAY, 800, 1);
+    fake_rest_script(x.fake, "GET", "/gateway", FAKE_REST_FAULT_DELAY, 800, 1);
     rest_res_msg *r = send_and_wait(&x, REST_GET, "/gateway", NULL, 1);
     assert_int_equal(r->status, 200); /* timed out once, then answered */
-    assert_int_equal(frest_count(x.fake, NULL), 2);
+    assert_int_equal(fake_rest_count(x.fake, NULL), 2);
     r = send_and_wait(&x, REST_GET, "/gateway/bot", NULL, 2); /* body > 100 bytes */
     assert_int_equal(r->status, 0);
     assert_string_equal(r->error, "response too large");
@@ -600,14 +606,14 @@ static void test_graceful_stop_finishes_in_flight(void **state)
     char tok[32], path[96];
     for (int i = 0; i < 20; i++) {
         snprintf(tok, sizeof tok, "stop%d", i);
-        frest_register_interaction(x.fake, 500 + (uint64_t)i, tok, 3, false);
+        fake_rest_register_interaction(x.fake, 500 + (uint64_t)i, tok, 3, false);
     }
-    frest_script(x.fake, "POST", "/interactions/", FREST_FAULT_DELAY, 300, 20);
+    fake_rest_script(x.fake, "POST", "/interactions/", FAKE_REST_FAULT_DELAY, 300, 20);
     for (int i = 0; i < 20; i++) {
         snprintf(path, sizeof path, "/interactions/%d/stop%d/callback", 500 + i, i);
         send_req(&x, REST_POST, path, "{\"type\":5}", (uint64_t)i);
     }
-    frest_wait(x.fake, &(frest_filter){.path_prefix = "/interactions"}, 1, 2000);
+    fake_rest_wait(x.fake, &(fake_rest_filter){.path_prefix = "/interactions"}, 1, 2000);
     rt_system_stop(x.sys); /* REST stops before the collector: it must finish first */
     assert_int_equal(x.col.n, 20);
     for (size_t i = 0; i < 20; i++)
@@ -626,12 +632,12 @@ static void send_write(fx *x, rest_method m, const char *path, const char *json,
     r->cookie = cookie;
     r->final_write = final;
     r->deliver_until_ms = until;
-    assert_int_equal(rt_send_wait(drest_actor(x->rest), &r->hdr, 1000), 0);
+    assert_int_equal(rt_send_wait(discord_rest_actor(x->rest), &r->hdr, 1000), 0);
 }
 
 static void deferred(fx *x, uint64_t id, const char *token, uint64_t cookie)
 {
-    frest_register_interaction(x->fake, id, token, 1, false);
+    fake_rest_register_interaction(x->fake, id, token, 1, false);
     char path[128];
     snprintf(path, sizeof path, "/interactions/%llu/%s/callback", (unsigned long long)id, token);
     assert_int_equal(send_and_wait(x, REST_POST, path, "{\"type\":5}", cookie)->status, 204);
@@ -639,8 +645,8 @@ static void deferred(fx *x, uint64_t id, const char *token, uint64_t cookie)
 
 static char *original_of(fx *x, uint64_t id)
 {
-    frest_ix_state is;
-    assert_true(frest_interaction_state(x->fake, id, &is));
+    fake_rest_ix_state is;
+    assert_true(fake_rest_interaction_state(x->fake, id, &is));
     return is.original_json;
 }
 
@@ -653,7 +659,7 @@ static void test_writes_to_one_message_keep_their_order(void **state)
     fx_start(&x, TOKEN, false, NULL);
     deferred(&x, 801, "ord", 1);
     const char *path = "/webhooks/4242/ord/messages/@original";
-    frest_script(x.fake, "PATCH", "/webhooks/4242/ord", FREST_FAULT_503, 0, 1);
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/ord", FAKE_REST_FAULT_503, 0, 1);
     send_write(&x, REST_PATCH, path, "{\"content\":\"Preparing 0%\"}", 2, false, 0);
     send_write(&x, REST_PATCH, path, "{\"content\":\"FAILED\"}", 3, false, 0);
     assert_true(col_wait(&x.col, 3, 10000) >= 3);
@@ -664,12 +670,13 @@ static void test_writes_to_one_message_keep_their_order(void **state)
     assert_non_null(strstr(orig, "FAILED"));
     free(orig);
     /* and on the wire: the first edit's retry before the second edit */
-    frest_request *reqs = NULL;
-    size_t n = frest_collect(x.fake, &(frest_filter){.method = "PATCH", .status = 200}, &reqs);
+    fake_rest_request *reqs = NULL;
+    size_t n =
+        fake_rest_collect(x.fake, &(fake_rest_filter){.method = "PATCH", .status = 200}, &reqs);
     assert_int_equal(n, 2);
     assert_non_null(strstr((const char *)reqs[0].body, "Preparing"));
     assert_non_null(strstr((const char *)reqs[1].body, "FAILED"));
-    frest_requests_free(reqs, n);
+    fake_rest_requests_free(reqs, n);
     fx_stop(&x);
 }
 
@@ -682,11 +689,11 @@ static void test_final_write_closes_the_message(void **state)
     fx_start(&x, TOKEN, false, NULL);
     deferred(&x, 802, "fin", 1);
     const char *path = "/webhooks/4242/fin/messages/@original";
-    frest_script(x.fake, "PATCH", "/webhooks/4242/fin", FREST_FAULT_DELAY, 300, 1);
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/fin", FAKE_REST_FAULT_DELAY, 300, 1);
     send_write(&x, REST_PATCH, path, "{\"content\":\"p1\"}", 2, false, 0); /* in flight */
     for (int i = 0; i < 1000; i++) {
-        drest_stats st;
-        drest_stats_get(x.rest, &st);
+        discord_rest_counters st;
+        discord_rest_counters_get(x.rest, &st);
         if (st.in_flight == 1) break;
         util_sleep_ms(5);
     }
@@ -703,15 +710,15 @@ static void test_final_write_closes_the_message(void **state)
     char *orig = original_of(&x, 802);
     assert_non_null(strstr(orig, "RESULT"));
     free(orig);
-    assert_int_equal(frest_count(x.fake, &(frest_filter){.method = "PATCH"}), 2);
+    assert_int_equal(fake_rest_count(x.fake, &(fake_rest_filter){.method = "PATCH"}), 2);
     send_write(&x, REST_PATCH, path, "{\"content\":\"NOTICE\"}", 6, true, 0);
     assert_true(col_wait(&x.col, 6, 10000) >= 6);
     assert_int_equal(col_get(&x.col, 6)->status, 200);
     orig = original_of(&x, 802);
     assert_non_null(strstr(orig, "NOTICE"));
     free(orig);
-    drest_stats st;
-    drest_stats_get(x.rest, &st);
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
     assert_int_equal(st.superseded, 2);
     fx_stop(&x);
 }
@@ -725,23 +732,23 @@ static void test_deliver_until_outlasts_an_outage(void **state)
     fx_start(&x, TOKEN, false, NULL);
     deferred(&x, 803, "dl", 1);
     const char *path = "/webhooks/4242/dl/messages/@original";
-    frest_script(x.fake, "PATCH", "/webhooks/4242/dl", FREST_FAULT_503, 0, 8);
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/dl", FAKE_REST_FAULT_503, 0, 8);
     send_write(&x, REST_PATCH, path, "{\"content\":\"RESULT\"}", 2, true, rt_now_ms() + 20000);
     assert_true(col_wait(&x.col, 2, 20000) >= 2);
     assert_int_equal(col_get(&x.col, 2)->status, 200);
-    assert_int_equal(frest_count(x.fake, &(frest_filter){.method = "PATCH"}), 9);
+    assert_int_equal(fake_rest_count(x.fake, &(fake_rest_filter){.method = "PATCH"}), 9);
     /* bounded: the same outage without a deadline fails after 1 + 3 attempts */
-    frest_script(x.fake, "PATCH", "/webhooks/4242/dl", FREST_FAULT_503, 0, 8);
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/dl", FAKE_REST_FAULT_503, 0, 8);
     send_write(&x, REST_PATCH, path, "{\"content\":\"again\"}", 3, true, 0);
     assert_true(col_wait(&x.col, 3, 20000) >= 3);
     assert_int_equal(col_get(&x.col, 3)->status, 503);
     /* a deadline that passes during the outage ends the retries */
-    frest_script(x.fake, "PATCH", "/webhooks/4242/dl", FREST_FAULT_503, 0, 1000);
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/dl", FAKE_REST_FAULT_503, 0, 1000);
     uint64_t t0 = rt_now_ms();
     send_write(&x, REST_PATCH, path, "{\"content\":\"never\"}", 4, true, t0 + 400);
     assert_true(col_wait(&x.col, 4, 20000) >= 4);
     assert_int_equal(col_get(&x.col, 4)->status, 503);
-    assert_true(frest_count(x.fake, &(frest_filter){.method = "PATCH", .status = 503}) >=
+    assert_true(fake_rest_count(x.fake, &(fake_rest_filter){.method = "PATCH", .status = 503}) >=
                 8 + 4 + 4);
     fx_stop(&x);
 }
@@ -754,23 +761,24 @@ static void test_then_is_sent_after_the_first_answer(void **state)
     fx x;
     fx_start(&x, TOKEN, false, NULL);
     deferred(&x, 804, "then", 1);
-    frest_script(x.fake, "DELETE", "/webhooks/4242/then", FREST_FAULT_DELAY, 300, 1);
+    fake_rest_script(x.fake, "DELETE", "/webhooks/4242/then", FAKE_REST_FAULT_DELAY, 300, 1);
     rest_req_msg *del =
         rest_req_msg_new(REST_DELETE, "/webhooks/4242/then/messages/@original", NULL);
     del->then = rest_req_msg_new(REST_POST, "/webhooks/4242/then",
                                  "{\"content\":\"refused\",\"flags\":64}");
     del->then->reply_to = x.col_actor;
     del->then->cookie = 2;
-    assert_int_equal(rt_send_wait(drest_actor(x.rest), &del->hdr, 1000), 0);
+    assert_int_equal(rt_send_wait(discord_rest_actor(x.rest), &del->hdr, 1000), 0);
     assert_true(col_wait(&x.col, 2, 10000) >= 2);
     assert_int_equal(col_get(&x.col, 2)->status, 200);
-    frest_request *reqs = NULL;
-    size_t n = frest_collect(x.fake, &(frest_filter){.path_prefix = "/webhooks/4242/then"}, &reqs);
+    fake_rest_request *reqs = NULL;
+    size_t n =
+        fake_rest_collect(x.fake, &(fake_rest_filter){.path_prefix = "/webhooks/4242/then"}, &reqs);
     assert_int_equal(n, 2);
     assert_string_equal(reqs[0].method, "DELETE");
     assert_string_equal(reqs[1].method, "POST");
     assert_true(reqs[1].t_ms >= reqs[0].t_ms + 250); /* after the delayed answer, not beside it */
-    frest_requests_free(reqs, n);
+    fake_rest_requests_free(reqs, n);
     fx_stop(&x);
 }
 

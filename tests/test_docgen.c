@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "app/docgen.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 
 typedef void (*gen_fn)(FILE *);
 
@@ -36,11 +36,11 @@ static char *help_text(void)
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
     fb_config c;
-    cfg_action a;
+    fb_config_action a;
     char err[200];
     char *argv[] = {"--help"};
-    assert_int_equal(cfg_load(&c, 1, argv, (char *[]){NULL}, &a, out, err, sizeof err), 0);
-    assert_int_equal(a, CFG_HELP);
+    assert_int_equal(fb_config_load(&c, 1, argv, (char *[]){NULL}, &a, out, err, sizeof err), 0);
+    assert_int_equal(a, FB_CONFIG_HELP);
     fclose(out);
     return buf;
 }
@@ -61,11 +61,11 @@ static void everything_in_help_is_in_the_man_page_and_the_completion(void **stat
     (void)state;
     char *man = generate(docgen_man), *comp = generate(docgen_bash_completion), *help = help_text();
     char want[256];
-    size_t n = cfg_key_count();
+    size_t n = fb_config_key_count();
     assert_true(n > 20);
     for (size_t i = 0; i < n; i++) {
-        cfg_key_info k;
-        cfg_key_get(i, &k);
+        fb_config_key_info k;
+        fb_config_key_get(i, &k);
         assert_non_null(strstr(help, k.flag));
         roffed(k.flag, want, sizeof want);
         if (!strstr(man, want)) fail_msg("man page lacks %s", k.flag);
@@ -74,7 +74,8 @@ static void everything_in_help_is_in_the_man_page_and_the_completion(void **stat
         if (!strstr(comp, want)) fail_msg("completion lacks %s", k.flag);
     }
     size_t nc, no;
-    const cfg_usage_item *cmds = cfg_usage_commands(&nc), *opts = cfg_usage_options(&no);
+    const fb_config_usage_item *cmds = fb_config_usage_commands(&nc),
+                               *opts = fb_config_usage_options(&no);
     for (size_t i = 0; i < nc; i++) {
         snprintf(want, sizeof want, "  %s ", cmds[i].name);
         assert_non_null(strstr(help, want));

@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include "test_e2e_util.h"
-#include "test_metrics_check.h"
+#include "metrics_check.h"
 
-static bool comfy_busy(const fcomfy_stats *s, void *arg)
+static bool comfy_busy(const fake_comfy_stats *s, void *arg)
 {
     (void)arg;
     return s->prompts_accepted > s->prompts_finished;
@@ -30,14 +30,14 @@ static void test_faults_during_steady_load(void **state)
     (void)state;
     static e2e_world w;
     char port[16];
-    unsigned mport = mc_free_port();
+    unsigned mport = metrics_check_free_port();
     assert_true(mport > 0);
     snprintf(port, sizeof port, "%u", mport);
     const char *args[] = {"--job-stall-timeout-ms", "4000", "--metrics-port", port, NULL};
     assert_true(e2e_start(&w, 40, args));
-    fgw *gw = fake_discord_gateway(w.fd);
-    fgw_stats g0;
-    fgw_get_stats(gw, &g0);
+    fake_gateway *gw = fake_discord_gateway(w.fd);
+    fake_gateway_stats g0;
+    fake_gateway_get_stats(gw, &g0);
 
     e2e_sched s;
     e2e_sched_init(&s, e2e_ms() * 1000000ull, 15.0, 5.0);
@@ -49,11 +49,11 @@ static void test_faults_during_steady_load(void **state)
         assert_true(e2e_send_one(&w));
         uint64_t el = due_ms - s.t0_ns / 1000000ull;
         if (!reconnected && el >= 1000) {
-            fgw_send_reconnect(gw, -1);
+            fake_gateway_send_reconnect(gw, -1);
             reconnected = true;
         }
         if (!dropped && el >= 2000) {
-            fgw_drop(gw, -1);
+            fake_gateway_drop(gw, -1);
             /* An operator's SIGHUP in the middle: the lists are re-read, the bot stays up. */
             assert_int_equal(e2e_signal(&w.child, SIGHUP), 0);
             dropped = true;
@@ -61,10 +61,10 @@ static void test_faults_during_steady_load(void **state)
         if (!restarted && el >= 3000) {
             /* Make sure a prompt is stuck on the server when it restarts, so a job is really
              * lost there: hang its worker, let a prompt arrive, then restart. */
-            fcomfy_set_hang(w.comfy[0], true);
-            fcomfy_wait(w.comfy[0], comfy_busy, NULL, 2000);
-            fcomfy_restart(w.comfy[0]);
-            fcomfy_set_hang(w.comfy[0], false);
+            fake_comfy_set_hang(w.comfy[0], true);
+            fake_comfy_wait(w.comfy[0], comfy_busy, NULL, 2000);
+            fake_comfy_restart(w.comfy[0]);
+            fake_comfy_set_hang(w.comfy[0], false);
             restarted = true;
         }
     }
@@ -73,57 +73,60 @@ static void test_faults_during_steady_load(void **state)
     assert_true(settled);
 
     /* The faults happened as intended. */
-    fgw_stats g1;
-    fgw_get_stats(gw, &g1);
+    fake_gateway_stats g1;
+    fake_gateway_get_stats(gw, &g1);
     assert_true(g1.connections >= g0.connections + 2);
     assert_true(g1.resumes >= 1);
-    fcomfy_stats c0;
-    fcomfy_get_stats(w.comfy[0], &c0);
+    fake_comfy_stats c0;
+    fake_comfy_get_stats(w.comfy[0], &c0);
     assert_int_equal(c0.restarts, 1);
 
     /* The operator's view of the same run, scraped from the child's metrics endpoint. */
     unsigned generations = 0, refusals = 0;
     for (unsigned i = 0; i < w.n; i++) {
-        if (du_kind_is_job(w.ix[i].s.kind)) generations++;
-        if (w.ix[i].s.kind == DU_BAD) refusals++;
+        if (demo_users_kind_is_job(w.ix[i].s.kind)) generations++;
+        if (w.ix[i].s.kind == DEMO_USERS_BAD) refusals++;
     }
-    char *m = mc_scrape(mport);
+    char *m = metrics_check_scrape(mport);
     assert_non_null(m);
     char where[512];
-    const char *bad = mc_validate(m, where, sizeof where);
+    const char *bad = metrics_check_validate(m, where, sizeof where);
     if (bad) fail_msg("metrics: %s: %s", bad, where);
-    assert_float_equal(mc_value(m, "fluxbot_comfy_servers"), 2, 0);
+    assert_float_equal(metrics_check_value(m, "fluxbot_comfy_servers"), 2, 0);
     /* Per-server health: one series per configured server, labelled by its URL. */
     double up_sum = 0;
     for (unsigned k = 0; k < 2; k++) {
         char series[400];
         snprintf(series, sizeof series, "fluxbot_comfy_server_up{server=\"%s\"}",
-                 fcomfy_url(w.comfy[k]));
-        double up = mc_value(m, series);
+                 fake_comfy_url(w.comfy[k]));
+        double up = metrics_check_value(m, series);
         assert_true(up == 0 || up == 1);
         up_sum += up;
         snprintf(series, sizeof series, "fluxbot_comfy_server_jobs{server=\"%s\"}",
-                 fcomfy_url(w.comfy[k]));
-        assert_true(mc_value(m, series) >= 0);
+                 fake_comfy_url(w.comfy[k]));
+        assert_true(metrics_check_value(m, series) >= 0);
     }
     /* (read apart from servers_up, so a reconnect between the two may differ by one) */
     assert_true(up_sum <= 2);
-    assert_true(mc_value(m, "fluxbot_gateway_reconnects_total") >= 2);
-    assert_true(mc_value(m, "fluxbot_gateway_resumed_total") >= 1);
-    assert_float_equal(mc_value(m, "fluxbot_jobs_total{outcome=\"succeeded\"}"), generations, 0);
-    assert_float_equal(mc_value(m, "fluxbot_jobs_total{outcome=\"failed\"}"), 0, 0);
-    assert_true(mc_value(m, "fluxbot_jobs_resubmitted_total") >= 1);
-    assert_float_equal(mc_value(m, "fluxbot_job_run_seconds_count"), generations, 0);
-    assert_true(mc_value(m, "fluxbot_job_run_seconds_sum") > 0);
-    assert_true(mc_value(m, "fluxbot_job_total_seconds_sum") >=
-                mc_value(m, "fluxbot_job_run_seconds_sum") * 0.99);
+    assert_true(metrics_check_value(m, "fluxbot_gateway_reconnects_total") >= 2);
+    assert_true(metrics_check_value(m, "fluxbot_gateway_resumed_total") >= 1);
+    assert_float_equal(metrics_check_value(m, "fluxbot_jobs_total{outcome=\"succeeded\"}"),
+                       generations, 0);
+    assert_float_equal(metrics_check_value(m, "fluxbot_jobs_total{outcome=\"failed\"}"), 0, 0);
+    assert_true(metrics_check_value(m, "fluxbot_jobs_resubmitted_total") >= 1);
+    assert_float_equal(metrics_check_value(m, "fluxbot_job_run_seconds_count"), generations, 0);
+    assert_true(metrics_check_value(m, "fluxbot_job_run_seconds_sum") > 0);
+    assert_true(metrics_check_value(m, "fluxbot_job_total_seconds_sum") >=
+                metrics_check_value(m, "fluxbot_job_run_seconds_sum") * 0.99);
     assert_float_equal(
-        mc_value(m, "fluxbot_router_interactions_total{command=\"generate\",outcome=\"invalid\"}"),
+        metrics_check_value(
+            m, "fluxbot_router_interactions_total{command=\"generate\",outcome=\"invalid\"}"),
         refusals, 0);
-    assert_true(mc_value(m, "fluxbot_actor_messages_processed_total{actor=\"router\"}") >= w.n);
-    assert_true(mc_value(m, "fluxbot_rest_responses_total{outcome=\"ok\"}") >= w.n);
-    assert_true(mc_value(m, "fluxbot_analytics_rows_written_total") >= w.n);
-    assert_true(mc_value(m, "process_resident_memory_bytes") > 0);
+    assert_true(
+        metrics_check_value(m, "fluxbot_actor_messages_processed_total{actor=\"router\"}") >= w.n);
+    assert_true(metrics_check_value(m, "fluxbot_rest_responses_total{outcome=\"ok\"}") >= w.n);
+    assert_true(metrics_check_value(m, "fluxbot_analytics_rows_written_total") >= w.n);
+    assert_true(metrics_check_value(m, "process_resident_memory_bytes") > 0);
     free(m);
 
     e2e_signal(&w.child, SIGTERM);
@@ -140,12 +143,12 @@ static void test_faults_during_steady_load(void **state)
         const e2e_ix *x = &w.ix[i];
         assert_true(x->sent);
         if (x->callbacks != 1 || !x->acked)
-            fail_msg("interaction %u (%s): %u callbacks, acked %d", i, du_kind_name(x->s.kind),
-                     x->callbacks, x->acked);
+            fail_msg("interaction %u (%s): %u callbacks, acked %d", i,
+                     demo_users_kind_name(x->s.kind), x->callbacks, x->acked);
         if (x->usage_rows != 1)
-            fail_msg("interaction %u (%s): %u command_usage rows", i, du_kind_name(x->s.kind),
-                     x->usage_rows);
-        if (du_kind_is_job(x->s.kind)) {
+            fail_msg("interaction %u (%s): %u command_usage rows", i,
+                     demo_users_kind_name(x->s.kind), x->usage_rows);
+        if (demo_users_kind_is_job(x->s.kind)) {
             jobs++;
             if (!x->done || x->image_rows != 1 || x->image_ok_rows != 1)
                 fail_msg("job %u: done %d, %u image_stats rows (%u successful)", i, x->done,
@@ -191,7 +194,7 @@ static void test_sigterm_during_load(void **state)
             acked++;
             if (x->usage_rows != 1)
                 fail_msg("interaction %u (%s) was answered but has no command_usage row", i,
-                         du_kind_name(x->s.kind));
+                         demo_users_kind_name(x->s.kind));
         }
         if (x->done) {
             done++;

@@ -15,10 +15,10 @@
 
 #include "actors/comfy_http.h"
 #include "actors/comfy_ws.h"
-#include "comfy/comfy_proto.h"
-#include "comfy/image.h"
+#include "comfy/cproto.h"
+#include "comfy/img.h"
 #include "fakes/image_fixture.h"
-#include "comfy/workflow.h"
+#include "comfy/wf.h"
 #include "fakes/fake_comfy.h"
 #include "fluxbot/runtime.h"
 #include "util/util_time.h"
@@ -34,7 +34,7 @@ typedef struct rec {
 } rec;
 
 typedef struct fx {
-    fcomfy *f;
+    fake_comfy *f;
     comfy_ws *ws;
     comfy_http *http;
     rec r;
@@ -101,10 +101,11 @@ static int setup(void **state)
     fx *x = calloc(1, sizeof *x);
     pthread_mutex_init(&x->r.mu, NULL);
     static const char *const loras[] = {"known.safetensors"};
-    fcomfy_opts o = {.steps = 3, .loras = loras, .nloras = 1, .png_width = 32, .png_height = 24};
-    x->f = fcomfy_start(&o);
+    fake_comfy_opts o = {
+        .steps = 3, .loras = loras, .nloras = 1, .png_width = 32, .png_height = 24};
+    x->f = fake_comfy_start(&o);
     if (!x->f) return -1;
-    const char *urls[] = {fcomfy_url(x->f)};
+    const char *urls[] = {fake_comfy_url(x->f)};
     comfy_ws_opts wo = {.urls = urls,
                         .n = 1,
                         .client_id = "bot-1",
@@ -115,7 +116,7 @@ static int setup(void **state)
     if (!x->ws) return -1;
     x->http = comfy_http_new();
     if (!wait_ups(x, 1, 5000)) return -1;
-    if (wait_event(x, CP_EV_STATUS, NULL, false, 5000) < 0) return -1;
+    if (wait_event(x, CPROTO_EV_STATUS, NULL, false, 5000) < 0) return -1;
     *state = x;
     return 0;
 }
@@ -125,7 +126,7 @@ static int teardown(void **state)
     fx *x = *state;
     comfy_ws_stop(x->ws);
     comfy_http_free(x->http);
-    fcomfy_stop(x->f);
+    fake_comfy_stop(x->f);
     pthread_mutex_destroy(&x->r.mu);
     free(x);
     return 0;
@@ -150,7 +151,7 @@ static int post_prompt(fx *x, const char *graph, const char *extra, cproto_submi
     sprintf(body, "{\"prompt\":%s,\"client_id\":\"bot-1\"%s%s}", graph, extra ? "," : "",
             extra ? extra : "");
     char url[128];
-    snprintf(url, sizeof url, "%s/prompt", fcomfy_url(x->f));
+    snprintf(url, sizeof url, "%s/prompt", fake_comfy_url(x->f));
     comfy_http_res r;
     assert_int_equal(comfy_http_post_json(x->http, url, body, 5000, &r), 0);
     free(body);
@@ -163,7 +164,7 @@ static int post_prompt(fx *x, const char *graph, const char *extra, cproto_submi
 static char *get_text(fx *x, const char *path, int *status)
 {
     char url[1024];
-    snprintf(url, sizeof url, "%s%s", fcomfy_url(x->f), path);
+    snprintf(url, sizeof url, "%s%s", fake_comfy_url(x->f), path);
     comfy_http_res r;
     assert_int_equal(comfy_http_get(x->http, url, 64u << 20, 5000, &r), 0);
     if (status) *status = r.status;
@@ -198,11 +199,11 @@ static void test_one_prompt_exact_order(void **state)
     assert_int_equal(post_prompt(x, graph, NULL, &sub), 200);
     assert_true(sub.ok);
     assert_int_equal(sub.number, 0); /* the counter starts at 0 */
-    int done = wait_event(x, CP_EV_EXECUTING, sub.prompt_id, true, 5000);
+    int done = wait_event(x, CPROTO_EV_EXECUTING, sub.prompt_id, true, 5000);
     assert_true(done >= 0);
     /* the sequence the reference prescribes */
-    static const cproto_ev want[] = {CP_EV_STATUS, CP_EV_STATUS, CP_EV_EXECUTION_START,
-                                     CP_EV_EXECUTION_CACHED};
+    static const cproto_ev want[] = {CPROTO_EV_STATUS, CPROTO_EV_STATUS, CPROTO_EV_EXECUTION_START,
+                                     CPROTO_EV_EXECUTION_CACHED};
     pthread_mutex_lock(&x->r.mu);
     const cproto_event *e = &x->r.ev[base];
     unsigned n = x->r.n - base;
@@ -216,9 +217,9 @@ static void test_one_prompt_exact_order(void **state)
     int executing_13 = -1, executed_9 = -1, success = -1, final_status = -1, null_exec = -1;
     for (; i < n; i++) {
         const cproto_event *v = &e[i];
-        if (v->type == CP_EV_EXECUTING && !v->node_null && strcmp(v->node, "13") == 0)
+        if (v->type == CPROTO_EV_EXECUTING && !v->node_null && strcmp(v->node, "13") == 0)
             executing_13 = (int)i;
-        if (v->type == CP_EV_PROGRESS) {
+        if (v->type == CPROTO_EV_PROGRESS) {
             assert_true(executing_13 >= 0); /* progress only after its executing */
             assert_string_equal(v->node, "13");
             assert_string_equal(v->prompt_id, sub.prompt_id);
@@ -227,13 +228,13 @@ static void test_one_prompt_exact_order(void **state)
             last_value = v->value;
             progress++;
         }
-        if (v->type == CP_EV_EXECUTED && strcmp(v->node, "9") == 0) executed_9 = (int)i;
-        if (v->type == CP_EV_SUCCESS) success = (int)i;
-        if (v->type == CP_EV_STATUS && success >= 0 && final_status < 0) {
+        if (v->type == CPROTO_EV_EXECUTED && strcmp(v->node, "9") == 0) executed_9 = (int)i;
+        if (v->type == CPROTO_EV_SUCCESS) success = (int)i;
+        if (v->type == CPROTO_EV_STATUS && success >= 0 && final_status < 0) {
             final_status = (int)i;
             assert_int_equal(v->queue_remaining, 0);
         }
-        if (v->type == CP_EV_EXECUTING && v->node_null) null_exec = (int)i;
+        if (v->type == CPROTO_EV_EXECUTING && v->node_null) null_exec = (int)i;
     }
     assert_int_equal(progress, 3);
     assert_true(executed_9 > executing_13);
@@ -252,7 +253,7 @@ static void test_one_prompt_exact_order(void **state)
     char view[512];
     assert_int_equal(cproto_view_path(&hist.outputs[0], view, sizeof view), 0);
     char url[1024];
-    snprintf(url, sizeof url, "%s%s", fcomfy_url(x->f), view);
+    snprintf(url, sizeof url, "%s%s", fake_comfy_url(x->f), view);
     comfy_http_res r;
     assert_int_equal(comfy_http_get(x->http, url, 1u << 20, 5000, &r), 0);
     assert_int_equal(r.status, 200);
@@ -275,7 +276,7 @@ static void test_one_prompt_exact_order(void **state)
     assert_int_equal(qp.total, 0);
     free(q);
     /* the fake recorded the graph the client sent */
-    char *g = fcomfy_prompt_json(x->f, 0);
+    char *g = fake_comfy_prompt_json(x->f, 0);
     assert_non_null(strstr(g, "\"noise_seed\":11"));
     free(g);
 }
@@ -306,7 +307,7 @@ static void test_validation_errors(void **state)
     assert_non_null(strstr(s.operator_text, "node 3 (SaveImage): required_input_missing"));
     /* missing "prompt" */
     char url[128];
-    snprintf(url, sizeof url, "%s/prompt", fcomfy_url(x->f));
+    snprintf(url, sizeof url, "%s/prompt", fake_comfy_url(x->f));
     comfy_http_res r;
     assert_int_equal(comfy_http_post_json(x->http, url, "{\"client_id\":\"x\"}", 5000, &r), 0);
     assert_int_equal(r.status, 400);
@@ -315,18 +316,18 @@ static void test_validation_errors(void **state)
     /* the reject switch */
     char graph[2048];
     snprintf(graph, sizeof graph, simple_graph, 1);
-    fcomfy_set_reject(x->f, true);
+    fake_comfy_set_reject(x->f, true);
     assert_int_equal(post_prompt(x, graph, NULL, &s), 400);
     assert_non_null(strstr(s.operator_text, "Forced validation failure"));
-    fcomfy_set_reject(x->f, false);
+    fake_comfy_set_reject(x->f, false);
     /* duplicate client-chosen prompt_id */
     assert_int_equal(
         post_prompt(x, graph, "\"prompt_id\":\"11111111-2222-4333-8444-555555555555\"", &s), 200);
     assert_string_equal(s.prompt_id, "11111111-2222-4333-8444-555555555555");
     assert_int_equal(
         post_prompt(x, graph, "\"prompt_id\":\"11111111-2222-4333-8444-555555555555\"", &s), 409);
-    fcomfy_stats st;
-    fcomfy_get_stats(x->f, &st);
+    fake_comfy_stats st;
+    fake_comfy_get_stats(x->f, &st);
     assert_int_equal(st.prompts_rejected, 6);
 }
 
@@ -334,30 +335,33 @@ static void test_upload_and_view_rules(void **state)
 {
     fx *x = *state;
     size_t len;
-    uint8_t *png = img_png_encode(8, 8, 0, 1, &len);
+    uint8_t *png = image_fixture_png(8, 8, 0, 1, &len);
     comfy_http_res r;
     char name[256];
     assert_int_equal(
-        comfy_http_upload(x->http, fcomfy_url(x->f), "in.png", "image/png", png, len, 5000, &r), 0);
+        comfy_http_upload(x->http, fake_comfy_url(x->f), "in.png", "image/png", png, len, 5000, &r),
+        0);
     assert_int_equal(r.status, 200);
     assert_int_equal(cproto_parse_upload((char *)r.body, name, sizeof name), 0);
     assert_string_equal(name, "in.png");
     comfy_http_res_free(&r);
     /* identical bytes: same name */
     assert_int_equal(
-        comfy_http_upload(x->http, fcomfy_url(x->f), "in.png", "image/png", png, len, 5000, &r), 0);
+        comfy_http_upload(x->http, fake_comfy_url(x->f), "in.png", "image/png", png, len, 5000, &r),
+        0);
     cproto_parse_upload((char *)r.body, name, sizeof name);
     assert_string_equal(name, "in.png");
     comfy_http_res_free(&r);
     /* different bytes, same name: renamed */
     png[len - 20] ^= 1;
     assert_int_equal(
-        comfy_http_upload(x->http, fcomfy_url(x->f), "in.png", "image/png", png, len, 5000, &r), 0);
+        comfy_http_upload(x->http, fake_comfy_url(x->f), "in.png", "image/png", png, len, 5000, &r),
+        0);
     cproto_parse_upload((char *)r.body, name, sizeof name);
     assert_string_equal(name, "in (1).png");
     comfy_http_res_free(&r);
     size_t got;
-    uint8_t *back = fcomfy_upload_data(x->f, "in (1).png", &got);
+    uint8_t *back = fake_comfy_upload_data(x->f, "in (1).png", &got);
     assert_int_equal(got, len);
     assert_memory_equal(back, png, len);
     free(back);
@@ -385,12 +389,12 @@ static void test_upload_and_view_rules(void **state)
 static void test_error_at_node(void **state)
 {
     fx *x = *state;
-    fcomfy_fail_at(x->f, "VAEDecode", "CUDA out of memory");
+    fake_comfy_fail_at(x->f, "VAEDecode", "CUDA out of memory");
     char graph[2048];
     snprintf(graph, sizeof graph, simple_graph, 2);
     cproto_submit s;
     assert_int_equal(post_prompt(x, graph, NULL, &s), 200);
-    int i = wait_event(x, CP_EV_ERROR, s.prompt_id, false, 5000);
+    int i = wait_event(x, CPROTO_EV_ERROR, s.prompt_id, false, 5000);
     assert_true(i >= 0);
     pthread_mutex_lock(&x->r.mu);
     cproto_event e = x->r.ev[i];
@@ -398,53 +402,53 @@ static void test_error_at_node(void **state)
     assert_string_equal(e.node, "8");
     assert_string_equal(e.node_type, "VAEDecode");
     assert_string_equal(e.message, "CUDA out of memory");
-    assert_true(wait_event(x, CP_EV_EXECUTING, s.prompt_id, true, 5000) > i);
-    assert_true(wait_event(x, CP_EV_SUCCESS, s.prompt_id, false, 0) < 0);
+    assert_true(wait_event(x, CPROTO_EV_EXECUTING, s.prompt_id, true, 5000) > i);
+    assert_true(wait_event(x, CPROTO_EV_SUCCESS, s.prompt_id, false, 0) < 0);
     cproto_history hist;
     get_history(x, s.prompt_id, NULL, 0, &hist);
     assert_true(hist.found);
     assert_false(hist.success);
     assert_string_equal(hist.error_node, "8");
     assert_string_equal(hist.error_message, "CUDA out of memory");
-    fcomfy_fail_at(x->f, NULL, NULL);
+    fake_comfy_fail_at(x->f, NULL, NULL);
 }
 
 static void test_interrupt(void **state)
 {
     fx *x = *state;
-    fcomfy_set_steps(x->f, 50);
-    fcomfy_set_step_delay(x->f, 20);
+    fake_comfy_set_steps(x->f, 50);
+    fake_comfy_set_step_delay(x->f, 20);
     char graph[2048];
     snprintf(graph, sizeof graph, simple_graph, 3);
     cproto_submit s;
     assert_int_equal(post_prompt(x, graph, NULL, &s), 200);
-    assert_true(wait_event(x, CP_EV_PROGRESS, s.prompt_id, false, 5000) >= 0);
+    assert_true(wait_event(x, CPROTO_EV_PROGRESS, s.prompt_id, false, 5000) >= 0);
     char url[128];
-    snprintf(url, sizeof url, "%s/interrupt", fcomfy_url(x->f));
+    snprintf(url, sizeof url, "%s/interrupt", fake_comfy_url(x->f));
     comfy_http_res r;
     char body[128];
     snprintf(body, sizeof body, "{\"prompt_id\":\"%s\"}", s.prompt_id);
     assert_int_equal(comfy_http_post_json(x->http, url, body, 5000, &r), 0);
     assert_int_equal(r.status, 200);
     comfy_http_res_free(&r);
-    int i = wait_event(x, CP_EV_INTERRUPTED, s.prompt_id, false, 5000);
+    int i = wait_event(x, CPROTO_EV_INTERRUPTED, s.prompt_id, false, 5000);
     assert_true(i >= 0);
-    assert_true(wait_event(x, CP_EV_EXECUTING, s.prompt_id, true, 5000) > i);
+    assert_true(wait_event(x, CPROTO_EV_EXECUTING, s.prompt_id, true, 5000) > i);
     cproto_history hist;
     get_history(x, s.prompt_id, NULL, 0, &hist);
     assert_true(hist.found && hist.interrupted && !hist.success);
     /* the control-API interrupt does the same */
     snprintf(graph, sizeof graph, simple_graph, 4);
     assert_int_equal(post_prompt(x, graph, NULL, &s), 200);
-    assert_true(wait_event(x, CP_EV_PROGRESS, s.prompt_id, false, 5000) >= 0);
-    fcomfy_interrupt(x->f);
-    assert_true(wait_event(x, CP_EV_INTERRUPTED, s.prompt_id, false, 5000) >= 0);
+    assert_true(wait_event(x, CPROTO_EV_PROGRESS, s.prompt_id, false, 5000) >= 0);
+    fake_comfy_interrupt(x->f);
+    assert_true(wait_event(x, CPROTO_EV_INTERRUPTED, s.prompt_id, false, 5000) >= 0);
 }
 
 static void test_queue_order_and_positions(void **state)
 {
     fx *x = *state;
-    fcomfy_set_paused(x->f, true);
+    fake_comfy_set_paused(x->f, true);
     char graph[2048];
     cproto_submit a, b, c;
     snprintf(graph, sizeof graph, simple_graph, 5);
@@ -463,14 +467,14 @@ static void test_queue_order_and_positions(void **state)
     assert_int_equal(pc.position, 1); /* front jumps the queue */
     assert_int_equal(pa.position, 2);
     assert_int_equal(pa.total, 3);
-    fcomfy_set_paused(x->f, false);
-    int ia = wait_event(x, CP_EV_EXECUTION_START, a.prompt_id, false, 5000);
-    int ib = wait_event(x, CP_EV_EXECUTION_START, b.prompt_id, false, 5000);
-    int ic = wait_event(x, CP_EV_EXECUTION_START, c.prompt_id, false, 5000);
+    fake_comfy_set_paused(x->f, false);
+    int ia = wait_event(x, CPROTO_EV_EXECUTION_START, a.prompt_id, false, 5000);
+    int ib = wait_event(x, CPROTO_EV_EXECUTION_START, b.prompt_id, false, 5000);
+    int ic = wait_event(x, CPROTO_EV_EXECUTION_START, c.prompt_id, false, 5000);
     assert_true(ic >= 0 && ic < ia && ia < ib);
 }
 
-static bool second_socket_counted(const fcomfy_stats *s, void *arg)
+static bool second_socket_counted(const fake_comfy_stats *s, void *arg)
 {
     (void)arg;
     return s->ws_connects >= 2;
@@ -482,43 +486,43 @@ static void test_drop_and_reconnect(void **state)
     pthread_mutex_lock(&x->r.mu);
     unsigned ups = x->r.ups;
     pthread_mutex_unlock(&x->r.mu);
-    fcomfy_drop_ws(x->f);
+    fake_comfy_drop_ws(x->f);
     assert_true(wait_ups(x, ups + 1, 8000));
     pthread_mutex_lock(&x->r.mu);
     assert_true(x->r.downs >= 1);
     pthread_mutex_unlock(&x->r.mu);
     /* The client can see the upgrade answered before the server has counted the socket. */
-    assert_true(fcomfy_wait(x->f, second_socket_counted, NULL, 2000));
-    fcomfy_stats st;
-    fcomfy_get_stats(x->f, &st);
+    assert_true(fake_comfy_wait(x->f, second_socket_counted, NULL, 2000));
+    fake_comfy_stats st;
+    fake_comfy_get_stats(x->f, &st);
     assert_int_equal(st.ws_connects, 2);
     assert_int_equal(st.ws_open, 1);
     /* refused upgrades: the client keeps retrying, HTTP still answers */
-    fcomfy_set_refuse_ws(x->f, true);
-    fcomfy_drop_ws(x->f);
+    fake_comfy_set_refuse_ws(x->f, true);
+    fake_comfy_drop_ws(x->f);
     util_sleep_ms(1500);
     pthread_mutex_lock(&x->r.mu);
     assert_false(x->r.up);
     pthread_mutex_unlock(&x->r.mu);
-    fcomfy_set_refuse_ws(x->f, false);
+    fake_comfy_set_refuse_ws(x->f, false);
     assert_true(wait_ups(x, ups + 2, 10000));
 }
 
 static void test_restart_wipes_state(void **state)
 {
     fx *x = *state;
-    fcomfy_set_hang(x->f, true);
+    fake_comfy_set_hang(x->f, true);
     char graph[2048];
     snprintf(graph, sizeof graph, simple_graph, 8);
     cproto_submit s, done;
     snprintf(graph, sizeof graph, simple_graph, 9);
-    fcomfy_set_hang(x->f, false);
+    fake_comfy_set_hang(x->f, false);
     assert_int_equal(post_prompt(x, graph, NULL, &done), 200);
-    assert_true(wait_event(x, CP_EV_EXECUTING, done.prompt_id, true, 5000) >= 0);
-    fcomfy_set_hang(x->f, true);
+    assert_true(wait_event(x, CPROTO_EV_EXECUTING, done.prompt_id, true, 5000) >= 0);
+    fake_comfy_set_hang(x->f, true);
     snprintf(graph, sizeof graph, simple_graph, 10);
     assert_int_equal(post_prompt(x, graph, NULL, &s), 200);
-    assert_true(wait_event(x, CP_EV_EXECUTION_START, s.prompt_id, false, 5000) >= 0);
+    assert_true(wait_event(x, CPROTO_EV_EXECUTION_START, s.prompt_id, false, 5000) >= 0);
     char *q = get_text(x, "/queue", NULL);
     cproto_queue_pos qp;
     cproto_parse_queue(q, s.prompt_id, &qp);
@@ -527,8 +531,8 @@ static void test_restart_wipes_state(void **state)
     pthread_mutex_lock(&x->r.mu);
     unsigned ups = x->r.ups;
     pthread_mutex_unlock(&x->r.mu);
-    fcomfy_restart(x->f);
-    fcomfy_set_hang(x->f, false);
+    fake_comfy_restart(x->f);
+    fake_comfy_set_hang(x->f, false);
     assert_true(wait_ups(x, ups + 1, 8000));
     char path[128];
     snprintf(path, sizeof path, "/history/%s", s.prompt_id);
@@ -551,7 +555,7 @@ static void test_restart_wipes_state(void **state)
 static void test_silent_stall_history_completes(void **state)
 {
     fx *x = *state;
-    fcomfy_set_silent(x->f, true);
+    fake_comfy_set_silent(x->f, true);
     char graph[2048];
     snprintf(graph, sizeof graph, simple_graph, 13);
     cproto_submit s;
@@ -563,9 +567,9 @@ static void test_silent_stall_history_completes(void **state)
     }
     assert_true(hist.found && hist.success);
     /* not a single job event reached the socket */
-    assert_true(wait_event(x, CP_EV_EXECUTION_START, s.prompt_id, false, 100) < 0);
-    assert_true(wait_event(x, CP_EV_EXECUTING, s.prompt_id, true, 0) < 0);
-    fcomfy_set_silent(x->f, false);
+    assert_true(wait_event(x, CPROTO_EV_EXECUTION_START, s.prompt_id, false, 100) < 0);
+    assert_true(wait_event(x, CPROTO_EV_EXECUTING, s.prompt_id, true, 0) < 0);
+    fake_comfy_set_silent(x->f, false);
 }
 
 int main(void)

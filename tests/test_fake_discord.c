@@ -19,11 +19,11 @@
 #include <libwebsockets.h>
 
 #include "actors/discord_rest.h"
-#include "discord/interaction.h"
+#include "discord/ix.h"
 #include "discord/reply.h"
 #include "fakes/fake_discord.h"
 #include "fluxbot/runtime.h"
-#include "msgs/discord_msgs.h"
+#include "msgs/rest.h"
 
 #define TOKEN "facade-token.123"
 
@@ -211,14 +211,14 @@ static void col_on_message(rt_actor *self, void *state, rt_msg *m)
     pthread_mutex_unlock(&c->mu);
 }
 
-static int rest_call(drest *d, rt_actor *col_actor, collector *col, rest_method m, const char *path,
-                     char *json)
+static int rest_call(discord_rest *d, rt_actor *col_actor, collector *col, rest_method m,
+                     const char *path, char *json)
 {
     unsigned before = col->n;
     rest_req_msg *r = rest_req_msg_new(m, path, json);
     free(json);
     r->reply_to = col_actor;
-    assert_int_equal(rt_send_wait(drest_actor(d), &r->hdr, 1000), 0);
+    assert_int_equal(rt_send_wait(discord_rest_actor(d), &r->hdr, 1000), 0);
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 10;
@@ -293,7 +293,7 @@ static void test_end_to_end(void **state)
     free(gb.p);
     const char *wsurl = cJSON_GetStringValue(cJSON_GetObjectItem(g, "url"));
     assert_non_null(wsurl);
-    assert_string_equal(wsurl, fgw_ws_url(fake_discord_gateway(fd)));
+    assert_string_equal(wsurl, fake_gateway_ws_url(fake_discord_gateway(fd)));
     assert_non_null(cJSON_GetObjectItem(g, "session_start_limit"));
     int port = atoi(strrchr(wsurl, ':') + 1);
     cJSON_Delete(g);
@@ -317,8 +317,8 @@ static void test_end_to_end(void **state)
                         .state = &col,
                         .ops = {.on_message = col_on_message}};
     rt_actor *col_actor = rt_actor_new(sys, &cs);
-    drest_config dc = {.api_base = fake_discord_api_base(fd), .token = TOKEN};
-    drest *d = drest_create(sys, &dc);
+    discord_rest_config dc = {.api_base = fake_discord_api_base(fd), .token = TOKEN};
+    discord_rest *d = discord_rest_new(sys, &dc);
     assert_int_equal(rt_system_start(sys), 0);
 
     /* A slash command with an uploaded image. */
@@ -379,8 +379,8 @@ static void test_end_to_end(void **state)
     assert_int_equal(
         rest_call(d, col_actor, &col, REST_PATCH, path, reply_message_json(&m, err, sizeof err)),
         200);
-    frest_ix_state st;
-    assert_true(frest_interaction_state(fake_discord_rest(fd), ix->id, &st));
+    fake_rest_ix_state st;
+    assert_true(fake_rest_interaction_state(fake_discord_rest(fd), ix->id, &st));
     assert_int_equal(st.ack_type, 5);
     assert_true(st.ack_ms >= 0 && st.ack_ms < 3000);
     assert_int_equal(st.edits, 1);
@@ -425,7 +425,7 @@ static void test_end_to_end(void **state)
 
     rt_system_stop(sys);
     rt_system_free(sys);
-    drest_free(d);
+    discord_rest_free(d);
     for (unsigned i = 0; i < col.n; i++)
         rt_msg_free(&col.res[i]->hdr);
     client_stop(&c);

@@ -26,7 +26,7 @@
 
 static bool registered(fake_discord *fd)
 {
-    char *cmds = frest_commands_json(fake_discord_rest(fd), 0);
+    char *cmds = fake_rest_commands_json(fake_discord_rest(fd), 0);
     bool ok = cmds && strstr(cmds, "\"stats\"") && strstr(cmds, "\"comfy\"");
     free(cmds);
     return ok;
@@ -47,8 +47,8 @@ static void dump_log(const char *path)
 static char *wait_answered(fake_discord *fd, uint64_t id, int *ack_type)
 {
     for (int i = 0; i < 400; i++) {
-        frest_ix_state st;
-        if (frest_interaction_state(fake_discord_rest(fd), id, &st) && st.ack_type &&
+        fake_rest_ix_state st;
+        if (fake_rest_interaction_state(fake_discord_rest(fd), id, &st) && st.ack_type &&
             st.edits >= 1) {
             *ack_type = st.ack_type;
             return st.original_json;
@@ -120,14 +120,14 @@ static void discordpy_answers_through_the_fake(void **state)
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(m, "attachments")), 1);
     cJSON_Delete(m);
     free(orig);
-    frest_filter flt = {.method = "PATCH", .path_prefix = "/webhooks/", .status = 200};
-    frest_request *reqs = NULL;
-    size_t n = frest_collect(fake_discord_rest(fd), &flt, &reqs);
+    fake_rest_filter flt = {.method = "PATCH", .path_prefix = "/webhooks/", .status = 200};
+    fake_rest_request *reqs = NULL;
+    size_t n = fake_rest_collect(fake_discord_rest(fd), &flt, &reqs);
     bool multipart = false;
     for (size_t i = 0; i < n; i++)
         if (reqs[i].content_type && strstr(reqs[i].content_type, "multipart/form-data"))
             multipart = true;
-    frest_requests_free(reqs, n);
+    fake_rest_requests_free(reqs, n);
     assert_true(multipart);
 
     e2e_signal(&child, SIGTERM);

@@ -128,7 +128,7 @@ static const struct lws_protocols client_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static tclient *tc_open(fgw *f, const char *query, bool compress)
+static tclient *tc_open(fake_gateway *f, const char *query, bool compress)
 {
     tclient *t = calloc(1, sizeof *t);
     struct lws_context_creation_info info;
@@ -146,7 +146,7 @@ static tclient *tc_open(fgw *f, const char *query, bool compress)
     memset(&ci, 0, sizeof ci);
     ci.context = t->ctx;
     ci.address = "127.0.0.1";
-    ci.port = fgw_port(f);
+    ci.port = fake_gateway_port(f);
     ci.path = query;
     ci.host = "127.0.0.1";
     ci.origin = "127.0.0.1";
@@ -230,13 +230,13 @@ static const char *GUILDS =
     "[{\"id\":\"4194304\",\"name\":\"g1\",\"roles\":[{\"id\":\"7\",\"name\":\"Bot Manager\"}]},"
     "{\"id\":\"8388608\",\"name\":\"g2\",\"roles\":[]}]";
 
-static fgw *start_fake(uint32_t interval, uint32_t identify_interval)
+static fake_gateway *start_fake(uint32_t interval, uint32_t identify_interval)
 {
-    fgw_options o = {.token = TOKEN,
-                     .heartbeat_interval_ms = interval,
-                     .identify_interval_ms = identify_interval,
-                     .guilds_json = GUILDS};
-    fgw *f = fgw_start(&o);
+    fake_gateway_options o = {.token = TOKEN,
+                              .heartbeat_interval_ms = interval,
+                              .identify_interval_ms = identify_interval,
+                              .guilds_json = GUILDS};
+    fake_gateway *f = fake_gateway_start(&o);
     assert_non_null(f);
     return f;
 }
@@ -281,31 +281,31 @@ static long http_get(const char *url, const char *auth, body *b)
 static void test_gateway_bot_http(void **state)
 {
     (void)state;
-    fgw *f = start_fake(1000, 0);
+    fake_gateway *f = start_fake(1000, 0);
     char url[128];
-    snprintf(url, sizeof url, "%s/gateway/bot", fgw_http_base(f));
+    snprintf(url, sizeof url, "%s/gateway/bot", fake_gateway_http_base(f));
     body b;
     assert_int_equal(http_get(url, "Authorization: Bot " TOKEN, &b), 200);
     gw_bot_info bi;
     char err[128];
     assert_int_equal(gw_parse_bot_info(b.buf, b.len, &bi, err, sizeof err), 0);
-    assert_string_equal(bi.url, fgw_ws_url(f));
+    assert_string_equal(bi.url, fake_gateway_ws_url(f));
     assert_int_equal(bi.shards, 1);
     assert_int_equal(bi.remaining, 1000);
     assert_int_equal(bi.max_concurrency, 1);
     assert_int_equal(http_get(url, "Authorization: Bot wrong", &b), 401);
     assert_int_equal(http_get(url, NULL, &b), 401);
     assert_int_equal(http_get(url, "Authorization: " TOKEN, &b), 401); /* needs "Bot " */
-    fgw_stats st;
-    fgw_get_stats(f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(f, &st);
     assert_int_equal(st.http_unauthorized, 3);
-    fgw_stop(f);
+    fake_gateway_stop(f);
 }
 
 static void test_hello_heartbeat_identify_ready(void **state)
 {
     (void)state;
-    fgw *f = start_fake(1234, 0);
+    fake_gateway *f = start_fake(1234, 0);
     tclient *t = tc_open(f, "/?v=10&encoding=json", false);
     gw_envelope env;
     const char *fr = tc_frame(t, 0, &env);
@@ -324,7 +324,7 @@ static void test_hello_heartbeat_identify_ready(void **state)
     assert_int_equal(gw_json_string(v, sid, sizeof sid, NULL), 0);
     assert_int_equal(gw_json_get(env.d, "resume_gateway_url", &v), 1);
     assert_int_equal(gw_json_string(v, rurl, sizeof rurl, NULL), 0);
-    assert_string_equal(rurl, fgw_ws_url(f));
+    assert_string_equal(rurl, fake_gateway_ws_url(f));
     /* GUILD_CREATE for both fixture guilds (shard 0 of 1) */
     tc_frame(t, 3, &env);
     assert_string_equal(env.t, "GUILD_CREATE");
@@ -332,28 +332,28 @@ static void test_hello_heartbeat_identify_ready(void **state)
     tc_frame(t, 4, &env);
     assert_string_equal(env.t, "GUILD_CREATE");
     /* injected dispatch */
-    assert_int_equal(fgw_dispatch(f, -1, "INTERACTION_CREATE", "{\"id\":\"99\"}"), 1);
+    assert_int_equal(fake_gateway_dispatch(f, -1, "INTERACTION_CREATE", "{\"id\":\"99\"}"), 1);
     tc_frame(t, 5, &env);
     assert_string_equal(env.t, "INTERACTION_CREATE");
     assert_int_equal(env.seq, 4);
     /* the heartbeat and identify were recorded */
-    assert_int_equal(fgw_count_op(f, 1), 1);
-    assert_int_equal(fgw_count_op(f, 2), 1);
-    fgw_record *recs;
-    size_t n = fgw_records(f, &recs);
+    assert_int_equal(fake_gateway_count_op(f, 1), 1);
+    assert_int_equal(fake_gateway_count_op(f, 2), 1);
+    fake_gateway_record *recs;
+    size_t n = fake_gateway_records(f, &recs);
     bool seen_identify = false;
     for (size_t i = 0; i < n; i++)
         if (recs[i].op == 2) seen_identify = strstr(recs[i].payload, TOKEN) != NULL;
     assert_true(seen_identify);
-    fgw_records_free(recs, n);
+    fake_gateway_records_free(recs, n);
     tc_free(t);
-    fgw_stop(f);
+    fake_gateway_stop(f);
 }
 
 static void test_resume_replays(void **state)
 {
     (void)state;
-    fgw *f = start_fake(5000, 0);
+    fake_gateway *f = start_fake(5000, 0);
     tclient *t = tc_open(f, "/?v=10&encoding=json", false);
     gw_envelope env;
     tc_frame(t, 0, &env);
@@ -371,8 +371,8 @@ static void test_resume_replays(void **state)
     lws_callback_on_writable(t->wsi);
     tc_wait_close(t);
     tc_free(t);
-    assert_int_equal(fgw_dispatch(f, 0, "INTERACTION_CREATE", "{\"id\":\"1\"}"), 1);
-    assert_int_equal(fgw_dispatch(f, 0, "INTERACTION_CREATE", "{\"id\":\"2\"}"), 1);
+    assert_int_equal(fake_gateway_dispatch(f, 0, "INTERACTION_CREATE", "{\"id\":\"1\"}"), 1);
+    assert_int_equal(fake_gateway_dispatch(f, 0, "INTERACTION_CREATE", "{\"id\":\"2\"}"), 1);
     t = tc_open(f, "/?v=10&encoding=json", false);
     tc_frame(t, 0, &env);
     char resume[256];
@@ -388,8 +388,8 @@ static void test_resume_replays(void **state)
     assert_int_equal(env.seq, last + 2);
     tc_frame(t, 3, &env);
     assert_string_equal(env.t, "RESUMED");
-    fgw_stats st;
-    fgw_get_stats(f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(f, &st);
     assert_int_equal(st.replayed, 2);
     assert_int_equal(st.resumed_sent, 1);
     tc_free(t);
@@ -402,10 +402,11 @@ static void test_resume_replays(void **state)
     assert_int_equal(env.op, GW_OP_INVALID_SESSION);
     assert_int_equal(gw_json_kind_of(env.d), GW_JSON_FALSE);
     tc_free(t);
-    fgw_stop(f);
+    fake_gateway_stop(f);
 }
 
-static void expect_close(fgw *f, const char *query, const char *send1, const char *send2, int code)
+static void expect_close(fake_gateway *f, const char *query, const char *send1, const char *send2,
+                         int code)
 {
     tclient *t = tc_open(f, query, false);
     gw_envelope env;
@@ -422,7 +423,7 @@ static void expect_close(fgw *f, const char *query, const char *send1, const cha
 static void test_close_codes_enforced(void **state)
 {
     (void)state;
-    fgw *f = start_fake(5000, 0);
+    fake_gateway *f = start_fake(5000, 0);
     char bad_token[GW_PAYLOAD_MAX], privileged[GW_PAYLOAD_MAX], bad_shard[GW_PAYLOAD_MAX],
         ok[GW_PAYLOAD_MAX];
     gw_identify_params p = {.token = "nope", .intents = 1, .shard_count = 1};
@@ -448,18 +449,18 @@ static void test_close_codes_enforced(void **state)
     big[sizeof big - 1] = '\0';
     memcpy(big, "{\"op\":1,\"d\":null}", 17);
     expect_close(f, "/?v=10&encoding=json", big, NULL, 4002);
-    fgw_set_ack(f, true);
+    fake_gateway_set_ack(f, true);
     /* second identify on one connection */
-    fgw_stop(f);
+    fake_gateway_stop(f);
     f = start_fake(5000, 1); /* 1 ms identify spacing so two identifies are allowed */
     expect_close(f, "/?v=10&encoding=json", ok, ok, 4005);
-    fgw_stop(f);
+    fake_gateway_stop(f);
 }
 
 static void test_identify_spacing_and_budget(void **state)
 {
     (void)state;
-    fgw *f = start_fake(5000, 5000);
+    fake_gateway *f = start_fake(5000, 5000);
     char ok[GW_PAYLOAD_MAX];
     gw_identify_params p = {.token = TOKEN, .intents = 1, .shard_count = 1};
     gw_build_identify(ok, sizeof ok, &p);
@@ -474,30 +475,30 @@ static void test_identify_spacing_and_budget(void **state)
     tc_send(t2, ok);
     tc_frame(t2, 1, &env);
     assert_int_equal(env.op, GW_OP_INVALID_SESSION); /* too soon for the bucket */
-    fgw_stats st;
-    fgw_get_stats(f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(f, &st);
     assert_int_equal(st.identify_spacing_violations, 1);
     assert_true(st.min_identify_gap_ms >= 0 && st.min_identify_gap_ms < 5000);
     assert_int_equal(st.session_remaining, 999);
     tc_free(t2);
     tc_free(t);
-    fgw_stop(f);
+    fake_gateway_stop(f);
 
     f = start_fake(5000, 1);
-    fgw_set_budget(f, 0, 60000);
+    fake_gateway_set_budget(f, 0, 60000);
     expect_close(f, "/?v=10&encoding=json", ok, NULL, 4004);
-    fgw_get_stats(f, &st);
+    fake_gateway_get_stats(f, &st);
     assert_int_equal(st.budget_violations, 1);
     char bot[512];
-    assert_true(fgw_gateway_bot_json(f, bot, sizeof bot) > 0);
+    assert_true(fake_gateway_gateway_bot_json(f, bot, sizeof bot) > 0);
     assert_non_null(strstr(bot, "\"remaining\":0"));
-    fgw_stop(f);
+    fake_gateway_stop(f);
 }
 
 static void test_rate_limit_enforced(void **state)
 {
     (void)state;
-    fgw *f = start_fake(5000, 0);
+    fake_gateway *f = start_fake(5000, 0);
     tclient *t = tc_open(f, "/?v=10&encoding=json", false);
     gw_envelope env;
     tc_frame(t, 0, &env);
@@ -508,19 +509,19 @@ static void test_rate_limit_enforced(void **state)
     for (int i = 0; i < 58; i++)
         tc_send(t, "{\"op\":1,\"d\":null}");
     assert_int_equal(tc_wait_close(t), 4008);
-    fgw_stats st;
-    fgw_get_stats(f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(f, &st);
     assert_int_equal(st.rate_violations, 1);
     assert_int_equal(st.max_frames_in_window, 120);
     tc_free(t);
-    fgw_stop(f);
+    fake_gateway_stop(f);
 }
 
 static void test_zlib_stream_split(void **state)
 {
     (void)state;
-    fgw *f = start_fake(777, 0);
-    fgw_set_zlib_split(f, 3);
+    fake_gateway *f = start_fake(777, 0);
+    fake_gateway_set_zlib_split(f, 3);
     tclient *t = tc_open(f, "/?v=10&encoding=json&compress=zlib-stream", true);
     gw_envelope env;
     const char *fr = tc_frame(t, 0, &env);
@@ -532,37 +533,37 @@ static void test_zlib_stream_split(void **state)
     tc_frame(t, 3, &env);
     assert_string_equal(env.t, "GUILD_CREATE");
     tc_free(t);
-    fgw_stop(f);
+    fake_gateway_stop(f);
 }
 
 static void test_faults(void **state)
 {
     (void)state;
-    fgw *f = start_fake(5000, 1);
+    fake_gateway *f = start_fake(5000, 1);
     tclient *t = tc_open(f, "/?v=10&encoding=json", false);
     gw_envelope env;
     tc_frame(t, 0, &env);
     identify(t, TOKEN, 1, 0, 1);
     tc_frame(t, 3, &env);
-    fgw_request_heartbeat(f, 0);
+    fake_gateway_request_heartbeat(f, 0);
     tc_frame(t, 4, &env);
     assert_int_equal(env.op, GW_OP_HEARTBEAT);
-    fgw_send_reconnect(f, -1);
+    fake_gateway_send_reconnect(f, -1);
     tc_frame(t, 5, &env);
     assert_int_equal(env.op, GW_OP_RECONNECT);
-    fgw_send_invalid_session(f, 0, true);
+    fake_gateway_send_invalid_session(f, 0, true);
     tc_frame(t, 6, &env);
     assert_int_equal(env.op, GW_OP_INVALID_SESSION);
     assert_int_equal(gw_json_kind_of(env.d), GW_JSON_TRUE);
-    fgw_set_ack(f, false);
+    fake_gateway_set_ack(f, false);
     tc_send(t, "{\"op\":1,\"d\":3}");
     size_t want = 8;
     assert_false(tc_pump(t, 300, has_frames, &want)); /* no ACK: a zombie connection */
-    fgw_send_raw(f, 0, "{\"op\":", 6, false);
+    fake_gateway_send_raw(f, 0, "{\"op\":", 6, false);
     want = 8;
     assert_true(tc_pump(t, 3000, has_frames, &want));
     assert_string_equal(t->frames[7], "{\"op\":"); /* malformed frame delivered as is */
-    fgw_drop(f, 0);
+    fake_gateway_drop(f, 0);
     assert_int_equal(tc_wait_close(t), 1006);
     tc_free(t);
 
@@ -570,10 +571,10 @@ static void test_faults(void **state)
     tc_frame(t, 0, &env);
     identify(t, TOKEN, 1, 0, 1);
     tc_frame(t, 1, &env);
-    fgw_close(f, 0, 4009);
+    fake_gateway_close(f, 0, 4009);
     assert_int_equal(tc_wait_close(t), 4009);
     tc_free(t);
-    fgw_stop(f);
+    fake_gateway_stop(f);
 }
 
 int main(void)

@@ -16,7 +16,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "discord/commands.h"
+#include "discord/cmd.h"
 #include "fakes/fake_rest.h"
 #include "util/util_time.h"
 
@@ -80,13 +80,13 @@ static void resp_free(resp *r)
 }
 
 /* One request. body may be NULL; mime overrides body. */
-static resp req(frest *f, const char *method, const char *path, const char *auth, const char *json,
-                curl_mime *mime)
+static resp req(fake_rest *f, const char *method, const char *path, const char *auth,
+                const char *json, curl_mime *mime)
 {
     resp r = {0};
     CURL *c = curl_easy_init();
     char url[512], authh[300];
-    snprintf(url, sizeof url, "%s%s", frest_base_url(f), path);
+    snprintf(url, sizeof url, "%s%s", fake_rest_base_url(f), path);
     struct curl_slist *h = NULL;
     if (auth) {
         snprintf(authh, sizeof authh, "Authorization: %s", auth);
@@ -122,14 +122,14 @@ static int json_code(const resp *r)
     return v;
 }
 
-static frest *start(uint32_t deadline_ms, bool enforce)
+static fake_rest *start(uint32_t deadline_ms, bool enforce)
 {
-    frest_config cfg = {.token = TOKEN,
-                        .application_id = 4242,
-                        .gateway_url = "ws://127.0.0.1:9",
-                        .callback_deadline_ms = deadline_ms,
-                        .enforce_limits = enforce};
-    frest *f = frest_start(&cfg);
+    fake_rest_config cfg = {.token = TOKEN,
+                            .application_id = 4242,
+                            .gateway_url = "ws://127.0.0.1:9",
+                            .callback_deadline_ms = deadline_ms,
+                            .enforce_limits = enforce};
+    fake_rest *f = fake_rest_start(&cfg);
     assert_non_null(f);
     return f;
 }
@@ -137,7 +137,7 @@ static frest *start(uint32_t deadline_ms, bool enforce)
 static void test_bot_routes_and_auth(void **state)
 {
     (void)state;
-    frest *f = start(0, false);
+    fake_rest *f = start(0, false);
     resp r = req(f, "GET", "/gateway/bot", "Bot " TOKEN, NULL, NULL);
     assert_int_equal(r.status, 200);
     cJSON *j = cJSON_Parse(r.body);
@@ -151,7 +151,7 @@ static void test_bot_routes_and_auth(void **state)
     assert_non_null(header(&r, "x-ratelimit-bucket", v, sizeof v));
     assert_non_null(header(&r, "x-ratelimit-reset-after", v, sizeof v));
     resp_free(&r);
-    frest_set_gateway_url(f, "ws://127.0.0.1:10");
+    fake_rest_set_gateway_url(f, "ws://127.0.0.1:10");
     r = req(f, "GET", "/gateway/bot", "Bot " TOKEN, NULL, NULL);
     assert_non_null(strstr(r.body, "127.0.0.1:10"));
     resp_free(&r);
@@ -181,14 +181,14 @@ static void test_bot_routes_and_auth(void **state)
     assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "id"));
     cJSON_Delete(j);
     resp_free(&r);
-    char *stored = frest_commands_json(f, 0);
+    char *stored = fake_rest_commands_json(f, 0);
     assert_string_equal(stored, cmds);
     free(stored);
-    assert_null(frest_commands_json(f, 77));
+    assert_null(fake_rest_commands_json(f, 77));
     r = req(f, "PUT", "/applications/4242/guilds/77/commands", "Bot " TOKEN, cmds, NULL);
     assert_int_equal(r.status, 200);
     resp_free(&r);
-    stored = frest_commands_json(f, 77);
+    stored = fake_rest_commands_json(f, 77);
     assert_non_null(stored);
     free(stored);
     free(cmds);
@@ -200,16 +200,16 @@ static void test_bot_routes_and_auth(void **state)
     r = req(f, "PUT", "/applications/1/commands", "Bot " TOKEN, "[]", NULL);
     assert_int_equal(r.status, 403);
     resp_free(&r);
-    frest_stop(f);
+    fake_rest_stop(f);
 }
 
 static void test_callbacks(void **state)
 {
     (void)state;
     /* 1.5 s: six sanitized curl requests must fit before it on a loaded 2-core machine. */
-    frest *f = start(1500, false);
-    frest_register_interaction(f, 1001, "tokA", 55, false);
-    frest_register_interaction(f, 1002, "tokB", 55, false);
+    fake_rest *f = start(1500, false);
+    fake_rest_register_interaction(f, 1001, "tokA", 55, false);
+    fake_rest_register_interaction(f, 1002, "tokB", 55, false);
 
     resp r = req(f, "POST", "/interactions/1001/tokA/callback", NULL, "{\"type\":5}", NULL);
     assert_int_equal(r.status, 204);
@@ -234,14 +234,14 @@ static void test_callbacks(void **state)
     assert_int_equal(r.status, 400);
     resp_free(&r);
 
-    frest_ix_state st;
-    assert_true(frest_interaction_state(f, 1001, &st));
+    fake_rest_ix_state st;
+    assert_true(fake_rest_interaction_state(f, 1001, &st));
     assert_int_equal(st.ack_type, 5);
     assert_int_equal(st.callbacks, 2);
     assert_true(st.ack_ms >= 0 && st.ack_ms < 1500);
     assert_false(st.late);
     free(st.original_json);
-    assert_false(frest_interaction_state(f, 5, &st));
+    assert_false(fake_rest_interaction_state(f, 5, &st));
 
     /* Deadline: after it, the interaction is unknown. */
     util_sleep_ms(1600);
@@ -250,7 +250,7 @@ static void test_callbacks(void **state)
     assert_int_equal(r.status, 404);
     assert_int_equal(json_code(&r), 10062);
     resp_free(&r);
-    assert_true(frest_interaction_state(f, 1002, &st));
+    assert_true(fake_rest_interaction_state(f, 1002, &st));
     assert_true(st.late);
     assert_int_equal(st.ack_type, 0);
     free(st.original_json);
@@ -298,32 +298,32 @@ static void test_callbacks(void **state)
     r = req(f, "GET", "/webhooks/4242/tokA/messages/@original", NULL, NULL, NULL);
     assert_int_equal(r.status, 404);
     resp_free(&r);
-    assert_true(frest_interaction_state(f, 1001, &st));
+    assert_true(fake_rest_interaction_state(f, 1001, &st));
     assert_int_equal(st.edits, 1);
     assert_int_equal(st.followups, 1);
     assert_true(st.original_deleted);
     free(st.original_json);
 
     /* The recorder saw all of it, in order. */
-    frest_filter flt = {.path_prefix = "/interactions/"};
-    assert_int_equal(frest_count(f, &flt), 7);
-    frest_request *reqs;
-    size_t n = frest_collect(f, &flt, &reqs);
+    fake_rest_filter flt = {.path_prefix = "/interactions/"};
+    assert_int_equal(fake_rest_count(f, &flt), 7);
+    fake_rest_request *reqs;
+    size_t n = fake_rest_collect(f, &flt, &reqs);
     assert_int_equal(n, 7);
     assert_int_equal(reqs[0].status, 204);
     assert_int_equal(reqs[0].interaction_id, 1001);
     assert_string_equal((char *)reqs[0].body, "{\"type\":5}");
     assert_string_equal(reqs[0].content_type, "application/json");
     assert_true(reqs[1].seq > reqs[0].seq);
-    frest_requests_free(reqs, n);
-    frest_stop(f);
+    fake_rest_requests_free(reqs, n);
+    fake_rest_stop(f);
 }
 
 static void test_multipart_byte_identical(void **state)
 {
     (void)state;
-    frest *f = start(0, false);
-    frest_register_interaction(f, 77, "tokM", 9, false);
+    fake_rest *f = start(0, false);
+    fake_rest_register_interaction(f, 77, "tokM", 9, false);
     resp r = req(f, "POST", "/interactions/77/tokM/callback", NULL, "{\"type\":5}", NULL);
     assert_int_equal(r.status, 204);
     resp_free(&r);
@@ -365,9 +365,9 @@ static void test_multipart_byte_identical(void **state)
     curl_mime_free(mime);
     curl_easy_cleanup(dummy);
 
-    frest_filter flt = {.method = "PATCH"};
-    frest_request *reqs;
-    assert_int_equal(frest_collect(f, &flt, &reqs), 1);
+    fake_rest_filter flt = {.method = "PATCH"};
+    fake_rest_request *reqs;
+    assert_int_equal(fake_rest_collect(f, &flt, &reqs), 1);
     assert_int_equal(reqs[0].nparts, 2);
     assert_string_equal(reqs[0].parts[0].name, "payload_json");
     assert_string_equal(reqs[0].parts[0].content_type, "application/json");
@@ -377,15 +377,15 @@ static void test_multipart_byte_identical(void **state)
     assert_string_equal(reqs[0].parts[1].content_type, "image/png");
     assert_int_equal(reqs[0].parts[1].len, n);
     assert_memory_equal(reqs[0].parts[1].data, data, n);
-    frest_requests_free(reqs, 1);
+    fake_rest_requests_free(reqs, 1);
     free(data);
-    frest_stop(f);
+    fake_rest_stop(f);
 }
 
 static void test_rate_limit_headers_and_429(void **state)
 {
     (void)state;
-    frest *f = start(0, true); /* 5 per 1 s per bucket, enforced */
+    fake_rest *f = start(0, true); /* 5 per 1 s per bucket, enforced */
     resp r;
     char v[128], hash1[64] = "", hash2[64] = "";
     for (int i = 0; i < 5; i++) {
@@ -413,7 +413,7 @@ static void test_rate_limit_headers_and_429(void **state)
     resp_free(&r);
 
     /* Scripted 429s of each scope, a 5xx and a dropped connection. */
-    frest_script(f, "GET", "/gateway/bot", FREST_FAULT_429_GLOBAL, 1500, 1);
+    fake_rest_script(f, "GET", "/gateway/bot", FAKE_REST_FAULT_429_GLOBAL, 1500, 1);
     r = req(f, "GET", "/gateway/bot", "Bot " TOKEN, NULL, NULL);
     assert_int_equal(r.status, 429);
     assert_string_equal(header(&r, "x-ratelimit-scope", v, sizeof v), "global");
@@ -425,42 +425,42 @@ static void test_rate_limit_headers_and_429(void **state)
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "global")));
     cJSON_Delete(j);
     resp_free(&r);
-    frest_script(f, NULL, "/gateway", FREST_FAULT_429_SHARED, 250, 1);
+    fake_rest_script(f, NULL, "/gateway", FAKE_REST_FAULT_429_SHARED, 250, 1);
     r = req(f, "GET", "/gateway/bot", "Bot " TOKEN, NULL, NULL);
     assert_int_equal(r.status, 429);
     assert_string_equal(header(&r, "x-ratelimit-scope", v, sizeof v), "shared");
     assert_non_null(header(&r, "x-ratelimit-bucket", v, sizeof v));
     resp_free(&r);
-    frest_script(f, NULL, "/gateway", FREST_FAULT_503, 0, 1);
+    fake_rest_script(f, NULL, "/gateway", FAKE_REST_FAULT_503, 0, 1);
     r = req(f, "GET", "/gateway/bot", "Bot " TOKEN, NULL, NULL);
     assert_int_equal(r.status, 503);
     resp_free(&r);
-    frest_script(f, NULL, "/gateway", FREST_FAULT_DROP, 0, 1);
+    fake_rest_script(f, NULL, "/gateway", FAKE_REST_FAULT_DROP, 0, 1);
     r = req(f, "GET", "/gateway/bot", "Bot " TOKEN, NULL, NULL);
     assert_int_not_equal(r.rc, CURLE_OK);
     resp_free(&r);
-    frest_script(f, NULL, "/gateway", FREST_FAULT_DELAY, 300, 1);
+    fake_rest_script(f, NULL, "/gateway", FAKE_REST_FAULT_DELAY, 300, 1);
     r = req(f, "GET", "/gateway/bot", "Bot " TOKEN, NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_true(r.seconds >= 0.29);
     resp_free(&r);
-    frest_script(f, NULL, "/gateway", FREST_FAULT_401, 0, 1);
+    fake_rest_script(f, NULL, "/gateway", FAKE_REST_FAULT_401, 0, 1);
     r = req(f, "GET", "/gateway/bot", "Bot " TOKEN, NULL, NULL);
     assert_int_equal(r.status, 401);
     resp_free(&r);
-    frest_stats st;
-    frest_stats_get(f, &st);
+    fake_rest_stats st;
+    fake_rest_stats_get(f, &st);
     assert_int_equal(st.dropped, 1);
     assert_int_equal(st.r429, 3);
     assert_int_equal(st.r5xx, 1);
-    frest_stop(f);
+    fake_rest_stop(f);
 }
 
 static void test_http_details(void **state)
 {
     (void)state;
-    frest *f = start(0, false);
-    frest_register_interaction(f, 5, "tokE", 9, false);
+    fake_rest *f = start(0, false);
+    fake_rest_register_interaction(f, 5, "tokE", 9, false);
     resp r = req(f, "POST", "/interactions/5/tokE/callback", NULL, "{\"type\":5}", NULL);
     resp_free(&r);
     /* A 2 MB upload: curl sends Expect: 100-continue and must not stall waiting for it. */
@@ -483,7 +483,7 @@ static void test_http_details(void **state)
     /* Chunked request bodies are decoded like any other. */
     CURL *c = curl_easy_init();
     char url[256];
-    snprintf(url, sizeof url, "%s/webhooks/4242/tokE", frest_base_url(f));
+    snprintf(url, sizeof url, "%s/webhooks/4242/tokE", fake_rest_base_url(f));
     struct curl_slist *h = curl_slist_append(NULL, "Transfer-Encoding: chunked");
     h = curl_slist_append(h, "Content-Type: application/json");
     resp rr = {0};
@@ -500,10 +500,10 @@ static void test_http_details(void **state)
     resp_free(&rr);
 
     /* Keep-alive: many requests on one handle use one connection. */
-    frest_stats before, after;
-    frest_stats_get(f, &before);
+    fake_rest_stats before, after;
+    fake_rest_stats_get(f, &before);
     c = curl_easy_init();
-    snprintf(url, sizeof url, "%s/users/@me", frest_base_url(f));
+    snprintf(url, sizeof url, "%s/users/@me", fake_rest_base_url(f));
     h = curl_slist_append(NULL, "Authorization: Bot " TOKEN);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -515,9 +515,9 @@ static void test_http_details(void **state)
     curl_easy_cleanup(c);
     curl_slist_free_all(h);
     resp_free(&sink);
-    frest_stats_get(f, &after);
+    fake_rest_stats_get(f, &after);
     assert_int_equal(after.connections - before.connections, 1);
-    frest_stop(f);
+    fake_rest_stop(f);
 }
 
 static int gw_body(void *ctx, char *buf, size_t cap)
@@ -543,11 +543,11 @@ static resp get_url(const char *url)
 static void test_attachments_and_gateway_hook(void **state)
 {
     (void)state;
-    frest_config cfg = {.token = TOKEN,
-                        .application_id = 4242,
-                        .gateway_bot_json = gw_body,
-                        .gateway_bot_ctx = (void *)"ws://elsewhere:1"};
-    frest *f = frest_start(&cfg);
+    fake_rest_config cfg = {.token = TOKEN,
+                            .application_id = 4242,
+                            .gateway_bot_json = gw_body,
+                            .gateway_bot_ctx = (void *)"ws://elsewhere:1"};
+    fake_rest *f = fake_rest_start(&cfg);
     assert_non_null(f);
     resp r = req(f, "GET", "/gateway/bot", "Bot " TOKEN, NULL, NULL);
     assert_int_equal(r.status, 200);
@@ -559,7 +559,7 @@ static void test_attachments_and_gateway_hook(void **state)
         img[i] = (uint8_t)(i * 31);
     img[0] = 0;
     char url[256];
-    frest_add_attachment(f, "in.png", "image/png", img, sizeof img, url, sizeof url);
+    fake_rest_add_attachment(f, "in.png", "image/png", img, sizeof img, url, sizeof url);
     r = get_url(url);
     assert_int_equal(r.status, 200);
     assert_int_equal(r.len, sizeof img);
@@ -568,13 +568,13 @@ static void test_attachments_and_gateway_hook(void **state)
     assert_string_equal(header(&r, "content-type", v, sizeof v), "image/png");
     resp_free(&r);
     char bad[300];
-    snprintf(bad, sizeof bad, "http://127.0.0.1:%u/attachments/1/nope.png", frest_port(f));
+    snprintf(bad, sizeof bad, "http://127.0.0.1:%u/attachments/1/nope.png", fake_rest_port(f));
     r = get_url(bad);
     assert_int_equal(r.status, 404);
     resp_free(&r);
 
     /* A file uploaded with an edit is served at the url of the message's attachment. */
-    frest_register_interaction(f, 3, "tokU", 9, false);
+    fake_rest_register_interaction(f, 3, "tokU", 9, false);
     r = req(f, "POST", "/interactions/3/tokU/callback", NULL, "{\"type\":5}", NULL);
     resp_free(&r);
     CURL *dummy = curl_easy_init();
@@ -599,22 +599,22 @@ static void test_attachments_and_gateway_hook(void **state)
     resp_free(&r);
     curl_mime_free(mime);
     curl_easy_cleanup(dummy);
-    frest_stop(f);
+    fake_rest_stop(f);
 }
 
 static void test_wait_api(void **state)
 {
     (void)state;
-    frest *f = start(0, false);
-    frest_filter flt = {.path_prefix = "/users"};
+    fake_rest *f = start(0, false);
+    fake_rest_filter flt = {.path_prefix = "/users"};
     /* Nothing arrives: the wait times out with the current count. */
-    assert_int_equal(frest_wait(f, &flt, 1, 50), 0);
+    assert_int_equal(fake_rest_wait(f, &flt, 1, 50), 0);
     resp r = req(f, "GET", "/users/@me", "Bot " TOKEN, NULL, NULL);
     resp_free(&r);
-    assert_int_equal(frest_wait(f, &flt, 1, 1000), 1);
-    frest_filter ok = {.status = 200};
-    assert_int_equal(frest_count(f, &ok), 1);
-    frest_stop(f);
+    assert_int_equal(fake_rest_wait(f, &flt, 1, 1000), 1);
+    fake_rest_filter ok = {.status = 200};
+    assert_int_equal(fake_rest_count(f, &ok), 1);
+    fake_rest_stop(f);
 }
 
 int main(void)

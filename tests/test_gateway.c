@@ -25,7 +25,7 @@
 #include "fakes/fake_gateway.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
-#include "msgs/discord_msgs.h"
+#include "msgs/rest.h"
 #include "util/util_time.h"
 
 #define TOKEN "Mz.fake-token.for-tests"
@@ -88,7 +88,7 @@ static unsigned sink_find(sink *s, const char *needle)
 /* ---- harness ---------------------------------------------------------------------------- */
 
 typedef struct env {
-    fgw *f;
+    fake_gateway *f;
     rt_system *sys;
     sink sk;
     rt_actor *sink_actor;
@@ -122,16 +122,16 @@ static bool stall_at_start;
 static void start(const opts *o)
 {
     memset(&E, 0, sizeof E);
-    fgw_options fo = {.token = TOKEN,
-                      .heartbeat_interval_ms = o->hb_ms ? o->hb_ms : 5000,
-                      .shards = o->shards,
-                      .identify_interval_ms = 250,
-                      .guilds_json = GUILDS,
-                      .stall_front = o->stall_front};
-    E.f = fgw_start(&fo);
+    fake_gateway_options fo = {.token = TOKEN,
+                               .heartbeat_interval_ms = o->hb_ms ? o->hb_ms : 5000,
+                               .shards = o->shards,
+                               .identify_interval_ms = 250,
+                               .guilds_json = GUILDS,
+                               .stall_front = o->stall_front};
+    E.f = fake_gateway_start(&fo);
     assert_non_null(E.f);
-    if (o->stall_front && stall_at_start) fgw_set_stall(E.f, true);
-    if (o->zsplit) fgw_set_zlib_split(E.f, o->zsplit);
+    if (o->stall_front && stall_at_start) fake_gateway_set_stall(E.f, true);
+    if (o->zsplit) fake_gateway_set_zlib_split(E.f, o->zsplit);
     E.sys = rt_system_new();
     assert_non_null(E.sys);
     pthread_mutex_init(&E.sk.mu, NULL);
@@ -145,7 +145,7 @@ static void start(const opts *o)
     assert_non_null(E.sink_actor);
     gateway_config gc = {
         .token = o->token ? o->token : TOKEN,
-        .api_base = fgw_http_base(E.f),
+        .api_base = fake_gateway_http_base(E.f),
         .shard_id = -1,
         .shard_count = 0,
         .compress = o->compress,
@@ -162,7 +162,7 @@ static void start(const opts *o)
         .hello_timeout_ms = o->hello_timeout_ms,
         .lws_timeout_s = o->lws_timeout_s,
     };
-    E.gw = gateway_create(E.sys, &gc);
+    E.gw = gateway_new(E.sys, &gc);
     assert_non_null(E.gw);
     assert_int_equal(rt_system_start(E.sys), 0);
 }
@@ -182,13 +182,13 @@ static void finish(void)
     rt_system_stop(E.sys);
     rt_system_free(E.sys);
     gateway_free(E.gw);
-    fgw_stop(E.f);
+    fake_gateway_stop(E.f);
     for (unsigned i = 0; i < E.sk.n; i++)
         free(E.sk.events[i]);
     pthread_mutex_destroy(&E.sk.mu);
 }
 
-static bool stat_at_least(const fgw_stats *s, void *ctx)
+static bool stat_at_least(const fake_gateway_stats *s, void *ctx)
 {
     const uint64_t *want = ctx; /* {offset, value} */
     return *(const uint64_t *)((const char *)s + want[0]) >= want[1];
@@ -196,17 +196,17 @@ static bool stat_at_least(const fgw_stats *s, void *ctx)
 
 #define WAIT_FAKE(field, value, ms)                                                                \
     do {                                                                                           \
-        uint64_t w_[2] = {offsetof(fgw_stats, field), (uint64_t)(value)};                          \
-        if (!fgw_wait(E.f, stat_at_least, w_, (ms)))                                               \
+        uint64_t w_[2] = {offsetof(fake_gateway_stats, field), (uint64_t)(value)};                 \
+        if (!fake_gateway_wait(E.f, stat_at_least, w_, (ms)))                                      \
             fail_msg("fake stat %s did not reach %llu", #field, (unsigned long long)(value));      \
     } while (0)
 
 #define WAIT_GW(expr, ms)                                                                          \
     do {                                                                                           \
         uint64_t end_ = rt_now_ms() + (ms);                                                        \
-        gateway_stats gs;                                                                          \
+        gateway_counters gs;                                                                       \
         for (;;) {                                                                                 \
-            gateway_stats_get(E.gw, &gs);                                                          \
+            gateway_counters_get(E.gw, &gs);                                                       \
             if (expr) break;                                                                       \
             if (rt_now_ms() > end_) fail_msg("timed out waiting for %s", #expr);                   \
             util_sleep_ms(5);                                                                      \
@@ -230,12 +230,12 @@ static void wait_ready(void)
 }
 
 /* Waits up to ms for the system's exit code to be set; returns it, with the gateway's stats. */
-static int wait_exit_code(unsigned ms, gateway_stats *g)
+static int wait_exit_code(unsigned ms, gateway_counters *g)
 {
     uint64_t end = rt_now_ms() + ms;
     while (rt_system_exit_code(E.sys) == 0 && rt_now_ms() < end)
         util_sleep_ms(5);
-    gateway_stats_get(E.gw, g);
+    gateway_counters_get(E.gw, g);
     return rt_system_exit_code(E.sys);
 }
 
@@ -244,7 +244,7 @@ static void interaction(int id)
     char d[128];
     snprintf(d, sizeof d, "{\"id\":\"%d\",\"type\":2,\"token\":\"itok\",\"data\":{\"name\":\"x\"}}",
              id);
-    assert_true(fgw_dispatch(E.f, -1, "INTERACTION_CREATE", d) >= 1);
+    assert_true(fake_gateway_dispatch(E.f, -1, "INTERACTION_CREATE", d) >= 1);
 }
 
 /* Every interaction id in [first, last] arrived exactly once. */
@@ -266,15 +266,15 @@ static void test_connect_identify_ready(void **state)
     opts o = {.hb_ms = 5000};
     start(&o);
     wait_ready();
-    gateway_stats G;
-    gateway_stats_get(E.gw, &G);
+    gateway_counters G;
+    gateway_counters_get(E.gw, &G);
     assert_int_equal(G.identifies, 1);
     assert_int_equal(G.shards, 1);
     assert_true(G.application_id == 100000000000000001ull);
     assert_true(G.user_id == 100000000000000002ull);
     /* IDENTIFY: raw token, GUILDS intent, shard, properties */
-    fgw_record *r;
-    size_t n = fgw_records(E.f, &r);
+    fake_gateway_record *r;
+    size_t n = fake_gateway_records(E.f, &r);
     const char *idf = NULL;
     for (size_t i = 0; i < n; i++)
         if (r[i].op == 2) idf = r[i].payload;
@@ -284,9 +284,9 @@ static void test_connect_identify_ready(void **state)
     assert_non_null(strstr(idf, "\"shard\":[0,1]"));
     assert_non_null(strstr(idf, "\"properties\""));
     assert_null(strstr(idf, "Bot "));
-    fgw_records_free(r, n);
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+    fake_gateway_records_free(r, n);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     assert_int_equal(st.http_requests, 1); /* /gateway/bot asked once */
     /* guild events went to the role cache, not to the router */
     WAIT_GW(gs.role_events >= 2, 2000);
@@ -298,14 +298,14 @@ static void test_connect_identify_ready(void **state)
     interaction(1);
     WAIT_SINK("INTERACTION_CREATE 0 ", 1, 2000);
     /* a role created later is visible at once */
-    assert_true(
-        fgw_dispatch(E.f, -1, "GUILD_ROLE_CREATE",
-                     "{\"guild_id\":\"4194304\",\"role\":{\"id\":\"13\",\"name\":\"Artists\"}}") ==
-        1);
+    assert_true(fake_gateway_dispatch(
+                    E.f, -1, "GUILD_ROLE_CREATE",
+                    "{\"guild_id\":\"4194304\",\"role\":{\"id\":\"13\",\"name\":\"Artists\"}}") ==
+                1);
     WAIT_GW(gs.role_events >= 3, 2000);
     assert_int_equal(gw_roles_find_by_name(gateway_roles(E.gw), 4194304, "Artists", &id, 1), 1);
     /* unrelated events are dropped cheaply */
-    fgw_dispatch(E.f, -1, "TYPING_START", "{\"channel_id\":\"1\"}");
+    fake_gateway_dispatch(E.f, -1, "TYPING_START", "{\"channel_id\":\"1\"}");
     WAIT_GW(gs.dropped_events >= 1, 2000);
     finish();
 }
@@ -316,16 +316,16 @@ static void test_jittered_heartbeats(void **state)
     opts o = {.hb_ms = 600};
     start(&o);
     wait_ready();
-    assert_true(fgw_wait_op(E.f, 1, 3, 4000));
-    fgw_record *r;
-    size_t n = fgw_records(E.f, &r);
+    assert_true(fake_gateway_wait_op(E.f, 1, 3, 4000));
+    fake_gateway_record *r;
+    size_t n = fake_gateway_records(E.f, &r);
     uint64_t hello = 0, beats[3];
     unsigned nb = 0;
     for (size_t i = 0; i < n && nb < 3; i++) {
-        if (r[i].op == FGW_REC_HELLO && !hello) hello = r[i].at_ms;
+        if (r[i].op == FAKE_GATEWAY_REC_HELLO && !hello) hello = r[i].at_ms;
         if (r[i].op == 1) beats[nb++] = r[i].at_ms;
     }
-    fgw_records_free(r, n);
+    fake_gateway_records_free(r, n);
     assert_int_equal(nb, 3);
     /* the first beat comes within [0, interval) of HELLO (plus scheduling slack) */
     assert_true(beats[0] >= hello);
@@ -333,8 +333,8 @@ static void test_jittered_heartbeats(void **state)
     /* then one per interval */
     assert_true(beats[1] - beats[0] >= 590 && beats[1] - beats[0] < 600 + 400);
     assert_true(beats[2] - beats[1] >= 590 && beats[2] - beats[1] < 600 + 400);
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     assert_true(st.acks_sent >= 3);
     finish();
 }
@@ -345,10 +345,10 @@ static void test_server_heartbeat_request(void **state)
     opts o = {.hb_ms = 30000};
     start(&o);
     wait_ready();
-    unsigned before = fgw_count_op(E.f, 1);
+    unsigned before = fake_gateway_count_op(E.f, 1);
     uint64_t t0 = rt_now_ms();
-    fgw_request_heartbeat(E.f, 0);
-    assert_true(fgw_wait_op(E.f, 1, before + 1, 2000));
+    fake_gateway_request_heartbeat(E.f, 0);
+    assert_true(fake_gateway_wait_op(E.f, 1, before + 1, 2000));
     assert_true(rt_now_ms() - t0 < 10000); /* answered at once, not at the next beat (30 s) */
     finish();
 }
@@ -361,20 +361,20 @@ static void test_heartbeat_request_burst(void **state)
     opts o = {.hb_ms = 30000};
     start(&o);
     wait_ready();
-    unsigned before = fgw_count_op(E.f, 1);
-    fgw_set_paused(E.f, true); /* queue the whole burst, then release it at once */
+    unsigned before = fake_gateway_count_op(E.f, 1);
+    fake_gateway_set_paused(E.f, true); /* queue the whole burst, then release it at once */
     for (int i = 0; i < 300; i++)
-        fgw_request_heartbeat(E.f, 0);
-    fgw_set_paused(E.f, false);
-    assert_true(fgw_wait_op(E.f, 1, before + 1, 3000)); /* answered */
-    util_sleep_ms(1500);                                /* let every reply that would go, go */
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+        fake_gateway_request_heartbeat(E.f, 0);
+    fake_gateway_set_paused(E.f, false);
+    assert_true(fake_gateway_wait_op(E.f, 1, before + 1, 3000)); /* answered */
+    util_sleep_ms(1500); /* let every reply that would go, go */
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     assert_int_equal(st.rate_violations, 0);
     assert_true(st.max_frames_in_window <= 120);
     assert_int_equal(st.connections, 1); /* never closed for the rate */
-    gateway_stats G;
-    gateway_stats_get(E.gw, &G);
+    gateway_counters G;
+    gateway_counters_get(E.gw, &G);
     assert_int_equal(G.shards_active, 1);
     assert_int_equal(G.reconnects, 0);
     /* the connection still works */
@@ -385,8 +385,8 @@ static void test_heartbeat_request_burst(void **state)
 
 static uint64_t stalled_now(void)
 {
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     return st.stalled_connections;
 }
 
@@ -408,25 +408,25 @@ static void stalled_scenario(const opts *o, unsigned attempts, bool zombie_part)
 {
     start_stalled(o);
     WAIT_STALLED(attempts, 30000); /* that many attempts timed out against the stall */
-    gateway_stats G;
-    gateway_stats_get(E.gw, &G);
+    gateway_counters G;
+    gateway_counters_get(E.gw, &G);
     assert_int_equal(G.ready, 0);
     assert_int_equal(G.connections, 0);
-    fgw_set_stall(E.f, false);
+    fake_gateway_set_stall(E.f, false);
     WAIT_GW(gs.ready >= 1 && gs.shards_active == 1, 10000);
     interaction(1);
     WAIT_SINK("INTERACTION_CREATE", 1, 2000);
     if (zombie_part) {
         /* zombie: the reconnect meets a stalled server */
         uint64_t stalled = stalled_now();
-        fgw_set_stall(E.f, true);
-        fgw_set_ack(E.f, false);
+        fake_gateway_set_stall(E.f, true);
+        fake_gateway_set_ack(E.f, false);
         WAIT_GW(gs.zombies >= 1, 5000);
         WAIT_STALLED(stalled + 2, 20000);
-        fgw_set_ack(E.f, true);
-        fgw_set_stall(E.f, false);
+        fake_gateway_set_ack(E.f, true);
+        fake_gateway_set_stall(E.f, false);
         WAIT_GW(gs.resumed >= 1 && gs.shards_active == 1, 10000);
-        gateway_stats_get(E.gw, &G);
+        gateway_counters_get(E.gw, &G);
         assert_int_equal(G.identifies, 1); /* resumed, not re-identified */
         interaction(2);
         WAIT_SINK("INTERACTION_CREATE", 2, 2000);
@@ -470,15 +470,15 @@ static void test_zombie_resume(void **state)
     wait_ready();
     interaction(1);
     WAIT_SINK("INTERACTION_CREATE", 1, 2000);
-    fgw_set_ack(E.f, false);
+    fake_gateway_set_ack(E.f, false);
     WAIT_GW(gs.zombies >= 1, 3000);
-    fgw_set_ack(E.f, true);
+    fake_gateway_set_ack(E.f, true);
     WAIT_FAKE(resumed_sent, 1, 3000);
-    assert_true(fgw_client_close_count(E.f, 4000) >= 1); /* never 1000 for a zombie */
-    assert_int_equal(fgw_client_close_count(E.f, 1000), 0);
+    assert_true(fake_gateway_client_close_count(E.f, 4000) >= 1); /* never 1000 for a zombie */
+    assert_int_equal(fake_gateway_client_close_count(E.f, 1000), 0);
     WAIT_GW(gs.resumed >= 1 && gs.shards_active == 1, 3000);
-    gateway_stats G;
-    gateway_stats_get(E.gw, &G);
+    gateway_counters G;
+    gateway_counters_get(E.gw, &G);
     assert_int_equal(G.identifies, 1); /* resumed, not re-identified */
     interaction(2);
     WAIT_SINK("INTERACTION_CREATE", 2, 2000);
@@ -497,11 +497,11 @@ static void test_op7_resume_replay(void **state)
     WAIT_SINK("INTERACTION_CREATE", 5, 2000);
     /* op 7, then five dispatches behind it on the same connection: the bot abandons the
      * connection at op 7, so it must get them by replay after RESUME. */
-    fgw_set_paused(E.f, true);
-    fgw_send_reconnect(E.f, 0);
+    fake_gateway_set_paused(E.f, true);
+    fake_gateway_send_reconnect(E.f, 0);
     for (int i = 6; i <= 10; i++)
         interaction(i);
-    fgw_set_paused(E.f, false);
+    fake_gateway_set_paused(E.f, false);
     WAIT_FAKE(resumed_sent, 1, 4000);
     for (int i = 11; i <= 15; i++)
         interaction(i);
@@ -509,11 +509,11 @@ static void test_op7_resume_replay(void **state)
     util_sleep_ms(100);
     assert_int_equal(sink_count(&E.sk, "INTERACTION_CREATE"), 15);
     expect_each_once(1, 15);
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     assert_int_equal(st.replayed, 5);
     assert_int_equal(st.identifies, 1);
-    assert_true(fgw_client_close_count(E.f, 4000) >= 1);
+    assert_true(fake_gateway_client_close_count(E.f, 4000) >= 1);
     finish();
 }
 
@@ -524,20 +524,20 @@ static void test_invalid_session_false(void **state)
     start(&o);
     wait_ready();
     uint64_t t0 = rt_now_ms();
-    fgw_send_invalid_session(E.f, 0, false);
+    fake_gateway_send_invalid_session(E.f, 0, false);
     WAIT_FAKE(identifies, 2, 5000);
-    fgw_record *r;
-    size_t n = fgw_records(E.f, &r);
+    fake_gateway_record *r;
+    size_t n = fake_gateway_records(E.f, &r);
     uint64_t second = 0;
     unsigned seen = 0;
     for (size_t i = 0; i < n; i++)
         if (r[i].op == 2 && ++seen == 2) second = r[i].at_ms;
-    fgw_records_free(r, n);
+    fake_gateway_records_free(r, n);
     /* a fresh IDENTIFY (not RESUME), after the random 1-1.5 s wait */
     assert_true(second >= t0 + 1000);
     assert_true(second < t0 + 1500 + 1000);
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     assert_int_equal(st.resumes, 0);
     WAIT_GW(gs.ready >= 2 && gs.shards_active == 1, 3000);
     interaction(1);
@@ -551,10 +551,10 @@ static void test_invalid_session_true(void **state)
     opts o = {.hb_ms = 5000};
     start(&o);
     wait_ready();
-    fgw_send_invalid_session(E.f, 0, true);
+    fake_gateway_send_invalid_session(E.f, 0, true);
     WAIT_FAKE(resumed_sent, 1, 4000);
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     assert_int_equal(st.identifies, 1);
     finish();
 }
@@ -569,21 +569,21 @@ static void test_close_code_classes(void **state)
     static const int resume_codes[] = {4000, 1000, 1001, 4008};
     unsigned resumed = 0;
     for (size_t i = 0; i < 4; i++) {
-        fgw_close(E.f, 0, resume_codes[i]);
+        fake_gateway_close(E.f, 0, resume_codes[i]);
         WAIT_FAKE(resumed_sent, ++resumed, 4000);
     }
-    fgw_drop(E.f, 0);
+    fake_gateway_drop(E.f, 0);
     WAIT_FAKE(resumed_sent, ++resumed, 4000);
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     assert_int_equal(st.identifies, 1);
     /* new-session class */
-    fgw_close(E.f, 0, 4009);
+    fake_gateway_close(E.f, 0, 4009);
     WAIT_FAKE(identifies, 2, 4000);
-    fgw_close(E.f, 0, 4007);
+    fake_gateway_close(E.f, 0, 4007);
     WAIT_FAKE(identifies, 3, 4000);
     WAIT_GW(gs.ready >= 3 && gs.shards_active == 1, 3000);
-    fgw_get_stats(E.f, &st);
+    fake_gateway_get_stats(E.f, &st);
     assert_int_equal(st.identify_spacing_violations, 0);
     assert_int_equal(rt_system_exit_code(E.sys), 0);
     interaction(7);
@@ -597,13 +597,13 @@ static void test_fatal_4004(void **state)
     opts o = {.hb_ms = 5000};
     start(&o);
     wait_ready();
-    fgw_close(E.f, 0, 4004);
-    gateway_stats G;
+    fake_gateway_close(E.f, 0, 4004);
+    gateway_counters G;
     assert_int_equal(wait_exit_code(3000, &G), 4);
     assert_int_equal(G.fatal_code, 4004);
     util_sleep_ms(300);
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     assert_int_equal(st.connections, 1); /* it never reconnects */
     finish();
 }
@@ -613,11 +613,11 @@ static void test_fatal_401(void **state)
     (void)state;
     opts o = {.hb_ms = 5000, .token = "wrong-token"};
     start(&o);
-    gateway_stats G;
+    gateway_counters G;
     assert_int_equal(wait_exit_code(3000, &G), 4);
     assert_int_equal(G.fatal_code, 401);
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     assert_int_equal(st.http_unauthorized, 1);
     assert_int_equal(st.connections, 0);
     finish();
@@ -633,24 +633,24 @@ static void test_zlib_stream(void **state)
         interaction(i);
     WAIT_SINK("INTERACTION_CREATE", 20, 3000);
     expect_each_once(1, 20);
-    assert_true(fgw_wait_op(E.f, 1, 2, 3000)); /* heartbeats ACKed through the stream */
-    fgw_record *r;
-    size_t n = fgw_records(E.f, &r);
+    assert_true(fake_gateway_wait_op(E.f, 1, 2, 3000)); /* heartbeats ACKed through the stream */
+    fake_gateway_record *r;
+    size_t n = fake_gateway_records(E.f, &r);
     bool hello_seen = false;
     for (size_t i = 0; i < n; i++)
-        hello_seen |= r[i].op == FGW_REC_HELLO;
-    fgw_records_free(r, n);
+        hello_seen |= r[i].op == FAKE_GATEWAY_REC_HELLO;
+    fake_gateway_records_free(r, n);
     assert_true(hello_seen);
-    gateway_stats G;
-    gateway_stats_get(E.gw, &G);
+    gateway_counters G;
+    gateway_counters_get(E.gw, &G);
     assert_int_equal(G.dropped_malformed, 0);
     /* A reconnect starts a fresh stream (one z_stream per connection). */
-    fgw_send_reconnect(E.f, 0);
+    fake_gateway_send_reconnect(E.f, 0);
     WAIT_FAKE(resumed_sent, 1, 4000);
     interaction(21);
     WAIT_SINK("INTERACTION_CREATE", 21, 3000);
     /* Garbage in the stream: the connection is replaced and resumed. */
-    fgw_send_raw(E.f, 0, "\x12\x34\x56\x00\x00\xff\xff", 7, true);
+    fake_gateway_send_raw(E.f, 0, "\x12\x34\x56\x00\x00\xff\xff", 7, true);
     WAIT_FAKE(resumed_sent, 2, 4000);
     interaction(22);
     WAIT_SINK("INTERACTION_CREATE", 22, 3000);
@@ -663,21 +663,21 @@ static void test_malformed_and_oversized(void **state)
     opts o = {.hb_ms = 5000, .max_frame = 64 * 1024};
     start(&o);
     wait_ready();
-    fgw_send_raw(E.f, 0, "{\"op\":", 6, false);
-    fgw_send_raw(E.f, 0, "not json at all", 15, false);
-    fgw_send_raw(E.f, 0, "[1,2,3]", 7, false);
+    fake_gateway_send_raw(E.f, 0, "{\"op\":", 6, false);
+    fake_gateway_send_raw(E.f, 0, "not json at all", 15, false);
+    fake_gateway_send_raw(E.f, 0, "[1,2,3]", 7, false);
     size_t big_len = 200 * 1024;
     char *big = malloc(big_len + 64);
     int k = snprintf(big, 64, "{\"t\":\"X\",\"s\":null,\"op\":0,\"d\":\"");
     memset(big + k, 'a', big_len);
     strcpy(big + k + big_len, "\"}");
-    fgw_send_frame(E.f, 0, big);
+    fake_gateway_send_frame(E.f, 0, big);
     free(big);
     WAIT_GW(gs.dropped_malformed >= 3 && gs.dropped_oversized >= 1, 3000);
     interaction(1);
     WAIT_SINK("INTERACTION_CREATE", 1, 2000);
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     assert_int_equal(st.connections, 1); /* survived on the same connection */
     finish();
 }
@@ -688,17 +688,17 @@ static void test_sharding(void **state)
     opts o = {.hb_ms = 5000, .shards = 2};
     start(&o);
     WAIT_GW(gs.shards == 2 && gs.shards_active == 2, 5000);
-    fgw_stats st;
-    fgw_get_stats(E.f, &st);
+    fake_gateway_stats st;
+    fake_gateway_get_stats(E.f, &st);
     assert_int_equal(st.identifies, 2);
     assert_int_equal(st.identify_spacing_violations, 0);
     assert_true(st.min_identify_gap_ms >= 250); /* max_concurrency 1: one bucket */
     /* each shard gets its own guild's roles */
     WAIT_GW(gs.role_events >= 2, 2000);
     assert_int_equal(gw_roles_role_count(gateway_roles(E.gw), 8388608), 1);
-    assert_true(fgw_dispatch(E.f, 1, "INTERACTION_CREATE", "{\"id\":\"77\"}") == 1);
+    assert_true(fake_gateway_dispatch(E.f, 1, "INTERACTION_CREATE", "{\"id\":\"77\"}") == 1);
     WAIT_SINK("INTERACTION_CREATE 1 ", 1, 2000);
-    assert_true(fgw_dispatch(E.f, 0, "INTERACTION_CREATE", "{\"id\":\"78\"}") == 1);
+    assert_true(fake_gateway_dispatch(E.f, 0, "INTERACTION_CREATE", "{\"id\":\"78\"}") == 1);
     WAIT_SINK("INTERACTION_CREATE 0 ", 1, 2000);
     finish();
 }
@@ -724,8 +724,8 @@ static void test_slow_router_loses_nothing(void **state)
         prev = id;
     }
     pthread_mutex_unlock(&E.sk.mu);
-    gateway_stats G;
-    gateway_stats_get(E.gw, &G);
+    gateway_counters G;
+    gateway_counters_get(E.gw, &G);
     assert_true(G.forward_retries >= 1);
     assert_int_equal(G.forward_pending, 0);
     assert_int_equal(G.forward_lost, 0);
@@ -740,9 +740,9 @@ static void test_stop_closes_1000(void **state)
     start(&o);
     wait_ready();
     rt_system_stop(E.sys);
-    uint64_t w[2] = {offsetof(fgw_stats, client_closes), 1};
-    assert_true(fgw_wait(E.f, stat_at_least, w, 2000));
-    assert_int_equal(fgw_client_close_count(E.f, 1000), 1);
+    uint64_t w[2] = {offsetof(fake_gateway_stats, client_closes), 1};
+    assert_true(fake_gateway_wait(E.f, stat_at_least, w, 2000));
+    assert_int_equal(fake_gateway_client_close_count(E.f, 1000), 1);
     finish();
 }
 

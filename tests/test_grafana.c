@@ -15,7 +15,7 @@
 #include <ctype.h>
 
 #include "test_e2e_util.h"
-#include "test_metrics_check.h"
+#include "metrics_check.h"
 #include "util/util_file.h"
 
 #define MAX_NAMES 256
@@ -159,7 +159,7 @@ static void dashboard_metrics_exist_in_a_real_scrape(void **state)
 
     /* The running bot, some traffic, one scrape. */
     static e2e_world w;
-    unsigned mport = mc_free_port();
+    unsigned mport = metrics_check_free_port();
     assert_true(mport > 0);
     char port[16];
     snprintf(port, sizeof port, "%u", mport);
@@ -170,10 +170,10 @@ static void dashboard_metrics_exist_in_a_real_scrape(void **state)
     bool settled = e2e_settle(&w, 30000);
     if (!settled) e2e_print_log(&w);
     assert_true(settled);
-    char *m = mc_scrape(mport);
+    char *m = metrics_check_scrape(mport);
     assert_non_null(m);
     char where[256];
-    const char *bad = mc_validate(m, where, sizeof where);
+    const char *bad = metrics_check_validate(m, where, sizeof where);
     if (bad) fail_msg("metrics: %s: %s", bad, where);
     unsigned missing = 0;
     for (unsigned i = 0; i < used.n; i++) {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "discord/gw_identify.h"
+#include "discord/gw_idq.h"
 #include "discord/gw_ratelimit.h"
 
 static void test_permits_formula(void **state)

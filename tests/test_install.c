@@ -263,7 +263,7 @@ static void installed_package_works(void **state)
      * environment as the unit's EnvironmentFile gives them, against the loopback fakes. */
     fake_discord_options fo = {.token = TOKEN};
     fake_discord *fd = fake_discord_start(&fo);
-    fcomfy *comfy = fcomfy_start(NULL);
+    fake_comfy *comfy = fake_comfy_start(NULL);
     assert_non_null(fd);
     assert_non_null(comfy);
     char db[128];
@@ -279,7 +279,7 @@ static void installed_package_works(void **state)
     fprintf(ef,
             "# as in /etc/fluxbot/fluxbot.env\nDISCORD_TOKEN=%s\nCOMFYUI_URLS=%s\n"
             "DISCORD_API_BASE=%s\nFLUXBOT_DB=%s\n",
-            TOKEN, fcomfy_url(comfy), fake_discord_api_base(fd), db);
+            TOKEN, fake_comfy_url(comfy), fake_discord_api_base(fd), db);
     fclose(ef);
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/usr/bin:/usr/local/bin:/usr/bin:/bin", r);
@@ -297,7 +297,7 @@ static void installed_package_works(void **state)
     if (!strstr(text, want)) fail_msg("check did not use the installed workflows:\n%s", text);
     assert_null(strstr(text, TOKEN));
     free(text);
-    fcomfy_stop(comfy);
+    fake_comfy_stop(comfy);
     fake_discord_stop(fd);
     world_free(&w);
 

@@ -13,7 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "discord/embed.h"
-#include "discord/interaction.h"
+#include "discord/ix.h"
 #include "discord/reply.h"
 #include "util/util_utf8.h"
 

@@ -122,10 +122,10 @@ static void test_core_has_no_fake_or_demo_symbol(void **state)
     symset testkit = {0};
     nm_each(kit, true, collect, &testkit);
     /* the probe works: the test kit does define the fakes and the demo */
-    assert_true(symset_has(&testkit, "fcomfy_start"));
+    assert_true(symset_has(&testkit, "fake_comfy_start"));
     assert_true(symset_has(&testkit, "demo_run"));
-    assert_true(symset_has(&testkit, "img_png_encode"));
-    assert_true(symset_has(&testkit, "mp_parse"));
+    assert_true(symset_has(&testkit, "image_fixture_png"));
+    assert_true(symset_has(&testkit, "multipart_parse"));
 
     char *list = strdup(libs);
     assert_non_null(list);

@@ -146,12 +146,12 @@ static size_t collect(char *d, size_t sz, size_t nm, void *u)
 
 /* One exchange: the request from llm_chat_request_json, the answer through llm_chat_parse_reply.
  * Returns the curl code; *res the parse result when the transfer completed. */
-static CURLcode exchange(fllm *l, const char *key, long timeout_ms, llm_result *res)
+static CURLcode exchange(fake_llm *l, const char *key, long timeout_ms, llm_result *res)
 {
     char *req = llm_chat_request_json("fake-model", "a lighthouse", 8, err, sizeof err);
     assert_non_null(req);
     char url[128], auth[300];
-    snprintf(url, sizeof url, "%s/chat/completions", fllm_url(l));
+    snprintf(url, sizeof url, "%s/chat/completions", fake_llm_url(l));
     CURL *c = curl_easy_init();
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     if (key) {
@@ -181,47 +181,47 @@ static CURLcode exchange(fllm *l, const char *key, long timeout_ms, llm_result *
 static void test_against_fake(void **state)
 {
     (void)state;
-    fllm *l = fllm_start();
+    fake_llm *l = fake_llm_start();
     assert_non_null(l);
     llm_result r;
 
     /* Well-behaved, with the key as a bearer token. */
-    fllm_expect_key(l, "sk-test-123");
+    fake_llm_expect_key(l, "sk-test-123");
     assert_int_equal(exchange(l, "sk-test-123", 5000, &r), CURLE_OK);
     assert_int_equal(r, LLM_OK);
     assert_string_equal(out, "Enhanced: a lighthouse");
-    assert_true(fllm_last_key_ok(l));
-    char *body = fllm_last_body(l);
+    assert_true(fake_llm_last_key_ok(l));
+    char *body = fake_llm_last_body(l);
     assert_non_null(strstr(body, "\"temperature\":0.8"));
     free(body);
     assert_int_equal(exchange(l, "wrong", 5000, &r), CURLE_OK);
-    assert_false(fllm_last_key_ok(l));
-    fllm_set_reply(l, "\"A lighthouse in a storm, oil painting\"");
+    assert_false(fake_llm_last_key_ok(l));
+    fake_llm_set_reply(l, "\"A lighthouse in a storm, oil painting\"");
     assert_int_equal(exchange(l, NULL, 5000, &r), CURLE_OK);
     assert_string_equal(out, "A lighthouse in a storm, oil painting");
 
     /* Slow: the client's timeout ends it; then in time. */
-    fllm_set_mode(l, FLLM_SLOW);
-    fllm_set_delay_ms(l, 3000);
+    fake_llm_set_mode(l, FAKE_LLM_SLOW);
+    fake_llm_set_delay_ms(l, 3000);
     assert_int_equal(exchange(l, NULL, 300, &r), CURLE_OPERATION_TIMEDOUT);
-    fllm_set_delay_ms(l, 50);
+    fake_llm_set_delay_ms(l, 50);
     assert_int_equal(exchange(l, NULL, 10000, &r), CURLE_OK);
     assert_int_equal(r, LLM_OK);
 
     /* Failing. */
-    fllm_set_mode(l, FLLM_FAIL);
-    fllm_set_status(l, 503);
+    fake_llm_set_mode(l, FAKE_LLM_FAIL);
+    fake_llm_set_status(l, 503);
     assert_int_equal(exchange(l, NULL, 5000, &r), CURLE_OK);
     assert_int_equal(r, LLM_HTTP_ERROR);
     assert_non_null(strstr(why, "HTTP 503: The fake service failed (503)"));
-    fllm_set_mode(l, FLLM_MALFORMED);
+    fake_llm_set_mode(l, FAKE_LLM_MALFORMED);
     assert_int_equal(exchange(l, NULL, 5000, &r), CURLE_OK);
     assert_int_equal(r, LLM_MALFORMED);
-    fllm_set_mode(l, FLLM_FILTERED);
+    fake_llm_set_mode(l, FAKE_LLM_FILTERED);
     assert_int_equal(exchange(l, NULL, 5000, &r), CURLE_OK);
     assert_int_equal(r, LLM_FILTERED);
-    assert_true(fllm_requests(l) >= 8);
-    fllm_stop(l);
+    assert_true(fake_llm_requests(l) >= 8);
+    fake_llm_stop(l);
 }
 
 int main(void)

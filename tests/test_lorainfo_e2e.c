@@ -30,8 +30,8 @@
 
 static struct {
     fake_discord *fd;
-    frest *rest;
-    fcomfy *comfy;
+    fake_rest *rest;
+    fake_comfy *comfy;
     app *a;
     fb_config cfg;
     char dir[64], db[128], loras[128];
@@ -52,7 +52,7 @@ static int setup(void **state)
     W.fd = fake_discord_start(&o);
     assert_non_null(W.fd);
     W.rest = fake_discord_rest(W.fd);
-    W.comfy = fcomfy_start(NULL);
+    W.comfy = fake_comfy_start(NULL);
     assert_non_null(W.comfy);
     snprintf(W.dir, sizeof W.dir, "/tmp/fb_lorainfo_e2e_XXXXXX");
     assert_non_null(mkdtemp(W.dir));
@@ -72,11 +72,11 @@ static int setup(void **state)
     fputs("]}", f);
     fclose(f);
     fb_config *c = &W.cfg;
-    cfg_defaults(c);
+    fb_config_defaults(c);
     snprintf(c->discord_token, sizeof c->discord_token, "%s", TOKEN);
     snprintf(c->discord_api_base, sizeof c->discord_api_base, "%s", fake_discord_api_base(W.fd));
     c->comfyui_urls.count = 1;
-    snprintf(c->comfyui_urls.items[0], CFG_STR, "%s", fcomfy_url(W.comfy));
+    snprintf(c->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
     snprintf(c->db_path, sizeof c->db_path, "%s", W.db);
     snprintf(c->output_dir, sizeof c->output_dir, "%s/out", W.dir);
     snprintf(c->loras_file, sizeof c->loras_file, "%s", W.loras);
@@ -96,7 +96,7 @@ static int teardown(void **state)
 {
     (void)state;
     assert_int_equal(app_stop(W.a), 0);
-    fcomfy_stop(W.comfy);
+    fake_comfy_stop(W.comfy);
     fake_discord_stop(W.fd);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", W.dir);
@@ -109,13 +109,13 @@ static cJSON *answer_of(uint64_t id)
 {
     char prefix[64];
     snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    frest_filter f = {.method = "POST", .path_prefix = prefix};
-    assert_true(frest_wait(W.rest, &f, 1, 8000) >= 1);
-    frest_request *rq;
-    size_t n = frest_collect(W.rest, &f, &rq);
+    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
+    assert_true(fake_rest_wait(W.rest, &f, 1, 8000) >= 1);
+    fake_rest_request *rq;
+    size_t n = fake_rest_collect(W.rest, &f, &rq);
     assert_int_equal(n, 1); /* answered exactly once */
     cJSON *o = cJSON_Parse((const char *)rq[0].body);
-    frest_requests_free(rq, n);
+    fake_rest_requests_free(rq, n);
     assert_non_null(o);
     return o;
 }
@@ -141,7 +141,7 @@ static const char *next_button_id(const cJSON *o)
 static void registered(void **state)
 {
     (void)state;
-    char *cmds = frest_commands_json(W.rest, 0);
+    char *cmds = fake_rest_commands_json(W.rest, 0);
     assert_non_null(cmds);
     assert_non_null(strstr(cmds, "\"name\":\"lorainfo\""));
     free(cmds);

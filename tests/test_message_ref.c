@@ -13,22 +13,22 @@
 static void test_message_ref(void **state)
 {
     (void)state;
-    dmsg_ref r;
+    message_ref r;
     const char *ok = "{\"id\":\"1180000000000000001\",\"channel_id\":\"1180000000000000002\","
                      "\"attachments\":[{\"id\":\"3\",\"url\":\"https://cdn.discordapp.com/a/"
                      "b/result.png\"}]}";
-    assert_true(dmsg_parse_ref(ok, strlen(ok), &r));
+    assert_true(message_ref_parse(ok, strlen(ok), &r));
     assert_true(r.message_id == 1180000000000000001ULL);
     assert_true(r.channel_id == 1180000000000000002ULL);
     assert_string_equal(r.attachment_url, "https://cdn.discordapp.com/a/b/result.png");
     const char *http = "{\"id\":\"5\",\"attachments\":[{\"url\":\"http://x/y.png\"}]}";
-    assert_true(dmsg_parse_ref(http, strlen(http), &r));
+    assert_true(message_ref_parse(http, strlen(http), &r));
     assert_string_equal(r.attachment_url, ""); /* not https: left out */
     const char *bad[] = {"", "[]", "{\"id\":5}", "{\"id\":\"-5\"}", "{\"id\":\"abc\"}", "{"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_false(dmsg_parse_ref(bad[i], strlen(bad[i]), &r));
-    assert_false(dmsg_parse_ref(NULL, 0, &r));
-    assert_false(dmsg_parse_ref(ok, 5, &r)); /* cut: not JSON */
+        assert_false(message_ref_parse(bad[i], strlen(bad[i]), &r));
+    assert_false(message_ref_parse(NULL, 0, &r));
+    assert_false(message_ref_parse(ok, 5, &r)); /* cut: not JSON */
 }
 
 int main(void)

@@ -34,7 +34,7 @@
 #include "app/metrics.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
-#include "test_metrics_check.h"
+#include "metrics_check.h"
 
 enum { MSG_T = 901 };
 
@@ -152,27 +152,30 @@ static void test_scrape_shows_actor_counters(void **state)
     assert_non_null(strstr(resp, "Content-Type: text/plain; version=0.0.4"));
     const char *body = body_of(resp);
     char where[512];
-    const char *bad = mc_validate(body, where, sizeof where);
+    const char *bad = metrics_check_validate(body, where, sizeof where);
     if (bad) fail_msg("%s: %s", bad, where);
-    assert_float_equal(mc_value(body, "fluxbot_actor_messages_processed_total{actor=\"echo\"}"), N,
+    assert_float_equal(
+        metrics_check_value(body, "fluxbot_actor_messages_processed_total{actor=\"echo\"}"), N, 0);
+    assert_float_equal(
+        metrics_check_value(body, "fluxbot_actor_messages_received_total{actor=\"echo\"}"), N, 0);
+    assert_float_equal(
+        metrics_check_value(body, "fluxbot_actor_messages_processed_total{actor=\"quiet\"}"), 0, 0);
+    assert_float_equal(metrics_check_value(body, "fluxbot_actor_mailbox_depth{actor=\"echo\"}"), 0,
                        0);
-    assert_float_equal(mc_value(body, "fluxbot_actor_messages_received_total{actor=\"echo\"}"), N,
-                       0);
-    assert_float_equal(mc_value(body, "fluxbot_actor_messages_processed_total{actor=\"quiet\"}"), 0,
-                       0);
-    assert_float_equal(mc_value(body, "fluxbot_actor_mailbox_depth{actor=\"echo\"}"), 0, 0);
-    assert_true(mc_value(body, "fluxbot_actor_mailbox_depth_max{actor=\"echo\"}") >= 1);
-    assert_true(mc_value(body, "fluxbot_actor_busy_seconds_total{actor=\"echo\"}") >= 0);
-    assert_false(isnan(mc_value(body, "fluxbot_actor_parks_total{actor=\"quiet\"}")));
-    assert_false(isnan(mc_value(body, "fluxbot_actor_wakeups_total{actor=\"echo\"}")));
-    assert_false(isnan(mc_value(body, "fluxbot_actor_mailbox_spills_total{actor=\"echo\"}")));
-    assert_false(isnan(mc_value(body, "fluxbot_actor_mailbox_full_total{actor=\"echo\"}")));
+    assert_true(metrics_check_value(body, "fluxbot_actor_mailbox_depth_max{actor=\"echo\"}") >= 1);
+    assert_true(metrics_check_value(body, "fluxbot_actor_busy_seconds_total{actor=\"echo\"}") >= 0);
+    assert_false(isnan(metrics_check_value(body, "fluxbot_actor_parks_total{actor=\"quiet\"}")));
+    assert_false(isnan(metrics_check_value(body, "fluxbot_actor_wakeups_total{actor=\"echo\"}")));
     assert_false(
-        isnan(mc_value(body, "fluxbot_actor_queue_latency_seconds_count{actor=\"echo\"}")));
-    assert_true(mc_value(body, "process_resident_memory_bytes") > 0);
-    assert_true(mc_value(body, "process_threads") >= 3);
-    assert_true(mc_value(body, "process_open_fds") >= 3);
-    assert_float_equal(mc_value(body, "fluxbot_metrics_scrapes_total"), 1, 0);
+        isnan(metrics_check_value(body, "fluxbot_actor_mailbox_spills_total{actor=\"echo\"}")));
+    assert_false(
+        isnan(metrics_check_value(body, "fluxbot_actor_mailbox_full_total{actor=\"echo\"}")));
+    assert_false(isnan(
+        metrics_check_value(body, "fluxbot_actor_queue_latency_seconds_count{actor=\"echo\"}")));
+    assert_true(metrics_check_value(body, "process_resident_memory_bytes") > 0);
+    assert_true(metrics_check_value(body, "process_threads") >= 3);
+    assert_true(metrics_check_value(body, "process_open_fds") >= 3);
+    assert_float_equal(metrics_check_value(body, "fluxbot_metrics_scrapes_total"), 1, 0);
     free(resp);
 
     /* HEAD: same headers, no body. */
@@ -186,7 +189,7 @@ static void test_scrape_shows_actor_counters(void **state)
     /* A query string is fine. */
     resp = http_get(metrics_port(ms), "GET", "/metrics?name[]=x");
     assert_int_equal(status_of(resp), 200);
-    assert_float_equal(mc_value(body_of(resp), "fluxbot_metrics_scrapes_total"), 3, 0);
+    assert_float_equal(metrics_check_value(body_of(resp), "fluxbot_metrics_scrapes_total"), 3, 0);
     free(resp);
 
     metrics_stop(ms);
@@ -225,7 +228,7 @@ static void test_http_errors(void **state)
     free(r);
 
     /* Headers that never end within the limit: 431, and the server keeps serving. */
-    size_t big = METRICS_MAX_REQUEST + 100;
+    size_t big = METRICS_HTTP_MAX_REQUEST + 100;
     char *huge = malloc(big);
     memcpy(huge, "GET /metrics HTTP/1.1\r\nX: ", 26);
     memset(huge + 26, 'a', big - 26);
@@ -237,8 +240,8 @@ static void test_http_errors(void **state)
     /* The pure classifier on a request split at every byte: incomplete until the end. */
     const char *full = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
     for (size_t i = 0; i < strlen(full); i++)
-        assert_int_equal(metrics_http_route(full, i), METRICS_ROUTE_INCOMPLETE);
-    assert_int_equal(metrics_http_route(full, strlen(full)), METRICS_ROUTE_METRICS);
+        assert_int_equal(metrics_http_route(full, i), METRICS_HTTP_INCOMPLETE);
+    assert_int_equal(metrics_http_route(full, strlen(full)), METRICS_HTTP_METRICS);
 
     r = http_get(port, "GET", "/metrics");
     assert_int_equal(status_of(r), 200);
@@ -300,9 +303,9 @@ static void test_port_in_use_and_late_collector(void **state)
     assert_int_equal(metrics_add(a, custom_collector, "te\"st"), 0);
     char *r = http_get(metrics_port(a), "GET", "/metrics");
     const char *body = body_of(r);
-    assert_float_equal(mc_value(body, "fluxbot_custom{who=\"te\\\"st\"}"), 42, 0);
+    assert_float_equal(metrics_check_value(body, "fluxbot_custom{who=\"te\\\"st\"}"), 42, 0);
     char where[256];
-    assert_null(mc_validate(body, where, sizeof where));
+    assert_null(metrics_check_validate(body, where, sizeof where));
     free(r);
     metrics_stop(a);
 }
@@ -315,8 +318,8 @@ static void test_analytics_rows_appear(void **state)
     char db[300];
     snprintf(db, sizeof db, "%s/a.db", dir);
     rt_system *sys = rt_system_new();
-    an_writer_config wc = {.db_path = db, .flush_ms = 20};
-    an_writer *w = an_writer_new(sys, &wc);
+    analytics_writer_config wc = {.db_path = db, .flush_ms = 20};
+    analytics_writer *w = analytics_writer_new(sys, &wc);
     assert_non_null(w);
     assert_int_equal(rt_system_start(sys), 0);
     char err[256];
@@ -332,15 +335,15 @@ static void test_analytics_rows_appear(void **state)
                               .channel_id = 3,
                               .exec_ms = 5,
                               .success = true};
-        assert_int_equal(an_record_command(an_writer_actor(w), &e), 0);
+        assert_int_equal(an_record_command(analytics_writer_actor(w), &e), 0);
     }
     double rows = 0;
     for (int i = 0; i < 300 && rows < K; i++) {
         char *r = http_get(metrics_port(ms), "GET", "/metrics");
         const char *body = body_of(r);
-        rows = mc_value(body, "fluxbot_analytics_rows_written_total");
+        rows = metrics_check_value(body, "fluxbot_analytics_rows_written_total");
         char where[256];
-        const char *bad = mc_validate(body, where, sizeof where);
+        const char *bad = metrics_check_validate(body, where, sizeof where);
         if (bad) fail_msg("%s: %s", bad, where);
         free(r);
         if (rows < K) sleep_ms(10);
@@ -348,7 +351,7 @@ static void test_analytics_rows_appear(void **state)
     assert_float_equal(rows, K, 0);
     metrics_stop(ms);
     rt_system_free(sys);
-    an_writer_free(w);
+    analytics_writer_free(w);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
@@ -447,7 +450,7 @@ static void test_slowloris_does_not_block_scrapes(void **state)
     assert_non_null(strstr(sc.reply, "HTTP/1.1 408"));
     close(sc.fd);
     char *r = http_get(metrics_port(ms), "GET", "/metrics");
-    assert_true(mc_value(body_of(r), "fluxbot_metrics_requests_timed_out_total") >= 1);
+    assert_true(metrics_check_value(body_of(r), "fluxbot_metrics_requests_timed_out_total") >= 1);
     free(r);
     metrics_stop(ms);
 }
@@ -469,7 +472,7 @@ static void test_many_idle_sockets(void **state)
     assert_non_null(r);
     assert_int_equal(status_of(r), 200);
     /* the cap holds: the oldest idle connections were closed to make room */
-    assert_true(mc_value(body_of(r), "fluxbot_metrics_connections_evicted_total") >=
+    assert_true(metrics_check_value(body_of(r), "fluxbot_metrics_connections_evicted_total") >=
                 IDLE - METRICS_MAX_CONNS);
     free(r);
     unsigned closed = 0;
@@ -515,7 +518,7 @@ static void test_huge_header_refused(void **state)
     free(huge);
     r = http_get(port, "GET", "/metrics");
     assert_int_equal(status_of(r), 200);
-    assert_true(mc_value(body_of(r), "fluxbot_metrics_requests_refused_total") >= 2);
+    assert_true(metrics_check_value(body_of(r), "fluxbot_metrics_requests_refused_total") >= 2);
     free(r);
     metrics_stop(ms);
 }
@@ -526,7 +529,7 @@ static void test_parse_request(void **state)
     (void)state;
     metrics_http_request q;
     const char *ok = "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\nBODY";
-    assert_int_equal(metrics_http_parse_request(ok, strlen(ok), &q), METRICS_ROUTE_METRICS);
+    assert_int_equal(metrics_http_parse_request(ok, strlen(ok), &q), METRICS_HTTP_METRICS);
     assert_int_equal(q.head_len, strlen(ok) - 4);
     assert_int_equal(q.headers, 2);
     const char *bad[] = {
@@ -540,27 +543,27 @@ static void test_parse_request(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(metrics_http_parse_request(bad[i], strlen(bad[i]), NULL),
-                         METRICS_ROUTE_BAD_REQUEST);
+                         METRICS_HTTP_BAD_REQUEST);
     /* a NUL in a header value */
     const char nul[] = "GET /metrics HTTP/1.1\r\nA: b\0c\r\n\r\n";
     assert_int_equal(metrics_http_parse_request(nul, sizeof nul - 1, NULL),
-                     METRICS_ROUTE_BAD_REQUEST);
-    /* more than METRICS_MAX_HEADERS lines */
+                     METRICS_HTTP_BAD_REQUEST);
+    /* more than METRICS_HTTP_MAX_HEADERS lines */
     char many[4096];
     size_t n = (size_t)snprintf(many, sizeof many, "GET /metrics HTTP/1.1\r\n");
-    for (int i = 0; i <= METRICS_MAX_HEADERS; i++)
+    for (int i = 0; i <= METRICS_HTTP_MAX_HEADERS; i++)
         n += (size_t)snprintf(many + n, sizeof many - n, "A: b\r\n");
     n += (size_t)snprintf(many + n, sizeof many - n, "\r\n");
-    assert_int_equal(metrics_http_parse_request(many, n, &q), METRICS_ROUTE_TOO_LARGE);
+    assert_int_equal(metrics_http_parse_request(many, n, &q), METRICS_HTTP_TOO_LARGE);
     /* the blank line beyond the limit is too large even when it arrived in one read */
-    char *big = malloc(METRICS_MAX_REQUEST + 64);
+    char *big = malloc(METRICS_HTTP_MAX_REQUEST + 64);
     memcpy(big, "GET /metrics HTTP/1.1\r\nX: ", 26);
-    memset(big + 26, 'a', METRICS_MAX_REQUEST + 64 - 26);
-    memcpy(big + METRICS_MAX_REQUEST + 60, "\r\n\r\n", 4);
-    assert_int_equal(metrics_http_parse_request(big, METRICS_MAX_REQUEST + 64, NULL),
-                     METRICS_ROUTE_TOO_LARGE);
+    memset(big + 26, 'a', METRICS_HTTP_MAX_REQUEST + 64 - 26);
+    memcpy(big + METRICS_HTTP_MAX_REQUEST + 60, "\r\n\r\n", 4);
+    assert_int_equal(metrics_http_parse_request(big, METRICS_HTTP_MAX_REQUEST + 64, NULL),
+                     METRICS_HTTP_TOO_LARGE);
     free(big);
-    assert_int_equal(metrics_http_parse_request(NULL, 0, &q), METRICS_ROUTE_INCOMPLETE);
+    assert_int_equal(metrics_http_parse_request(NULL, 0, &q), METRICS_HTTP_INCOMPLETE);
 }
 
 int main(void)

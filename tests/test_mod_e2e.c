@@ -46,8 +46,8 @@ static const char *guilds = "[{\"id\":\"200000000000000001\",\"name\":\"test gui
 
 static struct {
     fake_discord *fd;
-    frest *rest;
-    fcomfy *comfy;
+    fake_rest *rest;
+    fake_comfy *comfy;
     app *a;
     fb_config cfg;
     char db[128], outdir[128];
@@ -106,18 +106,18 @@ static int setup(void **state)
     W.fd = fake_discord_start(&o);
     assert_non_null(W.fd);
     W.rest = fake_discord_rest(W.fd);
-    fcomfy_opts co = {.steps = 2, .step_delay_ms = 20, .png_width = 32, .png_height = 32};
-    W.comfy = fcomfy_start(&co);
+    fake_comfy_opts co = {.steps = 2, .step_delay_ms = 20, .png_width = 32, .png_height = 32};
+    W.comfy = fake_comfy_start(&co);
     assert_non_null(W.comfy);
     snprintf(W.db, sizeof W.db, "/tmp/fb_mod_e2e_%d.db", (int)getpid());
     snprintf(W.outdir, sizeof W.outdir, "/tmp/fb_mod_e2e_out_%d", (int)getpid());
     unlink_db(W.db);
     fb_config *c = &W.cfg;
-    cfg_defaults(c);
+    fb_config_defaults(c);
     snprintf(c->discord_token, sizeof c->discord_token, "%s", TOKEN);
     snprintf(c->discord_api_base, sizeof c->discord_api_base, "%s", fake_discord_api_base(W.fd));
     c->comfyui_urls.count = 1;
-    snprintf(c->comfyui_urls.items[0], CFG_STR, "%s", fcomfy_url(W.comfy));
+    snprintf(c->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
     snprintf(c->db_path, sizeof c->db_path, "%s", W.db);
     snprintf(c->output_dir, sizeof c->output_dir, "%s", W.outdir);
     c->analytics_flush_ms = 20;
@@ -136,7 +136,7 @@ static int teardown(void **state)
     (void)state;
     app_set_config_args(0, NULL);
     assert_int_equal(app_stop(W.a), 0);
-    fcomfy_stop(W.comfy);
+    fake_comfy_stop(W.comfy);
     fake_discord_stop(W.fd);
     unlink_db(W.db);
     char cmd[200];
@@ -152,13 +152,13 @@ static int answer_of(uint64_t id, char *content, size_t cap, int *flags)
 {
     char prefix[64];
     snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    frest_filter f = {.method = "POST", .path_prefix = prefix};
-    assert_true(frest_wait(W.rest, &f, 1, 8000) >= 1);
-    frest_request *rq;
-    size_t n = frest_collect(W.rest, &f, &rq);
+    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
+    assert_true(fake_rest_wait(W.rest, &f, 1, 8000) >= 1);
+    fake_rest_request *rq;
+    size_t n = fake_rest_collect(W.rest, &f, &rq);
     assert_int_equal(n, 1); /* answered exactly once */
     cJSON *o = cJSON_Parse((const char *)rq[0].body);
-    frest_requests_free(rq, n);
+    fake_rest_requests_free(rq, n);
     assert_non_null(o);
     int type = cJSON_GetObjectItem(o, "type")->valueint;
     const cJSON *d = cJSON_GetObjectItem(o, "data");
@@ -242,8 +242,8 @@ static const char *prompt_opts(const char *prompt)
 
 static unsigned comfy_prompts(void)
 {
-    fcomfy_stats st;
-    fcomfy_get_stats(W.comfy, &st);
+    fake_comfy_stats st;
+    fake_comfy_get_stats(W.comfy, &st);
     return st.prompts_accepted + st.prompts_rejected;
 }
 
@@ -278,7 +278,7 @@ static void expect_sql(const char *sql, int64_t want)
 static void moderation_commands_are_registered(void **state)
 {
     (void)state;
-    char *cmds = frest_commands_json(W.rest, 0);
+    char *cmds = fake_rest_commands_json(W.rest, 0);
     assert_non_null(cmds);
     cJSON *arr = cJSON_Parse(cmds);
     free(cmds);
@@ -328,11 +328,11 @@ static void moderation_needs_permission(void **state)
     assert_int_equal(run("warnings", opts_sub(NULL, "show", "[]"), plain, out, sizeof out), 4);
     assert_non_null(strstr(out, "You have 0 of 2"));
     /* The refusals are recorded as failed uses. */
-    router_stats st;
+    router_counters st;
     /* (the router counts an interaction when Discord took its answer, which may come a moment
      * after the test saw the reply: wait up to 5 s) */
     for (int i = 0; i < 500; i++) {
-        router_stats_get(app_router(W.a), &st);
+        router_counters_get(app_router(W.a), &st);
         if (st.by[ROUTER_CMD_MODERATION][ROUTER_OUT_DENIED] >= 6) break;
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -592,8 +592,8 @@ static void regenerate_checks_the_current_rules(void **state)
     char regen[128] = "";
     uint64_t until = now_ms() + 15000;
     while (!regen[0] && now_ms() < until) {
-        frest_ix_state st;
-        assert_true(frest_interaction_state(W.rest, ix.id, &st));
+        fake_rest_ix_state st;
+        assert_true(fake_rest_interaction_state(W.rest, ix.id, &st));
         const char *p = st.original_json ? strstr(st.original_json, "\"fb:regen:") : NULL;
         if (p) sscanf(p + 1, "%127[^\"]", regen);
         free(st.original_json);
@@ -615,13 +615,13 @@ static void regenerate_checks_the_current_rules(void **state)
     assert_int_equal(answer_of(ix.id, out, sizeof out, &flags), 5);
     char prefix[256];
     snprintf(prefix, sizeof prefix, "/webhooks/%llu/%s", (unsigned long long)APP_ID, ix.token);
-    frest_filter ff = {.method = "POST", .path_prefix = prefix};
-    assert_true(frest_wait(W.rest, &ff, 1, 8000) >= 1);
-    frest_request *fq;
-    size_t fn = frest_collect(W.rest, &ff, &fq);
+    fake_rest_filter ff = {.method = "POST", .path_prefix = prefix};
+    assert_true(fake_rest_wait(W.rest, &ff, 1, 8000) >= 1);
+    fake_rest_request *fq;
+    size_t fn = fake_rest_collect(W.rest, &ff, &fq);
     assert_int_equal(fn, 1);
     cJSON *fo = cJSON_Parse((const char *)fq[0].body);
-    frest_requests_free(fq, fn);
+    fake_rest_requests_free(fq, fn);
     assert_non_null(fo);
     const cJSON *fc = cJSON_GetObjectItem(fo, "content");
     snprintf(out, sizeof out, "%s", cJSON_IsString(fc) ? fc->valuestring : "");

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config.h"
+#include "config/fb_config.h"
 #include "moderation/mod_access.h"
 #include "moderation/mod_cmd.h"
 #include "moderation/mod_filter.h"
@@ -185,8 +185,8 @@ static void test_access(void **state)
 {
     (void)state;
     fb_config *c = calloc(1, sizeof *c);
-    cfg_defaults(c);
-    snprintf(c->access_channels.items[0], CFG_STR, "111");
+    fb_config_defaults(c);
+    snprintf(c->access_channels.items[0], FB_CONFIG_STR, "111");
     c->access_channels.count = 1;
     snprintf(c->access_commands, sizeof c->access_commands,
              "{\"comfy\":{\"nsfw_only\":true,\"roles\":[\"555\"]},\"queue\":{\"dms\":true,"
@@ -221,7 +221,7 @@ static void test_access(void **state)
     snprintf(c->access_commands, sizeof c->access_commands, "{\"comfy\":{\"dms\":1}}");
     assert_int_equal(mod_access_build(&a, c, known, err, sizeof err), -1);
     snprintf(c->access_commands, sizeof c->access_commands, "{}");
-    snprintf(c->access_channels.items[0], CFG_STR, "general");
+    snprintf(c->access_channels.items[0], FB_CONFIG_STR, "general");
     assert_int_equal(mod_access_build(&a, c, known, err, sizeof err), -1);
     assert_non_null(strstr(err, "access_channels"));
     free(c);

@@ -17,7 +17,7 @@
 
 #include "analytics/an_commands.h"
 #include "analytics/an_stats.h"
-#include "comfy/result.h"
+#include "comfy/cres.h"
 #include "discord/reply.h"
 
 /* The message object of a body: `data` of a callback, else the body itself (edit, follow-up). */
@@ -72,7 +72,7 @@ static void analytics_reply_builders(void **state)
 static void result_builders(void **state)
 {
     (void)state;
-    comfy_job j;
+    cjob j;
     memset(&j, 0, sizeof j);
     j.id = 7;
     j.kind = COMFY_KIND_IMAGE;

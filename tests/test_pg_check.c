@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "app/app.h"
-#include "config/config.h"
-#include "test_pg.h"
+#include "config/fb_config.h"
+#include "tpg.h"
 
 static int check(const fb_config *c, char **text)
 {
@@ -30,11 +30,11 @@ static int check(const fb_config *c, char **text)
 /* Everything else points at closed loopback ports, so the other checks fail fast. */
 static void base_config(fb_config *c)
 {
-    cfg_defaults(c);
+    fb_config_defaults(c);
     snprintf(c->discord_token, sizeof c->discord_token, "check-token.fluxbot");
     snprintf(c->discord_api_base, sizeof c->discord_api_base, "http://127.0.0.1:1/api/v10");
     c->comfyui_urls.count = 1;
-    snprintf(c->comfyui_urls.items[0], CFG_STR, "http://127.0.0.1:1");
+    snprintf(c->comfyui_urls.items[0], FB_CONFIG_STR, "http://127.0.0.1:1");
     snprintf(c->db_path, sizeof c->db_path, "/tmp/fluxbot-pgcheck-%ld.db", (long)getpid());
     c->rest_timeout_ms = 2000;
 }

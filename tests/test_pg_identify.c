@@ -28,7 +28,7 @@
 #include "fakes/fake_discord.h"
 #include "pg/pg_conn.h"
 #include "pg/pg_idgate.h"
-#include "test_pg.h"
+#include "tpg.h"
 
 static uint64_t now_ms(void)
 {
@@ -151,7 +151,7 @@ static void test_three_claimers_never_closer_than_the_gap(void **state)
     tpg_close(&t);
 }
 
-static bool all_ready(const fgw_stats *s, void *ctx)
+static bool all_ready(const fake_gateway_stats *s, void *ctx)
 {
     (void)ctx;
     return s->ready_connections >= 3;
@@ -177,19 +177,19 @@ static void test_three_processes_start_at_once(void **state)
     fake_discord_options fo = {.token = "pgid-token.fluxbot", .shards = 3, .max_concurrency = 2};
     fake_discord *fd = fake_discord_start(&fo);
     assert_non_null(fd);
-    fcomfy_opts co = {.steps = 2, .png_width = 16, .png_height = 16};
-    fcomfy *comfy = fcomfy_start(&co);
+    fake_comfy_opts co = {.steps = 2, .png_width = 16, .png_height = 16};
+    fake_comfy *comfy = fake_comfy_start(&co);
     assert_non_null(comfy);
 
     e2e_child kids[3];
     memset(kids, 0, sizeof kids);
     for (int i = 0; i < 3; i++)
         tpg_spawn_shard(&kids[i], bin, dir, i, 3, "pgid-token.fluxbot", fake_discord_api_base(fd),
-                        fcomfy_url(comfy), t.url, supp, "debug", NULL);
+                        fake_comfy_url(comfy), t.url, supp, "debug", NULL);
     /* bucket 0 (shards 0 and 2) needs one 5 s (+ margin) wait; the ASan build starts slowly */
-    bool ready = fgw_wait(fake_discord_gateway(fd), all_ready, NULL, 90000);
-    fgw_stats gs;
-    fgw_get_stats(fake_discord_gateway(fd), &gs);
+    bool ready = fake_gateway_wait(fake_discord_gateway(fd), all_ready, NULL, 90000);
+    fake_gateway_stats gs;
+    fake_gateway_get_stats(fake_discord_gateway(fd), &gs);
     for (int i = 0; i < 3; i++) {
         e2e_signal(&kids[i], SIGTERM);
         if (e2e_wait(&kids[i], 20000) != 0) e2e_kill(&kids[i]);
@@ -210,7 +210,7 @@ static void test_three_processes_start_at_once(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(e2e_exit_code(&kids[i]), 0);
 
-    fcomfy_stop(comfy);
+    fake_comfy_stop(comfy);
     fake_discord_stop(fd);
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf %s", dir);

@@ -32,7 +32,7 @@
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
 #include "pg/pg_quota.h"
-#include "test_pg.h"
+#include "tpg.h"
 
 static char err[256];
 
@@ -235,7 +235,7 @@ static void test_unsigned_snowflakes(void **state)
     tpg_close(&t);
 }
 
-static bool all_ready(const fgw_stats *s, void *ctx)
+static bool all_ready(const fake_gateway_stats *s, void *ctx)
 {
     (void)ctx;
     return s->ready_connections >= 3;
@@ -246,9 +246,9 @@ static bool all_ready(const fgw_stats *s, void *ctx)
 static int outcome_of(fake_discord *fd, uint64_t id)
 {
     for (int i = 0; i < 600; i++) {
-        frest_ix_state st;
+        fake_rest_ix_state st;
         memset(&st, 0, sizeof st);
-        bool known = frest_interaction_state(fake_discord_rest(fd), id, &st);
+        bool known = fake_rest_interaction_state(fake_discord_rest(fd), id, &st);
         free(st.original_json);
         if (known && st.original_deleted && st.followups >= 1) return 1;
         if (known && st.edits >= 1 && !st.original_deleted) return 0;
@@ -279,16 +279,16 @@ static void test_user_limited_across_shard_processes(void **state)
     assert_non_null(fd);
     /* jobs that run long enough (4 steps of 2.5 s) to still hold their slot when the second
      * command comes, even on a slow machine */
-    fcomfy_opts co = {.steps = 4, .step_delay_ms = 2500, .png_width = 16, .png_height = 16};
-    fcomfy *comfy = fcomfy_start(&co);
+    fake_comfy_opts co = {.steps = 4, .step_delay_ms = 2500, .png_width = 16, .png_height = 16};
+    fake_comfy *comfy = fake_comfy_start(&co);
     assert_non_null(comfy);
     e2e_child kids[3];
     memset(kids, 0, sizeof kids);
     for (int i = 0; i < 3; i++)
         tpg_spawn_shard(&kids[i], bin, dir, i, 3, "pgq-token.fluxbot", fake_discord_api_base(fd),
-                        fcomfy_url(comfy), t.url, supp, "info",
+                        fake_comfy_url(comfy), t.url, supp, "info",
                         (const char *const[]){"--user-max-concurrent-jobs", "1", NULL});
-    bool ready = fgw_wait(fake_discord_gateway(fd), all_ready, NULL, 90000);
+    bool ready = fake_gateway_wait(fake_discord_gateway(fd), all_ready, NULL, 90000);
     /* guild g is on shard (g >> 22) % 3 */
     uint64_t guild[3];
     for (int k = 0; k < 3; k++)
@@ -324,7 +324,7 @@ static void test_user_limited_across_shard_processes(void **state)
     assert_int_equal(first, 0);  /* runs */
     assert_int_equal(second, 1); /* same user, another process: refused */
     assert_int_equal(other, 0);  /* another user: runs */
-    fcomfy_stop(comfy);
+    fake_comfy_stop(comfy);
     fake_discord_stop(fd);
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf %s", dir);

@@ -1,7 +1,7 @@
 /* The throw-away PostgreSQL server the test script starts (scripts/pg.sh), as the PostgreSQL
  * tests rely on it: version 15 or later, reachable on its Unix socket only (no TCP port), text
  * bound as parameters stays data, and each test's fresh database is its own. Fails under CI
- * when FLUXBOT_TEST_PG_URL is missing (test_pg.h). */
+ * when FLUXBOT_TEST_PG_URL is missing (tpg.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "test_pg.h"
+#include "tpg.h"
 
 static void test_server_version_and_socket_only(void **state)
 {

@@ -17,15 +17,15 @@
 #include "actors/analytics_writer.h"
 #include "actors/router.h"
 #include "analytics/an_confirm.h"
-#include "comfy/job.h"
+#include "comfy/cjob.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "util/util_time.h"
-#include "msgs/analytics_msgs.h"
-#include "msgs/comfy_msgs.h"
-#include "msgs/discord_msgs.h"
-#include "msgs/stats_msgs.h"
-#include "test_router_util.h"
+#include "msgs/an.h"
+#include "msgs/comfy.h"
+#include "msgs/rest.h"
+#include "msgs/stats.h"
+#include "trx.h"
 
 #define MAXREC 1024
 
@@ -195,7 +195,7 @@ static fx *fx_start(fx_tune tune)
                         .manager_role = "Bot Manager",
                         .sweep_ms = 50};
     if (tune) tune(&rc);
-    x->r = router_create(x->sys, &rc);
+    x->r = router_new(x->sys, &rc);
     assert_non_null(x->r);
     x->ra = router_actor(x->r);
     assert_int_equal(rt_system_start(x->sys), 0);
@@ -290,8 +290,8 @@ static const an_event *row(fx *x, size_t idx)
 
 static uint64_t outcome(fx *x, router_cmd c, router_outcome o)
 {
-    router_stats st;
-    router_stats_get(x->r, &st);
+    router_counters st;
+    router_counters_get(x->r, &st);
     return st.by[c][o];
 }
 
@@ -338,7 +338,7 @@ static void job_is_forwarded_only_after_the_defer_is_accepted(void **state)
     stand_answer_all(&x->rest, 204);
     /* the router forwards the resolved job: the runner applies its limits and runs it */
     assert_int_equal(stand_wait(&x->runner, MSG_COMFY_START, 1, 3000), 1);
-    comfy_job *j = ((comfy_start_msg *)stand_get(&x->runner, MSG_COMFY_START, 0))->job;
+    cjob *j = ((comfy_start_msg *)stand_get(&x->runner, MSG_COMFY_START, 0))->job;
     assert_int_equal(j->kind, COMFY_KIND_IMAGE);
     assert_int_equal(j->reply.interaction_id, id);
     assert_int_equal(j->reply.application_id, TRX_APP);
@@ -517,10 +517,10 @@ static void reset_stats_flow(void **state)
                        "{\"id\":\"61\",\"name\":\"Bot Manager\",\"permissions\":\"0\"}]}"));
     /* Router threads run in parallel: let the role event land before the command that needs
      * it (in the bot the gateway applies role events before reading the next frame). */
-    router_stats rs;
+    router_counters rs;
     uint64_t until = rt_now_ms() + 3000;
     do {
-        router_stats_get(x->r, &rs);
+        router_counters_get(x->r, &rs);
     } while (rs.role_events < 1 && rt_now_ms() < until && (util_sleep_ms(1), true));
     assert_int_equal(rs.role_events, 1);
     uint64_t mgr_roles[] = {61};
@@ -569,8 +569,8 @@ static void reset_stats_flow(void **state)
     const an_event *ev = row(x, 3);
     assert_string_equal(ev->command, "button:reset_confirm");
     assert_true(ev->success);
-    router_stats st;
-    router_stats_get(x->r, &st);
+    router_counters st;
+    router_counters_get(x->r, &st);
     assert_int_equal(st.resets, 1);
     assert_int_equal(st.role_events, 1);
 
@@ -787,8 +787,8 @@ static void unanswered_callbacks_time_out_and_late_answers_are_ignored(void **st
     stand_answer_all(&x->rest, 204); /* too late */
     settle();
     assert_int_equal(stand_count(&x->runner, MSG_COMFY_START), 0);
-    router_stats st;
-    router_stats_get(x->r, &st);
+    router_counters st;
+    router_counters_get(x->r, &st);
     assert_int_equal(st.stale_answers, 1);
     assert_int_equal(st.pending, 0);
     fx_stop(x);
@@ -821,8 +821,8 @@ static void a_full_pending_table_answers_busy(void **state)
         cJSON_Delete(cb);
     }
     assert_int_equal(busy, 1);
-    router_stats st;
-    router_stats_get(x->r, &st);
+    router_counters st;
+    router_counters_get(x->r, &st);
     assert_int_equal(st.pending, 2);
     assert_int_equal(st.pending_hwm, 2);
     stand_answer_all(&x->rest, 204);
@@ -901,7 +901,7 @@ static void burst_from_two_senders_is_answered_exactly_once(void **state)
     static bool seen[2][150];
     memset(seen, 0, sizeof seen);
     for (size_t i = 0; i < 300; i++) {
-        comfy_job *j = ((comfy_start_msg *)stand_get(&x->runner, MSG_COMFY_START, i))->job;
+        cjob *j = ((comfy_start_msg *)stand_get(&x->runner, MSG_COMFY_START, i))->job;
         uint64_t id = j->reply.interaction_id;
         int set = id >= 200000;
         size_t k = (size_t)(id - (set ? 200000 : 100000));

@@ -1,6 +1,6 @@
 /*
- * Unit tests of the router's pure modules: the pending table (src/router/pending.c) and the
- * command logic (src/router/cmd.c) against the shipped catalogue.
+ * Unit tests of the router's pure modules: the pending table (src/router/rpend.c) and the
+ * command logic (src/router/rcmd.c) against the shipped catalogue.
  * fluxbot-test: tsan
  */
 #include <setjmp.h>
@@ -12,10 +12,10 @@
 
 #include "analytics/an_confirm.h"
 #include "discord/gw_roles.h"
-#include "msgs/comfy_msgs.h"
-#include "router/cmd.h"
-#include "router/pending.h"
-#include "test_router_util.h"
+#include "msgs/comfy.h"
+#include "router/rcmd.h"
+#include "router/rpend.h"
+#include "trx.h"
 
 static trx_catalog *cat;
 

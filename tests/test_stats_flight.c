@@ -23,11 +23,11 @@ typedef struct shared_ctx {
     _Atomic unsigned calls;
     _Atomic unsigned started;
     int days[THREADS];
-    stats_answer answers[THREADS];
+    stats_flight_answer answers[THREADS];
     bool was_shared[THREADS];
 } shared_ctx;
 
-static void slow_compute(void *ctx, int days, int64_t now_ms, stats_answer *out)
+static void slow_compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *out)
 {
     shared_ctx *c = ctx;
     atomic_fetch_add(&c->calls, 1);

@@ -27,9 +27,9 @@
 #include "analytics/an_stats.h"
 #include "analytics/an_time.h"
 #include "fluxbot/log.h"
-#include "msgs/analytics_msgs.h"
-#include "msgs/discord_msgs.h"
-#include "msgs/stats_msgs.h"
+#include "msgs/an.h"
+#include "msgs/rest.h"
+#include "msgs/stats.h"
 #include "test_an_util.h"
 #include "test_app_lsan.h" /* the chart loads fontconfig */
 
@@ -73,7 +73,7 @@ typedef struct fx {
     char db[512];
     int logfd;
     rt_system *sys;
-    an_writer *w;
+    analytics_writer *w;
     stats_reporter *rep;
     rt_actor *rest;
     rt_actor *done;
@@ -101,7 +101,7 @@ static int teardown(void **state)
 {
     fx *f = *state;
     rt_system_free(f->sys);
-    an_writer_free(f->w);
+    analytics_writer_free(f->w);
     stats_reporter_free(f->rep);
     for (int i = 0; i < f->fr.n; i++)
         rt_msg_free(&f->fr.reqs[i]->hdr);
@@ -119,7 +119,8 @@ static int start(fx *f, bool with_writer, const char *reporter_db)
 {
     f->sys = rt_system_new();
     if (with_writer) {
-        f->w = an_writer_new(f->sys, &(an_writer_config){.db_path = f->db, .flush_ms = 5});
+        f->w = analytics_writer_new(f->sys,
+                                    &(analytics_writer_config){.db_path = f->db, .flush_ms = 5});
         assert_non_null(f->w);
     }
     f->rep = stats_reporter_new(
@@ -151,7 +152,7 @@ static void wait_sem(sem_t *s)
 
 static void record_fixture(fx *f)
 {
-    rt_actor *w = an_writer_actor(f->w);
+    rt_actor *w = analytics_writer_actor(f->w);
     const char *cmds[] = {"comfy", "comfy", "redux", "stats", "comfy", "video"};
     for (int i = 0; i < 6; i++) {
         an_command_event e = {.command = cmds[i],
@@ -284,7 +285,7 @@ static void test_answers_with_the_embed(void **state)
         an_stats *s = malloc(sizeof *s);
         assert_int_equal(an_reader_stats(r, days[i], NOW, s, err, sizeof err), 0);
         cJSON *embed = an_stats_embed(s);
-        char *want = dstats_edit_json(embed, AN_CHART_FILENAME);
+        char *want = stats_reply_edit_json(embed, AN_CHART_FILENAME);
         cJSON_Delete(embed);
         assert_string_equal(req->json, want);
         free(want);
@@ -313,8 +314,8 @@ static void test_answers_with_the_embed(void **state)
     cJSON_Delete(j);
     an_reader_close(r);
 
-    stats_reporter_metrics m;
-    stats_reporter_metrics_get(f->rep, &m);
+    stats_reporter_counters m;
+    stats_reporter_counters_get(f->rep, &m);
     assert_int_equal(m.answered, 8);
     assert_int_equal(m.failed + m.rejected, 0);
 }
@@ -323,7 +324,7 @@ static void test_reads_while_the_writer_commits(void **state)
 {
     fx *f = *state;
     assert_int_equal(start(f, true, NULL), 0);
-    rt_actor *w = an_writer_actor(f->w);
+    rt_actor *w = analytics_writer_actor(f->w);
     for (int round = 0; round < 20; round++) {
         for (int i = 0; i < 200; i++) {
             an_command_event e = {
@@ -334,8 +335,8 @@ static void test_reads_while_the_writer_commits(void **state)
     }
     for (int i = 0; i < 20; i++)
         wait_sem(&f->fr.sem);
-    stats_reporter_metrics m;
-    stats_reporter_metrics_get(f->rep, &m);
+    stats_reporter_counters m;
+    stats_reporter_counters_get(f->rep, &m);
     assert_int_equal(m.answered, 20);
     assert_int_equal(m.failed, 0);
 }
@@ -351,9 +352,9 @@ static void test_malformed_queries(void **state)
     wait_sem(&f->fr.sem);
     /* The three rejected queries send nothing; the reporter handles its mailbox in order per
      * sender, so once the answer to 4 is here the others were seen. */
-    stats_reporter_metrics m;
+    stats_reporter_counters m;
     for (int i = 0; i < 1000; i++) {
-        stats_reporter_metrics_get(f->rep, &m);
+        stats_reporter_counters_get(f->rep, &m);
         if (m.rejected == 3) break;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);

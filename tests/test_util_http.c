@@ -21,11 +21,11 @@ static bool always(void *ctx)
 static void test_get_is_bounded_and_identified(void **state)
 {
     (void)state;
-    frest_config fc = {.token = "http-test-token", .application_id = 77};
-    frest *f = frest_start(&fc);
+    fake_rest_config fc = {.token = "http-test-token", .application_id = 77};
+    fake_rest *f = fake_rest_start(&fc);
     assert_non_null(f);
     char url[256];
-    snprintf(url, sizeof url, "%s/users/@me", frest_base_url(f));
+    snprintf(url, sizeof url, "%s/users/@me", fake_rest_base_url(f));
 
     util_http_res res;
     util_http_opts o = {.authorization = "Bot http-test-token", .timeout_ms = 5000};
@@ -34,12 +34,12 @@ static void test_get_is_bounded_and_identified(void **state)
     assert_non_null(res.body);
     assert_int_equal(strlen(res.body), res.len);
     util_http_res_free(&res);
-    frest_request *reqs = NULL;
-    size_t n = frest_collect(f, &(frest_filter){.path_prefix = "/users/@me"}, &reqs);
+    fake_rest_request *reqs = NULL;
+    size_t n = fake_rest_collect(f, &(fake_rest_filter){.path_prefix = "/users/@me"}, &reqs);
     assert_int_equal(n, 1);
     assert_string_equal(reqs[0].user_agent, UTIL_HTTP_USER_AGENT);
     assert_string_equal(reqs[0].authorization, "Bot http-test-token");
-    frest_requests_free(reqs, n);
+    fake_rest_requests_free(reqs, n);
 
     /* a body over the cap fails the call instead of filling memory */
     o.max_bytes = 8;
@@ -49,7 +49,7 @@ static void test_get_is_bounded_and_identified(void **state)
     util_http_res_free(&res);
 
     /* the cancel hook stops a transfer (an actor asked to stop) */
-    frest_script(f, "GET", "/users", FREST_FAULT_DELAY, 2000, 1);
+    fake_rest_script(f, "GET", "/users", FAKE_REST_FAULT_DELAY, 2000, 1);
     o.max_bytes = 0;
     o.cancel = always;
     assert_int_equal(util_http_get(url, &o, &res), -1);
@@ -63,7 +63,7 @@ static void test_get_is_bounded_and_identified(void **state)
     assert_int_equal(res.status, 0);
     assert_true(res.error[0] != '\0');
     util_http_res_free(&res);
-    frest_stop(f);
+    fake_rest_stop(f);
 }
 
 int main(void)

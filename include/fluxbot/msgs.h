@@ -8,10 +8,10 @@
  *
  * Message type numbers are partitioned by module so modules can add types independently:
  *   0..99     runtime            (this header)
- *   100..199  discord            (src/msgs/discord_msgs.h)
- *   200..299  analytics          (src/msgs/analytics_msgs.h)
- *   300..399  comfy / jobs       (src/msgs/comfy_msgs.h)
- *   400..499  stats reporter     (src/msgs/stats_msgs.h)
+ *   100..199  discord            (src/msgs/rest.h)
+ *   200..299  analytics          (src/msgs/an.h)
+ *   300..399  comfy / jobs       (src/msgs/comfy.h)
+ *   400..499  stats reporter     (src/msgs/stats.h)
  *   500..599  router / app       (reserved; no message of this range exists yet)
  *   900..999  tests and benchmarks
  */

@@ -4,7 +4,7 @@
  * the contract.
  *
  * State is touched by the writer thread only, except the counters (atomics, read by
- * an_writer_metrics_get from any thread).
+ * analytics_writer_counters_get from any thread).
  */
 #include "actors/analytics_writer.h"
 
@@ -20,13 +20,13 @@
 #include "analytics/an_sqlerr.h"
 #include "analytics/an_store.h"
 #include "fluxbot/log.h"
-#include "msgs/analytics_msgs.h"
+#include "msgs/an.h"
 #include "util/util_time.h"
 
 #define WHO "analytics"
 #define RESET_RETRY_MS 3000 /* a reset or flush request waits this long on a busy database */
 
-struct an_writer {
+struct analytics_writer {
     rt_actor *actor;
     char db_path[512];
     size_t batch_max;
@@ -102,7 +102,7 @@ static uint64_t backoff_ms(int rc, unsigned failures)
     return ms < 30000 ? ms : 30000;
 }
 
-static void note_failure(an_writer *w, int rc, const char *err)
+static void note_failure(analytics_writer *w, int rc, const char *err)
 {
     w->failures++;
     atomic_fetch_add(&w->retries, 1);
@@ -117,7 +117,7 @@ static void note_failure(an_writer *w, int rc, const char *err)
     w->last_rc = rc;
 }
 
-static void note_success(an_writer *w)
+static void note_success(analytics_writer *w)
 {
     if (w->failures)
         LOG_WARN(WHO, "writes to '%s' recovered after %u failed attempts", w->db_path, w->failures);
@@ -128,12 +128,12 @@ static void note_success(an_writer *w)
 
 /* ---- the file behind db_path ---------------------------------------------------------------- */
 
-static void sidecar_name(const an_writer *w, const char *suffix, char *out, size_t n)
+static void sidecar_name(const analytics_writer *w, const char *suffix, char *out, size_t n)
 {
     snprintf(out, n, "%s%s", w->db_path, suffix);
 }
 
-static void note_sidecar(an_writer *w, struct sidecar *sc, const char *suffix)
+static void note_sidecar(analytics_writer *w, struct sidecar *sc, const char *suffix)
 {
     char name[sizeof w->db_path + 8];
     sidecar_name(w, suffix, name, sizeof name);
@@ -146,14 +146,14 @@ static void note_sidecar(an_writer *w, struct sidecar *sc, const char *suffix)
 }
 
 /* Called while db_path is known to name our file: the sidecars named after it are ours too. */
-static void note_sidecars(an_writer *w)
+static void note_sidecars(analytics_writer *w)
 {
     if (!w->wal.known) note_sidecar(w, &w->wal, "-wal");
     if (!w->shm.known) note_sidecar(w, &w->shm, "-shm");
 }
 
 /* Removes a sidecar named after db_path if it is still the one our old connection used. */
-static void drop_sidecar(an_writer *w, struct sidecar *sc, const char *suffix)
+static void drop_sidecar(analytics_writer *w, struct sidecar *sc, const char *suffix)
 {
     char name[sizeof w->db_path + 8];
     sidecar_name(w, suffix, name, sizeof name);
@@ -164,7 +164,7 @@ static void drop_sidecar(an_writer *w, struct sidecar *sc, const char *suffix)
     sc->known = false;
 }
 
-static void note_identity(an_writer *w)
+static void note_identity(analytics_writer *w)
 {
     struct stat st;
     w->db_known = stat(w->db_path, &st) == 0;
@@ -179,7 +179,7 @@ static void note_identity(an_writer *w)
 /* True when db_path no longer names the file the store has open: another file was renamed
  * over it, or it was removed or renamed away. One stat(2) per check, made around every
  * commit, so it costs nothing next to the transaction. */
-static bool db_replaced(an_writer *w)
+static bool db_replaced(analytics_writer *w)
 {
     if (!w->db_known) return false;
     struct stat st;
@@ -191,7 +191,7 @@ static bool db_replaced(an_writer *w)
  * schema when nothing is there; refusing, and touching nothing, when what is there is not a
  * fluxbot database). Pending events move to the new file's sequence. SQLITE_OK, or the error
  * with err; the store is then NULL and every later attempt tries again. */
-static int reopen(an_writer *w, char *err, size_t errlen)
+static int reopen(analytics_writer *w, char *err, size_t errlen)
 {
     if (w->store) {
         /* The old file's WAL is still named after db_path, and SQLite leaves it there when it
@@ -221,7 +221,7 @@ static int reopen(an_writer *w, char *err, size_t errlen)
 
 /* Makes sure the store is open on the file db_path names. False with rc/err when it cannot be
  * (the events stay pending and the caller schedules a retry). */
-static bool ensure_store(an_writer *w, int *rc, char *err, size_t errlen)
+static bool ensure_store(analytics_writer *w, int *rc, char *err, size_t errlen)
 {
     if (w->store && !db_replaced(w)) return true;
     if (w->store) {
@@ -238,7 +238,7 @@ static bool ensure_store(an_writer *w, int *rc, char *err, size_t errlen)
 
 /* ---- batches ------------------------------------------------------------------------------- */
 
-static void drop_front(an_writer *w, size_t n)
+static void drop_front(analytics_writer *w, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         rt_msg_free(&w->pending[i]->hdr);
@@ -250,7 +250,7 @@ static void drop_front(an_writer *w, size_t n)
 /* SQLite refused a chunk for its content: write the events one by one so one bad event cannot
  * hold back the others; the ones refused on their own are logged and dropped. Returns the
  * environmental error that stopped it, or SQLITE_OK. */
-static int write_singly(an_writer *w, size_t n, char *err, size_t errlen)
+static int write_singly(analytics_writer *w, size_t n, char *err, size_t errlen)
 {
     while (n--) {
         const an_event *ev = &w->pending[0]->ev;
@@ -270,7 +270,7 @@ static int write_singly(an_writer *w, size_t n, char *err, size_t errlen)
 
 /* Commits every pending event in chunks of batch_max. True when nothing is left pending; on an
  * environmental failure the events stay, the retry is scheduled and it returns false. */
-static bool flush_pending(an_writer *w)
+static bool flush_pending(analytics_writer *w)
 {
     char err[512];
     while (w->npending) {
@@ -309,7 +309,7 @@ static bool flush_pending(an_writer *w)
 }
 
 /* Keeps retrying until everything is committed or deadline (monotonic ms) passes. */
-static bool flush_until(an_writer *w, uint64_t deadline)
+static bool flush_until(analytics_writer *w, uint64_t deadline)
 {
     for (;;) {
         if (flush_pending(w)) return true;
@@ -321,7 +321,7 @@ static bool flush_until(an_writer *w, uint64_t deadline)
 }
 
 /* The batch is due: full, or its oldest event waited flush_ms; not while backing off. */
-static void maybe_flush(an_writer *w, uint64_t now)
+static void maybe_flush(analytics_writer *w, uint64_t now)
 {
     if (!w->npending) return;
     if (w->retry_at && now < w->retry_at) return;
@@ -330,7 +330,7 @@ static void maybe_flush(an_writer *w, uint64_t now)
 }
 
 /* Makes sure a timer tick arrives when the pending batch next needs attention. */
-static void arm_timer(an_writer *w, uint64_t now)
+static void arm_timer(analytics_writer *w, uint64_t now)
 {
     if (!w->npending) return;
     uint64_t due = w->retry_at ? w->retry_at : w->batch_open_ms + w->flush_ms;
@@ -340,7 +340,7 @@ static void arm_timer(an_writer *w, uint64_t now)
     w->timer_due = due;
 }
 
-static void accept_event(an_writer *w, an_event_msg *m)
+static void accept_event(analytics_writer *w, an_event_msg *m)
 {
     if (m->ev.seq < w->floor && an_event_is_statistic(m->ev.kind)) {
         /* Recorded before a reset that was already carried out: it is part of what the
@@ -374,7 +374,7 @@ static void reply(an_control_msg *req, uint16_t type, uint64_t rows, const char 
     if (rt_send_spill(req->reply_to, &d->hdr) != 0) rt_msg_free(&d->hdr);
 }
 
-static void do_reset(an_writer *w, an_control_msg *req)
+static void do_reset(analytics_writer *w, an_control_msg *req)
 {
     uint64_t cut = w->base + req->seq; /* stored seq of the first event to keep */
     uint64_t deadline = rt_now_ms() + RESET_RETRY_MS, deleted = 0;
@@ -411,7 +411,7 @@ static void do_reset(an_writer *w, an_control_msg *req)
     reply(req, MSG_AN_RESET_DONE, deleted, NULL);
 }
 
-static void do_flush(an_writer *w, an_control_msg *req)
+static void do_flush(analytics_writer *w, an_control_msg *req)
 {
     bool ok = flush_until(w, rt_now_ms() + RESET_RETRY_MS);
     char err[160] = "";
@@ -427,7 +427,7 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
 {
     (void)self;
     (void)index;
-    an_writer *w = state;
+    analytics_writer *w = state;
     char err[768];
     w->store = an_store_open(w->db_path, err, sizeof err);
     if (!w->store) {
@@ -445,7 +445,7 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
 static void on_message(rt_actor *self, void *state, rt_msg *m)
 {
     (void)self;
-    an_writer *w = state;
+    analytics_writer *w = state;
     switch (m->type) {
     case MSG_AN_EVENT:
         accept_event(w, (an_event_msg *)m);
@@ -472,7 +472,7 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
     rt_msg_free(m);
 }
 
-static void shutdown_flush(an_writer *w)
+static void shutdown_flush(analytics_writer *w)
 {
     if (!w->stop_deadline) w->stop_deadline = rt_now_ms() + w->shutdown_retry_ms;
     flush_until(w, w->stop_deadline);
@@ -480,7 +480,7 @@ static void shutdown_flush(an_writer *w)
 
 static void on_idle(rt_actor *self, void *state)
 {
-    an_writer *w = state;
+    analytics_writer *w = state;
     if (rt_actor_stop_requested(self)) {
         shutdown_flush(w);
         return;
@@ -500,7 +500,7 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
 {
     (void)self;
     (void)index;
-    an_writer *w = state;
+    analytics_writer *w = state;
     if (!w->store && !w->db_known) return; /* the start failed: nothing was accepted */
     shutdown_flush(w);
     if (w->npending) {
@@ -513,16 +513,16 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
     }
     an_store_close(w->store);
     w->store = NULL;
-    an_writer_metrics m;
-    an_writer_metrics_get(w, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(w, &m);
     LOG_INFO(WHO, "closed: %llu events written in %llu batches, %llu retries",
              (unsigned long long)m.rows_written, (unsigned long long)m.batches,
              (unsigned long long)m.retries);
 }
 
-an_writer *an_writer_new(rt_system *sys, const an_writer_config *cfg)
+analytics_writer *analytics_writer_new(rt_system *sys, const analytics_writer_config *cfg)
 {
-    an_writer *w = calloc(1, sizeof *w);
+    analytics_writer *w = calloc(1, sizeof *w);
     if (!w) abort();
     snprintf(w->db_path, sizeof w->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
     w->batch_max = cfg && cfg->batch_max ? cfg->batch_max : 512;
@@ -551,12 +551,12 @@ an_writer *an_writer_new(rt_system *sys, const an_writer_config *cfg)
     return w;
 }
 
-rt_actor *an_writer_actor(an_writer *w)
+rt_actor *analytics_writer_actor(analytics_writer *w)
 {
     return w ? w->actor : NULL;
 }
 
-void an_writer_metrics_get(an_writer *w, an_writer_metrics *out)
+void analytics_writer_counters_get(analytics_writer *w, analytics_writer_counters *out)
 {
     out->accepted = atomic_load(&w->accepted);
     out->rows_written = atomic_load(&w->rows_written);
@@ -572,7 +572,7 @@ void an_writer_metrics_get(an_writer *w, an_writer_metrics *out)
     out->lag_ms = out->pending && oldest && now > oldest ? now - oldest : 0;
 }
 
-void an_writer_free(an_writer *w)
+void analytics_writer_free(analytics_writer *w)
 {
     if (!w) return;
     for (size_t i = 0; i < w->npending; i++)

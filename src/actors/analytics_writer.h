@@ -12,7 +12,7 @@
  * SQLite failures never drop accepted events: the batch stays in memory and is retried (busy
  * or locked: 5 ms doubling to 1 s; disk full, read-only, corrupt, I/O: 1 s doubling to 30 s),
  * with the cause logged. At shutdown the writer keeps retrying for shutdown_retry_ms, then
- * logs how many events could not be written and why (an_writer_metrics.lost; the app then
+ * logs how many events could not be written and why (analytics_writer_counters.lost; the app then
  * exits non-zero).
  *
  * The database file replaced at run time: before and after every commit the writer checks
@@ -32,7 +32,7 @@
 
 #include "fluxbot/runtime.h"
 
-typedef struct an_writer_config {
+typedef struct analytics_writer_config {
     const char *db_path;          /* created when missing */
     unsigned batch_max;           /* events per transaction, at most (0 = 512) */
     unsigned flush_ms;            /* longest an accepted event waits for its commit (0 = 200) */
@@ -40,9 +40,9 @@ typedef struct an_writer_config {
     unsigned shutdown_retry_ms;   /* how long a stop keeps retrying a failing database
                                      (0 = 10000) */
     uint64_t result_retention_ms; /* results older than this are deleted (0 = kept) */
-} an_writer_config;
+} analytics_writer_config;
 
-typedef struct an_writer_metrics {
+typedef struct analytics_writer_counters {
     uint64_t accepted;         /* events taken into a batch */
     uint64_t rows_written;     /* events committed */
     uint64_t batches;          /* transactions committed */
@@ -54,17 +54,17 @@ typedef struct an_writer_metrics {
     uint64_t pending;     /* accepted, not yet committed */
     uint64_t lag_ms;      /* how long the oldest uncommitted event has waited (0 when none) */
     uint64_t db_replaced; /* times db_path was found naming another file (or none) */
-} an_writer_metrics;
+} analytics_writer_counters;
 
-typedef struct an_writer an_writer;
+typedef struct analytics_writer analytics_writer;
 
 /* Adds the writer actor (named "analytics") to sys. It opens the database when the system
  * starts; if that fails the start fails, with the path and the SQLite cause logged. The
- * handle owns the actor's state: free it with an_writer_free after rt_system_free. */
-an_writer *an_writer_new(rt_system *sys, const an_writer_config *cfg);
-rt_actor *an_writer_actor(an_writer *w);
+ * handle owns the actor's state: free it with analytics_writer_free after rt_system_free. */
+analytics_writer *analytics_writer_new(rt_system *sys, const analytics_writer_config *cfg);
+rt_actor *analytics_writer_actor(analytics_writer *w);
 /* Any thread, any time (also after the system stopped). */
-void an_writer_metrics_get(an_writer *w, an_writer_metrics *out);
-void an_writer_free(an_writer *w);
+void analytics_writer_counters_get(analytics_writer *w, analytics_writer_counters *out);
+void analytics_writer_free(analytics_writer *w);
 
 #endif

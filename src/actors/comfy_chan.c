@@ -51,8 +51,8 @@ bool comfy_chan_take_image(comfy_chan *c, char node[CPROTO_ID_MAX], uint8_t **da
 
 static bool is_terminal(const cproto_event *e)
 {
-    return e->type == CP_EV_SUCCESS || e->type == CP_EV_ERROR || e->type == CP_EV_INTERRUPTED ||
-           (e->type == CP_EV_EXECUTING && e->node_null);
+    return e->type == CPROTO_EV_SUCCESS || e->type == CPROTO_EV_ERROR ||
+           e->type == CPROTO_EV_INTERRUPTED || (e->type == CPROTO_EV_EXECUTING && e->node_null);
 }
 
 /* Caller holds c->mu. A full channel drops progress first; terminal events always get in. */

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "comfy/comfy_proto.h"
+#include "comfy/cproto.h"
 
 typedef struct comfy_chan {
     pthread_mutex_t mu;

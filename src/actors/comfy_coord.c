@@ -17,13 +17,13 @@
 #include "actors/comfy_runner.h" /* the actors' names */
 #include "analytics/an_record.h"
 #include "analytics/an_results.h"
-#include "comfy/limits.h"
-#include "comfy/result.h"
+#include "comfy/lim.h"
+#include "comfy/cres.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
 #include "moderation/mod_state.h"
-#include "msgs/comfy_msgs.h"
+#include "msgs/comfy.h"
 #include "pg/pg_conn.h"
 #include "pg/pg_quota.h"
 #include "util/util_assert.h"
@@ -48,7 +48,7 @@ typedef struct co_job {
     comfy_kind kind;
     char command[COMFY_CMD_MAX + 1];
     char snippet[80];
-    comfy_job *job; /* owned while waiting; NULL once a worker has it */
+    cjob *job; /* owned while waiting; NULL once a worker has it */
     bool running;
     prog_phase phase;
     unsigned position, percent;
@@ -59,7 +59,7 @@ typedef struct co_job {
 
 typedef struct co_record {
     uint64_t id;
-    comfy_job *params; /* owned */
+    cjob *params; /* owned */
     bool success, is_image;
     char view_url[1800];
 } co_record;
@@ -141,7 +141,7 @@ static co_job *co_find(comfy_coord *co, uint64_t id)
     return NULL;
 }
 
-static co_job *co_add(comfy_coord *co, comfy_job *job)
+static co_job *co_add(comfy_coord *co, cjob *job)
 {
     if (co->nactive == co->cap_active) {
         co->cap_active = co->cap_active ? co->cap_active * 2 : 32;
@@ -382,7 +382,7 @@ static void limits_finish(comfy_coord *co, uint64_t user_id)
 
 /* Admission of a resolved job (the router has answered its interaction): the limits, then the
  * waiting line. Returns false (and answers) when refused. */
-static bool admit(comfy_coord *co, comfy_job *job)
+static bool admit(comfy_coord *co, cjob *job)
 {
     if (co->stopping) {
         reject_late(co, &job->reply,
@@ -428,7 +428,7 @@ static bool admit(comfy_coord *co, comfy_job *job)
 
 static void on_start(comfy_coord *co, comfy_start_msg *m)
 {
-    comfy_job *job = m->job;
+    cjob *job = m->job;
     m->job = NULL;
     if (job) admit(co, job);
 }
@@ -536,7 +536,7 @@ static int record_load(comfy_coord *co, uint64_t job_id, co_record *out)
         return -1;
     }
     if (found == 0) return 0;
-    comfy_job *j = cjob_from_json(row.params, job_id, err, sizeof err);
+    cjob *j = cjob_from_json(row.params, job_id, err, sizeof err);
     if (!j) {
         LOG_WARN("comfy", "stored result %" PRIu64 " is unreadable: %s", job_id, err);
         an_result_row_free(&row);
@@ -585,11 +585,11 @@ static void on_button(comfy_coord *co, comfy_button_msg *b)
         }
         rec = &stored;
     }
-    comfy_job *job;
+    cjob *job;
     if (b->action == COMFY_BUTTON_REGENERATE) {
         /* Rules may have changed since the result was made: no GPU time for a prompt the
          * filter refuses now (not counted as a violation: it passed when it was typed). */
-        const comfy_job *src = rec->params;
+        const cjob *src = rec->params;
         bool refused = false;
         mod_hit hit;
         /* Every text the user typed: the prompt and the declared text options (a negative

@@ -1,6 +1,6 @@
 /*
  * comfy_coord: the runner's coordinator ("comfy" actor, one thread, never blocks). It takes the
- * router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, src/msgs/comfy_msgs.h), all already
+ * router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, src/msgs/comfy.h), all already
  * acknowledged by the router, applies the per-user and global limits (and the bot-wide ones in
  * PostgreSQL when db_url says so), keeps the waiting line, hands jobs to idle workers
  * (MSG_COMFY_RUN, reply_to = itself), takes their status and done messages, delivers the final
@@ -30,7 +30,7 @@
 #include "actors/comfy_servers.h"
 #include "actors/comfy_worker.h"
 #include "actors/comfy_ws.h"
-#include "comfy/workflow.h"
+#include "comfy/wf.h"
 #include "fluxbot/runtime.h"
 
 struct mod_state;

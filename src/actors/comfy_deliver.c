@@ -213,8 +213,8 @@ void comfy_deliver_on_result(comfy_deliver *d, const rest_res_msg *res)
     bool ok = res->status >= 200 && res->status < 300;
     if (e->stage == DLV_FINAL) {
         comfy_outcome_record(d->cfg.analytics, &e->out, ok);
-        dmsg_ref ref;
-        if (ok && d->cfg.analytics && dmsg_parse_ref(res->body, res->body_len, &ref)) {
+        message_ref ref;
+        if (ok && d->cfg.analytics && message_ref_parse(res->body, res->body_len, &ref)) {
             /* Delivered: the message that shows it, for the stored result. */
             an_result_msg_event me = {.job_id = job_id,
                                       .user_id = e->out.user_id,

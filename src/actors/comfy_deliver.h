@@ -17,7 +17,7 @@
 
 #include "actors/comfy_outcome.h"
 #include "fluxbot/runtime.h"
-#include "msgs/discord_msgs.h"
+#include "msgs/rest.h"
 
 /* Cookie of a delivery step's REST answer: this bit | job id. */
 #define COMFY_DELIVER_COOKIE_BIT (1ULL << 63)

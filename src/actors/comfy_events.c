@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "actors/comfy_events.h"
-#include "comfy/image.h"
+#include "comfy/img.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "util/util_time.h"
@@ -93,14 +93,14 @@ void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
     FB_ASSERT_OWNER(&r->ws_thread);
     if (server >= r->srv->n) return;
     switch (ev->type) {
-    case CP_EV_STATUS:
+    case CPROTO_EV_STATUS:
         comfy_servers_queue_remaining(r->srv, server, ev->queue_remaining);
         return;
-    case CP_EV_PREVIEW:
-    case CP_EV_TEXT:
-    case CP_EV_FEATURE_FLAGS:
-    case CP_EV_PROGRESS_STATE: /* progress carries what we show */
-    case CP_EV_UNKNOWN:
+    case CPROTO_EV_PREVIEW:
+    case CPROTO_EV_TEXT:
+    case CPROTO_EV_FEATURE_FLAGS:
+    case CPROTO_EV_PROGRESS_STATE: /* progress carries what we show */
+    case CPROTO_EV_UNKNOWN:
         return;
     default:
         break;
@@ -111,10 +111,11 @@ void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
         /* old servers and reconnects: events without prompt_id belong to the last started one */
         if (!sv->last_pid[0]) return;
         memcpy(e.prompt_id, sv->last_pid, sizeof e.prompt_id);
-    } else if (e.type == CP_EV_EXECUTION_START || (e.type == CP_EV_EXECUTING && !e.node_null)) {
+    } else if (e.type == CPROTO_EV_EXECUTION_START ||
+               (e.type == CPROTO_EV_EXECUTING && !e.node_null)) {
         memcpy(sv->last_pid, e.prompt_id, sizeof sv->last_pid);
     }
-    if (e.type == CP_EV_EXECUTING)
+    if (e.type == CPROTO_EV_EXECUTING)
         snprintf(sv->last_node, sizeof sv->last_node, "%s", e.node_null ? "" : e.node);
     pthread_mutex_lock(&r->mu);
     comfy_reg *g = reg_find(r, server, e.prompt_id);
@@ -145,7 +146,7 @@ void comfy_events_on_binary(void *ctx, unsigned server, const cproto_event *ev,
 {
     comfy_events *r = ctx;
     FB_ASSERT_OWNER(&r->ws_thread);
-    if (server >= r->srv->n || ev->type != CP_EV_PREVIEW) return;
+    if (server >= r->srv->n || ev->type != CPROTO_EV_PREVIEW) return;
     if (ev->preview_offset > len || ev->preview_len > len - ev->preview_offset) return;
     const uint8_t *img = frame + ev->preview_offset;
     /* SaveImageWebsocket sends PNGs (format 2); latent previews are JPEGs and not results */

@@ -27,7 +27,7 @@
 
 #include "actors/comfy_chan.h"
 #include "actors/comfy_servers.h"
-#include "comfy/comfy_proto.h"
+#include "comfy/cproto.h"
 #include "fluxbot/runtime.h"
 #include "util/util_assert.h"
 

@@ -138,29 +138,29 @@ static int perform(comfy_http *h, const char *url, size_t max, long timeout_ms,
 
 static dlpol_fail policy_fail(dlpol_verdict v)
 {
-    return v == DLPOL_SCHEME    ? DLFAIL_SCHEME
-           : v == DLPOL_BAD_URL ? DLFAIL_BAD_URL
-                                : DLFAIL_HOST_NOT_ALLOWED;
+    return v == DLPOL_SCHEME    ? DLPOL_FAIL_SCHEME
+           : v == DLPOL_BAD_URL ? DLPOL_FAIL_BAD_URL
+                                : DLPOL_FAIL_HOST_NOT_ALLOWED;
 }
 
 static dlpol_fail curl_fail(CURLcode rc, bool too_large)
 {
-    if (too_large || rc == CURLE_FILESIZE_EXCEEDED) return DLFAIL_TOO_LARGE;
+    if (too_large || rc == CURLE_FILESIZE_EXCEEDED) return DLPOL_FAIL_TOO_LARGE;
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
-        return DLFAIL_TIMEOUT;
+        return DLPOL_FAIL_TIMEOUT;
     case CURLE_UNSUPPORTED_PROTOCOL:
-        return DLFAIL_SCHEME;
+        return DLPOL_FAIL_SCHEME;
     case CURLE_URL_MALFORMAT:
-        return DLFAIL_BAD_URL;
+        return DLPOL_FAIL_BAD_URL;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
-        return DLFAIL_CONNECT;
+        return DLPOL_FAIL_CONNECT;
     default:
-        return DLFAIL_NETWORK;
+        return DLPOL_FAIL_NETWORK;
     }
 }
 
@@ -168,7 +168,7 @@ int comfy_http_download(comfy_http *h, const char *url, const dlpol *policy, siz
                         long timeout_ms, comfy_http_res *out, dlpol_fail *fail)
 {
     memset(out, 0, sizeof *out);
-    *fail = DLFAIL_NONE;
+    *fail = DLPOL_FAIL_NONE;
     char cur[4096];
     snprintf(cur, sizeof cur, "%s", url ? url : "");
     uint64_t deadline = rt_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1);
@@ -186,7 +186,7 @@ int comfy_http_download(comfy_http *h, const char *url, const dlpol *policy, siz
         }
         uint64_t now = rt_now_ms();
         if (now >= deadline) {
-            *fail = DLFAIL_TIMEOUT;
+            *fail = DLPOL_FAIL_TIMEOUT;
             snprintf(out->error, sizeof out->error, "%s", dlpol_fail_name(*fail));
             return -1;
         }
@@ -204,11 +204,11 @@ int comfy_http_download(comfy_http *h, const char *url, const dlpol *policy, siz
             char *next = NULL;
             curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &next);
             if (!next || !*next || strlen(next) >= sizeof cur) {
-                *fail = DLFAIL_BAD_URL;
+                *fail = DLPOL_FAIL_BAD_URL;
                 return -1;
             }
             if (hop >= DLPOL_MAX_HOPS) {
-                *fail = DLFAIL_TOO_MANY_REDIRECTS;
+                *fail = DLPOL_FAIL_TOO_MANY_REDIRECTS;
                 snprintf(out->error, sizeof out->error, "%s", dlpol_fail_name(*fail));
                 return -1;
             }
@@ -216,7 +216,7 @@ int comfy_http_download(comfy_http *h, const char *url, const dlpol *policy, siz
             continue;
         }
         if (st != 200) {
-            *fail = DLFAIL_HTTP_STATUS;
+            *fail = DLPOL_FAIL_HTTP_STATUS;
             return -1;
         }
         return 0;

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "comfy/dl_policy.h"
+#include "comfy/dlpol.h"
 
 typedef struct comfy_http comfy_http;
 

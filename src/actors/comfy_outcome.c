@@ -9,7 +9,7 @@
 #include "analytics/an_record.h"
 #include "util/util_str.h"
 
-void comfy_outcome_fill(comfy_outcome *o, const comfy_job *j, bool success, uint64_t ms,
+void comfy_outcome_fill(comfy_outcome *o, const cjob *j, bool success, uint64_t ms,
                         const char *reason, const char *text)
 {
     comfy_outcome_clear(o);

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "comfy/job.h"
+#include "comfy/cjob.h"
 #include "fluxbot/runtime.h"
 
 typedef struct comfy_outcome {
@@ -32,7 +32,7 @@ typedef struct comfy_outcome {
 } comfy_outcome;
 
 /* Fills o from job (copies what it needs). */
-void comfy_outcome_fill(comfy_outcome *o, const comfy_job *job, bool success, uint64_t ms,
+void comfy_outcome_fill(comfy_outcome *o, const cjob *job, bool success, uint64_t ms,
                         const char *reason, const char *text);
 void comfy_outcome_clear(comfy_outcome *o);
 /* Records the image_stats row and the job_finished / job_failed activity through the analytics

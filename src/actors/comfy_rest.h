@@ -9,9 +9,9 @@
 
 #include <stdbool.h>
 
-#include "comfy/job.h"
+#include "comfy/cjob.h"
 #include "fluxbot/runtime.h"
-#include "msgs/discord_msgs.h"
+#include "msgs/rest.h"
 
 /* Sends m (owned) to rest: with must_deliver it may spill past a full mailbox (final answers),
  * without it a full mailbox drops it (progress edits, superseded by the next one). 0, or -1 when

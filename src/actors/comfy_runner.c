@@ -25,8 +25,8 @@
 #include "actors/comfy_events.h"
 #include "actors/comfy_servers.h"
 #include "actors/comfy_worker.h"
-#include "comfy/comfy_proto.h"
-#include "comfy/dl_policy.h"
+#include "comfy/cproto.h"
+#include "comfy/dlpol.h"
 #include "fluxbot/log.h"
 #include "util/util_rand.h"
 
@@ -46,7 +46,7 @@ struct comfy_runner {
     cjob_catalog cat;
     char client_id[40];
     dlpol dl_policy; /* where input images may come from (read-only after create) */
-    const char *ws_urls[CFG_MAX_LIST];
+    const char *ws_urls[FB_CONFIG_MAX_LIST];
     comfy_servers srv;   /* the server table (comfy_servers.h) */
     comfy_events events; /* websocket events → jobs (comfy_events.h) */
     comfy_worker *workers;
@@ -174,8 +174,8 @@ static comfy_coord *make_coord(comfy_runner *r, rt_system *sys, char *err, size_
     return comfy_coord_new(sys, &cc, err, errlen);
 }
 
-comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc, char *err,
-                                  size_t errlen)
+comfy_runner *comfy_runner_new(rt_system *sys, const comfy_runner_config *rc, char *err,
+                               size_t errlen)
 {
     const fb_config *cfg = rc->cfg;
     if (!cfg || cfg->comfyui_urls.count == 0) {
@@ -310,7 +310,7 @@ bool comfy_runner_server_get(comfy_runner *r, unsigned i, comfy_server_info *out
     return r && comfy_servers_info(&r->srv, i, out);
 }
 
-void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out)
+void comfy_runner_counters_get(comfy_runner *r, comfy_runner_counters *out)
 {
     memset(out, 0, sizeof *out);
     comfy_coord_counters c;

@@ -1,12 +1,12 @@
 /*
  * comfy_runner: owns the ComfyUI servers and runs generation jobs.
  *
- * Shape (all created by comfy_runner_create, in this order so that stop runs in reverse):
+ * Shape (all created by comfy_runner_new, in this order so that stop runs in reverse):
  *   - "comfy_worker": a pool of runner_threads parked threads. Each takes one job at a time and
  *     runs it to the end with blocking HTTP (download inputs, upload, patch, POST /prompt, follow
  *     events, /history, /view, final edit). runner_threads = jobs generating at once.
  *   - "comfy" (COMFY_ACTOR_NAME): the coordinator, one thread, never blocks. It takes the
- *     router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, see src/msgs/comfy_msgs.h), all
+ *     router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, see src/msgs/comfy.h), all
  *     already acknowledged by the router (which owns every first answer and resolves the job's
  *     options), applies the per-user and global limits, keeps the waiting line, edits @original
  *     for /queue and the buttons' outcomes, and hands jobs to idle workers.
@@ -39,8 +39,8 @@
 #include <stdint.h>
 
 #include "actors/comfy_servers.h"
-#include "comfy/job.h"
-#include "config/config.h"
+#include "comfy/cjob.h"
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
 #define COMFY_ACTOR_NAME "comfy"               /* the coordinator (comfy_coord.h) */
@@ -76,8 +76,8 @@ typedef struct comfy_runner comfy_runner;
 
 /* Loads and validates ratios, LoRAs and workflows (a broken file fails with file and node
  * named in err) and creates the two actors in sys. NULL on error. */
-comfy_runner *comfy_runner_create(rt_system *sys, const comfy_runner_config *rc, char *err,
-                                  size_t errlen);
+comfy_runner *comfy_runner_new(rt_system *sys, const comfy_runner_config *rc, char *err,
+                               size_t errlen);
 rt_actor *comfy_runner_actor(comfy_runner *r);
 /* The loaded catalogue, for the router's lookups (ratios_find, loras_match, cjob_check_options).
  * Immutable for the runner's lifetime. */
@@ -95,7 +95,7 @@ int comfy_runner_swap_decls(comfy_runner *r, decl_set *decls, char *err, size_t 
 /* Stops the websockets and frees everything; the actors must have stopped. NULL is ignored. */
 void comfy_runner_free(comfy_runner *r);
 
-typedef struct comfy_runner_stats {
+typedef struct comfy_runner_counters {
     uint64_t jobs_admitted, jobs_refused, jobs_succeeded, jobs_failed, jobs_resubmitted;
     uint64_t progress_edits, progress_suppressed;
     uint64_t events_routed, events_orphaned, events_claimed;
@@ -104,9 +104,9 @@ typedef struct comfy_runner_stats {
      * took the job → result sent) and of their total time (interaction received → result). */
     uint64_t jobs_timed, job_run_ms_sum, job_total_ms_sum;
     unsigned servers, servers_up;
-} comfy_runner_stats;
+} comfy_runner_counters;
 
-void comfy_runner_stats_get(comfy_runner *r, comfy_runner_stats *out);
+void comfy_runner_counters_get(comfy_runner *r, comfy_runner_counters *out);
 
 /* Fills out for server i (0-based); false when i is out of range. Any thread. */
 bool comfy_runner_server_get(comfy_runner *r, unsigned i, comfy_server_info *out);

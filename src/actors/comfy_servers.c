@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "actors/comfy_servers.h"
-#include "comfy/comfy_proto.h"
+#include "comfy/cproto.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 
-int comfy_servers_init(comfy_servers *t, const cfg_list *urls, uint64_t unanswered_ms, char *err,
-                       size_t errlen)
+int comfy_servers_init(comfy_servers *t, const fb_config_list *urls, uint64_t unanswered_ms,
+                       char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
     pthread_mutex_init(&t->mu, NULL);
@@ -67,7 +67,7 @@ const char *comfy_servers_label(const comfy_servers *t, unsigned s)
 bool comfy_servers_any_usable(comfy_servers *t)
 {
     pthread_mutex_lock(&t->mu);
-    spick_server tmp[CFG_MAX_LIST];
+    spick_server tmp[FB_CONFIG_MAX_LIST];
     pick_view(t, tmp, rt_now_ms());
     bool any = false;
     for (unsigned i = 0; i < t->n && !any; i++)
@@ -88,7 +88,7 @@ void comfy_servers_unanswered(comfy_servers *t, unsigned s)
 int comfy_servers_acquire(comfy_servers *t, int exclude, bool allow_excluded)
 {
     pthread_mutex_lock(&t->mu);
-    spick_server tmp[CFG_MAX_LIST];
+    spick_server tmp[FB_CONFIG_MAX_LIST];
     pick_view(t, tmp, rt_now_ms());
     int s = spick_choose(tmp, t->n, exclude, allow_excluded, t->rotate++);
     if (s >= 0) t->v[s].pick.assigned++;

@@ -18,8 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "comfy/server_pick.h"
-#include "config/config.h"
+#include "comfy/spick.h"
+#include "config/fb_config.h"
 
 /* One ComfyUI server as the runner sees it, for metrics and operators. */
 typedef struct comfy_server_info {
@@ -31,7 +31,7 @@ typedef struct comfy_server_info {
 } comfy_server_info;
 
 typedef struct comfy_server {
-    char url[CFG_STR];
+    char url[FB_CONFIG_STR];
     char label[32]; /* "server 1" */
     spick_server pick;
     uint64_t unanswered_until_ms; /* an HTTP call got no answer: no new jobs until then */
@@ -46,8 +46,8 @@ typedef struct comfy_servers {
 } comfy_servers;
 
 /* 0, or -1 with err when a URL is not http(s). */
-int comfy_servers_init(comfy_servers *t, const cfg_list *urls, uint64_t unanswered_ms, char *err,
-                       size_t errlen);
+int comfy_servers_init(comfy_servers *t, const fb_config_list *urls, uint64_t unanswered_ms,
+                       char *err, size_t errlen);
 void comfy_servers_destroy(comfy_servers *t);
 /* The server's base URL and label ("server 1"): immutable, any thread without the lock. */
 const char *comfy_servers_url(const comfy_servers *t, unsigned s);

@@ -23,9 +23,9 @@
 #include "actors/comfy_rest.h"
 #include "actors/comfy_runner.h" /* the actors' names */
 #include "actors/comfy_worker.h"
-#include "comfy/image.h"
-#include "comfy/image_check.h"
-#include "comfy/result.h"
+#include "comfy/img.h"
+#include "comfy/imgchk.h"
+#include "comfy/cres.h"
 #include "discord/reply.h"
 #include "fluxbot/log.h"
 #include "util/util_json.h"
@@ -86,7 +86,7 @@ typedef struct jctx {
     comfy_worker *r;
     rt_actor *reply_to; /* where status and done go */
     comfy_http *http;
-    comfy_job *job;
+    cjob *job;
     const wf_workflow *wf;
     uint64_t t0;
     prog_state prog;
@@ -106,7 +106,7 @@ typedef struct jctx {
     char fail_reason[64];
 } jctx;
 
-static const char *kind_label(const comfy_job *j)
+static const char *kind_label(const cjob *j)
 {
     return j->kind == COMFY_KIND_VIDEO ? "video" : "image";
 }
@@ -165,13 +165,13 @@ static void fmt_mb(char *out, size_t n, uint64_t bytes)
 }
 
 /* Downloads every input image (Discord attachment or an earlier result) under the download
- * policy (dl_policy.h: allowed hosts, every redirect hop checked) and validates it
- * (image_check.h): the bytes decide the type, never the name or the declared type, and nothing
+ * policy (dlpol.h: allowed hosts, every redirect hop checked) and validates it
+ * (imgchk.h): the bytes decide the type, never the name or the declared type, and nothing
  * malformed, truncated or over the dimension limits reaches ComfyUI. */
 static bool fetch_inputs(jctx *x)
 {
     comfy_worker *r = x->r;
-    comfy_job *j = x->job;
+    cjob *j = x->job;
     for (unsigned i = 0; i < j->nimages; i++) {
         cjob_image *img = &j->images[i];
         if (img->data) continue;
@@ -188,7 +188,7 @@ static bool fetch_inputs(jctx *x)
             /* the log names the cause, never the URL (it carries Discord's signature) */
             LOG_WARN("comfy", "job %" PRIu64 ": input image %u not downloaded: %s (HTTP %d)", j->id,
                      i + 1, dlpol_fail_name(f), res.status);
-            if (f == DLFAIL_TOO_LARGE) {
+            if (f == DLPOL_FAIL_TOO_LARGE) {
                 char lim[32];
                 fmt_mb(lim, sizeof lim, r->cfg.max_attachment);
                 set_fail(x, "input_too_large", "%s is larger than the %s limit.", what, lim);
@@ -246,7 +246,7 @@ static int pick_server(jctx *x, int exclude)
 static outcome upload_inputs(jctx *x)
 {
     comfy_worker *r = x->r;
-    comfy_job *j = x->job;
+    cjob *j = x->job;
     for (unsigned i = 0; i < j->nimages; i++) {
         cjob_image *img = &j->images[i];
         /* One name per worker and image slot, overwritten: a worker follows one job at a time
@@ -280,7 +280,7 @@ static void interrupt_prompt(jctx *x);
 static outcome submit(jctx *x)
 {
     comfy_worker *r = x->r;
-    comfy_job *j = x->job;
+    cjob *j = x->job;
     const char *names[COMFY_MAX_IMAGES] = {x->uploaded[0], x->uploaded[1]};
     char prefix[64];
     snprintf(prefix, sizeof prefix, "fluxbot_%" PRIu64, j->id);
@@ -306,7 +306,7 @@ static outcome submit(jctx *x)
     /* registered before the POST: events may beat its reply */
     comfy_events_register(r->cfg.events, (unsigned)x->server, x->pid, x->chan);
     char *body = cproto_prompt_body(x->graph, r->cfg.client_id, x->pid);
-    char url[CFG_STR + 16];
+    char url[FB_CONFIG_STR + 16];
     snprintf(url, sizeof url, "%s/prompt", comfy_servers_url(r->cfg.srv, (unsigned)x->server));
     comfy_http_res res;
     int rc = comfy_http_post_json(x->http, url, body, (long)r->cfg.http_timeout_ms, &res);
@@ -380,7 +380,7 @@ typedef enum rec_state { REC_DONE, REC_PENDING, REC_RUNNING, REC_ABSENT, REC_ERR
 static bool get_history(jctx *x)
 {
     comfy_worker *r = x->r;
-    char url[CFG_STR + 128];
+    char url[FB_CONFIG_STR + 128];
     snprintf(url, sizeof url, "%s/history/%s", comfy_servers_url(r->cfg.srv, (unsigned)x->server),
              x->pid);
     comfy_http_res res;
@@ -402,7 +402,7 @@ static rec_state reconcile(jctx *x)
     comfy_worker *r = x->r;
     if (!get_history(x)) return REC_ERROR;
     if (x->hist.found) return REC_DONE;
-    char url[CFG_STR + 16];
+    char url[FB_CONFIG_STR + 16];
     snprintf(url, sizeof url, "%s/queue", comfy_servers_url(r->cfg.srv, (unsigned)x->server));
     comfy_http_res res;
     int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->cfg.http_timeout_ms, &res);
@@ -427,7 +427,7 @@ static rec_state reconcile(jctx *x)
 static void interrupt_prompt(jctx *x)
 {
     comfy_worker *r = x->r;
-    char url[CFG_STR + 32], body[128];
+    char url[FB_CONFIG_STR + 32], body[128];
     comfy_http_res res;
     snprintf(url, sizeof url, "%s/queue", comfy_servers_url(r->cfg.srv, (unsigned)x->server));
     snprintf(body, sizeof body, "{\"delete\":[\"%s\"]}", x->pid);
@@ -531,29 +531,29 @@ static outcome apply_events(jctx *x, follow_state *fs, const cproto_event *evs, 
         const cproto_event *e = &evs[i];
         fs->last_event = now;
         switch (e->type) {
-        case CP_EV_EXECUTION_START:
-        case CP_EV_EXECUTION_CACHED:
+        case CPROTO_EV_EXECUTION_START:
+        case CPROTO_EV_EXECUTION_CACHED:
             note_started(x);
             break;
-        case CP_EV_EXECUTING:
+        case CPROTO_EV_EXECUTING:
             if (e->node_null) return finished(x, fs); /* any outcome: the history says which */
             note_started(x);
             snprintf(x->prog.node_class, sizeof x->prog.node_class, "%s", node_class(x, e->node));
             break;
-        case CP_EV_PROGRESS:
+        case CPROTO_EV_PROGRESS:
             note_started(x);
             prog_step(&x->prog, e->value, e->max, now);
             break;
-        case CP_EV_SUCCESS:
+        case CPROTO_EV_SUCCESS:
             fs->success_seen = true;
             break;
-        case CP_EV_ERROR:
+        case CPROTO_EV_ERROR:
             set_fail(x, "node_error", "Generation failed at node %s (%s): %.400s",
                      e->node[0] ? e->node : "?",
                      e->node_type[0] ? e->node_type : node_class(x, e->node),
                      e->message[0] ? e->message : "no message");
             return OUT_FAILED;
-        case CP_EV_INTERRUPTED:
+        case CPROTO_EV_INTERRUPTED:
             return OUT_INTERRUPTED;
         default:
             break;
@@ -679,7 +679,7 @@ static void keep_copy(comfy_worker *r, const char *filename, const uint8_t *data
         LOG_WARN("comfy", "output_dir %s: %s", dir, strerror(errno));
         return;
     }
-    char path[CFG_STR + 128], tmp[CFG_STR + 140];
+    char path[FB_CONFIG_STR + 128], tmp[FB_CONFIG_STR + 140];
     snprintf(path, sizeof path, "%s/%s", dir, filename);
     snprintf(tmp, sizeof tmp, "%s.part", path);
     FILE *f = fopen(tmp, "wb");
@@ -708,7 +708,7 @@ static bool output_url(jctx *x, char *url, size_t cap)
 }
 
 /* Discord's upload limit for the job's channel. */
-static uint64_t upload_limit(const comfy_job *j)
+static uint64_t upload_limit(const cjob *j)
 {
     return j->origin.attachment_size_limit ? j->origin.attachment_size_limit
                                            : CJOB_DEFAULT_ATTACHMENT_LIMIT;
@@ -743,7 +743,7 @@ static unsigned fetch_batch(jctx *x, comfy_http_res *more)
     for (unsigned i = 1; i < x->hist.noutputs && n < CRES_MAX_FILES - 1; i++) {
         const cproto_output *o = &x->hist.outputs[i];
         if (strcmp(o->node, first->node) != 0) continue;
-        char view[1100], url[CFG_STR + 1200];
+        char view[1100], url[FB_CONFIG_STR + 1200];
         if (cproto_view_path(o, view, sizeof view)) continue;
         snprintf(url, sizeof url, "%s%s", comfy_servers_url(x->r->cfg.srv, (unsigned)x->server),
                  view);
@@ -768,7 +768,7 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, comfy_http_res *mo
                                 bool *shows_image)
 {
     comfy_worker *r = x->r;
-    comfy_job *j = x->job;
+    cjob *j = x->job;
     img_type t = img_sniff(res->body, res->len);
     bool is_video = j->kind == COMFY_KIND_VIDEO || img_is_video(t);
     bool is_image = !is_video && t != IMG_UNKNOWN;
@@ -881,7 +881,7 @@ static bool websocket_output(jctx *x, comfy_http_res *res)
 
 static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
 {
-    char url[CFG_STR + 1200];
+    char url[FB_CONFIG_STR + 1200];
     comfy_http_res res;
     if (websocket_output(x, &res)) {
         prog_set_phase(&x->prog, PROG_DOWNLOADING, rt_now_ms());
@@ -943,7 +943,7 @@ static outcome generate(jctx *x)
 }
 
 /* Counters and timings of a finished job (either outcome). */
-static void count_finished(comfy_worker *r, const comfy_job *job, bool ok, uint64_t ms)
+static void count_finished(comfy_worker *r, const cjob *job, bool ok, uint64_t ms)
 {
     if (ok) {
         atomic_fetch_add(&r->n_succeeded, 1);
@@ -974,8 +974,7 @@ static void job_cleanup(jctx *x)
 }
 
 /* The job's context on this thread: no server yet, a fresh channel, the clock started. */
-static void job_begin(jctx *x, comfy_worker *r, comfy_http *http, comfy_job *job,
-                      rt_actor *reply_to)
+static void job_begin(jctx *x, comfy_worker *r, comfy_http *http, cjob *job, rt_actor *reply_to)
 {
     memset(x, 0, sizeof *x);
     x->r = r;
@@ -1025,7 +1024,7 @@ static void job_report(const jctx *x, bool ok, uint64_t ms)
 /* Hands the job, its outcome and its final edit back to whoever sent it. */
 static void job_end(jctx *x, comfy_done_msg *done, bool ok, uint64_t ms, rest_req_msg *final)
 {
-    comfy_job *job = x->job;
+    cjob *job = x->job;
     count_finished(x->r, job, ok, ms);
     /* recorded by the coordinator once the final message's fate is known */
     comfy_outcome_fill(&done->out, job, ok, ms, ok ? NULL : x->fail_reason,
@@ -1038,7 +1037,7 @@ static void job_end(jctx *x, comfy_done_msg *done, bool ok, uint64_t ms, rest_re
     if (rt_send_spill(x->reply_to, &done->hdr) != 0) rt_msg_free(&done->hdr);
 }
 
-static void run_job(comfy_worker *r, comfy_http *http, comfy_job *job, rt_actor *reply_to)
+static void run_job(comfy_worker *r, comfy_http *http, cjob *job, rt_actor *reply_to)
 {
     jctx x;
     job_begin(&x, r, http, job, reply_to);
@@ -1061,7 +1060,7 @@ static void worker_on_message(rt_actor *self, void *state, rt_msg *m)
         return;
     }
     comfy_run_msg *rm = (comfy_run_msg *)m;
-    comfy_job *job = rm->job;
+    cjob *job = rm->job;
     rt_actor *reply_to = rm->reply_to;
     rm->job = NULL;
     rt_msg_free(m);
@@ -1078,7 +1077,7 @@ static void run_dtor(rt_msg *m)
     cjob_free(((comfy_run_msg *)m)->job);
 }
 
-comfy_run_msg *comfy_run_msg_new(comfy_job *job, rt_actor *reply_to)
+comfy_run_msg *comfy_run_msg_new(cjob *job, rt_actor *reply_to)
 {
     comfy_run_msg *m = RT_MSG_NEW(comfy_run_msg, MSG_COMFY_RUN, run_dtor);
     m->job = job;
@@ -1094,7 +1093,7 @@ static void done_dtor(rt_msg *m)
     if (d->final) rt_msg_free(&d->final->hdr);
 }
 
-comfy_done_msg *comfy_done_msg_new(comfy_job *job)
+comfy_done_msg *comfy_done_msg_new(cjob *job)
 {
     comfy_done_msg *m = RT_MSG_NEW(comfy_done_msg, MSG_COMFY_DONE, done_dtor);
     m->job = job;

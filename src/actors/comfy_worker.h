@@ -12,7 +12,7 @@
  * Threads: comfy_worker_new / _free on the thread that builds the runner (before the actors run /
  * after they stopped); every worker thread reads cfg (immutable after comfy_worker_new) and
  * updates the counters (atomics); comfy_worker_stop from any thread (the coordinator's, on a
- * stop request); comfy_worker_counters_get from any thread. A job (comfy_job, its channel, its
+ * stop request); comfy_worker_counters_get from any thread. A job (cjob, its channel, its
  * jctx) belongs to the one worker thread running it until the done message hands the job back.
  */
 #ifndef FLUXBOT_COMFY_WORKER_H
@@ -25,13 +25,13 @@
 #include "actors/comfy_events.h"
 #include "actors/comfy_outcome.h"
 #include "actors/comfy_servers.h"
-#include "comfy/dl_policy.h"
-#include "comfy/image_check.h"
-#include "comfy/job.h"
-#include "comfy/progress.h"
-#include "comfy/workflow.h"
+#include "comfy/dlpol.h"
+#include "comfy/imgchk.h"
+#include "comfy/cjob.h"
+#include "comfy/prog.h"
+#include "comfy/wf.h"
 #include "fluxbot/runtime.h"
-#include "msgs/discord_msgs.h"
+#include "msgs/rest.h"
 
 enum {
     MSG_COMFY_RUN = 310,    /* → worker: comfy_run_msg */
@@ -41,13 +41,13 @@ enum {
 
 typedef struct comfy_run_msg {
     rt_msg hdr;
-    comfy_job *job;     /* owned by the message until taken (set to NULL) */
+    cjob *job;          /* owned by the message until taken (set to NULL) */
     rt_actor *reply_to; /* gets the job's status and done messages */
 } comfy_run_msg;
 
 typedef struct comfy_done_msg {
     rt_msg hdr;
-    comfy_job *job; /* owned; images' bytes already freed */
+    cjob *job; /* owned; images' bytes already freed */
     bool success;
     bool is_image;
     char view_url[1800]; /* where the result can be fetched again (Upscale ×2), "" if none */
@@ -66,8 +66,8 @@ typedef struct comfy_status_msg {
     int server;
 } comfy_status_msg;
 
-comfy_run_msg *comfy_run_msg_new(comfy_job *job, rt_actor *reply_to);
-comfy_done_msg *comfy_done_msg_new(comfy_job *job);
+comfy_run_msg *comfy_run_msg_new(cjob *job, rt_actor *reply_to);
+comfy_done_msg *comfy_done_msg_new(cjob *job);
 
 typedef struct comfy_worker_config {
     unsigned threads;       /* the pool's size (≥ 1) */

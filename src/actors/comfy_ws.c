@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "comfy/server_pick.h"
+#include "comfy/spick.h"
 #include "fluxbot/log.h"
 
 typedef struct ws_conn {
@@ -112,9 +112,9 @@ static void deliver(ws_conn *c)
         atomic_fetch_add(&w->bad, 1);
         return;
     }
-    if (ev.type == CP_EV_UNKNOWN || atomic_load(&w->stopping)) return;
+    if (ev.type == CPROTO_EV_UNKNOWN || atomic_load(&w->stopping)) return;
     if (c->rx_binary) {
-        if (ev.type == CP_EV_PREVIEW && w->o.on_binary)
+        if (ev.type == CPROTO_EV_PREVIEW && w->o.on_binary)
             w->o.on_binary(w->o.ctx, c->index, &ev, c->rx, c->rx_len);
         return;
     }

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "comfy/comfy_proto.h"
+#include "comfy/cproto.h"
 
 typedef struct comfy_ws comfy_ws;
 

@@ -2,8 +2,8 @@
  * The discord_rest actor (see discord_rest.h). Owns the curl multi handle, the epoll set it is
  * driven on, the queue of requests waiting for the rate limiter, the transfers in flight and the
  * limiter itself; everything here runs on the actor's one loop thread except
- * drest_create/drest_free, the wake hook (one eventfd write, from any sender's thread) and the
- * atomic counters.
+ * discord_rest_new/discord_rest_free, the wake hook (one eventfd write, from any sender's thread)
+ * and the atomic counters.
  *
  * One loop turn: drain the mailbox into the queue, hand queued requests the limiter lets go to
  * curl (in arrival order), run curl's expired timers, settle finished transfers (retry, answer
@@ -30,13 +30,13 @@
 
 #include <curl/curl.h>
 
-#include "discord/commands.h"
+#include "discord/cmd.h"
 #include "discord/rest_order.h"
 #include "util/util_hash.h"
 #include "fluxbot/log.h"
-#include "msgs/discord_msgs.h"
+#include "msgs/rest.h"
 
-#define ACTOR DREST_ACTOR_NAME
+#define ACTOR DISCORD_REST_ACTOR_NAME
 #define POOL_MAX 64
 #define TARGET_SLOTS 256
 #define CLOSED_MAX 1024
@@ -73,8 +73,8 @@ typedef struct part_src {
     size_t len, off;
 } part_src;
 
-struct drest {
-    drest_config cfg;
+struct discord_rest {
+    discord_rest_config cfg;
     char *api_base;
     char *auth_header; /* "Authorization: Bot <token>": a secret */
     char *user_agent;
@@ -149,44 +149,44 @@ static void l_unlink(rq **head, rq **tail, rq *r)
     r->prev = r->next = NULL;
 }
 
-static void q_push_back(drest *d, rq *r)
+static void q_push_back(discord_rest *d, rq *r)
 {
     l_push(&d->head, &d->tail, r, false);
     atomic_store(&d->pending_n, ++d->npending);
 }
 
-static void q_push_front(drest *d, rq *r)
+static void q_push_front(discord_rest *d, rq *r)
 {
     l_push(&d->head, &d->tail, r, true);
     atomic_store(&d->pending_n, ++d->npending);
 }
 
-static void q_unlink(drest *d, rq *r)
+static void q_unlink(discord_rest *d, rq *r)
 {
     l_unlink(&d->head, &d->tail, r);
     atomic_store(&d->pending_n, --d->npending);
 }
 
-static void f_push(drest *d, rq *r)
+static void f_push(discord_rest *d, rq *r)
 {
     r->in_flight = true;
     l_push(&d->fhead, &d->ftail, r, false);
     atomic_store(&d->inflight_n, ++d->ninflight);
 }
 
-static void f_unlink(drest *d, rq *r)
+static void f_unlink(discord_rest *d, rq *r)
 {
     r->in_flight = false;
     l_unlink(&d->fhead, &d->ftail, r);
     atomic_store(&d->inflight_n, --d->ninflight);
 }
 
-static void rq_accept(drest *d, rt_msg *m);
+static void rq_accept(discord_rest *d, rt_msg *m);
 
 /* ---- per-message order ---------------------------------------------------------------------- */
 
 /* The table link that points at r, the newest write to its message. */
-static rq **tail_slot(drest *d, const rq *r)
+static rq **tail_slot(discord_rest *d, const rq *r)
 {
     rq **pp = &d->tails[r->target_hash % TARGET_SLOTS];
     while (*pp && *pp != r)
@@ -194,7 +194,7 @@ static rq **tail_slot(drest *d, const rq *r)
     return pp;
 }
 
-static rq *tail_find(drest *d, const rq *r)
+static rq *tail_find(discord_rest *d, const rq *r)
 {
     for (rq *t = d->tails[r->target_hash % TARGET_SLOTS]; t; t = t->t_next)
         if (t->target_hash == r->target_hash && strcmp(t->target, r->target) == 0) return t;
@@ -202,7 +202,7 @@ static rq *tail_find(drest *d, const rq *r)
 }
 
 /* Appends r (target set) as the newest outstanding write to its message. */
-static void order_link(drest *d, rq *r)
+static void order_link(discord_rest *d, rq *r)
 {
     rq *tail = tail_find(d, r);
     if (tail) {
@@ -220,7 +220,7 @@ static void order_link(drest *d, rq *r)
 }
 
 /* Removes r from its message's chain (any position); the next write may then be sent. */
-static void order_unlink(drest *d, rq *r)
+static void order_unlink(discord_rest *d, rq *r)
 {
     if (!r->target) return;
     if (!r->o_next) {
@@ -241,7 +241,7 @@ static void order_unlink(drest *d, rq *r)
     r->target = NULL;
 }
 
-static bool closed_has(drest *d, const rq *r, uint64_t now)
+static bool closed_has(discord_rest *d, const rq *r, uint64_t now)
 {
     for (unsigned i = 0; i < CLOSED_MAX; i++) {
         const struct closed_target *c = &d->closed[i];
@@ -252,7 +252,7 @@ static bool closed_has(drest *d, const rq *r, uint64_t now)
     return false;
 }
 
-static void closed_add(drest *d, const rq *r, uint64_t now)
+static void closed_add(discord_rest *d, const rq *r, uint64_t now)
 {
     struct closed_target *c = &d->closed[d->closed_next];
     d->closed_next = (d->closed_next + 1) % CLOSED_MAX;
@@ -271,7 +271,7 @@ static bool is_success(int status)
 }
 
 /* Answers the requester (or logs a failure) and frees the request. */
-static void finish(drest *d, rq *r, int status, const char *error)
+static void finish(discord_rest *d, rq *r, int status, const char *error)
 {
     if (is_success(status))
         atomic_fetch_add(&d->completed, 1);
@@ -307,7 +307,7 @@ static void finish(drest *d, rq *r, int status, const char *error)
     if (then) rq_accept(d, &then->hdr);
 }
 
-static void report_fatal(drest *d)
+static void report_fatal(discord_rest *d)
 {
     atomic_store(&d->fatal, true);
     if (d->fatal_reported) return;
@@ -375,7 +375,7 @@ static int part_seek(void *arg, curl_off_t offset, int origin)
 /* A new easy handle with the options every request shares. Pooled handles keep them: a
  * request sets only what differs (URL, its own pointers, method and body, headers), so no
  * handle is ever curl_easy_reset (which frees and rebuilds all of its settings). */
-static CURL *easy_new(drest *d)
+static CURL *easy_new(discord_rest *d)
 {
     CURL *e = curl_easy_init();
     if (!e) return NULL;
@@ -399,13 +399,13 @@ static CURL *easy_new(drest *d)
     return e;
 }
 
-static CURL *easy_get(drest *d)
+static CURL *easy_get(discord_rest *d)
 {
     if (d->npool) return d->pool[--d->npool];
     return easy_new(d);
 }
 
-static void easy_put(drest *d, CURL *e)
+static void easy_put(discord_rest *d, CURL *e)
 {
     if (d->npool < POOL_MAX)
         d->pool[d->npool++] = e;
@@ -414,7 +414,7 @@ static void easy_put(drest *d, CURL *e)
 }
 
 /* Sets the easy handle up for one attempt. 0 or -1 (error in r->errbuf). */
-static int easy_setup(drest *d, rq *r)
+static int easy_setup(discord_rest *d, rq *r)
 {
     rest_req_msg *m = r->m;
     CURL *e = easy_get(d);
@@ -517,7 +517,7 @@ static void slist_free_scrubbed(struct curl_slist *h)
     curl_slist_free_all(h);
 }
 
-static void easy_teardown(drest *d, rq *r)
+static void easy_teardown(discord_rest *d, rq *r)
 {
     if (r->easy) {
         curl_off_t up = 0, down = 0;
@@ -534,7 +534,7 @@ static void easy_teardown(drest *d, rq *r)
     r->hdrs = NULL;
 }
 
-static void start(drest *d, rq *r)
+static void start(discord_rest *d, rq *r)
 {
     if (easy_setup(d, r) != 0 || curl_multi_add_handle(d->multi, r->easy) != CURLM_OK) {
         rl_release(d->rl, &r->t);
@@ -552,7 +552,7 @@ static void start(drest *d, rq *r)
 
 /* Sends what the limiter allows, oldest first. Returns the earliest time something waiting
  * may go (UINT64_MAX: nothing timed; completions will trigger another pass). */
-static uint64_t schedule(drest *d, uint64_t now)
+static uint64_t schedule(discord_rest *d, uint64_t now)
 {
     d->dirty = false;
     uint64_t wake = UINT64_MAX;
@@ -615,7 +615,7 @@ static void log_429(const rq *r, rl_outcome out, char *why, size_t cap)
              out == RL_GIVE_UP ? "this request fails" : "it will be retried");
 }
 
-static void settle(drest *d, rq *r, CURLcode rc, long code, uint64_t now)
+static void settle(discord_rest *d, rq *r, CURLcode rc, long code, uint64_t now)
 {
     int status = rc == CURLE_OK ? (int)code : 0;
     if (rc == CURLE_FILESIZE_EXCEEDED || r->too_big) {
@@ -664,7 +664,7 @@ static void settle(drest *d, rq *r, CURLcode rc, long code, uint64_t now)
     }
 }
 
-static void harvest(drest *d)
+static void harvest(discord_rest *d)
 {
     CURLMsg *msg;
     int left;
@@ -685,7 +685,7 @@ static void harvest(drest *d)
 }
 
 /* Answers everything queued or in flight with status 0 (used at the stop deadline). */
-static void abort_all(drest *d, const char *why)
+static void abort_all(discord_rest *d, const char *why)
 {
     while (d->fhead) {
         rq *r = d->fhead;
@@ -703,7 +703,7 @@ static void abort_all(drest *d, const char *why)
 }
 
 /* Queues one request (from the mailbox, or chained after another with `then`). */
-static void rq_accept(drest *d, rt_msg *m)
+static void rq_accept(discord_rest *d, rt_msg *m)
 {
     atomic_fetch_add(&d->requests, 1);
     rq *r = calloc(1, sizeof *r);
@@ -746,7 +746,7 @@ static void rq_accept(drest *d, rt_msg *m)
 
 static void on_message(rt_actor *self, void *state, rt_msg *m)
 {
-    drest *d = state;
+    discord_rest *d = state;
     (void)self;
     if (m->type != MSG_REST_REQ) {
         LOG_WARN(ACTOR, "ignoring message type %u", m->type);
@@ -766,7 +766,7 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
 
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
-    drest *d = userp;
+    discord_rest *d = userp;
     (void)e;
     uintptr_t cur = (uintptr_t)socketp;
     if (what == CURL_POLL_REMOVE) {
@@ -795,7 +795,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
 
 static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 {
-    drest *d = userp;
+    discord_rest *d = userp;
     (void)multi;
     /* Never act from inside the callback (curl forbids re-entering socket_action here): the
      * loop runs the timeout when it is due. */
@@ -803,7 +803,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-static void run_curl_timer(drest *d, uint64_t now)
+static void run_curl_timer(discord_rest *d, uint64_t now)
 {
     if (d->curl_timer_at > now) return;
     d->curl_timer_at = UINT64_MAX; /* curl sets it again if it still wants one */
@@ -811,7 +811,7 @@ static void run_curl_timer(drest *d, uint64_t now)
     curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
-static void wait_events(drest *d, int timeout_ms)
+static void wait_events(discord_rest *d, int timeout_ms)
 {
     struct epoll_event evs[32];
     int n = epoll_wait(d->epfd, evs, 32, timeout_ms);
@@ -831,7 +831,7 @@ static void wait_events(drest *d, int timeout_ms)
 
 static void rest_loop(rt_actor *self, void *state, unsigned thread_index)
 {
-    drest *d = state;
+    discord_rest *d = state;
     (void)thread_index;
     uint64_t stop_deadline = 0;
     for (;;) {
@@ -867,7 +867,7 @@ static void rest_loop(rt_actor *self, void *state, unsigned thread_index)
 
 static void rest_wake(void *ctx)
 {
-    drest *d = ctx;
+    discord_rest *d = ctx;
     uint64_t one = 1;
     /* Fails only with EAGAIN at a counter of 2^64 - 2, when the loop is awake anyway. */
     ssize_t w = write(d->wake_fd, &one, sizeof one);
@@ -877,10 +877,10 @@ static void rest_wake(void *ctx)
 /* ---- lifecycle
  * ----------------------------------------------------------------------------------- */
 
-drest *drest_create(rt_system *sys, const drest_config *cfg)
+discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
 {
     if (!sys || !cfg || !cfg->api_base || !cfg->token || !*cfg->token) return NULL;
-    drest *d = calloc(1, sizeof *d);
+    discord_rest *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->epfd = d->wake_fd = -1;
     d->cfg = *cfg;
@@ -950,16 +950,16 @@ drest *drest_create(rt_system *sys, const drest_config *cfg)
     if (!d->actor) goto fail;
     return d;
 fail:
-    drest_free(d);
+    discord_rest_free(d);
     return NULL;
 }
 
-rt_actor *drest_actor(drest *d)
+rt_actor *discord_rest_actor(discord_rest *d)
 {
     return d->actor;
 }
 
-void drest_free(drest *d)
+void discord_rest_free(discord_rest *d)
 {
     if (!d) return;
     while (d->npool)
@@ -981,7 +981,7 @@ void drest_free(drest *d)
     free(d);
 }
 
-void drest_stats_get(drest *d, drest_stats *out)
+void discord_rest_counters_get(discord_rest *d, discord_rest_counters *out)
 {
     out->requests = atomic_load(&d->requests);
     out->attempts = atomic_load(&d->attempts);
@@ -1001,16 +1001,16 @@ void drest_stats_get(drest *d, drest_stats *out)
     out->fatal = atomic_load(&d->fatal);
 }
 
-void drest_set_command_dms(drest *d, cmd_dms_fn dms_allowed, void *ctx)
+void discord_rest_set_command_dms(discord_rest *d, cmd_dms_fn dms_allowed, void *ctx)
 {
     d->dms_allowed = dms_allowed;
     d->dms_ctx = ctx;
 }
 
-int drest_register_commands(drest *d, uint64_t application_id, const uint64_t *guilds,
-                            unsigned nguilds, const cmd_def *const *declared, unsigned ndeclared,
-                            const char *const *labels, unsigned nlabels, rt_actor *reply_to,
-                            uint64_t cookie, char *err, size_t errlen)
+int discord_rest_register_commands(discord_rest *d, uint64_t application_id, const uint64_t *guilds,
+                                   unsigned nguilds, const cmd_def *const *declared,
+                                   unsigned ndeclared, const char *const *labels, unsigned nlabels,
+                                   rt_actor *reply_to, uint64_t cookie, char *err, size_t errlen)
 {
     char *json = cmd_table_json_all(declared, ndeclared, labels, nlabels, d->dms_allowed,
                                     d->dms_ctx, err, errlen);

@@ -3,9 +3,9 @@
  * webhook edits of @original, follow-ups, multipart uploads, command registration, anything
  * else). A loop actor: its thread owns one curl multi handle driven on epoll; senders wake it
  * through an eventfd in the same epoll set. Rate limits are applied by the pure limiter in
- * src/discord/ratelimit.c.
+ * src/discord/rl.c.
  *
- * Protocol: send MSG_REST_REQ (src/msgs/discord_msgs.h). When reply_to is set, the outcome
+ * Protocol: send MSG_REST_REQ (src/msgs/rest.h). When reply_to is set, the outcome
  * comes back as MSG_REST_RES with the same cookie: the final HTTP status after the actor's own
  * retries (429 by scope, 5xx and network errors with backoff), the body (bounded), or status 0
  * and a short error. Without reply_to, failures are logged. Requests with deliver_until_ms are
@@ -22,7 +22,8 @@
  * Stop: the actor keeps serving until everything queued or in flight is answered, for at most
  * stop_grace_ms; what is left then is answered with status 0 ("shutting down").
  *
- * Lifetime: drest_create before rt_system_start; drest_free after rt_system_free (or stop).
+ * Lifetime: discord_rest_new before rt_system_start; discord_rest_free after rt_system_free (or
+ * stop).
  */
 #ifndef FLUXBOT_ACTORS_DISCORD_REST_H
 #define FLUXBOT_ACTORS_DISCORD_REST_H
@@ -31,13 +32,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "discord/ratelimit.h"
-#include "discord/commands.h"
+#include "discord/rl.h"
+#include "discord/cmd.h"
 #include "fluxbot/runtime.h"
 
-#define DREST_ACTOR_NAME "discord_rest"
+#define DISCORD_REST_ACTOR_NAME "discord_rest"
 
-typedef struct drest_config {
+typedef struct discord_rest_config {
     const char *api_base;    /* "https://discord.com/api/v10" (no trailing slash needed) */
     const char *token;       /* bot token, without "Bot " */
     const char *version;     /* for the User-Agent; NULL = FLUXBOT_VERSION */
@@ -48,18 +49,18 @@ typedef struct drest_config {
     unsigned lane_capacity;  /* mailbox lane slots; 0 = 1024 */
     int fatal_exit_code;     /* passed to rt_system_request_exit on 401; 0 = 4 */
     const rl_config *limits; /* NULL = defaults */
-} drest_config;
+} discord_rest_config;
 
-typedef struct drest drest;
+typedef struct discord_rest discord_rest;
 
-/* Creates the state and the actor (named DREST_ACTOR_NAME) in sys. NULL on error. */
-drest *drest_create(rt_system *sys, const drest_config *cfg);
-rt_actor *drest_actor(drest *d);
+/* Creates the state and the actor (named DISCORD_REST_ACTOR_NAME) in sys. NULL on error. */
+discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg);
+rt_actor *discord_rest_actor(discord_rest *d);
 /* Frees the state; the actor must have stopped. NULL is ignored. */
-void drest_free(drest *d);
+void discord_rest_free(discord_rest *d);
 
 /* Counters, readable from any thread. */
-typedef struct drest_stats {
+typedef struct discord_rest_counters {
     uint64_t requests;  /* MSG_REST_REQ accepted */
     uint64_t attempts;  /* HTTP requests sent (retries included) */
     uint64_t completed; /* answered with a final 2xx/3xx */
@@ -73,20 +74,21 @@ typedef struct drest_stats {
     uint64_t bytes_out, bytes_in;
     uint64_t superseded; /* writes dropped because their message had its final write */
     bool fatal;          /* a 401 was seen */
-} drest_stats;
+} discord_rest_counters;
 
-void drest_stats_get(drest *d, drest_stats *out);
+void discord_rest_counters_get(discord_rest *d, discord_rest_counters *out);
 
 /* Which commands are registered as usable in DMs with the bot (their `contexts`); called on
  * the registering thread at each registration. Set before the first one; NULL = none. */
-void drest_set_command_dms(drest *d, cmd_dms_fn dms_allowed, void *ctx);
+void discord_rest_set_command_dms(discord_rest *d, cmd_dms_fn dms_allowed, void *ctx);
 
-/* Registers the declared commands and the command table (src/discord/commands.c) with one bulk
+/* Registers the declared commands and the command table (src/discord/cmd.c) with one bulk
  * PUT: globally when nguilds is 0, else one PUT per guild. The outcome(s) come back to reply_to
  * (cookie, cookie+1, ...) if set. Returns the number of requests queued, or -1 with err. */
-int drest_register_commands(drest *d, uint64_t application_id, const uint64_t *guilds,
-                            unsigned nguilds, const cmd_def *const *declared, unsigned ndeclared,
-                            const char *const *resolution_labels, unsigned nlabels,
-                            rt_actor *reply_to, uint64_t cookie, char *err, size_t errlen);
+int discord_rest_register_commands(discord_rest *d, uint64_t application_id, const uint64_t *guilds,
+                                   unsigned nguilds, const cmd_def *const *declared,
+                                   unsigned ndeclared, const char *const *resolution_labels,
+                                   unsigned nlabels, rt_actor *reply_to, uint64_t cookie, char *err,
+                                   size_t errlen);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * gateway actor: lws client loop around the pure gateway modules (see gateway.h).
  *
- * Everything below runs on the actor's loop thread except gateway_create/gateway_free, the
- * wake hook and gateway_stats_get. One loop turn: drain the mailbox, retry kept dispatches,
+ * Everything below runs on the actor's loop thread except gateway_new/gateway_free, the
+ * wake hook and gateway_counters_get. One loop turn: drain the mailbox, retry kept dispatches,
  * let every shard's session act on time (connect, heartbeat, zombie, identify permit), carry
  * out the actions it emitted, schedule an lws timer for the earliest deadline, then
  * lws_service() until a socket event, that timer or a wake.
@@ -22,14 +22,14 @@
 #include <string.h>
 
 #include "discord/gw_envelope.h"
-#include "discord/gw_identify.h"
+#include "discord/gw_idq.h"
 #include "pg/pg_idgate.h"
 #include "discord/gw_payload.h"
 #include "discord/gw_session.h"
 #include "discord/gw_url.h"
 #include "discord/gw_zlib.h"
 #include "fluxbot/log.h"
-#include "msgs/discord_msgs.h"
+#include "msgs/rest.h"
 #include "util/util_time.h"
 
 #define LOGN GATEWAY_ACTOR_NAME
@@ -81,7 +81,7 @@ typedef struct pending {
 struct gateway {
     gateway_config cfg;
     char token[256];
-    char api_base[CFG_STR];
+    char api_base[FB_CONFIG_STR];
     rt_actor *actor;
     rt_system *sys;
     gw_roles *roles;
@@ -622,7 +622,7 @@ static bool stop_asked(void *ctx)
 /* 0 = got it, 1 = retry later, -1 = fatal (logged). */
 static int fetch_bot_info(gateway *g)
 {
-    char url[CFG_STR + 32];
+    char url[FB_CONFIG_STR + 32];
     size_t n = strlen(g->api_base);
     while (n && g->api_base[n - 1] == '/')
         n--;
@@ -981,7 +981,7 @@ void gateway_config_from(gateway_config *cfg, const fb_config *c, rt_actor *targ
     cfg->db_url = c->db_url;
 }
 
-gateway *gateway_create(rt_system *sys, const gateway_config *cfg)
+gateway *gateway_new(rt_system *sys, const gateway_config *cfg)
 {
     if (!sys || !cfg || !cfg->token || !cfg->token[0] || !cfg->api_base || !cfg->api_base[0]) {
         LOG_ERROR(LOGN, "gateway needs a token and an API base");
@@ -1052,7 +1052,7 @@ void gateway_free(gateway *g)
     free(g);
 }
 
-void gateway_stats_get(gateway *g, gateway_stats *o)
+void gateway_counters_get(gateway *g, gateway_counters *o)
 {
     memset(o, 0, sizeof *o);
     o->connections = atomic_load(&g->n_connections);

@@ -6,7 +6,7 @@
  * (libcurl, "Authorization: Bot <token>"; a 401 stops the bot) for the gateway URL, the
  * recommended shard count and the session start limit, then runs each shard's protocol state
  * machine (src/discord/gw_session.c): HELLO, jittered heartbeats, zombie detection, paced
- * IDENTIFY (src/discord/gw_identify.c), READY, RESUME with replay, RECONNECT, INVALID_SESSION,
+ * IDENTIFY (src/discord/gw_idq.c), READY, RESUME with replay, RECONNECT, INVALID_SESSION,
  * close codes, backoff, zlib-stream.
  *
  * Only the envelope of each frame is parsed here (src/discord/gw_envelope.c), so this thread
@@ -24,7 +24,7 @@
  * with fatal_exit_code. On stop every shard closes with 1000 (the session ends, the bot goes
  * offline) — the only time a 1000 close is sent.
  *
- * Lifetime: gateway_create before rt_system_start (add it last: it should start last and stop
+ * Lifetime: gateway_new before rt_system_start (add it last: it should start last and stop
  * first); gateway_free after rt_system_free (or stop).
  */
 #ifndef FLUXBOT_ACTORS_GATEWAY_H
@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #include "discord/gw_roles.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
 #define GATEWAY_ACTOR_NAME "gateway"
@@ -80,7 +80,7 @@ void gateway_config_from(gateway_config *cfg, const fb_config *c, rt_actor *targ
 typedef struct gateway gateway;
 
 /* Creates the state and the actor (named GATEWAY_ACTOR_NAME) in sys. NULL on error. */
-gateway *gateway_create(rt_system *sys, const gateway_config *cfg);
+gateway *gateway_new(rt_system *sys, const gateway_config *cfg);
 rt_actor *gateway_actor(gateway *g);
 /* The role cache the gateway maintains (shared with the router). */
 gw_roles *gateway_roles(gateway *g);
@@ -88,7 +88,7 @@ gw_roles *gateway_roles(gateway *g);
 void gateway_free(gateway *g);
 
 /* Counters, readable from any thread. */
-typedef struct gateway_stats {
+typedef struct gateway_counters {
     uint64_t connections; /* websockets opened */
     uint64_t reconnects;  /* connects after a shard's first */
     uint64_t identifies;  /* IDENTIFY sent */
@@ -114,8 +114,8 @@ typedef struct gateway_stats {
     uint64_t application_id; /* from READY, 0 until then */
     uint64_t user_id;
     int fatal_code; /* close code (or 401) that stopped the bot, 0 = none */
-} gateway_stats;
+} gateway_counters;
 
-void gateway_stats_get(gateway *g, gateway_stats *out);
+void gateway_counters_get(gateway *g, gateway_counters *out);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * The router actor (see router.h): a thin loop over the pure command logic (src/router/cmd.c)
- * and the pending table (src/router/pending.c). It owns the order "callback accepted, then
+ * The router actor (see router.h): a thin loop over the pure command logic (src/router/rcmd.c)
+ * and the pending table (src/router/rpend.c). It owns the order "callback accepted, then
  * work forwarded" and the command_usage rows; everything it decides about options, permissions
  * and payloads comes from the pure modules.
  */
@@ -17,19 +17,19 @@
 #include "analytics/an_record.h"
 #include "analytics/an_commands.h"
 #include "analytics/an_confirm.h"
-#include "comfy/result.h"
-#include "discord/commands.h"
-#include "discord/interaction.h"
+#include "comfy/cres.h"
+#include "discord/cmd.h"
+#include "discord/ix.h"
 #include "discord/lorainfo.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
-#include "msgs/analytics_msgs.h"
-#include "msgs/comfy_msgs.h"
-#include "msgs/discord_msgs.h"
-#include "msgs/stats_msgs.h"
-#include "router/cmd.h"
-#include "router/pending.h"
+#include "msgs/an.h"
+#include "msgs/comfy.h"
+#include "msgs/rest.h"
+#include "msgs/stats.h"
+#include "router/rcmd.h"
+#include "router/rpend.h"
 #include "router/rmod.h"
 #include "util/util_str.h"
 
@@ -42,7 +42,7 @@
 
 struct router {
     router_config cfg;
-    char manager_role[CFG_STR];
+    char manager_role[FB_CONFIG_STR];
     rt_actor *self;
     rpend *pend;
     an_confirm *confirm;
@@ -81,7 +81,7 @@ static void count(router *r, int cmd, int outcome)
         atomic_fetch_add_explicit(&r->by[cmd][outcome], 1, memory_order_relaxed);
 }
 
-void router_stats_get(router *r, router_stats *out)
+void router_counters_get(router *r, router_counters *out)
 {
     memset(out, 0, sizeof *out);
     for (int c = 0; c < ROUTER_CMD_COUNT; c++)
@@ -292,7 +292,7 @@ static void cmd_generate(router *r, const ix_interaction *ix, uint64_t t0, const
         return;
     }
     /* checked once (rcmd_job), resolved here: the runner applies its limits and runs it */
-    comfy_job *job = cjob_resolve(m, cat, 0, random_u64());
+    cjob *job = cjob_resolve(m, cat, 0, random_u64());
     rt_msg_free(&m->hdr);
     defer_then(r, ix, &e, false, &comfy_start_msg_new(job)->hdr, r->cfg.runner);
 }
@@ -834,7 +834,7 @@ static int record_moderation(void *ctx, const mod_record *m)
     return an_record_moderation(writer, &ev);
 }
 
-router *router_create(rt_system *sys, const router_config *rc)
+router *router_new(rt_system *sys, const router_config *rc)
 {
     if (!rc->rest) {
         LOG_ERROR(LOGN, "the router needs the discord_rest actor");

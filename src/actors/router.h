@@ -3,7 +3,7 @@
  * Discord's 3-second window.
  *
  * A parked actor with `threads` threads sharing one mailbox. Shared state — the pending table
- * (src/router/pending.h), the /reset_stats confirmations (an_confirm.h), the role cache
+ * (src/router/rpend.h), the /reset_stats confirmations (an_confirm.h), the role cache
  * (gw_roles.h) and the counters — is each safe for concurrent use; nothing else is mutable.
  *
  * Inputs:
@@ -38,7 +38,7 @@
  * command_usage: one row per interaction (autocomplete excepted: it fires per keystroke and is
  * not a use of a command), with exec_ms from the frame's arrival to the callback's answer.
  *
- * Lifetime: router_create before rt_system_start (after the actors it sends to exist, before
+ * Lifetime: router_new before rt_system_start (after the actors it sends to exist, before
  * the gateway), router_free after rt_system_free.
  */
 #ifndef FLUXBOT_ACTORS_ROUTER_H
@@ -48,9 +48,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "comfy/job.h"
+#include "comfy/cjob.h"
 #include "discord/gw_roles.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
 #define ROUTER_ACTOR_NAME "router"
@@ -84,7 +84,7 @@ void router_config_from(router_config *rc, const fb_config *cfg);
 typedef struct router router;
 
 /* Creates the state and the actor (ROUTER_ACTOR_NAME) in sys. NULL on error (logged). */
-router *router_create(rt_system *sys, const router_config *rc);
+router *router_new(rt_system *sys, const router_config *rc);
 rt_actor *router_actor(router *r);
 gw_roles *router_roles(router *r);
 struct mod_state *router_moderation(router *r);
@@ -119,7 +119,7 @@ typedef enum router_outcome {
     ROUTER_OUT_COUNT
 } router_outcome;
 
-typedef struct router_stats {
+typedef struct router_counters {
     uint64_t by[ROUTER_CMD_COUNT][ROUTER_OUT_COUNT]; /* final outcome of each interaction */
     uint64_t dispatches;                             /* MSG_GW_DISPATCH received */
     uint64_t interactions;                           /* INTERACTION_CREATE received */
@@ -131,9 +131,9 @@ typedef struct router_stats {
     uint64_t callbacks_timed; /* callbacks answered (the count of callback_ns_sum) */
     uint64_t pending;         /* entries waiting right now */
     uint64_t pending_hwm;
-} router_stats;
+} router_counters;
 
-void router_stats_get(router *r, router_stats *out);
+void router_counters_get(router *r, router_counters *out);
 const char *router_cmd_name(router_cmd c);         /* "generate", ..., "malformed" */
 const char *router_outcome_name(router_outcome o); /* "ok", "invalid", ... */
 

@@ -15,7 +15,7 @@ typedef struct flight {
     int64_t key_now; /* 0 for queries on the clock */
     int64_t now_ms;  /* the end of the window the leader computes */
     unsigned waiters;
-    stats_answer answer;
+    stats_flight_answer answer;
 } flight;
 
 struct stats_flight {
@@ -42,7 +42,7 @@ void stats_flight_free(stats_flight *f)
     free(f);
 }
 
-static void copy_answer(stats_answer *dst, const stats_answer *src)
+static void copy_answer(stats_flight_answer *dst, const stats_flight_answer *src)
 {
     *dst = *src;
     dst->png = NULL;
@@ -59,8 +59,8 @@ static void release(flight *fl)
     memset(fl, 0, sizeof *fl);
 }
 
-void stats_flight_run(stats_flight *f, int days, int64_t now_ms, stats_compute_fn fn, void *ctx,
-                      stats_answer *out, bool *shared)
+void stats_flight_run(stats_flight *f, int days, int64_t now_ms, stats_flight_compute_fn fn,
+                      void *ctx, stats_flight_answer *out, bool *shared)
 {
     pthread_mutex_lock(&f->mu);
     flight *fl = NULL, *free_slot = NULL;

@@ -23,24 +23,25 @@
 typedef struct stats_flight stats_flight;
 
 /* One computed answer: the numbers, the SQLite code and message, the chart (may be NULL). */
-typedef struct stats_answer {
+typedef struct stats_flight_answer {
     int rc;
     char err[256];
     an_stats stats;
     unsigned char *png; /* malloc'd */
     size_t png_len;
-} stats_answer;
+} stats_flight_answer;
 
 /* The computation a leader runs: fills out (rc, stats, png). */
-typedef void (*stats_compute_fn)(void *ctx, int days, int64_t now_ms, stats_answer *out);
+typedef void (*stats_flight_compute_fn)(void *ctx, int days, int64_t now_ms,
+                                        stats_flight_answer *out);
 
 stats_flight *stats_flight_new(void);
 void stats_flight_free(stats_flight *f);
 
 /* Answers (days, now_ms) into out, computing with fn only when no identical computation is in
  * flight; *shared says which. out->png is the caller's to free. now_ms 0 = the clock. */
-void stats_flight_run(stats_flight *f, int days, int64_t now_ms, stats_compute_fn fn, void *ctx,
-                      stats_answer *out, bool *shared);
+void stats_flight_run(stats_flight *f, int days, int64_t now_ms, stats_flight_compute_fn fn,
+                      void *ctx, stats_flight_answer *out, bool *shared);
 
 /* Computations done, and answers taken from another thread's computation. */
 void stats_flight_counts(stats_flight *f, uint64_t *computed, uint64_t *shared);

@@ -18,8 +18,8 @@
 #include "discord/stats_reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
-#include "msgs/discord_msgs.h"
-#include "msgs/stats_msgs.h"
+#include "msgs/rest.h"
+#include "msgs/stats.h"
 
 #define WHO "stats"
 
@@ -58,7 +58,7 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
 
 /* A leader's computation (stats_flight.h): the numbers from this thread's reader, and the
  * chart drawn from them. */
-static void compute(void *ctx, int days, int64_t now_ms, stats_answer *out)
+static void compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *out)
 {
     (void)ctx;
     out->rc = an_reader_stats(tl_reader, days, now_ms, &out->stats, out->err, sizeof out->err);
@@ -74,21 +74,21 @@ static void compute(void *ctx, int days, int64_t now_ms, stats_answer *out)
 static void answer(stats_reporter *r, stats_query_msg *q)
 {
     uint64_t app;
-    char path[64 + DSTATS_TOKEN_MAX];
+    char path[64 + STATS_REPLY_TOKEN_MAX];
     if (!an_parse_u64(q->application_id, &app) || !q->rest ||
-        !dstats_original_path(app, q->token, path, sizeof path)) {
+        !stats_reply_original_path(app, q->token, path, sizeof path)) {
         atomic_fetch_add(&r->rejected, 1);
         LOG_WARN(WHO, "dropping a malformed stats query (application id, token or REST actor)");
         return;
     }
-    stats_answer *a = malloc(sizeof *a); /* ~10 KB with the chart series: not on the stack */
+    stats_flight_answer *a = malloc(sizeof *a); /* ~10 KB with the chart series: not on the stack */
     if (!a) abort();
     bool shared;
     stats_flight_run(r->flight, q->days, q->now_ms, compute, r, a, &shared);
     char *json;
     if (a->rc == 0) {
         cJSON *embed = an_stats_embed(&a->stats);
-        json = dstats_edit_json(embed, a->png ? AN_CHART_FILENAME : NULL);
+        json = stats_reply_edit_json(embed, a->png ? AN_CHART_FILENAME : NULL);
         cJSON_Delete(embed);
         atomic_fetch_add(&r->answered, 1);
     } else {
@@ -149,7 +149,7 @@ rt_actor *stats_reporter_actor(stats_reporter *r)
     return r ? r->actor : NULL;
 }
 
-void stats_reporter_metrics_get(stats_reporter *r, stats_reporter_metrics *out)
+void stats_reporter_counters_get(stats_reporter *r, stats_reporter_counters *out)
 {
     out->answered = atomic_load(&r->answered);
     out->failed = atomic_load(&r->failed);

@@ -13,7 +13,7 @@
 #include "analytics/an_import.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_time.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
 static const char k_usage[] =
@@ -181,8 +181,8 @@ int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
     static fb_config cfg;
     char msg[600];
     char *cargv[] = {"-c", (char *)config, NULL};
-    cfg_action action;
-    if (cfg_load(&cfg, config ? 2 : 0, cargv, NULL, &action, out, msg, sizeof msg) != 0) {
+    fb_config_action action;
+    if (fb_config_load(&cfg, config ? 2 : 0, cargv, NULL, &action, out, msg, sizeof msg) != 0) {
         fprintf(err, "fluxbot stats: %s\n", msg);
         return 2;
     }
@@ -263,8 +263,8 @@ int an_cli_import(int argc, char **argv, FILE *out, FILE *err)
     static fb_config cfg;
     char msg[1200];
     char *cargv[] = {"-c", (char *)config, NULL};
-    cfg_action action;
-    if (cfg_load(&cfg, config ? 2 : 0, cargv, NULL, &action, out, msg, sizeof msg) != 0) {
+    fb_config_action action;
+    if (fb_config_load(&cfg, config ? 2 : 0, cargv, NULL, &action, out, msg, sizeof msg) != 0) {
         fprintf(err, "fluxbot import-analytics: %s\n", msg);
         return 2;
     }

@@ -10,7 +10,7 @@
  *     1. an_days_from_options(data.options): on !ok answer at once with
  *        an_ephemeral_json(result.error) (callback type 4, ephemeral) and record a failed command.
  *     2. Otherwise defer ephemerally (callback type 5, flags 64) and send MSG_STATS_QUERY
- *        (src/msgs/stats_msgs.h) to the stats_reporter, which PATCHes @original with
+ *        (src/msgs/stats.h) to the stats_reporter, which PATCHes @original with
  *        an_stats_reply_json().
  *
  *   /reset_stats
@@ -19,7 +19,7 @@
  *     2. an_confirm_create() (an_confirm.h) -> an_reset_prompt_json(confirm_id, cancel_id).
  *     3. On a button click (custom_id starting with AN_CONFIRM_PREFIX) an_confirm_resolve():
  *        OK         -> callback type 6 (deferred update), send MSG_AN_RESET
- *                      (src/msgs/analytics_msgs.h); on MSG_AN_RESET_DONE PATCH the message
+ *                      (src/msgs/an.h); on MSG_AN_RESET_DONE PATCH the message
  *                      /webhooks/{app}/{click token}/messages/@original with
  *                      an_reset_done_json(rows_deleted, error).
  *        CANCELLED  -> an_reset_cancelled_json()      (type 7, removes the buttons)

@@ -1,7 +1,7 @@
 /* The analytics producer API (see an_record.h): event messages numbered and sent to the writer. */
 #include "analytics/an_record.h"
 
-#include "msgs/analytics_msgs.h"
+#include "msgs/an.h"
 
 static int64_t event_time(uint64_t ts_ms)
 {

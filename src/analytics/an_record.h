@@ -1,6 +1,6 @@
 /*
  * an_record: the analytics producer API. Any thread records events without blocking and
- * without losing them: each call builds an event message (msgs/analytics_msgs.h), numbers it
+ * without losing them: each call builds an event message (msgs/an.h), numbers it
  * from the process-wide sequence and sends it to the analytics writer actor
  * (actors/analytics_writer.h) with rt_send_spill, so a full mailbox spills to the overflow list,
  * which the writer drains. No writer state is touched here.
@@ -101,7 +101,7 @@ int an_record_result_msg(rt_actor *writer, const an_result_msg_event *e);
 int an_record_moderation(rt_actor *writer, const an_moderation_event *e);
 
 /* Asks for a reset: every event recorded before this call is deleted, every later one kept.
- * The writer answers reply_to (may be NULL) with MSG_AN_RESET_DONE (src/msgs/analytics_msgs.h)
+ * The writer answers reply_to (may be NULL) with MSG_AN_RESET_DONE (src/msgs/an.h)
  * carrying cookie. 0 or -RT_ESTOPPED. */
 int an_request_reset(rt_actor *writer, rt_actor *reply_to, uint64_t cookie);
 /* Asks the writer to commit everything it accepted from this thread so far (and anything else

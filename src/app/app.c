@@ -18,16 +18,16 @@
 #include "actors/router.h"
 #include "actors/stats_reporter.h"
 #include "analytics/an_cli.h"
-#include "app/app_register.h"
+#include "app/appreg.h"
 #include "app/metrics.h"
 #include "app/reload.h"
 #include "app/router_metrics.h"
 #include "actors/models_fetch.h"
 #include "comfy/decl.h"
 #include "comfy/models.h"
-#include "discord/commands.h"
+#include "discord/cmd.h"
 #include "discord/gw_roles.h"
-#include "discord/interaction.h"
+#include "discord/ix.h"
 #include "fluxbot/log.h"
 #include "moderation/mod_access.h"
 #include "moderation/mod_state.h"
@@ -41,8 +41,8 @@ struct app {
     rt_system *sys;
     gw_roles *roles;
     appreg *reg;
-    an_writer *writer;
-    drest *rest;
+    analytics_writer *writer;
+    discord_rest *rest;
     stats_reporter *stats;
     comfy_runner *runner;
     router *router;
@@ -52,7 +52,7 @@ struct app {
     models_cache *models; /* the servers' model lists, for declared options */
     models_fetch *fetch;
     uint64_t dms_mask; /* digest of the commands registered as usable in DMs */
-    uint64_t guilds[CFG_MAX_LIST];
+    uint64_t guilds[FB_CONFIG_MAX_LIST];
     unsigned nguilds;
 };
 
@@ -74,8 +74,8 @@ static void app_free(app *a)
     router_free(a->router);
     mod_state_free(a->mod);
     stats_reporter_free(a->stats);
-    drest_free(a->rest);
-    an_writer_free(a->writer);
+    discord_rest_free(a->rest);
+    analytics_writer_free(a->writer);
     appreg_free(a->reg);
     gw_roles_free(a->roles);
     models_free(a->models); /* last: the router and the runner read it */
@@ -167,10 +167,10 @@ int app_apply_config(void *ctx, char *summary, size_t cap)
     app *a = ctx;
     fb_config *c = malloc(sizeof *c);
     if (!c) abort();
-    cfg_action action;
+    fb_config_action action;
     char err[600];
     int rc = -1;
-    if (g_argv && cfg_load(c, g_argc, g_argv, NULL, &action, stderr, err, sizeof err) != 0) {
+    if (g_argv && fb_config_load(c, g_argc, g_argv, NULL, &action, stderr, err, sizeof err) != 0) {
         snprintf(summary, cap, "%s", err);
     } else {
         if (!g_argv) *c = a->cfg; /* started without a command line: the start's values */
@@ -215,7 +215,7 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     }
     a->cfg = *cfg;
     cfg = &a->cfg;
-    for (unsigned i = 0; i < cfg->guild_ids.count && i < CFG_MAX_LIST; i++) {
+    for (unsigned i = 0; i < cfg->guild_ids.count && i < FB_CONFIG_MAX_LIST; i++) {
         if (!ix_parse_snowflake(cfg->guild_ids.items[i], &a->guilds[a->nguilds])) {
             fail(err, errlen, code, APP_EXIT_CONFIG,
                  "guild_ids: \"%.40s\" is not a guild id (a number like 123456789012345678)",
@@ -235,27 +235,27 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     unsigned lanes = u(cfg->mailbox_capacity);
 
     a->reg = appreg_new(a->sys, a->guilds, a->nguilds);
-    an_writer_config wc = {.db_path = cfg->db_path,
-                           .batch_max = u(cfg->analytics_batch_max),
-                           .flush_ms = u(cfg->analytics_flush_ms),
-                           .lane_capacity = lanes,
-                           .result_retention_ms =
-                               (uint64_t)cfg->result_retention_days * 86400000ULL};
-    a->writer = an_writer_new(a->sys, &wc);
+    analytics_writer_config wc = {.db_path = cfg->db_path,
+                                  .batch_max = u(cfg->analytics_batch_max),
+                                  .flush_ms = u(cfg->analytics_flush_ms),
+                                  .lane_capacity = lanes,
+                                  .result_retention_ms =
+                                      (uint64_t)cfg->result_retention_days * 86400000ULL};
+    a->writer = analytics_writer_new(a->sys, &wc);
     rl_config limits;
     rl_config_defaults(&limits);
-    limits.global_per_sec = cfg_rest_global_share(cfg);
+    limits.global_per_sec = fb_config_rest_global_share(cfg);
     if (limits.global_per_sec < 50)
         LOG_INFO(LOGN,
                  "REST: %u requests/s of the bot's global 50/s (shard %" PRId64 "/%" PRId64 ")",
                  limits.global_per_sec, cfg->shard_id, cfg->shard_count);
-    drest_config dc = {.api_base = cfg->discord_api_base,
-                       .token = cfg->discord_token,
-                       .timeout_ms = cfg->rest_timeout_ms,
-                       .lane_capacity = lanes,
-                       .fatal_exit_code = APP_EXIT_DISCORD_REFUSED,
-                       .limits = &limits};
-    a->rest = a->reg && a->writer ? drest_create(a->sys, &dc) : NULL;
+    discord_rest_config dc = {.api_base = cfg->discord_api_base,
+                              .token = cfg->discord_token,
+                              .timeout_ms = cfg->rest_timeout_ms,
+                              .lane_capacity = lanes,
+                              .fatal_exit_code = APP_EXIT_DISCORD_REFUSED,
+                              .limits = &limits};
+    a->rest = a->reg && a->writer ? discord_rest_new(a->sys, &dc) : NULL;
     stats_reporter_config sc = {.db_path = cfg->db_path,
                                 .threads = u(cfg->stats_threads),
                                 .lane_capacity = lanes,
@@ -289,18 +289,18 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
              "warnings or bans",
              loaded.rules->nwords, loaded.rules->nregexes, loaded.rules->ncontexts, loaded.count);
     mod_state_adopt(a->mod, &loaded);
-    drest_set_command_dms(a->rest, command_dms, a->mod);
+    discord_rest_set_command_dms(a->rest, command_dms, a->mod);
 
     a->models = models_new();
     if (!a->models) abort();
     comfy_runner_config rc = {.cfg = cfg,
-                              .rest = drest_actor(a->rest),
-                              .analytics = an_writer_actor(a->writer),
+                              .rest = discord_rest_actor(a->rest),
+                              .analytics = analytics_writer_actor(a->writer),
                               .mod = a->mod,
                               .models = a->models};
     /* The runner loads the command declarations: a broken one stops the start with its file,
      * key and node named. */
-    a->runner = comfy_runner_create(a->sys, &rc, why, sizeof why);
+    a->runner = comfy_runner_new(a->sys, &rc, why, sizeof why);
     if (!a->runner) {
         fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
         app_free(a);
@@ -312,19 +312,19 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
 
     router_config ro = {0};
     router_config_from(&ro, cfg);
-    ro.rest = drest_actor(a->rest);
+    ro.rest = discord_rest_actor(a->rest);
     ro.runner = comfy_runner_actor(a->runner);
     ro.stats = stats_reporter_actor(a->stats);
-    ro.analytics = an_writer_actor(a->writer);
+    ro.analytics = analytics_writer_actor(a->writer);
     ro.catalog = comfy_runner_catalog(a->runner);
     ro.roles = a->roles;
     ro.mod = a->mod;
-    a->router = router_create(a->sys, &ro);
+    a->router = router_new(a->sys, &ro);
 
     gateway_config gc;
     gateway_config_from(&gc, cfg, a->router ? router_actor(a->router) : NULL, a->roles);
     gc.fatal_exit_code = APP_EXIT_DISCORD_REFUSED;
-    a->gw = a->router ? gateway_create(a->sys, &gc) : NULL;
+    a->gw = a->router ? gateway_new(a->sys, &gc) : NULL;
     if (!a->gw) {
         fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
         app_free(a);
@@ -342,8 +342,8 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     }
     rt_system_foreach(a->sys, log_actor, a);
     /* The servers' model lists for declared options that autocomplete from them. */
-    const char *urls[CFG_MAX_LIST];
-    for (unsigned i = 0; i < cfg->comfyui_urls.count && i < CFG_MAX_LIST; i++)
+    const char *urls[FB_CONFIG_MAX_LIST];
+    for (unsigned i = 0; i < cfg->comfyui_urls.count && i < FB_CONFIG_MAX_LIST; i++)
         urls[i] = cfg->comfyui_urls.items[i];
     models_fetch_config mf = {.cache = a->models, .urls = urls, .nurls = cfg->comfyui_urls.count};
     a->fetch = models_fetch_start(&mf, why, sizeof why);
@@ -376,8 +376,8 @@ bool app_poll(app *a, int64_t timeout_ms)
 {
     bool stop = rt_system_wait_signal(a->sys, timeout_ms);
     if (!stop) {
-        gateway_stats gs;
-        gateway_stats_get(a->gw, &gs);
+        gateway_counters gs;
+        gateway_counters_get(a->gw, &gs);
         if (gs.application_id)
             appreg_register(a->reg, a->rest, gs.application_id,
                             comfy_runner_catalog(a->runner)->ratios,
@@ -397,8 +397,8 @@ int app_stop(app *a)
     if (a->writer) {
         /* Accepted analytics events that could not be written are a failed run, whatever
          * else went well: a supervisor or an operator must see it (the writer logged why). */
-        an_writer_metrics m;
-        an_writer_metrics_get(a->writer, &m);
+        analytics_writer_counters m;
+        analytics_writer_counters_get(a->writer, &m);
         if (m.lost && code == APP_EXIT_OK) {
             LOG_ERROR(LOGN, "%llu analytics events were lost (see the analytics errors above)",
                       (unsigned long long)m.lost);
@@ -426,19 +426,19 @@ struct gateway *app_gateway(app *a)
 {
     return a->gw;
 }
-struct an_writer *app_writer(app *a)
+struct analytics_writer *app_writer(app *a)
 {
     return a->writer;
 }
-struct drest *app_rest(app *a)
+struct discord_rest *app_rest(app *a)
 {
     return a->rest;
 }
 
 bool app_commands_registered(app *a)
 {
-    appreg_stats s;
-    appreg_stats_get(a->reg, &s);
+    appreg_counters s;
+    appreg_counters_get(a->reg, &s);
     return s.queued > 0 && s.succeeded == s.queued;
 }
 
@@ -451,7 +451,7 @@ static bool same_loras(const loras_set *x, const loras_set *y)
 {
     if (x->count != y->count) return false;
     for (unsigned i = 0; i < x->count; i++) {
-        const lora_entry *p = &x->items[i], *q = &y->items[i];
+        const loras_entry *p = &x->items[i], *q = &y->items[i];
         if (strcmp(p->name, q->name) || strcmp(p->file, q->file) ||
             strcmp(p->trigger_words, q->trigger_words) || p->weight != q->weight)
             return false;

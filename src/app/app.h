@@ -18,7 +18,7 @@
 
 #include "comfy/loras.h"
 #include "comfy/ratios.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
 enum {
@@ -78,14 +78,14 @@ int app_access_from(struct mod_access *out, const fb_config *cfg, char *err, siz
 struct router;
 struct comfy_runner;
 struct gateway;
-struct an_writer;
-struct drest;
+struct analytics_writer;
+struct discord_rest;
 rt_system *app_system(app *a);
 struct router *app_router(app *a);
 struct comfy_runner *app_runner(app *a);
 struct gateway *app_gateway(app *a);
-struct an_writer *app_writer(app *a);
-struct drest *app_rest(app *a);
+struct analytics_writer *app_writer(app *a);
+struct discord_rest *app_rest(app *a);
 /* True once every command registration PUT was answered 2xx. */
 bool app_commands_registered(app *a);
 /* The metrics exporter's port (0 when metrics_port is off). */

@@ -20,8 +20,8 @@
 #include "comfy/loras.h"
 #include "comfy/ratios.h"
 #include "comfy/decl.h"
-#include "comfy/workflow.h"
-#include "discord/interaction.h"
+#include "comfy/wf.h"
+#include "discord/ix.h"
 #include "moderation/mod_access.h"
 #include "moderation/mod_store.h"
 #include "pg/pg_conn.h"
@@ -164,7 +164,7 @@ static void check_database(report *r, const fb_config *cfg)
         }
         return;
     }
-    char copy[CFG_STR];
+    char copy[FB_CONFIG_STR];
     snprintf(copy, sizeof copy, "%s", cfg->db_path);
     const char *dir = dirname(copy);
     if (access(dir, W_OK) == 0)
@@ -225,7 +225,7 @@ static void check_moderation(report *r, const fb_config *cfg)
 static void check_discord(report *r, const fb_config *cfg)
 {
     if (!cfg->discord_token[0]) return; /* already reported */
-    char url[CFG_STR + 32], auth[CFG_STR + 8];
+    char url[FB_CONFIG_STR + 32], auth[FB_CONFIG_STR + 8];
     snprintf(url, sizeof url, "%s/users/@me", cfg->discord_api_base);
     snprintf(auth, sizeof auth, "Bot %s", cfg->discord_token);
     util_http_res res;
@@ -261,7 +261,7 @@ static void check_comfy(report *r, const fb_config *cfg)
     for (unsigned i = 0; i < cfg->comfyui_urls.count; i++) {
         const char *base = cfg->comfyui_urls.items[i];
         if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) continue;
-        char url[CFG_STR + 32];
+        char url[FB_CONFIG_STR + 32];
         size_t bl = strlen(base);
         snprintf(url, sizeof url, "%s%ssystem_stats", base, bl && base[bl - 1] == '/' ? "" : "/");
         util_http_res res;

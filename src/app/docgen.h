@@ -1,7 +1,7 @@
 /*
  * docgen: the fluxbot(1) manual page and the bash completion script, generated from the same
  * tables that drive --help (the commands, the options and the configuration keys of
- * config/config.h). The build runs `fluxbot --man` and `fluxbot --bash-completion` and installs
+ * config/fb_config.h). The build runs `fluxbot --man` and `fluxbot --bash-completion` and installs
  * their output, so the installed manual and completion cannot drift from the binary.
  */
 #ifndef FLUXBOT_APP_DOCGEN_H

@@ -5,7 +5,7 @@
  * The server is one thread running a poll() loop over non-blocking sockets, so no client can
  * hold another up: a connection that trickles its request (slowloris), sends nothing, or sends
  * megabytes of headers only ever costs its own slot. Each connection has a deadline for its
- * request and one for its response; its request is bounded (431 past METRICS_MAX_REQUEST);
+ * request and one for its response; its request is bounded (431 past METRICS_HTTP_MAX_REQUEST);
  * at most METRICS_MAX_CONNS are open, and a new one closes the oldest still waiting for its
  * request. A scrape is a few kilobytes rendered in microseconds on this thread, and never
  * reaches the actors' mailboxes.
@@ -54,7 +54,7 @@ typedef struct conn {
     conn_state state;
     uint64_t accepted_ms, deadline_ms;
     size_t len; /* request bytes in buf */
-    char buf[METRICS_MAX_REQUEST];
+    char buf[METRICS_HTTP_MAX_REQUEST];
     char *out; /* response (malloc'd) */
     size_t out_len, out_pos;
     size_t drained; /* bytes dropped while lingering */
@@ -161,11 +161,11 @@ static void respond_status(metrics_server *s, conn *c, int code, const char *rea
     conn_respond(c, r, len);
 }
 
-static void respond_route(metrics_server *s, conn *c, metrics_route r)
+static void respond_route(metrics_server *s, conn *c, metrics_http_outcome r)
 {
     switch (r) {
-    case METRICS_ROUTE_METRICS:
-    case METRICS_ROUTE_HEAD_METRICS: {
+    case METRICS_HTTP_METRICS:
+    case METRICS_HTTP_HEAD_METRICS: {
         atomic_fetch_add(&s->scrapes, 1);
         size_t blen = 0;
         char *body = metrics_render(s, &blen);
@@ -178,22 +178,22 @@ static void respond_route(metrics_server *s, conn *c, metrics_route r)
                           "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
                           "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                           blen);
-        size_t total = (size_t)hl + (r == METRICS_ROUTE_METRICS ? blen : 0);
+        size_t total = (size_t)hl + (r == METRICS_HTTP_METRICS ? blen : 0);
         char *resp = malloc(total + 1);
         if (!resp) abort();
         memcpy(resp, head, (size_t)hl);
-        if (r == METRICS_ROUTE_METRICS) memcpy(resp + hl, body, blen);
+        if (r == METRICS_HTTP_METRICS) memcpy(resp + hl, body, blen);
         free(body);
         conn_respond(c, resp, total);
         return;
     }
-    case METRICS_ROUTE_NOT_FOUND:
+    case METRICS_HTTP_NOT_FOUND:
         respond_status(s, c, 404, "Not Found", NULL);
         return;
-    case METRICS_ROUTE_BAD_METHOD:
+    case METRICS_HTTP_BAD_METHOD:
         respond_status(s, c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
         return;
-    case METRICS_ROUTE_TOO_LARGE:
+    case METRICS_HTTP_TOO_LARGE:
         respond_status(s, c, 431, "Request Header Fields Too Large", NULL);
         return;
     default:
@@ -216,8 +216,8 @@ static void conn_read(metrics_server *s, conn *c)
         }
         c->len += (size_t)n;
     }
-    metrics_route r = metrics_http_parse_request(c->buf, c->len, NULL);
-    if (r != METRICS_ROUTE_INCOMPLETE) respond_route(s, c, r);
+    metrics_http_outcome r = metrics_http_parse_request(c->buf, c->len, NULL);
+    if (r != METRICS_HTTP_INCOMPLETE) respond_route(s, c, r);
 }
 
 static void conn_write(conn *c)
@@ -574,8 +574,8 @@ static void by_label(mfmt *out, const char *name, const char *help, const char *
 
 void metrics_collect_analytics(mfmt *out, void *ctx)
 {
-    an_writer_metrics m;
-    an_writer_metrics_get((an_writer *)ctx, &m);
+    analytics_writer_counters m;
+    analytics_writer_counters_get((analytics_writer *)ctx, &m);
     mfmt_single(out, "fluxbot_analytics_events_accepted_total", "counter",
                 "Analytics events taken into a batch.", m.accepted);
     mfmt_single(out, "fluxbot_analytics_rows_written_total", "counter",
@@ -602,8 +602,8 @@ void metrics_collect_analytics(mfmt *out, void *ctx)
 
 void metrics_collect_stats(mfmt *out, void *ctx)
 {
-    stats_reporter_metrics m;
-    stats_reporter_metrics_get((stats_reporter *)ctx, &m);
+    stats_reporter_counters m;
+    stats_reporter_counters_get((stats_reporter *)ctx, &m);
     static const char *const outcomes[] = {"answered", "failed", "rejected"};
     by_label(out, "fluxbot_stats_queries_total", "/stats queries by outcome.", "outcome", outcomes,
              (uint64_t[]){m.answered, m.failed, m.rejected}, 3);
@@ -611,8 +611,8 @@ void metrics_collect_stats(mfmt *out, void *ctx)
 
 void metrics_collect_gateway(mfmt *out, void *ctx)
 {
-    gateway_stats s;
-    gateway_stats_get((gateway *)ctx, &s);
+    gateway_counters s;
+    gateway_counters_get((gateway *)ctx, &s);
     mfmt_single(out, "fluxbot_gateway_connections_total", "counter", "Gateway websockets opened.",
                 s.connections);
     mfmt_single(out, "fluxbot_gateway_reconnects_total", "counter",
@@ -658,8 +658,8 @@ void metrics_collect_gateway(mfmt *out, void *ctx)
 
 void metrics_collect_rest(mfmt *out, void *ctx)
 {
-    drest_stats s;
-    drest_stats_get((drest *)ctx, &s);
+    discord_rest_counters s;
+    discord_rest_counters_get((discord_rest *)ctx, &s);
     mfmt_single(out, "fluxbot_rest_requests_total", "counter", "Discord REST requests accepted.",
                 s.requests);
     mfmt_single(out, "fluxbot_rest_attempts_total", "counter",
@@ -692,8 +692,8 @@ void metrics_collect_rest(mfmt *out, void *ctx)
 
 void metrics_collect_runner(mfmt *out, void *ctx)
 {
-    comfy_runner_stats s;
-    comfy_runner_stats_get((comfy_runner *)ctx, &s);
+    comfy_runner_counters s;
+    comfy_runner_counters_get((comfy_runner *)ctx, &s);
     static const char *const outcomes[] = {"admitted", "refused", "succeeded", "failed"};
     by_label(out, "fluxbot_jobs_total", "Generation jobs by outcome.", "outcome", outcomes,
              (uint64_t[]){s.jobs_admitted, s.jobs_refused, s.jobs_succeeded, s.jobs_failed}, 4);
@@ -736,9 +736,9 @@ void metrics_collect_runner(mfmt *out, void *ctx)
     };
     /* One snapshot per server (the runner's lock taken once each), then the families. */
     comfy_runner *r = ctx;
-    comfy_server_info info[CFG_MAX_LIST];
+    comfy_server_info info[FB_CONFIG_MAX_LIST];
     unsigned n = 0;
-    while (n < CFG_MAX_LIST && comfy_runner_server_get(r, n, &info[n]))
+    while (n < FB_CONFIG_MAX_LIST && comfy_runner_server_get(r, n, &info[n]))
         n++;
     for (unsigned f = 0; f < sizeof per_server / sizeof per_server[0]; f++) {
         mfmt_family(out, per_server[f].name, "gauge", per_server[f].help);

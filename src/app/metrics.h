@@ -1,7 +1,7 @@
 /*
  * The Prometheus exporter: a small HTTP/1.1 server on 127.0.0.1 (its own thread, one poll()
  * loop over non-blocking sockets) answering GET /metrics with the text exposition format
- * (metrics_fmt.h). Many clients are served at once, each with a deadline for its request and
+ * (mfmt.h). Many clients are served at once, each with a deadline for its request and
  * for its response and a bounded request size, so a slow, idle or oversized client never
  * delays a scrape.
  *
@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "app/metrics_fmt.h"
+#include "app/mfmt.h"
 #include "app/metrics_http.h"
 #include "fluxbot/runtime.h"
 
@@ -45,16 +45,16 @@ void metrics_stop(metrics_server *s);
 char *metrics_render(metrics_server *s, size_t *len);
 
 /* The handles the app owns, for metrics_add_sources: any may be NULL. */
-struct an_writer;
+struct analytics_writer;
 struct comfy_runner;
-struct drest;
+struct discord_rest;
 struct stats_reporter;
 struct gateway;
 typedef struct metrics_sources {
     rt_system *sys;
-    struct an_writer *analytics;
+    struct analytics_writer *analytics;
     struct comfy_runner *runner;
-    struct drest *rest;
+    struct discord_rest *rest;
     struct stats_reporter *stats;
     struct gateway *gateway;
 } metrics_sources;
@@ -63,9 +63,9 @@ int metrics_add_sources(metrics_server *s, const metrics_sources *src);
 
 /* The built-in collectors (ctx is the handle named; process takes NULL). */
 void metrics_collect_runtime(mfmt *out, void *rt_system_ptr);
-void metrics_collect_analytics(mfmt *out, void *an_writer_ptr);
+void metrics_collect_analytics(mfmt *out, void *analytics_writer_ptr);
 void metrics_collect_runner(mfmt *out, void *comfy_runner_ptr);
-void metrics_collect_rest(mfmt *out, void *drest_ptr);
+void metrics_collect_rest(mfmt *out, void *discord_rest_ptr);
 void metrics_collect_stats(mfmt *out, void *stats_reporter_ptr);
 void metrics_collect_gateway(mfmt *out, void *gateway_ptr);
 void metrics_collect_process(mfmt *out, void *unused);

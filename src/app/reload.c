@@ -49,7 +49,7 @@ static bool has_ratio(const ratios_set *s, const char *label)
     return false;
 }
 
-static bool same_ratio(const ratios_set *s, const ratio_entry *e)
+static bool same_ratio(const ratios_set *s, const ratios_entry *e)
 {
     for (unsigned i = 0; i < s->count; i++)
         if (strcmp(s->items[i].label, e->label) == 0)

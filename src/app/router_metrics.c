@@ -5,8 +5,8 @@
 
 void router_metrics_collect(mfmt *out, void *ctx)
 {
-    router_stats s;
-    router_stats_get((router *)ctx, &s);
+    router_counters s;
+    router_counters_get((router *)ctx, &s);
     mfmt_family(out, "fluxbot_router_interactions_total", "counter",
                 "Interactions by command and final outcome.");
     for (int c = 0; c < ROUTER_CMD_COUNT; c++)

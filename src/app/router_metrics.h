@@ -7,7 +7,7 @@
 #ifndef FLUXBOT_APP_ROUTER_METRICS_H
 #define FLUXBOT_APP_ROUTER_METRICS_H
 
-#include "app/metrics_fmt.h"
+#include "app/mfmt.h"
 
 /* A metrics_collect_fn; ctx is the router. */
 void router_metrics_collect(mfmt *out, void *router_ptr);

@@ -21,7 +21,7 @@ static void line(FILE *out, const char *name, const char *runtime, const char *b
     fprintf(out, "  %-16s %-14s (runtime; built against %s)\n", name, runtime, built);
 }
 
-void app_print_library_versions(FILE *out)
+void version_print_libraries(FILE *out)
 {
     fprintf(out, "libraries:\n");
     line(out, "libwebsockets", lws_get_library_version(), LWS_LIBRARY_VERSION);

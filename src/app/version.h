@@ -10,6 +10,6 @@
 
 #include <stdio.h>
 
-void app_print_library_versions(FILE *out);
+void version_print_libraries(FILE *out);
 
 #endif

@@ -616,7 +616,7 @@ static int load_mapping(lctx *c, wf_workflow **out)
     return 0;
 }
 
-/* The command-table entry: what discord/commands.c sends to Discord for this command. */
+/* The command-table entry: what discord/cmd.c sends to Discord for this command. */
 static void build_cmd(decl_command *d)
 {
     for (unsigned i = 0; i < d->noptions; i++) {

@@ -1,8 +1,8 @@
 /*
  * Command declarations: one JSON file per generation command, `<name>.cmd.json` in the
  * workflows folder beside the workflow and mapping it runs. This module owns their format, the
- * loader and validator, and the command-table entries (discord/commands.h cmd_def) a
- * declaration produces; discord/commands.c turns those into the registration JSON. Pure: files
+ * loader and validator, and the command-table entries (discord/cmd.h cmd_def) a
+ * declaration produces; discord/cmd.c turns those into the registration JSON. Pure: files
  * and JSON only, no threads or sockets; a loaded declaration is immutable, so any thread may
  * read it.
  *
@@ -36,9 +36,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "comfy/workflow.h"
-#include "discord/commands.h"
-#include "msgs/comfy_msgs.h"
+#include "comfy/wf.h"
+#include "discord/cmd.h"
+#include "msgs/comfy.h"
 
 #define DECL_MAX_COMMANDS 50 /* Discord allows 100 chat commands; the bot's own take ~12 */
 #define DECL_TEXT_MAX 404    /* 100 characters of UTF-8, NUL included */

@@ -141,7 +141,7 @@ int loras_parse(loras_set *out, const char *json, const char *source, char *err,
                 goto out;
             }
         }
-        lora_entry *le = &out->items[out->count++];
+        loras_entry *le = &out->items[out->count++];
         snprintf(le->name, sizeof le->name, "%s", name);
         snprintf(le->file, sizeof le->file, "%s", file);
         snprintf(le->trigger_words, sizeof le->trigger_words, "%s", trig ? trig : "");
@@ -176,7 +176,7 @@ void loras_free(loras_set *set)
     set->count = 0;
 }
 
-const lora_entry *loras_find(const loras_set *set, const char *q)
+const loras_entry *loras_find(const loras_set *set, const char *q)
 {
     if (!set || !q || !*q) return NULL;
     for (unsigned i = 0; i < set->count; i++)
@@ -196,7 +196,7 @@ static long ci_find(const char *hay, const char *needle)
     return -1;
 }
 
-static int match_rank(const lora_entry *e, const char *t)
+static int match_rank(const loras_entry *e, const char *t)
 {
     if (!*t) return 0;
     long at = ci_find(e->name, t);
@@ -213,7 +213,7 @@ static int match_rank(const lora_entry *e, const char *t)
     return -1;
 }
 
-unsigned loras_match(const loras_set *set, const char *typed, const lora_entry **out, unsigned max)
+unsigned loras_match(const loras_set *set, const char *typed, const loras_entry **out, unsigned max)
 {
     if (!set || !out) return 0;
     if (max > LORAS_CHOICES_MAX) max = LORAS_CHOICES_MAX;
@@ -236,14 +236,14 @@ unsigned loras_match(const loras_set *set, const char *typed, const lora_entry *
     return n;
 }
 
-double loras_strength(const lora_entry *e, unsigned n_stacked)
+double loras_strength(const loras_entry *e, unsigned n_stacked)
 {
     if (!e) return 0.0;
     if (n_stacked > 1 && e->weight > 0.5) return 0.5;
     return e->weight;
 }
 
-char *loras_apply_triggers(const char *prompt, const lora_entry *const *loras, unsigned n)
+char *loras_apply_triggers(const char *prompt, const loras_entry *const *loras, unsigned n)
 {
     const char *p = prompt ? prompt : "";
     size_t cap = strlen(p) + 1;

@@ -27,18 +27,18 @@
 #define LORAS_DESC_MAX 300
 #define LORAS_URL_MAX 400
 
-typedef struct lora_entry {
+typedef struct loras_entry {
     char name[LORAS_NAME_MAX + 1];
     char file[LORAS_FILE_MAX + 1];
     char trigger_words[LORAS_TRIGGER_MAX + 1];
     char description[LORAS_DESC_MAX + 1]; /* shown by /lorainfo; may be empty */
     char url[LORAS_URL_MAX + 1];          /* the operator's link, http(s); may be empty */
     double weight;
-} lora_entry;
+} loras_entry;
 
 typedef struct loras_set {
     unsigned count;
-    lora_entry *items; /* owned; free with loras_free */
+    loras_entry *items; /* owned; free with loras_free */
 } loras_set;
 
 int loras_parse(loras_set *out, const char *json, const char *source, char *err, size_t errlen);
@@ -46,7 +46,7 @@ int loras_load_file(loras_set *out, const char *path, char *err, size_t errlen);
 void loras_free(loras_set *set);
 
 /* By display name (ASCII case-insensitive) or exact file name; NULL if unknown. */
-const lora_entry *loras_find(const loras_set *set, const char *name_or_file);
+const loras_entry *loras_find(const loras_set *set, const char *name_or_file);
 
 /*
  * Autocomplete: fills out[] with up to max (≤ 25) entries matching what the user typed, best
@@ -54,16 +54,17 @@ const lora_entry *loras_find(const loras_set *set, const char *name_or_file);
  * then the file or trigger words contain it (ASCII case-insensitive; empty text = the first
  * entries). Returns the count.
  */
-unsigned loras_match(const loras_set *set, const char *typed, const lora_entry **out, unsigned max);
+unsigned loras_match(const loras_set *set, const char *typed, const loras_entry **out,
+                     unsigned max);
 
 /* The strength to use for a LoRA when n LoRAs are stacked: its weight alone, or at most 0.5
  * each when several (stacked full-strength LoRAs overcook Flux images). */
-double loras_strength(const lora_entry *e, unsigned n_stacked);
+double loras_strength(const loras_entry *e, unsigned n_stacked);
 
 /*
  * Appends the trigger words of the given LoRAs to prompt (", words"), skipping words the prompt
  * already contains. Returns a malloc'd string.
  */
-char *loras_apply_triggers(const char *prompt, const lora_entry *const *loras, unsigned n);
+char *loras_apply_triggers(const char *prompt, const loras_entry *const *loras, unsigned n);
 
 #endif

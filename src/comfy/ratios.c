@@ -51,7 +51,7 @@ int ratios_parse(ratios_set *out, const char *json, const char *source, char *er
                 goto out;
             }
         }
-        ratio_entry *r = &out->items[out->count];
+        ratios_entry *r = &out->items[out->count];
         if (!cJSON_IsObject(e) ||
             !side_ok(cJSON_GetObjectItemCaseSensitive(e, "width"), &r->width) ||
             !side_ok(cJSON_GetObjectItemCaseSensitive(e, "height"), &r->height)) {
@@ -82,7 +82,7 @@ int ratios_load_file(ratios_set *out, const char *path, char *err, size_t errlen
     return rc;
 }
 
-const ratio_entry *ratios_find(const ratios_set *set, const char *label)
+const ratios_entry *ratios_find(const ratios_set *set, const char *label)
 {
     if (!set || !label) return NULL;
     for (unsigned i = 0; i < set->count; i++)
@@ -96,7 +96,7 @@ const ratio_entry *ratios_find(const ratios_set *set, const char *label)
     return NULL;
 }
 
-const ratio_entry *ratios_default(const ratios_set *set)
+const ratios_entry *ratios_default(const ratios_set *set)
 {
     if (!set || set->count == 0) return NULL;
     for (unsigned i = 0; i < set->count; i++)

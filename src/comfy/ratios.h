@@ -16,15 +16,15 @@
 #define RATIOS_MAX 25
 #define RATIOS_LABEL_MAX 100
 
-typedef struct ratio_entry {
+typedef struct ratios_entry {
     char label[RATIOS_LABEL_MAX + 1];
     uint32_t width;
     uint32_t height;
-} ratio_entry;
+} ratios_entry;
 
 typedef struct ratios_set {
     unsigned count;
-    ratio_entry items[RATIOS_MAX];
+    ratios_entry items[RATIOS_MAX];
 } ratios_set;
 
 /* Parses JSON text; source names it in errors. 0 or -1 with err filled. */
@@ -33,8 +33,8 @@ int ratios_parse(ratios_set *out, const char *json, const char *source, char *er
 int ratios_load_file(ratios_set *out, const char *path, char *err, size_t errlen);
 /* Exact label lookup; NULL if unknown. Also accepts "WxH" (e.g. "1024x768") when that size is
  * one of the entries, so buttons and logs can refer to a size. */
-const ratio_entry *ratios_find(const ratios_set *set, const char *label);
+const ratios_entry *ratios_find(const ratios_set *set, const char *label);
 /* The entry labelled like the original's default "1:1 [1024x1024 square]", else the first. */
-const ratio_entry *ratios_default(const ratios_set *set);
+const ratios_entry *ratios_default(const ratios_set *set);
 
 #endif

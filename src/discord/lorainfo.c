@@ -39,7 +39,7 @@ int lorainfo_parse_custom_id(const char *id, unsigned *page)
 }
 
 /* A LoRA as field text: description, trigger words, default strength, link. */
-static void lora_text(const lora_entry *e, char *out, size_t cap)
+static void lora_text(const loras_entry *e, char *out, size_t cap)
 {
     int n = 0;
     if (e->description[0]) n += snprintf(out + n, cap - (size_t)n, "%s\n", e->description);
@@ -130,9 +130,9 @@ char *lorainfo_page_json(const loras_set *s, unsigned page, bool update)
 
 char *lorainfo_one_json(const loras_set *s, const char *name)
 {
-    const lora_entry *e = s ? loras_find(s, name) : NULL;
+    const loras_entry *e = s ? loras_find(s, name) : NULL;
     if (!e && s) {
-        const lora_entry *best[1];
+        const loras_entry *best[1];
         if (name && *name && loras_match(s, name, best, 1) == 1) e = best[0];
     }
     if (!e) {

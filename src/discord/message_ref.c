@@ -6,7 +6,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "discord/interaction.h"
+#include "discord/ix.h"
 
 static uint64_t snowflake(const cJSON *o, const char *key)
 {
@@ -16,10 +16,10 @@ static uint64_t snowflake(const cJSON *o, const char *key)
     return 0;
 }
 
-bool dmsg_parse_ref(const char *body, size_t len, dmsg_ref *out)
+bool message_ref_parse(const char *body, size_t len, message_ref *out)
 {
     memset(out, 0, sizeof *out);
-    if (!body || len == 0 || len > DMSG_BODY_MAX) return false;
+    if (!body || len == 0 || len > MESSAGE_REF_BODY_MAX) return false;
     cJSON *o = cJSON_ParseWithLength(body, len);
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
@@ -30,7 +30,7 @@ bool dmsg_parse_ref(const char *body, size_t len, dmsg_ref *out)
     const cJSON *att = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "attachments"), 0);
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(att, "url");
     if (cJSON_IsString(url) && strncmp(url->valuestring, "https://", 8) == 0 &&
-        strlen(url->valuestring) <= DMSG_URL_MAX)
+        strlen(url->valuestring) <= MESSAGE_REF_URL_MAX)
         snprintf(out->attachment_url, sizeof out->attachment_url, "%s", url->valuestring);
     cJSON_Delete(o);
     return out->message_id != 0;

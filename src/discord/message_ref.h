@@ -10,16 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DMSG_BODY_MAX (1u << 20) /* larger bodies are not parsed */
-#define DMSG_URL_MAX 2048
+#define MESSAGE_REF_BODY_MAX (1u << 20) /* larger bodies are not parsed */
+#define MESSAGE_REF_URL_MAX 2048
 
-typedef struct dmsg_ref {
+typedef struct message_ref {
     uint64_t message_id, channel_id;
-    char attachment_url[DMSG_URL_MAX + 1]; /* "" when the message has none */
-} dmsg_ref;
+    char attachment_url[MESSAGE_REF_URL_MAX + 1]; /* "" when the message has none */
+} message_ref;
 
 /* Parses body (len bytes, need not be NUL-terminated). False when it is not a message object
  * with a valid id. */
-bool dmsg_parse_ref(const char *body, size_t len, dmsg_ref *out);
+bool message_ref_parse(const char *body, size_t len, message_ref *out);
 
 #endif

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "msgs/discord_msgs.h"
+#include "msgs/rest.h"
 
 /* POST /interactions/{id}/{token}/callback: the first answer (reply.h's callback bodies). */
 rest_req_msg *reply_req_callback(uint64_t interaction_id, const char *token, char *json_owned);

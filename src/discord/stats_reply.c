@@ -8,7 +8,7 @@
 static bool token_ok(const char *t)
 {
     size_t n = t ? strlen(t) : 0;
-    if (n == 0 || n > DSTATS_TOKEN_MAX) return false;
+    if (n == 0 || n > STATS_REPLY_TOKEN_MAX) return false;
     for (size_t i = 0; i < n; i++) {
         char c = t[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -18,14 +18,14 @@ static bool token_ok(const char *t)
     return true;
 }
 
-bool dstats_original_path(uint64_t app, const char *token, char *out, size_t outlen)
+bool stats_reply_original_path(uint64_t app, const char *token, char *out, size_t outlen)
 {
     if (!app || !token_ok(token)) return false;
     int n = snprintf(out, outlen, "/webhooks/%" PRIu64 "/%s/messages/@original", app, token);
     return n > 0 && (size_t)n < outlen;
 }
 
-char *dstats_edit_json(const cJSON *embed, const char *attachment)
+char *stats_reply_edit_json(const cJSON *embed, const char *attachment)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;

@@ -15,18 +15,18 @@
 
 #include <cjson/cJSON.h>
 
-#define DSTATS_TOKEN_MAX 512
+#define STATS_REPLY_TOKEN_MAX 512
 
 /* "/webhooks/{app}/{token}/messages/@original" into out. False (out untouched) when app is 0 or
  * the token is empty, too long or holds characters Discord tokens never have: it goes into a
  * URL path. */
-bool dstats_original_path(uint64_t app, const char *token, char *out, size_t outlen);
+bool stats_reply_original_path(uint64_t app, const char *token, char *out, size_t outlen);
 
 /* The body of the edit (the payload_json part when a file goes along): {"content":"",
  * "embeds":[embed], "attachments":[...], "allowed_mentions":{"parse":[]}}. With attachment
  * (a file name) the embed's image points at attachment://attachment and the file is listed as
  * id 0; without, the embed has no image and any earlier file is dropped. embed is copied.
  * malloc'd; NULL only when out of memory. */
-char *dstats_edit_json(const cJSON *embed, const char *attachment);
+char *stats_reply_edit_json(const cJSON *embed, const char *attachment);
 
 #endif

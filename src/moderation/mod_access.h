@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "discord/gw_roles.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 
 #define MOD_ACCESS_LIST_MAX 16
 #define MOD_ACCESS_COMMANDS_MAX 32

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "discord/commands.h"
+#include "discord/cmd.h"
 
 #define E_STOP "\xf0\x9f\x9a\xab"         /* 🚫 */
 #define E_OK "\xe2\x9c\x85"               /* ✅ */

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "discord/interaction.h"
+#include "discord/ix.h"
 #include "moderation/mod_state.h"
 
 #define MOD_ANSWER_MAX 2000

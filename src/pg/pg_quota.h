@@ -1,7 +1,7 @@
 /*
  * pg_quota: the admission limits of generation jobs held across every process of the bot in
  * PostgreSQL: per-user concurrent jobs, per-user jobs in a sliding hour and the global cap on
- * jobs held. Each process's lim_table (comfy/limits.h) only sees its own jobs, so a user in
+ * jobs held. Each process's lim_table (comfy/lim.h) only sees its own jobs, so a user in
  * guilds on two shards would otherwise get twice the limit.
  *
  * A held job is a row (job key, user, owning process, lease expiry) that its owner renews;

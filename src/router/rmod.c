@@ -8,7 +8,7 @@
 #include "discord/reply.h"
 #include "fluxbot/log.h"
 #include "moderation/mod_cmd.h"
-#include "router/cmd.h"
+#include "router/rcmd.h"
 
 #define LOGN "router"
 

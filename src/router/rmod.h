@@ -22,7 +22,7 @@
 
 #include "comfy/decl.h"
 #include "discord/gw_roles.h"
-#include "discord/interaction.h"
+#include "discord/ix.h"
 #include "moderation/mod_state.h"
 
 typedef enum rmod_outcome {

@@ -56,8 +56,8 @@ rt_actor *rt_actor_new(rt_system *sys, const rt_actor_spec *spec)
     a->spec.name = a->name;
     a->nthreads = spec->threads ? spec->threads : 1;
     a->spin_ns = spec->spin_ns ? spec->spin_ns : DEFAULT_SPIN_NS;
-    mb_init(&a->mb, spec->lane_capacity, a->nthreads > 1, spec->loop ? spec->wake : NULL,
-            spec->wake_ctx);
+    mailbox_init(&a->mb, spec->lane_capacity, a->nthreads > 1, spec->loop ? spec->wake : NULL,
+                 spec->wake_ctx);
     a->threads = calloc(a->nthreads, sizeof(pthread_t));
     if (!a->threads) {
         free(a);
@@ -84,7 +84,7 @@ void *rt_actor_state(rt_actor *a)
 }
 size_t rt_actor_depth(rt_actor *a)
 {
-    return mb_depth(&a->mb);
+    return mailbox_depth(&a->mb);
 }
 bool rt_actor_stop_requested(const rt_actor *self)
 {
@@ -103,7 +103,7 @@ rt_actor *rt_system_find(rt_system *sys, const char *name)
 static int send_common(rt_actor *to, rt_msg *m, bool spill)
 {
     m->sender = tl_actor_id;
-    return mb_push(&to->mb, m, spill);
+    return mailbox_push(&to->mb, m, spill);
 }
 
 int rt_send(rt_actor *to, rt_msg *m)
@@ -149,13 +149,13 @@ void rt_actor_hold(rt_actor *self)
 void rt_actor_release(rt_actor *self)
 {
     if (atomic_fetch_sub(&self->holds, 1) == 1 && atomic_load(&self->stop_requested))
-        mb_wake_all(&self->mb);
+        mailbox_wake_all(&self->mb);
 }
 
 static bool exit_ready(rt_actor *a)
 {
     return atomic_load(&a->stop_requested) && atomic_load(&a->stop_notified) &&
-           atomic_load(&a->holds) == 0 && !mb_has_work(&a->mb);
+           atomic_load(&a->holds) == 0 && !mailbox_has_work(&a->mb);
 }
 
 bool rt_actor_should_exit(rt_actor *self)
@@ -179,10 +179,10 @@ size_t rt_actor_drain(rt_actor *self, rt_handler_fn handler, size_t max)
     size_t n = 0;
     uint64_t t0 = rt_now_ns();
     for (;;) {
-        rt_msg *m = mb_pop(&self->mb);
+        rt_msg *m = mailbox_pop(&self->mb);
         if (!m) {
             /* Arm, then look once more: a message that raced with arming is handled now. */
-            if (!mb_arm(&self->mb)) break;
+            if (!mailbox_arm(&self->mb)) break;
             continue;
         }
         account(self, m, t0);
@@ -215,7 +215,7 @@ static void parked_loop(rt_actor *a, unsigned index)
         size_t n = 0;
         uint64_t t0 = rt_now_ns();
         rt_msg *m;
-        while (n < DRAIN_BATCH && (m = mb_pop(&a->mb))) {
+        while (n < DRAIN_BATCH && (m = mailbox_pop(&a->mb))) {
             account(a, m, t0);
             ops->on_message(a, st, m);
             n++;
@@ -235,7 +235,7 @@ static void parked_loop(rt_actor *a, unsigned index)
         }
         if (atomic_load(&a->stop_requested) && !atomic_exchange(&a->stop_notified, true)) {
             if (ops->on_stop_requested) ops->on_stop_requested(a, st);
-            mb_wake_all(&a->mb); /* let the pool's other threads re-check the exit condition */
+            mailbox_wake_all(&a->mb); /* let the pool's other threads re-check the exit condition */
             continue;
         }
         if (exit_ready(a)) break;
@@ -248,7 +248,7 @@ static void parked_loop(rt_actor *a, unsigned index)
         uint64_t now = rt_now_ns(), until = now + spin;
         bool found = false;
         for (unsigned round = 1; now < until; round++) {
-            if (mb_has_work(&a->mb)) {
+            if (mailbox_has_work(&a->mb)) {
                 found = true;
                 break;
             }
@@ -259,12 +259,12 @@ static void parked_loop(rt_actor *a, unsigned index)
                     rt_cpu_relax();
             now = rt_now_ns();
         }
-        if (found || mb_has_work(&a->mb)) {
+        if (found || mailbox_has_work(&a->mb)) {
             spin = rt_spin_next(spin, a->spin_ns, true, 0);
             continue;
         }
         uint64_t parked_at = rt_now_ns();
-        mb_park(&a->mb, keep_awake, a);
+        mailbox_park(&a->mb, keep_awake, a);
         spin = rt_spin_next(spin, a->spin_ns, false, rt_now_ns() - parked_at);
     }
     (void)index;
@@ -276,7 +276,7 @@ static void *actor_thread(void *p)
     free(p);
     rt_actor *a = arg.actor;
     tl_actor_id = a->id;
-    rt_thread_slot();
+    mailbox_thread_slot();
 
     int rc = 0;
     if (a->spec.ops.on_thread_start) rc = a->spec.ops.on_thread_start(a, a->spec.state, arg.index);
@@ -338,7 +338,7 @@ static void actor_stop(rt_actor *a)
 {
     if (!a->running) return;
     atomic_store(&a->stop_requested, true);
-    mb_wake_all(&a->mb);
+    mailbox_wake_all(&a->mb);
     for (unsigned i = 0; i < a->started_threads; i++)
         pthread_join(a->threads[i], NULL);
     rt_timers_drop_target(&a->sys->timers, a);
@@ -380,7 +380,7 @@ void rt_system_free(rt_system *sys)
     rt_system_stop(sys);
     for (unsigned i = 0; i < sys->nactors; i++) {
         rt_actor *a = sys->actors[i];
-        size_t lost = mb_destroy(&a->mb);
+        size_t lost = mailbox_destroy(&a->mb);
         if (lost)
             LOG_WARN("runtime", "actor %s: %zu messages arrived after it stopped", a->name, lost);
         if (a->started_threads) {
@@ -401,9 +401,9 @@ void rt_actor_metrics(const rt_actor *ca, rt_metrics *out)
 {
     rt_actor *a = (rt_actor *)ca; /* counters are atomics; reading them mutates nothing */
     memset(out, 0, sizeof *out);
-    out->received = mb_received(&a->mb);
+    out->received = mailbox_received(&a->mb);
     out->processed = atomic_load(&a->processed);
-    out->depth = mb_depth(&a->mb);
+    out->depth = mailbox_depth(&a->mb);
     out->depth_hwm = atomic_load(&a->mb.depth_hwm);
     if (out->depth > out->depth_hwm) out->depth_hwm = out->depth;
     out->spills = atomic_load(&a->mb.spills);

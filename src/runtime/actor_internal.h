@@ -19,7 +19,7 @@ struct rt_actor {
     uint32_t id; /* 1-based; 0 means "no actor" in rt_msg.sender */
     char name[32];
     rt_actor_spec spec;
-    rt_mailbox mb;
+    mailbox mb;
     unsigned nthreads, started_threads;
     pthread_t *threads;
     uint64_t spin_ns;

@@ -23,7 +23,7 @@
 /* ---- thread slots ------------------------------------------------------------------------ */
 
 static pthread_mutex_t g_slot_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned char g_slot_used[RT_MAX_LANES];
+static unsigned char g_slot_used[MAILBOX_MAX_LANES];
 static pthread_key_t g_slot_key;
 static pthread_once_t g_slot_once = PTHREAD_ONCE_INIT;
 static _Thread_local int tl_slot = -1;
@@ -41,13 +41,13 @@ static void slot_key_make(void)
     pthread_key_create(&g_slot_key, slot_release);
 }
 
-int rt_thread_slot(void)
+int mailbox_thread_slot(void)
 {
     if (tl_slot >= 0) return tl_slot;
     pthread_once(&g_slot_once, slot_key_make);
     pthread_mutex_lock(&g_slot_lock);
     int slot = -1;
-    for (int i = 0; i < RT_MAX_LANES; i++) {
+    for (int i = 0; i < MAILBOX_MAX_LANES; i++) {
         if (!g_slot_used[i]) {
             g_slot_used[i] = 1;
             slot = i;
@@ -56,7 +56,7 @@ int rt_thread_slot(void)
     }
     pthread_mutex_unlock(&g_slot_lock);
     if (slot < 0) {
-        fprintf(stderr, "fluxbot: more than %d threads send messages at once\n", RT_MAX_LANES);
+        fprintf(stderr, "fluxbot: more than %d threads send messages at once\n", MAILBOX_MAX_LANES);
         abort();
     }
     pthread_setspecific(g_slot_key, (void *)(intptr_t)(slot + 1));
@@ -110,7 +110,7 @@ static void sleeper_barrier(void)
     atomic_thread_fence(memory_order_seq_cst);
 }
 
-bool rt_mailbox_uses_membarrier(void)
+bool mailbox_uses_membarrier(void)
 {
     pthread_once(&g_asym_once, asym_init);
     return g_asym == 1;
@@ -126,8 +126,8 @@ static unsigned round_pow2(unsigned v)
     return p;
 }
 
-int mb_init(rt_mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wake_fn wake,
-            void *wake_ctx)
+int mailbox_init(mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wake_fn wake,
+                 void *wake_ctx)
 {
     memset(mb, 0, sizeof *mb);
     pthread_once(&g_asym_once, asym_init); /* before any thread can send to this mailbox */
@@ -139,9 +139,9 @@ int mb_init(rt_mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wake
     return 0;
 }
 
-static rt_lane *lane_new(unsigned capacity)
+static mailbox_lane *lane_new(unsigned capacity)
 {
-    rt_lane *l = aligned_alloc(64, (sizeof(rt_lane) + 63) & ~(size_t)63);
+    mailbox_lane *l = aligned_alloc(64, (sizeof(mailbox_lane) + 63) & ~(size_t)63);
     if (!l) abort();
     memset(l, 0, sizeof *l);
     l->buf = calloc(capacity, sizeof(ck_ring_buffer_t));
@@ -151,10 +151,10 @@ static rt_lane *lane_new(unsigned capacity)
     return l;
 }
 
-static rt_lane *my_lane(rt_mailbox *mb)
+static mailbox_lane *my_lane(mailbox *mb)
 {
-    int slot = rt_thread_slot();
-    rt_lane *l = atomic_load_explicit(&mb->lanes[slot], memory_order_acquire);
+    int slot = mailbox_thread_slot();
+    mailbox_lane *l = atomic_load_explicit(&mb->lanes[slot], memory_order_acquire);
     if (l) return l;
     /* Only the slot's owner creates its lane, so a release store is enough to publish it. */
     l = lane_new(mb->lane_capacity);
@@ -165,16 +165,17 @@ static rt_lane *my_lane(rt_mailbox *mb)
     return l;
 }
 
-static void note_depth(rt_mailbox *mb)
+static void note_depth(mailbox *mb)
 {
-    uint64_t d = mb_depth(mb), hwm = atomic_load_explicit(&mb->depth_hwm, memory_order_relaxed);
+    uint64_t d = mailbox_depth(mb),
+             hwm = atomic_load_explicit(&mb->depth_hwm, memory_order_relaxed);
     while (d > hwm && !atomic_compare_exchange_weak_explicit(
                           &mb->depth_hwm, &hwm, d, memory_order_relaxed, memory_order_relaxed)) {
     }
 }
 
 /* After a publish and sender_barrier(): the producer half of the Dekker pattern. */
-static void notify(rt_mailbox *mb)
+static void notify(mailbox *mb)
 {
     if (atomic_load_explicit(&mb->sleepers, memory_order_relaxed) > 0) {
         if (mb->multi_consumer || !atomic_exchange(&mb->wake_pending, 1)) {
@@ -190,10 +191,10 @@ static void notify(rt_mailbox *mb)
     }
 }
 
-int mb_push(rt_mailbox *mb, rt_msg *m, bool spill)
+int mailbox_push(mailbox *mb, rt_msg *m, bool spill)
 {
     if (atomic_load_explicit(&mb->closed, memory_order_acquire)) return -RT_ESTOPPED;
-    rt_lane *l = my_lane(mb);
+    mailbox_lane *l = my_lane(mb);
     FB_OWNER_ENTER(&l->producer);
     uint64_t n = atomic_load_explicit(&l->sent, memory_order_relaxed);
     /* Latency is sampled: a clock read on every send would cost more than the hop itself. */
@@ -231,7 +232,7 @@ int mb_push(rt_mailbox *mb, rt_msg *m, bool spill)
     return 0;
 }
 
-static rt_msg *lane_pop(rt_mailbox *mb, rt_lane *l)
+static rt_msg *lane_pop(mailbox *mb, mailbox_lane *l)
 {
     void *p = NULL;
     RT_TSAN_IGNORE_BEGIN();
@@ -262,14 +263,14 @@ static rt_msg *lane_pop(rt_mailbox *mb, rt_lane *l)
     return p;
 }
 
-/* Inlined into mb_pop so a release build pays no extra call for the debug-only wrapper. */
-static inline __attribute__((always_inline)) rt_msg *pop_any(rt_mailbox *mb)
+/* Inlined into mailbox_pop so a release build pays no extra call for the debug-only wrapper. */
+static inline __attribute__((always_inline)) rt_msg *pop_any(mailbox *mb)
 {
     unsigned n = atomic_load_explicit(&mb->nlanes, memory_order_acquire);
     if (n == 0) return NULL;
     unsigned start = atomic_load_explicit(&mb->cursor, memory_order_relaxed) % n;
     for (unsigned k = 0, i = start; k < n; k++, i = i + 1 == n ? 0 : i + 1) {
-        rt_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
+        mailbox_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
         if (!l) continue;
         rt_msg *m = lane_pop(mb, l);
         if (!m) continue;
@@ -292,7 +293,7 @@ static inline __attribute__((always_inline)) rt_msg *pop_any(rt_mailbox *mb)
     return NULL;
 }
 
-rt_msg *mb_pop(rt_mailbox *mb)
+rt_msg *mailbox_pop(mailbox *mb)
 {
 #ifdef FB_DEBUG
     if (!mb->multi_consumer) {
@@ -305,23 +306,23 @@ rt_msg *mb_pop(rt_mailbox *mb)
     return pop_any(mb);
 }
 
-bool mb_has_work(rt_mailbox *mb)
+bool mailbox_has_work(mailbox *mb)
 {
     unsigned n = atomic_load_explicit(&mb->nlanes, memory_order_acquire);
     for (unsigned i = 0; i < n; i++) {
-        rt_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
+        mailbox_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
         if (!l) continue;
         if (ck_ring_size(&l->ring) > 0 || atomic_load(&l->spill_count) > 0) return true;
     }
     return false;
 }
 
-size_t mb_depth(rt_mailbox *mb)
+size_t mailbox_depth(mailbox *mb)
 {
     uint64_t sent = 0, taken = 0;
     unsigned n = atomic_load_explicit(&mb->nlanes, memory_order_acquire);
     for (unsigned i = 0; i < n; i++) {
-        rt_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
+        mailbox_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
         if (!l) continue;
         /* taken first: a concurrent send can only make the difference larger, never negative */
         taken += atomic_load_explicit(&l->taken, memory_order_relaxed);
@@ -330,39 +331,39 @@ size_t mb_depth(rt_mailbox *mb)
     return sent > taken ? (size_t)(sent - taken) : 0;
 }
 
-uint64_t mb_received(rt_mailbox *mb)
+uint64_t mailbox_received(mailbox *mb)
 {
     uint64_t sent = 0;
     unsigned n = atomic_load_explicit(&mb->nlanes, memory_order_acquire);
     for (unsigned i = 0; i < n; i++) {
-        rt_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
+        mailbox_lane *l = atomic_load_explicit(&mb->lanes[i], memory_order_acquire);
         if (l) sent += atomic_load_explicit(&l->sent, memory_order_relaxed);
     }
     return sent;
 }
 
-void mb_park(rt_mailbox *mb, bool (*keep_awake)(void *ctx), void *ctx)
+void mailbox_park(mailbox *mb, bool (*keep_awake)(void *ctx), void *ctx)
 {
     uint32_t e = atomic_load(&mb->epoch);
     atomic_fetch_add(&mb->sleepers, 1);
     atomic_store(&mb->wake_pending, 0);
     sleeper_barrier();
-    if (!mb_has_work(mb) && !(keep_awake && keep_awake(ctx))) {
+    if (!mailbox_has_work(mb) && !(keep_awake && keep_awake(ctx))) {
         atomic_fetch_add_explicit(&mb->parks, 1, memory_order_relaxed);
         rt_futex_wait(&mb->epoch, e, 0);
     }
     atomic_fetch_sub(&mb->sleepers, 1);
 }
 
-bool mb_arm(rt_mailbox *mb)
+bool mailbox_arm(mailbox *mb)
 {
-    if (atomic_load_explicit(&mb->armed, memory_order_relaxed)) return mb_has_work(mb);
+    if (atomic_load_explicit(&mb->armed, memory_order_relaxed)) return mailbox_has_work(mb);
     atomic_store(&mb->armed, 1);
     sleeper_barrier();
-    return mb_has_work(mb);
+    return mailbox_has_work(mb);
 }
 
-void mb_wake_all(rt_mailbox *mb)
+void mailbox_wake_all(mailbox *mb)
 {
     atomic_fetch_add(&mb->epoch, 1);
     rt_futex_wake(&mb->epoch, INT_MAX);
@@ -372,18 +373,18 @@ void mb_wake_all(rt_mailbox *mb)
     }
 }
 
-size_t mb_destroy(rt_mailbox *mb)
+size_t mailbox_destroy(mailbox *mb)
 {
     size_t discarded = 0;
     atomic_store(&mb->closed, true);
     rt_msg *m;
-    while ((m = mb_pop(mb))) {
+    while ((m = mailbox_pop(mb))) {
         /* A timer tick that raced the actor's exit is expected, not a lost message. */
         if (m->type != RT_MSG_TIMER) discarded++;
         rt_msg_free(m);
     }
-    for (unsigned i = 0; i < RT_MAX_LANES; i++) {
-        rt_lane *l = atomic_load(&mb->lanes[i]);
+    for (unsigned i = 0; i < MAILBOX_MAX_LANES; i++) {
+        mailbox_lane *l = atomic_load(&mb->lanes[i]);
         if (!l) continue;
         pthread_mutex_destroy(&l->spill_lock);
         free(l->buf);

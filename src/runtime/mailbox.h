@@ -31,11 +31,11 @@
 #include "fluxbot/runtime.h"
 #include "util/util_assert.h"
 
-#define RT_MAX_LANES 512 /* distinct threads that may send at once (slots are recycled) */
+#define MAILBOX_MAX_LANES 512 /* distinct threads that may send at once (slots are recycled) */
 
 /* Fields are grouped by writer so the producer and the consumer never write the same cache
  * line on the hot path (false sharing cost more than the ring hop itself). */
-typedef struct rt_lane {
+typedef struct mailbox_lane {
     ck_ring_t ring; /* ck pads its consumer and producer indices onto separate lines */
     _Alignas(64) ck_ring_buffer_t *buf; /* read-only after creation */
     /* written by the producer */
@@ -44,15 +44,15 @@ typedef struct rt_lane {
     pthread_mutex_t spill_lock;
     rt_msg *spill_head, *spill_tail;
 #ifdef FB_DEBUG
-    util_owner producer; /* the one thread inside mb_push on this lane */
+    util_owner producer; /* the one thread inside mailbox_push on this lane */
 #endif
     /* written by the consumer(s) */
     _Alignas(64) _Atomic uint64_t taken;
-} rt_lane;
+} mailbox_lane;
 
-typedef struct rt_mailbox {
+typedef struct mailbox {
     /* read-mostly: every send reads these */
-    _Atomic(rt_lane *) lanes[RT_MAX_LANES];
+    _Atomic(mailbox_lane *) lanes[MAILBOX_MAX_LANES];
     _Atomic unsigned nlanes; /* 1 + highest slot that has a lane */
     unsigned lane_capacity;
     bool multi_consumer;
@@ -72,35 +72,35 @@ typedef struct rt_mailbox {
 
     _Alignas(64) _Atomic uint64_t spills, full, parks, wakeups, depth_hwm;
 #ifdef FB_DEBUG
-    util_owner consumer; /* single consumer: the one thread inside mb_pop */
+    util_owner consumer; /* single consumer: the one thread inside mailbox_pop */
 #endif
-} rt_mailbox;
+} mailbox;
 
-int mb_init(rt_mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wake_fn wake,
-            void *wake_ctx);
+int mailbox_init(mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wake_fn wake,
+                 void *wake_ctx);
 /* Frees the lanes and every message still queued; returns how many were discarded. */
-size_t mb_destroy(rt_mailbox *mb);
+size_t mailbox_destroy(mailbox *mb);
 
 /* 0, -RT_EFULL (only when !spill), -RT_ESTOPPED. Wakes the consumer when needed. */
-int mb_push(rt_mailbox *mb, rt_msg *m, bool spill);
+int mailbox_push(mailbox *mb, rt_msg *m, bool spill);
 /* Next message or NULL. */
-rt_msg *mb_pop(rt_mailbox *mb);
-bool mb_has_work(rt_mailbox *mb);
-size_t mb_depth(rt_mailbox *mb);
-uint64_t mb_received(rt_mailbox *mb);
+rt_msg *mailbox_pop(mailbox *mb);
+bool mailbox_has_work(mailbox *mb);
+size_t mailbox_depth(mailbox *mb);
+uint64_t mailbox_received(mailbox *mb);
 
 /* Parked consumers: sleep until woken, unless keep_awake() says otherwise after registering as
  * a sleeper (the caller's own stop/hold conditions). */
-void mb_park(rt_mailbox *mb, bool (*keep_awake)(void *ctx), void *ctx);
+void mailbox_park(mailbox *mb, bool (*keep_awake)(void *ctx), void *ctx);
 /* Loop consumers: arm the wake hook; returns true when work is already queued (do not sleep). */
-bool mb_arm(rt_mailbox *mb);
+bool mailbox_arm(mailbox *mb);
 /* Wakes every sleeper and fires the wake hook (stop requests, releases). */
-void mb_wake_all(rt_mailbox *mb);
+void mailbox_wake_all(mailbox *mb);
 
 /* True when parking uses membarrier (senders then need no locked instruction). */
-bool rt_mailbox_uses_membarrier(void);
+bool mailbox_uses_membarrier(void);
 
 /* This thread's slot (allocated on first use, released at thread exit). */
-int rt_thread_slot(void);
+int mailbox_thread_slot(void);
 
 #endif

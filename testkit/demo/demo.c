@@ -23,7 +23,7 @@
 #include "actors/analytics_writer.h"
 #include "actors/comfy_runner.h"
 #include "app/app.h"
-#include "comfy/dl_policy.h"
+#include "comfy/dlpol.h"
 #include "demo/demo_render.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
@@ -44,7 +44,7 @@ static const char *const user_names[MAX_USERS] = {
 };
 
 typedef struct item {
-    du_sent s;
+    demo_users_sent s;
     unsigned user;
     uint64_t t_sent_ms;
     bool answered, done, failed;
@@ -55,7 +55,7 @@ typedef struct sim_user {
     int waiting; /* index into items, -1 when idle */
     uint64_t next_ms;
     bool has_result;
-    du_button_target result;
+    demo_users_button_target result;
     bool acted;
 } sim_user;
 
@@ -64,9 +64,9 @@ typedef struct demo {
     FILE *out;
     bool live;
     fake_discord *fd;
-    fcomfy *comfy[2];
-    du_users du;
-    bool du_ok;
+    fake_comfy *comfy[2];
+    demo_users du;
+    bool demo_users_ok;
     app *bot;
     item *items;
     size_t nitems, cap;
@@ -117,26 +117,26 @@ static void event(demo *d, const char *fmt, ...)
     }
 }
 
-static const char *kind_label(du_kind k)
+static const char *kind_label(demo_users_kind k)
 {
     switch (k) {
-    case DU_COMFY:
+    case DEMO_USERS_COMFY:
         return "/comfy";
-    case DU_REDUX:
+    case DEMO_USERS_REDUX:
         return "/redux";
-    case DU_PULID:
+    case DEMO_USERS_PULID:
         return "/pulid";
-    case DU_VIDEO:
+    case DEMO_USERS_VIDEO:
         return "/video";
-    case DU_STATS:
+    case DEMO_USERS_STATS:
         return "/stats";
-    case DU_BAD:
+    case DEMO_USERS_BAD:
         return "/comfy (bad input)";
-    case DU_BTN_REGENERATE:
+    case DEMO_USERS_BTN_REGENERATE:
         return "Regenerate";
-    case DU_BTN_UPSCALE:
+    case DEMO_USERS_BTN_UPSCALE:
         return "Upscale";
-    case DU_BTN_DELETE:
+    case DEMO_USERS_BTN_DELETE:
         return "Delete";
     default:
         return "?";
@@ -154,7 +154,7 @@ static void content_hint(const char *json, char *out, size_t cap)
             cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(m, "embeds"), 0), "title"));
     if (c) {
         snprintf(out, cap, "%s", c);
-        demo_strip_markdown(out);
+        demo_render_strip_markdown(out);
         char *nl = strchr(out, '\n');
         if (nl) *nl = 0;
         if (strlen(out) > 60) snprintf(out + 57, cap - 57, "...");
@@ -214,18 +214,18 @@ static void draw(demo *d, bool final)
     double el = (double)(now - d->t0_ms) / 1000.0;
     double frac = d->seconds ? el / (double)d->seconds : 1;
     uint64_t sent = 0, answered = 0, done = 0, failed = 0, buttons = 0;
-    for (unsigned k = 0; k < DU_KIND_COUNT; k++) {
+    for (unsigned k = 0; k < DEMO_USERS_KIND_COUNT; k++) {
         sent += d->rep->sent[k];
         answered += d->rep->answered[k];
         done += d->rep->jobs_done[k];
-        if (du_kind_is_button((du_kind)k)) buttons += d->rep->sent[k];
+        if (demo_users_kind_is_button((demo_users_kind)k)) buttons += d->rep->sent[k];
     }
     failed = d->rep->jobs_failed;
-    comfy_runner_stats cs = {0};
-    an_writer_metrics am = {0};
+    comfy_runner_counters cs = {0};
+    analytics_writer_counters am = {0};
     if (d->bot) {
-        comfy_runner_stats_get(app_runner(d->bot), &cs);
-        an_writer_metrics_get(app_writer(d->bot), &am);
+        comfy_runner_counters_get(app_runner(d->bot), &cs);
+        analytics_writer_counters_get(app_writer(d->bot), &am);
     }
     if (!d->live) {
         if (!final && now < d->next_plain_ms) return;
@@ -261,8 +261,9 @@ static void draw(demo *d, bool final)
     LINE(" interactions  %" PRIu64 " sent, %" PRIu64 " answered", sent, answered);
     LINE("               /comfy %" PRIu64 " /redux %" PRIu64 " /pulid %" PRIu64 " /video %" PRIu64
          " /stats %" PRIu64 " buttons %" PRIu64 " bad %" PRIu64,
-         d->rep->sent[DU_COMFY], d->rep->sent[DU_REDUX], d->rep->sent[DU_PULID],
-         d->rep->sent[DU_VIDEO], d->rep->sent[DU_STATS], buttons, d->rep->sent[DU_BAD]);
+         d->rep->sent[DEMO_USERS_COMFY], d->rep->sent[DEMO_USERS_REDUX],
+         d->rep->sent[DEMO_USERS_PULID], d->rep->sent[DEMO_USERS_VIDEO],
+         d->rep->sent[DEMO_USERS_STATS], buttons, d->rep->sent[DEMO_USERS_BAD]);
     LINE(" jobs          %" PRIu64 " running, %" PRIu64 " waiting, %" PRIu64 " done, %" PRIu64
          " failed",
          cs.running, cs.waiting, done, failed);
@@ -292,41 +293,41 @@ static item *add_item(demo *d)
     return it;
 }
 
-static du_kind choose(demo *d, sim_user *u)
+static demo_users_kind choose(demo *d, sim_user *u)
 {
     /* What people do: mostly /comfy, some image-guided runs, a video now and then, a look at
      * the statistics, the odd mistake, and buttons on what they just got. */
-    unsigned w[DU_KIND_COUNT] = {0};
-    w[DU_COMFY] = 34;
-    w[DU_REDUX] = 8;
-    w[DU_PULID] = 8;
-    w[DU_VIDEO] = 5;
-    w[DU_STATS] = 7;
-    w[DU_BAD] = 5;
+    unsigned w[DEMO_USERS_KIND_COUNT] = {0};
+    w[DEMO_USERS_COMFY] = 34;
+    w[DEMO_USERS_REDUX] = 8;
+    w[DEMO_USERS_PULID] = 8;
+    w[DEMO_USERS_VIDEO] = 5;
+    w[DEMO_USERS_STATS] = 7;
+    w[DEMO_USERS_BAD] = 5;
     if (u->has_result) {
-        w[DU_BTN_REGENERATE] = 12;
-        if (u->result.upscale[0]) w[DU_BTN_UPSCALE] = 8;
-        if (u->result.del[0]) w[DU_BTN_DELETE] = 5;
+        w[DEMO_USERS_BTN_REGENERATE] = 12;
+        if (u->result.upscale[0]) w[DEMO_USERS_BTN_UPSCALE] = 8;
+        if (u->result.del[0]) w[DEMO_USERS_BTN_DELETE] = 5;
     }
     unsigned total = 0;
-    for (unsigned k = 0; k < DU_KIND_COUNT; k++)
+    for (unsigned k = 0; k < DEMO_USERS_KIND_COUNT; k++)
         total += w[k];
     unsigned r = (unsigned)(rnd(d) % total);
-    for (unsigned k = 0; k < DU_KIND_COUNT; k++) {
-        if (r < w[k]) return (du_kind)k;
+    for (unsigned k = 0; k < DEMO_USERS_KIND_COUNT; k++) {
+        if (r < w[k]) return (demo_users_kind)k;
         r -= w[k];
     }
-    return DU_COMFY;
+    return DEMO_USERS_COMFY;
 }
 
 static void act(demo *d, unsigned ui, uint64_t now)
 {
     sim_user *u = &d->users[ui];
-    du_kind k = choose(d, u);
+    demo_users_kind k = choose(d, u);
     item *it = add_item(d);
     if (!it) return;
     uint64_t seq = d->nitems - 1;
-    if (du_inject(&d->du, k, seq, u->id, u->has_result ? &u->result : NULL, &it->s) != 0) {
+    if (demo_users_inject(&d->du, k, seq, u->id, u->has_result ? &u->result : NULL, &it->s) != 0) {
         d->nitems--;
         u->next_ms = now + 500;
         return;
@@ -336,7 +337,7 @@ static void act(demo *d, unsigned ui, uint64_t now)
     u->waiting = (int)seq;
     u->acted = true;
     d->rep->sent[k]++;
-    if (k == DU_BTN_DELETE) u->has_result = false; /* it will be gone */
+    if (k == DEMO_USERS_BTN_DELETE) u->has_result = false; /* it will be gone */
 }
 
 static bool has_attachment(const char *json)
@@ -347,51 +348,52 @@ static bool has_attachment(const char *json)
 /* Advances one item from what the fake Discord saw. Returns true when it is finished. */
 static bool poll_item(demo *d, item *it, uint64_t now)
 {
-    frest_ix_state st;
-    if (!frest_interaction_state(fake_discord_rest(d->fd), it->s.id, &st)) return true;
+    fake_rest_ix_state st;
+    if (!fake_rest_interaction_state(fake_discord_rest(d->fd), it->s.id, &st)) return true;
     sim_user *u = &d->users[it->user];
     const char *who = user_names[it->user % MAX_USERS];
-    du_kind k = it->s.kind;
+    demo_users_kind k = it->s.kind;
     bool finished = false;
     if (!it->answered && st.ack_type != 0) {
         it->answered = true;
         d->rep->answered[k]++;
-        if (!du_kind_is_job(k)) {
+        if (!demo_users_kind_is_job(k)) {
             finished = true;
-            if (k == DU_BAD) {
+            if (k == DEMO_USERS_BAD) {
                 char hint[80];
                 content_hint(st.original_json, hint, sizeof hint);
                 event(d, "%s: %s -> refused at once: %s", who, kind_label(k), hint);
-            } else if (k == DU_STATS) {
+            } else if (k == DEMO_USERS_STATS) {
                 event(d, "%s: /stats -> answered in %" PRId64 " ms", who, st.ack_ms);
             } else {
                 event(d, "%s: %s -> done", who, kind_label(k));
             }
         }
     }
-    if (it->answered && du_kind_is_job(k) && !finished && st.ack_type == 4) {
+    if (it->answered && demo_users_kind_is_job(k) && !finished && st.ack_type == 4) {
         /* Turned down at once (a limit, a result that cannot be upscaled): an answer, no job. */
         finished = true;
         d->rep->refused++;
         char hint[80];
         content_hint(st.original_json, hint, sizeof hint);
         event(d, "%s: %s -> turned down: %s", who, kind_label(k), hint);
-    } else if (it->answered && du_kind_is_job(k) && !finished) {
+    } else if (it->answered && demo_users_kind_is_job(k) && !finished) {
         if (has_attachment(st.original_json)) {
             it->done = true;
             finished = true;
             d->rep->jobs_done[k]++;
-            if (k == DU_VIDEO)
+            if (k == DEMO_USERS_VIDEO)
                 d->rep->videos_ok++;
             else
                 d->rep->images_ok++;
-            du_button_target t;
-            if (du_parse_buttons(st.original_json, u->id, &t)) {
+            demo_users_button_target t;
+            if (demo_users_parse_buttons(st.original_json, u->id, &t)) {
                 u->result = t;
                 u->has_result = true;
             }
             event(d, "%s: %s -> %s in %.1f s", who, kind_label(k),
-                  k == DU_VIDEO ? "video" : "picture", (double)(now - it->t_sent_ms) / 1000.0);
+                  k == DEMO_USERS_VIDEO ? "video" : "picture",
+                  (double)(now - it->t_sent_ms) / 1000.0);
         } else if (st.original_deleted ||
                    (st.original_json && strstr(st.original_json, "\xe2\x9d\x8c"))) {
             it->failed = true;
@@ -404,7 +406,7 @@ static bool poll_item(demo *d, item *it, uint64_t now)
     }
     if (!finished && now - it->t_sent_ms > (it->answered ? JOB_TIMEOUT_MS : ANSWER_TIMEOUT_MS)) {
         finished = true;
-        if (du_kind_is_job(k) && it->answered) {
+        if (demo_users_kind_is_job(k) && it->answered) {
             it->failed = true;
             d->rep->jobs_failed++;
         }
@@ -498,10 +500,10 @@ static void final_stats(demo *d)
     /* Everything the users caused is committed when the writer has nothing pending and
      * accepted nothing new for a few flush intervals (the runner records a job's row just
      * after sending its result). */
-    an_writer_metrics am;
+    analytics_writer_counters am;
     uint64_t last = UINT64_MAX, quiet_since = ms_now();
     for (uint64_t until = ms_now() + 5000; ms_now() < until;) {
-        an_writer_metrics_get(app_writer(d->bot), &am);
+        analytics_writer_counters_get(app_writer(d->bot), &am);
         if (am.accepted != last || am.pending) {
             last = am.accepted;
             quiet_since = ms_now();
@@ -515,13 +517,13 @@ static void final_stats(demo *d)
     if (fake_discord_inject_command(d->fd, "stats", "[{\"name\":\"days\",\"type\":4,\"value\":1}]",
                                     NULL, 0, &who, &ix) != 0)
         return;
-    d->rep->sent[DU_STATS]++;
+    d->rep->sent[DEMO_USERS_STATS]++;
     uint64_t deadline = ms_now() + 10000;
     while (ms_now() < deadline) {
-        frest_ix_state st;
-        if (frest_interaction_state(fake_discord_rest(d->fd), ix.id, &st)) {
+        fake_rest_ix_state st;
+        if (fake_rest_interaction_state(fake_discord_rest(d->fd), ix.id, &st)) {
             if (st.ack_type && !d->rep->stats_answered) {
-                d->rep->answered[DU_STATS]++;
+                d->rep->answered[DEMO_USERS_STATS]++;
                 d->rep->stats_answered = true;
             }
             if (st.original_json && strstr(st.original_json, "\"embeds\":[{")) {
@@ -550,7 +552,7 @@ static void print_end(demo *d)
         fprintf(out, "\n(The final /stats did not arrive in time; see the log.)\n");
     }
     uint64_t sent = 0, answered = 0;
-    for (unsigned k = 0; k < DU_KIND_COUNT; k++) {
+    for (unsigned k = 0; k < DEMO_USERS_KIND_COUNT; k++) {
         sent += r->sent[k];
         answered += r->answered[k];
     }
@@ -559,8 +561,9 @@ static void print_end(demo *d)
             " answered), %" PRIu64 " image%s and %" PRIu64 " video%s generated, %" PRIu64
             " bad input%s refused, %" PRIu64 " job%s failed.%s\n",
             r->users_active, sent, answered, r->images_ok, r->images_ok == 1 ? "" : "s",
-            r->videos_ok, r->videos_ok == 1 ? "" : "s", r->answered[DU_BAD],
-            r->answered[DU_BAD] == 1 ? "" : "s", r->jobs_failed, r->jobs_failed == 1 ? "" : "s",
+            r->videos_ok, r->videos_ok == 1 ? "" : "s", r->answered[DEMO_USERS_BAD],
+            r->answered[DEMO_USERS_BAD] == 1 ? "" : "s", r->jobs_failed,
+            r->jobs_failed == 1 ? "" : "s",
             r->stats_message ? "\n(/stats counts every command before the one that asked.)" : "");
     /* Commands printed to be pasted: the binary as the user types it (`fluxbot` when it is the
      * one on PATH, else its full path: see app_demo), and every path quoted for the shell. */
@@ -629,15 +632,15 @@ int demo_run(const fb_config *cfg_in, const demo_options *o_in, demo_report *rep
     lws_set_log_level(LLL_ERR, lws_to_log);
     fake_discord_options fo = {.token = DEMO_TOKEN};
     d.fd = fake_discord_start(&fo);
-    fcomfy_opts co = {.steps = 8,
-                      .step_delay_ms = o.step_delay_ms ? o.step_delay_ms : 60,
-                      .png_width = 256,
-                      .png_height = 256,
-                      .previews = true};
+    fake_comfy_opts co = {.steps = 8,
+                          .step_delay_ms = o.step_delay_ms ? o.step_delay_ms : 60,
+                          .png_width = 256,
+                          .png_height = 256,
+                          .previews = true};
     co.name = "comfy-a";
-    d.comfy[0] = fcomfy_start(&co);
+    d.comfy[0] = fake_comfy_start(&co);
     co.name = "comfy-b";
-    d.comfy[1] = fcomfy_start(&co);
+    d.comfy[1] = fake_comfy_start(&co);
     if (!d.fd || !d.comfy[0] || !d.comfy[1]) {
         fprintf(stderr, "fluxbot demo: could not start the loopback fakes (see %s)\n", rep->log);
         code = APP_EXIT_START;
@@ -651,8 +654,8 @@ int demo_run(const fb_config *cfg_in, const demo_options *o_in, demo_report *rep
     cfg.shard_id = -1;
     cfg.shard_count = 0;
     cfg.comfyui_urls.count = 2;
-    snprintf(cfg.comfyui_urls.items[0], CFG_STR, "%s", fcomfy_url(d.comfy[0]));
-    snprintf(cfg.comfyui_urls.items[1], CFG_STR, "%s", fcomfy_url(d.comfy[1]));
+    snprintf(cfg.comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(d.comfy[0]));
+    snprintf(cfg.comfyui_urls.items[1], FB_CONFIG_STR, "%s", fake_comfy_url(d.comfy[1]));
     snprintf(cfg.db_path, sizeof cfg.db_path, "%s", rep->db);
     snprintf(cfg.output_dir, sizeof cfg.output_dir, "%s", rep->images);
     cfg.progress_interval_ms = 500;
@@ -661,16 +664,16 @@ int demo_run(const fb_config *cfg_in, const demo_options *o_in, demo_report *rep
     dlpol_url fdu;
     if (dlpol_parse_url(cfg.discord_api_base, &fdu) == DLPOL_OK) {
         cfg.attachment_hosts.count = 1;
-        snprintf(cfg.attachment_hosts.items[0], CFG_STR, "%s:%d", fdu.host, fdu.port);
+        snprintf(cfg.attachment_hosts.items[0], FB_CONFIG_STR, "%s:%d", fdu.host, fdu.port);
     }
 
-    if (du_init(&d.du, d.fd, cfg.ratios_file, cfg.loras_file,
-                o.seed ? o.seed : (uint64_t)time(NULL), err, sizeof err) != 0) {
+    if (demo_users_init(&d.du, d.fd, cfg.ratios_file, cfg.loras_file,
+                        o.seed ? o.seed : (uint64_t)time(NULL), err, sizeof err) != 0) {
         fprintf(stderr, "fluxbot demo: %s\n", err);
         code = APP_EXIT_CONFIG;
         goto out;
     }
-    d.du_ok = true;
+    d.demo_users_ok = true;
     if (o.install_signals) rt_signals_install();
     int start_code = APP_EXIT_START;
     d.bot = app_start(&cfg, err, sizeof err, &start_code);
@@ -733,7 +736,7 @@ stop:
     }
     for (unsigned i = 0; i < d.nusers; i++)
         if (d.users[i].acted || (i == 0 && rep->stats_answered)) rep->users_active++;
-    for (unsigned k = 0; k < DU_KIND_COUNT; k++)
+    for (unsigned k = 0; k < DEMO_USERS_KIND_COUNT; k++)
         rep->commands_total += rep->sent[k];
     rep->analytics_rows = count_rows(rep->db);
     rep->image_files = count_files(rep->images);
@@ -742,9 +745,9 @@ stop:
     if (code == APP_EXIT_OK && rep->unanswered && !rep->interrupted) code = APP_EXIT_RUNTIME;
 
 out:
-    if (d.du_ok) du_free(&d.du);
+    if (d.demo_users_ok) demo_users_free(&d.du);
     for (int i = 0; i < 2; i++)
-        fcomfy_stop(d.comfy[i]);
+        fake_comfy_stop(d.comfy[i]);
     fake_discord_stop(d.fd);
     free(d.items);
     if (d.log_fd >= 0) {

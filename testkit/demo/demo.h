@@ -23,7 +23,7 @@
 #include <stdio.h>
 
 #include "demo/demo_users.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 
 typedef struct demo_options {
     unsigned seconds;       /* how long users start new actions (0 = cfg->demo_seconds) */
@@ -42,21 +42,21 @@ typedef struct demo_options {
 /* What happened, for the caller (and the test) to compare with the database. */
 typedef struct demo_report {
     char dir[256], db[300], images[300], log[300];
-    uint64_t sent[DU_KIND_COUNT];      /* interactions sent, by kind */
-    uint64_t answered[DU_KIND_COUNT];  /* with the interaction's callback seen by Discord */
-    uint64_t unanswered;               /* sent but never answered (should be 0) */
-    uint64_t jobs_done[DU_KIND_COUNT]; /* result with a file */
-    uint64_t jobs_failed;              /* job kinds that ended without a file */
-    uint64_t refused;                  /* jobs the bot turned down at once (limits, ...) */
-    uint64_t images_ok, videos_ok;     /* successful generations */
-    uint64_t commands_total;           /* interactions the bot records in command_usage */
-    unsigned users_active;             /* distinct users that sent anything */
-    uint64_t analytics_rows;           /* committed by the writer when it stopped */
-    unsigned image_files;              /* files in the images folder */
-    bool stats_answered;               /* the final /stats embed arrived */
-    char *stats_message;               /* its message JSON (malloc'd; demo_report_free) */
-    int exit_code;                     /* the bot's (app_stop) */
-    bool interrupted;                  /* ended early by a signal */
+    uint64_t sent[DEMO_USERS_KIND_COUNT];      /* interactions sent, by kind */
+    uint64_t answered[DEMO_USERS_KIND_COUNT];  /* with the interaction's callback seen by Discord */
+    uint64_t unanswered;                       /* sent but never answered (should be 0) */
+    uint64_t jobs_done[DEMO_USERS_KIND_COUNT]; /* result with a file */
+    uint64_t jobs_failed;                      /* job kinds that ended without a file */
+    uint64_t refused;                          /* jobs the bot turned down at once (limits, ...) */
+    uint64_t images_ok, videos_ok;             /* successful generations */
+    uint64_t commands_total;                   /* interactions the bot records in command_usage */
+    unsigned users_active;                     /* distinct users that sent anything */
+    uint64_t analytics_rows;                   /* committed by the writer when it stopped */
+    unsigned image_files;                      /* files in the images folder */
+    bool stats_answered;                       /* the final /stats embed arrived */
+    char *stats_message;                       /* its message JSON (malloc'd; demo_report_free) */
+    int exit_code;                             /* the bot's (app_stop) */
+    bool interrupted;                          /* ended early by a signal */
 } demo_report;
 
 /* Runs the demo. Returns 0 when it ran to the end with every interaction answered (or a signal

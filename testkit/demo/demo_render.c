@@ -47,7 +47,7 @@ static void tb_printf(tbuf *b, const char *fmt, ...)
     if (n > 0) tb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-void demo_strip_markdown(char *s)
+void demo_render_strip_markdown(char *s)
 {
     char *w = s;
     for (char *r = s; *r;) {
@@ -109,7 +109,7 @@ static void block(tbuf *b, const char *prefix, const char *text, unsigned width,
 {
     char *t = strdup(text);
     if (!t) return;
-    demo_strip_markdown(t);
+    demo_render_strip_markdown(t);
     for (char *line = t; line;) {
         char *nl = strchr(line, '\n');
         size_t n = nl ? (size_t)(nl - line) : strlen(line);

@@ -20,6 +20,6 @@ char *demo_render_message(const char *message_json, unsigned width, bool ansi);
 char *demo_render_bar(double frac, unsigned cells, bool unicode, char *out, size_t cap);
 
 /* Removes Discord markdown from s in place: backslash escapes, ** and __ markers. */
-void demo_strip_markdown(char *s);
+void demo_render_strip_markdown(char *s);
 
 #endif

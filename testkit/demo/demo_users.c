@@ -11,29 +11,30 @@
 
 #include <cjson/cJSON.h>
 
-#include "comfy/image.h"
+#include "comfy/img.h"
 #include "fakes/image_fixture.h"
-#include "comfy/result.h"
-#include "discord/commands.h"
+#include "comfy/cres.h"
+#include "discord/cmd.h"
 
-static const char *const kind_names[DU_KIND_COUNT] = {
+static const char *const kind_names[DEMO_USERS_KIND_COUNT] = {
     "comfy", "redux", "pulid", "video", "stats", "bad", "regenerate", "upscale", "delete",
 };
 
-const char *du_kind_name(du_kind k)
+const char *demo_users_kind_name(demo_users_kind k)
 {
-    return k < DU_KIND_COUNT ? kind_names[k] : "?";
+    return k < DEMO_USERS_KIND_COUNT ? kind_names[k] : "?";
 }
 
-bool du_kind_is_job(du_kind k)
+bool demo_users_kind_is_job(demo_users_kind k)
 {
-    return k == DU_COMFY || k == DU_REDUX || k == DU_PULID || k == DU_VIDEO ||
-           k == DU_BTN_REGENERATE || k == DU_BTN_UPSCALE;
+    return k == DEMO_USERS_COMFY || k == DEMO_USERS_REDUX || k == DEMO_USERS_PULID ||
+           k == DEMO_USERS_VIDEO || k == DEMO_USERS_BTN_REGENERATE || k == DEMO_USERS_BTN_UPSCALE;
 }
 
-bool du_kind_is_button(du_kind k)
+bool demo_users_kind_is_button(demo_users_kind k)
 {
-    return k == DU_BTN_REGENERATE || k == DU_BTN_UPSCALE || k == DU_BTN_DELETE;
+    return k == DEMO_USERS_BTN_REGENERATE || k == DEMO_USERS_BTN_UPSCALE ||
+           k == DEMO_USERS_BTN_DELETE;
 }
 
 static uint64_t next_rand(uint64_t *s)
@@ -51,8 +52,8 @@ static unsigned pick(uint64_t *rng, unsigned n)
     return n ? (unsigned)(next_rand(rng) % n) : 0;
 }
 
-int du_init(du_users *u, fake_discord *fd, const char *ratios_file, const char *loras_file,
-            uint64_t seed, char *err, size_t errlen)
+int demo_users_init(demo_users *u, fake_discord *fd, const char *ratios_file,
+                    const char *loras_file, uint64_t seed, char *err, size_t errlen)
 {
     memset(u, 0, sizeof *u);
     u->fd = fd;
@@ -63,7 +64,7 @@ int du_init(du_users *u, fake_discord *fd, const char *ratios_file, const char *
     if (loras_file && loras_file[0] &&
         loras_load_file(&u->loras, loras_file, lerr, sizeof lerr) != 0)
         memset(&u->loras, 0, sizeof u->loras);
-    u->png = img_png_encode(96, 64, 1, seed, &u->png_len);
+    u->png = image_fixture_png(96, 64, 1, seed, &u->png_len);
     if (!u->png) {
         snprintf(err, errlen, "could not make the attachment picture");
         loras_free(&u->loras);
@@ -72,7 +73,7 @@ int du_init(du_users *u, fake_discord *fd, const char *ratios_file, const char *
     return 0;
 }
 
-void du_free(du_users *u)
+void demo_users_free(demo_users *u)
 {
     loras_free(&u->loras);
     free(u->png);
@@ -107,20 +108,20 @@ static const char *const styles[] = {
     "oil painting", "35mm photo", "watercolor", "isometric render", "ink sketch", "cinematic",
 };
 
-static void prompt_for(du_users *u, uint64_t seq, char *out, size_t cap)
+static void prompt_for(demo_users *u, uint64_t seq, char *out, size_t cap)
 {
     snprintf(out, cap, "%s, %s #%" PRIu64, subjects[pick(&u->rng, 10)], styles[pick(&u->rng, 6)],
              seq);
 }
 
-static const char *resolution(du_users *u)
+static const char *resolution(demo_users *u)
 {
     return u->ratios.count ? u->ratios.items[pick(&u->rng, u->ratios.count)].label
                            : "1:1 [1024x1024 square]";
 }
 
-int du_inject(du_users *u, du_kind kind, uint64_t seq, uint64_t user_id,
-              const du_button_target *btn, du_sent *out)
+int demo_users_inject(demo_users *u, demo_users_kind kind, uint64_t seq, uint64_t user_id,
+                      const demo_users_button_target *btn, demo_users_sent *out)
 {
     memset(out, 0, sizeof *out);
     out->kind = kind;
@@ -131,11 +132,11 @@ int du_inject(du_users *u, du_kind kind, uint64_t seq, uint64_t user_id,
     fake_discord_ix ix;
     int rc = -1;
 
-    if (du_kind_is_button(kind)) {
+    if (demo_users_kind_is_button(kind)) {
         if (!btn) return -1;
-        const char *cid = kind == DU_BTN_REGENERATE ? btn->regenerate
-                          : kind == DU_BTN_UPSCALE  ? btn->upscale
-                                                    : btn->del;
+        const char *cid = kind == DEMO_USERS_BTN_REGENERATE ? btn->regenerate
+                          : kind == DEMO_USERS_BTN_UPSCALE  ? btn->upscale
+                                                            : btn->del;
         if (!cid[0]) return -1;
         who.user_id = btn->owner_id;
         rc = fake_discord_inject_component(u->fd, cid, 2, NULL, btn->message_id, &who, &ix);
@@ -146,7 +147,7 @@ int du_inject(du_users *u, du_kind kind, uint64_t seq, uint64_t user_id,
         fake_discord_file files[2];
         unsigned nfiles = 0;
         switch (kind) {
-        case DU_COMFY:
+        case DEMO_USERS_COMFY:
             prompt_for(u, seq, prompt, sizeof prompt);
             opt_str(opts, "prompt", prompt);
             opt_str(opts, "resolution", resolution(u));
@@ -156,7 +157,7 @@ int du_inject(du_users *u, du_kind kind, uint64_t seq, uint64_t user_id,
             if (u->loras.count && pick(&u->rng, 3) == 0)
                 opt_str(opts, "lora", u->loras.items[pick(&u->rng, u->loras.count)].name);
             break;
-        case DU_REDUX:
+        case DEMO_USERS_REDUX:
             files[0] = (fake_discord_file){"image1", "first.png", "image/png", u->png, u->png_len};
             files[1] = (fake_discord_file){"image2", "second.png", "image/png", u->png, u->png_len};
             nfiles = 2;
@@ -164,7 +165,7 @@ int du_inject(du_users *u, du_kind kind, uint64_t seq, uint64_t user_id,
             opt_num(opts, "strength1", CMD_OPT_NUMBER, 0.9);
             opt_num(opts, "strength2", CMD_OPT_NUMBER, 0.4);
             break;
-        case DU_PULID:
+        case DEMO_USERS_PULID:
             prompt_for(u, seq, prompt, sizeof prompt);
             opt_str(opts, "prompt", prompt);
             files[0] = (fake_discord_file){"image", "face.png", "image/png", u->png, u->png_len};
@@ -172,16 +173,16 @@ int du_inject(du_users *u, du_kind kind, uint64_t seq, uint64_t user_id,
             opt_str(opts, "resolution", resolution(u));
             opt_num(opts, "strength", CMD_OPT_NUMBER, 0.6);
             break;
-        case DU_VIDEO:
+        case DEMO_USERS_VIDEO:
             prompt_for(u, seq, prompt, sizeof prompt);
             opt_str(opts, "prompt", prompt);
             break;
-        case DU_STATS: {
+        case DEMO_USERS_STATS: {
             static const int days[] = {1, 7, 30};
             opt_num(opts, "days", CMD_OPT_INTEGER, days[pick(&u->rng, 3)]);
             break;
         }
-        case DU_BAD:
+        case DEMO_USERS_BAD:
             /* Inputs a hand-crafted client (or a stale command list) can send: the bot must
              * refuse them at once with an ephemeral explanation. */
             name = "comfy";
@@ -213,7 +214,8 @@ int du_inject(du_users *u, du_kind kind, uint64_t seq, uint64_t user_id,
     return 0;
 }
 
-bool du_parse_buttons(const char *message_json, uint64_t owner_id, du_button_target *out)
+bool demo_users_parse_buttons(const char *message_json, uint64_t owner_id,
+                              demo_users_button_target *out)
 {
     memset(out, 0, sizeof *out);
     cJSON *m = message_json ? cJSON_Parse(message_json) : NULL;

@@ -7,7 +7,7 @@
  * and remembers what it sent so the caller can check every answer.
  *
  * Every generation prompt ends with "#<seq>" so each job can be found again (image_stats rows,
- * result messages). Thread-safety: a du_users may be used by one thread at a time; the fake
+ * result messages). Thread-safety: a demo_users may be used by one thread at a time; the fake
  * itself is thread-safe.
  */
 #ifndef FLUXBOT_DEMO_USERS_H
@@ -21,65 +21,66 @@
 #include "comfy/ratios.h"
 #include "fakes/fake_discord.h"
 
-typedef enum du_kind {
-    DU_COMFY = 0,
-    DU_REDUX,
-    DU_PULID,
-    DU_VIDEO,
-    DU_STATS,
-    DU_BAD,            /* a command the bot must refuse at once (ephemeral error) */
-    DU_BTN_REGENERATE, /* result buttons: need a finished job (du_button_target) */
-    DU_BTN_UPSCALE,
-    DU_BTN_DELETE,
-    DU_KIND_COUNT
-} du_kind;
+typedef enum demo_users_kind {
+    DEMO_USERS_COMFY = 0,
+    DEMO_USERS_REDUX,
+    DEMO_USERS_PULID,
+    DEMO_USERS_VIDEO,
+    DEMO_USERS_STATS,
+    DEMO_USERS_BAD,            /* a command the bot must refuse at once (ephemeral error) */
+    DEMO_USERS_BTN_REGENERATE, /* result buttons: need a finished job (demo_users_button_target) */
+    DEMO_USERS_BTN_UPSCALE,
+    DEMO_USERS_BTN_DELETE,
+    DEMO_USERS_KIND_COUNT
+} demo_users_kind;
 
 /* "comfy", "redux", "pulid", "video", "stats", "bad", "regenerate", "upscale", "delete". */
-const char *du_kind_name(du_kind k);
+const char *demo_users_kind_name(demo_users_kind k);
 /* Does this interaction start a generation job when all goes well? */
-bool du_kind_is_job(du_kind k);
+bool demo_users_kind_is_job(demo_users_kind k);
 /* Is this a button press (a component interaction) rather than a slash command? */
-bool du_kind_is_button(du_kind k);
+bool demo_users_kind_is_button(demo_users_kind k);
 
 /* A finished result message whose buttons can be pressed. */
-typedef struct du_button_target {
+typedef struct demo_users_button_target {
     uint64_t message_id;
     uint64_t owner_id; /* the user who ran the job: only they press its buttons */
     char regenerate[101];
     char upscale[101]; /* empty when the result offers no upscale */
     char del[101];
-} du_button_target;
+} demo_users_button_target;
 
 /* Reads the buttons of a result message (the fake's @original JSON). False when it has none. */
-bool du_parse_buttons(const char *message_json, uint64_t owner_id, du_button_target *out);
+bool demo_users_parse_buttons(const char *message_json, uint64_t owner_id,
+                              demo_users_button_target *out);
 
-typedef struct du_sent {
-    du_kind kind;
+typedef struct demo_users_sent {
+    demo_users_kind kind;
     uint64_t seq;
     uint64_t id; /* interaction id */
     char token[160];
     uint64_t user_id;
     uint64_t channel_id;
-} du_sent;
+} demo_users_sent;
 
-typedef struct du_users {
+typedef struct demo_users {
     fake_discord *fd;
     ratios_set ratios;
     loras_set loras;
     uint8_t *png; /* attachment picture (owned) */
     size_t png_len;
     uint64_t rng;
-} du_users;
+} demo_users;
 
 /* Loads the resolution and LoRA lists the bot uses (so the options are valid) and makes the
  * attachment picture. 0, or -1 with err. */
-int du_init(du_users *u, fake_discord *fd, const char *ratios_file, const char *loras_file,
-            uint64_t seed, char *err, size_t errlen);
-void du_free(du_users *u);
+int demo_users_init(demo_users *u, fake_discord *fd, const char *ratios_file,
+                    const char *loras_file, uint64_t seed, char *err, size_t errlen);
+void demo_users_free(demo_users *u);
 
-/* Injects one interaction. btn is required for DU_BTN_* kinds (else ignored). user_id 0 =
+/* Injects one interaction. btn is required for DEMO_USERS_BTN_* kinds (else ignored). user_id 0 =
  * the default tester. 0, or -1 (bad input or the fake refused). */
-int du_inject(du_users *u, du_kind kind, uint64_t seq, uint64_t user_id,
-              const du_button_target *btn, du_sent *out);
+int demo_users_inject(demo_users *u, demo_users_kind kind, uint64_t seq, uint64_t user_id,
+                      const demo_users_button_target *btn, demo_users_sent *out);
 
 #endif

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "comfy/image.h"
+#include "comfy/img.h"
 #include "fakes/image_fixture.h"
 #include "fakes/multipart.h"
 #include "fluxbot/runtime.h"
@@ -95,7 +95,7 @@ typedef struct ff_exec {
     cJSON *executed;
 } ff_exec;
 
-struct fcomfy {
+struct fake_comfy {
     pthread_t thr;
     struct lws_context *ctx;
     struct lws_vhost *vh;
@@ -130,7 +130,7 @@ struct fcomfy {
     lws_sorted_usec_list_t sul;
     ff_exec ex;
     /* records */
-    fcomfy_stats st;
+    fake_comfy_stats st;
     char **accepted;
     unsigned naccepted, cap_accepted;
 };
@@ -158,21 +158,21 @@ static void prompts_free(ff_prompt **head)
     }
 }
 
-static void history_clear(fcomfy *f)
+static void history_clear(fake_comfy *f)
 {
     prompts_free(&f->hist_head);
     f->hist_tail = NULL;
     f->nhist = 0;
 }
 
-static void loras_free(fcomfy *f)
+static void loras_free(fake_comfy *f)
 {
     for (unsigned i = 0; i < f->nloras; i++)
         free(f->loras[i]);
     free(f->loras);
 }
 
-static unsigned queue_remaining(const fcomfy *f)
+static unsigned queue_remaining(const fake_comfy *f)
 {
     unsigned n = f->running ? 1 : 0;
     for (const ff_prompt *p = f->pending; p; p = p->next)
@@ -221,7 +221,7 @@ static void ws_queue(ff_pss *c, const void *data, size_t len, bool binary)
     lws_callback_on_writable(c->wsi);
 }
 
-static ff_pss *client_by_id(fcomfy *f, const char *id)
+static ff_pss *client_by_id(fake_comfy *f, const char *id)
 {
     if (!id || !*id) return NULL;
     /* newest registration wins: scan from the highest slot stamp (latest connect) */
@@ -233,7 +233,7 @@ static ff_pss *client_by_id(fcomfy *f, const char *id)
     return found;
 }
 
-static void send_json_to(fcomfy *f, ff_pss *c, cJSON *msg)
+static void send_json_to(fake_comfy *f, ff_pss *c, cJSON *msg)
 {
     char *s = cJSON_PrintUnformatted(msg);
     if (s) ws_queue(c, s, strlen(s), false);
@@ -249,7 +249,7 @@ static cJSON *event(const char *type, cJSON **data)
     return m;
 }
 
-static void broadcast_status(fcomfy *f)
+static void broadcast_status(fake_comfy *f)
 {
     cJSON *d;
     cJSON *m = event("status", &d);
@@ -262,7 +262,7 @@ static void broadcast_status(fcomfy *f)
 }
 
 /* A job event: to the prompt's client only (or broadcast when it has none and bcast_if_none). */
-static void job_event(fcomfy *f, const ff_prompt *p, cJSON *m, bool bcast_if_none)
+static void job_event(fake_comfy *f, const ff_prompt *p, cJSON *m, bool bcast_if_none)
 {
     if (f->silent) return;
     if (p->client_id[0]) {
@@ -284,7 +284,7 @@ static void history_msg(ff_prompt *p, const char *type, const cJSON *data)
 
 /* ---- files ------------------------------------------------------------------------------- */
 
-static ff_file *file_find(fcomfy *f, const char *type, const char *sub, const char *name)
+static ff_file *file_find(fake_comfy *f, const char *type, const char *sub, const char *name)
 {
     for (ff_file *x = f->files; x; x = x->next)
         if (strcmp(x->type, type) == 0 && strcmp(x->sub, sub) == 0 && strcmp(x->name, name) == 0)
@@ -292,7 +292,7 @@ static ff_file *file_find(fcomfy *f, const char *type, const char *sub, const ch
     return NULL;
 }
 
-static ff_file *file_add(fcomfy *f, const char *type, const char *sub, const char *name,
+static ff_file *file_add(fake_comfy *f, const char *type, const char *sub, const char *name,
                          uint8_t *data, size_t len)
 {
     ff_file *x = calloc(1, sizeof *x);
@@ -309,9 +309,9 @@ static ff_file *file_add(fcomfy *f, const char *type, const char *sub, const cha
 
 /* ---- execution ---------------------------------------------------------------------------- */
 
-static void exec_schedule(fcomfy *f, unsigned delay_ms);
+static void exec_schedule(fake_comfy *f, unsigned delay_ms);
 
-static bool node_is_fail_target(const fcomfy *f, const char *id, const cJSON *node)
+static bool node_is_fail_target(const fake_comfy *f, const char *id, const cJSON *node)
 {
     if (!f->fail_node[0]) return false;
     return strcmp(f->fail_node, id) == 0 ||
@@ -337,7 +337,7 @@ static void order_visit(ff_exec *ex, const cJSON *graph, const char *id, int dep
     if (ex->n < FF_MAX_NODES) snprintf(ex->order[ex->n++], 64, "%s", id);
 }
 
-static unsigned graph_steps(const fcomfy *f, const cJSON *graph, const cJSON *node)
+static unsigned graph_steps(const fake_comfy *f, const cJSON *graph, const cJSON *node)
 {
     if (f->steps) return f->steps;
     const cJSON *st =
@@ -368,7 +368,7 @@ static uint64_t graph_seed(const cJSON *graph)
     return 0;
 }
 
-static void progress_state(fcomfy *f, ff_prompt *p, const char *node, unsigned v, unsigned max,
+static void progress_state(fake_comfy *f, ff_prompt *p, const char *node, unsigned v, unsigned max,
                            const char *state)
 {
     cJSON *d;
@@ -425,7 +425,7 @@ static unsigned graph_batch(const cJSON *graph)
 }
 
 /* Produces the files of an output node and returns its UI dict. */
-static cJSON *run_output_node(fcomfy *f, ff_prompt *p, const char *id, const cJSON *node)
+static cJSON *run_output_node(fake_comfy *f, ff_prompt *p, const char *id, const cJSON *node)
 {
     const char *ct = class_of(node);
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(node, "inputs");
@@ -455,19 +455,19 @@ static cJSON *run_output_node(fcomfy *f, ff_prompt *p, const char *id, const cJS
         data = make_mp4(seed, &len);
     } else if (webm) {
         snprintf(name, sizeof name, "%s_%05u_.webm", base, f->out_counter);
-        data = img_webm_fixture(seed, &len);
+        data = image_fixture_webm(seed, &len);
     } else if (apng) {
         snprintf(name, sizeof name, "%s_%05u_.png", base, f->out_counter);
-        data = img_apng_encode(f->png_w, f->png_h, seed, &len);
+        data = image_fixture_apng(f->png_w, f->png_h, seed, &len);
     } else if (awebp) {
         snprintf(name, sizeof name, "%s_%05u_.webp", base, f->out_counter);
-        data = img_webp_anim_fixture(f->png_w, f->png_h, seed, &len);
+        data = image_fixture_webp_anim(f->png_w, f->png_h, seed, &len);
     } else {
         if (preview)
             snprintf(name, sizeof name, "ComfyUI_temp_fake_%05u_.png", f->out_counter);
         else
             snprintf(name, sizeof name, "%s_%05u_.png", base, f->out_counter);
-        data = img_png_encode(f->png_w, f->png_h, f->png_noise ? 1 : 0, seed, &len);
+        data = image_fixture_png(f->png_w, f->png_h, f->png_noise ? 1 : 0, seed, &len);
     }
     if (!data) abort();
     file_add(f, preview ? "temp" : "output", preview ? "" : sub, name, data, len);
@@ -489,7 +489,7 @@ static cJSON *run_output_node(fcomfy *f, ff_prompt *p, const char *id, const cJS
             snprintf(name, sizeof name, "ComfyUI_temp_fake_%05u_.png", f->out_counter);
         else
             snprintf(name, sizeof name, "%s_%05u_.png", base, f->out_counter);
-        data = img_png_encode(f->png_w, f->png_h, f->png_noise ? 1 : 0, seed + b, &len);
+        data = image_fixture_png(f->png_w, f->png_h, f->png_noise ? 1 : 0, seed + b, &len);
         if (!data) abort();
         file_add(f, preview ? "temp" : "output", preview ? "" : sub, name, data, len);
         e = cJSON_CreateObject();
@@ -508,7 +508,7 @@ static cJSON *run_output_node(fcomfy *f, ff_prompt *p, const char *id, const cJS
 
 typedef enum { FIN_SUCCESS, FIN_ERROR, FIN_INTERRUPTED } fin_kind;
 
-static void finish(fcomfy *f, fin_kind kind, const char *node_id)
+static void finish(fake_comfy *f, fin_kind kind, const char *node_id)
 {
     ff_prompt *p = f->running;
     ff_exec *ex = &f->ex;
@@ -574,7 +574,7 @@ static void finish(fcomfy *f, fin_kind kind, const char *node_id)
     }
 }
 
-static void start_next(fcomfy *f)
+static void start_next(fake_comfy *f)
 {
     ff_prompt *best = NULL, *bprev = NULL, *prev = NULL;
     for (ff_prompt *p = f->pending; p; prev = p, p = p->next) {
@@ -614,7 +614,7 @@ static void start_next(fcomfy *f)
 
 /* Advances the running job; returns the delay before the next call (0 = continue now), or -1
  * when there is nothing to do until something changes. */
-static int exec_step(fcomfy *f)
+static int exec_step(fake_comfy *f)
 {
     if (!f->running) {
         if (f->paused || !f->pending) return -1;
@@ -664,7 +664,7 @@ static int exec_step(fcomfy *f)
         progress_state(f, p, id, ex->step, ex->steps, "running");
         if (f->previews && !f->silent) {
             size_t len;
-            uint8_t *png = img_png_encode(16, 16, 0, ex->step, &len);
+            uint8_t *png = image_fixture_png(16, 16, 0, ex->step, &len);
             if (png) {
                 uint8_t *fr = malloc(len + 8);
                 if (!fr) abort();
@@ -686,8 +686,8 @@ static int exec_step(fcomfy *f)
              * format 2 = PNG) to the prompt's client while the node executes; no UI output, so
              * no "executed" and nothing in history */
             size_t len;
-            uint8_t *png = img_png_encode(f->png_w, f->png_h, f->png_noise ? 1 : 0,
-                                          graph_seed(p->graph) ^ ++f->out_counter, &len);
+            uint8_t *png = image_fixture_png(f->png_w, f->png_h, f->png_noise ? 1 : 0,
+                                             graph_seed(p->graph) ^ ++f->out_counter, &len);
             if (!png) abort();
             uint8_t *fr = malloc(len + 8);
             if (!fr) abort();
@@ -719,7 +719,7 @@ static int exec_step(fcomfy *f)
 
 static void exec_cb(lws_sorted_usec_list_t *sul)
 {
-    fcomfy *f = lws_container_of(sul, fcomfy, sul);
+    fake_comfy *f = lws_container_of(sul, fake_comfy, sul);
     pthread_mutex_lock(&f->mu);
     int budget = 100000; /* bounded work per callback keeps the loop responsive */
     int d = 0;
@@ -734,7 +734,7 @@ static void exec_cb(lws_sorted_usec_list_t *sul)
         exec_schedule(f, 0);
 }
 
-static void exec_schedule(fcomfy *f, unsigned delay_ms)
+static void exec_schedule(fake_comfy *f, unsigned delay_ms)
 {
     lws_sul_schedule(f->ctx, 0, &f->sul, exec_cb, (lws_usec_t)delay_ms * 1000 + 1);
 }
@@ -833,7 +833,7 @@ static cJSON *graph_error(const char *type, const char *message, const char *det
     return r;
 }
 
-static bool lora_known(const fcomfy *f, const char *name)
+static bool lora_known(const fake_comfy *f, const char *name)
 {
     if (f->any_lora) return true;
     for (unsigned i = 0; i < f->nloras; i++)
@@ -862,7 +862,7 @@ static bool needs_node(const cJSON *graph, const char *out, const char *id, int 
  * the 400 body. Like ComfyUI's validate_prompt, each output is validated on its own: a node
  * error drops the outputs that need it (its "dependent_outputs"); when at least one output is
  * left the prompt is queued anyway and *partial gets the node_errors for the 200 reply. */
-static cJSON *validate(fcomfy *f, const cJSON *graph, cJSON *to_execute, cJSON **partial)
+static cJSON *validate(fake_comfy *f, const cJSON *graph, cJSON *to_execute, cJSON **partial)
 {
     *partial = NULL;
     char det[512];
@@ -1085,7 +1085,7 @@ static cJSON *history_entry(const ff_prompt *p)
     return e;
 }
 
-static bool id_taken(const fcomfy *f, const char *id)
+static bool id_taken(const fake_comfy *f, const char *id)
 {
     if (f->running && strcmp(f->running->id, id) == 0) return true;
     for (const ff_prompt *p = f->pending; p; p = p->next)
@@ -1104,7 +1104,7 @@ static void random_hex_id(char out[33])
     snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
 }
 
-static void route_post_prompt(fcomfy *f, ff_pss *s)
+static void route_post_prompt(fake_comfy *f, ff_pss *s)
 {
     cJSON *req = cJSON_ParseWithLength((const char *)s->body, s->body_len);
     if (!req) {
@@ -1201,7 +1201,7 @@ static void route_post_prompt(fcomfy *f, ff_pss *s)
     f->cmd_kick = true;
 }
 
-static void route_queue_post(fcomfy *f, ff_pss *s)
+static void route_queue_post(fake_comfy *f, ff_pss *s)
 {
     cJSON *req = cJSON_ParseWithLength((const char *)s->body, s->body_len);
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "clear"))) {
@@ -1227,7 +1227,7 @@ static void route_queue_post(fcomfy *f, ff_pss *s)
     broadcast_status(f);
 }
 
-static void route_interrupt(fcomfy *f, ff_pss *s)
+static void route_interrupt(fake_comfy *f, ff_pss *s)
 {
     cJSON *req = s->body_len ? cJSON_ParseWithLength((const char *)s->body, s->body_len) : NULL;
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(req, "prompt_id");
@@ -1240,7 +1240,7 @@ static void route_interrupt(fcomfy *f, ff_pss *s)
     respond_text(s, 200, "");
 }
 
-static void route_history_get(fcomfy *f, ff_pss *s, const char *id)
+static void route_history_get(fake_comfy *f, ff_pss *s, const char *id)
 {
     f->st.history_gets++;
     cJSON *r = cJSON_CreateObject();
@@ -1259,7 +1259,7 @@ static void route_history_get(fcomfy *f, ff_pss *s, const char *id)
     cJSON_Delete(r);
 }
 
-static void route_history_post(fcomfy *f, ff_pss *s)
+static void route_history_post(fake_comfy *f, ff_pss *s)
 {
     cJSON *req = cJSON_ParseWithLength((const char *)s->body, s->body_len);
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "clear"))) history_clear(f);
@@ -1280,7 +1280,7 @@ static const char *mime_of(const char *name)
     return "application/octet-stream";
 }
 
-static void route_view(fcomfy *f, ff_pss *s)
+static void route_view(fake_comfy *f, ff_pss *s)
 {
     char b1[600], b2[300], b3[64];
     const char *fn = lws_get_urlarg_by_name(s->wsi, "filename=", b1, sizeof b1);
@@ -1326,21 +1326,21 @@ static void route_view(fcomfy *f, ff_pss *s)
     s->resp_len = x->len;
 }
 
-static void route_upload(fcomfy *f, ff_pss *s)
+static void route_upload(fake_comfy *f, ff_pss *s)
 {
     char boundary[80];
-    mp_part parts[8];
+    multipart_part parts[8];
     int n = -1;
-    if (mp_boundary(s->ctype, boundary, sizeof boundary) == 0)
-        n = mp_parse(s->body, s->body_len, boundary, parts, 8);
-    const mp_part *img = n > 0 ? mp_find(parts, n, "image") : NULL;
+    if (multipart_boundary(s->ctype, boundary, sizeof boundary) == 0)
+        n = multipart_parse(s->body, s->body_len, boundary, parts, 8);
+    const multipart_part *img = n > 0 ? multipart_find(parts, n, "image") : NULL;
     if (!img || !img->filename[0]) {
         respond_text(s, 400, "");
         return;
     }
-    const mp_part *pt = mp_find(parts, n, "type");
-    const mp_part *ps = mp_find(parts, n, "subfolder");
-    const mp_part *po = mp_find(parts, n, "overwrite");
+    const multipart_part *pt = multipart_find(parts, n, "type");
+    const multipart_part *ps = multipart_find(parts, n, "subfolder");
+    const multipart_part *po = multipart_find(parts, n, "overwrite");
     char type[16] = "input", sub[128] = "";
     if (pt && pt->len && pt->len < sizeof type)
         snprintf(type, sizeof type, "%.*s", (int)pt->len, pt->data);
@@ -1476,7 +1476,7 @@ static void route_object_info(ff_pss *s, const char *one)
     cJSON_Delete(r);
 }
 
-static void route(fcomfy *f, ff_pss *s)
+static void route(fake_comfy *f, ff_pss *s)
 {
     const char *path = s->path;
     if (strncmp(path, "/api/", 5) == 0) path += 4;
@@ -1548,7 +1548,7 @@ static void pss_http_reset(ff_pss *s)
     s->disp[0] = '\0';
 }
 
-static void client_remove(fcomfy *f, ff_pss *s)
+static void client_remove(fake_comfy *f, ff_pss *s)
 {
     if (s->slot >= 0 && s->slot < FF_MAX_CLIENTS && f->clients[s->slot] == s) {
         f->clients[s->slot] = NULL;
@@ -1564,7 +1564,7 @@ static void client_remove(fcomfy *f, ff_pss *s)
     s->nframes = 0;
 }
 
-static void drop_all_ws(fcomfy *f)
+static void drop_all_ws(fake_comfy *f)
 {
     for (int i = 0; i < FF_MAX_CLIENTS; i++) {
         ff_pss *c = f->clients[i];
@@ -1577,7 +1577,7 @@ static void drop_all_ws(fcomfy *f)
     }
 }
 
-static void do_restart(fcomfy *f)
+static void do_restart(fake_comfy *f)
 {
     prompts_free(&f->pending);
     if (f->running) {
@@ -1592,7 +1592,7 @@ static void do_restart(fcomfy *f)
     drop_all_ws(f);
 }
 
-static int write_http(fcomfy *f, ff_pss *s)
+static int write_http(fake_comfy *f, ff_pss *s)
 {
     (void)f;
     if (!s->responding) {
@@ -1635,7 +1635,7 @@ done:
 
 /* Answers the request in s (mutex held, released here), then starts execution when a route
  * queued work: exec_schedule must run without the mutex. */
-static void route_and_unlock(fcomfy *f, ff_pss *s, struct lws *wsi)
+static void route_and_unlock(fake_comfy *f, ff_pss *s, struct lws *wsi)
 {
     route(f, s);
     lws_callback_on_writable(wsi);
@@ -1649,7 +1649,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                     size_t len)
 {
     struct lws_context *ctx = lws_get_context(wsi);
-    fcomfy *f = ctx ? lws_context_user(ctx) : NULL;
+    fake_comfy *f = ctx ? lws_context_user(ctx) : NULL;
     ff_pss *s = user;
     int rc = 0;
     switch (reason) {
@@ -1862,19 +1862,19 @@ static const struct lws_protocols protocols[] = {
 
 static void *service_thread(void *arg)
 {
-    fcomfy *f = arg;
+    fake_comfy *f = arg;
     while (!atomic_load(&f->stop)) {
         if (lws_service(f->ctx, 0) < 0) break;
     }
     return NULL;
 }
 
-fcomfy *fcomfy_start(const fcomfy_opts *o)
+fake_comfy *fake_comfy_start(const fake_comfy_opts *o)
 {
-    fcomfy *f = calloc(1, sizeof *f);
+    fake_comfy *f = calloc(1, sizeof *f);
     if (!f) return NULL;
     pthread_mutex_init(&f->mu, NULL);
-    fcomfy_opts def = {0};
+    fake_comfy_opts def = {0};
     if (!o) o = &def;
     f->steps = o->steps;
     f->step_delay_ms = o->step_delay_ms;
@@ -1923,7 +1923,7 @@ fail:
     return NULL;
 }
 
-void fcomfy_stop(fcomfy *f)
+void fake_comfy_stop(fake_comfy *f)
 {
     if (!f) return;
     if (f->started) {
@@ -1951,11 +1951,11 @@ void fcomfy_stop(fcomfy *f)
     free(f);
 }
 
-int fcomfy_port(const fcomfy *f)
+int fake_comfy_port(const fake_comfy *f)
 {
     return f->port;
 }
-const char *fcomfy_url(const fcomfy *f)
+const char *fake_comfy_url(const fake_comfy *f)
 {
     return f->url;
 }
@@ -1969,69 +1969,69 @@ const char *fcomfy_url(const fcomfy *f)
         lws_cancel_service(f->ctx);                                                                \
     } while (0)
 
-void fcomfy_set_steps(fcomfy *f, unsigned steps)
+void fake_comfy_set_steps(fake_comfy *f, unsigned steps)
 {
     KNOB(f->steps = steps);
 }
-void fcomfy_set_step_delay(fcomfy *f, unsigned ms)
+void fake_comfy_set_step_delay(fake_comfy *f, unsigned ms)
 {
     KNOB(f->step_delay_ms = ms);
 }
-void fcomfy_fail_at(fcomfy *f, const char *node, const char *message)
+void fake_comfy_fail_at(fake_comfy *f, const char *node, const char *message)
 {
     KNOB({
         snprintf(f->fail_node, sizeof f->fail_node, "%s", node ? node : "");
         snprintf(f->fail_msg, sizeof f->fail_msg, "%s", message ? message : "");
     });
 }
-void fcomfy_interrupt(fcomfy *f)
+void fake_comfy_interrupt(fake_comfy *f)
 {
     KNOB(f->cmd_interrupt = true; f->st.interrupts++);
 }
-void fcomfy_drop_ws(fcomfy *f)
+void fake_comfy_drop_ws(fake_comfy *f)
 {
     KNOB(f->cmd_drop = true);
 }
-void fcomfy_restart(fcomfy *f)
+void fake_comfy_restart(fake_comfy *f)
 {
     KNOB(f->cmd_restart = true);
 }
-void fcomfy_set_silent(fcomfy *f, bool on)
+void fake_comfy_set_silent(fake_comfy *f, bool on)
 {
     KNOB(f->silent = on);
 }
-void fcomfy_set_hang(fcomfy *f, bool on)
+void fake_comfy_set_hang(fake_comfy *f, bool on)
 {
     KNOB(f->hang = on);
 }
-void fcomfy_set_hang_prompt(fcomfy *f, bool on)
+void fake_comfy_set_hang_prompt(fake_comfy *f, bool on)
 {
     KNOB(f->hang_prompt = on);
 }
-void fcomfy_set_reject(fcomfy *f, bool on)
+void fake_comfy_set_reject(fake_comfy *f, bool on)
 {
     KNOB(f->reject = on);
 }
-void fcomfy_reject_at(fcomfy *f, const char *node)
+void fake_comfy_reject_at(fake_comfy *f, const char *node)
 {
     KNOB(snprintf(f->reject_node, sizeof f->reject_node, "%s", node ? node : ""));
 }
-void fcomfy_set_paused(fcomfy *f, bool on)
+void fake_comfy_set_paused(fake_comfy *f, bool on)
 {
     KNOB(f->paused = on);
 }
-void fcomfy_set_down(fcomfy *f, bool on)
+void fake_comfy_set_down(fake_comfy *f, bool on)
 {
     KNOB({
         f->down = on;
         if (on) f->cmd_drop = true;
     });
 }
-void fcomfy_set_refuse_ws(fcomfy *f, bool on)
+void fake_comfy_set_refuse_ws(fake_comfy *f, bool on)
 {
     KNOB(f->refuse_ws = on);
 }
-void fcomfy_set_png(fcomfy *f, uint32_t w, uint32_t h, bool noise)
+void fake_comfy_set_png(fake_comfy *f, uint32_t w, uint32_t h, bool noise)
 {
     KNOB({
         f->png_w = w ? w : 64;
@@ -2040,7 +2040,7 @@ void fcomfy_set_png(fcomfy *f, uint32_t w, uint32_t h, bool noise)
     });
 }
 
-void fcomfy_get_stats(fcomfy *f, fcomfy_stats *out)
+void fake_comfy_get_stats(fake_comfy *f, fake_comfy_stats *out)
 {
     pthread_mutex_lock(&f->mu);
     *out = f->st;
@@ -2051,7 +2051,7 @@ void fcomfy_get_stats(fcomfy *f, fcomfy_stats *out)
     pthread_mutex_unlock(&f->mu);
 }
 
-char *fcomfy_prompt_json(fcomfy *f, unsigned idx)
+char *fake_comfy_prompt_json(fake_comfy *f, unsigned idx)
 {
     char *r = NULL;
     pthread_mutex_lock(&f->mu);
@@ -2060,7 +2060,7 @@ char *fcomfy_prompt_json(fcomfy *f, unsigned idx)
     return r;
 }
 
-uint8_t *fcomfy_upload_data(fcomfy *f, const char *name, size_t *len)
+uint8_t *fake_comfy_upload_data(fake_comfy *f, const char *name, size_t *len)
 {
     uint8_t *r = NULL;
     pthread_mutex_lock(&f->mu);
@@ -2078,13 +2078,13 @@ uint8_t *fcomfy_upload_data(fcomfy *f, const char *name, size_t *len)
     return r;
 }
 
-bool fcomfy_wait(fcomfy *f, bool (*pred)(const fcomfy_stats *s, void *arg), void *arg,
-                 unsigned timeout_ms)
+bool fake_comfy_wait(fake_comfy *f, bool (*pred)(const fake_comfy_stats *s, void *arg), void *arg,
+                     unsigned timeout_ms)
 {
     uint64_t end = rt_now_ms() + timeout_ms;
     for (;;) {
-        fcomfy_stats s;
-        fcomfy_get_stats(f, &s);
+        fake_comfy_stats s;
+        fake_comfy_get_stats(f, &s);
         if (pred(&s, arg)) return true;
         if (rt_now_ms() >= end) return false;
         util_sleep_ms(2);

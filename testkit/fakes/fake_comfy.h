@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct fcomfy fcomfy;
+typedef struct fake_comfy fake_comfy;
 
-typedef struct fcomfy_opts {
+typedef struct fake_comfy_opts {
     unsigned steps; /* sampler steps per job; 0 = the graph's own (capped at 100) */
     unsigned step_delay_ms;
     uint32_t png_width; /* output PNG size; 0 = 64 */
@@ -36,9 +36,9 @@ typedef struct fcomfy_opts {
     const char *const *loras; /* known LoRA files for validation; NULL = accept any */
     unsigned nloras;
     const char *name; /* for logs ("comfy-a") */
-} fcomfy_opts;
+} fake_comfy_opts;
 
-typedef struct fcomfy_stats {
+typedef struct fake_comfy_stats {
     unsigned prompts_accepted;
     unsigned prompts_rejected; /* 400/409 */
     unsigned prompts_finished; /* success, error or interrupted */
@@ -57,58 +57,58 @@ typedef struct fcomfy_stats {
     unsigned queue_deletes;   /* pending prompts removed by POST /queue {"delete": [...]} */
     unsigned input_files;     /* files in the input folder (all subfolders) */
     unsigned prompt_posts;    /* POST /prompt received, answered or not */
-} fcomfy_stats;
+} fake_comfy_stats;
 
 /* Starts the server; NULL on failure. opts may be NULL. */
-fcomfy *fcomfy_start(const fcomfy_opts *opts);
+fake_comfy *fake_comfy_start(const fake_comfy_opts *opts);
 /* Stops the thread, closes every socket and frees everything. */
-void fcomfy_stop(fcomfy *f);
-int fcomfy_port(const fcomfy *f);
+void fake_comfy_stop(fake_comfy *f);
+int fake_comfy_port(const fake_comfy *f);
 /* "http://127.0.0.1:PORT" */
-const char *fcomfy_url(const fcomfy *f);
+const char *fake_comfy_url(const fake_comfy *f);
 
 /* ---- fault switches and knobs (thread-safe) ---- */
-void fcomfy_set_steps(fcomfy *f, unsigned steps);
-void fcomfy_set_step_delay(fcomfy *f, unsigned ms);
+void fake_comfy_set_steps(fake_comfy *f, unsigned steps);
+void fake_comfy_set_step_delay(fake_comfy *f, unsigned ms);
 /* execution_error at the first node whose id or class_type equals node (NULL clears). */
-void fcomfy_fail_at(fcomfy *f, const char *node, const char *message);
+void fake_comfy_fail_at(fake_comfy *f, const char *node, const char *message);
 /* Interrupts the running prompt (as POST /interrupt). */
-void fcomfy_interrupt(fcomfy *f);
+void fake_comfy_interrupt(fake_comfy *f);
 /* Drops every websocket without a close frame (TCP shutdown). */
-void fcomfy_drop_ws(fcomfy *f);
+void fake_comfy_drop_ws(fake_comfy *f);
 /* Process "restart": queue, running job, history and number counter are lost, sockets drop.
  * Uploaded and output files stay, like files on disk. */
-void fcomfy_restart(fcomfy *f);
+void fake_comfy_restart(fake_comfy *f);
 /* Silent: no websocket events for jobs (history still completes). */
-void fcomfy_set_silent(fcomfy *f, bool on);
+void fake_comfy_set_silent(fake_comfy *f, bool on);
 /* Hang: the running job stops advancing (no events, no history) until cleared. */
-void fcomfy_set_hang(fcomfy *f, bool on);
+void fake_comfy_set_hang(fake_comfy *f, bool on);
 /* POST /prompt is read but never answered while on (the connection stays open). */
-void fcomfy_set_hang_prompt(fcomfy *f, bool on);
+void fake_comfy_set_hang_prompt(fake_comfy *f, bool on);
 /* Every POST /prompt gets a 400 with node_errors while on. */
-void fcomfy_set_reject(fcomfy *f, bool on);
+void fake_comfy_set_reject(fake_comfy *f, bool on);
 /* A validation error at every node whose id or class_type equals node (NULL or "" clears),
  * attributed like ComfyUI does: the outputs needing that node are dropped; when some output is
  * left the prompt is queued with a 200 whose node_errors list the failures (only the valid
  * outputs run), else the answer is a 400. */
-void fcomfy_reject_at(fcomfy *f, const char *node);
+void fake_comfy_reject_at(fake_comfy *f, const char *node);
 /* The worker takes no new prompt while paused. */
-void fcomfy_set_paused(fcomfy *f, bool on);
-void fcomfy_set_png(fcomfy *f, uint32_t w, uint32_t h, bool noise);
+void fake_comfy_set_paused(fake_comfy *f, bool on);
+void fake_comfy_set_png(fake_comfy *f, uint32_t w, uint32_t h, bool noise);
 /* Down: every websocket drops at once, then every HTTP request and websocket upgrade is closed
  * unanswered while on, like a dead host (the queue and the running job stay frozen). */
-void fcomfy_set_down(fcomfy *f, bool on);
+void fake_comfy_set_down(fake_comfy *f, bool on);
 /* Refuses websocket upgrades (HTTP still works) while on, so reconnects keep failing. */
-void fcomfy_set_refuse_ws(fcomfy *f, bool on);
+void fake_comfy_set_refuse_ws(fake_comfy *f, bool on);
 
 /* ---- records ---- */
-void fcomfy_get_stats(fcomfy *f, fcomfy_stats *out);
+void fake_comfy_get_stats(fake_comfy *f, fake_comfy_stats *out);
 /* The idx-th accepted POST /prompt body "prompt" graph as JSON text (malloc'd), or NULL. */
-char *fcomfy_prompt_json(fcomfy *f, unsigned idx);
+char *fake_comfy_prompt_json(fake_comfy *f, unsigned idx);
 /* Bytes of an uploaded input file ("name" or "subfolder/name"; malloc'd copy), or NULL. */
-uint8_t *fcomfy_upload_data(fcomfy *f, const char *name, size_t *len);
+uint8_t *fake_comfy_upload_data(fake_comfy *f, const char *name, size_t *len);
 /* Polls until pred(stats, arg) holds or timeout_ms passes; true when it held. */
-bool fcomfy_wait(fcomfy *f, bool (*pred)(const fcomfy_stats *s, void *arg), void *arg,
-                 unsigned timeout_ms);
+bool fake_comfy_wait(fake_comfy *f, bool (*pred)(const fake_comfy_stats *s, void *arg), void *arg,
+                     unsigned timeout_ms);
 
 #endif

@@ -26,8 +26,8 @@
 #define FD_DEFAULT_PERMS ((1ull << 10) | (1ull << 11) | (1ull << 31))
 
 struct fake_discord {
-    fgw *gw;
-    frest *rest;
+    fake_gateway *gw;
+    fake_rest *rest;
     uint64_t app_id;
     uint32_t shards;
     pthread_mutex_t mu;
@@ -37,7 +37,7 @@ struct fake_discord {
 
 static int gateway_bot_provider(void *ctx, char *buf, size_t cap)
 {
-    return fgw_gateway_bot_json((fgw *)ctx, buf, cap);
+    return fake_gateway_gateway_bot_json((fake_gateway *)ctx, buf, cap);
 }
 
 fake_discord *fake_discord_start(const fake_discord_options *o)
@@ -52,26 +52,26 @@ fake_discord *fake_discord_start(const fake_discord_options *o)
     clock_gettime(CLOCK_REALTIME, &ts);
     fd->rng = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)fd;
 
-    fgw_options go = {.token = o->token,
-                      .heartbeat_interval_ms = o->heartbeat_interval_ms,
-                      .shards = fd->shards,
-                      .max_concurrency = o->max_concurrency,
-                      .allowed_intents = o->allowed_intents,
-                      .identify_interval_ms = o->identify_interval_ms,
-                      .application_id = fd->app_id,
-                      .guilds_json = o->guilds_json};
-    fd->gw = fgw_start(&go);
+    fake_gateway_options go = {.token = o->token,
+                               .heartbeat_interval_ms = o->heartbeat_interval_ms,
+                               .shards = fd->shards,
+                               .max_concurrency = o->max_concurrency,
+                               .allowed_intents = o->allowed_intents,
+                               .identify_interval_ms = o->identify_interval_ms,
+                               .application_id = fd->app_id,
+                               .guilds_json = o->guilds_json};
+    fd->gw = fake_gateway_start(&go);
     if (!fd->gw) goto fail;
-    frest_config rc = {.token = o->token,
-                       .application_id = fd->app_id,
-                       .gateway_url = fgw_ws_url(fd->gw),
-                       .shards = fd->shards,
-                       .max_concurrency = o->max_concurrency,
-                       .callback_deadline_ms = o->callback_deadline_ms,
-                       .enforce_limits = o->enforce_limits,
-                       .gateway_bot_json = gateway_bot_provider,
-                       .gateway_bot_ctx = fd->gw};
-    fd->rest = frest_start(&rc);
+    fake_rest_config rc = {.token = o->token,
+                           .application_id = fd->app_id,
+                           .gateway_url = fake_gateway_ws_url(fd->gw),
+                           .shards = fd->shards,
+                           .max_concurrency = o->max_concurrency,
+                           .callback_deadline_ms = o->callback_deadline_ms,
+                           .enforce_limits = o->enforce_limits,
+                           .gateway_bot_json = gateway_bot_provider,
+                           .gateway_bot_ctx = fd->gw};
+    fd->rest = fake_rest_start(&rc);
     if (!fd->rest) goto fail;
     return fd;
 fail:
@@ -83,25 +83,25 @@ void fake_discord_stop(fake_discord *fd)
 {
     if (!fd) return;
     /* REST first: its /gateway/bot provider points into the gateway. */
-    frest_stop(fd->rest);
-    fgw_stop(fd->gw);
+    fake_rest_stop(fd->rest);
+    fake_gateway_stop(fd->gw);
     pthread_mutex_destroy(&fd->mu);
     free(fd);
 }
 
 const char *fake_discord_api_base(const fake_discord *fd)
 {
-    return frest_base_url(fd->rest);
+    return fake_rest_base_url(fd->rest);
 }
 uint64_t fake_discord_application_id(const fake_discord *fd)
 {
     return fd->app_id;
 }
-fgw *fake_discord_gateway(fake_discord *fd)
+fake_gateway *fake_discord_gateway(fake_discord *fd)
 {
     return fd->gw;
 }
-frest *fake_discord_rest(fake_discord *fd)
+fake_rest *fake_discord_rest(fake_discord *fd)
 {
     return fd->rest;
 }
@@ -219,9 +219,9 @@ static int inject_obj(fake_discord *fd, int type, cJSON *data, uint64_t message_
     cJSON_Delete(d);
     if (!text) return -1;
     /* Known to the REST side first: the 3-second window starts as the event leaves. */
-    frest_register_interaction(fd->rest, ix.id, ix.token, channel, type == 3);
+    fake_rest_register_interaction(fd->rest, ix.id, ix.token, channel, type == 3);
     int shard = guild ? (int)((guild >> 22) % fd->shards) : 0;
-    ix.sessions = fgw_dispatch(fd->gw, shard, "INTERACTION_CREATE", text);
+    ix.sessions = fake_gateway_dispatch(fd->gw, shard, "INTERACTION_CREATE", text);
     free(text);
     if (ix.sessions < 0) return -1;
     if (out) *out = ix;
@@ -282,8 +282,8 @@ int fake_discord_inject_command(fake_discord *fd, const char *name, const char *
                 return -1;
             }
             char url[512], idb[24];
-            uint64_t id = frest_add_attachment(fd->rest, f->filename, f->content_type, f->data,
-                                               f->len, url, sizeof url);
+            uint64_t id = fake_rest_add_attachment(fd->rest, f->filename, f->content_type, f->data,
+                                                   f->len, url, sizeof url);
             snprintf(idb, sizeof idb, "%" PRIu64, id);
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "name", f->option);

@@ -45,8 +45,8 @@ void fake_discord_stop(fake_discord *fd);
 const char *fake_discord_api_base(const fake_discord *fd);
 uint64_t fake_discord_application_id(const fake_discord *fd);
 /* Direct access to both halves, for scripting faults and reading their recorders. */
-fgw *fake_discord_gateway(fake_discord *fd);
-frest *fake_discord_rest(fake_discord *fd);
+fake_gateway *fake_discord_gateway(fake_discord *fd);
+fake_rest *fake_discord_rest(fake_discord *fd);
 
 /* Who acts. Zeroed fields get defaults: user 300000000000000001 "tester", guild
  * 200000000000000001, channel 200000000000000002, permissions VIEW_CHANNEL | SEND_MESSAGES |

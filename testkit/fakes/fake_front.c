@@ -22,22 +22,22 @@
 
 #include "fluxbot/log.h"
 
-#define FFR_LOG "fake_front"
-#define FFR_MAX 256
+#define FAKE_FRONT_LOG "fake_front"
+#define FAKE_FRONT_MAX 256
 
-typedef struct ffr_link {
+typedef struct fake_front_link {
     int cli, back; /* back == -1: stalled */
-} ffr_link;
+} fake_front_link;
 
-struct ffr {
+struct fake_front {
     int lfd, backend_port, port;
     int wake[2];
     pthread_t th;
     bool th_started;
     atomic_bool stop, stall;
     pthread_mutex_t mu; /* guards st */
-    ffr_stats st;
-    ffr_link links[FFR_MAX];
+    fake_front_stats st;
+    fake_front_link links[FAKE_FRONT_MAX];
     unsigned nlinks; /* service thread only */
 };
 
@@ -66,7 +66,7 @@ static bool write_all(int fd, const char *p, size_t n)
     return true;
 }
 
-static void link_close(ffr *f, unsigned i)
+static void link_close(fake_front *f, unsigned i)
 {
     close(f->links[i].cli);
     if (f->links[i].back >= 0) close(f->links[i].back);
@@ -76,11 +76,11 @@ static void link_close(ffr *f, unsigned i)
     pthread_mutex_unlock(&f->mu);
 }
 
-static void on_accept(ffr *f)
+static void on_accept(fake_front *f)
 {
     int c = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
     if (c < 0) return;
-    if (f->nlinks >= FFR_MAX) {
+    if (f->nlinks >= FAKE_FRONT_MAX) {
         close(c);
         return;
     }
@@ -89,12 +89,12 @@ static void on_accept(ffr *f)
     if (!stall) {
         b = connect_backend(f->backend_port);
         if (b < 0) {
-            LOG_WARN(FFR_LOG, "cannot reach the backend port %d", f->backend_port);
+            LOG_WARN(FAKE_FRONT_LOG, "cannot reach the backend port %d", f->backend_port);
             close(c);
             return;
         }
     }
-    f->links[f->nlinks++] = (ffr_link){.cli = c, .back = b};
+    f->links[f->nlinks++] = (fake_front_link){.cli = c, .back = b};
     pthread_mutex_lock(&f->mu);
     f->st.accepted++;
     f->st.open++;
@@ -107,8 +107,8 @@ static void on_accept(ffr *f)
 
 static void *service_main(void *arg)
 {
-    ffr *f = arg;
-    struct pollfd pf[2 + 2 * FFR_MAX];
+    fake_front *f = arg;
+    struct pollfd pf[2 + 2 * FAKE_FRONT_MAX];
     char buf[65536];
     while (!atomic_load(&f->stop)) {
         unsigned n = 0;
@@ -131,7 +131,7 @@ static void *service_main(void *arg)
         /* Links are handled from the last so that closing one (swap with the last) keeps the
          * indices of those not yet visited. */
         for (unsigned i = nl; i-- > 0;) {
-            ffr_link *l = &f->links[i];
+            fake_front_link *l = &f->links[i];
             bool dead = false;
             for (int dir = 0; dir < 2 && !dead; dir++) {
                 short re = pf[2 + 2 * i + (unsigned)dir].revents;
@@ -154,9 +154,9 @@ static void *service_main(void *arg)
     return NULL;
 }
 
-ffr *ffr_start(int backend_port)
+fake_front *fake_front_start(int backend_port)
 {
-    ffr *f = calloc(1, sizeof *f);
+    fake_front *f = calloc(1, sizeof *f);
     if (!f) return NULL;
     f->backend_port = backend_port;
     f->lfd = -1;
@@ -171,20 +171,20 @@ ffr *ffr_start(int backend_port)
     if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&a, sizeof a) != 0 ||
         listen(f->lfd, 64) != 0 || getsockname(f->lfd, (struct sockaddr *)&a, &al) != 0 ||
         pipe2(f->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-        LOG_ERROR(FFR_LOG, "cannot listen on 127.0.0.1: %s", strerror(errno));
-        ffr_stop(f);
+        LOG_ERROR(FAKE_FRONT_LOG, "cannot listen on 127.0.0.1: %s", strerror(errno));
+        fake_front_stop(f);
         return NULL;
     }
     f->port = ntohs(a.sin_port);
     if (pthread_create(&f->th, NULL, service_main, f) != 0) {
-        ffr_stop(f);
+        fake_front_stop(f);
         return NULL;
     }
     f->th_started = true;
     return f;
 }
 
-void ffr_stop(ffr *f)
+void fake_front_stop(fake_front *f)
 {
     if (!f) return;
     atomic_store(&f->stop, true);
@@ -200,17 +200,17 @@ void ffr_stop(ffr *f)
     free(f);
 }
 
-int ffr_port(const ffr *f)
+int fake_front_port(const fake_front *f)
 {
     return f->port;
 }
 
-void ffr_set_stall(ffr *f, bool stall)
+void fake_front_set_stall(fake_front *f, bool stall)
 {
     atomic_store(&f->stall, stall);
 }
 
-void ffr_get_stats(ffr *f, ffr_stats *out)
+void fake_front_get_stats(fake_front *f, fake_front_stats *out)
 {
     pthread_mutex_lock(&f->mu);
     *out = f->st;

@@ -3,8 +3,8 @@
  *
  * One lws context with one vhost on 127.0.0.1:0 serves both HTTP (/gateway/bot) and the
  * websocket (protocols[0] gets both because Discord clients send no subprotocol). All mutable
- * state lives in struct fgw under one mutex; the service thread takes it inside callbacks and
- * control functions take it from test threads, then poke the service thread with
+ * state lives in struct fake_gateway under one mutex; the service thread takes it inside callbacks
+ * and control functions take it from test threads, then poke the service thread with
  * lws_cancel_service() so it asks for writability of connections with queued frames. Frames
  * are compressed when queued (the deflate stream must follow queue order) and written one per
  * WRITEABLE callback, as lws requires.
@@ -29,7 +29,7 @@
 #include "fluxbot/runtime.h"
 #include "util/util_time.h"
 
-#define FGW_LOG "fake_gateway"
+#define FAKE_GATEWAY_LOG "fake_gateway"
 #define CLIENT_PAYLOAD_MAX 4096 /* Discord closes 4002 above this */
 #define RATE_EVENTS 120
 #define RATE_PERIOD_MS 60000
@@ -94,8 +94,8 @@ typedef struct pss {
     char http_body[1024];
 } pss;
 
-struct fgw {
-    fgw_options o;
+struct fake_gateway {
+    fake_gateway_options o;
     char token[256];
     char *guilds_json; /* owned copy */
     struct lws_context *ctx;
@@ -105,16 +105,16 @@ struct fgw {
     int port;
     char http_base[64];
     char ws_url[64];
-    ffr *front; /* stall_front only */
+    fake_front *front; /* stall_front only */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
     conn *conns;
     session **sessions;
     size_t nsess, capsess;
-    fgw_record *recs;
+    fake_gateway_record *recs;
     size_t nrec, caprec;
-    fgw_stats st;
+    fake_gateway_stats st;
     uint32_t hb_interval;
     bool ack;
     unsigned zsplit;
@@ -129,7 +129,7 @@ struct fgw {
     uint64_t rng;
 };
 
-static uint64_t next_rand(fgw *f)
+static uint64_t next_rand(fake_gateway *f)
 {
     uint64_t x = f->rng;
     x ^= x << 13;
@@ -194,7 +194,7 @@ static void queue_raw(conn *c, const void *data, size_t len, bool binary)
 
 /* Queues a gateway frame: text, or deflated with a sync flush (split into f->zsplit
  * websocket messages) on compressed connections. */
-static void queue_text(fgw *f, conn *c, const char *text, size_t len)
+static void queue_text(fake_gateway *f, conn *c, const char *text, size_t len)
 {
     if (c->closing) return;
     if (!c->compress) {
@@ -249,7 +249,7 @@ static void queue_close(conn *c, int code)
     queue_end(c, OF_CLOSE, code);
 }
 
-static void queue_op(fgw *f, conn *c, int op, const char *d)
+static void queue_op(fake_gateway *f, conn *c, int op, const char *d)
 {
     char buf[256];
     int n = snprintf(buf, sizeof buf, "{\"t\":null,\"s\":null,\"op\":%d,\"d\":%s}", op, d);
@@ -258,7 +258,7 @@ static void queue_op(fgw *f, conn *c, int op, const char *d)
 
 /* ---- sessions and dispatches (mutex held) ------------------------------------------------ */
 
-static session *session_new(fgw *f, int shard, int count)
+static session *session_new(fake_gateway *f, int shard, int count)
 {
     if (f->nsess == f->capsess) {
         size_t cap = f->capsess ? f->capsess * 2 : 8;
@@ -291,7 +291,7 @@ static void session_free(session *s)
     free(s);
 }
 
-static session *session_find(fgw *f, const char *id)
+static session *session_find(fake_gateway *f, const char *id)
 {
     for (size_t i = 0; i < f->nsess; i++)
         if (strcmp(f->sessions[i]->id, id) == 0) return f->sessions[i];
@@ -299,7 +299,7 @@ static session *session_find(fgw *f, const char *id)
 }
 
 /* Numbers one dispatch for the session, keeps it for replay and sends it if attached. */
-static void session_dispatch(fgw *f, session *s, const char *t, const char *d, size_t dlen)
+static void session_dispatch(fake_gateway *f, session *s, const char *t, const char *d, size_t dlen)
 {
     size_t cap = dlen + strlen(t) + 64;
     char *frame = malloc(cap);
@@ -333,7 +333,7 @@ static bool shard_of_guild(const char *id, int count, int *shard)
     return true;
 }
 
-static void send_ready(fgw *f, conn *c, session *s)
+static void send_ready(fake_gateway *f, conn *c, session *s)
 {
     /* unavailable guild stubs of this shard, then one GUILD_CREATE each */
     cJSON *guilds = f->guilds_json ? cJSON_Parse(f->guilds_json) : NULL;
@@ -396,20 +396,20 @@ static void send_ready(fgw *f, conn *c, session *s)
     cJSON_Delete(guilds);
 }
 
-static int bot_json_locked(fgw *f, char *buf, size_t cap);
+static int bot_json_locked(fake_gateway *f, char *buf, size_t cap);
 
 /* ---- client frames (mutex held) --------------------------------------------------------- */
 
-static void record(fgw *f, conn *c, int op, const char *text, size_t len, uint64_t at)
+static void record(fake_gateway *f, conn *c, int op, const char *text, size_t len, uint64_t at)
 {
     if (f->nrec == f->caprec) {
         size_t cap = f->caprec ? f->caprec * 2 : 64;
-        fgw_record *p = realloc(f->recs, cap * sizeof *p);
+        fake_gateway_record *p = realloc(f->recs, cap * sizeof *p);
         if (!p) return;
         f->recs = p;
         f->caprec = cap;
     }
-    fgw_record *r = &f->recs[f->nrec];
+    fake_gateway_record *r = &f->recs[f->nrec];
     r->payload = malloc(len + 1);
     if (!r->payload) return;
     memcpy(r->payload, text, len);
@@ -423,7 +423,7 @@ static void record(fgw *f, conn *c, int op, const char *text, size_t len, uint64
 }
 
 /* Counts a client frame in the connection's 60 s window; false when it is one too many. */
-static bool rate_ok(fgw *f, conn *c, uint64_t at)
+static bool rate_ok(fake_gateway *f, conn *c, uint64_t at)
 {
     while (c->st_n && c->stamps[c->st_head] + RATE_PERIOD_MS <= at) {
         c->st_head = (c->st_head + 1) % (RATE_EVENTS + 1);
@@ -436,7 +436,7 @@ static bool rate_ok(fgw *f, conn *c, uint64_t at)
     return true;
 }
 
-static void handle_identify(fgw *f, conn *c, cJSON *d, uint64_t at)
+static void handle_identify(fake_gateway *f, conn *c, cJSON *d, uint64_t at)
 {
     f->st.identifies++;
     if (c->identified) {
@@ -517,7 +517,7 @@ static void handle_identify(fgw *f, conn *c, cJSON *d, uint64_t at)
     send_ready(f, c, s);
 }
 
-static void handle_resume(fgw *f, conn *c, cJSON *d)
+static void handle_resume(fake_gateway *f, conn *c, cJSON *d)
 {
     f->st.resumes++;
     if (c->identified) {
@@ -561,7 +561,7 @@ static void handle_resume(fgw *f, conn *c, cJSON *d)
     f->st.resumed_sent++;
 }
 
-static void handle_message(fgw *f, conn *c, const char *text, size_t len)
+static void handle_message(fake_gateway *f, conn *c, const char *text, size_t len)
 {
     const uint64_t at = rt_now_ms();
     f->st.frames_received++;
@@ -619,7 +619,7 @@ static void handle_message(fgw *f, conn *c, const char *text, size_t len)
 
 /* ---- lws callback ----------------------------------------------------------------------- */
 
-static conn *conn_new(fgw *f, struct lws *wsi)
+static conn *conn_new(fake_gateway *f, struct lws *wsi)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -631,7 +631,7 @@ static conn *conn_new(fgw *f, struct lws *wsi)
     return c;
 }
 
-static void conn_free(fgw *f, conn *c)
+static void conn_free(fake_gateway *f, conn *c)
 {
     for (conn **pp = &f->conns; *pp; pp = &(*pp)->next) {
         if (*pp == c) {
@@ -655,7 +655,7 @@ static bool ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int http_request(fgw *f, struct lws *wsi, pss *p, const char *uri)
+static int http_request(fake_gateway *f, struct lws *wsi, pss *p, const char *uri)
 {
     char auth[512] = "";
     lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
@@ -715,7 +715,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                     size_t len)
 {
     struct lws_context *ctx = lws_get_context(wsi);
-    fgw *f = ctx ? lws_context_user(ctx) : NULL;
+    fake_gateway *f = ctx ? lws_context_user(ctx) : NULL;
     pss *p = user;
     if (!f) return 0;
 
@@ -756,10 +756,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             queue_close(c, 4002);
         } else {
             char hello[128];
-            snprintf(hello, sizeof hello, "{\"heartbeat_interval\":%u,\"_trace\":[\"fgw\"]}",
-                     f->hb_interval);
+            snprintf(hello, sizeof hello,
+                     "{\"heartbeat_interval\":%u,\"_trace\":[\"fake_gateway\"]}", f->hb_interval);
             queue_op(f, c, 10, hello);
-            record(f, c, FGW_REC_HELLO, hello, strlen(hello), rt_now_ms());
+            record(f, c, FAKE_GATEWAY_REC_HELLO, hello, strlen(hello), rt_now_ms());
         }
         pthread_cond_broadcast(&f->cv);
         pthread_mutex_unlock(&f->mu);
@@ -867,7 +867,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         conn *c = p->c;
         if (!c) return 0;
         pthread_mutex_lock(&f->mu);
-        record(f, c, FGW_REC_CLOSED, "", 0, rt_now_ms());
+        record(f, c, FAKE_GATEWAY_REC_CLOSED, "", 0, rt_now_ms());
         conn_free(f, c);
         p->c = NULL;
         if (f->st.open_connections) f->st.open_connections--;
@@ -896,7 +896,7 @@ static const struct lws_protocols protocols[] = {
 
 static void *service_main(void *arg)
 {
-    fgw *f = arg;
+    fake_gateway *f = arg;
     while (!atomic_load(&f->stop))
         if (lws_service(f->ctx, 0) < 0) break;
     return NULL;
@@ -904,10 +904,10 @@ static void *service_main(void *arg)
 
 /* ---- public API ------------------------------------------------------------------------- */
 
-fgw *fgw_start(const fgw_options *opts)
+fake_gateway *fake_gateway_start(const fake_gateway_options *opts)
 {
     if (!opts || !opts->token || !opts->token[0] || strlen(opts->token) >= 256) return NULL;
-    fgw *f = calloc(1, sizeof *f);
+    fake_gateway *f = calloc(1, sizeof *f);
     if (!f) return NULL;
     f->o = *opts;
     snprintf(f->token, sizeof f->token, "%s", opts->token);
@@ -918,7 +918,7 @@ fgw *fgw_start(const fgw_options *opts)
         bool ok = cJSON_IsArray(g);
         cJSON_Delete(g);
         if (!ok || !f->guilds_json) {
-            LOG_ERROR(FGW_LOG, "guilds_json must be a JSON array of guild objects");
+            LOG_ERROR(FAKE_GATEWAY_LOG, "guilds_json must be a JSON array of guild objects");
             free(f->guilds_json);
             free(f);
             return NULL;
@@ -956,69 +956,69 @@ fgw *fgw_start(const fgw_options *opts)
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     f->ctx = lws_create_context(&info);
     if (!f->ctx) {
-        LOG_ERROR(FGW_LOG, "cannot create the lws server context");
-        fgw_stop(f);
+        LOG_ERROR(FAKE_GATEWAY_LOG, "cannot create the lws server context");
+        fake_gateway_stop(f);
         return NULL;
     }
     struct lws_vhost *vh = lws_get_vhost_by_name(f->ctx, "default");
     f->port = vh ? lws_get_vhost_listen_port(vh) : -1;
     if (f->port <= 0) {
-        LOG_ERROR(FGW_LOG, "cannot find the listening port");
-        fgw_stop(f);
+        LOG_ERROR(FAKE_GATEWAY_LOG, "cannot find the listening port");
+        fake_gateway_stop(f);
         return NULL;
     }
     snprintf(f->http_base, sizeof f->http_base, "http://127.0.0.1:%d/api/v10", f->port);
     snprintf(f->ws_url, sizeof f->ws_url, "ws://127.0.0.1:%d", f->port);
     if (f->o.stall_front) {
-        f->front = ffr_start(f->port);
+        f->front = fake_front_start(f->port);
         if (!f->front) {
-            fgw_stop(f);
+            fake_gateway_stop(f);
             return NULL;
         }
-        snprintf(f->ws_url, sizeof f->ws_url, "ws://127.0.0.1:%d", ffr_port(f->front));
+        snprintf(f->ws_url, sizeof f->ws_url, "ws://127.0.0.1:%d", fake_front_port(f->front));
     }
     if (pthread_create(&f->th, NULL, service_main, f) != 0) {
-        fgw_stop(f);
+        fake_gateway_stop(f);
         return NULL;
     }
     f->th_started = true;
     return f;
 }
 
-void fgw_stop(fgw *f)
+void fake_gateway_stop(fake_gateway *f)
 {
     if (!f) return;
     atomic_store(&f->stop, true);
     if (f->ctx) lws_cancel_service(f->ctx);
     if (f->th_started) pthread_join(f->th, NULL);
-    ffr_stop(f->front);
+    fake_front_stop(f->front);
     if (f->ctx) lws_context_destroy(f->ctx); /* closes every wsi: CLOSED frees the conns */
     while (f->conns)
         conn_free(f, f->conns);
     for (size_t i = 0; i < f->nsess; i++)
         session_free(f->sessions[i]);
     free(f->sessions);
-    fgw_records_free(f->recs, f->nrec);
+    fake_gateway_records_free(f->recs, f->nrec);
     free(f->guilds_json);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
     free(f);
 }
 
-int fgw_port(const fgw *f)
+int fake_gateway_port(const fake_gateway *f)
 {
     return f->port;
 }
-const char *fgw_http_base(const fgw *f)
+const char *fake_gateway_http_base(const fake_gateway *f)
 {
     return f->http_base;
 }
-const char *fgw_ws_url(const fgw *f)
+const char *fake_gateway_ws_url(const fake_gateway *f)
 {
     return f->ws_url;
 }
 
-int fgw_gateway_bot_json(fgw *f, char *buf, size_t cap)
+int fake_gateway_gateway_bot_json(fake_gateway *f, char *buf, size_t cap)
 {
     pthread_mutex_lock(&f->mu);
     int n = bot_json_locked(f, buf, cap);
@@ -1026,7 +1026,7 @@ int fgw_gateway_bot_json(fgw *f, char *buf, size_t cap)
     return n;
 }
 
-static int bot_json_locked(fgw *f, char *buf, size_t cap)
+static int bot_json_locked(fake_gateway *f, char *buf, size_t cap)
 {
     uint64_t now = rt_now_ms();
     uint64_t reset_after = f->budget_reset_at > now ? f->budget_reset_at - now : 0;
@@ -1039,8 +1039,8 @@ static int bot_json_locked(fgw *f, char *buf, size_t cap)
 }
 
 /* Runs fn on every targeted connection with the mutex held, then wakes the service thread. */
-static void for_targets(fgw *f, int shard, bool identified_only, void (*fn)(fgw *, conn *, void *),
-                        void *ctx)
+static void for_targets(fake_gateway *f, int shard, bool identified_only,
+                        void (*fn)(fake_gateway *, conn *, void *), void *ctx)
 {
     pthread_mutex_lock(&f->mu);
     for (conn *c = f->conns; c; c = c->next) {
@@ -1053,7 +1053,7 @@ static void for_targets(fgw *f, int shard, bool identified_only, void (*fn)(fgw 
     lws_cancel_service(f->ctx);
 }
 
-int fgw_dispatch(fgw *f, int shard, const char *t, const char *d_json)
+int fake_gateway_dispatch(fake_gateway *f, int shard, const char *t, const char *d_json)
 {
     if (!f || !t || !t[0] || strlen(t) > 64 || !d_json) return -1;
     for (const char *q = t; *q; q++)
@@ -1074,28 +1074,28 @@ int fgw_dispatch(fgw *f, int shard, const char *t, const char *d_json)
     return count;
 }
 
-void fgw_set_heartbeat_interval(fgw *f, uint32_t ms)
+void fake_gateway_set_heartbeat_interval(fake_gateway *f, uint32_t ms)
 {
     pthread_mutex_lock(&f->mu);
     f->hb_interval = ms ? ms : 41250;
     pthread_mutex_unlock(&f->mu);
 }
 
-void fgw_set_ack(fgw *f, bool ack)
+void fake_gateway_set_ack(fake_gateway *f, bool ack)
 {
     pthread_mutex_lock(&f->mu);
     f->ack = ack;
     pthread_mutex_unlock(&f->mu);
 }
 
-void fgw_set_zlib_split(fgw *f, unsigned parts)
+void fake_gateway_set_zlib_split(fake_gateway *f, unsigned parts)
 {
     pthread_mutex_lock(&f->mu);
     f->zsplit = parts ? parts : 1;
     pthread_mutex_unlock(&f->mu);
 }
 
-void fgw_set_paused(fgw *f, bool paused)
+void fake_gateway_set_paused(fake_gateway *f, bool paused)
 {
     pthread_mutex_lock(&f->mu);
     f->paused = paused;
@@ -1103,14 +1103,14 @@ void fgw_set_paused(fgw *f, bool paused)
     lws_cancel_service(f->ctx);
 }
 
-void fgw_set_resume_fails(fgw *f, bool fail)
+void fake_gateway_set_resume_fails(fake_gateway *f, bool fail)
 {
     pthread_mutex_lock(&f->mu);
     f->resume_fails = fail;
     pthread_mutex_unlock(&f->mu);
 }
 
-void fgw_set_budget(fgw *f, uint32_t remaining, uint64_t reset_after_ms)
+void fake_gateway_set_budget(fake_gateway *f, uint32_t remaining, uint64_t reset_after_ms)
 {
     pthread_mutex_lock(&f->mu);
     f->st.session_remaining = remaining;
@@ -1118,52 +1118,52 @@ void fgw_set_budget(fgw *f, uint32_t remaining, uint64_t reset_after_ms)
     pthread_mutex_unlock(&f->mu);
 }
 
-static void do_op_null(fgw *f, conn *c, void *ctx)
+static void do_op_null(fake_gateway *f, conn *c, void *ctx)
 {
     queue_op(f, c, *(const int *)ctx, "null");
 }
-void fgw_request_heartbeat(fgw *f, int shard)
+void fake_gateway_request_heartbeat(fake_gateway *f, int shard)
 {
     int op = 1;
     for_targets(f, shard, true, do_op_null, &op);
 }
 
-void fgw_send_reconnect(fgw *f, int shard)
+void fake_gateway_send_reconnect(fake_gateway *f, int shard)
 {
     int op = 7;
     for_targets(f, shard, true, do_op_null, &op);
 }
 
-static void do_op9(fgw *f, conn *c, void *ctx)
+static void do_op9(fake_gateway *f, conn *c, void *ctx)
 {
     bool resumable = *(bool *)ctx;
     if (!resumable && c->sess) c->sess->dead = true;
     queue_op(f, c, 9, resumable ? "true" : "false");
 }
-void fgw_send_invalid_session(fgw *f, int shard, bool resumable)
+void fake_gateway_send_invalid_session(fake_gateway *f, int shard, bool resumable)
 {
     for_targets(f, shard, true, do_op9, &resumable);
 }
 
-static void do_close(fgw *f, conn *c, void *ctx)
+static void do_close(fake_gateway *f, conn *c, void *ctx)
 {
     (void)f;
     int code = *(int *)ctx;
     if ((code == 4007 || code == 4009) && c->sess) c->sess->dead = true;
     queue_close(c, code);
 }
-void fgw_close(fgw *f, int shard, int code)
+void fake_gateway_close(fake_gateway *f, int shard, int code)
 {
     for_targets(f, shard, false, do_close, &code);
 }
 
-static void do_drop(fgw *f, conn *c, void *ctx)
+static void do_drop(fake_gateway *f, conn *c, void *ctx)
 {
     (void)f;
     (void)ctx;
     queue_end(c, OF_DROP, 0);
 }
-void fgw_drop(fgw *f, int shard)
+void fake_gateway_drop(fake_gateway *f, int shard)
 {
     for_targets(f, shard, false, do_drop, NULL);
 }
@@ -1173,33 +1173,33 @@ typedef struct raw_ctx {
     size_t len;
     bool binary;
 } raw_ctx;
-static void do_raw(fgw *f, conn *c, void *ctx)
+static void do_raw(fake_gateway *f, conn *c, void *ctx)
 {
     (void)f;
     raw_ctx *r = ctx;
     queue_raw(c, r->data, r->len, r->binary);
 }
-void fgw_send_raw(fgw *f, int shard, const void *data, size_t len, bool binary)
+void fake_gateway_send_raw(fake_gateway *f, int shard, const void *data, size_t len, bool binary)
 {
     raw_ctx r = {data, len, binary};
     for_targets(f, shard, false, do_raw, &r);
 }
 
-static void do_frame(fgw *f, conn *c, void *ctx)
+static void do_frame(fake_gateway *f, conn *c, void *ctx)
 {
     const char *json = ctx;
     queue_text(f, c, json, strlen(json));
 }
-void fgw_send_frame(fgw *f, int shard, const char *json)
+void fake_gateway_send_frame(fake_gateway *f, int shard, const char *json)
 {
     for_targets(f, shard, false, do_frame, (void *)(uintptr_t)json);
 }
 
-size_t fgw_records(fgw *f, fgw_record **out)
+size_t fake_gateway_records(fake_gateway *f, fake_gateway_record **out)
 {
     pthread_mutex_lock(&f->mu);
     size_t n = f->nrec;
-    fgw_record *copy = calloc(n ? n : 1, sizeof *copy);
+    fake_gateway_record *copy = calloc(n ? n : 1, sizeof *copy);
     if (!copy) {
         pthread_mutex_unlock(&f->mu);
         *out = NULL;
@@ -1215,7 +1215,7 @@ size_t fgw_records(fgw *f, fgw_record **out)
     return n;
 }
 
-void fgw_records_free(fgw_record *r, size_t n)
+void fake_gateway_records_free(fake_gateway_record *r, size_t n)
 {
     if (!r) return;
     for (size_t i = 0; i < n; i++)
@@ -1223,26 +1223,27 @@ void fgw_records_free(fgw_record *r, size_t n)
     free(r);
 }
 
-void fgw_get_stats(fgw *f, fgw_stats *out)
+void fake_gateway_get_stats(fake_gateway *f, fake_gateway_stats *out)
 {
     pthread_mutex_lock(&f->mu);
     *out = f->st;
     pthread_mutex_unlock(&f->mu);
     if (f->front) {
-        ffr_stats fs;
-        ffr_get_stats(f->front, &fs);
+        fake_front_stats fs;
+        fake_front_get_stats(f->front, &fs);
         out->stalled_connections = fs.stalled;
     }
 }
 
-void fgw_set_stall(fgw *f, bool stall)
+void fake_gateway_set_stall(fake_gateway *f, bool stall)
 {
-    if (f->front) ffr_set_stall(f->front, stall);
+    if (f->front) fake_front_set_stall(f->front, stall);
 }
 
 /* Waits until done(f, ctx) holds (checked with the mutex held, after every state change) or
  * timeout_ms pass; the check at the deadline decides. */
-static bool wait_until(fgw *f, bool (*done)(fgw *f, void *ctx), void *ctx, int timeout_ms)
+static bool wait_until(fake_gateway *f, bool (*done)(fake_gateway *f, void *ctx), void *ctx,
+                       int timeout_ms)
 {
     struct timespec dl = util_deadline(CLOCK_REALTIME, (uint64_t)timeout_ms);
     pthread_mutex_lock(&f->mu);
@@ -1258,23 +1259,24 @@ static bool wait_until(fgw *f, bool (*done)(fgw *f, void *ctx), void *ctx, int t
 }
 
 typedef struct stats_pred {
-    bool (*pred)(const fgw_stats *s, void *ctx);
+    bool (*pred)(const fake_gateway_stats *s, void *ctx);
     void *ctx;
 } stats_pred;
 
-static bool stats_done(fgw *f, void *ctx)
+static bool stats_done(fake_gateway *f, void *ctx)
 {
     const stats_pred *p = ctx;
     return p->pred(&f->st, p->ctx);
 }
 
-bool fgw_wait(fgw *f, bool (*pred)(const fgw_stats *s, void *ctx), void *ctx, int timeout_ms)
+bool fake_gateway_wait(fake_gateway *f, bool (*pred)(const fake_gateway_stats *s, void *ctx),
+                       void *ctx, int timeout_ms)
 {
     stats_pred p = {pred, ctx};
     return wait_until(f, stats_done, &p, timeout_ms);
 }
 
-static unsigned count_op_locked(fgw *f, int op)
+static unsigned count_op_locked(fake_gateway *f, int op)
 {
     unsigned n = 0;
     for (size_t i = 0; i < f->nrec; i++)
@@ -1282,7 +1284,7 @@ static unsigned count_op_locked(fgw *f, int op)
     return n;
 }
 
-unsigned fgw_count_op(fgw *f, int op)
+unsigned fake_gateway_count_op(fake_gateway *f, int op)
 {
     pthread_mutex_lock(&f->mu);
     unsigned n = count_op_locked(f, op);
@@ -1295,19 +1297,19 @@ typedef struct op_count {
     unsigned n;
 } op_count;
 
-static bool ops_done(fgw *f, void *ctx)
+static bool ops_done(fake_gateway *f, void *ctx)
 {
     const op_count *want = ctx;
     return count_op_locked(f, want->op) >= want->n;
 }
 
-bool fgw_wait_op(fgw *f, int op, unsigned n, int timeout_ms)
+bool fake_gateway_wait_op(fake_gateway *f, int op, unsigned n, int timeout_ms)
 {
     op_count want = {op, n};
     return wait_until(f, ops_done, &want, timeout_ms);
 }
 
-unsigned fgw_client_close_count(fgw *f, int code)
+unsigned fake_gateway_client_close_count(fake_gateway *f, int code)
 {
     unsigned n = 0;
     pthread_mutex_lock(&f->mu);

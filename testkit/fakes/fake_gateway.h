@@ -1,5 +1,5 @@
 /*
- * fake_gateway (fgw_): a loopback Discord gateway for tests, the demo and benchmarks.
+ * fake_gateway (fake_gateway_): a loopback Discord gateway for tests, the demo and benchmarks.
  *
  * A real libwebsockets server on 127.0.0.1 (ephemeral port, its own service thread) that
  * speaks gateway v10 the way Discord does:
@@ -18,11 +18,11 @@
  *     never answer new connections (testkit/fakes/fake_front.h);
  *   - zlib-stream transport compression (deflate, sync flush per message), optionally split
  *     across several websocket messages.
- * Dispatches injected with fgw_dispatch are numbered per session and kept for replay, like
+ * Dispatches injected with fake_gateway_dispatch are numbered per session and kept for replay, like
  * Discord buffers events for a resumable session. Faults are scriptable from any thread.
  * Everything clients send is recorded (connection, shard, op, time, payload) for assertions.
  *
- * Threading: every fgw_* function may be called from any thread; state is guarded by one
+ * Threading: every fake_gateway_* function may be called from any thread; state is guarded by one
  * mutex and socket work is handed to the service thread through lws_cancel_service().
  */
 #ifndef FLUXBOT_FAKE_GATEWAY_H
@@ -32,15 +32,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct fgw fgw;
+typedef struct fake_gateway fake_gateway;
 
-typedef struct fgw_options {
+typedef struct fake_gateway_options {
     const char *token;              /* the valid bot token (raw); required */
     uint32_t heartbeat_interval_ms; /* announced in HELLO; 0 = 41250 */
     uint32_t shards;                /* recommended by /gateway/bot; 0 = 1 */
     uint32_t max_concurrency;       /* 0 = 1 */
     uint32_t session_total;         /* 0 = 1000 */
-    uint32_t session_remaining;     /* 0 = session_total (use fgw_set_budget for 0) */
+    uint32_t session_remaining;     /* 0 = session_total (use fake_gateway_set_budget for 0) */
     uint64_t reset_after_ms;        /* 0 = 24 h */
     uint32_t allowed_intents;       /* privileged intents enabled "in the portal"; default none */
     uint32_t identify_interval_ms;  /* enforced spacing per bucket; 0 = 5000 */
@@ -48,74 +48,75 @@ typedef struct fgw_options {
     uint64_t user_id;               /* 0 = 100000000000000002 */
     const char *guilds_json;        /* JSON array of guild objects (id, name, roles, ...) */
     unsigned replay_keep;           /* dispatches kept per session; 0 = 10000 */
-    bool stall_front; /* websocket URL goes through a TCP front that fgw_set_stall can stall */
-} fgw_options;
+    bool stall_front; /* websocket URL goes through a TCP front that fake_gateway_set_stall can
+                         stall */
+} fake_gateway_options;
 
 /* Starts the server. NULL on failure (logged). */
-fgw *fgw_start(const fgw_options *opts);
+fake_gateway *fake_gateway_start(const fake_gateway_options *opts);
 /* Stops the service thread, closes every connection (without close frames) and frees. */
-void fgw_stop(fgw *f);
+void fake_gateway_stop(fake_gateway *f);
 
-int fgw_port(const fgw *f);
+int fake_gateway_port(const fake_gateway *f);
 /* "http://127.0.0.1:PORT/api/v10": pass as DISCORD_API_BASE. */
-const char *fgw_http_base(const fgw *f);
+const char *fake_gateway_http_base(const fake_gateway *f);
 /* "ws://127.0.0.1:PORT": the url /gateway/bot returns (and resume_gateway_url). */
-const char *fgw_ws_url(const fgw *f);
+const char *fake_gateway_ws_url(const fake_gateway *f);
 /* The current /gateway/bot body (for another fake REST server to serve). Length or -1. */
-int fgw_gateway_bot_json(fgw *f, char *buf, size_t cap);
+int fake_gateway_gateway_bot_json(fake_gateway *f, char *buf, size_t cap);
 
 /* ---- events --------------------------------------------------------------------------- */
 
 /* Dispatches event t with data d_json (a JSON value) to every live session (shard < 0) or to
  * the sessions of one shard: numbered, kept for replay, sent now to sessions with a ready
  * connection. Returns the number of sessions it was given to, or -1 on bad input. */
-int fgw_dispatch(fgw *f, int shard, const char *t, const char *d_json);
+int fake_gateway_dispatch(fake_gateway *f, int shard, const char *t, const char *d_json);
 
 /* ---- faults (shard < 0 = every identified connection) ------------------------------------- */
 
-void fgw_set_heartbeat_interval(fgw *f, uint32_t ms); /* for the next HELLOs */
-void fgw_set_ack(fgw *f, bool ack);                   /* false: stop ACKing (zombie) */
-void fgw_set_zlib_split(fgw *f, unsigned parts);      /* split compressed messages */
-void fgw_set_resume_fails(fgw *f, bool fail);         /* every RESUME gets op 9 false */
+void fake_gateway_set_heartbeat_interval(fake_gateway *f, uint32_t ms); /* for the next HELLOs */
+void fake_gateway_set_ack(fake_gateway *f, bool ack);              /* false: stop ACKing (zombie) */
+void fake_gateway_set_zlib_split(fake_gateway *f, unsigned parts); /* split compressed messages */
+void fake_gateway_set_resume_fails(fake_gateway *f, bool fail); /* every RESUME gets op 9 false */
 /* Holds every outgoing frame in its queue until unpaused (to order a race deterministically,
  * e.g. op 7 followed by dispatches the client must get by replay). */
-void fgw_set_paused(fgw *f, bool paused);
-void fgw_set_budget(fgw *f, uint32_t remaining, uint64_t reset_after_ms);
+void fake_gateway_set_paused(fake_gateway *f, bool paused);
+void fake_gateway_set_budget(fake_gateway *f, uint32_t remaining, uint64_t reset_after_ms);
 /* Needs stall_front. true: new websocket connections are accepted at the TCP level and never
  * answered (no upgrade response, ever); false: they are served again. Connections already
  * open are not affected; ones accepted while stalled stay silent. */
-void fgw_set_stall(fgw *f, bool stall);
-void fgw_request_heartbeat(fgw *f, int shard);                    /* op 1 */
-void fgw_send_reconnect(fgw *f, int shard);                       /* op 7 */
-void fgw_send_invalid_session(fgw *f, int shard, bool resumable); /* op 9 */
-void fgw_close(fgw *f, int shard, int code);                      /* close frame with this code */
-void fgw_drop(fgw *f, int shard);                                 /* kill TCP, no close frame */
+void fake_gateway_set_stall(fake_gateway *f, bool stall);
+void fake_gateway_request_heartbeat(fake_gateway *f, int shard);                    /* op 1 */
+void fake_gateway_send_reconnect(fake_gateway *f, int shard);                       /* op 7 */
+void fake_gateway_send_invalid_session(fake_gateway *f, int shard, bool resumable); /* op 9 */
+void fake_gateway_close(fake_gateway *f, int shard, int code); /* close frame with this code */
+void fake_gateway_drop(fake_gateway *f, int shard);            /* kill TCP, no close frame */
 /* Sends raw bytes as one websocket message (text or binary), bypassing compression. */
-void fgw_send_raw(fgw *f, int shard, const void *data, size_t len, bool binary);
+void fake_gateway_send_raw(fake_gateway *f, int shard, const void *data, size_t len, bool binary);
 /* Sends a text frame (compressed on compressed connections) without numbering it. */
-void fgw_send_frame(fgw *f, int shard, const char *json);
+void fake_gateway_send_frame(fake_gateway *f, int shard, const char *json);
 
 /* ---- observation ---------------------------------------------------------------------- */
 
 /* Pseudo-opcodes of records that are not client frames. */
-#define FGW_REC_INVALID (-1) /* a client frame that was not a JSON object with an op */
-#define FGW_REC_HELLO (-2)   /* the server sent HELLO (payload: its d) */
-#define FGW_REC_CLOSED (-3)  /* the connection ended */
+#define FAKE_GATEWAY_REC_INVALID (-1) /* a client frame that was not a JSON object with an op */
+#define FAKE_GATEWAY_REC_HELLO (-2)   /* the server sent HELLO (payload: its d) */
+#define FAKE_GATEWAY_REC_CLOSED (-3)  /* the connection ended */
 
-typedef struct fgw_record {
+typedef struct fake_gateway_record {
     uint64_t conn_id;
     int shard;      /* -1 until the connection identified or resumed */
-    int op;         /* the client frame's op, or one of FGW_REC_* */
+    int op;         /* the client frame's op, or one of FAKE_GATEWAY_REC_* */
     uint64_t at_ms; /* monotonic */
     char *payload;  /* owned copy of the frame text */
     size_t len;
-} fgw_record;
+} fake_gateway_record;
 
-/* Copies every record so far; free with fgw_records_free. */
-size_t fgw_records(fgw *f, fgw_record **out);
-void fgw_records_free(fgw_record *r, size_t n);
+/* Copies every record so far; free with fake_gateway_records_free. */
+size_t fake_gateway_records(fake_gateway *f, fake_gateway_record **out);
+void fake_gateway_records_free(fake_gateway_record *r, size_t n);
 
-typedef struct fgw_stats {
+typedef struct fake_gateway_stats {
     uint64_t connections; /* websocket connections accepted */
     uint64_t open_connections;
     uint64_t ready_connections; /* identified or resumed and still open */
@@ -140,17 +141,18 @@ typedef struct fgw_stats {
     int64_t min_identify_gap_ms; /* smallest gap between identifies of one bucket; -1 none */
     uint32_t session_remaining;
     uint64_t stalled_connections; /* TCP connections held silent by the stall front */
-} fgw_stats;
+} fake_gateway_stats;
 
-void fgw_get_stats(fgw *f, fgw_stats *out);
+void fake_gateway_get_stats(fake_gateway *f, fake_gateway_stats *out);
 
 /* Waits until pred(stats, ctx) is true (re-evaluated whenever something happens) or
  * timeout_ms passes. Returns the final verdict. */
-bool fgw_wait(fgw *f, bool (*pred)(const fgw_stats *s, void *ctx), void *ctx, int timeout_ms);
+bool fake_gateway_wait(fake_gateway *f, bool (*pred)(const fake_gateway_stats *s, void *ctx),
+                       void *ctx, int timeout_ms);
 /* Waits until at least n frames with opcode op were received. */
-bool fgw_wait_op(fgw *f, int op, unsigned n, int timeout_ms);
-unsigned fgw_count_op(fgw *f, int op);
+bool fake_gateway_wait_op(fake_gateway *f, int op, unsigned n, int timeout_ms);
+unsigned fake_gateway_count_op(fake_gateway *f, int op);
 /* Number of close frames received from clients with this code. */
-unsigned fgw_client_close_count(fgw *f, int code);
+unsigned fake_gateway_client_close_count(fake_gateway *f, int code);
 
 #endif

@@ -18,12 +18,12 @@
 
 #define HEAD_MAX 8192
 
-struct fhost {
-    ftcp *tcp;
+struct fake_host {
+    fake_tcp *tcp;
     int port;
     char url[64], hostport[32];
     pthread_mutex_t mu;
-    fhost_mode mode;
+    fake_host_mode mode;
     int status;
     char location[2048];
     uint8_t *body;
@@ -34,10 +34,10 @@ struct fhost {
 };
 
 /* Waits until the peer closes or the host stops (the STALL answer). */
-static void wait_for_close(fhost *h, int fd)
+static void wait_for_close(fake_host *h, int fd)
 {
     for (;;) {
-        struct pollfd p[2] = {{fd, POLLIN, 0}, {ftcp_wake_fd(h->tcp), POLLIN, 0}};
+        struct pollfd p[2] = {{fd, POLLIN, 0}, {fake_tcp_wake_fd(h->tcp), POLLIN, 0}};
         int n = poll(p, 2, 1000);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 || p[1].revents) return;
@@ -49,7 +49,7 @@ static void wait_for_close(fhost *h, int fd)
     }
 }
 
-static void serve(fhost *h, int fd)
+static void serve(fake_host *h, int fd)
 {
     char head[HEAD_MAX];
     size_t len = 0;
@@ -65,7 +65,7 @@ static void serve(fhost *h, int fd)
     pthread_mutex_lock(&h->mu);
     h->requests++;
     memcpy(h->last_head, head, len + 1);
-    fhost_mode mode = h->mode;
+    fake_host_mode mode = h->mode;
     int status = h->status;
     char location[sizeof h->location];
     memcpy(location, h->location, sizeof location);
@@ -73,7 +73,7 @@ static void serve(fhost *h, int fd)
     memcpy(ctype, h->content_type, sizeof ctype);
     uint8_t *body = NULL;
     size_t blen = h->body_len;
-    if (mode == FHOST_BODY && blen) {
+    if (mode == FAKE_HOST_BODY && blen) {
         body = malloc(blen);
         if (!body) abort();
         memcpy(body, h->body, blen);
@@ -83,34 +83,34 @@ static void serve(fhost *h, int fd)
     char out[3072];
     int n;
     switch (mode) {
-    case FHOST_BODY:
+    case FAKE_HOST_BODY:
         n = snprintf(out, sizeof out,
                      "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n\r\n",
                      ctype, blen);
-        ftcp_send_all(fd, out, (size_t)n);
-        if (blen) ftcp_send_all(fd, body, blen);
+        fake_tcp_send_all(fd, out, (size_t)n);
+        if (blen) fake_tcp_send_all(fd, body, blen);
         break;
-    case FHOST_REDIRECT:
+    case FAKE_HOST_REDIRECT:
         n = snprintf(out, sizeof out,
                      "HTTP/1.1 %d Redirect\r\nLocation: %s\r\nContent-Length: 0\r\n"
                      "Connection: close\r\n\r\n",
                      status, location);
-        ftcp_send_all(fd, out, (size_t)n);
+        fake_tcp_send_all(fd, out, (size_t)n);
         break;
-    case FHOST_STALL:
+    case FAKE_HOST_STALL:
         n = snprintf(out, sizeof out,
                      "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n"
                      "Connection: close\r\n\r\n\x89PNG");
-        ftcp_send_all(fd, out, (size_t)n);
+        fake_tcp_send_all(fd, out, (size_t)n);
         wait_for_close(h, fd);
         break;
-    case FHOST_STATUS:
+    case FAKE_HOST_STATUS:
         n = snprintf(out, sizeof out,
                      "HTTP/1.1 %d Status\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n"
                      "Connection: close\r\n\r\nnope",
                      status);
-        ftcp_send_all(fd, out, (size_t)n);
+        fake_tcp_send_all(fd, out, (size_t)n);
         break;
     }
     free(body);
@@ -121,50 +121,50 @@ static void serve_cb(void *ctx, int fd)
     serve(ctx, fd);
 }
 
-fhost *fhost_start(void)
+fake_host *fake_host_start(void)
 {
-    fhost *h = calloc(1, sizeof *h);
+    fake_host *h = calloc(1, sizeof *h);
     if (!h) return NULL;
     pthread_mutex_init(&h->mu, NULL);
-    h->mode = FHOST_STATUS;
+    h->mode = FAKE_HOST_STATUS;
     h->status = 404;
-    h->tcp = ftcp_start(serve_cb, h);
+    h->tcp = fake_tcp_start(serve_cb, h);
     if (!h->tcp) {
         pthread_mutex_destroy(&h->mu);
         free(h);
         return NULL;
     }
-    h->port = ftcp_port(h->tcp);
+    h->port = fake_tcp_port(h->tcp);
     snprintf(h->url, sizeof h->url, "http://127.0.0.1:%d", h->port);
     snprintf(h->hostport, sizeof h->hostport, "127.0.0.1:%d", h->port);
     return h;
 }
 
-void fhost_stop(fhost *h)
+void fake_host_stop(fake_host *h)
 {
     if (!h) return;
-    ftcp_stop(h->tcp);
+    fake_tcp_stop(h->tcp);
     pthread_mutex_destroy(&h->mu);
     free(h->body);
     free(h);
 }
 
-int fhost_port(const fhost *h)
+int fake_host_port(const fake_host *h)
 {
     return h->port;
 }
 
-const char *fhost_url(const fhost *h)
+const char *fake_host_url(const fake_host *h)
 {
     return h->url;
 }
 
-const char *fhost_hostport(const fhost *h)
+const char *fake_host_hostport(const fake_host *h)
 {
     return h->hostport;
 }
 
-void fhost_serve_body(fhost *h, const uint8_t *body, size_t len, const char *content_type)
+void fake_host_serve_body(fake_host *h, const uint8_t *body, size_t len, const char *content_type)
 {
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy) abort();
@@ -175,35 +175,35 @@ void fhost_serve_body(fhost *h, const uint8_t *body, size_t len, const char *con
     h->body_len = len;
     snprintf(h->content_type, sizeof h->content_type, "%s",
              content_type ? content_type : "application/octet-stream");
-    h->mode = FHOST_BODY;
+    h->mode = FAKE_HOST_BODY;
     pthread_mutex_unlock(&h->mu);
 }
 
-void fhost_redirect(fhost *h, int status, const char *location)
+void fake_host_redirect(fake_host *h, int status, const char *location)
 {
     pthread_mutex_lock(&h->mu);
-    h->mode = FHOST_REDIRECT;
+    h->mode = FAKE_HOST_REDIRECT;
     h->status = status;
     snprintf(h->location, sizeof h->location, "%s", location);
     pthread_mutex_unlock(&h->mu);
 }
 
-void fhost_stall(fhost *h)
+void fake_host_stall(fake_host *h)
 {
     pthread_mutex_lock(&h->mu);
-    h->mode = FHOST_STALL;
+    h->mode = FAKE_HOST_STALL;
     pthread_mutex_unlock(&h->mu);
 }
 
-void fhost_status(fhost *h, int status)
+void fake_host_status(fake_host *h, int status)
 {
     pthread_mutex_lock(&h->mu);
-    h->mode = FHOST_STATUS;
+    h->mode = FAKE_HOST_STATUS;
     h->status = status;
     pthread_mutex_unlock(&h->mu);
 }
 
-unsigned fhost_requests(fhost *h)
+unsigned fake_host_requests(fake_host *h)
 {
     pthread_mutex_lock(&h->mu);
     unsigned n = h->requests;
@@ -211,7 +211,7 @@ unsigned fhost_requests(fhost *h)
     return n;
 }
 
-char *fhost_last_head(fhost *h)
+char *fake_host_last_head(fake_host *h)
 {
     pthread_mutex_lock(&h->mu);
     char *s = util_strdup(h->last_head);

@@ -20,12 +20,12 @@
 #define HEAD_MAX 8192
 #define BODY_MAX (1u << 20)
 
-struct fllm {
-    ftcp *tcp;
+struct fake_llm {
+    fake_tcp *tcp;
     int port;
     char url[64];
     pthread_mutex_t mu;
-    fllm_mode mode;
+    fake_llm_mode mode;
     unsigned delay_ms;
     int status;
     char *reply;
@@ -44,14 +44,14 @@ static void respond(int fd, int status, const char *ctype, const char *body)
                      "HTTP/1.1 %d Fake\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n\r\n",
                      status, ctype, len);
-    ftcp_send_all(fd, head, (size_t)n);
-    ftcp_send_all(fd, body, len);
+    fake_tcp_send_all(fd, head, (size_t)n);
+    fake_tcp_send_all(fd, body, len);
 }
 
 /* Waits ms, or less when the client hangs up or the server stops: false then. */
-static bool wait_ms(fllm *l, int fd, unsigned ms)
+static bool wait_ms(fake_llm *l, int fd, unsigned ms)
 {
-    struct pollfd p[2] = {{fd, POLLIN, 0}, {ftcp_wake_fd(l->tcp), POLLIN, 0}};
+    struct pollfd p[2] = {{fd, POLLIN, 0}, {fake_tcp_wake_fd(l->tcp), POLLIN, 0}};
     for (;;) {
         int n = poll(p, 2, (int)ms);
         if (n < 0 && errno == EINTR) continue;
@@ -150,7 +150,7 @@ static char *completion(const char *content, const char *finish)
     return s;
 }
 
-static void serve(fllm *l, int fd)
+static void serve(fake_llm *l, int fd)
 {
     char head[HEAD_MAX];
     size_t blen = 0;
@@ -172,7 +172,7 @@ static void serve(fllm *l, int fd)
     char want[300];
     snprintf(want, sizeof want, "\r\nAuthorization: Bearer %s\r\n", l->key);
     l->last_key_ok = l->expect_key && strcasestr(head, want) != NULL;
-    fllm_mode mode = l->mode;
+    fake_llm_mode mode = l->mode;
     unsigned delay = l->delay_ms;
     int status = l->status;
     char *reply = l->reply ? strdup(l->reply) : NULL;
@@ -180,20 +180,20 @@ static void serve(fllm *l, int fd)
 
     if (!known) {
         respond(fd, 404, "application/json", "{\"error\":{\"message\":\"not found\"}}");
-    } else if (mode == FLLM_FAIL) {
+    } else if (mode == FAKE_LLM_FAIL) {
         char b[160];
         snprintf(b, sizeof b,
                  "{\"error\":{\"message\":\"The fake service failed (%d)\",\"type\":"
                  "\"server_error\"}}",
                  status);
         respond(fd, status, "application/json", b);
-    } else if (mode == FLLM_MALFORMED) {
+    } else if (mode == FAKE_LLM_MALFORMED) {
         respond(fd, 200, "application/json", "{\"choices\": [ this is not json");
-    } else if (mode == FLLM_FILTERED) {
+    } else if (mode == FAKE_LLM_FILTERED) {
         char *c = completion(NULL, "content_filter");
         respond(fd, 200, "application/json", c);
         free(c);
-    } else if (mode == FLLM_OK || wait_ms(l, fd, delay)) {
+    } else if (mode == FAKE_LLM_OK || wait_ms(l, fd, delay)) {
         char *u = user_text(body);
         char *text = reply;
         if (!text) {
@@ -217,61 +217,61 @@ static void serve_cb(void *ctx, int fd)
     serve(ctx, fd);
 }
 
-fllm *fllm_start(void)
+fake_llm *fake_llm_start(void)
 {
-    fllm *l = calloc(1, sizeof *l);
+    fake_llm *l = calloc(1, sizeof *l);
     if (!l) return NULL;
     pthread_mutex_init(&l->mu, NULL);
-    l->mode = FLLM_OK;
+    l->mode = FAKE_LLM_OK;
     l->status = 500;
-    l->tcp = ftcp_start(serve_cb, l);
+    l->tcp = fake_tcp_start(serve_cb, l);
     if (!l->tcp) {
         pthread_mutex_destroy(&l->mu);
         free(l);
         return NULL;
     }
-    l->port = ftcp_port(l->tcp);
+    l->port = fake_tcp_port(l->tcp);
     snprintf(l->url, sizeof l->url, "http://127.0.0.1:%d/v1", l->port);
     return l;
 }
 
-void fllm_stop(fllm *l)
+void fake_llm_stop(fake_llm *l)
 {
     if (!l) return;
-    ftcp_stop(l->tcp);
+    fake_tcp_stop(l->tcp);
     pthread_mutex_destroy(&l->mu);
     free(l->reply);
     free(l->last_body);
     free(l);
 }
 
-const char *fllm_url(const fllm *l)
+const char *fake_llm_url(const fake_llm *l)
 {
     return l->url;
 }
 
-void fllm_set_mode(fllm *l, fllm_mode mode)
+void fake_llm_set_mode(fake_llm *l, fake_llm_mode mode)
 {
     pthread_mutex_lock(&l->mu);
     l->mode = mode;
     pthread_mutex_unlock(&l->mu);
 }
 
-void fllm_set_delay_ms(fllm *l, unsigned delay_ms)
+void fake_llm_set_delay_ms(fake_llm *l, unsigned delay_ms)
 {
     pthread_mutex_lock(&l->mu);
     l->delay_ms = delay_ms;
     pthread_mutex_unlock(&l->mu);
 }
 
-void fllm_set_status(fllm *l, int status)
+void fake_llm_set_status(fake_llm *l, int status)
 {
     pthread_mutex_lock(&l->mu);
     l->status = status;
     pthread_mutex_unlock(&l->mu);
 }
 
-void fllm_set_reply(fllm *l, const char *content)
+void fake_llm_set_reply(fake_llm *l, const char *content)
 {
     char *copy = content ? strdup(content) : NULL;
     if (content && !copy) abort();
@@ -281,7 +281,7 @@ void fllm_set_reply(fllm *l, const char *content)
     pthread_mutex_unlock(&l->mu);
 }
 
-void fllm_expect_key(fllm *l, const char *key)
+void fake_llm_expect_key(fake_llm *l, const char *key)
 {
     pthread_mutex_lock(&l->mu);
     l->expect_key = key != NULL;
@@ -289,7 +289,7 @@ void fllm_expect_key(fllm *l, const char *key)
     pthread_mutex_unlock(&l->mu);
 }
 
-unsigned fllm_requests(fllm *l)
+unsigned fake_llm_requests(fake_llm *l)
 {
     pthread_mutex_lock(&l->mu);
     unsigned n = l->requests;
@@ -297,7 +297,7 @@ unsigned fllm_requests(fllm *l)
     return n;
 }
 
-char *fllm_last_body(fllm *l)
+char *fake_llm_last_body(fake_llm *l)
 {
     pthread_mutex_lock(&l->mu);
     char *s = strdup(l->last_body ? l->last_body : "");
@@ -306,7 +306,7 @@ char *fllm_last_body(fllm *l)
     return s;
 }
 
-bool fllm_last_key_ok(fllm *l)
+bool fake_llm_last_key_ok(fake_llm *l)
 {
     pthread_mutex_lock(&l->mu);
     bool ok = l->last_key_ok;

@@ -3,12 +3,12 @@
  * tests and the demo: a minimal HTTP/1.1 server (its own thread, plain sockets, one request per
  * connection) answering POST /v1/chat/completions (and /chat/completions) in the mode the test
  * chooses:
- *   FLLM_OK         200 with a chat.completion whose first choice's content is the configured
+ *   FAKE_LLM_OK         200 with a chat.completion whose first choice's content is the configured
  *                   reply, or "Enhanced: <the user's message>" when none is set
- *   FLLM_SLOW       the same after delay_ms (or earlier silence until the client gives up)
- *   FLLM_FAIL       the configured status with an OpenAI-style {"error": {"message", "type"}}
- *   FLLM_MALFORMED  200 with a body that is not JSON
- *   FLLM_FILTERED   200 with finish_reason "content_filter" and no content
+ *   FAKE_LLM_SLOW       the same after delay_ms (or earlier silence until the client gives up)
+ *   FAKE_LLM_FAIL       the configured status with an OpenAI-style {"error": {"message", "type"}}
+ *   FAKE_LLM_MALFORMED  200 with a body that is not JSON
+ *   FAKE_LLM_FILTERED   200 with finish_reason "content_filter" and no content
  * Any other path answers 404; a body larger than 1 MiB answers 413. It records the number of
  * requests, the last request body and whether an "Authorization: Bearer <key>" header came with
  * the expected key, so a test can check what the bot sent. Thread-safe.
@@ -18,26 +18,32 @@
 
 #include <stdbool.h>
 
-typedef struct fllm fllm;
+typedef struct fake_llm fake_llm;
 
-typedef enum fllm_mode { FLLM_OK, FLLM_SLOW, FLLM_FAIL, FLLM_MALFORMED, FLLM_FILTERED } fllm_mode;
+typedef enum fake_llm_mode {
+    FAKE_LLM_OK,
+    FAKE_LLM_SLOW,
+    FAKE_LLM_FAIL,
+    FAKE_LLM_MALFORMED,
+    FAKE_LLM_FILTERED
+} fake_llm_mode;
 
-/* Starts on 127.0.0.1 with an ephemeral port in FLLM_OK; NULL on failure. */
-fllm *fllm_start(void);
-void fllm_stop(fllm *l);
+/* Starts on 127.0.0.1 with an ephemeral port in FAKE_LLM_OK; NULL on failure. */
+fake_llm *fake_llm_start(void);
+void fake_llm_stop(fake_llm *l);
 /* "http://127.0.0.1:PORT/v1" (an llm_url) */
-const char *fllm_url(const fllm *l);
+const char *fake_llm_url(const fake_llm *l);
 
-void fllm_set_mode(fllm *l, fllm_mode mode);
-void fllm_set_delay_ms(fllm *l, unsigned delay_ms); /* FLLM_SLOW */
-void fllm_set_status(fllm *l, int status);          /* FLLM_FAIL (default 500) */
-void fllm_set_reply(fllm *l, const char *content);  /* NULL: "Enhanced: <prompt>" */
-void fllm_expect_key(fllm *l, const char *key);     /* NULL: none expected */
+void fake_llm_set_mode(fake_llm *l, fake_llm_mode mode);
+void fake_llm_set_delay_ms(fake_llm *l, unsigned delay_ms); /* FAKE_LLM_SLOW */
+void fake_llm_set_status(fake_llm *l, int status);          /* FAKE_LLM_FAIL (default 500) */
+void fake_llm_set_reply(fake_llm *l, const char *content);  /* NULL: "Enhanced: <prompt>" */
+void fake_llm_expect_key(fake_llm *l, const char *key);     /* NULL: none expected */
 
-unsigned fllm_requests(fllm *l);
+unsigned fake_llm_requests(fake_llm *l);
 /* The body of the latest request (malloc'd, "" when none). */
-char *fllm_last_body(fllm *l);
+char *fake_llm_last_body(fake_llm *l);
 /* Whether the latest request carried "Authorization: Bearer <expected key>". */
-bool fllm_last_key_ok(fllm *l);
+bool fake_llm_last_key_ok(fake_llm *l);
 
 #endif

@@ -24,9 +24,9 @@
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
 
-#include "discord/commands.h"
-#include "discord/interaction.h"
-#include "discord/ratelimit.h"
+#include "discord/cmd.h"
+#include "discord/ix.h"
+#include "discord/rl.h"
 #include "fluxbot/runtime.h"
 #include "util/util_dec.h"
 #include "util/util_hash.h"
@@ -78,7 +78,7 @@ typedef struct fr_bucket {
 typedef struct fr_script {
     char method[8];
     char prefix[256];
-    frest_fault fault;
+    fake_rest_fault fault;
     uint32_t ms;
     unsigned count;
     int64_t until_ms; /* an outage: every match until this mono_ms() time (count unused) */
@@ -101,8 +101,8 @@ typedef struct fr_guild_cmds {
     char *json;
 } fr_guild_cmds;
 
-struct frest {
-    frest_config cfg;
+struct fake_rest {
+    fake_rest_config cfg;
     char token[256];
     char gateway_url[512];
     char base_url[64];
@@ -116,7 +116,7 @@ struct frest {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    frest_request *reqs;
+    fake_rest_request *reqs;
     size_t nreqs, capreqs;
     fr_ix *ix_by_id[FR_SLOTS];
     fr_ix *ix_by_tok[FR_SLOTS];
@@ -130,12 +130,12 @@ struct frest {
     fr_guild_cmds *commands_guild;
     fr_file *files;
     uint64_t id_seq;
-    frest_stats st;
+    fake_rest_stats st;
 };
 
 /* Per-connection state; lws keeps it across keep-alive transactions. */
 typedef struct fr_pss {
-    frest_request req; /* being received */
+    fake_rest_request req; /* being received */
     size_t body_cap;
     size_t content_length;
     bool chunked;
@@ -170,13 +170,13 @@ static void *xmalloc(size_t n)
 }
 
 /* A fresh snowflake (caller holds the lock). */
-static uint64_t fr_new_id(frest *f)
+static uint64_t fr_new_id(fake_rest *f)
 {
     uint64_t ms = (uint64_t)wall_ms() - FR_DISCORD_EPOCH_MS;
     return (ms << 22) | (++f->id_seq & 0x3FFFFF);
 }
 
-static void request_free_fields(frest_request *r)
+static void request_free_fields(fake_rest_request *r)
 {
     free(r->path);
     free(r->query);
@@ -197,14 +197,14 @@ static void request_free_fields(frest_request *r)
 
 /* ---- interactions, messages, buckets (lock held) -------------------------------------------- */
 
-static fr_ix *ix_find_id(frest *f, uint64_t id)
+static fr_ix *ix_find_id(fake_rest *f, uint64_t id)
 {
     for (fr_ix *x = f->ix_by_id[id % FR_SLOTS]; x; x = x->next_id)
         if (x->id == id) return x;
     return NULL;
 }
 
-static fr_ix *ix_find_token(frest *f, const char *tok)
+static fr_ix *ix_find_token(fake_rest *f, const char *tok)
 {
     uint64_t h = util_fnv1a_str(tok);
     for (fr_ix *x = f->ix_by_tok[h % FR_SLOTS]; x; x = x->next_tok)
@@ -212,7 +212,7 @@ static fr_ix *ix_find_token(frest *f, const char *tok)
     return NULL;
 }
 
-static void msg_add(frest *f, uint64_t id, uint64_t channel_id)
+static void msg_add(fake_rest *f, uint64_t id, uint64_t channel_id)
 {
     fr_msg *m = calloc(1, sizeof *m);
     if (!m) abort();
@@ -222,7 +222,7 @@ static void msg_add(frest *f, uint64_t id, uint64_t channel_id)
     f->msgs = m;
 }
 
-static fr_bucket *bucket_get(frest *f, const char *key, const char *route_key)
+static fr_bucket *bucket_get(fake_rest *f, const char *key, const char *route_key)
 {
     uint64_t h = util_fnv1a_str(key);
     fr_bucket **slot = &f->buckets[h % FR_SLOTS];
@@ -327,7 +327,7 @@ static void resp_429(fr_pss *p, rl_scope scope, uint32_t retry_ms)
 
 /* Adds the bucket headers of this request's route and counts it; returns the ms until the
  * window resets when the bucket was already exhausted (0 otherwise). */
-static uint32_t bucket_account(frest *f, fr_pss *p, const rl_route *rt, bool count)
+static uint32_t bucket_account(fake_rest *f, fr_pss *p, const rl_route *rt, bool count)
 {
     char key[RL_ROUTE_MAX + RL_MAJOR_MAX + 2];
     snprintf(key, sizeof key, "%s|%s", rt->key, rt->major);
@@ -360,7 +360,7 @@ static uint32_t bucket_account(frest *f, fr_pss *p, const rl_route *rt, bool cou
 }
 
 /* Global 50/s for non-exempt routes: ms to wait when over, else 0 (and counts the request). */
-static uint32_t global_account(frest *f)
+static uint32_t global_account(fake_rest *f)
 {
     int64_t now = mono_ms();
     if (f->global_count == 50) {
@@ -412,7 +412,7 @@ static bool header_param(const char *v, size_t vlen, const char *param, char *ou
 }
 
 /* Parses a multipart/form-data body into r->parts; false if malformed. */
-static bool multipart_parse(frest_request *r)
+static bool multipart_parse(fake_rest_request *r)
 {
     char boundary[256];
     if (!r->content_type ||
@@ -433,7 +433,7 @@ static bool multipart_parse(frest_request *r)
         p += 2;
         const uint8_t *hend = find_bytes(p, (size_t)(end - p), "\r\n\r\n", 4);
         if (!hend) return false;
-        frest_part part = {0};
+        fake_rest_part part = {0};
         /* Part headers, line by line. */
         const uint8_t *line = p;
         while (line < hend) {
@@ -470,7 +470,7 @@ static bool multipart_parse(frest_request *r)
         part.data = xmalloc(part.len + 1);
         memcpy(part.data, data, part.len);
         part.data[part.len] = 0;
-        frest_part *np = realloc(r->parts, (r->nparts + 1) * sizeof *np);
+        fake_rest_part *np = realloc(r->parts, (r->nparts + 1) * sizeof *np);
         if (!np) abort();
         r->parts = np;
         r->parts[r->nparts++] = part;
@@ -538,7 +538,7 @@ static const char *message_invalid(const cJSON *m)
 }
 
 /* The JSON of a message-bearing request: the body, or the payload_json part of a multipart. */
-static cJSON *request_json(const frest_request *r, bool *multipart)
+static cJSON *request_json(const fake_rest_request *r, bool *multipart)
 {
     *multipart = r->nparts > 0;
     if (r->nparts) {
@@ -552,7 +552,7 @@ static cJSON *request_json(const frest_request *r, bool *multipart)
 }
 
 /* Applies an edit (or the initial content) to a stored message object. */
-static void message_apply(frest *f, cJSON *msg, const cJSON *edit, const frest_request *r)
+static void message_apply(fake_rest *f, cJSON *msg, const cJSON *edit, const fake_rest_request *r)
 {
     static const char *const keys[] = {"content", "embeds",           "components",
                                        "flags",   "allowed_mentions", "tts"};
@@ -587,7 +587,7 @@ static void message_apply(frest *f, cJSON *msg, const cJSON *edit, const frest_r
         atts = kept;
     }
     for (unsigned i = 0; r && i < r->nparts; i++) {
-        const frest_part *pt = &r->parts[i];
+        const fake_rest_part *pt = &r->parts[i];
         if (strncmp(pt->name, "files[", 6) != 0) continue;
         uint64_t id = fr_new_id(f);
         char ids[24], url[256];
@@ -616,7 +616,7 @@ static void message_apply(frest *f, cJSON *msg, const cJSON *edit, const frest_r
     }
 }
 
-static cJSON *message_new(frest *f, uint64_t channel_id)
+static cJSON *message_new(fake_rest *f, uint64_t channel_id)
 {
     uint64_t id = fr_new_id(f);
     cJSON *m = cJSON_CreateObject();
@@ -689,7 +689,7 @@ static void seg_copy(const fr_path *pp, unsigned i, char *out, size_t cap)
 }
 
 /* GET /oauth2/applications/@me: the bot's application, owned by a fixed user. */
-static void route_application_me(frest *f, fr_pss *p)
+static void route_application_me(fake_rest *f, fr_pss *p)
 {
     cJSON *o = cJSON_CreateObject();
     util_json_add_u64(o, "id", f->app_id);
@@ -714,7 +714,7 @@ static void route_application_me(frest *f, fr_pss *p)
 }
 
 /* GET /gateway: only the URL (what discord.py's unsharded client asks for). */
-static void route_gateway(frest *f, fr_pss *p)
+static void route_gateway(fake_rest *f, fr_pss *p)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "url", f->gateway_url);
@@ -722,7 +722,7 @@ static void route_gateway(frest *f, fr_pss *p)
     cJSON_Delete(o);
 }
 
-static void route_gateway_bot(frest *f, fr_pss *p)
+static void route_gateway_bot(fake_rest *f, fr_pss *p)
 {
     if (f->cfg.gateway_bot_json) {
         /* Another component (the fake gateway) owns the session budget: serve its view. */
@@ -745,7 +745,7 @@ static void route_gateway_bot(frest *f, fr_pss *p)
     cJSON_Delete(o);
 }
 
-static void route_users_me(frest *f, fr_pss *p)
+static void route_users_me(fake_rest *f, fr_pss *p)
 {
     char id[24];
     snprintf(id, sizeof id, "%" PRIu64, f->app_id);
@@ -766,7 +766,7 @@ static void route_users_me(frest *f, fr_pss *p)
     cJSON_Delete(o);
 }
 
-static void route_commands(frest *f, fr_pss *p, const frest_request *r, uint64_t guild_id)
+static void route_commands(fake_rest *f, fr_pss *p, const fake_rest_request *r, uint64_t guild_id)
 {
     char err[256] = "";
     if (cmd_validate_json((const char *)r->body, r->body_len, err, sizeof err) != 0) {
@@ -811,7 +811,8 @@ static void route_commands(frest *f, fr_pss *p, const frest_request *r, uint64_t
     cJSON_Delete(arr);
 }
 
-static void route_callback(frest *f, fr_pss *p, frest_request *r, uint64_t id, const char *token)
+static void route_callback(fake_rest *f, fr_pss *p, fake_rest_request *r, uint64_t id,
+                           const char *token)
 {
     fr_ix *x = ix_find_id(f, id);
     r->interaction_id = id;
@@ -880,7 +881,7 @@ static void route_callback(frest *f, fr_pss *p, frest_request *r, uint64_t id, c
     resp_json(p, 204, NULL);
 }
 
-static void route_webhook(frest *f, fr_pss *p, frest_request *r, const fr_path *pp)
+static void route_webhook(fake_rest *f, fr_pss *p, fake_rest_request *r, const fr_path *pp)
 {
     uint64_t app;
     char token[IX_TOKEN_MAX + 1];
@@ -966,9 +967,9 @@ static void route_webhook(frest *f, fr_pss *p, frest_request *r, const fr_path *
 }
 
 /* POST /channels/{c}/messages: a bot message (JSON only here). */
-static void route_channel_post(frest *f, fr_pss *p, uint64_t channel)
+static void route_channel_post(fake_rest *f, fr_pss *p, uint64_t channel)
 {
-    frest_request *r = &p->req;
+    fake_rest_request *r = &p->req;
     bool multipart;
     cJSON *body = request_json(r, &multipart);
     const char *why = body ? message_invalid(body) : "The request body contains invalid JSON.";
@@ -990,7 +991,7 @@ static void route_channel_post(frest *f, fr_pss *p, uint64_t channel)
     cJSON_Delete(body);
 }
 
-static void route_delete_message(frest *f, fr_pss *p, uint64_t channel, uint64_t msg)
+static void route_delete_message(fake_rest *f, fr_pss *p, uint64_t channel, uint64_t msg)
 {
     for (fr_msg *m = f->msgs; m; m = m->next) {
         if (m->id == msg && m->channel_id == channel && !m->deleted) {
@@ -1003,7 +1004,7 @@ static void route_delete_message(frest *f, fr_pss *p, uint64_t channel, uint64_t
 }
 
 /* Returns the scripted fault for this request (consuming one), or 0. */
-static frest_fault script_take(frest *f, const frest_request *r, uint32_t *ms)
+static fake_rest_fault script_take(fake_rest *f, const fake_rest_request *r, uint32_t *ms)
 {
     for (unsigned i = 0; i < f->nscripts; i++) {
         fr_script *s = &f->scripts[i];
@@ -1020,9 +1021,9 @@ static frest_fault script_take(frest *f, const frest_request *r, uint32_t *ms)
 
 /* Decides the response to the request in p->req and records it. Returns the delay in ms
  * (0 = answer now), or -1 to drop the connection. */
-static int fr_process(frest *f, fr_pss *p)
+static int fr_process(fake_rest *f, fr_pss *p)
 {
-    frest_request *r = &p->req;
+    fake_rest_request *r = &p->req;
     int delay = 0;
     pthread_mutex_lock(&f->mu);
     f->st.requests++;
@@ -1032,38 +1033,38 @@ static int fr_process(frest *f, fr_pss *p)
         goto record;
     }
     uint32_t ms = 0;
-    frest_fault fault = script_take(f, r, &ms);
+    fake_rest_fault fault = script_take(f, r, &ms);
     switch (fault) {
-    case FREST_FAULT_429_USER:
-    case FREST_FAULT_429_SHARED: {
+    case FAKE_REST_FAULT_429_USER:
+    case FAKE_REST_FAULT_429_SHARED: {
         rl_route rt;
         if (rl_route_of(r->method, r->path, &rt) == 0) bucket_account(f, p, &rt, false);
-        resp_429(p, fault == FREST_FAULT_429_USER ? RL_SCOPE_USER : RL_SCOPE_SHARED, ms);
+        resp_429(p, fault == FAKE_REST_FAULT_429_USER ? RL_SCOPE_USER : RL_SCOPE_SHARED, ms);
         goto record;
     }
-    case FREST_FAULT_429_GLOBAL:
+    case FAKE_REST_FAULT_429_GLOBAL:
         resp_429(p, RL_SCOPE_GLOBAL, ms);
         goto record;
-    case FREST_FAULT_500:
+    case FAKE_REST_FAULT_500:
         resp_error(p, 500, 0, "500: Internal Server Error");
         goto record;
-    case FREST_FAULT_502:
+    case FAKE_REST_FAULT_502:
         resp_error(p, 502, 0, "502: Bad Gateway");
         goto record;
-    case FREST_FAULT_503:
+    case FAKE_REST_FAULT_503:
         resp_error(p, 503, 0, "503: Service Unavailable");
         goto record;
-    case FREST_FAULT_401:
+    case FAKE_REST_FAULT_401:
         resp_error(p, 401, 0, "401: Unauthorized");
         goto record;
-    case FREST_FAULT_403:
+    case FAKE_REST_FAULT_403:
         resp_error(p, 403, 50001, "Missing Access");
         goto record;
-    case FREST_FAULT_DROP:
+    case FAKE_REST_FAULT_DROP:
         p->status = 0;
         delay = -1;
         goto record;
-    case FREST_FAULT_DELAY:
+    case FAKE_REST_FAULT_DELAY:
         delay = (int)ms;
         break;
     default:
@@ -1166,7 +1167,7 @@ record:
         f->st.dropped++;
     if (f->nreqs == f->capreqs) {
         size_t nc = f->capreqs ? f->capreqs * 2 : 64;
-        frest_request *nr = realloc(f->reqs, nc * sizeof *nr);
+        fake_rest_request *nr = realloc(f->reqs, nc * sizeof *nr);
         if (!nr) abort();
         f->reqs = nr;
         f->capreqs = nc;
@@ -1262,7 +1263,7 @@ static int fr_respond_now(struct lws *wsi, fr_pss *p, int status, int code, cons
     return 0;
 }
 
-static int fr_after_process(struct lws *wsi, frest *f, fr_pss *p)
+static int fr_after_process(struct lws *wsi, fake_rest *f, fr_pss *p)
 {
     int delay = fr_process(f, p);
     if (delay < 0) return -1; /* scripted drop: close without answering */
@@ -1315,13 +1316,13 @@ static int fr_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 {
     fr_pss *p = user;
     struct lws_context *ctx = lws_get_context(wsi);
-    frest *f = ctx ? lws_context_user(ctx) : NULL;
+    fake_rest *f = ctx ? lws_context_user(ctx) : NULL;
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
         if (!f || !p) return -1;
         pss_reset(p);
         p->in_use = true;
-        frest_request *r = &p->req;
+        fake_rest_request *r = &p->req;
         r->t_ms = mono_ms() - f->t0_ms;
         r->mono_ns = rt_now_ns();
         const char *m = NULL;
@@ -1451,19 +1452,19 @@ static const struct lws_protocols fr_protocols[] = {
 
 static void *fr_thread(void *arg)
 {
-    frest *f = arg;
+    fake_rest *f = arg;
     while (!atomic_load(&f->stop))
         if (lws_service(f->ctx, 0) < 0) break;
     return NULL;
 }
 
-frest *frest_start(const frest_config *cfg)
+fake_rest *fake_rest_start(const fake_rest_config *cfg)
 {
     if (!cfg || !cfg->token || !*cfg->token || strlen(cfg->token) >= 256) {
         fprintf(stderr, "fake_rest: a token is required\n");
         return NULL;
     }
-    frest *f = calloc(1, sizeof *f);
+    fake_rest *f = calloc(1, sizeof *f);
     if (!f) return NULL;
     f->cfg = *cfg;
     snprintf(f->token, sizeof f->token, "%s", cfg->token);
@@ -1523,7 +1524,7 @@ frest *frest_start(const frest_config *cfg)
     return f;
 }
 
-void frest_stop(frest *f)
+void fake_rest_stop(fake_rest *f)
 {
     if (!f) return;
     atomic_store(&f->stop, true);
@@ -1567,28 +1568,28 @@ void frest_stop(frest *f)
     free(f);
 }
 
-uint16_t frest_port(const frest *f)
+uint16_t fake_rest_port(const fake_rest *f)
 {
     return f->port;
 }
-const char *frest_base_url(const frest *f)
+const char *fake_rest_base_url(const fake_rest *f)
 {
     return f->base_url;
 }
-uint64_t frest_application_id(const frest *f)
+uint64_t fake_rest_application_id(const fake_rest *f)
 {
     return f->app_id;
 }
 
-void frest_set_gateway_url(frest *f, const char *url)
+void fake_rest_set_gateway_url(fake_rest *f, const char *url)
 {
     pthread_mutex_lock(&f->mu);
     snprintf(f->gateway_url, sizeof f->gateway_url, "%s", url ? url : "");
     pthread_mutex_unlock(&f->mu);
 }
 
-void frest_register_interaction(frest *f, uint64_t id, const char *token, uint64_t channel_id,
-                                bool is_component)
+void fake_rest_register_interaction(fake_rest *f, uint64_t id, const char *token,
+                                    uint64_t channel_id, bool is_component)
 {
     pthread_mutex_lock(&f->mu);
     fr_ix *x = ix_find_id(f, id);
@@ -1610,7 +1611,7 @@ void frest_register_interaction(frest *f, uint64_t id, const char *token, uint64
     pthread_mutex_unlock(&f->mu);
 }
 
-void frest_set_component_message(frest *f, uint64_t id, uint64_t message_id)
+void fake_rest_set_component_message(fake_rest *f, uint64_t id, uint64_t message_id)
 {
     pthread_mutex_lock(&f->mu);
     fr_ix *x = ix_find_id(f, id);
@@ -1618,7 +1619,7 @@ void frest_set_component_message(frest *f, uint64_t id, uint64_t message_id)
     pthread_mutex_unlock(&f->mu);
 }
 
-bool frest_message_deleted(frest *f, uint64_t message_id)
+bool fake_rest_message_deleted(fake_rest *f, uint64_t message_id)
 {
     pthread_mutex_lock(&f->mu);
     bool del = false;
@@ -1628,7 +1629,7 @@ bool frest_message_deleted(frest *f, uint64_t message_id)
     return del;
 }
 
-bool frest_interaction_state(frest *f, uint64_t id, frest_ix_state *out)
+bool fake_rest_interaction_state(fake_rest *f, uint64_t id, fake_rest_ix_state *out)
 {
     memset(out, 0, sizeof *out);
     out->ack_ms = -1;
@@ -1649,8 +1650,8 @@ bool frest_interaction_state(frest *f, uint64_t id, frest_ix_state *out)
     return x != NULL;
 }
 
-uint64_t frest_add_attachment(frest *f, const char *filename, const char *content_type,
-                              const uint8_t *data, size_t len, char *url, size_t url_cap)
+uint64_t fake_rest_add_attachment(fake_rest *f, const char *filename, const char *content_type,
+                                  const uint8_t *data, size_t len, char *url, size_t url_cap)
 {
     fr_file *ff = calloc(1, sizeof *ff);
     if (!ff) abort();
@@ -1672,8 +1673,8 @@ uint64_t frest_add_attachment(frest *f, const char *filename, const char *conten
     return ff->id;
 }
 
-void frest_script(frest *f, const char *method, const char *path_prefix, frest_fault fault,
-                  uint32_t ms, unsigned count)
+void fake_rest_script(fake_rest *f, const char *method, const char *path_prefix,
+                      fake_rest_fault fault, uint32_t ms, unsigned count)
 {
     pthread_mutex_lock(&f->mu);
     if (f->nscripts < FR_MAX_SCRIPTS) {
@@ -1687,8 +1688,8 @@ void frest_script(frest *f, const char *method, const char *path_prefix, frest_f
     pthread_mutex_unlock(&f->mu);
 }
 
-void frest_outage(frest *f, const char *method, const char *path_prefix, frest_fault fault,
-                  uint32_t duration_ms)
+void fake_rest_outage(fake_rest *f, const char *method, const char *path_prefix,
+                      fake_rest_fault fault, uint32_t duration_ms)
 {
     pthread_mutex_lock(&f->mu);
     if (f->nscripts < FR_MAX_SCRIPTS) {
@@ -1702,7 +1703,7 @@ void frest_outage(frest *f, const char *method, const char *path_prefix, frest_f
     pthread_mutex_unlock(&f->mu);
 }
 
-static bool matches(const frest_request *r, const frest_filter *flt)
+static bool matches(const fake_rest_request *r, const fake_rest_filter *flt)
 {
     if (!flt) return true;
     if (flt->method && strcmp(flt->method, r->method) != 0) return false;
@@ -1712,7 +1713,7 @@ static bool matches(const frest_request *r, const frest_filter *flt)
     return true;
 }
 
-static size_t count_locked(frest *f, const frest_filter *flt)
+static size_t count_locked(fake_rest *f, const fake_rest_filter *flt)
 {
     size_t n = 0;
     for (size_t i = 0; i < f->nreqs; i++)
@@ -1720,7 +1721,7 @@ static size_t count_locked(frest *f, const frest_filter *flt)
     return n;
 }
 
-size_t frest_count(frest *f, const frest_filter *flt)
+size_t fake_rest_count(fake_rest *f, const fake_rest_filter *flt)
 {
     pthread_mutex_lock(&f->mu);
     size_t n = count_locked(f, flt);
@@ -1728,7 +1729,7 @@ size_t frest_count(frest *f, const frest_filter *flt)
     return n;
 }
 
-size_t frest_wait(frest *f, const frest_filter *flt, size_t n, int64_t timeout_ms)
+size_t fake_rest_wait(fake_rest *f, const fake_rest_filter *flt, size_t n, int64_t timeout_ms)
 {
     struct timespec dl = util_deadline(CLOCK_MONOTONIC, (uint64_t)timeout_ms);
     pthread_mutex_lock(&f->mu);
@@ -1742,7 +1743,7 @@ size_t frest_wait(frest *f, const frest_filter *flt, size_t n, int64_t timeout_m
     return c;
 }
 
-static void request_copy(frest_request *dst, const frest_request *src)
+static void request_copy(fake_rest_request *dst, const fake_rest_request *src)
 {
     *dst = *src;
     dst->path = util_strdup(src->path);
@@ -1756,8 +1757,8 @@ static void request_copy(frest_request *dst, const frest_request *src)
     dst->body[src->body_len] = 0;
     dst->parts = src->nparts ? xmalloc(src->nparts * sizeof *dst->parts) : NULL;
     for (unsigned i = 0; i < src->nparts; i++) {
-        const frest_part *s = &src->parts[i];
-        frest_part *d = &dst->parts[i];
+        const fake_rest_part *s = &src->parts[i];
+        fake_rest_part *d = &dst->parts[i];
         d->name = util_strdup(s->name);
         d->filename = util_strdup(s->filename);
         d->content_type = util_strdup(s->content_type);
@@ -1768,11 +1769,11 @@ static void request_copy(frest_request *dst, const frest_request *src)
     }
 }
 
-size_t frest_collect(frest *f, const frest_filter *flt, frest_request **out)
+size_t fake_rest_collect(fake_rest *f, const fake_rest_filter *flt, fake_rest_request **out)
 {
     pthread_mutex_lock(&f->mu);
     size_t n = count_locked(f, flt), k = 0;
-    frest_request *v = n ? xmalloc(n * sizeof *v) : NULL;
+    fake_rest_request *v = n ? xmalloc(n * sizeof *v) : NULL;
     for (size_t i = 0; i < f->nreqs && k < n; i++)
         if (matches(&f->reqs[i], flt)) request_copy(&v[k++], &f->reqs[i]);
     pthread_mutex_unlock(&f->mu);
@@ -1780,14 +1781,14 @@ size_t frest_collect(frest *f, const frest_filter *flt, frest_request **out)
     return k;
 }
 
-void frest_requests_free(frest_request *reqs, size_t n)
+void fake_rest_requests_free(fake_rest_request *reqs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         request_free_fields(&reqs[i]);
     free(reqs);
 }
 
-char *frest_commands_json(frest *f, uint64_t guild_id)
+char *fake_rest_commands_json(fake_rest *f, uint64_t guild_id)
 {
     char *s = NULL;
     pthread_mutex_lock(&f->mu);
@@ -1801,7 +1802,7 @@ char *frest_commands_json(frest *f, uint64_t guild_id)
     return s;
 }
 
-void frest_stats_get(frest *f, frest_stats *out)
+void fake_rest_stats_get(fake_rest *f, fake_rest_stats *out)
 {
     pthread_mutex_lock(&f->mu);
     *out = f->st;

@@ -24,7 +24,7 @@
  * connection, a delay or a 401), and everything received is recorded with a thread-safe
  * query/wait API for tests.
  *
- * Thread-safety: every frest_* function may be called from any thread.
+ * Thread-safety: every fake_rest_* function may be called from any thread.
  */
 #ifndef FLUXBOT_FAKES_FAKE_REST_H
 #define FLUXBOT_FAKES_FAKE_REST_H
@@ -33,9 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct frest frest;
+typedef struct fake_rest fake_rest;
 
-typedef struct frest_config {
+typedef struct fake_rest_config {
     const char *token;                /* the valid bot token (required) */
     uint64_t application_id;          /* 0: one is generated */
     const char *gateway_url;          /* what GET /gateway/bot returns ("ws://127.0.0.1:N") */
@@ -52,27 +52,27 @@ typedef struct frest_config {
      * so a fake gateway owning the session budget stays the one source of truth. */
     int (*gateway_bot_json)(void *ctx, char *buf, size_t cap);
     void *gateway_bot_ctx;
-} frest_config;
+} fake_rest_config;
 
 /* Starts the server thread. NULL on failure (message on stderr). */
-frest *frest_start(const frest_config *cfg);
+fake_rest *fake_rest_start(const fake_rest_config *cfg);
 /* Stops the thread and frees everything (recorded requests included). NULL is ignored. */
-void frest_stop(frest *f);
+void fake_rest_stop(fake_rest *f);
 
-uint16_t frest_port(const frest *f);
+uint16_t fake_rest_port(const fake_rest *f);
 /* "http://127.0.0.1:<port>/api/v10" — what DISCORD_API_BASE should be. */
-const char *frest_base_url(const frest *f);
-uint64_t frest_application_id(const frest *f);
-void frest_set_gateway_url(frest *f, const char *url);
+const char *fake_rest_base_url(const fake_rest *f);
+uint64_t fake_rest_application_id(const fake_rest *f);
+void fake_rest_set_gateway_url(fake_rest *f, const char *url);
 
 /* ---- interactions ------------------------------------------------------------------------- */
 
 /* Makes an interaction known (as injecting it through the gateway does on Discord); its
  * 3-second callback deadline starts now. channel_id is where its messages go. */
-void frest_register_interaction(frest *f, uint64_t id, const char *token, uint64_t channel_id,
-                                bool is_component);
+void fake_rest_register_interaction(fake_rest *f, uint64_t id, const char *token,
+                                    uint64_t channel_id, bool is_component);
 
-typedef struct frest_ix_state {
+typedef struct fake_rest_ix_state {
     bool known;
     unsigned callbacks; /* callback POSTs received (accepted or not) */
     int ack_type;       /* callback type of the accepted ack, 0 if none */
@@ -82,60 +82,60 @@ typedef struct frest_ix_state {
     unsigned followups; /* POST follow-ups accepted */
     bool original_deleted;
     char *original_json; /* malloc'd copy of the current @original message, or NULL */
-} frest_ix_state;
+} fake_rest_ix_state;
 
 /* A component interaction's message (an id the fake knows from a message it created): after a
  * type-6 ack, DELETE of its @original deletes that message, as on Discord. */
-void frest_set_component_message(frest *f, uint64_t id, uint64_t message_id);
+void fake_rest_set_component_message(fake_rest *f, uint64_t id, uint64_t message_id);
 /* True once message_id was deleted (through either route). */
-bool frest_message_deleted(frest *f, uint64_t message_id);
+bool fake_rest_message_deleted(fake_rest *f, uint64_t message_id);
 
 /* Fills out (caller frees out->original_json); false if the id was never registered. */
-bool frest_interaction_state(frest *f, uint64_t id, frest_ix_state *out);
+bool fake_rest_interaction_state(fake_rest *f, uint64_t id, fake_rest_ix_state *out);
 
 /* Stores a file served (without auth, like the CDN) at the returned id's URL,
  * "http://127.0.0.1:<port>/attachments/<id>/<filename>", written to url. Files uploaded in
  * message edits and follow-ups are served the same way (their message's attachment url). */
-uint64_t frest_add_attachment(frest *f, const char *filename, const char *content_type,
-                              const uint8_t *data, size_t len, char *url, size_t url_cap);
+uint64_t fake_rest_add_attachment(fake_rest *f, const char *filename, const char *content_type,
+                                  const uint8_t *data, size_t len, char *url, size_t url_cap);
 
 /* ---- faults ---------------------------------------------------------------------------------- */
 
-typedef enum frest_fault {
-    FREST_FAULT_429_USER = 1,
-    FREST_FAULT_429_GLOBAL,
-    FREST_FAULT_429_SHARED,
-    FREST_FAULT_500,
-    FREST_FAULT_502,
-    FREST_FAULT_503,
-    FREST_FAULT_DROP,  /* close the connection without an answer */
-    FREST_FAULT_DELAY, /* answer normally after `ms` */
-    FREST_FAULT_401,
-    FREST_FAULT_403, /* 403 Missing Access (50001): the bot cannot see the channel */
-} frest_fault;
+typedef enum fake_rest_fault {
+    FAKE_REST_FAULT_429_USER = 1,
+    FAKE_REST_FAULT_429_GLOBAL,
+    FAKE_REST_FAULT_429_SHARED,
+    FAKE_REST_FAULT_500,
+    FAKE_REST_FAULT_502,
+    FAKE_REST_FAULT_503,
+    FAKE_REST_FAULT_DROP,  /* close the connection without an answer */
+    FAKE_REST_FAULT_DELAY, /* answer normally after `ms` */
+    FAKE_REST_FAULT_401,
+    FAKE_REST_FAULT_403, /* 403 Missing Access (50001): the bot cannot see the channel */
+} fake_rest_fault;
 
 /* The next `count` requests whose method matches (NULL: any) and whose path (after /api/v10)
  * starts with path_prefix (NULL: any) get the fault; `ms` is Retry-After for 429s or the delay.
  * Faulted requests are recorded too (with the status they got), but change no state. */
-void frest_script(frest *f, const char *method, const char *path_prefix, frest_fault fault,
-                  uint32_t ms, unsigned count);
+void fake_rest_script(fake_rest *f, const char *method, const char *path_prefix,
+                      fake_rest_fault fault, uint32_t ms, unsigned count);
 /* An outage: every matching request gets the fault (a 5xx or a drop) for duration_ms from now,
  * however many arrive. */
-void frest_outage(frest *f, const char *method, const char *path_prefix, frest_fault fault,
-                  uint32_t duration_ms);
+void fake_rest_outage(fake_rest *f, const char *method, const char *path_prefix,
+                      fake_rest_fault fault, uint32_t duration_ms);
 
 /* ---- recorder ---------------------------------------------------------------------------------
  */
 
-typedef struct frest_part {
+typedef struct fake_rest_part {
     char *name;         /* form field name: "payload_json", "files[0]", ... */
     char *filename;     /* NULL when the part has none */
     char *content_type; /* NULL when the part has none */
     uint8_t *data;
     size_t len;
-} frest_part;
+} fake_rest_part;
 
-typedef struct frest_request {
+typedef struct fake_rest_request {
     uint64_t seq;     /* 1, 2, ... in arrival order */
     int64_t t_ms;     /* ms since the server started, when the headers arrived */
     uint64_t mono_ns; /* the same instant, CLOCK_MONOTONIC ns (for latency measurements) */
@@ -148,34 +148,34 @@ typedef struct frest_request {
     char *audit_reason;
     uint8_t *body; /* exactly as received (NUL-terminated for convenience) */
     size_t body_len;
-    frest_part *parts; /* parsed multipart parts */
+    fake_rest_part *parts; /* parsed multipart parts */
     unsigned nparts;
     int status;              /* what the fake answered (0: dropped) */
     uint64_t interaction_id; /* callbacks: the interaction */
-} frest_request;
+} fake_rest_request;
 
-typedef struct frest_filter {
+typedef struct fake_rest_filter {
     const char *method;      /* NULL: any */
     const char *path_prefix; /* NULL: any */
     int status;              /* 0: any */
-} frest_filter;
+} fake_rest_filter;
 
-size_t frest_count(frest *f, const frest_filter *flt);
+size_t fake_rest_count(fake_rest *f, const fake_rest_filter *flt);
 /* Blocks until at least n recorded requests match (or timeout_ms passes); returns the count. */
-size_t frest_wait(frest *f, const frest_filter *flt, size_t n, int64_t timeout_ms);
+size_t fake_rest_wait(fake_rest *f, const fake_rest_filter *flt, size_t n, int64_t timeout_ms);
 /* Deep copies of the matching requests in arrival order (*out malloc'd; free with
- * frest_requests_free). Returns how many. */
-size_t frest_collect(frest *f, const frest_filter *flt, frest_request **out);
-void frest_requests_free(frest_request *reqs, size_t n);
+ * fake_rest_requests_free). Returns how many. */
+size_t fake_rest_collect(fake_rest *f, const fake_rest_filter *flt, fake_rest_request **out);
+void fake_rest_requests_free(fake_rest_request *reqs, size_t n);
 /* The stored command array (JSON) of the last accepted bulk PUT, global when guild_id is 0;
  * malloc'd, or NULL if none. */
-char *frest_commands_json(frest *f, uint64_t guild_id);
+char *fake_rest_commands_json(fake_rest *f, uint64_t guild_id);
 
 /* Counters of what was answered. */
-typedef struct frest_stats {
+typedef struct fake_rest_stats {
     uint64_t requests, r2xx, r4xx, r5xx, r429, dropped;
     uint64_t connections; /* TCP connections accepted (keep-alive reuse keeps this low) */
-} frest_stats;
-void frest_stats_get(frest *f, frest_stats *out);
+} fake_rest_stats;
+void fake_rest_stats_get(fake_rest *f, fake_rest_stats *out);
 
 #endif

@@ -10,18 +10,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct ftcp {
+struct fake_tcp {
     int listen_fd;
     int wake[2];
     int port;
     pthread_t thread;
-    ftcp_serve_fn serve;
+    fake_tcp_serve_fn serve;
     void *ctx;
 };
 
 static void *accept_main(void *arg)
 {
-    ftcp *t = arg;
+    fake_tcp *t = arg;
     for (;;) {
         struct pollfd p[2] = {{t->listen_fd, POLLIN, 0}, {t->wake[0], POLLIN, 0}};
         int n = poll(p, 2, -1);
@@ -36,9 +36,9 @@ static void *accept_main(void *arg)
     return NULL;
 }
 
-ftcp *ftcp_start(ftcp_serve_fn serve, void *ctx)
+fake_tcp *fake_tcp_start(fake_tcp_serve_fn serve, void *ctx)
 {
-    ftcp *t = calloc(1, sizeof *t);
+    fake_tcp *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->serve = serve;
     t->ctx = ctx;
@@ -63,7 +63,7 @@ fail:
     return NULL;
 }
 
-void ftcp_stop(ftcp *t)
+void fake_tcp_stop(fake_tcp *t)
 {
     if (!t) return;
     char c = 1;
@@ -78,17 +78,17 @@ void ftcp_stop(ftcp *t)
     free(t);
 }
 
-int ftcp_port(const ftcp *t)
+int fake_tcp_port(const fake_tcp *t)
 {
     return t->port;
 }
 
-int ftcp_wake_fd(const ftcp *t)
+int fake_tcp_wake_fd(const fake_tcp *t)
 {
     return t->wake[0];
 }
 
-void ftcp_send_all(int fd, const void *p, size_t n)
+void fake_tcp_send_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
     while (n > 0) {

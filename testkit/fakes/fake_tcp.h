@@ -5,27 +5,27 @@
  * function, and a wake-up pipe that ends it. A fake owns what it says on a connection; this
  * owns the socket, the thread and the stop.
  *
- * Rule: serve() must return once ftcp_wake_fd() becomes readable (poll it beside the client's
- * socket wherever it waits); otherwise ftcp_stop() blocks until the client goes away.
+ * Rule: serve() must return once fake_tcp_wake_fd() becomes readable (poll it beside the client's
+ * socket wherever it waits); otherwise fake_tcp_stop() blocks until the client goes away.
  */
 #ifndef FLUXBOT_FAKES_FAKE_TCP_H
 #define FLUXBOT_FAKES_FAKE_TCP_H
 
 #include <stddef.h>
 
-typedef struct ftcp ftcp;
+typedef struct fake_tcp fake_tcp;
 
-/* Called on the accept thread for each connection; ftcp closes fd after it returns. */
-typedef void (*ftcp_serve_fn)(void *ctx, int fd);
+/* Called on the accept thread for each connection; fake_tcp closes fd after it returns. */
+typedef void (*fake_tcp_serve_fn)(void *ctx, int fd);
 
 /* Listens and starts the accept thread; NULL on failure. */
-ftcp *ftcp_start(ftcp_serve_fn serve, void *ctx);
+fake_tcp *fake_tcp_start(fake_tcp_serve_fn serve, void *ctx);
 /* Wakes the thread, joins it and closes everything. NULL is ignored. */
-void ftcp_stop(ftcp *t);
-int ftcp_port(const ftcp *t);
-/* Readable once ftcp_stop() has begun. */
-int ftcp_wake_fd(const ftcp *t);
+void fake_tcp_stop(fake_tcp *t);
+int fake_tcp_port(const fake_tcp *t);
+/* Readable once fake_tcp_stop() has begun. */
+int fake_tcp_wake_fd(const fake_tcp *t);
 /* Sends all of p (gives up quietly when the peer is gone: a fake has no one to tell). */
-void ftcp_send_all(int fd, const void *p, size_t n);
+void fake_tcp_send_all(int fd, const void *p, size_t n);
 
 #endif

@@ -36,7 +36,7 @@ static uint64_t xorshift(uint64_t *s)
     return x;
 }
 
-uint8_t *img_png_encode(uint32_t w, uint32_t h, int pattern, uint64_t seed, size_t *out_len)
+uint8_t *image_fixture_png(uint32_t w, uint32_t h, int pattern, uint64_t seed, size_t *out_len)
 {
     if (w == 0 || h == 0 || w > 8192 || h > 8192 || !out_len) return NULL;
     size_t row = 1 + (size_t)w * 3;
@@ -100,10 +100,10 @@ uint8_t *img_png_encode(uint32_t w, uint32_t h, int pattern, uint64_t seed, size
     return out;
 }
 
-uint8_t *img_apng_encode(uint32_t w, uint32_t h, uint64_t seed, size_t *out_len)
+uint8_t *image_fixture_apng(uint32_t w, uint32_t h, uint64_t seed, size_t *out_len)
 {
     size_t plen;
-    uint8_t *png = img_png_encode(w, h, 0, seed, &plen);
+    uint8_t *png = image_fixture_png(w, h, 0, seed, &plen);
     if (!png) return NULL;
     /* signature (8) + IHDR chunk (25) | acTL (20) | fcTL (38) | the rest (IDAT.., IEND) */
     uint8_t *out = malloc(plen + 20 + 38);
@@ -140,7 +140,7 @@ static void put_le(uint8_t *p, uint32_t v, int n)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-uint8_t *img_webp_anim_fixture(uint32_t w, uint32_t h, uint64_t seed, size_t *out_len)
+uint8_t *image_fixture_webp_anim(uint32_t w, uint32_t h, uint64_t seed, size_t *out_len)
 {
     if (w == 0 || h == 0 || w > 16384 || h > 16384) return NULL;
     /* VP8X (8+10) + ANIM (8+6) + ANMF (8+16+VP8L 8+8) */
@@ -175,7 +175,7 @@ uint8_t *img_webp_anim_fixture(uint32_t w, uint32_t h, uint64_t seed, size_t *ou
     return b;
 }
 
-uint8_t *img_webm_fixture(uint64_t seed, size_t *out_len)
+uint8_t *image_fixture_webm(uint64_t seed, size_t *out_len)
 {
     static const uint8_t ebml[] = {
         0x1a, 0x45, 0xdf, 0xa3, 0x9f,             /* EBML, size 31 */

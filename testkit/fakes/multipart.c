@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-int mp_boundary(const char *ct, char *out, size_t outlen)
+int multipart_boundary(const char *ct, char *out, size_t outlen)
 {
     if (!ct) return -1;
     if (strncasecmp(ct, "multipart/form-data", 19) != 0) return -1;
@@ -54,7 +54,8 @@ static void header_param(const char *line, size_t len, const char *key, char *ou
     }
 }
 
-int mp_parse(const uint8_t *body, size_t len, const char *boundary, mp_part *parts, unsigned max)
+int multipart_parse(const uint8_t *body, size_t len, const char *boundary, multipart_part *parts,
+                    unsigned max)
 {
     char delim[80];
     int dl = snprintf(delim, sizeof delim, "--%s", boundary);
@@ -70,7 +71,7 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, mp_part *par
         p += 2;
         const uint8_t *hend = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
         if (!hend) return -1;
-        mp_part part;
+        multipart_part part;
         memset(&part, 0, sizeof part);
         const uint8_t *line = p;
         while (line < hend) {
@@ -107,7 +108,7 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, mp_part *par
     }
 }
 
-const mp_part *mp_find(const mp_part *parts, int n, const char *name)
+const multipart_part *multipart_find(const multipart_part *parts, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(parts[i].name, name) == 0) return &parts[i];

@@ -29,9 +29,9 @@ void e2e_print_log(e2e_world *w)
 
 bool e2e_ready(e2e_world *w)
 {
-    fgw_stats gs;
-    fgw_get_stats(fake_discord_gateway(w->fd), &gs);
-    char *cmds = frest_commands_json(fake_discord_rest(w->fd), 0);
+    fake_gateway_stats gs;
+    fake_gateway_get_stats(fake_discord_gateway(w->fd), &gs);
+    char *cmds = fake_rest_commands_json(fake_discord_rest(w->fd), 0);
     bool ok = gs.ready_connections >= 1 && cmds != NULL;
     free(cmds);
     return ok;
@@ -57,20 +57,20 @@ bool e2e_start(e2e_world *w, unsigned step_delay_ms, const char *const *extra_ar
 
     fake_discord_options fo = {.token = E2E_TOKEN};
     w->fd = fake_discord_start(&fo);
-    fcomfy_opts co = {
+    fake_comfy_opts co = {
         .steps = 4, .step_delay_ms = step_delay_ms, .png_width = 32, .png_height = 32};
-    w->comfy[0] = fcomfy_start(&co);
-    w->comfy[1] = fcomfy_start(&co);
+    w->comfy[0] = fake_comfy_start(&co);
+    w->comfy[1] = fake_comfy_start(&co);
     if (!w->fd || !w->comfy[0] || !w->comfy[1]) return false;
     fb_config defaults;
-    cfg_defaults(&defaults);
+    fb_config_defaults(&defaults);
     char err[300];
-    if (du_init(&w->users, w->fd, defaults.ratios_file, defaults.loras_file, 7, err, sizeof err) !=
-        0)
+    if (demo_users_init(&w->users, w->fd, defaults.ratios_file, defaults.loras_file, 7, err,
+                        sizeof err) != 0)
         return false;
 
     char urls[200];
-    snprintf(urls, sizeof urls, "%s,%s", fcomfy_url(w->comfy[0]), fcomfy_url(w->comfy[1]));
+    snprintf(urls, sizeof urls, "%s,%s", fake_comfy_url(w->comfy[0]), fake_comfy_url(w->comfy[1]));
     char **env = NULL;
     e2e_env_set(&env, "DISCORD_TOKEN", E2E_TOKEN);
     e2e_env_set(&env, "DISCORD_API_BASE", fake_discord_api_base(w->fd));
@@ -124,10 +124,10 @@ bool e2e_send_one(e2e_world *w)
 {
     if (w->n >= E2E_MAX) return false;
     static const unsigned weights[] = {7, 2, 1};
-    static const du_kind kinds[] = {DU_COMFY, DU_STATS, DU_BAD};
-    du_kind k = kinds[e2e_pick(weights, 3, &w->rng)];
+    static const demo_users_kind kinds[] = {DEMO_USERS_COMFY, DEMO_USERS_STATS, DEMO_USERS_BAD};
+    demo_users_kind k = kinds[e2e_pick(weights, 3, &w->rng)];
     e2e_ix *x = &w->ix[w->n];
-    x->sent = du_inject(&w->users, k, w->n, E2E_USER_BASE + w->n, NULL, &x->s) == 0;
+    x->sent = demo_users_inject(&w->users, k, w->n, E2E_USER_BASE + w->n, NULL, &x->s) == 0;
     x->s.kind = k;
     w->n++;
     return x->sent;
@@ -135,15 +135,15 @@ bool e2e_send_one(e2e_world *w)
 
 void e2e_observe(e2e_world *w)
 {
-    frest *fr = fake_discord_rest(w->fd);
+    fake_rest *fr = fake_discord_rest(w->fd);
     for (unsigned i = 0; i < w->n; i++) {
         e2e_ix *x = &w->ix[i];
-        frest_ix_state st;
-        if (!x->sent || !frest_interaction_state(fr, x->s.id, &st)) continue;
+        fake_rest_ix_state st;
+        if (!x->sent || !fake_rest_interaction_state(fr, x->s.id, &st)) continue;
         x->callbacks = st.callbacks;
         x->acked = st.ack_type != 0;
         /* A delivered job; /stats answers carry a file too (the chart), they are no jobs. */
-        x->done = du_kind_is_job(x->s.kind) && st.original_json &&
+        x->done = demo_users_kind_is_job(x->s.kind) && st.original_json &&
                   strstr(st.original_json, "\"attachments\":[{");
         free(st.original_json);
     }
@@ -157,7 +157,7 @@ bool e2e_settle(e2e_world *w, unsigned timeout_ms)
         for (unsigned i = 0; i < w->n && all; i++) {
             const e2e_ix *x = &w->ix[i];
             if (!x->sent) continue;
-            if (!x->acked || (du_kind_is_job(x->s.kind) && !x->done)) all = false;
+            if (!x->acked || (demo_users_kind_is_job(x->s.kind) && !x->done)) all = false;
         }
         if (all) return true;
         if (e2e_ms() > until) return false;
@@ -201,9 +201,9 @@ int e2e_read_db(e2e_world *w)
 void e2e_stop_world(e2e_world *w, bool keep)
 {
     e2e_kill(&w->child);
-    du_free(&w->users);
-    fcomfy_stop(w->comfy[0]);
-    fcomfy_stop(w->comfy[1]);
+    demo_users_free(&w->users);
+    fake_comfy_stop(w->comfy[0]);
+    fake_comfy_stop(w->comfy[1]);
     fake_discord_stop(w->fd);
     if (keep) {
         fprintf(stderr, "kept %s for inspection\n", w->dir);

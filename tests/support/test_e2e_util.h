@@ -24,7 +24,7 @@
 #include "demo/demo_users.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
-#include "config/config.h"
+#include "config/fb_config.h"
 #include "fluxbot/log.h"
 
 #define E2E_TOKEN "e2e-child-token.fluxbot"
@@ -32,7 +32,7 @@
 #define E2E_MAX 4096
 
 typedef struct e2e_ix {
-    du_sent s;
+    demo_users_sent s;
     bool sent;
     unsigned callbacks; /* callback POSTs the fake received */
     bool acked;         /* one was accepted */
@@ -43,9 +43,9 @@ typedef struct e2e_ix {
 typedef struct e2e_world {
     char dir[64], db[128], out[128], log[128], supp[128];
     fake_discord *fd;
-    fcomfy *comfy[2];
+    fake_comfy *comfy[2];
     e2e_child child;
-    du_users users;
+    demo_users users;
     e2e_ix ix[E2E_MAX];
     unsigned n;
     uint64_t rng;

@@ -1,0 +1,232 @@
+/*
+ * fuzz_ix: an INTERACTION_CREATE `d` object from the gateway, all the way to what the
+ * bot would send to ComfyUI and back to Discord:
+ *   rcmd_recover (what a refused interaction can still be answered with), ix_parse, then per
+ *   type the router's pure half — rcmd_usage_name, rcmd_days_options, rcmd_manager_perm,
+ *   rcmd_message_image_url, button custom_ids (cres_parse_custom_id), autocomplete
+ *   (rcmd_autocomplete_json), and for /comfy /redux /pulid /video: rcmd_job → cjob_from_msg →
+ *   cjob_values → wf_patch on the shipped workflows → cproto_prompt_body, and the final result
+ *   message (cres_final_payload) built from the job.
+ * The catalogue is the shipped one (config/ratios.json, config/loras.json, workflows/).
+ *
+ * Invariants asserted, beyond "no crash, no sanitizer report":
+ *  - a refused interaction has an error code; a recovered token is URL-safe;
+ *  - a parsed token is URL-safe and every parsed string is valid UTF-8;
+ *  - a refused command has a non-empty, valid UTF-8 message for the user, and the reply built
+ *    from it is a valid message within Discord's limits;
+ *  - the autocomplete answer, the POST /prompt body and the final result message are valid
+ *    JSON and UTF-8, and the messages are within Discord's limits with mentions disabled.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comfy/cproto.h"
+#include "comfy/cjob.h"
+#include "comfy/cres.h"
+#include "discord/gw_roles.h"
+#include "discord/ix.h"
+#include "discord/reply.h"
+#include "fluxbot/log.h"
+#include "fluxbot/msgs.h"
+#include "fuzz_support.h"
+#include "router/rcmd.h"
+
+static ratios_set ratios;
+static loras_set loras;
+static decl_set decls;
+static cjob_catalog cat;
+static gw_roles *roles;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    log_configure(LOG_LEVEL_ERROR, false, 2);
+    char err[512];
+    if (ratios_load_file(&ratios, FLUXBOT_SOURCE_DIR "/config/ratios.json", err, sizeof err) ||
+        loras_load_file(&loras, FLUXBOT_SOURCE_DIR "/config/loras.json", err, sizeof err) ||
+        decl_set_load(&decls, FLUXBOT_SOURCE_DIR "/workflows", err, sizeof err)) {
+        fprintf(stderr, "fuzz_ix: catalogue: %s\n", err);
+        abort();
+    }
+    cat.ratios = &ratios;
+    cat.loras = &loras;
+    cat.decls = &decls;
+    roles = gw_roles_new();
+    /* A guild whose "Bot Manager" role the member may hold. */
+    const char *gc = "{\"id\":\"700000000000000001\",\"roles\":[{\"id\":\"600000000000000001\","
+                     "\"name\":\"Bot Manager\"}]}";
+    gw_roles_apply(roles, "GUILD_CREATE", gc, strlen(gc));
+    return 0;
+}
+
+static void check_token(const char *t)
+{
+    FZ_ASSERT(t[0] != '\0', "empty token accepted", NULL);
+    for (const char *p = t; *p; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.' || c == '~';
+        FZ_ASSERT(ok, "token with a character that is not URL-safe", t);
+    }
+}
+
+static void check_text(const char *s, const char *what)
+{
+    if (s) (void)fz_chars(s, what);
+}
+
+static void check_parsed(const ix_interaction *ix)
+{
+    check_token(ix->token);
+    FZ_ASSERT(ix->id != 0, "interaction id 0 accepted", NULL);
+    check_text(ix->username, "username not UTF-8");
+    check_text(ix->command_name, "command name not UTF-8");
+    check_text(ix->subcommand, "subcommand not UTF-8");
+    check_text(ix->custom_id, "custom_id not UTF-8");
+    FZ_ASSERT(ix->noptions <= IX_MAX_OPTIONS && ix->nattachments <= IX_MAX_ATTACHMENTS &&
+                  ix->nroles <= IX_MAX_ROLES && ix->nvalues <= IX_MAX_VALUES,
+              "array over its bound", NULL);
+    for (unsigned i = 0; i < ix->noptions; i++) {
+        check_text(ix->options[i].name, "option name not UTF-8");
+        check_text(ix->options[i].str, "option value not UTF-8");
+    }
+    for (unsigned i = 0; i < ix->nattachments; i++) {
+        check_text(ix->attachments[i].filename, "attachment filename not UTF-8");
+        check_text(ix->attachments[i].url, "attachment url not UTF-8");
+    }
+    if (ix->custom_id)
+        FZ_ASSERT(strlen(ix->custom_id) <= IX_CUSTOM_ID_MAX * 4, "custom_id too long", NULL);
+}
+
+/* What the user is told when a command is refused: the router sends it as an ephemeral reply. */
+static void check_user_error(const char *err)
+{
+    FZ_ASSERT(err[0] != '\0', "refused without a message for the user", NULL);
+    (void)fz_chars(err, "user error not UTF-8");
+    char *body = reply_text_json(err, true);
+    cJSON *j = fz_json(body, "error reply");
+    fz_check_callback(j, true, "error reply");
+    cJSON_Delete(j);
+    free(body);
+}
+
+static void generate(const ix_interaction *ix, const decl_command *d, uint64_t seed)
+{
+    char err[512] = "";
+    comfy_job_msg *m = rcmd_job(ix, d, &cat, 1700000000000ULL, err, sizeof err);
+    if (!m) {
+        check_user_error(err);
+        return;
+    }
+    err[0] = '\0';
+    cjob *job = cjob_from_msg(m, &cat, 42, seed & CJOB_MAX_SEED, err, sizeof err);
+    rt_msg_free(&m->hdr);
+    if (!job) {
+        check_user_error(err);
+        return;
+    }
+    const char *uploaded[COMFY_MAX_IMAGES] = {"fluxbot_42_1.png", "fluxbot_42_2.png"};
+    wf_values v;
+    cjob_values(job, uploaded, "fluxbot_42", &v);
+    FZ_ASSERT(job->decl == d && d->wf != NULL, "job without its declaration", NULL);
+    cJSON *graph = wf_patch(d->wf, &v, err, sizeof err);
+    if (graph && decl_apply_patches(d, graph, job->patches, job->npatches, err, sizeof err)) {
+        cJSON_Delete(graph);
+        graph = NULL;
+    }
+    if (graph) {
+        char *body =
+            cproto_prompt_body(graph, "fuzz-client", "00000000-0000-4000-8000-000000000000");
+        cJSON *j = fz_json(body, "POST /prompt body");
+        cJSON_Delete(j);
+        free(body);
+        cJSON_Delete(graph);
+    } else {
+        (void)fz_chars(err, "wf_patch error not UTF-8");
+    }
+    /* The finished message for this job, as the runner would post it. */
+    cres_result r = {.job = job,
+                     .filename = "fluxbot_42.png",
+                     .is_image = job->kind != COMFY_KIND_VIDEO,
+                     .is_video = job->kind == COMFY_KIND_VIDEO,
+                     .generation_ms = seed % 600000,
+                     .server_label = (seed & 1) ? "server 2" : NULL};
+    char *fin = cres_final_payload(&r);
+    cJSON *j = fz_json(fin, "final result message");
+    fz_check_message(j, true, "final result message");
+    cJSON_Delete(j);
+    free(fin);
+    char lora_list[512];
+    cjob_lora_list(job, lora_list, sizeof lora_list);
+    (void)fz_chars(lora_list, "lora list not UTF-8");
+    cjob_free(job);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > IX_INPUT_MAX + 1024) return 0;
+    char *json = malloc(size ? size : 1); /* not NUL-terminated: parsers must respect len */
+    if (!json) abort();
+    memcpy(json, data, size);
+
+    rcmd_recovered rec;
+    rcmd_recover(json, size, &rec);
+    if (rec.has_reply) {
+        check_token(rec.token);
+        FZ_ASSERT(rec.id != 0, "recovered interaction id 0", NULL);
+    }
+    char *img = rcmd_message_image_url(json, size);
+    if (img) {
+        FZ_ASSERT(strncmp(img, "http://", 7) == 0 || strncmp(img, "https://", 8) == 0,
+                  "message image URL is not http(s)", img);
+        free(img);
+    }
+
+    ix_error err;
+    memset(&err, 0, sizeof err);
+    ix_interaction *ix = ix_parse(json, size, &err);
+    if (!ix) {
+        FZ_ASSERT(err.code != IX_OK, "refused without an error code", NULL);
+        (void)ix_strerror(err.code);
+        free(json);
+        return 0;
+    }
+    check_parsed(ix);
+    char usage[64];
+    rcmd_usage_name(ix, usage, sizeof usage);
+    (void)fz_chars(usage, "usage name not UTF-8");
+    cJSON_Delete(rcmd_days_options(ix));
+    (void)rcmd_manager_perm(ix, roles, (size & 1) ? "Bot Manager" : "600000000000000001");
+    comfy_origin o;
+    rcmd_origin(ix, &o);
+
+    uint64_t seed = 0;
+    for (size_t i = 0; i < size && i < 8; i++)
+        seed = seed << 8 | data[i];
+    const decl_command *d = ix->command_name ? rcmd_decl_of(&cat, ix->command_name) : NULL;
+    if (ix->type == IX_AUTOCOMPLETE) {
+        char *body = rcmd_autocomplete_json(ix, &cat);
+        cJSON *j = fz_json(body, "autocomplete answer");
+        fz_check_callback(j, false, "autocomplete answer");
+        cJSON_Delete(j);
+        free(body);
+    } else if (ix->type == IX_COMMAND && d) {
+        generate(ix, d, seed);
+    } else if (ix->type == IX_COMPONENT && ix->custom_id) {
+        cres_action act;
+        uint64_t job_id, owner;
+        if (cres_parse_custom_id(ix->custom_id, &act, &job_id, &owner) == 0) {
+            char again[128];
+            FZ_ASSERT(cres_custom_id(act, job_id, owner, again, sizeof again) == 0 &&
+                          strcmp(again, ix->custom_id) == 0,
+                      "custom_id does not round-trip", ix->custom_id);
+            (void)cres_may_delete(ix->user_id, owner, ix->permissions);
+        }
+    }
+    ix_free(ix);
+    free(json);
+    return 0;
+}
