@@ -50,6 +50,7 @@
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "hist.h"
+#include "msgs/gw.h"
 #include "msgs/rest.h"
 #include "router/rcmd.h"
 

@@ -25,6 +25,7 @@
 #include "fakes/fake_gateway.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
+#include "msgs/gw.h"
 #include "msgs/rest.h"
 #include "util/util_time.h"
 

@@ -23,6 +23,7 @@
 #include "util/util_time.h"
 #include "msgs/an.h"
 #include "msgs/comfy.h"
+#include "msgs/gw.h"
 #include "msgs/rest.h"
 #include "msgs/stats.h"
 #include "trx.h"

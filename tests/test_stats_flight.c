@@ -1,6 +1,8 @@
 /* Shared /stats computations: a burst of identical queries on many threads is computed far
  * fewer times than it is asked, every thread gets the same answer (chart bytes included), and
- * different queries never share.
+ * different queries never share. With a data version, an answer is handed on to later
+ * identical queries only while the version is unchanged, the new end lies in the answer's
+ * validity, and the answer is young enough; each handed-on answer states the new window.
  * fluxbot-test: tsan */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,7 +78,7 @@ static void test_identical_queries_share(void **state)
 {
     (void)state;
     shared_ctx *c = calloc(1, sizeof *c);
-    c->f = stats_flight_new();
+    c->f = stats_flight_new(NULL, 0);
     for (int i = 0; i < THREADS; i++)
         c->days[i] = 7;
     run_all(c);
@@ -93,10 +95,11 @@ static void test_identical_queries_share(void **state)
         free(c->answers[i].png);
     }
     assert_int_equal(shared + calls, THREADS);
-    uint64_t computed, nshared;
-    stats_flight_counts(c->f, &computed, &nshared);
+    uint64_t computed, nshared, reused;
+    stats_flight_counts(c->f, &computed, &nshared, &reused);
     assert_int_equal(computed, calls);
     assert_int_equal(nshared, shared);
+    assert_int_equal(reused, 0);
     stats_flight_free(c->f);
     free(c);
 }
@@ -105,7 +108,7 @@ static void test_different_queries_do_not_share(void **state)
 {
     (void)state;
     shared_ctx *c = calloc(1, sizeof *c);
-    c->f = stats_flight_new();
+    c->f = stats_flight_new(NULL, 0);
     for (int i = 0; i < THREADS; i++)
         c->days[i] = i + 1;
     run_all(c);
@@ -119,9 +122,126 @@ static void test_different_queries_do_not_share(void **state)
     free(c);
 }
 
+/* ---- answers handed on ------------------------------------------------------------------- */
+
+#define T0 1710082800123LL
+
+typedef struct count_ctx {
+    unsigned calls;
+    int64_t valid_for; /* valid_until = now + this (0: not reusable) */
+    _Atomic uint64_t version;
+    bool bump_during; /* the "writer" commits while the answer is read */
+} count_ctx;
+
+static void counting_compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *out)
+{
+    count_ctx *c = ctx;
+    c->calls++;
+    out->rc = 0;
+    an_window_make(days, now_ms, &out->stats.window);
+    out->stats.total_images = c->calls;
+    out->png_len = 4;
+    out->png = malloc(4);
+    memset(out->png, (int)c->calls, 4);
+    out->valid_until_ms = c->valid_for ? now_ms + c->valid_for : 0;
+    if (c->bump_during) atomic_fetch_add(&c->version, 1);
+}
+
+static uint64_t ask(stats_flight *f, count_ctx *c, int days, int64_t now_ms, bool *shared)
+{
+    stats_flight_answer a;
+    stats_flight_run(f, days, now_ms, counting_compute, c, &a, shared);
+    assert_int_equal(a.rc, 0);
+    /* Whoever computed it, the window is the query's own. */
+    assert_int_equal(a.stats.window.end_ms, now_ms);
+    assert_int_equal(a.stats.window.start_ms, now_ms - (int64_t)days * 86400000);
+    assert_int_equal(a.png_len, 4);
+    assert_int_equal(a.png[3], (unsigned char)a.stats.total_images);
+    free(a.png);
+    return a.stats.total_images;
+}
+
+static void test_answers_handed_on_while_nothing_changes(void **state)
+{
+    (void)state;
+    count_ctx c = {.valid_for = 500};
+    stats_flight *f = stats_flight_new(&c.version, 60000);
+    bool shared;
+    assert_int_equal(ask(f, &c, 7, T0, &shared), 1);
+    assert_false(shared);
+    /* Same version, later end inside the validity: the first answer, restated. */
+    assert_int_equal(ask(f, &c, 7, T0 + 10, &shared), 1);
+    assert_true(shared);
+    assert_int_equal(ask(f, &c, 7, T0 + 499, &shared), 1);
+    /* At valid_until, earlier than the answer, or another window: computed again. */
+    assert_int_equal(ask(f, &c, 7, T0 + 500, &shared), 2);
+    assert_false(shared);
+    assert_int_equal(ask(f, &c, 7, T0 + 400, &shared), 3);
+    assert_int_equal(ask(f, &c, 30, T0 + 450, &shared), 4);
+    /* Each window length keeps its own answer. */
+    assert_int_equal(ask(f, &c, 7, T0 + 401, &shared), 3);
+    assert_int_equal(ask(f, &c, 30, T0 + 451, &shared), 4);
+    /* A commit: the next query reads again, and its answer is handed on in turn. */
+    atomic_fetch_add(&c.version, 1);
+    assert_int_equal(ask(f, &c, 7, T0 + 402, &shared), 5);
+    assert_false(shared);
+    assert_int_equal(ask(f, &c, 7, T0 + 403, &shared), 5);
+    uint64_t computed, nshared, reused;
+    stats_flight_counts(f, &computed, &nshared, &reused);
+    assert_int_equal(computed, 5);
+    assert_int_equal(nshared, 0);
+    assert_int_equal(reused, 5);
+    stats_flight_free(f);
+}
+
+static void test_answers_not_handed_on(void **state)
+{
+    (void)state;
+    bool shared;
+    /* A commit while the answer was read: its rows may be older than the version now. */
+    count_ctx c = {.valid_for = 500, .bump_during = true};
+    stats_flight *f = stats_flight_new(&c.version, 60000);
+    assert_int_equal(ask(f, &c, 7, T0, &shared), 1);
+    assert_int_equal(ask(f, &c, 7, T0 + 1, &shared), 2);
+    stats_flight_free(f);
+    /* No validity (the horizon could not be read). */
+    count_ctx d = {.valid_for = 0};
+    f = stats_flight_new(&d.version, 60000);
+    assert_int_equal(ask(f, &d, 7, T0, &shared), 1);
+    assert_int_equal(ask(f, &d, 7, T0 + 1, &shared), 2);
+    stats_flight_free(f);
+    /* Without a data version nothing outlives its computation. */
+    count_ctx e = {.valid_for = 500};
+    f = stats_flight_new(NULL, 0);
+    assert_int_equal(ask(f, &e, 7, T0, &shared), 1);
+    assert_int_equal(ask(f, &e, 7, T0 + 1, &shared), 2);
+    stats_flight_free(f);
+}
+
+/* The age bound: an answer older than reuse_max_ms is read again even with the same version
+ * (a write by another process is not counted). */
+static void test_old_answers_read_again(void **state)
+{
+    (void)state;
+    count_ctx c = {.valid_for = 10 * 60 * 1000};
+    stats_flight *f = stats_flight_new(&c.version, 300);
+    bool shared;
+    assert_int_equal(ask(f, &c, 7, T0, &shared), 1);
+    /* (reused unless this thread lost the CPU for 300 ms: then computed, which is right too) */
+    uint64_t second = ask(f, &c, 7, T0 + 1, &shared);
+    assert_true(second == 1 || second == 2);
+    struct timespec ts = {0, 400 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(ask(f, &c, 7, T0 + 2, &shared), second + 1);
+    stats_flight_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_answers_handed_on_while_nothing_changes),
+        cmocka_unit_test(test_answers_not_handed_on),
+        cmocka_unit_test(test_old_answers_read_again),
         cmocka_unit_test(test_identical_queries_share),
         cmocka_unit_test(test_different_queries_do_not_share),
     };

@@ -1,7 +1,8 @@
 /* The stats_reporter actor on a real runtime: events recorded through the writer come back as
  * the /stats embed in a PATCH of the original response, from a pool of read-only threads
- * running while the writer commits; malformed queries are refused; a missing database fails
- * the start.
+ * running while the writer commits; an answer is handed on to a later identical query until the
+ * writer commits, and then the new rows show; malformed queries are refused; a missing database
+ * fails the start.
  *
  * fluxbot-test: tsan
  */
@@ -123,9 +124,12 @@ static int start(fx *f, bool with_writer, const char *reporter_db)
                                     &(analytics_writer_config){.db_path = f->db, .flush_ms = 5});
         assert_non_null(f->w);
     }
+    /* With the writer, answers are handed on while it commits nothing (as in the app). */
     f->rep = stats_reporter_new(
-        f->sys,
-        &(stats_reporter_config){.db_path = reporter_db ? reporter_db : f->db, .threads = 2});
+        f->sys, &(stats_reporter_config){.db_path = reporter_db ? reporter_db : f->db,
+                                         .threads = 2,
+                                         .data_version = analytics_writer_data_version(f->w),
+                                         .reuse_max_ms = 600000});
     assert_non_null(f->rep);
     rt_actor_spec rest = {.name = "rest",
                           .threads = 1,
@@ -179,12 +183,18 @@ static void record_fixture(fx *f)
     wait_sem(&f->flushed);
 }
 
-static void send_query(fx *f, int days, const char *app, const char *token, uint64_t cookie)
+static void send_query_at(fx *f, int days, const char *app, const char *token, uint64_t cookie,
+                          int64_t now_ms)
 {
     stats_query_msg *q = stats_query_msg_new(days, app, token, f->rest);
-    q->now_ms = NOW;
+    q->now_ms = now_ms;
     q->cookie = cookie;
     assert_int_equal(rt_send_spill(stats_reporter_actor(f->rep), &q->hdr), 0);
+}
+
+static void send_query(fx *f, int days, const char *app, const char *token, uint64_t cookie)
+{
+    send_query_at(f, days, app, token, cookie, NOW);
 }
 
 static rest_req_msg *find_req(fx *f, uint64_t cookie)
@@ -341,6 +351,66 @@ static void test_reads_while_the_writer_commits(void **state)
     assert_int_equal(m.failed, 0);
 }
 
+/* The request for cookie is exactly what the pure modules make of the database at now_ms. */
+static void assert_fresh(fx *f, uint64_t cookie, int days, int64_t now_ms)
+{
+    char err[256];
+    an_reader *r = an_reader_open(f->db, err, sizeof err);
+    assert_non_null(r);
+    an_stats *s = malloc(sizeof *s);
+    assert_int_equal(an_reader_stats(r, days, now_ms, s, err, sizeof err), 0);
+    cJSON *embed = an_stats_embed(s);
+    char *want = stats_reply_edit_json(embed, AN_CHART_FILENAME);
+    cJSON_Delete(embed);
+    pthread_mutex_lock(&f->fr.mu);
+    rest_req_msg *req = find_req(f, cookie);
+    pthread_mutex_unlock(&f->fr.mu);
+    assert_string_equal(req->json, want);
+    free(want);
+    unsigned char *png;
+    size_t len;
+    assert_int_equal(an_chart_png(s, &png, &len, err, sizeof err), 0);
+    assert_int_equal(req->files[0].len, len);
+    assert_memory_equal(req->files[0].data, png, len);
+    free(png);
+    free(s);
+    an_reader_close(r);
+}
+
+static void test_answers_handed_on_until_a_commit(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(start(f, true, NULL), 0);
+    record_fixture(f);
+    /* One after the other (never concurrent): the first is read, the next two handed on,
+     * each stating its own window (the embed shows its end). */
+    for (uint64_t i = 0; i < 3; i++) {
+        send_query_at(f, 7, "42", "t", 10 + i, NOW + 60000 * (int64_t)i);
+        wait_sem(&f->fr.sem);
+        assert_fresh(f, 10 + i, 7, NOW + 60000 * (int64_t)i);
+    }
+    stats_reporter_counters m;
+    stats_reporter_counters_get(f->rep, &m);
+    assert_int_equal(m.computed, 1);
+    assert_int_equal(m.reused, 2);
+    /* A commit: the next answer is read again and holds the new row. */
+    an_command_event e = {
+        .command = "upscale", .user_id = 999, .success = true, .ts_ms = (uint64_t)(NOW + 1000)};
+    assert_int_equal(an_record_command(analytics_writer_actor(f->w), &e), 0);
+    assert_int_equal(an_request_flush(analytics_writer_actor(f->w), f->done, 2), 0);
+    wait_sem(&f->flushed);
+    send_query_at(f, 7, "42", "t", 13, NOW + 180000);
+    wait_sem(&f->fr.sem);
+    assert_fresh(f, 13, 7, NOW + 180000);
+    pthread_mutex_lock(&f->fr.mu);
+    assert_non_null(strstr(find_req(f, 13)->json, "/upscale"));
+    pthread_mutex_unlock(&f->fr.mu);
+    stats_reporter_counters_get(f->rep, &m);
+    assert_int_equal(m.computed, 2);
+    assert_int_equal(m.reused, 2);
+    assert_int_equal(m.answered, 4);
+}
+
 static void test_malformed_queries(void **state)
 {
     fx *f = *state;
@@ -387,6 +457,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_agrees_with_the_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answers_with_the_embed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_while_the_writer_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answers_handed_on_until_a_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_fails_without_database, setup, teardown),
     };

@@ -62,6 +62,7 @@ struct analytics_writer {
 
     _Atomic uint64_t accepted, rows_written, batches, retries, dropped_by_reset, dropped_invalid,
         lost, resets, pending_now, db_replaced;
+    _Atomic uint64_t data_version; /* see analytics_writer_data_version */
     /* rt_now_ms of the oldest event not yet committed, 0 when none: the metrics' lag. */
     _Atomic uint64_t oldest_pending_ms;
 };
@@ -256,6 +257,7 @@ static int write_singly(analytics_writer *w, size_t n, char *err, size_t errlen)
         const an_event *ev = &w->pending[0]->ev;
         int rc = an_store_write(w->store, &ev, 1, err, errlen);
         if (rc != SQLITE_OK && environmental(rc)) return rc;
+        atomic_fetch_add(&w->data_version, 1); /* whatever the outcome: see flush_pending */
         if (rc == SQLITE_OK) {
             atomic_fetch_add(&w->rows_written, 1);
             atomic_fetch_add(&w->batches, 1);
@@ -283,6 +285,10 @@ static bool flush_pending(analytics_writer *w)
         for (size_t i = 0; i < n; i++)
             w->chunk[i] = &w->pending[i]->ev;
         rc = an_store_write(w->store, w->chunk, n, err, sizeof err);
+        /* Counted after every attempt, also a failed one or one that raced a swap of the file:
+         * a reader that sees an unchanged version may reuse an answer, so an uncounted change
+         * must never be possible, while a counted non-change only costs a recomputation. */
+        atomic_fetch_add(&w->data_version, 1);
         if (rc == SQLITE_OK && db_replaced(w)) {
             /* Replaced while this batch was being written: it may have gone to the old file.
              * Keep it; the next pass writes it to the new one. */
@@ -383,6 +389,8 @@ static void do_reset(analytics_writer *w, an_control_msg *req)
     for (unsigned attempt = 1;; attempt++) {
         if (!ensure_store(w, &rc, err, sizeof err)) break;
         rc = an_store_reset(w->store, cut, &deleted, err, sizeof err);
+        /* Counted whatever the outcome: a failed reset may still have reopened the file. */
+        atomic_fetch_add(&w->data_version, 1);
         if (rc == SQLITE_OK || !an_sql_is_busy(rc) || rt_now_ms() >= deadline) break;
         atomic_fetch_add(&w->retries, 1);
         util_sleep_ms((unsigned)backoff_ms(rc, attempt)); /* at most 30 s */
@@ -520,6 +528,17 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
              (unsigned long long)m.retries);
 }
 
+void analytics_writer_config_from(analytics_writer_config *out, const fb_config *cfg)
+{
+    memset(out, 0, sizeof *out);
+    out->db_path = cfg->db_path;
+    out->batch_max = cfg->analytics_batch_max > 0 ? (unsigned)cfg->analytics_batch_max : 0;
+    out->flush_ms = cfg->analytics_flush_ms > 0 ? (unsigned)cfg->analytics_flush_ms : 0;
+    out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
+    out->result_retention_ms =
+        cfg->result_retention_days > 0 ? (uint64_t)cfg->result_retention_days * 86400000ULL : 0;
+}
+
 analytics_writer *analytics_writer_new(rt_system *sys, const analytics_writer_config *cfg)
 {
     analytics_writer *w = calloc(1, sizeof *w);
@@ -554,6 +573,11 @@ analytics_writer *analytics_writer_new(rt_system *sys, const analytics_writer_co
 rt_actor *analytics_writer_actor(analytics_writer *w)
 {
     return w ? w->actor : NULL;
+}
+
+const _Atomic uint64_t *analytics_writer_data_version(analytics_writer *w)
+{
+    return w ? &w->data_version : NULL;
 }
 
 void analytics_writer_counters_get(analytics_writer *w, analytics_writer_counters *out)

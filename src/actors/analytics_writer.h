@@ -27,9 +27,11 @@
 #ifndef FLUXBOT_ANALYTICS_WRITER_H
 #define FLUXBOT_ANALYTICS_WRITER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
 typedef struct analytics_writer_config {
@@ -41,6 +43,10 @@ typedef struct analytics_writer_config {
                                      (0 = 10000) */
     uint64_t result_retention_ms; /* results older than this are deleted (0 = kept) */
 } analytics_writer_config;
+
+/* Fills out from the bot configuration (db_path, analytics_batch_max, analytics_flush_ms,
+ * mailbox_capacity, result_retention_days); the other fields are zero (their defaults). */
+void analytics_writer_config_from(analytics_writer_config *out, const fb_config *cfg);
 
 typedef struct analytics_writer_counters {
     uint64_t accepted;         /* events taken into a batch */
@@ -65,6 +71,10 @@ analytics_writer *analytics_writer_new(rt_system *sys, const analytics_writer_co
 rt_actor *analytics_writer_actor(analytics_writer *w);
 /* Any thread, any time (also after the system stopped). */
 void analytics_writer_counters_get(analytics_writer *w, analytics_writer_counters *out);
+/* The data version: a counter the writer increases after every commit that can change what a
+ * reader sees (batches, single events, resets). Readers that keep answers (the stats
+ * reporter) compare it, read before their read transaction, to know that nothing changed. */
+const _Atomic uint64_t *analytics_writer_data_version(analytics_writer *w);
 void analytics_writer_free(analytics_writer *w);
 
 #endif

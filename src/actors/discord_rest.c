@@ -877,6 +877,15 @@ static void rest_wake(void *ctx)
 /* ---- lifecycle
  * ----------------------------------------------------------------------------------- */
 
+void discord_rest_config_from(discord_rest_config *out, const fb_config *cfg)
+{
+    memset(out, 0, sizeof *out);
+    out->api_base = cfg->discord_api_base;
+    out->token = cfg->discord_token;
+    out->timeout_ms = cfg->rest_timeout_ms;
+    out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
+}
+
 discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
 {
     if (!sys || !cfg || !cfg->api_base || !cfg->token || !*cfg->token) return NULL;

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "discord/rl.h"
+#include "config/fb_config.h"
 #include "discord/cmd.h"
 #include "fluxbot/runtime.h"
 
@@ -50,6 +51,11 @@ typedef struct discord_rest_config {
     int fatal_exit_code;     /* passed to rt_system_request_exit on 401; 0 = 4 */
     const rl_config *limits; /* NULL = defaults */
 } discord_rest_config;
+
+/* Fills out from the bot configuration (discord_api_base, discord_token, rest_timeout_ms,
+ * mailbox_capacity); the caller then sets the wiring (limits, fatal_exit_code), the other
+ * fields are zero (their defaults). */
+void discord_rest_config_from(discord_rest_config *out, const fb_config *cfg);
 
 typedef struct discord_rest discord_rest;
 

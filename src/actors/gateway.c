@@ -29,6 +29,7 @@
 #include "discord/gw_url.h"
 #include "discord/gw_zlib.h"
 #include "fluxbot/log.h"
+#include "msgs/gw.h"
 #include "msgs/rest.h"
 #include "util/util_time.h"
 
@@ -967,7 +968,7 @@ static void gateway_wake(void *ctx)
 
 /* ---- public ----------------------------------------------------------------------------- */
 
-void gateway_config_from(gateway_config *cfg, const fb_config *c, rt_actor *target, gw_roles *roles)
+void gateway_config_from(gateway_config *cfg, const fb_config *c)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->token = c->discord_token;
@@ -976,8 +977,6 @@ void gateway_config_from(gateway_config *cfg, const fb_config *c, rt_actor *targ
     cfg->shard_count = c->shard_count;
     cfg->compress = c->gateway_compress;
     cfg->intents = GW_INTENT_GUILDS;
-    cfg->target = target;
-    cfg->roles = roles;
     cfg->db_url = c->db_url;
 }
 

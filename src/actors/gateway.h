@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msgs/gw.h"
 #include "discord/gw_roles.h"
 #include "config/fb_config.h"
 #include "fluxbot/runtime.h"
@@ -73,9 +74,9 @@ typedef struct gateway_config {
     uint32_t identify_margin_ms; /* shared pacing: added to the interval (pg_idgate): 1000 */
 } gateway_config;
 
-/* Fills cfg from the bot configuration (token, api base, shards, compression). */
-void gateway_config_from(gateway_config *cfg, const fb_config *c, rt_actor *target,
-                         gw_roles *roles);
+/* Fills cfg from the bot configuration (token, api base, shards, compression, db_url); the
+ * caller then sets the wiring (target, roles), the other fields are zero (their defaults). */
+void gateway_config_from(gateway_config *cfg, const fb_config *c);
 
 typedef struct gateway gateway;
 

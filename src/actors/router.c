@@ -26,6 +26,7 @@
 #include "fluxbot/log.h"
 #include "msgs/an.h"
 #include "msgs/comfy.h"
+#include "msgs/gw.h"
 #include "msgs/rest.h"
 #include "msgs/stats.h"
 #include "router/rcmd.h"
@@ -808,6 +809,7 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
 
 void router_config_from(router_config *rc, const fb_config *cfg)
 {
+    memset(rc, 0, sizeof *rc);
     rc->threads = cfg->router_threads > 0 ? (unsigned)cfg->router_threads : 0;
     rc->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
     rc->manager_role = cfg->bot_manager_role;

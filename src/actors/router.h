@@ -48,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msgs/gw.h"
 #include "comfy/cjob.h"
 #include "discord/gw_roles.h"
 #include "config/fb_config.h"

@@ -14,6 +14,7 @@
 
 #include "analytics/an_chart.h"
 #include "analytics/an_commands.h"
+#include "analytics/an_horizon.h"
 #include "analytics/an_stats.h"
 #include "discord/stats_reply.h"
 #include "discord/reply_req.h"
@@ -27,11 +28,13 @@ struct stats_reporter {
     rt_actor *actor;
     char db_path[512];
     unsigned active_min;
+    const _Atomic uint64_t *data_version;
     stats_flight *flight;
     _Atomic uint64_t answered, failed, rejected;
 };
 
 static _Thread_local an_reader *tl_reader;
+static _Thread_local an_horizon *tl_horizon; /* only with a data version (answers reused) */
 
 static int on_thread_start(rt_actor *self, void *state, unsigned index)
 {
@@ -44,6 +47,15 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
         return -1;
     }
     if (r->active_min) an_reader_set_active_min(tl_reader, r->active_min);
+    if (r->data_version) {
+        tl_horizon = an_horizon_open(r->db_path, err, sizeof err);
+        if (!tl_horizon) {
+            LOG_ERROR(WHO, "thread %u: %s", index, err);
+            an_reader_close(tl_reader);
+            tl_reader = NULL;
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -54,15 +66,26 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
     (void)index;
     an_reader_close(tl_reader);
     tl_reader = NULL;
+    an_horizon_close(tl_horizon);
+    tl_horizon = NULL;
 }
 
-/* A leader's computation (stats_flight.h): the numbers from this thread's reader, and the
- * chart drawn from them. */
+/* A leader's computation (stats_flight.h): the numbers from this thread's reader, how long
+ * they stay exact (when answers are reused), and the chart drawn from them. */
 static void compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *out)
 {
     (void)ctx;
     out->rc = an_reader_stats(tl_reader, days, now_ms, &out->stats, out->err, sizeof out->err);
     if (out->rc != 0) return;
+    if (tl_horizon) {
+        char err[256];
+        int64_t until;
+        /* Without a horizon the answer is still right; it is just not handed on. */
+        if (an_horizon_until(tl_horizon, &out->stats, &until, err, sizeof err) == SQLITE_OK)
+            out->valid_until_ms = until;
+        else
+            LOG_WARN(WHO, "%s", err);
+    }
     /* The chart is a bonus: if it cannot be drawn, the numbers still go out. */
     char err[256];
     if (an_chart_png(&out->stats, &out->png, &out->png_len, err, sizeof err) != 0) {
@@ -119,13 +142,23 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
     rt_msg_free(m);
 }
 
+void stats_reporter_config_from(stats_reporter_config *out, const fb_config *cfg)
+{
+    memset(out, 0, sizeof *out);
+    out->db_path = cfg->db_path;
+    out->threads = cfg->stats_threads > 0 ? (unsigned)cfg->stats_threads : 0;
+    out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
+    out->active_min = cfg->active_user_min_events > 0 ? (unsigned)cfg->active_user_min_events : 0;
+}
+
 stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *cfg)
 {
     stats_reporter *r = calloc(1, sizeof *r);
     if (!r) abort();
     snprintf(r->db_path, sizeof r->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
     r->active_min = cfg ? cfg->active_min : 0;
-    r->flight = stats_flight_new();
+    r->data_version = cfg ? cfg->data_version : NULL;
+    r->flight = stats_flight_new(r->data_version, cfg ? cfg->reuse_max_ms : 0);
     rt_actor_spec spec = {
         .name = "stats",
         .threads = cfg && cfg->threads ? cfg->threads : 1,
@@ -154,7 +187,7 @@ void stats_reporter_counters_get(stats_reporter *r, stats_reporter_counters *out
     out->answered = atomic_load(&r->answered);
     out->failed = atomic_load(&r->failed);
     out->rejected = atomic_load(&r->rejected);
-    stats_flight_counts(r->flight, &out->computed, &out->shared);
+    stats_flight_counts(r->flight, &out->computed, &out->shared, &out->reused);
 }
 
 void stats_reporter_free(stats_reporter *r)

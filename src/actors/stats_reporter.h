@@ -10,14 +10,18 @@
  *     files[0] stats.png
  * to the query's REST actor, which edits the deferred (ephemeral) response. A failed query
  * edits it with a short error text instead, so the user never stays on "thinking". Identical
- * queries arriving while one is computed share its answer (stats_flight.h).
+ * queries arriving while one is computed share its answer, and with the writer's data version
+ * an answer is handed on to later identical queries until the writer commits again or a row
+ * would leave or enter the window (stats_flight.h, an_horizon.h).
  * The same numbers without Discord: an_reader_stats() (the `fluxbot stats` CLI uses it).
  */
 #ifndef FLUXBOT_STATS_REPORTER_H
 #define FLUXBOT_STATS_REPORTER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
 typedef struct stats_reporter_config {
@@ -25,12 +29,22 @@ typedef struct stats_reporter_config {
     unsigned threads;       /* 0 = 1 */
     unsigned lane_capacity; /* 0 = 256 */
     unsigned active_min;    /* events that make an Active User (0 = AN_ACTIVE_MIN_DEFAULT) */
+    /* The analytics writer's commit counter (analytics_writer_data_version) of the same database:
+     * answers are reused while it is unchanged. NULL = every query not sharing a concurrent
+     * computation reads the database. */
+    const _Atomic uint64_t *data_version;
+    unsigned reuse_max_ms; /* the oldest answer handed on (0 = 1000 ms; stats_flight.h) */
 } stats_reporter_config;
+
+/* Fills out from the bot configuration (db_path, stats_threads, mailbox_capacity,
+ * active_user_min_events). */
+void stats_reporter_config_from(stats_reporter_config *out, const fb_config *cfg);
 
 typedef struct stats_reporter_counters {
     uint64_t answered; /* queries answered with the embed */
     uint64_t computed; /* database reads (identical concurrent queries share one) */
     uint64_t shared;   /* answers taken from a concurrent identical query's read */
+    uint64_t reused;   /* answers handed on from an earlier read (no commit since) */
     uint64_t failed;   /* queries answered with an error text */
     uint64_t rejected; /* malformed queries (bad application id or token): nothing sent */
 } stats_reporter_counters;

@@ -56,11 +56,6 @@ struct app {
     unsigned nguilds;
 };
 
-static unsigned u(int64_t v)
-{
-    return v > 0 ? (unsigned)v : 0;
-}
-
 /* Frees whatever was built; the system must be stopped (or never started). */
 static void app_free(app *a)
 {
@@ -232,15 +227,10 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         app_free(a);
         return NULL;
     }
-    unsigned lanes = u(cfg->mailbox_capacity);
 
     a->reg = appreg_new(a->sys, a->guilds, a->nguilds);
-    analytics_writer_config wc = {.db_path = cfg->db_path,
-                                  .batch_max = u(cfg->analytics_batch_max),
-                                  .flush_ms = u(cfg->analytics_flush_ms),
-                                  .lane_capacity = lanes,
-                                  .result_retention_ms =
-                                      (uint64_t)cfg->result_retention_days * 86400000ULL};
+    analytics_writer_config wc;
+    analytics_writer_config_from(&wc, cfg);
     a->writer = analytics_writer_new(a->sys, &wc);
     rl_config limits;
     rl_config_defaults(&limits);
@@ -249,17 +239,14 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         LOG_INFO(LOGN,
                  "REST: %u requests/s of the bot's global 50/s (shard %" PRId64 "/%" PRId64 ")",
                  limits.global_per_sec, cfg->shard_id, cfg->shard_count);
-    discord_rest_config dc = {.api_base = cfg->discord_api_base,
-                              .token = cfg->discord_token,
-                              .timeout_ms = cfg->rest_timeout_ms,
-                              .lane_capacity = lanes,
-                              .fatal_exit_code = APP_EXIT_DISCORD_REFUSED,
-                              .limits = &limits};
+    discord_rest_config dc;
+    discord_rest_config_from(&dc, cfg);
+    dc.fatal_exit_code = APP_EXIT_DISCORD_REFUSED;
+    dc.limits = &limits;
     a->rest = a->reg && a->writer ? discord_rest_new(a->sys, &dc) : NULL;
-    stats_reporter_config sc = {.db_path = cfg->db_path,
-                                .threads = u(cfg->stats_threads),
-                                .lane_capacity = lanes,
-                                .active_min = u(cfg->active_user_min_events)};
+    stats_reporter_config sc;
+    stats_reporter_config_from(&sc, cfg);
+    sc.data_version = analytics_writer_data_version(a->writer);
     a->stats = a->rest ? stats_reporter_new(a->sys, &sc) : NULL;
     if (!a->stats) {
         fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
@@ -310,7 +297,7 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
              cfg->workflows_dir);
     a->dms_mask = dms_mask(a);
 
-    router_config ro = {0};
+    router_config ro;
     router_config_from(&ro, cfg);
     ro.rest = discord_rest_actor(a->rest);
     ro.runner = comfy_runner_actor(a->runner);
@@ -322,7 +309,9 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     a->router = router_new(a->sys, &ro);
 
     gateway_config gc;
-    gateway_config_from(&gc, cfg, a->router ? router_actor(a->router) : NULL, a->roles);
+    gateway_config_from(&gc, cfg);
+    gc.target = a->router ? router_actor(a->router) : NULL;
+    gc.roles = a->roles;
     gc.fatal_exit_code = APP_EXIT_DISCORD_REFUSED;
     a->gw = a->router ? gateway_new(a->sys, &gc) : NULL;
     if (!a->gw) {

@@ -607,6 +607,11 @@ void metrics_collect_stats(mfmt *out, void *ctx)
     static const char *const outcomes[] = {"answered", "failed", "rejected"};
     by_label(out, "fluxbot_stats_queries_total", "/stats queries by outcome.", "outcome", outcomes,
              (uint64_t[]){m.answered, m.failed, m.rejected}, 3);
+    static const char *const sources[] = {"computed", "shared", "reused"};
+    by_label(out, "fluxbot_stats_answers_total",
+             "/stats answers by where their numbers came from: a database read, a concurrent "
+             "identical query's read, or an earlier read handed on (no commit since).",
+             "source", sources, (uint64_t[]){m.computed, m.shared, m.reused}, 3);
 }
 
 void metrics_collect_gateway(mfmt *out, void *ctx)

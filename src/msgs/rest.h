@@ -1,15 +1,15 @@
 /*
- * Messages to and from the Discord actors (type numbers 100..199).
+ * Messages to and from the REST actor (type numbers 110..119; the gateway's dispatch, 100, is in
+ * msgs/gw.h).
  *
- *  gateway → router:      MSG_GW_DISPATCH   (INTERACTION_CREATE and the guild/role events)
  *  anyone  → discord_rest: MSG_REST_REQ      (one HTTP request to the Discord API)
  *  discord_rest → sender: MSG_REST_RES      (its outcome, when reply_to was set)
  *
  * Every pointer field is owned by the message and freed by its destructor; build them with the
  * constructors in src/msgs/rest.c so the destructor is always right.
  */
-#ifndef FLUXBOT_MSGS_DISCORD_H
-#define FLUXBOT_MSGS_DISCORD_H
+#ifndef FLUXBOT_MSGS_REST_H
+#define FLUXBOT_MSGS_REST_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,21 +20,9 @@
 typedef struct rt_actor rt_actor;
 
 enum {
-    MSG_GW_DISPATCH = 100,
     MSG_REST_REQ = 110,
     MSG_REST_RES = 111,
 };
-
-/* A gateway dispatch (op 0) forwarded by the gateway: the event name and the raw `d` JSON. */
-typedef struct gw_dispatch_msg {
-    rt_msg hdr;
-    char event[48]; /* "INTERACTION_CREATE", "GUILD_CREATE", "GUILD_ROLE_UPDATE", ... */
-    uint32_t shard_id;
-    uint64_t seq;     /* the gateway sequence number `s` */
-    uint64_t recv_ns; /* monotonic time the frame was read, for latency accounting */
-    char *data_json;  /* owned: the `d` object as text, NUL-terminated */
-    size_t data_len;
-} gw_dispatch_msg;
 
 typedef enum rest_method {
     REST_GET = 0,
@@ -95,8 +83,6 @@ typedef struct rest_res_msg {
 } rest_res_msg;
 
 /* Constructors; they copy every string and buffer they are given. */
-gw_dispatch_msg *gw_dispatch_msg_new(const char *event, uint32_t shard_id, uint64_t seq,
-                                     const char *data_json, size_t data_len);
 rest_req_msg *rest_req_msg_new(rest_method method, const char *path, const char *json);
 /* Adds a file (copied); returns 0, or -1 when REST_MAX_FILES are already attached. */
 int rest_req_add_file(rest_req_msg *m, const char *filename, const char *content_type,
