@@ -9,13 +9,13 @@
  *            threads there;
  *  producer  p50/p99/max of the an_record_* call while the writer commits (it never waits on
  *            SQLite: a full lane spills);
- *  /stats    latency of /stats 7 (and 30) answered from the rollups (an_reader_stats: per-day
- *            and per-hour rollups, the edges corrected by the rows between each edge and its
- *            nearest hour boundary) against a plain scan of the window's raw rows
- *            (an_reader_stats_raw), on the same database, with the answers checked equal:
+ *  /stats    latency of /stats 7 (and 30) answered from the rollups only (an_reader_stats:
+ *            per-day, per-hour and per-minute rollups, per-user running counts) against a
+ *            plain scan of the window's raw rows (an_reader_stats_raw), on the same database,
+ *            with the answers checked equal:
  *              - a busy hour: --hot events (default 10^6) in the current hour, before now;
- *              - events spread over the last 30 days, for each --rows size;
- *            now is 15:30:00.123, so both window edges fall inside hours.
+ *              - events spread over the last 30 days (500 users), for each --rows size;
+ *            now is 15:30:00.123, so the window starts at 15:31, inside an hour.
  *
  *   bench_analytics [--json] [--events N] [--rows N,N,...] [--hot N] [--queries Q] [--dir DIR]
  *
@@ -398,8 +398,8 @@ int main(int argc, char **argv)
     double p = bench_quantile(plain, 3, 0.5), w = bench_quantile(writer, 3, 0.5),
            s1 = bench_quantile(single, 3, 0.5);
 
-    /* /stats at 15:30:00.123: off the hour, so both edges of the window fall inside hours
-     * (the worst case for the edges: the start's hour is half read from rows). */
+    /* /stats at 15:30:00.123: the window starts at 15:31, inside an hour (near the worst case
+     * for the edges: 29 minutes of the start's hour are read per minute). */
     int64_t now = an_day_of((int64_t)rt_wall_ms()) * DAY + 15 * AN_HOUR_MS + 1800123;
     stats_row rows[ROWS_MAX], hot;
     for (unsigned i = 0; i < g_nrows; i++)

@@ -37,7 +37,7 @@ static int setup(void **state)
         ev_command(2, NOW - 2 * DAY, 2, "comfy", true),
         ev_command(3, NOW - 3 * DAY, 2, "video", false),
         ev_command(4, NOW - 8 * DAY, 3, "stats", true), /* outside 7 days */
-        ev_image(5, NOW - DAY, 1, "1024x1024", 2500, false, true),
+        ev_image(5, NOW - DAY + AN_MINUTE_MS, 1, "1024x1024", 2500, false, true),
         ev_image(6, NOW - 2 * DAY, 2, "1024x1024", 3500, false, true),
         ev_image(7, NOW - 10, 2, "", 60000, true, true),
     };
@@ -95,7 +95,7 @@ static void test_table(void **state)
     run(f, "--db", f->db, NULL, NULL);
     assert_int_equal(f->rc, 0);
     assert_string_equal(f->err, "");
-    assert_non_null(strstr(f->out, "last 7 days (2024-03-03 15:00:00 UTC .. 2024-03-10 15:00:00"));
+    assert_non_null(strstr(f->out, "last 7 days (2024-03-03 15:01:00 UTC .. 2024-03-10 15:00:00"));
     assert_non_null(strstr(f->out, "Total Images               2\n"));
     assert_non_null(strstr(f->out, "Average Generation Time    3.00 s\n"));
     assert_non_null(strstr(f->out, "Total Videos               1\n"));
@@ -134,8 +134,12 @@ static void test_json(void **state)
     assert_int_equal(cJSON_GetObjectItem(users, "active")->valueint, 0);
     assert_int_equal(cJSON_GetObjectItem(users, "active_min_events")->valueint, 5);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "series")), 31);
-    assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "window"), "end_ms")->valuedouble ==
-                (double)NOW);
+    /* The window is the last 30 x 1440 minutes, now's included. */
+    cJSON *win = cJSON_GetObjectItem(j, "window");
+    assert_true(cJSON_GetObjectItem(win, "start_ms")->valuedouble ==
+                (double)(NOW - 30 * AN_DAY_MS + AN_MINUTE_MS));
+    assert_true(cJSON_GetObjectItem(win, "end_ms")->valuedouble == (double)(NOW + 59999));
+    assert_true(cJSON_GetObjectItem(win, "now_ms")->valuedouble == (double)NOW);
     cJSON_Delete(j);
 
     /* The default database comes from $FLUXBOT_DB, else ./fluxbot.db. */
@@ -153,7 +157,8 @@ static void test_json(void **state)
     j = cJSON_Parse(f->out);
     assert_non_null(j);
     img = cJSON_GetObjectItem(j, "images");
-    assert_int_equal(cJSON_GetObjectItem(img, "total")->valueint, 1); /* NOW - DAY is the edge */
+    assert_int_equal(cJSON_GetObjectItem(img, "total")->valueint,
+                     1); /* the first minute of the day */
     assert_true(
         cJSON_GetObjectItem(cJSON_GetObjectItem(j, "videos"), "avg_generation_ms")->valuedouble ==
         60000.0);

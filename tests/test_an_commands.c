@@ -153,7 +153,7 @@ static void test_stats_embed_sections(void **state)
                         "2024-03-10T15:00:00.000Z");
     assert_non_null(
         strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(em, "footer"), "text")->valuestring,
-               "2024-03-03 15:00:00 UTC"));
+               "2024-03-03 15:01:00 UTC \xe2\x86\x92 2024-03-10 15:00:00 UTC"));
     char why[128];
     assert_true(embed_json_within_limits(em, why, sizeof why));
     cJSON_Delete(root);

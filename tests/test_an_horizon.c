@@ -17,6 +17,7 @@
 
 #define DAY AN_DAY_MS
 #define HOUR AN_HOUR_MS
+#define MIN AN_MINUTE_MS
 /* 2024-03-10 15:00:00 UTC */
 #define NOW 1710082800000LL
 
@@ -83,30 +84,34 @@ static void test_bounds_by_hand(void **state)
 {
     fx *f = *state;
     an_stats *s = malloc(sizeof *s);
-    /* Empty: only the bucket bound (the next UTC day for 7 days, the next hour for 1). */
-    assert_int_equal(until_of(f, 7, NOW + 5, s), NOW - 15 * HOUR + DAY);
-    assert_int_equal(until_of(f, 1, NOW + 5, s), NOW + HOUR);
+    /* Empty: only the chart's bars. 7 days at 15:00 runs from 03-03 15:01 to 03-10 15:00: its
+     * first bar (03-03) goes at 23:59, when the window becomes 03-04 00:00 .. 23:59. One day:
+     * from 03-09 15:01, its first bar (15:00) goes at 15:59. */
+    assert_int_equal(until_of(f, 7, NOW + 5, s), NOW - 15 * HOUR + DAY - MIN);
+    assert_int_equal(until_of(f, 1, NOW + 5, s), NOW + HOUR - MIN);
     uint64_t q = 0;
     an_event evs[] = {
-        ev_command(++q, NOW - 7 * DAY - 1, 1, "comfy", true),    /* already out */
-        ev_command(++q, NOW - 7 * DAY + 1000, 2, "comfy", true), /* the first to leave */
-        ev_image(++q, NOW - 7 * DAY + 2000, 3, "1x1", 5, false, true),
-        ev_activity(++q, NOW - 2 * HOUR + 10, 4, "x"), /* first out of 1 day */
+        ev_command(++q, NOW - 7 * DAY + MIN - 1, 1, "comfy", true),    /* already out */
+        ev_command(++q, NOW - 7 * DAY + MIN + 1000, 2, "comfy", true), /* the first to leave */
+        ev_image(++q, NOW - 7 * DAY + 2 * MIN + 2000, 3, "1x1", 5, false, true),
+        ev_activity(++q, NOW - 2 * HOUR + 10, 4, "x"),
         ev_command(++q, NOW - 1000, 5, "stats", true),
-        ev_image(++q, NOW + 30000, 6, "1x1", 5, false, true), /* the future */
-        ev_activity(++q, NOW + 20000, 7, "y"),                /* enters first */
+        ev_image(++q, NOW + 3 * MIN + 30000, 6, "1x1", 5, false, true), /* the future */
+        ev_activity(++q, NOW + MIN + 20000, 7, "y"),                    /* enters first */
     };
     put(f, evs, sizeof evs / sizeof evs[0]);
-    /* 7 days: the command 7 days + 1 s old leaves when the end passes it by 7 days. */
-    assert_int_equal(until_of(f, 7, NOW, s), NOW + 1000 + 1);
-    /* From there, the image; then the future activity comes first. */
-    assert_int_equal(until_of(f, 7, NOW + 1001, s), NOW + 2000 + 1);
-    assert_int_equal(until_of(f, 7, NOW + 2001, s), NOW + 20000);
-    /* 1 day: nothing leaves before the hour ends; the future activity enters earlier. */
-    assert_int_equal(until_of(f, 1, NOW - 10, s), NOW); /* the hour ends first */
-    assert_int_equal(until_of(f, 1, NOW + 10, s), NOW + 20000);
-    assert_int_equal(until_of(f, 1, NOW + 20000, s), NOW + 30000);
-    assert_int_equal(until_of(f, 1, NOW + 30000, s), NOW + HOUR);
+    /* 7 days: the command of the window's first minute leaves when that minute does, one
+     * minute later, as the future activity of the next minute comes in. */
+    assert_int_equal(until_of(f, 7, NOW, s), NOW + MIN);
+    assert_int_equal(until_of(f, 7, NOW + 59999, s), NOW + MIN); /* the same window */
+    /* From there, the image of the second minute; then the future image comes first. */
+    assert_int_equal(until_of(f, 7, NOW + MIN, s), NOW + 2 * MIN);
+    assert_int_equal(until_of(f, 7, NOW + 2 * MIN, s), NOW + 3 * MIN);
+    /* 1 day: nothing leaves; the hour ends first, then the future rows' minutes come. */
+    assert_int_equal(until_of(f, 1, NOW - 10, s), NOW);
+    assert_int_equal(until_of(f, 1, NOW + 10, s), NOW + MIN);
+    assert_int_equal(until_of(f, 1, NOW + MIN + 20000, s), NOW + 3 * MIN);
+    assert_int_equal(until_of(f, 1, NOW + 3 * MIN + 30000, s), NOW + HOUR - MIN);
     free(s);
 }
 

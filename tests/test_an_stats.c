@@ -15,9 +15,13 @@
 #include "test_an_util.h"
 
 #define DAY AN_DAY_MS
+#define MIN AN_MINUTE_MS
 /* 2024-03-10 15:00:00 UTC */
 #define NOW 1710082800000LL
 #define START7 (NOW - 7 * DAY) /* 2024-03-03 15:00:00 UTC */
+/* The first millisecond of the 7-day window at NOW: the window is the last 7 x 1440 minutes,
+ * now's minute (15:00) included, so it starts at 15:01. */
+#define FIRST7 (START7 + MIN)
 
 enum { A = 101, B, C, D, E, F, G, H };
 
@@ -65,18 +69,18 @@ static void put(fx *f, an_event *evs, size_t n)
 }
 
 /* The fixture; the comment on each line says whether it falls in the 7-day window ending at
- * NOW, and in the 1-day one. */
+ * NOW (minutes 03-03 15:01 .. 03-10 15:00), and in the 1-day one (03-09 15:01 ..). */
 static void load_fixture(fx *f)
 {
     uint64_t s = 0;
     an_event batch1[] = {
-        ev_command(++s, NOW - 1 * DAY, A, "comfy", true),     /* 7d yes, 1d yes (edge) */
+        ev_command(++s, NOW - DAY + MIN, A, "comfy", true),   /* 7d yes, 1d yes (first minute) */
         ev_command(++s, NOW - 3 * DAY, B, "comfy", true),     /* 7d yes */
         ev_command(++s, NOW - 3 * DAY + 5, A, "comfy", true), /* 7d yes */
         ev_command(++s, NOW - 60000, A, "video", true),       /* 7d yes, 1d yes */
-        ev_command(++s, START7, C, "stats", true),            /* 7d yes: exactly the start */
-        ev_command(++s, START7 - 1, D, "redux", true),        /* no: 1 ms too old */
-        ev_command(++s, NOW + 1, E, "comfy", true),           /* no: future */
+        ev_command(++s, FIRST7, C, "stats", true),            /* 7d yes: the first minute */
+        ev_command(++s, FIRST7 - 1, D, "redux", true),        /* no: the minute before */
+        ev_command(++s, NOW + MIN, E, "comfy", true),         /* no: the next minute */
         ev_command(++s, START7 + 3600000, B, "pulid", false), /* 7d yes (failed counts) */
         ev_command(++s, NOW, B, "redux", true),               /* 7d yes, 1d yes: exactly now */
         ev_command(++s, NOW - 10 * DAY, G, "stats", true),    /* no */
@@ -85,14 +89,14 @@ static void load_fixture(fx *f)
     };
     put(f, batch1, sizeof batch1 / sizeof batch1[0]);
     an_event batch2[] = {
-        ev_image(++s, NOW - 2 * DAY, A, "1024x1024", 3000, false, true), /* 7d */
-        ev_image(++s, START7 + 1, B, "1024x1024", 5000, false, true),    /* 7d (head) */
-        ev_image(++s, NOW - 1000, C, "832x1216", 4000, false, true),     /* 7d, 1d */
-        ev_image(++s, START7 - 1, D, "1024x1024", 9000, false, true),    /* no */
-        ev_image(++s, NOW - DAY, A, "832x1216", 1000, false, false),     /* failed: never */
-        ev_image(++s, NOW - 5 * DAY, B, "", 60000, true, true),          /* 7d video */
-        ev_image(++s, NOW - 2000, C, "", 30000, true, true),             /* 7d, 1d video */
-        ev_image(++s, NOW + 5, F, "", 45000, true, true),                /* no: future */
+        ev_image(++s, NOW - 2 * DAY, A, "1024x1024", 3000, false, true),   /* 7d */
+        ev_image(++s, FIRST7 + MIN, B, "1024x1024", 5000, false, true),    /* 7d (2nd minute) */
+        ev_image(++s, NOW - 1000, C, "832x1216", 4000, false, true),       /* 7d, 1d */
+        ev_image(++s, FIRST7 - 1, D, "1024x1024", 9000, false, true),      /* no */
+        ev_image(++s, NOW - DAY + MIN, A, "832x1216", 1000, false, false), /* failed: never */
+        ev_image(++s, NOW - 5 * DAY, B, "", 60000, true, true),            /* 7d video */
+        ev_image(++s, NOW - 2000, C, "", 30000, true, true),               /* 7d, 1d video */
+        ev_image(++s, NOW + MIN + 5, F, "", 45000, true, true),            /* no: next minute */
         ev_image(++s, NOW - 6 * DAY, F, "16:9 [1920x1080 landscape]", 2000, false, true), /* 7d */
         ev_activity(++s, NOW - 100 * DAY, G, "job_queued"),
         ev_activity(++s, NOW, H, "job_queued"),
@@ -129,61 +133,75 @@ static void test_window_split(void **state)
     const int64_t HR = AN_HOUR_MS;
     const int64_t today = an_day_of(NOW);
     an_window w;
-    /* NOW is 15:00:00.000 on the hour, so is the start: no raw rows at the start. Its day
-     * (03-03) is read as its 9 hours from 15:00 (fewer than the 15 before); today whole. */
+    /* NOW is 15:00:00.000; the 7-day window is the 10080 minutes up to 15:00 today: from
+     * 03-03 15:01 on. The start's hour is read whole minus its minute 15:00; its day (03-03)
+     * as its 9 hours from 15:00 (fewer than the 15 before); today whole. */
     an_window_make(7, NOW, &w);
-    assert_true(w.start_ms == START7 && w.end_ms == NOW);
-    assert_true(w.head_lo > w.head_hi);
+    assert_true(w.start_ms == START7 + MIN && w.end_ms == NOW + MIN - 1);
+    assert_true(w.first_minute == START7 / MIN + 1 && w.last_minute == NOW / MIN);
+    assert_true(w.last_minute - w.first_minute + 1 == 7 * 1440);
+    assert_true(w.head_min_sign == -1);
+    assert_true(w.head_min_lo == START7 / MIN && w.head_min_hi == START7 / MIN);
     assert_true(w.head_hour_sign == 1);
     assert_true(w.head_hour_lo == START7 / HR);                      /* 03-03 15:00 */
     assert_true(w.head_hour_hi == (an_day_of(START7) + 1) * 24 - 1); /* 03-03 23:00 */
     assert_true(w.day_lo == an_day_of(START7) + 1);
     assert_true(w.day_hi == today);
     assert_int_equal(w.day_hi - w.day_lo + 1, 7); /* 03-04 .. 03-10 */
-    /* ... minus today's hours after 15:00 and the rows stamped after now in 15:00. */
+    /* ... minus today's hours after 15:00 and the minutes after now's in 15:00. */
     assert_true(w.tail_hour_sign == -1);
     assert_true(w.tail_hour_lo == NOW / HR + 1 && w.tail_hour_hi == (today + 1) * 24 - 1);
-    assert_true(w.tail_lo == NOW + 1 && w.tail_hi == NOW + HR - 1);
+    assert_true(w.tail_min_lo == NOW / MIN + 1 && w.tail_min_hi == NOW / MIN + 59);
 
-    /* 1.5 minutes past the hour: the start's hour is read as its rollup minus the rows of
-     * [15:00, 15:01:30.005), the shorter side. */
-    int64_t now = NOW + 90005; /* 15:01:30.005 */
+    /* 15:59:00.005: the window starts at 16:00, on the hour: no minutes at the start. */
+    int64_t now = NOW + 59 * MIN + 5;
     an_window_make(7, now, &w);
-    assert_true(w.head_sign == -1);
-    assert_true(w.head_lo == START7 && w.head_hi == now - 7 * DAY - 1);
+    assert_true(w.start_ms == START7 + HR);
+    assert_true(w.head_min_lo > w.head_min_hi);
+    assert_true(w.head_hour_lo == START7 / HR + 1 && w.head_hour_sign == 1);
+    assert_true(w.tail_min_lo == NOW / MIN + 60 && w.tail_min_hi == NOW / MIN + 59);
+    /* 15:29: starts at 15:30, so the hour minus its 30 minutes before (not plus 30 after). */
+    now = NOW + 29 * MIN + 7;
+    an_window_make(7, now, &w);
+    assert_true(w.head_min_sign == -1);
+    assert_true(w.head_min_lo == START7 / MIN && w.head_min_hi == START7 / MIN + 29);
     assert_true(w.head_hour_lo == START7 / HR);
-    assert_true(w.tail_lo == now + 1 && w.tail_hi == NOW + HR - 1);
-    /* 45 minutes past: the rows of [15:45, 16:00) are added to the hours from 16:00. */
-    now = NOW + 45 * 60000;
+    /* 15:30: starts at 15:31; its 29 minutes to 16:00 are added to the hours from 16:00. */
+    now = NOW + 30 * MIN;
     an_window_make(7, now, &w);
-    assert_true(w.head_sign == 1);
-    assert_true(w.head_lo == now - 7 * DAY && w.head_hi == START7 + HR - 1);
+    assert_true(w.head_min_sign == 1);
+    assert_true(w.head_min_lo == START7 / MIN + 31 && w.head_min_hi == START7 / MIN + 59);
     assert_true(w.head_hour_lo == START7 / HR + 1 && w.head_hour_sign == 1);
     /* At 03:10 the first day is cheaper whole, minus its 3 hours before 03:00. */
-    now = today * DAY + 3 * HR + 10 * 60000;
+    now = today * DAY + 3 * HR + 10 * MIN;
     an_window_make(7, now, &w);
     assert_true(w.day_lo == today - 7 && w.day_hi == today);
     assert_true(w.head_hour_sign == -1);
     assert_true(w.head_hour_lo == (today - 7) * 24 && w.head_hour_hi == (today - 7) * 24 + 2);
-    assert_true(w.head_sign == -1 && w.head_lo == (today - 7) * DAY + 3 * HR);
+    assert_true(w.head_min_sign == -1 && w.head_min_lo == ((today - 7) * DAY + 3 * HR) / MIN);
+    assert_true(w.head_min_hi == w.head_min_lo + 10);
 
-    /* Midnight: the first day is whole; a one-day window reads it per hour (chart bars). */
+    /* Midnight: a one-day window reads its 25 hours from yesterday 00:00, minus its minute
+     * 00:00 (the window starts at 00:01) and the minutes after 00:00 today. */
     int64_t midnight = today * DAY;
     an_window_make(1, midnight, &w);
-    assert_true(w.head_lo > w.head_hi);
+    assert_true(w.start_ms == midnight - DAY + MIN && w.end_ms == midnight + MIN - 1);
+    assert_true(w.head_min_sign == -1 && w.head_min_lo == (midnight - DAY) / MIN);
+    assert_true(w.head_min_hi == w.head_min_lo);
     assert_true(w.head_hour_lo == (midnight - DAY) / HR && w.head_hour_hi == midnight / HR);
     assert_true(w.day_lo > w.day_hi && w.tail_hour_lo > w.tail_hour_hi);
-    assert_true(w.tail_lo == midnight + 1 && w.tail_hi == midnight + HR - 1);
+    assert_true(w.tail_min_lo == midnight / MIN + 1 && w.tail_min_hi == midnight / MIN + 59);
     an_window_make(2, midnight, &w);
     assert_true(w.day_lo == today - 2 && w.day_hi == today);
     assert_true(w.head_hour_lo > w.head_hour_hi);
 
-    /* One day ending at 00:30: hours only, and the rows at the edges. */
+    /* One day ending at 00:30: hours only, and the minutes at the edges. */
     an_window_make(1, midnight + HR / 2, &w);
     assert_true(w.day_lo > w.day_hi);
-    assert_true(w.head_sign == -1);
-    assert_true(w.head_lo == midnight - DAY && w.head_hi == midnight - DAY + HR / 2 - 1);
-    assert_true(w.head_hour_lo == (midnight - DAY) / HR && w.head_hour_hi == midnight / HR);
+    assert_true(w.head_min_sign == 1); /* 00:31 .. 00:59 of yesterday */
+    assert_true(w.head_min_lo == (midnight - DAY) / MIN + 31);
+    assert_true(w.head_min_hi == (midnight - DAY) / MIN + 59);
+    assert_true(w.head_hour_lo == (midnight - DAY) / HR + 1 && w.head_hour_hi == midnight / HR);
     char date[16];
     an_day_date(an_day_of(NOW), date, sizeof date);
     assert_string_equal(date, "2024-03-10");
@@ -246,9 +264,10 @@ static void test_edges_move_with_now(void **state)
 {
     fx *f = *state;
     load_fixture(f);
-    /* One ms later the "stats" command at START7 drops out of the 7-day window... */
-    an_stats s = query(f, 7, NOW + 1);
-    assert_int_equal(s.total_commands, 9); /* ...and the comfy at NOW + 1 comes in. */
+    /* One minute later the "stats" command of the first minute drops out of the 7-day
+     * window... */
+    an_stats s = query(f, 7, NOW + MIN);
+    assert_int_equal(s.total_commands, 9); /* ...and the comfy of the next minute comes in. */
     bool has_stats = false;
     for (unsigned i = 0; i < s.n_top_commands; i++)
         has_stats |= strcmp(s.top_commands[i].name, "stats") == 0;
@@ -256,9 +275,12 @@ static void test_edges_move_with_now(void **state)
     assert_top(&s.top_commands[0], "comfy", 4);
     assert_int_equal(s.active_users, 2); /* A, B; C lost its 5th event */
     assert_int_equal(s.total_users, 6);  /* A, B, C, F, H and now E */
-    /* One ms earlier the 1 ms-too-old events come in and the "now" ones go out. */
+    /* Anywhere inside now's minute the window is the same. */
+    an_stats t = query(f, 7, NOW + MIN + 59999);
+    assert_stats_equal(&s, &t);
+    /* One minute earlier the events of the minute before come in and the "now" ones go out. */
     s = query(f, 7, NOW - 1);
-    assert_int_equal(s.total_commands, 9); /* +redux D at START7-1, -redux B at NOW */
+    assert_int_equal(s.total_commands, 9); /* +redux D at FIRST7-1, -redux B at NOW */
     assert_int_equal(s.total_images, 5);   /* +image D 9000 */
     assert_int_equal(s.image_ms_sum, 23000);
 }
@@ -275,7 +297,8 @@ static void test_empty_windows(void **state)
     /* Old data only: the window is empty but users were seen. */
     an_event old[] = {
         ev_command(1, NOW - 30 * DAY, A, "comfy", true),
-        ev_image(2, NOW - 31 * DAY, B, "1024x1024", 1000, false, true),
+        ev_image(2, NOW - 31 * DAY + MIN, B, "1024x1024", 1000, false,
+                 true), /* 31d: first minute */
     };
     put(f, old, 2);
     s = query(f, 7, NOW);
@@ -294,10 +317,10 @@ static void test_midnight_aligned_window(void **state)
     fx *f = *state;
     int64_t midnight = an_day_of(NOW) * DAY;
     an_event evs[] = {
-        ev_command(1, midnight - 7 * DAY, A, "comfy", true),     /* exactly the start */
-        ev_command(2, midnight - 7 * DAY - 1, B, "comfy", true), /* 1 ms too old */
-        ev_command(3, midnight, C, "redux", true),               /* exactly now */
-        ev_command(4, midnight + 1, D, "redux", true),           /* future */
+        ev_command(1, midnight - 7 * DAY + MIN, A, "comfy", true),     /* the first minute */
+        ev_command(2, midnight - 7 * DAY + MIN - 1, B, "comfy", true), /* the minute before */
+        ev_command(3, midnight, C, "redux", true),                     /* exactly now */
+        ev_command(4, midnight + MIN, D, "redux", true),               /* the next minute */
     };
     put(f, evs, 4);
     an_stats s = query(f, 7, midnight);
@@ -475,6 +498,37 @@ static void test_edges_inside_hours(void **state)
     }
 }
 
+/* The fast path reads rollups only: with the raw rows deleted behind the rollups' back, every
+ * answer stays what it was (the raw baseline would now say 0). */
+static void test_fast_path_reads_no_raw_row(void **state)
+{
+    fx *f = *state;
+    load_fixture(f);
+    const int days[] = {1, 7, 30};
+    const int64_t nows[] = {NOW, NOW + 17 * MIN + 5, NOW - 31 * MIN - 7};
+    an_stats before[3][3];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            before[i][j] = query(f, days[i], nows[j]);
+    assert_int_equal(sqlite3_exec(an_store_db(f->store),
+                                  "DELETE FROM command_usage; DELETE FROM image_stats;"
+                                  " DELETE FROM user_activity;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    char err[256];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            an_stats s;
+            assert_int_equal(an_reader_stats(f->reader, days[i], nows[j], &s, err, sizeof err),
+                             SQLITE_OK);
+            assert_stats_equal(&s, &before[i][j]);
+        }
+    an_stats raw;
+    assert_int_equal(an_reader_stats_raw(f->reader, 7, NOW, &raw, err, sizeof err), SQLITE_OK);
+    assert_int_equal(raw.total_commands + raw.total_users, 0);
+    assert_true(before[1][0].total_commands > 0 && before[1][0].total_users > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +540,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_active_min_configurable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edges_inside_hours, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edges_move_with_now, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fast_path_reads_no_raw_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_midnight_aligned_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_days_out_of_range, setup, teardown),

@@ -74,9 +74,10 @@ static void test_fresh_schema(void **state)
                      1);
     assert_int_equal(sql_int(db, "PRAGMA synchronous"), 1); /* NORMAL */
     const char *tables[] = {
-        "command_usage",     "image_stats",        "user_activity", "daily_stats", "daily_commands",
-        "daily_resolutions", "daily_users",        "known_users",   "meta",        "hourly_stats",
-        "hourly_commands",   "hourly_resolutions", "hourly_users"};
+        "command_usage",  "image_stats",       "user_activity",      "daily_stats",
+        "daily_commands", "daily_resolutions", "daily_users",        "known_users",
+        "meta",           "hourly_stats",      "hourly_commands",    "hourly_resolutions",
+        "minute_stats",   "minute_commands",   "minute_resolutions", "user_minutes"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         char q[256];
         snprintf(q, sizeof q, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='%s'",
@@ -154,7 +155,10 @@ static void migrate_from(tdir *d, int from)
                               "VALUES ('comfy', 2), ('stats', 1)"),
                      0);
     assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM known_users"), 3);
-    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM hourly_users"), 4);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM user_minutes"), 4);
+    assert_int_equal(sql_int(db, "SELECT SUM(events) FROM known_users"), 6);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'hourly_users'"),
+                     0);
     /* v5: kinds from the names, LoRA lists as JSON, sizes split from "WxH" labels. */
     assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM command_usage WHERE kind = 'button'"
                                  " AND command_name = 'button:upscale'"),
@@ -411,6 +415,199 @@ static void test_rollups_equal_raw_after_many_batches(void **state)
     an_store_close(s);
 }
 
+/* Both paths on random data clustered at the window edges: events in the last and first
+ * milliseconds of the minutes around a window's start and around now, written out of time
+ * order, with nows anywhere in their minute; every window length and active threshold. */
+static void test_fast_equals_raw_at_random_edges(void **state)
+{
+    an_store *s = open_store(*state, "edges.db");
+    uint64_t rng = 0xC0FFEE1234567ULL, seq = 0;
+    const int days[] = {1, 2, 7, 30};
+    int64_t nows[12];
+    for (size_t k = 0; k < 12; k++)
+        nows[k] = NOW - (int64_t)(rnd_next(&rng) % (3 * (uint64_t)DAY));
+    an_event *evs = calloc(400, sizeof *evs);
+    for (size_t k = 0; k < 12; k++) {
+        size_t n = 0;
+        for (size_t d = 0; d < 4; d++) {
+            int64_t edges[2] = {nows[k] - days[d] * DAY, nows[k]};
+            for (int e = 0; e < 2; e++) {
+                for (int i = 0; i < 12; i++) {
+                    uint64_t r = rnd_next(&rng);
+                    /* A minute boundary within 3 minutes of the edge, then -2 .. +2 ms of it,
+                     * or anywhere in the minutes around it. */
+                    int64_t m = an_minute_of(edges[e]) + (int64_t)(r % 7) - 3;
+                    int64_t ts = (r >> 8) % 2 ? m * AN_MINUTE_MS + (int64_t)((r >> 9) % 5) - 2
+                                              : m * AN_MINUTE_MS + (int64_t)((r >> 9) % 60000);
+                    uint64_t user = 1 + (r >> 20) % 9;
+                    switch ((r >> 30) % 3) {
+                    case 0:
+                        evs[n] = ev_command(++seq, ts, user, k_cmds[(r >> 33) % 7], true);
+                        break;
+                    case 1:
+                        evs[n] = ev_image(++seq, ts, user, k_res[(r >> 33) % 7], 100, false,
+                                          (r >> 40) % 4 != 0);
+                        break;
+                    default:
+                        evs[n] = ev_activity(++seq, ts, user, "job_queued");
+                    }
+                    n++;
+                }
+            }
+        }
+        write_events(s, evs, n);
+        free_events(evs, n);
+    }
+    free(evs);
+    sqlite3 *db = an_store_db(s);
+    assert_rollups_match_raw(db);
+    char err[256];
+    an_reader *r = an_reader_wrap(db, err, sizeof err);
+    assert_non_null(r);
+    const int64_t shifts[] = {0, 1, -1, 59999, -59999, 60000, -60000, 30 * 60000};
+    for (size_t k = 0; k < 12; k++)
+        for (size_t d = 0; d < 4; d++)
+            for (size_t i = 0; i < sizeof shifts / sizeof shifts[0]; i++) {
+                an_reader_set_active_min(r, (unsigned)(1 + (k + d + i) % 6));
+                an_stats a, b;
+                int64_t now = nows[k] + shifts[i];
+                assert_int_equal(an_reader_stats(r, days[d], now, &a, err, sizeof err), 0);
+                assert_int_equal(an_reader_stats_raw(r, days[d], now, &b, err, sizeof err), 0);
+                assert_stats_equal(&a, &b);
+            }
+    an_reader_close(r);
+    an_store_close(s);
+}
+
+/* The minute rollups are kept AN_MINUTE_KEEP_DAYS back from the newest event: older minutes
+ * are deleted, user_minutes is compacted to the last row before the horizon per user, and a
+ * window starting before the horizon is still answered exactly (from the raw rows). */
+static void test_minute_rollups_retention(void **state)
+{
+    an_store *s = open_store(*state, "keep.db");
+    sqlite3 *db = an_store_db(s);
+    an_event old[] = {
+        ev_command(1, NOW - 400 * DAY, 1, "comfy", true),
+        ev_image(2, NOW - 390 * DAY, 1, "1024x1024", 100, false, true),
+        ev_command(3, NOW - 380 * DAY, 2, "redux", true),
+        ev_activity(4, NOW - 370 * DAY + 5, 1, "job_queued"),
+    };
+    write_events(s, old, 4);
+    free_events(old, 4);
+    int64_t first = sql_int(db, "SELECT value FROM meta WHERE key = 'minute_horizon'");
+    /* Nothing of these is older than 366 days before the newest (NOW - 370 days). */
+    assert_true(first <= an_minute_of(NOW - 400 * DAY));
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM minute_stats"), 4);
+    an_event recent[] = {
+        ev_command(5, NOW - 364 * DAY, 2, "comfy", true),
+        ev_command(6, NOW - 10 * DAY, 1, "comfy", true),
+        ev_command(7, NOW, 3, "video", true),
+    };
+    write_events(s, recent, 3);
+    free_events(recent, 3);
+    int64_t horizon = sql_int(db, "SELECT value FROM meta WHERE key = 'minute_horizon'");
+    assert_int_equal(horizon, an_hour_of(NOW - 366 * DAY) * 60);
+    char q[256];
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM minute_stats WHERE minute < %lld",
+             (long long)horizon);
+    assert_int_equal(sql_int(db, q), 0);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM minute_stats"), 3);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM minute_commands"), 3);
+    /* User 1: its three old minutes become the last one, with the count of all three. */
+    assert_int_equal(sql_diff(db, "SELECT user_id, minute, cum FROM user_minutes",
+                              "VALUES (1, (1710082800000 - 370 * 86400000 + 5) / 60000, 3),"
+                              " (1, (1710082800000 - 10 * 86400000) / 60000, 4),"
+                              " (2, (1710082800000 - 380 * 86400000) / 60000, 1),"
+                              " (2, (1710082800000 - 364 * 86400000) / 60000, 2),"
+                              " (3, 1710082800000 / 60000, 1)"),
+                     0);
+    /* Hourly and daily rollups stay. */
+    assert_int_equal(sql_int(db, "SELECT SUM(total_commands) FROM daily_stats"), 5);
+    char err[256];
+    an_reader *r = an_reader_wrap(db, err, sizeof err);
+    assert_non_null(r);
+    an_reader_set_active_min(r, 2);
+    const struct {
+        int days;
+        int64_t now;
+    } cases[] = {
+        {365, NOW},
+        {7, NOW},
+        {5, NOW - 360 * DAY},
+        {2, NOW - 364 * DAY + 60000},
+        /* starting before the horizon: answered from the raw rows */
+        {30, NOW - 350 * DAY},
+        {7, NOW - 370 * DAY},
+        {365, NOW - 2 * DAY},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        an_stats a, b;
+        assert_int_equal(an_reader_stats(r, cases[i].days, cases[i].now, &a, err, sizeof err), 0);
+        assert_int_equal(an_reader_stats_raw(r, cases[i].days, cases[i].now, &b, err, sizeof err),
+                         0);
+        assert_stats_equal(&a, &b);
+    }
+    an_stats a;
+    assert_int_equal(an_reader_stats(r, 30, NOW - 350 * DAY, &a, err, sizeof err), 0);
+    assert_int_equal(a.total_users, 2);  /* users 1 (NOW - 370 days) and 2 (NOW - 364) */
+    assert_int_equal(a.active_users, 0); /* one event each in those 30 days */
+    assert_int_equal(an_reader_stats(r, 365, NOW, &a, err, sizeof err), 0);
+    assert_int_equal(a.total_users, 3);
+    /* One event each in the last 365 days: user 1's is its 4 events minus the 3 of its
+     * compacted row before the window. */
+    assert_int_equal(a.active_users, 0);
+    an_reader_close(r);
+    an_store_close(s);
+}
+
+/* A database of schema version 8 (hourly_users, known_users without counts) is brought to 9:
+ * the minute rollups and the users' cumulative counts are computed from its rows. */
+static void test_migration_to_minute_rollups(void **state)
+{
+    char path[512], err[512] = "";
+    tdir_file(*state, "v8.db", path, sizeof path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(an_schema_pragmas(db, err, sizeof err), SQLITE_OK);
+    assert_int_equal(an_schema_migrate(db, 8, err, sizeof err), SQLITE_OK);
+    char sql[1024];
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO command_usage(seq, command_name, kind, user_id, ts_ms, success) VALUES"
+        " (1, 'comfy', 'command', 11, %lld, 1), (2, 'button:upscale', 'button', 12, %lld, 1),"
+        " (3, 'comfy', 'command', 11, %lld, 0);"
+        "INSERT INTO image_stats(seq, user_id, resolution, generation_ms, ts_ms, loras)"
+        " VALUES (4, 13, '1024x1024', 3000, %lld, '[]');"
+        "INSERT INTO user_activity(seq, user_id, action_type, ts_ms) VALUES (5, 11, 'x', %lld);"
+        "INSERT INTO hourly_users(hour, user_id, events) VALUES (1, 11, 1);"
+        "INSERT INTO known_users(user_id, first_seen_ms) VALUES (11, 1);",
+        NOW - 2 * DAY, NOW - 2 * DAY + 61000, NOW - 5, NOW - 7 * DAY + 30000, NOW);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    an_store *s = open_store(*state, "v8.db");
+    db = an_store_db(s);
+    assert_int_equal(an_schema_version(db, err, sizeof err), AN_SCHEMA_VERSION);
+    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'hourly_users'"),
+                     0);
+    assert_rollups_match_raw(db);
+    assert_int_equal(
+        sql_diff(db, "SELECT user_id, events FROM known_users", "VALUES (11, 3), (12, 1), (13, 1)"),
+        0);
+    an_reader *r = an_reader_wrap(db, err, sizeof err);
+    assert_non_null(r);
+    an_reader_set_active_min(r, 3);
+    an_stats a, b;
+    assert_int_equal(an_reader_stats(r, 7, NOW, &a, err, sizeof err), 0);
+    assert_int_equal(an_reader_stats_raw(r, 7, NOW, &b, err, sizeof err), 0);
+    assert_stats_equal(&a, &b);
+    assert_int_equal(a.total_users, 2);  /* 13's image is in the minute before the window */
+    assert_int_equal(a.active_users, 1); /* 11: two commands and an activity row */
+    assert_int_equal(a.total_buttons, 1);
+    an_reader_close(r);
+    an_store_close(s);
+}
+
 static void test_reset_deletes_below_sequence_and_rebuilds(void **state)
 {
     an_store *s = open_store(*state, "reset.db");
@@ -546,6 +743,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snowflakes_and_fields_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_is_bounded_at_utf8_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollups_equal_raw_after_many_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fast_equals_raw_at_random_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_minute_rollups_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_to_minute_rollups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_deletes_below_sequence_and_rebuilds, setup,
                                         teardown),
     };

@@ -681,11 +681,26 @@ static void unknown_and_malformed_interactions(void **state)
     assert_int_equal(row(x, 2)->cmd_kind, AN_CMD_UNKNOWN); /* never a popular command */
     wait_outcome(x, ROUTER_CMD_MALFORMED, ROUTER_OUT_INVALID, 1);
 
+    /* A modal submit (the bot opens no modal): refused, recorded as a failed "modal" row of
+     * its own kind, never a command. */
+    fx_dispatch(x, "INTERACTION_CREATE",
+                strdup("{\"id\":\"78\",\"application_id\":\"424242424242\",\"type\":5,"
+                       "\"token\":\"tok-78\",\"member\":{\"user\":{\"id\":\"5\"}},"
+                       "\"data\":{\"custom_id\":\"form\",\"components\":[]}}"));
+    cb = rest_json(x, 3, &q);
+    assert_string_equal(q->path, "/interactions/78/tok-78/callback");
+    assert_int_equal(cb_type(cb), 4);
+    assert_int_equal(cb_flags(cb), 64);
+    cJSON_Delete(cb);
+    assert_string_equal(row(x, 3)->command, "modal");
+    assert_int_equal(row(x, 3)->cmd_kind, AN_CMD_MODAL);
+    assert_false(row(x, 3)->success);
+
     /* Nothing to answer with: counted and logged only. */
     fx_dispatch(x, "INTERACTION_CREATE", strdup("{\"id\":\"1\",\"token\":\"a/b\"}"));
     fx_dispatch(x, "INTERACTION_CREATE", strdup("not json at all"));
     wait_outcome(x, ROUTER_CMD_MALFORMED, ROUTER_OUT_DROPPED, 2);
-    assert_int_equal(stand_count(&x->rest, MSG_REST_REQ), 3);
+    assert_int_equal(stand_count(&x->rest, MSG_REST_REQ), 4);
     fx_stop(x);
 }
 
@@ -741,8 +756,13 @@ static void unreadable_interactions_are_still_answered(void **state)
     assert_int_equal(cb_type(cb), 4);
     assert_int_equal(cb_flags(cb), 64);
     cJSON_Delete(cb);
-    ev = row(x, 1); /* the autocomplete left none, like every autocomplete */
+    ev = row(x, 1); /* the autocomplete: recorded with its kind, never a command */
     assert_string_equal(ev->command, "invalid");
+    assert_int_equal(ev->cmd_kind, AN_CMD_AUTOCOMPLETE);
+    assert_false(ev->success);
+    ev = row(x, 2);
+    assert_string_equal(ev->command, "invalid");
+    assert_int_equal(ev->cmd_kind, AN_CMD_UNKNOWN);
     assert_int_equal(ev->user_id, 56);
     wait_outcome(x, ROUTER_CMD_MALFORMED, ROUTER_OUT_INVALID, 3);
     fx_stop(x);

@@ -275,7 +275,7 @@ static void dispatch(comfy_coord *co)
     for (unsigned i = 0; i < co->nactive && co->idle_workers > 0; i++) {
         co_job *c = &co->active[i];
         if (c->running || !c->job) continue;
-        comfy_run_msg *m = comfy_run_msg_new(c->job, co->self);
+        comfy_worker_run_msg *m = comfy_worker_run_msg_new(c->job, co->self);
         if (rt_send(comfy_worker_actor(co->cfg.workers), &m->hdr) != 0) {
             m->job = NULL;
             rt_msg_free(&m->hdr);
@@ -701,7 +701,7 @@ static void on_queue(comfy_coord *co, comfy_queue_msg *q)
 
 /* The result's parameters into the results table, through the analytics writer (batched; the
  * coordinator never waits on SQLite), so its buttons work after a restart. */
-static void record_persist(comfy_coord *co, const comfy_done_msg *d)
+static void record_persist(comfy_coord *co, const comfy_worker_done_msg *d)
 {
     if (!co->cfg.analytics || !d->job) return;
     char *params = cjob_to_json(d->job);
@@ -716,7 +716,7 @@ static void record_persist(comfy_coord *co, const comfy_done_msg *d)
     free(params);
 }
 
-static void record_store(comfy_coord *co, comfy_done_msg *d)
+static void record_store(comfy_coord *co, comfy_worker_done_msg *d)
 {
     record_persist(co, d);
     co_record *rec = &co->recs[co->rec_next];
@@ -730,7 +730,7 @@ static void record_store(comfy_coord *co, comfy_done_msg *d)
     snprintf(rec->view_url, sizeof rec->view_url, "%s", d->view_url);
 }
 
-static void on_done(comfy_coord *co, comfy_done_msg *d)
+static void on_done(comfy_coord *co, comfy_worker_done_msg *d)
 {
     co_job *c = co_find(co, d->job->id);
     if (c) {
@@ -754,7 +754,7 @@ static void on_done(comfy_coord *co, comfy_done_msg *d)
     if (!co->stopping) dispatch(co);
 }
 
-static void on_status(comfy_coord *co, comfy_status_msg *s)
+static void on_status(comfy_coord *co, comfy_worker_status_msg *s)
 {
     co_job *c = co_find(co, s->job_id);
     if (!c) return;
@@ -810,13 +810,13 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
     case MSG_COMFY_QUEUE:
         on_queue(co, (comfy_queue_msg *)m);
         break;
-    case MSG_COMFY_DONE:
-        on_done(co, (comfy_done_msg *)m);
+    case MSG_COMFY_WORKER_DONE:
+        on_done(co, (comfy_worker_done_msg *)m);
         break;
-    case MSG_COMFY_STATUS:
-        on_status(co, (comfy_status_msg *)m);
+    case MSG_COMFY_WORKER_STATUS:
+        on_status(co, (comfy_worker_status_msg *)m);
         break;
-    case MSG_COMFY_LINK:
+    case MSG_COMFY_EVENTS_LINK:
         if (!co->stopping) dispatch(co);
         break;
     case MSG_REST_RES:
@@ -929,7 +929,7 @@ comfy_coord *comfy_coord_new(rt_system *sys, const comfy_coord_config *c, char *
         comfy_coord_free(co);
         return NULL;
     }
-    rt_actor_spec spec = {.name = COMFY_ACTOR_NAME,
+    rt_actor_spec spec = {.name = COMFY_RUNNER_ACTOR_NAME,
                           .threads = 1,
                           .lane_capacity = c->lane_capacity ? c->lane_capacity : 1024,
                           .state = co,

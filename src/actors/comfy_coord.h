@@ -3,8 +3,8 @@
  * router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, src/msgs/comfy.h), all already
  * acknowledged by the router, applies the per-user and global limits (and the bot-wide ones in
  * PostgreSQL when db_url says so), keeps the waiting line, hands jobs to idle workers
- * (MSG_COMFY_RUN, reply_to = itself), takes their status and done messages, delivers the final
- * messages (comfy_deliver.h), answers /queue and the result buttons as edits of the router's
+ * (MSG_COMFY_WORKER_RUN, reply_to = itself), takes their status and done messages, delivers the
+ * final messages (comfy_deliver.h), answers /queue and the result buttons as edits of the router's
  * acknowledgement, keeps the recent results for the buttons, and runs the stop sequence. It
  * starts the websocket thread (comfy_ws.h) when its own thread starts and stops it when freed.
  *

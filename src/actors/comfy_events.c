@@ -35,10 +35,10 @@ void comfy_events_destroy(comfy_events *e)
     pthread_mutex_destroy(&e->mu);
 }
 
-static comfy_reg *reg_find(comfy_events *r, unsigned server, const char *pid)
+static comfy_events_reg *reg_find(comfy_events *r, unsigned server, const char *pid)
 {
     for (unsigned i = 0; i < r->reg_cap; i++) {
-        comfy_reg *g = &r->reg[i];
+        comfy_events_reg *g = &r->reg[i];
         if (g->used && g->server == server && strcmp(g->pid, pid) == 0) return g;
     }
     return NULL;
@@ -47,13 +47,13 @@ static comfy_reg *reg_find(comfy_events *r, unsigned server, const char *pid)
 void comfy_events_register(comfy_events *r, unsigned server, const char *pid, comfy_chan *chan)
 {
     pthread_mutex_lock(&r->mu);
-    comfy_reg *g = reg_find(r, server, pid);
+    comfy_events_reg *g = reg_find(r, server, pid);
     if (!g) {
         for (unsigned i = 0; i < r->reg_cap && !g; i++)
             if (!r->reg[i].used) g = &r->reg[i];
         if (!g) {
             unsigned nc = r->reg_cap ? r->reg_cap * 2 : 16;
-            comfy_reg *nr = realloc(r->reg, nc * sizeof *nr);
+            comfy_events_reg *nr = realloc(r->reg, nc * sizeof *nr);
             if (!nr) abort();
             memset(nr + r->reg_cap, 0, (nc - r->reg_cap) * sizeof *nr);
             r->reg = nr;
@@ -68,7 +68,7 @@ void comfy_events_register(comfy_events *r, unsigned server, const char *pid, co
     /* events that beat the registration, in arrival order */
     unsigned claimed = 0;
     for (unsigned k = 0; k < r->orph_cap; k++) {
-        comfy_orphan *o = &r->orph[(r->orph_next + k) % r->orph_cap];
+        comfy_events_orphan *o = &r->orph[(r->orph_next + k) % r->orph_cap];
         if (o->used && o->server == server && strcmp(o->ev.prompt_id, pid) == 0) {
             comfy_chan_push(chan, &o->ev);
             o->used = false;
@@ -82,7 +82,7 @@ void comfy_events_register(comfy_events *r, unsigned server, const char *pid, co
 void comfy_events_unregister(comfy_events *r, unsigned server, const char *pid)
 {
     pthread_mutex_lock(&r->mu);
-    comfy_reg *g = reg_find(r, server, pid);
+    comfy_events_reg *g = reg_find(r, server, pid);
     if (g) memset(g, 0, sizeof *g);
     pthread_mutex_unlock(&r->mu);
 }
@@ -118,7 +118,7 @@ void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
     if (e.type == CPROTO_EV_EXECUTING)
         snprintf(sv->last_node, sizeof sv->last_node, "%s", e.node_null ? "" : e.node);
     pthread_mutex_lock(&r->mu);
-    comfy_reg *g = reg_find(r, server, e.prompt_id);
+    comfy_events_reg *g = reg_find(r, server, e.prompt_id);
     if (g) {
         comfy_chan_push(g->chan, &e);
         pthread_mutex_unlock(&r->mu);
@@ -127,9 +127,9 @@ void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
     }
     /* nobody follows this prompt (yet): keep it briefly, dropping expired ones first */
     uint64_t now = rt_now_ms();
-    comfy_orphan *slot = &r->orph[r->orph_next];
+    comfy_events_orphan *slot = &r->orph[r->orph_next];
     for (unsigned k = 0; k < r->orph_cap; k++) {
-        comfy_orphan *o = &r->orph[(r->orph_next + k) % r->orph_cap];
+        comfy_events_orphan *o = &r->orph[(r->orph_next + k) % r->orph_cap];
         if (o->used && now - o->at_ms > ORPHAN_TTL_MS) o->used = false;
     }
     slot->used = true;
@@ -157,7 +157,7 @@ void comfy_events_on_binary(void *ctx, unsigned server, const cproto_event *ev,
     const char *node = ev->node[0] ? ev->node : sv->last_node;
     if (!pid[0] || !node[0]) return;
     pthread_mutex_lock(&r->mu);
-    comfy_reg *g = reg_find(r, server, pid);
+    comfy_events_reg *g = reg_find(r, server, pid);
     if (g) {
         comfy_chan_put_image(g->chan, node, img, ev->preview_len);
     }
@@ -173,7 +173,7 @@ void comfy_events_on_link(void *ctx, unsigned server, bool up)
         /* the coordinator holds jobs while no server is up: wake it (best effort; it also
          * looks on every tick) */
         if (r->notify) {
-            rt_msg *m = RT_MSG_NEW(rt_msg, MSG_COMFY_LINK, NULL);
+            rt_msg *m = RT_MSG_NEW(rt_msg, MSG_COMFY_EVENTS_LINK, NULL);
             if (rt_send(r->notify, m) != 0) rt_msg_free(m);
         }
         if (up)
@@ -186,7 +186,7 @@ void comfy_events_on_link(void *ctx, unsigned server, bool up)
     /* jobs on this server must check /history and /queue: events may have been missed */
     pthread_mutex_lock(&r->mu);
     for (unsigned i = 0; i < r->reg_cap; i++) {
-        comfy_reg *g = &r->reg[i];
+        comfy_events_reg *g = &r->reg[i];
         if (!g->used || g->server != server) continue;
         comfy_chan_flag_reconcile(g->chan);
     }

@@ -13,8 +13,8 @@
  * every job's events with it. The websocket-thread-only rule of sock is asserted in debug
  * builds: a second caller would race on last_pid and route events to the wrong job.
  * Dependencies one way: this module knows the server table (status events, link changes) and
- * tells a link change to the actor it was given (notify, MSG_COMFY_LINK), never the coordinator
- * itself.
+ * tells a link change to the actor it was given (notify, MSG_COMFY_EVENTS_LINK), never the
+ * coordinator itself.
  */
 #ifndef FLUXBOT_COMFY_EVENTS_H
 #define FLUXBOT_COMFY_EVENTS_H
@@ -33,22 +33,22 @@
 
 enum {
     /* comfy_events → notify (the coordinator): a server went up or down (a bare rt_msg) */
-    MSG_COMFY_LINK = 313,
+    MSG_COMFY_EVENTS_LINK = 313,
 };
 
-typedef struct comfy_reg {
+typedef struct comfy_events_reg {
     bool used;
     unsigned server;
     char pid[CPROTO_ID_MAX];
     comfy_chan *chan;
-} comfy_reg;
+} comfy_events_reg;
 
-typedef struct comfy_orphan {
+typedef struct comfy_events_orphan {
     bool used;
     unsigned server;
     uint64_t at_ms;
     cproto_event ev;
-} comfy_orphan;
+} comfy_events_orphan;
 
 /* What the websocket thread remembers of one server's socket (that thread only). */
 typedef struct comfy_events_sock {
@@ -58,14 +58,14 @@ typedef struct comfy_events_sock {
 
 typedef struct comfy_events {
     pthread_mutex_t mu;
-    comfy_reg *reg; /* under mu */
+    comfy_events_reg *reg; /* under mu */
     unsigned reg_cap;
-    comfy_orphan *orph; /* under mu */
+    comfy_events_orphan *orph; /* under mu */
     unsigned orph_cap, orph_next;
     comfy_servers *srv;      /* the table, not owned */
     comfy_events_sock *sock; /* one per server; the websocket thread only */
-    rt_actor *notify;        /* gets MSG_COMFY_LINK when a server goes up or down (may be NULL); set
-                                before the websocket thread starts, read-only afterwards */
+    rt_actor *notify; /* gets MSG_COMFY_EVENTS_LINK when a server goes up or down (may be NULL); set
+                         before the websocket thread starts, read-only afterwards */
     _Atomic uint64_t n_routed, n_orphaned, n_claimed;
 #ifdef FB_DEBUG
     util_owner ws_thread; /* the thread that calls the comfy_events_on_* callbacks */

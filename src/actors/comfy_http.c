@@ -1,4 +1,5 @@
-/* Blocking, bounded libcurl calls for the runner's workers (see comfy_http.h). */
+/* Blocking, bounded libcurl calls for the runner's workers (see comfy_http.h); every transfer is
+ * set up by util_http_prepare (capped body, User-Agent, protocols), as util_http_get's are. */
 #include "actors/comfy_http.h"
 #include "util/util_curl.h"
 #include "util/util_http.h"
@@ -15,11 +16,6 @@ struct comfy_http {
     long connect_ms;  /* 0: 5000 */
     CURLcode last_rc; /* of the latest transfer, to say why a download failed */
 };
-
-typedef struct sink {
-    comfy_http_res *res;
-    size_t cap, max;
-} sink;
 
 void comfy_http_global_init(void)
 {
@@ -58,55 +54,27 @@ void comfy_http_res_free(comfy_http_res *r)
     memset(r, 0, sizeof *r);
 }
 
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    sink *s = ud;
-    size_t n = size * nmemb;
-    comfy_http_res *r = s->res;
-    if (r->len + n > s->max) {
-        r->too_large = true;
-        return 0; /* aborts the transfer */
-    }
-    if (r->len + n + 1 > s->cap) {
-        size_t nc = s->cap ? s->cap : 8192;
-        while (nc < r->len + n + 1)
-            nc *= 2;
-        uint8_t *nb = realloc(r->body, nc);
-        if (!nb) return 0;
-        r->body = nb;
-        s->cap = nc;
-    }
-    memcpy(r->body + r->len, ptr, n);
-    r->len += n;
-    r->body[r->len] = 0;
-    return n;
-}
-
 static int perform_opt(comfy_http *h, const char *url, size_t max, long timeout_ms,
                        struct curl_slist *headers, bool follow, comfy_http_res *out)
 {
     memset(out, 0, sizeof *out);
-    sink s = {.res = out, .max = max};
+    util_http_body body = {.max = max};
     CURL *c = h->curl;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    util_http_prepare(c, url, &body, timeout_ms);
     long connect_ms = h->connect_ms > 0 ? h->connect_ms : 5000;
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      timeout_ms < connect_ms ? timeout_ms : connect_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, UTIL_HTTP_USER_AGENT);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     CURLcode rc = curl_easy_perform(c);
     h->last_rc = rc;
+    out->body = (uint8_t *)body.data;
+    out->len = body.len;
+    out->too_large = body.too_large;
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     char *ct = NULL;

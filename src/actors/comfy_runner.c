@@ -174,6 +174,12 @@ static comfy_coord *make_coord(comfy_runner *r, rt_system *sys, char *err, size_
     return comfy_coord_new(sys, &cc, err, errlen);
 }
 
+void comfy_runner_config_from(comfy_runner_config *out, const fb_config *cfg)
+{
+    memset(out, 0, sizeof *out);
+    out->cfg = cfg;
+}
+
 comfy_runner *comfy_runner_new(rt_system *sys, const comfy_runner_config *rc, char *err,
                                size_t errlen)
 {
@@ -305,9 +311,9 @@ void comfy_runner_free(comfy_runner *r)
     free(r);
 }
 
-bool comfy_runner_server_get(comfy_runner *r, unsigned i, comfy_server_info *out)
+bool comfy_runner_server_get(comfy_runner *r, unsigned i, comfy_servers_info *out)
 {
-    return r && comfy_servers_info(&r->srv, i, out);
+    return r && comfy_servers_get(&r->srv, i, out);
 }
 
 void comfy_runner_counters_get(comfy_runner *r, comfy_runner_counters *out)

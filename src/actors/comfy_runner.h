@@ -1,19 +1,25 @@
 /*
- * comfy_runner: owns the ComfyUI servers and runs generation jobs.
- *
- * Shape (all created by comfy_runner_new, in this order so that stop runs in reverse):
- *   - "comfy_worker": a pool of runner_threads parked threads. Each takes one job at a time and
- *     runs it to the end with blocking HTTP (download inputs, upload, patch, POST /prompt, follow
- *     events, /history, /view, final edit). runner_threads = jobs generating at once.
- *   - "comfy" (COMFY_ACTOR_NAME): the coordinator, one thread, never blocks. It takes the
- *     router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, see src/msgs/comfy.h), all
- *     already acknowledged by the router (which owns every first answer and resolves the job's
- *     options), applies the per-user and global limits, keeps the waiting line, edits @original
- *     for /queue and the buttons' outcomes, and hands jobs to idle workers.
- *   - one websocket per ComfyUI server for the whole bot (one clientId), on its own lws thread;
- *     events are routed by prompt_id to the worker following that prompt. Events that arrive
- *     before the POST /prompt reply are kept (the prompt id is chosen by the bot and registered
- *     first; events for ids nobody registered yet are buffered briefly).
+ * comfy_runner: owns the ComfyUI servers and runs generation jobs. This header is the runner's
+ * whole outside interface; its parts are files of their own, each with its own struct, and each
+ * header says its threads and rules (docs/comfy.md, "The runner's parts", has the map):
+ *   - comfy_worker.h: the "comfy_worker" pool, runner_threads parked threads. Each takes one job
+ *     at a time and runs it to the end with blocking HTTP (download inputs, upload, patch,
+ *     POST /prompt, follow events, /history, /view, final edit). runner_threads = jobs
+ *     generating at once.
+ *   - comfy_coord.h: "comfy" (COMFY_RUNNER_ACTOR_NAME), the coordinator, one thread, never
+ *     blocks. It takes the router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, see
+ *     src/msgs/comfy.h), all already acknowledged by the router (which owns every first
+ *     answer and resolves the job's options), applies the per-user and global limits, keeps the
+ *     waiting line, edits @original for /queue and the buttons' outcomes, hands jobs to idle
+ *     workers and delivers their final messages (comfy_deliver.h).
+ *   - comfy_ws.h, comfy_events.h, comfy_chan.h: one websocket per ComfyUI server for the whole
+ *     bot (one clientId), on its own lws thread; events are routed by prompt_id to the worker
+ *     following that prompt. Events that arrive before the POST /prompt reply are kept (the
+ *     prompt id is chosen by the bot and registered first; events for ids nobody registered yet
+ *     are buffered briefly).
+ *   - comfy_servers.h: the server table every part consults.
+ * The parts depend one way (comfy_runner.c shows the graph): none calls back into the
+ * coordinator; workers and the event registry tell it things by messages.
  *
  * Discord output goes as MSG_REST_REQ to the REST actor: progress edits of the deferred message
  * (at most one per progress_interval_ms per job), the final PATCH @original with embed, file
@@ -28,8 +34,9 @@
  *
  * Stop: the coordinator holds itself (rt_actor_hold) for every job a worker runs; on a stop
  * request, waiting jobs are answered ("not started") and running ones get stop_grace_ms to
- * finish before they are interrupted and answered. Lifetime: create before rt_system_start,
- * comfy_runner_free after rt_system_stop.
+ * finish before they are interrupted and answered. Lifetime: create (on the thread that builds
+ * the bot) before rt_system_start, comfy_runner_free after rt_system_stop; every other function
+ * from any thread.
  */
 #ifndef FLUXBOT_COMFY_RUNNER_H
 #define FLUXBOT_COMFY_RUNNER_H
@@ -43,8 +50,8 @@
 #include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
-#define COMFY_ACTOR_NAME "comfy"               /* the coordinator (comfy_coord.h) */
-#define COMFY_WORKER_ACTOR_NAME "comfy_worker" /* the worker pool (comfy_worker.h) */
+#define COMFY_RUNNER_ACTOR_NAME "comfy"               /* the coordinator (comfy_coord.h) */
+#define COMFY_RUNNER_WORKER_ACTOR_NAME "comfy_worker" /* the worker pool (comfy_worker.h) */
 
 typedef struct comfy_runner_config {
     const fb_config *cfg; /* comfyui_urls, workflows_dir, ratios_file, loras_file, output_dir,
@@ -73,6 +80,10 @@ typedef struct comfy_runner_config {
 } comfy_runner_config;
 
 typedef struct comfy_runner comfy_runner;
+
+/* Zeroes out and points it at the configuration (the keys listed at cfg above); the caller then
+ * sets the wiring (rest, analytics, mod). Tuning fields stay 0: their defaults. */
+void comfy_runner_config_from(comfy_runner_config *out, const fb_config *cfg);
 
 /* Loads and validates ratios, LoRAs and workflows (a broken file fails with file and node
  * named in err) and creates the two actors in sys. NULL on error. */
@@ -109,6 +120,6 @@ typedef struct comfy_runner_counters {
 void comfy_runner_counters_get(comfy_runner *r, comfy_runner_counters *out);
 
 /* Fills out for server i (0-based); false when i is out of range. Any thread. */
-bool comfy_runner_server_get(comfy_runner *r, unsigned i, comfy_server_info *out);
+bool comfy_runner_server_get(comfy_runner *r, unsigned i, comfy_servers_info *out);
 
 #endif

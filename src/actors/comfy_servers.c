@@ -19,7 +19,7 @@ int comfy_servers_init(comfy_servers *t, const fb_config_list *urls, uint64_t un
     t->v = calloc(t->n ? t->n : 1, sizeof *t->v);
     if (!t->v) abort();
     for (unsigned i = 0; i < t->n; i++) {
-        comfy_server *s = &t->v[i];
+        comfy_servers_entry *s = &t->v[i];
         snprintf(s->url, sizeof s->url, "%s", urls->items[i]);
         size_t l = strlen(s->url);
         while (l > 0 && s->url[l - 1] == '/')
@@ -153,7 +153,7 @@ bool comfy_servers_link(comfy_servers *t, unsigned s, bool up)
     return was;
 }
 
-bool comfy_servers_info(comfy_servers *t, unsigned i, comfy_server_info *out)
+bool comfy_servers_get(comfy_servers *t, unsigned i, comfy_servers_info *out)
 {
     if (i >= t->n) return false;
     memset(out, 0, sizeof *out);

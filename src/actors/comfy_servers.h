@@ -22,25 +22,25 @@
 #include "config/fb_config.h"
 
 /* One ComfyUI server as the runner sees it, for metrics and operators. */
-typedef struct comfy_server_info {
+typedef struct comfy_servers_info {
     char url[512];
     bool up;                 /* websocket connected */
     uint32_t jobs;           /* the bot's own jobs on it (uploading, queued or running) */
     int64_t queue_remaining; /* from its last status event; -1 unknown */
     uint32_t failures;       /* consecutive connect failures */
-} comfy_server_info;
+} comfy_servers_info;
 
-typedef struct comfy_server {
+typedef struct comfy_servers_entry {
     char url[FB_CONFIG_STR];
     char label[32]; /* "server 1" */
     spick_server pick;
     uint64_t unanswered_until_ms; /* an HTTP call got no answer: no new jobs until then */
-} comfy_server;
+} comfy_servers_entry;
 
 typedef struct comfy_servers {
     pthread_mutex_t mu;
     unsigned n;             /* immutable after init */
-    comfy_server *v;        /* url and label immutable after init; the rest under mu */
+    comfy_servers_entry *v; /* url and label immutable after init; the rest under mu */
     unsigned rotate;        /* tie-break start of the next choice */
     uint64_t unanswered_ms; /* how long a server that left a call unanswered gets no new job */
 } comfy_servers;
@@ -67,6 +67,6 @@ void comfy_servers_unanswered(comfy_servers *t, unsigned s);
  * state). */
 void comfy_servers_queue_remaining(comfy_servers *t, unsigned s, int64_t remaining);
 bool comfy_servers_link(comfy_servers *t, unsigned s, bool up);
-bool comfy_servers_info(comfy_servers *t, unsigned i, comfy_server_info *out);
+bool comfy_servers_get(comfy_servers *t, unsigned i, comfy_servers_info *out);
 
 #endif

@@ -126,7 +126,7 @@ static void set_fail(jctx *x, const char *reason, const char *fmt, ...)
 
 static void send_status(jctx *x)
 {
-    comfy_status_msg *m = RT_MSG_NEW(comfy_status_msg, MSG_COMFY_STATUS, NULL);
+    comfy_worker_status_msg *m = RT_MSG_NEW(comfy_worker_status_msg, MSG_COMFY_WORKER_STATUS, NULL);
     m->job_id = x->job->id;
     m->phase = x->prog.phase;
     m->queue_position = x->prog.queue_position;
@@ -879,7 +879,7 @@ static bool websocket_output(jctx *x, comfy_http_res *res)
     return true;
 }
 
-static rest_req_msg *deliver(jctx *x, comfy_done_msg *done)
+static rest_req_msg *deliver(jctx *x, comfy_worker_done_msg *done)
 {
     char url[FB_CONFIG_STR + 1200];
     comfy_http_res res;
@@ -989,7 +989,7 @@ static void job_begin(jctx *x, comfy_worker *r, comfy_http *http, cjob *job, rt_
 }
 
 /* Runs the job to an outcome; on success *final is the result's edit. */
-static outcome job_run(jctx *x, comfy_done_msg *done, rest_req_msg **final)
+static outcome job_run(jctx *x, comfy_worker_done_msg *done, rest_req_msg **final)
 {
     outcome oc = OUT_FAILED;
     if (!x->wf) {
@@ -1022,7 +1022,7 @@ static void job_report(const jctx *x, bool ok, uint64_t ms)
 }
 
 /* Hands the job, its outcome and its final edit back to whoever sent it. */
-static void job_end(jctx *x, comfy_done_msg *done, bool ok, uint64_t ms, rest_req_msg *final)
+static void job_end(jctx *x, comfy_worker_done_msg *done, bool ok, uint64_t ms, rest_req_msg *final)
 {
     cjob *job = x->job;
     count_finished(x->r, job, ok, ms);
@@ -1041,7 +1041,7 @@ static void run_job(comfy_worker *r, comfy_http *http, cjob *job, rt_actor *repl
 {
     jctx x;
     job_begin(&x, r, http, job, reply_to);
-    comfy_done_msg *done = comfy_done_msg_new(NULL);
+    comfy_worker_done_msg *done = comfy_worker_done_msg_new(NULL);
     rest_req_msg *final = NULL;
     bool ok = job_run(&x, done, &final) == OUT_OK;
     uint64_t ms = rt_now_ms() - x.t0;
@@ -1055,11 +1055,11 @@ static void worker_on_message(rt_actor *self, void *state, rt_msg *m)
 {
     (void)self;
     comfy_worker *r = state;
-    if (m->type != MSG_COMFY_RUN) {
+    if (m->type != MSG_COMFY_WORKER_RUN) {
         rt_msg_free(m);
         return;
     }
-    comfy_run_msg *rm = (comfy_run_msg *)m;
+    comfy_worker_run_msg *rm = (comfy_worker_run_msg *)m;
     cjob *job = rm->job;
     rt_actor *reply_to = rm->reply_to;
     rm->job = NULL;
@@ -1074,12 +1074,12 @@ static void worker_on_message(rt_actor *self, void *state, rt_msg *m)
 
 static void run_dtor(rt_msg *m)
 {
-    cjob_free(((comfy_run_msg *)m)->job);
+    cjob_free(((comfy_worker_run_msg *)m)->job);
 }
 
-comfy_run_msg *comfy_run_msg_new(cjob *job, rt_actor *reply_to)
+comfy_worker_run_msg *comfy_worker_run_msg_new(cjob *job, rt_actor *reply_to)
 {
-    comfy_run_msg *m = RT_MSG_NEW(comfy_run_msg, MSG_COMFY_RUN, run_dtor);
+    comfy_worker_run_msg *m = RT_MSG_NEW(comfy_worker_run_msg, MSG_COMFY_WORKER_RUN, run_dtor);
     m->job = job;
     m->reply_to = reply_to;
     return m;
@@ -1087,15 +1087,15 @@ comfy_run_msg *comfy_run_msg_new(cjob *job, rt_actor *reply_to)
 
 static void done_dtor(rt_msg *m)
 {
-    comfy_done_msg *d = (comfy_done_msg *)m;
+    comfy_worker_done_msg *d = (comfy_worker_done_msg *)m;
     cjob_free(d->job);
     comfy_outcome_clear(&d->out);
     if (d->final) rt_msg_free(&d->final->hdr);
 }
 
-comfy_done_msg *comfy_done_msg_new(cjob *job)
+comfy_worker_done_msg *comfy_worker_done_msg_new(cjob *job)
 {
-    comfy_done_msg *m = RT_MSG_NEW(comfy_done_msg, MSG_COMFY_DONE, done_dtor);
+    comfy_worker_done_msg *m = RT_MSG_NEW(comfy_worker_done_msg, MSG_COMFY_WORKER_DONE, done_dtor);
     m->job = job;
     return m;
 }
@@ -1108,7 +1108,7 @@ comfy_worker *comfy_worker_new(rt_system *sys, const comfy_worker_config *c, cha
     w->cfg = *c;
     if (!w->cfg.threads) w->cfg.threads = 1;
     comfy_http_global_init();
-    rt_actor_spec spec = {.name = COMFY_WORKER_ACTOR_NAME,
+    rt_actor_spec spec = {.name = COMFY_RUNNER_WORKER_ACTOR_NAME,
                           .threads = w->cfg.threads,
                           .lane_capacity = w->cfg.lane_capacity ? w->cfg.lane_capacity : 1024,
                           .state = w,

@@ -1,9 +1,9 @@
 /*
  * comfy_worker: the runner's worker pool ("comfy_worker" actor, runner_threads threads). Each
- * thread takes one job at a time (MSG_COMFY_RUN) and runs it to the end with blocking HTTP on its
- * own curl handle: download and validate inputs, pick a server, upload, submit, follow the
+ * thread takes one job at a time (MSG_COMFY_WORKER_RUN) and runs it to the end with blocking HTTP
+ * on its own curl handle: download and validate inputs, pick a server, upload, submit, follow the
  * prompt's events, fetch the output, prepare the final edit. It answers the actor that sent the
- * job (MSG_COMFY_STATUS while it runs, MSG_COMFY_DONE at the end) and never calls it.
+ * job (MSG_COMFY_WORKER_STATUS while it runs, MSG_COMFY_WORKER_DONE at the end) and never calls it.
  *
  * Dependencies one way: the pool is given narrow interfaces at creation (the server table, the
  * event registry, the REST and analytics actors) and knows nothing of the coordinator beyond the
@@ -34,18 +34,18 @@
 #include "msgs/rest.h"
 
 enum {
-    MSG_COMFY_RUN = 310,    /* → worker: comfy_run_msg */
-    MSG_COMFY_DONE = 311,   /* worker → the job's reply_to: comfy_done_msg */
-    MSG_COMFY_STATUS = 312, /* worker → the job's reply_to: comfy_status_msg */
+    MSG_COMFY_WORKER_RUN = 310,    /* → worker: comfy_worker_run_msg */
+    MSG_COMFY_WORKER_DONE = 311,   /* worker → the job's reply_to: comfy_worker_done_msg */
+    MSG_COMFY_WORKER_STATUS = 312, /* worker → the job's reply_to: comfy_worker_status_msg */
 };
 
-typedef struct comfy_run_msg {
+typedef struct comfy_worker_run_msg {
     rt_msg hdr;
     cjob *job;          /* owned by the message until taken (set to NULL) */
     rt_actor *reply_to; /* gets the job's status and done messages */
-} comfy_run_msg;
+} comfy_worker_run_msg;
 
-typedef struct comfy_done_msg {
+typedef struct comfy_worker_done_msg {
     rt_msg hdr;
     cjob *job; /* owned; images' bytes already freed */
     bool success;
@@ -55,19 +55,19 @@ typedef struct comfy_done_msg {
     comfy_outcome out;   /* owned */
     rest_req_msg *final; /* owned: the final edit (result or failure), sent by the coordinator
                             once it has the job's record, so the buttons work at once */
-} comfy_done_msg;
+} comfy_worker_done_msg;
 
-typedef struct comfy_status_msg {
+typedef struct comfy_worker_status_msg {
     rt_msg hdr;
     uint64_t job_id;
     prog_phase phase;
     unsigned queue_position;
     unsigned percent;
     int server;
-} comfy_status_msg;
+} comfy_worker_status_msg;
 
-comfy_run_msg *comfy_run_msg_new(cjob *job, rt_actor *reply_to);
-comfy_done_msg *comfy_done_msg_new(cjob *job);
+comfy_worker_run_msg *comfy_worker_run_msg_new(cjob *job, rt_actor *reply_to);
+comfy_worker_done_msg *comfy_worker_done_msg_new(cjob *job);
 
 typedef struct comfy_worker_config {
     unsigned threads;       /* the pool's size (≥ 1) */

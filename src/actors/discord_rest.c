@@ -15,6 +15,7 @@
  * curl_multi_perform walked every transfer, on every turn).
  */
 #include "actors/discord_rest.h"
+#include "util/util_http.h"
 #include "util/util_str.h"
 #include "util/util_curl.h"
 
@@ -908,7 +909,7 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
     size_t al = strlen(cfg->token) + 32;
     d->auth_header = malloc(al);
     char ua[160];
-    snprintf(ua, sizeof ua, "DiscordBot (https://github.com/fluxbot/fluxbot, %s)",
+    snprintf(ua, sizeof ua, UTIL_HTTP_USER_AGENT_FOR("%s"),
              cfg->version ? cfg->version : FLUXBOT_VERSION);
     d->user_agent = util_strdup(ua);
     if (!d->auth_header) goto fail;

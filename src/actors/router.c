@@ -524,25 +524,31 @@ static void on_malformed(router *r, const gw_dispatch_msg *d, const ix_error *ie
         count(r, ROUTER_CMD_MALFORMED, ROUTER_OUT_DROPPED);
         return;
     }
-    /* Every interaction whose id and token could be read is answered and, like any command
-     * use, gets its command_usage row (autocomplete never does: it is typing, not a use). */
+    /* Every interaction whose id and token could be read is answered and, like any
+     * interaction, gets its failed command_usage row, with its kind when that is known: a
+     * modal submit (the bot opens none, so the parser does not take one) is a "modal" row, an
+     * unreadable autocomplete an "autocomplete" one; neither is ever counted as a command. */
+    const bool modal = rec.type == IX_MODAL_SUBMIT;
     rpend_entry e = {.kind = RPEND_REPLY,
                      .received_ns = t0,
-                     .record = rec.type != IX_AUTOCOMPLETE,
+                     .record = true,
                      .user_id = rec.user_id,
                      .guild_id = rec.guild_id,
                      .channel_id = rec.channel_id,
                      .stat_cmd = ROUTER_CMD_MALFORMED,
                      .stat_outcome = ROUTER_OUT_INVALID,
                      .success = false,
-                     .cmd_kind = AN_CMD_UNKNOWN,
+                     .cmd_kind = modal                         ? AN_CMD_MODAL
+                                 : rec.type == IX_AUTOCOMPLETE ? AN_CMD_AUTOCOMPLETE
+                                                               : AN_CMD_UNKNOWN,
                      .interaction_id = rec.id,
                      .application_id = rec.application_id};
-    snprintf(e.command, sizeof e.command, "invalid");
+    snprintf(e.command, sizeof e.command, "%s", modal ? "modal" : "invalid");
     /* An autocomplete can only be answered with choices. */
-    char *body = rec.type == IX_AUTOCOMPLETE
-                     ? reply_autocomplete_json(NULL, 0)
-                     : reply_text_json("Sorry, the bot could not read this request.", true);
+    char *body =
+        rec.type == IX_AUTOCOMPLETE ? reply_autocomplete_json(NULL, 0)
+        : modal ? reply_text_json("This kind of interaction is not supported by this bot.", true)
+                : reply_text_json("Sorry, the bot could not read this request.", true);
     respond(r, rec.id, rec.token, body, &e);
 }
 

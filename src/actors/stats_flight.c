@@ -83,7 +83,7 @@ static kept *find_kept(stats_flight *f, int days, int64_t when, uint64_t version
     for (unsigned i = 0; i < KEPT_MAX; i++) {
         kept *k = &f->kept[i];
         if (k->used && k->days == days && k->version == version &&
-            k->answer.stats.window.end_ms <= when && when < k->answer.valid_until_ms &&
+            k->answer.stats.window.now_ms <= when && when < k->answer.valid_until_ms &&
             now - k->made_ms <= f->reuse_max_ms)
             return k;
     }

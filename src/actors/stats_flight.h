@@ -11,7 +11,7 @@
  *
  * Answers also outlive their computation: given the analytics writer's data version (a counter
  * it bumps after every commit), a computed answer is handed to later identical queries while
- * the version is unchanged, their window end is not earlier than the answer's and is before
+ * the version is unchanged, their moment (now) is not earlier than the answer's and is before
  * the answer's valid_until_ms (an_horizon.h: no row leaves or enters the window, the chart
  * keeps its buckets), and the answer is at most reuse_max_ms old. Such an answer
  * is exactly what a new computation would return (its window is restated for the new end);
@@ -43,7 +43,7 @@ typedef struct stats_flight_answer {
     an_stats stats;
     unsigned char *png; /* malloc'd */
     size_t png_len;
-    /* The answer is exact for every window end in [its end, valid_until_ms) as long as
+    /* The answer is exact for every moment in [its now, valid_until_ms) as long as
      * nothing is committed (an_horizon.h); 0 = it is not handed on. */
     int64_t valid_until_ms;
 } stats_flight_answer;

@@ -21,7 +21,8 @@ static const char k_usage[] =
     "  -c CONFIG   the bot's configuration file: its db_path and active_user_min_events\n"
     "              (with the environment on top, as the bot reads them)\n"
     "  --db FILE   analytics database (default: db_path, i.e. $FLUXBOT_DB, else fluxbot.db)\n"
-    "  --days N    window in days, 1..365 (default 7): [now - N days, now]\n"
+    "  --days N    window in days, 1..365 (default 7): the last N x 1440 minutes, now's\n"
+    "              minute included\n"
     "  --json      one JSON object instead of the table\n"
     "  --chart F   also write the /stats chart (PNG) to F\n";
 
@@ -49,7 +50,7 @@ static void print_table(FILE *out, const an_stats *s)
 {
     char from[40], to[40];
     an_format_utc(s->window.start_ms, from, sizeof from);
-    an_format_utc(s->window.end_ms, to, sizeof to);
+    an_format_utc(s->window.now_ms, to, sizeof to);
     fprintf(out, "Usage statistics, last %d day%s (%s .. %s)\n\n", s->window.days,
             s->window.days == 1 ? "" : "s", from, to);
     fprintf(out, "Image Generation\n");
@@ -96,6 +97,7 @@ static void print_json(FILE *out, const an_stats *s)
     cJSON *w = cJSON_AddObjectToObject(root, "window");
     cJSON_AddNumberToObject(w, "start_ms", (double)s->window.start_ms);
     cJSON_AddNumberToObject(w, "end_ms", (double)s->window.end_ms);
+    cJSON_AddNumberToObject(w, "now_ms", (double)s->window.now_ms);
     cJSON *img = cJSON_AddObjectToObject(root, "images");
     cJSON_AddNumberToObject(img, "total", (double)s->total_images);
     add_avg(img, "avg_generation_ms", an_stats_avg_image_ms(s));

@@ -230,10 +230,10 @@ static void stats_embed(const an_stats *s, embed *ep)
 
     char from[40], to[40], footer[100], iso[40];
     an_format_utc(s->window.start_ms, from, sizeof from);
-    an_format_utc(s->window.end_ms, to, sizeof to);
+    an_format_utc(s->window.now_ms, to, sizeof to);
     snprintf(footer, sizeof footer, "%s \xe2\x86\x92 %s", from, to);
     embed_set_footer(&e, footer, NULL);
-    an_format_iso(s->window.end_ms, iso, sizeof iso);
+    an_format_iso(s->window.now_ms, iso, sizeof iso);
     free(e.timestamp);
     e.timestamp = util_strdup(iso);
     *ep = e;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "analytics/an_sqlerr.h"
+#include "analytics/an_time.h"
 
 /* The first row at or after the start (?1) and the first after the end (?2) in each raw table
  * /stats reads; each is a MIN over the table's time index, which SQLite answers with one seek. */
@@ -58,10 +59,15 @@ static int64_t floor_to(int64_t v, int64_t unit)
 
 int an_horizon_until(an_horizon *h, const an_stats *s, int64_t *until, char *err, size_t errlen)
 {
-    const int64_t start = s->window.start_ms, end = s->window.end_ms, len = end - start;
-    /* The chart's bars are buckets from floor(start) to floor(end); since the window is a
-     * whole number of buckets long, both move when end enters the next bucket. */
+    const int64_t start = s->window.start_ms, end = s->window.end_ms;
+    const int64_t len = end - start + 1; /* days x 86400000: a whole number of buckets */
+    /* The chart's bars run from the bucket of the first minute to that of the last; at a
+     * later moment both minutes move by as many minutes as the moment's minute did. The last
+     * bar changes when the moment reaches the next bucket; the first one when the first
+     * minute does, i.e. when the moment's minute reaches that bucket + len - 1 minute. */
     int64_t best = floor_to(end, s->bucket_ms) + s->bucket_ms;
+    int64_t first_bar = floor_to(start, s->bucket_ms) + s->bucket_ms + len - AN_MINUTE_MS;
+    if (first_bar < best) best = first_bar;
     sqlite3_stmt *st = h->edges;
     sqlite3_bind_int64(st, 1, start);
     sqlite3_bind_int64(st, 2, end);
@@ -69,10 +75,11 @@ int an_horizon_until(an_horizon *h, const an_stats *s, int64_t *until, char *err
     if (rc == SQLITE_ROW) {
         for (int i = 0; i < 6; i++) {
             if (sqlite3_column_type(st, i) == SQLITE_NULL) continue;
-            int64_t ts = sqlite3_column_int64(st, i);
-            /* A row at ts >= start stays in while end' - len <= ts; a row after end comes in
-             * at end' = ts. */
-            int64_t at = i < 3 ? ts + len + 1 : ts;
+            /* Minutes, not milliseconds: a row counts while its minute is in the window. A
+             * row at or after the start leaves when the moment is len past its minute; a row
+             * after the end comes in when the moment reaches its minute. */
+            int64_t minute_ms = floor_to(sqlite3_column_int64(st, i), AN_MINUTE_MS);
+            int64_t at = i < 3 ? minute_ms + len : minute_ms;
             if (at < best) best = at;
         }
         rc = SQLITE_OK;

@@ -52,13 +52,47 @@ static const char k_hour_cmd_upsert[] =
 static const char k_hour_res_upsert[] =
     "INSERT INTO hourly_resolutions(hour, resolution, count) VALUES(?1, ?2, ?3)"
     " ON CONFLICT(hour, resolution) DO UPDATE SET count = count + excluded.count";
-static const char k_hour_user_insert[] =
-    "INSERT INTO hourly_users(hour, user_id, events) VALUES(?1, ?2, ?3)"
-    " ON CONFLICT(hour, user_id) DO UPDATE SET events = events + excluded.events";
-static const char k_known_user[] =
-    "INSERT INTO known_users(user_id, first_seen_ms) VALUES(?1, ?2)"
-    " ON CONFLICT(user_id) DO UPDATE SET first_seen_ms = excluded.first_seen_ms"
-    " WHERE excluded.first_seen_ms < first_seen_ms";
+static const char k_min_upsert[] =
+    "INSERT INTO minute_stats(minute, total_commands, total_images, image_ms_sum, total_videos,"
+    " video_ms_sum, total_buttons) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    " ON CONFLICT(minute) DO UPDATE SET"
+    " total_buttons = total_buttons + excluded.total_buttons,"
+    " total_commands = total_commands + excluded.total_commands,"
+    " total_images = total_images + excluded.total_images,"
+    " image_ms_sum = image_ms_sum + excluded.image_ms_sum,"
+    " total_videos = total_videos + excluded.total_videos,"
+    " video_ms_sum = video_ms_sum + excluded.video_ms_sum";
+static const char k_min_cmd_upsert[] =
+    "INSERT INTO minute_commands(minute, command_name, count) VALUES(?1, ?2, ?3)"
+    " ON CONFLICT(minute, command_name) DO UPDATE SET count = count + excluded.count";
+static const char k_min_res_upsert[] =
+    "INSERT INTO minute_resolutions(minute, resolution, count) VALUES(?1, ?2, ?3)"
+    " ON CONFLICT(minute, resolution) DO UPDATE SET count = count + excluded.count";
+/* Per-user cumulative counts (see an_schema.c, version 9). */
+static const char k_known_get[] = "SELECT events, last_minute FROM known_users WHERE user_id = ?1";
+static const char k_known_put[] =
+    "INSERT INTO known_users(user_id, first_seen_ms, last_minute, events) VALUES(?1, ?2, ?3, ?4)"
+    " ON CONFLICT(user_id) DO UPDATE SET"
+    " first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms),"
+    " last_minute = MAX(last_minute, excluded.last_minute),"
+    " events = events + excluded.events";
+static const char k_um_before[] = "SELECT cum FROM user_minutes WHERE user_id = ?1 AND minute < ?2"
+                                  " ORDER BY minute DESC LIMIT 1";
+static const char k_um_upsert[] =
+    "INSERT INTO user_minutes(user_id, minute, cum) VALUES(?1, ?2, ?3)"
+    " ON CONFLICT(user_id, minute) DO UPDATE SET cum = cum + ?4";
+static const char k_um_shift[] =
+    "UPDATE user_minutes SET cum = cum + ?3 WHERE user_id = ?1 AND minute > ?2";
+/* Retention of the minute rollups (an_rollup_prune). */
+static const char k_prune_stats[] = "DELETE FROM minute_stats WHERE minute < ?1";
+static const char k_prune_cmds[] = "DELETE FROM minute_commands WHERE minute < ?1";
+static const char k_prune_res[] = "DELETE FROM minute_resolutions WHERE minute < ?1";
+static const char k_prune_users[] = "SELECT user_id FROM known_users WHERE first_seen_ms < ?1";
+static const char k_prune_um[] =
+    "DELETE FROM user_minutes WHERE user_id = ?1 AND minute < (SELECT MAX(minute)"
+    " FROM user_minutes WHERE user_id = ?1 AND minute < ?2)";
+static const char k_set_horizon[] =
+    "INSERT OR REPLACE INTO meta(key, value) VALUES('minute_horizon', ?1)";
 
 int an_rollup_init(an_rollup *r, sqlite3 *db, char *err, size_t errlen)
 {
@@ -73,11 +107,23 @@ int an_rollup_init(an_rollup *r, sqlite3 *db, char *err, size_t errlen)
         {&r->res_upsert, k_res_upsert},
         {&r->user_insert, k_user_insert},
         {&r->user_add, k_user_add},
-        {&r->known_user, k_known_user},
         {&r->hour_upsert, k_hour_upsert},
         {&r->hour_cmd_upsert, k_hour_cmd_upsert},
         {&r->hour_res_upsert, k_hour_res_upsert},
-        {&r->hour_user_insert, k_hour_user_insert},
+        {&r->min_upsert, k_min_upsert},
+        {&r->min_cmd_upsert, k_min_cmd_upsert},
+        {&r->min_res_upsert, k_min_res_upsert},
+        {&r->known_get, k_known_get},
+        {&r->known_put, k_known_put},
+        {&r->um_before, k_um_before},
+        {&r->um_upsert, k_um_upsert},
+        {&r->um_shift, k_um_shift},
+        {&r->prune_stats, k_prune_stats},
+        {&r->prune_cmds, k_prune_cmds},
+        {&r->prune_res, k_prune_res},
+        {&r->prune_users, k_prune_users},
+        {&r->prune_um, k_prune_um},
+        {&r->set_horizon, k_set_horizon},
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         int rc = sqlite3_prepare_v3(db, all[i].sql, -1, SQLITE_PREPARE_PERSISTENT, all[i].st, NULL);
@@ -92,16 +138,16 @@ int an_rollup_init(an_rollup *r, sqlite3 *db, char *err, size_t errlen)
 
 void an_rollup_fini(an_rollup *r)
 {
-    sqlite3_finalize(r->day_upsert);
-    sqlite3_finalize(r->cmd_upsert);
-    sqlite3_finalize(r->res_upsert);
-    sqlite3_finalize(r->user_insert);
-    sqlite3_finalize(r->user_add);
-    sqlite3_finalize(r->known_user);
-    sqlite3_finalize(r->hour_upsert);
-    sqlite3_finalize(r->hour_cmd_upsert);
-    sqlite3_finalize(r->hour_res_upsert);
-    sqlite3_finalize(r->hour_user_insert);
+    sqlite3_stmt *all[] = {
+        r->day_upsert,  r->cmd_upsert,     r->res_upsert,      r->user_insert,
+        r->user_add,    r->hour_upsert,    r->hour_cmd_upsert, r->hour_res_upsert,
+        r->min_upsert,  r->min_cmd_upsert, r->min_res_upsert,  r->known_get,
+        r->known_put,   r->um_before,      r->um_upsert,       r->um_shift,
+        r->prune_stats, r->prune_cmds,     r->prune_res,       r->prune_users,
+        r->prune_um,    r->set_horizon,
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sqlite3_finalize(all[i]);
     memset(r, 0, sizeof *r);
 }
 
@@ -119,7 +165,7 @@ typedef struct tot {
 /* One sortable key: (bucket, text) for commands and resolutions, (bucket, id) for users. */
 typedef struct key {
     int64_t bucket;
-    int64_t day, hour; /* the event's two buckets; `bucket` is set to one of them */
+    int64_t day, hour, minute; /* the event's buckets; `bucket` is set to one of them */
     uint64_t id;
     const char *s;
     int64_t weight; /* slash commands of this user in this event (users) */
@@ -146,11 +192,21 @@ static bool key_same(const key *a, const key *b)
     return key_cmp(a, b) == 0;
 }
 
-static void set_bucket(key *keys, size_t n, bool hourly)
+typedef enum level { BY_DAY, BY_HOUR, BY_MINUTE } level;
+
+static void set_bucket(key *keys, size_t n, level lv)
 {
     for (size_t i = 0; i < n; i++)
-        keys[i].bucket = hourly ? keys[i].hour : keys[i].day;
+        keys[i].bucket = lv == BY_DAY ? keys[i].day : lv == BY_HOUR ? keys[i].hour : keys[i].minute;
     qsort(keys, n, sizeof *keys, key_cmp);
+}
+
+/* Users by (id, minute): the order in which a user's cumulative counts are written. */
+static int user_minute_cmp(const void *pa, const void *pb)
+{
+    const key *a = pa, *b = pb;
+    if (a->id != b->id) return a->id < b->id ? -1 : 1;
+    return a->minute < b->minute ? -1 : a->minute > b->minute;
 }
 
 /* Sums runs of equal buckets in place; returns the number of distinct buckets. */
@@ -206,19 +262,17 @@ static int flush_counts(an_rollup *r, sqlite3_stmt *st, const key *keys, size_t 
     return SQLITE_OK;
 }
 
-/* Per distinct (day, user) of day-sorted keys: daily_users and known_users. New (day, user)
- * pairs are counted into the matching day of the merged, day-sorted totals. */
+/* Per distinct (day, user) of day-sorted keys: daily_users. New (day, user) pairs are counted
+ * into the matching day of the merged, day-sorted totals. */
 static int flush_daily_users(an_rollup *r, const key *keys, size_t n, tot *days, size_t ndays,
                              char *err, size_t errlen)
 {
     size_t d = 0;
     for (size_t i = 0; i < n;) {
-        int64_t commands = 0, first_ms = keys[i].ts_ms;
+        int64_t commands = 0;
         size_t j = i;
-        for (; j < n && key_same(&keys[i], &keys[j]); j++) {
+        for (; j < n && key_same(&keys[i], &keys[j]); j++)
             commands += keys[j].weight;
-            if (keys[j].ts_ms < first_ms) first_ms = keys[j].ts_ms;
-        }
         int64_t events = (int64_t)(j - i);
         sqlite3_bind_int64(r->user_insert, 1, keys[i].bucket);
         sqlite3_bind_int64(r->user_insert, 2, (int64_t)keys[i].id);
@@ -238,26 +292,85 @@ static int flush_daily_users(an_rollup *r, const key *keys, size_t n, tot *days,
             rc = step_reset(r, r->user_add, "daily_users update", err, errlen);
             if (rc != SQLITE_OK) return rc;
         }
-        sqlite3_bind_int64(r->known_user, 1, (int64_t)keys[i].id);
-        sqlite3_bind_int64(r->known_user, 2, first_ms);
-        rc = step_reset(r, r->known_user, "known_users upsert", err, errlen);
-        if (rc != SQLITE_OK) return rc;
         i = j;
     }
     return SQLITE_OK;
 }
 
-/* Per distinct (hour, user): hourly_users, with the user's events that hour. */
-static int flush_hourly_users(an_rollup *r, const key *keys, size_t n, char *err, size_t errlen)
+/* The cumulative count of (user, minute): base + n when new, + n when the row exists. */
+static int um_put(an_rollup *r, uint64_t user, int64_t minute, int64_t base, int64_t n, char *err,
+                  size_t errlen)
+{
+    sqlite3_bind_int64(r->um_upsert, 1, (int64_t)user);
+    sqlite3_bind_int64(r->um_upsert, 2, minute);
+    sqlite3_bind_int64(r->um_upsert, 3, base + n);
+    sqlite3_bind_int64(r->um_upsert, 4, n);
+    return step_reset(r, r->um_upsert, "user_minutes upsert", err, errlen);
+}
+
+/*
+ * Per user of the (id, minute)-sorted keys: user_minutes and known_users. A user's minutes
+ * are written oldest first. A minute at or after the user's newest stored one (the normal
+ * case: events arrive in time order) gets the user's running total; an older minute (an event
+ * stamped earlier than one already written) gets the cumulative count before it plus its
+ * events, and every later row of the user is raised by them.
+ */
+static int flush_user_minutes(an_rollup *r, const key *keys, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n;) {
+        uint64_t user = keys[i].id;
+        int64_t total = 0, last = INT64_MIN, first_ms = keys[i].ts_ms, batch_last = INT64_MIN;
+        sqlite3_bind_int64(r->known_get, 1, (int64_t)user);
+        int rc = sqlite3_step(r->known_get);
+        if (rc == SQLITE_ROW) {
+            total = sqlite3_column_int64(r->known_get, 0);
+            last = sqlite3_column_int64(r->known_get, 1);
+            rc = SQLITE_DONE;
+        }
+        sqlite3_reset(r->known_get);
+        if (rc != SQLITE_DONE) {
+            an_sql_err(r->db, rc, "known_users lookup", err, errlen);
+            return rc;
+        }
         size_t j = i;
-        while (j < n && key_same(&keys[i], &keys[j]))
-            j++;
-        sqlite3_bind_int64(r->hour_user_insert, 1, keys[i].bucket);
-        sqlite3_bind_int64(r->hour_user_insert, 2, (int64_t)keys[i].id);
-        sqlite3_bind_int64(r->hour_user_insert, 3, (int64_t)(j - i));
-        int rc = step_reset(r, r->hour_user_insert, "hourly_users upsert", err, errlen);
+        while (j < n && keys[j].id == user) {
+            int64_t minute = keys[j].minute, cnt = 0;
+            for (; j < n && keys[j].id == user && keys[j].minute == minute; j++) {
+                cnt++;
+                if (keys[j].ts_ms < first_ms) first_ms = keys[j].ts_ms;
+            }
+            if (minute >= last) {
+                rc = um_put(r, user, minute, total, cnt, err, errlen);
+                last = minute;
+            } else {
+                int64_t base = 0;
+                sqlite3_bind_int64(r->um_before, 1, (int64_t)user);
+                sqlite3_bind_int64(r->um_before, 2, minute);
+                rc = sqlite3_step(r->um_before);
+                if (rc == SQLITE_ROW) {
+                    base = sqlite3_column_int64(r->um_before, 0);
+                    rc = SQLITE_DONE;
+                }
+                sqlite3_reset(r->um_before);
+                rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+                if (rc != SQLITE_OK) an_sql_err(r->db, rc, "user_minutes lookup", err, errlen);
+                if (rc == SQLITE_OK) rc = um_put(r, user, minute, base, cnt, err, errlen);
+                if (rc == SQLITE_OK) {
+                    sqlite3_bind_int64(r->um_shift, 1, (int64_t)user);
+                    sqlite3_bind_int64(r->um_shift, 2, minute);
+                    sqlite3_bind_int64(r->um_shift, 3, cnt);
+                    rc = step_reset(r, r->um_shift, "user_minutes update", err, errlen);
+                }
+            }
+            if (rc != SQLITE_OK) return rc;
+            total += cnt;
+            if (minute > batch_last) batch_last = minute;
+        }
+        sqlite3_bind_int64(r->known_put, 1, (int64_t)user);
+        sqlite3_bind_int64(r->known_put, 2, first_ms);
+        sqlite3_bind_int64(r->known_put, 3, batch_last);
+        sqlite3_bind_int64(r->known_put, 4, (int64_t)(j - i));
+        rc = step_reset(r, r->known_put, "known_users upsert", err, errlen);
         if (rc != SQLITE_OK) return rc;
         i = j;
     }
@@ -289,9 +402,10 @@ static int flush_days(an_rollup *r, const tot *days, size_t ndays, char *err, si
     return SQLITE_OK;
 }
 
-static int flush_hours(an_rollup *r, const tot *hours, size_t nhours, char *err, size_t errlen)
+/* hourly_stats or minute_stats (st) from the merged totals of those buckets. */
+static int flush_small(an_rollup *r, sqlite3_stmt *st, const tot *hours, size_t nhours,
+                       const char *what, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = r->hour_upsert;
     for (size_t i = 0; i < nhours; i++) {
         const tot *h = &hours[i];
         sqlite3_bind_int64(st, 1, h->bucket);
@@ -301,7 +415,7 @@ static int flush_hours(an_rollup *r, const tot *hours, size_t nhours, char *err,
         sqlite3_bind_int64(st, 5, h->videos);
         sqlite3_bind_int64(st, 6, h->video_ms);
         sqlite3_bind_int64(st, 7, h->buttons);
-        int rc = step_reset(r, st, "hourly_stats upsert", err, errlen);
+        int rc = step_reset(r, st, what, err, errlen);
         if (rc != SQLITE_OK) return rc;
     }
     return SQLITE_OK;
@@ -311,12 +425,13 @@ int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *er
 {
     if (n == 0) return SQLITE_OK;
     /* One allocation for every scratch array; sized for the worst case (all distinct). */
-    size_t bytes = 2 * n * sizeof(tot) + 3 * n * sizeof(key);
+    size_t bytes = 3 * n * sizeof(tot) + 3 * n * sizeof(key);
     char *mem = malloc(bytes);
     if (!mem) abort();
     tot *days = (tot *)mem;
     tot *hours = days + n;
-    key *cmds = (key *)(hours + n);
+    tot *minutes = hours + n;
+    key *cmds = (key *)(minutes + n);
     key *res = cmds + n;
     key *users = res + n;
     size_t ncmds = 0, nres = 0;
@@ -324,6 +439,7 @@ int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *er
     for (size_t i = 0; i < n; i++) {
         const an_event *e = evs[i];
         int64_t day = an_day_of(e->ts_ms), hour = an_hour_of(e->ts_ms);
+        int64_t minute = an_minute_of(e->ts_ms);
         tot t = {0};
         int64_t weight = 0;
         switch (e->kind) {
@@ -333,7 +449,8 @@ int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *er
             if (e->cmd_kind == AN_CMD_SLASH) {
                 t.commands = 1;
                 t.failed_commands = !e->success;
-                cmds[ncmds++] = (key){.day = day, .hour = hour, .s = e->command ? e->command : ""};
+                cmds[ncmds++] = (key){
+                    .day = day, .hour = hour, .minute = minute, .s = e->command ? e->command : ""};
                 weight = 1;
             } else if (e->cmd_kind == AN_CMD_BUTTON) {
                 t.buttons = 1;
@@ -352,7 +469,7 @@ int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *er
                 t.image_ms = e->duration_ms;
             }
             if (e->resolution && e->resolution[0])
-                res[nres++] = (key){.day = day, .hour = hour, .s = e->resolution};
+                res[nres++] = (key){.day = day, .hour = hour, .minute = minute, .s = e->resolution};
             break;
         case AN_EV_ACTIVITY:
             t.activity = 1;
@@ -367,33 +484,53 @@ int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *er
         days[i].bucket = day;
         hours[i] = t;
         hours[i].bucket = hour;
-        users[i] =
-            (key){.day = day, .hour = hour, .id = e->user_id, .weight = weight, .ts_ms = e->ts_ms};
+        minutes[i] = t;
+        minutes[i].bucket = minute;
+        users[i] = (key){.day = day,
+                         .hour = hour,
+                         .minute = minute,
+                         .id = e->user_id,
+                         .weight = weight,
+                         .ts_ms = e->ts_ms};
     }
     size_t ndays = merge_tots(days, n), nhours = merge_tots(hours, n);
+    size_t nminutes = merge_tots(minutes, n);
 
     /* Days: users first, since they count the new (day, user) pairs into the day totals. */
-    set_bucket(users, n, false);
+    set_bucket(users, n, BY_DAY);
     int rc = flush_daily_users(r, users, n, days, ndays, err, errlen);
     if (rc == SQLITE_OK) rc = flush_days(r, days, ndays, err, errlen);
-    set_bucket(cmds, ncmds, false);
+    set_bucket(cmds, ncmds, BY_DAY);
     if (rc == SQLITE_OK)
         rc = flush_counts(r, r->cmd_upsert, cmds, ncmds, "daily_commands upsert", err, errlen);
-    set_bucket(res, nres, false);
+    set_bucket(res, nres, BY_DAY);
     if (rc == SQLITE_OK)
         rc = flush_counts(r, r->res_upsert, res, nres, "daily_resolutions upsert", err, errlen);
-    /* Hours. */
-    if (rc == SQLITE_OK) rc = flush_hours(r, hours, nhours, err, errlen);
-    set_bucket(users, n, true);
-    if (rc == SQLITE_OK) rc = flush_hourly_users(r, users, n, err, errlen);
-    set_bucket(cmds, ncmds, true);
+    /* Hours and minutes. */
+    if (rc == SQLITE_OK)
+        rc = flush_small(r, r->hour_upsert, hours, nhours, "hourly_stats upsert", err, errlen);
+    if (rc == SQLITE_OK)
+        rc = flush_small(r, r->min_upsert, minutes, nminutes, "minute_stats upsert", err, errlen);
+    set_bucket(cmds, ncmds, BY_HOUR);
     if (rc == SQLITE_OK)
         rc =
             flush_counts(r, r->hour_cmd_upsert, cmds, ncmds, "hourly_commands upsert", err, errlen);
-    set_bucket(res, nres, true);
+    set_bucket(cmds, ncmds, BY_MINUTE);
+    if (rc == SQLITE_OK)
+        rc = flush_counts(r, r->min_cmd_upsert, cmds, ncmds, "minute_commands upsert", err, errlen);
+    set_bucket(res, nres, BY_HOUR);
     if (rc == SQLITE_OK)
         rc = flush_counts(r, r->hour_res_upsert, res, nres, "hourly_resolutions upsert", err,
                           errlen);
+    set_bucket(res, nres, BY_MINUTE);
+    if (rc == SQLITE_OK)
+        rc =
+            flush_counts(r, r->min_res_upsert, res, nres, "minute_resolutions upsert", err, errlen);
+    /* Users' cumulative counts (a rebuild computes them at its end, in one statement). */
+    if (rc == SQLITE_OK && !r->rebuilding) {
+        qsort(users, n, sizeof *users, user_minute_cmp);
+        rc = flush_user_minutes(r, users, n, err, errlen);
+    }
     free(mem);
     return rc;
 }
@@ -460,6 +597,25 @@ static int rebuild_from(an_rollup *r, const char *sql, an_event_kind kind, char 
     return rc;
 }
 
+/* The minute of a ts_ms column in SQL (floor division, as an_minute_of). */
+#define SQL_MINUTE(col) "((" col " - ((" col " % 60000) + 60000) % 60000) / 60000)"
+#define SQL_ALL_EVENTS                                                                             \
+    "SELECT user_id, ts_ms FROM command_usage UNION ALL SELECT user_id, ts_ms FROM image_stats"    \
+    " UNION ALL SELECT user_id, ts_ms FROM user_activity"
+
+/* user_minutes and known_users from every raw row: per (user, minute) the running total. */
+static const char k_rebuild_users[] =
+    "INSERT INTO user_minutes(user_id, minute, cum)"
+    " SELECT user_id, minute, SUM(n) OVER (PARTITION BY user_id ORDER BY minute"
+    "  ROWS UNBOUNDED PRECEDING) FROM (SELECT user_id, " SQL_MINUTE(
+        "ts_ms") " AS minute,"
+                 "  COUNT(*) AS n FROM (" SQL_ALL_EVENTS ") GROUP BY 1, 2);"
+                 "INSERT INTO known_users(user_id, first_seen_ms, last_minute, events)"
+                 " SELECT user_id, MIN(ts_ms), " SQL_MINUTE(
+                     "MAX(ts_ms)") ", COUNT(*) FROM (" SQL_ALL_EVENTS ") GROUP BY user_id;"
+                                   "INSERT OR REPLACE INTO meta(key, value) "
+                                   "VALUES('minute_horizon', 0);";
+
 int an_rollup_rebuild(sqlite3 *db, char *err, size_t errlen)
 {
     int rc = sqlite3_exec(db,
@@ -467,7 +623,8 @@ int an_rollup_rebuild(sqlite3 *db, char *err, size_t errlen)
                           " DELETE FROM daily_resolutions; DELETE FROM daily_users;"
                           " DELETE FROM known_users; DELETE FROM hourly_stats;"
                           " DELETE FROM hourly_commands; DELETE FROM hourly_resolutions;"
-                          " DELETE FROM hourly_users;",
+                          " DELETE FROM minute_stats; DELETE FROM minute_commands;"
+                          " DELETE FROM minute_resolutions; DELETE FROM user_minutes;",
                           NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         an_sql_err(db, rc, "rebuild: clearing rollups", err, errlen);
@@ -476,6 +633,7 @@ int an_rollup_rebuild(sqlite3 *db, char *err, size_t errlen)
     an_rollup r;
     rc = an_rollup_init(&r, db, err, errlen);
     if (rc != SQLITE_OK) return rc;
+    r.rebuilding = true;
     /* Columns: ts_ms, user_id, success, duration, is_video, text (, kind for commands). */
     rc = rebuild_from(&r,
                       "SELECT ts_ms, user_id, success, execution_ms, 0, command_name, kind"
@@ -490,5 +648,56 @@ int an_rollup_rebuild(sqlite3 *db, char *err, size_t errlen)
         rc = rebuild_from(&r, "SELECT ts_ms, user_id, 1, 0, 0, NULL FROM user_activity",
                           AN_EV_ACTIVITY, err, errlen);
     an_rollup_fini(&r);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, k_rebuild_users, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) an_sql_err(db, rc, "rebuild: user counts", err, errlen);
+    }
+    return rc;
+}
+
+int64_t an_rollup_horizon(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'minute_horizon'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int prune_range(an_rollup *r, sqlite3_stmt *st, int64_t horizon, char *err, size_t errlen)
+{
+    sqlite3_bind_int64(st, 1, horizon);
+    return step_reset(r, st, "deleting old minute rollups", err, errlen);
+}
+
+int an_rollup_prune(an_rollup *r, int64_t horizon, char *err, size_t errlen)
+{
+    int rc = prune_range(r, r->prune_stats, horizon, err, errlen);
+    if (rc == SQLITE_OK) rc = prune_range(r, r->prune_cmds, horizon, err, errlen);
+    if (rc == SQLITE_OK) rc = prune_range(r, r->prune_res, horizon, err, errlen);
+    /* user_minutes: per user seen before the horizon, every row before it but the last (the
+     * base of the user's counts in any window that starts at or after the horizon). */
+    sqlite3_stmt *users = r->prune_users;
+    sqlite3_bind_int64(users, 1, horizon * AN_MINUTE_MS);
+    while (rc == SQLITE_OK) {
+        int src = sqlite3_step(users);
+        if (src == SQLITE_DONE) break;
+        if (src != SQLITE_ROW) {
+            rc = src;
+            an_sql_err(r->db, rc, "listing users to compact", err, errlen);
+            break;
+        }
+        sqlite3_bind_int64(r->prune_um, 1, sqlite3_column_int64(users, 0));
+        sqlite3_bind_int64(r->prune_um, 2, horizon);
+        rc = step_reset(r, r->prune_um, "compacting user_minutes", err, errlen);
+    }
+    sqlite3_reset(users);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(r->set_horizon, 1, horizon);
+        rc = step_reset(r, r->set_horizon, "recording the minute horizon", err, errlen);
+    }
     return rc;
 }

@@ -213,6 +213,47 @@ static const char k_v8[] = "CREATE TABLE results("
                            " attachment_url TEXT);"
                            "CREATE INDEX results_by_time ON results(created_ms);";
 
+/*
+ * Version 9: every /stats answer from rollups only (see an_stats.h: the window is made of whole
+ * UTC minutes, so its edges fall on minute boundaries).
+ *  - minute_stats, minute_commands, minute_resolutions: the hourly rollups per UTC minute
+ *    (minutes since the epoch), for the partial hour at a window's start and the minutes after
+ *    now's in the current hour. Kept AN_MINUTE_KEEP_DAYS days back from the newest event
+ *    (meta 'minute_horizon' is the first minute still kept; older ones are deleted).
+ *  - user_minutes: one row per user and minute with an event of that user; cum is the user's
+ *    events up to the end of that minute. A user's events in a window of whole minutes are two
+ *    lookups (cum at the window's last minute minus cum before its first). Rows before the
+ *    horizon are compacted to the last one per user (the base of every later lookup).
+ *  - known_users gains last_minute (minute of the user's newest event) and events (all the
+ *    user's events, = cum of its newest row), indexed by last_minute: the users of a window are
+ *    among those whose last_minute is at or after the window's first minute.
+ *  - hourly_users is dropped: nothing reads it any more (daily_users stays for daily_stats).
+ * The rollups are rebuilt from the raw rows afterwards.
+ */
+static const char k_v9[] =
+    "CREATE TABLE minute_stats("
+    " minute INTEGER PRIMARY KEY,"
+    " total_commands INTEGER NOT NULL DEFAULT 0,"
+    " total_images INTEGER NOT NULL DEFAULT 0,"
+    " image_ms_sum INTEGER NOT NULL DEFAULT 0,"
+    " total_videos INTEGER NOT NULL DEFAULT 0,"
+    " video_ms_sum INTEGER NOT NULL DEFAULT 0,"
+    " total_buttons INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE minute_commands("
+    " minute INTEGER NOT NULL, command_name TEXT NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY(minute, command_name)) WITHOUT ROWID;"
+    "CREATE TABLE minute_resolutions("
+    " minute INTEGER NOT NULL, resolution TEXT NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY(minute, resolution)) WITHOUT ROWID;"
+    "CREATE TABLE user_minutes("
+    " user_id INTEGER NOT NULL, minute INTEGER NOT NULL, cum INTEGER NOT NULL,"
+    " PRIMARY KEY(user_id, minute)) WITHOUT ROWID;"
+    "ALTER TABLE known_users ADD COLUMN last_minute INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE known_users ADD COLUMN events INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX known_users_by_last ON known_users(last_minute, first_seen_ms, events);"
+    "DROP TABLE hourly_users;"
+    "INSERT OR REPLACE INTO meta(key, value) VALUES('minute_horizon', 0);";
+
 /* "A, B" (the comma-separated names older versions stored) -> ["A","B"]; NULL/"" -> []. */
 static int v6_loras(sqlite3 *db, char *err, size_t errlen)
 {
@@ -272,8 +313,9 @@ typedef struct migration {
 } migration;
 
 static const migration k_migrations[AN_SCHEMA_VERSION] = {
-    {k_v1, false, NULL}, {k_v2, true, NULL},     {k_v3, true, NULL},  {k_v4, false, NULL},
-    {k_v5, false, NULL}, {k_v6, true, v6_loras}, {k_v7, false, NULL}, {k_v8, false, NULL},
+    {k_v1, false, NULL}, {k_v2, true, NULL},  {k_v3, true, NULL},
+    {k_v4, false, NULL}, {k_v5, false, NULL}, {k_v6, true, v6_loras},
+    {k_v7, false, NULL}, {k_v8, false, NULL}, {k_v9, true, NULL},
 };
 
 int an_schema_pragmas(sqlite3 *db, char *err, size_t errlen)

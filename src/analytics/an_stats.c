@@ -14,41 +14,50 @@
 #include "util/util_assert.h"
 
 /*
- * The fast path binds the rollup ranges ?1 ?2 (days), ?3 ?4 (head hours), ?5 ?6 (tail hours);
- * the raw correction queries bind one ts range ?1 ?2. Names and user ids are merged in C
- * (an_tally.h) instead of letting SQLite sort unions in temporary B-trees.
+ * The fast path binds the rollup ranges ?1 ?2 (days), ?3 ?4 (head hours), ?5 ?6 (tail hours),
+ * ?7 ?8 (head minutes), ?9 ?10 (tail minutes), and the signs of the four partial pieces as
+ * ?11 .. ?14. Names are merged in C (an_tally.h) instead of letting SQLite sort unions in
+ * temporary B-trees.
  */
-#define ROLLUP_BRANCHES(cols, scaled, daily, hourly)                                               \
+#define ROLLUP_BRANCHES(cols, scaled, daily, hourly, minute)                                       \
     " SELECT " cols ", " scaled " AS n FROM " daily " WHERE day BETWEEN ?1 AND ?2"                 \
-    " UNION ALL SELECT " cols ", " scaled " * ?7 FROM " hourly " WHERE hour BETWEEN ?3 AND ?4"     \
-    " UNION ALL SELECT " cols ", " scaled " * ?8 FROM " hourly " WHERE hour BETWEEN ?5 AND ?6"
+    " UNION ALL SELECT " cols ", " scaled " * ?11 FROM " hourly " WHERE hour BETWEEN ?3 AND ?4"    \
+    " UNION ALL SELECT " cols ", " scaled " * ?12 FROM " hourly " WHERE hour BETWEEN ?5 AND ?6"    \
+    " UNION ALL SELECT " cols ", " scaled " * ?13 FROM " minute " WHERE minute BETWEEN ?7 AND ?8"  \
+    " UNION ALL SELECT " cols ", " scaled " * ?14 FROM " minute " WHERE minute BETWEEN ?9 AND ?10"
 
-/* Per bucket: the part (0 days, 1 head hours, 2 tail hours), the ms of its start, images,
- * image ms, videos, video ms, commands, buttons. */
+#define TOTALS_COLS                                                                                \
+    "total_images, image_ms_sum, total_videos, video_ms_sum, total_commands,"                      \
+    " total_buttons"
+/* Per bucket: the part (0 days, 1 head hours, 2 tail hours, 3 head minutes, 4 tail minutes),
+ * the ms of its start, images, image ms, videos, video ms, commands, buttons. */
 static const char k_f_totals[] =
-    "SELECT 0, day * 86400000, total_images, image_ms_sum, total_videos, video_ms_sum,"
-    " total_commands, total_buttons FROM daily_stats WHERE day BETWEEN ?1 AND ?2"
-    " UNION ALL SELECT 1, hour * 3600000, total_images, image_ms_sum, total_videos, video_ms_sum,"
-    " total_commands, total_buttons FROM hourly_stats WHERE hour BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT 2, hour * 3600000, total_images, image_ms_sum, total_videos, video_ms_sum,"
-    " total_commands, total_buttons FROM hourly_stats WHERE hour BETWEEN ?5 AND ?6";
-/* ?7 and ?8 are the signs (+1 or -1) of the head and tail hours. */
+    "SELECT 0, day * 86400000, " TOTALS_COLS " FROM daily_stats WHERE day BETWEEN ?1 AND ?2"
+    " UNION ALL SELECT 1, hour * 3600000, " TOTALS_COLS " FROM hourly_stats"
+    "  WHERE hour BETWEEN ?3 AND ?4"
+    " UNION ALL SELECT 2, hour * 3600000, " TOTALS_COLS " FROM hourly_stats"
+    "  WHERE hour BETWEEN ?5 AND ?6"
+    " UNION ALL SELECT 3, minute * 60000, " TOTALS_COLS " FROM minute_stats"
+    "  WHERE minute BETWEEN ?7 AND ?8"
+    " UNION ALL SELECT 4, minute * 60000, " TOTALS_COLS " FROM minute_stats"
+    "  WHERE minute BETWEEN ?9 AND ?10";
 static const char k_f_commands[] = "SELECT command_name, SUM(n) FROM (" ROLLUP_BRANCHES(
-    "command_name", "count", "daily_commands", "hourly_commands") ") GROUP BY command_name";
+    "command_name", "count", "daily_commands", "hourly_commands",
+    "minute_commands") ") GROUP BY command_name";
 static const char k_f_resolutions[] = "SELECT resolution, SUM(n) FROM (" ROLLUP_BRANCHES(
-    "resolution", "count", "daily_resolutions", "hourly_resolutions") ") GROUP BY resolution";
+    "resolution", "count", "daily_resolutions", "hourly_resolutions",
+    "minute_resolutions") ") GROUP BY resolution";
+/* Per user with an event at or after the first minute ?1: its events up to the last minute ?2
+ * minus those before ?1. Each cumulative count is one lookup in user_minutes, skipped when
+ * known_users answers it (first event inside the window: 0 before; newest event not after the
+ * window: all its events). */
 static const char k_f_users[] =
-    "SELECT user_id, events FROM daily_users WHERE day BETWEEN ?1 AND ?2"
-    " UNION ALL SELECT user_id, events * ?7 FROM hourly_users WHERE hour BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT user_id, events * ?8 FROM hourly_users WHERE hour BETWEEN ?5 AND ?6";
-static const char k_f_raw_commands[] =
-    "SELECT ts_ms, kind, command_name, user_id FROM command_usage"
-    " WHERE ts_ms BETWEEN ?1 AND ?2";
-static const char k_f_raw_images[] =
-    "SELECT ts_ms, success, is_video, IFNULL(generation_ms, 0), resolution, user_id"
-    " FROM image_stats WHERE ts_ms BETWEEN ?1 AND ?2";
-static const char k_f_raw_activity[] =
-    "SELECT user_id FROM user_activity WHERE ts_ms BETWEEN ?1 AND ?2";
+    "SELECT CASE WHEN k.last_minute <= ?2 THEN k.events ELSE IFNULL((SELECT cum FROM user_minutes"
+    "  m WHERE m.user_id = k.user_id AND m.minute <= ?2 ORDER BY m.minute DESC LIMIT 1), 0) END"
+    " - CASE WHEN k.first_seen_ms >= ?1 * 60000 THEN 0 ELSE IFNULL((SELECT cum FROM user_minutes"
+    "  m WHERE m.user_id = k.user_id AND m.minute < ?1 ORDER BY m.minute DESC LIMIT 1), 0) END"
+    " FROM known_users k WHERE k.last_minute >= ?1";
+static const char k_f_horizon[] = "SELECT value FROM meta WHERE key = 'minute_horizon'";
 
 /* The raw-only baseline: ?1 ?2 the window, ?3 the bucket length (series), ?4 active_min. */
 static const char k_r_media[] =
@@ -87,9 +96,7 @@ enum {
     F_COMMANDS,
     F_RESOLUTIONS,
     F_USERS,
-    F_RAW_COMMANDS,
-    F_RAW_IMAGES,
-    F_RAW_ACTIVITY,
+    F_HORIZON,
     R_MEDIA,
     R_COMMANDS,
     R_TOP_COMMANDS,
@@ -100,9 +107,8 @@ enum {
 };
 
 static const char *const k_queries[Q_COUNT] = {
-    k_f_totals,          k_f_commands,     k_f_resolutions, k_f_users,    k_f_raw_commands,
-    k_f_raw_images,      k_f_raw_activity, k_r_media,       k_r_commands, k_r_top_commands,
-    k_r_top_resolutions, k_r_users,        k_r_series,
+    k_f_totals,   k_f_commands,     k_f_resolutions,     k_f_users, k_f_horizon, k_r_media,
+    k_r_commands, k_r_top_commands, k_r_top_resolutions, k_r_users, k_r_series,
 };
 
 struct an_reader {
@@ -115,13 +121,7 @@ struct an_reader {
 #endif
 };
 
-/* The smallest multiple of unit that is >= v (v >= 0 in practice; floor division anyway). */
-static int64_t ceil_to(int64_t v, int64_t unit)
-{
-    int64_t f = (v / unit - (v % unit < 0)) * unit;
-    return f == v ? v : f + unit;
-}
-
+/* The largest multiple of unit that is <= v (floor division, also right for negatives). */
 static int64_t floor_to(int64_t v, int64_t unit)
 {
     return (v / unit - (v % unit < 0)) * unit;
@@ -131,64 +131,71 @@ void an_window_make(int days, int64_t now_ms, an_window *w)
 {
     memset(w, 0, sizeof *w);
     w->days = days;
-    w->end_ms = now_ms;
-    w->start_ms = now_ms - (int64_t)days * AN_DAY_MS;
-    /* Boundaries, in time order: h0 <= start <= h1 <= d1 <= d2 <= h2 <= now < h3, where h0/h1
-     * are the hour boundaries around start, d1 the first day boundary at or after start, d2
-     * the last day boundary at or before now, h2 the start of now's hour and h3 its end. */
-    int64_t h0 = floor_to(w->start_ms, AN_HOUR_MS);
-    int64_t h1 = ceil_to(w->start_ms, AN_HOUR_MS);
-    int64_t d1 = ceil_to(w->start_ms, AN_DAY_MS);
-    int64_t d2 = floor_to(now_ms, AN_DAY_MS);
-    int64_t h2 = floor_to(now_ms, AN_HOUR_MS);
-    w->head_sign = 1;
+    w->now_ms = now_ms;
+    /* In minutes: ms = the window's first minute, me = its last (now's). */
+    const int64_t me = an_minute_of(now_ms), ms = me - (int64_t)days * 1440 + 1;
+    w->first_minute = ms;
+    w->last_minute = me;
+    w->start_ms = ms * AN_MINUTE_MS;
+    w->end_ms = (me + 1) * AN_MINUTE_MS - 1;
+    const int64_t hs = floor_to(ms, 60) / 60; /* the start's hour */
+    const int64_t he = floor_to(me, 60) / 60; /* now's hour */
+    const int64_t off = ms - hs * 60;         /* minutes of the start's hour before the start */
+    w->head_min_sign = 1;
     w->head_hour_sign = 1;
     w->tail_hour_sign = 1;
-    int64_t hb; /* the hour boundary the raw rows at the start reach: hours from there on */
-    if (h1 == w->start_ms) { /* start on an hour boundary: no raw rows */
-        hb = h1;
-        w->head_lo = 1;
-        w->head_hi = 0;
-    } else if (w->start_ms - h0 <= h1 - w->start_ms) { /* hour h0 minus rows of [h0, start) */
-        hb = h0;
-        w->head_lo = h0;
-        w->head_hi = w->start_ms - 1;
-        w->head_sign = -1;
-    } else { /* rows of [start, h1) */
-        hb = h1;
-        w->head_lo = w->start_ms;
-        w->head_hi = h1 - 1;
+    int64_t hb; /* the hour boundary the head minutes reach: whole hours from there on */
+    w->head_min_lo = 1;
+    w->head_min_hi = 0;
+    if (off == 0) { /* start on an hour boundary: no minutes */
+        hb = hs;
+    } else if (off <= 60 - off) { /* hour hs minus its minutes before the start */
+        hb = hs;
+        w->head_min_lo = hs * 60;
+        w->head_min_hi = ms - 1;
+        w->head_min_sign = -1;
+    } else { /* the minutes of [start, next hour) */
+        hb = hs + 1;
+        w->head_min_lo = ms;
+        w->head_min_hi = hs * 60 + 59;
     }
-    w->tail_lo = now_ms + 1; /* minus the rows of (now, end of now's hour) */
-    w->tail_hi = h2 + AN_HOUR_MS - 1;
+    /* Minus the minutes after now's in now's hour (normally empty: nothing is stamped there). */
+    w->tail_min_lo = me + 1;
+    w->tail_min_hi = he * 60 + 59;
     if (days == 1) {
         /* Per hour throughout, so each rollup row is one bar of the hourly chart: the hours
          * from hb to now's (a day always holds 24 or 25 of them). */
         w->day_lo = 1;
         w->day_hi = 0;
-        w->head_hour_lo = hb / AN_HOUR_MS;
-        w->head_hour_hi = h2 / AN_HOUR_MS;
+        w->head_hour_lo = hb;
+        w->head_hour_hi = he;
         w->tail_hour_lo = 1;
         w->tail_hour_hi = 0;
         return;
     }
     /* The first day: the hours from hb to its end, or the whole day minus its hours before hb,
      * whichever reads fewer hours. */
-    int64_t d0 = floor_to(w->start_ms, AN_DAY_MS);
-    if (hb - d0 < d1 - hb) {
-        w->day_lo = d0 / AN_DAY_MS;
-        w->head_hour_lo = d0 / AN_HOUR_MS;
-        w->head_hour_hi = hb / AN_HOUR_MS - 1;
+    const int64_t d0 = floor_to(hb, 24) / 24; /* the day of hb */
+    const int64_t before = hb - d0 * 24;      /* its hours before hb */
+    if (before == 0) {
+        w->day_lo = d0;
+        w->head_hour_lo = 1;
+        w->head_hour_hi = 0;
+    } else if (before < 24 - before) {
+        w->day_lo = d0;
+        w->head_hour_lo = d0 * 24;
+        w->head_hour_hi = hb - 1;
         w->head_hour_sign = -1;
     } else {
-        w->day_lo = d1 / AN_DAY_MS;
-        w->head_hour_lo = hb / AN_HOUR_MS;
-        w->head_hour_hi = d1 / AN_HOUR_MS - 1;
+        w->day_lo = d0 + 1;
+        w->head_hour_lo = hb;
+        w->head_hour_hi = d0 * 24 + 23;
     }
     /* Today whole, minus its hours after now's (normally empty: nothing is stamped there). */
-    w->day_hi = d2 / AN_DAY_MS;
-    w->tail_hour_lo = h2 / AN_HOUR_MS + 1;
-    w->tail_hour_hi = (d2 + AN_DAY_MS) / AN_HOUR_MS - 1;
+    const int64_t de = floor_to(he, 24) / 24;
+    w->day_hi = de;
+    w->tail_hour_lo = he + 1;
+    w->tail_hour_hi = de * 24 + 23;
     w->tail_hour_sign = -1;
 }
 
@@ -239,6 +246,10 @@ an_reader *an_reader_open(const char *path, char *err, size_t errlen)
     } else {
         sqlite3_busy_timeout(db, 1000);
         sqlite3_extended_result_codes(db, 1);
+        /* A /stats answer looks up one or two user_minutes pages per user of the window:
+         * keep them in this connection's cache (32 MB) rather than read them again from the
+         * file at each query (SQLite's default cache is 2 MB). */
+        sqlite3_exec(db, "PRAGMA cache_size=-32768", NULL, NULL, NULL);
         int v = an_schema_version(db, msg, sizeof msg);
         if (v < 0) {
             rc = SQLITE_ERROR;
@@ -394,13 +405,16 @@ static int run_raw(an_reader *r, const an_window *w, an_stats *out, char *err, s
 
 static void bind_rollup_ranges(sqlite3_stmt *st, const an_window *w)
 {
-    const int64_t v[6] = {w->day_lo,       w->day_hi,       w->head_hour_lo,
-                          w->head_hour_hi, w->tail_hour_lo, w->tail_hour_hi};
-    for (int i = 0; i < 6; i++)
+    const int64_t v[10] = {w->day_lo,       w->day_hi,       w->head_hour_lo, w->head_hour_hi,
+                           w->tail_hour_lo, w->tail_hour_hi, w->head_min_lo,  w->head_min_hi,
+                           w->tail_min_lo,  w->tail_min_hi};
+    for (int i = 0; i < 10; i++)
         sqlite3_bind_int64(st, i + 1, v[i]);
-    if (sqlite3_bind_parameter_count(st) >= 8) {
-        sqlite3_bind_int(st, 7, w->head_hour_sign);
-        sqlite3_bind_int(st, 8, w->tail_hour_sign);
+    if (sqlite3_bind_parameter_count(st) >= 14) {
+        sqlite3_bind_int(st, 11, w->head_hour_sign);
+        sqlite3_bind_int(st, 12, w->tail_hour_sign);
+        sqlite3_bind_int(st, 13, w->head_min_sign);
+        sqlite3_bind_int(st, 14, -1);
     }
 }
 
@@ -409,13 +423,6 @@ static uint64_t signed_u64(uint64_t v, int sign)
 {
     return sign > 0 ? v : (uint64_t)0 - v;
 }
-
-/* Signed sums while merging: counts wrap modulo 2^64 and end non-negative. */
-typedef struct fast_acc {
-    an_stats *out;
-    an_tally names, res;
-    an_idcount users;
-} fast_acc;
 
 static void bar_add(an_stats *out, int64_t ts, uint64_t images, uint64_t videos, uint64_t commands)
 {
@@ -429,10 +436,11 @@ static void bar_add(an_stats *out, int64_t ts, uint64_t images, uint64_t videos,
 static int rollup_totals(sqlite3_stmt *st, const an_window *w, an_stats *out)
 {
     bind_rollup_ranges(st, w);
+    const int signs[5] = {1, w->head_hour_sign, w->tail_hour_sign, w->head_min_sign, -1};
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int part = sqlite3_column_int(st, 0);
-        int sign = part == 1 ? w->head_hour_sign : part == 2 ? w->tail_hour_sign : 1;
+        int sign = part >= 0 && part < 5 ? signs[part] : 1;
         uint64_t v[6];
         for (int i = 0; i < 6; i++)
             v[i] = signed_u64(col_u64(st, i + 2), sign);
@@ -442,7 +450,7 @@ static int rollup_totals(sqlite3_stmt *st, const an_window *w, an_stats *out)
         out->video_ms_sum += v[3];
         out->total_commands += v[4];
         out->total_buttons += v[5];
-        /* A day row lands in its day's bar; an hour row in its day's (or its own) bar. */
+        /* A row lands in the bar of the day (or hour) it belongs to. */
         bar_add(out, sqlite3_column_int64(st, 1), v[0], v[2], v[4]);
     }
     sqlite3_reset(st);
@@ -460,66 +468,33 @@ static int tally_rows(sqlite3_stmt *st, const an_window *w, an_tally *t)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int rollup_users(sqlite3_stmt *st, const an_window *w, an_idcount *users)
+/* Total Users (>= 1 event in the window) and Active Users (>= active_min). */
+static int rollup_users(sqlite3_stmt *st, const an_window *w, unsigned active_min, an_stats *out)
 {
-    bind_rollup_ranges(st, w);
+    sqlite3_bind_int64(st, 1, w->first_minute);
+    sqlite3_bind_int64(st, 2, w->last_minute);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        an_idcount_add(users, (uint64_t)sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(st, 0);
+        if (n >= 1) out->total_users++;
+        if (n >= (int64_t)active_min) out->active_users++;
+    }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* The raw rows of [lo, hi] added (sign 1) or subtracted (sign -1) from every number. */
-static int raw_correct(an_reader *r, int64_t lo, int64_t hi, int sign, fast_acc *a)
+/* Whether the minute rollups still hold the start's hour (see AN_MINUTE_KEEP_DAYS). */
+static int rollups_cover(an_reader *r, const an_window *w, bool *yes)
 {
-    if (lo > hi) return SQLITE_OK;
-    an_stats *out = a->out;
-    uint64_t one = sign > 0 ? 1 : UINT64_MAX; /* +1 or -1 modulo 2^64 */
-    sqlite3_stmt *st = r->q[F_RAW_COMMANDS];
-    sqlite3_bind_int64(st, 1, lo);
-    sqlite3_bind_int64(st, 2, hi);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        an_cmd_kind k = an_cmd_kind_parse((const char *)sqlite3_column_text(st, 1));
-        if (k == AN_CMD_SLASH) {
-            out->total_commands += one;
-            an_tally_add(&a->names, (const char *)sqlite3_column_text(st, 2), one);
-            bar_add(out, sqlite3_column_int64(st, 0), 0, 0, one);
-        } else if (k == AN_CMD_BUTTON) {
-            out->total_buttons += one;
-        }
-        an_idcount_add(&a->users, (uint64_t)sqlite3_column_int64(st, 3), sign);
+    sqlite3_stmt *st = r->q[F_HORIZON];
+    int64_t horizon = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        horizon = sqlite3_column_int64(st, 0);
+        rc = SQLITE_DONE;
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return rc;
-    st = r->q[F_RAW_IMAGES];
-    sqlite3_bind_int64(st, 1, lo);
-    sqlite3_bind_int64(st, 2, hi);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        an_idcount_add(&a->users, (uint64_t)sqlite3_column_int64(st, 5), sign);
-        if (sqlite3_column_int(st, 1) == 0) continue; /* failed: not in the media numbers */
-        uint64_t ms = col_u64(st, 3) * one;
-        bool video = sqlite3_column_int(st, 2) != 0;
-        if (video) {
-            out->total_videos += one;
-            out->video_ms_sum += ms;
-        } else {
-            out->total_images += one;
-            out->image_ms_sum += ms;
-        }
-        bar_add(out, sqlite3_column_int64(st, 0), video ? 0 : one, video ? one : 0, 0);
-        const char *name = (const char *)sqlite3_column_text(st, 4);
-        if (name && *name) an_tally_add(&a->res, name, one);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return rc;
-    st = r->q[F_RAW_ACTIVITY];
-    sqlite3_bind_int64(st, 1, lo);
-    sqlite3_bind_int64(st, 2, hi);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        an_idcount_add(&a->users, (uint64_t)sqlite3_column_int64(st, 0), sign);
-    sqlite3_reset(st);
+    *yes = floor_to(w->first_minute, 60) >= horizon;
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -527,21 +502,24 @@ static int run_fast(an_reader *r, const an_window *w, an_stats *out, char *err, 
 {
     int rc = begin_read(r, w, out, err, errlen);
     if (rc != SQLITE_OK) return rc;
-    fast_acc a = {.out = out};
-    rc = rollup_totals(r->q[F_TOTALS], w, out);
-    if (rc == SQLITE_OK) rc = tally_rows(r->q[F_COMMANDS], w, &a.names);
-    if (rc == SQLITE_OK) rc = tally_rows(r->q[F_RESOLUTIONS], w, &a.res);
-    if (rc == SQLITE_OK) rc = rollup_users(r->q[F_USERS], w, &a.users);
-    if (rc == SQLITE_OK) rc = raw_correct(r, w->head_lo, w->head_hi, w->head_sign, &a);
-    if (rc == SQLITE_OK) rc = raw_correct(r, w->tail_lo, w->tail_hi, -1, &a);
+    bool covered = true;
+    rc = rollups_cover(r, w, &covered);
+    if (rc == SQLITE_OK && !covered) {
+        /* A window older than the minute rollups: the raw rows (its own transaction). */
+        sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+        return run_raw(r, w, out, err, errlen);
+    }
+    an_tally names = {0}, res = {0};
+    if (rc == SQLITE_OK) rc = rollup_totals(r->q[F_TOTALS], w, out);
+    if (rc == SQLITE_OK) rc = tally_rows(r->q[F_COMMANDS], w, &names);
+    if (rc == SQLITE_OK) rc = tally_rows(r->q[F_RESOLUTIONS], w, &res);
+    if (rc == SQLITE_OK) rc = rollup_users(r->q[F_USERS], w, r->active_min, out);
     if (rc != SQLITE_OK) an_sql_err(r->db, rc, "reading stats", err, errlen);
     sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
-    an_idcount_summary(&a.users, r->active_min, &out->total_users, &out->active_users);
-    an_tally_top(&a.names, out->top_commands, AN_TOP_N, &out->n_top_commands);
-    an_tally_top(&a.res, out->top_resolutions, AN_TOP_N, &out->n_top_resolutions);
-    an_tally_free(&a.names);
-    an_tally_free(&a.res);
-    an_idcount_free(&a.users);
+    an_tally_top(&names, out->top_commands, AN_TOP_N, &out->n_top_commands);
+    an_tally_top(&res, out->top_resolutions, AN_TOP_N, &out->n_top_resolutions);
+    an_tally_free(&names);
+    an_tally_free(&res);
     return rc;
 }
 

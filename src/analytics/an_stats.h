@@ -1,26 +1,35 @@
 /*
  * /stats numbers for a window of days, read from the rollups (see an_rollup.h) only: per-day
- * rollups for the days, per-hour rollups for the part of the first day that is cheaper to read
- * per hour, and at each edge a correction by the few raw rows that lie between the edge and
- * its nearest hour boundary on the cheaper side. The cost depends on the window, not on the
- * number of rows.
+ * rollups for the whole days, per-hour rollups for the part of the first day that is cheaper
+ * to read per hour, per-minute rollups for the partial hour at the start and the minutes after
+ * now's in the current hour, and per-user cumulative counts for the users. The cost depends on
+ * the window and on the number of users in it, not on the number of rows.
  *
- * The window of `days` (1..365) ending at now_ms is the closed interval
- *     [now_ms - days * 86400000, now_ms]
- * in event time (ts_ms): an event exactly `days` days old counts, one a millisecond older does
- * not, nor does one stamped in the future. It is read as signed pieces:
+ * The window of `days` (1..365) at now_ms is the last days x 1440 UTC minutes, now's minute
+ * included: an event counts when its minute (floor(ts_ms / 60000)) is one of them. In
+ * milliseconds it is the closed interval
+ *     [(m - days * 1440 + 1) * 60000, (m + 1) * 60000 - 1],   m = floor(now_ms / 60000),
+ * exactly `days` days long. Both edges are minute boundaries, so every piece of it is a whole
+ * rollup row and the answer is exact without reading raw rows. Against a window cut at the
+ * millisecond of now, the start is up to 59.999 s later (an event counts while its minute is
+ * one of the last days x 1440) and an event stamped later in now's minute counts (events are
+ * stamped when recorded, so none is in practice). It is read as signed pieces:
  *     days        whole UTC days, today included                      daily rollups   +
  *     head hours  the first day: either its hours from the start's hour boundary on (+), or
  *                 the whole day is among the days and its hours before that boundary are
  *                 subtracted (-), whichever is fewer hours (at most 12)
- *     head raw    start's hour is partial: either the rows of [start, next hour) are added,
- *                 or the hour is taken whole and the rows of [hour, start) subtracted,
- *                 whichever span is shorter (at most half an hour of events)
+ *     head mins   start inside an hour: either its minutes from the start on are added (+),
+ *                 or the hour is taken whole and its minutes before the start subtracted (-),
+ *                 whichever is fewer minutes (at most 30)                minute rollups
  *     tail hours  today's hours after now's, subtracted (normally empty)    hourly rollups  -
- *     tail raw    the rows stamped after now in now's hour, subtracted (normally none)
+ *     tail mins   the minutes after now's in now's hour, subtracted (normally empty)
+ *     users       per user with an event since the start (known_users.last_minute): its
+ *                 cumulative count at the window's last minute minus the one before its first
+ *                 (user_minutes), so Total and Active Users are exact
  * A one-day window is read per hour instead (the hours from the start's boundary to now's), so
  * that each rollup row is one bar of its hourly chart. Everything is read in one transaction,
- * so the rows and the rollups are one snapshot and the result is exact.
+ * so the rollups are one snapshot. Minute rollups are kept AN_MINUTE_KEEP_DAYS back: a window
+ * starting before that (a query with a now far in the past) is answered from the raw rows.
  *
  * Definitions (the spec's): Total/Average Images and Videos count successful generations
  * only; Total Commands counts every slash command (failed ones too; buttons, autocomplete,
@@ -48,15 +57,17 @@
 
 typedef struct an_window {
     int days;
+    int64_t now_ms;                     /* the moment asked for */
     int64_t start_ms, end_ms;           /* the closed interval above */
+    int64_t first_minute, last_minute;  /* the same in UTC minutes */
     int64_t day_lo, day_hi;             /* body: UTC day numbers (every range: empty if lo > hi) */
     int64_t head_hour_lo, head_hour_hi; /* head hours: UTC hour numbers */
     int head_hour_sign;                 /* +1 added, -1 subtracted (from the first day) */
     int64_t tail_hour_lo, tail_hour_hi; /* tail hours */
     int tail_hour_sign;                 /* -1: today's hours after now's, from today */
-    int64_t head_lo, head_hi;           /* head raw: ts range, closed (empty if lo > hi) */
-    int head_sign;                      /* +1: rows added, -1: rows subtracted */
-    int64_t tail_lo, tail_hi;           /* tail raw: ts range, closed; always subtracted */
+    int64_t head_min_lo, head_min_hi;   /* head minutes: UTC minute numbers */
+    int head_min_sign;                  /* +1 added, -1 subtracted (from the start's hour) */
+    int64_t tail_min_lo, tail_min_hi;   /* tail minutes: always subtracted */
 } an_window;
 
 /* One bar of the chart: the events of one bucket that lie in the window. */

@@ -10,6 +10,7 @@
 #include "analytics/an_schema.h"
 #include "analytics/an_sqlerr.h"
 #include "analytics/an_time.h"
+#include "fluxbot/runtime.h"
 #include "moderation/mod_store.h"
 #include "util/util_assert.h"
 
@@ -41,6 +42,7 @@ struct an_store {
     sqlite3_stmt *ins_activity;
     sqlite3_stmt *set_hwm;
     an_rollup rollup;
+    int64_t minute_horizon; /* meta 'minute_horizon' as committed */
     uint64_t seq_hwm;
 #ifdef FB_DEBUG
     util_owner owner; /* the opening thread: the connection is NOMUTEX (see the header) */
@@ -153,6 +155,7 @@ an_store *an_store_open(const char *path, char *err, size_t errlen)
     if (rc == SQLITE_OK) rc = an_schema_migrate(s->db, AN_SCHEMA_VERSION, msg, sizeof msg);
     if (rc == SQLITE_OK) rc = prepare_all(s, msg, sizeof msg);
     if (rc == SQLITE_OK) rc = read_hwm(s, msg, sizeof msg);
+    if (rc == SQLITE_OK) s->minute_horizon = an_rollup_horizon(s->db);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open analytics database '%s': %s", path, msg);
         an_store_close(s);
@@ -345,6 +348,31 @@ static int prune_results(an_store *s, const an_event *const *evs, size_t n, char
     return SQLITE_OK;
 }
 
+/* ---- minute rollups' retention ---------------------------------------------------------- */
+
+/*
+ * The minute rollups are kept AN_MINUTE_KEEP_DAYS back from the newest statistic of the batch
+ * (never from a stamp ahead of the clock: one event stamped years ahead would otherwise delete
+ * them all), cut on an hour boundary, at most once a day of event time. Returns the new
+ * horizon in *horizon (unchanged when nothing was pruned), applied by the caller once the
+ * batch committed.
+ */
+static int prune_minutes(an_store *s, const an_event *const *evs, size_t n, int64_t *horizon,
+                         char *err, size_t errlen)
+{
+    int64_t newest = INT64_MIN;
+    for (size_t i = 0; i < n; i++)
+        if (an_event_is_statistic(evs[i]->kind) && evs[i]->ts_ms > newest) newest = evs[i]->ts_ms;
+    if (newest == INT64_MIN) return SQLITE_OK;
+    int64_t clock = (int64_t)rt_wall_ms();
+    if (newest > clock) newest = clock;
+    int64_t h = an_hour_of(newest - AN_MINUTE_KEEP_DAYS * AN_DAY_MS) * 60;
+    if (h < s->minute_horizon + 24 * 60) return SQLITE_OK;
+    int rc = an_rollup_prune(&s->rollup, h, err, errlen);
+    if (rc == SQLITE_OK) *horizon = h;
+    return rc;
+}
+
 /* ---- outcomes ------------------------------------------------------------------------------ */
 
 static early_outcome *early_find(an_store *s, uint64_t interaction_id)
@@ -481,6 +509,8 @@ int an_store_write(an_store *s, const an_event *const *evs, size_t n, char *err,
         rc = an_rollup_apply(&s->rollup, s->rolled, k, err, errlen);
     }
     if (rc == SQLITE_OK) rc = prune_results(s, evs, n, err, errlen);
+    int64_t horizon = s->minute_horizon;
+    if (rc == SQLITE_OK) rc = prune_minutes(s, evs, n, &horizon, err, errlen);
     /* Outcomes last, so an outcome finds its row even when both are in this batch. */
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
         if (evs[i]->kind != AN_EV_OUTCOME) continue;
@@ -497,6 +527,7 @@ int an_store_write(an_store *s, const an_event *const *evs, size_t n, char *err,
     rc = finish(s, rc, "committing a batch", err, errlen);
     early_settle(s, rc == SQLITE_OK);
     if (rc == SQLITE_OK && hwm > s->seq_hwm) s->seq_hwm = hwm;
+    if (rc == SQLITE_OK) s->minute_horizon = horizon;
     return rc;
 }
 
@@ -541,6 +572,7 @@ int an_store_reset(an_store *s, uint64_t before_seq, uint64_t *rows_deleted, cha
     }
     if (rc == SQLITE_OK) rc = an_rollup_rebuild(s->db, err, errlen);
     rc = finish(s, rc, "committing a reset", err, errlen);
+    if (rc == SQLITE_OK) s->minute_horizon = 0; /* the rebuild wrote every minute again */
     if (rows_deleted) *rows_deleted = rc == SQLITE_OK ? deleted : 0;
     return rc;
 }

@@ -17,6 +17,13 @@ int64_t an_hour_of(int64_t ts_ms)
     return h;
 }
 
+int64_t an_minute_of(int64_t ts_ms)
+{
+    int64_t m = ts_ms / AN_MINUTE_MS;
+    if (ts_ms % AN_MINUTE_MS < 0) m--;
+    return m;
+}
+
 /* Proleptic Gregorian date of a day number, by 400-year eras (146097 days each), with the year
  * starting on March 1 so that the leap day is the last day of the year. */
 static void civil(int64_t day, int64_t *y, unsigned *m, unsigned *d)

@@ -95,7 +95,7 @@ static void log_actor(rt_actor *act, void *ctx)
     const char *n = rt_actor_name(act);
     int64_t threads = 1;
     if (strcmp(n, "stats") == 0) threads = a->cfg.stats_threads;
-    if (strcmp(n, COMFY_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
+    if (strcmp(n, COMFY_RUNNER_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
     if (strcmp(n, ROUTER_ACTOR_NAME) == 0) threads = a->cfg.router_threads;
     LOG_INFO(LOGN, "actor %s: %" PRId64 " thread%s", n, threads, threads == 1 ? "" : "s");
 }
@@ -280,11 +280,12 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
 
     a->models = models_new();
     if (!a->models) abort();
-    comfy_runner_config rc = {.cfg = cfg,
-                              .rest = discord_rest_actor(a->rest),
-                              .analytics = analytics_writer_actor(a->writer),
-                              .mod = a->mod,
-                              .models = a->models};
+    comfy_runner_config rc;
+    comfy_runner_config_from(&rc, cfg);
+    rc.rest = discord_rest_actor(a->rest);
+    rc.analytics = analytics_writer_actor(a->writer);
+    rc.mod = a->mod;
+    rc.models = a->models;
     /* The runner loads the command declarations: a broken one stops the start with its file,
      * key and node named. */
     a->runner = comfy_runner_new(a->sys, &rc, why, sizeof why);

@@ -741,7 +741,7 @@ void metrics_collect_runner(mfmt *out, void *ctx)
     };
     /* One snapshot per server (the runner's lock taken once each), then the families. */
     comfy_runner *r = ctx;
-    comfy_server_info info[FB_CONFIG_MAX_LIST];
+    comfy_servers_info info[FB_CONFIG_MAX_LIST];
     unsigned n = 0;
     while (n < FB_CONFIG_MAX_LIST && comfy_runner_server_get(r, n, &info[n]))
         n++;

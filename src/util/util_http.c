@@ -8,33 +8,39 @@
 
 #include "util/util_curl.h"
 
-typedef struct sink {
-    util_http_res *res;
-    size_t cap, max;
-} sink;
-
 static size_t on_data(char *data, size_t size, size_t n, void *ctx)
 {
-    sink *s = ctx;
-    util_http_res *r = s->res;
+    util_http_body *b = ctx;
     size_t add = size * n;
-    if (r->len + add > s->max) {
-        r->too_large = true;
+    if (b->len + add > b->max) {
+        b->too_large = true;
         return 0; /* aborts the transfer */
     }
-    if (r->len + add + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < r->len + add + 1)
+    if (b->len + add + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + add + 1)
             cap *= 2;
-        char *np = realloc(r->body, cap);
+        char *np = realloc(b->data, cap);
         if (!np) return 0;
-        r->body = np;
-        s->cap = cap;
+        b->data = np;
+        b->cap = cap;
     }
-    memcpy(r->body + r->len, data, add);
-    r->len += add;
-    r->body[r->len] = '\0';
+    memcpy(b->data + b->len, data, add);
+    b->len += add;
+    b->data[b->len] = '\0';
     return add;
+}
+
+void util_http_prepare(CURL *c, const char *url, util_http_body *body, long timeout_ms)
+{
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, UTIL_HTTP_USER_AGENT);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)body->max);
 }
 
 typedef struct cancel_hook {
@@ -64,7 +70,7 @@ int util_http_get(const char *url, const util_http_opts *o, util_http_res *out)
         snprintf(out->error, sizeof out->error, "cannot create a curl handle");
         return -1;
     }
-    sink s = {.res = out, .max = o->max_bytes ? o->max_bytes : 1u << 20};
+    util_http_body body = {.max = o->max_bytes ? o->max_bytes : 1u << 20};
     cancel_hook hook = {.o = o, .res = out};
     struct curl_slist *h = NULL;
     char *auth = NULL;
@@ -75,19 +81,15 @@ int util_http_get(const char *url, const util_http_opts *o, util_http_res *out)
         snprintf(auth, n, "Authorization: %s", o->authorization);
         h = curl_slist_append(h, auth);
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, UTIL_HTTP_USER_AGENT);
+    util_http_prepare(c, url, &body, o->timeout_ms > 0 ? o->timeout_ms : 10000L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 10000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s.max);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &hook);
     CURLcode rc = curl_easy_perform(c);
+    out->body = body.data;
+    out->len = body.len;
+    out->too_large = body.too_large;
     if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     } else {

@@ -203,16 +203,44 @@ void assert_rollups_match_raw(sqlite3 *db)
                               "SELECT ts_ms / 3600000, resolution, COUNT(*) FROM image_stats"
                               " WHERE success = 1 AND resolution <> '' GROUP BY 1, 2"),
                      0);
-    assert_int_equal(sql_diff(db, "SELECT hour, user_id, events FROM hourly_users",
-                              "WITH ev(h, u) AS (SELECT ts_ms / 3600000, user_id FROM command_usage"
-                              "  UNION ALL SELECT ts_ms / 3600000, user_id FROM image_stats"
-                              "  UNION ALL SELECT ts_ms / 3600000, user_id FROM user_activity)"
-                              " SELECT h, u, COUNT(*) FROM ev GROUP BY 1, 2"),
+    assert_int_equal(
+        sql_diff(db,
+                 "SELECT minute, total_commands, total_images, image_ms_sum, total_videos,"
+                 " video_ms_sum, total_buttons FROM minute_stats",
+                 "WITH c AS (SELECT ts_ms / 60000 AS h, SUM(kind = 'command') AS n,"
+                 "  SUM(kind = 'button') AS b FROM command_usage GROUP BY 1),"
+                 " i AS (SELECT ts_ms / 60000 AS h, SUM(success = 1 AND is_video = 0) AS ni,"
+                 "  SUM(CASE WHEN success = 1 AND is_video = 0 THEN IFNULL(generation_ms, 0)"
+                 "   ELSE 0 END) AS mi, SUM(success = 1 AND is_video = 1) AS nv,"
+                 "  SUM(CASE WHEN success = 1 AND is_video = 1 THEN IFNULL(generation_ms, 0)"
+                 "   ELSE 0 END) AS mv FROM image_stats GROUP BY 1),"
+                 " hs AS (SELECT h FROM c UNION SELECT h FROM i"
+                 "  UNION SELECT ts_ms / 60000 FROM user_activity)"
+                 " SELECT hs.h, IFNULL(c.n, 0), IFNULL(i.ni, 0), IFNULL(i.mi, 0), IFNULL(i.nv, 0),"
+                 "  IFNULL(i.mv, 0), IFNULL(c.b, 0)"
+                 " FROM hs LEFT JOIN c ON c.h = hs.h LEFT JOIN i ON i.h = hs.h"),
+        0);
+    assert_int_equal(sql_diff(db, "SELECT minute, command_name, count FROM minute_commands",
+                              "SELECT ts_ms / 60000, command_name, COUNT(*) FROM command_usage"
+                              " WHERE kind = 'command' GROUP BY 1, 2"),
                      0);
-    assert_int_equal(sql_diff(db, "SELECT user_id, first_seen_ms FROM known_users",
+    assert_int_equal(sql_diff(db, "SELECT minute, resolution, count FROM minute_resolutions",
+                              "SELECT ts_ms / 60000, resolution, COUNT(*) FROM image_stats"
+                              " WHERE success = 1 AND resolution <> '' GROUP BY 1, 2"),
+                     0);
+    /* Every user's cumulative count per minute with an event, and its totals. */
+    assert_int_equal(sql_diff(db, "SELECT user_id, minute, cum FROM user_minutes",
+                              "WITH ev(u, m) AS (SELECT user_id, ts_ms / 60000 FROM command_usage"
+                              "  UNION ALL SELECT user_id, ts_ms / 60000 FROM image_stats"
+                              "  UNION ALL SELECT user_id, ts_ms / 60000 FROM user_activity)"
+                              " SELECT u, m, SUM(n) OVER (PARTITION BY u ORDER BY m)"
+                              " FROM (SELECT u, m, COUNT(*) AS n FROM ev GROUP BY u, m)"),
+                     0);
+    assert_int_equal(sql_diff(db,
+                              "SELECT user_id, first_seen_ms, last_minute, events FROM known_users",
                               "WITH ev(u, t) AS (SELECT user_id, ts_ms FROM command_usage"
                               "  UNION ALL SELECT user_id, ts_ms FROM image_stats"
                               "  UNION ALL SELECT user_id, ts_ms FROM user_activity)"
-                              " SELECT u, MIN(t) FROM ev GROUP BY u"),
+                              " SELECT u, MIN(t), MAX(t) / 60000, COUNT(*) FROM ev GROUP BY u"),
                      0);
 }
