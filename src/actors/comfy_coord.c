@@ -430,7 +430,17 @@ static void on_start(comfy_coord *co, comfy_start_msg *m)
 {
     cjob *job = m->job;
     m->job = NULL;
-    if (job) admit(co, job);
+    if (!job) return;
+    /* A job built from a stored result (read back without its declaration) runs the command
+     * as declared now; one whose command no longer exists is refused plainly. */
+    if (!job->decl) job->decl = decl_set_find(co->cfg.cat->decls, job->command);
+    if (!job->decl) {
+        reject_late(co, &job->reply, "This command is no longer offered by this bot.");
+        atomic_fetch_add(&co->n_refused, 1);
+        cjob_free(job);
+        return;
+    }
+    admit(co, job);
 }
 
 static co_record *record_find(comfy_coord *co, uint64_t id)
