@@ -28,6 +28,7 @@
 #include "pg/pg_quota.h"
 #include "util/util_assert.h"
 #include "util/util_rand.h"
+#include "util/util_str.h"
 #include "util/util_utf8.h"
 
 #define RECORDS_MAX 1024
@@ -55,6 +56,9 @@ typedef struct co_job {
     int server;
     uint64_t last_edit_ms;
     uint64_t queued_ms; /* when it joined the waiting line */
+    bool counted;       /* admitted here: holds a slot of the limits (not a taken-over job) */
+    char key[PG_LEASE_KEY_MAX]; /* its lease row (job_keeper.h); "" = not leased */
+    comfy_worker_takeover tko;  /* taken over from a process that died */
 } co_job;
 
 typedef struct co_record {
@@ -208,6 +212,8 @@ static unsigned waiting_position(comfy_coord *co, uint64_t id)
 static void edit_waiting(comfy_coord *co, co_job *c, bool force)
 {
     if (!c->job) return;
+    /* a job this process may no longer hold (paused, database unreachable): no word */
+    if (c->key[0] && !job_keeper_may_speak(co->cfg.keeper, c->key)) return;
     uint64_t now = rt_now_ms();
     if (!force && c->last_edit_ms && now - c->last_edit_ms < co->cfg.progress_ms) return;
     prog_state p;
@@ -229,6 +235,15 @@ static void edit_waiting(comfy_coord *co, co_job *c, bool force)
 /* Fails a waiting job that no server could take (coordinator; the job never had a thread). */
 static void fail_waiting(comfy_coord *co, co_job *c, const char *reason, const char *text)
 {
+    if (c->key[0] && !job_keeper_may_speak(co->cfg.keeper, c->key)) {
+        /* another process may hold it now: it answers, this one only forgets the job */
+        LOG_WARN("comfy", "job %" PRIu64 ": not failed here, its lease is not certain", c->id);
+        job_keeper_finish(co->cfg.keeper, c->key);
+        atomic_fetch_sub(&co->n_waiting, 1);
+        if (c->counted) limits_finish(co, c->user_id);
+        co_remove(co, c->id);
+        return;
+    }
     char full[700];
     cres_error_text(text, full, sizeof full);
     comfy_outcome out;
@@ -239,7 +254,7 @@ static void fail_waiting(comfy_coord *co, co_job *c, const char *reason, const c
     comfy_deliver_start(co->dlv, &out, m);
     atomic_fetch_add(&co->n_failed, 1);
     atomic_fetch_sub(&co->n_waiting, 1);
-    limits_finish(co, c->user_id);
+    if (c->counted) limits_finish(co, c->user_id);
     co_remove(co, c->id);
 }
 
@@ -276,6 +291,7 @@ static void dispatch(comfy_coord *co)
         co_job *c = &co->active[i];
         if (c->running || !c->job) continue;
         comfy_worker_run_msg *m = comfy_worker_run_msg_new(c->job, co->self);
+        m->tko = c->tko;
         if (rt_send(comfy_worker_actor(co->cfg.workers), &m->hdr) != 0) {
             m->job = NULL;
             rt_msg_free(&m->hdr);
@@ -380,6 +396,64 @@ static void limits_finish(comfy_coord *co, uint64_t user_id)
         quota_trouble(co, "release", err);
 }
 
+/* With leases: the job's row, written by the keeper on its own thread (this one never waits). */
+static void lease(comfy_coord *co, co_job *c, const cjob *job)
+{
+    if (!co->cfg.keeper || !job_keeper_key(job->reply.interaction_id, c->key)) return;
+    pg_lease_job row;
+    memset(&row, 0, sizeof row);
+    snprintf(row.key, sizeof row.key, "%s", c->key);
+    row.params = cjob_to_json(job);
+    row.app_id = job->reply.application_id;
+    row.interaction_id = job->reply.interaction_id;
+    snprintf(row.token, sizeof row.token, "%s", job->reply.token ? job->reply.token : "");
+    row.received_ms = job->received_wall_ms;
+    row.user_id = job->origin.user_id;
+    row.guild_id = job->origin.guild_id;
+    row.channel_id = job->origin.channel_id;
+    job_keeper_accept(co->cfg.keeper, &row);
+    free(row.params); /* NULL once moved */
+}
+
+/* A job taken over from a process whose lease expired (job_keeper.h): rebuilt from its row and
+ * put in the waiting line. It was admitted by the process that died, so the limits are not
+ * asked again; what to do with its prompt is the worker's to find out (takeover.h). */
+static void on_takeover(comfy_coord *co, job_keeper_takeover_msg *m)
+{
+    pg_lease_job *row = &m->row;
+    char err[200];
+    uint64_t id = new_job_id(co);
+    cjob *job = cjob_from_json(row->params, id, err, sizeof err);
+    if (!job) {
+        LOG_ERROR("comfy", "job %s taken over but unreadable (%s): dropped", row->key, err);
+        job_keeper_finish(co->cfg.keeper, row->key);
+        return;
+    }
+    job->reply.application_id = row->app_id;
+    job->reply.interaction_id = row->interaction_id;
+    job->reply.token = util_strdup(row->token);
+    job->origin.user_id = row->user_id;
+    job->origin.guild_id = row->guild_id;
+    job->origin.channel_id = row->channel_id;
+    job->received_wall_ms = row->received_ms;
+    LOG_INFO("comfy",
+             "job %" PRIu64 " accepted: taken over (%s, was %s's) by user %" PRIu64
+             " in guild %" PRIu64 " (interaction %" PRIu64 ")",
+             id, pg_lease_state_name(row->state), row->prev_owner, row->user_id, row->guild_id,
+             row->interaction_id);
+    atomic_fetch_add(&co->n_waiting, 1);
+    co_job *c = co_add(co, job);
+    snprintf(c->key, sizeof c->key, "%s", row->key);
+    c->tko.on = true;
+    c->tko.stage = row->state == PG_LEASE_ACCEPTED    ? TAKEOVER_STAGE_ACCEPTED
+                   : row->state == PG_LEASE_SUBMITTED ? TAKEOVER_STAGE_SUBMITTED
+                                                      : TAKEOVER_STAGE_DELIVERING;
+    snprintf(c->tko.server, sizeof c->tko.server, "%s", row->server);
+    snprintf(c->tko.prompt_id, sizeof c->tko.prompt_id, "%s", row->prompt_id);
+    if (co->stopping) return; /* handed back again with the others at the keeper's exit */
+    dispatch(co);
+}
+
 /* Admission of a resolved job (the router has answered its interaction): the limits, then the
  * waiting line. Returns false (and answers) when refused. */
 static bool admit(comfy_coord *co, cjob *job)
@@ -419,7 +493,9 @@ static bool admit(comfy_coord *co, cjob *job)
              job->id, job->command, job->origin.user_id, job->origin.guild_id,
              job->reply.interaction_id, from);
     uint64_t id = job->id;
-    co_add(co, job);
+    co_job *added = co_add(co, job);
+    added->counted = true;
+    lease(co, added, job);
     dispatch(co);
     co_job *c = co_find(co, id);
     if (c && c->job) edit_waiting(co, c, true); /* could not start at once: say where it waits */
@@ -743,12 +819,22 @@ static void record_store(comfy_coord *co, comfy_worker_done_msg *d)
 static void on_done(comfy_coord *co, comfy_worker_done_msg *d)
 {
     co_job *c = co_find(co, d->job->id);
+    char key[PG_LEASE_KEY_MAX] = "";
     if (c) {
-        limits_finish(co, c->user_id);
+        snprintf(key, sizeof key, "%s", c->key);
+        if (c->counted) limits_finish(co, c->user_id);
         co_remove(co, c->id);
     }
     co->idle_workers++;
     atomic_fetch_sub(&co->n_running, 1);
+    if (d->silent) {
+        /* another process answers for it (fenced), or will (handed back: the row stays and the
+         * keeper releases it when it stops) */
+        if (!d->handed_back && key[0]) job_keeper_finish(co->cfg.keeper, key);
+        rt_actor_release(co->self);
+        if (!co->stopping) dispatch(co);
+        return;
+    }
     if (d->success && d->duration_ms) {
         co->avg_job_ms =
             co->avg_job_ms ? (co->avg_job_ms * 7 + d->duration_ms) / 8 : d->duration_ms;
@@ -759,6 +845,7 @@ static void on_done(comfy_coord *co, comfy_worker_done_msg *d)
         d->final = NULL;
     } else {
         comfy_outcome_record(co->cfg.analytics, &d->out, false);
+        if (key[0]) job_keeper_finish(co->cfg.keeper, key);
     }
     rt_actor_release(co->self);
     if (!co->stopping) dispatch(co);
@@ -832,6 +919,9 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
     case MSG_REST_RES:
         on_rest_res(co, (rest_res_msg *)m);
         break;
+    case MSG_JOB_KEEPER_TAKEOVER:
+        on_takeover(co, (job_keeper_takeover_msg *)m);
+        break;
     case RT_MSG_TIMER:
         on_tick(co);
         break;
@@ -877,7 +967,11 @@ static void coord_stop_requested(rt_actor *self, void *state)
             i++;
             continue;
         }
-        if (c->job) {
+        if (c->job && c->key[0]) {
+            /* leased: left to another process (the keeper releases the row at its exit), which
+             * runs it as a job taken over */
+            LOG_INFO("comfy", "job %" PRIu64 " handed back (not started before the stop)", c->id);
+        } else if (c->job) {
             comfy_rest_edit_original(
                 co->cfg.rest, &c->job->reply,
                 reply_edit_text_json("\xe2\x8f\xb9\xef\xb8\x8f The bot is restarting, so this job "
@@ -886,7 +980,7 @@ static void coord_stop_requested(rt_actor *self, void *state)
                 true);
             activity(co, c->user_id, c->guild_id, "job_failed", "{\"reason\":\"shutdown\"}");
         }
-        limits_finish(co, c->user_id);
+        if (c->counted) limits_finish(co, c->user_id);
         atomic_fetch_sub(&co->n_waiting, 1);
         co_remove(co, c->id);
     }
@@ -955,7 +1049,8 @@ comfy_coord *comfy_coord_new(rt_system *sys, const comfy_coord_config *c, char *
     comfy_deliver_config dc = {.self = co->self,
                                .rest = c->rest,
                                .analytics = c->analytics,
-                               .token_valid_ms = c->token_valid_ms};
+                               .token_valid_ms = c->token_valid_ms,
+                               .keeper = c->keeper};
     co->dlv = comfy_deliver_new(&dc);
     return co;
 }

@@ -30,6 +30,7 @@
 #include "actors/comfy_servers.h"
 #include "actors/comfy_worker.h"
 #include "actors/comfy_ws.h"
+#include "actors/job_keeper.h"
 #include "comfy/wf.h"
 #include "fluxbot/runtime.h"
 
@@ -56,6 +57,9 @@ typedef struct comfy_coord_config {
     comfy_ws_opts ws;      /* the websockets, started with the coordinator's thread */
     rt_actor *rest;        /* the discord_rest actor */
     rt_actor *analytics;   /* NULL: no analytics */
+    /* With a postgresql:// db_url: accepted jobs are made durable under leases, and jobs taken
+     * over from dead processes arrive as MSG_JOB_KEEPER_TAKEOVER (job_keeper.h). NULL: none. */
+    job_keeper *keeper;
 } comfy_coord_config;
 
 typedef struct comfy_coord_counters {

@@ -55,6 +55,7 @@ struct comfy_deliver {
     dlv *v;
     unsigned cap, n;
     bool stopping;
+    bool abandoning; /* the stop deadline passed: what is left is handed back, not finished */
     uint64_t stop_deadline_ms;
 #ifdef FB_DEBUG
     util_owner owner; /* the coordinator's thread */
@@ -119,6 +120,11 @@ static dlv *dlv_add(comfy_deliver *d)
 
 static void dlv_done(comfy_deliver *d, dlv *e)
 {
+    /* The job is over for good: its lease row goes (job_keeper.h). Not when abandoned at a stop:
+     * the row is then released to another process, which delivers it again. */
+    char key[PG_LEASE_KEY_MAX];
+    if (d->cfg.keeper && !d->abandoning && job_keeper_key(e->out.reply.interaction_id, key))
+        job_keeper_finish(d->cfg.keeper, key);
     comfy_outcome_clear(&e->out);
     memset(e, 0, sizeof *e);
     d->n--;
@@ -254,6 +260,7 @@ void comfy_deliver_on_result(comfy_deliver *d, const rest_res_msg *res)
 void comfy_deliver_abandon(comfy_deliver *d)
 {
     FB_ASSERT_OWNER(&d->owner);
+    d->abandoning = true;
     for (unsigned i = 0; i < d->cap; i++) {
         dlv *e = &d->v[i];
         if (!e->used) continue;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "actors/comfy_outcome.h"
+#include "actors/job_keeper.h"
 #include "fluxbot/runtime.h"
 #include "msgs/rest.h"
 
@@ -28,6 +29,9 @@ typedef struct comfy_deliver_config {
     rt_actor *analytics; /* NULL: no analytics */
     /* How long an interaction token works; 0 = 15 min. */
     uint64_t token_valid_ms;
+    /* With a postgresql:// db_url: a delivery's end (either way) finishes the job's lease row;
+     * NULL: no leases. */
+    job_keeper *keeper;
 } comfy_deliver_config;
 
 typedef struct comfy_deliver comfy_deliver;

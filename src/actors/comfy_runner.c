@@ -20,14 +20,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actors/comfy_coord.h"
 #include "actors/comfy_events.h"
 #include "actors/comfy_servers.h"
 #include "actors/comfy_worker.h"
+#include "actors/job_keeper.h"
 #include "comfy/cproto.h"
 #include "comfy/dlpol.h"
 #include "fluxbot/log.h"
+#include "pg/pg_conn.h"
 #include "util/util_rand.h"
 
 struct comfy_runner {
@@ -51,6 +54,7 @@ struct comfy_runner {
     comfy_events events; /* websocket events → jobs (comfy_events.h) */
     comfy_worker *workers;
     comfy_coord *coord;
+    job_keeper *keeper; /* postgresql:// db_url: the jobs' leases (job_keeper.h); else NULL */
 };
 
 /* The bot's one websocket clientId: given, or a random UUID. */
@@ -133,6 +137,8 @@ static comfy_worker *make_workers(comfy_runner *r, rt_system *sys, char *err, si
         .events = &r->events,
         .rest = rc->rest,
         .analytics = rc->analytics,
+        .keeper = r->keeper,
+        .token_valid_ms = rc->token_valid_ms,
     };
     return comfy_worker_new(sys, &wc, err, errlen);
 }
@@ -170,6 +176,7 @@ static comfy_coord *make_coord(comfy_runner *r, rt_system *sys, char *err, size_
                .ping_secs = rc->ws_ping_secs},
         .rest = rc->rest,
         .analytics = rc->analytics,
+        .keeper = r->keeper,
     };
     return comfy_coord_new(sys, &cc, err, errlen);
 }
@@ -204,6 +211,25 @@ comfy_runner *comfy_runner_new(rt_system *sys, const comfy_runner_config *rc, ch
         return NULL;
     }
     make_client_id(r, rc->client_id);
+    /* the keeper first: it stops after the pool and the coordinator, so their last finishes
+     * are written and the rows of the jobs they leave are handed to the other processes */
+    if (pg_is_url(cfg->db_url)) {
+        char host[64] = "host", owner[PG_LEASE_OWNER_MAX];
+        gethostname(host, sizeof host - 1);
+        snprintf(owner, sizeof owner, "%.60s:%ld:%016" PRIx64, host, (long)getpid(),
+                 util_rand_u64());
+        job_keeper_config kc = {.url = cfg->db_url,
+                                .owner = owner,
+                                .lease_ms = (unsigned)cfg->job_lease_ms,
+                                .takeover_batch = threads_of(cfg),
+                                .lane_capacity = lanes_of(cfg)};
+        r->keeper = job_keeper_new(sys, &kc);
+        if (!r->keeper) {
+            snprintf(err, errlen, "comfy: db_url is not a usable postgresql:// URL");
+            comfy_runner_free(r);
+            return NULL;
+        }
+    }
     /* the pool before the coordinator, which hands it jobs: the system stops them in reverse */
     r->workers = make_workers(r, sys, err, errlen);
     r->coord = r->workers ? make_coord(r, sys, err, errlen) : NULL;
@@ -212,6 +238,7 @@ comfy_runner *comfy_runner_new(rt_system *sys, const comfy_runner_config *rc, ch
         return NULL;
     }
     r->events.notify = comfy_coord_actor(r->coord);
+    job_keeper_set_target(r->keeper, comfy_coord_actor(r->coord));
     LOG_INFO("comfy", "%u ComfyUI server(s), %u runner thread(s), %u resolution(s), %u LoRA(s)",
              r->srv.n, threads_of(cfg), r->ratios.count, r->loras.count);
     return r;
@@ -290,6 +317,7 @@ void comfy_runner_free(comfy_runner *r)
     if (!r) return;
     comfy_coord_free(r->coord); /* stops the websockets: no callback into events after this */
     comfy_worker_free(r->workers);
+    job_keeper_free(r->keeper);
     comfy_events_destroy(&r->events);
     loras_free(&r->loras);
     for (unsigned i = 0; i < r->nswapped; i++) {

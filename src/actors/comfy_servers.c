@@ -96,6 +96,20 @@ int comfy_servers_acquire(comfy_servers *t, int exclude, bool allow_excluded)
     return s;
 }
 
+int comfy_servers_find(const comfy_servers *t, const char *url)
+{
+    for (unsigned i = 0; url && i < t->n; i++)
+        if (strcmp(t->v[i].url, url) == 0) return (int)i;
+    return -1;
+}
+
+void comfy_servers_take(comfy_servers *t, unsigned s)
+{
+    pthread_mutex_lock(&t->mu);
+    t->v[s].pick.assigned++;
+    pthread_mutex_unlock(&t->mu);
+}
+
 void comfy_servers_submitted(comfy_servers *t, unsigned s, int delta)
 {
     pthread_mutex_lock(&t->mu);

@@ -54,6 +54,11 @@ const char *comfy_servers_url(const comfy_servers *t, unsigned s);
 const char *comfy_servers_label(const comfy_servers *t, unsigned s);
 /* The server for a job (its assigned count raised), or -1 when none is usable. */
 int comfy_servers_acquire(comfy_servers *t, int exclude, bool allow_excluded);
+/* The index of the server whose base URL is url, or -1 (a taken-over job's server may not be
+ * one of this process's). */
+int comfy_servers_find(const comfy_servers *t, const char *url);
+/* Assigns a job to server s, whatever its load (a taken-over job whose prompt is there). */
+void comfy_servers_take(comfy_servers *t, unsigned s);
 void comfy_servers_submitted(comfy_servers *t, unsigned s, int delta);
 void comfy_servers_release(comfy_servers *t, unsigned s);
 bool comfy_servers_up(comfy_servers *t, unsigned s);

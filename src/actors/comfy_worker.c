@@ -34,6 +34,11 @@
 
 #define EVENT_BATCH 64
 #define WAIT_SLICE_MS 200
+#define TOKEN_VALID_DEFAULT_MS (15ULL * 60 * 1000)
+#define DURABLE_WAIT_MS 3000ULL /* the keeper's statement timeout (job_keeper_config) */
+/* A taken-over job is worth running only while this much of its token's life is left: enough
+ * to fetch a finished result and edit the message. */
+#define TAKEOVER_RESERVE_MS 30000ULL
 
 static _Thread_local comfy_http *tls_http;
 static _Thread_local unsigned tls_worker; /* this worker's index: names its upload slots */
@@ -78,6 +83,8 @@ typedef enum outcome {
     OUT_LOST,        /* resubmit on another server (once) */
     OUT_INTERRUPTED, /* by the operator on ComfyUI */
     OUT_STOPPED,     /* the bot is stopping */
+    OUT_FENCED,      /* another process took the job over: drop it without a word */
+    OUT_HANDED_BACK, /* the bot is stopping: the job is left to another process (its lease) */
     OUT_CONTINUE,    /* follow()'s steps: no outcome yet */
 } outcome;
 
@@ -104,6 +111,11 @@ typedef struct jctx {
     cproto_history hist;
     char fail_text[700];
     char fail_reason[64];
+    /* leases (job_keeper.h): the job's key ("" = not leased), and a taken-over job's origin */
+    char key[PG_LEASE_KEY_MAX];
+    comfy_worker_takeover tko;
+    bool polled; /* a prompt another process submitted: its events come to that process's
+                    websocket, so it is followed by asking /history and /queue */
 } jctx;
 
 static const char *kind_label(const cjob *j)
@@ -149,9 +161,49 @@ static void progress(jctx *x)
         if (x->prog.phase != x->last_status_phase) send_status(x);
         return;
     }
+    if (x->key[0] && !job_keeper_may_speak(r->cfg.keeper, x->key)) {
+        /* not sure the job is still this process's (a pause, a database outage): say nothing */
+        atomic_fetch_add(&r->n_suppressed, 1);
+        return;
+    }
     comfy_rest_edit_original(r->cfg.rest, &x->job->reply, reply_edit_text_json(text, false), false);
     atomic_fetch_add(&r->n_edits, 1);
     send_status(x);
+}
+
+/* The job is another process's now (its keeper said so at a renewal or a fenced change). When
+ * the lease is not known to be current (this process was paused, or the database did not
+ * answer), waits for the keeper's next renewal, at most a lease, to know which. */
+static bool fenced(jctx *x)
+{
+    comfy_worker *r = x->r;
+    if (!x->key[0]) return false;
+    uint64_t until = rt_now_ms() + job_keeper_lease_ms(r->cfg.keeper);
+    while (!job_keeper_lost(r->cfg.keeper, x->key)) {
+        if (job_keeper_may_speak(r->cfg.keeper, x->key) || rt_now_ms() >= until) return false;
+        util_sleep_ms(50);
+    }
+    return true;
+}
+
+/* Before a job goes to ComfyUI its row is written (job_keeper_settled): a job running on a
+ * server without a row would be lost with this process. The keeper's one statement is bounded
+ * by its timeout; this wait by twice that, then the job runs as in one process. */
+static void wait_durable(jctx *x)
+{
+    if (!x->key[0]) return;
+    uint64_t until = rt_now_ms() + 2 * DURABLE_WAIT_MS;
+    while (!job_keeper_settled(x->r->cfg.keeper, x->key) && rt_now_ms() < until)
+        util_sleep_ms(2);
+}
+
+/* The rt_now_ms() time the job's interaction token stops working. */
+static uint64_t token_deadline(const jctx *x)
+{
+    uint64_t valid = x->r->cfg.token_valid_ms ? x->r->cfg.token_valid_ms : TOKEN_VALID_DEFAULT_MS;
+    uint64_t wall = rt_wall_ms(), now = rt_now_ms();
+    uint64_t end = x->job->received_wall_ms + valid;
+    return end > wall ? now + (end - wall) : now;
 }
 
 static bool past_stop_deadline(comfy_worker *r)
@@ -372,6 +424,9 @@ static outcome submit(jctx *x)
              x->resubmitted ? " (resubmitted)" : "");
     comfy_servers_submitted(r->cfg.srv, (unsigned)x->server, +1);
     x->submitted = true;
+    if (x->key[0])
+        job_keeper_submitted(r->cfg.keeper, x->key,
+                             comfy_servers_url(r->cfg.srv, (unsigned)x->server), x->pid);
     return OUT_OK;
 }
 
@@ -628,6 +683,34 @@ static outcome check_silence(jctx *x, follow_state *fs, bool ws_up, uint64_t now
     return vanished(x, fs);
 }
 
+/* A prompt another process submitted (taken over): its events go to that process's websocket,
+ * so it is followed by asking /history and /queue every reconcile_poll_ms. A server that does
+ * not answer for stall_ms loses the job (resubmitted); a prompt still running when the token is
+ * about to die ends the job as too late. */
+static outcome poll_taken(jctx *x, follow_state *fs, uint64_t now)
+{
+    comfy_worker *r = x->r;
+    if (!x->polled || now < fs->next_reconcile) return OUT_CONTINUE;
+    fs->next_reconcile = now + r->cfg.reconcile_poll_ms;
+    if (now + TAKEOVER_RESERVE_MS / 3 >= token_deadline(x)) {
+        set_fail(x, "too_late",
+                 "This job could not be finished within Discord's 15 minutes for an answer. "
+                 "Please run the command again.");
+        return OUT_FAILED;
+    }
+    rec_state st = reconcile(x);
+    if (st == REC_DONE) return from_history(x);
+    if (st == REC_ABSENT) return OUT_LOST;
+    if (st == REC_ERROR) {
+        if (!fs->trouble_since) fs->trouble_since = now;
+        return now - fs->trouble_since >= r->cfg.stall_ms ? OUT_LOST : OUT_CONTINUE;
+    }
+    fs->trouble_since = 0;
+    fs->last_event = now;
+    if (st == REC_RUNNING) note_started(x);
+    return OUT_CONTINUE;
+}
+
 /* Follows the prompt until it ends, is lost, or the bot stops: each turn waits for events, then
  * runs the named checks in order; the first that reaches an outcome ends the job's run. */
 static outcome follow(jctx *x)
@@ -637,6 +720,11 @@ static outcome follow(jctx *x)
     follow_state fs = {.last_event = rt_now_ms()};
     fs.next_queue_poll = fs.last_event;
     for (;;) {
+        if (x->key[0] && job_keeper_lost(r->cfg.keeper, x->key)) return OUT_FENCED;
+        if (past_stop_deadline(r) && x->key[0]) {
+            /* the prompt goes on, and another process follows it once the lease is released */
+            return OUT_HANDED_BACK;
+        }
         if (past_stop_deadline(r)) {
             interrupt_prompt(x);
             set_fail(x, "shutdown",
@@ -650,6 +738,7 @@ static outcome follow(jctx *x)
         if (link_changed) fs.need_reconcile = fs.link_ever_changed = true;
         outcome oc = apply_events(x, &fs, evs, n, now);
         bool ws_up = comfy_servers_up(r->cfg.srv, (unsigned)x->server);
+        if (oc == OUT_CONTINUE) oc = poll_taken(x, &fs, now);
         if (oc == OUT_CONTINUE) oc = reconcile_link(x, &fs, ws_up, now);
         if (oc == OUT_CONTINUE) oc = poll_position(x, &fs, ws_up, now);
         if (oc == OUT_CONTINUE) oc = check_silence(x, &fs, ws_up, now);
@@ -904,6 +993,7 @@ static outcome generate(jctx *x)
     comfy_worker *r = x->r;
     int exclude = -1;
     for (;;) {
+        if (fenced(x)) return OUT_FENCED; /* never submit another process's job */
         x->server = pick_server(x, exclude);
         if (x->server < 0) {
             if (x->unanswered)
@@ -942,6 +1032,74 @@ static outcome generate(jctx *x)
     }
 }
 
+/* A job taken over from a process whose lease expired: takeover_decide says, from its row and
+ * what its server answers for its prompt, whether the result is fetched from history, the
+ * prompt followed, or the job run again from its parameters. */
+static outcome resume(jctx *x)
+{
+    comfy_worker *r = x->r;
+    const comfy_worker_takeover *t = &x->tko;
+    int s = t->server[0] ? comfy_servers_find(r->cfg.srv, t->server) : -1;
+    takeover_facts f = {.stage = t->stage,
+                        .has_prompt = t->prompt_id[0] != '\0',
+                        .server_known = s >= 0,
+                        .server = TAKEOVER_NOT_ASKED,
+                        .now_ms = rt_wall_ms(),
+                        .received_ms = x->job->received_wall_ms,
+                        .token_valid_ms =
+                            r->cfg.token_valid_ms ? r->cfg.token_valid_ms : TOKEN_VALID_DEFAULT_MS,
+                        .reserve_ms = TAKEOVER_RESERVE_MS};
+    takeover_action a = takeover_decide(&f);
+    rec_state st = REC_ERROR;
+    if (a == TAKEOVER_ASK) {
+        x->server = s;
+        comfy_servers_take(r->cfg.srv, (unsigned)s);
+        snprintf(x->pid, sizeof x->pid, "%s", t->prompt_id);
+        comfy_events_register(r->cfg.events, (unsigned)s, x->pid, x->chan);
+        comfy_servers_submitted(r->cfg.srv, (unsigned)s, +1);
+        x->submitted = true;
+        st = reconcile(x);
+        f.server = st == REC_DONE                           ? TAKEOVER_IN_HISTORY
+                   : st == REC_PENDING || st == REC_RUNNING ? TAKEOVER_IN_QUEUE
+                   : st == REC_ABSENT                       ? TAKEOVER_ABSENT
+                                                            : TAKEOVER_NO_ANSWER;
+        f.now_ms = rt_wall_ms();
+        a = takeover_decide(&f);
+    }
+    LOG_INFO("comfy", "job %" PRIu64 " (taken over, prompt %s on %s): %s", x->job->id,
+             t->prompt_id[0] ? t->prompt_id : "none",
+             s >= 0 ? comfy_servers_label(r->cfg.srv, (unsigned)s) : "no server of ours",
+             takeover_action_name(a));
+    switch (a) {
+    case TAKEOVER_FETCH:
+        return from_history(x);
+    case TAKEOVER_FOLLOW: {
+        x->polled = true;
+        if (st == REC_RUNNING) note_started(x);
+        progress(x);
+        outcome oc = follow(x);
+        x->polled = false;
+        if (oc != OUT_LOST) return oc;
+        break;
+    }
+    case TAKEOVER_TOO_LATE:
+        set_fail(x, "too_late",
+                 "This job was interrupted when the bot process running it stopped, and it "
+                 "could not be finished within Discord's 15 minutes for an answer. Please run "
+                 "the command again.");
+        return OUT_FAILED;
+    default:
+        break;
+    }
+    /* gone from its server (or never there): run again from the stored parameters */
+    release_server(x);
+    atomic_fetch_add(&r->n_resubmitted, 1);
+    x->prog.resubmitted = true;
+    prog_set_phase(&x->prog, PROG_PREPARING, rt_now_ms());
+    if (!fetch_inputs(x)) return OUT_FAILED;
+    return generate(x);
+}
+
 /* Counters and timings of a finished job (either outcome). */
 static void count_finished(comfy_worker *r, const cjob *job, bool ok, uint64_t ms)
 {
@@ -974,9 +1132,12 @@ static void job_cleanup(jctx *x)
 }
 
 /* The job's context on this thread: no server yet, a fresh channel, the clock started. */
-static void job_begin(jctx *x, comfy_worker *r, comfy_http *http, cjob *job, rt_actor *reply_to)
+static void job_begin(jctx *x, comfy_worker *r, comfy_http *http, cjob *job, rt_actor *reply_to,
+                      const comfy_worker_takeover *tko)
 {
     memset(x, 0, sizeof *x);
+    if (r->cfg.keeper) job_keeper_key(job->reply.interaction_id, x->key);
+    if (tko) x->tko = *tko;
     x->r = r;
     x->http = http;
     x->job = job;
@@ -996,8 +1157,13 @@ static outcome job_run(jctx *x, comfy_worker_done_msg *done, rest_req_msg **fina
         set_fail(x, "workflow", "/%s is not set up on this bot.", x->job->command);
         return OUT_FAILED;
     }
+    if (fenced(x)) return OUT_FENCED;
+    wait_durable(x);
     progress(x);
-    if (fetch_inputs(x)) oc = generate(x);
+    if (x->tko.on)
+        oc = resume(x);
+    else if (fetch_inputs(x))
+        oc = generate(x);
     if (oc == OUT_INTERRUPTED)
         set_fail(x, "interrupted", "The generation was interrupted on the ComfyUI server.");
     if (oc == OUT_OK && !(* final = deliver(x, done))) oc = OUT_FAILED;
@@ -1006,10 +1172,21 @@ static outcome job_run(jctx *x, comfy_worker_done_msg *done, rest_req_msg **fina
 
 /* One log line for the job's end: a failure on ComfyUI's side is a warning (the operator has
  * something to look at), one of the user's or the bot's an info. */
-static void job_report(const jctx *x, bool ok, uint64_t ms)
+static void job_report(const jctx *x, outcome oc, uint64_t ms)
 {
     const char *why = x->fail_reason;
-    if (ok) {
+    bool ok = oc == OUT_OK;
+    if (oc == OUT_FENCED) {
+        LOG_WARN("comfy",
+                 "job %" PRIu64 " dropped after %" PRIu64 " ms: another process took it over "
+                 "(this one was paused or cut off from the database) and answers the user",
+                 x->job->id, ms);
+    } else if (oc == OUT_HANDED_BACK) {
+        LOG_INFO("comfy",
+                 "job %" PRIu64 " handed back after %" PRIu64 " ms: the bot is stopping; "
+                 "another process follows its prompt",
+                 x->job->id, ms);
+    } else if (ok) {
         LOG_INFO("comfy", "job %" PRIu64 " finished in %" PRIu64 " ms", x->job->id, ms);
     } else if (!strcmp(why, "node_error") || !strcmp(why, "interrupted") ||
                !strcmp(why, "no_output") || !strcmp(why, "lost") || !strcmp(why, "cancelled")) {
@@ -1022,10 +1199,14 @@ static void job_report(const jctx *x, bool ok, uint64_t ms)
 }
 
 /* Hands the job, its outcome and its final edit back to whoever sent it. */
-static void job_end(jctx *x, comfy_worker_done_msg *done, bool ok, uint64_t ms, rest_req_msg *final)
+static void job_end(jctx *x, comfy_worker_done_msg *done, outcome oc, uint64_t ms,
+                    rest_req_msg *final)
 {
     cjob *job = x->job;
-    count_finished(x->r, job, ok, ms);
+    bool ok = oc == OUT_OK;
+    done->silent = oc == OUT_FENCED || oc == OUT_HANDED_BACK;
+    done->handed_back = oc == OUT_HANDED_BACK;
+    if (!done->silent) count_finished(x->r, job, ok, ms);
     /* recorded by the coordinator once the final message's fate is known */
     comfy_outcome_fill(&done->out, job, ok, ms, ok ? NULL : x->fail_reason,
                        ok ? NULL : x->fail_text);
@@ -1037,18 +1218,28 @@ static void job_end(jctx *x, comfy_worker_done_msg *done, bool ok, uint64_t ms, 
     if (rt_send_spill(x->reply_to, &done->hdr) != 0) rt_msg_free(&done->hdr);
 }
 
-static void run_job(comfy_worker *r, comfy_http *http, cjob *job, rt_actor *reply_to)
+static void run_job(comfy_worker *r, comfy_http *http, cjob *job, rt_actor *reply_to,
+                    const comfy_worker_takeover *tko)
 {
     jctx x;
-    job_begin(&x, r, http, job, reply_to);
+    job_begin(&x, r, http, job, reply_to, tko);
     comfy_worker_done_msg *done = comfy_worker_done_msg_new(NULL);
     rest_req_msg *final = NULL;
-    bool ok = job_run(&x, done, &final) == OUT_OK;
+    outcome oc = job_run(&x, done, &final);
+    /* The fence before the final message: of this process and one that took the job over,
+     * only the holder of the current generation is cleared to deliver (job_keeper.h). */
+    if (oc != OUT_FENCED && oc != OUT_HANDED_BACK && x.key[0] &&
+        !job_keeper_claim(r->cfg.keeper, x.key, token_deadline(&x)))
+        oc = OUT_FENCED;
     uint64_t ms = rt_now_ms() - x.t0;
-    if (!ok)
+    if (oc == OUT_FENCED || oc == OUT_HANDED_BACK) {
+        if (final) rt_msg_free(&final->hdr);
+        final = NULL;
+    } else if (oc != OUT_OK) {
         final = comfy_rest_edit_original_req(&job->reply, reply_edit_text_json(x.fail_text, true));
-    job_report(&x, ok, ms);
-    job_end(&x, done, ok, ms, final);
+    }
+    job_report(&x, oc, ms);
+    job_end(&x, done, oc, ms, final);
 }
 
 static void worker_on_message(rt_actor *self, void *state, rt_msg *m)
@@ -1062,10 +1253,11 @@ static void worker_on_message(rt_actor *self, void *state, rt_msg *m)
     comfy_worker_run_msg *rm = (comfy_worker_run_msg *)m;
     cjob *job = rm->job;
     rt_actor *reply_to = rm->reply_to;
+    comfy_worker_takeover tko = rm->tko;
     rm->job = NULL;
     rt_msg_free(m);
     if (job && reply_to)
-        run_job(r, tls_http, job, reply_to);
+        run_job(r, tls_http, job, reply_to, &tko);
     else
         cjob_free(job);
 }

@@ -25,10 +25,12 @@
 #include "actors/comfy_events.h"
 #include "actors/comfy_outcome.h"
 #include "actors/comfy_servers.h"
+#include "actors/job_keeper.h"
 #include "comfy/dlpol.h"
 #include "comfy/imgchk.h"
 #include "comfy/cjob.h"
 #include "comfy/prog.h"
+#include "comfy/takeover.h"
 #include "comfy/wf.h"
 #include "fluxbot/runtime.h"
 #include "msgs/rest.h"
@@ -39,10 +41,19 @@ enum {
     MSG_COMFY_WORKER_STATUS = 312, /* worker → the job's reply_to: comfy_worker_status_msg */
 };
 
+/* A job taken over from a process whose lease expired (job_keeper.h): where its prompt was. */
+typedef struct comfy_worker_takeover {
+    bool on;
+    takeover_stage stage;
+    char server[PG_LEASE_SERVER_MAX]; /* ComfyUI base URL; "" when never submitted */
+    char prompt_id[CPROTO_ID_MAX];
+} comfy_worker_takeover;
+
 typedef struct comfy_worker_run_msg {
     rt_msg hdr;
     cjob *job;          /* owned by the message until taken (set to NULL) */
     rt_actor *reply_to; /* gets the job's status and done messages */
+    comfy_worker_takeover tko;
 } comfy_worker_run_msg;
 
 typedef struct comfy_worker_done_msg {
@@ -55,6 +66,10 @@ typedef struct comfy_worker_done_msg {
     comfy_outcome out;   /* owned */
     rest_req_msg *final; /* owned: the final edit (result or failure), sent by the coordinator
                             once it has the job's record, so the buttons work at once */
+    /* Nothing is said or recorded for the job here: it is another process's now (fenced), or
+     * it was handed back because this process is stopping (its row stays for a taker). */
+    bool silent;
+    bool handed_back;
 } comfy_worker_done_msg;
 
 typedef struct comfy_worker_status_msg {
@@ -85,6 +100,9 @@ typedef struct comfy_worker_config {
     comfy_events *events;     /* the event registry (comfy_events.h) */
     rt_actor *rest;           /* the discord_rest actor */
     rt_actor *analytics;      /* NULL: no analytics */
+    /* With a postgresql:// db_url: the jobs' leases (job_keeper.h); NULL: one process only. */
+    job_keeper *keeper;
+    uint64_t token_valid_ms; /* how long an interaction token works; 0 = 15 min */
 } comfy_worker_config;
 
 typedef struct comfy_worker_counters {

@@ -155,6 +155,9 @@ static const key_def keys[] = {
            "Processes given the same URL pace their gateway IDENTIFYs together and share the job "
            "limits. A plain path "
            "here is the SQLite database (as db_path)."),
+    I(job_lease_ms, "FLUXBOT_JOB_LEASE_MS", 1000, 600000, "10000",
+      "With a postgresql:// db_url: accepted jobs are rows under a lease each process renews; "
+      "another process takes over the jobs of one that stopped renewing this long ago."),
     I(analytics_batch_max, NULL, 1, 100000, "512", "Events per analytics transaction, at most."),
     I(analytics_flush_ms, NULL, 1, 60000, "200", "Longest an accepted event waits for its commit."),
     S(log_level, "FLUXBOT_LOG_LEVEL", "info", "error, warn, info, debug or trace."),

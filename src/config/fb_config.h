@@ -77,6 +77,8 @@ typedef struct fb_config {
     char db_path[FB_CONFIG_STR];
     char db_url[FB_CONFIG_STR]; /* secret (may hold a password): "" or postgresql://...; a plain
                              path given here was moved into db_path by fb_config_load */
+    int64_t job_lease_ms;       /* with a postgresql:// db_url: a dead process's jobs are taken over
+                                   this long after its last lease renewal */
     int64_t analytics_batch_max;
     int64_t analytics_flush_ms;
 

@@ -56,6 +56,7 @@ typedef struct fr_ix {
     int64_t ack_ms;
     bool late;
     unsigned edits, followups;
+    unsigned file_edits; /* of edits: multipart, with files */
     bool deleted;
     cJSON *original;     /* the @original message object */
     uint64_t source_msg; /* component: the message the component is on (0 = unknown) */
@@ -955,6 +956,7 @@ static void route_webhook(fake_rest *f, fr_pss *p, fake_rest_request *r, const f
         }
         message_apply(f, x->original, body, multipart ? r : NULL);
         x->edits++;
+        if (multipart) x->file_edits++;
         resp_cjson(p, 200, x->original);
     } else {
         cJSON *m = message_new(f, x->channel_id);
@@ -1642,6 +1644,7 @@ bool fake_rest_interaction_state(fake_rest *f, uint64_t id, fake_rest_ix_state *
         out->ack_ms = x->ack_type ? x->ack_ms : -1;
         out->late = x->late;
         out->edits = x->edits;
+        out->file_edits = x->file_edits;
         out->followups = x->followups;
         out->original_deleted = x->deleted;
         out->original_json = x->original ? cJSON_PrintUnformatted(x->original) : NULL;

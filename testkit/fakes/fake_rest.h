@@ -74,12 +74,14 @@ void fake_rest_register_interaction(fake_rest *f, uint64_t id, const char *token
 
 typedef struct fake_rest_ix_state {
     bool known;
-    unsigned callbacks; /* callback POSTs received (accepted or not) */
-    int ack_type;       /* callback type of the accepted ack, 0 if none */
-    int64_t ack_ms;     /* ms from registration to the accepted ack, -1 if none */
-    bool late;          /* a callback arrived after the deadline */
-    unsigned edits;     /* PATCH @original accepted */
-    unsigned followups; /* POST follow-ups accepted */
+    unsigned callbacks;  /* callback POSTs received (accepted or not) */
+    int ack_type;        /* callback type of the accepted ack, 0 if none */
+    int64_t ack_ms;      /* ms from registration to the accepted ack, -1 if none */
+    bool late;           /* a callback arrived after the deadline */
+    unsigned edits;      /* PATCH @original accepted */
+    unsigned file_edits; /* of those, multipart (a result with its file): a job delivered twice
+                            to one interaction shows here as 2 */
+    unsigned followups;  /* POST follow-ups accepted */
     bool original_deleted;
     char *original_json; /* malloc'd copy of the current @original message, or NULL */
 } fake_rest_ix_state;
