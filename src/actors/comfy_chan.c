@@ -36,6 +36,7 @@ void comfy_chan_free(comfy_chan *c)
 
 bool comfy_chan_take_image(comfy_chan *c, char node[CPROTO_ID_MAX], uint8_t **data, size_t *len)
 {
+    FB_OWNER_ENTER(&c->consumer);
     pthread_mutex_lock(&c->mu);
     bool have = c->img != NULL;
     if (have) {
@@ -46,6 +47,7 @@ bool comfy_chan_take_image(comfy_chan *c, char node[CPROTO_ID_MAX], uint8_t **da
         c->img_len = 0;
     }
     pthread_mutex_unlock(&c->mu);
+    FB_OWNER_LEAVE(&c->consumer);
     return have;
 }
 
@@ -75,6 +77,7 @@ static void push_locked(comfy_chan *c, const cproto_event *e)
 unsigned comfy_chan_wait(comfy_chan *c, cproto_event *out, unsigned max, uint64_t timeout_ms,
                          bool *reconcile)
 {
+    FB_OWNER_ENTER(&c->consumer);
     pthread_mutex_lock(&c->mu);
     if (c->n == 0 && !c->reconcile && timeout_ms > 0) {
         struct timespec ts = util_deadline(CLOCK_MONOTONIC, timeout_ms);
@@ -93,6 +96,7 @@ unsigned comfy_chan_wait(comfy_chan *c, cproto_event *out, unsigned max, uint64_
         c->reconcile = false;
     }
     pthread_mutex_unlock(&c->mu);
+    FB_OWNER_LEAVE(&c->consumer);
     return k;
 }
 

@@ -8,6 +8,8 @@
  * worker side never holds its channel's mutex while it calls into comfy_events, so the two can
  * never deadlock. A full queue drops the oldest non-terminal event and counts it (the worker
  * reconciles through /history), so a slow worker never blocks the websocket thread.
+ * One consumer at a time (asserted in debug builds): two would split a job's events between
+ * them, and the one that missed the terminal event would wait out the stall timeout.
  */
 #ifndef FLUXBOT_COMFY_CHAN_H
 #define FLUXBOT_COMFY_CHAN_H
@@ -18,6 +20,7 @@
 #include <stdint.h>
 
 #include "comfy/cproto.h"
+#include "util/util_assert.h"
 
 typedef struct comfy_chan {
     pthread_mutex_t mu;
@@ -32,6 +35,9 @@ typedef struct comfy_chan {
     uint8_t *img;
     size_t img_len;
     char img_node[CPROTO_ID_MAX];
+#ifdef FB_DEBUG
+    util_owner consumer; /* the thread inside comfy_chan_wait / _take_image (one at a time) */
+#endif
 } comfy_chan;
 
 comfy_chan *comfy_chan_new(unsigned cap);

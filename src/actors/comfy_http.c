@@ -2,6 +2,7 @@
  * set up by util_http_prepare (capped body, User-Agent, protocols), as util_http_get's are. */
 #include "actors/comfy_http.h"
 #include "util/util_curl.h"
+#include "util/util_assert.h"
 #include "util/util_http.h"
 #include "fluxbot/runtime.h"
 
@@ -15,6 +16,9 @@ struct comfy_http {
     CURL *curl;
     long connect_ms;  /* 0: 5000 */
     CURLcode last_rc; /* of the latest transfer, to say why a download failed */
+#ifdef FB_DEBUG
+    util_owner user; /* the thread inside a transfer (one at a time, see comfy_http.h) */
+#endif
 };
 
 void comfy_http_global_init(void)
@@ -57,6 +61,7 @@ void comfy_http_res_free(comfy_http_res *r)
 static int perform_opt(comfy_http *h, const char *url, size_t max, long timeout_ms,
                        struct curl_slist *headers, bool follow, comfy_http_res *out)
 {
+    FB_OWNER_ENTER(&h->user);
     memset(out, 0, sizeof *out);
     util_http_body body = {.max = max};
     CURL *c = h->curl;
@@ -82,6 +87,7 @@ static int perform_opt(comfy_http *h, const char *url, size_t max, long timeout_
     if (ct) snprintf(out->content_type, sizeof out->content_type, "%s", ct);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    FB_OWNER_LEAVE(&h->user);
     if (rc == CURLE_FILESIZE_EXCEEDED) out->too_large = true;
     if (!out->body) {
         out->body = calloc(1, 1);

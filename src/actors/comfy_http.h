@@ -3,7 +3,12 @@
  * connections to a ComfyUI server are kept alive): JSON GET/POST, multipart image upload, and
  * bounded downloads (Discord attachments, ComfyUI /view). Every response body is capped; a body
  * over the cap fails the call instead of filling memory. No Origin header is ever sent (ComfyUI
- * refuses loopback requests whose Origin differs from Host).
+ * refuses loopback requests whose Origin differs from Host). Each transfer is set up by
+ * util_http_prepare (util_http.h): the same capped body and User-Agent as every bounded GET.
+ *
+ * Threads: a comfy_http is used by one thread at a time (the worker that created it, in the
+ * bot): a libcurl easy handle shared by two transfers at once corrupts both, so this is asserted
+ * in debug builds. comfy_http_global_init may be called from any thread.
  */
 #ifndef FLUXBOT_COMFY_HTTP_H
 #define FLUXBOT_COMFY_HTTP_H

@@ -1,10 +1,17 @@
 /*
  * The runner's websockets: one connection per ComfyUI server for the whole bot, all with the
  * same clientId, serviced by one libwebsockets thread. Frames are reassembled (bounded), parsed
- * with comfy_proto and handed to the runner's callback on this thread; the runner routes them
+ * with cproto and handed to the runner's callback on this thread; the runner routes them
  * by prompt_id. Dropped or refused connections are retried with exponential backoff (1 s → 15 s,
  * jittered); lws pings idle sockets and hangs up on silence, so a zombie socket is noticed.
  * Callbacks never run after comfy_ws_stop has begun.
+ *
+ * Threads: comfy_ws_start and comfy_ws_stop on the owner's thread (the coordinator starts it
+ * with its own thread and its free stops it); every callback runs on the lws thread, one at a
+ * time, so the callbacks' context (comfy_events) may keep per-socket state without a lock for
+ * it. A callback must not block: one thread services every server, so a blocked callback stops
+ * every job's events (and the pings, so the sockets are dropped). The websocket knows only its
+ * callbacks, never the coordinator or the workers.
  */
 #ifndef FLUXBOT_COMFY_WS_H
 #define FLUXBOT_COMFY_WS_H
