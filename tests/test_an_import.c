@@ -298,6 +298,16 @@ static void test_cli_summary_and_refusals(void **state)
     assert_int_equal(an_cli_import(4, argv2, out, err), 1);
     char *argv3[] = {"import-analytics", NULL};
     assert_int_equal(an_cli_import(1, argv3, out, err), 2);
+    /* The import writes SQLite only: a PostgreSQL destination is refused, with the reason. */
+    char *argv4[] = {"import-analytics", "--db", "postgresql:///fluxbot", other, NULL};
+    FILE *err4 = tmpfile();
+    assert_int_equal(an_cli_import(4, argv4, out, err4), 2);
+    char said[512] = "";
+    rewind(err4);
+    size_t got = fread(said, 1, sizeof said - 1, err4);
+    said[got] = 0;
+    assert_non_null(strstr(said, "give --db FILE"));
+    fclose(err4);
     fclose(out);
     fclose(err);
 }

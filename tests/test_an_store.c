@@ -1,17 +1,22 @@
-/* The analytics store on real SQLite files: schema and migrations, open failures, batched
- * writes keeping the rollups equal to the raw tables, resets by sequence number. */
+/* The analytics store on real SQLite files: schema and migrations, open failures; and on both
+ * engines (SQLite and the test script's PostgreSQL, through an_engine.h): batched writes keeping
+ * the rollups equal to the raw tables, resets by sequence number, outcomes, results, and the
+ * two engines giving identical tables and answers for one stream of events. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "analytics/an_engine.h"
+#include "analytics/an_view.h"
 #include "analytics/an_schema.h"
 #include "analytics/an_stats.h"
 #include "analytics/an_store.h"
 #include "analytics/an_time.h"
 #include "test_an_stats_eq.h"
 #include "test_an_util.h"
+#include "tpg.h"
 
 #define DAY AN_DAY_MS
 /* 2024-03-10 15:00:00 UTC */
@@ -336,15 +341,126 @@ static void test_text_is_bounded_at_utf8_boundary(void **state)
     an_store_close(s);
 }
 
+/* ---- both engines ----------------------------------------------------------------------------
+ * The tests below run on SQLite and on PostgreSQL (the throw-away server of the test script)
+ * through the engine interface (an_engine.h), with the same events and the same expectations;
+ * test_engines_agree then writes one stream to both and compares every rollup table and every
+ * /stats answer between them. */
+
+typedef struct fx {
+    tdir d;
+    bool pg;
+    tpg t;
+    an_engine *e;
+    char db[1024]; /* the path or URL the engine was opened with */
+} fx;
+
+static int setup_sqlite(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    tdir_make(&f->d);
+    *state = f;
+    return 0;
+}
+
+static int setup_pg(void **state)
+{
+    setup_sqlite(state);
+    ((fx *)*state)->pg = true;
+    return 0;
+}
+
+static int teardown_fx(void **state)
+{
+    fx *f = *state;
+    an_engine_close(f->e);
+    if (f->t.conn) tpg_close(&f->t);
+    tdir_remove(&f->d);
+    free(f);
+    return 0;
+}
+
+static an_engine *fx_open(fx *f)
+{
+    if (f->pg) {
+        tpg_open(&f->t); /* skips (or fails under CI) without a server */
+        snprintf(f->db, sizeof f->db, "%s", f->t.url);
+    } else {
+        tdir_file(&f->d, "engine.db", f->db, sizeof f->db);
+    }
+    char err[512] = "";
+    f->e = an_engine_open(f->db, err, sizeof err);
+    if (!f->e) fprintf(stderr, "open failed: %s\n", err);
+    assert_non_null(f->e);
+    return f->e;
+}
+
+/* First column of the first row of a query written in SQL both engines read. */
+static int64_t fx_int(fx *f, const char *sql)
+{
+    if (f->pg) return tpg_scalar(f->t.conn, sql, 0, NULL);
+    return sql_int(an_store_db(an_engine_sqlite(f->e)), sql);
+}
+
+static void fx_write(fx *f, an_event *evs, size_t n)
+{
+    const an_event **p = calloc(n, sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = &evs[i];
+    char err[512] = "";
+    int rc = an_engine_write(f->e, p, n, err, sizeof err);
+    if (rc != SQLITE_OK) fprintf(stderr, "write failed: %s\n", err);
+    assert_int_equal(rc, SQLITE_OK);
+    free(p);
+}
+
+static const int k_days[] = {1, 2, 7, 30, 39, 365};
+static const int64_t k_nows[] = {NOW, NOW - 3 * DAY + 1, 19792 * DAY, NOW + DAY / 3, NOW + 1234567,
+                                 NOW - 5 * DAY + 3599999, NOW + 60001, NOW - 11 * DAY - 1800000,
+                                 /* mornings: the first day is read whole minus its early hours */
+                                 19792 * DAY + 3 * AN_HOUR_MS + 600007,
+                                 19792 * DAY + 11 * AN_HOUR_MS + 59 * 60000};
+
+/* The rollup path and the raw-only path agree on every window size and edge. */
+static void assert_view_consistent(const char *db)
+{
+    char err[256];
+    an_view *v = an_view_open(db, err, sizeof err);
+    if (!v) fprintf(stderr, "view: %s\n", err);
+    assert_non_null(v);
+    for (size_t i = 0; i < sizeof k_days / sizeof k_days[0]; i++) {
+        for (size_t j = 0; j < sizeof k_nows / sizeof k_nows[0]; j++) {
+            an_view_set_active_min(v, (unsigned)(1 + (i + j) % 12));
+            an_stats a, b;
+            assert_int_equal(an_view_stats(v, k_days[i], k_nows[j], &a, err, sizeof err),
+                             SQLITE_OK);
+            assert_int_equal(an_view_stats_raw(v, k_days[i], k_nows[j], &b, err, sizeof err),
+                             SQLITE_OK);
+            assert_stats_equal(&a, &b);
+        }
+    }
+    an_view_close(v);
+}
+
+/* SQLite: every rollup table against plain SQL over the raw rows; both engines: the rollup
+ * path against the raw-only path (and test_engines_agree holds PostgreSQL's tables to
+ * SQLite's). */
+static void fx_rollups_match_raw(fx *f)
+{
+    if (!f->pg) assert_rollups_match_raw(an_store_db(an_engine_sqlite(f->e)));
+    assert_view_consistent(f->db);
+}
+
 static const char *const k_cmds[] = {"comfy", "redux",    "pulid", "video",
                                      "stats", "lorainfo", "queue"};
 static const char *const k_res[] = {
     "1024x1024", "16:9 [1920x1080 landscape]", "832x1216", "1216x832", "2:3", "3:2", "4:5"};
 
-/* Random events over ~40 days, written in batches of random sizes. */
-static void write_random(an_store *s, uint64_t *rng, uint64_t *seq, size_t total)
+/* Random events over ~40 days, written in batches of random sizes to every engine given. */
+static void write_random(an_engine **es, size_t nes, uint64_t *rng, uint64_t *seq, size_t total)
 {
     an_event *evs = calloc(300, sizeof *evs);
+    const an_event **p = calloc(300, sizeof *p);
     size_t done = 0;
     while (done < total) {
         size_t n = 1 + rnd_next(rng) % 300;
@@ -370,49 +486,32 @@ static void write_random(an_store *s, uint64_t *rng, uint64_t *seq, size_t total
             default:
                 evs[i] = ev_activity(++*seq, ts, user, "job_queued");
             }
+            p[i] = &evs[i];
         }
-        write_events(s, evs, n);
+        for (size_t k = 0; k < nes; k++) {
+            char err[512] = "";
+            int rc = an_engine_write(es[k], p, n, err, sizeof err);
+            if (rc != SQLITE_OK) fprintf(stderr, "write failed: %s\n", err);
+            assert_int_equal(rc, SQLITE_OK);
+        }
         free_events(evs, n);
         done += n;
     }
+    free(p);
     free(evs);
 }
 
 static void test_rollups_equal_raw_after_many_batches(void **state)
 {
-    an_store *s = open_store(*state, "many.db");
+    fx *f = *state;
+    an_engine *e = fx_open(f);
     uint64_t rng = 0x9E3779B97F4A7C15ULL, seq = 0;
-    write_random(s, &rng, &seq, 12000);
-    sqlite3 *db = an_store_db(s);
-    assert_int_equal(sql_int(db, "SELECT (SELECT COUNT(*) FROM command_usage) + (SELECT COUNT(*)"
-                                 " FROM image_stats) + (SELECT COUNT(*) FROM user_activity)"),
+    write_random(&e, 1, &rng, &seq, 12000);
+    assert_int_equal(fx_int(f, "SELECT (SELECT COUNT(*) FROM command_usage) + (SELECT COUNT(*)"
+                               " FROM image_stats) + (SELECT COUNT(*) FROM user_activity)"),
                      12000);
-    assert_rollups_match_raw(db);
-    assert_int_equal(an_store_seq_hwm(s), 12000);
-
-    /* The rollup path and the raw-only path agree on every window size and edge. */
-    char err[256];
-    an_reader *r = an_reader_wrap(db, err, sizeof err);
-    assert_non_null(r);
-    const int days[] = {1, 2, 7, 30, 39, 365};
-    const int64_t nows[] = {NOW, NOW - 3 * DAY + 1, an_day_of(NOW) * DAY, NOW + DAY / 3,
-                            NOW + 1234567, NOW - 5 * DAY + 3599999, NOW + 60001,
-                            NOW - 11 * DAY - 1800000,
-                            /* mornings: the first day is read whole minus its early hours */
-                            an_day_of(NOW) * DAY + 3 * AN_HOUR_MS + 600007,
-                            an_day_of(NOW) * DAY + 11 * AN_HOUR_MS + 59 * 60000};
-    for (size_t i = 0; i < sizeof days / sizeof days[0]; i++) {
-        for (size_t j = 0; j < sizeof nows / sizeof nows[0]; j++) {
-            an_reader_set_active_min(r, (unsigned)(1 + (i + j) % 12));
-            an_stats a, b;
-            assert_int_equal(an_reader_stats(r, days[i], nows[j], &a, err, sizeof err), SQLITE_OK);
-            assert_int_equal(an_reader_stats_raw(r, days[i], nows[j], &b, err, sizeof err),
-                             SQLITE_OK);
-            assert_stats_equal(&a, &b);
-        }
-    }
-    an_reader_close(r);
-    an_store_close(s);
+    fx_rollups_match_raw(f);
+    if (!f->pg) assert_int_equal(an_engine_seq_hwm(e), 12000);
 }
 
 /* Both paths on random data clustered at the window edges: events in the last and first
@@ -610,26 +709,25 @@ static void test_migration_to_minute_rollups(void **state)
 
 static void test_reset_deletes_below_sequence_and_rebuilds(void **state)
 {
-    an_store *s = open_store(*state, "reset.db");
+    fx *f = *state;
+    an_engine *e = fx_open(f);
     uint64_t rng = 12345, seq = 0;
-    write_random(s, &rng, &seq, 2000);
-    sqlite3 *db = an_store_db(s);
+    write_random(&e, 1, &rng, &seq, 2000);
     char err[256];
     uint64_t deleted = 0;
-    assert_int_equal(an_store_reset(s, 1501, &deleted, err, sizeof err), SQLITE_OK);
+    assert_int_equal(an_engine_reset(e, 1501, &deleted, err, sizeof err), SQLITE_OK);
     assert_int_equal(deleted, 1500);
-    assert_int_equal(sql_int(db, "SELECT MIN(m) FROM (SELECT MIN(seq) m FROM command_usage"
-                                 " UNION ALL SELECT MIN(seq) FROM image_stats UNION ALL"
-                                 " SELECT MIN(seq) FROM user_activity)"),
+    assert_int_equal(fx_int(f, "SELECT MIN(m) FROM (SELECT MIN(seq) m FROM command_usage"
+                               " UNION ALL SELECT MIN(seq) FROM image_stats UNION ALL"
+                               " SELECT MIN(seq) FROM user_activity) x"),
                      1501);
-    assert_rollups_match_raw(db);
+    fx_rollups_match_raw(f);
     /* A reset of everything leaves empty rollups, and the sequence mark stays. */
-    assert_int_equal(an_store_reset(s, UINT64_MAX >> 1, &deleted, err, sizeof err), SQLITE_OK);
+    assert_int_equal(an_engine_reset(e, UINT64_MAX >> 1, &deleted, err, sizeof err), SQLITE_OK);
     assert_int_equal(deleted, 500);
-    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM daily_stats"), 0);
-    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM known_users"), 0);
-    assert_int_equal(an_store_seq_hwm(s), 2000);
-    an_store_close(s);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM daily_stats"), 0);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM known_users"), 0);
+    if (!f->pg) assert_int_equal(an_engine_seq_hwm(e), 2000);
 }
 
 static an_event outcome_ev(uint64_t seq, uint64_t ix, bool ok)
@@ -644,43 +742,39 @@ static an_event outcome_ev(uint64_t seq, uint64_t ix, bool ok)
  * change too but are not in the command totals. */
 static void test_outcomes_in_any_order(void **state)
 {
-    an_store *s = open_store(*state, "outcomes.db");
-    sqlite3 *db = an_store_db(s);
+    fx *f = *state;
+    fx_open(f);
     an_event a = ev_command(1, NOW - 10, 7, "comfy", true);
     a.interaction_id = 1001;
     an_event o1 = outcome_ev(2, 1001, false); /* same batch, after the row */
-    write_events(s, (an_event[]){a, o1}, 2);
+    fx_write(f, (an_event[]){a, o1}, 2);
     an_event_clear(&a);
-    assert_int_equal(sql_int(db, "SELECT success FROM command_usage WHERE interaction_id = 1001"),
-                     0);
-    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
+    assert_int_equal(fx_int(f, "SELECT success FROM command_usage WHERE interaction_id = 1001"), 0);
+    assert_int_equal(fx_int(f, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
 
     an_event o2 = outcome_ev(3, 1002, false); /* before its row, in an earlier batch */
-    write_events(s, &o2, 1);
+    fx_write(f, &o2, 1);
     an_event b = ev_command(4, NOW - 5, 8, "comfy", true);
     b.interaction_id = 1002;
-    write_events(s, &b, 1);
+    fx_write(f, &b, 1);
     an_event_clear(&b);
-    assert_int_equal(sql_int(db, "SELECT success FROM command_usage WHERE interaction_id = 1002"),
-                     0);
-    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 2);
+    assert_int_equal(fx_int(f, "SELECT success FROM command_usage WHERE interaction_id = 1002"), 0);
+    assert_int_equal(fx_int(f, "SELECT SUM(failed_commands) FROM daily_stats"), 2);
 
     an_event o3 = outcome_ev(5, 1001, true); /* a later batch flips it back */
-    write_events(s, &o3, 1);
-    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
+    fx_write(f, &o3, 1);
+    assert_int_equal(fx_int(f, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
 
     an_event c = ev_interaction(6, NOW - 4, 9, "button:upscale", AN_CMD_BUTTON, true);
     c.interaction_id = 1003;
     an_event o4 = outcome_ev(7, 1003, false); /* a refused button */
-    write_events(s, (an_event[]){o4, c}, 2);  /* outcome first in the batch */
+    fx_write(f, (an_event[]){o4, c}, 2);      /* outcome first in the batch */
     an_event_clear(&c);
-    assert_int_equal(sql_int(db, "SELECT success FROM command_usage WHERE interaction_id = 1003"),
-                     0);
-    assert_int_equal(sql_int(db, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
+    assert_int_equal(fx_int(f, "SELECT success FROM command_usage WHERE interaction_id = 1003"), 0);
+    assert_int_equal(fx_int(f, "SELECT SUM(failed_commands) FROM daily_stats"), 1);
     /* Outcomes are no rows of their own, and the rollups still match the raw rows. */
-    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM command_usage"), 3);
-    assert_rollups_match_raw(db);
-    an_store_close(s);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM command_usage"), 3);
+    fx_rollups_match_raw(f);
 }
 
 static an_event result_ev(uint64_t seq, uint64_t job, int64_t ts)
@@ -697,42 +791,191 @@ static an_event result_ev(uint64_t seq, uint64_t job, int64_t ts)
 }
 
 /* Results are stored (not statistics: no rollup, a reset keeps them), their message comes in
- * either order, and the retention bounds the table. */
+ * either order, the retention bounds the table, and the read side finds them. */
 static void test_results_stored_and_bounded(void **state)
 {
-    an_store *s = open_store(*state, "results.db");
-    sqlite3 *db = an_store_db(s);
-    an_store_set_result_retention(s, 2 * DAY);
+    fx *f = *state;
+    an_engine *e = fx_open(f);
+    an_engine_set_result_retention(e, 2 * DAY);
     an_event msg = {
         .kind = AN_EV_RESULT_MSG, .seq = 1, .ts_ms = NOW - 5 * DAY, .job_id = 1, .message_id = 555};
     an_event_set_text(&msg, &(an_event_text){.url = "https://cdn.example/a.png"});
     an_event evs[] = {msg, result_ev(2, 1, NOW - 5 * DAY), result_ev(3, 2, NOW - 3 * DAY)};
-    write_events(s, evs, 3);
+    fx_write(f, evs, 3);
     free_events(evs, 3);
-    assert_int_equal(sql_int(db, "SELECT message_id FROM results WHERE job_id = 1"), 555);
-    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results WHERE params = '{\"v\":1}'"
-                                 " AND attachment_url LIKE 'https://%'"),
+    assert_int_equal(fx_int(f, "SELECT message_id FROM results WHERE job_id = 1"), 555);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM results WHERE params = '{\"v\":1}'"
+                               " AND attachment_url LIKE 'https://%'"),
                      1);
     /* Written on their own, the two older results are more than 2 days before the newest. */
-    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results"), 2);
-    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM daily_stats"), 0);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM results"), 2);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM daily_stats"), 0);
     an_event later = result_ev(4, 3, NOW);
-    write_events(s, &later, 1);
+    fx_write(f, &later, 1);
     an_event_clear(&later);
-    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results"), 1);
-    assert_int_equal(sql_int(db, "SELECT job_id FROM results"), 3);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM results"), 1);
+    assert_int_equal(fx_int(f, "SELECT job_id FROM results"), 3);
     uint64_t deleted;
     char err[256];
-    assert_int_equal(an_store_reset(s, 100, &deleted, err, sizeof err), SQLITE_OK);
-    assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM results"), 1);
-    an_store_close(s);
+    assert_int_equal(an_engine_reset(e, 100, &deleted, err, sizeof err), SQLITE_OK);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM results"), 1);
+    /* The read side (Regenerate and Upscale after a restart). */
+    an_view *v = an_view_open(f->db, err, sizeof err);
+    assert_non_null(v);
+    an_result_row row;
+    assert_int_equal(an_view_result(v, 3, &row, err, sizeof err), 1);
+    assert_string_equal(row.params, "{\"v\":1}");
+    assert_string_equal(row.view_url, "http://x/view");
+    assert_true(row.user_id == 9 && row.success && row.is_image);
+    an_result_row_free(&row);
+    assert_int_equal(an_view_result(v, 1, &row, err, sizeof err), 0);
+    an_view_close(v);
+}
+
+/* PostgreSQL: a connection the server drops (restart, failover, network) fails the batch with
+ * an error the writer retries (environmental), and the next write reconnects and commits;
+ * nothing of the failed batch was written. */
+static void test_pg_connection_lost_and_back(void **state)
+{
+    fx *f = *state;
+    an_engine *e = fx_open(f);
+    an_event a = ev_command(1, NOW, 7, "comfy", true);
+    fx_write(f, &a, 1);
+    an_event_clear(&a);
+    tpg_exec(f->t.conn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    an_event b = ev_command(2, NOW, 8, "comfy", true);
+    const an_event *p = &b;
+    char err[512] = "";
+    int rc = an_engine_write(e, &p, 1, err, sizeof err);
+    assert_int_not_equal(rc, SQLITE_OK);
+    assert_true(rc == SQLITE_IOERR || rc == SQLITE_CANTOPEN);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM command_usage"), 1);
+    rc = an_engine_write(e, &p, 1, err, sizeof err);
+    if (rc != SQLITE_OK) fprintf(stderr, "retry failed: %s\n", err);
+    assert_int_equal(rc, SQLITE_OK);
+    an_event_clear(&b);
+    assert_int_equal(fx_int(f, "SELECT COUNT(*) FROM command_usage"), 2);
+    assert_int_equal(fx_int(f, "SELECT SUM(total_commands) FROM daily_stats"), 2);
+}
+
+/* Every row of a query as text, one line per row (columns tab-separated). */
+static char *dump(fx *f, const char *sql)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    out[0] = 0;
+    if (f->pg) {
+        PGresult *r = PQexec(f->t.conn, sql);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        for (int i = 0; i < PQntuples(r); i++) {
+            for (int c = 0; c < PQnfields(r); c++) {
+                const char *v = PQgetisnull(r, i, c) ? "NULL" : PQgetvalue(r, i, c);
+                while (len + strlen(v) + 2 >= cap)
+                    out = realloc(out, cap *= 2);
+                len += (size_t)sprintf(out + len, "%s%c", v, c + 1 < PQnfields(r) ? '\t' : '\n');
+            }
+        }
+        PQclear(r);
+        return out;
+    }
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(an_store_db(an_engine_sqlite(f->e)), sql, -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(st); c++) {
+            const char *v = sqlite3_column_type(st, c) == SQLITE_NULL
+                                ? "NULL"
+                                : (const char *)sqlite3_column_text(st, c);
+            while (len + strlen(v) + 2 >= cap)
+                out = realloc(out, cap *= 2);
+            len += (size_t)sprintf(out + len, "%s%c", v,
+                                   c + 1 < sqlite3_column_count(st) ? '\t' : '\n');
+        }
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* One stream of events (outcomes, a reset and results among them) written to both engines:
+ * every rollup table holds the same rows and /stats gives the same answer for every window. */
+static void test_engines_agree(void **state)
+{
+    fx *sq = *state; /* set up for SQLite; its PostgreSQL twin shares the scratch directory */
+    fx pg = {.pg = true};
+    an_engine *es[2] = {fx_open(sq), NULL};
+    tpg_open(&pg.t);
+    char err[512] = "";
+    pg.e = es[1] = an_engine_open(pg.t.url, err, sizeof err);
+    if (!pg.e) fprintf(stderr, "open failed: %s\n", err);
+    assert_non_null(pg.e);
+    snprintf(pg.db, sizeof pg.db, "%s", pg.t.url);
+    uint64_t rng = 777, seq = 0;
+    write_random(es, 2, &rng, &seq, 6000);
+    for (int k = 0; k < 2; k++) {
+        uint64_t deleted = 0;
+        assert_int_equal(an_engine_reset(es[k], 2001, &deleted, err, sizeof err), SQLITE_OK);
+        assert_int_equal(deleted, 2000);
+    }
+    for (uint64_t i = 0; i < 40; i++) { /* outcomes of rows written before and after */
+        an_event o = outcome_ev(++seq, 5000 + i, i % 3 == 0);
+        an_event c = ev_command(++seq, NOW - (int64_t)i * 3600000, 3 + i % 5, "comfy", true);
+        c.interaction_id = 5000 + i + (i % 2 ? 0 : 20);
+        for (int k = 0; k < 2; k++) {
+            const an_event *p[2] = {&o, &c};
+            assert_int_equal(an_engine_write(es[k], p, 2, err, sizeof err), SQLITE_OK);
+        }
+        an_event_clear(&c);
+    }
+    write_random(es, 2, &rng, &seq, 3000);
+    static const char *const tables[] = {
+        "SELECT day, date, total_commands, failed_commands, total_images, image_ms_sum,"
+        " total_videos, video_ms_sum, failed_generations, total_activity, unique_users,"
+        " total_buttons FROM daily_stats ORDER BY day",
+        "SELECT day, command_name, count FROM daily_commands ORDER BY 1, 2",
+        "SELECT day, resolution, count FROM daily_resolutions ORDER BY 1, 2",
+        "SELECT day, user_id, commands, events FROM daily_users ORDER BY 1, 2",
+        "SELECT user_id, first_seen_ms FROM known_users ORDER BY 1",
+        "SELECT hour, total_commands, total_images, image_ms_sum, total_videos, video_ms_sum,"
+        " total_buttons FROM hourly_stats ORDER BY 1",
+        "SELECT hour, command_name, count FROM hourly_commands ORDER BY 1, 2",
+        "SELECT hour, resolution, count FROM hourly_resolutions ORDER BY 1, 2",
+        "SELECT seq, command_name, user_id, ts_ms, success, kind, interaction_id"
+        " FROM command_usage ORDER BY seq",
+        "SELECT seq, user_id, resolution, generation_ms, is_video, success, ts_ms"
+        " FROM image_stats ORDER BY seq",
+    };
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char *a = dump(sq, tables[i]), *b = dump(&pg, tables[i]);
+        if (strcmp(a, b) != 0) fprintf(stderr, "differs: %s\n", tables[i]);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+    }
+    an_view *va = an_view_open(sq->db, err, sizeof err), *vb = an_view_open(pg.db, err, sizeof err);
+    assert_non_null(va);
+    assert_non_null(vb);
+    for (size_t i = 0; i < sizeof k_days / sizeof k_days[0]; i++) {
+        for (size_t j = 0; j < sizeof k_nows / sizeof k_nows[0]; j++) {
+            an_stats a, b;
+            assert_int_equal(an_view_stats(va, k_days[i], k_nows[j], &a, err, sizeof err), 0);
+            assert_int_equal(an_view_stats(vb, k_days[i], k_nows[j], &b, err, sizeof err), 0);
+            assert_stats_equal(&a, &b);
+        }
+    }
+    an_view_close(va);
+    an_view_close(vb);
+    an_engine_close(pg.e);
+    tpg_close(&pg.t);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_outcomes_in_any_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_results_stored_and_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outcomes_in_any_order, setup_sqlite, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_outcomes_in_any_order, setup_pg, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_results_stored_and_bounded, setup_sqlite, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_results_stored_and_bounded, setup_pg, teardown_fx),
         cmocka_unit_test_setup_teardown(test_fresh_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_roll_up_existing_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_foreign_database, setup, teardown),
@@ -742,12 +985,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snowflakes_and_fields_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_is_bounded_at_utf8_boundary, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rollups_equal_raw_after_many_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollups_equal_raw_after_many_batches, setup_sqlite,
+                                        teardown_fx),
+        cmocka_unit_test_setup_teardown(test_rollups_equal_raw_after_many_batches, setup_pg,
+                                        teardown_fx),
+        cmocka_unit_test_setup_teardown(test_reset_deletes_below_sequence_and_rebuilds,
+                                        setup_sqlite, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_reset_deletes_below_sequence_and_rebuilds, setup_pg,
+                                        teardown_fx),
+        cmocka_unit_test_setup_teardown(test_engines_agree, setup_sqlite, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_pg_connection_lost_and_back, setup_pg, teardown_fx),
         cmocka_unit_test_setup_teardown(test_fast_equals_raw_at_random_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_minute_rollups_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_to_minute_rollups, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reset_deletes_below_sequence_and_rebuilds, setup,
-                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

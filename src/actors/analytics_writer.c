@@ -1,5 +1,6 @@
 /*
- * The analytics_writer actor: the only SQLite writer. A thin loop around an_store (batching,
+ * The analytics_writer actor: the only analytics writer of its process. A thin loop around
+ * an_engine (SQLite or PostgreSQL; batching,
  * timing, retries, reset ordering); the SQL lives in src/analytics. See analytics_writer.h for
  * the contract.
  *
@@ -17,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analytics/an_engine.h"
 #include "analytics/an_sqlerr.h"
-#include "analytics/an_store.h"
 #include "fluxbot/log.h"
 #include "msgs/an.h"
 #include "util/util_time.h"
@@ -28,19 +29,21 @@
 
 struct analytics_writer {
     rt_actor *actor;
-    char db_path[512];
+    char db_path[1024]; /* a SQLite path or a postgresql:// URL (secret: never logged) */
+    char db_name[1100]; /* what the logs call it */
+    bool pg;
     size_t batch_max;
     uint64_t flush_ms;
     uint64_t shutdown_retry_ms;
     uint64_t result_retention_ms;
 
     /* writer thread only */
-    an_store *store;
+    an_engine *store;
     uint64_t base;  /* the store's sequence mark at open: stored seq = base + recorded seq */
     uint64_t floor; /* events recorded before the latest reset (seq < floor) are dropped */
     an_event_msg **pending;
     size_t npending, cap;
-    const an_event **chunk; /* batch_max slots: the events handed to an_store_write */
+    const an_event **chunk; /* batch_max slots: the events handed to an_engine_write */
     uint64_t batch_open_ms; /* monotonic ms the oldest pending event arrived */
     uint64_t timer_id, timer_due;
     uint64_t retry_at; /* monotonic ms of the next attempt after a failure (0 = none) */
@@ -114,14 +117,14 @@ static void note_failure(analytics_writer *w, int rc, const char *err)
         LOG_ERROR(WHO,
                   "cannot write to '%s': %s; %zu accepted events kept in memory, retry %u in "
                   "%llu ms",
-                  w->db_path, err, w->npending, w->failures, (unsigned long long)wait);
+                  w->db_name, err, w->npending, w->failures, (unsigned long long)wait);
     w->last_rc = rc;
 }
 
 static void note_success(analytics_writer *w)
 {
     if (w->failures)
-        LOG_WARN(WHO, "writes to '%s' recovered after %u failed attempts", w->db_path, w->failures);
+        LOG_WARN(WHO, "writes to '%s' recovered after %u failed attempts", w->db_name, w->failures);
     w->failures = 0;
     w->retry_at = 0;
     w->last_rc = SQLITE_OK;
@@ -167,6 +170,7 @@ static void drop_sidecar(analytics_writer *w, struct sidecar *sc, const char *su
 
 static void note_identity(analytics_writer *w)
 {
+    if (w->pg) return; /* a server, not a file: nothing to rename over it */
     struct stat st;
     w->db_known = stat(w->db_path, &st) == 0;
     if (w->db_known) {
@@ -202,21 +206,24 @@ static int reopen(analytics_writer *w, char *err, size_t errlen)
          * file (best effort: readers may hold part of it), close, and remove our -wal and
          * -shm, checked by inode so a file that came with the new database is never
          * touched. */
-        sqlite3_exec(an_store_db(w->store), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-        an_store_close(w->store);
+        if (an_engine_sqlite(w->store))
+            sqlite3_exec(an_store_db(an_engine_sqlite(w->store)), "PRAGMA wal_checkpoint(TRUNCATE)",
+                         NULL, NULL, NULL);
+        an_engine_close(w->store);
         w->store = NULL;
         drop_sidecar(w, &w->wal, "-wal");
         drop_sidecar(w, &w->shm, "-shm");
     }
-    w->store = an_store_open(w->db_path, err, errlen);
+    w->store = an_engine_open(w->db_path, err, errlen);
     if (!w->store) return SQLITE_CANTOPEN;
-    uint64_t base = an_store_seq_hwm(w->store);
+    an_engine_set_result_retention(w->store, (int64_t)w->result_retention_ms);
+    uint64_t base = an_engine_seq_hwm(w->store);
     for (size_t i = 0; i < w->npending; i++)
         w->pending[i]->ev.seq = w->pending[i]->ev.seq - w->base + base;
     w->base = base;
     note_identity(w);
     LOG_WARN(WHO, "now writing to the database at '%s' (%zu accepted events to write there)",
-             w->db_path, w->npending);
+             w->db_name, w->npending);
     return SQLITE_OK;
 }
 
@@ -231,7 +238,7 @@ static bool ensure_store(analytics_writer *w, int *rc, char *err, size_t errlen)
                   "the database file '%s' was replaced or removed while the bot had it open; "
                   "rows committed before this stay in the replaced file, and the %zu events "
                   "not yet written (and every later one) go to the file now at that path",
-                  w->db_path, w->npending);
+                  w->db_name, w->npending);
     }
     *rc = reopen(w, err, errlen);
     return *rc == SQLITE_OK;
@@ -255,7 +262,7 @@ static int write_singly(analytics_writer *w, size_t n, char *err, size_t errlen)
 {
     while (n--) {
         const an_event *ev = &w->pending[0]->ev;
-        int rc = an_store_write(w->store, &ev, 1, err, errlen);
+        int rc = an_engine_write(w->store, &ev, 1, err, errlen);
         if (rc != SQLITE_OK && environmental(rc)) return rc;
         atomic_fetch_add(&w->data_version, 1); /* whatever the outcome: see flush_pending */
         if (rc == SQLITE_OK) {
@@ -284,7 +291,7 @@ static bool flush_pending(analytics_writer *w)
         size_t n = w->npending < w->batch_max ? w->npending : w->batch_max;
         for (size_t i = 0; i < n; i++)
             w->chunk[i] = &w->pending[i]->ev;
-        rc = an_store_write(w->store, w->chunk, n, err, sizeof err);
+        rc = an_engine_write(w->store, w->chunk, n, err, sizeof err);
         /* Counted after every attempt, also a failed one or one that raced a swap of the file:
          * a reader that sees an unchanged version may reuse an answer, so an uncounted change
          * must never be possible, while a counted non-change only costs a recomputation. */
@@ -388,7 +395,7 @@ static void do_reset(analytics_writer *w, an_control_msg *req)
     int rc;
     for (unsigned attempt = 1;; attempt++) {
         if (!ensure_store(w, &rc, err, sizeof err)) break;
-        rc = an_store_reset(w->store, cut, &deleted, err, sizeof err);
+        rc = an_engine_reset(w->store, cut, &deleted, err, sizeof err);
         /* Counted whatever the outcome: a failed reset may still have reopened the file. */
         atomic_fetch_add(&w->data_version, 1);
         if (rc == SQLITE_OK || !an_sql_is_busy(rc) || rt_now_ms() >= deadline) break;
@@ -437,16 +444,16 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
     (void)index;
     analytics_writer *w = state;
     char err[768];
-    w->store = an_store_open(w->db_path, err, sizeof err);
+    w->store = an_engine_open(w->db_path, err, sizeof err);
     if (!w->store) {
         LOG_ERROR(WHO, "%s", err);
         return -1;
     }
-    w->base = an_store_seq_hwm(w->store);
-    an_store_set_result_retention(w->store, (int64_t)w->result_retention_ms);
+    w->base = an_engine_seq_hwm(w->store);
+    an_engine_set_result_retention(w->store, (int64_t)w->result_retention_ms);
     note_identity(w);
-    LOG_INFO(WHO, "writing to '%s' (batches of %zu events or %llu ms)", w->db_path, w->batch_max,
-             (unsigned long long)w->flush_ms);
+    LOG_INFO(WHO, "writing to '%s' (%s, batches of %zu events or %llu ms)", w->db_name,
+             an_engine_name(w->store), w->batch_max, (unsigned long long)w->flush_ms);
     return 0;
 }
 
@@ -516,10 +523,10 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
         LOG_ERROR(WHO,
                   "%zu accepted events could not be written to '%s' before exit (%s); they "
                   "are lost",
-                  w->npending, w->db_path, an_sql_cause(w->last_rc));
+                  w->npending, w->db_name, an_sql_cause(w->last_rc));
         drop_front(w, w->npending);
     }
-    an_store_close(w->store);
+    an_engine_close(w->store);
     w->store = NULL;
     analytics_writer_counters m;
     analytics_writer_counters_get(w, &m);
@@ -531,7 +538,8 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
 void analytics_writer_config_from(analytics_writer_config *out, const fb_config *cfg)
 {
     memset(out, 0, sizeof *out);
-    out->db_path = cfg->db_path;
+    /* A postgresql:// db_url holds the analytics (an_engine.h); else the SQLite db_path. */
+    out->db_path = cfg->db_url[0] ? cfg->db_url : cfg->db_path;
     out->batch_max = cfg->analytics_batch_max > 0 ? (unsigned)cfg->analytics_batch_max : 0;
     out->flush_ms = cfg->analytics_flush_ms > 0 ? (unsigned)cfg->analytics_flush_ms : 0;
     out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
@@ -544,6 +552,10 @@ analytics_writer *analytics_writer_new(rt_system *sys, const analytics_writer_co
     analytics_writer *w = calloc(1, sizeof *w);
     if (!w) abort();
     snprintf(w->db_path, sizeof w->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
+    w->pg = an_engine_is_pg(w->db_path);
+    /* A URL may hold a password: the logs name the database without it. */
+    snprintf(w->db_name, sizeof w->db_name, "%s",
+             w->pg ? "the PostgreSQL database (db_url)" : w->db_path);
     w->batch_max = cfg && cfg->batch_max ? cfg->batch_max : 512;
     w->flush_ms = cfg && cfg->flush_ms ? cfg->flush_ms : 200;
     w->shutdown_retry_ms = cfg && cfg->shutdown_retry_ms ? cfg->shutdown_retry_ms : 10000;
@@ -603,6 +615,6 @@ void analytics_writer_free(analytics_writer *w)
         rt_msg_free(&w->pending[i]->hdr);
     free(w->pending);
     free(w->chunk);
-    an_store_close(w->store);
+    an_engine_close(w->store);
     free(w);
 }

@@ -1,19 +1,22 @@
 /*
- * The analytics_writer actor, the only SQLite writer. Producers record events and ask for
- * resets through analytics/an_record.h, which only sends messages to this actor.
+ * The analytics_writer actor, the only analytics writer of its process. Producers record events
+ * and ask for resets through analytics/an_record.h, which only sends messages to this actor.
+ * db_path names the store (an_engine.h): a SQLite file, or a postgresql:// URL shared by every
+ * process of the bot (then each process has its writer, and resets are ordered across them by
+ * the reset epoch, pg_anstore.h; the file checks below apply to SQLite only).
  *
- * The writer (exactly one per database) drains events into batched transactions: a batch is
- * committed when it holds batch_max events or when its oldest event has waited flush_ms,
- * whichever comes first, and the daily rollups are updated in the same transaction. Every
- * event and reset takes a number from one process-wide sequence when it is recorded; a reset
- * deletes exactly the events numbered before it, wherever they are (committed, waiting in the
- * batch, or still in a mailbox lane), and keeps every later one.
+ * The writer (exactly one per database and process) drains events into batched transactions:
+ * a batch is committed when it holds batch_max events or when its oldest event has waited
+ * flush_ms, whichever comes first, and the daily rollups are updated in the same transaction.
+ * Every event and reset takes a number from one process-wide sequence when it is recorded; a
+ * reset deletes exactly the events numbered before it, wherever they are (committed, waiting in
+ * the batch, or still in a mailbox lane), and keeps every later one.
  *
  * SQLite failures never drop accepted events: the batch stays in memory and is retried (busy
  * or locked: 5 ms doubling to 1 s; disk full, read-only, corrupt, I/O: 1 s doubling to 30 s),
  * with the cause logged. At shutdown the writer keeps retrying for shutdown_retry_ms, then
- * logs how many events could not be written and why (analytics_writer_counters.lost; the app then
- * exits non-zero).
+ * logs how many events could not be written and why (analytics_writer_counters.lost; the app
+ * then exits non-zero).
  *
  * The database file replaced at run time: before and after every commit the writer checks
  * that db_path still names the file it has open (device and inode). When it does not (a file

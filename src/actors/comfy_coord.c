@@ -16,6 +16,8 @@
 #include "actors/comfy_rest.h"
 #include "actors/comfy_runner.h" /* the actors' names */
 #include "analytics/an_record.h"
+#include "analytics/an_engine.h"
+#include "analytics/an_view.h"
 #include "analytics/an_results.h"
 #include "comfy/lim.h"
 #include "comfy/cres.h"
@@ -83,9 +85,9 @@ struct comfy_coord {
     comfy_coord_config cfg;
     rt_system *sys;
     rt_actor *self;
-    comfy_deliver *dlv; /* final messages in flight (comfy_deliver.h) */
-    comfy_ws *ws;       /* started with the coordinator's thread, stopped by comfy_coord_free */
-    char results_db[512];
+    comfy_deliver *dlv;    /* final messages in flight (comfy_deliver.h) */
+    comfy_ws *ws;          /* started with the coordinator's thread, stopped by comfy_coord_free */
+    char results_db[1024]; /* a SQLite path or a postgresql:// URL (an_engine.h) */
     bool stopping;
     uint64_t stop_deadline_ms;
     uint64_t last_id; /* the newest job id handed out */
@@ -107,7 +109,7 @@ struct comfy_coord {
     unsigned rec_next;
     uint64_t avg_job_ms;
     uint64_t timer_id;
-    an_results *results; /* stored results, opened on first need (coordinator thread only) */
+    an_view *results;    /* stored results, opened on first need (coordinator thread only) */
     bool results_failed; /* logged once */
     uint64_t none_usable_since_ms; /* no server up and answering since then; 0 while one is */
     /* counters: written here, read by comfy_coord_counters_get on any thread */
@@ -608,7 +610,7 @@ static int record_load(comfy_coord *co, uint64_t job_id, co_record *out)
     if (!co->results_db[0]) return 0;
     char err[600];
     if (!co->results) {
-        co->results = an_results_open(co->results_db, err, sizeof err);
+        co->results = an_view_open(co->results_db, err, sizeof err);
         if (!co->results) {
             if (!co->results_failed) LOG_WARN("comfy", "%s", err);
             co->results_failed = true;
@@ -616,7 +618,7 @@ static int record_load(comfy_coord *co, uint64_t job_id, co_record *out)
         }
     }
     an_result_row row;
-    int found = an_results_get(co->results, job_id, &row, err, sizeof err);
+    int found = an_view_result(co->results, job_id, &row, err, sizeof err);
     if (found < 0) {
         LOG_WARN("comfy", "%s", err);
         return -1;
@@ -1079,7 +1081,7 @@ void comfy_coord_free(comfy_coord *co)
     free(co->active);
     for (unsigned i = 0; i < RECORDS_MAX; i++)
         cjob_free(co->recs[i].params);
-    an_results_close(co->results);
+    an_view_close(co->results);
     lim_free(co->lim);
     pg_quota_free(co->quota);
     comfy_deliver_free(co->dlv);

@@ -46,7 +46,7 @@ typedef struct comfy_coord_config {
     /* user_max_concurrent_jobs, user_max_jobs_per_hour, max_queued_jobs */
     unsigned user_max_active, user_max_per_hour, max_total;
     const char *db_url;     /* postgresql://: limits shared by every process; else local */
-    const char *results_db; /* stored results (an_results.h); "" = none */
+    const char *results_db; /* stored results (an_engine.h: SQLite path or URL); "" = none */
     uint64_t result_retention_ms;
     /* The declared commands (cat->decls, swapped by SIGHUP): Regenerate runs the command as
      * declared now; Upscale ×2 runs the button declaration, when there is one. */

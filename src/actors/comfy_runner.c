@@ -160,7 +160,10 @@ static comfy_coord *make_coord(comfy_runner *r, rt_system *sys, char *err, size_
         .user_max_per_hour = (unsigned)cfg->user_max_jobs_per_hour,
         .max_total = (unsigned)cfg->max_queued_jobs,
         .db_url = cfg->db_url,
-        .results_db = rc->analytics ? cfg->db_path : "",
+        /* Results live with the analytics: in the shared database when there is one. */
+        .results_db = !rc->analytics   ? ""
+                      : cfg->db_url[0] ? cfg->db_url
+                                       : cfg->db_path,
         .result_retention_ms = (uint64_t)cfg->result_retention_days * 86400000ULL,
         .cat = &r->cat,
         .mod = rc->mod,

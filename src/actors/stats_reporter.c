@@ -14,6 +14,8 @@
 
 #include "analytics/an_chart.h"
 #include "analytics/an_commands.h"
+#include "analytics/an_engine.h"
+#include "analytics/an_view.h"
 #include "analytics/an_horizon.h"
 #include "analytics/an_stats.h"
 #include "discord/stats_reply.h"
@@ -26,14 +28,14 @@
 
 struct stats_reporter {
     rt_actor *actor;
-    char db_path[512];
+    char db_path[1024]; /* a SQLite path or a postgresql:// URL (an_engine.h) */
     unsigned active_min;
     const _Atomic uint64_t *data_version;
     stats_flight *flight;
     _Atomic uint64_t answered, failed, rejected;
 };
 
-static _Thread_local an_reader *tl_reader;
+static _Thread_local an_view *tl_reader;
 static _Thread_local an_horizon *tl_horizon; /* only with a data version (answers reused) */
 
 static int on_thread_start(rt_actor *self, void *state, unsigned index)
@@ -41,17 +43,17 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
     (void)self;
     stats_reporter *r = state;
     char err[768];
-    tl_reader = an_reader_open(r->db_path, err, sizeof err);
+    tl_reader = an_view_open(r->db_path, err, sizeof err);
     if (!tl_reader) {
         LOG_ERROR(WHO, "thread %u: %s", index, err);
         return -1;
     }
-    if (r->active_min) an_reader_set_active_min(tl_reader, r->active_min);
+    if (r->active_min) an_view_set_active_min(tl_reader, r->active_min);
     if (r->data_version) {
         tl_horizon = an_horizon_open(r->db_path, err, sizeof err);
         if (!tl_horizon) {
             LOG_ERROR(WHO, "thread %u: %s", index, err);
-            an_reader_close(tl_reader);
+            an_view_close(tl_reader);
             tl_reader = NULL;
             return -1;
         }
@@ -64,7 +66,7 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
     (void)self;
     (void)state;
     (void)index;
-    an_reader_close(tl_reader);
+    an_view_close(tl_reader);
     tl_reader = NULL;
     an_horizon_close(tl_horizon);
     tl_horizon = NULL;
@@ -75,7 +77,7 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
 static void compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *out)
 {
     (void)ctx;
-    out->rc = an_reader_stats(tl_reader, days, now_ms, &out->stats, out->err, sizeof out->err);
+    out->rc = an_view_stats(tl_reader, days, now_ms, &out->stats, out->err, sizeof out->err);
     if (out->rc != 0) return;
     if (tl_horizon) {
         char err[256];
@@ -145,7 +147,8 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
 void stats_reporter_config_from(stats_reporter_config *out, const fb_config *cfg)
 {
     memset(out, 0, sizeof *out);
-    out->db_path = cfg->db_path;
+    /* A postgresql:// db_url holds the analytics (an_engine.h); else the SQLite db_path. */
+    out->db_path = cfg->db_url[0] ? cfg->db_url : cfg->db_path;
     out->threads = cfg->stats_threads > 0 ? (unsigned)cfg->stats_threads : 0;
     out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
     out->active_min = cfg->active_user_min_events > 0 ? (unsigned)cfg->active_user_min_events : 0;
@@ -157,7 +160,9 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     if (!r) abort();
     snprintf(r->db_path, sizeof r->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
     r->active_min = cfg ? cfg->active_min : 0;
-    r->data_version = cfg ? cfg->data_version : NULL;
+    /* Answers are reused until this process's writer commits again: with a database other
+     * processes write too, that would miss their commits, so never on PostgreSQL. */
+    r->data_version = cfg && !an_engine_is_pg(r->db_path) ? cfg->data_version : NULL;
     r->flight = stats_flight_new(r->data_version, cfg ? cfg->reuse_max_ms : 0);
     rt_actor_spec spec = {
         .name = "stats",

@@ -12,15 +12,19 @@
 #include "analytics/an_commands.h"
 #include "analytics/an_import.h"
 #include "analytics/an_stats.h"
+#include "analytics/an_engine.h"
+#include "analytics/an_view.h"
 #include "analytics/an_time.h"
 #include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
 static const char k_usage[] =
     "usage: fluxbot stats [-c CONFIG] [--db FILE] [--days N] [--json] [--chart FILE.png]\n"
-    "  -c CONFIG   the bot's configuration file: its db_path and active_user_min_events\n"
-    "              (with the environment on top, as the bot reads them)\n"
-    "  --db FILE   analytics database (default: db_path, i.e. $FLUXBOT_DB, else fluxbot.db)\n"
+    "  -c CONFIG   the bot's configuration file: its db_url or db_path and\n"
+    "              active_user_min_events (with the environment on top, as the bot reads them)\n"
+    "  --db FILE   analytics database: a SQLite file or a postgresql:// URL (default: db_url,\n"
+    "              i.e. $FLUXBOT_DB_URL, when it is a postgresql:// URL, else db_path, i.e.\n"
+    "              $FLUXBOT_DB, else fluxbot.db)\n"
     "  --days N    window in days, 1..365 (default 7): the last N x 1440 minutes, now's\n"
     "              minute included\n"
     "  --json      one JSON object instead of the table\n"
@@ -188,18 +192,20 @@ int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
         fprintf(err, "fluxbot stats: %s\n", msg);
         return 2;
     }
-    if (!db) db = cfg.db_path;
-    an_reader *r = an_reader_open(db, msg, sizeof msg);
+    if (!db) db = cfg.db_url[0] ? cfg.db_url : cfg.db_path;
+    /* A URL may hold a password: messages name it without. */
+    const char *shown = an_engine_is_pg(db) ? "the PostgreSQL database" : db;
+    an_view *r = an_view_open(db, msg, sizeof msg);
     if (!r) {
         fprintf(err, "fluxbot stats: %s\n", msg);
         return 1;
     }
-    an_reader_set_active_min(r, (unsigned)cfg.active_user_min_events);
+    an_view_set_active_min(r, (unsigned)cfg.active_user_min_events);
     an_stats s;
-    int rc = an_reader_stats(r, days, now_ms, &s, msg, sizeof msg);
-    an_reader_close(r);
+    int rc = an_view_stats(r, days, now_ms, &s, msg, sizeof msg);
+    an_view_close(r);
     if (rc != 0) {
-        fprintf(err, "fluxbot stats: reading '%s': %s\n", db, msg);
+        fprintf(err, "fluxbot stats: reading '%s': %s\n", shown, msg);
         return 1;
     }
     if (chart && an_chart_write_file(&s, chart, msg, sizeof msg) != 0) {
@@ -268,6 +274,13 @@ int an_cli_import(int argc, char **argv, FILE *out, FILE *err)
     fb_config_action action;
     if (fb_config_load(&cfg, config ? 2 : 0, cargv, NULL, &action, out, msg, sizeof msg) != 0) {
         fprintf(err, "fluxbot import-analytics: %s\n", msg);
+        return 2;
+    }
+    /* The import writes a SQLite file (it rebuilds that file's rollups in its transaction);
+     * it does not write PostgreSQL. Say so rather than import where the bot does not read. */
+    if ((db && an_engine_is_pg(db)) || (!db && cfg.db_url[0])) {
+        fprintf(err, "fluxbot import-analytics: the analytics are in PostgreSQL (db_url); the "
+                     "import writes a SQLite file only: give --db FILE\n");
         return 2;
     }
     if (!db) db = cfg.db_path;

@@ -295,13 +295,11 @@ static uint64_t col_u64(sqlite3_stmt *st, int i)
     return v > 0 ? (uint64_t)v : 0;
 }
 
-/* Zeroes out and opens one read transaction, so every number of a query comes from the same
- * snapshot of the database (the writer may commit in between). */
-static int begin_read(an_reader *r, const an_window *w, an_stats *out, char *err, size_t errlen)
+void an_stats_begin(an_stats *out, const an_window *w, unsigned active_min)
 {
     memset(out, 0, sizeof *out);
     out->window = *w;
-    out->active_min = r->active_min;
+    out->active_min = active_min;
     out->bucket_ms = w->days == 1 ? AN_HOUR_MS : AN_DAY_MS;
     int64_t first = floor_to(w->start_ms, out->bucket_ms);
     int64_t last = floor_to(w->end_ms, out->bucket_ms);
@@ -309,17 +307,29 @@ static int begin_read(an_reader *r, const an_window *w, an_stats *out, char *err
     if (out->n_series > AN_SERIES_MAX) out->n_series = AN_SERIES_MAX;
     for (unsigned i = 0; i < out->n_series; i++)
         out->series[i].start_ms = first + (int64_t)i * out->bucket_ms;
+}
+
+/* Zeroes out and opens one read transaction, so every number of a query comes from the same
+ * snapshot of the database (the writer may commit in between). */
+static int begin_read(an_reader *r, const an_window *w, an_stats *out, char *err, size_t errlen)
+{
+    an_stats_begin(out, w, r->active_min);
     int rc = sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK) an_sql_err(r->db, rc, "starting the stats read", err, errlen);
     return rc;
 }
 
-/* The chart bar of a timestamp (NULL outside the series). */
-static an_series_point *bar_of(an_stats *out, int64_t ts)
+an_series_point *an_stats_bar(an_stats *out, int64_t ts)
 {
     if (!out->n_series || ts < out->series[0].start_ms) return NULL;
     uint64_t i = (uint64_t)((ts - out->series[0].start_ms) / out->bucket_ms);
     return i < out->n_series ? &out->series[i] : NULL;
+}
+
+/* The chart bar of a timestamp (NULL outside the series). */
+static an_series_point *bar_of(an_stats *out, int64_t ts)
+{
+    return an_stats_bar(out, ts);
 }
 
 /* ---- the raw-only baseline ---------------------------------------------------------------- */
@@ -521,6 +531,13 @@ static int run_fast(an_reader *r, const an_window *w, an_stats *out, char *err, 
     an_tally_free(&names);
     an_tally_free(&res);
     return rc;
+}
+
+int an_stats_days_ok(int days, char *err, size_t errlen)
+{
+    if (days >= AN_DAYS_MIN && days <= AN_DAYS_MAX) return 1;
+    snprintf(err, errlen, "days must be from %d to %d, not %d", AN_DAYS_MIN, AN_DAYS_MAX, days);
+    return 0;
 }
 
 static int check_days(int days, char *err, size_t errlen)

@@ -101,6 +101,13 @@ typedef struct an_stats {
 /* Splits the window of `days` ending at now_ms (days must be in 1..365). */
 void an_window_make(int days, int64_t now_ms, an_window *w);
 
+/* For the readers of every engine: zeroes out for the window w (its chart buckets set), and
+ * the chart bar a timestamp falls in (NULL outside the series). */
+void an_stats_begin(an_stats *out, const an_window *w, unsigned active_min);
+an_series_point *an_stats_bar(an_stats *out, int64_t ts);
+/* 1 when days is in range, else 0 with err set. */
+int an_stats_days_ok(int days, char *err, size_t errlen);
+
 /* Average generation time in ms, or a negative value when there is nothing to average. */
 double an_stats_avg_image_ms(const an_stats *s);
 double an_stats_avg_video_ms(const an_stats *s);

@@ -15,6 +15,7 @@
 #include "actors/comfy_runner.h"
 #include "actors/discord_rest.h"
 #include "actors/gateway.h"
+#include "actors/mod_refresher.h"
 #include "actors/router.h"
 #include "actors/stats_reporter.h"
 #include "analytics/an_cli.h"
@@ -31,6 +32,7 @@
 #include "fluxbot/log.h"
 #include "moderation/mod_access.h"
 #include "moderation/mod_state.h"
+#include "moderation/mod_pgstore.h"
 #include "moderation/mod_store.h"
 
 #define LOGN "app"
@@ -49,7 +51,8 @@ struct app {
     gateway *gw;
     metrics_server *metrics;
     mod_state *mod;
-    models_cache *models; /* the servers' model lists, for declared options */
+    mod_refresher *modsync; /* with a shared database only */
+    models_cache *models;   /* the servers' model lists, for declared options */
     models_fetch *fetch;
     uint64_t dms_mask; /* digest of the commands registered as usable in DMs */
     uint64_t guilds[FB_CONFIG_MAX_LIST];
@@ -67,6 +70,7 @@ static void app_free(app *a)
     rt_system_free(a->sys);
     gateway_free(a->gw);
     router_free(a->router);
+    mod_refresher_free(a->modsync);
     mod_state_free(a->mod);
     stats_reporter_free(a->stats);
     discord_rest_free(a->rest);
@@ -265,7 +269,11 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     a->mod = mod_state_new(&(mod_config){.max_warnings = (unsigned)cfg->filter_max_warnings});
     mod_state_set_access(a->mod, &acc);
     mod_loaded loaded;
-    if (mod_store_load(cfg->db_path, (int64_t)rt_wall_ms(), &loaded, why, sizeof why) != 0) {
+    int mod_rc =
+        cfg->db_url[0]
+            ? mod_pgstore_load(cfg->db_url, (int64_t)rt_wall_ms(), &loaded, why, sizeof why)
+            : mod_store_load(cfg->db_path, (int64_t)rt_wall_ms(), &loaded, why, sizeof why);
+    if (mod_rc != 0) {
         mod_loaded_free(&loaded);
         fail(err, errlen, code, APP_EXIT_START, "moderation state: %s", why);
         app_free(a);
@@ -276,6 +284,19 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
              "warnings or bans",
              loaded.rules->nwords, loaded.rules->nregexes, loaded.rules->ncontexts, loaded.count);
     mod_state_adopt(a->mod, &loaded);
+    if (cfg->db_url[0]) {
+        /* Other processes change filters, warnings and bans too: re-read them periodically
+         * (mod_refresher.h). The guard covers this writer's commit delay, several times. */
+        mod_refresher_config mc;
+        mod_refresher_config_from(&mc, cfg);
+        mc.mod = a->mod;
+        a->modsync = mod_refresher_new(a->sys, &mc);
+        if (!a->modsync) {
+            fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
+            app_free(a);
+            return NULL;
+        }
+    }
     discord_rest_set_command_dms(a->rest, command_dms, a->mod);
 
     a->models = models_new();
@@ -324,9 +345,10 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     int rcode = rt_system_start(a->sys);
     if (rcode != 0) {
         fail(err, errlen, code, APP_EXIT_START,
-             "an actor failed to start (see the log above; for the database, check db_path "
+             "an actor failed to start (see the log above; for the database, check %s "
              "\"%.200s\")",
-             cfg->db_path);
+             cfg->db_url[0] ? "db_url" : "db_path",
+             cfg->db_url[0] ? "postgresql://..." : cfg->db_path);
         app_free(a);
         return NULL;
     }

@@ -23,6 +23,7 @@
 #include "comfy/wf.h"
 #include "discord/ix.h"
 #include "moderation/mod_access.h"
+#include "moderation/mod_pgstore.h"
 #include "moderation/mod_store.h"
 #include "pg/pg_conn.h"
 #include "util/util_http.h"
@@ -152,6 +153,11 @@ static void check_files(report *r, const fb_config *cfg)
 static void check_database(report *r, const fb_config *cfg)
 {
     char err[600];
+    if (cfg->db_url[0]) {
+        /* The analytics live in the shared database (an_engine.h): checked below. */
+        ok(r, "database", "analytics, results and moderation in the shared database (db_url)");
+        return;
+    }
     if (access(cfg->db_path, F_OK) == 0) {
         an_reader *rd = an_reader_open(cfg->db_path, err, sizeof err);
         if (rd) {
@@ -185,7 +191,7 @@ static void check_shared_database(report *r, const fb_config *cfg)
     if (!c) {
         bad(r, "shared database",
             "start PostgreSQL or correct db_url (FLUXBOT_DB_URL): without it the processes do "
-            "not IDENTIFY and apply only their own job limits",
+            "not start, do not IDENTIFY and apply only their own job limits",
             "%s", err);
         return;
     }
@@ -212,7 +218,9 @@ static void check_moderation(report *r, const fb_config *cfg)
        acc->ncmds == 1 ? "" : "s");
     free(acc);
     mod_loaded l;
-    if (mod_store_load(cfg->db_path, 0, &l, err, sizeof err) == 0)
+    int rc = cfg->db_url[0] ? mod_pgstore_load(cfg->db_url, 0, &l, err, sizeof err)
+                            : mod_store_load(cfg->db_path, 0, &l, err, sizeof err);
+    if (rc == 0)
         ok(r, "moderation",
            "%u banned words, %u patterns, %u context rules, %zu users with "
            "warnings or bans",

@@ -153,8 +153,8 @@ static const key_def keys[] = {
     SECRET(db_url, "FLUXBOT_DB_URL",
            "Database shared by several processes: postgresql://... (libpq URL; never printed). "
            "Processes given the same URL pace their gateway IDENTIFYs together and share the job "
-           "limits. A plain path "
-           "here is the SQLite database (as db_path)."),
+           "limits, the analytics, the stored results and the moderation state (kept there "
+           "instead of db_path). A plain path here is the SQLite database (as db_path)."),
     I(job_lease_ms, "FLUXBOT_JOB_LEASE_MS", 1000, 600000, "10000",
       "With a postgresql:// db_url: accepted jobs are rows under a lease each process renews; "
       "another process takes over the jobs of one that stopped renewing this long ago."),

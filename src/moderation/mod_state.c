@@ -39,6 +39,9 @@ struct mod_state {
     _Atomic(mod_clock_fn) clock;
     _Atomic(void *) clock_ctx;
     pthread_mutex_t lock; /* serialises changes (never taken by readers) */
+    /* rt_now_ms of the latest change recorded here, and how many: a refresh from the shared
+     * database must not replace state the writer may not have committed yet (mod_state.h). */
+    _Atomic uint64_t last_change_ms, changes;
 };
 
 int64_t mod_state_now(mod_state *s)
@@ -116,9 +119,15 @@ static int cmp_user(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-void mod_state_adopt(mod_state *s, mod_loaded *l)
+/* Adopts l; with check, only when no change was recorded since changes_before (-1 if one was:
+ * the check and the swap are one step under the change mutex). */
+static int adopt(mod_state *s, mod_loaded *l, bool check, uint64_t changes_before)
 {
     pthread_mutex_lock(&s->lock);
+    if (check && atomic_load(&s->changes) != changes_before) {
+        pthread_mutex_unlock(&s->lock);
+        return -1;
+    }
     mod_rules *old_rules = atomic_exchange(&s->rules, l->rules);
     mod_users *nu = calloc(1, sizeof *nu);
     if (!nu) abort();
@@ -140,6 +149,23 @@ void mod_state_adopt(mod_state *s, mod_loaded *l)
     l->users = NULL;
     l->count = 0;
     l->rules = NULL;
+    return 0;
+}
+
+void mod_state_adopt(mod_state *s, mod_loaded *l)
+{
+    adopt(s, l, false, 0);
+}
+
+uint64_t mod_state_changes(mod_state *s, uint64_t *last_change_ms)
+{
+    if (last_change_ms) *last_change_ms = atomic_load(&s->last_change_ms);
+    return atomic_load(&s->changes);
+}
+
+int mod_state_refresh(mod_state *s, mod_loaded *l, uint64_t changes_before)
+{
+    return adopt(s, l, true, changes_before);
 }
 
 void mod_state_set_access(mod_state *s, const mod_access *a)
@@ -326,6 +352,8 @@ static void record(mod_state *s, const char *op, uint64_t user, uint64_t guild, 
                     .guild_id = guild,
                     .details_json = json,
                     .ts_ms = mod_state_now(s)};
+    atomic_store(&s->last_change_ms, rt_now_ms());
+    atomic_fetch_add(&s->changes, 1);
     emit(s, &r);
     free(json);
 }

@@ -54,6 +54,18 @@ typedef int (*mod_record_fn)(void *ctx, const mod_record *r);
 void mod_state_set_recorder(mod_state *s, mod_record_fn fn, void *ctx);
 /* Takes what mod_store_load read (before any reader runs); l is emptied. */
 void mod_state_adopt(mod_state *s, mod_loaded *l);
+/*
+ * Refresh from a database several processes share (mod_pgstore.h): the state read there
+ * replaces the filters, warnings and bans held here, so changes made by other processes show
+ * up. A change made here is in this process's memory at once but in the database only when
+ * the analytics writer commits it (normally within analytics_flush_ms): a refresh that read
+ * the database before that would undo it for one period. So the refresher reads
+ * mod_state_changes before reading the database, skips the read while the latest local change
+ * is younger than its guard, and mod_state_refresh adopts l only if no change was recorded
+ * since (-1 otherwise; l is then left to the caller to free).
+ */
+uint64_t mod_state_changes(mod_state *s, uint64_t *last_change_ms);
+int mod_state_refresh(mod_state *s, mod_loaded *l, uint64_t changes_before);
 /* Publishes new access rules (start, SIGHUP) and the warning limit. */
 void mod_state_set_access(mod_state *s, const mod_access *a);
 void mod_state_set_max_warnings(mod_state *s, unsigned max_warnings);
