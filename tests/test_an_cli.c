@@ -37,7 +37,7 @@ static int setup(void **state)
         ev_command(2, NOW - 2 * DAY, 2, "comfy", true),
         ev_command(3, NOW - 3 * DAY, 2, "video", false),
         ev_command(4, NOW - 8 * DAY, 3, "stats", true), /* outside 7 days */
-        ev_image(5, NOW - DAY + AN_MINUTE_MS, 1, "1024x1024", 2500, false, true),
+        ev_image(5, NOW - DAY + AN_TIME_MINUTE_MS, 1, "1024x1024", 2500, false, true),
         ev_image(6, NOW - 2 * DAY, 2, "1024x1024", 3500, false, true),
         ev_image(7, NOW - 10, 2, "", 60000, true, true),
     };
@@ -137,7 +137,7 @@ static void test_json(void **state)
     /* The window is the last 30 x 1440 minutes, now's included. */
     cJSON *win = cJSON_GetObjectItem(j, "window");
     assert_true(cJSON_GetObjectItem(win, "start_ms")->valuedouble ==
-                (double)(NOW - 30 * AN_DAY_MS + AN_MINUTE_MS));
+                (double)(NOW - 30 * AN_DAY_MS + AN_TIME_MINUTE_MS));
     assert_true(cJSON_GetObjectItem(win, "end_ms")->valuedouble == (double)(NOW + 59999));
     assert_true(cJSON_GetObjectItem(win, "now_ms")->valuedouble == (double)NOW);
     cJSON_Delete(j);

@@ -17,7 +17,7 @@
 
 #define DAY AN_DAY_MS
 #define HOUR AN_HOUR_MS
-#define MIN AN_MINUTE_MS
+#define MIN AN_TIME_MINUTE_MS
 /* 2024-03-10 15:00:00 UTC */
 #define NOW 1710082800000LL
 

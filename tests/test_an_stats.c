@@ -15,7 +15,7 @@
 #include "test_an_util.h"
 
 #define DAY AN_DAY_MS
-#define MIN AN_MINUTE_MS
+#define MIN AN_TIME_MINUTE_MS
 /* 2024-03-10 15:00:00 UTC */
 #define NOW 1710082800000LL
 #define START7 (NOW - 7 * DAY) /* 2024-03-03 15:00:00 UTC */

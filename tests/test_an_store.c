@@ -535,9 +535,9 @@ static void test_fast_equals_raw_at_random_edges(void **state)
                     uint64_t r = rnd_next(&rng);
                     /* A minute boundary within 3 minutes of the edge, then -2 .. +2 ms of it,
                      * or anywhere in the minutes around it. */
-                    int64_t m = an_minute_of(edges[e]) + (int64_t)(r % 7) - 3;
-                    int64_t ts = (r >> 8) % 2 ? m * AN_MINUTE_MS + (int64_t)((r >> 9) % 5) - 2
-                                              : m * AN_MINUTE_MS + (int64_t)((r >> 9) % 60000);
+                    int64_t m = an_time_minute_of(edges[e]) + (int64_t)(r % 7) - 3;
+                    int64_t ts = (r >> 8) % 2 ? m * AN_TIME_MINUTE_MS + (int64_t)((r >> 9) % 5) - 2
+                                              : m * AN_TIME_MINUTE_MS + (int64_t)((r >> 9) % 60000);
                     uint64_t user = 1 + (r >> 20) % 9;
                     switch ((r >> 30) % 3) {
                     case 0:
@@ -578,7 +578,7 @@ static void test_fast_equals_raw_at_random_edges(void **state)
     an_store_close(s);
 }
 
-/* The minute rollups are kept AN_MINUTE_KEEP_DAYS back from the newest event: older minutes
+/* The minute rollups are kept AN_ROLLUP_MINUTE_KEEP_DAYS back from the newest event: older minutes
  * are deleted, user_minutes is compacted to the last row before the horizon per user, and a
  * window starting before the horizon is still answered exactly (from the raw rows). */
 static void test_minute_rollups_retention(void **state)
@@ -595,7 +595,7 @@ static void test_minute_rollups_retention(void **state)
     free_events(old, 4);
     int64_t first = sql_int(db, "SELECT value FROM meta WHERE key = 'minute_horizon'");
     /* Nothing of these is older than 366 days before the newest (NOW - 370 days). */
-    assert_true(first <= an_minute_of(NOW - 400 * DAY));
+    assert_true(first <= an_time_minute_of(NOW - 400 * DAY));
     assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM minute_stats"), 4);
     an_event recent[] = {
         ev_command(5, NOW - 364 * DAY, 2, "comfy", true),

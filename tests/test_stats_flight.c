@@ -156,7 +156,7 @@ static uint64_t ask(stats_flight *f, count_ctx *c, int days, int64_t now_ms, boo
     /* Whoever computed it, the window is the query's own. */
     assert_int_equal(a.stats.window.now_ms, now_ms);
     assert_int_equal(a.stats.window.start_ms,
-                     (an_minute_of(now_ms) - (int64_t)days * 1440 + 1) * AN_MINUTE_MS);
+                     (an_time_minute_of(now_ms) - (int64_t)days * 1440 + 1) * AN_TIME_MINUTE_MS);
     assert_int_equal(a.png_len, 4);
     assert_int_equal(a.png[3], (unsigned char)a.stats.total_images);
     free(a.png);

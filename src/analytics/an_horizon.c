@@ -66,7 +66,7 @@ int an_horizon_until(an_horizon *h, const an_stats *s, int64_t *until, char *err
      * bar changes when the moment reaches the next bucket; the first one when the first
      * minute does, i.e. when the moment's minute reaches that bucket + len - 1 minute. */
     int64_t best = floor_to(end, s->bucket_ms) + s->bucket_ms;
-    int64_t first_bar = floor_to(start, s->bucket_ms) + s->bucket_ms + len - AN_MINUTE_MS;
+    int64_t first_bar = floor_to(start, s->bucket_ms) + s->bucket_ms + len - AN_TIME_MINUTE_MS;
     if (first_bar < best) best = first_bar;
     sqlite3_stmt *st = h->edges;
     sqlite3_bind_int64(st, 1, start);
@@ -78,7 +78,7 @@ int an_horizon_until(an_horizon *h, const an_stats *s, int64_t *until, char *err
             /* Minutes, not milliseconds: a row counts while its minute is in the window. A
              * row at or after the start leaves when the moment is len past its minute; a row
              * after the end comes in when the moment reaches its minute. */
-            int64_t minute_ms = floor_to(sqlite3_column_int64(st, i), AN_MINUTE_MS);
+            int64_t minute_ms = floor_to(sqlite3_column_int64(st, i), AN_TIME_MINUTE_MS);
             int64_t at = i < 3 ? minute_ms + len : minute_ms;
             if (at < best) best = at;
         }

@@ -439,7 +439,7 @@ int an_rollup_apply(an_rollup *r, const an_event *const *evs, size_t n, char *er
     for (size_t i = 0; i < n; i++) {
         const an_event *e = evs[i];
         int64_t day = an_day_of(e->ts_ms), hour = an_hour_of(e->ts_ms);
-        int64_t minute = an_minute_of(e->ts_ms);
+        int64_t minute = an_time_minute_of(e->ts_ms);
         tot t = {0};
         int64_t weight = 0;
         switch (e->kind) {
@@ -597,7 +597,7 @@ static int rebuild_from(an_rollup *r, const char *sql, an_event_kind kind, char 
     return rc;
 }
 
-/* The minute of a ts_ms column in SQL (floor division, as an_minute_of). */
+/* The minute of a ts_ms column in SQL (floor division, as an_time_minute_of). */
 #define SQL_MINUTE(col) "((" col " - ((" col " % 60000) + 60000) % 60000) / 60000)"
 #define SQL_ALL_EVENTS                                                                             \
     "SELECT user_id, ts_ms FROM command_usage UNION ALL SELECT user_id, ts_ms FROM image_stats"    \
@@ -681,7 +681,7 @@ int an_rollup_prune(an_rollup *r, int64_t horizon, char *err, size_t errlen)
     /* user_minutes: per user seen before the horizon, every row before it but the last (the
      * base of the user's counts in any window that starts at or after the horizon). */
     sqlite3_stmt *users = r->prune_users;
-    sqlite3_bind_int64(users, 1, horizon * AN_MINUTE_MS);
+    sqlite3_bind_int64(users, 1, horizon * AN_TIME_MINUTE_MS);
     while (rc == SQLITE_OK) {
         int src = sqlite3_step(users);
         if (src == SQLITE_DONE) break;

@@ -13,7 +13,7 @@
  *                      a window's edges
  *   minute_stats, minute_commands, minute_resolutions
  *                      the same per UTC minute, for the partial hours at a window's edges;
- *                      kept AN_MINUTE_KEEP_DAYS back (an_rollup_prune)
+ *                      kept AN_ROLLUP_MINUTE_KEEP_DAYS back (an_rollup_prune)
  *   user_minutes       (user_id, minute) -> cum: the user's events up to the end of that
  *                      minute, one row per minute the user had an event
  *   known_users        user_id -> first seen, last_minute, events: every user ever seen, and
@@ -36,7 +36,7 @@
 /* How far back (days before the newest event) the minute rollups are kept: a window's start is
  * at most 365 days before now, and one more day lets a query's now lag the newest event. A
  * window whose start lies before the horizon is answered from the raw rows (exact, slower). */
-#define AN_MINUTE_KEEP_DAYS 366
+#define AN_ROLLUP_MINUTE_KEEP_DAYS 366
 
 typedef struct an_rollup {
     sqlite3 *db;

@@ -218,7 +218,7 @@ static const char k_v8[] = "CREATE TABLE results("
  * UTC minutes, so its edges fall on minute boundaries).
  *  - minute_stats, minute_commands, minute_resolutions: the hourly rollups per UTC minute
  *    (minutes since the epoch), for the partial hour at a window's start and the minutes after
- *    now's in the current hour. Kept AN_MINUTE_KEEP_DAYS days back from the newest event
+ *    now's in the current hour. Kept AN_ROLLUP_MINUTE_KEEP_DAYS days back from the newest event
  *    (meta 'minute_horizon' is the first minute still kept; older ones are deleted).
  *  - user_minutes: one row per user and minute with an event of that user; cum is the user's
  *    events up to the end of that minute. A user's events in a window of whole minutes are two

@@ -133,11 +133,11 @@ void an_window_make(int days, int64_t now_ms, an_window *w)
     w->days = days;
     w->now_ms = now_ms;
     /* In minutes: ms = the window's first minute, me = its last (now's). */
-    const int64_t me = an_minute_of(now_ms), ms = me - (int64_t)days * 1440 + 1;
+    const int64_t me = an_time_minute_of(now_ms), ms = me - (int64_t)days * 1440 + 1;
     w->first_minute = ms;
     w->last_minute = me;
-    w->start_ms = ms * AN_MINUTE_MS;
-    w->end_ms = (me + 1) * AN_MINUTE_MS - 1;
+    w->start_ms = ms * AN_TIME_MINUTE_MS;
+    w->end_ms = (me + 1) * AN_TIME_MINUTE_MS - 1;
     const int64_t hs = floor_to(ms, 60) / 60; /* the start's hour */
     const int64_t he = floor_to(me, 60) / 60; /* now's hour */
     const int64_t off = ms - hs * 60;         /* minutes of the start's hour before the start */
@@ -493,7 +493,7 @@ static int rollup_users(sqlite3_stmt *st, const an_window *w, unsigned active_mi
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Whether the minute rollups still hold the start's hour (see AN_MINUTE_KEEP_DAYS). */
+/* Whether the minute rollups still hold the start's hour (see AN_ROLLUP_MINUTE_KEEP_DAYS). */
 static int rollups_cover(an_reader *r, const an_window *w, bool *yes)
 {
     sqlite3_stmt *st = r->q[F_HORIZON];

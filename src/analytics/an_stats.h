@@ -28,8 +28,8 @@
  *                 (user_minutes), so Total and Active Users are exact
  * A one-day window is read per hour instead (the hours from the start's boundary to now's), so
  * that each rollup row is one bar of its hourly chart. Everything is read in one transaction,
- * so the rollups are one snapshot. Minute rollups are kept AN_MINUTE_KEEP_DAYS back: a window
- * starting before that (a query with a now far in the past) is answered from the raw rows.
+ * so the rollups are one snapshot. Minute rollups are kept AN_ROLLUP_MINUTE_KEEP_DAYS back: a
+ * window starting before that (a query with a now far in the past) is answered from the raw rows.
  *
  * Definitions (the spec's): Total/Average Images and Videos count successful generations
  * only; Total Commands counts every slash command (failed ones too; buttons, autocomplete,

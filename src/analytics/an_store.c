@@ -351,9 +351,9 @@ static int prune_results(an_store *s, const an_event *const *evs, size_t n, char
 /* ---- minute rollups' retention ---------------------------------------------------------- */
 
 /*
- * The minute rollups are kept AN_MINUTE_KEEP_DAYS back from the newest statistic of the batch
- * (never from a stamp ahead of the clock: one event stamped years ahead would otherwise delete
- * them all), cut on an hour boundary, at most once a day of event time. Returns the new
+ * The minute rollups are kept AN_ROLLUP_MINUTE_KEEP_DAYS back from the newest statistic of the
+ * batch (never from a stamp ahead of the clock: one event stamped years ahead would otherwise
+ * delete them all), cut on an hour boundary, at most once a day of event time. Returns the new
  * horizon in *horizon (unchanged when nothing was pruned), applied by the caller once the
  * batch committed.
  */
@@ -366,7 +366,7 @@ static int prune_minutes(an_store *s, const an_event *const *evs, size_t n, int6
     if (newest == INT64_MIN) return SQLITE_OK;
     int64_t clock = (int64_t)rt_wall_ms();
     if (newest > clock) newest = clock;
-    int64_t h = an_hour_of(newest - AN_MINUTE_KEEP_DAYS * AN_DAY_MS) * 60;
+    int64_t h = an_hour_of(newest - AN_ROLLUP_MINUTE_KEEP_DAYS * AN_DAY_MS) * 60;
     if (h < s->minute_horizon + 24 * 60) return SQLITE_OK;
     int rc = an_rollup_prune(&s->rollup, h, err, errlen);
     if (rc == SQLITE_OK) *horizon = h;

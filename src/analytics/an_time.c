@@ -17,10 +17,10 @@ int64_t an_hour_of(int64_t ts_ms)
     return h;
 }
 
-int64_t an_minute_of(int64_t ts_ms)
+int64_t an_time_minute_of(int64_t ts_ms)
 {
-    int64_t m = ts_ms / AN_MINUTE_MS;
-    if (ts_ms % AN_MINUTE_MS < 0) m--;
+    int64_t m = ts_ms / AN_TIME_MINUTE_MS;
+    if (ts_ms % AN_TIME_MINUTE_MS < 0) m--;
     return m;
 }
 

@@ -10,14 +10,14 @@
 
 #define AN_DAY_MS 86400000LL
 #define AN_HOUR_MS 3600000LL
-#define AN_MINUTE_MS 60000LL
+#define AN_TIME_MINUTE_MS 60000LL
 
 /* UTC day number of a millisecond timestamp (floor division, also right for negatives). */
 int64_t an_day_of(int64_t ts_ms);
 /* UTC hour number (hours since the epoch) of a millisecond timestamp. */
 int64_t an_hour_of(int64_t ts_ms);
 /* UTC minute number (minutes since the epoch) of a millisecond timestamp. */
-int64_t an_minute_of(int64_t ts_ms);
+int64_t an_time_minute_of(int64_t ts_ms);
 /* "YYYY-MM-DD" of a UTC day number into out (>= 11 bytes). */
 void an_day_date(int64_t day, char *out, size_t outlen);
 /* "YYYY-MM-DD HH:MM:SS UTC" of a millisecond timestamp into out (>= 24 bytes). */
