@@ -3,7 +3,8 @@
  * bot would send to ComfyUI and back to Discord:
  *   rcmd_recover (what a refused interaction can still be answered with), ix_parse, then per
  *   type the router's pure half — rcmd_usage_name, rcmd_days_options, rcmd_manager_perm,
- *   rcmd_message_image_url, button custom_ids (cres_parse_custom_id), autocomplete
+ *   rcmd_message_image_url, button custom_ids (cres_parse_custom_id), the Options dialog's
+ *   custom_ids and modal submits (opts_dialog_parse_id, ix_field_value), autocomplete
  *   (rcmd_autocomplete_json), and for /comfy /redux /pulid /video: rcmd_job → cjob_from_msg →
  *   cjob_values → wf_patch on the shipped workflows → cproto_prompt_body, and the final result
  *   message (cres_final_payload) built from the job.
@@ -27,6 +28,7 @@
 #include "comfy/cres.h"
 #include "discord/gw_roles.h"
 #include "discord/ix.h"
+#include "discord/opts_dialog.h"
 #include "discord/reply.h"
 #include "fluxbot/log.h"
 #include "fluxbot/msgs.h"
@@ -99,6 +101,26 @@ static void check_parsed(const ix_interaction *ix)
     }
     if (ix->custom_id)
         FZ_ASSERT(strlen(ix->custom_id) <= IX_CUSTOM_ID_MAX * 4, "custom_id too long", NULL);
+    FZ_ASSERT(ix->nfields <= IX_MAX_FIELDS, "modal inputs over their bound", NULL);
+    for (unsigned i = 0; i < ix->nfields; i++) {
+        check_text(ix->fields[i].custom_id, "modal input id not UTF-8");
+        check_text(ix->fields[i].value, "modal input value not UTF-8");
+        FZ_ASSERT(ix_field_value(ix, ix->fields[i].custom_id) != NULL, "modal input not found",
+                  ix->fields[i].custom_id);
+    }
+}
+
+/* An Options dialog id parses only in the one spelling opts_dialog_custom_id writes. */
+static void check_opts_id(const char *id)
+{
+    uint64_t sid;
+    opts_dialog_verb verb;
+    unsigned page;
+    if (opts_dialog_parse_id(id, &sid, &verb, &page) != 0) return;
+    char again[128];
+    FZ_ASSERT(opts_dialog_custom_id(sid, verb, page, again, sizeof again) == 0 &&
+                  strcmp(again, id) == 0,
+              "Options custom_id does not round-trip", id);
 }
 
 /* What the user is told when a command is refused: the router sends it as an ephemeral reply. */
@@ -225,6 +247,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       "custom_id does not round-trip", ix->custom_id);
             (void)cres_may_delete(ix->user_id, owner, ix->permissions);
         }
+        check_opts_id(ix->custom_id);
+    } else if (ix->type == IX_MODAL_SUBMIT && ix->custom_id) {
+        check_opts_id(ix->custom_id);
     }
     ix_free(ix);
     free(json);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: every C file must match .clang-format (CI fails on
 # drift; fix with clang-format -i); Discord reply structure is built in src/discord/ only
-# (scripts/check_reply_owner.sh); the release build (what the run command and the
+# (scripts/check_reply_owner.sh); every file a comment or document names exists
+# (scripts/check_file_refs.sh); the release build (what the run command and the
 # benchmarks use: -O2 raises warnings Debug does not) must compile; the Debian package is built
 # and unpacked into a temporary root (or, with FLUXBOT_TEST_DPKG_INSTALL=1 as root, as CI does
 # on its fresh machine, installed with apt/dpkg), and the release build installed with
@@ -21,6 +22,9 @@ echo "== every C file matches .clang-format"
 
 "$here/scripts/check_reply_owner.sh"
 echo "== Discord replies (envelopes, allowed_mentions, interaction/webhook paths) only in src/discord/"
+
+"$here/scripts/check_file_refs.sh"
+echo "== every file a comment or document names exists"
 
 "$here/scripts/build.sh" release >/dev/null
 echo "== release build (with benchmarks) compiled"

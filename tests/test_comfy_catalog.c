@@ -283,7 +283,7 @@ static void test_job_built(void **state)
     assert_true(j->lora_strength[0] == 0.5); /* stacked: capped */
     char list[256];
     cjob_lora_list(j, list, sizeof list);
-    assert_string_equal(list, "Anime Style, Watercolor");
+    assert_string_equal(list, "Anime Style (0.50), Watercolor (0.50)");
     wf_values v;
     cjob_values(j, NULL, "fb", &v);
     cJSON *g = wf_patch(decl_set_find(&c->d, "comfy")->wf, &v, err, sizeof err);

@@ -81,14 +81,16 @@ static void test_full_job_and_buttons(void **state)
     assert_non_null(strstr(final, "Realism"));
     const cJSON *btns = cJSON_GetObjectItem(
         cJSON_GetArrayItem(cJSON_GetObjectItem(p, "components"), 0), "components");
-    assert_int_equal(cJSON_GetArraySize(btns), 3);
+    assert_int_equal(cJSON_GetArraySize(btns), 4); /* Regenerate, Upscale, Options, Delete */
+    assert_non_null(strstr(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 2), "custom_id")->valuestring, "fb:opt:"));
     char regen[101], up2[101], del[101];
     snprintf(regen, sizeof regen, "%s",
              cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 0), "custom_id")->valuestring);
     snprintf(up2, sizeof up2, "%s",
              cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 1), "custom_id")->valuestring);
     snprintf(del, sizeof del, "%s",
-             cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 2), "custom_id")->valuestring);
+             cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 3), "custom_id")->valuestring);
     cJSON_Delete(p);
     free(final);
 

@@ -249,6 +249,14 @@ static void test_custom_ids_and_delete(void **state)
     assert_int_equal(cres_parse_custom_id("fb:del:6:0800000000000000001", &a, &job, &owner), -1);
     assert_int_equal(cres_parse_custom_id("fb:regen:00", &a, &job, &owner), -1);
     assert_int_equal(cres_parse_custom_id("fb:up2:0", &a, &job, &owner), 0);
+    assert_int_equal(cres_custom_id(CRES_OPTIONS, 77, 800000000000000001ULL, id, sizeof id), 0);
+    assert_string_equal(id, "fb:opt:77:800000000000000001");
+    assert_int_equal(cres_parse_custom_id(id, &a, &job, &owner), 0);
+    assert_int_equal(a, CRES_OPTIONS);
+    assert_int_equal(job, 77);
+    assert_true(owner == 800000000000000001ULL);
+    assert_int_equal(cres_parse_custom_id("fb:opt:77", &a, &job, &owner), -1);
+    assert_int_equal(cres_parse_custom_id("fb:opt:77:01", &a, &job, &owner), -1);
     assert_true(cres_may_delete(7, 7, 0));
     assert_false(cres_may_delete(8, 7, 0));
     assert_true(cres_may_delete(8, 7, CRES_PERM_MANAGE_MESSAGES));
@@ -287,12 +295,15 @@ static void test_final_payload(void **state)
     assert_non_null(strstr(s, "\"value\":\"9007199254740991\""));
     const cJSON *btns = cJSON_GetObjectItem(
         cJSON_GetArrayItem(cJSON_GetObjectItem(root, "components"), 0), "components");
-    assert_int_equal(cJSON_GetArraySize(btns), 3);
+    assert_int_equal(cJSON_GetArraySize(btns), 4);
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 0), "custom_id")->valuestring,
                         "fb:regen:77");
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 1), "custom_id")->valuestring,
                         "fb:up2:77");
+    /* Options beside them: the owner in the id, so others are refused even after a restart */
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 2), "custom_id")->valuestring,
+                        "fb:opt:77:99");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(btns, 3), "custom_id")->valuestring,
                         "fb:del:77:99");
     assert_int_equal(
         cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "attachments"), 0), "id")

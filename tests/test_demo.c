@@ -99,6 +99,9 @@ static void run_and_check(int live, unsigned seconds, unsigned users, uint64_t s
     assert_int_equal(r.image_files, jobs_done);
     assert_true(r.stats_answered);
     assert_non_null(r.stats_message);
+    /* The Options dialog was shown once at least, and its Regenerate made a picture. */
+    assert_true(r.sent[DEMO_USERS_BTN_OPTIONS] >= 1);
+    assert_true(r.jobs_done[DEMO_USERS_BTN_OPTIONS] >= 1);
 
     /* The database agrees with what the users did. */
     char err[300];

@@ -39,6 +39,7 @@ static void test_every_kind_is_injected(void **state)
     cres_custom_id(CRES_REGENERATE, 5, 42, btn.regenerate, sizeof btn.regenerate);
     cres_custom_id(CRES_UPSCALE2, 5, 42, btn.upscale, sizeof btn.upscale);
     cres_custom_id(CRES_DELETE, 5, 42, btn.del, sizeof btn.del);
+    cres_custom_id(CRES_OPTIONS, 5, 42, btn.options, sizeof btn.options);
     uint64_t last_id = 0;
     for (int round = 0; round < 3; round++) {
         for (int k = 0; k < DEMO_USERS_KIND_COUNT; k++) {

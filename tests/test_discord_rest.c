@@ -85,13 +85,16 @@ typedef struct fx {
     discord_rest *rest;
 } fx;
 
+static unsigned g_keepalive_s; /* the fake's idle keep-alive limit for the next fx_start */
+
 static void fx_start(fx *x, const char *token, bool enforce, const discord_rest_config *over)
 {
     memset(x, 0, sizeof *x);
     fake_rest_config fc = {.token = TOKEN,
                            .application_id = APP,
                            .enforce_limits = enforce,
-                           .gateway_url = "ws://127.0.0.1:7"};
+                           .gateway_url = "ws://127.0.0.1:7",
+                           .keepalive_s = g_keepalive_s};
     x->fake = fake_rest_start(&fc);
     assert_non_null(x->fake);
     pthread_mutex_init(&x->col.mu, NULL);
@@ -476,6 +479,84 @@ static void test_multipart_upload_byte_identical(void **state)
     fx_stop(&x);
 }
 
+/* Files are sent in one form body up to 1 MiB and streamed above: both arrive byte-identical,
+ * and so does a file that holds the actor's own boundary (the request draws another). */
+static void test_multipart_large_and_colliding_files(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, true, NULL);
+    fake_rest_register_interaction(x.fake, 43, "ltok", 8, false);
+    rest_res_msg *r =
+        send_and_wait(&x, REST_POST, "/interactions/43/ltok/callback", "{\"type\":5}", 1);
+    assert_int_equal(r->status, 204);
+    size_t big = 1536 * 1024, small = 4096;
+    uint8_t *a = malloc(big), *b = malloc(small);
+    unsigned s = 7;
+    for (size_t i = 0; i < big; i++)
+        a[i] = (uint8_t)((s = s * 1103515245u + 12345u) >> 16);
+    memset(b, 'x', small);
+    const char *boundary = discord_rest_form_boundary(x.rest);
+    assert_int_equal(strlen(boundary), 32);
+    memcpy(b + 100, "\r\n--", 4);
+    memcpy(b + 104, boundary, strlen(boundary));
+    for (int round = 0; round < 2; round++) {
+        rest_req_msg *m = rest_req_msg_new(REST_PATCH, "/webhooks/4242/ltok/messages/@original",
+                                           "{\"content\":\"x\"}");
+        if (round == 0)
+            rest_req_add_file(m, "big.bin", "application/octet-stream", a, big);
+        else
+            rest_req_add_file(m, "b\"q.txt", "text/plain", b, small);
+        m->reply_to = x.col_actor;
+        m->cookie = 10 + (uint64_t)round;
+        assert_int_equal(rt_send_wait(discord_rest_actor(x.rest), &m->hdr, 1000), 0);
+        assert_int_equal(col_wait(&x.col, 2 + (size_t)round, 10000), 2 + (size_t)round);
+        assert_int_equal(col_get(&x.col, 10 + (uint64_t)round)->status, 200);
+    }
+    fake_rest_request *reqs;
+    assert_int_equal(fake_rest_collect(x.fake, &(fake_rest_filter){.method = "PATCH"}, &reqs), 2);
+    assert_int_equal(reqs[0].nparts, 2);
+    assert_int_equal(reqs[0].parts[1].len, big);
+    assert_memory_equal(reqs[0].parts[1].data, a, big);
+    assert_int_equal(reqs[1].nparts, 2);
+    assert_null(strstr(reqs[1].content_type, boundary)); /* its own boundary */
+    assert_string_equal(reqs[1].parts[1].filename, "b%22q.txt");
+    assert_string_equal(reqs[1].parts[1].content_type, "text/plain");
+    assert_int_equal(reqs[1].parts[1].len, small);
+    assert_memory_equal(reqs[1].parts[1].data, b, small);
+    fake_rest_requests_free(reqs, 2);
+    free(a);
+    free(b);
+    fx_stop(&x);
+}
+
+/* Idle connections stay in the epoll set between requests: when the server closes one while
+ * it is idle, the next request still goes through (on a new connection). */
+static void test_idle_connection_closed_by_the_server(void **state)
+{
+    (void)state;
+    fx x;
+    g_keepalive_s = 1;
+    fx_start(&x, TOKEN, false, NULL);
+    g_keepalive_s = 0;
+    rest_res_msg *r = send_and_wait(&x, REST_GET, "/users/@me", NULL, 1);
+    assert_int_equal(r->status, 200);
+    r = send_and_wait(&x, REST_GET, "/users/@me", NULL, 2);
+    assert_int_equal(r->status, 200);
+    fake_rest_stats fs;
+    fake_rest_stats_get(x.fake, &fs);
+    assert_int_equal(fs.connections, 1); /* kept alive */
+    struct timespec ts = {2, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* the fake closes the idle connection after 1 s */
+    r = send_and_wait(&x, REST_GET, "/users/@me", NULL, 3);
+    assert_int_equal(r->status, 200);
+    r = send_and_wait(&x, REST_GET, "/users/@me", NULL, 4);
+    assert_int_equal(r->status, 200);
+    fake_rest_stats_get(x.fake, &fs);
+    assert_int_equal(fs.connections, 2);
+    fx_stop(&x);
+}
+
 /* Easy handles are pooled and not reset between requests: one after another (so each reuses
  * the previous one's handle), requests of every shape must arrive with their own method, body,
  * content type, Authorization and audit reason, and nothing of the request before. */
@@ -792,6 +873,8 @@ int main(void)
         cmocka_unit_test(test_5xx_and_network_retries),
         cmocka_unit_test(test_401_stops_the_bot),
         cmocka_unit_test(test_multipart_upload_byte_identical),
+        cmocka_unit_test(test_multipart_large_and_colliding_files),
+        cmocka_unit_test(test_idle_connection_closed_by_the_server),
         cmocka_unit_test(test_pooled_handles_carry_nothing_over),
         cmocka_unit_test(test_burst_of_200_callbacks),
         cmocka_unit_test(test_timeout_and_bounded_response),

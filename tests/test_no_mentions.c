@@ -1,6 +1,7 @@
 /* Every message body the bot can send disables mentions (allowed_mentions.parse = []): each
  * reply builder — interaction callbacks with a message, edits of the original response,
- * follow-ups, the /stats and /reset_stats replies, the result and progress payloads — is
+ * follow-ups, the /stats and /reset_stats replies, the result and progress payloads, the
+ * Options dialog — is
  * called and its output inspected. Deferred acks (types 5/6) and autocomplete choices carry no
  * message and are the only bodies without it. The /reset_stats Confirm prompt once lacked it. */
 /* fluxbot-test: tsan */
@@ -18,6 +19,7 @@
 #include "analytics/an_commands.h"
 #include "analytics/an_stats.h"
 #include "comfy/cres.h"
+#include "discord/opts_dialog.h"
 #include "discord/reply.h"
 
 /* The message object of a body: `data` of a callback, else the body itself (edit, follow-up). */
@@ -90,9 +92,24 @@ static void result_builders(void **state)
     expect_no_mentions("reply_update_text_json", reply_update_text_json("done"));
 }
 
+/* The Options dialog echoes the prompt a user typed: its message and its update. */
+static void options_dialog_builders(void **state)
+{
+    (void)state;
+    opts_dialog_view *v = calloc(1, sizeof *v);
+    v->sid = 9;
+    v->prompt_offered = true;
+    snprintf(v->prompt, sizeof v->prompt, "@everyone <@&5> a cat");
+    snprintf(v->note, sizeof v->note, "@here");
+    expect_no_mentions("opts_dialog_message_json", opts_dialog_message_json(v, NULL, NULL));
+    expect_no_mentions("opts_dialog_update_json", opts_dialog_update_json(v, NULL, NULL));
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(options_dialog_builders),
         cmocka_unit_test(discord_reply_builders),
         cmocka_unit_test(analytics_reply_builders),
         cmocka_unit_test(result_builders),

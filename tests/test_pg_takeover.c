@@ -10,7 +10,9 @@
  *   fence) and delivers nothing;
  * - every interaction got exactly one result edit (a message with its file), none lost, none
  *   doubled, also after the resumed process had time to act;
- * - the logs say what happened: four takeovers in shard 0, shard 2 dropping its jobs.
+ * - the logs and the metrics say what happened: exactly the four jobs of shards 1 and 2 taken
+ *   over by shard 0 (fluxbot_jobs_taken_over_total 4), shard 2 dropping its two
+ *   (fluxbot_jobs_fenced_total 2).
  * A second case restarts the fake ComfyUI (queue and history lost) right after the kill: the
  * jobs taken over are gone from the server and are resubmitted, again delivered once each. In
  * the same run a dead process's row whose interaction is almost 15 minutes old is taken over:
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,7 @@
 #include <unistd.h>
 
 #include "e2e_proc.h"
+#include "metrics_check.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
 #include "fakes/fake_rest.h"
@@ -106,8 +110,40 @@ typedef struct world {
     fake_discord *fd;
     fake_comfy *comfy;
     e2e_child kids[3];
+    unsigned mport[3]; /* each process's metrics endpoint */
     fake_discord_ix ix[NJOBS];
 } world;
+
+/* The shard whose guild the k-th job came from: guild 910000 + k % 3 is on shard
+ * (910000 + k % 3) % 3. */
+static int shard_of(int k)
+{
+    return (910000 + k % 3) % 3;
+}
+
+/* True when the log at path says the job of interaction id was taken over by this process. */
+static bool took(const char *path, uint64_t id)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "job ix:%" PRIu64 " (", id);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) && strstr(line, "taken over from");
+    fclose(f);
+    return found;
+}
+
+/* A counter from process i's metrics endpoint; -1 when it cannot be read. */
+static double metric(const world *w, int i, const char *series)
+{
+    char *m = metrics_check_scrape(w->mport[i]);
+    double v = m ? metrics_check_value(m, series) : -1;
+    free(m);
+    return v;
+}
 
 static void world_start(world *w)
 {
@@ -133,11 +169,16 @@ static void world_start(world *w)
     assert_non_null(w->comfy);
     /* nothing runs until the test has killed its processes: all six prompts wait in the queue */
     fake_comfy_set_paused(w->comfy, true);
-    for (int i = 0; i < 3; i++)
-        tpg_spawn_shard(
-            &w->kids[i], bin, w->dir, i, 3, "pgt-token.fluxbot", fake_discord_api_base(w->fd),
-            fake_comfy_url(w->comfy), w->t.url, w->supp, "info",
-            (const char *const[]){"--job-lease-ms", "3000", "--runner-threads", "4", NULL});
+    for (int i = 0; i < 3; i++) {
+        w->mport[i] = metrics_check_free_port();
+        char port[16];
+        snprintf(port, sizeof port, "%u", w->mport[i]);
+        tpg_spawn_shard(&w->kids[i], bin, w->dir, i, 3, "pgt-token.fluxbot",
+                        fake_discord_api_base(w->fd), fake_comfy_url(w->comfy), w->t.url, w->supp,
+                        "info",
+                        (const char *const[]){"--job-lease-ms", "3000", "--runner-threads", "4",
+                                              "--metrics-port", port, NULL});
+    }
     assert_true(fake_gateway_wait(fake_discord_gateway(w->fd), all_ready, NULL, 90000));
     /* two jobs per shard: guild g is on shard (g >> 22) % 3 */
     const char *opts = "[{\"name\":\"prompt\",\"type\":3,\"value\":\"a red fox\"}]";
@@ -194,18 +235,27 @@ static void test_killed_and_paused_owners(void **state)
     char log0[160], log2[160];
     snprintf(log0, sizeof log0, "%s/shard0.log", w.dir);
     snprintf(log2, sizeof log2, "%s/shard2.log", w.dir);
-    unsigned taken = count_in_file(log0, "taken over from");
     unsigned dropped = count_in_file(log2, "another process");
     unsigned edits[NJOBS];
-    for (int k = 0; k < NJOBS; k++)
+    bool taken_by_0[NJOBS];
+    for (int k = 0; k < NJOBS; k++) {
         edits[k] = file_edits(w.fd, w.ix[k].id);
-    if (!delivered || taken != 4 || dropped < 2 || getenv("FLUXBOT_TEST_SHOW_LOGS"))
+        taken_by_0[k] = took(log0, w.ix[k].id);
+    }
+    double taken_over = metric(&w, 0, "fluxbot_jobs_taken_over_total");
+    double fenced = metric(&w, 2, "fluxbot_jobs_fenced_total");
+    if (!delivered || taken_over != 4 || fenced != 2 || dropped < 2 ||
+        getenv("FLUXBOT_TEST_SHOW_LOGS"))
         show_logs(w.dir);
     world_stop(&w);
     assert_true(delivered);
-    for (int k = 0; k < NJOBS; k++)
+    for (int k = 0; k < NJOBS; k++) {
         assert_int_equal(edits[k], 1);
-    assert_int_equal(taken, 4);
+        /* the jobs of the killed and the paused process, and only those, went to shard 0 */
+        assert_int_equal(taken_by_0[k], shard_of(k) != 0);
+    }
+    assert_float_equal(taken_over, 4, 0);
+    assert_float_equal(fenced, 2, 0); /* the resumed process dropped both of its jobs */
     assert_true(dropped >= 2);
 }
 
@@ -254,19 +304,26 @@ static void test_taken_jobs_gone_from_comfy_are_resubmitted(void **state)
     char log0[160], log2[160];
     snprintf(log0, sizeof log0, "%s/shard0.log", w.dir);
     snprintf(log2, sizeof log2, "%s/shard2.log", w.dir);
-    unsigned taken =
-        count_in_file(log0, "taken over from") + count_in_file(log2, "taken over from");
     unsigned edits[NJOBS];
-    for (int k = 0; k < NJOBS; k++)
+    bool taken[NJOBS];
+    for (int k = 0; k < NJOBS; k++) {
         edits[k] = file_edits(w.fd, w.ix[k].id);
-    if (!delivered || taken != 3 || !told || !says_why || !row_gone ||
+        taken[k] = took(log0, w.ix[k].id) || took(log2, w.ix[k].id);
+    }
+    bool late_taken = took(log0, 424242) || took(log2, 424242);
+    double taken_over = metric(&w, 0, "fluxbot_jobs_taken_over_total") +
+                        metric(&w, 2, "fluxbot_jobs_taken_over_total");
+    if (!delivered || !late_taken || taken_over < 3 || !told || !says_why || !row_gone ||
         getenv("FLUXBOT_TEST_SHOW_LOGS"))
         show_logs(w.dir);
     world_stop(&w);
     assert_true(delivered);
-    for (int k = 0; k < NJOBS; k++)
+    for (int k = 0; k < NJOBS; k++) {
         assert_int_equal(edits[k], 1);
-    assert_int_equal(taken, 3);
+        if (shard_of(k) == 1) assert_true(taken[k]); /* the killed process's jobs */
+    }
+    assert_true(late_taken);
+    assert_true(taken_over >= 3);
     assert_true(told >= 1);
     assert_true(says_why);
     assert_true(row_gone);

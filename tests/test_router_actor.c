@@ -88,6 +88,9 @@ static void stand_init(stand *s, rt_system *sys, const char *name, st_kind kind)
                           .threads = 1,
                           .lane_capacity = 256,
                           .state = s,
+                          /* no periodic tick like the real writer's: wake for every lazily
+                             sent analytics event */
+                          .lazy_wake_depth = 1,
                           .ops = {.on_message = stand_on_message}};
     s->self = rt_actor_new(sys, &spec);
 }

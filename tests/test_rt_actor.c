@@ -1,7 +1,8 @@
 /* fluxbot-test: tsan */
 /*
  * Runtime behaviour: exactly-once delivery under contention, per-producer order, no lost
- * wake-ups, back-pressure policies, drain on stop, holds, timers, loop actors, stop order.
+ * wake-ups, lazy sends (no wake-up below the receiver's depth), back-pressure policies, drain
+ * on stop, holds, timers, loop actors, stop order.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -218,6 +219,66 @@ static void test_parking_no_lost_wakeup(void **s)
     assert_true(m.parks > 0);
     rt_system_free(sys);
     sem_destroy(&st.done);
+}
+
+/* ---- lazy sends --------------------------------------------------------------------------- */
+
+static void wait_counted(counting_state *st, uint64_t n)
+{
+    for (int i = 0; i < 10000 && atomic_load(&st->count) < n; i++)
+        sleep_ms(1);
+    assert_int_equal(atomic_load(&st->count), n);
+}
+
+/* A lazy send leaves a parked receiver asleep until its sender's lane holds lazy_wake_depth
+ * messages; any other wake-up (an ordinary send, the stop) takes the lazy messages too, in
+ * order. */
+static void test_lazy_sends_wake_at_depth(void **s)
+{
+    (void)s;
+    counting_state st = {.check_order = true};
+    rt_system *sys = rt_system_new();
+    rt_actor_spec spec = {.name = "lazy",
+                          .threads = 1,
+                          .lane_capacity = 64,
+                          .state = &st,
+                          .spin_ns = 1,
+                          .lazy_wake_depth = 8,
+                          .ops = {.on_message = counting_on_message}};
+    rt_actor *a = rt_actor_new(sys, &spec);
+    assert_int_equal(rt_system_start(sys), 0);
+    uint64_t seq = 0;
+    for (int round = 0; round < 20; round++) {
+        /* Parked (nothing else can wake it): lazy sends below the depth stay in the lane. */
+        rt_metrics m;
+        do {
+            sleep_ms(1);
+            rt_actor_metrics(a, &m);
+        } while (m.parks <= (uint64_t)round * 2);
+        for (int i = 0; i < 7; i++)
+            assert_int_equal(rt_send_lazy(a, &tm_new(0, seq++)->hdr), 0);
+        sleep_ms(20);
+        assert_int_equal(atomic_load(&st.count), seq - 7);
+        /* The eighth reaches the depth: all eight are taken. */
+        assert_int_equal(rt_send_lazy(a, &tm_new(0, seq++)->hdr), 0);
+        wait_counted(&st, seq);
+        do {
+            sleep_ms(1);
+            rt_actor_metrics(a, &m);
+        } while (m.parks <= (uint64_t)round * 2 + 1);
+        /* Two lazy, then an ordinary send: it wakes the actor, which takes all three. */
+        assert_int_equal(rt_send_lazy(a, &tm_new(0, seq++)->hdr), 0);
+        assert_int_equal(rt_send_lazy(a, &tm_new(0, seq++)->hdr), 0);
+        assert_int_equal(rt_send(a, &tm_new(0, seq++)->hdr), 0);
+        wait_counted(&st, seq);
+    }
+    /* The stop drains what lazy sends left behind. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(rt_send_lazy(a, &tm_new(0, seq++)->hdr), 0);
+    rt_system_stop(sys);
+    assert_int_equal(atomic_load(&st.count), seq);
+    assert_int_equal(atomic_load(&st.order_errors), 0);
+    rt_system_free(sys);
 }
 
 /* ---- back-pressure ----------------------------------------------------------------------- */
@@ -634,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_mpmc_pool_exactly_once),
         cmocka_unit_test(test_send_wait_policy_delivers_all),
         cmocka_unit_test(test_parking_no_lost_wakeup),
+        cmocka_unit_test(test_lazy_sends_wake_at_depth),
         cmocka_unit_test(test_full_lane_reports_and_spill_keeps_order),
         cmocka_unit_test(test_stop_drains_everything),
         cmocka_unit_test(test_hold_delays_exit_until_release),

@@ -80,6 +80,9 @@ typedef struct rt_actor_spec {
     void *wake_ctx;
     /* Spin budget before parking, in nanoseconds (0 = default 20 us). */
     uint64_t spin_ns;
+    /* rt_send_lazy wakes this actor once a sender's lane holds this many messages (0 = half
+     * the lane). */
+    unsigned lazy_wake_depth;
 } rt_actor_spec;
 
 /* ---- system and lifecycle ---------------------------------------------------------------- */
@@ -121,6 +124,13 @@ int rt_send_wait(rt_actor *to, rt_msg *m, int64_t timeout_ms);
 /* Event streams: never fails while the actor runs; when the lane is full the message goes to
  * the lane's overflow list (counted as a spill), keeping per-sender order. 0 or -RT_ESTOPPED. */
 int rt_send_spill(rt_actor *to, rt_msg *m);
+/* Like rt_send_spill, but a parked receiver is not woken for it unless this thread's lane holds
+ * the receiver's lazy_wake_depth messages (rt_actor_spec) or is overflowing: the message waits
+ * until the receiver wakes for another reason. Only for receivers that wake on their own at a
+ * bounded interval (a periodic timer) and for messages that may wait that long (the analytics
+ * events, committed in batches anyway). Saves the receiver a wake-up and a context switch per
+ * message. */
+int rt_send_lazy(rt_actor *to, rt_msg *m);
 
 /* ---- inside an actor ------------------------------------------------------------------ */
 

@@ -46,6 +46,7 @@ struct analytics_writer {
     const an_event **chunk; /* batch_max slots: the events handed to an_engine_write */
     uint64_t batch_open_ms; /* monotonic ms the oldest pending event arrived */
     uint64_t timer_id, timer_due;
+    uint64_t tick_id;  /* the periodic tick that picks up events sent lazily (rt_send_lazy) */
     uint64_t retry_at; /* monotonic ms of the next attempt after a failure (0 = none) */
     unsigned failures;
     int last_rc;
@@ -346,6 +347,9 @@ static void maybe_flush(analytics_writer *w, uint64_t now)
 static void arm_timer(analytics_writer *w, uint64_t now)
 {
     if (!w->npending) return;
+    /* The periodic tick comes within flush_ms and commits the batch; only a retry after a
+     * failure needs a timer of its own. */
+    if (w->tick_id && !w->retry_at) return;
     uint64_t due = w->retry_at ? w->retry_at : w->batch_open_ms + w->flush_ms;
     if (w->timer_due && w->timer_due <= due) return;
     if (w->timer_id) rt_timer_cancel(rt_actor_system(w->actor), w->timer_id);
@@ -454,6 +458,7 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
     note_identity(w);
     LOG_INFO(WHO, "writing to '%s' (%s, batches of %zu events or %llu ms)", w->db_name,
              an_engine_name(w->store), w->batch_max, (unsigned long long)w->flush_ms);
+    w->tick_id = rt_timer_start(self, w->flush_ms, w->flush_ms, 0);
     return 0;
 }
 
@@ -473,6 +478,13 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
         break;
     case RT_MSG_TIMER: {
         rt_timer_msg *t = (rt_timer_msg *)m;
+        if (w->tick_id && t->timer_id == w->tick_id) {
+            /* Events arrive without waking the writer (an_record.h sends them lazily): each
+             * tick takes what came during the last period (the mailbox was drained before
+             * this message) and commits it, so none waits much longer than flush_ms. */
+            if (w->npending && !(w->retry_at && rt_now_ms() < w->retry_at)) flush_pending(w);
+            break;
+        }
         if (t->timer_id == w->timer_id) {
             w->timer_id = 0;
             w->timer_due = 0;
@@ -507,8 +519,12 @@ static void on_idle(rt_actor *self, void *state)
 
 static void on_stop_requested(rt_actor *self, void *state)
 {
-    (void)self;
-    shutdown_flush(state);
+    analytics_writer *w = state;
+    /* No more ticks: the mailbox must drain for the stop to finish, and a tick that arrives
+     * faster than a commit against a locked database takes would keep it from ever draining. */
+    if (w->tick_id) rt_timer_cancel(rt_actor_system(self), w->tick_id);
+    w->tick_id = 0;
+    shutdown_flush(w);
 }
 
 static void on_thread_exit(rt_actor *self, void *state, unsigned index)
@@ -567,6 +583,8 @@ analytics_writer *analytics_writer_new(rt_system *sys, const analytics_writer_co
         .threads = 1, /* exactly one writer: SQLite allows one at a time anyway */
         .lane_capacity = cfg && cfg->lane_capacity ? cfg->lane_capacity : 1024,
         .state = w,
+        /* events come lazily (an_record.h): a sender's full batch still wakes the writer */
+        .lazy_wake_depth = (unsigned)w->batch_max,
         .ops = {.on_thread_start = on_thread_start,
                 .on_message = on_message,
                 .on_idle = on_idle,

@@ -724,6 +724,38 @@ static void on_button(comfy_coord *co, comfy_button_msg *b)
     admit(co, job);
 }
 
+/* The Options dialog asks for a result's parameters (the router keeps the dialog): a copy of
+ * the job from memory or, after a restart, from the results table; or why there is none. */
+static void on_lookup(comfy_coord *co, const comfy_lookup_msg *q)
+{
+    comfy_lookup_status st = COMFY_LOOKUP_FOUND;
+    cjob *copy = NULL;
+    co_record *rec = record_find(co, q->job_id);
+    if (rec) {
+        /* the copy answers a dialog, not an interaction: no token travels with it */
+        comfy_reply_ref none = {0};
+        copy = cjob_clone(rec->params, rec->id, &none, NULL);
+        copy->source_job_id = rec->params->source_job_id;
+    } else {
+        co_record stored = {0};
+        int found = record_load(co, q->job_id, &stored);
+        if (found > 0) {
+            copy = stored.params; /* its id is the result's */
+        } else {
+            uint64_t made_ms = q->job_id >> 16; /* job ids are wall-clock based */
+            uint64_t now = rt_wall_ms();
+            st = found < 0 ? COMFY_LOOKUP_ERROR
+                 : co->cfg.result_retention_ms && now > made_ms &&
+                         now - made_ms > co->cfg.result_retention_ms
+                     ? COMFY_LOOKUP_EXPIRED
+                     : COMFY_LOOKUP_UNKNOWN;
+        }
+    }
+    comfy_lookup_res_msg *res = comfy_lookup_res_msg_new(q->job_id, q->cookie, st, copy);
+    res->retention_days = (uint32_t)(co->cfg.result_retention_ms / 86400000ULL);
+    if (!q->reply_to || rt_send_spill(q->reply_to, &res->hdr) != 0) rt_msg_free(&res->hdr);
+}
+
 static const char *phase_words(prog_phase p)
 {
     switch (p) {
@@ -908,6 +940,9 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
         break;
     case MSG_COMFY_QUEUE:
         on_queue(co, (comfy_queue_msg *)m);
+        break;
+    case MSG_COMFY_LOOKUP:
+        on_lookup(co, (const comfy_lookup_msg *)m);
         break;
     case MSG_COMFY_WORKER_DONE:
         on_done(co, (comfy_worker_done_msg *)m);

@@ -1,6 +1,7 @@
 /*
  * comfy_coord: the runner's coordinator ("comfy" actor, one thread, never blocks). It takes the
- * router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, src/msgs/comfy.h), all already
+ * router's messages (MSG_COMFY_START / _BUTTON / _QUEUE / _LOOKUP, src/msgs/comfy.h; a
+ * lookup, for the Options dialog, is answered to the router with MSG_COMFY_LOOKUP_RES), all already
  * acknowledged by the router, applies the per-user and global limits (and the bot-wide ones in
  * PostgreSQL when db_url says so), keeps the waiting line, hands jobs to idle workers
  * (MSG_COMFY_WORKER_RUN, reply_to = itself), takes their status and done messages, delivers the

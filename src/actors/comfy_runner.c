@@ -371,4 +371,11 @@ void comfy_runner_counters_get(comfy_runner *r, comfy_runner_counters *out)
     out->job_total_ms_sum = w.total_ms_sum;
     out->servers = r->srv.n;
     out->servers_up = comfy_servers_up_count(&r->srv);
+    if (r->keeper) {
+        job_keeper_counters k;
+        job_keeper_counters_get(r->keeper, &k);
+        out->jobs_taken_over = k.taken_over;
+        out->jobs_fenced = k.lost;
+        out->lease_renew_failures = k.renew_failed;
+    }
 }

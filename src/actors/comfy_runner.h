@@ -115,6 +115,10 @@ typedef struct comfy_runner_counters {
      * took the job → result sent) and of their total time (interaction received → result). */
     uint64_t jobs_timed, job_run_ms_sum, job_total_ms_sum;
     unsigned servers, servers_up;
+    /* With a postgresql:// db_url (job_keeper.h), else 0: jobs taken over from processes whose
+     * lease expired, jobs dropped here because another process took them over, and lease
+     * renewals the database did not answer. */
+    uint64_t jobs_taken_over, jobs_fenced, lease_renew_failures;
 } comfy_runner_counters;
 
 void comfy_runner_counters_get(comfy_runner *r, comfy_runner_counters *out);

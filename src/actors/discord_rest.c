@@ -27,11 +27,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "discord/cmd.h"
+#include "discord/rest_form.h"
 #include "discord/rest_order.h"
 #include "util/util_hash.h"
 #include "fluxbot/log.h"
@@ -41,6 +43,9 @@
 #define POOL_MAX 64
 #define TARGET_SLOTS 256
 #define CLOSED_MAX 1024
+/* Requests with files up to this many bytes send one form body built in memory (rest_form.h);
+ * larger ones stream their files through curl_mime instead of holding a second copy. */
+#define FORM_INLINE_MAX (1024 * 1024)
 /* A message whose final write went out stays closed this long: longer than an interaction
  * token lives (15 min), after which nobody can write to an @original anyway. */
 #define CLOSED_KEEP_MS (20 * 60 * 1000)
@@ -53,7 +58,9 @@ typedef struct rq {
     rl_ticket t;
     CURL *easy;
     curl_mime *mime;
-    struct curl_slist *hdrs; /* owned: only for requests with an audit reason */
+    char *form;              /* owned: the form body sent with POSTFIELDS (rest_form.h) */
+    struct curl_slist *hdrs; /* owned: only for requests with an audit reason or their own
+                                form boundary */
     rl_headers h;
     char *resp;
     size_t resp_len, resp_cap, max_resp;
@@ -87,8 +94,13 @@ struct discord_rest {
     int wake_fd;            /* eventfd: senders write it when the mailbox was armed */
     uint64_t curl_timer_at; /* when curl wants CURL_SOCKET_TIMEOUT (ms); UINT64_MAX: never */
     /* Header lists shared by every request without an audit reason, indexed by
-     * (authorized ? 2 : 0) | (json body ? 1 : 0); built once, read-only afterwards. */
-    struct curl_slist *hdr_sets[4];
+     * (authorized ? 4 : 0) | body, body being HDR_NONE, HDR_JSON or HDR_FORM (a form body
+     * with the process's boundary); built once, read-only afterwards. */
+    struct curl_slist *hdr_sets[8];
+    /* The epoll registration of each descriptor curl watches, indexed by descriptor. */
+    struct sock_reg *socks;
+    size_t nsocks;
+    char boundary[REST_FORM_BOUNDARY_LEN + 1];
     cmd_dms_fn dms_allowed; /* commands registered as usable in DMs */
     void *dms_ctx;
 
@@ -111,6 +123,19 @@ struct discord_rest {
     _Atomic uint64_t r429_user, r429_global, r429_shared, network_errors, wait_ms;
     _Atomic uint64_t pending_n, inflight_n, bytes_out, bytes_in, superseded;
     _Atomic bool fatal;
+};
+
+enum { HDR_NONE = 0, HDR_JSON = 1, HDR_FORM = 2, HDR_AUTH = 4 };
+
+/* What epoll has for one descriptor. A connection socket (one this actor opened for curl, and
+ * whose close it sees) stays registered while curl keeps the connection idle in its cache: the
+ * next request on it usually wants the same events, and then costs no epoll_ctl, instead of a
+ * DEL when a transfer ends and an ADD when the next begins. */
+struct sock_reg {
+    uint32_t events; /* registered events (EPOLLIN/EPOLLOUT), when registered */
+    bool registered; /* in the epoll set */
+    bool ours;       /* opened by open_socket: its close goes through close_socket */
+    bool curl_wants; /* curl watches it now (between its callback's IN/OUT and REMOVE) */
 };
 
 /* ---- lists ---------------------------------------------------------------------------------- */
@@ -373,6 +398,9 @@ static int part_seek(void *arg, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr);
+static int close_socket(void *clientp, curl_socket_t s);
+
 /* A new easy handle with the options every request shares. Pooled handles keep them: a
  * request sets only what differs (URL, its own pointers, method and body, headers), so no
  * handle is ever curl_easy_reset (which frees and rebuilds all of its settings). */
@@ -397,6 +425,10 @@ static CURL *easy_new(discord_rest *d)
      * multiplex on it rather than opening another. Only for https: on plain http the wait
      * would serialize a burst behind a connection that turns out to be HTTP/1.1. */
     if (d->https) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, d);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, d);
     return e;
 }
 
@@ -447,16 +479,42 @@ static int easy_setup(discord_rest *d, rq *r)
 
     /* Interaction and webhook-token routes authenticate with their token, not the bot's. */
     const bool auth = !r->t.route.global_exempt;
-    const bool json_body = m->nfiles == 0 && m->json;
-    struct curl_slist *h = d->hdr_sets[(auth ? 2 : 0) | (json_body ? 1 : 0)];
-    if (m->audit_reason[0]) {
-        /* The one header that varies per request: this request gets a list of its own. */
+    /* Files up to FORM_INLINE_MAX go as one form body; its boundary is the process's unless
+     * some part's bytes contain it (then the request draws its own, and its own headers). */
+    size_t form_bytes = 0;
+    rest_form_file ff[REST_MAX_FILES];
+    for (unsigned i = 0; i < m->nfiles; i++) {
+        ff[i] = (rest_form_file){.filename = m->files[i].filename,
+                                 .content_type = m->files[i].content_type,
+                                 .data = m->files[i].data,
+                                 .len = m->files[i].len};
+        form_bytes += m->files[i].len;
+    }
+    const bool inline_form = m->nfiles > 0 && form_bytes <= FORM_INLINE_MAX;
+    char own_boundary[REST_FORM_BOUNDARY_LEN + 1] = "";
+    const char *boundary = d->boundary;
+    if (inline_form && rest_form_collides(boundary, m->json, ff, m->nfiles)) {
+        do
+            rest_form_boundary(own_boundary);
+        while (rest_form_collides(own_boundary, m->json, ff, m->nfiles));
+        boundary = own_boundary;
+    }
+    int body = m->nfiles == 0 ? (m->json ? HDR_JSON : HDR_NONE)
+                              : (inline_form && !own_boundary[0] ? HDR_FORM : HDR_NONE);
+    struct curl_slist *h = d->hdr_sets[(auth ? HDR_AUTH : 0) | body];
+    if (m->audit_reason[0] || own_boundary[0]) {
+        /* Headers that vary per request: this request gets a list of its own. */
         struct curl_slist *own = NULL;
         for (const struct curl_slist *i = h; i; i = i->next)
             own = curl_slist_append(own, i->data);
-        char *esc = curl_easy_escape(e, m->audit_reason, 0);
+        char line[512];
+        if (own_boundary[0]) {
+            snprintf(line, sizeof line, "Content-Type: multipart/form-data; boundary=%s",
+                     own_boundary);
+            own = curl_slist_append(own, line);
+        }
+        char *esc = m->audit_reason[0] ? curl_easy_escape(e, m->audit_reason, 0) : NULL;
         if (esc) {
-            char line[512];
             snprintf(line, sizeof line, "X-Audit-Log-Reason: %s", esc);
             own = curl_slist_append(own, line);
             curl_free(esc);
@@ -468,7 +526,13 @@ static int easy_setup(discord_rest *d, rq *r)
      * below sets the method (CUSTOMREQUEST, or NULL for the one the body implies) and the body
      * kind, so nothing of the previous request is sent again. */
     const char *method = rest_method_name(m->method);
-    if (m->nfiles > 0) {
+    if (inline_form) {
+        size_t len;
+        r->form = rest_form_body(boundary, m->json, ff, m->nfiles, &len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->form);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m->method != REST_POST ? method : NULL);
+    } else if (m->nfiles > 0) {
         curl_mime *mime = curl_mime_init(e);
         curl_mimepart *part = curl_mime_addpart(mime);
         curl_mime_name(part, "payload_json");
@@ -531,6 +595,8 @@ static void easy_teardown(discord_rest *d, rq *r)
     }
     curl_mime_free(r->mime);
     r->mime = NULL;
+    free(r->form);
+    r->form = NULL;
     slist_free_scrubbed(r->hdrs);
     r->hdrs = NULL;
 }
@@ -760,37 +826,79 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
 /* ---- the event loop ------------------------------------------------------------------------
  */
 
-/* The epoll registration of a socket is kept as curl's per-socket pointer, encoded as the
- * events registered plus a marker bit (so "registered for nothing yet" is not NULL): a change
- * of interest costs one epoll_ctl, and a repeated callback with the same interest none. */
-#define SOCK_REGISTERED ((uintptr_t)1 << 16)
+static struct sock_reg *sock_reg_of(discord_rest *d, curl_socket_t s)
+{
+    if (s < 0) return NULL;
+    if ((size_t)s >= d->nsocks) {
+        size_t n = d->nsocks ? d->nsocks : 64;
+        while (n <= (size_t)s)
+            n *= 2;
+        struct sock_reg *p = realloc(d->socks, n * sizeof *p);
+        if (!p) abort();
+        memset(p + d->nsocks, 0, (n - d->nsocks) * sizeof *p);
+        d->socks = p;
+        d->nsocks = n;
+    }
+    return &d->socks[s];
+}
+
+/* Connection sockets are opened and closed here, so that a descriptor left registered while
+ * idle is known to be closed (and its number free for reuse) exactly when it is. The kernel
+ * drops a closed descriptor from the epoll set by itself. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    discord_rest *d = clientp;
+    (void)purpose;
+    curl_socket_t s = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    struct sock_reg *g = s >= 0 ? sock_reg_of(d, s) : NULL;
+    if (g) *g = (struct sock_reg){.ours = true};
+    return s >= 0 ? s : CURL_SOCKET_BAD;
+}
+
+static int close_socket(void *clientp, curl_socket_t s)
+{
+    discord_rest *d = clientp;
+    struct sock_reg *g = sock_reg_of(d, s);
+    if (g) *g = (struct sock_reg){0};
+    return close(s);
+}
 
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
     discord_rest *d = userp;
     (void)e;
-    uintptr_t cur = (uintptr_t)socketp;
+    (void)socketp;
+    struct sock_reg *g = sock_reg_of(d, s);
+    if (!g) return 0;
     if (what == CURL_POLL_REMOVE) {
-        /* curl may already have closed it (the kernel dropped it from the set then): ENOENT
-         * and EBADF are expected here. */
-        if (cur) epoll_ctl(d->epfd, EPOLL_CTL_DEL, s, NULL);
-        curl_multi_assign(d->multi, s, NULL);
+        g->curl_wants = false;
+        /* An idle connection of ours stays registered (see sock_reg); if it turns readable
+         * meanwhile (the server closed it), wait_events drops it then. Any other descriptor
+         * may be closed without telling us: it leaves the set now. ENOENT and EBADF are
+         * expected when curl closed it already. */
+        if (g->registered && !g->ours) {
+            epoll_ctl(d->epfd, EPOLL_CTL_DEL, s, NULL);
+            g->registered = false;
+        }
         return 0;
     }
     uint32_t ev = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-    if (cur && (cur & ~SOCK_REGISTERED) == ev) return 0;
+    g->curl_wants = true;
+    if (g->registered && g->events == ev) return 0;
     struct epoll_event ee = {.events = ev, .data.fd = s};
-    int op = cur ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int op = g->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(d->epfd, op, s, &ee) != 0) {
-        /* A descriptor number curl reused after closing the old socket without telling us,
-         * or one the kernel already dropped: try the other operation once. */
+        /* A descriptor number reused after a close we did not see, or one the kernel already
+         * dropped: try the other operation once. */
         op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
         if (epoll_ctl(d->epfd, op, s, &ee) != 0) {
             LOG_ERROR(ACTOR, "epoll_ctl on socket %d failed: %s", (int)s, strerror(errno));
+            g->registered = false;
             return -1; /* curl fails the transfers on this socket */
         }
     }
-    curl_multi_assign(d->multi, s, (void *)(SOCK_REGISTERED | ev));
+    g->registered = true;
+    g->events = ev;
     return 0;
 }
 
@@ -821,6 +929,15 @@ static void wait_events(discord_rest *d, int timeout_ms)
          * its counter cannot overflow in practice (2^64 - 2 writes), so reading it would only
          * cost a syscall per wake-up. */
         if (evs[i].data.fd == d->wake_fd) continue;
+        struct sock_reg *g = sock_reg_of(d, evs[i].data.fd);
+        if (g && !g->curl_wants) {
+            /* An idle connection that turned readable or hung up (the server closed it): out
+             * of the set, or it would wake every turn; curl finds it dead when it next
+             * looks at it, and closes it. */
+            epoll_ctl(d->epfd, EPOLL_CTL_DEL, evs[i].data.fd, NULL);
+            g->registered = false;
+            continue;
+        }
         int mask = 0;
         if (evs[i].events & (EPOLLIN | EPOLLHUP)) mask |= CURL_CSELECT_IN;
         if (evs[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
@@ -927,11 +1044,17 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
     if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->wake_fd, &wev) != 0) goto fail;
     /* The shared header lists (see hdr_sets): "Expect:" drops the 100-continue round trip
      * before uploads. */
-    for (unsigned i = 0; i < 4; i++) {
+    rest_form_boundary(d->boundary);
+    char form_type[96];
+    snprintf(form_type, sizeof form_type, "Content-Type: multipart/form-data; boundary=%s",
+             d->boundary);
+    for (unsigned i = 0; i < 8; i++) {
+        if ((i & 3) == 3) continue; /* a body is JSON or a form, not both */
         struct curl_slist *h = NULL;
-        if (i & 2) h = curl_slist_append(h, d->auth_header);
+        if (i & HDR_AUTH) h = curl_slist_append(h, d->auth_header);
         h = curl_slist_append(h, "Expect:");
-        if (i & 1) h = curl_slist_append(h, "Content-Type: application/json");
+        if (i & HDR_JSON) h = curl_slist_append(h, "Content-Type: application/json");
+        if (i & HDR_FORM) h = curl_slist_append(h, form_type);
         if (!h) goto fail;
         d->hdr_sets[i] = h;
     }
@@ -969,14 +1092,20 @@ rt_actor *discord_rest_actor(discord_rest *d)
     return d->actor;
 }
 
+const char *discord_rest_form_boundary(const discord_rest *d)
+{
+    return d->boundary;
+}
+
 void discord_rest_free(discord_rest *d)
 {
     if (!d) return;
     while (d->npool)
         curl_easy_cleanup(d->pool[--d->npool]);
     if (d->multi) curl_multi_cleanup(d->multi);
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < 8; i++)
         slist_free_scrubbed(d->hdr_sets[i]);
+    free(d->socks);
     if (d->wake_fd >= 0) close(d->wake_fd);
     if (d->epfd >= 0) close(d->epfd);
     rl_free(d->rl);

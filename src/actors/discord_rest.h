@@ -83,6 +83,9 @@ typedef struct discord_rest_counters {
 } discord_rest_counters;
 
 void discord_rest_counters_get(discord_rest *d, discord_rest_counters *out);
+/* The multipart boundary of this actor's requests with files (rest_form.h): a request whose
+ * parts contain it draws its own. For tests. */
+const char *discord_rest_form_boundary(const discord_rest *d);
 
 /* Which commands are registered as usable in DMs with the bot (their `contexts`); called on
  * the registering thread at each registration. Set before the first one; NULL = none. */

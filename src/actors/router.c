@@ -21,6 +21,7 @@
 #include "discord/cmd.h"
 #include "discord/ix.h"
 #include "discord/lorainfo.h"
+#include "discord/opts_dialog.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
@@ -29,6 +30,7 @@
 #include "msgs/gw.h"
 #include "msgs/rest.h"
 #include "msgs/stats.h"
+#include "router/opts_state.h"
 #include "router/rcmd.h"
 #include "router/rpend.h"
 #include "router/rmod.h"
@@ -47,6 +49,7 @@ struct router {
     rt_actor *self;
     rpend *pend;
     an_confirm *confirm;
+    opts_state *opts; /* open Options dialogs of results */
     gw_roles *roles;
     bool own_roles;
     mod_state *mod;
@@ -65,7 +68,7 @@ const char *router_cmd_name(router_cmd c)
 {
     static const char *const names[ROUTER_CMD_COUNT] = {
         "generate",     "queue",   "stats",     "reset_stats", "reset_button", "result_button",
-        "autocomplete", "unknown", "malformed", "moderation",  "lorainfo"};
+        "autocomplete", "unknown", "malformed", "moderation",  "lorainfo",     "options"};
     return (unsigned)c < ROUTER_CMD_COUNT ? names[c] : "?";
 }
 
@@ -452,11 +455,196 @@ static void on_reset_button(router *r, const ix_interaction *ix, uint64_t t0)
     }
 }
 
+/* ---- the Options dialog of a result ------------------------------------------------------ */
+
+/* Options on a result: for its requester and the bot managers. The dialog is opened here (its
+ * state in r->opts), answered with an ephemeral "thinking", and filled once the runner sent
+ * the result's parameters (on_lookup_res edits the answer): the router holds no results. */
+static void open_options(router *r, const ix_interaction *ix, rpend_entry *e, uint64_t job,
+                         uint64_t owner)
+{
+    if (ix->user_id != owner &&
+        rcmd_manager_perm(ix, r->roles, r->manager_role) == AN_PERM_DENIED) {
+        LOG_DEBUG(LOGN, "Options of job %" PRIu64 " refused for user %" PRIu64, job, ix->user_id);
+        reply_error(r, ix, e, OPTS_DIALOG_TEXT_NOT_YOURS, ROUTER_OUT_DENIED);
+        return;
+    }
+    e->stat_cmd = ROUTER_CMD_OPTIONS;
+    uint64_t sid =
+        opts_state_open(r->opts, ix->user_id, job, ix->application_id, ix->token, rt_now_ms());
+    comfy_lookup_msg *q = comfy_lookup_msg_new(job, sid, r->self);
+    defer_then(r, ix, e, true, &q->hdr, r->cfg.runner);
+}
+
+static void on_lookup_res(router *r, comfy_lookup_res_msg *m)
+{
+    uint64_t app = 0;
+    char token[OPTS_STATE_TOKEN_MAX + 1];
+    if (m->status == COMFY_LOOKUP_FOUND && m->job) {
+        opts_dialog_view *v = malloc(sizeof *v);
+        if (!v) abort();
+        cjob *job = m->job;
+        m->job = NULL;
+        if (opts_state_attach(r->opts, m->cookie, job, r->cfg.catalog, rt_now_ms(), v, &app,
+                              token) == OPTS_STATE_OK) {
+            const cjob_catalog *cat = r->cfg.catalog;
+            char *body =
+                opts_dialog_message_json(v, cat ? cat->ratios : NULL, cat ? cat->loras : NULL);
+            edit_original(r, app, token, body);
+            free(body);
+        }
+        free(v);
+        return;
+    }
+    if (!opts_state_drop(r->opts, m->cookie, &app, token)) return;
+    char text[300];
+    if (m->status == COMFY_LOOKUP_EXPIRED)
+        snprintf(text, sizeof text,
+                 "\xe2\x8f\xb3 This result is older than %u days, the time this bot keeps what "
+                 "it needs to redo a result. Please run the command again.",
+                 m->retention_days);
+    else if (m->status == COMFY_LOOKUP_ERROR)
+        snprintf(text, sizeof text,
+                 "\xe2\x9d\x8c The bot cannot read its stored results right now; please try "
+                 "again later.");
+    else
+        snprintf(text, sizeof text,
+                 "This result is no longer known to the bot. Please run the command again.");
+    char *body = reply_edit_text_json(text, true);
+    edit_original(r, app, token, body);
+    free(body);
+}
+
+/* A usage of the dialog (component or modal), answered at once: the dialog updated in place
+ * (type 7), a modal (type 9), or, for Regenerate, a public "thinking" the new job's result
+ * replaces, the job sent to the runner like a command's (its limits apply there). */
+static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
+{
+    rpend_entry e = entry_for(ix, t0, ROUTER_CMD_OPTIONS);
+    opts_state_input in = {.user_id = ix->user_id};
+    if (opts_dialog_parse_id(ix->custom_id, &in.sid, &in.verb, &in.page) != 0 ||
+        (ix->type == IX_MODAL_SUBMIT) !=
+            (in.verb == OPTS_DIALOG_V_MODAL || in.verb == OPTS_DIALOG_V_SMODAL)) {
+        reply_error(r, ix, &e,
+                    "This button is not one this bot knows (it may be from an older version).",
+                    ROUTER_OUT_INVALID);
+        return;
+    }
+    const cjob_catalog *cat = r->cfg.catalog;
+    const ratios_set *ratios = cat ? cat->ratios : NULL;
+    const loras_set *loras = cat ? cat->loras : NULL;
+    in.values = ix->values;
+    in.nvalues = ix->nvalues;
+    if (in.verb == OPTS_DIALOG_V_MODAL) {
+        in.prompt = ix_field_value(ix, OPTS_DIALOG_FIELD_PROMPT);
+        in.negative = ix_field_value(ix, OPTS_DIALOG_FIELD_NEGATIVE);
+        in.seed = ix_field_value(ix, OPTS_DIALOG_FIELD_SEED);
+    } else if (in.verb == OPTS_DIALOG_V_SMODAL) {
+        for (unsigned i = 0; i < OPTS_DIALOG_LORAS_MAX; i++) {
+            char fid[8];
+            snprintf(fid, sizeof fid, "s%u", i);
+            in.strength[i] = ix_field_value(ix, fid);
+        }
+    }
+    opts_dialog_view *v = malloc(sizeof *v);
+    if (!v) abort();
+    opts_state_status st;
+    cjob *job = NULL;
+    if (in.verb == OPTS_DIALOG_V_MODAL) {
+        /* typed text meets the content filter as a command's prompt does, before it is kept */
+        rmod_verdict mv;
+        const char *texts[2] = {in.prompt, in.negative};
+        for (int i = 0; i < 2; i++) {
+            if (texts[i] && rmod_check_text(r->mod, ix, "options", texts[i], &mv)) {
+                reply_json(r, ix, &e, mv.body, false,
+                           mv.outcome == RMOD_DENIED ? ROUTER_OUT_DENIED : ROUTER_OUT_INVALID);
+                free(v);
+                return;
+            }
+        }
+    }
+    if (in.verb == OPTS_DIALOG_V_GO) {
+        if (!r->cfg.runner) {
+            reply_error(r, ix, &e, "Image generation is not set up on this bot.",
+                        ROUTER_OUT_INVALID);
+            free(v);
+            return;
+        }
+        cjob *probe = NULL;
+        comfy_reply_ref ref = {.application_id = ix->application_id,
+                               .interaction_id = ix->id,
+                               .token = (char *)ix->token};
+        comfy_origin origin;
+        rcmd_origin(ix, &origin);
+        st = opts_state_job(r->opts, in.sid, ix->user_id, cat, &ref, &origin, random_u64(),
+                            rt_now_ms(), &probe, v);
+        job = probe;
+    } else {
+        st = opts_state_apply(r->opts, &in, cat, rt_now_ms(), v);
+    }
+    switch (st) {
+    case OPTS_STATE_GONE:
+        reply_error(r, ix, &e, OPTS_DIALOG_TEXT_EXPIRED, ROUTER_OUT_INVALID);
+        break;
+    case OPTS_STATE_WRONG_USER:
+        reply_error(r, ix, &e, OPTS_DIALOG_TEXT_NOT_YOURS, ROUTER_OUT_DENIED);
+        break;
+    case OPTS_STATE_LOADING:
+        reply_error(r, ix, &e,
+                    "\xe2\x8f\xb3 The dialog is still loading this result; try again in a "
+                    "moment.",
+                    ROUTER_OUT_INVALID);
+        break;
+    case OPTS_STATE_REFUSED:
+        /* the dialog again, with why the change was not taken */
+        reply_json(r, ix, &e, opts_dialog_update_json(v, ratios, loras), false, ROUTER_OUT_INVALID);
+        break;
+    case OPTS_STATE_OK:
+        if (in.verb == OPTS_DIALOG_V_EDIT) {
+            reply_json(r, ix, &e, opts_dialog_modal_json(v), true, ROUTER_OUT_OK);
+        } else if (in.verb == OPTS_DIALOG_V_STRENGTHS) {
+            char *body = opts_dialog_strength_modal_json(v);
+            if (!body) {
+                snprintf(v->note, sizeof v->note, "\xe2\x9a\xa0\xef\xb8\x8f Pick a LoRA first.");
+                body = opts_dialog_update_json(v, ratios, loras);
+            }
+            reply_json(r, ix, &e, body, true, ROUTER_OUT_OK);
+        } else if (in.verb == OPTS_DIALOG_V_GO) {
+            rmod_verdict mv;
+            bool refused = rmod_check_rerun(r->mod, ix, r->roles, job->command, job->user_prompt,
+                                            job->negative_prompt, &mv);
+            /* the declared text options the result had (a negative prompt, ...) too */
+            for (unsigned i = 0; !refused && i < job->npatches; i++)
+                if (job->patches[i].is_str)
+                    refused = rmod_check_rerun(r->mod, ix, r->roles, job->command,
+                                               job->patches[i].str, NULL, &mv);
+            if (refused) {
+                cjob_free(job);
+                reply_json(r, ix, &e, mv.body, false, ROUTER_OUT_DENIED);
+                break;
+            }
+            job->received_wall_ms = wall_at(t0);
+            LOG_INFO(LOGN,
+                     "Options of job %" PRIu64 ": user %" PRIu64 " regenerates (%s, %u LoRAs)",
+                     job->source_job_id, ix->user_id, job->resolution, job->nloras);
+            defer_then(r, ix, &e, false, &comfy_start_msg_new(job)->hdr, r->cfg.runner);
+        } else {
+            reply_json(r, ix, &e, opts_dialog_update_json(v, ratios, loras), true, ROUTER_OUT_OK);
+        }
+        break;
+    }
+    free(v);
+}
+
 static void on_component(router *r, const ix_interaction *ix, uint64_t t0, const gw_dispatch_msg *d)
 {
     const char *id = ix->custom_id ? ix->custom_id : "";
     if (an_confirm_owns(id)) {
         on_reset_button(r, ix, t0);
+        return;
+    }
+    if (opts_dialog_owns(id)) {
+        on_opts(r, ix, t0);
         return;
     }
     unsigned page;
@@ -473,6 +661,10 @@ static void on_component(router *r, const ix_interaction *ix, uint64_t t0, const
         if (!r->cfg.runner) {
             reply_error(r, ix, &e, "Image generation is not set up on this bot.",
                         ROUTER_OUT_INVALID);
+            return;
+        }
+        if (act == CRES_OPTIONS) {
+            open_options(r, ix, &e, job, owner);
             return;
         }
         if (act == CRES_DELETE && !cres_may_delete(ix->user_id, owner, ix->permissions)) {
@@ -526,7 +718,7 @@ static void on_malformed(router *r, const gw_dispatch_msg *d, const ix_error *ie
     }
     /* Every interaction whose id and token could be read is answered and, like any
      * interaction, gets its failed command_usage row, with its kind when that is known: a
-     * modal submit (the bot opens none, so the parser does not take one) is a "modal" row, an
+     * modal submit the parser refused (a malformed form) is a "modal" row, an
      * unreadable autocomplete an "autocomplete" one; neither is ever counted as a command. */
     const bool modal = rec.type == IX_MODAL_SUBMIT;
     rpend_entry e = {.kind = RPEND_REPLY,
@@ -598,9 +790,15 @@ static void on_interaction(router *r, const gw_dispatch_msg *d)
     case IX_AUTOCOMPLETE:
         on_autocomplete(r, ix, t0);
         break;
+    case IX_MODAL_SUBMIT:
+        if (opts_dialog_owns(ix->custom_id)) {
+            on_opts(r, ix, t0);
+            break;
+        }
+        __attribute__((fallthrough)); /* a modal this bot did not open */
     default: {
         rpend_entry e = entry_for(ix, t0, ROUTER_CMD_UNKNOWN);
-        /* A modal submit (the bot opens none today) is recorded as one, never as a command. */
+        /* A modal submit is recorded as one, never as a command. */
         snprintf(e.command, sizeof e.command, "%s",
                  ix->type == IX_MODAL_SUBMIT ? "modal" : "unknown");
         reply_error(r, ix, &e, "This kind of interaction is not supported by this bot.",
@@ -782,6 +980,9 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
     case MSG_AN_RESET_DONE:
         on_reset_done(r, (const an_done_msg *)m);
         break;
+    case MSG_COMFY_LOOKUP_RES:
+        on_lookup_res(r, (comfy_lookup_res_msg *)m);
+        break;
     case RT_MSG_TIMER:
         sweep(r);
         break;
@@ -862,6 +1063,7 @@ router *router_new(rt_system *sys, const router_config *rc)
     r->cfg.manager_role = r->manager_role;
     r->pend = rpend_new(r->cfg.pending_max);
     r->confirm = an_confirm_new(r->cfg.confirm_max, r->cfg.confirm_ttl_ms);
+    r->opts = opts_state_new(r->cfg.options_max, r->cfg.options_ttl_ms);
     r->mod = rc->mod;
     if (!r->mod) {
         r->mod = mod_state_new(&(mod_config){.max_warnings = 2});
@@ -881,7 +1083,7 @@ router *router_new(rt_system *sys, const router_config *rc)
                                   .on_message = on_message,
                                   .on_thread_exit = on_thread_exit}};
     r->self = rt_actor_new(sys, &spec);
-    if (!r->self || !r->pend || !r->confirm || !r->roles) {
+    if (!r->self || !r->pend || !r->confirm || !r->opts || !r->roles) {
         LOG_ERROR(LOGN, "cannot create the router actor");
         router_free(r);
         return NULL;
@@ -909,6 +1111,7 @@ void router_free(router *r)
     if (!r) return;
     rpend_free(r->pend);
     an_confirm_free(r->confirm);
+    opts_state_free(r->opts);
     if (r->own_roles) gw_roles_free(r->roles);
     if (r->own_mod) mod_state_free(r->mod);
     free(r);

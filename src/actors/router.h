@@ -77,6 +77,8 @@ typedef struct router_config {
     uint64_t sweep_ms;           /* how often expired entries are dropped: 1000 */
     unsigned confirm_max;        /* open /reset_stats prompts: 256 */
     int64_t confirm_ttl_ms;      /* how long a prompt's buttons work: 60000 */
+    unsigned options_max;        /* open Options dialogs: 256 */
+    uint64_t options_ttl_ms;     /* an Options dialog's life after its last use: 15 min */
 } router_config;
 
 /* Fills the fb_config-derived fields (threads, lane capacity, manager role, stats rule). */
@@ -107,6 +109,7 @@ typedef enum router_cmd {
     /* /filter /ban /unban /banned /warnings */
     ROUTER_CMD_MODERATION,
     ROUTER_CMD_LORAINFO, /* /lorainfo and its page buttons */
+    ROUTER_CMD_OPTIONS,  /* a result's Options button, its dialog and modals */
     ROUTER_CMD_COUNT
 } router_cmd;
 

@@ -14,7 +14,9 @@ static int send_event(rt_actor *writer, an_event_msg *m)
     /* The number is taken last, just before the send, so it orders this event against resets
      * requested by other threads as closely as the call order allows. */
     m->ev.seq = an_seq_next();
-    int rc = rt_send_spill(writer, &m->hdr);
+    /* Lazily: the writer commits in batches and ticks every flush_ms on its own, so waking it
+     * for each event (a futex wake and a context switch, per interaction) buys nothing. */
+    int rc = rt_send_lazy(writer, &m->hdr);
     if (rc != 0) rt_msg_free(&m->hdr);
     return rc;
 }

@@ -705,6 +705,15 @@ void metrics_collect_runner(mfmt *out, void *ctx)
     mfmt_single(out, "fluxbot_jobs_resubmitted_total", "counter",
                 "Jobs resubmitted after a lost prompt (server restart or stall).",
                 s.jobs_resubmitted);
+    mfmt_single(out, "fluxbot_jobs_taken_over_total", "counter",
+                "Jobs taken over from processes whose lease expired (PostgreSQL db_url).",
+                s.jobs_taken_over);
+    mfmt_single(out, "fluxbot_jobs_fenced_total", "counter",
+                "Jobs dropped here because another process took them over (this one was paused "
+                "or cut off from the database).",
+                s.jobs_fenced);
+    mfmt_single(out, "fluxbot_job_lease_renew_failures_total", "counter",
+                "Job lease renewals the database did not answer.", s.lease_renew_failures);
     mfmt_single(out, "fluxbot_jobs_waiting", "gauge", "Jobs waiting for a runner or a server.",
                 s.waiting);
     mfmt_single(out, "fluxbot_jobs_running", "gauge", "Jobs generating now.", s.running);

@@ -240,6 +240,7 @@ static void copy_params(cjob *d, const cjob *s)
     comfy_patches_copy(d->patches, s->patches, s->npatches);
     d->user_prompt = util_strdup(s->user_prompt ? s->user_prompt : "");
     d->prompt = util_strdup(s->prompt ? s->prompt : "");
+    d->negative_prompt = s->negative_prompt ? util_strdup(s->negative_prompt) : NULL;
     memcpy(d->resolution, s->resolution, sizeof d->resolution);
     d->width = s->width;
     d->height = s->height;
@@ -321,6 +322,7 @@ void cjob_free(cjob *j)
     free(j->reply.token);
     free(j->user_prompt);
     free(j->prompt);
+    free(j->negative_prompt);
     for (unsigned i = 0; i < COMFY_MAX_IMAGES; i++) {
         free(j->images[i].url);
         free(j->images[i].filename);
@@ -342,6 +344,7 @@ void cjob_values(const cjob *j, const char *const uploaded[COMFY_MAX_IMAGES],
     memset(v, 0, sizeof *v);
     /* An upscale runs on a finished image: the source's prompt and size are not its own. */
     v->prompt = j->kind == COMFY_KIND_UPSCALE || !j->prompt || !*j->prompt ? NULL : j->prompt;
+    v->negative_prompt = j->kind == COMFY_KIND_UPSCALE ? NULL : j->negative_prompt;
     v->has_seed = j->kind != COMFY_KIND_UPSCALE;
     v->seed = j->seed;
     if (j->kind != COMFY_KIND_UPSCALE) {
@@ -368,7 +371,8 @@ void cjob_lora_list(const cjob *j, char *out, size_t outlen)
     out[0] = '\0';
     size_t used = 0;
     for (unsigned i = 0; i < j->nloras; i++) {
-        int w = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", j->lora_name[i]);
+        int w = snprintf(out + used, outlen - used, "%s%s (%.2f)", i ? ", " : "", j->lora_name[i],
+                         j->lora_strength[i]);
         if (w < 0 || (size_t)w >= outlen - used) break;
         used += (size_t)w;
     }
@@ -427,6 +431,7 @@ char *cjob_to_json(const cjob *j)
     }
     cJSON_AddStringToObject(o, "user_prompt", j->user_prompt ? j->user_prompt : "");
     cJSON_AddStringToObject(o, "prompt", j->prompt ? j->prompt : "");
+    if (j->negative_prompt) cJSON_AddStringToObject(o, "negative_prompt", j->negative_prompt);
     cJSON_AddStringToObject(o, "resolution", j->resolution);
     cJSON_AddNumberToObject(o, "width", j->width);
     cJSON_AddNumberToObject(o, "height", j->height);
@@ -588,6 +593,15 @@ cjob *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen)
         }
         j->user_prompt = util_strdup(up_s);
         j->prompt = util_strdup(p_s);
+        /* optional: rows written before the Options dialog have none */
+        const cJSON *neg = cJSON_GetObjectItemCaseSensitive(o, "negative_prompt");
+        if (cJSON_IsString(neg) && strlen(neg->valuestring) <= CJOB_PROMPT_MAX_BYTES)
+            j->negative_prompt = util_strdup(neg->valuestring);
+        else if (neg && !cJSON_IsNull(neg)) {
+            snprintf(err, errlen, "field negative_prompt is not a string of at most %d bytes",
+                     CJOB_PROMPT_MAX_BYTES);
+            ok = false;
+        }
         snprintf(j->resolution, sizeof j->resolution, "%s", res);
         j->width = (uint32_t)w;
         j->height = (uint32_t)h;

@@ -58,8 +58,9 @@ typedef struct cjob {
     char generation_type[24];
     comfy_reply_ref reply; /* token owned */
     comfy_origin origin;
-    char *user_prompt; /* owned; as typed ("" for redux/upscale) */
-    char *prompt;      /* owned; with LoRA trigger words appended */
+    char *user_prompt;     /* owned; as typed ("" for redux/upscale) */
+    char *prompt;          /* owned; with LoRA trigger words appended */
+    char *negative_prompt; /* owned, NULL: the workflow's own (set by the Options dialog) */
     char resolution[COMFY_LABEL_MAX + 1];
     uint32_t width, height; /* the label's size (what the user picked), not the delivered one */
     uint64_t seed;
@@ -114,7 +115,8 @@ comfy_kind cjob_kind_of(const decl_command *d);
 void cjob_values(const cjob *j, const char *const uploaded[COMFY_MAX_IMAGES],
                  const char *filename_prefix, wf_values *v);
 
-/* Comma-separated LoRA display names into out ("" when none). */
+/* Comma-separated LoRA display names with their strengths into out, "Anime Style (0.90),
+ * Watercolor (0.50)" ("" when none). */
 void cjob_lora_list(const cjob *j, char *out, size_t outlen);
 /* The LoRA display names as a JSON list (["Anime Style","Watercolor"], [] when none), as the
  * original stored them in image_stats.loras. malloc'd; aborts on OOM. */

@@ -25,6 +25,9 @@ int cres_custom_id(cres_action a, uint64_t job_id, uint64_t owner_id, char *out,
     case CRES_DELETE:
         n = snprintf(out, outlen, "fb:del:%" PRIu64 ":%" PRIu64, job_id, owner_id);
         break;
+    case CRES_OPTIONS:
+        n = snprintf(out, outlen, "fb:opt:%" PRIu64 ":%" PRIu64, job_id, owner_id);
+        break;
     default:
         return -1;
     }
@@ -58,12 +61,13 @@ int cres_parse_custom_id(const char *s, cres_action *a, uint64_t *job_id, uint64
         *a = CRES_UPSCALE2;
         return 0;
     }
-    if (strncmp(s, "fb:del:", 7) == 0) {
+    bool del = strncmp(s, "fb:del:", 7) == 0;
+    if (del || strncmp(s, "fb:opt:", 7) == 0) {
         p = parse_u64(s + 7, job_id);
         if (!p || *p != ':') return -1;
         p = parse_u64(p + 1, owner_id);
         if (!p || *p) return -1;
-        *a = CRES_DELETE;
+        *a = del ? CRES_DELETE : CRES_OPTIONS;
         return 0;
     }
     return -1;
@@ -125,7 +129,7 @@ static void result_embed(const cres_result *r, embed *em)
             snprintf(buf, sizeof buf, "%.2f", j->strength[0]);
         add_field(em, "Strength", buf, true);
     }
-    char loras[COMFY_MAX_LORAS * (LORAS_NAME_MAX + 2) + 1];
+    char loras[COMFY_MAX_LORAS * (LORAS_NAME_MAX + 16) + 1];
     cjob_lora_list(j, loras, sizeof loras);
     add_field(em, "LoRAs", loras, false);
     char dur[32];
@@ -145,8 +149,8 @@ char *cres_final_payload(const cres_result *r)
     embed em;
     embed_init(&em);
     result_embed(r, &em);
-    char cid[3][101];
-    reply_button btns[3];
+    char cid[4][101];
+    reply_button btns[4];
     unsigned nb = 0;
     if (j->kind != COMFY_KIND_UPSCALE) {
         cres_custom_id(CRES_REGENERATE, j->id, j->origin.user_id, cid[nb], sizeof cid[nb]);
@@ -162,6 +166,15 @@ char *cres_final_payload(const cres_result *r)
                                   .label = "Upscale \xc3\x97"
                                            "2",
                                   .emoji = "\xf0\x9f\x94\x8d",
+                                  .custom_id = cid[nb]};
+        nb++;
+    }
+    if (j->kind != COMFY_KIND_UPSCALE) {
+        /* beside Regenerate: the same job with other settings (discord/opts_dialog.h) */
+        cres_custom_id(CRES_OPTIONS, j->id, j->origin.user_id, cid[nb], sizeof cid[nb]);
+        btns[nb] = (reply_button){.style = REPLY_BTN_SECONDARY,
+                                  .label = "Options",
+                                  .emoji = "\xe2\x9a\x99\xef\xb8\x8f",
                                   .custom_id = cid[nb]};
         nb++;
     }

@@ -8,6 +8,9 @@
  *   "fb:up2:<job>"            Upscale ×2 of this result
  *   "fb:del:<job>:<owner>"    Delete; the requester's id is in the id itself so the permission
  *                             check still works after a restart (the original lost it)
+ *   "fb:opt:<job>:<owner>"    Options: the dialog to change resolution, LoRAs, prompt and seed
+ *                             and regenerate (discord/opts_dialog.h); the owner, as for Delete,
+ *                             lets the router refuse others at once, even after a restart
  */
 #ifndef FLUXBOT_COMFY_RESULT_H
 #define FLUXBOT_COMFY_RESULT_H
@@ -26,6 +29,7 @@ typedef enum cres_action {
     CRES_REGENERATE,
     CRES_UPSCALE2,
     CRES_DELETE,
+    CRES_OPTIONS,
 } cres_action;
 
 /* Writes a custom_id; returns 0 or -1 if it does not fit. */

@@ -16,8 +16,8 @@ static const char *const kind_names[WF_KIND_COUNT] = {"image", "redux", "pulid",
 static const char *const kind_bases[WF_KIND_COUNT] = {"flux_txt2img", "redux", "pulid", "video",
                                                       "upscale"};
 static const char *const param_names[WF_P_COUNT] = {
-    "prompt",    "seed",      "width",  "height", "upscale_factor",
-    "strength1", "strength2", "image1", "image2", "filename_prefix"};
+    "prompt",    "seed",   "width",  "height",          "upscale_factor", "strength1",
+    "strength2", "image1", "image2", "filename_prefix", "negative_prompt"};
 
 const char *wf_kind_name(wf_kind k)
 {
@@ -304,7 +304,7 @@ static int add_targets(wf_workflow *wf, wf_param p, const cJSON *spec, const cha
                 return -1;
             }
             bool want_string = p == WF_P_PROMPT || p == WF_P_IMAGE1 || p == WF_P_IMAGE2 ||
-                               p == WF_P_FILENAME_PREFIX;
+                               p == WF_P_FILENAME_PREFIX || p == WF_P_NEGATIVE;
             if (want_string ? !cJSON_IsString(cur) : !cJSON_IsNumber(cur)) {
                 snprintf(err, errlen, "%s: %s: node %s (%s) input \"%s\" holds a %s, expected a %s",
                          map, param_names[p], ids[k], node_class(node), jin->valuestring,
@@ -537,7 +537,7 @@ wf_workflow *wf_load_text(wf_kind kind, const char *map_name, const char *map_js
             snprintf(err, errlen,
                      "%s: unknown parameter \"%s\" (known: prompt, seed, width, "
                      "height, upscale_factor, strength1, strength2, image1, image2, "
-                     "filename_prefix)",
+                     "filename_prefix, negative_prompt)",
                      map_name, in->string);
             goto fail;
         }
@@ -856,6 +856,9 @@ cJSON *wf_patch(const wf_workflow *wf, const wf_values *v, char *err, size_t err
         return NULL;
     }
     if (v->prompt && patch_string(g, wf, WF_P_PROMPT, v->prompt, err, errlen)) goto fail;
+    if (v->negative_prompt && wf->ntargets[WF_P_NEGATIVE] > 0 &&
+        patch_string(g, wf, WF_P_NEGATIVE, v->negative_prompt, err, errlen))
+        goto fail;
     if (v->has_seed) {
         if (v->seed > ((1ULL << 53) - 1)) {
             snprintf(err, errlen, "seed must be below 2^53");

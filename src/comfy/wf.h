@@ -10,18 +10,20 @@
  *               "width":  [{"class_type": "EmptySD3LatentImage", "input": "width"},
  *                          {"class_type": "ModelSamplingFlux", "input": "width"}],
  *               "upscale_factor": {"title": "Upscale", "input": "scale_by", "scale": 0.25}},
- *    "loras":  {"insert_after": {"class_type": "UNETLoader"}, "output": 0, "max": 3},
+ *    "loras":  {"insert_after": {"class_type": "UNETLoader"}, "output": 0, "max": 5},
  *    "output": {"class_type": "SaveImage"}}
  *
  * A target selects nodes by "node" id (a string, or a whole number), or by "class_type" and/or
  * "_meta" "title" (all matches are patched). "output" is one selector or an array of them. Every
  * key is checked (unknown ones stop the load, named; "_" keys at the top are comments), so a
  * typo never silently turns a selector off. Parameters: prompt, seed, width, height,
- * upscale_factor, strength1, strength2, image1, image2, filename_prefix. A mapping may leave out
- * any parameter its workflow does not have; the kinds need at least: image/pulid/video a prompt,
- * redux two images, pulid and upscale one image. LoRAs: "insert_after" chains core
- * LoraLoaderModelOnly nodes after a MODEL output (add "clip_after" to chain LoraLoader and re-wire
- * CLIP too), or "power_lora" selects an rgthree Power Lora Loader whose lora_N inputs are set.
+ * upscale_factor, strength1, strength2, image1, image2, filename_prefix, negative_prompt (a
+ * workflow without it has no negative prompt: the Options dialog then does not offer one). A
+ * mapping may leave out any parameter its workflow does not have; the kinds need at least:
+ * image/pulid/video a prompt, redux two images, pulid and upscale one image. LoRAs: "insert_after"
+ * chains core LoraLoaderModelOnly nodes after a MODEL output (add "clip_after" to chain LoraLoader
+ * and re-wire CLIP too), or "power_lora" selects an rgthree Power Lora Loader whose lora_N inputs
+ * are set.
  *
  * Every selector is resolved to node ids at load time and checked (node exists, input exists and
  * holds a literal, links point at existing nodes, there is an output node), so a broken file stops
@@ -56,11 +58,12 @@ typedef enum wf_param {
     WF_P_IMAGE1,
     WF_P_IMAGE2,
     WF_P_FILENAME_PREFIX,
+    WF_P_NEGATIVE, /* "negative_prompt": the text of the negative conditioning node */
     WF_P_COUNT
 } wf_param;
 
 #define WF_MAX_TARGETS 8
-#define WF_MAX_LORAS 3
+#define WF_MAX_LORAS 5
 #define WF_ID_MAX 64
 #define WF_NAME_MAX 64
 
@@ -97,6 +100,7 @@ typedef struct wf_set {
 /* The values of one job. NULL/false/0 fields are left as in the template. */
 typedef struct wf_values {
     const char *prompt;
+    const char *negative_prompt; /* NULL: the template's */
     bool has_seed;
     uint64_t seed; /* 0..2^53-1 */
     uint32_t width, height;

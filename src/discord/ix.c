@@ -416,6 +416,48 @@ static bool token_ok(const char *t)
     return true;
 }
 
+/* A modal submit: its custom_id and the text inputs of its action rows (Discord sends one
+ * input a row; anything else in a row is refused, since the bot's modals hold only inputs). */
+static bool parse_modal(pctx *c, const cJSON *root, const cJSON *data)
+{
+    ix_interaction *ix = c->ix;
+    if (!get_str(c, data, "custom_id", "data.custom_id", true, 1, IX_CUSTOM_ID_MAX, &ix->custom_id))
+        return false;
+    const cJSON *rows, *row;
+    if (!get_array(c, data, "components", "data.components", IX_MAX_FIELDS, "rows", &rows))
+        return false;
+    cJSON_ArrayForEach(row, rows)
+    {
+        const cJSON *inputs, *in;
+        if (!cJSON_IsObject(row))
+            return fail(c, IX_E_TYPE, "data.components[]", "a row must be an object");
+        if (!get_array(c, row, "components", "data.components[].components", 1, "inputs", &inputs))
+            return false;
+        cJSON_ArrayForEach(in, inputs)
+        {
+            if (!cJSON_IsObject(in))
+                return fail(c, IX_E_TYPE, "data.components[].components[]",
+                            "an input must be an object");
+            if (ix->nfields == IX_MAX_FIELDS)
+                return fail(c, IX_E_TOO_MANY, "data.components", "more than %d inputs",
+                            IX_MAX_FIELDS);
+            ix_field *f = &ix->fields[ix->nfields];
+            const char *value = NULL;
+            if (!get_str(c, in, "custom_id", "data.components[].components[].custom_id", true, 1,
+                         IX_CUSTOM_ID_MAX, &f->custom_id) ||
+                !get_str(c, in, "value", "data.components[].components[].value", false, 0,
+                         IX_FIELD_MAX, &value))
+                return false;
+            f->value = value ? value : "";
+            ix->nfields++;
+        }
+    }
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+    if (cJSON_IsObject(msg) && !get_snowflake(c, msg, "id", "message.id", false, &ix->message_id))
+        return false;
+    return true;
+}
+
 static bool parse_root(pctx *c, const cJSON *root)
 {
     ix_interaction *ix = c->ix;
@@ -424,7 +466,8 @@ static bool parse_root(pctx *c, const cJSON *root)
         !get_snowflake(c, root, "application_id", "application_id", true, &ix->application_id) ||
         !get_int(c, root, "type", "type", true, 1, 100, &type))
         return false;
-    if (type != IX_COMMAND && type != IX_COMPONENT && type != IX_AUTOCOMPLETE)
+    if (type != IX_COMMAND && type != IX_COMPONENT && type != IX_AUTOCOMPLETE &&
+        type != IX_MODAL_SUBMIT)
         return fail(c, IX_E_UNSUPPORTED, "type", "interaction type %lld is not handled",
                     (long long)type);
     ix->type = (ix_type)type;
@@ -492,6 +535,8 @@ static bool parse_root(pctx *c, const cJSON *root)
         return true;
     }
 
+    if (ix->type == IX_MODAL_SUBMIT) return parse_modal(c, root, data);
+
     /* Application command or autocomplete. */
     int64_t ctype = 1;
     if (!get_snowflake(c, data, "id", "data.id", true, &ix->command_id) ||
@@ -556,6 +601,13 @@ void ix_free(ix_interaction *ix)
 }
 
 /* ---- accessors ---------------------------------------------------------------------------- */
+
+const char *ix_field_value(const ix_interaction *ix, const char *custom_id)
+{
+    for (unsigned i = 0; i < ix->nfields; i++)
+        if (strcmp(ix->fields[i].custom_id, custom_id) == 0) return ix->fields[i].value;
+    return NULL;
+}
 
 const ix_option *ix_opt(const ix_interaction *ix, const char *name)
 {

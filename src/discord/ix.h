@@ -32,6 +32,8 @@
 #define IX_MAX_VALUES 25
 #define IX_URL_MAX 2048
 #define IX_FILENAME_MAX 1024
+#define IX_MAX_FIELDS 5   /* a modal holds at most 5 text inputs */
+#define IX_FIELD_MAX 4000 /* a text input's value, in characters */
 
 typedef enum ix_type {
     IX_PING = 1,
@@ -98,6 +100,12 @@ typedef struct ix_attachment {
     uint32_t width, height; /* 0 when not an image */
 } ix_attachment;
 
+/* A text input of a submitted modal. */
+typedef struct ix_field {
+    const char *custom_id;
+    const char *value; /* "" when left empty */
+} ix_field;
+
 typedef struct ix_interaction {
     uint64_t id;
     uint64_t application_id;
@@ -126,12 +134,16 @@ typedef struct ix_interaction {
     ix_attachment attachments[IX_MAX_ATTACHMENTS]; /* data.resolved.attachments */
     unsigned nattachments;
 
-    /* type 3 */
+    /* type 3 and 5 (custom_id: the component's, or the modal's) */
     const char *custom_id;
     int component_type;
     const char *values[IX_MAX_VALUES];
     unsigned nvalues;
-    uint64_t message_id; /* the message carrying the component */
+    uint64_t message_id; /* the message carrying the component (or the modal's button) */
+
+    /* type 5: the modal's text inputs, in order */
+    ix_field fields[IX_MAX_FIELDS];
+    unsigned nfields;
 } ix_interaction;
 
 /* Parses and validates. Returns NULL and fills err (if non-NULL) on any problem. */
@@ -152,6 +164,8 @@ bool ix_opt_bool(const ix_interaction *ix, const char *name, bool *out);
 const ix_attachment *ix_opt_attachment(const ix_interaction *ix, const char *name);
 const ix_option *ix_focused(const ix_interaction *ix);
 const ix_attachment *ix_attachment_by_id(const ix_interaction *ix, uint64_t id);
+/* A submitted modal's text input by custom_id; NULL when the modal had none. */
+const char *ix_field_value(const ix_interaction *ix, const char *custom_id);
 
 #define IX_PERM_ADMINISTRATOR (1ull << 3)
 #define IX_PERM_MANAGE_GUILD (1ull << 5)

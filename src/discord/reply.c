@@ -351,3 +351,60 @@ char *reply_autocomplete_json(const reply_choice *choices, unsigned n)
     }
     return util_json_print_free(o);
 }
+
+char *reply_modal_json(const reply_modal *m, char *err, size_t errlen)
+{
+    if (!id_ok(m->custom_id, 100)) {
+        seterr(err, errlen, "a modal needs a custom_id of 1..100 characters of valid UTF-8");
+        return NULL;
+    }
+    if (!m->title || !*m->title) {
+        seterr(err, errlen, "a modal needs a title");
+        return NULL;
+    }
+    if (m->ninputs < 1 || m->ninputs > REPLY_MODAL_INPUTS_MAX) {
+        seterr(err, errlen, "a modal holds 1..%d text inputs (has %u)", REPLY_MODAL_INPUTS_MAX,
+               m->ninputs);
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "type", REPLY_CB_MODAL);
+    cJSON *d = cJSON_AddObjectToObject(o, "data");
+    cJSON_AddStringToObject(d, "custom_id", m->custom_id);
+    util_json_add_clipped(d, "title", m->title, REPLY_INPUT_LABEL_MAX);
+    cJSON *rows = cJSON_AddArrayToObject(d, "components");
+    for (unsigned i = 0; i < m->ninputs; i++) {
+        const reply_text_input *in = &m->inputs[i];
+        unsigned maxl = in->max_length ? in->max_length : REPLY_INPUT_VALUE_MAX;
+        bool dup = false;
+        for (unsigned k = 0; k < i; k++)
+            if (in->custom_id && m->inputs[k].custom_id &&
+                strcmp(in->custom_id, m->inputs[k].custom_id) == 0)
+                dup = true;
+        if (!id_ok(in->custom_id, 100) || dup || !in->label || !*in->label ||
+            maxl > REPLY_INPUT_VALUE_MAX || in->min_length > maxl) {
+            cJSON_Delete(o);
+            seterr(err, errlen,
+                   "text input %u needs a unique custom_id, a label and lengths within "
+                   "0..4000",
+                   i);
+            return NULL;
+        }
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddNumberToObject(row, "type", 1);
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "type", 4);
+        cJSON_AddStringToObject(x, "custom_id", in->custom_id);
+        cJSON_AddNumberToObject(x, "style", in->paragraph ? 2 : 1);
+        util_json_add_clipped(x, "label", in->label, REPLY_INPUT_LABEL_MAX);
+        cJSON_AddNumberToObject(x, "min_length", in->min_length);
+        cJSON_AddNumberToObject(x, "max_length", maxl);
+        cJSON_AddBoolToObject(x, "required", in->required);
+        if (in->value && *in->value) util_json_add_clipped(x, "value", in->value, maxl);
+        if (in->placeholder && *in->placeholder)
+            util_json_add_clipped(x, "placeholder", in->placeholder, 100);
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(row, "components"), x);
+        cJSON_AddItemToArray(rows, row);
+    }
+    return util_json_print_free(o);
+}

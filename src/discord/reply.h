@@ -41,6 +41,7 @@ typedef enum reply_cb_type {
     REPLY_CB_DEFERRED_UPDATE = 6, /* component: ack now, edit later */
     REPLY_CB_UPDATE = 7,          /* component: edit the message the component is on */
     REPLY_CB_AUTOCOMPLETE = 8,
+    REPLY_CB_MODAL = 9, /* command or component: open a form (reply_modal_json) */
 } reply_cb_type;
 
 typedef enum reply_button_style {
@@ -112,6 +113,27 @@ typedef struct reply_choice {
     double num_value;      /* INTEGER / NUMBER option */
 } reply_choice;
 
+/* A text input of a modal (Discord: label 1..45 characters, values up to 4000). */
+#define REPLY_MODAL_INPUTS_MAX 5
+#define REPLY_INPUT_LABEL_MAX 45
+#define REPLY_INPUT_VALUE_MAX 4000
+typedef struct reply_text_input {
+    const char *custom_id;           /* 1..100, unique in the modal */
+    const char *label;               /* 1..45 (clipped) */
+    bool paragraph;                  /* style 2 (several lines), else style 1 */
+    unsigned min_length, max_length; /* 0..4000; max_length 0 = 4000 */
+    bool required;
+    const char *value;       /* pre-filled text, optional (clipped to max_length) */
+    const char *placeholder; /* optional, <= 100 (clipped) */
+} reply_text_input;
+
+typedef struct reply_modal {
+    const char *custom_id; /* 1..100 */
+    const char *title;     /* 1..45 (clipped) */
+    const reply_text_input *inputs;
+    unsigned ninputs; /* 1..5, one a row */
+} reply_modal;
+
 /* The message object: body of webhook edits and follow-ups, and of payload_json. */
 char *reply_message_json(const reply_msg *m, char *err, size_t errlen);
 /* {"type": type, "data": message}; data may be NULL for types 5/6 (5 may carry flags). */
@@ -127,6 +149,9 @@ char *reply_edit_text_json(const char *content, bool clear);
 char *reply_followup_text_json(const char *content, bool ephemeral);
 /* Type 7 with text and no buttons: the component's message becomes this text. */
 char *reply_update_text_json(const char *content);
+/* Type 9: {"type": 9, "data": {custom_id, title, components: one text input a row}}. Only
+ * commands and component clicks may answer with it (never a modal submit). */
+char *reply_modal_json(const reply_modal *m, char *err, size_t errlen);
 /* Type 8. More than 25 choices are cut to 25; a choice without a name is skipped. */
 char *reply_autocomplete_json(const reply_choice *choices, unsigned n);
 

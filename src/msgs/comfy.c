@@ -138,3 +138,29 @@ comfy_queue_msg *comfy_queue_msg_new(uint64_t application_id, uint64_t interacti
     m->reply.token = util_strdup(token ? token : "");
     return m;
 }
+
+comfy_lookup_msg *comfy_lookup_msg_new(uint64_t job_id, uint64_t cookie, rt_actor *reply_to)
+{
+    comfy_lookup_msg *m = RT_MSG_NEW(comfy_lookup_msg, MSG_COMFY_LOOKUP, NULL);
+    m->job_id = job_id;
+    m->cookie = cookie;
+    m->reply_to = reply_to;
+    return m;
+}
+
+static void lookup_res_dtor(rt_msg *m)
+{
+    cjob_free(((comfy_lookup_res_msg *)m)->job);
+}
+
+comfy_lookup_res_msg *comfy_lookup_res_msg_new(uint64_t job_id, uint64_t cookie,
+                                               comfy_lookup_status status, struct cjob *job)
+{
+    comfy_lookup_res_msg *m =
+        RT_MSG_NEW(comfy_lookup_res_msg, MSG_COMFY_LOOKUP_RES, lookup_res_dtor);
+    m->job_id = job_id;
+    m->cookie = cookie;
+    m->status = status;
+    m->job = job;
+    return m;
+}

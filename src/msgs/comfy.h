@@ -8,6 +8,9 @@
  *                                     once its ack was accepted (type 5 for Regenerate and
  *                                     Upscale ×2, type 6 for Delete, which the router allowed)
  *  router → comfy:  MSG_COMFY_QUEUE   /queue, sent once the ephemeral defer was accepted
+ *  router → comfy:  MSG_COMFY_LOOKUP  a result's parameters for the Options dialog (from memory,
+ *                                     or the results table after a restart); answered with
+ *  comfy → router:  MSG_COMFY_LOOKUP_RES  a copy of the result's job, or why there is none
  *  300..309 are the public messages; 310..399 are the runner's internal ones (comfy_runner.c).
  *
  * The router owns the first answer to every interaction: the runner only edits @original or
@@ -34,9 +37,12 @@ enum {
     MSG_COMFY_BUTTON = 301,
     MSG_COMFY_QUEUE = 302,
     MSG_COMFY_START = 303,
+    MSG_COMFY_LOOKUP = 304,
+    MSG_COMFY_LOOKUP_RES = 305,
 };
 
 struct cjob; /* comfy/cjob.h */
+typedef struct rt_actor rt_actor;
 
 typedef enum comfy_kind {
     COMFY_KIND_IMAGE = 0, /* /comfy */
@@ -47,7 +53,7 @@ typedef enum comfy_kind {
     COMFY_KIND_COUNT
 } comfy_kind;
 
-#define COMFY_MAX_LORAS 3
+#define COMFY_MAX_LORAS 5 /* the Options picker keeps up to 5; commands have 3 options */
 #define COMFY_MAX_IMAGES 2
 #define COMFY_LABEL_MAX 128
 #define COMFY_NAME_MAX 100
@@ -143,6 +149,28 @@ typedef struct comfy_queue_msg {
     comfy_origin origin;
 } comfy_queue_msg;
 
+typedef struct comfy_lookup_msg {
+    rt_msg hdr;
+    uint64_t job_id;
+    uint64_t cookie;    /* echoed in the answer */
+    rt_actor *reply_to; /* who gets the MSG_COMFY_LOOKUP_RES */
+} comfy_lookup_msg;
+
+typedef enum comfy_lookup_status {
+    COMFY_LOOKUP_FOUND = 0,
+    COMFY_LOOKUP_UNKNOWN, /* never stored, or deleted */
+    COMFY_LOOKUP_EXPIRED, /* older than the retention (retention_days says how long) */
+    COMFY_LOOKUP_ERROR,   /* the store cannot be read (logged by the runner) */
+} comfy_lookup_status;
+
+typedef struct comfy_lookup_res_msg {
+    rt_msg hdr;
+    uint64_t job_id, cookie;
+    comfy_lookup_status status;
+    uint32_t retention_days;
+    struct cjob *job; /* owned (cjob_free); FOUND only: a copy without reply token */
+} comfy_lookup_res_msg;
+
 /* "comfy", "redux", "pulid", "video", "upscale" (inline: pure modules use it without the pool) */
 static inline const char *comfy_kind_name(comfy_kind k)
 {
@@ -174,5 +202,9 @@ comfy_start_msg *comfy_start_msg_new(struct cjob *job);
 void comfy_button_set_image_url(comfy_button_msg *m, const char *url);
 comfy_queue_msg *comfy_queue_msg_new(uint64_t application_id, uint64_t interaction_id,
                                      const char *token);
+comfy_lookup_msg *comfy_lookup_msg_new(uint64_t job_id, uint64_t cookie, rt_actor *reply_to);
+/* Takes ownership of job (may be NULL). */
+comfy_lookup_res_msg *comfy_lookup_res_msg_new(uint64_t job_id, uint64_t cookie,
+                                               comfy_lookup_status status, struct cjob *job);
 
 #endif

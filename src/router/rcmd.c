@@ -17,6 +17,7 @@
 #include "discord/embed.h"
 #include "discord/gw_json.h"
 #include "discord/lorainfo.h"
+#include "discord/opts_dialog.h"
 #include "discord/reply.h"
 
 const decl_command *rcmd_decl_of(const cjob_catalog *cat, const char *name)
@@ -423,12 +424,24 @@ void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap)
     }
     const char *what = "unknown";
     const char *id = ix->custom_id ? ix->custom_id : "";
+    uint64_t sid;
+    opts_dialog_verb verb;
+    unsigned page;
+    if (ix->type == IX_MODAL_SUBMIT) {
+        snprintf(out, cap, "modal:%s", opts_dialog_owns(id) ? "options" : "unknown");
+        return;
+    }
+    if (opts_dialog_parse_id(id, &sid, &verb, &page) == 0) {
+        snprintf(out, cap, "button:options_%s", opts_dialog_verb_name(verb));
+        return;
+    }
     cres_action a;
     uint64_t job, owner;
     if (cres_parse_custom_id(id, &a, &job, &owner) == 0) {
         what = a == CRES_REGENERATE ? "regenerate"
                : a == CRES_UPSCALE2 ? "upscale"
                : a == CRES_DELETE   ? "delete"
+               : a == CRES_OPTIONS  ? "options"
                                     : "unknown";
     } else if (lorainfo_owns(id)) {
         what = "lorainfo";

@@ -66,8 +66,10 @@ cJSON *rcmd_days_options(const ix_interaction *ix);
 an_perm rcmd_manager_perm(const ix_interaction *ix, gw_roles *roles, const char *configured_role);
 
 /* The command_usage name of an interaction: the command name for commands ("comfy"), and for
- * components "button:regenerate", "button:upscale", "button:delete", "button:reset_confirm",
- * "button:reset_cancel" or "button:unknown". */
+ * components "button:regenerate", "button:upscale", "button:delete", "button:options",
+ * "button:options_<verb>" (the Options dialog: res, lora, prev, next, edit, str, go),
+ * "button:reset_confirm", "button:reset_cancel" or "button:unknown"; modal submits
+ * "modal:options" or "modal:unknown". */
 void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap);
 
 /* Checks every option of a command interaction against the command's definition: 0, or -1

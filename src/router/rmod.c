@@ -42,7 +42,8 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
                 const decl_set *decls, rmod_verdict *v)
 {
     memset(v, 0, sizeof *v);
-    if (!s || (ix->type != IX_COMMAND && ix->type != IX_COMPONENT)) return false;
+    if (!s || (ix->type != IX_COMMAND && ix->type != IX_COMPONENT && ix->type != IX_MODAL_SUBMIT))
+        return false;
     const char *name = ix->type == IX_COMMAND && ix->command_name ? ix->command_name : "";
     v->moderation = mod_cmd_owns(name);
     /* Only the moderation commands depend on it (it reads the role cache). */
@@ -91,26 +92,61 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
 
     const char *sources[CMD_OPTIONS_MAX];
     unsigned nsources = generation ? prompt_sources(decl, ix, sources, CMD_OPTIONS_MAX) : 0;
-    for (unsigned i = 0; i < nsources; i++) {
-        const char *prompt = sources[i];
-        mod_hit hit;
-        mod_check_result cr = mod_state_check(s, prompt, strlen(prompt), &hit);
-        if (cr == MOD_CHECK_OK) continue;
-        if (cr == MOD_CHECK_LIMIT) {
-            LOG_WARN(LOGN,
-                     "pattern \"%s\" hit its match limits on a prompt of user %" PRIu64
-                     "; refused without a warning",
-                     hit.name, ix->user_id);
-            mod_text_uncheckable(text, sizeof text);
-            return answer(v, text, false, RMOD_INVALID);
-        }
-        unsigned warnings = 0;
-        mod_violation_outcome o =
-            mod_state_violation(s, ix->user_id, ix->guild_id, &hit, prompt, &warnings);
-        LOG_INFO(LOGN, "/%s prompt of user %" PRIu64 " refused (%s \"%s\"): %s", name, ix->user_id,
-                 mod_kind_id(hit.kind), hit.name, o == MOD_VIOL_BANNED ? "banned" : "warned");
-        mod_text_violation(&hit, o, warnings, mod_state_max_warnings(s), text, sizeof text);
+    for (unsigned i = 0; i < nsources; i++)
+        if (rmod_check_text(s, ix, name, sources[i], v)) return true;
+    return false;
+}
+
+bool rmod_check_text(mod_state *s, const ix_interaction *ix, const char *command,
+                     const char *prompt, rmod_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!s || !prompt || !*prompt) return false;
+    char text[1024];
+    mod_hit hit;
+    mod_check_result cr = mod_state_check(s, prompt, strlen(prompt), &hit);
+    if (cr == MOD_CHECK_OK) return false;
+    if (cr == MOD_CHECK_LIMIT) {
+        LOG_WARN(LOGN,
+                 "pattern \"%s\" hit its match limits on a prompt of user %" PRIu64
+                 "; refused without a warning",
+                 hit.name, ix->user_id);
+        mod_text_uncheckable(text, sizeof text);
+        return answer(v, text, false, RMOD_INVALID);
+    }
+    unsigned warnings = 0;
+    mod_violation_outcome o =
+        mod_state_violation(s, ix->user_id, ix->guild_id, &hit, prompt, &warnings);
+    LOG_INFO(LOGN, "/%s prompt of user %" PRIu64 " refused (%s \"%s\"): %s", command, ix->user_id,
+             mod_kind_id(hit.kind), hit.name, o == MOD_VIOL_BANNED ? "banned" : "warned");
+    mod_text_violation(&hit, o, warnings, mod_state_max_warnings(s), text, sizeof text);
+    return answer(v, text, false, RMOD_DENIED);
+}
+
+bool rmod_check_rerun(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *command,
+                      const char *prompt, const char *negative, rmod_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!s) return false;
+    char text[1024];
+    mod_access_who who = {.in_guild = ix->in_guild,
+                          .guild_id = ix->guild_id,
+                          .channel_id = ix->channel_id,
+                          .channel_nsfw = ix->channel_nsfw,
+                          .admin = ix->has_permissions && (ix->permissions & IX_PERM_ADMINISTRATOR),
+                          .roles = ix->roles,
+                          .nroles = ix->nroles};
+    if (mod_state_access(s, command, true, &who, roles, text, sizeof text) != MOD_ACCESS_OK)
         return answer(v, text, false, RMOD_DENIED);
+    const char *texts[2] = {prompt, negative};
+    for (int i = 0; i < 2; i++) {
+        mod_hit hit;
+        if (texts[i] && *texts[i] &&
+            mod_state_check(s, texts[i], strlen(texts[i]), &hit) != MOD_CHECK_OK)
+            return answer(v,
+                          "\xf0\x9f\x9a\xab This prompt is not allowed by the server's "
+                          "content filter, so it cannot be regenerated.",
+                          false, RMOD_DENIED);
     }
     return false;
 }

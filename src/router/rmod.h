@@ -3,8 +3,8 @@
  * interaction. Pure glue over src/moderation (state reads, the moderation commands) and the
  * /reset_stats permission rule (cmd.h); no threads, no sockets, no database.
  *
- * In order, for commands and component clicks (autocomplete is never gated: it can only be
- * answered with choices, and choosing is harmless):
+ * In order, for commands, component clicks and modal submits (autocomplete is never gated: it
+ * can only be answered with choices, and choosing is harmless):
  *   1. a banned user is refused (moderation commands stay open to managers, so a manager who
  *      banned themselves by mistake can undo it);
  *   2. commands: the access rules (DMs, channels, NSFW for generation, roles); managers pass
@@ -42,5 +42,18 @@ typedef struct rmod_verdict {
  * it); false when the router goes on as usual. */
 bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *manager_role,
                 const decl_set *decls, rmod_verdict *v);
+
+/* Text a user typed outside a command (the Options dialog's prompt and negative prompt, for a
+ * result of /command): the content filter exactly as for a command's prompt, a match recording
+ * a violation (warning or ban). True when refused (v filled with an ephemeral type-4 body). */
+bool rmod_check_text(mod_state *s, const ix_interaction *ix, const char *command, const char *text,
+                     rmod_verdict *v);
+
+/* A job started from a result (Options → Regenerate): the access rules of the result's
+ * command where the button was pressed, then the content filter on its texts without
+ * recording a violation (they passed when they were typed; the rules may have changed since).
+ * True when refused (v filled, an ephemeral type-4 body). */
+bool rmod_check_rerun(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *command,
+                      const char *prompt, const char *negative, rmod_verdict *v);
 
 #endif

@@ -58,6 +58,8 @@ rt_actor *rt_actor_new(rt_system *sys, const rt_actor_spec *spec)
     a->spin_ns = spec->spin_ns ? spec->spin_ns : DEFAULT_SPIN_NS;
     mailbox_init(&a->mb, spec->lane_capacity, a->nthreads > 1, spec->loop ? spec->wake : NULL,
                  spec->wake_ctx);
+    if (spec->lazy_wake_depth && spec->lazy_wake_depth < a->mb.lazy_wake_depth)
+        a->mb.lazy_wake_depth = spec->lazy_wake_depth;
     a->threads = calloc(a->nthreads, sizeof(pthread_t));
     if (!a->threads) {
         free(a);
@@ -103,7 +105,13 @@ rt_actor *rt_system_find(rt_system *sys, const char *name)
 static int send_common(rt_actor *to, rt_msg *m, bool spill)
 {
     m->sender = tl_actor_id;
-    return mailbox_push(&to->mb, m, spill);
+    return mailbox_push(&to->mb, m, spill, false);
+}
+
+int rt_send_lazy(rt_actor *to, rt_msg *m)
+{
+    m->sender = tl_actor_id;
+    return mailbox_push(&to->mb, m, true, true);
 }
 
 int rt_send(rt_actor *to, rt_msg *m)

@@ -133,6 +133,7 @@ int mailbox_init(mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wa
     pthread_once(&g_asym_once, asym_init); /* before any thread can send to this mailbox */
     /* ck rings hold size-1 entries; ask for one more so "capacity" means what it says. */
     mb->lane_capacity = round_pow2((lane_capacity ? lane_capacity : 1024) + 1);
+    mb->lazy_wake_depth = mb->lane_capacity / 2;
     mb->multi_consumer = multi_consumer;
     mb->wake = wake;
     mb->wake_ctx = wake_ctx;
@@ -191,7 +192,7 @@ static void notify(mailbox *mb)
     }
 }
 
-int mailbox_push(mailbox *mb, rt_msg *m, bool spill)
+int mailbox_push(mailbox *mb, rt_msg *m, bool spill, bool lazy)
 {
     if (atomic_load_explicit(&mb->closed, memory_order_acquire)) return -RT_ESTOPPED;
     mailbox_lane *l = my_lane(mb);
@@ -226,6 +227,12 @@ int mailbox_push(mailbox *mb, rt_msg *m, bool spill)
     /* Only this thread writes `sent`: a plain store, then the (asymmetric) barrier. */
     atomic_store_explicit(&l->sent, n + 1, memory_order_relaxed);
     FB_OWNER_LEAVE(&l->producer);
+    /* A lazy message wakes nobody while its lane has room: the receiver takes it on its next
+     * wake-up (it promises one at a bounded interval). At lazy_wake_depth, or once spilling,
+     * it wakes the receiver like any send, so a burst never waits for that interval. */
+    if (lazy && !queued) lazy = false;
+    if (lazy && n + 1 - atomic_load_explicit(&l->taken, memory_order_relaxed) < mb->lazy_wake_depth)
+        return 0;
     sender_barrier();
     if (((n + 1) & LATENCY_SAMPLE_MASK) == 0) note_depth(mb);
     notify(mb);

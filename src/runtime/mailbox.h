@@ -55,6 +55,7 @@ typedef struct mailbox {
     _Atomic(mailbox_lane *) lanes[MAILBOX_MAX_LANES];
     _Atomic unsigned nlanes; /* 1 + highest slot that has a lane */
     unsigned lane_capacity;
+    unsigned lazy_wake_depth; /* lane depth at which a lazy send wakes (< lane_capacity) */
     bool multi_consumer;
     rt_wake_fn wake; /* loop actors */
     void *wake_ctx;
@@ -82,7 +83,8 @@ int mailbox_init(mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wa
 size_t mailbox_destroy(mailbox *mb);
 
 /* 0, -RT_EFULL (only when !spill), -RT_ESTOPPED. Wakes the consumer when needed. */
-int mailbox_push(mailbox *mb, rt_msg *m, bool spill);
+/* lazy: no wake-up unless the lane holds lazy_wake_depth messages or spills (rt_send_lazy). */
+int mailbox_push(mailbox *mb, rt_msg *m, bool spill, bool lazy);
 /* Next message or NULL. */
 rt_msg *mailbox_pop(mailbox *mb);
 bool mailbox_has_work(mailbox *mb);

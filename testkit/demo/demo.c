@@ -48,6 +48,13 @@ typedef struct item {
     unsigned user;
     uint64_t t_sent_ms;
     bool answered, done, failed;
+    /* Options: 0 the dialog is loading, 1 its menus were picked (picks[] waiting for their
+     * answers), 2 its Regenerate was pressed (s is that interaction from then on) */
+    unsigned opt_step;
+    demo_users_sent picks[2];
+    int npicks;
+    char go[101];
+    uint64_t message_id;
 } item;
 
 typedef struct sim_user {
@@ -138,6 +145,8 @@ static const char *kind_label(demo_users_kind k)
         return "Upscale";
     case DEMO_USERS_BTN_DELETE:
         return "Delete";
+    case DEMO_USERS_BTN_OPTIONS:
+        return "Options";
     default:
         return "?";
     }
@@ -308,6 +317,10 @@ static demo_users_kind choose(demo *d, sim_user *u)
         w[DEMO_USERS_BTN_REGENERATE] = 12;
         if (u->result.upscale[0]) w[DEMO_USERS_BTN_UPSCALE] = 8;
         if (u->result.del[0]) w[DEMO_USERS_BTN_DELETE] = 5;
+        if (u->result.options[0]) w[DEMO_USERS_BTN_OPTIONS] = 10;
+        /* the first result of the run shows the Options dialog, whatever the dice say */
+        if (u->result.options[0] && !d->rep->sent[DEMO_USERS_BTN_OPTIONS])
+            return DEMO_USERS_BTN_OPTIONS;
     }
     unsigned total = 0;
     for (unsigned k = 0; k < DEMO_USERS_KIND_COUNT; k++)
@@ -334,6 +347,7 @@ static void act(demo *d, unsigned ui, uint64_t now)
     }
     it->user = ui;
     it->t_sent_ms = now;
+    if (k == DEMO_USERS_BTN_OPTIONS) it->message_id = u->result.message_id;
     u->waiting = (int)seq;
     u->acted = true;
     d->rep->sent[k]++;
@@ -343,6 +357,53 @@ static void act(demo *d, unsigned ui, uint64_t now)
 static bool has_attachment(const char *json)
 {
     return json && strstr(json, "\"attachments\":[{") != NULL;
+}
+
+/* The Options dialog before its Regenerate, as a user goes through it: once it shows, a
+ * resolution and a LoRA are picked from its menus; once both were answered, Regenerate with
+ * these options is pressed and the item follows that job like any other. False while the
+ * dialog is in progress (true: it went wrong, counted and told). */
+static bool options_step(demo *d, item *it, const fake_rest_ix_state *st, uint64_t now)
+{
+    const char *who = user_names[it->user % MAX_USERS];
+    sim_user *u = &d->users[it->user];
+    if (it->opt_step == 0) {
+        if (!st->original_json || !strstr(st->original_json, "fo:")) return false;
+        it->npicks = demo_users_options_pick(&d->du, st->original_json, u->id, it->message_id,
+                                             it->picks, it->go);
+        if (it->npicks < 0) return false;
+        d->rep->option_steps += (uint64_t)it->npicks;
+        it->opt_step = 1;
+        event(d, "%s: Options -> the dialog: a new resolution and LoRA picked", who);
+        return false;
+    }
+    for (int i = 0; i < it->npicks; i++) {
+        fake_rest_ix_state ps;
+        if (!fake_rest_interaction_state(fake_discord_rest(d->fd), it->picks[i].id, &ps)) continue;
+        bool acked = ps.ack_type != 0;
+        free(ps.original_json);
+        if (!acked) return false;
+    }
+    demo_users_sent go;
+    fake_discord_member whom = {.user_id = u->id};
+    char uname[32];
+    snprintf(uname, sizeof uname, "user%" PRIu64, u->id % 100000);
+    whom.username = uname;
+    fake_discord_ix ix;
+    if (fake_discord_inject_component(d->fd, it->go, 2, NULL, it->message_id, &whom, &ix) != 0)
+        return false;
+    memset(&go, 0, sizeof go);
+    go.kind = DEMO_USERS_BTN_OPTIONS;
+    go.seq = it->s.seq;
+    go.id = ix.id;
+    snprintf(go.token, sizeof go.token, "%s", ix.token);
+    go.user_id = u->id;
+    go.channel_id = ix.channel_id;
+    it->s = go;
+    it->opt_step = 2;
+    d->rep->option_steps++;
+    (void)now;
+    return false;
 }
 
 /* Advances one item from what the fake Discord saw. Returns true when it is finished. */
@@ -370,7 +431,10 @@ static bool poll_item(demo *d, item *it, uint64_t now)
             }
         }
     }
-    if (it->answered && demo_users_kind_is_job(k) && !finished && st.ack_type == 4) {
+    if (k == DEMO_USERS_BTN_OPTIONS && it->answered && it->opt_step < 2 && st.ack_type != 4) {
+        /* the dialog, before its Regenerate */
+        finished = options_step(d, it, &st, now);
+    } else if (it->answered && demo_users_kind_is_job(k) && !finished && st.ack_type == 4) {
         /* Turned down at once (a limit, a result that cannot be upscaled): an answer, no job. */
         finished = true;
         d->rep->refused++;
@@ -430,7 +494,10 @@ static unsigned tick_users(demo *d, bool may_start)
                 busy++;
             }
         }
-        if (u->waiting < 0 && may_start && now >= u->next_ms) {
+        /* the run shows the Options dialog once, even when its time is up first */
+        bool show_options =
+            !d->rep->sent[DEMO_USERS_BTN_OPTIONS] && u->has_result && u->result.options[0];
+        if (u->waiting < 0 && (may_start || show_options) && now >= u->next_ms) {
             act(d, i, now);
             if (u->waiting >= 0) busy++;
         }
@@ -738,6 +805,7 @@ stop:
         if (d.users[i].acted || (i == 0 && rep->stats_answered)) rep->users_active++;
     for (unsigned k = 0; k < DEMO_USERS_KIND_COUNT; k++)
         rep->commands_total += rep->sent[k];
+    rep->commands_total += rep->option_steps; /* the Options dialog's own presses */
     rep->analytics_rows = count_rows(rep->db);
     rep->image_files = count_files(rep->images);
     if (code == APP_EXIT_OK && d.nitems) print_end(&d);

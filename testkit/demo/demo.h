@@ -50,13 +50,14 @@ typedef struct demo_report {
     uint64_t refused;                          /* jobs the bot turned down at once (limits, ...) */
     uint64_t images_ok, videos_ok;             /* successful generations */
     uint64_t commands_total;                   /* interactions the bot records in command_usage */
-    unsigned users_active;                     /* distinct users that sent anything */
-    uint64_t analytics_rows;                   /* committed by the writer when it stopped */
-    unsigned image_files;                      /* files in the images folder */
-    bool stats_answered;                       /* the final /stats embed arrived */
-    char *stats_message;                       /* its message JSON (malloc'd; demo_report_free) */
-    int exit_code;                             /* the bot's (app_stop) */
-    bool interrupted;                          /* ended early by a signal */
+    uint64_t option_steps;   /* presses inside Options dialogs (menus, Regenerate) */
+    unsigned users_active;   /* distinct users that sent anything */
+    uint64_t analytics_rows; /* committed by the writer when it stopped */
+    unsigned image_files;    /* files in the images folder */
+    bool stats_answered;     /* the final /stats embed arrived */
+    char *stats_message;     /* its message JSON (malloc'd; demo_report_free) */
+    int exit_code;           /* the bot's (app_stop) */
+    bool interrupted;        /* ended early by a signal */
 } demo_report;
 
 /* Runs the demo. Returns 0 when it ran to the end with every interaction answered (or a signal

@@ -17,7 +17,8 @@
 #include "discord/cmd.h"
 
 static const char *const kind_names[DEMO_USERS_KIND_COUNT] = {
-    "comfy", "redux", "pulid", "video", "stats", "bad", "regenerate", "upscale", "delete",
+    "comfy", "redux",      "pulid",   "video",  "stats",
+    "bad",   "regenerate", "upscale", "delete", "options",
 };
 
 const char *demo_users_kind_name(demo_users_kind k)
@@ -28,13 +29,14 @@ const char *demo_users_kind_name(demo_users_kind k)
 bool demo_users_kind_is_job(demo_users_kind k)
 {
     return k == DEMO_USERS_COMFY || k == DEMO_USERS_REDUX || k == DEMO_USERS_PULID ||
-           k == DEMO_USERS_VIDEO || k == DEMO_USERS_BTN_REGENERATE || k == DEMO_USERS_BTN_UPSCALE;
+           k == DEMO_USERS_VIDEO || k == DEMO_USERS_BTN_REGENERATE || k == DEMO_USERS_BTN_UPSCALE ||
+           k == DEMO_USERS_BTN_OPTIONS;
 }
 
 bool demo_users_kind_is_button(demo_users_kind k)
 {
     return k == DEMO_USERS_BTN_REGENERATE || k == DEMO_USERS_BTN_UPSCALE ||
-           k == DEMO_USERS_BTN_DELETE;
+           k == DEMO_USERS_BTN_DELETE || k == DEMO_USERS_BTN_OPTIONS;
 }
 
 static uint64_t next_rand(uint64_t *s)
@@ -136,6 +138,7 @@ int demo_users_inject(demo_users *u, demo_users_kind kind, uint64_t seq, uint64_
         if (!btn) return -1;
         const char *cid = kind == DEMO_USERS_BTN_REGENERATE ? btn->regenerate
                           : kind == DEMO_USERS_BTN_UPSCALE  ? btn->upscale
+                          : kind == DEMO_USERS_BTN_OPTIONS  ? btn->options
                                                             : btn->del;
         if (!cid[0]) return -1;
         who.user_id = btn->owner_id;
@@ -236,10 +239,70 @@ bool demo_users_parse_buttons(const char *message_json, uint64_t owner_id,
             char *dst = a == CRES_REGENERATE ? out->regenerate
                         : a == CRES_UPSCALE2 ? out->upscale
                         : a == CRES_DELETE   ? out->del
+                        : a == CRES_OPTIONS  ? out->options
                                              : NULL;
             if (dst) snprintf(dst, sizeof out->del, "%s", cid);
         }
     }
     cJSON_Delete(m);
     return out->message_id != 0 && (out->regenerate[0] || out->del[0]);
+}
+
+/* The select of the dialog whose custom_id contains part, or NULL. */
+static const cJSON *dialog_select(const cJSON *m, const char *part)
+{
+    const cJSON *row, *c;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItem(m, "components"))
+    {
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(row, "components"))
+        {
+            const char *cid = cJSON_GetStringValue(cJSON_GetObjectItem(c, "custom_id"));
+            if (cid && strstr(cid, part) && !cJSON_IsTrue(cJSON_GetObjectItem(c, "disabled")))
+                return c;
+        }
+    }
+    return NULL;
+}
+
+int demo_users_options_pick(demo_users *u, const char *dialog_json, uint64_t user_id,
+                            uint64_t message_id, demo_users_sent out[2], char go_id[101])
+{
+    cJSON *m = dialog_json ? cJSON_Parse(dialog_json) : NULL;
+    const cJSON *go = m ? dialog_select(m, ":go") : NULL;
+    if (!go) {
+        cJSON_Delete(m);
+        return -1;
+    }
+    snprintf(go_id, 101, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(go, "custom_id")));
+    char uname[32];
+    snprintf(uname, sizeof uname, "user%" PRIu64, user_id % 100000);
+    fake_discord_member who = {.user_id = user_id, .username = uname};
+    static const char *const menus[2] = {":res", ":lora:"};
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        const cJSON *sel = dialog_select(m, menus[i]);
+        const cJSON *opts = sel ? cJSON_GetObjectItem(sel, "options") : NULL;
+        int count = cJSON_GetArraySize(opts);
+        if (!count) continue;
+        const cJSON *o = cJSON_GetArrayItem(opts, (int)pick(&u->rng, (unsigned)count));
+        cJSON *vals = cJSON_CreateArray();
+        cJSON_AddItemToArray(
+            vals, cJSON_CreateString(cJSON_GetStringValue(cJSON_GetObjectItem(o, "value"))));
+        char *vj = cJSON_PrintUnformatted(vals);
+        cJSON_Delete(vals);
+        fake_discord_ix ix;
+        const char *cid = cJSON_GetStringValue(cJSON_GetObjectItem(sel, "custom_id"));
+        if (vj && fake_discord_inject_component(u->fd, cid, 3, vj, message_id, &who, &ix) == 0) {
+            demo_users_sent *s = &out[n++];
+            memset(s, 0, sizeof *s);
+            s->kind = DEMO_USERS_BTN_OPTIONS;
+            s->id = ix.id;
+            snprintf(s->token, sizeof s->token, "%s", ix.token);
+            s->user_id = user_id;
+            s->channel_id = ix.channel_id;
+        }
+        free(vj);
+    }
+    cJSON_Delete(m);
+    return n;
 }

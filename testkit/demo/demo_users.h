@@ -3,7 +3,8 @@
  * (bench/bench_e2e.c): each call injects one realistic interaction into the loopback fake
  * Discord — /comfy with varied options (resolution, upscale, seed, LoRA), /redux and /pulid
  * with image attachments served by the fake CDN, /video, /stats, presses of the result
- * buttons (Regenerate, Upscale, Delete) and a few bad inputs (an unknown resolution or LoRA) —
+ * buttons (Regenerate, Upscale, Delete, Options: the dialog's resolution and LoRA menus, then
+ * Regenerate with these options) and a few bad inputs (an unknown resolution or LoRA) —
  * and remembers what it sent so the caller can check every answer.
  *
  * Every generation prompt ends with "#<seq>" so each job can be found again (image_stats rows,
@@ -31,10 +32,13 @@ typedef enum demo_users_kind {
     DEMO_USERS_BTN_REGENERATE, /* result buttons: need a finished job (demo_users_button_target) */
     DEMO_USERS_BTN_UPSCALE,
     DEMO_USERS_BTN_DELETE,
+    DEMO_USERS_BTN_OPTIONS, /* Options, a resolution and a LoRA in the dialog, then its Regenerate
+                             */
     DEMO_USERS_KIND_COUNT
 } demo_users_kind;
 
-/* "comfy", "redux", "pulid", "video", "stats", "bad", "regenerate", "upscale", "delete". */
+/* "comfy", "redux", "pulid", "video", "stats", "bad", "regenerate", "upscale", "delete",
+ * "options". */
 const char *demo_users_kind_name(demo_users_kind k);
 /* Does this interaction start a generation job when all goes well? */
 bool demo_users_kind_is_job(demo_users_kind k);
@@ -48,6 +52,7 @@ typedef struct demo_users_button_target {
     char regenerate[101];
     char upscale[101]; /* empty when the result offers no upscale */
     char del[101];
+    char options[101]; /* empty when the result offers no Options */
 } demo_users_button_target;
 
 /* Reads the buttons of a result message (the fake's @original JSON). False when it has none. */
@@ -82,5 +87,12 @@ void demo_users_free(demo_users *u);
  * the default tester. 0, or -1 (bad input or the fake refused). */
 int demo_users_inject(demo_users *u, demo_users_kind kind, uint64_t seq, uint64_t user_id,
                       const demo_users_button_target *btn, demo_users_sent *out);
+
+/* The Options dialog (the @original JSON of the Options press) answered like a user: a
+ * resolution and a LoRA of its menus picked (each an interaction, in out[]; up to 2). Writes
+ * the dialog's Regenerate custom_id into go_id. Returns how many picks were sent, or -1 when
+ * the JSON is not a dialog. */
+int demo_users_options_pick(demo_users *u, const char *dialog_json, uint64_t user_id,
+                            uint64_t message_id, demo_users_sent out[2], char go_id[101]);
 
 #endif

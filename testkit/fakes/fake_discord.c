@@ -203,8 +203,8 @@ static int inject_obj(fake_discord *fd, int type, cJSON *data, uint64_t message_
     cJSON_AddNumberToObject(d, "attachment_size_limit",
                             who->attachment_size_limit ? (double)who->attachment_size_limit
                                                        : 26214400);
-    if (type == 3) {
-        /* A component lives on a message of the bot. */
+    if (type == 3 || (type == 5 && message_id)) {
+        /* A component lives on a message of the bot (so does a modal its button opened). */
         cJSON *msg = cJSON_AddObjectToObject(d, "message");
         util_json_add_u64(msg, "id", message_id ? message_id : 1);
         util_json_add_u64(msg, "channel_id", channel);
@@ -221,7 +221,9 @@ static int inject_obj(fake_discord *fd, int type, cJSON *data, uint64_t message_
     cJSON_Delete(d);
     if (!text) return -1;
     /* Known to the REST side first: the 3-second window starts as the event leaves. */
-    fake_rest_register_interaction(fd->rest, ix.id, ix.token, channel, type == 3);
+    fake_rest_register_interaction(fd->rest, ix.id, ix.token, channel,
+                                   type == 3 || (type == 5 && message_id));
+    if (type == 5) fake_rest_set_modal_submit(fd->rest, ix.id);
     int shard = guild ? (int)((guild >> 22) % fd->shards) : 0;
     ix.sessions = fake_gateway_dispatch(fd->gw, shard, "INTERACTION_CREATE", text);
     free(text);
@@ -331,4 +333,33 @@ int fake_discord_inject_component(fake_discord *fd, const char *custom_id, int c
         cJSON_AddItemToObject(data, "values", v);
     }
     return inject_obj(fd, 3, data, message_id, who, out);
+}
+
+int fake_discord_inject_modal(fake_discord *fd, const char *custom_id, const char *fields_json,
+                              uint64_t message_id, const fake_discord_member *who,
+                              fake_discord_ix *out)
+{
+    if (!fd || !custom_id || !*custom_id || !fields_json) return -1;
+    cJSON *fields = cJSON_Parse(fields_json);
+    if (!cJSON_IsObject(fields)) {
+        cJSON_Delete(fields);
+        return -1;
+    }
+    cJSON *data = cJSON_CreateObject();
+    cJSON_AddStringToObject(data, "custom_id", custom_id);
+    cJSON *rows = cJSON_AddArrayToObject(data, "components");
+    const cJSON *f;
+    cJSON_ArrayForEach(f, fields)
+    {
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddNumberToObject(row, "type", 1);
+        cJSON *in = cJSON_CreateObject();
+        cJSON_AddNumberToObject(in, "type", 4);
+        cJSON_AddStringToObject(in, "custom_id", f->string);
+        cJSON_AddStringToObject(in, "value", cJSON_IsString(f) ? f->valuestring : "");
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(row, "components"), in);
+        cJSON_AddItemToArray(rows, row);
+    }
+    cJSON_Delete(fields);
+    return inject_obj(fd, 5, data, message_id, who, out);
 }

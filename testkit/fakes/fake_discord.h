@@ -101,4 +101,11 @@ int fake_discord_inject_component(fake_discord *fd, const char *custom_id, int c
                                   const char *values_json, uint64_t message_id,
                                   const fake_discord_member *who, fake_discord_ix *out);
 
+/* A submitted modal (type 5): custom_id is the modal's, fields_json an object of its text inputs
+ * {"<input custom_id>": "<value>", ...} (in that order). message_id names the message of the
+ * button that opened it (0: the modal answered a command). */
+int fake_discord_inject_modal(fake_discord *fd, const char *custom_id, const char *fields_json,
+                              uint64_t message_id, const fake_discord_member *who,
+                              fake_discord_ix *out);
+
 #endif

@@ -50,6 +50,7 @@ typedef struct fr_ix {
     char token[IX_TOKEN_MAX + 1];
     uint64_t channel_id;
     bool is_component;
+    bool is_modal; /* a modal submit (no type-9 answer) */
     int64_t reg_ms;
     unsigned callbacks;
     int ack_type;
@@ -487,6 +488,89 @@ static size_t chars_of(const cJSON *s)
     return cJSON_IsString(s) ? util_utf8_chars(s->valuestring) : 0;
 }
 
+/* Discord's checks of action rows: 1..5 buttons or one select a row; selects with 1..25
+ * options, min_values <= max_values <= options, no more defaults than max_values; custom_ids
+ * of 1..100 characters. */
+static const char *components_invalid(const cJSON *rows)
+{
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows)
+    {
+        const cJSON *items = cJSON_GetObjectItemCaseSensitive(row, "components");
+        int n = cJSON_GetArraySize(items);
+        if (!cJSON_IsArray(items) || n < 1 || n > 5) return "components: 1..5 items a row";
+        const cJSON *it;
+        cJSON_ArrayForEach(it, items)
+        {
+            int type = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "type"));
+            const cJSON *cid = cJSON_GetObjectItemCaseSensitive(it, "custom_id");
+            if (cid && (chars_of(cid) < 1 || chars_of(cid) > 100))
+                return "components.custom_id: 1..100 characters";
+            if (type == 3) {
+                if (n != 1) return "components: a select fills its row";
+                const cJSON *opts = cJSON_GetObjectItemCaseSensitive(it, "options");
+                int no = cJSON_GetArraySize(opts);
+                const cJSON *mn = cJSON_GetObjectItemCaseSensitive(it, "min_values");
+                const cJSON *mx = cJSON_GetObjectItemCaseSensitive(it, "max_values");
+                int minv = mn ? (int)cJSON_GetNumberValue(mn) : 1;
+                int maxv = mx ? (int)cJSON_GetNumberValue(mx) : 1;
+                if (no < 1 || no > 25) return "components.options: 1..25 options";
+                if (maxv < 1 || maxv > no || minv < 0 || minv > maxv)
+                    return "components.max_values: must be 1..options and >= min_values";
+                int defaults = 0;
+                const cJSON *o;
+                cJSON_ArrayForEach(o, opts) defaults +=
+                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "default"));
+                if (defaults > maxv) return "components.options: more defaults than max_values";
+            } else if (type != 2) {
+                return "components: only buttons and string selects are expected";
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Discord's checks of a modal (type 9): custom_id, a title of 1..45, 1..5 rows of one text
+ * input each (label 1..45, style 1 or 2, max_length <= 4000, value within it). */
+static const char *modal_invalid(const cJSON *d)
+{
+    if (!cJSON_IsObject(d)) return "data: This field is required";
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(d, "custom_id");
+    const cJSON *title = cJSON_GetObjectItemCaseSensitive(d, "title");
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(d, "components");
+    if (!cJSON_IsString(cid) || chars_of(cid) < 1 || chars_of(cid) > 100)
+        return "data.custom_id: 1..100 characters";
+    if (!cJSON_IsString(title) || chars_of(title) < 1 || chars_of(title) > 45)
+        return "data.title: 1..45 characters";
+    int nrows = cJSON_GetArraySize(rows);
+    if (!cJSON_IsArray(rows) || nrows < 1 || nrows > 5) return "data.components: 1..5 rows";
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows)
+    {
+        const cJSON *items = cJSON_GetObjectItemCaseSensitive(row, "components");
+        if (cJSON_GetArraySize(items) != 1) return "data.components: one text input a row";
+        const cJSON *in = cJSON_GetArrayItem(items, 0);
+        const cJSON *label = cJSON_GetObjectItemCaseSensitive(in, "label");
+        const cJSON *icid = cJSON_GetObjectItemCaseSensitive(in, "custom_id");
+        const cJSON *style = cJSON_GetObjectItemCaseSensitive(in, "style");
+        const cJSON *maxl = cJSON_GetObjectItemCaseSensitive(in, "max_length");
+        const cJSON *val = cJSON_GetObjectItemCaseSensitive(in, "value");
+        if (cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(in, "type")) != 4)
+            return "data.components: text inputs only";
+        if (!cJSON_IsString(label) || chars_of(label) < 1 || chars_of(label) > 45)
+            return "data.components.label: 1..45 characters";
+        if (!cJSON_IsString(icid) || chars_of(icid) < 1 || chars_of(icid) > 100)
+            return "data.components.custom_id: 1..100 characters";
+        double st = cJSON_GetNumberValue(style);
+        if (st != 1 && st != 2) return "data.components.style: 1 or 2";
+        double ml = maxl ? cJSON_GetNumberValue(maxl) : 4000;
+        if (!(ml >= 1 && ml <= 4000)) return "data.components.max_length: 1..4000";
+        if (val && (!cJSON_IsString(val) || (double)chars_of(val) > ml))
+            return "data.components.value: longer than max_length";
+    }
+    return NULL;
+}
+
 /* Validates a message body as Discord would (the subset the bot can get wrong). */
 static const char *message_invalid(const cJSON *m)
 {
@@ -533,6 +617,8 @@ static const char *message_invalid(const cJSON *m)
     const cJSON *comp = cJSON_GetObjectItemCaseSensitive(m, "components");
     if (comp && !cJSON_IsNull(comp) && (!cJSON_IsArray(comp) || cJSON_GetArraySize(comp) > 5))
         return "components: at most 5 action rows";
+    const char *why = comp && cJSON_IsArray(comp) ? components_invalid(comp) : NULL;
+    if (why) return why;
     const cJSON *fl = cJSON_GetObjectItemCaseSensitive(m, "flags");
     if (fl && !cJSON_IsNull(fl) && !cJSON_IsNumber(fl)) return "flags: must be an integer";
     return NULL;
@@ -841,8 +927,12 @@ static void route_callback(fake_rest *f, fr_pss *p, fake_rest_request *r, uint64
     const char *why = NULL;
     if (!body)
         why = "The request body contains invalid JSON.";
-    else if (t != 4 && t != 5 && t != 6 && t != 7 && t != 8)
-        why = "type: Value must be one of {4, 5, 6, 7, 8}.";
+    else if (t != 4 && t != 5 && t != 6 && t != 7 && t != 8 && t != 9)
+        why = "type: Value must be one of {4, 5, 6, 7, 8, 9}.";
+    else if (t == 9 && x->is_modal)
+        why = "type: a modal submit cannot be answered with a modal";
+    else if (t == 9)
+        why = modal_invalid(data);
     else if ((t == 6 || t == 7) && !x->is_component)
         why = "type: only component interactions can be updated";
     else if ((t == 4 || t == 7) && !cJSON_IsObject(data))
@@ -850,7 +940,7 @@ static void route_callback(fake_rest *f, fr_pss *p, fake_rest_request *r, uint64
     else if (t == 8 && (!cJSON_IsArray(cJSON_GetObjectItem(data, "choices")) ||
                         cJSON_GetArraySize(cJSON_GetObjectItem(data, "choices")) > 25))
         why = "data.choices: Must be 25 or fewer in length.";
-    else if (data && t != 8)
+    else if (data && t != 8 && t != 9)
         why = message_invalid(data);
     if (why) {
         cJSON_Delete(body);
@@ -1499,6 +1589,7 @@ fake_rest *fake_rest_start(const fake_rest_config *cfg)
     info.user = f;
     info.max_http_header_data = 8192;
     info.timeout_secs = 10;
+    info.keepalive_timeout = (int)cfg->keepalive_s;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     f->ctx = lws_create_context(&info);
     if (!f->ctx) {
@@ -1610,6 +1701,14 @@ void fake_rest_register_interaction(fake_rest *f, uint64_t id, const char *token
     x->is_component = is_component;
     x->reg_ms = mono_ms();
     x->ack_ms = -1;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_rest_set_modal_submit(fake_rest *f, uint64_t id)
+{
+    pthread_mutex_lock(&f->mu);
+    fr_ix *x = ix_find_id(f, id);
+    if (x) x->is_modal = true;
     pthread_mutex_unlock(&f->mu);
 }
 

@@ -48,6 +48,8 @@ typedef struct fake_rest_config {
     bool enforce_limits;              /* answer 429 (user) beyond a bucket's limit, and 429 (global)
                                          beyond 50/s on non-exempt routes */
     size_t max_body;                  /* default 32 MiB; larger bodies get 413 */
+    unsigned keepalive_s;             /* idle keep-alive connections are closed after this many
+                                         seconds (0: libwebsockets' default, 5) */
     /* When set, GET /gateway/bot serves what this writes (a JSON object; returns its length),
      * so a fake gateway owning the session budget stays the one source of truth. */
     int (*gateway_bot_json)(void *ctx, char *buf, size_t cap);
@@ -71,6 +73,9 @@ void fake_rest_set_gateway_url(fake_rest *f, const char *url);
  * 3-second callback deadline starts now. channel_id is where its messages go. */
 void fake_rest_register_interaction(fake_rest *f, uint64_t id, const char *token,
                                     uint64_t channel_id, bool is_component);
+/* Marks a registered interaction as a modal submit: it may update the message of the modal's
+ * button (types 6, 7) but never answer with another modal (type 9), as on Discord. */
+void fake_rest_set_modal_submit(fake_rest *f, uint64_t id);
 
 typedef struct fake_rest_ix_state {
     bool known;

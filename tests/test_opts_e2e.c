@@ -1,0 +1,582 @@
+/*
+ * The Options dialog of a result end to end: the whole bot in-process (app_start) against the
+ * loopback fake Discord and a fake ComfyUI, with 30 LoRAs (two pages in the picker) and a
+ * workflow that maps a negative prompt. What users see is read from the callbacks and edits
+ * the fake Discord received; what ran is read from the graphs the fake ComfyUI was sent.
+ *
+ *  - round trip: /comfy, Options (ephemeral dialog), a resolution, LoRAs on page 1 and page 2,
+ *    a sixth LoRA refused (at most 5), the prompt modal (prompt, negative, seed), the strengths
+ *    modal, Regenerate → the new job's workflow has all of them;
+ *  - another user: Options and the dialog's buttons are refused, ephemerally;
+ *  - restart: a new bot on the same database opens Options of the old result from the results
+ *    table and regenerates it; the dialog opened before the restart answers that it expired.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "app/app.h"
+#include "fakes/fake_comfy.h"
+#include "fakes/fake_discord.h"
+#include "fluxbot/log.h"
+#include "test_app_lsan.h"
+
+#define TOKEN "opts-e2e-token.abc"
+#define APP_ID 777000000000000015ULL
+#define OTHER_USER 300000000000000777ULL
+#define WAIT_MS 20000
+
+static struct {
+    fake_discord *fd;
+    fake_rest *rest;
+    fake_comfy *comfy;
+    app *a;
+    fb_config cfg;
+    char dir[64], db[128], loras[128], wf[128];
+    char result_opt[101]; /* the Options custom_id of the first result */
+    char old_go[101];     /* a dialog button from before the restart */
+    unsigned prompts;     /* graphs the fake ComfyUI accepted so far */
+} W;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+static void spit(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The repository's Flux workflow with a negative conditioning node ("7") and its mapping
+ * extended with negative_prompt; the /comfy declaration beside it. */
+static void write_workflows(void)
+{
+    snprintf(W.wf, sizeof W.wf, "%s/wf", W.dir);
+    char p[256];
+    snprintf(p, sizeof p, "mkdir -p %s", W.wf);
+    assert_int_equal(system(p), 0);
+    char *g = slurp(FLUXBOT_SOURCE_DIR "/workflows/flux_txt2img.json");
+    cJSON *graph = cJSON_Parse(g);
+    free(g);
+    assert_non_null(graph);
+    cJSON *neg = cJSON_Parse("{\"class_type\":\"CLIPTextEncode\",\"inputs\":{\"text\":\"\","
+                             "\"clip\":[\"11\",0]},\"_meta\":{\"title\":\"Negative\"}}");
+    cJSON_AddItemToObject(graph, "7", neg);
+    char *t = cJSON_PrintUnformatted(graph);
+    cJSON_Delete(graph);
+    snprintf(p, sizeof p, "%s/flux_txt2img.json", W.wf);
+    spit(p, t);
+    free(t);
+    char *m = slurp(FLUXBOT_SOURCE_DIR "/workflows/flux_txt2img.map.json");
+    cJSON *map = cJSON_Parse(m);
+    free(m);
+    assert_non_null(map);
+    cJSON_AddItemToObject(cJSON_GetObjectItem(map, "inputs"), "negative_prompt",
+                          cJSON_Parse("{\"node\":\"7\",\"input\":\"text\"}"));
+    t = cJSON_PrintUnformatted(map);
+    cJSON_Delete(map);
+    snprintf(p, sizeof p, "%s/flux_txt2img.map.json", W.wf);
+    spit(p, t);
+    free(t);
+    char *d = slurp(FLUXBOT_SOURCE_DIR "/workflows/comfy.cmd.json");
+    snprintf(p, sizeof p, "%s/comfy.cmd.json", W.wf);
+    spit(p, d);
+    free(d);
+}
+
+static void start_bot(void)
+{
+    char err[768];
+    int code;
+    W.a = app_start(&W.cfg, err, sizeof err, &code);
+    if (!W.a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
+    assert_non_null(W.a);
+    uint64_t until = now_ms() + 15000;
+    while (now_ms() < until && !app_commands_registered(W.a))
+        app_poll(W.a, 20);
+    assert_true(app_commands_registered(W.a));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    log_configure(LOG_LEVEL_WARN, false, 2);
+    fake_discord_options o = {.token = TOKEN, .application_id = APP_ID};
+    W.fd = fake_discord_start(&o);
+    assert_non_null(W.fd);
+    W.rest = fake_discord_rest(W.fd);
+    W.comfy = fake_comfy_start(NULL);
+    assert_non_null(W.comfy);
+    snprintf(W.dir, sizeof W.dir, "/tmp/fb_opts_e2e_XXXXXX");
+    assert_non_null(mkdtemp(W.dir));
+    snprintf(W.db, sizeof W.db, "%s/bot.db", W.dir);
+    snprintf(W.loras, sizeof W.loras, "%s/loras.json", W.dir);
+    FILE *f = fopen(W.loras, "w");
+    assert_non_null(f);
+    fputs("{\"loras\": [", f);
+    for (int i = 0; i < 30; i++) /* L00..L29: 25 on page 1, 5 on page 2 */
+        fprintf(f,
+                "%s{\"file\": \"l%02d.safetensors\", \"name\": \"L%02d\", \"weight\": 0.%d, "
+                "\"trigger_words\": \"tw%02d\"}",
+                i ? ", " : "", i, i, 1 + i % 9, i);
+    fputs("]}", f);
+    fclose(f);
+    write_workflows();
+    fb_config *c = &W.cfg;
+    fb_config_defaults(c);
+    snprintf(c->discord_token, sizeof c->discord_token, "%s", TOKEN);
+    snprintf(c->discord_api_base, sizeof c->discord_api_base, "%s", fake_discord_api_base(W.fd));
+    c->comfyui_urls.count = 1;
+    snprintf(c->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
+    snprintf(c->db_path, sizeof c->db_path, "%s", W.db);
+    snprintf(c->output_dir, sizeof c->output_dir, "%s/out", W.dir);
+    snprintf(c->loras_file, sizeof c->loras_file, "%s", W.loras);
+    snprintf(c->workflows_dir, sizeof c->workflows_dir, "%s", W.wf);
+    snprintf(c->ratios_file, sizeof c->ratios_file, "%s", FLUXBOT_SOURCE_DIR "/config/ratios.json");
+    start_bot();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    assert_int_equal(app_stop(W.a), 0);
+    fake_comfy_stop(W.comfy);
+    fake_discord_stop(W.fd);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", W.dir);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", W.dir);
+    return 0;
+}
+
+/* The one callback of an interaction, parsed. */
+static cJSON *answer_of(uint64_t id)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
+    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
+    assert_true(fake_rest_wait(W.rest, &f, 1, WAIT_MS) >= 1);
+    fake_rest_request *rq;
+    size_t n = fake_rest_collect(W.rest, &f, &rq);
+    assert_int_equal(n, 1); /* answered exactly once */
+    cJSON *o = cJSON_Parse((const char *)rq[0].body);
+    fake_rest_requests_free(rq, n);
+    assert_non_null(o);
+    fake_rest_ix_state st;
+    assert_true(fake_rest_interaction_state(W.rest, id, &st));
+    free(st.original_json);
+    if (st.ack_type == 0) fprintf(stderr, "refused callback: %s\n", cJSON_PrintUnformatted(o));
+    assert_int_not_equal(st.ack_type, 0); /* the fake Discord accepted it */
+    return o;
+}
+
+static int type_of(const cJSON *o)
+{
+    return cJSON_GetObjectItem(o, "type")->valueint;
+}
+
+static const cJSON *data_of(const cJSON *o)
+{
+    return cJSON_GetObjectItem(o, "data");
+}
+
+/* @original of an interaction once it contains `needle` (edits arrive after the ack). */
+static cJSON *original_with(uint64_t id, const char *needle)
+{
+    uint64_t until = now_ms() + WAIT_MS;
+    while (now_ms() < until) {
+        fake_rest_ix_state st;
+        if (fake_rest_interaction_state(W.rest, id, &st) && st.original_json &&
+            strstr(st.original_json, needle)) {
+            cJSON *o = cJSON_Parse(st.original_json);
+            free(st.original_json);
+            return o;
+        }
+        free(st.original_json);
+        usleep(20000);
+    }
+    fail_msg("interaction %" PRIu64 ": no @original with \"%s\"", id, needle);
+    return NULL;
+}
+
+/* The custom_id of the first component (in a message object) whose id contains `part`. */
+static bool find_id(const cJSON *msg, const char *part, char *out, size_t cap)
+{
+    const cJSON *row, *it;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItem(msg, "components"))
+    {
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(row, "components"))
+        {
+            const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(it, "custom_id"));
+            if (id && strstr(id, part)) {
+                snprintf(out, cap, "%s", id);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static const cJSON *component(const cJSON *msg, const char *part)
+{
+    const cJSON *row, *it;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItem(msg, "components"))
+    {
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(row, "components"))
+        {
+            const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(it, "custom_id"));
+            if (id && strstr(id, part)) return it;
+        }
+    }
+    return NULL;
+}
+
+/* The embed field value of the dialog called name. */
+static const char *field_value(const cJSON *msg, const char *name)
+{
+    const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(msg, "embeds"), 0);
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(e, "fields"))
+    {
+        if (strncmp(cJSON_GetObjectItem(f, "name")->valuestring, name, strlen(name)) == 0)
+            return cJSON_GetObjectItem(f, "value")->valuestring;
+    }
+    return NULL;
+}
+
+static bool prompts_at_least(const fake_comfy_stats *s, void *arg)
+{
+    return s->prompts_accepted >= *(unsigned *)arg;
+}
+
+/* The next graph the fake ComfyUI accepts, as JSON text (malloc'd). */
+static char *next_graph(void)
+{
+    unsigned want = W.prompts + 1;
+    assert_true(fake_comfy_wait(W.comfy, prompts_at_least, &want, WAIT_MS));
+    char *g = fake_comfy_prompt_json(W.comfy, W.prompts);
+    W.prompts++;
+    assert_non_null(g);
+    return g;
+}
+
+static const cJSON *node(const cJSON *graph, const char *id)
+{
+    return cJSON_GetObjectItem(cJSON_GetObjectItem(graph, id), "inputs");
+}
+
+/* /comfy, then its result's Options custom_id. */
+static void first_result(void)
+{
+    fake_discord_ix ix;
+    assert_int_equal(fake_discord_inject_command(W.fd, "comfy",
+                                                 "[{\"name\":\"prompt\",\"type\":3,"
+                                                 "\"value\":\"a quiet harbour\"},"
+                                                 "{\"name\":\"resolution\",\"type\":3,"
+                                                 "\"value\":\"1:1 [1024x1024 square]\"},"
+                                                 "{\"name\":\"seed\",\"type\":4,\"value\":42}]",
+                                                 NULL, 0, NULL, &ix),
+                     0);
+    free(next_graph());
+    cJSON *res = original_with(ix.id, "fb:opt:");
+    assert_true(find_id(res, "fb:opt:", W.result_opt, sizeof W.result_opt));
+    /* beside Regenerate and Delete */
+    assert_non_null(component(res, "fb:regen:"));
+    assert_non_null(component(res, "fb:del:"));
+    cJSON_Delete(res);
+}
+
+/* Clicks a component of the dialog; the answer parsed. */
+static cJSON *click(const char *id, int ctype, const char *values, const fake_discord_member *who)
+{
+    fake_discord_ix ix;
+    assert_int_equal(
+        fake_discord_inject_component(W.fd, id, ctype, values, 900000000000000015ULL, who, &ix), 0);
+    return answer_of(ix.id);
+}
+
+static cJSON *submit(const char *id, const char *fields)
+{
+    fake_discord_ix ix;
+    assert_int_equal(fake_discord_inject_modal(W.fd, id, fields, 900000000000000015ULL, NULL, &ix),
+                     0);
+    return answer_of(ix.id);
+}
+
+/* Presses Options on the first result; the dialog once loaded. */
+static cJSON *open_dialog(void)
+{
+    fake_discord_ix ix;
+    assert_int_equal(fake_discord_inject_component(W.fd, W.result_opt, 2, NULL,
+                                                   900000000000000014ULL, NULL, &ix),
+                     0);
+    cJSON *a = answer_of(ix.id);
+    assert_int_equal(type_of(a), 5); /* "thinking", only for the presser */
+    assert_int_equal(cJSON_GetObjectItem(data_of(a), "flags")->valueint, 64);
+    cJSON_Delete(a);
+    return original_with(ix.id, "fo:");
+}
+
+static void round_trip(void **state)
+{
+    (void)state;
+    first_result();
+    cJSON *dlg = open_dialog();
+    assert_string_equal(field_value(dlg, "Resolution"), "1:1 [1024x1024 square]");
+    assert_string_equal(field_value(dlg, "Prompt"), "a quiet harbour");
+    assert_string_equal(field_value(dlg, "Seed"), "42");
+    assert_string_equal(field_value(dlg, "LoRAs"), "none");
+    char res_id[101], lora0[101], next_id[101], edit_id[101], str_id[101], go_id[101];
+    assert_true(find_id(dlg, ":res", res_id, sizeof res_id));
+    assert_true(find_id(dlg, ":lora:0", lora0, sizeof lora0));
+    assert_true(find_id(dlg, ":next:", next_id, sizeof next_id));
+    assert_true(find_id(dlg, ":edit", edit_id, sizeof edit_id));
+    assert_true(find_id(dlg, ":str", str_id, sizeof str_id));
+    assert_true(find_id(dlg, ":go", go_id, sizeof go_id));
+    /* the resolutions are config/ratios.json's labels; the page holds 25 LoRAs */
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(component(dlg, ":res"), "options")),
+                     25);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(component(dlg, ":lora:0"), "options")),
+                     25);
+    assert_int_equal(cJSON_GetObjectItem(component(dlg, ":lora:0"), "max_values")->valueint, 5);
+    snprintf(W.old_go, sizeof W.old_go, "%s", go_id);
+    cJSON_Delete(dlg);
+
+    /* a resolution */
+    cJSON *a = click(res_id, 3, "[\"16:9 [1344x768 landscape]\"]", NULL);
+    assert_int_equal(type_of(a), 7);
+    assert_string_equal(field_value(data_of(a), "Resolution"), "16:9 [1344x768 landscape]");
+    cJSON_Delete(a);
+
+    /* three LoRAs on page 1, then page 2 */
+    a = click(lora0, 3, "[\"L00\",\"L03\",\"L24\"]", NULL);
+    assert_int_equal(type_of(a), 7);
+    assert_string_equal(field_value(data_of(a), "LoRAs"), "L00 (0.10), L03 (0.40), L24 (0.70)");
+    cJSON_Delete(a);
+    a = click(next_id, 2, NULL, NULL);
+    assert_int_equal(type_of(a), 7);
+    char lora1[101];
+    assert_true(find_id(data_of(a), ":lora:1", lora1, sizeof lora1));
+    const cJSON *sel = component(data_of(a), ":lora:1");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(sel, "options")), 5);
+    assert_int_equal(cJSON_GetObjectItem(sel, "max_values")->valueint, 2); /* 5 - 3 */
+    cJSON_Delete(a);
+    /* a sixth is refused, the settings stay */
+    a = click(lora1, 3, "[\"L25\",\"L26\",\"L27\"]", NULL);
+    assert_int_equal(type_of(a), 7);
+    assert_non_null(
+        strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring, "At most 5 LoRAs"));
+    assert_string_equal(field_value(data_of(a), "LoRAs"), "L00 (0.10), L03 (0.40), L24 (0.70)");
+    cJSON_Delete(a);
+    a = click(lora1, 3, "[\"L26\",\"L29\"]", NULL);
+    assert_int_equal(type_of(a), 7);
+    assert_non_null(strstr(field_value(data_of(a), "LoRAs"), "L26 (0.90), L29 (0.30)"));
+    /* with five chosen, page 2's menu still lets them be removed (2 defaults, max 2) */
+    sel = component(data_of(a), ":lora:1");
+    assert_int_equal(cJSON_GetObjectItem(sel, "max_values")->valueint, 2);
+    cJSON_Delete(a);
+
+    /* the prompt modal, pre-filled, then submitted */
+    a = click(edit_id, 2, NULL, NULL);
+    assert_int_equal(type_of(a), 9);
+    char *modal = cJSON_PrintUnformatted(a);
+    assert_non_null(strstr(modal, "\"value\":\"a quiet harbour\""));
+    assert_non_null(strstr(modal, "\"custom_id\":\"negative\""));
+    assert_non_null(strstr(modal, "\"value\":\"42\""));
+    char modal_id[101];
+    snprintf(modal_id, sizeof modal_id, "%s",
+             cJSON_GetObjectItem(data_of(a), "custom_id")->valuestring);
+    free(modal);
+    cJSON_Delete(a);
+    a = submit(modal_id, "{\"prompt\":\"a red fox in snow\",\"negative\":\"blurry, text\","
+                         "\"seed\":\"12345\"}");
+    assert_int_equal(type_of(a), 7);
+    assert_string_equal(field_value(data_of(a), "Prompt"), "a red fox in snow");
+    assert_string_equal(field_value(data_of(a), "Negative prompt"), "blurry, text");
+    assert_string_equal(field_value(data_of(a), "Seed"), "12345");
+    cJSON_Delete(a);
+    /* a bad seed is refused with a reason */
+    a = submit(modal_id, "{\"prompt\":\"a red fox in snow\",\"negative\":\"\",\"seed\":\"-4\"}");
+    assert_int_equal(type_of(a), 7);
+    assert_non_null(strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring, "seed"));
+    assert_string_equal(field_value(data_of(a), "Seed"), "12345");
+    cJSON_Delete(a);
+
+    /* strengths: one field per LoRA */
+    a = click(str_id, 2, NULL, NULL);
+    assert_int_equal(type_of(a), 9);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(data_of(a), "components")), 5);
+    char smodal_id[101];
+    snprintf(smodal_id, sizeof smodal_id, "%s",
+             cJSON_GetObjectItem(data_of(a), "custom_id")->valuestring);
+    cJSON_Delete(a);
+    a = submit(smodal_id, "{\"s0\":\"0.35\",\"s1\":\"0.40\",\"s2\":\"0.70\",\"s3\":\"1.25\","
+                          "\"s4\":\"0.30\"}");
+    assert_int_equal(type_of(a), 7);
+    assert_non_null(strstr(field_value(data_of(a), "LoRAs"), "L00 (0.35)"));
+    assert_non_null(strstr(field_value(data_of(a), "LoRAs"), "L26 (1.25)"));
+    cJSON_Delete(a);
+
+    /* Regenerate: a public "thinking", then a job with everything */
+    a = click(go_id, 2, NULL, NULL);
+    assert_int_equal(type_of(a), 5);
+    assert_null(cJSON_GetObjectItem(data_of(a), "flags"));
+    cJSON_Delete(a);
+    char *g = next_graph();
+    cJSON *graph = cJSON_Parse(g);
+    assert_non_null(graph);
+    assert_int_equal(cJSON_GetObjectItem(node(graph, "27"), "width")->valueint, 1344);
+    assert_int_equal(cJSON_GetObjectItem(node(graph, "27"), "height")->valueint, 768);
+    assert_int_equal(cJSON_GetObjectItem(node(graph, "25"), "noise_seed")->valuedouble, 12345);
+    const char *text = cJSON_GetObjectItem(node(graph, "6"), "text")->valuestring;
+    assert_non_null(strstr(text, "a red fox in snow"));
+    assert_non_null(strstr(text, "tw00")); /* trigger words of the chosen LoRAs */
+    assert_non_null(strstr(text, "tw29"));
+    assert_null(strstr(text, "harbour"));
+    assert_string_equal(cJSON_GetObjectItem(node(graph, "7"), "text")->valuestring, "blurry, text");
+    /* five LoRA loaders with the files and strengths */
+    static const char *const files[5] = {"l00.safetensors", "l03.safetensors", "l24.safetensors",
+                                         "l26.safetensors", "l29.safetensors"};
+    static const double strengths[5] = {0.35, 0.40, 0.70, 1.25, 0.30};
+    unsigned found = 0;
+    const cJSON *n;
+    cJSON_ArrayForEach(n, graph)
+    {
+        const cJSON *in = cJSON_GetObjectItem(n, "inputs");
+        const cJSON *ln = cJSON_GetObjectItem(in, "lora_name");
+        if (!cJSON_IsString(ln)) continue;
+        for (int i = 0; i < 5; i++)
+            if (strcmp(ln->valuestring, files[i]) == 0) {
+                double s = cJSON_GetObjectItem(in, "strength_model")->valuedouble;
+                assert_true(s > strengths[i] - 1e-9 && s < strengths[i] + 1e-9);
+                found++;
+            }
+    }
+    assert_int_equal(found, 5);
+    cJSON_Delete(graph);
+    free(g);
+}
+
+static void others_refused(void **state)
+{
+    (void)state;
+    fake_discord_member other = {.user_id = OTHER_USER, .username = "someone"};
+    cJSON *a = click(W.result_opt, 2, NULL, &other);
+    assert_int_equal(type_of(a), 4);
+    assert_int_equal(cJSON_GetObjectItem(data_of(a), "flags")->valueint, 64);
+    assert_non_null(strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring,
+                           "Only the person who asked for this result"));
+    cJSON_Delete(a);
+    /* the dialog's own buttons too (its custom_ids reached someone else) */
+    a = click(W.old_go, 2, NULL, &other);
+    assert_int_equal(type_of(a), 4);
+    assert_int_equal(cJSON_GetObjectItem(data_of(a), "flags")->valueint, 64);
+    assert_non_null(strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring,
+                           "Only the person who asked for this result"));
+    cJSON_Delete(a);
+}
+
+/* One integer from the stopped bot's database. */
+static long long db_int(const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(W.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void after_restart(void **state)
+{
+    (void)state;
+    assert_int_equal(app_stop(W.a), 0);
+    W.a = NULL;
+    /* analytics, with everything flushed: the presses are buttons and modals, never commands;
+     * the regenerated job is an image like any other, with its options */
+    assert_int_equal(db_int("SELECT count(*) FROM command_usage WHERE kind = 'command'"), 1);
+    assert_int_equal(db_int("SELECT count(*) FROM command_usage WHERE command_name = "
+                            "'button:options' AND kind = 'button'"),
+                     2); /* the requester's, and the refused one of another user */
+    assert_int_equal(db_int("SELECT count(*) FROM command_usage WHERE command_name = "
+                            "'button:options_go' AND kind = 'button' AND success = 1"),
+                     1);
+    assert_int_equal(db_int("SELECT count(*) FROM command_usage WHERE command_name = "
+                            "'modal:options' AND kind = 'modal'"),
+                     3);
+    assert_int_equal(db_int("SELECT count(*) FROM image_stats WHERE success = 1"), 2);
+    assert_int_equal(db_int("SELECT count(*) FROM image_stats WHERE resolution = "
+                            "'16:9 [1344x768 landscape]' AND loras LIKE '%L00%L29%' "
+                            "AND prompt LIKE 'a red fox in snow%'"),
+                     1);
+    start_bot(); /* a new bot, the same database */
+    /* the dialog opened before the restart is gone, and says so */
+    cJSON *a = click(W.old_go, 2, NULL, NULL);
+    assert_int_equal(type_of(a), 4);
+    assert_int_equal(cJSON_GetObjectItem(data_of(a), "flags")->valueint, 64);
+    assert_non_null(strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring, "expired"));
+    cJSON_Delete(a);
+    /* Options of the first result, read back from the results table */
+    cJSON *dlg = open_dialog();
+    assert_string_equal(field_value(dlg, "Prompt"), "a quiet harbour");
+    assert_string_equal(field_value(dlg, "Seed"), "42");
+    char go_id[101];
+    assert_true(find_id(dlg, ":go", go_id, sizeof go_id));
+    cJSON_Delete(dlg);
+    a = click(go_id, 2, NULL, NULL);
+    assert_int_equal(type_of(a), 5);
+    cJSON_Delete(a);
+    char *g = next_graph();
+    cJSON *graph = cJSON_Parse(g);
+    assert_non_null(
+        strstr(cJSON_GetObjectItem(node(graph, "6"), "text")->valuestring, "a quiet harbour"));
+    assert_int_equal(cJSON_GetObjectItem(node(graph, "25"), "noise_seed")->valuedouble, 42);
+    assert_int_equal(cJSON_GetObjectItem(node(graph, "27"), "width")->valueint, 1024);
+    cJSON_Delete(graph);
+    free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(others_refused),
+        cmocka_unit_test(after_restart),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
