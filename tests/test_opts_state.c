@@ -27,7 +27,7 @@
 static struct {
     loras_set loras;
     ratios_set ratios;
-    wf_set wfs;
+    decl_set decls;
     cjob_catalog cat;
 } C;
 
@@ -45,10 +45,10 @@ static int setup(void **state)
     assert_int_equal(loras_parse(&C.loras, json, "loras.json", err, sizeof err), 0);
     assert_int_equal(
         ratios_load_file(&C.ratios, FLUXBOT_SOURCE_DIR "/config/ratios.json", err, sizeof err), 0);
-    assert_int_equal(wf_set_load(&C.wfs, FLUXBOT_SOURCE_DIR "/workflows", err, sizeof err), 0);
+    assert_int_equal(decl_set_load(&C.decls, FLUXBOT_SOURCE_DIR "/workflows", err, sizeof err), 0);
     C.cat.ratios = &C.ratios;
     C.cat.loras = &C.loras;
-    C.cat.workflows = &C.wfs;
+    C.cat.decls = &C.decls;
     return 0;
 }
 
@@ -56,7 +56,7 @@ static int teardown(void **state)
 {
     (void)state;
     loras_free(&C.loras);
-    wf_set_free(&C.wfs);
+    decl_set_free(&C.decls);
     return 0;
 }
 
@@ -65,7 +65,7 @@ static cjob *base_job(void)
     cjob *j = calloc(1, sizeof *j);
     j->id = 1234;
     j->kind = COMFY_KIND_IMAGE;
-    j->workflow = WF_IMAGE;
+    snprintf(j->command, sizeof j->command, "comfy"); /* the shipped /comfy declaration */
     j->reply.token = strdup("");
     j->user_prompt = strdup("a cat");
     j->prompt = strdup("a cat, tw01");
