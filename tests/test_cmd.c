@@ -75,9 +75,10 @@ static void test_table_json(void **state)
     }
 
     cJSON *comfy = find_cmd(arr, "comfy");
-    const char *order[] = {"prompt", "resolution", "upscale_factor", "seed",
-                           "lora",   "lora2",      "lora3",          "steps",
-                           "cfg",    "model",      "batch_size"};
+    const char *order[] = {"prompt",         "resolution",     "upscale_factor", "seed",
+                           "lora",           "lora2",          "lora3",          "lora_strength",
+                           "lora2_strength", "lora3_strength", "steps",          "cfg",
+                           "model",          "batch_size"};
     int i = 0;
     cJSON *o;
     cJSON_ArrayForEach(o, cJSON_GetObjectItem(comfy, "options"))
@@ -91,6 +92,11 @@ static void test_table_json(void **state)
         "1216x832 (19:13)");
     assert_null(cJSON_GetObjectItem(res, "autocomplete"));
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(find_opt(comfy, "lora2"), "autocomplete")));
+    /* each LoRA option has its strength, a number from -2 to 2 */
+    cJSON *ls = find_opt(comfy, "lora2_strength");
+    assert_int_equal((int)cJSON_GetObjectItem(ls, "type")->valuedouble, 10);
+    assert_true(cJSON_GetObjectItem(ls, "min_value")->valuedouble == -2.0);
+    assert_true(cJSON_GetObjectItem(ls, "max_value")->valuedouble == 2.0);
     cJSON *up = find_opt(comfy, "upscale_factor");
     assert_int_equal((int)cJSON_GetObjectItem(up, "type")->valuedouble, 4);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(up, "choices")), 4);

@@ -43,7 +43,8 @@ static void test_shipped_declarations_load(void **state)
     assert_false(decl_set_find(&set, "comfy")->button);
 
     const decl_command *c = decl_set_find(&set, "comfy");
-    assert_int_equal(c->noptions, 11);
+    assert_int_equal(c->noptions, 14);
+    assert_int_equal(c->options[7].param, DECL_P_LORA_STRENGTH);
     assert_int_equal(c->options[0].param, DECL_P_MAPPED);
     assert_int_equal(c->options[0].wf_param, WF_P_PROMPT);
     assert_int_equal(c->options[1].param, DECL_P_RESOLUTION);
@@ -468,6 +469,15 @@ static void test_broken_options(void **state)
                            "\"param\":\"lora\"}",
                  "\"param\": \"lora\" needs \"type\": \"string\" with \"autocomplete\"");
     REFUSED_OPTS(OPT_IMAGE "," OPT_IMAGE, "options[1] \"image\": \"name\": used twice");
+    /* a LoRA strength pairs with a lora option before it, and is a number */
+    REFUSED_OPTS(OPT_IMAGE ",{\"name\":\"ls\",\"type\":\"number\",\"description\":\"d\","
+                           "\"param\":\"lora_strength\"}",
+                 "options[1] \"ls\": \"param\": \"lora_strength\" number 1 has no \"lora\"");
+    REFUSED_OPTS(OPT_IMAGE ",{\"name\":\"l\",\"type\":\"string\",\"description\":\"d\","
+                           "\"autocomplete\":\"loras\",\"param\":\"lora\"},"
+                           "{\"name\":\"ls\",\"type\":\"string\",\"description\":\"d\","
+                           "\"param\":\"lora_strength\"}",
+                 "options[2] \"ls\": \"param\": \"lora_strength\" takes a number option");
     REFUSED_OPTS(OPT_IMAGE ",{\"name\":\"i2\",\"type\":\"attachment\",\"description\":\"d\","
                            "\"param\":\"image1\"}",
                  "options[1] \"i2\": \"param\": \"image1\" is set by \"image\" already");

@@ -571,12 +571,70 @@ static void after_restart(void **state)
     free(g);
 }
 
+/* A command's LoRA options take a strength each; without one, the loras.json weight. */
+static void command_lora_strength(void **state)
+{
+    (void)state;
+    fake_discord_ix ix;
+    assert_int_equal(
+        fake_discord_inject_command(W.fd, "comfy",
+                                    "[{\"name\":\"prompt\",\"type\":3,"
+                                    "\"value\":\"a lighthouse\"},"
+                                    "{\"name\":\"resolution\",\"type\":3,"
+                                    "\"value\":\"1:1 [1024x1024 square]\"},"
+                                    "{\"name\":\"lora\",\"type\":3,\"value\":\"L05\"},"
+                                    "{\"name\":\"lora2\",\"type\":3,\"value\":\"L07\"},"
+                                    "{\"name\":\"lora_strength\",\"type\":10,"
+                                    "\"value\":1.5}]",
+                                    NULL, 0, NULL, &ix),
+        0);
+    char *g = next_graph();
+    cJSON *graph = cJSON_Parse(g);
+    double s05 = -9, s07 = -9;
+    const cJSON *n;
+    cJSON_ArrayForEach(n, graph)
+    {
+        const cJSON *in = cJSON_GetObjectItem(n, "inputs");
+        const char *ln = cJSON_GetStringValue(cJSON_GetObjectItem(in, "lora_name"));
+        if (!ln) continue;
+        double s = cJSON_GetObjectItem(in, "strength_model")->valuedouble;
+        if (strcmp(ln, "l05.safetensors") == 0) s05 = s;
+        if (strcmp(ln, "l07.safetensors") == 0) s07 = s;
+    }
+    assert_true(s05 > 1.5 - 1e-9 && s05 < 1.5 + 1e-9);
+    assert_true(s07 > 0.5 - 1e-9 && s07 < 0.5 + 1e-9); /* its weight 0.8, capped when stacked */
+    cJSON_Delete(graph);
+    free(g);
+    /* the result shows them */
+    cJSON *res = original_with(ix.id, "fb:opt:");
+    char *t = cJSON_PrintUnformatted(res);
+    assert_non_null(strstr(t, "L05 (1.50), L07 (0.50)"));
+    free(t);
+    cJSON_Delete(res);
+    /* out of range, or without its LoRA: refused at once */
+    assert_int_equal(fake_discord_inject_command(W.fd, "comfy",
+                                                 "[{\"name\":\"prompt\",\"type\":3,"
+                                                 "\"value\":\"a lighthouse\"},"
+                                                 "{\"name\":\"resolution\",\"type\":3,"
+                                                 "\"value\":\"1:1 [1024x1024 square]\"},"
+                                                 "{\"name\":\"lora2_strength\",\"type\":10,"
+                                                 "\"value\":0.5}]",
+                                                 NULL, 0, NULL, &ix),
+                     0);
+    cJSON *a = answer_of(ix.id);
+    assert_int_equal(type_of(a), 4);
+    assert_non_null(
+        strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring, "lora2_strength"));
+    cJSON_Delete(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),
         cmocka_unit_test(others_refused),
         cmocka_unit_test(after_restart),
+        cmocka_unit_test(command_lora_strength),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

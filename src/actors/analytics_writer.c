@@ -505,10 +505,20 @@ static void shutdown_flush(analytics_writer *w)
     flush_until(w, w->stop_deadline);
 }
 
+/* No more ticks once the stop is asked: the mailbox must drain for the stop to finish, and
+ * ticks that come faster than a commit against a locked database takes would keep it from ever
+ * draining (the actor would go from one tick's on_idle to the next). */
+static void stop_ticks(rt_actor *self, analytics_writer *w)
+{
+    if (w->tick_id) rt_timer_cancel(rt_actor_system(self), w->tick_id);
+    w->tick_id = 0;
+}
+
 static void on_idle(rt_actor *self, void *state)
 {
     analytics_writer *w = state;
     if (rt_actor_stop_requested(self)) {
+        stop_ticks(self, w);
         shutdown_flush(w);
         return;
     }
@@ -520,10 +530,7 @@ static void on_idle(rt_actor *self, void *state)
 static void on_stop_requested(rt_actor *self, void *state)
 {
     analytics_writer *w = state;
-    /* No more ticks: the mailbox must drain for the stop to finish, and a tick that arrives
-     * faster than a commit against a locked database takes would keep it from ever draining. */
-    if (w->tick_id) rt_timer_cancel(rt_actor_system(self), w->tick_id);
-    w->tick_id = 0;
+    stop_ticks(self, w);
     shutdown_flush(w);
 }
 

@@ -109,6 +109,13 @@ int cjob_check_options(const comfy_job_msg *m, const cjob_catalog *cat, char *er
             snprintf(err, errlen, "/%s does not take LoRAs on this bot.", d->name);
             return -1;
         }
+        double s = m->lora_strength[i];
+        if (m->has_lora_strength[i] &&
+            !(s >= CJOB_LORA_STRENGTH_MIN && s <= CJOB_LORA_STRENGTH_MAX)) {
+            snprintf(err, errlen, "The strength of LoRA \"%.100s\" must be between %.1f and %.1f.",
+                     m->loras[i], CJOB_LORA_STRENGTH_MIN, CJOB_LORA_STRENGTH_MAX);
+            return -1;
+        }
     }
     for (int i = 0; i < 2; i++) {
         if (!m->has_strength[i]) continue;
@@ -196,19 +203,25 @@ cjob *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job
     j->seed = m->has_seed ? m->seed : (random_seed & CJOB_MAX_SEED);
     j->upscale = m->upscale_factor ? m->upscale_factor : 1;
     const loras_entry *les[COMFY_MAX_LORAS];
+    unsigned from[COMFY_MAX_LORAS]; /* the message's slot of each LoRA kept */
     unsigned n = 0;
     for (unsigned i = 0; i < m->nloras && i < COMFY_MAX_LORAS; i++) {
         const loras_entry *e = m->loras[i][0] ? loras_find(cat->loras, m->loras[i]) : NULL;
         bool dup = false;
         for (unsigned k = 0; k < n; k++)
             if (les[k] == e) dup = true;
-        if (e && !dup) les[n++] = e;
+        if (e && !dup) {
+            from[n] = i;
+            les[n++] = e;
+        }
     }
     j->nloras = n;
     for (unsigned i = 0; i < n; i++) {
         snprintf(j->lora_name[i], sizeof j->lora_name[i], "%s", les[i]->name);
         snprintf(j->lora_file[i], sizeof j->lora_file[i], "%s", les[i]->file);
-        j->lora_strength[i] = loras_strength(les[i], n);
+        /* the user's strength, else the loras.json weight (capped when several are stacked) */
+        j->lora_strength[i] =
+            m->has_lora_strength[from[i]] ? m->lora_strength[from[i]] : loras_strength(les[i], n);
     }
     j->prompt = loras_apply_triggers(j->user_prompt, les, n);
     for (int i = 0; i < 2; i++) {

@@ -25,6 +25,9 @@
 #define CJOB_PROMPT_MAX_BYTES 6000 /* Discord's string option limit is 6000 characters */
 #define CJOB_DEFAULT_ATTACHMENT_LIMIT (10u * 1024 * 1024)
 #define CJOB_MAX_SEED ((1ULL << 53) - 1)
+/* A strength a user may give a LoRA (a command's lora_strength options, the Options dialog). */
+#define CJOB_LORA_STRENGTH_MIN (-2.0)
+#define CJOB_LORA_STRENGTH_MAX 2.0
 
 /* ratios, loras and decls are atomic pointers: SIGHUP swaps in new lists and declarations while
  * router and runner threads read them (comfy_runner_swap_lists, comfy_runner_swap_decls). A

@@ -265,6 +265,12 @@ static int parse_param(lctx *c, decl_option *o, const char *p, const char *where
         o->param = DECL_P_LORA;
         return 0;
     }
+    if (strcmp(p, "lora_strength") == 0) {
+        if (o->type != DECL_NUMBER)
+            return fail(c, "%s\"param\": \"lora_strength\" takes a number option", where);
+        o->param = DECL_P_LORA_STRENGTH;
+        return 0;
+    }
     static const struct {
         wf_param p;
         decl_type t1, t2;
@@ -293,7 +299,8 @@ static int parse_param(lctx *c, decl_option *o, const char *p, const char *where
     }
     return fail(c,
                 "%s\"param\": unknown \"%s\" (known: prompt, seed, upscale_factor, strength1, "
-                "strength2, image1, image2, resolution, lora; or use \"patch\")",
+                "strength2, image1, image2, resolution, lora, lora_strength; or use "
+                "\"patch\")",
                 where, p);
 }
 
@@ -714,7 +721,7 @@ static int parse_decl(lctx *c, const cJSON *j)
     if (opts && (!cJSON_IsArray(opts) || n > CMD_OPTIONS_MAX))
         rc = fail(c, "\"options\": must be a list of at most %d options", CMD_OPTIONS_MAX);
     bool optional_seen = false;
-    unsigned nlora = 0;
+    unsigned nlora = 0, nstrength = 0;
     for (int i = 0; rc == 0 && i < n; i++) {
         decl_option *o = &d->options[i];
         rc = parse_option(c, o, cJSON_GetArrayItem(opts, i), i);
@@ -736,6 +743,12 @@ static int parse_decl(lctx *c, const cJSON *j)
         if (rc == 0 && o->param == DECL_P_LORA && ++nlora > wf->lora_max)
             rc = fail(c, "options[%d] \"%s\": \"param\": %s takes at most %u LoRAs", i, o->name,
                       d->mapping, wf->lora_max);
+        /* the k-th lora_strength is the strength of the k-th lora option */
+        if (rc == 0 && o->param == DECL_P_LORA_STRENGTH && ++nstrength > nlora)
+            rc = fail(c,
+                      "options[%d] \"%s\": \"param\": \"lora_strength\" number %u has no "
+                      "\"lora\" option before it",
+                      i, o->name, nstrength);
     }
     /* Images the mapping takes must be given: a template's example image is not the user's. */
     for (int p = WF_P_IMAGE1; rc == 0 && p <= WF_P_IMAGE2; p++) {

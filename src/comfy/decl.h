@@ -67,6 +67,7 @@ typedef enum decl_param {
     DECL_P_MAPPED,   /* wf_param in decl_option.wf_param */
     DECL_P_RESOLUTION,
     DECL_P_LORA,
+    DECL_P_LORA_STRENGTH, /* the strength of the n-th "lora" option (n-th of its kind) */
 } decl_param;
 
 typedef struct decl_choice {

@@ -28,8 +28,8 @@
 #define OPTS_DIALOG_LORAS_MAX 5    /* LoRAs one dialog keeps across pages */
 #define OPTS_DIALOG_PAGE_SIZE 25   /* Discord's options per select */
 #define OPTS_DIALOG_PAGES_MAX 1000 /* page numbers in custom_ids stay below this */
-#define OPTS_DIALOG_STRENGTH_MIN (-2.0)
-#define OPTS_DIALOG_STRENGTH_MAX 2.0
+#define OPTS_DIALOG_STRENGTH_MIN CJOB_LORA_STRENGTH_MIN
+#define OPTS_DIALOG_STRENGTH_MAX CJOB_LORA_STRENGTH_MAX
 #define OPTS_DIALOG_PREFIX "fo:"
 
 typedef enum opts_dialog_verb {

@@ -112,6 +112,8 @@ typedef struct comfy_job_msg {
     uint32_t upscale_factor; /* 1..4; 0 = 1 */
     unsigned nloras;
     char loras[COMFY_MAX_LORAS][COMFY_NAME_MAX + 1]; /* display names (or file names) */
+    bool has_lora_strength[COMFY_MAX_LORAS];         /* the user gave loras[i] a strength */
+    double lora_strength[COMFY_MAX_LORAS];           /* else its loras.json weight is used */
     bool has_strength[2];
     double strength[2]; /* redux: strength1/2; pulid: strength1 */
     unsigned nimages;

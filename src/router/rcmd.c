@@ -80,8 +80,16 @@ static bool is_str_option(const decl_option *o)
 /* One option of the declaration into the job message: where it goes is the declaration's
  * ("param" or "patch"); every value is checked against the declaration here, before the
  * defer, so a bad one is an immediate ephemeral error. */
+/* Where the LoRA options' values went: the k-th "lora" option's slot in m->loras (-1: not
+ * given), so the k-th "lora_strength" option sets that LoRA's strength. */
+typedef struct lora_slots {
+    int slot[CMD_OPTIONS_MAX];
+    unsigned nlora, nstrength;
+} lora_slots;
+
 static int take_option(comfy_job_msg *m, const ix_interaction *ix, const decl_command *d,
-                       const decl_option *o, const cjob_catalog *cat, char *err, size_t errlen)
+                       const decl_option *o, const cjob_catalog *cat, lora_slots *ls, char *err,
+                       size_t errlen)
 {
     /* A required option Discord let through without a value (an old client, a crafted
      * request) falls back like an optional one: to the template's value, the default
@@ -102,8 +110,31 @@ static int take_option(comfy_job_msg *m, const ix_interaction *ix, const decl_co
         snprintf(m->resolution, sizeof m->resolution, "%s", res);
         return 0;
     }
+    if (o->param == DECL_P_LORA_STRENGTH) {
+        double s;
+        unsigned k = ls->nstrength++;
+        const ix_option *io = ix_opt(ix, o->name);
+        if (!io || !io->has_value || !ix_opt_number(ix, o->name, &s)) return 0;
+        int slot = k < ls->nlora ? ls->slot[k] : -1;
+        if (slot < 0) {
+            snprintf(err, errlen, "%s is the strength of a LoRA option; pick a LoRA there too.",
+                     o->name);
+            return -1;
+        }
+        if (!(s >= CJOB_LORA_STRENGTH_MIN && s <= CJOB_LORA_STRENGTH_MAX)) {
+            snprintf(err, errlen, "%s must be between %.1f and %.1f (got %g).", o->name,
+                     CJOB_LORA_STRENGTH_MIN, CJOB_LORA_STRENGTH_MAX, s);
+            return -1;
+        }
+        if (decl_check_number(o, s, err, errlen)) return -1;
+        m->has_lora_strength[slot] = true;
+        m->lora_strength[slot] = s;
+        return 0;
+    }
     if (o->param == DECL_P_LORA) {
         const char *l = opt_text(ix, o);
+        unsigned k = ls->nlora++;
+        ls->slot[k] = -1;
         if (!l || !*l) return 0;
         const loras_set *loras = cat->loras; /* one load: SIGHUP may swap the lists */
         if (strlen(l) > COMFY_NAME_MAX || !loras || !loras_find(loras, l)) {
@@ -113,7 +144,7 @@ static int take_option(comfy_job_msg *m, const ix_interaction *ix, const decl_co
                      l, o->name);
             return -1;
         }
-        comfy_job_add_lora(m, l);
+        if (comfy_job_add_lora(m, l) == 0) ls->slot[k] = (int)m->nloras - 1;
         return 0;
     }
     if (is_str_option(o)) {
@@ -194,8 +225,9 @@ comfy_job_msg *rcmd_job(const ix_interaction *ix, const decl_command *d, const c
     m->decl = d;
     rcmd_origin(ix, &m->origin);
     m->received_ms = received_wall_ms;
+    lora_slots ls = {.nlora = 0};
     for (unsigned i = 0; i < d->noptions; i++)
-        if (take_option(m, ix, d, &d->options[i], cat, err, errlen)) goto fail;
+        if (take_option(m, ix, d, &d->options[i], cat, &ls, err, errlen)) goto fail;
     for (int p = WF_P_IMAGE1; p <= WF_P_IMAGE2; p++) {
         const decl_option *o = decl_option_for(d, (wf_param)p);
         if (o && !add_image(m, ix, o->name, err, errlen)) goto fail;
