@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "actors/analytics_writer.h"
+#include "actors/mod_refresher.h"
 #include "analytics/an_record.h"
 #include "app/metrics.h"
 #include "fluxbot/log.h"
@@ -357,6 +358,41 @@ static void test_analytics_rows_appear(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* With a shared database, the moderation refresher's checks are counted by result. */
+static void test_modsync_counters_appear(void **state)
+{
+    (void)state;
+    rt_system *sys = rt_system_new();
+    mod_state *mod = mod_state_new(NULL);
+    /* Never started: no database is asked, every count is 0. */
+    mod_refresher_config mc = {.db_url = "postgresql:///unused", .mod = mod};
+    mod_refresher *r = mod_refresher_new(sys, &mc);
+    assert_non_null(r);
+    char err[256];
+    metrics_server *ms = metrics_start(0, err, sizeof err);
+    assert_non_null(ms);
+    metrics_sources src = {.modsync = r};
+    assert_int_equal(metrics_add_sources(ms, &src), 0);
+    size_t len;
+    char *page = metrics_render(ms, &len);
+    assert_non_null(page);
+    const char *results[] = {"adopted", "unchanged", "skipped", "failed"};
+    for (int i = 0; i < 4; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "fluxbot_moderation_refreshes_total{result=\"%s\"} 0\n",
+                 results[i]);
+        assert_non_null(strstr(page, line));
+    }
+    char where[256];
+    const char *bad = metrics_check_validate(page, where, sizeof where);
+    if (bad) fail_msg("%s: %s", bad, where);
+    free(page);
+    metrics_stop(ms);
+    rt_system_free(sys);
+    mod_refresher_free(r);
+    mod_state_free(mod);
+}
+
 /* ---- concurrency and hostile clients ------------------------------------------------------ */
 
 /* A scrape on its own connection with a receive timeout: returns the response or NULL when
@@ -575,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_silent_client_does_not_block),
         cmocka_unit_test(test_port_in_use_and_late_collector),
         cmocka_unit_test(test_analytics_rows_appear),
+        cmocka_unit_test(test_modsync_counters_appear),
         cmocka_unit_test(test_slowloris_does_not_block_scrapes),
         cmocka_unit_test(test_many_idle_sockets),
         cmocka_unit_test(test_huge_header_refused),

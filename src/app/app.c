@@ -373,7 +373,8 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
                                .runner = a->runner,
                                .rest = a->rest,
                                .stats = a->stats,
-                               .gateway = a->gw};
+                               .gateway = a->gw,
+                               .modsync = a->modsync};
         metrics_add_sources(a->metrics, &src);
         metrics_add(a->metrics, router_metrics_collect, a->router);
         LOG_INFO(LOGN, "metrics on http://127.0.0.1:%u/metrics", metrics_port(a->metrics));

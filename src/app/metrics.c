@@ -33,6 +33,7 @@
 #include "actors/comfy_runner.h"
 #include "actors/discord_rest.h"
 #include "actors/gateway.h"
+#include "actors/mod_refresher.h"
 #include "actors/stats_reporter.h"
 #include "fluxbot/log.h"
 
@@ -467,6 +468,7 @@ int metrics_add_sources(metrics_server *s, const metrics_sources *src)
     if (src->sys) rc |= metrics_add(s, metrics_collect_runtime, src->sys);
     if (src->analytics) rc |= metrics_add(s, metrics_collect_analytics, src->analytics);
     if (src->stats) rc |= metrics_add(s, metrics_collect_stats, src->stats);
+    if (src->modsync) rc |= metrics_add(s, metrics_collect_modsync, src->modsync);
     if (src->gateway) rc |= metrics_add(s, metrics_collect_gateway, src->gateway);
     if (src->rest) rc |= metrics_add(s, metrics_collect_rest, src->rest);
     if (src->runner) rc |= metrics_add(s, metrics_collect_runner, src->runner);
@@ -612,6 +614,17 @@ void metrics_collect_stats(mfmt *out, void *ctx)
              "/stats answers by where their numbers came from: a database read, a concurrent "
              "identical query's read, or an earlier read handed on (no commit since).",
              "source", sources, (uint64_t[]){m.computed, m.shared, m.reused}, 3);
+}
+
+void metrics_collect_modsync(mfmt *out, void *ctx)
+{
+    mod_refresher_counters m;
+    mod_refresher_counters_get((mod_refresher *)ctx, &m);
+    static const char *const results[] = {"adopted", "unchanged", "skipped", "failed"};
+    by_label(out, "fluxbot_moderation_refreshes_total",
+             "Checks of the moderation state shared by the processes: read and adopted, found "
+             "unchanged, skipped (a local change not yet committed), or failed (no database).",
+             "result", results, (uint64_t[]){m.refreshes, m.unchanged, m.skipped, m.failures}, 4);
 }
 
 void metrics_collect_gateway(mfmt *out, void *ctx)

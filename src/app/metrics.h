@@ -50,6 +50,7 @@ struct comfy_runner;
 struct discord_rest;
 struct stats_reporter;
 struct gateway;
+struct mod_refresher;
 typedef struct metrics_sources {
     rt_system *sys;
     struct analytics_writer *analytics;
@@ -57,6 +58,7 @@ typedef struct metrics_sources {
     struct discord_rest *rest;
     struct stats_reporter *stats;
     struct gateway *gateway;
+    struct mod_refresher *modsync; /* with a shared database only */
 } metrics_sources;
 /* Adds the built-in collectors for every non-NULL source, plus the process collector. 0/-1. */
 int metrics_add_sources(metrics_server *s, const metrics_sources *src);
@@ -68,6 +70,7 @@ void metrics_collect_runner(mfmt *out, void *comfy_runner_ptr);
 void metrics_collect_rest(mfmt *out, void *discord_rest_ptr);
 void metrics_collect_stats(mfmt *out, void *stats_reporter_ptr);
 void metrics_collect_gateway(mfmt *out, void *gateway_ptr);
+void metrics_collect_modsync(mfmt *out, void *mod_refresher_ptr);
 void metrics_collect_process(mfmt *out, void *unused);
 
 /* ---- the HTTP side ------------------------------------------------------------------------ */
