@@ -1144,6 +1144,9 @@ static void job_begin(jctx *x, comfy_worker *r, comfy_http *http, cjob *job, rt_
     x->reply_to = reply_to;
     x->server = -1;
     x->t0 = rt_now_ms();
+    /* A job read back from storage (a result, a lease taken over from another process) has
+     * only its command's name: it runs the command as declared now. */
+    if (!job->decl) job->decl = decl_set_find(r->cfg.cat->decls, job->command);
     x->wf = job->decl ? job->decl->wf : NULL;
     prog_init(&x->prog, x->t0);
     x->chan = comfy_chan_new(1024);
