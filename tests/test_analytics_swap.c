@@ -223,6 +223,8 @@ static void test_renamed_over_between_batches(void **state)
 typedef struct feeder {
     fx *f;
     uint64_t n;
+    uint64_t hold_at; /* stop after this many events until swapped is set (0: never) */
+    atomic_bool swapped;
     atomic_uint_fast64_t done;
 } feeder;
 
@@ -230,6 +232,10 @@ static void *feed(void *arg)
 {
     feeder *fd = arg;
     for (uint64_t i = 0; i < fd->n; i++) {
+        /* Without the hold, a loaded machine can let the feeder (and the writer) finish before
+         * the swap, and the test would then check nothing about a swap during writes. */
+        while (fd->hold_at && i == fd->hold_at && !atomic_load(&fd->swapped))
+            sleep_ms(1);
         record(fd->f, i);
         atomic_store(&fd->done, i + 1);
         if (i % 50 == 0) sleep_ms(2);
@@ -243,7 +249,7 @@ static void test_renamed_over_during_writes(void **state)
 {
     fx *f = *state;
     start(f, 0);
-    feeder fd = {.f = f, .n = 3000};
+    feeder fd = {.f = f, .n = 3000, .hold_at = 1200};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, feed, &fd), 0);
     while (atomic_load(&fd.done) < 1200)
@@ -252,6 +258,7 @@ static void test_renamed_over_during_writes(void **state)
     make_database(f->repl);
     assert_int_equal(rename(f->repl, f->db), 0);
     uint64_t after = atomic_load(&fd.done);
+    atomic_store(&fd.swapped, true); /* the other 1800 events are recorded after the swap */
     pthread_join(t, NULL);
     assert_string_equal(flush(f), "");
     rt_system_stop(f->sys);
