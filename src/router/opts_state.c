@@ -196,7 +196,8 @@ opts_state_status opts_state_attach(opts_state *st, uint64_t sid, cjob *job,
     }
     v->prompt_offered = wf && job->kind != COMFY_KIND_REDUX && wf_has_param(wf, WF_P_PROMPT);
     snprintf(v->prompt, sizeof v->prompt, "%s", job->user_prompt ? job->user_prompt : "");
-    s->neg_patch = wf && !wf_has_param(wf, WF_P_NEGATIVE) && negative_option(d);
+    /* the declared option first: its patch is applied after the mapping's parameters */
+    s->neg_patch = wf && negative_option(d);
     v->negative_offered = wf && (wf_has_param(wf, WF_P_NEGATIVE) || s->neg_patch);
     const char *neg = job->negative_prompt;
     if (s->neg_patch) {
