@@ -190,7 +190,7 @@ struct pg_anbatch_agg {
     size_t n, cap;
 };
 
-enum { A_DU, A_DS, A_HU, A_HS, A_DC, A_DR, A_HC, A_HR, A_US, A_COUNT };
+enum { A_DS, A_HU, A_HS, A_DC, A_DR, A_HC, A_HR, A_US, A_COUNT };
 
 static agg_row *agg_add(pg_anbatch_agg *a, int64_t k1, int64_t k2, const char *name)
 {
@@ -466,10 +466,7 @@ static void roll(pg_anbatch *b, const an_event *e, bool ok)
     bool image = img && ok && !e->is_video, video = img && ok && e->is_video;
     int64_t ms = e->duration_ms;
 
-    agg_row *r = agg_add(&b->aggs[A_DU], day, user, NULL);
-    r->v[0] = cmd;
-    r->v[1] = 1;
-    r = agg_add(&b->aggs[A_DS], day, 0, NULL);
+    agg_row *r = agg_add(&b->aggs[A_DS], day, 0, NULL);
     r->v[0] = cmd;
     r->v[1] = cmd && !ok;
     r->v[2] = image;
@@ -479,7 +476,9 @@ static void roll(pg_anbatch *b, const an_event *e, bool ok)
     r->v[6] = img && !ok;
     r->v[7] = e->kind == AN_EV_ACTIVITY;
     r->v[8] = button;
-    agg_add(&b->aggs[A_HU], hour, user, NULL)->v[0] = 1;
+    r = agg_add(&b->aggs[A_HU], hour, user, NULL); /* daily_users sums these per day */
+    r->v[0] = cmd;
+    r->v[1] = 1;
     r = agg_add(&b->aggs[A_HS], hour, 0, NULL);
     r->v[0] = cmd;
     r->v[1] = image;
@@ -572,10 +571,9 @@ void pg_anbatch_build(pg_anbatch *b, int64_t wid, const an_event *const *evs, si
     }
     for (int i = 0; i < A_COUNT; i++)
         agg_fold(&b->aggs[i], i == A_US);
-    agg_arrays(&b->aggs[A_DU], &b->days[0], 1, 2);
-    agg_arrays(&b->aggs[A_DS], &b->days[4], 0, 9);
-    agg_arrays(&b->aggs[A_HU], &b->hours[0], 1, 1);
-    agg_arrays(&b->aggs[A_HS], &b->hours[3], 0, 6);
+    agg_arrays(&b->aggs[A_DS], &b->days[0], 0, 9);
+    agg_arrays(&b->aggs[A_HU], &b->hours[0], 1, 2);
+    agg_arrays(&b->aggs[A_HS], &b->hours[4], 0, 6);
     agg_arrays(&b->aggs[A_DC], &b->names[0], 2, 1);
     agg_arrays(&b->aggs[A_DR], &b->names[3], 2, 1);
     agg_arrays(&b->aggs[A_HC], &b->names[6], 2, 1);

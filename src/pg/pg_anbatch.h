@@ -4,10 +4,11 @@
  *
  *  - the raw rows as COPY text for command_usage, image_stats and user_activity (streamed
  *    straight into those tables: no staging table, no INSERT ... SELECT);
- *  - every rollup's change aggregated per key (one row per key per batch, sorted by key) as
- *    array literals bound to the store's prepared statements (unnest($n::bigint[]) ...):
- *    daily_stats, daily_users, daily_commands, daily_resolutions, hourly_stats, hourly_users,
- *    hourly_commands, hourly_resolutions, and per user the earliest event (known_users);
+ *  - every rollup's change aggregated per key (one element per key per batch, sorted by key)
+ *    as array literals bound to the store's prepared statements: daily_stats, daily_commands,
+ *    daily_resolutions, hourly_stats, hourly_commands, hourly_resolutions, and per (hour,
+ *    user) the slash commands and events (hourly_users, and daily_users summed per day), and
+ *    per user the earliest event (known_users);
  *  - outcomes (latest per interaction) and results (latest per job) as arrays too.
  *
  * The meanings are an_rollup.c's (and pg_anstore.c's k_rollups, which rebuilds the same tables
@@ -40,8 +41,8 @@ void pg_anbuf_array_i64(pg_anbuf *b, const int64_t *v, size_t n);
 
 /* The parameters of each prepared statement, in its $n order (see pg_anstore.c). */
 enum {
-    PG_ANBATCH_DAYS_NP = 14,  /* daily_users ($1-$4), daily_stats ($5-$14) */
-    PG_ANBATCH_HOURS_NP = 10, /* hourly_users ($1-$3), hourly_stats ($4-$10) */
+    PG_ANBATCH_DAYS_NP = 10,  /* daily_stats: day and 9 sums */
+    PG_ANBATCH_HOURS_NP = 11, /* per (hour, user): commands, events; hourly_stats: 7 */
     PG_ANBATCH_NAMES_NP = 12, /* daily/hourly commands and resolutions, 3 each */
     PG_ANBATCH_OUTCOMES_NP = 2,
     PG_ANBATCH_RESULTS_NP = 8,

@@ -25,6 +25,9 @@
 #define AN_LOCK_EPOCH "1" /* batches shared, resets exclusive */
 #define TIMEOUT_MS 10000
 #define EARLY_OUTCOMES_MAX "4096"
+/* Pending rollup rows are folded every this many batches of a store: the views sum at most
+ * this many rows per running process on top of the base tables. */
+#define FOLD_EVERY 16
 
 /*
  * The tables of the SQLite store (an_schema.c, current version) with PostgreSQL types. Text
@@ -56,36 +59,62 @@ static const char k_schema[] =
     " id bigserial PRIMARY KEY, wid bigint NOT NULL, seq bigint NOT NULL, user_id bigint NOT NULL,"
     " guild_id bigint, action_type text NOT NULL, ts_ms bigint NOT NULL, details text);"
     "CREATE INDEX IF NOT EXISTS user_activity_by_time ON user_activity(ts_ms);"
-    "CREATE TABLE IF NOT EXISTS daily_stats("
-    " day bigint PRIMARY KEY, date text NOT NULL,"
+    /* The rollups' folded rows (see k_rollup_views for what readers see). */
+    "CREATE TABLE IF NOT EXISTS daily_stats_base(day bigint PRIMARY KEY,"
     " total_commands bigint NOT NULL DEFAULT 0, failed_commands bigint NOT NULL DEFAULT 0,"
     " total_images bigint NOT NULL DEFAULT 0, image_ms_sum bigint NOT NULL DEFAULT 0,"
     " total_videos bigint NOT NULL DEFAULT 0, video_ms_sum bigint NOT NULL DEFAULT 0,"
     " failed_generations bigint NOT NULL DEFAULT 0, total_activity bigint NOT NULL DEFAULT 0,"
-    " unique_users bigint NOT NULL DEFAULT 0, total_buttons bigint NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS daily_commands(day bigint NOT NULL,"
+    " total_buttons bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS daily_commands_base(day bigint NOT NULL,"
     " command_name text COLLATE \"C\" NOT NULL, count bigint NOT NULL,"
     " PRIMARY KEY(day, command_name));"
-    "CREATE TABLE IF NOT EXISTS daily_resolutions(day bigint NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS daily_resolutions_base(day bigint NOT NULL,"
     " resolution text COLLATE \"C\" NOT NULL, count bigint NOT NULL,"
     " PRIMARY KEY(day, resolution));"
-    "CREATE TABLE IF NOT EXISTS daily_users(day bigint NOT NULL, user_id bigint NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS daily_users_base(day bigint NOT NULL, user_id bigint NOT NULL,"
     " commands bigint NOT NULL, events bigint NOT NULL DEFAULT 0, PRIMARY KEY(day, user_id))"
     " WITH (fillfactor = 70);"
     "CREATE TABLE IF NOT EXISTS known_users(user_id bigint PRIMARY KEY,"
     " first_seen_ms bigint NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS hourly_stats(hour bigint PRIMARY KEY,"
+    "CREATE TABLE IF NOT EXISTS hourly_stats_base(hour bigint PRIMARY KEY,"
     " total_commands bigint NOT NULL DEFAULT 0, total_images bigint NOT NULL DEFAULT 0,"
     " image_ms_sum bigint NOT NULL DEFAULT 0, total_videos bigint NOT NULL DEFAULT 0,"
     " video_ms_sum bigint NOT NULL DEFAULT 0, total_buttons bigint NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS hourly_commands(hour bigint NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS hourly_commands_base(hour bigint NOT NULL,"
     " command_name text COLLATE \"C\" NOT NULL, count bigint NOT NULL,"
     " PRIMARY KEY(hour, command_name));"
-    "CREATE TABLE IF NOT EXISTS hourly_resolutions(hour bigint NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS hourly_resolutions_base(hour bigint NOT NULL,"
     " resolution text COLLATE \"C\" NOT NULL, count bigint NOT NULL,"
     " PRIMARY KEY(hour, resolution));"
-    "CREATE TABLE IF NOT EXISTS hourly_users(hour bigint NOT NULL, user_id bigint NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS hourly_users_base(hour bigint NOT NULL, user_id bigint NOT NULL,"
     " events bigint NOT NULL DEFAULT 0, PRIMARY KEY(hour, user_id)) WITH (fillfactor = 70);"
+    /* One row per batch not yet folded: every rollup's change, one array element per key (the
+     * parameters pg_anbatch.h builds, in its order). */
+    "CREATE TABLE IF NOT EXISTS an_rollup_pending(id bigserial PRIMARY KEY,"
+    " ds_day bigint[] NOT NULL DEFAULT '{}', ds_c bigint[] NOT NULL DEFAULT '{}',"
+    " ds_f bigint[] NOT NULL DEFAULT '{}', ds_i bigint[] NOT NULL DEFAULT '{}',"
+    " ds_im bigint[] NOT NULL DEFAULT '{}', ds_v bigint[] NOT NULL DEFAULT '{}',"
+    " ds_vm bigint[] NOT NULL DEFAULT '{}', ds_fg bigint[] NOT NULL DEFAULT '{}',"
+    " ds_a bigint[] NOT NULL DEFAULT '{}', ds_b bigint[] NOT NULL DEFAULT '{}',"
+    " hu_hour bigint[] NOT NULL DEFAULT '{}', hu_user bigint[] NOT NULL DEFAULT '{}',"
+    " hu_cmd bigint[] NOT NULL DEFAULT '{}', hu_ev bigint[] NOT NULL DEFAULT '{}',"
+    " hs_hour bigint[] NOT NULL DEFAULT '{}', hs_c bigint[] NOT NULL DEFAULT '{}',"
+    " hs_i bigint[] NOT NULL DEFAULT '{}', hs_im bigint[] NOT NULL DEFAULT '{}',"
+    " hs_v bigint[] NOT NULL DEFAULT '{}', hs_vm bigint[] NOT NULL DEFAULT '{}',"
+    " hs_b bigint[] NOT NULL DEFAULT '{}',"
+    " dc_day bigint[] NOT NULL DEFAULT '{}', dc_name text[] NOT NULL DEFAULT '{}',"
+    " dc_n bigint[] NOT NULL DEFAULT '{}', dr_day bigint[] NOT NULL DEFAULT '{}',"
+    " dr_res text[] NOT NULL DEFAULT '{}', dr_n bigint[] NOT NULL DEFAULT '{}',"
+    " hc_hour bigint[] NOT NULL DEFAULT '{}', hc_name text[] NOT NULL DEFAULT '{}',"
+    " hc_n bigint[] NOT NULL DEFAULT '{}', hr_hour bigint[] NOT NULL DEFAULT '{}',"
+    " hr_res text[] NOT NULL DEFAULT '{}', hr_n bigint[] NOT NULL DEFAULT '{}');"
+    /* Out of line but not compressed: a row is written once and read a few times, and
+     * compressing it cost more than the rest of its insert. */
+    "DO $$ DECLARE c text; BEGIN FOR c IN SELECT attname FROM pg_attribute"
+    " WHERE attrelid = 'an_rollup_pending'::regclass AND attnum > 0 AND NOT attisdropped"
+    " AND attstorage = 'x' LOOP EXECUTE format('ALTER TABLE an_rollup_pending ALTER COLUMN %I"
+    " SET STORAGE EXTERNAL', c); END LOOP; END $$;"
     "CREATE TABLE IF NOT EXISTS results(job_id bigint PRIMARY KEY, created_ms bigint NOT NULL,"
     " user_id bigint NOT NULL, channel_id bigint, message_id bigint, params text NOT NULL,"
     " success smallint NOT NULL, is_image smallint NOT NULL, view_url text,"
@@ -93,6 +122,76 @@ static const char k_schema[] =
     "CREATE INDEX IF NOT EXISTS results_by_time ON results(created_ms);"
     "CREATE TABLE IF NOT EXISTS an_early_outcomes(id bigserial PRIMARY KEY,"
     " interaction_id bigint NOT NULL UNIQUE, success smallint NOT NULL);";
+
+/* A database whose rollups were plain tables (before an_rollup_pending): they become the base
+ * tables (daily_stats loses the columns its view computes). Runs before k_schema's CREATEs. */
+static const char k_schema_fold[] =
+    "DO $$ DECLARE t text; BEGIN"
+    " IF EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = 'daily_stats' AND c.relkind = 'r'"
+    "  AND c.relnamespace = current_schema()::regnamespace) THEN"
+    "  ALTER TABLE daily_stats DROP COLUMN date, DROP COLUMN unique_users;"
+    "  FOREACH t IN ARRAY ARRAY['daily_stats', 'daily_commands', 'daily_resolutions',"
+    "   'daily_users', 'hourly_stats', 'hourly_commands', 'hourly_resolutions', 'hourly_users']"
+    "  LOOP EXECUTE format('ALTER TABLE %I RENAME TO %I', t, t || '_base'); END LOOP;"
+    " END IF; END $$;";
+
+/*
+ * What readers see under the rollups' names: the base table plus every pending row's elements,
+ * summed per key, so a batch's rollups are visible with its commit, exactly. daily_stats also
+ * computes date and unique_users (the day's rows in daily_users: a (day, user) pair exists
+ * exactly when the user had an event that day). Filters on the key (day BETWEEN ...) reach the
+ * base tables' primary keys through the views.
+ */
+static const char k_rollup_views[] =
+    "CREATE VIEW daily_users AS SELECT day, user_id, SUM(commands)::bigint AS commands,"
+    " SUM(events)::bigint AS events FROM (SELECT day, user_id, commands, events"
+    " FROM daily_users_base UNION ALL SELECT floor(u.hour / 24.0)::bigint, u.user_id,"
+    " u.commands, u.events FROM an_rollup_pending p,"
+    " unnest(p.hu_hour, p.hu_user, p.hu_cmd, p.hu_ev) AS u(hour, user_id, commands, events)) x"
+    " GROUP BY day, user_id;"
+    "CREATE VIEW daily_stats AS SELECT x.day,"
+    " to_char(to_timestamp(x.day * 86400) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS date,"
+    " SUM(total_commands)::bigint AS total_commands,"
+    " SUM(failed_commands)::bigint AS failed_commands, SUM(total_images)::bigint AS total_images,"
+    " SUM(image_ms_sum)::bigint AS image_ms_sum, SUM(total_videos)::bigint AS total_videos,"
+    " SUM(video_ms_sum)::bigint AS video_ms_sum,"
+    " SUM(failed_generations)::bigint AS failed_generations,"
+    " SUM(total_activity)::bigint AS total_activity,"
+    " (SELECT COUNT(*) FROM daily_users u WHERE u.day = x.day) AS unique_users,"
+    " SUM(total_buttons)::bigint AS total_buttons"
+    " FROM (SELECT day, total_commands, failed_commands, total_images, image_ms_sum,"
+    " total_videos, video_ms_sum, failed_generations, total_activity, total_buttons"
+    " FROM daily_stats_base UNION ALL SELECT u.* FROM an_rollup_pending p,"
+    " unnest(p.ds_day, p.ds_c, p.ds_f, p.ds_i, p.ds_im, p.ds_v, p.ds_vm, p.ds_fg, p.ds_a,"
+    " p.ds_b) AS u) x GROUP BY x.day;"
+    "CREATE VIEW daily_commands AS SELECT day, command_name, SUM(count)::bigint AS count"
+    " FROM (SELECT day, command_name, count FROM daily_commands_base UNION ALL"
+    " SELECT u.day, u.name COLLATE \"C\", u.n FROM an_rollup_pending p,"
+    " unnest(p.dc_day, p.dc_name, p.dc_n) AS u(day, name, n)) x GROUP BY day, command_name;"
+    "CREATE VIEW daily_resolutions AS SELECT day, resolution, SUM(count)::bigint AS count"
+    " FROM (SELECT day, resolution, count FROM daily_resolutions_base UNION ALL"
+    " SELECT u.day, u.res COLLATE \"C\", u.n FROM an_rollup_pending p,"
+    " unnest(p.dr_day, p.dr_res, p.dr_n) AS u(day, res, n)) x GROUP BY day, resolution;"
+    "CREATE VIEW hourly_users AS SELECT hour, user_id, SUM(events)::bigint AS events"
+    " FROM (SELECT hour, user_id, events FROM hourly_users_base UNION ALL"
+    " SELECT u.hour, u.user_id, u.e FROM an_rollup_pending p,"
+    " unnest(p.hu_hour, p.hu_user, p.hu_cmd, p.hu_ev) AS u(hour, user_id, c, e))"
+    " x GROUP BY hour, user_id;"
+    "CREATE VIEW hourly_stats AS SELECT hour, SUM(total_commands)::bigint AS total_commands,"
+    " SUM(total_images)::bigint AS total_images, SUM(image_ms_sum)::bigint AS image_ms_sum,"
+    " SUM(total_videos)::bigint AS total_videos, SUM(video_ms_sum)::bigint AS video_ms_sum,"
+    " SUM(total_buttons)::bigint AS total_buttons FROM (SELECT hour, total_commands,"
+    " total_images, image_ms_sum, total_videos, video_ms_sum, total_buttons"
+    " FROM hourly_stats_base UNION ALL SELECT u.* FROM an_rollup_pending p,"
+    " unnest(p.hs_hour, p.hs_c, p.hs_i, p.hs_im, p.hs_v, p.hs_vm, p.hs_b) AS u) x GROUP BY hour;"
+    "CREATE VIEW hourly_commands AS SELECT hour, command_name, SUM(count)::bigint AS count"
+    " FROM (SELECT hour, command_name, count FROM hourly_commands_base UNION ALL"
+    " SELECT u.hour, u.name COLLATE \"C\", u.n FROM an_rollup_pending p,"
+    " unnest(p.hc_hour, p.hc_name, p.hc_n) AS u(hour, name, n)) x GROUP BY hour, command_name;"
+    "CREATE VIEW hourly_resolutions AS SELECT hour, resolution, SUM(count)::bigint AS count"
+    " FROM (SELECT hour, resolution, count FROM hourly_resolutions_base UNION ALL"
+    " SELECT u.hour, u.res COLLATE \"C\", u.n FROM an_rollup_pending p,"
+    " unnest(p.hr_hour, p.hr_res, p.hr_n) AS u(hour, res, n)) x GROUP BY hour, resolution;";
 
 /* The staging table: one row per event of the batch, emptied at every commit. Temporary, so
  * it is the connection's own and never logged. day and hour are computed by the client
@@ -131,8 +230,11 @@ static const char k_outcomes_prev[] =
     " f AS (SELECT floor(ts_ms / 86400000.0)::bigint AS day,"
     "  SUM(CASE WHEN success = 0 THEN 1 ELSE -1 END) AS delta FROM c WHERE kind = 'command'"
     "  GROUP BY 1)"
-    " UPDATE daily_stats d SET failed_commands = d.failed_commands + f.delta FROM f"
-    " WHERE d.day = f.day";
+    " INSERT INTO an_rollup_pending (ds_day, ds_c, ds_f, ds_i, ds_im, ds_v, ds_vm, ds_fg, ds_a,"
+    " ds_b) SELECT array_agg(day ORDER BY day), z, array_agg(delta ORDER BY day), z, z, z, z, z,"
+    " z, z FROM f, LATERAL (SELECT array_fill(0::bigint, ARRAY[(SELECT COUNT(*) FROM f)::int])"
+    " AS z) zz GROUP BY z";
+
 /* Outcomes whose row no process has written yet wait for it (newest few thousand). */
 static const char k_early_keep[] =
     "INSERT INTO an_early_outcomes AS e (interaction_id, success)"
@@ -158,60 +260,73 @@ static const char k_result_msgs[] =
     " ON CONFLICT (job_id) DO UPDATE SET message_id = excluded.message_id,"
     " attachment_url = excluded.attachment_url";
 
-/* daily_users, and daily_stats with the (day, user) pairs new to their day as unique users. */
-static const char k_days[] =
-    "WITH ins AS (INSERT INTO daily_users AS d (day, user_id, commands, events)"
-    "  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])"
-    "  ORDER BY 1, 2 ON CONFLICT (day, user_id) DO UPDATE SET"
-    "  commands = d.commands + excluded.commands, events = d.events + excluded.events"
-    "  RETURNING d.day, (d.xmax = 0) AS fresh),"
-    " nu AS (SELECT day, COUNT(*) FILTER (WHERE fresh) AS n FROM ins GROUP BY day)"
-    " INSERT INTO daily_stats AS s (day, date, total_commands, failed_commands, total_images,"
-    " image_ms_sum, total_videos, video_ms_sum, failed_generations, total_activity,"
-    " unique_users, total_buttons)"
-    " SELECT t.day, to_char(to_timestamp(t.day * 86400) AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
-    " t.c, t.f, t.i, t.im, t.v, t.vm, t.fg, t.a, COALESCE(nu.n, 0), t.b"
-    " FROM unnest($5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],"
-    "  $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])"
-    "  AS t(day, c, f, i, im, v, vm, fg, a, b)"
-    " LEFT JOIN nu ON nu.day = t.day ORDER BY t.day ON CONFLICT (day) DO UPDATE SET"
-    " total_commands = s.total_commands + excluded.total_commands,"
-    " failed_commands = s.failed_commands + excluded.failed_commands,"
-    " total_images = s.total_images + excluded.total_images,"
-    " image_ms_sum = s.image_ms_sum + excluded.image_ms_sum,"
-    " total_videos = s.total_videos + excluded.total_videos,"
-    " video_ms_sum = s.video_ms_sum + excluded.video_ms_sum,"
-    " failed_generations = s.failed_generations + excluded.failed_generations,"
-    " total_activity = s.total_activity + excluded.total_activity,"
-    " unique_users = s.unique_users + excluded.unique_users,"
-    " total_buttons = s.total_buttons + excluded.total_buttons";
-static const char k_hours[] =
-    "WITH hu AS (INSERT INTO hourly_users AS x (hour, user_id, events)"
-    "  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ORDER BY 1, 2"
-    "  ON CONFLICT (hour, user_id) DO UPDATE SET events = x.events + excluded.events)"
-    " INSERT INTO hourly_stats AS s (hour, total_commands, total_images, image_ms_sum,"
-    " total_videos, video_ms_sum, total_buttons)"
-    " SELECT * FROM unnest($4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],"
-    "  $8::bigint[], $9::bigint[], $10::bigint[]) ORDER BY 1"
-    " ON CONFLICT (hour) DO UPDATE SET total_commands = s.total_commands + excluded.total_commands,"
-    " total_images = s.total_images + excluded.total_images,"
-    " image_ms_sum = s.image_ms_sum + excluded.image_ms_sum,"
-    " total_videos = s.total_videos + excluded.total_videos,"
-    " video_ms_sum = s.video_ms_sum + excluded.video_ms_sum,"
-    " total_buttons = s.total_buttons + excluded.total_buttons";
-static const char k_names[] =
-    "WITH dc AS (INSERT INTO daily_commands AS x (day, command_name, count)"
-    "  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[]) ORDER BY 1, 2"
-    "  ON CONFLICT (day, command_name) DO UPDATE SET count = x.count + excluded.count),"
-    " dr AS (INSERT INTO daily_resolutions AS x (day, resolution, count)"
-    "  SELECT * FROM unnest($4::bigint[], $5::text[], $6::bigint[]) ORDER BY 1, 2"
-    "  ON CONFLICT (day, resolution) DO UPDATE SET count = x.count + excluded.count),"
-    " hc AS (INSERT INTO hourly_commands AS x (hour, command_name, count)"
-    "  SELECT * FROM unnest($7::bigint[], $8::text[], $9::bigint[]) ORDER BY 1, 2"
-    "  ON CONFLICT (hour, command_name) DO UPDATE SET count = x.count + excluded.count)"
-    " INSERT INTO hourly_resolutions AS x (hour, resolution, count)"
-    " SELECT * FROM unnest($10::bigint[], $11::text[], $12::bigint[]) ORDER BY 1, 2"
-    " ON CONFLICT (hour, resolution) DO UPDATE SET count = x.count + excluded.count";
+/* A batch's rollup changes: one pending row (see k_rollup_views), $1-$33 in pg_anbatch.h's
+ * order (days, hours, names). */
+// clang-format off
+static const char k_pending[] =
+    "INSERT INTO an_rollup_pending(ds_day, ds_c, ds_f, ds_i, ds_im, ds_v, ds_vm, ds_fg, ds_a,"
+    " ds_b, hu_hour, hu_user, hu_cmd, hu_ev, hs_hour, hs_c, hs_i, hs_im, hs_v, hs_vm, hs_b,"
+    " dc_day, dc_name, dc_n, dr_day, dr_res, dr_n, hc_hour, hc_name, hc_n, hr_hour, hr_res,"
+    " hr_n) VALUES ($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],"
+    " $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],"
+    " $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[],"
+    " $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
+    " $22::bigint[], $23::text[], $24::bigint[], $25::bigint[], $26::text[], $27::bigint[],"
+    " $28::bigint[], $29::text[], $30::bigint[], $31::bigint[], $32::text[], $33::bigint[])";
+
+/*
+ * Folding: every pending row (of every process) summed per key into the base tables, in the
+ * same transaction that deletes them, so the views' sums never change. A row another process
+ * is folding at the same time is locked by its DELETE: this one waits, then skips it. Rows are
+ * sorted by key so that folds lock base rows in one order. (Written out in full, without
+ * macros, so that the SQL reads as it runs.)
+ */
+static const char k_fold[] =
+    "WITH p AS (DELETE FROM an_rollup_pending RETURNING *), f0 AS (INSERT INTO"
+    " daily_users_base AS t (day, user_id, commands, events) SELECT floor(u.hour /"
+    " 24.0)::bigint, u.user_id, SUM(u.c), SUM(u.e) FROM p, unnest(p.hu_hour, p.hu_user,"
+    " p.hu_cmd, p.hu_ev) AS u(hour, user_id, c, e) GROUP BY 1, 2 ORDER BY 1, 2 ON CONFLICT"
+    " (day, user_id) DO UPDATE SET commands = t.commands + excluded.commands, events ="
+    " t.events + excluded.events), f1 AS (INSERT INTO daily_stats_base AS t (day,"
+    " total_commands, failed_commands, total_images, image_ms_sum, total_videos, video_ms_sum,"
+    " failed_generations, total_activity, total_buttons) SELECT u.day, SUM(u.c), SUM(u.f),"
+    " SUM(u.i), SUM(u.im), SUM(u.v), SUM(u.vm), SUM(u.fg), SUM(u.a), SUM(u.b) FROM p,"
+    " unnest(p.ds_day, p.ds_c, p.ds_f, p.ds_i, p.ds_im, p.ds_v, p.ds_vm, p.ds_fg, p.ds_a,"
+    " p.ds_b) AS u(day, c, f, i, im, v, vm, fg, a, b) GROUP BY 1 ORDER BY 1 ON CONFLICT (day)"
+    " DO UPDATE SET total_commands = t.total_commands + excluded.total_commands,"
+    " failed_commands = t.failed_commands + excluded.failed_commands, total_images ="
+    " t.total_images + excluded.total_images, image_ms_sum = t.image_ms_sum +"
+    " excluded.image_ms_sum, total_videos = t.total_videos + excluded.total_videos,"
+    " video_ms_sum = t.video_ms_sum + excluded.video_ms_sum, failed_generations ="
+    " t.failed_generations + excluded.failed_generations, total_activity = t.total_activity +"
+    " excluded.total_activity, total_buttons = t.total_buttons + excluded.total_buttons), f2"
+    " AS (INSERT INTO hourly_users_base AS t (hour, user_id, events) SELECT u.hour, u.user_id,"
+    " SUM(u.e) FROM p, unnest(p.hu_hour, p.hu_user, p.hu_ev) AS u(hour, user_id, e) GROUP BY"
+    " 1, 2 ORDER BY 1, 2 ON CONFLICT (hour, user_id) DO UPDATE SET events = t.events +"
+    " excluded.events), f3 AS (INSERT INTO hourly_stats_base AS t (hour, total_commands,"
+    " total_images, image_ms_sum, total_videos, video_ms_sum, total_buttons) SELECT u.hour,"
+    " SUM(u.c), SUM(u.i), SUM(u.im), SUM(u.v), SUM(u.vm), SUM(u.b) FROM p, unnest(p.hs_hour,"
+    " p.hs_c, p.hs_i, p.hs_im, p.hs_v, p.hs_vm, p.hs_b) AS u(hour, c, i, im, v, vm, b) GROUP"
+    " BY 1 ORDER BY 1 ON CONFLICT (hour) DO UPDATE SET total_commands = t.total_commands +"
+    " excluded.total_commands, total_images = t.total_images + excluded.total_images,"
+    " image_ms_sum = t.image_ms_sum + excluded.image_ms_sum, total_videos = t.total_videos +"
+    " excluded.total_videos, video_ms_sum = t.video_ms_sum + excluded.video_ms_sum,"
+    " total_buttons = t.total_buttons + excluded.total_buttons), f4 AS (INSERT INTO"
+    " daily_commands_base AS t (day, command_name, count) SELECT u.day, u.name, SUM(u.n) FROM"
+    " p, unnest(p.dc_day, p.dc_name, p.dc_n) AS u(day, name, n) GROUP BY 1, 2 ORDER BY 1, 2 ON"
+    " CONFLICT (day, command_name) DO UPDATE SET count = t.count + excluded.count), f5 AS"
+    " (INSERT INTO daily_resolutions_base AS t (day, resolution, count) SELECT u.day, u.name,"
+    " SUM(u.n) FROM p, unnest(p.dr_day, p.dr_res, p.dr_n) AS u(day, name, n) GROUP BY 1, 2"
+    " ORDER BY 1, 2 ON CONFLICT (day, resolution) DO UPDATE SET count = t.count +"
+    " excluded.count), f6 AS (INSERT INTO hourly_commands_base AS t (hour, command_name,"
+    " count) SELECT u.hour, u.name, SUM(u.n) FROM p, unnest(p.hc_hour, p.hc_name, p.hc_n) AS"
+    " u(hour, name, n) GROUP BY 1, 2 ORDER BY 1, 2 ON CONFLICT (hour, command_name) DO UPDATE"
+    " SET count = t.count + excluded.count) INSERT INTO hourly_resolutions_base AS t (hour,"
+    " resolution, count) SELECT u.hour, u.name, SUM(u.n) FROM p, unnest(p.hr_hour, p.hr_res,"
+    " p.hr_n) AS u(hour, name, n) GROUP BY 1, 2 ORDER BY 1, 2 ON CONFLICT (hour, resolution)"
+    " DO UPDATE SET count = t.count + excluded.count";
+// clang-format on
+
 /* A user's first event: only users this store has not seen at or before the batch's time
  * (see known_cache) are sent. One statement, so a row another process inserts meanwhile still
  * gets the earlier time. */
@@ -236,9 +351,8 @@ enum {
     P_EARLY_TRIM,
     P_RESULTS,
     P_RESULT_MSGS,
-    P_DAYS,
-    P_HOURS,
-    P_NAMES,
+    P_PENDING,
+    P_FOLD,
     P_KNOWN,
     P_PRUNE,
     P_LOCK,
@@ -246,104 +360,61 @@ enum {
     P_COUNT
 };
 static const prepared k_prepared[P_COUNT] = {
-    {"fluxbot_an_early_take", k_early_take},
-    {"fluxbot_an_outcomes", k_outcomes_prev},
-    {"fluxbot_an_early_keep", k_early_keep},
-    {"fluxbot_an_early_trim", k_early_trim},
-    {"fluxbot_an_results", k_results},
-    {"fluxbot_an_result_msgs", k_result_msgs},
-    {"fluxbot_an_days", k_days},
-    {"fluxbot_an_hours", k_hours},
-    {"fluxbot_an_names", k_names},
-    {"fluxbot_an_known", k_known},
-    {"fluxbot_an_prune", k_prune},
-    {"fluxbot_an_lock", k_lock_shared},
-    {"fluxbot_an_epoch", k_epoch},
+    {"fluxbot_an_early_take", k_early_take}, {"fluxbot_an_outcomes", k_outcomes_prev},
+    {"fluxbot_an_early_keep", k_early_keep}, {"fluxbot_an_early_trim", k_early_trim},
+    {"fluxbot_an_results", k_results},       {"fluxbot_an_result_msgs", k_result_msgs},
+    {"fluxbot_an_pending", k_pending},       {"fluxbot_an_fold", k_fold},
+    {"fluxbot_an_known", k_known},           {"fluxbot_an_prune", k_prune},
+    {"fluxbot_an_lock", k_lock_shared},      {"fluxbot_an_epoch", k_epoch},
 };
 
 /*
- * The rollups of the statistic rows in an_stage (kinds 1 command, 2 image, 3 activity), with
- * the meanings of an_rollup.c: only slash commands ("command") count as commands and only
- * they make failed commands; buttons apart; successful generations by medium with their time
- * sums; every event is one of its user's events; a (day, user) pair new to the day is one more
- * unique user. Sources are sorted by key so that concurrent writers take row locks in one
- * order. Used for batches and, after refilling an_stage from the raw tables, for rebuilds.
+ * A reset's rebuild: the rollups of the statistic rows refilled into an_stage (kinds 1 command,
+ * 2 image, 3 activity), into the base tables (the reset emptied them and an_rollup_pending),
+ * with the meanings of pg_anbatch.h (an_rollup.c's): only slash commands ("command") count as
+ * commands and only they make failed commands; buttons apart; successful generations by medium
+ * with their time sums; every event is one of its user's events; a user's first event in
+ * known_users.
  */
-// clang-format off
-/* (Written out in full, without macros, so that the SQL reads as it runs.) */
+#define STAGE_SUMS                                                                                 \
+    " SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' THEN 1 ELSE 0 END) AS c,"                    \
+    " SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video = 0 THEN 1 ELSE 0 END) AS i,"           \
+    " SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video = 0 THEN COALESCE(duration, 0)"         \
+    "  ELSE 0 END) AS im,"                                                                         \
+    " SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN 1 ELSE 0 END) AS v,"          \
+    " SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN COALESCE(duration, 0)"        \
+    "  ELSE 0 END) AS vm,"                                                                         \
+    " SUM(CASE WHEN kind = 1 AND cmd_kind = 'button' THEN 1 ELSE 0 END) AS b"
 static const char k_rollups[] =
-    "WITH u AS (SELECT day, user_id, SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' THEN "
-    "1 ELSE 0 END) AS c, COUNT(*) AS e, MIN(ts_ms) AS first_ms FROM an_stage WHERE kind "
-    "IN (1, 2, 3) GROUP BY day, user_id), ins AS (INSERT INTO daily_users AS d (day, "
-    "user_id, commands, events) SELECT day, user_id, c, e FROM u ORDER BY day, user_id ON "
-    "CONFLICT (day, user_id) DO UPDATE SET commands = d.commands + excluded.commands, "
-    "events = d.events + excluded.events RETURNING d.day, (d.xmax = 0) AS fresh), "
-    "m AS (SELECT user_id, MIN(first_ms) AS f FROM u GROUP BY user_id), "
-    "ku AS (UPDATE known_users k SET first_seen_ms = m.f FROM m "
-    "WHERE k.user_id = m.user_id AND m.f < k.first_seen_ms), "
-    "kn AS (INSERT INTO known_users (user_id, first_seen_ms) SELECT user_id, f FROM m "
-    "ORDER BY user_id ON CONFLICT (user_id) DO NOTHING), nu AS (SELECT day, COUNT(*) FILTER (WHERE fresh) AS n FROM ins "
-    "GROUP BY day), t AS (SELECT day, SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' "
-    "THEN 1 ELSE 0 END) AS commands, SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' AND "
-    "success = 0 THEN 1 ELSE 0 END) AS failed_commands, SUM(CASE WHEN kind = 1 AND "
-    "cmd_kind = 'button' THEN 1 ELSE 0 END) AS buttons, SUM(CASE WHEN kind = 2 AND "
-    "success <> 0 AND is_video = 0 THEN 1 ELSE 0 END) AS images, SUM(CASE WHEN kind = 2 "
-    "AND success <> 0 AND is_video = 0 THEN COALESCE(duration, 0) ELSE 0 END) AS "
-    "image_ms, SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN 1 ELSE 0 "
-    "END) AS videos, SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN "
-    "COALESCE(duration, 0) ELSE 0 END) AS video_ms, SUM(CASE WHEN kind = 2 AND success = "
-    "0 THEN 1 ELSE 0 END) AS failed_generations, SUM(CASE WHEN kind = 3 THEN 1 ELSE 0 "
-    "END) AS activity FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY day) INSERT INTO "
-    "daily_stats AS s (day, date, total_commands, failed_commands, total_images, "
-    "image_ms_sum, total_videos, video_ms_sum, failed_generations, total_activity, "
-    "unique_users, total_buttons) SELECT t.day, to_char(to_timestamp(t.day * 86400) AT "
-    "TIME ZONE 'UTC', 'YYYY-MM-DD'), t.commands, t.failed_commands, t.images, t.image_ms, "
-    "t.videos, t.video_ms, t.failed_generations, t.activity, COALESCE(nu.n, 0), t.buttons "
-    "FROM t LEFT JOIN nu ON nu.day = t.day ORDER BY t.day ON CONFLICT (day) DO UPDATE SET "
-    "total_commands = s.total_commands + excluded.total_commands, failed_commands = "
-    "s.failed_commands + excluded.failed_commands, total_images = s.total_images + "
-    "excluded.total_images, image_ms_sum = s.image_ms_sum + excluded.image_ms_sum, "
-    "total_videos = s.total_videos + excluded.total_videos, video_ms_sum = s.video_ms_sum "
-    "+ excluded.video_ms_sum, failed_generations = s.failed_generations + "
-    "excluded.failed_generations, total_activity = s.total_activity + "
-    "excluded.total_activity, unique_users = s.unique_users + excluded.unique_users, "
-    "total_buttons = s.total_buttons + excluded.total_buttons;INSERT INTO daily_commands "
-    "AS x (day, command_name, count) SELECT day, command, COUNT(*) FROM an_stage WHERE "
-    "kind = 1 AND cmd_kind = 'command' GROUP BY day, command ORDER BY day, command ON "
-    "CONFLICT (day, command_name) DO UPDATE SET count = x.count + excluded.count;INSERT "
-    "INTO daily_resolutions AS x (day, resolution, count) SELECT day, resolution, "
-    "COUNT(*) FROM an_stage WHERE kind = 2 AND success <> 0 AND resolution <> '' GROUP BY "
-    "day, resolution ORDER BY day, resolution ON CONFLICT (day, resolution) DO UPDATE SET "
-    "count = x.count + excluded.count;WITH t AS (SELECT hour, SUM(CASE WHEN kind = 1 AND "
-    "cmd_kind = 'command' THEN 1 ELSE 0 END) AS commands, SUM(CASE WHEN kind = 1 AND "
-    "cmd_kind = 'command' AND success = 0 THEN 1 ELSE 0 END) AS failed_commands, SUM(CASE "
-    "WHEN kind = 1 AND cmd_kind = 'button' THEN 1 ELSE 0 END) AS buttons, SUM(CASE WHEN "
-    "kind = 2 AND success <> 0 AND is_video = 0 THEN 1 ELSE 0 END) AS images, SUM(CASE "
-    "WHEN kind = 2 AND success <> 0 AND is_video = 0 THEN COALESCE(duration, 0) ELSE 0 "
-    "END) AS image_ms, SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN 1 "
-    "ELSE 0 END) AS videos, SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 "
-    "THEN COALESCE(duration, 0) ELSE 0 END) AS video_ms, SUM(CASE WHEN kind = 2 AND "
-    "success = 0 THEN 1 ELSE 0 END) AS failed_generations, SUM(CASE WHEN kind = 3 THEN 1 "
-    "ELSE 0 END) AS activity FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY hour) INSERT "
-    "INTO hourly_stats AS s (hour, total_commands, total_images, image_ms_sum, "
-    "total_videos, video_ms_sum, total_buttons) SELECT hour, commands, images, image_ms, "
-    "videos, video_ms, buttons FROM t ORDER BY hour ON CONFLICT (hour) DO UPDATE SET "
-    "total_commands = s.total_commands + excluded.total_commands, total_images = "
-    "s.total_images + excluded.total_images, image_ms_sum = s.image_ms_sum + "
-    "excluded.image_ms_sum, total_videos = s.total_videos + excluded.total_videos, "
-    "video_ms_sum = s.video_ms_sum + excluded.video_ms_sum, total_buttons = "
-    "s.total_buttons + excluded.total_buttons;INSERT INTO hourly_users AS x (hour, "
-    "user_id, events) SELECT hour, user_id, COUNT(*) FROM an_stage WHERE kind IN (1, 2, "
-    "3) GROUP BY hour, user_id ORDER BY hour, user_id ON CONFLICT (hour, user_id) DO "
-    "UPDATE SET events = x.events + excluded.events;INSERT INTO hourly_commands AS x "
-    "(hour, command_name, count) SELECT hour, command, COUNT(*) FROM an_stage WHERE kind "
-    "= 1 AND cmd_kind = 'command' GROUP BY hour, command ORDER BY hour, command ON "
-    "CONFLICT (hour, command_name) DO UPDATE SET count = x.count + excluded.count;INSERT "
-    "INTO hourly_resolutions AS x (hour, resolution, count) SELECT hour, resolution, "
-    "COUNT(*) FROM an_stage WHERE kind = 2 AND success <> 0 AND resolution <> '' GROUP BY "
-    "hour, resolution ORDER BY hour, resolution ON CONFLICT (hour, resolution) DO UPDATE "
-    "SET count = x.count + excluded.count;";
+    "INSERT INTO daily_users_base (day, user_id, commands, events) SELECT day, user_id,"
+    " SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' THEN 1 ELSE 0 END), COUNT(*)"
+    " FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY day, user_id;"
+    "INSERT INTO known_users (user_id, first_seen_ms) SELECT user_id, MIN(ts_ms) FROM an_stage"
+    " WHERE kind IN (1, 2, 3) GROUP BY user_id;"
+    "INSERT INTO daily_stats_base (day, total_commands, failed_commands, total_images,"
+    " image_ms_sum, total_videos, video_ms_sum, failed_generations, total_activity,"
+    " total_buttons) SELECT day, c, f, i, im, v, vm, fg, a, b FROM (SELECT day," STAGE_SUMS ","
+    " SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' AND success = 0 THEN 1 ELSE 0 END) AS f,"
+    " SUM(CASE WHEN kind = 2 AND success = 0 THEN 1 ELSE 0 END) AS fg,"
+    " SUM(CASE WHEN kind = 3 THEN 1 ELSE 0 END) AS a"
+    " FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY day) t;"
+    "INSERT INTO daily_commands_base (day, command_name, count) SELECT day, command, COUNT(*)"
+    " FROM an_stage WHERE kind = 1 AND cmd_kind = 'command' GROUP BY day, command;"
+    "INSERT INTO daily_resolutions_base (day, resolution, count) SELECT day, resolution,"
+    " COUNT(*) FROM an_stage WHERE kind = 2 AND success <> 0 AND resolution <> ''"
+    " GROUP BY day, resolution;"
+    "INSERT INTO hourly_stats_base (hour, total_commands, total_images, image_ms_sum,"
+    " total_videos, video_ms_sum, total_buttons) SELECT hour, c, i, im, v, vm, b FROM"
+    " (SELECT hour," STAGE_SUMS " FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY hour) t;"
+    "INSERT INTO hourly_users_base (hour, user_id, events) SELECT hour, user_id, COUNT(*)"
+    " FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY hour, user_id;"
+    "INSERT INTO hourly_commands_base (hour, command_name, count) SELECT hour, command,"
+    " COUNT(*) FROM an_stage WHERE kind = 1 AND cmd_kind = 'command' GROUP BY hour, command;"
+    "INSERT INTO hourly_resolutions_base (hour, resolution, count) SELECT hour, resolution,"
+    " COUNT(*) FROM an_stage WHERE kind = 2 AND success <> 0 AND resolution <> ''"
+    " GROUP BY hour, resolution;";
 
+// clang-format off
 /* The raw rows that remain, staged as events for a rebuild of every rollup. */
 static const char k_restage[] =
     "INSERT INTO an_stage(kind, ts_ms, day, hour, user_id, success, duration, cmd_kind, "
@@ -373,6 +444,7 @@ struct pg_anstore {
     } * known; /* see known_cache */
     size_t nknown;
     int64_t known_epoch; /* the epoch the cache belongs to */
+    unsigned unfolded;   /* batches written since this store last folded the pending rows */
     pg_anbuf known_ids, known_first;
 #ifdef FB_DEBUG
     util_owner owner;
@@ -435,7 +507,21 @@ int pg_anstore_schema(PGconn *c, char *err, size_t errlen)
         rc = run(c, "SELECT pg_advisory_xact_lock($1::int, $2::int)", 2, lk,
                  "creating the analytics tables", err, errlen);
     if (rc == SQLITE_OK)
+        rc = run(c, k_schema_fold, 0, NULL, "creating the analytics tables", err, errlen);
+    if (rc == SQLITE_OK)
         rc = run(c, k_schema, 0, NULL, "creating the analytics tables", err, errlen);
+    if (rc == SQLITE_OK) { /* views are replaced only when missing: replacing locks readers */
+        PGresult *r = PQexec(c, "SELECT to_regclass('daily_stats') IS NULL");
+        bool missing = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                       PQgetvalue(r, 0, 0)[0] == 't';
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            rc = pg_anstore_code(c, r);
+            set_err(err, errlen, "creating the analytics tables", c, r);
+        }
+        PQclear(r);
+        if (rc == SQLITE_OK && missing)
+            rc = run(c, k_rollup_views, 0, NULL, "creating the analytics views", err, errlen);
+    }
     if (rc == SQLITE_OK) rc = mod_pgstore_schema(c, err, errlen);
     if (rc == SQLITE_OK)
         rc = run(c, "COMMIT", 0, NULL, "creating the analytics tables", err, errlen);
@@ -748,11 +834,6 @@ static int abandon(pg_anstore *s, int rc)
     return rc;
 }
 
-static bool empty_array(const pg_anbuf *b)
-{
-    return b->len <= 2; /* "{}" */
-}
-
 int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *err, size_t errlen)
 {
     FB_ASSERT_OWNER(&s->owner);
@@ -834,20 +915,22 @@ int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *
         pipe_prep(&p, T_PLAIN, "storing results", P_RESULTS, PG_ANBATCH_RESULTS_NP, rv);
     if (b->n_result_msgs)
         pipe_prep(&p, T_PLAIN, "storing results", P_RESULT_MSGS, PG_ANBATCH_RESULT_MSGS_NP, mv);
-    const char *dv[PG_ANBATCH_DAYS_NP], *hv[PG_ANBATCH_HOURS_NP], *nv[PG_ANBATCH_NAMES_NP];
+    const char *rollv[PG_ANBATCH_DAYS_NP + PG_ANBATCH_HOURS_NP + PG_ANBATCH_NAMES_NP];
+    int k = 0;
     for (int i = 0; i < PG_ANBATCH_DAYS_NP; i++)
-        dv[i] = b->days[i].p;
+        rollv[k++] = b->days[i].p;
     for (int i = 0; i < PG_ANBATCH_HOURS_NP; i++)
-        hv[i] = b->hours[i].p;
+        rollv[k++] = b->hours[i].p;
     for (int i = 0; i < PG_ANBATCH_NAMES_NP; i++)
-        nv[i] = b->names[i].p;
+        rollv[k++] = b->names[i].p;
     size_t nknown = 0;
+    bool fold = false;
     if (has_stat) {
-        pipe_prep(&p, T_PLAIN, "updating the daily rollups", P_DAYS, PG_ANBATCH_DAYS_NP, dv);
-        pipe_prep(&p, T_PLAIN, "updating the hourly rollups", P_HOURS, PG_ANBATCH_HOURS_NP, hv);
-        if (!empty_array(&b->names[0]) || !empty_array(&b->names[3]))
-            pipe_prep(&p, T_PLAIN, "updating the command and resolution rollups", P_NAMES,
-                      PG_ANBATCH_NAMES_NP, nv);
+        pipe_prep(&p, T_PLAIN, "updating the rollups", P_PENDING, k, rollv);
+        /* Every FOLD_EVERY batches of this store, the pending rows of every process go into
+         * the base tables: the per-key work of many batches is done once. */
+        fold = s->unfolded + 1 >= FOLD_EVERY;
+        if (fold) pipe_prep(&p, T_PLAIN, "folding the rollups", P_FOLD, 0, NULL);
         /* Only users whose first event the table may not have yet (the cache's users are
          * compacted to the front of the batch's arrays, which are rebuilt every batch). */
         for (size_t i = 0; i < b->n_users; i++) {
@@ -876,6 +959,7 @@ int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *
     if (rc != SQLITE_OK) return abandon(s, rc);
     for (size_t i = 0; i < nknown; i++)
         known_put(s, (uint64_t)b->user_ids[i], b->user_first_ms[i]);
+    if (has_stat) s->unfolded = fold ? 0 : s->unfolded + 1;
     if (prune) s->results_pruned_at = newest_result;
     return SQLITE_OK;
 }
@@ -938,13 +1022,13 @@ int pg_anstore_reset(pg_anstore *s, uint64_t before_seq, uint64_t *rows_deleted,
         PQclear(r);
     }
     if (rc == SQLITE_OK)
-        rc = run(
-            s->c,
-            "DELETE FROM daily_stats; DELETE FROM daily_commands; DELETE FROM daily_resolutions;"
-            " DELETE FROM daily_users; DELETE FROM known_users; DELETE FROM hourly_stats;"
-            " DELETE FROM hourly_commands; DELETE FROM hourly_resolutions;"
-            " DELETE FROM hourly_users;",
-            0, NULL, "clearing the rollups", err, errlen);
+        rc = run(s->c,
+                 "DELETE FROM daily_stats_base; DELETE FROM daily_commands_base;"
+                 " DELETE FROM daily_resolutions_base; DELETE FROM daily_users_base;"
+                 " DELETE FROM known_users; DELETE FROM hourly_stats_base;"
+                 " DELETE FROM hourly_commands_base; DELETE FROM hourly_resolutions_base;"
+                 " DELETE FROM hourly_users_base; DELETE FROM an_rollup_pending;",
+                 0, NULL, "clearing the rollups", err, errlen);
     if (rc == SQLITE_OK) rc = run(s->c, k_restage, 0, NULL, "rebuilding the rollups", err, errlen);
     if (rc == SQLITE_OK) rc = run(s->c, k_rollups, 0, NULL, "rebuilding the rollups", err, errlen);
     if (rc == SQLITE_OK) s->epoch++;
