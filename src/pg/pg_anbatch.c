@@ -40,11 +40,18 @@ void pg_anbuf_free(pg_anbuf *b)
     memset(b, 0, sizeof *b);
 }
 
+/* Decimal digits by hand: snprintf was the largest client-side cost of a batch. */
 static void put_num(pg_anbuf *b, int64_t v)
 {
     char t[24];
-    int n = snprintf(t, sizeof t, "%" PRId64, v);
-    put(b, t, (size_t)n);
+    size_t i = sizeof t;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) t[--i] = '-';
+    put(b, t + i, sizeof t - i);
 }
 
 void pg_anbuf_array_i64(pg_anbuf *b, const int64_t *v, size_t n)
@@ -117,6 +124,10 @@ static void c_text(pg_anbuf *b, const char *t)
 
 static void c_double(pg_anbuf *b, double v)
 {
+    if (v == (double)(int64_t)v && v > -1e15 && v < 1e15) { /* whole (1, 2, 4): exact */
+        c_i64(b, false, (int64_t)v);
+        return;
+    }
     char t[40];
     int n = snprintf(t, sizeof t, "%.17g", v);
     c_sep(b, false);
@@ -190,9 +201,26 @@ struct pg_anbatch_agg {
     size_t n, cap;
 };
 
+static agg_row *agg_new(pg_anbatch_agg *a, int64_t k1, int64_t k2, const char *name);
+
 enum { A_DS, A_HU, A_HS, A_DC, A_DR, A_HC, A_HR, A_US, A_COUNT };
 
+static bool same_key(const agg_row *r, int64_t k1, int64_t k2, const char *name)
+{
+    return r->k1 == k1 && r->k2 == k2 &&
+           (r->name == name || (r->name && name && strcmp(r->name, name) == 0));
+}
+
+/* The row of a key among the last few added (most aggregates have a handful of keys per
+ * batch: days, hours, command names), else a new row; agg_fold merges whatever repeats. */
 static agg_row *agg_add(pg_anbatch_agg *a, int64_t k1, int64_t k2, const char *name)
+{
+    for (size_t i = a->n, probes = 0; i > 0 && probes < 8; i--, probes++)
+        if (same_key(&a->r[i - 1], k1, k2, name)) return &a->r[i - 1];
+    return agg_new(a, k1, k2, name);
+}
+
+static agg_row *agg_new(pg_anbatch_agg *a, int64_t k1, int64_t k2, const char *name)
 {
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 64;
@@ -467,35 +495,38 @@ static void roll(pg_anbatch *b, const an_event *e, bool ok)
     int64_t ms = e->duration_ms;
 
     agg_row *r = agg_add(&b->aggs[A_DS], day, 0, NULL);
-    r->v[0] = cmd;
-    r->v[1] = cmd && !ok;
-    r->v[2] = image;
-    r->v[3] = image ? ms : 0;
-    r->v[4] = video;
-    r->v[5] = video ? ms : 0;
-    r->v[6] = img && !ok;
-    r->v[7] = e->kind == AN_EV_ACTIVITY;
-    r->v[8] = button;
+    r->v[0] += cmd;
+    r->v[1] += cmd && !ok;
+    r->v[2] += image;
+    r->v[3] += image ? ms : 0;
+    r->v[4] += video;
+    r->v[5] += video ? ms : 0;
+    r->v[6] += img && !ok;
+    r->v[7] += e->kind == AN_EV_ACTIVITY;
+    r->v[8] += button;
     r = agg_add(&b->aggs[A_HU], hour, user, NULL); /* daily_users sums these per day */
-    r->v[0] = cmd;
-    r->v[1] = 1;
+    r->v[0] += cmd;
+    r->v[1] += 1;
     r = agg_add(&b->aggs[A_HS], hour, 0, NULL);
-    r->v[0] = cmd;
-    r->v[1] = image;
-    r->v[2] = image ? ms : 0;
-    r->v[3] = video;
-    r->v[4] = video ? ms : 0;
-    r->v[5] = button;
+    r->v[0] += cmd;
+    r->v[1] += image;
+    r->v[2] += image ? ms : 0;
+    r->v[3] += video;
+    r->v[4] += video ? ms : 0;
+    r->v[5] += button;
     if (cmd) {
         const char *name = e->command ? e->command : "";
-        agg_add(&b->aggs[A_DC], day, 0, name)->v[0] = 1;
-        agg_add(&b->aggs[A_HC], hour, 0, name)->v[0] = 1;
+        agg_add(&b->aggs[A_DC], day, 0, name)->v[0] += 1;
+        agg_add(&b->aggs[A_HC], hour, 0, name)->v[0] += 1;
     }
     if (img && ok && e->resolution && e->resolution[0]) {
-        agg_add(&b->aggs[A_DR], day, 0, e->resolution)->v[0] = 1;
-        agg_add(&b->aggs[A_HR], hour, 0, e->resolution)->v[0] = 1;
+        agg_add(&b->aggs[A_DR], day, 0, e->resolution)->v[0] += 1;
+        agg_add(&b->aggs[A_HR], hour, 0, e->resolution)->v[0] += 1;
     }
-    agg_add(&b->aggs[A_US], user, 0, NULL)->v[0] = e->ts_ms;
+    /* the earliest event per user: a new row starts at this event's time */
+    r = agg_add(&b->aggs[A_US], user, 0, NULL);
+    if (r->v[1] == 0 || e->ts_ms < r->v[0]) r->v[0] = e->ts_ms;
+    r->v[1] = 1;
 }
 
 static void outcome_arrays(pg_anbatch *b, const an_event *const *evs, size_t n, const latest *outs,

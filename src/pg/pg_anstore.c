@@ -193,9 +193,9 @@ static const char k_rollup_views[] =
     " SELECT u.hour, u.res COLLATE \"C\", u.n FROM an_rollup_pending p,"
     " unnest(p.hr_hour, p.hr_res, p.hr_n) AS u(hour, res, n)) x GROUP BY hour, resolution;";
 
-/* The staging table: one row per event of the batch, emptied at every commit. Temporary, so
- * it is the connection's own and never logged. day and hour are computed by the client
- * (an_time.h, floor division). */
+/* The staging table of a reset's rebuild (k_restage): the raw rows left, as events, emptied at
+ * its commit. Temporary, so it is the connection's own and never logged. Batches do not touch
+ * it (a commit that touched a temporary table would pay for emptying it). */
 static const char k_stage[] =
     "CREATE TEMP TABLE IF NOT EXISTS an_stage("
     " ord int, kind smallint, wid bigint, seq bigint, ts_ms bigint, day bigint, hour bigint,"
