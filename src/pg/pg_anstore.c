@@ -120,6 +120,9 @@ static const char k_schema[] =
     " success smallint NOT NULL, is_image smallint NOT NULL, view_url text,"
     " attachment_url text);"
     "CREATE INDEX IF NOT EXISTS results_by_time ON results(created_ms);"
+    /* `fluxbot import-analytics`: the source rows brought over (an_import.h). */
+    "CREATE TABLE IF NOT EXISTS imported_rows(tbl text NOT NULL, src_id bigint NOT NULL,"
+    " ts_ms bigint NOT NULL, user_id bigint NOT NULL, PRIMARY KEY(tbl, src_id, ts_ms, user_id));"
     "CREATE TABLE IF NOT EXISTS an_early_outcomes(id bigserial PRIMARY KEY,"
     " interaction_id bigint NOT NULL UNIQUE, success smallint NOT NULL);";
 
@@ -336,6 +339,11 @@ static const char k_known[] =
     " ON CONFLICT (user_id) DO UPDATE SET first_seen_ms = excluded.first_seen_ms"
     " WHERE excluded.first_seen_ms < k.first_seen_ms";
 static const char k_prune[] = "DELETE FROM results WHERE created_ms < $1::bigint";
+/* An import's source rows: those not imported before come back. */
+static const char k_import_seen[] =
+    "INSERT INTO imported_rows(tbl, src_id, ts_ms, user_id) SELECT $1, * FROM"
+    " unnest($2::bigint[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING"
+    " RETURNING src_id, ts_ms, user_id";
 /* Batches hold the analytics lock shared, a reset exclusive (see pg_anstore.h). */
 static const char k_lock_shared[] =
     "SELECT pg_advisory_xact_lock_shared(" AN_LOCK_CLASS ", " AN_LOCK_EPOCH ")";
@@ -355,17 +363,25 @@ enum {
     P_FOLD,
     P_KNOWN,
     P_PRUNE,
+    P_IMPORT_SEEN,
     P_LOCK,
     P_EPOCH,
     P_COUNT
 };
 static const prepared k_prepared[P_COUNT] = {
-    {"fluxbot_an_early_take", k_early_take}, {"fluxbot_an_outcomes", k_outcomes_prev},
-    {"fluxbot_an_early_keep", k_early_keep}, {"fluxbot_an_early_trim", k_early_trim},
-    {"fluxbot_an_results", k_results},       {"fluxbot_an_result_msgs", k_result_msgs},
-    {"fluxbot_an_pending", k_pending},       {"fluxbot_an_fold", k_fold},
-    {"fluxbot_an_known", k_known},           {"fluxbot_an_prune", k_prune},
-    {"fluxbot_an_lock", k_lock_shared},      {"fluxbot_an_epoch", k_epoch},
+    {"fluxbot_an_early_take", k_early_take},
+    {"fluxbot_an_outcomes", k_outcomes_prev},
+    {"fluxbot_an_early_keep", k_early_keep},
+    {"fluxbot_an_early_trim", k_early_trim},
+    {"fluxbot_an_results", k_results},
+    {"fluxbot_an_result_msgs", k_result_msgs},
+    {"fluxbot_an_pending", k_pending},
+    {"fluxbot_an_fold", k_fold},
+    {"fluxbot_an_known", k_known},
+    {"fluxbot_an_prune", k_prune},
+    {"fluxbot_an_import_seen", k_import_seen},
+    {"fluxbot_an_lock", k_lock_shared},
+    {"fluxbot_an_epoch", k_epoch},
 };
 
 /*
@@ -445,6 +461,7 @@ struct pg_anstore {
     size_t nknown;
     int64_t known_epoch; /* the epoch the cache belongs to */
     unsigned unfolded;   /* batches written since this store last folded the pending rows */
+    bool importing;      /* inside pg_anstore_import_begin/_end: one open transaction */
     pg_anbuf known_ids, known_first;
 #ifdef FB_DEBUG
     util_owner owner;
@@ -828,16 +845,17 @@ static int copy_rows(pg_anstore *s, const char *sql, const pg_anbuf *buf, const 
  * back whatever it held. Returns rc. */
 static int abandon(pg_anstore *s, int rc)
 {
+    s->importing = false; /* an import's transaction goes with it */
     if (s->c && PQstatus(s->c) == CONNECTION_OK && PQtransactionStatus(s->c) != PQTRANS_IDLE)
         PQclear(PQexec(s->c, "ROLLBACK"));
     if (s->c && PQstatus(s->c) != CONNECTION_OK) drop_conn(s);
     return rc;
 }
 
-int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *err, size_t errlen)
+/* A batch: its own transaction, or (importing) part of the import's. */
+static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char *err,
+                       size_t errlen)
 {
-    FB_ASSERT_OWNER(&s->owner);
-    if (n == 0) return SQLITE_OK;
     size_t moderation = 0;
     bool has_stat = false;
     int64_t newest_result = 0;
@@ -854,22 +872,25 @@ int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *
         has_stat |= k == AN_EV_COMMAND || k == AN_EV_IMAGE || k == AN_EV_ACTIVITY;
         if (k == AN_EV_RESULT && evs[i]->ts_ms > newest_result) newest_result = evs[i]->ts_ms;
     }
-    int rc = ensure(s, err, errlen);
-    if (rc != SQLITE_OK) return rc;
+    int rc = SQLITE_OK;
     pg_anbatch *b = &s->batch;
     pg_anbatch_interactions(b, evs, n);
 
     /* 1. The transaction, ordered with resets, and the outcomes stored for its rows. */
     pipe p;
-    pipe_start(&p, s, err, errlen);
     s->nearly = 0;
-    pipe_add(&p, T_PLAIN, "starting a batch", -1, "BEGIN", 0, NULL);
-    pipe_prep(&p, T_PLAIN, "starting a batch", P_LOCK, 0, NULL);
-    pipe_prep(&p, T_EPOCH, "reading the reset epoch", P_EPOCH, 0, NULL);
-    const char *ix[1] = {b->ix.p};
-    if (b->n_ix) pipe_prep(&p, T_EARLY, "taking early outcomes", P_EARLY_TAKE, 1, ix);
-    rc = pipe_end(&p);
-    if (rc != SQLITE_OK) return abandon(s, rc);
+    if (!s->importing || b->n_ix) {
+        pipe_start(&p, s, err, errlen);
+        if (!s->importing) {
+            pipe_add(&p, T_PLAIN, "starting a batch", -1, "BEGIN", 0, NULL);
+            pipe_prep(&p, T_PLAIN, "starting a batch", P_LOCK, 0, NULL);
+            pipe_prep(&p, T_EPOCH, "reading the reset epoch", P_EPOCH, 0, NULL);
+        }
+        const char *ix[1] = {b->ix.p};
+        if (b->n_ix) pipe_prep(&p, T_EARLY, "taking early outcomes", P_EARLY_TAKE, 1, ix);
+        rc = pipe_end(&p);
+        if (rc != SQLITE_OK) return abandon(s, rc);
+    }
     if (s->epoch != s->known_epoch) { /* a reset (of any process) emptied known_users */
         known_clear(s);
         s->known_epoch = s->epoch;
@@ -934,7 +955,8 @@ int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *
         /* Only users whose first event the table may not have yet (the cache's users are
          * compacted to the front of the batch's arrays, which are rebuilt every batch). */
         for (size_t i = 0; i < b->n_users; i++) {
-            if (known_covers(s, (uint64_t)b->user_ids[i], b->user_first_ms[i])) continue;
+            if (!s->importing && known_covers(s, (uint64_t)b->user_ids[i], b->user_first_ms[i]))
+                continue;
             b->user_ids[nknown] = b->user_ids[i];
             b->user_first_ms[nknown++] = b->user_first_ms[i];
         }
@@ -954,13 +976,138 @@ int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *
         snprintf(cut, sizeof cut, "%" PRId64, newest_result - s->result_retention_ms);
         pipe_prep(&p, T_PLAIN, "deleting expired results", P_PRUNE, 1, pv);
     }
-    pipe_add(&p, T_PLAIN, "committing a batch", -1, "COMMIT", 0, NULL);
+    if (!s->importing) pipe_add(&p, T_PLAIN, "committing a batch", -1, "COMMIT", 0, NULL);
     rc = pipe_end(&p);
     if (rc != SQLITE_OK) return abandon(s, rc);
-    for (size_t i = 0; i < nknown; i++)
+    /* (an import's users are remembered only if it commits: the cache is cleared at its end) */
+    for (size_t i = 0; i < nknown && !s->importing; i++)
         known_put(s, (uint64_t)b->user_ids[i], b->user_first_ms[i]);
     if (has_stat) s->unfolded = fold ? 0 : s->unfolded + 1;
     if (prune) s->results_pruned_at = newest_result;
+    return SQLITE_OK;
+}
+
+/* Checks evs' kinds: SQLITE_OK, or SQLITE_MISUSE with err. */
+static int check_kinds(const an_event *const *evs, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        an_event_kind k = evs[i]->kind;
+        if (k < AN_EV_COMMAND || k > AN_EV_RESULT_MSG) {
+            snprintf(err, errlen, "event %" PRIu64 " has an unknown kind %d", evs[i]->seq, (int)k);
+            return SQLITE_MISUSE;
+        }
+    }
+    return SQLITE_OK;
+}
+
+int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *err, size_t errlen)
+{
+    FB_ASSERT_OWNER(&s->owner);
+    if (n == 0) return SQLITE_OK;
+    int rc = check_kinds(evs, n, err, errlen);
+    if (rc == SQLITE_OK && s->importing) {
+        snprintf(err, errlen, "a batch while an import is open");
+        rc = SQLITE_MISUSE;
+    }
+    if (rc == SQLITE_OK) rc = ensure(s, err, errlen);
+    return rc == SQLITE_OK ? write_batch(s, evs, n, err, errlen) : rc;
+}
+
+int pg_anstore_import_begin(pg_anstore *s, char *err, size_t errlen)
+{
+    FB_ASSERT_OWNER(&s->owner);
+    if (s->importing) {
+        snprintf(err, errlen, "an import is open already");
+        return SQLITE_MISUSE;
+    }
+    int rc = ensure(s, err, errlen);
+    if (rc != SQLITE_OK) return rc;
+    pipe p;
+    pipe_start(&p, s, err, errlen);
+    pipe_add(&p, T_PLAIN, "starting the import", -1, "BEGIN", 0, NULL);
+    pipe_prep(&p, T_PLAIN, "starting the import", P_LOCK, 0, NULL);
+    pipe_prep(&p, T_EPOCH, "reading the reset epoch", P_EPOCH, 0, NULL);
+    rc = pipe_end(&p);
+    if (rc != SQLITE_OK) return abandon(s, rc);
+    s->importing = true;
+    return SQLITE_OK;
+}
+
+int pg_anstore_import_seen(pg_anstore *s, const char *tbl, const int64_t *src_ids,
+                           const int64_t *ts_ms, const uint64_t *users, size_t n, bool *fresh,
+                           char *err, size_t errlen)
+{
+    FB_ASSERT_OWNER(&s->owner);
+    if (!s->importing) {
+        snprintf(err, errlen, "no import is open");
+        return SQLITE_MISUSE;
+    }
+    for (size_t i = 0; i < n; i++)
+        fresh[i] = false;
+    if (n == 0) return SQLITE_OK;
+    pg_anbuf ids = {0}, ts = {0}, us = {0};
+    int64_t *u = malloc(n * sizeof *u);
+    if (!u) abort();
+    for (size_t i = 0; i < n; i++)
+        u[i] = (int64_t)users[i];
+    pg_anbuf_array_i64(&ids, src_ids, n);
+    pg_anbuf_array_i64(&ts, ts_ms, n);
+    pg_anbuf_array_i64(&us, u, n);
+    free(u);
+    const char *v[4] = {tbl, ids.p, ts.p, us.p};
+    PGresult *r = PQexecPrepared(s->c, k_prepared[P_IMPORT_SEEN].name, 4, v, NULL, NULL, 0);
+    int rc = SQLITE_OK;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        /* The rows inserted now are the new ones; source ids are unique within a table, so a
+         * key matches one input row. */
+        for (int row = 0; row < PQntuples(r); row++) {
+            int64_t id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+            int64_t t = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+            uint64_t user = (uint64_t)strtoll(PQgetvalue(r, row, 2), NULL, 10);
+            for (size_t i = 0; i < n; i++) {
+                if (!fresh[i] && src_ids[i] == id && ts_ms[i] == t && users[i] == user) {
+                    fresh[i] = true;
+                    break;
+                }
+            }
+        }
+    } else {
+        rc = pg_anstore_code(s->c, r);
+        set_err(err, errlen, "remembering imported rows", s->c, r);
+    }
+    PQclear(r);
+    pg_anbuf_free(&ids);
+    pg_anbuf_free(&ts);
+    pg_anbuf_free(&us);
+    return rc == SQLITE_OK ? rc : abandon(s, rc);
+}
+
+int pg_anstore_import_rows(pg_anstore *s, const an_event *const *evs, size_t n, char *err,
+                           size_t errlen)
+{
+    FB_ASSERT_OWNER(&s->owner);
+    if (!s->importing) {
+        snprintf(err, errlen, "no import is open");
+        return SQLITE_MISUSE;
+    }
+    int rc = check_kinds(evs, n, err, errlen);
+    if (rc != SQLITE_OK) return abandon(s, rc);
+    return n ? write_batch(s, evs, n, err, errlen) : SQLITE_OK;
+}
+
+int pg_anstore_import_end(pg_anstore *s, bool commit, char *err, size_t errlen)
+{
+    FB_ASSERT_OWNER(&s->owner);
+    if (!s->importing) {
+        snprintf(err, errlen, "no import is open");
+        return SQLITE_MISUSE;
+    }
+    known_clear(s);
+    s->known_epoch = -1;
+    if (!commit) return abandon(s, SQLITE_OK);
+    int rc = run(s->c, "COMMIT", 0, NULL, "committing the import", err, errlen);
+    if (rc != SQLITE_OK) return abandon(s, rc);
+    s->importing = false;
     return SQLITE_OK;
 }
 
@@ -974,6 +1121,10 @@ int pg_anstore_reset(pg_anstore *s, uint64_t before_seq, uint64_t *rows_deleted,
     };
     FB_ASSERT_OWNER(&s->owner);
     if (rows_deleted) *rows_deleted = 0;
+    if (s->importing) {
+        snprintf(err, errlen, "a reset while an import is open");
+        return SQLITE_MISUSE;
+    }
     int rc = ensure(s, err, errlen);
     if (rc != SQLITE_OK) return rc;
     char wid[24], cut[24];

@@ -45,6 +45,7 @@
 #ifndef FLUXBOT_PG_ANSTORE_H
 #define FLUXBOT_PG_ANSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,20 @@ void pg_anstore_close(pg_anstore *s);
 /* Writes evs[0..n) and their rollups in one transaction: SQLITE_OK or an SQLite-style code
  * with err (nothing written). A lost connection is reopened by the next call. */
 int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *err, size_t errlen);
+
+/* `fluxbot import-analytics` into PostgreSQL (an_import.h): one transaction, ordered with
+ * resets as a batch is, across any number of calls. After begin: _seen remembers a chunk of
+ * source rows by (tbl, src_ids[i], ts_ms[i], users[i]) in imported_rows and sets fresh[i] for
+ * those not imported before; _rows writes events (rows and rollups, as pg_anstore_write); _end
+ * commits (commit true) or rolls everything back. Any failure rolls the import back and ends
+ * it. SQLITE_OK or the code with err. */
+int pg_anstore_import_begin(pg_anstore *s, char *err, size_t errlen);
+int pg_anstore_import_seen(pg_anstore *s, const char *tbl, const int64_t *src_ids,
+                           const int64_t *ts_ms, const uint64_t *users, size_t n, bool *fresh,
+                           char *err, size_t errlen);
+int pg_anstore_import_rows(pg_anstore *s, const an_event *const *evs, size_t n, char *err,
+                           size_t errlen);
+int pg_anstore_import_end(pg_anstore *s, bool commit, char *err, size_t errlen);
 
 /* Deletes the statistic rows (see the header comment for which) and rebuilds the rollups, in
  * one transaction ordered with every process's batches. *rows_deleted counts raw rows. */
