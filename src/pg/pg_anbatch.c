@@ -13,7 +13,7 @@
 
 /* ---- buffers ------------------------------------------------------------------------------ */
 
-static void put(pg_anbuf *b, const char *p, size_t n)
+static void put(pg_anbatch_buf *b, const char *p, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -28,20 +28,20 @@ static void put(pg_anbuf *b, const char *p, size_t n)
     b->p[b->len] = 0;
 }
 
-void pg_anbuf_clear(pg_anbuf *b)
+void pg_anbatch_buf_clear(pg_anbatch_buf *b)
 {
     b->len = 0;
     if (b->p) b->p[0] = 0;
 }
 
-void pg_anbuf_free(pg_anbuf *b)
+void pg_anbatch_buf_free(pg_anbatch_buf *b)
 {
     free(b->p);
     memset(b, 0, sizeof *b);
 }
 
 /* Decimal digits by hand: snprintf was the largest client-side cost of a batch. */
-static void put_num(pg_anbuf *b, int64_t v)
+static void put_num(pg_anbatch_buf *b, int64_t v)
 {
     char t[24];
     size_t i = sizeof t;
@@ -54,9 +54,9 @@ static void put_num(pg_anbuf *b, int64_t v)
     put(b, t + i, sizeof t - i);
 }
 
-void pg_anbuf_array_i64(pg_anbuf *b, const int64_t *v, size_t n)
+void pg_anbatch_buf_array_i64(pg_anbatch_buf *b, const int64_t *v, size_t n)
 {
-    pg_anbuf_clear(b);
+    pg_anbatch_buf_clear(b);
     put(b, "{", 1);
     for (size_t i = 0; i < n; i++) {
         if (i) put(b, ",", 1);
@@ -67,19 +67,19 @@ void pg_anbuf_array_i64(pg_anbuf *b, const int64_t *v, size_t n)
 
 /* ---- COPY text format: tab-separated columns, \N for NULL ---------------------------------- */
 
-static void c_sep(pg_anbuf *b, bool first)
+static void c_sep(pg_anbatch_buf *b, bool first)
 {
     if (!first) put(b, "\t", 1);
 }
 
-static void c_i64(pg_anbuf *b, bool first, int64_t v)
+static void c_i64(pg_anbatch_buf *b, bool first, int64_t v)
 {
     c_sep(b, first);
     put_num(b, v);
 }
 
 /* 0 = none (NULL), as the SQLite store binds ids. Snowflakes keep their 64 bits in bigint. */
-static void c_id(pg_anbuf *b, uint64_t id)
+static void c_id(pg_anbatch_buf *b, uint64_t id)
 {
     c_sep(b, false);
     if (id)
@@ -89,7 +89,7 @@ static void c_id(pg_anbuf *b, uint64_t id)
 }
 
 /* Backslash, tab, newline and carriage return escaped; the values are data, never SQL. */
-static void c_text(pg_anbuf *b, const char *t)
+static void c_text(pg_anbatch_buf *b, const char *t)
 {
     c_sep(b, false);
     if (!t) {
@@ -122,7 +122,7 @@ static void c_text(pg_anbuf *b, const char *t)
     put(b, run, strlen(run));
 }
 
-static void c_double(pg_anbuf *b, double v)
+static void c_double(pg_anbatch_buf *b, double v)
 {
     if (v == (double)(int64_t)v && v > -1e15 && v < 1e15) { /* whole (1, 2, 4): exact */
         c_i64(b, false, (int64_t)v);
@@ -138,7 +138,7 @@ static void c_double(pg_anbuf *b, double v)
 
 /* One element of a text[] literal: double-quoted, with backslash and quote escaped (so commas,
  * braces and spaces are data); NULL is the bare word. */
-static void a_text(pg_anbuf *b, bool first, const char *t)
+static void a_text(pg_anbatch_buf *b, bool first, const char *t)
 {
     if (!first) put(b, ",", 1);
     if (!t) {
@@ -158,13 +158,13 @@ static void a_text(pg_anbuf *b, bool first, const char *t)
     put(b, "\"", 1);
 }
 
-static void a_i64(pg_anbuf *b, bool first, int64_t v)
+static void a_i64(pg_anbatch_buf *b, bool first, int64_t v)
 {
     if (!first) put(b, ",", 1);
     put_num(b, v);
 }
 
-static void a_id(pg_anbuf *b, bool first, uint64_t id)
+static void a_id(pg_anbatch_buf *b, bool first, uint64_t id)
 {
     if (!first) put(b, ",", 1);
     if (id)
@@ -173,13 +173,13 @@ static void a_id(pg_anbuf *b, bool first, uint64_t id)
         put(b, "NULL", 4);
 }
 
-static void a_open(pg_anbuf *b)
+static void a_open(pg_anbatch_buf *b)
 {
-    pg_anbuf_clear(b);
+    pg_anbatch_buf_clear(b);
     put(b, "{", 1);
 }
 
-static void a_close(pg_anbuf *b)
+static void a_close(pg_anbatch_buf *b)
 {
     put(b, "}", 1);
 }
@@ -265,7 +265,7 @@ static void agg_fold(pg_anbatch_agg *a, bool min)
 }
 
 /* The arrays of an aggregate: k1, then k2 or name when used, then nv value columns. */
-static void agg_arrays(const pg_anbatch_agg *a, pg_anbuf *out, int key2, int nv)
+static void agg_arrays(const pg_anbatch_agg *a, pg_anbatch_buf *out, int key2, int nv)
 {
     int col = 0;
     a_open(&out[col]);
@@ -302,22 +302,22 @@ void pg_anbatch_init(pg_anbatch *b)
 
 void pg_anbatch_free(pg_anbatch *b)
 {
-    pg_anbuf_free(&b->copy_cmd);
-    pg_anbuf_free(&b->copy_img);
-    pg_anbuf_free(&b->copy_act);
+    pg_anbatch_buf_free(&b->copy_cmd);
+    pg_anbatch_buf_free(&b->copy_img);
+    pg_anbatch_buf_free(&b->copy_act);
     for (int i = 0; i < PG_ANBATCH_DAYS_NP; i++)
-        pg_anbuf_free(&b->days[i]);
+        pg_anbatch_buf_free(&b->days[i]);
     for (int i = 0; i < PG_ANBATCH_HOURS_NP; i++)
-        pg_anbuf_free(&b->hours[i]);
+        pg_anbatch_buf_free(&b->hours[i]);
     for (int i = 0; i < PG_ANBATCH_NAMES_NP; i++)
-        pg_anbuf_free(&b->names[i]);
+        pg_anbatch_buf_free(&b->names[i]);
     for (int i = 0; i < PG_ANBATCH_OUTCOMES_NP; i++)
-        pg_anbuf_free(&b->outcomes[i]);
+        pg_anbatch_buf_free(&b->outcomes[i]);
     for (int i = 0; i < PG_ANBATCH_RESULTS_NP; i++)
-        pg_anbuf_free(&b->results[i]);
+        pg_anbatch_buf_free(&b->results[i]);
     for (int i = 0; i < PG_ANBATCH_RESULT_MSGS_NP; i++)
-        pg_anbuf_free(&b->result_msgs[i]);
-    pg_anbuf_free(&b->ix);
+        pg_anbatch_buf_free(&b->result_msgs[i]);
+    pg_anbatch_buf_free(&b->ix);
     if (b->aggs)
         for (int i = 0; i < A_COUNT; i++)
             free(b->aggs[i].r);
@@ -429,7 +429,7 @@ static void raw_rows(pg_anbatch *b, int64_t wid, const an_event *e, bool ok)
 {
     switch (e->kind) {
     case AN_EV_COMMAND: {
-        pg_anbuf *c = &b->copy_cmd;
+        pg_anbatch_buf *c = &b->copy_cmd;
         c_i64(c, true, wid);
         c_i64(c, false, (int64_t)e->seq);
         c_text(c, e->command ? e->command : "");
@@ -446,7 +446,7 @@ static void raw_rows(pg_anbatch *b, int64_t wid, const an_event *e, bool ok)
         break;
     }
     case AN_EV_IMAGE: {
-        pg_anbuf *c = &b->copy_img;
+        pg_anbatch_buf *c = &b->copy_img;
         c_i64(c, true, wid);
         c_i64(c, false, (int64_t)e->seq);
         c_i64(c, false, (int64_t)e->user_id);
@@ -467,7 +467,7 @@ static void raw_rows(pg_anbatch *b, int64_t wid, const an_event *e, bool ok)
         break;
     }
     case AN_EV_ACTIVITY: {
-        pg_anbuf *c = &b->copy_act;
+        pg_anbatch_buf *c = &b->copy_act;
         c_i64(c, true, wid);
         c_i64(c, false, (int64_t)e->seq);
         c_i64(c, false, (int64_t)e->user_id);
@@ -548,7 +548,7 @@ static void outcome_arrays(pg_anbatch *b, const an_event *const *evs, size_t n, 
 static void result_arrays(pg_anbatch *b, const an_event *const *evs, const latest *v, size_t nv,
                           bool msg)
 {
-    pg_anbuf *a = msg ? b->result_msgs : b->results;
+    pg_anbatch_buf *a = msg ? b->result_msgs : b->results;
     int na = msg ? PG_ANBATCH_RESULT_MSGS_NP : PG_ANBATCH_RESULTS_NP;
     for (int j = 0; j < na; j++)
         a_open(&a[j]);
@@ -580,9 +580,9 @@ static void result_arrays(pg_anbatch *b, const an_event *const *evs, const lates
 void pg_anbatch_build(pg_anbatch *b, int64_t wid, const an_event *const *evs, size_t n,
                       const pg_anbatch_early *early, size_t nearly)
 {
-    pg_anbuf_clear(&b->copy_cmd);
-    pg_anbuf_clear(&b->copy_img);
-    pg_anbuf_clear(&b->copy_act);
+    pg_anbatch_buf_clear(&b->copy_cmd);
+    pg_anbatch_buf_clear(&b->copy_img);
+    pg_anbatch_buf_clear(&b->copy_act);
     b->n_cmd = b->n_img = b->n_act = 0;
     for (int i = 0; i < A_COUNT; i++)
         b->aggs[i].n = 0;

@@ -29,15 +29,15 @@
 #include "analytics/an_event.h"
 
 /* A growable text buffer (COPY data or one array literal, NUL-terminated). */
-typedef struct pg_anbuf {
+typedef struct pg_anbatch_buf {
     char *p;
     size_t len, cap;
-} pg_anbuf;
+} pg_anbatch_buf;
 
-void pg_anbuf_clear(pg_anbuf *b);
-void pg_anbuf_free(pg_anbuf *b);
+void pg_anbatch_buf_clear(pg_anbatch_buf *b);
+void pg_anbatch_buf_free(pg_anbatch_buf *b);
 /* "{v0,v1,...}": a bigint[] literal. */
-void pg_anbuf_array_i64(pg_anbuf *b, const int64_t *v, size_t n);
+void pg_anbatch_buf_array_i64(pg_anbatch_buf *b, const int64_t *v, size_t n);
 
 /* The parameters of each prepared statement, in its $n order (see pg_anstore.c). */
 enum {
@@ -53,23 +53,23 @@ typedef struct pg_anbatch_agg pg_anbatch_agg; /* internal: one key-sorted aggreg
 
 typedef struct pg_anbatch {
     /* COPY text of the raw rows, and how many rows each holds */
-    pg_anbuf copy_cmd, copy_img, copy_act;
+    pg_anbatch_buf copy_cmd, copy_img, copy_act;
     size_t n_cmd, n_img, n_act;
     /* the rollups' array parameters (valid when n_cmd + n_img + n_act > 0) */
-    pg_anbuf days[PG_ANBATCH_DAYS_NP], hours[PG_ANBATCH_HOURS_NP], names[PG_ANBATCH_NAMES_NP];
+    pg_anbatch_buf days[PG_ANBATCH_DAYS_NP], hours[PG_ANBATCH_HOURS_NP], names[PG_ANBATCH_NAMES_NP];
     /* per user of the batch's statistic events, sorted by id: the earliest event time */
     size_t n_users;
     int64_t *user_ids, *user_first_ms;
     /* outcomes whose command row is not in this batch (latest per interaction, sorted) */
     size_t n_outcomes;
-    pg_anbuf outcomes[PG_ANBATCH_OUTCOMES_NP];
+    pg_anbatch_buf outcomes[PG_ANBATCH_OUTCOMES_NP];
     /* results (AN_EV_RESULT) and result messages (AN_EV_RESULT_MSG), latest per job */
     size_t n_results, n_result_msgs;
-    pg_anbuf results[PG_ANBATCH_RESULTS_NP], result_msgs[PG_ANBATCH_RESULT_MSGS_NP];
+    pg_anbatch_buf results[PG_ANBATCH_RESULTS_NP], result_msgs[PG_ANBATCH_RESULT_MSGS_NP];
     /* the interaction ids of the batch's command rows (sorted, distinct): the early outcomes
      * another batch left for them are taken before the rows are built */
     size_t n_ix;
-    pg_anbuf ix;
+    pg_anbatch_buf ix;
     /* internal */
     pg_anbatch_agg *aggs;
     size_t users_cap;

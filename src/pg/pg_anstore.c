@@ -462,7 +462,7 @@ struct pg_anstore {
     int64_t known_epoch; /* the epoch the cache belongs to */
     unsigned unfolded;   /* batches written since this store last folded the pending rows */
     bool importing;      /* inside pg_anstore_import_begin/_end: one open transaction */
-    pg_anbuf known_ids, known_first;
+    pg_anbatch_buf known_ids, known_first;
 #ifdef FB_DEBUG
     util_owner owner;
 #endif
@@ -614,8 +614,8 @@ void pg_anstore_close(pg_anstore *s)
     if (!s) return;
     drop_conn(s);
     pg_anbatch_free(&s->batch);
-    pg_anbuf_free(&s->known_ids);
-    pg_anbuf_free(&s->known_first);
+    pg_anbatch_buf_free(&s->known_ids);
+    pg_anbatch_buf_free(&s->known_first);
     free(s->early);
     free(s->known);
     free(s);
@@ -811,7 +811,7 @@ static int pipe_end(pipe *p)
 }
 
 /* Streams buf (COPY text) with sql. SQLITE_OK or the code with err. */
-static int copy_rows(pg_anstore *s, const char *sql, const pg_anbuf *buf, const char *what,
+static int copy_rows(pg_anstore *s, const char *sql, const pg_anbatch_buf *buf, const char *what,
                      char *err, size_t errlen)
 {
     PGresult *r = PQexec(s->c, sql);
@@ -961,8 +961,8 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
             b->user_first_ms[nknown++] = b->user_first_ms[i];
         }
         if (nknown) {
-            pg_anbuf_array_i64(&s->known_ids, b->user_ids, nknown);
-            pg_anbuf_array_i64(&s->known_first, b->user_first_ms, nknown);
+            pg_anbatch_buf_array_i64(&s->known_ids, b->user_ids, nknown);
+            pg_anbatch_buf_array_i64(&s->known_first, b->user_first_ms, nknown);
             const char *kv[2] = {s->known_ids.p, s->known_first.p};
             pipe_prep(&p, T_PLAIN, "updating known users", P_KNOWN, 2, kv);
         }
@@ -1045,14 +1045,14 @@ int pg_anstore_import_seen(pg_anstore *s, const char *tbl, const int64_t *src_id
     for (size_t i = 0; i < n; i++)
         fresh[i] = false;
     if (n == 0) return SQLITE_OK;
-    pg_anbuf ids = {0}, ts = {0}, us = {0};
+    pg_anbatch_buf ids = {0}, ts = {0}, us = {0};
     int64_t *u = malloc(n * sizeof *u);
     if (!u) abort();
     for (size_t i = 0; i < n; i++)
         u[i] = (int64_t)users[i];
-    pg_anbuf_array_i64(&ids, src_ids, n);
-    pg_anbuf_array_i64(&ts, ts_ms, n);
-    pg_anbuf_array_i64(&us, u, n);
+    pg_anbatch_buf_array_i64(&ids, src_ids, n);
+    pg_anbatch_buf_array_i64(&ts, ts_ms, n);
+    pg_anbatch_buf_array_i64(&us, u, n);
     free(u);
     const char *v[4] = {tbl, ids.p, ts.p, us.p};
     PGresult *r = PQexecPrepared(s->c, k_prepared[P_IMPORT_SEEN].name, 4, v, NULL, NULL, 0);
@@ -1076,9 +1076,9 @@ int pg_anstore_import_seen(pg_anstore *s, const char *tbl, const int64_t *src_id
         set_err(err, errlen, "remembering imported rows", s->c, r);
     }
     PQclear(r);
-    pg_anbuf_free(&ids);
-    pg_anbuf_free(&ts);
-    pg_anbuf_free(&us);
+    pg_anbatch_buf_free(&ids);
+    pg_anbatch_buf_free(&ts);
+    pg_anbatch_buf_free(&us);
     return rc == SQLITE_OK ? rc : abandon(s, rc);
 }
 
