@@ -154,8 +154,7 @@ static void build_tree_commands_work_as_printed(void **state)
     char *argv2[] = {real, "--bash-completion", NULL};
     assert_int_equal(run(&w, argv2, &text), 0);
     assert_non_null(strstr(text, "complete -F _fluxbot fluxbot"));
-    assert_non_null(
-        strstr(text, "--log-level) COMPREPLY=($(compgen -W 'error warn info debug trace'"));
+    assert_non_null(strstr(text, "--log-level) _fluxbot_words 'error warn info debug trace'"));
     free(text);
     world_free(&w);
 }
