@@ -86,11 +86,39 @@ static void fail(char *err, size_t errlen, int *code, int value, const char *fmt
     *code = value;
 }
 
+/* Places the actors of sched_actors on the scheduler (runtime.h: rt_actor_schedule). */
+static int app_schedule(rt_system *sys, const fb_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->sched_workers <= 0) return 0;
+    rt_system_set_workers(sys, (unsigned)cfg->sched_workers);
+    for (unsigned i = 0; i < cfg->sched_actors.count; i++) {
+        const char *name = cfg->sched_actors.items[i];
+        rt_actor *act = rt_system_find(sys, name);
+        if (!act) {
+            /* modsync and jobs exist only with a shared database: not an error without one */
+            if (!cfg->db_url[0] && (!strcmp(name, "modsync") || !strcmp(name, "jobs"))) continue;
+            snprintf(err, errlen, "sched_actors: this bot has no actor named \"%.64s\"", name);
+            return -1;
+        }
+        if (rt_actor_schedule(act) != 0) {
+            snprintf(err, errlen,
+                     "sched_actors: %.64s runs its own event loop and cannot be scheduled", name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* One startup line per actor, with its thread count. */
 static void log_actor(rt_actor *act, void *ctx)
 {
     const app *a = ctx;
     const char *n = rt_actor_name(act);
+    if (rt_actor_is_scheduled(act)) {
+        LOG_INFO(LOGN, "actor %s: on the scheduler (%" PRId64 " worker%s)", n, a->cfg.sched_workers,
+                 a->cfg.sched_workers == 1 ? "" : "s");
+        return;
+    }
     int64_t threads = 1;
     if (strcmp(n, "stats") == 0) threads = a->cfg.stats_threads;
     if (strcmp(n, COMFY_RUNNER_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
@@ -321,6 +349,12 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     a->gw = a->router ? gateway_new(a->sys, &gc) : NULL;
     if (!a->gw) {
         fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
+        app_free(a);
+        return NULL;
+    }
+
+    if (app_schedule(a->sys, cfg, why, sizeof why) != 0) {
+        fail(err, errlen, code, APP_EXIT_CONFIG, "%s", why);
         app_free(a);
         return NULL;
     }

@@ -69,6 +69,8 @@ typedef struct fb_config {
     int64_t router_threads;
     int64_t runner_threads;
     int64_t stats_threads;
+    int64_t sched_workers;       /* scheduler workers; 0 = no scheduler */
+    fb_config_list sched_actors; /* actors placed on the scheduler (names) */
     int64_t active_user_min_events;
     int64_t result_retention_days;
     int64_t mailbox_capacity; /* per-sender lane slots of every actor's mailbox */

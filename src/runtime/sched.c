@@ -141,7 +141,8 @@ static void run_one(sched_worker *w, rt_actor *a, uint64_t *now)
     }
     if (next == SCHED_RUN_DONE) return; /* stays QUEUED: nobody enqueues it again */
     mailbox *mb = rt_actor_mailbox(a);
-    atomic_store_explicit(&mb->sstate, 0, memory_order_relaxed);
+    /* release: the next enqueuer (another thread's CAS) writes the link we wrote last */
+    atomic_store_explicit(&mb->sstate, 0, memory_order_release);
     /* The consumer half of the Dekker pattern (mailbox.h): IDLE is visible before we look at
      * the lanes, so a sender that published before our look is seen by it, and one that
      * publishes after sees IDLE and enqueues the actor itself. */
