@@ -49,6 +49,7 @@
 typedef struct co_job {
     uint64_t id, user_id, guild_id;
     comfy_kind kind;
+    char command[COMFY_CMD_MAX + 1];
     char snippet[80];
     cjob *job; /* owned while waiting; NULL once a worker has it */
     bool running;
@@ -159,6 +160,7 @@ static co_job *co_add(comfy_coord *co, cjob *job)
     c->user_id = job->origin.user_id;
     c->guild_id = job->origin.guild_id;
     c->kind = job->kind;
+    snprintf(c->command, sizeof c->command, "%s", job->command);
     char *snip = util_utf8_clip(job->user_prompt && *job->user_prompt ? job->user_prompt : "", 40);
     snprintf(c->snippet, sizeof c->snippet, "%s", snip);
     free(snip);
@@ -482,7 +484,7 @@ static bool admit(comfy_coord *co, cjob *job)
     atomic_fetch_add(&co->n_waiting, 1);
     char details[160];
     snprintf(details, sizeof details, "{\"job\":%" PRIu64 ",\"kind\":\"%s\"}", job->id,
-             comfy_kind_name(job->kind));
+             job->command);
     activity(co, job->origin.user_id, job->origin.guild_id, "job_queued", details);
     /* one line per job step, each starting "job <id>": grep follows a job through the log */
     char from[48] = "";
@@ -490,7 +492,7 @@ static bool admit(comfy_coord *co, cjob *job)
     LOG_INFO("comfy",
              "job %" PRIu64 " accepted: /%s by user %" PRIu64 " in guild %" PRIu64
              " (interaction %" PRIu64 "%s)",
-             job->id, comfy_kind_name(job->kind), job->origin.user_id, job->origin.guild_id,
+             job->id, job->command, job->origin.user_id, job->origin.guild_id,
              job->reply.interaction_id, from);
     uint64_t id = job->id;
     co_job *added = co_add(co, job);
@@ -506,7 +508,17 @@ static void on_start(comfy_coord *co, comfy_start_msg *m)
 {
     cjob *job = m->job;
     m->job = NULL;
-    if (job) admit(co, job);
+    if (!job) return;
+    /* A job built from a stored result (read back without its declaration) runs the command
+     * as declared now; one whose command no longer exists is refused plainly. */
+    if (!job->decl) job->decl = decl_set_find(co->cfg.cat->decls, job->command);
+    if (!job->decl) {
+        reject_late(co, &job->reply, "This command is no longer offered by this bot.");
+        atomic_fetch_add(&co->n_refused, 1);
+        cjob_free(job);
+        return;
+    }
+    admit(co, job);
 }
 
 static co_record *record_find(comfy_coord *co, uint64_t id)
@@ -665,16 +677,31 @@ static void on_button(comfy_coord *co, comfy_button_msg *b)
     if (b->action == COMFY_BUTTON_REGENERATE) {
         /* Rules may have changed since the result was made: no GPU time for a prompt the
          * filter refuses now (not counted as a violation: it passed when it was typed). */
-        const char *p = rec->params->user_prompt ? rec->params->user_prompt : "";
+        const cjob *src = rec->params;
+        bool refused = false;
         mod_hit hit;
-        if (co->cfg.mod && *p && mod_state_check(co->cfg.mod, p, strlen(p), &hit) != MOD_CHECK_OK) {
+        /* Every text the user typed: the prompt and the declared text options (a negative
+         * prompt, ...). */
+        for (unsigned i = 0; co->cfg.mod && !refused && i <= src->npatches; i++) {
+            const char *p = i == src->npatches ? src->user_prompt : src->patches[i].str;
+            refused = p && *p && mod_state_check(co->cfg.mod, p, strlen(p), &hit) != MOD_CHECK_OK;
+        }
+        if (refused) {
             reject_late(co, &b->reply,
                         "\xf0\x9f\x9a\xab This prompt is no longer allowed by the server's "
                         "content filter, so it cannot be regenerated.");
             cjob_free(stored.params);
             return;
         }
+        /* The command as declared now (a reload may have changed or removed it). */
+        const decl_command *d = decl_set_find(co->cfg.cat->decls, src->command);
+        if (!d || d->button) {
+            reject_late(co, &b->reply, "This command is no longer offered by this bot.");
+            cjob_free(stored.params);
+            return;
+        }
         job = cjob_clone(rec->params, 0, &b->reply, &b->origin);
+        job->decl = d;
         job->seed = util_rand_u64() & CJOB_MAX_SEED;
     } else {
         /* the result as Discord holds it (the clicked message's attachment) first: it is there
@@ -682,14 +709,15 @@ static void on_button(comfy_coord *co, comfy_button_msg *b)
          * server's /view only when the click carries no attachment. Any healthy server runs
          * the upscale (its input is uploaded there). */
         const char *url = b->image_url && *b->image_url ? b->image_url : rec->view_url;
-        if (!co->cfg.wf->kinds[WF_UPSCALE] || !rec->success || !rec->is_image || !url || !*url) {
+        const decl_command *up = decl_set_button(co->cfg.cat->decls);
+        if (!up || !rec->success || !rec->is_image || !url || !*url) {
             reject_late(co, &b->reply,
-                        !co->cfg.wf->kinds[WF_UPSCALE] ? "Upscaling is not set up on this bot."
-                                                       : "This result cannot be upscaled.");
+                        !up ? "Upscaling is not set up on this bot."
+                            : "This result cannot be upscaled.");
             cjob_free(stored.params);
             return;
         }
-        job = cjob_new_upscale(rec->params, 0, 2, url, &b->reply, &b->origin);
+        job = cjob_new_upscale(rec->params, up, 0, 2, url, &b->reply, &b->origin);
     }
     cjob_free(stored.params);
     job->received_wall_ms = rt_wall_ms();
@@ -767,8 +795,8 @@ static void on_queue(comfy_coord *co, comfy_queue_msg *q)
             waiting++;
         if (c->user_id != q->origin.user_id) continue;
         mine++;
-        APPEND("%u. `/%s` %s%s%s \xe2\x80\x94 ", mine, comfy_kind_name(c->kind),
-               c->snippet[0] ? "\"" : "", c->snippet, c->snippet[0] ? "\"" : "");
+        APPEND("%u. `/%s` %s%s%s \xe2\x80\x94 ", mine, c->command, c->snippet[0] ? "\"" : "",
+               c->snippet, c->snippet[0] ? "\"" : "");
         if (!c->running) {
             APPEND("\xe2\x8f\xb3 waiting for a free runner (position %u)\n",
                    waiting_position(co, c->id));

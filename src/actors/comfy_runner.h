@@ -63,6 +63,9 @@ typedef struct comfy_runner_config {
     /* The content filter (src/moderation/mod_state.h): a Regenerate whose prompt the rules
      * refuse now is refused before a job exists. NULL: not checked. */
     struct mod_state *mod;
+    /* The servers' model lists for declared options (comfy/models.h; filled by the fetcher,
+     * read by the router through the catalogue). NULL: model names are not checked. */
+    struct models_cache *models;
     /* Tuning; 0 = default. */
     uint64_t http_timeout_ms;   /* ComfyUI and download calls; 30000 */
     uint64_t stop_grace_ms;     /* running jobs may finish for this long after a stop; 30000 */
@@ -95,6 +98,11 @@ const cjob_catalog *comfy_runner_catalog(const comfy_runner *r);
  * empty). Jobs already admitted keep what they resolved. 0, or -1 with err. Any thread. */
 int comfy_runner_swap_lists(comfy_runner *r, const ratios_set *ratios, loras_set *loras, char *err,
                             size_t errlen);
+/* SIGHUP: makes a new set of declared commands current for every later interaction and job;
+ * takes ownership of *decls (its contents move; *decls is left empty). The set it replaces
+ * stays allocated until comfy_runner_free (admitted jobs point into it). 0, or -1 with err.
+ * Any thread. */
+int comfy_runner_swap_decls(comfy_runner *r, decl_set *decls, char *err, size_t errlen);
 /* Stops the websockets and frees everything; the actors must have stopped. NULL is ignored. */
 void comfy_runner_free(comfy_runner *r);
 

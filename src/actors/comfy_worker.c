@@ -341,6 +341,11 @@ static outcome submit(jctx *x)
     char err[300];
     cJSON_Delete(x->graph);
     x->graph = wf_patch(x->wf, &v, err, sizeof err);
+    if (x->graph && j->decl &&
+        decl_apply_patches(j->decl, x->graph, j->patches, j->npatches, err, sizeof err)) {
+        cJSON_Delete(x->graph);
+        x->graph = NULL;
+    }
     if (!x->graph) {
         set_fail(x, "patch", "%s", err);
         return OUT_FAILED;
@@ -817,9 +822,39 @@ static bool fetch_output(jctx *x, const char *url, comfy_http_res *res)
     return true;
 }
 
+/* The other images of a batch: the files the first output's node wrote after it (a latent of
+ * batch_size N gives N files), fetched into more[] (at most CRES_MAX_FILES - 1); a file that
+ * cannot be fetched is left out (logged). Returns how many. */
+static unsigned fetch_batch(jctx *x, comfy_http_res *more)
+{
+    unsigned n = 0;
+    const cproto_output *first = &x->hist.outputs[0];
+    for (unsigned i = 1; i < x->hist.noutputs && n < CRES_MAX_FILES - 1; i++) {
+        const cproto_output *o = &x->hist.outputs[i];
+        if (strcmp(o->node, first->node) != 0) continue;
+        char view[1100], url[FB_CONFIG_STR + 1200];
+        if (cproto_view_path(o, view, sizeof view)) continue;
+        snprintf(url, sizeof url, "%s%s", comfy_servers_url(x->r->cfg.srv, (unsigned)x->server),
+                 view);
+        uint64_t cap = upload_limit(x->job);
+        int rc = comfy_http_get(x->http, url, (size_t)cap + 1, (long)x->r->cfg.http_timeout_ms,
+                                &more[n]);
+        if (rc != 0 || more[n].status != 200) {
+            LOG_WARN("comfy", "job %" PRIu64 ": batch image %u could not be fetched (HTTP %d)",
+                     x->job->id, i + 1, more[n].status);
+            comfy_http_res_free(&more[n]);
+            continue;
+        }
+        n++;
+    }
+    return n;
+}
+
 /* The final edit for the fetched output (its bytes move into the request, or, over the
- * channel's upload limit, the result's note says why the file is missing). */
-static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
+ * channel's upload limit, the result's note says why the file is missing), with the other
+ * images of a batch that fit within the limit beside it. */
+static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, comfy_http_res *more, unsigned nmore,
+                                bool *shows_image)
 {
     comfy_worker *r = x->r;
     cjob *j = x->job;
@@ -834,13 +869,45 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
                       .filename = filename,
                       .is_video = is_video,
                       .is_image = is_image,
-                      .upscale_offered = r->cfg.wf->kinds[WF_UPSCALE] != NULL,
+                      .upscale_offered = decl_set_button(r->cfg.cat->decls) != NULL,
                       .generation_ms = rt_now_ms() - x->t0,
                       .server_label = r->cfg.srv->n > 1
                                           ? comfy_servers_label(r->cfg.srv, (unsigned)x->server)
                                           : NULL};
     uint64_t limit = upload_limit(j);
     char note[300];
+    /* A batch: every image that still fits in the channel's limit with those before it (the
+     * limit holds for the whole message), in the order ComfyUI wrote them. */
+    char names[CRES_MAX_FILES - 1][96];
+    const char *more_names[CRES_MAX_FILES - 1];
+    unsigned nattach = 0, left_out = 0;
+    uint64_t total = res->len;
+    for (unsigned i = 0; i < nmore; i++) {
+        img_type mt = img_sniff(more[i].body, more[i].len);
+        if (!is_image || mt == IMG_UNKNOWN || img_is_video(mt)) continue; /* stills only */
+        if (res->len > limit || total + more[i].len > limit) {
+            left_out++;
+            continue;
+        }
+        total += more[i].len;
+        snprintf(names[nattach], sizeof names[0], "fluxbot_%" PRIu64 "_%u.%s", j->id, i + 2,
+                 img_ext(mt));
+        keep_copy(r, names[nattach], more[i].body, more[i].len);
+        more_names[nattach] = names[nattach];
+        nattach++;
+        more[i].status = -1; /* attached: its bytes move into the request below */
+    }
+    cr.more_files = more_names;
+    cr.nmore = nattach;
+    if (left_out && res->len <= limit) {
+        char lim[32];
+        fmt_mb(lim, sizeof lim, limit);
+        snprintf(note, sizeof note,
+                 "\xe2\x9a\xa0\xef\xb8\x8f %u of the %u images are not attached: together they "
+                 "are over this channel's upload limit of %s.",
+                 left_out, nmore + 1, lim);
+        cr.note = note;
+    }
     if (res->len > limit) {
         /* Discord would refuse it: say so plainly, keep the embed and the buttons */
         char got[32], lim[32];
@@ -853,13 +920,23 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, bool *shows_image)
         cr.filename = NULL;
         cr.is_image = false;
         cr.note = note;
+        cr.nmore = 0;
     }
     rest_req_msg *m = comfy_rest_edit_original_req(&j->reply, cres_final_payload(&cr));
     if (cr.filename) {
         rest_req_add_file_owned(m, filename, img_mime(t), res->body, res->len);
         res->body = NULL;
+        unsigned k = 0;
+        for (unsigned i = 0; i < nmore && k < cr.nmore; i++) {
+            if (more[i].status != -1) continue;
+            img_type mt = img_sniff(more[i].body, more[i].len);
+            rest_req_add_file_owned(m, more_names[k++], img_mime(mt), more[i].body, more[i].len);
+            more[i].body = NULL;
+        }
     }
     comfy_http_res_free(res);
+    for (unsigned i = 0; i < nmore; i++)
+        comfy_http_res_free(&more[i]);
     *shows_image = cr.is_image && cr.filename != NULL;
     return m;
 }
@@ -897,12 +974,14 @@ static rest_req_msg *deliver(jctx *x, comfy_worker_done_msg *done)
     comfy_http_res res;
     if (websocket_output(x, &res)) {
         prog_set_phase(&x->prog, PROG_DOWNLOADING, rt_now_ms());
-        rest_req_msg *m = final_edit(x, &res, &done->is_image); /* frees res */
+        rest_req_msg *m = final_edit(x, &res, NULL, 0, &done->is_image); /* frees res */
         done->view_url[0] = '\0'; /* no /view file: Upscale ×2 uses the Discord attachment */
         return m;
     }
     if (!output_url(x, url, sizeof url) || !fetch_output(x, url, &res)) return NULL;
-    rest_req_msg *m = final_edit(x, &res, &done->is_image);
+    comfy_http_res more[CRES_MAX_FILES - 1];
+    unsigned nmore = fetch_batch(x, more);
+    rest_req_msg *m = final_edit(x, &res, more, nmore, &done->is_image); /* frees all */
     snprintf(done->view_url, sizeof done->view_url, "%s", url);
     return m;
 }
@@ -1065,7 +1144,10 @@ static void job_begin(jctx *x, comfy_worker *r, comfy_http *http, cjob *job, rt_
     x->reply_to = reply_to;
     x->server = -1;
     x->t0 = rt_now_ms();
-    x->wf = r->cfg.wf->kinds[job->workflow];
+    /* A job read back from storage (a result, a lease taken over from another process) has
+     * only its command's name: it runs the command as declared now. */
+    if (!job->decl) job->decl = decl_set_find(r->cfg.cat->decls, job->command);
+    x->wf = job->decl ? job->decl->wf : NULL;
     prog_init(&x->prog, x->t0);
     x->chan = comfy_chan_new(1024);
 }
@@ -1075,7 +1157,7 @@ static outcome job_run(jctx *x, comfy_worker_done_msg *done, rest_req_msg **fina
 {
     outcome oc = OUT_FAILED;
     if (!x->wf) {
-        set_fail(x, "workflow", "/%s is not set up on this bot.", comfy_kind_name(x->job->kind));
+        set_fail(x, "workflow", "/%s is not set up on this bot.", x->job->command);
         return OUT_FAILED;
     }
     if (fenced(x)) return OUT_FENCED;

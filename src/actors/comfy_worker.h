@@ -93,7 +93,7 @@ typedef struct comfy_worker_config {
     uint64_t max_attachment;
     const dlpol *dl_policy;   /* where input images may come from (outlives the pool) */
     imgchk_limits img_limits; /* declared dimensions of input images */
-    const wf_set *wf;         /* the workflows (outlive the pool) */
+    const cjob_catalog *cat;  /* declarations (each job carries its own; outlive the pool) */
     const char *client_id;    /* the websockets' clientId, sent with every prompt */
     const char *output_dir;   /* "" = no copies kept */
     comfy_servers *srv;       /* the server table (comfy_servers.h) */
