@@ -289,7 +289,8 @@ static void scheduled_actors_are_checked_at_start(void **state)
         app *a = app_start(&c, err, sizeof err, &code);
         if (!a) fprintf(stderr, "app_start: %s\n", err);
         assert_non_null(a);
-        for (int i = 0; i < 300 && !app_commands_registered(a); i++)
+        /* up to 90 s: a loaded machine may take long to register (a bound, not a timing) */
+        for (int i = 0; i < 4500 && !app_commands_registered(a); i++)
             app_poll(a, 20);
         assert_true(app_commands_registered(a));
         assert_int_equal(app_stop(a), 0);
