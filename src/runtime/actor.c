@@ -286,11 +286,11 @@ static void parked_loop(rt_actor *a, unsigned index)
 #define SCHED_RUN_BATCH                                                                            \
     64 /* messages per run: an actor with a flood cannot starve its neighbours */
 
-sched_worker *sched_actor_worker(rt_actor *a)
+sched_worker *rt_actor_sched_worker(rt_actor *a)
 {
     return a->worker;
 }
-rt_actor **sched_actor_link(rt_actor *a)
+rt_actor **rt_actor_sched_link(rt_actor *a)
 {
     return &a->sched_link;
 }
@@ -299,7 +299,7 @@ mailbox *rt_actor_mailbox(rt_actor *a)
     return &a->mb;
 }
 
-bool sched_actor_wants_run(rt_actor *a)
+bool rt_actor_sched_wants_run(rt_actor *a)
 {
     if (!atomic_load(&a->start_requested)) return false;
     return !a->sched_started || mailbox_has_work(&a->mb) || keep_awake(a);
@@ -370,7 +370,7 @@ static sched_next run_slice(rt_actor *a, uint64_t *now)
     return SCHED_RUN_IDLE;
 }
 
-sched_next sched_run_actor(rt_actor *a, uint64_t *now)
+sched_next rt_actor_sched_run(rt_actor *a, uint64_t *now)
 {
     FB_OWNER_ENTER(&a->run_owner);
     uint32_t prev = tl_actor_id;

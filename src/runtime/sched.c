@@ -59,9 +59,9 @@ static inline void bump(_Atomic uint64_t *c)
 
 static void local_push(sched_worker *w, rt_actor *a)
 {
-    *sched_actor_link(a) = NULL;
+    *rt_actor_sched_link(a) = NULL;
     if (w->ltail)
-        *sched_actor_link(w->ltail) = a;
+        *rt_actor_sched_link(w->ltail) = a;
     else
         w->lhead = a;
     w->ltail = a;
@@ -71,7 +71,7 @@ static rt_actor *local_pop(sched_worker *w)
 {
     rt_actor *a = w->lhead;
     if (!a) return NULL;
-    w->lhead = *sched_actor_link(a);
+    w->lhead = *rt_actor_sched_link(a);
     if (!w->lhead) w->ltail = NULL;
     return a;
 }
@@ -83,13 +83,13 @@ static bool take_inject(sched_worker *w)
     if (!atomic_load_explicit(&w->inject, memory_order_relaxed)) return false;
     rt_actor *a = atomic_exchange_explicit(&w->inject, NULL, memory_order_acquire), *rev = NULL;
     while (a) {
-        rt_actor *next = *sched_actor_link(a);
-        *sched_actor_link(a) = rev;
+        rt_actor *next = *rt_actor_sched_link(a);
+        *rt_actor_sched_link(a) = rev;
         rev = a;
         a = next;
     }
     while (rev) {
-        rt_actor *next = *sched_actor_link(rev);
+        rt_actor *next = *rt_actor_sched_link(rev);
         local_push(w, rev);
         rev = next;
     }
@@ -113,7 +113,7 @@ static void wake_worker(sched_worker *w)
 void sched_enqueue(void *actor)
 {
     rt_actor *a = actor;
-    sched_worker *w = sched_actor_worker(a);
+    sched_worker *w = rt_actor_sched_worker(a);
     if (tl_worker == w) {
         /* The sender runs on this worker: the queue is ours and the worker is awake. */
         local_push(w, a);
@@ -122,7 +122,7 @@ void sched_enqueue(void *actor)
     }
     rt_actor *head = atomic_load_explicit(&w->inject, memory_order_relaxed);
     do {
-        *sched_actor_link(a) = head;
+        *rt_actor_sched_link(a) = head;
     } while (!atomic_compare_exchange_weak_explicit(&w->inject, &head, a, memory_order_seq_cst,
                                                     memory_order_relaxed));
     atomic_fetch_add_explicit(&w->remote_enqueues, 1, memory_order_relaxed);
@@ -134,7 +134,7 @@ void sched_enqueue(void *actor)
 static void run_one(sched_worker *w, rt_actor *a, uint64_t *now)
 {
     bump(&w->runs);
-    sched_next next = sched_run_actor(a, now);
+    sched_next next = rt_actor_sched_run(a, now);
     if (next == SCHED_RUN_AGAIN) {
         local_push(w, a);
         return;
@@ -147,7 +147,7 @@ static void run_one(sched_worker *w, rt_actor *a, uint64_t *now)
      * the lanes, so a sender that published before our look is seen by it, and one that
      * publishes after sees IDLE and enqueues the actor itself. */
     atomic_thread_fence(memory_order_seq_cst);
-    if (!sched_actor_wants_run(a)) return;
+    if (!rt_actor_sched_wants_run(a)) return;
     uint32_t idle = 0;
     if (atomic_compare_exchange_strong(&mb->sstate, &idle, 1)) local_push(w, a);
     /* else a sender won the CAS: the actor is in our inject stack already */

@@ -69,10 +69,10 @@ typedef struct sched {
 /* Callbacks into actor.c. */
 /* Runs one bounded slice of a on this thread; *now is the worker's clock (advanced when the
  * run handled messages). */
-sched_next sched_run_actor(rt_actor *a, uint64_t *now);
-bool sched_actor_wants_run(rt_actor *a); /* after IDLE + fence: does it need a run? */
-sched_worker *sched_actor_worker(rt_actor *a);
-rt_actor **sched_actor_link(rt_actor *a); /* the intrusive queue link */
+sched_next rt_actor_sched_run(rt_actor *a, uint64_t *now);
+bool rt_actor_sched_wants_run(rt_actor *a); /* after IDLE + fence: does it need a run? */
+sched_worker *rt_actor_sched_worker(rt_actor *a);
+rt_actor **rt_actor_sched_link(rt_actor *a); /* the intrusive queue link */
 struct mailbox *rt_actor_mailbox(rt_actor *a);
 
 int sched_init(sched *s, unsigned nworkers);
