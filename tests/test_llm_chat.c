@@ -189,7 +189,7 @@ static void test_against_fake(void **state)
     fake_llm_expect_key(l, "sk-test-123");
     assert_int_equal(exchange(l, "sk-test-123", 5000, &r), CURLE_OK);
     assert_int_equal(r, LLM_OK);
-    assert_string_equal(out, "Enhanced: a lighthouse");
+    assert_string_equal(out, "a lighthouse" FAKE_LLM_SUFFIX);
     assert_true(fake_llm_last_key_ok(l));
     char *body = fake_llm_last_body(l);
     assert_non_null(strstr(body, "\"temperature\":0.8"));

@@ -197,10 +197,10 @@ static void serve(fake_llm *l, int fd)
         char *u = user_text(body);
         char *text = reply;
         if (!text) {
-            size_t n = strlen(u) + 16;
+            size_t n = strlen(u) + sizeof FAKE_LLM_SUFFIX;
             text = malloc(n);
             if (!text) abort();
-            snprintf(text, n, "Enhanced: %s", u);
+            snprintf(text, n, "%s" FAKE_LLM_SUFFIX, u);
         }
         char *c = completion(text, "stop");
         respond(fd, 200, "application/json", c);
