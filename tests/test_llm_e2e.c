@@ -438,6 +438,49 @@ static void without_the_option_the_endpoint_is_not_asked(void **state)
     cJSON_Delete(g);
 }
 
+static char *check_text(const fb_config *c, int *rc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_non_null(out);
+    *rc = app_check_report(c, out);
+    fclose(out);
+    return buf;
+}
+
+/* `fluxbot check` asks the endpoint for its models with the key, and never prints the key. */
+static void check_reports_the_endpoint(void **state)
+{
+    (void)state;
+    int rc;
+    char *t = check_text(&W.cfg, &rc);
+    if (rc != 0) fprintf(stderr, "%s", t);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(t, "[ok]   enhancement"));
+    assert_non_null(strstr(t, "model fake-model is listed"));
+    assert_null(strstr(t, KEY));
+    free(t);
+    fb_config c = W.cfg;
+    snprintf(c.llm_key, sizeof c.llm_key, "sk-wrong-key-77");
+    t = check_text(&c, &rc);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(t, "[FAIL] enhancement"));
+    assert_non_null(strstr(t, "refused the key (401)"));
+    assert_null(strstr(t, "sk-wrong-key-77"));
+    free(t);
+    c = W.cfg;
+    snprintf(c.llm_model, sizeof c.llm_model, "no-such-model");
+    t = check_text(&c, &rc);
+    assert_non_null(strstr(t, "model no-such-model is not among the 2 the server lists"));
+    free(t);
+    c = W.cfg;
+    c.llm_url[0] = '\0';
+    t = check_text(&c, &rc);
+    assert_non_null(strstr(t, "[ok]   enhancement    off"));
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +490,7 @@ int main(void)
         cmocka_unit_test(failing_endpoint_falls_back),
         cmocka_unit_test(filtered_enhancement_is_withheld),
         cmocka_unit_test(without_the_option_the_endpoint_is_not_asked),
+        cmocka_unit_test(check_reports_the_endpoint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

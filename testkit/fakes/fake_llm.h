@@ -10,7 +10,9 @@
  *   FAKE_LLM_FAIL       the configured status with an OpenAI-style {"error": {"message", "type"}}
  *   FAKE_LLM_MALFORMED  200 with a body that is not JSON
  *   FAKE_LLM_FILTERED   200 with finish_reason "content_filter" and no content
- * Any other path answers 404; a body larger than 1 MiB answers 413. It records the number of
+ * GET /v1/models (and /models) lists "fake-model" and "demo-model", or answers 401 when a key is
+ * expected and another (or none) came. Any other path answers 404; a body larger than 1 MiB
+ * answers 413. It records the number of
  * requests, the last request body and whether an "Authorization: Bearer <key>" header came with
  * the expected key, so a test can check what the bot sent. Thread-safe.
  */
