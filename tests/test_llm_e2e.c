@@ -35,6 +35,7 @@
 #include "fakes/fake_llm.h"
 #include "fluxbot/log.h"
 #include "moderation/mod_state.h"
+#include "metrics_check.h"
 #include "test_app_lsan.h"
 
 #define TOKEN "llm-e2e-token.abc"
@@ -51,6 +52,7 @@ typedef struct world {
     app *a;
     fb_config cfg;
     char db[128], outdir[128];
+    unsigned metrics_port;
 } world;
 
 static world W;
@@ -108,6 +110,8 @@ static int setup(void **state)
     /* long enough for a loaded machine to answer a well-behaved request, short enough that
      * the slow case (the fake waits 20 s) ends in a few seconds */
     cfg->llm_timeout_ms = 3000;
+    W.metrics_port = metrics_check_free_port();
+    cfg->metrics_port = W.metrics_port;
     char err[768];
     int code;
     W.a = app_start(cfg, err, sizeof err, &code);
@@ -438,6 +442,25 @@ static void without_the_option_the_endpoint_is_not_asked(void **state)
     cJSON_Delete(g);
 }
 
+/* The operator counts the outcomes on the metrics port (after the runs above). */
+static void metrics_count_the_outcomes(void **state)
+{
+    (void)state;
+    char *text = metrics_check_scrape(W.metrics_port);
+    assert_non_null(text);
+    char where[256];
+    const char *bad = metrics_check_validate(text, where, sizeof where);
+    if (bad) fprintf(stderr, "%s at %s\n", bad, where);
+    assert_null(bad);
+    assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"ok\"}") == 1);
+    assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"timeout\"}") == 1);
+    assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"error\"}") == 2);
+    assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"filtered\"}") == 1);
+    assert_true(metrics_check_value(text, "fluxbot_llm_jobs_total") == 5);
+    assert_true(metrics_check_value(text, "fluxbot_llm_in_flight") == 0);
+    free(text);
+}
+
 static char *check_text(const fb_config *c, int *rc)
 {
     char *buf = NULL;
@@ -490,6 +513,7 @@ int main(void)
         cmocka_unit_test(failing_endpoint_falls_back),
         cmocka_unit_test(filtered_enhancement_is_withheld),
         cmocka_unit_test(without_the_option_the_endpoint_is_not_asked),
+        cmocka_unit_test(metrics_count_the_outcomes),
         cmocka_unit_test(check_reports_the_endpoint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -23,6 +23,7 @@
 #include "app/appreg.h"
 #include "app/metrics.h"
 #include "app/reload.h"
+#include "app/llm_metrics.h"
 #include "app/router_metrics.h"
 #include "actors/models_fetch.h"
 #include "comfy/decl.h"
@@ -399,6 +400,7 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
                                .modsync = a->modsync};
         metrics_add_sources(a->metrics, &src);
         metrics_add(a->metrics, router_metrics_collect, a->router);
+        if (a->llm) metrics_add(a->metrics, llm_metrics_collect, a->llm);
         LOG_INFO(LOGN, "metrics on http://127.0.0.1:%u/metrics", metrics_port(a->metrics));
     }
     LOG_INFO(LOGN, "fluxbot %s started: %u ComfyUI server%s, commands %s", FLUXBOT_VERSION,

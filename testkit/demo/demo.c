@@ -361,6 +361,23 @@ static bool has_attachment(const char *json)
     return json && strstr(json, "\"attachments\":[{") != NULL;
 }
 
+/* Whether the result is a video, from its file: a Regenerate or an Options rerun of a /video
+ * result is a video too, whatever button asked for it (the database counts it as one). */
+static bool video_attachment(const char *json)
+{
+    cJSON *m = json ? cJSON_Parse(json) : NULL;
+    const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "attachments"), 0);
+    const cJSON *fn = cJSON_GetObjectItem(a, "filename");
+    bool video = false;
+    if (cJSON_IsString(fn)) {
+        size_t n = strlen(fn->valuestring);
+        video = (n > 4 && strcmp(fn->valuestring + n - 4, ".mp4") == 0) ||
+                (n > 5 && strcmp(fn->valuestring + n - 5, ".webm") == 0);
+    }
+    cJSON_Delete(m);
+    return video;
+}
+
 /* The Options dialog before its Regenerate, as a user goes through it: once it shows, a
  * resolution and a LoRA are picked from its menus; once both were answered, Regenerate with
  * these options is pressed and the item follows that job like any other. False while the
@@ -448,7 +465,8 @@ static bool poll_item(demo *d, item *it, uint64_t now)
             it->done = true;
             finished = true;
             d->rep->jobs_done[k]++;
-            if (k == DEMO_USERS_VIDEO)
+            bool video = k == DEMO_USERS_VIDEO || video_attachment(st.original_json);
+            if (video)
                 d->rep->videos_ok++;
             else
                 d->rep->images_ok++;
@@ -457,8 +475,7 @@ static bool poll_item(demo *d, item *it, uint64_t now)
                 u->result = t;
                 u->has_result = true;
             }
-            event(d, "%s: %s -> %s in %.1f s", who, kind_label(k),
-                  k == DEMO_USERS_VIDEO ? "video" : "picture",
+            event(d, "%s: %s -> %s in %.1f s", who, kind_label(k), video ? "video" : "picture",
                   (double)(now - it->t_sent_ms) / 1000.0);
         } else if (st.original_deleted ||
                    (st.original_json && strstr(st.original_json, "\xe2\x9d\x8c"))) {
