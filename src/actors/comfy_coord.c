@@ -14,7 +14,6 @@
 
 #include "actors/comfy_deliver.h"
 #include "actors/comfy_rest.h"
-#include "actors/comfy_runner.h" /* the actors' names */
 #include "analytics/an_record.h"
 #include "analytics/an_engine.h"
 #include "analytics/an_view.h"
@@ -683,12 +682,12 @@ static void on_button(comfy_coord *co, comfy_button_msg *b)
         const cjob *src = rec->params;
         bool refused = false;
         mod_hit hit;
-        /* Every text the user typed: the prompt and the declared text options (a negative
-         * prompt, ...). */
-        for (unsigned i = 0; co->cfg.mod && !refused && i <= src->npatches; i++) {
-            const char *p = i == src->npatches ? src->user_prompt : src->patches[i].str;
-            refused = p && *p && mod_state_check(co->cfg.mod, p, strlen(p), &hit) != MOD_CHECK_OK;
-        }
+        /* Every text the user typed: the prompt, a negative prompt, the declared text options. */
+        const char *texts[CJOB_TEXTS_MAX];
+        unsigned ntexts = co->cfg.mod ? cjob_user_texts(src, texts) : 0;
+        for (unsigned i = 0; !refused && i < ntexts; i++)
+            refused =
+                mod_state_check(co->cfg.mod, texts[i], strlen(texts[i]), &hit) != MOD_CHECK_OK;
         if (refused) {
             reject_late(co, &b->reply,
                         "\xf0\x9f\x9a\xab This prompt is no longer allowed by the server's "
@@ -1073,7 +1072,7 @@ comfy_coord *comfy_coord_new(rt_system *sys, const comfy_coord_config *c, char *
         comfy_coord_free(co);
         return NULL;
     }
-    rt_actor_spec spec = {.name = COMFY_RUNNER_ACTOR_NAME,
+    rt_actor_spec spec = {.name = COMFY_COORD_ACTOR_NAME,
                           .threads = 1,
                           .lane_capacity = c->lane_capacity ? c->lane_capacity : 1024,
                           .state = co,
