@@ -55,6 +55,12 @@ static void test_apply_fail_reset(void **state)
     /* the trigger words resolution appended are kept */
     assert_string_equal(j->prompt, "A lighthouse on a cliff at dusk, anime style");
     assert_string_equal(j->user_prompt, "a lighthouse");
+    /* a Regenerate checks the enhanced text with the filter too (the rules may have changed) */
+    const char *texts[CJOB_TEXTS_MAX];
+    unsigned nt = cjob_user_texts(j, texts);
+    assert_int_equal(nt, 2);
+    assert_string_equal(texts[0], "a lighthouse");
+    assert_string_equal(texts[1], "A lighthouse on a cliff at dusk");
     cjob *c = cjob_clone(j, 6, NULL, NULL);
     assert_int_equal(c->enhance, CJOB_ENH_OK);
     assert_string_equal(c->enhanced_prompt, j->enhanced_prompt);

@@ -470,8 +470,9 @@ char *cjob_lora_json(const cjob *j)
 unsigned cjob_user_texts(const cjob *j, const char *out[CJOB_TEXTS_MAX])
 {
     unsigned n = 0;
-    const char *fixed[2] = {j->user_prompt, j->negative_prompt};
-    for (unsigned i = 0; i < 2; i++)
+    const char *fixed[3] = {j->user_prompt, j->negative_prompt,
+                            j->enhance == CJOB_ENH_OK ? j->enhanced_prompt : NULL};
+    for (unsigned i = 0; i < 3; i++)
         if (fixed[i] && *fixed[i]) out[n++] = fixed[i];
     for (unsigned i = 0; i < j->npatches && i < COMFY_MAX_PATCHES; i++)
         if (j->patches[i].is_str && j->patches[i].str && *j->patches[i].str)

@@ -168,9 +168,10 @@ cjob *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen);
 
 /* The texts a user typed into the job, as the content filter must see them again when the job
  * is run anew (Regenerate, Options): the prompt, the negative prompt, and every declared
- * option's string value. Empty ones are left out. Returns how many (at most CJOB_TEXTS_MAX);
- * the pointers are the job's. */
-#define CJOB_TEXTS_MAX (2 + COMFY_MAX_PATCHES)
+ * option's string value; and the enhanced prompt the job runs instead of the typed one (it
+ * passed the filter when the model wrote it; the rules may have changed since). Empty ones are
+ * left out. Returns how many (at most CJOB_TEXTS_MAX); the pointers are the job's. */
+#define CJOB_TEXTS_MAX (3 + COMFY_MAX_PATCHES)
 unsigned cjob_user_texts(const cjob *j, const char *out[CJOB_TEXTS_MAX]);
 
 /* The result's upscale factor relative to the label's size (an Upscale of a x2 result by 2 is
