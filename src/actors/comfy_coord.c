@@ -20,6 +20,7 @@
 #include "analytics/an_results.h"
 #include "comfy/lim.h"
 #include "comfy/cres.h"
+#include "discord/enh_note.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
@@ -56,8 +57,8 @@ typedef struct co_job {
     unsigned position, percent;
     int server;
     uint64_t last_edit_ms;
-    uint64_t queued_ms; /* when it joined the waiting line */
-    bool counted;       /* admitted here: holds a slot of the limits (not a taken-over job) */
+    uint64_t queued_ms;         /* when it joined the waiting line */
+    bool counted;               /* holds a slot of the limits (admitted here, or taken over) */
     char key[PG_LEASE_KEY_MAX]; /* its lease row (job_keeper.h); "" = not leased */
     comfy_worker_takeover tko;  /* taken over from a process that died */
 } co_job;
@@ -228,8 +229,10 @@ static void edit_waiting(comfy_coord *co, co_job *c, bool force)
     p.avg_job_ms = co->avg_job_ms && pos ? co->avg_job_ms * (pos + th) / (th * pos) : 0;
     char text[300];
     prog_text(&p, c->kind == COMFY_KIND_VIDEO ? "video" : "image", now, text, sizeof text);
-    comfy_rest_edit_original(co->cfg.rest, &c->job->reply, reply_edit_text_json(text, false),
+    char *shown = enh_note_append(text, c->job); /* what became of an enhancement, below */
+    comfy_rest_edit_original(co->cfg.rest, &c->job->reply, reply_edit_text_json(shown, false),
                              false);
+    free(shown);
     c->last_edit_ms = now;
 }
 
@@ -355,8 +358,10 @@ static bool quota_usable(comfy_coord *co)
     return true;
 }
 
-/* Local limits first (no round trip to refuse), then the bot-wide ones. */
-static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t *retry)
+/* Local limits first (no round trip to refuse), then the bot-wide ones. ix: the job's
+ * interaction, whose key (job_keeper_key) names its row in the shared limits, so a process that
+ * takes the job over finds that row (limits_adopt). */
+static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t ix, uint64_t *retry)
 {
     lim_verdict v = lim_admit(co->lim, user_id, rt_wall_ms(), retry);
     if (v != LIM_OK || !quota_usable(co)) {
@@ -365,7 +370,8 @@ static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t *ret
         return v;
     }
     char key[128], err[256];
-    snprintf(key, sizeof key, "%s:%" PRIu64, co->quota_owner, ++co->quota_seq);
+    if (!job_keeper_key(ix, key))
+        snprintf(key, sizeof key, "%s:%" PRIu64, co->quota_owner, ++co->quota_seq);
     switch (pg_quota_admit(co->quota, user_id, key, retry, err, sizeof err)) {
     case PG_QUOTA_OK:
         return LIM_OK;
@@ -384,6 +390,22 @@ static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t *ret
     }
     lim_finish(co->lim, user_id); /* refused bot-wide: the local count goes back */
     return v;
+}
+
+/* A job taken over from a process that died: it holds a slot of its user's limits here from
+ * now on, locally and in the shared limits (its row there becomes this process's). It is not
+ * refused: it was admitted once. Without this the user could start more jobs than the limits
+ * allow while it runs here (the dead owner's row stops counting when its lease runs out, and
+ * this process's own table never had it). */
+static void limits_adopt(comfy_coord *co, uint64_t user_id, const char *key, uint64_t started_ms)
+{
+    lim_adopt(co->lim, user_id, started_ms, rt_wall_ms());
+    if (!co->quota) return;
+    char err[256];
+    if (!quota_usable(co))
+        co->quota_dirty = true; /* the resync writes a row for every job held, this one too */
+    else if (pg_quota_adopt(co->quota, user_id, key, err, sizeof err) != 0)
+        quota_trouble(co, "takeover", err);
 }
 
 static void limits_finish(comfy_coord *co, uint64_t user_id)
@@ -418,7 +440,8 @@ static void lease(comfy_coord *co, co_job *c, const cjob *job)
 
 /* A job taken over from a process whose lease expired (job_keeper.h): rebuilt from its row and
  * put in the waiting line. It was admitted by the process that died, so the limits are not
- * asked again; what to do with its prompt is the worker's to find out (takeover.h). */
+ * asked again, but it counts against them here from now on (limits_adopt); what to do with its
+ * prompt is the worker's to find out (takeover.h). */
 static void on_takeover(comfy_coord *co, job_keeper_takeover_msg *m)
 {
     pg_lease_job *row = &m->row;
@@ -432,6 +455,7 @@ static void on_takeover(comfy_coord *co, job_keeper_takeover_msg *m)
     }
     job->reply.application_id = row->app_id;
     job->reply.interaction_id = row->interaction_id;
+    free(job->reply.token); /* cjob_from_json's "" (the row has the real one) */
     job->reply.token = util_strdup(row->token);
     job->origin.user_id = row->user_id;
     job->origin.guild_id = row->guild_id;
@@ -445,6 +469,8 @@ static void on_takeover(comfy_coord *co, job_keeper_takeover_msg *m)
     atomic_fetch_add(&co->n_waiting, 1);
     co_job *c = co_add(co, job);
     snprintf(c->key, sizeof c->key, "%s", row->key);
+    limits_adopt(co, row->user_id, row->key, row->received_ms);
+    c->counted = true;
     c->tko.on = true;
     c->tko.stage = row->state == PG_LEASE_ACCEPTED    ? TAKEOVER_STAGE_ACCEPTED
                    : row->state == PG_LEASE_SUBMITTED ? TAKEOVER_STAGE_SUBMITTED
@@ -468,7 +494,7 @@ static bool admit(comfy_coord *co, cjob *job)
         return false;
     }
     uint64_t retry = 0;
-    lim_verdict v = limits_admit(co, job->origin.user_id, &retry);
+    lim_verdict v = limits_admit(co, job->origin.user_id, job->reply.interaction_id, &retry);
     if (v != LIM_OK) {
         char text[300];
         lim_explain(v, co->lim, retry, text, sizeof text);
