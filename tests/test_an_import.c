@@ -300,6 +300,19 @@ static void test_cli_summary_and_refusals(void **state)
     out = tmpfile();
     err = tmpfile();
     assert_int_equal(an_cli_import(4, argv2, out, err), 1);
+    {
+        /* the reason is the missing file, not "is not the Python bot's analytics.db" */
+        fflush(err);
+        long len = ftell(err);
+        char said0[600] = "";
+        rewind(err);
+        size_t got = fread(
+            said0, 1, len > 0 && (size_t)len < sizeof said0 ? (size_t)len : sizeof said0 - 1, err);
+        said0[got] = '\0';
+        if (!strstr(said0, "cannot open '/nonexistent/analytics.db': No such file or directory"))
+            fail_msg("import of a missing file said: %s", said0);
+        rewind(err);
+    }
     char *argv3[] = {"import-analytics", NULL};
     assert_int_equal(an_cli_import(1, argv3, out, err), 2);
     /* A PostgreSQL destination that cannot be reached: the destination's exit status, the

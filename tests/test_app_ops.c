@@ -188,6 +188,23 @@ static void check_names_a_broken_declaration(void **state)
     assert_non_null(strstr(err, "steps.cmd.json: options[0] \"steps\": \"patch\": node 17"));
 }
 
+/* A workflows_dir that does not exist: check says why and where to point it, not how to
+ * repair a declaration. */
+static void check_says_where_to_point_a_missing_workflows_dir(void **state)
+{
+    (void)state;
+    fb_config c;
+    config(&c, TOKEN);
+    snprintf(c.workflows_dir, sizeof c.workflows_dir, "%s/no-such-folder", tmpdir);
+    char *t;
+    assert_int_not_equal(check(&c, &t), 0);
+    assert_non_null(strstr(t, "[FAIL] commands"));
+    assert_non_null(strstr(t, "no-such-folder: cannot open the folder: No such file or directory"));
+    assert_non_null(strstr(t, "fix: point workflows_dir (FLUXBOT_WORKFLOWS_DIR) at the folder"));
+    assert_null(strstr(t, "repair the named key"));
+    free(t);
+}
+
 static void a_broken_file_stops_the_start_naming_it(void **state)
 {
     (void)state;
@@ -317,6 +334,7 @@ int main(void)
         cmocka_unit_test(check_names_each_problem_and_its_fix),
         cmocka_unit_test(bad_access_rules_are_named),
         cmocka_unit_test(check_names_a_broken_declaration),
+        cmocka_unit_test(check_says_where_to_point_a_missing_workflows_dir),
         cmocka_unit_test(a_broken_file_stops_the_start_naming_it),
         cmocka_unit_test(a_refused_token_stops_the_bot_with_exit_4),
         cmocka_unit_test(scheduled_actors_are_checked_at_start),

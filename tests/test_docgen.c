@@ -95,6 +95,9 @@ static void everything_in_help_is_in_the_man_page_and_the_completion(void **stat
         roffed(opts[i].name, want, sizeof want);
         if (!strstr(man, want)) fail_msg("man page lacks option %s", opts[i].name);
     }
+    /* --help's command helps start in one column, also after the longest name */
+    assert_non_null(strstr(help, "\n  run              run the bot"));
+    assert_non_null(strstr(help, "\n  import-analytics import the Python bot"));
     /* The stats subcommand's own flags, and a key's listed values. */
     assert_non_null(strstr(comp, "-c --config --db --days --json --chart --help"));
     assert_non_null(strstr(comp, "--log-format) _fluxbot_words 'text json'"));

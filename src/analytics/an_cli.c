@@ -1,9 +1,11 @@
 /* The operator's `fluxbot stats` subcommand (see an_cli.h). */
 #include "analytics/an_cli.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -132,6 +134,15 @@ static void print_json(FILE *out, const an_stats *s)
     cJSON_Delete(root);
 }
 
+/* True when path names something; else false with the reason (strerror) in why. */
+static bool file_exists(const char *path, char *why, size_t cap)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) return true;
+    snprintf(why, cap, "%s", strerror(errno));
+    return false;
+}
+
 int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
 {
     const char *db = NULL, *days_text = NULL, *config = NULL, *chart = NULL;
@@ -192,9 +203,23 @@ int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
         fprintf(err, "fluxbot stats: %s\n", msg);
         return 2;
     }
+    bool db_from_flag = db != NULL;
     if (!db) db = cfg.db_url[0] ? cfg.db_url : cfg.db_path;
     /* A URL may hold a password: messages name it without. */
     const char *shown = an_engine_is_pg(db) ? "the PostgreSQL database" : db;
+    if (!an_engine_is_pg(db) && !file_exists(db, msg, sizeof msg)) {
+        /* SQLite's own word for it is "unable to open database file": say what is missing
+         * and where the path came from. */
+        fprintf(err,
+                "fluxbot stats: no analytics database at '%s' (%s); it is created when the bot "
+                "first runs with it. %s\n",
+                db, msg,
+                db_from_flag ? "Check --db."
+                             : "It is the configuration's db_path (FLUXBOT_DB, default "
+                               "fluxbot.db in the current folder): give --db FILE, or -c with "
+                               "the bot's configuration.");
+        return 1;
+    }
     an_view *r = an_view_open(db, msg, sizeof msg);
     if (!r) {
         fprintf(err, "fluxbot stats: %s\n", msg);
@@ -268,6 +293,11 @@ int an_cli_import(int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "fluxbot import-analytics: which analytics.db? (SOURCE is missing)\n%s",
                 k_import_usage);
         return 2;
+    }
+    char why[200];
+    if (!file_exists(source, why, sizeof why)) {
+        fprintf(err, "fluxbot import-analytics: cannot open '%s': %s\n", source, why);
+        return 1;
     }
     static fb_config cfg;
     char msg[1200];

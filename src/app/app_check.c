@@ -8,12 +8,14 @@
 #include "app/app.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "analytics/an_stats.h"
@@ -150,10 +152,18 @@ static void check_files(report *r, const fb_config *cfg)
         ok(r, "commands", "%u declarations (%s)", ds.count, ds.count ? names : "none");
         decl_set_free(&ds);
     } else {
-        snprintf(fix, sizeof fix,
-                 "repair the named key of the *.cmd.json file, or the workflow or mapping it "
-                 "names (format: %s/docs/comfy.md)",
-                 util_self_docdir());
+        struct stat st;
+        if (stat(cfg->workflows_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            /* No folder at all: the advice is where to point, not what to repair. */
+            snprintf(fix, sizeof fix,
+                     "point workflows_dir (FLUXBOT_WORKFLOWS_DIR) at the folder of the *.cmd.json "
+                     "declarations (the shipped one is %s/workflows)",
+                     util_self_datadir());
+        else
+            snprintf(fix, sizeof fix,
+                     "repair the named key of the *.cmd.json file, or the workflow or mapping it "
+                     "names (format: %s/docs/comfy.md)",
+                     util_self_docdir());
         bad(r, "commands", fix, "%s", err);
     }
 }
@@ -181,7 +191,11 @@ static void check_database(report *r, const fb_config *cfg)
     char copy[FB_CONFIG_STR];
     snprintf(copy, sizeof copy, "%s", cfg->db_path);
     const char *dir = dirname(copy);
-    if (access(dir, W_OK) == 0)
+    char cwd[PATH_MAX];
+    if (access(dir, W_OK) == 0 && cfg->db_path[0] != '/' && getcwd(cwd, sizeof cwd))
+        /* relative: where the bot is started from decides where it goes */
+        ok(r, "database", "%s will be created in the current folder (%s)", cfg->db_path, cwd);
+    else if (access(dir, W_OK) == 0)
         ok(r, "database", "%s will be created", cfg->db_path);
     else
         bad(r, "database", "create the folder or make it writable, or change db_path (FLUXBOT_DB)",

@@ -5,6 +5,7 @@
 #include "comfy/decl.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1033,7 +1034,7 @@ int decl_set_load(decl_set *set, const char *dir, char *err, size_t errlen)
     memset(set, 0, sizeof *set);
     DIR *dp = opendir(dir);
     if (!dp) {
-        snprintf(err, errlen, "%s: cannot open the folder", dir);
+        snprintf(err, errlen, "%s: cannot open the folder: %s", dir, strerror(errno));
         return -1;
     }
     char *names[DECL_MAX_COMMANDS + 1];

@@ -570,8 +570,11 @@ static void print_help(FILE *out)
 {
     fprintf(out, "usage: fluxbot [COMMAND] [-c FILE] [--KEY VALUE ...]\n\ncommands:\n");
     char left[96];
+    int width = 0; /* the longest command name: the helps start in one column */
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if ((int)strlen(commands[i].name) > width) width = (int)strlen(commands[i].name);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        fprintf(out, "  %-9s %s", commands[i].name, commands[i].help);
+        fprintf(out, "  %-*s %s", width, commands[i].name, commands[i].help);
         if (commands[i].arg[0]) fprintf(out, ": fluxbot %s %s", commands[i].name, commands[i].arg);
         fputc('\n', out);
     }

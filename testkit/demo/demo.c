@@ -660,7 +660,7 @@ static void print_end(demo *d)
     const char *self = d->o->command ? d->o->command : "fluxbot";
     fprintf(out,
             "\nEverything the bot wrote is in %s:\n"
-            "  database  %s  (%" PRIu64 " analytics rows)\n"
+            "  database  %s  (%" PRIu64 " rows in command_usage, image_stats and user_activity)\n"
             "  pictures  %s  (%u files)\n"
             "  bot log   %s\n"
             "\nLook at them:\n"
