@@ -400,6 +400,13 @@ int rt_actor_schedule(rt_actor *a)
     return 0;
 }
 
+int rt_actor_use_fences(rt_actor *a)
+{
+    if (!a || a->sys->started) return -EINVAL;
+    mailbox_set_fences(&a->mb);
+    return 0;
+}
+
 bool rt_actor_is_scheduled(const rt_actor *a)
 {
     return a->scheduled;
