@@ -3,7 +3,9 @@
  * byte, a burst of 200 interaction callbacks all answered inside the 3-second window, timeouts,
  * bounded responses, a graceful stop that finishes what is in flight, pooled curl handles
  * that carry nothing of one request into the next, answers cut mid-body, buckets honoured with
- * many requests in flight, and waves of requests over reused descriptors. */
+ * many requests in flight, waves of requests over reused descriptors, and answers nobody waits
+ * for settled, retried and kept in order. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -961,6 +963,128 @@ static void test_waves_over_reused_descriptors(void **state)
     fx_stop(&x);
 }
 
+/* Fire and forget: edits nobody waits for (no reply_to). */
+static void send_unawaited(fx *x, const char *path, const char *json)
+{
+    rest_req_msg *r = rest_req_msg_new(REST_PATCH, path, json);
+    assert_int_equal(rt_send_wait(discord_rest_actor(x->rest), &r->hdr, 1000), 0);
+}
+
+/* Waits until the actor has settled `n` requests (completed or failed) and has none in flight. */
+static void settled(fx *x, uint64_t n)
+{
+    discord_rest_counters st;
+    for (int i = 0; i < 1000; i++) {
+        discord_rest_counters_get(x->rest, &st);
+        if (st.completed + st.failed >= n && st.in_flight == 0 && st.pending == 0) return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("%" PRIu64 " requests settled, %" PRIu64 " in flight, %" PRIu64 " queued",
+             st.completed + st.failed, st.in_flight, st.pending);
+}
+
+/* Answers nobody waits for are read and settled when nothing else happens, one after another
+ * and in a burst; an unawaited edit that gets a 503 or a cut answer is retried; one that times
+ * out is retried on curl's timer. */
+static void test_unawaited_answers_are_settled(void **state)
+{
+    (void)state;
+    discord_rest_config over = {.timeout_ms = 400};
+    fx x;
+    fx_start(&x, TOKEN, false, &over);
+    deferred(&x, 1001, "faf", 1); /* 1 request settled */
+    const char *path = "/webhooks/4242/faf/messages/@original";
+    char json[64];
+    for (int i = 0; i < 10; i++) { /* one at a time: nothing else wakes the actor */
+        snprintf(json, sizeof json, "{\"content\":\"step %d\"}", i);
+        send_unawaited(&x, path, json);
+        settled(&x, 2 + (uint64_t)i);
+    }
+    fake_rest_ix_state is;
+    assert_true(fake_rest_interaction_state(x.fake, 1001, &is));
+    assert_int_equal(is.edits, 10);
+    assert_non_null(strstr(is.original_json, "step 9"));
+    free(is.original_json);
+
+    /* a burst to ten other interactions */
+    char tok[32], p2[96];
+    for (int i = 0; i < 10; i++) {
+        snprintf(tok, sizeof tok, "fafb%d", i);
+        deferred(&x, 1100 + (uint64_t)i, tok, 100 + (uint64_t)i);
+    }
+    for (int i = 0; i < 10; i++) {
+        snprintf(p2, sizeof p2, "/webhooks/4242/fafb%d/messages/@original", i);
+        send_unawaited(&x, p2, "{\"content\":\"burst\"}");
+    }
+    settled(&x, 11 + 10 + 10);
+    for (int i = 0; i < 10; i++) {
+        assert_true(fake_rest_interaction_state(x.fake, 1100 + (uint64_t)i, &is));
+        assert_int_equal(is.edits, 1);
+        free(is.original_json);
+    }
+
+    /* failures of unawaited requests: retried as before */
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/faf/", FAKE_REST_FAULT_503, 0, 1);
+    send_unawaited(&x, path, "{\"content\":\"after a 503\"}");
+    settled(&x, 32);
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/faf/", FAKE_REST_FAULT_TRUNCATE, 0, 1);
+    send_unawaited(&x, path, "{\"content\":\"after a cut\"}");
+    settled(&x, 33);
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/faf/", FAKE_REST_FAULT_DELAY, 900, 1);
+    send_unawaited(&x, path, "{\"content\":\"after a timeout\"}");
+    settled(&x, 34);
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
+    assert_int_equal(st.completed, 34);
+    assert_int_equal(st.failed, 0);
+    assert_true(st.retries >= 3);
+    assert_int_equal(
+        fake_rest_count(x.fake, &(fake_rest_filter){.path_prefix = "/webhooks/4242/faf/"}),
+        10 + 2 + 2 + 2);
+    assert_true(fake_rest_interaction_state(x.fake, 1001, &is));
+    assert_non_null(strstr(is.original_json, "after a timeout"));
+    free(is.original_json);
+    fx_stop(&x);
+}
+
+/* An awaited write queued behind an unawaited write to the same message (which takes 300 ms to
+ * be answered) is sent once that answer is in, in order, and answered; and a stop with
+ * unawaited writes in flight finishes them. */
+static void test_awaited_write_behind_an_unawaited_one(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    deferred(&x, 1201, "lzord", 1);
+    const char *path = "/webhooks/4242/lzord/messages/@original";
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/lzord", FAKE_REST_FAULT_DELAY, 300, 1);
+    send_unawaited(&x, path, "{\"content\":\"progress\"}");
+    fake_rest_wait(x.fake, &(fake_rest_filter){.method = "PATCH"}, 1, 2000);
+    rest_res_msg *r = send_and_wait(&x, REST_PATCH, path, "{\"content\":\"result\"}", 2);
+    assert_int_equal(r->status, 200);
+    char *orig = original_of(&x, 1201);
+    assert_non_null(strstr(orig, "result"));
+    free(orig);
+    fake_rest_request *reqs = NULL;
+    size_t n = fake_rest_collect(x.fake, &(fake_rest_filter){.method = "PATCH"}, &reqs);
+    assert_int_equal(n, 2);
+    assert_non_null(strstr((const char *)reqs[0].body, "progress"));
+    assert_non_null(strstr((const char *)reqs[1].body, "result"));
+    fake_rest_requests_free(reqs, n);
+
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/lzord", FAKE_REST_FAULT_DELAY, 300, 3);
+    for (int i = 0; i < 3; i++)
+        send_unawaited(&x, path, "{\"content\":\"last\"}");
+    fake_rest_wait(x.fake, &(fake_rest_filter){.method = "PATCH"}, 3, 2000);
+    rt_system_stop(x.sys);
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
+    assert_int_equal(st.completed, 1 + 2 + 3);
+    assert_int_equal(st.in_flight, 0);
+    fx_stop(&x);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -984,6 +1108,8 @@ int main(void)
         cmocka_unit_test(test_answer_cut_mid_body_is_retried),
         cmocka_unit_test(test_buckets_hold_with_many_in_flight),
         cmocka_unit_test(test_waves_over_reused_descriptors),
+        cmocka_unit_test(test_unawaited_answers_are_settled),
+        cmocka_unit_test(test_awaited_write_behind_an_unawaited_one),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
