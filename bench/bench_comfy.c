@@ -113,6 +113,7 @@ static comfy_start_msg *job_msg(const cjob_catalog *cat, uint64_t id, const char
                                 uint64_t user)
 {
     comfy_job_msg *m = comfy_job_msg_new(COMFY_KIND_IMAGE, APP, id, token);
+    m->decl = decl_set_find(cat->decls, "comfy");
     comfy_job_set_prompt(m, "a lighthouse at dusk, volumetric light");
     m->origin.user_id = user;
     m->origin.attachment_size_limit = 10u << 20;

@@ -3,7 +3,9 @@
 #   cmake --install build/release                 # GNU layout under CMAKE_INSTALL_PREFIX
 #   ./scripts/package.sh                          # build/package/fluxbot_<version>_<arch>.deb
 #
-# bin/fluxbot; share/fluxbot/{workflows,config}; SYSCONFDIR/fluxbot/{fluxbot.json,fluxbot.env};
+# bin/fluxbot; share/fluxbot/{workflows,config} (workflows: the API-format exports, their
+# mappings and the command declarations, NAME.cmd.json, one per generation command);
+# SYSCONFDIR/fluxbot/{fluxbot.json,fluxbot.env};
 # the systemd unit; man1/fluxbot.1.gz and the bash completion, both generated at build time by
 # the binary from its key table (so they cannot drift from --help); README and docs in DOCDIR.
 include(GNUInstallDirs)
@@ -75,6 +77,8 @@ configure_file(contrib/fluxbot.json.in "${_gen}/fluxbot.json" @ONLY)
 configure_file(contrib/fluxbot.env.in "${_gen}/fluxbot.env" @ONLY)
 
 install(TARGETS fluxbot RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+# Every file of workflows/ (the *.cmd.json declarations included: without them the bot has no
+# generation command) and config/.
 install(DIRECTORY workflows config DESTINATION "${FLUXBOT_DATADIR}")
 install(FILES "${_gen}/fluxbot.1.gz" DESTINATION "${CMAKE_INSTALL_MANDIR}/man1")
 install(FILES "${_gen}/fluxbot.bash-completion"

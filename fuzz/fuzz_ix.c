@@ -37,7 +37,7 @@
 
 static ratios_set ratios;
 static loras_set loras;
-static wf_set workflows;
+static decl_set decls;
 static cjob_catalog cat;
 static gw_roles *roles;
 
@@ -49,13 +49,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char err[512];
     if (ratios_load_file(&ratios, FLUXBOT_SOURCE_DIR "/config/ratios.json", err, sizeof err) ||
         loras_load_file(&loras, FLUXBOT_SOURCE_DIR "/config/loras.json", err, sizeof err) ||
-        wf_set_load(&workflows, FLUXBOT_SOURCE_DIR "/workflows", err, sizeof err)) {
+        decl_set_load(&decls, FLUXBOT_SOURCE_DIR "/workflows", err, sizeof err)) {
         fprintf(stderr, "fuzz_ix: catalogue: %s\n", err);
         abort();
     }
     cat.ratios = &ratios;
     cat.loras = &loras;
-    cat.workflows = &workflows;
+    cat.decls = &decls;
     roles = gw_roles_new();
     /* A guild whose "Bot Manager" role the member may hold. */
     const char *gc = "{\"id\":\"700000000000000001\",\"roles\":[{\"id\":\"600000000000000001\","
@@ -135,10 +135,10 @@ static void check_user_error(const char *err)
     free(body);
 }
 
-static void generate(const ix_interaction *ix, comfy_kind kind, uint64_t seed)
+static void generate(const ix_interaction *ix, const decl_command *d, uint64_t seed)
 {
     char err[512] = "";
-    comfy_job_msg *m = rcmd_job(ix, kind, &cat, 1700000000000ULL, err, sizeof err);
+    comfy_job_msg *m = rcmd_job(ix, d, &cat, 1700000000000ULL, err, sizeof err);
     if (!m) {
         check_user_error(err);
         return;
@@ -153,9 +153,12 @@ static void generate(const ix_interaction *ix, comfy_kind kind, uint64_t seed)
     const char *uploaded[COMFY_MAX_IMAGES] = {"fluxbot_42_1.png", "fluxbot_42_2.png"};
     wf_values v;
     cjob_values(job, uploaded, "fluxbot_42", &v);
-    const wf_workflow *wf = workflows.kinds[job->workflow];
-    FZ_ASSERT(wf != NULL, "job for a workflow that is not loaded", NULL);
-    cJSON *graph = wf_patch(wf, &v, err, sizeof err);
+    FZ_ASSERT(job->decl == d && d->wf != NULL, "job without its declaration", NULL);
+    cJSON *graph = wf_patch(d->wf, &v, err, sizeof err);
+    if (graph && decl_apply_patches(d, graph, job->patches, job->npatches, err, sizeof err)) {
+        cJSON_Delete(graph);
+        graph = NULL;
+    }
     if (graph) {
         char *body =
             cproto_prompt_body(graph, "fuzz-client", "00000000-0000-4000-8000-000000000000");
@@ -225,16 +228,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t seed = 0;
     for (size_t i = 0; i < size && i < 8; i++)
         seed = seed << 8 | data[i];
-    comfy_kind kind;
+    const decl_command *d = ix->command_name ? rcmd_decl_of(&cat, ix->command_name) : NULL;
     if (ix->type == IX_AUTOCOMPLETE) {
         char *body = rcmd_autocomplete_json(ix, &cat);
         cJSON *j = fz_json(body, "autocomplete answer");
         fz_check_callback(j, false, "autocomplete answer");
         cJSON_Delete(j);
         free(body);
-    } else if (ix->type == IX_COMMAND && ix->command_name &&
-               rcmd_kind_of(ix->command_name, &kind)) {
-        generate(ix, kind, seed);
+    } else if (ix->type == IX_COMMAND && d) {
+        generate(ix, d, seed);
     } else if (ix->type == IX_COMPONENT && ix->custom_id) {
         cres_action act;
         uint64_t job_id, owner;

@@ -12,7 +12,26 @@
 
 #include <cjson/cJSON.h>
 
+#include "comfy/decl.h"
 #include "discord/cmd.h"
+
+/* The bulk PUT body as the bot sends it: the shipped declarations (workflows/) and the table. */
+static char *table_json_dms(const char *const *labels, unsigned n, cmd_dms_fn dms, void *ctx,
+                            char *err, size_t errlen)
+{
+    decl_set set;
+    if (decl_set_load(&set, FLUXBOT_SOURCE_DIR "/workflows", err, errlen) != 0) return NULL;
+    const cmd_def *defs[DECL_MAX_COMMANDS];
+    unsigned nd = decl_set_defs(&set, defs, DECL_MAX_COMMANDS);
+    char *s = cmd_table_json_all(defs, nd, labels, n, dms, ctx, err, errlen);
+    decl_set_free(&set);
+    return s;
+}
+
+static char *table_json(const char *const *labels, unsigned n, char *err, size_t errlen)
+{
+    return table_json_dms(labels, n, NULL, NULL, err, errlen);
+}
 
 static const char *LABELS[] = {"1024x1024 (1:1)",  "1152x896 (9:7)", "896x1152 (7:9)",
                                "1216x832 (19:13)", "1344x768 (7:4)", "1536x640 (12:5)"};
@@ -39,15 +58,15 @@ static void test_table_json(void **state)
 {
     (void)state;
     char err[200] = "";
-    char *s = cmd_table_json(LABELS, 6, err, sizeof err);
+    char *s = table_json(LABELS, 6, err, sizeof err);
     if (!s) fail_msg("%s", err);
     assert_int_equal(cmd_validate_json(s, strlen(s), err, sizeof err), 0);
     cJSON *arr = cJSON_Parse(s);
-    assert_int_equal(cJSON_GetArraySize(arr), 13);
-    const char *names[] = {"comfy",  "redux",       "pulid",   "video", "queue",
-                           "stats",  "reset_stats", "filter",  "ban",   "unban",
-                           "banned", "warnings",    "lorainfo"};
-    for (int i = 0; i < 13; i++) {
+    assert_int_equal(cJSON_GetArraySize(arr), 14);
+    const char *names[] = {"comfy",  "redux",    "pulid",    "reduxprompt", "video",
+                           "queue",  "stats",    "filter",   "ban",         "unban",
+                           "banned", "warnings", "lorainfo", "reset_stats"};
+    for (int i = 0; i < 14; i++) {
         cJSON *c = find_cmd(arr, names[i]);
         assert_non_null(c);
         assert_int_equal((int)cJSON_GetObjectItem(c, "type")->valuedouble, 1);
@@ -56,9 +75,10 @@ static void test_table_json(void **state)
     }
 
     cJSON *comfy = find_cmd(arr, "comfy");
-    const char *order[] = {"prompt",         "resolution",    "upscale_factor", "seed",
-                           "lora",           "lora2",         "lora3",          "lora_strength",
-                           "lora2_strength", "lora3_strength"};
+    const char *order[] = {"prompt",         "resolution",     "upscale_factor", "seed",
+                           "lora",           "lora2",          "lora3",          "lora_strength",
+                           "lora2_strength", "lora3_strength", "steps",          "cfg",
+                           "model",          "batch_size"};
     int i = 0;
     cJSON *o;
     cJSON_ArrayForEach(o, cJSON_GetObjectItem(comfy, "options"))
@@ -107,9 +127,11 @@ static void test_table_json(void **state)
     free(s);
 
     /* The table matches its lookup helpers. */
-    const cmd_def *d = cmd_find(CMD_COMFY);
+    const cmd_def *d = cmd_find(CMD_STATS);
     assert_non_null(d);
-    assert_non_null(cmd_find_option(d, "seed"));
+    assert_non_null(cmd_find_option(d, "days"));
+    /* The generation commands are declarations (comfy/decl.h), not table entries. */
+    assert_null(cmd_find("comfy"));
     assert_null(cmd_find("nope"));
 }
 
@@ -125,7 +147,7 @@ static void test_resolution_autocomplete_fallback(void **state)
     char err[200];
     assert_true(cmd_resolution_autocomplete(30));
     assert_false(cmd_resolution_autocomplete(25));
-    char *s = cmd_table_json(labels, 30, err, sizeof err);
+    char *s = table_json(labels, 30, err, sizeof err);
     assert_non_null(s);
     cJSON *arr = cJSON_Parse(s);
     cJSON *res = find_opt(find_cmd(arr, "comfy"), "resolution");
@@ -133,14 +155,14 @@ static void test_resolution_autocomplete_fallback(void **state)
     assert_null(cJSON_GetObjectItem(res, "choices"));
     cJSON_Delete(arr);
     free(s);
-    s = cmd_table_json(labels, 25, err, sizeof err);
+    s = table_json(labels, 25, err, sizeof err);
     assert_non_null(s);
     free(s);
 
     const char *bad[] = {"ok", ""};
-    assert_null(cmd_table_json(bad, 2, err, sizeof err));
+    assert_null(table_json(bad, 2, err, sizeof err));
     const char *dup[] = {"a", "a"};
-    assert_null(cmd_table_json(dup, 2, err, sizeof err));
+    assert_null(table_json(dup, 2, err, sizeof err));
     assert_non_null(strstr(err, "twice"));
 }
 
@@ -265,7 +287,7 @@ static void test_moderation_commands_and_contexts(void **state)
 {
     (void)state;
     char err[200] = "";
-    char *s = cmd_table_json_dms(LABELS, 6, dms_for_queue_and_warnings, NULL, err, sizeof err);
+    char *s = table_json_dms(LABELS, 6, dms_for_queue_and_warnings, NULL, err, sizeof err);
     if (!s) fail_msg("%s", err);
     cJSON *arr = cJSON_Parse(s);
     cJSON *filter = find_cmd(arr, "filter");

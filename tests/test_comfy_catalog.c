@@ -155,20 +155,23 @@ static void test_loras_invalid_and_legacy(void **state)
 typedef struct catalog {
     ratios_set r;
     loras_set l;
-    wf_set w;
+    decl_set d;
     cjob_catalog c;
 } catalog;
+
+static const decl_set *g_decls; /* msg_init's: the shipped declarations */
 
 static int cat_setup(void **state)
 {
     catalog *c = calloc(1, sizeof *c);
     if (ratios_load_file(&c->r, FLUXBOT_SOURCE_DIR "/config/ratios.json", err, sizeof err) ||
         loras_load_file(&c->l, FLUXBOT_SOURCE_DIR "/config/loras.json", err, sizeof err) ||
-        wf_set_load(&c->w, FLUXBOT_SOURCE_DIR "/workflows", err, sizeof err))
+        decl_set_load(&c->d, FLUXBOT_SOURCE_DIR "/workflows", err, sizeof err))
         return -1;
     c->c.ratios = &c->r;
     c->c.loras = &c->l;
-    c->c.workflows = &c->w;
+    c->c.decls = &c->d;
+    g_decls = &c->d;
     c->c.max_attachment_bytes = 8u << 20;
     *state = c;
     return 0;
@@ -178,15 +181,18 @@ static int cat_teardown(void **state)
 {
     catalog *c = *state;
     loras_free(&c->l);
-    wf_set_free(&c->w);
+    decl_set_free(&c->d);
     free(c);
     return 0;
 }
 
+/* A message of the shipped declaration that used to be kind k (/comfy, /redux, ...). */
 static void msg_init(comfy_job_msg *m, comfy_kind k)
 {
     memset(m, 0, sizeof *m);
     m->kind = k;
+    m->decl = decl_set_find(g_decls, comfy_kind_name(k));
+    assert_non_null(m->decl);
     m->reply.token = "tok";
     m->upscale_factor = 1;
 }
@@ -280,7 +286,7 @@ static void test_job_built(void **state)
     assert_string_equal(list, "Anime Style (0.50), Watercolor (0.50)");
     wf_values v;
     cjob_values(j, NULL, "fb", &v);
-    cJSON *g = wf_patch(c->w.kinds[WF_IMAGE], &v, err, sizeof err);
+    cJSON *g = wf_patch(decl_set_find(&c->d, "comfy")->wf, &v, err, sizeof err);
     assert_non_null(g);
     char *t = cJSON_PrintUnformatted(g);
     assert_non_null(strstr(t, "\"lora_name\":\"flux_anime_style.safetensors\""));
@@ -293,7 +299,8 @@ static void test_job_built(void **state)
     assert_int_equal(re->source_job_id, 7);
     assert_string_equal(re->reply.token, "t2");
     assert_int_equal(re->origin.user_id, 42);
-    cjob *up = cjob_new_upscale(j, 9, 2, "http://127.0.0.1/x.png", &r, NULL);
+    cjob *up =
+        cjob_new_upscale(j, decl_set_button(&c->d), 9, 2, "http://127.0.0.1/x.png", &r, NULL);
     assert_int_equal(up->kind, COMFY_KIND_UPSCALE);
     /* The label and its size stay the source's; the factor adds up: the source was x2. */
     assert_string_equal(up->resolution, j->resolution);
@@ -304,7 +311,8 @@ static void test_job_built(void **state)
     assert_int_equal(ow, 3072);
     assert_int_equal(oh, 5376);
     /* ...and an Upscale of that result is x8 of the label. */
-    cjob *up2 = cjob_new_upscale(up, 10, 2, "http://127.0.0.1/y.png", &r, NULL);
+    cjob *up2 =
+        cjob_new_upscale(up, decl_set_button(&c->d), 10, 2, "http://127.0.0.1/y.png", &r, NULL);
     assert_int_equal(cjob_total_upscale(up2), 8);
     cjob_free(up2);
     /* The stored form of a job (the results table) comes back the same, and junk is refused. */
@@ -356,6 +364,41 @@ static void test_job_built(void **state)
     cjob_free(vid);
 }
 
+/* What the content filter checks again when a result is run anew: every text typed, and only
+ * those (numbers and empty values are not texts). */
+static void test_user_texts(void **state)
+{
+    (void)state;
+    cjob *j = calloc(1, sizeof *j);
+    assert_non_null(j);
+    j->user_prompt = strdup("a cat");
+    j->negative_prompt = strdup("blurry");
+    j->npatches = 4;
+    static const char *const names[4] = {"style", "steps", "empty", "negative_prompt"};
+    for (int i = 0; i < 4; i++)
+        snprintf(j->patches[i].option, sizeof j->patches[i].option, "%s", names[i]);
+    j->patches[0].is_str = true;
+    j->patches[0].str = strdup("noir");
+    j->patches[1].num = 20;
+    j->patches[2].is_str = true;
+    j->patches[2].str = strdup("");
+    j->patches[3].is_str = true;
+    j->patches[3].str = strdup("people");
+    const char *t[CJOB_TEXTS_MAX];
+    assert_int_equal(cjob_user_texts(j, t), 4);
+    assert_string_equal(t[0], "a cat");
+    assert_string_equal(t[1], "blurry");
+    assert_string_equal(t[2], "noir");
+    assert_string_equal(t[3], "people");
+    free(j->negative_prompt);
+    j->negative_prompt = NULL;
+    assert_int_equal(cjob_user_texts(j, t), 3);
+    comfy_patches_free(j->patches, j->npatches);
+    j->npatches = 0;
+    assert_int_equal(cjob_user_texts(j, t), 1);
+    cjob_free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_loras_invalid_and_legacy),
         cmocka_unit_test_setup_teardown(test_job_bad_options, cat_setup, cat_teardown),
         cmocka_unit_test_setup_teardown(test_job_built, cat_setup, cat_teardown),
+        cmocka_unit_test(test_user_texts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

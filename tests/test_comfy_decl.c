@@ -43,8 +43,8 @@ static void test_shipped_declarations_load(void **state)
     assert_false(decl_set_find(&set, "comfy")->button);
 
     const decl_command *c = decl_set_find(&set, "comfy");
-    assert_int_equal(c->noptions, 10);
-    assert_int_equal(c->options[8].param, DECL_P_LORA_STRENGTH);
+    assert_int_equal(c->noptions, 14);
+    assert_int_equal(c->options[7].param, DECL_P_LORA_STRENGTH);
     assert_int_equal(c->options[0].param, DECL_P_MAPPED);
     assert_int_equal(c->options[0].wf_param, WF_P_PROMPT);
     assert_int_equal(c->options[1].param, DECL_P_RESOLUTION);
@@ -55,26 +55,145 @@ static void test_shipped_declarations_load(void **state)
     const decl_command *pu = decl_set_find(&set, "pulid");
     assert_int_equal(pu->options[1].wf_param, WF_P_IMAGE1);
     assert_int_equal(pu->options[3].wf_param, WF_P_STRENGTH1);
+    /* The common options: steps, cfg and the model on every Flux command; the video's length,
+     * frame rate and negative prompt reach its latent, CreateVideo and negative encoder. */
+    for (unsigned i = 0; i < set.count; i++) {
+        if (set.cmds[i]->button) continue;
+        const decl_option *st = decl_find_option(set.cmds[i], "steps");
+        const decl_option *m = decl_find_option(set.cmds[i], "model");
+        assert_non_null(st);
+        assert_non_null(decl_find_option(set.cmds[i], "cfg"));
+        assert_non_null(m);
+        assert_int_equal(m->source, DECL_SRC_OBJECT_INFO);
+        assert_string_equal(m->source_arg, "unet");
+    }
+    const decl_command *v = decl_set_find(&set, "video");
+    assert_string_equal(v->options[decl_find_option(v, "length") - v->options].targets[0].input,
+                        "length");
+    assert_string_equal(decl_find_option(v, "fps")->targets[0].node, "49");
+    assert_string_equal(decl_find_option(v, "negative_prompt")->targets[0].node, "7");
     decl_set_free(&set);
 }
 
-/* The declarations of /comfy, /redux, /pulid and /video produce byte for byte the registration
- * object of the built-in table, with resolution choices and with resolution autocomplete. */
+/* The options of /comfy, /redux, /pulid and /video as the bot's built-in table had them before
+ * they became declarations: users keep every option they had, as it was. */
+static const cmd_int_choice upscale_choices[] = {
+    {"1x (no upscale)", 1},
+    {"2x", 2},
+    {"3x", 3},
+    {"4x", 4},
+};
+
+#define OLD_PROMPT(desc)                                                                           \
+    {                                                                                              \
+        .type = CMD_OPT_STRING, .name = "prompt", .description = desc, .required = true,           \
+        .min_length = 1, .max_length = CMD_PROMPT_MAX                                              \
+    }
+#define OLD_RESOLUTION                                                                             \
+    {                                                                                              \
+        .type = CMD_OPT_STRING, .name = "resolution",                                              \
+        .description = "Image size and aspect ratio", .required = true, .resolution = true         \
+    }
+#define OLD_UPSCALE                                                                                \
+    {                                                                                              \
+        .type = CMD_OPT_INTEGER, .name = "upscale_factor",                                         \
+        .description = "Upscale the result (default 1x)", .choices = upscale_choices,              \
+        .nchoices = 4                                                                              \
+    }
+#define OLD_STRENGTH(nm, desc)                                                                     \
+    {                                                                                              \
+        .type = CMD_OPT_NUMBER, .name = nm, .description = desc, .has_min = true, .min = 0.1,      \
+        .has_max = true, .max = 1.0                                                                \
+    }
+#define OLD_LORA(nm, desc)                                                                         \
+    {                                                                                              \
+        .type = CMD_OPT_STRING, .name = nm, .description = desc, .autocomplete = true,             \
+        .max_length = 100                                                                          \
+    }
+
+static const cmd_option_def comfy_opts[] = {
+    OLD_PROMPT("What to draw"),
+    OLD_RESOLUTION,
+    OLD_UPSCALE,
+    {.type = CMD_OPT_INTEGER,
+     .name = "seed",
+     .description = "Seed for a reproducible image",
+     .has_min = true,
+     .min = 0,
+     .has_max = true,
+     .max = 9007199254740991.0},
+    OLD_LORA("lora", "A LoRA style to apply"),
+    OLD_LORA("lora2", "A second LoRA"),
+    OLD_LORA("lora3", "A third LoRA"),
+};
+
+static const cmd_option_def redux_opts[] = {
+    {.type = CMD_OPT_ATTACHMENT,
+     .name = "image1",
+     .description = "First reference image",
+     .required = true},
+    {.type = CMD_OPT_ATTACHMENT,
+     .name = "image2",
+     .description = "Second reference image",
+     .required = true},
+    OLD_RESOLUTION,
+    OLD_STRENGTH("strength1", "Influence of the first image, 0.1-1.0 (default 1.0)"),
+    OLD_STRENGTH("strength2", "Influence of the second image, 0.1-1.0 (default 0.5)"),
+};
+
+static const cmd_option_def pulid_opts[] = {
+    OLD_PROMPT("What to draw"),
+    {.type = CMD_OPT_ATTACHMENT,
+     .name = "image",
+     .description = "Reference photo of a face",
+     .required = true},
+    OLD_RESOLUTION,
+    OLD_STRENGTH("strength", "Likeness strength, 0.1-1.0 (default 0.5)"),
+    OLD_UPSCALE,
+};
+
+static const cmd_option_def video_opts[] = {
+    OLD_PROMPT("What should happen in the video"),
+};
+
+#undef OLD_PROMPT
+#undef OLD_RESOLUTION
+#undef OLD_UPSCALE
+#undef OLD_STRENGTH
+#undef OLD_LORA
+
+static const cmd_def old_table[] = {
+    {"comfy", "Generate an image from a text prompt with Flux", comfy_opts, 7},
+    {"redux", "Blend two reference images into a new image", redux_opts, 5},
+    {"pulid", "Generate an image of the person in a reference photo", pulid_opts, 5},
+    {"video", "Generate a short video from a text prompt", video_opts, 1},
+};
+
+/* The shipped declarations of the former built-ins register what the built-in table did, byte
+ * for byte (the same name, description, and first options; options added since come after),
+ * with resolution choices and with resolution autocomplete. */
 static void test_shipped_match_builtin_table(void **state)
 {
     (void)state;
     decl_set set;
     assert_int_equal(decl_set_load(&set, WFDIR, err, sizeof err), 0);
-    static const char *const builtin[] = {CMD_COMFY, CMD_REDUX, CMD_PULID, CMD_VIDEO};
     for (unsigned i = 0; i < 4; i++) {
-        const decl_command *d = decl_set_find(&set, builtin[i]);
+        const decl_command *d = decl_set_find(&set, old_table[i].name);
         assert_non_null(d);
+        assert_true(d->noptions >= old_table[i].noptions);
         for (unsigned nl = 0; nl <= 3; nl += 3) {
-            char *want = cmd_def_json(cmd_find(builtin[i]), labels, nl);
-            char *got = cmd_def_json(&d->cmd, labels, nl);
+            char *want = cmd_def_json(&old_table[i], labels, nl);
+            char *full = cmd_def_json(&d->cmd, labels, nl);
+            cJSON *o = cJSON_Parse(full);
+            cJSON *opts = cJSON_GetObjectItem(o, "options");
+            while (cJSON_GetArraySize(opts) > (int)old_table[i].noptions)
+                cJSON_DeleteItemFromArray(opts, cJSON_GetArraySize(opts) - 1);
+            char *got = cJSON_PrintUnformatted(o);
+            cJSON_Delete(o);
             if (strcmp(want, got) != 0) fprintf(stderr, "want %s\ngot  %s\n", want, got);
             assert_string_equal(got, want);
             free(want);
+            free(full);
             free(got);
         }
     }
@@ -469,24 +588,6 @@ static void test_set_duplicate_name(void **state)
     decl_set_free(&set);
 }
 
-/* The example of docs/comfy.md loads as written: its mapping and declaration are read from the
- * document itself, beside an SDXL export with the nodes the text describes. */
-static const char *sdxl =
-    "{\"3\":{\"class_type\":\"KSampler\",\"inputs\":{\"seed\":1,\"steps\":25,\"cfg\":7,"
-    "\"sampler_name\":\"euler\",\"scheduler\":\"normal\",\"denoise\":1,\"model\":[\"4\",0],"
-    "\"positive\":[\"6\",0],\"negative\":[\"7\",0],\"latent_image\":[\"5\",0]}},"
-    "\"4\":{\"class_type\":\"CheckpointLoaderSimple\",\"inputs\":{\"ckpt_name\":"
-    "\"sd_xl_base_1.0.safetensors\"}},"
-    "\"5\":{\"class_type\":\"EmptyLatentImage\",\"inputs\":{\"width\":1024,\"height\":1024,"
-    "\"batch_size\":1}},"
-    "\"6\":{\"class_type\":\"CLIPTextEncode\",\"_meta\":{\"title\":\"Positive\"},"
-    "\"inputs\":{\"text\":\"\",\"clip\":[\"4\",1]}},"
-    "\"7\":{\"class_type\":\"CLIPTextEncode\",\"_meta\":{\"title\":\"Negative\"},"
-    "\"inputs\":{\"text\":\"\",\"clip\":[\"4\",1]}},"
-    "\"8\":{\"class_type\":\"VAEDecode\",\"inputs\":{\"samples\":[\"3\",0],\"vae\":[\"4\",2]}},"
-    "\"9\":{\"class_type\":\"SaveImage\",\"inputs\":{\"filename_prefix\":\"sdxl\","
-    "\"images\":[\"8\",0]}}}";
-
 /* The ```json block of text that starts with prefix, malloc'd. */
 static char *doc_block(const char *text, const char *prefix)
 {
@@ -502,6 +603,8 @@ static char *doc_block(const char *text, const char *prefix)
     return NULL;
 }
 
+/* The example of docs/comfy.md loads as written: the export, its mapping and the declaration
+ * are read from the document itself. */
 static void test_docs_example_loads(void **state)
 {
     (void)state;
@@ -511,9 +614,10 @@ static void test_docs_example_loads(void **state)
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);
     text[n] = '\0';
+    char *g = doc_block(text, "{\"3\": {\"class_type\": \"KSampler\"");
     char *m = doc_block(text, "{\"workflow\": \"sdxl.json\"");
     char *d = doc_block(text, "{\"name\": \"sdxl\"");
-    write_file("sdxl.json", sdxl);
+    write_file("sdxl.json", g);
     write_file("sdxl.map.json", m);
     write_file("sdxl.cmd.json", d);
     char path[256];
@@ -521,10 +625,14 @@ static void test_docs_example_loads(void **state)
     decl_command *c = decl_load(path, err, sizeof err);
     if (!c) fprintf(stderr, "%s\n", err);
     assert_non_null(c);
-    assert_int_equal(c->noptions, 8);
-    assert_string_equal(c->options[2].targets[0].node, "7"); /* negative */
+    assert_int_equal(c->noptions, 9);
+    /* the negative prompt the Options dialog offers (router/opts_state.h) */
+    assert_string_equal(c->options[2].name, "negative_prompt");
+    assert_string_equal(c->options[2].targets[0].node, "7");
     assert_string_equal(c->options[6].source_arg, "checkpoint");
+    assert_string_equal(c->options[7].targets[0].node, "5"); /* batch size */
     decl_free(c);
+    free(g);
     free(m);
     free(d);
     static const char *const files[] = {"sdxl.json", "sdxl.map.json", "sdxl.cmd.json"};

@@ -179,11 +179,14 @@ static void test_headers_and_registration(void **state)
     const char *labels[] = {"1024x1024", "1344x768"};
     uint64_t guilds[] = {77, 78};
     char err[128];
-    assert_int_equal(discord_rest_register_commands(x.rest, APP, NULL, 0, labels, 2, x.col_actor,
-                                                    10, err, sizeof err),
+    /* A declared command (comfy/decl.h) goes in the same bulk PUT as the table's. */
+    static const cmd_def comfy = {"comfy", "Generate an image", NULL, 0};
+    const cmd_def *declared[] = {&comfy};
+    assert_int_equal(discord_rest_register_commands(x.rest, APP, NULL, 0, declared, 1, labels, 2,
+                                                    x.col_actor, 10, err, sizeof err),
                      1);
-    assert_int_equal(discord_rest_register_commands(x.rest, APP, guilds, 2, labels, 2, x.col_actor,
-                                                    20, err, sizeof err),
+    assert_int_equal(discord_rest_register_commands(x.rest, APP, guilds, 2, declared, 1, labels, 2,
+                                                    x.col_actor, 20, err, sizeof err),
                      2);
     assert_int_equal(col_wait(&x.col, 3, 10000), 3);
     assert_int_equal(col_get(&x.col, 10)->status, 200);

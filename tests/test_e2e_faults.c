@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_e2e_util.h"
+#include "e2e_util.h"
 #include "metrics_check.h"
 
 static bool comfy_busy(const fake_comfy_stats *s, void *arg)
@@ -120,7 +120,7 @@ static void test_faults_during_steady_load(void **state)
                 metrics_check_value(m, "fluxbot_job_run_seconds_sum") * 0.99);
     assert_float_equal(
         metrics_check_value(
-            m, "fluxbot_router_interactions_total{command=\"comfy\",outcome=\"invalid\"}"),
+            m, "fluxbot_router_interactions_total{command=\"generate\",outcome=\"invalid\"}"),
         refusals, 0);
     assert_true(
         metrics_check_value(m, "fluxbot_actor_messages_processed_total{actor=\"router\"}") >= w.n);

@@ -214,6 +214,10 @@ static void installed_package_works(void **state)
     assert_string_equal(v, "fluxbot");
     free(unit);
     assert_exists(root, "/usr/share/fluxbot/workflows/flux_txt2img.map.json", false);
+    /* the command declarations: every generation command is one */
+    assert_exists(root, "/usr/share/fluxbot/workflows/comfy.cmd.json", false);
+    assert_exists(root, "/usr/share/fluxbot/workflows/reduxprompt.cmd.json", false);
+    assert_exists(root, "/usr/share/fluxbot/workflows/upscale.cmd.json", false);
     assert_exists(root, "/usr/share/fluxbot/config/ratios.json", false);
     assert_exists(root, "/usr/share/man/man1/fluxbot.1.gz", false);
     assert_exists(root, "/usr/share/bash-completion/completions/fluxbot", false);

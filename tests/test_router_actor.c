@@ -357,7 +357,7 @@ static void job_is_forwarded_only_after_the_defer_is_accepted(void **state)
     assert_int_equal(ev->guild_id, TRX_GUILD);
     assert_int_equal(ev->channel_id, TRX_CHANNEL);
     assert_true(ev->duration_ms >= 100); /* received → answered, and we held the answer */
-    wait_outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_OK, 1);
+    wait_outcome(x, ROUTER_CMD_GENERATE, ROUTER_OUT_OK, 1);
     fx_stop(x);
 }
 
@@ -370,7 +370,7 @@ static void failed_defer_drops_the_work(void **state)
     const an_event *ev = row(x, 0);
     assert_string_equal(ev->command, "comfy");
     assert_false(ev->success);
-    wait_outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_ACK_FAILED, 1);
+    wait_outcome(x, ROUTER_CMD_GENERATE, ROUTER_OUT_ACK_FAILED, 1);
     settle();
     assert_int_equal(stand_count(&x->runner, MSG_COMFY_START), 0);
     fx_stop(x);
@@ -403,7 +403,7 @@ static void bad_options_get_an_immediate_ephemeral_error(void **state)
 
     assert_false(row(x, 0)->success);
     assert_false(row(x, 1)->success);
-    wait_outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_INVALID, 2);
+    wait_outcome(x, ROUTER_CMD_GENERATE, ROUTER_OUT_INVALID, 2);
     assert_int_equal(stand_count(&x->runner, MSG_COMFY_START), 0);
     fx_stop(x);
 }
@@ -788,7 +788,7 @@ static void wrongly_typed_option_is_refused(void **state)
     cJSON_Delete(cb);
     assert_false(row(x, 0)->success);
     assert_string_equal(row(x, 0)->command, "comfy");
-    wait_outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_INVALID, 1);
+    wait_outcome(x, ROUTER_CMD_GENERATE, ROUTER_OUT_INVALID, 1);
     settle();
     assert_int_equal(stand_count(&x->runner, MSG_COMFY_START), 0);
     fx_stop(x);
@@ -806,7 +806,7 @@ static void unanswered_callbacks_time_out_and_late_answers_are_ignored(void **st
     fx *x = fx_start(quick_timeout);
     stand_set_status(&x->rest, 0);
     fx_command(x, "comfy", comfy_opts, NULL, NULL);
-    wait_outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_TIMEOUT, 1);
+    wait_outcome(x, ROUTER_CMD_GENERATE, ROUTER_OUT_TIMEOUT, 1);
     assert_false(row(x, 0)->success);
     stand_answer_all(&x->rest, 204); /* too late */
     settle();
@@ -831,7 +831,7 @@ static void a_full_pending_table_answers_busy(void **state)
     for (int i = 0; i < 3; i++)
         fx_command(x, "comfy", comfy_opts, NULL, NULL);
     assert_int_equal(stand_wait(&x->rest, MSG_REST_REQ, 3, 3000), 3);
-    wait_outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_DROPPED, 1);
+    wait_outcome(x, ROUTER_CMD_GENERATE, ROUTER_OUT_DROPPED, 1);
     /* The busy answer is a final ephemeral message, not a defer, sent without a reply. */
     int busy = 0;
     for (size_t i = 0; i < 3; i++) {
@@ -877,7 +877,7 @@ static void stop_waits_for_pending_callbacks(void **state)
     rt_system_stop(x->sys);
     pthread_join(th, NULL);
     assert_int_equal(stand_count(&x->runner, MSG_COMFY_START), 1);
-    assert_int_equal(outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_OK), 1);
+    assert_int_equal(outcome(x, ROUTER_CMD_GENERATE, ROUTER_OUT_OK), 1);
     fx_stop(x);
 }
 
@@ -933,7 +933,7 @@ static void burst_from_two_senders_is_answered_exactly_once(void **state)
         assert_false(seen[set][k]);
         seen[set][k] = true;
     }
-    assert_int_equal(outcome(x, ROUTER_CMD_COMFY, ROUTER_OUT_OK), 300);
+    assert_int_equal(outcome(x, ROUTER_CMD_GENERATE, ROUTER_OUT_OK), 300);
     fx_stop(x);
 }
 

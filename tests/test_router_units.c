@@ -155,10 +155,10 @@ static void pending_is_safe_across_threads(void **state)
 static comfy_job_msg *job_ok(const char *name, const char *opts, const char *resolved)
 {
     ix_interaction *ix = command(name, opts, resolved);
-    comfy_kind k;
-    assert_true(rcmd_kind_of(name, &k));
+    const decl_command *d = rcmd_decl_of(&cat->cat, name);
+    assert_non_null(d);
     char err[512] = "";
-    comfy_job_msg *m = rcmd_job(ix, k, &cat->cat, 1700000000000ULL, err, sizeof err);
+    comfy_job_msg *m = rcmd_job(ix, d, &cat->cat, 1700000000000ULL, err, sizeof err);
     if (!m) fprintf(stderr, "unexpected refusal: %s\n", err);
     assert_non_null(m);
     ix_free(ix);
@@ -168,10 +168,10 @@ static comfy_job_msg *job_ok(const char *name, const char *opts, const char *res
 static void job_err(const char *name, const char *opts, const char *resolved, const char *want)
 {
     ix_interaction *ix = command(name, opts, resolved);
-    comfy_kind k;
-    assert_true(rcmd_kind_of(name, &k));
+    const decl_command *d = rcmd_decl_of(&cat->cat, name);
+    assert_non_null(d);
     char err[512] = "";
-    comfy_job_msg *m = rcmd_job(ix, k, &cat->cat, 0, err, sizeof err);
+    comfy_job_msg *m = rcmd_job(ix, d, &cat->cat, 0, err, sizeof err);
     assert_null(m);
     if (!strstr(err, want)) fprintf(stderr, "error \"%s\" lacks \"%s\"\n", err, want);
     assert_non_null(strstr(err, want));
@@ -277,7 +277,8 @@ static void attachments_come_from_resolved(void **state)
     assert_string_equal(m->images[0].url, "https://cdn.example/a.png");
     assert_string_equal(m->images[1].filename, "b.jpg");
     assert_int_equal(m->images[1].size, 2000);
-    assert_false(m->has_strength[0]);
+    /* strength1 was not given: the declaration's default (1.0) applies */
+    assert_true(m->has_strength[0] && m->strength[0] == 1.0);
     assert_true(m->has_strength[1]);
     assert_true(m->strength[1] == 0.25);
     rt_msg_free(&m->hdr);
@@ -535,11 +536,19 @@ static const char *type_words(int t)
     }
 }
 
+/* The option typing the router applies: against the declaration of a declared command, else
+ * against the table. */
+static int check_opts(const ix_interaction *ix, char *err, size_t errlen)
+{
+    const decl_command *d = rcmd_decl_of(&cat->cat, ix->command_name);
+    return rcmd_check_options(ix, d ? &d->cmd : NULL, err, errlen);
+}
+
 static void expect_refused(const char *cmd, const char *opts, const char *want1, const char *want2)
 {
     ix_interaction *ix = command(cmd, opts, NULL);
     char err[256] = "";
-    if (rcmd_check_options(ix, err, sizeof err) != -1) fail_msg("/%s %s was accepted", cmd, opts);
+    if (check_opts(ix, err, sizeof err) != -1) fail_msg("/%s %s was accepted", cmd, opts);
     if (!strstr(err, want1) || (want2 && !strstr(err, want2)))
         fail_msg("/%s %s: \"%s\" does not say \"%s\" / \"%s\"", cmd, opts, err, want1,
                  want2 ? want2 : "");
@@ -574,6 +583,7 @@ static const char *const wrong[][3] = {
     {"10", "\"type\":3,\"value\":\"NaN\"", "\"type\":4,\"value\":1"},
     {"11", "\"type\":3,\"value\":\"https://x.example/a.png\"", "\"type\":5,\"value\":true"},
     {"6", "\"type\":3,\"value\":\"someone\"", "\"type\":4,\"value\":1"},
+    {"5", "\"type\":3,\"value\":\"yes\"", "\"type\":4,\"value\":1"},
 };
 
 /* Every leaf option of a command (inside its sub-commands, if it has them), sent with the
@@ -610,15 +620,20 @@ static void wrongly_typed_options_are_errors(void **state)
     (void)state;
     unsigned n;
     leaf_visit v = {0};
-    const cmd_def *t = cmd_table(&n);
+    const cmd_def *table = cmd_table(&n);
+    /* The table's commands and the declared ones (the shipped declarations). */
+    const cmd_def *t[64 + DECL_MAX_COMMANDS];
+    for (unsigned i = 0; i < n; i++)
+        t[i] = &table[i];
+    n += decl_set_defs(cat->cat.decls, t + n, DECL_MAX_COMMANDS);
     for (unsigned i = 0; i < n; i++) {
-        check_leaves(t[i].name, "", t[i].options, t[i].noptions, &v);
-        bool has_subs = t[i].noptions && (t[i].options[0].type == CMD_OPT_SUB_COMMAND ||
-                                          t[i].options[0].type == CMD_OPT_SUB_COMMAND_GROUP);
+        check_leaves(t[i]->name, "", t[i]->options, t[i]->noptions, &v);
+        bool has_subs = t[i]->noptions && (t[i]->options[0].type == CMD_OPT_SUB_COMMAND ||
+                                           t[i]->options[0].type == CMD_OPT_SUB_COMMAND_GROUP);
         /* an option the command does not have, and a sub-command it does not have */
-        expect_refused(t[i].name, "[{\"name\":\"bogus\",\"type\":3,\"value\":\"x\"}]",
+        expect_refused(t[i]->name, "[{\"name\":\"bogus\",\"type\":3,\"value\":\"x\"}]",
                        has_subs ? "sub-command" : "bogus", has_subs ? NULL : "no option");
-        expect_refused(t[i].name, "[{\"name\":\"sub\",\"type\":1,\"options\":[]}]", "sub-command",
+        expect_refused(t[i]->name, "[{\"name\":\"sub\",\"type\":1,\"options\":[]}]", "sub-command",
                        NULL);
     }
     unsigned total = v.total, checked = v.checked;
@@ -640,7 +655,7 @@ static void wrongly_typed_options_are_errors(void **state)
                                  "{\"name\":\"seed\",\"type\":4,\"value\":5}]",
                                  NULL);
     char err[256];
-    assert_int_equal(rcmd_check_options(ix, err, sizeof err), 0);
+    assert_int_equal(check_opts(ix, err, sizeof err), 0);
     ix_free(ix);
     /* Sub-commands: the leaf's options are checked; a group alone or an unknown leaf is not a
      * command. */
@@ -648,7 +663,7 @@ static void wrongly_typed_options_are_errors(void **state)
                  "[{\"name\":\"word\",\"type\":2,\"options\":[{\"name\":\"add\",\"type\":1,"
                  "\"options\":[{\"name\":\"word\",\"type\":3,\"value\":\"x\"}]}]}]",
                  NULL);
-    assert_int_equal(rcmd_check_options(ix, err, sizeof err), 0);
+    assert_int_equal(check_opts(ix, err, sizeof err), 0);
     ix_free(ix);
     expect_refused("filter",
                    "[{\"name\":\"word\",\"type\":2,\"options\":[{\"name\":\"frob\",\"type\":1,"
@@ -659,7 +674,7 @@ static void wrongly_typed_options_are_errors(void **state)
                    "\"value\":\"x\"}]}]",
                    "no option \"word\"", NULL);
     ix = command("redux", "[{\"name\":\"strength1\",\"type\":10,\"value\":0.5}]", NULL);
-    assert_int_equal(rcmd_check_options(ix, err, sizeof err), 0);
+    assert_int_equal(check_opts(ix, err, sizeof err), 0);
     ix_free(ix);
 }
 

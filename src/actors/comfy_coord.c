@@ -14,7 +14,6 @@
 
 #include "actors/comfy_deliver.h"
 #include "actors/comfy_rest.h"
-#include "actors/comfy_runner.h" /* the actors' names */
 #include "analytics/an_record.h"
 #include "analytics/an_engine.h"
 #include "analytics/an_view.h"
@@ -49,6 +48,7 @@
 typedef struct co_job {
     uint64_t id, user_id, guild_id;
     comfy_kind kind;
+    char command[COMFY_CMD_MAX + 1];
     char snippet[80];
     cjob *job; /* owned while waiting; NULL once a worker has it */
     bool running;
@@ -56,8 +56,8 @@ typedef struct co_job {
     unsigned position, percent;
     int server;
     uint64_t last_edit_ms;
-    uint64_t queued_ms; /* when it joined the waiting line */
-    bool counted;       /* admitted here: holds a slot of the limits (not a taken-over job) */
+    uint64_t queued_ms;         /* when it joined the waiting line */
+    bool counted;               /* holds a slot of the limits (admitted here, or taken over) */
     char key[PG_LEASE_KEY_MAX]; /* its lease row (job_keeper.h); "" = not leased */
     comfy_worker_takeover tko;  /* taken over from a process that died */
 } co_job;
@@ -159,6 +159,7 @@ static co_job *co_add(comfy_coord *co, cjob *job)
     c->user_id = job->origin.user_id;
     c->guild_id = job->origin.guild_id;
     c->kind = job->kind;
+    snprintf(c->command, sizeof c->command, "%s", job->command);
     char *snip = util_utf8_clip(job->user_prompt && *job->user_prompt ? job->user_prompt : "", 40);
     snprintf(c->snippet, sizeof c->snippet, "%s", snip);
     free(snip);
@@ -354,8 +355,10 @@ static bool quota_usable(comfy_coord *co)
     return true;
 }
 
-/* Local limits first (no round trip to refuse), then the bot-wide ones. */
-static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t *retry)
+/* Local limits first (no round trip to refuse), then the bot-wide ones. ix: the job's
+ * interaction, whose key (job_keeper_key) names its row in the shared limits, so a process that
+ * takes the job over finds that row (limits_adopt). */
+static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t ix, uint64_t *retry)
 {
     lim_verdict v = lim_admit(co->lim, user_id, rt_wall_ms(), retry);
     if (v != LIM_OK || !quota_usable(co)) {
@@ -364,7 +367,8 @@ static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t *ret
         return v;
     }
     char key[128], err[256];
-    snprintf(key, sizeof key, "%s:%" PRIu64, co->quota_owner, ++co->quota_seq);
+    if (!job_keeper_key(ix, key))
+        snprintf(key, sizeof key, "%s:%" PRIu64, co->quota_owner, ++co->quota_seq);
     switch (pg_quota_admit(co->quota, user_id, key, retry, err, sizeof err)) {
     case PG_QUOTA_OK:
         return LIM_OK;
@@ -383,6 +387,22 @@ static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t *ret
     }
     lim_finish(co->lim, user_id); /* refused bot-wide: the local count goes back */
     return v;
+}
+
+/* A job taken over from a process that died: it holds a slot of its user's limits here from
+ * now on, locally and in the shared limits (its row there becomes this process's). It is not
+ * refused: it was admitted once. Without this the user could start more jobs than the limits
+ * allow while it runs here (the dead owner's row stops counting when its lease runs out, and
+ * this process's own table never had it). */
+static void limits_adopt(comfy_coord *co, uint64_t user_id, const char *key, uint64_t started_ms)
+{
+    lim_adopt(co->lim, user_id, started_ms, rt_wall_ms());
+    if (!co->quota) return;
+    char err[256];
+    if (!quota_usable(co))
+        co->quota_dirty = true; /* the resync writes a row for every job held, this one too */
+    else if (pg_quota_adopt(co->quota, user_id, key, err, sizeof err) != 0)
+        quota_trouble(co, "takeover", err);
 }
 
 static void limits_finish(comfy_coord *co, uint64_t user_id)
@@ -417,7 +437,8 @@ static void lease(comfy_coord *co, co_job *c, const cjob *job)
 
 /* A job taken over from a process whose lease expired (job_keeper.h): rebuilt from its row and
  * put in the waiting line. It was admitted by the process that died, so the limits are not
- * asked again; what to do with its prompt is the worker's to find out (takeover.h). */
+ * asked again, but it counts against them here from now on (limits_adopt); what to do with its
+ * prompt is the worker's to find out (takeover.h). */
 static void on_takeover(comfy_coord *co, job_keeper_takeover_msg *m)
 {
     pg_lease_job *row = &m->row;
@@ -431,6 +452,7 @@ static void on_takeover(comfy_coord *co, job_keeper_takeover_msg *m)
     }
     job->reply.application_id = row->app_id;
     job->reply.interaction_id = row->interaction_id;
+    free(job->reply.token); /* cjob_from_json's "" (the row has the real one) */
     job->reply.token = util_strdup(row->token);
     job->origin.user_id = row->user_id;
     job->origin.guild_id = row->guild_id;
@@ -444,6 +466,8 @@ static void on_takeover(comfy_coord *co, job_keeper_takeover_msg *m)
     atomic_fetch_add(&co->n_waiting, 1);
     co_job *c = co_add(co, job);
     snprintf(c->key, sizeof c->key, "%s", row->key);
+    limits_adopt(co, row->user_id, row->key, row->received_ms);
+    c->counted = true;
     c->tko.on = true;
     c->tko.stage = row->state == PG_LEASE_ACCEPTED    ? TAKEOVER_STAGE_ACCEPTED
                    : row->state == PG_LEASE_SUBMITTED ? TAKEOVER_STAGE_SUBMITTED
@@ -467,7 +491,7 @@ static bool admit(comfy_coord *co, cjob *job)
         return false;
     }
     uint64_t retry = 0;
-    lim_verdict v = limits_admit(co, job->origin.user_id, &retry);
+    lim_verdict v = limits_admit(co, job->origin.user_id, job->reply.interaction_id, &retry);
     if (v != LIM_OK) {
         char text[300];
         lim_explain(v, co->lim, retry, text, sizeof text);
@@ -482,7 +506,7 @@ static bool admit(comfy_coord *co, cjob *job)
     atomic_fetch_add(&co->n_waiting, 1);
     char details[160];
     snprintf(details, sizeof details, "{\"job\":%" PRIu64 ",\"kind\":\"%s\"}", job->id,
-             comfy_kind_name(job->kind));
+             job->command);
     activity(co, job->origin.user_id, job->origin.guild_id, "job_queued", details);
     /* one line per job step, each starting "job <id>": grep follows a job through the log */
     char from[48] = "";
@@ -490,7 +514,7 @@ static bool admit(comfy_coord *co, cjob *job)
     LOG_INFO("comfy",
              "job %" PRIu64 " accepted: /%s by user %" PRIu64 " in guild %" PRIu64
              " (interaction %" PRIu64 "%s)",
-             job->id, comfy_kind_name(job->kind), job->origin.user_id, job->origin.guild_id,
+             job->id, job->command, job->origin.user_id, job->origin.guild_id,
              job->reply.interaction_id, from);
     uint64_t id = job->id;
     co_job *added = co_add(co, job);
@@ -506,7 +530,17 @@ static void on_start(comfy_coord *co, comfy_start_msg *m)
 {
     cjob *job = m->job;
     m->job = NULL;
-    if (job) admit(co, job);
+    if (!job) return;
+    /* A job built from a stored result (read back without its declaration) runs the command
+     * as declared now; one whose command no longer exists is refused plainly. */
+    if (!job->decl) job->decl = decl_set_find(co->cfg.cat->decls, job->command);
+    if (!job->decl) {
+        reject_late(co, &job->reply, "This command is no longer offered by this bot.");
+        atomic_fetch_add(&co->n_refused, 1);
+        cjob_free(job);
+        return;
+    }
+    admit(co, job);
 }
 
 static co_record *record_find(comfy_coord *co, uint64_t id)
@@ -665,16 +699,31 @@ static void on_button(comfy_coord *co, comfy_button_msg *b)
     if (b->action == COMFY_BUTTON_REGENERATE) {
         /* Rules may have changed since the result was made: no GPU time for a prompt the
          * filter refuses now (not counted as a violation: it passed when it was typed). */
-        const char *p = rec->params->user_prompt ? rec->params->user_prompt : "";
+        const cjob *src = rec->params;
+        bool refused = false;
         mod_hit hit;
-        if (co->cfg.mod && *p && mod_state_check(co->cfg.mod, p, strlen(p), &hit) != MOD_CHECK_OK) {
+        /* Every text the user typed: the prompt, a negative prompt, the declared text options. */
+        const char *texts[CJOB_TEXTS_MAX];
+        unsigned ntexts = co->cfg.mod ? cjob_user_texts(src, texts) : 0;
+        for (unsigned i = 0; !refused && i < ntexts; i++)
+            refused =
+                mod_state_check(co->cfg.mod, texts[i], strlen(texts[i]), &hit) != MOD_CHECK_OK;
+        if (refused) {
             reject_late(co, &b->reply,
                         "\xf0\x9f\x9a\xab This prompt is no longer allowed by the server's "
                         "content filter, so it cannot be regenerated.");
             cjob_free(stored.params);
             return;
         }
+        /* The command as declared now (a reload may have changed or removed it). */
+        const decl_command *d = decl_set_find(co->cfg.cat->decls, src->command);
+        if (!d || d->button) {
+            reject_late(co, &b->reply, "This command is no longer offered by this bot.");
+            cjob_free(stored.params);
+            return;
+        }
         job = cjob_clone(rec->params, 0, &b->reply, &b->origin);
+        job->decl = d;
         job->seed = util_rand_u64() & CJOB_MAX_SEED;
     } else {
         /* the result as Discord holds it (the clicked message's attachment) first: it is there
@@ -682,14 +731,15 @@ static void on_button(comfy_coord *co, comfy_button_msg *b)
          * server's /view only when the click carries no attachment. Any healthy server runs
          * the upscale (its input is uploaded there). */
         const char *url = b->image_url && *b->image_url ? b->image_url : rec->view_url;
-        if (!co->cfg.wf->kinds[WF_UPSCALE] || !rec->success || !rec->is_image || !url || !*url) {
+        const decl_command *up = decl_set_button(co->cfg.cat->decls);
+        if (!up || !rec->success || !rec->is_image || !url || !*url) {
             reject_late(co, &b->reply,
-                        !co->cfg.wf->kinds[WF_UPSCALE] ? "Upscaling is not set up on this bot."
-                                                       : "This result cannot be upscaled.");
+                        !up ? "Upscaling is not set up on this bot."
+                            : "This result cannot be upscaled.");
             cjob_free(stored.params);
             return;
         }
-        job = cjob_new_upscale(rec->params, 0, 2, url, &b->reply, &b->origin);
+        job = cjob_new_upscale(rec->params, up, 0, 2, url, &b->reply, &b->origin);
     }
     cjob_free(stored.params);
     job->received_wall_ms = rt_wall_ms();
@@ -767,8 +817,8 @@ static void on_queue(comfy_coord *co, comfy_queue_msg *q)
             waiting++;
         if (c->user_id != q->origin.user_id) continue;
         mine++;
-        APPEND("%u. `/%s` %s%s%s \xe2\x80\x94 ", mine, comfy_kind_name(c->kind),
-               c->snippet[0] ? "\"" : "", c->snippet, c->snippet[0] ? "\"" : "");
+        APPEND("%u. `/%s` %s%s%s \xe2\x80\x94 ", mine, c->command, c->snippet[0] ? "\"" : "",
+               c->snippet, c->snippet[0] ? "\"" : "");
         if (!c->running) {
             APPEND("\xe2\x8f\xb3 waiting for a free runner (position %u)\n",
                    waiting_position(co, c->id));
@@ -1042,7 +1092,7 @@ comfy_coord *comfy_coord_new(rt_system *sys, const comfy_coord_config *c, char *
         comfy_coord_free(co);
         return NULL;
     }
-    rt_actor_spec spec = {.name = COMFY_RUNNER_ACTOR_NAME,
+    rt_actor_spec spec = {.name = COMFY_COORD_ACTOR_NAME,
                           .threads = 1,
                           .lane_capacity = c->lane_capacity ? c->lane_capacity : 1024,
                           .state = co,

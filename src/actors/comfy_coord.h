@@ -37,6 +37,9 @@
 
 struct mod_state;
 
+/* The runner's address: the router sends its messages to this actor. */
+#define COMFY_COORD_ACTOR_NAME "comfy"
+
 typedef struct comfy_coord_config {
     unsigned threads;           /* the worker pool's size: how many jobs run at once */
     unsigned lane_capacity;     /* mailbox lanes */
@@ -49,7 +52,9 @@ typedef struct comfy_coord_config {
     const char *db_url;     /* postgresql://: limits shared by every process; else local */
     const char *results_db; /* stored results (an_engine.h: SQLite path or URL); "" = none */
     uint64_t result_retention_ms;
-    const wf_set *wf;      /* Upscale ×2 is offered when it has an upscale workflow */
+    /* The declared commands (cat->decls, swapped by SIGHUP): Regenerate runs the command as
+     * declared now; Upscale ×2 runs the button declaration, when there is one. */
+    const cjob_catalog *cat;
     struct mod_state *mod; /* content filter for Regenerate; NULL: not checked */
     comfy_worker *workers; /* the pool jobs are handed to */
     comfy_servers *srv;    /* the server table: is any server up, labels for /queue */

@@ -26,7 +26,7 @@ void comfy_outcome_fill(comfy_outcome *o, const cjob *j, bool success, uint64_t 
     o->ms = ms;
     o->finished_wall_ms = rt_wall_ms();
     o->received_wall_ms = j->received_wall_ms ? j->received_wall_ms : o->finished_wall_ms;
-    o->generation_type = cjob_generation_type(j);
+    snprintf(o->generation_type, sizeof o->generation_type, "%s", cjob_generation_type(j));
     o->prompt = util_strdup(j->user_prompt ? j->user_prompt : "");
     /* Counted under the label the user picked (an upscale under its source's), with the
      * delivered size and the factor relative to the label in their own columns. */

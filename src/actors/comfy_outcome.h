@@ -21,9 +21,9 @@ typedef struct comfy_outcome {
     uint32_t upscale; /* relative to the label's size (an Upscale of a x2 result: 4) */
     uint64_t ms;      /* worker time */
     uint64_t finished_wall_ms;
-    uint64_t received_wall_ms;   /* when the interaction arrived: its token lives 15 min from it */
-    const char *generation_type; /* static string */
-    char *prompt;                /* owned */
+    uint64_t received_wall_ms; /* when the interaction arrived: its token lives 15 min from it */
+    char generation_type[24];  /* the declaration's (copied: the job may go first) */
+    char *prompt;              /* owned */
     char resolution[COMFY_LABEL_MAX + 1]; /* the label the user picked */
     uint32_t width, height;               /* the delivered size */
     char *loras;                          /* owned: JSON list of names */

@@ -37,13 +37,15 @@ struct comfy_runner {
     comfy_runner_config rc;
     ratios_set ratios;
     loras_set loras;
-    wf_set wf;
+    decl_set *decls; /* the declared commands at start (heap) */
     /* Lists swapped in by comfy_runner_swap_lists (heap) and the ones they replaced: all kept
      * until comfy_runner_free, because readers may still hold a pointer they loaded. */
     pthread_mutex_t swap_mu;
     ratios_set **swapped_ratios;
     loras_set **swapped_loras;
     unsigned nswapped;
+    decl_set **swapped_decls; /* declarations SIGHUP made current (jobs point into them) */
+    unsigned nswapped_decls;
     cjob_catalog cat;
     char client_id[40];
     dlpol dl_policy; /* where input images may come from (read-only after create) */
@@ -72,13 +74,17 @@ static void make_client_id(comfy_runner *r, const char *given)
 
 static int load_lists(comfy_runner *r, const fb_config *cfg, char *err, size_t errlen)
 {
+    r->decls = calloc(1, sizeof *r->decls);
+    if (!r->decls) abort();
+    /* The generation commands: a broken declaration stops the start, file and key named. */
     if (ratios_load_file(&r->ratios, cfg->ratios_file, err, errlen) ||
         loras_load_file(&r->loras, cfg->loras_file, err, errlen) ||
-        wf_set_load(&r->wf, cfg->workflows_dir, err, errlen))
+        decl_set_load(r->decls, cfg->workflows_dir, err, errlen))
         return -1;
     r->cat.ratios = &r->ratios;
     r->cat.loras = &r->loras;
-    r->cat.workflows = &r->wf;
+    r->cat.decls = r->decls;
+    r->cat.models = r->rc.models;
     r->cat.max_attachment_bytes = (uint64_t)cfg->max_attachment_bytes;
     return 0;
 }
@@ -124,7 +130,7 @@ static comfy_worker *make_workers(comfy_runner *r, rt_system *sys, char *err, si
         .dl_policy = &r->dl_policy,
         .img_limits = {.max_side = (uint32_t)cfg->max_image_side,
                        .max_pixels = (uint64_t)cfg->max_image_pixels},
-        .wf = &r->wf,
+        .cat = &r->cat,
         .client_id = r->client_id,
         .output_dir = cfg->output_dir,
         .srv = &r->srv,
@@ -159,7 +165,7 @@ static comfy_coord *make_coord(comfy_runner *r, rt_system *sys, char *err, size_
                       : cfg->db_url[0] ? cfg->db_url
                                        : cfg->db_path,
         .result_retention_ms = (uint64_t)cfg->result_retention_days * 86400000ULL,
-        .wf = &r->wf,
+        .cat = &r->cat,
         .mod = rc->mod,
         .workers = r->workers,
         .srv = &r->srv,
@@ -215,11 +221,9 @@ comfy_runner *comfy_runner_new(rt_system *sys, const comfy_runner_config *rc, ch
         gethostname(host, sizeof host - 1);
         snprintf(owner, sizeof owner, "%.60s:%ld:%016" PRIx64, host, (long)getpid(),
                  util_rand_u64());
-        job_keeper_config kc = {.url = cfg->db_url,
-                                .owner = owner,
-                                .lease_ms = (unsigned)cfg->job_lease_ms,
-                                .takeover_batch = threads_of(cfg),
-                                .lane_capacity = lanes_of(cfg)};
+        job_keeper_config kc;
+        job_keeper_config_from(&kc, cfg);
+        kc.owner = owner;
         r->keeper = job_keeper_new(sys, &kc);
         if (!r->keeper) {
             snprintf(err, errlen, "comfy: db_url is not a usable postgresql:// URL");
@@ -279,6 +283,31 @@ int comfy_runner_swap_lists(comfy_runner *r, const ratios_set *ratios, loras_set
     return 0;
 }
 
+int comfy_runner_swap_decls(comfy_runner *r, decl_set *decls, char *err, size_t errlen)
+{
+    decl_set *fresh = r && decls ? malloc(sizeof *fresh) : NULL;
+    if (!fresh) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_lock(&r->swap_mu);
+    decl_set **grown =
+        realloc(r->swapped_decls, (r->nswapped_decls + 1) * sizeof *r->swapped_decls);
+    if (!grown) {
+        pthread_mutex_unlock(&r->swap_mu);
+        free(fresh);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    r->swapped_decls = grown;
+    *fresh = *decls; /* the declarations move */
+    memset(decls, 0, sizeof *decls);
+    r->swapped_decls[r->nswapped_decls++] = fresh;
+    atomic_store(&r->cat.decls, fresh);
+    pthread_mutex_unlock(&r->swap_mu);
+    return 0;
+}
+
 const cjob_catalog *comfy_runner_catalog(const comfy_runner *r)
 {
     return r ? &r->cat : NULL;
@@ -299,8 +328,14 @@ void comfy_runner_free(comfy_runner *r)
     }
     free(r->swapped_loras);
     free(r->swapped_ratios);
+    for (unsigned i = 0; i < r->nswapped_decls; i++) {
+        decl_set_free(r->swapped_decls[i]);
+        free(r->swapped_decls[i]);
+    }
+    free(r->swapped_decls);
+    decl_set_free(r->decls);
+    free(r->decls);
     pthread_mutex_destroy(&r->swap_mu);
-    wf_set_free(&r->wf);
     comfy_servers_destroy(&r->srv);
     free(r);
 }

@@ -2,11 +2,11 @@
  * comfy_runner: owns the ComfyUI servers and runs generation jobs. This header is the runner's
  * whole outside interface; its parts are files of their own, each with its own struct, and each
  * header says its threads and rules (docs/comfy.md, "The runner's parts", has the map):
- *   - comfy_worker.h: the "comfy_worker" pool, runner_threads parked threads. Each takes one job
- *     at a time and runs it to the end with blocking HTTP (download inputs, upload, patch,
- *     POST /prompt, follow events, /history, /view, final edit). runner_threads = jobs
+ *   - comfy_worker.h: the "comfy_worker" pool (COMFY_WORKER_ACTOR_NAME), runner_threads parked
+ * threads. Each takes one job at a time and runs it to the end with blocking HTTP (download inputs,
+ * upload, patch, POST /prompt, follow events, /history, /view, final edit). runner_threads = jobs
  *     generating at once.
- *   - comfy_coord.h: "comfy" (COMFY_RUNNER_ACTOR_NAME), the coordinator, one thread, never
+ *   - comfy_coord.h: "comfy" (COMFY_COORD_ACTOR_NAME), the coordinator, one thread, never
  *     blocks. It takes the router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, see
  *     src/msgs/comfy.h), all already acknowledged by the router (which owns every first
  *     answer and resolves the job's options), applies the per-user and global limits, keeps the
@@ -50,9 +50,6 @@
 #include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 
-#define COMFY_RUNNER_ACTOR_NAME "comfy"               /* the coordinator (comfy_coord.h) */
-#define COMFY_RUNNER_WORKER_ACTOR_NAME "comfy_worker" /* the worker pool (comfy_worker.h) */
-
 typedef struct comfy_runner_config {
     const fb_config *cfg; /* comfyui_urls, workflows_dir, ratios_file, loras_file, output_dir,
                              progress_interval_ms, job_stall_timeout_ms, max_attachment_bytes,
@@ -63,6 +60,9 @@ typedef struct comfy_runner_config {
     /* The content filter (src/moderation/mod_state.h): a Regenerate whose prompt the rules
      * refuse now is refused before a job exists. NULL: not checked. */
     struct mod_state *mod;
+    /* The servers' model lists for declared options (comfy/models.h; filled by the fetcher,
+     * read by the router through the catalogue). NULL: model names are not checked. */
+    struct models_cache *models;
     /* Tuning; 0 = default. */
     uint64_t http_timeout_ms;   /* ComfyUI and download calls; 30000 */
     uint64_t stop_grace_ms;     /* running jobs may finish for this long after a stop; 30000 */
@@ -95,6 +95,11 @@ const cjob_catalog *comfy_runner_catalog(const comfy_runner *r);
  * empty). Jobs already admitted keep what they resolved. 0, or -1 with err. Any thread. */
 int comfy_runner_swap_lists(comfy_runner *r, const ratios_set *ratios, loras_set *loras, char *err,
                             size_t errlen);
+/* SIGHUP: makes a new set of declared commands current for every later interaction and job;
+ * takes ownership of *decls (its contents move; *decls is left empty). The set it replaces
+ * stays allocated until comfy_runner_free (admitted jobs point into it). 0, or -1 with err.
+ * Any thread. */
+int comfy_runner_swap_decls(comfy_runner *r, decl_set *decls, char *err, size_t errlen);
 /* Stops the websockets and frees everything; the actors must have stopped. NULL is ignored. */
 void comfy_runner_free(comfy_runner *r);
 

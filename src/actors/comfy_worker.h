@@ -35,6 +35,8 @@
 #include "fluxbot/runtime.h"
 #include "msgs/rest.h"
 
+#define COMFY_WORKER_ACTOR_NAME "comfy_worker"
+
 enum {
     MSG_COMFY_WORKER_RUN = 310,    /* → worker: comfy_worker_run_msg */
     MSG_COMFY_WORKER_DONE = 311,   /* worker → the job's reply_to: comfy_worker_done_msg */
@@ -93,7 +95,7 @@ typedef struct comfy_worker_config {
     uint64_t max_attachment;
     const dlpol *dl_policy;   /* where input images may come from (outlives the pool) */
     imgchk_limits img_limits; /* declared dimensions of input images */
-    const wf_set *wf;         /* the workflows (outlive the pool) */
+    const cjob_catalog *cat;  /* declarations (each job carries its own; outlive the pool) */
     const char *client_id;    /* the websockets' clientId, sent with every prompt */
     const char *output_dir;   /* "" = no copies kept */
     comfy_servers *srv;       /* the server table (comfy_servers.h) */

@@ -1147,10 +1147,12 @@ void discord_rest_set_command_dms(discord_rest *d, cmd_dms_fn dms_allowed, void 
 }
 
 int discord_rest_register_commands(discord_rest *d, uint64_t application_id, const uint64_t *guilds,
-                                   unsigned nguilds, const char *const *labels, unsigned nlabels,
+                                   unsigned nguilds, const cmd_def *const *declared,
+                                   unsigned ndeclared, const char *const *labels, unsigned nlabels,
                                    rt_actor *reply_to, uint64_t cookie, char *err, size_t errlen)
 {
-    char *json = cmd_table_json_dms(labels, nlabels, d->dms_allowed, d->dms_ctx, err, errlen);
+    char *json = cmd_table_json_all(declared, ndeclared, labels, nlabels, d->dms_allowed,
+                                    d->dms_ctx, err, errlen);
     if (!json) return -1;
     int sent = 0;
     unsigned n = nguilds ? nguilds : 1;

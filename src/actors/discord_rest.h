@@ -91,11 +91,12 @@ const char *discord_rest_form_boundary(const discord_rest *d);
  * the registering thread at each registration. Set before the first one; NULL = none. */
 void discord_rest_set_command_dms(discord_rest *d, cmd_dms_fn dms_allowed, void *ctx);
 
-/* Registers the command table (src/discord/cmd.c) with one bulk PUT: globally when
- * nguilds is 0, else one PUT per guild. The outcome(s) come back to reply_to (cookie, cookie+1,
- * ...) if set. Returns the number of requests queued, or -1 with err. */
+/* Registers the declared commands and the command table (src/discord/cmd.c) with one bulk
+ * PUT: globally when nguilds is 0, else one PUT per guild. The outcome(s) come back to reply_to
+ * (cookie, cookie+1, ...) if set. Returns the number of requests queued, or -1 with err. */
 int discord_rest_register_commands(discord_rest *d, uint64_t application_id, const uint64_t *guilds,
-                                   unsigned nguilds, const char *const *resolution_labels,
+                                   unsigned nguilds, const cmd_def *const *declared,
+                                   unsigned ndeclared, const char *const *resolution_labels,
                                    unsigned nlabels, rt_actor *reply_to, uint64_t cookie, char *err,
                                    size_t errlen);
 

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "analytics/an_record.h"
@@ -34,6 +33,7 @@
 #include "router/rcmd.h"
 #include "router/rpend.h"
 #include "router/rmod.h"
+#include "util/util_rand.h"
 #include "util/util_str.h"
 
 #define LOGN ROUTER_ACTOR_NAME
@@ -67,9 +67,8 @@ struct router {
 const char *router_cmd_name(router_cmd c)
 {
     static const char *const names[ROUTER_CMD_COUNT] = {
-        "comfy",   "redux",       "pulid",        "video",         "queue",
-        "stats",   "reset_stats", "reset_button", "result_button", "autocomplete",
-        "unknown", "malformed",   "moderation",   "lorainfo",      "options"};
+        "generate",     "queue",   "stats",     "reset_stats", "reset_button", "result_button",
+        "autocomplete", "unknown", "malformed", "moderation",  "lorainfo",     "options"};
     return (unsigned)c < ROUTER_CMD_COUNT ? names[c] : "?";
 }
 
@@ -166,19 +165,6 @@ static rpend_entry entry_for(const ix_interaction *ix, uint64_t received_ns, rou
                      .application_id = ix->application_id};
     rcmd_usage_name(ix, e.command, sizeof e.command);
     return e;
-}
-
-/* A seed for jobs without one (not a secret: it only varies the picture). */
-static uint64_t random_u64(void)
-{
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        v = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&v;
-        v *= 0x9E3779B97F4A7C15ULL;
-    }
-    return v;
 }
 
 static rest_req_msg *callback_req(uint64_t id, const char *token, const char *body)
@@ -285,33 +271,19 @@ static void defer_then(router *r, const ix_interaction *ix, rpend_entry *e, bool
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
-static router_cmd cmd_of_kind(comfy_kind k)
+static void cmd_generate(router *r, const ix_interaction *ix, uint64_t t0, const decl_command *d)
 {
-    switch (k) {
-    case COMFY_KIND_REDUX:
-        return ROUTER_CMD_REDUX;
-    case COMFY_KIND_PULID:
-        return ROUTER_CMD_PULID;
-    case COMFY_KIND_VIDEO:
-        return ROUTER_CMD_VIDEO;
-    default:
-        return ROUTER_CMD_COMFY;
-    }
-}
-
-static void cmd_generate(router *r, const ix_interaction *ix, uint64_t t0, comfy_kind kind)
-{
-    rpend_entry e = entry_for(ix, t0, cmd_of_kind(kind));
+    rpend_entry e = entry_for(ix, t0, ROUTER_CMD_GENERATE);
     char err[512];
     const cjob_catalog *cat = r->cfg.runner ? r->cfg.catalog : NULL;
-    comfy_job_msg *m = rcmd_job(ix, kind, cat, wall_at(t0), err, sizeof err);
+    comfy_job_msg *m = rcmd_job(ix, d, cat, wall_at(t0), err, sizeof err);
     if (!m) {
         LOG_DEBUG(LOGN, "/%s refused: %s", ix->command_name, err);
         reply_error(r, ix, &e, err, ROUTER_OUT_INVALID);
         return;
     }
     /* checked once (rcmd_job), resolved here: the runner applies its limits and runs it */
-    cjob *job = cjob_resolve(m, cat, 0, random_u64());
+    cjob *job = cjob_resolve(m, cat, 0, util_rand_u64() /* the seed of a job without one */);
     rt_msg_free(&m->hdr);
     defer_then(r, ix, &e, false, &comfy_start_msg_new(job)->hdr, r->cfg.runner);
 }
@@ -389,10 +361,9 @@ static void cmd_lorainfo(router *r, const ix_interaction *ix, uint64_t t0)
     reply_json(r, ix, &e, body, true, ROUTER_OUT_OK);
 }
 
-static router_cmd stat_of_command(const char *name)
+static router_cmd stat_of_command(router *r, const char *name)
 {
-    comfy_kind kind;
-    if (rcmd_kind_of(name, &kind)) return cmd_of_kind(kind);
+    if (rcmd_decl_of(r->cfg.catalog, name)) return ROUTER_CMD_GENERATE;
     if (strcmp(name, CMD_QUEUE) == 0) return ROUTER_CMD_QUEUE;
     if (strcmp(name, CMD_STATS) == 0) return ROUTER_CMD_STATS;
     if (strcmp(name, CMD_RESET_STATS) == 0) return ROUTER_CMD_RESET_STATS;
@@ -404,15 +375,16 @@ static void on_command(router *r, const ix_interaction *ix, uint64_t t0)
 {
     const char *name = ix->command_name ? ix->command_name : "";
     char err[256];
-    if (rcmd_check_options(ix, err, sizeof err) != 0) {
-        rpend_entry e = entry_for(ix, t0, stat_of_command(name));
+    /* One load of the declarations for the whole interaction: SIGHUP may swap them. */
+    const decl_command *d = rcmd_decl_of(r->cfg.catalog, name);
+    if (rcmd_check_options(ix, d ? &d->cmd : NULL, err, sizeof err) != 0) {
+        rpend_entry e = entry_for(ix, t0, stat_of_command(r, name));
         LOG_DEBUG(LOGN, "/%s refused: %s", name, err);
         reply_error(r, ix, &e, err, ROUTER_OUT_INVALID);
         return;
     }
-    comfy_kind kind;
-    if (rcmd_kind_of(name, &kind))
-        cmd_generate(r, ix, t0, kind);
+    if (d)
+        cmd_generate(r, ix, t0, d);
     else if (strcmp(name, CMD_QUEUE) == 0)
         cmd_queue(r, ix, t0);
     else if (strcmp(name, CMD_STATS) == 0)
@@ -591,7 +563,7 @@ static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
                                .token = (char *)ix->token};
         comfy_origin origin;
         rcmd_origin(ix, &origin);
-        st = opts_state_job(r->opts, in.sid, ix->user_id, cat, &ref, &origin, random_u64(),
+        st = opts_state_job(r->opts, in.sid, ix->user_id, cat, &ref, &origin, util_rand_u64(),
                             rt_now_ms(), &probe, v);
         job = probe;
     } else {
@@ -626,8 +598,10 @@ static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
             reply_json(r, ix, &e, body, true, ROUTER_OUT_OK);
         } else if (in.verb == OPTS_DIALOG_V_GO) {
             rmod_verdict mv;
-            if (rmod_check_rerun(r->mod, ix, r->roles, comfy_kind_name(job->kind), job->user_prompt,
-                                 job->negative_prompt, &mv)) {
+            const char *texts[CJOB_TEXTS_MAX];
+            unsigned ntexts = cjob_user_texts(job, texts);
+            bool refused = rmod_check_rerun(r->mod, ix, r->roles, job->command, texts, ntexts, &mv);
+            if (refused) {
                 cjob_free(job);
                 reply_json(r, ix, &e, mv.body, false, ROUTER_OUT_DENIED);
                 break;
@@ -754,14 +728,13 @@ static void on_malformed(router *r, const gw_dispatch_msg *d, const ix_error *ie
 }
 
 /* The counter slot of an interaction the moderation gate answered. */
-static router_cmd stat_cmd_of(const ix_interaction *ix)
+static router_cmd stat_cmd_of(router *r, const ix_interaction *ix)
 {
-    comfy_kind kind;
     const char *name = ix->command_name ? ix->command_name : "";
     if (ix->type == IX_COMPONENT)
         return an_confirm_owns(ix->custom_id ? ix->custom_id : "") ? ROUTER_CMD_RESET_BUTTON
                                                                    : ROUTER_CMD_RESULT_BUTTON;
-    if (rcmd_kind_of(name, &kind)) return cmd_of_kind(kind);
+    if (rcmd_decl_of(r->cfg.catalog, name)) return ROUTER_CMD_GENERATE;
     if (strcmp(name, CMD_QUEUE) == 0) return ROUTER_CMD_QUEUE;
     if (strcmp(name, CMD_STATS) == 0) return ROUTER_CMD_STATS;
     if (strcmp(name, CMD_RESET_STATS) == 0) return ROUTER_CMD_RESET_STATS;
@@ -779,8 +752,10 @@ static void on_interaction(router *r, const gw_dispatch_msg *d)
         return;
     }
     rmod_verdict v;
-    if (rmod_check(r->mod, ix, r->roles, r->manager_role, &v)) {
-        rpend_entry e = entry_for(ix, t0, v.moderation ? ROUTER_CMD_MODERATION : stat_cmd_of(ix));
+    const decl_set *decls = r->cfg.catalog ? r->cfg.catalog->decls : NULL;
+    if (rmod_check(r->mod, ix, r->roles, r->manager_role, decls, &v)) {
+        rpend_entry e =
+            entry_for(ix, t0, v.moderation ? ROUTER_CMD_MODERATION : stat_cmd_of(r, ix));
         router_outcome o = v.outcome == RMOD_DENIED    ? ROUTER_OUT_DENIED
                            : v.outcome == RMOD_INVALID ? ROUTER_OUT_INVALID
                                                        : ROUTER_OUT_OK;

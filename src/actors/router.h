@@ -20,10 +20,10 @@
  *
  * Answers (POST /interactions/{id}/{token}/callback through the REST actor):
  *   bad input, unknown command or component, refusal  → type 4, ephemeral (flags 64)
- *   /comfy /redux /pulid /video                        → type 5; the resolved job to the runner
+ *   a declared generation command (/comfy, ...)        → type 5; the resolved job to the runner
  *   /stats                                             → type 5 ephemeral; query to the reporter
  *   /reset_stats                                       → type 4 ephemeral prompt with buttons
- *   autocomplete (lora, lora2, lora3, resolution)      → type 8
+ *   autocomplete (declared options, /lorainfo)         → type 8
  *   /queue                                             → type 5 ephemeral; to the runner
  *   Regenerate, Upscale ×2                             → type 5; the parsed click to the runner
  *   Delete by the requester or a moderator             → type 6; the parsed click to the runner
@@ -97,10 +97,7 @@ void router_free(router *r);
 /* ---- counters ---------------------------------------------------------------------------- */
 
 typedef enum router_cmd {
-    ROUTER_CMD_COMFY = 0,
-    ROUTER_CMD_REDUX,
-    ROUTER_CMD_PULID,
-    ROUTER_CMD_VIDEO,
+    ROUTER_CMD_GENERATE = 0, /* every declared generation command (comfy/decl.h) */
     ROUTER_CMD_QUEUE,
     ROUTER_CMD_STATS,
     ROUTER_CMD_RESET_STATS,
@@ -141,7 +138,7 @@ typedef struct router_counters {
 } router_counters;
 
 void router_counters_get(router *r, router_counters *out);
-const char *router_cmd_name(router_cmd c);         /* "comfy", ..., "malformed" */
+const char *router_cmd_name(router_cmd c);         /* "generate", ..., "malformed" */
 const char *router_outcome_name(router_outcome o); /* "ok", "invalid", ... */
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "actors/analytics_writer.h"
 #include "actors/comfy_runner.h"
+#include "actors/comfy_worker.h" /* the pool's actor name: its threads are runner_threads */
 #include "actors/discord_rest.h"
 #include "actors/gateway.h"
 #include "actors/mod_refresher.h"
@@ -23,7 +24,9 @@
 #include "app/metrics.h"
 #include "app/reload.h"
 #include "app/router_metrics.h"
+#include "actors/models_fetch.h"
 #include "comfy/decl.h"
+#include "comfy/models.h"
 #include "discord/cmd.h"
 #include "discord/gw_roles.h"
 #include "discord/ix.h"
@@ -50,7 +53,9 @@ struct app {
     metrics_server *metrics;
     mod_state *mod;
     mod_refresher *modsync; /* with a shared database only */
-    unsigned dms_mask;      /* commands registered as usable in DMs (bit per table entry) */
+    models_cache *models;   /* the servers' model lists, for declared options */
+    models_fetch *fetch;
+    uint64_t dms_mask; /* digest of the commands registered as usable in DMs */
     uint64_t guilds[FB_CONFIG_MAX_LIST];
     unsigned nguilds;
 };
@@ -60,6 +65,7 @@ static void app_free(app *a)
 {
     if (!a) return;
     metrics_stop(a->metrics);
+    models_fetch_stop(a->fetch);
     if (a->sys) rt_system_stop(a->sys);
     comfy_runner_free(a->runner);
     rt_system_free(a->sys);
@@ -72,6 +78,7 @@ static void app_free(app *a)
     analytics_writer_free(a->writer);
     appreg_free(a->reg);
     gw_roles_free(a->roles);
+    models_free(a->models); /* last: the router and the runner read it */
     free(a);
 }
 
@@ -93,7 +100,7 @@ static void log_actor(rt_actor *act, void *ctx)
     const char *n = rt_actor_name(act);
     int64_t threads = 1;
     if (strcmp(n, "stats") == 0) threads = a->cfg.stats_threads;
-    if (strcmp(n, COMFY_RUNNER_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
+    if (strcmp(n, COMFY_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
     if (strcmp(n, ROUTER_ACTOR_NAME) == 0) threads = a->cfg.router_threads;
     LOG_INFO(LOGN, "actor %s: %" PRId64 " thread%s", n, threads, threads == 1 ? "" : "s");
 }
@@ -109,20 +116,27 @@ void app_set_config_args(int argc, char **argv)
     g_argv = argv;
 }
 
-/* The names access_commands may use: every command of the table. */
-static const char *const *command_names(void)
-{
-    static const char *names[CMD_TABLE_NAMES_MAX + 1];
-    unsigned n;
-    const cmd_def *t = cmd_table(&n);
-    for (unsigned i = 0; i < n && i < CMD_TABLE_NAMES_MAX; i++)
-        names[i] = t[i].name;
-    return names;
-}
-
 int app_access_from(mod_access *out, const fb_config *cfg, char *err, size_t errlen)
 {
-    return mod_access_build(out, cfg, command_names(), err, errlen);
+    /* The names access_commands may use: every command of the table and every declared one
+     * (read from the folder as it is now, so a rule may name a command a reload adds). A
+     * folder that does not load leaves only the table's: the start or reload reports it. */
+    const char *names[CMD_TABLE_NAMES_MAX + DECL_MAX_COMMANDS + 1];
+    unsigned n, k = 0;
+    const cmd_def *t = cmd_table(&n);
+    for (unsigned i = 0; i < n && i < CMD_TABLE_NAMES_MAX; i++)
+        names[k++] = t[i].name;
+    decl_set *ds = calloc(1, sizeof *ds);
+    if (!ds) abort();
+    char derr[600];
+    if (decl_set_load(ds, cfg->workflows_dir, derr, sizeof derr) != 0) memset(ds, 0, sizeof *ds);
+    for (unsigned i = 0; i < ds->count; i++)
+        if (!ds->cmds[i]->button) names[k++] = ds->cmds[i]->name;
+    names[k] = NULL;
+    int rc = mod_access_build(out, cfg, names, err, errlen);
+    decl_set_free(ds);
+    free(ds);
+    return rc;
 }
 
 static bool command_dms(void *ctx, const char *command)
@@ -130,13 +144,22 @@ static bool command_dms(void *ctx, const char *command)
     return mod_state_dms_allowed(ctx, command);
 }
 
-static unsigned dms_mask(mod_state *m)
+/* A digest of which commands (the table's and the declared ones) are registered as usable in
+ * DMs: when it changes, the commands are registered again. */
+static uint64_t dms_mask(app *a)
 {
-    unsigned n, mask = 0;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    unsigned n;
     const cmd_def *t = cmd_table(&n);
-    for (unsigned i = 0; i < n && i < 32; i++)
-        if (mod_state_dms_allowed(m, t[i].name)) mask |= 1u << i;
-    return mask;
+    const decl_set *ds = a->runner ? comfy_runner_catalog(a->runner)->decls : NULL;
+    for (unsigned i = 0; i < n + (ds ? ds->count : 0); i++) {
+        const char *name = i < n ? t[i].name : ds->cmds[i - n]->name;
+        if (!mod_state_dms_allowed(a->mod, name)) continue;
+        for (const char *p = name; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        h = (h ^ '\n') * 1099511628211ULL;
+    }
+    return h;
 }
 
 int app_apply_config(void *ctx, char *summary, size_t cap)
@@ -157,7 +180,7 @@ int app_apply_config(void *ctx, char *summary, size_t cap)
         } else {
             mod_state_set_access(a->mod, &acc);
             mod_state_set_max_warnings(a->mod, (unsigned)c->filter_max_warnings);
-            unsigned mask = dms_mask(a->mod);
+            uint64_t mask = dms_mask(a);
             bool again = mask != a->dms_mask;
             a->dms_mask = mask;
             if (again) appreg_request_again(a->reg);
@@ -202,18 +225,6 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         }
         a->nguilds++;
     }
-    /* Command declarations: a broken one stops the start with its file, key and node named,
-     * as a broken mapping does (the runner reads only the mappings so far). */
-    decl_set ds;
-    char derr[600];
-    if (decl_set_load(&ds, cfg->workflows_dir, derr, sizeof derr) != 0) {
-        fail(err, errlen, code, APP_EXIT_START, "%s", derr);
-        app_free(a);
-        return NULL;
-    }
-    LOG_INFO(LOGN, "commands: %u declarations in %s are valid", ds.count, cfg->workflows_dir);
-    decl_set_free(&ds);
-
     a->sys = rt_system_new();
     a->roles = gw_roles_new();
     if (!a->sys || !a->roles) {
@@ -287,20 +298,27 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
             return NULL;
         }
     }
-    a->dms_mask = dms_mask(a->mod);
     discord_rest_set_command_dms(a->rest, command_dms, a->mod);
 
+    a->models = models_new();
+    if (!a->models) abort();
     comfy_runner_config rc;
     comfy_runner_config_from(&rc, cfg);
     rc.rest = discord_rest_actor(a->rest);
     rc.analytics = analytics_writer_actor(a->writer);
     rc.mod = a->mod;
+    rc.models = a->models;
+    /* The runner loads the command declarations: a broken one stops the start with its file,
+     * key and node named. */
     a->runner = comfy_runner_new(a->sys, &rc, why, sizeof why);
     if (!a->runner) {
         fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
         app_free(a);
         return NULL;
     }
+    LOG_INFO(LOGN, "commands: %u declared in %s", comfy_runner_catalog(a->runner)->decls->count,
+             cfg->workflows_dir);
+    a->dms_mask = dms_mask(a);
 
     router_config ro;
     router_config_from(&ro, cfg);
@@ -336,6 +354,13 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         return NULL;
     }
     rt_system_foreach(a->sys, log_actor, a);
+    /* The servers' model lists for declared options that autocomplete from them. */
+    const char *urls[FB_CONFIG_MAX_LIST];
+    for (unsigned i = 0; i < cfg->comfyui_urls.count && i < FB_CONFIG_MAX_LIST; i++)
+        urls[i] = cfg->comfyui_urls.items[i];
+    models_fetch_config mf = {.cache = a->models, .urls = urls, .nurls = cfg->comfyui_urls.count};
+    a->fetch = models_fetch_start(&mf, why, sizeof why);
+    if (!a->fetch) LOG_WARN(LOGN, "model lists will not be fetched: %s", why);
 
     if (cfg->metrics_port > 0) {
         a->metrics = metrics_start((uint16_t)cfg->metrics_port, why, sizeof why);
@@ -369,7 +394,8 @@ bool app_poll(app *a, int64_t timeout_ms)
         gateway_counters_get(a->gw, &gs);
         if (gs.application_id)
             appreg_register(a->reg, a->rest, gs.application_id,
-                            comfy_runner_catalog(a->runner)->ratios);
+                            comfy_runner_catalog(a->runner)->ratios,
+                            comfy_runner_catalog(a->runner)->decls);
     }
     return stop;
 }
@@ -472,6 +498,78 @@ int app_apply_lists(void *ctx, const ratios_set *ratios, loras_set *loras, char 
     return 0;
 }
 
+/* The registration objects of a set's slash commands, concatenated: equal texts register the
+ * same commands. malloc'd. */
+static char *registration_text(const decl_set *ds)
+{
+    size_t len = 0, cap = 1;
+    char *all = calloc(1, cap);
+    for (unsigned i = 0; all && ds && i < ds->count; i++) {
+        if (ds->cmds[i]->button) continue;
+        char *one = cmd_def_json(&ds->cmds[i]->cmd, NULL, 0);
+        size_t n = one ? strlen(one) : 0;
+        char *grown = one ? realloc(all, cap + n + 1) : NULL;
+        if (!grown) {
+            free(one);
+            free(all);
+            return NULL;
+        }
+        all = grown;
+        memcpy(all + len, one, n);
+        all[len + n] = '\n';
+        len += n + 1;
+        all[len] = '\0';
+        cap += n + 1;
+        free(one);
+    }
+    if (!all) abort();
+    return all;
+}
+
+int app_apply_commands(void *ctx, char *summary, size_t cap)
+{
+    app *a = ctx;
+    decl_set *fresh = calloc(1, sizeof *fresh);
+    if (!fresh) abort();
+    char err[600];
+    if (decl_set_load(fresh, a->cfg.workflows_dir, err, sizeof err) != 0) {
+        snprintf(summary, cap, "%s", err);
+        free(fresh);
+        return -1;
+    }
+    const decl_set *old = comfy_runner_catalog(a->runner)->decls;
+    char *was = registration_text(old), *now = registration_text(fresh);
+    bool changed = strcmp(was, now) != 0;
+    /* Names added and removed, for the operator. */
+    char diff[600] = "";
+    size_t used = 0;
+    for (unsigned i = 0; i < fresh->count; i++)
+        if (!decl_set_find(old, fresh->cmds[i]->name) && used + 40 < sizeof diff)
+            used +=
+                (size_t)snprintf(diff + used, sizeof diff - used, " +/%.32s", fresh->cmds[i]->name);
+    for (unsigned i = 0; old && i < old->count; i++)
+        if (!decl_set_find(fresh, old->cmds[i]->name) && used + 40 < sizeof diff)
+            used +=
+                (size_t)snprintf(diff + used, sizeof diff - used, " -/%.32s", old->cmds[i]->name);
+    unsigned count = fresh->count;
+    free(was);
+    free(now);
+    /* Always swapped in, so an edited workflow or mapping takes effect for new jobs even when
+     * what Discord shows is the same. */
+    if (comfy_runner_swap_decls(a->runner, fresh, err, sizeof err) != 0) {
+        decl_set_free(fresh);
+        free(fresh);
+        snprintf(summary, cap, "%s", err);
+        return -1;
+    }
+    free(fresh); /* its contents moved */
+    if (changed) appreg_request_again(a->reg);
+    models_fetch_poke(a->fetch); /* a new declaration may use a model list */
+    snprintf(summary, cap, "%u declared in %s%s%s", count, a->cfg.workflows_dir, diff,
+             changed ? "; slash commands will be registered again" : "; registration unchanged");
+    return 0;
+}
+
 int app_run(const fb_config *cfg)
 {
     rt_signals_install();
@@ -488,7 +586,9 @@ int app_run(const fb_config *cfg)
                         .apply = app_apply_lists,
                         .apply_ctx = a,
                         .apply_config = app_apply_config,
-                        .config_ctx = a};
+                        .config_ctx = a,
+                        .apply_commands = app_apply_commands,
+                        .commands_ctx = a};
     reload_watcher *rw = reload_start(&rc, err, sizeof err);
     if (!rw) LOG_WARN(LOGN, "SIGHUP reload is off: %s", err);
     while (!app_poll(a, 250)) {

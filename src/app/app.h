@@ -65,6 +65,11 @@ int app_stop(app *a);
 /* SIGHUP's config hook (reload.h): re-reads the configuration and applies the access rules and
  * filter_max_warnings to the running bot. */
 int app_apply_config(void *ctx, char *summary, size_t cap);
+/* The reload hook for the command declarations (reload_commands_fn): reads workflows_dir again;
+ * a broken declaration is refused (summary names the file and the key) and the set in use
+ * stays; a valid set becomes the runner's and the router's, and the commands are registered
+ * again (a new bulk PUT) when their registration changed. */
+int app_apply_commands(void *ctx, char *summary, size_t cap);
 /* The access rules of a configuration (the command names come from the command table). */
 struct mod_access;
 int app_access_from(struct mod_access *out, const fb_config *cfg, char *err, size_t errlen);

@@ -123,35 +123,28 @@ static void check_files(report *r, const fb_config *cfg)
     }
     loras_free(&ls);
 
-    wf_set ws = {0};
-    if (wf_set_load(&ws, cfg->workflows_dir, err, sizeof err) == 0) {
-        char kinds[128] = "";
-        for (int k = 0; k < WF_KIND_COUNT; k++)
-            if (ws.kinds[k]) {
-                if (kinds[0]) strncat(kinds, ", ", sizeof kinds - strlen(kinds) - 1);
-                strncat(kinds, wf_kind_name((wf_kind)k), sizeof kinds - strlen(kinds) - 1);
-            }
-        ok(r, "workflows", "%s (%s)", cfg->workflows_dir, kinds);
-        wf_set_free(&ws);
-    } else {
-        bad(r, "workflows",
-            "repair the named file, or point workflows_dir at a folder with "
-            "flux_txt2img.map.json and its workflow",
-            "%s", err);
-    }
-
+    /* The declarations name the workflows and mappings the bot runs: loading them validates
+     * all three (file, key and node named on failure). */
     decl_set ds;
     if (decl_set_load(&ds, cfg->workflows_dir, err, sizeof err) == 0) {
-        char names[256] = "";
+        char names[256] = "", wfs[256] = "";
         for (unsigned i = 0; i < ds.count; i++) {
             if (names[0]) strncat(names, ", ", sizeof names - strlen(names) - 1);
             strncat(names, ds.cmds[i]->name, sizeof names - strlen(names) - 1);
+            bool seen = false;
+            for (unsigned k = 0; k < i; k++)
+                seen = seen || strcmp(ds.cmds[k]->workflow, ds.cmds[i]->workflow) == 0;
+            if (seen) continue;
+            if (wfs[0]) strncat(wfs, ", ", sizeof wfs - strlen(wfs) - 1);
+            strncat(wfs, ds.cmds[i]->workflow, sizeof wfs - strlen(wfs) - 1);
         }
+        ok(r, "workflows", "%s (%s)", cfg->workflows_dir, ds.count ? wfs : "none declared");
         ok(r, "commands", "%u declarations (%s)", ds.count, ds.count ? names : "none");
         decl_set_free(&ds);
     } else {
         snprintf(fix, sizeof fix,
-                 "repair the named key of the *.cmd.json file (format: %s/docs/comfy.md)",
+                 "repair the named key of the *.cmd.json file, or the workflow or mapping it "
+                 "names (format: %s/docs/comfy.md)",
                  util_self_docdir());
         bad(r, "commands", fix, "%s", err);
     }

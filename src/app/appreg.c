@@ -69,23 +69,30 @@ rt_actor *appreg_actor(appreg *r)
 }
 
 int appreg_register(appreg *r, discord_rest *rest, uint64_t application_id,
-                    const ratios_set *ratios)
+                    const ratios_set *ratios, const decl_set *decls)
 {
     if (atomic_exchange(&r->started, true)) return 0;
     const char *labels[RATIOS_MAX];
     unsigned n = 0;
     for (unsigned i = 0; ratios && i < ratios->count && i < RATIOS_MAX; i++)
         labels[n++] = ratios->items[i].label;
+    const cmd_def *declared[DECL_MAX_COMMANDS];
+    unsigned nd = decl_set_defs(decls, declared, DECL_MAX_COMMANDS);
     char err[256];
-    int q = discord_rest_register_commands(rest, application_id, r->guilds, r->nguilds, labels, n,
-                                           r->self, COOKIE_BASE, err, sizeof err);
+    int q = discord_rest_register_commands(rest, application_id, r->guilds, r->nguilds, declared,
+                                           nd, labels, n, r->self, COOKIE_BASE, err, sizeof err);
     if (q < 0) {
         LOG_ERROR(LOGN, "cannot register the slash commands: %s", err);
         return -1;
     }
+    /* A registration again (a reload) counts afresh: registered means this one succeeded. */
+    atomic_store(&r->succeeded, 0);
+    atomic_store(&r->failed, 0);
     atomic_store(&r->queued, (unsigned)q);
-    LOG_INFO(LOGN, "registering %u slash-command set%s for application %" PRIu64, (unsigned)q,
-             q == 1 ? "" : "s", application_id);
+    LOG_INFO(LOGN,
+             "registering %u slash-command set%s (%u declared generation commands) for "
+             "application %" PRIu64,
+             (unsigned)q, q == 1 ? "" : "s", nd, application_id);
     return q;
 }
 

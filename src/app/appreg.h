@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "actors/discord_rest.h"
+#include "comfy/decl.h"
 #include "comfy/ratios.h"
 #include "config/fb_config.h"
 #include "fluxbot/runtime.h"
@@ -25,9 +26,9 @@ rt_actor *appreg_actor(appreg *r);
 /* Queues the bulk PUT(s) through the REST actor (once; later calls do nothing). Returns the
  * number of requests queued, 0 when already done, -1 on error (logged). */
 int appreg_register(appreg *r, discord_rest *rest, uint64_t application_id,
-                    const ratios_set *ratios);
-/* The resolution labels (command choices) changed: the next appreg_register registers the
- * commands again. Any thread. */
+                    const ratios_set *ratios, const decl_set *decls);
+/* The resolution labels (command choices) or the declared commands changed: the next
+ * appreg_register registers the commands again. Any thread. */
 void appreg_request_again(appreg *r);
 
 typedef struct appreg_counters {

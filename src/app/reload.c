@@ -150,6 +150,13 @@ int reload_now(reload_watcher *w, char *summary, size_t cap)
         else
             LOG_INFO(LOGN, "configuration reloaded: %s", csum);
     }
+    if (w->cfg.apply_commands) {
+        char csum[900];
+        if (w->cfg.apply_commands(w->cfg.commands_ctx, csum, sizeof csum) != 0)
+            LOG_ERROR(LOGN, "commands not reloaded, the declared commands in use stay: %s", csum);
+        else
+            LOG_INFO(LOGN, "commands reloaded: %s", csum);
+    }
     ratios_set r1;
     loras_set l1 = {0};
     if (ratios_load_file(&r1, w->ratios_file, err, sizeof err) != 0) {

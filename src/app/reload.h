@@ -1,5 +1,6 @@
 /*
- * SIGHUP: re-read the LoRA and resolution lists (loras_file, ratios_file).
+ * SIGHUP: re-read the LoRA and resolution lists (loras_file, ratios_file), the configuration
+ * and the command declarations.
  *
  * A watcher thread waits for SIGHUP (the handler only writes a byte to a pipe). On each
  * signal it loads both files with the same validators the start uses; a file that does not
@@ -15,7 +16,10 @@
  * With a config hook, each SIGHUP also re-reads the configuration (file, environment and flags
  * as at the start) and hands it to the hook, which applies the keys that may change while
  * running (the access_* keys and filter_max_warnings); a configuration that does not load is
- * reported and changes nothing. The lists and the configuration are applied independently.
+ * reported and changes nothing. With a commands hook, each SIGHUP then re-reads the command
+ * declarations (comfy/decl.h): a broken one is reported with its file and key and the set in
+ * use stays; a valid set becomes current and is registered again (one bulk PUT) when it
+ * changed. The lists, the configuration and the declarations are applied independently.
  *
  * One watcher per process (it owns the SIGHUP disposition).
  */
@@ -35,6 +39,10 @@ typedef int (*reload_apply_fn)(void *ctx, const ratios_set *ratios, loras_set *l
 
 /* Re-reads and applies the configuration; 0, or -1 with err. Runs on the watcher thread. */
 typedef int (*reload_config_fn)(void *ctx, char *summary, size_t cap);
+/* Re-reads the command declarations and, when they load, makes them current (registering the
+ * commands again when what Discord shows changed); 0, or -1 with the reason (file and key),
+ * the declarations in use then stay. Runs on the watcher thread. */
+typedef int (*reload_commands_fn)(void *ctx, char *summary, size_t cap);
 
 typedef struct reload_watcher reload_watcher;
 
@@ -45,6 +53,8 @@ typedef struct reload_config {
     void *apply_ctx;
     reload_config_fn apply_config; /* NULL: the configuration is read only at start */
     void *config_ctx;
+    reload_commands_fn apply_commands; /* NULL: the declarations are read only at start */
+    void *commands_ctx;
 } reload_config;
 
 /* Loads the current lists (the baseline of the diff), installs the SIGHUP handler and starts

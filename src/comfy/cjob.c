@@ -22,20 +22,10 @@ static bool has_content(const char *s)
     return false;
 }
 
-static wf_kind kind_workflow(comfy_kind k)
+comfy_kind cjob_kind_of(const decl_command *d)
 {
-    switch (k) {
-    case COMFY_KIND_REDUX:
-        return WF_REDUX;
-    case COMFY_KIND_PULID:
-        return WF_PULID;
-    case COMFY_KIND_VIDEO:
-        return WF_VIDEO;
-    case COMFY_KIND_UPSCALE:
-        return WF_UPSCALE;
-    default:
-        return WF_IMAGE;
-    }
+    if (d && d->button) return COMFY_KIND_UPSCALE;
+    return d && d->output != DECL_OUT_IMAGE ? COMFY_KIND_VIDEO : COMFY_KIND_IMAGE;
 }
 
 static void fmt_mb(char *out, size_t n, uint64_t bytes)
@@ -48,24 +38,17 @@ static bool url_ok(const char *u)
     return u && util_url_is_http(u) && strlen(u) < 4096 && !strpbrk(u, " \r\n\t");
 }
 
-static unsigned images_needed(comfy_kind k)
-{
-    return k == COMFY_KIND_REDUX ? 2 : k == COMFY_KIND_PULID ? 1 : 0;
-}
-
 int cjob_check_options(const comfy_job_msg *m, const cjob_catalog *cat, char *err, size_t errlen)
 {
-    if ((unsigned)m->kind >= COMFY_KIND_COUNT || m->kind == COMFY_KIND_UPSCALE) {
-        snprintf(err, errlen, "This command is not a generation command.");
+    (void)cat;
+    const decl_command *d = m->decl;
+    if (!d || d->button || !d->wf) {
+        snprintf(err, errlen, "This command is not a generation command of this bot.");
         return -1;
     }
-    const wf_workflow *wf = cat->workflows ? cat->workflows->kinds[kind_workflow(m->kind)] : NULL;
-    if (!wf) {
-        snprintf(err, errlen, "/%s is not set up on this bot (no workflow installed).",
-                 comfy_kind_name(m->kind));
-        return -1;
-    }
-    bool needs_prompt = m->kind != COMFY_KIND_REDUX;
+    const wf_workflow *wf = d->wf;
+    const decl_option *po = decl_option_for(d, WF_P_PROMPT);
+    bool needs_prompt = po && po->required;
     if (m->prompt) {
         size_t pl = strlen(m->prompt);
         if (pl > CJOB_PROMPT_MAX_BYTES) {
@@ -82,7 +65,7 @@ int cjob_check_options(const comfy_job_msg *m, const cjob_catalog *cat, char *er
         snprintf(err, errlen, "Please give a prompt describing what to generate.");
         return -1;
     }
-    if (m->kind != COMFY_KIND_VIDEO || wf_has_param(wf, WF_P_WIDTH)) {
+    if (wf_has_param(wf, WF_P_WIDTH)) {
         if (m->resolution[0] && !(m->width && m->height) &&
             !ratios_find(cat->ratios, m->resolution)) {
             snprintf(err, errlen, "Unknown resolution \"%.100s\". Pick one of the listed choices.",
@@ -102,8 +85,7 @@ int cjob_check_options(const comfy_job_msg *m, const cjob_catalog *cat, char *er
         return -1;
     }
     if (up > 1 && !wf_has_param(wf, WF_P_UPSCALE)) {
-        snprintf(err, errlen, "/%s has no upscaler on this bot; use upscale_factor 1.",
-                 comfy_kind_name(m->kind));
+        snprintf(err, errlen, "/%s has no upscaler on this bot; use upscale_factor 1.", d->name);
         return -1;
     }
     if (m->has_seed && m->seed > CJOB_MAX_SEED) {
@@ -124,7 +106,7 @@ int cjob_check_options(const comfy_job_msg *m, const cjob_catalog *cat, char *er
             return -1;
         }
         if (wf->lora_mode == WF_LORA_NONE) {
-            snprintf(err, errlen, "/%s does not take LoRAs on this bot.", comfy_kind_name(m->kind));
+            snprintf(err, errlen, "/%s does not take LoRAs on this bot.", d->name);
             return -1;
         }
         double s = m->lora_strength[i];
@@ -137,17 +119,18 @@ int cjob_check_options(const comfy_job_msg *m, const cjob_catalog *cat, char *er
     }
     for (int i = 0; i < 2; i++) {
         if (!m->has_strength[i]) continue;
-        double s = m->strength[i];
-        if (!(s >= 0.1 && s <= 1.0)) {
-            snprintf(err, errlen, "strength%s must be between 0.1 and 1.0 (got %g).",
-                     m->kind == COMFY_KIND_PULID ? "" : (i == 0 ? "1" : "2"), s);
+        const decl_option *so = decl_option_for(d, i ? WF_P_STRENGTH2 : WF_P_STRENGTH1);
+        if (!so) {
+            snprintf(err, errlen, "/%s takes no strength%d.", d->name, i + 1);
             return -1;
         }
+        if (decl_check_number(so, m->strength[i], err, errlen)) return -1;
     }
-    unsigned need = images_needed(m->kind);
+    for (unsigned i = 0; i < m->npatches; i++)
+        if (decl_check_patch(d, &m->patches[i], err, errlen)) return -1;
+    unsigned need = decl_images(d);
     if (m->nimages < need) {
-        snprintf(err, errlen, "/%s needs %u image%s.", comfy_kind_name(m->kind), need,
-                 need == 1 ? "" : "s");
+        snprintf(err, errlen, "/%s needs %u image%s.", d->name, need, need == 1 ? "" : "s");
         return -1;
     }
     uint64_t limit = cat->max_attachment_bytes ? cat->max_attachment_bytes : 25u * 1024 * 1024;
@@ -186,9 +169,12 @@ cjob *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job
     cjob *j = calloc(1, sizeof *j);
     if (!j) abort();
     j->id = job_id;
-    j->kind = m->kind;
-    j->workflow = kind_workflow(m->kind);
-    const wf_workflow *wf = cat->workflows->kinds[j->workflow];
+    const decl_command *d = m->decl;
+    j->kind = cjob_kind_of(d);
+    j->decl = d;
+    snprintf(j->command, sizeof j->command, "%.32s", d->name);
+    snprintf(j->generation_type, sizeof j->generation_type, "%s", d->generation_type);
+    const wf_workflow *wf = d->wf;
     j->reply.application_id = m->reply.application_id;
     j->reply.interaction_id = m->reply.interaction_id;
     j->reply.token = util_strdup(m->reply.token ? m->reply.token : "");
@@ -201,8 +187,8 @@ cjob *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job
         snprintf(j->resolution, sizeof j->resolution, "%s", m->resolution);
         if (!j->resolution[0])
             snprintf(j->resolution, sizeof j->resolution, "%ux%u", m->width, m->height);
-    } else if (m->kind == COMFY_KIND_VIDEO && !wf_has_param(wf, WF_P_WIDTH)) {
-        /* The video workflow renders its own size: the result still carries it. */
+    } else if (!wf_has_param(wf, WF_P_WIDTH)) {
+        /* The workflow renders its own size (a video's latent): the result still carries it. */
         if (wf_template_size(wf, &j->width, &j->height))
             snprintf(j->resolution, sizeof j->resolution, "%ux%u", j->width, j->height);
     } else {
@@ -242,7 +228,7 @@ cjob *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job
         j->has_strength[i] = m->has_strength[i];
         j->strength[i] = m->strength[i];
     }
-    unsigned need = images_needed(m->kind);
+    unsigned need = decl_images(d);
     for (unsigned i = 0; i < need; i++) {
         j->images[i].url = util_strdup(m->images[i].url);
         j->images[i].filename =
@@ -251,6 +237,8 @@ cjob *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job
         j->images[i].declared_size = m->images[i].size;
     }
     j->nimages = need;
+    j->npatches = m->npatches;
+    comfy_patches_copy(j->patches, m->patches, m->npatches);
     j->received_wall_ms = m->received_ms;
     return j;
 }
@@ -258,7 +246,11 @@ cjob *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job
 static void copy_params(cjob *d, const cjob *s)
 {
     d->kind = s->kind;
-    d->workflow = s->workflow;
+    d->decl = s->decl;
+    memcpy(d->command, s->command, sizeof d->command);
+    memcpy(d->generation_type, s->generation_type, sizeof d->generation_type);
+    d->npatches = s->npatches;
+    comfy_patches_copy(d->patches, s->patches, s->npatches);
     d->user_prompt = util_strdup(s->user_prompt ? s->user_prompt : "");
     d->prompt = util_strdup(s->prompt ? s->prompt : "");
     d->negative_prompt = s->negative_prompt ? util_strdup(s->negative_prompt) : NULL;
@@ -307,15 +299,22 @@ cjob *cjob_clone(const cjob *src, uint64_t new_id, const comfy_reply_ref *reply,
     return j;
 }
 
-cjob *cjob_new_upscale(const cjob *src, uint64_t new_id, uint32_t factor, const char *image_url,
-                       const comfy_reply_ref *reply, const comfy_origin *origin)
+cjob *cjob_new_upscale(const cjob *src, const decl_command *up, uint64_t new_id, uint32_t factor,
+                       const char *image_url, const comfy_reply_ref *reply,
+                       const comfy_origin *origin)
 {
     cjob *j = calloc(1, sizeof *j);
     if (!j) abort();
     j->id = new_id;
     copy_params(j, src);
     j->kind = COMFY_KIND_UPSCALE;
-    j->workflow = WF_UPSCALE;
+    j->decl = up;
+    snprintf(j->command, sizeof j->command, "%.32s", up ? up->name : "upscale");
+    snprintf(j->generation_type, sizeof j->generation_type, "%s",
+             up ? up->generation_type : "upscale");
+    /* The source's own options patched the source's workflow, not the upscaler's. */
+    comfy_patches_free(j->patches, j->npatches);
+    j->npatches = 0;
     /* The label and its size stay the source's, so the result is counted under the label the
      * user picked; the factor applied so far carries over (a x2 of a x2 result is x4). */
     j->prior_upscale = cjob_total_upscale(src);
@@ -343,30 +342,21 @@ void cjob_free(cjob *j)
         free(j->images[i].content_type);
         free(j->images[i].data);
     }
+    comfy_patches_free(j->patches, j->npatches);
     free(j);
 }
 
 const char *cjob_generation_type(const cjob *j)
 {
-    switch (j->kind) {
-    case COMFY_KIND_REDUX:
-        return "redux";
-    case COMFY_KIND_PULID:
-        return "pulid";
-    case COMFY_KIND_VIDEO:
-        return "video";
-    case COMFY_KIND_UPSCALE:
-        return "upscale";
-    default:
-        return "standard";
-    }
+    return j->generation_type[0] ? j->generation_type : "standard";
 }
 
 void cjob_values(const cjob *j, const char *const uploaded[COMFY_MAX_IMAGES],
                  const char *filename_prefix, wf_values *v)
 {
     memset(v, 0, sizeof *v);
-    v->prompt = j->kind == COMFY_KIND_REDUX || j->kind == COMFY_KIND_UPSCALE ? NULL : j->prompt;
+    /* An upscale runs on a finished image: the source's prompt and size are not its own. */
+    v->prompt = j->kind == COMFY_KIND_UPSCALE || !j->prompt || !*j->prompt ? NULL : j->prompt;
     v->negative_prompt = j->kind == COMFY_KIND_UPSCALE ? NULL : j->negative_prompt;
     v->has_seed = j->kind != COMFY_KIND_UPSCALE;
     v->seed = j->seed;
@@ -412,6 +402,18 @@ char *cjob_lora_json(const cjob *j)
     return out;
 }
 
+unsigned cjob_user_texts(const cjob *j, const char *out[CJOB_TEXTS_MAX])
+{
+    unsigned n = 0;
+    const char *fixed[2] = {j->user_prompt, j->negative_prompt};
+    for (unsigned i = 0; i < 2; i++)
+        if (fixed[i] && *fixed[i]) out[n++] = fixed[i];
+    for (unsigned i = 0; i < j->npatches && i < COMFY_MAX_PATCHES; i++)
+        if (j->patches[i].is_str && j->patches[i].str && *j->patches[i].str)
+            out[n++] = j->patches[i].str;
+    return n;
+}
+
 uint32_t cjob_total_upscale(const cjob *j)
 {
     uint32_t prior = j->prior_upscale ? j->prior_upscale : 1;
@@ -440,7 +442,18 @@ char *cjob_to_json(const cjob *j)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "v", 1);
     cJSON_AddNumberToObject(o, "kind", j->kind);
-    cJSON_AddNumberToObject(o, "workflow", j->workflow);
+    cJSON_AddStringToObject(o, "command", j->command);
+    cJSON_AddStringToObject(o, "generation_type", j->generation_type);
+    cJSON *pa = cJSON_AddArrayToObject(o, "patches");
+    for (unsigned i = 0; i < j->npatches && i < COMFY_MAX_PATCHES; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "option", j->patches[i].option);
+        if (j->patches[i].is_str)
+            cJSON_AddStringToObject(x, "value", j->patches[i].str ? j->patches[i].str : "");
+        else
+            cJSON_AddNumberToObject(x, "value", j->patches[i].num);
+        cJSON_AddItemToArray(pa, x);
+    }
     cJSON_AddStringToObject(o, "user_prompt", j->user_prompt ? j->user_prompt : "");
     cJSON_AddStringToObject(o, "prompt", j->prompt ? j->prompt : "");
     if (j->negative_prompt) cJSON_AddStringToObject(o, "negative_prompt", j->negative_prompt);
@@ -537,14 +550,13 @@ cjob *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen)
     if (!j) abort();
     j->id = id;
     j->reply.token = util_strdup("");
-    double kind, wf, w, h, up, prior;
+    double kind, w, h, up, prior;
     const char *up_s, *p_s, *res;
     const cJSON *org = cJSON_GetObjectItemCaseSensitive(o, "origin");
     const cJSON *loras = cJSON_GetObjectItemCaseSensitive(o, "loras");
     const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(o, "images");
     const cJSON *sts = cJSON_GetObjectItemCaseSensitive(o, "strengths");
     bool ok = get_num(o, "kind", 0, COMFY_KIND_COUNT - 1, &kind, err, errlen) &&
-              get_num(o, "workflow", 0, WF_KIND_COUNT - 1, &wf, err, errlen) &&
               get_str(o, "user_prompt", CJOB_PROMPT_MAX_BYTES, &up_s, err, errlen) &&
               get_str(o, "prompt", 4 * CJOB_PROMPT_MAX_BYTES, &p_s, err, errlen) &&
               get_str(o, "resolution", COMFY_LABEL_MAX, &res, err, errlen) &&
@@ -562,7 +574,48 @@ cjob *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen)
               cJSON_IsArray(sts) && cJSON_GetArraySize(sts) == 2;
     if (ok) {
         j->kind = (comfy_kind)kind;
-        j->workflow = (wf_kind)wf;
+        /* Rows written before declarations named the command by kind; their generation type
+         * was the kind's. */
+        const char *cmd, *gt;
+        static const char *const old_types[COMFY_KIND_COUNT] = {"standard", "redux", "pulid",
+                                                                "video", "upscale"};
+        if (!cJSON_GetObjectItemCaseSensitive(o, "command"))
+            cmd = comfy_kind_name(j->kind);
+        else if (!get_str(o, "command", COMFY_CMD_MAX, &cmd, err, errlen))
+            ok = false;
+        if (!cJSON_GetObjectItemCaseSensitive(o, "generation_type"))
+            gt = old_types[j->kind];
+        else if (!get_str(o, "generation_type", sizeof j->generation_type - 1, &gt, err, errlen))
+            ok = false;
+        if (ok) {
+            snprintf(j->command, sizeof j->command, "%s", cmd);
+            snprintf(j->generation_type, sizeof j->generation_type, "%s", gt);
+        }
+        const cJSON *pa = cJSON_GetObjectItemCaseSensitive(o, "patches");
+        if (pa && (!cJSON_IsArray(pa) || cJSON_GetArraySize(pa) > COMFY_MAX_PATCHES)) {
+            snprintf(err, errlen, "field patches is not a list of at most %d", COMFY_MAX_PATCHES);
+            ok = false;
+        }
+        const cJSON *x;
+        if (!ok) pa = NULL;
+        cJSON_ArrayForEach(x, pa)
+        {
+            const char *opt;
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(x, "value");
+            if (!get_str(x, "option", COMFY_CMD_MAX, &opt, err, errlen) ||
+                !(cJSON_IsNumber(v) ||
+                  (cJSON_IsString(v) && strlen(v->valuestring) <= CJOB_PROMPT_MAX_BYTES))) {
+                if (ok && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(x, "option")))
+                    snprintf(err, errlen, "field patches has a bad value");
+                ok = false;
+                break;
+            }
+            comfy_patch *p = &j->patches[j->npatches++];
+            snprintf(p->option, sizeof p->option, "%s", opt);
+            p->is_str = cJSON_IsString(v);
+            p->str = p->is_str ? util_strdup(v->valuestring) : NULL;
+            p->num = p->is_str ? 0 : v->valuedouble;
+        }
         j->user_prompt = util_strdup(up_s);
         j->prompt = util_strdup(p_s);
         /* optional: rows written before the Options dialog have none */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "comfy/cproto.h"
+#include "comfy/decl.h"
 #include "comfy/img.h"
 #include "comfy/loras.h"
 #include "comfy/ratios.h"
@@ -28,13 +29,15 @@
 #define CJOB_LORA_STRENGTH_MIN (-2.0)
 #define CJOB_LORA_STRENGTH_MAX 2.0
 
-/* ratios and loras are atomic pointers: SIGHUP swaps in new lists while router and runner
- * threads read them (comfy_runner_swap_lists). A reader loads each once per decision; sets that
- * were swapped out stay allocated until the runner is freed, so a loaded pointer stays valid. */
+/* ratios, loras and decls are atomic pointers: SIGHUP swaps in new lists and declarations while
+ * router and runner threads read them (comfy_runner_swap_lists, comfy_runner_swap_decls). A
+ * reader loads each once per decision; sets that were swapped out stay allocated until the
+ * runner is freed, so a loaded pointer (and a job's declaration) stays valid. */
 typedef struct cjob_catalog {
     const ratios_set *_Atomic ratios;
     const loras_set *_Atomic loras;
-    const wf_set *workflows;
+    const decl_set *_Atomic decls; /* the generation commands (comfy/decl.h) */
+    struct models_cache *models;   /* the servers' model lists (comfy/models.h); NULL: none */
     uint64_t max_attachment_bytes; /* input images; 0 = 25 MiB */
 } cjob_catalog;
 
@@ -50,8 +53,12 @@ typedef struct cjob_image {
 
 typedef struct cjob {
     uint64_t id;
-    comfy_kind kind;
-    wf_kind workflow;
+    comfy_kind kind; /* video when the declaration outputs one, upscale for the button */
+    /* The declaration it runs (NULL for a job read back from the results table until the
+     * runner looks its command up), its name and analytics type. */
+    const decl_command *decl;
+    char command[COMFY_CMD_MAX + 1];
+    char generation_type[24];
     comfy_reply_ref reply; /* token owned */
     comfy_origin origin;
     char *user_prompt;     /* owned; as typed ("" for redux/upscale) */
@@ -70,6 +77,8 @@ typedef struct cjob {
     double strength[2];
     unsigned nimages;
     cjob_image images[COMFY_MAX_IMAGES];
+    unsigned npatches; /* the declaration's "patch" options, by name (owned strings) */
+    comfy_patch patches[COMFY_MAX_PATCHES];
     uint64_t source_job_id; /* regenerate/upscale: the job whose result it started from */
     uint64_t received_wall_ms;
 } cjob;
@@ -92,13 +101,18 @@ cjob *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job
 cjob *cjob_clone(const cjob *src, uint64_t new_id, const comfy_reply_ref *reply,
                  const comfy_origin *origin);
 
-/* An upscale job of a finished result: image1 is downloaded from image_url. */
-cjob *cjob_new_upscale(const cjob *src, uint64_t new_id, uint32_t factor, const char *image_url,
-                       const comfy_reply_ref *reply, const comfy_origin *origin);
+/* An upscale job of a finished result: image1 is downloaded from image_url; up is the button
+ * declaration it runs. */
+cjob *cjob_new_upscale(const cjob *src, const decl_command *up, uint64_t new_id, uint32_t factor,
+                       const char *image_url, const comfy_reply_ref *reply,
+                       const comfy_origin *origin);
 
 void cjob_free(cjob *j);
 
-const char *cjob_generation_type(const cjob *j); /* analytics: standard/redux/pulid/video/upscale */
+/* analytics: the declaration's generation type (standard, redux, pulid, video, upscale, ...) */
+const char *cjob_generation_type(const cjob *j);
+/* The comfy_kind a declaration's jobs have: video output or not (the button's is upscale). */
+comfy_kind cjob_kind_of(const decl_command *d);
 
 /* Fills the workflow values for this job; image names are the uploaded names. */
 void cjob_values(const cjob *j, const char *const uploaded[COMFY_MAX_IMAGES],
@@ -119,6 +133,13 @@ char *cjob_to_json(const cjob *j);
  * reply is empty (a button press brings its own). NULL with err when the text is not such a
  * job. */
 cjob *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen);
+
+/* The texts a user typed into the job, as the content filter must see them again when the job
+ * is run anew (Regenerate, Options): the prompt, the negative prompt, and every declared
+ * option's string value. Empty ones are left out. Returns how many (at most CJOB_TEXTS_MAX);
+ * the pointers are the job's. */
+#define CJOB_TEXTS_MAX (2 + COMFY_MAX_PATCHES)
+unsigned cjob_user_texts(const cjob *j, const char *out[CJOB_TEXTS_MAX]);
 
 /* The result's upscale factor relative to the label's size (an Upscale of a x2 result by 2 is
  * 4), and its delivered pixel size (0x0 when the size is unknown). */

@@ -185,15 +185,24 @@ char *cres_final_payload(const cres_result *r)
                               .custom_id = cid[nb]};
     nb++;
     reply_row row = {.buttons = btns, .nbuttons = nb};
-    reply_attachment att = {.id = 0, .filename = r->filename};
+    reply_attachment att[CRES_MAX_FILES];
+    unsigned natt = 0;
+    if (r->filename) {
+        att[natt] = (reply_attachment){.id = 0, .filename = r->filename};
+        natt++;
+        for (unsigned i = 0; r->more_files && i < r->nmore && natt < CRES_MAX_FILES; i++) {
+            att[natt] = (reply_attachment){.id = natt, .filename = r->more_files[i]};
+            natt++;
+        }
+    }
     const embed *list[1] = {&em};
     reply_msg m = {.content = r->note ? r->note : "",
                    .embeds = list,
                    .nembeds = 1,
                    .rows = &row,
                    .nrows = 1,
-                   .attachments = &att,
-                   .nattachments = r->filename ? 1 : 0,
+                   .attachments = att,
+                   .nattachments = natt,
                    .set_attachments = true};
     char err[200];
     char *json = reply_message_json(&m, err, sizeof err);

@@ -40,9 +40,14 @@ int cres_parse_custom_id(const char *s, cres_action *a, uint64_t *job_id, uint64
 /* True when user may delete a result requested by owner. */
 bool cres_may_delete(uint64_t user_id, uint64_t owner_id, uint64_t permissions);
 
+#define CRES_MAX_FILES 10 /* Discord: attachments per message */
+
 typedef struct cres_result {
     const cjob *job;
     const char *filename; /* attachment name, e.g. "fluxbot_42.png" */
+    /* The other files of a batch (attachments 1..nmore, below the embed's image); NULL: none */
+    const char *const *more_files;
+    unsigned nmore; /* at most CRES_MAX_FILES - 1 */
     bool is_video;
     bool is_image;        /* embed can show it with attachment://filename */
     bool upscale_offered; /* an upscale workflow is installed: offer Upscale ×2 on images (a

@@ -25,11 +25,6 @@ static const char *const type_names[] = {"string",  "integer",    "number",
                                          "boolean", "attachment", "choice"};
 static const char *const output_names[] = {"image", "video", "animation"};
 
-/* The bot's own commands that are not generation commands: a declaration may not take their
- * name (the router would route it to the wrong handler). */
-static const char *const reserved[] = {CMD_QUEUE, CMD_STATS,  CMD_RESET_STATS, CMD_FILTER,  CMD_BAN,
-                                       CMD_UNBAN, CMD_BANNED, "lorainfo",      CMD_WARNINGS};
-
 static const struct {
     const char *kind, *class_type, *input;
 } object_info[] = {
@@ -360,8 +355,9 @@ static int parse_choices(lctx *c, decl_option *o, const cJSON *ch, const char *w
     return 0;
 }
 
-/* An autocomplete list file: one entry a line, 1..100 characters, at most 10 000 lines. */
-static int check_list_file(lctx *c, const char *name, const char *where)
+/* An autocomplete list file: one entry a line, 1..100 characters, at most 10 000 lines. Its
+ * entries are kept: they are what the option offers and the only values it accepts. */
+static int load_list_file(lctx *c, decl_option *o, const char *name, const char *where)
 {
     char path[1024], ferr[300];
     if (sibling(c, name, where, path, sizeof path)) return -1;
@@ -380,6 +376,19 @@ static int check_list_file(lctx *c, const char *name, const char *where)
             if (!util_utf8_valid(p, n, &chars) || chars > 100)
                 rc = fail(c, "%s: %s line %u must be 1..100 characters of UTF-8", where, name,
                           lineno);
+            else if (lines < 10000) {
+                char **grown = realloc(o->list, (lines + 1) * sizeof *grown);
+                char *e = grown ? malloc(n + 1) : NULL;
+                if (grown) o->list = grown;
+                if (!e) {
+                    rc = fail(c, "%s: out of memory", where);
+                } else {
+                    memcpy(e, p, n);
+                    e[n] = '\0';
+                    o->list[lines] = e;
+                    o->nlist = lines + 1;
+                }
+            }
             lines++;
         }
         p = nl ? nl + 1 : p + strlen(p);
@@ -403,7 +412,7 @@ static int parse_autocomplete(lctx *c, decl_option *o, const cJSON *a, const cha
     if (strncmp(s, "file:", 5) == 0) {
         char w[256];
         snprintf(w, sizeof w, "%s\"autocomplete\"", where);
-        if (check_list_file(c, s + 5, w)) return -1;
+        if (load_list_file(c, o, s + 5, w)) return -1;
         o->source = DECL_SRC_FILE;
         snprintf(o->source_arg, sizeof o->source_arg, "%s", s + 5);
         return 0;
@@ -662,16 +671,17 @@ static void build_cmd(decl_command *d)
 
 static int parse_decl(lctx *c, const cJSON *j)
 {
-    static const char *const keys[] = {"name",   "description", "workflow", "mapping",
-                                       "output", "trigger",     "options"};
+    static const char *const keys[] = {"name",   "description", "workflow",        "mapping",
+                                       "output", "trigger",     "generation_type", "options"};
     decl_command *d = c->d;
     if (!cJSON_IsObject(j)) return fail(c, "not a JSON object");
     if (check_keys(c, j, "", keys, sizeof keys / sizeof keys[0])) return -1;
     if (get_text(c, j, "name", "", true, 1, CMD_NAME_MAX, d->name, sizeof d->name)) return -1;
     if (check_name(c, d->name, "")) return -1;
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (strcmp(d->name, reserved[i]) == 0)
-            return fail(c, "\"name\": \"%s\" is one of the bot's own commands", d->name);
+    /* The bot's own commands (the static table) keep their names: the router would route a
+     * declaration of the same name to the wrong handler, and Discord refuses two. */
+    if (cmd_find(d->name))
+        return fail(c, "\"name\": \"%s\" is one of the bot's own commands", d->name);
     if (get_text(c, j, "description", "", true, 1, CMD_DESCRIPTION_MAX, d->description,
                  sizeof d->description) ||
         get_text(c, j, "workflow", "", true, 1, DECL_FILE_MAX - 1, d->workflow,
@@ -686,6 +696,14 @@ static int parse_decl(lctx *c, const cJSON *j)
         if (strcmp(out->valuestring, output_names[i]) == 0) ok = (int)i;
     if (ok < 0) return fail(c, "\"output\": must be image, video or animation");
     d->output = (decl_output)ok;
+    static const char *const default_gen[] = {"standard", "video", "animation"};
+    snprintf(d->generation_type, sizeof d->generation_type, "%s", default_gen[ok]);
+    if (cJSON_GetObjectItemCaseSensitive(j, "generation_type")) {
+        if (get_text(c, j, "generation_type", "", true, 1, 20, d->generation_type,
+                     sizeof d->generation_type) ||
+            check_name(c, d->generation_type, "\"generation_type\": "))
+            return -1;
+    }
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(j, "trigger");
     if (tr) {
         if (!cJSON_IsString(tr) ||
@@ -743,9 +761,13 @@ static int parse_decl(lctx *c, const cJSON *j)
             rc = fail(c, "\"options\": %s maps \"%s\" but no required attachment option fills it",
                       d->mapping, wf_param_name((wf_param)p));
     }
-    wf_free(wf);
     c->wf = NULL;
-    if (rc == 0) build_cmd(d);
+    if (rc == 0) {
+        build_cmd(d);
+        d->wf = wf; /* the runner patches it for every job */
+    } else {
+        wf_free(wf);
+    }
     return rc;
 }
 
@@ -769,7 +791,7 @@ decl_command *decl_load_text(const char *name, const char *json, const char *dir
     int rc = parse_decl(&c, j);
     cJSON_Delete(j);
     if (rc) {
-        free(d);
+        decl_free(d);
         return NULL;
     }
     return d;
@@ -792,7 +814,176 @@ decl_command *decl_load(const char *path, char *err, size_t errlen)
 
 void decl_free(decl_command *d)
 {
+    if (!d) return;
+    for (unsigned i = 0; i < CMD_OPTIONS_MAX; i++) {
+        for (unsigned k = 0; k < d->options[i].nlist; k++)
+            free(d->options[i].list[k]);
+        free(d->options[i].list);
+    }
+    wf_free(d->wf);
     free(d);
+}
+
+const decl_option *decl_find_option(const decl_command *d, const char *name)
+{
+    for (unsigned i = 0; d && name && i < d->noptions; i++)
+        if (strcmp(d->options[i].name, name) == 0) return &d->options[i];
+    return NULL;
+}
+
+const decl_option *decl_option_for(const decl_command *d, wf_param p)
+{
+    for (unsigned i = 0; d && i < d->noptions; i++)
+        if (d->options[i].param == DECL_P_MAPPED && d->options[i].wf_param == p)
+            return &d->options[i];
+    return NULL;
+}
+
+unsigned decl_images(const decl_command *d)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; d && i < d->noptions; i++)
+        n += d->options[i].param == DECL_P_MAPPED &&
+             (d->options[i].wf_param == WF_P_IMAGE1 || d->options[i].wf_param == WF_P_IMAGE2);
+    return n;
+}
+
+bool decl_list_has(const decl_option *o, const char *value)
+{
+    for (unsigned i = 0; o && value && i < o->nlist; i++)
+        if (strcmp(o->list[i], value) == 0) return true;
+    return false;
+}
+
+static bool integral(const decl_option *o)
+{
+    return o->type == DECL_INTEGER || (o->type == DECL_CHOICE && o->int_choices);
+}
+
+int decl_check_number(const decl_option *o, double v, char *err, size_t errlen)
+{
+    if (!isfinite(v) || fabs(v) > MAX_SAFE) {
+        snprintf(err, errlen, "%s must be a number.", o->name);
+        return -1;
+    }
+    if (integral(o) && v != floor(v)) {
+        snprintf(err, errlen, "%s must be a whole number (got %g).", o->name, v);
+        return -1;
+    }
+    if ((o->has_min && v < o->min) || (o->has_max && v > o->max)) {
+        /* A number option's whole bounds read as numbers ("0.1 and 1.0", not "0.1 and 1"). */
+        const char *f = integral(o) ? "%.0f" : "%.1f";
+        char lo[40], hi[40];
+        snprintf(lo, sizeof lo, o->min == floor(o->min) ? f : "%g", o->min);
+        snprintf(hi, sizeof hi, o->max == floor(o->max) ? f : "%g", o->max);
+        if (o->has_min && o->has_max)
+            snprintf(err, errlen, "%s must be between %s and %s (got %g).", o->name, lo, hi, v);
+        else
+            snprintf(err, errlen, "%s must be at %s %s (got %g).", o->name,
+                     o->has_min ? "least" : "most", o->has_min ? lo : hi, v);
+        return -1;
+    }
+    return 0;
+}
+
+int decl_check_patch(const decl_command *d, const comfy_patch *p, char *err, size_t errlen)
+{
+    const decl_option *o = decl_find_option(d, p->option);
+    if (!o || o->param != DECL_P_NONE) {
+        snprintf(err, errlen, "/%s has no option \"%.32s\".", d->name, p->option);
+        return -1;
+    }
+    bool wants_str = o->type == DECL_STRING || (o->type == DECL_CHOICE && !o->int_choices);
+    if (wants_str != p->is_str || (p->is_str && !p->str)) {
+        snprintf(err, errlen, "The %s option of /%s has a value of the wrong type.", o->name,
+                 d->name);
+        return -1;
+    }
+    if (o->type == DECL_CHOICE) {
+        for (unsigned i = 0; i < o->nchoices; i++)
+            if (o->int_choices ? (double)o->choices[i].ival == p->num
+                               : strcmp(o->choices[i].sval, p->str) == 0)
+                return 0;
+        snprintf(err, errlen, "%s: pick one of the listed choices.", o->name);
+        return -1;
+    }
+    if (o->type == DECL_BOOLEAN) {
+        if (p->num == 0 || p->num == 1) return 0;
+        snprintf(err, errlen, "%s must be true or false.", o->name);
+        return -1;
+    }
+    if (!wants_str) return decl_check_number(o, p->num, err, errlen);
+    size_t chars;
+    if (!util_utf8_valid(p->str, strlen(p->str), &chars)) {
+        snprintf(err, errlen, "%s is not valid UTF-8 text.", o->name);
+        return -1;
+    }
+    if ((o->min_length && chars < o->min_length) || (o->max_length && chars > o->max_length) ||
+        chars > 6000) {
+        snprintf(err, errlen, "%s must be %u..%u characters (got %zu).", o->name, o->min_length,
+                 o->max_length ? o->max_length : 6000, chars);
+        return -1;
+    }
+    if (o->source == DECL_SRC_FILE && !decl_list_has(o, p->str)) {
+        snprintf(err, errlen,
+                 "Unknown %s \"%.100s\". Start typing in the %s option and pick one from the "
+                 "list.",
+                 o->name, p->str, o->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* x without the binary noise of a decimal scale (80 x 0.01 = 0.8000000000000000444): rounded to
+ * 12 significant digits, more than any sampler setting has. */
+static double scaled(double x)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.12g", x);
+    return strtod(buf, NULL);
+}
+
+int decl_apply_patches(const decl_command *d, cJSON *graph, const comfy_patch *p, unsigned n,
+                       char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < n; i++) {
+        const decl_option *o = decl_find_option(d, p[i].option);
+        if (!o || o->param != DECL_P_NONE) {
+            snprintf(err, errlen, "/%s has no option \"%s\" that patches the workflow", d->name,
+                     p[i].option);
+            return -1;
+        }
+        bool wants_str = o->type == DECL_STRING || (o->type == DECL_CHOICE && !o->int_choices);
+        if (wants_str != p[i].is_str || (p[i].is_str && !p[i].str) ||
+            (!p[i].is_str && !isfinite(p[i].num))) {
+            snprintf(err, errlen, "the %s option of /%s has a value of the wrong kind", p[i].option,
+                     d->name);
+            return -1;
+        }
+        for (unsigned t = 0; t < o->ntargets; t++) {
+            const wf_target *tg = &o->targets[t];
+            cJSON *inputs = cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(graph, tg->node), "inputs");
+            cJSON *val;
+            if (p[i].is_str)
+                val = cJSON_CreateString(p[i].str);
+            else if (o->type == DECL_BOOLEAN)
+                val = cJSON_CreateBool(p[i].num != 0);
+            else if (tg->scale == 1.0)
+                val = cJSON_CreateNumber(p[i].num); /* an integer option stays an integer */
+            else
+                /* Scaled as declared: 80 (percent) x 0.01 is a denoise of 0.8, 5 (seconds) x 16
+                 * is 80 frames. Whole results print as integers, so an INT input takes them. */
+                val = cJSON_CreateNumber(scaled(p[i].num * tg->scale));
+            if (!val || !inputs ||
+                !cJSON_ReplaceItemInObjectCaseSensitive(inputs, tg->input, val)) {
+                cJSON_Delete(val);
+                snprintf(err, errlen, "cannot set node %s input %s", tg->node, tg->input);
+                return -1;
+            }
+        }
+    }
+    return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -864,7 +1055,22 @@ void decl_set_free(decl_set *set)
 
 const decl_command *decl_set_find(const decl_set *set, const char *name)
 {
-    for (unsigned i = 0; set && i < set->count; i++)
+    for (unsigned i = 0; set && name && i < set->count; i++)
         if (strcmp(set->cmds[i]->name, name) == 0) return set->cmds[i];
     return NULL;
+}
+
+const decl_command *decl_set_button(const decl_set *set)
+{
+    for (unsigned i = 0; set && i < set->count; i++)
+        if (set->cmds[i]->button) return set->cmds[i];
+    return NULL;
+}
+
+unsigned decl_set_defs(const decl_set *set, const cmd_def **out, unsigned cap)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; set && i < set->count && n < cap; i++)
+        if (!set->cmds[i]->button) out[n++] = &set->cmds[i]->cmd;
+    return n;
 }

@@ -38,6 +38,7 @@
 
 #include "comfy/wf.h"
 #include "discord/cmd.h"
+#include "msgs/comfy.h"
 
 #define DECL_MAX_COMMANDS 50 /* Discord allows 100 chat commands; the bot's own take ~12 */
 #define DECL_TEXT_MAX 404    /* 100 characters of UTF-8, NUL included */
@@ -93,6 +94,8 @@ typedef struct decl_option {
     decl_choice choices[CMD_CHOICES_MAX];
     decl_source source;
     char source_arg[DECL_FILE_MAX]; /* file path, or the object_info kind */
+    char **list;                    /* DECL_SRC_FILE: the file's entries, read at load */
+    unsigned nlist;
     decl_param param;
     wf_param wf_param;
     unsigned ntargets;
@@ -106,7 +109,9 @@ typedef struct decl_command {
     char workflow[DECL_FILE_MAX];
     char mapping[DECL_FILE_MAX];
     decl_output output;
-    bool button; /* "trigger": "button": runs from a result button, not registered */
+    char generation_type[24]; /* analytics: "generation_type", else standard/video/animation */
+    bool button;              /* "trigger": "button": runs from a result button, not registered */
+    wf_workflow *wf;          /* the mapping and workflow it runs (owned) */
     unsigned noptions;
     decl_option options[CMD_OPTIONS_MAX];
     /* The command-table entry, pointing into the fields above. */
@@ -137,10 +142,40 @@ decl_command *decl_load_text(const char *name, const char *json, const char *dir
                              size_t errlen);
 void decl_free(decl_command *d);
 
+/* The option named name, or NULL. */
+const decl_option *decl_find_option(const decl_command *d, const char *name);
+/* The option that fills mapping parameter p, or NULL. */
+const decl_option *decl_option_for(const decl_command *d, wf_param p);
+/* How many input images the command takes (its image1/image2 options). */
+unsigned decl_images(const decl_command *d);
+
+/* Sets the node inputs of the "patch" options in a patched copy of d->wf's template: each
+ * value goes to every target of its option, multiplied by the target's scale (integer options
+ * stay integers). 0, or -1 with err (an unknown option, a value of the wrong kind). */
+int decl_apply_patches(const decl_command *d, cJSON *graph, const comfy_patch *p, unsigned n,
+                       char *err, size_t errlen);
+
+/* A value for option o, checked as Discord would not (a client may send anything): in min..max
+ * (number options). 0, or -1 with a message for the user. */
+int decl_check_number(const decl_option *o, double v, char *err, size_t errlen);
+/* A "patch" value: the option exists and patches nodes, the value is of its type (integer,
+ * in min..max, one of the choices, a string within min/max_length of UTF-8, in its file list).
+ * Model names from /object_info are checked by the router against its cache. 0, or -1 with a
+ * message for the user. */
+int decl_check_patch(const decl_command *d, const comfy_patch *p, char *err, size_t errlen);
+
+/* True when the file list of o holds value (exactly). */
+bool decl_list_has(const decl_option *o, const char *value);
+
 /* Loads every "<dir>/NAME.cmd.json" (none is not an error). Two declarations with one name, or a
  * name that is one of the bot's own non-generation commands, refuse the set. */
 int decl_set_load(decl_set *set, const char *dir, char *err, size_t errlen);
 void decl_set_free(decl_set *set);
 const decl_command *decl_set_find(const decl_set *set, const char *name);
+/* The declaration a result's Upscale button runs (the first with "trigger": "button"), or NULL. */
+const decl_command *decl_set_button(const decl_set *set);
+/* The command-table entries of the set's slash commands (button triggers left out), in file
+ * order; returns how many (at most cap). */
+unsigned decl_set_defs(const decl_set *set, const cmd_def **out, unsigned cap);
 
 #endif

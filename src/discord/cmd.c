@@ -18,93 +18,6 @@
 
 #define MAX_SAFE 9007199254740991.0 /* 2^53 - 1 */
 
-static const cmd_int_choice upscale_choices[] = {
-    {"1x (no upscale)", 1},
-    {"2x", 2},
-    {"3x", 3},
-    {"4x", 4},
-};
-
-#define OPT_PROMPT(desc)                                                                           \
-    {                                                                                              \
-        .type = CMD_OPT_STRING, .name = "prompt", .description = desc, .required = true,           \
-        .min_length = 1, .max_length = CMD_PROMPT_MAX                                              \
-    }
-#define OPT_RESOLUTION                                                                             \
-    {                                                                                              \
-        .type = CMD_OPT_STRING, .name = "resolution",                                              \
-        .description = "Image size and aspect ratio", .required = true, .resolution = true         \
-    }
-#define OPT_UPSCALE                                                                                \
-    {                                                                                              \
-        .type = CMD_OPT_INTEGER, .name = "upscale_factor",                                         \
-        .description = "Upscale the result (default 1x)", .choices = upscale_choices,              \
-        .nchoices = 4                                                                              \
-    }
-#define OPT_STRENGTH(nm, desc)                                                                     \
-    {                                                                                              \
-        .type = CMD_OPT_NUMBER, .name = nm, .description = desc, .has_min = true, .min = 0.1,      \
-        .has_max = true, .max = 1.0                                                                \
-    }
-#define OPT_LORA(nm, desc)                                                                         \
-    {                                                                                              \
-        .type = CMD_OPT_STRING, .name = nm, .description = desc, .autocomplete = true,             \
-        .max_length = 100                                                                          \
-    }
-#define OPT_LORA_STRENGTH(nm, desc)                                                                \
-    {                                                                                              \
-        .type = CMD_OPT_NUMBER, .name = nm, .description = desc, .has_min = true, .min = -2.0,     \
-        .has_max = true, .max = 2.0                                                                \
-    }
-
-static const cmd_option_def comfy_opts[] = {
-    OPT_PROMPT("What to draw"),
-    OPT_RESOLUTION,
-    OPT_UPSCALE,
-    {.type = CMD_OPT_INTEGER,
-     .name = "seed",
-     .description = "Seed for a reproducible image",
-     .has_min = true,
-     .min = 0,
-     .has_max = true,
-     .max = MAX_SAFE},
-    OPT_LORA("lora", "A LoRA style to apply"),
-    OPT_LORA("lora2", "A second LoRA"),
-    OPT_LORA("lora3", "A third LoRA"),
-    OPT_LORA_STRENGTH("lora_strength", "Strength of lora (default: its own weight)"),
-    OPT_LORA_STRENGTH("lora2_strength", "Strength of lora2 (default: its own weight)"),
-    OPT_LORA_STRENGTH("lora3_strength", "Strength of lora3 (default: its own weight)"),
-};
-
-static const cmd_option_def redux_opts[] = {
-    {.type = CMD_OPT_ATTACHMENT,
-     .name = "image1",
-     .description = "First reference image",
-     .required = true},
-    {.type = CMD_OPT_ATTACHMENT,
-     .name = "image2",
-     .description = "Second reference image",
-     .required = true},
-    OPT_RESOLUTION,
-    OPT_STRENGTH("strength1", "Influence of the first image, 0.1-1.0 (default 1.0)"),
-    OPT_STRENGTH("strength2", "Influence of the second image, 0.1-1.0 (default 0.5)"),
-};
-
-static const cmd_option_def pulid_opts[] = {
-    OPT_PROMPT("What to draw"),
-    {.type = CMD_OPT_ATTACHMENT,
-     .name = "image",
-     .description = "Reference photo of a face",
-     .required = true},
-    OPT_RESOLUTION,
-    OPT_STRENGTH("strength", "Likeness strength, 0.1-1.0 (default 0.5)"),
-    OPT_UPSCALE,
-};
-
-static const cmd_option_def video_opts[] = {
-    OPT_PROMPT("What should happen in the video"),
-};
-
 static const cmd_option_def stats_opts[] = {
     {.type = CMD_OPT_INTEGER,
      .name = "days",
@@ -226,10 +139,6 @@ static const cmd_option_def lorainfo_opts[] = {
 };
 
 static const cmd_def table[] = {
-    {CMD_COMFY, "Generate an image from a text prompt with Flux", comfy_opts, 10},
-    {CMD_REDUX, "Blend two reference images into a new image", redux_opts, 5},
-    {CMD_PULID, "Generate an image of the person in a reference photo", pulid_opts, 5},
-    {CMD_VIDEO, "Generate a short video from a text prompt", video_opts, 1},
     {CMD_QUEUE, "Show the generation queue", NULL, 0},
     {CMD_STATS, "Show usage statistics", stats_opts, 1},
     {CMD_RESET_STATS, "Reset all usage statistics (administrators and bot managers)", NULL, 0},
@@ -344,6 +253,13 @@ static void add_options(cJSON *o, const cmd_option_def *defs, unsigned n, const 
 char *cmd_table_json_dms(const char *const *labels, unsigned nlabels, cmd_dms_fn dms_allowed,
                          void *ctx, char *err, size_t errlen)
 {
+    return cmd_table_json_all(NULL, 0, labels, nlabels, dms_allowed, ctx, err, errlen);
+}
+
+char *cmd_table_json_all(const cmd_def *const *declared, unsigned ndeclared,
+                         const char *const *labels, unsigned nlabels, cmd_dms_fn dms_allowed,
+                         void *ctx, char *err, size_t errlen)
+{
     bool autoc = cmd_resolution_autocomplete(nlabels);
     if (!autoc) {
         for (unsigned i = 0; i < nlabels; i++) {
@@ -361,8 +277,10 @@ char *cmd_table_json_dms(const char *const *labels, unsigned nlabels, cmd_dms_fn
         }
     }
     cJSON *arr = cJSON_CreateArray();
-    for (size_t c = 0; c < sizeof table / sizeof table[0]; c++) {
-        const cmd_def *d = &table[c];
+    size_t ntable = sizeof table / sizeof table[0];
+    /* The declared generation commands first (the operator's order), then the bot's own. */
+    for (size_t c = 0; c < ndeclared + ntable; c++) {
+        const cmd_def *d = c < ndeclared ? declared[c] : &table[c - ndeclared];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToArray(arr, o);
         cJSON_AddStringToObject(o, "name", d->name);

@@ -4,10 +4,10 @@
  * of such arrays against the documented limits (docs: interactions/application-commands.mdx),
  * used by tests and by the fake Discord to refuse what real Discord would refuse.
  *
- *   /comfy prompt resolution [upscale_factor] [seed] [lora] [lora2] [lora3]
- *   /redux image1 image2 resolution [strength1] [strength2]
- *   /pulid prompt image resolution [strength] [upscale_factor]
- *   /video prompt
+ * The generation commands (/comfy, /redux, /pulid, /video, /reduxprompt and the operator's own)
+ * are not in this table: each is a declaration file (comfy/decl.h) whose cmd_def joins the
+ * table's in the one bulk PUT (cmd_table_json_all). The table holds the bot's own commands:
+ *
  *   /queue
  *   /stats [days]
  *   /reset_stats
@@ -38,10 +38,6 @@
 #define CMD_PROMPT_MAX 1000 /* max_length of prompt options */
 
 /* Names used by the router (one place, so a rename cannot drift). */
-#define CMD_COMFY "comfy"
-#define CMD_REDUX "redux"
-#define CMD_PULID "pulid"
-#define CMD_VIDEO "video"
 #define CMD_QUEUE "queue"
 #define CMD_STATS "stats"
 #define CMD_RESET_STATS "reset_stats"
@@ -115,6 +111,11 @@ char *cmd_table_json(const char *const *resolution_labels, unsigned nlabels, cha
  * dms_allowed(ctx, name) says works in DMs (the access_* configuration). */
 typedef bool (*cmd_dms_fn)(void *ctx, const char *command);
 char *cmd_table_json_dms(const char *const *resolution_labels, unsigned nlabels,
+                         cmd_dms_fn dms_allowed, void *ctx, char *err, size_t errlen);
+/* The whole bulk PUT body: the declared generation commands (comfy/decl.h, one cmd_def each)
+ * and the table's, so a reload that adds a declaration registers it with the rest. */
+char *cmd_table_json_all(const cmd_def *const *declared, unsigned ndeclared,
+                         const char *const *resolution_labels, unsigned nlabels,
                          cmd_dms_fn dms_allowed, void *ctx, char *err, size_t errlen);
 
 /* One command's registration object (name, type, description, options; no contexts), as

@@ -18,6 +18,7 @@ static void job_dtor(rt_msg *m)
         free(j->images[i].filename);
         free(j->images[i].content_type);
     }
+    comfy_patches_free(j->patches, j->npatches);
 }
 
 comfy_job_msg *comfy_job_msg_new(comfy_kind kind, uint64_t application_id, uint64_t interaction_id,
@@ -56,6 +57,33 @@ int comfy_job_add_lora(comfy_job_msg *m, const char *name)
     if (m->nloras >= COMFY_MAX_LORAS || !name) return -1;
     snprintf(m->loras[m->nloras++], sizeof m->loras[0], "%s", name);
     return 0;
+}
+
+int comfy_job_add_patch(comfy_job_msg *m, const char *option, const char *str, double num)
+{
+    if (m->npatches >= COMFY_MAX_PATCHES || !option) return -1;
+    comfy_patch *p = &m->patches[m->npatches++];
+    snprintf(p->option, sizeof p->option, "%s", option);
+    p->is_str = str != NULL;
+    p->str = str ? util_strdup(str) : NULL;
+    p->num = num;
+    return 0;
+}
+
+void comfy_patches_copy(comfy_patch *dst, const comfy_patch *src, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        dst[i] = src[i];
+        dst[i].str = src[i].str ? util_strdup(src[i].str) : NULL;
+    }
+}
+
+void comfy_patches_free(comfy_patch *p, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        free(p[i].str);
+        p[i].str = NULL;
+    }
 }
 
 static void button_dtor(rt_msg *m)

@@ -57,6 +57,19 @@ typedef enum comfy_kind {
 #define COMFY_MAX_IMAGES 2
 #define COMFY_LABEL_MAX 128
 #define COMFY_NAME_MAX 100
+#define COMFY_CMD_MAX 32     /* a command or option name (Discord: 1..32 ASCII characters) */
+#define COMFY_MAX_PATCHES 25 /* Discord: 25 options per command */
+
+/* The value of one declared option that patches node inputs directly ("patch" in the command's
+ * declaration, comfy/decl.h), by the option's name: the declaration says where it goes. */
+typedef struct comfy_patch {
+    char option[COMFY_CMD_MAX + 1];
+    bool is_str;
+    double num; /* integer, number, boolean (0/1), integer choice */
+    char *str;  /* owned: string, string choice */
+} comfy_patch;
+
+struct decl_command; /* comfy/decl.h */
 
 /* Where to answer: the interaction that started the work. */
 typedef struct comfy_reply_ref {
@@ -87,6 +100,8 @@ typedef struct comfy_attachment {
 typedef struct comfy_job_msg {
     rt_msg hdr;
     comfy_kind kind;
+    /* The declared command (never freed while the runner lives: reloads retire, not free). */
+    const struct decl_command *decl;
     comfy_reply_ref reply;
     comfy_origin origin;
     char *prompt;                         /* owned, may be NULL (redux) */
@@ -103,6 +118,8 @@ typedef struct comfy_job_msg {
     double strength[2]; /* redux: strength1/2; pulid: strength1 */
     unsigned nimages;
     comfy_attachment images[COMFY_MAX_IMAGES];
+    unsigned npatches;
+    comfy_patch patches[COMFY_MAX_PATCHES];
     uint64_t received_ms; /* rt_wall_ms when the interaction arrived (0 = now) */
 } comfy_job_msg;
 
@@ -173,6 +190,11 @@ int comfy_job_add_image(comfy_job_msg *m, uint64_t id, const char *url, const ch
                         const char *content_type, uint64_t size);
 /* Adds a LoRA name; 0 or -1 when full. */
 int comfy_job_add_lora(comfy_job_msg *m, const char *name);
+/* Adds a patch value (str copied when not NULL); 0, or -1 when full. */
+int comfy_job_add_patch(comfy_job_msg *m, const char *option, const char *str, double num);
+/* Copies n patches (strings duplicated) into dst, which must be empty. */
+void comfy_patches_copy(comfy_patch *dst, const comfy_patch *src, unsigned n);
+void comfy_patches_free(comfy_patch *p, unsigned n);
 
 comfy_button_msg *comfy_button_msg_new(comfy_button_action action, uint64_t job_id,
                                        uint64_t application_id, uint64_t interaction_id,

@@ -32,7 +32,7 @@ typedef enum rest_method {
     REST_DELETE,
 } rest_method;
 
-#define REST_MAX_FILES 4
+#define REST_MAX_FILES 10 /* Discord: 10 attachments per message */
 
 typedef struct rest_file {
     char *filename;     /* owned */

@@ -3,12 +3,14 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analytics/an_confirm.h"
 #include "comfy/loras.h"
+#include "comfy/models.h"
 #include "comfy/ratios.h"
 #include "comfy/cres.h"
 #include "discord/cmd.h"
@@ -18,23 +20,10 @@
 #include "discord/opts_dialog.h"
 #include "discord/reply.h"
 
-bool rcmd_kind_of(const char *name, comfy_kind *kind)
+const decl_command *rcmd_decl_of(const cjob_catalog *cat, const char *name)
 {
-    static const struct {
-        const char *name;
-        comfy_kind kind;
-    } map[] = {
-        {CMD_COMFY, COMFY_KIND_IMAGE},
-        {CMD_REDUX, COMFY_KIND_REDUX},
-        {CMD_PULID, COMFY_KIND_PULID},
-        {CMD_VIDEO, COMFY_KIND_VIDEO},
-    };
-    for (size_t i = 0; name && i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(name, map[i].name) == 0) {
-            *kind = map[i].kind;
-            return true;
-        }
-    return false;
+    const decl_command *d = cat ? decl_set_find(cat->decls, name) : NULL;
+    return d && !d->button ? d : NULL;
 }
 
 void rcmd_origin(const ix_interaction *ix, comfy_origin *o)
@@ -61,109 +50,188 @@ static bool add_image(comfy_job_msg *m, const ix_interaction *ix, const char *na
     return true;
 }
 
-static bool add_strength(comfy_job_msg *m, const ix_interaction *ix, const char *name, int slot)
+/* An option's text: as given, else the declaration's default (NULL when neither). */
+static const char *opt_text(const ix_interaction *ix, const decl_option *o)
 {
-    double v;
-    if (!ix_opt_number(ix, name, &v)) return true;
-    m->has_strength[slot] = true;
-    m->strength[slot] = v;
-    return true;
+    const char *v = ix_opt_str(ix, o->name);
+    if (v) return v;
+    return o->has_default ? o->def_str : NULL;
 }
 
-comfy_job_msg *rcmd_job(const ix_interaction *ix, comfy_kind kind, const cjob_catalog *cat,
-                        uint64_t received_wall_ms, char *err, size_t errlen)
+/* An option's number (integer, number, boolean, integer choice): as given, else the default. */
+static bool opt_number(const ix_interaction *ix, const decl_option *o, double *out)
 {
-    if (!cat || !cat->workflows) {
-        snprintf(err, errlen, "/%s is not set up on this bot.", comfy_kind_name(kind));
-        return NULL;
+    bool b;
+    if (o->type == DECL_BOOLEAN && ix_opt_bool(ix, o->name, &b)) {
+        *out = b;
+        return true;
     }
-    comfy_job_msg *m = comfy_job_msg_new(kind, ix->application_id, ix->id, ix->token);
-    rcmd_origin(ix, &m->origin);
-    m->received_ms = received_wall_ms;
+    if (o->type != DECL_BOOLEAN && ix_opt_number(ix, o->name, out)) return true;
+    *out = o->def_num;
+    return o->has_default;
+}
 
-    const char *prompt = ix_opt_str(ix, "prompt");
-    if (prompt) comfy_job_set_prompt(m, prompt);
+static bool is_str_option(const decl_option *o)
+{
+    return o->type == DECL_STRING || o->type == DECL_ATTACHMENT ||
+           (o->type == DECL_CHOICE && !o->int_choices);
+}
 
-    const char *res = ix_opt_str(ix, "resolution");
-    if (res && *res) {
+/* One option of the declaration into the job message: where it goes is the declaration's
+ * ("param" or "patch"); every value is checked against the declaration here, before the
+ * defer, so a bad one is an immediate ephemeral error. */
+/* Where the LoRA options' values went: the k-th "lora" option's slot in m->loras (-1: not
+ * given), so the k-th "lora_strength" option sets that LoRA's strength. */
+typedef struct lora_slots {
+    int slot[CMD_OPTIONS_MAX];
+    unsigned nlora, nstrength;
+} lora_slots;
+
+static int take_option(comfy_job_msg *m, const ix_interaction *ix, const decl_command *d,
+                       const decl_option *o, const cjob_catalog *cat, lora_slots *ls, char *err,
+                       size_t errlen)
+{
+    /* A required option Discord let through without a value (an old client, a crafted
+     * request) falls back like an optional one: to the template's value, the default
+     * resolution; the prompt and images, which have none, are refused below and in
+     * cjob_check_options. */
+    if (o->type == DECL_ATTACHMENT) return 0; /* images are added in image1, image2 order */
+    if (o->param == DECL_P_RESOLUTION) {
+        const char *res = opt_text(ix, o);
+        if (!res || !*res) return 0;
         /* Checked here as well as in cjob_check_options so an over-long label is reported
          * as what it is instead of being cut into some other, possibly valid, label. */
         const ratios_set *ratios = cat->ratios; /* one load: SIGHUP may swap the lists */
         if (strlen(res) > COMFY_LABEL_MAX || !ratios || !ratios_find(ratios, res)) {
             snprintf(err, errlen, "Unknown resolution \"%.100s\". Pick one of the listed choices.",
                      res);
-            goto fail;
+            return -1;
         }
         snprintf(m->resolution, sizeof m->resolution, "%s", res);
+        return 0;
     }
-
-    int64_t v;
-    if (ix_opt_int(ix, "upscale_factor", &v)) {
-        if (v < 1 || v > 4) {
-            snprintf(err, errlen, "upscale_factor must be 1, 2, 3 or 4 (got %" PRId64 ").", v);
-            goto fail;
+    if (o->param == DECL_P_LORA_STRENGTH) {
+        double s;
+        unsigned k = ls->nstrength++;
+        const ix_option *io = ix_opt(ix, o->name);
+        if (!io || !io->has_value || !ix_opt_number(ix, o->name, &s)) return 0;
+        int slot = k < ls->nlora ? ls->slot[k] : -1;
+        if (slot < 0) {
+            snprintf(err, errlen, "%s is the strength of a LoRA option; pick a LoRA there too.",
+                     o->name);
+            return -1;
         }
-        m->upscale_factor = (uint32_t)v;
+        if (!(s >= CJOB_LORA_STRENGTH_MIN && s <= CJOB_LORA_STRENGTH_MAX)) {
+            snprintf(err, errlen, "%s must be between %.1f and %.1f (got %g).", o->name,
+                     CJOB_LORA_STRENGTH_MIN, CJOB_LORA_STRENGTH_MAX, s);
+            return -1;
+        }
+        if (decl_check_number(o, s, err, errlen)) return -1;
+        m->has_lora_strength[slot] = true;
+        m->lora_strength[slot] = s;
+        return 0;
     }
-    if (ix_opt_int(ix, "seed", &v)) {
-        if (v < 0 || (uint64_t)v > CJOB_MAX_SEED) {
-            snprintf(err, errlen, "seed must be between 0 and %" PRIu64 ".",
-                     (uint64_t)CJOB_MAX_SEED);
-            goto fail;
-        }
-        m->has_seed = true;
-        m->seed = (uint64_t)v;
-    }
-
-    static const char *const lora_opts[] = {"lora", "lora2", "lora3"};
-    static const char *const strength_opts[] = {"lora_strength", "lora2_strength",
-                                                "lora3_strength"};
-    for (unsigned i = 0; i < sizeof lora_opts / sizeof lora_opts[0]; i++) {
-        const char *l = ix_opt_str(ix, lora_opts[i]);
-        double strength = 0;
-        bool has_strength = ix_opt_number(ix, strength_opts[i], &strength);
-        if (has_strength && (!l || !*l)) {
-            snprintf(err, errlen, "%s is the strength of the %s option; pick a LoRA there too.",
-                     strength_opts[i], lora_opts[i]);
-            goto fail;
-        }
-        if (has_strength &&
-            !(strength >= CJOB_LORA_STRENGTH_MIN && strength <= CJOB_LORA_STRENGTH_MAX)) {
-            snprintf(err, errlen, "%s must be between %.1f and %.1f (got %g).", strength_opts[i],
-                     CJOB_LORA_STRENGTH_MIN, CJOB_LORA_STRENGTH_MAX, strength);
-            goto fail;
-        }
-        if (!l || !*l) continue;
+    if (o->param == DECL_P_LORA) {
+        const char *l = opt_text(ix, o);
+        unsigned k = ls->nlora++;
+        ls->slot[k] = -1;
+        if (!l || !*l) return 0;
         const loras_set *loras = cat->loras; /* one load: SIGHUP may swap the lists */
         if (strlen(l) > COMFY_NAME_MAX || !loras || !loras_find(loras, l)) {
             snprintf(err, errlen,
                      "Unknown LoRA \"%.100s\". Start typing in the %s option and pick one "
                      "from the list.",
-                     l, lora_opts[i]);
-            goto fail;
+                     l, o->name);
+            return -1;
         }
-        comfy_job_add_lora(m, l);
-        if (has_strength && m->nloras) {
-            m->has_lora_strength[m->nloras - 1] = true;
-            m->lora_strength[m->nloras - 1] = strength;
-        }
+        if (comfy_job_add_lora(m, l) == 0) ls->slot[k] = (int)m->nloras - 1;
+        return 0;
     }
-
-    switch (kind) {
-    case COMFY_KIND_REDUX:
-        if (!add_image(m, ix, "image1", err, errlen) || !add_image(m, ix, "image2", err, errlen))
-            goto fail;
-        add_strength(m, ix, "strength1", 0);
-        add_strength(m, ix, "strength2", 1);
-        break;
-    case COMFY_KIND_PULID:
-        if (!add_image(m, ix, "image", err, errlen)) goto fail;
-        add_strength(m, ix, "strength", 0);
-        break;
+    if (is_str_option(o)) {
+        const char *v = opt_text(ix, o);
+        if (!v) return 0;
+        if (o->param == DECL_P_MAPPED) { /* the prompt */
+            comfy_job_set_prompt(m, v);
+            return 0;
+        }
+        if (o->source == DECL_SRC_OBJECT_INFO && cat->models &&
+            models_has(cat->models, o->source_arg, v) == 0) {
+            snprintf(err, errlen,
+                     "Unknown %s \"%.100s\" on the ComfyUI server. Start typing in the %s "
+                     "option and pick one from the list.",
+                     o->name, v, o->name);
+            return -1;
+        }
+        comfy_job_add_patch(m, o->name, v, 0);
+        return 0;
+    }
+    double v;
+    if (!opt_number(ix, o, &v)) return 0;
+    bool upscale = o->param == DECL_P_MAPPED && o->wf_param == WF_P_UPSCALE;
+    if (upscale && (v < 1 || v > 4 || v != floor(v))) {
+        snprintf(err, errlen, "%s must be 1, 2, 3 or 4 (got %g).", o->name, v);
+        return -1;
+    }
+    if (o->type == DECL_CHOICE) {
+        bool listed = false;
+        for (unsigned i = 0; i < o->nchoices; i++)
+            listed = listed || (double)o->choices[i].ival == v;
+        if (!listed) {
+            snprintf(err, errlen, "%s: pick one of the listed choices (got %g).", o->name, v);
+            return -1;
+        }
+    } else if (o->type != DECL_BOOLEAN && decl_check_number(o, v, err, errlen)) {
+        return -1;
+    }
+    if (o->param == DECL_P_NONE) {
+        comfy_job_add_patch(m, o->name, NULL, v);
+        return 0;
+    }
+    switch (o->wf_param) {
+    case WF_P_SEED:
+        if (v < 0 || v > (double)CJOB_MAX_SEED) {
+            snprintf(err, errlen, "seed must be between 0 and %" PRIu64 ".",
+                     (uint64_t)CJOB_MAX_SEED);
+            return -1;
+        }
+        m->has_seed = true;
+        m->seed = (uint64_t)v;
+        return 0;
+    case WF_P_UPSCALE:
+        m->upscale_factor = (uint32_t)v;
+        return 0;
+    case WF_P_STRENGTH1:
+    case WF_P_STRENGTH2: {
+        int slot = o->wf_param == WF_P_STRENGTH2;
+        m->has_strength[slot] = true;
+        m->strength[slot] = v;
+        return 0;
+    }
     default:
-        break;
+        snprintf(err, errlen, "/%s: the %s option cannot be used.", d->name, o->name);
+        return -1;
     }
+}
 
+comfy_job_msg *rcmd_job(const ix_interaction *ix, const decl_command *d, const cjob_catalog *cat,
+                        uint64_t received_wall_ms, char *err, size_t errlen)
+{
+    if (!cat || !d || d->button) {
+        snprintf(err, errlen, "/%s is not set up on this bot.",
+                 ix->command_name ? ix->command_name : "?");
+        return NULL;
+    }
+    comfy_job_msg *m = comfy_job_msg_new(cjob_kind_of(d), ix->application_id, ix->id, ix->token);
+    m->decl = d;
+    rcmd_origin(ix, &m->origin);
+    m->received_ms = received_wall_ms;
+    lora_slots ls = {.nlora = 0};
+    for (unsigned i = 0; i < d->noptions; i++)
+        if (take_option(m, ix, d, &d->options[i], cat, &ls, err, errlen)) goto fail;
+    for (int p = WF_P_IMAGE1; p <= WF_P_IMAGE2; p++) {
+        const decl_option *o = decl_option_for(d, (wf_param)p);
+        if (o && !add_image(m, ix, o->name, err, errlen)) goto fail;
+    }
     if (cjob_check_options(m, cat, err, errlen) != 0) goto fail;
     return m;
 fail:
@@ -254,10 +322,10 @@ static bool leaf_defs(const cmd_def *c, const char *path, const cmd_option_def *
     return true;
 }
 
-int rcmd_check_options(const ix_interaction *ix, char *err, size_t errlen)
+int rcmd_check_options(const ix_interaction *ix, const cmd_def *declared, char *err, size_t errlen)
 {
     const char *name = ix->command_name ? ix->command_name : "";
-    const cmd_def *c = cmd_find(name);
+    const cmd_def *c = declared ? declared : cmd_find(name);
     if (!c) return 0; /* not one of ours: answered as an unknown command */
     const cmd_option_def *defs = NULL;
     unsigned ndefs = 0;
@@ -289,34 +357,53 @@ static bool contains_ci(const char *hay, const char *needle)
     return false;
 }
 
+/* Up to REPLY_CHOICES_MAX entries of a list matching typed: prefix matches first. */
+static unsigned match_list(char *const *list, unsigned n, const char *typed, reply_choice *out,
+                           unsigned have)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned i = 0; i < n && have < REPLY_CHOICES_MAX; i++) {
+            bool prefix = strncasecmp(list[i], typed, strlen(typed)) == 0;
+            if (pass == 0 ? prefix : (!prefix && contains_ci(list[i], typed)))
+                out[have++] = (reply_choice){.name = list[i], .str_value = list[i]};
+        }
+    return have;
+}
+
 char *rcmd_autocomplete_json(const ix_interaction *ix, const cjob_catalog *cat)
 {
     reply_choice choices[REPLY_CHOICES_MAX];
+    char models[REPLY_CHOICES_MAX][MODELS_NAME_MAX + 1];
     unsigned n = 0;
     const ix_option *f = ix_focused(ix);
     const char *typed = f && f->str ? f->str : "";
     /* Each list is loaded once: SIGHUP may swap them while this runs. */
     const loras_set *loras = cat ? cat->loras : NULL;
     const ratios_set *ratios = cat ? cat->ratios : NULL;
-    if (f && cat) {
-        bool lorainfo = ix->command_name && strcmp(ix->command_name, CMD_LORAINFO) == 0;
-        if ((strcmp(f->name, "lora") == 0 || strcmp(f->name, "lora2") == 0 ||
-             strcmp(f->name, "lora3") == 0 || (lorainfo && strcmp(f->name, "name") == 0)) &&
-            loras) {
-            const loras_entry *found[LORAS_CHOICES_MAX];
-            unsigned k = loras_match(loras, typed, found, LORAS_CHOICES_MAX);
-            for (unsigned i = 0; i < k && n < REPLY_CHOICES_MAX; i++)
-                choices[n++] = (reply_choice){.name = found[i]->name, .str_value = found[i]->name};
-        } else if (strcmp(f->name, "resolution") == 0 && ratios) {
-            /* Prefix matches first, then the rest that contain the text. */
-            for (int pass = 0; pass < 2; pass++)
-                for (unsigned i = 0; i < ratios->count && n < REPLY_CHOICES_MAX; i++) {
-                    const char *label = ratios->items[i].label;
-                    bool prefix = strncasecmp(label, typed, strlen(typed)) == 0;
-                    if (pass == 0 ? prefix : (!prefix && contains_ci(label, typed)))
-                        choices[n++] = (reply_choice){.name = label, .str_value = label};
-                }
-        }
+    const decl_command *d = f ? rcmd_decl_of(cat, ix->command_name) : NULL;
+    const decl_option *o = d ? decl_find_option(d, f->name) : NULL;
+    bool lorainfo = f && ix->command_name && strcmp(ix->command_name, CMD_LORAINFO) == 0 &&
+                    strcmp(f->name, "name") == 0;
+    if ((lorainfo || (o && o->source == DECL_SRC_LORAS)) && loras) {
+        const loras_entry *found[LORAS_CHOICES_MAX];
+        unsigned k = loras_match(loras, typed, found, LORAS_CHOICES_MAX);
+        for (unsigned i = 0; i < k && n < REPLY_CHOICES_MAX; i++)
+            choices[n++] = (reply_choice){.name = found[i]->name, .str_value = found[i]->name};
+    } else if (o && o->source == DECL_SRC_FILE) {
+        n = match_list(o->list, o->nlist, typed, choices, n);
+    } else if (o && o->source == DECL_SRC_OBJECT_INFO && cat->models) {
+        unsigned k = models_match(cat->models, o->source_arg, typed, models, REPLY_CHOICES_MAX);
+        for (unsigned i = 0; i < k; i++)
+            choices[n++] = (reply_choice){.name = models[i], .str_value = models[i]};
+    } else if (o && o->choices_ratios && ratios) {
+        /* Prefix matches first, then the rest that contain the text. */
+        for (int pass = 0; pass < 2; pass++)
+            for (unsigned i = 0; i < ratios->count && n < REPLY_CHOICES_MAX; i++) {
+                const char *label = ratios->items[i].label;
+                bool prefix = strncasecmp(label, typed, strlen(typed)) == 0;
+                if (pass == 0 ? prefix : (!prefix && contains_ci(label, typed)))
+                    choices[n++] = (reply_choice){.name = label, .str_value = label};
+            }
     }
     return reply_autocomplete_json(choices, n);
 }

@@ -3,11 +3,12 @@
  * message or the answer out. No threads, no sockets, no actor: the router actor calls these and
  * only moves the results around; the unit tests call them directly.
  *
- *  - rcmd_job:              /comfy /redux /pulid /video → a validated MSG_COMFY_JOB (options
- *                           checked with ratios_find, loras_find and cjob_check_options, images
- *                           from the resolved attachments), or a message for the user;
- *  - rcmd_autocomplete_json: the type-8 callback for lora/lora2/lora3 (loras_match) and, when
- *                           the resolution option is an autocomplete one, for resolution;
+ *  - rcmd_job:              a declared generation command (comfy/decl.h) → a validated
+ *                           MSG_COMFY_JOB (each option as its declaration says, checked with
+ *                           ratios_find, loras_find, the model cache and cjob_check_options,
+ *                           images from the resolved attachments), or a message for the user;
+ *  - rcmd_autocomplete_json: the type-8 callback for declared options that autocomplete (LoRAs,
+ *                           a file's list, the server's models), resolutions, /lorainfo;
  *  - rcmd_days_options:     the interaction's `days` option as the options array
  *                           an_days_from_options reads;
  *  - rcmd_manager_perm:     the /reset_stats rule (an_reset_permission) fed from the member's
@@ -33,21 +34,26 @@
 #include "discord/ix.h"
 #include "msgs/comfy.h"
 
-/* The generation kind of a command name; false for every other command. */
-bool rcmd_kind_of(const char *command_name, comfy_kind *kind);
+/* The declared generation command of this name (slash commands only: a button trigger is not
+ * one), or NULL for every other command. */
+const decl_command *rcmd_decl_of(const cjob_catalog *cat, const char *command_name);
 
-/* Builds the job for a generation command. NULL with a user-facing message in err when an
- * option is bad or the command is not set up (cat NULL or without its workflow).
- * received_wall_ms is stamped into the message (Unix ms). The caller owns the result. */
-comfy_job_msg *rcmd_job(const ix_interaction *ix, comfy_kind kind, const cjob_catalog *cat,
+/* Builds the job for a declared generation command: every option of the declaration read as
+ * its type, its default when absent, checked (required, min/max, choices, lists, the ratios,
+ * LoRAs and model names), and put where the declaration says. NULL with a user-facing message
+ * in err when an option is bad. received_wall_ms is stamped into the message (Unix ms). The
+ * caller owns the result. */
+comfy_job_msg *rcmd_job(const ix_interaction *ix, const decl_command *d, const cjob_catalog *cat,
                         uint64_t received_wall_ms, char *err, size_t errlen);
 
 /* Fills a job's or a button's origin (who, where, permissions, display name). */
 void rcmd_origin(const ix_interaction *ix, comfy_origin *o);
 
-/* The type-8 callback body for an autocomplete interaction: LoRA names for lora/lora2/lora3,
- * ratio labels for resolution, nothing for any other option (Discord then shows no choices).
- * At most 25 choices, best first. malloc'd; NULL only when out of memory. */
+/* The type-8 callback body for an autocomplete interaction: for a declared option, what its
+ * "autocomplete" names (LoRA names, the entries of its file, the server's model names) or the
+ * ratio labels of a resolution choice; LoRA names for /lorainfo; nothing for any other option
+ * (Discord then shows no choices). At most 25 choices, best first. malloc'd; NULL only when
+ * out of memory. */
 char *rcmd_autocomplete_json(const ix_interaction *ix, const cjob_catalog *cat);
 
 /* [{"name":"days","type":4,"value":N}] when the interaction has a days option, else an empty
@@ -72,7 +78,7 @@ void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap);
  * command (one sent to a command that has none, none or an unknown one for a command that has
  * them; the options are then those of the sub-command). A present option of the wrong type is
  * never treated as absent. */
-int rcmd_check_options(const ix_interaction *ix, char *err, size_t errlen);
+int rcmd_check_options(const ix_interaction *ix, const cmd_def *declared, char *err, size_t errlen);
 
 /* What can be saved of an interaction ix_parse refused. */
 typedef struct rcmd_recovered {

@@ -20,8 +20,26 @@ static bool answer(rmod_verdict *v, const char *text, bool success, rmod_outcome
     return true;
 }
 
+/* The free text a user typed into a declared command: its string options without a fixed list
+ * (the prompt, a negative prompt, any other text the workflow takes). Options whose values come
+ * from the operator's lists (choices, LoRAs, a file, the server's models) are checked against
+ * those lists instead. Returns how many, at most max. */
+static unsigned prompt_sources(const decl_command *d, const ix_interaction *ix, const char **out,
+                               unsigned max)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; d && i < d->noptions && n < max; i++) {
+        const decl_option *o = &d->options[i];
+        if (o->type != DECL_STRING || o->source != DECL_SRC_NONE) continue;
+        const char *t = ix_opt_str(ix, o->name);
+        if (!t && o->has_default) t = o->def_str;
+        if (t && *t) out[n++] = t;
+    }
+    return n;
+}
+
 bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *manager_role,
-                rmod_verdict *v)
+                const decl_set *decls, rmod_verdict *v)
 {
     memset(v, 0, sizeof *v);
     if (!s || (ix->type != IX_COMMAND && ix->type != IX_COMPONENT && ix->type != IX_MODAL_SUBMIT))
@@ -39,8 +57,8 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
     }
     if (ix->type != IX_COMMAND) return false;
 
-    comfy_kind kind;
-    bool generation = rcmd_kind_of(name, &kind);
+    const decl_command *decl = decl_set_find(decls, name);
+    bool generation = decl && !decl->button;
     mod_access_who who = {.in_guild = ix->in_guild,
                           .guild_id = ix->guild_id,
                           .channel_id = ix->channel_id,
@@ -56,7 +74,7 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
 
     if (v->moderation) {
         /* The same option typing as every other command (the gate answers these itself). */
-        if (rcmd_check_options(ix, text, sizeof text) != 0)
+        if (rcmd_check_options(ix, NULL, text, sizeof text) != 0)
             return answer(v, text, false, RMOD_INVALID);
         mod_answer *a = malloc(sizeof *a);
         if (!a) abort();
@@ -72,9 +90,11 @@ bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const c
         return true;
     }
 
-    const char *prompt = generation ? ix_opt_str(ix, "prompt") : NULL;
-    if (!prompt) return false;
-    return rmod_check_text(s, ix, name, prompt, v);
+    const char *sources[CMD_OPTIONS_MAX];
+    unsigned nsources = generation ? prompt_sources(decl, ix, sources, CMD_OPTIONS_MAX) : 0;
+    for (unsigned i = 0; i < nsources; i++)
+        if (rmod_check_text(s, ix, name, sources[i], v)) return true;
+    return false;
 }
 
 bool rmod_check_text(mod_state *s, const ix_interaction *ix, const char *command,
@@ -104,7 +124,7 @@ bool rmod_check_text(mod_state *s, const ix_interaction *ix, const char *command
 }
 
 bool rmod_check_rerun(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *command,
-                      const char *prompt, const char *negative, rmod_verdict *v)
+                      const char *const *texts, unsigned ntexts, rmod_verdict *v)
 {
     memset(v, 0, sizeof *v);
     if (!s) return false;
@@ -118,8 +138,7 @@ bool rmod_check_rerun(mod_state *s, const ix_interaction *ix, gw_roles *roles, c
                           .nroles = ix->nroles};
     if (mod_state_access(s, command, true, &who, roles, text, sizeof text) != MOD_ACCESS_OK)
         return answer(v, text, false, RMOD_DENIED);
-    const char *texts[2] = {prompt, negative};
-    for (int i = 0; i < 2; i++) {
+    for (unsigned i = 0; i < ntexts; i++) {
         mod_hit hit;
         if (texts[i] && *texts[i] &&
             mod_state_check(s, texts[i], strlen(texts[i]), &hit) != MOD_CHECK_OK)

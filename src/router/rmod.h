@@ -10,8 +10,9 @@
  *   2. commands: the access rules (DMs, channels, NSFW for generation, roles); managers pass
  *      the role rule of the moderation commands;
  *   3. moderation commands are answered here (mod_cmd.h);
- *   4. generation commands: the prompt goes through the content filter before any job exists;
- *      a match records a violation (warning or ban) and refuses.
+ *   4. generation commands (the declared ones, comfy/decl.h): every free-text option (prompt,
+ *      negative prompt, any string option without a fixed list) goes through the content
+ *      filter before any job exists; a match records a violation (warning or ban) and refuses.
  * Every answer is an ephemeral type-4 callback body.
  */
 #ifndef FLUXBOT_ROUTER_RMOD_H
@@ -19,6 +20,7 @@
 
 #include <stdbool.h>
 
+#include "comfy/decl.h"
 #include "discord/gw_roles.h"
 #include "discord/ix.h"
 #include "moderation/mod_state.h"
@@ -39,7 +41,7 @@ typedef struct rmod_verdict {
 /* True when the gate answered the interaction (v filled, the caller sends v->body and frees
  * it); false when the router goes on as usual. */
 bool rmod_check(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *manager_role,
-                rmod_verdict *v);
+                const decl_set *decls, rmod_verdict *v);
 
 /* Text a user typed outside a command (the Options dialog's prompt and negative prompt, for a
  * result of /command): the content filter exactly as for a command's prompt, a match recording
@@ -48,10 +50,11 @@ bool rmod_check_text(mod_state *s, const ix_interaction *ix, const char *command
                      rmod_verdict *v);
 
 /* A job started from a result (Options → Regenerate): the access rules of the result's
- * command where the button was pressed, then the content filter on its texts without
- * recording a violation (they passed when they were typed; the rules may have changed since).
- * True when refused (v filled, an ephemeral type-4 body). */
+ * command where the button was pressed, then the content filter on its texts (cjob_user_texts:
+ * the prompt, a negative prompt, the declared text options) without recording a violation
+ * (they passed when they were typed; the rules may have changed since). True when refused (v
+ * filled, an ephemeral type-4 body). */
 bool rmod_check_rerun(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *command,
-                      const char *prompt, const char *negative, rmod_verdict *v);
+                      const char *const *texts, unsigned ntexts, rmod_verdict *v);
 
 #endif

@@ -408,6 +408,22 @@ static uint8_t *make_mp4(uint64_t seed, size_t *len)
     return b;
 }
 
+/* The batch size of a graph: the largest literal batch_size of its latent nodes (1..16). */
+static unsigned graph_batch(const cJSON *graph)
+{
+    unsigned n = 1;
+    const cJSON *node;
+    cJSON_ArrayForEach(node, graph)
+    {
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(node, "inputs"), "batch_size");
+        if (cJSON_IsNumber(b) && b->valuedouble >= 1 && b->valuedouble <= 16 &&
+            (unsigned)b->valuedouble > n)
+            n = (unsigned)b->valuedouble;
+    }
+    return n;
+}
+
 /* Produces the files of an output node and returns its UI dict. */
 static cJSON *run_output_node(fake_comfy *f, ff_prompt *p, const char *id, const cJSON *node)
 {
@@ -464,6 +480,24 @@ static cJSON *run_output_node(fake_comfy *f, ff_prompt *p, const char *id, const
     cJSON_AddStringToObject(e, "type", preview ? "temp" : "output");
     if (strcmp(ct, "VHS_VideoCombine") == 0) cJSON_AddStringToObject(e, "format", "video/h264-mp4");
     cJSON_AddItemToArray(arr, e);
+    /* A still-image saver writes one file per image of the batch, as ComfyUI does (the
+     * latent's batch_size), each its own entry of the UI dict. */
+    unsigned batch = (video || webm || apng || awebp) ? 1 : graph_batch(p->graph);
+    for (unsigned b = 1; b < batch; b++) {
+        f->out_counter++;
+        if (preview)
+            snprintf(name, sizeof name, "ComfyUI_temp_fake_%05u_.png", f->out_counter);
+        else
+            snprintf(name, sizeof name, "%s_%05u_.png", base, f->out_counter);
+        data = image_fixture_png(f->png_w, f->png_h, f->png_noise ? 1 : 0, seed + b, &len);
+        if (!data) abort();
+        file_add(f, preview ? "temp" : "output", preview ? "" : sub, name, data, len);
+        e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "filename", name);
+        cJSON_AddStringToObject(e, "subfolder", preview ? "" : sub);
+        cJSON_AddStringToObject(e, "type", preview ? "temp" : "output");
+        cJSON_AddItemToArray(arr, e);
+    }
     if ((video && strcmp(ct, "SaveVideo") == 0) || webm || apng || awebp) {
         cJSON *an = cJSON_AddArrayToObject(ui, "animated");
         cJSON_AddItemToArray(an, cJSON_CreateTrue());
@@ -1369,6 +1403,57 @@ static void route_upload(fake_comfy *f, ff_pss *s)
     cJSON_Delete(r);
 }
 
+/* The model files a ComfyUI install would list for its loader nodes (what /object_info answers
+ * for their file inputs, and what a bot may offer to choose from). */
+static const struct {
+    const char *cls, *input;
+    const char *names[6];
+} model_lists[] = {
+    {"CheckpointLoaderSimple",
+     "ckpt_name",
+     {"sd_xl_base_1.0.safetensors", "flux1-dev-fp8.safetensors",
+      "realvisxl/realvisxlV50_v50Bakedvae.safetensors"}},
+    {"UNETLoader",
+     "unet_name",
+     {"flux1-dev.safetensors", "flux1-schnell.safetensors", "flux1-dev-fp8.safetensors",
+      "wan2.1_t2v_1.3B_fp16.safetensors"}},
+    {"LoraLoader",
+     "lora_name",
+     {"flux_anime_style.safetensors", "watercolor_flux_v2.safetensors",
+      "pixel_art_flux.safetensors"}},
+    {"LoraLoaderModelOnly",
+     "lora_name",
+     {"flux_anime_style.safetensors", "watercolor_flux_v2.safetensors",
+      "pixel_art_flux.safetensors"}},
+    {"VAELoader", "vae_name", {"ae.safetensors", "wan_2.1_vae.safetensors"}},
+    {"CLIPLoader",
+     "clip_name",
+     {"clip_l.safetensors", "t5xxl_fp8_e4m3fn.safetensors",
+      "umt5_xxl_fp8_e4m3fn_scaled.safetensors"}},
+    {"UpscaleModelLoader", "model_name", {"4x-UltraSharp.pth", "RealESRGAN_x4plus.pth"}},
+};
+
+/* An input's spec as ComfyUI gives it: [[file names], {...}] for a loader's file input,
+ * ["*"] (any) for the others the fake does not type. */
+static cJSON *input_spec(const char *cls, const char *input)
+{
+    cJSON *spec = cJSON_CreateArray();
+    for (size_t i = 0; i < sizeof model_lists / sizeof model_lists[0]; i++) {
+        if (strcmp(model_lists[i].cls, cls) != 0 || strcmp(model_lists[i].input, input) != 0)
+            continue;
+        cJSON *names = cJSON_CreateArray();
+        for (size_t k = 0; k < 6 && model_lists[i].names[k]; k++)
+            cJSON_AddItemToArray(names, cJSON_CreateString(model_lists[i].names[k]));
+        cJSON_AddItemToArray(spec, names);
+        cJSON *opts = cJSON_CreateObject();
+        cJSON_AddStringToObject(opts, "tooltip", "The model file to load.");
+        cJSON_AddItemToArray(spec, opts);
+        return spec;
+    }
+    cJSON_AddItemToArray(spec, cJSON_CreateString("*"));
+    return spec;
+}
+
 static void route_object_info(ff_pss *s, const char *one)
 {
     cJSON *r = cJSON_CreateObject();
@@ -1379,11 +1464,8 @@ static void route_object_info(ff_pss *s, const char *one)
         cJSON *req = cJSON_AddObjectToObject(in, "required");
         char buf[256];
         snprintf(buf, sizeof buf, "%s", classes[i].required);
-        for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
-            cJSON *spec = cJSON_CreateArray();
-            cJSON_AddItemToArray(spec, cJSON_CreateString("*"));
-            cJSON_AddItemToObject(req, t, spec);
-        }
+        for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv))
+            cJSON_AddItemToObject(req, t, input_spec(classes[i].name, t));
         cJSON_AddArrayToObject(c, "output");
         cJSON_AddStringToObject(c, "name", classes[i].name);
         cJSON_AddStringToObject(c, "display_name", classes[i].name);

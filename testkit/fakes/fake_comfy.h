@@ -7,7 +7,8 @@
  * node_errors, or 200 with node_errors when some output is still valid; 409 on a duplicate
  * prompt_id), GET /prompt, GET/POST /queue, POST /interrupt, GET/POST /history,
  * GET /history/{id}, GET /view (real PNG bytes), POST /upload/image (multipart, "(1)" renames),
- * GET /system_stats, GET /object_info, websocket /ws?clientId=.
+ * GET /system_stats, GET /object_info (the loaders' file inputs list model files, as a real
+ * install's do), websocket /ws?clientId=.
  * Execution is sequential like the real server: one prompt at a time, lowest number first.
  *
  * Fault switches (any thread): per-step delay, execution_error at a node, interrupt, websocket

@@ -200,7 +200,9 @@ static int inject_obj(fake_discord *fd, int type, cJSON *data, uint64_t message_
     else
         util_json_add_u64(owners, "1", user);
     cJSON_AddNumberToObject(d, "context", dm ? 1 : 0);
-    cJSON_AddNumberToObject(d, "attachment_size_limit", 26214400);
+    cJSON_AddNumberToObject(d, "attachment_size_limit",
+                            who->attachment_size_limit ? (double)who->attachment_size_limit
+                                                       : 26214400);
     if (type == 3 || (type == 5 && message_id)) {
         /* A component lives on a message of the bot (so does a modal its button opened). */
         cJSON *msg = cJSON_AddObjectToObject(d, "message");

@@ -63,7 +63,8 @@ typedef struct fake_discord_member {
     unsigned nroles;
     const char *locale;
     bool dm;
-    bool channel_nsfw; /* the channel is age-restricted (channel.nsfw) */
+    bool channel_nsfw;              /* the channel is age-restricted (channel.nsfw) */
+    uint64_t attachment_size_limit; /* the channel's upload limit; 0 = 25 MiB */
 } fake_discord_member;
 
 /* A file attached to an ATTACHMENT option of a command. */

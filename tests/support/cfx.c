@@ -134,6 +134,8 @@ comfy_job_msg *cfx_job(cfx *x, comfy_kind kind, const char *prompt, uint64_t use
 {
     *ix = cfx_interaction(x, false, true, token);
     comfy_job_msg *m = comfy_job_msg_new(kind, CFX_APP, *ix, token);
+    /* The shipped declaration the kind names (/comfy, /redux, /pulid, /video). */
+    m->decl = decl_set_find(comfy_runner_catalog(x->cr)->decls, comfy_kind_name(kind));
     if (prompt) comfy_job_set_prompt(m, prompt);
     m->origin.user_id = user;
     m->origin.guild_id = 77;

@@ -88,19 +88,19 @@ trx_catalog *trx_catalog_load(void)
     char err[512];
     if (ratios_load_file(&c->ratios, FLUXBOT_SOURCE_DIR "/config/ratios.json", err, sizeof err) ||
         loras_load_file(&c->loras, FLUXBOT_SOURCE_DIR "/config/loras.json", err, sizeof err) ||
-        wf_set_load(&c->workflows, FLUXBOT_SOURCE_DIR "/workflows", err, sizeof err)) {
+        decl_set_load(&c->decls, FLUXBOT_SOURCE_DIR "/workflows", err, sizeof err)) {
         fprintf(stderr, "catalog: %s\n", err);
         abort();
     }
     c->cat.ratios = &c->ratios;
     c->cat.loras = &c->loras;
-    c->cat.workflows = &c->workflows;
+    c->cat.decls = &c->decls;
     return c;
 }
 
 void trx_catalog_free(trx_catalog *c)
 {
     loras_free(&c->loras);
-    wf_set_free(&c->workflows);
+    decl_set_free(&c->decls);
     free(c);
 }

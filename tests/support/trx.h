@@ -45,11 +45,11 @@ char *trx_command(int type, uint64_t id, const char *token, const char *name,
 char *trx_component(uint64_t id, const char *token, const char *custom_id, uint64_t message_id,
                     const char *message_atts_json, const trx_who *who);
 
-/* The shipped ratios, LoRAs and workflows. */
+/* The shipped ratios, LoRAs and command declarations (with their workflows). */
 typedef struct trx_catalog {
     ratios_set ratios;
     loras_set loras;
-    wf_set workflows;
+    decl_set decls;
     cjob_catalog cat;
 } trx_catalog;
 
