@@ -20,6 +20,7 @@
 #include "analytics/an_results.h"
 #include "comfy/lim.h"
 #include "comfy/cres.h"
+#include "discord/enh_note.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
@@ -228,8 +229,10 @@ static void edit_waiting(comfy_coord *co, co_job *c, bool force)
     p.avg_job_ms = co->avg_job_ms && pos ? co->avg_job_ms * (pos + th) / (th * pos) : 0;
     char text[300];
     prog_text(&p, c->kind == COMFY_KIND_VIDEO ? "video" : "image", now, text, sizeof text);
-    comfy_rest_edit_original(co->cfg.rest, &c->job->reply, reply_edit_text_json(text, false),
+    char *shown = enh_note_append(text, c->job); /* what became of an enhancement, below */
+    comfy_rest_edit_original(co->cfg.rest, &c->job->reply, reply_edit_text_json(shown, false),
                              false);
+    free(shown);
     c->last_edit_ms = now;
 }
 

@@ -35,6 +35,8 @@ void comfy_outcome_fill(comfy_outcome *o, const cjob *j, bool success, uint64_t 
     o->loras = cjob_lora_json(j);
     snprintf(o->reason, sizeof o->reason, "%s", reason ? reason : "");
     snprintf(o->text, sizeof o->text, "%s", text ? text : "");
+    snprintf(o->enhance, sizeof o->enhance, "%s",
+             j->enhance != CJOB_ENH_NONE ? cjob_enhance_name(j->enhance) : "");
 }
 
 void comfy_outcome_clear(comfy_outcome *o)
@@ -67,9 +69,12 @@ void comfy_outcome_record(rt_actor *analytics, const comfy_outcome *o, bool deli
     /* The interaction that asked for it (a /comfy, or a Regenerate/Upscale press) succeeded or
      * failed only now: its command_usage row gets the outcome. */
     an_record_outcome(analytics, o->reply.interaction_id, success);
-    char d[200];
-    snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s}", o->job_id, o->ms,
-             success ? "" : ",\"reason\":\"", success ? "" : reason, success ? "" : "\"");
+    /* details: the job, its time, why it failed, and what became of a prompt enhancement
+     * ("enhance": ok, timeout, error, filtered, busy, off), so an operator can count them */
+    char d[240], enh[40] = "";
+    if (o->enhance[0]) snprintf(enh, sizeof enh, ",\"enhance\":\"%s\"", o->enhance);
+    snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s%s}", o->job_id, o->ms,
+             success ? "" : ",\"reason\":\"", success ? "" : reason, success ? "" : "\"", enh);
     an_activity_event ae = {.user_id = o->user_id,
                             .guild_id = o->guild_id,
                             .action = success ? "job_finished" : "job_failed",

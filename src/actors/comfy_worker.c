@@ -25,6 +25,7 @@
 #include "comfy/img.h"
 #include "comfy/imgchk.h"
 #include "comfy/cres.h"
+#include "discord/enh_note.h"
 #include "discord/reply.h"
 #include "fluxbot/log.h"
 #include "util/util_json.h"
@@ -180,7 +181,10 @@ static void progress(jctx *x)
         atomic_fetch_add(&r->n_suppressed, 1);
         return;
     }
-    comfy_rest_edit_original(r->cfg.rest, &x->job->reply, reply_edit_text_json(text, false), false);
+    char *shown = enh_note_append(text, x->job); /* what became of an enhancement, below */
+    comfy_rest_edit_original(r->cfg.rest, &x->job->reply, reply_edit_text_json(shown, false),
+                             false);
+    free(shown);
     atomic_fetch_add(&r->n_edits, 1);
     send_status(x);
 }

@@ -82,6 +82,13 @@ typedef struct fb_config {
     int64_t analytics_batch_max;
     int64_t analytics_flush_ms;
 
+    /* Prompt enhancement (src/llm, src/actors/llm_enhance) */
+    char llm_url[FB_CONFIG_STR]; /* OpenAI-compatible base URL ("…/v1"); "" = off */
+    char llm_model[FB_CONFIG_STR];
+    char llm_key[FB_CONFIG_STR]; /* secret: never printed */
+    int64_t llm_timeout_ms;
+    int64_t llm_max_inflight;
+
     /* Operations */
     char log_level[32];
     char log_format[16];  /* "text" or "json" */
