@@ -105,13 +105,48 @@ install(CODE "
     endforeach()")
 
 # The Debian package: ./scripts/package.sh configures a build with CMAKE_INSTALL_PREFIX=/usr
-# (so SYSCONFDIR is /etc) and runs cpack.
+# (so SYSCONFDIR is /etc) and runs cpack; scripts/test.sh checks it with lintian.
+# Who the package names as its maintainer (Maintainer field, changelog trailer). The default has
+# no public address; its lintian tag is overridden (contrib/debian/lintian-overrides) only
+# while the default is used: set this when building a package for distribution.
+set(FLUXBOT_DEB_MAINTAINER "fluxbot maintainers <fluxbot@localhost>"
+    CACHE STRING "Maintainer of the Debian package: Name <address>")
+set(_deb "${CMAKE_BINARY_DIR}/debian-control")
+file(MAKE_DIRECTORY "${_deb}")
+# The changelog's newest entry is the version being packaged: a version bumped without an
+# entry would ship a changelog that does not describe the package.
+file(STRINGS contrib/debian/changelog _changelog_head LIMIT_COUNT 1)
+if(NOT _changelog_head MATCHES "^fluxbot \\(${PROJECT_VERSION}\\) ")
+    message(FATAL_ERROR "contrib/debian/changelog: its first entry must be version "
+                        "${PROJECT_VERSION} (the project's), found: ${_changelog_head}")
+endif()
+configure_file(contrib/debian/changelog "${_deb}/changelog" @ONLY)
+file(READ contrib/debian/lintian-overrides _overrides)
+if(FLUXBOT_DEB_MAINTAINER MATCHES "@localhost>")
+    string(APPEND _overrides "
+# The default maintainer (FLUXBOT_DEB_MAINTAINER) has no public address; a package built for
+# distribution sets a real one, and then these two are not needed.
+fluxbot: bogus-mail-host
+fluxbot: bogus-mail-host-in-debian-changelog
+")
+endif()
+file(WRITE "${_deb}/lintian-overrides" "${_overrides}")
+# Native package: its Debian changelog is changelog.gz (gzip -n: reproducible).
+add_custom_command(
+    OUTPUT "${_gen}/changelog.gz"
+    COMMAND sh -c "gzip -9nc \"$1\" > \"$2\"" sh "${_deb}/changelog" "${_gen}/changelog.gz"
+    DEPENDS "${_deb}/changelog"
+    COMMENT "Compressing the Debian changelog"
+    VERBATIM)
+add_custom_target(fluxbot_changelog ALL DEPENDS "${_gen}/changelog.gz")
+install(FILES contrib/debian/copyright "${_gen}/changelog.gz"
+        DESTINATION "${CMAKE_INSTALL_DOCDIR}")
 if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
     # Shipped empty so the unit's WorkingDirectory exists even before postinst runs.
     install(DIRECTORY DESTINATION "${FLUXBOT_STATE_DIR}")
+    install(FILES "${_deb}/lintian-overrides" DESTINATION "${CMAKE_INSTALL_DATADIR}/lintian/overrides"
+            RENAME fluxbot)
 endif()
-set(_deb "${CMAKE_BINARY_DIR}/debian-control")
-file(MAKE_DIRECTORY "${_deb}")
 foreach(script postinst prerm postrm)
     configure_file("contrib/debian/${script}" "${_deb}/${script}" @ONLY
                    FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
@@ -127,7 +162,7 @@ string(CONCAT CPACK_PACKAGE_DESCRIPTION
     "fluxbot turns Discord slash commands into Flux image and video generations\n"
     "on one or more ComfyUI servers and keeps usage analytics in SQLite. It runs\n"
     "as a systemd service, serves Prometheus metrics and ships a Grafana dashboard.")
-set(CPACK_PACKAGE_CONTACT "fluxbot maintainers <fluxbot@localhost>")
+set(CPACK_PACKAGE_CONTACT "${FLUXBOT_DEB_MAINTAINER}")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)

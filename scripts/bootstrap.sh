@@ -7,7 +7,7 @@ packages=(
     build-essential cmake pkg-config clang-14 libclang-rt-14-dev
     libwebsockets-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev libcjson-dev libck-dev
     zlib1g-dev libcmocka-dev sqlite3 clang-format libpcre2-dev
-    dpkg-dev file
+    dpkg-dev file lintian
     python3 python3-discord strace
     postgresql libpq-dev
     libcairo2-dev libpng-dev fonts-dejavu-core

@@ -5,9 +5,10 @@
 # (scripts/check_file_refs.sh); the release build (what the run command and the
 # benchmarks use: -O2 raises warnings Debug does not) must compile, and every function it
 # exports is named after its file or a shared prefix of docs/layers.md
-# (scripts/check_prefixes.sh reads the objects); the Debian package is built
-# and unpacked into a temporary root (or, with FLUXBOT_TEST_DPKG_INSTALL=1 as root, as CI does
-# on its fresh machine, installed with apt/dpkg), and the release build installed with
+# (scripts/check_prefixes.sh reads the objects); the Debian package is built, checked by
+# lintian (an error fails the run), and unpacked into a temporary root (or, with
+# FLUXBOT_TEST_DPKG_INSTALL=1 as root, as CI does on its fresh machine, installed with
+# apt/dpkg), and the release build installed with
 # `cmake --install` into another, for test_install to run the installed files; then
 # all tests under ASan+UBSan, then the concurrent ones (label "tsan") under ThreadSanitizer.
 # A throw-away PostgreSQL 15 (scripts/pg.sh: Unix socket in a temporary directory, no TCP port)
@@ -40,6 +41,15 @@ if ! deb=$("$here/scripts/package.sh" 2>"$pkglog"); then
     cat "$pkglog" >&2
     exit 1
 fi
+# lintian: an error fails the run; warnings and notes are shown (the package's intended tags are
+# overridden with their reasons in contrib/debian/lintian-overrides).
+if ! lintian --fail-on error --tag-display-limit 0 "$deb" >"$pkglog.lintian" 2>&1; then
+    cat "$pkglog.lintian" >&2
+    echo "lintian found errors in $(basename "$deb")" >&2
+    exit 1
+fi
+grep -E '^[WIP]: ' "$pkglog.lintian" || true
+echo "== lintian: no error in $(basename "$deb")"
 if [ "${FLUXBOT_TEST_DPKG_INSTALL:-0}" = 1 ] && [ "$(id -u)" -eq 0 ]; then
     # apt resolves what the package depends on and a fresh machine may lack (procps).
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$deb" >/dev/null

@@ -125,11 +125,76 @@ static void test_errors_name_key_and_source(void **s)
     char *a6[] = {"--no-such-flag"};
     expect_error(1, a6, none, "unknown option \"--no-such-flag\"");
     char *a7[] = {"--log-level", "loud"};
-    expect_error(2, a7, none, "log_level");
+    expect_error(2, a7, none,
+                 "flag --log-level: log_level must be error, warn, info, debug or trace, got "
+                 "\"loud\"");
+    /* a word outside a key's set is refused in every layer, which the error names */
+    char *env7[] = {"FLUXBOT_LOG_FORMAT=xml", NULL};
+    expect_error(0, NULL, env7,
+                 "environment FLUXBOT_LOG_FORMAT: log_format must be text or json, got \"xml\"");
+    path = write_temp("{\"log_level\": \"\"}");
+    char *a7b[] = {"-c", path};
+    expect_error(2, a7b, none, "log_level must be error, warn, info, debug or trace, got \"\"");
+    unlink(path);
     char *a8[] = {"--gateway-compress=maybe"};
     expect_error(1, a8, none, "must be true or false");
     char *a9[] = {"--db-path"};
     expect_error(1, a9, none, "needs a value");
+}
+
+/* The words a key accepts are what its users accept: every log_level word is a log level. */
+static void test_choices_are_what_the_code_accepts(void **s)
+{
+    (void)s;
+    unsigned seen = 0;
+    for (size_t i = 0; i < fb_config_key_count(); i++) {
+        fb_config_key_info k;
+        fb_config_key_get(i, &k);
+        if (k.value != FB_CONFIG_VALUE_CHOICE) {
+            assert_null(k.choices);
+            continue;
+        }
+        assert_non_null(k.choices);
+        if (strcmp(k.key, "log_level") != 0) continue;
+        char words[128];
+        snprintf(words, sizeof words, "%s", k.choices);
+        char *save = NULL;
+        for (char *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+            assert_true(log_level_parse(w) >= 0);
+            seen++;
+        }
+    }
+    assert_int_equal(seen, LOG_LEVEL_TRACE + 1);
+}
+
+/* The README's key table is what `fluxbot --config-reference` prints, row for row: the key
+ * table is the one source of every default (max_image_side, max_image_pixels, ...), and a
+ * README edited by hand, or a key changed without regenerating the table, fails here. */
+static void test_readme_reference_is_generated(void **s)
+{
+    (void)s;
+    char *ref = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&ref, &len);
+    assert_non_null(out);
+    fb_config_print_reference(out);
+    fclose(out);
+    FILE *f = fopen(FLUXBOT_SOURCE_DIR "/README.md", "r");
+    assert_non_null(f);
+    static char readme[1 << 20];
+    size_t n = fread(readme, 1, sizeof readme - 1, f);
+    fclose(f);
+    readme[n] = '\0';
+    if (!strstr(readme, ref)) {
+        /* name the first row that differs */
+        for (char *line = strtok(ref, "\n"); line; line = strtok(NULL, "\n"))
+            if (!strstr(readme, line))
+                fail_msg("README.md lacks the reference row (regenerate the table with "
+                         "`fluxbot --config-reference`): %s",
+                         line);
+        fail_msg("README.md's key table is not `fluxbot --config-reference` in one piece");
+    }
+    free(ref);
 }
 
 static void test_shard_flag(void **s)
@@ -267,6 +332,8 @@ int main(void)
         cmocka_unit_test(test_defaults_are_valid),
         cmocka_unit_test(test_precedence_file_env_flags),
         cmocka_unit_test(test_errors_name_key_and_source),
+        cmocka_unit_test(test_choices_are_what_the_code_accepts),
+        cmocka_unit_test(test_readme_reference_is_generated),
         cmocka_unit_test(test_shard_flag),
         cmocka_unit_test(test_print_config_redacts_token),
         cmocka_unit_test(test_log_never_shows_secret),

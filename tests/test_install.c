@@ -154,8 +154,7 @@ static void build_tree_commands_work_as_printed(void **state)
     char *argv2[] = {real, "--bash-completion", NULL};
     assert_int_equal(run(&w, argv2, &text), 0);
     assert_non_null(strstr(text, "complete -F _fluxbot fluxbot"));
-    assert_non_null(
-        strstr(text, "--log-level) COMPREPLY=($(compgen -W 'error warn info debug trace'"));
+    assert_non_null(strstr(text, "--log-level) _fluxbot_words 'error warn info debug trace'"));
     free(text);
     world_free(&w);
 }
@@ -222,6 +221,10 @@ static void installed_package_works(void **state)
     assert_exists(root, "/usr/share/man/man1/fluxbot.1.gz", false);
     assert_exists(root, "/usr/share/bash-completion/completions/fluxbot", false);
     assert_exists(root, "/usr/share/doc/fluxbot/docs/comfy.md", false);
+    /* Debian policy: the copyright file and the changelog; lintian's overrides with reasons */
+    assert_exists(root, "/usr/share/doc/fluxbot/copyright", false);
+    assert_exists(root, "/usr/share/doc/fluxbot/changelog.gz", false);
+    assert_exists(root, "/usr/share/lintian/overrides/fluxbot", false);
 
     if (system_wide) {
         /* postinst ran: the system user, its state folder, the token file readable by root. */

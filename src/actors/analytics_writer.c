@@ -21,6 +21,7 @@
 #include "analytics/an_engine.h"
 #include "analytics/an_sqlerr.h"
 #include "fluxbot/log.h"
+#include "moderation/mod_store.h"
 #include "msgs/an.h"
 #include "util/util_time.h"
 
@@ -64,8 +65,15 @@ struct analytics_writer {
         ino_t ino;
     } wal, shm;
 
+    /* The moderation state to re-read after a swap (see mod_reload_step). */
+    mod_state *mod;
+    bool mod_reload;    /* a replacing file was opened: its moderation state is still to read */
+    bool mod_marked;    /* mod_mark was read, and the mailbox was not yet found empty since */
+    uint64_t mod_mark;  /* mod_state_changes when marked */
+    unsigned mod_fails; /* failed reads of the new file's moderation state (logged once) */
+
     _Atomic uint64_t accepted, rows_written, batches, retries, dropped_by_reset, dropped_invalid,
-        lost, resets, pending_now, db_replaced;
+        lost, resets, pending_now, db_replaced, mod_reloads;
     _Atomic uint64_t data_version; /* see analytics_writer_data_version */
     /* rt_now_ms of the oldest event not yet committed, 0 when none: the metrics' lag. */
     _Atomic uint64_t oldest_pending_ms;
@@ -223,6 +231,10 @@ static int reopen(analytics_writer *w, char *err, size_t errlen)
         w->pending[i]->ev.seq = w->pending[i]->ev.seq - w->base + base;
     w->base = base;
     note_identity(w);
+    if (w->mod) {
+        w->mod_reload = true;
+        w->mod_marked = false;
+    }
     LOG_WARN(WHO, "now writing to the database at '%s' (%zu accepted events to write there)",
              w->db_name, w->npending);
     return SQLITE_OK;
@@ -440,6 +452,60 @@ static void do_flush(analytics_writer *w, an_control_msg *req)
     reply(req, MSG_AN_FLUSH_DONE, 0, err);
 }
 
+/* ---- the moderation state of a replacing file ---------------------------------------------- */
+
+/*
+ * Called from on_idle, i.e. each time the mailbox was found empty. The in-memory state may be
+ * replaced by what the file holds only when the file holds every change made in memory:
+ *   1. read the change count (mark). mod_state counts a change after it was sent here, so every
+ *      change counted is in the mailbox, the batch or the file by now;
+ *   2. at the next on_idle the mailbox was found empty after the mark was read, so every one of
+ *      those changes is in the batch or the file: commit the batch;
+ *   3. read the file and hand it over with mod_state_refresh(mark), which refuses it if a change
+ *      was made since the mark (it would be missing from what was read): then start over.
+ * Replacing without these steps would undo, in memory, a ban or a warning made just before or
+ * after the swap until the next restart.
+ */
+static void mod_reload_step(analytics_writer *w)
+{
+    if (!w->mod_reload) return;
+    if (!w->mod_marked) {
+        w->mod_mark = mod_state_changes(w->mod, NULL);
+        w->mod_marked = true;
+        return;
+    }
+    if (w->npending && (w->retry_at && rt_now_ms() < w->retry_at)) return; /* backing off */
+    if (w->npending && !flush_pending(w)) return;
+    if (!w->store || db_replaced(w)) return; /* replaced again: the next commit reopens */
+    mod_loaded l;
+    char err[600];
+    if (mod_store_load(w->db_path, mod_state_now(w->mod), &l, err, sizeof err) != 0) {
+        if (w->mod_fails++ == 0)
+            LOG_ERROR(WHO,
+                      "cannot read the moderation state of the new database at '%s': %s; the "
+                      "state read before the swap stays in force, retrying",
+                      w->db_name, err);
+        mod_loaded_free(&l);
+        w->mod_marked = false;
+        return;
+    }
+    unsigned words = l.rules->nwords, regexes = l.rules->nregexes, contexts = l.rules->ncontexts;
+    size_t users = l.count;
+    if (mod_state_refresh(w->mod, &l, w->mod_mark) != 0) {
+        mod_loaded_free(&l); /* a change came in meanwhile: read again */
+        w->mod_marked = false;
+        return;
+    }
+    w->mod_reload = false;
+    w->mod_marked = false;
+    w->mod_fails = 0;
+    atomic_fetch_add(&w->mod_reloads, 1);
+    LOG_WARN(WHO,
+             "moderation state re-read from the new database at '%s': %u banned words, %u "
+             "patterns, %u context rules, %zu users with warnings or bans",
+             w->db_name, words, regexes, contexts, users);
+}
+
 /* ---- actor callbacks ----------------------------------------------------------------------- */
 
 static int on_thread_start(rt_actor *self, void *state, unsigned index)
@@ -524,6 +590,7 @@ static void on_idle(rt_actor *self, void *state)
     }
     uint64_t now = rt_now_ms();
     maybe_flush(w, now);
+    mod_reload_step(w);
     arm_timer(w, now);
 }
 
@@ -583,6 +650,7 @@ analytics_writer *analytics_writer_new(rt_system *sys, const analytics_writer_co
     w->flush_ms = cfg && cfg->flush_ms ? cfg->flush_ms : 200;
     w->shutdown_retry_ms = cfg && cfg->shutdown_retry_ms ? cfg->shutdown_retry_ms : 10000;
     w->result_retention_ms = cfg ? cfg->result_retention_ms : 0;
+    w->mod = cfg && !w->pg ? cfg->mod : NULL; /* PostgreSQL: mod_refresher.h keeps it fresh */
     w->chunk = calloc(w->batch_max, sizeof *w->chunk);
     if (!w->chunk) abort();
     rt_actor_spec spec = {
@@ -629,6 +697,7 @@ void analytics_writer_counters_get(analytics_writer *w, analytics_writer_counter
     out->resets = atomic_load(&w->resets);
     out->pending = atomic_load(&w->pending_now);
     out->db_replaced = atomic_load(&w->db_replaced);
+    out->mod_reloads = atomic_load(&w->mod_reloads);
     uint64_t oldest = atomic_load(&w->oldest_pending_ms), now = rt_now_ms();
     out->lag_ms = out->pending && oldest && now > oldest ? now - oldest : 0;
 }

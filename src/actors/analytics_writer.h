@@ -26,6 +26,13 @@
  * raced the swap. Rows committed before the swap stay in the replaced file. When what is at
  * db_path is not a usable database, nothing there is touched: events stay in memory and the
  * open is retried like any other failure.
+ *
+ * The moderation state (filters, warnings, bans) lives in the same file and is held in memory
+ * by mod_state: after such a swap the writer re-reads it from the new file and hands it over
+ * (mod_state_refresh), once every moderation change recorded before the read has been written
+ * there, so a change made around the swap is neither lost nor undone. Until then (normally one
+ * flush_ms tick) the state read before the swap stays in force. The swap is noticed at the
+ * writer's next commit, i.e. once something is recorded after it.
  */
 #ifndef FLUXBOT_ANALYTICS_WRITER_H
 #define FLUXBOT_ANALYTICS_WRITER_H
@@ -36,6 +43,7 @@
 
 #include "config/fb_config.h"
 #include "fluxbot/runtime.h"
+#include "moderation/mod_state.h"
 
 typedef struct analytics_writer_config {
     const char *db_path;          /* created when missing */
@@ -45,6 +53,8 @@ typedef struct analytics_writer_config {
     unsigned shutdown_retry_ms;   /* how long a stop keeps retrying a failing database
                                      (0 = 10000) */
     uint64_t result_retention_ms; /* results older than this are deleted (0 = kept) */
+    mod_state *mod; /* re-read from a SQLite file renamed over db_path (NULL: none); outlives
+                       the writer */
 } analytics_writer_config;
 
 /* Fills out from the bot configuration (db_path, analytics_batch_max, analytics_flush_ms,
@@ -63,6 +73,7 @@ typedef struct analytics_writer_counters {
     uint64_t pending;     /* accepted, not yet committed */
     uint64_t lag_ms;      /* how long the oldest uncommitted event has waited (0 when none) */
     uint64_t db_replaced; /* times db_path was found naming another file (or none) */
+    uint64_t mod_reloads; /* moderation state re-read from a replacing file */
 } analytics_writer_counters;
 
 typedef struct analytics_writer analytics_writer;

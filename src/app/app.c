@@ -265,34 +265,9 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
         return NULL;
     }
 
-    a->reg = appreg_new(a->sys, a->guilds, a->nguilds);
-    analytics_writer_config wc;
-    analytics_writer_config_from(&wc, cfg);
-    a->writer = analytics_writer_new(a->sys, &wc);
-    rl_config limits;
-    rl_config_defaults(&limits);
-    limits.global_per_sec = fb_config_rest_global_share(cfg);
-    if (limits.global_per_sec < 50)
-        LOG_INFO(LOGN,
-                 "REST: %u requests/s of the bot's global 50/s (shard %" PRId64 "/%" PRId64 ")",
-                 limits.global_per_sec, cfg->shard_id, cfg->shard_count);
-    discord_rest_config dc;
-    discord_rest_config_from(&dc, cfg);
-    dc.fatal_exit_code = APP_EXIT_DISCORD_REFUSED;
-    dc.limits = &limits;
-    a->rest = a->reg && a->writer ? discord_rest_new(a->sys, &dc) : NULL;
-    stats_reporter_config sc;
-    stats_reporter_config_from(&sc, cfg);
-    sc.data_version = analytics_writer_data_version(a->writer);
-    a->stats = a->rest ? stats_reporter_new(a->sys, &sc) : NULL;
-    if (!a->stats) {
-        fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
-        app_free(a);
-        return NULL;
-    }
-
     char why[512];
-    /* Moderation state: read once here, then kept in memory by the router (mod_state.h). */
+    /* Moderation state: read once here, then kept in memory by the router (mod_state.h); the
+     * writer re-reads it from a SQLite file renamed over db_path (analytics_writer.h). */
     mod_access acc;
     if (app_access_from(&acc, cfg, why, sizeof why) != 0) {
         fail(err, errlen, code, APP_EXIT_CONFIG, "%s", why);
@@ -317,6 +292,34 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
              "warnings or bans",
              loaded.rules->nwords, loaded.rules->nregexes, loaded.rules->ncontexts, loaded.count);
     mod_state_adopt(a->mod, &loaded);
+
+    a->reg = appreg_new(a->sys, a->guilds, a->nguilds);
+    analytics_writer_config wc;
+    analytics_writer_config_from(&wc, cfg);
+    wc.mod = a->mod;
+    a->writer = analytics_writer_new(a->sys, &wc);
+    rl_config limits;
+    rl_config_defaults(&limits);
+    limits.global_per_sec = fb_config_rest_global_share(cfg);
+    if (limits.global_per_sec < 50)
+        LOG_INFO(LOGN,
+                 "REST: %u requests/s of the bot's global 50/s (shard %" PRId64 "/%" PRId64 ")",
+                 limits.global_per_sec, cfg->shard_id, cfg->shard_count);
+    discord_rest_config dc;
+    discord_rest_config_from(&dc, cfg);
+    dc.fatal_exit_code = APP_EXIT_DISCORD_REFUSED;
+    dc.limits = &limits;
+    a->rest = a->reg && a->writer ? discord_rest_new(a->sys, &dc) : NULL;
+    stats_reporter_config sc;
+    stats_reporter_config_from(&sc, cfg);
+    sc.data_version = analytics_writer_data_version(a->writer);
+    a->stats = a->rest ? stats_reporter_new(a->sys, &sc) : NULL;
+    if (!a->stats) {
+        fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
+        app_free(a);
+        return NULL;
+    }
+
     if (cfg->db_url[0]) {
         /* Other processes change filters, warnings and bans too: re-read them periodically
          * (mod_refresher.h). The guard covers this writer's commit delay, several times. */

@@ -98,6 +98,17 @@ static void check_config(report *r, const fb_config *cfg)
            cfg->guild_ids.count ? "per guild" : "global");
 }
 
+/* Appends ", item" (or item first) to a list being shown; a list too long for buf ends in
+ * "..." rather than in a cut name. (snprintf, not strncat: the package's _FORTIFY_SOURCE build
+ * refuses strncat calls that may truncate.) */
+static void list_add(char *buf, size_t cap, const char *item)
+{
+    size_t o = strlen(buf);
+    if (o >= 3 && strcmp(buf + o - 3, "...") == 0) return; /* already full */
+    int n = snprintf(buf + o, cap - o, "%s%s", o ? ", " : "", item);
+    if (n < 0 || (size_t)n >= cap - o) snprintf(buf + (o < cap - 4 ? o : cap - 4), 4, "...");
+}
+
 static void check_files(report *r, const fb_config *cfg)
 {
     char err[600];
@@ -127,16 +138,13 @@ static void check_files(report *r, const fb_config *cfg)
      * all three (file, key and node named on failure). */
     decl_set ds;
     if (decl_set_load(&ds, cfg->workflows_dir, err, sizeof err) == 0) {
-        char names[256] = "", wfs[256] = "";
+        char names[1024] = "", wfs[1024] = "";
         for (unsigned i = 0; i < ds.count; i++) {
-            if (names[0]) strncat(names, ", ", sizeof names - strlen(names) - 1);
-            strncat(names, ds.cmds[i]->name, sizeof names - strlen(names) - 1);
+            list_add(names, sizeof names, ds.cmds[i]->name);
             bool seen = false;
             for (unsigned k = 0; k < i; k++)
                 seen = seen || strcmp(ds.cmds[k]->workflow, ds.cmds[i]->workflow) == 0;
-            if (seen) continue;
-            if (wfs[0]) strncat(wfs, ", ", sizeof wfs - strlen(wfs) - 1);
-            strncat(wfs, ds.cmds[i]->workflow, sizeof wfs - strlen(wfs) - 1);
+            if (!seen) list_add(wfs, sizeof wfs, ds.cmds[i]->workflow);
         }
         ok(r, "workflows", "%s (%s)", cfg->workflows_dir, ds.count ? wfs : "none declared");
         ok(r, "commands", "%u declarations (%s)", ds.count, ds.count ? names : "none");

@@ -35,6 +35,20 @@ static void roff(FILE *out, const char *s)
     if (bold) fputs("\\fR", out);
 }
 
+/* What a key's flag takes: its words (a|b), FILE, DIR, N for an integer, else VALUE. */
+static void metavar(FILE *out, const fb_config_key_info *k)
+{
+    if (k->value == FB_CONFIG_VALUE_CHOICE)
+        for (const char *p = k->choices; *p; p++)
+            fputc(*p == ' ' ? '|' : *p, out);
+    else if (k->value == FB_CONFIG_VALUE_FILE)
+        fputs("FILE", out);
+    else if (k->value == FB_CONFIG_VALUE_DIR)
+        fputs("DIR", out);
+    else
+        fputs(strcmp(k->type, "integer") == 0 ? "N" : "VALUE", out);
+}
+
 static void man_keys(FILE *out)
 {
     size_t n = fb_config_key_count();
@@ -44,7 +58,7 @@ static void man_keys(FILE *out)
         fputs(".TP\n\\fB", out);
         roff(out, k.flag);
         fputs("\\fR \\fI", out);
-        fputs(strcmp(k.type, "boolean") == 0 ? "true|false" : "VALUE", out);
+        metavar(out, &k);
         fputs("\\fR\n", out);
         roff(out, k.help);
         fputs("\n.br\nFile key \\fB", out);
@@ -167,59 +181,117 @@ void docgen_man(FILE *out)
             APP_EXIT_DISCORD_REFUSED, FLUXBOT_INSTALL_CONFDIR);
 }
 
-/* The values a key's help lists as "a, b or c." (log_level, log_format), space-separated into
- * out; false when the help is not such a list. */
-static bool listed_values(const char *help, char *out, size_t cap)
-{
-    size_t o = 0;
-    const char *p = help;
-    while (*p) {
-        const char *w = p;
-        while (islower((unsigned char)*p))
-            p++;
-        size_t n = (size_t)(p - w);
-        if (n == 0 || o + n + 2 > cap) return false;
-        if (!(n == 2 && !strncmp(w, "or", 2))) {
-            memcpy(out + o, w, n);
-            o += n;
-            out[o++] = ' ';
-        }
-        if (*p == '.' && !p[1]) break;
-        if (*p == ',') p++;
-        if (*p != ' ') return false;
-        p++;
-    }
-    if (o == 0) return false;
-    out[o - 1] = '\0';
-    return true;
-}
+/* ---- bash completion ------------------------------------------------------------------------
+ *
+ * What is offered after a flag follows what its value names (fb_config_value, usage words):
+ * file names for a file, folder names for a folder, the accepted words for a key with a fixed
+ * set (booleans: true/false), and nothing at all for anything else (numbers, URLs, ids, JSON):
+ * file names there would invite a wrong value. --key=VALUE is completed as --key VALUE. */
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
+/* One flag of a usage string such as "[-c FILE] [--db FILE] [--days N] [--json] SOURCE". */
+typedef struct usage_word {
+    char flag[48];  /* "--db"; "" for a positional argument */
+    char value[24]; /* "FILE", "N", "SOURCE"; "" for a flag without value */
+} usage_word;
 
-/* Writes the --xxx words of a usage string such as "[--db FILE] [--days N] [--json]"; with
- * want_value, only those followed by a value (an upper-case word). */
-static void usage_flags(FILE *out, const char *arg, bool want_value, const char *value_word)
+/* Splits a usage string into flags with their value words and positional words. */
+static size_t usage_parse(const char *arg, usage_word *out, size_t max)
 {
+    size_t n = 0;
     const char *p = arg;
-    bool first = true;
-    while ((p = strstr(p, "--")) != NULL) {
+    while (*p && n < max) {
+        while (*p == ' ' || *p == '[' || *p == ']')
+            p++;
+        if (!*p) break;
         const char *e = p;
         while (*e && *e != ' ' && *e != ']')
             e++;
-        const char *v = *e == ' ' ? e + 1 : e;
-        bool has_value = isupper((unsigned char)*v);
-        bool match = !want_value ||
-                     (has_value && (!value_word || !strncmp(v, value_word, strlen(value_word))));
-        if (match) {
-            fprintf(out, "%s%.*s", first ? "" : (want_value ? "|" : " "), (int)(e - p), p);
-            first = false;
+        usage_word *w = &out[n++];
+        memset(w, 0, sizeof *w);
+        if (*p == '-') {
+            snprintf(w->flag, sizeof w->flag, "%.*s", (int)(e - p), p);
+            const char *v = *e == ' ' ? e + 1 : e;
+            if (isupper((unsigned char)*v)) {
+                const char *ve = v;
+                while (*ve && *ve != ' ' && *ve != ']')
+                    ve++;
+                snprintf(w->value, sizeof w->value, "%.*s", (int)(ve - v), v);
+                e = ve;
+            }
+        } else {
+            snprintf(w->value, sizeof w->value, "%.*s", (int)(e - p), p);
         }
         p = e;
     }
+    return n;
+}
+
+/* A usage value word that names a file ("FILE", "FILE.png"); the one positional argument of
+ * the commands (import-analytics SOURCE) is a file too. */
+static bool usage_value_is_file(const usage_word *w)
+{
+    return !w->flag[0] || strncmp(w->value, "FILE", 4) == 0;
+}
+
+/* "-c" and "--config" are one option everywhere; the usage strings name only "-c". */
+static void put_flag_names(FILE *out, const char *flag, const char *sep)
+{
+    fputs(flag, out);
+    if (strcmp(flag, "-c") == 0) fprintf(out, "%s--config", sep);
+}
+
+/* The completion of one command with arguments of its own (stats, import-analytics): they
+ * parse their arguments themselves and take none of the key flags. */
+static void completion_command(FILE *out, const fb_config_usage_item *c)
+{
+    usage_word w[16];
+    size_t n = usage_parse(c->arg, w, sizeof w / sizeof w[0]);
+    bool positional = false, any_file = false, any_text = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!w[i].flag[0]) positional = true;
+        if (w[i].flag[0] && w[i].value[0]) {
+            if (usage_value_is_file(&w[i]))
+                any_file = true;
+            else
+                any_text = true;
+        }
+    }
+    fprintf(out, "    %s)\n", c->name);
+    if (any_file || any_text) {
+        fputs("        case $prev in\n", out);
+        for (int want_file = 1; want_file >= 0; want_file--) {
+            if (want_file ? !any_file : !any_text) continue;
+            fputs("            ", out);
+            bool first = true;
+            for (size_t i = 0; i < n; i++) {
+                if (!w[i].flag[0] || !w[i].value[0] || usage_value_is_file(&w[i]) != want_file)
+                    continue;
+                if (!first) fputc('|', out);
+                put_flag_names(out, w[i].flag, "|");
+                first = false;
+            }
+            fputs(want_file ? ") _fluxbot_files \"$cur\"; return ;;\n" : ") return ;;\n", out);
+        }
+        fputs("        esac\n", out);
+    }
+    /* With a positional argument (a file): flags once a '-' is typed, else file names. */
+    fputs(positional ? "        if [[ $cur == -* ]]; then\n    " : "", out);
+    fputs("        _fluxbot_words '", out);
+    for (size_t i = 0; i < n; i++) {
+        if (!w[i].flag[0]) continue;
+        put_flag_names(out, w[i].flag, " ");
+        fputc(' ', out);
+    }
+    fputs("--help' \"$cur\"\n", out);
+    if (positional) fputs("        else\n            _fluxbot_files \"$cur\"\n        fi\n", out);
+    fputs("        return ;;\n", out);
+}
+
+/* Appends "|flag" (or "flag" first) to a case pattern being built. */
+static void pattern_add(char *buf, size_t cap, const char *flag)
+{
+    size_t o = strlen(buf);
+    snprintf(buf + o, cap - o, "%s%s", o ? "|" : "", flag);
 }
 
 void docgen_bash_completion(FILE *out)
@@ -230,71 +302,93 @@ void docgen_bash_completion(FILE *out)
     fprintf(out,
             "# bash completion for fluxbot %s, generated by `fluxbot --bash-completion` "
             "from its key table; do not edit.\n"
+            "# After a flag: file names only where a file is wanted, folder names where a "
+            "folder is, a key's\n# accepted words where it has a fixed set, and nothing for "
+            "other values (numbers, URLs, ids).\n"
+            "_fluxbot_words() { mapfile -t COMPREPLY < <(compgen -W \"$1\" -- \"$2\"); }\n"
+            "_fluxbot_files()\n{\n"
+            "    compopt -o filenames 2>/dev/null\n"
+            "    mapfile -t COMPREPLY < <(compgen -f -- \"$1\")\n}\n"
+            "_fluxbot_dirs()\n{\n"
+            "    compopt -o filenames 2>/dev/null\n"
+            "    mapfile -t COMPREPLY < <(compgen -d -- \"$1\")\n}\n"
             "_fluxbot()\n{\n"
-            "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
-            "    local cmd='' i\n"
-            "    for ((i = 1; i < COMP_CWORD; i++)); do\n"
-            "        case ${COMP_WORDS[i]} in\n            ",
+            "    COMPREPLY=()\n"
+            "    local cword=$COMP_CWORD cur=${COMP_WORDS[COMP_CWORD]} prev='' cmd=''\n"
+            "    ((cword > 0)) && prev=${COMP_WORDS[cword-1]}\n"
+            "    # --key=VALUE: bash splits the word at '=' (COMP_WORDBREAKS)\n"
+            "    if [[ $cur == = ]]; then\n"
+            "        cur=''\n"
+            "    elif [[ $prev == = ]] && ((cword > 1)); then\n"
+            "        prev=${COMP_WORDS[cword-2]}\n"
+            "    fi\n"
+            "    # a command is the first word only (fluxbot COMMAND [FLAGS])\n"
+            "    if ((cword > 1)); then\n"
+            "        case ${COMP_WORDS[1]} in\n"
+            "            ",
             FLUXBOT_VERSION);
     for (size_t i = 0; i < nc; i++)
         fprintf(out, "%s%s", i ? "|" : "", cmds[i].name);
-    fputs(") cmd=${COMP_WORDS[i]}; break ;;\n        esac\n    done\n", out);
+    fputs(") cmd=${COMP_WORDS[1]} ;;\n        esac\n    fi\n", out);
 
-    /* Subcommands with their own arguments (stats). */
+    /* Commands with arguments of their own. */
+    bool any = false;
     for (size_t i = 0; i < nc; i++) {
-        if (!strstr(cmds[i].arg, "--")) continue;
-        fprintf(out, "    if [[ $cmd == %s ]]; then\n        case $prev in\n", cmds[i].name);
-        fputs("            ", out);
-        usage_flags(out, cmds[i].arg, true, "FILE");
-        fputs(") COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n", out);
-        fputs("            ", out);
-        usage_flags(out, cmds[i].arg, true, NULL);
-        fputs(") return ;;\n        esac\n", out);
-        fputs("        COMPREPLY=($(compgen -W '", out);
-        usage_flags(out, cmds[i].arg, false, NULL);
-        fputs(" --help' -- \"$cur\"))\n        return\n    fi\n", out);
+        if (!cmds[i].arg[0]) continue;
+        if (!any) fputs("    case $cmd in\n", out);
+        any = true;
+        completion_command(out, &cmds[i]);
     }
+    if (any) fputs("    esac\n", out);
 
-    /* A value after a key's flag: files, folders, listed words, or nothing to offer. */
-    fputs("    case $prev in\n", out);
-    char files[1024] = "-c|--config", dirs[512] = "", free_values[2048] = "";
+    /* A value after an option or a key's flag. */
+    char files[1024] = "", dirs[1024] = "", text[2048] = "";
     for (size_t i = 0; i < no; i++) {
-        if (!opts[i].arg[0] || strstr(opts[i].name, "--config")) continue;
-        snprintf(free_values + strlen(free_values), sizeof free_values - strlen(free_values),
-                 "%s%s", free_values[0] ? "|" : "", opts[i].name);
+        if (!opts[i].arg[0]) continue;
+        /* "-c, --config" is two words */
+        char names[64];
+        snprintf(names, sizeof names, "%s", opts[i].name);
+        bool file = strncmp(opts[i].arg, "FILE", 4) == 0;
+        char *save = NULL;
+        for (char *t = strtok_r(names, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+            pattern_add(file ? files : text, file ? sizeof files : sizeof text, t);
     }
+    fputs("    case $prev in\n", out);
     for (size_t i = 0; i < nk; i++) {
         fb_config_key_info k;
         fb_config_key_get(i, &k);
-        char words[256];
-        if (strcmp(k.type, "boolean") == 0) {
-            fprintf(out,
-                    "        %s) COMPREPLY=($(compgen -W 'true false' -- \"$cur\")); return ;;\n",
-                    k.flag);
-        } else if (strcmp(k.type, "string") == 0 && listed_values(k.help, words, sizeof words)) {
-            fprintf(out, "        %s) COMPREPLY=($(compgen -W '%s' -- \"$cur\")); return ;;\n",
-                    k.flag, words);
-        } else if (ends_with(k.key, "_dir")) {
-            snprintf(dirs + strlen(dirs), sizeof dirs - strlen(dirs), "%s%s", dirs[0] ? "|" : "",
-                     k.flag);
-        } else if (ends_with(k.key, "_file") || ends_with(k.key, "_path")) {
-            snprintf(files + strlen(files), sizeof files - strlen(files), "|%s", k.flag);
-        } else {
-            snprintf(free_values + strlen(free_values), sizeof free_values - strlen(free_values),
-                     "%s%s", free_values[0] ? "|" : "", k.flag);
+        switch (k.value) {
+        case FB_CONFIG_VALUE_CHOICE:
+            if (strcmp(k.type, "boolean") == 0)
+                /* a boolean flag may stand alone (--access-dms --log-level debug) */
+                fprintf(out,
+                        "        %s) [[ $cur == -* ]] || { _fluxbot_words '%s' \"$cur\"; "
+                        "return; } ;;\n",
+                        k.flag, k.choices);
+            else
+                fprintf(out, "        %s) _fluxbot_words '%s' \"$cur\"; return ;;\n", k.flag,
+                        k.choices);
+            break;
+        case FB_CONFIG_VALUE_FILE:
+            pattern_add(files, sizeof files, k.flag);
+            break;
+        case FB_CONFIG_VALUE_DIR:
+            pattern_add(dirs, sizeof dirs, k.flag);
+            break;
+        case FB_CONFIG_VALUE_TEXT:
+            pattern_add(text, sizeof text, k.flag);
+            break;
         }
     }
-    fprintf(out,
-            "        %s) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
-            "        %s) COMPREPLY=($(compgen -d -- \"$cur\")); return ;;\n"
-            "        %s) return ;;\n"
-            "    esac\n",
-            files, dirs[0] ? dirs : "--no-such-flag", free_values);
+    if (files[0]) fprintf(out, "        %s) _fluxbot_files \"$cur\"; return ;;\n", files);
+    if (dirs[0]) fprintf(out, "        %s) _fluxbot_dirs \"$cur\"; return ;;\n", dirs);
+    if (text[0]) fprintf(out, "        %s) return ;;\n", text);
+    fputs("    esac\n", out);
 
-    fputs("    if [[ -z $cmd && $cur != -* ]]; then\n        COMPREPLY=($(compgen -W '", out);
+    fputs("    if ((cword == 1)) && [[ $cur != -* ]]; then\n        _fluxbot_words '", out);
     for (size_t i = 0; i < nc; i++)
         fprintf(out, "%s%s", i ? " " : "", cmds[i].name);
-    fputs("' -- \"$cur\"))\n        return\n    fi\n    COMPREPLY=($(compgen -W '", out);
+    fputs("' \"$cur\"\n        return\n    fi\n    _fluxbot_words '", out);
     bool first = true;
     for (size_t i = 0; i < no; i++) {
         /* "-c, --config" and "-h, --help" are two words each. */
@@ -311,5 +405,5 @@ void docgen_bash_completion(FILE *out)
         fb_config_key_get(i, &k);
         fprintf(out, " %s", k.flag);
     }
-    fputs("' -- \"$cur\"))\n}\ncomplete -F _fluxbot fluxbot\n", out);
+    fputs("' \"$cur\"\n}\ncomplete -F _fluxbot fluxbot\n", out);
 }

@@ -597,6 +597,9 @@ void metrics_collect_analytics(mfmt *out, void *ctx)
     mfmt_single(out, "fluxbot_analytics_db_replaced_total", "counter",
                 "Times db_path was found naming another file (renamed over or removed).",
                 m.db_replaced);
+    mfmt_single(out, "fluxbot_analytics_mod_reloads_total", "counter",
+                "Times the moderation state was re-read from a database renamed over db_path.",
+                m.mod_reloads);
     mfmt_family(out, "fluxbot_analytics_lag_seconds", "gauge",
                 "How long the oldest accepted, uncommitted event has waited (0 when none).");
     mfmt_sample(out, "fluxbot_analytics_lag_seconds", NULL, NULL, 0, (double)m.lag_ms / 1e3);

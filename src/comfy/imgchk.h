@@ -31,10 +31,8 @@
 
 #include "comfy/img.h"
 
-/* Defaults of the configuration keys max_image_side / max_image_pixels. */
-#define IMGCHK_DEFAULT_MAX_SIDE 16384u
-#define IMGCHK_DEFAULT_MAX_PIXELS 50000000u
-
+/* From the configuration keys max_image_side / max_image_pixels, whose defaults live in the
+ * key table (src/config/fb_config.c) only. */
 typedef struct imgchk_limits {
     uint32_t max_side;   /* largest width or height accepted; 0 = no limit */
     uint64_t max_pixels; /* largest width × height accepted; 0 = no limit */

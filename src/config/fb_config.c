@@ -42,41 +42,56 @@ typedef struct key_def {
      * or share/fluxbot of an installation. A plain relative default would follow the working
      * directory, and an installed bot would not find its shipped files. */
     bool in_datadir;
+    /* What the value names (the completion offers file names only for FILE and DIR), and for
+     * CHOICE the only accepted words: every layer refuses another word, naming the layer. */
+    fb_config_value value;
+    const char *choices;
 } key_def;
 
-#define S(field, env, def, help)                                                                   \
+#define STRING_KEY(field, env, def, help, datadir, value, choices)                                 \
     {                                                                                              \
 #field, env, K_STR, offsetof(fb_config, field), sizeof(((fb_config *)0)->field), 0, 0,     \
-            def, help, false                                                                       \
+            def, help, datadir, value, choices                                                     \
     }
+/* Text (URLs, names, ids). */
+#define S(field, env, def, help)                                                                   \
+    STRING_KEY(field, env, def, help, false, FB_CONFIG_VALUE_TEXT, NULL)
+/* A file or folder path; PF/PD: the default is inside the data folder. */
+#define F(field, env, def, help)                                                                   \
+    STRING_KEY(field, env, def, help, false, FB_CONFIG_VALUE_FILE, NULL)
+#define D(field, env, def, help) STRING_KEY(field, env, def, help, false, FB_CONFIG_VALUE_DIR, NULL)
+#define PF(field, env, def, help)                                                                  \
+    STRING_KEY(field, env, def, help, true, FB_CONFIG_VALUE_FILE, NULL)
+#define PD(field, env, def, help) STRING_KEY(field, env, def, help, true, FB_CONFIG_VALUE_DIR, NULL)
+/* One of a fixed set of words (space-separated in choices). */
+#define E(field, env, def, choices, help)                                                          \
+    STRING_KEY(field, env, def, help, false, FB_CONFIG_VALUE_CHOICE, choices)
 #define SECRET(field, env, help)                                                                   \
     {                                                                                              \
 #field, env, K_SECRET, offsetof(fb_config, field), sizeof(((fb_config *)0)->field), 0, 0,  \
-            "", help, false                                                                        \
+            "", help, false, FB_CONFIG_VALUE_TEXT, NULL                                            \
     }
 #define I(field, env, min, max, def, help)                                                         \
     {                                                                                              \
-#field, env, K_INT, offsetof(fb_config, field), 0, min, max, def, help, false              \
+#field, env, K_INT, offsetof(fb_config, field), 0, min, max, def, help, false,             \
+            FB_CONFIG_VALUE_TEXT, NULL                                                             \
     }
 #define B(field, env, def, help)                                                                   \
     {                                                                                              \
-#field, env, K_BOOL, offsetof(fb_config, field), 0, 0, 1, def, help, false                 \
-    }
-#define P(field, env, def, help)                                                                   \
-    {                                                                                              \
-#field, env, K_STR, offsetof(fb_config, field), sizeof(((fb_config *)0)->field), 0, 0,     \
-            def, help, true                                                                        \
+#field, env, K_BOOL, offsetof(fb_config, field), 0, 0, 1, def, help, false,                \
+            FB_CONFIG_VALUE_CHOICE, "true false"                                                   \
     }
 #define L(field, env, def, help)                                                                   \
     {                                                                                              \
-#field, env, K_LIST, offsetof(fb_config, field), 0, 0, 0, def, help, false                 \
+#field, env, K_LIST, offsetof(fb_config, field), 0, 0, 0, def, help, false,                \
+            FB_CONFIG_VALUE_TEXT, NULL                                                             \
     }
 
 /* A JSON object: an object in the file, its text in the environment or a flag. */
 #define J(field, env, def, help)                                                                   \
     {                                                                                              \
 #field, env, K_JSON, offsetof(fb_config, field), sizeof(((fb_config *)0)->field), 0, 0,    \
-            def, help, false                                                                       \
+            def, help, false, FB_CONFIG_VALUE_TEXT, NULL                                           \
     }
 
 static const key_def keys[] = {
@@ -113,11 +128,11 @@ static const key_def keys[] = {
       "false, \"nsfw_only\": true}, ...}."),
     L(comfyui_urls, "COMFYUI_URLS", "http://127.0.0.1:8188",
       "ComfyUI servers (comma-separated in the environment)."),
-    P(workflows_dir, "FLUXBOT_WORKFLOWS_DIR", "workflows",
-      "Folder of the command declarations (*.cmd.json), their workflows and mappings."),
-    P(ratios_file, NULL, "config/ratios.json", "Resolution list (label → size)."),
-    P(loras_file, NULL, "config/loras.json", "LoRA list."),
-    S(output_dir, "FLUXBOT_OUTPUT_DIR", "fluxbot-output", "Where finished images are kept."),
+    PD(workflows_dir, "FLUXBOT_WORKFLOWS_DIR", "workflows",
+       "Folder of the command declarations (*.cmd.json), their workflows and mappings."),
+    PF(ratios_file, NULL, "config/ratios.json", "Resolution list (label → size)."),
+    PF(loras_file, NULL, "config/loras.json", "LoRA list."),
+    D(output_dir, "FLUXBOT_OUTPUT_DIR", "fluxbot-output", "Where finished images are kept."),
     I(progress_interval_ms, NULL, 500, 60000, "1500",
       "Minimum time between progress edits of a job."),
     I(job_stall_timeout_ms, NULL, 1000, 3600000, "120000",
@@ -154,10 +169,11 @@ static const key_def keys[] = {
     I(active_user_min_events, NULL, 1, 1000000, "5",
       "Tracked events in the /stats window that make a user an Active User."),
     I(result_retention_days, NULL, 1, 3650, "30",
-      "Days a result's parameters are kept, so Regenerate and Upscale work after a restart."),
+      "Days a result's parameters are kept, so Regenerate, Upscale and Options work after a "
+      "restart."),
     I(mailbox_capacity, NULL, 16, 1048576, "1024",
       "Ring slots per sending thread of each mailbox."),
-    S(db_path, "FLUXBOT_DB", "fluxbot.db", "SQLite analytics database."),
+    F(db_path, "FLUXBOT_DB", "fluxbot.db", "SQLite analytics database."),
     SECRET(db_url, "FLUXBOT_DB_URL",
            "Database shared by several processes: postgresql://... (libpq URL; never printed). "
            "Processes given the same URL pace their gateway IDENTIFYs together and share the job "
@@ -183,8 +199,10 @@ static const key_def keys[] = {
     I(llm_max_inflight, NULL, 1, 256, "8",
       "Prompt enhancement: requests at once; a job beyond them runs with its prompt as typed "
       "(the user is told the enhancer was busy)."),
-    S(log_level, "FLUXBOT_LOG_LEVEL", "info", "error, warn, info, debug or trace."),
-    S(log_format, "FLUXBOT_LOG_FORMAT", "text", "text or json."),
+    E(log_level, "FLUXBOT_LOG_LEVEL", "info", "error warn info debug trace",
+      "How much is logged: error, warn, info, debug or trace."),
+    E(log_format, "FLUXBOT_LOG_FORMAT", "text", "text json",
+      "text (one line per record) or json (one object per line)."),
     I(metrics_port, "FLUXBOT_METRICS_PORT", 0, 65535, "0",
       "Prometheus metrics on 127.0.0.1:PORT; 0 = off."),
     I(demo_seconds, "FLUXBOT_DEMO_SECONDS", 1, 3600, "20",
@@ -228,6 +246,37 @@ static const key_def *find_flag(const char *flag)
     return NULL;
 }
 
+/* Is v one of the space-separated words of choices? */
+static bool is_choice(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *e = strchr(p, ' ');
+        size_t w = e ? (size_t)(e - p) : strlen(p);
+        if (n && w == n && strncmp(p, v, n) == 0) return true;
+        if (!e) break;
+        p = e + 1;
+    }
+    return false;
+}
+
+/* "a, b or c" from "a b c", for error messages. */
+static void choices_text(const char *choices, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *p = choices; *p && o + 1 < cap;) {
+        const char *e = strchr(p, ' ');
+        size_t w = e ? (size_t)(e - p) : strlen(p);
+        const char *sep = o == 0 ? "" : (e ? ", " : " or ");
+        int k = snprintf(out + o, cap - o, "%s%.*s", sep, (int)w, p);
+        if (k < 0 || (size_t)k >= cap - o) break;
+        o += (size_t)k;
+        if (!e) break;
+        p = e + 1;
+    }
+}
+
 /* Sets a key from text (defaults, environment, flags). */
 static int set_text(fb_config *c, const key_def *k, const char *v, const char *source, char *err,
                     size_t errlen)
@@ -258,6 +307,12 @@ static int set_text(fb_config *c, const key_def *k, const char *v, const char *s
         if (strlen(v) >= k->size) {
             set_err(err, errlen, "%s: %s is too long (at most %zu bytes)", source, k->json,
                     k->size - 1);
+            return -1;
+        }
+        if (k->choices && !is_choice(k->choices, v)) {
+            char list[160];
+            choices_text(k->choices, list, sizeof list);
+            set_err(err, errlen, "%s: %s must be %s, got \"%s\"", source, k->json, list, v);
             return -1;
         }
         memcpy(field, v, strlen(v) + 1);
@@ -461,7 +516,7 @@ static const fb_config_usage_item commands[] = {
     {"demo", "", "run the embedded demo on loopback fakes (default without a token)"},
     {"stats", "[-c FILE] [--db FILE] [--days N] [--json] [--chart FILE.png]",
      "print usage statistics"},
-    {"import-analytics", "[--db FILE] SOURCE", "import the Python bot's analytics.db"},
+    {"import-analytics", "[-c FILE] [--db FILE] SOURCE", "import the Python bot's analytics.db"},
     {"check", "", "validate configuration, workflows and connectivity"},
 };
 static const fb_config_usage_item options[] = {
@@ -507,6 +562,8 @@ void fb_config_key_get(size_t i, fb_config_key_info *out)
     out->def = k->type == K_SECRET ? "" : k->def;
     out->in_datadir = k->in_datadir;
     out->help = k->help;
+    out->value = k->value;
+    out->choices = k->choices;
 }
 
 static void print_help(FILE *out)
@@ -640,15 +697,6 @@ int fb_config_load(fb_config *c, int argc, char **argv, char *const *envp, fb_co
         if (set_text(c, k, val, source, err, errlen) != 0) return -1;
     }
 
-    if (log_level_parse(c->log_level) < 0) {
-        set_err(err, errlen, "log_level must be error, warn, info, debug or trace, got \"%s\"",
-                c->log_level);
-        return -1;
-    }
-    if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
-        set_err(err, errlen, "log_format must be text or json, got \"%s\"", c->log_format);
-        return -1;
-    }
     if (c->shard_id >= 0 && c->shard_count > 0 && c->shard_id >= c->shard_count) {
         set_err(err, errlen, "shard_id %" PRId64 " must be below shard_count %" PRId64, c->shard_id,
                 c->shard_count);

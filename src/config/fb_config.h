@@ -144,6 +144,15 @@ typedef struct fb_config_usage_item {
 const fb_config_usage_item *fb_config_usage_commands(size_t *n);
 const fb_config_usage_item *fb_config_usage_options(size_t *n);
 
+/* What a key's value names, for the manual page and the bash completion (which offers file
+ * names only where a file is wanted, and a key's accepted words where it has a fixed set). */
+typedef enum fb_config_value {
+    FB_CONFIG_VALUE_TEXT = 0, /* anything else: numbers, URLs, ids, names, JSON */
+    FB_CONFIG_VALUE_FILE,     /* a file path */
+    FB_CONFIG_VALUE_DIR,      /* a folder path */
+    FB_CONFIG_VALUE_CHOICE,   /* one of choices (booleans: "true false") */
+} fb_config_value;
+
 /* One row of the key table, read-only. */
 typedef struct fb_config_key_info {
     const char *key;  /* file key */
@@ -154,6 +163,8 @@ typedef struct fb_config_key_info {
     const char *def;  /* default as text ("" for the secret) */
     bool in_datadir;  /* def is relative to the data folder (workflows/, config/) */
     const char *help;
+    fb_config_value value;
+    const char *choices; /* CHOICE: the accepted words, space-separated; else NULL */
 } fb_config_key_info;
 size_t fb_config_key_count(void);
 void fb_config_key_get(size_t i, fb_config_key_info *out); /* i < fb_config_key_count() */

@@ -353,8 +353,12 @@ static void record(mod_state *s, const char *op, uint64_t user, uint64_t guild, 
                     .details_json = json,
                     .ts_ms = mod_state_now(s)};
     atomic_store(&s->last_change_ms, rt_now_ms());
-    atomic_fetch_add(&s->changes, 1);
+    /* Sent first, counted after: whoever reads the count knows every change it counts is
+     * already in the writer's mailbox (the writer's re-read after a database swap relies on
+     * it, analytics_writer.c). Both happen under the change mutex, which mod_state_refresh
+     * takes to compare the count. */
     emit(s, &r);
+    atomic_fetch_add(&s->changes, 1);
     free(json);
 }
 
