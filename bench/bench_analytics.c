@@ -39,6 +39,7 @@
 #include "analytics/an_time.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
+#include "bench_events.h"
 #include "bench_util.h"
 #include "hist.h"
 #include "msgs/an.h"
@@ -52,20 +53,6 @@ static uint64_t g_rows[ROWS_MAX] = {100000, 1000000};
 static unsigned g_nrows = 2;
 static unsigned g_queries = 50;
 static char g_dir[512];
-
-static const char *const k_cmds[] = {"comfy", "redux",    "pulid", "video",
-                                     "stats", "lorainfo", "queue"};
-static const char *const k_res[] = {"1024x1024", "16:9 [1920x1080 landscape]", "832x1216",
-                                    "1216x832",  "9:16 [1080x1920 portrait]",  "3:2",
-                                    "4:5"};
-
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ULL;
-}
 
 static void db_path(const char *name, char *out, size_t n)
 {
@@ -88,39 +75,6 @@ static void remove_db(const char *path)
     remove(p);
     snprintf(p, sizeof p, "%s-shm", path);
     remove(p);
-}
-
-/* One synthetic event: 40% commands, 40% generations (1 in 8 a video), 20% activity. */
-static void make_event(an_event *e, uint64_t *rng, uint64_t seq, int64_t ts)
-{
-    uint64_t r = rnd(rng);
-    memset(e, 0, sizeof *e);
-    e->seq = seq;
-    e->ts_ms = ts;
-    e->user_id = 100000000000000000ULL + r % 500;
-    e->guild_id = 7;
-    unsigned k = (unsigned)(r >> 20) % 10;
-    if (k < 4) {
-        e->kind = AN_EV_COMMAND;
-        e->channel_id = 8;
-        e->success = (r >> 30) % 20 != 0;
-        e->duration_ms = (uint32_t)((r >> 8) % 3000);
-        an_event_set_text(e, &(an_event_text){.command = k_cmds[(r >> 24) % 7]});
-    } else if (k < 8) {
-        e->kind = AN_EV_IMAGE;
-        e->success = (r >> 30) % 10 != 0;
-        e->is_video = (r >> 33) % 8 == 0;
-        e->duration_ms = (uint32_t)((r >> 8) % 90000);
-        e->upscale_factor = 1;
-        an_event_set_text(e, &(an_event_text){.prompt = "a lighthouse on a cliff at dusk",
-                                              .resolution = k_res[(r >> 24) % 7],
-                                              .loras = "",
-                                              .generation_type = "standard"});
-    } else {
-        e->kind = AN_EV_ACTIVITY;
-        e->success = true;
-        an_event_set_text(e, &(an_event_text){.action = "job_queued", .details = "{}"});
-    }
 }
 
 /* A fresh store at path (any old one removed); exits on failure. */
@@ -155,7 +109,7 @@ static double write_events(an_store *s, uint64_t n, size_t batch, uint64_t seed,
             int64_t ts = spread_end ? spread_lo + (int64_t)((double)j / (double)n *
                                                             (double)(spread_end - spread_lo))
                                     : (int64_t)rt_wall_ms();
-            make_event(&evs[i], &rng, j + 1, ts);
+            bench_events_make(&evs[i], &rng, j + 1, ts);
             ptrs[i] = &evs[i];
         }
         if (an_store_write(s, ptrs, k, err, sizeof err) != 0) {
@@ -219,11 +173,11 @@ static double writer_run(uint64_t n, hist *h)
     uint64_t t0 = rt_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         /* Same mix as the plain loop, built from the producer API's structs. */
-        uint64_t r = rnd(&rng);
+        uint64_t r = bench_events_rnd(&rng);
         unsigned k = (unsigned)(r >> 20) % 10;
         uint64_t c0 = rt_now_ns();
         if (k < 4) {
-            an_command_event e = {.command = k_cmds[(r >> 24) % 7],
+            an_command_event e = {.command = bench_events_cmds[(r >> 24) % BENCH_EVENTS_NCMDS],
                                   .user_id = 100000000000000000ULL + r % 500,
                                   .guild_id = 7,
                                   .channel_id = 8,
@@ -234,7 +188,7 @@ static double writer_run(uint64_t n, hist *h)
             an_image_event e = {.user_id = 100000000000000000ULL + r % 500,
                                 .guild_id = 7,
                                 .prompt = "a lighthouse on a cliff at dusk",
-                                .resolution = k_res[(r >> 24) % 7],
+                                .resolution = bench_events_res[(r >> 24) % BENCH_EVENTS_NRES],
                                 .loras = "",
                                 .upscale_factor = 1,
                                 .generation_ms = (uint32_t)((r >> 8) % 90000),

@@ -35,6 +35,7 @@
 #include "analytics/an_record.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
+#include "bench_events.h"
 #include "msgs/an.h"
 #include "pg/pg_anstore.h"
 
@@ -43,53 +44,6 @@ static size_t BATCH = 512;
 static uint64_t g_events = 200000;
 static const char *g_base;
 static unsigned g_dbn;
-
-static const char *const k_cmds[] = {"comfy", "redux",    "pulid", "video",
-                                     "stats", "lorainfo", "queue"};
-static const char *const k_res[] = {"1024x1024", "16:9 [1920x1080 landscape]", "832x1216",
-                                    "1216x832",  "9:16 [1080x1920 portrait]",  "3:2",
-                                    "4:5"};
-
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ULL;
-}
-
-/* One synthetic event (bench_analytics' mix): 40% commands, 40% generations, 20% activity. */
-static void make_event(an_event *e, uint64_t *rng, uint64_t seq, int64_t ts)
-{
-    uint64_t r = rnd(rng);
-    memset(e, 0, sizeof *e);
-    e->seq = seq;
-    e->ts_ms = ts;
-    e->user_id = 100000000000000000ULL + r % 500;
-    e->guild_id = 7;
-    unsigned k = (unsigned)(r >> 20) % 10;
-    if (k < 4) {
-        e->kind = AN_EV_COMMAND;
-        e->channel_id = 8;
-        e->success = (r >> 30) % 20 != 0;
-        e->duration_ms = (uint32_t)((r >> 8) % 3000);
-        an_event_set_text(e, &(an_event_text){.command = k_cmds[(r >> 24) % 7]});
-    } else if (k < 8) {
-        e->kind = AN_EV_IMAGE;
-        e->success = (r >> 30) % 10 != 0;
-        e->is_video = (r >> 33) % 8 == 0;
-        e->duration_ms = (uint32_t)((r >> 8) % 90000);
-        e->upscale_factor = 1;
-        an_event_set_text(e, &(an_event_text){.prompt = "a lighthouse on a cliff at dusk",
-                                              .resolution = k_res[(r >> 24) % 7],
-                                              .loras = "",
-                                              .generation_type = "standard"});
-    } else {
-        e->kind = AN_EV_ACTIVITY;
-        e->success = true;
-        an_event_set_text(e, &(an_event_text){.action = "job_queued", .details = "{}"});
-    }
-}
 
 static PGconn *connect_to(const char *url, const char *dbname)
 {
@@ -199,7 +153,7 @@ static double copy_baseline(uint64_t n)
         cmd.len = img.len = act.len = 0;
         for (size_t i = 0; i < k; i++) {
             an_event *e = &evs[i];
-            make_event(e, &rng, done + i + 1, (int64_t)rt_wall_ms());
+            bench_events_make(e, &rng, done + i + 1, (int64_t)rt_wall_ms());
             if (e->kind == AN_EV_COMMAND)
                 sb_put(&cmd,
                        "1\t%" PRIu64 "\t%s\t%" PRId64 "\t7\t8\t%" PRId64 "\t%u\t%d\tcommand\n",
@@ -262,7 +216,7 @@ static double engine_run(uint64_t n)
     for (uint64_t done = 0; done < n;) {
         size_t k = n - done < BATCH ? (size_t)(n - done) : BATCH;
         for (size_t i = 0; i < k; i++) {
-            make_event(&evs[i], &rng, done + i + 1, (int64_t)rt_wall_ms());
+            bench_events_make(&evs[i], &rng, done + i + 1, (int64_t)rt_wall_ms());
             ptrs[i] = &evs[i];
         }
         if (pg_anstore_write(s, ptrs, k, err, sizeof err) != 0) {
@@ -313,10 +267,10 @@ static double writer_run(uint64_t n)
     uint64_t rng = 42;
     uint64_t t0 = rt_now_ns();
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t r = rnd(&rng);
+        uint64_t r = bench_events_rnd(&rng);
         unsigned k = (unsigned)(r >> 20) % 10;
         if (k < 4) {
-            an_command_event e = {.command = k_cmds[(r >> 24) % 7],
+            an_command_event e = {.command = bench_events_cmds[(r >> 24) % BENCH_EVENTS_NCMDS],
                                   .user_id = 100000000000000000ULL + r % 500,
                                   .guild_id = 7,
                                   .channel_id = 8,
@@ -327,7 +281,7 @@ static double writer_run(uint64_t n)
             an_image_event e = {.user_id = 100000000000000000ULL + r % 500,
                                 .guild_id = 7,
                                 .prompt = "a lighthouse on a cliff at dusk",
-                                .resolution = k_res[(r >> 24) % 7],
+                                .resolution = bench_events_res[(r >> 24) % BENCH_EVENTS_NRES],
                                 .loras = "",
                                 .upscale_factor = 1,
                                 .generation_ms = (uint32_t)((r >> 8) % 90000),

@@ -90,12 +90,30 @@ static void test_parse_named(void **state)
     assert_string_equal(err, "e: not valid JSON");
 }
 
+static void test_i64_and_snowflake(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_Parse("{\"n\": 1700000000123, \"s\": \"12\", \"id\": "
+                           "\"18446744073709551615\", \"bad\": \"12x\", \"num\": 5}");
+    assert_non_null(o);
+    assert_int_equal(util_json_i64(o, "n", -1), 1700000000123LL);
+    assert_int_equal(util_json_i64(o, "s", -1), -1);  /* a string is not a number */
+    assert_int_equal(util_json_i64(o, "none", 7), 7); /* absent */
+    assert_int_equal(util_json_i64(NULL, "n", 3), 3);
+    assert_true(util_json_snowflake(o, "id") == UINT64_MAX);
+    assert_true(util_json_snowflake(o, "s") == 12);
+    assert_true(util_json_snowflake(o, "bad") == 0); /* not a valid snowflake */
+    assert_true(util_json_snowflake(o, "num") == 0); /* ids travel as strings only */
+    assert_true(util_json_snowflake(o, "none") == 0);
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_str),         cmocka_unit_test(test_u64),
         cmocka_unit_test(test_print_free),  cmocka_unit_test(test_add_clipped),
-        cmocka_unit_test(test_parse_named),
+        cmocka_unit_test(test_parse_named), cmocka_unit_test(test_i64_and_snowflake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,7 @@
 #include "fluxbot/log.h"
 #include "pg/pg_anstore.h"
 #include "pg/pg_conn.h"
-#include "util/util_dec.h"
+#include "util/util_json.h"
 
 #define LOGN "moderation"
 
@@ -55,26 +55,6 @@ int mod_pgstore_schema(PGconn *c, char *err, size_t errlen)
         snprintf(err, errlen, "creating the moderation tables: %s", PQresultErrorMessage(r));
     PQclear(r);
     return rc;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int64_t jnum(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
-}
-
-static uint64_t jid(const cJSON *o, const char *k)
-{
-    const char *s = jstr(o, k);
-    uint64_t id = 0;
-    if (s && !util_dec_snowflake(s, &id)) id = 0;
-    return id;
 }
 
 /* "Later" between two changes: by event time, then by the writer's number. */
@@ -163,7 +143,8 @@ int mod_pgstore_apply(PGconn *c, int64_t wid, const an_event *e, char *err, size
     else if (strcmp(op, "ban") == 0)
         sql = k_ban;
     bool keyed = sql == k_word || sql == k_regex || sql == k_context;
-    if (!cJSON_IsObject(d) || !sql || (keyed && !jstr(d, "key")) || (!keyed && !e->user_id)) {
+    if (!cJSON_IsObject(d) || !sql || (keyed && !util_json_str(d, "key", NULL)) ||
+        (!keyed && !e->user_id)) {
         cJSON_Delete(d);
         snprintf(err, errlen, "malformed moderation change '%s'", op);
         return SQLITE_MISMATCH;
@@ -176,37 +157,37 @@ int mod_pgstore_apply(PGconn *c, int64_t wid, const an_event *e, char *err, size
         p_id(&p, e->guild_id);
         p_i64(&p, wid);
         p_i64(&p, (int64_t)e->user_id);
-        p_text(&p, jstr(d, "kind"), "");
-        p_text(&p, jstr(d, "name"), "");
-        p_text(&p, jstr(d, "severity"), NULL);
-        p_text(&p, jstr(d, "outcome"), "warning");
-        p_text(&p, jstr(d, "prompt"), NULL);
+        p_text(&p, util_json_str(d, "kind", NULL), "");
+        p_text(&p, util_json_str(d, "name", NULL), "");
+        p_text(&p, util_json_str(d, "severity", NULL), NULL);
+        p_text(&p, util_json_str(d, "outcome", NULL), "warning");
+        p_text(&p, util_json_str(d, "prompt", NULL), NULL);
     } else {
-        p_id(&p, jid(d, "by"));
+        p_id(&p, util_json_snowflake(d, "by"));
         p_i64(&p, wid);
         if (keyed)
-            p_text(&p, jstr(d, "key"), "");
+            p_text(&p, util_json_str(d, "key", NULL), "");
         else
             p_i64(&p, (int64_t)e->user_id);
         if (sql == k_word) {
-            p_text(&p, jstr(d, "text"), "");
+            p_text(&p, util_json_str(d, "text", NULL), "");
             p_i64(&p, active);
         } else if (sql == k_regex) {
-            p_text(&p, jstr(d, "name"), "");
-            p_text(&p, jstr(d, "pattern"), "");
-            p_text(&p, jstr(d, "description"), NULL);
-            p_text(&p, jstr(d, "severity"), "medium");
+            p_text(&p, util_json_str(d, "name", NULL), "");
+            p_text(&p, util_json_str(d, "pattern", NULL), "");
+            p_text(&p, util_json_str(d, "description", NULL), NULL);
+            p_text(&p, util_json_str(d, "severity", NULL), "medium");
             p_i64(&p, active);
         } else if (sql == k_context) {
-            p_text(&p, jstr(d, "allowed"), "");
-            p_text(&p, jstr(d, "disallowed"), "");
-            p_text(&p, jstr(d, "description"), NULL);
+            p_text(&p, util_json_str(d, "allowed", NULL), "");
+            p_text(&p, util_json_str(d, "disallowed", NULL), "");
+            p_text(&p, util_json_str(d, "description", NULL), NULL);
             p_i64(&p, active);
         } else if (sql == k_ban) {
             p_i64(&p, active);
-            p_text(&p, jstr(d, "reason"), NULL);
-            p_i64(&p, jnum(d, "banned_ms"));
-            p_i64(&p, jnum(d, "until_ms"));
+            p_text(&p, util_json_str(d, "reason", NULL), NULL);
+            p_i64(&p, util_json_i64(d, "banned_ms", 0));
+            p_i64(&p, util_json_i64(d, "until_ms", 0));
         }
     }
     PGresult *r = PQexecParams(c, sql, p.n, NULL, p.v, NULL, NULL, 0);

@@ -8,29 +8,9 @@
 #include <cjson/cJSON.h>
 
 #include "fluxbot/log.h"
-#include "util/util_dec.h"
+#include "util/util_json.h"
 
 #define LOGN "moderation"
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int64_t jnum(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
-}
-
-static uint64_t jid(const cJSON *o, const char *k)
-{
-    const char *s = jstr(o, k);
-    uint64_t id = 0;
-    if (s && !util_dec_snowflake(s, &id)) id = 0;
-    return id;
-}
 
 static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
 {
@@ -105,7 +85,7 @@ int mod_store_apply(sqlite3 *db, const an_event *e)
     else if (strcmp(op, "ban") == 0)
         sql = k_ban;
     bool keyed = sql == k_word || sql == k_regex || sql == k_context;
-    if (!sql || (keyed && !jstr(d, "key")) || (!keyed && !e->user_id)) {
+    if (!sql || (keyed && !util_json_str(d, "key", NULL)) || (!keyed && !e->user_id)) {
         cJSON_Delete(d);
         return SQLITE_MISMATCH;
     }
@@ -121,36 +101,46 @@ int mod_store_apply(sqlite3 *db, const an_event *e)
     if (sql == k_violation) {
         bind_id(st, 3, e->guild_id);
         sqlite3_bind_int64(st, 4, (int64_t)e->user_id);
-        bind_opt_text(st, 5, jstr(d, "kind") ? jstr(d, "kind") : "");
-        bind_opt_text(st, 6, jstr(d, "name") ? jstr(d, "name") : "");
-        bind_opt_text(st, 7, jstr(d, "severity"));
-        bind_opt_text(st, 8, jstr(d, "outcome") ? jstr(d, "outcome") : "warning");
-        bind_opt_text(st, 9, jstr(d, "prompt"));
+        bind_opt_text(st, 5, util_json_str(d, "kind", NULL) ? util_json_str(d, "kind", NULL) : "");
+        bind_opt_text(st, 6, util_json_str(d, "name", NULL) ? util_json_str(d, "name", NULL) : "");
+        bind_opt_text(st, 7, util_json_str(d, "severity", NULL));
+        bind_opt_text(st, 8,
+                      util_json_str(d, "outcome", NULL) ? util_json_str(d, "outcome", NULL)
+                                                        : "warning");
+        bind_opt_text(st, 9, util_json_str(d, "prompt", NULL));
     } else {
-        bind_id(st, 3, jid(d, "by"));
+        bind_id(st, 3, util_json_snowflake(d, "by"));
         if (keyed)
-            bind_opt_text(st, 4, jstr(d, "key"));
+            bind_opt_text(st, 4, util_json_str(d, "key", NULL));
         else
             sqlite3_bind_int64(st, 4, (int64_t)e->user_id);
         if (sql == k_word) {
-            bind_opt_text(st, 5, jstr(d, "text") ? jstr(d, "text") : "");
+            bind_opt_text(st, 5,
+                          util_json_str(d, "text", NULL) ? util_json_str(d, "text", NULL) : "");
             sqlite3_bind_int(st, 6, active);
         } else if (sql == k_regex) {
-            bind_opt_text(st, 5, jstr(d, "name") ? jstr(d, "name") : "");
-            bind_opt_text(st, 6, jstr(d, "pattern") ? jstr(d, "pattern") : "");
-            bind_opt_text(st, 7, jstr(d, "description"));
-            bind_opt_text(st, 8, jstr(d, "severity") ? jstr(d, "severity") : "medium");
+            bind_opt_text(st, 5,
+                          util_json_str(d, "name", NULL) ? util_json_str(d, "name", NULL) : "");
+            bind_opt_text(
+                st, 6, util_json_str(d, "pattern", NULL) ? util_json_str(d, "pattern", NULL) : "");
+            bind_opt_text(st, 7, util_json_str(d, "description", NULL));
+            bind_opt_text(st, 8,
+                          util_json_str(d, "severity", NULL) ? util_json_str(d, "severity", NULL)
+                                                             : "medium");
             sqlite3_bind_int(st, 9, active);
         } else if (sql == k_context) {
-            bind_opt_text(st, 5, jstr(d, "allowed") ? jstr(d, "allowed") : "");
-            bind_opt_text(st, 6, jstr(d, "disallowed") ? jstr(d, "disallowed") : "");
-            bind_opt_text(st, 7, jstr(d, "description"));
+            bind_opt_text(
+                st, 5, util_json_str(d, "allowed", NULL) ? util_json_str(d, "allowed", NULL) : "");
+            bind_opt_text(
+                st, 6,
+                util_json_str(d, "disallowed", NULL) ? util_json_str(d, "disallowed", NULL) : "");
+            bind_opt_text(st, 7, util_json_str(d, "description", NULL));
             sqlite3_bind_int(st, 8, active);
         } else if (sql == k_ban) {
             sqlite3_bind_int(st, 5, active);
-            bind_opt_text(st, 6, jstr(d, "reason"));
-            sqlite3_bind_int64(st, 7, jnum(d, "banned_ms"));
-            sqlite3_bind_int64(st, 8, jnum(d, "until_ms"));
+            bind_opt_text(st, 6, util_json_str(d, "reason", NULL));
+            sqlite3_bind_int64(st, 7, util_json_i64(d, "banned_ms", 0));
+            sqlite3_bind_int64(st, 8, util_json_i64(d, "until_ms", 0));
         }
     }
     rc = sqlite3_step(st);

@@ -1,5 +1,6 @@
 /* cJSON idioms (see util_json.h). */
 #include "util/util_json.h"
+#include "util/util_dec.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,6 +12,20 @@ const char *util_json_str(const cJSON *o, const char *key, const char *fallback)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) && v->valuestring ? v->valuestring : fallback;
+}
+
+int64_t util_json_i64(const cJSON *o, const char *key, int64_t fallback)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : fallback;
+}
+
+uint64_t util_json_snowflake(const cJSON *o, const char *key)
+{
+    const char *s = util_json_str(o, key, NULL);
+    uint64_t id = 0;
+    if (s && !util_dec_snowflake(s, &id)) id = 0;
+    return id;
 }
 
 cJSON *util_json_parse_named(const char *text, const char *source, char *err, size_t errlen)

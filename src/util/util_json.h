@@ -14,6 +14,11 @@
 /* The string value of o[key] (case-sensitive), or fallback when o is NULL, the key is absent or
  * the value is not a string. Borrowed from o. */
 const char *util_json_str(const cJSON *o, const char *key, const char *fallback);
+/* The number o[key] as an int64_t (truncated), or fallback when absent or not a number. */
+int64_t util_json_i64(const cJSON *o, const char *key, int64_t fallback);
+/* The snowflake o[key] (a decimal string, as ids travel), or 0 when absent, not a string or not
+ * a valid snowflake. */
+uint64_t util_json_snowflake(const cJSON *o, const char *key);
 
 /* Parses text (an operator's file or a template); NULL with err "<source>: not valid JSON" when
  * it is not. The caller deletes the result. */
