@@ -14,7 +14,6 @@
 
 #include "actors/comfy_deliver.h"
 #include "actors/comfy_rest.h"
-#include "actors/comfy_runner.h" /* the actors' names */
 #include "analytics/an_record.h"
 #include "analytics/an_engine.h"
 #include "analytics/an_view.h"
@@ -1212,7 +1211,7 @@ comfy_coord *comfy_coord_new(rt_system *sys, const comfy_coord_config *c, char *
         comfy_coord_free(co);
         return NULL;
     }
-    rt_actor_spec spec = {.name = COMFY_RUNNER_ACTOR_NAME,
+    rt_actor_spec spec = {.name = COMFY_COORD_ACTOR_NAME,
                           .threads = 1,
                           .lane_capacity = c->lane_capacity ? c->lane_capacity : 1024,
                           .state = co,
