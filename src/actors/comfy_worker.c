@@ -431,9 +431,9 @@ static outcome submit(jctx *x)
     if (sub.partial) {
         /* ComfyUI queued the prompt but runs only the outputs that validated */
         LOG_WARN("comfy",
-                 "job %" PRIu64 " (%s workflow %s): %s queued prompt %s without some "
+                 "job %" PRIu64 " (/%s, workflow %s): %s queued prompt %s without some "
                  "outputs: %s",
-                 j->id, wf_kind_name(x->wf->kind), x->wf->name,
+                 j->id, j->command, x->wf->name,
                  comfy_servers_label(r->cfg.srv, (unsigned)x->server), sub.prompt_id,
                  sub.operator_text);
     }
@@ -453,9 +453,9 @@ static outcome submit(jctx *x)
             return OUT_LOST;
         }
         /* the operator needs every node error; the user gets the first one */
-        LOG_ERROR("comfy", "job %" PRIu64 " (%s workflow %s) rejected by %s: %s", j->id,
-                  wf_kind_name(x->wf->kind), x->wf->name,
-                  comfy_servers_label(r->cfg.srv, (unsigned)x->server), sub.operator_text);
+        LOG_ERROR("comfy", "job %" PRIu64 " (/%s, workflow %s) rejected by %s: %s", j->id,
+                  j->command, x->wf->name, comfy_servers_label(r->cfg.srv, (unsigned)x->server),
+                  sub.operator_text);
         set_fail(x, "validation", "%s", sub.user_text);
         return OUT_FAILED;
     }

@@ -636,13 +636,9 @@ static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
             reply_json(r, ix, &e, body, true, ROUTER_OUT_OK);
         } else if (in.verb == OPTS_DIALOG_V_GO) {
             rmod_verdict mv;
-            bool refused = rmod_check_rerun(r->mod, ix, r->roles, job->command, job->user_prompt,
-                                            job->negative_prompt, &mv);
-            /* the declared text options the result had (a negative prompt, ...) too */
-            for (unsigned i = 0; !refused && i < job->npatches; i++)
-                if (job->patches[i].is_str)
-                    refused = rmod_check_rerun(r->mod, ix, r->roles, job->command,
-                                               job->patches[i].str, NULL, &mv);
+            const char *texts[CJOB_TEXTS_MAX];
+            unsigned ntexts = cjob_user_texts(job, texts);
+            bool refused = rmod_check_rerun(r->mod, ix, r->roles, job->command, texts, ntexts, &mv);
             if (refused) {
                 cjob_free(job);
                 reply_json(r, ix, &e, mv.body, false, ROUTER_OUT_DENIED);
