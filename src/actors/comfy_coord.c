@@ -20,7 +20,9 @@
 #include "analytics/an_results.h"
 #include "comfy/lim.h"
 #include "comfy/cres.h"
+#include "comfy/qcancel.h"
 #include "discord/enh_note.h"
+#include "discord/qctl.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
@@ -61,6 +63,13 @@ typedef struct co_job {
     bool counted;               /* holds a slot of the limits (admitted here, or taken over) */
     char key[PG_LEASE_KEY_MAX]; /* its lease row (job_keeper.h); "" = not leased */
     comfy_worker_takeover tko;  /* taken over from a process that died */
+    /* Running: the cancel request shared with its worker (a reference, comfy_worker.h). Once
+     * asked (cancelling), who asked and their interaction (token owned), answered when the
+     * worker's done message says how the job ended. */
+    comfy_worker_cancel *cancel;
+    bool cancelling;
+    uint64_t cancel_by;
+    comfy_reply_ref cancel_reply;
 } co_job;
 
 typedef struct co_record {
@@ -113,7 +122,7 @@ struct comfy_coord {
     bool results_failed; /* logged once */
     uint64_t none_usable_since_ms; /* no server up and answering since then; 0 while one is */
     /* counters: written here, read by comfy_coord_counters_get on any thread */
-    _Atomic uint64_t n_admitted, n_refused, n_failed, n_waiting, n_running;
+    _Atomic uint64_t n_admitted, n_refused, n_failed, n_waiting, n_running, n_cancelled;
 #ifdef FB_DEBUG
     util_owner owner; /* the coordinator's thread, claimed when it starts */
 #endif
@@ -171,11 +180,22 @@ static co_job *co_add(comfy_coord *co, cjob *job)
     return c;
 }
 
+/* What a co_job owns besides its place in the line. */
+static void co_job_release(co_job *c)
+{
+    cjob_free(c->job);
+    c->job = NULL;
+    comfy_worker_cancel_unref(c->cancel);
+    c->cancel = NULL;
+    free(c->cancel_reply.token);
+    c->cancel_reply.token = NULL;
+}
+
 static void co_remove(comfy_coord *co, uint64_t id)
 {
     for (unsigned i = 0; i < co->nactive; i++) {
         if (co->active[i].id != id) continue;
-        cjob_free(co->active[i].job);
+        co_job_release(&co->active[i]);
         memmove(&co->active[i], &co->active[i + 1], (co->nactive - i - 1) * sizeof co->active[0]);
         co->nactive--;
         return;
@@ -227,10 +247,12 @@ static void edit_waiting(comfy_coord *co, co_job *c, bool force)
     /* the ETA is avg_job_ms × position; this job starts once the pos jobs up to it and the th
      * running ones have left th runners, ≈ (pos + th) / th average jobs from now */
     p.avg_job_ms = co->avg_job_ms && pos ? co->avg_job_ms * (pos + th) / (th * pos) : 0;
-    char text[300];
+    char text[300], cancel_id[101];
     prog_text(&p, c->kind == COMFY_KIND_VIDEO ? "video" : "image", now, text, sizeof text);
+    if (cres_custom_id(CRES_CANCEL, c->id, c->user_id, cancel_id, sizeof cancel_id) != 0)
+        cancel_id[0] = '\0';
     char *shown = enh_note_append(text, c->job); /* what became of an enhancement, below */
-    comfy_rest_edit_original(co->cfg.rest, &c->job->reply, reply_edit_text_json(shown, false),
+    comfy_rest_edit_original(co->cfg.rest, &c->job->reply, qctl_progress_json(shown, cancel_id),
                              false);
     free(shown);
     c->last_edit_ms = now;
@@ -296,6 +318,8 @@ static void dispatch(comfy_coord *co)
         if (c->running || !c->job) continue;
         comfy_worker_run_msg *m = comfy_worker_run_msg_new(c->job, co->self);
         m->tko = c->tko;
+        if (!c->cancel) c->cancel = comfy_worker_cancel_new();
+        m->cancel = comfy_worker_cancel_ref(c->cancel);
         if (rt_send(comfy_worker_actor(co->cfg.workers), &m->hdr) != 0) {
             m->job = NULL;
             rt_msg_free(&m->hdr);
@@ -781,6 +805,103 @@ static void on_lookup(comfy_coord *co, const comfy_lookup_msg *q)
     if (!q->reply_to || rt_send_spill(q->reply_to, &res->hdr) != 0) rt_msg_free(&res->hdr);
 }
 
+/* ---- cancelling ------------------------------------------------------------------------------ */
+
+/* A waiting job leaves the line at once: its message says it was cancelled (and by whom when
+ * not by its owner), its limits are released, its analytics rows are written once the edit's
+ * fate is known (comfy_deliver.h), as for any job that ends. */
+static void cancel_waiting(comfy_coord *co, co_job *c, uint64_t by)
+{
+    char text[160];
+    qcancel_job_text(c->user_id, by, text, sizeof text);
+    LOG_INFO("comfy", "job %" PRIu64 " cancelled while waiting, by user %" PRIu64, c->id, by);
+    if (c->key[0] && !job_keeper_may_speak(co->cfg.keeper, c->key)) {
+        /* another process may hold it now: only forgetting it is certain (as fail_waiting) */
+        job_keeper_finish(co->cfg.keeper, c->key);
+    } else {
+        comfy_outcome out;
+        memset(&out, 0, sizeof out);
+        comfy_outcome_fill(&out, c->job, false, 0, "cancelled", text);
+        out.cancelled = true;
+        out.cancelled_waiting = true;
+        out.cancelled_by = by;
+        rest_req_msg *m =
+            comfy_rest_edit_original_req(&c->job->reply, reply_edit_text_json(text, true));
+        comfy_deliver_start(co->dlv, &out, m);
+    }
+    atomic_fetch_add(&co->n_cancelled, 1);
+    atomic_fetch_sub(&co->n_waiting, 1);
+    if (c->counted) limits_finish(co, c->user_id);
+    co_remove(co, c->id);
+}
+
+static void on_cancel(comfy_coord *co, comfy_cancel_msg *m)
+{
+    qcancel_job *jobs = calloc(co->nactive ? co->nactive : 1, sizeof *jobs);
+    if (!jobs) abort();
+    for (unsigned i = 0; i < co->nactive; i++) {
+        co_job *c = &co->active[i];
+        jobs[i] = (qcancel_job){.id = c->id,
+                                .user_id = c->user_id,
+                                .running = c->running,
+                                .cancelling = c->cancelling,
+                                .command = c->command,
+                                .snippet = c->snippet};
+    }
+    qcancel_req r = {.job_id = m->job_id,
+                     .by_user = m->origin.user_id,
+                     .target_user = m->target_user,
+                     .manager = m->manager};
+    qcancel_decision d;
+    qcancel_decide(jobs, co->nactive, &r, &d);
+    char text[1900];
+    if (d.kind == QCANCEL_ONE) {
+        co_job *c = &co->active[d.index];
+        qcancel_job j = jobs[d.index];
+        if (!c->running && c->job) {
+            cancel_waiting(co, c, r.by_user); /* c is gone from here on */
+            qcancel_done_text(&j, r.by_user, true, text, sizeof text);
+            comfy_rest_edit_original(co->cfg.rest, &m->reply, reply_edit_text_json(text, true),
+                                     true);
+            /* the jobs behind it moved up */
+            for (unsigned i = 0; i < co->nactive; i++)
+                if (!co->active[i].running && co->active[i].job)
+                    edit_waiting(co, &co->active[i], false);
+        } else {
+            /* running: its worker takes the prompt off its server and ends the job; the asker
+             * is answered when the done message says how it ended (on_done) */
+            LOG_INFO("comfy", "job %" PRIu64 ": cancel asked by user %" PRIu64 " while running",
+                     c->id, r.by_user);
+            c->cancelling = true;
+            c->cancel_by = r.by_user;
+            c->cancel_reply.application_id = m->reply.application_id;
+            c->cancel_reply.interaction_id = m->reply.interaction_id;
+            c->cancel_reply.token = m->reply.token;
+            m->reply.token = NULL;
+            if (!c->cancel) c->cancel = comfy_worker_cancel_new();
+            comfy_worker_cancel_set(c->cancel, r.by_user);
+        }
+    } else if (d.kind == QCANCEL_CHOOSE) {
+        qctl_choice items[QCANCEL_CHOICES_MAX];
+        char ids[QCANCEL_CHOICES_MAX][101], labels[QCANCEL_CHOICES_MAX][8];
+        unsigned n = 0;
+        for (unsigned i = 0; i < d.nchoice && i < QCTL_CHOICES_MAX; i++) {
+            const qcancel_job *j = &jobs[d.choice[i]];
+            if (cres_custom_id(CRES_CANCEL, j->id, j->user_id, ids[n], sizeof ids[n]) != 0)
+                continue;
+            snprintf(labels[n], sizeof labels[n], "%u", i + 1);
+            items[n] = (qctl_choice){.custom_id = ids[n], .label = labels[n]};
+            n++;
+        }
+        qcancel_choice_text(jobs, &d, &r, text, sizeof text);
+        comfy_rest_edit_original(co->cfg.rest, &m->reply, qctl_choice_json(text, items, n), true);
+    } else {
+        qcancel_refusal_text(&d, &r, text, sizeof text);
+        comfy_rest_edit_original(co->cfg.rest, &m->reply, reply_edit_text_json(text, true), true);
+    }
+    free(jobs);
+}
+
 static const char *phase_words(prog_phase p)
 {
     switch (p) {
@@ -875,11 +996,29 @@ static void record_store(comfy_coord *co, comfy_worker_done_msg *d)
     snprintf(rec->view_url, sizeof rec->view_url, "%s", d->view_url);
 }
 
+/* The answer to whoever asked to cancel a job that has now ended: cancelled (done), or ended
+ * first (its result or failure went out instead). */
+static void answer_canceller(comfy_coord *co, co_job *c, bool done)
+{
+    if (!c->cancelling || !c->cancel_reply.token) return;
+    qcancel_job j = {.id = c->id,
+                     .user_id = c->user_id,
+                     .running = c->running,
+                     .command = c->command,
+                     .snippet = c->snippet};
+    char text[400];
+    qcancel_done_text(&j, c->cancel_by, done, text, sizeof text);
+    comfy_rest_edit_original(co->cfg.rest, &c->cancel_reply, reply_edit_text_json(text, true),
+                             true);
+}
+
 static void on_done(comfy_coord *co, comfy_worker_done_msg *d)
 {
     co_job *c = co_find(co, d->job->id);
     char key[PG_LEASE_KEY_MAX] = "";
+    if (d->cancelled) atomic_fetch_add(&co->n_cancelled, 1);
     if (c) {
+        answer_canceller(co, c, d->cancelled);
         snprintf(key, sizeof key, "%s", c->key);
         if (c->counted) limits_finish(co, c->user_id);
         co_remove(co, c->id);
@@ -968,6 +1107,9 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
         break;
     case MSG_COMFY_LOOKUP:
         on_lookup(co, (const comfy_lookup_msg *)m);
+        break;
+    case MSG_COMFY_CANCEL:
+        on_cancel(co, (comfy_cancel_msg *)m);
         break;
     case MSG_COMFY_WORKER_DONE:
         on_done(co, (comfy_worker_done_msg *)m);
@@ -1128,7 +1270,8 @@ void comfy_coord_counters_get(comfy_coord *co, comfy_coord_counters *out)
                                   .refused = atomic_load(&co->n_refused),
                                   .failed = atomic_load(&co->n_failed),
                                   .waiting = atomic_load(&co->n_waiting),
-                                  .running = atomic_load(&co->n_running)};
+                                  .running = atomic_load(&co->n_running),
+                                  .cancelled = atomic_load(&co->n_cancelled)};
 }
 
 void comfy_coord_free(comfy_coord *co)
@@ -1137,7 +1280,7 @@ void comfy_coord_free(comfy_coord *co)
     comfy_ws_stop(co->ws);
     co->ws = NULL;
     for (unsigned i = 0; i < co->nactive; i++)
-        cjob_free(co->active[i].job);
+        co_job_release(&co->active[i]);
     free(co->active);
     for (unsigned i = 0; i < RECORDS_MAX; i++)
         cjob_free(co->recs[i].params);

@@ -138,8 +138,12 @@ static const cmd_option_def lorainfo_opts[] = {
      .max_length = 100},
 };
 
+static const cmd_option_def cancel_opts[] = {
+    OPT_USER("Whose job (default: yours; others need moderation rights)", false)};
+
 static const cmd_def table[] = {
     {CMD_QUEUE, "Show the generation queue", NULL, 0},
+    {CMD_CANCEL, "Cancel one of your waiting or running jobs", cancel_opts, 1},
     {CMD_STATS, "Show usage statistics", stats_opts, 1},
     {CMD_RESET_STATS, "Reset all usage statistics (administrators and bot managers)", NULL, 0},
     {CMD_FILTER, "Manage the content filter (administrators and bot managers)", filter_opts, 4},

@@ -9,6 +9,7 @@
  * table's in the one bulk PUT (cmd_table_json_all). The table holds the bot's own commands:
  *
  *   /queue
+ *   /cancel [user]
  *   /stats [days]
  *   /reset_stats
  *   /filter word add|remove, /filter regex add|remove, /filter context add|remove, /filter list
@@ -39,6 +40,7 @@
 
 /* Names used by the router (one place, so a rename cannot drift). */
 #define CMD_QUEUE "queue"
+#define CMD_CANCEL "cancel"
 #define CMD_STATS "stats"
 #define CMD_RESET_STATS "reset_stats"
 #define CMD_FILTER "filter"
