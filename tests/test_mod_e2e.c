@@ -544,8 +544,8 @@ static void access_rules_refuse_with_where(void **state)
         4);
     assert_non_null(strstr(out, "direct messages"));
     fake_discord_ix ix;
-    fake_discord_inject_command(W.fd, "queue", NULL, NULL, 0, who(USER_X, 0, NULL, 0, true, false),
-                                &ix);
+    fake_discord_inject_command(W.fd, "queue", "[{\"name\":\"show\",\"type\":1}]", NULL, 0,
+                                who(USER_X, 0, NULL, 0, true, false), &ix);
     answer_of(ix.id, out, sizeof out, NULL);
     assert_null(strstr(out, "direct messages"));
     /* NSFW: /video only in age-restricted channels. */
