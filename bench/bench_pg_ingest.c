@@ -12,7 +12,7 @@
  *
  * Ratios are events/s over the copy baseline's (the issue's goal: writer >= 0.8x).
  *
- *   bench_pg_ingest --db postgresql://... [--events N] [--json]
+ *   bench_pg_ingest --db postgresql://... [--events N] [--rounds N] [--batch N] [--json]
  *
  * The URL (or FLUXBOT_TEST_PG_URL) names a server the bench may create databases on: it makes a
  * fresh database per measurement (fluxbot_bench_<pid>_<n>) and drops it afterwards; nothing
@@ -42,6 +42,7 @@
 static size_t BATCH = 512;
 
 static uint64_t g_events = 200000;
+static int g_rounds = 2;
 static const char *g_base;
 static unsigned g_dbn;
 
@@ -325,12 +326,15 @@ int main(int argc, char **argv)
             json = true;
         else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
             g_events = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            g_rounds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
             BATCH = (size_t)strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             g_base = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_pg_ingest --db postgresql://... [--events N] [--json]\n");
+            fprintf(stderr, "usage: bench_pg_ingest --db postgresql://... [--events N] [--rounds N]"
+                            " [--batch N] [--json]\n");
             return 2;
         }
     }
@@ -340,9 +344,10 @@ int main(int argc, char **argv)
         return 2;
     }
     log_configure(LOG_LEVEL_WARN, false, 2);
-    /* Interleaved, twice each, best of two: a noisy machine hurts every figure alike. */
+    /* Interleaved, --rounds times each (2 by default), best of them: a noisy machine hurts
+     * every figure alike. */
     double copy = 0, engine = 0, writer = 0;
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < (g_rounds > 0 ? g_rounds : 1); round++) {
         double c = copy_baseline(g_events), e = engine_run(g_events), w = writer_run(g_events);
         if (c > copy) copy = c;
         if (e > engine) engine = e;

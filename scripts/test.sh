@@ -3,7 +3,9 @@
 # drift; fix with clang-format -i); Discord reply structure is built in src/discord/ only
 # (scripts/check_reply_owner.sh); every file a comment or document names exists
 # (scripts/check_file_refs.sh); the release build (what the run command and the
-# benchmarks use: -O2 raises warnings Debug does not) must compile; the Debian package is built
+# benchmarks use: -O2 raises warnings Debug does not) must compile, and every function it
+# exports is named after its file or a shared prefix of docs/layers.md
+# (scripts/check_prefixes.sh reads the objects); the Debian package is built
 # and unpacked into a temporary root (or, with FLUXBOT_TEST_DPKG_INSTALL=1 as root, as CI does
 # on its fresh machine, installed with apt/dpkg), and the release build installed with
 # `cmake --install` into another, for test_install to run the installed files; then
@@ -28,6 +30,9 @@ echo "== every file a comment or document names exists"
 
 "$here/scripts/build.sh" release >/dev/null
 echo "== release build (with benchmarks) compiled"
+
+"$here/scripts/check_prefixes.sh" "${FLUXBOT_BUILD_ROOT:-$here/build}/release"
+echo "== every exported function is named after its file (or a shared prefix of docs/layers.md)"
 
 pkglog="${FLUXBOT_BUILD_ROOT:-$here/build}/package.log"
 mkdir -p "$(dirname "$pkglog")"

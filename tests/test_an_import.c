@@ -2,7 +2,8 @@
  * FluxComfyDiscordbot beta before its is_video/generation_type migration, with daily_stats and
  * its JSON columns) built with realistic rows through the SQLite API, imported, and read back
  * as /stats; a second import adds nothing; other files are refused; a failure leaves the
- * destination as it was. */
+ * destination as it was. The same imports into the test script's PostgreSQL server give the
+ * same rows, rollups and /stats as into SQLite. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +15,10 @@
 #include "analytics/an_stats.h"
 #include "analytics/an_store.h"
 #include "analytics/an_time.h"
+#include "analytics/an_view.h"
+#include "test_an_stats_eq.h"
 #include "test_an_util.h"
+#include "tpg.h"
 
 #define DAY_S 86400.0
 /* 2024-03-10 15:00:00 UTC */
@@ -298,15 +302,20 @@ static void test_cli_summary_and_refusals(void **state)
     assert_int_equal(an_cli_import(4, argv2, out, err), 1);
     char *argv3[] = {"import-analytics", NULL};
     assert_int_equal(an_cli_import(1, argv3, out, err), 2);
-    /* The import writes SQLite only: a PostgreSQL destination is refused, with the reason. */
-    char *argv4[] = {"import-analytics", "--db", "postgresql:///fluxbot", other, NULL};
-    FILE *err4 = tmpfile();
-    assert_int_equal(an_cli_import(4, argv4, out, err4), 2);
-    char said[512] = "";
+    /* A PostgreSQL destination that cannot be reached: the destination's exit status, the
+     * reason, and never the URL (it may hold a password). */
+    char *argv4[] = {"import-analytics", "--db",
+                     "postgresql://fluxbot:s3cret@/fluxbot?host=/nonexistent-socket-dir", f->beta,
+                     NULL};
+    FILE *out4 = tmpfile(), *err4 = tmpfile();
+    assert_int_equal(an_cli_import(4, argv4, out4, err4), 3);
+    char said[1024] = "";
     rewind(err4);
     size_t got = fread(said, 1, sizeof said - 1, err4);
     said[got] = 0;
-    assert_non_null(strstr(said, "give --db FILE"));
+    assert_non_null(strstr(said, "PostgreSQL"));
+    assert_null(strstr(said, "s3cret"));
+    fclose(out4);
     fclose(err4);
     fclose(out);
     fclose(err);
@@ -344,12 +353,146 @@ static void test_all_or_nothing(void **state)
     assert_int_equal(access(nowhere, F_OK), -1);
 }
 
+/* A PostgreSQL table's query as text (rows by lines, columns by tabs), for comparisons. */
+static char *pg_dump(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    size_t cap = 256, len = 0;
+    char *out = calloc(1, cap);
+    for (int i = 0; i < PQntuples(r); i++)
+        for (int j = 0; j < PQnfields(r); j++) {
+            const char *v = PQgetisnull(r, i, j) ? "NULL" : PQgetvalue(r, i, j);
+            while (len + strlen(v) + 2 >= cap)
+                out = realloc(out, cap *= 2);
+            len += (size_t)sprintf(out + len, "%s%c", v, j + 1 < PQnfields(r) ? '\t' : '\n');
+        }
+    PQclear(r);
+    return out;
+}
+
+static char *sq_dump(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    size_t cap = 256, len = 0;
+    char *out = calloc(1, cap);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        for (int j = 0; j < sqlite3_column_count(st); j++) {
+            const char *v = sqlite3_column_type(st, j) == SQLITE_NULL
+                                ? "NULL"
+                                : (const char *)sqlite3_column_text(st, j);
+            while (len + strlen(v) + 2 >= cap)
+                out = realloc(out, cap *= 2);
+            len += (size_t)sprintf(out + len, "%s%c", v,
+                                   j + 1 < sqlite3_column_count(st) ? '\t' : '\n');
+        }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+/* Both files into SQLite and into PostgreSQL (the second through the CLI and the URL): the same
+ * summaries, rows, rollups and /stats; a second import adds nothing; a failure half-way (a
+ * trigger refusing an activity row) changes nothing. */
+static void test_into_postgresql(void **state)
+{
+    fx *f = *state;
+    tpg t;
+    tpg_open(&t);
+    char err[1200];
+    an_import_summary a, b;
+    assert_int_equal(an_import_run(f->fluxai, f->dest, &a, err, sizeof err), 0);
+    assert_int_equal(an_import_run(f->fluxai, t.url, &b, err, sizeof err), 0);
+    assert_int_equal(b.commands, a.commands);
+    assert_int_equal(b.images, a.images);
+    assert_int_equal(b.activities, a.activities);
+    assert_int_equal(b.invalid, a.invalid);
+    assert_int_equal(b.first_ms, a.first_ms);
+    assert_int_equal(b.last_ms, a.last_ms);
+    assert_int_equal(an_import_run(f->fluxai, t.url, &b, err, sizeof err), 0);
+    assert_int_equal(b.commands + b.images + b.activities, 0);
+    assert_int_equal(b.already, 9);
+
+    assert_int_equal(an_import_run(f->beta, f->dest, &a, err, sizeof err), 0);
+    char *argv[] = {"import-analytics", "--db", t.url, f->beta, NULL};
+    FILE *out = tmpfile(), *errf = tmpfile();
+    assert_int_equal(an_cli_import(4, argv, out, errf), 0);
+    char buf[2048] = "";
+    rewind(out);
+    size_t n = fread(buf, 1, sizeof buf - 1, out);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "into the PostgreSQL database"));
+    assert_null(strstr(buf, "postgresql:"));
+    assert_non_null(strstr(buf, "2 commands, 1 generations, 1 activity rows"));
+    fclose(out);
+    fclose(errf);
+
+    static const char *const tables[] = {
+        "SELECT seq, command_name, user_id, guild_id, channel_id, ts_ms, execution_ms, success,"
+        " kind FROM command_usage ORDER BY ts_ms, user_id",
+        "SELECT user_id, prompt, resolution, loras, CAST(upscale_factor * 10 AS INTEGER),"
+        " generation_ms, is_video,"
+        " generation_type, success, ts_ms, width, height FROM image_stats ORDER BY ts_ms",
+        "SELECT user_id, guild_id, action_type, ts_ms, details FROM user_activity ORDER BY ts_ms",
+        "SELECT day, date, total_commands, failed_commands, total_images, image_ms_sum,"
+        " total_videos, video_ms_sum, failed_generations, total_activity, unique_users,"
+        " total_buttons FROM daily_stats ORDER BY day",
+        "SELECT day, user_id, commands, events FROM daily_users ORDER BY 1, 2",
+        "SELECT day, command_name, count FROM daily_commands ORDER BY 1, 2",
+        "SELECT hour, resolution, count FROM hourly_resolutions ORDER BY 1, 2",
+        "SELECT user_id, first_seen_ms FROM known_users ORDER BY 1",
+        "SELECT tbl, src_id, ts_ms, user_id FROM imported_rows ORDER BY 1, 2, 3",
+    };
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char *x = sq_dump(f->dest, tables[i]), *y = pg_dump(t.conn, tables[i]);
+        if (strcmp(x, y) != 0) fprintf(stderr, "differs: %s\n", tables[i]);
+        assert_string_equal(x, y);
+        free(x);
+        free(y);
+    }
+    an_view *vs = an_view_open(f->dest, err, sizeof err),
+            *vp = an_view_open(t.url, err, sizeof err);
+    assert_non_null(vs);
+    assert_non_null(vp);
+    for (int days = 1; days <= 30; days += 29) {
+        an_stats x, y;
+        assert_int_equal(an_view_stats(vs, days, NOW, &x, err, sizeof err), 0);
+        assert_int_equal(an_view_stats(vp, days, NOW, &y, err, sizeof err), 0);
+        assert_stats_equal(&x, &y);
+    }
+    an_view_close(vs);
+    an_view_close(vp);
+
+    /* All or nothing: a fresh database refusing activity rows keeps nothing of the import. */
+    tpg u;
+    tpg_open(&u);
+    assert_int_equal(an_import_run(f->beta, u.url, &b, err, sizeof err), 0); /* tables made */
+    tpg_exec(u.conn, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                     " $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;"
+                     "CREATE TRIGGER no_activity BEFORE INSERT ON user_activity"
+                     " FOR EACH ROW EXECUTE FUNCTION refuse();");
+    long long before = tpg_scalar(u.conn, "SELECT COUNT(*) FROM imported_rows", 0, NULL);
+    assert_int_equal(an_import_run(f->fluxai, u.url, &b, err, sizeof err), 2);
+    assert_non_null(strstr(err, "nothing was changed"));
+    assert_non_null(strstr(err, "refused by the test"));
+    assert_int_equal(tpg_scalar(u.conn, "SELECT COUNT(*) FROM imported_rows", 0, NULL), before);
+    assert_int_equal(tpg_scalar(u.conn, "SELECT COUNT(*) FROM command_usage", 0, NULL), 2);
+    assert_int_equal(tpg_scalar(u.conn, "SELECT SUM(total_commands) FROM daily_stats", 0, NULL), 2);
+    tpg_close(&u);
+    tpg_close(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fluxai_then_beta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_summary_and_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_into_postgresql, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

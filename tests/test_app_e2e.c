@@ -114,7 +114,7 @@ static int setup(void **state)
     if (!W.a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
     assert_non_null(W.a);
     /* Connected, identified, and the commands registered once READY gave the app id. */
-    uint64_t until = now_ms() + 15000;
+    uint64_t until = now_ms() + 90000; /* generous: the machine may be loaded */
     while (now_ms() < until && !app_commands_registered(W.a))
         app_poll(W.a, 20);
     assert_true(app_commands_registered(W.a));

@@ -364,6 +364,41 @@ static void test_job_built(void **state)
     cjob_free(vid);
 }
 
+/* What the content filter checks again when a result is run anew: every text typed, and only
+ * those (numbers and empty values are not texts). */
+static void test_user_texts(void **state)
+{
+    (void)state;
+    cjob *j = calloc(1, sizeof *j);
+    assert_non_null(j);
+    j->user_prompt = strdup("a cat");
+    j->negative_prompt = strdup("blurry");
+    j->npatches = 4;
+    static const char *const names[4] = {"style", "steps", "empty", "negative_prompt"};
+    for (int i = 0; i < 4; i++)
+        snprintf(j->patches[i].option, sizeof j->patches[i].option, "%s", names[i]);
+    j->patches[0].is_str = true;
+    j->patches[0].str = strdup("noir");
+    j->patches[1].num = 20;
+    j->patches[2].is_str = true;
+    j->patches[2].str = strdup("");
+    j->patches[3].is_str = true;
+    j->patches[3].str = strdup("people");
+    const char *t[CJOB_TEXTS_MAX];
+    assert_int_equal(cjob_user_texts(j, t), 4);
+    assert_string_equal(t[0], "a cat");
+    assert_string_equal(t[1], "blurry");
+    assert_string_equal(t[2], "noir");
+    assert_string_equal(t[3], "people");
+    free(j->negative_prompt);
+    j->negative_prompt = NULL;
+    assert_int_equal(cjob_user_texts(j, t), 3);
+    comfy_patches_free(j->patches, j->npatches);
+    j->npatches = 0;
+    assert_int_equal(cjob_user_texts(j, t), 1);
+    cjob_free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_loras_invalid_and_legacy),
         cmocka_unit_test_setup_teardown(test_job_bad_options, cat_setup, cat_teardown),
         cmocka_unit_test_setup_teardown(test_job_built, cat_setup, cat_teardown),
+        cmocka_unit_test(test_user_texts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -588,24 +588,6 @@ static void test_set_duplicate_name(void **state)
     decl_set_free(&set);
 }
 
-/* The example of docs/comfy.md loads as written: its mapping and declaration are read from the
- * document itself, beside an SDXL export with the nodes the text describes. */
-static const char *sdxl =
-    "{\"3\":{\"class_type\":\"KSampler\",\"inputs\":{\"seed\":1,\"steps\":25,\"cfg\":7,"
-    "\"sampler_name\":\"euler\",\"scheduler\":\"normal\",\"denoise\":1,\"model\":[\"4\",0],"
-    "\"positive\":[\"6\",0],\"negative\":[\"7\",0],\"latent_image\":[\"5\",0]}},"
-    "\"4\":{\"class_type\":\"CheckpointLoaderSimple\",\"inputs\":{\"ckpt_name\":"
-    "\"sd_xl_base_1.0.safetensors\"}},"
-    "\"5\":{\"class_type\":\"EmptyLatentImage\",\"inputs\":{\"width\":1024,\"height\":1024,"
-    "\"batch_size\":1}},"
-    "\"6\":{\"class_type\":\"CLIPTextEncode\",\"_meta\":{\"title\":\"Positive\"},"
-    "\"inputs\":{\"text\":\"\",\"clip\":[\"4\",1]}},"
-    "\"7\":{\"class_type\":\"CLIPTextEncode\",\"_meta\":{\"title\":\"Negative\"},"
-    "\"inputs\":{\"text\":\"\",\"clip\":[\"4\",1]}},"
-    "\"8\":{\"class_type\":\"VAEDecode\",\"inputs\":{\"samples\":[\"3\",0],\"vae\":[\"4\",2]}},"
-    "\"9\":{\"class_type\":\"SaveImage\",\"inputs\":{\"filename_prefix\":\"sdxl\","
-    "\"images\":[\"8\",0]}}}";
-
 /* The ```json block of text that starts with prefix, malloc'd. */
 static char *doc_block(const char *text, const char *prefix)
 {
@@ -621,6 +603,8 @@ static char *doc_block(const char *text, const char *prefix)
     return NULL;
 }
 
+/* The example of docs/comfy.md loads as written: the export, its mapping and the declaration
+ * are read from the document itself. */
 static void test_docs_example_loads(void **state)
 {
     (void)state;
@@ -630,9 +614,10 @@ static void test_docs_example_loads(void **state)
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);
     text[n] = '\0';
+    char *g = doc_block(text, "{\"3\": {\"class_type\": \"KSampler\"");
     char *m = doc_block(text, "{\"workflow\": \"sdxl.json\"");
     char *d = doc_block(text, "{\"name\": \"sdxl\"");
-    write_file("sdxl.json", sdxl);
+    write_file("sdxl.json", g);
     write_file("sdxl.map.json", m);
     write_file("sdxl.cmd.json", d);
     char path[256];
@@ -641,10 +626,13 @@ static void test_docs_example_loads(void **state)
     if (!c) fprintf(stderr, "%s\n", err);
     assert_non_null(c);
     assert_int_equal(c->noptions, 9);
-    assert_string_equal(c->options[2].targets[0].node, "7"); /* negative */
+    /* the negative prompt the Options dialog offers (router/opts_state.h) */
+    assert_string_equal(c->options[2].name, "negative_prompt");
+    assert_string_equal(c->options[2].targets[0].node, "7");
     assert_string_equal(c->options[6].source_arg, "checkpoint");
     assert_string_equal(c->options[7].targets[0].node, "5"); /* batch size */
     decl_free(c);
+    free(g);
     free(m);
     free(d);
     static const char *const files[] = {"sdxl.json", "sdxl.map.json", "sdxl.cmd.json"};

@@ -2,7 +2,8 @@
  * a real PNG declared text/plain is used; a 65535×65535 PNG bomb and a truncated PNG are refused
  * and never uploaded; a redirect from an allowed host to another loopback host:port not on the
  * list is refused without contacting it; a redirect to an allowed host works and carries no
- * credentials; timeouts, redirect loops, file:// and HTTP errors are reported as what they are. */
+ * credentials; timeouts, redirect loops, file:// and HTTP errors are reported as what they are;
+ * a download stalled mid-body when the bot stops is cut at the stop deadline, not its timeout. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +27,7 @@ static void hosts_tune(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts 
     snprintf(cfg->attachment_hosts.items[1], FB_CONFIG_STR, "%s", fake_host_hostport(g_allowed2));
 }
 
-static cfx *start(void)
+static cfx *start_tuned(cfx_tune_fn tune)
 {
     g_allowed = fake_host_start();
     g_allowed2 = fake_host_start();
@@ -34,9 +35,14 @@ static cfx *start(void)
     assert_non_null(g_allowed);
     assert_non_null(g_allowed2);
     assert_non_null(g_outside);
-    cfx *x = cfx_start(1, hosts_tune);
+    cfx *x = cfx_start(1, tune);
     assert_non_null(x);
     return x;
+}
+
+static cfx *start(void)
+{
+    return start_tuned(hosts_tune);
 }
 
 static void stop(cfx *x)
@@ -248,6 +254,50 @@ static void test_failure_texts_say_what_happened(void **state)
     stop(x);
 }
 
+/* A download timeout far longer than the stop grace: only the cancel hook ends it in time. */
+static void slow_host_tune(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts *o)
+{
+    hosts_tune(cfg, rc, o);
+    rc->http_timeout_ms = 120000;
+    rc->stop_grace_ms = 500;
+}
+
+/* The host accepts, sends its status line and headers, then stalls the body. A stop asked
+ * during that download ends within the grace plus about a second (the cancel hook), not after
+ * the 120 s download timeout; the user is told the job was interrupted, nothing reaches
+ * ComfyUI. */
+static void test_stop_cuts_a_stalled_download(void **state)
+{
+    (void)state;
+    cfx *x = start_tuned(slow_host_tune);
+    fake_host_stall(g_allowed);
+    char url[160];
+    snprintf(url, sizeof url, "%s/stalled.png", fake_host_url(g_allowed));
+    uint64_t ix;
+    char tok[64];
+    comfy_job_msg *m = cfx_job(x, COMFY_KIND_PULID, "portrait", 1, &ix, tok);
+    comfy_job_add_image(m, 1, url, "face.png", "image/png", 1000);
+    cfx_send(x, m);
+    for (int i = 0; i < 1500 && fake_host_requests(g_allowed) == 0; i++)
+        util_sleep_ms(10);
+    assert_int_equal(fake_host_requests(g_allowed), 1);
+    util_sleep_ms(300); /* the headers are in, the body is not coming */
+    uint64_t t0 = rt_now_ms();
+    rt_system_stop(x->sys);
+    x->stopped = true;
+    uint64_t took = rt_now_ms() - t0;
+    /* grace 500 ms + the hook's poll + wrap-up on a loaded machine: far below 120 s */
+    assert_true(took < 30000);
+    char *final = cfx_wait_final(x, tok, NULL, NULL, 100);
+    assert_non_null(final);
+    assert_non_null(strstr(final, "was interrupted"));
+    assert_null(strstr(final, "timed out"));
+    no_address(final);
+    free(final);
+    assert_int_equal(uploads(x), 0);
+    stop(x);
+}
+
 /* Uploads reuse one name per worker and image in the bot's own subfolder: ComfyUI's input
  * folder does not grow with the number of jobs, and each job still gets its own bytes. */
 static void test_uploads_do_not_accumulate(void **state)
@@ -295,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_bomb_and_truncated_never_uploaded),
         cmocka_unit_test(test_redirects_checked_per_hop),
         cmocka_unit_test(test_failure_texts_say_what_happened),
+        cmocka_unit_test(test_stop_cuts_a_stalled_download),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -192,6 +192,43 @@ static void test_server_pick(void **state)
     assert_int_equal(e[0].next_retry_ms, 900);
 }
 
+/* A job taken over from a process that died (comfy_coord.c: limits_adopt) holds its user's and
+ * the queue's slots like one admitted here, is never refused itself, and its start counts in the
+ * user's hour in time order. */
+static void test_limits_adopt(void **state)
+{
+    (void)state;
+    lim_table *t = lim_new(1, 2, 2);
+    uint64_t ra;
+    lim_adopt(t, 7, 1000, 5000);
+    assert_int_equal(lim_user_active(t, 7), 1);
+    assert_int_equal(lim_total_active(t), 1);
+    assert_int_equal(lim_admit(t, 7, 6000, &ra), LIM_USER_CONCURRENT);
+    lim_adopt(t, 7, 2000, 6000); /* over the limit too: admitted elsewhere, not refused here */
+    assert_int_equal(lim_user_active(t, 7), 2);
+    assert_int_equal(lim_admit(t, 8, 6000, &ra), LIM_GLOBAL);
+    lim_finish(t, 7);
+    lim_finish(t, 7);
+    assert_int_equal(lim_total_active(t), 0);
+    /* both starts are in user 7's hour */
+    assert_int_equal(lim_admit(t, 7, 7000, &ra), LIM_USER_HOURLY);
+    assert_int_equal(ra, 1000 + 3600000 - 7000);
+    /* an earlier start adopted after a later admission goes before it */
+    assert_int_equal(lim_admit(t, 9, 8000, &ra), LIM_OK);
+    lim_finish(t, 9);
+    lim_adopt(t, 9, 3000, 9000);
+    lim_finish(t, 9);
+    assert_int_equal(lim_admit(t, 9, 3000 + 3600000, &ra), LIM_OK); /* 3000 expired, 8000 not */
+    lim_finish(t, 9);
+    assert_int_equal(lim_admit(t, 9, 3000 + 3600001, &ra), LIM_USER_HOURLY);
+    /* a start older than the hour counts for nothing but the slots */
+    lim_adopt(t, 10, 1000, 1000 + 3600000);
+    lim_finish(t, 10);
+    assert_int_equal(lim_admit(t, 10, 1000 + 3600000, &ra), LIM_OK);
+    assert_int_equal(lim_admit(t, 10, 1000 + 3600000, &ra), LIM_USER_CONCURRENT);
+    lim_free(t);
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -383,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_progress_throttle),
         cmocka_unit_test(test_server_pick),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_limits_adopt),
         cmocka_unit_test(test_custom_ids_and_delete),
         cmocka_unit_test(test_final_payload),
         cmocka_unit_test(test_multipart),

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_e2e_util.h"
+#include "e2e_util.h"
 
 static void send_some(e2e_world *w, unsigned n)
 {

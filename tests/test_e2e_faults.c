@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_e2e_util.h"
+#include "e2e_util.h"
 #include "metrics_check.h"
 
 static bool comfy_busy(const fake_comfy_stats *s, void *arg)

@@ -14,7 +14,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 
-#include "test_e2e_util.h"
+#include "e2e_util.h"
 #include "metrics_check.h"
 #include "util/util_file.h"
 

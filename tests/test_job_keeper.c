@@ -8,7 +8,8 @@
  *   keeper, as after a pause), the next renewal marks it lost: no more speaking, the delivery
  *   claim is refused;
  * - a keeper that stops hands its unfinished jobs over at once (lease expired), so another
- *   keeper takes them on its next look instead of after the lease. */
+ *   keeper takes them on its next look instead of after the lease;
+ * - job_keeper_config_from takes its fields from the bot's configuration (no database). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,6 +77,7 @@ static void proc_start(proc *p, const char *url, const char *owner, unsigned lea
     job_keeper_config c = {.url = url, .owner = owner, .lease_ms = lease_ms};
     p->k = job_keeper_new(p->sys, &c);
     assert_non_null(p->k);
+    assert_non_null(job_keeper_actor(p->k));
     rt_actor_spec spec = {.name = "sink",
                           .threads = 1,
                           .lane_capacity = 64,
@@ -266,12 +268,35 @@ static void test_stop_hands_jobs_over(void **state)
     tpg_close(&t);
 }
 
+static void test_config_from(void **state)
+{
+    (void)state;
+    fb_config cfg;
+    fb_config_defaults(&cfg);
+    snprintf(cfg.db_url, sizeof cfg.db_url, "postgresql://bot@/fluxbot?host=/run/pg");
+    cfg.job_lease_ms = 2500;
+    cfg.runner_threads = 3;
+    cfg.mailbox_capacity = 77;
+    job_keeper_config c;
+    memset(&c, 0xab, sizeof c); /* every field is set, none left from before */
+    job_keeper_config_from(&c, &cfg);
+    assert_string_equal(c.url, cfg.db_url);
+    assert_null(c.owner); /* the caller's: the process's identity */
+    assert_int_equal(c.lease_ms, 2500);
+    assert_int_equal(c.timeout_ms, 0);
+    assert_int_equal(c.takeover_batch, 3);
+    assert_int_equal(c.lane_capacity, 77);
+    /* a SQLite database: no keeper */
+    cfg.db_url[0] = '\0';
+    job_keeper_config_from(&c, &cfg);
+    assert_null(c.url);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),
-        cmocka_unit_test(test_dead_owner_taken_over),
-        cmocka_unit_test(test_taken_job_is_fenced),
+        cmocka_unit_test(test_config_from),           cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_dead_owner_taken_over), cmocka_unit_test(test_taken_job_is_fenced),
         cmocka_unit_test(test_stop_hands_jobs_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,7 +85,7 @@ static int setup(void **state)
     W.a = app_start(c, err, sizeof err, &code);
     if (!W.a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
     assert_non_null(W.a);
-    uint64_t until = now_ms() + 15000;
+    uint64_t until = now_ms() + 90000; /* generous: the machine may be loaded */
     while (now_ms() < until && !app_commands_registered(W.a))
         app_poll(W.a, 20);
     assert_true(app_commands_registered(W.a));

@@ -9,7 +9,9 @@
  *    modal, Regenerate → the new job's workflow has all of them;
  *  - another user: Options and the dialog's buttons are refused, ephemerally;
  *  - restart: a new bot on the same database opens Options of the old result from the results
- *    table and regenerates it; the dialog opened before the restart answers that it expired.
+ *    table and regenerates it; the dialog opened before the restart answers that it expired;
+ *  - /video's declared negative prompt (an option, not the mapping's): in the dialog of a video
+ *    read back after a restart, changed, and in the regenerated video's workflow.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,10 +112,17 @@ static void write_workflows(void)
     snprintf(p, sizeof p, "%s/flux_txt2img.map.json", W.wf);
     spit(p, t);
     free(t);
-    char *d = slurp(FLUXBOT_SOURCE_DIR "/workflows/comfy.cmd.json");
-    snprintf(p, sizeof p, "%s/comfy.cmd.json", W.wf);
-    spit(p, d);
-    free(d);
+    /* the shipped declarations, /video's with its workflow and mapping */
+    static const char *const copies[] = {"comfy.cmd.json", "video.cmd.json", "video.json",
+                                         "video.map.json"};
+    for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++) {
+        char src[300];
+        snprintf(src, sizeof src, "%s/workflows/%s", FLUXBOT_SOURCE_DIR, copies[i]);
+        char *d = slurp(src);
+        snprintf(p, sizeof p, "%s/%s", W.wf, copies[i]);
+        spit(p, d);
+        free(d);
+    }
 }
 
 static void start_bot(void)
@@ -123,7 +132,7 @@ static void start_bot(void)
     W.a = app_start(&W.cfg, err, sizeof err, &code);
     if (!W.a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
     assert_non_null(W.a);
-    uint64_t until = now_ms() + 15000;
+    uint64_t until = now_ms() + 90000; /* generous: the machine may be loaded */
     while (now_ms() < until && !app_commands_registered(W.a))
         app_poll(W.a, 20);
     assert_true(app_commands_registered(W.a));
@@ -335,18 +344,23 @@ static cJSON *submit(const char *id, const char *fields)
     return answer_of(ix.id);
 }
 
-/* Presses Options on the first result; the dialog once loaded. */
-static cJSON *open_dialog(void)
+/* Presses the Options button opt_id of a result; the dialog once loaded. */
+static cJSON *open_dialog_of(const char *opt_id)
 {
     fake_discord_ix ix;
-    assert_int_equal(fake_discord_inject_component(W.fd, W.result_opt, 2, NULL,
-                                                   900000000000000014ULL, NULL, &ix),
-                     0);
+    assert_int_equal(
+        fake_discord_inject_component(W.fd, opt_id, 2, NULL, 900000000000000014ULL, NULL, &ix), 0);
     cJSON *a = answer_of(ix.id);
     assert_int_equal(type_of(a), 5); /* "thinking", only for the presser */
     assert_int_equal(cJSON_GetObjectItem(data_of(a), "flags")->valueint, 64);
     cJSON_Delete(a);
     return original_with(ix.id, "fo:");
+}
+
+/* Presses Options on the first result. */
+static cJSON *open_dialog(void)
+{
+    return open_dialog_of(W.result_opt);
 }
 
 static void round_trip(void **state)
@@ -628,6 +642,71 @@ static void command_lora_strength(void **state)
     cJSON_Delete(a);
 }
 
+/* /video declares its negative prompt as an option (its mapping has none): the dialog offers it
+ * like a mapped one, also for a result read back after a restart (its declaration found by the
+ * command's name), and the regenerated video has the new one and the result's other options. */
+static void video_negative_prompt(void **state)
+{
+    (void)state;
+    fake_discord_ix ix;
+    assert_int_equal(fake_discord_inject_command(
+                         W.fd, "video",
+                         "[{\"name\":\"prompt\",\"type\":3,\"value\":\"waves on a pier\"},"
+                         "{\"name\":\"negative_prompt\",\"type\":3,\"value\":\"people\"},"
+                         "{\"name\":\"length\",\"type\":4,\"value\":33},"
+                         "{\"name\":\"seed\",\"type\":4,\"value\":9}]",
+                         NULL, 0, NULL, &ix),
+                     0);
+    char *g = next_graph();
+    cJSON *graph = cJSON_Parse(g);
+    free(g);
+    assert_string_equal(cJSON_GetObjectItem(node(graph, "7"), "text")->valuestring, "people");
+    cJSON_Delete(graph);
+    cJSON *res = original_with(ix.id, "fb:opt:");
+    char opt_id[101];
+    assert_true(find_id(res, "fb:opt:", opt_id, sizeof opt_id));
+    cJSON_Delete(res);
+    /* a new bot on the same database: the result comes from the results table */
+    assert_int_equal(app_stop(W.a), 0);
+    W.a = NULL;
+    start_bot();
+    cJSON *dlg = open_dialog_of(opt_id);
+    assert_string_equal(field_value(dlg, "Prompt"), "waves on a pier");
+    assert_string_equal(field_value(dlg, "Negative prompt"), "people");
+    assert_string_equal(field_value(dlg, "Seed"), "9");
+    char edit_id[101], go_id[101];
+    assert_true(find_id(dlg, ":edit", edit_id, sizeof edit_id));
+    assert_true(find_id(dlg, ":go", go_id, sizeof go_id));
+    cJSON_Delete(dlg);
+    cJSON *a = click(edit_id, 2, NULL, NULL);
+    assert_int_equal(type_of(a), 9);
+    char *modal = cJSON_PrintUnformatted(a);
+    assert_non_null(strstr(modal, "\"custom_id\":\"negative\""));
+    assert_non_null(strstr(modal, "\"value\":\"people\""));
+    free(modal);
+    char modal_id[101];
+    snprintf(modal_id, sizeof modal_id, "%s",
+             cJSON_GetObjectItem(data_of(a), "custom_id")->valuestring);
+    cJSON_Delete(a);
+    a = submit(modal_id,
+               "{\"prompt\":\"waves on a pier\",\"negative\":\"shaky camera\",\"seed\":\"9\"}");
+    assert_int_equal(type_of(a), 7);
+    assert_string_equal(field_value(data_of(a), "Negative prompt"), "shaky camera");
+    cJSON_Delete(a);
+    a = click(go_id, 2, NULL, NULL);
+    assert_int_equal(type_of(a), 5);
+    cJSON_Delete(a);
+    g = next_graph();
+    graph = cJSON_Parse(g);
+    free(g);
+    assert_non_null(graph);
+    assert_string_equal(cJSON_GetObjectItem(node(graph, "7"), "text")->valuestring, "shaky camera");
+    assert_string_equal(cJSON_GetObjectItem(node(graph, "6"), "text")->valuestring,
+                        "waves on a pier");
+    assert_int_equal(cJSON_GetObjectItem(node(graph, "40"), "length")->valueint, 33);
+    cJSON_Delete(graph);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +714,7 @@ int main(void)
         cmocka_unit_test(others_refused),
         cmocka_unit_test(after_restart),
         cmocka_unit_test(command_lora_strength),
+        cmocka_unit_test(video_negative_prompt),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -264,6 +264,79 @@ static void texts_seed_strengths_and_job(void **state)
     opts_state_free(st);
 }
 
+/* The shipped /video declares its negative prompt as an option that patches the workflow (its
+ * mapping has none): the dialog offers it, starting from the result's value, holds it to the
+ * option's limits, and the new job carries it as that option; the other options stay. The job
+ * is read back from storage: its declaration is found by the command's name. */
+static void declared_negative_prompt(void **state)
+{
+    (void)state;
+    cjob *j = base_job();
+    j->kind = COMFY_KIND_VIDEO;
+    snprintf(j->command, sizeof j->command, "video");
+    j->nloras = 0;
+    j->npatches = 2;
+    snprintf(j->patches[0].option, sizeof j->patches[0].option, "negative_prompt");
+    j->patches[0].is_str = true;
+    j->patches[0].str = strdup("people");
+    snprintf(j->patches[1].option, sizeof j->patches[1].option, "length");
+    j->patches[1].num = 33;
+    assert_null(j->decl);
+    opts_state *st = opts_state_new(4, 0);
+    opts_dialog_view *v = malloc(sizeof *v);
+    uint64_t sid = opts_state_open(st, USER, 1234, 77, "tok", 1000);
+    uint64_t app;
+    char token[OPTS_STATE_TOKEN_MAX + 1];
+    assert_int_equal(opts_state_attach(st, sid, j, &C.cat, 1000, v, &app, token), OPTS_STATE_OK);
+    assert_true(v->prompt_offered);
+    assert_true(v->negative_offered);
+    assert_string_equal(v->negative, "people");
+    assert_int_equal(v->lora_cap, 0); /* the video workflow takes no LoRA */
+    /* the option's max_length (1000 characters) applies */
+    char *longer = malloc(1002);
+    memset(longer, 'x', 1001);
+    longer[1001] = '\0';
+    opts_state_input in = {.sid = sid,
+                           .user_id = USER,
+                           .verb = OPTS_DIALOG_V_MODAL,
+                           .prompt = "waves",
+                           .negative = longer,
+                           .seed = "5"};
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_REFUSED);
+    assert_non_null(strstr(v->note, "negative_prompt"));
+    assert_string_equal(v->negative, "people");
+    free(longer);
+    in.negative = "shaky camera";
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 2000, v), OPTS_STATE_OK);
+    assert_string_equal(v->negative, "shaky camera");
+    comfy_reply_ref ref = {.application_id = 77, .interaction_id = 5, .token = "tok2"};
+    comfy_origin origin = {.user_id = USER};
+    cjob *out = NULL;
+    assert_int_equal(opts_state_job(st, sid, USER, &C.cat, &ref, &origin, 1, 2000, &out, v),
+                     OPTS_STATE_OK);
+    assert_null(out->negative_prompt); /* not the mapping's parameter: the option */
+    assert_int_equal(out->npatches, 2);
+    bool neg = false, len = false;
+    for (unsigned i = 0; i < out->npatches; i++) {
+        if (!strcmp(out->patches[i].option, "negative_prompt"))
+            neg = out->patches[i].is_str && !strcmp(out->patches[i].str, "shaky camera");
+        if (!strcmp(out->patches[i].option, "length")) len = out->patches[i].num == 33;
+    }
+    assert_true(neg && len);
+    assert_string_equal(out->user_prompt, "waves");
+    cjob_free(out);
+    /* emptied: the workflow's own negative text (no patch) */
+    in.negative = " ";
+    assert_int_equal(opts_state_apply(st, &in, &C.cat, 3000, v), OPTS_STATE_OK);
+    assert_int_equal(opts_state_job(st, sid, USER, &C.cat, &ref, &origin, 1, 3000, &out, v),
+                     OPTS_STATE_OK);
+    assert_int_equal(out->npatches, 1);
+    assert_string_equal(out->patches[0].option, "length");
+    cjob_free(out);
+    free(v);
+    opts_state_free(st);
+}
+
 static void users_expiry_and_eviction(void **state)
 {
     (void)state;
@@ -387,6 +460,7 @@ int main(void)
         cmocka_unit_test(custom_ids),
         cmocka_unit_test(loras_across_pages_and_cap),
         cmocka_unit_test(texts_seed_strengths_and_job),
+        cmocka_unit_test(declared_negative_prompt),
         cmocka_unit_test(users_expiry_and_eviction),
         cmocka_unit_test(modal_payloads),
         cmocka_unit_test(modal_submit_parsing),

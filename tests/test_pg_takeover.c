@@ -145,9 +145,33 @@ static double metric(const world *w, int i, const char *series)
     return v;
 }
 
+/* Starts process i (again) with a metrics port free at this moment. */
+static void spawn_shard(world *w, const char *bin, int i)
+{
+    w->mport[i] = metrics_check_free_port();
+    char port[16];
+    snprintf(port, sizeof port, "%u", w->mport[i]);
+    memset(&w->kids[i], 0, sizeof w->kids[i]);
+    tpg_spawn_shard(&w->kids[i], bin, w->dir, i, 3, "pgt-token.fluxbot",
+                    fake_discord_api_base(w->fd), fake_comfy_url(w->comfy), w->t.url, w->supp,
+                    "info",
+                    (const char *const[]){"--job-lease-ms", "3000", "--runner-threads", "4",
+                                          "--metrics-port", port, NULL});
+}
+
+/* The world lives in the group's state: the teardown stops it also when an assertion failed
+ * half-way (no process left running, nothing leaked). */
+static world the_world;
+
+static int world_setup(void **state)
+{
+    memset(&the_world, 0, sizeof the_world);
+    *state = &the_world;
+    return 0;
+}
+
 static void world_start(world *w)
 {
-    memset(w, 0, sizeof *w);
     tpg_open(&w->t);
     const char *bin = getenv("FLUXBOT_BIN");
     assert_non_null(bin);
@@ -169,15 +193,26 @@ static void world_start(world *w)
     assert_non_null(w->comfy);
     /* nothing runs until the test has killed its processes: all six prompts wait in the queue */
     fake_comfy_set_paused(w->comfy, true);
-    for (int i = 0; i < 3; i++) {
-        w->mport[i] = metrics_check_free_port();
-        char port[16];
-        snprintf(port, sizeof port, "%u", w->mport[i]);
-        tpg_spawn_shard(&w->kids[i], bin, w->dir, i, 3, "pgt-token.fluxbot",
-                        fake_discord_api_base(w->fd), fake_comfy_url(w->comfy), w->t.url, w->supp,
-                        "info",
-                        (const char *const[]){"--job-lease-ms", "3000", "--runner-threads", "4",
-                                              "--metrics-port", port, NULL});
+    for (int i = 0; i < 3; i++)
+        spawn_shard(w, bin, i);
+    /* A port found free can be taken by another test's connection before the process binds
+     * it: that process exits at once ("Address already in use"); it is started again on
+     * another port until each one serves its metrics. */
+    unsigned respawns = 0;
+    for (unsigned waited = 0, bound = 0; bound < 3; waited += 100) {
+        assert_true(waited < 120000);
+        bound = 0;
+        for (int i = 0; i < 3; i++) {
+            char log[160];
+            snprintf(log, sizeof log, "%s/shard%d.log", w->dir, i);
+            if (count_in_file(log, "metrics on http://127.0.0.1:") >= 1) {
+                bound++;
+            } else if (e2e_wait(&w->kids[i], 0) == 0) {
+                assert_true(++respawns <= 6);
+                spawn_shard(w, bin, i);
+            }
+        }
+        if (bound < 3) sleep_ms(100);
     }
     assert_true(fake_gateway_wait(fake_discord_gateway(w->fd), all_ready, NULL, 90000));
     /* two jobs per shard: guild g is on shard (g >> 22) % 3 */
@@ -212,42 +247,52 @@ static void world_stop(world *w)
         if (e2e_wait(&w->kids[i], 40000) != 0) e2e_kill(&w->kids[i]);
     }
     fake_comfy_stop(w->comfy);
+    w->comfy = NULL;
     fake_discord_stop(w->fd);
-    char rm[128];
-    snprintf(rm, sizeof rm, "rm -rf %s", w->dir);
-    if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", w->dir);
+    w->fd = NULL;
+    if (w->dir[0]) {
+        char rm[128];
+        snprintf(rm, sizeof rm, "rm -rf %s", w->dir);
+        if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", w->dir);
+        w->dir[0] = '\0';
+    }
     tpg_close(&w->t);
+}
+
+static int world_teardown(void **state)
+{
+    world_stop(*state);
+    return 0;
 }
 
 static void test_killed_and_paused_owners(void **state)
 {
-    (void)state;
-    world w;
-    world_start(&w);
+    world *w = *state;
+    world_start(w);
     /* shard 1 dies, shard 2 is only slow */
-    e2e_kill(&w.kids[1]);
-    assert_int_equal(e2e_signal(&w.kids[2], SIGSTOP), 0);
-    fake_comfy_set_paused(w.comfy, false);
-    bool delivered = wait_delivered(w.fd, w.ix, NJOBS, 90000);
-    assert_int_equal(e2e_signal(&w.kids[2], SIGCONT), 0);
+    e2e_kill(&w->kids[1]);
+    assert_int_equal(e2e_signal(&w->kids[2], SIGSTOP), 0);
+    fake_comfy_set_paused(w->comfy, false);
+    bool delivered = wait_delivered(w->fd, w->ix, NJOBS, 90000);
+    assert_int_equal(e2e_signal(&w->kids[2], SIGCONT), 0);
     /* the resumed process has its renewal period and more to act on its stale jobs */
     sleep_ms(5000);
     char log0[160], log2[160];
-    snprintf(log0, sizeof log0, "%s/shard0.log", w.dir);
-    snprintf(log2, sizeof log2, "%s/shard2.log", w.dir);
+    snprintf(log0, sizeof log0, "%s/shard0.log", w->dir);
+    snprintf(log2, sizeof log2, "%s/shard2.log", w->dir);
     unsigned dropped = count_in_file(log2, "another process");
     unsigned edits[NJOBS];
     bool taken_by_0[NJOBS];
     for (int k = 0; k < NJOBS; k++) {
-        edits[k] = file_edits(w.fd, w.ix[k].id);
-        taken_by_0[k] = took(log0, w.ix[k].id);
+        edits[k] = file_edits(w->fd, w->ix[k].id);
+        taken_by_0[k] = took(log0, w->ix[k].id);
     }
-    double taken_over = metric(&w, 0, "fluxbot_jobs_taken_over_total");
-    double fenced = metric(&w, 2, "fluxbot_jobs_fenced_total");
+    double taken_over = metric(w, 0, "fluxbot_jobs_taken_over_total");
+    double fenced = metric(w, 2, "fluxbot_jobs_fenced_total");
     if (!delivered || taken_over != 4 || fenced != 2 || dropped < 2 ||
         getenv("FLUXBOT_TEST_SHOW_LOGS"))
-        show_logs(w.dir);
-    world_stop(&w);
+        show_logs(w->dir);
+    world_stop(w);
     assert_true(delivered);
     for (int k = 0; k < NJOBS; k++) {
         assert_int_equal(edits[k], 1);
@@ -274,49 +319,48 @@ static void insert_too_late(world *w)
 
 static void test_taken_jobs_gone_from_comfy_are_resubmitted(void **state)
 {
-    (void)state;
-    world w;
-    world_start(&w);
-    e2e_kill(&w.kids[1]);
+    world *w = *state;
+    world_start(w);
+    e2e_kill(&w->kids[1]);
     /* the server restarts too: every prompt in its queue is gone */
-    fake_comfy_restart(w.comfy);
-    insert_too_late(&w);
-    fake_comfy_set_paused(w.comfy, false);
-    bool delivered = wait_delivered(w.fd, w.ix, NJOBS, 120000);
+    fake_comfy_restart(w->comfy);
+    insert_too_late(w);
+    fake_comfy_set_paused(w->comfy, false);
+    bool delivered = wait_delivered(w->fd, w->ix, NJOBS, 120000);
     /* the too-late job: its user is told in the channel (the token route is dead) */
     fake_rest_filter ch = {
         .method = "POST", .path_prefix = "/channels/777000000000000777/messages", .status = 200};
-    size_t told = fake_rest_wait(fake_discord_rest(w.fd), &ch, 1, 60000);
+    size_t told = fake_rest_wait(fake_discord_rest(w->fd), &ch, 1, 60000);
     bool says_why = false;
     fake_rest_request *reqs = NULL;
-    size_t nreq = fake_rest_collect(fake_discord_rest(w.fd), &ch, &reqs);
+    size_t nreq = fake_rest_collect(fake_discord_rest(w->fd), &ch, &reqs);
     for (size_t i = 0; i < nreq; i++)
         if (reqs[i].body && strstr((const char *)reqs[i].body, "15 minutes")) says_why = true;
     fake_rest_requests_free(reqs, nreq);
     bool row_gone = false;
     for (int i = 0; i < 100 && !row_gone; i++) {
         row_gone =
-            tpg_scalar(w.t.conn, "SELECT count(*) FROM fluxbot_jobs WHERE job_key = 'ix:424242'", 0,
-                       NULL) == 0;
+            tpg_scalar(w->t.conn, "SELECT count(*) FROM fluxbot_jobs WHERE job_key = 'ix:424242'",
+                       0, NULL) == 0;
         if (!row_gone) sleep_ms(100);
     }
     sleep_ms(2000);
     char log0[160], log2[160];
-    snprintf(log0, sizeof log0, "%s/shard0.log", w.dir);
-    snprintf(log2, sizeof log2, "%s/shard2.log", w.dir);
+    snprintf(log0, sizeof log0, "%s/shard0.log", w->dir);
+    snprintf(log2, sizeof log2, "%s/shard2.log", w->dir);
     unsigned edits[NJOBS];
     bool taken[NJOBS];
     for (int k = 0; k < NJOBS; k++) {
-        edits[k] = file_edits(w.fd, w.ix[k].id);
-        taken[k] = took(log0, w.ix[k].id) || took(log2, w.ix[k].id);
+        edits[k] = file_edits(w->fd, w->ix[k].id);
+        taken[k] = took(log0, w->ix[k].id) || took(log2, w->ix[k].id);
     }
     bool late_taken = took(log0, 424242) || took(log2, 424242);
-    double taken_over = metric(&w, 0, "fluxbot_jobs_taken_over_total") +
-                        metric(&w, 2, "fluxbot_jobs_taken_over_total");
+    double taken_over = metric(w, 0, "fluxbot_jobs_taken_over_total") +
+                        metric(w, 2, "fluxbot_jobs_taken_over_total");
     if (!delivered || !late_taken || taken_over < 3 || !told || !says_why || !row_gone ||
         getenv("FLUXBOT_TEST_SHOW_LOGS"))
-        show_logs(w.dir);
-    world_stop(&w);
+        show_logs(w->dir);
+    world_stop(w);
     assert_true(delivered);
     for (int k = 0; k < NJOBS; k++) {
         assert_int_equal(edits[k], 1);
@@ -332,8 +376,9 @@ static void test_taken_jobs_gone_from_comfy_are_resubmitted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_killed_and_paused_owners),
-        cmocka_unit_test(test_taken_jobs_gone_from_comfy_are_resubmitted),
+        cmocka_unit_test_setup_teardown(test_killed_and_paused_owners, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_taken_jobs_gone_from_comfy_are_resubmitted,
+                                        world_setup, world_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,7 +210,7 @@ static unsigned ncomponents(const cJSON *msg)
     return (unsigned)cJSON_GetArraySize(cJSON_GetObjectItem(msg, "components"));
 }
 
-static uint64_t comfy_job(uint64_t user, const char *prompt)
+static uint64_t generate_as(uint64_t user, const char *prompt)
 {
     char opts[300];
     snprintf(opts, sizeof opts,
@@ -274,10 +274,10 @@ static void cancel_waiting_with_button(void **state)
 {
     (void)state;
     fake_comfy_set_paused(W.comfy, true);
-    job_a1 = comfy_job(USER_A, "first of a");
-    job_c1 = comfy_job(USER_C, "first of c");
+    job_a1 = generate_as(USER_A, "first of a");
+    job_c1 = generate_as(USER_C, "first of c");
     wait_comfy(2, 0, 0); /* both runners busy: the two prompts wait in ComfyUI's queue */
-    job_a2 = comfy_job(USER_A, "second of a");
+    job_a2 = generate_as(USER_A, "second of a");
     /* it waits in the bot's own line; its message carries the Cancel button */
     cJSON *msg = original_with(job_a2, "fb:cancel:");
     char ids[4][101];
@@ -326,7 +326,7 @@ static void cancel_running_by_manager(void **state)
 {
     (void)state;
     /* C's job runs; A's new job waits in ComfyUI's queue behind it */
-    uint64_t a3 = comfy_job(USER_A, "third of a");
+    uint64_t a3 = generate_as(USER_A, "third of a");
     wait_comfy(3, 1, 0);
     fake_comfy_set_paused(W.comfy, false);
     cJSON_Delete(original_with(job_c1, "step"));
@@ -366,8 +366,8 @@ static void cancel_choice(void **state)
 {
     (void)state;
     fake_comfy_set_paused(W.comfy, true);
-    uint64_t j1 = comfy_job(USER_B, "b one");
-    uint64_t j2 = comfy_job(USER_B, "b two");
+    uint64_t j1 = generate_as(USER_B, "b one");
+    uint64_t j2 = generate_as(USER_B, "b two");
     cJSON_Delete(original_with(j1, "fb:cancel:"));
     cJSON_Delete(original_with(j2, "fb:cancel:"));
     uint64_t c = cancel_cmd(USER_B, 0, 0);

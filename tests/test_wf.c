@@ -15,25 +15,37 @@
 
 static char err[1024];
 
+/* A shipped mapping (and its workflow) of the repository's workflows folder. */
+static wf_workflow *shipped(wf_kind kind, const char *base)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/workflows/%s.map.json", FLUXBOT_SOURCE_DIR, base);
+    wf_workflow *wf = wf_load(kind, path, err, sizeof err);
+    if (!wf) fprintf(stderr, "%s\n", err);
+    assert_non_null(wf);
+    return wf;
+}
+
 static void test_shipped_workflows_load(void **state)
 {
     (void)state;
-    wf_set set;
-    int rc = wf_set_load(&set, FLUXBOT_SOURCE_DIR "/workflows", err, sizeof err);
-    if (rc) fprintf(stderr, "%s\n", err);
-    assert_int_equal(rc, 0);
-    for (int k = 0; k < WF_KIND_COUNT; k++)
-        assert_non_null(set.kinds[k]);
-    const wf_workflow *img = set.kinds[WF_IMAGE];
+    wf_workflow *img = shipped(WF_IMAGE, "flux_txt2img");
+    wf_workflow *redux = shipped(WF_REDUX, "redux");
+    wf_workflow *video = shipped(WF_VIDEO, "video");
+    wf_free(shipped(WF_PULID, "pulid"));
+    wf_free(shipped(WF_PULID, "reduxprompt")); /* a prompt and one image */
+    wf_free(shipped(WF_UPSCALE, "upscale"));
     assert_true(wf_has_param(img, WF_P_PROMPT));
     assert_int_equal(img->ntargets[WF_P_WIDTH], 2); /* latent + ModelSamplingFlux */
     assert_int_equal(img->lora_mode, WF_LORA_INSERT);
     assert_string_equal(img->lora_model_node, "12");
     assert_int_equal(img->noutputs, 1);
     assert_string_equal(img->outputs[0], "9");
-    assert_true(wf_has_param(set.kinds[WF_REDUX], WF_P_IMAGE2));
-    assert_false(wf_has_param(set.kinds[WF_VIDEO], WF_P_WIDTH));
-    wf_set_free(&set);
+    assert_true(wf_has_param(redux, WF_P_IMAGE2));
+    assert_false(wf_has_param(video, WF_P_WIDTH));
+    wf_free(img);
+    wf_free(redux);
+    wf_free(video);
 }
 
 static const char *tpl =
@@ -323,16 +335,15 @@ static void test_power_lora_and_scale(void **state)
 static void test_missing_image_refused(void **state)
 {
     (void)state;
-    wf_set set;
-    assert_int_equal(wf_set_load(&set, FLUXBOT_SOURCE_DIR "/workflows", err, sizeof err), 0);
+    wf_workflow *redux = shipped(WF_REDUX, "redux");
     wf_values v = {0};
     v.image[0] = "a.png";
-    assert_null(wf_patch(set.kinds[WF_REDUX], &v, err, sizeof err));
+    assert_null(wf_patch(redux, &v, err, sizeof err));
     assert_non_null(strstr(err, "input image 2"));
     v.image[1] = "b.png";
     v.has_strength[0] = true;
     v.strength[0] = 0.3;
-    cJSON *g = wf_patch(set.kinds[WF_REDUX], &v, err, sizeof err);
+    cJSON *g = wf_patch(redux, &v, err, sizeof err);
     assert_non_null(g);
     assert_string_equal(
         cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(g, "46"), "inputs"), "image")
@@ -342,49 +353,44 @@ static void test_missing_image_refused(void **state)
         cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(g, "41"), "inputs"), "strength")
             ->valuedouble == 0.3);
     cJSON_Delete(g);
-    wf_set_free(&set);
+    wf_free(redux);
 }
 
-static void test_operator_replacement_and_missing_required(void **state)
+static void test_operator_export_loads(void **state)
 {
     (void)state;
     char dir[] = "/tmp/fb_wf_XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char path[256];
-    /* no image workflow at all: the start must fail, naming the file */
-    wf_set set;
-    assert_int_equal(wf_set_load(&set, dir, err, sizeof err), -1);
-    assert_non_null(strstr(err, "flux_txt2img.map.json"));
-    /* an operator's own export + mapping */
+    char path[256], map[256];
+    /* an operator's own export + mapping, under any name */
     snprintf(path, sizeof path, "%s/my_export.json", dir);
     FILE *f = fopen(path, "w");
     fputs(tpl, f);
     fclose(f);
-    snprintf(path, sizeof path, "%s/flux_txt2img.map.json", dir);
-    f = fopen(path, "w");
+    snprintf(map, sizeof map, "%s/mine.map.json", dir);
+    f = fopen(map, "w");
     fputs("{\"workflow\":\"my_export.json\",\"inputs\":{\"prompt\":{\"node\":\"2\",\"input\":"
           "\"text\"}}}",
           f);
     fclose(f);
-    assert_int_equal(wf_set_load(&set, dir, err, sizeof err), 0);
-    assert_non_null(set.kinds[WF_IMAGE]);
-    assert_null(set.kinds[WF_VIDEO]); /* not offered */
-    wf_set_free(&set);
-    /* a present but broken optional workflow stops the start */
-    snprintf(path, sizeof path, "%s/video.map.json", dir);
-    f = fopen(path, "w");
+    wf_workflow *wf = wf_load(WF_IMAGE, map, err, sizeof err);
+    assert_non_null(wf);
+    assert_true(wf_has_param(wf, WF_P_PROMPT));
+    wf_free(wf);
+    /* a broken one names the file and the node */
+    f = fopen(map, "w");
     fputs("{\"workflow\":\"my_export.json\",\"inputs\":{\"prompt\":{\"node\":\"99\",\"input\":"
           "\"text\"}}}",
           f);
     fclose(f);
-    assert_int_equal(wf_set_load(&set, dir, err, sizeof err), -1);
-    assert_non_null(strstr(err, "video.map.json"));
+    assert_null(wf_load(WF_IMAGE, map, err, sizeof err));
+    assert_non_null(strstr(err, "mine.map.json"));
     assert_non_null(strstr(err, "node 99"));
+    /* a missing workflow file is named too */
     unlink(path);
-    snprintf(path, sizeof path, "%s/flux_txt2img.map.json", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/my_export.json", dir);
-    unlink(path);
+    assert_null(wf_load(WF_IMAGE, map, err, sizeof err));
+    assert_non_null(strstr(err, "my_export.json"));
+    unlink(map);
     rmdir(dir);
 }
 
@@ -399,7 +405,7 @@ int main(void)
         cmocka_unit_test(test_lora_chain_inserted_and_rewired),
         cmocka_unit_test(test_power_lora_and_scale),
         cmocka_unit_test(test_missing_image_refused),
-        cmocka_unit_test(test_operator_replacement_and_missing_required),
+        cmocka_unit_test(test_operator_export_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

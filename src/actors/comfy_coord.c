@@ -14,7 +14,6 @@
 
 #include "actors/comfy_deliver.h"
 #include "actors/comfy_rest.h"
-#include "actors/comfy_runner.h" /* the actors' names */
 #include "analytics/an_record.h"
 #include "analytics/an_engine.h"
 #include "analytics/an_view.h"
@@ -60,8 +59,8 @@ typedef struct co_job {
     unsigned position, percent;
     int server;
     uint64_t last_edit_ms;
-    uint64_t queued_ms; /* when it joined the waiting line */
-    bool counted;       /* admitted here: holds a slot of the limits (not a taken-over job) */
+    uint64_t queued_ms;         /* when it joined the waiting line */
+    bool counted;               /* holds a slot of the limits (admitted here, or taken over) */
     char key[PG_LEASE_KEY_MAX]; /* its lease row (job_keeper.h); "" = not leased */
     comfy_worker_takeover tko;  /* taken over from a process that died */
     /* Running: the cancel request shared with its worker (a reference, comfy_worker.h). Once
@@ -443,8 +442,10 @@ static bool quota_usable(comfy_coord *co)
     return true;
 }
 
-/* Local limits first (no round trip to refuse), then the bot-wide ones. */
-static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t *retry)
+/* Local limits first (no round trip to refuse), then the bot-wide ones. ix: the job's
+ * interaction, whose key (job_keeper_key) names its row in the shared limits, so a process that
+ * takes the job over finds that row (limits_adopt). */
+static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t ix, uint64_t *retry)
 {
     lim_verdict v = lim_admit(co->lim, user_id, rt_wall_ms(), retry);
     if (v != LIM_OK || !quota_usable(co)) {
@@ -453,7 +454,8 @@ static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t *ret
         return v;
     }
     char key[128], err[256];
-    snprintf(key, sizeof key, "%s:%" PRIu64, co->quota_owner, ++co->quota_seq);
+    if (!job_keeper_key(ix, key))
+        snprintf(key, sizeof key, "%s:%" PRIu64, co->quota_owner, ++co->quota_seq);
     switch (pg_quota_admit(co->quota, user_id, key, retry, err, sizeof err)) {
     case PG_QUOTA_OK:
         return LIM_OK;
@@ -472,6 +474,22 @@ static lim_verdict limits_admit(comfy_coord *co, uint64_t user_id, uint64_t *ret
     }
     lim_finish(co->lim, user_id); /* refused bot-wide: the local count goes back */
     return v;
+}
+
+/* A job taken over from a process that died: it holds a slot of its user's limits here from
+ * now on, locally and in the shared limits (its row there becomes this process's). It is not
+ * refused: it was admitted once. Without this the user could start more jobs than the limits
+ * allow while it runs here (the dead owner's row stops counting when its lease runs out, and
+ * this process's own table never had it). */
+static void limits_adopt(comfy_coord *co, uint64_t user_id, const char *key, uint64_t started_ms)
+{
+    lim_adopt(co->lim, user_id, started_ms, rt_wall_ms());
+    if (!co->quota) return;
+    char err[256];
+    if (!quota_usable(co))
+        co->quota_dirty = true; /* the resync writes a row for every job held, this one too */
+    else if (pg_quota_adopt(co->quota, user_id, key, err, sizeof err) != 0)
+        quota_trouble(co, "takeover", err);
 }
 
 static void limits_finish(comfy_coord *co, uint64_t user_id)
@@ -506,7 +524,8 @@ static void lease(comfy_coord *co, co_job *c, const cjob *job)
 
 /* A job taken over from a process whose lease expired (job_keeper.h): rebuilt from its row and
  * put in the waiting line. It was admitted by the process that died, so the limits are not
- * asked again; what to do with its prompt is the worker's to find out (takeover.h). */
+ * asked again, but it counts against them here from now on (limits_adopt); what to do with its
+ * prompt is the worker's to find out (takeover.h). */
 static void on_takeover(comfy_coord *co, job_keeper_takeover_msg *m)
 {
     pg_lease_job *row = &m->row;
@@ -520,6 +539,7 @@ static void on_takeover(comfy_coord *co, job_keeper_takeover_msg *m)
     }
     job->reply.application_id = row->app_id;
     job->reply.interaction_id = row->interaction_id;
+    free(job->reply.token); /* cjob_from_json's "" (the row has the real one) */
     job->reply.token = util_strdup(row->token);
     job->origin.user_id = row->user_id;
     job->origin.guild_id = row->guild_id;
@@ -533,6 +553,8 @@ static void on_takeover(comfy_coord *co, job_keeper_takeover_msg *m)
     atomic_fetch_add(&co->n_waiting, 1);
     co_job *c = co_add(co, job);
     snprintf(c->key, sizeof c->key, "%s", row->key);
+    limits_adopt(co, row->user_id, row->key, row->received_ms);
+    c->counted = true;
     c->tko.on = true;
     c->tko.stage = row->state == PG_LEASE_ACCEPTED    ? TAKEOVER_STAGE_ACCEPTED
                    : row->state == PG_LEASE_SUBMITTED ? TAKEOVER_STAGE_SUBMITTED
@@ -556,7 +578,7 @@ static bool admit(comfy_coord *co, cjob *job)
         return false;
     }
     uint64_t retry = 0;
-    lim_verdict v = limits_admit(co, job->origin.user_id, &retry);
+    lim_verdict v = limits_admit(co, job->origin.user_id, job->reply.interaction_id, &retry);
     if (v != LIM_OK) {
         char text[300];
         lim_explain(v, co->lim, retry, text, sizeof text);
@@ -767,12 +789,12 @@ static void on_button(comfy_coord *co, comfy_button_msg *b)
         const cjob *src = rec->params;
         bool refused = false;
         mod_hit hit;
-        /* Every text the user typed: the prompt and the declared text options (a negative
-         * prompt, ...). */
-        for (unsigned i = 0; co->cfg.mod && !refused && i <= src->npatches; i++) {
-            const char *p = i == src->npatches ? src->user_prompt : src->patches[i].str;
-            refused = p && *p && mod_state_check(co->cfg.mod, p, strlen(p), &hit) != MOD_CHECK_OK;
-        }
+        /* Every text the user typed: the prompt, a negative prompt, the declared text options. */
+        const char *texts[CJOB_TEXTS_MAX];
+        unsigned ntexts = co->cfg.mod ? cjob_user_texts(src, texts) : 0;
+        for (unsigned i = 0; !refused && i < ntexts; i++)
+            refused =
+                mod_state_check(co->cfg.mod, texts[i], strlen(texts[i]), &hit) != MOD_CHECK_OK;
         if (refused) {
             reject_late(co, &b->reply,
                         "\xf0\x9f\x9a\xab This prompt is no longer allowed by the server's "
@@ -1308,7 +1330,7 @@ comfy_coord *comfy_coord_new(rt_system *sys, const comfy_coord_config *c, char *
         comfy_coord_free(co);
         return NULL;
     }
-    rt_actor_spec spec = {.name = COMFY_RUNNER_ACTOR_NAME,
+    rt_actor_spec spec = {.name = COMFY_COORD_ACTOR_NAME,
                           .threads = 1,
                           .lane_capacity = c->lane_capacity ? c->lane_capacity : 1024,
                           .state = co,

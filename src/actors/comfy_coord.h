@@ -38,6 +38,9 @@
 
 struct mod_state;
 
+/* The runner's address: the router sends its messages to this actor. */
+#define COMFY_COORD_ACTOR_NAME "comfy"
+
 typedef struct comfy_coord_config {
     unsigned threads;           /* the worker pool's size: how many jobs run at once */
     unsigned lane_capacity;     /* mailbox lanes */

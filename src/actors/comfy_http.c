@@ -16,6 +16,7 @@ struct comfy_http {
     CURL *curl;
     long connect_ms;  /* 0: 5000 */
     CURLcode last_rc; /* of the latest transfer, to say why a download failed */
+    util_http_cancel cancel;
 #ifdef FB_DEBUG
     util_owner user; /* the thread inside a transfer (one at a time, see comfy_http.h) */
 #endif
@@ -42,6 +43,13 @@ comfy_http *comfy_http_new(void)
 void comfy_http_set_connect_timeout(comfy_http *h, long ms)
 {
     if (h) h->connect_ms = ms;
+}
+
+void comfy_http_set_cancel(comfy_http *h, bool (*cancel)(void *ctx), void *ctx)
+{
+    if (!h) return;
+    h->cancel.fn = cancel;
+    h->cancel.ctx = ctx;
 }
 
 void comfy_http_free(comfy_http *h)
@@ -75,8 +83,10 @@ static int perform_opt(comfy_http *h, const char *url, size_t max, long timeout_
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    util_http_set_cancel(c, &h->cancel);
     CURLcode rc = curl_easy_perform(c);
     h->last_rc = rc;
+    out->cancelled = h->cancel.fired;
     out->body = (uint8_t *)body.data;
     out->len = body.len;
     out->too_large = body.too_large;
@@ -95,8 +105,9 @@ static int perform_opt(comfy_http *h, const char *url, size_t max, long timeout_
     }
     if (rc != CURLE_OK) {
         snprintf(out->error, sizeof out->error, "%.190s",
-                 out->too_large ? "response larger than allowed"
-                                : (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
+                 out->too_large   ? "response larger than allowed"
+                 : out->cancelled ? "cancelled"
+                                  : (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
         out->status = (int)status;
         return -1;
     }

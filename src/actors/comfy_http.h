@@ -4,7 +4,8 @@
  * bounded downloads (Discord attachments, ComfyUI /view). Every response body is capped; a body
  * over the cap fails the call instead of filling memory. No Origin header is ever sent (ComfyUI
  * refuses loopback requests whose Origin differs from Host). Each transfer is set up by
- * util_http_prepare (util_http.h): the same capped body and User-Agent as every bounded GET.
+ * util_http_prepare (util_http.h): the same capped body and User-Agent as every bounded GET,
+ * and the same cancel hook (util_http_set_cancel).
  *
  * Threads: a comfy_http is used by one thread at a time (the worker that created it, in the
  * bot): a libcurl easy handle shared by two transfers at once corrupts both, so this is asserted
@@ -28,6 +29,7 @@ typedef struct comfy_http_res {
     char content_type[128];
     char error[192]; /* transport error, "" otherwise */
     bool too_large;  /* body exceeded the cap */
+    bool cancelled;  /* the handle's cancel hook stopped the transfer */
 } comfy_http_res;
 
 /* Once per process before threads use curl (idempotent, thread-safe). */
@@ -37,6 +39,12 @@ comfy_http *comfy_http_new(void);
 /* A server that does not accept the connection within ms fails the call (default 5000), so an
  * unreachable server costs seconds, not the whole request timeout. */
 void comfy_http_set_connect_timeout(comfy_http *h, long ms);
+/* Every later transfer on h polls cancel(ctx) (util_http_cancel: about once a second even while
+ * the peer is silent) and is aborted when it returns true: the call fails with res.cancelled.
+ * The workers pass "the stop deadline has passed", so a download or upload in flight when the
+ * bot must be gone is cut within a second instead of waiting out its whole timeout (without
+ * it, a stalled server holds the process's exit for http_timeout_ms). NULL: no hook. */
+void comfy_http_set_cancel(comfy_http *h, bool (*cancel)(void *ctx), void *ctx);
 void comfy_http_free(comfy_http *h);
 
 /* Each returns 0 when a response arrived (any status), -1 on transport failure or cap. */

@@ -221,11 +221,9 @@ comfy_runner *comfy_runner_new(rt_system *sys, const comfy_runner_config *rc, ch
         gethostname(host, sizeof host - 1);
         snprintf(owner, sizeof owner, "%.60s:%ld:%016" PRIx64, host, (long)getpid(),
                  util_rand_u64());
-        job_keeper_config kc = {.url = cfg->db_url,
-                                .owner = owner,
-                                .lease_ms = (unsigned)cfg->job_lease_ms,
-                                .takeover_batch = threads_of(cfg),
-                                .lane_capacity = lanes_of(cfg)};
+        job_keeper_config kc;
+        job_keeper_config_from(&kc, cfg);
+        kc.owner = owner;
         r->keeper = job_keeper_new(sys, &kc);
         if (!r->keeper) {
             snprintf(err, errlen, "comfy: db_url is not a usable postgresql:// URL");

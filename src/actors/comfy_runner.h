@@ -2,11 +2,11 @@
  * comfy_runner: owns the ComfyUI servers and runs generation jobs. This header is the runner's
  * whole outside interface; its parts are files of their own, each with its own struct, and each
  * header says its threads and rules (docs/comfy.md, "The runner's parts", has the map):
- *   - comfy_worker.h: the "comfy_worker" pool, runner_threads parked threads. Each takes one job
- *     at a time and runs it to the end with blocking HTTP (download inputs, upload, patch,
- *     POST /prompt, follow events, /history, /view, final edit). runner_threads = jobs
+ *   - comfy_worker.h: the "comfy_worker" pool (COMFY_WORKER_ACTOR_NAME), runner_threads parked
+ * threads. Each takes one job at a time and runs it to the end with blocking HTTP (download inputs,
+ * upload, patch, POST /prompt, follow events, /history, /view, final edit). runner_threads = jobs
  *     generating at once.
- *   - comfy_coord.h: "comfy" (COMFY_RUNNER_ACTOR_NAME), the coordinator, one thread, never
+ *   - comfy_coord.h: "comfy" (COMFY_COORD_ACTOR_NAME), the coordinator, one thread, never
  *     blocks. It takes the router's messages (MSG_COMFY_START / _BUTTON / _QUEUE, see
  *     src/msgs/comfy.h), all already acknowledged by the router (which owns every first
  *     answer and resolves the job's options), applies the per-user and global limits, keeps the
@@ -49,9 +49,6 @@
 #include "comfy/cjob.h"
 #include "config/fb_config.h"
 #include "fluxbot/runtime.h"
-
-#define COMFY_RUNNER_ACTOR_NAME "comfy"               /* the coordinator (comfy_coord.h) */
-#define COMFY_RUNNER_WORKER_ACTOR_NAME "comfy_worker" /* the worker pool (comfy_worker.h) */
 
 typedef struct comfy_runner_config {
     const fb_config *cfg; /* comfyui_urls, workflows_dir, ratios_file, loras_file, output_dir,

@@ -21,7 +21,6 @@
 #include "analytics/an_record.h"
 #include "actors/comfy_http.h"
 #include "actors/comfy_rest.h"
-#include "actors/comfy_runner.h" /* the actors' names */
 #include "actors/comfy_worker.h"
 #include "comfy/img.h"
 #include "comfy/imgchk.h"
@@ -60,14 +59,29 @@ struct comfy_worker {
     _Atomic uint64_t avg_job_ms; /* running average of successful jobs, for ETAs */
 };
 
+static bool past_stop_deadline(comfy_worker *r)
+{
+    return atomic_load(&r->stopping) && rt_now_ms() >= atomic_load(&r->stop_deadline_ms);
+}
+
+/* The cancel hook of every transfer on a worker's handle: at the stop deadline a transfer in
+ * flight (a stalled download, an upload to a hung server) is cut within a second, so the stop
+ * stays bounded by its grace instead of by http_timeout_ms. */
+static bool stop_deadline_passed(void *ctx)
+{
+    return past_stop_deadline(ctx);
+}
+
 static int worker_thread_start(rt_actor *self, void *state, unsigned index)
 {
     (void)self;
     comfy_worker *r = state;
     tls_worker = index;
     tls_http = comfy_http_new();
+    if (!tls_http) return -1;
     comfy_http_set_connect_timeout(tls_http, (long)r->cfg.connect_timeout_ms);
-    return tls_http ? 0 : -1;
+    comfy_http_set_cancel(tls_http, stop_deadline_passed, r);
+    return 0;
 }
 
 static void worker_thread_exit(rt_actor *self, void *state, unsigned index)
@@ -218,9 +232,15 @@ static uint64_t token_deadline(const jctx *x)
     return end > wall ? now + (end - wall) : now;
 }
 
-static bool past_stop_deadline(comfy_worker *r)
+/* The stop deadline ended the job's run (a transfer cut by the cancel hook, or follow seeing
+ * the deadline): a leased job is left to another process, which takes it over from its row;
+ * any other is answered as interrupted. */
+static outcome stopped(jctx *x)
 {
-    return atomic_load(&r->stopping) && rt_now_ms() >= atomic_load(&r->stop_deadline_ms);
+    if (x->key[0]) return OUT_HANDED_BACK;
+    set_fail(x, "shutdown",
+             "The bot is restarting, so this job was interrupted. Please run the command again.");
+    return OUT_STOPPED;
 }
 
 static void fmt_mb(char *out, size_t n, uint64_t bytes)
@@ -232,7 +252,7 @@ static void fmt_mb(char *out, size_t n, uint64_t bytes)
  * policy (dlpol.h: allowed hosts, every redirect hop checked) and validates it
  * (imgchk.h): the bytes decide the type, never the name or the declared type, and nothing
  * malformed, truncated or over the dimension limits reaches ComfyUI. */
-static bool fetch_inputs(jctx *x)
+static outcome fetch_inputs(jctx *x)
 {
     comfy_worker *r = x->r;
     cjob *j = x->job;
@@ -246,6 +266,10 @@ static bool fetch_inputs(jctx *x)
         int rc =
             comfy_http_download(x->http, img->url, r->cfg.dl_policy, (size_t)r->cfg.max_attachment,
                                 (long)r->cfg.http_timeout_ms, &res, &f);
+        if (rc != 0 && res.cancelled) {
+            comfy_http_res_free(&res);
+            return stopped(x);
+        }
         if (rc != 0) {
             char why[160];
             dlpol_fail_text(f, res.status, r->cfg.max_attachment, why, sizeof why);
@@ -260,7 +284,7 @@ static bool fetch_inputs(jctx *x)
                 set_fail(x, "input_download", "%s could not be downloaded: %s.", what, why);
             }
             comfy_http_res_free(&res);
-            return false;
+            return OUT_FAILED;
         }
         char why[200];
         imgchk_info info;
@@ -272,7 +296,7 @@ static bool fetch_inputs(jctx *x)
             set_fail(x, v == IMGCHK_NOT_IMAGE ? "input_type" : "input_invalid",
                      "%s was refused: %s.", what, why);
             comfy_http_res_free(&res);
-            return false;
+            return OUT_FAILED;
         }
         img->data = res.body;
         img->len = res.len;
@@ -280,7 +304,7 @@ static bool fetch_inputs(jctx *x)
         res.body = NULL;
         comfy_http_res_free(&res);
     }
-    return true;
+    return OUT_OK;
 }
 
 /* How long a worker waits for a server it was promised: the coordinator hands out jobs only
@@ -325,6 +349,10 @@ static outcome upload_inputs(jctx *x)
         int rc = comfy_http_upload_into(x->http, comfy_servers_url(r->cfg.srv, (unsigned)x->server),
                                         COMFY_UPLOAD_SUBFOLDER, true, name, img_mime(img->type),
                                         img->data, img->len, (long)r->cfg.http_timeout_ms, &res);
+        if (rc != 0 && res.cancelled) {
+            comfy_http_res_free(&res);
+            return stopped(x);
+        }
         if (rc != 0 || res.status != 200 ||
             cproto_parse_upload((const char *)res.body, x->uploaded[i], sizeof x->uploaded[i])) {
             LOG_WARN("comfy", "job %" PRIu64 ": upload to %s failed (HTTP %d%s%s)", j->id,
@@ -375,6 +403,13 @@ static outcome submit(jctx *x)
     comfy_http_res res;
     int rc = comfy_http_post_json(x->http, url, body, (long)r->cfg.http_timeout_ms, &res);
     free(body);
+    if (rc != 0 && res.cancelled) {
+        /* the prompt may have been queued: take it back (the id is ours) */
+        comfy_http_res_free(&res);
+        comfy_events_unregister(r->cfg.events, (unsigned)x->server, x->pid);
+        interrupt_prompt(x);
+        return stopped(x);
+    }
     if (rc != 0) {
         LOG_WARN("comfy", "job %" PRIu64 ": POST /prompt to %s failed: %s", j->id,
                  comfy_servers_label(r->cfg.srv, (unsigned)x->server), res.error);
@@ -396,9 +431,9 @@ static outcome submit(jctx *x)
     if (sub.partial) {
         /* ComfyUI queued the prompt but runs only the outputs that validated */
         LOG_WARN("comfy",
-                 "job %" PRIu64 " (%s workflow %s): %s queued prompt %s without some "
+                 "job %" PRIu64 " (/%s, workflow %s): %s queued prompt %s without some "
                  "outputs: %s",
-                 j->id, wf_kind_name(x->wf->kind), x->wf->name,
+                 j->id, j->command, x->wf->name,
                  comfy_servers_label(r->cfg.srv, (unsigned)x->server), sub.prompt_id,
                  sub.operator_text);
     }
@@ -418,9 +453,9 @@ static outcome submit(jctx *x)
             return OUT_LOST;
         }
         /* the operator needs every node error; the user gets the first one */
-        LOG_ERROR("comfy", "job %" PRIu64 " (%s workflow %s) rejected by %s: %s", j->id,
-                  wf_kind_name(x->wf->kind), x->wf->name,
-                  comfy_servers_label(r->cfg.srv, (unsigned)x->server), sub.operator_text);
+        LOG_ERROR("comfy", "job %" PRIu64 " (/%s, workflow %s) rejected by %s: %s", j->id,
+                  j->command, x->wf->name, comfy_servers_label(r->cfg.srv, (unsigned)x->server),
+                  sub.operator_text);
         set_fail(x, "validation", "%s", sub.user_text);
         return OUT_FAILED;
     }
@@ -496,6 +531,9 @@ static void interrupt_prompt(jctx *x)
     comfy_worker *r = x->r;
     char url[FB_CONFIG_STR + 32], body[128];
     comfy_http_res res;
+    /* the one call made after the stop deadline (freeing the GPU): bounded by its own 5 s, not
+     * cut by the hook, which would abort it before it is sent */
+    comfy_http_set_cancel(x->http, NULL, NULL);
     snprintf(url, sizeof url, "%s/queue", comfy_servers_url(r->cfg.srv, (unsigned)x->server));
     snprintf(body, sizeof body, "{\"delete\":[\"%s\"]}", x->pid);
     comfy_http_post_json(x->http, url, body, 5000, &res);
@@ -504,6 +542,7 @@ static void interrupt_prompt(jctx *x)
     snprintf(body, sizeof body, "{\"prompt_id\":\"%s\"}", x->pid);
     comfy_http_post_json(x->http, url, body, 5000, &res);
     comfy_http_res_free(&res);
+    comfy_http_set_cancel(x->http, stop_deadline_passed, r);
 }
 
 /* Where x->pid is in its server's queue: 1 running, 2 pending, 0 neither, -1 no answer. */
@@ -779,16 +818,11 @@ static outcome follow(jctx *x)
     fs.next_queue_poll = fs.last_event;
     for (;;) {
         if (x->key[0] && job_keeper_lost(r->cfg.keeper, x->key)) return OUT_FENCED;
-        if (past_stop_deadline(r) && x->key[0]) {
-            /* the prompt goes on, and another process follows it once the lease is released */
-            return OUT_HANDED_BACK;
-        }
         if (past_stop_deadline(r)) {
-            interrupt_prompt(x);
-            set_fail(x, "shutdown",
-                     "The bot is restarting, so this job was interrupted. Please "
-                     "run the command again.");
-            return OUT_STOPPED;
+            /* leased: the prompt goes on, and another process follows it once the lease is
+             * released; otherwise nobody will collect it, so the GPU is freed */
+            if (!x->key[0]) interrupt_prompt(x);
+            return stopped(x);
         }
         if (cancel_asked(x)) {
             cancel_prompt(x);
@@ -867,7 +901,7 @@ static uint64_t upload_limit(const cjob *j)
 
 /* Downloads the output into res (capped well above the upload limit, so an oversized result
  * can still be reported with its size); false with fail_text. */
-static bool fetch_output(jctx *x, const char *url, comfy_http_res *res)
+static outcome fetch_output(jctx *x, const char *url, comfy_http_res *res)
 {
     uint64_t limit = upload_limit(x->job);
     uint64_t cap = limit * 4 > (64u << 20) ? limit * 4 : (64u << 20);
@@ -875,13 +909,17 @@ static bool fetch_output(jctx *x, const char *url, comfy_http_res *res)
     prog_set_phase(&x->prog, PROG_DOWNLOADING, rt_now_ms());
     progress(x);
     int rc = comfy_http_get(x->http, url, (size_t)cap, (long)x->r->cfg.http_timeout_ms, res);
+    if (rc != 0 && res->cancelled) {
+        comfy_http_res_free(res);
+        return stopped(x); /* leased: another process fetches it from the server's history */
+    }
     if (rc != 0 || res->status != 200) {
         set_fail(x, "output", "The result could not be fetched from ComfyUI (%s%d).",
                  res->too_large ? "too large, HTTP " : "HTTP ", res->status);
         comfy_http_res_free(res);
-        return false;
+        return OUT_FAILED;
     }
-    return true;
+    return OUT_OK;
 }
 
 /* The other images of a batch: the files the first output's node wrote after it (a latent of
@@ -901,10 +939,12 @@ static unsigned fetch_batch(jctx *x, comfy_http_res *more)
         uint64_t cap = upload_limit(x->job);
         int rc = comfy_http_get(x->http, url, (size_t)cap + 1, (long)x->r->cfg.http_timeout_ms,
                                 &more[n]);
+        bool cut = rc != 0 && more[n].cancelled; /* the stop deadline: the rest would be too */
         if (rc != 0 || more[n].status != 200) {
-            LOG_WARN("comfy", "job %" PRIu64 ": batch image %u could not be fetched (HTTP %d)",
-                     x->job->id, i + 1, more[n].status);
+            LOG_WARN("comfy", "job %" PRIu64 ": batch image %u could not be fetched (%s %d)",
+                     x->job->id, i + 1, cut ? "stopping, HTTP" : "HTTP", more[n].status);
             comfy_http_res_free(&more[n]);
+            if (cut) break;
             continue;
         }
         n++;
@@ -1003,9 +1043,6 @@ static rest_req_msg *final_edit(jctx *x, comfy_http_res *res, comfy_http_res *mo
     return m;
 }
 
-/* Downloads the output and prepares the final edit; returns it (the coordinator sends it once
- * it has the job's record, so the result's buttons work the moment it shows), or NULL with
- * fail_text when it cannot. */
 /* The PNG a mapped SaveImageWebsocket output sent over the websocket, when history lists no
  * file of a mapped output (that node writes none). */
 static bool websocket_output(jctx *x, comfy_http_res *res)
@@ -1030,22 +1067,27 @@ static bool websocket_output(jctx *x, comfy_http_res *res)
     return true;
 }
 
-static rest_req_msg *deliver(jctx *x, comfy_worker_done_msg *done)
+/* Downloads the output and prepares the final edit into *final (the coordinator sends it once
+ * it has the job's record, so the result's buttons work the moment it shows); another outcome,
+ * with fail_text, when it cannot. */
+static outcome deliver(jctx *x, comfy_worker_done_msg *done, rest_req_msg **final)
 {
     char url[FB_CONFIG_STR + 1200];
     comfy_http_res res;
     if (websocket_output(x, &res)) {
         prog_set_phase(&x->prog, PROG_DOWNLOADING, rt_now_ms());
-        rest_req_msg *m = final_edit(x, &res, NULL, 0, &done->is_image); /* frees res */
+        *final = final_edit(x, &res, NULL, 0, &done->is_image); /* frees res */
         done->view_url[0] = '\0'; /* no /view file: Upscale ×2 uses the Discord attachment */
-        return m;
+        return OUT_OK;
     }
-    if (!output_url(x, url, sizeof url) || !fetch_output(x, url, &res)) return NULL;
+    if (!output_url(x, url, sizeof url)) return OUT_FAILED;
+    outcome oc = fetch_output(x, url, &res);
+    if (oc != OUT_OK) return oc;
     comfy_http_res more[CRES_MAX_FILES - 1];
     unsigned nmore = fetch_batch(x, more);
-    rest_req_msg *m = final_edit(x, &res, more, nmore, &done->is_image); /* frees all */
+    *final = final_edit(x, &res, more, nmore, &done->is_image); /* frees all */
     snprintf(done->view_url, sizeof done->view_url, "%s", url);
-    return m;
+    return OUT_OK;
 }
 
 /* Picks a server, uploads, submits and follows the prompt; a lost job is resubmitted once
@@ -1079,6 +1121,7 @@ static outcome generate(jctx *x)
         if (oc != OUT_LOST) return oc;
         int lost_on = x->server;
         release_server(x);
+        if (past_stop_deadline(r)) return stopped(x); /* no resubmission while stopping */
         if (x->resubmitted) {
             set_fail(x, "lost",
                      "The job was lost twice (the ComfyUI servers restarted or "
@@ -1161,8 +1204,8 @@ static outcome resume(jctx *x)
     atomic_fetch_add(&r->n_resubmitted, 1);
     x->prog.resubmitted = true;
     prog_set_phase(&x->prog, PROG_PREPARING, rt_now_ms());
-    if (!fetch_inputs(x)) return OUT_FAILED;
-    return generate(x);
+    outcome oc = fetch_inputs(x);
+    return oc == OUT_OK ? generate(x) : oc;
 }
 
 /* Counters and timings of a finished job (either outcome). */
@@ -1232,16 +1275,18 @@ static outcome job_run(jctx *x, comfy_worker_done_msg *done, rest_req_msg **fina
     if (fenced(x)) return OUT_FENCED;
     wait_durable(x);
     progress(x);
-    if (cancel_asked(x))
+    if (cancel_asked(x)) {
         oc = OUT_CANCELLED;
-    else if (x->tko.on)
+    } else if (x->tko.on) {
         oc = resume(x);
-    else if (fetch_inputs(x))
-        oc = generate(x);
+    } else {
+        oc = fetch_inputs(x);
+        if (oc == OUT_OK) oc = generate(x);
+    }
     if (oc == OUT_INTERRUPTED)
         set_fail(x, "interrupted", "The generation was interrupted on the ComfyUI server.");
     if (oc == OUT_OK && cancel_asked(x)) oc = OUT_CANCELLED;
-    if (oc == OUT_OK && !(* final = deliver(x, done))) oc = OUT_FAILED;
+    if (oc == OUT_OK) oc = deliver(x, done, final);
     /* The last look: a request seen here wins over the result (which is dropped); one that
      * comes after it finds the job ended (the coordinator tells its asker so). Exactly one
      * outcome either way. */
@@ -1430,7 +1475,7 @@ comfy_worker *comfy_worker_new(rt_system *sys, const comfy_worker_config *c, cha
     w->cfg = *c;
     if (!w->cfg.threads) w->cfg.threads = 1;
     comfy_http_global_init();
-    rt_actor_spec spec = {.name = COMFY_RUNNER_WORKER_ACTOR_NAME,
+    rt_actor_spec spec = {.name = COMFY_WORKER_ACTOR_NAME,
                           .threads = w->cfg.threads,
                           .lane_capacity = w->cfg.lane_capacity ? w->cfg.lane_capacity : 1024,
                           .state = w,

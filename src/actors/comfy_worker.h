@@ -35,6 +35,8 @@
 #include "fluxbot/runtime.h"
 #include "msgs/rest.h"
 
+#define COMFY_WORKER_ACTOR_NAME "comfy_worker"
+
 enum {
     MSG_COMFY_WORKER_RUN = 310,    /* → worker: comfy_worker_run_msg */
     MSG_COMFY_WORKER_DONE = 311,   /* worker → the job's reply_to: comfy_worker_done_msg */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "fluxbot/log.h"
+#include "pg/pg_conn.h"
 #include "util/util_time.h"
 
 #define KEEPER_TIMER_TAG 0x4a4f42ULL /* "JOB" */
@@ -502,6 +503,15 @@ static int on_thread_start(rt_actor *self, void *state, unsigned index)
 
 /* ---- the API ------------------------------------------------------------------------------- */
 
+void job_keeper_config_from(job_keeper_config *out, const fb_config *cfg)
+{
+    memset(out, 0, sizeof *out);
+    out->url = pg_is_url(cfg->db_url) ? cfg->db_url : NULL;
+    out->lease_ms = cfg->job_lease_ms > 0 ? (unsigned)cfg->job_lease_ms : 0;
+    out->takeover_batch = cfg->runner_threads > 0 ? (unsigned)cfg->runner_threads : 1;
+    out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 1024;
+}
+
 job_keeper *job_keeper_new(rt_system *sys, const job_keeper_config *cfg)
 {
     if (!sys || !cfg) return NULL;
@@ -539,6 +549,11 @@ job_keeper *job_keeper_new(rt_system *sys, const job_keeper_config *cfg)
 void job_keeper_set_target(job_keeper *k, rt_actor *target)
 {
     if (k) k->target = target;
+}
+
+rt_actor *job_keeper_actor(job_keeper *k)
+{
+    return k ? k->actor : NULL;
 }
 
 void job_keeper_free(job_keeper *k)

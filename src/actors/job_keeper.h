@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/fb_config.h"
 #include "fluxbot/runtime.h"
 #include "pg/pg_lease.h"
 
@@ -70,12 +71,19 @@ typedef struct job_keeper_config {
 
 typedef struct job_keeper job_keeper;
 
+/* Fills out (zeroed first) from the configuration: url (db_url when it is a postgresql:// URL,
+ * else NULL: no keeper), lease_ms (job_lease_ms), takeover_batch (runner_threads: no more
+ * jobs are taken per tick than the workers can start), lane_capacity (mailbox_capacity). The
+ * caller sets owner (this process's identity, not configuration). */
+void job_keeper_config_from(job_keeper_config *out, const fb_config *cfg);
+
 /* Adds the actor to sys (create it before the actors that use it, so it stops after them).
  * NULL when the configuration is unusable. */
 job_keeper *job_keeper_new(rt_system *sys, const job_keeper_config *cfg);
 /* Where taken-over jobs go (the runner's coordinator); set before rt_system_start. Without a
  * target, nothing is taken over. */
 void job_keeper_set_target(job_keeper *k, rt_actor *target);
+rt_actor *job_keeper_actor(job_keeper *k);
 void job_keeper_free(job_keeper *k);
 unsigned job_keeper_lease_ms(const job_keeper *k);
 

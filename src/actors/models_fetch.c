@@ -55,11 +55,24 @@ static void round_once(models_fetch *f, comfy_http *http)
     }
 }
 
+/* The cancel hook of the thread's requests: a stop cuts the request in flight within about a
+ * second (and each one left in the round at once), instead of waiting timeout_ms for every
+ * class and server a stalled ComfyUI leaves unanswered. */
+static bool stop_asked(void *arg)
+{
+    models_fetch *f = arg;
+    pthread_mutex_lock(&f->mu);
+    bool stop = f->stop;
+    pthread_mutex_unlock(&f->mu);
+    return stop;
+}
+
 static void *run(void *arg)
 {
     models_fetch *f = arg;
     comfy_http *http = comfy_http_new();
     comfy_http_set_connect_timeout(http, 3000);
+    comfy_http_set_cancel(http, stop_asked, f);
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
         pthread_mutex_unlock(&f->mu);

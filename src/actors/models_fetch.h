@@ -8,7 +8,8 @@
  *
  * Only this thread writes the cache; the router reads it for autocomplete and to check a typed
  * model name. Blocking curl is fine here: nothing else runs on this thread, and a stop wakes it
- * (the wait is a condition variable, a request at most timeout_ms).
+ * (the wait is a condition variable; a request in flight is cut by the handle's cancel hook
+ * within about a second).
  */
 #ifndef FLUXBOT_ACTORS_MODELS_FETCH_H
 #define FLUXBOT_ACTORS_MODELS_FETCH_H

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "analytics/an_record.h"
@@ -34,6 +33,7 @@
 #include "router/rcmd.h"
 #include "router/rpend.h"
 #include "router/rmod.h"
+#include "util/util_rand.h"
 #include "util/util_str.h"
 
 #define LOGN ROUTER_ACTOR_NAME
@@ -168,19 +168,6 @@ static rpend_entry entry_for(const ix_interaction *ix, uint64_t received_ns, rou
     return e;
 }
 
-/* A seed for jobs without one (not a secret: it only varies the picture). */
-static uint64_t random_u64(void)
-{
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        v = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&v;
-        v *= 0x9E3779B97F4A7C15ULL;
-    }
-    return v;
-}
-
 static rest_req_msg *callback_req(uint64_t id, const char *token, const char *body)
 {
     return reply_req_callback(id, token, util_strdup(body));
@@ -297,7 +284,7 @@ static void cmd_generate(router *r, const ix_interaction *ix, uint64_t t0, const
         return;
     }
     /* checked once (rcmd_job), resolved here: the runner applies its limits and runs it */
-    cjob *job = cjob_resolve(m, cat, 0, random_u64());
+    cjob *job = cjob_resolve(m, cat, 0, util_rand_u64() /* the seed of a job without one */);
     rt_msg_free(&m->hdr);
     defer_then(r, ix, &e, false, &comfy_start_msg_new(job)->hdr, r->cfg.runner);
 }
@@ -624,7 +611,7 @@ static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
                                .token = (char *)ix->token};
         comfy_origin origin;
         rcmd_origin(ix, &origin);
-        st = opts_state_job(r->opts, in.sid, ix->user_id, cat, &ref, &origin, random_u64(),
+        st = opts_state_job(r->opts, in.sid, ix->user_id, cat, &ref, &origin, util_rand_u64(),
                             rt_now_ms(), &probe, v);
         job = probe;
     } else {
@@ -659,13 +646,9 @@ static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
             reply_json(r, ix, &e, body, true, ROUTER_OUT_OK);
         } else if (in.verb == OPTS_DIALOG_V_GO) {
             rmod_verdict mv;
-            bool refused = rmod_check_rerun(r->mod, ix, r->roles, job->command, job->user_prompt,
-                                            job->negative_prompt, &mv);
-            /* the declared text options the result had (a negative prompt, ...) too */
-            for (unsigned i = 0; !refused && i < job->npatches; i++)
-                if (job->patches[i].is_str)
-                    refused = rmod_check_rerun(r->mod, ix, r->roles, job->command,
-                                               job->patches[i].str, NULL, &mv);
+            const char *texts[CJOB_TEXTS_MAX];
+            unsigned ntexts = cjob_user_texts(job, texts);
+            bool refused = rmod_check_rerun(r->mod, ix, r->roles, job->command, texts, ntexts, &mv);
             if (refused) {
                 cjob_free(job);
                 reply_json(r, ix, &e, mv.body, false, ROUTER_OUT_DENIED);

@@ -227,8 +227,9 @@ int an_cli_stats(int argc, char **argv)
 static const char k_import_usage[] =
     "usage: fluxbot import-analytics [-c CONFIG] [--db DEST] SOURCE\n"
     "  SOURCE      the Python bot's analytics.db (FluxAI or FluxComfyDiscordbot beta)\n"
-    "  --db DEST   fluxbot database to import into (default: db_path of the configuration,\n"
-    "              i.e. $FLUXBOT_DB, else fluxbot.db; created when missing)\n"
+    "  --db DEST   fluxbot database to import into: a SQLite file (created when missing) or\n"
+    "              a postgresql:// URL (default: db_url of the configuration, i.e.\n"
+    "              $FLUXBOT_DB_URL, when set, else db_path, i.e. $FLUXBOT_DB, else fluxbot.db)\n"
     "  -c CONFIG   the bot's configuration file\n"
     "Idempotent (rows imported before are skipped) and all-or-nothing.\n";
 
@@ -276,21 +277,18 @@ int an_cli_import(int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "fluxbot import-analytics: %s\n", msg);
         return 2;
     }
-    /* The import writes a SQLite file (it rebuilds that file's rollups in its transaction);
-     * it does not write PostgreSQL. Say so rather than import where the bot does not read. */
-    if ((db && an_engine_is_pg(db)) || (!db && cfg.db_url[0])) {
-        fprintf(err, "fluxbot import-analytics: the analytics are in PostgreSQL (db_url); the "
-                     "import writes a SQLite file only: give --db FILE\n");
-        return 2;
-    }
-    if (!db) db = cfg.db_path;
+    /* Where the bot reads: db_url (PostgreSQL) when set, else the SQLite file. */
+    if (!db) db = cfg.db_url[0] ? cfg.db_url : cfg.db_path;
     an_import_summary s;
     int rc = an_import_run(source, db, &s, msg, sizeof msg);
     if (rc != 0) {
         fprintf(err, "fluxbot import-analytics: %s\n", msg);
         return rc == 1 ? 1 : 3;
     }
-    fprintf(out, "Imported from '%s' into '%s':\n", source, db);
+    if (an_engine_is_pg(db)) /* the URL may hold a password: never printed */
+        fprintf(out, "Imported from '%s' into the PostgreSQL database:\n", source);
+    else
+        fprintf(out, "Imported from '%s' into '%s':\n", source, db);
     fprintf(out, "  %llu commands, %llu generations, %llu activity rows\n",
             (unsigned long long)s.commands, (unsigned long long)s.images,
             (unsigned long long)s.activities);

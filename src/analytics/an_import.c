@@ -13,10 +13,12 @@
 #include <sqlite3.h>
 
 #include "analytics/an_commands.h"
+#include "analytics/an_engine.h"
 #include "analytics/an_event.h"
 #include "analytics/an_rollup.h"
 #include "analytics/an_sqlerr.h"
 #include "analytics/an_store.h"
+#include "pg/pg_anstore.h"
 
 /* ---- the source ------------------------------------------------------------------------- */
 
@@ -181,7 +183,8 @@ static void label_size(const char *label, uint32_t *w, uint32_t *h)
 
 typedef struct ctx {
     sqlite3 *src, *db;
-    an_store *store;
+    an_store *store; /* the SQLite destination, or */
+    pg_anstore *pg;  /* the PostgreSQL one */
     sqlite3_stmt *seen;
     an_import_summary *sum;
     char *err;
@@ -207,16 +210,48 @@ static int first_time(ctx *c, int t, int64_t id, int64_t ts, uint64_t user, bool
 
 #define CHUNK 512
 
-static int flush(ctx *c, an_event *evs, size_t *n)
+/* A chunk of converted source rows, with the keys that tell whether each was imported before. */
+typedef struct chunk {
+    an_event evs[CHUNK];
+    int64_t src_id[CHUNK], ts[CHUNK];
+    uint64_t user[CHUNK];
+    size_t n;
+} chunk;
+
+/* Writes the rows of the chunk not imported before (remembering them) and counts them. */
+static int flush(ctx *c, int t, chunk *k)
 {
-    if (!*n) return SQLITE_OK;
+    if (!k->n) return SQLITE_OK;
+    bool fresh[CHUNK];
+    int rc = SQLITE_OK;
+    if (c->pg) /* one statement for the chunk */
+        rc = pg_anstore_import_seen(c->pg, k_tables[t], k->src_id, k->ts, k->user, k->n, fresh,
+                                    c->err, c->errlen);
+    for (size_t i = 0; !c->pg && i < k->n && rc == SQLITE_OK; i++)
+        rc = first_time(c, t, k->src_id[i], k->ts[i], k->user[i], &fresh[i]);
     const an_event *p[CHUNK];
-    for (size_t i = 0; i < *n; i++)
-        p[i] = &evs[i];
-    int rc = an_store_insert_raw(c->store, p, *n, c->err, c->errlen);
-    for (size_t i = 0; i < *n; i++)
-        an_event_clear(&evs[i]);
-    *n = 0;
+    size_t np = 0;
+    for (size_t i = 0; i < k->n && rc == SQLITE_OK; i++) {
+        if (!fresh[i]) {
+            c->sum->already++;
+            continue;
+        }
+        p[np++] = &k->evs[i];
+        if (t == T_COMMANDS)
+            c->sum->commands++;
+        else if (t == T_IMAGES)
+            c->sum->images++;
+        else
+            c->sum->activities++;
+        if (!c->sum->first_ms || k->ts[i] < c->sum->first_ms) c->sum->first_ms = k->ts[i];
+        if (k->ts[i] > c->sum->last_ms) c->sum->last_ms = k->ts[i];
+    }
+    if (rc == SQLITE_OK && np)
+        rc = c->pg ? pg_anstore_import_rows(c->pg, p, np, c->err, c->errlen)
+                   : an_store_insert_raw(c->store, p, np, c->err, c->errlen);
+    for (size_t i = 0; i < k->n; i++)
+        an_event_clear(&k->evs[i]);
+    k->n = 0;
     return rc;
 }
 
@@ -230,9 +265,8 @@ static int import_table(ctx *c, int t, const src_table *tab)
         an_sql_err(c->src, rc, "reading the source", c->err, c->errlen);
         return rc;
     }
-    an_event *evs = calloc(CHUNK, sizeof *evs);
-    if (!evs) abort();
-    size_t n = 0;
+    chunk *k = calloc(1, sizeof *k);
+    if (!k) abort();
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         rc = SQLITE_OK;
         uint64_t user = snowflake(st, 0);
@@ -241,14 +275,10 @@ static int import_table(ctx *c, int t, const src_table *tab)
             c->sum->invalid++;
             continue;
         }
-        bool fresh = false;
-        rc = first_time(c, t, sqlite3_column_int64(st, 2), ts, user, &fresh);
-        if (rc != SQLITE_OK) break;
-        if (!fresh) {
-            c->sum->already++;
-            continue;
-        }
-        an_event *e = &evs[n++];
+        k->src_id[k->n] = sqlite3_column_int64(st, 2);
+        k->ts[k->n] = ts;
+        k->user[k->n] = user;
+        an_event *e = &k->evs[k->n++];
         memset(e, 0, sizeof *e);
         e->seq = 0; /* before every event of this bot: a reset deletes imported history too */
         e->ts_ms = ts;
@@ -264,7 +294,6 @@ static int import_table(ctx *c, int t, const src_table *tab)
             e->success = sqlite3_column_type(st, 7) == SQLITE_NULL || sqlite3_column_int(st, 7);
             const char *name = (const char *)sqlite3_column_text(st, 3);
             tx.command = name && *name ? name : "unknown";
-            c->sum->commands++;
         } else if (t == T_IMAGES) {
             e->kind = AN_EV_IMAGE;
             e->success = true; /* the original recorded delivered results only */
@@ -282,7 +311,6 @@ static int import_table(ctx *c, int t, const src_table *tab)
             label_size(tx.resolution, &w, &h);
             e->width = (uint32_t)(w * e->upscale_factor);
             e->height = (uint32_t)(h * e->upscale_factor);
-            c->sum->images++;
         } else {
             e->kind = AN_EV_ACTIVITY;
             e->success = true;
@@ -290,22 +318,19 @@ static int import_table(ctx *c, int t, const src_table *tab)
             const char *a = (const char *)sqlite3_column_text(st, 4);
             tx.action = a ? a : "";
             tx.details = (const char *)sqlite3_column_text(st, 5);
-            c->sum->activities++;
         }
         an_event_set_text(e, &tx);
         free(loras);
-        if (!c->sum->first_ms || ts < c->sum->first_ms) c->sum->first_ms = ts;
-        if (ts > c->sum->last_ms) c->sum->last_ms = ts;
-        if (n == CHUNK) rc = flush(c, evs, &n);
+        if (k->n == CHUNK) rc = flush(c, t, k);
     }
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
     else if (rc != SQLITE_OK && !c->err[0])
         an_sql_err(c->src, rc, "reading the source", c->err, c->errlen);
-    if (rc == SQLITE_OK) rc = flush(c, evs, &n);
-    for (size_t i = 0; i < n; i++)
-        an_event_clear(&evs[i]);
-    free(evs);
+    if (rc == SQLITE_OK) rc = flush(c, t, k);
+    for (size_t i = 0; i < k->n; i++)
+        an_event_clear(&k->evs[i]);
+    free(k);
     sqlite3_finalize(st);
     return rc;
 }
@@ -333,6 +358,32 @@ static void read_daily(ctx *c, const src_table *tab)
     sqlite3_finalize(st);
 }
 
+/* Into PostgreSQL: one transaction (pg_anstore_import_*), rows and rollups written together by
+ * chunks of CHUNK rows with bound parameters. 0, or -1 with msg (nothing changed). */
+static int import_pg(sqlite3 *src, const src_table tabs[T_COUNT], const char *url,
+                     an_import_summary *out, char *msg, size_t msglen)
+{
+    pg_anstore *pg = pg_anstore_open(url, msg, msglen);
+    if (!pg) return -1;
+    ctx c = {.src = src, .pg = pg, .sum = out, .err = msg, .errlen = msglen};
+    int rc = pg_anstore_import_begin(pg, msg, msglen);
+    for (int t = T_COMMANDS; rc == SQLITE_OK && t <= T_ACTIVITY; t++)
+        if (tabs[t].present) rc = import_table(&c, t, &tabs[t]);
+    if (rc == SQLITE_OK && tabs[T_DAILY].present) read_daily(&c, &tabs[T_DAILY]);
+    char endmsg[256] = "";
+    int end = pg_anstore_import_end(pg, rc == SQLITE_OK, endmsg, sizeof endmsg);
+    if (rc == SQLITE_OK && end != SQLITE_OK) {
+        snprintf(msg, msglen, "%s", endmsg);
+        rc = end;
+    }
+    pg_anstore_close(pg);
+    if (rc == SQLITE_OK) return 0;
+    uint64_t keep_daily = out->daily_rows;
+    memset(out, 0, sizeof *out);
+    out->daily_rows = keep_daily;
+    return -1;
+}
+
 int an_import_run(const char *source, const char *dest, an_import_summary *out, char *err,
                   size_t errlen)
 {
@@ -353,6 +404,15 @@ int an_import_run(const char *source, const char *dest, an_import_summary *out, 
         snprintf(err, errlen, "'%s' is not the Python bot's analytics.db: %s", source, msg);
         sqlite3_close_v2(src);
         return 1;
+    }
+    if (an_engine_is_pg(dest)) {
+        rc = import_pg(src, tabs, dest, out, msg, sizeof msg);
+        sqlite3_close_v2(src);
+        if (rc == 0) return 0;
+        /* (the URL may hold a password: it is never part of a message) */
+        snprintf(err, errlen, "import into the PostgreSQL database failed, nothing was changed: %s",
+                 msg);
+        return 2;
     }
     bool existed = access(dest, F_OK) == 0;
     an_store *store = an_store_open(dest, msg, sizeof msg);

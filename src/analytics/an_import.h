@@ -11,10 +11,14 @@
  * summaries with JSON columns) is read and checked, but not copied: its numbers are aggregates
  * of the raw rows, which are imported, and the rollups are rebuilt from them.
  *
+ * The destination is a SQLite file or, given a postgresql:// URL (an_engine.h), the
+ * PostgreSQL database: there the rows go in by chunks of 512 with bound parameters, their
+ * rollups with them (pg_anstore_import_*), in one transaction ordered with resets.
+ *
  * Idempotent: every imported row is remembered by (table, source id, time, user) in
  * `imported_rows`, and a row seen before is skipped. Transactional: one write transaction;
- * any failure rolls everything back (and a destination the import created is removed).
- * Pure: SQLite only, no threads.
+ * any failure rolls everything back (and a SQLite destination the import created is removed).
+ * No threads.
  */
 #ifndef FLUXBOT_AN_IMPORT_H
 #define FLUXBOT_AN_IMPORT_H

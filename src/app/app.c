@@ -13,6 +13,7 @@
 
 #include "actors/analytics_writer.h"
 #include "actors/comfy_runner.h"
+#include "actors/comfy_worker.h" /* the pool's actor name: its threads are runner_threads */
 #include "actors/discord_rest.h"
 #include "actors/gateway.h"
 #include "actors/mod_refresher.h"
@@ -99,7 +100,7 @@ static void log_actor(rt_actor *act, void *ctx)
     const char *n = rt_actor_name(act);
     int64_t threads = 1;
     if (strcmp(n, "stats") == 0) threads = a->cfg.stats_threads;
-    if (strcmp(n, COMFY_RUNNER_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
+    if (strcmp(n, COMFY_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
     if (strcmp(n, ROUTER_ACTOR_NAME) == 0) threads = a->cfg.router_threads;
     LOG_INFO(LOGN, "actor %s: %" PRId64 " thread%s", n, threads, threads == 1 ? "" : "s");
 }

@@ -402,6 +402,18 @@ char *cjob_lora_json(const cjob *j)
     return out;
 }
 
+unsigned cjob_user_texts(const cjob *j, const char *out[CJOB_TEXTS_MAX])
+{
+    unsigned n = 0;
+    const char *fixed[2] = {j->user_prompt, j->negative_prompt};
+    for (unsigned i = 0; i < 2; i++)
+        if (fixed[i] && *fixed[i]) out[n++] = fixed[i];
+    for (unsigned i = 0; i < j->npatches && i < COMFY_MAX_PATCHES; i++)
+        if (j->patches[i].is_str && j->patches[i].str && *j->patches[i].str)
+            out[n++] = j->patches[i].str;
+    return n;
+}
+
 uint32_t cjob_total_upscale(const cjob *j)
 {
     uint32_t prior = j->prior_upscale ? j->prior_upscale : 1;

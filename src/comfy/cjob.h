@@ -134,6 +134,13 @@ char *cjob_to_json(const cjob *j);
  * job. */
 cjob *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen);
 
+/* The texts a user typed into the job, as the content filter must see them again when the job
+ * is run anew (Regenerate, Options): the prompt, the negative prompt, and every declared
+ * option's string value. Empty ones are left out. Returns how many (at most CJOB_TEXTS_MAX);
+ * the pointers are the job's. */
+#define CJOB_TEXTS_MAX (2 + COMFY_MAX_PATCHES)
+unsigned cjob_user_texts(const cjob *j, const char *out[CJOB_TEXTS_MAX]);
+
 /* The result's upscale factor relative to the label's size (an Upscale of a x2 result by 2 is
  * 4), and its delivered pixel size (0x0 when the size is unknown). */
 uint32_t cjob_total_upscale(const cjob *j);

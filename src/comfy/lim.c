@@ -126,6 +126,30 @@ lim_verdict lim_admit(lim_table *t, uint64_t uid, uint64_t now, uint64_t *retry_
     return LIM_OK;
 }
 
+void lim_adopt(lim_table *t, uint64_t uid, uint64_t started, uint64_t now)
+{
+    lim_user *u = get(t, uid);
+    u->active++;
+    t->total++;
+    if (started > now) started = now; /* another machine's clock ahead of this one's */
+    if (!t->max_hour || started + HOUR_MS <= now) return;
+    if (!u->stamps) {
+        u->stamps = calloc(t->max_hour, sizeof *u->stamps);
+        if (!u->stamps) abort();
+    }
+    expire(t, u, now);
+    /* A full ring already refuses the user for the hour: nothing to add. Otherwise the stamp
+     * goes in time order (the ring's oldest is at head), since expiry reads from the head. */
+    if (u->nstamps >= t->max_hour) return;
+    unsigned pos = u->nstamps;
+    while (pos > 0 && u->stamps[(u->head + pos - 1) % t->max_hour] > started) {
+        u->stamps[(u->head + pos) % t->max_hour] = u->stamps[(u->head + pos - 1) % t->max_hour];
+        pos--;
+    }
+    u->stamps[(u->head + pos) % t->max_hour] = started;
+    u->nstamps++;
+}
+
 void lim_finish(lim_table *t, uint64_t uid)
 {
     lim_user *u = find(t, uid);

@@ -25,6 +25,12 @@ void lim_free(lim_table *t);
 /* Checks and, when LIM_OK, counts the job (active +1, hour stamp added). retry_after_ms gets how
  * long until the hourly limit frees a slot (LIM_USER_HOURLY), else 0. */
 lim_verdict lim_admit(lim_table *t, uint64_t user_id, uint64_t now_ms, uint64_t *retry_after_ms);
+/* Counts a job admitted by another process of the bot (one that died; its job was taken over
+ * here) without checking any limit: it holds a slot of user_id and of the total from now on,
+ * and its start (started_ms) counts in the user's hour when it is within the hour before now.
+ * Without this, a user whose job was taken over could start more jobs here than the limits
+ * allow. End it with lim_finish like any job. */
+void lim_adopt(lim_table *t, uint64_t user_id, uint64_t started_ms, uint64_t now_ms);
 /* A counted job ended (any outcome). */
 void lim_finish(lim_table *t, uint64_t user_id);
 unsigned lim_user_active(const lim_table *t, uint64_t user_id);

@@ -6,14 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "util/util_file.h"
 #include "util/util_json.h"
 
 static const char *const kind_names[WF_KIND_COUNT] = {"image", "redux", "pulid", "video",
-                                                      "upscale"};
-static const char *const kind_bases[WF_KIND_COUNT] = {"flux_txt2img", "redux", "pulid", "video",
                                                       "upscale"};
 static const char *const param_names[WF_P_COUNT] = {
     "prompt",    "seed",   "width",  "height",          "upscale_factor", "strength1",
@@ -22,10 +19,6 @@ static const char *const param_names[WF_P_COUNT] = {
 const char *wf_kind_name(wf_kind k)
 {
     return (unsigned)k < WF_KIND_COUNT ? kind_names[k] : "?";
-}
-const char *wf_kind_basename(wf_kind k)
-{
-    return (unsigned)k < WF_KIND_COUNT ? kind_bases[k] : "?";
 }
 const char *wf_param_name(wf_param p)
 {
@@ -612,38 +605,6 @@ wf_workflow *wf_load(wf_kind kind, const char *map_path, char *err, size_t errle
     return wf;
 }
 
-int wf_set_load(wf_set *set, const char *dir, char *err, size_t errlen)
-{
-    memset(set, 0, sizeof *set);
-    for (int k = 0; k < WF_KIND_COUNT; k++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s.map.json", dir, kind_bases[k]);
-        if (access(path, F_OK) != 0) {
-            if (k == WF_IMAGE) {
-                snprintf(err, errlen, "%s: missing (the text-to-image workflow is required)", path);
-                wf_set_free(set);
-                return -1;
-            }
-            continue;
-        }
-        set->kinds[k] = wf_load((wf_kind)k, path, err, errlen);
-        if (!set->kinds[k]) {
-            wf_set_free(set);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-void wf_set_free(wf_set *set)
-{
-    if (!set) return;
-    for (int k = 0; k < WF_KIND_COUNT; k++) {
-        wf_free(set->kinds[k]);
-        set->kinds[k] = NULL;
-    }
-}
-
 bool wf_template_size(const wf_workflow *wf, uint32_t *width, uint32_t *height)
 {
     if (!wf || !wf->graph) return false;
@@ -769,12 +730,12 @@ static int patch_loras(cJSON *g, const wf_workflow *wf, const wf_values *v, char
 {
     if (v->nloras == 0) return 0;
     if (wf->lora_mode == WF_LORA_NONE) {
-        snprintf(err, errlen, "the %s workflow does not take LoRAs", wf_kind_name(wf->kind));
+        snprintf(err, errlen, "the %s workflow does not take LoRAs", wf->name);
         return -1;
     }
     if (v->nloras > wf->lora_max) {
-        snprintf(err, errlen, "the %s workflow takes at most %u LoRA%s", wf_kind_name(wf->kind),
-                 wf->lora_max, wf->lora_max == 1 ? "" : "s");
+        snprintf(err, errlen, "the %s workflow takes at most %u LoRA%s", wf->name, wf->lora_max,
+                 wf->lora_max == 1 ? "" : "s");
         return -1;
     }
     if (wf->lora_mode == WF_LORA_POWER) {
@@ -876,8 +837,7 @@ cJSON *wf_patch(const wf_workflow *wf, const wf_values *v, char *err, size_t err
         wf_param ip = i == 0 ? WF_P_IMAGE1 : WF_P_IMAGE2;
         if (wf->ntargets[ip] > 0) {
             if (!v->image[i] || !*v->image[i]) {
-                snprintf(err, errlen, "the %s workflow needs input image %d",
-                         wf_kind_name(wf->kind), i + 1);
+                snprintf(err, errlen, "the %s workflow needs input image %d", wf->name, i + 1);
                 goto fail;
             }
             if (patch_string(g, wf, ip, v->image[i], err, errlen)) goto fail;

@@ -38,8 +38,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a mapping must map at least (checked by wf_load): image, pulid and video a prompt, redux
+ * two images, pulid and upscale one image. A declaration (comfy/decl.h) loads its mapping as
+ * video (it maps a prompt) or upscale (an image); its options then say what else it needs. */
 typedef enum wf_kind {
-    WF_IMAGE = 0, /* /comfy: Flux text-to-image */
+    WF_IMAGE = 0,
     WF_REDUX,
     WF_PULID,
     WF_VIDEO,
@@ -93,10 +96,6 @@ typedef struct wf_workflow {
     char outputs[WF_MAX_TARGETS][WF_ID_MAX]; /* output node ids, preferred first */
 } wf_workflow;
 
-typedef struct wf_set {
-    wf_workflow *kinds[WF_KIND_COUNT]; /* NULL = not offered */
-} wf_set;
-
 /* The values of one job. NULL/false/0 fields are left as in the template. */
 typedef struct wf_values {
     const char *prompt;
@@ -114,8 +113,7 @@ typedef struct wf_values {
     double lora_strength[WF_MAX_LORAS];
 } wf_values;
 
-const char *wf_kind_name(wf_kind k);     /* "image", "redux", "pulid", "video", "upscale" */
-const char *wf_kind_basename(wf_kind k); /* "flux_txt2img", "redux", ... (mapping file base) */
+const char *wf_kind_name(wf_kind k); /* "image", "redux", "pulid", "video", "upscale" */
 const char *wf_param_name(wf_param p);
 
 /* Loads one mapping file (and the template it names, relative to the mapping's folder). */
@@ -125,11 +123,6 @@ wf_workflow *wf_load_text(wf_kind kind, const char *map_name, const char *map_js
                           const char *template_name, const char *template_json, char *err,
                           size_t errlen);
 void wf_free(wf_workflow *wf);
-
-/* Loads every <dir>/<basename>.map.json that exists; the image workflow is required. A present
- * but broken file fails the whole load (err names file and node). */
-int wf_set_load(wf_set *set, const char *dir, char *err, size_t errlen);
-void wf_set_free(wf_set *set);
 
 /* The size a workflow renders when the job cannot set it: the literal width and height inputs
  * of its first node that has both (a latent node, e.g. Wan's EmptyHunyuanLatentVideo). False

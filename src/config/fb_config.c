@@ -113,7 +113,7 @@ static const key_def keys[] = {
     L(comfyui_urls, "COMFYUI_URLS", "http://127.0.0.1:8188",
       "ComfyUI servers (comma-separated in the environment)."),
     P(workflows_dir, "FLUXBOT_WORKFLOWS_DIR", "workflows",
-      "Folder of workflow templates and their mappings."),
+      "Folder of the command declarations (*.cmd.json), their workflows and mappings."),
     P(ratios_file, NULL, "config/ratios.json", "Resolution list (label → size)."),
     P(loras_file, NULL, "config/loras.json", "LoRA list."),
     S(output_dir, "FLUXBOT_OUTPUT_DIR", "fluxbot-output", "Where finished images are kept."),

@@ -64,7 +64,7 @@ typedef struct opts_dialog_view {
     char lora_name[OPTS_DIALOG_LORAS_MAX][LORAS_NAME_MAX + 1];
     double lora_strength[OPTS_DIALOG_LORAS_MAX];
     bool prompt_offered;   /* the kind has a prompt (not /redux) */
-    bool negative_offered; /* the workflow maps negative_prompt */
+    bool negative_offered; /* the workflow maps negative_prompt, or the command declares it */
     char prompt[CJOB_PROMPT_MAX_BYTES + 1];
     char negative[CJOB_PROMPT_MAX_BYTES + 1];
     bool has_seed; /* false: a new random seed */

@@ -15,14 +15,19 @@
 
 #include "analytics/an_time.h"
 #include "moderation/mod_pgstore.h"
+#include "pg/pg_anbatch.h"
 #include "pg/pg_conn.h"
 #include "util/util_assert.h"
 
 /* Advisory lock space: the identify gate uses "FLXB", quotas "FLXQ"; analytics "FLXA". */
 #define AN_LOCK_CLASS "1179407425"
 #define AN_LOCK_SCHEMA "-1"
+#define AN_LOCK_EPOCH "1" /* batches shared, resets exclusive */
 #define TIMEOUT_MS 10000
 #define EARLY_OUTCOMES_MAX "4096"
+/* Pending rollup rows are folded every this many batches of a store: the views sum at most
+ * this many rows per running process on top of the base tables. */
+#define FOLD_EVERY 32
 
 /*
  * The tables of the SQLite store (an_schema.c, current version) with PostgreSQL types. Text
@@ -54,47 +59,146 @@ static const char k_schema[] =
     " id bigserial PRIMARY KEY, wid bigint NOT NULL, seq bigint NOT NULL, user_id bigint NOT NULL,"
     " guild_id bigint, action_type text NOT NULL, ts_ms bigint NOT NULL, details text);"
     "CREATE INDEX IF NOT EXISTS user_activity_by_time ON user_activity(ts_ms);"
-    "CREATE TABLE IF NOT EXISTS daily_stats("
-    " day bigint PRIMARY KEY, date text NOT NULL,"
+    /* The rollups' folded rows (see k_rollup_views for what readers see). */
+    "CREATE TABLE IF NOT EXISTS daily_stats_base(day bigint PRIMARY KEY,"
     " total_commands bigint NOT NULL DEFAULT 0, failed_commands bigint NOT NULL DEFAULT 0,"
     " total_images bigint NOT NULL DEFAULT 0, image_ms_sum bigint NOT NULL DEFAULT 0,"
     " total_videos bigint NOT NULL DEFAULT 0, video_ms_sum bigint NOT NULL DEFAULT 0,"
     " failed_generations bigint NOT NULL DEFAULT 0, total_activity bigint NOT NULL DEFAULT 0,"
-    " unique_users bigint NOT NULL DEFAULT 0, total_buttons bigint NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS daily_commands(day bigint NOT NULL,"
+    " total_buttons bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS daily_commands_base(day bigint NOT NULL,"
     " command_name text COLLATE \"C\" NOT NULL, count bigint NOT NULL,"
     " PRIMARY KEY(day, command_name));"
-    "CREATE TABLE IF NOT EXISTS daily_resolutions(day bigint NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS daily_resolutions_base(day bigint NOT NULL,"
     " resolution text COLLATE \"C\" NOT NULL, count bigint NOT NULL,"
     " PRIMARY KEY(day, resolution));"
-    "CREATE TABLE IF NOT EXISTS daily_users(day bigint NOT NULL, user_id bigint NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS daily_users_base(day bigint NOT NULL, user_id bigint NOT NULL,"
     " commands bigint NOT NULL, events bigint NOT NULL DEFAULT 0, PRIMARY KEY(day, user_id))"
     " WITH (fillfactor = 70);"
     "CREATE TABLE IF NOT EXISTS known_users(user_id bigint PRIMARY KEY,"
     " first_seen_ms bigint NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS hourly_stats(hour bigint PRIMARY KEY,"
+    "CREATE TABLE IF NOT EXISTS hourly_stats_base(hour bigint PRIMARY KEY,"
     " total_commands bigint NOT NULL DEFAULT 0, total_images bigint NOT NULL DEFAULT 0,"
     " image_ms_sum bigint NOT NULL DEFAULT 0, total_videos bigint NOT NULL DEFAULT 0,"
     " video_ms_sum bigint NOT NULL DEFAULT 0, total_buttons bigint NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS hourly_commands(hour bigint NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS hourly_commands_base(hour bigint NOT NULL,"
     " command_name text COLLATE \"C\" NOT NULL, count bigint NOT NULL,"
     " PRIMARY KEY(hour, command_name));"
-    "CREATE TABLE IF NOT EXISTS hourly_resolutions(hour bigint NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS hourly_resolutions_base(hour bigint NOT NULL,"
     " resolution text COLLATE \"C\" NOT NULL, count bigint NOT NULL,"
     " PRIMARY KEY(hour, resolution));"
-    "CREATE TABLE IF NOT EXISTS hourly_users(hour bigint NOT NULL, user_id bigint NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS hourly_users_base(hour bigint NOT NULL, user_id bigint NOT NULL,"
     " events bigint NOT NULL DEFAULT 0, PRIMARY KEY(hour, user_id)) WITH (fillfactor = 70);"
+    /* One row per batch not yet folded: every rollup's change, one array element per key (the
+     * parameters pg_anbatch.h builds, in its order). */
+    "CREATE TABLE IF NOT EXISTS an_rollup_pending(id bigserial PRIMARY KEY,"
+    " ds_day bigint[] NOT NULL DEFAULT '{}', ds_c bigint[] NOT NULL DEFAULT '{}',"
+    " ds_f bigint[] NOT NULL DEFAULT '{}', ds_i bigint[] NOT NULL DEFAULT '{}',"
+    " ds_im bigint[] NOT NULL DEFAULT '{}', ds_v bigint[] NOT NULL DEFAULT '{}',"
+    " ds_vm bigint[] NOT NULL DEFAULT '{}', ds_fg bigint[] NOT NULL DEFAULT '{}',"
+    " ds_a bigint[] NOT NULL DEFAULT '{}', ds_b bigint[] NOT NULL DEFAULT '{}',"
+    " hu_hour bigint[] NOT NULL DEFAULT '{}', hu_user bigint[] NOT NULL DEFAULT '{}',"
+    " hu_cmd bigint[] NOT NULL DEFAULT '{}', hu_ev bigint[] NOT NULL DEFAULT '{}',"
+    " hs_hour bigint[] NOT NULL DEFAULT '{}', hs_c bigint[] NOT NULL DEFAULT '{}',"
+    " hs_i bigint[] NOT NULL DEFAULT '{}', hs_im bigint[] NOT NULL DEFAULT '{}',"
+    " hs_v bigint[] NOT NULL DEFAULT '{}', hs_vm bigint[] NOT NULL DEFAULT '{}',"
+    " hs_b bigint[] NOT NULL DEFAULT '{}',"
+    " dc_day bigint[] NOT NULL DEFAULT '{}', dc_name text[] NOT NULL DEFAULT '{}',"
+    " dc_n bigint[] NOT NULL DEFAULT '{}', dr_day bigint[] NOT NULL DEFAULT '{}',"
+    " dr_res text[] NOT NULL DEFAULT '{}', dr_n bigint[] NOT NULL DEFAULT '{}',"
+    " hc_hour bigint[] NOT NULL DEFAULT '{}', hc_name text[] NOT NULL DEFAULT '{}',"
+    " hc_n bigint[] NOT NULL DEFAULT '{}', hr_hour bigint[] NOT NULL DEFAULT '{}',"
+    " hr_res text[] NOT NULL DEFAULT '{}', hr_n bigint[] NOT NULL DEFAULT '{}');"
+    /* Out of line but not compressed: a row is written once and read a few times, and
+     * compressing it cost more than the rest of its insert. */
+    "DO $$ DECLARE c text; BEGIN FOR c IN SELECT attname FROM pg_attribute"
+    " WHERE attrelid = 'an_rollup_pending'::regclass AND attnum > 0 AND NOT attisdropped"
+    " AND attstorage = 'x' LOOP EXECUTE format('ALTER TABLE an_rollup_pending ALTER COLUMN %I"
+    " SET STORAGE EXTERNAL', c); END LOOP; END $$;"
     "CREATE TABLE IF NOT EXISTS results(job_id bigint PRIMARY KEY, created_ms bigint NOT NULL,"
     " user_id bigint NOT NULL, channel_id bigint, message_id bigint, params text NOT NULL,"
     " success smallint NOT NULL, is_image smallint NOT NULL, view_url text,"
     " attachment_url text);"
     "CREATE INDEX IF NOT EXISTS results_by_time ON results(created_ms);"
+    /* `fluxbot import-analytics`: the source rows brought over (an_import.h). */
+    "CREATE TABLE IF NOT EXISTS imported_rows(tbl text NOT NULL, src_id bigint NOT NULL,"
+    " ts_ms bigint NOT NULL, user_id bigint NOT NULL, PRIMARY KEY(tbl, src_id, ts_ms, user_id));"
     "CREATE TABLE IF NOT EXISTS an_early_outcomes(id bigserial PRIMARY KEY,"
     " interaction_id bigint NOT NULL UNIQUE, success smallint NOT NULL);";
 
-/* The staging table: one row per event of the batch, emptied at every commit. Temporary, so
- * it is the connection's own and never logged. day and hour are computed by the client
- * (an_time.h, floor division). */
+/* A database whose rollups were plain tables (before an_rollup_pending): they become the base
+ * tables (daily_stats loses the columns its view computes). Runs before k_schema's CREATEs. */
+static const char k_schema_fold[] =
+    "DO $$ DECLARE t text; BEGIN"
+    " IF EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = 'daily_stats' AND c.relkind = 'r'"
+    "  AND c.relnamespace = current_schema()::regnamespace) THEN"
+    "  ALTER TABLE daily_stats DROP COLUMN date, DROP COLUMN unique_users;"
+    "  FOREACH t IN ARRAY ARRAY['daily_stats', 'daily_commands', 'daily_resolutions',"
+    "   'daily_users', 'hourly_stats', 'hourly_commands', 'hourly_resolutions', 'hourly_users']"
+    "  LOOP EXECUTE format('ALTER TABLE %I RENAME TO %I', t, t || '_base'); END LOOP;"
+    " END IF; END $$;";
+
+/*
+ * What readers see under the rollups' names: the base table plus every pending row's elements,
+ * summed per key, so a batch's rollups are visible with its commit, exactly. daily_stats also
+ * computes date and unique_users (the day's rows in daily_users: a (day, user) pair exists
+ * exactly when the user had an event that day). Filters on the key (day BETWEEN ...) reach the
+ * base tables' primary keys through the views.
+ */
+static const char k_rollup_views[] =
+    "CREATE VIEW daily_users AS SELECT day, user_id, SUM(commands)::bigint AS commands,"
+    " SUM(events)::bigint AS events FROM (SELECT day, user_id, commands, events"
+    " FROM daily_users_base UNION ALL SELECT floor(u.hour / 24.0)::bigint, u.user_id,"
+    " u.commands, u.events FROM an_rollup_pending p,"
+    " unnest(p.hu_hour, p.hu_user, p.hu_cmd, p.hu_ev) AS u(hour, user_id, commands, events)) x"
+    " GROUP BY day, user_id;"
+    "CREATE VIEW daily_stats AS SELECT x.day,"
+    " to_char(to_timestamp(x.day * 86400) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS date,"
+    " SUM(total_commands)::bigint AS total_commands,"
+    " SUM(failed_commands)::bigint AS failed_commands, SUM(total_images)::bigint AS total_images,"
+    " SUM(image_ms_sum)::bigint AS image_ms_sum, SUM(total_videos)::bigint AS total_videos,"
+    " SUM(video_ms_sum)::bigint AS video_ms_sum,"
+    " SUM(failed_generations)::bigint AS failed_generations,"
+    " SUM(total_activity)::bigint AS total_activity,"
+    " (SELECT COUNT(*) FROM daily_users u WHERE u.day = x.day) AS unique_users,"
+    " SUM(total_buttons)::bigint AS total_buttons"
+    " FROM (SELECT day, total_commands, failed_commands, total_images, image_ms_sum,"
+    " total_videos, video_ms_sum, failed_generations, total_activity, total_buttons"
+    " FROM daily_stats_base UNION ALL SELECT u.* FROM an_rollup_pending p,"
+    " unnest(p.ds_day, p.ds_c, p.ds_f, p.ds_i, p.ds_im, p.ds_v, p.ds_vm, p.ds_fg, p.ds_a,"
+    " p.ds_b) AS u) x GROUP BY x.day;"
+    "CREATE VIEW daily_commands AS SELECT day, command_name, SUM(count)::bigint AS count"
+    " FROM (SELECT day, command_name, count FROM daily_commands_base UNION ALL"
+    " SELECT u.day, u.name COLLATE \"C\", u.n FROM an_rollup_pending p,"
+    " unnest(p.dc_day, p.dc_name, p.dc_n) AS u(day, name, n)) x GROUP BY day, command_name;"
+    "CREATE VIEW daily_resolutions AS SELECT day, resolution, SUM(count)::bigint AS count"
+    " FROM (SELECT day, resolution, count FROM daily_resolutions_base UNION ALL"
+    " SELECT u.day, u.res COLLATE \"C\", u.n FROM an_rollup_pending p,"
+    " unnest(p.dr_day, p.dr_res, p.dr_n) AS u(day, res, n)) x GROUP BY day, resolution;"
+    "CREATE VIEW hourly_users AS SELECT hour, user_id, SUM(events)::bigint AS events"
+    " FROM (SELECT hour, user_id, events FROM hourly_users_base UNION ALL"
+    " SELECT u.hour, u.user_id, u.e FROM an_rollup_pending p,"
+    " unnest(p.hu_hour, p.hu_user, p.hu_cmd, p.hu_ev) AS u(hour, user_id, c, e))"
+    " x GROUP BY hour, user_id;"
+    "CREATE VIEW hourly_stats AS SELECT hour, SUM(total_commands)::bigint AS total_commands,"
+    " SUM(total_images)::bigint AS total_images, SUM(image_ms_sum)::bigint AS image_ms_sum,"
+    " SUM(total_videos)::bigint AS total_videos, SUM(video_ms_sum)::bigint AS video_ms_sum,"
+    " SUM(total_buttons)::bigint AS total_buttons FROM (SELECT hour, total_commands,"
+    " total_images, image_ms_sum, total_videos, video_ms_sum, total_buttons"
+    " FROM hourly_stats_base UNION ALL SELECT u.* FROM an_rollup_pending p,"
+    " unnest(p.hs_hour, p.hs_c, p.hs_i, p.hs_im, p.hs_v, p.hs_vm, p.hs_b) AS u) x GROUP BY hour;"
+    "CREATE VIEW hourly_commands AS SELECT hour, command_name, SUM(count)::bigint AS count"
+    " FROM (SELECT hour, command_name, count FROM hourly_commands_base UNION ALL"
+    " SELECT u.hour, u.name COLLATE \"C\", u.n FROM an_rollup_pending p,"
+    " unnest(p.hc_hour, p.hc_name, p.hc_n) AS u(hour, name, n)) x GROUP BY hour, command_name;"
+    "CREATE VIEW hourly_resolutions AS SELECT hour, resolution, SUM(count)::bigint AS count"
+    " FROM (SELECT hour, resolution, count FROM hourly_resolutions_base UNION ALL"
+    " SELECT u.hour, u.res COLLATE \"C\", u.n FROM an_rollup_pending p,"
+    " unnest(p.hr_hour, p.hr_res, p.hr_n) AS u(hour, res, n)) x GROUP BY hour, resolution;";
+
+/* The staging table of a reset's rebuild (k_restage): the raw rows left, as events, emptied at
+ * its commit. Temporary, so it is the connection's own and never logged. Batches do not touch
+ * it (a commit that touched a temporary table would pay for emptying it). */
 static const char k_stage[] =
     "CREATE TEMP TABLE IF NOT EXISTS an_stage("
     " ord int, kind smallint, wid bigint, seq bigint, ts_ms bigint, day bigint, hour bigint,"
@@ -105,160 +209,228 @@ static const char k_stage[] =
     " details text, job_id bigint, message_id bigint, is_image smallint, params text, url text)"
     " ON COMMIT DELETE ROWS";
 
-static const char k_copy[] =
-    "COPY an_stage(ord, kind, wid, seq, ts_ms, day, hour, user_id, guild_id, channel_id, success,"
-    " duration, command, cmd_kind, interaction_id, prompt, resolution, loras, generation_type,"
-    " upscale, width, height, is_video, action, details, job_id, message_id, is_image, params,"
-    " url) FROM STDIN";
-
 /*
- * Outcomes, before the rows go in: a command row of the batch takes the outcome another batch
- * left for it (consumed), then the latest outcome of this batch; the rows written earlier take
- * this batch's outcome, and the failed-command totals of their days follow (slash commands
- * only, as in the rollups).
+ * A batch's statements, prepared once per connection (pg_anbatch.h builds their array
+ * parameters: one row per key, aggregated in the client). Each takes its rows from
+ * unnest($n::...[]) and sorts them by key, so that concurrent writers of several processes take
+ * row locks in one order. In pipeline mode (libpq 14+) they go to the server together with the
+ * transaction's COMMIT in one round trip.
  */
-static const char k_outcomes[] =
-    "UPDATE an_stage s SET success = e.success FROM an_early_outcomes e"
-    " WHERE s.kind = 1 AND s.interaction_id = e.interaction_id;"
-    "DELETE FROM an_early_outcomes e USING an_stage s"
-    " WHERE s.kind = 1 AND s.interaction_id = e.interaction_id;";
-static const char k_outcomes_batch[] =
-    "UPDATE an_stage s SET success = o.success FROM (SELECT DISTINCT ON (interaction_id)"
-    " interaction_id, success FROM an_stage WHERE kind = 5 ORDER BY interaction_id, ord DESC) o"
-    " WHERE s.kind = 1 AND s.interaction_id = o.interaction_id;"
-    "WITH o AS (SELECT DISTINCT ON (interaction_id) interaction_id, success FROM an_stage"
-    "  WHERE kind = 5 AND interaction_id NOT IN (SELECT interaction_id FROM an_stage"
-    "   WHERE kind = 1 AND interaction_id IS NOT NULL)"
-    "  ORDER BY interaction_id, ord DESC),"
+
+/* Outcomes stored earlier for the batch's command rows: taken (consumed) before the rows are
+ * built, so each row goes in with its final success. */
+static const char k_early_take[] = "DELETE FROM an_early_outcomes WHERE interaction_id ="
+                                   " ANY($1::bigint[]) RETURNING interaction_id, success";
+
+/* Outcomes of rows written by earlier batches (or another process): the row takes it, and the
+ * failed-command total of its day follows (slash commands only, as in the rollups). */
+static const char k_outcomes_prev[] =
+    "WITH o AS (SELECT * FROM unnest($1::bigint[], $2::smallint[]) AS o(interaction_id,"
+    "  success)),"
     " c AS (UPDATE command_usage c SET success = o.success FROM o"
     "  WHERE c.interaction_id = o.interaction_id AND c.success <> o.success"
     "  RETURNING c.ts_ms, c.kind, c.success),"
     " f AS (SELECT floor(ts_ms / 86400000.0)::bigint AS day,"
     "  SUM(CASE WHEN success = 0 THEN 1 ELSE -1 END) AS delta FROM c WHERE kind = 'command'"
     "  GROUP BY 1)"
-    " UPDATE daily_stats d SET failed_commands = d.failed_commands + f.delta FROM f"
-    " WHERE d.day = f.day;";
+    " INSERT INTO an_rollup_pending (ds_day, ds_c, ds_f, ds_i, ds_im, ds_v, ds_vm, ds_fg, ds_a,"
+    " ds_b) SELECT array_agg(day ORDER BY day), z, array_agg(delta ORDER BY day), z, z, z, z, z,"
+    " z, z FROM f, LATERAL (SELECT array_fill(0::bigint, ARRAY[(SELECT COUNT(*) FROM f)::int])"
+    " AS z) zz GROUP BY z";
 
-static const char k_rows[] =
-    "INSERT INTO command_usage(wid, seq, command_name, user_id, guild_id, channel_id, ts_ms,"
-    " execution_ms, success, kind, interaction_id) SELECT wid, seq, command, user_id, guild_id,"
-    " channel_id, ts_ms, duration, success, cmd_kind, interaction_id FROM an_stage"
-    " WHERE kind = 1;"
-    "INSERT INTO image_stats(wid, seq, user_id, guild_id, prompt, resolution, loras,"
-    " upscale_factor, generation_ms, is_video, generation_type, success, ts_ms, width, height)"
-    " SELECT wid, seq, user_id, guild_id, prompt, resolution, loras, upscale, duration, is_video,"
-    " generation_type, success, ts_ms, width, height FROM an_stage WHERE kind = 2;"
-    "INSERT INTO user_activity(wid, seq, user_id, guild_id, action_type, ts_ms, details)"
-    " SELECT wid, seq, user_id, guild_id, action, ts_ms, details FROM an_stage"
-    " WHERE kind = 3;";
 /* Outcomes whose row no process has written yet wait for it (newest few thousand). */
-static const char k_early[] =
+static const char k_early_keep[] =
     "INSERT INTO an_early_outcomes AS e (interaction_id, success)"
-    " SELECT DISTINCT ON (interaction_id) interaction_id, success FROM an_stage s"
-    " WHERE kind = 5 AND NOT EXISTS (SELECT 1 FROM command_usage c"
-    "  WHERE c.interaction_id = s.interaction_id)"
-    " ORDER BY interaction_id, ord DESC"
-    " ON CONFLICT (interaction_id) DO UPDATE SET success = excluded.success;"
+    " SELECT o.i, o.s FROM unnest($1::bigint[], $2::smallint[]) AS o(i, s)"
+    " WHERE NOT EXISTS (SELECT 1 FROM command_usage c WHERE c.interaction_id = o.i)"
+    " ORDER BY 1 ON CONFLICT (interaction_id) DO UPDATE SET success = excluded.success";
+static const char k_early_trim[] =
     "DELETE FROM an_early_outcomes WHERE id < (SELECT MAX(id) - " EARLY_OUTCOMES_MAX
-    " FROM an_early_outcomes);";
+    " FROM an_early_outcomes)";
 /* Results: their parameters, and their message in whichever order the two come. */
 static const char k_results[] =
     "INSERT INTO results AS r (job_id, created_ms, user_id, channel_id, params, success,"
-    " is_image, view_url) SELECT DISTINCT ON (job_id) job_id, ts_ms, user_id, channel_id,"
-    " params, success, is_image, url FROM an_stage WHERE kind = 6 ORDER BY job_id, ord DESC"
+    " is_image, view_url) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[],"
+    " $4::bigint[], $5::text[], $6::smallint[], $7::smallint[], $8::text[]) ORDER BY 1"
     " ON CONFLICT (job_id) DO UPDATE SET created_ms = excluded.created_ms,"
     " user_id = excluded.user_id, channel_id = excluded.channel_id, params = excluded.params,"
-    " success = excluded.success, is_image = excluded.is_image, view_url = excluded.view_url;"
+    " success = excluded.success, is_image = excluded.is_image, view_url = excluded.view_url";
+static const char k_result_msgs[] =
     "INSERT INTO results AS r (job_id, created_ms, user_id, channel_id, message_id, params,"
-    " success, is_image, attachment_url) SELECT DISTINCT ON (job_id) job_id, ts_ms, user_id,"
-    " channel_id, message_id, '{}', 0, 0, url FROM an_stage WHERE kind = 7"
-    " ORDER BY job_id, ord DESC"
+    " success, is_image, attachment_url) SELECT j, t, u, c, m, '{}', 0, 0, a"
+    " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],"
+    " $6::text[]) AS x(j, t, u, c, m, a) ORDER BY 1"
     " ON CONFLICT (job_id) DO UPDATE SET message_id = excluded.message_id,"
-    " attachment_url = excluded.attachment_url;";
+    " attachment_url = excluded.attachment_url";
+
+/* A batch's rollup changes: one pending row (see k_rollup_views), $1-$33 in pg_anbatch.h's
+ * order (days, hours, names). */
+// clang-format off
+static const char k_pending[] =
+    "INSERT INTO an_rollup_pending(ds_day, ds_c, ds_f, ds_i, ds_im, ds_v, ds_vm, ds_fg, ds_a,"
+    " ds_b, hu_hour, hu_user, hu_cmd, hu_ev, hs_hour, hs_c, hs_i, hs_im, hs_v, hs_vm, hs_b,"
+    " dc_day, dc_name, dc_n, dr_day, dr_res, dr_n, hc_hour, hc_name, hc_n, hr_hour, hr_res,"
+    " hr_n) VALUES ($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],"
+    " $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],"
+    " $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[],"
+    " $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
+    " $22::bigint[], $23::text[], $24::bigint[], $25::bigint[], $26::text[], $27::bigint[],"
+    " $28::bigint[], $29::text[], $30::bigint[], $31::bigint[], $32::text[], $33::bigint[])";
 
 /*
- * The rollups of the statistic rows in an_stage (kinds 1 command, 2 image, 3 activity), with
- * the meanings of an_rollup.c: only slash commands ("command") count as commands and only
- * they make failed commands; buttons apart; successful generations by medium with their time
- * sums; every event is one of its user's events; a (day, user) pair new to the day is one more
- * unique user. Sources are sorted by key so that concurrent writers take row locks in one
- * order. Used for batches and, after refilling an_stage from the raw tables, for rebuilds.
+ * Folding: every pending row (of every process) summed per key into the base tables, in the
+ * same transaction that deletes them, so the views' sums never change. A row another process
+ * is folding at the same time is locked by its DELETE: this one waits, then skips it. Rows are
+ * sorted by key so that folds lock base rows in one order. (Written out in full, without
+ * macros, so that the SQL reads as it runs.)
  */
-// clang-format off
-/* (Written out in full, without macros, so that the SQL reads as it runs.) */
-static const char k_rollups[] =
-    "WITH u AS (SELECT day, user_id, SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' THEN "
-    "1 ELSE 0 END) AS c, COUNT(*) AS e, MIN(ts_ms) AS first_ms FROM an_stage WHERE kind "
-    "IN (1, 2, 3) GROUP BY day, user_id), ins AS (INSERT INTO daily_users AS d (day, "
-    "user_id, commands, events) SELECT day, user_id, c, e FROM u ORDER BY day, user_id ON "
-    "CONFLICT (day, user_id) DO UPDATE SET commands = d.commands + excluded.commands, "
-    "events = d.events + excluded.events RETURNING d.day, (d.xmax = 0) AS fresh), "
-    "m AS (SELECT user_id, MIN(first_ms) AS f FROM u GROUP BY user_id), "
-    "ku AS (UPDATE known_users k SET first_seen_ms = m.f FROM m "
-    "WHERE k.user_id = m.user_id AND m.f < k.first_seen_ms), "
-    "kn AS (INSERT INTO known_users (user_id, first_seen_ms) SELECT user_id, f FROM m "
-    "ORDER BY user_id ON CONFLICT (user_id) DO NOTHING), nu AS (SELECT day, COUNT(*) FILTER (WHERE fresh) AS n FROM ins "
-    "GROUP BY day), t AS (SELECT day, SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' "
-    "THEN 1 ELSE 0 END) AS commands, SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' AND "
-    "success = 0 THEN 1 ELSE 0 END) AS failed_commands, SUM(CASE WHEN kind = 1 AND "
-    "cmd_kind = 'button' THEN 1 ELSE 0 END) AS buttons, SUM(CASE WHEN kind = 2 AND "
-    "success <> 0 AND is_video = 0 THEN 1 ELSE 0 END) AS images, SUM(CASE WHEN kind = 2 "
-    "AND success <> 0 AND is_video = 0 THEN COALESCE(duration, 0) ELSE 0 END) AS "
-    "image_ms, SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN 1 ELSE 0 "
-    "END) AS videos, SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN "
-    "COALESCE(duration, 0) ELSE 0 END) AS video_ms, SUM(CASE WHEN kind = 2 AND success = "
-    "0 THEN 1 ELSE 0 END) AS failed_generations, SUM(CASE WHEN kind = 3 THEN 1 ELSE 0 "
-    "END) AS activity FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY day) INSERT INTO "
-    "daily_stats AS s (day, date, total_commands, failed_commands, total_images, "
-    "image_ms_sum, total_videos, video_ms_sum, failed_generations, total_activity, "
-    "unique_users, total_buttons) SELECT t.day, to_char(to_timestamp(t.day * 86400) AT "
-    "TIME ZONE 'UTC', 'YYYY-MM-DD'), t.commands, t.failed_commands, t.images, t.image_ms, "
-    "t.videos, t.video_ms, t.failed_generations, t.activity, COALESCE(nu.n, 0), t.buttons "
-    "FROM t LEFT JOIN nu ON nu.day = t.day ORDER BY t.day ON CONFLICT (day) DO UPDATE SET "
-    "total_commands = s.total_commands + excluded.total_commands, failed_commands = "
-    "s.failed_commands + excluded.failed_commands, total_images = s.total_images + "
-    "excluded.total_images, image_ms_sum = s.image_ms_sum + excluded.image_ms_sum, "
-    "total_videos = s.total_videos + excluded.total_videos, video_ms_sum = s.video_ms_sum "
-    "+ excluded.video_ms_sum, failed_generations = s.failed_generations + "
-    "excluded.failed_generations, total_activity = s.total_activity + "
-    "excluded.total_activity, unique_users = s.unique_users + excluded.unique_users, "
-    "total_buttons = s.total_buttons + excluded.total_buttons;INSERT INTO daily_commands "
-    "AS x (day, command_name, count) SELECT day, command, COUNT(*) FROM an_stage WHERE "
-    "kind = 1 AND cmd_kind = 'command' GROUP BY day, command ORDER BY day, command ON "
-    "CONFLICT (day, command_name) DO UPDATE SET count = x.count + excluded.count;INSERT "
-    "INTO daily_resolutions AS x (day, resolution, count) SELECT day, resolution, "
-    "COUNT(*) FROM an_stage WHERE kind = 2 AND success <> 0 AND resolution <> '' GROUP BY "
-    "day, resolution ORDER BY day, resolution ON CONFLICT (day, resolution) DO UPDATE SET "
-    "count = x.count + excluded.count;WITH t AS (SELECT hour, SUM(CASE WHEN kind = 1 AND "
-    "cmd_kind = 'command' THEN 1 ELSE 0 END) AS commands, SUM(CASE WHEN kind = 1 AND "
-    "cmd_kind = 'command' AND success = 0 THEN 1 ELSE 0 END) AS failed_commands, SUM(CASE "
-    "WHEN kind = 1 AND cmd_kind = 'button' THEN 1 ELSE 0 END) AS buttons, SUM(CASE WHEN "
-    "kind = 2 AND success <> 0 AND is_video = 0 THEN 1 ELSE 0 END) AS images, SUM(CASE "
-    "WHEN kind = 2 AND success <> 0 AND is_video = 0 THEN COALESCE(duration, 0) ELSE 0 "
-    "END) AS image_ms, SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN 1 "
-    "ELSE 0 END) AS videos, SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 "
-    "THEN COALESCE(duration, 0) ELSE 0 END) AS video_ms, SUM(CASE WHEN kind = 2 AND "
-    "success = 0 THEN 1 ELSE 0 END) AS failed_generations, SUM(CASE WHEN kind = 3 THEN 1 "
-    "ELSE 0 END) AS activity FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY hour) INSERT "
-    "INTO hourly_stats AS s (hour, total_commands, total_images, image_ms_sum, "
-    "total_videos, video_ms_sum, total_buttons) SELECT hour, commands, images, image_ms, "
-    "videos, video_ms, buttons FROM t ORDER BY hour ON CONFLICT (hour) DO UPDATE SET "
-    "total_commands = s.total_commands + excluded.total_commands, total_images = "
-    "s.total_images + excluded.total_images, image_ms_sum = s.image_ms_sum + "
-    "excluded.image_ms_sum, total_videos = s.total_videos + excluded.total_videos, "
-    "video_ms_sum = s.video_ms_sum + excluded.video_ms_sum, total_buttons = "
-    "s.total_buttons + excluded.total_buttons;INSERT INTO hourly_users AS x (hour, "
-    "user_id, events) SELECT hour, user_id, COUNT(*) FROM an_stage WHERE kind IN (1, 2, "
-    "3) GROUP BY hour, user_id ORDER BY hour, user_id ON CONFLICT (hour, user_id) DO "
-    "UPDATE SET events = x.events + excluded.events;INSERT INTO hourly_commands AS x "
-    "(hour, command_name, count) SELECT hour, command, COUNT(*) FROM an_stage WHERE kind "
-    "= 1 AND cmd_kind = 'command' GROUP BY hour, command ORDER BY hour, command ON "
-    "CONFLICT (hour, command_name) DO UPDATE SET count = x.count + excluded.count;INSERT "
-    "INTO hourly_resolutions AS x (hour, resolution, count) SELECT hour, resolution, "
-    "COUNT(*) FROM an_stage WHERE kind = 2 AND success <> 0 AND resolution <> '' GROUP BY "
-    "hour, resolution ORDER BY hour, resolution ON CONFLICT (hour, resolution) DO UPDATE "
-    "SET count = x.count + excluded.count;";
+static const char k_fold[] =
+    "WITH p AS (DELETE FROM an_rollup_pending RETURNING *), h AS (SELECT u.hour, u.user_id,"
+    " SUM(u.c) AS c, SUM(u.e) AS e FROM p, unnest(p.hu_hour, p.hu_user, p.hu_cmd, p.hu_ev) AS"
+    " u(hour, user_id, c, e) GROUP BY 1, 2), f0 AS (INSERT INTO daily_users_base AS t (day,"
+    " user_id, commands, events) SELECT floor(hour / 24.0)::bigint, user_id, SUM(c), SUM(e)"
+    " FROM h GROUP BY 1, 2 ORDER BY 1, 2 ON CONFLICT (day, user_id) DO UPDATE SET commands ="
+    " t.commands + excluded.commands, events = t.events + excluded.events), f1 AS (INSERT INTO"
+    " hourly_users_base AS t (hour, user_id, events) SELECT hour, user_id, e FROM h ORDER BY"
+    " 1, 2 ON CONFLICT (hour, user_id) DO UPDATE SET events = t.events + excluded.events), f2"
+    " AS (INSERT INTO daily_stats_base AS t (day, total_commands, failed_commands,"
+    " total_images, image_ms_sum, total_videos, video_ms_sum, failed_generations,"
+    " total_activity, total_buttons) SELECT u.day, SUM(u.c), SUM(u.f), SUM(u.i), SUM(u.im),"
+    " SUM(u.v), SUM(u.vm), SUM(u.fg), SUM(u.a), SUM(u.b) FROM p, unnest(p.ds_day, p.ds_c,"
+    " p.ds_f, p.ds_i, p.ds_im, p.ds_v, p.ds_vm, p.ds_fg, p.ds_a, p.ds_b) AS u(day, c, f, i,"
+    " im, v, vm, fg, a, b) GROUP BY 1 ORDER BY 1 ON CONFLICT (day) DO UPDATE SET"
+    " total_commands = t.total_commands + excluded.total_commands, failed_commands ="
+    " t.failed_commands + excluded.failed_commands, total_images = t.total_images +"
+    " excluded.total_images, image_ms_sum = t.image_ms_sum + excluded.image_ms_sum,"
+    " total_videos = t.total_videos + excluded.total_videos, video_ms_sum = t.video_ms_sum +"
+    " excluded.video_ms_sum, failed_generations = t.failed_generations +"
+    " excluded.failed_generations, total_activity = t.total_activity +"
+    " excluded.total_activity, total_buttons = t.total_buttons + excluded.total_buttons), f3"
+    " AS (INSERT INTO hourly_stats_base AS t (hour, total_commands, total_images,"
+    " image_ms_sum, total_videos, video_ms_sum, total_buttons) SELECT u.hour, SUM(u.c),"
+    " SUM(u.i), SUM(u.im), SUM(u.v), SUM(u.vm), SUM(u.b) FROM p, unnest(p.hs_hour, p.hs_c,"
+    " p.hs_i, p.hs_im, p.hs_v, p.hs_vm, p.hs_b) AS u(hour, c, i, im, v, vm, b) GROUP BY 1"
+    " ORDER BY 1 ON CONFLICT (hour) DO UPDATE SET total_commands = t.total_commands +"
+    " excluded.total_commands, total_images = t.total_images + excluded.total_images,"
+    " image_ms_sum = t.image_ms_sum + excluded.image_ms_sum, total_videos = t.total_videos +"
+    " excluded.total_videos, video_ms_sum = t.video_ms_sum + excluded.video_ms_sum,"
+    " total_buttons = t.total_buttons + excluded.total_buttons), f4 AS (INSERT INTO"
+    " daily_commands_base AS t (day, command_name, count) SELECT u.k, u.name, SUM(u.n) FROM p,"
+    " unnest(p.dc_day, p.dc_name, p.dc_n) AS u(k, name, n) GROUP BY 1, 2 ORDER BY 1, 2 ON"
+    " CONFLICT (day, command_name) DO UPDATE SET count = t.count + excluded.count), f5 AS"
+    " (INSERT INTO daily_resolutions_base AS t (day, resolution, count) SELECT u.k, u.name,"
+    " SUM(u.n) FROM p, unnest(p.dr_day, p.dr_res, p.dr_n) AS u(k, name, n) GROUP BY 1, 2 ORDER"
+    " BY 1, 2 ON CONFLICT (day, resolution) DO UPDATE SET count = t.count + excluded.count),"
+    " f6 AS (INSERT INTO hourly_commands_base AS t (hour, command_name, count) SELECT u.k,"
+    " u.name, SUM(u.n) FROM p, unnest(p.hc_hour, p.hc_name, p.hc_n) AS u(k, name, n) GROUP BY"
+    " 1, 2 ORDER BY 1, 2 ON CONFLICT (hour, command_name) DO UPDATE SET count = t.count +"
+    " excluded.count) INSERT INTO hourly_resolutions_base AS t (hour, resolution, count)"
+    " SELECT u.k, u.name, SUM(u.n) FROM p, unnest(p.hr_hour, p.hr_res, p.hr_n) AS u(k, name,"
+    " n) GROUP BY 1, 2 ORDER BY 1, 2 ON CONFLICT (hour, resolution) DO UPDATE SET count ="
+    " t.count + excluded.count";
+// clang-format on
 
+/* A user's first event: only users this store has not seen at or before the batch's time
+ * (see known_cache) are sent. One statement, so a row another process inserts meanwhile still
+ * gets the earlier time. */
+static const char k_known[] =
+    "INSERT INTO known_users AS k (user_id, first_seen_ms)"
+    " SELECT * FROM unnest($1::bigint[], $2::bigint[]) ORDER BY 1"
+    " ON CONFLICT (user_id) DO UPDATE SET first_seen_ms = excluded.first_seen_ms"
+    " WHERE excluded.first_seen_ms < k.first_seen_ms";
+static const char k_prune[] = "DELETE FROM results WHERE created_ms < $1::bigint";
+/* An import's source rows: those not imported before come back. */
+static const char k_import_seen[] =
+    "INSERT INTO imported_rows(tbl, src_id, ts_ms, user_id) SELECT $1, * FROM"
+    " unnest($2::bigint[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING"
+    " RETURNING src_id, ts_ms, user_id";
+/* Batches hold the analytics lock shared, a reset exclusive (see pg_anstore.h). */
+static const char k_lock_shared[] =
+    "SELECT pg_advisory_xact_lock_shared(" AN_LOCK_CLASS ", " AN_LOCK_EPOCH ")";
+static const char k_epoch[] = "SELECT epoch FROM an_epoch WHERE id = 1";
+
+typedef struct prepared {
+    const char *name, *sql;
+} prepared;
+enum {
+    P_EARLY_TAKE,
+    P_OUTCOMES_PREV,
+    P_EARLY_KEEP,
+    P_EARLY_TRIM,
+    P_RESULTS,
+    P_RESULT_MSGS,
+    P_PENDING,
+    P_FOLD,
+    P_KNOWN,
+    P_PRUNE,
+    P_IMPORT_SEEN,
+    P_LOCK,
+    P_EPOCH,
+    P_COUNT
+};
+static const prepared k_prepared[P_COUNT] = {
+    {"fluxbot_an_early_take", k_early_take},
+    {"fluxbot_an_outcomes", k_outcomes_prev},
+    {"fluxbot_an_early_keep", k_early_keep},
+    {"fluxbot_an_early_trim", k_early_trim},
+    {"fluxbot_an_results", k_results},
+    {"fluxbot_an_result_msgs", k_result_msgs},
+    {"fluxbot_an_pending", k_pending},
+    {"fluxbot_an_fold", k_fold},
+    {"fluxbot_an_known", k_known},
+    {"fluxbot_an_prune", k_prune},
+    {"fluxbot_an_import_seen", k_import_seen},
+    {"fluxbot_an_lock", k_lock_shared},
+    {"fluxbot_an_epoch", k_epoch},
+};
+
+/*
+ * A reset's rebuild: the rollups of the statistic rows refilled into an_stage (kinds 1 command,
+ * 2 image, 3 activity), into the base tables (the reset emptied them and an_rollup_pending),
+ * with the meanings of pg_anbatch.h (an_rollup.c's): only slash commands ("command") count as
+ * commands and only they make failed commands; buttons apart; successful generations by medium
+ * with their time sums; every event is one of its user's events; a user's first event in
+ * known_users.
+ */
+#define STAGE_SUMS                                                                                 \
+    " SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' THEN 1 ELSE 0 END) AS c,"                    \
+    " SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video = 0 THEN 1 ELSE 0 END) AS i,"           \
+    " SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video = 0 THEN COALESCE(duration, 0)"         \
+    "  ELSE 0 END) AS im,"                                                                         \
+    " SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN 1 ELSE 0 END) AS v,"          \
+    " SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN COALESCE(duration, 0)"        \
+    "  ELSE 0 END) AS vm,"                                                                         \
+    " SUM(CASE WHEN kind = 1 AND cmd_kind = 'button' THEN 1 ELSE 0 END) AS b"
+static const char k_rollups[] =
+    "INSERT INTO daily_users_base (day, user_id, commands, events) SELECT day, user_id,"
+    " SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' THEN 1 ELSE 0 END), COUNT(*)"
+    " FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY day, user_id;"
+    "INSERT INTO known_users (user_id, first_seen_ms) SELECT user_id, MIN(ts_ms) FROM an_stage"
+    " WHERE kind IN (1, 2, 3) GROUP BY user_id;"
+    "INSERT INTO daily_stats_base (day, total_commands, failed_commands, total_images,"
+    " image_ms_sum, total_videos, video_ms_sum, failed_generations, total_activity,"
+    " total_buttons) SELECT day, c, f, i, im, v, vm, fg, a, b FROM (SELECT day," STAGE_SUMS ","
+    " SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' AND success = 0 THEN 1 ELSE 0 END) AS f,"
+    " SUM(CASE WHEN kind = 2 AND success = 0 THEN 1 ELSE 0 END) AS fg,"
+    " SUM(CASE WHEN kind = 3 THEN 1 ELSE 0 END) AS a"
+    " FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY day) t;"
+    "INSERT INTO daily_commands_base (day, command_name, count) SELECT day, command, COUNT(*)"
+    " FROM an_stage WHERE kind = 1 AND cmd_kind = 'command' GROUP BY day, command;"
+    "INSERT INTO daily_resolutions_base (day, resolution, count) SELECT day, resolution,"
+    " COUNT(*) FROM an_stage WHERE kind = 2 AND success <> 0 AND resolution <> ''"
+    " GROUP BY day, resolution;"
+    "INSERT INTO hourly_stats_base (hour, total_commands, total_images, image_ms_sum,"
+    " total_videos, video_ms_sum, total_buttons) SELECT hour, c, i, im, v, vm, b FROM"
+    " (SELECT hour," STAGE_SUMS " FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY hour) t;"
+    "INSERT INTO hourly_users_base (hour, user_id, events) SELECT hour, user_id, COUNT(*)"
+    " FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY hour, user_id;"
+    "INSERT INTO hourly_commands_base (hour, command_name, count) SELECT hour, command,"
+    " COUNT(*) FROM an_stage WHERE kind = 1 AND cmd_kind = 'command' GROUP BY hour, command;"
+    "INSERT INTO hourly_resolutions_base (hour, resolution, count) SELECT hour, resolution,"
+    " COUNT(*) FROM an_stage WHERE kind = 2 AND success <> 0 AND resolution <> ''"
+    " GROUP BY hour, resolution;";
+
+// clang-format off
 /* The raw rows that remain, staged as events for a rebuild of every rollup. */
 static const char k_restage[] =
     "INSERT INTO an_stage(kind, ts_ms, day, hour, user_id, success, duration, cmd_kind, "
@@ -278,8 +450,19 @@ struct pg_anstore {
     int64_t epoch; /* the reset epoch seen by the last batch */
     int64_t result_retention_ms;
     int64_t results_pruned_at;
-    char *buf; /* the COPY data of a batch */
-    size_t len, cap;
+    pg_anbatch batch;        /* a batch's rows and rollup arrays, rebuilt every batch */
+    pg_anbatch_early *early; /* outcomes taken from an_early_outcomes for the batch's rows */
+    size_t nearly, early_cap;
+    struct known_user {
+        uint64_t user;
+        int64_t first_ms;
+        bool used;
+    } * known; /* see known_cache */
+    size_t nknown;
+    int64_t known_epoch; /* the epoch the cache belongs to */
+    unsigned unfolded;   /* batches written since this store last folded the pending rows */
+    bool importing;      /* inside pg_anstore_import_begin/_end: one open transaction */
+    pg_anbatch_buf known_ids, known_first;
 #ifdef FB_DEBUG
     util_owner owner;
 #endif
@@ -341,7 +524,21 @@ int pg_anstore_schema(PGconn *c, char *err, size_t errlen)
         rc = run(c, "SELECT pg_advisory_xact_lock($1::int, $2::int)", 2, lk,
                  "creating the analytics tables", err, errlen);
     if (rc == SQLITE_OK)
+        rc = run(c, k_schema_fold, 0, NULL, "creating the analytics tables", err, errlen);
+    if (rc == SQLITE_OK)
         rc = run(c, k_schema, 0, NULL, "creating the analytics tables", err, errlen);
+    if (rc == SQLITE_OK) { /* views are replaced only when missing: replacing locks readers */
+        PGresult *r = PQexec(c, "SELECT to_regclass('daily_stats') IS NULL");
+        bool missing = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                       PQgetvalue(r, 0, 0)[0] == 't';
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            rc = pg_anstore_code(c, r);
+            set_err(err, errlen, "creating the analytics tables", c, r);
+        }
+        PQclear(r);
+        if (rc == SQLITE_OK && missing)
+            rc = run(c, k_rollup_views, 0, NULL, "creating the analytics views", err, errlen);
+    }
     if (rc == SQLITE_OK) rc = mod_pgstore_schema(c, err, errlen);
     if (rc == SQLITE_OK)
         rc = run(c, "COMMIT", 0, NULL, "creating the analytics tables", err, errlen);
@@ -369,6 +566,14 @@ static int ensure(pg_anstore *s, char *err, size_t errlen)
         return rc == SQLITE_IOERR ? SQLITE_CANTOPEN : rc;
     }
     int rc = run(s->c, k_stage, 0, NULL, "creating the staging table", err, errlen);
+    for (int i = 0; i < P_COUNT && rc == SQLITE_OK; i++) {
+        PGresult *r = PQprepare(s->c, k_prepared[i].name, k_prepared[i].sql, 0, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            rc = pg_anstore_code(s->c, r);
+            set_err(err, errlen, "preparing the batch statements", s->c, r);
+        }
+        PQclear(r);
+    }
     if (rc == SQLITE_OK && !s->wid) {
         PGresult *r = PQexec(s->c, "SELECT nextval('analytics_writer_ids')");
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
@@ -393,6 +598,8 @@ pg_anstore *pg_anstore_open(const char *url, char *err, size_t errlen)
     if (!s) abort();
     FB_OWNER_CLAIM(&s->owner);
     snprintf(s->url, sizeof s->url, "%s", url);
+    pg_anbatch_init(&s->batch);
+    s->known_epoch = -1;
     char msg[512] = "";
     if (ensure(s, msg, sizeof msg) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open the analytics database (PostgreSQL): %s", msg);
@@ -406,7 +613,11 @@ void pg_anstore_close(pg_anstore *s)
 {
     if (!s) return;
     drop_conn(s);
-    free(s->buf);
+    pg_anbatch_free(&s->batch);
+    pg_anbatch_buf_free(&s->known_ids);
+    pg_anbatch_buf_free(&s->known_first);
+    free(s->early);
+    free(s->known);
     free(s);
 }
 
@@ -420,270 +631,484 @@ int64_t pg_anstore_epoch(const pg_anstore *s)
     return s->epoch;
 }
 
-/* ---- COPY data
- * ----------------------------------------------------------------------------------- */
+/* ---- the known-users cache ------------------------------------------------------------------ */
 
-static void put(pg_anstore *s, const char *p, size_t n)
+/*
+ * user -> a time at or after the user's known_users.first_seen_ms as committed. The column only
+ * ever decreases and only a reset deletes rows (and every reset advances the epoch, which
+ * clears the cache), so a batch whose earliest event of a user is not before the cached time
+ * has nothing to tell known_users about that user: it is not sent. Without this every batch
+ * would re-send (and the server re-check) every user it names.
+ */
+#define KNOWN_CAP 65536 /* power of two; when 3/4 full the cache starts over */
+
+static size_t known_slot(const pg_anstore *s, uint64_t user)
 {
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 65536;
-        while (cap < s->len + n + 1)
-            cap *= 2;
-        s->buf = realloc(s->buf, cap);
-        if (!s->buf) abort();
-        s->cap = cap;
+    size_t m = KNOWN_CAP - 1;
+    size_t i = (size_t)((user * 0x9E3779B97F4A7C15ULL) >> 20) & m;
+    while (s->known[i].used && s->known[i].user != user)
+        i = (i + 1) & m;
+    return i;
+}
+
+static bool known_covers(const pg_anstore *s, uint64_t user, int64_t first_ms)
+{
+    if (!s->known) return false;
+    size_t i = known_slot(s, user);
+    return s->known[i].used && s->known[i].first_ms <= first_ms;
+}
+
+static void known_clear(pg_anstore *s)
+{
+    if (s->known) memset(s->known, 0, KNOWN_CAP * sizeof *s->known);
+    s->nknown = 0;
+}
+
+static void known_put(pg_anstore *s, uint64_t user, int64_t first_ms)
+{
+    if (!s->known) {
+        s->known = calloc(KNOWN_CAP, sizeof *s->known);
+        if (!s->known) abort();
     }
-    memcpy(s->buf + s->len, p, n);
-    s->len += n;
+    if (s->nknown >= KNOWN_CAP / 4 * 3) known_clear(s);
+    size_t i = known_slot(s, user);
+    if (!s->known[i].used) s->nknown++;
+    s->known[i].used = true;
+    s->known[i].user = user;
+    s->known[i].first_ms = first_ms;
 }
 
-/* One column, tab-separated from the previous one (the first of a row has sep 0). */
-static void put_sep(pg_anstore *s, bool first)
+/* ---- statements in one round trip ---------------------------------------------------------- */
+
+/*
+ * A pipeline: statements sent one after another without waiting, their results read after one
+ * sync (libpq's pipeline mode, libpq 14 and later). Built against an older libpq, each
+ * statement runs as it is added: the same results, one round trip each.
+ */
+enum { T_PLAIN, T_EPOCH, T_EARLY };
+#define PIPE_MAX 24
+
+typedef struct pipe {
+    pg_anstore *s;
+    int n;
+    int tag[PIPE_MAX];
+    const char *what[PIPE_MAX];
+    int rc;
+    bool on; /* in pipeline mode */
+    char *err;
+    size_t errlen;
+} pipe;
+
+static void pipe_start(pipe *p, pg_anstore *s, char *err, size_t errlen)
 {
-    if (!first) put(s, "\t", 1);
+    memset(p, 0, sizeof *p);
+    p->s = s;
+    p->err = err;
+    p->errlen = errlen;
+    p->rc = SQLITE_OK;
+#ifdef LIBPQ_HAS_PIPELINING
+    p->on = PQenterPipelineMode(s->c) == 1;
+    if (!p->on) {
+        p->rc = SQLITE_IOERR;
+        set_err(err, errlen, "entering pipeline mode", s->c, NULL);
+    }
+#endif
 }
 
-static void put_i64(pg_anstore *s, int64_t v)
+static void handle(pipe *p, int tag, const char *what, PGresult *r)
 {
-    char t[24];
-    int n = snprintf(t, sizeof t, "%" PRId64, v);
-    put_sep(s, false);
-    put(s, t, (size_t)n);
-}
-
-static void put_null(pg_anstore *s)
-{
-    put_sep(s, false);
-    put(s, "\\N", 2);
-}
-
-/* 0 = none (NULL), as the SQLite store binds ids. Snowflakes keep their 64 bits in bigint. */
-static void put_id(pg_anstore *s, uint64_t id)
-{
-    if (id)
-        put_i64(s, (int64_t)id);
-    else
-        put_null(s);
-}
-
-/* Text in COPY's text format: backslash, tab, newline and carriage return escaped; the values
- * are data, never SQL. NULL pointers are NULL. */
-static void put_text(pg_anstore *s, const char *t)
-{
-    if (!t) {
-        put_null(s);
+    pg_anstore *s = p->s;
+    ExecStatusType st = PQresultStatus(r);
+    if (p->rc != SQLITE_OK) return; /* the first error is the one reported */
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        p->rc = pg_anstore_code(s->c, r);
+        set_err(p->err, p->errlen, what, s->c, r);
         return;
     }
-    put_sep(s, false);
-    const char *run_start = t;
-    for (const char *p = t; *p; p++) {
-        const char *esc = NULL;
-        switch (*p) {
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        default:
-            continue;
+    if (tag == T_EPOCH) {
+        if (PQntuples(r) != 1) {
+            p->rc = SQLITE_CORRUPT; /* the row is always there */
+            snprintf(p->err, p->errlen, "%s: the epoch row is missing", what);
+            return;
         }
-        put(s, run_start, (size_t)(p - run_start));
-        put(s, esc, 2);
-        run_start = p + 1;
+        s->epoch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    } else if (tag == T_EARLY) {
+        int rows = PQntuples(r);
+        if ((size_t)rows > s->early_cap) {
+            s->early_cap = (size_t)rows;
+            s->early = realloc(s->early, s->early_cap * sizeof *s->early);
+            if (!s->early) abort();
+        }
+        for (int i = 0; i < rows; i++) {
+            s->early[i].interaction_id = (uint64_t)strtoll(PQgetvalue(r, i, 0), NULL, 10);
+            s->early[i].success = strtol(PQgetvalue(r, i, 1), NULL, 10) != 0;
+        }
+        s->nearly = (size_t)rows;
     }
-    put(s, run_start, strlen(run_start));
 }
 
-static void put_double(pg_anstore *s, double v)
+/* Adds a statement: a prepared one (prep >= 0) or constant SQL (BEGIN, COMMIT). */
+static void pipe_add(pipe *p, int tag, const char *what, int prep, const char *sql, int np,
+                     const char *const *vals)
 {
-    char t[40];
-    int n = snprintf(t, sizeof t, "%.17g", v);
-    put_sep(s, false);
-    put(s, t, (size_t)n);
+    if (p->rc != SQLITE_OK) return;
+    if (p->n == PIPE_MAX) abort(); /* a fixed set of statements: a coding error */
+    PGconn *c = p->s->c;
+    if (p->on) {
+        int ok = prep >= 0 ? PQsendQueryPrepared(c, k_prepared[prep].name, np, vals, NULL, NULL, 0)
+                           : PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
+        if (!ok) {
+            p->rc = SQLITE_IOERR;
+            set_err(p->err, p->errlen, what, c, NULL);
+            return;
+        }
+        p->tag[p->n] = tag;
+        p->what[p->n++] = what;
+        return;
+    }
+    PGresult *r = prep >= 0 ? PQexecPrepared(c, k_prepared[prep].name, np, vals, NULL, NULL, 0)
+                            : PQexec(c, sql);
+    handle(p, tag, what, r);
+    PQclear(r);
 }
 
-/* One staged row, in k_copy's column order, with the SQLite store's defaults applied. */
-static void put_event(pg_anstore *s, const an_event *e, int ord)
+static void pipe_prep(pipe *p, int tag, const char *what, int prep, int np, const char *const *vals)
 {
-    char t[24];
-    int n = snprintf(t, sizeof t, "%d", ord);
-    put(s, t, (size_t)n);
-    put_i64(s, e->kind);
-    put_i64(s, s->wid);
-    put_i64(s, (int64_t)e->seq);
-    put_i64(s, e->ts_ms);
-    put_i64(s, an_day_of(e->ts_ms));
-    put_i64(s, an_hour_of(e->ts_ms));
-    put_i64(s, (int64_t)e->user_id);
-    put_id(s, e->guild_id);
-    put_id(s, e->channel_id);
-    put_i64(s, e->success ? 1 : 0);
-    put_i64(s, e->duration_ms);
-    bool cmd = e->kind == AN_EV_COMMAND;
-    put_text(s, cmd ? (e->command ? e->command : "") : NULL);
-    put_text(s, cmd ? an_cmd_kind_name(e->cmd_kind) : NULL);
-    if (e->kind == AN_EV_OUTCOME)
-        put_i64(s, (int64_t)e->interaction_id);
-    else
-        put_id(s, cmd ? e->interaction_id : 0);
-    bool img = e->kind == AN_EV_IMAGE;
-    put_text(s, img ? e->prompt : NULL);
-    put_text(s, img ? e->resolution : NULL);
-    put_text(s, img ? e->loras : NULL);
-    put_text(s, img ? (e->generation_type ? e->generation_type
-                       : e->is_video      ? "video"
-                                          : "standard")
-                    : NULL);
-    put_double(s, e->upscale_factor > 0 ? e->upscale_factor : 1.0);
-    put_id(s, e->width);
-    put_id(s, e->height);
-    put_i64(s, e->is_video ? 1 : 0);
-    bool act = e->kind == AN_EV_ACTIVITY;
-    put_text(s, act ? (e->action ? e->action : "") : NULL);
-    put_text(s, act ? e->details : NULL);
-    put_i64(s, (int64_t)e->job_id);
-    put_id(s, e->message_id);
-    put_i64(s, e->is_image ? 1 : 0);
-    put_text(s, e->kind == AN_EV_RESULT ? (e->params ? e->params : "{}") : NULL);
-    put_text(s, e->url);
-    put(s, "\n", 1);
+    pipe_add(p, tag, what, prep, NULL, np, vals);
 }
 
-/* Streams the staged rows. SQLITE_OK or the code with err. */
-static int copy_in(pg_anstore *s, char *err, size_t errlen)
+/* Sends the sync and reads every result in order. SQLITE_OK or the first error's code. */
+static int pipe_end(pipe *p)
 {
-    PGresult *r = PQexec(s->c, k_copy);
+#ifdef LIBPQ_HAS_PIPELINING
+    if (!p->on) return p->rc;
+    PGconn *c = p->s->c;
+    bool broken = PQpipelineSync(c) != 1;
+    for (int i = 0; i < p->n && !broken; i++) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            broken = true;
+            break;
+        }
+        if (PQresultStatus(r) != PGRES_PIPELINE_ABORTED) handle(p, p->tag[i], p->what[i], r);
+        PQclear(r);
+        while ((r = PQgetResult(c)) != NULL) /* the end of this statement's results */
+            PQclear(r);
+    }
+    /* The sync's own result; anything else here means the stream is not what was sent. */
+    PGresult *r = broken ? NULL : PQgetResult(c);
+    if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) broken = true;
+    PQclear(r);
+    if (broken || PQexitPipelineMode(c) != 1) {
+        if (p->rc == SQLITE_OK) {
+            p->rc = SQLITE_IOERR;
+            set_err(p->err, p->errlen, p->n ? p->what[p->n - 1] : "pipeline", c, NULL);
+        }
+        drop_conn(p->s); /* a connection in an unknown state is not used again */
+    }
+#endif
+    return p->rc;
+}
+
+/* Streams buf (COPY text) with sql. SQLITE_OK or the code with err. */
+static int copy_rows(pg_anstore *s, const char *sql, const pg_anbatch_buf *buf, const char *what,
+                     char *err, size_t errlen)
+{
+    PGresult *r = PQexec(s->c, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         int rc = pg_anstore_code(s->c, r);
-        set_err(err, errlen, "staging a batch", s->c, r);
+        set_err(err, errlen, what, s->c, r);
         PQclear(r);
         return rc;
     }
     PQclear(r);
-    bool sent = PQputCopyData(s->c, s->buf, (int)s->len) == 1;
+    bool sent = PQputCopyData(s->c, buf->p, (int)buf->len) == 1;
     if (PQputCopyEnd(s->c, sent ? NULL : "client failed to send") != 1) sent = false;
     int rc = SQLITE_OK;
     while ((r = PQgetResult(s->c)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == SQLITE_OK) {
             rc = pg_anstore_code(s->c, r);
-            set_err(err, errlen, "staging a batch", s->c, r);
+            set_err(err, errlen, what, s->c, r);
         }
         PQclear(r);
     }
     if (rc == SQLITE_OK && !sent) {
         rc = SQLITE_IOERR;
-        set_err(err, errlen, "staging a batch", s->c, NULL);
+        set_err(err, errlen, what, s->c, NULL);
     }
     return rc;
 }
 
 /* ---- transactions ---------------------------------------------------------------------------- */
 
-/* BEGIN and the epoch row FOR SHARE (exclusive when resetting): from here on no reset of any
- * process runs until this transaction ends, and none that started is still running. */
-static int begin(pg_anstore *s, bool exclusive, const char *what, char *err, size_t errlen)
+/* A failed batch or reset: rolled back; a connection that failed is dropped, which also rolls
+ * back whatever it held. Returns rc. */
+static int abandon(pg_anstore *s, int rc)
 {
-    int rc = run(s->c, "BEGIN", 0, NULL, what, err, errlen);
-    if (rc != SQLITE_OK) return rc;
-    PGresult *r = PQexec(s->c, exclusive ? "SELECT epoch FROM an_epoch WHERE id = 1 FOR UPDATE"
-                                         : "SELECT epoch FROM an_epoch WHERE id = 1 FOR SHARE");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-        s->epoch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    } else {
-        rc = pg_anstore_code(s->c, r);
-        if (rc == SQLITE_OK) rc = SQLITE_CORRUPT; /* the row is always there */
-        set_err(err, errlen, what, s->c, r);
-    }
-    PQclear(r);
+    s->importing = false; /* an import's transaction goes with it */
+    if (s->c && PQstatus(s->c) == CONNECTION_OK && PQtransactionStatus(s->c) != PQTRANS_IDLE)
+        PQclear(PQexec(s->c, "ROLLBACK"));
+    if (s->c && PQstatus(s->c) != CONNECTION_OK) drop_conn(s);
     return rc;
 }
 
-/* Commits when rc is SQLITE_OK, otherwise rolls back; returns the final code. A connection
- * that failed is dropped, which also rolls back whatever it held. */
-static int finish(pg_anstore *s, int rc, const char *what, char *err, size_t errlen)
+/* A batch: its own transaction, or (importing) part of the import's. */
+static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char *err,
+                       size_t errlen)
 {
-    if (rc == SQLITE_OK) rc = run(s->c, "COMMIT", 0, NULL, what, err, errlen);
-    if (rc != SQLITE_OK) {
-        if (PQstatus(s->c) == CONNECTION_OK && PQtransactionStatus(s->c) != PQTRANS_IDLE)
-            PQclear(PQexec(s->c, "ROLLBACK"));
-        if (PQstatus(s->c) != CONNECTION_OK) drop_conn(s);
+    size_t moderation = 0;
+    bool has_stat = false;
+    int64_t newest_result = 0;
+    for (size_t i = 0; i < n; i++) {
+        an_event_kind k = evs[i]->kind;
+        if (k == AN_EV_MODERATION) {
+            moderation++;
+            continue;
+        }
+        if (k < AN_EV_COMMAND || k > AN_EV_RESULT_MSG) {
+            snprintf(err, errlen, "event %" PRIu64 " has an unknown kind %d", evs[i]->seq, (int)k);
+            return SQLITE_MISUSE;
+        }
+        has_stat |= k == AN_EV_COMMAND || k == AN_EV_IMAGE || k == AN_EV_ACTIVITY;
+        if (k == AN_EV_RESULT && evs[i]->ts_ms > newest_result) newest_result = evs[i]->ts_ms;
     }
-    return rc;
-}
+    int rc = SQLITE_OK;
+    pg_anbatch *b = &s->batch;
+    pg_anbatch_interactions(b, evs, n);
 
-/* At most once a minute of event time, results older than the retention are deleted. */
-static int prune_results(pg_anstore *s, const an_event *const *evs, size_t n, char *err,
-                         size_t errlen)
-{
-    if (!s->result_retention_ms) return SQLITE_OK;
-    int64_t newest = 0;
-    for (size_t i = 0; i < n; i++)
-        if (evs[i]->kind == AN_EV_RESULT && evs[i]->ts_ms > newest) newest = evs[i]->ts_ms;
-    if (!newest || newest - s->results_pruned_at < 60000) return SQLITE_OK;
+    /* 1. The transaction, ordered with resets, and the outcomes stored for its rows. */
+    pipe p;
+    s->nearly = 0;
+    if (!s->importing || b->n_ix) {
+        pipe_start(&p, s, err, errlen);
+        if (!s->importing) {
+            pipe_add(&p, T_PLAIN, "starting a batch", -1, "BEGIN", 0, NULL);
+            pipe_prep(&p, T_PLAIN, "starting a batch", P_LOCK, 0, NULL);
+            pipe_prep(&p, T_EPOCH, "reading the reset epoch", P_EPOCH, 0, NULL);
+        }
+        const char *ix[1] = {b->ix.p};
+        if (b->n_ix) pipe_prep(&p, T_EARLY, "taking early outcomes", P_EARLY_TAKE, 1, ix);
+        rc = pipe_end(&p);
+        if (rc != SQLITE_OK) return abandon(s, rc);
+    }
+    if (s->epoch != s->known_epoch) { /* a reset (of any process) emptied known_users */
+        known_clear(s);
+        s->known_epoch = s->epoch;
+    }
+
+    /* 2. The rows, built with their final success, straight into their tables. */
+    pg_anbatch_build(b, s->wid, evs, n, s->early, s->nearly);
+    for (size_t i = 0; i < n && rc == SQLITE_OK && moderation; i++)
+        if (evs[i]->kind == AN_EV_MODERATION)
+            rc = mod_pgstore_apply(s->c, s->wid, evs[i], err, errlen);
+    if (rc == SQLITE_OK && b->n_cmd)
+        rc = copy_rows(s,
+                       "COPY command_usage(wid, seq, command_name, user_id, guild_id, channel_id,"
+                       " ts_ms, execution_ms, success, kind, interaction_id) FROM STDIN",
+                       &b->copy_cmd, "inserting command rows", err, errlen);
+    if (rc == SQLITE_OK && b->n_img)
+        rc = copy_rows(s,
+                       "COPY image_stats(wid, seq, user_id, guild_id, prompt, resolution, loras,"
+                       " upscale_factor, generation_ms, is_video, generation_type, success,"
+                       " ts_ms, width, height) FROM STDIN",
+                       &b->copy_img, "inserting image rows", err, errlen);
+    if (rc == SQLITE_OK && b->n_act)
+        rc = copy_rows(s,
+                       "COPY user_activity(wid, seq, user_id, guild_id, action_type, ts_ms,"
+                       " details) FROM STDIN",
+                       &b->copy_act, "inserting activity rows", err, errlen);
+    if (rc != SQLITE_OK) return abandon(s, rc);
+
+    /* 3. Outcomes, results, every rollup and the commit: one round trip. */
+    pipe_start(&p, s, err, errlen);
+    const char *oc[PG_ANBATCH_OUTCOMES_NP] = {b->outcomes[0].p, b->outcomes[1].p};
+    if (b->n_outcomes) {
+        pipe_prep(&p, T_PLAIN, "applying outcomes", P_OUTCOMES_PREV, 2, oc);
+        pipe_prep(&p, T_PLAIN, "keeping early outcomes", P_EARLY_KEEP, 2, oc);
+        pipe_prep(&p, T_PLAIN, "keeping early outcomes", P_EARLY_TRIM, 0, NULL);
+    }
+    const char *rv[PG_ANBATCH_RESULTS_NP], *mv[PG_ANBATCH_RESULT_MSGS_NP];
+    for (int i = 0; i < PG_ANBATCH_RESULTS_NP; i++)
+        rv[i] = b->results[i].p;
+    for (int i = 0; i < PG_ANBATCH_RESULT_MSGS_NP; i++)
+        mv[i] = b->result_msgs[i].p;
+    if (b->n_results)
+        pipe_prep(&p, T_PLAIN, "storing results", P_RESULTS, PG_ANBATCH_RESULTS_NP, rv);
+    if (b->n_result_msgs)
+        pipe_prep(&p, T_PLAIN, "storing results", P_RESULT_MSGS, PG_ANBATCH_RESULT_MSGS_NP, mv);
+    const char *rollv[PG_ANBATCH_DAYS_NP + PG_ANBATCH_HOURS_NP + PG_ANBATCH_NAMES_NP];
+    int k = 0;
+    for (int i = 0; i < PG_ANBATCH_DAYS_NP; i++)
+        rollv[k++] = b->days[i].p;
+    for (int i = 0; i < PG_ANBATCH_HOURS_NP; i++)
+        rollv[k++] = b->hours[i].p;
+    for (int i = 0; i < PG_ANBATCH_NAMES_NP; i++)
+        rollv[k++] = b->names[i].p;
+    size_t nknown = 0;
+    bool fold = false;
+    if (has_stat) {
+        pipe_prep(&p, T_PLAIN, "updating the rollups", P_PENDING, k, rollv);
+        /* Every FOLD_EVERY batches of this store, the pending rows of every process go into
+         * the base tables: the per-key work of many batches is done once. */
+        fold = s->unfolded + 1 >= FOLD_EVERY;
+        if (fold) pipe_prep(&p, T_PLAIN, "folding the rollups", P_FOLD, 0, NULL);
+        /* Only users whose first event the table may not have yet (the cache's users are
+         * compacted to the front of the batch's arrays, which are rebuilt every batch). */
+        for (size_t i = 0; i < b->n_users; i++) {
+            if (!s->importing && known_covers(s, (uint64_t)b->user_ids[i], b->user_first_ms[i]))
+                continue;
+            b->user_ids[nknown] = b->user_ids[i];
+            b->user_first_ms[nknown++] = b->user_first_ms[i];
+        }
+        if (nknown) {
+            pg_anbatch_buf_array_i64(&s->known_ids, b->user_ids, nknown);
+            pg_anbatch_buf_array_i64(&s->known_first, b->user_first_ms, nknown);
+            const char *kv[2] = {s->known_ids.p, s->known_first.p};
+            pipe_prep(&p, T_PLAIN, "updating known users", P_KNOWN, 2, kv);
+        }
+    }
+    /* At most once a minute of event time, results older than the retention are deleted. */
     char cut[24];
-    snprintf(cut, sizeof cut, "%" PRId64, newest - s->result_retention_ms);
-    const char *p[1] = {cut};
-    int rc = run(s->c, "DELETE FROM results WHERE created_ms < $1::bigint", 1, p,
-                 "deleting expired results", err, errlen);
-    if (rc == SQLITE_OK) s->results_pruned_at = newest;
-    return rc;
+    bool prune =
+        s->result_retention_ms && newest_result && newest_result - s->results_pruned_at >= 60000;
+    const char *pv[1] = {cut};
+    if (prune) {
+        snprintf(cut, sizeof cut, "%" PRId64, newest_result - s->result_retention_ms);
+        pipe_prep(&p, T_PLAIN, "deleting expired results", P_PRUNE, 1, pv);
+    }
+    if (!s->importing) pipe_add(&p, T_PLAIN, "committing a batch", -1, "COMMIT", 0, NULL);
+    rc = pipe_end(&p);
+    if (rc != SQLITE_OK) return abandon(s, rc);
+    /* (an import's users are remembered only if it commits: the cache is cleared at its end) */
+    for (size_t i = 0; i < nknown && !s->importing; i++)
+        known_put(s, (uint64_t)b->user_ids[i], b->user_first_ms[i]);
+    if (has_stat) s->unfolded = fold ? 0 : s->unfolded + 1;
+    if (prune) s->results_pruned_at = newest_result;
+    return SQLITE_OK;
+}
+
+/* Checks evs' kinds: SQLITE_OK, or SQLITE_MISUSE with err. */
+static int check_kinds(const an_event *const *evs, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        an_event_kind k = evs[i]->kind;
+        if (k < AN_EV_COMMAND || k > AN_EV_RESULT_MSG) {
+            snprintf(err, errlen, "event %" PRIu64 " has an unknown kind %d", evs[i]->seq, (int)k);
+            return SQLITE_MISUSE;
+        }
+    }
+    return SQLITE_OK;
 }
 
 int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *err, size_t errlen)
 {
     FB_ASSERT_OWNER(&s->owner);
     if (n == 0) return SQLITE_OK;
+    int rc = check_kinds(evs, n, err, errlen);
+    if (rc == SQLITE_OK && s->importing) {
+        snprintf(err, errlen, "a batch while an import is open");
+        rc = SQLITE_MISUSE;
+    }
+    if (rc == SQLITE_OK) rc = ensure(s, err, errlen);
+    return rc == SQLITE_OK ? write_batch(s, evs, n, err, errlen) : rc;
+}
+
+int pg_anstore_import_begin(pg_anstore *s, char *err, size_t errlen)
+{
+    FB_ASSERT_OWNER(&s->owner);
+    if (s->importing) {
+        snprintf(err, errlen, "an import is open already");
+        return SQLITE_MISUSE;
+    }
     int rc = ensure(s, err, errlen);
     if (rc != SQLITE_OK) return rc;
-    s->len = 0;
-    size_t staged = 0, moderation = 0;
-    bool has_stat = false, has_ix = false, has_outcome = false, has_result = false;
-    for (size_t i = 0; i < n; i++) {
-        if (evs[i]->kind == AN_EV_MODERATION) {
-            moderation++;
-            continue;
-        }
-        if (evs[i]->kind < AN_EV_COMMAND || evs[i]->kind > AN_EV_RESULT_MSG) {
-            snprintf(err, errlen, "event %" PRIu64 " has an unknown kind %d", evs[i]->seq,
-                     (int)evs[i]->kind);
-            return SQLITE_MISUSE;
-        }
-        put_event(s, evs[i], (int)i);
-        staged++;
-        an_event_kind k = evs[i]->kind;
-        has_stat |= k == AN_EV_COMMAND || k == AN_EV_IMAGE || k == AN_EV_ACTIVITY;
-        has_ix |= k == AN_EV_COMMAND && evs[i]->interaction_id;
-        has_outcome |= k == AN_EV_OUTCOME;
-        has_result |= k == AN_EV_RESULT || k == AN_EV_RESULT_MSG;
+    pipe p;
+    pipe_start(&p, s, err, errlen);
+    pipe_add(&p, T_PLAIN, "starting the import", -1, "BEGIN", 0, NULL);
+    pipe_prep(&p, T_PLAIN, "starting the import", P_LOCK, 0, NULL);
+    pipe_prep(&p, T_EPOCH, "reading the reset epoch", P_EPOCH, 0, NULL);
+    rc = pipe_end(&p);
+    if (rc != SQLITE_OK) return abandon(s, rc);
+    s->importing = true;
+    return SQLITE_OK;
+}
+
+int pg_anstore_import_seen(pg_anstore *s, const char *tbl, const int64_t *src_ids,
+                           const int64_t *ts_ms, const uint64_t *users, size_t n, bool *fresh,
+                           char *err, size_t errlen)
+{
+    FB_ASSERT_OWNER(&s->owner);
+    if (!s->importing) {
+        snprintf(err, errlen, "no import is open");
+        return SQLITE_MISUSE;
     }
-    rc = begin(s, false, "starting a batch", err, errlen);
-    if (rc == SQLITE_OK && staged) rc = copy_in(s, err, errlen);
-    /* Only the statements this batch needs: each one costs a parse and a plan. */
-    if (rc == SQLITE_OK && has_ix)
-        rc = run(s->c, k_outcomes, 0, NULL, "applying outcomes", err, errlen);
-    if (rc == SQLITE_OK && has_outcome)
-        rc = run(s->c, k_outcomes_batch, 0, NULL, "applying outcomes", err, errlen);
-    if (rc == SQLITE_OK && has_stat)
-        rc = run(s->c, k_rows, 0, NULL, "inserting the rows", err, errlen);
-    if (rc == SQLITE_OK && has_outcome)
-        rc = run(s->c, k_early, 0, NULL, "keeping early outcomes", err, errlen);
-    if (rc == SQLITE_OK && has_result)
-        rc = run(s->c, k_results, 0, NULL, "storing results", err, errlen);
-    if (rc == SQLITE_OK && has_stat)
-        rc = run(s->c, k_rollups, 0, NULL, "updating the rollups", err, errlen);
-    if (rc == SQLITE_OK) rc = prune_results(s, evs, n, err, errlen);
-    for (size_t i = 0; i < n && rc == SQLITE_OK && moderation; i++) {
-        if (evs[i]->kind != AN_EV_MODERATION) continue;
-        rc = mod_pgstore_apply(s->c, s->wid, evs[i], err, errlen);
+    for (size_t i = 0; i < n; i++)
+        fresh[i] = false;
+    if (n == 0) return SQLITE_OK;
+    pg_anbatch_buf ids = {0}, ts = {0}, us = {0};
+    int64_t *u = malloc(n * sizeof *u);
+    if (!u) abort();
+    for (size_t i = 0; i < n; i++)
+        u[i] = (int64_t)users[i];
+    pg_anbatch_buf_array_i64(&ids, src_ids, n);
+    pg_anbatch_buf_array_i64(&ts, ts_ms, n);
+    pg_anbatch_buf_array_i64(&us, u, n);
+    free(u);
+    const char *v[4] = {tbl, ids.p, ts.p, us.p};
+    PGresult *r = PQexecPrepared(s->c, k_prepared[P_IMPORT_SEEN].name, 4, v, NULL, NULL, 0);
+    int rc = SQLITE_OK;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        /* The rows inserted now are the new ones; source ids are unique within a table, so a
+         * key matches one input row. */
+        for (int row = 0; row < PQntuples(r); row++) {
+            int64_t id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+            int64_t t = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+            uint64_t user = (uint64_t)strtoll(PQgetvalue(r, row, 2), NULL, 10);
+            for (size_t i = 0; i < n; i++) {
+                if (!fresh[i] && src_ids[i] == id && ts_ms[i] == t && users[i] == user) {
+                    fresh[i] = true;
+                    break;
+                }
+            }
+        }
+    } else {
+        rc = pg_anstore_code(s->c, r);
+        set_err(err, errlen, "remembering imported rows", s->c, r);
     }
-    return finish(s, rc, "committing a batch", err, errlen);
+    PQclear(r);
+    pg_anbatch_buf_free(&ids);
+    pg_anbatch_buf_free(&ts);
+    pg_anbatch_buf_free(&us);
+    return rc == SQLITE_OK ? rc : abandon(s, rc);
+}
+
+int pg_anstore_import_rows(pg_anstore *s, const an_event *const *evs, size_t n, char *err,
+                           size_t errlen)
+{
+    FB_ASSERT_OWNER(&s->owner);
+    if (!s->importing) {
+        snprintf(err, errlen, "no import is open");
+        return SQLITE_MISUSE;
+    }
+    int rc = check_kinds(evs, n, err, errlen);
+    if (rc != SQLITE_OK) return abandon(s, rc);
+    return n ? write_batch(s, evs, n, err, errlen) : SQLITE_OK;
+}
+
+int pg_anstore_import_end(pg_anstore *s, bool commit, char *err, size_t errlen)
+{
+    FB_ASSERT_OWNER(&s->owner);
+    if (!s->importing) {
+        snprintf(err, errlen, "no import is open");
+        return SQLITE_MISUSE;
+    }
+    known_clear(s);
+    s->known_epoch = -1;
+    if (!commit) return abandon(s, SQLITE_OK);
+    int rc = run(s->c, "COMMIT", 0, NULL, "committing the import", err, errlen);
+    if (rc != SQLITE_OK) return abandon(s, rc);
+    s->importing = false;
+    return SQLITE_OK;
 }
 
 int pg_anstore_reset(pg_anstore *s, uint64_t before_seq, uint64_t *rows_deleted, char *err,
@@ -696,6 +1121,10 @@ int pg_anstore_reset(pg_anstore *s, uint64_t before_seq, uint64_t *rows_deleted,
     };
     FB_ASSERT_OWNER(&s->owner);
     if (rows_deleted) *rows_deleted = 0;
+    if (s->importing) {
+        snprintf(err, errlen, "a reset while an import is open");
+        return SQLITE_MISUSE;
+    }
     int rc = ensure(s, err, errlen);
     if (rc != SQLITE_OK) return rc;
     char wid[24], cut[24];
@@ -704,7 +1133,24 @@ int pg_anstore_reset(pg_anstore *s, uint64_t before_seq, uint64_t *rows_deleted,
              (int64_t)(before_seq > INT64_MAX ? INT64_MAX : before_seq));
     const char *p[2] = {wid, cut};
     uint64_t deleted = 0;
-    rc = begin(s, true, "starting a reset", err, errlen);
+    /* The lock every batch holds shared, then the epoch row: from here on no batch of any
+     * process runs until this transaction ends, and none that started is still running. */
+    const char *lk[2] = {AN_LOCK_CLASS, AN_LOCK_EPOCH};
+    rc = run(s->c, "BEGIN", 0, NULL, "starting a reset", err, errlen);
+    if (rc == SQLITE_OK)
+        rc = run(s->c, "SELECT pg_advisory_xact_lock($1::int, $2::int)", 2, lk, "starting a reset",
+                 err, errlen);
+    if (rc == SQLITE_OK) {
+        PGresult *r = PQexec(s->c, "SELECT epoch FROM an_epoch WHERE id = 1 FOR UPDATE");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+            s->epoch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        } else {
+            rc = pg_anstore_code(s->c, r);
+            if (rc == SQLITE_OK) rc = SQLITE_CORRUPT; /* the row is always there */
+            set_err(err, errlen, "starting a reset", s->c, r);
+        }
+        PQclear(r);
+    }
     /* Deleting and re-summing a large database takes longer than the 10 s every other
      * statement is allowed: the reset gets five minutes (batches of every process wait). */
     if (rc == SQLITE_OK)
@@ -727,17 +1173,21 @@ int pg_anstore_reset(pg_anstore *s, uint64_t before_seq, uint64_t *rows_deleted,
         PQclear(r);
     }
     if (rc == SQLITE_OK)
-        rc = run(
-            s->c,
-            "DELETE FROM daily_stats; DELETE FROM daily_commands; DELETE FROM daily_resolutions;"
-            " DELETE FROM daily_users; DELETE FROM known_users; DELETE FROM hourly_stats;"
-            " DELETE FROM hourly_commands; DELETE FROM hourly_resolutions;"
-            " DELETE FROM hourly_users;",
-            0, NULL, "clearing the rollups", err, errlen);
+        rc = run(s->c,
+                 "DELETE FROM daily_stats_base; DELETE FROM daily_commands_base;"
+                 " DELETE FROM daily_resolutions_base; DELETE FROM daily_users_base;"
+                 " DELETE FROM known_users; DELETE FROM hourly_stats_base;"
+                 " DELETE FROM hourly_commands_base; DELETE FROM hourly_resolutions_base;"
+                 " DELETE FROM hourly_users_base; DELETE FROM an_rollup_pending;",
+                 0, NULL, "clearing the rollups", err, errlen);
     if (rc == SQLITE_OK) rc = run(s->c, k_restage, 0, NULL, "rebuilding the rollups", err, errlen);
     if (rc == SQLITE_OK) rc = run(s->c, k_rollups, 0, NULL, "rebuilding the rollups", err, errlen);
     if (rc == SQLITE_OK) s->epoch++;
-    rc = finish(s, rc, "committing a reset", err, errlen);
+    if (rc == SQLITE_OK) rc = run(s->c, "COMMIT", 0, NULL, "committing a reset", err, errlen);
+    if (rc != SQLITE_OK) return abandon(s, rc);
+    /* known_users was emptied and rebuilt: this store's cache starts over at the new epoch. */
+    known_clear(s);
+    s->known_epoch = -1;
     if (rows_deleted && rc == SQLITE_OK) *rows_deleted = deleted;
     return rc;
 }

@@ -5,17 +5,32 @@
  * meanings, so /stats, `fluxbot stats` and the reset give the same answers on either engine,
  * and several processes (one writer each) write into one database.
  *
- * A batch is one transaction: its events are streamed into a temporary staging table with one
- * COPY, then one script of statements (no parameters: every value came through COPY) applies
- * the outcomes, inserts the raw rows and updates every rollup with INSERT ... ON CONFLICT DO
- * UPDATE from the staged rows, grouped and sorted by key so that concurrent writers lock rollup
- * rows in one order. Outcomes whose command row no process has written yet are kept in a table
- * (an_early_outcomes), so an outcome finds its row whichever process writes the row.
+ * A batch is one transaction and, in the common case, three round trips beside the COPYs
+ * (pg_anbatch.h builds everything in the client):
+ *  1. BEGIN, the analytics lock shared, the reset epoch, and the outcomes other batches left
+ *     for this batch's command rows (an_early_outcomes: an outcome finds its row whichever
+ *     process writes the row), pipelined;
+ *  2. the raw rows, with their final success, COPYed straight into their tables;
+ *  3. one pipeline of prepared statements ending in COMMIT: outcomes of rows written earlier,
+ *     results, the batch's rollup changes, known users, expired results.
  *
- * Reset ordering across processes (the reset epoch): every batch first takes the epoch row
- * FOR SHARE; a reset updates it. So a reset waits for the batches in flight in every process
- * and no batch starts while it runs: each batch is wholly before the reset (deleted) or wholly
- * after it (kept), and the rollups always equal the raw rows. A reset deletes every statistic
+ * Rollups are append-only per batch: a batch adds one row to an_rollup_pending holding every
+ * rollup's change as arrays (one element per key, aggregated in the client), and every
+ * FOLD_EVERY batches a store folds all pending rows (of every process) into the base tables
+ * (daily_stats_base, ..., hourly_users_base), summed per key, in the batch's transaction.
+ * Readers see the rollups under their SQLite names (daily_stats, daily_users, hourly_stats,
+ * ...) as views that add the pending rows to the base tables, so every committed batch is
+ * counted, exactly, from its commit on. Upserting each (day, user) and (hour, user) key of
+ * every batch instead cost more than the batch's raw rows: now a key is upserted once per
+ * fold, whatever number of batches named it. known_users is written only for users this
+ * store has not seen at or before the batch's time (a cache cleared when the epoch moves).
+ *
+ * Reset ordering across processes (the reset epoch): every batch first takes an advisory lock
+ * shared (no row is written for it, unlike a row lock every batch would take); a reset takes
+ * it exclusive and advances the epoch. So a reset waits for the batches in flight in every
+ * process and no batch starts while it runs: each batch is wholly before the reset (deleted) or
+ * wholly after it (kept), and the rollups always equal the raw rows (a reset empties the base and
+ * pending tables and rebuilds the base tables from the rows left). A reset deletes every statistic
  * row committed before it, except those this process numbered at or above before_seq (its own
  * events recorded after the reset was asked for, as on SQLite). Events another process has
  * accepted but not yet committed (at most its flush interval, 200 ms by default) are written
@@ -30,6 +45,7 @@
 #ifndef FLUXBOT_PG_ANSTORE_H
 #define FLUXBOT_PG_ANSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +63,20 @@ void pg_anstore_close(pg_anstore *s);
 /* Writes evs[0..n) and their rollups in one transaction: SQLITE_OK or an SQLite-style code
  * with err (nothing written). A lost connection is reopened by the next call. */
 int pg_anstore_write(pg_anstore *s, const an_event *const *evs, size_t n, char *err, size_t errlen);
+
+/* `fluxbot import-analytics` into PostgreSQL (an_import.h): one transaction, ordered with
+ * resets as a batch is, across any number of calls. After begin: _seen remembers a chunk of
+ * source rows by (tbl, src_ids[i], ts_ms[i], users[i]) in imported_rows and sets fresh[i] for
+ * those not imported before; _rows writes events (rows and rollups, as pg_anstore_write); _end
+ * commits (commit true) or rolls everything back. Any failure rolls the import back and ends
+ * it. SQLITE_OK or the code with err. */
+int pg_anstore_import_begin(pg_anstore *s, char *err, size_t errlen);
+int pg_anstore_import_seen(pg_anstore *s, const char *tbl, const int64_t *src_ids,
+                           const int64_t *ts_ms, const uint64_t *users, size_t n, bool *fresh,
+                           char *err, size_t errlen);
+int pg_anstore_import_rows(pg_anstore *s, const an_event *const *evs, size_t n, char *err,
+                           size_t errlen);
+int pg_anstore_import_end(pg_anstore *s, bool commit, char *err, size_t errlen);
 
 /* Deletes the statistic rows (see the header comment for which) and rebuilds the rollups, in
  * one transaction ordered with every process's batches. *rows_deleted counts raw rows. */

@@ -204,6 +204,33 @@ pg_quota_verdict pg_quota_admit(pg_quota *q, uint64_t user_id, const char *job_k
     return v;
 }
 
+int pg_quota_adopt(pg_quota *q, uint64_t user_id, const char *job_key, char *err, size_t errlen)
+{
+    if (!q || !job_key || !job_key[0]) {
+        snprintf(err, errlen, "quota: bad arguments");
+        return -1;
+    }
+    if (ensure(q, err, errlen) != 0) return -1;
+    char u[24], l[16];
+    user_param(u, sizeof u, user_id);
+    snprintf(l, sizeof l, "%u", q->lease_ms);
+    /* Under the admission lock, so an admission's counts never see half of it. */
+    const char *lk[2] = {QUOTA_LOCK_CLASS, QUOTA_LOCK_ADMIT};
+    const char *p[4] = {job_key, u, q->owner, l};
+    if (pg_run(q->c, "BEGIN", 0, NULL, err, errlen) != 0 ||
+        pg_run(q->c, "SELECT pg_advisory_xact_lock($1::int, $2::int)", 2, lk, err, errlen) != 0 ||
+        pg_run(q->c,
+               "INSERT INTO fluxbot_jobs_held (job_key, user_id, owner, expires_ms)"
+               " VALUES ($1, $2::bigint, $3,"
+               "  (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $4::bigint)"
+               " ON CONFLICT (job_key) DO UPDATE SET user_id = EXCLUDED.user_id,"
+               " owner = EXCLUDED.owner, expires_ms = EXCLUDED.expires_ms",
+               4, p, err, errlen) != 0 ||
+        pg_run(q->c, "COMMIT", 0, NULL, err, errlen) != 0)
+        return fail(q);
+    return 0;
+}
+
 int pg_quota_finish(pg_quota *q, const char *job_key, char *err, size_t errlen)
 {
     if (!q || !job_key) return -1;

@@ -49,6 +49,15 @@ typedef enum pg_quota_verdict {
 pg_quota_verdict pg_quota_admit(pg_quota *q, uint64_t user_id, const char *job_key,
                                 uint64_t *retry_after_ms, char *err, size_t errlen);
 
+/* Holds job_key for user_id under this process without checking the limits: a job admitted by
+ * another process that died and taken over here (job_keeper.h). Its row, when the dead owner's
+ * is still there under the same key, becomes this process's (so the job is never counted twice);
+ * otherwise (the row expired with the dead owner's lease) it is written again. Its start is not
+ * counted again: the admission counted it in the user's hour, for every process. Without this
+ * the job stops counting once the dead owner's lease runs out, while it still runs here. 0 or
+ * -1 with err. */
+int pg_quota_adopt(pg_quota *q, uint64_t user_id, const char *job_key, char *err, size_t errlen);
+
 /* The job ended (any outcome): it stops counting. 0 or -1 with err. */
 int pg_quota_finish(pg_quota *q, const char *job_key, char *err, size_t errlen);
 

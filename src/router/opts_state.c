@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "comfy/decl.h"
 #include "util/util_dec.h"
 #include "util/util_str.h"
 
@@ -19,6 +20,9 @@ typedef struct sess {
     uint64_t last_ms;
     char token[OPTS_STATE_TOKEN_MAX + 1];
     cjob *base; /* NULL while the runner looks the result up */
+    /* The negative prompt is the declaration's "negative_prompt" option (a patch, kept in the
+     * job's patches) rather than the mapping's parameter (the job's negative_prompt). */
+    bool neg_patch;
     opts_dialog_view v;
 } sess;
 
@@ -138,12 +142,27 @@ uint64_t opts_state_open(opts_state *st, uint64_t user_id, uint64_t job_id, uint
     return sid;
 }
 
-static const wf_workflow *workflow_of(const cjob_catalog *cat, const cjob *j)
+/* The command as declared now; a job read back from the results table has only its name. */
+static const decl_command *decl_of(const cjob_catalog *cat, const cjob *j)
 {
-    /* The command as declared now; a job read back from the results table has only its name. */
     const decl_command *d = cat ? decl_set_find(cat->decls, j->command) : NULL;
-    if (!d) d = j->decl;
-    return d ? d->wf : NULL;
+    return d ? d : j->decl;
+}
+
+/* The declaration's own negative prompt: a text option named negative_prompt that patches the
+ * workflow (the shipped /video's), or NULL. */
+static const decl_option *negative_option(const decl_command *d)
+{
+    const decl_option *o = d ? decl_find_option(d, OPTS_STATE_NEGATIVE_OPTION) : NULL;
+    return o && o->param == DECL_P_NONE && o->type == DECL_STRING ? o : NULL;
+}
+
+/* Index of the job's patch of option name, or -1. */
+static int patch_index(const cjob *j, const char *name)
+{
+    for (unsigned i = 0; i < j->npatches; i++)
+        if (strcmp(j->patches[i].option, name) == 0) return (int)i;
+    return -1;
 }
 
 opts_state_status opts_state_attach(opts_state *st, uint64_t sid, cjob *job,
@@ -165,7 +184,8 @@ opts_state_status opts_state_attach(opts_state *st, uint64_t sid, cjob *job,
     v->sid = s->sid;
     v->job_id = s->job_id;
     v->kind = job->kind;
-    const wf_workflow *wf = workflow_of(cat, job);
+    const decl_command *d = decl_of(cat, job);
+    const wf_workflow *wf = d ? d->wf : NULL;
     v->resolution_offered = wf && job->kind != COMFY_KIND_UPSCALE && wf_has_param(wf, WF_P_WIDTH);
     snprintf(v->resolution, sizeof v->resolution, "%s", job->resolution);
     if (wf && wf->lora_mode != WF_LORA_NONE && job->kind != COMFY_KIND_UPSCALE)
@@ -176,9 +196,15 @@ opts_state_status opts_state_attach(opts_state *st, uint64_t sid, cjob *job,
     }
     v->prompt_offered = wf && job->kind != COMFY_KIND_REDUX && wf_has_param(wf, WF_P_PROMPT);
     snprintf(v->prompt, sizeof v->prompt, "%s", job->user_prompt ? job->user_prompt : "");
-    v->negative_offered = wf && wf_has_param(wf, WF_P_NEGATIVE);
-    snprintf(v->negative, sizeof v->negative, "%s",
-             job->negative_prompt ? job->negative_prompt : "");
+    /* the declared option first: its patch is applied after the mapping's parameters */
+    s->neg_patch = wf && negative_option(d);
+    v->negative_offered = wf && (wf_has_param(wf, WF_P_NEGATIVE) || s->neg_patch);
+    const char *neg = job->negative_prompt;
+    if (s->neg_patch) {
+        int at = patch_index(job, OPTS_STATE_NEGATIVE_OPTION);
+        neg = at >= 0 && job->patches[at].is_str ? job->patches[at].str : NULL;
+    }
+    snprintf(v->negative, sizeof v->negative, "%s", neg ? neg : "");
     /* the result's own seed: a changed LoRA or size is then compared on the same noise */
     v->has_seed = true;
     v->seed = job->seed;
@@ -412,9 +438,19 @@ opts_state_status opts_state_apply(opts_state *st, const opts_state_input *in,
         *view = *v;
         break;
     }
-    case OPTS_DIALOG_V_MODAL:
-        rc = set_texts(in, v, view);
+    case OPTS_DIALOG_V_MODAL: {
+        /* A declared negative prompt is held to its option's limits, as in the command. */
+        char err[200];
+        comfy_patch p = {.is_str = true, .str = (char *)in->negative};
+        snprintf(p.option, sizeof p.option, "%s", OPTS_STATE_NEGATIVE_OPTION);
+        const decl_command *d = s->neg_patch ? decl_of(cat, s->base) : NULL;
+        if (d && v->negative_offered && in->negative && !blank(in->negative) &&
+            decl_check_patch(d, &p, err, sizeof err) != 0)
+            rc = refuse(view, v, "%s", err);
+        else
+            rc = set_texts(in, v, view);
         break;
+    }
     case OPTS_DIALOG_V_SMODAL:
         rc = set_strengths(in, v, view);
         break;
@@ -481,7 +517,23 @@ opts_state_status opts_state_job(opts_state *st, uint64_t sid, uint64_t user_id,
     }
     free(j->prompt);
     j->prompt = loras_apply_triggers(j->user_prompt ? j->user_prompt : "", les, v->nloras);
-    if (v->negative_offered) {
+    if (v->negative_offered && s->neg_patch) {
+        /* the declared option's value replaces the result's (none: the workflow's own text) */
+        int at = patch_index(j, OPTS_STATE_NEGATIVE_OPTION);
+        if (at >= 0) {
+            comfy_patches_free(&j->patches[at], 1);
+            memmove(&j->patches[at], &j->patches[at + 1],
+                    (j->npatches - (unsigned)at - 1) * sizeof j->patches[0]);
+            j->npatches--;
+        }
+        if (v->negative[0] && j->npatches < COMFY_MAX_PATCHES) {
+            comfy_patch *p = &j->patches[j->npatches++];
+            memset(p, 0, sizeof *p);
+            snprintf(p->option, sizeof p->option, "%s", OPTS_STATE_NEGATIVE_OPTION);
+            p->is_str = true;
+            p->str = util_strdup(v->negative);
+        }
+    } else if (v->negative_offered) {
         free(j->negative_prompt);
         j->negative_prompt = v->negative[0] ? util_strdup(v->negative) : NULL;
     }

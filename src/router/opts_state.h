@@ -26,6 +26,10 @@
 #include "discord/opts_dialog.h"
 
 #define OPTS_STATE_TTL_MS (15u * 60u * 1000u)
+/* A declaration's text option of this name (a "patch", like the shipped /video's) is the
+ * dialog's negative prompt, as the mapping's negative_prompt parameter is for a workflow that
+ * maps one: the dialog shows either, and the new job carries the value where the result had it. */
+#define OPTS_STATE_NEGATIVE_OPTION "negative_prompt"
 #define OPTS_STATE_TOKEN_MAX 512
 
 typedef struct opts_state opts_state;

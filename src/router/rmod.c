@@ -124,7 +124,7 @@ bool rmod_check_text(mod_state *s, const ix_interaction *ix, const char *command
 }
 
 bool rmod_check_rerun(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *command,
-                      const char *prompt, const char *negative, rmod_verdict *v)
+                      const char *const *texts, unsigned ntexts, rmod_verdict *v)
 {
     memset(v, 0, sizeof *v);
     if (!s) return false;
@@ -138,8 +138,7 @@ bool rmod_check_rerun(mod_state *s, const ix_interaction *ix, gw_roles *roles, c
                           .nroles = ix->nroles};
     if (mod_state_access(s, command, true, &who, roles, text, sizeof text) != MOD_ACCESS_OK)
         return answer(v, text, false, RMOD_DENIED);
-    const char *texts[2] = {prompt, negative};
-    for (int i = 0; i < 2; i++) {
+    for (unsigned i = 0; i < ntexts; i++) {
         mod_hit hit;
         if (texts[i] && *texts[i] &&
             mod_state_check(s, texts[i], strlen(texts[i]), &hit) != MOD_CHECK_OK)

@@ -50,10 +50,11 @@ bool rmod_check_text(mod_state *s, const ix_interaction *ix, const char *command
                      rmod_verdict *v);
 
 /* A job started from a result (Options → Regenerate): the access rules of the result's
- * command where the button was pressed, then the content filter on its texts without
- * recording a violation (they passed when they were typed; the rules may have changed since).
- * True when refused (v filled, an ephemeral type-4 body). */
+ * command where the button was pressed, then the content filter on its texts (cjob_user_texts:
+ * the prompt, a negative prompt, the declared text options) without recording a violation
+ * (they passed when they were typed; the rules may have changed since). True when refused (v
+ * filled, an ephemeral type-4 body). */
 bool rmod_check_rerun(mod_state *s, const ix_interaction *ix, gw_roles *roles, const char *command,
-                      const char *prompt, const char *negative, rmod_verdict *v);
+                      const char *const *texts, unsigned ntexts, rmod_verdict *v);
 
 #endif

@@ -43,20 +43,27 @@ void util_http_prepare(CURL *c, const char *url, util_http_body *body, long time
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)body->max);
 }
 
-typedef struct cancel_hook {
-    const util_http_opts *o;
-    util_http_res *res;
-} cancel_hook;
-
 static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
     (void)a, (void)b, (void)c, (void)d;
-    cancel_hook *h = ud;
-    if (h->o->cancel && h->o->cancel(h->o->cancel_ctx)) {
-        h->res->cancelled = true;
-        return 1;
+    util_http_cancel *k = ud;
+    if (k->fn(k->ctx)) {
+        k->fired = true;
+        return 1; /* aborts the transfer (CURLE_ABORTED_BY_CALLBACK) */
     }
     return 0;
+}
+
+void util_http_set_cancel(CURL *c, util_http_cancel *k)
+{
+    if (!k || !k->fn) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
+        return;
+    }
+    k->fired = false;
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, k);
 }
 
 int util_http_get(const char *url, const util_http_opts *o, util_http_res *out)
@@ -71,7 +78,7 @@ int util_http_get(const char *url, const util_http_opts *o, util_http_res *out)
         return -1;
     }
     util_http_body body = {.max = o->max_bytes ? o->max_bytes : 1u << 20};
-    cancel_hook hook = {.o = o, .res = out};
+    util_http_cancel hook = {.fn = o->cancel, .ctx = o->cancel_ctx};
     struct curl_slist *h = NULL;
     char *auth = NULL;
     if (o->authorization) {
@@ -83,10 +90,9 @@ int util_http_get(const char *url, const util_http_opts *o, util_http_res *out)
     }
     util_http_prepare(c, url, &body, o->timeout_ms > 0 ? o->timeout_ms : 10000L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &hook);
+    util_http_set_cancel(c, &hook);
     CURLcode rc = curl_easy_perform(c);
+    out->cancelled = hook.fired;
     out->body = body.data;
     out->len = body.len;
     out->too_large = body.too_large;

@@ -6,7 +6,8 @@
  * same User-Agent, the same protocol and signal rules). The body is capped (a larger one fails
  * the call instead of filling memory), the User-Agent is written here once (the REST actor
  * formats it with UTIL_HTTP_USER_AGENT_FOR), and a cancel hook lets an actor abort the transfer
- * when it is asked to stop. Any thread; nothing here is shared between calls.
+ * when it is asked to stop (util_http_opts.cancel here; util_http_set_cancel on the workers'
+ * own handles). Any thread; nothing here is shared between calls.
  */
 #ifndef FLUXBOT_UTIL_HTTP_H
 #define FLUXBOT_UTIL_HTTP_H
@@ -53,6 +54,19 @@ typedef struct util_http_body {
  * https only, no signals, timeout_ms for the whole call. The caller adds its own options
  * (headers, redirects, connect timeout) and performs. */
 void util_http_prepare(CURL *c, const char *url, util_http_body *body, long timeout_ms);
+
+/* The cancel hook of a transfer: fn(ctx) is polled while the transfer runs (libcurl's progress
+ * callback: at least about once a second even while the peer sends nothing, so a stalled body
+ * is cut within a second of fn turning true); true aborts the transfer and sets fired. The hook
+ * must outlive the transfer. A handle reset with curl_easy_reset loses it: set it again. */
+typedef struct util_http_cancel {
+    bool (*fn)(void *ctx);
+    void *ctx;
+    bool fired; /* fn stopped the latest transfer */
+} util_http_cancel;
+
+/* Arms k on the easy handle c for its next transfers (k->fired cleared); k->fn NULL: no hook. */
+void util_http_set_cancel(CURL *c, util_http_cancel *k);
 
 /* GET url (http or https only; redirects are not followed). 0 when a response arrived (any
  * status), -1 otherwise with error set. Free with util_http_res_free either way. */

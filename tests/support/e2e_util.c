@@ -1,11 +1,11 @@
-/* Bodies of the helpers declared in test_e2e_util.h (see there). */
+/* Bodies of the helpers declared in e2e_util.h (see there). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_e2e_util.h"
+#include "e2e_util.h"
 
 uint64_t e2e_ms(void)
 {

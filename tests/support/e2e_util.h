@@ -3,11 +3,11 @@
  * (tests/test_e2e_*.c): the loopback fakes, the child's environment, readiness, a steady load
  * of simulated users (demo_users.h) with one user id per interaction so every analytics row
  * can be traced back to the interaction that caused it, and the checks of what Discord saw and
- * what the database holds. Bodies in test_e2e_util.c (test-support library, which links the
+ * what the database holds. Bodies in e2e_util.c (test-support library, which links the
  * harness of bench/support).
  */
-#ifndef FLUXBOT_TEST_E2E_UTIL_H
-#define FLUXBOT_TEST_E2E_UTIL_H
+#ifndef FLUXBOT_E2E_UTIL_H
+#define FLUXBOT_E2E_UTIL_H
 
 #include <inttypes.h>
 #include <signal.h>
