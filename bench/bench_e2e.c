@@ -15,7 +15,9 @@
  *
  *   bench_e2e [--bin PATH] [--rate N] [--seconds S] [--router-threads N] [--runner-threads N]
  *             [--servers K] [--gen-ms MS] [--mix comfy=8,stats=1,bad=1] [--users N] [--json]
- *   bench_e2e --sweep ROUTERS:RUNNERS (e.g. 1,2,4:1,2,4) [--csv FILE] [--svg FILE] ...
+ *   bench_e2e --sweep ROUTERS:RUNNERS (e.g. 0,1,2,4:1,2,4) [--csv FILE] [--svg FILE] ...
+ * Router threads 0 is the bot's default layout: the router on the scheduler's worker with the
+ * stats reporter and the analytics writer (sched_actors); N >= 1 gives it N threads of its own.
  *   bench_e2e --soak MINUTES ...     (RSS must stay flat; nothing may be lost)
  * Exit status: 0 when every check passed, 1 when one failed, 2 on a usage/setup error.
  */
@@ -168,8 +170,13 @@ static int fixture_start(fixture *f, const bench_opts *o, unsigned router, unsig
     e2e_env_set(&env, "FLUXBOT_DB", f->db);
     e2e_env_set(&env, "FLUXBOT_OUTPUT_DIR", f->out_dir);
     e2e_env_set(&env, "FLUXBOT_LOG_LEVEL", "warn");
-    snprintf(num, sizeof num, "%u", router);
-    e2e_env_set(&env, "FLUXBOT_ROUTER_THREADS", num);
+    /* router 0: the bot's default layout, the router on the scheduler's worker with the stats
+     * reporter and the analytics writer; N: the router on N threads of its own. */
+    if (router > 0) {
+        snprintf(num, sizeof num, "%u", router);
+        e2e_env_set(&env, "FLUXBOT_ROUTER_THREADS", num);
+        e2e_env_set(&env, "FLUXBOT_SCHED_ACTORS", "stats,analytics");
+    }
     snprintf(num, sizeof num, "%u", runner);
     e2e_env_set(&env, "FLUXBOT_RUNNER_THREADS", num);
     /* Many simulated users at a high rate: lift the per-user and global admission limits,
@@ -576,7 +583,8 @@ static unsigned parse_list(const char *s, unsigned *out, unsigned max)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: bench_e2e [--bin PATH] [--rate N] [--seconds S] [--router-threads N]\n"
+            "usage: bench_e2e [--bin PATH] [--rate N] [--seconds S] [--router-threads N (0 = on\n"
+            "                 the scheduler, the default)]\n"
             "                 [--runner-threads N] [--servers K] [--gen-ms MS] [--steps N]\n"
             "                 [--mix comfy=8,redux=0,pulid=0,video=0,stats=1,bad=1] [--users N]\n"
             "                 [--drain S] [--seed N] [--json] [--keep] [--quiet]\n"
@@ -589,7 +597,7 @@ int main(int argc, char **argv)
     bench_opts o = {.rate = 50,
                     .seconds = 5,
                     .drain_seconds = 30,
-                    .router_threads = 2,
+                    .router_threads = 0,
                     .runner_threads = 2,
                     .servers = 1,
                     .gen_ms = 0,
@@ -698,7 +706,7 @@ int main(int argc, char **argv)
             return c == 'h' ? 0 : 2;
         }
     }
-    if (!(o.rate > 0) || o.rate > 100000 || !(o.seconds > 0) || o.router_threads < 1 ||
+    if (!(o.rate > 0) || o.rate > 100000 || !(o.seconds > 0) || o.router_threads > 64 ||
         o.runner_threads < 1 || o.servers < 1 || o.servers > MAX_SERVERS || o.users < 1 ||
         o.soak_minutes < 0 || o.soak_minutes > 120) {
         usage();

@@ -125,7 +125,7 @@ static void *mbox_producer(void *p)
     return NULL;
 }
 
-static double actor_mailbox(unsigned producers, rt_metrics *out)
+static double actor_mailbox(unsigned producers, bool scheduled, rt_metrics *out)
 {
     sink_state s;
     memset(&s, 0, sizeof s);
@@ -138,6 +138,7 @@ static double actor_mailbox(unsigned producers, rt_metrics *out)
                           .state = &s,
                           .ops = {.on_message = sink_on_message}};
     rt_actor *a = rt_actor_new(sys, &spec);
+    if (scheduled) rt_actor_schedule(a);
     rt_system_start(sys);
     pthread_t th[4];
     mbox_prod args[4];
@@ -205,7 +206,7 @@ static void precise_sleep_until(uint64_t t)
 
 /* Round trips A → B → A started at a fixed rate by this thread; latency from the scheduled
  * start, so a stall shows up in every request it delays (no coordinated omission). */
-static void ping_pong(uint64_t interval_ns, unsigned rounds, hist *h)
+static void ping_pong(uint64_t interval_ns, unsigned rounds, hist *h, bool scheduled)
 {
     rt_system *sys = rt_system_new();
     pp_state sa = {0}, sb = {0};
@@ -217,6 +218,10 @@ static void ping_pong(uint64_t interval_ns, unsigned rounds, hist *h)
     rt_actor *a = rt_actor_new(sys, &spa), *b = rt_actor_new(sys, &spb);
     sa.peer = b;
     sb.peer = a;
+    if (scheduled) { /* both on the one worker: A <-> B are local hops */
+        rt_actor_schedule(a);
+        rt_actor_schedule(b);
+    }
     rt_system_start(sys);
     uint64_t start = rt_now_ns() + 1000000;
     for (unsigned i = 0; i < rounds; i++) {
@@ -229,6 +234,58 @@ static void ping_pong(uint64_t interval_ns, unsigned rounds, hist *h)
     while (atomic_load(&sa.done) < rounds)
         sched_yield();
     rt_system_free(sys);
+}
+
+/* ---- hops between two actors on one worker ----------------------------------------------- */
+
+typedef struct hop_state {
+    rt_actor *peer;
+    _Atomic uint64_t *hops;
+    uint64_t want;
+    _Atomic uint32_t *done;
+} hop_state;
+
+static void hop_on_message(rt_actor *self, void *st, rt_msg *m)
+{
+    (void)self;
+    hop_state *s = st;
+    if (atomic_fetch_add_explicit(s->hops, 1, memory_order_relaxed) + 1 >= s->want) {
+        rt_msg_free(m);
+        atomic_store(s->done, 1);
+        return;
+    }
+    /* A fresh message per hop, as the raw ring's producer allocates one per slot. */
+    rt_msg_free(m);
+    rt_send_spill(s->peer, rt_msg_new(MSG_BENCH, sizeof(rt_msg), NULL));
+}
+
+/* Messages per second bounced between two scheduled actors of one worker: each hop is a send
+ * to an actor on the sender's own thread (a lane store, a local enqueue, a run). */
+static double worker_hops(void)
+{
+    _Atomic uint64_t hops = 0;
+    _Atomic uint32_t done = 0;
+    hop_state sa = {.hops = &hops, .want = g_messages, .done = &done}, sb = sa;
+    rt_system *sys = rt_system_new();
+    rt_actor_spec spa = {
+        .name = "A", .threads = 1, .state = &sa, .ops = {.on_message = hop_on_message}};
+    rt_actor_spec spb = {
+        .name = "B", .threads = 1, .state = &sb, .ops = {.on_message = hop_on_message}};
+    rt_actor *a = rt_actor_new(sys, &spa), *b = rt_actor_new(sys, &spb);
+    sa.peer = b;
+    sb.peer = a;
+    rt_actor_schedule(a);
+    rt_actor_schedule(b);
+    rt_system_start(sys);
+    uint64_t t0 = rt_now_ns();
+    rt_send_spill(a, rt_msg_new(MSG_BENCH, sizeof(rt_msg), NULL));
+    while (!atomic_load(&done)) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    uint64_t dt = rt_now_ns() - t0;
+    rt_system_free(sys);
+    return (double)g_messages / ((double)dt / 1e9);
 }
 
 /* ---- idle CPU ---------------------------------------------------------------------------- */
@@ -302,27 +359,38 @@ int main(int argc, char **argv)
      * back; medians over the rounds (and the median of per-round ratios) resist the noise of a
      * shared 2-core machine. */
     double r1[64], r2[64], a1[64], a2[64], q1[64], q2[64], bares[64];
+    double s1[64], qs1[64], hp[64], qhp[64];
     if (g_repeat > 64) g_repeat = 64;
-    rt_metrics m1, m2;
+    rt_metrics m1, m2, ms1;
     for (unsigned r = 0; r < g_repeat; r++) {
         r1[r] = raw_ring(1, true);
-        a1[r] = actor_mailbox(1, &m1);
+        a1[r] = actor_mailbox(1, false, &m1);
+        s1[r] = actor_mailbox(1, true, &ms1);
+        hp[r] = worker_hops();
         r2[r] = raw_ring(2, true);
-        a2[r] = actor_mailbox(2, &m2);
+        a2[r] = actor_mailbox(2, false, &m2);
         bares[r] = raw_ring(1, false);
         q1[r] = a1[r] / r1[r];
         q2[r] = a2[r] / r2[r];
+        qs1[r] = s1[r] / r1[r];
+        qhp[r] = hp[r] / r1[r];
     }
+    double sch1 = bench_median(s1, g_repeat), hops = bench_median(hp, g_repeat);
+    double ratio_s1 = bench_median(qs1, g_repeat), ratio_hp = bench_median(qhp, g_repeat);
     double rawm1 = bench_median(r1, g_repeat), rawm2 = bench_median(r2, g_repeat);
     double act1 = bench_median(a1, g_repeat), act2 = bench_median(a2, g_repeat);
     double ratio1 = bench_median(q1, g_repeat), ratio2 = bench_median(q2, g_repeat);
     double bare = bench_median(bares, g_repeat);
 
-    static hist spin_h, park_h;
+    static hist spin_h, park_h, wspin_h, wpark_h;
     hist_init(&spin_h);
     hist_init(&park_h);
-    ping_pong(20000, 20000, &spin_h);  /* every 20 us: inside the spin window */
-    ping_pong(2000000, 1500, &park_h); /* every 2 ms: both actors asleep between rounds */
+    hist_init(&wspin_h);
+    hist_init(&wpark_h);
+    ping_pong(20000, 20000, &spin_h, false);  /* every 20 us: inside the spin window */
+    ping_pong(2000000, 1500, &park_h, false); /* every 2 ms: both actors asleep between rounds */
+    ping_pong(20000, 20000, &wspin_h, true);  /* the same, A and B on one scheduler worker */
+    ping_pong(2000000, 1500, &wpark_h, true);
     double idle = idle_cpu_percent();
     rt_msg_pool_stats ps;
     rt_msg_pool_stats_get(&ps);
@@ -340,9 +408,15 @@ int main(int argc, char **argv)
                ratio1, ratio2);
         printf("  \"mailbox_parks_1p\": %llu,\n  \"mailbox_parks_2p\": %llu,\n",
                (unsigned long long)m1.parks, (unsigned long long)m2.parks);
+        printf("  \"scheduled_1p_msgs_per_s\": %.0f,\n  \"ratio_scheduled_vs_raw_1p\": %.3f,\n",
+               sch1, ratio_s1);
+        printf("  \"worker_hops_per_s\": %.0f,\n  \"ratio_worker_hops_vs_raw_1p\": %.3f,\n", hops,
+               ratio_hp);
         printf("  \"pool_hit_percent\": %.1f,\n  \"latency\": {\n", pool_hit);
         lat_row("ping_pong_spinning", &spin_h, true, false);
-        lat_row("ping_pong_parked", &park_h, true, true);
+        lat_row("ping_pong_parked", &park_h, true, false);
+        lat_row("ping_pong_one_worker_spinning", &wspin_h, true, false);
+        lat_row("ping_pong_one_worker_parked", &wpark_h, true, true);
         printf("  },\n  \"idle_cpu_percent_of_one_core\": %.3f\n}\n", idle);
     } else {
         printf("fluxbot runtime benchmark (%llu messages, median of %u rounds, %ld cores)\n\n",
@@ -353,12 +427,18 @@ int main(int argc, char **argv)
                100 * ratio1);
         printf("%-34s %14.0f %14.0f %7.0f%%\n", "2 producers (raw: shared MPMC)", rawm2, act2,
                100 * ratio2);
+        printf("%-34s %14.0f %14.0f %7.0f%%\n", "1 producer, scheduled actor", rawm1, sch1,
+               100 * ratio_s1);
+        printf("%-34s %14.0f %14.0f %7.0f%%\n", "hops A<->B on one worker", rawm1, hops,
+               100 * ratio_hp);
         printf("%-34s %14.0f  (bare integers: no message memory crosses cores)\n",
                "1 producer, raw SPSC, integers", bare);
         printf("(mailbox parks: %llu with 1 producer, %llu with 2; pool hits %.1f%%)\n\n",
                (unsigned long long)m1.parks, (unsigned long long)m2.parks, pool_hit);
         lat_row("ping-pong A->B->A, 20 us apart", &spin_h, false, false);
         lat_row("ping-pong A->B->A, 2 ms apart", &park_h, false, false);
+        lat_row("same, A and B on one worker, 20 us", &wspin_h, false, false);
+        lat_row("same, A and B on one worker, 2 ms", &wpark_h, false, false);
         printf("\nidle runtime (8 actor threads + timer): %.3f%% of one core over %u s\n", idle,
                g_idle_seconds);
     }

@@ -261,6 +261,42 @@ static void commands_register_per_guild(void **state)
     assert_non_null(strstr(err, "COMFYUI_URLS"));
 }
 
+/* sched_actors names actors the bot has, without an event loop of their own; both layouts
+ * (the scheduler, or every actor on threads of its own) start and stop cleanly. */
+static void scheduled_actors_are_checked_at_start(void **state)
+{
+    (void)state;
+    fb_config c;
+    char err[768];
+    int code = 0;
+    config(&c, TOKEN);
+    c.sched_actors.count = 2;
+    snprintf(c.sched_actors.items[0], FB_CONFIG_STR, "router");
+    snprintf(c.sched_actors.items[1], FB_CONFIG_STR, "gateway");
+    assert_null(app_start(&c, err, sizeof err, &code));
+    assert_int_equal(code, APP_EXIT_CONFIG);
+    assert_non_null(strstr(err, "gateway"));
+    assert_non_null(strstr(err, "event loop"));
+
+    snprintf(c.sched_actors.items[1], FB_CONFIG_STR, "routre");
+    assert_null(app_start(&c, err, sizeof err, &code));
+    assert_int_equal(code, APP_EXIT_CONFIG);
+    assert_non_null(strstr(err, "routre"));
+
+    for (int workers = 0; workers <= 2; workers += 2) {
+        config(&c, TOKEN);
+        c.sched_workers = workers;
+        app *a = app_start(&c, err, sizeof err, &code);
+        if (!a) fprintf(stderr, "app_start: %s\n", err);
+        assert_non_null(a);
+        /* up to 90 s: a loaded machine may take long to register (a bound, not a timing) */
+        for (int i = 0; i < 4500 && !app_commands_registered(a); i++)
+            app_poll(a, 20);
+        assert_true(app_commands_registered(a));
+        assert_int_equal(app_stop(a), 0);
+    }
+}
+
 static void stats_command_is_the_analytics_cli(void **state)
 {
     (void)state;
@@ -283,6 +319,7 @@ int main(void)
         cmocka_unit_test(check_names_a_broken_declaration),
         cmocka_unit_test(a_broken_file_stops_the_start_naming_it),
         cmocka_unit_test(a_refused_token_stops_the_bot_with_exit_4),
+        cmocka_unit_test(scheduled_actors_are_checked_at_start),
         cmocka_unit_test(stats_command_is_the_analytics_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

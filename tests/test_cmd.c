@@ -92,7 +92,7 @@ static void test_table_json(void **state)
     const char *order[] = {"prompt",         "resolution",     "upscale_factor", "seed",
                            "lora",           "lora2",          "lora3",          "lora_strength",
                            "lora2_strength", "lora3_strength", "steps",          "cfg",
-                           "model",          "batch_size"};
+                           "model",          "batch_size",     "enhance"};
     int i = 0;
     cJSON *o;
     cJSON_ArrayForEach(o, cJSON_GetObjectItem(comfy, "options"))

@@ -43,8 +43,22 @@ static void test_shipped_declarations_load(void **state)
     assert_false(decl_set_find(&set, "comfy")->button);
 
     const decl_command *c = decl_set_find(&set, "comfy");
-    assert_int_equal(c->noptions, 14);
+    assert_int_equal(c->noptions, 15);
     assert_int_equal(c->options[7].param, DECL_P_LORA_STRENGTH);
+    /* prompt enhancement: last, levels 1..10, left out of the registration when it is off */
+    assert_int_equal(c->options[14].param, DECL_P_ENHANCE);
+    assert_true(c->options[14].min == 1 && c->options[14].max == 10);
+    assert_int_equal(c->cmd.noptions, 15);
+    assert_int_equal(c->cmd_plain.noptions, 14);
+    for (unsigned i = 0; i < c->cmd_plain.noptions; i++)
+        assert_string_not_equal(c->cmd_plain.options[i].name, "enhance");
+    const cmd_def *defs[DECL_MAX_COMMANDS];
+    unsigned nd = decl_set_defs(&set, defs, DECL_MAX_COMMANDS);
+    assert_true(nd >= 1 && defs[0] == &c->cmd);
+    set.without_enhance = true;
+    nd = decl_set_defs(&set, defs, DECL_MAX_COMMANDS);
+    assert_true(nd >= 1 && defs[0] == &c->cmd_plain);
+    set.without_enhance = false;
     assert_int_equal(c->options[0].param, DECL_P_MAPPED);
     assert_int_equal(c->options[0].wf_param, WF_P_PROMPT);
     assert_int_equal(c->options[1].param, DECL_P_RESOLUTION);
@@ -394,6 +408,56 @@ static void refused_opts(const char *options, const char *const *want, size_t nw
         refused_opts(options, w_, sizeof w_ / sizeof w_[0]);                                       \
     } while (0)
 
+/* "param": "enhance": an integer level within 1..10 (bounds default to it), once per command. */
+static void test_enhance_option(void **state)
+{
+    (void)state;
+    char *j = with_options(OPT_PROMPT "," OPT_IMAGE ",{\"name\":\"enhance\",\"type\":\"integer\","
+                                      "\"description\":\"Creativity\",\"param\":\"enhance\"}");
+    decl_command *d = decl_load_text("mine.cmd.json", j, tmpdir, err, sizeof err);
+    if (!d) fprintf(stderr, "%s\n", err);
+    assert_non_null(d);
+    assert_int_equal(d->options[2].param, DECL_P_ENHANCE);
+    assert_true(d->options[2].has_min && d->options[2].min == 1);
+    assert_true(d->options[2].has_max && d->options[2].max == 10);
+    char *one = cmd_def_json(&d->cmd, NULL, 0);
+    assert_non_null(strstr(one, "\"name\":\"enhance\""));
+    assert_non_null(strstr(one, "\"min_value\":1,\"max_value\":10"));
+    free(one);
+    one = cmd_def_json(&d->cmd_plain, NULL, 0);
+    assert_null(strstr(one, "enhance"));
+    free(one);
+    decl_free(d);
+    free(j);
+    /* integer choices within the levels work too */
+    j = with_options(OPT_PROMPT "," OPT_IMAGE
+                                ",{\"name\":\"style\",\"type\":\"choice\",\"description\":"
+                                "\"How free\",\"choices\":[{\"name\":\"light\",\"value\":2},"
+                                "{\"name\":\"wild\",\"value\":9}],\"param\":\"enhance\"}");
+    d = decl_load_text("mine.cmd.json", j, tmpdir, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(d->options[2].param, DECL_P_ENHANCE);
+    decl_free(d);
+    free(j);
+    REFUSED_OPTS(OPT_PROMPT "," OPT_IMAGE
+                            ",{\"name\":\"enhance\",\"type\":\"number\",\"description\":\"x\","
+                            "\"param\":\"enhance\"}",
+                 "options[2] \"enhance\"", "\"param\": \"enhance\" takes an integer option");
+    REFUSED_OPTS(OPT_PROMPT "," OPT_IMAGE
+                            ",{\"name\":\"enhance\",\"type\":\"integer\",\"description\":\"x\","
+                            "\"min\":0,\"max\":10,\"param\":\"enhance\"}",
+                 "options[2] \"enhance\"", "levels lie within 1..10");
+    REFUSED_OPTS(OPT_PROMPT "," OPT_IMAGE
+                            ",{\"name\":\"style\",\"type\":\"choice\",\"description\":\"x\","
+                            "\"choices\":[{\"name\":\"a\",\"value\":11}],\"param\":\"enhance\"}",
+                 "options[2] \"style\"", "\"choices\": \"enhance\" levels lie within 1..10");
+    REFUSED_OPTS(OPT_PROMPT "," OPT_IMAGE
+                            ",{\"name\":\"e1\",\"type\":\"integer\",\"description\":\"x\","
+                            "\"param\":\"enhance\"},{\"name\":\"e2\",\"type\":\"integer\","
+                            "\"description\":\"x\",\"param\":\"enhance\"}",
+                 "options[3] \"e2\"", "is set by \"e1\" already");
+}
+
 static void test_broken_top_level(void **state)
 {
     (void)state;
@@ -648,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_shipped_declarations_load),
         cmocka_unit_test(test_shipped_match_builtin_table),
         cmocka_unit_test(test_every_option_type),
+        cmocka_unit_test(test_enhance_option),
         cmocka_unit_test(test_broken_top_level),
         cmocka_unit_test(test_broken_options),
         cmocka_unit_test(test_broken_values),

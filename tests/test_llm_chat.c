@@ -20,6 +20,7 @@
 
 #include "fakes/fake_llm.h"
 #include "llm/llm_chat.h"
+#include "util/util_utf8.h"
 
 static char err[512], why[512], out[4 * LLM_PROMPT_MAX + 1];
 
@@ -90,6 +91,24 @@ static void test_reply(void **state)
     assert_int_equal(parse(500, "{\"error\":{\"message\":\"model overloaded\",\"type\":\"x\"}}"),
                      LLM_HTTP_ERROR);
     assert_non_null(strstr(why, "HTTP 500: model overloaded"));
+    /* Regression (fuzz_llm): an error message of invalid bytes becomes U+FFFD replacements,
+     * 3 bytes each; clipped to the reason's buffer it was cut inside a character, and the
+     * log line got invalid UTF-8. */
+    char bad[300];
+    int bl = snprintf(bad, sizeof bad, "{\"error\":\"i");
+    memset(bad + bl, 0xac, 150);
+    snprintf(bad + bl + 150, sizeof bad - (size_t)bl - 150, "nvalid key\"}");
+    assert_int_equal(parse(401, bad), LLM_HTTP_ERROR);
+    assert_true(util_utf8_valid(why, strlen(why), NULL));
+    assert_non_null(strstr(why, "HTTP 401: i\xef\xbf\xbd"));
+    char small[30];
+    assert_int_equal(
+        llm_chat_parse_reply(401, bad, strlen(bad), out, sizeof out, small, sizeof small),
+        LLM_HTTP_ERROR);
+    assert_true(util_utf8_valid(small, strlen(small), NULL));
+    /* Regression (fuzz_llm): DEL passed into the reason as a control character. */
+    assert_int_equal(parse(500, "{\"error\":\"x\x7fy\"}"), LLM_HTTP_ERROR);
+    assert_null(strchr(why, 0x7f));
     assert_int_equal(parse(401, "<html>no</html>"), LLM_HTTP_ERROR);
     assert_string_equal(why, "the service answered HTTP 401");
     assert_int_equal(parse(200, "not json"), LLM_MALFORMED);
@@ -189,7 +208,7 @@ static void test_against_fake(void **state)
     fake_llm_expect_key(l, "sk-test-123");
     assert_int_equal(exchange(l, "sk-test-123", 5000, &r), CURLE_OK);
     assert_int_equal(r, LLM_OK);
-    assert_string_equal(out, "Enhanced: a lighthouse");
+    assert_string_equal(out, "a lighthouse" FAKE_LLM_SUFFIX);
     assert_true(fake_llm_last_key_ok(l));
     char *body = fake_llm_last_body(l);
     assert_non_null(strstr(body, "\"temperature\":0.8"));

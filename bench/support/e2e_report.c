@@ -11,8 +11,14 @@
 void e2e_report_table(FILE *out, const e2e_result *r, const char *machine)
 {
     if (machine) fprintf(out, "machine: %s\n", machine);
-    fprintf(out, "threads: router %u, runner %u; load: %.0f interactions/s for %.1f s\n",
-            r->router_threads, r->runner_threads, r->rate_target, r->seconds);
+    if (r->router_threads)
+        fprintf(out, "threads: router %u, runner %u; load: %.0f interactions/s for %.1f s\n",
+                r->router_threads, r->runner_threads, r->rate_target, r->seconds);
+    else
+        fprintf(out,
+                "threads: router on the scheduler, runner %u; load: %.0f interactions/s for "
+                "%.1f s\n",
+                r->runner_threads, r->rate_target, r->seconds);
     fprintf(out, "%-34s %14s\n", "metric", "value");
     fprintf(out, "%-34s %14llu\n", "interactions sent", (unsigned long long)r->sent);
     fprintf(out, "%-34s %14llu\n", "answered exactly once", (unsigned long long)r->answered);
@@ -199,10 +205,10 @@ static void panel(FILE *out, int x0, const char *title, const char *ylabel, cons
                 "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\">%u</text>\n", x,
                 PANEL_H + 16, xs[i]);
     }
-    fprintf(
-        out,
-        "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\">router threads</text>\n",
-        PANEL_W / 2, PANEL_H + 34);
+    fprintf(out,
+            "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\">router threads (0 = "
+            "on the scheduler)</text>\n",
+            PANEL_W / 2, PANEL_H + 34);
     fprintf(out,
             "<text transform=\"translate(-48,%d) rotate(-90)\" text-anchor=\"middle\" "
             "font-size=\"12\">%s</text>\n",

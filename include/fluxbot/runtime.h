@@ -12,6 +12,12 @@
  *  - loop actors: the actor brings its own thread body (an lws or curl-multi event loop). The
  *    runtime gives it a wake hook, called from a sender's thread when a message arrives while
  *    the loop is armed; the loop drains with rt_actor_drain().
+ * A parked actor runs either on threads of its own (spec.threads of them) or, once placed with
+ * rt_actor_schedule, on one of the system's scheduler workers (M:N, runtime/sched.h): a small
+ * pool of threads that run many actors, each at most one batch of messages at a time, so that a
+ * message between two actors on one worker wakes nobody. The behaviour (rt_actor_ops) is the
+ * same either way; only actors that never block for long belong on a worker, because while one
+ * runs, the other actors of its worker wait.
  *
  * Ownership: a message pointer passed to rt_send* belongs to the receiver once the call
  * succeeds (returns 0); on failure it still belongs to the caller. Touching a sent message is
@@ -95,6 +101,15 @@ int rt_system_start(rt_system *sys);
 /* Stops in reverse start order: each actor gets on_stop_requested, drains its mailbox, its
  * threads exit, then the next (earlier-started) actor is asked. Returns when all have exited. */
 void rt_system_stop(rt_system *sys);
+/* The scheduler's worker count (before rt_system_start; default 1, at most 64). Workers exist
+ * only when at least one actor is scheduled. 0 or -EINVAL. */
+int rt_system_set_workers(rt_system *sys, unsigned n);
+/* Places a parked actor on the scheduler instead of threads of its own (before
+ * rt_system_start). Scheduled actors are pinned round-robin to the workers in creation order
+ * and run one batch at a time; on_thread_start/on_thread_exit run once, on that worker, with
+ * index 0. 0, or -EINVAL for a loop actor or a started system. */
+int rt_actor_schedule(rt_actor *a);
+bool rt_actor_is_scheduled(const rt_actor *a);
 /* Stops (if running) and frees every actor and the system. */
 void rt_system_free(rt_system *sys);
 /* Installs SIGINT/SIGTERM handling: the first signal makes rt_system_wait_signal return,
@@ -118,8 +133,10 @@ void *rt_actor_state(rt_actor *a);
 /* Wait-free: 0, or -RT_EFULL when this thread's lane is full, -RT_ESTOPPED after exit. */
 int rt_send(rt_actor *to, rt_msg *m);
 /* Control messages: waits (yielding, then sleeping in short steps) up to timeout_ms for room.
- * 0, -RT_ETIMEDOUT or -RT_ESTOPPED. Never use on a generation path with a long timeout: the
- * sending thread stalls, and every message it would send next waits behind it. */
+ * 0, -RT_ETIMEDOUT or -RT_ESTOPPED. To a receiver on the caller's own scheduler worker it
+ * spills instead of waiting (the receiver cannot run until the caller returns). Never use on a
+ * generation path with a long timeout: the sending thread stalls, and every message it would send
+ * next waits behind it. */
 int rt_send_wait(rt_actor *to, rt_msg *m, int64_t timeout_ms);
 /* Event streams: never fails while the actor runs; when the lane is full the message goes to
  * the lane's overflow list (counted as a spill), keeping per-sender order. 0 or -RT_ESTOPPED. */
@@ -183,6 +200,17 @@ typedef struct rt_metrics {
 
 /* Snapshot of one actor's counters; safe from any thread. */
 void rt_actor_metrics(const rt_actor *a, rt_metrics *out);
+/* The scheduler's counters, summed over its workers (all zero without scheduled actors). */
+typedef struct rt_sched_metrics {
+    uint64_t workers;
+    uint64_t runs;            /* batches run (an actor taken from a queue and run once) */
+    uint64_t parks;           /* times a worker went to sleep (all its actors idle) */
+    uint64_t wakeups;         /* futex wakes of a parked worker (at most one per park) */
+    uint64_t local_enqueues;  /* actors made runnable by a message from their own worker */
+    uint64_t remote_enqueues; /* ... by any other thread (gateway, REST, timers) */
+} rt_sched_metrics;
+void rt_system_sched_metrics(rt_system *sys, rt_sched_metrics *out);
+
 /* Calls fn for every actor of the system, in start order. */
 void rt_system_foreach(rt_system *sys, void (*fn)(rt_actor *a, void *ctx), void *ctx);
 

@@ -22,6 +22,7 @@
 #include "comfy/cres.h"
 #include "comfy/qcancel.h"
 #include "comfy/qsched.h"
+#include "discord/enh_note.h"
 #include "discord/qctl.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
@@ -300,8 +301,10 @@ static void edit_waiting(comfy_coord *co, co_job *c, bool force)
     prog_text(&p, c->kind == COMFY_KIND_VIDEO ? "video" : "image", now, text, sizeof text);
     if (cres_custom_id(CRES_CANCEL, c->id, c->user_id, cancel_id, sizeof cancel_id) != 0)
         cancel_id[0] = '\0';
-    comfy_rest_edit_original(co->cfg.rest, &c->job->reply, qctl_progress_json(text, cancel_id),
+    char *shown = enh_note_append(text, c->job); /* what became of an enhancement, below */
+    comfy_rest_edit_original(co->cfg.rest, &c->job->reply, qctl_progress_json(shown, cancel_id),
                              false);
+    free(shown);
     c->last_edit_ms = now;
 }
 

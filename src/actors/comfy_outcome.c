@@ -35,6 +35,8 @@ void comfy_outcome_fill(comfy_outcome *o, const cjob *j, bool success, uint64_t 
     o->loras = cjob_lora_json(j);
     snprintf(o->reason, sizeof o->reason, "%s", reason ? reason : "");
     snprintf(o->text, sizeof o->text, "%s", text ? text : "");
+    snprintf(o->enhance, sizeof o->enhance, "%s",
+             j->enhance != CJOB_ENH_NONE ? cjob_enhance_name(j->enhance) : "");
 }
 
 void comfy_outcome_clear(comfy_outcome *o)
@@ -67,15 +69,20 @@ void comfy_outcome_record(rt_actor *analytics, const comfy_outcome *o, bool deli
     /* The interaction that asked for it (a /comfy, or a Regenerate/Upscale press) succeeded or
      * failed only now: its command_usage row gets the outcome. */
     an_record_outcome(analytics, o->reply.interaction_id, success);
-    char d[260];
+    /* details: the job, its time, why it failed (for a cancel: who, and whether it was waiting
+     * or running), and what became of a prompt enhancement ("enhance": ok, timeout, error,
+     * filtered, busy, off), so an operator can count them */
+    char d[300], enh[40] = "";
+    if (o->enhance[0]) snprintf(enh, sizeof enh, ",\"enhance\":\"%s\"", o->enhance);
     if (o->cancelled)
         snprintf(d, sizeof d,
                  "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64
-                 ",\"reason\":\"cancelled\",\"by\":\"%" PRIu64 "\",\"stage\":\"%s\"}",
-                 o->job_id, o->ms, o->cancelled_by, o->cancelled_waiting ? "waiting" : "running");
+                 ",\"reason\":\"cancelled\",\"by\":\"%" PRIu64 "\",\"stage\":\"%s\"%s}",
+                 o->job_id, o->ms, o->cancelled_by, o->cancelled_waiting ? "waiting" : "running",
+                 enh);
     else
-        snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s}", o->job_id, o->ms,
-                 success ? "" : ",\"reason\":\"", success ? "" : reason, success ? "" : "\"");
+        snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s%s}", o->job_id, o->ms,
+                 success ? "" : ",\"reason\":\"", success ? "" : reason, success ? "" : "\"", enh);
     an_activity_event ae = {.user_id = o->user_id,
                             .guild_id = o->guild_id,
                             .action = o->cancelled ? "job_cancelled"

@@ -27,13 +27,14 @@ typedef struct comfy_outcome {
     char resolution[COMFY_LABEL_MAX + 1]; /* the label the user picked */
     uint32_t width, height;               /* the delivered size */
     char *loras;                          /* owned: JSON list of names */
-    char reason[64]; /* failures: a short machine word ("node_error", "no_server", ...) */
+    char reason[64];  /* failures: a short machine word ("node_error", "no_server", ...) */
+    char text[700];   /* failures: what the user is told */
+    char enhance[12]; /* prompt enhancement: cjob_enhance_name, "" when none was asked for */
     /* Cancelled by its user or a manager (reason "cancelled"): recorded as job_cancelled with
      * who and when (waiting in the bot's line, or running on a worker). */
     bool cancelled;
     bool cancelled_waiting;
     uint64_t cancelled_by;
-    char text[700]; /* failures: what the user is told */
 } comfy_outcome;
 
 /* Fills o from job (copies what it needs). */

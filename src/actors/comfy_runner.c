@@ -81,6 +81,8 @@ static int load_lists(comfy_runner *r, const fb_config *cfg, char *err, size_t e
         loras_load_file(&r->loras, cfg->loras_file, err, errlen) ||
         decl_set_load(r->decls, cfg->workflows_dir, err, errlen))
         return -1;
+    /* without a chat endpoint the "enhance" options are not registered (comfy/decl.h) */
+    r->decls->without_enhance = cfg->llm_url[0] == '\0';
     r->cat.ratios = &r->ratios;
     r->cat.loras = &r->loras;
     r->cat.decls = r->decls;

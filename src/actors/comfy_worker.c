@@ -26,6 +26,7 @@
 #include "comfy/imgchk.h"
 #include "comfy/cres.h"
 #include "comfy/qcancel.h"
+#include "discord/enh_note.h"
 #include "discord/qctl.h"
 #include "discord/reply.h"
 #include "fluxbot/log.h"
@@ -191,8 +192,10 @@ static void progress(jctx *x)
         atomic_fetch_add(&r->n_suppressed, 1);
         return;
     }
-    comfy_rest_edit_original(r->cfg.rest, &x->job->reply, qctl_progress_json(text, x->cancel_id),
+    char *shown = enh_note_append(text, x->job); /* what became of an enhancement, below */
+    comfy_rest_edit_original(r->cfg.rest, &x->job->reply, qctl_progress_json(shown, x->cancel_id),
                              false);
+    free(shown);
     atomic_fetch_add(&r->n_edits, 1);
     send_status(x);
 }

@@ -272,6 +272,17 @@ static void defer_then(router *r, const ix_interaction *ix, rpend_entry *e, bool
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
+/* Where a new job goes once deferred: through the prompt enhancer when the user asked for an
+ * enhancement and the bot has one, else straight to the runner (an enhancement asked of a
+ * bot without one, from a stale registration, runs as typed and the user is told). */
+static rt_actor *generation_target(router *r, cjob *job)
+{
+    if (!job->creativity) return r->cfg.runner;
+    if (r->cfg.enhancer) return r->cfg.enhancer;
+    cjob_enhance_fail(job, CJOB_ENH_OFF);
+    return r->cfg.runner;
+}
+
 static void cmd_generate(router *r, const ix_interaction *ix, uint64_t t0, const decl_command *d)
 {
     rpend_entry e = entry_for(ix, t0, ROUTER_CMD_GENERATE);
@@ -286,7 +297,8 @@ static void cmd_generate(router *r, const ix_interaction *ix, uint64_t t0, const
     /* checked once (rcmd_job), resolved here: the runner applies its limits and runs it */
     cjob *job = cjob_resolve(m, cat, 0, util_rand_u64() /* the seed of a job without one */);
     rt_msg_free(&m->hdr);
-    defer_then(r, ix, &e, false, &comfy_start_msg_new(job)->hdr, r->cfg.runner);
+    rt_actor *next = generation_target(r, job);
+    defer_then(r, ix, &e, false, &comfy_start_msg_new(job)->hdr, next);
 }
 
 static void cmd_queue(router *r, const ix_interaction *ix, uint64_t t0)
@@ -658,7 +670,8 @@ static void on_opts(router *r, const ix_interaction *ix, uint64_t t0)
             LOG_INFO(LOGN,
                      "Options of job %" PRIu64 ": user %" PRIu64 " regenerates (%s, %u LoRAs)",
                      job->source_job_id, ix->user_id, job->resolution, job->nloras);
-            defer_then(r, ix, &e, false, &comfy_start_msg_new(job)->hdr, r->cfg.runner);
+            rt_actor *next = generation_target(r, job);
+            defer_then(r, ix, &e, false, &comfy_start_msg_new(job)->hdr, next);
         } else {
             reply_json(r, ix, &e, opts_dialog_update_json(v, ratios, loras), true, ROUTER_OUT_OK);
         }

@@ -16,6 +16,7 @@
 #include "actors/comfy_worker.h" /* the pool's actor name: its threads are runner_threads */
 #include "actors/discord_rest.h"
 #include "actors/gateway.h"
+#include "actors/llm_enhance.h"
 #include "actors/mod_refresher.h"
 #include "actors/router.h"
 #include "actors/stats_reporter.h"
@@ -23,6 +24,7 @@
 #include "app/appreg.h"
 #include "app/metrics.h"
 #include "app/reload.h"
+#include "app/llm_metrics.h"
 #include "app/router_metrics.h"
 #include "actors/models_fetch.h"
 #include "comfy/decl.h"
@@ -48,6 +50,7 @@ struct app {
     discord_rest *rest;
     stats_reporter *stats;
     comfy_runner *runner;
+    llm_enhance *llm; /* prompt enhancement; NULL when llm_url is empty */
     router *router;
     gateway *gw;
     metrics_server *metrics;
@@ -69,6 +72,7 @@ static void app_free(app *a)
     if (a->sys) rt_system_stop(a->sys);
     comfy_runner_free(a->runner);
     rt_system_free(a->sys);
+    llm_enhance_free(a->llm);
     gateway_free(a->gw);
     router_free(a->router);
     mod_refresher_free(a->modsync);
@@ -93,11 +97,39 @@ static void fail(char *err, size_t errlen, int *code, int value, const char *fmt
     *code = value;
 }
 
+/* Places the actors of sched_actors on the scheduler (runtime.h: rt_actor_schedule). */
+static int app_schedule(rt_system *sys, const fb_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->sched_workers <= 0) return 0;
+    rt_system_set_workers(sys, (unsigned)cfg->sched_workers);
+    for (unsigned i = 0; i < cfg->sched_actors.count; i++) {
+        const char *name = cfg->sched_actors.items[i];
+        rt_actor *act = rt_system_find(sys, name);
+        if (!act) {
+            /* modsync and jobs exist only with a shared database: not an error without one */
+            if (!cfg->db_url[0] && (!strcmp(name, "modsync") || !strcmp(name, "jobs"))) continue;
+            snprintf(err, errlen, "sched_actors: this bot has no actor named \"%.64s\"", name);
+            return -1;
+        }
+        if (rt_actor_schedule(act) != 0) {
+            snprintf(err, errlen,
+                     "sched_actors: %.64s runs its own event loop and cannot be scheduled", name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* One startup line per actor, with its thread count. */
 static void log_actor(rt_actor *act, void *ctx)
 {
     const app *a = ctx;
     const char *n = rt_actor_name(act);
+    if (rt_actor_is_scheduled(act)) {
+        LOG_INFO(LOGN, "actor %s: on the scheduler (%" PRId64 " worker%s)", n, a->cfg.sched_workers,
+                 a->cfg.sched_workers == 1 ? "" : "s");
+        return;
+    }
     int64_t threads = 1;
     if (strcmp(n, "stats") == 0) threads = a->cfg.stats_threads;
     if (strcmp(n, COMFY_WORKER_ACTOR_NAME) == 0) threads = a->cfg.runner_threads;
@@ -320,10 +352,29 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
              cfg->workflows_dir);
     a->dms_mask = dms_mask(a);
 
+    if (cfg->llm_url[0]) {
+        /* after the runner it hands jobs to, before the router that sends them: it stops
+         * after the router and before the runner */
+        llm_enhance_config lc;
+        llm_enhance_config_from(&lc, cfg);
+        lc.runner = comfy_runner_actor(a->runner);
+        lc.rest = discord_rest_actor(a->rest);
+        lc.mod = a->mod;
+        a->llm = llm_enhance_new(a->sys, &lc, why, sizeof why);
+        if (!a->llm) {
+            fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
+            app_free(a);
+            return NULL;
+        }
+        LOG_INFO(LOGN, "prompt enhancement: on (model %s, timeout %" PRId64 " ms)", cfg->llm_model,
+                 cfg->llm_timeout_ms);
+    }
+
     router_config ro;
     router_config_from(&ro, cfg);
     ro.rest = discord_rest_actor(a->rest);
     ro.runner = comfy_runner_actor(a->runner);
+    ro.enhancer = llm_enhance_actor(a->llm);
     ro.stats = stats_reporter_actor(a->stats);
     ro.analytics = analytics_writer_actor(a->writer);
     ro.catalog = comfy_runner_catalog(a->runner);
@@ -339,6 +390,12 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     a->gw = a->router ? gateway_new(a->sys, &gc) : NULL;
     if (!a->gw) {
         fail(err, errlen, code, APP_EXIT_START, "cannot create the actors (see the log above)");
+        app_free(a);
+        return NULL;
+    }
+
+    if (app_schedule(a->sys, cfg, why, sizeof why) != 0) {
+        fail(err, errlen, code, APP_EXIT_CONFIG, "%s", why);
         app_free(a);
         return NULL;
     }
@@ -378,6 +435,7 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
                                .modsync = a->modsync};
         metrics_add_sources(a->metrics, &src);
         metrics_add(a->metrics, router_metrics_collect, a->router);
+        if (a->llm) metrics_add(a->metrics, llm_metrics_collect, a->llm);
         LOG_INFO(LOGN, "metrics on http://127.0.0.1:%u/metrics", metrics_port(a->metrics));
     }
     LOG_INFO(LOGN, "fluxbot %s started: %u ComfyUI server%s, commands %s", FLUXBOT_VERSION,
@@ -506,7 +564,8 @@ static char *registration_text(const decl_set *ds)
     char *all = calloc(1, cap);
     for (unsigned i = 0; all && ds && i < ds->count; i++) {
         if (ds->cmds[i]->button) continue;
-        char *one = cmd_def_json(&ds->cmds[i]->cmd, NULL, 0);
+        char *one = cmd_def_json(ds->without_enhance ? &ds->cmds[i]->cmd_plain : &ds->cmds[i]->cmd,
+                                 NULL, 0);
         size_t n = one ? strlen(one) : 0;
         char *grown = one ? realloc(all, cap + n + 1) : NULL;
         if (!grown) {
@@ -537,6 +596,7 @@ int app_apply_commands(void *ctx, char *summary, size_t cap)
         free(fresh);
         return -1;
     }
+    fresh->without_enhance = a->cfg.llm_url[0] == '\0';
     const decl_set *old = comfy_runner_catalog(a->runner)->decls;
     char *was = registration_text(old), *now = registration_text(fresh);
     bool changed = strcmp(was, now) != 0;

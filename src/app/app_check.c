@@ -295,6 +295,67 @@ static void check_comfy(report *r, const fb_config *cfg)
     }
 }
 
+/* Prompt enhancement: off, or the endpoint answers GET {llm_url}/models with the key and lists
+ * llm_model. A server without the list (404) passes with a note: not every OpenAI-compatible
+ * server has one, and the first enhancement will tell. The key is never printed. */
+static void check_llm(report *r, const fb_config *cfg)
+{
+    if (!cfg->llm_url[0]) {
+        ok(r, "enhancement", "off (llm_url is empty; the enhance options are not registered)");
+        return;
+    }
+    char url[FB_CONFIG_STR + 16], auth[FB_CONFIG_STR + 16];
+    size_t ul = strlen(cfg->llm_url);
+    snprintf(url, sizeof url, "%.*s/models", (int)(ul && cfg->llm_url[ul - 1] == '/' ? ul - 1 : ul),
+             cfg->llm_url);
+    snprintf(auth, sizeof auth, "Bearer %s", cfg->llm_key);
+    util_http_res res;
+    util_http_opts o = {.authorization = cfg->llm_key[0] ? auth : NULL,
+                        .timeout_ms = (long)cfg->llm_timeout_ms};
+    int rc = util_http_get(url, &o, &res);
+    memset(auth, 0, sizeof auth);
+    if (rc != 0) {
+        bad(r, "enhancement", "start the model server, or fix llm_url (FLUXBOT_LLM_URL)",
+            "cannot reach %s: %s", cfg->llm_url, res.error);
+        return;
+    }
+    if (res.status == 401 || res.status == 403) {
+        bad(r, "enhancement", "set the service's API key in FLUXBOT_LLM_KEY",
+            "%s refused the key (%ld)", cfg->llm_url, res.status);
+    } else if (res.status == 404) {
+        ok(r, "enhancement", "%s answers (it lists no models: GET /models answered 404); model %s",
+           cfg->llm_url, cfg->llm_model);
+    } else if (res.status != 200) {
+        bad(r, "enhancement", "check llm_url: it should end with the API's version, e.g. /v1",
+            "GET %s/models answered %ld", cfg->llm_url, res.status);
+    } else {
+        cJSON *l = cJSON_Parse(res.body ? res.body : "");
+        const cJSON *data = cJSON_GetObjectItemCaseSensitive(l, "data"), *m;
+        bool listed = false;
+        int n = 0;
+        char some[200] = "";
+        size_t used = 0;
+        cJSON_ArrayForEach(m, data)
+        {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+            if (!cJSON_IsString(id)) continue;
+            n++;
+            listed = listed || strcmp(id->valuestring, cfg->llm_model) == 0;
+            if (used + strlen(id->valuestring) + 3 < sizeof some)
+                used += (size_t)snprintf(some + used, sizeof some - used, "%s%s", used ? ", " : "",
+                                         id->valuestring);
+        }
+        if (listed)
+            ok(r, "enhancement", "%s answers; model %s is listed", cfg->llm_url, cfg->llm_model);
+        else
+            bad(r, "enhancement", "set llm_model (FLUXBOT_LLM_MODEL) to a model the server has",
+                "model %s is not among the %d the server lists (%s)", cfg->llm_model, n,
+                n ? some : "none");
+        cJSON_Delete(l);
+    }
+    util_http_res_free(&res);
+}
+
 int app_check_report(const fb_config *cfg, FILE *out)
 {
     report r = {.out = out};
@@ -305,6 +366,7 @@ int app_check_report(const fb_config *cfg, FILE *out)
     check_moderation(&r, cfg);
     check_discord(&r, cfg);
     check_comfy(&r, cfg);
+    check_llm(&r, cfg);
     if (r.problems == 0)
         fprintf(out, "all checks passed\n");
     else

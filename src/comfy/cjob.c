@@ -240,6 +240,7 @@ cjob *cjob_resolve(const comfy_job_msg *m, const cjob_catalog *cat, uint64_t job
     j->npatches = m->npatches;
     comfy_patches_copy(j->patches, m->patches, m->npatches);
     j->received_wall_ms = m->received_ms;
+    j->creativity = m->creativity;
     return j;
 }
 
@@ -266,6 +267,9 @@ static void copy_params(cjob *d, const cjob *s)
     memcpy(d->lora_strength, s->lora_strength, sizeof d->lora_strength);
     memcpy(d->has_strength, s->has_strength, sizeof d->has_strength);
     memcpy(d->strength, s->strength, sizeof d->strength);
+    d->creativity = s->creativity;
+    d->enhance = s->enhance;
+    d->enhanced_prompt = s->enhanced_prompt ? util_strdup(s->enhanced_prompt) : NULL;
 }
 
 static void set_ref(cjob *j, const comfy_reply_ref *reply, const comfy_origin *origin)
@@ -321,12 +325,72 @@ cjob *cjob_new_upscale(const cjob *src, const decl_command *up, uint64_t new_id,
     j->upscale = factor;
     j->nloras = 0;
     j->has_strength[0] = j->has_strength[1] = false;
+    /* an upscale runs on the image, not on a prompt */
+    cjob_enhance_reset(j);
+    j->creativity = 0;
     set_ref(j, reply, origin);
     j->nimages = 1;
     j->images[0].url = util_strdup(image_url ? image_url : "");
     j->images[0].filename = util_strdup("result.png");
     j->source_job_id = src->id;
     return j;
+}
+
+static const char *const enhance_names[CJOB_ENH_COUNT] = {"none",  "ok",       "off", "timeout",
+                                                          "error", "filtered", "busy"};
+
+const char *cjob_enhance_name(cjob_enhance e)
+{
+    return (unsigned)e < CJOB_ENH_COUNT ? enhance_names[e] : "?";
+}
+
+void cjob_enhance_apply(cjob *j, const char *text)
+{
+    /* resolution built prompt as user_prompt + ", trigger words": keep that tail */
+    const char *up = j->user_prompt ? j->user_prompt : "";
+    const char *p = j->prompt ? j->prompt : "";
+    size_t ul = strlen(up);
+    const char *tail = *up && strncmp(p, up, ul) == 0 ? p + ul : "";
+    size_t n = strlen(text) + strlen(tail) + 1;
+    char *np = malloc(n);
+    if (!np) abort();
+    snprintf(np, n, "%s%s", text, tail);
+    free(j->prompt);
+    j->prompt = np;
+    free(j->enhanced_prompt);
+    j->enhanced_prompt = util_strdup(text);
+    j->enhance = CJOB_ENH_OK;
+}
+
+/* Undoes cjob_enhance_apply: the prompt as typed, with the same trigger-word tail. */
+static void restore_typed(cjob *j)
+{
+    const char *e = j->enhanced_prompt, *p = j->prompt ? j->prompt : "";
+    if (!e || strncmp(p, e, strlen(e)) != 0) return;
+    const char *tail = p + strlen(e);
+    const char *up = j->user_prompt ? j->user_prompt : "";
+    size_t n = strlen(up) + strlen(tail) + 1;
+    char *np = malloc(n);
+    if (!np) abort();
+    snprintf(np, n, "%s%s", up, tail);
+    free(j->prompt);
+    j->prompt = np;
+}
+
+void cjob_enhance_fail(cjob *j, cjob_enhance why)
+{
+    if (j->enhance == CJOB_ENH_OK) restore_typed(j);
+    free(j->enhanced_prompt);
+    j->enhanced_prompt = NULL;
+    j->enhance = why == CJOB_ENH_OK ? CJOB_ENH_ERROR : why;
+}
+
+void cjob_enhance_reset(cjob *j)
+{
+    if (j->enhance == CJOB_ENH_OK) restore_typed(j);
+    free(j->enhanced_prompt);
+    j->enhanced_prompt = NULL;
+    j->enhance = CJOB_ENH_NONE;
 }
 
 void cjob_free(cjob *j)
@@ -336,6 +400,7 @@ void cjob_free(cjob *j)
     free(j->user_prompt);
     free(j->prompt);
     free(j->negative_prompt);
+    free(j->enhanced_prompt);
     for (unsigned i = 0; i < COMFY_MAX_IMAGES; i++) {
         free(j->images[i].url);
         free(j->images[i].filename);
@@ -405,8 +470,9 @@ char *cjob_lora_json(const cjob *j)
 unsigned cjob_user_texts(const cjob *j, const char *out[CJOB_TEXTS_MAX])
 {
     unsigned n = 0;
-    const char *fixed[2] = {j->user_prompt, j->negative_prompt};
-    for (unsigned i = 0; i < 2; i++)
+    const char *fixed[3] = {j->user_prompt, j->negative_prompt,
+                            j->enhance == CJOB_ENH_OK ? j->enhanced_prompt : NULL};
+    for (unsigned i = 0; i < 3; i++)
         if (fixed[i] && *fixed[i]) out[n++] = fixed[i];
     for (unsigned i = 0; i < j->npatches && i < COMFY_MAX_PATCHES; i++)
         if (j->patches[i].is_str && j->patches[i].str && *j->patches[i].str)
@@ -457,6 +523,10 @@ char *cjob_to_json(const cjob *j)
     cJSON_AddStringToObject(o, "user_prompt", j->user_prompt ? j->user_prompt : "");
     cJSON_AddStringToObject(o, "prompt", j->prompt ? j->prompt : "");
     if (j->negative_prompt) cJSON_AddStringToObject(o, "negative_prompt", j->negative_prompt);
+    if (j->creativity) cJSON_AddNumberToObject(o, "creativity", j->creativity);
+    if (j->enhance != CJOB_ENH_NONE)
+        cJSON_AddStringToObject(o, "enhance", cjob_enhance_name(j->enhance));
+    if (j->enhanced_prompt) cJSON_AddStringToObject(o, "enhanced_prompt", j->enhanced_prompt);
     cJSON_AddStringToObject(o, "resolution", j->resolution);
     cJSON_AddNumberToObject(o, "width", j->width);
     cJSON_AddNumberToObject(o, "height", j->height);
@@ -496,6 +566,43 @@ char *cjob_to_json(const cjob *j)
     cJSON_Delete(o);
     if (!out) abort();
     return out;
+}
+
+/* The optional enhancement fields of a stored job: each checked (a level 1..10, a known
+ * status, a text of at most CJOB_PROMPT_MAX_BYTES only with the status "ok"). */
+static bool read_enhance(const cJSON *o, cjob *j, char *err, size_t errlen)
+{
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "creativity");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "enhance");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "enhanced_prompt");
+    if (c) {
+        if (!cJSON_IsNumber(c) || c->valuedouble < 1 || c->valuedouble > 10 ||
+            c->valuedouble != (double)(int)c->valuedouble) {
+            snprintf(err, errlen, "field creativity is not a level 1..10");
+            return false;
+        }
+        j->creativity = (unsigned)c->valuedouble;
+    }
+    if (e) {
+        int k = -1;
+        for (int i = 0; cJSON_IsString(e) && i < CJOB_ENH_COUNT; i++)
+            if (strcmp(e->valuestring, enhance_names[i]) == 0) k = i;
+        if (k < 0) {
+            snprintf(err, errlen, "field enhance is not a known status");
+            return false;
+        }
+        j->enhance = (cjob_enhance)k;
+    }
+    if (t || j->enhance == CJOB_ENH_OK) {
+        if (j->enhance != CJOB_ENH_OK || !cJSON_IsString(t) ||
+            strlen(t->valuestring) > CJOB_PROMPT_MAX_BYTES ||
+            !util_utf8_valid(t->valuestring, strlen(t->valuestring), NULL)) {
+            snprintf(err, errlen, "field enhanced_prompt does not go with enhance");
+            return false;
+        }
+        j->enhanced_prompt = util_strdup(t->valuestring);
+    }
+    return true;
 }
 
 /* Field readers: false (with err) when the field is missing or of the wrong type/range. */
@@ -627,6 +734,8 @@ cjob *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen)
                      CJOB_PROMPT_MAX_BYTES);
             ok = false;
         }
+        /* optional: prompt enhancement (rows without it had none) */
+        if (ok && !read_enhance(o, j, err, errlen)) ok = false;
         snprintf(j->resolution, sizeof j->resolution, "%s", res);
         j->width = (uint32_t)w;
         j->height = (uint32_t)h;

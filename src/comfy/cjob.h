@@ -51,6 +51,22 @@ typedef struct cjob_image {
     img_type type; /* sniffed from data */
 } cjob_image;
 
+/* What became of a job's prompt enhancement (src/actors/llm_enhance.h). Every value but
+ * NONE and OK means the prompt ran as typed; the user is told which (discord/enh_note.h). */
+typedef enum cjob_enhance {
+    CJOB_ENH_NONE = 0, /* not asked for */
+    CJOB_ENH_OK,       /* enhanced_prompt holds the model's text; prompt is built from it */
+    CJOB_ENH_OFF,      /* asked for, but the bot has no chat endpoint (llm_url) */
+    CJOB_ENH_TIMEOUT,  /* no answer within llm_timeout_ms */
+    CJOB_ENH_ERROR,    /* the endpoint failed or answered something unusable */
+    CJOB_ENH_FILTERED, /* the enhanced text hit the content filter (enhanced_prompt NULL) */
+    CJOB_ENH_BUSY,     /* llm_max_inflight requests were running, or the bot was stopping */
+    CJOB_ENH_COUNT
+} cjob_enhance;
+
+/* "none", "ok", "off", "timeout", "error", "filtered", "busy" (logs, the results table). */
+const char *cjob_enhance_name(cjob_enhance e);
+
 typedef struct cjob {
     uint64_t id;
     comfy_kind kind; /* video when the declaration outputs one, upscale for the button */
@@ -81,6 +97,12 @@ typedef struct cjob {
     comfy_patch patches[COMFY_MAX_PATCHES];
     uint64_t source_job_id; /* regenerate/upscale: the job whose result it started from */
     uint64_t received_wall_ms;
+    /* Prompt enhancement: the creativity level asked for (0 = none), what became of it, and
+     * the model's text (owned, NULL unless enhance is CJOB_ENH_OK). user_prompt stays as typed
+     * (shown beside the enhanced text, and the Options dialog's starting point). */
+    unsigned creativity;
+    cjob_enhance enhance;
+    char *enhanced_prompt;
 } cjob;
 
 /* Checks a router message against the catalogue; 0, or -1 with a message meant for the user. */
@@ -109,6 +131,16 @@ cjob *cjob_new_upscale(const cjob *src, const decl_command *up, uint64_t new_id,
 
 void cjob_free(cjob *j);
 
+/* The enhancement succeeded: enhanced_prompt = text, and prompt = text with the LoRA trigger
+ * words that resolution appended to user_prompt (the model may have dropped them). */
+void cjob_enhance_apply(cjob *j, const char *text);
+/* The enhancement did not happen (why: not CJOB_ENH_OK): the prompt is (back to) as typed. */
+void cjob_enhance_fail(cjob *j, cjob_enhance why);
+/* Forgets an enhancement (the prompt back to as typed, when it was still the enhanced one; the
+ * Options dialog rebuilds it anyway); the creativity level stays, so the job may be enhanced
+ * again. */
+void cjob_enhance_reset(cjob *j);
+
 /* analytics: the declaration's generation type (standard, redux, pulid, video, upscale, ...) */
 const char *cjob_generation_type(const cjob *j);
 /* The comfy_kind a declaration's jobs have: video output or not (the button's is upscale). */
@@ -136,9 +168,10 @@ cjob *cjob_from_json(const char *json, uint64_t id, char *err, size_t errlen);
 
 /* The texts a user typed into the job, as the content filter must see them again when the job
  * is run anew (Regenerate, Options): the prompt, the negative prompt, and every declared
- * option's string value. Empty ones are left out. Returns how many (at most CJOB_TEXTS_MAX);
- * the pointers are the job's. */
-#define CJOB_TEXTS_MAX (2 + COMFY_MAX_PATCHES)
+ * option's string value; and the enhanced prompt the job runs instead of the typed one (it
+ * passed the filter when the model wrote it; the rules may have changed since). Empty ones are
+ * left out. Returns how many (at most CJOB_TEXTS_MAX); the pointers are the job's. */
+#define CJOB_TEXTS_MAX (3 + COMFY_MAX_PATCHES)
 unsigned cjob_user_texts(const cjob *j, const char *out[CJOB_TEXTS_MAX]);
 
 /* The result's upscale factor relative to the label's size (an Upscale of a x2 result by 2 is

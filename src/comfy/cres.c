@@ -8,6 +8,7 @@
 
 #include "comfy/prog.h"
 #include "discord/embed.h"
+#include "discord/enh_note.h"
 #include "discord/reply.h"
 #include "util/util_dec.h"
 #include "util/util_utf8.h"
@@ -116,6 +117,7 @@ static void result_embed(const cres_result *r, embed *em)
         free(d);
     }
     embed_set_color(em, 0x5865F2);
+    enh_note_embed(j, em); /* the enhanced prompt, beside the one typed above */
     char buf[256];
     if (j->resolution[0]) add_field(em, "Resolution", j->resolution, true);
     if (j->kind != COMFY_KIND_UPSCALE) {
@@ -200,7 +202,8 @@ char *cres_final_payload(const cres_result *r)
         }
     }
     const embed *list[1] = {&em};
-    reply_msg m = {.content = r->note ? r->note : "",
+    char *content = enh_note_append(r->note, j);
+    reply_msg m = {.content = content,
                    .embeds = list,
                    .nembeds = 1,
                    .rows = &row,
@@ -210,6 +213,7 @@ char *cres_final_payload(const cres_result *r)
                    .set_attachments = true};
     char err[200];
     char *json = reply_message_json(&m, err, sizeof err);
+    free(content);
     embed_free(&em);
     /* the parts are ours and within limits; should it still fail, the user gets a clear line */
     return json ? json : reply_edit_text_json("\xe2\x9d\x8c The result could not be shown.", true);

@@ -265,6 +265,31 @@ static int parse_param(lctx *c, decl_option *o, const char *p, const char *where
         o->param = DECL_P_LORA;
         return 0;
     }
+    if (strcmp(p, "enhance") == 0) {
+        if (o->type != DECL_INTEGER && !(o->type == DECL_CHOICE && o->int_choices))
+            return fail(c, "%s\"param\": \"enhance\" takes an integer option (a level 1..10)",
+                        where);
+        if (!wf_has_param(wf, WF_P_PROMPT))
+            return fail(c, "%s\"param\": \"enhance\": %s maps no \"prompt\" to enhance", where,
+                        c->d->mapping);
+        if (o->type == DECL_INTEGER) {
+            if (!o->has_min) o->min = DECL_ENHANCE_MIN;
+            if (!o->has_max) o->max = DECL_ENHANCE_MAX;
+            o->has_min = o->has_max = true;
+            if (o->min < DECL_ENHANCE_MIN || o->max > DECL_ENHANCE_MAX)
+                return fail(c, "%s\"param\": \"enhance\" levels lie within %d..%d", where,
+                            DECL_ENHANCE_MIN, DECL_ENHANCE_MAX);
+        }
+        for (unsigned k = 0; o->type == DECL_CHOICE && k < o->nchoices; k++)
+            if (o->choices[k].ival < DECL_ENHANCE_MIN || o->choices[k].ival > DECL_ENHANCE_MAX)
+                return fail(c, "%s\"choices\": \"enhance\" levels lie within %d..%d", where,
+                            DECL_ENHANCE_MIN, DECL_ENHANCE_MAX);
+        if (o->has_default && (o->def_num < o->min || o->def_num > o->max) &&
+            o->type == DECL_INTEGER)
+            return fail(c, "%s\"default\": outside min..max", where);
+        o->param = DECL_P_ENHANCE;
+        return 0;
+    }
     if (strcmp(p, "lora_strength") == 0) {
         if (o->type != DECL_NUMBER)
             return fail(c, "%s\"param\": \"lora_strength\" takes a number option", where);
@@ -299,7 +324,7 @@ static int parse_param(lctx *c, decl_option *o, const char *p, const char *where
     }
     return fail(c,
                 "%s\"param\": unknown \"%s\" (known: prompt, seed, upscale_factor, strength1, "
-                "strength2, image1, image2, resolution, lora, lora_strength; or use "
+                "strength2, image1, image2, resolution, lora, lora_strength, enhance; or use "
                 "\"patch\")",
                 where, p);
 }
@@ -667,6 +692,12 @@ static void build_cmd(decl_command *d)
     d->cmd.description = d->description;
     d->cmd.options = d->noptions ? d->cmd_opts : NULL;
     d->cmd.noptions = d->noptions;
+    unsigned n = 0;
+    for (unsigned i = 0; i < d->noptions; i++)
+        if (d->options[i].param != DECL_P_ENHANCE) d->cmd_plain_opts[n++] = d->cmd_opts[i];
+    d->cmd_plain = d->cmd;
+    d->cmd_plain.options = n ? d->cmd_plain_opts : NULL;
+    d->cmd_plain.noptions = n;
 }
 
 static int parse_decl(lctx *c, const cJSON *j)
@@ -740,6 +771,12 @@ static int parse_decl(lctx *c, const cJSON *j)
                 if (d->options[k].param == DECL_P_MAPPED && d->options[k].wf_param == o->wf_param)
                     rc = fail(c, "options[%d] \"%s\": \"param\": \"%s\" is set by \"%s\" already",
                               i, o->name, wf_param_name(o->wf_param), d->options[k].name);
+        if (rc == 0 && o->param == DECL_P_ENHANCE)
+            for (int k = 0; k < i; k++)
+                if (d->options[k].param == DECL_P_ENHANCE)
+                    rc = fail(c,
+                              "options[%d] \"%s\": \"param\": \"enhance\" is set by \"%s\" already",
+                              i, o->name, d->options[k].name);
         if (rc == 0 && o->param == DECL_P_LORA && ++nlora > wf->lora_max)
             rc = fail(c, "options[%d] \"%s\": \"param\": %s takes at most %u LoRAs", i, o->name,
                       d->mapping, wf->lora_max);
@@ -1071,6 +1108,7 @@ unsigned decl_set_defs(const decl_set *set, const cmd_def **out, unsigned cap)
 {
     unsigned n = 0;
     for (unsigned i = 0; set && i < set->count && n < cap; i++)
-        if (!set->cmds[i]->button) out[n++] = &set->cmds[i]->cmd;
+        if (!set->cmds[i]->button)
+            out[n++] = set->without_enhance ? &set->cmds[i]->cmd_plain : &set->cmds[i]->cmd;
     return n;
 }

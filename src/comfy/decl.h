@@ -68,7 +68,16 @@ typedef enum decl_param {
     DECL_P_RESOLUTION,
     DECL_P_LORA,
     DECL_P_LORA_STRENGTH, /* the strength of the n-th "lora" option (n-th of its kind) */
+    DECL_P_ENHANCE,       /* prompt enhancement's creativity level, 1..10 (llm/llm_chat.h) */
 } decl_param;
+
+/* "param": "enhance" takes an integer (or integer choice) option whose values lie in
+ * DECL_ENHANCE_MIN..DECL_ENHANCE_MAX (min/max default to them), at most one per command, on a
+ * command whose prompt is an option: a language model rewrites the prompt before the job runs,
+ * at temperature level / 10. When the bot has no llm_url the option is left out of the
+ * registration (decl_set.without_enhance), so users never see a choice that does nothing. */
+#define DECL_ENHANCE_MIN 1
+#define DECL_ENHANCE_MAX 10
 
 typedef struct decl_choice {
     char name[DECL_TEXT_MAX];
@@ -119,11 +128,17 @@ typedef struct decl_command {
     cmd_option_def cmd_opts[CMD_OPTIONS_MAX];
     cmd_int_choice cmd_ichoices[CMD_OPTIONS_MAX][CMD_CHOICES_MAX];
     cmd_str_choice cmd_schoices[CMD_OPTIONS_MAX][CMD_CHOICES_MAX];
+    /* The same entry without the "enhance" option (registered when enhancement is off). */
+    cmd_def cmd_plain;
+    cmd_option_def cmd_plain_opts[CMD_OPTIONS_MAX];
 } decl_command;
 
 typedef struct decl_set {
     unsigned count;
     decl_command *cmds[DECL_MAX_COMMANDS]; /* sorted by file name */
+    /* Prompt enhancement is off (no llm_url): decl_set_defs leaves the "enhance" options out.
+     * Set by the owner before the set is published. */
+    bool without_enhance;
 } decl_set;
 
 const char *decl_type_name(decl_type t);
@@ -175,7 +190,8 @@ const decl_command *decl_set_find(const decl_set *set, const char *name);
 /* The declaration a result's Upscale button runs (the first with "trigger": "button"), or NULL. */
 const decl_command *decl_set_button(const decl_set *set);
 /* The command-table entries of the set's slash commands (button triggers left out), in file
- * order; returns how many (at most cap). */
+ * order, without their "enhance" options when set->without_enhance; returns how many (at most
+ * cap). */
 unsigned decl_set_defs(const decl_set *set, const cmd_def **out, unsigned cap);
 
 #endif

@@ -21,6 +21,7 @@
 #include "fluxbot/log.h"
 #include "util/util_file.h"
 #include "util/util_self.h"
+#include "util/util_url.h"
 
 #define FB_CONFIG_FILE_MAX (1 << 20) /* a config file larger than 1 MiB is a mistake */
 
@@ -143,6 +144,13 @@ static const key_def keys[] = {
     I(router_threads, "FLUXBOT_ROUTER_THREADS", 1, 64, "2", "Router (command handling) threads."),
     I(runner_threads, "FLUXBOT_RUNNER_THREADS", 1, 64, "2", "ComfyUI job runner threads."),
     I(stats_threads, "FLUXBOT_STATS_THREADS", 1, 16, "1", "Stats reporter threads (read-only)."),
+    I(sched_workers, "FLUXBOT_SCHED_WORKERS", 0, 64, "1",
+      "Worker threads of the scheduler that runs the actors of sched_actors (a message between "
+      "two actors of one worker wakes nobody); 0 = every actor on threads of its own."),
+    L(sched_actors, "FLUXBOT_SCHED_ACTORS", "router,stats,analytics",
+      "Actors run on the scheduler's workers (round-robin, in this order) instead of threads of "
+      "their own; their *_threads setting is then unused. Only actors without an event loop of "
+      "their own that never block for long: while one runs, the others of its worker wait."),
     I(active_user_min_events, NULL, 1, 1000000, "5",
       "Tracked events in the /stats window that make a user an Active User."),
     I(result_retention_days, NULL, 1, 3650, "30",
@@ -160,6 +168,21 @@ static const key_def keys[] = {
       "another process takes over the jobs of one that stopped renewing this long ago."),
     I(analytics_batch_max, NULL, 1, 100000, "512", "Events per analytics transaction, at most."),
     I(analytics_flush_ms, NULL, 1, 60000, "200", "Longest an accepted event waits for its commit."),
+    S(llm_url, "FLUXBOT_LLM_URL", "",
+      "Prompt enhancement: base URL of an OpenAI-compatible API (POST {url}/chat/completions, "
+      "e.g. https://api.openai.com/v1 or http://127.0.0.1:1234/v1 for LM Studio); empty = off, "
+      "and the commands' enhance option is not registered."),
+    S(llm_model, "FLUXBOT_LLM_MODEL", "gpt-4o-mini",
+      "Prompt enhancement: the model asked (1..200 bytes)."),
+    SECRET(llm_key, "FLUXBOT_LLM_KEY",
+           "Prompt enhancement: API key sent as a Bearer token (never printed or logged; set it "
+           "in the environment). Empty = no Authorization header (local servers)."),
+    I(llm_timeout_ms, NULL, 500, 120000, "15000",
+      "Prompt enhancement: longest wait for the model's answer; after it the prompt is used "
+      "as typed and the user is told."),
+    I(llm_max_inflight, NULL, 1, 256, "8",
+      "Prompt enhancement: requests at once; a job beyond them runs with its prompt as typed "
+      "(the user is told the enhancer was busy)."),
     S(log_level, "FLUXBOT_LOG_LEVEL", "info", "error, warn, info, debug or trace."),
     S(log_format, "FLUXBOT_LOG_FORMAT", "text", "text or json."),
     I(metrics_port, "FLUXBOT_METRICS_PORT", 0, 65535, "0",
@@ -629,6 +652,18 @@ int fb_config_load(fb_config *c, int argc, char **argv, char *const *envp, fb_co
     if (c->shard_id >= 0 && c->shard_count > 0 && c->shard_id >= c->shard_count) {
         set_err(err, errlen, "shard_id %" PRId64 " must be below shard_count %" PRId64, c->shard_id,
                 c->shard_count);
+        return -1;
+    }
+    /* The chat endpoint's URL and model are checked here, so a typo stops the start with the
+     * key named instead of failing every enhancement later. */
+    if (c->llm_url[0] && (!util_url_is_http(c->llm_url) || !util_url_clean(c->llm_url) ||
+                          strlen(c->llm_url) > 400)) {
+        set_err(err, errlen,
+                "llm_url must be an http:// or https:// URL without blanks, at most 400 bytes");
+        return -1;
+    }
+    if (c->llm_url[0] && (c->llm_model[0] == '\0' || strlen(c->llm_model) > 200)) {
+        set_err(err, errlen, "llm_model must be 1..200 bytes when llm_url is set");
         return -1;
     }
     if (c->db_url[0] && !(strncmp(c->db_url, "postgresql://", 13) == 0 ||

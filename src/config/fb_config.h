@@ -69,6 +69,8 @@ typedef struct fb_config {
     int64_t router_threads;
     int64_t runner_threads;
     int64_t stats_threads;
+    int64_t sched_workers;       /* scheduler workers; 0 = no scheduler */
+    fb_config_list sched_actors; /* actors placed on the scheduler (names) */
     int64_t active_user_min_events;
     int64_t result_retention_days;
     int64_t mailbox_capacity; /* per-sender lane slots of every actor's mailbox */
@@ -81,6 +83,13 @@ typedef struct fb_config {
                                    this long after its last lease renewal */
     int64_t analytics_batch_max;
     int64_t analytics_flush_ms;
+
+    /* Prompt enhancement (src/llm, src/actors/llm_enhance) */
+    char llm_url[FB_CONFIG_STR]; /* OpenAI-compatible base URL ("…/v1"); "" = off */
+    char llm_model[FB_CONFIG_STR];
+    char llm_key[FB_CONFIG_STR]; /* secret: never printed */
+    int64_t llm_timeout_ms;
+    int64_t llm_max_inflight;
 
     /* Operations */
     char log_level[32];

@@ -66,9 +66,26 @@ char *llm_chat_request_json(const char *model, const char *prompt, unsigned crea
     return s;
 }
 
+/* Copies s into out (cap bytes), cut on a character boundary when it does not fit: a byte cut
+ * in the middle of a character would make the reason invalid UTF-8 in a log line. */
+static void copy_whole_chars(char *out, size_t cap, const char *s)
+{
+    if (!cap) return;
+    size_t n = strlen(s);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
 static llm_result why_is(char *why, size_t whylen, llm_result r, const char *fmt, const char *a)
 {
-    if (why && whylen) snprintf(why, whylen, fmt, a ? a : "");
+    char text[512];
+    snprintf(text, sizeof text, fmt, a ? a : "");
+    if (why) copy_whole_chars(why, whylen, text);
     return r;
 }
 
@@ -79,11 +96,12 @@ static void error_message(const cJSON *root, char *out, size_t cap)
     const char *m = cJSON_IsString(e) ? e->valuestring : util_json_str(e, "message", NULL);
     out[0] = '\0';
     if (!m) return;
+    /* 120 characters, and no more bytes than out holds (U+FFFD replacements take 3 each) */
     char *clipped = util_utf8_clip(m, 120);
-    snprintf(out, cap, "%s", clipped);
+    copy_whole_chars(out, cap, clipped);
     free(clipped);
     for (char *p = out; *p; p++)
-        if ((unsigned char)*p < 0x20) *p = ' ';
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
 }
 
 llm_result llm_chat_parse_reply(long http_status, const char *body, size_t len, char *out,

@@ -128,6 +128,7 @@ typedef struct comfy_job_msg {
     unsigned npatches;
     comfy_patch patches[COMFY_MAX_PATCHES];
     uint64_t received_ms; /* rt_wall_ms when the interaction arrived (0 = now) */
+    unsigned creativity;  /* prompt enhancement's level 1..10 ("param": "enhance"); 0 = none */
 } comfy_job_msg;
 
 /* What a result button asks for (parsed from its custom_id by the router). */

@@ -517,6 +517,9 @@ opts_state_status opts_state_job(opts_state *st, uint64_t sid, uint64_t user_id,
     }
     free(j->prompt);
     j->prompt = loras_apply_triggers(j->user_prompt ? j->user_prompt : "", les, v->nloras);
+    /* built from the prompt as typed: an enhancement of the result is not this job's (the
+     * router has it enhanced again when the result's command asked for it) */
+    cjob_enhance_reset(j);
     if (v->negative_offered && s->neg_patch) {
         /* the declared option's value replaces the result's (none: the workflow's own text) */
         int at = patch_index(j, OPTS_STATE_NEGATIVE_OPTION);

@@ -187,6 +187,16 @@ static int take_option(comfy_job_msg *m, const ix_interaction *ix, const decl_co
         comfy_job_add_patch(m, o->name, NULL, v);
         return 0;
     }
+    if (o->param == DECL_P_ENHANCE) {
+        /* checked against the declaration's bounds above, which lie within 1..10 */
+        if (v < DECL_ENHANCE_MIN || v > DECL_ENHANCE_MAX || v != floor(v)) {
+            snprintf(err, errlen, "%s must be a whole number from %d to %d (got %g).", o->name,
+                     DECL_ENHANCE_MIN, DECL_ENHANCE_MAX, v);
+            return -1;
+        }
+        m->creativity = (unsigned)v;
+        return 0;
+    }
     switch (o->wf_param) {
     case WF_P_SEED:
         if (v < 0 || v > (double)CJOB_MAX_SEED) {

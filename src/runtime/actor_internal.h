@@ -10,6 +10,7 @@
 
 #include "fluxbot/runtime.h"
 #include "runtime/mailbox.h"
+#include "runtime/sched.h"
 #include "runtime/timer.h"
 
 #define RT_MAX_ACTORS 64
@@ -35,6 +36,18 @@ struct rt_actor {
     _Atomic int holds;
 
     _Atomic uint64_t processed, busy_ns, latency_ns, latency_samples;
+
+    /* scheduled actors (sched.h): placed by rt_actor_schedule, pinned to `worker` at start */
+    bool scheduled;
+    sched_worker *worker;
+    rt_actor *sched_link;         /* the run queue or inject stack it is in (only while QUEUED) */
+    _Atomic bool start_requested; /* rt_system_start reached it: it may run */
+    bool sched_started;           /* on_thread_start ran (worker only) */
+    bool had_work;                /* on_idle is due when the mailbox runs dry (worker only) */
+    bool exited;                  /* under start_lock */
+#ifdef FB_DEBUG
+    util_owner run_owner; /* the one thread running the actor's behaviour at a time */
+#endif
 };
 
 struct rt_system {
@@ -44,6 +57,9 @@ struct rt_system {
     bool started;
     rt_timers timers;
     _Atomic int exit_code;
+    unsigned nworkers; /* rt_system_set_workers; 0 = default */
+    unsigned nscheduled;
+    sched sched;
 };
 
 #endif

@@ -116,6 +116,28 @@ bool mailbox_uses_membarrier(void)
     return g_asym == 1;
 }
 
+/* ---- scheduled actors (sched.h) --------------------------------------------------------- */
+
+static _Thread_local void *tl_home;
+
+void mailbox_set_home(void *home)
+{
+    tl_home = home;
+}
+
+bool mailbox_is_home(const mailbox *mb)
+{
+    return mb->home && mb->home == tl_home;
+}
+
+void mailbox_kick(mailbox *mb)
+{
+    uint32_t idle = 0;
+    if (atomic_load_explicit(&mb->sstate, memory_order_relaxed) == 0 &&
+        atomic_compare_exchange_strong(&mb->sstate, &idle, 1))
+        mb->enqueue(mb->enqueue_ctx);
+}
+
 /* ---- lanes ------------------------------------------------------------------------------- */
 
 static unsigned round_pow2(unsigned v)
@@ -233,6 +255,19 @@ int mailbox_push(mailbox *mb, rt_msg *m, bool spill, bool lazy)
     if (lazy && !queued) lazy = false;
     if (lazy && n + 1 - atomic_load_explicit(&l->taken, memory_order_relaxed) < mb->lazy_wake_depth)
         return 0;
+    if (mb->home) {
+        /* A scheduled receiver. From its own worker: only that worker moves the receiver to
+         * IDLE, and it is busy running us, so the state read here cannot be stale in the way
+         * that loses a wake-up: no barrier, and the enqueue is a local append. From anywhere
+         * else: the Dekker pattern against the worker's IDLE store (sched.h). */
+        if (mb->home != tl_home)
+            atomic_thread_fence(memory_order_seq_cst); /* pairs with the
+worker's plain fence after IDLE: the asymmetric form would need a membarrier there,
+once per run */
+        if (((n + 1) & LATENCY_SAMPLE_MASK) == 0) note_depth(mb);
+        mailbox_kick(mb);
+        return 0;
+    }
     sender_barrier();
     if (((n + 1) & LATENCY_SAMPLE_MASK) == 0) note_depth(mb);
     notify(mb);
@@ -372,6 +407,10 @@ bool mailbox_arm(mailbox *mb)
 
 void mailbox_wake_all(mailbox *mb)
 {
+    if (mb->home) {
+        mailbox_kick(mb);
+        return;
+    }
     atomic_fetch_add(&mb->epoch, 1);
     rt_futex_wake(&mb->epoch, INT_MAX);
     if (mb->wake) {

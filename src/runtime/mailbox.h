@@ -67,6 +67,12 @@ typedef struct mailbox {
     _Atomic uint32_t wake_pending; /* single consumer: a wake is already on its way */
     _Atomic uint32_t armed;
 
+    /* scheduled actors (sched.h): set before the system starts, read by every send */
+    void *home;              /* the worker that runs the actor, or NULL */
+    void (*enqueue)(void *); /* puts the actor on its worker's queue (sched_enqueue) */
+    void *enqueue_ctx;
+    _Atomic uint32_t sstate; /* 0 idle, 1 queued or running (sched.h) */
+
     /* written by the consumer on every pop */
     _Alignas(64) _Atomic unsigned cursor; /* lane the consumer looks at first */
     _Atomic unsigned burst;               /* messages taken from that lane in a row */
@@ -98,6 +104,14 @@ void mailbox_park(mailbox *mb, bool (*keep_awake)(void *ctx), void *ctx);
 bool mailbox_arm(mailbox *mb);
 /* Wakes every sleeper and fires the wake hook (stop requests, releases). */
 void mailbox_wake_all(mailbox *mb);
+
+/* Scheduled actors: the worker the calling thread is (sched.c sets it on its threads). A send
+ * from a receiver's own worker needs no barrier and wakes no one. */
+void mailbox_set_home(void *home);
+/* True when the calling thread is the worker that runs this mailbox's actor. */
+bool mailbox_is_home(const mailbox *mb);
+/* Scheduled actors: moves an idle actor to QUEUED and enqueues it (sends, stops, releases). */
+void mailbox_kick(mailbox *mb);
 
 /* True when parking uses membarrier (senders then need no locked instruction). */
 bool mailbox_uses_membarrier(void);

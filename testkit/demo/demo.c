@@ -27,6 +27,7 @@
 #include "demo/demo_render.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
+#include "fakes/fake_llm.h"
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
 #include "util/util_self.h"
@@ -72,6 +73,7 @@ typedef struct demo {
     bool live;
     fake_discord *fd;
     fake_comfy *comfy[2];
+    fake_llm *llm; /* the chat endpoint behind the enhance option */
     demo_users du;
     bool demo_users_ok;
     app *bot;
@@ -359,6 +361,23 @@ static bool has_attachment(const char *json)
     return json && strstr(json, "\"attachments\":[{") != NULL;
 }
 
+/* Whether the result is a video, from its file: a Regenerate or an Options rerun of a /video
+ * result is a video too, whatever button asked for it (the database counts it as one). */
+static bool video_attachment(const char *json)
+{
+    cJSON *m = json ? cJSON_Parse(json) : NULL;
+    const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "attachments"), 0);
+    const cJSON *fn = cJSON_GetObjectItem(a, "filename");
+    bool video = false;
+    if (cJSON_IsString(fn)) {
+        size_t n = strlen(fn->valuestring);
+        video = (n > 4 && strcmp(fn->valuestring + n - 4, ".mp4") == 0) ||
+                (n > 5 && strcmp(fn->valuestring + n - 5, ".webm") == 0);
+    }
+    cJSON_Delete(m);
+    return video;
+}
+
 /* The Options dialog before its Regenerate, as a user goes through it: once it shows, a
  * resolution and a LoRA are picked from its menus; once both were answered, Regenerate with
  * these options is pressed and the item follows that job like any other. False while the
@@ -446,7 +465,8 @@ static bool poll_item(demo *d, item *it, uint64_t now)
             it->done = true;
             finished = true;
             d->rep->jobs_done[k]++;
-            if (k == DEMO_USERS_VIDEO)
+            bool video = k == DEMO_USERS_VIDEO || video_attachment(st.original_json);
+            if (video)
                 d->rep->videos_ok++;
             else
                 d->rep->images_ok++;
@@ -455,8 +475,7 @@ static bool poll_item(demo *d, item *it, uint64_t now)
                 u->result = t;
                 u->has_result = true;
             }
-            event(d, "%s: %s -> %s in %.1f s", who, kind_label(k),
-                  k == DEMO_USERS_VIDEO ? "video" : "picture",
+            event(d, "%s: %s -> %s in %.1f s", who, kind_label(k), video ? "video" : "picture",
                   (double)(now - it->t_sent_ms) / 1000.0);
         } else if (st.original_deleted ||
                    (st.original_json && strstr(st.original_json, "\xe2\x9d\x8c"))) {
@@ -691,8 +710,9 @@ int demo_run(const fb_config *cfg_in, const demo_options *o_in, demo_report *rep
     if (d.log_fd >= 0) log_configure(level, json, d.log_fd);
 
     fprintf(d.out,
-            "fluxbot demo: the real bot against a fake Discord and two fake ComfyUI servers on "
-            "127.0.0.1,\n%u simulated users for %" PRIu64 " s. Nothing leaves this machine.\n\n",
+            "fluxbot demo: the real bot against a fake Discord, two fake ComfyUI servers and a "
+            "fake language model\non 127.0.0.1, %u simulated users for %" PRIu64
+            " s. Nothing leaves this machine.\n\n",
             d.nusers, d.seconds);
     fflush(d.out);
 
@@ -708,7 +728,8 @@ int demo_run(const fb_config *cfg_in, const demo_options *o_in, demo_report *rep
     d.comfy[0] = fake_comfy_start(&co);
     co.name = "comfy-b";
     d.comfy[1] = fake_comfy_start(&co);
-    if (!d.fd || !d.comfy[0] || !d.comfy[1]) {
+    d.llm = fake_llm_start();
+    if (!d.fd || !d.comfy[0] || !d.comfy[1] || !d.llm) {
         fprintf(stderr, "fluxbot demo: could not start the loopback fakes (see %s)\n", rep->log);
         code = APP_EXIT_START;
         goto out;
@@ -726,6 +747,11 @@ int demo_run(const fb_config *cfg_in, const demo_options *o_in, demo_report *rep
     snprintf(cfg.db_path, sizeof cfg.db_path, "%s", rep->db);
     snprintf(cfg.output_dir, sizeof cfg.output_dir, "%s", rep->images);
     cfg.progress_interval_ms = 500;
+    /* Prompt enhancement against the fake endpoint (whatever llm_url says: the demo never
+     * talks to anything beyond loopback); some /comfy commands ask for it. */
+    snprintf(cfg.llm_url, sizeof cfg.llm_url, "%s", fake_llm_url(d.llm));
+    snprintf(cfg.llm_model, sizeof cfg.llm_model, "demo-model");
+    cfg.llm_key[0] = '\0';
     /* The demo users' pictures are attachments served by the fake Discord on loopback (plain
      * http, which the download policy allows only for a loopback host named here). */
     dlpol_url fdu;
@@ -741,6 +767,7 @@ int demo_run(const fb_config *cfg_in, const demo_options *o_in, demo_report *rep
         goto out;
     }
     d.demo_users_ok = true;
+    d.du.enhance = true;
     if (o.install_signals) rt_signals_install();
     int start_code = APP_EXIT_START;
     d.bot = app_start(&cfg, err, sizeof err, &start_code);
@@ -816,6 +843,7 @@ out:
     if (d.demo_users_ok) demo_users_free(&d.du);
     for (int i = 0; i < 2; i++)
         fake_comfy_stop(d.comfy[i]);
+    fake_llm_stop(d.llm);
     fake_discord_stop(d.fd);
     free(d.items);
     if (d.log_fd >= 0) {

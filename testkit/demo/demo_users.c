@@ -159,6 +159,8 @@ int demo_users_inject(demo_users *u, demo_users_kind kind, uint64_t seq, uint64_
                 opt_num(opts, "seed", CMD_OPT_INTEGER, (double)(next_rand(&u->rng) % 1000000));
             if (u->loras.count && pick(&u->rng, 3) == 0)
                 opt_str(opts, "lora", u->loras.items[pick(&u->rng, u->loras.count)].name);
+            if (u->enhance && pick(&u->rng, 3) == 0)
+                opt_num(opts, "enhance", CMD_OPT_INTEGER, 1 + (double)pick(&u->rng, 10));
             break;
         case DEMO_USERS_REDUX:
             files[0] = (fake_discord_file){"image1", "first.png", "image/png", u->png, u->png_len};

@@ -75,6 +75,7 @@ typedef struct demo_users {
     uint8_t *png; /* attachment picture (owned) */
     size_t png_len;
     uint64_t rng;
+    bool enhance; /* some /comfy commands ask for prompt enhancement (the bot has an llm_url) */
 } demo_users;
 
 /* Loads the resolution and LoRA lists the bot uses (so the options are valid) and makes the

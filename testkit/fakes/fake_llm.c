@@ -172,13 +172,23 @@ static void serve(fake_llm *l, int fd)
     char want[300];
     snprintf(want, sizeof want, "\r\nAuthorization: Bearer %s\r\n", l->key);
     l->last_key_ok = l->expect_key && strcasestr(head, want) != NULL;
+    bool expect_key = l->expect_key, key_ok = l->last_key_ok;
     fake_llm_mode mode = l->mode;
     unsigned delay = l->delay_ms;
     int status = l->status;
     char *reply = l->reply ? strdup(l->reply) : NULL;
     pthread_mutex_unlock(&l->mu);
 
-    if (!known) {
+    bool list = strncmp(head, "GET /v1/models ", 15) == 0 || strncmp(head, "GET /models ", 12) == 0;
+    if (list && expect_key && !key_ok) {
+        respond(fd, 401, "application/json",
+                "{\"error\":{\"message\":\"Incorrect API key provided\",\"type\":"
+                "\"invalid_request_error\"}}");
+    } else if (list) {
+        respond(fd, 200, "application/json",
+                "{\"object\":\"list\",\"data\":[{\"id\":\"fake-model\",\"object\":\"model\"},"
+                "{\"id\":\"demo-model\",\"object\":\"model\"}]}");
+    } else if (!known) {
         respond(fd, 404, "application/json", "{\"error\":{\"message\":\"not found\"}}");
     } else if (mode == FAKE_LLM_FAIL) {
         char b[160];
@@ -197,10 +207,10 @@ static void serve(fake_llm *l, int fd)
         char *u = user_text(body);
         char *text = reply;
         if (!text) {
-            size_t n = strlen(u) + 16;
+            size_t n = strlen(u) + sizeof FAKE_LLM_SUFFIX;
             text = malloc(n);
             if (!text) abort();
-            snprintf(text, n, "Enhanced: %s", u);
+            snprintf(text, n, "%s" FAKE_LLM_SUFFIX, u);
         }
         char *c = completion(text, "stop");
         respond(fd, 200, "application/json", c);

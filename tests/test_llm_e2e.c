@@ -1,0 +1,520 @@
+/*
+ * Prompt enhancement end to end: the whole bot in-process (app_start) against the loopback fake
+ * Discord, the fake ComfyUI and the fake chat-completions endpoint (testkit/fakes/fake_llm.h),
+ * with llm_url set. Checked where users and operators see it:
+ *   - /comfy registers its "enhance" option (1..10) with the other options;
+ *   - enhanced: the endpoint gets the typed prompt at temperature level / 10 with the key as a
+ *     bearer token; the workflow gets the model's text; the user sees "Enhancing…", then the
+ *     result with the typed prompt and the enhanced one side by side; the activity row says
+ *     "enhance":"ok";
+ *   - slow (past llm_timeout_ms), failing (HTTP 500) and malformed answers: the workflow gets the
+ *     prompt as typed and the progress and result messages say why, without any URL;
+ *   - filtered: an enhanced text that hits the content filter is never used nor shown; the
+ *     typed prompt runs, the user is told, and no violation is held against them;
+ *   - a command without the option never reaches the endpoint.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "actors/router.h"
+#include "app/app.h"
+#include "fakes/fake_comfy.h"
+#include "fakes/fake_discord.h"
+#include "fakes/fake_llm.h"
+#include "fluxbot/log.h"
+#include "moderation/mod_state.h"
+#include "metrics_check.h"
+#include "test_app_lsan.h"
+
+#define TOKEN "llm-e2e-token.abc"
+#define APP_ID 777000000000000043ULL
+#define KEY "sk-e2e-secret-4242"
+#define USER 300000000000000001ULL /* the fake's default user */
+#define RES "1:1 [1024x1024 square]"
+
+typedef struct world {
+    fake_discord *fd;
+    fake_rest *rest;
+    fake_comfy *comfy;
+    fake_llm *llm;
+    app *a;
+    fb_config cfg;
+    char db[128], outdir[128];
+    unsigned metrics_port;
+} world;
+
+static world W;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&d, NULL);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    log_configure(LOG_LEVEL_WARN, false, 2);
+    snprintf(W.db, sizeof W.db, "/tmp/fb_llm_e2e_%d.db", (int)getpid());
+    snprintf(W.outdir, sizeof W.outdir, "/tmp/fb_llm_e2e_out_%d", (int)getpid());
+    fake_discord_options o = {.token = TOKEN, .application_id = APP_ID};
+    W.fd = fake_discord_start(&o);
+    assert_non_null(W.fd);
+    W.rest = fake_discord_rest(W.fd);
+    fake_comfy_opts co = {.steps = 2, .step_delay_ms = 20, .png_width = 48, .png_height = 32};
+    W.comfy = fake_comfy_start(&co);
+    assert_non_null(W.comfy);
+    W.llm = fake_llm_start();
+    assert_non_null(W.llm);
+    fake_llm_expect_key(W.llm, KEY);
+
+    fb_config *cfg = &W.cfg;
+    fb_config_defaults(cfg);
+    snprintf(cfg->discord_token, sizeof cfg->discord_token, "%s", TOKEN);
+    snprintf(cfg->discord_api_base, sizeof cfg->discord_api_base, "%s",
+             fake_discord_api_base(W.fd));
+    cfg->comfyui_urls.count = 1;
+    snprintf(cfg->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
+    snprintf(cfg->db_path, sizeof cfg->db_path, "%s", W.db);
+    snprintf(cfg->output_dir, sizeof cfg->output_dir, "%s", W.outdir);
+    snprintf(cfg->workflows_dir, sizeof cfg->workflows_dir, "%s", FLUXBOT_SOURCE_DIR "/workflows");
+    snprintf(cfg->ratios_file, sizeof cfg->ratios_file, "%s",
+             FLUXBOT_SOURCE_DIR "/config/ratios.json");
+    snprintf(cfg->loras_file, sizeof cfg->loras_file, "%s",
+             FLUXBOT_SOURCE_DIR "/config/loras.json");
+    cfg->progress_interval_ms = 500;
+    cfg->analytics_flush_ms = 20;
+    cfg->user_max_jobs_per_hour = 1000;
+    snprintf(cfg->llm_url, sizeof cfg->llm_url, "%s", fake_llm_url(W.llm));
+    snprintf(cfg->llm_model, sizeof cfg->llm_model, "fake-model");
+    snprintf(cfg->llm_key, sizeof cfg->llm_key, "%s", KEY);
+    /* long enough for a loaded machine to answer a well-behaved request, short enough that
+     * the slow case (the fake waits 20 s) ends in a few seconds */
+    cfg->llm_timeout_ms = 3000;
+    W.metrics_port = metrics_check_free_port();
+    cfg->metrics_port = W.metrics_port;
+    char err[768];
+    int code;
+    W.a = app_start(cfg, err, sizeof err, &code);
+    if (!W.a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
+    assert_non_null(W.a);
+    uint64_t until = now_ms() + 60000;
+    while (now_ms() < until && !app_commands_registered(W.a))
+        app_poll(W.a, 20);
+    assert_true(app_commands_registered(W.a));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    assert_int_equal(app_stop(W.a), 0);
+    fake_llm_stop(W.llm);
+    fake_comfy_stop(W.comfy);
+    fake_discord_stop(W.fd);
+    char cmd[1024];
+    int n = snprintf(cmd, sizeof cmd, "rm -rf %s %s %s-wal %s-shm", W.outdir, W.db, W.db, W.db);
+    assert_true(n > 0 && (size_t)n < sizeof cmd);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+    return 0;
+}
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+static bool prompts_at_least(const fake_comfy_stats *s, void *arg)
+{
+    return s->prompts_accepted >= *(unsigned *)arg;
+}
+
+/* Every PATCH of @original of an interaction so far: the JSON bodies, and the payload_json of
+ * a multipart one (the result) in *result (NULL when none yet). Returns the texts joined. */
+static char *edits_of(const fake_discord_ix *ix, cJSON **result)
+{
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "/webhooks/%" PRIu64 "/%s/messages/@original", (uint64_t)APP_ID,
+             ix->token);
+    fake_rest_filter f = {.method = "PATCH", .path_prefix = prefix};
+    fake_rest_request *rq;
+    size_t n = fake_rest_collect(W.rest, &f, &rq);
+    size_t cap = 1, len = 0;
+    for (size_t i = 0; i < n; i++)
+        cap += rq[i].body_len + 1;
+    char *all = calloc(1, cap);
+    assert_non_null(all);
+    if (result) *result = NULL;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(all + len, rq[i].body, rq[i].body_len);
+        len += rq[i].body_len;
+        all[len++] = '\n';
+        for (unsigned k = 0; result && k < rq[i].nparts; k++)
+            if (strcmp(rq[i].parts[k].name, "payload_json") == 0) {
+                cJSON_Delete(*result);
+                *result = cJSON_Parse((const char *)rq[i].parts[k].data);
+            }
+    }
+    fake_rest_requests_free(rq, n);
+    return all;
+}
+
+/* Runs /comfy with prompt (and enhance when level > 0) to its result; the graph ComfyUI got
+ * in *graph, the result's payload in *result, every edit's text in *edits. */
+static void run(const char *prompt, int level, cJSON **graph, cJSON **result, char **edits)
+{
+    fake_comfy_stats before;
+    fake_comfy_get_stats(W.comfy, &before);
+    char opts[512];
+    char lv[64] = "";
+    if (level) snprintf(lv, sizeof lv, ",{\"name\":\"enhance\",\"type\":4,\"value\":%d}", level);
+    snprintf(opts, sizeof opts,
+             "[{\"name\":\"prompt\",\"type\":3,\"value\":\"%s\"},"
+             "{\"name\":\"resolution\",\"type\":3,\"value\":\"" RES "\"}%s]",
+             prompt, lv);
+    fake_discord_ix ix;
+    assert_int_equal(fake_discord_inject_command(W.fd, "comfy", opts, NULL, 0, NULL, &ix), 0);
+    unsigned want = (unsigned)before.prompts_accepted + 1;
+    assert_true(fake_comfy_wait(W.comfy, prompts_at_least, &want, 60000));
+    char *text = fake_comfy_prompt_json(W.comfy, (unsigned)before.prompts_accepted);
+    assert_non_null(text);
+    *graph = cJSON_Parse(text);
+    free(text);
+    assert_non_null(*graph);
+    uint64_t until = now_ms() + 60000;
+    *result = NULL;
+    *edits = NULL;
+    while (now_ms() < until) {
+        free(*edits);
+        *edits = edits_of(&ix, result);
+        if (*result) break;
+        sleep_ms(40);
+    }
+    assert_non_null(*result);
+}
+
+/* The text the positive prompt node (6) got. */
+static const char *prompt_of(const cJSON *g)
+{
+    const cJSON *t =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(g, "6"), "inputs"), "text");
+    assert_true(cJSON_IsString(t));
+    return t->valuestring;
+}
+
+static const char *content_of(const cJSON *result)
+{
+    const cJSON *c = cJSON_GetObjectItem(result, "content");
+    return cJSON_IsString(c) ? c->valuestring : "";
+}
+
+/* The embed's field named like name, or NULL. */
+static const char *field_of(const cJSON *result, const char *name)
+{
+    const cJSON *em = cJSON_GetArrayItem(cJSON_GetObjectItem(result, "embeds"), 0);
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(em, "fields"))
+    {
+        if (strstr(cJSON_GetObjectItem(f, "name")->valuestring, name))
+            return cJSON_GetObjectItem(f, "value")->valuestring;
+    }
+    return NULL;
+}
+
+static const char *description_of(const cJSON *result)
+{
+    const cJSON *em = cJSON_GetArrayItem(cJSON_GetObjectItem(result, "embeds"), 0);
+    return cJSON_GetObjectItem(em, "description")->valuestring;
+}
+
+static int sql_int(const char *sql)
+{
+    sqlite3 *db;
+    int n = -1;
+    if (sqlite3_open_v2(W.db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+static void wait_sql(const char *sql, int want)
+{
+    uint64_t until = now_ms() + 30000;
+    int got;
+    while ((got = sql_int(sql)) != want && now_ms() < until)
+        sleep_ms(25);
+    if (got != want) fprintf(stderr, "%s: %d, want %d\n", sql, got, want);
+    assert_int_equal(got, want);
+}
+
+/* Nothing a user reads names the endpoint. */
+static void no_address(const char *edits)
+{
+    char port[16];
+    const char *u = fake_llm_url(W.llm);
+    snprintf(port, sizeof port, "%s", strrchr(u, ':') + 1);
+    *strchr(port, '/') = '\0';
+    assert_null(strstr(edits, port));
+    assert_null(strstr(edits, "/v1"));
+    assert_null(strstr(edits, KEY));
+}
+
+/* ---- the flow -------------------------------------------------------------------------------- */
+
+static void enhance_option_is_registered(void **state)
+{
+    (void)state;
+    char *cmds = fake_rest_commands_json(W.rest, 0);
+    assert_non_null(cmds);
+    cJSON *arr = cJSON_Parse(cmds);
+    free(cmds);
+    const cJSON *c, *enh = NULL;
+    cJSON_ArrayForEach(c, arr)
+    {
+        if (strcmp(cJSON_GetObjectItem(c, "name")->valuestring, "comfy") != 0) continue;
+        const cJSON *o;
+        cJSON_ArrayForEach(o, cJSON_GetObjectItem(c, "options"))
+        {
+            if (strcmp(cJSON_GetObjectItem(o, "name")->valuestring, "enhance") == 0) enh = o;
+        }
+    }
+    assert_non_null(enh);
+    assert_int_equal(cJSON_GetObjectItem(enh, "type")->valueint, 4);
+    assert_int_equal(cJSON_GetObjectItem(enh, "min_value")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(enh, "max_value")->valueint, 10);
+    cJSON_Delete(arr);
+}
+
+static void enhanced_prompt_runs_and_both_are_shown(void **state)
+{
+    (void)state;
+    fake_llm_set_mode(W.llm, FAKE_LLM_OK);
+    fake_llm_set_reply(W.llm, "A lighthouse on a cliff at dusk, oil painting");
+    unsigned before = fake_llm_requests(W.llm);
+    cJSON *g, *res;
+    char *edits;
+    run("a lighthouse", 7, &g, &res, &edits);
+    assert_string_equal(prompt_of(g), "A lighthouse on a cliff at dusk, oil painting");
+    /* what the endpoint got: the typed prompt, the model, temperature 7 / 10, the key */
+    assert_int_equal(fake_llm_requests(W.llm), before + 1);
+    assert_true(fake_llm_last_key_ok(W.llm));
+    char *body = fake_llm_last_body(W.llm);
+    cJSON *rq = cJSON_Parse(body);
+    free(body);
+    assert_string_equal(cJSON_GetObjectItem(rq, "model")->valuestring, "fake-model");
+    double t = cJSON_GetObjectItem(rq, "temperature")->valuedouble;
+    assert_true(t > 0.69 && t < 0.71);
+    const cJSON *msgs = cJSON_GetObjectItem(rq, "messages");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1), "content")
+            ->valuestring,
+        "a lighthouse");
+    cJSON_Delete(rq);
+    /* what the user saw: the placeholder, then both prompts */
+    assert_non_null(strstr(edits, "Enhancing your prompt"));
+    assert_non_null(strstr(content_of(res), "Prompt enhanced (creativity 7)"));
+    assert_non_null(strstr(description_of(res), "a lighthouse"));
+    const char *f = field_of(res, "Enhanced prompt");
+    assert_non_null(f);
+    assert_string_equal(f, "A lighthouse on a cliff at dusk, oil painting");
+    no_address(edits);
+    free(edits);
+    cJSON_Delete(res);
+    cJSON_Delete(g);
+    wait_sql("SELECT COUNT(*) FROM user_activity WHERE action_type='job_finished' AND details "
+             "LIKE '%\"enhance\":\"ok\"%'",
+             1);
+    /* the prompt row keeps what the user typed */
+    wait_sql("SELECT COUNT(*) FROM image_stats WHERE prompt='a lighthouse'", 1);
+}
+
+static void slow_endpoint_times_out_and_the_prompt_runs_as_typed(void **state)
+{
+    (void)state;
+    fake_llm_set_mode(W.llm, FAKE_LLM_SLOW);
+    fake_llm_set_delay_ms(W.llm, 20000);
+    uint64_t t0 = now_ms();
+    cJSON *g, *res;
+    char *edits;
+    run("a slow harbour", 4, &g, &res, &edits);
+    assert_true(now_ms() - t0 < 20000); /* the bot gave up, not the fake */
+    assert_string_equal(prompt_of(g), "a slow harbour");
+    assert_non_null(strstr(content_of(res), "Prompt enhancement timed out"));
+    assert_null(field_of(res, "Enhanced prompt"));
+    /* the progress messages said it too */
+    const char *line = strstr(edits, "timed out");
+    assert_non_null(line);
+    no_address(edits);
+    free(edits);
+    cJSON_Delete(res);
+    cJSON_Delete(g);
+    wait_sql("SELECT COUNT(*) FROM user_activity WHERE details LIKE '%\"enhance\":\"timeout\"%'",
+             1);
+}
+
+static void failing_endpoint_falls_back(void **state)
+{
+    (void)state;
+    static const fake_llm_mode modes[] = {FAKE_LLM_FAIL, FAKE_LLM_MALFORMED};
+    for (int i = 0; i < 2; i++) {
+        fake_llm_set_mode(W.llm, modes[i]);
+        fake_llm_set_status(W.llm, 500);
+        cJSON *g, *res;
+        char *edits;
+        run(i ? "a malformed mill" : "a failing fort", 9, &g, &res, &edits);
+        assert_string_equal(prompt_of(g), i ? "a malformed mill" : "a failing fort");
+        assert_non_null(strstr(content_of(res), "Prompt enhancement failed"));
+        assert_null(field_of(res, "Enhanced prompt"));
+        /* the service's own error text stays in the log */
+        assert_null(strstr(edits, "fake service failed"));
+        assert_null(strstr(edits, "HTTP 500"));
+        no_address(edits);
+        free(edits);
+        cJSON_Delete(res);
+        cJSON_Delete(g);
+    }
+    wait_sql("SELECT COUNT(*) FROM user_activity WHERE details LIKE '%\"enhance\":\"error\"%'", 2);
+}
+
+static void filtered_enhancement_is_withheld(void **state)
+{
+    (void)state;
+    mod_state *mod = router_moderation(app_router(W.a));
+    char err[256];
+    assert_int_equal(mod_state_add_word(mod, 1, "forbidden", err, sizeof err), 0);
+    fake_llm_set_mode(W.llm, FAKE_LLM_OK);
+    fake_llm_set_reply(W.llm, "a FORBIDDEN tower in the mist");
+    unsigned warnings = mod_state_warnings(mod, USER);
+    cJSON *g, *res;
+    char *edits;
+    run("a tower", 5, &g, &res, &edits);
+    assert_string_equal(prompt_of(g), "a tower");
+    assert_non_null(strstr(content_of(res), "blocked by the content filter"));
+    assert_null(field_of(res, "Enhanced prompt"));
+    assert_null(strstr(edits, "FORBIDDEN tower"));
+    no_address(edits);
+    free(edits);
+    cJSON_Delete(res);
+    cJSON_Delete(g);
+    /* the user did not write it: no warning */
+    assert_int_equal(mod_state_warnings(mod, USER), warnings);
+    assert_false(mod_state_banned(mod, USER, NULL));
+    wait_sql("SELECT COUNT(*) FROM user_activity WHERE details LIKE '%\"enhance\":\"filtered\"%'",
+             1);
+    assert_int_equal(mod_state_remove_word(mod, 1, "forbidden", err, sizeof err), 0);
+}
+
+static void without_the_option_the_endpoint_is_not_asked(void **state)
+{
+    (void)state;
+    fake_llm_set_mode(W.llm, FAKE_LLM_OK);
+    fake_llm_set_reply(W.llm, NULL);
+    unsigned before = fake_llm_requests(W.llm);
+    cJSON *g, *res;
+    char *edits;
+    run("a plain barn", 0, &g, &res, &edits);
+    assert_string_equal(prompt_of(g), "a plain barn");
+    assert_null(strstr(edits, "nhance"));
+    assert_int_equal(fake_llm_requests(W.llm), before);
+    free(edits);
+    cJSON_Delete(res);
+    cJSON_Delete(g);
+}
+
+/* The operator counts the outcomes on the metrics port (after the runs above). */
+static void metrics_count_the_outcomes(void **state)
+{
+    (void)state;
+    char *text = metrics_check_scrape(W.metrics_port);
+    assert_non_null(text);
+    char where[256];
+    const char *bad = metrics_check_validate(text, where, sizeof where);
+    if (bad) fprintf(stderr, "%s at %s\n", bad, where);
+    assert_null(bad);
+    assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"ok\"}") == 1);
+    assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"timeout\"}") == 1);
+    assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"error\"}") == 2);
+    assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"filtered\"}") == 1);
+    assert_true(metrics_check_value(text, "fluxbot_llm_jobs_total") == 5);
+    assert_true(metrics_check_value(text, "fluxbot_llm_in_flight") == 0);
+    free(text);
+}
+
+static char *check_text(const fb_config *c, int *rc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_non_null(out);
+    *rc = app_check_report(c, out);
+    fclose(out);
+    return buf;
+}
+
+/* `fluxbot check` asks the endpoint for its models with the key, and never prints the key. */
+static void check_reports_the_endpoint(void **state)
+{
+    (void)state;
+    int rc;
+    char *t = check_text(&W.cfg, &rc);
+    if (rc != 0) fprintf(stderr, "%s", t);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(t, "[ok]   enhancement"));
+    assert_non_null(strstr(t, "model fake-model is listed"));
+    assert_null(strstr(t, KEY));
+    free(t);
+    fb_config c = W.cfg;
+    snprintf(c.llm_key, sizeof c.llm_key, "sk-wrong-key-77");
+    t = check_text(&c, &rc);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(t, "[FAIL] enhancement"));
+    assert_non_null(strstr(t, "refused the key (401)"));
+    assert_null(strstr(t, "sk-wrong-key-77"));
+    free(t);
+    c = W.cfg;
+    snprintf(c.llm_model, sizeof c.llm_model, "no-such-model");
+    t = check_text(&c, &rc);
+    assert_non_null(strstr(t, "model no-such-model is not among the 2 the server lists"));
+    free(t);
+    c = W.cfg;
+    c.llm_url[0] = '\0';
+    t = check_text(&c, &rc);
+    assert_non_null(strstr(t, "[ok]   enhancement    off"));
+    free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(enhance_option_is_registered),
+        cmocka_unit_test(enhanced_prompt_runs_and_both_are_shown),
+        cmocka_unit_test(slow_endpoint_times_out_and_the_prompt_runs_as_typed),
+        cmocka_unit_test(failing_endpoint_falls_back),
+        cmocka_unit_test(filtered_enhancement_is_withheld),
+        cmocka_unit_test(without_the_option_the_endpoint_is_not_asked),
+        cmocka_unit_test(metrics_count_the_outcomes),
+        cmocka_unit_test(check_reports_the_endpoint),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,596 @@
+/* fluxbot-test: tsan */
+/*
+ * The M:N scheduler (runtime/sched.h): scheduled actors get every message exactly once and in
+ * per-sender order from other threads; a hop between actors of one worker wakes nobody; an
+ * actor run is bounded, so a flood (local or from outside) cannot starve a neighbour; every
+ * callback of an actor runs on its one worker; rt_send_wait to an actor of the caller's own
+ * worker spills instead of waiting on itself; a start failure unwinds; a stop drains every
+ * accepted message and never hangs, holds included.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fluxbot/log.h"
+#include "fluxbot/runtime.h"
+
+enum { MSG_T = 930, MSG_GO = 931, MSG_FLOOD = 932, MSG_PING = 933, MSG_STOP_FLOOD = 934 };
+
+typedef struct seq_msg {
+    rt_msg hdr;
+    uint32_t producer;
+    uint64_t seq;
+} seq_msg;
+
+static seq_msg *seq_new(uint32_t type, uint32_t producer, uint64_t seq)
+{
+    seq_msg *m = RT_MSG_NEW(seq_msg, type, NULL);
+    m->producer = producer;
+    m->seq = seq;
+    return m;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits (yielding) until *v >= want or 30 s passed; true when reached. A generous bound: it only
+ * turns a hang into a failure, it times nothing. */
+static bool wait_for(_Atomic uint64_t *v, uint64_t want)
+{
+    uint64_t deadline = rt_now_ms() + 30000;
+    while (atomic_load(v) < want) {
+        if (rt_now_ms() > deadline) return false;
+        sched_yield();
+    }
+    return true;
+}
+
+/* ---- a generic state: counts, checks order and the thread it runs on ------------------------ */
+
+#define MAX_PRODUCERS 8
+
+typedef struct st {
+    _Atomic uint64_t count;
+    uint64_t next_seq[MAX_PRODUCERS];
+    _Atomic uint64_t order_errors;
+    _Atomic uint64_t wrong_thread; /* callbacks seen on another thread than on_thread_start's */
+    pthread_t home;
+    _Atomic int starts, exits;
+    rt_actor *next;        /* forward every message here when set */
+    _Atomic uint64_t *sum; /* shared tally (chains) */
+    int fail_start;
+} st;
+
+static int st_start(rt_actor *self, void *state, unsigned index)
+{
+    (void)self;
+    st *s = state;
+    assert_int_equal(index, 0);
+    s->home = pthread_self();
+    atomic_fetch_add(&s->starts, 1);
+    return s->fail_start;
+}
+
+static void st_exit(rt_actor *self, void *state, unsigned index)
+{
+    (void)self;
+    (void)index;
+    st *s = state;
+    if (!pthread_equal(s->home, pthread_self())) atomic_fetch_add(&s->wrong_thread, 1);
+    atomic_fetch_add(&s->exits, 1);
+}
+
+static void st_message(rt_actor *self, void *state, rt_msg *m)
+{
+    (void)self;
+    st *s = state;
+    if (!pthread_equal(s->home, pthread_self())) atomic_fetch_add(&s->wrong_thread, 1);
+    seq_msg *t = (seq_msg *)m;
+    if (t->producer < MAX_PRODUCERS) {
+        if (t->seq != s->next_seq[t->producer]) atomic_fetch_add(&s->order_errors, 1);
+        s->next_seq[t->producer] = t->seq + 1;
+    }
+    if (s->sum) atomic_fetch_add(s->sum, 1);
+    if (s->next) {
+        /* forwarded from this actor: producer slot 0 of the next actor's order check is unused */
+        t->producer = MAX_PRODUCERS;
+        assert_int_equal(rt_send_spill(s->next, m), 0);
+    } else {
+        rt_msg_free(m);
+    }
+    atomic_fetch_add(&s->count, 1);
+}
+
+static rt_actor *st_actor(rt_system *sys, const char *name, st *s, unsigned lane)
+{
+    rt_actor_spec spec = {
+        .name = name,
+        .threads = 1,
+        .lane_capacity = lane,
+        .state = s,
+        .ops = {.on_thread_start = st_start, .on_message = st_message, .on_thread_exit = st_exit}};
+    rt_actor *a = rt_actor_new(sys, &spec);
+    assert_non_null(a);
+    assert_int_equal(rt_actor_schedule(a), 0);
+    assert_true(rt_actor_is_scheduled(a));
+    return a;
+}
+
+/* ---- exactly once, in order, from other threads -------------------------------------------- */
+
+typedef struct producer_arg {
+    rt_actor *to[2];
+    unsigned nto;
+    uint32_t id;
+    uint64_t n;
+} producer_arg;
+
+static void *producer(void *p)
+{
+    producer_arg *a = p;
+    for (uint64_t i = 0; i < a->n; i++)
+        for (unsigned k = 0; k < a->nto; k++)
+            assert_int_equal(rt_send_spill(a->to[k], &seq_new(MSG_T, a->id, i)->hdr), 0);
+    return NULL;
+}
+
+static void remote_senders(unsigned workers)
+{
+    rt_system *sys = rt_system_new();
+    assert_int_equal(rt_system_set_workers(sys, workers), 0);
+    st sa, sb;
+    memset(&sa, 0, sizeof sa);
+    memset(&sb, 0, sizeof sb);
+    rt_actor *a = st_actor(sys, "a", &sa, 64), *b = st_actor(sys, "b", &sb, 64);
+    assert_int_equal(rt_system_start(sys), 0);
+    enum { P = 4, N = 20000 };
+    pthread_t th[P];
+    producer_arg args[P];
+    for (unsigned i = 0; i < P; i++) {
+        args[i] = (producer_arg){.to = {a, b}, .nto = 2, .id = i, .n = N};
+        pthread_create(&th[i], NULL, producer, &args[i]);
+    }
+    for (unsigned i = 0; i < P; i++)
+        pthread_join(th[i], NULL);
+    assert_true(wait_for(&sa.count, P * N));
+    assert_true(wait_for(&sb.count, P * N));
+    rt_system_stop(sys);
+    assert_int_equal(atomic_load(&sa.count), P * N);
+    assert_int_equal(atomic_load(&sb.count), P * N);
+    assert_int_equal(atomic_load(&sa.order_errors), 0);
+    assert_int_equal(atomic_load(&sb.order_errors), 0);
+    assert_int_equal(atomic_load(&sa.wrong_thread) + atomic_load(&sb.wrong_thread), 0);
+    assert_int_equal(atomic_load(&sa.starts), 1);
+    assert_int_equal(atomic_load(&sa.exits), 1);
+    rt_sched_metrics sm;
+    rt_system_sched_metrics(sys, &sm);
+    assert_int_equal(sm.workers, workers);
+    rt_system_free(sys);
+}
+
+static void test_remote_senders_exactly_once_in_order_one_worker(void **s)
+{
+    (void)s;
+    remote_senders(1);
+}
+
+static void test_remote_senders_exactly_once_in_order_two_workers(void **s)
+{
+    (void)s;
+    remote_senders(2);
+}
+
+/* ---- local hops wake nobody; remote sends find the worker ----------------------------------- */
+
+typedef struct ring_st {
+    rt_actor *next;
+    _Atomic uint64_t *hops;
+    uint64_t want;
+    _Atomic uint64_t *done;
+    pthread_t *home;
+} ring_st;
+
+static void ring_message(rt_actor *self, void *state, rt_msg *m)
+{
+    (void)self;
+    ring_st *s = state;
+    if (!pthread_equal(*s->home, pthread_self())) {
+        /* every actor of the ring must run on the one worker */
+        atomic_store(s->done, UINT64_MAX);
+    }
+    if (atomic_fetch_add(s->hops, 1) + 1 >= s->want) {
+        rt_msg_free(m);
+        atomic_fetch_add(s->done, 1);
+        return;
+    }
+    assert_int_equal(rt_send(s->next, m), 0);
+}
+
+static int ring_start(rt_actor *self, void *state, unsigned index)
+{
+    (void)self;
+    (void)index;
+    ring_st *s = state;
+    *s->home = pthread_self(); /* the same worker for all three: the last writer wins */
+    return 0;
+}
+
+static void test_local_hops_wake_nobody(void **s)
+{
+    (void)s;
+    rt_system *sys = rt_system_new();
+    assert_int_equal(rt_system_set_workers(sys, 1), 0);
+    _Atomic uint64_t hops = 0, done = 0;
+    pthread_t home;
+    ring_st rs[3];
+    rt_actor *ra[3];
+    for (int i = 0; i < 3; i++) {
+        rs[i] = (ring_st){.hops = &hops, .want = 0, .done = &done, .home = &home};
+        char name[8];
+        snprintf(name, sizeof name, "r%d", i);
+        rt_actor_spec spec = {.name = name,
+                              .threads = 1,
+                              .state = &rs[i],
+                              .ops = {.on_thread_start = ring_start, .on_message = ring_message}};
+        ra[i] = rt_actor_new(sys, &spec);
+        assert_int_equal(rt_actor_schedule(ra[i]), 0);
+    }
+    for (int i = 0; i < 3; i++)
+        rs[i].next = ra[(i + 1) % 3];
+    assert_int_equal(rt_system_start(sys), 0);
+
+    for (unsigned round = 1; round <= 20; round++) {
+        /* one message from this (outside) thread starts a ring of 3000 local hops */
+        for (int i = 0; i < 3; i++)
+            rs[i].want = round * 3000;
+        rt_sched_metrics before, after;
+        rt_system_sched_metrics(sys, &before);
+        assert_int_equal(rt_send(ra[0], rt_msg_new(MSG_T, sizeof(rt_msg), NULL)), 0);
+        assert_true(wait_for(&done, round));
+        rt_system_sched_metrics(sys, &after);
+        assert_int_not_equal(atomic_load(&done), UINT64_MAX);
+        /* the outside send wakes the worker at most once; the 3000 hops wake nobody */
+        assert_true(after.wakeups - before.wakeups <= 1);
+        assert_true(after.remote_enqueues - before.remote_enqueues <= 1);
+        assert_true(after.local_enqueues - before.local_enqueues >= 2999);
+    }
+    rt_system_free(sys);
+}
+
+/* A remote sender that waits for each answer: every message must find the worker, parked or
+ * not (a lost wake-up hangs this test). */
+static void test_no_lost_wakeup_remote_ping(void **s)
+{
+    (void)s;
+    rt_system *sys = rt_system_new();
+    st sa, sb;
+    memset(&sa, 0, sizeof sa);
+    memset(&sb, 0, sizeof sb);
+    rt_actor *a = st_actor(sys, "a", &sa, 16), *b = st_actor(sys, "b", &sb, 16);
+    sa.next = b; /* a forwards to b on the same worker */
+    assert_int_equal(rt_system_start(sys), 0);
+    for (uint64_t i = 0; i < 5000; i++) {
+        assert_int_equal(rt_send(a, &seq_new(MSG_T, 0, i)->hdr), 0);
+        assert_true(wait_for(&sb.count, i + 1));
+        if (i % 500 == 0) sleep_ms(3); /* let the worker park now and then */
+    }
+    rt_system_stop(sys);
+    rt_sched_metrics sm;
+    rt_system_sched_metrics(sys, &sm);
+    /* one wake per park at most: a burst of sends to a parked worker pays one futex call */
+    assert_true(sm.wakeups <= sm.parks + 1);
+    assert_int_equal(atomic_load(&sa.order_errors), 0);
+    rt_system_free(sys);
+}
+
+/* ---- fairness: bounded batch per run ------------------------------------------------------- */
+
+typedef struct flood_st {
+    rt_actor *self, *other;
+    _Atomic uint64_t count;    /* FLOOD messages handled */
+    _Atomic uint64_t at_other; /* the flooder's count when the other actor ran (other only) */
+    _Atomic uint64_t other_ran;
+    _Atomic bool forever;       /* each FLOOD sends the next one: endless local work */
+    struct flood_st *flooder;   /* other only */
+    _Atomic uint64_t *released; /* set by the test to end a forever flood */
+} flood_st;
+
+static void flood_message(rt_actor *self, void *state, rt_msg *m)
+{
+    flood_st *s = state;
+    if (m->type == MSG_GO) {
+        /* A burst of 10000 messages to itself, then one to its neighbour on the same worker. */
+        for (int i = 0; i < 10000; i++)
+            assert_int_equal(rt_send_spill(self, rt_msg_new(MSG_FLOOD, sizeof(rt_msg), NULL)), 0);
+        assert_int_equal(rt_send(s->other, rt_msg_new(MSG_PING, sizeof(rt_msg), NULL)), 0);
+    } else if (m->type == MSG_FLOOD) {
+        atomic_fetch_add(&s->count, 1);
+        if (atomic_load(&s->forever) && !atomic_load(s->released))
+            assert_int_equal(rt_send_spill(self, rt_msg_new(MSG_FLOOD, sizeof(rt_msg), NULL)), 0);
+    } else if (m->type == MSG_PING) {
+        atomic_store(&s->at_other, atomic_load(&s->flooder->count));
+        atomic_fetch_add(&s->other_ran, 1);
+    }
+    rt_msg_free(m);
+}
+
+static void flood_pair(rt_system *sys, flood_st *f, flood_st *g)
+{
+    rt_actor_spec sf = {
+        .name = "flooder", .threads = 1, .state = f, .ops = {.on_message = flood_message}};
+    rt_actor_spec sg = {
+        .name = "neighbour", .threads = 1, .state = g, .ops = {.on_message = flood_message}};
+    f->self = rt_actor_new(sys, &sf);
+    g->self = rt_actor_new(sys, &sg);
+    f->other = g->self;
+    g->flooder = f;
+    assert_int_equal(rt_actor_schedule(f->self), 0);
+    assert_int_equal(rt_actor_schedule(g->self), 0);
+}
+
+static void test_flood_to_self_cannot_starve_neighbour(void **s)
+{
+    (void)s;
+    rt_system *sys = rt_system_new();
+    _Atomic uint64_t released = 0;
+    flood_st f = {.released = &released}, g = {.released = &released};
+    flood_pair(sys, &f, &g);
+    assert_int_equal(rt_system_start(sys), 0);
+    assert_int_equal(rt_send(f.self, rt_msg_new(MSG_GO, sizeof(rt_msg), NULL)), 0);
+    assert_true(wait_for(&f.count, 10000));
+    assert_int_equal(atomic_load(&g.other_ran), 1);
+    /* The neighbour ran after at most one batch of the flood (64 per run; slack for the rest
+     * of the GO run), long before the 10000 were done. */
+    assert_true(atomic_load(&g.at_other) <= 128);
+    rt_system_free(sys);
+}
+
+static void test_endless_local_work_cannot_starve_outside_messages(void **s)
+{
+    (void)s;
+    rt_system *sys = rt_system_new();
+    _Atomic uint64_t released = 0;
+    flood_st f = {.released = &released}, g = {.released = &released};
+    atomic_store(&f.forever, true);
+    flood_pair(sys, &f, &g);
+    assert_int_equal(rt_system_start(sys), 0);
+    /* the flooder keeps itself runnable forever (each message sends the next) */
+    assert_int_equal(rt_send(f.self, rt_msg_new(MSG_FLOOD, sizeof(rt_msg), NULL)), 0);
+    assert_true(wait_for(&f.count, 1000));
+    /* messages from outside to its neighbour still get through, each of them */
+    for (uint64_t i = 1; i <= 50; i++) {
+        assert_int_equal(rt_send(g.self, rt_msg_new(MSG_PING, sizeof(rt_msg), NULL)), 0);
+        assert_true(wait_for(&g.other_ran, i));
+    }
+    atomic_store(&released, 1);
+    rt_system_free(sys);
+}
+
+/* ---- rt_send_wait to an actor of one's own worker ------------------------------------------ */
+
+typedef struct wait_st {
+    rt_actor *to;
+    _Atomic uint64_t rc_errors;
+} wait_st;
+
+static void waiter_message(rt_actor *self, void *state, rt_msg *m)
+{
+    (void)self;
+    wait_st *w = state;
+    rt_msg_free(m);
+    /* 200 messages into a 4-slot lane of an actor that cannot run until we return */
+    for (uint64_t i = 0; i < 200; i++)
+        if (rt_send_wait(w->to, &seq_new(MSG_T, 0, i)->hdr, 20000) != 0)
+            atomic_fetch_add(&w->rc_errors, 1);
+}
+
+static void test_send_wait_to_own_worker_spills(void **s)
+{
+    (void)s;
+    rt_system *sys = rt_system_new();
+    st sb;
+    memset(&sb, 0, sizeof sb);
+    wait_st w = {0};
+    rt_actor_spec sw = {
+        .name = "waiter", .threads = 1, .state = &w, .ops = {.on_message = waiter_message}};
+    rt_actor *wa = rt_actor_new(sys, &sw);
+    assert_int_equal(rt_actor_schedule(wa), 0);
+    w.to = st_actor(sys, "b", &sb, 4);
+    assert_int_equal(rt_system_start(sys), 0);
+    uint64_t t0 = rt_now_ms();
+    assert_int_equal(rt_send(wa, rt_msg_new(MSG_GO, sizeof(rt_msg), NULL)), 0);
+    assert_true(wait_for(&sb.count, 200));
+    /* it did not sit out the 20 s deadline (a behaviour bound, not a timing: 20 s per send) */
+    assert_true(rt_now_ms() - t0 < 20000);
+    assert_int_equal(atomic_load(&w.rc_errors), 0);
+    assert_int_equal(atomic_load(&sb.order_errors), 0);
+    rt_metrics mb;
+    rt_actor_metrics(w.to, &mb);
+    assert_true(mb.spills > 0);
+    rt_system_free(sys);
+}
+
+/* ---- start failure, stop, holds ------------------------------------------------------------ */
+
+static void test_failed_start_unwinds(void **s)
+{
+    (void)s;
+    rt_system *sys = rt_system_new();
+    st sa, sb, sc;
+    memset(&sa, 0, sizeof sa);
+    memset(&sb, 0, sizeof sb);
+    memset(&sc, 0, sizeof sc);
+    sb.fail_start = -1;
+    st_actor(sys, "a", &sa, 16);
+    st_actor(sys, "b", &sb, 16);
+    st_actor(sys, "c", &sc, 16);
+    assert_int_not_equal(rt_system_start(sys), 0);
+    assert_int_equal(atomic_load(&sa.starts), 1);
+    assert_int_equal(atomic_load(&sa.exits), 1);
+    assert_int_equal(atomic_load(&sb.starts), 1);
+    assert_int_equal(atomic_load(&sb.exits), 1);
+    assert_int_equal(atomic_load(&sc.starts), 0); /* never reached */
+    rt_system_free(sys);
+}
+
+typedef struct holder_st {
+    _Atomic uint64_t count;
+    _Atomic(rt_actor *) held; /* set once it holds, for the test to release */
+} holder_st;
+
+static void holder_message(rt_actor *self, void *state, rt_msg *m)
+{
+    holder_st *h = state;
+    if (atomic_fetch_add(&h->count, 1) == 0) {
+        rt_actor_hold(self);
+        atomic_store(&h->held, self);
+    }
+    rt_msg_free(m);
+}
+
+typedef struct releaser_arg {
+    holder_st *h;
+    _Atomic bool *stopping;
+} releaser_arg;
+
+/* Releases the sink's hold once the stop has begun. */
+static void *releaser(void *p)
+{
+    releaser_arg *r = p;
+    while (!atomic_load(r->stopping) || !atomic_load(&r->h->held))
+        sched_yield();
+    sleep_ms(20);
+    rt_actor_release(atomic_load(&r->h->held));
+    return NULL;
+}
+
+/* Chains from the last-created actor to the first (stop order is the reverse of creation, so
+ * every forward finds its target still running), two workers, an own-thread actor at the end
+ * that holds its exit until another thread releases it, and the stop requested while the
+ * chain is still full: every accepted message is handled, nothing hangs. */
+static void test_stop_drains_every_accepted_message(void **s)
+{
+    (void)s;
+    for (int rep = 0; rep < 5; rep++) {
+        rt_system *sys = rt_system_new();
+        assert_int_equal(rt_system_set_workers(sys, 2), 0);
+        holder_st hs = {0};
+        rt_actor_spec sh = {
+            .name = "sink", .threads = 1, .state = &hs, .ops = {.on_message = holder_message}};
+        rt_actor *sink = rt_actor_new(sys, &sh); /* own thread, created first: stops last */
+        assert_non_null(sink);
+        st c[4];
+        rt_actor *ca[4];
+        _Atomic uint64_t tally = 0;
+        for (int i = 0; i < 4; i++) {
+            memset(&c[i], 0, sizeof c[i]);
+            c[i].sum = &tally;
+            char name[8];
+            snprintf(name, sizeof name, "c%d", i);
+            ca[i] = st_actor(sys, name, &c[i], 32);
+            c[i].next = i == 0 ? sink : ca[i - 1];
+        }
+        assert_int_equal(rt_system_start(sys), 0);
+        enum { P = 2, N = 5000 };
+        pthread_t th[P];
+        producer_arg args[P];
+        for (unsigned i = 0; i < P; i++) {
+            args[i] = (producer_arg){.to = {ca[3]}, .nto = 1, .id = i, .n = N};
+            pthread_create(&th[i], NULL, producer, &args[i]);
+        }
+        for (unsigned i = 0; i < P; i++)
+            pthread_join(th[i], NULL);
+        _Atomic bool stopping = false;
+        releaser_arg ra = {&hs, &stopping};
+        pthread_t rel;
+        pthread_create(&rel, NULL, releaser, &ra);
+        atomic_store(&stopping, true);
+        rt_system_stop(sys); /* the chain may still hold most of the messages */
+        pthread_join(rel, NULL);
+        assert_int_equal(atomic_load(&hs.count), P * N);
+        assert_int_equal(atomic_load(&tally), 4 * P * N);
+        assert_int_equal(atomic_load(&c[3].order_errors), 0);
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(atomic_load(&c[i].exits), 1);
+            assert_int_equal(atomic_load(&c[i].wrong_thread), 0);
+        }
+        /* stopped: sends are refused, not lost */
+        rt_msg *late = rt_msg_new(MSG_T, sizeof(rt_msg), NULL);
+        assert_int_equal(rt_send(ca[0], late), -RT_ESTOPPED);
+        rt_msg_free(late);
+        rt_system_free(sys);
+    }
+}
+
+/* An idle system with scheduled actors stops at once, and a stop with nothing scheduled yet
+ * queued (messages sent before the start) still delivers them. */
+static void test_messages_before_start_and_idle_stop(void **s)
+{
+    (void)s;
+    rt_system *sys = rt_system_new();
+    st sa;
+    memset(&sa, 0, sizeof sa);
+    rt_actor *a = st_actor(sys, "a", &sa, 16);
+    for (uint64_t i = 0; i < 10; i++)
+        assert_int_equal(rt_send(a, &seq_new(MSG_T, 0, i)->hdr), 0);
+    assert_int_equal(rt_system_start(sys), 0);
+    assert_true(wait_for(&sa.count, 10));
+    sleep_ms(30); /* the worker parks */
+    rt_system_stop(sys);
+    assert_int_equal(atomic_load(&sa.order_errors), 0);
+    assert_int_equal(atomic_load(&sa.exits), 1);
+    rt_system_free(sys);
+}
+
+static void noop_loop(rt_actor *self, void *state, unsigned index)
+{
+    (void)self;
+    (void)state;
+    (void)index;
+}
+
+static void test_loop_actor_cannot_be_scheduled(void **s)
+{
+    (void)s;
+    rt_system *sys = rt_system_new();
+    rt_actor_spec spec = {.name = "loop", .threads = 1, .loop = noop_loop};
+    rt_actor *a = rt_actor_new(sys, &spec);
+    assert_non_null(a);
+    assert_int_equal(rt_actor_schedule(a), -EINVAL);
+    assert_false(rt_actor_is_scheduled(a));
+    assert_int_equal(rt_system_set_workers(sys, 65), -EINVAL);
+    rt_system_free(sys);
+}
+
+int main(void)
+{
+    log_configure(LOG_LEVEL_ERROR, false, 2);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_remote_senders_exactly_once_in_order_one_worker),
+        cmocka_unit_test(test_remote_senders_exactly_once_in_order_two_workers),
+        cmocka_unit_test(test_local_hops_wake_nobody),
+        cmocka_unit_test(test_no_lost_wakeup_remote_ping),
+        cmocka_unit_test(test_flood_to_self_cannot_starve_neighbour),
+        cmocka_unit_test(test_endless_local_work_cannot_starve_outside_messages),
+        cmocka_unit_test(test_send_wait_to_own_worker_spills),
+        cmocka_unit_test(test_failed_start_unwinds),
+        cmocka_unit_test(test_stop_drains_every_accepted_message),
+        cmocka_unit_test(test_messages_before_start_and_idle_stop),
+        cmocka_unit_test(test_loop_actor_cannot_be_scheduled),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
