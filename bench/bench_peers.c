@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +39,9 @@
 #include "fakes/fake_discord.h"
 
 #define TOKEN "bench-token.peers.fluxbot"
+
+#define TOP_SYSCALLS 8
+#define MAX_THREAD_KINDS 24
 
 typedef enum peer_kind { PEER_FLUXBOT, PEER_DISCORDPY } peer_kind;
 typedef enum mix_kind { MIX_STATS, MIX_PNG, MIX_HALF } mix_kind;
@@ -63,6 +67,16 @@ typedef struct result {
     double core_pct;               /* share of one core over the window */
     double p50_ms, p99_ms, max_ms; /* scheduled send -> accepted deferral */
     double syscalls_per_ix;        /* -1: not measured */
+    struct {                       /* the most frequent ones, per interaction, most first */
+        char name[24];
+        double per_ix;
+    } top[TOP_SYSCALLS];
+    unsigned ntop;
+    struct { /* CPU and context switches by thread name (router/0 and router/1: "router") */
+        char name[16];
+        double us_per_ix, switches_per_ix;
+    } thr[MAX_THREAD_KINDS];
+    unsigned nthr;
     bool ok;
 } result;
 
@@ -198,25 +212,125 @@ static pid_t strace_attach(pid_t pid, const char *out)
     return s;
 }
 
-/* The "total" line of strace -c: calls in its 4th column. */
-static long strace_total(const char *out)
+/* strace -c's summary: the calls of its "total" line (4th column), and the most frequent system
+ * calls into r->top (per interaction, n interactions). Rows: % time, seconds, usecs/call,
+ * calls, [errors,] name. */
+static long strace_summary(const char *out, result *r, unsigned n)
 {
     FILE *f = fopen(out, "r");
     if (!f) return -1;
     char line[512];
     long total = -1;
+    r->ntop = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strstr(line, "total")) {
-            double pct, secs;
-            long usecs, calls;
-            if (sscanf(line, "%lf %lf %ld %ld", &pct, &secs, &usecs, &calls) == 4)
-                total = calls;
-            else if (sscanf(line, "%lf %lf %ld", &pct, &secs, &calls) == 3)
-                total = calls;
+        /* tokens: numbers, then the name (or "total") last */
+        char *tok[8];
+        unsigned nt = 0;
+        for (char *save = NULL, *t = strtok_r(line, " \t\n", &save); t && nt < 8;
+             t = strtok_r(NULL, " \t\n", &save))
+            tok[nt++] = t;
+        if (nt < 5 || !strchr("0123456789.", tok[0][0])) continue;
+        long calls = strtol(tok[3], NULL, 10);
+        const char *name = tok[nt - 1];
+        if (!strcmp(name, "total")) {
+            total = calls;
+            continue;
         }
+        /* insertion into the top list, most calls first */
+        double per = n ? (double)calls / n : 0;
+        unsigned at = r->ntop;
+        while (at > 0 && r->top[at - 1].per_ix < per)
+            at--;
+        if (at >= TOP_SYSCALLS) continue;
+        unsigned last = r->ntop < TOP_SYSCALLS ? r->ntop : TOP_SYSCALLS - 1;
+        memmove(&r->top[at + 1], &r->top[at], (last - at) * sizeof r->top[0]);
+        snprintf(r->top[at].name, sizeof r->top[at].name, "%.23s", name);
+        r->top[at].per_ix = per;
+        if (r->ntop < TOP_SYSCALLS) r->ntop++;
     }
     fclose(f);
     return total;
+}
+
+/* CPU time (ns, /proc/<pid>/task/<tid>/schedstat) and context switches of every thread,
+ * summed by thread name without its "/<index>". */
+typedef struct thr_sample {
+    unsigned n;
+    struct {
+        char name[16];
+        uint64_t cpu_ns, switches;
+    } k[MAX_THREAD_KINDS];
+} thr_sample;
+
+static uint64_t status_field(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static void thr_snapshot(pid_t pid, thr_sample *out)
+{
+    memset(out, 0, sizeof *out);
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char path[128], comm[32] = "", buf[4096];
+        uint64_t cpu = 0, sw = 0;
+        snprintf(path, sizeof path, "%s/%.16s/comm", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (!fgets(comm, sizeof comm, f)) comm[0] = '\0';
+        fclose(f);
+        comm[strcspn(comm, "/\n")] = '\0';
+        snprintf(path, sizeof path, "%s/%.16s/schedstat", dir, e->d_name);
+        if ((f = fopen(path, "r"))) {
+            if (fscanf(f, "%" SCNu64, &cpu) != 1) cpu = 0;
+            fclose(f);
+        }
+        snprintf(path, sizeof path, "%s/%.16s/status", dir, e->d_name);
+        if ((f = fopen(path, "r"))) {
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            buf[n] = '\0';
+            fclose(f);
+            sw = status_field(buf, "voluntary_ctxt_switches:") +
+                 status_field(buf, "nonvoluntary_ctxt_switches:");
+        }
+        unsigned i = 0;
+        while (i < out->n && strcmp(out->k[i].name, comm) != 0)
+            i++;
+        if (i == out->n) {
+            if (out->n == MAX_THREAD_KINDS) continue;
+            snprintf(out->k[out->n++].name, sizeof out->k[0].name, "%.15s", comm);
+        }
+        out->k[i].cpu_ns += cpu;
+        out->k[i].switches += sw;
+    }
+    closedir(d);
+}
+
+/* r->thr from two snapshots (threads that ended in between are not counted), most CPU first. */
+static void thr_diff(const thr_sample *a, const thr_sample *b, unsigned n, result *r)
+{
+    r->nthr = 0;
+    for (unsigned i = 0; i < b->n && n; i++) {
+        uint64_t cpu0 = 0, sw0 = 0;
+        for (unsigned j = 0; j < a->n; j++)
+            if (!strcmp(a->k[j].name, b->k[i].name)) cpu0 = a->k[j].cpu_ns, sw0 = a->k[j].switches;
+        double us = (double)(b->k[i].cpu_ns - cpu0) / 1e3 / n;
+        double sw = (double)(b->k[i].switches - sw0) / n;
+        if (us < 0.5 && sw < 0.05) continue;
+        unsigned at = r->nthr;
+        while (at > 0 && r->thr[at - 1].us_per_ix < us)
+            at--;
+        memmove(&r->thr[at + 1], &r->thr[at], (r->nthr - at) * sizeof r->thr[0]);
+        snprintf(r->thr[at].name, sizeof r->thr[at].name, "%s", b->k[i].name);
+        r->thr[at].us_per_ix = us;
+        r->thr[at].switches_per_ix = sw;
+        r->nthr++;
+    }
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -240,6 +354,8 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
     snprintf(out, sizeof out, "%s/strace.txt", p->dir);
     pid_t st = count_syscalls ? strace_attach(p->child.pid, out) : 0;
 
+    thr_sample th0, th1;
+    thr_snapshot(p->child.pid, &th0);
     double cpu0 = proc_cpu_s(p->child.pid);
     uint64_t t0 = bench_now_ns() + 50000000ull, step = 1000000000ull / o->rate;
     fake_discord_member who = {.user_id = 300000000000000001ull};
@@ -276,11 +392,13 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
         bench_sleep_until_ns(bench_now_ns() + 50000000ull);
     }
     double cpu1 = proc_cpu_s(p->child.pid);
+    thr_snapshot(p->child.pid, &th1);
+    if (!count_syscalls) thr_diff(&th0, &th1, n, r);
     double wall = (double)(bench_now_ns() - t0) / 1e9;
     if (st > 0) {
         kill(st, SIGINT);
         waitpid(st, NULL, 0);
-        long calls = strace_total(out);
+        long calls = strace_summary(out, r, n);
         r->syscalls_per_ix = calls >= 0 ? (double)calls / n : -1;
     }
 
@@ -376,19 +494,43 @@ static void print_table(const opts *o, const result *r, unsigned nr)
     if (nr == 2 && r[1].us_per_ix > 0)
         printf("\nCPU per interaction, fluxbot / discord.py: %.3f\n",
                r[0].us_per_ix / r[1].us_per_ix);
+    for (unsigned i = 0; i < nr; i++) {
+        if (!r[i].nthr) continue;
+        printf("%s CPU us (context switches) per interaction by thread:", r[i].name);
+        for (unsigned j = 0; j < r[i].nthr; j++)
+            printf("%s %s %.0f (%.1f)", j ? "," : "", r[i].thr[j].name, r[i].thr[j].us_per_ix,
+                   r[i].thr[j].switches_per_ix);
+        printf("\n");
+    }
+    for (unsigned i = 0; i < nr; i++) {
+        if (!r[i].ntop) continue;
+        printf("%s system calls per interaction:", r[i].name);
+        for (unsigned j = 0; j < r[i].ntop; j++)
+            printf("%s %s %.2f", j ? "," : "", r[i].top[j].name, r[i].top[j].per_ix);
+        printf("\n");
+    }
 }
 
 static void print_json(const opts *o, const result *r, unsigned nr)
 {
     printf("{\"rate\":%u,\"seconds\":%u,\"mix\":\"%s\",\"bots\":[", o->rate, o->seconds,
            o->mix_name);
-    for (unsigned i = 0; i < nr; i++)
+    for (unsigned i = 0; i < nr; i++) {
         printf("%s{\"bot\":\"%s\",\"sent\":%u,\"answered\":%u,\"doubled\":%u,\"edited\":%u,"
                "\"cpu_s\":%.4f,\"core_pct\":%.2f,\"cpu_us_per_ix\":%.1f,\"p50_ms\":%.3f,"
-               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"syscalls_per_ix\":%.2f}",
+               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"syscalls_per_ix\":%.2f,\"syscalls\":{",
                i ? "," : "", r[i].name, r[i].sent, r[i].answered, r[i].doubled, r[i].edited,
                r[i].cpu_s, r[i].core_pct, r[i].us_per_ix, r[i].p50_ms, r[i].p99_ms, r[i].max_ms,
                r[i].syscalls_per_ix);
+        for (unsigned j = 0; j < r[i].ntop; j++)
+            printf("%s\"%s\":%.3f", j ? "," : "", r[i].top[j].name, r[i].top[j].per_ix);
+        printf("},\"threads\":[");
+        for (unsigned j = 0; j < r[i].nthr; j++)
+            printf("%s{\"thread\":\"%s\",\"cpu_us_per_ix\":%.1f,\"switches_per_ix\":%.2f}",
+                   j ? "," : "", r[i].thr[j].name, r[i].thr[j].us_per_ix,
+                   r[i].thr[j].switches_per_ix);
+        printf("]}");
+    }
     if (nr == 2 && r[1].us_per_ix > 0)
         printf("],\"cpu_ratio\":%.4f}\n", r[0].us_per_ix / r[1].us_per_ix);
     else

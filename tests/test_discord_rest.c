@@ -1,8 +1,11 @@
 /* The discord_rest actor against the fake Discord REST server over loopback: headers, every
  * 429 scope, 5xx/network retries, 401 stopping the bot, a multipart upload arriving byte for
  * byte, a burst of 200 interaction callbacks all answered inside the 3-second window, timeouts,
- * bounded responses, a graceful stop that finishes what is in flight, and pooled curl handles
- * that carry nothing of one request into the next. */
+ * bounded responses, a graceful stop that finishes what is in flight, pooled curl handles
+ * that carry nothing of one request into the next, answers cut mid-body, buckets honoured with
+ * many requests in flight, waves of requests over reused descriptors, and answers nobody waits
+ * for settled, retried and kept in order. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -863,6 +866,228 @@ static void test_then_is_sent_after_the_first_answer(void **state)
     fx_stop(&x);
 }
 
+/* A peer that dies mid-response (headers and half the body, then a close): curl reports a
+ * partial transfer on that socket, the request is retried with backoff on a new connection and
+ * succeeds; one that keeps dying is reported after the bounded retries, with curl's reason. */
+static void test_answer_cut_mid_body_is_retried(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    deferred(&x, 901, "cut", 1);
+    const char *path = "/webhooks/4242/cut/messages/@original";
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/cut", FAKE_REST_FAULT_TRUNCATE, 0, 1);
+    rest_res_msg *r = send_and_wait(&x, REST_PATCH, path, "{\"content\":\"first\"}", 2);
+    assert_int_equal(r->status, 200);
+    assert_non_null(r->body);
+    assert_non_null(strstr(r->body, "first")); /* the whole answer of the retry */
+    assert_int_equal(fake_rest_count(x.fake, &(fake_rest_filter){.method = "PATCH"}), 2);
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
+    assert_true(st.network_errors >= 1);
+    assert_true(st.retries >= 1);
+
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/cut", FAKE_REST_FAULT_TRUNCATE, 0, 100);
+    r = send_and_wait(&x, REST_PATCH, path, "{\"content\":\"second\"}", 3);
+    assert_int_equal(r->status, 0);
+    assert_true(r->error[0] != '\0');
+    /* the first attempt and max_retries (3) more */
+    assert_int_equal(fake_rest_count(x.fake, &(fake_rest_filter){.method = "PATCH"}), 2 + 4);
+    /* and the connection pool is still usable afterwards */
+    r = send_and_wait(&x, REST_GET, "/users/@me", NULL, 4);
+    assert_int_equal(r->status, 200);
+    fx_stop(&x);
+}
+
+/* Many requests at once on a fake that enforces its buckets (5 per second per route, real 429s
+ * beyond): the limiter lets each bucket's requests go only as its headers allow, so none gets a
+ * 429, and every request is answered once. */
+static void test_buckets_hold_with_many_in_flight(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, true, NULL);
+    enum { N = 12 };
+    for (int i = 0; i < N; i++)
+        send_req(&x, REST_POST, "/channels/77/messages", "{\"content\":\"hello\"}",
+                 (uint64_t)i + 1);
+    assert_int_equal(col_wait(&x.col, N, 15000), N);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(col_get(&x.col, (uint64_t)i + 1)->status, 200);
+    assert_int_equal(fake_rest_count(x.fake, &(fake_rest_filter){.status = 429}), 0);
+    assert_int_equal(fake_rest_count(x.fake, &(fake_rest_filter){.method = "POST"}), N);
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
+    assert_int_equal(st.r429_user + st.r429_shared + st.r429_global, 0);
+    assert_true(st.wait_ms > 0); /* some of them waited for the bucket's reset */
+    fx_stop(&x);
+}
+
+/* Two waves of 120 slow requests (more than the 64 that may be in flight), with the fake closing
+ * every idle connection between them: curl opens new connections whose descriptors reuse the
+ * numbers of the closed ones, and the epoll registrations (kept while a connection is idle,
+ * dropped when it closes) must follow, or a wave hangs on a socket nobody watches. */
+static void test_waves_over_reused_descriptors(void **state)
+{
+    (void)state;
+    fx x;
+    g_keepalive_s = 1;
+    fx_start(&x, TOKEN, false, NULL);
+    g_keepalive_s = 0;
+    enum { N = 120 };
+    char tok[32], path[96];
+    for (int w = 0; w < 2; w++) {
+        for (int i = 0; i < N; i++) {
+            snprintf(tok, sizeof tok, "wave%d_%d", w, i);
+            fake_rest_register_interaction(x.fake, 20000 + (uint64_t)(w * N + i), tok, 3, false);
+        }
+        fake_rest_script(x.fake, "POST", "/interactions/", FAKE_REST_FAULT_DELAY, 100, N);
+        size_t before = x.col.n;
+        for (int i = 0; i < N; i++) {
+            snprintf(path, sizeof path, "/interactions/%d/wave%d_%d/callback", 20000 + w * N + i, w,
+                     i);
+            send_req(&x, REST_POST, path, "{\"type\":5}", (uint64_t)(w * N + i + 1));
+        }
+        assert_int_equal(col_wait(&x.col, before + N, 20000), before + N);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(col_get(&x.col, (uint64_t)(w * N + i + 1))->status, 204);
+        if (w == 0) {
+            struct timespec ts = {2, 500 * 1000 * 1000};
+            nanosleep(&ts, NULL); /* the fake closes every idle connection after 1 s */
+        }
+    }
+    fake_rest_stats fs;
+    fake_rest_stats_get(x.fake, &fs);
+    assert_true(fs.connections > 64); /* the second wave did open new connections */
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
+    assert_int_equal(st.completed, 2 * N + 0u);
+    assert_int_equal(st.in_flight, 0);
+    fx_stop(&x);
+}
+
+/* Fire and forget: edits nobody waits for (no reply_to). */
+static void send_unawaited(fx *x, const char *path, const char *json)
+{
+    rest_req_msg *r = rest_req_msg_new(REST_PATCH, path, json);
+    assert_int_equal(rt_send_wait(discord_rest_actor(x->rest), &r->hdr, 1000), 0);
+}
+
+/* Waits until the actor has settled `n` requests (completed or failed) and has none in flight. */
+static void settled(fx *x, uint64_t n)
+{
+    discord_rest_counters st;
+    for (int i = 0; i < 1000; i++) {
+        discord_rest_counters_get(x->rest, &st);
+        if (st.completed + st.failed >= n && st.in_flight == 0 && st.pending == 0) return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("%" PRIu64 " requests settled, %" PRIu64 " in flight, %" PRIu64 " queued",
+             st.completed + st.failed, st.in_flight, st.pending);
+}
+
+/* Answers nobody waits for are read and settled when nothing else happens, one after another
+ * and in a burst; an unawaited edit that gets a 503 or a cut answer is retried; one that times
+ * out is retried on curl's timer. */
+static void test_unawaited_answers_are_settled(void **state)
+{
+    (void)state;
+    discord_rest_config over = {.timeout_ms = 400};
+    fx x;
+    fx_start(&x, TOKEN, false, &over);
+    deferred(&x, 1001, "faf", 1); /* 1 request settled */
+    const char *path = "/webhooks/4242/faf/messages/@original";
+    char json[64];
+    for (int i = 0; i < 10; i++) { /* one at a time: nothing else wakes the actor */
+        snprintf(json, sizeof json, "{\"content\":\"step %d\"}", i);
+        send_unawaited(&x, path, json);
+        settled(&x, 2 + (uint64_t)i);
+    }
+    fake_rest_ix_state is;
+    assert_true(fake_rest_interaction_state(x.fake, 1001, &is));
+    assert_int_equal(is.edits, 10);
+    assert_non_null(strstr(is.original_json, "step 9"));
+    free(is.original_json);
+
+    /* a burst to ten other interactions */
+    char tok[32], p2[96];
+    for (int i = 0; i < 10; i++) {
+        snprintf(tok, sizeof tok, "fafb%d", i);
+        deferred(&x, 1100 + (uint64_t)i, tok, 100 + (uint64_t)i);
+    }
+    for (int i = 0; i < 10; i++) {
+        snprintf(p2, sizeof p2, "/webhooks/4242/fafb%d/messages/@original", i);
+        send_unawaited(&x, p2, "{\"content\":\"burst\"}");
+    }
+    settled(&x, 11 + 10 + 10);
+    for (int i = 0; i < 10; i++) {
+        assert_true(fake_rest_interaction_state(x.fake, 1100 + (uint64_t)i, &is));
+        assert_int_equal(is.edits, 1);
+        free(is.original_json);
+    }
+
+    /* failures of unawaited requests: retried as before */
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/faf/", FAKE_REST_FAULT_503, 0, 1);
+    send_unawaited(&x, path, "{\"content\":\"after a 503\"}");
+    settled(&x, 32);
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/faf/", FAKE_REST_FAULT_TRUNCATE, 0, 1);
+    send_unawaited(&x, path, "{\"content\":\"after a cut\"}");
+    settled(&x, 33);
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/faf/", FAKE_REST_FAULT_DELAY, 900, 1);
+    send_unawaited(&x, path, "{\"content\":\"after a timeout\"}");
+    settled(&x, 34);
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
+    assert_int_equal(st.completed, 34);
+    assert_int_equal(st.failed, 0);
+    assert_true(st.retries >= 3);
+    assert_int_equal(
+        fake_rest_count(x.fake, &(fake_rest_filter){.path_prefix = "/webhooks/4242/faf/"}),
+        10 + 2 + 2 + 2);
+    assert_true(fake_rest_interaction_state(x.fake, 1001, &is));
+    assert_non_null(strstr(is.original_json, "after a timeout"));
+    free(is.original_json);
+    fx_stop(&x);
+}
+
+/* An awaited write queued behind an unawaited write to the same message (which takes 300 ms to
+ * be answered) is sent once that answer is in, in order, and answered; and a stop with
+ * unawaited writes in flight finishes them. */
+static void test_awaited_write_behind_an_unawaited_one(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    deferred(&x, 1201, "lzord", 1);
+    const char *path = "/webhooks/4242/lzord/messages/@original";
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/lzord", FAKE_REST_FAULT_DELAY, 300, 1);
+    send_unawaited(&x, path, "{\"content\":\"progress\"}");
+    fake_rest_wait(x.fake, &(fake_rest_filter){.method = "PATCH"}, 1, 2000);
+    rest_res_msg *r = send_and_wait(&x, REST_PATCH, path, "{\"content\":\"result\"}", 2);
+    assert_int_equal(r->status, 200);
+    char *orig = original_of(&x, 1201);
+    assert_non_null(strstr(orig, "result"));
+    free(orig);
+    fake_rest_request *reqs = NULL;
+    size_t n = fake_rest_collect(x.fake, &(fake_rest_filter){.method = "PATCH"}, &reqs);
+    assert_int_equal(n, 2);
+    assert_non_null(strstr((const char *)reqs[0].body, "progress"));
+    assert_non_null(strstr((const char *)reqs[1].body, "result"));
+    fake_rest_requests_free(reqs, n);
+
+    fake_rest_script(x.fake, "PATCH", "/webhooks/4242/lzord", FAKE_REST_FAULT_DELAY, 300, 3);
+    for (int i = 0; i < 3; i++)
+        send_unawaited(&x, path, "{\"content\":\"last\"}");
+    fake_rest_wait(x.fake, &(fake_rest_filter){.method = "PATCH"}, 3, 2000);
+    rt_system_stop(x.sys);
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
+    assert_int_equal(st.completed, 1 + 2 + 3);
+    assert_int_equal(st.in_flight, 0);
+    fx_stop(&x);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -883,6 +1108,11 @@ int main(void)
         cmocka_unit_test(test_final_write_closes_the_message),
         cmocka_unit_test(test_deliver_until_outlasts_an_outage),
         cmocka_unit_test(test_then_is_sent_after_the_first_answer),
+        cmocka_unit_test(test_answer_cut_mid_body_is_retried),
+        cmocka_unit_test(test_buckets_hold_with_many_in_flight),
+        cmocka_unit_test(test_waves_over_reused_descriptors),
+        cmocka_unit_test(test_unawaited_answers_are_settled),
+        cmocka_unit_test(test_awaited_write_behind_an_unawaited_one),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

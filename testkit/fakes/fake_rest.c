@@ -151,6 +151,7 @@ typedef struct fr_pss {
     size_t resp_len;
     const char *resp_ctype;
     bool close_after;
+    bool truncate; /* FAKE_REST_FAULT_TRUNCATE: cut the answer mid-body and close */
 } fr_pss;
 
 /* The runtime clocks, signed: the fake subtracts them from each other. */
@@ -1159,6 +1160,9 @@ static int fr_process(fake_rest *f, fr_pss *p)
     case FAKE_REST_FAULT_DELAY:
         delay = (int)ms;
         break;
+    case FAKE_REST_FAULT_TRUNCATE:
+        p->truncate = true;
+        break;
     default:
         break;
     }
@@ -1390,6 +1394,18 @@ static int fr_write_response(struct lws *wsi, fr_pss *p)
                                      &ptr, end))
         return -1;
     if (lws_finalize_write_http_header(wsi, start, &ptr, end)) return -1;
+    if (p->truncate) {
+        /* half the body (none of a 204's), then the close: the client sees a short answer */
+        size_t half = p->resp_len / 2;
+        if (half) {
+            unsigned char *b = xmalloc(LWS_PRE + half);
+            memcpy(b + LWS_PRE, p->resp_body, half);
+            lws_write(wsi, b + LWS_PRE, half, LWS_WRITE_HTTP);
+            free(b);
+        }
+        pss_reset(p);
+        return -1;
+    }
     if (p->resp_len) {
         unsigned char *b = xmalloc(LWS_PRE + p->resp_len);
         memcpy(b + LWS_PRE, p->resp_body, p->resp_len);

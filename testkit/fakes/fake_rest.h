@@ -119,11 +119,16 @@ typedef enum fake_rest_fault {
     FAKE_REST_FAULT_DELAY, /* answer normally after `ms` */
     FAKE_REST_FAULT_401,
     FAKE_REST_FAULT_403, /* 403 Missing Access (50001): the bot cannot see the channel */
+    /* The request is carried out (its state changes), then its answer is cut: the status line,
+     * the headers (with the full Content-Length) and half of the body are written and the
+     * connection is closed, as when a peer dies mid-response. */
+    FAKE_REST_FAULT_TRUNCATE,
 } fake_rest_fault;
 
 /* The next `count` requests whose method matches (NULL: any) and whose path (after /api/v10)
  * starts with path_prefix (NULL: any) get the fault; `ms` is Retry-After for 429s or the delay.
- * Faulted requests are recorded too (with the status they got), but change no state. */
+ * Faulted requests are recorded too (with the status they got), but change no state (except
+ * FAKE_REST_FAULT_TRUNCATE, which is carried out). */
 void fake_rest_script(fake_rest *f, const char *method, const char *path_prefix,
                       fake_rest_fault fault, uint32_t ms, unsigned count);
 /* An outage: every matching request gets the fault (a 5xx or a drop) for duration_ms from now,
