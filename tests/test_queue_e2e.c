@@ -11,7 +11,12 @@
  *  - a manager's /cancel user:@x stops x's running prompt (POST /interrupt of that prompt only:
  *    the prompt queued behind it runs to its result), and x's message names who cancelled;
  *  - /cancel with several jobs offers a choice; a user naming someone else is refused;
- *  - analytics: the cancelled jobs' user_activity rows (job_cancelled, stage and who).
+ *  - analytics: the cancelled jobs' user_activity rows (job_cancelled, stage and who);
+ *  - /queue clear: refused to a plain user; a manager's cancels every job waiting in the bot's
+ *    line (their messages name who) and says how many; running jobs go on;
+ *  - priorities with three users: a burst of one user's jobs waits behind one job of each
+ *    other user (each waiting message shows its place in that order); with /priority set,
+ *    high goes before normal before low, whatever the arrival order.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +44,10 @@
 #define USER_A 310000000000000001ULL
 #define USER_B 310000000000000002ULL
 #define USER_C 310000000000000003ULL
+#define USER_D 310000000000000004ULL
+#define USER_E 310000000000000005ULL
+#define USER_F 310000000000000006ULL
+#define USER_G 310000000000000007ULL
 #define ADMIN 310000000000000009ULL
 #define PERM_ADMINISTRATOR (1ULL << 3)
 #define WAIT_MS 20000
@@ -430,6 +439,175 @@ static void analytics_rows(void **state)
     sqlite3_close(db);
 }
 
+/* A manager's (or anyone's) command with options; the parsed callback. */
+static cJSON *command_as(const char *name, const char *opts, uint64_t user, uint64_t perms,
+                         uint64_t *id)
+{
+    fake_discord_member m = member(user, perms);
+    fake_discord_ix ix;
+    assert_int_equal(fake_discord_inject_command(W.fd, name, opts, NULL, 0, &m, &ix), 0);
+    if (id) *id = ix.id;
+    return answer_of(ix.id);
+}
+
+static const char *const clear_opts = "[{\"name\":\"clear\",\"type\":1}]";
+
+static void queue_clear(void **state)
+{
+    (void)state;
+    fake_comfy_set_paused(W.comfy, true);
+    unsigned before;
+    {
+        fake_comfy_stats st;
+        fake_comfy_get_stats(W.comfy, &st);
+        before = st.prompts_accepted;
+    }
+    /* two fillers take the runners; three jobs wait in the bot's line */
+    uint64_t f1 = generate_as(USER_F, "filler one");
+    uint64_t f2 = generate_as(USER_F, "filler two");
+    wait_comfy(before + 2, 0, 0);
+    uint64_t w[3] = {generate_as(USER_A, "wait a"), generate_as(USER_B, "wait b"),
+                     generate_as(USER_A, "wait a2")};
+    for (int i = 0; i < 3; i++)
+        cJSON_Delete(original_with(w[i], "fb:cancel:"));
+    /* not for plain users */
+    cJSON *a = command_as("queue", clear_opts, USER_B, 0, NULL);
+    assert_int_equal(type_of(a), 4);
+    assert_true(json_has(a, "administrators"));
+    cJSON_Delete(a);
+    uint64_t id;
+    a = command_as("queue", clear_opts, ADMIN, PERM_ADMINISTRATOR, &id);
+    assert_int_equal(type_of(a), 5);
+    assert_int_equal(flags_of(a), 64);
+    cJSON_Delete(a);
+    cJSON *ans = original_with(id, "Cancelled 3 waiting jobs");
+    cJSON_Delete(ans);
+    char want[80];
+    snprintf(want, sizeof want, "\xf0\x9f\x9a\xab Cancelled by <@%" PRIu64 ">.", (uint64_t)ADMIN);
+    for (int i = 0; i < 3; i++) {
+        cJSON *msg = original_with(w[i], "Cancelled by");
+        assert_string_equal(content_of(msg), want);
+        cJSON_Delete(msg);
+    }
+    /* the running ones go on to their results; nothing else reached ComfyUI */
+    fake_comfy_set_paused(W.comfy, false);
+    cJSON_Delete(original_with(f1, "fb:regen:"));
+    cJSON_Delete(original_with(f2, "fb:regen:"));
+    fake_comfy_stats st;
+    fake_comfy_get_stats(W.comfy, &st);
+    assert_int_equal(st.prompts_accepted, before + 2);
+    /* an empty line: says so */
+    a = command_as("queue", clear_opts, ADMIN, PERM_ADMINISTRATOR, &id);
+    cJSON_Delete(a);
+    cJSON_Delete(original_with(id, "nothing was cancelled"));
+}
+
+/* The users of the accepted prompts from index `from` on, identified by their prompt text
+ * ("<tag>..."), once `n` more were accepted. */
+static void accepted_tags(unsigned from, unsigned n, char tags[][8])
+{
+    wait_comfy(from + n, 0, 0);
+    for (unsigned i = 0; i < n; i++) {
+        char *g = fake_comfy_prompt_json(W.comfy, from + i);
+        assert_non_null(g);
+        const char *p = strstr(g, "job-");
+        assert_non_null(p);
+        unsigned k = 0;
+        for (p += 4; k < 7 && ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')); p++)
+            tags[i][k++] = *p;
+        tags[i][k] = '\0';
+        free(g);
+    }
+}
+
+static unsigned accepted_now(void)
+{
+    fake_comfy_stats st;
+    fake_comfy_get_stats(W.comfy, &st);
+    return st.prompts_accepted;
+}
+
+static void priorities_three_users(void **state)
+{
+    (void)state;
+    fake_comfy_set_steps(W.comfy, 5); /* short jobs: only the order matters here */
+    /* one user's burst: D sends four, then E and G one each */
+    fake_comfy_set_paused(W.comfy, true);
+    unsigned base = accepted_now();
+    uint64_t d1 = generate_as(USER_D, "job-d1");
+    uint64_t d2 = generate_as(USER_D, "job-d2");
+    wait_comfy(base + 2, 0, 0); /* both runners have one of D's */
+    uint64_t d3 = generate_as(USER_D, "job-d3");
+    uint64_t d4 = generate_as(USER_D, "job-d4");
+    cJSON_Delete(original_with(d4, "position 2"));
+    uint64_t e1 = generate_as(USER_E, "job-e1");
+    /* E's one job goes before D's two waiting ones: its message says so */
+    cJSON_Delete(original_with(e1, "position 1"));
+    uint64_t g1 = generate_as(USER_G, "job-g1");
+    cJSON_Delete(original_with(g1, "position 2"));
+    fake_comfy_set_paused(W.comfy, false);
+    char tags[6][8];
+    accepted_tags(base, 6, tags);
+    const char *want1[6] = {"d1", "d2", "e1", "g1", "d3", "d4"};
+    for (int i = 0; i < 2; i++) /* the two runners took D's first two, in either order */
+        assert_true(strcmp(tags[i], "d1") == 0 || strcmp(tags[i], "d2") == 0);
+    for (int i = 2; i < 6; i++)
+        assert_string_equal(tags[i], want1[i]);
+    uint64_t all1[6] = {d1, d2, d3, d4, e1, g1};
+    for (int i = 0; i < 6; i++)
+        cJSON_Delete(original_with(all1[i], "fb:regen:"));
+
+    /* levels: G high, E normal, D low (set by a manager; a plain user cannot) */
+    char opts[200];
+    snprintf(opts, sizeof opts,
+             "[{\"name\":\"user\",\"type\":6,\"value\":\"%" PRIu64 "\"},"
+             "{\"name\":\"level\",\"type\":3,\"value\":\"high\"}]",
+             (uint64_t)USER_G);
+    cJSON *a = command_as("priority", opts, USER_E, 0, NULL);
+    assert_true(json_has(a, "administrators"));
+    cJSON_Delete(a);
+    a = command_as("priority", opts, ADMIN, PERM_ADMINISTRATOR, NULL);
+    assert_true(json_has(a, "is now **high**"));
+    cJSON_Delete(a);
+    snprintf(opts, sizeof opts,
+             "[{\"name\":\"user\",\"type\":6,\"value\":\"%" PRIu64 "\"},"
+             "{\"name\":\"level\",\"type\":3,\"value\":\"low\"}]",
+             (uint64_t)USER_D);
+    a = command_as("priority", opts, ADMIN, PERM_ADMINISTRATOR, NULL);
+    assert_true(json_has(a, "is now **low**"));
+    cJSON_Delete(a);
+    snprintf(opts, sizeof opts, "[{\"name\":\"user\",\"type\":6,\"value\":\"%" PRIu64 "\"}]",
+             (uint64_t)USER_D);
+    a = command_as("priority", opts, ADMIN, PERM_ADMINISTRATOR, NULL);
+    assert_true(json_has(a, "priority is **low**"));
+    cJSON_Delete(a);
+
+    /* fillers take the runners; then low, low, normal, high arrive in that order */
+    fake_comfy_set_paused(W.comfy, true);
+    base = accepted_now();
+    uint64_t f1 = generate_as(USER_F, "job-f1");
+    uint64_t f2 = generate_as(USER_F, "job-f2");
+    wait_comfy(base + 2, 0, 0);
+    uint64_t d5 = generate_as(USER_D, "job-d5");
+    uint64_t d6 = generate_as(USER_D, "job-d6");
+    cJSON_Delete(original_with(d6, "position 2"));
+    uint64_t e2 = generate_as(USER_E, "job-e2");
+    cJSON_Delete(original_with(e2, "position 1"));
+    uint64_t g2 = generate_as(USER_G, "job-g2");
+    cJSON_Delete(original_with(g2, "position 1"));
+    fake_comfy_set_paused(W.comfy, false);
+    accepted_tags(base, 6, tags);
+    const char *want2[6] = {"f", "f", "g2", "e2", "d5", "d6"};
+    for (int i = 0; i < 2; i++)
+        assert_true(tags[i][0] == 'f');
+    for (int i = 2; i < 6; i++)
+        assert_string_equal(tags[i], want2[i]);
+    uint64_t all2[6] = {f1, f2, d5, d6, e2, g2};
+    for (int i = 0; i < 6; i++)
+        cJSON_Delete(original_with(all2[i], "fb:regen:"));
+    fake_comfy_set_steps(W.comfy, 40);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +616,8 @@ int main(void)
         cmocka_unit_test(cancel_running_by_manager),
         cmocka_unit_test(cancel_choice),
         cmocka_unit_test(analytics_rows),
+        cmocka_unit_test(queue_clear),
+        cmocka_unit_test(priorities_three_users),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,6 +21,7 @@
 #include "comfy/lim.h"
 #include "comfy/cres.h"
 #include "comfy/qcancel.h"
+#include "comfy/qsched.h"
 #include "discord/enh_note.h"
 #include "discord/qctl.h"
 #include "discord/reply.h"
@@ -70,6 +71,7 @@ typedef struct co_job {
     bool cancelling;
     uint64_t cancel_by;
     comfy_reply_ref cancel_reply;
+    unsigned wait_pos; /* waiting: its place in the dispatch order (refresh_positions) */
 } co_job;
 
 typedef struct co_record {
@@ -105,6 +107,8 @@ struct comfy_coord {
     unsigned nactive, cap_active;
     unsigned idle_workers;
     lim_table *lim;
+    qsched *sched;  /* the dispatch order: priorities, users taking turns (comfy/qsched.h) */
+    bool pos_dirty; /* the waiting jobs' wait_pos need computing again */
     /* With a postgresql:// db_url: the same limits held across every process of the bot
      * (pg/pg_quota.h); lim stays the local check, asked first. NULL = this process only. */
     pg_quota *quota;
@@ -177,6 +181,7 @@ static co_job *co_add(comfy_coord *co, cjob *job)
     c->server = -1;
     c->phase = PROG_QUEUED;
     c->queued_ms = rt_now_ms();
+    co->pos_dirty = true;
     return c;
 }
 
@@ -198,6 +203,7 @@ static void co_remove(comfy_coord *co, uint64_t id)
         co_job_release(&co->active[i]);
         memmove(&co->active[i], &co->active[i + 1], (co->nactive - i - 1) * sizeof co->active[0]);
         co->nactive--;
+        co->pos_dirty = true;
         return;
     }
 }
@@ -217,18 +223,62 @@ static void reject_late(comfy_coord *co, const comfy_reply_ref *ref, const char 
     comfy_rest_send(co->cfg.rest, del, true);
 }
 
-/* THE position of a job waiting for a runner: 1 = the next job a free runner takes. The job's
- * own message and /queue both show this number, so the two can never disagree. */
-static unsigned waiting_position(comfy_coord *co, uint64_t id)
+/* The user's dispatch priority, read from the moderation state each time the line is ordered
+ * (so /priority applies to jobs already waiting). */
+static qsched_level level_of(comfy_coord *co, uint64_t user)
 {
-    unsigned pos = 0;
+    if (!co->cfg.mod) return QSCHED_NORMAL;
+    switch (mod_state_priority(co->cfg.mod, user)) {
+    case MOD_PRIORITY_HIGH:
+        return QSCHED_HIGH;
+    case MOD_PRIORITY_LOW:
+        return QSCHED_LOW;
+    default:
+        return QSCHED_NORMAL;
+    }
+}
+
+/* The jobs waiting in the line (no worker yet), in arrival order: their index in active[] into
+ * idx and the scheduler's view into w (both with room for nactive). Returns how many. */
+static unsigned waiting_list(comfy_coord *co, unsigned *idx, qsched_job *w)
+{
+    unsigned n = 0;
     for (unsigned i = 0; i < co->nactive; i++) {
         co_job *c = &co->active[i];
-        if (c->running) continue;
-        pos++;
-        if (c->id == id) return pos;
+        if (c->running || !c->job) continue;
+        idx[n] = i;
+        w[n] = (qsched_job){.user_id = c->user_id, .level = level_of(co, c->user_id)};
+        n++;
     }
-    return 0;
+    return n;
+}
+
+/* Every waiting job's wait_pos, from the order the scheduler would hand them out in. */
+static void refresh_positions(comfy_coord *co)
+{
+    if (!co->pos_dirty) return;
+    unsigned cap = co->nactive ? co->nactive : 1;
+    unsigned *idx = malloc(cap * sizeof *idx), *order = malloc(cap * sizeof *order);
+    qsched_job *w = malloc(cap * sizeof *w);
+    if (!idx || !order || !w) abort();
+    unsigned n = waiting_list(co, idx, w);
+    qsched_order(co->sched, w, n, order);
+    for (unsigned k = 0; k < n; k++)
+        co->active[idx[order[k]]].wait_pos = k + 1;
+    free(idx);
+    free(order);
+    free(w);
+    co->pos_dirty = false;
+}
+
+/* THE position of a job waiting for a runner: 1 = the next job a free runner takes (in the
+ * dispatch order: priorities, users taking turns). The job's own message and /queue both show
+ * this number, so the two can never disagree. */
+static unsigned waiting_position(comfy_coord *co, uint64_t id)
+{
+    refresh_positions(co);
+    co_job *c = co_find(co, id);
+    return c && !c->running && c->job ? c->wait_pos : 0;
 }
 
 static void edit_waiting(comfy_coord *co, co_job *c, bool force)
@@ -313,9 +363,15 @@ static void dispatch(comfy_coord *co)
     bool moved = false;
     check_servers(co);
     if (co->none_usable_since_ms) return; /* the jobs wait here, not on a worker thread */
-    for (unsigned i = 0; i < co->nactive && co->idle_workers > 0; i++) {
-        co_job *c = &co->active[i];
-        if (c->running || !c->job) continue;
+    if (co->idle_workers == 0) return;
+    unsigned cap = co->nactive ? co->nactive : 1;
+    unsigned *idx = malloc(cap * sizeof *idx);
+    qsched_job *w = malloc(cap * sizeof *w);
+    if (!idx || !w) abort();
+    unsigned n = waiting_list(co, idx, w);
+    while (co->idle_workers > 0 && n > 0) {
+        int k = qsched_next(co->sched, w, n);
+        co_job *c = &co->active[idx[k]];
         comfy_worker_run_msg *m = comfy_worker_run_msg_new(c->job, co->self);
         m->tko = c->tko;
         if (!c->cancel) c->cancel = comfy_worker_cancel_new();
@@ -332,8 +388,15 @@ static void dispatch(comfy_coord *co)
         rt_actor_hold(co->self);
         atomic_fetch_sub(&co->n_waiting, 1);
         atomic_fetch_add(&co->n_running, 1);
+        qsched_served(co->sched, c->user_id);
+        memmove(&idx[k], &idx[k + 1], (n - (unsigned)k - 1) * sizeof *idx);
+        memmove(&w[k], &w[k + 1], (n - (unsigned)k - 1) * sizeof *w);
+        n--;
         moved = true;
+        co->pos_dirty = true;
     }
+    free(idx);
+    free(w);
     if (moved) {
         for (unsigned i = 0; i < co->nactive; i++) {
             co_job *c = &co->active[i];
@@ -920,8 +983,39 @@ static const char *phase_words(prog_phase p)
     }
 }
 
+/* /queue clear: every job waiting in the line is cancelled (its message names who cleared
+ * it); jobs a worker has go on. The answer says how many. */
+static void queue_clear(comfy_coord *co, comfy_queue_msg *q)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < co->nactive;) {
+        co_job *c = &co->active[i];
+        if (c->running || !c->job) {
+            i++;
+            continue;
+        }
+        cancel_waiting(co, c, q->origin.user_id); /* removes active[i] */
+        n++;
+    }
+    LOG_INFO("comfy", "/queue clear by user %" PRIu64 ": %u waiting job(s) cancelled",
+             q->origin.user_id, n);
+    char text[300];
+    if (n == 0)
+        snprintf(text, sizeof text, "No job was waiting: nothing was cancelled.");
+    else
+        snprintf(text, sizeof text,
+                 "\xe2\x9c\x85 Cancelled %u waiting job%s. Jobs already running go on (their "
+                 "Cancel button or /cancel stops them).",
+                 n, n == 1 ? "" : "s");
+    comfy_rest_edit_original(co->cfg.rest, &q->reply, reply_edit_text_json(text, true), true);
+}
+
 static void on_queue(comfy_coord *co, comfy_queue_msg *q)
 {
+    if (q->clear) {
+        queue_clear(co, q);
+        return;
+    }
     char text[1900];
     size_t used = 0;
     unsigned mine = 0, running = 0, waiting = 0;
@@ -1095,6 +1189,7 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
     (void)self;
     comfy_coord *co = state;
     FB_ASSERT_OWNER(&co->owner);
+    co->pos_dirty = true; /* a /priority may have changed the order since the last message */
     switch (m->type) {
     case MSG_COMFY_START:
         on_start(co, (comfy_start_msg *)m);
@@ -1231,6 +1326,7 @@ comfy_coord *comfy_coord_new(rt_system *sys, const comfy_coord_config *c, char *
     co->cfg.results_db = co->results_db;
     co->idle_workers = c->threads ? c->threads : 1;
     co->lim = lim_new(c->user_max_active, c->user_max_per_hour, c->max_total);
+    co->sched = qsched_new();
     int qrc = quota_open(co, err, errlen);
     co->cfg.db_url = NULL; /* read by quota_open only: the caller's string need not outlive it */
     if (qrc != 0) {
@@ -1286,6 +1382,7 @@ void comfy_coord_free(comfy_coord *co)
         cjob_free(co->recs[i].params);
     an_view_close(co->results);
     lim_free(co->lim);
+    qsched_free(co->sched);
     pg_quota_free(co->quota);
     comfy_deliver_free(co->dlv);
     free(co);

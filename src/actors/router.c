@@ -308,8 +308,18 @@ static void cmd_queue(router *r, const ix_interaction *ix, uint64_t t0)
         reply_error(r, ix, &e, "Image generation is not set up on this bot.", ROUTER_OUT_INVALID);
         return;
     }
+    /* "show", or "clear" for managers */
+    bool clear = ix->subcommand && strcmp(ix->subcommand, "clear") == 0;
+    if (clear && rcmd_manager_perm(ix, r->roles, r->manager_role) == AN_PERM_DENIED) {
+        reply_error(r, ix, &e,
+                    "\xf0\x9f\x9a\xab /queue clear is for administrators and members with the "
+                    "bot-manager role.",
+                    ROUTER_OUT_DENIED);
+        return;
+    }
     comfy_queue_msg *q = comfy_queue_msg_new(ix->application_id, ix->id, ix->token);
     rcmd_origin(ix, &q->origin);
+    q->clear = clear;
     /* only the caller sees the answer: an ephemeral defer, which the runner edits */
     defer_then(r, ix, &e, true, &q->hdr, r->cfg.runner);
 }

@@ -7,7 +7,9 @@
  *  router → comfy:  MSG_COMFY_BUTTON  a click on a result button, parsed by the router and sent
  *                                     once its ack was accepted (type 5 for Regenerate and
  *                                     Upscale ×2, type 6 for Delete, which the router allowed)
- *  router → comfy:  MSG_COMFY_QUEUE   /queue, sent once the ephemeral defer was accepted
+ *  router → comfy:  MSG_COMFY_QUEUE   /queue show, or /queue clear (an administrator's or bot
+ *                                     manager's, checked by the router), sent once the
+ *                                     ephemeral defer was accepted
  *  router → comfy:  MSG_COMFY_LOOKUP  a result's parameters for the Options dialog (from memory,
  *                                     or the results table after a restart); answered with
  *  comfy → router:  MSG_COMFY_LOOKUP_RES  a copy of the result's job, or why there is none
@@ -155,6 +157,7 @@ typedef struct comfy_queue_msg {
     rt_msg hdr;
     comfy_reply_ref reply;
     comfy_origin origin;
+    bool clear; /* /queue clear: cancel every job waiting in the bot's line (a manager's) */
 } comfy_queue_msg;
 
 /* Cancel a job: job_id from a Cancel button, or 0 for /cancel (the target user's only job, or
