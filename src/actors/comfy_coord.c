@@ -259,7 +259,9 @@ static void refresh_positions(comfy_coord *co)
     if (!co->pos_dirty) return;
     unsigned cap = co->nactive ? co->nactive : 1;
     unsigned *idx = malloc(cap * sizeof *idx), *order = malloc(cap * sizeof *order);
-    qsched_job *w = malloc(cap * sizeof *w);
+    /* calloc: with no job waiting, qsched_order reads none of it, but gcc -O2 cannot see that
+     * and fails the release build (maybe-uninitialized) on a malloc'd array */
+    qsched_job *w = calloc(cap, sizeof *w);
     if (!idx || !order || !w) abort();
     unsigned n = waiting_list(co, idx, w);
     qsched_order(co->sched, w, n, order);
@@ -366,7 +368,9 @@ static void dispatch(comfy_coord *co)
     if (co->idle_workers == 0) return;
     unsigned cap = co->nactive ? co->nactive : 1;
     unsigned *idx = malloc(cap * sizeof *idx);
-    qsched_job *w = malloc(cap * sizeof *w);
+    /* calloc: with no job waiting, qsched_order reads none of it, but gcc -O2 cannot see that
+     * and fails the release build (maybe-uninitialized) on a malloc'd array */
+    qsched_job *w = calloc(cap, sizeof *w);
     if (!idx || !w) abort();
     unsigned n = waiting_list(co, idx, w);
     while (co->idle_workers > 0 && n > 0) {
