@@ -38,6 +38,7 @@
 #define RX_INITIAL 16384u
 #define PENDING_MAX 100000u
 #define BOT_INFO_MAX 65536u
+#define GW_READ_BUF 65536u
 
 typedef struct shard shard;
 typedef struct gateway gateway;
@@ -889,6 +890,11 @@ static void gateway_loop(rt_actor *self, void *state, unsigned thread_index)
     /* libwebsockets' own step timeouts may end a stalled connect before the session does. */
     info.timeout_secs = g->cfg.lws_timeout_s;
     info.connect_timeout_secs = g->cfg.lws_timeout_s;
+    /* libwebsockets reads a socket into this buffer, one read per wake-up of the loop: at its
+     * default 4 KiB a 2 MiB GUILD_CREATE took 512 reads (and as many polls), and a burst of
+     * dispatches (150-1500 bytes each) a read per few frames. 64 KiB takes a burst, or a large
+     * frame in 16x fewer, and every frame read is inflated and handled before the next poll. */
+    info.pt_serv_buf_size = GW_READ_BUF;
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx) {
         LOG_ERROR(LOGN, "cannot create the libwebsockets client context");
