@@ -566,13 +566,14 @@ static int run_once(const bench_opts *o, unsigned router, unsigned runner, doubl
 
 /* ---- command line -------------------------------------------------------------------------- */
 
-static unsigned parse_list(const char *s, unsigned *out, unsigned max)
+/* Comma-separated thread counts, each in [min, 64] (router threads may be 0: the scheduler). */
+static unsigned parse_list(const char *s, unsigned *out, unsigned max, unsigned long min)
 {
     unsigned n = 0;
     while (s && *s && n < max) {
         char *end;
         unsigned long v = strtoul(s, &end, 10);
-        if (end == s || v == 0 || v > 64) return 0;
+        if (end == s || v < min || v > 64) return 0;
         out[n++] = (unsigned)v;
         s = *end == ',' ? end + 1 : (*end ? NULL : end);
         if (!s) return 0;
@@ -732,10 +733,10 @@ int main(int argc, char **argv)
         }
         snprintf(rs, sizeof rs, "%.*s", (int)(colon - sweep), sweep);
         snprintf(ns, sizeof ns, "%s", colon + 1);
-        o.nrouters = parse_list(rs, o.routers, 16);
-        o.nrunners = parse_list(ns, o.runners, 16);
+        o.nrouters = parse_list(rs, o.routers, 16, 0);
+        o.nrunners = parse_list(ns, o.runners, 16, 1);
         if (!o.nrouters || !o.nrunners) {
-            fprintf(stderr, "bench_e2e: --sweep wants lists like 1,2,4:1,2,4\n");
+            fprintf(stderr, "bench_e2e: --sweep wants lists like 0,1,2,4:1,2,4\n");
             return 2;
         }
         FILE *csv = fopen(o.csv, "w");

@@ -131,7 +131,9 @@ static void test_scrape_shows_actor_counters(void **state)
     spec2.name = "quiet";
     echo_state qs = {0};
     spec2.state = &qs;
-    assert_non_null(rt_actor_new(sys, &spec2));
+    rt_actor *quiet = rt_actor_new(sys, &spec2);
+    assert_non_null(quiet);
+    assert_int_equal(rt_actor_schedule(quiet), 0); /* the scheduler's families are filled */
     assert_int_equal(rt_system_start(sys), 0);
 
     char err[256];
@@ -173,6 +175,13 @@ static void test_scrape_shows_actor_counters(void **state)
         isnan(metrics_check_value(body, "fluxbot_actor_mailbox_full_total{actor=\"echo\"}")));
     assert_false(isnan(
         metrics_check_value(body, "fluxbot_actor_queue_latency_seconds_count{actor=\"echo\"}")));
+    assert_float_equal(metrics_check_value(body, "fluxbot_sched_workers"), 1, 0);
+    assert_true(metrics_check_value(body, "fluxbot_sched_runs_total") >= 1); /* its start */
+    assert_false(isnan(metrics_check_value(body, "fluxbot_sched_parks_total")));
+    assert_false(isnan(metrics_check_value(body, "fluxbot_sched_wakeups_total")));
+    assert_false(
+        isnan(metrics_check_value(body, "fluxbot_sched_enqueues_total{from=\"other_thread\"}")));
+    assert_false(isnan(metrics_check_value(body, "fluxbot_sched_enqueues_total{from=\"worker\"}")));
     assert_true(metrics_check_value(body, "process_resident_memory_bytes") > 0);
     assert_true(metrics_check_value(body, "process_threads") >= 3);
     assert_true(metrics_check_value(body, "process_open_fds") >= 3);

@@ -110,6 +110,12 @@ int rt_system_set_workers(rt_system *sys, unsigned n);
  * index 0. 0, or -EINVAL for a loop actor or a started system. */
 int rt_actor_schedule(rt_actor *a);
 bool rt_actor_is_scheduled(const rt_actor *a);
+/* Parks this actor with fences instead of membarrier (before rt_system_start). Actors on
+ * threads of their own park with membarrier by default, which pays under floods and costs an
+ * inter-processor interrupt per park; an actor that parks after most messages (one on the
+ * interaction path at ordinary rates) is cheaper with fences. Scheduled and loop actors always
+ * use fences. 0, or -EINVAL after the start. */
+int rt_actor_use_fences(rt_actor *a);
 /* Stops (if running) and frees every actor and the system. */
 void rt_system_free(rt_system *sys);
 /* Installs SIGINT/SIGTERM handling: the first signal makes rt_system_wait_signal return,

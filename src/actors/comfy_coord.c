@@ -258,9 +258,8 @@ static void refresh_positions(comfy_coord *co)
 {
     if (!co->pos_dirty) return;
     unsigned cap = co->nactive ? co->nactive : 1;
-    unsigned *idx = malloc(cap * sizeof *idx), *order = malloc(cap * sizeof *order);
-    /* calloc: with no job waiting, qsched_order reads none of it, but gcc -O2 cannot see that
-     * and fails the release build (maybe-uninitialized) on a malloc'd array */
+    /* zeroed: the release build's -Wmaybe-uninitialized cannot see waiting_list fill them */
+    unsigned *idx = calloc(cap, sizeof *idx), *order = calloc(cap, sizeof *order);
     qsched_job *w = calloc(cap, sizeof *w);
     if (!idx || !order || !w) abort();
     unsigned n = waiting_list(co, idx, w);
@@ -367,9 +366,7 @@ static void dispatch(comfy_coord *co)
     if (co->none_usable_since_ms) return; /* the jobs wait here, not on a worker thread */
     if (co->idle_workers == 0) return;
     unsigned cap = co->nactive ? co->nactive : 1;
-    unsigned *idx = malloc(cap * sizeof *idx);
-    /* calloc: with no job waiting, qsched_order reads none of it, but gcc -O2 cannot see that
-     * and fails the release build (maybe-uninitialized) on a malloc'd array */
+    unsigned *idx = calloc(cap, sizeof *idx);
     qsched_job *w = calloc(cap, sizeof *w);
     if (!idx || !w) abort();
     unsigned n = waiting_list(co, idx, w);

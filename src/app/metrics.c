@@ -551,6 +551,25 @@ void metrics_collect_runtime(mfmt *out, void *ctx)
                 mfmt_sample_u64(out, fams[f].name, NULL, &lab, 1, v);
         }
     }
+    /* The scheduler's workers (runtime/sched.h): all zero when no actor is scheduled. */
+    rt_sched_metrics sm;
+    rt_system_sched_metrics((rt_system *)ctx, &sm);
+    mfmt_single(out, "fluxbot_sched_workers", "gauge",
+                "Scheduler worker threads (they run the actors of sched_actors).", sm.workers);
+    mfmt_single(out, "fluxbot_sched_runs_total", "counter",
+                "Actor runs on the workers (at most 64 messages each).", sm.runs);
+    mfmt_single(out, "fluxbot_sched_parks_total", "counter",
+                "Times a worker went to sleep with all its actors idle.", sm.parks);
+    mfmt_single(out, "fluxbot_sched_wakeups_total", "counter",
+                "Futex wakes of a sleeping worker (at most one per park).", sm.wakeups);
+    const char *enq = "fluxbot_sched_enqueues_total";
+    mfmt_family(out, enq, "counter",
+                "Actors made runnable by a message: from their own worker (no wake-up possible) "
+                "or from another thread.");
+    mfmt_label lfrom = {"from", "worker"};
+    mfmt_sample_u64(out, enq, NULL, &lfrom, 1, sm.local_enqueues);
+    lfrom.value = "other_thread";
+    mfmt_sample_u64(out, enq, NULL, &lfrom, 1, sm.remote_enqueues);
     /* Sampled enqueue → dequeue latency: a summary without quantiles (sum and count). */
     const char *lat = "fluxbot_actor_queue_latency_seconds";
     mfmt_family(out, lat, "summary",

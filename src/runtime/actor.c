@@ -395,7 +395,15 @@ int rt_actor_schedule(rt_actor *a)
     a->scheduled = true;
     a->nthreads = 1;              /* one run at a time: a pool's threads mean nothing here */
     a->mb.multi_consumer = false; /* one consumer: its worker */
+    mailbox_set_fences(&a->mb);   /* its worker goes IDLE once per run: fences (mailbox.c) */
     a->sys->nscheduled++;
+    return 0;
+}
+
+int rt_actor_use_fences(rt_actor *a)
+{
+    if (!a || a->sys->started) return -EINVAL;
+    mailbox_set_fences(&a->mb);
     return 0;
 }
 

@@ -70,50 +70,67 @@ int mailbox_thread_slot(void)
  * both barriers a send can miss a sleeper that has not yet seen the message, and that message
  * waits until the next send; a lost wake-up).
  *
- * Two ways to pay for it. Fences (the default): a full fence on every send and on every park.
- * Asymmetric: the sender only stops the compiler, and the parking side issues
- * membarrier(PRIVATE_EXPEDITED), an inter-processor interrupt to every core running a thread of
- * the process. The asymmetric form was meant for sends that vastly outnumber parks; in this
- * bot they do not: loop actors (REST, gateway) arm their wake-up on every turn of their event
- * loop, and an interaction makes several hops that each find their receiver parked. Measured
- * with bench_peers at 300 interactions/s, fences cost about 15% less CPU per interaction, and
- * bench_runtime's mailbox throughput is unchanged within noise (a fence costs tens of cycles;
- * an IPI costs microseconds on both cores, more in a VM). FLUXBOT_PARK_BARRIER=membarrier
- * selects the asymmetric form where the kernel offers it, for comparison. */
+ * Two ways to pay for it, chosen per mailbox (both sides of one mailbox must agree; `asym`):
+ *  - fences: a full fence on every send and on every park;
+ *  - asymmetric: the sender only stops the compiler, and the parking side issues
+ *    membarrier(PRIVATE_EXPEDITED), an inter-processor interrupt to every core running a
+ *    thread of the process (microseconds on each, more in a VM, against ~8 ns for a fence).
+ * The asymmetric form pays only where sends vastly outnumber parks. So:
+ *  - loop actors (REST, gateway) arm their wake-up on every turn of their event loop: fences
+ *    (with membarrier there, bench_peers measured about 15% more CPU per interaction before the
+ *    scheduler existed);
+ *  - scheduled actors go IDLE after every run, once per message at ordinary rates: fences
+ *    (and none at all for a send from the receiver's own worker, see sched.h);
+ *  - actors on threads of their own (the ComfyUI runner's, the job keeper) park when idle and
+ *    receive a handful of messages per job, or floods: membarrier where the kernel offers it
+ *    (bench_runtime: the sender's fence was most of a send's cost).
+ * FLUXBOT_PARK_BARRIER=fence selects fences everywhere; =membarrier also for loop actors (for
+ * comparison). */
 
-static int g_asym = -1; /* -1 unknown, 0 fences, 1 membarrier */
+static int g_mode = -1; /* 0 fences; 1 membarrier for own-thread actors; 2 also loop actors */
 static pthread_once_t g_asym_once = PTHREAD_ONCE_INIT;
 
 static void asym_init(void)
 {
 #ifdef FLUXBOT_TSAN
-    g_asym = 0; /* TSan models C11 fences, not membarrier: keep it able to check us */
+    g_mode = 0; /* TSan models C11 fences, not membarrier: keep it able to check us */
 #else
     const char *want = getenv("FLUXBOT_PARK_BARRIER");
-    g_asym = 0;
-    if (want && !strcmp(want, "membarrier"))
-        g_asym = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0 ? 1 : 0;
+    g_mode = 0;
+    if (want && !strcmp(want, "fence")) return;
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) != 0) return;
+    g_mode = want && !strcmp(want, "membarrier") ? 2 : 1;
 #endif
 }
 
-static inline void sender_barrier(void)
+static inline void sender_barrier(const mailbox *mb)
 {
-    if (g_asym == 1)
+    if (mb->asym)
         atomic_signal_fence(memory_order_seq_cst);
     else
         atomic_thread_fence(memory_order_seq_cst);
 }
 
-static void sleeper_barrier(void)
+static void sleeper_barrier(const mailbox *mb)
 {
-    if (g_asym == 1 && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0) return;
+    if (mb->asym) {
+        /* Registered at start, so it cannot fail for want of registration; if it ever failed
+         * the senders' compiler barriers would not pair with a fence: stop rather than lose
+         * wake-ups silently. */
+        if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) != 0) abort();
+        return;
+    }
     atomic_thread_fence(memory_order_seq_cst);
 }
 
-bool mailbox_uses_membarrier(void)
+bool mailbox_uses_membarrier(const mailbox *mb)
 {
-    pthread_once(&g_asym_once, asym_init);
-    return g_asym == 1;
+    return mb->asym;
+}
+
+void mailbox_set_fences(mailbox *mb)
+{
+    mb->asym = false;
 }
 
 /* ---- scheduled actors (sched.h) --------------------------------------------------------- */
@@ -153,6 +170,7 @@ int mailbox_init(mailbox *mb, unsigned lane_capacity, bool multi_consumer, rt_wa
 {
     memset(mb, 0, sizeof *mb);
     pthread_once(&g_asym_once, asym_init); /* before any thread can send to this mailbox */
+    mb->asym = wake ? g_mode == 2 : g_mode >= 1;
     /* ck rings hold size-1 entries; ask for one more so "capacity" means what it says. */
     mb->lane_capacity = round_pow2((lane_capacity ? lane_capacity : 1024) + 1);
     mb->lazy_wake_depth = mb->lane_capacity / 2;
@@ -176,7 +194,7 @@ static mailbox_lane *lane_new(unsigned capacity)
 
 static mailbox_lane *my_lane(mailbox *mb)
 {
-    int slot = mailbox_thread_slot();
+    int slot = tl_slot >= 0 ? tl_slot : mailbox_thread_slot(); /* no call on every send */
     mailbox_lane *l = atomic_load_explicit(&mb->lanes[slot], memory_order_acquire);
     if (l) return l;
     /* Only the slot's owner creates its lane, so a release store is enough to publish it. */
@@ -268,7 +286,7 @@ once per run */
         mailbox_kick(mb);
         return 0;
     }
-    sender_barrier();
+    sender_barrier(mb);
     if (((n + 1) & LATENCY_SAMPLE_MASK) == 0) note_depth(mb);
     notify(mb);
     return 0;
@@ -389,7 +407,7 @@ void mailbox_park(mailbox *mb, bool (*keep_awake)(void *ctx), void *ctx)
     uint32_t e = atomic_load(&mb->epoch);
     atomic_fetch_add(&mb->sleepers, 1);
     atomic_store(&mb->wake_pending, 0);
-    sleeper_barrier();
+    sleeper_barrier(mb);
     if (!mailbox_has_work(mb) && !(keep_awake && keep_awake(ctx))) {
         atomic_fetch_add_explicit(&mb->parks, 1, memory_order_relaxed);
         rt_futex_wait(&mb->epoch, e, 0);
@@ -401,7 +419,7 @@ bool mailbox_arm(mailbox *mb)
 {
     if (atomic_load_explicit(&mb->armed, memory_order_relaxed)) return mailbox_has_work(mb);
     atomic_store(&mb->armed, 1);
-    sleeper_barrier();
+    sleeper_barrier(mb);
     return mailbox_has_work(mb);
 }
 

@@ -15,9 +15,10 @@
  *    while the ring has room would deliver that producer's messages out of order.
  *  - Wake-ups follow a Dekker pattern: a producer publishes, then (barrier) reads `sleepers`;
  *    a consumer increments `sleepers`, then (barrier) re-checks the lanes before sleeping on
- *    `epoch`. One of them always sees the other, so no wake-up is lost. The barrier pair is
- *    asymmetric (membarrier on the rare parking side, a compiler barrier on the send side).
- *    Dropping either barrier lets a message sit in a lane while its consumer sleeps.
+ *    `epoch`. One of them always sees the other, so no wake-up is lost. The barrier pair is a
+ *    fence on each side, or, per mailbox (`asym`, mailbox.c says which), membarrier on the
+ *    parking side and a compiler barrier on the send side. Dropping either barrier, or pairing
+ *    a compiler barrier with a fence, lets a message sit in a lane while its consumer sleeps.
  */
 #ifndef FLUXBOT_RT_MAILBOX_H
 #define FLUXBOT_RT_MAILBOX_H
@@ -57,6 +58,7 @@ typedef struct mailbox {
     unsigned lane_capacity;
     unsigned lazy_wake_depth; /* lane depth at which a lazy send wakes (< lane_capacity) */
     bool multi_consumer;
+    bool asym;       /* the parking barrier is membarrier, the senders' a compiler barrier */
     rt_wake_fn wake; /* loop actors */
     void *wake_ctx;
     _Atomic bool closed;
@@ -113,8 +115,10 @@ bool mailbox_is_home(const mailbox *mb);
 /* Scheduled actors: moves an idle actor to QUEUED and enqueues it (sends, stops, releases). */
 void mailbox_kick(mailbox *mb);
 
-/* True when parking uses membarrier (senders then need no locked instruction). */
-bool mailbox_uses_membarrier(void);
+/* True when this mailbox's parking uses membarrier (its senders then need no fence). */
+bool mailbox_uses_membarrier(const mailbox *mb);
+/* Fences on both sides (scheduled actors: rt_actor_schedule, before any send). */
+void mailbox_set_fences(mailbox *mb);
 
 /* This thread's slot (allocated on first use, released at thread exit). */
 int mailbox_thread_slot(void);

@@ -96,7 +96,7 @@ static bool take_inject(sched_worker *w)
     return true;
 }
 
-static void wake_worker(sched_worker *w)
+static bool wake_worker(sched_worker *w)
 {
     /* After the inject push (a seq_cst CAS) and this fence: the waker's half of the pattern
      * whose other half is park()'s `sleeping` store, fence, inject load. The exchange lets
@@ -107,7 +107,9 @@ static void wake_worker(sched_worker *w)
         atomic_fetch_add(&w->epoch, 1);
         rt_futex_wake(&w->epoch, 1);
         atomic_fetch_add_explicit(&w->wakeups, 1, memory_order_relaxed);
+        return true;
     }
+    return false;
 }
 
 void sched_enqueue(void *actor)
@@ -126,7 +128,8 @@ void sched_enqueue(void *actor)
     } while (!atomic_compare_exchange_weak_explicit(&w->inject, &head, a, memory_order_seq_cst,
                                                     memory_order_relaxed));
     atomic_fetch_add_explicit(&w->remote_enqueues, 1, memory_order_relaxed);
-    wake_worker(w);
+    if (wake_worker(w)) /* the actor's own count: its senders' wake-ups, as for other actors */
+        atomic_fetch_add_explicit(&rt_actor_mailbox(a)->wakeups, 1, memory_order_relaxed);
 }
 
 /* ---- the worker -------------------------------------------------------------------------- */
