@@ -62,17 +62,31 @@ static void test_table_json(void **state)
     if (!s) fail_msg("%s", err);
     assert_int_equal(cmd_validate_json(s, strlen(s), err, sizeof err), 0);
     cJSON *arr = cJSON_Parse(s);
-    assert_int_equal(cJSON_GetArraySize(arr), 14);
-    const char *names[] = {"comfy",  "redux",    "pulid",    "reduxprompt", "video",
-                           "queue",  "stats",    "filter",   "ban",         "unban",
-                           "banned", "warnings", "lorainfo", "reset_stats"};
-    for (int i = 0; i < 14; i++) {
+    assert_int_equal(cJSON_GetArraySize(arr), 16);
+    const char *names[] = {"comfy",    "redux",       "pulid",  "reduxprompt", "video",  "queue",
+                           "stats",    "filter",      "ban",    "unban",       "banned", "warnings",
+                           "lorainfo", "reset_stats", "cancel", "priority"};
+    for (int i = 0; i < 16; i++) {
         cJSON *c = find_cmd(arr, names[i]);
         assert_non_null(c);
         assert_int_equal((int)cJSON_GetObjectItem(c, "type")->valuedouble, 1);
         /* The bot checks permissions itself; nothing is restricted server-side. */
         assert_null(cJSON_GetObjectItem(c, "default_member_permissions"));
     }
+
+    /* /cancel [user]: the user is optional (default: the caller) */
+    cJSON *cancel_user = find_opt(find_cmd(arr, "cancel"), "user");
+    assert_non_null(cancel_user);
+    assert_int_equal((int)cJSON_GetObjectItem(cancel_user, "type")->valuedouble, 6);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(cancel_user, "required")));
+    /* /queue show and /queue clear; /priority user [level high|normal|low] */
+    cJSON *queue = find_cmd(arr, "queue");
+    assert_int_equal((int)cJSON_GetObjectItem(find_opt(queue, "show"), "type")->valuedouble, 1);
+    assert_int_equal((int)cJSON_GetObjectItem(find_opt(queue, "clear"), "type")->valuedouble, 1);
+    cJSON *level = find_opt(find_cmd(arr, "priority"), "level");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(level, "choices")), 3);
+    assert_true(
+        cJSON_IsTrue(cJSON_GetObjectItem(find_opt(find_cmd(arr, "priority"), "user"), "required")));
 
     cJSON *comfy = find_cmd(arr, "comfy");
     const char *order[] = {"prompt",         "resolution",     "upscale_factor", "seed",
@@ -122,7 +136,6 @@ static void test_table_json(void **state)
     assert_int_equal((int)cJSON_GetObjectItem(days, "min_value")->valuedouble, 1);
     assert_int_equal((int)cJSON_GetObjectItem(days, "max_value")->valuedouble, 365);
     assert_false(cJSON_IsTrue(cJSON_GetObjectItem(days, "required")));
-    assert_null(cJSON_GetObjectItem(find_cmd(arr, "queue"), "options"));
     cJSON_Delete(arr);
     free(s);
 

@@ -445,6 +445,78 @@ static void test_interrupt(void **state)
     assert_true(wait_event(x, CPROTO_EV_INTERRUPTED, s.prompt_id, false, 5000) >= 0);
 }
 
+/* POST to the fake with a raw body; the HTTP status. */
+static int post_raw(fx *x, const char *path, const char *body)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", fake_comfy_url(x->f), path);
+    comfy_http_res r;
+    comfy_http_post_json(x->http, url, body, 5000, &r);
+    int st = r.status;
+    comfy_http_res_free(&r);
+    return st;
+}
+
+/* server.py's POST /interrupt and POST /queue, including what makes them raise (500): a
+ * targeted interrupt stops only the running prompt of that id, a falsy id is a global
+ * interrupt, a delete removes only pending prompts. */
+static void test_interrupt_and_delete_semantics(void **state)
+{
+    fx *x = *state;
+    fake_comfy_set_steps(x->f, 50);
+    fake_comfy_set_step_delay(x->f, 20);
+    fake_comfy_set_paused(x->f, true);
+    char graph[2048], body[160];
+    cproto_submit a, b;
+    snprintf(graph, sizeof graph, simple_graph, 21);
+    assert_int_equal(post_prompt(x, graph, NULL, &a), 200);
+    snprintf(graph, sizeof graph, simple_graph, 22);
+    assert_int_equal(post_prompt(x, graph, NULL, &b), 200);
+    fake_comfy_stats st;
+    /* nothing runs: a targeted interrupt is a no-op, still 200 */
+    snprintf(body, sizeof body, "{\"prompt_id\":\"%s\"}", a.prompt_id);
+    assert_int_equal(post_raw(x, "/interrupt", body), 200);
+    /* what Python would raise on: 500 */
+    assert_int_equal(post_raw(x, "/queue", "not json"), 500);
+    assert_int_equal(post_raw(x, "/queue", "[1]"), 500);
+    assert_int_equal(post_raw(x, "/queue", "{\"delete\": 5}"), 500);
+    assert_int_equal(post_raw(x, "/interrupt", "[1]"), 500);
+    /* a string delete iterates characters: nothing matches */
+    assert_int_equal(post_raw(x, "/queue", "{\"delete\": \"abc\"}"), 200);
+    snprintf(body, sizeof body, "{\"delete\":[\"%s\", 7]}", b.prompt_id);
+    assert_int_equal(post_raw(x, "/api/queue", body), 200);
+    fake_comfy_get_stats(x->f, &st);
+    assert_int_equal(st.queue_deletes, 1);
+    assert_int_equal(st.interrupts_hit, 0);
+    char *q = get_text(x, "/queue", NULL);
+    cproto_queue_pos pa, pb;
+    cproto_parse_queue(q, a.prompt_id, &pa);
+    cproto_parse_queue(q, b.prompt_id, &pb);
+    free(q);
+    assert_true(pa.pending);
+    assert_false(pb.pending || pb.running);
+    fake_comfy_set_paused(x->f, false);
+    assert_true(wait_event(x, CPROTO_EV_PROGRESS, a.prompt_id, false, 5000) >= 0);
+    /* a running prompt is not in the pending queue: a delete leaves it alone */
+    snprintf(body, sizeof body, "{\"delete\":[\"%s\"]}", a.prompt_id);
+    assert_int_equal(post_raw(x, "/queue", body), 200);
+    /* another id, or one that is not a string: no-ops */
+    assert_int_equal(post_raw(x, "/interrupt", "{\"prompt_id\":\"some-other-prompt\"}"), 200);
+    assert_int_equal(post_raw(x, "/interrupt", "{\"prompt_id\": 5}"), 200);
+    fake_comfy_get_stats(x->f, &st);
+    assert_int_equal(st.interrupts_hit, 0);
+    assert_int_equal(st.queue_deletes, 1);
+    char last[64];
+    assert_false(fake_comfy_last_interrupted(x->f, last, sizeof last));
+    /* an empty id is falsy: the global interrupt stops what runs */
+    assert_int_equal(post_raw(x, "/interrupt", "{\"prompt_id\": \"\"}"), 200);
+    assert_true(wait_event(x, CPROTO_EV_INTERRUPTED, a.prompt_id, false, 5000) >= 0);
+    fake_comfy_get_stats(x->f, &st);
+    assert_int_equal(st.interrupts_hit, 1);
+    assert_true(fake_comfy_last_interrupted(x->f, last, sizeof last));
+    assert_string_equal(last, a.prompt_id);
+}
+
 static void test_queue_order_and_positions(void **state)
 {
     fx *x = *state;
@@ -580,6 +652,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upload_and_view_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_at_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_and_delete_semantics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_order_and_positions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_and_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_wipes_state, setup, teardown),

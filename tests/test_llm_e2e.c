@@ -11,7 +11,10 @@
  *     prompt as typed and the progress and result messages say why, without any URL;
  *   - filtered: an enhanced text that hits the content filter is never used nor shown; the
  *     typed prompt runs, the user is told, and no violation is held against them;
- *   - a command without the option never reaches the endpoint.
+ *   - a command without the option never reaches the endpoint;
+ *   - Regenerate of an enhanced result runs the enhanced prompt without asking again; Options →
+ *     Regenerate with these options enhances the typed prompt anew at the same level;
+ *   - the fluxbot_llm_* metrics count the outcomes; `fluxbot check` probes the endpoint.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -442,6 +445,121 @@ static void without_the_option_the_endpoint_is_not_asked(void **state)
     cJSON_Delete(g);
 }
 
+/* The first custom_id in text that starts with prefix and ends with suffix ("" = any). */
+static bool custom_id(const char *text, const char *prefix, const char *suffix, char *out,
+                      size_t cap)
+{
+    const char *p = text;
+    while ((p = strstr(p, "\"custom_id\":\"")) != NULL) {
+        p += 13;
+        const char *e = strchr(p, '"');
+        if (!e) return false;
+        size_t n = (size_t)(e - p), sl = strlen(suffix);
+        if (n < cap && strncmp(p, prefix, strlen(prefix)) == 0 &&
+            (sl == 0 || (n >= sl && strncmp(e - sl, suffix, sl) == 0))) {
+            memcpy(out, p, n);
+            out[n] = '\0';
+            return true;
+        }
+        p = e;
+    }
+    return false;
+}
+
+/* A click on a button; waits until the click's @original has the result (payload in *result)
+ * or, with want set, a body containing want (the joined edits returned). */
+static char *click_and_wait(const char *id, const char *want, cJSON **result)
+{
+    fake_discord_ix ix;
+    assert_int_equal(
+        fake_discord_inject_component(W.fd, id, 2, NULL, 900000000000000021ULL, NULL, &ix), 0);
+    uint64_t until = now_ms() + 60000;
+    char *edits = NULL;
+    *result = NULL;
+    while (now_ms() < until) {
+        free(edits);
+        cJSON_Delete(*result);
+        edits = edits_of(&ix, result);
+        if (want ? strstr(edits, want) != NULL : *result != NULL) break;
+        sleep_ms(40);
+    }
+    return edits;
+}
+
+/* Regenerate runs the enhanced prompt again without asking the model; Options → Regenerate
+ * with these options enhances the typed prompt anew at the same level. */
+static void regenerate_and_options_of_an_enhanced_result(void **state)
+{
+    (void)state;
+    fake_llm_set_mode(W.llm, FAKE_LLM_OK);
+    fake_llm_set_reply(W.llm, "A red barn under snow, ink sketch");
+    cJSON *g, *res;
+    char *edits;
+    run("a red barn", 3, &g, &res, &edits);
+    assert_string_equal(prompt_of(g), "A red barn under snow, ink sketch");
+    cJSON_Delete(g);
+    char *payload = cJSON_PrintUnformatted(res);
+    cJSON_Delete(res);
+    free(edits);
+    char regen[101], opt[101];
+    assert_true(custom_id(payload, "fb:regen:", "", regen, sizeof regen));
+    assert_true(custom_id(payload, "fb:opt:", "", opt, sizeof opt));
+    free(payload);
+
+    /* Regenerate: same enhanced prompt, no new request, both prompts shown */
+    unsigned asked = fake_llm_requests(W.llm);
+    fake_comfy_stats before;
+    fake_comfy_get_stats(W.comfy, &before);
+    edits = click_and_wait(regen, NULL, &res);
+    assert_non_null(res);
+    unsigned want = (unsigned)before.prompts_accepted + 1;
+    assert_true(fake_comfy_wait(W.comfy, prompts_at_least, &want, 60000));
+    char *text = fake_comfy_prompt_json(W.comfy, (unsigned)before.prompts_accepted);
+    g = cJSON_Parse(text);
+    free(text);
+    assert_string_equal(prompt_of(g), "A red barn under snow, ink sketch");
+    cJSON_Delete(g);
+    assert_int_equal(fake_llm_requests(W.llm), asked);
+    assert_non_null(strstr(description_of(res), "a red barn"));
+    assert_string_equal(field_of(res, "Enhanced prompt"), "A red barn under snow, ink sketch");
+    cJSON_Delete(res);
+    free(edits);
+
+    /* Options, then Regenerate with these options: asked again, at creativity 3 */
+    fake_llm_set_reply(W.llm, "A red barn at dawn, watercolor");
+    edits = click_and_wait(opt, ":go\"", &res);
+    cJSON_Delete(res);
+    char go[101];
+    assert_true(custom_id(edits, "fo:", ":go", go, sizeof go));
+    free(edits);
+    fake_comfy_get_stats(W.comfy, &before);
+    edits = click_and_wait(go, NULL, &res);
+    assert_non_null(res);
+    want = (unsigned)before.prompts_accepted + 1;
+    assert_true(fake_comfy_wait(W.comfy, prompts_at_least, &want, 60000));
+    text = fake_comfy_prompt_json(W.comfy, (unsigned)before.prompts_accepted);
+    g = cJSON_Parse(text);
+    free(text);
+    assert_string_equal(prompt_of(g), "A red barn at dawn, watercolor");
+    cJSON_Delete(g);
+    assert_int_equal(fake_llm_requests(W.llm), asked + 1);
+    char *body = fake_llm_last_body(W.llm);
+    cJSON *rq = cJSON_Parse(body);
+    free(body);
+    double t = cJSON_GetObjectItem(rq, "temperature")->valuedouble;
+    assert_true(t > 0.29 && t < 0.31);
+    const cJSON *msgs = cJSON_GetObjectItem(rq, "messages");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1), "content")
+            ->valuestring,
+        "a red barn");
+    cJSON_Delete(rq);
+    assert_non_null(strstr(edits, "Enhancing your prompt"));
+    assert_string_equal(field_of(res, "Enhanced prompt"), "A red barn at dawn, watercolor");
+    cJSON_Delete(res);
+    free(edits);
+}
+
 /* The operator counts the outcomes on the metrics port (after the runs above). */
 static void metrics_count_the_outcomes(void **state)
 {
@@ -452,11 +570,12 @@ static void metrics_count_the_outcomes(void **state)
     const char *bad = metrics_check_validate(text, where, sizeof where);
     if (bad) fprintf(stderr, "%s at %s\n", bad, where);
     assert_null(bad);
-    assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"ok\"}") == 1);
+    /* ok: the command, and the Options rerun (a Regenerate does not ask again) */
+    assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"ok\"}") == 3);
     assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"timeout\"}") == 1);
     assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"error\"}") == 2);
     assert_true(metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"filtered\"}") == 1);
-    assert_true(metrics_check_value(text, "fluxbot_llm_jobs_total") == 5);
+    assert_true(metrics_check_value(text, "fluxbot_llm_jobs_total") == 7);
     assert_true(metrics_check_value(text, "fluxbot_llm_in_flight") == 0);
     free(text);
 }
@@ -513,6 +632,7 @@ int main(void)
         cmocka_unit_test(failing_endpoint_falls_back),
         cmocka_unit_test(filtered_enhancement_is_withheld),
         cmocka_unit_test(without_the_option_the_endpoint_is_not_asked),
+        cmocka_unit_test(regenerate_and_options_of_an_enhanced_result),
         cmocka_unit_test(metrics_count_the_outcomes),
         cmocka_unit_test(check_reports_the_endpoint),
     };

@@ -544,8 +544,8 @@ static void access_rules_refuse_with_where(void **state)
         4);
     assert_non_null(strstr(out, "direct messages"));
     fake_discord_ix ix;
-    fake_discord_inject_command(W.fd, "queue", NULL, NULL, 0, who(USER_X, 0, NULL, 0, true, false),
-                                &ix);
+    fake_discord_inject_command(W.fd, "queue", "[{\"name\":\"show\",\"type\":1}]", NULL, 0,
+                                who(USER_X, 0, NULL, 0, true, false), &ix);
     answer_of(ix.id, out, sizeof out, NULL);
     assert_null(strstr(out, "direct messages"));
     /* NSFW: /video only in age-restricted channels. */
@@ -661,6 +661,13 @@ static void state_survives_a_restart(void **state)
             opts_sub("word", "remove", "[{\"type\":3,\"name\":\"word\",\"value\":\"GONE\"}]"), out,
             sizeof out);
     assert_non_null(strstr(out, "removed"));
+    char prio[200];
+    snprintf(prio, sizeof prio,
+             "[{\"type\":6,\"name\":\"user\",\"value\":\"%" PRIu64 "\"},"
+             "{\"type\":3,\"name\":\"level\",\"value\":\"low\"}]",
+             (uint64_t)USER_X);
+    manager("priority", prio, out, sizeof out);
+    assert_non_null(strstr(out, "is now **low**"));
 
     /* A stop flushes everything; a new start reads it back. */
     assert_int_equal(app_stop(W.a), 0);
@@ -678,6 +685,11 @@ static void state_survives_a_restart(void **state)
     assert_non_null(strstr(out, "codes [high]"));
     assert_non_null(strstr(out, "`shoot`"));
     assert_null(strstr(out, "gone"));
+    /* the priority too (SQLite, schema version 10) */
+    snprintf(prio, sizeof prio, "[{\"type\":6,\"name\":\"user\",\"value\":\"%" PRIu64 "\"}]",
+             (uint64_t)USER_X);
+    manager("priority", prio, out, sizeof out);
+    assert_non_null(strstr(out, "priority is **low**"));
 }
 
 int main(void)

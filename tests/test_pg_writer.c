@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -196,26 +197,50 @@ static void test_reset_keeps_moderation_state(void **state)
                                .op = "ban",
                                .details_json = "{\"active\":true,\"reason\":\"x\",\"until_ms\":0}"};
     assert_int_equal(an_record_moderation(f->writer, &ban), 0);
+    /* /priority: 43 high; 44 low, then back to normal (a later change wins) */
+    an_moderation_event pr[] = {
+        {.user_id = 43, .op = "priority", .details_json = "{\"level\":\"high\",\"by\":\"7\"}"},
+        {.user_id = 44, .op = "priority", .details_json = "{\"level\":\"low\"}"},
+        {.user_id = 44, .op = "priority", .details_json = "{\"level\":\"normal\"}"},
+    };
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(an_record_moderation(f->writer, &pr[i]), 0);
     an_moderation_event bad = {.op = "word", .details_json = "not json"};
     assert_int_equal(an_record_moderation(f->writer, &bad), 0); /* refused alone, logged */
+    an_moderation_event badlevel = {
+        .user_id = 45, .op = "priority", .details_json = "{\"level\":\"urgent\"}"};
+    assert_int_equal(an_record_moderation(f->writer, &badlevel), 0); /* refused too */
     flush(f);
     assert_int_equal(q(f, "SELECT COUNT(*) FROM mod_words WHERE active = 1"), 6);
     assert_int_equal(q(f, "SELECT COUNT(*) FROM mod_bans WHERE user_id = 42"), 1);
-    /* Every applied change bumps the version the refreshers compare (the refused one not). */
-    assert_int_equal(q(f, "SELECT v FROM mod_version"), 7);
+    assert_int_equal(q(f, "SELECT COUNT(*) FROM mod_priorities WHERE user_id = 43 AND level = "
+                          "'high' AND by_user = 7"),
+                     1);
+    assert_int_equal(q(f, "SELECT COUNT(*) FROM mod_priorities WHERE user_id = 44 AND level = "
+                          "'normal'"),
+                     1);
+    /* Every applied change bumps the version the refreshers compare (the refused ones not). */
+    assert_int_equal(q(f, "SELECT v FROM mod_version"), 10);
     assert_int_equal(q(f, "SELECT COUNT(*) FROM command_usage"), 0);
     assert_int_equal(q(f, "SELECT COALESCE(SUM(total_activity), 0) FROM daily_stats"), 0);
     analytics_writer_counters m;
     analytics_writer_counters_get(f->w, &m);
-    assert_int_equal(m.dropped_invalid, 1);
+    assert_int_equal(m.dropped_invalid, 2);
     /* What every process reads at start and on refresh. */
     mod_loaded l;
     char err[512];
     assert_int_equal(mod_pgstore_load(f->t.url, (int64_t)time(NULL) * 1000, &l, err, sizeof err),
                      0);
     assert_int_equal(l.rules->nwords, 6);
-    assert_int_equal(l.count, 1);
-    assert_true(l.users[0].id == 42 && l.users[0].banned);
+    assert_int_equal(l.count, 2); /* 42 banned, 43 high (44 is back to normal: no entry) */
+    for (size_t i = 0; i < l.count; i++) {
+        if (l.users[i].id == 42)
+            assert_true(l.users[i].banned);
+        else if (l.users[i].id == 43)
+            assert_true(l.users[i].priority == MOD_PRIORITY_HIGH && !l.users[i].banned);
+        else
+            fail_msg("unexpected user %" PRIu64, l.users[i].id);
+    }
     mod_loaded_free(&l);
 }
 

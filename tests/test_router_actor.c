@@ -616,7 +616,7 @@ static void result_buttons_and_queue_go_to_the_runner(void **state)
     assert_true(row(x, 0)->interaction_id != 0); /* the runner's outcome finds the row by it */
 
     /* /queue: an ephemeral defer, which the runner edits */
-    id = fx_command(x, "queue", NULL, NULL, NULL);
+    id = fx_command(x, "queue", "[{\"name\":\"show\",\"type\":1}]", NULL, NULL);
     cb = rest_json(x, 1, &q);
     assert_callback_path(q, id);
     assert_int_equal(cb_type(cb), 5);

@@ -20,7 +20,10 @@
 #include "analytics/an_results.h"
 #include "comfy/lim.h"
 #include "comfy/cres.h"
+#include "comfy/qcancel.h"
+#include "comfy/qsched.h"
 #include "discord/enh_note.h"
+#include "discord/qctl.h"
 #include "discord/reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
@@ -61,6 +64,14 @@ typedef struct co_job {
     bool counted;               /* holds a slot of the limits (admitted here, or taken over) */
     char key[PG_LEASE_KEY_MAX]; /* its lease row (job_keeper.h); "" = not leased */
     comfy_worker_takeover tko;  /* taken over from a process that died */
+    /* Running: the cancel request shared with its worker (a reference, comfy_worker.h). Once
+     * asked (cancelling), who asked and their interaction (token owned), answered when the
+     * worker's done message says how the job ended. */
+    comfy_worker_cancel *cancel;
+    bool cancelling;
+    uint64_t cancel_by;
+    comfy_reply_ref cancel_reply;
+    unsigned wait_pos; /* waiting: its place in the dispatch order (refresh_positions) */
 } co_job;
 
 typedef struct co_record {
@@ -96,6 +107,8 @@ struct comfy_coord {
     unsigned nactive, cap_active;
     unsigned idle_workers;
     lim_table *lim;
+    qsched *sched;  /* the dispatch order: priorities, users taking turns (comfy/qsched.h) */
+    bool pos_dirty; /* the waiting jobs' wait_pos need computing again */
     /* With a postgresql:// db_url: the same limits held across every process of the bot
      * (pg/pg_quota.h); lim stays the local check, asked first. NULL = this process only. */
     pg_quota *quota;
@@ -113,7 +126,7 @@ struct comfy_coord {
     bool results_failed; /* logged once */
     uint64_t none_usable_since_ms; /* no server up and answering since then; 0 while one is */
     /* counters: written here, read by comfy_coord_counters_get on any thread */
-    _Atomic uint64_t n_admitted, n_refused, n_failed, n_waiting, n_running;
+    _Atomic uint64_t n_admitted, n_refused, n_failed, n_waiting, n_running, n_cancelled;
 #ifdef FB_DEBUG
     util_owner owner; /* the coordinator's thread, claimed when it starts */
 #endif
@@ -168,16 +181,29 @@ static co_job *co_add(comfy_coord *co, cjob *job)
     c->server = -1;
     c->phase = PROG_QUEUED;
     c->queued_ms = rt_now_ms();
+    co->pos_dirty = true;
     return c;
+}
+
+/* What a co_job owns besides its place in the line. */
+static void co_job_release(co_job *c)
+{
+    cjob_free(c->job);
+    c->job = NULL;
+    comfy_worker_cancel_unref(c->cancel);
+    c->cancel = NULL;
+    free(c->cancel_reply.token);
+    c->cancel_reply.token = NULL;
 }
 
 static void co_remove(comfy_coord *co, uint64_t id)
 {
     for (unsigned i = 0; i < co->nactive; i++) {
         if (co->active[i].id != id) continue;
-        cjob_free(co->active[i].job);
+        co_job_release(&co->active[i]);
         memmove(&co->active[i], &co->active[i + 1], (co->nactive - i - 1) * sizeof co->active[0]);
         co->nactive--;
+        co->pos_dirty = true;
         return;
     }
 }
@@ -197,18 +223,63 @@ static void reject_late(comfy_coord *co, const comfy_reply_ref *ref, const char 
     comfy_rest_send(co->cfg.rest, del, true);
 }
 
-/* THE position of a job waiting for a runner: 1 = the next job a free runner takes. The job's
- * own message and /queue both show this number, so the two can never disagree. */
-static unsigned waiting_position(comfy_coord *co, uint64_t id)
+/* The user's dispatch priority, read from the moderation state each time the line is ordered
+ * (so /priority applies to jobs already waiting). */
+static qsched_level level_of(comfy_coord *co, uint64_t user)
 {
-    unsigned pos = 0;
+    if (!co->cfg.mod) return QSCHED_NORMAL;
+    switch (mod_state_priority(co->cfg.mod, user)) {
+    case MOD_PRIORITY_HIGH:
+        return QSCHED_HIGH;
+    case MOD_PRIORITY_LOW:
+        return QSCHED_LOW;
+    default:
+        return QSCHED_NORMAL;
+    }
+}
+
+/* The jobs waiting in the line (no worker yet), in arrival order: their index in active[] into
+ * idx and the scheduler's view into w (both with room for nactive). Returns how many. */
+static unsigned waiting_list(comfy_coord *co, unsigned *idx, qsched_job *w)
+{
+    unsigned n = 0;
     for (unsigned i = 0; i < co->nactive; i++) {
         co_job *c = &co->active[i];
-        if (c->running) continue;
-        pos++;
-        if (c->id == id) return pos;
+        if (c->running || !c->job) continue;
+        idx[n] = i;
+        w[n] = (qsched_job){.user_id = c->user_id, .level = level_of(co, c->user_id)};
+        n++;
     }
-    return 0;
+    return n;
+}
+
+/* Every waiting job's wait_pos, from the order the scheduler would hand them out in. */
+static void refresh_positions(comfy_coord *co)
+{
+    if (!co->pos_dirty) return;
+    unsigned cap = co->nactive ? co->nactive : 1;
+    /* zeroed: the release build's -Wmaybe-uninitialized cannot see waiting_list fill them */
+    unsigned *idx = calloc(cap, sizeof *idx), *order = calloc(cap, sizeof *order);
+    qsched_job *w = calloc(cap, sizeof *w);
+    if (!idx || !order || !w) abort();
+    unsigned n = waiting_list(co, idx, w);
+    qsched_order(co->sched, w, n, order);
+    for (unsigned k = 0; k < n; k++)
+        co->active[idx[order[k]]].wait_pos = k + 1;
+    free(idx);
+    free(order);
+    free(w);
+    co->pos_dirty = false;
+}
+
+/* THE position of a job waiting for a runner: 1 = the next job a free runner takes (in the
+ * dispatch order: priorities, users taking turns). The job's own message and /queue both show
+ * this number, so the two can never disagree. */
+static unsigned waiting_position(comfy_coord *co, uint64_t id)
+{
+    refresh_positions(co);
+    co_job *c = co_find(co, id);
+    return c && !c->running && c->job ? c->wait_pos : 0;
 }
 
 static void edit_waiting(comfy_coord *co, co_job *c, bool force)
@@ -227,10 +298,12 @@ static void edit_waiting(comfy_coord *co, co_job *c, bool force)
     /* the ETA is avg_job_ms × position; this job starts once the pos jobs up to it and the th
      * running ones have left th runners, ≈ (pos + th) / th average jobs from now */
     p.avg_job_ms = co->avg_job_ms && pos ? co->avg_job_ms * (pos + th) / (th * pos) : 0;
-    char text[300];
+    char text[300], cancel_id[101];
     prog_text(&p, c->kind == COMFY_KIND_VIDEO ? "video" : "image", now, text, sizeof text);
+    if (cres_custom_id(CRES_CANCEL, c->id, c->user_id, cancel_id, sizeof cancel_id) != 0)
+        cancel_id[0] = '\0';
     char *shown = enh_note_append(text, c->job); /* what became of an enhancement, below */
-    comfy_rest_edit_original(co->cfg.rest, &c->job->reply, reply_edit_text_json(shown, false),
+    comfy_rest_edit_original(co->cfg.rest, &c->job->reply, qctl_progress_json(shown, cancel_id),
                              false);
     free(shown);
     c->last_edit_ms = now;
@@ -291,11 +364,19 @@ static void dispatch(comfy_coord *co)
     bool moved = false;
     check_servers(co);
     if (co->none_usable_since_ms) return; /* the jobs wait here, not on a worker thread */
-    for (unsigned i = 0; i < co->nactive && co->idle_workers > 0; i++) {
-        co_job *c = &co->active[i];
-        if (c->running || !c->job) continue;
+    if (co->idle_workers == 0) return;
+    unsigned cap = co->nactive ? co->nactive : 1;
+    unsigned *idx = calloc(cap, sizeof *idx);
+    qsched_job *w = calloc(cap, sizeof *w);
+    if (!idx || !w) abort();
+    unsigned n = waiting_list(co, idx, w);
+    while (co->idle_workers > 0 && n > 0) {
+        int k = qsched_next(co->sched, w, n);
+        co_job *c = &co->active[idx[k]];
         comfy_worker_run_msg *m = comfy_worker_run_msg_new(c->job, co->self);
         m->tko = c->tko;
+        if (!c->cancel) c->cancel = comfy_worker_cancel_new();
+        m->cancel = comfy_worker_cancel_ref(c->cancel);
         if (rt_send(comfy_worker_actor(co->cfg.workers), &m->hdr) != 0) {
             m->job = NULL;
             rt_msg_free(&m->hdr);
@@ -308,8 +389,15 @@ static void dispatch(comfy_coord *co)
         rt_actor_hold(co->self);
         atomic_fetch_sub(&co->n_waiting, 1);
         atomic_fetch_add(&co->n_running, 1);
+        qsched_served(co->sched, c->user_id);
+        memmove(&idx[k], &idx[k + 1], (n - (unsigned)k - 1) * sizeof *idx);
+        memmove(&w[k], &w[k + 1], (n - (unsigned)k - 1) * sizeof *w);
+        n--;
         moved = true;
+        co->pos_dirty = true;
     }
+    free(idx);
+    free(w);
     if (moved) {
         for (unsigned i = 0; i < co->nactive; i++) {
             co_job *c = &co->active[i];
@@ -781,6 +869,103 @@ static void on_lookup(comfy_coord *co, const comfy_lookup_msg *q)
     if (!q->reply_to || rt_send_spill(q->reply_to, &res->hdr) != 0) rt_msg_free(&res->hdr);
 }
 
+/* ---- cancelling ------------------------------------------------------------------------------ */
+
+/* A waiting job leaves the line at once: its message says it was cancelled (and by whom when
+ * not by its owner), its limits are released, its analytics rows are written once the edit's
+ * fate is known (comfy_deliver.h), as for any job that ends. */
+static void cancel_waiting(comfy_coord *co, co_job *c, uint64_t by)
+{
+    char text[160];
+    qcancel_job_text(c->user_id, by, text, sizeof text);
+    LOG_INFO("comfy", "job %" PRIu64 " cancelled while waiting, by user %" PRIu64, c->id, by);
+    if (c->key[0] && !job_keeper_may_speak(co->cfg.keeper, c->key)) {
+        /* another process may hold it now: only forgetting it is certain (as fail_waiting) */
+        job_keeper_finish(co->cfg.keeper, c->key);
+    } else {
+        comfy_outcome out;
+        memset(&out, 0, sizeof out);
+        comfy_outcome_fill(&out, c->job, false, 0, "cancelled", text);
+        out.cancelled = true;
+        out.cancelled_waiting = true;
+        out.cancelled_by = by;
+        rest_req_msg *m =
+            comfy_rest_edit_original_req(&c->job->reply, reply_edit_text_json(text, true));
+        comfy_deliver_start(co->dlv, &out, m);
+    }
+    atomic_fetch_add(&co->n_cancelled, 1);
+    atomic_fetch_sub(&co->n_waiting, 1);
+    if (c->counted) limits_finish(co, c->user_id);
+    co_remove(co, c->id);
+}
+
+static void on_cancel(comfy_coord *co, comfy_cancel_msg *m)
+{
+    qcancel_job *jobs = calloc(co->nactive ? co->nactive : 1, sizeof *jobs);
+    if (!jobs) abort();
+    for (unsigned i = 0; i < co->nactive; i++) {
+        co_job *c = &co->active[i];
+        jobs[i] = (qcancel_job){.id = c->id,
+                                .user_id = c->user_id,
+                                .running = c->running,
+                                .cancelling = c->cancelling,
+                                .command = c->command,
+                                .snippet = c->snippet};
+    }
+    qcancel_req r = {.job_id = m->job_id,
+                     .by_user = m->origin.user_id,
+                     .target_user = m->target_user,
+                     .manager = m->manager};
+    qcancel_decision d;
+    qcancel_decide(jobs, co->nactive, &r, &d);
+    char text[1900];
+    if (d.kind == QCANCEL_ONE) {
+        co_job *c = &co->active[d.index];
+        qcancel_job j = jobs[d.index];
+        if (!c->running && c->job) {
+            cancel_waiting(co, c, r.by_user); /* c is gone from here on */
+            qcancel_done_text(&j, r.by_user, true, text, sizeof text);
+            comfy_rest_edit_original(co->cfg.rest, &m->reply, reply_edit_text_json(text, true),
+                                     true);
+            /* the jobs behind it moved up */
+            for (unsigned i = 0; i < co->nactive; i++)
+                if (!co->active[i].running && co->active[i].job)
+                    edit_waiting(co, &co->active[i], false);
+        } else {
+            /* running: its worker takes the prompt off its server and ends the job; the asker
+             * is answered when the done message says how it ended (on_done) */
+            LOG_INFO("comfy", "job %" PRIu64 ": cancel asked by user %" PRIu64 " while running",
+                     c->id, r.by_user);
+            c->cancelling = true;
+            c->cancel_by = r.by_user;
+            c->cancel_reply.application_id = m->reply.application_id;
+            c->cancel_reply.interaction_id = m->reply.interaction_id;
+            c->cancel_reply.token = m->reply.token;
+            m->reply.token = NULL;
+            if (!c->cancel) c->cancel = comfy_worker_cancel_new();
+            comfy_worker_cancel_set(c->cancel, r.by_user);
+        }
+    } else if (d.kind == QCANCEL_CHOOSE) {
+        qctl_choice items[QCANCEL_CHOICES_MAX];
+        char ids[QCANCEL_CHOICES_MAX][101], labels[QCANCEL_CHOICES_MAX][8];
+        unsigned n = 0;
+        for (unsigned i = 0; i < d.nchoice && i < QCTL_CHOICES_MAX; i++) {
+            const qcancel_job *j = &jobs[d.choice[i]];
+            if (cres_custom_id(CRES_CANCEL, j->id, j->user_id, ids[n], sizeof ids[n]) != 0)
+                continue;
+            snprintf(labels[n], sizeof labels[n], "%u", i + 1);
+            items[n] = (qctl_choice){.custom_id = ids[n], .label = labels[n]};
+            n++;
+        }
+        qcancel_choice_text(jobs, &d, &r, text, sizeof text);
+        comfy_rest_edit_original(co->cfg.rest, &m->reply, qctl_choice_json(text, items, n), true);
+    } else {
+        qcancel_refusal_text(&d, &r, text, sizeof text);
+        comfy_rest_edit_original(co->cfg.rest, &m->reply, reply_edit_text_json(text, true), true);
+    }
+    free(jobs);
+}
+
 static const char *phase_words(prog_phase p)
 {
     switch (p) {
@@ -799,8 +984,39 @@ static const char *phase_words(prog_phase p)
     }
 }
 
+/* /queue clear: every job waiting in the line is cancelled (its message names who cleared
+ * it); jobs a worker has go on. The answer says how many. */
+static void queue_clear(comfy_coord *co, comfy_queue_msg *q)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < co->nactive;) {
+        co_job *c = &co->active[i];
+        if (c->running || !c->job) {
+            i++;
+            continue;
+        }
+        cancel_waiting(co, c, q->origin.user_id); /* removes active[i] */
+        n++;
+    }
+    LOG_INFO("comfy", "/queue clear by user %" PRIu64 ": %u waiting job(s) cancelled",
+             q->origin.user_id, n);
+    char text[300];
+    if (n == 0)
+        snprintf(text, sizeof text, "No job was waiting: nothing was cancelled.");
+    else
+        snprintf(text, sizeof text,
+                 "\xe2\x9c\x85 Cancelled %u waiting job%s. Jobs already running go on (their "
+                 "Cancel button or /cancel stops them).",
+                 n, n == 1 ? "" : "s");
+    comfy_rest_edit_original(co->cfg.rest, &q->reply, reply_edit_text_json(text, true), true);
+}
+
 static void on_queue(comfy_coord *co, comfy_queue_msg *q)
 {
+    if (q->clear) {
+        queue_clear(co, q);
+        return;
+    }
     char text[1900];
     size_t used = 0;
     unsigned mine = 0, running = 0, waiting = 0;
@@ -875,11 +1091,29 @@ static void record_store(comfy_coord *co, comfy_worker_done_msg *d)
     snprintf(rec->view_url, sizeof rec->view_url, "%s", d->view_url);
 }
 
+/* The answer to whoever asked to cancel a job that has now ended: cancelled (done), or ended
+ * first (its result or failure went out instead). */
+static void answer_canceller(comfy_coord *co, co_job *c, bool done)
+{
+    if (!c->cancelling || !c->cancel_reply.token) return;
+    qcancel_job j = {.id = c->id,
+                     .user_id = c->user_id,
+                     .running = c->running,
+                     .command = c->command,
+                     .snippet = c->snippet};
+    char text[400];
+    qcancel_done_text(&j, c->cancel_by, done, text, sizeof text);
+    comfy_rest_edit_original(co->cfg.rest, &c->cancel_reply, reply_edit_text_json(text, true),
+                             true);
+}
+
 static void on_done(comfy_coord *co, comfy_worker_done_msg *d)
 {
     co_job *c = co_find(co, d->job->id);
     char key[PG_LEASE_KEY_MAX] = "";
+    if (d->cancelled) atomic_fetch_add(&co->n_cancelled, 1);
     if (c) {
+        answer_canceller(co, c, d->cancelled);
         snprintf(key, sizeof key, "%s", c->key);
         if (c->counted) limits_finish(co, c->user_id);
         co_remove(co, c->id);
@@ -956,6 +1190,7 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
     (void)self;
     comfy_coord *co = state;
     FB_ASSERT_OWNER(&co->owner);
+    co->pos_dirty = true; /* a /priority may have changed the order since the last message */
     switch (m->type) {
     case MSG_COMFY_START:
         on_start(co, (comfy_start_msg *)m);
@@ -968,6 +1203,9 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
         break;
     case MSG_COMFY_LOOKUP:
         on_lookup(co, (const comfy_lookup_msg *)m);
+        break;
+    case MSG_COMFY_CANCEL:
+        on_cancel(co, (comfy_cancel_msg *)m);
         break;
     case MSG_COMFY_WORKER_DONE:
         on_done(co, (comfy_worker_done_msg *)m);
@@ -1089,6 +1327,7 @@ comfy_coord *comfy_coord_new(rt_system *sys, const comfy_coord_config *c, char *
     co->cfg.results_db = co->results_db;
     co->idle_workers = c->threads ? c->threads : 1;
     co->lim = lim_new(c->user_max_active, c->user_max_per_hour, c->max_total);
+    co->sched = qsched_new();
     int qrc = quota_open(co, err, errlen);
     co->cfg.db_url = NULL; /* read by quota_open only: the caller's string need not outlive it */
     if (qrc != 0) {
@@ -1128,7 +1367,8 @@ void comfy_coord_counters_get(comfy_coord *co, comfy_coord_counters *out)
                                   .refused = atomic_load(&co->n_refused),
                                   .failed = atomic_load(&co->n_failed),
                                   .waiting = atomic_load(&co->n_waiting),
-                                  .running = atomic_load(&co->n_running)};
+                                  .running = atomic_load(&co->n_running),
+                                  .cancelled = atomic_load(&co->n_cancelled)};
 }
 
 void comfy_coord_free(comfy_coord *co)
@@ -1137,12 +1377,13 @@ void comfy_coord_free(comfy_coord *co)
     comfy_ws_stop(co->ws);
     co->ws = NULL;
     for (unsigned i = 0; i < co->nactive; i++)
-        cjob_free(co->active[i].job);
+        co_job_release(&co->active[i]);
     free(co->active);
     for (unsigned i = 0; i < RECORDS_MAX; i++)
         cjob_free(co->recs[i].params);
     an_view_close(co->results);
     lim_free(co->lim);
+    qsched_free(co->sched);
     pg_quota_free(co->quota);
     comfy_deliver_free(co->dlv);
     free(co);

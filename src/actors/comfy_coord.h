@@ -1,7 +1,8 @@
 /*
  * comfy_coord: the runner's coordinator ("comfy" actor, one thread, never blocks). It takes the
  * router's messages (MSG_COMFY_START / _BUTTON / _QUEUE / _LOOKUP, src/msgs/comfy.h; a
- * lookup, for the Options dialog, is answered to the router with MSG_COMFY_LOOKUP_RES), all already
+ * lookup, for the Options dialog, is answered to the router with MSG_COMFY_LOOKUP_RES; _CANCEL
+ * cancels a job, comfy/qcancel.h deciding which and who may), all already
  * acknowledged by the router, applies the per-user and global limits (and the bot-wide ones in
  * PostgreSQL when db_url says so), keeps the waiting line, hands jobs to idle workers
  * (MSG_COMFY_WORKER_RUN, reply_to = itself), takes their status and done messages, delivers the
@@ -69,6 +70,7 @@ typedef struct comfy_coord_config {
 typedef struct comfy_coord_counters {
     uint64_t admitted, refused, failed; /* failed: jobs no worker ran (no server, ...) */
     uint64_t waiting, running;
+    uint64_t cancelled; /* jobs cancelled by their users or managers (waiting or running) */
 } comfy_coord_counters;
 
 typedef struct comfy_coord comfy_coord;

@@ -69,15 +69,25 @@ void comfy_outcome_record(rt_actor *analytics, const comfy_outcome *o, bool deli
     /* The interaction that asked for it (a /comfy, or a Regenerate/Upscale press) succeeded or
      * failed only now: its command_usage row gets the outcome. */
     an_record_outcome(analytics, o->reply.interaction_id, success);
-    /* details: the job, its time, why it failed, and what became of a prompt enhancement
-     * ("enhance": ok, timeout, error, filtered, busy, off), so an operator can count them */
-    char d[240], enh[40] = "";
+    /* details: the job, its time, why it failed (for a cancel: who, and whether it was waiting
+     * or running), and what became of a prompt enhancement ("enhance": ok, timeout, error,
+     * filtered, busy, off), so an operator can count them */
+    char d[300], enh[40] = "";
     if (o->enhance[0]) snprintf(enh, sizeof enh, ",\"enhance\":\"%s\"", o->enhance);
-    snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s%s}", o->job_id, o->ms,
-             success ? "" : ",\"reason\":\"", success ? "" : reason, success ? "" : "\"", enh);
+    if (o->cancelled)
+        snprintf(d, sizeof d,
+                 "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64
+                 ",\"reason\":\"cancelled\",\"by\":\"%" PRIu64 "\",\"stage\":\"%s\"%s}",
+                 o->job_id, o->ms, o->cancelled_by, o->cancelled_waiting ? "waiting" : "running",
+                 enh);
+    else
+        snprintf(d, sizeof d, "{\"job\":%" PRIu64 ",\"ms\":%" PRIu64 "%s%s%s%s}", o->job_id, o->ms,
+                 success ? "" : ",\"reason\":\"", success ? "" : reason, success ? "" : "\"", enh);
     an_activity_event ae = {.user_id = o->user_id,
                             .guild_id = o->guild_id,
-                            .action = success ? "job_finished" : "job_failed",
+                            .action = o->cancelled ? "job_cancelled"
+                                      : success    ? "job_finished"
+                                                   : "job_failed",
                             .details = d,
                             .ts_ms = o->finished_wall_ms};
     an_record_activity(analytics, &ae);

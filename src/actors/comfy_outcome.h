@@ -30,15 +30,22 @@ typedef struct comfy_outcome {
     char reason[64];  /* failures: a short machine word ("node_error", "no_server", ...) */
     char text[700];   /* failures: what the user is told */
     char enhance[12]; /* prompt enhancement: cjob_enhance_name, "" when none was asked for */
+    /* Cancelled by its user or a manager (reason "cancelled"): recorded as job_cancelled with
+     * who and when (waiting in the bot's line, or running on a worker). */
+    bool cancelled;
+    bool cancelled_waiting;
+    uint64_t cancelled_by;
 } comfy_outcome;
 
 /* Fills o from job (copies what it needs). */
 void comfy_outcome_fill(comfy_outcome *o, const cjob *job, bool success, uint64_t ms,
                         const char *reason, const char *text);
 void comfy_outcome_clear(comfy_outcome *o);
-/* Records the image_stats row and the job_finished / job_failed activity through the analytics
- * writer (NULL: nothing): delivered says whether the user got the result (a finished job whose
- * result could not be posted counts as failed, reason "not_delivered"). */
+/* Records the image_stats row and the job_finished / job_failed / job_cancelled activity through
+ * the analytics writer (NULL: nothing): delivered says whether the user got the result (a
+ * finished job whose result could not be posted counts as failed, reason "not_delivered"). A
+ * cancelled job's image_stats row is unsuccessful, like a failure; its activity row is
+ * job_cancelled {"job","ms","reason":"cancelled","by","stage":"waiting"|"running"}. */
 void comfy_outcome_record(rt_actor *analytics, const comfy_outcome *o, bool delivered);
 
 #endif

@@ -25,7 +25,9 @@
 #include "comfy/img.h"
 #include "comfy/imgchk.h"
 #include "comfy/cres.h"
+#include "comfy/qcancel.h"
 #include "discord/enh_note.h"
+#include "discord/qctl.h"
 #include "discord/reply.h"
 #include "fluxbot/log.h"
 #include "util/util_json.h"
@@ -100,6 +102,7 @@ typedef enum outcome {
     OUT_STOPPED,     /* the bot is stopping */
     OUT_FENCED,      /* another process took the job over: drop it without a word */
     OUT_HANDED_BACK, /* the bot is stopping: the job is left to another process (its lease) */
+    OUT_CANCELLED,   /* its user (or a manager) cancelled it: the prompt left its server */
     OUT_CONTINUE,    /* follow()'s steps: no outcome yet */
 } outcome;
 
@@ -131,7 +134,15 @@ typedef struct jctx {
     comfy_worker_takeover tko;
     bool polled; /* a prompt another process submitted: its events come to that process's
                     websocket, so it is followed by asking /history and /queue */
+    comfy_worker_cancel *cancel; /* a reference (comfy_worker.h); NULL: cannot be cancelled */
+    char cancel_id[101];         /* the Cancel button's custom_id on the progress message */
 } jctx;
+
+/* The coordinator asked to cancel the job (read between steps and every event wait). */
+static bool cancel_asked(const jctx *x)
+{
+    return x->cancel && atomic_load_explicit(&x->cancel->on, memory_order_acquire);
+}
 
 static const char *kind_label(const cjob *j)
 {
@@ -182,7 +193,7 @@ static void progress(jctx *x)
         return;
     }
     char *shown = enh_note_append(text, x->job); /* what became of an enhancement, below */
-    comfy_rest_edit_original(r->cfg.rest, &x->job->reply, reply_edit_text_json(shown, false),
+    comfy_rest_edit_original(r->cfg.rest, &x->job->reply, qctl_progress_json(shown, x->cancel_id),
                              false);
     free(shown);
     atomic_fetch_add(&r->n_edits, 1);
@@ -317,7 +328,7 @@ static int pick_server(jctx *x, int exclude)
     for (;;) {
         int s = comfy_servers_acquire(r->cfg.srv, exclude, true);
         if (s >= 0) return s;
-        if (rt_now_ms() >= until || past_stop_deadline(r)) return -1;
+        if (rt_now_ms() >= until || past_stop_deadline(r) || cancel_asked(x)) return -1;
         progress(x);
         util_sleep_ms(100);
     }
@@ -535,6 +546,52 @@ static void interrupt_prompt(jctx *x)
     comfy_http_post_json(x->http, url, body, 5000, &res);
     comfy_http_res_free(&res);
     comfy_http_set_cancel(x->http, stop_deadline_passed, r);
+}
+
+/* Where x->pid is in its server's queue: 1 running, 2 pending, 0 neither, -1 no answer. */
+static int queue_place(jctx *x)
+{
+    comfy_worker *r = x->r;
+    char url[FB_CONFIG_STR + 16];
+    snprintf(url, sizeof url, "%s/queue", comfy_servers_url(r->cfg.srv, (unsigned)x->server));
+    comfy_http_res res;
+    int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->cfg.http_timeout_ms, &res);
+    cproto_queue_pos q;
+    bool ok =
+        rc == 0 && res.status == 200 && cproto_parse_queue((const char *)res.body, x->pid, &q) == 0;
+    comfy_http_res_free(&res);
+    if (!ok) return -1;
+    return q.running ? 1 : q.pending ? 2 : 0;
+}
+
+/* A cancelled job's prompt leaves its server: a pending one is deleted from the queue
+ * (POST /queue {"delete": [id]}); a running one is interrupted (POST /interrupt with its id)
+ * only when /queue shows it is the prompt running there, since a ComfyUI older than the
+ * targeted interrupt ignores the id and stops whatever runs. A prompt that starts between the
+ * look and the delete is looked at again (the delete does not touch a running prompt). */
+static void cancel_prompt(jctx *x)
+{
+    comfy_worker *r = x->r;
+    if (x->server < 0 || !x->pid[0] || !x->submitted) return;
+    for (int tries = 0; tries < 3; tries++) {
+        int place = queue_place(x);
+        if (place <= 0) return; /* finished, gone, or the server does not answer */
+        char url[FB_CONFIG_STR + 32], body[128];
+        comfy_http_res res;
+        const char *what = place == 1 ? "interrupt" : "queue";
+        snprintf(url, sizeof url, "%s/%s", comfy_servers_url(r->cfg.srv, (unsigned)x->server),
+                 what);
+        if (place == 1)
+            snprintf(body, sizeof body, "{\"prompt_id\":\"%s\"}", x->pid);
+        else
+            snprintf(body, sizeof body, "{\"delete\":[\"%s\"]}", x->pid);
+        comfy_http_post_json(x->http, url, body, (long)r->cfg.http_timeout_ms, &res);
+        LOG_INFO("comfy", "job %" PRIu64 ": prompt %s %s on %s (HTTP %d)", x->job->id, x->pid,
+                 place == 1 ? "interrupted" : "deleted from the queue",
+                 comfy_servers_label(r->cfg.srv, (unsigned)x->server), res.status);
+        comfy_http_res_free(&res);
+        if (place == 1) return;
+    }
 }
 
 static const char *node_class(jctx *x, const char *node)
@@ -769,6 +826,10 @@ static outcome follow(jctx *x)
              * released; otherwise nobody will collect it, so the GPU is freed */
             if (!x->key[0]) interrupt_prompt(x);
             return stopped(x);
+        }
+        if (cancel_asked(x)) {
+            cancel_prompt(x);
+            return OUT_CANCELLED;
         }
         bool link_changed = false;
         unsigned n = comfy_chan_wait(x->chan, evs, EVENT_BATCH, WAIT_SLICE_MS, &link_changed);
@@ -1040,7 +1101,9 @@ static outcome generate(jctx *x)
     int exclude = -1;
     for (;;) {
         if (fenced(x)) return OUT_FENCED; /* never submit another process's job */
+        if (cancel_asked(x)) return OUT_CANCELLED;
         x->server = pick_server(x, exclude);
+        if (cancel_asked(x)) return OUT_CANCELLED;
         if (x->server < 0) {
             if (x->unanswered)
                 set_fail(x, "no_server",
@@ -1051,6 +1114,7 @@ static outcome generate(jctx *x)
             return OUT_FAILED;
         }
         outcome oc = upload_inputs(x);
+        if (oc == OUT_OK && cancel_asked(x)) oc = OUT_CANCELLED;
         if (oc == OUT_OK) oc = submit(x);
         if (oc == OUT_OK) {
             prog_set_phase(&x->prog, PROG_QUEUED, rt_now_ms());
@@ -1180,9 +1244,13 @@ static void job_cleanup(jctx *x)
 
 /* The job's context on this thread: no server yet, a fresh channel, the clock started. */
 static void job_begin(jctx *x, comfy_worker *r, comfy_http *http, cjob *job, rt_actor *reply_to,
-                      const comfy_worker_takeover *tko)
+                      const comfy_worker_takeover *tko, comfy_worker_cancel *cancel)
 {
     memset(x, 0, sizeof *x);
+    x->cancel = cancel;
+    if (cancel && cres_custom_id(CRES_CANCEL, job->id, job->origin.user_id, x->cancel_id,
+                                 sizeof x->cancel_id) != 0)
+        x->cancel_id[0] = '\0';
     if (r->cfg.keeper) job_keeper_key(job->reply.interaction_id, x->key);
     if (tko) x->tko = *tko;
     x->r = r;
@@ -1210,7 +1278,9 @@ static outcome job_run(jctx *x, comfy_worker_done_msg *done, rest_req_msg **fina
     if (fenced(x)) return OUT_FENCED;
     wait_durable(x);
     progress(x);
-    if (x->tko.on) {
+    if (cancel_asked(x)) {
+        oc = OUT_CANCELLED;
+    } else if (x->tko.on) {
         oc = resume(x);
     } else {
         oc = fetch_inputs(x);
@@ -1218,7 +1288,22 @@ static outcome job_run(jctx *x, comfy_worker_done_msg *done, rest_req_msg **fina
     }
     if (oc == OUT_INTERRUPTED)
         set_fail(x, "interrupted", "The generation was interrupted on the ComfyUI server.");
+    if (oc == OUT_OK && cancel_asked(x)) oc = OUT_CANCELLED;
     if (oc == OUT_OK) oc = deliver(x, done, final);
+    /* The last look: a request seen here wins over the result (which is dropped); one that
+     * comes after it finds the job ended (the coordinator tells its asker so). Exactly one
+     * outcome either way. */
+    if ((oc == OUT_OK || oc == OUT_FAILED) && cancel_asked(x)) {
+        if (*final) rt_msg_free(&(*final)->hdr);
+        *final = NULL;
+        oc = OUT_CANCELLED;
+    }
+    if (oc == OUT_CANCELLED) {
+        char text[160];
+        qcancel_job_text(x->job->origin.user_id, atomic_load(&x->cancel->by), text, sizeof text);
+        snprintf(x->fail_text, sizeof x->fail_text, "%s", text);
+        snprintf(x->fail_reason, sizeof x->fail_reason, "cancelled");
+    }
     return oc;
 }
 
@@ -1228,7 +1313,10 @@ static void job_report(const jctx *x, outcome oc, uint64_t ms)
 {
     const char *why = x->fail_reason;
     bool ok = oc == OUT_OK;
-    if (oc == OUT_FENCED) {
+    if (oc == OUT_CANCELLED) {
+        LOG_INFO("comfy", "job %" PRIu64 " cancelled after %" PRIu64 " ms by user %" PRIu64,
+                 x->job->id, ms, atomic_load(&x->cancel->by));
+    } else if (oc == OUT_FENCED) {
         LOG_WARN("comfy",
                  "job %" PRIu64 " dropped after %" PRIu64 " ms: another process took it over "
                  "(this one was paused or cut off from the database) and answers the user",
@@ -1258,11 +1346,19 @@ static void job_end(jctx *x, comfy_worker_done_msg *done, outcome oc, uint64_t m
     bool ok = oc == OUT_OK;
     done->silent = oc == OUT_FENCED || oc == OUT_HANDED_BACK;
     done->handed_back = oc == OUT_HANDED_BACK;
-    if (!done->silent) count_finished(x->r, job, ok, ms);
+    done->cancelled = oc == OUT_CANCELLED;
+    if (!done->silent && !done->cancelled) count_finished(x->r, job, ok, ms);
     /* recorded by the coordinator once the final message's fate is known */
     comfy_outcome_fill(&done->out, job, ok, ms, ok ? NULL : x->fail_reason,
                        ok ? NULL : x->fail_text);
+    if (done->cancelled) {
+        done->out.cancelled = true;
+        done->out.cancelled_by = atomic_load(&x->cancel->by);
+    }
     job_cleanup(x);
+    /* the worker's last look at the request: the coordinator may free it once done arrives */
+    comfy_worker_cancel_unref(x->cancel);
+    x->cancel = NULL;
     done->job = job; /* the receiver owns the job from here */
     done->success = ok;
     done->duration_ms = ms;
@@ -1271,10 +1367,10 @@ static void job_end(jctx *x, comfy_worker_done_msg *done, outcome oc, uint64_t m
 }
 
 static void run_job(comfy_worker *r, comfy_http *http, cjob *job, rt_actor *reply_to,
-                    const comfy_worker_takeover *tko)
+                    const comfy_worker_takeover *tko, comfy_worker_cancel *cancel)
 {
     jctx x;
-    job_begin(&x, r, http, job, reply_to, tko);
+    job_begin(&x, r, http, job, reply_to, tko, cancel);
     comfy_worker_done_msg *done = comfy_worker_done_msg_new(NULL);
     rest_req_msg *final = NULL;
     outcome oc = job_run(&x, done, &final);
@@ -1306,12 +1402,16 @@ static void worker_on_message(rt_actor *self, void *state, rt_msg *m)
     cjob *job = rm->job;
     rt_actor *reply_to = rm->reply_to;
     comfy_worker_takeover tko = rm->tko;
+    comfy_worker_cancel *cancel = rm->cancel;
     rm->job = NULL;
+    rm->cancel = NULL;
     rt_msg_free(m);
-    if (job && reply_to)
-        run_job(r, tls_http, job, reply_to, &tko);
-    else
+    if (job && reply_to) {
+        run_job(r, tls_http, job, reply_to, &tko, cancel);
+    } else {
         cjob_free(job);
+        comfy_worker_cancel_unref(cancel);
+    }
 }
 
 /* ---- messages and lifetime ---------------------------------------------------------------- */
@@ -1319,6 +1419,32 @@ static void worker_on_message(rt_actor *self, void *state, rt_msg *m)
 static void run_dtor(rt_msg *m)
 {
     cjob_free(((comfy_worker_run_msg *)m)->job);
+    comfy_worker_cancel_unref(((comfy_worker_run_msg *)m)->cancel);
+}
+
+comfy_worker_cancel *comfy_worker_cancel_new(void)
+{
+    comfy_worker_cancel *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    atomic_init(&c->refs, 1);
+    return c;
+}
+
+comfy_worker_cancel *comfy_worker_cancel_ref(comfy_worker_cancel *c)
+{
+    if (c) atomic_fetch_add(&c->refs, 1);
+    return c;
+}
+
+void comfy_worker_cancel_unref(comfy_worker_cancel *c)
+{
+    if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) free(c);
+}
+
+void comfy_worker_cancel_set(comfy_worker_cancel *c, uint64_t by)
+{
+    atomic_store(&c->by, by);
+    atomic_store_explicit(&c->on, true, memory_order_release);
 }
 
 comfy_worker_run_msg *comfy_worker_run_msg_new(cjob *job, rt_actor *reply_to)

@@ -51,11 +51,30 @@ typedef struct comfy_worker_takeover {
     char prompt_id[CPROTO_ID_MAX];
 } comfy_worker_takeover;
 
+/* A running job's cancel request, shared by the coordinator (which sets it) and the job's
+ * worker (which reads it between steps and every event wait): reference-counted, so whichever
+ * lets go last frees it, and neither depends on the other's lifetime. `by` is written before
+ * `on` is set (release) and read after `on` is seen (acquire). */
+typedef struct comfy_worker_cancel {
+    _Atomic unsigned refs;
+    atomic_bool on;
+    _Atomic uint64_t by; /* who cancelled */
+} comfy_worker_cancel;
+
+/* A new request with one reference (not set). */
+comfy_worker_cancel *comfy_worker_cancel_new(void);
+comfy_worker_cancel *comfy_worker_cancel_ref(comfy_worker_cancel *c);
+/* Drops a reference; the last frees it. NULL is ignored. */
+void comfy_worker_cancel_unref(comfy_worker_cancel *c);
+/* Asks the worker to cancel the job (any thread). */
+void comfy_worker_cancel_set(comfy_worker_cancel *c, uint64_t by);
+
 typedef struct comfy_worker_run_msg {
     rt_msg hdr;
     cjob *job;          /* owned by the message until taken (set to NULL) */
     rt_actor *reply_to; /* gets the job's status and done messages */
     comfy_worker_takeover tko;
+    comfy_worker_cancel *cancel; /* a reference, owned by the message until taken; NULL: none */
 } comfy_worker_run_msg;
 
 typedef struct comfy_worker_done_msg {
@@ -72,6 +91,10 @@ typedef struct comfy_worker_done_msg {
      * it was handed back because this process is stopping (its row stays for a taker). */
     bool silent;
     bool handed_back;
+    /* The job was cancelled (comfy_worker_cancel): its prompt left its server, out says so,
+     * final is the "cancelled" edit. False when it ended (either way) before it saw the
+     * request: exactly one outcome either way. */
+    bool cancelled;
 } comfy_worker_done_msg;
 
 typedef struct comfy_worker_status_msg {

@@ -67,8 +67,9 @@ struct router {
 const char *router_cmd_name(router_cmd c)
 {
     static const char *const names[ROUTER_CMD_COUNT] = {
-        "generate",     "queue",   "stats",     "reset_stats", "reset_button", "result_button",
-        "autocomplete", "unknown", "malformed", "moderation",  "lorainfo",     "options"};
+        "generate",      "queue",        "stats",   "reset_stats", "reset_button",
+        "result_button", "autocomplete", "unknown", "malformed",   "moderation",
+        "lorainfo",      "options",      "cancel"};
     return (unsigned)c < ROUTER_CMD_COUNT ? names[c] : "?";
 }
 
@@ -307,10 +308,54 @@ static void cmd_queue(router *r, const ix_interaction *ix, uint64_t t0)
         reply_error(r, ix, &e, "Image generation is not set up on this bot.", ROUTER_OUT_INVALID);
         return;
     }
+    /* "show", or "clear" for managers */
+    bool clear = ix->subcommand && strcmp(ix->subcommand, "clear") == 0;
+    if (clear && rcmd_manager_perm(ix, r->roles, r->manager_role) == AN_PERM_DENIED) {
+        reply_error(r, ix, &e,
+                    "\xf0\x9f\x9a\xab /queue clear is for administrators and members with the "
+                    "bot-manager role.",
+                    ROUTER_OUT_DENIED);
+        return;
+    }
     comfy_queue_msg *q = comfy_queue_msg_new(ix->application_id, ix->id, ix->token);
     rcmd_origin(ix, &q->origin);
+    q->clear = clear;
     /* only the caller sees the answer: an ephemeral defer, which the runner edits */
     defer_then(r, ix, &e, true, &q->hdr, r->cfg.runner);
+}
+
+/* /cancel [user] and the Cancel buttons: the runner decides which job and answers (it holds
+ * the jobs); here only who asks: a manager may name anyone, others only themselves. The answer
+ * is ephemeral (only the asker sees it); the job's own message says it was cancelled. */
+static void send_cancel(router *r, const ix_interaction *ix, rpend_entry *e, uint64_t job,
+                        uint64_t target, bool manager)
+{
+    e->stat_cmd = ROUTER_CMD_CANCEL;
+    if (!r->cfg.runner) {
+        reply_error(r, ix, e, "Image generation is not set up on this bot.", ROUTER_OUT_INVALID);
+        return;
+    }
+    comfy_cancel_msg *m = comfy_cancel_msg_new(job, ix->application_id, ix->id, ix->token);
+    rcmd_origin(ix, &m->origin);
+    m->target_user = target;
+    m->manager = manager;
+    defer_then(r, ix, e, true, &m->hdr, r->cfg.runner);
+}
+
+static void cmd_cancel(router *r, const ix_interaction *ix, uint64_t t0)
+{
+    rpend_entry e = entry_for(ix, t0, ROUTER_CMD_CANCEL);
+    bool manager = rcmd_manager_perm(ix, r->roles, r->manager_role) != AN_PERM_DENIED;
+    const ix_option *who = ix_opt(ix, "user");
+    uint64_t target = who && who->type == IX_OPT_USER && who->id ? who->id : ix->user_id;
+    if (target != ix->user_id && !manager) {
+        reply_error(r, ix, &e,
+                    "\xf0\x9f\x9a\xab You can only cancel your own jobs (administrators and bot "
+                    "managers can cancel anyone's).",
+                    ROUTER_OUT_DENIED);
+        return;
+    }
+    send_cancel(r, ix, &e, 0, target, manager);
 }
 
 static void cmd_stats(router *r, const ix_interaction *ix, uint64_t t0)
@@ -380,6 +425,7 @@ static router_cmd stat_of_command(router *r, const char *name)
     if (strcmp(name, CMD_STATS) == 0) return ROUTER_CMD_STATS;
     if (strcmp(name, CMD_RESET_STATS) == 0) return ROUTER_CMD_RESET_STATS;
     if (strcmp(name, CMD_LORAINFO) == 0) return ROUTER_CMD_LORAINFO;
+    if (strcmp(name, CMD_CANCEL) == 0) return ROUTER_CMD_CANCEL;
     return ROUTER_CMD_UNKNOWN;
 }
 
@@ -405,6 +451,8 @@ static void on_command(router *r, const ix_interaction *ix, uint64_t t0)
         cmd_reset(r, ix, t0);
     else if (strcmp(name, CMD_LORAINFO) == 0)
         cmd_lorainfo(r, ix, t0);
+    else if (strcmp(name, CMD_CANCEL) == 0)
+        cmd_cancel(r, ix, t0);
     else {
         rpend_entry e = entry_for(ix, t0, ROUTER_CMD_UNKNOWN);
         e.cmd_kind = AN_CMD_UNKNOWN; /* never a popular command */
@@ -663,6 +711,19 @@ static void on_component(router *r, const ix_interaction *ix, uint64_t t0, const
             open_options(r, ix, &e, job, owner);
             return;
         }
+        if (act == CRES_CANCEL) {
+            bool manager = rcmd_manager_perm(ix, r->roles, r->manager_role) != AN_PERM_DENIED;
+            e.stat_cmd = ROUTER_CMD_CANCEL;
+            if (ix->user_id != owner && !manager) {
+                reply_error(r, ix, &e,
+                            "\xf0\x9f\x9a\xab Only the person who asked for this job, or an "
+                            "administrator or bot manager, can cancel it.",
+                            ROUTER_OUT_DENIED);
+                return;
+            }
+            send_cancel(r, ix, &e, job, owner, manager);
+            return;
+        }
         if (act == CRES_DELETE && !cres_may_delete(ix->user_id, owner, ix->permissions)) {
             reply_error(r, ix, &e,
                         "\xf0\x9f\x9a\xab Only the person who asked for this result, or a member "
@@ -751,6 +812,7 @@ static router_cmd stat_cmd_of(router *r, const ix_interaction *ix)
     if (strcmp(name, CMD_QUEUE) == 0) return ROUTER_CMD_QUEUE;
     if (strcmp(name, CMD_STATS) == 0) return ROUTER_CMD_STATS;
     if (strcmp(name, CMD_RESET_STATS) == 0) return ROUTER_CMD_RESET_STATS;
+    if (strcmp(name, CMD_CANCEL) == 0) return ROUTER_CMD_CANCEL;
     return ROUTER_CMD_UNKNOWN;
 }
 

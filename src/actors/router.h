@@ -114,6 +114,7 @@ typedef enum router_cmd {
     ROUTER_CMD_MODERATION,
     ROUTER_CMD_LORAINFO, /* /lorainfo and its page buttons */
     ROUTER_CMD_OPTIONS,  /* a result's Options button, its dialog and modals */
+    ROUTER_CMD_CANCEL,   /* /cancel and the Cancel buttons of jobs */
     ROUTER_CMD_COUNT
 } router_cmd;
 

@@ -254,6 +254,9 @@ static const char k_v9[] =
     "DROP TABLE hourly_users;"
     "INSERT OR REPLACE INTO meta(key, value) VALUES('minute_horizon', 0);";
 
+/* Version 10: the users' dispatch priorities (/priority, moderation/mod_store.h). */
+static const char k_v10[] = MOD_STORE_PRIORITY_SQL;
+
 /* "A, B" (the comma-separated names older versions stored) -> ["A","B"]; NULL/"" -> []. */
 static int v6_loras(sqlite3 *db, char *err, size_t errlen)
 {
@@ -313,9 +316,9 @@ typedef struct migration {
 } migration;
 
 static const migration k_migrations[AN_SCHEMA_VERSION] = {
-    {k_v1, false, NULL}, {k_v2, true, NULL},  {k_v3, true, NULL},
-    {k_v4, false, NULL}, {k_v5, false, NULL}, {k_v6, true, v6_loras},
-    {k_v7, false, NULL}, {k_v8, false, NULL}, {k_v9, true, NULL},
+    {k_v1, false, NULL}, {k_v2, true, NULL},     {k_v3, true, NULL},  {k_v4, false, NULL},
+    {k_v5, false, NULL}, {k_v6, true, v6_loras}, {k_v7, false, NULL}, {k_v8, false, NULL},
+    {k_v9, true, NULL},  {k_v10, false, NULL},
 };
 
 int an_schema_pragmas(sqlite3 *db, char *err, size_t errlen)

@@ -21,7 +21,7 @@
 #include <sqlite3.h>
 
 /* The version this build creates and understands. */
-#define AN_SCHEMA_VERSION 9
+#define AN_SCHEMA_VERSION 10
 
 /* Sets the connection pragmas of a writer connection (WAL, synchronous=NORMAL, ...). */
 int an_schema_pragmas(sqlite3 *db, char *err, size_t errlen);

@@ -29,6 +29,9 @@ int cres_custom_id(cres_action a, uint64_t job_id, uint64_t owner_id, char *out,
     case CRES_OPTIONS:
         n = snprintf(out, outlen, "fb:opt:%" PRIu64 ":%" PRIu64, job_id, owner_id);
         break;
+    case CRES_CANCEL:
+        n = snprintf(out, outlen, "fb:cancel:%" PRIu64 ":%" PRIu64, job_id, owner_id);
+        break;
     default:
         return -1;
     }
@@ -63,12 +66,13 @@ int cres_parse_custom_id(const char *s, cres_action *a, uint64_t *job_id, uint64
         return 0;
     }
     bool del = strncmp(s, "fb:del:", 7) == 0;
-    if (del || strncmp(s, "fb:opt:", 7) == 0) {
-        p = parse_u64(s + 7, job_id);
+    bool cancel = strncmp(s, "fb:cancel:", 10) == 0;
+    if (del || cancel || strncmp(s, "fb:opt:", 7) == 0) {
+        p = parse_u64(s + (cancel ? 10 : 7), job_id);
         if (!p || *p != ':') return -1;
         p = parse_u64(p + 1, owner_id);
         if (!p || *p) return -1;
-        *a = del ? CRES_DELETE : CRES_OPTIONS;
+        *a = del ? CRES_DELETE : cancel ? CRES_CANCEL : CRES_OPTIONS;
         return 0;
     }
     return -1;

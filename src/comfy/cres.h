@@ -11,6 +11,8 @@
  *   "fb:opt:<job>:<owner>"    Options: the dialog to change resolution, LoRAs, prompt and seed
  *                             and regenerate (discord/opts_dialog.h); the owner, as for Delete,
  *                             lets the router refuse others at once, even after a restart
+ *   "fb:cancel:<job>:<owner>" Cancel a waiting or running job (on its progress message and in
+ *                             /cancel's choice); the owner lets the router refuse others at once
  */
 #ifndef FLUXBOT_COMFY_RESULT_H
 #define FLUXBOT_COMFY_RESULT_H
@@ -30,6 +32,7 @@ typedef enum cres_action {
     CRES_UPSCALE2,
     CRES_DELETE,
     CRES_OPTIONS,
+    CRES_CANCEL,
 } cres_action;
 
 /* Writes a custom_id; returns 0 or -1 if it does not fit. */

@@ -138,8 +138,27 @@ static const cmd_option_def lorainfo_opts[] = {
      .max_length = 100},
 };
 
+static const cmd_option_def queue_opts[] = {
+    SUB("show", "Your jobs and where each one is", NULL, 0),
+    SUB("clear", "Cancel every waiting job (administrators and bot managers)", NULL, 0),
+};
+static const cmd_str_choice level_choices[] = {
+    {"high", "high"}, {"normal", "normal"}, {"low", "low"}};
+static const cmd_option_def priority_opts[] = {
+    OPT_USER("Whose priority", true),
+    {.type = CMD_OPT_STRING,
+     .name = "level",
+     .description = "high, normal or low (default: show the current one)",
+     .str_choices = level_choices,
+     .nstr_choices = 3},
+};
+static const cmd_option_def cancel_opts[] = {
+    OPT_USER("Whose job (default: yours; others need moderation rights)", false)};
+
 static const cmd_def table[] = {
-    {CMD_QUEUE, "Show the generation queue", NULL, 0},
+    {CMD_QUEUE, "Show the generation queue, or clear it (administrators and bot managers)",
+     queue_opts, 2},
+    {CMD_CANCEL, "Cancel one of your waiting or running jobs", cancel_opts, 1},
     {CMD_STATS, "Show usage statistics", stats_opts, 1},
     {CMD_RESET_STATS, "Reset all usage statistics (administrators and bot managers)", NULL, 0},
     {CMD_FILTER, "Manage the content filter (administrators and bot managers)", filter_opts, 4},
@@ -149,6 +168,8 @@ static const cmd_def table[] = {
      banned_opts, 1},
     {CMD_WARNINGS, "Content-filter warnings", warnings_opts, 2},
     {CMD_LORAINFO, "Browse the LoRA styles this bot offers", lorainfo_opts, 1},
+    {CMD_PRIORITY, "A user's job priority: high, normal or low (administrators and bot managers)",
+     priority_opts, 2},
 };
 
 const cmd_def *cmd_table(unsigned *count)

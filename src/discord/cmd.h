@@ -8,12 +8,14 @@
  * are not in this table: each is a declaration file (comfy/decl.h) whose cmd_def joins the
  * table's in the one bulk PUT (cmd_table_json_all). The table holds the bot's own commands:
  *
- *   /queue
+ *   /queue show, /queue clear
+ *   /cancel [user]
  *   /stats [days]
  *   /reset_stats
  *   /filter word add|remove, /filter regex add|remove, /filter context add|remove, /filter list
  *   /ban user [reason] [duration], /unban user, /banned [page]
  *   /warnings show [user], /warnings clear user
+ *   /priority user [level]
  *   /lorainfo [name]
  *
  * The resolution choices come from the ratios file at run time. Discord allows 25 choices; with
@@ -39,6 +41,7 @@
 
 /* Names used by the router (one place, so a rename cannot drift). */
 #define CMD_QUEUE "queue"
+#define CMD_CANCEL "cancel"
 #define CMD_STATS "stats"
 #define CMD_RESET_STATS "reset_stats"
 #define CMD_FILTER "filter"
@@ -47,6 +50,7 @@
 #define CMD_BANNED "banned"
 #define CMD_WARNINGS "warnings"
 #define CMD_LORAINFO "lorainfo"
+#define CMD_PRIORITY "priority"
 
 typedef enum cmd_opt_type {
     CMD_OPT_SUB_COMMAND = 1,

@@ -17,9 +17,9 @@
 
 bool mod_cmd_owns(const char *n)
 {
-    return n &&
-           (strcmp(n, CMD_FILTER) == 0 || strcmp(n, CMD_BAN) == 0 || strcmp(n, CMD_UNBAN) == 0 ||
-            strcmp(n, CMD_BANNED) == 0 || strcmp(n, CMD_WARNINGS) == 0);
+    return n && (strcmp(n, CMD_FILTER) == 0 || strcmp(n, CMD_BAN) == 0 ||
+                 strcmp(n, CMD_UNBAN) == 0 || strcmp(n, CMD_BANNED) == 0 ||
+                 strcmp(n, CMD_WARNINGS) == 0 || strcmp(n, CMD_PRIORITY) == 0);
 }
 
 static void say(mod_answer *a, bool success, const char *fmt, ...)
@@ -303,6 +303,35 @@ static void warnings_cmd(mod_state *s, const ix_interaction *ix, bool manager, m
     if (banned) add(a, " Banned from the bot%s.", u.until_ms ? " for now" : "");
 }
 
+/* /priority user [level]: sets the user's dispatch priority, or shows it without a level. */
+static void priority_cmd(mod_state *s, const ix_interaction *ix, mod_answer *a)
+{
+    uint64_t user = user_opt(ix);
+    if (!user) {
+        say(a, false, "Pick the user in the user option.");
+        return;
+    }
+    const char *lv = ix_opt_str(ix, "level");
+    if (!lv || !*lv) {
+        say(a, true, "<@%" PRIu64 ">'s priority is **%s**.", user,
+            mod_priority_name(mod_state_priority(s, user)));
+        return;
+    }
+    int p = mod_priority_parse(lv);
+    if (p < 0) {
+        say(a, false, E_WARN " The level is high, normal or low.");
+        return;
+    }
+    mod_priority had = mod_state_set_priority(s, ix->user_id, user, (mod_priority)p);
+    if (had == (mod_priority)p)
+        say(a, true, "<@%" PRIu64 ">'s priority stays **%s**.", user, mod_priority_name(had));
+    else
+        say(a, true,
+            E_OK " <@%" PRIu64 ">'s priority is now **%s** (was %s): their waiting jobs are "
+                 "taken in that order from now on.",
+            user, mod_priority_name((mod_priority)p), mod_priority_name(had));
+}
+
 void mod_cmd_run(mod_state *s, const ix_interaction *ix, bool manager, mod_answer *out)
 {
     memset(out, 0, sizeof *out);
@@ -325,6 +354,8 @@ void mod_cmd_run(mod_state *s, const ix_interaction *ix, bool manager, mod_answe
         unban_cmd(s, ix, out);
     else if (strcmp(name, CMD_BANNED) == 0)
         banned_cmd(s, ix, out);
+    else if (strcmp(name, CMD_PRIORITY) == 0)
+        priority_cmd(s, ix, out);
     else
         say(out, false, "Unknown moderation command.");
 }

@@ -1,6 +1,6 @@
 /*
- * mod_cmd: the moderation slash commands (/filter, /ban, /unban, /banned, /warnings) and the
- * texts users see when moderation refuses them. Takes a parsed interaction and the state,
+ * mod_cmd: the moderation slash commands (/filter, /ban, /unban, /banned, /warnings, /priority)
+ * and the texts users see when moderation refuses them. Takes a parsed interaction and the state,
  * changes the state, and returns the text of the ephemeral answer; the router wraps it in the
  * reply envelope (src/discord/reply.h) and sends it. No threads, no sockets.
  *

@@ -45,7 +45,11 @@ static const char k_schema[] =
     "CREATE TABLE IF NOT EXISTS mod_bans("
     " user_id bigint PRIMARY KEY, active smallint NOT NULL, reason text, banned_ms bigint,"
     " until_ms bigint, by_user bigint, ts_ms bigint NOT NULL, wid bigint NOT NULL,"
-    " seq bigint NOT NULL);";
+    " seq bigint NOT NULL);"
+    /* /priority: a user absent is "normal" */
+    "CREATE TABLE IF NOT EXISTS mod_priorities("
+    " user_id bigint PRIMARY KEY, level text NOT NULL, by_user bigint, ts_ms bigint NOT NULL,"
+    " wid bigint NOT NULL, seq bigint NOT NULL);";
 
 int mod_pgstore_schema(PGconn *c, char *err, size_t errlen)
 {
@@ -97,6 +101,12 @@ static const char k_ban[] =
     " by_user = excluded.by_user, ts_ms = excluded.ts_ms, wid = excluded.wid,"
     " seq = excluded.seq" LATER("t");
 
+static const char k_priority[] =
+    "INSERT INTO mod_priorities AS t (seq, ts_ms, by_user, wid, user_id, level)"
+    " VALUES($1,$2,$3,$4,$5,$6)"
+    " ON CONFLICT(user_id) DO UPDATE SET level = excluded.level, by_user = excluded.by_user,"
+    " ts_ms = excluded.ts_ms, wid = excluded.wid, seq = excluded.seq" LATER("t");
+
 #define NPARAMS_MAX 10
 typedef struct params {
     char num[NPARAMS_MAX][24];
@@ -142,6 +152,9 @@ int mod_pgstore_apply(PGconn *c, int64_t wid, const an_event *e, char *err, size
         sql = k_clear;
     else if (strcmp(op, "ban") == 0)
         sql = k_ban;
+    else if (strcmp(op, "priority") == 0 &&
+             mod_priority_parse(util_json_str(d, "level", NULL)) >= 0)
+        sql = k_priority;
     bool keyed = sql == k_word || sql == k_regex || sql == k_context;
     if (!cJSON_IsObject(d) || !sql || (keyed && !util_json_str(d, "key", NULL)) ||
         (!keyed && !e->user_id)) {
@@ -188,6 +201,8 @@ int mod_pgstore_apply(PGconn *c, int64_t wid, const an_event *e, char *err, size
             p_text(&p, util_json_str(d, "reason", NULL), NULL);
             p_i64(&p, util_json_i64(d, "banned_ms", 0));
             p_i64(&p, util_json_i64(d, "until_ms", 0));
+        } else if (sql == k_priority) {
+            p_text(&p, util_json_str(d, "level", NULL), "normal");
         }
     }
     PGresult *r = PQexecParams(c, sql, p.n, NULL, p.v, NULL, NULL, 0);
@@ -240,6 +255,7 @@ static int read_all(PGconn *c, int64_t now_ms, mod_loaded *out, char *err, size_
         "SELECT v.user_id, COUNT(*) FROM mod_violations v LEFT JOIN mod_warning_clears c"
         " ON c.user_id = v.user_id WHERE v.outcome = 'warning' AND (c.user_id IS NULL"
         " OR (v.ts_ms, v.seq) > (c.ts_ms, c.seq)) GROUP BY v.user_id",
+        "SELECT user_id, level FROM mod_priorities WHERE level <> 'normal'",
     };
     char now[24], why[400];
     snprintf(now, sizeof now, "%" PRId64, now_ms);
@@ -280,10 +296,15 @@ static int read_all(PGconn *c, int64_t now_ms, mod_loaded *out, char *err, size_
                 u->by = (uint64_t)i64(r, i, 4);
                 break;
             }
-            default: {
+            case 4: {
                 mod_user *u = user_slot(out, (uint64_t)i64(r, i, 0));
                 int64_t n = i64(r, i, 1);
                 u->warnings = n > 1000 ? 1000u : (unsigned)n;
+                break;
+            }
+            default: {
+                int pr = mod_priority_parse(PQgetvalue(r, i, 1));
+                if (pr > 0) user_slot(out, (uint64_t)i64(r, i, 0))->priority = (mod_priority)pr;
                 break;
             }
             }

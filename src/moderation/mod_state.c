@@ -233,6 +233,15 @@ bool mod_state_banned(mod_state *s, uint64_t user, mod_user *out)
     return banned;
 }
 
+mod_priority mod_state_priority(mod_state *s, uint64_t user)
+{
+    unsigned t = mod_rcu_read_begin(&s->rcu);
+    const mod_user *u = find_user(atomic_load(&s->users), user, NULL);
+    mod_priority p = u ? u->priority : MOD_PRIORITY_NORMAL;
+    mod_rcu_read_end(&s->rcu, t);
+    return p;
+}
+
 unsigned mod_state_warnings(mod_state *s, uint64_t user)
 {
     unsigned t = mod_rcu_read_begin(&s->rcu);
@@ -724,9 +733,10 @@ int mod_state_unban(mod_state *s, uint64_t by, uint64_t user)
     e->reason[0] = '\0';
     ban_event(s, e, by);
     mod_user *old_entry;
-    /* An entry with neither warnings nor a ban is dropped. */
-    mod_users *old = users_replace(s, user, e->warnings ? e : NULL, &old_entry);
-    if (!e->warnings) free(e);
+    /* An entry with neither warnings, a ban nor a priority is dropped. */
+    bool keep = e->warnings || e->priority != MOD_PRIORITY_NORMAL;
+    mod_users *old = users_replace(s, user, keep ? e : NULL, &old_entry);
+    if (!keep) free(e);
     users_publish_done(s, old, old_entry);
     return 0;
 }
@@ -740,8 +750,26 @@ unsigned mod_state_clear_warnings(mod_state *s, uint64_t by, uint64_t user)
     e->warnings = 0;
     record(s, "warnings_clear", user, 0, by, cJSON_CreateObject());
     mod_user *old_entry;
-    mod_users *old = users_replace(s, user, e->banned ? e : NULL, &old_entry);
-    if (!e->banned) free(e);
+    bool keep = e->banned || e->priority != MOD_PRIORITY_NORMAL;
+    mod_users *old = users_replace(s, user, keep ? e : NULL, &old_entry);
+    if (!keep) free(e);
+    users_publish_done(s, old, old_entry);
+    return had;
+}
+
+mod_priority mod_state_set_priority(mod_state *s, uint64_t by, uint64_t user, mod_priority p)
+{
+    pthread_mutex_lock(&s->lock);
+    mod_user *e = user_copy(s, user);
+    mod_priority had = e->priority;
+    e->priority = p;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "level", mod_priority_name(p));
+    record(s, "priority", user, 0, by, d);
+    bool keep = e->banned || e->warnings || p != MOD_PRIORITY_NORMAL;
+    mod_user *old_entry;
+    mod_users *old = users_replace(s, user, keep ? e : NULL, &old_entry);
+    if (!keep) free(e);
     users_publish_done(s, old, old_entry);
     return had;
 }

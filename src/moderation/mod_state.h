@@ -85,6 +85,8 @@ bool mod_state_dms_allowed(mod_state *s, const char *command);
 /* True when the user is banned now (an expired ban is not); *out gets the entry. */
 bool mod_state_banned(mod_state *s, uint64_t user, mod_user *out);
 unsigned mod_state_warnings(mod_state *s, uint64_t user);
+/* The user's dispatch priority (/priority); MOD_PRIORITY_NORMAL when never set. */
+mod_priority mod_state_priority(mod_state *s, uint64_t user);
 mod_check_result mod_state_check(mod_state *s, const char *text, size_t len, mod_hit *hit);
 /* Bans in force, sorted by user id, from offset: copies up to max into out; *total = all. */
 size_t mod_state_bans(mod_state *s, size_t offset, mod_user *out, size_t max, size_t *total);
@@ -119,5 +121,7 @@ void mod_state_ban(mod_state *s, uint64_t by, uint64_t user, const char *reason,
 int mod_state_unban(mod_state *s, uint64_t by, uint64_t user);
 /* Returns how many warnings were cleared. */
 unsigned mod_state_clear_warnings(mod_state *s, uint64_t by, uint64_t user);
+/* Sets the user's dispatch priority (recorded as a "priority" change); returns the old one. */
+mod_priority mod_state_set_priority(mod_state *s, uint64_t by, uint64_t user, mod_priority p);
 
 #endif

@@ -63,6 +63,25 @@ static const char k_ban[] =
     " by_user = excluded.by_user, ts_ms = excluded.ts_ms, seq = excluded.seq"
     " WHERE excluded.seq > mod_bans.seq";
 
+static const char k_priority[] =
+    "INSERT INTO mod_priorities(seq, ts_ms, by_user, user_id, level) VALUES(?1,?2,?3,?4,?5)"
+    " ON CONFLICT(user_id) DO UPDATE SET level = excluded.level, by_user = excluded.by_user,"
+    " ts_ms = excluded.ts_ms, seq = excluded.seq WHERE excluded.seq > mod_priorities.seq";
+
+int mod_priority_parse(const char *s)
+{
+    if (!s) return -1;
+    if (strcmp(s, "normal") == 0) return MOD_PRIORITY_NORMAL;
+    if (strcmp(s, "high") == 0) return MOD_PRIORITY_HIGH;
+    if (strcmp(s, "low") == 0) return MOD_PRIORITY_LOW;
+    return -1;
+}
+
+const char *mod_priority_name(mod_priority p)
+{
+    return p == MOD_PRIORITY_HIGH ? "high" : p == MOD_PRIORITY_LOW ? "low" : "normal";
+}
+
 int mod_store_apply(sqlite3 *db, const an_event *e)
 {
     const char *op = e->action ? e->action : "";
@@ -84,6 +103,9 @@ int mod_store_apply(sqlite3 *db, const an_event *e)
         sql = k_clear;
     else if (strcmp(op, "ban") == 0)
         sql = k_ban;
+    else if (strcmp(op, "priority") == 0 &&
+             mod_priority_parse(util_json_str(d, "level", NULL)) >= 0)
+        sql = k_priority;
     bool keyed = sql == k_word || sql == k_regex || sql == k_context;
     if (!sql || (keyed && !util_json_str(d, "key", NULL)) || (!keyed && !e->user_id)) {
         cJSON_Delete(d);
@@ -141,6 +163,8 @@ int mod_store_apply(sqlite3 *db, const an_event *e)
             bind_opt_text(st, 6, util_json_str(d, "reason", NULL));
             sqlite3_bind_int64(st, 7, util_json_i64(d, "banned_ms", 0));
             sqlite3_bind_int64(st, 8, util_json_i64(d, "until_ms", 0));
+        } else if (sql == k_priority) {
+            bind_opt_text(st, 5, util_json_str(d, "level", NULL));
         }
     }
     rc = sqlite3_step(st);
@@ -169,7 +193,8 @@ static mod_user *user_slot(mod_loaded *l, uint64_t id)
     return &u[l->count++];
 }
 
-static int read_all(sqlite3 *db, int64_t now_ms, mod_loaded *out, char *err, size_t errlen)
+static int read_all(sqlite3 *db, int64_t now_ms, bool has_priorities, mod_loaded *out, char *err,
+                    size_t errlen)
 {
     static const char *const q[] = {
         "SELECT text FROM mod_words WHERE active = 1 ORDER BY seq",
@@ -182,9 +207,12 @@ static int read_all(sqlite3 *db, int64_t now_ms, mod_loaded *out, char *err, siz
         "SELECT v.user_id, COUNT(*) FROM mod_violations v LEFT JOIN mod_warning_clears c"
         " ON c.user_id = v.user_id WHERE v.outcome = 'warning' AND v.seq > COALESCE(c.seq, 0)"
         " GROUP BY v.user_id",
+        /* a database from before schema version 10 has none (has_priorities) */
+        "SELECT user_id, level FROM mod_priorities WHERE level <> 'normal'",
     };
     char why[400];
     for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+        if (k == 5 && !has_priorities) break;
         sqlite3_stmt *st;
         int rc = sqlite3_prepare_v2(db, q[k], -1, &st, NULL);
         if (rc != SQLITE_OK) {
@@ -215,10 +243,17 @@ static int read_all(sqlite3 *db, int64_t now_ms, mod_loaded *out, char *err, siz
                 u->by = (uint64_t)sqlite3_column_int64(st, 4);
                 break;
             }
-            default: {
+            case 4: {
                 mod_user *u = user_slot(out, (uint64_t)sqlite3_column_int64(st, 0));
                 int64_t n = sqlite3_column_int64(st, 1);
                 u->warnings = n > 1000 ? 1000u : (unsigned)n;
+                break;
+            }
+            default: {
+                int p = mod_priority_parse(col(st, 1));
+                if (p > 0)
+                    user_slot(out, (uint64_t)sqlite3_column_int64(st, 0))->priority =
+                        (mod_priority)p;
                 break;
             }
             }
@@ -254,18 +289,23 @@ int mod_store_load(const char *path, int64_t now_ms, mod_loaded *out, char *err,
     }
     sqlite3_busy_timeout(db, 2000);
     sqlite3_stmt *st;
-    int has = 0;
-    rc = sqlite3_prepare_v2(
-        db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'mod_bans'", -1,
-        &st, NULL);
-    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) has = sqlite3_column_int(st, 0);
+    int has = 0, has_priorities = 0;
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT COALESCE(SUM(name = 'mod_bans'), 0),"
+                            " COALESCE(SUM(name = 'mod_priorities'), 0)"
+                            " FROM sqlite_master WHERE type = 'table'",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        has = sqlite3_column_int(st, 0);
+        has_priorities = sqlite3_column_int(st, 1);
+    }
     sqlite3_finalize(st);
     int res = 0;
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot read '%s': %s", path, sqlite3_errmsg(db));
         res = -1;
     } else if (has) {
-        res = read_all(db, now_ms, out, err, errlen);
+        res = read_all(db, now_ms, has_priorities != 0, out, err, errlen);
     }
     sqlite3_close(db);
     return res;

@@ -17,6 +17,8 @@
  *   violation      {"kind","name","severity","outcome","prompt"}   outcome "warning" | "ban"
  *   warnings_clear {}                                      warnings before this seq stop counting
  *   ban            {"active","reason","until_ms"}          until_ms 0 = permanent
+ *   priority       {"level"}                               "high" | "normal" | "low" (schema
+ *                                                          version 10: MOD_STORE_PRIORITY_SQL)
  */
 #ifndef FLUXBOT_MOD_STORE_H
 #define FLUXBOT_MOD_STORE_H
@@ -53,6 +55,24 @@
     " user_id INTEGER PRIMARY KEY, active INTEGER NOT NULL, reason TEXT, banned_ms INTEGER,"       \
     " until_ms INTEGER, by_user INTEGER, ts_ms INTEGER NOT NULL, seq INTEGER NOT NULL);"
 
+/* The users' dispatch priorities (/priority), schema version 10. A user absent is "normal". */
+#define MOD_STORE_PRIORITY_SQL                                                                     \
+    "CREATE TABLE mod_priorities("                                                                 \
+    " user_id INTEGER PRIMARY KEY, level TEXT NOT NULL, by_user INTEGER,"                          \
+    " ts_ms INTEGER NOT NULL, seq INTEGER NOT NULL);"
+
+/* A user's priority when the runner hands waiting jobs to workers (comfy/qsched.h). Zero is
+ * the default, so a user nobody set has it. */
+typedef enum mod_priority {
+    MOD_PRIORITY_NORMAL = 0,
+    MOD_PRIORITY_HIGH,
+    MOD_PRIORITY_LOW,
+} mod_priority;
+
+/* "high", "normal", "low" (-1 for anything else), and back. */
+int mod_priority_parse(const char *s);
+const char *mod_priority_name(mod_priority p);
+
 #define MOD_REASON_CHARS_MAX 200
 #define MOD_PROMPT_KEEP_BYTES 1000 /* of a refused prompt, kept with the violation */
 
@@ -65,6 +85,7 @@ typedef struct mod_user {
     int64_t until_ms; /* 0 = permanent */
     uint64_t by;      /* who banned (0 = the content filter) */
     char reason[MOD_REASON_CHARS_MAX * 4 + 1];
+    mod_priority priority;
 } mod_user;
 
 /* Applies one AN_EV_MODERATION event inside the caller's transaction. SQLITE_OK, or an error

@@ -139,6 +139,22 @@ comfy_queue_msg *comfy_queue_msg_new(uint64_t application_id, uint64_t interacti
     return m;
 }
 
+static void cancel_dtor(rt_msg *m)
+{
+    free(((comfy_cancel_msg *)m)->reply.token);
+}
+
+comfy_cancel_msg *comfy_cancel_msg_new(uint64_t job_id, uint64_t application_id,
+                                       uint64_t interaction_id, const char *token)
+{
+    comfy_cancel_msg *m = RT_MSG_NEW(comfy_cancel_msg, MSG_COMFY_CANCEL, cancel_dtor);
+    m->job_id = job_id;
+    m->reply.application_id = application_id;
+    m->reply.interaction_id = interaction_id;
+    m->reply.token = util_strdup(token ? token : "");
+    return m;
+}
+
 comfy_lookup_msg *comfy_lookup_msg_new(uint64_t job_id, uint64_t cookie, rt_actor *reply_to)
 {
     comfy_lookup_msg *m = RT_MSG_NEW(comfy_lookup_msg, MSG_COMFY_LOOKUP, NULL);

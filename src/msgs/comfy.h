@@ -7,10 +7,16 @@
  *  router → comfy:  MSG_COMFY_BUTTON  a click on a result button, parsed by the router and sent
  *                                     once its ack was accepted (type 5 for Regenerate and
  *                                     Upscale ×2, type 6 for Delete, which the router allowed)
- *  router → comfy:  MSG_COMFY_QUEUE   /queue, sent once the ephemeral defer was accepted
+ *  router → comfy:  MSG_COMFY_QUEUE   /queue show, or /queue clear (an administrator's or bot
+ *                                     manager's, checked by the router), sent once the
+ *                                     ephemeral defer was accepted
  *  router → comfy:  MSG_COMFY_LOOKUP  a result's parameters for the Options dialog (from memory,
  *                                     or the results table after a restart); answered with
  *  comfy → router:  MSG_COMFY_LOOKUP_RES  a copy of the result's job, or why there is none
+ *  router → comfy:  MSG_COMFY_CANCEL  a Cancel button or /cancel, sent once the ephemeral defer
+ *                                     was accepted (the router checked that a button's presser
+ *                                     owns the job or is a manager; the runner checks again
+ *                                     against the job it holds)
  *  300..309 are the public messages; 310..399 are the runner's internal ones (comfy_runner.c).
  *
  * The router owns the first answer to every interaction: the runner only edits @original or
@@ -39,6 +45,7 @@ enum {
     MSG_COMFY_START = 303,
     MSG_COMFY_LOOKUP = 304,
     MSG_COMFY_LOOKUP_RES = 305,
+    MSG_COMFY_CANCEL = 306,
 };
 
 struct cjob; /* comfy/cjob.h */
@@ -150,7 +157,19 @@ typedef struct comfy_queue_msg {
     rt_msg hdr;
     comfy_reply_ref reply;
     comfy_origin origin;
+    bool clear; /* /queue clear: cancel every job waiting in the bot's line (a manager's) */
 } comfy_queue_msg;
+
+/* Cancel a job: job_id from a Cancel button, or 0 for /cancel (the target user's only job, or
+ * a choice among theirs). The answer replaces the router's ephemeral "thinking". */
+typedef struct comfy_cancel_msg {
+    rt_msg hdr;
+    uint64_t job_id;       /* 0: /cancel, pick among target_user's jobs */
+    uint64_t target_user;  /* whose jobs /cancel looks at (the caller's own unless a manager) */
+    bool manager;          /* the caller may cancel anyone's job (administrator, bot manager) */
+    comfy_reply_ref reply; /* the click's or the command's interaction (deferred, ephemeral) */
+    comfy_origin origin;   /* who cancels */
+} comfy_cancel_msg;
 
 typedef struct comfy_lookup_msg {
     rt_msg hdr;
@@ -205,6 +224,8 @@ comfy_start_msg *comfy_start_msg_new(struct cjob *job);
 void comfy_button_set_image_url(comfy_button_msg *m, const char *url);
 comfy_queue_msg *comfy_queue_msg_new(uint64_t application_id, uint64_t interaction_id,
                                      const char *token);
+comfy_cancel_msg *comfy_cancel_msg_new(uint64_t job_id, uint64_t application_id,
+                                       uint64_t interaction_id, const char *token);
 comfy_lookup_msg *comfy_lookup_msg_new(uint64_t job_id, uint64_t cookie, rt_actor *reply_to);
 /* Takes ownership of job (may be NULL). */
 comfy_lookup_res_msg *comfy_lookup_res_msg_new(uint64_t job_id, uint64_t cookie,

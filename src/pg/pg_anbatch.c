@@ -203,7 +203,7 @@ struct pg_anbatch_agg {
 
 static agg_row *agg_new(pg_anbatch_agg *a, int64_t k1, int64_t k2, const char *name);
 
-enum { A_DS, A_HU, A_HS, A_DC, A_DR, A_HC, A_HR, A_US, A_COUNT };
+enum { A_MS, A_MC, A_MR, A_MU, A_DS, A_HU, A_HS, A_DC, A_DR, A_HC, A_HR, A_US, A_COUNT };
 
 static bool same_key(const agg_row *r, int64_t k1, int64_t k2, const char *name)
 {
@@ -311,6 +311,8 @@ void pg_anbatch_free(pg_anbatch *b)
         pg_anbatch_buf_free(&b->hours[i]);
     for (int i = 0; i < PG_ANBATCH_NAMES_NP; i++)
         pg_anbatch_buf_free(&b->names[i]);
+    for (int i = 0; i < PG_ANBATCH_MINUTES_NP; i++)
+        pg_anbatch_buf_free(&b->minutes[i]);
     for (int i = 0; i < PG_ANBATCH_OUTCOMES_NP; i++)
         pg_anbatch_buf_free(&b->outcomes[i]);
     for (int i = 0; i < PG_ANBATCH_RESULTS_NP; i++)
@@ -488,6 +490,7 @@ static void raw_rows(pg_anbatch *b, int64_t wid, const an_event *e, bool ok)
 static void roll(pg_anbatch *b, const an_event *e, bool ok)
 {
     int64_t day = an_day_of(e->ts_ms), hour = an_hour_of(e->ts_ms), user = (int64_t)e->user_id;
+    int64_t minute = an_time_minute_of(e->ts_ms);
     bool cmd = e->kind == AN_EV_COMMAND && e->cmd_kind == AN_CMD_SLASH;
     bool button = e->kind == AN_EV_COMMAND && e->cmd_kind == AN_CMD_BUTTON;
     bool img = e->kind == AN_EV_IMAGE;
@@ -514,15 +517,26 @@ static void roll(pg_anbatch *b, const an_event *e, bool ok)
     r->v[3] += video;
     r->v[4] += video ? ms : 0;
     r->v[5] += button;
+    r = agg_add(&b->aggs[A_MS], minute, 0, NULL);
+    r->v[0] += cmd;
+    r->v[1] += image;
+    r->v[2] += image ? ms : 0;
+    r->v[3] += video;
+    r->v[4] += video ? ms : 0;
+    r->v[5] += button;
+    agg_add(&b->aggs[A_MU], minute, user, NULL)->v[0] += 1;
     if (cmd) {
         const char *name = e->command ? e->command : "";
         agg_add(&b->aggs[A_DC], day, 0, name)->v[0] += 1;
         agg_add(&b->aggs[A_HC], hour, 0, name)->v[0] += 1;
+        agg_add(&b->aggs[A_MC], minute, 0, name)->v[0] += 1;
     }
     if (img && ok && e->resolution && e->resolution[0]) {
         agg_add(&b->aggs[A_DR], day, 0, e->resolution)->v[0] += 1;
         agg_add(&b->aggs[A_HR], hour, 0, e->resolution)->v[0] += 1;
+        agg_add(&b->aggs[A_MR], minute, 0, e->resolution)->v[0] += 1;
     }
+    if (minute > b->newest_minute) b->newest_minute = minute;
     /* the earliest event per user: a new row starts at this event's time */
     r = agg_add(&b->aggs[A_US], user, 0, NULL);
     if (r->v[1] == 0 || e->ts_ms < r->v[0]) r->v[0] = e->ts_ms;
@@ -584,6 +598,7 @@ void pg_anbatch_build(pg_anbatch *b, int64_t wid, const an_event *const *evs, si
     pg_anbatch_buf_clear(&b->copy_img);
     pg_anbatch_buf_clear(&b->copy_act);
     b->n_cmd = b->n_img = b->n_act = 0;
+    b->newest_minute = INT64_MIN;
     for (int i = 0; i < A_COUNT; i++)
         b->aggs[i].n = 0;
     latest *scratch = malloc((n ? n : 1) * sizeof *scratch);
@@ -609,6 +624,10 @@ void pg_anbatch_build(pg_anbatch *b, int64_t wid, const an_event *const *evs, si
     agg_arrays(&b->aggs[A_DR], &b->names[3], 2, 1);
     agg_arrays(&b->aggs[A_HC], &b->names[6], 2, 1);
     agg_arrays(&b->aggs[A_HR], &b->names[9], 2, 1);
+    agg_arrays(&b->aggs[A_MS], &b->minutes[0], 0, 6);
+    agg_arrays(&b->aggs[A_MC], &b->minutes[7], 2, 1);
+    agg_arrays(&b->aggs[A_MR], &b->minutes[10], 2, 1);
+    agg_arrays(&b->aggs[A_MU], &b->minutes[13], 1, 1);
 
     const pg_anbatch_agg *us = &b->aggs[A_US];
     if (b->users_cap < us->n) {

@@ -7,8 +7,10 @@
  *  - every rollup's change aggregated per key (one element per key per batch, sorted by key)
  *    as array literals bound to the store's prepared statements: daily_stats, daily_commands,
  *    daily_resolutions, hourly_stats, hourly_commands, hourly_resolutions, and per (hour,
- *    user) the slash commands and events (hourly_users, and daily_users summed per day), and
- *    per user the earliest event (known_users);
+ *    user) the slash commands and events (hourly_users, and daily_users summed per day), per
+ *    UTC minute the hourly rollups' numbers (minute_stats, minute_commands,
+ *    minute_resolutions, and per (minute, user) the events: minute_users), and per user the
+ *    earliest event (known_users);
  *  - outcomes (latest per interaction) and results (latest per job) as arrays too.
  *
  * The meanings are an_rollup.c's (and pg_anstore.c's k_rollups, which rebuilds the same tables
@@ -41,9 +43,11 @@ void pg_anbatch_buf_array_i64(pg_anbatch_buf *b, const int64_t *v, size_t n);
 
 /* The parameters of each prepared statement, in its $n order (see pg_anstore.c). */
 enum {
-    PG_ANBATCH_DAYS_NP = 10,  /* daily_stats: day and 9 sums */
-    PG_ANBATCH_HOURS_NP = 11, /* per (hour, user): commands, events; hourly_stats: 7 */
-    PG_ANBATCH_NAMES_NP = 12, /* daily/hourly commands and resolutions, 3 each */
+    PG_ANBATCH_DAYS_NP = 10,    /* daily_stats: day and 9 sums */
+    PG_ANBATCH_HOURS_NP = 11,   /* per (hour, user): commands, events; hourly_stats: 7 */
+    PG_ANBATCH_NAMES_NP = 12,   /* daily/hourly commands and resolutions, 3 each */
+    PG_ANBATCH_MINUTES_NP = 16, /* minute_stats 7, minute_commands 3, minute_resolutions 3,
+                                   minute_users 3 */
     PG_ANBATCH_OUTCOMES_NP = 2,
     PG_ANBATCH_RESULTS_NP = 8,
     PG_ANBATCH_RESULT_MSGS_NP = 6,
@@ -57,6 +61,8 @@ typedef struct pg_anbatch {
     size_t n_cmd, n_img, n_act;
     /* the rollups' array parameters (valid when n_cmd + n_img + n_act > 0) */
     pg_anbatch_buf days[PG_ANBATCH_DAYS_NP], hours[PG_ANBATCH_HOURS_NP], names[PG_ANBATCH_NAMES_NP];
+    pg_anbatch_buf minutes[PG_ANBATCH_MINUTES_NP];
+    int64_t newest_minute; /* of the batch's statistic events (the minute rollups' retention) */
     /* per user of the batch's statistic events, sorted by id: the earliest event time */
     size_t n_users;
     int64_t *user_ids, *user_first_ms;

@@ -1,8 +1,8 @@
 /*
- * /stats and stored results read from PostgreSQL (see pg_anread.h). The same pieces as
- * an_stats.c (rollups per day and hour, raw rows at the edges, merged in C by an_tally) with
- * PostgreSQL's SQL. Owned by the pg module; used by the stats reporter, the CLI and the runner
- * through an_engine.h, one thread per reader.
+ * /stats and stored results read from PostgreSQL (see pg_anread.h): rollups per day and hour,
+ * the minute rollups at the window's edges (never the raw rows, unless an edge is older than
+ * the minute rollups kept), merged in C by an_tally, with PostgreSQL's SQL. Owned by the pg module;
+ * used by the stats reporter, the CLI and the runner through an_engine.h, one thread per reader.
  */
 #include "pg/pg_anread.h"
 
@@ -57,6 +57,20 @@ static const char k_f_raw_images[] =
 static const char k_f_raw_activity[] =
     "SELECT user_id FROM user_activity WHERE ts_ms BETWEEN $1::bigint AND $2::bigint";
 
+/* The minute rollups of [$1, $2] (UTC minutes), for the window's edges. */
+static const char k_m_totals[] =
+    "SELECT minute * 60000, total_images, image_ms_sum, total_videos, video_ms_sum,"
+    " total_commands, total_buttons FROM minute_stats"
+    " WHERE minute BETWEEN $1::bigint AND $2::bigint";
+static const char k_m_commands[] =
+    "SELECT command_name, SUM(count) FROM minute_commands"
+    " WHERE minute BETWEEN $1::bigint AND $2::bigint GROUP BY command_name";
+static const char k_m_resolutions[] =
+    "SELECT resolution, SUM(count) FROM minute_resolutions"
+    " WHERE minute BETWEEN $1::bigint AND $2::bigint GROUP BY resolution";
+static const char k_m_users[] = "SELECT user_id, SUM(events) FROM minute_users"
+                                " WHERE minute BETWEEN $1::bigint AND $2::bigint GROUP BY user_id";
+
 /* The raw-only baseline: $1 $2 the window, $3 the bucket length (series) or active_min. */
 #define WIN " ts_ms BETWEEN $1::bigint AND $2::bigint"
 static const char k_r_media[] =
@@ -106,9 +120,11 @@ struct pg_anread {
  * daily rollups; the first day's hours from the start's nearest hour boundary, added, or the
  * whole day with its hours before it subtracted, whichever is fewer; for a one-day window
  * every hour instead (each hourly row is one bar of its chart); the hours after end's in its
- * day subtracted; and the raw rows between each edge and its nearest hour boundary, added or
- * subtracted. Computed here rather than taken from an_window's own split, so this reader stays
- * exact whatever finer rollups the SQLite reader uses: both count the rows of [start, end].
+ * day subtracted; and the minutes between each edge and its nearest hour boundary, added or
+ * subtracted, from the minute rollups (the window is made of whole UTC minutes, an_stats.h), or
+ * from the raw rows when they are older than the first minute kept (an_minute_horizon). Computed
+ * here rather than taken from an_window's own split, so this reader stays exact whatever finer
+ * rollups the SQLite reader uses: both count the rows of [start, end].
  */
 typedef struct pg_split {
     int64_t day_lo, day_hi;             /* UTC days (empty when lo > hi) */
@@ -116,9 +132,9 @@ typedef struct pg_split {
     int head_hour_sign;
     int64_t tail_hour_lo, tail_hour_hi;
     int tail_hour_sign;
-    int64_t head_lo, head_hi; /* raw rows, closed ms range */
+    int64_t head_lo, head_hi; /* minutes (or raw rows), closed ms range */
     int head_sign;
-    int64_t tail_lo, tail_hi; /* raw rows after end in its hour: subtracted */
+    int64_t tail_lo, tail_hi; /* the minutes after end in its hour: subtracted */
 } pg_split;
 
 static int64_t floor_to(int64_t v, int64_t unit)
@@ -528,6 +544,67 @@ static int raw_correct(pg_anread *r, int64_t lo, int64_t hi, int sign, fast_acc 
     return SQLITE_OK;
 }
 
+/* The minutes of the closed ms range [lo, hi] added (sign 1) or subtracted (sign -1) from every
+ * number, from the minute rollups; from the raw rows when the range does not fall on minute
+ * boundaries or starts before the first minute kept (horizon). */
+static int edge_correct(pg_anread *r, int64_t lo, int64_t hi, int sign, int64_t horizon,
+                        fast_acc *acc, char *err, size_t errlen)
+{
+    if (lo > hi) return SQLITE_OK;
+    if (lo % AN_TIME_MINUTE_MS != 0 || (hi + 1) % AN_TIME_MINUTE_MS != 0 ||
+        lo / AN_TIME_MINUTE_MS < horizon)
+        return raw_correct(r, lo, hi, sign, acc, err, errlen);
+    an_stats *out = acc->out;
+    uint64_t one = sign > 0 ? 1 : UINT64_MAX; /* unsigned wrap-around: a subtraction */
+    qargs a = {.n = 0};
+    arg(&a, lo / AN_TIME_MINUTE_MS);
+    arg(&a, (hi + 1) / AN_TIME_MINUTE_MS - 1);
+    int rc = SQLITE_OK;
+    PGresult *res = query(r, k_m_totals, &a, &rc, err, errlen);
+    if (!res) return rc;
+    for (int i = 0; i < PQntuples(res); i++) {
+        uint64_t v[6];
+        for (int k = 0; k < 6; k++)
+            v[k] = u64(res, i, k + 1) * one;
+        out->total_images += v[0];
+        out->image_ms_sum += v[1];
+        out->total_videos += v[2];
+        out->video_ms_sum += v[3];
+        out->total_commands += v[4];
+        out->total_buttons += v[5];
+        bar_add(out, i64(res, i, 0), v[0], v[2], v[4]);
+    }
+    PQclear(res);
+    const char *const names[2] = {k_m_commands, k_m_resolutions};
+    an_tally *t[2] = {&acc->names, &acc->res};
+    for (int k = 0; k < 2; k++) {
+        res = query(r, names[k], &a, &rc, err, errlen);
+        if (!res) return rc;
+        for (int i = 0; i < PQntuples(res); i++)
+            an_tally_add(t[k], PQgetvalue(res, i, 0), u64(res, i, 1) * one);
+        PQclear(res);
+    }
+    res = query(r, k_m_users, &a, &rc, err, errlen);
+    if (!res) return rc;
+    for (int i = 0; i < PQntuples(res); i++)
+        an_idcount_add(&acc->users, (uint64_t)i64(res, i, 0), sign * i64(res, i, 1));
+    PQclear(res);
+    return SQLITE_OK;
+}
+
+/* The first minute the minute rollups still hold (older ones were pruned). */
+static int minute_horizon(pg_anread *r, int64_t *out, char *err, size_t errlen)
+{
+    qargs a = {.n = 0};
+    int rc = SQLITE_OK;
+    PGresult *res =
+        query(r, "SELECT minute FROM an_minute_horizon WHERE id = 1", &a, &rc, err, errlen);
+    if (!res) return rc;
+    *out = PQntuples(res) == 1 ? i64(res, 0, 0) : INT64_MAX; /* no row: raw rows only */
+    PQclear(res);
+    return SQLITE_OK;
+}
+
 static int run_fast(pg_anread *r, const an_window *win, an_stats *out, char *err, size_t errlen)
 {
     int rc = begin_read(r, win, out, err, errlen);
@@ -539,8 +616,11 @@ static int run_fast(pg_anread *r, const an_window *win, an_stats *out, char *err
     if (rc == SQLITE_OK) rc = tally_rows(r, k_f_commands, w, &a.names, err, errlen);
     if (rc == SQLITE_OK) rc = tally_rows(r, k_f_resolutions, w, &a.res, err, errlen);
     if (rc == SQLITE_OK) rc = rollup_users(r, w, &a.users, err, errlen);
-    if (rc == SQLITE_OK) rc = raw_correct(r, w->head_lo, w->head_hi, w->head_sign, &a, err, errlen);
-    if (rc == SQLITE_OK) rc = raw_correct(r, w->tail_lo, w->tail_hi, -1, &a, err, errlen);
+    int64_t horizon = 0;
+    if (rc == SQLITE_OK) rc = minute_horizon(r, &horizon, err, errlen);
+    if (rc == SQLITE_OK)
+        rc = edge_correct(r, w->head_lo, w->head_hi, w->head_sign, horizon, &a, err, errlen);
+    if (rc == SQLITE_OK) rc = edge_correct(r, w->tail_lo, w->tail_hi, -1, horizon, &a, err, errlen);
     end_read(r);
     an_idcount_summary(&a.users, r->active_min, &out->total_users, &out->active_users);
     an_tally_top(&a.names, out->top_commands, AN_TOP_N, &out->n_top_commands);

@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include "analytics/an_rollup.h"
 #include "analytics/an_time.h"
 #include "moderation/mod_pgstore.h"
 #include "pg/pg_anbatch.h"
@@ -109,6 +110,52 @@ static const char k_schema[] =
     " hc_hour bigint[] NOT NULL DEFAULT '{}', hc_name text[] NOT NULL DEFAULT '{}',"
     " hc_n bigint[] NOT NULL DEFAULT '{}', hr_hour bigint[] NOT NULL DEFAULT '{}',"
     " hr_res text[] NOT NULL DEFAULT '{}', hr_n bigint[] NOT NULL DEFAULT '{}');"
+    /* The minute rollups (the edges of a /stats window, see pg_anread.c) and their columns in
+     * the pending rows; a database made before them gets them filled from its raw rows (the
+     * pending rows it has carry no minutes). an_minute_horizon: the first minute still kept. */
+    "DO $$ BEGIN IF to_regclass('minute_stats_base') IS NULL THEN CREATE TABLE"
+    " minute_stats_base(minute bigint PRIMARY KEY, total_commands bigint NOT NULL DEFAULT 0,"
+    " total_images bigint NOT NULL DEFAULT 0, image_ms_sum bigint NOT NULL DEFAULT 0,"
+    " total_videos bigint NOT NULL DEFAULT 0, video_ms_sum bigint NOT NULL DEFAULT 0,"
+    " total_buttons bigint NOT NULL DEFAULT 0); CREATE TABLE minute_commands_base(minute"
+    " bigint NOT NULL, command_name text COLLATE \"C\" NOT NULL, count bigint NOT NULL,"
+    " PRIMARY KEY(minute, command_name)); CREATE TABLE minute_resolutions_base(minute bigint"
+    " NOT NULL, resolution text COLLATE \"C\" NOT NULL, count bigint NOT NULL, PRIMARY"
+    " KEY(minute, resolution)); CREATE TABLE minute_users_base(minute bigint NOT NULL, user_id"
+    " bigint NOT NULL, events bigint NOT NULL, PRIMARY KEY(minute, user_id)); CREATE TABLE"
+    " an_minute_horizon(id int PRIMARY KEY CHECK (id = 1), minute bigint NOT NULL); INSERT"
+    " INTO an_minute_horizon VALUES (1, 0); INSERT INTO minute_stats_base SELECT floor(ts_ms /"
+    " 60000.0)::bigint, SUM(CASE WHEN kind = 1 AND cmd_kind = 'command' THEN 1 ELSE 0 END),"
+    " SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video = 0 THEN 1 ELSE 0 END), SUM(CASE"
+    " WHEN kind = 2 AND success <> 0 AND is_video = 0 THEN COALESCE(duration, 0) ELSE 0 END),"
+    " SUM(CASE WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN 1 ELSE 0 END), SUM(CASE"
+    " WHEN kind = 2 AND success <> 0 AND is_video <> 0 THEN COALESCE(duration, 0) ELSE 0 END),"
+    " SUM(CASE WHEN kind = 1 AND cmd_kind = 'button' THEN 1 ELSE 0 END) FROM (SELECT 1 AS"
+    " kind, ts_ms, user_id, success, execution_ms AS duration, kind AS cmd_kind, command_name"
+    " AS command, 0 AS is_video, NULL::text AS resolution FROM command_usage UNION ALL SELECT"
+    " 2, ts_ms, user_id, success, generation_ms, NULL, NULL, is_video, resolution FROM"
+    " image_stats UNION ALL SELECT 3, ts_ms, user_id, 1, 0, NULL, NULL, 0, NULL FROM"
+    " user_activity) r GROUP BY 1; INSERT INTO minute_commands_base SELECT floor(ts_ms /"
+    " 60000.0)::bigint, command_name, COUNT(*) FROM command_usage WHERE kind = 'command' GROUP"
+    " BY 1, 2; INSERT INTO minute_resolutions_base SELECT floor(ts_ms / 60000.0)::bigint,"
+    " resolution, COUNT(*) FROM image_stats WHERE success <> 0 AND resolution <> '' GROUP BY"
+    " 1, 2; INSERT INTO minute_users_base SELECT floor(ts_ms / 60000.0)::bigint, user_id,"
+    " COUNT(*) FROM (SELECT 1 AS kind, ts_ms, user_id, success, execution_ms AS duration, kind"
+    " AS cmd_kind, command_name AS command, 0 AS is_video, NULL::text AS resolution FROM"
+    " command_usage UNION ALL SELECT 2, ts_ms, user_id, success, generation_ms, NULL, NULL,"
+    " is_video, resolution FROM image_stats UNION ALL SELECT 3, ts_ms, user_id, 1, 0, NULL,"
+    " NULL, 0, NULL FROM user_activity) r GROUP BY 1, 2; END IF; IF NOT EXISTS (SELECT 1 FROM"
+    " pg_attribute WHERE attrelid = 'an_rollup_pending'::regclass AND attname = 'ms_min' AND"
+    " NOT attisdropped) THEN ALTER TABLE an_rollup_pending ADD COLUMN ms_min bigint[] NOT NULL"
+    " DEFAULT '{}', ADD COLUMN ms_c bigint[] NOT NULL DEFAULT '{}', ADD COLUMN ms_i bigint[]"
+    " NOT NULL DEFAULT '{}', ADD COLUMN ms_im bigint[] NOT NULL DEFAULT '{}', ADD COLUMN ms_v"
+    " bigint[] NOT NULL DEFAULT '{}', ADD COLUMN ms_vm bigint[] NOT NULL DEFAULT '{}', ADD"
+    " COLUMN ms_b bigint[] NOT NULL DEFAULT '{}', ADD COLUMN mc_min bigint[] NOT NULL DEFAULT"
+    " '{}', ADD COLUMN mc_name text[] NOT NULL DEFAULT '{}', ADD COLUMN mc_n bigint[] NOT NULL"
+    " DEFAULT '{}', ADD COLUMN mr_min bigint[] NOT NULL DEFAULT '{}', ADD COLUMN mr_res text[]"
+    " NOT NULL DEFAULT '{}', ADD COLUMN mr_n bigint[] NOT NULL DEFAULT '{}', ADD COLUMN mu_min"
+    " bigint[] NOT NULL DEFAULT '{}', ADD COLUMN mu_user bigint[] NOT NULL DEFAULT '{}', ADD"
+    " COLUMN mu_ev bigint[] NOT NULL DEFAULT '{}'; END IF; END $$;"
     /* Out of line but not compressed: a row is written once and read a few times, and
      * compressing it cost more than the rest of its insert. */
     "DO $$ DECLARE c text; BEGIN FOR c IN SELECT attname FROM pg_attribute"
@@ -196,12 +243,36 @@ static const char k_rollup_views[] =
     " SELECT u.hour, u.res COLLATE \"C\", u.n FROM an_rollup_pending p,"
     " unnest(p.hr_hour, p.hr_res, p.hr_n) AS u(hour, res, n)) x GROUP BY hour, resolution;";
 
+/* The minute rollups' views (k_rollup_views' kind): made when missing. */
+// clang-format off
+static const char k_minute_views[] =
+    "CREATE VIEW minute_stats AS SELECT minute, SUM(total_commands)::bigint AS"
+    " total_commands, SUM(total_images)::bigint AS total_images, SUM(image_ms_sum)::bigint AS"
+    " image_ms_sum, SUM(total_videos)::bigint AS total_videos, SUM(video_ms_sum)::bigint AS"
+    " video_ms_sum, SUM(total_buttons)::bigint AS total_buttons FROM (SELECT minute,"
+    " total_commands, total_images, image_ms_sum, total_videos, video_ms_sum, total_buttons"
+    " FROM minute_stats_base UNION ALL SELECT u.* FROM an_rollup_pending p, unnest(p.ms_min,"
+    " p.ms_c, p.ms_i, p.ms_im, p.ms_v, p.ms_vm, p.ms_b) AS u) x GROUP BY minute;CREATE VIEW"
+    " minute_commands AS SELECT minute, command_name, SUM(count)::bigint AS count FROM (SELECT"
+    " minute, command_name, count FROM minute_commands_base UNION ALL SELECT u.minute, u.name"
+    " COLLATE \"C\", u.n FROM an_rollup_pending p, unnest(p.mc_min, p.mc_name, p.mc_n) AS"
+    " u(minute, name, n)) x GROUP BY minute, command_name;CREATE VIEW minute_resolutions AS"
+    " SELECT minute, resolution, SUM(count)::bigint AS count FROM (SELECT minute, resolution,"
+    " count FROM minute_resolutions_base UNION ALL SELECT u.minute, u.res COLLATE \"C\", u.n"
+    " FROM an_rollup_pending p, unnest(p.mr_min, p.mr_res, p.mr_n) AS u(minute, res, n)) x"
+    " GROUP BY minute, resolution;CREATE VIEW minute_users AS SELECT minute, user_id,"
+    " SUM(events)::bigint AS events FROM (SELECT minute, user_id, events FROM"
+    " minute_users_base UNION ALL SELECT u.* FROM an_rollup_pending p, unnest(p.mu_min,"
+    " p.mu_user, p.mu_ev) AS u) x GROUP BY minute, user_id;";
+// clang-format on
+
 /* The staging table of a reset's rebuild (k_restage): the raw rows left, as events, emptied at
  * its commit. Temporary, so it is the connection's own and never logged. Batches do not touch
  * it (a commit that touched a temporary table would pay for emptying it). */
 static const char k_stage[] =
     "CREATE TEMP TABLE IF NOT EXISTS an_stage("
     " ord int, kind smallint, wid bigint, seq bigint, ts_ms bigint, day bigint, hour bigint,"
+    " minute bigint,"
     " user_id bigint, guild_id bigint, channel_id bigint, success smallint, duration bigint,"
     " command text COLLATE \"C\", cmd_kind text, interaction_id bigint, prompt text,"
     " resolution text COLLATE \"C\", loras text, generation_type text,"
@@ -263,19 +334,23 @@ static const char k_result_msgs[] =
     " ON CONFLICT (job_id) DO UPDATE SET message_id = excluded.message_id,"
     " attachment_url = excluded.attachment_url";
 
-/* A batch's rollup changes: one pending row (see k_rollup_views), $1-$33 in pg_anbatch.h's
- * order (days, hours, names). */
+/* A batch's rollup changes: one pending row (see k_rollup_views), $1-$49 in pg_anbatch.h's
+ * order (days, hours, names, minutes). */
 // clang-format off
 static const char k_pending[] =
     "INSERT INTO an_rollup_pending(ds_day, ds_c, ds_f, ds_i, ds_im, ds_v, ds_vm, ds_fg, ds_a,"
     " ds_b, hu_hour, hu_user, hu_cmd, hu_ev, hs_hour, hs_c, hs_i, hs_im, hs_v, hs_vm, hs_b,"
     " dc_day, dc_name, dc_n, dr_day, dr_res, dr_n, hc_hour, hc_name, hc_n, hr_hour, hr_res,"
-    " hr_n) VALUES ($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],"
-    " $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],"
-    " $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[],"
-    " $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
-    " $22::bigint[], $23::text[], $24::bigint[], $25::bigint[], $26::text[], $27::bigint[],"
-    " $28::bigint[], $29::text[], $30::bigint[], $31::bigint[], $32::text[], $33::bigint[])";
+    " hr_n, ms_min, ms_c, ms_i, ms_im, ms_v, ms_vm, ms_b, mc_min, mc_name, mc_n, mr_min,"
+    " mr_res, mr_n, mu_min, mu_user, mu_ev) VALUES ($1::bigint[], $2::bigint[], $3::bigint[],"
+    " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],"
+    " $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],"
+    " $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[],"
+    " $20::bigint[], $21::bigint[], $22::bigint[], $23::text[], $24::bigint[], $25::bigint[],"
+    " $26::text[], $27::bigint[], $28::bigint[], $29::text[], $30::bigint[], $31::bigint[],"
+    " $32::text[], $33::bigint[], $34::bigint[], $35::bigint[], $36::bigint[], $37::bigint[],"
+    " $38::bigint[], $39::bigint[], $40::bigint[], $41::bigint[], $42::text[], $43::bigint[],"
+    " $44::bigint[], $45::text[], $46::bigint[], $47::bigint[], $48::bigint[], $49::bigint[])";
 
 /*
  * Folding: every pending row (of every process) summed per key into the base tables, in the
@@ -324,10 +399,28 @@ static const char k_fold[] =
     " f6 AS (INSERT INTO hourly_commands_base AS t (hour, command_name, count) SELECT u.k,"
     " u.name, SUM(u.n) FROM p, unnest(p.hc_hour, p.hc_name, p.hc_n) AS u(k, name, n) GROUP BY"
     " 1, 2 ORDER BY 1, 2 ON CONFLICT (hour, command_name) DO UPDATE SET count = t.count +"
-    " excluded.count) INSERT INTO hourly_resolutions_base AS t (hour, resolution, count)"
-    " SELECT u.k, u.name, SUM(u.n) FROM p, unnest(p.hr_hour, p.hr_res, p.hr_n) AS u(k, name,"
-    " n) GROUP BY 1, 2 ORDER BY 1, 2 ON CONFLICT (hour, resolution) DO UPDATE SET count ="
-    " t.count + excluded.count";
+    " excluded.count), m0 AS (INSERT INTO minute_stats_base AS t (minute, total_commands,"
+    " total_images, image_ms_sum, total_videos, video_ms_sum, total_buttons) SELECT u.minute,"
+    " SUM(u.c), SUM(u.i), SUM(u.im), SUM(u.v), SUM(u.vm), SUM(u.b) FROM p, unnest(p.ms_min,"
+    " p.ms_c, p.ms_i, p.ms_im, p.ms_v, p.ms_vm, p.ms_b) AS u(minute, c, i, im, v, vm, b) GROUP"
+    " BY 1 ORDER BY 1 ON CONFLICT (minute) DO UPDATE SET total_commands = t.total_commands +"
+    " excluded.total_commands, total_images = t.total_images + excluded.total_images,"
+    " image_ms_sum = t.image_ms_sum + excluded.image_ms_sum, total_videos = t.total_videos +"
+    " excluded.total_videos, video_ms_sum = t.video_ms_sum + excluded.video_ms_sum,"
+    " total_buttons = t.total_buttons + excluded.total_buttons), m1 AS (INSERT INTO"
+    " minute_users_base AS t (minute, user_id, events) SELECT u.minute, u.user_id, SUM(u.e)"
+    " FROM p, unnest(p.mu_min, p.mu_user, p.mu_ev) AS u(minute, user_id, e) GROUP BY 1, 2"
+    " ORDER BY 1, 2 ON CONFLICT (minute, user_id) DO UPDATE SET events = t.events +"
+    " excluded.events), m2 AS (INSERT INTO minute_commands_base AS t (minute, command_name,"
+    " count) SELECT u.k, u.name, SUM(u.n) FROM p, unnest(p.mc_min, p.mc_name, p.mc_n) AS u(k,"
+    " name, n) GROUP BY 1, 2 ORDER BY 1, 2 ON CONFLICT (minute, command_name) DO UPDATE SET"
+    " count = t.count + excluded.count), m3 AS (INSERT INTO minute_resolutions_base AS t"
+    " (minute, resolution, count) SELECT u.k, u.name, SUM(u.n) FROM p, unnest(p.mr_min,"
+    " p.mr_res, p.mr_n) AS u(k, name, n) GROUP BY 1, 2 ORDER BY 1, 2 ON CONFLICT (minute,"
+    " resolution) DO UPDATE SET count = t.count + excluded.count) INSERT INTO"
+    " hourly_resolutions_base AS t (hour, resolution, count) SELECT u.k, u.name, SUM(u.n) FROM"
+    " p, unnest(p.hr_hour, p.hr_res, p.hr_n) AS u(k, name, n) GROUP BY 1, 2 ORDER BY 1, 2 ON"
+    " CONFLICT (hour, resolution) DO UPDATE SET count = t.count + excluded.count";
 // clang-format on
 
 /* A user's first event: only users this store has not seen at or before the batch's time
@@ -339,6 +432,14 @@ static const char k_known[] =
     " ON CONFLICT (user_id) DO UPDATE SET first_seen_ms = excluded.first_seen_ms"
     " WHERE excluded.first_seen_ms < k.first_seen_ms";
 static const char k_prune[] = "DELETE FROM results WHERE created_ms < $1::bigint";
+/* Minute rollups older than AN_ROLLUP_MINUTE_KEEP_DAYS before a fold's newest minute go; the
+ * horizon tells readers where they start (older window edges are read from the raw rows). */
+static const char k_minute_prune[] =
+    "WITH a AS (DELETE FROM minute_stats_base WHERE minute < $1::bigint),"
+    " b AS (DELETE FROM minute_commands_base WHERE minute < $1::bigint),"
+    " c AS (DELETE FROM minute_resolutions_base WHERE minute < $1::bigint),"
+    " d AS (DELETE FROM minute_users_base WHERE minute < $1::bigint)"
+    " UPDATE an_minute_horizon SET minute = $1::bigint WHERE minute < $1::bigint";
 /* An import's source rows: those not imported before come back. */
 static const char k_import_seen[] =
     "INSERT INTO imported_rows(tbl, src_id, ts_ms, user_id) SELECT $1, * FROM"
@@ -364,6 +465,7 @@ enum {
     P_KNOWN,
     P_PRUNE,
     P_IMPORT_SEEN,
+    P_MINUTE_PRUNE,
     P_LOCK,
     P_EPOCH,
     P_COUNT
@@ -380,6 +482,7 @@ static const prepared k_prepared[P_COUNT] = {
     {"fluxbot_an_known", k_known},
     {"fluxbot_an_prune", k_prune},
     {"fluxbot_an_import_seen", k_import_seen},
+    {"fluxbot_an_minute_prune", k_minute_prune},
     {"fluxbot_an_lock", k_lock_shared},
     {"fluxbot_an_epoch", k_epoch},
 };
@@ -428,19 +531,31 @@ static const char k_rollups[] =
     " COUNT(*) FROM an_stage WHERE kind = 1 AND cmd_kind = 'command' GROUP BY hour, command;"
     "INSERT INTO hourly_resolutions_base (hour, resolution, count) SELECT hour, resolution,"
     " COUNT(*) FROM an_stage WHERE kind = 2 AND success <> 0 AND resolution <> ''"
-    " GROUP BY hour, resolution;";
+    " GROUP BY hour, resolution;"
+    "INSERT INTO minute_stats_base (minute, total_commands, total_images, image_ms_sum,"
+    " total_videos, video_ms_sum, total_buttons) SELECT minute, c, i, im, v, vm, b FROM"
+    " (SELECT minute," STAGE_SUMS " FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY minute) t;"
+    "INSERT INTO minute_users_base (minute, user_id, events) SELECT minute, user_id, COUNT(*)"
+    " FROM an_stage WHERE kind IN (1, 2, 3) GROUP BY minute, user_id;"
+    "INSERT INTO minute_commands_base (minute, command_name, count) SELECT minute, command,"
+    " COUNT(*) FROM an_stage WHERE kind = 1 AND cmd_kind = 'command' GROUP BY minute, command;"
+    "INSERT INTO minute_resolutions_base (minute, resolution, count) SELECT minute, resolution,"
+    " COUNT(*) FROM an_stage WHERE kind = 2 AND success <> 0 AND resolution <> ''"
+    " GROUP BY minute, resolution;"
+    "UPDATE an_minute_horizon SET minute = 0;";
 
 // clang-format off
 /* The raw rows that remain, staged as events for a rebuild of every rollup. */
 static const char k_restage[] =
-    "INSERT INTO an_stage(kind, ts_ms, day, hour, user_id, success, duration, cmd_kind, "
-    "command, is_video, resolution) SELECT 1, ts_ms, floor(ts_ms / 86400000.0)::bigint, "
-    "floor(ts_ms / 3600000.0)::bigint, user_id, success, execution_ms, kind, "
-    "command_name, 0, NULL FROM command_usage UNION ALL SELECT 2, ts_ms, floor(ts_ms / "
-    "86400000.0)::bigint, floor(ts_ms / 3600000.0)::bigint, user_id, success, "
-    "generation_ms, NULL, NULL, is_video, resolution FROM image_stats UNION ALL SELECT 3, "
-    "ts_ms, floor(ts_ms / 86400000.0)::bigint, floor(ts_ms / 3600000.0)::bigint, user_id, "
-    "1, 0, NULL, NULL, 0, NULL FROM user_activity;";
+    "INSERT INTO an_stage(kind, ts_ms, day, hour, minute, user_id, success, duration,"
+    " cmd_kind, command, is_video, resolution) SELECT kind, ts_ms, floor(ts_ms /"
+    " 86400000.0)::bigint, floor(ts_ms / 3600000.0)::bigint, floor(ts_ms / 60000.0)::bigint,"
+    " user_id, success, duration, cmd_kind, command, is_video, resolution FROM (SELECT 1 AS"
+    " kind, ts_ms, user_id, success, execution_ms AS duration, kind AS cmd_kind, command_name"
+    " AS command, 0 AS is_video, NULL::text AS resolution FROM command_usage UNION ALL SELECT"
+    " 2, ts_ms, user_id, success, generation_ms, NULL, NULL, is_video, resolution FROM"
+    " image_stats UNION ALL SELECT 3, ts_ms, user_id, 1, 0, NULL, NULL, 0, NULL FROM"
+    " user_activity) r;";
 // clang-format on
 
 struct pg_anstore {
@@ -538,6 +653,16 @@ int pg_anstore_schema(PGconn *c, char *err, size_t errlen)
         PQclear(r);
         if (rc == SQLITE_OK && missing)
             rc = run(c, k_rollup_views, 0, NULL, "creating the analytics views", err, errlen);
+        r = rc == SQLITE_OK ? PQexec(c, "SELECT to_regclass('minute_users') IS NULL") : NULL;
+        missing = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                  PQgetvalue(r, 0, 0)[0] == 't';
+        if (r && PQresultStatus(r) != PGRES_TUPLES_OK) {
+            rc = pg_anstore_code(c, r);
+            set_err(err, errlen, "creating the analytics tables", c, r);
+        }
+        PQclear(r);
+        if (rc == SQLITE_OK && missing)
+            rc = run(c, k_minute_views, 0, NULL, "creating the analytics views", err, errlen);
     }
     if (rc == SQLITE_OK) rc = mod_pgstore_schema(c, err, errlen);
     if (rc == SQLITE_OK)
@@ -936,7 +1061,8 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
         pipe_prep(&p, T_PLAIN, "storing results", P_RESULTS, PG_ANBATCH_RESULTS_NP, rv);
     if (b->n_result_msgs)
         pipe_prep(&p, T_PLAIN, "storing results", P_RESULT_MSGS, PG_ANBATCH_RESULT_MSGS_NP, mv);
-    const char *rollv[PG_ANBATCH_DAYS_NP + PG_ANBATCH_HOURS_NP + PG_ANBATCH_NAMES_NP];
+    const char *rollv[PG_ANBATCH_DAYS_NP + PG_ANBATCH_HOURS_NP + PG_ANBATCH_NAMES_NP +
+                      PG_ANBATCH_MINUTES_NP];
     int k = 0;
     for (int i = 0; i < PG_ANBATCH_DAYS_NP; i++)
         rollv[k++] = b->days[i].p;
@@ -944,6 +1070,10 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
         rollv[k++] = b->hours[i].p;
     for (int i = 0; i < PG_ANBATCH_NAMES_NP; i++)
         rollv[k++] = b->names[i].p;
+    for (int i = 0; i < PG_ANBATCH_MINUTES_NP; i++)
+        rollv[k++] = b->minutes[i].p;
+    char mcut[24];
+    const char *cutv[1] = {mcut};
     size_t nknown = 0;
     bool fold = false;
     if (has_stat) {
@@ -952,6 +1082,11 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
          * the base tables: the per-key work of many batches is done once. */
         fold = s->unfolded + 1 >= FOLD_EVERY;
         if (fold) pipe_prep(&p, T_PLAIN, "folding the rollups", P_FOLD, 0, NULL);
+        if (fold && b->newest_minute != INT64_MIN) {
+            snprintf(mcut, sizeof mcut, "%" PRId64,
+                     b->newest_minute - (int64_t)AN_ROLLUP_MINUTE_KEEP_DAYS * 1440);
+            pipe_prep(&p, T_PLAIN, "pruning the minute rollups", P_MINUTE_PRUNE, 1, cutv);
+        }
         /* Only users whose first event the table may not have yet (the cache's users are
          * compacted to the front of the batch's arrays, which are rebuilt every batch). */
         for (size_t i = 0; i < b->n_users; i++) {
@@ -1178,7 +1313,9 @@ int pg_anstore_reset(pg_anstore *s, uint64_t before_seq, uint64_t *rows_deleted,
                  " DELETE FROM daily_resolutions_base; DELETE FROM daily_users_base;"
                  " DELETE FROM known_users; DELETE FROM hourly_stats_base;"
                  " DELETE FROM hourly_commands_base; DELETE FROM hourly_resolutions_base;"
-                 " DELETE FROM hourly_users_base; DELETE FROM an_rollup_pending;",
+                 " DELETE FROM hourly_users_base; DELETE FROM an_rollup_pending;"
+                 " DELETE FROM minute_stats_base; DELETE FROM minute_commands_base;"
+                 " DELETE FROM minute_resolutions_base; DELETE FROM minute_users_base;",
                  0, NULL, "clearing the rollups", err, errlen);
     if (rc == SQLITE_OK) rc = run(s->c, k_restage, 0, NULL, "rebuilding the rollups", err, errlen);
     if (rc == SQLITE_OK) rc = run(s->c, k_rollups, 0, NULL, "rebuilding the rollups", err, errlen);

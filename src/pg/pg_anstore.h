@@ -2,8 +2,10 @@
  * pg_anstore: the analytics store on PostgreSQL, the engine an_engine.h selects for a
  * postgresql:// db_url. It keeps the tables of the SQLite store (command_usage, image_stats,
  * user_activity, the daily and hourly rollups, known_users, results) under the same names and
- * meanings, so /stats, `fluxbot stats` and the reset give the same answers on either engine,
- * and several processes (one writer each) write into one database.
+ * meanings (and minute rollups of its own: minute_stats, minute_commands, minute_resolutions,
+ * minute_users, for the edges of a /stats window, see pg_anread.c), so /stats, `fluxbot stats` and
+ * the reset give the same answers on either engine, and several processes (one writer each) write
+ * into one database.
  *
  * A batch is one transaction and, in the common case, three round trips beside the COPYs
  * (pg_anbatch.h builds everything in the client):

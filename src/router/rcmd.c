@@ -484,6 +484,7 @@ void rcmd_usage_name(const ix_interaction *ix, char *out, size_t cap)
                : a == CRES_UPSCALE2 ? "upscale"
                : a == CRES_DELETE   ? "delete"
                : a == CRES_OPTIONS  ? "options"
+               : a == CRES_CANCEL   ? "cancel"
                                     : "unknown";
     } else if (lorainfo_owns(id)) {
         what = "lorainfo";

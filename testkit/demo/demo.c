@@ -475,8 +475,10 @@ static bool poll_item(demo *d, item *it, uint64_t now)
                 u->result = t;
                 u->has_result = true;
             }
-            event(d, "%s: %s -> %s in %.1f s", who, kind_label(k), video ? "video" : "picture",
-                  (double)(now - it->t_sent_ms) / 1000.0);
+            /* the result's line when the prompt was rewritten by the (fake) model */
+            bool enhanced = st.original_json && strstr(st.original_json, "Prompt enhanced");
+            event(d, "%s: %s -> %s in %.1f s%s", who, kind_label(k), video ? "video" : "picture",
+                  (double)(now - it->t_sent_ms) / 1000.0, enhanced ? " (prompt enhanced)" : "");
         } else if (st.original_deleted ||
                    (st.original_json && strstr(st.original_json, "\xe2\x9d\x8c"))) {
             it->failed = true;

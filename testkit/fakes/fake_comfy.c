@@ -131,7 +131,9 @@ struct fake_comfy {
     ff_exec ex;
     /* records */
     fake_comfy_stats st;
+    char last_interrupted[64]; /* the prompt the last effective POST /interrupt stopped */
     char **accepted;
+    char **accepted_ids; /* the prompt id of each accepted graph */
     unsigned naccepted, cap_accepted;
 };
 
@@ -1182,8 +1184,10 @@ static void route_post_prompt(fake_comfy *f, ff_pss *s)
     if (f->naccepted == f->cap_accepted) {
         f->cap_accepted = f->cap_accepted ? f->cap_accepted * 2 : 16;
         f->accepted = realloc(f->accepted, f->cap_accepted * sizeof *f->accepted);
-        if (!f->accepted) abort();
+        f->accepted_ids = realloc(f->accepted_ids, f->cap_accepted * sizeof *f->accepted_ids);
+        if (!f->accepted || !f->accepted_ids) abort();
     }
+    f->accepted_ids[f->naccepted] = util_strdup(p->id);
     f->accepted[f->naccepted++] = gtext;
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "prompt_id", p->id);
@@ -1201,13 +1205,43 @@ static void route_post_prompt(fake_comfy *f, ff_pss *s)
     f->cmd_kick = true;
 }
 
+/* Python's truthiness of a JSON value, as ComfyUI's handlers test their fields ("if x:"). */
+static bool py_truthy(const cJSON *v)
+{
+    if (!v || cJSON_IsNull(v) || cJSON_IsFalse(v)) return false;
+    if (cJSON_IsTrue(v)) return true;
+    if (cJSON_IsNumber(v)) return v->valuedouble != 0;
+    if (cJSON_IsString(v)) return v->valuestring[0] != '\0';
+    return v->child != NULL; /* array, object: non-empty */
+}
+
+/* POST /queue as server.py does it: {"clear": <truthy>} wipes the pending prompts, then each
+ * item of "delete" removes the pending prompt with that id (a running prompt is not in the
+ * pending queue, so it is never touched). Anything that makes the handler raise in Python is a
+ * 500: a body that is not JSON, or not an object, or a "delete" that cannot be iterated. A
+ * string or object "delete" iterates characters or keys, which never equal a prompt id.
+ * Every change broadcasts the new status (queue_updated). */
 static void route_queue_post(fake_comfy *f, ff_pss *s)
 {
     cJSON *req = cJSON_ParseWithLength((const char *)s->body, s->body_len);
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "clear"))) {
+    if (!cJSON_IsObject(req)) {
+        cJSON_Delete(req);
+        respond_text(s, 500, "500 Internal Server Error");
+        return;
+    }
+    bool changed = false;
+    const cJSON *clear = cJSON_GetObjectItemCaseSensitive(req, "clear");
+    if (py_truthy(clear)) {
         prompts_free(&f->pending);
+        changed = true;
     }
     const cJSON *del = cJSON_GetObjectItemCaseSensitive(req, "delete");
+    if (del && !cJSON_IsArray(del) && !cJSON_IsString(del) && !cJSON_IsObject(del)) {
+        cJSON_Delete(req);
+        respond_text(s, 500, "500 Internal Server Error");
+        if (changed) broadcast_status(f);
+        return;
+    }
     const cJSON *d;
     cJSON_ArrayForEach(d, (cJSON_IsArray(del) ? del : NULL))
     {
@@ -1218,23 +1252,39 @@ static void route_queue_post(fake_comfy *f, ff_pss *s)
                 *pp = p->next;
                 prompt_free(p);
                 f->st.queue_deletes++;
+                changed = true;
                 break;
             }
         }
     }
     cJSON_Delete(req);
     respond_text(s, 200, "");
-    broadcast_status(f);
+    if (changed) broadcast_status(f);
 }
 
+/* POST /interrupt as server.py does it (since the targeted interrupt, 2025-09): a body that is
+ * not JSON counts as {}; a truthy "prompt_id" interrupts only when it is the id of the running
+ * prompt (anything else, a non-string too, is a no-op); no (or a falsy) prompt_id interrupts
+ * whatever runs. Always 200, except a JSON body that is not an object (Python's .get raises:
+ * 500). Nothing running: nothing happens (ComfyUI clears a stray flag when the next prompt
+ * starts). */
 static void route_interrupt(fake_comfy *f, ff_pss *s)
 {
     cJSON *req = s->body_len ? cJSON_ParseWithLength((const char *)s->body, s->body_len) : NULL;
+    if (req && !cJSON_IsObject(req)) {
+        cJSON_Delete(req);
+        respond_text(s, 500, "500 Internal Server Error");
+        return;
+    }
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(req, "prompt_id");
     f->st.interrupts++;
-    if (f->running && (!cJSON_IsString(pid) || strcmp(pid->valuestring, f->running->id) == 0)) {
+    bool targeted = py_truthy(pid);
+    if (f->running &&
+        (!targeted || (cJSON_IsString(pid) && strcmp(pid->valuestring, f->running->id) == 0))) {
         f->ex.interrupt = true;
         f->cmd_kick = true;
+        f->st.interrupts_hit++;
+        snprintf(f->last_interrupted, sizeof f->last_interrupted, "%s", f->running->id);
     }
     cJSON_Delete(req);
     respond_text(s, 200, "");
@@ -1943,9 +1993,12 @@ void fake_comfy_stop(fake_comfy *f)
         free(x->data);
         free(x);
     }
-    for (unsigned i = 0; i < f->naccepted; i++)
+    for (unsigned i = 0; i < f->naccepted; i++) {
         free(f->accepted[i]);
+        free(f->accepted_ids[i]);
+    }
     free(f->accepted);
+    free(f->accepted_ids);
     loras_free(f);
     pthread_mutex_destroy(&f->mu);
     free(f);
@@ -2040,6 +2093,15 @@ void fake_comfy_set_png(fake_comfy *f, uint32_t w, uint32_t h, bool noise)
     });
 }
 
+bool fake_comfy_last_interrupted(fake_comfy *f, char *out, size_t cap)
+{
+    pthread_mutex_lock(&f->mu);
+    bool any = f->last_interrupted[0] != '\0';
+    snprintf(out, cap, "%s", f->last_interrupted);
+    pthread_mutex_unlock(&f->mu);
+    return any;
+}
+
 void fake_comfy_get_stats(fake_comfy *f, fake_comfy_stats *out)
 {
     pthread_mutex_lock(&f->mu);
@@ -2058,6 +2120,15 @@ char *fake_comfy_prompt_json(fake_comfy *f, unsigned idx)
     if (idx < f->naccepted) r = util_strdup(f->accepted[idx]);
     pthread_mutex_unlock(&f->mu);
     return r;
+}
+
+bool fake_comfy_prompt_id(fake_comfy *f, unsigned idx, char *out, size_t cap)
+{
+    pthread_mutex_lock(&f->mu);
+    bool ok = idx < f->naccepted;
+    snprintf(out, cap, "%s", ok ? f->accepted_ids[idx] : "");
+    pthread_mutex_unlock(&f->mu);
+    return ok;
 }
 
 uint8_t *fake_comfy_upload_data(fake_comfy *f, const char *name, size_t *len)

@@ -47,7 +47,8 @@ typedef struct fake_comfy_stats {
     unsigned views;
     unsigned history_gets;
     unsigned queue_gets;
-    unsigned interrupts;
+    unsigned interrupts;     /* POST /interrupt received */
+    unsigned interrupts_hit; /* of them, those that stopped a running prompt */
     unsigned ws_connects;
     unsigned ws_open; /* currently connected */
     unsigned restarts;
@@ -105,8 +106,12 @@ void fake_comfy_set_refuse_ws(fake_comfy *f, bool on);
 void fake_comfy_get_stats(fake_comfy *f, fake_comfy_stats *out);
 /* The idx-th accepted POST /prompt body "prompt" graph as JSON text (malloc'd), or NULL. */
 char *fake_comfy_prompt_json(fake_comfy *f, unsigned idx);
+/* The prompt id of the idx-th accepted POST /prompt (false: none so far). */
+bool fake_comfy_prompt_id(fake_comfy *f, unsigned idx, char *out, size_t cap);
 /* Bytes of an uploaded input file ("name" or "subfolder/name"; malloc'd copy), or NULL. */
 uint8_t *fake_comfy_upload_data(fake_comfy *f, const char *name, size_t *len);
+/* The id of the prompt the last effective POST /interrupt stopped (false: none yet). */
+bool fake_comfy_last_interrupted(fake_comfy *f, char *out, size_t cap);
 /* Polls until pred(stats, arg) holds or timeout_ms passes; true when it held. */
 bool fake_comfy_wait(fake_comfy *f, bool (*pred)(const fake_comfy_stats *s, void *arg), void *arg,
                      unsigned timeout_ms);

@@ -7,6 +7,8 @@
 
 #include "metrics_check.h"
 
+#include <time.h>
+
 bool metrics_check_name_ok(const char *s, size_t n, bool colon)
 {
     if (n == 0) return false;
@@ -162,18 +164,48 @@ char *metrics_check_scrape(unsigned port)
     return buf;
 }
 
+/* The kernel's ephemeral range (connect()'s source ports and bind(0)'s); 32768-60999 when
+ * it cannot be read. */
+static void ephemeral_range(unsigned *lo, unsigned *hi)
+{
+    *lo = 32768;
+    *hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (!f) return;
+    unsigned a = 0, b = 0;
+    if (fscanf(f, "%u %u", &a, &b) == 2 && a > 1024 && a <= b && b < 65536) {
+        *lo = a;
+        *hi = b;
+    }
+    fclose(f);
+}
+
+/* A port is taken from below the ephemeral range. A port that bind(0) hands out is
+ * ephemeral: between its release here and the child's bind, any connect() on the machine
+ * (another test, a fake's client) may take it as its source port, and the child then exits
+ * "Address already in use" (seen under parallel ctest). Below the range only another
+ * explicit bind can take it; the start is spread by pid so parallel tests try different
+ * ports first. */
 unsigned metrics_check_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    unsigned port = 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &al) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    unsigned lo, hi;
+    ephemeral_range(&lo, &hi);
+    (void)hi;
+    unsigned base = 10000, span = lo > base + 1000 ? lo - base : 0;
+    if (span == 0) return 0;
+    unsigned start = ((unsigned)getpid() * 7919u + (unsigned)time(NULL) * 104729u) % span;
+    for (unsigned i = 0; i < 2000; i++) {
+        unsigned port = base + (start + i * 37u) % span;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) return 0;
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons((uint16_t)port);
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok) return port;
+    }
+    return 0;
 }

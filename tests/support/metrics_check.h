@@ -35,7 +35,8 @@ double metrics_check_value(const char *text, const char *series);
 /* GET /metrics from 127.0.0.1:port; returns the malloc'd body of a 200 answer, else NULL. */
 char *metrics_check_scrape(unsigned port);
 
-/* A port that was free a moment ago on 127.0.0.1 (for a child process's metrics_port). */
+/* A port that was free a moment ago on 127.0.0.1, below the kernel's ephemeral range so that
+ * no connect() can take it before the child binds it (for a child process's metrics_port). */
 unsigned metrics_check_free_port(void);
 
 #endif
