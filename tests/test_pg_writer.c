@@ -85,7 +85,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static void start(fx *f, analytics_writer_config cfg)
+/* Creates the writer and the collector; the caller starts the system. */
+static void create(fx *f, analytics_writer_config cfg)
 {
     tpg_open(&f->t);
     cfg.db_path = f->t.url;
@@ -100,6 +101,11 @@ static void start(fx *f, analytics_writer_config cfg)
                           .ops = {.on_message = col_on_message}};
     f->col_actor = rt_actor_new(f->sys, &spec);
     assert_non_null(f->col_actor);
+}
+
+static void start(fx *f, analytics_writer_config cfg)
+{
+    create(f, cfg);
     assert_int_equal(rt_system_start(f->sys), 0);
 }
 
@@ -171,6 +177,29 @@ static void test_reset_single_thread_order(void **state)
     assert_null(strstr(log, f->t.url));
     assert_null(strstr(log, "postgresql://"));
     free(log);
+}
+
+/* On PostgreSQL, events already waiting in the mailbox share one transaction (up to 8 batches):
+ * 40 events queued before the writer runs commit in 2 transactions (32 + 8), not 10 of 4, and
+ * the rollups still equal the rows. */
+static void test_backlog_shares_transactions(void **state)
+{
+    fx *f = *state;
+    create(f, (analytics_writer_config){.batch_max = 4, .flush_ms = 60000, .lane_capacity = 64});
+    for (int i = 0; i < 40; i++) {
+        an_command_event e = {.command = "queued", .user_id = 1 + (uint64_t)i % 3, .success = true};
+        assert_int_equal(an_record_command(f->writer, &e), 0);
+    }
+    assert_int_equal(rt_system_start(f->sys), 0);
+    flush(f);
+    analytics_writer_counters m;
+    analytics_writer_counters_get(f->w, &m);
+    assert_int_equal(m.rows_written, 40);
+    assert_int_equal(m.batches, 2);
+    assert_int_equal(q(f, "SELECT COUNT(*) FROM command_usage"), 40);
+    assert_int_equal(q(f, "SELECT total_commands FROM daily_stats"), 40);
+    assert_int_equal(q(f, "SELECT COUNT(*) FROM known_users"), 3);
+    assert_consistent(f);
 }
 
 /* Moderation changes are written to PostgreSQL in the same batches; a reset keeps them. */
@@ -334,6 +363,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reset_single_thread_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_shares_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_keeps_moderation_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_exact_across_threads, setup, teardown),
     };

@@ -26,6 +26,10 @@
 #include "util/util_time.h"
 
 #define WHO "analytics"
+/* PostgreSQL only: a transaction takes up to this many batches of events already waiting in
+ * the mailbox (see accept_event). 8 measured best in bench_pg_ingest; more only holds more
+ * events in memory per attempt. */
+#define AN_PG_BACKLOG_BATCHES 8
 #define RESET_RETRY_MS 3000 /* a reset or flush request waits this long on a busy database */
 
 struct analytics_writer {
@@ -34,6 +38,7 @@ struct analytics_writer {
     char db_name[1100]; /* what the logs call it */
     bool pg;
     size_t batch_max;
+    size_t txn_max; /* events per transaction at most: batch_max, or under a backlog (PG) more */
     uint64_t flush_ms;
     uint64_t shutdown_retry_ms;
     uint64_t result_retention_ms;
@@ -44,7 +49,7 @@ struct analytics_writer {
     uint64_t floor; /* events recorded before the latest reset (seq < floor) are dropped */
     an_event_msg **pending;
     size_t npending, cap;
-    const an_event **chunk; /* batch_max slots: the events handed to an_engine_write */
+    const an_event **chunk; /* txn_max slots: the events handed to an_engine_write */
     uint64_t batch_open_ms; /* monotonic ms the oldest pending event arrived */
     uint64_t timer_id, timer_due;
     uint64_t tick_id;  /* the periodic tick that picks up events sent lazily (rt_send_lazy) */
@@ -290,7 +295,7 @@ static int write_singly(analytics_writer *w, size_t n, char *err, size_t errlen)
     return SQLITE_OK;
 }
 
-/* Commits every pending event in chunks of batch_max. True when nothing is left pending; on an
+/* Commits every pending event in chunks of txn_max. True when nothing is left pending; on an
  * environmental failure the events stay, the retry is scheduled and it returns false. */
 static bool flush_pending(analytics_writer *w)
 {
@@ -301,7 +306,7 @@ static bool flush_pending(analytics_writer *w)
             note_failure(w, rc, err);
             return false;
         }
-        size_t n = w->npending < w->batch_max ? w->npending : w->batch_max;
+        size_t n = w->npending < w->txn_max ? w->npending : w->txn_max;
         for (size_t i = 0; i < n; i++)
             w->chunk[i] = &w->pending[i]->ev;
         rc = an_engine_write(w->store, w->chunk, n, err, sizeof err);
@@ -391,7 +396,16 @@ static void accept_event(analytics_writer *w, an_event_msg *m)
     w->pending[w->npending++] = m;
     atomic_fetch_add(&w->accepted, 1);
     atomic_store(&w->pending_now, w->npending);
-    if (w->npending >= w->batch_max && !w->retry_at) flush_pending(w);
+    /* SQLite commits each full batch at once. PostgreSQL pays a round trip and a fixed set of
+     * statements per transaction whatever its size, so while more events wait in the mailbox
+     * it keeps taking them, up to txn_max; on_idle commits as soon as the mailbox runs dry
+     * (maybe_flush), so a backlog only makes transactions larger, never later than a full
+     * batch would be committed, and a backlog that never runs dry still commits every
+     * flush_ms at the latest. */
+    if (w->retry_at) return;
+    if (w->npending >= w->txn_max ||
+        (w->npending >= w->batch_max && rt_now_ms() >= w->batch_open_ms + w->flush_ms))
+        flush_pending(w);
 }
 
 /* ---- control messages ---------------------------------------------------------------------- */
@@ -647,11 +661,12 @@ analytics_writer *analytics_writer_new(rt_system *sys, const analytics_writer_co
     snprintf(w->db_name, sizeof w->db_name, "%s",
              w->pg ? "the PostgreSQL database (db_url)" : w->db_path);
     w->batch_max = cfg && cfg->batch_max ? cfg->batch_max : 512;
+    w->txn_max = w->pg ? w->batch_max * AN_PG_BACKLOG_BATCHES : w->batch_max;
     w->flush_ms = cfg && cfg->flush_ms ? cfg->flush_ms : 200;
     w->shutdown_retry_ms = cfg && cfg->shutdown_retry_ms ? cfg->shutdown_retry_ms : 10000;
     w->result_retention_ms = cfg ? cfg->result_retention_ms : 0;
     w->mod = cfg && !w->pg ? cfg->mod : NULL; /* PostgreSQL: mod_refresher.h keeps it fresh */
-    w->chunk = calloc(w->batch_max, sizeof *w->chunk);
+    w->chunk = calloc(w->txn_max, sizeof *w->chunk);
     if (!w->chunk) abort();
     rt_actor_spec spec = {
         .name = "analytics",

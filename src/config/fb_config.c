@@ -182,7 +182,9 @@ static const key_def keys[] = {
     I(job_lease_ms, "FLUXBOT_JOB_LEASE_MS", 1000, 600000, "10000",
       "With a postgresql:// db_url: accepted jobs are rows under a lease each process renews; "
       "another process takes over the jobs of one that stopped renewing this long ago."),
-    I(analytics_batch_max, NULL, 1, 100000, "512", "Events per analytics transaction, at most."),
+    I(analytics_batch_max, NULL, 1, 100000, "512",
+      "Events per analytics batch: SQLite commits each full batch; PostgreSQL, while more events "
+      "wait, commits up to 8 batches in one transaction."),
     I(analytics_flush_ms, NULL, 1, 60000, "200", "Longest an accepted event waits for its commit."),
     S(llm_url, "FLUXBOT_LLM_URL", "",
       "Prompt enhancement: base URL of an OpenAI-compatible API (POST {url}/chat/completions, "
