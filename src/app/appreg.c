@@ -12,14 +12,32 @@
 
 #define LOGN APPREG_ACTOR_NAME
 #define COOKIE_BASE 1
+/* A registration's cookies carry its generation above this bit, and the request's index below. */
+#define GEN_SHIFT 32
 
+/* The outcome counters are (generation << GEN_SHIFT | count): a registration starts its
+ * generation's counters before it queues any PUT, so an answer that arrives before
+ * appreg_register returns (a loaded machine: the REST actor and this one run while the caller
+ * is preempted) is counted, never wiped; an answer of an earlier registration (before a reload)
+ * carries an older generation and is not counted for the new one. Resetting the counters after
+ * queueing lost such an early answer: the commands stayed "not registered" forever. */
 struct appreg {
     rt_actor *self;
     uint64_t guilds[FB_CONFIG_MAX_LIST];
     unsigned nguilds;
     atomic_bool started;
-    _Atomic unsigned queued, succeeded, failed;
+    _Atomic uint32_t gen; /* the current registration's generation */
+    _Atomic unsigned queued;
+    _Atomic uint64_t succeeded, failed;
 };
+
+/* Counts one answer of generation gen, unless a newer registration has started. */
+static void tally(_Atomic uint64_t *c, uint32_t gen)
+{
+    uint64_t v = atomic_load(c);
+    while ((uint32_t)(v >> GEN_SHIFT) == gen)
+        if (atomic_compare_exchange_weak(c, &v, v + 1)) return;
+}
 
 static void on_message(rt_actor *self, void *state, rt_msg *m)
 {
@@ -27,15 +45,16 @@ static void on_message(rt_actor *self, void *state, rt_msg *m)
     appreg *r = state;
     if (m->type == MSG_REST_RES) {
         const rest_res_msg *res = (const rest_res_msg *)m;
-        uint64_t i = res->cookie - COOKIE_BASE;
+        const uint32_t gen = (uint32_t)(res->cookie >> GEN_SHIFT);
+        uint64_t i = (res->cookie & (((uint64_t)1 << GEN_SHIFT) - 1)) - COOKIE_BASE;
         char where[48] = "globally";
         if (r->nguilds && i < r->nguilds)
             snprintf(where, sizeof where, "in guild %" PRIu64, r->guilds[i]);
         if (res->status >= 200 && res->status < 300) {
-            atomic_fetch_add(&r->succeeded, 1);
+            tally(&r->succeeded, gen);
             LOG_INFO(LOGN, "slash commands registered %s", where);
         } else {
-            atomic_fetch_add(&r->failed, 1);
+            tally(&r->failed, gen);
             LOG_ERROR(LOGN, "registering the slash commands %s failed: status %d %s %.300s", where,
                       res->status, res->error, res->body ? res->body : "");
         }
@@ -78,16 +97,20 @@ int appreg_register(appreg *r, discord_rest *rest, uint64_t application_id,
         labels[n++] = ratios->items[i].label;
     const cmd_def *declared[DECL_MAX_COMMANDS];
     unsigned nd = decl_set_defs(decls, declared, DECL_MAX_COMMANDS);
+    /* A registration again (a reload) counts afresh: registered means this one succeeded.
+     * Started before the PUTs are queued (see struct appreg). */
+    const uint32_t gen = atomic_fetch_add(&r->gen, 1) + 1;
+    atomic_store(&r->queued, 0);
+    atomic_store(&r->succeeded, (uint64_t)gen << GEN_SHIFT);
+    atomic_store(&r->failed, (uint64_t)gen << GEN_SHIFT);
     char err[256];
-    int q = discord_rest_register_commands(rest, application_id, r->guilds, r->nguilds, declared,
-                                           nd, labels, n, r->self, COOKIE_BASE, err, sizeof err);
+    int q = discord_rest_register_commands(
+        rest, application_id, r->guilds, r->nguilds, declared, nd, labels, n, r->self,
+        ((uint64_t)gen << GEN_SHIFT) + COOKIE_BASE, err, sizeof err);
     if (q < 0) {
         LOG_ERROR(LOGN, "cannot register the slash commands: %s", err);
         return -1;
     }
-    /* A registration again (a reload) counts afresh: registered means this one succeeded. */
-    atomic_store(&r->succeeded, 0);
-    atomic_store(&r->failed, 0);
     atomic_store(&r->queued, (unsigned)q);
     LOG_INFO(LOGN,
              "registering %u slash-command set%s (%u declared generation commands) for "
@@ -104,8 +127,9 @@ void appreg_request_again(appreg *r)
 void appreg_counters_get(appreg *r, appreg_counters *out)
 {
     out->queued = atomic_load(&r->queued);
-    out->succeeded = atomic_load(&r->succeeded);
-    out->failed = atomic_load(&r->failed);
+    /* The low bits are the count (at most FB_CONFIG_MAX_LIST PUTs per registration). */
+    out->succeeded = (unsigned)(uint32_t)atomic_load(&r->succeeded);
+    out->failed = (unsigned)(uint32_t)atomic_load(&r->failed);
 }
 
 void appreg_free(appreg *r)
