@@ -107,6 +107,17 @@ static const char k_priority[] =
     " ON CONFLICT(user_id) DO UPDATE SET level = excluded.level, by_user = excluded.by_user,"
     " ts_ms = excluded.ts_ms, wid = excluded.wid, seq = excluded.seq" LATER("t");
 
+/* The statement of each change (mod_store_op), in this engine's SQL. */
+static const char *const k_sql[] = {
+    [MOD_STORE_OP_WORD] = k_word,
+    [MOD_STORE_OP_REGEX] = k_regex,
+    [MOD_STORE_OP_CONTEXT] = k_context,
+    [MOD_STORE_OP_VIOLATION] = k_violation,
+    [MOD_STORE_OP_WARNINGS_CLEAR] = k_clear,
+    [MOD_STORE_OP_BAN] = k_ban,
+    [MOD_STORE_OP_PRIORITY] = k_priority,
+};
+
 #define NPARAMS_MAX 10
 typedef struct params {
     char num[NPARAMS_MAX][24];
@@ -139,34 +150,19 @@ int mod_pgstore_apply(PGconn *c, int64_t wid, const an_event *e, char *err, size
 {
     const char *op = e->action ? e->action : "";
     cJSON *d = e->details ? cJSON_Parse(e->details) : NULL;
-    const char *sql = NULL;
-    if (strcmp(op, "word") == 0)
-        sql = k_word;
-    else if (strcmp(op, "regex") == 0)
-        sql = k_regex;
-    else if (strcmp(op, "context") == 0)
-        sql = k_context;
-    else if (strcmp(op, "violation") == 0)
-        sql = k_violation;
-    else if (strcmp(op, "warnings_clear") == 0)
-        sql = k_clear;
-    else if (strcmp(op, "ban") == 0)
-        sql = k_ban;
-    else if (strcmp(op, "priority") == 0 &&
-             mod_priority_parse(util_json_str(d, "level", NULL)) >= 0)
-        sql = k_priority;
-    bool keyed = sql == k_word || sql == k_regex || sql == k_context;
-    if (!cJSON_IsObject(d) || !sql || (keyed && !util_json_str(d, "key", NULL)) ||
-        (!keyed && !e->user_id)) {
+    mod_store_op kind = mod_store_op_of(op, d, e->user_id);
+    if (kind == MOD_STORE_OP_NONE) {
         cJSON_Delete(d);
         snprintf(err, errlen, "malformed moderation change '%s'", op);
         return SQLITE_MISMATCH;
     }
+    bool keyed = mod_store_op_keyed(kind);
+    const char *sql = k_sql[kind];
     params p = {.n = 0};
     p_i64(&p, (int64_t)e->seq);
     p_i64(&p, e->ts_ms);
     int active = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "active"));
-    if (sql == k_violation) {
+    if (kind == MOD_STORE_OP_VIOLATION) {
         p_id(&p, e->guild_id);
         p_i64(&p, wid);
         p_i64(&p, (int64_t)e->user_id);
@@ -182,26 +178,26 @@ int mod_pgstore_apply(PGconn *c, int64_t wid, const an_event *e, char *err, size
             p_text(&p, util_json_str(d, "key", NULL), "");
         else
             p_i64(&p, (int64_t)e->user_id);
-        if (sql == k_word) {
+        if (kind == MOD_STORE_OP_WORD) {
             p_text(&p, util_json_str(d, "text", NULL), "");
             p_i64(&p, active);
-        } else if (sql == k_regex) {
+        } else if (kind == MOD_STORE_OP_REGEX) {
             p_text(&p, util_json_str(d, "name", NULL), "");
             p_text(&p, util_json_str(d, "pattern", NULL), "");
             p_text(&p, util_json_str(d, "description", NULL), NULL);
             p_text(&p, util_json_str(d, "severity", NULL), "medium");
             p_i64(&p, active);
-        } else if (sql == k_context) {
+        } else if (kind == MOD_STORE_OP_CONTEXT) {
             p_text(&p, util_json_str(d, "allowed", NULL), "");
             p_text(&p, util_json_str(d, "disallowed", NULL), "");
             p_text(&p, util_json_str(d, "description", NULL), NULL);
             p_i64(&p, active);
-        } else if (sql == k_ban) {
+        } else if (kind == MOD_STORE_OP_BAN) {
             p_i64(&p, active);
             p_text(&p, util_json_str(d, "reason", NULL), NULL);
             p_i64(&p, util_json_i64(d, "banned_ms", 0));
             p_i64(&p, util_json_i64(d, "until_ms", 0));
-        } else if (sql == k_priority) {
+        } else if (kind == MOD_STORE_OP_PRIORITY) {
             p_text(&p, util_json_str(d, "level", NULL), "normal");
         }
     }

@@ -68,6 +68,17 @@ static const char k_priority[] =
     " ON CONFLICT(user_id) DO UPDATE SET level = excluded.level, by_user = excluded.by_user,"
     " ts_ms = excluded.ts_ms, seq = excluded.seq WHERE excluded.seq > mod_priorities.seq";
 
+/* The statement of each change (mod_store_op), in this engine's SQL. */
+static const char *const k_sql[] = {
+    [MOD_STORE_OP_WORD] = k_word,
+    [MOD_STORE_OP_REGEX] = k_regex,
+    [MOD_STORE_OP_CONTEXT] = k_context,
+    [MOD_STORE_OP_VIOLATION] = k_violation,
+    [MOD_STORE_OP_WARNINGS_CLEAR] = k_clear,
+    [MOD_STORE_OP_BAN] = k_ban,
+    [MOD_STORE_OP_PRIORITY] = k_priority,
+};
+
 int mod_priority_parse(const char *s)
 {
     if (!s) return -1;
@@ -82,6 +93,34 @@ const char *mod_priority_name(mod_priority p)
     return p == MOD_PRIORITY_HIGH ? "high" : p == MOD_PRIORITY_LOW ? "low" : "normal";
 }
 
+mod_store_op mod_store_op_of(const char *action, const cJSON *d, uint64_t user_id)
+{
+    static const struct {
+        const char *name;
+        mod_store_op op;
+    } k_ops[] = {{"word", MOD_STORE_OP_WORD},
+                 {"regex", MOD_STORE_OP_REGEX},
+                 {"context", MOD_STORE_OP_CONTEXT},
+                 {"violation", MOD_STORE_OP_VIOLATION},
+                 {"warnings_clear", MOD_STORE_OP_WARNINGS_CLEAR},
+                 {"ban", MOD_STORE_OP_BAN},
+                 {"priority", MOD_STORE_OP_PRIORITY}};
+    if (!action || !cJSON_IsObject(d)) return MOD_STORE_OP_NONE;
+    mod_store_op op = MOD_STORE_OP_NONE;
+    for (size_t i = 0; i < sizeof k_ops / sizeof k_ops[0]; i++)
+        if (strcmp(action, k_ops[i].name) == 0) op = k_ops[i].op;
+    if (op == MOD_STORE_OP_PRIORITY && mod_priority_parse(util_json_str(d, "level", NULL)) < 0)
+        return MOD_STORE_OP_NONE;
+    if (mod_store_op_keyed(op) ? !util_json_str(d, "key", NULL) : !user_id)
+        return MOD_STORE_OP_NONE;
+    return op;
+}
+
+bool mod_store_op_keyed(mod_store_op op)
+{
+    return op == MOD_STORE_OP_WORD || op == MOD_STORE_OP_REGEX || op == MOD_STORE_OP_CONTEXT;
+}
+
 int mod_store_apply(sqlite3 *db, const an_event *e)
 {
     const char *op = e->action ? e->action : "";
@@ -90,27 +129,13 @@ int mod_store_apply(sqlite3 *db, const an_event *e)
         cJSON_Delete(d);
         return SQLITE_MISMATCH;
     }
-    const char *sql = NULL;
-    if (strcmp(op, "word") == 0)
-        sql = k_word;
-    else if (strcmp(op, "regex") == 0)
-        sql = k_regex;
-    else if (strcmp(op, "context") == 0)
-        sql = k_context;
-    else if (strcmp(op, "violation") == 0)
-        sql = k_violation;
-    else if (strcmp(op, "warnings_clear") == 0)
-        sql = k_clear;
-    else if (strcmp(op, "ban") == 0)
-        sql = k_ban;
-    else if (strcmp(op, "priority") == 0 &&
-             mod_priority_parse(util_json_str(d, "level", NULL)) >= 0)
-        sql = k_priority;
-    bool keyed = sql == k_word || sql == k_regex || sql == k_context;
-    if (!sql || (keyed && !util_json_str(d, "key", NULL)) || (!keyed && !e->user_id)) {
+    mod_store_op kind = mod_store_op_of(op, d, e->user_id);
+    if (kind == MOD_STORE_OP_NONE) {
         cJSON_Delete(d);
         return SQLITE_MISMATCH;
     }
+    bool keyed = mod_store_op_keyed(kind);
+    const char *sql = k_sql[kind];
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
@@ -120,7 +145,7 @@ int mod_store_apply(sqlite3 *db, const an_event *e)
     sqlite3_bind_int64(st, 1, (int64_t)e->seq);
     sqlite3_bind_int64(st, 2, e->ts_ms);
     int active = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "active"));
-    if (sql == k_violation) {
+    if (kind == MOD_STORE_OP_VIOLATION) {
         bind_id(st, 3, e->guild_id);
         sqlite3_bind_int64(st, 4, (int64_t)e->user_id);
         bind_opt_text(st, 5, util_json_str(d, "kind", NULL) ? util_json_str(d, "kind", NULL) : "");
@@ -136,11 +161,11 @@ int mod_store_apply(sqlite3 *db, const an_event *e)
             bind_opt_text(st, 4, util_json_str(d, "key", NULL));
         else
             sqlite3_bind_int64(st, 4, (int64_t)e->user_id);
-        if (sql == k_word) {
+        if (kind == MOD_STORE_OP_WORD) {
             bind_opt_text(st, 5,
                           util_json_str(d, "text", NULL) ? util_json_str(d, "text", NULL) : "");
             sqlite3_bind_int(st, 6, active);
-        } else if (sql == k_regex) {
+        } else if (kind == MOD_STORE_OP_REGEX) {
             bind_opt_text(st, 5,
                           util_json_str(d, "name", NULL) ? util_json_str(d, "name", NULL) : "");
             bind_opt_text(
@@ -150,7 +175,7 @@ int mod_store_apply(sqlite3 *db, const an_event *e)
                           util_json_str(d, "severity", NULL) ? util_json_str(d, "severity", NULL)
                                                              : "medium");
             sqlite3_bind_int(st, 9, active);
-        } else if (sql == k_context) {
+        } else if (kind == MOD_STORE_OP_CONTEXT) {
             bind_opt_text(
                 st, 5, util_json_str(d, "allowed", NULL) ? util_json_str(d, "allowed", NULL) : "");
             bind_opt_text(
@@ -158,12 +183,12 @@ int mod_store_apply(sqlite3 *db, const an_event *e)
                 util_json_str(d, "disallowed", NULL) ? util_json_str(d, "disallowed", NULL) : "");
             bind_opt_text(st, 7, util_json_str(d, "description", NULL));
             sqlite3_bind_int(st, 8, active);
-        } else if (sql == k_ban) {
+        } else if (kind == MOD_STORE_OP_BAN) {
             sqlite3_bind_int(st, 5, active);
             bind_opt_text(st, 6, util_json_str(d, "reason", NULL));
             sqlite3_bind_int64(st, 7, util_json_i64(d, "banned_ms", 0));
             sqlite3_bind_int64(st, 8, util_json_i64(d, "until_ms", 0));
-        } else if (sql == k_priority) {
+        } else if (kind == MOD_STORE_OP_PRIORITY) {
             bind_opt_text(st, 5, util_json_str(d, "level", NULL));
         }
     }

@@ -73,6 +73,27 @@ typedef enum mod_priority {
 int mod_priority_parse(const char *s);
 const char *mod_priority_name(mod_priority p);
 
+/* What a moderation change (an analytics event whose action names the change and whose
+ * details JSON holds its fields) does. Both stores (SQLite here, PostgreSQL in mod_pgstore)
+ * dispatch on it, so a change one accepts the other accepts too. */
+typedef enum mod_store_op {
+    MOD_STORE_OP_NONE = 0, /* malformed: an unknown action, or a field the change needs missing */
+    MOD_STORE_OP_WORD,
+    MOD_STORE_OP_REGEX,
+    MOD_STORE_OP_CONTEXT,
+    MOD_STORE_OP_VIOLATION,
+    MOD_STORE_OP_WARNINGS_CLEAR,
+    MOD_STORE_OP_BAN,
+    MOD_STORE_OP_PRIORITY,
+} mod_store_op;
+
+struct cJSON;
+/* The change `action` with parsed details d describes, checked: keyed changes (word, regex,
+ * context) need d's "key", the others a user; a priority needs a known level. */
+mod_store_op mod_store_op_of(const char *action, const struct cJSON *d, uint64_t user_id);
+/* Word, regex and context filters are keyed by name, not by user. */
+bool mod_store_op_keyed(mod_store_op op);
+
 #define MOD_REASON_CHARS_MAX 200
 #define MOD_PROMPT_KEEP_BYTES 1000 /* of a refused prompt, kept with the violation */
 
