@@ -1775,6 +1775,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         pthread_mutex_unlock(&f->mu);
         return rc < 0 ? -1 : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
+        /* libwebsockets also reports the close of a connection that never got its per-session
+         * state (closed before its HTTP request was read, as a restart of this fake does to
+         * connections in flight): nothing to reset then (seen: a NULL dereference here). */
+        if (!s) return 0;
         pthread_mutex_lock(&f->mu);
         pss_http_reset(s);
         pthread_mutex_unlock(&f->mu);
