@@ -245,7 +245,7 @@ static void test_errors(void **state)
     /* Discord's /stats keeps its own wording */
     an_days_result d = an_days_from_text("0");
     assert_false(d.ok);
-    assert_int_equal(d.why, AN_DAYS_OUT_OF_RANGE);
+    assert_int_equal(d.why, AN_COMMANDS_DAYS_OUT_OF_RANGE);
     assert_non_null(
         strstr(d.error, "The `days` option must be a whole number of days from 1 to 365"));
     run(f, "--frobnicate", NULL, NULL, NULL);

@@ -145,11 +145,11 @@ static void days_refused(FILE *err, const char *text, const an_days_result *r)
     snprintf(range, sizeof range, "a whole number of days from %d to %d (default %d)", AN_DAYS_MIN,
              AN_DAYS_MAX, AN_DAYS_DEFAULT);
     switch (r->why) {
-    case AN_DAYS_EMPTY:
+    case AN_COMMANDS_DAYS_EMPTY:
         fprintf(err, "fluxbot stats: --days needs a value: %s\n", range);
         break;
-    case AN_DAYS_NEGATIVE:
-    case AN_DAYS_OUT_OF_RANGE:
+    case AN_COMMANDS_DAYS_NEGATIVE:
+    case AN_COMMANDS_DAYS_OUT_OF_RANGE:
         fprintf(err, "fluxbot stats: --days %.40s is out of range: give %s\n", text, range);
         break;
     default:
