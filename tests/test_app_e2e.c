@@ -42,7 +42,6 @@ static e2e_app_world W;
 
 static int setup(void **state)
 {
-    (void)state;
     fake_comfy_opts co = {.steps = 4, .step_delay_ms = 60, .png_width = 48, .png_height = 32};
     e2e_app_opts o = {.name = "app_e2e",
                       .token = TOKEN,
@@ -57,13 +56,7 @@ static int setup(void **state)
     cfg->runner_threads = 2;
     cfg->gateway_compress = true;
     e2e_app_start(&W);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    e2e_app_end(&W);
+    *state = &W;
     return 0;
 }
 
@@ -448,5 +441,5 @@ int main(void)
         cmocka_unit_test(reset_stats_permissions_and_confirmation),
         cmocka_unit_test(reloaded_lists_are_used_and_registered),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, e2e_app_teardown);
 }

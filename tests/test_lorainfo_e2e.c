@@ -29,7 +29,6 @@ static e2e_app_world W;
 
 static int setup(void **state)
 {
-    (void)state;
     e2e_app_opts o = {.name = "lorainfo_e2e", .token = TOKEN, .application_id = APP_ID};
     e2e_app_begin(&W, &o);
     snprintf(W.cfg.loras_file, sizeof W.cfg.loras_file, "%s/loras.json", W.dir);
@@ -47,13 +46,7 @@ static int setup(void **state)
     fputs("]}", f);
     fclose(f);
     e2e_app_start(&W);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    e2e_app_end(&W);
+    *state = &W;
     return 0;
 }
 
@@ -156,5 +149,5 @@ int main(void)
         cmocka_unit_test(pages_and_buttons),
         cmocka_unit_test(one_by_name_and_autocomplete),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, e2e_app_teardown);
 }

@@ -113,7 +113,6 @@ static void write_workflows(void)
 
 static int setup(void **state)
 {
-    (void)state;
     e2e_app_opts o = {.name = "opts_e2e", .token = TOKEN, .application_id = APP_ID};
     e2e_app_begin(&W, &o);
     snprintf(T.loras, sizeof T.loras, "%s/loras.json", W.dir);
@@ -131,13 +130,7 @@ static int setup(void **state)
     snprintf(W.cfg.loras_file, sizeof W.cfg.loras_file, "%s", T.loras);
     snprintf(W.cfg.workflows_dir, sizeof W.cfg.workflows_dir, "%s", T.wf);
     e2e_app_start(&W);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    e2e_app_end(&W);
+    *state = &W;
     return 0;
 }
 
@@ -642,5 +635,5 @@ int main(void)
         cmocka_unit_test(command_lora_strength),
         cmocka_unit_test(video_negative_prompt),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, e2e_app_teardown);
 }

@@ -53,7 +53,6 @@ static e2e_app_world W;
 
 static int setup(void **state)
 {
-    (void)state;
     e2e_app_opts o = {.name = "queue_e2e", .token = TOKEN, .application_id = APP_ID};
     e2e_app_begin(&W, &o);
     /* a job takes about two seconds of "GPU" time: long enough to be caught running */
@@ -65,13 +64,7 @@ static int setup(void **state)
     c->analytics_flush_ms = 50;
     c->progress_interval_ms = 500; /* the smallest allowed */
     e2e_app_start(&W);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    e2e_app_end(&W);
+    *state = &W;
     return 0;
 }
 
@@ -536,5 +529,5 @@ int main(void)
         cmocka_unit_test(queue_clear),
         cmocka_unit_test(priorities_three_users),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, e2e_app_teardown);
 }

@@ -270,6 +270,12 @@ void e2e_app_end(e2e_app_world *w)
     if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", w->dir);
 }
 
+int e2e_app_teardown(void **state)
+{
+    e2e_app_end(*state);
+    return 0;
+}
+
 cJSON *e2e_app_callback(e2e_app_world *w, uint64_t id, unsigned timeout_ms, size_t *count,
                         int *status)
 {

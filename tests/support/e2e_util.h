@@ -118,6 +118,9 @@ void e2e_app_start(e2e_app_world *w);
 /* Stops the bot (asserting a clean stop), the fakes, and removes the folder. */
 void e2e_app_end(e2e_app_world *w);
 
+/* A cmocka group teardown that only ends the world: the group setup sets *state to it. */
+int e2e_app_teardown(void **state);
+
 /* The first callback (POST /interactions/<id>/...) Discord received for an interaction, parsed;
  * asserts one came within timeout_ms and parses. *count: how many came (NULL: not wanted);
  * *status: the fake's HTTP answer to the first (NULL: not wanted). */
