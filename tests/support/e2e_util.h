@@ -6,9 +6,10 @@
  *    to the interaction that caused it, and the checks of what Discord saw and what the
  *    database holds;
  *  - e2e_app_world: the whole bot in-process (app_start) against the fake Discord and one fake
- *    ComfyUI, in a temporary folder of its own (tests/test_*_e2e.c): the one place that starts
- *    the fakes, fills the configuration, waits for the commands' registration and tears it all
- *    down, plus the reads of what Discord and the database saw that those tests share.
+ *    ComfyUI, in a temporary folder of its own (tests/test_app_e2e.c and its siblings): the
+ *    one place that starts the fakes, fills the configuration, waits for the commands'
+ *    registration and tears it all down, plus the reads of what Discord and the database saw
+ *    that those tests share.
  * Bodies in e2e_util.c (test-support library, which links the harness of bench/support).
  */
 #ifndef FLUXBOT_E2E_UTIL_H
