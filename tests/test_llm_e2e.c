@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -192,6 +193,18 @@ static void wait_sql(const char *sql, int want)
     e2e_app_expect_db_int(&W, sql, want, 30000);
 }
 
+/* True when text holds the number num on its own: not inside a longer run of digits, as in a
+ * snowflake or a seed that happens to contain the port's digits (a plain strstr made the check
+ * below fail at random, with nothing leaked). */
+static bool has_number(const char *text, const char *num)
+{
+    size_t n = strlen(num);
+    for (const char *p = text; (p = strstr(p, num)); p++)
+        if ((p == text || !isdigit((unsigned char)p[-1])) && !isdigit((unsigned char)p[n]))
+            return true;
+    return false;
+}
+
 /* Nothing a user reads names the endpoint. */
 static void no_address(const char *edits)
 {
@@ -199,7 +212,7 @@ static void no_address(const char *edits)
     const char *u = fake_llm_url(llm);
     snprintf(port, sizeof port, "%s", strrchr(u, ':') + 1);
     *strchr(port, '/') = '\0';
-    assert_null(strstr(edits, port));
+    assert_false(has_number(edits, port));
     assert_null(strstr(edits, "/v1"));
     assert_null(strstr(edits, KEY));
 }
