@@ -171,8 +171,11 @@ static const key_def keys[] = {
     I(active_user_min_events, NULL, 1, 1000000, "5",
       "Tracked events in the /stats window that make a user an Active User."),
     I(result_retention_days, NULL, 1, 3650, "30",
-      "Days a result's parameters are kept, so Regenerate, Upscale and Options work after a "
-      "restart."),
+      "Days each result's parameters are kept in the database (table results), so Regenerate, "
+      "Upscale and Options keep working on it, also after a restart. Older ones are deleted as "
+      "new results are written (at most once a minute); a press on a result the bot no longer "
+      "has is answered that it is older than this. Delete needs nothing kept; /reset_stats "
+      "keeps them."),
     I(mailbox_capacity, NULL, 16, 1048576, "1024",
       "Ring slots per sending thread of each mailbox."),
     F(db_path, "FLUXBOT_DB", "fluxbot.db", "SQLite analytics database."),
