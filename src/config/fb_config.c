@@ -162,10 +162,12 @@ static const key_def keys[] = {
     I(sched_workers, "FLUXBOT_SCHED_WORKERS", 0, 64, "1",
       "Worker threads of the scheduler that runs the actors of sched_actors (a message between "
       "two actors of one worker wakes nobody); 0 = every actor on threads of its own."),
-    L(sched_actors, "FLUXBOT_SCHED_ACTORS", "router,stats,analytics",
+    L(sched_actors, "FLUXBOT_SCHED_ACTORS", "router,stats,analytics,discord_rest",
       "Actors run on the scheduler's workers (round-robin, in this order) instead of threads of "
       "their own; their *_threads setting is then unused. Only actors without an event loop of "
-      "their own that never block for long: while one runs, the others of its worker wait."),
+      "their own that never block for long: while one runs, the others of its worker wait. "
+      "discord_rest (the Discord HTTP actor) left out gets a thread of its own, which watches "
+      "its sockets alone."),
     I(active_user_min_events, NULL, 1, 1000000, "5",
       "Tracked events in the /stats window that make a user an Active User."),
     I(result_retention_days, NULL, 1, 3650, "30",
