@@ -307,9 +307,6 @@ static double writer_run(uint64_t n)
     double secs = (double)(rt_now_ns() - t0) / 1e9;
     analytics_writer_counters m;
     analytics_writer_counters_get(w, &m);
-    if (getenv("BENCH_PG_VERBOSE"))
-        fprintf(stderr, "writer: %llu transactions, %.3f s\n", (unsigned long long)m.batches,
-                secs);
     rt_system_free(sys);
     analytics_writer_free(w);
     if (m.rows_written != n) {

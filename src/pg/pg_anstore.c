@@ -820,7 +820,9 @@ typedef struct pipe {
     int tag[PIPE_MAX];
     const char *what[PIPE_MAX];
     int rc;
-    bool on; /* in pipeline mode */
+    bool on;          /* in pipeline mode */
+    bool synced;      /* pipe_sync sent the sync */
+    bool sync_failed; /* ... and libpq could not */
     char *err;
     size_t errlen;
 } pipe;
@@ -903,13 +905,27 @@ static void pipe_prep(pipe *p, int tag, const char *what, int prep, int np, cons
     pipe_add(p, tag, what, prep, NULL, np, vals);
 }
 
-/* Sends the sync and reads every result in order. SQLITE_OK or the first error's code. */
+/* Sends the statements and the sync (without reading anything): the server runs them while
+ * the caller goes on; pipe_end reads the results. */
+static void pipe_sync(pipe *p)
+{
+#ifdef LIBPQ_HAS_PIPELINING
+    if (!p->on || p->synced || p->rc != SQLITE_OK) return;
+    p->synced = true;
+    p->sync_failed = PQpipelineSync(p->s->c) != 1;
+#else
+    (void)p;
+#endif
+}
+
+/* Sends the sync (unless pipe_sync did) and reads every result in order. SQLITE_OK or the
+ * first error's code. */
 static int pipe_end(pipe *p)
 {
 #ifdef LIBPQ_HAS_PIPELINING
     if (!p->on) return p->rc;
     PGconn *c = p->s->c;
-    bool broken = PQpipelineSync(c) != 1;
+    bool broken = p->synced ? p->sync_failed : PQpipelineSync(c) != 1;
     for (int i = 0; i < p->n && !broken; i++) {
         PGresult *r = PQgetResult(c);
         if (!r) {
@@ -1055,10 +1071,13 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
     pg_anbatch *b = &s->batch;
     pg_anbatch_interactions(b, evs, n);
 
-    /* 1. The transaction, ordered with resets, and the outcomes stored for its rows. */
+    /* 1. The transaction, ordered with resets, and the outcomes stored for its rows. While
+     * the server starts it, the rows' success and the command rows are built as if no outcome
+     * had been stored early for them (the common case), and built again when some had. */
     pipe p;
     s->nearly = 0;
-    if (!s->importing || b->n_ix) {
+    bool started = !s->importing || b->n_ix;
+    if (started) {
         pipe_start(&p, s, err, errlen);
         if (!s->importing) {
             pipe_add(&p, T_PLAIN, "starting a batch", -1, "BEGIN", 0, NULL);
@@ -1067,8 +1086,17 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
         }
         const char *ix[1] = {b->ix.p};
         if (b->n_ix) pipe_prep(&p, T_EARLY, "taking early outcomes", P_EARLY_TAKE, 1, ix);
+        pipe_sync(&p);
+    }
+    pg_anbatch_begin(b, evs, n, NULL, 0);
+    pg_anbatch_copy(b, s->wid, evs, n, AN_EV_COMMAND);
+    if (started) {
         rc = pipe_end(&p);
         if (rc != SQLITE_OK) return abandon(s, rc);
+    }
+    if (s->nearly) {
+        pg_anbatch_begin(b, evs, n, s->early, s->nearly);
+        pg_anbatch_copy(b, s->wid, evs, n, AN_EV_COMMAND);
     }
     if (s->epoch != s->known_epoch) { /* a reset (of any process) emptied known_users */
         known_clear(s);
@@ -1079,11 +1107,9 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
      * is streamed and the next part of the batch built while the server inserts the rows
      * (the client's work overlaps the server's instead of adding to it): the image and
      * activity rows during the command rows' COPY, the rollups during the image rows'. */
-    pg_anbatch_begin(b, evs, n, s->early, s->nearly);
     for (size_t i = 0; i < n && rc == SQLITE_OK && moderation; i++)
         if (evs[i]->kind == AN_EV_MODERATION)
             rc = mod_pgstore_apply(s->c, s->wid, evs[i], err, errlen);
-    pg_anbatch_copy(b, s->wid, evs, n, AN_EV_COMMAND);
     bool sent[3] = {false, false, false};
     if (rc == SQLITE_OK) rc = raw_send(s, 0, &sent[0], err, errlen);
     pg_anbatch_copy(b, s->wid, evs, n, AN_EV_IMAGE);
