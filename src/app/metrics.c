@@ -561,7 +561,8 @@ void metrics_collect_runtime(mfmt *out, void *ctx)
     mfmt_single(out, "fluxbot_sched_parks_total", "counter",
                 "Times a worker went to sleep with all its actors idle.", sm.parks);
     mfmt_single(out, "fluxbot_sched_wakeups_total", "counter",
-                "Futex wakes of a sleeping worker (at most one per park).", sm.wakeups);
+                "Wake-ups of a sleeping worker by another thread (at most one per park).",
+                sm.wakeups);
     const char *enq = "fluxbot_sched_enqueues_total";
     mfmt_family(out, enq, "counter",
                 "Actors made runnable by a message: from their own worker (no wake-up possible) "
