@@ -54,6 +54,8 @@ static void test_shared_database_answers(void **state)
     assert_non_null(strstr(text, "PostgreSQL 1"));
     assert_non_null(strstr(text, t.name));
     assert_null(strstr(text, "postgresql://"));
+    /* the shared IDENTIFY pacing's margin is the configured one, said with its key */
+    assert_non_null(strstr(text, "5 s + 1000 ms apart per bucket (identify_margin_ms)"));
     free(text);
     tpg_close(&t);
 }
