@@ -19,7 +19,6 @@
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
 #include "fluxbot/log.h"
-#include "test_app_lsan.h"
 
 #define TOKEN "ops-bot-token"
 

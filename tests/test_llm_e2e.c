@@ -48,7 +48,6 @@
 #include "fakes/fake_llm.h"
 #include "moderation/mod_state.h"
 #include "metrics_check.h"
-#include "test_app_lsan.h"
 
 #define TOKEN "llm-e2e-token.abc"
 #define APP_ID 777000000000000043ULL
