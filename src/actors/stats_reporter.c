@@ -31,6 +31,7 @@ struct stats_reporter {
     char db_path[1024]; /* a SQLite path or a postgresql:// URL (an_engine.h) */
     unsigned active_min;
     const _Atomic uint64_t *data_version;
+    bool no_chart;
     stats_flight *flight;
     _Atomic uint64_t answered, failed, rejected;
 };
@@ -83,7 +84,7 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
  * they stay exact (when answers are reused), and the chart drawn from them. */
 static void compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *out)
 {
-    (void)ctx;
+    const stats_reporter *r = ctx;
     out->rc = an_view_stats(tl_reader, days, now_ms, &out->stats, out->err, sizeof out->err);
     if (out->rc != 0) return;
     if (tl_horizon) {
@@ -95,6 +96,7 @@ static void compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *ou
         else
             LOG_WARN(WHO, "%s", err);
     }
+    if (r->no_chart) return;
     /* The chart is a bonus: if it cannot be drawn, the numbers still go out. */
     char err[256];
     if (an_chart_png(&out->stats, &out->png, &out->png_len, err, sizeof err) != 0) {
@@ -158,6 +160,7 @@ void stats_reporter_config_from(stats_reporter_config *out, const fb_config *cfg
     out->threads = cfg->stats_threads > 0 ? (unsigned)cfg->stats_threads : 0;
     out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
     out->active_min = cfg->active_user_min_events > 0 ? (unsigned)cfg->active_user_min_events : 0;
+    out->no_chart = !cfg->stats_chart;
 }
 
 stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *cfg)
@@ -166,6 +169,7 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     if (!r) abort();
     snprintf(r->db_path, sizeof r->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
     r->active_min = cfg ? cfg->active_min : 0;
+    r->no_chart = cfg && cfg->no_chart;
     /* Answers are reused until this process's writer commits again: with a database other
      * processes write too, that would miss their commits, so never on PostgreSQL. */
     r->data_version = cfg && !an_engine_is_pg(r->db_path) ? cfg->data_version : NULL;

@@ -8,8 +8,9 @@
  *     PATCH /webhooks/{application_id}/{token}/messages/@original
  *     payload_json {"embeds":[... "image":{"url":"attachment://stats.png"}], "attachments":[...]}
  *     files[0] stats.png
- * to the query's REST actor, which edits the deferred (ephemeral) response. A failed query
- * edits it with a short error text instead, so the user never stays on "thinking". Identical
+ * to the query's REST actor, which edits the deferred (ephemeral) response; with no_chart
+ * (stats_chart = false) the edit is a plain JSON body with the embed and no attachment. A failed
+ * query edits it with a short error text instead, so the user never stays on "thinking". Identical
  * queries arriving while one is computed share its answer, and with the writer's data version
  * an answer is handed on to later identical queries until the writer commits again or a row
  * would leave or enter the window (stats_flight.h, an_horizon.h).
@@ -34,10 +35,14 @@ typedef struct stats_reporter_config {
      * computation reads the database. */
     const _Atomic uint64_t *data_version;
     unsigned reuse_max_ms; /* the oldest answer handed on (0 = 1000 ms; stats_flight.h) */
+    /* Skip the chart: the edit is the embed alone, a JSON body without a file part (and no
+     * cairo drawing or PNG encoding per answer). The config's stats_chart, inverted so that a
+     * zeroed config keeps the chart. */
+    bool no_chart;
 } stats_reporter_config;
 
 /* Fills out from the bot configuration (db_path, stats_threads, mailbox_capacity,
- * active_user_min_events). */
+ * active_user_min_events, stats_chart). */
 void stats_reporter_config_from(stats_reporter_config *out, const fb_config *cfg);
 
 typedef struct stats_reporter_counters {

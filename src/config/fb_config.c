@@ -113,6 +113,9 @@ static const key_def keys[] = {
     S(bot_manager_role, "FLUXBOT_BOT_MANAGER_ROLE", "Bot Manager",
       "Role allowed to /reset_stats besides administrators: a role name or a numeric role id."),
     B(stats_managers_only, NULL, "false", "Restrict /stats to administrators and bot managers."),
+    B(stats_chart, "FLUXBOT_STATS_CHART", "true",
+      "/stats answers carry a chart (a PNG of images, videos and commands per day, or per hour "
+      "for one day) under the embed; false = the embed alone (no drawing, no upload)."),
     I(filter_max_warnings, NULL, 0, 100, "2",
       "Content-filter warnings a user gets; the next violation bans them."),
     L(access_channels, NULL, "",
