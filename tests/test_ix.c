@@ -364,6 +364,73 @@ static void test_fuzz_mutations(void **state)
     assert_true(parsed > 0 && rejected > 0);
 }
 
+/* ix_parse_into: one block serves interaction after interaction (a component after a
+ * command leaves nothing of the command behind: the struct is zeroed, the strings are the new
+ * payload's), the result is the same as ix_parse's, and a block too small (or none) is refused
+ * with IX_E_TOO_LARGE instead of being overrun. Mutated payloads parse into the block exactly
+ * as ix_parse parses them. */
+static void test_parse_into_a_reused_block(void **state)
+{
+    (void)state;
+    const char *comp = "{\"id\":\"1\",\"application_id\":\"2\",\"type\":3,\"token\":\"t\","
+                       "\"member\":{\"user\":{\"id\":\"3\"},\"roles\":[],\"permissions\":\"8\"},"
+                       "\"message\":{\"id\":\"99\",\"content\":\"x\"},"
+                       "\"data\":{\"custom_id\":\"image:regenerate:42\",\"component_type\":2}}";
+    size_t cap = ix_parse_need(strlen(COMFY));
+    assert_true(cap > sizeof(ix_interaction) + strlen(COMFY));
+    void *block = malloc(cap);
+    memset(block, 0xA5, cap); /* garbage, as a reused block holds */
+    ix_error e;
+    ix_interaction *ix = ix_parse_into(block, cap, COMFY, strlen(COMFY), &e);
+    assert_ptr_equal(ix, block);
+    assert_int_equal(e.code, IX_OK);
+    assert_string_equal(ix->command_name, "comfy");
+    assert_int_equal(ix->noptions, 4);
+    assert_string_equal(ix_opt_str(ix, "prompt"), "a caf\xc3\xa9 \xf0\x9f\x98\x80 at dusk");
+    assert_int_equal(ix->nroles, 2);
+
+    ix = ix_parse_into(block, cap, comp, strlen(comp), &e);
+    assert_ptr_equal(ix, block);
+    assert_int_equal(ix->type, IX_COMPONENT);
+    assert_string_equal(ix->custom_id, "image:regenerate:42");
+    assert_null(ix->command_name); /* nothing of the command is left */
+    assert_int_equal(ix->noptions, 0);
+    assert_int_equal(ix->nroles, 0);
+    assert_null(ix_opt(ix, "prompt"));
+
+    /* too small, or no block: refused, nothing written past the block */
+    assert_null(ix_parse_into(block, ix_parse_need(strlen(COMFY)) - 1, COMFY, strlen(COMFY), &e));
+    assert_int_equal(e.code, IX_E_TOO_LARGE);
+    assert_null(ix_parse_into(NULL, 0, COMFY, strlen(COMFY), &e));
+    assert_int_equal(e.code, IX_E_TOO_LARGE);
+    /* the usual errors still come first for bad input */
+    assert_null(ix_parse_into(block, cap, "[1]", 3, &e));
+    assert_int_equal(e.code, IX_E_JSON);
+
+    /* mutations: the same verdict and the same fields as ix_parse */
+    size_t len = strlen(COMFY);
+    char *buf = malloc(len + 1);
+    unsigned seed = 777;
+    for (int iter = 0; iter < 500; iter++) {
+        memcpy(buf, COMFY, len + 1);
+        seed = seed * 1103515245u + 12345u;
+        buf[(seed >> 8) % len] = (char)(seed >> 16);
+        ix_error e1, e2;
+        ix_interaction *a = ix_parse(buf, len, &e1);
+        ix_interaction *b = ix_parse_into(block, cap, buf, len, &e2);
+        assert_int_equal(e1.code, e2.code);
+        assert_int_equal(a != NULL, b != NULL);
+        if (a) {
+            assert_true(a->id == b->id && a->user_id == b->user_id);
+            assert_int_equal(a->noptions, b->noptions);
+            assert_string_equal(a->token, b->token);
+            ix_free(a);
+        }
+    }
+    free(buf);
+    free(block);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_scalar_parsers),
         cmocka_unit_test(test_fuzz_mutations),
+        cmocka_unit_test(test_parse_into_a_reused_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

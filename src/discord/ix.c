@@ -558,7 +558,14 @@ static bool parse_root(pctx *c, const cJSON *root)
     return true;
 }
 
-ix_interaction *ix_parse(const char *json, size_t len, ix_error *err)
+size_t ix_parse_need(size_t len)
+{
+    /* the arena holds unescaped copies of the payload's strings: never more than its bytes */
+    return sizeof(ix_interaction) + len + 256;
+}
+
+/* Parses into buf (cap >= ix_parse_need(len), or NULL to allocate the block). */
+static ix_interaction *parse(void *buf, size_t cap, const char *json, size_t len, ix_error *err)
 {
     if (err) memset(err, 0, sizeof *err);
     pctx c = {.err = err};
@@ -570,14 +577,24 @@ ix_interaction *ix_parse(const char *json, size_t len, ix_error *err)
         fail(&c, IX_E_TOO_LARGE, "", "payload of %zu bytes exceeds %u", len, IX_INPUT_MAX);
         return NULL;
     }
+    if (buf && cap < ix_parse_need(len)) {
+        fail(&c, IX_E_TOO_LARGE, "", "payload of %zu bytes exceeds the buffer", len);
+        return NULL;
+    }
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         fail(&c, IX_E_JSON, "", "not a JSON object");
         return NULL;
     }
-    size_t cap = len + 256;
-    ix_interaction *ix = calloc(1, sizeof *ix + cap);
+    ix_interaction *ix;
+    if (buf) {
+        /* only the struct needs zeroing: the arena is written before it is read */
+        ix = buf;
+        memset(ix, 0, sizeof *ix);
+    } else {
+        ix = calloc(1, ix_parse_need(len));
+    }
     if (!ix) {
         cJSON_Delete(root);
         fail(&c, IX_E_TOO_LARGE, "", "out of memory");
@@ -585,14 +602,26 @@ ix_interaction *ix_parse(const char *json, size_t len, ix_error *err)
     }
     c.ix = ix;
     c.arena = (char *)(ix + 1);
-    c.cap = cap;
+    c.cap = ix_parse_need(len) - sizeof *ix;
     bool ok = parse_root(&c, root);
     cJSON_Delete(root);
     if (!ok) {
-        free(ix);
+        if (!buf) free(ix);
         return NULL;
     }
     return ix;
+}
+
+ix_interaction *ix_parse(const char *json, size_t len, ix_error *err)
+{
+    return parse(NULL, 0, json, len, err);
+}
+
+ix_interaction *ix_parse_into(void *buf, size_t cap, const char *json, size_t len, ix_error *err)
+{
+    /* a NULL buf is refused as too small (cap 0), never allocated */
+    static char none[1];
+    return parse(buf ? buf : none, buf ? cap : 0, json, len, err);
 }
 
 void ix_free(ix_interaction *ix)

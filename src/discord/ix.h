@@ -11,8 +11,9 @@
  * the leaf options. Autocomplete interactions keep partial input as text (`str`) whatever the
  * option type, because Discord sends what the user has typed so far.
  *
- * Ownership: ix_parse returns one heap block (free with ix_free); every string pointer inside
- * points into that block, so never copy an ix_interaction by value.
+ * Ownership: ix_parse returns one heap block (free with ix_free), ix_parse_into fills the
+ * caller's; every string pointer inside points into that block, so never copy an
+ * ix_interaction by value.
  */
 #ifndef FLUXBOT_DISCORD_INTERACTION_H
 #define FLUXBOT_DISCORD_INTERACTION_H
@@ -149,6 +150,13 @@ typedef struct ix_interaction {
 /* Parses and validates. Returns NULL and fills err (if non-NULL) on any problem. */
 ix_interaction *ix_parse(const char *json, size_t len, ix_error *err);
 void ix_free(ix_interaction *ix);
+/* The same into a caller's block of cap bytes, at least ix_parse_need(len) (else NULL with
+ * IX_E_TOO_LARGE): the result is buf, valid until buf is reused, and is not freed. For a
+ * thread that parses one interaction after another: a block of this size (the struct is about
+ * 7 KB) allocated and freed per interaction is a large chunk that makes glibc's allocator
+ * consolidate its small free chunks each time. */
+size_t ix_parse_need(size_t len);
+ix_interaction *ix_parse_into(void *buf, size_t cap, const char *json, size_t len, ix_error *err);
 const char *ix_strerror(ix_err code);
 
 /* A wire snowflake: the same check as util_dec_snowflake (util/util_dec.h), which new code
