@@ -18,6 +18,7 @@
 #include "analytics/an_view.h"
 #include "analytics/an_horizon.h"
 #include "analytics/an_stats.h"
+#include "discord/embed.h"
 #include "discord/stats_reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
@@ -120,9 +121,10 @@ static void answer(stats_reporter *r, stats_query_msg *q)
     stats_flight_run(r->flight, q->days, q->now_ms, compute, r, a, &shared);
     char *json;
     if (a->rc == 0) {
-        cJSON *embed = an_stats_embed(&a->stats);
-        json = stats_reply_edit_json(embed, a->png ? AN_CHART_FILENAME : NULL);
-        cJSON_Delete(embed);
+        embed e;
+        an_commands_stats_embed(&a->stats, &e);
+        json = stats_reply_edit_body(&e, a->png ? AN_CHART_FILENAME : NULL);
+        embed_free(&e);
         atomic_fetch_add(&r->answered, 1);
     } else {
         LOG_ERROR(WHO, "stats query for %d days failed: %s", q->days, a->err);
