@@ -23,12 +23,9 @@
 #include "actors/gateway.h"
 #include "actors/router.h"
 #include "analytics/an_confirm.h"
-#include "app/app.h"
 #include "comfy/loras.h"
 #include "comfy/ratios.h"
-#include "fakes/fake_comfy.h"
-#include "fakes/fake_discord.h"
-#include "fluxbot/log.h"
+#include "e2e_util.h"
 #include "test_app_lsan.h"
 
 #define TOKEN "e2e-bot-token.abc"
@@ -41,96 +38,25 @@ static const char *guilds = "[{\"id\":\"200000000000000001\",\"name\":\"test gui
                             "{\"id\":\"61\",\"name\":\"Bot Manager\",\"permissions\":\"0\"},"
                             "{\"id\":\"62\",\"name\":\"Artists\",\"permissions\":\"0\"}]}]";
 
-typedef struct world {
-    fake_discord *fd;
-    fake_rest *rest;
-    fake_comfy *comfy;
-    app *a;
-    fb_config cfg;
-    char db[128];
-    char outdir[128];
-} world;
+static e2e_app_world W;
 
-static world W;
-
-static uint64_t now_ms(void)
+static int setup(void **state)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&d, NULL);
-}
-
-static void base_config(fb_config *cfg, const char *api_base, const char *token)
-{
-    fb_config_defaults(cfg);
-    snprintf(cfg->discord_token, sizeof cfg->discord_token, "%s", token);
-    snprintf(cfg->discord_api_base, sizeof cfg->discord_api_base, "%s", api_base);
-    cfg->comfyui_urls.count = 1;
-    snprintf(cfg->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
-    snprintf(cfg->db_path, sizeof cfg->db_path, "%s", W.db);
-    snprintf(cfg->output_dir, sizeof cfg->output_dir, "%s", W.outdir);
+    fake_comfy_opts co = {.steps = 4, .step_delay_ms = 60, .png_width = 48, .png_height = 32};
+    e2e_app_opts o = {.name = "app_e2e",
+                      .token = TOKEN,
+                      .application_id = APP_ID,
+                      .guilds_json = guilds,
+                      .comfy = &co};
+    e2e_app_begin(&W, &o);
+    fb_config *cfg = &W.cfg;
     cfg->progress_interval_ms = 100;
     cfg->analytics_flush_ms = 20;
     cfg->router_threads = 2;
     cfg->runner_threads = 2;
     cfg->gateway_compress = true;
-}
-
-static void unlink_db(const char *db)
-{
-    char side[200];
-    unlink(db);
-    snprintf(side, sizeof side, "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", db);
-    unlink(side);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    log_configure(LOG_LEVEL_WARN, false, 2);
-    fake_discord_options o = {.token = TOKEN, .application_id = APP_ID, .guilds_json = guilds};
-    W.fd = fake_discord_start(&o);
-    assert_non_null(W.fd);
-    W.rest = fake_discord_rest(W.fd);
-    fake_comfy_opts co = {.steps = 4, .step_delay_ms = 60, .png_width = 48, .png_height = 32};
-    W.comfy = fake_comfy_start(&co);
-    assert_non_null(W.comfy);
-    snprintf(W.db, sizeof W.db, "/tmp/fb_app_e2e_%d.db", (int)getpid());
-    snprintf(W.outdir, sizeof W.outdir, "/tmp/fb_app_e2e_out_%d", (int)getpid());
-    unlink_db(W.db);
-    base_config(&W.cfg, fake_discord_api_base(W.fd), TOKEN);
-
-    char err[768];
-    int code;
-    W.a = app_start(&W.cfg, err, sizeof err, &code);
-    if (!W.a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
-    assert_non_null(W.a);
-    /* Connected, identified, and the commands registered once READY gave the app id. */
-    uint64_t until = now_ms() + 90000; /* generous: the machine may be loaded */
-    while (now_ms() < until && !app_commands_registered(W.a))
-        app_poll(W.a, 20);
-    assert_true(app_commands_registered(W.a));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(app_stop(W.a), 0);
-    fake_comfy_stop(W.comfy);
-    fake_discord_stop(W.fd);
-    unlink_db(W.db);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", W.outdir);
-    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", W.outdir);
+    e2e_app_start(&W);
+    *state = &W;
     return 0;
 }
 
@@ -139,47 +65,22 @@ static int teardown(void **state)
 /* The body of the (first) callback Discord received for an interaction, parsed. */
 static cJSON *callback_of(uint64_t id)
 {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
-    assert_true(fake_rest_wait(W.rest, &f, 1, 5000) >= 1);
-    fake_rest_request *rq;
-    size_t n = fake_rest_collect(W.rest, &f, &rq);
-    assert_true(n >= 1);
-    cJSON *o = cJSON_Parse((const char *)rq[0].body);
-    assert_int_equal(rq[0].status, 204);
-    fake_rest_requests_free(rq, n);
-    assert_non_null(o);
+    int status;
+    cJSON *o = e2e_app_callback(&W, id, 5000, NULL, &status);
+    assert_int_equal(status, 204);
     return o;
-}
-
-static int cb_type(const cJSON *o)
-{
-    return cJSON_GetObjectItem(o, "type")->valueint;
-}
-
-static int cb_flags(const cJSON *o)
-{
-    const cJSON *f = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "data"), "flags");
-    return f ? f->valueint : 0;
-}
-
-static const char *cb_content(const cJSON *o)
-{
-    const cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "data"), "content");
-    return cJSON_IsString(c) ? c->valuestring : "";
 }
 
 /* Waits until the interaction's @original was edited at least n times; returns its JSON. */
 static char *wait_edits(uint64_t id, unsigned n, int timeout_ms)
 {
-    uint64_t until = now_ms() + (uint64_t)timeout_ms;
+    uint64_t until = e2e_ms() + (uint64_t)timeout_ms;
     fake_rest_ix_state st;
     for (;;) {
         assert_true(fake_rest_interaction_state(W.rest, id, &st));
-        if (st.edits >= n || now_ms() > until) break;
+        if (st.edits >= n || e2e_ms() > until) break;
         free(st.original_json);
-        sleep_ms(20);
+        e2e_sleep(20);
     }
     assert_true(st.edits >= n);
     return st.original_json;
@@ -188,13 +89,13 @@ static char *wait_edits(uint64_t id, unsigned n, int timeout_ms)
 static void ix_check_ack(uint64_t id, int type)
 {
     fake_rest_ix_state st;
-    uint64_t until = now_ms() + 5000;
+    uint64_t until = e2e_ms() + 5000;
     do {
         assert_true(fake_rest_interaction_state(W.rest, id, &st));
         free(st.original_json);
         if (st.ack_type) break;
-        sleep_ms(10);
-    } while (now_ms() < until);
+        e2e_sleep(10);
+    } while (e2e_ms() < until);
     assert_int_equal(st.ack_type, type);
     assert_true(st.ack_ms >= 0 && st.ack_ms < 3000); /* inside Discord's window */
     assert_false(st.late);
@@ -206,7 +107,7 @@ static void ix_check_ack(uint64_t id, int type)
 static int usage_rows(char *out, size_t cap, int want)
 {
     int n = 0;
-    uint64_t until = now_ms() + 5000;
+    uint64_t until = e2e_ms() + 5000;
     do {
         sqlite3 *db;
         out[0] = 0;
@@ -228,41 +129,21 @@ static int usage_rows(char *out, size_t cap, int want)
         }
         sqlite3_close(db);
         if (n == want) break;
-        sleep_ms(25);
-    } while (now_ms() < until);
+        e2e_sleep(25);
+    } while (e2e_ms() < until);
     return n;
 }
 
 static int sql_count(const char *sql)
 {
-    sqlite3 *db;
-    int n = -1;
-    if (sqlite3_open_v2(W.db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-            if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
-            sqlite3_finalize(st);
-        }
-    }
-    sqlite3_close(db);
-    return n;
+    return (int)e2e_app_db_int(&W, sql, NULL, 0);
 }
 
 static int table_count(const char *table)
 {
-    sqlite3 *db;
-    int n = -1;
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-    if (sqlite3_open_v2(W.db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            n = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return n;
+    return sql_count(sql);
 }
 
 /* ---- the flow (tests run in order and share the bot) ----------------------------------------- */
@@ -297,7 +178,7 @@ static void comfy_defers_then_progress_then_png(void **state)
     assert_int_equal(ix.sessions, 1);
     ix_check_ack(ix.id, 5);
     cJSON *cb = callback_of(ix.id);
-    assert_int_equal(cb_flags(cb), 0);
+    assert_int_equal(e2e_app_cb_flags(cb), 0);
     cJSON_Delete(cb);
 
     /* Progress edits, then the final edit with the image. */
@@ -307,8 +188,8 @@ static void comfy_defers_then_progress_then_png(void **state)
     fake_rest_filter f = {.method = "PATCH", .path_prefix = prefix};
     bool png = false;
     size_t nreq = 0;
-    uint64_t until = now_ms() + 20000;
-    while (!png && now_ms() < until) {
+    uint64_t until = e2e_ms() + 20000;
+    while (!png && e2e_ms() < until) {
         fake_rest_request *rq;
         nreq = fake_rest_collect(W.rest, &f, &rq);
         for (size_t i = 0; i < nreq; i++)
@@ -318,7 +199,7 @@ static void comfy_defers_then_progress_then_png(void **state)
                     rq[i].status >= 200 && rq[i].status < 300)
                     png = true;
         fake_rest_requests_free(rq, nreq);
-        if (!png) sleep_ms(50);
+        if (!png) e2e_sleep(50);
     }
     assert_true(png);
     assert_true(nreq >= 2); /* at least one progress edit before the result */
@@ -338,8 +219,8 @@ static void bad_options_get_ephemeral_errors(void **state)
                                 NULL, 0, NULL, &ix);
     ix_check_ack(ix.id, 4);
     cJSON *cb = callback_of(ix.id);
-    assert_int_equal(cb_flags(cb), 64);
-    assert_non_null(strstr(cb_content(cb), "Unknown resolution"));
+    assert_int_equal(e2e_app_cb_flags(cb), 64);
+    assert_non_null(strstr(e2e_app_cb_content(cb), "Unknown resolution"));
     cJSON_Delete(cb);
 
     fake_discord_inject_command(W.fd, "comfy",
@@ -348,8 +229,8 @@ static void bad_options_get_ephemeral_errors(void **state)
                                 NULL, 0, NULL, &ix);
     ix_check_ack(ix.id, 4);
     cb = callback_of(ix.id);
-    assert_int_equal(cb_flags(cb), 64);
-    assert_non_null(strstr(cb_content(cb), "upscale_factor"));
+    assert_int_equal(e2e_app_cb_flags(cb), 64);
+    assert_non_null(strstr(e2e_app_cb_content(cb), "upscale_factor"));
     cJSON_Delete(cb);
 }
 
@@ -381,7 +262,7 @@ static void stats_shows_what_was_done(void **state)
     assert_string_equal(rows, "comfy:1\ncomfy:0\ncomfy:0\n");
     /* (its row is committed by the writer on its own schedule: wait for it, up to 5 s) */
     int ac = 0;
-    for (uint64_t until = now_ms() + 5000; now_ms() < until; sleep_ms(25))
+    for (uint64_t until = e2e_ms() + 5000; e2e_ms() < until; e2e_sleep(25))
         if ((ac = sql_count("SELECT COUNT(*) FROM command_usage WHERE kind = 'autocomplete'")) == 1)
             break;
     assert_int_equal(ac, 1);
@@ -392,7 +273,7 @@ static void stats_shows_what_was_done(void **state)
                                 0, NULL, &ix);
     ix_check_ack(ix.id, 5);
     cJSON *cb = callback_of(ix.id);
-    assert_int_equal(cb_flags(cb), 64); /* ephemeral */
+    assert_int_equal(e2e_app_cb_flags(cb), 64); /* ephemeral */
     cJSON_Delete(cb);
     char *msg = wait_edits(ix.id, 1, 5000);
     assert_non_null(msg);
@@ -408,8 +289,8 @@ static void stats_shows_what_was_done(void **state)
 static char *prompt_confirm_id(uint64_t id)
 {
     cJSON *cb = callback_of(id);
-    assert_int_equal(cb_type(cb), 4);
-    assert_int_equal(cb_flags(cb), 64);
+    assert_int_equal(e2e_app_cb_type(cb), 4);
+    assert_int_equal(e2e_app_cb_flags(cb), 64);
     cJSON *rowsj = cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "data"), "components");
     cJSON *btn =
         cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(rowsj, 0), "components"), 0);
@@ -426,7 +307,7 @@ static void reset_stats_permissions_and_confirmation(void **state)
     fake_discord_inject_command(W.fd, "reset_stats", NULL, NULL, 0, NULL, &ix);
     ix_check_ack(ix.id, 4);
     cJSON *cb = callback_of(ix.id);
-    assert_int_equal(cb_flags(cb), 64);
+    assert_int_equal(e2e_app_cb_flags(cb), 64);
     assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "data"), "components"));
     cJSON_Delete(cb);
 
@@ -444,7 +325,7 @@ static void reset_stats_permissions_and_confirmation(void **state)
     fake_discord_inject_component(W.fd, confirm, 2, NULL, 0, &other, &ix);
     ix_check_ack(ix.id, 4);
     cb = callback_of(ix.id);
-    assert_int_equal(cb_flags(cb), 64);
+    assert_int_equal(e2e_app_cb_flags(cb), 64);
     cJSON_Delete(cb);
 
     /* Before the reset, the rows are exactly what was done. */
@@ -502,8 +383,8 @@ static void reloaded_lists_are_used_and_registered(void **state)
 
     /* Registered again, with the new labels as choices. */
     char *cmds = NULL;
-    uint64_t until = now_ms() + 10000;
-    while (now_ms() < until) {
+    uint64_t until = e2e_ms() + 10000;
+    while (e2e_ms() < until) {
         app_poll(W.a, 20);
         free(cmds);
         cmds = fake_rest_commands_json(W.rest, 0);
@@ -537,7 +418,7 @@ static void reloaded_lists_are_used_and_registered(void **state)
                                 NULL, 0, NULL, &ix);
     ix_check_ack(ix.id, 4);
     cb = callback_of(ix.id);
-    assert_non_null(strstr(cb_content(cb), "Unknown resolution"));
+    assert_non_null(strstr(e2e_app_cb_content(cb), "Unknown resolution"));
     cJSON_Delete(cb);
     fake_discord_inject_command(W.fd, "comfy",
                                 "[{\"name\":\"prompt\",\"type\":3,\"value\":\"x\"},"
@@ -560,5 +441,5 @@ int main(void)
         cmocka_unit_test(reset_stats_permissions_and_confirmation),
         cmocka_unit_test(reloaded_lists_are_used_and_registered),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, e2e_app_teardown);
 }

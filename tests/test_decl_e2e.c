@@ -30,50 +30,26 @@
 #include <cjson/cJSON.h>
 
 #include "actors/comfy_runner.h"
-#include "app/app.h"
 #include "app/reload.h"
 #include "comfy/decl.h"
 #include "comfy/dlpol.h"
 #include "comfy/models.h"
-#include "fakes/fake_comfy.h"
-#include "fakes/fake_discord.h"
+#include "e2e_util.h"
 #include "fakes/image_fixture.h"
-#include "fluxbot/log.h"
 #include "test_app_lsan.h"
 
 #define TOKEN "decl-e2e-token.abc"
 #define APP_ID 777000000000000042ULL
 
-typedef struct world {
-    fake_discord *fd;
-    fake_rest *rest;
-    fake_comfy *comfy;
-    app *a;
-    fb_config cfg;
-    char dir[64], db[128], outdir[128];
-    uint8_t *png;
-    size_t png_len;
-} world;
-
-static world W;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&d, NULL);
-}
+static e2e_app_world W;
+static char wf[128];     /* the workflows folder: the shipped files and the operator's */
+static uint8_t *ref_png; /* the reference image the guided commands get */
+static size_t ref_png_len;
 
 static void write_file(const char *name, const char *text)
 {
     char path[256];
-    snprintf(path, sizeof path, "%s/%s", W.dir, name);
+    snprintf(path, sizeof path, "%s/%s", wf, name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     assert_int_equal(fputs(text, f) >= 0, 1);
@@ -83,7 +59,7 @@ static void write_file(const char *name, const char *text)
 static void remove_file(const char *name)
 {
     char path[256];
-    snprintf(path, sizeof path, "%s/%s", W.dir, name);
+    snprintf(path, sizeof path, "%s/%s", wf, name);
     unlink(path);
 }
 
@@ -92,7 +68,7 @@ static void remove_file(const char *name)
 static void write_operator_workflow(void)
 {
     char path[256];
-    snprintf(path, sizeof path, "%s/reduxprompt.json", W.dir);
+    snprintf(path, sizeof path, "%s/reduxprompt.json", wf);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     static char buf[1 << 16];
@@ -112,7 +88,7 @@ static void write_operator_workflow(void)
     free(text);
     cJSON_Delete(g);
 
-    snprintf(path, sizeof path, "%s/reduxprompt.map.json", W.dir);
+    snprintf(path, sizeof path, "%s/reduxprompt.map.json", wf);
     f = fopen(path, "r");
     assert_non_null(f);
     n = fread(buf, 1, sizeof buf - 1, f);
@@ -164,21 +140,22 @@ static const char *mine_decl =
     "{\"name\":\"strength\",\"type\":\"number\",\"description\":\"Image influence\",\"min\":0.1,"
     "\"max\":1.0,\"default\":0.5,\"param\":\"strength1\"}]}";
 
-static void base_config(fb_config *cfg)
+static int setup(void **state)
 {
-    fb_config_defaults(cfg);
-    snprintf(cfg->discord_token, sizeof cfg->discord_token, "%s", TOKEN);
-    snprintf(cfg->discord_api_base, sizeof cfg->discord_api_base, "%s",
-             fake_discord_api_base(W.fd));
-    cfg->comfyui_urls.count = 1;
-    snprintf(cfg->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
-    snprintf(cfg->db_path, sizeof cfg->db_path, "%s", W.db);
-    snprintf(cfg->output_dir, sizeof cfg->output_dir, "%s", W.outdir);
-    snprintf(cfg->workflows_dir, sizeof cfg->workflows_dir, "%s", W.dir);
-    snprintf(cfg->ratios_file, sizeof cfg->ratios_file, "%s",
-             FLUXBOT_SOURCE_DIR "/config/ratios.json");
-    snprintf(cfg->loras_file, sizeof cfg->loras_file, "%s",
-             FLUXBOT_SOURCE_DIR "/config/loras.json");
+    (void)state;
+    fake_comfy_opts co = {.steps = 3, .step_delay_ms = 30, .png_width = 48, .png_height = 32};
+    e2e_app_opts o = {.name = "decl_e2e", .token = TOKEN, .application_id = APP_ID, .comfy = &co};
+    e2e_app_begin(&W, &o);
+    fb_config *cfg = &W.cfg;
+    /* the shipped workflows and declarations, and the operator's own beside them */
+    snprintf(wf, sizeof wf, "%s/wf", W.dir);
+    snprintf(cfg->workflows_dir, sizeof cfg->workflows_dir, "%s", wf);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/workflows/* %s/", wf, FLUXBOT_SOURCE_DIR, wf);
+    assert_int_equal(system(cmd), 0);
+    write_operator_workflow();
+    write_file("mine.cmd.json", mine_decl);
+    ref_png = image_fixture_png(64, 48, 1, 7, &ref_png_len);
     cfg->progress_interval_ms = 100;
     cfg->analytics_flush_ms = 20;
     /* The attachments are served by the fake Discord on loopback. */
@@ -186,53 +163,15 @@ static void base_config(fb_config *cfg)
     assert_int_equal(dlpol_parse_url(cfg->discord_api_base, &u), DLPOL_OK);
     cfg->attachment_hosts.count = 1;
     snprintf(cfg->attachment_hosts.items[0], FB_CONFIG_STR, "%s:%d", u.host, u.port);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    log_configure(LOG_LEVEL_WARN, false, 2);
-    snprintf(W.dir, sizeof W.dir, "/tmp/fb_decl_e2e_%d", (int)getpid());
-    snprintf(W.db, sizeof W.db, "/tmp/fb_decl_e2e_%d.db", (int)getpid());
-    snprintf(W.outdir, sizeof W.outdir, "/tmp/fb_decl_e2e_out_%d", (int)getpid());
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s && cp %s/workflows/* %s/", W.dir, W.dir,
-             FLUXBOT_SOURCE_DIR, W.dir);
-    assert_int_equal(system(cmd), 0);
-    write_operator_workflow();
-    write_file("mine.cmd.json", mine_decl);
-
-    fake_discord_options o = {.token = TOKEN, .application_id = APP_ID};
-    W.fd = fake_discord_start(&o);
-    assert_non_null(W.fd);
-    W.rest = fake_discord_rest(W.fd);
-    fake_comfy_opts co = {.steps = 3, .step_delay_ms = 30, .png_width = 48, .png_height = 32};
-    W.comfy = fake_comfy_start(&co);
-    assert_non_null(W.comfy);
-    W.png = image_fixture_png(64, 48, 1, 7, &W.png_len);
-    base_config(&W.cfg);
-    char err[768];
-    int code;
-    W.a = app_start(&W.cfg, err, sizeof err, &code);
-    if (!W.a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
-    assert_non_null(W.a);
-    uint64_t until = now_ms() + 60000; /* generous: the machine may be loaded */
-    while (now_ms() < until && !app_commands_registered(W.a))
-        app_poll(W.a, 20);
-    assert_true(app_commands_registered(W.a));
+    e2e_app_start(&W);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    assert_int_equal(app_stop(W.a), 0);
-    fake_comfy_stop(W.comfy);
-    fake_discord_stop(W.fd);
-    free(W.png);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s %s-wal %s-shm", W.dir, W.outdir, W.db, W.db, W.db);
-    if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+    e2e_app_end(&W);
+    free(ref_png);
     return 0;
 }
 
@@ -247,23 +186,7 @@ static size_t puts_so_far(void)
 /* The first callback body of an interaction, parsed. */
 static cJSON *callback_of(uint64_t id)
 {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
-    assert_true(fake_rest_wait(W.rest, &f, 1, 30000) >= 1);
-    fake_rest_request *rq;
-    size_t n = fake_rest_collect(W.rest, &f, &rq);
-    assert_true(n >= 1);
-    cJSON *o = cJSON_Parse((const char *)rq[0].body);
-    fake_rest_requests_free(rq, n);
-    assert_non_null(o);
-    return o;
-}
-
-static const char *cb_content(const cJSON *o)
-{
-    const cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "data"), "content");
-    return cJSON_IsString(c) ? c->valuestring : "";
+    return e2e_app_callback(&W, id, 30000, NULL, NULL);
 }
 
 /* Waits for the final edit of @original carrying a PNG; true when it came. */
@@ -273,8 +196,8 @@ static bool wait_png(const fake_discord_ix *ix, unsigned timeout_ms)
     snprintf(prefix, sizeof prefix, "/webhooks/%" PRIu64 "/%s/messages/@original", (uint64_t)APP_ID,
              ix->token);
     fake_rest_filter f = {.method = "PATCH", .path_prefix = prefix};
-    uint64_t until = now_ms() + timeout_ms;
-    while (now_ms() < until) {
+    uint64_t until = e2e_ms() + timeout_ms;
+    while (e2e_ms() < until) {
         fake_rest_request *rq;
         size_t n = fake_rest_collect(W.rest, &f, &rq);
         bool png = false;
@@ -285,7 +208,7 @@ static bool wait_png(const fake_discord_ix *ix, unsigned timeout_ms)
                     png = true;
         fake_rest_requests_free(rq, n);
         if (png) return true;
-        sleep_ms(40);
+        e2e_sleep(40);
     }
     return false;
 }
@@ -325,36 +248,21 @@ static unsigned final_pngs(const fake_discord_ix *ix, int *nattachments)
 /* An ephemeral refusal of a command, with the text it says. */
 static void expect_refusal(const char *name, const char *opts, bool with_image, const char *want)
 {
-    fake_discord_file file = {"image", "ref.png", "image/png", W.png, W.png_len};
+    fake_discord_file file = {"image", "ref.png", "image/png", ref_png, ref_png_len};
     fake_discord_ix ix;
     assert_int_equal(fake_discord_inject_command(W.fd, name, opts, with_image ? &file : NULL,
                                                  with_image ? 1 : 0, NULL, &ix),
                      0);
     cJSON *cb = callback_of(ix.id);
     assert_int_equal(cJSON_GetObjectItem(cb, "type")->valueint, 4);
-    if (!strstr(cb_content(cb), want))
-        fail_msg("/%s %s: \"%s\" does not say \"%s\"", name, opts, cb_content(cb), want);
+    if (!strstr(e2e_app_cb_content(cb), want))
+        fail_msg("/%s %s: \"%s\" does not say \"%s\"", name, opts, e2e_app_cb_content(cb), want);
     cJSON_Delete(cb);
 }
 
 static int sql_int(const char *sql, char *text, size_t cap)
 {
-    sqlite3 *db;
-    int n = -1;
-    if (text) text[0] = '\0';
-    if (sqlite3_open_v2(W.db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-            if (sqlite3_step(st) == SQLITE_ROW) {
-                n = sqlite3_column_int(st, 0);
-                if (text && sqlite3_column_text(st, 1))
-                    snprintf(text, cap, "%s", sqlite3_column_text(st, 1));
-            }
-            sqlite3_finalize(st);
-        }
-    }
-    sqlite3_close(db);
-    return n;
+    return (int)e2e_app_db_int(&W, sql, text, cap);
 }
 
 /* A node's input in the graph of the idx-th prompt the fake ComfyUI accepted. */
@@ -412,9 +320,9 @@ static void autocomplete_offers_models_and_file_entries(void **state)
 {
     (void)state;
     models_cache *mc = comfy_runner_catalog(app_runner(W.a))->models;
-    uint64_t until = now_ms() + 30000;
-    while (now_ms() < until && models_count(mc, "unet", NULL) == 0)
-        sleep_ms(20);
+    uint64_t until = e2e_ms() + 30000;
+    while (e2e_ms() < until && models_count(mc, "unet", NULL) == 0)
+        e2e_sleep(20);
     assert_int_equal(models_count(mc, "unet", NULL), 4);
     fake_discord_ix ix;
     assert_int_equal(fake_discord_inject_autocomplete(
@@ -453,7 +361,7 @@ static void every_option_type_reaches_its_node(void **state)
     (void)state;
     fake_comfy_stats before;
     fake_comfy_get_stats(W.comfy, &before);
-    fake_discord_file file = {"image", "ref.png", "image/png", W.png, W.png_len};
+    fake_discord_file file = {"image", "ref.png", "image/png", ref_png, ref_png_len};
     fake_discord_ix ix;
     assert_int_equal(
         fake_discord_inject_command(
@@ -501,20 +409,20 @@ static void every_option_type_reaches_its_node(void **state)
 
     /* The analytics rows carry the command's name and its generation type. */
     char txt[64];
-    uint64_t until = now_ms() + 20000;
+    uint64_t until = e2e_ms() + 20000;
     int n = 0;
-    while (now_ms() < until &&
+    while (e2e_ms() < until &&
            (n = sql_int("SELECT count(*), max(generation_type) FROM image_stats WHERE "
                         "generation_type = 'guided'",
                         txt, sizeof txt)) < 1)
-        sleep_ms(30);
+        e2e_sleep(30);
     assert_int_equal(n, 1);
     assert_string_equal(txt, "guided");
-    until = now_ms() + 20000;
-    while (now_ms() < until && (n = sql_int("SELECT count(*), 'x' FROM command_usage WHERE "
+    until = e2e_ms() + 20000;
+    while (e2e_ms() < until && (n = sql_int("SELECT count(*), 'x' FROM command_usage WHERE "
                                             "command_name = 'mine' AND kind <> 'autocomplete'",
                                             NULL, 0)) < 1)
-        sleep_ms(30);
+        e2e_sleep(30);
     assert_int_equal(n, 1);
 }
 
@@ -632,9 +540,9 @@ static void sighup_adds_a_command(void **state)
     reload_watcher *rw = reload_start(&rc, err, sizeof err);
     assert_non_null(rw);
     assert_int_equal(raise(SIGHUP), 0);
-    uint64_t until = now_ms() + 60000;
+    uint64_t until = e2e_ms() + 60000;
     char *cmds = NULL;
-    while (now_ms() < until) {
+    while (e2e_ms() < until) {
         app_poll(W.a, 20);
         free(cmds);
         cmds = puts_so_far() > puts0 ? fake_rest_commands_json(W.rest, 0) : NULL;

@@ -19,46 +19,20 @@
 
 #include <cjson/cJSON.h>
 
-#include "app/app.h"
-#include "fakes/fake_comfy.h"
-#include "fakes/fake_discord.h"
-#include "fluxbot/log.h"
+#include "e2e_util.h"
 #include "test_app_lsan.h"
 
 #define TOKEN "lorainfo-e2e-token.abc"
 #define APP_ID 777000000000000014ULL
 
-static struct {
-    fake_discord *fd;
-    fake_rest *rest;
-    fake_comfy *comfy;
-    app *a;
-    fb_config cfg;
-    char dir[64], db[128], loras[128];
-} W;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+static e2e_app_world W;
 
 static int setup(void **state)
 {
-    (void)state;
-    log_configure(LOG_LEVEL_WARN, false, 2);
-    fake_discord_options o = {.token = TOKEN, .application_id = APP_ID};
-    W.fd = fake_discord_start(&o);
-    assert_non_null(W.fd);
-    W.rest = fake_discord_rest(W.fd);
-    W.comfy = fake_comfy_start(NULL);
-    assert_non_null(W.comfy);
-    snprintf(W.dir, sizeof W.dir, "/tmp/fb_lorainfo_e2e_XXXXXX");
-    assert_non_null(mkdtemp(W.dir));
-    snprintf(W.db, sizeof W.db, "%s/bot.db", W.dir);
-    snprintf(W.loras, sizeof W.loras, "%s/loras.json", W.dir);
-    FILE *f = fopen(W.loras, "w");
+    e2e_app_opts o = {.name = "lorainfo_e2e", .token = TOKEN, .application_id = APP_ID};
+    e2e_app_begin(&W, &o);
+    snprintf(W.cfg.loras_file, sizeof W.cfg.loras_file, "%s/loras.json", W.dir);
+    FILE *f = fopen(W.cfg.loras_file, "w");
     assert_non_null(f);
     fputs("{\"loras\": [", f);
     static const char *const names[] = {"Realism", "Anime Style", "Watercolor", "Pixel Art",
@@ -71,52 +45,17 @@ static int setup(void **state)
                 i ? ", " : "", i, names[i], names[i], names[i], i);
     fputs("]}", f);
     fclose(f);
-    fb_config *c = &W.cfg;
-    fb_config_defaults(c);
-    snprintf(c->discord_token, sizeof c->discord_token, "%s", TOKEN);
-    snprintf(c->discord_api_base, sizeof c->discord_api_base, "%s", fake_discord_api_base(W.fd));
-    c->comfyui_urls.count = 1;
-    snprintf(c->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
-    snprintf(c->db_path, sizeof c->db_path, "%s", W.db);
-    snprintf(c->output_dir, sizeof c->output_dir, "%s/out", W.dir);
-    snprintf(c->loras_file, sizeof c->loras_file, "%s", W.loras);
-    char err[768];
-    int code;
-    W.a = app_start(c, err, sizeof err, &code);
-    if (!W.a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
-    assert_non_null(W.a);
-    uint64_t until = now_ms() + 90000; /* generous: the machine may be loaded */
-    while (now_ms() < until && !app_commands_registered(W.a))
-        app_poll(W.a, 20);
-    assert_true(app_commands_registered(W.a));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(app_stop(W.a), 0);
-    fake_comfy_stop(W.comfy);
-    fake_discord_stop(W.fd);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", W.dir);
-    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", W.dir);
+    e2e_app_start(&W);
+    *state = &W;
     return 0;
 }
 
 /* The one callback of an interaction, parsed. */
 static cJSON *answer_of(uint64_t id)
 {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
-    assert_true(fake_rest_wait(W.rest, &f, 1, 8000) >= 1);
-    fake_rest_request *rq;
-    size_t n = fake_rest_collect(W.rest, &f, &rq);
+    size_t n;
+    cJSON *o = e2e_app_callback(&W, id, 8000, &n, NULL);
     assert_int_equal(n, 1); /* answered exactly once */
-    cJSON *o = cJSON_Parse((const char *)rq[0].body);
-    fake_rest_requests_free(rq, n);
-    assert_non_null(o);
     return o;
 }
 
@@ -210,5 +149,5 @@ int main(void)
         cmocka_unit_test(pages_and_buttons),
         cmocka_unit_test(one_by_name_and_autocomplete),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, e2e_app_teardown);
 }

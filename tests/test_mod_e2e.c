@@ -22,10 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "actors/router.h"
-#include "app/app.h"
-#include "fakes/fake_comfy.h"
-#include "fakes/fake_discord.h"
-#include "fluxbot/log.h"
+#include "e2e_util.h"
 #include "moderation/mod_state.h"
 #include "test_app_lsan.h"
 
@@ -44,14 +41,7 @@ static const char *guilds = "[{\"id\":\"200000000000000001\",\"name\":\"test gui
                             "{\"id\":\"61\",\"name\":\"Bot Manager\",\"permissions\":\"0\"},"
                             "{\"id\":\"62\",\"name\":\"Artists\",\"permissions\":\"0\"}]}]";
 
-static struct {
-    fake_discord *fd;
-    fake_rest *rest;
-    fake_comfy *comfy;
-    app *a;
-    fb_config cfg;
-    char db[128], outdir[128];
-} W;
+static e2e_app_world W;
 
 static _Atomic int64_t g_now;
 static int64_t test_clock(void *ctx)
@@ -60,40 +50,10 @@ static int64_t test_clock(void *ctx)
     return atomic_load(&g_now);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&d, NULL);
-}
-
-static void unlink_db(const char *db)
-{
-    char side[200];
-    unlink(db);
-    snprintf(side, sizeof side, "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", db);
-    unlink(side);
-}
-
+/* Starts the bot on W.cfg (again after a stop) with the moderation on the test's clock. */
 static void start_bot(void)
 {
-    char err[768];
-    int code;
-    W.a = app_start(&W.cfg, err, sizeof err, &code);
-    if (!W.a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
-    assert_non_null(W.a);
-    uint64_t until = now_ms() + 90000; /* generous: the machine may be loaded */
-    while (now_ms() < until && !app_commands_registered(W.a))
-        app_poll(W.a, 20);
-    assert_true(app_commands_registered(W.a));
+    e2e_app_start(&W);
     atomic_store(&g_now, 1800000000000);
     mod_state_set_clock(router_moderation(app_router(W.a)), test_clock, NULL);
 }
@@ -101,25 +61,14 @@ static void start_bot(void)
 static int setup(void **state)
 {
     (void)state;
-    log_configure(LOG_LEVEL_WARN, false, 2);
-    fake_discord_options o = {.token = TOKEN, .application_id = APP_ID, .guilds_json = guilds};
-    W.fd = fake_discord_start(&o);
-    assert_non_null(W.fd);
-    W.rest = fake_discord_rest(W.fd);
     fake_comfy_opts co = {.steps = 2, .step_delay_ms = 20, .png_width = 32, .png_height = 32};
-    W.comfy = fake_comfy_start(&co);
-    assert_non_null(W.comfy);
-    snprintf(W.db, sizeof W.db, "/tmp/fb_mod_e2e_%d.db", (int)getpid());
-    snprintf(W.outdir, sizeof W.outdir, "/tmp/fb_mod_e2e_out_%d", (int)getpid());
-    unlink_db(W.db);
+    e2e_app_opts o = {.name = "mod_e2e",
+                      .token = TOKEN,
+                      .application_id = APP_ID,
+                      .guilds_json = guilds,
+                      .comfy = &co};
+    e2e_app_begin(&W, &o);
     fb_config *c = &W.cfg;
-    fb_config_defaults(c);
-    snprintf(c->discord_token, sizeof c->discord_token, "%s", TOKEN);
-    snprintf(c->discord_api_base, sizeof c->discord_api_base, "%s", fake_discord_api_base(W.fd));
-    c->comfyui_urls.count = 1;
-    snprintf(c->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
-    snprintf(c->db_path, sizeof c->db_path, "%s", W.db);
-    snprintf(c->output_dir, sizeof c->output_dir, "%s", W.outdir);
     c->analytics_flush_ms = 20;
     c->router_threads = 2;
     c->runner_threads = 1;
@@ -135,13 +84,7 @@ static int teardown(void **state)
 {
     (void)state;
     app_set_config_args(0, NULL);
-    assert_int_equal(app_stop(W.a), 0);
-    fake_comfy_stop(W.comfy);
-    fake_discord_stop(W.fd);
-    unlink_db(W.db);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", W.outdir);
-    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", W.outdir);
+    e2e_app_end(&W);
     return 0;
 }
 
@@ -150,22 +93,12 @@ static int teardown(void **state)
 /* Waits for the interaction's callback; returns its type, and its content (copied). */
 static int answer_of(uint64_t id, char *content, size_t cap, int *flags)
 {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
-    assert_true(fake_rest_wait(W.rest, &f, 1, 8000) >= 1);
-    fake_rest_request *rq;
-    size_t n = fake_rest_collect(W.rest, &f, &rq);
+    size_t n;
+    cJSON *o = e2e_app_callback(&W, id, 8000, &n, NULL);
     assert_int_equal(n, 1); /* answered exactly once */
-    cJSON *o = cJSON_Parse((const char *)rq[0].body);
-    fake_rest_requests_free(rq, n);
-    assert_non_null(o);
-    int type = cJSON_GetObjectItem(o, "type")->valueint;
-    const cJSON *d = cJSON_GetObjectItem(o, "data");
-    const cJSON *c = cJSON_GetObjectItem(d, "content");
-    const cJSON *fl = cJSON_GetObjectItem(d, "flags");
-    snprintf(content, cap, "%s", cJSON_IsString(c) ? c->valuestring : "");
-    if (flags) *flags = cJSON_IsNumber(fl) ? fl->valueint : 0;
+    int type = e2e_app_cb_type(o);
+    snprintf(content, cap, "%s", e2e_app_cb_content(o));
+    if (flags) *flags = e2e_app_cb_flags(o);
     cJSON_Delete(o);
     return type;
 }
@@ -247,30 +180,10 @@ static unsigned comfy_prompts(void)
     return st.prompts_accepted + st.prompts_rejected;
 }
 
-static int64_t sql_int(const char *sql)
-{
-    sqlite3 *db;
-    int64_t n = -1;
-    if (sqlite3_open_v2(W.db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            n = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return n;
-}
-
 /* Waits (the writer batches) until the query gives want. */
 static void expect_sql(const char *sql, int64_t want)
 {
-    uint64_t until = now_ms() + 5000;
-    int64_t got;
-    while ((got = sql_int(sql)) != want && now_ms() < until)
-        sleep_ms(25);
-    if (got != want) fprintf(stderr, "%s: %lld, want %lld\n", sql, (long long)got, (long long)want);
-    assert_true(got == want);
+    e2e_app_expect_db_int(&W, sql, want, 5000);
 }
 
 /* ---- the flow -------------------------------------------------------------------------------- */
@@ -447,10 +360,10 @@ static void refused_prompts_warn_then_ban(void **state)
     assert_int_equal(run("comfy", prompt_opts("a photo shoot of a cat"),
                          who(USER_X, 0, NULL, 0, false, false), out, sizeof out),
                      5);
-    uint64_t until = now_ms() + 8000;
-    while (comfy_prompts() < before + 1 && now_ms() < until)
-        sleep_ms(20);
-    sleep_ms(200);
+    uint64_t until = e2e_ms() + 8000;
+    while (comfy_prompts() < before + 1 && e2e_ms() < until)
+        e2e_sleep(20);
+    e2e_sleep(200);
     assert_int_equal(comfy_prompts(), before + 1);
 
     expect_sql("SELECT COUNT(*) FROM user_activity WHERE action_type = "
@@ -590,14 +503,14 @@ static void regenerate_checks_the_current_rules(void **state)
         0);
     /* Wait for the finished message and its Regenerate button. */
     char regen[128] = "";
-    uint64_t until = now_ms() + 15000;
-    while (!regen[0] && now_ms() < until) {
+    uint64_t until = e2e_ms() + 15000;
+    while (!regen[0] && e2e_ms() < until) {
         fake_rest_ix_state st;
         assert_true(fake_rest_interaction_state(W.rest, ix.id, &st));
         const char *p = st.original_json ? strstr(st.original_json, "\"fb:regen:") : NULL;
         if (p) sscanf(p + 1, "%127[^\"]", regen);
         free(st.original_json);
-        if (!regen[0]) sleep_ms(20);
+        if (!regen[0]) e2e_sleep(20);
     }
     assert_true(regen[0] != '\0');
     manager("filter",
@@ -630,7 +543,7 @@ static void regenerate_checks_the_current_rules(void **state)
     assert_int_equal(flags & 64, 64);
     assert_non_null(strstr(out, "no longer allowed"));
     assert_null(strstr(out, "balloon"));
-    sleep_ms(200);
+    e2e_sleep(200);
     assert_int_equal(comfy_prompts(), before);
     run("warnings", opts_sub(NULL, "show", "[]"), &xm, out, sizeof out);
     char want[64];

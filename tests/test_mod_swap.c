@@ -41,26 +41,6 @@ typedef struct fx {
     int logfd;
 } fx;
 
-/* As the router records moderation changes (router.c): events for the analytics writer. */
-static int record_to_writer(void *ctx, const mod_record *m)
-{
-    rt_actor *writer = ctx;
-    if (m->activity) {
-        an_activity_event ev = {.user_id = m->user_id,
-                                .guild_id = m->guild_id,
-                                .action = m->op,
-                                .details = m->details_json,
-                                .ts_ms = (uint64_t)m->ts_ms};
-        return an_record_activity(writer, &ev);
-    }
-    an_moderation_event ev = {.user_id = m->user_id,
-                              .guild_id = m->guild_id,
-                              .op = m->op,
-                              .details_json = m->details_json,
-                              .ts_ms = (uint64_t)m->ts_ms};
-    return an_record_moderation(writer, &ev);
-}
-
 /* Writes a change straight into a store (the replacement file is built by another "bot"). */
 typedef struct direct {
     an_store *store;
@@ -161,7 +141,8 @@ static void test_state_is_reread_from_a_file_renamed_over(void **state)
         .db_path = f->db, .batch_max = 64, .flush_ms = 20, .mod = f->mod};
     f->w = analytics_writer_new(f->sys, &cfg);
     assert_non_null(f->w);
-    mod_state_set_recorder(f->mod, record_to_writer, analytics_writer_actor(f->w));
+    /* as the router records moderation changes: events for the analytics writer */
+    mod_state_set_recorder(f->mod, an_record_mod_change, analytics_writer_actor(f->w));
     assert_int_equal(rt_system_start(f->sys), 0);
 
     char err[300];

@@ -28,10 +28,7 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
-#include "app/app.h"
-#include "fakes/fake_comfy.h"
-#include "fakes/fake_discord.h"
-#include "fluxbot/log.h"
+#include "e2e_util.h"
 #include "test_app_lsan.h"
 
 #define TOKEN "opts-e2e-token.abc"
@@ -39,24 +36,13 @@
 #define OTHER_USER 300000000000000777ULL
 #define WAIT_MS 20000
 
+static e2e_app_world W;
 static struct {
-    fake_discord *fd;
-    fake_rest *rest;
-    fake_comfy *comfy;
-    app *a;
-    fb_config cfg;
-    char dir[64], db[128], loras[128], wf[128];
+    char loras[128], wf[128];
     char result_opt[101]; /* the Options custom_id of the first result */
     char old_go[101];     /* a dialog button from before the restart */
     unsigned prompts;     /* graphs the fake ComfyUI accepted so far */
-} W;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+} T;
 
 static char *slurp(const char *path)
 {
@@ -85,9 +71,9 @@ static void spit(const char *path, const char *text)
  * extended with negative_prompt; the /comfy declaration beside it. */
 static void write_workflows(void)
 {
-    snprintf(W.wf, sizeof W.wf, "%s/wf", W.dir);
+    snprintf(T.wf, sizeof T.wf, "%s/wf", W.dir);
     char p[256];
-    snprintf(p, sizeof p, "mkdir -p %s", W.wf);
+    snprintf(p, sizeof p, "mkdir -p %s", T.wf);
     assert_int_equal(system(p), 0);
     char *g = slurp(FLUXBOT_SOURCE_DIR "/workflows/flux_txt2img.json");
     cJSON *graph = cJSON_Parse(g);
@@ -98,7 +84,7 @@ static void write_workflows(void)
     cJSON_AddItemToObject(graph, "7", neg);
     char *t = cJSON_PrintUnformatted(graph);
     cJSON_Delete(graph);
-    snprintf(p, sizeof p, "%s/flux_txt2img.json", W.wf);
+    snprintf(p, sizeof p, "%s/flux_txt2img.json", T.wf);
     spit(p, t);
     free(t);
     char *m = slurp(FLUXBOT_SOURCE_DIR "/workflows/flux_txt2img.map.json");
@@ -109,7 +95,7 @@ static void write_workflows(void)
                           cJSON_Parse("{\"node\":\"7\",\"input\":\"text\"}"));
     t = cJSON_PrintUnformatted(map);
     cJSON_Delete(map);
-    snprintf(p, sizeof p, "%s/flux_txt2img.map.json", W.wf);
+    snprintf(p, sizeof p, "%s/flux_txt2img.map.json", T.wf);
     spit(p, t);
     free(t);
     /* the shipped declarations, /video's with its workflow and mapping */
@@ -119,40 +105,18 @@ static void write_workflows(void)
         char src[300];
         snprintf(src, sizeof src, "%s/workflows/%s", FLUXBOT_SOURCE_DIR, copies[i]);
         char *d = slurp(src);
-        snprintf(p, sizeof p, "%s/%s", W.wf, copies[i]);
+        snprintf(p, sizeof p, "%s/%s", T.wf, copies[i]);
         spit(p, d);
         free(d);
     }
 }
 
-static void start_bot(void)
-{
-    char err[768];
-    int code;
-    W.a = app_start(&W.cfg, err, sizeof err, &code);
-    if (!W.a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
-    assert_non_null(W.a);
-    uint64_t until = now_ms() + 90000; /* generous: the machine may be loaded */
-    while (now_ms() < until && !app_commands_registered(W.a))
-        app_poll(W.a, 20);
-    assert_true(app_commands_registered(W.a));
-}
-
 static int setup(void **state)
 {
-    (void)state;
-    log_configure(LOG_LEVEL_WARN, false, 2);
-    fake_discord_options o = {.token = TOKEN, .application_id = APP_ID};
-    W.fd = fake_discord_start(&o);
-    assert_non_null(W.fd);
-    W.rest = fake_discord_rest(W.fd);
-    W.comfy = fake_comfy_start(NULL);
-    assert_non_null(W.comfy);
-    snprintf(W.dir, sizeof W.dir, "/tmp/fb_opts_e2e_XXXXXX");
-    assert_non_null(mkdtemp(W.dir));
-    snprintf(W.db, sizeof W.db, "%s/bot.db", W.dir);
-    snprintf(W.loras, sizeof W.loras, "%s/loras.json", W.dir);
-    FILE *f = fopen(W.loras, "w");
+    e2e_app_opts o = {.name = "opts_e2e", .token = TOKEN, .application_id = APP_ID};
+    e2e_app_begin(&W, &o);
+    snprintf(T.loras, sizeof T.loras, "%s/loras.json", W.dir);
+    FILE *f = fopen(T.loras, "w");
     assert_non_null(f);
     fputs("{\"loras\": [", f);
     for (int i = 0; i < 30; i++) /* L00..L29: 25 on page 1, 5 on page 2 */
@@ -163,57 +127,25 @@ static int setup(void **state)
     fputs("]}", f);
     fclose(f);
     write_workflows();
-    fb_config *c = &W.cfg;
-    fb_config_defaults(c);
-    snprintf(c->discord_token, sizeof c->discord_token, "%s", TOKEN);
-    snprintf(c->discord_api_base, sizeof c->discord_api_base, "%s", fake_discord_api_base(W.fd));
-    c->comfyui_urls.count = 1;
-    snprintf(c->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
-    snprintf(c->db_path, sizeof c->db_path, "%s", W.db);
-    snprintf(c->output_dir, sizeof c->output_dir, "%s/out", W.dir);
-    snprintf(c->loras_file, sizeof c->loras_file, "%s", W.loras);
-    snprintf(c->workflows_dir, sizeof c->workflows_dir, "%s", W.wf);
-    snprintf(c->ratios_file, sizeof c->ratios_file, "%s", FLUXBOT_SOURCE_DIR "/config/ratios.json");
-    start_bot();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(app_stop(W.a), 0);
-    fake_comfy_stop(W.comfy);
-    fake_discord_stop(W.fd);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", W.dir);
-    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", W.dir);
+    snprintf(W.cfg.loras_file, sizeof W.cfg.loras_file, "%s", T.loras);
+    snprintf(W.cfg.workflows_dir, sizeof W.cfg.workflows_dir, "%s", T.wf);
+    e2e_app_start(&W);
+    *state = &W;
     return 0;
 }
 
 /* The one callback of an interaction, parsed. */
 static cJSON *answer_of(uint64_t id)
 {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
-    assert_true(fake_rest_wait(W.rest, &f, 1, WAIT_MS) >= 1);
-    fake_rest_request *rq;
-    size_t n = fake_rest_collect(W.rest, &f, &rq);
+    size_t n;
+    cJSON *o = e2e_app_callback(&W, id, WAIT_MS, &n, NULL);
     assert_int_equal(n, 1); /* answered exactly once */
-    cJSON *o = cJSON_Parse((const char *)rq[0].body);
-    fake_rest_requests_free(rq, n);
-    assert_non_null(o);
     fake_rest_ix_state st;
     assert_true(fake_rest_interaction_state(W.rest, id, &st));
     free(st.original_json);
     if (st.ack_type == 0) fprintf(stderr, "refused callback: %s\n", cJSON_PrintUnformatted(o));
     assert_int_not_equal(st.ack_type, 0); /* the fake Discord accepted it */
     return o;
-}
-
-static int type_of(const cJSON *o)
-{
-    return cJSON_GetObjectItem(o, "type")->valueint;
 }
 
 static const cJSON *data_of(const cJSON *o)
@@ -224,20 +156,7 @@ static const cJSON *data_of(const cJSON *o)
 /* @original of an interaction once it contains `needle` (edits arrive after the ack). */
 static cJSON *original_with(uint64_t id, const char *needle)
 {
-    uint64_t until = now_ms() + WAIT_MS;
-    while (now_ms() < until) {
-        fake_rest_ix_state st;
-        if (fake_rest_interaction_state(W.rest, id, &st) && st.original_json &&
-            strstr(st.original_json, needle)) {
-            cJSON *o = cJSON_Parse(st.original_json);
-            free(st.original_json);
-            return o;
-        }
-        free(st.original_json);
-        usleep(20000);
-    }
-    fail_msg("interaction %" PRIu64 ": no @original with \"%s\"", id, needle);
-    return NULL;
+    return e2e_app_original_with(&W, id, needle, WAIT_MS);
 }
 
 /* The custom_id of the first component (in a message object) whose id contains `part`. */
@@ -293,10 +212,10 @@ static bool prompts_at_least(const fake_comfy_stats *s, void *arg)
 /* The next graph the fake ComfyUI accepts, as JSON text (malloc'd). */
 static char *next_graph(void)
 {
-    unsigned want = W.prompts + 1;
+    unsigned want = T.prompts + 1;
     assert_true(fake_comfy_wait(W.comfy, prompts_at_least, &want, WAIT_MS));
-    char *g = fake_comfy_prompt_json(W.comfy, W.prompts);
-    W.prompts++;
+    char *g = fake_comfy_prompt_json(W.comfy, T.prompts);
+    T.prompts++;
     assert_non_null(g);
     return g;
 }
@@ -320,7 +239,7 @@ static void first_result(void)
                      0);
     free(next_graph());
     cJSON *res = original_with(ix.id, "fb:opt:");
-    assert_true(find_id(res, "fb:opt:", W.result_opt, sizeof W.result_opt));
+    assert_true(find_id(res, "fb:opt:", T.result_opt, sizeof T.result_opt));
     /* beside Regenerate and Delete */
     assert_non_null(component(res, "fb:regen:"));
     assert_non_null(component(res, "fb:del:"));
@@ -351,7 +270,7 @@ static cJSON *open_dialog_of(const char *opt_id)
     assert_int_equal(
         fake_discord_inject_component(W.fd, opt_id, 2, NULL, 900000000000000014ULL, NULL, &ix), 0);
     cJSON *a = answer_of(ix.id);
-    assert_int_equal(type_of(a), 5); /* "thinking", only for the presser */
+    assert_int_equal(e2e_app_cb_type(a), 5); /* "thinking", only for the presser */
     assert_int_equal(cJSON_GetObjectItem(data_of(a), "flags")->valueint, 64);
     cJSON_Delete(a);
     return original_with(ix.id, "fo:");
@@ -360,7 +279,7 @@ static cJSON *open_dialog_of(const char *opt_id)
 /* Presses Options on the first result. */
 static cJSON *open_dialog(void)
 {
-    return open_dialog_of(W.result_opt);
+    return open_dialog_of(T.result_opt);
 }
 
 static void round_trip(void **state)
@@ -385,22 +304,22 @@ static void round_trip(void **state)
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(component(dlg, ":lora:0"), "options")),
                      25);
     assert_int_equal(cJSON_GetObjectItem(component(dlg, ":lora:0"), "max_values")->valueint, 5);
-    snprintf(W.old_go, sizeof W.old_go, "%s", go_id);
+    snprintf(T.old_go, sizeof T.old_go, "%s", go_id);
     cJSON_Delete(dlg);
 
     /* a resolution */
     cJSON *a = click(res_id, 3, "[\"16:9 [1344x768 landscape]\"]", NULL);
-    assert_int_equal(type_of(a), 7);
+    assert_int_equal(e2e_app_cb_type(a), 7);
     assert_string_equal(field_value(data_of(a), "Resolution"), "16:9 [1344x768 landscape]");
     cJSON_Delete(a);
 
     /* three LoRAs on page 1, then page 2 */
     a = click(lora0, 3, "[\"L00\",\"L03\",\"L24\"]", NULL);
-    assert_int_equal(type_of(a), 7);
+    assert_int_equal(e2e_app_cb_type(a), 7);
     assert_string_equal(field_value(data_of(a), "LoRAs"), "L00 (0.10), L03 (0.40), L24 (0.70)");
     cJSON_Delete(a);
     a = click(next_id, 2, NULL, NULL);
-    assert_int_equal(type_of(a), 7);
+    assert_int_equal(e2e_app_cb_type(a), 7);
     char lora1[101];
     assert_true(find_id(data_of(a), ":lora:1", lora1, sizeof lora1));
     const cJSON *sel = component(data_of(a), ":lora:1");
@@ -409,13 +328,13 @@ static void round_trip(void **state)
     cJSON_Delete(a);
     /* a sixth is refused, the settings stay */
     a = click(lora1, 3, "[\"L25\",\"L26\",\"L27\"]", NULL);
-    assert_int_equal(type_of(a), 7);
+    assert_int_equal(e2e_app_cb_type(a), 7);
     assert_non_null(
         strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring, "At most 5 LoRAs"));
     assert_string_equal(field_value(data_of(a), "LoRAs"), "L00 (0.10), L03 (0.40), L24 (0.70)");
     cJSON_Delete(a);
     a = click(lora1, 3, "[\"L26\",\"L29\"]", NULL);
-    assert_int_equal(type_of(a), 7);
+    assert_int_equal(e2e_app_cb_type(a), 7);
     assert_non_null(strstr(field_value(data_of(a), "LoRAs"), "L26 (0.90), L29 (0.30)"));
     /* with five chosen, page 2's menu still lets them be removed (2 defaults, max 2) */
     sel = component(data_of(a), ":lora:1");
@@ -424,7 +343,7 @@ static void round_trip(void **state)
 
     /* the prompt modal, pre-filled, then submitted */
     a = click(edit_id, 2, NULL, NULL);
-    assert_int_equal(type_of(a), 9);
+    assert_int_equal(e2e_app_cb_type(a), 9);
     char *modal = cJSON_PrintUnformatted(a);
     assert_non_null(strstr(modal, "\"value\":\"a quiet harbour\""));
     assert_non_null(strstr(modal, "\"custom_id\":\"negative\""));
@@ -436,21 +355,21 @@ static void round_trip(void **state)
     cJSON_Delete(a);
     a = submit(modal_id, "{\"prompt\":\"a red fox in snow\",\"negative\":\"blurry, text\","
                          "\"seed\":\"12345\"}");
-    assert_int_equal(type_of(a), 7);
+    assert_int_equal(e2e_app_cb_type(a), 7);
     assert_string_equal(field_value(data_of(a), "Prompt"), "a red fox in snow");
     assert_string_equal(field_value(data_of(a), "Negative prompt"), "blurry, text");
     assert_string_equal(field_value(data_of(a), "Seed"), "12345");
     cJSON_Delete(a);
     /* a bad seed is refused with a reason */
     a = submit(modal_id, "{\"prompt\":\"a red fox in snow\",\"negative\":\"\",\"seed\":\"-4\"}");
-    assert_int_equal(type_of(a), 7);
+    assert_int_equal(e2e_app_cb_type(a), 7);
     assert_non_null(strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring, "seed"));
     assert_string_equal(field_value(data_of(a), "Seed"), "12345");
     cJSON_Delete(a);
 
     /* strengths: one field per LoRA */
     a = click(str_id, 2, NULL, NULL);
-    assert_int_equal(type_of(a), 9);
+    assert_int_equal(e2e_app_cb_type(a), 9);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(data_of(a), "components")), 5);
     char smodal_id[101];
     snprintf(smodal_id, sizeof smodal_id, "%s",
@@ -458,14 +377,14 @@ static void round_trip(void **state)
     cJSON_Delete(a);
     a = submit(smodal_id, "{\"s0\":\"0.35\",\"s1\":\"0.40\",\"s2\":\"0.70\",\"s3\":\"1.25\","
                           "\"s4\":\"0.30\"}");
-    assert_int_equal(type_of(a), 7);
+    assert_int_equal(e2e_app_cb_type(a), 7);
     assert_non_null(strstr(field_value(data_of(a), "LoRAs"), "L00 (0.35)"));
     assert_non_null(strstr(field_value(data_of(a), "LoRAs"), "L26 (1.25)"));
     cJSON_Delete(a);
 
     /* Regenerate: a public "thinking", then a job with everything */
     a = click(go_id, 2, NULL, NULL);
-    assert_int_equal(type_of(a), 5);
+    assert_int_equal(e2e_app_cb_type(a), 5);
     assert_null(cJSON_GetObjectItem(data_of(a), "flags"));
     cJSON_Delete(a);
     char *g = next_graph();
@@ -507,15 +426,15 @@ static void others_refused(void **state)
 {
     (void)state;
     fake_discord_member other = {.user_id = OTHER_USER, .username = "someone"};
-    cJSON *a = click(W.result_opt, 2, NULL, &other);
-    assert_int_equal(type_of(a), 4);
+    cJSON *a = click(T.result_opt, 2, NULL, &other);
+    assert_int_equal(e2e_app_cb_type(a), 4);
     assert_int_equal(cJSON_GetObjectItem(data_of(a), "flags")->valueint, 64);
     assert_non_null(strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring,
                            "Only the person who asked for this result"));
     cJSON_Delete(a);
     /* the dialog's own buttons too (its custom_ids reached someone else) */
-    a = click(W.old_go, 2, NULL, &other);
-    assert_int_equal(type_of(a), 4);
+    a = click(T.old_go, 2, NULL, &other);
+    assert_int_equal(e2e_app_cb_type(a), 4);
     assert_int_equal(cJSON_GetObjectItem(data_of(a), "flags")->valueint, 64);
     assert_non_null(strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring,
                            "Only the person who asked for this result"));
@@ -558,10 +477,10 @@ static void after_restart(void **state)
                             "'16:9 [1344x768 landscape]' AND loras LIKE '%L00%L29%' "
                             "AND prompt LIKE 'a red fox in snow%'"),
                      1);
-    start_bot(); /* a new bot, the same database */
+    e2e_app_start(&W); /* a new bot, the same database */
     /* the dialog opened before the restart is gone, and says so */
-    cJSON *a = click(W.old_go, 2, NULL, NULL);
-    assert_int_equal(type_of(a), 4);
+    cJSON *a = click(T.old_go, 2, NULL, NULL);
+    assert_int_equal(e2e_app_cb_type(a), 4);
     assert_int_equal(cJSON_GetObjectItem(data_of(a), "flags")->valueint, 64);
     assert_non_null(strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring, "expired"));
     cJSON_Delete(a);
@@ -573,7 +492,7 @@ static void after_restart(void **state)
     assert_true(find_id(dlg, ":go", go_id, sizeof go_id));
     cJSON_Delete(dlg);
     a = click(go_id, 2, NULL, NULL);
-    assert_int_equal(type_of(a), 5);
+    assert_int_equal(e2e_app_cb_type(a), 5);
     cJSON_Delete(a);
     char *g = next_graph();
     cJSON *graph = cJSON_Parse(g);
@@ -636,7 +555,7 @@ static void command_lora_strength(void **state)
                                                  NULL, 0, NULL, &ix),
                      0);
     cJSON *a = answer_of(ix.id);
-    assert_int_equal(type_of(a), 4);
+    assert_int_equal(e2e_app_cb_type(a), 4);
     assert_non_null(
         strstr(cJSON_GetObjectItem(data_of(a), "content")->valuestring, "lora2_strength"));
     cJSON_Delete(a);
@@ -669,7 +588,7 @@ static void video_negative_prompt(void **state)
     /* a new bot on the same database: the result comes from the results table */
     assert_int_equal(app_stop(W.a), 0);
     W.a = NULL;
-    start_bot();
+    e2e_app_start(&W);
     cJSON *dlg = open_dialog_of(opt_id);
     assert_string_equal(field_value(dlg, "Prompt"), "waves on a pier");
     assert_string_equal(field_value(dlg, "Negative prompt"), "people");
@@ -679,7 +598,7 @@ static void video_negative_prompt(void **state)
     assert_true(find_id(dlg, ":go", go_id, sizeof go_id));
     cJSON_Delete(dlg);
     cJSON *a = click(edit_id, 2, NULL, NULL);
-    assert_int_equal(type_of(a), 9);
+    assert_int_equal(e2e_app_cb_type(a), 9);
     char *modal = cJSON_PrintUnformatted(a);
     assert_non_null(strstr(modal, "\"custom_id\":\"negative\""));
     assert_non_null(strstr(modal, "\"value\":\"people\""));
@@ -690,11 +609,11 @@ static void video_negative_prompt(void **state)
     cJSON_Delete(a);
     a = submit(modal_id,
                "{\"prompt\":\"waves on a pier\",\"negative\":\"shaky camera\",\"seed\":\"9\"}");
-    assert_int_equal(type_of(a), 7);
+    assert_int_equal(e2e_app_cb_type(a), 7);
     assert_string_equal(field_value(data_of(a), "Negative prompt"), "shaky camera");
     cJSON_Delete(a);
     a = click(go_id, 2, NULL, NULL);
-    assert_int_equal(type_of(a), 5);
+    assert_int_equal(e2e_app_cb_type(a), 5);
     cJSON_Delete(a);
     g = next_graph();
     graph = cJSON_Parse(g);
@@ -716,5 +635,5 @@ int main(void)
         cmocka_unit_test(command_lora_strength),
         cmocka_unit_test(video_negative_prompt),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, e2e_app_teardown);
 }

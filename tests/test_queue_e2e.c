@@ -33,10 +33,7 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
-#include "app/app.h"
-#include "fakes/fake_comfy.h"
-#include "fakes/fake_discord.h"
-#include "fluxbot/log.h"
+#include "e2e_util.h"
 #include "test_app_lsan.h"
 
 #define TOKEN "queue-e2e-token.abc"
@@ -52,78 +49,22 @@
 #define PERM_ADMINISTRATOR (1ULL << 3)
 #define WAIT_MS 20000
 
-static struct {
-    fake_discord *fd;
-    fake_rest *rest;
-    fake_comfy *comfy;
-    app *a;
-    fb_config cfg;
-    char dir[64], db[128];
-} W;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void start_bot(void)
-{
-    char err[768];
-    int code;
-    W.a = app_start(&W.cfg, err, sizeof err, &code);
-    if (!W.a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
-    assert_non_null(W.a);
-    uint64_t until = now_ms() + 15000;
-    while (now_ms() < until && !app_commands_registered(W.a))
-        app_poll(W.a, 20);
-    assert_true(app_commands_registered(W.a));
-}
+static e2e_app_world W;
 
 static int setup(void **state)
 {
-    (void)state;
-    log_configure(LOG_LEVEL_WARN, false, 2);
-    fake_discord_options o = {.token = TOKEN, .application_id = APP_ID};
-    W.fd = fake_discord_start(&o);
-    assert_non_null(W.fd);
-    W.rest = fake_discord_rest(W.fd);
-    W.comfy = fake_comfy_start(NULL);
-    assert_non_null(W.comfy);
+    e2e_app_opts o = {.name = "queue_e2e", .token = TOKEN, .application_id = APP_ID};
+    e2e_app_begin(&W, &o);
     /* a job takes about two seconds of "GPU" time: long enough to be caught running */
     fake_comfy_set_steps(W.comfy, 40);
     fake_comfy_set_step_delay(W.comfy, 50);
-    snprintf(W.dir, sizeof W.dir, "/tmp/fb_queue_e2e_XXXXXX");
-    assert_non_null(mkdtemp(W.dir));
-    snprintf(W.db, sizeof W.db, "%s/bot.db", W.dir);
     fb_config *c = &W.cfg;
-    fb_config_defaults(c);
-    snprintf(c->discord_token, sizeof c->discord_token, "%s", TOKEN);
-    snprintf(c->discord_api_base, sizeof c->discord_api_base, "%s", fake_discord_api_base(W.fd));
-    c->comfyui_urls.count = 1;
-    snprintf(c->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(W.comfy));
-    snprintf(c->db_path, sizeof c->db_path, "%s", W.db);
-    snprintf(c->output_dir, sizeof c->output_dir, "%s/out", W.dir);
-    snprintf(c->workflows_dir, sizeof c->workflows_dir, "%s", FLUXBOT_SOURCE_DIR "/workflows");
-    snprintf(c->ratios_file, sizeof c->ratios_file, "%s", FLUXBOT_SOURCE_DIR "/config/ratios.json");
     c->runner_threads = 2; /* two prompts in ComfyUI at once; a third job waits in the bot */
     c->user_max_concurrent_jobs = 10;
     c->analytics_flush_ms = 50;
     c->progress_interval_ms = 500; /* the smallest allowed */
-    start_bot();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(app_stop(W.a), 0);
-    fake_comfy_stop(W.comfy);
-    fake_discord_stop(W.fd);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", W.dir);
-    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", W.dir);
+    e2e_app_start(&W);
+    *state = &W;
     return 0;
 }
 
@@ -140,16 +81,9 @@ static fake_discord_member member(uint64_t user, uint64_t perms)
 /* The one callback of an interaction, parsed. */
 static cJSON *answer_of(uint64_t id)
 {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
-    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
-    assert_true(fake_rest_wait(W.rest, &f, 1, WAIT_MS) >= 1);
-    fake_rest_request *rq;
-    size_t n = fake_rest_collect(W.rest, &f, &rq);
+    size_t n;
+    cJSON *o = e2e_app_callback(&W, id, WAIT_MS, &n, NULL);
     assert_int_equal(n, 1); /* answered exactly once */
-    cJSON *o = cJSON_Parse((const char *)rq[0].body);
-    fake_rest_requests_free(rq, n);
-    assert_non_null(o);
     return o;
 }
 
@@ -162,17 +96,6 @@ static bool json_has(const cJSON *o, const char *needle)
     return r;
 }
 
-static int type_of(const cJSON *o)
-{
-    return cJSON_GetObjectItem(o, "type")->valueint;
-}
-
-static int flags_of(const cJSON *o)
-{
-    const cJSON *f = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "data"), "flags");
-    return f ? f->valueint : 0;
-}
-
 static const char *content_of(const cJSON *msg)
 {
     const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(msg, "content"));
@@ -182,20 +105,7 @@ static const char *content_of(const cJSON *msg)
 /* @original of an interaction once it contains `needle` (edits arrive after the ack). */
 static cJSON *original_with(uint64_t id, const char *needle)
 {
-    uint64_t until = now_ms() + WAIT_MS;
-    while (now_ms() < until) {
-        fake_rest_ix_state st;
-        if (fake_rest_interaction_state(W.rest, id, &st) && st.original_json &&
-            strstr(st.original_json, needle)) {
-            cJSON *o = cJSON_Parse(st.original_json);
-            free(st.original_json);
-            return o;
-        }
-        free(st.original_json);
-        usleep(20000);
-    }
-    fail_msg("interaction %" PRIu64 ": no @original with \"%s\"", id, needle);
-    return NULL;
+    return e2e_app_original_with(&W, id, needle, WAIT_MS);
 }
 
 /* The custom_ids of the message's components that contain `part`, in order; how many. */
@@ -271,8 +181,8 @@ static void wait_comfy(unsigned accepted, unsigned deletes, unsigned hits)
 static void expect_asker(uint64_t ix, const char *needle)
 {
     cJSON *a = answer_of(ix);
-    assert_int_equal(type_of(a), 5);
-    assert_int_equal(flags_of(a), 64);
+    assert_int_equal(e2e_app_cb_type(a), 5);
+    assert_int_equal(e2e_app_cb_flags(a), 64);
     cJSON_Delete(a);
     cJSON_Delete(original_with(ix, needle));
 }
@@ -296,8 +206,8 @@ static void cancel_waiting_with_button(void **state)
     /* someone else's press is refused at once, and changes nothing */
     uint64_t b = press(ids[0], USER_B, 0);
     cJSON *ans = answer_of(b);
-    assert_int_equal(type_of(ans), 4);
-    assert_int_equal(flags_of(ans), 64);
+    assert_int_equal(e2e_app_cb_type(ans), 4);
+    assert_int_equal(e2e_app_cb_flags(ans), 64);
     assert_true(json_has(ans, "Only the person who asked"));
     cJSON_Delete(ans);
 
@@ -342,7 +252,7 @@ static void cancel_running_by_manager(void **state)
     /* a plain user cannot name C */
     uint64_t d = cancel_cmd(USER_B, 0, USER_C);
     cJSON *ans = answer_of(d);
-    assert_int_equal(type_of(ans), 4);
+    assert_int_equal(e2e_app_cb_type(ans), 4);
     assert_true(json_has(ans, "only cancel your own"));
     cJSON_Delete(ans);
     /* an administrator can */
@@ -381,7 +291,7 @@ static void cancel_choice(void **state)
     cJSON_Delete(original_with(j2, "fb:cancel:"));
     uint64_t c = cancel_cmd(USER_B, 0, 0);
     cJSON *a = answer_of(c);
-    assert_int_equal(type_of(a), 5);
+    assert_int_equal(e2e_app_cb_type(a), 5);
     cJSON_Delete(a);
     cJSON *choice = original_with(c, "Which one");
     assert_non_null(strstr(content_of(choice), "You have 2 jobs"));
@@ -411,8 +321,8 @@ static void analytics_rows(void **state)
     assert_int_equal(sqlite3_open_v2(W.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_busy_timeout(db, 2000);
     int waiting = 0, running = 0, by_admin = 0;
-    uint64_t until = now_ms() + WAIT_MS;
-    while (now_ms() < until && waiting + running < 4) {
+    uint64_t until = e2e_ms() + WAIT_MS;
+    while (e2e_ms() < until && waiting + running < 4) {
         sqlite3_stmt *st;
         waiting = running = by_admin = 0;
         if (sqlite3_prepare_v2(db,
@@ -472,13 +382,13 @@ static void queue_clear(void **state)
         cJSON_Delete(original_with(w[i], "fb:cancel:"));
     /* not for plain users */
     cJSON *a = command_as("queue", clear_opts, USER_B, 0, NULL);
-    assert_int_equal(type_of(a), 4);
+    assert_int_equal(e2e_app_cb_type(a), 4);
     assert_true(json_has(a, "administrators"));
     cJSON_Delete(a);
     uint64_t id;
     a = command_as("queue", clear_opts, ADMIN, PERM_ADMINISTRATOR, &id);
-    assert_int_equal(type_of(a), 5);
-    assert_int_equal(flags_of(a), 64);
+    assert_int_equal(e2e_app_cb_type(a), 5);
+    assert_int_equal(e2e_app_cb_flags(a), 64);
     cJSON_Delete(a);
     cJSON *ans = original_with(id, "Cancelled 3 waiting jobs");
     cJSON_Delete(ans);
@@ -619,5 +529,5 @@ int main(void)
         cmocka_unit_test(queue_clear),
         cmocka_unit_test(priorities_three_users),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, e2e_app_teardown);
 }

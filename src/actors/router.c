@@ -1093,26 +1093,6 @@ void router_config_from(router_config *rc, const fb_config *cfg)
     rc->stats_managers_only = cfg->stats_managers_only;
 }
 
-/* Moderation changes go to the analytics writer like every other row (mod_state.h). */
-static int record_moderation(void *ctx, const mod_record *m)
-{
-    rt_actor *writer = ctx;
-    if (m->activity) {
-        an_activity_event ev = {.user_id = m->user_id,
-                                .guild_id = m->guild_id,
-                                .action = m->op,
-                                .details = m->details_json,
-                                .ts_ms = (uint64_t)m->ts_ms};
-        return an_record_activity(writer, &ev);
-    }
-    an_moderation_event ev = {.user_id = m->user_id,
-                              .guild_id = m->guild_id,
-                              .op = m->op,
-                              .details_json = m->details_json,
-                              .ts_ms = (uint64_t)m->ts_ms};
-    return an_record_moderation(writer, &ev);
-}
-
 router *router_new(rt_system *sys, const router_config *rc)
 {
     if (!rc->rest) {
@@ -1139,7 +1119,8 @@ router *router_new(rt_system *sys, const router_config *rc)
         r->mod = mod_state_new(&(mod_config){.max_warnings = 2});
         r->own_mod = true;
     }
-    if (rc->analytics) mod_state_set_recorder(r->mod, record_moderation, rc->analytics);
+    /* Moderation changes go to the analytics writer like every other row (mod_state.h). */
+    if (rc->analytics) mod_state_set_recorder(r->mod, an_record_mod_change, rc->analytics);
     r->roles = rc->roles;
     if (!r->roles) {
         r->roles = gw_roles_new();

@@ -1,6 +1,7 @@
 /* The analytics producer API (see an_record.h): event messages numbered and sent to the writer. */
 #include "analytics/an_record.h"
 
+#include "moderation/mod_state.h"
 #include "msgs/an.h"
 
 static int64_t event_time(uint64_t ts_ms)
@@ -135,6 +136,25 @@ int an_record_moderation(rt_actor *writer, const an_moderation_event *e)
     an_event_set_text(ev,
                       &(an_event_text){.action = e->op ? e->op : "", .details = e->details_json});
     return send_event(writer, m);
+}
+
+int an_record_mod_change(void *writer, const mod_record *m)
+{
+    if (!m) return -RT_ESTOPPED;
+    if (m->activity) {
+        an_activity_event ev = {.user_id = m->user_id,
+                                .guild_id = m->guild_id,
+                                .action = m->op,
+                                .details = m->details_json,
+                                .ts_ms = (uint64_t)m->ts_ms};
+        return an_record_activity(writer, &ev);
+    }
+    an_moderation_event ev = {.user_id = m->user_id,
+                              .guild_id = m->guild_id,
+                              .op = m->op,
+                              .details_json = m->details_json,
+                              .ts_ms = (uint64_t)m->ts_ms};
+    return an_record_moderation(writer, &ev);
 }
 
 static int send_control(rt_actor *writer, uint16_t type, uint64_t seq, rt_actor *reply_to,

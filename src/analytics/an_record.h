@@ -100,6 +100,13 @@ int an_record_result(rt_actor *writer, const an_result_event *e);
 int an_record_result_msg(rt_actor *writer, const an_result_msg_event *e);
 int an_record_moderation(rt_actor *writer, const an_moderation_event *e);
 
+/* One change of the moderation state (moderation/mod_state.h: a mod_record_fn, ctx the writer's
+ * rt_actor): a user_activity row when the change says activity (op is its action_type), else
+ * a moderation event. The one place that converts a mod_record, so the router and the tests that
+ * stand in for it record exactly the same rows. 0 or -RT_ESTOPPED. */
+struct mod_record;
+int an_record_mod_change(void *writer, const struct mod_record *m);
+
 /* Asks for a reset: every event recorded before this call is deleted, every later one kept.
  * The writer answers reply_to (may be NULL) with MSG_AN_RESET_DONE (src/msgs/an.h)
  * carrying cookie. 0 or -RT_ESTOPPED. */

@@ -213,3 +213,149 @@ void e2e_stop_world(e2e_world *w, bool keep)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", w->dir);
 }
+
+/* ---- the bot in-process ---------------------------------------------------------------------- */
+
+void e2e_app_begin(e2e_app_world *w, const e2e_app_opts *o)
+{
+    memset(w, 0, sizeof *w);
+    log_configure(LOG_LEVEL_WARN, false, 2);
+    fake_discord_options fo = {
+        .token = o->token, .application_id = o->application_id, .guilds_json = o->guilds_json};
+    w->fd = fake_discord_start(&fo);
+    assert_non_null(w->fd);
+    w->rest = fake_discord_rest(w->fd);
+    w->comfy = fake_comfy_start(o->comfy);
+    assert_non_null(w->comfy);
+    snprintf(w->dir, sizeof w->dir, "/tmp/fb_%s_XXXXXX", o->name);
+    assert_non_null(mkdtemp(w->dir));
+    snprintf(w->db, sizeof w->db, "%s/bot.db", w->dir);
+    snprintf(w->out, sizeof w->out, "%s/out", w->dir);
+    fb_config *c = &w->cfg;
+    fb_config_defaults(c);
+    snprintf(c->discord_token, sizeof c->discord_token, "%s", o->token);
+    snprintf(c->discord_api_base, sizeof c->discord_api_base, "%s", fake_discord_api_base(w->fd));
+    c->comfyui_urls.count = 1;
+    snprintf(c->comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(w->comfy));
+    snprintf(c->db_path, sizeof c->db_path, "%s", w->db);
+    snprintf(c->output_dir, sizeof c->output_dir, "%s", w->out);
+    snprintf(c->workflows_dir, sizeof c->workflows_dir, "%s", FLUXBOT_SOURCE_DIR "/workflows");
+    snprintf(c->ratios_file, sizeof c->ratios_file, "%s", FLUXBOT_SOURCE_DIR "/config/ratios.json");
+    snprintf(c->loras_file, sizeof c->loras_file, "%s", FLUXBOT_SOURCE_DIR "/config/loras.json");
+}
+
+void e2e_app_start(e2e_app_world *w)
+{
+    char err[768];
+    int code;
+    w->a = app_start(&w->cfg, err, sizeof err, &code);
+    if (!w->a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
+    assert_non_null(w->a);
+    /* Connected, identified, and the commands registered once READY gave the app id. */
+    uint64_t until = e2e_ms() + 90000; /* generous: the machine may be loaded */
+    while (e2e_ms() < until && !app_commands_registered(w->a))
+        app_poll(w->a, 20);
+    assert_true(app_commands_registered(w->a));
+}
+
+void e2e_app_end(e2e_app_world *w)
+{
+    assert_int_equal(app_stop(w->a), 0);
+    w->a = NULL;
+    fake_comfy_stop(w->comfy);
+    fake_discord_stop(w->fd);
+    char cmd[200];
+    int n = snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
+    assert_true(n > 0 && (size_t)n < sizeof cmd);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", w->dir);
+}
+
+int e2e_app_teardown(void **state)
+{
+    e2e_app_end(*state);
+    return 0;
+}
+
+cJSON *e2e_app_callback(e2e_app_world *w, uint64_t id, unsigned timeout_ms, size_t *count,
+                        int *status)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "/interactions/%" PRIu64 "/", id);
+    fake_rest_filter f = {.method = "POST", .path_prefix = prefix};
+    assert_true(fake_rest_wait(w->rest, &f, 1, timeout_ms) >= 1);
+    fake_rest_request *rq;
+    size_t n = fake_rest_collect(w->rest, &f, &rq);
+    assert_true(n >= 1);
+    cJSON *o = cJSON_Parse((const char *)rq[0].body);
+    if (count) *count = n;
+    if (status) *status = rq[0].status;
+    fake_rest_requests_free(rq, n);
+    assert_non_null(o);
+    return o;
+}
+
+int e2e_app_cb_type(const cJSON *cb)
+{
+    return cJSON_GetObjectItem(cb, "type")->valueint;
+}
+
+int e2e_app_cb_flags(const cJSON *cb)
+{
+    const cJSON *f = cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "data"), "flags");
+    return cJSON_IsNumber(f) ? f->valueint : 0;
+}
+
+const char *e2e_app_cb_content(const cJSON *cb)
+{
+    const cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "data"), "content");
+    return cJSON_IsString(c) ? c->valuestring : "";
+}
+
+cJSON *e2e_app_original_with(e2e_app_world *w, uint64_t id, const char *needle, unsigned timeout_ms)
+{
+    uint64_t until = e2e_ms() + timeout_ms;
+    while (e2e_ms() < until) {
+        fake_rest_ix_state st = {0};
+        if (fake_rest_interaction_state(w->rest, id, &st) && st.original_json &&
+            strstr(st.original_json, needle)) {
+            cJSON *o = cJSON_Parse(st.original_json);
+            free(st.original_json);
+            return o;
+        }
+        free(st.original_json);
+        e2e_sleep(20);
+    }
+    fail_msg("interaction %" PRIu64 ": no @original with \"%s\"", id, needle);
+    return NULL;
+}
+
+int64_t e2e_app_db_int(const e2e_app_world *w, const char *sql, char *text, size_t cap)
+{
+    sqlite3 *db;
+    int64_t n = -1;
+    if (text) text[0] = '\0';
+    if (sqlite3_open_v2(w->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                n = sqlite3_column_int64(st, 0);
+                if (text && sqlite3_column_count(st) > 1 && sqlite3_column_text(st, 1))
+                    snprintf(text, cap, "%s", sqlite3_column_text(st, 1));
+            }
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+void e2e_app_expect_db_int(const e2e_app_world *w, const char *sql, int64_t want,
+                           unsigned timeout_ms)
+{
+    uint64_t until = e2e_ms() + timeout_ms;
+    int64_t got;
+    while ((got = e2e_app_db_int(w, sql, NULL, 0)) != want && e2e_ms() < until)
+        e2e_sleep(25);
+    if (got != want) fprintf(stderr, "%s: %lld, want %lld\n", sql, (long long)got, (long long)want);
+    assert_int_equal(got, want);
+}
