@@ -19,99 +19,30 @@
 
 #include <cjson/cJSON.h>
 
-#include "app/app.h"
-#include "fakes/fake_comfy.h"
-#include "fakes/fake_discord.h"
-#include "fluxbot/log.h"
+#include "e2e_util.h"
 #include "test_app_lsan.h"
 
 #define TOKEN "e2e-chart-token.abc"
 #define APP_ID 777000000000000002ULL
 
-typedef struct world {
-    fake_discord *fd;
-    fake_comfy *comfy;
-    app *a;
-    fb_config cfg;
-    char db[128], outdir[128];
-} world;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&d, NULL);
-}
-
-static void unlink_db(const char *db)
-{
-    char side[200];
-    unlink(db);
-    snprintf(side, sizeof side, "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", db);
-    unlink(side);
-}
-
-static void start(world *w, bool chart)
+static void start(e2e_app_world *w, bool chart)
 {
     memset(w, 0, sizeof *w);
-    log_configure(LOG_LEVEL_WARN, false, 2);
-    fake_discord_options o = {.token = TOKEN, .application_id = APP_ID};
-    w->fd = fake_discord_start(&o);
-    assert_non_null(w->fd);
     fake_comfy_opts co = {.steps = 1, .png_width = 16, .png_height = 16};
-    w->comfy = fake_comfy_start(&co);
-    assert_non_null(w->comfy);
-    snprintf(w->db, sizeof w->db, "/tmp/fb_chart_e2e_%d.db", (int)getpid());
-    snprintf(w->outdir, sizeof w->outdir, "/tmp/fb_chart_e2e_out_%d", (int)getpid());
-    unlink_db(w->db);
-
-    fb_config_defaults(&w->cfg);
-    snprintf(w->cfg.discord_token, sizeof w->cfg.discord_token, "%s", TOKEN);
-    snprintf(w->cfg.discord_api_base, sizeof w->cfg.discord_api_base, "%s",
-             fake_discord_api_base(w->fd));
-    w->cfg.comfyui_urls.count = 1;
-    snprintf(w->cfg.comfyui_urls.items[0], FB_CONFIG_STR, "%s", fake_comfy_url(w->comfy));
-    snprintf(w->cfg.db_path, sizeof w->cfg.db_path, "%s", w->db);
-    snprintf(w->cfg.output_dir, sizeof w->cfg.output_dir, "%s", w->outdir);
+    e2e_app_opts o = {
+        .name = "stats_chart_e2e", .token = TOKEN, .application_id = APP_ID, .comfy = &co};
+    e2e_app_begin(w, &o);
     w->cfg.analytics_flush_ms = 20;
     assert_true(w->cfg.stats_chart); /* the default */
     w->cfg.stats_chart = chart;
-
-    char err[768];
-    int code;
-    w->a = app_start(&w->cfg, err, sizeof err, &code);
-    if (!w->a) fprintf(stderr, "app_start: %s (%d)\n", err, code);
-    assert_non_null(w->a);
-    uint64_t until = now_ms() + 90000; /* generous: the machine may be loaded */
-    while (now_ms() < until && !app_commands_registered(w->a))
-        app_poll(w->a, 20);
-    assert_true(app_commands_registered(w->a));
-}
-
-static void stop(world *w)
-{
-    assert_int_equal(app_stop(w->a), 0);
-    fake_comfy_stop(w->comfy);
-    fake_discord_stop(w->fd);
-    unlink_db(w->db);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", w->outdir);
-    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", w->outdir);
+    e2e_app_start(w);
 }
 
 /* Injects /stats 1 three times, each after the previous one's edit, and checks each got one
  * deferral and one edit; returns the three edits (free with fake_rest_requests_free(rq, 3)):
  * when the last one was asked, the rows of the two before it were committed, so its Total
  * Commands is 2 or 3. */
-static fake_rest_request *stats_edit(world *w)
+static fake_rest_request *stats_edit(e2e_app_world *w)
 {
     fake_rest *rest = fake_discord_rest(w->fd);
     fake_rest_filter edits = {.method = "PATCH", .path_prefix = "/webhooks/"};
@@ -128,7 +59,7 @@ static fake_rest_request *stats_edit(world *w)
         assert_int_equal(st.ack_type, 5);
         assert_int_equal(st.callbacks, 1);
         assert_int_equal(st.edits, 1);
-        if (i < 3) sleep_ms(200); /* the row is committed within analytics_flush_ms */
+        if (i < 3) e2e_sleep(200); /* the row is committed within analytics_flush_ms */
     }
     fake_rest_request *rq;
     assert_int_equal(fake_rest_collect(rest, &edits, &rq), 3);
@@ -160,7 +91,7 @@ static const char *usage_field(const cJSON *embed)
 static void chart_off_edits_the_embed_alone(void **state)
 {
     (void)state;
-    world w;
+    e2e_app_world w;
     start(&w, false);
     fake_rest_request *all = stats_edit(&w), *rq = &all[2];
     assert_int_equal(rq->status / 100, 2);
@@ -183,13 +114,13 @@ static void chart_off_edits_the_embed_alone(void **state)
     assert_true(!atts || cJSON_GetArraySize(atts) == 0);
     cJSON_Delete(body);
     fake_rest_requests_free(all, 3);
-    stop(&w);
+    e2e_app_end(&w);
 }
 
 static void chart_on_uploads_the_png(void **state)
 {
     (void)state;
-    world w;
+    e2e_app_world w;
     start(&w, true);
     fake_rest_request *all = stats_edit(&w), *rq = &all[2];
     assert_int_equal(rq->status / 100, 2);
@@ -213,7 +144,7 @@ static void chart_on_uploads_the_png(void **state)
     assert_true(strstr(usage, "Total Commands: 2") || strstr(usage, "Total Commands: 3"));
     cJSON_Delete(body);
     fake_rest_requests_free(all, 3);
-    stop(&w);
+    e2e_app_end(&w);
 }
 
 int main(void)
