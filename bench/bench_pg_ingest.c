@@ -13,6 +13,7 @@
  * Ratios are events/s over the copy baseline's (the issue's goal: writer >= 0.8x).
  *
  *   bench_pg_ingest --db postgresql://... [--events N] [--rounds N] [--batch N] [--json]
+ *                   [--only copy|engine|writer]   (one measure alone, e.g. under perf)
  *
  * The URL (or FLUXBOT_TEST_PG_URL) names a server the bench may create databases on: it makes a
  * fresh database per measurement (fluxbot_bench_<pid>_<n>) and drops it afterwards; nothing
@@ -320,6 +321,7 @@ static double writer_run(uint64_t n)
 int main(int argc, char **argv)
 {
     bool json = false;
+    const char *only = NULL; /* copy, engine or writer: that measure alone (for profiling) */
     g_base = getenv("FLUXBOT_TEST_PG_URL");
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
@@ -332,9 +334,11 @@ int main(int argc, char **argv)
             BATCH = (size_t)strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             g_base = argv[++i];
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
         else {
             fprintf(stderr, "usage: bench_pg_ingest --db postgresql://... [--events N] [--rounds N]"
-                            " [--batch N] [--json]\n");
+                            " [--batch N] [--only copy|engine|writer] [--json]\n");
             return 2;
         }
     }
@@ -348,23 +352,28 @@ int main(int argc, char **argv)
      * every figure alike. */
     double copy = 0, engine = 0, writer = 0;
     for (int round = 0; round < (g_rounds > 0 ? g_rounds : 1); round++) {
-        double c = copy_baseline(g_events), e = engine_run(g_events), w = writer_run(g_events);
+        bool all = !only;
+        double c = all || !strcmp(only, "copy") ? copy_baseline(g_events) : 0;
+        double e = all || !strcmp(only, "engine") ? engine_run(g_events) : 0;
+        double w = all || !strcmp(only, "writer") ? writer_run(g_events) : 0;
         if (c > copy) copy = c;
         if (e > engine) engine = e;
         if (w > writer) writer = w;
     }
+    /* (a measure left out by --only counts 0, and so does its ratio) */
+    double er = copy > 0 ? engine / copy : 0, wr = copy > 0 ? writer / copy : 0;
     if (json) {
         printf("{\"events\":%" PRIu64 ",\"batch\":%d,\"copy_eps\":%.0f,\"engine_eps\":%.0f,"
                "\"writer_eps\":%.0f,\"engine_vs_copy\":%.3f,\"writer_vs_copy\":%.3f}\n",
-               g_events, (int)BATCH, copy, engine, writer, engine / copy, writer / copy);
+               g_events, (int)BATCH, copy, engine, writer, er, wr);
     } else {
         printf("analytics ingest into PostgreSQL, %" PRIu64 " events, batches of %zu\n", g_events,
                BATCH);
         printf("  %-44s %10.0f events/s  (baseline)\n", "plain batched COPY, raw rows only", copy);
         printf("  %-44s %10.0f events/s  %.2fx\n", "engine: COPY + rows + rollups, 1 thread",
-               engine, engine / copy);
+               engine, er);
         printf("  %-44s %10.0f events/s  %.2fx\n", "writer actor (an_record_* producer)", writer,
-               writer / copy);
+               wr);
     }
     return 0;
 }

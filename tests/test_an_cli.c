@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "analytics/an_cli.h"
+#include "analytics/an_commands.h"
 #include "analytics/an_store.h"
 #include "analytics/an_time.h"
 #include "test_an_util.h"
@@ -195,16 +196,58 @@ static void test_config_file(void **state)
 static void test_errors(void **state)
 {
     fx *f = *state;
+    /* A terminal user's wording: the flag, the value, the range; never Discord's (the `days`
+     * option, markdown). */
     run(f, "--db", f->db, "--days", "0");
     assert_int_equal(f->rc, 2);
-    assert_non_null(strstr(f->err, "--days '0'"));
-    assert_non_null(strstr(f->err, "from 1 to 365"));
+    assert_string_equal(f->err, "fluxbot stats: --days 0 is out of range: give a whole number of "
+                                "days from 1 to 365 (default 7)\n"
+                                "Try 'fluxbot stats --help'.\n");
     assert_string_equal(f->out, "");
-    run(f, "--db", f->db, "--days", "abc");
+    static const char *const out_of_range[] = {"366", "-3", "99999999999999999999999"};
+    for (int i = 0; i < 3; i++) {
+        run(f, "--db", f->db, "--days", out_of_range[i]);
+        assert_int_equal(f->rc, 2);
+        assert_non_null(strstr(f->err, "is out of range: give a whole number of days from 1 to"));
+        assert_null(strstr(f->err, "`"));
+        assert_null(strstr(f->err, "option"));
+    }
+    static const char *const not_number[] = {"abc", "1.5", "7d", " 7"};
+    for (int i = 0; i < 4; i++) {
+        run(f, "--db", f->db, "--days", not_number[i]);
+        assert_int_equal(f->rc, 2);
+        char want[80];
+        snprintf(want, sizeof want, "--days '%s' is not a whole number: give", not_number[i]);
+        assert_non_null(strstr(f->err, want));
+        assert_null(strstr(f->err, "`"));
+    }
+    run(f, "--db", f->db, "--days=", NULL);
     assert_int_equal(f->rc, 2);
+    assert_non_null(strstr(f->err, "fluxbot stats: --days needs a value: a whole number of days"));
     run(f, "--db", f->db, "--days", NULL);
     assert_int_equal(f->rc, 2);
     assert_non_null(strstr(f->err, "needs a value"));
+    /* /stats 30 typed as fluxbot stats 30 */
+    run(f, "--db", f->db, "30", NULL);
+    assert_int_equal(f->rc, 2);
+    assert_non_null(strstr(f->err, "unexpected argument '30' (for a window of 30 days, give "
+                                   "--days 30)"));
+    /* empty values are not file names */
+    run(f, "--db=", NULL, NULL, NULL);
+    assert_int_equal(f->rc, 2);
+    assert_non_null(strstr(f->err, "fluxbot stats: --db needs a value (it is empty)"));
+    run(f, "--db", f->db, "--chart", "");
+    assert_int_equal(f->rc, 2);
+    assert_non_null(strstr(f->err, "fluxbot stats: --chart needs a value (it is empty)"));
+    run(f, "-c", "", NULL, NULL);
+    assert_int_equal(f->rc, 2);
+    assert_non_null(strstr(f->err, "fluxbot stats: -c needs a value (it is empty)"));
+    /* Discord's /stats keeps its own wording */
+    an_days_result d = an_days_from_text("0");
+    assert_false(d.ok);
+    assert_int_equal(d.why, AN_COMMANDS_DAYS_OUT_OF_RANGE);
+    assert_non_null(
+        strstr(d.error, "The `days` option must be a whole number of days from 1 to 365"));
     run(f, "--frobnicate", NULL, NULL, NULL);
     assert_int_equal(f->rc, 2);
     assert_non_null(strstr(f->err, "unknown argument '--frobnicate'"));

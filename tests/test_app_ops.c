@@ -295,8 +295,9 @@ static void commands_register_per_guild(void **state)
     assert_non_null(strstr(err, "COMFYUI_URLS"));
 }
 
-/* sched_actors names actors the bot has, without an event loop of their own; both layouts
- * (the scheduler, or every actor on threads of its own) start and stop cleanly. */
+/* sched_actors names actors the bot has, without an event loop of their own (the start and
+ * `fluxbot check` both say so); every layout (the scheduler with the REST actor on it, every
+ * actor on threads of its own, two workers, the REST actor alone) starts and stops cleanly. */
 static void scheduled_actors_are_checked_at_start(void **state)
 {
     (void)state;
@@ -317,9 +318,34 @@ static void scheduled_actors_are_checked_at_start(void **state)
     assert_int_equal(code, APP_EXIT_CONFIG);
     assert_non_null(strstr(err, "routre"));
 
-    for (int workers = 0; workers <= 2; workers += 2) {
+    /* `fluxbot check` names the same mistakes before any start */
+    char *t;
+    config(&c, TOKEN);
+    c.sched_actors.count = 3;
+    snprintf(c.sched_actors.items[0], FB_CONFIG_STR, "discord_rest");
+    snprintf(c.sched_actors.items[1], FB_CONFIG_STR, "gateway");
+    snprintf(c.sched_actors.items[2], FB_CONFIG_STR, "routre");
+    assert_int_equal(check(&c, &t), APP_EXIT_CONFIG);
+    assert_non_null(strstr(t, "sched_actors: gateway runs its own event loop"));
+    assert_non_null(strstr(t, "no actor named \"routre\""));
+    assert_null(strstr(t, "discord_rest runs"));
+    free(t);
+
+    /* the default places the REST actor on the worker; every layout starts, registers (the
+     * REST actor's work) and stops: the default, everything on threads of its own, two workers,
+     * and the REST actor alone on a thread of its own */
+    config(&c, TOKEN);
+    bool rest_default = false;
+    for (unsigned i = 0; i < c.sched_actors.count; i++)
+        rest_default = rest_default || !strcmp(c.sched_actors.items[i], "discord_rest");
+    assert_true(rest_default);
+    for (int layout = 0; layout < 4; layout++) {
         config(&c, TOKEN);
-        c.sched_workers = workers;
+        c.sched_workers = layout == 1 ? 0 : layout == 2 ? 2 : 1;
+        if (layout == 3) { /* router,stats,analytics */
+            assert_string_equal(c.sched_actors.items[3], "discord_rest");
+            c.sched_actors.count = 3;
+        }
         app *a = app_start(&c, err, sizeof err, &code);
         if (!a) fprintf(stderr, "app_start: %s\n", err);
         assert_non_null(a);

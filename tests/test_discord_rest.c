@@ -4,7 +4,10 @@
  * bounded responses, a graceful stop that finishes what is in flight, pooled curl handles
  * that carry nothing of one request into the next, answers cut mid-body, buckets honoured with
  * many requests in flight, waves of requests over reused descriptors, and answers nobody waits
- * for settled, retried and kept in order. */
+ * for settled, retried and kept in order. Every test runs twice: with the actor on a worker of
+ * its own (its default without the app), and on one shared scheduler worker together with the
+ * actor that receives its answers (the app's default layout, sched_actors), where requests and
+ * answers are calls on one thread and the worker's epoll_wait serves curl's sockets. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -89,6 +92,7 @@ typedef struct fx {
 } fx;
 
 static unsigned g_keepalive_s; /* the fake's idle keep-alive limit for the next fx_start */
+static bool g_shared;          /* REST and the collector on one shared scheduler worker */
 
 static void fx_start(fx *x, const char *token, bool enforce, const discord_rest_config *over)
 {
@@ -130,6 +134,11 @@ static void fx_start(fx *x, const char *token, bool enforce, const discord_rest_
     }
     x->rest = discord_rest_new(x->sys, &dc);
     assert_non_null(x->rest);
+    assert_true(rt_actor_is_io(discord_rest_actor(x->rest)));
+    if (g_shared) {
+        assert_int_equal(rt_actor_schedule(x->col_actor), 0);
+        assert_int_equal(rt_actor_schedule(discord_rest_actor(x->rest)), 0);
+    }
     assert_int_equal(rt_system_start(x->sys), 0);
 }
 
@@ -1114,7 +1123,11 @@ int main(void)
         cmocka_unit_test(test_unawaited_answers_are_settled),
         cmocka_unit_test(test_awaited_write_behind_an_unawaited_one),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = _cmocka_run_group_tests("discord_rest_on_its_own_worker", tests,
+                                     sizeof tests / sizeof tests[0], NULL, NULL);
+    g_shared = true;
+    rc += _cmocka_run_group_tests("discord_rest_on_a_shared_worker", tests,
+                                  sizeof tests / sizeof tests[0], NULL, NULL);
     curl_global_cleanup();
     return rc;
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +239,60 @@ static void test_readme_reference_is_generated(void **s)
     free(ref);
 }
 
+/* result_retention_days: the key's help (so --help, the manual and the README table), the
+ * README's prose and docs/analytics.md say the same thing: the three buttons it keeps working
+ * (Regenerate, Upscale, Options), and that Delete needs nothing kept. */
+static void test_result_retention_said_alike(void **s)
+{
+    (void)s;
+    char *ref = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&ref, &len);
+    assert_non_null(out);
+    fb_config_print_reference(out);
+    fclose(out);
+    char *row = strstr(ref, "| `result_retention_days` |");
+    assert_non_null(row);
+    char *end = strchr(row, '\n');
+    if (end) *end = '\0';
+    static const char *const said[] = {"Regenerate", "Upscale", "Options", "after a restart",
+                                       "Delete"};
+    for (int i = 0; i < 5; i++)
+        if (!strstr(row, said[i])) fail_msg("result_retention_days' help lacks '%s'", said[i]);
+    free(ref);
+    static const char *const docs[] = {FLUXBOT_SOURCE_DIR "/README.md",
+                                       FLUXBOT_SOURCE_DIR "/docs/analytics.md"};
+    static char text[1 << 20];
+    for (int d = 0; d < 2; d++) {
+        FILE *f = fopen(docs[d], "r");
+        assert_non_null(f);
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        /* every line that names the key, with the next two (the sentence goes on there) */
+        bool options = false;
+        for (char *p = strstr(text, "result_retention_days"); p;
+             p = strstr(p + 1, "result_retention_days")) {
+            char *from = p;
+            while (from > text && from[-1] != '\n')
+                from--;
+            char *to = p;
+            for (int k = 0; k < 3 && to; k++)
+                to = strchr(to + 1, '\n');
+            size_t m = to ? (size_t)(to - from) : strlen(from);
+            char piece[2048];
+            snprintf(piece, sizeof piece, "%.*s",
+                     (int)(m < sizeof piece - 1 ? m : sizeof piece - 1), from);
+            if (strstr(piece, "Regenerate") && !strstr(piece, "Options"))
+                fail_msg("%s names Regenerate but not Options beside result_retention_days: %s",
+                         docs[d], piece);
+            if (strstr(piece, "Options")) options = true;
+        }
+        if (!options)
+            fail_msg("%s does not say result_retention_days keeps Options working", docs[d]);
+    }
+}
+
 static void test_shard_flag(void **s)
 {
     (void)s;
@@ -375,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_choices_are_what_the_code_accepts),
         cmocka_unit_test(test_stats_chart_key),
         cmocka_unit_test(test_readme_reference_is_generated),
+        cmocka_unit_test(test_result_retention_said_alike),
         cmocka_unit_test(test_shard_flag),
         cmocka_unit_test(test_print_config_redacts_token),
         cmocka_unit_test(test_log_never_shows_secret),

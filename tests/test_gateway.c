@@ -151,9 +151,10 @@ static void start(const opts *o)
         .shard_count = 0,
         .compress = o->compress,
         .target = E.sink_actor,
-        /* 50 ms above what the fake enforces: delivery jitter between two identifies must not
-         * make them arrive closer than the server allows (on Discord: 5 s). */
-        .identify_interval_ms = 300,
+        /* Exactly what the fake enforces (as the bot's 5000 ms is Discord's): the gateway's own
+         * margin (GW_IDQ_MARGIN_MS) keeps delivery jitter between two identifies from making
+         * them arrive closer than the server allows. */
+        .identify_interval_ms = 250,
         .invalid_wait_min_ms = 1000,
         .invalid_wait_max_ms = 1500,
         .backoff_base_ms = 100,

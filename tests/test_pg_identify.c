@@ -26,6 +26,7 @@
 #include "e2e_proc.h"
 #include "fakes/fake_comfy.h"
 #include "fakes/fake_discord.h"
+#include "discord/gw_idq.h"
 #include "pg/pg_conn.h"
 #include "pg/pg_idgate.h"
 #include "tpg.h"
@@ -48,20 +49,51 @@ static void test_grant_wait_and_buckets(void **state)
     (void)state;
     tpg t;
     tpg_open(&t);
-    pg_idgate_cfg c = {.url = t.url, .margin_ms = 100};
+    pg_idgate_cfg c = {.url = t.url, .margin_ms = 400};
     pg_idgate *g = pg_idgate_new(&c);
     assert_non_null(g);
     char err[256];
     uint64_t wait = 0;
     assert_int_equal(pg_idgate_claim(g, 0, 400, &wait, err, sizeof err), PG_IDGATE_GRANTED);
     assert_int_equal(pg_idgate_claim(g, 0, 400, &wait, err, sizeof err), PG_IDGATE_WAIT);
-    assert_true(wait > 0 && wait <= 500);
+    assert_true(wait > 0 && wait <= 800);
     uint64_t left = wait;
     assert_int_equal(pg_idgate_claim(g, 1, 400, &wait, err, sizeof err), PG_IDGATE_GRANTED);
     sleep_ms((unsigned)left + 20);
     assert_int_equal(pg_idgate_claim(g, 0, 400, &wait, err, sizeof err), PG_IDGATE_GRANTED);
     /* bucket numbers go to the database as bound parameters, the table holds both */
     assert_int_equal(tpg_scalar(t.conn, "SELECT count(*) FROM fluxbot_identify", 0, NULL), 2);
+    pg_idgate_free(g);
+    tpg_close(&t);
+}
+
+/* The gate's margin is never below the in-process pacing's (GW_IDQ_MARGIN_MS): a smaller one
+ * configured is raised to it. Read on the server's clock: the two grants the table recorded. */
+static void test_margin_at_least_the_in_process_one(void **state)
+{
+    (void)state;
+    tpg t;
+    tpg_open(&t);
+    pg_idgate_cfg c = {.url = t.url, .margin_ms = 10};
+    pg_idgate *g = pg_idgate_new(&c);
+    assert_non_null(g);
+    char err[256];
+    uint64_t wait = 0;
+    assert_int_equal(pg_idgate_claim(g, 3, 100, &wait, err, sizeof err), PG_IDGATE_GRANTED);
+    int64_t first =
+        tpg_scalar(t.conn, "SELECT last_ms FROM fluxbot_identify WHERE bucket = 3", 0, NULL);
+    /* asked again and again, sooner than told: the grant comes no earlier than the gap */
+    uint64_t until = now_ms() + 10000;
+    pg_idgate_verdict v;
+    while ((v = pg_idgate_claim(g, 3, 100, &wait, err, sizeof err)) == PG_IDGATE_WAIT &&
+           now_ms() < until) {
+        assert_true(wait <= 100 + GW_IDQ_MARGIN_MS);
+        sleep_ms(5);
+    }
+    assert_int_equal(v, PG_IDGATE_GRANTED);
+    int64_t second =
+        tpg_scalar(t.conn, "SELECT last_ms FROM fluxbot_identify WHERE bucket = 3", 0, NULL);
+    assert_true(second - first >= 100 + (int64_t)GW_IDQ_MARGIN_MS);
     pg_idgate_free(g);
     tpg_close(&t);
 }
@@ -100,12 +132,12 @@ typedef struct claimer {
 static void *claim_loop(void *arg)
 {
     claimer *c = arg;
-    pg_idgate_cfg gc = {.url = c->url, .margin_ms = 50};
+    pg_idgate_cfg gc = {.url = c->url, .margin_ms = GW_IDQ_MARGIN_MS};
     pg_idgate *g = pg_idgate_new(&gc);
     char err[256];
     while (g && now_ms() < c->until) {
         uint64_t wait = 0;
-        pg_idgate_verdict v = pg_idgate_claim(g, 0, 150, &wait, err, sizeof err);
+        pg_idgate_verdict v = pg_idgate_claim(g, 0, 100, &wait, err, sizeof err);
         if (v == PG_IDGATE_GRANTED) c->grants++;
         if (v == PG_IDGATE_ERROR) c->errors++;
         /* retry sooner than told, to press on the lock */
@@ -141,12 +173,15 @@ static void test_three_claimers_never_closer_than_the_gap(void **state)
         assert_int_equal(c[i].errors, 0);
         grants += c[i].grants;
     }
-    assert_true(grants >= 3); /* 2 s / 200 ms gap: about 10, at least a few even when slow */
+    assert_true(grants >= 3); /* 2 s / 400 ms gap: about 5, at least a few even when slow */
     assert_int_equal(tpg_scalar(t.conn, "SELECT count(*) FROM history", 0, NULL), grants);
+    char gap[16];
+    snprintf(gap, sizeof gap, "%u", 100u + GW_IDQ_MARGIN_MS);
+    const char *p[1] = {gap};
     assert_int_equal(tpg_scalar(t.conn,
                                 "SELECT count(*) FROM (SELECT last_ms - lag(last_ms) OVER"
-                                " (ORDER BY n) AS gap FROM history) h WHERE gap < 200",
-                                0, NULL),
+                                " (ORDER BY n) AS gap FROM history) h WHERE gap < $1::bigint",
+                                1, p),
                      0);
     tpg_close(&t);
 }
@@ -222,6 +257,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grant_wait_and_buckets),
+        cmocka_unit_test(test_margin_at_least_the_in_process_one),
         cmocka_unit_test(test_bad_url_and_unreachable_server),
         cmocka_unit_test(test_three_claimers_never_closer_than_the_gap),
         cmocka_unit_test(test_three_processes_start_at_once),

@@ -6,6 +6,15 @@
  * callback of an actor runs on its one worker; rt_send_wait to an actor of the caller's own
  * worker spills instead of waiting on itself; a start failure unwinds; a stop drains every
  * accepted message and never hangs, holds included.
+ *
+ * I/O on a worker (rt_io_ctl, rt_io_deadline): a descriptor turning ready wakes a parked worker
+ * and its callback runs on the actor's worker, never beside its messages (plain counters shared
+ * by on_io and on_message: TSan sees a race if they ever ran on two threads); deadlines fire,
+ * not before they are due; a wake-up is never lost between messages from another thread and
+ * descriptor readiness, one at a time with the worker parking in between; a worker kept busy
+ * by endless local work still serves its descriptors; an actor that holds its exit until a
+ * descriptor answers stops cleanly; an I/O actor not scheduled runs alone on a thread named
+ * after it; the registration calls refuse any other thread.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fluxbot/log.h"
 #include "fluxbot/runtime.h"
@@ -604,6 +614,355 @@ static void test_loop_actor_cannot_be_scheduled(void **s)
     rt_system_free(sys);
 }
 
+/* ---- I/O on a worker: descriptors and deadlines -------------------------------------------- */
+
+typedef struct io_st {
+    rt_actor *self;
+    int rfd;        /* read end of a pipe, watched from on_thread_start */
+    pthread_t home; /* on_thread_start's thread */
+    char thread_name[16];
+    uint64_t touched; /* plain: on_io and on_message both write it (one thread at a time) */
+    _Atomic uint64_t bytes, msgs, deadlines, early, wrong_thread;
+    uint64_t due_ms;    /* the deadline set last (worker only) */
+    uint64_t period_ms; /* re-arm every period_ms, up to max_deadlines times */
+    uint64_t max_deadlines;
+    bool hold_until_byte; /* on_stop_requested: hold the exit until a byte arrives */
+    bool holding;
+    _Atomic int foreign_rc; /* rt_io_ctl from the test thread */
+    _Atomic int exits;
+} io_st;
+
+static int io_start(rt_actor *self, void *state, unsigned index)
+{
+    io_st *s = state;
+    (void)index;
+    s->self = self;
+    s->home = pthread_self();
+    pthread_getname_np(pthread_self(), s->thread_name, sizeof s->thread_name);
+    if (s->rfd >= 0 && rt_io_ctl(self, RT_IO_ADD, s->rfd, RT_IO_IN) != 0) return -1;
+    if (s->max_deadlines) {
+        s->due_ms = rt_now_ms() + s->period_ms;
+        if (rt_io_deadline(self, s->due_ms) != 0) return -1;
+    }
+    return 0;
+}
+
+static void io_check_thread(io_st *s)
+{
+    if (!pthread_equal(s->home, pthread_self())) atomic_fetch_add(&s->wrong_thread, 1);
+}
+
+static void io_ready(rt_actor *self, void *state, int fd, uint32_t events)
+{
+    io_st *s = state;
+    io_check_thread(s);
+    assert_int_equal(fd, s->rfd);
+    assert_true(events & RT_IO_IN);
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0) {
+        s->touched++;
+        atomic_fetch_add(&s->bytes, (uint64_t)n);
+        if (s->holding) {
+            s->holding = false;
+            rt_actor_release(self);
+        }
+    }
+}
+
+static void io_due(rt_actor *self, void *state)
+{
+    io_st *s = state;
+    io_check_thread(s);
+    if (rt_now_ms() < s->due_ms) atomic_fetch_add(&s->early, 1);
+    uint64_t n = atomic_fetch_add(&s->deadlines, 1) + 1;
+    if (n < s->max_deadlines) {
+        s->due_ms = rt_now_ms() + s->period_ms;
+        assert_int_equal(rt_io_deadline(self, s->due_ms), 0);
+    }
+}
+
+static void io_message(rt_actor *self, void *state, rt_msg *m)
+{
+    (void)self;
+    io_st *s = state;
+    io_check_thread(s);
+    s->touched++;
+    atomic_fetch_add(&s->msgs, 1);
+    rt_msg_free(m);
+}
+
+static void io_stop(rt_actor *self, void *state)
+{
+    io_st *s = state;
+    if (s->hold_until_byte) {
+        s->holding = true;
+        rt_actor_hold(self);
+    }
+}
+
+static void io_exit(rt_actor *self, void *state, unsigned index)
+{
+    io_st *s = state;
+    (void)index;
+    io_check_thread(s);
+    if (s->rfd >= 0) assert_int_equal(rt_io_ctl(self, RT_IO_DEL, s->rfd, 0), 0);
+    atomic_fetch_add(&s->exits, 1);
+}
+
+static rt_actor *io_actor(rt_system *sys, const char *name, io_st *s, int pipefd[2], bool sched)
+{
+    if (pipefd) {
+        assert_int_equal(pipe(pipefd), 0);
+        s->rfd = pipefd[0];
+    } else {
+        s->rfd = -1;
+    }
+    rt_actor_spec spec = {.name = name,
+                          .threads = 1,
+                          .state = s,
+                          .ops = {.on_thread_start = io_start,
+                                  .on_message = io_message,
+                                  .on_stop_requested = io_stop,
+                                  .on_thread_exit = io_exit,
+                                  .on_io = io_ready,
+                                  .on_deadline = io_due}};
+    rt_actor *a = rt_actor_new(sys, &spec);
+    assert_non_null(a);
+    assert_true(rt_actor_is_io(a));
+    if (sched) assert_int_equal(rt_actor_schedule(a), 0);
+    return a;
+}
+
+static void put_byte(int fd)
+{
+    char c = 'x';
+    assert_int_equal(write(fd, &c, 1), 1);
+}
+
+static void test_io_readiness_wakes_a_parked_worker(void **state)
+{
+    (void)state;
+    rt_system *sys = rt_system_new();
+    io_st s;
+    memset(&s, 0, sizeof s);
+    int p[2];
+    rt_actor *a = io_actor(sys, "io", &s, p, true);
+    assert_int_equal(rt_system_start(sys), 0);
+    /* One byte at a time, each after the previous was handled: the worker has nothing else to
+     * do in between, so each byte finds it parked (or about to) in epoll_wait. */
+    for (uint64_t i = 1; i <= 200; i++) {
+        put_byte(p[1]);
+        assert_true(wait_for(&s.bytes, i));
+        if (i % 50 == 0) sleep_ms(2);
+    }
+    /* a foreign thread cannot touch the worker's registrations */
+    assert_int_equal(rt_io_ctl(a, RT_IO_ADD, p[1], RT_IO_OUT), -EINVAL);
+    assert_int_equal(rt_io_deadline(a, 0), -EINVAL);
+    rt_system_stop(sys);
+    assert_int_equal(atomic_load(&s.exits), 1);
+    assert_int_equal(atomic_load(&s.wrong_thread), 0);
+    rt_sched_metrics sm;
+    rt_system_sched_metrics(sys, &sm);
+    assert_true(sm.io_events >= 1);
+    rt_system_free(sys);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_io_deadlines_fire_when_due(void **state)
+{
+    (void)state;
+    rt_system *sys = rt_system_new();
+    io_st s;
+    memset(&s, 0, sizeof s);
+    s.period_ms = 3;
+    s.max_deadlines = 20;
+    /* a neighbour on the same worker, without I/O: the deadline is the worker's, not a thread's */
+    st sb;
+    memset(&sb, 0, sizeof sb);
+    io_actor(sys, "timed", &s, NULL, true);
+    rt_actor *b = st_actor(sys, "b", &sb, 64);
+    assert_int_equal(rt_system_start(sys), 0);
+    assert_true(wait_for(&s.deadlines, 20));
+    for (uint64_t i = 0; i < 100; i++)
+        assert_int_equal(rt_send_spill(b, &seq_new(MSG_T, 0, i)->hdr), 0);
+    assert_true(wait_for(&sb.count, 100));
+    sleep_ms(20); /* no further deadline was set: none fires */
+    assert_int_equal(atomic_load(&s.deadlines), 20);
+    assert_int_equal(atomic_load(&s.early), 0);
+    assert_int_equal(atomic_load(&s.wrong_thread), 0);
+    rt_system_free(sys);
+}
+
+typedef struct mixer_arg {
+    rt_actor *to;
+    io_st *s;
+    int wfd;
+    uint64_t n;
+} mixer_arg;
+
+/* Alternates a message and a byte, each only once the previous was handled: every one of them
+ * must wake the worker that parked in between, through the eventfd or the pipe. */
+static void *mixer(void *p)
+{
+    mixer_arg *m = p;
+    for (uint64_t i = 1; i <= m->n; i++) {
+        assert_int_equal(rt_send(m->to, rt_msg_new(MSG_PING, sizeof(rt_msg), NULL)), 0);
+        if (!wait_for(&m->s->msgs, i)) return (void *)1;
+        put_byte(m->wfd);
+        if (!wait_for(&m->s->bytes, i)) return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_io_and_messages_lose_no_wakeup(void **state)
+{
+    (void)state;
+    rt_system *sys = rt_system_new();
+    assert_int_equal(rt_system_set_workers(sys, 2), 0);
+    io_st s1, s2;
+    memset(&s1, 0, sizeof s1);
+    memset(&s2, 0, sizeof s2);
+    int p1[2], p2[2];
+    rt_actor *a1 = io_actor(sys, "io1", &s1, p1, true);
+    rt_actor *a2 = io_actor(sys, "io2", &s2, p2, true); /* the second worker */
+    assert_int_equal(rt_system_start(sys), 0);
+    mixer_arg m1 = {.to = a1, .s = &s1, .wfd = p1[1], .n = 2000};
+    mixer_arg m2 = {.to = a2, .s = &s2, .wfd = p2[1], .n = 2000};
+    pthread_t t1, t2;
+    pthread_create(&t1, NULL, mixer, &m1);
+    pthread_create(&t2, NULL, mixer, &m2);
+    void *r1, *r2;
+    pthread_join(t1, &r1);
+    pthread_join(t2, &r2);
+    assert_null(r1);
+    assert_null(r2);
+    rt_system_free(sys);
+    assert_int_equal(s1.touched, 4000);
+    assert_int_equal(s2.touched, 4000);
+    assert_int_equal(atomic_load(&s1.wrong_thread) + atomic_load(&s2.wrong_thread), 0);
+    for (int i = 0; i < 2; i++) {
+        close(p1[i]);
+        close(p2[i]);
+    }
+}
+
+static void test_io_served_while_the_worker_is_busy(void **state)
+{
+    (void)state;
+    rt_system *sys = rt_system_new();
+    _Atomic uint64_t released = 0;
+    flood_st f = {.released = &released}, g = {.released = &released};
+    atomic_store(&f.forever, true);
+    flood_pair(sys, &f, &g);
+    io_st s;
+    memset(&s, 0, sizeof s);
+    int p[2];
+    io_actor(sys, "io", &s, p, true);
+    assert_int_equal(rt_system_start(sys), 0);
+    /* the flooder keeps the one worker busy forever: it never parks */
+    assert_int_equal(rt_send(f.self, rt_msg_new(MSG_FLOOD, sizeof(rt_msg), NULL)), 0);
+    assert_true(wait_for(&f.count, 1000));
+    for (uint64_t i = 1; i <= 50; i++) {
+        put_byte(p[1]);
+        assert_true(wait_for(&s.bytes, i));
+    }
+    atomic_store(&released, 1);
+    rt_system_free(sys);
+    close(p[0]);
+    close(p[1]);
+}
+
+typedef struct byte_later {
+    int fd;
+    unsigned ms;
+} byte_later;
+
+static void *write_later(void *p)
+{
+    byte_later *b = p;
+    sleep_ms(b->ms);
+    put_byte(b->fd);
+    return NULL;
+}
+
+static void test_io_stop_waits_for_held_io_and_never_hangs(void **state)
+{
+    (void)state;
+    /* A stop with descriptors registered and a deadline far away returns at once. */
+    rt_system *sys = rt_system_new();
+    io_st s;
+    memset(&s, 0, sizeof s);
+    s.period_ms = 3600 * 1000;
+    s.max_deadlines = 1;
+    int p[2];
+    io_actor(sys, "idle_io", &s, p, true);
+    assert_int_equal(rt_system_start(sys), 0);
+    rt_system_stop(sys);
+    assert_int_equal(atomic_load(&s.exits), 1);
+    assert_int_equal(atomic_load(&s.deadlines), 0);
+    rt_system_free(sys);
+    close(p[0]);
+    close(p[1]);
+
+    /* An actor that holds its exit until its descriptor answers: the worker keeps serving the
+     * descriptor during the stop, and the stop completes once it did. */
+    sys = rt_system_new();
+    memset(&s, 0, sizeof s);
+    s.hold_until_byte = true;
+    io_actor(sys, "held_io", &s, p, true);
+    assert_int_equal(rt_system_start(sys), 0);
+    byte_later bl = {.fd = p[1], .ms = 50};
+    pthread_t t;
+    pthread_create(&t, NULL, write_later, &bl);
+    rt_system_stop(sys);
+    pthread_join(t, NULL);
+    assert_int_equal(atomic_load(&s.bytes), 1);
+    assert_int_equal(atomic_load(&s.exits), 1);
+    rt_system_free(sys);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_io_actor_not_scheduled_runs_alone(void **state)
+{
+    (void)state;
+    rt_system *sys = rt_system_new();
+    io_st s;
+    memset(&s, 0, sizeof s);
+    int p[2];
+    rt_actor *a = io_actor(sys, "lonely", &s, p, false);
+    st sb;
+    memset(&sb, 0, sizeof sb);
+    st_actor(sys, "b", &sb, 64);
+    assert_int_equal(rt_system_start(sys), 0);
+    assert_false(rt_actor_is_scheduled(a));
+    for (uint64_t i = 1; i <= 20; i++) {
+        assert_int_equal(rt_send(a, rt_msg_new(MSG_PING, sizeof(rt_msg), NULL)), 0);
+        put_byte(p[1]);
+        assert_true(wait_for(&s.bytes, i));
+        assert_true(wait_for(&s.msgs, i));
+    }
+    rt_system_stop(sys);
+    /* a thread of its own, named as an actor's own thread is */
+    assert_string_equal(s.thread_name, "lonely/0");
+    assert_false(pthread_equal(s.home, sb.home));
+    rt_sched_metrics sm;
+    rt_system_sched_metrics(sys, &sm);
+    assert_int_equal(sm.workers, 1); /* the shared one; the dedicated one is not counted */
+    rt_system_free(sys);
+    close(p[0]);
+    close(p[1]);
+
+    /* an I/O actor cannot be a loop actor or a pool */
+    sys = rt_system_new();
+    rt_actor_spec pool = {
+        .name = "pool", .threads = 2, .ops = {.on_message = io_message, .on_io = io_ready}};
+    assert_null(rt_actor_new(sys, &pool));
+    rt_system_free(sys);
+}
+
 int main(void)
 {
     log_configure(LOG_LEVEL_ERROR, false, 2);
@@ -620,6 +979,12 @@ int main(void)
         cmocka_unit_test(test_messages_before_start_and_idle_stop),
         cmocka_unit_test(test_loop_actor_cannot_be_scheduled),
         cmocka_unit_test(test_own_thread_actor_with_fences_misses_no_wakeup),
+        cmocka_unit_test(test_io_readiness_wakes_a_parked_worker),
+        cmocka_unit_test(test_io_deadlines_fire_when_due),
+        cmocka_unit_test(test_io_and_messages_lose_no_wakeup),
+        cmocka_unit_test(test_io_served_while_the_worker_is_busy),
+        cmocka_unit_test(test_io_stop_waits_for_held_io_and_never_hangs),
+        cmocka_unit_test(test_io_actor_not_scheduled_runs_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

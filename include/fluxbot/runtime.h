@@ -63,6 +63,11 @@ typedef struct rt_actor_ops {
     void (*on_stop_requested)(rt_actor *self, void *state);
     /* Once per thread after the loop ended. */
     void (*on_thread_exit)(rt_actor *self, void *state, unsigned thread_index);
+    /* I/O actors (below, "I/O on a scheduler worker"): a descriptor registered with rt_io_ctl
+     * is ready; events are RT_IO_* bits. */
+    void (*on_io)(rt_actor *self, void *state, int fd, uint32_t events);
+    /* I/O actors: the deadline set with rt_io_deadline is due (it was cleared first). */
+    void (*on_deadline)(rt_actor *self, void *state);
 } rt_actor_ops;
 
 /* The thread body of a loop actor. It must call rt_actor_drain() whenever its wake hook fired
@@ -110,6 +115,10 @@ int rt_system_set_workers(rt_system *sys, unsigned n);
  * index 0. 0, or -EINVAL for a loop actor or a started system. */
 int rt_actor_schedule(rt_actor *a);
 bool rt_actor_is_scheduled(const rt_actor *a);
+/* True for an actor with I/O callbacks (ops.on_io or ops.on_deadline): it always runs on a
+ * scheduler worker, a shared one when placed with rt_actor_schedule, else a worker of its own
+ * (a thread named after it, like an actor on a thread of its own). */
+bool rt_actor_is_io(const rt_actor *a);
 /* Parks this actor with fences instead of membarrier (before rt_system_start). Actors on
  * threads of their own park with membarrier by default, which pays under floods and costs an
  * inter-processor interrupt per park; an actor that parks after most messages (one on the
@@ -174,6 +183,37 @@ void rt_actor_release(rt_actor *self);
 /* Number of messages currently queued (approximate; any thread). */
 size_t rt_actor_depth(rt_actor *a);
 
+/* ---- I/O on a scheduler worker ----------------------------------------------------------- */
+
+/* An actor that runs on a scheduler worker (scheduled, or an I/O actor on a worker of its own)
+ * may have the worker watch file descriptors and one deadline for it, instead of running an
+ * event loop of its own: the worker sleeps in one epoll_wait over its wake-up eventfd, every
+ * descriptor its actors registered and the earliest of their deadlines, so a message from
+ * another actor of the worker, a socket turning readable and a timer all wake (at most) that
+ * one thread. ops.on_io and ops.on_deadline run on the worker in the actor's turn: never while
+ * the actor runs elsewhere, never beside its on_message, one thread at a time.
+ *
+ * These calls belong to the actor's own callbacks (on_thread_start through on_thread_exit,
+ * on_io, on_deadline, and anything they call): from any other thread they fail with -EINVAL,
+ * since the worker's registrations are its own thread's state. An actor must take its
+ * descriptors out (RT_IO_DEL) before it closes them or exits; one it forgets is taken out
+ * the first time it turns ready after the exit. At most 16 actors of one worker register. */
+enum {
+    RT_IO_IN = 0x001, /* readable (EPOLLIN: the values are epoll's) */
+    RT_IO_OUT = 0x004,
+    RT_IO_ERR = 0x008, /* reported whether asked or not */
+    RT_IO_HUP = 0x010, /* reported whether asked or not */
+};
+enum { RT_IO_ADD = 1, RT_IO_DEL = 2, RT_IO_MOD = 3 }; /* epoll_ctl's operations */
+/* Adds, changes or removes a level-triggered watch of fd for events (RT_IO_IN | RT_IO_OUT).
+ * 0 or -errno (epoll_ctl's: -EEXIST on an ADD of a watched fd, -ENOENT on a MOD or DEL of
+ * an unwatched one), -EINVAL off the actor's worker, -ENOSPC past 16 actors. */
+int rt_io_ctl(rt_actor *self, int op, int fd, uint32_t events);
+/* The actor's one deadline, on the rt_now_ms clock (UINT64_MAX: none): on_deadline runs once
+ * it is due (millisecond resolution). Setting it replaces the previous one and costs no
+ * system call. 0 or -EINVAL / -ENOSPC as rt_io_ctl. */
+int rt_io_deadline(rt_actor *self, uint64_t at_ms);
+
 /* ---- timers ------------------------------------------------------------------------------ */
 
 /* One timer service thread per system delivers RT_MSG_TIMER messages (rt_timer_msg) into the
@@ -206,14 +246,17 @@ typedef struct rt_metrics {
 
 /* Snapshot of one actor's counters; safe from any thread. */
 void rt_actor_metrics(const rt_actor *a, rt_metrics *out);
-/* The scheduler's counters, summed over its workers (all zero without scheduled actors). */
+/* The scheduler's counters, summed over its workers, the dedicated ones of I/O actors
+ * included (`workers` counts the shared ones; all zero without actors on workers). */
 typedef struct rt_sched_metrics {
     uint64_t workers;
     uint64_t runs;            /* batches run (an actor taken from a queue and run once) */
     uint64_t parks;           /* times a worker went to sleep (all its actors idle) */
-    uint64_t wakeups;         /* futex wakes of a parked worker (at most one per park) */
+    uint64_t wakeups;         /* eventfd wakes of a parked worker (at most one per park) */
     uint64_t local_enqueues;  /* actors made runnable by a message from their own worker */
-    uint64_t remote_enqueues; /* ... by any other thread (gateway, REST, timers) */
+    uint64_t remote_enqueues; /* ... by any other thread (gateway, runners, timers) */
+    uint64_t io_events;       /* ready descriptors handed to their actors' on_io */
+    uint64_t deadlines;       /* due deadlines handed to on_deadline */
 } rt_sched_metrics;
 void rt_system_sched_metrics(rt_system *sys, rt_sched_metrics *out);
 

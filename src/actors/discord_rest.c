@@ -1,18 +1,19 @@
 /*
- * The discord_rest actor (see discord_rest.h). Owns the curl multi handle, the epoll set it is
- * driven on, the queue of requests waiting for the rate limiter, the transfers in flight and the
- * limiter itself; everything here runs on the actor's one loop thread except
- * discord_rest_new/discord_rest_free, the wake hook (one eventfd write, from any sender's thread)
- * and the atomic counters.
+ * The discord_rest actor (see discord_rest.h). Owns the curl multi handle, the queue of
+ * requests waiting for the rate limiter, the transfers in flight and the limiter itself;
+ * everything here runs in the actor's turn on its scheduler worker (runtime.h, "I/O on a
+ * scheduler worker") except discord_rest_new/discord_rest_free and the atomic counters.
  *
- * One loop turn: drain the mailbox into the queue, hand queued requests the limiter lets go to
- * curl (in arrival order), run curl's expired timers, settle finished transfers (retry, answer
- * or fail), then sleep in epoll_wait until a socket curl asked to watch is ready, curl's own
- * timer or the next limiter deadline is due, or a sender writes the wake eventfd; each ready
- * socket is handed to curl_multi_socket_action. curl tells us which sockets to watch through
- * its socket callback and when to call it back through its timer callback, so a turn touches
- * only the sockets that are ready (curl_multi_poll rebuilt and polled the whole set, and
- * curl_multi_perform walked every transfer, on every turn).
+ * The actor has no event loop of its own: its worker's epoll_wait watches the sockets curl asks
+ * to watch (curl's socket callback → rt_io_ctl) and sleeps until the earliest of curl's timer,
+ * the limiter's next deadline and the stop deadline (rt_io_deadline). Messages (on_message),
+ * ready sockets (on_io, each handed to curl_multi_socket_action for that socket only) and the
+ * deadline (on_deadline) all end in one turn (rest_turn): hand queued requests the limiter lets
+ * go to curl (in arrival order), run curl's expired timer, settle finished transfers (retry,
+ * answer or fail), and set the next deadline. On the shared worker with the router and the
+ * stats reporter, a request from them, its answer back and the next request are calls on one
+ * thread that wake nobody; given a worker of its own (sched_actors without discord_rest), it
+ * runs the same code on that thread.
  */
 #include "actors/discord_rest.h"
 #include "util/util_http.h"
@@ -25,8 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -90,8 +89,13 @@ struct discord_rest {
     rt_actor *actor;
     CURLM *multi;
     rl_limiter *rl;
-    int epfd;               /* the sockets curl asked to watch, and wake_fd */
-    int wake_fd;            /* eventfd: senders write it when the mailbox was armed */
+    /* Between on_thread_start and on_thread_exit: curl's socket callback registers with the
+     * worker. Outside (curl_multi_cleanup in discord_rest_free) there is no worker to tell:
+     * the sockets were taken out of its set at exit. */
+    bool attached;
+    bool stopping;          /* a stop was requested: finish, then exit */
+    bool held;              /* rt_actor_hold while stopping with requests left */
+    uint64_t stop_deadline; /* ms: what is left then is answered "shutting down" */
     uint64_t curl_timer_at; /* when curl wants CURL_SOCKET_TIMEOUT (ms); UINT64_MAX: never */
     /* Header lists shared by every request without an audit reason, indexed by
      * (authorized ? 4 : 0) | body, body being HDR_NONE, HDR_JSON or HDR_FORM (a form body
@@ -873,26 +877,28 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
     if (what == CURL_POLL_REMOVE) {
         g->curl_wants = false;
         /* An idle connection of ours stays registered (see sock_reg); if it turns readable
-         * meanwhile (the server closed it), wait_events drops it then. Any other descriptor
+         * meanwhile (the server closed it), rest_on_io drops it then. Any other descriptor
          * may be closed without telling us: it leaves the set now. ENOENT and EBADF are
          * expected when curl closed it already. */
         if (g->registered && !g->ours) {
-            epoll_ctl(d->epfd, EPOLL_CTL_DEL, s, NULL);
+            if (d->attached) rt_io_ctl(d->actor, RT_IO_DEL, s, 0);
             g->registered = false;
         }
         return 0;
     }
-    uint32_t ev = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    uint32_t ev =
+        ((what & CURL_POLL_IN) ? RT_IO_IN : 0u) | ((what & CURL_POLL_OUT) ? RT_IO_OUT : 0u);
     g->curl_wants = true;
     if (g->registered && g->events == ev) return 0;
-    struct epoll_event ee = {.events = ev, .data.fd = s};
-    int op = g->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(d->epfd, op, s, &ee) != 0) {
+    if (!d->attached) return -1; /* no worker to watch it (never during a transfer) */
+    int op = g->registered ? RT_IO_MOD : RT_IO_ADD;
+    if (rt_io_ctl(d->actor, op, s, ev) != 0) {
         /* A descriptor number reused after a close we did not see, or one the kernel already
          * dropped: try the other operation once. */
-        op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-        if (epoll_ctl(d->epfd, op, s, &ee) != 0) {
-            LOG_ERROR(ACTOR, "epoll_ctl on socket %d failed: %s", (int)s, strerror(errno));
+        op = op == RT_IO_ADD ? RT_IO_MOD : RT_IO_ADD;
+        int rc = rt_io_ctl(d->actor, op, s, ev);
+        if (rc != 0) {
+            LOG_ERROR(ACTOR, "cannot watch socket %d: %s", (int)s, strerror(-rc));
             g->registered = false;
             return -1; /* curl fails the transfers on this socket */
         }
@@ -907,7 +913,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
     discord_rest *d = userp;
     (void)multi;
     /* Never act from inside the callback (curl forbids re-entering socket_action here): the
-     * loop runs the timeout when it is due. */
+     * turn runs the timeout when it is due. */
     d->curl_timer_at = timeout_ms < 0 ? UINT64_MAX : rt_now_ms() + (uint64_t)timeout_ms;
     return 0;
 }
@@ -920,76 +926,111 @@ static void run_curl_timer(discord_rest *d, uint64_t now)
     curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
-static void wait_events(discord_rest *d, int timeout_ms)
+/* The end of everything that happens to the actor (a batch of messages, a ready socket, the
+ * deadline, the stop): send what the limiter lets go, run curl's due timer, settle what
+ * finished, until nothing changes; then the next deadline. While a stop waits for requests
+ * still queued or in flight the actor holds its exit (rt_actor_hold), for at most
+ * stop_grace_ms: after that they are answered "shutting down" (nothing is dropped silently). */
+static void rest_turn(discord_rest *d)
 {
-    struct epoll_event evs[32];
-    int n = epoll_wait(d->epfd, evs, 32, timeout_ms);
-    for (int i = 0; i < n; i++) {
-        /* The wake eventfd is edge-triggered and never read: every write is a new edge, and
-         * its counter cannot overflow in practice (2^64 - 2 writes), so reading it would only
-         * cost a syscall per wake-up. */
-        if (evs[i].data.fd == d->wake_fd) continue;
-        struct sock_reg *g = sock_reg_of(d, evs[i].data.fd);
-        if (g && !g->curl_wants) {
-            /* An idle connection that turned readable or hung up (the server closed it): out
-             * of the set, or it would wake every turn; curl finds it dead when it next
-             * looks at it, and closes it. */
-            epoll_ctl(d->epfd, EPOLL_CTL_DEL, evs[i].data.fd, NULL);
-            g->registered = false;
-            continue;
-        }
-        int mask = 0;
-        if (evs[i].events & (EPOLLIN | EPOLLHUP)) mask |= CURL_CSELECT_IN;
-        if (evs[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
-        if (evs[i].events & EPOLLERR) mask |= CURL_CSELECT_ERR;
-        int running = 0;
-        curl_multi_socket_action(d->multi, evs[i].data.fd, mask, &running);
-    }
-}
-
-static void rest_loop(rt_actor *self, void *state, unsigned thread_index)
-{
-    discord_rest *d = state;
-    (void)thread_index;
-    uint64_t stop_deadline = 0;
+    uint64_t wake;
     for (;;) {
-        rt_actor_drain(self, on_message, 0);
         uint64_t now = rt_now_ms();
-        uint64_t wake = schedule(d, now);
+        wake = schedule(d, now);
         run_curl_timer(d, now);
         harvest(d);
-        if (rt_actor_stop_requested(self)) {
-            if (!stop_deadline) stop_deadline = now + d->cfg.stop_grace_ms;
-            if (d->npending == 0 && d->ninflight == 0) {
-                if (rt_actor_should_exit(self)) break;
-            } else if (now >= stop_deadline) {
-                LOG_WARN(ACTOR, "stop deadline: abandoning %zu queued and %zu in-flight requests",
-                         d->npending, d->ninflight);
-                abort_all(d, "shutting down");
-                continue;
-            }
+        if (d->stopping && (d->npending || d->ninflight) && now >= d->stop_deadline) {
+            LOG_WARN(ACTOR, "stop deadline: abandoning %zu queued and %zu in-flight requests",
+                     d->npending, d->ninflight);
+            abort_all(d, "shutting down");
         }
-        if (d->dirty) continue; /* completions or new requests: schedule again first */
-        now = rt_now_ms();
-        if (d->curl_timer_at < wake) wake = d->curl_timer_at;
-        int timeout = 1000;
-        if (wake != UINT64_MAX)
-            timeout = wake <= now ? 0 : (int)(wake - now < 1000 ? wake - now : 1000);
-        if (stop_deadline && timeout > 50) timeout = 50;
-        /* Even with nothing to wait for (timeout 0) the sockets are looked at, so a limiter
-         * deadline that is always due cannot starve the transfers in flight. */
-        wait_events(d, timeout);
+        if (!d->dirty) break; /* completions or new requests: schedule again first */
     }
-    abort_all(d, "stopped");
+    if (d->curl_timer_at < wake) wake = d->curl_timer_at;
+    if (d->stopping) {
+        bool busy = d->npending || d->ninflight;
+        if (busy && d->stop_deadline < wake) wake = d->stop_deadline;
+        if (busy != d->held) {
+            d->held = busy;
+            if (busy)
+                rt_actor_hold(d->actor);
+            else
+                rt_actor_release(d->actor); /* the exit may go on */
+        }
+    }
+    rt_io_deadline(d->actor, wake);
 }
 
-static void rest_wake(void *ctx)
+static int rest_on_start(rt_actor *self, void *state, unsigned index)
 {
-    discord_rest *d = ctx;
-    uint64_t one = 1;
-    /* Fails only with EAGAIN at a counter of 2^64 - 2, when the loop is awake anyway. */
-    ssize_t w = write(d->wake_fd, &one, sizeof one);
-    (void)w;
+    discord_rest *d = state;
+    (void)self;
+    (void)index;
+    d->attached = true;
+    return 0;
+}
+
+static void rest_on_idle(rt_actor *self, void *state)
+{
+    (void)self;
+    rest_turn(state);
+}
+
+static void rest_on_io(rt_actor *self, void *state, int fd, uint32_t events)
+{
+    discord_rest *d = state;
+    struct sock_reg *g = sock_reg_of(d, fd);
+    if (g && !g->curl_wants) {
+        /* An idle connection that turned readable or hung up (the server closed it): out of
+         * the set, or it would wake the worker every turn; curl finds it dead when it next
+         * looks at it, and closes it. */
+        rt_io_ctl(self, RT_IO_DEL, fd, 0);
+        g->registered = false;
+        return;
+    }
+    int mask = 0;
+    if (events & (RT_IO_IN | RT_IO_HUP)) mask |= CURL_CSELECT_IN;
+    if (events & RT_IO_OUT) mask |= CURL_CSELECT_OUT;
+    if (events & RT_IO_ERR) mask |= CURL_CSELECT_ERR;
+    int running = 0;
+    curl_multi_socket_action(d->multi, fd, mask, &running);
+    rest_turn(d);
+}
+
+static void rest_on_deadline(rt_actor *self, void *state)
+{
+    (void)self;
+    rest_turn(state);
+}
+
+static void rest_on_stop(rt_actor *self, void *state)
+{
+    discord_rest *d = state;
+    (void)self;
+    d->stopping = true;
+    d->stop_deadline = rt_now_ms() + d->cfg.stop_grace_ms;
+    rest_turn(d);
+}
+
+static void rest_on_exit(rt_actor *self, void *state, unsigned index)
+{
+    discord_rest *d = state;
+    (void)index;
+    /* Nothing is left (the exit waited for it); whatever is, is answered, not dropped. */
+    abort_all(d, "stopped");
+    /* curl keeps idle connections open until discord_rest_free: out of the worker's set now,
+     * the worker outlives this actor. */
+    for (size_t s = 0; s < d->nsocks; s++) {
+        if (!d->socks[s].registered) continue;
+        rt_io_ctl(self, RT_IO_DEL, (int)s, 0);
+        d->socks[s].registered = false;
+    }
+    rt_io_deadline(self, UINT64_MAX);
+    if (d->held) {
+        d->held = false;
+        rt_actor_release(self);
+    }
+    d->attached = false;
 }
 
 /* ---- lifecycle
@@ -1009,7 +1050,6 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
     if (!sys || !cfg || !cfg->api_base || !cfg->token || !*cfg->token) return NULL;
     discord_rest *d = calloc(1, sizeof *d);
     if (!d) return NULL;
-    d->epfd = d->wake_fd = -1;
     d->cfg = *cfg;
     if (d->cfg.timeout_ms <= 0) d->cfg.timeout_ms = 15000;
     if (!d->cfg.max_response) d->cfg.max_response = 1024 * 1024;
@@ -1037,11 +1077,6 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
 
     d->https = strncmp(d->api_base, "https://", 8) == 0;
     d->curl_timer_at = UINT64_MAX;
-    d->epfd = epoll_create1(EPOLL_CLOEXEC);
-    d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (d->epfd < 0 || d->wake_fd < 0) goto fail;
-    struct epoll_event wev = {.events = EPOLLIN | EPOLLET, .data.fd = d->wake_fd};
-    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->wake_fd, &wev) != 0) goto fail;
     /* The shared header lists (see hdr_sets): "Expect:" drops the 100-continue round trip
      * before uploads. */
     rest_form_boundary(d->boundary);
@@ -1075,9 +1110,16 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
         .threads = 1,
         .lane_capacity = d->cfg.lane_capacity,
         .state = d,
-        .loop = rest_loop,
-        .wake = rest_wake,
-        .wake_ctx = d,
+        .ops =
+            {
+                .on_thread_start = rest_on_start,
+                .on_message = on_message,
+                .on_idle = rest_on_idle,
+                .on_stop_requested = rest_on_stop,
+                .on_thread_exit = rest_on_exit,
+                .on_io = rest_on_io,
+                .on_deadline = rest_on_deadline,
+            },
     };
     d->actor = rt_actor_new(sys, &spec);
     if (!d->actor) goto fail;
@@ -1106,8 +1148,6 @@ void discord_rest_free(discord_rest *d)
     for (unsigned i = 0; i < 8; i++)
         slist_free_scrubbed(d->hdr_sets[i]);
     free(d->socks);
-    if (d->wake_fd >= 0) close(d->wake_fd);
-    if (d->epfd >= 0) close(d->epfd);
     rl_free(d->rl);
     if (d->auth_header) {
         memset(d->auth_header, 0, strlen(d->auth_header));

@@ -1,9 +1,10 @@
 /*
  * discord_rest: the one actor through which all Discord HTTP goes (interaction callbacks,
  * webhook edits of @original, follow-ups, multipart uploads, command registration, anything
- * else). A loop actor: its thread owns one curl multi handle driven on epoll; senders wake it
- * through an eventfd in the same epoll set. Rate limits are applied by the pure limiter in
- * src/discord/rl.c.
+ * else). An I/O actor (runtime.h): one curl multi handle driven by socket readiness on the
+ * epoll set of the scheduler worker it runs on (the app's shared worker by default, else a
+ * worker of its own), with no thread or event loop of its own. Rate limits are applied by the
+ * pure limiter in src/discord/rl.c.
  *
  * Protocol: send MSG_REST_REQ (src/msgs/rest.h). When reply_to is set, the outcome
  * comes back as MSG_REST_RES with the same cookie: the final HTTP status after the actor's own

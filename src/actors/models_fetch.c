@@ -24,12 +24,15 @@ struct models_fetch {
     char urls[MAX_URLS][512];
     unsigned nurls;
     uint64_t refresh_ms, timeout_ms;
+    comfy_http *(*http_new)(void);
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, poke;
     unsigned rounds;
 };
+
+static bool stop_asked(void *arg);
 
 static void round_once(models_fetch *f, comfy_http *http)
 {
@@ -41,7 +44,7 @@ static void round_once(models_fetch *f, comfy_http *http)
             snprintf(url, sizeof url, "%s/object_info/%s", f->urls[s], cls);
             comfy_http_res res;
             int rc = comfy_http_get(http, url, MODELS_ANSWER_MAX, (long)f->timeout_ms, &res);
-            bool done = false;
+            bool done = false, cut = res.cancelled;
             if (rc == 0 && res.status == 200) {
                 char err[160];
                 int n = models_update(f->cache, (const char *)res.body, res.len, rt_wall_ms(), err,
@@ -50,6 +53,9 @@ static void round_once(models_fetch *f, comfy_http *http)
                 done = n > 0;
             }
             comfy_http_res_free(&res);
+            /* stopping: the other classes and servers are not asked (each would open a
+             * connection only for the hook to cut it) */
+            if (cut || stop_asked(f)) return;
             if (done) break; /* a server that knows the class answered */
         }
     }
@@ -67,18 +73,37 @@ static bool stop_asked(void *arg)
     return stop;
 }
 
+/* The thread's handle, made on first need and again after a failure. NULL when it cannot be
+ * made now (logged once until one is made again). */
+static comfy_http *ensure_http(models_fetch *f, comfy_http **http, bool *logged)
+{
+    if (*http) return *http;
+    *http = f->http_new();
+    if (!*http) {
+        if (!*logged)
+            LOG_ERROR(LOGN, "no HTTP handle (out of memory?): model lists are not refreshed "
+                            "this round; the next one tries again");
+        *logged = true;
+        return NULL;
+    }
+    *logged = false;
+    comfy_http_set_connect_timeout(*http, 3000);
+    comfy_http_set_cancel(*http, stop_asked, f);
+    return *http;
+}
+
 static void *run(void *arg)
 {
     models_fetch *f = arg;
-    comfy_http *http = comfy_http_new();
-    comfy_http_set_connect_timeout(http, 3000);
-    comfy_http_set_cancel(http, stop_asked, f);
+    comfy_http *http = NULL;
+    bool logged = false;
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
         pthread_mutex_unlock(&f->mu);
-        round_once(f, http);
+        bool ran = ensure_http(f, &http, &logged) != NULL;
+        if (ran) round_once(f, http);
         pthread_mutex_lock(&f->mu);
-        f->rounds++;
+        if (ran && !f->stop) f->rounds++;
         unsigned n = 0;
         for (int k = 0; k < MODELS_KINDS; k++)
             n += models_count(f->cache, kinds[k], NULL);
@@ -121,6 +146,7 @@ models_fetch *models_fetch_start(const models_fetch_config *cfg, char *err, size
     }
     f->refresh_ms = cfg->refresh_ms ? cfg->refresh_ms : 300000;
     f->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 10000;
+    f->http_new = cfg->http_new ? cfg->http_new : comfy_http_new;
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     comfy_http_global_init();
@@ -152,13 +178,19 @@ unsigned models_fetch_rounds(models_fetch *f)
     return n;
 }
 
-void models_fetch_stop(models_fetch *f)
+void models_fetch_cancel(models_fetch *f)
 {
     if (!f) return;
     pthread_mutex_lock(&f->mu);
     f->stop = true;
     pthread_cond_signal(&f->cv);
     pthread_mutex_unlock(&f->mu);
+}
+
+void models_fetch_stop(models_fetch *f)
+{
+    if (!f) return;
+    models_fetch_cancel(f);
     pthread_join(f->thread, NULL);
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);

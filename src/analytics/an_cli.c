@@ -134,6 +134,40 @@ static void print_json(FILE *out, const an_stats *s)
     cJSON_Delete(root);
 }
 
+static const char k_help_hint[] = "Try 'fluxbot stats --help'.\n";
+
+/* A refused --days value, worded for a terminal: the flag, the value as typed (cut at 40
+ * bytes), what is accepted. The Discord wording of an_days_result.error names the `days`
+ * option and is for /stats only. */
+static void days_refused(FILE *err, const char *text, const an_days_result *r)
+{
+    char range[80];
+    snprintf(range, sizeof range, "a whole number of days from %d to %d (default %d)", AN_DAYS_MIN,
+             AN_DAYS_MAX, AN_DAYS_DEFAULT);
+    switch (r->why) {
+    case AN_COMMANDS_DAYS_EMPTY:
+        fprintf(err, "fluxbot stats: --days needs a value: %s\n", range);
+        break;
+    case AN_COMMANDS_DAYS_NEGATIVE:
+    case AN_COMMANDS_DAYS_OUT_OF_RANGE:
+        fprintf(err, "fluxbot stats: --days %.40s is out of range: give %s\n", text, range);
+        break;
+    default:
+        fprintf(err, "fluxbot stats: --days '%.40s' is not a whole number: give %s\n", text, range);
+        break;
+    }
+    fputs(k_help_hint, err);
+}
+
+/* True when s is a non-empty run of digits (a window typed without --days). */
+static bool all_digits(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return false;
+    return true;
+}
+
 /* True when path names something; else false with the reason (strerror) in why. */
 static bool file_exists(const char *path, char *why, size_t cap)
 {
@@ -182,14 +216,32 @@ int an_cli_stats_at(int argc, char **argv, int64_t now_ms, FILE *out, FILE *err)
             *slot = argv[++i];
             continue;
         }
+        if (all_digits(a)) {
+            /* `fluxbot stats 30`, as one types /stats 30 in Discord */
+            fprintf(err,
+                    "fluxbot stats: unexpected argument '%.40s' (for a window of %.40s days, "
+                    "give --days %.40s)\n%s",
+                    a, a, a, k_help_hint);
+            return 2;
+        }
         fprintf(err, "fluxbot stats: unknown argument '%s'\n%s", a, k_usage);
         return 2;
+    }
+    /* An empty value (--db= or --chart "") would otherwise be read as a file named "". */
+    const char *given[] = {db, chart, config};
+    const char *names[] = {"--db", "--chart", "-c"};
+    for (int k = 0; k < 3; k++) {
+        if (given[k] && !*given[k]) {
+            fprintf(err, "fluxbot stats: %s needs a value (it is empty)\n%s", names[k],
+                    k_help_hint);
+            return 2;
+        }
     }
     int days = AN_DAYS_DEFAULT;
     if (days_text) {
         an_days_result r = an_days_from_text(days_text);
         if (!r.ok) {
-            fprintf(err, "fluxbot stats: --days '%s': %s\n", days_text, r.error);
+            days_refused(err, days_text, &r);
             return 2;
         }
         days = r.days;

@@ -17,9 +17,9 @@
 
 /* ---- the days option --------------------------------------------------------------------- */
 
-static an_days_result days_error(const char *detail)
+static an_days_result days_error(an_commands_days_why why, const char *detail)
 {
-    an_days_result r = {.ok = false};
+    an_days_result r = {.ok = false, .why = why};
     snprintf(r.error, sizeof r.error,
              "The `days` option must be a whole number of days from %d to %d%s%s.", AN_DAYS_MIN,
              AN_DAYS_MAX, detail ? " " : "", detail ? detail : "");
@@ -28,27 +28,34 @@ static an_days_result days_error(const char *detail)
 
 static an_days_result days_value(double v)
 {
-    if (!isfinite(v) || v != floor(v)) return days_error("(fractions are not allowed)");
+    if (!isfinite(v) || v != floor(v))
+        return days_error(AN_COMMANDS_DAYS_NOT_NUMBER, "(fractions are not allowed)");
     if (v < AN_DAYS_MIN || v > AN_DAYS_MAX) {
         char detail[48];
         if (fabs(v) < 1e9)
             snprintf(detail, sizeof detail, "(got %.0f)", v);
         else
             snprintf(detail, sizeof detail, "(it is far out of range)");
-        return days_error(detail);
+        return days_error(v < 0 ? AN_COMMANDS_DAYS_NEGATIVE : AN_COMMANDS_DAYS_OUT_OF_RANGE,
+                          detail);
     }
     return (an_days_result){.ok = true, .days = (int)v};
 }
 
 an_days_result an_days_from_text(const char *text)
 {
-    if (!text || !*text) return days_error("(it is empty)");
+    if (!text || !*text) return days_error(AN_COMMANDS_DAYS_EMPTY, "(it is empty)");
     uint64_t v;
-    if (!an_parse_u64(text, &v)) {
-        if (text[0] == '-' && an_parse_u64(text + 1, &v)) return days_error("(it is negative)");
-        return days_error("(it is not a number)");
+    int rc = util_dec_u64(text, strlen(text), &v);
+    if (rc == UTIL_DEC_ERANGE)
+        return days_error(AN_COMMANDS_DAYS_OUT_OF_RANGE, "(it is too large)");
+    if (rc != UTIL_DEC_OK) {
+        if (text[0] == '-' && an_parse_u64(text + 1, &v))
+            return days_error(AN_COMMANDS_DAYS_NEGATIVE, "(it is negative)");
+        return days_error(AN_COMMANDS_DAYS_NOT_NUMBER, "(it is not a number)");
     }
-    if (v > (uint64_t)AN_DAYS_MAX) return days_error("(it is too large)");
+    if (v > (uint64_t)AN_DAYS_MAX)
+        return days_error(AN_COMMANDS_DAYS_OUT_OF_RANGE, "(it is too large)");
     return days_value((double)v);
 }
 
@@ -71,7 +78,7 @@ an_days_result an_days_from_options(const cJSON *options)
     if (cJSON_IsNumber(value)) return days_value(value->valuedouble);
     if (cJSON_IsString(value)) return an_days_from_text(value->valuestring);
     if (!value || cJSON_IsNull(value)) return (an_days_result){.ok = true, .days = AN_DAYS_DEFAULT};
-    return days_error("(it is not a number)");
+    return days_error(AN_COMMANDS_DAYS_NOT_NUMBER, "(it is not a number)");
 }
 
 /* ---- text helpers ------------------------------------------------------------------------ */

@@ -43,10 +43,21 @@
 
 /* ---- the days option --------------------------------------------------------------------- */
 
+/* Why a days value was refused: each interface words it for its own users (Discord's reply
+ * names the `days` option; the CLI names --days). */
+typedef enum an_commands_days_why {
+    AN_COMMANDS_DAYS_VALID = 0,
+    AN_COMMANDS_DAYS_EMPTY,        /* nothing given */
+    AN_COMMANDS_DAYS_NOT_NUMBER,   /* not a whole number (letters, a fraction, a wrong JSON type) */
+    AN_COMMANDS_DAYS_NEGATIVE,     /* below zero */
+    AN_COMMANDS_DAYS_OUT_OF_RANGE, /* a whole number outside AN_DAYS_MIN..AN_DAYS_MAX */
+} an_commands_days_why;
+
 typedef struct an_days_result {
     bool ok;
-    int days;        /* valid when ok */
-    char error[200]; /* user-facing text when !ok */
+    int days;                 /* valid when ok */
+    an_commands_days_why why; /* AN_COMMANDS_DAYS_VALID when ok */
+    char error[200];          /* Discord's user-facing text when !ok */
 } an_days_result;
 
 /* Reads the `days` option from an application command's data.options array (NULL or without

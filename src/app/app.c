@@ -473,6 +473,9 @@ int app_stop(app *a)
 {
     if (!a) return APP_EXIT_OK;
     LOG_INFO(LOGN, "stopping: intake first, then every actor drains");
+    /* the model lists are not needed any more: a fetch in flight is cut now, not after the
+     * drain (app_free joins the thread) */
+    models_fetch_cancel(a->fetch);
     metrics_stop(a->metrics);
     a->metrics = NULL;
     rt_system_stop(a->sys);

@@ -95,6 +95,31 @@ static void check_config(report *r, const fb_config *cfg)
             good = false;
         }
     }
+    /* sched_actors: the start refuses the same names (app.c), later and with less advice. */
+    static const char *const schedulable[] = {"router",       "stats",   "analytics",
+                                              "discord_rest", "comfy",   "comfy_worker",
+                                              "jobs",         "modsync", "app"};
+    static const char *const loops[] = {"gateway", "llm"};
+    for (unsigned i = 0; i < cfg->sched_actors.count; i++) {
+        const char *n = cfg->sched_actors.items[i];
+        bool known = false, loop = false;
+        for (size_t k = 0; k < sizeof schedulable / sizeof schedulable[0]; k++)
+            known = known || !strcmp(n, schedulable[k]);
+        for (size_t k = 0; k < sizeof loops / sizeof loops[0]; k++)
+            loop = loop || !strcmp(n, loops[k]);
+        if (loop) {
+            bad(r, "configuration",
+                "take it out of sched_actors: it always has a thread of its own",
+                "sched_actors: %.64s runs its own event loop and cannot be scheduled", n);
+            good = false;
+        } else if (!known) {
+            bad(r, "configuration",
+                "sched_actors takes router, stats, analytics, discord_rest (the default is "
+                "router,stats,analytics,discord_rest)",
+                "sched_actors: this bot has no actor named \"%.64s\"", n);
+            good = false;
+        }
+    }
     if (good)
         ok(r, "configuration", "token set, %u ComfyUI server%s, commands %s",
            cfg->comfyui_urls.count, cfg->comfyui_urls.count == 1 ? "" : "s",

@@ -165,15 +165,20 @@ static const key_def keys[] = {
     I(sched_workers, "FLUXBOT_SCHED_WORKERS", 0, 64, "1",
       "Worker threads of the scheduler that runs the actors of sched_actors (a message between "
       "two actors of one worker wakes nobody); 0 = every actor on threads of its own."),
-    L(sched_actors, "FLUXBOT_SCHED_ACTORS", "router,stats,analytics",
+    L(sched_actors, "FLUXBOT_SCHED_ACTORS", "router,stats,analytics,discord_rest",
       "Actors run on the scheduler's workers (round-robin, in this order) instead of threads of "
       "their own; their *_threads setting is then unused. Only actors without an event loop of "
-      "their own that never block for long: while one runs, the others of its worker wait."),
+      "their own that never block for long: while one runs, the others of its worker wait. "
+      "discord_rest (the Discord HTTP actor) left out gets a thread of its own, which watches "
+      "its sockets alone."),
     I(active_user_min_events, NULL, 1, 1000000, "5",
       "Tracked events in the /stats window that make a user an Active User."),
     I(result_retention_days, NULL, 1, 3650, "30",
-      "Days a result's parameters are kept, so Regenerate, Upscale and Options work after a "
-      "restart."),
+      "Days each result's parameters are kept in the database (table results), so Regenerate, "
+      "Upscale and Options keep working on it, also after a restart. Older ones are deleted as "
+      "new results are written (at most once a minute); a press on a result the bot no longer "
+      "has is answered that it is older than this. Delete needs nothing kept; /reset_stats "
+      "keeps them."),
     I(mailbox_capacity, NULL, 16, 1048576, "1024",
       "Ring slots per sending thread of each mailbox."),
     F(db_path, "FLUXBOT_DB", "fluxbot.db", "SQLite analytics database."),

@@ -34,6 +34,12 @@ static void refill(gw_idq *q, uint64_t now)
     }
 }
 
+/* The spacing granted: the protocol's interval plus the margin (see GW_IDQ_MARGIN_MS). */
+static uint64_t spacing(const gw_idq *q)
+{
+    return q->interval_ms + GW_IDQ_MARGIN_MS;
+}
+
 static uint32_t bucket_of(const gw_idq *q, uint32_t shard_id)
 {
     return shard_id % q->max_concurrency;
@@ -45,7 +51,7 @@ uint64_t gw_idq_ready_at(gw_idq *q, uint32_t shard_id, uint64_t now)
     uint64_t at = now;
     if (q->remaining == 0) at = q->reset_at;
     uint32_t b = bucket_of(q, shard_id);
-    if (q->used[b] && q->last[b] + q->interval_ms > at) at = q->last[b] + q->interval_ms;
+    if (q->used[b] && q->last[b] + spacing(q) > at) at = q->last[b] + spacing(q);
     return at;
 }
 
@@ -58,8 +64,8 @@ gw_idq_verdict gw_idq_acquire(gw_idq *q, uint32_t shard_id, uint64_t now, uint64
         return GW_IDQ_WAIT_BUDGET;
     }
     uint32_t b = bucket_of(q, shard_id);
-    if (q->used[b] && q->last[b] + q->interval_ms > now) {
-        if (retry_at) *retry_at = q->last[b] + q->interval_ms;
+    if (q->used[b] && q->last[b] + spacing(q) > now) {
+        if (retry_at) *retry_at = q->last[b] + spacing(q);
         return GW_IDQ_WAIT_BUCKET;
     }
     q->used[b] = true;

@@ -13,18 +13,27 @@
 #include <stdint.h>
 
 #define GW_IDQ_INTERVAL_MS 5000u
+/* Added to the interval between two identifies of one bucket. The permit is taken when the
+ * frame is queued, but Discord measures the spacing when the frames arrive: the first one may
+ * have waited longer for the socket (writeable callback, TCP) than the second, and our clock is
+ * read in whole milliseconds, so identifies spaced exactly 5000 ms here can arrive 4998 ms apart
+ * and be answered INVALID_SESSION (a lost identify, a session start spent, and the
+ * invalid-session wait). 300 ms is 6% of the interval: far above that jitter on a live
+ * connection, and a cost only when many shards identify in a row. The shared pacing through
+ * PostgreSQL (pg/pg_idgate.h) keeps at least this margin too. */
+#define GW_IDQ_MARGIN_MS 300u
 #define GW_IDQ_MAX_BUCKETS 1024u
 #define GW_IDQ_DAY_MS (24u * 3600u * 1000u)
 
 typedef enum gw_idq_verdict {
     GW_IDQ_GRANTED = 0,
-    GW_IDQ_WAIT_BUCKET, /* the bucket identified less than interval_ms ago */
+    GW_IDQ_WAIT_BUCKET, /* the bucket identified less than interval_ms + margin ago */
     GW_IDQ_WAIT_BUDGET, /* the daily session budget is spent until reset_at */
 } gw_idq_verdict;
 
 typedef struct gw_idq {
     uint32_t max_concurrency;
-    uint64_t interval_ms;
+    uint64_t interval_ms; /* the protocol's spacing per bucket (what Discord enforces) */
     uint64_t last[GW_IDQ_MAX_BUCKETS]; /* time of the bucket's last identify (ms) */
     bool used[GW_IDQ_MAX_BUCKETS];
     uint32_t total;
@@ -34,7 +43,8 @@ typedef struct gw_idq {
     uint64_t refused_budget;
 } gw_idq;
 
-/* max_concurrency is clamped into 1..GW_IDQ_MAX_BUCKETS; interval_ms 0 = 5000. */
+/* max_concurrency is clamped into 1..GW_IDQ_MAX_BUCKETS; interval_ms 0 = 5000. Identifies of
+ * one bucket are then granted interval_ms + GW_IDQ_MARGIN_MS apart. */
 void gw_idq_init(gw_idq *q, uint32_t max_concurrency, uint64_t interval_ms, uint64_t now);
 
 /* Installs a session_start_limit read from /gateway/bot at time now. */

@@ -53,7 +53,9 @@ enum {
     PG_ANBATCH_RESULT_MSGS_NP = 6,
 };
 
-typedef struct pg_anbatch_agg pg_anbatch_agg; /* internal: one key-sorted aggregate */
+typedef struct pg_anbatch_agg pg_anbatch_agg;       /* internal: one aggregate (hash table) */
+typedef struct pg_anbatch_latest pg_anbatch_latest; /* internal: the latest event per key */
+typedef struct pg_anbatch_names pg_anbatch_names;   /* internal: the batch's interned names */
 
 typedef struct pg_anbatch {
     /* COPY text of the raw rows, and how many rows each holds */
@@ -78,9 +80,16 @@ typedef struct pg_anbatch {
     pg_anbatch_buf ix;
     /* internal */
     pg_anbatch_agg *aggs;
+    pg_anbatch_names *names_tab;
     size_t users_cap;
-    bool *success;
+    bool *success; /* the final success of each event of the batch (pg_anbatch_begin) */
     size_t success_cap;
+    uint64_t *ix_ids; /* b->ix as numbers */
+    size_t ix_cap;
+    struct pg_anbatch_early *early; /* the early outcomes, sorted by interaction */
+    size_t nearly, early_cap;
+    pg_anbatch_latest *latest;
+    size_t latest_cap;
 } pg_anbatch;
 
 void pg_anbatch_init(pg_anbatch *b);
@@ -96,8 +105,19 @@ typedef struct pg_anbatch_early {
     bool success;
 } pg_anbatch_early;
 
-/* Second step: everything else, for writer id wid. Events of kinds the store does not stage
- * (moderation) are skipped. */
+/* Second step: everything else, for writer id wid, in three parts so that the store can
+ * stream one table's rows to the server while it builds the next part (pg_anstore.c):
+ *  _begin     the final success of every row (its own, then an early outcome, then this
+ *             batch's latest outcome for it) and the outcomes of rows not in the batch;
+ *  _copy      the COPY text of one raw table (kind AN_EV_COMMAND, _IMAGE or _ACTIVITY), after
+ *             _begin;
+ *  _rollups   every rollup's arrays, the users' earliest events and the results, after _begin.
+ * _build does all of them. Events of kinds the store does not stage (moderation) are skipped. */
+void pg_anbatch_begin(pg_anbatch *b, const an_event *const *evs, size_t n,
+                      const pg_anbatch_early *early, size_t nearly);
+void pg_anbatch_copy(pg_anbatch *b, int64_t wid, const an_event *const *evs, size_t n,
+                     an_event_kind kind);
+void pg_anbatch_rollups(pg_anbatch *b, const an_event *const *evs, size_t n);
 void pg_anbatch_build(pg_anbatch *b, int64_t wid, const an_event *const *evs, size_t n,
                       const pg_anbatch_early *early, size_t nearly);
 

@@ -577,6 +577,7 @@ struct pg_anstore {
     int64_t known_epoch; /* the epoch the cache belongs to */
     unsigned unfolded;   /* batches written since this store last folded the pending rows */
     bool importing;      /* inside pg_anstore_import_begin/_end: one open transaction */
+    bool copy_sent;      /* the COPY in flight had all its rows and its end handed to libpq */
     pg_anbatch_buf known_ids, known_first;
 #ifdef FB_DEBUG
     util_owner owner;
@@ -819,7 +820,9 @@ typedef struct pipe {
     int tag[PIPE_MAX];
     const char *what[PIPE_MAX];
     int rc;
-    bool on; /* in pipeline mode */
+    bool on;          /* in pipeline mode */
+    bool synced;      /* pipe_sync sent the sync */
+    bool sync_failed; /* ... and libpq could not */
     char *err;
     size_t errlen;
 } pipe;
@@ -902,13 +905,27 @@ static void pipe_prep(pipe *p, int tag, const char *what, int prep, int np, cons
     pipe_add(p, tag, what, prep, NULL, np, vals);
 }
 
-/* Sends the sync and reads every result in order. SQLITE_OK or the first error's code. */
+/* Sends the statements and the sync (without reading anything): the server runs them while
+ * the caller goes on; pipe_end reads the results. */
+static void pipe_sync(pipe *p)
+{
+#ifdef LIBPQ_HAS_PIPELINING
+    if (!p->on || p->synced || p->rc != SQLITE_OK) return;
+    p->synced = true;
+    p->sync_failed = PQpipelineSync(p->s->c) != 1;
+#else
+    (void)p;
+#endif
+}
+
+/* Sends the sync (unless pipe_sync did) and reads every result in order. SQLITE_OK or the
+ * first error's code. */
 static int pipe_end(pipe *p)
 {
 #ifdef LIBPQ_HAS_PIPELINING
     if (!p->on) return p->rc;
     PGconn *c = p->s->c;
-    bool broken = PQpipelineSync(c) != 1;
+    bool broken = p->synced ? p->sync_failed : PQpipelineSync(c) != 1;
     for (int i = 0; i < p->n && !broken; i++) {
         PGresult *r = PQgetResult(c);
         if (!r) {
@@ -935,8 +952,11 @@ static int pipe_end(pipe *p)
     return p->rc;
 }
 
-/* Streams buf (COPY text) with sql. SQLITE_OK or the code with err. */
-static int copy_rows(pg_anstore *s, const char *sql, const pg_anbatch_buf *buf, const char *what,
+/* Starts streaming buf (COPY text) with sql: the COPY, its rows and its end are sent, and the
+ * server works through them while the caller builds the next part of the batch; copy_finish
+ * reads the outcome. SQLITE_OK (copy_finish must follow), or the code with err when the COPY
+ * did not start (nothing is in flight). */
+static int copy_send(pg_anstore *s, const char *sql, const pg_anbatch_buf *buf, const char *what,
                      char *err, size_t errlen)
 {
     PGresult *r = PQexec(s->c, sql);
@@ -949,7 +969,15 @@ static int copy_rows(pg_anstore *s, const char *sql, const pg_anbatch_buf *buf, 
     PQclear(r);
     bool sent = PQputCopyData(s->c, buf->p, (int)buf->len) == 1;
     if (PQputCopyEnd(s->c, sent ? NULL : "client failed to send") != 1) sent = false;
+    s->copy_sent = sent;
+    return SQLITE_OK;
+}
+
+/* The outcome of the COPY copy_send started. SQLITE_OK or the code with err. */
+static int copy_finish(pg_anstore *s, const char *what, char *err, size_t errlen)
+{
     int rc = SQLITE_OK;
+    PGresult *r;
     while ((r = PQgetResult(s->c)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == SQLITE_OK) {
             rc = pg_anstore_code(s->c, r);
@@ -957,11 +985,53 @@ static int copy_rows(pg_anstore *s, const char *sql, const pg_anbatch_buf *buf, 
         }
         PQclear(r);
     }
-    if (rc == SQLITE_OK && !sent) {
+    if (rc == SQLITE_OK && !s->copy_sent) {
         rc = SQLITE_IOERR;
         set_err(err, errlen, what, s->c, NULL);
     }
     return rc;
+}
+
+/* The raw tables and their COPYs, in the order a batch streams them. */
+static const struct raw_table {
+    an_event_kind kind;
+    const char *sql, *what;
+} k_raw[3] = {
+    {AN_EV_COMMAND,
+     "COPY command_usage(wid, seq, command_name, user_id, guild_id, channel_id, ts_ms,"
+     " execution_ms, success, kind, interaction_id) FROM STDIN",
+     "inserting command rows"},
+    {AN_EV_IMAGE,
+     "COPY image_stats(wid, seq, user_id, guild_id, prompt, resolution, loras, upscale_factor,"
+     " generation_ms, is_video, generation_type, success, ts_ms, width, height) FROM STDIN",
+     "inserting image rows"},
+    {AN_EV_ACTIVITY,
+     "COPY user_activity(wid, seq, user_id, guild_id, action_type, ts_ms, details) FROM STDIN",
+     "inserting activity rows"},
+};
+
+/* Starts the COPY of raw table t when the batch has rows for it: *sent tells whether one is
+ * in flight. SQLITE_OK or the code with err. */
+static int raw_send(pg_anstore *s, int t, bool *sent, char *err, size_t errlen)
+{
+    const pg_anbatch *b = &s->batch;
+    const pg_anbatch_buf *buf = t == 0 ? &b->copy_cmd : t == 1 ? &b->copy_img : &b->copy_act;
+    size_t rows = t == 0 ? b->n_cmd : t == 1 ? b->n_img : b->n_act;
+    *sent = false;
+    if (!rows) return SQLITE_OK;
+    int rc = copy_send(s, k_raw[t].sql, buf, k_raw[t].what, err, errlen);
+    *sent = rc == SQLITE_OK;
+    return rc;
+}
+
+/* The outcome of raw_send's COPY (none in flight: rc unchanged). The first error is kept. */
+static int raw_finish(pg_anstore *s, int t, bool sent, int rc, char *err, size_t errlen)
+{
+    if (!sent) return rc;
+    char e2[512];
+    int rc2 = copy_finish(s, k_raw[t].what, rc == SQLITE_OK ? err : e2,
+                          rc == SQLITE_OK ? errlen : sizeof e2);
+    return rc == SQLITE_OK ? rc2 : rc;
 }
 
 /* ---- transactions ---------------------------------------------------------------------------- */
@@ -1001,10 +1071,13 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
     pg_anbatch *b = &s->batch;
     pg_anbatch_interactions(b, evs, n);
 
-    /* 1. The transaction, ordered with resets, and the outcomes stored for its rows. */
+    /* 1. The transaction, ordered with resets, and the outcomes stored for its rows. While
+     * the server starts it, the rows' success and the command rows are built as if no outcome
+     * had been stored early for them (the common case), and built again when some had. */
     pipe p;
     s->nearly = 0;
-    if (!s->importing || b->n_ix) {
+    bool started = !s->importing || b->n_ix;
+    if (started) {
         pipe_start(&p, s, err, errlen);
         if (!s->importing) {
             pipe_add(&p, T_PLAIN, "starting a batch", -1, "BEGIN", 0, NULL);
@@ -1013,35 +1086,40 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
         }
         const char *ix[1] = {b->ix.p};
         if (b->n_ix) pipe_prep(&p, T_EARLY, "taking early outcomes", P_EARLY_TAKE, 1, ix);
+        pipe_sync(&p);
+    }
+    pg_anbatch_begin(b, evs, n, NULL, 0);
+    pg_anbatch_copy(b, s->wid, evs, n, AN_EV_COMMAND);
+    if (started) {
         rc = pipe_end(&p);
         if (rc != SQLITE_OK) return abandon(s, rc);
+    }
+    if (s->nearly) {
+        pg_anbatch_begin(b, evs, n, s->early, s->nearly);
+        pg_anbatch_copy(b, s->wid, evs, n, AN_EV_COMMAND);
     }
     if (s->epoch != s->known_epoch) { /* a reset (of any process) emptied known_users */
         known_clear(s);
         s->known_epoch = s->epoch;
     }
 
-    /* 2. The rows, built with their final success, straight into their tables. */
-    pg_anbatch_build(b, s->wid, evs, n, s->early, s->nearly);
+    /* 2. The rows, with their final success, straight into their tables. Each table's COPY
+     * is streamed and the next part of the batch built while the server inserts the rows
+     * (the client's work overlaps the server's instead of adding to it): the image and
+     * activity rows during the command rows' COPY, the rollups during the image rows'. */
     for (size_t i = 0; i < n && rc == SQLITE_OK && moderation; i++)
         if (evs[i]->kind == AN_EV_MODERATION)
             rc = mod_pgstore_apply(s->c, s->wid, evs[i], err, errlen);
-    if (rc == SQLITE_OK && b->n_cmd)
-        rc = copy_rows(s,
-                       "COPY command_usage(wid, seq, command_name, user_id, guild_id, channel_id,"
-                       " ts_ms, execution_ms, success, kind, interaction_id) FROM STDIN",
-                       &b->copy_cmd, "inserting command rows", err, errlen);
-    if (rc == SQLITE_OK && b->n_img)
-        rc = copy_rows(s,
-                       "COPY image_stats(wid, seq, user_id, guild_id, prompt, resolution, loras,"
-                       " upscale_factor, generation_ms, is_video, generation_type, success,"
-                       " ts_ms, width, height) FROM STDIN",
-                       &b->copy_img, "inserting image rows", err, errlen);
-    if (rc == SQLITE_OK && b->n_act)
-        rc = copy_rows(s,
-                       "COPY user_activity(wid, seq, user_id, guild_id, action_type, ts_ms,"
-                       " details) FROM STDIN",
-                       &b->copy_act, "inserting activity rows", err, errlen);
+    bool sent[3] = {false, false, false};
+    if (rc == SQLITE_OK) rc = raw_send(s, 0, &sent[0], err, errlen);
+    pg_anbatch_copy(b, s->wid, evs, n, AN_EV_IMAGE);
+    pg_anbatch_copy(b, s->wid, evs, n, AN_EV_ACTIVITY);
+    rc = raw_finish(s, 0, sent[0], rc, err, errlen);
+    if (rc == SQLITE_OK) rc = raw_send(s, 1, &sent[1], err, errlen);
+    pg_anbatch_rollups(b, evs, n);
+    rc = raw_finish(s, 1, sent[1], rc, err, errlen);
+    if (rc == SQLITE_OK) rc = raw_send(s, 2, &sent[2], err, errlen);
+    rc = raw_finish(s, 2, sent[2], rc, err, errlen);
     if (rc != SQLITE_OK) return abandon(s, rc);
 
     /* 3. Outcomes, results, every rollup and the commit: one round trip. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "discord/gw_idq.h"
 #include "pg/pg_conn.h"
 
 /* The advisory lock space of the identify gate: the first key of the two-int form, so that no
@@ -34,7 +35,8 @@ pg_idgate *pg_idgate_new(const pg_idgate_cfg *cfg)
     if (!g) return NULL;
     snprintf(g->url, sizeof g->url, "%s", cfg->url);
     g->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 3000;
-    g->margin_ms = cfg->margin_ms ? cfg->margin_ms : 1000;
+    g->margin_ms = cfg->margin_ms ? cfg->margin_ms : PG_IDGATE_MARGIN_MS;
+    if (g->margin_ms < GW_IDQ_MARGIN_MS) g->margin_ms = GW_IDQ_MARGIN_MS;
     return g;
 }
 
@@ -86,7 +88,7 @@ pg_idgate_verdict pg_idgate_claim(pg_idgate *g, uint32_t bucket, uint32_t interv
         return PG_IDGATE_ERROR;
     }
     if (ensure(g, err, errlen) != 0) return PG_IDGATE_ERROR;
-    int64_t gap = (int64_t)(interval_ms ? interval_ms : 5000) + g->margin_ms;
+    int64_t gap = (int64_t)(interval_ms ? interval_ms : GW_IDQ_INTERVAL_MS) + g->margin_ms;
     char b[16];
     snprintf(b, sizeof b, "%" PRIu32, bucket);
     const char *lk[2] = {IDGATE_LOCK_CLASS, b};

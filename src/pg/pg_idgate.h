@@ -10,7 +10,9 @@
  *
  * The spacing granted is interval_ms + margin_ms: the margin covers the time between the grant
  * and Discord receiving the frame, which differs between processes (a slow sender granted first
- * and a fast one granted interval_ms later could otherwise arrive closer than interval_ms).
+ * and a fast one granted interval_ms later could otherwise arrive closer than interval_ms). It
+ * is never below GW_IDQ_MARGIN_MS, the margin of the in-process pacing (discord/gw_idq.h): the
+ * gate across processes is at least as careful as the one inside a process.
  *
  * Fails closed: when the database cannot be reached the claim returns an error and the caller
  * waits, since identifying unpaced is what the gate exists to prevent (resumes need no permit).
@@ -24,10 +26,15 @@
 
 typedef struct pg_idgate pg_idgate;
 
+/* The default margin: processes on other machines, each with its own delay between a grant
+ * and the frame reaching Discord (a loaded host, a longer route). */
+#define PG_IDGATE_MARGIN_MS 1000u
+
 typedef struct pg_idgate_cfg {
     const char *url;     /* postgresql:// URL (required) */
     unsigned timeout_ms; /* connect and per-statement bound; 0 = 3000 */
-    unsigned margin_ms;  /* added to the interval; 0 = 1000 */
+    unsigned margin_ms;  /* added to the interval; 0 = PG_IDGATE_MARGIN_MS; at least
+                            GW_IDQ_MARGIN_MS */
 } pg_idgate_cfg;
 
 /* Copies the configuration; connects on first use. NULL on bad arguments or no memory. */

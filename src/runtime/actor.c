@@ -55,6 +55,12 @@ rt_actor *rt_actor_new(rt_system *sys, const rt_actor_spec *spec)
     snprintf(a->name, sizeof a->name, "%s", spec->name);
     a->spec.name = a->name;
     a->nthreads = spec->threads ? spec->threads : 1;
+    a->io = spec->ops.on_io || spec->ops.on_deadline;
+    a->io_slot = -1;
+    if (a->io && (spec->loop || a->nthreads > 1)) { /* a worker runs one actor turn at a time */
+        free(a);
+        return NULL;
+    }
     a->spin_ns = spec->spin_ns ? spec->spin_ns : DEFAULT_SPIN_NS;
     mailbox_init(&a->mb, spec->lane_capacity, a->nthreads > 1, spec->loop ? spec->wake : NULL,
                  spec->wake_ctx);
@@ -381,6 +387,77 @@ sched_next rt_actor_sched_run(rt_actor *a, uint64_t *now)
     return next;
 }
 
+/* The I/O callbacks, in the actor's turn: the worker runs them between runs, so the owner
+ * assertion holds them to the same one-thread-at-a-time rule as on_message. Their time counts
+ * as the actor's busy time (only its worker writes it: plain adds). */
+static void io_enter(rt_actor *a, uint32_t *prev, uint64_t *t0)
+{
+    FB_OWNER_ENTER(&a->run_owner);
+    *prev = tl_actor_id;
+    tl_actor_id = a->id;
+    *t0 = rt_now_ns();
+}
+
+static void io_leave(rt_actor *a, uint32_t prev, uint64_t t0)
+{
+    atomic_store_explicit(
+        &a->busy_ns, atomic_load_explicit(&a->busy_ns, memory_order_relaxed) + rt_now_ns() - t0,
+        memory_order_relaxed);
+    tl_actor_id = prev;
+    FB_OWNER_LEAVE(&a->run_owner);
+}
+
+void rt_actor_sched_io(rt_actor *a, int fd, uint32_t events)
+{
+    if (!a->spec.ops.on_io) return;
+    uint32_t prev;
+    uint64_t t0;
+    io_enter(a, &prev, &t0);
+    a->spec.ops.on_io(a, a->spec.state, fd, events);
+    io_leave(a, prev, t0);
+}
+
+void rt_actor_sched_deadline(rt_actor *a)
+{
+    if (!a->spec.ops.on_deadline) return;
+    uint32_t prev;
+    uint64_t t0;
+    io_enter(a, &prev, &t0);
+    a->spec.ops.on_deadline(a, a->spec.state);
+    io_leave(a, prev, t0);
+}
+
+/* The caller's slot on its worker, or -EINVAL when the caller is not the actor's worker (the
+ * registrations are that thread's state), -ENOSPC when the worker has no slot left. */
+static int io_slot(rt_actor *self)
+{
+    if (!self || !self->scheduled || !self->worker || sched_current() != self->worker)
+        return -EINVAL;
+    if (self->io_slot < 0) self->io_slot = sched_io_slot(self->worker, self);
+    return self->io_slot;
+}
+
+int rt_io_ctl(rt_actor *self, int op, int fd, uint32_t events)
+{
+    if (fd < 0 || (op != RT_IO_ADD && op != RT_IO_MOD && op != RT_IO_DEL)) return -EINVAL;
+    int slot = io_slot(self);
+    if (slot < 0) return slot;
+    return sched_io_ctl(self->worker, slot, op, fd, events);
+}
+
+int rt_io_deadline(rt_actor *self, uint64_t at_ms)
+{
+    int slot = io_slot(self);
+    if (slot < 0) return slot;
+    sched_io_deadline(self->worker, slot, at_ms);
+    return 0;
+}
+
+bool rt_actor_is_io(const rt_actor *a)
+{
+    return a->io;
+}
+
 int rt_system_set_workers(rt_system *sys, unsigned n)
 {
     if (!sys || sys->started || n > SCHED_MAX_WORKERS) return -EINVAL;
@@ -409,7 +486,7 @@ int rt_actor_use_fences(rt_actor *a)
 
 bool rt_actor_is_scheduled(const rt_actor *a)
 {
-    return a->scheduled;
+    return a->scheduled && !a->alone;
 }
 
 void rt_system_sched_metrics(rt_system *sys, rt_sched_metrics *out)
@@ -417,13 +494,15 @@ void rt_system_sched_metrics(rt_system *sys, rt_sched_metrics *out)
     memset(out, 0, sizeof *out);
     sched *s = &sys->sched;
     out->workers = s->nworkers;
-    for (unsigned i = 0; i < s->nworkers; i++) {
+    for (unsigned i = 0; i < s->nworkers + s->nalone; i++) {
         sched_worker *w = &s->workers[i];
         out->runs += atomic_load(&w->runs);
         out->parks += atomic_load(&w->parks);
         out->wakeups += atomic_load(&w->wakeups);
         out->local_enqueues += atomic_load(&w->local_enqueues);
         out->remote_enqueues += atomic_load(&w->remote_enqueues);
+        out->io_events += atomic_load(&w->io_events);
+        out->deadlines += atomic_load(&w->deadlines);
     }
 }
 
@@ -523,17 +602,28 @@ static void actor_stop(rt_actor *a)
     a->running = false;
 }
 
-/* Pins every scheduled actor to a worker (round-robin in creation order) and starts the
- * workers; before any actor starts, so no send can see a half-placed mailbox. */
+/* Pins every scheduled actor to a shared worker (round-robin in creation order) and every I/O
+ * actor that was not scheduled to a worker of its own, then starts the workers; before any
+ * actor starts, so no send can see a half-placed mailbox. */
 static int sched_bring_up(rt_system *sys)
 {
+    unsigned nalone = 0;
+    for (unsigned i = 0; i < sys->nactors; i++) {
+        rt_actor *a = sys->actors[i];
+        if (!a->io || a->scheduled) continue;
+        rt_actor_schedule(a); /* the same single-consumer, fenced mailbox */
+        a->alone = true;
+        nalone++;
+    }
     if (!sys->nscheduled) return 0;
-    int rc = sched_init(&sys->sched, sys->nworkers);
+    unsigned shared = sys->nscheduled - nalone;
+    int rc = sched_init(
+        &sys->sched, shared ? (sys->nworkers ? sys->nworkers : SCHED_DEFAULT_WORKERS) : 0, nalone);
     if (rc != 0) return rc;
     for (unsigned i = 0; i < sys->nactors; i++) {
         rt_actor *a = sys->actors[i];
         if (!a->scheduled) continue;
-        a->worker = sched_place(&sys->sched);
+        a->worker = a->alone ? sched_place_alone(&sys->sched, a->name) : sched_place(&sys->sched);
         a->mb.enqueue = sched_enqueue;
         a->mb.enqueue_ctx = a;
         /* Messages queued before the start wait in the lanes: the start's kick runs them. */

@@ -45,6 +45,9 @@ struct rt_actor {
     bool sched_started;           /* on_thread_start ran (worker only) */
     bool had_work;                /* on_idle is due when the mailbox runs dry (worker only) */
     bool exited;                  /* under start_lock */
+    bool io;                      /* ops.on_io / on_deadline: always on a worker (runtime.h) */
+    bool alone;                   /* an I/O actor on a dedicated worker (not rt_actor_schedule) */
+    int io_slot;                  /* its slot on its worker (sched_io_slot), -1 before the first */
 #ifdef FB_DEBUG
     util_owner run_owner; /* the one thread running the actor's behaviour at a time */
 #endif

@@ -19,9 +19,20 @@
  * (a SQLite connection, an answer buffer) stays valid and its callbacks see one thread.
  *
  * A worker parks only when every one of its actors is idle: it announces `sleeping`, fences,
- * looks at its inject stack once more, then sleeps on its futex word. Waking it costs one
- * futex call per park, whatever the number of messages that arrive meanwhile (the first
- * waker clears `sleeping`; the others see it clear).
+ * looks at its inject stack once more, then sleeps in epoll_wait on its own epoll set, which
+ * holds its wake eventfd and the descriptors its actors registered (rt_io_ctl), with a timeout
+ * that is the earliest of its actors' deadlines (rt_io_deadline). Waking it costs one eventfd
+ * write per park, whatever the number of messages that arrive meanwhile (the first waker
+ * clears `sleeping`; the others see it clear). A ready descriptor or a due deadline wakes it
+ * with no other thread involved, and its callback (ops.on_io / on_deadline) runs on the worker
+ * in its actor's turn: between two runs, never beside one, so an actor still runs on one
+ * thread at a time. While its actors keep it busy the worker still looks at its descriptors
+ * and deadlines every SCHED_IO_EVERY runs (a zero-timeout epoll_wait), so a local flood cannot
+ * starve I/O.
+ *
+ * Dedicated workers: an actor with I/O callbacks that is not placed with rt_actor_schedule gets
+ * a worker of its own (its "own thread", named after it), so the actor's code is the same
+ * wherever the operator puts it.
  */
 #ifndef FLUXBOT_RT_SCHED_H
 #define FLUXBOT_RT_SCHED_H
@@ -35,6 +46,8 @@
 
 #define SCHED_MAX_WORKERS 64
 #define SCHED_DEFAULT_WORKERS 1
+#define SCHED_IO_MAX 16   /* actors of one worker that may register descriptors or deadlines */
+#define SCHED_IO_EVERY 64 /* runs between two looks at the descriptors of a busy worker */
 
 /* What one run of an actor asks of its worker (actor.c decides). */
 typedef enum sched_next {
@@ -48,19 +61,30 @@ typedef struct sched_worker {
     unsigned index;
     pthread_t thread;
     bool started;
+    bool alone;    /* a dedicated worker (one actor) */
+    char name[16]; /* its thread's name */
+    int epfd;      /* the worker's epoll set: wake_fd and its actors' descriptors */
+    int wake_fd;   /* eventfd, edge-triggered, never read (see park in sched.c) */
+    /* worker thread only: the actors that registered I/O, by slot, and their deadlines */
+    struct rt_actor *io[SCHED_IO_MAX];
+    uint64_t io_deadline_ms[SCHED_IO_MAX]; /* UINT64_MAX: none */
+    unsigned nio;
+    unsigned io_runs; /* runs since the last look at the descriptors */
     /* the local run queue: only this worker's thread touches it */
     rt_actor *lhead, *ltail;
     /* the inject stack: any thread pushes, the worker takes all at once */
     _Alignas(64) _Atomic(rt_actor *) inject;
-    _Alignas(64) _Atomic uint32_t epoch; /* futex word */
-    _Atomic uint32_t sleeping;
+    _Alignas(64) _Atomic uint32_t sleeping; /* parked (or about to): a waker writes wake_fd */
     _Alignas(64) _Atomic uint64_t runs, parks, wakeups, local_enqueues, remote_enqueues;
+    _Atomic uint64_t io_events, deadlines;
 } sched_worker;
 
 typedef struct sched {
-    unsigned nworkers;
+    unsigned nworkers; /* shared workers: workers[0 .. nworkers) */
+    unsigned nalone;   /* dedicated workers: workers[nworkers .. nworkers + nalone) */
     sched_worker *workers;
     unsigned next; /* round-robin placement */
+    unsigned next_alone;
     uint64_t spin_ns;
     _Atomic bool stopping;
     bool running;
@@ -74,10 +98,23 @@ bool rt_actor_sched_wants_run(rt_actor *a); /* after IDLE + fence: does it need 
 sched_worker *rt_actor_sched_worker(rt_actor *a);
 rt_actor **rt_actor_sched_link(rt_actor *a); /* the intrusive queue link */
 struct mailbox *rt_actor_mailbox(rt_actor *a);
+/* Run a's I/O callbacks in its turn (on its worker, between runs). */
+void rt_actor_sched_io(rt_actor *a, int fd, uint32_t events);
+void rt_actor_sched_deadline(rt_actor *a);
 
-int sched_init(sched *s, unsigned nworkers);
-/* The worker that will run the next actor placed (round-robin). */
+/* nworkers shared workers (may be 0 when nalone > 0) and nalone dedicated ones. */
+int sched_init(sched *s, unsigned nworkers, unsigned nalone);
+/* The shared worker that will run the next actor placed (round-robin). */
 sched_worker *sched_place(sched *s);
+/* The next dedicated worker, for one actor; its thread is named after name. */
+sched_worker *sched_place_alone(sched *s, const char *name);
+/* Worker thread only. The slot of a's I/O registrations on w (taken on first use), or
+ * -ENOSPC. */
+int sched_io_slot(sched_worker *w, rt_actor *a);
+/* Worker thread only: epoll_ctl on the worker's set for slot's actor. 0 or -errno. */
+int sched_io_ctl(sched_worker *w, int slot, int op, int fd, uint32_t events);
+/* Worker thread only: slot's deadline (rt_now_ms clock; UINT64_MAX: none). */
+void sched_io_deadline(sched_worker *w, int slot, uint64_t at_ms);
 int sched_start(sched *s);
 /* After every scheduled actor exited: stops and joins the workers. */
 void sched_stop(sched *s);

@@ -121,7 +121,7 @@ struct fake_gateway {
     bool resume_fails;
     bool paused;
     uint64_t next_conn_id;
-    uint64_t bucket_last[MAX_BUCKETS];
+    uint64_t bucket_last_ns[MAX_BUCKETS]; /* arrival of the bucket's last identify */
     bool bucket_used[MAX_BUCKETS];
     uint64_t budget_reset_at;
     int close_codes[MAX_CLOSE_CODES];
@@ -436,7 +436,9 @@ static bool rate_ok(fake_gateway *f, conn *c, uint64_t at)
     return true;
 }
 
-static void handle_identify(fake_gateway *f, conn *c, cJSON *d, uint64_t at)
+/* at: the frame's arrival (ms, for the budget); at_ns: the same instant, to the nanosecond,
+ * for the spacing check. */
+static void handle_identify(fake_gateway *f, conn *c, cJSON *d, uint64_t at, uint64_t at_ns)
 {
     f->st.identifies++;
     if (c->identified) {
@@ -489,14 +491,19 @@ static void handle_identify(fake_gateway *f, conn *c, cJSON *d, uint64_t at)
     }
     unsigned b = (unsigned)shard % f->o.max_concurrency % MAX_BUCKETS;
     bool too_soon = false;
+    /* Spacing as Discord measures it: between the arrivals of two identifies of a bucket, on
+     * the server's clock, to the nanosecond. Nothing is rounded in the client's favour: a gap
+     * of 4999.9 ms is too soon (whole milliseconds on both ends would call it 5000 half the
+     * time and hide a client that paces exactly at the interval). */
     if (f->bucket_used[b]) {
-        int64_t gap = (int64_t)(at - f->bucket_last[b]);
-        if (f->st.min_identify_gap_ms < 0 || gap < f->st.min_identify_gap_ms)
-            f->st.min_identify_gap_ms = gap;
-        too_soon = gap < (int64_t)f->o.identify_interval_ms;
+        uint64_t gap_ns = at_ns - f->bucket_last_ns[b];
+        int64_t gap_ms = (int64_t)(gap_ns / 1000000u);
+        if (f->st.min_identify_gap_ms < 0 || gap_ms < f->st.min_identify_gap_ms)
+            f->st.min_identify_gap_ms = gap_ms;
+        too_soon = gap_ns < (uint64_t)f->o.identify_interval_ms * 1000000u;
     }
     f->bucket_used[b] = true;
-    f->bucket_last[b] = at;
+    f->bucket_last_ns[b] = at_ns;
     if (too_soon) {
         /* What Discord answers when identify concurrency is exceeded. */
         f->st.identify_spacing_violations++;
@@ -563,7 +570,7 @@ static void handle_resume(fake_gateway *f, conn *c, cJSON *d)
 
 static void handle_message(fake_gateway *f, conn *c, const char *text, size_t len)
 {
-    const uint64_t at = rt_now_ms();
+    const uint64_t at_ns = rt_now_ns(), at = at_ns / 1000000u;
     f->st.frames_received++;
     cJSON *j = cJSON_ParseWithLength(text, len);
     cJSON *opj = j ? cJSON_GetObjectItem(j, "op") : NULL;
@@ -594,7 +601,7 @@ static void handle_message(fake_gateway *f, conn *c, const char *text, size_t le
             queue_close(c, 4002);
             break;
         }
-        handle_identify(f, c, d, at);
+        handle_identify(f, c, d, at, at_ns);
         break;
     case 6:
         if (!cJSON_IsObject(d)) {

@@ -43,7 +43,8 @@ typedef struct fake_gateway_options {
     uint32_t session_remaining;     /* 0 = session_total (use fake_gateway_set_budget for 0) */
     uint64_t reset_after_ms;        /* 0 = 24 h */
     uint32_t allowed_intents;       /* privileged intents enabled "in the portal"; default none */
-    uint32_t identify_interval_ms;  /* enforced spacing per bucket; 0 = 5000 */
+    uint32_t identify_interval_ms;  /* enforced spacing per bucket, between arrivals, to the
+                                       nanosecond (as Discord); 0 = 5000 */
     uint64_t application_id;        /* 0 = 100000000000000001 */
     uint64_t user_id;               /* 0 = 100000000000000002 */
     const char *guilds_json;        /* JSON array of guild objects (id, name, roles, ...) */
@@ -138,7 +139,8 @@ typedef struct fake_gateway_stats {
     uint64_t rate_violations;             /* > 120 frames / 60 s: closed 4008 */
     uint64_t budget_violations;           /* identify with remaining == 0: closed 4004 */
     uint64_t max_frames_in_window;        /* most client frames seen in any 60 s window */
-    int64_t min_identify_gap_ms; /* smallest gap between identifies of one bucket; -1 none */
+    int64_t min_identify_gap_ms; /* smallest gap between identifies of one bucket (whole ms,
+                                    rounded down); -1 none */
     uint32_t session_remaining;
     uint64_t stalled_connections; /* TCP connections held silent by the stall front */
 } fake_gateway_stats;
