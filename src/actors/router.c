@@ -213,8 +213,7 @@ static void respond(router *r, uint64_t id, const char *token, char *body, rpend
         return;
     }
     rt_actor_hold(r->self);
-    rest_req_msg *m = callback_req(id, token, body);
-    free(body);
+    rest_req_msg *m = reply_req_callback(id, token, body); /* takes body */
     m->reply_to = r->self;
     m->cookie = cookie;
     atomic_fetch_add(&r->callbacks_sent, 1);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "analytics/an_chart.h"
+#include "analytics/an_chartcache.h"
 #include "analytics/an_commands.h"
 #include "analytics/an_engine.h"
 #include "analytics/an_view.h"
@@ -33,6 +34,7 @@ struct stats_reporter {
     unsigned active_min;
     const _Atomic uint64_t *data_version;
     bool no_chart;
+    an_chartcache *charts; /* NULL with no_chart */
     stats_flight *flight;
     _Atomic uint64_t answered, failed, rejected;
 };
@@ -100,7 +102,8 @@ static void compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *ou
     if (r->no_chart) return;
     /* The chart is a bonus: if it cannot be drawn, the numbers still go out. */
     char err[256];
-    if (an_chart_png(&out->stats, &out->png, &out->png_len, err, sizeof err) != 0) {
+    if (an_chartcache_png(r->charts, &out->stats, now_ms, &out->png, &out->png_len, NULL, err,
+                          sizeof err) != 0) {
         LOG_WARN(WHO, "stats chart: %s", err);
         out->png = NULL;
     }
@@ -163,6 +166,8 @@ void stats_reporter_config_from(stats_reporter_config *out, const fb_config *cfg
     out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
     out->active_min = cfg->active_user_min_events > 0 ? (unsigned)cfg->active_user_min_events : 0;
     out->no_chart = !cfg->stats_chart;
+    out->chart_max_lag_ms =
+        cfg->stats_chart_max_lag_ms > 0 ? (unsigned)cfg->stats_chart_max_lag_ms : 0;
 }
 
 stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *cfg)
@@ -172,6 +177,7 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     snprintf(r->db_path, sizeof r->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
     r->active_min = cfg ? cfg->active_min : 0;
     r->no_chart = cfg && cfg->no_chart;
+    if (!r->no_chart) r->charts = an_chartcache_new(cfg ? cfg->chart_max_lag_ms : 0);
     /* Answers are reused until this process's writer commits again: with a database other
      * processes write too, that would miss their commits, so never on PostgreSQL. */
     r->data_version = cfg && !an_engine_is_pg(r->db_path) ? cfg->data_version : NULL;
@@ -188,6 +194,7 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     r->actor = rt_actor_new(sys, &spec);
     if (!r->actor) {
         stats_flight_free(r->flight);
+        an_chartcache_free(r->charts);
         free(r);
         return NULL;
     }
@@ -205,10 +212,19 @@ void stats_reporter_counters_get(stats_reporter *r, stats_reporter_counters *out
     out->failed = atomic_load(&r->failed);
     out->rejected = atomic_load(&r->rejected);
     stats_flight_counts(r->flight, &out->computed, &out->shared, &out->reused);
+    out->charts_drawn = out->charts_reused = 0;
+    if (r->charts) {
+        uint64_t same, lagging;
+        an_chartcache_counts(r->charts, &out->charts_drawn, &same, &lagging);
+        out->charts_reused = same + lagging;
+    }
 }
 
 void stats_reporter_free(stats_reporter *r)
 {
-    if (r) stats_flight_free(r->flight);
+    if (r) {
+        stats_flight_free(r->flight);
+        an_chartcache_free(r->charts);
+    }
     free(r);
 }
