@@ -821,15 +821,16 @@ void pg_anbatch_begin(pg_anbatch *b, const an_event *const *evs, size_t n,
 void pg_anbatch_copy(pg_anbatch *b, int64_t wid, const an_event *const *evs, size_t n,
                      an_event_kind kind)
 {
+    if (kind != AN_EV_COMMAND && kind != AN_EV_IMAGE && kind != AN_EV_ACTIVITY) return;
     pg_anbatch_buf *c = kind == AN_EV_COMMAND ? &b->copy_cmd
                         : kind == AN_EV_IMAGE ? &b->copy_img
                                               : &b->copy_act;
     size_t *count = kind == AN_EV_COMMAND ? &b->n_cmd : kind == AN_EV_IMAGE ? &b->n_img : &b->n_act;
     pg_anbatch_buf_clear(c);
     *count = 0;
-    if (kind != AN_EV_COMMAND && kind != AN_EV_IMAGE && kind != AN_EV_ACTIVITY) return;
+    /* (activity rows have no success: they may be built before pg_anbatch_begin) */
     for (size_t i = 0; i < n; i++)
-        if (evs[i]->kind == kind) raw_rows(b, wid, evs[i], b->success[i]);
+        if (evs[i]->kind == kind) raw_rows(b, wid, evs[i], kind == AN_EV_ACTIVITY || b->success[i]);
 }
 
 void pg_anbatch_rollups(pg_anbatch *b, const an_event *const *evs, size_t n)

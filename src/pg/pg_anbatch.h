@@ -110,7 +110,7 @@ typedef struct pg_anbatch_early {
  *  _begin     the final success of every row (its own, then an early outcome, then this
  *             batch's latest outcome for it) and the outcomes of rows not in the batch;
  *  _copy      the COPY text of one raw table (kind AN_EV_COMMAND, _IMAGE or _ACTIVITY), after
- *             _begin;
+ *             _begin (the activity rows also before it: no outcome changes them);
  *  _rollups   every rollup's arrays, the users' earliest events and the results, after _begin.
  * _build does all of them. Events of kinds the store does not stage (moderation) are skipped. */
 void pg_anbatch_begin(pg_anbatch *b, const an_event *const *evs, size_t n,

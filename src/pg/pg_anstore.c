@@ -992,7 +992,7 @@ static int copy_finish(pg_anstore *s, const char *what, char *err, size_t errlen
     return rc;
 }
 
-/* The raw tables and their COPYs, in the order a batch streams them. */
+/* The raw tables and their COPYs (t of raw_send: commands, images, activity). */
 static const struct raw_table {
     an_event_kind kind;
     const char *sql, *what;
@@ -1072,12 +1072,10 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
     pg_anbatch_interactions(b, evs, n);
 
     /* 1. The transaction, ordered with resets, and the outcomes stored for its rows. While
-     * the server starts it, the rows' success and the command rows are built as if no outcome
-     * had been stored early for them (the common case), and built again when some had. */
+     * the server starts it, the activity rows are built (no outcome changes them). */
     pipe p;
     s->nearly = 0;
-    bool started = !s->importing || b->n_ix;
-    if (started) {
+    if (!s->importing || b->n_ix) {
         pipe_start(&p, s, err, errlen);
         if (!s->importing) {
             pipe_add(&p, T_PLAIN, "starting a batch", -1, "BEGIN", 0, NULL);
@@ -1087,16 +1085,11 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
         const char *ix[1] = {b->ix.p};
         if (b->n_ix) pipe_prep(&p, T_EARLY, "taking early outcomes", P_EARLY_TAKE, 1, ix);
         pipe_sync(&p);
-    }
-    pg_anbatch_begin(b, evs, n, NULL, 0);
-    pg_anbatch_copy(b, s->wid, evs, n, AN_EV_COMMAND);
-    if (started) {
+        pg_anbatch_copy(b, s->wid, evs, n, AN_EV_ACTIVITY);
         rc = pipe_end(&p);
         if (rc != SQLITE_OK) return abandon(s, rc);
-    }
-    if (s->nearly) {
-        pg_anbatch_begin(b, evs, n, s->early, s->nearly);
-        pg_anbatch_copy(b, s->wid, evs, n, AN_EV_COMMAND);
+    } else {
+        pg_anbatch_copy(b, s->wid, evs, n, AN_EV_ACTIVITY);
     }
     if (s->epoch != s->known_epoch) { /* a reset (of any process) emptied known_users */
         known_clear(s);
@@ -1105,21 +1098,24 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
 
     /* 2. The rows, with their final success, straight into their tables. Each table's COPY
      * is streamed and the next part of the batch built while the server inserts the rows
-     * (the client's work overlaps the server's instead of adding to it): the image and
-     * activity rows during the command rows' COPY, the rollups during the image rows'. */
+     * (the client's work overlaps the server's instead of adding to it): the command rows'
+     * final success, the command and image rows during the activity rows' COPY, the rollups
+     * during the command rows'. (The order of the tables within the transaction means
+     * nothing to readers: they see all of it from its commit on.) */
     for (size_t i = 0; i < n && rc == SQLITE_OK && moderation; i++)
         if (evs[i]->kind == AN_EV_MODERATION)
             rc = mod_pgstore_apply(s->c, s->wid, evs[i], err, errlen);
     bool sent[3] = {false, false, false};
-    if (rc == SQLITE_OK) rc = raw_send(s, 0, &sent[0], err, errlen);
+    if (rc == SQLITE_OK) rc = raw_send(s, 2, &sent[2], err, errlen);
+    pg_anbatch_begin(b, evs, n, s->early, s->nearly);
+    pg_anbatch_copy(b, s->wid, evs, n, AN_EV_COMMAND);
     pg_anbatch_copy(b, s->wid, evs, n, AN_EV_IMAGE);
-    pg_anbatch_copy(b, s->wid, evs, n, AN_EV_ACTIVITY);
+    rc = raw_finish(s, 2, sent[2], rc, err, errlen);
+    if (rc == SQLITE_OK) rc = raw_send(s, 0, &sent[0], err, errlen);
+    pg_anbatch_rollups(b, evs, n);
     rc = raw_finish(s, 0, sent[0], rc, err, errlen);
     if (rc == SQLITE_OK) rc = raw_send(s, 1, &sent[1], err, errlen);
-    pg_anbatch_rollups(b, evs, n);
     rc = raw_finish(s, 1, sent[1], rc, err, errlen);
-    if (rc == SQLITE_OK) rc = raw_send(s, 2, &sent[2], err, errlen);
-    rc = raw_finish(s, 2, sent[2], rc, err, errlen);
     if (rc != SQLITE_OK) return abandon(s, rc);
 
     /* 3. Outcomes, results, every rollup and the commit: one round trip. */
