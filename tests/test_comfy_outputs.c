@@ -119,6 +119,21 @@ static bool final_file(cfx *x, const char *tok, char *name, size_t nl, char *cty
     return found;
 }
 
+/* The file of the job's final message (malloc'd, its length in *flen), once the message came
+ * (asserted within 15 s) saying needle (when not NULL), with a file (asserted) of type t. */
+static uint8_t *final_file_of(cfx *x, const char *tok, const char *needle, img_type t, size_t *flen)
+{
+    uint8_t *file = NULL;
+    *flen = 0;
+    char *final = cfx_wait_final(x, tok, &file, flen, 15000);
+    assert_non_null(final);
+    if (needle) assert_non_null(strstr(final, needle));
+    assert_non_null(file);
+    assert_int_equal(img_sniff(file, *flen), t);
+    free(final);
+    return file;
+}
+
 /* ComfyUI drops the PreviewImage branch (node errors at 31) but runs SaveImage: the job is
  * delivered; the operator's log has the node error. */
 static void test_partial_200_other_output_dropped(void **state)
@@ -131,15 +146,8 @@ static void test_partial_200_other_output_dropped(void **state)
     uint64_t ix;
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "half valid", 1, &ix, tok));
-    uint8_t *file = NULL;
-    size_t flen = 0;
-    char *final = cfx_wait_final(x, tok, &file, &flen, 15000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "\"embeds\":[{"));
-    assert_non_null(file);
-    assert_int_equal(img_sniff(file, flen), IMG_PNG);
-    free(file);
-    free(final);
+    size_t flen;
+    free(final_file_of(x, tok, "\"embeds\":[{", IMG_PNG, &flen));
     fake_comfy_stats s;
     fake_comfy_get_stats(x->srv[0], &s);
     assert_int_equal(s.prompts_partial, 1);
@@ -162,11 +170,9 @@ static void test_partial_200_mapped_output_dropped(void **state)
     uint64_t ix;
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "output dropped", 1, &ix, tok));
-    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "rejected the workflow at node 9 (SaveImage): Forced validation "
-                                  "failure \xe2\x80\x94 fake_comfy reject_at switch is on\""));
-    free(final);
+    cfx_expect_final(x, tok, 15000,
+                     "rejected the workflow at node 9 (SaveImage): Forced validation "
+                     "failure \xe2\x80\x94 fake_comfy reject_at switch is on\"");
     fake_comfy_stats s;
     fake_comfy_get_stats(x->srv[0], &s);
     assert_int_equal(s.prompts_partial, 1);
@@ -183,20 +189,10 @@ static void test_preview_image_output(void **state)
 {
     (void)state;
     make_workflows(NULL, "{\"class_type\":\"PreviewImage\"}");
-    cfx *x = cfx_start(1, use_wf_dir);
-    assert_non_null(x);
-    uint64_t ix;
     char tok[64];
-    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "preview me", 1, &ix, tok));
-    uint8_t *file = NULL;
-    size_t flen = 0;
-    char *final = cfx_wait_final(x, tok, &file, &flen, 15000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "\"embeds\":[{"));
-    assert_non_null(file);
-    assert_int_equal(img_sniff(file, flen), IMG_PNG);
-    free(file);
-    free(final);
+    cfx *x = cfx_start_job(1, use_wf_dir, "preview me", tok);
+    size_t flen;
+    free(final_file_of(x, tok, "\"embeds\":[{", IMG_PNG, &flen));
     char name[128], ctype[64];
     assert_true(final_file(x, tok, name, sizeof name, ctype, sizeof ctype));
     assert_string_equal(ctype, "image/png");
@@ -210,19 +206,10 @@ static void check_saver(const char *cls, const char *ext, const char *ctype_want
     char out[128];
     snprintf(out, sizeof out, "{\"class_type\":\"%s\"}", cls);
     make_workflows(cls, out);
-    cfx *x = cfx_start(1, use_wf_dir);
-    assert_non_null(x);
-    uint64_t ix;
     char tok[64];
-    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "moving", 1, &ix, tok));
-    uint8_t *file = NULL;
-    size_t flen = 0;
-    char *final = cfx_wait_final(x, tok, &file, &flen, 15000);
-    assert_non_null(final);
-    assert_non_null(file);
-    assert_int_equal(img_sniff(file, flen), t);
-    free(file);
-    free(final);
+    cfx *x = cfx_start_job(1, use_wf_dir, "moving", tok);
+    size_t flen;
+    free(final_file_of(x, tok, NULL, t, &flen));
     char name[128], ctype[64];
     assert_true(final_file(x, tok, name, sizeof name, ctype, sizeof ctype));
     const char *dot = strrchr(name, '.');
@@ -247,24 +234,16 @@ static void test_save_image_websocket_output(void **state)
 {
     (void)state;
     make_workflows("SaveImageWebsocket", "{\"class_type\":\"SaveImageWebsocket\"}");
-    cfx *x = cfx_start(1, use_wf_with_previews); /* PNG previews of the sampler come first */
-    assert_non_null(x);
-    uint64_t ix;
     char tok[64];
-    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "over the socket", 1, &ix, tok));
-    uint8_t *file = NULL;
-    size_t flen = 0;
-    char *final = cfx_wait_final(x, tok, &file, &flen, 15000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "\"embeds\":[{"));
-    assert_non_null(file);
-    assert_int_equal(img_sniff(file, flen), IMG_PNG);
+    /* PNG previews of the sampler come first */
+    cfx *x = cfx_start_job(1, use_wf_with_previews, "over the socket", tok);
+    size_t flen;
+    uint8_t *file = final_file_of(x, tok, "\"embeds\":[{", IMG_PNG, &flen);
     uint32_t w = 0, h = 0;
     char perr[128];
     assert_int_equal(img_png_validate(file, flen, &w, &h, perr, sizeof perr), 0);
     assert_int_equal(w, 48); /* the fixture's output size, not a preview */
     free(file);
-    free(final);
     fake_comfy_stats s;
     fake_comfy_get_stats(x->srv[0], &s);
     assert_int_equal(s.views, 0); /* nothing to fetch from /view */
@@ -318,15 +297,11 @@ static void test_operator_log_per_job(void **state)
     uint64_t ix;
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "logged", 4242, &ix, tok));
-    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
-    assert_non_null(final);
-    free(final);
+    cfx_expect_final(x, tok, 15000, NULL);
     fake_comfy_fail_at(x->srv[0], "VAEDecode", "CUDA out of memory\n");
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "fails", 4343, &ix, tok));
-    final = cfx_wait_final(x, tok, NULL, NULL, 15000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "CUDA out of memory\"")); /* trailing newline trimmed */
-    free(final);
+    /* trailing newline trimmed */
+    cfx_expect_final(x, tok, 15000, "CUDA out of memory\"");
     cfx_stop(x);
     log_configure(LOG_LEVEL_WARN, false, 2);
     size_t len = 0;

@@ -275,10 +275,7 @@ static void test_bad_options_and_limits(void **state)
     comfy_job_add_image(m, 1, url, "fake.png", "image/png", strlen(txt));
     free(url);
     cfx_send(x, m);
-    char *final = cfx_wait_final(x, tok, NULL, NULL, 10000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "not a PNG, JPEG or WebP image"));
-    free(final);
+    cfx_expect_final(x, tok, 10000, "not a PNG, JPEG or WebP image");
     /* a real PNG attachment for /pulid is uploaded to ComfyUI and used */
     size_t plen;
     uint8_t *png = image_fixture_png(20, 20, 0, 3, &plen);
@@ -314,10 +311,7 @@ static void test_bad_options_and_limits(void **state)
     }
     assert_true(listed);
     fake_comfy_set_paused(x->srv[0], false);
-    final = cfx_wait_final(x, tok, NULL, NULL, 10000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "\"embeds\":[{"));
-    free(final);
+    cfx_expect_final(x, tok, 10000, "\"embeds\":[{");
     size_t got;
     char name[64];
     snprintf(name, sizeof name, "fluxbot_%s", "");
@@ -382,10 +376,7 @@ static void test_result_over_upload_limit_and_analytics(void **state)
     cfx_send(x, m);
     /* Its row arrives after the outcome may have (the two producers race): still corrected. */
     ce.interaction_id = failed_ix;
-    final = cfx_wait_final(x, tok, NULL, NULL, 10000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "node 8 (VAEDecode): boom"));
-    free(final);
+    cfx_expect_final(x, tok, 10000, "node 8 (VAEDecode): boom");
     assert_true(cfx_wait_jobs_done(x, 2, 5000));
     an_record_command(analytics_writer_actor(x->aw), &ce);
     rt_system_stop(x->sys); /* the writer commits everything on the way out */
@@ -505,10 +496,7 @@ static void test_results_outlive_a_restart(void **state)
     comfy_button_set_image_url(ub, url);
     free(url);
     cfx_send(x, ub);
-    final = cfx_wait_final(x, tok, NULL, NULL, 15000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "Upscaled image"));
-    free(final);
+    cfx_expect_final(x, tok, 15000, "Upscaled image");
 
     /* A result older than the retention (2 days here): a clear answer, no job. */
     char old[101];

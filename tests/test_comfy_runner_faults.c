@@ -30,14 +30,28 @@ static void wait_running(fake_comfy *f)
     util_sleep_ms(200); /* a few steps in */
 }
 
+/* The server (index) that accepted the one prompt so far, and holds it in its queue when
+ * queued is set; asserted to be found within 5 s. */
+static int server_with_prompt(cfx *x, bool queued)
+{
+    int on = -1;
+    for (int i = 0; i < 500 && on < 0; i++) {
+        for (int k = 0; k < 2; k++) {
+            fake_comfy_stats s;
+            fake_comfy_get_stats(x->srv[k], &s);
+            if (s.prompts_accepted == 1 && (!queued || s.queue_remaining == 1)) on = k;
+        }
+        if (on < 0) util_sleep_ms(10);
+    }
+    assert_true(on >= 0);
+    return on;
+}
+
 static void test_restart_mid_job_finishes_on_other_server(void **state)
 {
     (void)state;
-    cfx *x = cfx_start(2, slow);
-    assert_non_null(x);
-    uint64_t ix;
     char tok[64];
-    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "restart me", 1, &ix, tok));
+    cfx *x = cfx_start_job(2, slow, "restart me", tok);
     wait_running(x->srv[0]);
     fake_comfy_restart(x->srv[0]);
     uint8_t *png = NULL;
@@ -73,10 +87,7 @@ static void test_hung_server_stall_resubmits(void **state)
     char tok[64];
     uint64_t t0 = rt_now_ms();
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "hang", 1, &ix, tok));
-    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "\"embeds\":[{"));
-    free(final);
+    cfx_expect_final(x, tok, 15000, "\"embeds\":[{");
     assert_true(rt_now_ms() - t0 >= 1500); /* not before the stall timeout */
     fake_comfy_stats a, b;
     fake_comfy_get_stats(x->srv[0], &a);
@@ -127,21 +138,15 @@ static bool reconnected(const fake_comfy_stats *s, void *arg)
 static void test_ws_drop_reconnects_and_reconciles(void **state)
 {
     (void)state;
-    cfx *x = cfx_start(1, longer);
-    assert_non_null(x);
-    uint64_t ix;
     char tok[64];
-    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "drop", 1, &ix, tok));
+    cfx *x = cfx_start_job(1, longer, "drop", tok);
     wait_running(x->srv[0]);
     fake_comfy_drop_ws(x->srv[0]);
     /* the socket comes back while the job still runs, and events flow again */
     assert_true(fake_comfy_wait(x->srv[0], reconnected, NULL, 5000));
     comfy_runner_counters before;
     comfy_runner_counters_get(x->cr, &before);
-    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "\"embeds\":[{"));
-    free(final);
+    cfx_expect_final(x, tok, 15000, "\"embeds\":[{");
     fake_comfy_stats a;
     fake_comfy_get_stats(x->srv[0], &a);
     assert_int_equal(a.prompts_accepted, 1);
@@ -155,34 +160,23 @@ static void test_ws_drop_reconnects_and_reconciles(void **state)
 static void test_interrupt_and_validation_error(void **state)
 {
     (void)state;
-    cfx *x = cfx_start(1, slow);
-    assert_non_null(x);
-    uint64_t ix;
     char tok[64];
-    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "stop it", 1, &ix, tok));
+    cfx *x = cfx_start_job(1, slow, "stop it", tok);
     wait_running(x->srv[0]);
     fake_comfy_interrupt(x->srv[0]);
-    char *final = cfx_wait_final(x, tok, NULL, NULL, 10000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "interrupted on the ComfyUI server"));
-    free(final);
+    cfx_expect_final(x, tok, 10000, "interrupted on the ComfyUI server");
     fake_comfy_set_reject(x->srv[0], true);
+    uint64_t ix;
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "rejected", 1, &ix, tok));
-    final = cfx_wait_final(x, tok, NULL, NULL, 10000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "rejected the workflow at node 9 (SaveImage)"));
-    free(final);
+    cfx_expect_final(x, tok, 10000, "rejected the workflow at node 9 (SaveImage)");
     cfx_stop(x);
 }
 
 static void test_lost_twice_fails_clearly(void **state)
 {
     (void)state;
-    cfx *x = cfx_start(1, slow);
-    assert_non_null(x);
-    uint64_t ix;
     char tok[64];
-    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "unlucky", 1, &ix, tok));
+    cfx *x = cfx_start_job(1, slow, "unlucky", tok);
     wait_running(x->srv[0]);
     fake_comfy_restart(x->srv[0]);
     /* resubmitted on the only server once it is back; lose it again */
@@ -194,10 +188,7 @@ static void test_lost_twice_fails_clearly(void **state)
     }
     util_sleep_ms(150);
     fake_comfy_restart(x->srv[0]);
-    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "lost twice"));
-    free(final);
+    cfx_expect_final(x, tok, 15000, "lost twice");
     cfx_stop(x);
 }
 
@@ -250,16 +241,7 @@ static void test_operator_cancel_is_not_resubmitted(void **state)
     uint64_t ix;
     char tok[64];
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "cancel me", 1, &ix, tok));
-    int on = -1;
-    for (int i = 0; i < 500 && on < 0; i++) {
-        for (int k = 0; k < 2; k++) {
-            fake_comfy_stats s;
-            fake_comfy_get_stats(x->srv[k], &s);
-            if (s.prompts_accepted == 1) on = k;
-        }
-        if (on < 0) util_sleep_ms(10);
-    }
-    assert_true(on >= 0);
+    int on = server_with_prompt(x, false);
     util_sleep_ms(300); /* the runner has seen it waiting */
     char url[128];
     snprintf(url, sizeof url, "%s/queue", fake_comfy_url(x->srv[on]));
@@ -267,10 +249,7 @@ static void test_operator_cancel_is_not_resubmitted(void **state)
     assert_int_equal(comfy_http_post_json(x->http, url, "{\"clear\":true}", 5000, &r), 0);
     assert_int_equal(r.status, 200);
     comfy_http_res_free(&r);
-    char *final = cfx_wait_final(x, tok, NULL, NULL, 15000);
-    assert_non_null(final);
-    assert_non_null(strstr(final, "cancelled on the ComfyUI server"));
-    free(final);
+    cfx_expect_final(x, tok, 15000, "cancelled on the ComfyUI server");
     fake_comfy_stats a, b;
     fake_comfy_get_stats(x->srv[0], &a);
     fake_comfy_get_stats(x->srv[1], &b);
@@ -297,21 +276,9 @@ static void long_stall(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts 
 static void test_dead_server_resubmits_at_once(void **state)
 {
     (void)state;
-    cfx *x = cfx_start(2, long_stall);
-    assert_non_null(x);
-    uint64_t ix;
     char tok[64];
-    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "server dies", 1, &ix, tok));
-    int on = -1;
-    for (int i = 0; i < 500 && on < 0; i++) {
-        for (int k = 0; k < 2; k++) {
-            fake_comfy_stats s;
-            fake_comfy_get_stats(x->srv[k], &s);
-            if (s.prompts_accepted == 1 && s.queue_remaining == 1) on = k;
-        }
-        if (on < 0) util_sleep_ms(10);
-    }
-    assert_true(on >= 0);
+    cfx *x = cfx_start_job(2, long_stall, "server dies", tok);
+    int on = server_with_prompt(x, true);
     util_sleep_ms(200);
     uint64_t t0 = rt_now_ms();
     fake_comfy_set_down(x->srv[on], true);

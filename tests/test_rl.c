@@ -31,6 +31,47 @@ static rl_verdict acq(rl_limiter *l, rl_ticket *t, uint64_t now, uint64_t *wake)
     return v;
 }
 
+/* A new ticket for method path, acquired at now: the limiter lets it go (asserted). */
+static void send_new(rl_limiter *l, rl_ticket *t, const char *method, const char *path,
+                     uint64_t now)
+{
+    rl_ticket_init(t, method, path);
+    assert_int_equal(acq(l, t, now, NULL), RL_SEND);
+}
+
+/* A new ticket for method path, acquired at now: it must wait (asserted); returns until
+ * when. */
+static uint64_t wait_new(rl_limiter *l, rl_ticket *t, const char *method, const char *path,
+                         uint64_t now)
+{
+    rl_ticket_init(t, method, path);
+    uint64_t wake;
+    assert_int_equal(acq(l, t, now, &wake), RL_WAIT);
+    return wake;
+}
+
+/* Completes t at now with an HTTP status and the header lines in text (NULL: no headers). */
+static rl_outcome complete(rl_limiter *l, rl_ticket *t, int status, const char *text, uint64_t now)
+{
+    rl_headers h;
+    if (text) hdrs(&h, text);
+    return rl_complete(l, t, status, text ? &h : NULL, now);
+}
+
+/* complete, asserting its outcome is want. */
+static void expect_complete(rl_limiter *l, rl_ticket *t, int status, const char *text, uint64_t now,
+                            rl_outcome want)
+{
+    assert_int_equal(complete(l, t, status, text, now), want);
+}
+
+static rl_stats stats_at(rl_limiter *l, uint64_t now)
+{
+    rl_stats st;
+    rl_stats_get(l, now, &st);
+    return st;
+}
+
 static void test_route_keys(void **state)
 {
     (void)state;
@@ -122,21 +163,16 @@ static void test_unknown_bucket_one_in_flight(void **state)
 {
     (void)state;
     rl_limiter *l = rl_new(NULL);
-    rl_ticket a, b;
-    rl_ticket_init(&a, "POST", "/channels/1/messages");
-    rl_ticket_init(&b, "POST", "/channels/1/messages");
-    uint64_t wake;
-    assert_int_equal(acq(l, &a, 1000, NULL), RL_SEND);
-    assert_int_equal(acq(l, &b, 1000, &wake), RL_WAIT);
-    assert_int_equal(wake, RL_WAKE_ON_COMPLETION);
+    rl_ticket a, b, c;
+    send_new(l, &a, "POST", "/channels/1/messages", 1000);
+    assert_int_equal(wait_new(l, &b, "POST", "/channels/1/messages", 1000), RL_WAKE_ON_COMPLETION);
     /* A different channel is a different bucket. */
-    rl_ticket c;
-    rl_ticket_init(&c, "POST", "/channels/2/messages");
-    assert_int_equal(acq(l, &c, 1000, NULL), RL_SEND);
+    send_new(l, &c, "POST", "/channels/2/messages", 1000);
 
-    rl_headers h;
-    hdrs(&h, "X-RateLimit-Limit: 5\nX-RateLimit-Remaining: 4\nX-RateLimit-Reset-After: 2");
-    assert_int_equal(rl_complete(l, &a, 200, &h, 1010), RL_DONE);
+    expect_complete(l, &a, 200,
+                    "X-RateLimit-Limit: 5\nX-RateLimit-Remaining: 4\n"
+                    "X-RateLimit-Reset-After: 2",
+                    1010, RL_DONE);
     assert_int_equal(acq(l, &b, 1010, NULL), RL_SEND);
     rl_release(l, &b);
     rl_release(l, &c);
@@ -148,41 +184,38 @@ static void test_bucket_math(void **state)
     (void)state;
     rl_limiter *l = rl_new(NULL);
     rl_ticket t[8];
-    rl_headers h;
     uint64_t now = 5000, wake;
 
-    rl_ticket_init(&t[0], "PATCH", "/channels/9/messages/1");
-    assert_int_equal(acq(l, &t[0], now, NULL), RL_SEND);
-    hdrs(&h, "X-RateLimit-Limit: 3\nX-RateLimit-Remaining: 2\nX-RateLimit-Reset-After: 1.5");
-    assert_int_equal(rl_complete(l, &t[0], 200, &h, now), RL_DONE);
+    send_new(l, &t[0], "PATCH", "/channels/9/messages/1", now);
+    expect_complete(l, &t[0], 200,
+                    "X-RateLimit-Limit: 3\nX-RateLimit-Remaining: 2\n"
+                    "X-RateLimit-Reset-After: 1.5",
+                    now, RL_DONE);
 
     /* Two left in this window: two may be in flight at once, the third waits for the reset. */
-    for (int i = 1; i <= 3; i++)
-        rl_ticket_init(&t[i], "PATCH", "/channels/9/messages/1");
-    assert_int_equal(acq(l, &t[1], now + 10, NULL), RL_SEND);
-    assert_int_equal(acq(l, &t[2], now + 10, NULL), RL_SEND);
-    assert_int_equal(acq(l, &t[3], now + 10, &wake), RL_WAIT);
-    assert_int_equal(wake, now + 1500);
+    send_new(l, &t[1], "PATCH", "/channels/9/messages/1", now + 10);
+    send_new(l, &t[2], "PATCH", "/channels/9/messages/1", now + 10);
+    assert_int_equal(wait_new(l, &t[3], "PATCH", "/channels/9/messages/1", now + 10), now + 1500);
 
     /* Responses out of order: the later (smaller) Remaining wins inside a window. */
-    rl_headers h0, h1;
-    hdrs(&h0, "X-RateLimit-Limit: 3\nX-RateLimit-Remaining: 0\nX-RateLimit-Reset-After: 1.49");
-    hdrs(&h1, "X-RateLimit-Limit: 3\nX-RateLimit-Remaining: 1\nX-RateLimit-Reset-After: 1.48");
-    assert_int_equal(rl_complete(l, &t[2], 200, &h0, now + 20), RL_DONE);
-    assert_int_equal(rl_complete(l, &t[1], 200, &h1, now + 21), RL_DONE);
+    expect_complete(l, &t[2], 200,
+                    "X-RateLimit-Limit: 3\nX-RateLimit-Remaining: 0\n"
+                    "X-RateLimit-Reset-After: 1.49",
+                    now + 20, RL_DONE);
+    expect_complete(l, &t[1], 200,
+                    "X-RateLimit-Limit: 3\nX-RateLimit-Remaining: 1\n"
+                    "X-RateLimit-Reset-After: 1.48",
+                    now + 21, RL_DONE);
     assert_int_equal(acq(l, &t[3], now + 30, &wake), RL_WAIT);
     assert_true(wake >= now + 1500 && wake <= now + 1511);
 
     /* After the reset the bucket refills to the limit. */
     assert_int_equal(acq(l, &t[3], wake, NULL), RL_SEND);
-    rl_ticket_init(&t[4], "PATCH", "/channels/9/messages/1");
-    rl_ticket_init(&t[5], "PATCH", "/channels/9/messages/1");
-    rl_ticket_init(&t[6], "PATCH", "/channels/9/messages/1");
-    assert_int_equal(acq(l, &t[4], wake, NULL), RL_SEND);
-    assert_int_equal(acq(l, &t[5], wake, NULL), RL_SEND);
+    send_new(l, &t[4], "PATCH", "/channels/9/messages/1", wake);
+    send_new(l, &t[5], "PATCH", "/channels/9/messages/1", wake);
     /* All three in flight, no reset known yet: wait for a response. */
-    assert_int_equal(acq(l, &t[6], wake, &wake), RL_WAIT);
-    assert_int_equal(wake, RL_WAKE_ON_COMPLETION);
+    assert_int_equal(wait_new(l, &t[6], "PATCH", "/channels/9/messages/1", wake),
+                     RL_WAKE_ON_COMPLETION);
     assert_true(t[3].waited_ms >= 1400);
     for (int i = 3; i <= 5; i++)
         rl_release(l, &t[i]);
@@ -193,35 +226,25 @@ static void test_learned_hash_shared_and_method(void **state)
 {
     (void)state;
     rl_limiter *l = rl_new(NULL);
-    rl_headers h;
-    rl_ticket a, b, c;
+    rl_ticket a, b, c, d, e;
     /* Two different routes that Discord says share the bucket hash "msg": one budget. */
-    rl_ticket_init(&a, "POST", "/channels/1/messages");
-    assert_int_equal(acq(l, &a, 0 + 100, NULL), RL_SEND);
-    hdrs(&h, "X-RateLimit-Limit: 2\nX-RateLimit-Remaining: 1\nX-RateLimit-Reset-After: 5\n"
-             "X-RateLimit-Bucket: msg");
-    rl_complete(l, &a, 200, &h, 100);
-    rl_ticket_init(&b, "PATCH", "/channels/1/messages/5");
-    assert_int_equal(acq(l, &b, 100, NULL), RL_SEND);
-    hdrs(&h, "X-RateLimit-Limit: 2\nX-RateLimit-Remaining: 0\nX-RateLimit-Reset-After: 4.9\n"
-             "X-RateLimit-Bucket: msg");
-    rl_complete(l, &b, 200, &h, 110);
+    send_new(l, &a, "POST", "/channels/1/messages", 0 + 100);
+    complete(l, &a, 200,
+             "X-RateLimit-Limit: 2\nX-RateLimit-Remaining: 1\n"
+             "X-RateLimit-Reset-After: 5\nX-RateLimit-Bucket: msg",
+             100);
+    send_new(l, &b, "PATCH", "/channels/1/messages/5", 100);
+    complete(l, &b, 200,
+             "X-RateLimit-Limit: 2\nX-RateLimit-Remaining: 0\n"
+             "X-RateLimit-Reset-After: 4.9\nX-RateLimit-Bucket: msg",
+             110);
     /* Now POST (hash known) sees remaining 0 of the shared bucket. */
-    rl_ticket_init(&c, "POST", "/channels/1/messages");
-    uint64_t wake;
-    assert_int_equal(acq(l, &c, 120, &wake), RL_WAIT);
-    assert_int_equal(wake, 5100);
+    assert_int_equal(wait_new(l, &c, "POST", "/channels/1/messages", 120), 5100);
     /* Same hash, other channel: its own bucket. */
-    rl_ticket d;
-    rl_ticket_init(&d, "POST", "/channels/2/messages");
-    assert_int_equal(acq(l, &d, 120, NULL), RL_SEND);
+    send_new(l, &d, "POST", "/channels/2/messages", 120);
     /* GET of the same path is another route (hash unknown): not blocked. */
-    rl_ticket e;
-    rl_ticket_init(&e, "GET", "/channels/1/messages/5");
-    assert_int_equal(acq(l, &e, 120, NULL), RL_SEND);
-    rl_stats st;
-    rl_stats_get(l, 120, &st);
-    assert_int_equal(st.routes_hashed, 2);
+    send_new(l, &e, "GET", "/channels/1/messages/5", 120);
+    assert_int_equal(stats_at(l, 120).routes_hashed, 2);
     rl_release(l, &d);
     rl_release(l, &e);
     rl_free(l);
@@ -237,15 +260,13 @@ static void test_interactions_never_serialized(void **state)
      * global limit or on each other. */
     for (int i = 0; i < 200; i++) {
         snprintf(path, sizeof path, "/interactions/%d/token%d/callback", 1000 + i, i);
-        rl_ticket_init(&t[i], "POST", path);
-        assert_int_equal(acq(l, &t[i], 7000, NULL), RL_SEND);
+        send_new(l, &t[i], "POST", path, 7000);
     }
     /* Webhook edits of different interactions likewise. */
     rl_ticket w[100];
     for (int i = 0; i < 100; i++) {
         snprintf(path, sizeof path, "/webhooks/55/token%d/messages/@original", i);
-        rl_ticket_init(&w[i], "PATCH", path);
-        assert_int_equal(acq(l, &w[i], 7000, NULL), RL_SEND);
+        send_new(l, &w[i], "PATCH", path, 7000);
     }
     for (int i = 0; i < 200; i++)
         rl_release(l, &t[i]);
@@ -258,22 +279,17 @@ static void test_global_window(void **state)
 {
     (void)state;
     rl_limiter *l = rl_new(NULL);
-    rl_ticket t;
+    rl_ticket t, x;
     char path[64];
-    uint64_t wake;
     for (int i = 0; i < 50; i++) {
         snprintf(path, sizeof path, "/channels/%d/messages", i + 1);
-        rl_ticket_init(&t, "POST", path);
-        assert_int_equal(acq(l, &t, 10000 + (uint64_t)i, NULL), RL_SEND);
+        send_new(l, &t, "POST", path, 10000 + (uint64_t)i);
         rl_complete(l, &t, 200, NULL, 10000 + (uint64_t)i);
     }
-    rl_ticket_init(&t, "POST", "/channels/999/messages");
-    assert_int_equal(acq(l, &t, 10100, &wake), RL_WAIT);
-    assert_int_equal(wake, 11000); /* the oldest send leaves the 1 s window */
+    /* the oldest send leaves the 1 s window */
+    assert_int_equal(wait_new(l, &t, "POST", "/channels/999/messages", 10100), 11000);
     /* Exempt routes do not count and are not held back. */
-    rl_ticket x;
-    rl_ticket_init(&x, "POST", "/interactions/1/tok/callback");
-    assert_int_equal(acq(l, &x, 10100, NULL), RL_SEND);
+    send_new(l, &x, "POST", "/interactions/1/tok/callback", 10100);
     rl_release(l, &x);
     assert_int_equal(acq(l, &t, 11000, NULL), RL_SEND);
     rl_release(l, &t);
@@ -285,26 +301,22 @@ static void test_429_global(void **state)
     (void)state;
     rl_limiter *l = rl_new(NULL);
     rl_ticket t, other, ix;
-    rl_headers h;
     uint64_t wake;
-    rl_ticket_init(&t, "GET", "/guilds/1/roles");
-    assert_int_equal(acq(l, &t, 100, NULL), RL_SEND);
-    hdrs(&h, "Retry-After: 3\nX-RateLimit-Global: true\nX-RateLimit-Scope: global");
-    assert_int_equal(rl_complete(l, &t, 429, &h, 100), RL_RETRY);
+    send_new(l, &t, "GET", "/guilds/1/roles", 100);
+    expect_complete(l, &t, 429,
+                    "Retry-After: 3\nX-RateLimit-Global: true\n"
+                    "X-RateLimit-Scope: global",
+                    100, RL_RETRY);
     /* Every non-exempt route is paused. */
-    rl_ticket_init(&other, "GET", "/channels/5");
-    assert_int_equal(acq(l, &other, 200, &wake), RL_WAIT);
-    assert_int_equal(wake, 3100);
+    assert_int_equal(wait_new(l, &other, "GET", "/channels/5", 200), 3100);
     assert_int_equal(acq(l, &t, 200, &wake), RL_WAIT);
     assert_int_equal(wake, 3100);
     /* Interaction callbacks are not bound by the global limit. */
-    rl_ticket_init(&ix, "POST", "/interactions/2/tok/callback");
-    assert_int_equal(acq(l, &ix, 200, NULL), RL_SEND);
+    send_new(l, &ix, "POST", "/interactions/2/tok/callback", 200);
     rl_release(l, &ix);
     assert_int_equal(acq(l, &t, 3100, NULL), RL_SEND);
     assert_int_equal(rl_complete(l, &t, 200, NULL, 3150), RL_DONE);
-    rl_stats st;
-    rl_stats_get(l, 3200, &st);
+    rl_stats st = stats_at(l, 3200);
     assert_int_equal(st.r429_global, 1);
     assert_int_equal(st.invalid_10min, 1);
     rl_free(l);
@@ -314,27 +326,21 @@ static void test_429_shared(void **state)
 {
     (void)state;
     rl_limiter *l = rl_new(NULL);
-    rl_ticket t, u;
-    rl_headers h;
-    uint64_t wake;
-    rl_ticket_init(&t, "PATCH", "/channels/3");
-    assert_int_equal(acq(l, &t, 100, NULL), RL_SEND);
-    hdrs(&h, "X-RateLimit-Limit: 10\nX-RateLimit-Remaining: 9\nX-RateLimit-Reset-After: 1\n"
-             "Retry-After: 2\nX-RateLimit-Scope: shared");
-    assert_int_equal(rl_complete(l, &t, 429, &h, 100), RL_RETRY);
+    rl_ticket t, u, v;
+    send_new(l, &t, "PATCH", "/channels/3", 100);
+    expect_complete(l, &t, 429,
+                    "X-RateLimit-Limit: 10\nX-RateLimit-Remaining: 9\n"
+                    "X-RateLimit-Reset-After: 1\nRetry-After: 2\n"
+                    "X-RateLimit-Scope: shared",
+                    100, RL_RETRY);
     /* The bucket waits Retry-After, although Remaining says 9. */
-    rl_ticket_init(&u, "PATCH", "/channels/3");
-    assert_int_equal(acq(l, &u, 150, &wake), RL_WAIT);
-    assert_int_equal(wake, 2100);
+    assert_int_equal(wait_new(l, &u, "PATCH", "/channels/3", 150), 2100);
     /* Other channels are not affected. */
-    rl_ticket v;
-    rl_ticket_init(&v, "PATCH", "/channels/4");
-    assert_int_equal(acq(l, &v, 150, NULL), RL_SEND);
+    send_new(l, &v, "PATCH", "/channels/4", 150);
     rl_release(l, &v);
     assert_int_equal(acq(l, &t, 2100, NULL), RL_SEND);
     rl_release(l, &t);
-    rl_stats st;
-    rl_stats_get(l, 2200, &st);
+    rl_stats st = stats_at(l, 2200);
     assert_int_equal(st.r429_shared, 1);
     assert_int_equal(st.invalid_10min, 0); /* shared 429s are not counted as invalid */
     rl_free(l);
@@ -345,23 +351,21 @@ static void test_429_user(void **state)
     (void)state;
     rl_limiter *l = rl_new(NULL);
     rl_ticket t, u;
-    rl_headers h;
     uint64_t wake;
-    rl_ticket_init(&t, "POST", "/channels/3/messages");
-    assert_int_equal(acq(l, &t, 100, NULL), RL_SEND);
-    hdrs(&h, "X-RateLimit-Limit: 5\nX-RateLimit-Remaining: 0\nX-RateLimit-Reset-After: 0.75\n"
-             "Retry-After: 1\nX-RateLimit-Scope: user\nX-RateLimit-Bucket: b1");
-    assert_int_equal(rl_complete(l, &t, 429, &h, 100), RL_RETRY);
-    rl_ticket_init(&u, "POST", "/channels/3/messages");
-    assert_int_equal(acq(l, &u, 120, &wake), RL_WAIT);
-    assert_int_equal(wake, 1100); /* the larger of Retry-After and Reset-After */
+    send_new(l, &t, "POST", "/channels/3/messages", 100);
+    expect_complete(l, &t, 429,
+                    "X-RateLimit-Limit: 5\nX-RateLimit-Remaining: 0\n"
+                    "X-RateLimit-Reset-After: 0.75\nRetry-After: 1\n"
+                    "X-RateLimit-Scope: user\nX-RateLimit-Bucket: b1",
+                    100, RL_RETRY);
+    /* the larger of Retry-After and Reset-After */
+    assert_int_equal(wait_new(l, &u, "POST", "/channels/3/messages", 120), 1100);
     assert_int_equal(acq(l, &t, 500, &wake), RL_WAIT);
     assert_int_equal(acq(l, &t, 1100, NULL), RL_SEND);
     assert_int_equal(acq(l, &u, 1100, NULL), RL_SEND); /* refilled to the limit */
     rl_release(l, &t);
     rl_release(l, &u);
-    rl_stats st;
-    rl_stats_get(l, 1200, &st);
+    rl_stats st = stats_at(l, 1200);
     assert_int_equal(st.r429_user, 1);
     assert_int_equal(st.invalid_10min, 1);
     rl_free(l);
@@ -375,24 +379,19 @@ static void test_429_bounds(void **state)
     c.max_429_retries = 2;
     c.max_retry_after_ms = 10000;
     rl_limiter *l = rl_new(&c);
-    rl_ticket t;
-    rl_headers h;
+    rl_ticket t, u;
     uint64_t now = 100;
     rl_ticket_init(&t, "GET", "/channels/1");
-    hdrs(&h, "Retry-After: 1\nX-RateLimit-Scope: user");
     for (int i = 0; i < 2; i++) {
         assert_int_equal(acq(l, &t, now, NULL), RL_SEND);
-        assert_int_equal(rl_complete(l, &t, 429, &h, now), RL_RETRY);
+        expect_complete(l, &t, 429, "Retry-After: 1\nX-RateLimit-Scope: user", now, RL_RETRY);
         now += 1000;
     }
     assert_int_equal(acq(l, &t, now, NULL), RL_SEND);
-    assert_int_equal(rl_complete(l, &t, 429, &h, now), RL_GIVE_UP);
+    expect_complete(l, &t, 429, "Retry-After: 1\nX-RateLimit-Scope: user", now, RL_GIVE_UP);
     /* A Retry-After beyond the configured maximum fails at once. */
-    rl_ticket u;
-    rl_ticket_init(&u, "GET", "/channels/2");
-    assert_int_equal(acq(l, &u, now, NULL), RL_SEND);
-    hdrs(&h, "Retry-After: 3600\nX-RateLimit-Scope: user");
-    assert_int_equal(rl_complete(l, &u, 429, &h, now), RL_GIVE_UP);
+    send_new(l, &u, "GET", "/channels/2", now);
+    expect_complete(l, &u, 429, "Retry-After: 3600\nX-RateLimit-Scope: user", now, RL_GIVE_UP);
     rl_free(l);
 }
 
@@ -403,28 +402,21 @@ static void test_429_global_hour_is_capped(void **state)
     (void)state;
     rl_limiter *l = rl_new(NULL);
     rl_ticket t, ch, ix, wh;
-    rl_headers h;
-    uint64_t wake;
-    rl_ticket_init(&t, "POST", "/channels/9/messages");
-    assert_int_equal(acq(l, &t, 1000, NULL), RL_SEND);
-    hdrs(&h, "Retry-After: 3600\nX-RateLimit-Global: true\nX-RateLimit-Scope: global");
-    assert_int_equal(rl_complete(l, &t, 429, &h, 1000), RL_GIVE_UP);
+    send_new(l, &t, "POST", "/channels/9/messages", 1000);
+    expect_complete(l, &t, 429,
+                    "Retry-After: 3600\nX-RateLimit-Global: true\n"
+                    "X-RateLimit-Scope: global",
+                    1000, RL_GIVE_UP);
     assert_int_equal(t.last_429.scope, RL_SCOPE_GLOBAL);
     assert_true(t.last_429.asked_ms == 3600000);
     assert_true(t.last_429.pause_ms == 60000);
     assert_true(t.last_429.paused_global);
-    rl_stats st;
-    rl_stats_get(l, 1000, &st);
-    assert_true(st.global_paused_until_ms == 61000);
+    assert_true(stats_at(l, 1000).global_paused_until_ms == 61000);
     /* +5 s: bot routes wait for the cap, not for the hour */
-    rl_ticket_init(&ch, "GET", "/channels/5");
-    assert_int_equal(acq(l, &ch, 6000, &wake), RL_WAIT);
-    assert_true(wake == 61000);
+    assert_true(wait_new(l, &ch, "GET", "/channels/5", 6000) == 61000);
     /* interaction callbacks and interaction webhooks go at once */
-    rl_ticket_init(&ix, "POST", "/interactions/2/tok/callback");
-    assert_int_equal(acq(l, &ix, 6000, NULL), RL_SEND);
-    rl_ticket_init(&wh, "PATCH", "/webhooks/77/tok/messages/@original");
-    assert_int_equal(acq(l, &wh, 6000, NULL), RL_SEND);
+    send_new(l, &ix, "POST", "/interactions/2/tok/callback", 6000);
+    send_new(l, &wh, "PATCH", "/webhooks/77/tok/messages/@original", 6000);
     /* +70 s: everything flows again */
     assert_int_equal(acq(l, &ch, 71000, NULL), RL_SEND);
     rl_free(l);
@@ -436,30 +428,20 @@ static void test_429_global_on_callback(void **state)
 {
     (void)state;
     rl_limiter *l = rl_new(NULL);
-    rl_ticket ix, other, ch;
-    rl_headers h;
+    rl_ticket ix, other, ch, ix3, ix4;
     uint64_t wake;
-    rl_ticket_init(&ix, "POST", "/interactions/1/tok/callback");
-    assert_int_equal(acq(l, &ix, 1000, NULL), RL_SEND);
-    hdrs(&h, "Retry-After: 3600\nX-RateLimit-Scope: global");
-    assert_int_equal(rl_complete(l, &ix, 429, &h, 1000), RL_GIVE_UP);
-    rl_ticket_init(&other, "POST", "/interactions/2/tok2/callback");
-    assert_int_equal(acq(l, &other, 1500, NULL), RL_SEND);
+    send_new(l, &ix, "POST", "/interactions/1/tok/callback", 1000);
+    expect_complete(l, &ix, 429, "Retry-After: 3600\nX-RateLimit-Scope: global", 1000, RL_GIVE_UP);
+    send_new(l, &other, "POST", "/interactions/2/tok2/callback", 1500);
     rl_release(l, &other);
-    rl_ticket_init(&ch, "GET", "/channels/5");
-    assert_int_equal(acq(l, &ch, 6000, &wake), RL_WAIT);
-    assert_true(wake <= 61000);
+    assert_true(wait_new(l, &ch, "GET", "/channels/5", 6000) <= 61000);
     assert_int_equal(acq(l, &ch, 70000, NULL), RL_SEND);
     /* a short global 429 on a callback is retried, holding only that request */
-    rl_ticket ix3, ix4;
-    rl_ticket_init(&ix3, "POST", "/interactions/3/tok3/callback");
-    assert_int_equal(acq(l, &ix3, 80000, NULL), RL_SEND);
-    hdrs(&h, "Retry-After: 2\nX-RateLimit-Scope: global");
-    assert_int_equal(rl_complete(l, &ix3, 429, &h, 80000), RL_RETRY);
+    send_new(l, &ix3, "POST", "/interactions/3/tok3/callback", 80000);
+    expect_complete(l, &ix3, 429, "Retry-After: 2\nX-RateLimit-Scope: global", 80000, RL_RETRY);
     assert_int_equal(acq(l, &ix3, 80500, &wake), RL_WAIT);
     assert_true(wake == 82000);
-    rl_ticket_init(&ix4, "POST", "/interactions/4/tok4/callback");
-    assert_int_equal(acq(l, &ix4, 80500, NULL), RL_SEND);
+    send_new(l, &ix4, "POST", "/interactions/4/tok4/callback", 80500);
     rl_free(l);
 }
 
@@ -468,70 +450,57 @@ static void test_429_bucket_pause_capped(void **state)
 {
     (void)state;
     rl_limiter *l = rl_new(NULL);
-    rl_ticket t, u;
-    rl_headers h;
-    uint64_t wake;
-    rl_ticket_init(&t, "PATCH", "/channels/3");
-    assert_int_equal(acq(l, &t, 100, NULL), RL_SEND);
-    hdrs(&h, "Retry-After: 7200\nX-RateLimit-Scope: shared");
-    assert_int_equal(rl_complete(l, &t, 429, &h, 100), RL_GIVE_UP);
-    rl_ticket_init(&u, "PATCH", "/channels/3");
-    assert_int_equal(acq(l, &u, 200, &wake), RL_WAIT);
-    assert_true(wake == 60100);
+    rl_ticket t, u, v, w;
+    send_new(l, &t, "PATCH", "/channels/3", 100);
+    expect_complete(l, &t, 429, "Retry-After: 7200\nX-RateLimit-Scope: shared", 100, RL_GIVE_UP);
+    assert_true(wait_new(l, &u, "PATCH", "/channels/3", 200) == 60100);
     rl_release(l, &u);
-    rl_ticket v, w;
-    rl_ticket_init(&v, "POST", "/channels/4/messages");
-    assert_int_equal(acq(l, &v, 100, NULL), RL_SEND);
-    hdrs(&h, "X-RateLimit-Limit: 5\nX-RateLimit-Remaining: 0\nX-RateLimit-Reset-After: 9000\n"
-             "Retry-After: 9000\nX-RateLimit-Scope: user");
-    assert_int_equal(rl_complete(l, &v, 429, &h, 100), RL_GIVE_UP);
-    rl_ticket_init(&w, "POST", "/channels/4/messages");
-    assert_int_equal(acq(l, &w, 200, &wake), RL_WAIT);
-    assert_true(wake <= 60100);
+    send_new(l, &v, "POST", "/channels/4/messages", 100);
+    expect_complete(l, &v, 429,
+                    "X-RateLimit-Limit: 5\nX-RateLimit-Remaining: 0\n"
+                    "X-RateLimit-Reset-After: 9000\nRetry-After: 9000\n"
+                    "X-RateLimit-Scope: user",
+                    100, RL_GIVE_UP);
+    assert_true(wait_new(l, &w, "POST", "/channels/4/messages", 200) <= 60100);
     assert_int_equal(acq(l, &w, 60100, NULL), RL_SEND);
     rl_free(l);
+}
+
+/* One retried failure of t at *now: the verdict RL_RETRY, then the wait of backoff_ms before the
+ * next send, which goes (all asserted); *now moves to that send. */
+static void retry_after_backoff(rl_limiter *l, rl_ticket *t, int status, uint64_t *now,
+                                uint64_t ask_at, uint64_t backoff_ms)
+{
+    assert_int_equal(rl_complete(l, t, status, NULL, *now), RL_RETRY);
+    uint64_t wake;
+    assert_int_equal(acq(l, t, ask_at, &wake), RL_WAIT);
+    assert_int_equal(wake, *now + backoff_ms);
+    *now = wake;
+    assert_int_equal(acq(l, t, *now, NULL), RL_SEND);
 }
 
 static void test_5xx_and_network_backoff(void **state)
 {
     (void)state;
     rl_limiter *l = rl_new(NULL); /* base 250 ms, cap 4 s, 3 retries */
-    rl_ticket t;
-    uint64_t wake, now = 1000;
-    rl_ticket_init(&t, "POST", "/interactions/1/tok/callback");
-    assert_int_equal(acq(l, &t, now, NULL), RL_SEND);
-    assert_int_equal(rl_complete(l, &t, 502, NULL, now), RL_RETRY);
-    assert_int_equal(acq(l, &t, now + 10, &wake), RL_WAIT);
-    assert_int_equal(wake, now + 250);
-    now = wake;
-    assert_int_equal(acq(l, &t, now, NULL), RL_SEND);
-    assert_int_equal(rl_complete(l, &t, 0, NULL, now), RL_RETRY); /* network error */
-    assert_int_equal(acq(l, &t, now, &wake), RL_WAIT);
-    assert_int_equal(wake, now + 500);
-    now = wake;
-    assert_int_equal(acq(l, &t, now, NULL), RL_SEND);
-    assert_int_equal(rl_complete(l, &t, 503, NULL, now), RL_RETRY);
-    assert_int_equal(acq(l, &t, now, &wake), RL_WAIT);
-    assert_int_equal(wake, now + 1000);
-    now = wake;
-    assert_int_equal(acq(l, &t, now, NULL), RL_SEND);
+    rl_ticket t, u, v;
+    uint64_t now = 1000;
+    send_new(l, &t, "POST", "/interactions/1/tok/callback", now);
+    retry_after_backoff(l, &t, 502, &now, now + 10, 250);
+    retry_after_backoff(l, &t, 0, &now, now, 500); /* network error */
+    retry_after_backoff(l, &t, 503, &now, now, 1000);
     assert_int_equal(rl_complete(l, &t, 500, NULL, now), RL_GIVE_UP);
     assert_int_equal(t.sends, 4);
 
     /* 5xx then success. */
-    rl_ticket u;
-    rl_ticket_init(&u, "GET", "/users/@me");
-    assert_int_equal(acq(l, &u, now, NULL), RL_SEND);
+    send_new(l, &u, "GET", "/users/@me", now);
     assert_int_equal(rl_complete(l, &u, 500, NULL, now), RL_RETRY);
     assert_int_equal(acq(l, &u, now + 250, NULL), RL_SEND);
     assert_int_equal(rl_complete(l, &u, 200, NULL, now + 260), RL_DONE);
     /* Other 4xx are final and not retried. */
-    rl_ticket v;
-    rl_ticket_init(&v, "GET", "/users/@me");
-    assert_int_equal(acq(l, &v, now + 300, NULL), RL_SEND);
+    send_new(l, &v, "GET", "/users/@me", now + 300);
     assert_int_equal(rl_complete(l, &v, 404, NULL, now + 300), RL_DONE);
-    rl_stats st;
-    rl_stats_get(l, now, &st);
+    rl_stats st = stats_at(l, now);
     assert_int_equal(st.errors_5xx, 4);
     assert_int_equal(st.errors_network, 1);
     assert_int_equal(st.give_ups, 1);
@@ -543,14 +512,11 @@ static void test_401_fatal(void **state)
     (void)state;
     rl_limiter *l = rl_new(NULL);
     rl_ticket t, u;
-    rl_ticket_init(&t, "GET", "/gateway/bot");
-    assert_int_equal(acq(l, &t, 1, NULL), RL_SEND);
+    send_new(l, &t, "GET", "/gateway/bot", 1);
     assert_int_equal(rl_complete(l, &t, 401, NULL, 1), RL_FATAL_AUTH);
     rl_ticket_init(&u, "POST", "/interactions/1/t/callback");
     assert_int_equal(acq(l, &u, 2, NULL), RL_FATAL);
-    rl_stats st;
-    rl_stats_get(l, 2, &st);
-    assert_true(st.fatal);
+    assert_true(stats_at(l, 2).fatal);
     rl_free(l);
 }
 
@@ -565,15 +531,12 @@ static void test_gc_forgets_idle_buckets(void **state)
              "X-RateLimit-Bucket: cb");
     for (int i = 0; i < 1000; i++) {
         snprintf(path, sizeof path, "/interactions/%d/t%d/callback", i + 1, i);
-        rl_ticket_init(&t, "POST", path);
-        assert_int_equal(acq(l, &t, 100, NULL), RL_SEND);
+        send_new(l, &t, "POST", path, 100);
         rl_complete(l, &t, 204, &h, 100);
     }
-    rl_stats st;
-    rl_stats_get(l, 100, &st);
-    assert_true(st.buckets >= 1000);
+    assert_true(stats_at(l, 100).buckets >= 1000);
     rl_gc(l, 100 + 60000);
-    rl_stats_get(l, 100 + 60000, &st);
+    rl_stats st = stats_at(l, 100 + 60000);
     assert_int_equal(st.buckets, 0);
     assert_int_equal(st.in_flight, 0);
     rl_free(l);
@@ -584,19 +547,14 @@ static void test_unlimited_route(void **state)
     (void)state;
     rl_limiter *l = rl_new(NULL);
     rl_ticket a, b, c;
-    rl_ticket_init(&a, "GET", "/users/@me");
-    rl_ticket_init(&b, "GET", "/users/@me");
-    rl_ticket_init(&c, "GET", "/users/@me");
-    assert_int_equal(acq(l, &a, 1, NULL), RL_SEND);
+    send_new(l, &a, "GET", "/users/@me", 1);
     rl_complete(l, &a, 200, NULL, 2); /* no rate-limit headers at all */
-    assert_int_equal(acq(l, &b, 3, NULL), RL_SEND);
-    assert_int_equal(acq(l, &c, 3, NULL), RL_SEND); /* no bucket limit: both in flight */
+    send_new(l, &b, "GET", "/users/@me", 3);
+    send_new(l, &c, "GET", "/users/@me", 3); /* no bucket limit: both in flight */
     rl_release(l, &b);
     rl_release(l, &c);
     rl_release(l, &c); /* idempotent */
-    rl_stats st;
-    rl_stats_get(l, 3, &st);
-    assert_int_equal(st.in_flight, 0);
+    assert_int_equal(stats_at(l, 3).in_flight, 0);
     rl_free(l);
 }
 

@@ -583,196 +583,306 @@ void metrics_collect_runtime(mfmt *out, void *ctx)
     free(l.v);
 }
 
-/* A counter family split by one label: values[i] is the label value of counts[i]. */
-static void by_label(mfmt *out, const char *name, const char *help, const char *key,
-                     const char *const *values, const uint64_t *counts, unsigned n)
+/* ---- the actors' counters: one table of families per actor ------------------------------- */
+
+/* Where a field of an actor's counters struct is, and how wide: uint64_t, unsigned, or bool
+ * (a field of another width does not compile: the array size would be negative). */
+typedef struct cfield {
+    size_t off, size;
+} cfield;
+#define MF_SIZE(T, f) sizeof(((T *)0)->f)
+/* 1 for a width cfield_get reads, else a negative array size. */
+#define MF_WIDTH_OK(T, f)                                                                          \
+    sizeof(char[MF_SIZE(T, f) == 8 || MF_SIZE(T, f) == 4 || MF_SIZE(T, f) == 1 ? 1 : -1])
+#define MF_FIELD(T, f)                                                                             \
+    {                                                                                              \
+        offsetof(T, f), MF_SIZE(T, f) * MF_WIDTH_OK(T, f)                                          \
+    }
+
+static uint64_t cfield_get(const void *s, cfield f)
 {
-    mfmt_family(out, name, "counter", help);
-    for (unsigned i = 0; i < n; i++) {
-        mfmt_label l = {key, values[i]};
-        mfmt_sample_u64(out, name, NULL, &l, 1, counts[i]);
+    const char *p = (const char *)s + f.off;
+    if (f.size == sizeof(uint64_t)) {
+        uint64_t v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    if (f.size == sizeof(uint32_t)) {
+        uint32_t v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    return *(const unsigned char *)p != 0; /* a bool */
+}
+
+typedef enum mkind {
+    M_VALUE,    /* one sample: f[0] (type counter or gauge) */
+    M_SECONDS,  /* one sample: f[0], milliseconds, shown in seconds */
+    M_BY_LABEL, /* a counter, one sample per label value: key = values[i] is f[i] (n of them) */
+    M_SUMMARY,  /* a summary without quantiles: _sum f[0] (ms, shown in seconds), _count f[1];
+                 * rate(sum) / rate(count) is the mean over any window */
+} mkind;
+
+typedef struct mfam {
+    mkind kind;
+    const char *name, *type, *help;
+    cfield f[4];
+    const char *key;
+    const char *values[4];
+    unsigned n;
+} mfam;
+
+#define MF_COUNTER(T, fld, nm, hp)                                                                 \
+    {                                                                                              \
+        .kind = M_VALUE, .name = nm, .type = "counter", .help = hp, .f = { MF_FIELD(T, fld) }      \
+    }
+#define MF_GAUGE(T, fld, nm, hp)                                                                   \
+    {                                                                                              \
+        .kind = M_VALUE, .name = nm, .type = "gauge", .help = hp, .f = { MF_FIELD(T, fld) }        \
+    }
+
+/* Writes the families of t, in order, from the counters struct s. */
+static void families(mfmt *out, const mfam *t, size_t n, const void *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        const mfam *m = &t[i];
+        switch (m->kind) {
+        case M_VALUE:
+            mfmt_single(out, m->name, m->type, m->help, cfield_get(s, m->f[0]));
+            break;
+        case M_SECONDS:
+            mfmt_family(out, m->name, m->type, m->help);
+            mfmt_sample(out, m->name, NULL, NULL, 0, (double)cfield_get(s, m->f[0]) / 1e3);
+            break;
+        case M_BY_LABEL:
+            mfmt_family(out, m->name, "counter", m->help);
+            for (unsigned k = 0; k < m->n; k++) {
+                mfmt_label l = {m->key, m->values[k]};
+                mfmt_sample_u64(out, m->name, NULL, &l, 1, cfield_get(s, m->f[k]));
+            }
+            break;
+        case M_SUMMARY:
+            mfmt_family(out, m->name, "summary", m->help);
+            mfmt_sample(out, m->name, "_sum", NULL, 0, (double)cfield_get(s, m->f[0]) / 1e3);
+            mfmt_sample_u64(out, m->name, "_count", NULL, 0, cfield_get(s, m->f[1]));
+            break;
+        }
     }
 }
 
+#define FAMILIES(out, table, s) families(out, table, sizeof table / sizeof table[0], s)
+
 void metrics_collect_analytics(mfmt *out, void *ctx)
 {
-    analytics_writer_counters m;
+    typedef analytics_writer_counters T;
+    static const mfam t[] = {
+        MF_COUNTER(T, accepted, "fluxbot_analytics_events_accepted_total",
+                   "Analytics events taken into a batch."),
+        MF_COUNTER(T, rows_written, "fluxbot_analytics_rows_written_total",
+                   "Analytics events committed to SQLite."),
+        MF_COUNTER(T, batches, "fluxbot_analytics_batches_total",
+                   "Analytics transactions committed."),
+        MF_COUNTER(T, retries, "fluxbot_analytics_retries_total",
+                   "Failed SQLite attempts that were retried."),
+        MF_COUNTER(T, dropped_by_reset, "fluxbot_analytics_dropped_by_reset_total",
+                   "Events recorded before a reset that arrived after it."),
+        MF_COUNTER(T, dropped_invalid, "fluxbot_analytics_dropped_invalid_total",
+                   "Events SQLite rejected on their own."),
+        MF_COUNTER(T, resets, "fluxbot_analytics_resets_total", "Statistics resets executed."),
+        MF_GAUGE(T, pending, "fluxbot_analytics_pending", "Events accepted but not yet committed."),
+        MF_COUNTER(T, db_replaced, "fluxbot_analytics_db_replaced_total",
+                   "Times db_path was found naming another file (renamed over or removed)."),
+        MF_COUNTER(T, mod_reloads, "fluxbot_analytics_mod_reloads_total",
+                   "Times the moderation state was re-read from a database renamed over db_path."),
+        {.kind = M_SECONDS,
+         .name = "fluxbot_analytics_lag_seconds",
+         .type = "gauge",
+         .help = "How long the oldest accepted, uncommitted event has waited (0 when none).",
+         .f = {MF_FIELD(T, lag_ms)}},
+    };
+    T m;
     analytics_writer_counters_get((analytics_writer *)ctx, &m);
-    mfmt_single(out, "fluxbot_analytics_events_accepted_total", "counter",
-                "Analytics events taken into a batch.", m.accepted);
-    mfmt_single(out, "fluxbot_analytics_rows_written_total", "counter",
-                "Analytics events committed to SQLite.", m.rows_written);
-    mfmt_single(out, "fluxbot_analytics_batches_total", "counter",
-                "Analytics transactions committed.", m.batches);
-    mfmt_single(out, "fluxbot_analytics_retries_total", "counter",
-                "Failed SQLite attempts that were retried.", m.retries);
-    mfmt_single(out, "fluxbot_analytics_dropped_by_reset_total", "counter",
-                "Events recorded before a reset that arrived after it.", m.dropped_by_reset);
-    mfmt_single(out, "fluxbot_analytics_dropped_invalid_total", "counter",
-                "Events SQLite rejected on their own.", m.dropped_invalid);
-    mfmt_single(out, "fluxbot_analytics_resets_total", "counter", "Statistics resets executed.",
-                m.resets);
-    mfmt_single(out, "fluxbot_analytics_pending", "gauge", "Events accepted but not yet committed.",
-                m.pending);
-    mfmt_single(out, "fluxbot_analytics_db_replaced_total", "counter",
-                "Times db_path was found naming another file (renamed over or removed).",
-                m.db_replaced);
-    mfmt_single(out, "fluxbot_analytics_mod_reloads_total", "counter",
-                "Times the moderation state was re-read from a database renamed over db_path.",
-                m.mod_reloads);
-    mfmt_family(out, "fluxbot_analytics_lag_seconds", "gauge",
-                "How long the oldest accepted, uncommitted event has waited (0 when none).");
-    mfmt_sample(out, "fluxbot_analytics_lag_seconds", NULL, NULL, 0, (double)m.lag_ms / 1e3);
+    FAMILIES(out, t, &m);
 }
 
 void metrics_collect_stats(mfmt *out, void *ctx)
 {
-    stats_reporter_counters m;
+    typedef stats_reporter_counters T;
+    static const mfam t[] = {
+        {.kind = M_BY_LABEL,
+         .name = "fluxbot_stats_queries_total",
+         .help = "/stats queries by outcome.",
+         .key = "outcome",
+         .values = {"answered", "failed", "rejected"},
+         .f = {MF_FIELD(T, answered), MF_FIELD(T, failed), MF_FIELD(T, rejected)},
+         .n = 3},
+        {.kind = M_BY_LABEL,
+         .name = "fluxbot_stats_answers_total",
+         .help = "/stats answers by where their numbers came from: a database read, a concurrent "
+                 "identical query's read, or an earlier read handed on (no commit since).",
+         .key = "source",
+         .values = {"computed", "shared", "reused"},
+         .f = {MF_FIELD(T, computed), MF_FIELD(T, shared), MF_FIELD(T, reused)},
+         .n = 3},
+    };
+    T m;
     stats_reporter_counters_get((stats_reporter *)ctx, &m);
-    static const char *const outcomes[] = {"answered", "failed", "rejected"};
-    by_label(out, "fluxbot_stats_queries_total", "/stats queries by outcome.", "outcome", outcomes,
-             (uint64_t[]){m.answered, m.failed, m.rejected}, 3);
-    static const char *const sources[] = {"computed", "shared", "reused"};
-    by_label(out, "fluxbot_stats_answers_total",
-             "/stats answers by where their numbers came from: a database read, a concurrent "
-             "identical query's read, or an earlier read handed on (no commit since).",
-             "source", sources, (uint64_t[]){m.computed, m.shared, m.reused}, 3);
+    FAMILIES(out, t, &m);
 }
 
 void metrics_collect_modsync(mfmt *out, void *ctx)
 {
-    mod_refresher_counters m;
+    typedef mod_refresher_counters T;
+    static const mfam t[] = {
+        {.kind = M_BY_LABEL,
+         .name = "fluxbot_moderation_refreshes_total",
+         .help = "Checks of the moderation state shared by the processes: read and adopted, found "
+                 "unchanged, skipped (a local change not yet committed), or failed (no database).",
+         .key = "result",
+         .values = {"adopted", "unchanged", "skipped", "failed"},
+         .f = {MF_FIELD(T, refreshes), MF_FIELD(T, unchanged), MF_FIELD(T, skipped),
+               MF_FIELD(T, failures)},
+         .n = 4},
+    };
+    T m;
     mod_refresher_counters_get((mod_refresher *)ctx, &m);
-    static const char *const results[] = {"adopted", "unchanged", "skipped", "failed"};
-    by_label(out, "fluxbot_moderation_refreshes_total",
-             "Checks of the moderation state shared by the processes: read and adopted, found "
-             "unchanged, skipped (a local change not yet committed), or failed (no database).",
-             "result", results, (uint64_t[]){m.refreshes, m.unchanged, m.skipped, m.failures}, 4);
+    FAMILIES(out, t, &m);
 }
 
 void metrics_collect_gateway(mfmt *out, void *ctx)
 {
-    gateway_counters s;
+    typedef gateway_counters T;
+    static const mfam t[] = {
+        MF_COUNTER(T, connections, "fluxbot_gateway_connections_total",
+                   "Gateway websockets opened."),
+        MF_COUNTER(T, reconnects, "fluxbot_gateway_reconnects_total",
+                   "Gateway connects after a shard's first."),
+        MF_COUNTER(T, identifies, "fluxbot_gateway_identifies_total", "IDENTIFY frames sent."),
+        MF_COUNTER(T, resumes, "fluxbot_gateway_resumes_total", "RESUME frames sent."),
+        MF_COUNTER(T, resumed, "fluxbot_gateway_resumed_total",
+                   "Sessions resumed (RESUMED received)."),
+        MF_COUNTER(T, zombies, "fluxbot_gateway_zombies_total",
+                   "Connections closed for a missing heartbeat ACK."),
+        MF_COUNTER(T, invalid_sessions, "fluxbot_gateway_invalid_sessions_total",
+                   "INVALID_SESSION received."),
+        MF_COUNTER(T, identify_waits, "fluxbot_gateway_identify_waits_total",
+                   "IDENTIFYs delayed because another process had just identified the bucket."),
+        MF_COUNTER(T, identify_gate_errors, "fluxbot_gateway_identify_gate_errors_total",
+                   "IDENTIFY claims the shared database could not answer (not identified)."),
+        MF_COUNTER(T, frames_in, "fluxbot_gateway_frames_received_total",
+                   "Gateway frames received."),
+        MF_COUNTER(T, frames_out, "fluxbot_gateway_frames_sent_total", "Gateway frames sent."),
+        MF_COUNTER(T, bytes_in, "fluxbot_gateway_received_bytes_total", "Gateway bytes received."),
+        {.kind = M_BY_LABEL,
+         .name = "fluxbot_gateway_frames_dropped_total",
+         .help = "Gateway frames dropped, by reason.",
+         .key = "reason",
+         .values = {"malformed", "oversized", "duplicate", "unused"},
+         .f = {MF_FIELD(T, dropped_malformed), MF_FIELD(T, dropped_oversized),
+               MF_FIELD(T, duplicates), MF_FIELD(T, dropped_events)},
+         .n = 4},
+        MF_COUNTER(T, forwarded, "fluxbot_gateway_dispatches_forwarded_total",
+                   "Dispatches handed to the router."),
+        MF_COUNTER(T, forward_retries, "fluxbot_gateway_forward_retries_total",
+                   "Dispatches that waited for room in the router's mailbox."),
+        MF_GAUGE(T, forward_pending, "fluxbot_gateway_forward_pending",
+                 "Dispatches kept for retry right now."),
+        MF_COUNTER(T, forward_lost, "fluxbot_gateway_forward_lost_total",
+                   "Dispatches that could not be delivered (router stopped)."),
+        MF_GAUGE(T, shards, "fluxbot_gateway_shards", "Shards run by this process."),
+        MF_GAUGE(T, shards_active, "fluxbot_gateway_shards_active", "Shards with a live session."),
+    };
+    T s;
     gateway_counters_get((gateway *)ctx, &s);
-    mfmt_single(out, "fluxbot_gateway_connections_total", "counter", "Gateway websockets opened.",
-                s.connections);
-    mfmt_single(out, "fluxbot_gateway_reconnects_total", "counter",
-                "Gateway connects after a shard's first.", s.reconnects);
-    mfmt_single(out, "fluxbot_gateway_identifies_total", "counter", "IDENTIFY frames sent.",
-                s.identifies);
-    mfmt_single(out, "fluxbot_gateway_resumes_total", "counter", "RESUME frames sent.", s.resumes);
-    mfmt_single(out, "fluxbot_gateway_resumed_total", "counter",
-                "Sessions resumed (RESUMED received).", s.resumed);
-    mfmt_single(out, "fluxbot_gateway_zombies_total", "counter",
-                "Connections closed for a missing heartbeat ACK.", s.zombies);
-    mfmt_single(out, "fluxbot_gateway_invalid_sessions_total", "counter",
-                "INVALID_SESSION received.", s.invalid_sessions);
-    mfmt_single(out, "fluxbot_gateway_identify_waits_total", "counter",
-                "IDENTIFYs delayed because another process had just identified the bucket.",
-                s.identify_waits);
-    mfmt_single(out, "fluxbot_gateway_identify_gate_errors_total", "counter",
-                "IDENTIFY claims the shared database could not answer (not identified).",
-                s.identify_gate_errors);
-    mfmt_single(out, "fluxbot_gateway_frames_received_total", "counter", "Gateway frames received.",
-                s.frames_in);
-    mfmt_single(out, "fluxbot_gateway_frames_sent_total", "counter", "Gateway frames sent.",
-                s.frames_out);
-    mfmt_single(out, "fluxbot_gateway_received_bytes_total", "counter", "Gateway bytes received.",
-                s.bytes_in);
-    static const char *const reasons[] = {"malformed", "oversized", "duplicate", "unused"};
-    by_label(out, "fluxbot_gateway_frames_dropped_total", "Gateway frames dropped, by reason.",
-             "reason", reasons,
-             (uint64_t[]){s.dropped_malformed, s.dropped_oversized, s.duplicates, s.dropped_events},
-             4);
-    mfmt_single(out, "fluxbot_gateway_dispatches_forwarded_total", "counter",
-                "Dispatches handed to the router.", s.forwarded);
-    mfmt_single(out, "fluxbot_gateway_forward_retries_total", "counter",
-                "Dispatches that waited for room in the router's mailbox.", s.forward_retries);
-    mfmt_single(out, "fluxbot_gateway_forward_pending", "gauge",
-                "Dispatches kept for retry right now.", s.forward_pending);
-    mfmt_single(out, "fluxbot_gateway_forward_lost_total", "counter",
-                "Dispatches that could not be delivered (router stopped).", s.forward_lost);
-    mfmt_single(out, "fluxbot_gateway_shards", "gauge", "Shards run by this process.", s.shards);
-    mfmt_single(out, "fluxbot_gateway_shards_active", "gauge", "Shards with a live session.",
-                s.shards_active);
+    FAMILIES(out, t, &s);
 }
 
 void metrics_collect_rest(mfmt *out, void *ctx)
 {
-    discord_rest_counters s;
+    typedef discord_rest_counters T;
+    static const mfam t[] = {
+        MF_COUNTER(T, requests, "fluxbot_rest_requests_total", "Discord REST requests accepted."),
+        MF_COUNTER(T, attempts, "fluxbot_rest_attempts_total",
+                   "Discord HTTP requests sent (retries included)."),
+        {.kind = M_BY_LABEL,
+         .name = "fluxbot_rest_responses_total",
+         .help = "Discord REST requests answered, by final outcome.",
+         .key = "outcome",
+         .values = {"ok", "failed"},
+         .f = {MF_FIELD(T, completed), MF_FIELD(T, failed)},
+         .n = 2},
+        MF_COUNTER(T, retries, "fluxbot_rest_retries_total", "Discord REST retries."),
+        {.kind = M_BY_LABEL,
+         .name = "fluxbot_rest_429_total",
+         .help = "429 answers from Discord, by scope.",
+         .key = "scope",
+         .values = {"user", "global", "shared"},
+         .f = {MF_FIELD(T, r429_user), MF_FIELD(T, r429_global), MF_FIELD(T, r429_shared)},
+         .n = 3},
+        MF_COUNTER(T, network_errors, "fluxbot_rest_network_errors_total",
+                   "Discord requests that got no HTTP answer."),
+        {.kind = M_SECONDS,
+         .name = "fluxbot_rest_ratelimit_wait_seconds_total",
+         .type = "counter",
+         .help = "Time requests spent waiting for the rate limiter.",
+         .f = {MF_FIELD(T, wait_ms)}},
+        MF_GAUGE(T, pending, "fluxbot_rest_pending", "Discord requests queued, not yet sent."),
+        MF_GAUGE(T, in_flight, "fluxbot_rest_in_flight", "Discord requests on the wire."),
+        MF_COUNTER(T, bytes_out, "fluxbot_rest_sent_bytes_total", "Bytes sent to Discord."),
+        MF_COUNTER(T, bytes_in, "fluxbot_rest_received_bytes_total",
+                   "Bytes received from Discord."),
+        MF_GAUGE(T, fatal, "fluxbot_rest_unauthorized", "1 once Discord refused the token (401)."),
+    };
+    T s;
     discord_rest_counters_get((discord_rest *)ctx, &s);
-    mfmt_single(out, "fluxbot_rest_requests_total", "counter", "Discord REST requests accepted.",
-                s.requests);
-    mfmt_single(out, "fluxbot_rest_attempts_total", "counter",
-                "Discord HTTP requests sent (retries included).", s.attempts);
-    static const char *const outcomes[] = {"ok", "failed"}, *const scopes[] = {"user", "global",
-                                                                               "shared"};
-    by_label(out, "fluxbot_rest_responses_total",
-             "Discord REST requests answered, by final outcome.", "outcome", outcomes,
-             (uint64_t[]){s.completed, s.failed}, 2);
-    mfmt_single(out, "fluxbot_rest_retries_total", "counter", "Discord REST retries.", s.retries);
-    by_label(out, "fluxbot_rest_429_total", "429 answers from Discord, by scope.", "scope", scopes,
-             (uint64_t[]){s.r429_user, s.r429_global, s.r429_shared}, 3);
-    mfmt_single(out, "fluxbot_rest_network_errors_total", "counter",
-                "Discord requests that got no HTTP answer.", s.network_errors);
-    mfmt_family(out, "fluxbot_rest_ratelimit_wait_seconds_total", "counter",
-                "Time requests spent waiting for the rate limiter.");
-    mfmt_sample(out, "fluxbot_rest_ratelimit_wait_seconds_total", NULL, NULL, 0,
-                (double)s.wait_ms / 1e3);
-    mfmt_single(out, "fluxbot_rest_pending", "gauge", "Discord requests queued, not yet sent.",
-                s.pending);
-    mfmt_single(out, "fluxbot_rest_in_flight", "gauge", "Discord requests on the wire.",
-                s.in_flight);
-    mfmt_single(out, "fluxbot_rest_sent_bytes_total", "counter", "Bytes sent to Discord.",
-                s.bytes_out);
-    mfmt_single(out, "fluxbot_rest_received_bytes_total", "counter", "Bytes received from Discord.",
-                s.bytes_in);
-    mfmt_single(out, "fluxbot_rest_unauthorized", "gauge",
-                "1 once Discord refused the token (401).", s.fatal ? 1 : 0);
+    FAMILIES(out, t, &s);
 }
 
 void metrics_collect_runner(mfmt *out, void *ctx)
 {
+    typedef comfy_runner_counters T;
+    static const mfam t[] = {
+        {.kind = M_BY_LABEL,
+         .name = "fluxbot_jobs_total",
+         .help = "Generation jobs by outcome.",
+         .key = "outcome",
+         .values = {"admitted", "refused", "succeeded", "failed"},
+         .f = {MF_FIELD(T, jobs_admitted), MF_FIELD(T, jobs_refused), MF_FIELD(T, jobs_succeeded),
+               MF_FIELD(T, jobs_failed)},
+         .n = 4},
+        MF_COUNTER(T, jobs_resubmitted, "fluxbot_jobs_resubmitted_total",
+                   "Jobs resubmitted after a lost prompt (server restart or stall)."),
+        MF_COUNTER(T, jobs_taken_over, "fluxbot_jobs_taken_over_total",
+                   "Jobs taken over from processes whose lease expired (PostgreSQL db_url)."),
+        MF_COUNTER(T, jobs_fenced, "fluxbot_jobs_fenced_total",
+                   "Jobs dropped here because another process took them over (this one was paused "
+                   "or cut off from the database)."),
+        MF_COUNTER(T, lease_renew_failures, "fluxbot_job_lease_renew_failures_total",
+                   "Job lease renewals the database did not answer."),
+        MF_GAUGE(T, waiting, "fluxbot_jobs_waiting", "Jobs waiting for a runner or a server."),
+        MF_GAUGE(T, running, "fluxbot_jobs_running", "Jobs generating now."),
+        {.kind = M_SUMMARY,
+         .name = "fluxbot_job_run_seconds",
+         .help = "Finished jobs: time from a runner taking the job to its result being sent.",
+         .f = {MF_FIELD(T, job_run_ms_sum), MF_FIELD(T, jobs_timed)}},
+        {.kind = M_SUMMARY,
+         .name = "fluxbot_job_total_seconds",
+         .help = "Finished jobs: time from the interaction's arrival to its result (queue "
+                 "included).",
+         .f = {MF_FIELD(T, job_total_ms_sum), MF_FIELD(T, jobs_timed)}},
+        MF_COUNTER(T, progress_edits, "fluxbot_progress_edits_total",
+                   "Progress edits sent to Discord."),
+        MF_COUNTER(T, progress_suppressed, "fluxbot_progress_suppressed_total",
+                   "Progress updates not sent (throttled)."),
+        MF_COUNTER(T, events_orphaned, "fluxbot_comfy_events_orphaned_total",
+                   "ComfyUI websocket events for prompts nobody follows."),
+        MF_GAUGE(T, servers, "fluxbot_comfy_servers", "ComfyUI servers configured."),
+        MF_GAUGE(T, servers_up, "fluxbot_comfy_servers_up",
+                 "ComfyUI servers with a live websocket."),
+    };
     comfy_runner_counters s;
     comfy_runner_counters_get((comfy_runner *)ctx, &s);
-    static const char *const outcomes[] = {"admitted", "refused", "succeeded", "failed"};
-    by_label(out, "fluxbot_jobs_total", "Generation jobs by outcome.", "outcome", outcomes,
-             (uint64_t[]){s.jobs_admitted, s.jobs_refused, s.jobs_succeeded, s.jobs_failed}, 4);
-    mfmt_single(out, "fluxbot_jobs_resubmitted_total", "counter",
-                "Jobs resubmitted after a lost prompt (server restart or stall).",
-                s.jobs_resubmitted);
-    mfmt_single(out, "fluxbot_jobs_taken_over_total", "counter",
-                "Jobs taken over from processes whose lease expired (PostgreSQL db_url).",
-                s.jobs_taken_over);
-    mfmt_single(out, "fluxbot_jobs_fenced_total", "counter",
-                "Jobs dropped here because another process took them over (this one was paused "
-                "or cut off from the database).",
-                s.jobs_fenced);
-    mfmt_single(out, "fluxbot_job_lease_renew_failures_total", "counter",
-                "Job lease renewals the database did not answer.", s.lease_renew_failures);
-    mfmt_single(out, "fluxbot_jobs_waiting", "gauge", "Jobs waiting for a runner or a server.",
-                s.waiting);
-    mfmt_single(out, "fluxbot_jobs_running", "gauge", "Jobs generating now.", s.running);
-    /* Summaries without quantiles: rate(sum) / rate(count) is the mean over any window. */
-    mfmt_family(out, "fluxbot_job_run_seconds", "summary",
-                "Finished jobs: time from a runner taking the job to its result being sent.");
-    mfmt_sample(out, "fluxbot_job_run_seconds", "_sum", NULL, 0, (double)s.job_run_ms_sum / 1e3);
-    mfmt_sample_u64(out, "fluxbot_job_run_seconds", "_count", NULL, 0, s.jobs_timed);
-    mfmt_family(out, "fluxbot_job_total_seconds", "summary",
-                "Finished jobs: time from the interaction's arrival to its result (queue "
-                "included).");
-    mfmt_sample(out, "fluxbot_job_total_seconds", "_sum", NULL, 0,
-                (double)s.job_total_ms_sum / 1e3);
-    mfmt_sample_u64(out, "fluxbot_job_total_seconds", "_count", NULL, 0, s.jobs_timed);
-    mfmt_single(out, "fluxbot_progress_edits_total", "counter", "Progress edits sent to Discord.",
-                s.progress_edits);
-    mfmt_single(out, "fluxbot_progress_suppressed_total", "counter",
-                "Progress updates not sent (throttled).", s.progress_suppressed);
-    mfmt_single(out, "fluxbot_comfy_events_orphaned_total", "counter",
-                "ComfyUI websocket events for prompts nobody follows.", s.events_orphaned);
-    mfmt_single(out, "fluxbot_comfy_servers", "gauge", "ComfyUI servers configured.", s.servers);
-    mfmt_single(out, "fluxbot_comfy_servers_up", "gauge", "ComfyUI servers with a live websocket.",
-                s.servers_up);
+    FAMILIES(out, t, &s);
 
     /* Per server, so an alert can say which one is down. */
     static const struct {

@@ -247,6 +247,23 @@ char *cfx_wait_final(cfx *x, const char *token, uint8_t **file, size_t *file_len
     }
 }
 
+cfx *cfx_start_job(unsigned nsrv, cfx_tune_fn tune, const char *prompt, char tok[64])
+{
+    cfx *x = cfx_start(nsrv, tune);
+    assert_non_null(x);
+    uint64_t ix;
+    cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, prompt, 1, &ix, tok));
+    return x;
+}
+
+void cfx_expect_final(cfx *x, const char *token, unsigned timeout_ms, const char *needle)
+{
+    char *final = cfx_wait_final(x, token, NULL, NULL, timeout_ms);
+    assert_non_null(final);
+    if (needle) assert_non_null(strstr(final, needle));
+    free(final);
+}
+
 unsigned cfx_count(cfx *x, const char *method, const char *token)
 {
     fake_rest_request *reqs = NULL;

@@ -100,6 +100,14 @@ const char *cfx_body(const fake_rest_request *r);
 char *cfx_wait_final(cfx *x, const char *token, uint8_t **file, size_t *file_len,
                      unsigned timeout_ms);
 
+/* cfx_start (asserted to start), then one image job of prompt by user 1 sent; the job's
+ * interaction token in tok. */
+cfx *cfx_start_job(unsigned nsrv, cfx_tune_fn tune, const char *prompt, char tok[64]);
+
+/* Waits up to timeout_ms for the job's final message (cfx_wait_final) and asserts it came and,
+ * when needle is not NULL, that it says needle. */
+void cfx_expect_final(cfx *x, const char *token, unsigned timeout_ms, const char *needle);
+
 unsigned cfx_count(cfx *x, const char *method, const char *token);
 
 bool cfx_wait_jobs_done(cfx *x, uint64_t n, unsigned timeout_ms);
