@@ -10,7 +10,7 @@ packages=(
     dpkg-dev file lintian
     python3 python3-discord strace
     postgresql libpq-dev
-    libcairo2-dev libpng-dev fonts-dejavu-core
+    libcairo2-dev libfontconfig-dev libpng-dev fonts-dejavu-core
 )
 
 missing=()

@@ -48,12 +48,14 @@ static void world_init(world *w)
     assert_non_null(mkdtemp(w->dir));
     snprintf(w->supp, sizeof w->supp, "%s/lsan.supp", w->dir);
     snprintf(w->out, sizeof w->out, "%s/out.txt", w->dir);
-    /* An ASan child (the build tree's binary): the libwebsockets CA-store leak at exit (see
-     * tests/test_app_lsan.h) must not turn a clean exit into a failure. */
+    /* An ASan child (the build tree's binary) runs with leak detection and no suppression: the
+     * demo and the commands it prints exit without a leak report. Neither the font cache of
+     * the /stats chart (released at exit, an_chart_release) nor the CA store libwebsockets
+     * leaks when two TLS client contexts are alive (the ComfyUI websocket of a plain http
+     * server has no TLS context) may come back. The file stays empty, for the child's
+     * LSAN_OPTIONS. */
     FILE *s = fopen(w->supp, "w");
     assert_non_null(s);
-    /* ...nor the fontconfig cache the /stats chart (cairo) keeps for the process. */
-    fputs("leak:libcrypto.so\nleak:libssl.so\nleak:libwebsockets.so\nleak:libfontconfig.so\n", s);
     fclose(s);
     char lsan[200];
     snprintf(lsan, sizeof lsan, "suppressions=%s", w->supp);

@@ -15,6 +15,16 @@
  *   - Regenerate of an enhanced result runs the enhanced prompt without asking again; Options →
  *     Regenerate with these options enhances the typed prompt anew at the same level;
  *   - the fluxbot_llm_* metrics count the outcomes; `fluxbot check` probes the endpoint.
+ * A second run of the bot (a model that takes a minute, one job per user at a time) shows a job
+ * waiting for its enhancement as users and operators see any waiting job:
+ *   - /queue lists it as waiting for prompt enhancement; its message says "Enhancing…" with a
+ *     Cancel button;
+ *   - the Cancel button, then /cancel, drop such a job: the same "Cancelled." message, the
+ *     request to the model is cut (the cancelled outcome in the metrics), the prompt never
+ *     reaches ComfyUI, the user's one slot is free again (the next job is accepted and runs),
+ *     and the analytics have the job's unsuccessful image_stats row and its job_cancelled row;
+ *   - a Cancel racing the model's answer ends the job exactly once: one image_stats row, and
+ *     nothing reached ComfyUI when it was cancelled before it ran.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,6 +58,8 @@
 static e2e_app_world W;
 static fake_llm *llm;         /* the chat-completions endpoint */
 static unsigned metrics_port; /* the bot's metrics */
+/* Set by the second group's setup: llm_timeout_ms, and one job per user at a time. */
+static int64_t slow_timeout_ms;
 
 static int setup(void **state)
 {
@@ -69,6 +81,10 @@ static int setup(void **state)
     /* long enough for a loaded machine to answer a well-behaved request, short enough that
      * the slow case (the fake waits 20 s) ends in a few seconds */
     cfg->llm_timeout_ms = 3000;
+    if (slow_timeout_ms) {
+        cfg->llm_timeout_ms = slow_timeout_ms;
+        cfg->user_max_concurrent_jobs = 1;
+    }
     metrics_port = metrics_check_free_port();
     cfg->metrics_port = metrics_port;
     e2e_app_start(&W);
@@ -514,6 +530,242 @@ static void metrics_count_the_outcomes(void **state)
     free(text);
 }
 
+/* ---- a job waiting for its enhancement ---------------------------------------------------------
+ */
+
+static int setup_slow(void **state)
+{
+    slow_timeout_ms = 120000;
+    return setup(state);
+}
+
+static cJSON *original_with(uint64_t id, const char *needle)
+{
+    return e2e_app_original_with(&W, id, needle, 60000);
+}
+
+static const char *text_of(const cJSON *msg)
+{
+    const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(msg, "content"));
+    return c ? c : "";
+}
+
+/* The custom_id of the message's Cancel button ("" when none). */
+static void cancel_id_of(const cJSON *msg, char out[101])
+{
+    out[0] = '\0';
+    const cJSON *row, *it;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItem(msg, "components"))
+    {
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(row, "components"))
+        {
+            const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(it, "custom_id"));
+            if (id && strstr(id, "fb:cancel:")) snprintf(out, 101, "%s", id);
+        }
+    }
+}
+
+/* /comfy with enhance by the default user; the interaction id (and the interaction in *out
+ * when not NULL). */
+static uint64_t enhance_job_ix(const char *prompt, fake_discord_ix *out)
+{
+    char opts[512];
+    snprintf(opts, sizeof opts,
+             "[{\"name\":\"prompt\",\"type\":3,\"value\":\"%s\"},"
+             "{\"name\":\"resolution\",\"type\":3,\"value\":\"" RES "\"},"
+             "{\"name\":\"enhance\",\"type\":4,\"value\":6}]",
+             prompt);
+    fake_discord_ix ix;
+    assert_int_equal(fake_discord_inject_command(W.fd, "comfy", opts, NULL, 0, NULL, &ix), 0);
+    if (out) *out = ix;
+    return ix.id;
+}
+
+static uint64_t enhance_job(const char *prompt)
+{
+    return enhance_job_ix(prompt, NULL);
+}
+
+/* Waits until one of the job's edits so far said "Enhancing…" (the model may have answered,
+ * and later edits replaced it, by then); the Cancel button's id it carried. */
+static void wait_enhancing_said(const fake_discord_ix *ix, char cancel_id[101])
+{
+    cancel_id[0] = '\0';
+    uint64_t until = e2e_ms() + 60000;
+    while (!cancel_id[0] && e2e_ms() < until) {
+        char *all = edits_of(ix, NULL);
+        const char *c = strstr(all, "Enhancing your prompt") ? strstr(all, "fb:cancel:") : NULL;
+        if (c) snprintf(cancel_id, 101, "%.*s", (int)strcspn(c, "\"\\"), c);
+        free(all);
+        if (!cancel_id[0]) e2e_sleep(20);
+    }
+    assert_true(cancel_id[0] != '\0');
+}
+
+static uint64_t command(const char *name, const char *opts)
+{
+    fake_discord_ix ix;
+    assert_int_equal(fake_discord_inject_command(W.fd, name, opts, NULL, 0, NULL, &ix), 0);
+    return ix.id;
+}
+
+static const char *const show_opts = "[{\"name\":\"show\",\"type\":1}]";
+
+static uint64_t press(const char *custom_id)
+{
+    fake_discord_ix ix;
+    assert_int_equal(
+        fake_discord_inject_component(W.fd, custom_id, 2, NULL, 900000000000000077ULL, NULL, &ix),
+        0);
+    return ix.id;
+}
+
+/* Waits until the job's message says "Enhancing…" with its Cancel button; the button's id. */
+static void wait_enhancing(uint64_t ix, char cancel_id[101])
+{
+    cJSON *msg = original_with(ix, "Enhancing your prompt");
+    cancel_id_of(msg, cancel_id);
+    cJSON_Delete(msg);
+    assert_true(cancel_id[0] != '\0');
+}
+
+static int prompt_rows(const char *prompt, int success)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM image_stats WHERE prompt = '%s'%s", prompt,
+             success < 0 ? ""
+             : success   ? " AND success = 1"
+                         : " AND success = 0");
+    return (int)e2e_app_db_int(&W, sql, NULL, 0);
+}
+
+static void cancelled_while_enhancing(void **state)
+{
+    (void)state;
+    fake_llm_set_mode(llm, FAKE_LLM_SLOW);
+    fake_llm_set_delay_ms(llm, 60000);
+    fake_comfy_stats c0;
+    fake_comfy_get_stats(W.comfy, &c0);
+    unsigned asked = fake_llm_requests(llm);
+
+    /* 1. the Cancel button */
+    uint64_t a = enhance_job("enh cancel one");
+    char cancel_id[101];
+    wait_enhancing(a, cancel_id);
+    uint64_t q = command("queue", show_opts);
+    cJSON *list = original_with(q, "Your jobs");
+    const char *lt = text_of(list);
+    assert_non_null(strstr(lt, "/comfy"));
+    assert_non_null(strstr(lt, "enh cancel one"));
+    assert_non_null(strstr(lt, "waiting for prompt enhancement"));
+    assert_non_null(strstr(lt, "0 running, 1 waiting"));
+    cJSON_Delete(list);
+    uint64_t p = press(cancel_id);
+    cJSON_Delete(original_with(p, "was cancelled"));
+    cJSON *msg = original_with(a, "Cancelled.");
+    assert_string_equal(text_of(msg), "\xf0\x9f\x9a\xab Cancelled.");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(msg, "components")), 0);
+    cJSON_Delete(msg);
+    wait_sql("SELECT count(*) FROM image_stats WHERE prompt = 'enh cancel one' AND success = 0", 1);
+    wait_sql("SELECT count(*) FROM user_activity WHERE action_type = 'job_cancelled'"
+             " AND details LIKE '%\"stage\":\"waiting\"%'",
+             1);
+    /* the request to the model was cut: its metrics say so, nothing is in flight */
+    uint64_t until = e2e_ms() + 30000;
+    double dropped = 0, in_flight = -1;
+    while (e2e_ms() < until) {
+        char *text = metrics_check_scrape(metrics_port);
+        assert_non_null(text);
+        dropped = metrics_check_value(text, "fluxbot_llm_outcomes_total{outcome=\"cancelled\"}");
+        in_flight = metrics_check_value(text, "fluxbot_llm_in_flight");
+        free(text);
+        if (dropped == 1 && in_flight == 0) break;
+        e2e_sleep(50);
+    }
+    assert_true(dropped == 1);
+    assert_true(in_flight == 0);
+
+    /* 2. /cancel, for the next job: accepted, so the one slot of the user is free again */
+    uint64_t b = enhance_job("enh cancel two");
+    wait_enhancing(b, cancel_id);
+    uint64_t k = command("cancel", NULL);
+    cJSON_Delete(original_with(k, "was cancelled"));
+    msg = original_with(b, "Cancelled.");
+    assert_string_equal(text_of(msg), "\xf0\x9f\x9a\xab Cancelled.");
+    cJSON_Delete(msg);
+    wait_sql("SELECT count(*) FROM image_stats WHERE prompt = 'enh cancel two' AND success = 0", 1);
+    wait_sql("SELECT count(*) FROM user_activity WHERE action_type = 'job_cancelled'"
+             " AND details LIKE '%\"stage\":\"waiting\"%'",
+             2);
+    /* pressed again: the job has ended */
+    p = press(cancel_id);
+    cJSON_Delete(original_with(p, "no longer waiting or running"));
+
+    /* 3. the slot is free: a third job is accepted and, the model answering now, runs */
+    fake_llm_set_mode(llm, FAKE_LLM_OK);
+    cJSON *g, *res;
+    char *edits;
+    run("enh after cancels", 6, &g, &res, &edits);
+    assert_non_null(strstr(prompt_of(g), FAKE_LLM_SUFFIX));
+    cJSON_Delete(g);
+    cJSON_Delete(res);
+    free(edits);
+    fake_comfy_stats c1;
+    fake_comfy_get_stats(W.comfy, &c1);
+    assert_int_equal(c1.prompts_accepted, c0.prompts_accepted + 1); /* only the third */
+    assert_int_equal(prompt_rows("enh cancel one", -1), 1);
+    assert_int_equal(prompt_rows("enh cancel two", -1), 1);
+    assert_true(fake_llm_requests(llm) >= asked + 2);
+}
+
+/* A Cancel pressed as the model answers: one outcome, whichever came first. */
+static void cancel_racing_the_answer(void **state)
+{
+    (void)state;
+    static const char waiting_sql[] =
+        "SELECT count(*) FROM user_activity WHERE action_type = 'job_cancelled'"
+        " AND details LIKE '%\"stage\":\"waiting\"%'";
+    static const unsigned delays[] = {0, 30, 120, 400};
+    for (unsigned i = 0; i < sizeof delays / sizeof delays[0]; i++) {
+        fake_llm_set_mode(llm, FAKE_LLM_SLOW);
+        fake_llm_set_delay_ms(llm, delays[i]);
+        fake_comfy_stats c0;
+        fake_comfy_get_stats(W.comfy, &c0);
+        int64_t w0 = e2e_app_db_int(&W, waiting_sql, NULL, 0);
+        char prompt[64];
+        snprintf(prompt, sizeof prompt, "enh race %u", i);
+        fake_discord_ix a;
+        enhance_job_ix(prompt, &a);
+        char cancel_id[101];
+        wait_enhancing_said(&a, cancel_id);
+        press(cancel_id);
+        /* the job ends exactly once: one image_stats row (cancelled, or its result) */
+        char sql[200];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM image_stats WHERE prompt LIKE '%s%%'",
+                 prompt);
+        wait_sql(sql, 1);
+        /* the user's one slot is free again: /queue shows no job */
+        uint64_t until = e2e_ms() + 30000;
+        bool none = false;
+        while (!none && e2e_ms() < until) {
+            cJSON *list = original_with(command("queue", show_opts), "Your jobs");
+            none = strstr(text_of(list), "You have no jobs") != NULL;
+            cJSON_Delete(list);
+            if (!none) e2e_sleep(100);
+        }
+        assert_true(none);
+        e2e_sleep(300); /* a second outcome, if there were one, would be written by now */
+        assert_int_equal(e2e_app_db_int(&W, sql, NULL, 0), 1);
+        fake_comfy_stats c1;
+        fake_comfy_get_stats(W.comfy, &c1);
+        if (e2e_app_db_int(&W, waiting_sql, NULL, 0) > w0)
+            assert_int_equal(c1.prompts_accepted, c0.prompts_accepted); /* cancelled first */
+        else
+            assert_true(c1.prompts_accepted <= c0.prompts_accepted + 1); /* ran (once) */
+    }
+    fake_llm_set_mode(llm, FAKE_LLM_OK);
+}
+
 static char *check_text(const fb_config *c, int *rc)
 {
     char *buf = NULL;
@@ -570,5 +822,10 @@ int main(void)
         cmocka_unit_test(metrics_count_the_outcomes),
         cmocka_unit_test(check_reports_the_endpoint),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest slow[] = {
+        cmocka_unit_test(cancelled_while_enhancing),
+        cmocka_unit_test(cancel_racing_the_answer),
+    };
+    int failed = cmocka_run_group_tests_name("llm_e2e", tests, setup, teardown);
+    return failed + cmocka_run_group_tests_name("llm_e2e_slow", slow, setup_slow, teardown);
 }

@@ -14,6 +14,7 @@
 
 #include "actors/comfy_deliver.h"
 #include "actors/comfy_rest.h"
+#include "actors/llm_enhance.h"
 #include "analytics/an_record.h"
 #include "analytics/an_engine.h"
 #include "analytics/an_view.h"
@@ -72,6 +73,11 @@ typedef struct co_job {
     uint64_t cancel_by;
     comfy_reply_ref cancel_reply;
     unsigned wait_pos; /* waiting: its place in the dispatch order (refresh_positions) */
+    /* Admitted, not yet in the line: its prompt is with the enhancer (llm_enhance.h), which
+     * answers with MSG_LLM_ENHANCE_RES. Such a job counts as waiting (/queue lists it, Cancel
+     * and /queue clear take it as a waiting one) but is not handed out, nor failed for want of
+     * a server, until the answer came. */
+    bool enhancing;
 } co_job;
 
 typedef struct co_record {
@@ -245,7 +251,7 @@ static unsigned waiting_list(comfy_coord *co, unsigned *idx, qsched_job *w)
     unsigned n = 0;
     for (unsigned i = 0; i < co->nactive; i++) {
         co_job *c = &co->active[i];
-        if (c->running || !c->job) continue;
+        if (c->running || !c->job || c->enhancing) continue;
         idx[n] = i;
         w[n] = (qsched_job){.user_id = c->user_id, .level = level_of(co, c->user_id)};
         n++;
@@ -279,12 +285,12 @@ static unsigned waiting_position(comfy_coord *co, uint64_t id)
 {
     refresh_positions(co);
     co_job *c = co_find(co, id);
-    return c && !c->running && c->job ? c->wait_pos : 0;
+    return c && !c->running && c->job && !c->enhancing ? c->wait_pos : 0;
 }
 
 static void edit_waiting(comfy_coord *co, co_job *c, bool force)
 {
-    if (!c->job) return;
+    if (!c->job || c->enhancing) return; /* its message says "Enhancing…" until the answer */
     /* a job this process may no longer hold (paused, database unreachable): no word */
     if (c->key[0] && !job_keeper_may_speak(co->cfg.keeper, c->key)) return;
     uint64_t now = rt_now_ms();
@@ -350,7 +356,7 @@ static void check_servers(comfy_coord *co)
         co_job *c = &co->active[i];
         uint64_t since =
             c->queued_ms > co->none_usable_since_ms ? c->queued_ms : co->none_usable_since_ms;
-        if (c->running || !c->job || now - since < co->cfg.no_server_wait_ms) {
+        if (c->running || !c->job || c->enhancing || now - since < co->cfg.no_server_wait_ms) {
             i++;
             continue;
         }
@@ -569,9 +575,68 @@ static void on_takeover(comfy_coord *co, job_keeper_takeover_msg *m)
     dispatch(co);
 }
 
+/* The job's prompt goes to the enhancer; the job stays here, admitted, marked enhancing, and
+ * its message says "Enhancing your prompt…" with the Cancel button. False when the enhancer
+ * cannot take it (stopped): the job then runs as typed, and its user is told the enhancer was
+ * busy. */
+static bool enhance_start(comfy_coord *co, co_job *c)
+{
+    cjob *job = c->job;
+    llm_enhance_req_msg *q = llm_enhance_req_msg_new(c->id, job->reply.interaction_id,
+                                                     job->creativity, job->user_prompt, co->self);
+    if (!q || rt_send_spill(co->cfg.enhancer, &q->hdr) != 0) {
+        if (q) rt_msg_free(&q->hdr);
+        cjob_enhance_fail(job, CJOB_ENH_BUSY);
+        return false;
+    }
+    c->enhancing = true;
+    LOG_INFO("comfy", "job %" PRIu64 ": prompt sent for enhancement (creativity %u)", c->id,
+             job->creativity);
+    /* Sent from here, not by the enhancer: this edit and a cancellation's come from one sender,
+     * so the REST actor applies them in order and "Enhancing…" never overwrites "Cancelled". */
+    if (c->key[0] && !job_keeper_may_speak(co->cfg.keeper, c->key)) return true;
+    char cancel_id[101];
+    if (cres_custom_id(CRES_CANCEL, c->id, c->user_id, cancel_id, sizeof cancel_id) != 0)
+        cancel_id[0] = '\0';
+    comfy_rest_edit_original(co->cfg.rest, &job->reply,
+                             qctl_progress_json(enh_note_working(), cancel_id), false);
+    c->last_edit_ms = rt_now_ms();
+    return true;
+}
+
+/* The enhancer's answer: the job joins the line with its prompt enhanced, or as typed and the
+ * reason noted (its messages say which). An answer for a job no longer held here (cancelled,
+ * cleared, the bot stopping) is dropped: the job already ended, exactly once. */
+static void on_enhanced(comfy_coord *co, llm_enhance_res_msg *r)
+{
+    co_job *c = co_find(co, r->job_id);
+    if (!c || !c->enhancing || !c->job) {
+        LOG_DEBUG("comfy", "job %" PRIu64 ": enhancement answer for a job that has ended",
+                  r->job_id);
+        return;
+    }
+    if (r->verdict == CJOB_ENH_OK && r->text)
+        cjob_enhance_apply(c->job, r->text);
+    else
+        cjob_enhance_fail(c->job, r->verdict > CJOB_ENH_OK && r->verdict < CJOB_ENH_COUNT
+                                      ? (cjob_enhance)r->verdict
+                                      : CJOB_ENH_ERROR);
+    LOG_INFO("comfy", "job %" PRIu64 ": prompt enhancement %s; now waiting for a runner", c->id,
+             cjob_enhance_name(c->job->enhance));
+    c->enhancing = false;
+    c->queued_ms = rt_now_ms(); /* its wait for a server starts now */
+    co->pos_dirty = true;
+    uint64_t id = c->id;
+    if (co->stopping) return; /* (held jobs were answered at the stop request) */
+    dispatch(co);
+    c = co_find(co, id);
+    if (c && c->job && !c->running) edit_waiting(co, c, true);
+}
+
 /* Admission of a resolved job (the router has answered its interaction): the limits, then the
- * waiting line. Returns false (and answers) when refused. */
-static bool admit(comfy_coord *co, cjob *job)
+ * waiting line, through the prompt enhancer first when enhance says so. Returns false (and
+ * answers) when refused. */
+static bool admit(comfy_coord *co, cjob *job, bool enhance)
 {
     if (co->stopping) {
         reject_late(co, &job->reply,
@@ -611,6 +676,7 @@ static bool admit(comfy_coord *co, cjob *job)
     co_job *added = co_add(co, job);
     added->counted = true;
     lease(co, added, job);
+    if (enhance && enhance_start(co, added)) return true;
     dispatch(co);
     co_job *c = co_find(co, id);
     if (c && c->job) edit_waiting(co, c, true); /* could not start at once: say where it waits */
@@ -622,6 +688,15 @@ static void on_start(comfy_coord *co, comfy_start_msg *m)
     cjob *job = m->job;
     m->job = NULL;
     if (!job) return;
+    /* A new job that asks for an enhancement not yet made (a command's, or Options → Regenerate
+     * with the prompt typed again); Regenerate of an enhanced result reuses its text instead
+     * (on_button). A bot without an enhancer says so (the router marks it too). */
+    bool enhance = job->creativity > 0 && job->enhance == CJOB_ENH_NONE && job->user_prompt &&
+                   job->user_prompt[0];
+    if (enhance && !co->cfg.enhancer) {
+        cjob_enhance_fail(job, CJOB_ENH_OFF);
+        enhance = false;
+    }
     /* A job built from a stored result (read back without its declaration) runs the command
      * as declared now; one whose command no longer exists is refused plainly. */
     if (!job->decl) job->decl = decl_set_find(co->cfg.cat->decls, job->command);
@@ -631,7 +706,7 @@ static void on_start(comfy_coord *co, comfy_start_msg *m)
         cjob_free(job);
         return;
     }
-    admit(co, job);
+    admit(co, job, enhance);
 }
 
 static co_record *record_find(comfy_coord *co, uint64_t id)
@@ -834,7 +909,7 @@ static void on_button(comfy_coord *co, comfy_button_msg *b)
     }
     cjob_free(stored.params);
     job->received_wall_ms = rt_wall_ms();
-    admit(co, job);
+    admit(co, job, false);
 }
 
 /* The Options dialog asks for a result's parameters (the router keeps the dialog): a copy of
@@ -878,7 +953,13 @@ static void cancel_waiting(comfy_coord *co, co_job *c, uint64_t by)
 {
     char text[160];
     qcancel_job_text(c->user_id, by, text, sizeof text);
-    LOG_INFO("comfy", "job %" PRIu64 " cancelled while waiting, by user %" PRIu64, c->id, by);
+    LOG_INFO("comfy", "job %" PRIu64 " cancelled while %s, by user %" PRIu64, c->id,
+             c->enhancing ? "its prompt was being enhanced" : "waiting", by);
+    if (c->enhancing) {
+        /* the request is cut; its answer, if it crosses this, finds no job (on_enhanced) */
+        llm_enhance_drop_msg *d = llm_enhance_drop_msg_new(c->id);
+        if (d && rt_send_spill(co->cfg.enhancer, &d->hdr) != 0) rt_msg_free(&d->hdr);
+    }
     if (c->key[0] && !job_keeper_may_speak(co->cfg.keeper, c->key)) {
         /* another process may hold it now: only forgetting it is certain (as fail_waiting) */
         job_keeper_finish(co->cfg.keeper, c->key);
@@ -1038,7 +1119,9 @@ static void on_queue(comfy_coord *co, comfy_queue_msg *q)
         mine++;
         APPEND("%u. `/%s` %s%s%s \xe2\x80\x94 ", mine, c->command, c->snippet[0] ? "\"" : "",
                c->snippet, c->snippet[0] ? "\"" : "");
-        if (!c->running) {
+        if (c->enhancing) {
+            APPEND("\xe2\x9c\xa8 waiting for prompt enhancement\n");
+        } else if (!c->running) {
             APPEND("\xe2\x8f\xb3 waiting for a free runner (position %u)\n",
                    waiting_position(co, c->id));
         } else if (c->phase == PROG_QUEUED && c->position) {
@@ -1221,6 +1304,9 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
         break;
     case MSG_JOB_KEEPER_TAKEOVER:
         on_takeover(co, (job_keeper_takeover_msg *)m);
+        break;
+    case MSG_LLM_ENHANCE_RES:
+        on_enhanced(co, (llm_enhance_res_msg *)m);
         break;
     case RT_MSG_TIMER:
         on_tick(co);

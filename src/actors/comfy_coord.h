@@ -4,7 +4,10 @@
  * lookup, for the Options dialog, is answered to the router with MSG_COMFY_LOOKUP_RES; _CANCEL
  * cancels a job, comfy/qcancel.h deciding which and who may), all already
  * acknowledged by the router, applies the per-user and global limits (and the bot-wide ones in
- * PostgreSQL when db_url says so), keeps the waiting line, hands jobs to idle workers
+ * PostgreSQL when db_url says so), sends the prompt of a new job that asks for an enhancement to
+ * the enhancer (llm_enhance.h) and keeps the job meanwhile, listed and cancellable as a waiting
+ * one (it alone decides a job's fate, so a cancel racing the enhancer's answer ends the job
+ * once), keeps the waiting line, hands jobs to idle workers
  * (MSG_COMFY_WORKER_RUN, reply_to = itself), takes their status and done messages, delivers the
  * final messages (comfy_deliver.h), answers /queue and the result buttons as edits of the router's
  * acknowledgement, keeps the recent results for the buttons, and runs the stop sequence. It
@@ -62,6 +65,7 @@ typedef struct comfy_coord_config {
     comfy_ws_opts ws;      /* the websockets, started with the coordinator's thread */
     rt_actor *rest;        /* the discord_rest actor */
     rt_actor *analytics;   /* NULL: no analytics */
+    rt_actor *enhancer;    /* llm_enhance.h: prompts to enhance (MSG_LLM_ENHANCE_REQ); NULL: none */
     /* With a postgresql:// db_url: accepted jobs are made durable under leases, and jobs taken
      * over from dead processes arrive as MSG_JOB_KEEPER_TAKEOVER (job_keeper.h). NULL: none. */
     job_keeper *keeper;

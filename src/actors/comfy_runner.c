@@ -181,6 +181,7 @@ static comfy_coord *make_coord(comfy_runner *r, rt_system *sys, char *err, size_
                .ping_secs = rc->ws_ping_secs},
         .rest = rc->rest,
         .analytics = rc->analytics,
+        .enhancer = rc->enhancer,
         .keeper = r->keeper,
     };
     return comfy_coord_new(sys, &cc, err, errlen);

@@ -57,6 +57,10 @@ typedef struct comfy_runner_config {
                              runner_threads, mailbox_capacity */
     rt_actor *rest;       /* the discord_rest actor */
     rt_actor *analytics;  /* the analytics writer (NULL: no analytics) */
+    /* The llm_enhance actor (llm_enhance.h): a new job that asks for prompt enhancement waits
+     * in the coordinator while its prompt is there. NULL: no enhancement (such a job runs as
+     * typed, and its user is told). */
+    rt_actor *enhancer;
     /* The content filter (src/moderation/mod_state.h): a Regenerate whose prompt the rules
      * refuse now is refused before a job exists. NULL: not checked. */
     struct mod_state *mod;

@@ -257,7 +257,13 @@ comfy_ws *comfy_ws_start(const comfy_ws_opts *o, char *err, size_t errlen)
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /* TLS (and its CA store) only when a server is https: libwebsockets 4.1 leaks the CA store
+     * of all but one of the TLS client contexts alive at once (the gateway has one), and a
+     * plain http ComfyUI, the usual one next to the bot, needs none. */
+    bool any_tls = false;
+    for (unsigned i = 0; i < o->n; i++)
+        any_tls |= w->conns[i].tls;
+    info.options = any_tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
     info.timeout_secs = 10;
     info.connect_timeout_secs = 5;
     w->ctx = lws_create_context(&info);

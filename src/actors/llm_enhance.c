@@ -1,6 +1,6 @@
 /*
  * The prompt-enhancement actor (see llm_enhance.h): a thin curl-multi loop over llm_chat's
- * request and answer, the content filter, and the forward to the runner.
+ * request and answer, the content filter, and the answer to the coordinator.
  */
 #include "actors/llm_enhance.h"
 
@@ -13,26 +13,21 @@
 #include <string.h>
 
 #include "comfy/cjob.h"
-#include "discord/enh_note.h"
-#include "discord/reply.h"
-#include "discord/reply_req.h"
 #include "fluxbot/log.h"
 #include "llm/llm_chat.h"
 #include "moderation/mod_filter.h"
 #include "moderation/mod_state.h"
-#include "msgs/comfy.h"
-#include "msgs/rest.h"
 #include "util/util_curl.h"
 #include "util/util_str.h"
 #include "util/util_url.h"
 
 #define LOGN LLM_ENHANCE_ACTOR_NAME
 
-/* One request in flight: the job's message (forwarded when the request ends), its transfer,
- * and the answer read so far (at most LLM_REPLY_MAX bytes: a larger one is cut off and
- * refused, so a hostile endpoint cannot make the bot buffer without bound). */
+/* One request in flight: the coordinator's request (answered when the transfer ends), its
+ * transfer, and the answer read so far (at most LLM_REPLY_MAX bytes: a larger one is cut off
+ * and refused, so a hostile endpoint cannot make the bot buffer without bound). */
 typedef struct pending {
-    comfy_start_msg *msg;
+    llm_enhance_req_msg *msg;
     CURL *easy;
     struct curl_slist *headers;
     char *body; /* the request body (curl reads it during the transfer) */
@@ -52,7 +47,7 @@ struct llm_enhance {
     pending *active;
     unsigned nactive;
     bool stopping;
-    _Atomic uint64_t jobs, requests, enhanced, timeouts, errors, filtered, busy, in_flight;
+    _Atomic uint64_t jobs, requests, enhanced, timeouts, errors, filtered, busy, dropped, in_flight;
 };
 
 void llm_enhance_config_from(llm_enhance_config *out, const fb_config *cfg)
@@ -66,7 +61,45 @@ void llm_enhance_config_from(llm_enhance_config *out, const fb_config *cfg)
     out->lane_capacity = (unsigned)cfg->mailbox_capacity;
 }
 
-/* ---- forwarding ------------------------------------------------------------------------------ */
+/* ---- messages ------------------------------------------------------------------------------- */
+
+static void req_dtor(rt_msg *m)
+{
+    free(((llm_enhance_req_msg *)m)->prompt);
+}
+
+llm_enhance_req_msg *llm_enhance_req_msg_new(uint64_t job_id, uint64_t interaction_id,
+                                             unsigned creativity, const char *prompt,
+                                             rt_actor *reply_to)
+{
+    char *copy = util_strdup(prompt ? prompt : "");
+    if (!copy) return NULL;
+    llm_enhance_req_msg *m = RT_MSG_NEW(llm_enhance_req_msg, MSG_LLM_ENHANCE_REQ, req_dtor);
+    if (!m) {
+        free(copy);
+        return NULL;
+    }
+    m->job_id = job_id;
+    m->interaction_id = interaction_id;
+    m->creativity = creativity;
+    m->prompt = copy;
+    m->reply_to = reply_to;
+    return m;
+}
+
+llm_enhance_drop_msg *llm_enhance_drop_msg_new(uint64_t job_id)
+{
+    llm_enhance_drop_msg *m = RT_MSG_NEW(llm_enhance_drop_msg, MSG_LLM_ENHANCE_DROP, NULL);
+    if (m) m->job_id = job_id;
+    return m;
+}
+
+static void res_dtor(rt_msg *m)
+{
+    free(((llm_enhance_res_msg *)m)->text);
+}
+
+/* ---- answering ------------------------------------------------------------------------------ */
 
 static void count_outcome(llm_enhance *l, cjob_enhance e)
 {
@@ -89,32 +122,26 @@ static void count_outcome(llm_enhance *l, cjob_enhance e)
     }
 }
 
-/* Hands the job on. The runner refusing it (stopped) is logged: the router has deferred, so
- * the user's message stays on "thinking" until Discord expires it, as for any job a stopping
- * bot could not take. */
-static void forward(llm_enhance *l, comfy_start_msg *m)
+/* Answers the request q (freed here): the model's text when verdict is CJOB_ENH_OK, else why
+ * the prompt stays as typed. A coordinator that has stopped cannot take it: it already told
+ * that job's user the job was not started, so the answer is dropped (logged). */
+static void answer(llm_enhance *l, llm_enhance_req_msg *q, cjob_enhance verdict, const char *text)
 {
-    uint64_t id = m->job ? m->job->reply.interaction_id : 0;
-    if (rt_send_spill(l->cfg.runner, &m->hdr) != 0) {
-        LOG_WARN(LOGN, "runner stopped: the job of interaction %" PRIu64 " was dropped", id);
-        rt_msg_free(&m->hdr);
+    count_outcome(l, verdict);
+    llm_enhance_res_msg *r = RT_MSG_NEW(llm_enhance_res_msg, MSG_LLM_ENHANCE_RES, res_dtor);
+    if (!r) abort();
+    r->job_id = q->job_id;
+    r->verdict = (int)verdict;
+    if (verdict == CJOB_ENH_OK) {
+        r->text = util_strdup(text ? text : "");
+        if (!r->text) abort();
     }
-}
-
-/* The prompt stays as typed; why says what the user is told. */
-static void fall_back(llm_enhance *l, comfy_start_msg *m, cjob_enhance why)
-{
-    cjob_enhance_fail(m->job, why);
-    count_outcome(l, why);
-    forward(l, m);
-}
-
-static void edit_original(llm_enhance *l, const cjob *j, const char *text)
-{
-    if (!l->cfg.rest || !j->reply.token || !*j->reply.token) return;
-    rest_req_msg *r = reply_req_edit_original(j->reply.application_id, j->reply.token,
-                                              reply_edit_text_json(text, false));
-    if (rt_send_spill(l->cfg.rest, &r->hdr) != 0) rt_msg_free(&r->hdr);
+    if (!q->reply_to || rt_send_spill(q->reply_to, &r->hdr) != 0) {
+        LOG_DEBUG(LOGN, "interaction %" PRIu64 ": the runner stopped; answer dropped",
+                  q->interaction_id);
+        rt_msg_free(&r->hdr);
+    }
+    rt_msg_free(&q->hdr);
 }
 
 /* ---- transfers ------------------------------------------------------------------------------- */
@@ -145,16 +172,13 @@ static void pending_free(pending *q)
     free(q);
 }
 
-/* Starts the request of one job; false when it could not be started (the job falls back). */
-static bool start_request(llm_enhance *l, comfy_start_msg *m)
+/* Starts the request; false when it could not be started (answered CJOB_ENH_ERROR). */
+static bool start_request(llm_enhance *l, llm_enhance_req_msg *m)
 {
-    cjob *j = m->job;
     char err[160];
-    char *body =
-        llm_chat_request_json(l->cfg.model, j->user_prompt, j->creativity, err, sizeof err);
+    char *body = llm_chat_request_json(l->cfg.model, m->prompt, m->creativity, err, sizeof err);
     if (!body) {
-        LOG_WARN(LOGN, "job of interaction %" PRIu64 ": no request: %s", j->reply.interaction_id,
-                 err);
+        LOG_WARN(LOGN, "job of interaction %" PRIu64 ": no request: %s", m->interaction_id, err);
         return false;
     }
     pending *q = calloc(1, sizeof *q);
@@ -219,18 +243,17 @@ static void unlink_pending(llm_enhance *l, pending *q)
     atomic_store(&l->in_flight, l->nactive);
 }
 
-/* A transfer ended: read the answer, check it, and forward the job either way. */
+/* A transfer ended: read the answer, check it, and answer the coordinator either way. */
 static void finish(llm_enhance *l, pending *q, CURLcode rc)
 {
-    comfy_start_msg *m = q->msg;
-    cjob *j = m->job;
-    uint64_t ix = j->reply.interaction_id;
+    llm_enhance_req_msg *m = q->msg;
+    uint64_t ix = m->interaction_id;
     uint64_t took = rt_now_ms() - q->started_ms;
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         LOG_WARN(LOGN,
                  "interaction %" PRIu64 ": no answer within %" PRIu64 " ms; prompt used as typed",
                  ix, l->cfg.timeout_ms);
-        fall_back(l, m, CJOB_ENH_TIMEOUT);
+        answer(l, m, CJOB_ENH_TIMEOUT, NULL);
         return;
     }
     if (rc != CURLE_OK) {
@@ -238,7 +261,7 @@ static void finish(llm_enhance *l, pending *q, CURLcode rc)
                  q->too_large   ? "the answer is larger than 256 KiB"
                  : q->errbuf[0] ? q->errbuf
                                 : curl_easy_strerror(rc));
-        fall_back(l, m, CJOB_ENH_ERROR);
+        answer(l, m, CJOB_ENH_ERROR, NULL);
         return;
     }
     long status = 0;
@@ -248,7 +271,7 @@ static void finish(llm_enhance *l, pending *q, CURLcode rc)
     if (r != LLM_OK) {
         LOG_WARN(LOGN, "interaction %" PRIu64 ": unusable answer after %" PRIu64 " ms: %s", ix,
                  took, why);
-        fall_back(l, m, CJOB_ENH_ERROR);
+        answer(l, m, CJOB_ENH_ERROR, NULL);
         return;
     }
     if (l->cfg.mod) {
@@ -261,14 +284,12 @@ static void finish(llm_enhance *l, pending *q, CURLcode rc)
                      "interaction %" PRIu64 ": the enhanced prompt hit the content filter (%s); "
                      "prompt used as typed",
                      ix, mod_kind_id(hit.kind));
-            fall_back(l, m, CJOB_ENH_FILTERED);
+            answer(l, m, CJOB_ENH_FILTERED, NULL);
             return;
         }
     }
     LOG_DEBUG(LOGN, "interaction %" PRIu64 ": prompt enhanced in %" PRIu64 " ms", ix, took);
-    cjob_enhance_apply(j, text);
-    count_outcome(l, CJOB_ENH_OK);
-    forward(l, m);
+    answer(l, m, CJOB_ENH_OK, text);
 }
 
 static void reap(llm_enhance *l)
@@ -288,15 +309,32 @@ static void reap(llm_enhance *l)
     }
 }
 
-/* A stop: every request still running is abandoned and its job goes on as typed. */
+/* A stop: every request still running is abandoned and answered CJOB_ENH_BUSY. */
 static void abandon_all(llm_enhance *l)
 {
     while (l->active) {
         pending *q = l->active;
         unlink_pending(l, q);
-        fall_back(l, q->msg, CJOB_ENH_BUSY);
+        answer(l, q->msg, CJOB_ENH_BUSY, NULL);
         q->msg = NULL;
         pending_free(q);
+    }
+}
+
+/* The coordinator cancelled the job: its transfer is cut (freeing its llm_max_inflight slot)
+ * and nothing is answered. A drop for a request already answered finds nothing: fine. */
+static void drop(llm_enhance *l, uint64_t job_id)
+{
+    for (pending *q = l->active; q; q = q->next) {
+        if (q->msg->job_id != job_id) continue;
+        LOG_DEBUG(LOGN, "interaction %" PRIu64 ": cancelled while the model worked",
+                  q->msg->interaction_id);
+        unlink_pending(l, q);
+        rt_msg_free(&q->msg->hdr);
+        q->msg = NULL;
+        pending_free(q);
+        atomic_fetch_add(&l->dropped, 1);
+        return;
     }
 }
 
@@ -306,31 +344,28 @@ static void on_message(rt_actor *self, void *state, rt_msg *msg)
 {
     (void)self;
     llm_enhance *l = state;
-    if (msg->type != MSG_COMFY_START) {
+    if (msg->type == MSG_LLM_ENHANCE_DROP) {
+        drop(l, ((llm_enhance_drop_msg *)msg)->job_id);
         rt_msg_free(msg);
         return;
     }
-    comfy_start_msg *m = (comfy_start_msg *)msg;
-    if (!m->job) {
+    if (msg->type != MSG_LLM_ENHANCE_REQ) {
         rt_msg_free(msg);
         return;
     }
+    llm_enhance_req_msg *m = (llm_enhance_req_msg *)msg;
     atomic_fetch_add(&l->jobs, 1);
-    cjob *j = m->job;
-    if (j->creativity == 0 || !j->user_prompt || !*j->user_prompt) {
-        forward(l, m); /* nothing to enhance */
+    if (!m->prompt[0] || m->creativity == 0) {
+        answer(l, m, CJOB_ENH_ERROR, NULL); /* nothing to enhance: the coordinator checks first */
         return;
     }
     if (l->stopping || l->nactive >= l->cfg.max_inflight) {
-        LOG_INFO(LOGN, "interaction %" PRIu64 ": %s; prompt used as typed", j->reply.interaction_id,
+        LOG_INFO(LOGN, "interaction %" PRIu64 ": %s; prompt used as typed", m->interaction_id,
                  l->stopping ? "stopping" : "too many enhancements at once (llm_max_inflight)");
-        fall_back(l, m, CJOB_ENH_BUSY);
+        answer(l, m, CJOB_ENH_BUSY, NULL);
         return;
     }
-    /* the placeholder goes out before the request: the runner's first progress edit comes
-     * only after the job is forwarded, and the REST actor keeps a token's edits in order */
-    edit_original(l, j, enh_note_working());
-    if (!start_request(l, m)) fall_back(l, m, CJOB_ENH_ERROR);
+    if (!start_request(l, m)) answer(l, m, CJOB_ENH_ERROR, NULL);
 }
 
 static void loop(rt_actor *self, void *state, unsigned index)
@@ -366,10 +401,6 @@ llm_enhance *llm_enhance_new(rt_system *sys, const llm_enhance_config *cfg, char
 {
     if (!cfg->url[0] || !util_url_is_http(cfg->url) || !util_url_clean(cfg->url)) {
         snprintf(err, errlen, "llm: llm_url must be an http:// or https:// URL");
-        return NULL;
-    }
-    if (!cfg->runner) {
-        snprintf(err, errlen, "llm: no runner to hand jobs to");
         return NULL;
     }
     util_curl_init();
@@ -422,6 +453,7 @@ void llm_enhance_counters_get(llm_enhance *l, llm_enhance_counters *out)
     out->errors = atomic_load(&l->errors);
     out->filtered = atomic_load(&l->filtered);
     out->busy = atomic_load(&l->busy);
+    out->dropped = atomic_load(&l->dropped);
     out->in_flight = atomic_load(&l->in_flight);
 }
 

@@ -1,34 +1,42 @@
 /*
- * llm_enhance: the prompt-enhancement actor. A stage between the router and the ComfyUI runner
- * for jobs whose command has an "enhance" option the user set (comfy/decl.h): it asks an
- * OpenAI-compatible chat-completions endpoint to rewrite the prompt (llm/llm_chat.h builds the
- * request and reads the answer), runs the answer through the content filter, and forwards the
- * job to the runner, enhanced or not.
+ * llm_enhance: the prompt-enhancement actor. A service of the ComfyUI runner's coordinator for
+ * jobs whose command has an "enhance" option the user set (comfy/decl.h): it asks an
+ * OpenAI-compatible chat-completions endpoint to rewrite a prompt (llm/llm_chat.h builds the
+ * request and reads the answer), runs the answer through the content filter, and says what
+ * became of it.
+ *
+ * The job itself never comes here. The coordinator admits it first (limits, job id, the
+ * job_queued row), keeps it in its line marked as waiting for the enhancement (so /queue lists
+ * it and Cancel, /cancel and /queue clear reach it like any waiting job), and sends only the
+ * prompt:
+ *   MSG_LLM_ENHANCE_REQ   coordinator -> here: job id, the prompt as typed, the level, reply_to
+ *   MSG_LLM_ENHANCE_RES   here -> reply_to, exactly once per request received: CJOB_ENH_OK with
+ *                         the model's text, or why the prompt stays as typed (timeout after
+ *                         timeout_ms, an HTTP error, a malformed or oversized answer, the
+ *                         filter, more than max_inflight requests, a stop)
+ *   MSG_LLM_ENHANCE_DROP  coordinator -> here: the job was cancelled; its request is cut and no
+ *                         answer is sent. A drop that crosses the answer is harmless: the
+ *                         coordinator, the only one deciding the job's fate, ignores an answer
+ *                         for a job it no longer holds, so a cancel racing the model's answer
+ *                         ends the job exactly once.
+ * The coordinator also says "Enhancing your prompt…" (with the Cancel button) on the user's
+ * message, so that edit and a cancellation's edit come from one sender, in order.
  *
  * A loop actor with one thread and one curl multi handle: every request is a non-blocking
- * transfer, the wake hook is curl_multi_wakeup, so neither the router (it only sends a message)
- * nor a runner thread ever waits on the model. Inputs:
- *   MSG_COMFY_START  a resolved job (the router sends it here instead of to the runner when
- *                    job->creativity > 0, once Discord accepted the defer)
- * Output: the same MSG_COMFY_START to cfg.runner, always, exactly once per job received:
- *   - enhanced: job->enhance = CJOB_ENH_OK, prompt rebuilt from the model's text;
- *   - otherwise the prompt as typed and job->enhance says why (timeout after timeout_ms, an
- *     HTTP error, a malformed or oversized answer, the filter, more than max_inflight requests,
- *     a stop). The user sees which in the progress and result messages (discord/enh_note.h).
- * While the model works, @original says "Enhancing your prompt…" (one edit through cfg.rest).
+ * transfer, the wake hook is curl_multi_wakeup, so no other actor ever waits on the model.
  *
  * The enhanced text passes the same content filter as typed prompts (mod_state_check). A hit
  * does not refuse the job and records no violation: the user did not write that text, and
- * their own prompt already passed. The prompt as typed is used instead, the blocked text is
- * never shown, and the user is told the enhancement was withheld (CJOB_ENH_FILTERED).
+ * their own prompt already passed. The answer is CJOB_ENH_FILTERED without the text: the
+ * blocked text never leaves this actor.
  *
  * What never leaves this actor: the API key (an Authorization header only; never logged), the
  * URL and curl's error text (logged for the operator, never put in a user message).
  *
- * Lifetime: llm_enhance_new after the runner and REST actors exist and before the router
- * (which sends to it), so it stops after the router and before the runner; at a stop the
- * requests in flight are abandoned and their jobs forwarded as typed (CJOB_ENH_BUSY).
- * llm_enhance_free after rt_system_free.
+ * Lifetime: llm_enhance_new before the runner (whose coordinator sends to it), so it stops
+ * after the coordinator; at a stop the requests in flight are abandoned and answered
+ * CJOB_ENH_BUSY (to a coordinator that has stopped, the answer is dropped: it already told
+ * those users the job was not started). llm_enhance_free after rt_system_free.
  */
 #ifndef FLUXBOT_ACTORS_LLM_ENHANCE_H
 #define FLUXBOT_ACTORS_LLM_ENHANCE_H
@@ -43,6 +51,40 @@
 
 struct mod_state;
 
+/* Message types (one shared namespace, see src/msgs; 500..509 are this actor's). */
+enum {
+    MSG_LLM_ENHANCE_REQ = 500,
+    MSG_LLM_ENHANCE_RES = 501,
+    MSG_LLM_ENHANCE_DROP = 502,
+};
+
+typedef struct llm_enhance_req_msg {
+    rt_msg hdr;
+    uint64_t job_id;         /* echoed in the answer; DROP names it */
+    uint64_t interaction_id; /* for the logs */
+    unsigned creativity;     /* 1..10: temperature level / 10 */
+    char *prompt;            /* owned: the prompt as typed */
+    rt_actor *reply_to;      /* where the answer goes */
+} llm_enhance_req_msg;
+
+typedef struct llm_enhance_res_msg {
+    rt_msg hdr;
+    uint64_t job_id;
+    int verdict; /* a cjob_enhance (comfy/cjob.h): CJOB_ENH_OK or why not */
+    char *text;  /* owned: the model's text when verdict is CJOB_ENH_OK, else NULL */
+} llm_enhance_res_msg;
+
+typedef struct llm_enhance_drop_msg {
+    rt_msg hdr;
+    uint64_t job_id;
+} llm_enhance_drop_msg;
+
+/* Constructors (the prompt is copied; NULL only when out of memory). */
+llm_enhance_req_msg *llm_enhance_req_msg_new(uint64_t job_id, uint64_t interaction_id,
+                                             unsigned creativity, const char *prompt,
+                                             rt_actor *reply_to);
+llm_enhance_drop_msg *llm_enhance_drop_msg_new(uint64_t job_id);
+
 typedef struct llm_enhance_config {
     char url[FB_CONFIG_STR]; /* base URL ("…/v1"); "/chat/completions" is appended */
     char model[FB_CONFIG_STR];
@@ -51,8 +93,6 @@ typedef struct llm_enhance_config {
     unsigned max_inflight;   /* requests at once; 0 = 8 */
     unsigned lane_capacity;  /* mailbox slots per sender; 0 = 1024 */
     /* Wiring, set by the caller after llm_enhance_config_from. */
-    rt_actor *runner;      /* where every job goes next (required) */
-    rt_actor *rest;        /* the discord_rest actor, for the "Enhancing…" edit; NULL: none */
     struct mod_state *mod; /* the content filter; NULL: the enhanced text is not checked */
 } llm_enhance_config;
 
@@ -66,13 +106,14 @@ llm_enhance *llm_enhance_new(rt_system *sys, const llm_enhance_config *cfg, char
 rt_actor *llm_enhance_actor(llm_enhance *l);
 
 typedef struct llm_enhance_counters {
-    uint64_t jobs;      /* jobs received */
+    uint64_t jobs;      /* requests received */
     uint64_t requests;  /* requests sent to the endpoint */
     uint64_t enhanced;  /* CJOB_ENH_OK */
     uint64_t timeouts;  /* CJOB_ENH_TIMEOUT */
     uint64_t errors;    /* CJOB_ENH_ERROR */
     uint64_t filtered;  /* CJOB_ENH_FILTERED */
     uint64_t busy;      /* CJOB_ENH_BUSY */
+    uint64_t dropped;   /* requests cut because their job was cancelled (no answer sent) */
     uint64_t in_flight; /* requests running now */
 } llm_enhance_counters;
 void llm_enhance_counters_get(llm_enhance *l, llm_enhance_counters *out); /* any thread */

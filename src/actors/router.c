@@ -272,14 +272,12 @@ static void defer_then(router *r, const ix_interaction *ix, rpend_entry *e, bool
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
-/* Where a new job goes once deferred: through the prompt enhancer when the user asked for an
- * enhancement and the bot has one, else straight to the runner (an enhancement asked of a
- * bot without one, from a stale registration, runs as typed and the user is told). */
+/* Where a new job goes once deferred: the runner, which admits it and has its prompt enhanced
+ * first when the user asked for that (comfy_coord.h). An enhancement asked of a bot without an
+ * enhancer, from a stale registration, runs as typed and the user is told. */
 static rt_actor *generation_target(router *r, cjob *job)
 {
-    if (!job->creativity) return r->cfg.runner;
-    if (r->cfg.enhancer) return r->cfg.enhancer;
-    cjob_enhance_fail(job, CJOB_ENH_OFF);
+    if (job->creativity && !r->cfg.enhancer) cjob_enhance_fail(job, CJOB_ENH_OFF);
     return r->cfg.runner;
 }
 

@@ -21,8 +21,8 @@
  * Answers (POST /interactions/{id}/{token}/callback through the REST actor):
  *   bad input, unknown command or component, refusal  → type 4, ephemeral (flags 64)
  *   a declared generation command (/comfy, ...)        → type 5; the resolved job to the runner
- *                                                        (through the enhancer when its enhance
- *                                                        option was set, llm_enhance.h)
+ *                                                        (which has the prompt enhanced first
+ *                                                        when its enhance option was set)
  *   /stats                                             → type 5 ephemeral; query to the reporter
  *   /reset_stats                                       → type 4 ephemeral prompt with buttons
  *   autocomplete (declared options, /lorainfo)         → type 8
@@ -65,8 +65,8 @@ typedef struct router_config {
     bool stats_managers_only;    /* /stats only for administrators and bot managers */
     rt_actor *rest;              /* the discord_rest actor (required) */
     rt_actor *runner;            /* the comfy coordinator; NULL: generation is off */
-    rt_actor *enhancer;          /* the llm_enhance actor: jobs that ask for an enhancement go there
-                                    (it forwards them to the runner); NULL: enhancement is off */
+    rt_actor *enhancer;          /* the llm_enhance actor (the runner talks to it); NULL:
+                                    enhancement is off, and a job asking for it is marked so */
     rt_actor *stats;             /* the stats reporter; NULL: /stats is off */
     rt_actor *analytics;         /* the analytics writer; NULL: no rows, no resets */
     const cjob_catalog *catalog; /* ratios, LoRAs, workflows (immutable); NULL: generation off */

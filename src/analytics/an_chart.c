@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <png.h>
 
 #include "analytics/an_time.h"
@@ -294,10 +296,21 @@ static int encode_png(cairo_surface_t *sf, membuf *b, char *why)
     return rc;
 }
 
+/* Set once a chart was drawn: an_chart_release then has caches to free. */
+static atomic_bool drawn;
+
+void an_chart_release(void)
+{
+    if (!atomic_exchange(&drawn, false)) return;
+    cairo_debug_reset_static_data(); /* drops cairo's font faces, which hold fontconfig patterns */
+    FcFini();
+}
+
 int an_chart_png(const an_stats *s, unsigned char **png, size_t *len, char *err, size_t errlen)
 {
     *png = NULL;
     *len = 0;
+    atomic_store(&drawn, true);
     cairo_surface_t *sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, AN_CHART_W, AN_CHART_H);
     cairo_t *cr = cairo_create(sf);
     draw(cr, s);

@@ -35,6 +35,14 @@ typedef struct an_chart_rect {
  * which is out of range. */
 int an_chart_bar(const an_stats *s, unsigned i, unsigned which, an_chart_rect *out);
 
+/* At the process's exit, once no thread draws a chart any more: frees the font caches cairo
+ * and fontconfig keep for the whole process (cairo_debug_reset_static_data, then FcFini).
+ * Nothing needs them after the last chart, and without this every run that drew one ends with
+ * LeakSanitizer reporting fontconfig's cache as leaked (a library cannot know it is the last
+ * user of fontconfig; the program can). Does nothing when no chart was drawn; idempotent.
+ * Drawing a chart after it is not allowed (cairo's caches are gone). */
+void an_chart_release(void);
+
 /* The PNG of s: malloc'd bytes in *png (free()), 0; or -1 with err. */
 int an_chart_png(const an_stats *s, unsigned char **png, size_t *len, char *err, size_t errlen);
 /* The same PNG written to path: 0, or -1 with err naming the cause. */

@@ -343,12 +343,29 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     }
     discord_rest_set_command_dms(a->rest, command_dms, a->mod);
 
+    if (cfg->llm_url[0]) {
+        /* before the runner, whose coordinator sends it prompts: it stops after the
+         * coordinator, which answers the jobs it holds (those waiting for an enhancement too) */
+        llm_enhance_config lc;
+        llm_enhance_config_from(&lc, cfg);
+        lc.mod = a->mod;
+        a->llm = llm_enhance_new(a->sys, &lc, why, sizeof why);
+        if (!a->llm) {
+            fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
+            app_free(a);
+            return NULL;
+        }
+        LOG_INFO(LOGN, "prompt enhancement: on (model %s, timeout %" PRId64 " ms)", cfg->llm_model,
+                 cfg->llm_timeout_ms);
+    }
+
     a->models = models_new();
     if (!a->models) abort();
     comfy_runner_config rc;
     comfy_runner_config_from(&rc, cfg);
     rc.rest = discord_rest_actor(a->rest);
     rc.analytics = analytics_writer_actor(a->writer);
+    rc.enhancer = llm_enhance_actor(a->llm);
     rc.mod = a->mod;
     rc.models = a->models;
     /* The runner loads the command declarations: a broken one stops the start with its file,
@@ -362,24 +379,6 @@ app *app_start(const fb_config *cfg, char *err, size_t errlen, int *code)
     LOG_INFO(LOGN, "commands: %u declared in %s", comfy_runner_catalog(a->runner)->decls->count,
              cfg->workflows_dir);
     a->dms_mask = dms_mask(a);
-
-    if (cfg->llm_url[0]) {
-        /* after the runner it hands jobs to, before the router that sends them: it stops
-         * after the router and before the runner */
-        llm_enhance_config lc;
-        llm_enhance_config_from(&lc, cfg);
-        lc.runner = comfy_runner_actor(a->runner);
-        lc.rest = discord_rest_actor(a->rest);
-        lc.mod = a->mod;
-        a->llm = llm_enhance_new(a->sys, &lc, why, sizeof why);
-        if (!a->llm) {
-            fail(err, errlen, code, APP_EXIT_START, "cannot start: %s", why);
-            app_free(a);
-            return NULL;
-        }
-        LOG_INFO(LOGN, "prompt enhancement: on (model %s, timeout %" PRId64 " ms)", cfg->llm_model,
-                 cfg->llm_timeout_ms);
-    }
 
     router_config ro;
     router_config_from(&ro, cfg);
