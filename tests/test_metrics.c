@@ -179,6 +179,8 @@ static void test_scrape_shows_actor_counters(void **state)
     assert_true(metrics_check_value(body, "fluxbot_sched_runs_total") >= 1); /* its start */
     assert_false(isnan(metrics_check_value(body, "fluxbot_sched_parks_total")));
     assert_false(isnan(metrics_check_value(body, "fluxbot_sched_wakeups_total")));
+    assert_false(isnan(metrics_check_value(body, "fluxbot_sched_io_events_total")));
+    assert_false(isnan(metrics_check_value(body, "fluxbot_sched_deadlines_total")));
     assert_false(
         isnan(metrics_check_value(body, "fluxbot_sched_enqueues_total{from=\"other_thread\"}")));
     assert_false(isnan(metrics_check_value(body, "fluxbot_sched_enqueues_total{from=\"worker\"}")));

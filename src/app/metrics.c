@@ -563,6 +563,12 @@ void metrics_collect_runtime(mfmt *out, void *ctx)
     mfmt_single(out, "fluxbot_sched_wakeups_total", "counter",
                 "Wake-ups of a sleeping worker by another thread (at most one per park).",
                 sm.wakeups);
+    mfmt_single(out, "fluxbot_sched_io_events_total", "counter",
+                "Ready descriptors (the REST actor's sockets) handed to their actor by a worker.",
+                sm.io_events);
+    mfmt_single(out, "fluxbot_sched_deadlines_total", "counter",
+                "Due actor deadlines (curl's timer, rate-limit waits) run by a worker.",
+                sm.deadlines);
     const char *enq = "fluxbot_sched_enqueues_total";
     mfmt_family(out, enq, "counter",
                 "Actors made runnable by a message: from their own worker (no wake-up possible) "
