@@ -3,7 +3,12 @@
  * Discord work, both driven by the project's own fake Discord at the same fixed rate.
  *
  * Each bot runs as a child process against a fresh fake Discord (gateway + REST on loopback):
- *   - fluxbot (the real binary, `run`), with a fake ComfyUI for the generation half of a mix;
+ *   - fluxbot (the real binary, `run`), with a fake ComfyUI for the generation half of a mix,
+ *     and with `--stats-chart false`: its /stats is then a deferral and an embed edit, the same
+ *     Discord work as the peer's, so the ratio compares equal work;
+ *   - fluxbot-chart: the same binary with its default chart on (every /stats edit also carries
+ *     the chart, drawn with cairo and uploaded as a multipart PNG): an extra row for mixes with
+ *     /stats, so the cost of the chart is shown beside the equal-work figure, not hidden;
  *   - bench/peers/discordpy_bot.py under Debian's python3-discord, which answers /stats with a
  *     deferral and an embed edit and /comfy with a deferral and a multipart PNG edit.
  * Once a bot has registered its commands, the driver injects interactions at --rate per second
@@ -14,11 +19,14 @@
  * system calls per interaction.
  *
  *   bench_peers [--rate N] [--seconds S] [--mix stats|png|half] [--bin PATH] [--python PATH]
- *               [--script PATH] [--strace] [--json] [--only fluxbot|discordpy]
+ *               [--script PATH] [--strace] [--json] [--only BOT[,BOT...]]
+ *   (BOT: fluxbot, fluxbot-chart, discordpy; default: all three, fluxbot-chart only for mixes
+ *   with /stats)
  *
  * The figure that matters is the ratio of CPU per interaction (fluxbot ÷ discord.py), measured
- * in the same run on the same machine. Exit status: 0 when every interaction of every pass was
- * answered exactly once, 1 otherwise, 2 on a usage or set-up error.
+ * in the same run on the same machine; fluxbot-chart ÷ discord.py is printed beside it. Exit
+ * status: 0 when every interaction of every pass was answered exactly once, 1 otherwise, 2 on a
+ * usage or set-up error.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,7 +51,9 @@
 #define TOP_SYSCALLS 8
 #define MAX_THREAD_KINDS 24
 
-typedef enum peer_kind { PEER_FLUXBOT, PEER_DISCORDPY } peer_kind;
+typedef enum peer_kind { PEER_FLUXBOT, PEER_FLUXBOT_CHART, PEER_DISCORDPY, PEER_COUNT } peer_kind;
+
+static const char *const k_peer_names[PEER_COUNT] = {"fluxbot", "fluxbot-chart", "discord.py"};
 typedef enum mix_kind { MIX_STATS, MIX_PNG, MIX_HALF } mix_kind;
 
 typedef struct opts {
@@ -78,6 +88,7 @@ typedef struct result {
     } thr[MAX_THREAD_KINDS];
     unsigned nthr;
     bool ok;
+    peer_kind kind;
 } result;
 
 static double proc_cpu_s(pid_t pid)
@@ -135,7 +146,7 @@ static int pass_start(pass *p, const opts *o, peer_kind k)
     }
     char db[128], out[128];
     int rc;
-    if (k == PEER_FLUXBOT) {
+    if (k != PEER_DISCORDPY) {
         fake_comfy_opts co = {.steps = 1, .png_width = 64, .png_height = 64, .name = "peers-comfy"};
         p->comfy = fake_comfy_start(&co);
         if (!p->comfy) return -1;
@@ -145,6 +156,8 @@ static int pass_start(pass *p, const opts *o, peer_kind k)
         e2e_env_set(&env, "FLUXBOT_DB", db);
         e2e_env_set(&env, "FLUXBOT_OUTPUT_DIR", out);
         e2e_env_set(&env, "FLUXBOT_LOG_LEVEL", "warn");
+        /* fluxbot: the chart off, so /stats does the peer's work (a deferral and an embed
+         * edit); fluxbot-chart: the default (so a build from before the key runs it too) */
         char *argv[] = {(char *)o->bin,
                         "run",
                         "--user-max-concurrent-jobs",
@@ -153,6 +166,8 @@ static int pass_start(pass *p, const opts *o, peer_kind k)
                         "100000",
                         "--max-queued-jobs",
                         "100000",
+                        k == PEER_FLUXBOT ? "--stats-chart" : NULL,
+                        "false",
                         NULL};
         rc = e2e_spawn(&p->child, o->bin, argv, env, p->log);
     } else {
@@ -459,7 +474,8 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
 
 static int run_peer(const opts *o, peer_kind k, result *r)
 {
-    r->name = k == PEER_FLUXBOT ? "fluxbot" : "discord.py";
+    r->name = k_peer_names[k];
+    r->kind = k;
     r->syscalls_per_ix = -1;
     pass p;
     if (pass_start(&p, o, k) != 0) {
@@ -478,22 +494,33 @@ static int run_peer(const opts *o, peer_kind k, result *r)
     return rc;
 }
 
+static const result *find_result(const result *r, unsigned nr, peer_kind k)
+{
+    for (unsigned i = 0; i < nr; i++)
+        if (r[i].kind == k) return &r[i];
+    return NULL;
+}
+
 static void print_table(const opts *o, const result *r, unsigned nr)
 {
     printf("peers benchmark: %u interactions/s for %u s, mix %s, %ld cores\n\n", o->rate,
            o->seconds, o->mix_name, sysconf(_SC_NPROCESSORS_ONLN));
-    printf("%-11s %7s %9s %9s %11s %9s %9s %9s %12s\n", "bot", "sent", "answered", "CPU %",
+    printf("%-13s %7s %9s %9s %11s %9s %9s %9s %12s\n", "bot", "sent", "answered", "CPU %",
            "CPU us/ix", "p50 ms", "p99 ms", "max ms", "syscalls/ix");
     for (unsigned i = 0; i < nr; i++) {
         char sc[32] = "-";
         if (r[i].syscalls_per_ix >= 0) snprintf(sc, sizeof sc, "%.1f", r[i].syscalls_per_ix);
-        printf("%-11s %7u %9u %8.1f%% %11.0f %9.2f %9.2f %9.2f %12s\n", r[i].name, r[i].sent,
+        printf("%-13s %7u %9u %8.1f%% %11.0f %9.2f %9.2f %9.2f %12s\n", r[i].name, r[i].sent,
                r[i].answered, r[i].core_pct, r[i].us_per_ix, r[i].p50_ms, r[i].p99_ms, r[i].max_ms,
                sc);
     }
-    if (nr == 2 && r[1].us_per_ix > 0)
-        printf("\nCPU per interaction, fluxbot / discord.py: %.3f\n",
-               r[0].us_per_ix / r[1].us_per_ix);
+    const result *py = find_result(r, nr, PEER_DISCORDPY);
+    for (unsigned i = 0; py && py->us_per_ix > 0 && i < nr; i++)
+        if (r[i].kind != PEER_DISCORDPY)
+            printf("%sCPU per interaction, %s / discord.py: %.3f%s\n", i ? "" : "\n", r[i].name,
+                   r[i].us_per_ix / py->us_per_ix,
+                   r[i].kind == PEER_FLUXBOT ? " (equal work: /stats without the chart)"
+                                             : " (its /stats also draws and uploads the chart)");
     for (unsigned i = 0; i < nr; i++) {
         if (!r[i].nthr) continue;
         printf("%s CPU us (context switches) per interaction by thread:", r[i].name);
@@ -516,12 +543,13 @@ static void print_json(const opts *o, const result *r, unsigned nr)
     printf("{\"rate\":%u,\"seconds\":%u,\"mix\":\"%s\",\"bots\":[", o->rate, o->seconds,
            o->mix_name);
     for (unsigned i = 0; i < nr; i++) {
-        printf("%s{\"bot\":\"%s\",\"sent\":%u,\"answered\":%u,\"doubled\":%u,\"edited\":%u,"
+        printf("%s{\"bot\":\"%s\",\"stats_chart\":%s,\"sent\":%u,\"answered\":%u,\"doubled\":%u,"
+               "\"edited\":%u,"
                "\"cpu_s\":%.4f,\"core_pct\":%.2f,\"cpu_us_per_ix\":%.1f,\"p50_ms\":%.3f,"
                "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"syscalls_per_ix\":%.2f,\"syscalls\":{",
-               i ? "," : "", r[i].name, r[i].sent, r[i].answered, r[i].doubled, r[i].edited,
-               r[i].cpu_s, r[i].core_pct, r[i].us_per_ix, r[i].p50_ms, r[i].p99_ms, r[i].max_ms,
-               r[i].syscalls_per_ix);
+               i ? "," : "", r[i].name, r[i].kind == PEER_FLUXBOT_CHART ? "true" : "false",
+               r[i].sent, r[i].answered, r[i].doubled, r[i].edited, r[i].cpu_s, r[i].core_pct,
+               r[i].us_per_ix, r[i].p50_ms, r[i].p99_ms, r[i].max_ms, r[i].syscalls_per_ix);
         for (unsigned j = 0; j < r[i].ntop; j++)
             printf("%s\"%s\":%.3f", j ? "," : "", r[i].top[j].name, r[i].top[j].per_ix);
         printf("},\"threads\":[");
@@ -531,10 +559,38 @@ static void print_json(const opts *o, const result *r, unsigned nr)
                    r[i].thr[j].switches_per_ix);
         printf("]}");
     }
-    if (nr == 2 && r[1].us_per_ix > 0)
-        printf("],\"cpu_ratio\":%.4f}\n", r[0].us_per_ix / r[1].us_per_ix);
-    else
-        printf("]}\n");
+    printf("]");
+    /* cpu_ratio: fluxbot (equal work) / discord.py; cpu_ratio_chart: with the chart */
+    const result *py = find_result(r, nr, PEER_DISCORDPY);
+    const result *fb = find_result(r, nr, PEER_FLUXBOT);
+    const result *fc = find_result(r, nr, PEER_FLUXBOT_CHART);
+    if (py && py->us_per_ix > 0 && fb) printf(",\"cpu_ratio\":%.4f", fb->us_per_ix / py->us_per_ix);
+    if (py && py->us_per_ix > 0 && fc)
+        printf(",\"cpu_ratio_chart\":%.4f", fc->us_per_ix / py->us_per_ix);
+    printf("}\n");
+}
+
+/* Which bots run: --only's comma-separated names, or every bot (fluxbot-chart only when the
+ * mix has /stats). False on an unknown name. */
+static bool only_list(const opts *o, bool want[PEER_COUNT])
+{
+    for (int k = 0; k < PEER_COUNT; k++)
+        want[k] = !o->only && (k != PEER_FLUXBOT_CHART || o->mix != MIX_PNG);
+    for (const char *p = o->only; p && *p;) {
+        size_t n = strcspn(p, ",");
+        bool known = false;
+        for (int k = 0; k < PEER_COUNT; k++) {
+            /* "discordpy" is accepted for discord.py (a shell-friendly name) */
+            const char *name = k == PEER_DISCORDPY ? "discordpy" : k_peer_names[k];
+            if (strlen(name) == n && strncmp(p, name, n) == 0) want[k] = known = true;
+        }
+        if (!known) {
+            fprintf(stderr, "bench_peers: --only takes fluxbot, fluxbot-chart, discordpy\n");
+            return false;
+        }
+        p += n + (p[n] == ',');
+    }
+    return true;
 }
 
 int main(int argc, char **argv)
@@ -554,7 +610,8 @@ int main(int argc, char **argv)
     };
     if (!bench_args(argc, argv, args, sizeof args / sizeof args[0],
                     "[--rate N] [--seconds S] [--mix stats|png|half] [--bin PATH] "
-                    "[--python PATH] [--script PATH] [--only fluxbot|discordpy] [--strace] "
+                    "[--python PATH] [--script PATH] [--only fluxbot,fluxbot-chart,discordpy] "
+                    "[--strace] "
                     "[--json]"))
         return 2;
     if (!strcmp(o.mix_name, "stats"))
@@ -572,16 +629,14 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    result r[2] = {{0}};
+    bool want[PEER_COUNT];
+    if (!only_list(&o, want)) return 2;
+    result r[PEER_COUNT] = {{0}};
     unsigned nr = 0;
     bool ok = true;
-    if (!o.only || !strcmp(o.only, "fluxbot")) {
-        if (run_peer(&o, PEER_FLUXBOT, &r[nr]) != 0) return 2;
-        ok = ok && r[nr].ok;
-        nr++;
-    }
-    if (!o.only || !strcmp(o.only, "discordpy")) {
-        if (run_peer(&o, PEER_DISCORDPY, &r[nr]) != 0) return 2;
+    for (int k = 0; k < PEER_COUNT; k++) {
+        if (!want[k]) continue;
+        if (run_peer(&o, (peer_kind)k, &r[nr]) != 0) return 2;
         ok = ok && r[nr].ok;
         nr++;
     }

@@ -1,7 +1,8 @@
 /*
  * fuzz_ix: an INTERACTION_CREATE `d` object from the gateway, all the way to what the
  * bot would send to ComfyUI and back to Discord:
- *   rcmd_recover (what a refused interaction can still be answered with), ix_parse, then per
+ *   rcmd_recover (what a refused interaction can still be answered with), ix_parse (and the
+ *   router's ix_parse_scratch, which must agree with it field for field), then per
  *   type the router's pure half — rcmd_usage_name, rcmd_days_options, rcmd_manager_perm,
  *   rcmd_message_image_url, button custom_ids (cres_parse_custom_id), the Options dialog's
  *   custom_ids and modal submits (opts_dialog_parse_id, ix_field_value), autocomplete
@@ -210,6 +211,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ix_error err;
     memset(&err, 0, sizeof err);
     ix_interaction *ix = ix_parse(json, size, &err);
+    /* The router's parse (ix_json's arena tree in a reused scratch) gives the same verdict,
+     * error and fields as cJSON's. */
+    static ix_scratch scratch;
+    ix_error err2;
+    ix_interaction *same = ix_parse_scratch(&scratch, json, size, &err2);
+    FZ_ASSERT((ix == NULL) == (same == NULL), "ix_parse_scratch verdict differs", NULL);
+    FZ_ASSERT(err.code == err2.code && !strcmp(err.field, err2.field) && !strcmp(err.msg, err2.msg),
+              "ix_parse_scratch error differs", err2.msg);
+    if (ix && same) {
+        FZ_ASSERT(ix->id == same->id && ix->type == same->type && ix->user_id == same->user_id &&
+                      ix->noptions == same->noptions && !strcmp(ix->token, same->token),
+                  "ix_parse_scratch fields differ", NULL);
+        for (unsigned i = 0; i < ix->noptions; i++)
+            FZ_ASSERT(
+                !strcmp(ix->options[i].name, same->options[i].name) &&
+                    ix->options[i].integer == same->options[i].integer &&
+                    (ix->options[i].str == NULL) == (same->options[i].str == NULL) &&
+                    (!ix->options[i].str || !strcmp(ix->options[i].str, same->options[i].str)),
+                "ix_parse_scratch option differs", ix->options[i].name);
+    }
     if (!ix) {
         FZ_ASSERT(err.code != IX_OK, "refused without an error code", NULL);
         (void)ix_strerror(err.code);

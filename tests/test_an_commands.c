@@ -14,6 +14,7 @@
 #include "discord/embed.h"
 #include "analytics/an_confirm.h"
 #include "analytics/an_time.h"
+#include "discord/stats_reply.h"
 #include "util/util_utf8.h"
 
 #define NOW 1710082800000LL /* 2024-03-10 15:00:00 UTC */
@@ -195,6 +196,77 @@ static void test_stats_embed_no_data(void **state)
     assert_string_equal(field_value(em, "Command Usage"),
                         "Total Commands: 0\nPopular Commands:\nNo data\nButtons pressed: 2");
     cJSON_Delete(em);
+}
+
+/* stats_reply_edit_body writes, as text, exactly the JSON that building the embed with cJSON
+ * and printing it gives (stats_reply_edit_json), byte for byte: for the /stats embeds, with and
+ * without the chart, and for an embed with every member set and text that needs escaping. */
+static void expect_same_edit(const embed *e)
+{
+    const char *attachments[] = {NULL, "stats.png"};
+    for (int i = 0; i < 2; i++) {
+        cJSON *tree = embed_to_json(e);
+        char *want = stats_reply_edit_json(tree, attachments[i]);
+        cJSON_Delete(tree);
+        char *got = stats_reply_edit_body(e, attachments[i]);
+        assert_non_null(want);
+        assert_non_null(got);
+        assert_string_equal(got, want);
+        cJSON *parsed = cJSON_Parse(got);
+        assert_non_null(parsed); /* valid JSON */
+        cJSON_Delete(parsed);
+        free(want);
+        free(got);
+    }
+}
+
+static void test_edit_body_is_the_cjson_edit(void **state)
+{
+    (void)state;
+    an_stats s = sample_stats();
+    embed e;
+    an_commands_stats_embed(&s, &e);
+    expect_same_edit(&e);
+    embed_free(&e);
+
+    memset(&s, 0, sizeof s);
+    an_window_make(1, NOW, &s.window);
+    an_commands_stats_embed(&s, &e);
+    expect_same_edit(&e);
+    embed_free(&e);
+
+    /* a top command whose stored name needs JSON escapes */
+    s = sample_stats();
+    snprintf(s.top_commands[0].name, 128, "q\"uo\\te\t\x01\x1f</x> caf\xc3\xa9 \xf0\x9f\x98\x80");
+    an_commands_stats_embed(&s, &e);
+    expect_same_edit(&e);
+    embed_free(&e);
+
+    /* every member, and an image of its own (dropped, as by stats_reply_edit_json) */
+    embed_init(&e);
+    embed_set_title(&e, "T \"1\"\b\f\r");
+    embed_set_description(&e, "line\nline\\ \x7f \xe2\x80\xa8");
+    assert_int_equal(embed_set_url(&e, "https://example.com/a"), 0);
+    embed_set_timestamp_ms(&e, (uint64_t)NOW);
+    embed_set_color(&e, 0xFFFFFF);
+    embed_set_footer(&e, "foot", "https://example.com/i.png");
+    assert_int_equal(embed_set_image(&e, "https://example.com/img.png"), 0);
+    assert_int_equal(embed_set_thumbnail(&e, "https://example.com/t.png"), 0);
+    embed_set_author(&e, "auth\tor", "https://example.com/u", "https://example.com/au.png");
+    embed_add_field(&e, "a", "b", true);
+    embed_add_field(&e, "", "", false);
+    expect_same_edit(&e);
+    embed_free(&e);
+
+    /* nothing set */
+    embed_init(&e);
+    expect_same_edit(&e);
+    embed_free(&e);
+    char *none = stats_reply_edit_body(NULL, NULL);
+    char *want = stats_reply_edit_json(NULL, NULL);
+    assert_string_equal(none, want);
+    free(none);
+    free(want);
 }
 
 static void test_embed_limits(void **state)
@@ -496,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_days_option),
         cmocka_unit_test(test_stats_embed_sections),
         cmocka_unit_test(test_stats_embed_no_data),
+        cmocka_unit_test(test_edit_body_is_the_cjson_edit),
         cmocka_unit_test(test_embed_limits),
         cmocka_unit_test(test_reset_permission),
         cmocka_unit_test(test_confirm_flow),

@@ -94,7 +94,24 @@ static void check_passes_when_all_is_well(void **state)
     assert_non_null(strstr(t, "all checks passed"));
     assert_non_null(strstr(t, "[ok]   access"));
     assert_non_null(strstr(t, "[ok]   moderation"));
+    assert_non_null(strstr(t, "[ok]   stats chart    drawn (800x400 PNG"));
     assert_null(strstr(t, TOKEN)); /* the token never appears */
+    free(t);
+}
+
+/* stats_chart = false is reported as a choice, and `check` still passes. */
+static void check_reports_the_chart_off(void **state)
+{
+    (void)state;
+    fb_config c;
+    config(&c, TOKEN);
+    c.stats_chart = false;
+    char *t;
+    int rc = check(&c, &t);
+    if (rc != 0) fprintf(stderr, "%s", t);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(t, "[ok]   stats chart    off (stats_chart = false)"));
+    assert_null(strstr(t, "drawn ("));
     free(t);
 }
 
@@ -356,6 +373,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(commands_register_per_guild),
         cmocka_unit_test(check_passes_when_all_is_well),
+        cmocka_unit_test(check_reports_the_chart_off),
         cmocka_unit_test(check_names_each_problem_and_its_fix),
         cmocka_unit_test(bad_access_rules_are_named),
         cmocka_unit_test(check_names_a_broken_declaration),

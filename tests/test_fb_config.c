@@ -147,6 +147,46 @@ static void test_errors_name_key_and_source(void **s)
     expect_error(1, a9, none, "needs a value");
 }
 
+/* stats_chart: on by default; off from the file, the environment or a flag; anything but a
+ * boolean is refused naming the key and the layer (`fluxbot check` loads the configuration
+ * this way, so it exits 2 on such a value before checking anything else). */
+static void test_stats_chart_key(void **s)
+{
+    (void)s;
+    fb_config c;
+    char *none[] = {NULL};
+    assert_int_equal(load(&c, 0, NULL, none), 0);
+    assert_true(c.stats_chart);
+    char *path = write_temp("{\"stats_chart\": false}");
+    char *a1[] = {"-c", path};
+    assert_int_equal(load(&c, 2, a1, none), 0);
+    assert_false(c.stats_chart);
+    char *env_on[] = {"FLUXBOT_STATS_CHART=true", NULL};
+    assert_int_equal(load(&c, 2, a1, env_on), 0);
+    assert_true(c.stats_chart); /* the environment beats the file */
+    char *a2[] = {"-c", path, "--stats-chart", "true"};
+    assert_int_equal(load(&c, 4, a2, none), 0);
+    assert_true(c.stats_chart); /* a flag beats the file */
+    unlink(path);
+    char *env_off[] = {"FLUXBOT_STATS_CHART=off", NULL};
+    assert_int_equal(load(&c, 0, NULL, env_off), 0);
+    assert_false(c.stats_chart);
+    char *a3[] = {"--stats-chart=false"};
+    assert_int_equal(load(&c, 1, a3, none), 0);
+    assert_false(c.stats_chart);
+
+    char *env_bad[] = {"FLUXBOT_STATS_CHART=sometimes", NULL};
+    expect_error(0, NULL, env_bad,
+                 "environment FLUXBOT_STATS_CHART: stats_chart must be true or false, got "
+                 "\"sometimes\"");
+    char *a4[] = {"--stats-chart", "png"};
+    expect_error(2, a4, none, "stats_chart must be true or false");
+    path = write_temp("{\"stats_chart\": \"no chart\"}");
+    char *a5[] = {"-c", path};
+    expect_error(2, a5, none, "stats_chart");
+    unlink(path);
+}
+
 /* The words a key accepts are what its users accept: every log_level word is a log level. */
 static void test_choices_are_what_the_code_accepts(void **s)
 {
@@ -424,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_precedence_file_env_flags),
         cmocka_unit_test(test_errors_name_key_and_source),
         cmocka_unit_test(test_choices_are_what_the_code_accepts),
+        cmocka_unit_test(test_stats_chart_key),
         cmocka_unit_test(test_readme_reference_is_generated),
         cmocka_unit_test(test_result_retention_said_alike),
         cmocka_unit_test(test_shard_flag),

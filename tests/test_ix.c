@@ -364,6 +364,94 @@ static void test_fuzz_mutations(void **state)
     assert_true(parsed > 0 && rejected > 0);
 }
 
+/* ix_parse_scratch: one reusable space serves interaction after interaction (a component after
+ * a command leaves nothing of the command behind: the struct is zeroed, the strings are the new
+ * payload's), grows for a larger payload, and gives what ix_parse gives: the same verdicts,
+ * errors and fields, also for mutated payloads. */
+static void test_parse_into_reused_scratch(void **state)
+{
+    (void)state;
+    const char *comp = "{\"id\":\"1\",\"application_id\":\"2\",\"type\":3,\"token\":\"t\","
+                       "\"member\":{\"user\":{\"id\":\"3\"},\"roles\":[],\"permissions\":\"8\"},"
+                       "\"message\":{\"id\":\"99\",\"content\":\"x\"},"
+                       "\"data\":{\"custom_id\":\"image:regenerate:42\",\"component_type\":2}}";
+    ix_scratch sc = {0};
+    ix_error e;
+    ix_interaction *ix = ix_parse_scratch(&sc, comp, strlen(comp), &e);
+    assert_non_null(ix);
+    assert_ptr_equal(ix, sc.block);
+    assert_int_equal(ix->type, IX_COMPONENT);
+    /* garbage where the struct lives, as a reused block holds */
+    memset(sc.block, 0xA5, sc.cap);
+    ix = ix_parse_scratch(&sc, COMFY, strlen(COMFY), &e); /* larger: the block grows */
+    assert_non_null(ix);
+    assert_int_equal(e.code, IX_OK);
+    assert_true(sc.cap >= ix_parse_need(strlen(COMFY)));
+    assert_string_equal(ix->command_name, "comfy");
+    assert_int_equal(ix->noptions, 4);
+    assert_string_equal(ix_opt_str(ix, "prompt"), "a caf\xc3\xa9 \xf0\x9f\x98\x80 at dusk");
+    int64_t seed = 0;
+    assert_true(ix_opt_int(ix, "seed", &seed));
+    assert_true(seed == 9007199254740992ll);
+    assert_int_equal(ix->nroles, 2);
+
+    ix = ix_parse_scratch(&sc, comp, strlen(comp), &e);
+    assert_int_equal(ix->type, IX_COMPONENT);
+    assert_string_equal(ix->custom_id, "image:regenerate:42");
+    assert_null(ix->command_name); /* nothing of the command is left */
+    assert_int_equal(ix->noptions, 0);
+    assert_int_equal(ix->nroles, 0);
+    assert_null(ix_opt(ix, "prompt"));
+
+    /* the usual errors */
+    assert_null(ix_parse_scratch(&sc, "[1]", 3, &e));
+    assert_int_equal(e.code, IX_E_JSON);
+    assert_null(ix_parse_scratch(&sc, "{\"id\":", 7, &e));
+    assert_int_equal(e.code, IX_E_JSON);
+    assert_null(ix_parse_scratch(&sc, "", 0, &e));
+    assert_int_equal(e.code, IX_E_JSON);
+    assert_null(ix_parse_scratch(&sc, COMFY, IX_INPUT_MAX + 1, &e));
+    assert_int_equal(e.code, IX_E_TOO_LARGE);
+
+    /* mutations: the same verdict, error and fields as ix_parse */
+    size_t len = strlen(COMFY);
+    char *buf = malloc(len + 1);
+    unsigned rnd = 777;
+    int parsed = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        memcpy(buf, COMFY, len + 1);
+        for (int k = 0; k < 1 + iter % 3; k++) {
+            rnd = rnd * 1103515245u + 12345u;
+            buf[(rnd >> 8) % len] = (char)(rnd >> 16);
+        }
+        ix_error e1, e2;
+        ix_interaction *a = ix_parse(buf, len, &e1);
+        ix_interaction *b = ix_parse_scratch(&sc, buf, len, &e2);
+        assert_int_equal(e1.code, e2.code);
+        assert_string_equal(e1.field, e2.field);
+        assert_string_equal(e1.msg, e2.msg);
+        assert_int_equal(a != NULL, b != NULL);
+        if (!a) continue;
+        parsed++;
+        assert_true(a->id == b->id && a->user_id == b->user_id && a->guild_id == b->guild_id);
+        assert_true(a->permissions == b->permissions);
+        assert_int_equal(a->type, b->type);
+        assert_string_equal(a->token, b->token);
+        assert_int_equal(a->noptions, b->noptions);
+        for (unsigned i = 0; i < a->noptions; i++) {
+            assert_string_equal(a->options[i].name, b->options[i].name);
+            assert_int_equal(a->options[i].has_value, b->options[i].has_value);
+            assert_true(a->options[i].integer == b->options[i].integer);
+            if (a->options[i].str) assert_string_equal(a->options[i].str, b->options[i].str);
+        }
+        ix_free(a);
+    }
+    assert_true(parsed > 0);
+    free(buf);
+    ix_scratch_free(&sc);
+    ix_scratch_free(&sc); /* twice is harmless */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_scalar_parsers),
         cmocka_unit_test(test_fuzz_mutations),
+        cmocka_unit_test(test_parse_into_reused_scratch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,6 +60,15 @@ static void test_callback_types(void **state)
     j = parse_free(reply_deferred_json(true));
     assert_int_equal(num(cJSON_GetObjectItem(j, "data"), "flags"), 64);
     cJSON_Delete(j);
+    /* the shorthand's bodies are exactly what the general builder prints */
+    for (int eph = 0; eph < 2; eph++) {
+        reply_msg m = {.flags = eph ? REPLY_FLAG_EPHEMERAL : 0};
+        char *general = reply_callback_json(REPLY_CB_DEFERRED, &m, NULL, 0);
+        char *shorthand = reply_deferred_json(eph);
+        assert_string_equal(shorthand, general);
+        free(general);
+        free(shorthand);
+    }
 
     j = parse_free(reply_deferred_update_json());
     assert_int_equal(num(j, "type"), 6);

@@ -20,7 +20,9 @@
 #include "analytics/an_stats.h"
 #include "comfy/cres.h"
 #include "discord/opts_dialog.h"
+#include "discord/embed.h"
 #include "discord/reply.h"
+#include "discord/stats_reply.h"
 
 /* The message object of a body: `data` of a callback, else the body itself (edit, follow-up). */
 static void expect_no_mentions(const char *what, char *body)
@@ -68,6 +70,11 @@ static void analytics_reply_builders(void **state)
     an_stats st;
     memset(&st, 0, sizeof st);
     expect_no_mentions("an_stats_reply_json", an_stats_reply_json(&st));
+    embed em;
+    an_commands_stats_embed(&st, &em);
+    expect_no_mentions("stats_reply_edit_body", stats_reply_edit_body(&em, NULL));
+    expect_no_mentions("stats_reply_edit_body chart", stats_reply_edit_body(&em, "stats.png"));
+    embed_free(&em);
     expect_no_mentions("an_stats_failed_json", an_stats_failed_json("busy"));
 }
 

@@ -2,7 +2,8 @@
  * (every event summed per key, keys sorted as the server sorts them) on batches larger than any
  * of its tables start with, with names in per-event copies, outcomes in and out of the batch
  * and outcomes stored earlier; the same arrays whatever the order of the events and whatever
- * batch the same pg_anbatch built before; COPY text with one line per row. */
+ * batch the same pg_anbatch built before; the rollups' arrays well-formed in PostgreSQL's binary
+ * format; COPY text with one line per row. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -168,13 +169,74 @@ static char *ref_array(const ref_row *r, size_t n, int col)
     return p;
 }
 
+static uint32_t be32_at(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A rollup parameter (PostgreSQL's binary array format: bigint[] or text[]) as the text
+ * literal ref_array writes, after checking its header. */
+static char *decode(const pg_anbatch_buf *b)
+{
+    const unsigned char *p = (const unsigned char *)b->p, *end = p + b->len;
+    assert_true(b->len >= 12);
+    uint32_t ndim = be32_at(p), elemtype = be32_at(p + 8);
+    assert_true(ndim <= 1);
+    assert_true(elemtype == 20 || elemtype == 25);
+    p += 12;
+    size_t n = 0;
+    if (ndim) {
+        n = be32_at(p);
+        assert_int_equal(be32_at(p + 4), 1); /* lower bound */
+        p += 8;
+    }
+    char *out = NULL, t[64];
+    size_t len = 0, cap = 0;
+    put(&out, &len, &cap, "{");
+    for (size_t i = 0; i < n; i++) {
+        assert_true(p + 4 <= end);
+        uint32_t l = be32_at(p);
+        p += 4;
+        if (i) put(&out, &len, &cap, ",");
+        if (l == UINT32_MAX) {
+            put(&out, &len, &cap, "NULL");
+            continue;
+        }
+        assert_true(p + l <= end);
+        if (elemtype == 20) {
+            assert_int_equal(l, 8);
+            uint64_t v = (uint64_t)be32_at(p) << 32 | be32_at(p + 4);
+            snprintf(t, sizeof t, "%" PRId64, (int64_t)v);
+            put(&out, &len, &cap, t);
+        } else {
+            put(&out, &len, &cap, "\"");
+            for (uint32_t k = 0; k < l; k++) {
+                char one[3] = {0};
+                if (p[k] == '"' || p[k] == '\\') {
+                    one[0] = '\\';
+                    one[1] = (char)p[k];
+                } else {
+                    one[0] = (char)p[k];
+                }
+                put(&out, &len, &cap, one);
+            }
+            put(&out, &len, &cap, "\"");
+        }
+        p += l;
+    }
+    assert_true(p == end);
+    put(&out, &len, &cap, "}");
+    return out;
+}
+
 static void expect_array(const ref_row *r, size_t n, int col, const pg_anbatch_buf *got)
 {
-    char *want = ref_array(r, n, col);
-    if (strcmp(want, got->p) != 0)
-        fprintf(stderr, "column %d: want %.200s\n            got  %.200s\n", col, want, got->p);
-    assert_string_equal(want, got->p);
+    char *want = ref_array(r, n, col), *text = decode(got);
+    if (strcmp(want, text) != 0)
+        fprintf(stderr, "column %d: want %.200s\n            got  %.200s\n", col, want, text);
+    assert_string_equal(want, text);
     free(want);
+    free(text);
 }
 
 /* The final success of event i: its own; an outcome stored earlier; the batch's latest. */
@@ -295,12 +357,15 @@ static void test_large_batch_matches_reference(void **state)
     free_events(evs, n);
 }
 
-/* Every array a batch sends, concatenated. */
-static void put_arrays(char **p, size_t *len, size_t *cap, const pg_anbatch_buf *a, int n)
+/* Every array a batch sends, concatenated (the rollups' decoded). */
+static void put_arrays(char **p, size_t *len, size_t *cap, const pg_anbatch_buf *a, int n,
+                       bool binary)
 {
     for (int i = 0; i < n; i++) {
-        put(p, len, cap, a[i].p);
+        char *text = binary ? decode(&a[i]) : NULL;
+        put(p, len, cap, binary ? text : a[i].p);
         put(p, len, cap, "|");
+        free(text);
     }
 }
 
@@ -308,11 +373,11 @@ static char *all_arrays(const pg_anbatch *b)
 {
     char *p = NULL;
     size_t len = 0, cap = 0;
-    put_arrays(&p, &len, &cap, b->days, PG_ANBATCH_DAYS_NP);
-    put_arrays(&p, &len, &cap, b->hours, PG_ANBATCH_HOURS_NP);
-    put_arrays(&p, &len, &cap, b->names, PG_ANBATCH_NAMES_NP);
-    put_arrays(&p, &len, &cap, b->minutes, PG_ANBATCH_MINUTES_NP);
-    put_arrays(&p, &len, &cap, b->outcomes, PG_ANBATCH_OUTCOMES_NP);
+    put_arrays(&p, &len, &cap, b->days, PG_ANBATCH_DAYS_NP, true);
+    put_arrays(&p, &len, &cap, b->hours, PG_ANBATCH_HOURS_NP, true);
+    put_arrays(&p, &len, &cap, b->names, PG_ANBATCH_NAMES_NP, true);
+    put_arrays(&p, &len, &cap, b->minutes, PG_ANBATCH_MINUTES_NP, true);
+    put_arrays(&p, &len, &cap, b->outcomes, PG_ANBATCH_OUTCOMES_NP, false);
     return p;
 }
 

@@ -14,6 +14,7 @@
 
 #include "app/app.h"
 #include "config/fb_config.h"
+#include "test_app_lsan.h" /* `check` draws the /stats chart once (fontconfig's cache) */
 #include "tpg.h"
 
 static int check(const fb_config *c, char **text)

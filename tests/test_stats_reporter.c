@@ -79,6 +79,7 @@ typedef struct fx {
     rt_actor *done;
     fake_rest fr;
     sem_t flushed;
+    unsigned chart_lag_ms; /* stats_reporter_config.chart_max_lag_ms (0 in most tests) */
 } fx;
 
 static int setup(void **state)
@@ -128,7 +129,8 @@ static int start(fx *f, bool with_writer, const char *reporter_db)
         f->sys, &(stats_reporter_config){.db_path = reporter_db ? reporter_db : f->db,
                                          .threads = 2,
                                          .data_version = analytics_writer_data_version(f->w),
-                                         .reuse_max_ms = 600000});
+                                         .reuse_max_ms = 600000,
+                                         .chart_max_lag_ms = f->chart_lag_ms});
     assert_non_null(f->rep);
     rt_actor_spec rest = {.name = "rest",
                           .threads = 1,
@@ -410,6 +412,66 @@ static void test_answers_handed_on_until_a_commit(void **state)
     assert_int_equal(m.answered, 4);
 }
 
+/* With a chart lag allowed: after a commit that only adds to a bar, the next answer's embed
+ * states the new numbers exactly, while its chart is the one drawn before (no redraw within the
+ * lag); a query for other buckets draws its own. The counters say so. */
+static void test_chart_lags_but_numbers_are_exact(void **state)
+{
+    fx *f = *state;
+    f->chart_lag_ms = 600000;
+    assert_int_equal(start(f, true, NULL), 0);
+    record_fixture(f);
+    send_query_at(f, 7, "42", "t", 20, NOW);
+    wait_sem(&f->fr.sem);
+    assert_fresh(f, 20, 7, NOW); /* drawn: the chart of these numbers */
+
+    an_command_event e = {
+        .command = "upscale", .user_id = 999, .success = true, .ts_ms = (uint64_t)(NOW - 1000)};
+    assert_int_equal(an_record_command(analytics_writer_actor(f->w), &e), 0);
+    assert_int_equal(an_request_flush(analytics_writer_actor(f->w), f->done, 2), 0);
+    wait_sem(&f->flushed);
+    send_query_at(f, 7, "42", "t", 21, NOW + 60000);
+    wait_sem(&f->fr.sem);
+
+    char err[256];
+    an_reader *r = an_reader_open(f->db, err, sizeof err);
+    assert_non_null(r);
+    an_stats *now = malloc(sizeof *now);
+    assert_int_equal(an_reader_stats(r, 7, NOW + 60000, now, err, sizeof err), 0);
+    an_reader_close(r);
+    pthread_mutex_lock(&f->fr.mu);
+    rest_req_msg *first = find_req(f, 20), *second = find_req(f, 21);
+    pthread_mutex_unlock(&f->fr.mu);
+    /* the numbers: exact, with the new row */
+    cJSON *embed = an_stats_embed(now);
+    char *want = stats_reply_edit_json(embed, AN_CHART_FILENAME);
+    cJSON_Delete(embed);
+    assert_string_equal(second->json, want);
+    assert_non_null(strstr(second->json, "/upscale"));
+    free(want);
+    /* the chart: the first one, byte for byte, though a fresh one would differ */
+    assert_int_equal(second->nfiles, 1);
+    assert_int_equal(second->files[0].len, first->files[0].len);
+    assert_memory_equal(second->files[0].data, first->files[0].data, first->files[0].len);
+    unsigned char *fresh;
+    size_t len;
+    assert_int_equal(an_chart_png(now, &fresh, &len, err, sizeof err), 0);
+    assert_false(len == first->files[0].len && memcmp(fresh, first->files[0].data, len) == 0);
+    free(fresh);
+
+    /* other buckets (30 days): drawn for them */
+    send_query_at(f, 30, "42", "t", 22, NOW + 61000);
+    wait_sem(&f->fr.sem);
+    assert_fresh(f, 22, 30, NOW + 61000);
+
+    stats_reporter_counters m;
+    stats_reporter_counters_get(f->rep, &m);
+    assert_int_equal(m.charts_drawn, 2);
+    assert_int_equal(m.charts_reused, 1);
+    assert_int_equal(m.answered, 3);
+    free(now);
+}
+
 static void test_malformed_queries(void **state)
 {
     fx *f = *state;
@@ -457,6 +519,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_answers_with_the_embed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_while_the_writer_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answers_handed_on_until_a_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chart_lags_but_numbers_are_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_fails_without_database, setup, teardown),
     };

@@ -213,8 +213,7 @@ static void respond(router *r, uint64_t id, const char *token, char *body, rpend
         return;
     }
     rt_actor_hold(r->self);
-    rest_req_msg *m = callback_req(id, token, body);
-    free(body);
+    rest_req_msg *m = reply_req_callback(id, token, body); /* takes body */
     m->reply_to = r->self;
     m->cookie = cookie;
     atomic_fetch_add(&r->callbacks_sent, 1);
@@ -814,12 +813,25 @@ static router_cmd stat_cmd_of(router *r, const ix_interaction *ix)
     return ROUTER_CMD_UNKNOWN;
 }
 
+/* Each thread's reusable space for parsing interactions (ix_parse_scratch): one interaction is
+ * parsed and done with before the next (nothing keeps a pointer into it past on_interaction),
+ * and cJSON's per-value allocations plus a ~7 KB block per interaction, all freed at once, made
+ * glibc consolidate its small free chunks each time (perf at 300 /stats per second). Freed when
+ * the thread leaves (on_thread_exit). */
+static _Thread_local ix_scratch tl_ix;
+
+static ix_interaction *parse_interaction(const gw_dispatch_msg *d, ix_error *ie)
+{
+    return ix_parse_scratch(&tl_ix, d->data_json ? d->data_json : "",
+                            d->data_json ? d->data_len : 0, ie);
+}
+
 static void on_interaction(router *r, const gw_dispatch_msg *d)
 {
     atomic_fetch_add(&r->interactions, 1);
     uint64_t t0 = d->recv_ns ? d->recv_ns : rt_now_ns();
     ix_error ie;
-    ix_interaction *ix = ix_parse(d->data_json ? d->data_json : "", d->data_len, &ie);
+    ix_interaction *ix = parse_interaction(d, &ie);
     if (!ix) {
         on_malformed(r, d, &ie, t0);
         return;
@@ -833,7 +845,6 @@ static void on_interaction(router *r, const gw_dispatch_msg *d)
                            : v.outcome == RMOD_INVALID ? ROUTER_OUT_INVALID
                                                        : ROUTER_OUT_OK;
         reply_json(r, ix, &e, v.body, v.success, o);
-        ix_free(ix);
         return;
     }
     switch (ix->type) {
@@ -862,7 +873,6 @@ static void on_interaction(router *r, const gw_dispatch_msg *d)
         break;
     }
     }
-    ix_free(ix);
 }
 
 static void on_dispatch(router *r, const gw_dispatch_msg *d)
@@ -1063,6 +1073,7 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
 {
     (void)index;
     router *r = state;
+    ix_scratch_free(&tl_ix);
     /* The last thread out: nothing is pending any more (holds), so the sweep can go. */
     if (atomic_fetch_sub(&r->threads_alive, 1) == 1) {
         uint64_t id = atomic_exchange(&r->timer_id, 0);

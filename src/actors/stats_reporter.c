@@ -13,11 +13,13 @@
 #include <string.h>
 
 #include "analytics/an_chart.h"
+#include "analytics/an_chartcache.h"
 #include "analytics/an_commands.h"
 #include "analytics/an_engine.h"
 #include "analytics/an_view.h"
 #include "analytics/an_horizon.h"
 #include "analytics/an_stats.h"
+#include "discord/embed.h"
 #include "discord/stats_reply.h"
 #include "discord/reply_req.h"
 #include "fluxbot/log.h"
@@ -31,6 +33,8 @@ struct stats_reporter {
     char db_path[1024]; /* a SQLite path or a postgresql:// URL (an_engine.h) */
     unsigned active_min;
     const _Atomic uint64_t *data_version;
+    bool no_chart;
+    an_chartcache *charts; /* NULL with no_chart */
     stats_flight *flight;
     _Atomic uint64_t answered, failed, rejected;
 };
@@ -83,7 +87,7 @@ static void on_thread_exit(rt_actor *self, void *state, unsigned index)
  * they stay exact (when answers are reused), and the chart drawn from them. */
 static void compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *out)
 {
-    (void)ctx;
+    const stats_reporter *r = ctx;
     out->rc = an_view_stats(tl_reader, days, now_ms, &out->stats, out->err, sizeof out->err);
     if (out->rc != 0) return;
     if (tl_horizon) {
@@ -95,9 +99,11 @@ static void compute(void *ctx, int days, int64_t now_ms, stats_flight_answer *ou
         else
             LOG_WARN(WHO, "%s", err);
     }
+    if (r->no_chart) return;
     /* The chart is a bonus: if it cannot be drawn, the numbers still go out. */
     char err[256];
-    if (an_chart_png(&out->stats, &out->png, &out->png_len, err, sizeof err) != 0) {
+    if (an_chartcache_png(r->charts, &out->stats, now_ms, &out->png, &out->png_len, NULL, err,
+                          sizeof err) != 0) {
         LOG_WARN(WHO, "stats chart: %s", err);
         out->png = NULL;
     }
@@ -118,9 +124,10 @@ static void answer(stats_reporter *r, stats_query_msg *q)
     stats_flight_run(r->flight, q->days, q->now_ms, compute, r, a, &shared);
     char *json;
     if (a->rc == 0) {
-        cJSON *embed = an_stats_embed(&a->stats);
-        json = stats_reply_edit_json(embed, a->png ? AN_CHART_FILENAME : NULL);
-        cJSON_Delete(embed);
+        embed e;
+        an_commands_stats_embed(&a->stats, &e);
+        json = stats_reply_edit_body(&e, a->png ? AN_CHART_FILENAME : NULL);
+        embed_free(&e);
         atomic_fetch_add(&r->answered, 1);
     } else {
         LOG_ERROR(WHO, "stats query for %d days failed: %s", q->days, a->err);
@@ -158,6 +165,9 @@ void stats_reporter_config_from(stats_reporter_config *out, const fb_config *cfg
     out->threads = cfg->stats_threads > 0 ? (unsigned)cfg->stats_threads : 0;
     out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
     out->active_min = cfg->active_user_min_events > 0 ? (unsigned)cfg->active_user_min_events : 0;
+    out->no_chart = !cfg->stats_chart;
+    out->chart_max_lag_ms =
+        cfg->stats_chart_max_lag_ms > 0 ? (unsigned)cfg->stats_chart_max_lag_ms : 0;
 }
 
 stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *cfg)
@@ -166,6 +176,8 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     if (!r) abort();
     snprintf(r->db_path, sizeof r->db_path, "%s", cfg && cfg->db_path ? cfg->db_path : "");
     r->active_min = cfg ? cfg->active_min : 0;
+    r->no_chart = cfg && cfg->no_chart;
+    if (!r->no_chart) r->charts = an_chartcache_new(cfg ? cfg->chart_max_lag_ms : 0);
     /* Answers are reused until this process's writer commits again: with a database other
      * processes write too, that would miss their commits, so never on PostgreSQL. */
     r->data_version = cfg && !an_engine_is_pg(r->db_path) ? cfg->data_version : NULL;
@@ -182,6 +194,7 @@ stats_reporter *stats_reporter_new(rt_system *sys, const stats_reporter_config *
     r->actor = rt_actor_new(sys, &spec);
     if (!r->actor) {
         stats_flight_free(r->flight);
+        an_chartcache_free(r->charts);
         free(r);
         return NULL;
     }
@@ -199,10 +212,19 @@ void stats_reporter_counters_get(stats_reporter *r, stats_reporter_counters *out
     out->failed = atomic_load(&r->failed);
     out->rejected = atomic_load(&r->rejected);
     stats_flight_counts(r->flight, &out->computed, &out->shared, &out->reused);
+    out->charts_drawn = out->charts_reused = 0;
+    if (r->charts) {
+        uint64_t same, lagging;
+        an_chartcache_counts(r->charts, &out->charts_drawn, &same, &lagging);
+        out->charts_reused = same + lagging;
+    }
 }
 
 void stats_reporter_free(stats_reporter *r)
 {
-    if (r) stats_flight_free(r->flight);
+    if (r) {
+        stats_flight_free(r->flight);
+        an_chartcache_free(r->charts);
+    }
     free(r);
 }

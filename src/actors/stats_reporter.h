@@ -8,11 +8,14 @@
  *     PATCH /webhooks/{application_id}/{token}/messages/@original
  *     payload_json {"embeds":[... "image":{"url":"attachment://stats.png"}], "attachments":[...]}
  *     files[0] stats.png
- * to the query's REST actor, which edits the deferred (ephemeral) response. A failed query
- * edits it with a short error text instead, so the user never stays on "thinking". Identical
+ * to the query's REST actor, which edits the deferred (ephemeral) response; with no_chart
+ * (stats_chart = false) the edit is a plain JSON body with the embed and no attachment. A failed
+ * query edits it with a short error text instead, so the user never stays on "thinking". Identical
  * queries arriving while one is computed share its answer, and with the writer's data version
  * an answer is handed on to later identical queries until the writer commits again or a row
- * would leave or enter the window (stats_flight.h, an_horizon.h).
+ * would leave or enter the window (stats_flight.h, an_horizon.h). A new answer's chart is the
+ * last one drawn while that is the same picture, or lags by at most chart_max_lag_ms
+ * (an_chartcache.h); the embed's numbers are always the new answer's.
  * The same numbers without Discord: an_reader_stats() (the `fluxbot stats` CLI uses it).
  */
 #ifndef FLUXBOT_STATS_REPORTER_H
@@ -34,19 +37,29 @@ typedef struct stats_reporter_config {
      * computation reads the database. */
     const _Atomic uint64_t *data_version;
     unsigned reuse_max_ms; /* the oldest answer handed on (0 = 1000 ms; stats_flight.h) */
+    /* Skip the chart: the edit is the embed alone, a JSON body without a file part (and no
+     * cairo drawing or PNG encoding per answer). The config's stats_chart, inverted so that a
+     * zeroed config keeps the chart. */
+    bool no_chart;
+    /* How long a chart may lag the numbers (an_chartcache.h): a chart drawn this recently for
+     * the same buckets is attached again while the bars only grew. 0 = only when the picture
+     * would be the same. The embed's numbers are exact either way. */
+    unsigned chart_max_lag_ms;
 } stats_reporter_config;
 
 /* Fills out from the bot configuration (db_path, stats_threads, mailbox_capacity,
- * active_user_min_events). */
+ * active_user_min_events, stats_chart, stats_chart_max_lag_ms). */
 void stats_reporter_config_from(stats_reporter_config *out, const fb_config *cfg);
 
 typedef struct stats_reporter_counters {
-    uint64_t answered; /* queries answered with the embed */
-    uint64_t computed; /* database reads (identical concurrent queries share one) */
-    uint64_t shared;   /* answers taken from a concurrent identical query's read */
-    uint64_t reused;   /* answers handed on from an earlier read (no commit since) */
-    uint64_t failed;   /* queries answered with an error text */
-    uint64_t rejected; /* malformed queries (bad application id or token): nothing sent */
+    uint64_t answered;      /* queries answered with the embed */
+    uint64_t computed;      /* database reads (identical concurrent queries share one) */
+    uint64_t shared;        /* answers taken from a concurrent identical query's read */
+    uint64_t reused;        /* answers handed on from an earlier read (no commit since) */
+    uint64_t failed;        /* queries answered with an error text */
+    uint64_t rejected;      /* malformed queries (bad application id or token): nothing sent */
+    uint64_t charts_drawn;  /* charts drawn and encoded */
+    uint64_t charts_reused; /* charts attached again: the same picture, or lagging */
 } stats_reporter_counters;
 
 typedef struct stats_reporter stats_reporter;

@@ -246,6 +246,11 @@ static void stats_embed(const an_stats *s, embed *ep)
     *ep = e;
 }
 
+void an_commands_stats_embed(const an_stats *s, embed *out)
+{
+    stats_embed(s, out);
+}
+
 cJSON *an_stats_embed(const an_stats *s)
 {
     embed e;

@@ -72,6 +72,10 @@ an_days_result an_days_from_text(const char *text);
 /* The embed object (title, color, the four sections as fields, footer with the window, ISO
  * timestamp). Sections with nothing to show say "No data". The caller owns the result. */
 cJSON *an_stats_embed(const an_stats *s);
+/* The same embed as a struct (embed.h; the caller embed_free()s it), for writers that emit it
+ * as text without a cJSON tree (stats_reply_edit_body). */
+struct embed;
+void an_commands_stats_embed(const an_stats *s, struct embed *out);
 /* The body for PATCH .../messages/@original: {"embeds":[embed]}. */
 char *an_stats_reply_json(const an_stats *s);
 /* The body of a failed query: {"content": "...", "embeds": []}. */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analytics/an_chart.h"
 #include "analytics/an_stats.h"
 #include "comfy/loras.h"
 #include "comfy/ratios.h"
@@ -406,6 +407,35 @@ static void check_llm(report *r, const fb_config *cfg)
     util_http_res_free(&res);
 }
 
+/* stats_chart: off is a choice, not a problem; on, a chart of an empty window is drawn the
+ * way /stats draws it, so a machine without the chart's fonts or a working cairo is named
+ * here rather than in the log of the first /stats (whose answer would go out without it). */
+static void check_stats_chart(report *r, const fb_config *cfg)
+{
+    if (!cfg->stats_chart) {
+        ok(r, "stats chart", "off (stats_chart = false): /stats answers with the embed alone");
+        return;
+    }
+    an_stats *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    an_window w;
+    an_window_make(AN_DAYS_DEFAULT, 1700000000000LL, &w);
+    an_stats_begin(s, &w, AN_ACTIVE_MIN_DEFAULT);
+    unsigned char *png = NULL;
+    size_t len = 0;
+    char err[256];
+    if (an_chart_png(s, &png, &len, err, sizeof err) == 0)
+        ok(r, "stats chart", "drawn (%dx%d PNG, %zu bytes for an empty week)", AN_CHART_W,
+           AN_CHART_H, len);
+    else
+        bad(r, "stats chart",
+            "install cairo's fonts (fonts-dejavu-core), or set stats_chart = false to answer "
+            "/stats with the embed alone",
+            "%s", err);
+    free(png);
+    free(s);
+}
+
 int app_check_report(const fb_config *cfg, FILE *out)
 {
     report r = {.out = out};
@@ -414,6 +444,7 @@ int app_check_report(const fb_config *cfg, FILE *out)
     check_database(&r, cfg);
     check_shared_database(&r, cfg);
     check_moderation(&r, cfg);
+    check_stats_chart(&r, cfg);
     check_discord(&r, cfg);
     check_comfy(&r, cfg);
     check_llm(&r, cfg);

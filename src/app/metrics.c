@@ -730,6 +730,14 @@ void metrics_collect_stats(mfmt *out, void *ctx)
          .values = {"computed", "shared", "reused"},
          .f = {MF_FIELD(T, computed), MF_FIELD(T, shared), MF_FIELD(T, reused)},
          .n = 3},
+        {.kind = M_BY_LABEL,
+         .name = "fluxbot_stats_charts_total",
+         .help = "/stats charts: drawn and encoded, or the last one attached again (the same "
+                 "picture, or lagging the numbers by at most stats_chart_max_lag_ms).",
+         .key = "how",
+         .values = {"drawn", "reused"},
+         .f = {MF_FIELD(T, charts_drawn), MF_FIELD(T, charts_reused)},
+         .n = 2},
     };
     T m;
     stats_reporter_counters_get((stats_reporter *)ctx, &m);

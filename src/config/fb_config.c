@@ -113,6 +113,14 @@ static const key_def keys[] = {
     S(bot_manager_role, "FLUXBOT_BOT_MANAGER_ROLE", "Bot Manager",
       "Role allowed to /reset_stats besides administrators: a role name or a numeric role id."),
     B(stats_managers_only, NULL, "false", "Restrict /stats to administrators and bot managers."),
+    B(stats_chart, "FLUXBOT_STATS_CHART", "true",
+      "/stats answers carry a chart (a PNG of images, videos and commands per day, or per hour "
+      "for one day) under the embed; false = the embed alone (no drawing, no upload)."),
+    I(stats_chart_max_lag_ms, NULL, 0, 3600000, "10000",
+      "Longest the /stats chart may lag the embed's numbers: a chart drawn this recently for "
+      "the same window and buckets is attached again instead of redrawn while the bars only "
+      "grew (the embed's numbers are always exact; a reset redraws at once). 0 = redrawn "
+      "whenever a bar changed."),
     I(filter_max_warnings, NULL, 0, 100, "2",
       "Content-filter warnings a user gets; the next violation bans them."),
     L(access_channels, NULL, "",

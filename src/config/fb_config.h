@@ -37,6 +37,8 @@ typedef struct fb_config {
     int64_t rest_global_per_second;       /* 0 = share by shards, see fb_config_rest_global_share */
     char bot_manager_role[FB_CONFIG_STR]; /* role name, or a numeric role id */
     bool stats_managers_only;
+    bool stats_chart;               /* /stats answers attach their chart (an_chart.h) */
+    int64_t stats_chart_max_lag_ms; /* the chart may lag the numbers this long (an_chartcache.h) */
 
     /* Moderation and access control (src/moderation) */
     int64_t filter_max_warnings;    /* warnings before the next violation bans */

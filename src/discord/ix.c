@@ -558,41 +558,99 @@ static bool parse_root(pctx *c, const cJSON *root)
     return true;
 }
 
-ix_interaction *ix_parse(const char *json, size_t len, ix_error *err)
+size_t ix_parse_need(size_t len)
+{
+    /* the arena holds unescaped copies of the payload's strings: never more than its bytes */
+    return sizeof(ix_interaction) + len + 256;
+}
+
+static bool not_an_object(ix_error *err)
+{
+    pctx c = {.err = err};
+    return fail(&c, IX_E_JSON, "", "not a JSON object");
+}
+
+static bool out_of_memory(ix_error *err)
+{
+    pctx c = {.err = err};
+    return fail(&c, IX_E_TOO_LARGE, "", "out of memory");
+}
+
+/* The interaction of a parsed root into ix (zeroed, ix_parse_need(len) bytes); false with err. */
+static bool fill(ix_interaction *ix, const cJSON *root, size_t len, ix_error *err)
+{
+    pctx c = {.err = err, .ix = ix};
+    if (!cJSON_IsObject(root)) return not_an_object(err);
+    c.arena = (char *)(ix + 1);
+    c.cap = ix_parse_need(len) - sizeof *ix;
+    return parse_root(&c, root);
+}
+
+/* The checks before any parsing: false with err set. */
+static bool input_ok(const char *json, size_t len, ix_error *err)
 {
     if (err) memset(err, 0, sizeof *err);
     pctx c = {.err = err};
-    if (!json || len == 0) {
-        fail(&c, IX_E_JSON, "", "empty payload");
-        return NULL;
-    }
-    if (len > IX_INPUT_MAX) {
-        fail(&c, IX_E_TOO_LARGE, "", "payload of %zu bytes exceeds %u", len, IX_INPUT_MAX);
-        return NULL;
-    }
+    if (!json || len == 0) return fail(&c, IX_E_JSON, "", "empty payload");
+    if (len > IX_INPUT_MAX)
+        return fail(&c, IX_E_TOO_LARGE, "", "payload of %zu bytes exceeds %u", len, IX_INPUT_MAX);
+    return true;
+}
+
+ix_interaction *ix_parse(const char *json, size_t len, ix_error *err)
+{
+    if (!input_ok(json, len, err)) return NULL;
     cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root || !cJSON_IsObject(root)) {
+    if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        fail(&c, IX_E_JSON, "", "not a JSON object");
+        not_an_object(err);
         return NULL;
     }
-    size_t cap = len + 256;
-    ix_interaction *ix = calloc(1, sizeof *ix + cap);
+    ix_interaction *ix = calloc(1, ix_parse_need(len));
     if (!ix) {
         cJSON_Delete(root);
-        fail(&c, IX_E_TOO_LARGE, "", "out of memory");
+        out_of_memory(err);
         return NULL;
     }
-    c.ix = ix;
-    c.arena = (char *)(ix + 1);
-    c.cap = cap;
-    bool ok = parse_root(&c, root);
+    bool ok = fill(ix, root, len, err);
     cJSON_Delete(root);
     if (!ok) {
         free(ix);
         return NULL;
     }
     return ix;
+}
+
+ix_interaction *ix_parse_scratch(ix_scratch *s, const char *json, size_t len, ix_error *err)
+{
+    if (!input_ok(json, len, err)) return NULL;
+    const cJSON *root = ix_json_parse(&s->json, json, len);
+    if (!cJSON_IsObject(root)) {
+        not_an_object(err);
+        return NULL;
+    }
+    size_t need = ix_parse_need(len);
+    if (need > s->cap) {
+        void *p = realloc(s->block, need);
+        if (!p) {
+            out_of_memory(err);
+            return NULL;
+        }
+        s->block = p;
+        s->cap = need;
+    }
+    /* only the struct needs zeroing: its string arena is written before it is read */
+    ix_interaction *ix = s->block;
+    memset(ix, 0, sizeof *ix);
+    return fill(ix, root, len, err) ? ix : NULL;
+}
+
+void ix_scratch_free(ix_scratch *s)
+{
+    free(s->block);
+    s->block = NULL;
+    s->cap = 0;
+    ix_json_arena_free(&s->json);
 }
 
 void ix_free(ix_interaction *ix)

@@ -29,4 +29,13 @@ bool stats_reply_original_path(uint64_t app, const char *token, char *out, size_
  * malloc'd; NULL only when out of memory. */
 char *stats_reply_edit_json(const cJSON *embed, const char *attachment);
 
+/* The same body for an embed built in C (embed.h), written straight out as text: no cJSON tree
+ * is built, copied and printed (per /stats answer that was about a hundred small allocations
+ * and frees, and a printf of a double for each number). The JSON is equal to
+ * stats_reply_edit_json(embed_to_json(e), attachment) (tests compare the two); e's own image
+ * is ignored, as there. Strings are escaped as JSON requires (embed text is valid UTF-8:
+ * embed.h cleans it). malloc'd; never NULL (aborts when out of memory). */
+struct embed;
+char *stats_reply_edit_body(const struct embed *e, const char *attachment);
+
 #endif

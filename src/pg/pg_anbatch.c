@@ -360,31 +360,87 @@ static void agg_sort(pg_anbatch_agg *a)
     qsort(a->order, a->n, sizeof *a->order, order_cmp);
 }
 
-/* The arrays of an aggregate, keys in order: k1, then k2 or name when used, then nv value
- * columns. */
+/* ---- binary arrays (the rollups' parameters) -------------------------------------------------
+ *
+ * PostgreSQL's binary array format (array_send/array_recv): dimensions, a has-nulls flag, the
+ * element type, then each element as its length and bytes, all integers big-endian. The
+ * server reads a bigint[] of a few thousand elements several times faster this way than from
+ * its text literal, and the pending row's arrays are most of a transaction's statements. */
+
+#define OID_INT8 20
+#define OID_TEXT 25
+
+static void put_be32(pg_anbatch_buf *b, uint32_t v)
+{
+    unsigned char t[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    put(b, (const char *)t, 4);
+}
+
+static void put_be64(pg_anbatch_buf *b, uint64_t v)
+{
+    put_be32(b, (uint32_t)(v >> 32));
+    put_be32(b, (uint32_t)v);
+}
+
+/* The header of a one-dimensional array of n elements (none: the empty array). */
+static void bin_open(pg_anbatch_buf *b, size_t n, uint32_t elemtype, bool hasnull)
+{
+    pg_anbatch_buf_clear(b);
+    put_be32(b, n ? 1 : 0);
+    put_be32(b, hasnull ? 1 : 0);
+    put_be32(b, elemtype);
+    if (n) {
+        put_be32(b, (uint32_t)n);
+        put_be32(b, 1); /* lower bound */
+    }
+}
+
+static void bin_i64(pg_anbatch_buf *b, int64_t v)
+{
+    put_be32(b, 8);
+    put_be64(b, (uint64_t)v);
+}
+
+static void bin_text(pg_anbatch_buf *b, const char *t)
+{
+    if (!t) {
+        put_be32(b, UINT32_MAX); /* -1: NULL */
+        return;
+    }
+    size_t n = strlen(t);
+    put_be32(b, (uint32_t)n);
+    put(b, t, n);
+}
+
+/* The arrays of an aggregate, keys in order, in the binary format: k1, then k2 or name when
+ * used, then nv value columns. */
 static void agg_arrays(pg_anbatch_agg *a, pg_anbatch_buf *out, int key2, int nv)
 {
     agg_sort(a);
     int col = 0;
-    a_open(&out[col]);
+    bin_open(&out[col], a->n, OID_INT8, false);
     for (size_t i = 0; i < a->n; i++)
-        a_i64(&out[col], i == 0, a->r[a->order[i]].k1);
-    a_close(&out[col++]);
-    if (key2) {
-        a_open(&out[col]);
-        for (size_t i = 0; i < a->n; i++) {
-            if (key2 == 2)
-                a_text(&out[col], i == 0, a->r[a->order[i]].name);
-            else
-                a_i64(&out[col], i == 0, a->r[a->order[i]].k2);
-        }
-        a_close(&out[col++]);
+        bin_i64(&out[col], a->r[a->order[i]].k1);
+    col++;
+    if (key2 == 2) {
+        bool hasnull = false;
+        for (size_t i = 0; i < a->n; i++)
+            hasnull |= a->r[i].name == NULL;
+        bin_open(&out[col], a->n, OID_TEXT, hasnull);
+        for (size_t i = 0; i < a->n; i++)
+            bin_text(&out[col], a->r[a->order[i]].name);
+        col++;
+    } else if (key2) {
+        bin_open(&out[col], a->n, OID_INT8, false);
+        for (size_t i = 0; i < a->n; i++)
+            bin_i64(&out[col], a->r[a->order[i]].k2);
+        col++;
     }
     for (int j = 0; j < nv; j++, col++) {
-        a_open(&out[col]);
+        bin_open(&out[col], a->n, OID_INT8, false);
         for (size_t i = 0; i < a->n; i++)
-            a_i64(&out[col], i == 0, a->r[a->order[i]].v[j]);
-        a_close(&out[col]);
+            bin_i64(&out[col], a->r[a->order[i]].v[j]);
     }
 }
 
@@ -821,15 +877,16 @@ void pg_anbatch_begin(pg_anbatch *b, const an_event *const *evs, size_t n,
 void pg_anbatch_copy(pg_anbatch *b, int64_t wid, const an_event *const *evs, size_t n,
                      an_event_kind kind)
 {
+    if (kind != AN_EV_COMMAND && kind != AN_EV_IMAGE && kind != AN_EV_ACTIVITY) return;
     pg_anbatch_buf *c = kind == AN_EV_COMMAND ? &b->copy_cmd
                         : kind == AN_EV_IMAGE ? &b->copy_img
                                               : &b->copy_act;
     size_t *count = kind == AN_EV_COMMAND ? &b->n_cmd : kind == AN_EV_IMAGE ? &b->n_img : &b->n_act;
     pg_anbatch_buf_clear(c);
     *count = 0;
-    if (kind != AN_EV_COMMAND && kind != AN_EV_IMAGE && kind != AN_EV_ACTIVITY) return;
+    /* (activity rows have no success: they may be built before pg_anbatch_begin) */
     for (size_t i = 0; i < n; i++)
-        if (evs[i]->kind == kind) raw_rows(b, wid, evs[i], b->success[i]);
+        if (evs[i]->kind == kind) raw_rows(b, wid, evs[i], kind == AN_EV_ACTIVITY || b->success[i]);
 }
 
 void pg_anbatch_rollups(pg_anbatch *b, const an_event *const *evs, size_t n)

@@ -5,13 +5,14 @@
  *  - the raw rows as COPY text for command_usage, image_stats and user_activity (streamed
  *    straight into those tables: no staging table, no INSERT ... SELECT);
  *  - every rollup's change aggregated per key (one element per key per batch, sorted by key)
- *    as array literals bound to the store's prepared statements: daily_stats, daily_commands,
+ *    as arrays in PostgreSQL's binary format (bigint[] and text[], bound as binary parameters:
+ *    the server reads them several times faster than text literals): daily_stats, daily_commands,
  *    daily_resolutions, hourly_stats, hourly_commands, hourly_resolutions, and per (hour,
  *    user) the slash commands and events (hourly_users, and daily_users summed per day), per
  *    UTC minute the hourly rollups' numbers (minute_stats, minute_commands,
- *    minute_resolutions, and per (minute, user) the events: minute_users), and per user the
- *    earliest event (known_users);
- *  - outcomes (latest per interaction) and results (latest per job) as arrays too.
+ *    minute_resolutions, and per (minute, user) the events: minute_users);
+ *  - per user the earliest event (known_users), outcomes (latest per interaction) and results
+ *    (latest per job) as array literals (text).
  *
  * The meanings are an_rollup.c's (and pg_anstore.c's k_rollups, which rebuilds the same tables
  * from the raw rows after a reset): only slash commands count as commands and only they make
@@ -30,7 +31,8 @@
 
 #include "analytics/an_event.h"
 
-/* A growable text buffer (COPY data or one array literal, NUL-terminated). */
+/* A growable buffer: COPY data, one array literal (text) or one binary array; len bytes, then
+ * a NUL. */
 typedef struct pg_anbatch_buf {
     char *p;
     size_t len, cap;
@@ -61,7 +63,7 @@ typedef struct pg_anbatch {
     /* COPY text of the raw rows, and how many rows each holds */
     pg_anbatch_buf copy_cmd, copy_img, copy_act;
     size_t n_cmd, n_img, n_act;
-    /* the rollups' array parameters (valid when n_cmd + n_img + n_act > 0) */
+    /* the rollups' array parameters, binary (valid when n_cmd + n_img + n_act > 0) */
     pg_anbatch_buf days[PG_ANBATCH_DAYS_NP], hours[PG_ANBATCH_HOURS_NP], names[PG_ANBATCH_NAMES_NP];
     pg_anbatch_buf minutes[PG_ANBATCH_MINUTES_NP];
     int64_t newest_minute; /* of the batch's statistic events (the minute rollups' retention) */
@@ -110,7 +112,7 @@ typedef struct pg_anbatch_early {
  *  _begin     the final success of every row (its own, then an early outcome, then this
  *             batch's latest outcome for it) and the outcomes of rows not in the batch;
  *  _copy      the COPY text of one raw table (kind AN_EV_COMMAND, _IMAGE or _ACTIVITY), after
- *             _begin;
+ *             _begin (the activity rows also before it: no outcome changes them);
  *  _rollups   every rollup's arrays, the users' earliest events and the results, after _begin.
  * _build does all of them. Events of kinds the store does not stage (moderation) are skipped. */
 void pg_anbatch_begin(pg_anbatch *b, const an_event *const *evs, size_t n,

@@ -335,7 +335,7 @@ static const char k_result_msgs[] =
     " attachment_url = excluded.attachment_url";
 
 /* A batch's rollup changes: one pending row (see k_rollup_views), $1-$49 in pg_anbatch.h's
- * order (days, hours, names, minutes). */
+ * order (days, hours, names, minutes), bound as binary arrays. */
 // clang-format off
 static const char k_pending[] =
     "INSERT INTO an_rollup_pending(ds_day, ds_c, ds_f, ds_i, ds_im, ds_v, ds_vm, ds_fg, ds_a,"
@@ -875,15 +875,23 @@ static void handle(pipe *p, int tag, const char *what, PGresult *r)
     }
 }
 
-/* Adds a statement: a prepared one (prep >= 0) or constant SQL (BEGIN, COMMIT). */
-static void pipe_add(pipe *p, int tag, const char *what, int prep, const char *sql, int np,
-                     const char *const *vals)
+/* Adds a statement: a prepared one (prep >= 0) or constant SQL (BEGIN, COMMIT). Parameters
+ * are text, or binary where lens (their lengths) is given. */
+static void pipe_add_bin(pipe *p, int tag, const char *what, int prep, const char *sql, int np,
+                         const char *const *vals, const int *lens)
 {
     if (p->rc != SQLITE_OK) return;
     if (p->n == PIPE_MAX) abort(); /* a fixed set of statements: a coding error */
     PGconn *c = p->s->c;
+    int fmts[64];
+    if (lens) {
+        if (np > 64) abort(); /* a fixed set of statements: a coding error */
+        for (int i = 0; i < np; i++)
+            fmts[i] = 1;
+    }
+    const int *f = lens ? fmts : NULL;
     if (p->on) {
-        int ok = prep >= 0 ? PQsendQueryPrepared(c, k_prepared[prep].name, np, vals, NULL, NULL, 0)
+        int ok = prep >= 0 ? PQsendQueryPrepared(c, k_prepared[prep].name, np, vals, lens, f, 0)
                            : PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
         if (!ok) {
             p->rc = SQLITE_IOERR;
@@ -894,10 +902,16 @@ static void pipe_add(pipe *p, int tag, const char *what, int prep, const char *s
         p->what[p->n++] = what;
         return;
     }
-    PGresult *r = prep >= 0 ? PQexecPrepared(c, k_prepared[prep].name, np, vals, NULL, NULL, 0)
-                            : PQexec(c, sql);
+    PGresult *r =
+        prep >= 0 ? PQexecPrepared(c, k_prepared[prep].name, np, vals, lens, f, 0) : PQexec(c, sql);
     handle(p, tag, what, r);
     PQclear(r);
+}
+
+static void pipe_add(pipe *p, int tag, const char *what, int prep, const char *sql, int np,
+                     const char *const *vals)
+{
+    pipe_add_bin(p, tag, what, prep, sql, np, vals, NULL);
 }
 
 static void pipe_prep(pipe *p, int tag, const char *what, int prep, int np, const char *const *vals)
@@ -992,7 +1006,7 @@ static int copy_finish(pg_anstore *s, const char *what, char *err, size_t errlen
     return rc;
 }
 
-/* The raw tables and their COPYs, in the order a batch streams them. */
+/* The raw tables and their COPYs (t of raw_send: commands, images, activity). */
 static const struct raw_table {
     an_event_kind kind;
     const char *sql, *what;
@@ -1072,12 +1086,10 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
     pg_anbatch_interactions(b, evs, n);
 
     /* 1. The transaction, ordered with resets, and the outcomes stored for its rows. While
-     * the server starts it, the rows' success and the command rows are built as if no outcome
-     * had been stored early for them (the common case), and built again when some had. */
+     * the server starts it, the activity rows are built (no outcome changes them). */
     pipe p;
     s->nearly = 0;
-    bool started = !s->importing || b->n_ix;
-    if (started) {
+    if (!s->importing || b->n_ix) {
         pipe_start(&p, s, err, errlen);
         if (!s->importing) {
             pipe_add(&p, T_PLAIN, "starting a batch", -1, "BEGIN", 0, NULL);
@@ -1087,16 +1099,11 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
         const char *ix[1] = {b->ix.p};
         if (b->n_ix) pipe_prep(&p, T_EARLY, "taking early outcomes", P_EARLY_TAKE, 1, ix);
         pipe_sync(&p);
-    }
-    pg_anbatch_begin(b, evs, n, NULL, 0);
-    pg_anbatch_copy(b, s->wid, evs, n, AN_EV_COMMAND);
-    if (started) {
+        pg_anbatch_copy(b, s->wid, evs, n, AN_EV_ACTIVITY);
         rc = pipe_end(&p);
         if (rc != SQLITE_OK) return abandon(s, rc);
-    }
-    if (s->nearly) {
-        pg_anbatch_begin(b, evs, n, s->early, s->nearly);
-        pg_anbatch_copy(b, s->wid, evs, n, AN_EV_COMMAND);
+    } else {
+        pg_anbatch_copy(b, s->wid, evs, n, AN_EV_ACTIVITY);
     }
     if (s->epoch != s->known_epoch) { /* a reset (of any process) emptied known_users */
         known_clear(s);
@@ -1105,21 +1112,24 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
 
     /* 2. The rows, with their final success, straight into their tables. Each table's COPY
      * is streamed and the next part of the batch built while the server inserts the rows
-     * (the client's work overlaps the server's instead of adding to it): the image and
-     * activity rows during the command rows' COPY, the rollups during the image rows'. */
+     * (the client's work overlaps the server's instead of adding to it): the command rows'
+     * final success, the command and image rows during the activity rows' COPY, the rollups
+     * during the command rows'. (The order of the tables within the transaction means
+     * nothing to readers: they see all of it from its commit on.) */
     for (size_t i = 0; i < n && rc == SQLITE_OK && moderation; i++)
         if (evs[i]->kind == AN_EV_MODERATION)
             rc = mod_pgstore_apply(s->c, s->wid, evs[i], err, errlen);
     bool sent[3] = {false, false, false};
-    if (rc == SQLITE_OK) rc = raw_send(s, 0, &sent[0], err, errlen);
+    if (rc == SQLITE_OK) rc = raw_send(s, 2, &sent[2], err, errlen);
+    pg_anbatch_begin(b, evs, n, s->early, s->nearly);
+    pg_anbatch_copy(b, s->wid, evs, n, AN_EV_COMMAND);
     pg_anbatch_copy(b, s->wid, evs, n, AN_EV_IMAGE);
-    pg_anbatch_copy(b, s->wid, evs, n, AN_EV_ACTIVITY);
+    rc = raw_finish(s, 2, sent[2], rc, err, errlen);
+    if (rc == SQLITE_OK) rc = raw_send(s, 0, &sent[0], err, errlen);
+    pg_anbatch_rollups(b, evs, n);
     rc = raw_finish(s, 0, sent[0], rc, err, errlen);
     if (rc == SQLITE_OK) rc = raw_send(s, 1, &sent[1], err, errlen);
-    pg_anbatch_rollups(b, evs, n);
     rc = raw_finish(s, 1, sent[1], rc, err, errlen);
-    if (rc == SQLITE_OK) rc = raw_send(s, 2, &sent[2], err, errlen);
-    rc = raw_finish(s, 2, sent[2], rc, err, errlen);
     if (rc != SQLITE_OK) return abandon(s, rc);
 
     /* 3. Outcomes, results, every rollup and the commit: one round trip. */
@@ -1139,23 +1149,27 @@ static int write_batch(pg_anstore *s, const an_event *const *evs, size_t n, char
         pipe_prep(&p, T_PLAIN, "storing results", P_RESULTS, PG_ANBATCH_RESULTS_NP, rv);
     if (b->n_result_msgs)
         pipe_prep(&p, T_PLAIN, "storing results", P_RESULT_MSGS, PG_ANBATCH_RESULT_MSGS_NP, mv);
-    const char *rollv[PG_ANBATCH_DAYS_NP + PG_ANBATCH_HOURS_NP + PG_ANBATCH_NAMES_NP +
-                      PG_ANBATCH_MINUTES_NP];
+    enum {
+        NROLL =
+            PG_ANBATCH_DAYS_NP + PG_ANBATCH_HOURS_NP + PG_ANBATCH_NAMES_NP + PG_ANBATCH_MINUTES_NP
+    };
+    const char *rollv[NROLL];
+    int rolll[NROLL]; /* binary arrays (pg_anbatch.h) */
     int k = 0;
-    for (int i = 0; i < PG_ANBATCH_DAYS_NP; i++)
-        rollv[k++] = b->days[i].p;
-    for (int i = 0; i < PG_ANBATCH_HOURS_NP; i++)
-        rollv[k++] = b->hours[i].p;
-    for (int i = 0; i < PG_ANBATCH_NAMES_NP; i++)
-        rollv[k++] = b->names[i].p;
-    for (int i = 0; i < PG_ANBATCH_MINUTES_NP; i++)
-        rollv[k++] = b->minutes[i].p;
+    const pg_anbatch_buf *groups[4] = {b->days, b->hours, b->names, b->minutes};
+    const int sizes[4] = {PG_ANBATCH_DAYS_NP, PG_ANBATCH_HOURS_NP, PG_ANBATCH_NAMES_NP,
+                          PG_ANBATCH_MINUTES_NP};
+    for (int g = 0; g < 4; g++)
+        for (int i = 0; i < sizes[g]; i++, k++) {
+            rollv[k] = groups[g][i].p;
+            rolll[k] = (int)groups[g][i].len;
+        }
     char mcut[24];
     const char *cutv[1] = {mcut};
     size_t nknown = 0;
     bool fold = false;
     if (has_stat) {
-        pipe_prep(&p, T_PLAIN, "updating the rollups", P_PENDING, k, rollv);
+        pipe_add_bin(&p, T_PLAIN, "updating the rollups", P_PENDING, NULL, k, rollv, rolll);
         /* Every FOLD_EVERY batches of this store, the pending rows of every process go into
          * the base tables: the per-key work of many batches is done once. */
         fold = s->unfolded + 1 >= FOLD_EVERY;

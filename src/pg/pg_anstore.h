@@ -12,7 +12,8 @@
  *  1. BEGIN, the analytics lock shared, the reset epoch, and the outcomes other batches left
  *     for this batch's command rows (an_early_outcomes: an outcome finds its row whichever
  *     process writes the row), pipelined;
- *  2. the raw rows, with their final success, COPYed straight into their tables;
+ *  2. the raw rows, with their final success, COPYed straight into their tables (the client
+ *     builds the next part of the batch while the server takes each COPY's rows);
  *  3. one pipeline of prepared statements ending in COMMIT: outcomes of rows written earlier,
  *     results, the batch's rollup changes, known users, expired results.
  *
