@@ -13,7 +13,6 @@
 #include "analytics/an_store.h"
 #include "analytics/an_time.h"
 #include "test_an_util.h"
-#include "test_app_lsan.h" /* the chart loads fontconfig */
 
 #define DAY AN_DAY_MS
 #define NOW 1710082800000LL /* 2024-03-10 15:00:00 UTC */

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "fakes/fake_host.h"
+#include "addr_check.h"
 #include "cfx.h"
 
 static fake_host *g_allowed, *g_allowed2, *g_outside;
@@ -71,11 +72,14 @@ static unsigned uploads(cfx *x)
     return st.uploads;
 }
 
-/* No user-facing text ever names an address. */
-static void no_address(const char *text)
+/* No user-facing text ever names an address: neither the loopback host nor the port of any
+ * fake the job could have talked to (looked for as a number of its own, see addr_check.h). */
+static void no_address(const cfx *x, const char *text)
 {
-    assert_null(strstr(text, "127.0.0.1"));
-    assert_null(strstr(text, "://"));
+    const int ports[] = {fake_host_port(g_allowed), fake_host_port(g_allowed2),
+                         fake_host_port(g_outside), fake_comfy_port(x->srv[0]),
+                         x->cdn ? fake_comfy_port(x->cdn) : 0};
+    addr_check_none(text, ports, sizeof ports / sizeof ports[0]);
 }
 
 static void test_mislabelled_png_is_used(void **state)
@@ -129,7 +133,7 @@ static void test_bomb_and_truncated_never_uploaded(void **state)
     assert_non_null(final);
     assert_non_null(strstr(final, "was refused"));
     assert_non_null(strstr(final, "65535x65535"));
-    no_address(final);
+    no_address(x, final);
     free(final);
     free(png);
 
@@ -140,6 +144,7 @@ static void test_bomb_and_truncated_never_uploaded(void **state)
     final = run_pulid(x, url, "image/png", 60);
     assert_non_null(final);
     assert_non_null(strstr(final, "truncated"));
+    no_address(x, final);
     free(final);
     /* a flipped byte: bad CRC */
     png[40] ^= 1;
@@ -147,6 +152,7 @@ static void test_bomb_and_truncated_never_uploaded(void **state)
     final = run_pulid(x, url, "image/png", plen);
     assert_non_null(final);
     assert_non_null(strstr(final, "CRC"));
+    no_address(x, final);
     free(final);
     free(png);
     /* a broken JPEG (magic bytes only) */
@@ -155,6 +161,7 @@ static void test_bomb_and_truncated_never_uploaded(void **state)
     final = run_pulid(x, url, "image/jpeg", 10);
     assert_non_null(final);
     assert_non_null(strstr(final, "JPEG is truncated"));
+    no_address(x, final);
     free(final);
     /* none of it reached ComfyUI */
     assert_int_equal(uploads(x), 0);
@@ -177,7 +184,7 @@ static void test_redirects_checked_per_hop(void **state)
     assert_non_null(final);
     assert_non_null(strstr(final, "could not be downloaded"));
     assert_non_null(strstr(final, "not hosted where the bot downloads images from"));
-    no_address(final);
+    no_address(x, final);
     free(final);
     assert_int_equal(fake_host_requests(g_allowed), 1);
     assert_int_equal(fake_host_requests(g_outside), 0); /* never contacted */
@@ -189,6 +196,8 @@ static void test_redirects_checked_per_hop(void **state)
     assert_non_null(final);
     assert_non_null(strstr(final, "not an https address"));
     assert_null(strstr(final, "HTTP 30"));
+    assert_null(strstr(final, "/etc/passwd"));
+    no_address(x, final);
     free(final);
 
     /* a loop on the allowed host */
@@ -198,6 +207,7 @@ static void test_redirects_checked_per_hop(void **state)
     assert_non_null(final);
     assert_non_null(strstr(final, "redirects too many times"));
     assert_null(strstr(final, "HTTP 30"));
+    no_address(x, final);
     free(final);
     assert_int_equal(fake_host_requests(g_allowed) - before, DLPOL_MAX_HOPS + 1);
 
@@ -233,22 +243,26 @@ static void test_failure_texts_say_what_happened(void **state)
     assert_non_null(final);
     assert_non_null(strstr(final, "the download timed out"));
     assert_null(strstr(final, "HTTP 200"));
+    no_address(x, final);
     free(final);
     /* a 404 */
     fake_host_status(g_allowed, 404);
     final = run_pulid(x, url, "image/png", 1000);
     assert_non_null(final);
     assert_non_null(strstr(final, "the server answered HTTP 404"));
-    no_address(final);
+    no_address(x, final);
     free(final);
     /* an allowed host that is not listening */
     char dead[160];
     snprintf(dead, sizeof dead, "%s/x.png", fake_host_url(g_allowed2));
+    const unsigned dead_port = (unsigned)fake_host_port(g_allowed2);
     fake_host_stop(g_allowed2);
     g_allowed2 = fake_host_start(); /* another port: the old one is closed now */
     final = run_pulid(x, dead, "image/png", 1000);
     assert_non_null(final);
     assert_non_null(strstr(final, "could not be reached"));
+    no_address(x, final);
+    assert_false(addr_check_has_number(final, dead_port));
     free(final);
     assert_int_equal(uploads(x), 0);
     stop(x);
@@ -292,7 +306,7 @@ static void test_stop_cuts_a_stalled_download(void **state)
     assert_non_null(final);
     assert_non_null(strstr(final, "was interrupted"));
     assert_null(strstr(final, "timed out"));
-    no_address(final);
+    no_address(x, final);
     free(final);
     assert_int_equal(uploads(x), 0);
     stop(x);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "actors/analytics_writer.h"
+#include "addr_check.h"
 #include "analytics/an_record.h"
 #include "cfx.h"
 
@@ -628,6 +629,9 @@ static void test_upscale_source_is_discord_attachment(void **state)
     assert_non_null(final);
     assert_non_null(strstr(final, "\"embeds\":[{"));
     assert_null(strstr(final, "127.0.0.1"));
+    /* nor the servers' ports, as numbers of their own (the reply holds snowflakes and a seed) */
+    assert_false(addr_check_has_number(final, (unsigned)fake_comfy_port(x->srv[0])));
+    assert_false(addr_check_has_number(final, (unsigned)fake_comfy_port(x->cdn)));
     free(final);
     fake_comfy_stats after_src, after_cdn;
     fake_comfy_get_stats(x->srv[0], &after_src);

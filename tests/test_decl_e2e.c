@@ -36,7 +36,6 @@
 #include "comfy/models.h"
 #include "e2e_util.h"
 #include "fakes/image_fixture.h"
-#include "test_app_lsan.h"
 
 #define TOKEN "decl-e2e-token.abc"
 #define APP_ID 777000000000000042ULL

@@ -16,8 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actors/gateway.h"
 #include "config/fb_config.h"
+#include "discord/gw_idq.h"
 #include "fluxbot/log.h"
+#include "pg/pg_idgate.h"
 
 static char g_err[512];
 
@@ -372,6 +375,38 @@ static void test_rest_global_share(void **s)
     assert_int_equal(load(&c, 2, bad, (char *[]){NULL}), -1);
 }
 
+/* identify_margin_ms reaches the gateway's shared IDENTIFY gate (it used to be a field no
+ * configuration set, so the gate always used its built-in 1000 ms). Its default is the gate's
+ * own (PG_IDGATE_MARGIN_MS) and its floor the in-process margin (GW_IDQ_MARGIN_MS): the
+ * configuration layer cannot include either header, so this test keeps the numbers equal. */
+static void test_identify_margin_reaches_gateway(void **s)
+{
+    (void)s;
+    fb_config c;
+    gateway_config g;
+    assert_int_equal(load(&c, 0, NULL, (char *[]){NULL}), 0);
+    assert_int_equal(c.identify_margin_ms, PG_IDGATE_MARGIN_MS);
+    gateway_config_from(&g, &c);
+    assert_int_equal(g.identify_margin_ms, PG_IDGATE_MARGIN_MS);
+
+    char floor_env[64], below[64];
+    snprintf(floor_env, sizeof floor_env, "FLUXBOT_IDENTIFY_MARGIN_MS=%u", GW_IDQ_MARGIN_MS);
+    assert_int_equal(load(&c, 0, NULL, (char *[]){floor_env, NULL}), 0);
+    gateway_config_from(&g, &c);
+    assert_int_equal(g.identify_margin_ms, GW_IDQ_MARGIN_MS);
+
+    char *flag[] = {"--identify-margin-ms", "2500"};
+    assert_int_equal(load(&c, 2, flag, (char *[]){floor_env, NULL}), 0);
+    gateway_config_from(&g, &c);
+    assert_int_equal(g.identify_margin_ms, 2500);
+
+    snprintf(below, sizeof below, "%u", GW_IDQ_MARGIN_MS - 1);
+    char *low[] = {"--identify-margin-ms", below};
+    expect_error(2, low, (char *[]){NULL}, "identify_margin_ms must be between 300 and 5000");
+    char *high[] = {"--identify-margin-ms", "5001"};
+    expect_error(2, high, (char *[]){NULL}, "identify_margin_ms must be between 300 and 5000");
+}
+
 static void test_log_never_shows_secret(void **s)
 {
     (void)s;
@@ -437,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_log_never_shows_secret),
         cmocka_unit_test(test_db_url_secret_and_sqlite_path),
         cmocka_unit_test(test_rest_global_share),
+        cmocka_unit_test(test_identify_margin_reaches_gateway),
         cmocka_unit_test(test_json_log_line_stays_json_when_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,11 +43,11 @@
 #include <cjson/cJSON.h>
 
 #include "actors/router.h"
+#include "addr_check.h"
 #include "e2e_util.h"
 #include "fakes/fake_llm.h"
 #include "moderation/mod_state.h"
 #include "metrics_check.h"
-#include "test_app_lsan.h"
 
 #define TOKEN "llm-e2e-token.abc"
 #define APP_ID 777000000000000043ULL
@@ -209,26 +209,12 @@ static void wait_sql(const char *sql, int want)
     e2e_app_expect_db_int(&W, sql, want, 30000);
 }
 
-/* True when text holds the number num on its own: not inside a longer run of digits, as in a
- * snowflake or a seed that happens to contain the port's digits (a plain strstr made the check
- * below fail at random, with nothing leaked). */
-static bool has_number(const char *text, const char *num)
-{
-    size_t n = strlen(num);
-    for (const char *p = text; (p = strstr(p, num)); p++)
-        if ((p == text || !isdigit((unsigned char)p[-1])) && !isdigit((unsigned char)p[n]))
-            return true;
-    return false;
-}
-
 /* Nothing a user reads names the endpoint. */
 static void no_address(const char *edits)
 {
-    char port[16];
+    /* the port as a number of its own: a snowflake may hold its digits (addr_check.h) */
     const char *u = fake_llm_url(llm);
-    snprintf(port, sizeof port, "%s", strrchr(u, ':') + 1);
-    *strchr(port, '/') = '\0';
-    assert_false(has_number(edits, port));
+    assert_false(addr_check_has_number(edits, (unsigned)strtoul(strrchr(u, ':') + 1, NULL, 10)));
     assert_null(strstr(edits, "/v1"));
     assert_null(strstr(edits, KEY));
 }

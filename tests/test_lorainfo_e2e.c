@@ -20,7 +20,6 @@
 #include <cjson/cJSON.h>
 
 #include "e2e_util.h"
-#include "test_app_lsan.h"
 
 #define TOKEN "lorainfo-e2e-token.abc"
 #define APP_ID 777000000000000014ULL

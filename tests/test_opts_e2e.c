@@ -29,7 +29,6 @@
 #include <sqlite3.h>
 
 #include "e2e_util.h"
-#include "test_app_lsan.h"
 
 #define TOKEN "opts-e2e-token.abc"
 #define APP_ID 777000000000000015ULL

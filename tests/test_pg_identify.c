@@ -205,8 +205,8 @@ static void test_three_processes_start_at_once(void **state)
     snprintf(supp, sizeof supp, "%s/lsan.supp", dir);
     FILE *f = fopen(supp, "w");
     assert_non_null(f);
-    /* the child may be an ASan build: libwebsockets' CA-store leak at exit (test_app_lsan.h) */
-    fputs("leak:libcrypto.so\nleak:libssl.so\nleak:libwebsockets.so\n", f);
+    /* Empty: a child that is an ASan build must exit without any leak report (no TLS client
+     * context but the gateway's, the chart's font caches released at exit). */
     fclose(f);
 
     fake_discord_options fo = {.token = "pgid-token.fluxbot", .shards = 3, .max_concurrency = 2};

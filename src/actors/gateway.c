@@ -984,6 +984,7 @@ void gateway_config_from(gateway_config *cfg, const fb_config *c)
     cfg->compress = c->gateway_compress;
     cfg->intents = GW_INTENT_GUILDS;
     cfg->db_url = c->db_url;
+    cfg->identify_margin_ms = (uint32_t)c->identify_margin_ms;
 }
 
 gateway *gateway_new(rt_system *sys, const gateway_config *cfg)

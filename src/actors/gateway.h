@@ -71,11 +71,14 @@ typedef struct gateway_config {
     uint32_t connect_timeout_ms;   /* TCP + TLS + websocket upgrade must finish within: 10000 */
     uint32_t hello_timeout_ms;     /* HELLO must follow the upgrade within: 15000 */
     uint32_t lws_timeout_s; /* libwebsockets' own per-step network timeout: its default (5 s) */
-    uint32_t identify_margin_ms; /* shared pacing: added to the interval (pg_idgate): 1000 */
+    /* Shared pacing: added to the interval (pg_idgate); 0 = PG_IDGATE_MARGIN_MS (1000), never
+     * below GW_IDQ_MARGIN_MS. Configured as identify_margin_ms (gateway_config_from). */
+    uint32_t identify_margin_ms;
 } gateway_config;
 
-/* Fills cfg from the bot configuration (token, api base, shards, compression, db_url); the
- * caller then sets the wiring (target, roles), the other fields are zero (their defaults). */
+/* Fills cfg from the bot configuration (token, api base, shards, compression, db_url,
+ * identify_margin_ms); the caller then sets the wiring (target, roles), the other fields are
+ * zero (their defaults). */
 void gateway_config_from(gateway_config *cfg, const fb_config *c);
 
 typedef struct gateway gateway;

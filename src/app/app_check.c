@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -244,8 +245,10 @@ static void check_shared_database(report *r, const fb_config *cfg)
         return;
     }
     int v = PQserverVersion(c);
-    ok(r, "shared database", "PostgreSQL %d.%d answers (db_url, user %s, database %s)", v / 10000,
-       v % 10000, PQuser(c), PQdb(c));
+    ok(r, "shared database",
+       "PostgreSQL %d.%d answers (db_url, user %s, database %s); IDENTIFYs paced across the "
+       "processes, 5 s + %" PRId64 " ms apart per bucket (identify_margin_ms)",
+       v / 10000, v % 10000, PQuser(c), PQdb(c), cfg->identify_margin_ms);
     PQfinish(c);
 }
 

@@ -195,6 +195,15 @@ static const key_def keys[] = {
     I(job_lease_ms, "FLUXBOT_JOB_LEASE_MS", 1000, 600000, "10000",
       "With a postgresql:// db_url: accepted jobs are rows under a lease each process renews; "
       "another process takes over the jobs of one that stopped renewing this long ago."),
+    /* The floor is GW_IDQ_MARGIN_MS (discord/gw_idq.h, a layer this one may not include) and
+     * the default PG_IDGATE_MARGIN_MS (pg/pg_idgate.h): test_fb_config holds them equal. A
+     * floor below the in-process margin would make the pacing across processes looser than
+     * the one inside a process, and INVALID_SESSION would follow a restart of every process. */
+    I(identify_margin_ms, "FLUXBOT_IDENTIFY_MARGIN_MS", 300, 5000, "1000",
+      "With a postgresql:// db_url: the processes' IDENTIFYs of one bucket are at least 5 s plus "
+      "this apart, for the delay between a process being granted its turn and Discord receiving "
+      "the frame (a loaded host, a longer route). Raise it if processes on distant machines "
+      "still get INVALID_SESSION when they all start."),
     I(analytics_batch_max, NULL, 1, 100000, "512",
       "Events per analytics batch: SQLite commits each full batch; PostgreSQL, while more events "
       "wait, commits up to 8 batches in one transaction."),

@@ -83,6 +83,8 @@ typedef struct fb_config {
                              path given here was moved into db_path by fb_config_load */
     int64_t job_lease_ms;       /* with a postgresql:// db_url: a dead process's jobs are taken over
                                    this long after its last lease renewal */
+    int64_t identify_margin_ms; /* with a postgresql:// db_url: added to the IDENTIFY interval
+                                   of the pacing shared by the processes (pg/pg_idgate.h) */
     int64_t analytics_batch_max;
     int64_t analytics_flush_ms;
 
