@@ -3,9 +3,9 @@
  * runs for it (the router's parse of the interaction, the stats reporter's edit body, and the
  * chart when it is drawn), one thread, no sockets, each way measured in the same run:
  *
- *   parse   ix_parse (cJSON: a block per value and string, freed at once, and a ~7 KB
- *           interaction block)  vs  ix_parse_scratch (ix_json's arena tree in a reused scratch:
- *           what the router runs)
+ *   parse   ix_parse (cJSON's tree and a fresh ~7 KB interaction block, freed at once)  vs
+ *           ix_parse_scratch (cJSON's tree into a reused interaction block: what the router
+ *           runs)
  *   body    the embed as a cJSON tree, duplicated and printed (stats_reply_edit_json)  vs  the
  *           embed struct written as text (stats_reply_edit_body: what the reporter runs)
  *   both    one after the other, as one interaction runs them (the allocator state one leaves

@@ -211,8 +211,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ix_error err;
     memset(&err, 0, sizeof err);
     ix_interaction *ix = ix_parse(json, size, &err);
-    /* The router's parse (ix_json's arena tree in a reused scratch) gives the same verdict,
-     * error and fields as cJSON's. */
+    /* The router's parse (into a reused block) gives the same verdict, error and fields as the
+     * parse into a fresh block: nothing of one payload leaks into the next. */
     static ix_scratch scratch;
     ix_error err2;
     ix_interaction *same = ix_parse_scratch(&scratch, json, size, &err2);

@@ -624,8 +624,9 @@ ix_interaction *ix_parse(const char *json, size_t len, ix_error *err)
 ix_interaction *ix_parse_scratch(ix_scratch *s, const char *json, size_t len, ix_error *err)
 {
     if (!input_ok(json, len, err)) return NULL;
-    const cJSON *root = ix_json_parse(&s->json, json, len);
+    cJSON *root = cJSON_ParseWithLength(json, len);
     if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
         not_an_object(err);
         return NULL;
     }
@@ -633,6 +634,7 @@ ix_interaction *ix_parse_scratch(ix_scratch *s, const char *json, size_t len, ix
     if (need > s->cap) {
         void *p = realloc(s->block, need);
         if (!p) {
+            cJSON_Delete(root);
             out_of_memory(err);
             return NULL;
         }
@@ -642,7 +644,9 @@ ix_interaction *ix_parse_scratch(ix_scratch *s, const char *json, size_t len, ix
     /* only the struct needs zeroing: its string arena is written before it is read */
     ix_interaction *ix = s->block;
     memset(ix, 0, sizeof *ix);
-    return fill(ix, root, len, err) ? ix : NULL;
+    bool ok = fill(ix, root, len, err);
+    cJSON_Delete(root);
+    return ok ? ix : NULL;
 }
 
 void ix_scratch_free(ix_scratch *s)
@@ -650,7 +654,6 @@ void ix_scratch_free(ix_scratch *s)
     free(s->block);
     s->block = NULL;
     s->cap = 0;
-    ix_json_arena_free(&s->json);
 }
 
 void ix_free(ix_interaction *ix)

@@ -22,8 +22,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "discord/ix_json.h"
-
 #define IX_INPUT_MAX (256u * 1024u) /* larger `d` objects are refused */
 #define IX_TOKEN_MAX 512
 #define IX_NAME_MAX 32     /* command and option names */
@@ -152,17 +150,15 @@ typedef struct ix_interaction {
 /* Parses and validates. Returns NULL and fills err (if non-NULL) on any problem. */
 ix_interaction *ix_parse(const char *json, size_t len, ix_error *err);
 void ix_free(ix_interaction *ix);
-/* The same with a thread's reusable space instead of allocations: the payload's JSON tree is
- * built in s->json (ix_json.h) and the interaction in s->block, both grown to the largest
- * payload seen and kept. The result lives in s until the next parse into it (never ix_free
- * it). For a thread that parses one interaction after another: per interaction, cJSON's ~120
- * small allocations and the ~7 KB block, allocated and freed, made glibc's allocator
- * consolidate its small free chunks each time (measured with perf at 300 /stats per second).
- * Same results and errors as ix_parse (the JSON is read by cJSON's rules). */
+/* The same into a thread's reusable block instead of a fresh one: the interaction lives in
+ * s->block, grown to the largest payload seen and kept, until the next parse into it (never
+ * ix_free it). For a thread that parses one interaction after another: a ~7 KB block
+ * allocated and freed per interaction made glibc's allocator consolidate its small free chunks
+ * (cJSON's tree of the payload) each time (measured with perf at 300 /stats per second).
+ * Same results and errors as ix_parse. */
 typedef struct ix_scratch {
     void *block; /* the interaction and its strings */
     size_t cap;
-    ix_json_arena json;
 } ix_scratch; /* zero-initialise; free with ix_scratch_free */
 size_t ix_parse_need(size_t len);
 ix_interaction *ix_parse_scratch(ix_scratch *s, const char *json, size_t len, ix_error *err);
