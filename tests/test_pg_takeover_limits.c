@@ -84,8 +84,15 @@ static void test_taken_over_job_counts_here(void **state)
     cfx_send(x, cfx_job(x, COMFY_KIND_IMAGE, "first", 100, &ix_a, tok_a));
     char key_a[PG_LEASE_KEY_MAX];
     snprintf(key_a, sizeof key_a, "ix:%" PRIu64, ix_a);
+    /* The job keeper creates its tables on its own thread once the bot has started: on a
+     * loaded machine the first look can come before them, and a query naming a missing table
+     * fails the test (it did under CI), so wait for the table first, then for the row. */
     for (int i = 0;
-         i < 200 && scalar1("SELECT count(*) FROM fluxbot_jobs WHERE job_key = $1", key_a) == 0;
+         i < 400 && scalar1("SELECT (to_regclass('fluxbot_jobs') IS NOT NULL)::int", NULL) == 0;
+         i++)
+        util_sleep_ms(50);
+    for (int i = 0;
+         i < 400 && scalar1("SELECT count(*) FROM fluxbot_jobs WHERE job_key = $1", key_a) == 0;
          i++)
         util_sleep_ms(50);
     const char *pk[1] = {key_a};
