@@ -501,21 +501,27 @@ static bool get_history(jctx *x)
     return ok;
 }
 
-/* Where is our prompt? history → done; queue → waiting or running; neither → lost. */
-static rec_state reconcile(jctx *x)
+/* Where x->pid stands in its server's GET /queue; false when the server gave no usable answer. */
+static bool get_queue(jctx *x, cproto_queue_pos *q)
 {
     comfy_worker *r = x->r;
-    if (!get_history(x)) return REC_ERROR;
-    if (x->hist.found) return REC_DONE;
     char url[FB_CONFIG_STR + 16];
     snprintf(url, sizeof url, "%s/queue", comfy_servers_url(r->cfg.srv, (unsigned)x->server));
     comfy_http_res res;
     int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->cfg.http_timeout_ms, &res);
-    cproto_queue_pos q;
     bool ok =
-        rc == 0 && res.status == 200 && cproto_parse_queue((const char *)res.body, x->pid, &q) == 0;
+        rc == 0 && res.status == 200 && cproto_parse_queue((const char *)res.body, x->pid, q) == 0;
     comfy_http_res_free(&res);
-    if (!ok) return REC_ERROR;
+    return ok;
+}
+
+/* Where is our prompt? history → done; queue → waiting or running; neither → lost. */
+static rec_state reconcile(jctx *x)
+{
+    if (!get_history(x)) return REC_ERROR;
+    if (x->hist.found) return REC_DONE;
+    cproto_queue_pos q;
+    if (!get_queue(x, &q)) return REC_ERROR;
     if (q.running) return REC_RUNNING;
     if (q.pending) {
         if (!x->started_noted) {
@@ -551,16 +557,8 @@ static void interrupt_prompt(jctx *x)
 /* Where x->pid is in its server's queue: 1 running, 2 pending, 0 neither, -1 no answer. */
 static int queue_place(jctx *x)
 {
-    comfy_worker *r = x->r;
-    char url[FB_CONFIG_STR + 16];
-    snprintf(url, sizeof url, "%s/queue", comfy_servers_url(r->cfg.srv, (unsigned)x->server));
-    comfy_http_res res;
-    int rc = comfy_http_get(x->http, url, 64u << 20, (long)r->cfg.http_timeout_ms, &res);
     cproto_queue_pos q;
-    bool ok =
-        rc == 0 && res.status == 200 && cproto_parse_queue((const char *)res.body, x->pid, &q) == 0;
-    comfy_http_res_free(&res);
-    if (!ok) return -1;
+    if (!get_queue(x, &q)) return -1;
     return q.running ? 1 : q.pending ? 2 : 0;
 }
 
