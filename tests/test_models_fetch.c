@@ -22,34 +22,58 @@
 #include "fluxbot/runtime.h"
 #include "util/util_time.h"
 
+/* A fetcher of nurls servers, every one the same host that sends its headers and then stalls
+ * the body, with a request timeout far longer than the bounds the tests check (120 s; a round
+ * asks for six classes, so without a cut a stop would wait six timeouts): only a cut ends the
+ * request in time. Returns once the first request has reached the host. */
+typedef struct stalled {
+    fake_host *h;
+    models_cache *cache;
+    models_fetch *f;
+} stalled;
+
+static void stalled_start(stalled *st, size_t nurls)
+{
+    st->h = fake_host_start();
+    assert_non_null(st->h);
+    fake_host_stall(st->h);
+    st->cache = models_new();
+    const char *urls[] = {fake_host_url(st->h), fake_host_url(st->h)};
+    assert_true(nurls <= sizeof urls / sizeof urls[0]);
+    models_fetch_config c = {.cache = st->cache,
+                             .urls = urls,
+                             .nurls = nurls,
+                             .refresh_ms = 600000,
+                             .timeout_ms = 120000};
+    char err[128];
+    st->f = models_fetch_start(&c, err, sizeof err);
+    assert_non_null(st->f);
+    for (int i = 0; i < 1500 && fake_host_requests(st->h) == 0; i++)
+        util_sleep_ms(10);
+    assert_int_equal(fake_host_requests(st->h), 1);
+}
+
+/* Stops the fetcher, far below the 120 s timeout (the hook's poll and a loaded machine), and
+ * checks that the round ended with the request that was cut: no other class or server was
+ * asked, nothing was cached. */
+static void stalled_stop(stalled *st)
+{
+    uint64_t t0 = rt_now_ms();
+    models_fetch_stop(st->f);
+    assert_true(rt_now_ms() - t0 < 30000);
+    assert_int_equal(fake_host_requests(st->h), 1);
+    assert_int_equal(models_count(st->cache, "unet", NULL), 0);
+    models_free(st->cache);
+    fake_host_stop(st->h);
+}
+
 static void test_stop_cuts_a_stalled_request(void **state)
 {
     (void)state;
-    fake_host *h = fake_host_start();
-    assert_non_null(h);
-    fake_host_stall(h);
-    models_cache *cache = models_new();
-    const char *urls[] = {fake_host_url(h)};
-    /* a request timeout far longer than the bound below: only the cancel hook ends it in time
-     * (a round asks for six classes, so without it the stop would wait six timeouts) */
-    models_fetch_config c = {
-        .cache = cache, .urls = urls, .nurls = 1, .refresh_ms = 600000, .timeout_ms = 120000};
-    char err[128];
-    models_fetch *f = models_fetch_start(&c, err, sizeof err);
-    assert_non_null(f);
-    for (int i = 0; i < 1500 && fake_host_requests(h) == 0; i++)
-        util_sleep_ms(10);
-    assert_int_equal(fake_host_requests(h), 1);
+    stalled st;
+    stalled_start(&st, 1);
     util_sleep_ms(300); /* the headers are in, the body is not coming */
-    uint64_t t0 = rt_now_ms();
-    models_fetch_stop(f);
-    uint64_t took = rt_now_ms() - t0;
-    assert_true(took < 30000); /* the hook's poll and a loaded machine: far below 120 s */
-    /* the round ended with the request that was cut: no other class was asked */
-    assert_int_equal(fake_host_requests(h), 1);
-    assert_int_equal(models_count(cache, "unet", NULL), 0);
-    models_free(cache);
-    fake_host_stop(h);
+    stalled_stop(&st);
 }
 
 /* models_fetch_cancel returns at once and ends the thread's work by itself: the stalled
@@ -57,33 +81,16 @@ static void test_stop_cuts_a_stalled_request(void **state)
 static void test_cancel_cuts_without_waiting(void **state)
 {
     (void)state;
-    fake_host *h = fake_host_start();
-    assert_non_null(h);
-    fake_host_stall(h);
-    models_cache *cache = models_new();
-    const char *urls[] = {fake_host_url(h), fake_host_url(h)};
-    models_fetch_config c = {
-        .cache = cache, .urls = urls, .nurls = 2, .refresh_ms = 600000, .timeout_ms = 120000};
-    char err[128];
-    models_fetch *f = models_fetch_start(&c, err, sizeof err);
-    assert_non_null(f);
-    for (int i = 0; i < 1500 && fake_host_requests(h) == 0; i++)
-        util_sleep_ms(10);
-    assert_int_equal(fake_host_requests(h), 1);
-    models_fetch_cancel(f);
-    models_fetch_cancel(f); /* twice is harmless */
+    stalled st;
+    stalled_start(&st, 2);
+    models_fetch_cancel(st.f);
+    models_fetch_cancel(st.f); /* twice is harmless */
     /* the hook polls about once a second: 3 s later the thread is past the round; without the
      * cut, the request would still stall (120 s) or the next server be asked */
     util_sleep_ms(3000);
-    assert_int_equal(fake_host_requests(h), 1);
-    assert_int_equal(models_fetch_rounds(f), 0);
-    uint64_t t0 = rt_now_ms();
-    models_fetch_stop(f);
-    assert_true(rt_now_ms() - t0 < 30000);
-    assert_int_equal(fake_host_requests(h), 1);
-    assert_int_equal(models_count(cache, "unet", NULL), 0);
-    models_free(cache);
-    fake_host_stop(h);
+    assert_int_equal(fake_host_requests(st.h), 1);
+    assert_int_equal(models_fetch_rounds(st.f), 0);
+    stalled_stop(&st);
 }
 
 static atomic_int http_failures_left, http_made;
