@@ -56,6 +56,7 @@ typedef struct rq {
     rest_req_msg *m;        /* owned */
     rl_ticket t;
     CURL *easy;
+    CURLU *url; /* the URL handle that goes with easy (see easy_slot) */
     curl_mime *mime;
     char *form;              /* owned: the form body sent with POSTFIELDS (rest_form.h) */
     struct curl_slist *hdrs; /* owned: only for requests with an audit reason or their own
@@ -84,7 +85,6 @@ struct discord_rest {
     discord_rest_config cfg;
     char *api_base;
     char *auth_header; /* "Authorization: Bot <token>": a secret */
-    char *user_agent;
     rt_system *sys;
     rt_actor *actor;
     CURLM *multi;
@@ -112,8 +112,19 @@ struct discord_rest {
     rq *fhead, *ftail; /* in flight */
     size_t npending, ninflight;
     bool dirty; /* something changed: run the scheduler again before sleeping */
-    CURL *pool[POOL_MAX];
+    struct easy_slot {
+        CURL *easy;
+        CURLU *url; /* a copy of base_url (NULL without it), its path and query per request */
+    } pool[POOL_MAX];
     unsigned npool;
+    /* The API base parsed once (scheme, host, port). Every pooled handle keeps a copy of it
+     * (easy_slot.url) and a request sets only its path and query on that copy
+     * (CURLOPT_CURLU), where CURLOPT_URL alone makes curl parse the whole URL and print it
+     * back (its own printf, byte by byte) for every request. NULL when the base cannot take
+     * that shortcut (a query, fragment or credentials in it): requests then go by CURLOPT_URL
+     * alone. */
+    CURLU *base_url;
+    char *base_path; /* the base's path without a trailing '/' ("/api/v10", or "") */
     bool fatal_reported;
     bool https;              /* api_base is https:// (HTTP/2 may multiplex) */
     rq *tails[TARGET_SLOTS]; /* newest outstanding write per target, hashed */
@@ -419,7 +430,6 @@ static CURL *easy_new(discord_rest *d)
                      (long)(d->cfg.timeout_ms < 10000 ? d->cfg.timeout_ms : 10000));
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, d->user_agent);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)d->cfg.max_response);
     /* HTTP/2 over TLS (Discord's API offers it): every request to discord.com shares one
      * multiplexed connection instead of one connection per concurrent request. Plain http://
@@ -436,30 +446,102 @@ static CURL *easy_new(discord_rest *d)
     return e;
 }
 
-static CURL *easy_get(discord_rest *d)
+/* A handle for r (r->easy, and r->url when the base allows CURLOPT_CURLU). -1 on failure. */
+static int easy_get(discord_rest *d, rq *r)
 {
-    if (d->npool) return d->pool[--d->npool];
-    return easy_new(d);
+    if (d->npool) {
+        d->npool--;
+        r->easy = d->pool[d->npool].easy;
+        r->url = d->pool[d->npool].url;
+        return 0;
+    }
+    r->easy = easy_new(d);
+    r->url = r->easy && d->base_url ? curl_url_dup(d->base_url) : NULL;
+    return r->easy ? 0 : -1;
 }
 
-static void easy_put(discord_rest *d, CURL *e)
+static void easy_put(discord_rest *d, rq *r)
 {
-    if (d->npool < POOL_MAX)
-        d->pool[d->npool++] = e;
-    else
-        curl_easy_cleanup(e);
+    if (d->npool < POOL_MAX) {
+        d->pool[d->npool++] = (struct easy_slot){r->easy, r->url};
+    } else {
+        curl_easy_cleanup(r->easy);
+        curl_url_cleanup(r->url);
+    }
+    r->easy = NULL;
+    r->url = NULL;
+}
+
+/* Whether s[0..n) is made only of characters that a URL's path (query: also '?') keeps as they
+ * are, and holds no "." or ".." segment: then setting it as the path of a parsed URL sends the
+ * same request line as parsing the whole URL would (which removes dot segments, cuts at '#',
+ * and normalizes percent-escapes). Anything else goes by CURLOPT_URL, parsed by curl. */
+static bool url_part_plain(const char *s, size_t n, bool query)
+{
+    if (query && n == 0) return false; /* "path?": let curl decide what an empty query is */
+    size_t seg = 0;                    /* start of the current path segment */
+    for (size_t i = 0; i <= n; i++) {
+        if (!query && (i == n || s[i] == '/')) {
+            size_t len = i - seg;
+            if ((len == 1 && s[seg] == '.') || (len == 2 && s[seg] == '.' && s[seg + 1] == '.'))
+                return false;
+            seg = i + 1;
+        }
+        if (i == n) break;
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
+        if (strchr("-._~/:@!$&'()*+,;=", c) && c != '\0') continue;
+        if (query && c == '?') continue;
+        return false;
+    }
+    return true;
+}
+
+/* Points the handle at api_base + path: by the pooled URL handle when the path is plain (see
+ * url_part_plain), else by CURLOPT_URL alone. CURLOPT_URL is set in both cases: curl takes it
+ * as the transfer's URL (CURLINFO_EFFECTIVE_URL, and the retry of a request whose reused
+ * connection died), while CURLOPT_CURLU, when set, is what it connects to and sends. */
+static void easy_set_url(discord_rest *d, rq *r)
+{
+    const char *path = r->m->path;
+    size_t plen = strlen(path);
+    const char *q = memchr(path, '?', plen);
+    size_t pathlen = q ? (size_t)(q - path) : plen;
+    size_t blen = strlen(d->base_path);
+
+    bool by_handle = r->url && url_part_plain(path, pathlen, false) &&
+                     (!q || url_part_plain(q + 1, plen - pathlen - 1, true));
+    char stack[512];
+    if (by_handle) {
+        char *full = blen + pathlen < sizeof stack ? stack : malloc(blen + pathlen + 1);
+        if (!full) abort();
+        memcpy(full, d->base_path, blen);
+        memcpy(full + blen, path, pathlen);
+        full[blen + pathlen] = '\0';
+        by_handle = curl_url_set(r->url, CURLUPART_PATH, full, 0) == CURLUE_OK &&
+                    curl_url_set(r->url, CURLUPART_QUERY, q ? q + 1 : NULL, 0) == CURLUE_OK;
+        if (full != stack) free(full);
+    }
+    curl_easy_setopt(r->easy, CURLOPT_CURLU, by_handle ? r->url : NULL);
+
+    size_t alen = strlen(d->api_base);
+    char *url = alen + plen < sizeof stack ? stack : malloc(alen + plen + 1);
+    if (!url) abort();
+    memcpy(url, d->api_base, alen);
+    memcpy(url + alen, path, plen + 1);
+    curl_easy_setopt(r->easy, CURLOPT_URL, url); /* curl copies it */
+    if (url != stack) free(url);
 }
 
 /* Sets the easy handle up for one attempt. 0 or -1 (error in r->errbuf). */
 static int easy_setup(discord_rest *d, rq *r)
 {
     rest_req_msg *m = r->m;
-    CURL *e = easy_get(d);
-    if (!e) {
+    if (easy_get(d, r) != 0) {
         snprintf(r->errbuf, sizeof r->errbuf, "curl_easy_init failed");
         return -1;
     }
-    r->easy = e;
+    CURL *e = r->easy;
     r->errbuf[0] = '\0';
     rl_headers_init(&r->h);
     free(r->resp);
@@ -468,14 +550,7 @@ static int easy_setup(discord_rest *d, rq *r)
     r->max_resp = d->cfg.max_response;
     r->too_big = false;
 
-    char stack_url[512];
-    size_t blen = strlen(d->api_base), plen = strlen(m->path);
-    char *url = blen + plen < sizeof stack_url ? stack_url : malloc(blen + plen + 1);
-    if (!url) abort();
-    memcpy(url, d->api_base, blen);
-    memcpy(url + blen, m->path, plen + 1);
-    curl_easy_setopt(e, CURLOPT_URL, url); /* curl copies it */
-    if (url != stack_url) free(url);
+    easy_set_url(d, r);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
@@ -594,8 +669,7 @@ static void easy_teardown(discord_rest *d, rq *r)
         curl_easy_getinfo(r->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
         atomic_fetch_add(&d->bytes_out, (uint64_t)up);
         atomic_fetch_add(&d->bytes_in, (uint64_t)down);
-        easy_put(d, r->easy);
-        r->easy = NULL;
+        easy_put(d, r);
     }
     curl_mime_free(r->mime);
     r->mime = NULL;
@@ -1045,6 +1119,35 @@ void discord_rest_config_from(discord_rest_config *out, const fb_config *cfg)
     out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
 }
 
+/* Sets base_url and base_path when the API base is a plain scheme://host[:port][/path] (see
+ * discord_rest.base_url); otherwise leaves them NULL. */
+static void base_url_parse(discord_rest *d)
+{
+    CURLU *u = curl_url();
+    char *path = NULL, *part = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, d->api_base, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_NO_QUERY &&
+              curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_NO_FRAGMENT &&
+              curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_NO_USER &&
+              curl_url_get(u, CURLUPART_PASSWORD, &part, 0) == CURLUE_NO_PASSWORD &&
+              curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && path[0] == '/';
+    curl_free(part); /* set only if one of the checks above failed */
+    if (ok) {
+        size_t n = strlen(path);
+        while (n > 0 && path[n - 1] == '/')
+            n--;
+        ok = url_part_plain(path, n, false);
+        if (ok) d->base_path = util_strndup(path, n);
+    }
+    curl_free(path);
+    if (ok && d->base_path) {
+        d->base_url = u;
+    } else {
+        curl_url_cleanup(u);
+        LOG_DEBUG(ACTOR, "the API base is not a plain URL: every request is parsed by curl");
+    }
+}
+
 discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
 {
     if (!sys || !cfg || !cfg->api_base || !cfg->token || !*cfg->token) return NULL;
@@ -1065,10 +1168,6 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
     d->api_base = util_strndup(cfg->api_base, bl);
     size_t al = strlen(cfg->token) + 32;
     d->auth_header = malloc(al);
-    char ua[160];
-    snprintf(ua, sizeof ua, UTIL_HTTP_USER_AGENT_FOR("%s"),
-             cfg->version ? cfg->version : FLUXBOT_VERSION);
-    d->user_agent = util_strdup(ua);
     if (!d->auth_header) goto fail;
     snprintf(d->auth_header, al, "Authorization: Bot %s", cfg->token);
     log_add_secret(cfg->token);
@@ -1078,7 +1177,12 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
     d->https = strncmp(d->api_base, "https://", 8) == 0;
     d->curl_timer_at = UINT64_MAX;
     /* The shared header lists (see hdr_sets): "Expect:" drops the 100-continue round trip
-     * before uploads. */
+     * before uploads. The User-Agent is one of their lines rather than CURLOPT_USERAGENT,
+     * which curl formats anew ("User-Agent: %s\r\n", with its own printf) for every request;
+     * a header in the list replaces curl's own. */
+    char ua[192];
+    snprintf(ua, sizeof ua, "User-Agent: " UTIL_HTTP_USER_AGENT_FOR("%s"),
+             cfg->version ? cfg->version : FLUXBOT_VERSION);
     rest_form_boundary(d->boundary);
     char form_type[96];
     snprintf(form_type, sizeof form_type, "Content-Type: multipart/form-data; boundary=%s",
@@ -1087,6 +1191,7 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
         if ((i & 3) == 3) continue; /* a body is JSON or a form, not both */
         struct curl_slist *h = NULL;
         if (i & HDR_AUTH) h = curl_slist_append(h, d->auth_header);
+        h = curl_slist_append(h, ua);
         h = curl_slist_append(h, "Expect:");
         if (i & HDR_JSON) h = curl_slist_append(h, "Content-Type: application/json");
         if (i & HDR_FORM) h = curl_slist_append(h, form_type);
@@ -1095,6 +1200,7 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
     }
 
     util_curl_init();
+    base_url_parse(d);
     d->multi = curl_multi_init();
     d->rl = rl_new(cfg->limits);
     if (!d->multi || !d->rl) goto fail;
@@ -1142,8 +1248,13 @@ const char *discord_rest_form_boundary(const discord_rest *d)
 void discord_rest_free(discord_rest *d)
 {
     if (!d) return;
-    while (d->npool)
-        curl_easy_cleanup(d->pool[--d->npool]);
+    while (d->npool) {
+        d->npool--;
+        curl_easy_cleanup(d->pool[d->npool].easy);
+        curl_url_cleanup(d->pool[d->npool].url);
+    }
+    curl_url_cleanup(d->base_url);
+    free(d->base_path);
     if (d->multi) curl_multi_cleanup(d->multi);
     for (unsigned i = 0; i < 8; i++)
         slist_free_scrubbed(d->hdr_sets[i]);
@@ -1154,7 +1265,6 @@ void discord_rest_free(discord_rest *d)
         free(d->auth_header);
     }
     free(d->api_base);
-    free(d->user_agent);
     for (unsigned i = 0; i < CLOSED_MAX; i++)
         free(d->closed[i].target);
     free(d);
