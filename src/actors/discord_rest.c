@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@
 #define POOL_MAX 64
 #define TARGET_SLOTS 256
 #define CLOSED_MAX 1024
+#define CLOSED_SLOTS 2048
+#define RQ_SPARE_MAX 64
 /* Requests with files up to this many bytes send one form body built in memory (rest_form.h);
  * larger ones stream their files through curl_mime instead of holding a second copy. */
 #define FORM_INLINE_MAX (1024 * 1024)
@@ -51,21 +54,20 @@
 
 static const char SUPERSEDED[] = "superseded by the message's final write";
 
+/* The fields before t start zeroed (rq_accept); t, h and errbuf (most of the size) are
+ * initialized by their own functions. */
 typedef struct rq {
     struct rq *prev, *next; /* queue links */
     rest_req_msg *m;        /* owned */
-    rl_ticket t;
     CURL *easy;
     CURLU *url; /* the URL handle that goes with easy (see easy_slot) */
     curl_mime *mime;
     char *form;              /* owned: the form body sent with POSTFIELDS (rest_form.h) */
     struct curl_slist *hdrs; /* owned: only for requests with an audit reason or their own
                                 form boundary */
-    rl_headers h;
     char *resp;
     size_t resp_len, resp_cap, max_resp;
     bool too_big;
-    char errbuf[CURL_ERROR_SIZE];
     /* Per-message order (see rest_order.h): target is the message this request writes to (NULL:
      * unordered); o_prev/o_next link the outstanding writes to it, oldest first, and only the
      * oldest may be sent; t_next chains the newest write of each target in its table slot. */
@@ -73,6 +75,9 @@ typedef struct rq {
     uint64_t target_hash;
     struct rq *o_prev, *o_next, *t_next;
     bool in_flight;
+    rl_ticket t;
+    rl_headers h;
+    char errbuf[CURL_ERROR_SIZE];
 } rq;
 
 /* A file part's read cursor, so uploads stream from the message without a copy. */
@@ -131,8 +136,16 @@ struct discord_rest {
     struct closed_target {   /* messages whose final write was accepted (ring) */
         uint64_t hash, at_ms;
         char *target;
+        int next; /* the next entry in the same closed_slots chain, or -1 */
     } closed[CLOSED_MAX];
+    /* The ring's entries chained by hash (first entry index, -1: none), so that a write looks
+     * up its message in a chain of about one entry instead of scanning the ring. */
+    int closed_slots[CLOSED_SLOTS];
     unsigned closed_next;
+    /* Finished requests kept for the next ones: an rq is just over glibc's thread-cache
+     * size limit, and every malloc of one took the allocator's slow path. */
+    rq *rq_spare;
+    unsigned nspare;
 
     _Atomic uint64_t requests, attempts, completed, failed, retries;
     _Atomic uint64_t r429_user, r429_global, r429_shared, network_errors, wait_ms;
@@ -284,7 +297,7 @@ static void order_unlink(discord_rest *d, rq *r)
 
 static bool closed_has(discord_rest *d, const rq *r, uint64_t now)
 {
-    for (unsigned i = 0; i < CLOSED_MAX; i++) {
+    for (int i = d->closed_slots[r->target_hash % CLOSED_SLOTS]; i >= 0; i = d->closed[i].next) {
         const struct closed_target *c = &d->closed[i];
         if (c->target && c->hash == r->target_hash && now - c->at_ms < CLOSED_KEEP_MS &&
             strcmp(c->target, r->target) == 0)
@@ -295,12 +308,22 @@ static bool closed_has(discord_rest *d, const rq *r, uint64_t now)
 
 static void closed_add(discord_rest *d, const rq *r, uint64_t now)
 {
-    struct closed_target *c = &d->closed[d->closed_next];
+    int idx = (int)d->closed_next;
+    struct closed_target *c = &d->closed[idx];
     d->closed_next = (d->closed_next + 1) % CLOSED_MAX;
-    free(c->target);
+    if (c->target) { /* the oldest entry makes room: out of its chain first */
+        int *pp = &d->closed_slots[c->hash % CLOSED_SLOTS];
+        while (*pp != idx)
+            pp = &d->closed[*pp].next;
+        *pp = c->next;
+        free(c->target);
+    }
     c->target = util_strdup(r->target);
     c->hash = r->target_hash;
     c->at_ms = now;
+    int *head = &d->closed_slots[c->hash % CLOSED_SLOTS];
+    c->next = *head;
+    *head = idx;
 }
 
 /* ---- answering --------------------------------------------------------------------------------
@@ -344,7 +367,13 @@ static void finish(discord_rest *d, rq *r, int status, const char *error)
     m->then = NULL;
     free(r->resp);
     rt_msg_free(&m->hdr);
-    free(r);
+    if (d->nspare < RQ_SPARE_MAX) {
+        r->next = d->rq_spare;
+        d->rq_spare = r;
+        d->nspare++;
+    } else {
+        free(r);
+    }
     if (then) rq_accept(d, &then->hdr);
 }
 
@@ -476,6 +505,34 @@ static void easy_put(discord_rest *d, rq *r)
  * are, and holds no "." or ".." segment: then setting it as the path of a parsed URL sends the
  * same request line as parsing the whole URL would (which removes dot segments, cuts at '#',
  * and normalizes percent-escapes). Anything else goes by CURLOPT_URL, parsed by curl. */
+static bool url_char_plain(unsigned char c)
+{
+    if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9')) return true;
+    switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '/':
+    case ':':
+    case '@':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+        return true;
+    default:
+        return false;
+    }
+}
+
 static bool url_part_plain(const char *s, size_t n, bool query)
 {
     if (query && n == 0) return false; /* "path?": let curl decide what an empty query is */
@@ -488,11 +545,7 @@ static bool url_part_plain(const char *s, size_t n, bool query)
             seg = i + 1;
         }
         if (i == n) break;
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
-        if (strchr("-._~/:@!$&'()*+,;=", c) && c != '\0') continue;
-        if (query && c == '?') continue;
-        return false;
+        if (!url_char_plain((unsigned char)s[i]) && !(query && s[i] == '?')) return false;
     }
     return true;
 }
@@ -851,8 +904,18 @@ static void abort_all(discord_rest *d, const char *why)
 static void rq_accept(discord_rest *d, rt_msg *m)
 {
     atomic_fetch_add(&d->requests, 1);
-    rq *r = calloc(1, sizeof *r);
-    if (!r) abort();
+    /* A spare (see rq_spare) or malloc, and a memset of the links and pointers only: calloc
+     * would zero the whole ~1 KiB every request; t is set by rl_ticket_init. */
+    rq *r = d->rq_spare;
+    if (r) {
+        d->rq_spare = r->next;
+        d->nspare--;
+    } else if (!(r = malloc(sizeof *r))) {
+        abort();
+    }
+    memset(r, 0, offsetof(rq, t));
+    rl_headers_init(&r->h);
+    r->errbuf[0] = '\0';
     r->m = (rest_req_msg *)m;
     const char *method = rest_method_name(r->m->method);
     if (rl_ticket_init(&r->t, method, r->m->path) != 0) {
@@ -1176,6 +1239,8 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
 
     d->https = strncmp(d->api_base, "https://", 8) == 0;
     d->curl_timer_at = UINT64_MAX;
+    for (unsigned i = 0; i < CLOSED_SLOTS; i++)
+        d->closed_slots[i] = -1;
     /* The shared header lists (see hdr_sets): "Expect:" drops the 100-continue round trip
      * before uploads. The User-Agent is one of their lines rather than CURLOPT_USERAGENT,
      * which curl formats anew ("User-Agent: %s\r\n", with its own printf) for every request;
@@ -1267,6 +1332,11 @@ void discord_rest_free(discord_rest *d)
     free(d->api_base);
     for (unsigned i = 0; i < CLOSED_MAX; i++)
         free(d->closed[i].target);
+    while (d->rq_spare) {
+        rq *r = d->rq_spare;
+        d->rq_spare = r->next;
+        free(r);
+    }
     free(d);
 }
 
