@@ -1,27 +1,37 @@
 /*
- * bench_peers: what one interaction costs fluxbot beside a discord.py bot doing the same
- * Discord work, both driven by the project's own fake Discord at the same fixed rate.
+ * bench_peers: what one interaction costs fluxbot beside a discord.py bot doing the same work,
+ * both driven by the project's own fakes (Discord, ComfyUI) at the same fixed rate.
  *
- * Each bot runs as a child process against a fresh fake Discord (gateway + REST on loopback):
- *   - fluxbot (the real binary, `run`), with a fake ComfyUI for the generation half of a mix,
- *     and with `--stats-chart false`: its /stats is then a deferral and an embed edit, the same
- *     Discord work as the peer's, so the ratio compares equal work;
+ * Each bot runs as a child process against a fresh fake Discord (gateway + REST on loopback)
+ * and a fresh fake ComfyUI (1 step, 64×64 PNG), with an output folder of its own:
+ *   - fluxbot (the real binary, `run`) with `--stats-chart false`: its /stats is then a
+ *     deferral and an embed edit, the same Discord work as the peer's;
  *   - fluxbot-chart: the same binary with its default chart on (every /stats edit also carries
  *     the chart, drawn with cairo and uploaded as a multipart PNG): an extra row for mixes with
  *     /stats, so the cost of the chart is shown beside the equal-work figure, not hidden;
  *   - bench/peers/discordpy_bot.py under Debian's python3-discord, which answers /stats with a
- *     deferral and an embed edit and /comfy with a deferral and a multipart PNG edit.
+ *     deferral and an embed edit and runs /comfy as fluxbot does: a deferral, the progress line
+ *     (edited at most every 1.5 s), the workflow queued on ComfyUI and followed on its
+ *     websocket, its history and image fetched, a copy kept, and a multipart PNG edit.
  * Once a bot has registered its commands, the driver injects interactions at --rate per second
  * for --seconds (send times fixed in advance, latency measured from the scheduled time), waits
- * until each one has its deferral and its final edit, and reads the child's CPU time from
- * /proc/<pid>/stat before and after the window, so start-up is not counted. With --strace a
- * second pass of each bot runs under `strace -f -c` attached for the window only and gives the
- * system calls per interaction.
+ * until each one has its deferral and its final edit (for /comfy: the multipart result), and
+ * reads the child's CPU time from /proc/<pid>/stat before and after the window, so start-up is
+ * not counted. With --strace a second pass of each bot runs under `strace -f -c` attached for
+ * the window only and gives the system calls per interaction.
+ *
+ * Equal work is checked, not claimed: the fakes count what each bot asked of them in the window
+ * (Discord REST calls by kind: deferral, JSON edit, multipart edit, follow-up...; ComfyUI HTTP
+ * requests by route; websocket connections, messages sent and frames received), printed per
+ * interaction for every bot, and a warning line (`"equal_work": false` in --json) says where
+ * fluxbot's counts differ from discord.py's by more than WORK_TOLERANCE. A bot that falls behind
+ * (its jobs wait, so its progress line is edited more often) shows there too.
  *
  *   bench_peers [--rate N] [--seconds S] [--mix stats|png|half] [--bin PATH] [--python PATH]
- *               [--script PATH] [--strace] [--json] [--only BOT[,BOT...]]
+ *               [--script PATH] [--workflow PATH] [--strace] [--json] [--only BOT[,BOT...]]
  *   (BOT: fluxbot, fluxbot-chart, discordpy; default: all three, fluxbot-chart only for mixes
- *   with /stats)
+ *   with /stats; --workflow: the API-format graph the peer patches and queues, fluxbot's own
+ *   workflows/flux_txt2img.json by default)
  *
  * The figure that matters is the ratio of CPU per interaction (fluxbot ÷ discord.py), measured
  * in the same run on the same machine; fluxbot-chart ÷ discord.py is printed beside it. Exit
@@ -116,11 +126,12 @@ typedef struct result {
     peer_kind kind;
     /* What the fakes saw of the bot in the window (from just before the first injection to a
      * moment after the last answer), per interaction: Discord REST calls by kind, ComfyUI HTTP
-     * requests by route, websocket connections and messages the bot sent on them. */
+     * requests by route, websocket connections, messages the bot sent on them and frames it
+     * received. */
     struct {
         double discord[FAKE_REST_KIND_COUNT];
         double comfy[FAKE_COMFY_ROUTE_COUNT];
-        double ws_connects, ws_msgs;
+        double ws_connects, ws_sent, ws_received;
     } work;
     bool work_known;
 } result;
@@ -431,7 +442,8 @@ static void work_diff(const work_sample *a, const work_sample *b, unsigned n, re
     for (int k = 0; k < FAKE_COMFY_ROUTE_COUNT; k++)
         r->work.comfy[k] = (double)(b->comfy.routes[k] - a->comfy.routes[k]) / d;
     r->work.ws_connects = (double)(b->comfy.ws_connects - a->comfy.ws_connects) / d;
-    r->work.ws_msgs = (double)(b->comfy.ws_frames_in - a->comfy.ws_frames_in) / d;
+    r->work.ws_sent = (double)(b->comfy.ws_frames_in - a->comfy.ws_frames_in) / d;
+    r->work.ws_received = (double)(b->comfy.ws_frames_out - a->comfy.ws_frames_out) / d;
     r->work_known = true;
 }
 
@@ -588,8 +600,9 @@ static const result *find_result(const result *r, unsigned nr, peer_kind k)
 }
 
 /* The window's counts of a bot as one flat list: "discord" calls by kind, "comfy" requests by
- * route, then the websocket's connections and messages. Returns how many (WORK_ITEMS). */
-#define WORK_ITEMS (FAKE_REST_KIND_COUNT + FAKE_COMFY_ROUTE_COUNT + 2)
+ * route, then the websocket's connections, the messages the bot sent on it and the frames it
+ * received (the jobs' events and status). Returns how many (WORK_ITEMS). */
+#define WORK_ITEMS (FAKE_REST_KIND_COUNT + FAKE_COMFY_ROUTE_COUNT + 3)
 
 typedef struct work_item {
     const char *side; /* "discord" or "comfy" */
@@ -607,17 +620,23 @@ static unsigned work_items(const result *r, work_item out[WORK_ITEMS])
         out[n++] =
             (work_item){"comfy", fake_comfy_route_name((fake_comfy_route)k), r->work.comfy[k]};
     out[n++] = (work_item){"comfy", "ws_connects", r->work.ws_connects};
-    out[n++] = (work_item){"comfy", "ws_msgs", r->work.ws_msgs};
+    out[n++] = (work_item){"comfy", "ws_sent", r->work.ws_sent};
+    out[n++] = (work_item){"comfy", "ws_received", r->work.ws_received};
     return n;
 }
 
-/* Whether an item is worth a column: some bot made such calls. */
+/* Whether an item is worth a column: some bot made such calls (the websocket's columns
+ * whenever a bot spoke to ComfyUI at all, to show that its jobs share one socket). */
 static bool work_column(const result *r, unsigned nr, unsigned item)
 {
     for (unsigned i = 0; i < nr; i++) {
         work_item w[WORK_ITEMS];
         work_items(&r[i], w);
-        if (r[i].work_known && w[item].per_ix >= 0.0005) return true;
+        if (!r[i].work_known) continue;
+        if (w[item].per_ix >= 0.0005) return true;
+        if (strncmp(w[item].name, "ws_", 3) != 0) continue;
+        for (int k = 0; k < FAKE_COMFY_ROUTE_COUNT; k++)
+            if (r[i].work.comfy[k] >= 0.0005) return true;
     }
     return false;
 }
