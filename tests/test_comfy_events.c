@@ -126,6 +126,41 @@ static void test_full_channel_keeps_outcome_and_link_wakes(void **state)
     mini_free(r);
 }
 
+/* The ring starts small and grows while its consumer falls behind: events stay in order across
+ * a wrapped ring's growth, and cap still bounds what is kept (progress dropped past it, the
+ * outcome always in). */
+static void test_channel_grows_in_order_up_to_cap(void **state)
+{
+    (void)state;
+    comfy_chan *c = comfy_chan_new(100);
+    cproto_event out[128];
+    bool rec;
+    uint32_t v = 1;
+    for (; v <= 20; v++) {
+        cproto_event e = ev(CPROTO_EV_PROGRESS, "p", v);
+        comfy_chan_push(c, &e);
+    }
+    assert_int_equal(comfy_chan_wait(c, out, 10, 0, &rec), 10); /* the ring's head moves on */
+    assert_int_equal(out[9].value, 10);
+    for (; v <= 110; v++) { /* fills it to cap, growing across the wrap */
+        cproto_event e = ev(CPROTO_EV_PROGRESS, "p", v);
+        comfy_chan_push(c, &e);
+    }
+    cproto_event e = ev(CPROTO_EV_PROGRESS, "p", 111); /* past cap: dropped */
+    comfy_chan_push(c, &e);
+    e = ev(CPROTO_EV_EXECUTING, "p", 0); /* the outcome: in, the oldest out */
+    comfy_chan_push(c, &e);
+    assert_int_equal(c->dropped, 2);
+    unsigned n = comfy_chan_wait(c, out, 128, 0, &rec);
+    assert_int_equal(n, 100);
+    for (unsigned i = 0; i < 99; i++)
+        assert_int_equal(out[i].value, 12 + i);
+    assert_int_equal(out[99].type, CPROTO_EV_EXECUTING);
+    assert_true(out[99].node_null);
+    assert_int_equal(comfy_chan_wait(c, out, 128, 0, &rec), 0);
+    comfy_chan_free(c);
+}
+
 #define NPROMPTS 8
 #define NSTEPS 50
 
@@ -230,6 +265,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orphans_claimed_in_order),
         cmocka_unit_test(test_full_channel_keeps_outcome_and_link_wakes),
+        cmocka_unit_test(test_channel_grows_in_order_up_to_cap),
         cmocka_unit_test(test_concurrent_routing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+
 #include "actors/analytics_writer.h"
 #include "addr_check.h"
 #include "analytics/an_record.h"
@@ -135,6 +137,11 @@ static void test_full_job_and_buttons(void **state)
     assert_true(saw_bar);
     fake_rest_requests_free(reqs, n);
 
+    /* an operator removes output_dir while the bot runs: the next result's copy makes it again */
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_outdir);
+    assert_int_equal(system(cmd), 0);
+
     /* Regenerate: a new job with a new seed under the click's interaction (which the router
      * deferred, type 5) */
     char ctok[64];
@@ -160,6 +167,23 @@ static void test_full_job_and_buttons(void **state)
             ->valuedouble;
     assert_true(seed1 != seed2);
     cJSON_Delete(graph);
+    {
+        /* the folder is back with the regenerated result, complete (no .part left) */
+        DIR *d = opendir(g_outdir);
+        assert_non_null(d);
+        unsigned files = 0, parts = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+            if (de->d_name[0] == '.') continue;
+            files++;
+            if (strstr(de->d_name, ".part"))
+                parts++;
+            else
+                assert_non_null(strstr(de->d_name, ".png"));
+        }
+        closedir(d);
+        assert_int_equal(files, 1);
+        assert_int_equal(parts, 0);
+    }
 
     /* Upscale ×2: the upscale workflow runs on the result */
     char utok[64];
@@ -208,8 +232,6 @@ static void test_full_job_and_buttons(void **state)
     assert_int_equal(st.ack_type, 6);
 
     cfx_stop(x); /* flushes analytics */
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_outdir);
     assert_int_equal(system(cmd), 0);
 }
 

@@ -77,6 +77,36 @@ static void init_event(cproto_event *ev)
     ev->queue_remaining = -1;
 }
 
+static const char *skip_blanks(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+bool cproto_event_skippable(const char *text, size_t len)
+{
+    static const char *const skipped[] = {"progress_state", "feature_flags", "executed"};
+    if (!text) return false;
+    const char *p = text, *end = text + len;
+    p = skip_blanks(p, end);
+    if (p == end || *p++ != '{') return false;
+    p = skip_blanks(p, end);
+    if ((size_t)(end - p) < 6 || memcmp(p, "\"type\"", 6) != 0) return false;
+    p = skip_blanks(p + 6, end);
+    if (p == end || *p++ != ':') return false;
+    p = skip_blanks(p, end);
+    if (p == end || *p++ != '"') return false;
+    const char *name = p;
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    if (p == end || *p != '"') return false; /* an escape or no end: the parser decides */
+    size_t n = (size_t)(p - name);
+    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
+        if (strlen(skipped[i]) == n && memcmp(name, skipped[i], n) == 0) return true;
+    return false;
+}
+
 int cproto_parse_event(const char *text, size_t len, cproto_event *ev)
 {
     init_event(ev);
