@@ -31,6 +31,33 @@ static void slow_steps(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts 
     snprintf(cfg->output_dir, sizeof cfg->output_dir, "%s", g_outdir);
 }
 
+/* Asks /queue as user until its answer holds needle (each ask is a snapshot: asked again every
+ * 50 ms), at most timeout_ms. */
+static bool queue_shows(cfx *x, uint64_t user, const char *needle, unsigned timeout_ms)
+{
+    uint64_t end = rt_now_ms() + timeout_ms;
+    while (rt_now_ms() < end) {
+        char qtok[64];
+        uint64_t qix = cfx_interaction(x, false, false, qtok);
+        cfx_ack(x, qix, qtok, "{\"type\":5,\"data\":{\"flags\":64}}");
+        comfy_queue_msg *q = comfy_queue_msg_new(CFX_APP, qix, qtok);
+        q->origin.user_id = user;
+        cfx_send(x, q);
+        for (int i = 0; i < 300; i++) {
+            fake_rest_ix_state st = {0};
+            fake_rest_interaction_state(x->rest, qix, &st);
+            bool answered = st.original_json && strstr(st.original_json, "Your jobs");
+            bool has = answered && strstr(st.original_json, needle);
+            free(st.original_json);
+            if (has) return true;
+            if (answered) break;
+            util_sleep_ms(10);
+        }
+        util_sleep_ms(50);
+    }
+    return false;
+}
+
 static void test_full_job_and_buttons(void **state)
 {
     (void)state;
@@ -43,6 +70,8 @@ static void test_full_job_and_buttons(void **state)
     comfy_job_add_lora(m, "Realism");
     m->upscale_factor = 2;
     cfx_send(x, m);
+    /* /queue shows the running job's progress as its worker publishes it */
+    assert_true(queue_shows(x, 42, "generating ", 10000));
     uint8_t *png = NULL;
     size_t png_len = 0;
     char *final = cfx_wait_final(x, tok, &png, &png_len, 15000);
@@ -701,6 +730,8 @@ static void test_queue_position_one_definition(void **state)
         if (!shown) util_sleep_ms(10);
     }
     assert_true(shown);
+    /* job A's user sees its place in ComfyUI's queue, on its server */
+    assert_true(queue_shows(x, 1, "position 1 in the queue of ", 10000));
     char qtok[64];
     uint64_t qix = cfx_interaction(x, false, false, qtok);
     cfx_ack(x, qix, qtok, "{\"type\":5,\"data\":{\"flags\":64}}");
