@@ -370,6 +370,16 @@ static void test_upload_view_uuid(void **state)
     assert_string_equal(cJSON_GetObjectItem(b, "prompt_id")->valuestring, "pid");
     assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "prompt"), "1"));
     cJSON_Delete(b);
+    /* the graph is printed in place (not copied) and stays the caller's, unchanged */
+    assert_string_equal(body, "{\"prompt\":{\"1\":{\"class_type\":\"X\",\"inputs\":{}}},"
+                              "\"client_id\":\"cid\",\"prompt_id\":\"pid\"}");
+    free(body);
+    body = cproto_prompt_body(g, "cid", NULL);
+    assert_string_equal(body, "{\"prompt\":{\"1\":{\"class_type\":\"X\",\"inputs\":{}}},"
+                              "\"client_id\":\"cid\"}");
+    char *again = cJSON_PrintUnformatted(g);
+    assert_string_equal(again, "{\"1\":{\"class_type\":\"X\",\"inputs\":{}}}");
+    free(again);
     cJSON_Delete(g);
     free(body);
 }

@@ -245,18 +245,17 @@ void cproto_uuid(const uint8_t rnd[16], char out[37])
 
 char *cproto_prompt_body(const cJSON *graph, const char *client_id, const char *prompt_id)
 {
+    /* the graph goes in by reference, not copied: a copy of a workflow's every node per job
+     * was allocated and freed only to be printed */
     cJSON *root = cJSON_CreateObject();
-    cJSON *g = cJSON_Duplicate(graph, 1);
-    if (!root || !g) {
+    if (!root || !cJSON_AddItemReferenceToObject(root, "prompt", (cJSON *)graph)) {
         cJSON_Delete(root);
-        cJSON_Delete(g);
         return NULL;
     }
-    cJSON_AddItemToObject(root, "prompt", g);
     if (client_id) cJSON_AddStringToObject(root, "client_id", client_id);
     if (prompt_id) cJSON_AddStringToObject(root, "prompt_id", prompt_id);
     char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
+    cJSON_Delete(root); /* the reference only: the graph stays the caller's */
     return s;
 }
 
