@@ -86,7 +86,7 @@ static const char *skip_blanks(const char *p, const char *end)
 
 bool cproto_event_skippable(const char *text, size_t len)
 {
-    static const char *const skipped[] = {"progress_state", "feature_flags", "executed"};
+    static const char *const skipped[] = {"progress_state", "feature_flags"};
     if (!text) return false;
     const char *p = text, *end = text + len;
     p = skip_blanks(p, end);

@@ -61,10 +61,10 @@ const char *cproto_ev_name(cproto_ev t);
 int cproto_parse_event(const char *text, size_t len, cproto_event *ev);
 /* True when a text frame is an event the bot never reads (progress_state, which real ComfyUI
  * sends at every node's start and end and every step, with every node's state in it;
- * feature_flags; executed, whose files the bot takes from /history), told from its first bytes
- * alone: `{"type": "<name>"` (blanks allowed, the name without escapes). Such frames are not
- * parsed, so a malformed one is not counted as bad. Anything else, including a type placed
- * later in the object, is false: cproto_parse_event decides. */
+ * feature_flags), told from its first bytes alone: `{"type": "<name>"` (blanks allowed, the
+ * name without escapes). Such frames are not parsed, so a malformed one is not counted as bad.
+ * Anything else, including a type placed later in the object, is false: cproto_parse_event
+ * decides. */
 bool cproto_event_skippable(const char *text, size_t len);
 /* Parses one binary frame (u32 big-endian type header). 0 or -1. */
 int cproto_parse_binary(const uint8_t *data, size_t len, cproto_event *ev);
