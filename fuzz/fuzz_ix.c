@@ -127,19 +127,18 @@ static void same_str(const char *a, const char *b, const util_cjarena *tree, con
 static void same_interaction(const ix_interaction *a, const ix_interaction *b,
                              const util_cjarena *tree)
 {
-    FZ_ASSERT(a->id == b->id && a->application_id == b->application_id && a->type == b->type &&
-                  a->guild_id == b->guild_id && a->channel_id == b->channel_id &&
-                  a->channel_nsfw == b->channel_nsfw && a->user_id == b->user_id &&
-                  a->in_guild == b->in_guild && a->has_permissions == b->has_permissions &&
-                  a->permissions == b->permissions && a->app_permissions == b->app_permissions &&
-                  a->nroles == b->nroles && !strcmp(a->token, b->token) &&
-                  !strcmp(a->locale, b->locale) &&
-                  a->attachment_size_limit == b->attachment_size_limit &&
-                  a->command_id == b->command_id && a->noptions == b->noptions &&
-                  a->nattachments == b->nattachments && a->component_type == b->component_type &&
-                  a->nvalues == b->nvalues && a->message_id == b->message_id &&
-                  a->nfields == b->nfields,
-              "ix_parse_scratch fields differ", NULL);
+    FZ_ASSERT(
+        a->id == b->id && a->application_id == b->application_id && a->type == b->type &&
+            a->guild_id == b->guild_id && a->channel_id == b->channel_id &&
+            a->channel_nsfw == b->channel_nsfw && a->user_id == b->user_id &&
+            a->in_guild == b->in_guild && a->has_permissions == b->has_permissions &&
+            a->permissions == b->permissions && a->app_permissions == b->app_permissions &&
+            a->nroles == b->nroles && !strcmp(a->token, b->token) &&
+            !strcmp(a->locale, b->locale) && a->attachment_size_limit == b->attachment_size_limit &&
+            a->command_id == b->command_id && a->noptions == b->noptions &&
+            a->nattachments == b->nattachments && a->component_type == b->component_type &&
+            a->nvalues == b->nvalues && a->message_id == b->message_id && a->nfields == b->nfields,
+        "ix_parse_scratch fields differ", NULL);
     FZ_ASSERT(!memcmp(a->roles, b->roles, a->nroles * sizeof a->roles[0]),
               "ix_parse_scratch roles differ", NULL);
     same_str(a->username, b->username, tree, "username differs");

@@ -165,7 +165,7 @@ typedef struct ix_scratch {
     void *block; /* the interaction and its strings */
     size_t cap;
     struct util_cjarena *tree; /* cJSON's tree of the payload, for the parse only (see below) */
-} ix_scratch; /* zero-initialise; free with ix_scratch_free */
+} ix_scratch;                  /* zero-initialise; free with ix_scratch_free */
 size_t ix_parse_need(size_t len);
 ix_interaction *ix_parse_scratch(ix_scratch *s, const char *json, size_t len, ix_error *err);
 void ix_scratch_free(ix_scratch *s);

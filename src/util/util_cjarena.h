@@ -18,8 +18,8 @@
  *   - Nothing cJSON allocates inside a scope may be used or freed after util_cjarena_end: not a
  *     detached item, not a value string, not cJSON_Print's text. The next scope reuses the
  *     memory, so a kept pointer reads another payload's bytes; free() of it corrupts the heap.
- *     Copy out what must outlive the scope before ending it. Debug builds (FB_DEBUG; not under TSan,
- *     whose view of thread ordering the check's lock would blur) abort when arena memory reaches
+ *     Copy out what must outlive the scope before ending it. Debug builds (FB_DEBUG; not under
+ * TSan, whose view of thread ordering the check's lock would blur) abort when arena memory reaches
  *     the free hook outside its scope, on any thread; ASan builds poison the region on end (and
  *     the gaps between allocations), so a read after the scope is reported.
  *   - Scopes nest last-in first-out on one thread: an inner scope allocates from its own arena,
@@ -40,7 +40,7 @@
 
 #include "util/util_assert.h"
 
-#define UTIL_CJARENA_FIRST (16u * 1024u)  /* region of the first scope */
+#define UTIL_CJARENA_FIRST (16u * 1024u) /* region of the first scope */
 #define UTIL_CJARENA_MAX (1024u * 1024u) /* the region never grows past this */
 
 typedef struct util_cjarena {
