@@ -5,7 +5,8 @@
  *
  *   parse     the router's parse of a /stats interaction (ix_parse_scratch): cJSON's tree on
  *             malloc, freed by cJSON_Delete  vs  in the scratch's arena, taken back at once
- *   defer     a deferral's callback body (reply_deferred_json): a small cJSON_Print outside any
+ *   reply     an ephemeral answer's callback body with a 300-character text (reply_text_json,
+ *             as an option error is answered): a cJSON tree built and printed outside any
  *             scope, where the new hooks are malloc/free but cJSON no longer uses realloc
  *   workflow  a ComfyUI prompt body (cproto_prompt_body of workflows/pulid.json): a print of a
  *             few KB, whose buffer grows by malloc + copy instead of realloc under the new hooks
@@ -99,9 +100,11 @@ static void parse(void)
     g_sink += ix->noptions;
 }
 
-static void defer(void)
+static char g_text[301];
+
+static void reply(void)
 {
-    char *s = reply_deferred_json(true);
+    char *s = reply_text_json(g_text, true);
     g_sink += strlen(s);
     free(s);
 }
@@ -163,6 +166,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_cjarena: --ops > 0, --repeat 1..%d\n", MAX_REPEAT);
         return 2;
     }
+    for (size_t i = 0; i < sizeof g_text - 1; i++)
+        g_text[i] = "Unknown option \"days\" for /stats "[i % 32];
     char err[256];
     char *text =
         util_file_read(FLUXBOT_SOURCE_DIR "/workflows/pulid.json", 1 << 20, NULL, err, sizeof err);
@@ -178,7 +183,7 @@ int main(int argc, char **argv)
         void (*fn)(void);
     } steps[] = {
         {"parse", parse},
-        {"defer", defer},
+        {"reply", reply},
         {"workflow", workflow},
         {"message", message},
     };
