@@ -10,7 +10,11 @@
  *     the chart, drawn with cairo and uploaded as a multipart PNG): an extra row for mixes with
  *     /stats, so the cost of the chart is shown beside the equal-work figure, not hidden;
  *   - bench/peers/discordpy_bot.py under Debian's python3-discord, which answers /stats with a
- *     deferral and an embed edit and /comfy with a deferral and a multipart PNG edit.
+ *     deferral and an embed edit and /comfy with a deferral and a multipart PNG edit;
+ *   - floor (bench/peers/floor_bot.c, stats mix only): a measuring stick, not a bot: one thread,
+ *     libc, epoll, plain TCP, a constant embed of the size of fluxbot's. The least CPU and the
+ *     fewest system calls any bot can spend on the same /stats Discord work here, so what the
+ *     others spend above it is their libraries and their code, below it the kernel and the wire.
  * Once a bot has registered its commands, the driver injects interactions at --rate per second
  * for --seconds (send times fixed in advance, latency measured from the scheduled time), waits
  * until each one has its deferral and its final edit, and reads the child's CPU time from
@@ -19,9 +23,10 @@
  * system calls per interaction.
  *
  *   bench_peers [--rate N] [--seconds S] [--mix stats|png|half] [--bin PATH] [--python PATH]
- *               [--script PATH] [--strace] [--json] [--only BOT[,BOT...]]
- *   (BOT: fluxbot, fluxbot-chart, discordpy; default: all three, fluxbot-chart only for mixes
- *   with /stats)
+ *               [--script PATH] [--floor PATH] [--strace] [--json] [--only BOT[,BOT...]]
+ *   (BOT: fluxbot, fluxbot-chart, discordpy, floor; default: all, fluxbot-chart only for mixes
+ *   with /stats, floor only for the stats mix; --floor defaults to floor_bot beside this
+ *   program)
  *
  * The figure that matters is the ratio of CPU per interaction (fluxbot ÷ discord.py), measured
  * in the same run on the same machine; fluxbot-chart ÷ discord.py is printed beside it. Exit
@@ -51,14 +56,21 @@
 #define TOP_SYSCALLS 8
 #define MAX_THREAD_KINDS 24
 
-typedef enum peer_kind { PEER_FLUXBOT, PEER_FLUXBOT_CHART, PEER_DISCORDPY, PEER_COUNT } peer_kind;
+typedef enum peer_kind {
+    PEER_FLUXBOT,
+    PEER_FLUXBOT_CHART,
+    PEER_DISCORDPY,
+    PEER_FLOOR,
+    PEER_COUNT
+} peer_kind;
 
-static const char *const k_peer_names[PEER_COUNT] = {"fluxbot", "fluxbot-chart", "discord.py"};
+static const char *const k_peer_names[PEER_COUNT] = {"fluxbot", "fluxbot-chart", "discord.py",
+                                                     "floor"};
 typedef enum mix_kind { MIX_STATS, MIX_PNG, MIX_HALF } mix_kind;
 
 typedef struct opts {
     unsigned rate, seconds;
-    const char *bin, *python, *script, *only, *mix_name;
+    const char *bin, *python, *script, *only, *mix_name, *floor;
     mix_kind mix;
     bool strace, json;
 } opts;
@@ -73,11 +85,12 @@ typedef struct result {
     const char *name;
     unsigned sent, answered, doubled, edited;
     double cpu_s, wall_s;
-    double us_per_ix;              /* CPU µs per interaction */
-    double core_pct;               /* share of one core over the window */
-    double p50_ms, p99_ms, max_ms; /* scheduled send -> accepted deferral */
-    double syscalls_per_ix;        /* -1: not measured */
-    struct {                       /* the most frequent ones, per interaction, most first */
+    double user_us_per_ix, sys_us_per_ix; /* the CPU split: user mode, kernel (/proc stat) */
+    double us_per_ix;                     /* CPU µs per interaction */
+    double core_pct;                      /* share of one core over the window */
+    double p50_ms, p99_ms, max_ms;        /* scheduled send -> accepted deferral */
+    double syscalls_per_ix;               /* -1: not measured */
+    struct {                              /* the most frequent ones, per interaction, most first */
         char name[24];
         double per_ix;
     } top[TOP_SYSCALLS];
@@ -146,7 +159,10 @@ static int pass_start(pass *p, const opts *o, peer_kind k)
     }
     char db[128], out[128];
     int rc;
-    if (k != PEER_DISCORDPY) {
+    if (k == PEER_FLOOR) {
+        char *argv[] = {(char *)o->floor, NULL};
+        rc = e2e_spawn(&p->child, o->floor, argv, env, p->log);
+    } else if (k != PEER_DISCORDPY) {
         fake_comfy_opts co = {.steps = 1, .png_width = 64, .png_height = 64, .name = "peers-comfy"};
         p->comfy = fake_comfy_start(&co);
         if (!p->comfy) return -1;
@@ -371,6 +387,8 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
 
     thr_sample th0, th1;
     thr_snapshot(p->child.pid, &th0);
+    e2e_procstat ps0 = {0}, ps1 = {0};
+    e2e_proc_sample(p->child.pid, &ps0);
     double cpu0 = proc_cpu_s(p->child.pid);
     uint64_t t0 = bench_now_ns() + 50000000ull, step = 1000000000ull / o->rate;
     fake_discord_member who = {.user_id = 300000000000000001ull};
@@ -407,6 +425,7 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
         bench_sleep_until_ns(bench_now_ns() + 50000000ull);
     }
     double cpu1 = proc_cpu_s(p->child.pid);
+    e2e_proc_sample(p->child.pid, &ps1);
     thr_snapshot(p->child.pid, &th1);
     if (!count_syscalls) thr_diff(&th0, &th1, n, r);
     double wall = (double)(bench_now_ns() - t0) / 1e9;
@@ -461,6 +480,9 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
         r->cpu_s = cpu1 - cpu0;
         r->wall_s = wall;
         r->us_per_ix = n ? (cpu1 - cpu0) * 1e6 / n : 0;
+        double tick_us = 1e6 / (double)sysconf(_SC_CLK_TCK);
+        r->user_us_per_ix = n ? (double)(ps1.utime_ticks - ps0.utime_ticks) * tick_us / n : 0;
+        r->sys_us_per_ix = n ? (double)(ps1.stime_ticks - ps0.stime_ticks) * tick_us / n : 0;
         r->core_pct = wall > 0 ? 100.0 * (cpu1 - cpu0) / wall : 0;
         r->p50_ms = nl ? lat[nl / 2] : -1;
         r->p99_ms = nl ? lat[(size_t)((nl - 1) * 0.99)] : -1;
@@ -520,7 +542,14 @@ static void print_table(const opts *o, const result *r, unsigned nr)
             printf("%sCPU per interaction, %s / discord.py: %.3f%s\n", i ? "" : "\n", r[i].name,
                    r[i].us_per_ix / py->us_per_ix,
                    r[i].kind == PEER_FLUXBOT ? " (equal work: /stats without the chart)"
+                   : r[i].kind == PEER_FLOOR ? " (the floor: kernel and wire only)"
                                              : " (its /stats also draws and uploads the chart)");
+    const result *fl = find_result(r, nr, PEER_FLOOR), *fb = find_result(r, nr, PEER_FLUXBOT);
+    if (fl && fb && fl->us_per_ix > 0)
+        printf("CPU per interaction, fluxbot / floor: %.2f\n", fb->us_per_ix / fl->us_per_ix);
+    for (unsigned i = 0; i < nr; i++)
+        printf("%s CPU us per interaction, user / kernel: %.0f / %.0f\n", r[i].name,
+               r[i].user_us_per_ix, r[i].sys_us_per_ix);
     for (unsigned i = 0; i < nr; i++) {
         if (!r[i].nthr) continue;
         printf("%s CPU us (context switches) per interaction by thread:", r[i].name);
@@ -546,10 +575,12 @@ static void print_json(const opts *o, const result *r, unsigned nr)
         printf("%s{\"bot\":\"%s\",\"stats_chart\":%s,\"sent\":%u,\"answered\":%u,\"doubled\":%u,"
                "\"edited\":%u,"
                "\"cpu_s\":%.4f,\"core_pct\":%.2f,\"cpu_us_per_ix\":%.1f,\"p50_ms\":%.3f,"
-               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"syscalls_per_ix\":%.2f,\"syscalls\":{",
+               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"syscalls_per_ix\":%.2f,"
+               "\"user_us_per_ix\":%.1f,\"sys_us_per_ix\":%.1f,\"syscalls\":{",
                i ? "," : "", r[i].name, r[i].kind == PEER_FLUXBOT_CHART ? "true" : "false",
                r[i].sent, r[i].answered, r[i].doubled, r[i].edited, r[i].cpu_s, r[i].core_pct,
-               r[i].us_per_ix, r[i].p50_ms, r[i].p99_ms, r[i].max_ms, r[i].syscalls_per_ix);
+               r[i].us_per_ix, r[i].p50_ms, r[i].p99_ms, r[i].max_ms, r[i].syscalls_per_ix,
+               r[i].user_us_per_ix, r[i].sys_us_per_ix);
         for (unsigned j = 0; j < r[i].ntop; j++)
             printf("%s\"%s\":%.3f", j ? "," : "", r[i].top[j].name, r[i].top[j].per_ix);
         printf("},\"threads\":[");
@@ -567,15 +598,23 @@ static void print_json(const opts *o, const result *r, unsigned nr)
     if (py && py->us_per_ix > 0 && fb) printf(",\"cpu_ratio\":%.4f", fb->us_per_ix / py->us_per_ix);
     if (py && py->us_per_ix > 0 && fc)
         printf(",\"cpu_ratio_chart\":%.4f", fc->us_per_ix / py->us_per_ix);
+    /* cpu_ratio_floor: floor / discord.py; cpu_ratio_fluxbot_floor: fluxbot / floor */
+    const result *fl = find_result(r, nr, PEER_FLOOR);
+    if (py && py->us_per_ix > 0 && fl)
+        printf(",\"cpu_ratio_floor\":%.4f", fl->us_per_ix / py->us_per_ix);
+    if (fl && fl->us_per_ix > 0 && fb)
+        printf(",\"cpu_ratio_fluxbot_floor\":%.4f", fb->us_per_ix / fl->us_per_ix);
     printf("}\n");
 }
 
 /* Which bots run: --only's comma-separated names, or every bot (fluxbot-chart only when the
- * mix has /stats). False on an unknown name. */
+ * mix has /stats, floor only for the stats mix: it answers /stats only). False on an unknown
+ * name or the floor asked for another mix. */
 static bool only_list(const opts *o, bool want[PEER_COUNT])
 {
     for (int k = 0; k < PEER_COUNT; k++)
-        want[k] = !o->only && (k != PEER_FLUXBOT_CHART || o->mix != MIX_PNG);
+        want[k] = !o->only && (k != PEER_FLUXBOT_CHART || o->mix != MIX_PNG) &&
+                  (k != PEER_FLOOR || o->mix == MIX_STATS);
     for (const char *p = o->only; p && *p;) {
         size_t n = strcspn(p, ",");
         bool known = false;
@@ -585,10 +624,14 @@ static bool only_list(const opts *o, bool want[PEER_COUNT])
             if (strlen(name) == n && strncmp(p, name, n) == 0) want[k] = known = true;
         }
         if (!known) {
-            fprintf(stderr, "bench_peers: --only takes fluxbot, fluxbot-chart, discordpy\n");
+            fprintf(stderr, "bench_peers: --only takes fluxbot, fluxbot-chart, discordpy, floor\n");
             return false;
         }
         p += n + (p[n] == ',');
+    }
+    if (want[PEER_FLOOR] && o->mix != MIX_STATS) {
+        fprintf(stderr, "bench_peers: the floor answers /stats only (--mix stats)\n");
+        return false;
     }
     return true;
 }
@@ -606,11 +649,12 @@ int main(int argc, char **argv)
         {"--bin", BENCH_TEXT, &o.bin},       {"--python", BENCH_TEXT, &o.python},
         {"--script", BENCH_TEXT, &o.script}, {"--mix", BENCH_TEXT, &o.mix_name},
         {"--only", BENCH_TEXT, &o.only},     {"--strace", BENCH_FLAG, &o.strace},
-        {"--json", BENCH_FLAG, &o.json},
+        {"--json", BENCH_FLAG, &o.json},     {"--floor", BENCH_TEXT, &o.floor},
     };
     if (!bench_args(argc, argv, args, sizeof args / sizeof args[0],
                     "[--rate N] [--seconds S] [--mix stats|png|half] [--bin PATH] "
-                    "[--python PATH] [--script PATH] [--only fluxbot,fluxbot-chart,discordpy] "
+                    "[--python PATH] [--script PATH] [--floor PATH] "
+                    "[--only fluxbot,fluxbot-chart,discordpy,floor] "
                     "[--strace] "
                     "[--json]"))
         return 2;
@@ -629,6 +673,18 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* the floor bot is built beside this program */
+    char floor_path[PATH_MAX];
+    if (!o.floor) {
+        ssize_t n = readlink("/proc/self/exe", floor_path, sizeof floor_path - 16);
+        char *slash = n > 0 ? memrchr(floor_path, '/', (size_t)n) : NULL;
+        if (!slash) {
+            fprintf(stderr, "bench_peers: cannot find floor_bot (use --floor PATH)\n");
+            return 2;
+        }
+        strcpy(slash + 1, "floor_bot");
+        o.floor = floor_path;
+    }
     bool want[PEER_COUNT];
     if (!only_list(&o, want)) return 2;
     result r[PEER_COUNT] = {{0}};
