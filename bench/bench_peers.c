@@ -29,9 +29,10 @@
  *   program)
  *
  * The figure that matters is the ratio of CPU per interaction (fluxbot ÷ discord.py), measured
- * in the same run on the same machine; fluxbot-chart ÷ discord.py is printed beside it. Exit
- * status: 0 when every interaction of every pass was answered exactly once, 1 otherwise, 2 on a
- * usage or set-up error.
+ * in the same run on the same machine; fluxbot-chart ÷ discord.py is printed beside it, and with
+ * the floor, floor ÷ discord.py and fluxbot ÷ floor (how far fluxbot is above the kernel and the
+ * wire). Exit status: 0 when every interaction of every pass was answered exactly once, 1
+ * otherwise, 2 on a usage or set-up error.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -85,12 +86,11 @@ typedef struct result {
     const char *name;
     unsigned sent, answered, doubled, edited;
     double cpu_s, wall_s;
-    double user_us_per_ix, sys_us_per_ix; /* the CPU split: user mode, kernel (/proc stat) */
-    double us_per_ix;                     /* CPU µs per interaction */
-    double core_pct;                      /* share of one core over the window */
-    double p50_ms, p99_ms, max_ms;        /* scheduled send -> accepted deferral */
-    double syscalls_per_ix;               /* -1: not measured */
-    struct {                              /* the most frequent ones, per interaction, most first */
+    double us_per_ix;              /* CPU µs per interaction */
+    double core_pct;               /* share of one core over the window */
+    double p50_ms, p99_ms, max_ms; /* scheduled send -> accepted deferral */
+    double syscalls_per_ix;        /* -1: not measured */
+    struct {                       /* the most frequent ones, per interaction, most first */
         char name[24];
         double per_ix;
     } top[TOP_SYSCALLS];
@@ -102,6 +102,10 @@ typedef struct result {
     unsigned nthr;
     bool ok;
     peer_kind kind;
+    /* CPU per interaction in user mode and in the kernel (utime, stime of /proc/<pid>/stat):
+     * the kernel splits its exact total by where its clock ticks fell, so the split is a sample
+     * of CPU / tick (a 50 µs/ix bot at 300/s for 10 s: 15 ticks); read it over long runs */
+    double user_us_per_ix, sys_us_per_ix;
 } result;
 
 static double proc_cpu_s(pid_t pid)
