@@ -61,7 +61,12 @@ void stats_flight_free(stats_flight *f)
 
 static void copy_answer(stats_flight_answer *dst, const stats_flight_answer *src)
 {
-    *dst = *src;
+    /* Field by field: the numbers' unused chart entries are not copied (an_stats_copy). */
+    dst->rc = src->rc;
+    memcpy(dst->err, src->err, sizeof dst->err);
+    an_stats_copy(&dst->stats, &src->stats);
+    dst->png_len = src->png_len;
+    dst->valid_until_ms = src->valid_until_ms;
     dst->png = NULL;
     if (src->png) {
         dst->png = malloc(src->png_len);

@@ -326,6 +326,12 @@ an_series_point *an_stats_bar(an_stats *out, int64_t ts)
     return i < out->n_series ? &out->series[i] : NULL;
 }
 
+void an_stats_copy(an_stats *dst, const an_stats *src)
+{
+    unsigned n = src->n_series < AN_SERIES_MAX ? src->n_series : AN_SERIES_MAX;
+    memcpy(dst, src, offsetof(an_stats, series) + n * sizeof src->series[0]);
+}
+
 /* The chart bar of a timestamp (NULL outside the series). */
 static an_series_point *bar_of(an_stats *out, int64_t ts)
 {

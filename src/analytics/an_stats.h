@@ -105,6 +105,10 @@ void an_window_make(int days, int64_t now_ms, an_window *w);
  * the chart bar a timestamp falls in (NULL outside the series). */
 void an_stats_begin(an_stats *out, const an_window *w, unsigned active_min);
 an_series_point *an_stats_bar(an_stats *out, int64_t ts);
+/* *dst = *src, without the chart entries past src->n_series (they mean nothing: every reader
+ * stops at n_series). The whole struct is ~12 KB of which a 7-day answer uses ~0.3 KB, and
+ * /stats answers are copied for every query that is handed an earlier one (stats_flight.h). */
+void an_stats_copy(an_stats *dst, const an_stats *src);
 /* 1 when days is in range, else 0 with err set. */
 int an_stats_days_ok(int days, char *err, size_t errlen);
 
