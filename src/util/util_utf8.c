@@ -76,8 +76,14 @@ char *util_utf8_clip(const char *s, size_t max_chars)
             cut = true;
             break;
         }
-        size_t n = util_utf8_seq(s + i, len - i);
         last_start = o;
+        if ((unsigned char)s[i] < 0x80) {
+            /* ASCII, most of every text: copied here, not through a call per byte */
+            out[o++] = s[i++];
+            chars++;
+            continue;
+        }
+        size_t n = util_utf8_seq(s + i, len - i);
         if (n == 0) {
             memcpy(out + o, REPLACEMENT, 3);
             o += 3;
