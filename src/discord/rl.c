@@ -364,9 +364,16 @@ void rl_free(rl_limiter *l)
     free(l);
 }
 
+/* Slots of both tables: util_hash_mem (keys hold interaction tokens, ~250 bytes: FNV-1a's byte
+ * loop was most of a bucket lookup). */
+static uint64_t key_hash(const char *key, size_t len)
+{
+    return util_hash_mem(key, len);
+}
+
 static const route_hash *route_lookup(const rl_limiter *l, const char *route)
 {
-    uint64_t hv = util_fnv1a_str(route);
+    uint64_t hv = key_hash(route, strlen(route));
     for (const route_hash *r = l->rslots[hv & (l->nrslots - 1)]; r; r = r->next)
         if (r->hv == hv && strcmp(r->route, route) == 0) return r;
     return NULL;
@@ -374,7 +381,7 @@ static const route_hash *route_lookup(const rl_limiter *l, const char *route)
 
 static void route_learn(rl_limiter *l, const char *route, const char *hash)
 {
-    uint64_t hv = util_fnv1a_str(route);
+    uint64_t hv = key_hash(route, strlen(route));
     for (route_hash *r = l->rslots[hv & (l->nrslots - 1)]; r; r = r->next) {
         if (r->hv == hv && strcmp(r->route, route) == 0) {
             snprintf(r->hash, sizeof r->hash, "%s", hash);
@@ -407,14 +414,28 @@ static void route_learn(rl_limiter *l, const char *route, const char *hash)
     l->nroutes++;
 }
 
-/* The bucket key of a route right now: learned hash if any, else the route itself. */
-static void bucket_key(const rl_limiter *l, const rl_route *rt, char *buf, size_t cap)
+/* Appends s to buf[*len] (cap bytes in all), cut as snprintf would cut it. */
+static void key_put(char *buf, size_t cap, size_t *len, const char *s, size_t n)
+{
+    if (*len + n >= cap) n = cap - 1 - *len;
+    memcpy(buf + *len, s, n);
+    *len += n;
+}
+
+/* The bucket key of a route right now: learned hash if any, else the route itself
+ * ("h:HASH|MAJOR" or "r:ROUTE|MAJOR"); its length returned. Put together with memcpy: the
+ * major of a webhook route is a ~200-byte token, and this runs twice per request. */
+static size_t bucket_key(const rl_limiter *l, const rl_route *rt, char *buf, size_t cap)
 {
     const route_hash *r = route_lookup(l, rt->key);
-    if (r)
-        snprintf(buf, cap, "h:%s|%s", r->hash, rt->major);
-    else
-        snprintf(buf, cap, "r:%s|%s", rt->key, rt->major);
+    const char *first = r ? r->hash : rt->key;
+    size_t len = 0;
+    key_put(buf, cap, &len, r ? "h:" : "r:", 2);
+    key_put(buf, cap, &len, first, strlen(first));
+    key_put(buf, cap, &len, "|", 1);
+    key_put(buf, cap, &len, rt->major, strlen(rt->major));
+    buf[len] = '\0';
+    return len;
 }
 
 static void buckets_grow(rl_limiter *l)
@@ -434,9 +455,9 @@ static void buckets_grow(rl_limiter *l)
     l->nslots = nn;
 }
 
-static rl_bucket *bucket_get(rl_limiter *l, const char *key, bool create)
+static rl_bucket *bucket_get(rl_limiter *l, const char *key, size_t len, bool create)
 {
-    uint64_t hv = util_fnv1a_str(key);
+    uint64_t hv = key_hash(key, len);
     for (rl_bucket *b = l->slots[hv & (l->nslots - 1)]; b; b = b->next)
         if (b->hv == hv && strcmp(b->key, key) == 0) return b;
     if (!create) return NULL;
@@ -522,8 +543,8 @@ rl_verdict rl_acquire(rl_limiter *l, rl_ticket *t, uint64_t now_ms, uint64_t *wa
         return wait_until(l, t, now_ms, l->global_until, wake_at);
 
     char key[RL_HASH_MAX + RL_ROUTE_MAX + RL_MAJOR_MAX + 8];
-    bucket_key(l, &t->route, key, sizeof key);
-    rl_bucket *b = bucket_get(l, key, true);
+    size_t klen = bucket_key(l, &t->route, key, sizeof key);
+    rl_bucket *b = bucket_get(l, key, klen, true);
     if (!b) return wait_until(l, t, now_ms, now_ms + 10, wake_at); /* out of memory: back off */
     b->last_used = now_ms;
     if (now_ms < b->blocked_until) return wait_until(l, t, now_ms, b->blocked_until, wake_at);
@@ -621,8 +642,8 @@ rl_outcome rl_complete(rl_limiter *l, rl_ticket *t, int status, const rl_headers
         if (!known || strcmp(known->hash, h->bucket) != 0) route_learn(l, t->route.key, h->bucket);
     }
     char key[RL_HASH_MAX + RL_ROUTE_MAX + RL_MAJOR_MAX + 8];
-    bucket_key(l, &t->route, key, sizeof key);
-    rl_bucket *b = bucket_get(l, key, true);
+    size_t klen = bucket_key(l, &t->route, key, sizeof key);
+    rl_bucket *b = bucket_get(l, key, klen, true);
     if (b) b->last_used = now_ms;
 
     if (b && h && status != 429 && h->has_limit && h->has_remaining && h->has_reset_after) {
