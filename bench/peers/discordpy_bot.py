@@ -145,11 +145,14 @@ async def comfy_events():
                 async for msg in ws:
                     if msg.type != aiohttp.WSMsgType.TEXT:
                         continue  # binary previews
-                    m = json.loads(msg.data)
-                    data = m.get("data") or {}
-                    job = jobs.get(data.get("prompt_id"))
-                    if job:
-                        job.event(m.get("type"), data)
+                    try:  # a frame that is not a well-formed event is skipped, never fatal
+                        m = json.loads(msg.data)
+                        data = m.get("data")
+                        job = jobs.get(data.get("prompt_id")) if isinstance(data, dict) else None
+                        if job:
+                            job.event(m.get("type"), data)
+                    except (ValueError, TypeError, AttributeError):
+                        continue
         except (OSError, aiohttp.ClientError, asyncio.TimeoutError) as e:
             print(f"comfy websocket: {e!r}", flush=True)
         await asyncio.sleep(delay)
