@@ -1,32 +1,49 @@
 /*
- * bench_peers: what one interaction costs fluxbot beside a discord.py bot doing the same
- * Discord work, both driven by the project's own fake Discord at the same fixed rate.
+ * bench_peers: what one interaction costs fluxbot beside a discord.py bot doing the same work,
+ * both driven by the project's own fakes (Discord, ComfyUI) at the same fixed rate.
  *
- * Each bot runs as a child process against a fresh fake Discord (gateway + REST on loopback):
- *   - fluxbot (the real binary, `run`), with a fake ComfyUI for the generation half of a mix,
- *     and with `--stats-chart false`: its /stats is then a deferral and an embed edit, the same
- *     Discord work as the peer's, so the ratio compares equal work;
+ * Each bot runs as a child process against a fresh fake Discord (gateway + REST on loopback)
+ * and a fresh fake ComfyUI (1 step, 64×64 PNG), with an output folder of its own:
+ *   - fluxbot (the real binary, `run`) with `--stats-chart false`: its /stats is then a
+ *     deferral and an embed edit, the same Discord work as the peer's;
  *   - fluxbot-chart: the same binary with its default chart on (every /stats edit also carries
  *     the chart, drawn with cairo and uploaded as a multipart PNG): an extra row for mixes with
  *     /stats, so the cost of the chart is shown beside the equal-work figure, not hidden;
  *   - bench/peers/discordpy_bot.py under Debian's python3-discord, which answers /stats with a
- *     deferral and an embed edit and /comfy with a deferral and a multipart PNG edit.
+ *     deferral and an embed edit and runs /comfy as fluxbot does: a deferral, the progress line
+ *     (edited at most every 1.5 s), the workflow queued on ComfyUI and followed on its
+ *     websocket, its history and image fetched, a copy kept, and a multipart PNG edit;
+ *   - floor (bench/peers/floor_bot.c, stats mix only): a measuring stick, not a bot: one thread,
+ *     libc, epoll, plain TCP, a constant embed of the size of fluxbot's. The least CPU and the
+ *     fewest system calls any bot can spend on the same /stats Discord work here, so what the
+ *     others spend above it is their libraries and their code, below it the kernel and the wire.
  * Once a bot has registered its commands, the driver injects interactions at --rate per second
  * for --seconds (send times fixed in advance, latency measured from the scheduled time), waits
- * until each one has its deferral and its final edit, and reads the child's CPU time from
- * /proc/<pid>/stat before and after the window, so start-up is not counted. With --strace a
- * second pass of each bot runs under `strace -f -c` attached for the window only and gives the
- * system calls per interaction.
+ * until each one has its deferral and its final edit (for /comfy: the multipart result), and
+ * reads the child's CPU time from /proc/<pid>/stat before and after the window, so start-up is
+ * not counted. With --strace a second pass of each bot runs under `strace -f -c` attached for
+ * the window only and gives the system calls per interaction.
+ *
+ * Equal work is checked, not claimed: the fakes count what each bot asked of them in the window
+ * (Discord REST calls by kind: deferral, JSON edit, multipart edit, follow-up...; ComfyUI HTTP
+ * requests by route; websocket connections, messages sent and frames received), printed per
+ * interaction for every bot, and a warning line (`"equal_work": false` in --json) says where
+ * fluxbot's counts differ from discord.py's by more than WORK_TOLERANCE. A bot that falls behind
+ * (its jobs wait, so its progress line is edited more often) shows there too.
  *
  *   bench_peers [--rate N] [--seconds S] [--mix stats|png|half] [--bin PATH] [--python PATH]
- *               [--script PATH] [--strace] [--json] [--only BOT[,BOT...]]
- *   (BOT: fluxbot, fluxbot-chart, discordpy; default: all three, fluxbot-chart only for mixes
- *   with /stats)
+ *               [--script PATH] [--workflow PATH] [--floor PATH] [--strace] [--json]
+ *               [--only BOT[,BOT...]]
+ *   (BOT: fluxbot, fluxbot-chart, discordpy, floor; default: all, fluxbot-chart only for mixes
+ *   with /stats, floor only for the stats mix; --workflow: the API-format graph the peer
+ *   patches and queues, fluxbot's own workflows/flux_txt2img.json by default; --floor: the
+ *   floor bot, floor_bot beside this program by default)
  *
  * The figure that matters is the ratio of CPU per interaction (fluxbot ÷ discord.py), measured
- * in the same run on the same machine; fluxbot-chart ÷ discord.py is printed beside it. Exit
- * status: 0 when every interaction of every pass was answered exactly once, 1 otherwise, 2 on a
- * usage or set-up error.
+ * in the same run on the same machine; fluxbot-chart ÷ discord.py is printed beside it, and with
+ * the floor, floor ÷ discord.py and fluxbot ÷ floor (how far fluxbot is above the kernel and the
+ * wire). Exit status: 0 when every interaction of every pass was answered exactly once, 1
+ * otherwise, 2 on a usage or set-up error.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -51,14 +68,50 @@
 #define TOP_SYSCALLS 8
 #define MAX_THREAD_KINDS 24
 
-typedef enum peer_kind { PEER_FLUXBOT, PEER_FLUXBOT_CHART, PEER_DISCORDPY, PEER_COUNT } peer_kind;
+/* The bots, one row each. To add one: a peer_kind, its row in k_peers, and (if it is started
+ * in a new way) a peer_runner case in pass_start. */
+typedef enum peer_kind {
+    PEER_FLUXBOT,
+    PEER_FLUXBOT_CHART,
+    PEER_DISCORDPY,
+    PEER_FLOOR,
+    PEER_COUNT
+} peer_kind;
 
-static const char *const k_peer_names[PEER_COUNT] = {"fluxbot", "fluxbot-chart", "discord.py"};
+typedef enum peer_runner {
+    RUN_FLUXBOT, /* the --bin binary, `run`, with the fake ComfyUI and a database of its own */
+    RUN_PYTHON,  /* --script under --python */
+    RUN_FLOOR,   /* --floor, alone (it needs only the fake Discord) */
+} peer_runner;
+
+typedef struct peer_desc {
+    const char *name;   /* in the table and the JSON */
+    const char *option; /* its name for --only */
+    peer_runner runner;
+    bool stats_chart;       /* fluxbot: /stats with its chart (the default) instead of without */
+    bool stats_only;        /* run by default only when the mix has /stats */
+    bool equal_work;        /* its calls per interaction must match discord.py's (the check) */
+    const char *ratio_note; /* beside its CPU ratio to discord.py */
+    bool stats_mix_only;    /* it answers /stats only: runs in the stats mix only */
+} peer_desc;
+
+static const peer_desc k_peers[PEER_COUNT] = {
+    [PEER_FLUXBOT] = {"fluxbot", "fluxbot", RUN_FLUXBOT, false, false, true,
+                      " (equal work: /stats without the chart)"},
+    [PEER_FLUXBOT_CHART] = {"fluxbot-chart", "fluxbot-chart", RUN_FLUXBOT, true, true, false,
+                            " (its /stats also draws and uploads the chart)"},
+    /* "discordpy" for --only: a shell-friendly name */
+    [PEER_DISCORDPY] = {"discord.py", "discordpy", RUN_PYTHON, false, false, false, ""},
+    /* the same Discord calls as discord.py's /stats, checked like fluxbot's */
+    [PEER_FLOOR] = {"floor", "floor", RUN_FLOOR, false, true, true,
+                    " (the floor: kernel and wire only)", true},
+};
+
 typedef enum mix_kind { MIX_STATS, MIX_PNG, MIX_HALF } mix_kind;
 
 typedef struct opts {
     unsigned rate, seconds;
-    const char *bin, *python, *script, *only, *mix_name;
+    const char *bin, *python, *script, *workflow, *only, *mix_name, *floor;
     mix_kind mix;
     bool strace, json;
 } opts;
@@ -89,7 +142,27 @@ typedef struct result {
     unsigned nthr;
     bool ok;
     peer_kind kind;
+    /* What the fakes saw of the bot in the window (from just before the first injection to a
+     * moment after the last answer), per interaction: Discord REST calls by kind, ComfyUI HTTP
+     * requests by route, websocket connections, messages the bot sent on them and frames it
+     * received. */
+    struct {
+        double discord[FAKE_REST_KIND_COUNT];
+        double comfy[FAKE_COMFY_ROUTE_COUNT];
+        double ws_connects, ws_sent, ws_received;
+    } work;
+    bool work_known;
+    /* CPU per interaction in user mode and in the kernel (utime, stime of /proc/<pid>/stat):
+     * the kernel splits its exact total by where its clock ticks fell, so the split is a sample
+     * of CPU / tick (a 50 µs/ix bot at 300/s for 10 s: 15 ticks); read it over long runs */
+    double user_us_per_ix, sys_us_per_ix;
 } result;
+
+/* Two bots did the same work when every count per interaction is within this of the other's:
+ * one call in a hundred interactions (a retried request, a poll on a timer, or fluxbot's REST
+ * actor dropping a progress edit still queued when the job's result comes: docs/rest.md,
+ * "superseded"), not a call every job makes. */
+#define WORK_TOLERANCE 0.01
 
 static double proc_cpu_s(pid_t pid)
 {
@@ -144,15 +217,21 @@ static int pass_start(pass *p, const opts *o, peer_kind k)
         snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
         e2e_env_set(&env, name, eq + 1);
     }
+    /* every bot gets the same fake ComfyUI (its /comfy runs a job there) and an output
+     * folder where it keeps a copy of each result */
+    fake_comfy_opts co = {.steps = 1, .png_width = 64, .png_height = 64, .name = "peers-comfy"};
+    p->comfy = fake_comfy_start(&co);
+    if (!p->comfy) {
+        e2e_env_free(env);
+        return -1;
+    }
     char db[128], out[128];
+    snprintf(out, sizeof out, "%s/output", p->dir);
+    e2e_env_set(&env, "COMFYUI_URLS", fake_comfy_url(p->comfy));
     int rc;
-    if (k != PEER_DISCORDPY) {
-        fake_comfy_opts co = {.steps = 1, .png_width = 64, .png_height = 64, .name = "peers-comfy"};
-        p->comfy = fake_comfy_start(&co);
-        if (!p->comfy) return -1;
+    switch (k_peers[k].runner) {
+    case RUN_FLUXBOT: {
         snprintf(db, sizeof db, "%s/bench.db", p->dir);
-        snprintf(out, sizeof out, "%s/output", p->dir);
-        e2e_env_set(&env, "COMFYUI_URLS", fake_comfy_url(p->comfy));
         e2e_env_set(&env, "FLUXBOT_DB", db);
         e2e_env_set(&env, "FLUXBOT_OUTPUT_DIR", out);
         e2e_env_set(&env, "FLUXBOT_LOG_LEVEL", "warn");
@@ -166,13 +245,25 @@ static int pass_start(pass *p, const opts *o, peer_kind k)
                         "100000",
                         "--max-queued-jobs",
                         "100000",
-                        k == PEER_FLUXBOT ? "--stats-chart" : NULL,
+                        k_peers[k].stats_chart ? NULL : "--stats-chart",
                         "false",
                         NULL};
         rc = e2e_spawn(&p->child, o->bin, argv, env, p->log);
-    } else {
+        break;
+    }
+    case RUN_FLOOR: {
+        char *argv[] = {(char *)o->floor, NULL};
+        rc = e2e_spawn(&p->child, o->floor, argv, env, p->log);
+        break;
+    }
+    case RUN_PYTHON:
+    default: {
+        e2e_env_set(&env, "PEER_OUTPUT_DIR", out);
+        e2e_env_set(&env, "PEER_WORKFLOW", o->workflow);
         char *argv[] = {(char *)o->python, (char *)o->script, NULL};
         rc = e2e_spawn(&p->child, o->python, argv, env, p->log);
+        break;
+    }
     }
     e2e_env_free(env);
     if (rc != 0) {
@@ -206,7 +297,7 @@ static void pass_stop(pass *p)
         if (e2e_wait(&p->child, 10000) != 0) e2e_kill(&p->child);
     }
     if (p->comfy) fake_comfy_stop(p->comfy);
-    fake_discord_stop(p->fd);
+    if (p->fd) fake_discord_stop(p->fd);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
     if (system(cmd) != 0) fprintf(stderr, "bench_peers: could not remove %s\n", p->dir);
@@ -359,6 +450,31 @@ static bool wants_png(const opts *o, unsigned i)
     return o->mix == MIX_PNG || (o->mix == MIX_HALF && (i % 2) == 1);
 }
 
+/* What the fakes have counted so far (the window's work is the difference of two). */
+typedef struct work_sample {
+    fake_rest_stats rest;
+    fake_comfy_stats comfy;
+} work_sample;
+
+static void work_snapshot(pass *p, work_sample *w)
+{
+    fake_rest_stats_get(fake_discord_rest(p->fd), &w->rest);
+    fake_comfy_get_stats(p->comfy, &w->comfy);
+}
+
+static void work_diff(const work_sample *a, const work_sample *b, unsigned n, result *r)
+{
+    double d = n ? n : 1;
+    for (int k = 0; k < FAKE_REST_KIND_COUNT; k++)
+        r->work.discord[k] = (double)(b->rest.kinds[k] - a->rest.kinds[k]) / d;
+    for (int k = 0; k < FAKE_COMFY_ROUTE_COUNT; k++)
+        r->work.comfy[k] = (double)(b->comfy.routes[k] - a->comfy.routes[k]) / d;
+    r->work.ws_connects = (double)(b->comfy.ws_connects - a->comfy.ws_connects) / d;
+    r->work.ws_sent = (double)(b->comfy.ws_frames_in - a->comfy.ws_frames_in) / d;
+    r->work.ws_received = (double)(b->comfy.ws_frames_out - a->comfy.ws_frames_out) / d;
+    r->work_known = true;
+}
+
 /* One window of injections; fills r. */
 static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
 {
@@ -370,7 +486,11 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
     pid_t st = count_syscalls ? strace_attach(p->child.pid, out) : 0;
 
     thr_sample th0, th1;
+    work_sample w0, w1;
+    work_snapshot(p, &w0);
     thr_snapshot(p->child.pid, &th0);
+    e2e_procstat ps0 = {0}, ps1 = {0};
+    e2e_proc_sample(p->child.pid, &ps0);
     double cpu0 = proc_cpu_s(p->child.pid);
     uint64_t t0 = bench_now_ns() + 50000000ull, step = 1000000000ull / o->rate;
     fake_discord_member who = {.user_id = 300000000000000001ull};
@@ -399,7 +519,9 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
         for (unsigned i = 0; i < n; i++) {
             fake_rest_ix_state ixs;
             if (s[i].id && fake_rest_interaction_state(fake_discord_rest(p->fd), s[i].id, &ixs)) {
-                if (ixs.ack_type && ixs.edits >= 1) done++;
+                /* a generation is answered by its result (a multipart edit), not by a
+                 * progress line before it */
+                if (ixs.ack_type && (s[i].png ? ixs.file_edits >= 1 : ixs.edits >= 1)) done++;
                 free(ixs.original_json);
             }
         }
@@ -407,9 +529,16 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
         bench_sleep_until_ns(bench_now_ns() + 50000000ull);
     }
     double cpu1 = proc_cpu_s(p->child.pid);
+    e2e_proc_sample(p->child.pid, &ps1);
     thr_snapshot(p->child.pid, &th1);
     if (!count_syscalls) thr_diff(&th0, &th1, n, r);
     double wall = (double)(bench_now_ns() - t0) / 1e9;
+    if (!count_syscalls) {
+        /* calls a bot makes after its last answer (a job's clean-up) are its work too */
+        bench_sleep_until_ns(bench_now_ns() + 500000000ull);
+        work_snapshot(p, &w1);
+        work_diff(&w0, &w1, n, r);
+    }
     if (st > 0) {
         kill(st, SIGINT);
         waitpid(st, NULL, 0);
@@ -461,6 +590,9 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
         r->cpu_s = cpu1 - cpu0;
         r->wall_s = wall;
         r->us_per_ix = n ? (cpu1 - cpu0) * 1e6 / n : 0;
+        double tick_us = 1e6 / (double)sysconf(_SC_CLK_TCK);
+        r->user_us_per_ix = n ? (double)(ps1.utime_ticks - ps0.utime_ticks) * tick_us / n : 0;
+        r->sys_us_per_ix = n ? (double)(ps1.stime_ticks - ps0.stime_ticks) * tick_us / n : 0;
         r->core_pct = wall > 0 ? 100.0 * (cpu1 - cpu0) / wall : 0;
         r->p50_ms = nl ? lat[nl / 2] : -1;
         r->p99_ms = nl ? lat[(size_t)((nl - 1) * 0.99)] : -1;
@@ -474,7 +606,7 @@ static int drive(pass *p, const opts *o, result *r, bool count_syscalls)
 
 static int run_peer(const opts *o, peer_kind k, result *r)
 {
-    r->name = k_peer_names[k];
+    r->name = k_peers[k].name;
     r->kind = k;
     r->syscalls_per_ix = -1;
     pass p;
@@ -501,6 +633,127 @@ static const result *find_result(const result *r, unsigned nr, peer_kind k)
     return NULL;
 }
 
+/* The window's counts of a bot as one flat list: "discord" calls by kind, "comfy" requests by
+ * route, then the websocket's connections, the messages the bot sent on it and the frames it
+ * received (the jobs' events and status). Returns how many (WORK_ITEMS). */
+#define WORK_ITEMS (FAKE_REST_KIND_COUNT + FAKE_COMFY_ROUTE_COUNT + 3)
+
+typedef struct work_item {
+    const char *side; /* "discord" or "comfy" */
+    const char *name;
+    double per_ix;
+} work_item;
+
+static unsigned work_items(const result *r, work_item out[WORK_ITEMS])
+{
+    unsigned n = 0;
+    for (int k = 0; k < FAKE_REST_KIND_COUNT; k++)
+        out[n++] =
+            (work_item){"discord", fake_rest_kind_name((fake_rest_kind)k), r->work.discord[k]};
+    for (int k = 0; k < FAKE_COMFY_ROUTE_COUNT; k++)
+        out[n++] =
+            (work_item){"comfy", fake_comfy_route_name((fake_comfy_route)k), r->work.comfy[k]};
+    out[n++] = (work_item){"comfy", "ws_connects", r->work.ws_connects};
+    out[n++] = (work_item){"comfy", "ws_sent", r->work.ws_sent};
+    out[n++] = (work_item){"comfy", "ws_received", r->work.ws_received};
+    return n;
+}
+
+/* Whether an item is worth a column: some bot made such calls (the websocket's columns
+ * whenever a bot spoke to ComfyUI at all, to show that its jobs share one socket). */
+static bool work_column(const result *r, unsigned nr, unsigned item)
+{
+    for (unsigned i = 0; i < nr; i++) {
+        work_item w[WORK_ITEMS];
+        work_items(&r[i], w);
+        if (!r[i].work_known) continue;
+        if (w[item].per_ix >= 0.0005) return true;
+        if (strncmp(w[item].name, "ws_", 3) != 0) continue;
+        for (int k = 0; k < FAKE_COMFY_ROUTE_COUNT; k++)
+            if (r[i].work.comfy[k] >= 0.0005) return true;
+    }
+    return false;
+}
+
+/* The equal-work check of a bot against discord.py: the items whose counts per interaction
+ * differ by more than WORK_TOLERANCE, into diff (indexes); returns how many. */
+static unsigned work_differences(const result *a, const result *py, unsigned diff[WORK_ITEMS])
+{
+    work_item wa[WORK_ITEMS], wp[WORK_ITEMS];
+    unsigned n = work_items(a, wa), nd = 0;
+    work_items(py, wp);
+    for (unsigned i = 0; i < n; i++) {
+        double d = wa[i].per_ix - wp[i].per_ix;
+        /* counts ÷ interactions are not exact in binary: 990/1000 against 1 is "within" */
+        if (d > WORK_TOLERANCE + 1e-9 || d < -WORK_TOLERANCE - 1e-9) diff[nd++] = i;
+    }
+    return nd;
+}
+
+/* Whether the bots that must do discord.py's work did it: -1 when it cannot be told (no
+ * discord.py row, or no such bot ran), 0 when some count differs, 1 when all match. */
+static int equal_work(const result *r, unsigned nr)
+{
+    const result *py = find_result(r, nr, PEER_DISCORDPY);
+    int verdict = -1;
+    for (unsigned i = 0; py && py->work_known && i < nr; i++) {
+        if (!k_peers[r[i].kind].equal_work || !r[i].work_known) continue;
+        unsigned diff[WORK_ITEMS];
+        if (work_differences(&r[i], py, diff) > 0) return 0;
+        verdict = 1;
+    }
+    return verdict;
+}
+
+static void print_work(const result *r, unsigned nr)
+{
+    work_item names[WORK_ITEMS];
+    unsigned n = work_items(&r[0], names);
+    printf(
+        "\nwork per interaction (counted by the fakes; Discord REST calls | ComfyUI requests)\n");
+    printf("%-13s", "bot");
+    const char *side = "discord";
+    for (unsigned j = 0; j < n; j++) {
+        if (!work_column(r, nr, j)) continue;
+        if (strcmp(side, names[j].side) != 0) printf(" |"), side = names[j].side;
+        printf(" %*s", (int)(strlen(names[j].name) > 5 ? strlen(names[j].name) : 5), names[j].name);
+    }
+    printf("\n");
+    for (unsigned i = 0; i < nr; i++) {
+        if (!r[i].work_known) continue;
+        work_item w[WORK_ITEMS];
+        work_items(&r[i], w);
+        printf("%-13s", r[i].name);
+        side = "discord";
+        for (unsigned j = 0; j < n; j++) {
+            if (!work_column(r, nr, j)) continue;
+            if (strcmp(side, w[j].side) != 0) printf(" |"), side = w[j].side;
+            printf(" %*.2f", (int)(strlen(w[j].name) > 5 ? strlen(w[j].name) : 5), w[j].per_ix);
+        }
+        printf("\n");
+    }
+    const result *py = find_result(r, nr, PEER_DISCORDPY);
+    for (unsigned i = 0; py && py->work_known && i < nr; i++) {
+        if (!k_peers[r[i].kind].equal_work || !r[i].work_known) continue;
+        unsigned diff[WORK_ITEMS];
+        unsigned nd = work_differences(&r[i], py, diff);
+        if (nd == 0) {
+            printf("equal work: %s and discord.py made the same calls per interaction (within "
+                   "%.2f)\n",
+                   r[i].name, WORK_TOLERANCE);
+            continue;
+        }
+        work_item wa[WORK_ITEMS], wp[WORK_ITEMS];
+        work_items(&r[i], wa);
+        work_items(py, wp);
+        printf("WARNING: NOT EQUAL WORK: %s and discord.py differ per interaction in", r[i].name);
+        for (unsigned j = 0; j < nd; j++)
+            printf("%s %s %s (%.2f / %.2f)", j ? "," : "", wa[diff[j]].side, wa[diff[j]].name,
+                   wa[diff[j]].per_ix, wp[diff[j]].per_ix);
+        printf(": the CPU ratio compares unequal work\n");
+    }
+}
+
 static void print_table(const opts *o, const result *r, unsigned nr)
 {
     printf("peers benchmark: %u interactions/s for %u s, mix %s, %ld cores\n\n", o->rate,
@@ -518,9 +771,13 @@ static void print_table(const opts *o, const result *r, unsigned nr)
     for (unsigned i = 0; py && py->us_per_ix > 0 && i < nr; i++)
         if (r[i].kind != PEER_DISCORDPY)
             printf("%sCPU per interaction, %s / discord.py: %.3f%s\n", i ? "" : "\n", r[i].name,
-                   r[i].us_per_ix / py->us_per_ix,
-                   r[i].kind == PEER_FLUXBOT ? " (equal work: /stats without the chart)"
-                                             : " (its /stats also draws and uploads the chart)");
+                   r[i].us_per_ix / py->us_per_ix, k_peers[r[i].kind].ratio_note);
+    const result *fl = find_result(r, nr, PEER_FLOOR), *fb = find_result(r, nr, PEER_FLUXBOT);
+    if (fl && fb && fl->us_per_ix > 0)
+        printf("CPU per interaction, fluxbot / floor: %.2f\n", fb->us_per_ix / fl->us_per_ix);
+    for (unsigned i = 0; i < nr; i++)
+        printf("%s CPU us per interaction, user / kernel: %.0f / %.0f\n", r[i].name,
+               r[i].user_us_per_ix, r[i].sys_us_per_ix);
     for (unsigned i = 0; i < nr; i++) {
         if (!r[i].nthr) continue;
         printf("%s CPU us (context switches) per interaction by thread:", r[i].name);
@@ -536,6 +793,7 @@ static void print_table(const opts *o, const result *r, unsigned nr)
             printf("%s %s %.2f", j ? "," : "", r[i].top[j].name, r[i].top[j].per_ix);
         printf("\n");
     }
+    if (nr) print_work(r, nr);
 }
 
 static void print_json(const opts *o, const result *r, unsigned nr)
@@ -546,10 +804,12 @@ static void print_json(const opts *o, const result *r, unsigned nr)
         printf("%s{\"bot\":\"%s\",\"stats_chart\":%s,\"sent\":%u,\"answered\":%u,\"doubled\":%u,"
                "\"edited\":%u,"
                "\"cpu_s\":%.4f,\"core_pct\":%.2f,\"cpu_us_per_ix\":%.1f,\"p50_ms\":%.3f,"
-               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"syscalls_per_ix\":%.2f,\"syscalls\":{",
-               i ? "," : "", r[i].name, r[i].kind == PEER_FLUXBOT_CHART ? "true" : "false",
+               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"syscalls_per_ix\":%.2f,"
+               "\"user_us_per_ix\":%.1f,\"sys_us_per_ix\":%.1f,\"syscalls\":{",
+               i ? "," : "", r[i].name, k_peers[r[i].kind].stats_chart ? "true" : "false",
                r[i].sent, r[i].answered, r[i].doubled, r[i].edited, r[i].cpu_s, r[i].core_pct,
-               r[i].us_per_ix, r[i].p50_ms, r[i].p99_ms, r[i].max_ms, r[i].syscalls_per_ix);
+               r[i].us_per_ix, r[i].p50_ms, r[i].p99_ms, r[i].max_ms, r[i].syscalls_per_ix,
+               r[i].user_us_per_ix, r[i].sys_us_per_ix);
         for (unsigned j = 0; j < r[i].ntop; j++)
             printf("%s\"%s\":%.3f", j ? "," : "", r[i].top[j].name, r[i].top[j].per_ix);
         printf("},\"threads\":[");
@@ -557,7 +817,26 @@ static void print_json(const opts *o, const result *r, unsigned nr)
             printf("%s{\"thread\":\"%s\",\"cpu_us_per_ix\":%.1f,\"switches_per_ix\":%.2f}",
                    j ? "," : "", r[i].thr[j].name, r[i].thr[j].us_per_ix,
                    r[i].thr[j].switches_per_ix);
-        printf("]}");
+        printf("]");
+        if (r[i].work_known) {
+            /* "work": {"discord": {kind: per ix}, "comfy": {route: per ix, ws_connects, ws_msgs}}
+             */
+            work_item w[WORK_ITEMS];
+            unsigned n = work_items(&r[i], w);
+            printf(",\"work\":{");
+            const char *side = NULL;
+            for (unsigned j = 0; j < n; j++) {
+                if (!side || strcmp(side, w[j].side) != 0) {
+                    printf("%s\"%s\":{", side ? "}," : "", w[j].side);
+                    side = w[j].side;
+                } else {
+                    printf(",");
+                }
+                printf("\"%s\":%.4f", w[j].name, w[j].per_ix);
+            }
+            printf("}}");
+        }
+        printf("}");
     }
     printf("]");
     /* cpu_ratio: fluxbot (equal work) / discord.py; cpu_ratio_chart: with the chart */
@@ -567,29 +846,66 @@ static void print_json(const opts *o, const result *r, unsigned nr)
     if (py && py->us_per_ix > 0 && fb) printf(",\"cpu_ratio\":%.4f", fb->us_per_ix / py->us_per_ix);
     if (py && py->us_per_ix > 0 && fc)
         printf(",\"cpu_ratio_chart\":%.4f", fc->us_per_ix / py->us_per_ix);
+    /* cpu_ratio_floor: floor / discord.py; cpu_ratio_fluxbot_floor: fluxbot / floor */
+    const result *fl = find_result(r, nr, PEER_FLOOR);
+    if (py && py->us_per_ix > 0 && fl)
+        printf(",\"cpu_ratio_floor\":%.4f", fl->us_per_ix / py->us_per_ix);
+    if (fl && fl->us_per_ix > 0 && fb)
+        printf(",\"cpu_ratio_fluxbot_floor\":%.4f", fb->us_per_ix / fl->us_per_ix);
+    /* equal_work: every bot that must do discord.py's work made the same calls per
+     * interaction; work_differences lists where not */
+    int eq = equal_work(r, nr);
+    if (eq >= 0) {
+        printf(",\"equal_work\":%s,\"work_differences\":[", eq ? "true" : "false");
+        unsigned printed = 0;
+        for (unsigned i = 0; py && i < nr; i++) {
+            if (!k_peers[r[i].kind].equal_work || !r[i].work_known) continue;
+            unsigned diff[WORK_ITEMS];
+            unsigned nd = work_differences(&r[i], py, diff);
+            work_item wa[WORK_ITEMS], wp[WORK_ITEMS];
+            work_items(&r[i], wa);
+            work_items(py, wp);
+            for (unsigned j = 0; j < nd; j++)
+                printf("%s{\"bot\":\"%s\",\"call\":\"%s %s\",\"per_ix\":%.4f,"
+                       "\"discordpy_per_ix\":%.4f}",
+                       printed++ ? "," : "", r[i].name, wa[diff[j]].side, wa[diff[j]].name,
+                       wa[diff[j]].per_ix, wp[diff[j]].per_ix);
+        }
+        printf("]");
+    }
     printf("}\n");
 }
 
-/* Which bots run: --only's comma-separated names, or every bot (fluxbot-chart only when the
- * mix has /stats). False on an unknown name. */
+/* Which bots run: --only's comma-separated names, or every bot (the stats_only ones only when
+ * the mix has /stats, the stats_mix_only ones only in the stats mix). False on an unknown name
+ * or a stats_mix_only bot asked for another mix. */
 static bool only_list(const opts *o, bool want[PEER_COUNT])
 {
     for (int k = 0; k < PEER_COUNT; k++)
-        want[k] = !o->only && (k != PEER_FLUXBOT_CHART || o->mix != MIX_PNG);
+        want[k] = !o->only && (!k_peers[k].stats_only || o->mix != MIX_PNG) &&
+                  (!k_peers[k].stats_mix_only || o->mix == MIX_STATS);
     for (const char *p = o->only; p && *p;) {
         size_t n = strcspn(p, ",");
         bool known = false;
         for (int k = 0; k < PEER_COUNT; k++) {
-            /* "discordpy" is accepted for discord.py (a shell-friendly name) */
-            const char *name = k == PEER_DISCORDPY ? "discordpy" : k_peer_names[k];
+            const char *name = k_peers[k].option;
             if (strlen(name) == n && strncmp(p, name, n) == 0) want[k] = known = true;
         }
         if (!known) {
-            fprintf(stderr, "bench_peers: --only takes fluxbot, fluxbot-chart, discordpy\n");
+            fprintf(stderr, "bench_peers: --only takes");
+            for (int k = 0; k < PEER_COUNT; k++)
+                fprintf(stderr, "%s %s", k ? "," : "", k_peers[k].option);
+            fprintf(stderr, "\n");
             return false;
         }
         p += n + (p[n] == ',');
     }
+    for (int k = 0; k < PEER_COUNT; k++)
+        if (want[k] && k_peers[k].stats_mix_only && o->mix != MIX_STATS) {
+            fprintf(stderr, "bench_peers: %s answers /stats only (--mix stats)\n",
+                    k_peers[k].option);
+            return false;
+        }
     return true;
 }
 
@@ -600,17 +916,20 @@ int main(int argc, char **argv)
               .bin = "build/release/fluxbot",
               .python = "/usr/bin/python3",
               .script = "bench/peers/discordpy_bot.py",
+              .workflow = "workflows/flux_txt2img.json",
               .mix_name = "stats"};
     const bench_arg args[] = {
         {"--rate", BENCH_UNSIGNED, &o.rate}, {"--seconds", BENCH_UNSIGNED, &o.seconds},
         {"--bin", BENCH_TEXT, &o.bin},       {"--python", BENCH_TEXT, &o.python},
-        {"--script", BENCH_TEXT, &o.script}, {"--mix", BENCH_TEXT, &o.mix_name},
-        {"--only", BENCH_TEXT, &o.only},     {"--strace", BENCH_FLAG, &o.strace},
-        {"--json", BENCH_FLAG, &o.json},
+        {"--script", BENCH_TEXT, &o.script}, {"--workflow", BENCH_TEXT, &o.workflow},
+        {"--mix", BENCH_TEXT, &o.mix_name},  {"--only", BENCH_TEXT, &o.only},
+        {"--strace", BENCH_FLAG, &o.strace}, {"--json", BENCH_FLAG, &o.json},
+        {"--floor", BENCH_TEXT, &o.floor},
     };
     if (!bench_args(argc, argv, args, sizeof args / sizeof args[0],
                     "[--rate N] [--seconds S] [--mix stats|png|half] [--bin PATH] "
-                    "[--python PATH] [--script PATH] [--only fluxbot,fluxbot-chart,discordpy] "
+                    "[--python PATH] [--script PATH] [--workflow PATH] [--floor PATH] "
+                    "[--only fluxbot,fluxbot-chart,discordpy,floor] "
                     "[--strace] "
                     "[--json]"))
         return 2;
@@ -629,6 +948,18 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* the floor bot is built beside this program */
+    char floor_path[PATH_MAX];
+    if (!o.floor) {
+        ssize_t n = readlink("/proc/self/exe", floor_path, sizeof floor_path - 16);
+        char *slash = n > 0 ? memrchr(floor_path, '/', (size_t)n) : NULL;
+        if (!slash) {
+            fprintf(stderr, "bench_peers: cannot find floor_bot (use --floor PATH)\n");
+            return 2;
+        }
+        strcpy(slash + 1, "floor_bot");
+        o.floor = floor_path;
+    }
     bool want[PEER_COUNT];
     if (!only_list(&o, want)) return 2;
     result r[PEER_COUNT] = {{0}};

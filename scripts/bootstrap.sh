@@ -8,7 +8,7 @@ packages=(
     libwebsockets-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev libcjson-dev libck-dev
     zlib1g-dev libcmocka-dev sqlite3 clang-format libpcre2-dev
     dpkg-dev file lintian
-    python3 python3-discord strace
+    python3 python3-discord python3-aiohttp python3-yarl strace
     postgresql libpq-dev
     libcairo2-dev libfontconfig-dev libpng-dev fonts-dejavu-core
 )

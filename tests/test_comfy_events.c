@@ -9,12 +9,15 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actors/comfy_events.h"
 #include "fluxbot/log.h"
+#include "fluxbot/runtime.h"
+#include "util/util_time.h"
 
 /* The two parts the registry works with: the server table and the registry itself. */
 typedef struct mini {
@@ -126,6 +129,120 @@ static void test_full_channel_keeps_outcome_and_link_wakes(void **state)
     mini_free(r);
 }
 
+/* The ring starts small and grows while its consumer falls behind: events stay in order across
+ * a wrapped ring's growth, and cap still bounds what is kept (progress dropped past it, the
+ * outcome always in). */
+static void test_channel_grows_in_order_up_to_cap(void **state)
+{
+    (void)state;
+    comfy_chan *c = comfy_chan_new(100);
+    cproto_event out[128];
+    bool rec;
+    uint32_t v = 1;
+    for (; v <= 20; v++) {
+        cproto_event e = ev(CPROTO_EV_PROGRESS, "p", v);
+        comfy_chan_push(c, &e);
+    }
+    assert_int_equal(comfy_chan_wait(c, out, 10, 0, &rec), 10); /* the ring's head moves on */
+    assert_int_equal(out[9].value, 10);
+    for (; v <= 110; v++) { /* fills it to cap, growing across the wrap */
+        cproto_event e = ev(CPROTO_EV_PROGRESS, "p", v);
+        comfy_chan_push(c, &e);
+    }
+    cproto_event e = ev(CPROTO_EV_PROGRESS, "p", 111); /* past cap: dropped */
+    comfy_chan_push(c, &e);
+    e = ev(CPROTO_EV_EXECUTING, "p", 0); /* the outcome: in, the oldest out */
+    comfy_chan_push(c, &e);
+    assert_int_equal(c->dropped, 2);
+    unsigned n = comfy_chan_wait(c, out, 128, 0, &rec);
+    assert_int_equal(n, 100);
+    for (unsigned i = 0; i < 99; i++)
+        assert_int_equal(out[i].value, 12 + i);
+    assert_int_equal(out[99].type, CPROTO_EV_EXECUTING);
+    assert_true(out[99].node_null);
+    assert_int_equal(comfy_chan_wait(c, out, 128, 0, &rec), 0);
+    comfy_chan_free(c);
+}
+
+typedef struct quiet_waiter {
+    comfy_chan *c;
+    uint64_t quiet_until, timeout;
+    cproto_event out[16];
+    unsigned n;
+    atomic_bool done;
+    uint64_t returned_at;
+} quiet_waiter;
+
+static void *quiet_main(void *arg)
+{
+    quiet_waiter *q = arg;
+    bool rec;
+    q->n = comfy_chan_wait_quiet(q->c, q->out, 16, q->timeout, q->quiet_until, &rec);
+    q->returned_at = rt_now_ms();
+    atomic_store(&q->done, true);
+    return NULL;
+}
+
+/* A quiet wait: progress queues without waking the consumer, an outcome wakes it at once with
+ * everything queued (each event with its arrival time); without an outcome it wakes at the end
+ * of the quiet time at the latest, not before. */
+static void test_quiet_wait(void **state)
+{
+    (void)state;
+    comfy_chan *c = comfy_chan_new(64);
+    quiet_waiter q = {.c = c, .timeout = 60000};
+    q.quiet_until = rt_now_ms() + 60000;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, quiet_main, &q), 0);
+    util_sleep_ms(50); /* let it wait */
+    for (uint32_t v = 1; v <= 3; v++) {
+        cproto_event e = ev(CPROTO_EV_PROGRESS, "p", v);
+        comfy_chan_push(c, &e);
+        util_sleep_ms(20);
+    }
+    util_sleep_ms(200);
+    assert_false(atomic_load(&q.done)); /* progress alone did not wake it */
+    cproto_event e = ev(CPROTO_EV_EXECUTING, "p", 0);
+    uint64_t pushed = rt_now_ms();
+    comfy_chan_push(c, &e);
+    pthread_join(t, NULL);
+    assert_int_equal(q.n, 4);
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(q.out[i].value, i + 1);
+        assert_true(q.out[i].at_ms > 0 && q.out[i].at_ms <= pushed);
+        if (i) assert_true(q.out[i].at_ms >= q.out[i - 1].at_ms);
+    }
+    assert_true(q.out[3].node_null);
+    assert_true(q.out[3].at_ms >= pushed);
+
+    /* no outcome: the quiet time's end takes what waited, never earlier */
+    memset(&q, 0, sizeof q);
+    q.c = c;
+    q.timeout = 60000;
+    q.quiet_until = rt_now_ms() + 300;
+    assert_int_equal(pthread_create(&t, NULL, quiet_main, &q), 0);
+    util_sleep_ms(50);
+    e = ev(CPROTO_EV_PROGRESS, "p", 9);
+    comfy_chan_push(c, &e);
+    pthread_join(t, NULL);
+    assert_int_equal(q.n, 1);
+    assert_int_equal(q.out[0].value, 9);
+    assert_true(q.returned_at >= q.quiet_until);
+
+    /* past the quiet time every event wakes it */
+    memset(&q, 0, sizeof q);
+    q.c = c;
+    q.timeout = 60000;
+    q.quiet_until = rt_now_ms(); /* already over */
+    assert_int_equal(pthread_create(&t, NULL, quiet_main, &q), 0);
+    util_sleep_ms(50);
+    e = ev(CPROTO_EV_PROGRESS, "p", 10);
+    comfy_chan_push(c, &e);
+    pthread_join(t, NULL);
+    assert_int_equal(q.n, 1);
+    comfy_chan_free(c);
+}
+
 #define NPROMPTS 8
 #define NSTEPS 50
 
@@ -230,6 +347,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orphans_claimed_in_order),
         cmocka_unit_test(test_full_channel_keeps_outcome_and_link_wakes),
+        cmocka_unit_test(test_channel_grows_in_order_up_to_cap),
+        cmocka_unit_test(test_quiet_wait),
         cmocka_unit_test(test_concurrent_routing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

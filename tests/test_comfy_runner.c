@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+
 #include "actors/analytics_writer.h"
 #include "addr_check.h"
 #include "analytics/an_record.h"
@@ -29,6 +31,33 @@ static void slow_steps(fb_config *cfg, comfy_runner_config *rc, fake_comfy_opts 
     snprintf(cfg->output_dir, sizeof cfg->output_dir, "%s", g_outdir);
 }
 
+/* Asks /queue as user until its answer holds needle (each ask is a snapshot: asked again every
+ * 50 ms), at most timeout_ms. */
+static bool queue_shows(cfx *x, uint64_t user, const char *needle, unsigned timeout_ms)
+{
+    uint64_t end = rt_now_ms() + timeout_ms;
+    while (rt_now_ms() < end) {
+        char qtok[64];
+        uint64_t qix = cfx_interaction(x, false, false, qtok);
+        cfx_ack(x, qix, qtok, "{\"type\":5,\"data\":{\"flags\":64}}");
+        comfy_queue_msg *q = comfy_queue_msg_new(CFX_APP, qix, qtok);
+        q->origin.user_id = user;
+        cfx_send(x, q);
+        for (int i = 0; i < 300; i++) {
+            fake_rest_ix_state st = {0};
+            fake_rest_interaction_state(x->rest, qix, &st);
+            bool answered = st.original_json && strstr(st.original_json, "Your jobs");
+            bool has = answered && strstr(st.original_json, needle);
+            free(st.original_json);
+            if (has) return true;
+            if (answered) break;
+            util_sleep_ms(10);
+        }
+        util_sleep_ms(50);
+    }
+    return false;
+}
+
 static void test_full_job_and_buttons(void **state)
 {
     (void)state;
@@ -41,6 +70,8 @@ static void test_full_job_and_buttons(void **state)
     comfy_job_add_lora(m, "Realism");
     m->upscale_factor = 2;
     cfx_send(x, m);
+    /* /queue shows the running job's progress as its worker publishes it */
+    assert_true(queue_shows(x, 42, "generating ", 10000));
     uint8_t *png = NULL;
     size_t png_len = 0;
     char *final = cfx_wait_final(x, tok, &png, &png_len, 15000);
@@ -135,6 +166,11 @@ static void test_full_job_and_buttons(void **state)
     assert_true(saw_bar);
     fake_rest_requests_free(reqs, n);
 
+    /* an operator removes output_dir while the bot runs: the next result's copy makes it again */
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_outdir);
+    assert_int_equal(system(cmd), 0);
+
     /* Regenerate: a new job with a new seed under the click's interaction (which the router
      * deferred, type 5) */
     char ctok[64];
@@ -160,6 +196,23 @@ static void test_full_job_and_buttons(void **state)
             ->valuedouble;
     assert_true(seed1 != seed2);
     cJSON_Delete(graph);
+    {
+        /* the folder is back with the regenerated result, complete (no .part left) */
+        DIR *d = opendir(g_outdir);
+        assert_non_null(d);
+        unsigned files = 0, parts = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+            if (de->d_name[0] == '.') continue;
+            files++;
+            if (strstr(de->d_name, ".part"))
+                parts++;
+            else
+                assert_non_null(strstr(de->d_name, ".png"));
+        }
+        closedir(d);
+        assert_int_equal(files, 1);
+        assert_int_equal(parts, 0);
+    }
 
     /* Upscale ×2: the upscale workflow runs on the result */
     char utok[64];
@@ -208,8 +261,6 @@ static void test_full_job_and_buttons(void **state)
     assert_int_equal(st.ack_type, 6);
 
     cfx_stop(x); /* flushes analytics */
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_outdir);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -679,6 +730,8 @@ static void test_queue_position_one_definition(void **state)
         if (!shown) util_sleep_ms(10);
     }
     assert_true(shown);
+    /* job A's user sees its place in ComfyUI's queue, on its server */
+    assert_true(queue_shows(x, 1, "position 1 in the queue of ", 10000));
     char qtok[64];
     uint64_t qix = cfx_interaction(x, false, false, qtok);
     cfx_ack(x, qix, qtok, "{\"type\":5,\"data\":{\"flags\":64}}");

@@ -370,6 +370,16 @@ static void test_upload_view_uuid(void **state)
     assert_string_equal(cJSON_GetObjectItem(b, "prompt_id")->valuestring, "pid");
     assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "prompt"), "1"));
     cJSON_Delete(b);
+    /* the graph is printed in place (not copied) and stays the caller's, unchanged */
+    assert_string_equal(body, "{\"prompt\":{\"1\":{\"class_type\":\"X\",\"inputs\":{}}},"
+                              "\"client_id\":\"cid\",\"prompt_id\":\"pid\"}");
+    free(body);
+    body = cproto_prompt_body(g, "cid", NULL);
+    assert_string_equal(body, "{\"prompt\":{\"1\":{\"class_type\":\"X\",\"inputs\":{}}},"
+                              "\"client_id\":\"cid\"}");
+    char *again = cJSON_PrintUnformatted(g);
+    assert_string_equal(again, "{\"1\":{\"class_type\":\"X\",\"inputs\":{}}}");
+    free(again);
     cJSON_Delete(g);
     free(body);
 }
@@ -397,6 +407,41 @@ static void test_submit_number_range(void **state)
     assert_int_equal(s.number, 7);
 }
 
+/* Frames the bot never reads are told from their first bytes and not parsed; anything else
+ * (another type, the type not first, an escaped name, a cut frame) goes to the parser. */
+static void test_skippable_frames(void **state)
+{
+    (void)state;
+    static const char *skip[] = {
+        "{\"type\":\"progress_state\",\"data\":{\"prompt_id\":\"p\",\"nodes\":{}}}",
+        "{\"type\": \"progress_state\", \"data\": {}}", /* Python's json.dumps spacing */
+        " \n{ \"type\" :\t\"feature_flags\", \"data\": {}}",
+        "{\"type\":\"progress_state\",\"data\":", /* cut after the name: still never read */
+    };
+    for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+        assert_true(cproto_event_skippable(skip[i], strlen(skip[i])));
+    static const char *parse[] = {
+        "{\"type\":\"progress\",\"data\":{\"value\":1,\"max\":2}}",
+        "{\"type\":\"executing\",\"data\":{\"node\":null}}",
+        "{\"type\":\"status\",\"data\":{}}",
+        "{\"type\":\"execution_success\",\"data\":{}}",
+        "{\"type\":\"executed\",\"data\":{\"node\":\"9\"}}",
+        "{\"data\":{},\"type\":\"progress_state\"}",       /* type not first */
+        "{\"type\":\"progress_stat\\u0065\",\"data\":{}}", /* escaped */
+        "{\"type\":\"progress_state_x\",\"data\":{}}",
+        "{\"type\":\"progress_sta", /* no end to the name */
+        "{\"type\":1}",
+        "[\"type\",\"progress_state\"]",
+        "",
+    };
+    for (size_t i = 0; i < sizeof parse / sizeof parse[0]; i++)
+        assert_false(cproto_event_skippable(parse[i], strlen(parse[i])));
+    /* the length bounds the look, not a NUL */
+    const char *t = "{\"type\":\"progress_state\"}";
+    assert_false(cproto_event_skippable(t, 20));
+    assert_false(cproto_event_skippable(NULL, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_queue_positions),
         cmocka_unit_test(test_upload_view_uuid),
         cmocka_unit_test(test_submit_number_range),
+        cmocka_unit_test(test_skippable_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

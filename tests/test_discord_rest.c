@@ -2,12 +2,13 @@
  * 429 scope, 5xx/network retries, 401 stopping the bot, a multipart upload arriving byte for
  * byte, a burst of 200 interaction callbacks all answered inside the 3-second window, timeouts,
  * bounded responses, a graceful stop that finishes what is in flight, pooled curl handles
- * that carry nothing of one request into the next, answers cut mid-body, buckets honoured with
- * many requests in flight, waves of requests over reused descriptors, and answers nobody waits
- * for settled, retried and kept in order. Every test runs twice: with the actor on a worker of
- * its own (its default without the app), and on one shared scheduler worker together with the
- * actor that receives its answers (the app's default layout, sched_actors), where requests and
- * answers are calls on one thread and the worker's epoll_wait serves curl's sockets. */
+ * that carry nothing of one request into the next (paths and queries included), answers cut
+ * mid-body, buckets honoured with many requests in flight, waves of requests over reused
+ * descriptors, and answers nobody waits for settled, retried and kept in order. Every test runs
+ * twice: with the actor on a worker of its own (its default without the app), and on one shared
+ * scheduler worker together with the actor that receives its answers (the app's default layout,
+ * sched_actors), where requests and answers are calls on one thread and the worker's epoll_wait
+ * serves curl's sockets. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -637,6 +638,57 @@ static void test_pooled_handles_carry_nothing_over(void **state)
     fx_stop(&x);
 }
 
+/* A pooled handle keeps the API base parsed once and gets only a path and query per request;
+ * paths curl would rewrite (a dot segment, a percent escape) go as a whole URL instead. Either
+ * way, one after another on the same handle, each request reaches the path and query it names,
+ * with nothing of the one before (a query left over, a path from the other way). */
+static void test_paths_and_queries_arrive_as_sent(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    fake_rest_register_interaction(x.fake, 61, "qtok", 8, false);
+    assert_int_equal(
+        send_and_wait(&x, REST_POST, "/interactions/61/qtok/callback", "{\"type\":5}", 1)->status,
+        204);
+    assert_int_equal(
+        send_and_wait(&x, REST_POST, "/webhooks/4242/qtok?wait=true", "{\"content\":\"follow\"}", 2)
+            ->status,
+        200);
+    assert_int_equal(send_and_wait(&x, REST_GET, "/users/@me", NULL, 3)->status, 200);
+    assert_int_equal(send_and_wait(&x, REST_GET, "/users/./@me", NULL, 4)->status, 200);
+    assert_int_equal(send_and_wait(&x, REST_GET, "/users/%40me", NULL, 5)->status, 200);
+    assert_int_equal(
+        send_and_wait(&x, REST_GET, "/webhooks/4242/qtok/messages/@original", NULL, 6)->status,
+        200);
+    assert_int_equal(send_and_wait(&x, REST_POST, "/webhooks/4242/qtok?thread_id=7",
+                                   "{\"content\":\"again\"}", 7)
+                         ->status,
+                     200);
+
+    fake_rest_request *q;
+    assert_int_equal(fake_rest_collect(x.fake, NULL, &q), 7);
+    assert_string_equal(q[0].path, "/interactions/61/qtok/callback");
+    assert_null(q[0].query);
+    assert_string_equal(q[1].path, "/webhooks/4242/qtok");
+    assert_string_equal(q[1].query, "wait=true");
+    assert_string_equal(q[2].path, "/users/@me");
+    assert_null(q[2].query);                      /* nothing left of the request before */
+    assert_string_equal(q[3].path, "/users/@me"); /* the dot segment removed, as curl does */
+    assert_string_equal(q[4].path, "/users/@me"); /* %40 decoded by the server */
+    assert_string_equal(q[5].path, "/webhooks/4242/qtok/messages/@original");
+    assert_null(q[5].query);
+    assert_string_equal(q[5].method, "GET");
+    assert_string_equal(q[6].path, "/webhooks/4242/qtok");
+    assert_string_equal(q[6].query, "thread_id=7");
+    assert_string_equal(q[6].method, "POST");
+    assert_memory_equal(q[6].body, "{\"content\":\"again\"}", q[6].body_len);
+    for (int i = 0; i < 7; i++)
+        assert_non_null(q[i].user_agent);
+    fake_rest_requests_free(q, 7);
+    fx_stop(&x);
+}
+
 static void test_burst_of_200_callbacks(void **state)
 {
     (void)state;
@@ -1110,6 +1162,7 @@ int main(void)
         cmocka_unit_test(test_multipart_large_and_colliding_files),
         cmocka_unit_test(test_idle_connection_closed_by_the_server),
         cmocka_unit_test(test_pooled_handles_carry_nothing_over),
+        cmocka_unit_test(test_paths_and_queries_arrive_as_sent),
         cmocka_unit_test(test_burst_of_200_callbacks),
         cmocka_unit_test(test_timeout_and_bounded_response),
         cmocka_unit_test(test_graceful_stop_finishes_in_flight),

@@ -281,6 +281,53 @@ static void test_one_prompt_exact_order(void **state)
     free(g);
 }
 
+/* The counters by route see one job as a bot runs it (POST /prompt, GET /history/{id},
+ * GET /view, on the websocket it already had), /api/ routes as theirs, unknown routes as
+ * "other"; they add up to every request. */
+static void test_route_counters(void **state)
+{
+    fx *x = *state;
+    fake_comfy_stats st0, st;
+    fake_comfy_get_stats(x->f, &st0);
+    assert_int_equal(st0.ws_connects, 1); /* the fixture's websocket */
+    assert_true(st0.ws_frames_out >= 1);  /* its status on connect */
+    char graph[2048];
+    snprintf(graph, sizeof graph, simple_graph, 12);
+    cproto_submit sub;
+    assert_int_equal(post_prompt(x, graph, NULL, &sub), 200);
+    assert_true(wait_event(x, CPROTO_EV_EXECUTING, sub.prompt_id, true, 5000) >= 0);
+    const char *pref[] = {"9"};
+    cproto_history hist;
+    assert_int_equal(get_history(x, sub.prompt_id, pref, 1, &hist), 0);
+    char view[512];
+    assert_int_equal(cproto_view_path(&hist.outputs[0], view, sizeof view), 0);
+    int status;
+    free(get_text(x, view, &status));
+    assert_int_equal(status, 200);
+    free(get_text(x, "/api/system_stats", &status));
+    free(get_text(x, "/no/such/route", &status));
+    assert_int_equal(status, 404);
+
+    fake_comfy_get_stats(x->f, &st);
+    unsigned want[FAKE_COMFY_ROUTE_COUNT] = {0};
+    want[FAKE_COMFY_ROUTE_PROMPT_POST] = 1;
+    want[FAKE_COMFY_ROUTE_HISTORY_GET] = 1;
+    want[FAKE_COMFY_ROUTE_VIEW] = 1;
+    want[FAKE_COMFY_ROUTE_SYSTEM_STATS] = 1;
+    want[FAKE_COMFY_ROUTE_OTHER] = 1;
+    unsigned sum = 0;
+    for (int k = 0; k < FAKE_COMFY_ROUTE_COUNT; k++) {
+        assert_int_equal(st.routes[k] - st0.routes[k], want[k]);
+        sum += st.routes[k];
+    }
+    assert_int_equal(sum, st.http_requests);
+    assert_int_equal(st.ws_connects, 1); /* the job's events came on the same socket */
+    assert_true(st.ws_frames_out > st0.ws_frames_out + 8);
+    assert_int_equal(st.ws_frames_in, 0); /* our client only listens */
+    assert_string_equal(fake_comfy_route_name(FAKE_COMFY_ROUTE_HISTORY_GET), "history_get");
+    assert_string_equal(fake_comfy_route_name(FAKE_COMFY_ROUTE_OTHER), "other");
+}
+
 static void test_validation_errors(void **state)
 {
     fx *x = *state;
@@ -648,6 +695,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_prompt_exact_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_counters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validation_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_and_view_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_at_node, setup, teardown),

@@ -621,6 +621,76 @@ static void test_wait_api(void **state)
     fake_rest_stop(f);
 }
 
+/* The counters by kind see a bot's calls as discord.py makes them for a generation (deferral,
+ * progress edit, multipart result), and every other kind once; refused and faulted requests
+ * count as what they asked for, and the kinds add up to every request. */
+static void test_kind_counters(void **state)
+{
+    (void)state;
+    fake_rest *f = start(0, false);
+    fake_rest_register_interaction(f, 91, "tokK", 9, false);
+    fake_rest_register_interaction(f, 92, "tokL", 9, true);
+    resp r = req(f, "GET", "/users/@me", "Bot " TOKEN, NULL, NULL);
+    resp_free(&r);
+    r = req(f, "POST", "/interactions/91/tokK/callback", NULL, "{\"type\":5}", NULL);
+    assert_int_equal(r.status, 204);
+    resp_free(&r);
+    r = req(f, "PATCH", "/webhooks/4242/tokK/messages/@original", NULL,
+            "{\"content\":\"Preparing\"}", NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    CURL *dummy = curl_easy_init();
+    curl_mime *mime = curl_mime_init(dummy);
+    curl_mimepart *p = curl_mime_addpart(mime);
+    curl_mime_name(p, "payload_json");
+    curl_mime_data(p, "{\"content\":\"\",\"attachments\":[{\"id\":0,\"filename\":\"o.png\"}]}",
+                   CURL_ZERO_TERMINATED);
+    curl_mime_type(p, "application/json");
+    p = curl_mime_addpart(mime);
+    curl_mime_name(p, "files[0]");
+    curl_mime_filename(p, "o.png");
+    curl_mime_type(p, "image/png");
+    curl_mime_data(p, "\x89PNG", 4);
+    r = req(f, "PATCH", "/webhooks/4242/tokK/messages/@original", NULL, NULL, mime);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    curl_mime_free(mime);
+    curl_easy_cleanup(dummy);
+    r = req(f, "POST", "/webhooks/4242/tokK", NULL, "{\"content\":\"more\"}", NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = req(f, "GET", "/webhooks/4242/tokK/messages/@original", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    /* a second ack is refused (400) but was still a callback asking for a type 4 */
+    r = req(f, "POST", "/interactions/91/tokK/callback", NULL,
+            "{\"type\":4,\"data\":{\"content\":\"x\"}}", NULL);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    /* a component's deferred update (type 6) is a deferral too; a faulted one still counts */
+    fake_rest_script(f, "POST", "/interactions/92/", FAKE_REST_FAULT_500, 0, 1);
+    r = req(f, "POST", "/interactions/92/tokL/callback", NULL, "{\"type\":6}", NULL);
+    assert_int_equal(r.status, 500);
+    resp_free(&r);
+
+    fake_rest_stats st;
+    fake_rest_stats_get(f, &st);
+    assert_int_equal(st.kinds[FAKE_REST_KIND_BOT], 1);
+    assert_int_equal(st.kinds[FAKE_REST_KIND_DEFER], 2);
+    assert_int_equal(st.kinds[FAKE_REST_KIND_CALLBACK], 1);
+    assert_int_equal(st.kinds[FAKE_REST_KIND_EDIT], 1);
+    assert_int_equal(st.kinds[FAKE_REST_KIND_EDIT_FILE], 1);
+    assert_int_equal(st.kinds[FAKE_REST_KIND_FOLLOWUP], 1);
+    assert_int_equal(st.kinds[FAKE_REST_KIND_WEBHOOK_OTHER], 1);
+    uint64_t sum = 0;
+    for (int k = 0; k < FAKE_REST_KIND_COUNT; k++)
+        sum += st.kinds[k];
+    assert_int_equal(sum, st.requests);
+    assert_string_equal(fake_rest_kind_name(FAKE_REST_KIND_EDIT_FILE), "edit_file");
+    assert_string_equal(fake_rest_kind_name(FAKE_REST_KIND_DEFER), "defer");
+    fake_rest_stop(f);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -632,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_http_details),
         cmocka_unit_test(test_attachments_and_gateway_hook),
         cmocka_unit_test(test_wait_api),
+        cmocka_unit_test(test_kind_counters),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

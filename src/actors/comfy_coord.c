@@ -55,11 +55,8 @@ typedef struct co_job {
     comfy_kind kind;
     char command[COMFY_CMD_MAX + 1];
     char snippet[80];
-    cjob *job; /* owned while waiting; NULL once a worker has it */
-    bool running;
-    prog_phase phase;
-    unsigned position, percent;
-    int server;
+    cjob *job;    /* owned while waiting; NULL once a worker has it */
+    bool running; /* its progress is in its cancel cell (comfy_worker_progress_get) */
     uint64_t last_edit_ms;
     uint64_t queued_ms;         /* when it joined the waiting line */
     bool counted;               /* holds a slot of the limits (admitted here, or taken over) */
@@ -184,8 +181,6 @@ static co_job *co_add(comfy_coord *co, cjob *job)
     snprintf(c->snippet, sizeof c->snippet, "%s", snip);
     free(snip);
     c->job = job;
-    c->server = -1;
-    c->phase = PROG_QUEUED;
     c->queued_ms = rt_now_ms();
     co->pos_dirty = true;
     return c;
@@ -390,7 +385,6 @@ static void dispatch(comfy_coord *co)
         }
         c->job = NULL;
         c->running = true;
-        c->phase = PROG_PREPARING;
         co->idle_workers--;
         rt_actor_hold(co->self);
         atomic_fetch_sub(&co->n_waiting, 1);
@@ -1124,14 +1118,18 @@ static void on_queue(comfy_coord *co, comfy_queue_msg *q)
         } else if (!c->running) {
             APPEND("\xe2\x8f\xb3 waiting for a free runner (position %u)\n",
                    waiting_position(co, c->id));
-        } else if (c->phase == PROG_QUEUED && c->position) {
-            APPEND("\xe2\x8f\xb3 position %u in the queue of %s\n", c->position,
-                   c->server >= 0 ? comfy_servers_label(co->cfg.srv, (unsigned)c->server)
-                                  : "ComfyUI");
-        } else if (c->phase == PROG_SAMPLING) {
-            APPEND("%s %u%%\n", phase_words(c->phase), c->percent);
         } else {
-            APPEND("%s\n", phase_words(c->phase));
+            comfy_worker_progress p;
+            comfy_worker_progress_get(c->cancel, &p);
+            if (p.phase == PROG_QUEUED && p.queue_position)
+                APPEND("\xe2\x8f\xb3 position %u in the queue of %s\n", p.queue_position,
+                       p.server >= 0 && (unsigned)p.server < co->cfg.srv->n
+                           ? comfy_servers_label(co->cfg.srv, (unsigned)p.server)
+                           : "ComfyUI");
+            else if (p.phase == PROG_SAMPLING)
+                APPEND("%s %u%%\n", phase_words(p.phase), p.percent);
+            else
+                APPEND("%s\n", phase_words(p.phase));
         }
     }
     if (!mine) APPEND("You have no jobs running or waiting.\n");
@@ -1227,16 +1225,6 @@ static void on_done(comfy_coord *co, comfy_worker_done_msg *d)
     if (!co->stopping) dispatch(co);
 }
 
-static void on_status(comfy_coord *co, comfy_worker_status_msg *s)
-{
-    co_job *c = co_find(co, s->job_id);
-    if (!c) return;
-    c->phase = s->phase;
-    c->position = s->queue_position;
-    c->percent = s->percent;
-    c->server = s->server;
-}
-
 static void on_rest_res(comfy_coord *co, rest_res_msg *res)
 {
     if (res->cookie & COMFY_DELIVER_COOKIE_BIT)
@@ -1292,9 +1280,6 @@ static void coord_on_message(rt_actor *self, void *state, rt_msg *m)
         break;
     case MSG_COMFY_WORKER_DONE:
         on_done(co, (comfy_worker_done_msg *)m);
-        break;
-    case MSG_COMFY_WORKER_STATUS:
-        on_status(co, (comfy_worker_status_msg *)m);
         break;
     case MSG_COMFY_EVENTS_LINK:
         if (!co->stopping) dispatch(co);

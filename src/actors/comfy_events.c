@@ -136,6 +136,7 @@ void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
     slot->server = server;
     slot->at_ms = now;
     slot->ev = e;
+    slot->ev.at_ms = now; /* its arrival, not its claim, is what the job's progress times */
     r->orph_next = (r->orph_next + 1) % r->orph_cap;
     pthread_mutex_unlock(&r->mu);
     atomic_fetch_add(&r->n_orphaned, 1);

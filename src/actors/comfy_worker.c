@@ -9,6 +9,7 @@
  * output_url + fetch_output → final_edit) → job_report → job_end.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,7 +44,8 @@
 #define TAKEOVER_RESERVE_MS 30000ULL
 
 static _Thread_local comfy_http *tls_http;
-static _Thread_local unsigned tls_worker; /* this worker's index: names its upload slots */
+static _Thread_local unsigned tls_worker;  /* this worker's index: names its upload slots */
+static _Thread_local comfy_chan *tls_chan; /* its jobs' event channel, one job at a time */
 
 /* The bot's uploads live in this subfolder of ComfyUI's input folder (see upload_inputs). */
 #define COMFY_UPLOAD_SUBFOLDER "fluxbot"
@@ -58,6 +60,7 @@ struct comfy_worker {
     _Atomic uint64_t n_succeeded, n_failed, n_resubmitted, n_edits, n_suppressed;
     _Atomic uint64_t n_timed, run_ms_sum, total_ms_sum;
     _Atomic uint64_t avg_job_ms; /* running average of successful jobs, for ETAs */
+    atomic_bool output_dir_made; /* output_dir exists (keep_copy) */
 };
 
 static bool past_stop_deadline(comfy_worker *r)
@@ -80,6 +83,7 @@ static int worker_thread_start(rt_actor *self, void *state, unsigned index)
     tls_worker = index;
     tls_http = comfy_http_new();
     if (!tls_http) return -1;
+    tls_chan = comfy_chan_new(1024);
     comfy_http_set_connect_timeout(tls_http, (long)r->cfg.connect_timeout_ms);
     comfy_http_set_cancel(tls_http, stop_deadline_passed, r);
     return 0;
@@ -92,6 +96,8 @@ static void worker_thread_exit(rt_actor *self, void *state, unsigned index)
     (void)index;
     comfy_http_free(tls_http);
     tls_http = NULL;
+    comfy_chan_free(tls_chan);
+    tls_chan = NULL;
 }
 
 typedef enum outcome {
@@ -116,7 +122,6 @@ typedef struct jctx {
     uint64_t t0;
     prog_state prog;
     prog_throttle thr;
-    prog_phase last_status_phase;
     int server;
     bool resubmitted;
     bool submitted;
@@ -162,16 +167,16 @@ static void set_fail(jctx *x, const char *reason, const char *fmt, ...)
     snprintf(x->fail_reason, sizeof x->fail_reason, "%s", reason);
 }
 
-static void send_status(jctx *x)
+/* Publishes the job's progress in its shared cell (what /queue shows): one atomic store, so it
+ * is done at every look, not only when the phase changes. */
+static void publish_progress(jctx *x)
 {
-    comfy_worker_status_msg *m = RT_MSG_NEW(comfy_worker_status_msg, MSG_COMFY_WORKER_STATUS, NULL);
-    m->job_id = x->job->id;
-    m->phase = x->prog.phase;
-    m->queue_position = x->prog.queue_position;
-    m->percent = prog_percent(&x->prog);
-    m->server = x->server;
-    if (rt_send(x->reply_to, &m->hdr) != 0) rt_msg_free(&m->hdr);
-    x->last_status_phase = x->prog.phase;
+    if (!x->cancel) return;
+    unsigned pos = x->prog.queue_position;
+    uint64_t w = (uint64_t)(x->prog.phase & 0xff) | (uint64_t)(prog_percent(&x->prog) & 0xff) << 8 |
+                 (uint64_t)((unsigned)(x->server + 1) & 0xffff) << 16 |
+                 (uint64_t)(pos > 0xffffffffu ? 0xffffffffu : pos) << 32;
+    atomic_store_explicit(&x->cancel->progress, w, memory_order_relaxed);
 }
 
 /* Edits the deferred message with the progress text, at most once per progress interval. */
@@ -180,11 +185,11 @@ static void progress(jctx *x)
     comfy_worker *r = x->r;
     uint64_t now = rt_now_ms();
     x->prog.avg_job_ms = atomic_load(&r->avg_job_ms);
+    publish_progress(x);
     char text[300];
     prog_text(&x->prog, kind_label(x->job), now, text, sizeof text);
     if (!prog_throttle_allow(&x->thr, text, now, r->cfg.progress_ms)) {
         atomic_fetch_add(&r->n_suppressed, 1);
-        if (x->prog.phase != x->last_status_phase) send_status(x);
         return;
     }
     if (x->key[0] && !job_keeper_may_speak(r->cfg.keeper, x->key)) {
@@ -197,7 +202,6 @@ static void progress(jctx *x)
                              false);
     free(shown);
     atomic_fetch_add(&r->n_edits, 1);
-    send_status(x);
 }
 
 /* The job is another process's now (its keeper said so at a renewal or a fenced change). When
@@ -682,6 +686,7 @@ static outcome apply_events(jctx *x, follow_state *fs, const cproto_event *evs, 
 {
     for (unsigned i = 0; i < n; i++) {
         const cproto_event *e = &evs[i];
+        uint64_t at = e->at_ms && e->at_ms <= now ? e->at_ms : now; /* its arrival */
         fs->last_event = now;
         switch (e->type) {
         case CPROTO_EV_EXECUTION_START:
@@ -695,7 +700,7 @@ static outcome apply_events(jctx *x, follow_state *fs, const cproto_event *evs, 
             break;
         case CPROTO_EV_PROGRESS:
             note_started(x);
-            prog_step(&x->prog, e->value, e->max, now);
+            prog_step(&x->prog, e->value, e->max, at);
             break;
         case CPROTO_EV_SUCCESS:
             fs->success_seen = true;
@@ -809,6 +814,17 @@ static outcome poll_taken(jctx *x, follow_state *fs, uint64_t now)
     return OUT_CONTINUE;
 }
 
+/* Until when the job's events need not wake its worker (comfy_chan_wait_quiet): once the prompt
+ * is seen started (its first event wakes the worker, so the start is noted and recorded on
+ * time), progress matters only for the next progress edit, which the throttle allows at the
+ * earliest one interval after the last. Outcomes always wake it; what waited is taken by then
+ * with its arrival time, so step rates and ETAs are as before. 0: every event wakes it. */
+static uint64_t quiet_until(const jctx *x)
+{
+    if (!x->started_noted || !x->thr.last_sent_ms || x->polled) return 0;
+    return x->thr.last_sent_ms + x->r->cfg.progress_ms;
+}
+
 /* Follows the prompt until it ends, is lost, or the bot stops: each turn waits for events, then
  * runs the named checks in order; the first that reaches an outcome ends the job's run. */
 static outcome follow(jctx *x)
@@ -830,7 +846,8 @@ static outcome follow(jctx *x)
             return OUT_CANCELLED;
         }
         bool link_changed = false;
-        unsigned n = comfy_chan_wait(x->chan, evs, EVENT_BATCH, WAIT_SLICE_MS, &link_changed);
+        unsigned n = comfy_chan_wait_quiet(x->chan, evs, EVENT_BATCH, WAIT_SLICE_MS, quiet_until(x),
+                                           &link_changed);
         uint64_t now = rt_now_ms();
         if (link_changed) fs.need_reconcile = fs.link_ever_changed = true;
         outcome oc = apply_events(x, &fs, evs, n, now);
@@ -855,22 +872,60 @@ static void release_server(jctx *x)
     x->server = -1;
 }
 
+/* Creates output_dir once per process (the mkdir was a syscall per result); a folder removed
+ * while the bot runs is made again when a copy finds it missing. False with errno. */
+static bool output_dir_ready(comfy_worker *r, const char *dir, bool again)
+{
+    if (atomic_load_explicit(&r->output_dir_made, memory_order_relaxed) && !again) return true;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return false;
+    atomic_store_explicit(&r->output_dir_made, true, memory_order_relaxed);
+    return true;
+}
+
+/* Writes len bytes to a new file at path (created or truncated, mode 0666 less the umask). */
+static bool write_file(const char *path, const uint8_t *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) return false;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    int saved = errno;
+    bool ok = off == len;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        saved = errno;
+    }
+    errno = saved;
+    return ok;
+}
+
 /* Keeps a copy of the result in output_dir (when set): written to a temporary name, then
- * renamed, so a reader never sees half a file. Failures are logged, never fatal. */
+ * renamed, so a reader never sees half a file. One open, write and close (no stdio buffer:
+ * the bytes are in memory already) and the rename. Failures are logged, never fatal. */
 static void keep_copy(comfy_worker *r, const char *filename, const uint8_t *data, size_t len)
 {
     const char *dir = r->cfg.output_dir ? r->cfg.output_dir : "";
     if (!dir[0]) return;
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    if (!output_dir_ready(r, dir, false)) {
         LOG_WARN("comfy", "output_dir %s: %s", dir, strerror(errno));
         return;
     }
     char path[FB_CONFIG_STR + 128], tmp[FB_CONFIG_STR + 140];
     snprintf(path, sizeof path, "%s/%s", dir, filename);
     snprintf(tmp, sizeof tmp, "%s.part", path);
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fwrite(data, 1, len, f) == len;
-    if (f && fclose(f) != 0) ok = false;
+    bool ok = write_file(tmp, data, len);
+    if (!ok && errno == ENOENT) { /* the folder was removed: made again */
+        if (!output_dir_ready(r, dir, true)) {
+            LOG_WARN("comfy", "output_dir %s: %s", dir, strerror(errno));
+            return;
+        }
+        ok = write_file(tmp, data, len);
+    }
     if (!ok || rename(tmp, path) != 0) {
         LOG_WARN("comfy", "could not keep %s: %s", path, strerror(errno));
         unlink(tmp);
@@ -1232,7 +1287,7 @@ static void job_cleanup(jctx *x)
 {
     release_server(x);
     cJSON_Delete(x->graph);
-    comfy_chan_free(x->chan);
+    comfy_chan_reset(x->chan); /* unregistered above: kept for the thread's next job */
     for (unsigned i = 0; i < COMFY_MAX_IMAGES; i++) {
         free(x->job->images[i].data);
         x->job->images[i].data = NULL;
@@ -1262,7 +1317,8 @@ static void job_begin(jctx *x, comfy_worker *r, comfy_http *http, cjob *job, rt_
     if (!job->decl) job->decl = decl_set_find(r->cfg.cat->decls, job->command);
     x->wf = job->decl ? job->decl->wf : NULL;
     prog_init(&x->prog, x->t0);
-    x->chan = comfy_chan_new(1024);
+    x->chan = tls_chan;
+    comfy_chan_reset(x->chan);
 }
 
 /* Runs the job to an outcome; on success *final is the result's edit. */
@@ -1443,6 +1499,16 @@ void comfy_worker_cancel_set(comfy_worker_cancel *c, uint64_t by)
 {
     atomic_store(&c->by, by);
     atomic_store_explicit(&c->on, true, memory_order_release);
+}
+
+void comfy_worker_progress_get(comfy_worker_cancel *c, comfy_worker_progress *out)
+{
+    /* packed by publish_progress: phase, percent, server + 1, queue position (low to high) */
+    uint64_t w = c ? atomic_load_explicit(&c->progress, memory_order_relaxed) : 0;
+    out->phase = (prog_phase)(w & 0xff);
+    out->percent = (unsigned)(w >> 8 & 0xff);
+    out->server = (int)(w >> 16 & 0xffff) - 1;
+    out->queue_position = (unsigned)(w >> 32);
 }
 
 comfy_worker_run_msg *comfy_worker_run_msg_new(cjob *job, rt_actor *reply_to)

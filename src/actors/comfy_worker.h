@@ -3,7 +3,9 @@
  * thread takes one job at a time (MSG_COMFY_WORKER_RUN) and runs it to the end with blocking HTTP
  * on its own curl handle: download and validate inputs, pick a server, upload, submit, follow the
  * prompt's events, fetch the output, prepare the final edit. It answers the actor that sent the
- * job (MSG_COMFY_WORKER_STATUS while it runs, MSG_COMFY_WORKER_DONE at the end) and never calls it.
+ * job (MSG_COMFY_WORKER_DONE at the end) and never calls it; while the job runs, its progress is
+ * published in the job's shared cell (comfy_worker_cancel), which that actor reads when it needs
+ * it (a message per phase change woke its thread several times a job for nothing).
  *
  * Dependencies one way: the pool is given narrow interfaces at creation (the server table, the
  * event registry, the REST and analytics actors) and knows nothing of the coordinator beyond the
@@ -38,9 +40,8 @@
 #define COMFY_WORKER_ACTOR_NAME "comfy_worker"
 
 enum {
-    MSG_COMFY_WORKER_RUN = 310,    /* → worker: comfy_worker_run_msg */
-    MSG_COMFY_WORKER_DONE = 311,   /* worker → the job's reply_to: comfy_worker_done_msg */
-    MSG_COMFY_WORKER_STATUS = 312, /* worker → the job's reply_to: comfy_worker_status_msg */
+    MSG_COMFY_WORKER_RUN = 310,  /* → worker: comfy_worker_run_msg */
+    MSG_COMFY_WORKER_DONE = 311, /* worker → the job's reply_to: comfy_worker_done_msg */
 };
 
 /* A job taken over from a process whose lease expired (job_keeper.h): where its prompt was. */
@@ -51,15 +52,26 @@ typedef struct comfy_worker_takeover {
     char prompt_id[CPROTO_ID_MAX];
 } comfy_worker_takeover;
 
-/* A running job's cancel request, shared by the coordinator (which sets it) and the job's
- * worker (which reads it between steps and every event wait): reference-counted, so whichever
- * lets go last frees it, and neither depends on the other's lifetime. `by` is written before
- * `on` is set (release) and read after `on` is seen (acquire). */
+/* A running job's shared cell: its cancel request, set by the coordinator and read by the
+ * job's worker between steps and every event wait, and the job's progress, published by the
+ * worker and read by the coordinator (/queue). Reference-counted, so whichever lets go last
+ * frees it, and neither depends on the other's lifetime. `by` is written before `on` is set
+ * (release) and read after `on` is seen (acquire); the progress is one atomic word, so a reader
+ * never sees a phase with another moment's position or percent. */
 typedef struct comfy_worker_cancel {
     _Atomic unsigned refs;
     atomic_bool on;
-    _Atomic uint64_t by; /* who cancelled */
+    _Atomic uint64_t by;       /* who cancelled */
+    _Atomic uint64_t progress; /* comfy_worker_progress, packed (comfy_worker.c) */
 } comfy_worker_cancel;
+
+/* A running job's progress as its worker last published it. */
+typedef struct comfy_worker_progress {
+    prog_phase phase;
+    unsigned queue_position; /* in its server's queue, 0 = unknown or not queued */
+    unsigned percent;        /* 0..100 */
+    int server;              /* the server's index, -1 = none yet */
+} comfy_worker_progress;
 
 /* A new request with one reference (not set). */
 comfy_worker_cancel *comfy_worker_cancel_new(void);
@@ -68,6 +80,9 @@ comfy_worker_cancel *comfy_worker_cancel_ref(comfy_worker_cancel *c);
 void comfy_worker_cancel_unref(comfy_worker_cancel *c);
 /* Asks the worker to cancel the job (any thread). */
 void comfy_worker_cancel_set(comfy_worker_cancel *c, uint64_t by);
+/* The job's progress (any thread); a cell nothing was published in yet, or NULL, gives
+ * PROG_PREPARING with no server. */
+void comfy_worker_progress_get(comfy_worker_cancel *c, comfy_worker_progress *out);
 
 typedef struct comfy_worker_run_msg {
     rt_msg hdr;
@@ -96,15 +111,6 @@ typedef struct comfy_worker_done_msg {
      * request: exactly one outcome either way. */
     bool cancelled;
 } comfy_worker_done_msg;
-
-typedef struct comfy_worker_status_msg {
-    rt_msg hdr;
-    uint64_t job_id;
-    prog_phase phase;
-    unsigned queue_position;
-    unsigned percent;
-    int server;
-} comfy_worker_status_msg;
 
 comfy_worker_run_msg *comfy_worker_run_msg_new(cjob *job, rt_actor *reply_to);
 comfy_worker_done_msg *comfy_worker_done_msg_new(cjob *job);

@@ -105,6 +105,8 @@ static void deliver(ws_conn *c)
 {
     comfy_ws *w = c->w;
     atomic_fetch_add(&w->frames, 1);
+    /* most frames of a job are progress_state, which nothing reads: not parsed at all */
+    if (!c->rx_binary && cproto_event_skippable((const char *)c->rx, c->rx_len)) return;
     cproto_event ev;
     int rc = c->rx_binary ? cproto_parse_binary(c->rx, c->rx_len, &ev)
                           : cproto_parse_event((const char *)c->rx, c->rx_len, &ev);

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@
 #define POOL_MAX 64
 #define TARGET_SLOTS 256
 #define CLOSED_MAX 1024
+#define CLOSED_SLOTS 2048
+#define RQ_SPARE_MAX 64
 /* Requests with files up to this many bytes send one form body built in memory (rest_form.h);
  * larger ones stream their files through curl_mime instead of holding a second copy. */
 #define FORM_INLINE_MAX (1024 * 1024)
@@ -51,20 +54,20 @@
 
 static const char SUPERSEDED[] = "superseded by the message's final write";
 
+/* The fields before t start zeroed (rq_accept); t, h and errbuf (most of the size) are
+ * initialized by their own functions. */
 typedef struct rq {
     struct rq *prev, *next; /* queue links */
     rest_req_msg *m;        /* owned */
-    rl_ticket t;
     CURL *easy;
+    CURLU *url; /* the URL handle that goes with easy (see easy_slot) */
     curl_mime *mime;
     char *form;              /* owned: the form body sent with POSTFIELDS (rest_form.h) */
     struct curl_slist *hdrs; /* owned: only for requests with an audit reason or their own
                                 form boundary */
-    rl_headers h;
     char *resp;
     size_t resp_len, resp_cap, max_resp;
     bool too_big;
-    char errbuf[CURL_ERROR_SIZE];
     /* Per-message order (see rest_order.h): target is the message this request writes to (NULL:
      * unordered); o_prev/o_next link the outstanding writes to it, oldest first, and only the
      * oldest may be sent; t_next chains the newest write of each target in its table slot. */
@@ -72,6 +75,9 @@ typedef struct rq {
     uint64_t target_hash;
     struct rq *o_prev, *o_next, *t_next;
     bool in_flight;
+    rl_ticket t;
+    rl_headers h;
+    char errbuf[CURL_ERROR_SIZE];
 } rq;
 
 /* A file part's read cursor, so uploads stream from the message without a copy. */
@@ -84,7 +90,6 @@ struct discord_rest {
     discord_rest_config cfg;
     char *api_base;
     char *auth_header; /* "Authorization: Bot <token>": a secret */
-    char *user_agent;
     rt_system *sys;
     rt_actor *actor;
     CURLM *multi;
@@ -112,16 +117,35 @@ struct discord_rest {
     rq *fhead, *ftail; /* in flight */
     size_t npending, ninflight;
     bool dirty; /* something changed: run the scheduler again before sleeping */
-    CURL *pool[POOL_MAX];
+    struct easy_slot {
+        CURL *easy;
+        CURLU *url; /* a copy of base_url (NULL without it), its path and query per request */
+    } pool[POOL_MAX];
     unsigned npool;
+    /* The API base parsed once (scheme, host, port). Every pooled handle keeps a copy of it
+     * (easy_slot.url) and a request sets only its path and query on that copy
+     * (CURLOPT_CURLU), where CURLOPT_URL alone makes curl parse the whole URL and print it
+     * back (its own printf, byte by byte) for every request. NULL when the base cannot take
+     * that shortcut (a query, fragment or credentials in it): requests then go by CURLOPT_URL
+     * alone. */
+    CURLU *base_url;
+    char *base_path; /* the base's path without a trailing '/' ("/api/v10", or "") */
     bool fatal_reported;
     bool https;              /* api_base is https:// (HTTP/2 may multiplex) */
     rq *tails[TARGET_SLOTS]; /* newest outstanding write per target, hashed */
     struct closed_target {   /* messages whose final write was accepted (ring) */
         uint64_t hash, at_ms;
         char *target;
+        int next; /* the next entry in the same closed_slots chain, or -1 */
     } closed[CLOSED_MAX];
+    /* The ring's entries chained by hash (first entry index, -1: none), so that a write looks
+     * up its message in a chain of about one entry instead of scanning the ring. */
+    int closed_slots[CLOSED_SLOTS];
     unsigned closed_next;
+    /* Finished requests kept for the next ones: an rq is just over glibc's thread-cache
+     * size limit, and every malloc of one took the allocator's slow path. */
+    rq *rq_spare;
+    unsigned nspare;
 
     _Atomic uint64_t requests, attempts, completed, failed, retries;
     _Atomic uint64_t r429_user, r429_global, r429_shared, network_errors, wait_ms;
@@ -273,7 +297,7 @@ static void order_unlink(discord_rest *d, rq *r)
 
 static bool closed_has(discord_rest *d, const rq *r, uint64_t now)
 {
-    for (unsigned i = 0; i < CLOSED_MAX; i++) {
+    for (int i = d->closed_slots[r->target_hash % CLOSED_SLOTS]; i >= 0; i = d->closed[i].next) {
         const struct closed_target *c = &d->closed[i];
         if (c->target && c->hash == r->target_hash && now - c->at_ms < CLOSED_KEEP_MS &&
             strcmp(c->target, r->target) == 0)
@@ -284,12 +308,22 @@ static bool closed_has(discord_rest *d, const rq *r, uint64_t now)
 
 static void closed_add(discord_rest *d, const rq *r, uint64_t now)
 {
-    struct closed_target *c = &d->closed[d->closed_next];
+    int idx = (int)d->closed_next;
+    struct closed_target *c = &d->closed[idx];
     d->closed_next = (d->closed_next + 1) % CLOSED_MAX;
-    free(c->target);
+    if (c->target) { /* the oldest entry makes room: out of its chain first */
+        int *pp = &d->closed_slots[c->hash % CLOSED_SLOTS];
+        while (*pp != idx)
+            pp = &d->closed[*pp].next;
+        *pp = c->next;
+        free(c->target);
+    }
     c->target = util_strdup(r->target);
     c->hash = r->target_hash;
     c->at_ms = now;
+    int *head = &d->closed_slots[c->hash % CLOSED_SLOTS];
+    c->next = *head;
+    *head = idx;
 }
 
 /* ---- answering --------------------------------------------------------------------------------
@@ -333,7 +367,13 @@ static void finish(discord_rest *d, rq *r, int status, const char *error)
     m->then = NULL;
     free(r->resp);
     rt_msg_free(&m->hdr);
-    free(r);
+    if (d->nspare < RQ_SPARE_MAX) {
+        r->next = d->rq_spare;
+        d->rq_spare = r;
+        d->nspare++;
+    } else {
+        free(r);
+    }
     if (then) rq_accept(d, &then->hdr);
 }
 
@@ -419,7 +459,6 @@ static CURL *easy_new(discord_rest *d)
                      (long)(d->cfg.timeout_ms < 10000 ? d->cfg.timeout_ms : 10000));
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, d->user_agent);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)d->cfg.max_response);
     /* HTTP/2 over TLS (Discord's API offers it): every request to discord.com shares one
      * multiplexed connection instead of one connection per concurrent request. Plain http://
@@ -436,30 +475,126 @@ static CURL *easy_new(discord_rest *d)
     return e;
 }
 
-static CURL *easy_get(discord_rest *d)
+/* A handle for r (r->easy, and r->url when the base allows CURLOPT_CURLU). -1 on failure. */
+static int easy_get(discord_rest *d, rq *r)
 {
-    if (d->npool) return d->pool[--d->npool];
-    return easy_new(d);
+    if (d->npool) {
+        d->npool--;
+        r->easy = d->pool[d->npool].easy;
+        r->url = d->pool[d->npool].url;
+        return 0;
+    }
+    r->easy = easy_new(d);
+    r->url = r->easy && d->base_url ? curl_url_dup(d->base_url) : NULL;
+    return r->easy ? 0 : -1;
 }
 
-static void easy_put(discord_rest *d, CURL *e)
+static void easy_put(discord_rest *d, rq *r)
 {
-    if (d->npool < POOL_MAX)
-        d->pool[d->npool++] = e;
-    else
-        curl_easy_cleanup(e);
+    if (d->npool < POOL_MAX) {
+        d->pool[d->npool++] = (struct easy_slot){r->easy, r->url};
+    } else {
+        curl_easy_cleanup(r->easy);
+        curl_url_cleanup(r->url);
+    }
+    r->easy = NULL;
+    r->url = NULL;
+}
+
+/* Whether s[0..n) is made only of characters that a URL's path (query: also '?') keeps as they
+ * are, and holds no "." or ".." segment: then setting it as the path of a parsed URL sends the
+ * same request line as parsing the whole URL would (which removes dot segments, cuts at '#',
+ * and normalizes percent-escapes). Anything else goes by CURLOPT_URL, parsed by curl. */
+static bool url_char_plain(unsigned char c)
+{
+    if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9')) return true;
+    switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '/':
+    case ':':
+    case '@':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool url_part_plain(const char *s, size_t n, bool query)
+{
+    if (query && n == 0) return false; /* "path?": let curl decide what an empty query is */
+    size_t seg = 0;                    /* start of the current path segment */
+    for (size_t i = 0; i <= n; i++) {
+        if (!query && (i == n || s[i] == '/')) {
+            size_t len = i - seg;
+            if ((len == 1 && s[seg] == '.') || (len == 2 && s[seg] == '.' && s[seg + 1] == '.'))
+                return false;
+            seg = i + 1;
+        }
+        if (i == n) break;
+        if (!url_char_plain((unsigned char)s[i]) && !(query && s[i] == '?')) return false;
+    }
+    return true;
+}
+
+/* Points the handle at api_base + path: by the pooled URL handle when the path is plain (see
+ * url_part_plain), else by CURLOPT_URL alone. CURLOPT_URL is set in both cases: curl takes it
+ * as the transfer's URL (CURLINFO_EFFECTIVE_URL, and the retry of a request whose reused
+ * connection died), while CURLOPT_CURLU, when set, is what it connects to and sends. */
+static void easy_set_url(discord_rest *d, rq *r)
+{
+    const char *path = r->m->path;
+    size_t plen = strlen(path);
+    const char *q = memchr(path, '?', plen);
+    size_t pathlen = q ? (size_t)(q - path) : plen;
+    size_t blen = strlen(d->base_path);
+
+    bool by_handle = r->url && url_part_plain(path, pathlen, false) &&
+                     (!q || url_part_plain(q + 1, plen - pathlen - 1, true));
+    char stack[512];
+    if (by_handle) {
+        char *full = blen + pathlen < sizeof stack ? stack : malloc(blen + pathlen + 1);
+        if (!full) abort();
+        memcpy(full, d->base_path, blen);
+        memcpy(full + blen, path, pathlen);
+        full[blen + pathlen] = '\0';
+        by_handle = curl_url_set(r->url, CURLUPART_PATH, full, 0) == CURLUE_OK &&
+                    curl_url_set(r->url, CURLUPART_QUERY, q ? q + 1 : NULL, 0) == CURLUE_OK;
+        if (full != stack) free(full);
+    }
+    curl_easy_setopt(r->easy, CURLOPT_CURLU, by_handle ? r->url : NULL);
+
+    size_t alen = strlen(d->api_base);
+    char *url = alen + plen < sizeof stack ? stack : malloc(alen + plen + 1);
+    if (!url) abort();
+    memcpy(url, d->api_base, alen);
+    memcpy(url + alen, path, plen + 1);
+    curl_easy_setopt(r->easy, CURLOPT_URL, url); /* curl copies it */
+    if (url != stack) free(url);
 }
 
 /* Sets the easy handle up for one attempt. 0 or -1 (error in r->errbuf). */
 static int easy_setup(discord_rest *d, rq *r)
 {
     rest_req_msg *m = r->m;
-    CURL *e = easy_get(d);
-    if (!e) {
+    if (easy_get(d, r) != 0) {
         snprintf(r->errbuf, sizeof r->errbuf, "curl_easy_init failed");
         return -1;
     }
-    r->easy = e;
+    CURL *e = r->easy;
     r->errbuf[0] = '\0';
     rl_headers_init(&r->h);
     free(r->resp);
@@ -468,14 +603,7 @@ static int easy_setup(discord_rest *d, rq *r)
     r->max_resp = d->cfg.max_response;
     r->too_big = false;
 
-    char stack_url[512];
-    size_t blen = strlen(d->api_base), plen = strlen(m->path);
-    char *url = blen + plen < sizeof stack_url ? stack_url : malloc(blen + plen + 1);
-    if (!url) abort();
-    memcpy(url, d->api_base, blen);
-    memcpy(url + blen, m->path, plen + 1);
-    curl_easy_setopt(e, CURLOPT_URL, url); /* curl copies it */
-    if (url != stack_url) free(url);
+    easy_set_url(d, r);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
@@ -594,8 +722,7 @@ static void easy_teardown(discord_rest *d, rq *r)
         curl_easy_getinfo(r->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
         atomic_fetch_add(&d->bytes_out, (uint64_t)up);
         atomic_fetch_add(&d->bytes_in, (uint64_t)down);
-        easy_put(d, r->easy);
-        r->easy = NULL;
+        easy_put(d, r);
     }
     curl_mime_free(r->mime);
     r->mime = NULL;
@@ -777,8 +904,18 @@ static void abort_all(discord_rest *d, const char *why)
 static void rq_accept(discord_rest *d, rt_msg *m)
 {
     atomic_fetch_add(&d->requests, 1);
-    rq *r = calloc(1, sizeof *r);
-    if (!r) abort();
+    /* A spare (see rq_spare) or malloc, and a memset of the links and pointers only: calloc
+     * would zero the whole ~1 KiB every request; t is set by rl_ticket_init. */
+    rq *r = d->rq_spare;
+    if (r) {
+        d->rq_spare = r->next;
+        d->nspare--;
+    } else if (!(r = malloc(sizeof *r))) {
+        abort();
+    }
+    memset(r, 0, offsetof(rq, t));
+    rl_headers_init(&r->h);
+    r->errbuf[0] = '\0';
     r->m = (rest_req_msg *)m;
     const char *method = rest_method_name(r->m->method);
     if (rl_ticket_init(&r->t, method, r->m->path) != 0) {
@@ -1045,6 +1182,35 @@ void discord_rest_config_from(discord_rest_config *out, const fb_config *cfg)
     out->lane_capacity = cfg->mailbox_capacity > 0 ? (unsigned)cfg->mailbox_capacity : 0;
 }
 
+/* Sets base_url and base_path when the API base is a plain scheme://host[:port][/path] (see
+ * discord_rest.base_url); otherwise leaves them NULL. */
+static void base_url_parse(discord_rest *d)
+{
+    CURLU *u = curl_url();
+    char *path = NULL, *part = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, d->api_base, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_NO_QUERY &&
+              curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_NO_FRAGMENT &&
+              curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_NO_USER &&
+              curl_url_get(u, CURLUPART_PASSWORD, &part, 0) == CURLUE_NO_PASSWORD &&
+              curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && path[0] == '/';
+    curl_free(part); /* set only if one of the checks above failed */
+    if (ok) {
+        size_t n = strlen(path);
+        while (n > 0 && path[n - 1] == '/')
+            n--;
+        ok = url_part_plain(path, n, false);
+        if (ok) d->base_path = util_strndup(path, n);
+    }
+    curl_free(path);
+    if (ok && d->base_path) {
+        d->base_url = u;
+    } else {
+        curl_url_cleanup(u);
+        LOG_DEBUG(ACTOR, "the API base is not a plain URL: every request is parsed by curl");
+    }
+}
+
 discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
 {
     if (!sys || !cfg || !cfg->api_base || !cfg->token || !*cfg->token) return NULL;
@@ -1065,10 +1231,6 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
     d->api_base = util_strndup(cfg->api_base, bl);
     size_t al = strlen(cfg->token) + 32;
     d->auth_header = malloc(al);
-    char ua[160];
-    snprintf(ua, sizeof ua, UTIL_HTTP_USER_AGENT_FOR("%s"),
-             cfg->version ? cfg->version : FLUXBOT_VERSION);
-    d->user_agent = util_strdup(ua);
     if (!d->auth_header) goto fail;
     snprintf(d->auth_header, al, "Authorization: Bot %s", cfg->token);
     log_add_secret(cfg->token);
@@ -1077,8 +1239,15 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
 
     d->https = strncmp(d->api_base, "https://", 8) == 0;
     d->curl_timer_at = UINT64_MAX;
+    for (unsigned i = 0; i < CLOSED_SLOTS; i++)
+        d->closed_slots[i] = -1;
     /* The shared header lists (see hdr_sets): "Expect:" drops the 100-continue round trip
-     * before uploads. */
+     * before uploads. The User-Agent is one of their lines rather than CURLOPT_USERAGENT,
+     * which curl formats anew ("User-Agent: %s\r\n", with its own printf) for every request;
+     * a header in the list replaces curl's own. */
+    char ua[192];
+    snprintf(ua, sizeof ua, "User-Agent: " UTIL_HTTP_USER_AGENT_FOR("%s"),
+             cfg->version ? cfg->version : FLUXBOT_VERSION);
     rest_form_boundary(d->boundary);
     char form_type[96];
     snprintf(form_type, sizeof form_type, "Content-Type: multipart/form-data; boundary=%s",
@@ -1087,6 +1256,7 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
         if ((i & 3) == 3) continue; /* a body is JSON or a form, not both */
         struct curl_slist *h = NULL;
         if (i & HDR_AUTH) h = curl_slist_append(h, d->auth_header);
+        h = curl_slist_append(h, ua);
         h = curl_slist_append(h, "Expect:");
         if (i & HDR_JSON) h = curl_slist_append(h, "Content-Type: application/json");
         if (i & HDR_FORM) h = curl_slist_append(h, form_type);
@@ -1095,6 +1265,7 @@ discord_rest *discord_rest_new(rt_system *sys, const discord_rest_config *cfg)
     }
 
     util_curl_init();
+    base_url_parse(d);
     d->multi = curl_multi_init();
     d->rl = rl_new(cfg->limits);
     if (!d->multi || !d->rl) goto fail;
@@ -1142,8 +1313,13 @@ const char *discord_rest_form_boundary(const discord_rest *d)
 void discord_rest_free(discord_rest *d)
 {
     if (!d) return;
-    while (d->npool)
-        curl_easy_cleanup(d->pool[--d->npool]);
+    while (d->npool) {
+        d->npool--;
+        curl_easy_cleanup(d->pool[d->npool].easy);
+        curl_url_cleanup(d->pool[d->npool].url);
+    }
+    curl_url_cleanup(d->base_url);
+    free(d->base_path);
     if (d->multi) curl_multi_cleanup(d->multi);
     for (unsigned i = 0; i < 8; i++)
         slist_free_scrubbed(d->hdr_sets[i]);
@@ -1154,9 +1330,13 @@ void discord_rest_free(discord_rest *d)
         free(d->auth_header);
     }
     free(d->api_base);
-    free(d->user_agent);
     for (unsigned i = 0; i < CLOSED_MAX; i++)
         free(d->closed[i].target);
+    while (d->rq_spare) {
+        rq *r = d->rq_spare;
+        d->rq_spare = r->next;
+        free(r);
+    }
     free(d);
 }
 

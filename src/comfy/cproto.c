@@ -77,6 +77,36 @@ static void init_event(cproto_event *ev)
     ev->queue_remaining = -1;
 }
 
+static const char *skip_blanks(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+bool cproto_event_skippable(const char *text, size_t len)
+{
+    static const char *const skipped[] = {"progress_state", "feature_flags"};
+    if (!text) return false;
+    const char *p = text, *end = text + len;
+    p = skip_blanks(p, end);
+    if (p == end || *p++ != '{') return false;
+    p = skip_blanks(p, end);
+    if ((size_t)(end - p) < 6 || memcmp(p, "\"type\"", 6) != 0) return false;
+    p = skip_blanks(p + 6, end);
+    if (p == end || *p++ != ':') return false;
+    p = skip_blanks(p, end);
+    if (p == end || *p++ != '"') return false;
+    const char *name = p;
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    if (p == end || *p != '"') return false; /* an escape or no end: the parser decides */
+    size_t n = (size_t)(p - name);
+    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
+        if (strlen(skipped[i]) == n && memcmp(name, skipped[i], n) == 0) return true;
+    return false;
+}
+
 int cproto_parse_event(const char *text, size_t len, cproto_event *ev)
 {
     init_event(ev);
@@ -215,18 +245,17 @@ void cproto_uuid(const uint8_t rnd[16], char out[37])
 
 char *cproto_prompt_body(const cJSON *graph, const char *client_id, const char *prompt_id)
 {
+    /* the graph goes in by reference, not copied: a copy of a workflow's every node per job
+     * was allocated and freed only to be printed */
     cJSON *root = cJSON_CreateObject();
-    cJSON *g = cJSON_Duplicate(graph, 1);
-    if (!root || !g) {
+    if (!root || !cJSON_AddItemReferenceToObject(root, "prompt", (cJSON *)graph)) {
         cJSON_Delete(root);
-        cJSON_Delete(g);
         return NULL;
     }
-    cJSON_AddItemToObject(root, "prompt", g);
     if (client_id) cJSON_AddStringToObject(root, "client_id", client_id);
     if (prompt_id) cJSON_AddStringToObject(root, "prompt_id", prompt_id);
     char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
+    cJSON_Delete(root); /* the reference only: the graph stays the caller's */
     return s;
 }
 

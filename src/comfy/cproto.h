@@ -48,6 +48,7 @@ typedef struct cproto_event {
     char message[512];                  /* exception_message (truncated) */
     uint32_t preview_format;            /* binary preview: 1 JPEG, 2 PNG, 0 = from metadata */
     size_t preview_offset, preview_len; /* image bytes inside the frame */
+    uint64_t at_ms; /* when it arrived (rt_now_ms), set by the job's channel; 0 = not known */
 } cproto_event;
 
 const char *cproto_ev_name(cproto_ev t);
@@ -58,6 +59,13 @@ const char *cproto_ev_name(cproto_ev t);
 /* Parses one text frame. 0 on success (ev filled, possibly CPROTO_EV_UNKNOWN for other types), -1
  * if the frame is not a valid event (bad JSON, no type, oversized ids, bad numbers). */
 int cproto_parse_event(const char *text, size_t len, cproto_event *ev);
+/* True when a text frame is an event the bot never reads (progress_state, which real ComfyUI
+ * sends at every node's start and end and every step, with every node's state in it;
+ * feature_flags), told from its first bytes alone: `{"type": "<name>"` (blanks allowed, the
+ * name without escapes). Such frames are not parsed, so a malformed one is not counted as bad.
+ * Anything else, including a type placed later in the object, is false: cproto_parse_event
+ * decides. */
+bool cproto_event_skippable(const char *text, size_t len);
 /* Parses one binary frame (u32 big-endian type header). 0 or -1. */
 int cproto_parse_binary(const uint8_t *data, size_t len, cproto_event *ev);
 

@@ -1526,12 +1526,43 @@ static void route_object_info(ff_pss *s, const char *one)
     cJSON_Delete(r);
 }
 
+const char *fake_comfy_route_name(fake_comfy_route r)
+{
+    static const char *const names[FAKE_COMFY_ROUTE_COUNT] = {
+        "prompt_post",  "prompt_get",   "queue_get",    "queue_post", "interrupt",
+        "history_get",  "history_list", "history_post", "view",       "upload",
+        "system_stats", "object_info",  "other"};
+    return r < FAKE_COMFY_ROUTE_COUNT ? names[r] : "?";
+}
+
+/* The route a request asks for, by what route() below answers it with. */
+static fake_comfy_route route_of(const ff_pss *s, const char *path)
+{
+    bool get = s->method == LWSHUMETH_GET, post = s->method == LWSHUMETH_POST;
+    if (s->too_big) return FAKE_COMFY_ROUTE_OTHER;
+    if (strcmp(path, "/prompt") == 0 && (get || post))
+        return post ? FAKE_COMFY_ROUTE_PROMPT_POST : FAKE_COMFY_ROUTE_PROMPT_GET;
+    if (strcmp(path, "/queue") == 0 && (get || post))
+        return post ? FAKE_COMFY_ROUTE_QUEUE_POST : FAKE_COMFY_ROUTE_QUEUE_GET;
+    if (post && strcmp(path, "/interrupt") == 0) return FAKE_COMFY_ROUTE_INTERRUPT;
+    if (strcmp(path, "/history") == 0 && (get || post))
+        return post ? FAKE_COMFY_ROUTE_HISTORY_POST : FAKE_COMFY_ROUTE_HISTORY_LIST;
+    if (get && strncmp(path, "/history/", 9) == 0) return FAKE_COMFY_ROUTE_HISTORY_GET;
+    if (get && strcmp(path, "/view") == 0) return FAKE_COMFY_ROUTE_VIEW;
+    if (post && strcmp(path, "/upload/image") == 0) return FAKE_COMFY_ROUTE_UPLOAD;
+    if (get && strcmp(path, "/system_stats") == 0) return FAKE_COMFY_ROUTE_SYSTEM_STATS;
+    if (get && (strcmp(path, "/object_info") == 0 || strncmp(path, "/object_info/", 13) == 0))
+        return FAKE_COMFY_ROUTE_OBJECT_INFO;
+    return FAKE_COMFY_ROUTE_OTHER;
+}
+
 static void route(fake_comfy *f, ff_pss *s)
 {
     const char *path = s->path;
     if (strncmp(path, "/api/", 5) == 0) path += 4;
     bool get = s->method == LWSHUMETH_GET, post = s->method == LWSHUMETH_POST;
     f->st.http_requests++;
+    f->st.routes[route_of(s, path)]++;
     if (s->too_big) {
         respond_text(s, 413, "413: Request Entity Too Large");
     } else if (post && strcmp(path, "/prompt") == 0) {
@@ -1846,6 +1877,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     case LWS_CALLBACK_RECEIVE: {
         pthread_mutex_lock(&f->mu);
+        if (lws_is_final_fragment(wsi)) f->st.ws_frames_in++;
         cJSON *m = cJSON_ParseWithLength(in, len);
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, "type");
         if (cJSON_IsString(t) && strcmp(t->valuestring, "feature_flags") == 0) {
@@ -1871,6 +1903,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             s->head = fr->next;
             if (!s->head) s->tail = NULL;
             s->nframes--;
+            f->st.ws_frames_out++;
         }
         bool more = s->head != NULL;
         pthread_mutex_unlock(&f->mu);

@@ -38,6 +38,26 @@ typedef struct fake_comfy_opts {
     const char *name; /* for logs ("comfy-a") */
 } fake_comfy_opts;
 
+/* HTTP routes, for counting the requests a client made (each also under /api). */
+typedef enum fake_comfy_route {
+    FAKE_COMFY_ROUTE_PROMPT_POST,  /* POST /prompt */
+    FAKE_COMFY_ROUTE_PROMPT_GET,   /* GET /prompt */
+    FAKE_COMFY_ROUTE_QUEUE_GET,    /* GET /queue */
+    FAKE_COMFY_ROUTE_QUEUE_POST,   /* POST /queue */
+    FAKE_COMFY_ROUTE_INTERRUPT,    /* POST /interrupt */
+    FAKE_COMFY_ROUTE_HISTORY_GET,  /* GET /history/{prompt_id} */
+    FAKE_COMFY_ROUTE_HISTORY_LIST, /* GET /history */
+    FAKE_COMFY_ROUTE_HISTORY_POST, /* POST /history */
+    FAKE_COMFY_ROUTE_VIEW,         /* GET /view (found or not) */
+    FAKE_COMFY_ROUTE_UPLOAD,       /* POST /upload/image */
+    FAKE_COMFY_ROUTE_SYSTEM_STATS, /* GET /system_stats */
+    FAKE_COMFY_ROUTE_OBJECT_INFO,  /* GET /object_info[/{class}] */
+    FAKE_COMFY_ROUTE_OTHER,        /* anything else (404), or a body too big (413) */
+    FAKE_COMFY_ROUTE_COUNT
+} fake_comfy_route;
+/* "prompt_post", "prompt_get", "queue_get", ... "other": the names above in snake case. */
+const char *fake_comfy_route_name(fake_comfy_route r);
+
 typedef struct fake_comfy_stats {
     unsigned prompts_accepted;
     unsigned prompts_rejected; /* 400/409 */
@@ -58,6 +78,9 @@ typedef struct fake_comfy_stats {
     unsigned queue_deletes;   /* pending prompts removed by POST /queue {"delete": [...]} */
     unsigned input_files;     /* files in the input folder (all subfolders) */
     unsigned prompt_posts;    /* POST /prompt received, answered or not */
+    unsigned routes[FAKE_COMFY_ROUTE_COUNT]; /* HTTP requests by route (sums to http_requests) */
+    unsigned ws_frames_in;                   /* websocket messages received from clients */
+    unsigned ws_frames_out; /* websocket frames written to clients (events, status, previews) */
 } fake_comfy_stats;
 
 /* Starts the server; NULL on failure. opts may be NULL. */

@@ -1114,6 +1114,37 @@ static fake_rest_fault script_take(fake_rest *f, const fake_rest_request *r, uin
 
 /* Decides the response to the request in p->req and records it. Returns the delay in ms
  * (0 = answer now), or -1 to drop the connection. */
+const char *fake_rest_kind_name(fake_rest_kind k)
+{
+    static const char *const names[FAKE_REST_KIND_COUNT] = {
+        "defer", "callback", "edit", "edit_file", "followup", "webhook_other", "bot"};
+    return k < FAKE_REST_KIND_COUNT ? names[k] : "?";
+}
+
+/* The kind of a request (before it is answered: a faulted or refused request counts as what it
+ * asked for). A callback's type is read from its body (JSON, or a multipart's payload_json). */
+static fake_rest_kind request_kind(const fake_rest_request *r)
+{
+    fr_path pp;
+    split_path(r->path, &pp);
+    if (pp.n == 4 && seg_is(&pp, 0, "interactions") && seg_is(&pp, 3, "callback")) {
+        bool multipart;
+        cJSON *body = request_json(r, &multipart);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "type");
+        int type = cJSON_IsNumber(t) ? (int)t->valuedouble : -1;
+        cJSON_Delete(body);
+        return type == 5 || type == 6 ? FAKE_REST_KIND_DEFER : FAKE_REST_KIND_CALLBACK;
+    }
+    if (!seg_is(&pp, 0, "webhooks") || pp.n < 3) return FAKE_REST_KIND_BOT;
+    bool original = pp.n == 5 && seg_is(&pp, 3, "messages") && seg_is(&pp, 4, "@original");
+    if (original && strcmp(r->method, "PATCH") == 0)
+        return r->content_type && strncasecmp(r->content_type, "multipart/form-data", 19) == 0
+                   ? FAKE_REST_KIND_EDIT_FILE
+                   : FAKE_REST_KIND_EDIT;
+    if (pp.n == 3 && strcmp(r->method, "POST") == 0) return FAKE_REST_KIND_FOLLOWUP;
+    return FAKE_REST_KIND_WEBHOOK_OTHER;
+}
+
 static int fr_process(fake_rest *f, fr_pss *p)
 {
     fake_rest_request *r = &p->req;
@@ -1251,6 +1282,7 @@ static int fr_process(fake_rest *f, fr_pss *p)
 
 record:
     r->status = p->status;
+    f->st.kinds[request_kind(r)]++;
     if (p->status >= 200 && p->status < 300)
         f->st.r2xx++;
     else if (p->status == 429)

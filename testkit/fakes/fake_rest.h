@@ -183,10 +183,26 @@ void fake_rest_requests_free(fake_rest_request *reqs, size_t n);
  * malloc'd, or NULL if none. */
 char *fake_rest_commands_json(fake_rest *f, uint64_t guild_id);
 
+/* What a request was, by what it asks of Discord (its method, route and body), whatever the
+ * answer: benchmarks compare the calls two bots make per interaction by these. */
+typedef enum fake_rest_kind {
+    FAKE_REST_KIND_DEFER,         /* interaction callback of type 5 or 6 (a deferral) */
+    FAKE_REST_KIND_CALLBACK,      /* interaction callback of another type (or unreadable) */
+    FAKE_REST_KIND_EDIT,          /* PATCH .../messages/@original, JSON body */
+    FAKE_REST_KIND_EDIT_FILE,     /* PATCH .../messages/@original, multipart (files) */
+    FAKE_REST_KIND_FOLLOWUP,      /* POST /webhooks/{app}/{token} (a follow-up message) */
+    FAKE_REST_KIND_WEBHOOK_OTHER, /* any other webhook call (GET or DELETE @original, ...) */
+    FAKE_REST_KIND_BOT,           /* every other route (bot token: gateway, users, commands...) */
+    FAKE_REST_KIND_COUNT
+} fake_rest_kind;
+/* "defer", "callback", "edit", "edit_file", "followup", "webhook_other", "bot". */
+const char *fake_rest_kind_name(fake_rest_kind k);
+
 /* Counters of what was answered. */
 typedef struct fake_rest_stats {
     uint64_t requests, r2xx, r4xx, r5xx, r429, dropped;
     uint64_t connections; /* TCP connections accepted (keep-alive reuse keeps this low) */
+    uint64_t kinds[FAKE_REST_KIND_COUNT]; /* every request received, by kind (sums to requests) */
 } fake_rest_stats;
 void fake_rest_stats_get(fake_rest *f, fake_rest_stats *out);
 
