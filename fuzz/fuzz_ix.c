@@ -1,8 +1,9 @@
 /*
  * fuzz_ix: an INTERACTION_CREATE `d` object from the gateway, all the way to what the
  * bot would send to ComfyUI and back to Discord:
- *   rcmd_recover (what a refused interaction can still be answered with), ix_parse (and the
- *   router's ix_parse_scratch, which must agree with it field for field), then per
+ *   rcmd_recover (what a refused interaction can still be answered with), ix_parse_scratch
+ *   (the router's parse: cJSON's tree in an arena scope, util_cjarena), which must agree field
+ *   for field with ix_parse (a fresh block, cJSON on malloc), then per
  *   type the router's pure half — rcmd_usage_name, rcmd_days_options, rcmd_manager_perm,
  *   rcmd_message_image_url, button custom_ids (cres_parse_custom_id), the Options dialog's
  *   custom_ids and modal submits (opts_dialog_parse_id, ix_field_value), autocomplete
@@ -35,6 +36,7 @@
 #include "fluxbot/msgs.h"
 #include "fuzz_support.h"
 #include "router/rcmd.h"
+#include "util/util_cjarena.h"
 
 static ratios_set ratios;
 static loras_set loras;
@@ -47,6 +49,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     log_configure(LOG_LEVEL_ERROR, false, 2);
+    /* as the bot's main does: cJSON's trees of the router's parse go to the scratch's arena */
+    util_cjarena_install();
     char err[512];
     if (ratios_load_file(&ratios, FLUXBOT_SOURCE_DIR "/config/ratios.json", err, sizeof err) ||
         loras_load_file(&loras, FLUXBOT_SOURCE_DIR "/config/loras.json", err, sizeof err) ||
@@ -108,6 +112,62 @@ static void check_parsed(const ix_interaction *ix)
         check_text(ix->fields[i].value, "modal input value not UTF-8");
         FZ_ASSERT(ix_field_value(ix, ix->fields[i].custom_id) != NULL, "modal input not found",
                   ix->fields[i].custom_id);
+    }
+}
+
+/* Both strings absent, or equal; b's never inside the arena. */
+static void same_str(const char *a, const char *b, const util_cjarena *tree, const char *what)
+{
+    FZ_ASSERT((a == NULL) == (b == NULL) && (!a || !strcmp(a, b)), what, b);
+    FZ_ASSERT(!b || !tree || !util_cjarena_owns(tree, b), "a parsed string points into the arena",
+              what);
+}
+
+/* The parse into a fresh block (a) and the router's (b), field for field. */
+static void same_interaction(const ix_interaction *a, const ix_interaction *b,
+                             const util_cjarena *tree)
+{
+    FZ_ASSERT(
+        a->id == b->id && a->application_id == b->application_id && a->type == b->type &&
+            a->guild_id == b->guild_id && a->channel_id == b->channel_id &&
+            a->channel_nsfw == b->channel_nsfw && a->user_id == b->user_id &&
+            a->in_guild == b->in_guild && a->has_permissions == b->has_permissions &&
+            a->permissions == b->permissions && a->app_permissions == b->app_permissions &&
+            a->nroles == b->nroles && !strcmp(a->token, b->token) &&
+            !strcmp(a->locale, b->locale) && a->attachment_size_limit == b->attachment_size_limit &&
+            a->command_id == b->command_id && a->noptions == b->noptions &&
+            a->nattachments == b->nattachments && a->component_type == b->component_type &&
+            a->nvalues == b->nvalues && a->message_id == b->message_id && a->nfields == b->nfields,
+        "ix_parse_scratch fields differ", NULL);
+    FZ_ASSERT(!memcmp(a->roles, b->roles, a->nroles * sizeof a->roles[0]),
+              "ix_parse_scratch roles differ", NULL);
+    same_str(a->username, b->username, tree, "username differs");
+    same_str(a->command_name, b->command_name, tree, "command name differs");
+    same_str(a->subcommand, b->subcommand, tree, "subcommand differs");
+    same_str(a->custom_id, b->custom_id, tree, "custom_id differs");
+    for (unsigned i = 0; i < a->noptions; i++) {
+        const ix_option *x = &a->options[i], *y = &b->options[i];
+        same_str(x->name, y->name, tree, "option name differs");
+        same_str(x->str, y->str, tree, "option string differs");
+        FZ_ASSERT(x->type == y->type && x->focused == y->focused && x->integer == y->integer &&
+                      !memcmp(&x->number, &y->number, sizeof x->number) &&
+                      x->boolean == y->boolean && x->id == y->id && x->has_value == y->has_value,
+                  "ix_parse_scratch option differs", x->name);
+    }
+    for (unsigned i = 0; i < a->nattachments; i++) {
+        const ix_attachment *x = &a->attachments[i], *y = &b->attachments[i];
+        same_str(x->filename, y->filename, tree, "attachment filename differs");
+        same_str(x->url, y->url, tree, "attachment url differs");
+        same_str(x->content_type, y->content_type, tree, "attachment type differs");
+        FZ_ASSERT(x->id == y->id && x->size == y->size && x->width == y->width &&
+                      x->height == y->height,
+                  "ix_parse_scratch attachment differs", x->filename);
+    }
+    for (unsigned i = 0; i < a->nvalues; i++)
+        same_str(a->values[i], b->values[i], tree, "component value differs");
+    for (unsigned i = 0; i < a->nfields; i++) {
+        same_str(a->fields[i].custom_id, b->fields[i].custom_id, tree, "modal input id differs");
+        same_str(a->fields[i].value, b->fields[i].value, tree, "modal input value differs");
     }
 }
 
@@ -210,27 +270,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ix_error err;
     memset(&err, 0, sizeof err);
-    ix_interaction *ix = ix_parse(json, size, &err);
-    /* The router's parse (into a reused block) gives the same verdict, error and fields as the
-     * parse into a fresh block: nothing of one payload leaks into the next. */
+    ix_interaction *fresh = ix_parse(json, size, &err);
+    /* The router's parse (cJSON's tree in the scratch's arena, the interaction in a reused
+     * block) gives the same verdict, error and fields as the parse into a fresh block with
+     * cJSON on malloc: nothing of one payload leaks into the next, and nothing of the result
+     * points into the arena, whose scope has ended (checked by address, and by ASan, which
+     * reports any read of the arena's region after the scope: the rest of this run works on
+     * the scratch's interaction, as the router does). */
     static ix_scratch scratch;
     ix_error err2;
-    ix_interaction *same = ix_parse_scratch(&scratch, json, size, &err2);
-    FZ_ASSERT((ix == NULL) == (same == NULL), "ix_parse_scratch verdict differs", NULL);
+    ix_interaction *ix = ix_parse_scratch(&scratch, json, size, &err2);
+    FZ_ASSERT((fresh == NULL) == (ix == NULL), "ix_parse_scratch verdict differs", NULL);
     FZ_ASSERT(err.code == err2.code && !strcmp(err.field, err2.field) && !strcmp(err.msg, err2.msg),
               "ix_parse_scratch error differs", err2.msg);
-    if (ix && same) {
-        FZ_ASSERT(ix->id == same->id && ix->type == same->type && ix->user_id == same->user_id &&
-                      ix->noptions == same->noptions && !strcmp(ix->token, same->token),
-                  "ix_parse_scratch fields differ", NULL);
-        for (unsigned i = 0; i < ix->noptions; i++)
-            FZ_ASSERT(
-                !strcmp(ix->options[i].name, same->options[i].name) &&
-                    ix->options[i].integer == same->options[i].integer &&
-                    (ix->options[i].str == NULL) == (same->options[i].str == NULL) &&
-                    (!ix->options[i].str || !strcmp(ix->options[i].str, same->options[i].str)),
-                "ix_parse_scratch option differs", ix->options[i].name);
-    }
+    if (fresh && ix) same_interaction(fresh, ix, scratch.tree);
+    ix_free(fresh);
     if (!ix) {
         FZ_ASSERT(err.code != IX_OK, "refused without an error code", NULL);
         (void)ix_strerror(err.code);
@@ -272,7 +326,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (ix->type == IX_MODAL_SUBMIT && ix->custom_id) {
         check_opts_id(ix->custom_id);
     }
-    ix_free(ix);
     free(json);
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "demo/demo.h"
 #include "config/fb_config.h"
 #include "fluxbot/log.h"
+#include "util/util_cjarena.h"
 
 static int run(int argc, char **argv)
 {
@@ -65,6 +66,9 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* cJSON's allocation hooks are process-wide and must be in place before any thread uses
+     * cJSON: the router parses each interaction's tree into its thread's arena with them */
+    util_cjarena_install();
     int rc = run(argc, argv);
     /* every thread has stopped: the process-wide font caches of the /stats chart go now, so a
      * leak check at exit (ASan builds) reports only what is really lost */

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "discord/ix.h"
+#include "util/util_cjarena.h"
 
 static const char *COMFY =
     "{\"id\":\"1234567890123456789\",\"application_id\":\"987654321098765432\",\"type\":2,"
@@ -452,8 +453,84 @@ static void test_parse_into_reused_scratch(void **state)
     ix_scratch_free(&sc); /* twice is harmless */
 }
 
+/* No string of the interaction points into the arena that held cJSON's tree. */
+static void nothing_in_the_arena(const ix_interaction *ix, const util_cjarena *a)
+{
+    const char *s[] = {ix->username, ix->command_name, ix->subcommand, ix->custom_id};
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+        assert_false(s[i] && util_cjarena_owns(a, s[i]));
+    for (unsigned i = 0; i < ix->noptions; i++) {
+        assert_false(util_cjarena_owns(a, ix->options[i].name));
+        assert_false(ix->options[i].str && util_cjarena_owns(a, ix->options[i].str));
+    }
+}
+
+/* With cJSON's hooks installed (main, as the bot's main does) the router's parse holds cJSON's
+ * tree in the scratch's arena for the parse only: the scope is over when it returns, nothing of
+ * the interaction points into the region, the region is reused parse after parse, and a payload
+ * whose tree does not fit (256 roles, a long prompt) parses exactly as ix_parse does, part of
+ * its tree on malloc (freed: the leak check of the ASan run), the region then grown for it. */
+static void test_scratch_tree_lives_in_an_arena_for_the_parse_only(void **state)
+{
+    (void)state;
+    ix_scratch sc = {0};
+    ix_error e;
+    ix_interaction *ix = ix_parse_scratch(&sc, COMFY, strlen(COMFY), &e);
+    assert_non_null(ix);
+    assert_non_null(sc.tree);
+    assert_non_null(sc.tree->base);
+    assert_false(sc.tree->active);
+    assert_true(sc.tree->served > 20);
+    assert_int_equal(sc.tree->fallbacks, 0);
+    nothing_in_the_arena(ix, sc.tree);
+    const unsigned char *base = sc.tree->base;
+    size_t cap = sc.tree->cap;
+    ix = ix_parse_scratch(&sc, COMFY, strlen(COMFY), &e);
+    assert_non_null(ix);
+    assert_ptr_equal(sc.tree->base, base);
+    assert_int_equal(sc.tree->cap, cap);
+
+    char *big = malloc(64 * 1024);
+    assert_non_null(big);
+    int n = snprintf(big, 64 * 1024,
+                     "{\"id\":\"1\",\"application_id\":\"2\",\"type\":2,\"token\":\"t\","
+                     "\"guild_id\":\"5\",\"member\":{\"user\":{\"id\":\"3\",\"username\":\"ann\"},"
+                     "\"permissions\":\"8\",\"roles\":[");
+    for (int i = 0; i < IX_MAX_ROLES; i++)
+        n += snprintf(big + n, 64 * 1024 - (size_t)n, "%s\"%d\"", i ? "," : "", 100000 + i);
+    n += snprintf(big + n, 64 * 1024 - (size_t)n,
+                  "]},\"data\":{\"id\":\"6\",\"name\":\"comfy\",\"type\":1,\"options\":[{\"name\":"
+                  "\"prompt\",\"type\":3,\"value\":\"");
+    for (int i = 0; i < 5000; i++)
+        big[n++] = (char)('a' + i % 26);
+    n += snprintf(big + n, 64 * 1024 - (size_t)n, "\"}]}}");
+    for (int round = 0; round < 2; round++) {
+        ix_error e1;
+        ix_interaction *a = ix_parse(big, (size_t)n, &e1);
+        assert_non_null(a);
+        ix = ix_parse_scratch(&sc, big, (size_t)n, &e);
+        assert_non_null(ix);
+        if (round == 0) {
+            assert_true(sc.tree->fallbacks > 0); /* did not fit: malloc for the rest */
+            assert_true(sc.tree->cap > cap);     /* grown for the next one */
+        } else {
+            assert_int_equal(sc.tree->fallbacks, 0);
+        }
+        assert_int_equal(ix->nroles, IX_MAX_ROLES);
+        assert_memory_equal(ix->roles, a->roles, sizeof a->roles);
+        assert_string_equal(ix_opt_str(ix, "prompt"), ix_opt_str(a, "prompt"));
+        assert_string_equal(ix->username, "ann");
+        nothing_in_the_arena(ix, sc.tree);
+        ix_free(a);
+    }
+    free(big);
+    ix_scratch_free(&sc);
+    assert_null(sc.tree);
+}
+
 int main(void)
 {
+    util_cjarena_install(); /* before any thread, as the bot's main */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_command),
         cmocka_unit_test(test_dm_user_and_attachments),
@@ -464,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_scalar_parsers),
         cmocka_unit_test(test_fuzz_mutations),
         cmocka_unit_test(test_parse_into_reused_scratch),
+        cmocka_unit_test(test_scratch_tree_lives_in_an_arena_for_the_parse_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@
 #include "msgs/rest.h"
 #include "msgs/stats.h"
 #include "trx.h"
+#include "util/util_cjarena.h"
 
 #define MAXREC 1024
 
@@ -939,6 +940,7 @@ static void burst_from_two_senders_is_answered_exactly_once(void **state)
 
 int main(void)
 {
+    util_cjarena_install(); /* cJSON's hooks, as the bot's main sets them */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(job_is_forwarded_only_after_the_defer_is_accepted),
         cmocka_unit_test(failed_defer_drops_the_work),

@@ -16,6 +16,7 @@
 #include "router/rcmd.h"
 #include "router/rpend.h"
 #include "trx.h"
+#include "util/util_cjarena.h"
 
 static trx_catalog *cat;
 
@@ -700,6 +701,7 @@ static void message_image_url_is_the_first_attachment(void **state)
 
 int main(void)
 {
+    util_cjarena_install(); /* cJSON's hooks, as the bot's main sets them */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pending_add_take_and_stale_cookies),
         cmocka_unit_test(pending_expire_by_deadline),

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "util/util_cjarena.h"
 #include "util/util_dec.h"
 #include "util/util_url.h"
 #include "util/util_utf8.h"
@@ -621,12 +622,10 @@ ix_interaction *ix_parse(const char *json, size_t len, ix_error *err)
     return ix;
 }
 
-ix_interaction *ix_parse_scratch(ix_scratch *s, const char *json, size_t len, ix_error *err)
+/* The interaction of root (NULL when the payload was not a JSON object) into s's block. */
+static ix_interaction *fill_scratch(ix_scratch *s, const cJSON *root, size_t len, ix_error *err)
 {
-    if (!input_ok(json, len, err)) return NULL;
-    cJSON *root = cJSON_ParseWithLength(json, len);
     if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
         not_an_object(err);
         return NULL;
     }
@@ -634,7 +633,6 @@ ix_interaction *ix_parse_scratch(ix_scratch *s, const char *json, size_t len, ix
     if (need > s->cap) {
         void *p = realloc(s->block, need);
         if (!p) {
-            cJSON_Delete(root);
             out_of_memory(err);
             return NULL;
         }
@@ -644,9 +642,25 @@ ix_interaction *ix_parse_scratch(ix_scratch *s, const char *json, size_t len, ix
     /* only the struct needs zeroing: its string arena is written before it is read */
     ix_interaction *ix = s->block;
     memset(ix, 0, sizeof *ix);
-    bool ok = fill(ix, root, len, err);
-    cJSON_Delete(root);
-    return ok ? ix : NULL;
+    return fill(ix, root, len, err) ? ix : NULL;
+}
+
+ix_interaction *ix_parse_scratch(ix_scratch *s, const char *json, size_t len, ix_error *err)
+{
+    if (!input_ok(json, len, err)) return NULL;
+    if (!s->tree && !(s->tree = calloc(1, sizeof *s->tree))) {
+        out_of_memory(err);
+        return NULL;
+    }
+    /* The scope holds cJSON's tree and nothing else: fill copies every string it keeps into
+     * the block, so the tree may go with the scope. */
+    util_cjarena_begin(s->tree);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    ix_interaction *ix = fill_scratch(s, root, len, err);
+    /* a tree all in the arena goes with the scope; values that fell back to malloc need it */
+    if (!util_cjarena_clean(s->tree)) cJSON_Delete(root);
+    util_cjarena_end(s->tree);
+    return ix;
 }
 
 void ix_scratch_free(ix_scratch *s)
@@ -654,6 +668,9 @@ void ix_scratch_free(ix_scratch *s)
     free(s->block);
     s->block = NULL;
     s->cap = 0;
+    if (s->tree) util_cjarena_free(s->tree);
+    free(s->tree);
+    s->tree = NULL;
 }
 
 void ix_free(ix_interaction *ix)
