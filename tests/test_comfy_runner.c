@@ -76,6 +76,11 @@ static void test_full_job_and_buttons(void **state)
     size_t png_len = 0;
     char *final = cfx_wait_final(x, tok, &png, &png_len, 15000);
     assert_non_null(final);
+    /* the websocket told the success and its files (execution_success, executed): no GET
+     * /history after the end (any other is a queue poll's, which asks /queue with it) */
+    fake_comfy_stats fst;
+    fake_comfy_get_stats(x->srv[0], &fst);
+    assert_true(fst.history_gets <= fst.queue_gets);
     /* a valid PNG went up as files[0] */
     assert_non_null(png);
     char err[128];

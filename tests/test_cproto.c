@@ -442,6 +442,69 @@ static void test_skippable_frames(void **state)
     assert_false(cproto_event_skippable(NULL, 0));
 }
 
+/* A success's history from its executed frames: the same outputs, in the same order, as the
+ * /history entry that lists those nodes (preferred first, another node's temp file left out, a
+ * node seen again keeping its place with its newest output); a frame of another prompt, one
+ * without the prompt's id or node, or one that is not JSON means asking /history. */
+static void test_history_from_executed(void **state)
+{
+    (void)state;
+    static const char *fr[] = {
+        "{\"type\":\"executed\",\"data\":{\"node\":\"12\",\"display_node\":\"12\",\"output\":"
+        "{\"images\":[{\"filename\":\"prev.png\",\"subfolder\":\"\",\"type\":\"temp\"},"
+        "{\"filename\":\"side.png\",\"subfolder\":\"\",\"type\":\"output\"}]},"
+        "\"prompt_id\":\"p1\"}}",
+        "{\"type\": \"executed\", \"data\": {\"node\": \"9\", \"output\": {\"images\": "
+        "[{\"filename\": \"old.png\", \"subfolder\": \"\", \"type\": \"output\"}]}, "
+        "\"prompt_id\": \"p1\"}}",
+        "{\"type\":\"executed\",\"data\":{\"node\":\"9\",\"output\":{\"images\":["
+        "{\"filename\":\"a_00001_.png\",\"subfolder\":\"s\",\"type\":\"output\"},"
+        "{\"filename\":\"a_00002_.png\",\"subfolder\":\"s\",\"type\":\"output\"}]},"
+        "\"prompt_id\":\"p1\"}}",
+    };
+    size_t lens[3];
+    for (int i = 0; i < 3; i++)
+        lens[i] = strlen(fr[i]);
+    const char *pref[] = {"9"};
+    cproto_history h, want;
+    assert_int_equal(cproto_history_from_executed(fr, lens, 3, "p1", pref, 1, &h), 0);
+    const char *body =
+        "{\"p1\":{\"prompt\":[0,\"p1\",{},{},[\"9\"]],\"outputs\":{"
+        "\"12\":{\"images\":[{\"filename\":\"prev.png\",\"subfolder\":\"\",\"type\":\"temp\"},"
+        "{\"filename\":\"side.png\",\"subfolder\":\"\",\"type\":\"output\"}]},"
+        "\"9\":{\"images\":[{\"filename\":\"a_00001_.png\",\"subfolder\":\"s\",\"type\":\"output\"}"
+        ","
+        "{\"filename\":\"a_00002_.png\",\"subfolder\":\"s\",\"type\":\"output\"}]}},"
+        "\"status\":{\"status_str\":\"success\",\"completed\":true,\"messages\":[]}}}";
+    assert_int_equal(cproto_parse_history(body, "p1", pref, 1, &want), 0);
+    assert_true(h.found && h.completed && h.success && !h.interrupted);
+    assert_int_equal(h.noutputs, 3);
+    assert_int_equal(want.noutputs, 3);
+    assert_memory_equal(&h, &want, sizeof h);
+    assert_string_equal(h.outputs[0].filename, "a_00001_.png");
+    assert_true(h.outputs[0].preferred);
+    assert_string_equal(h.outputs[2].filename, "side.png");
+    assert_false(h.outputs[2].preferred);
+
+    /* anything doubtful: -1, nothing kept */
+    static const char *bad[] = {
+        "{\"type\":\"executed\",\"data\":{\"node\":\"9\",\"output\":{},\"prompt_id\":\"p2\"}}",
+        "{\"type\":\"executed\",\"data\":{\"node\":\"9\",\"output\":{}}}",
+        "{\"type\":\"executed\",\"data\":{\"output\":{},\"prompt_id\":\"p1\"}}",
+        "{\"type\":\"executed\",\"data\":{\"node\":\"9\",\"output\":[],\"prompt_id\":\"p1\"}}",
+        "{\"type\":\"executing\",\"data\":{\"node\":\"9\",\"output\":{},\"prompt_id\":\"p1\"}}",
+        "{\"type\":\"executed\",\"data\":{\"node\":\"9\",\"output\":{},\"prompt_id\":\"p1\"",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *two[] = {fr[2], bad[i]};
+        size_t tl[] = {lens[2], strlen(bad[i])};
+        assert_int_equal(cproto_history_from_executed(two, tl, 2, "p1", pref, 1, &h), -1);
+        assert_false(h.found);
+        assert_int_equal(h.noutputs, 0);
+    }
+    assert_int_equal(cproto_history_from_executed(fr, lens, 3, "", pref, 1, &h), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_upload_view_uuid),
         cmocka_unit_test(test_submit_number_range),
         cmocka_unit_test(test_skippable_frames),
+        cmocka_unit_test(test_history_from_executed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,11 +4,11 @@
  * bounded responses, a graceful stop that finishes what is in flight, pooled curl handles
  * that carry nothing of one request into the next (paths and queries included), answers cut
  * mid-body, buckets honoured with many requests in flight, waves of requests over reused
- * descriptors, and answers nobody waits for settled, retried and kept in order. Every test runs
- * twice: with the actor on a worker of its own (its default without the app), and on one shared
- * scheduler worker together with the actor that receives its answers (the app's default layout,
- * sched_actors), where requests and answers are calls on one thread and the worker's epoll_wait
- * serves curl's sockets. */
+ * descriptors, answers nobody waits for settled, retried and kept in order, and closed messages
+ * remembered up to a bound. Every test runs twice: with the actor on a worker of its own (its
+ * default without the app), and on one shared scheduler worker together with the actor that
+ * receives its answers (the app's default layout, sched_actors), where requests and answers are
+ * calls on one thread and the worker's epoll_wait serves curl's sockets. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -870,6 +870,54 @@ static void test_final_write_closes_the_message(void **state)
 
 /* A request with a delivery deadline outlasts a 5xx outage longer than the bounded retries;
  * past the deadline it fails with the last status. */
+/* Frees every answer collected so far (for tests with more than the collector holds). */
+static void col_drain(collector *c)
+{
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n; i++)
+        rt_msg_free(&c->res[i]->hdr);
+    c->n = 0;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The actor remembers the last 1024 messages closed by a final write (indexed by hash): after
+ * more than that, the oldest are forgotten (a write to them goes out again) while the newest
+ * still refuse non-final writes. Exercises the ring's wrap-around and the hash chains' upkeep. */
+static void test_closed_messages_forgotten_oldest_first(void **state)
+{
+    (void)state;
+    fx x;
+    fx_start(&x, TOKEN, false, NULL);
+    char path[128];
+    const unsigned batch = 350, batches = 3; /* 1050 messages closed, 1024 remembered */
+    for (unsigned b = 0; b < batches; b++) {
+        for (unsigned i = 0; i < batch; i++) {
+            snprintf(path, sizeof path, "/webhooks/4242/ctok%u/messages/@original", b * batch + i);
+            send_write(&x, REST_PATCH, path, "{\"content\":\"final\"}", 1000 + b * batch + i, true,
+                       0);
+        }
+        assert_int_equal(col_wait(&x.col, batch, 20000), batch);
+        col_drain(&x.col);
+    }
+    send_write(&x, REST_PATCH, "/webhooks/4242/ctok0/messages/@original", "{\"content\":\"late\"}",
+               1, false, 0);
+    send_write(&x, REST_PATCH, "/webhooks/4242/ctok30/messages/@original", "{\"content\":\"late\"}",
+               2, false, 0);
+    send_write(&x, REST_PATCH, "/webhooks/4242/ctok1049/messages/@original",
+               "{\"content\":\"late\"}", 3, false, 0);
+    assert_int_equal(col_wait(&x.col, 3, 10000), 3);
+    assert_int_not_equal(col_get(&x.col, 1)->status, 0); /* forgotten: sent (the fake's 404) */
+    assert_null(strstr(col_get(&x.col, 1)->error, "superseded"));
+    assert_int_equal(col_get(&x.col, 2)->status, 0); /* 1050 - 30 < 1024: still closed */
+    assert_non_null(strstr(col_get(&x.col, 2)->error, "superseded"));
+    assert_int_equal(col_get(&x.col, 3)->status, 0);
+    assert_non_null(strstr(col_get(&x.col, 3)->error, "superseded"));
+    discord_rest_counters st;
+    discord_rest_counters_get(x.rest, &st);
+    assert_int_equal(st.superseded, 2);
+    fx_stop(&x);
+}
+
 static void test_deliver_until_outlasts_an_outage(void **state)
 {
     (void)state;
@@ -1168,6 +1216,7 @@ int main(void)
         cmocka_unit_test(test_graceful_stop_finishes_in_flight),
         cmocka_unit_test(test_writes_to_one_message_keep_their_order),
         cmocka_unit_test(test_final_write_closes_the_message),
+        cmocka_unit_test(test_closed_messages_forgotten_oldest_first),
         cmocka_unit_test(test_deliver_until_outlasts_an_outage),
         cmocka_unit_test(test_then_is_sent_after_the_first_answer),
         cmocka_unit_test(test_answer_cut_mid_body_is_retried),

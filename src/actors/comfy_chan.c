@@ -34,6 +34,8 @@ comfy_chan *comfy_chan_new(unsigned cap)
 void comfy_chan_free(comfy_chan *c)
 {
     if (!c) return;
+    for (unsigned i = 0; i < c->nexec; i++)
+        free(c->exec[i]);
     free(c->img);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
@@ -52,7 +54,52 @@ void comfy_chan_reset(comfy_chan *c)
     c->img = NULL;
     c->img_len = 0;
     c->img_node[0] = '\0';
+    for (unsigned i = 0; i < c->nexec; i++)
+        free(c->exec[i]);
+    c->nexec = 0;
+    c->exec_lost = false;
     pthread_mutex_unlock(&c->mu);
+}
+
+void comfy_chan_put_executed(comfy_chan *c, const char *text, size_t len)
+{
+    char *copy = len <= COMFY_CHAN_EXEC_BYTES ? malloc(len + 1) : NULL;
+    if (copy) {
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+    }
+    pthread_mutex_lock(&c->mu);
+    if (copy && c->nexec < COMFY_CHAN_EXEC_MAX) {
+        c->exec[c->nexec] = copy;
+        c->exec_len[c->nexec++] = len;
+        copy = NULL;
+    } else {
+        c->exec_lost = true;
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(copy);
+}
+
+unsigned comfy_chan_take_executed(comfy_chan *c, char **frames, size_t *lens, unsigned max,
+                                  bool *lost)
+{
+    FB_OWNER_ENTER(&c->consumer);
+    pthread_mutex_lock(&c->mu);
+    unsigned n = c->nexec < max ? c->nexec : max;
+    for (unsigned i = 0; i < c->nexec; i++) {
+        if (i < n) {
+            frames[i] = c->exec[i];
+            lens[i] = c->exec_len[i];
+        } else {
+            free(c->exec[i]);
+        }
+    }
+    *lost = c->exec_lost || c->nexec > max;
+    c->nexec = 0;
+    c->exec_lost = false;
+    pthread_mutex_unlock(&c->mu);
+    FB_OWNER_LEAVE(&c->consumer);
+    return n;
 }
 
 bool comfy_chan_take_image(comfy_chan *c, char node[CPROTO_ID_MAX], uint8_t **data, size_t *len)

@@ -22,6 +22,9 @@
 #include "comfy/cproto.h"
 #include "util/util_assert.h"
 
+#define COMFY_CHAN_EXEC_MAX 16             /* executed frames kept for a job (CPROTO_MAX_OUTPUTS) */
+#define COMFY_CHAN_EXEC_BYTES (256u << 10) /* the largest kept */
+
 typedef struct comfy_chan {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* CLOCK_MONOTONIC */
@@ -40,6 +43,13 @@ typedef struct comfy_chan {
     uint8_t *img;
     size_t img_len;
     char img_node[CPROTO_ID_MAX];
+    /* The raw `executed` frames of the job's prompt, in arrival order (malloc'd, owned by the
+     * channel until taken): the worker reads a success's outputs from them instead of asking
+     * /history. One that did not fit (too many, too large) sets exec_lost: /history then. */
+    char *exec[COMFY_CHAN_EXEC_MAX];
+    size_t exec_len[COMFY_CHAN_EXEC_MAX];
+    unsigned nexec;
+    bool exec_lost;
 #ifdef FB_DEBUG
     util_owner consumer; /* the thread inside comfy_chan_wait / _take_image (one at a time) */
 #endif
@@ -60,6 +70,12 @@ void comfy_chan_flag_reconcile(comfy_chan *c);
 /* Producer side: a PNG a node sent as a binary frame (copied); replaces the kept one unless it
  * came from the same node (a batch keeps its first image). */
 void comfy_chan_put_image(comfy_chan *c, const char *node, const uint8_t *img, size_t len);
+/* Producer side: a raw `executed` text frame of the channel's prompt (copied). */
+void comfy_chan_put_executed(comfy_chan *c, const char *text, size_t len);
+/* Takes the kept executed frames (the caller frees each): their count, at most max; *lost is
+ * true when one was not kept. */
+unsigned comfy_chan_take_executed(comfy_chan *c, char **frames, size_t *lens, unsigned max,
+                                  bool *lost);
 /* Waits up to timeout_ms for an event; copies up to max into out (each with its arrival time,
  * at_ms). Returns the count; sets *reconcile (and clears it in the channel) when a link change
  * was signalled. */

@@ -142,6 +142,19 @@ void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev)
     atomic_fetch_add(&r->n_orphaned, 1);
 }
 
+void comfy_events_on_executed(void *ctx, unsigned server, const cproto_event *ev, const char *text,
+                              size_t len)
+{
+    comfy_events *r = ctx;
+    FB_ASSERT_OWNER(&r->ws_thread);
+    /* without its prompt id a frame could belong to another prompt: the worker asks /history */
+    if (server >= r->srv->n || ev->type != CPROTO_EV_EXECUTED || !ev->prompt_id[0]) return;
+    pthread_mutex_lock(&r->mu);
+    comfy_events_reg *g = reg_find(r, server, ev->prompt_id);
+    if (g) comfy_chan_put_executed(g->chan, text, len);
+    pthread_mutex_unlock(&r->mu);
+}
+
 void comfy_events_on_binary(void *ctx, unsigned server, const cproto_event *ev,
                             const uint8_t *frame, size_t len)
 {

@@ -77,6 +77,10 @@ void comfy_events_destroy(comfy_events *e);
 /* The websocket callbacks (ctx is the comfy_events; comfy_ws.h). */
 void comfy_events_on_event(void *ctx, unsigned server, const cproto_event *ev);
 void comfy_events_on_link(void *ctx, unsigned server, bool up);
+/* Websocket callback (the websocket thread): an `executed` frame, kept raw in the channel of
+ * the job following its prompt (the worker reads a success's outputs from it). */
+void comfy_events_on_executed(void *ctx, unsigned server, const cproto_event *ev, const char *text,
+                              size_t len);
 /* A binary preview frame (websocket thread): a PNG (format 2) is kept in the channel of the
  * prompt whose node is executing, for a SaveImageWebsocket output; JPEG latent previews are
  * ignored. */

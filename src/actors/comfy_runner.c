@@ -177,6 +177,7 @@ static comfy_coord *make_coord(comfy_runner *r, rt_system *sys, char *err, size_
                .on_event = comfy_events_on_event,
                .on_link = comfy_events_on_link,
                .on_binary = comfy_events_on_binary,
+               .on_executed = comfy_events_on_executed,
                .ctx = &r->events,
                .ping_secs = rc->ws_ping_secs},
         .rest = rc->rest,

@@ -668,9 +668,45 @@ static outcome vanished(jctx *x, follow_state *fs)
     return OUT_FAILED;
 }
 
-/* The prompt finished (executing null): the history says how. */
+/* A prompt that succeeded told everything /history would over its websocket: its
+ * execution_success and, for every mapped output node, an `executed` frame with the node's
+ * output (the object /history lists under it), files included. Then x->hist is built from
+ * those frames and GET /history (a round trip, and a parse of an entry that echoes the whole
+ * workflow) is skipped. Anything short of that (no mapped output, a frame not kept, one
+ * without the prompt's id, a mapped node with no file in its frames, as a SaveImageWebsocket
+ * node has none) leaves the history to /history. */
+static bool history_from_events(jctx *x, const follow_state *fs)
+{
+    char *frames[COMFY_CHAN_EXEC_MAX];
+    size_t lens[COMFY_CHAN_EXEC_MAX];
+    bool lost = false;
+    unsigned n = comfy_chan_take_executed(x->chan, frames, lens, COMFY_CHAN_EXEC_MAX, &lost);
+    bool ok = fs->success_seen && !lost && n > 0 && x->wf->noutputs > 0;
+    cproto_history h;
+    if (ok) {
+        const char *pref[WF_MAX_TARGETS];
+        for (unsigned i = 0; i < x->wf->noutputs; i++)
+            pref[i] = x->wf->outputs[i];
+        ok = cproto_history_from_executed((const char *const *)frames, lens, n, x->pid, pref,
+                                          x->wf->noutputs, &h) == 0;
+    }
+    for (unsigned i = 0; ok && i < x->wf->noutputs; i++) {
+        bool has = false;
+        for (unsigned k = 0; k < h.noutputs && !has; k++)
+            has = h.outputs[k].preferred && strcmp(h.outputs[k].node, x->wf->outputs[i]) == 0;
+        ok = has;
+    }
+    for (unsigned i = 0; i < n; i++)
+        free(frames[i]);
+    if (ok) x->hist = h;
+    return ok;
+}
+
+/* The prompt finished (executing null): the history says how (from the websocket's frames when
+ * they tell all of it, see history_from_events). */
 static outcome finished(jctx *x, const follow_state *fs)
 {
+    if (history_from_events(x, fs)) return from_history(x);
     for (int k = 0; k < 5; k++) {
         if (get_history(x) && x->hist.found) return from_history(x);
         util_sleep_ms(100);

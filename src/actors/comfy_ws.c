@@ -120,6 +120,8 @@ static void deliver(ws_conn *c)
             w->o.on_binary(w->o.ctx, c->index, &ev, c->rx, c->rx_len);
         return;
     }
+    if (ev.type == CPROTO_EV_EXECUTED && w->o.on_executed)
+        w->o.on_executed(w->o.ctx, c->index, &ev, (const char *)c->rx, c->rx_len);
     if (w->o.on_event) w->o.on_event(w->o.ctx, c->index, &ev);
 }
 

@@ -30,6 +30,10 @@ typedef void (*comfy_ws_link_fn)(void *ctx, unsigned server, bool up);
 typedef void (*comfy_ws_binary_fn)(void *ctx, unsigned server, const cproto_event *ev,
                                    const uint8_t *frame, size_t len);
 
+/* An `executed` text frame as it came (ev parsed from it), before on_event gets the event. */
+typedef void (*comfy_ws_text_fn)(void *ctx, unsigned server, const cproto_event *ev,
+                                 const char *text, size_t len);
+
 typedef struct comfy_ws_opts {
     const char *const *urls; /* base URLs, "http://host:port[/prefix]" */
     unsigned n;
@@ -37,6 +41,7 @@ typedef struct comfy_ws_opts {
     comfy_ws_event_fn on_event;
     comfy_ws_link_fn on_link;
     comfy_ws_binary_fn on_binary; /* NULL: binary frames are skipped unread */
+    comfy_ws_text_fn on_executed; /* NULL: executed frames reach on_event only */
     void *ctx;
     unsigned ping_secs;     /* 0 = 20 */
     size_t max_frame_bytes; /* 0 = 32 MiB; bigger frames are dropped */

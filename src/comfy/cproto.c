@@ -474,6 +474,27 @@ static void collect_node(cproto_history *h, const cJSON *ui, const char *node, b
     }
 }
 
+/* A history entry's outputs: the preferred nodes' files first (in the preferred order), then
+ * every other node's in the object's order. */
+static void collect_outputs(cproto_history *out, const cJSON *outputs, const char *const *preferred,
+                            unsigned npreferred)
+{
+    if (!cJSON_IsObject(outputs)) return;
+    for (unsigned i = 0; i < npreferred; i++) {
+        const cJSON *ui = cJSON_GetObjectItemCaseSensitive(outputs, preferred[i]);
+        if (cJSON_IsObject(ui)) collect_node(out, ui, preferred[i], true);
+    }
+    const cJSON *ui;
+    cJSON_ArrayForEach(ui, outputs)
+    {
+        bool pref = false;
+        for (unsigned i = 0; i < npreferred; i++)
+            if (strcmp(ui->string, preferred[i]) == 0) pref = true;
+        if (!pref && cJSON_IsObject(ui) && strlen(ui->string) < CPROTO_ID_MAX)
+            collect_node(out, ui, ui->string, false);
+    }
+}
+
 int cproto_parse_history(const char *body, const char *prompt_id, const char *const *preferred,
                          unsigned npreferred, cproto_history *out)
 {
@@ -508,24 +529,49 @@ int cproto_parse_history(const char *body, const char *prompt_id, const char *co
         get_str(data, "exception_message", out->error_message, sizeof out->error_message, true);
         rtrim(out->error_message);
     }
-    const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(entry, "outputs");
-    if (cJSON_IsObject(outputs)) {
-        for (unsigned i = 0; i < npreferred; i++) {
-            const cJSON *ui = cJSON_GetObjectItemCaseSensitive(outputs, preferred[i]);
-            if (cJSON_IsObject(ui)) collect_node(out, ui, preferred[i], true);
-        }
-        const cJSON *ui;
-        cJSON_ArrayForEach(ui, outputs)
-        {
-            bool pref = false;
-            for (unsigned i = 0; i < npreferred; i++)
-                if (strcmp(ui->string, preferred[i]) == 0) pref = true;
-            if (!pref && cJSON_IsObject(ui) && strlen(ui->string) < CPROTO_ID_MAX)
-                collect_node(out, ui, ui->string, false);
-        }
-    }
+    collect_outputs(out, cJSON_GetObjectItemCaseSensitive(entry, "outputs"), preferred, npreferred);
     cJSON_Delete(root);
     return 0;
+}
+
+int cproto_history_from_executed(const char *const *frames, const size_t *lens, unsigned n,
+                                 const char *prompt_id, const char *const *preferred,
+                                 unsigned npreferred, cproto_history *out)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *outputs = cJSON_CreateObject();
+    if (!outputs || !prompt_id || !*prompt_id) {
+        cJSON_Delete(outputs);
+        return -1;
+    }
+    int rc = 0;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        rc = -1;
+        cJSON *root = frames[i] ? cJSON_ParseWithLength(frames[i], lens[i]) : NULL;
+        cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "data");
+        const cJSON *node = cJSON_GetObjectItemCaseSensitive(d, "node");
+        cJSON *ui = cJSON_GetObjectItemCaseSensitive(d, "output");
+        if (strcmp(jstr(root, "type"), "executed") == 0 &&
+            strcmp(jstr(d, "prompt_id"), prompt_id) == 0 && cJSON_IsString(node) &&
+            *node->valuestring && strlen(node->valuestring) < CPROTO_ID_MAX && cJSON_IsObject(ui)) {
+            /* as ComfyUI's history dict: a node seen again keeps its place, its newest output */
+            cJSON_DetachItemViaPointer(d, ui);
+            if (cJSON_GetObjectItemCaseSensitive(outputs, node->valuestring))
+                cJSON_ReplaceItemInObjectCaseSensitive(outputs, node->valuestring, ui);
+            else
+                cJSON_AddItemToObject(outputs, node->valuestring, ui);
+            rc = 0;
+        }
+        cJSON_Delete(root);
+    }
+    if (rc == 0) {
+        out->found = out->completed = out->success = true;
+        collect_outputs(out, outputs, preferred, npreferred);
+    } else {
+        memset(out, 0, sizeof *out);
+    }
+    cJSON_Delete(outputs);
+    return rc;
 }
 
 int cproto_parse_queue(const char *body, const char *prompt_id, cproto_queue_pos *out)

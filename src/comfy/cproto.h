@@ -128,6 +128,15 @@ typedef struct cproto_history {
 int cproto_parse_history(const char *body, const char *prompt_id, const char *const *preferred,
                          unsigned npreferred, cproto_history *out);
 
+/* The history entry of a prompt that succeeded, from the raw `executed` text frames its
+ * websocket sent (each carries a node's `output`, the object /history lists under that node):
+ * found, completed and success set, outputs as cproto_parse_history orders them. -1 (out
+ * cleared) when a frame is not a valid executed event of prompt_id with a node id and an output
+ * object: the caller then asks /history. */
+int cproto_history_from_executed(const char *const *frames, const size_t *lens, unsigned n,
+                                 const char *prompt_id, const char *const *preferred,
+                                 unsigned npreferred, cproto_history *out);
+
 typedef struct cproto_queue_pos {
     bool running;      /* this prompt is executing */
     bool pending;      /* waiting; position below is meaningful */
