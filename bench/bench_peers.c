@@ -12,7 +12,9 @@
  *   - bench/peers/discordpy_bot.py under Debian's python3-discord, which answers /stats with a
  *     deferral and an embed edit and runs /comfy as fluxbot does: a deferral, the progress line
  *     (edited at most every 1.5 s), the workflow queued on ComfyUI and followed on its
- *     websocket, its history and image fetched, a copy kept, and a multipart PNG edit;
+ *     websocket (its outputs from the `executed` frames, the history asked only when they do
+ *     not tell all, as fluxbot), its image fetched, a copy kept (on tmpfs when there is one,
+ *     see pass_start), and a multipart PNG edit;
  *   - floor (bench/peers/floor_bot.c, stats mix only): a measuring stick, not a bot: one thread,
  *     libc, epoll, plain TCP, a constant embed of the size of fluxbot's. The least CPU and the
  *     fewest system calls any bot can spend on the same /stats Discord work here, so what the
@@ -177,6 +179,7 @@ typedef struct pass {
     e2e_child child;
     bool started;
     char dir[64], log[128];
+    char outdir[64]; /* the result copies' folder, on tmpfs when there is one ("" otherwise) */
 } pass;
 
 static bool commands_registered(pass *p)
@@ -225,8 +228,15 @@ static int pass_start(pass *p, const opts *o, peer_kind k)
         e2e_env_free(env);
         return -1;
     }
+    /* The result copies go to tmpfs when the machine has one: creating a file on an ext4
+     * without a journal (as the benchmark machine's) makes the kernel walk the inodes freed in the
+     * last 30 s (earlier passes' files, builds beside the bench), a cost as large as a bot's whole
+     * job here, equal for both bots and swinging from run to run; it would measure the disk, not
+     * the bots. */
     char db[128], out[128];
-    snprintf(out, sizeof out, "%s/output", p->dir);
+    snprintf(p->outdir, sizeof p->outdir, "/dev/shm/fluxbot-peers-out-XXXXXX");
+    if (!mkdtemp(p->outdir)) p->outdir[0] = '\0';
+    snprintf(out, sizeof out, "%s/output", p->outdir[0] ? p->outdir : p->dir);
     e2e_env_set(&env, "COMFYUI_URLS", fake_comfy_url(p->comfy));
     int rc;
     switch (k_peers[k].runner) {
@@ -298,8 +308,9 @@ static void pass_stop(pass *p)
     }
     if (p->comfy) fake_comfy_stop(p->comfy);
     if (p->fd) fake_discord_stop(p->fd);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'%s%s%s", p->dir, p->outdir[0] ? " '" : "", p->outdir,
+             p->outdir[0] ? "'" : "");
     if (system(cmd) != 0) fprintf(stderr, "bench_peers: could not remove %s\n", p->dir);
 }
 

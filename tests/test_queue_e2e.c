@@ -15,8 +15,9 @@
  *  - /queue clear: refused to a plain user; a manager's cancels every job waiting in the bot's
  *    line (their messages name who) and says how many; running jobs go on;
  *  - priorities with three users: a burst of one user's jobs waits behind one job of each
- *    other user (each waiting message shows its place in that order); with /priority set,
- *    high goes before normal before low, whatever the arrival order.
+ *    other user (each waiting message shows its place in that order, and moves back when a
+ *    newcomer goes ahead of it); with /priority set, high goes before normal before low,
+ *    whatever the arrival order.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,6 +129,71 @@ static unsigned ncomponents(const cJSON *msg)
     return (unsigned)cJSON_GetArraySize(cJSON_GetObjectItem(msg, "components"));
 }
 
+/* The /comfy interactions of this run: their tokens name their @original's edit route, so a
+ * failed wait can show every edit the message received (edit_history). */
+#define TRACKED_MAX 64
+static struct {
+    uint64_t id;
+    char prompt[32];
+    char token[160];
+} tracked[TRACKED_MAX];
+static unsigned ntracked;
+
+/* Prints, for every tracked interaction, when its ack arrived and each edit of its @original
+ * in arrival order (sequence number, ms since the fake started, the text shown). */
+static void edit_history(void)
+{
+    for (unsigned i = 0; i < ntracked; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "/interactions/%" PRIu64 "/", tracked[i].id);
+        fake_rest_filter f = {.method = "POST", .path_prefix = path};
+        fake_rest_request *rq;
+        size_t n = fake_rest_collect(W.rest, &f, &rq);
+        fprintf(stderr, "  %s (interaction %" PRIu64 "): ack #%" PRIu64 " at %" PRId64 " ms\n",
+                tracked[i].prompt, tracked[i].id, n ? rq[0].seq : 0, n ? rq[0].t_ms : -1);
+        fake_rest_requests_free(rq, n);
+        snprintf(path, sizeof path, "/webhooks/%" PRIu64 "/%s/messages/@original",
+                 fake_rest_application_id(W.rest), tracked[i].token);
+        f = (fake_rest_filter){.method = "PATCH", .path_prefix = path};
+        n = fake_rest_collect(W.rest, &f, &rq);
+        for (size_t k = 0; k < n; k++) {
+            cJSON *o = cJSON_Parse((const char *)rq[k].body);
+            const char *c = o ? cJSON_GetStringValue(cJSON_GetObjectItem(o, "content")) : NULL;
+            char line[120];
+            snprintf(line, sizeof line, "%s", c ? c : "(no content)");
+            for (char *q = line; *q; q++)
+                if (*q == '\n') *q = '|';
+            fprintf(stderr, "    edit #%" PRIu64 " at %" PRId64 " ms: %s\n", rq[k].seq, rq[k].t_ms,
+                    line);
+            cJSON_Delete(o);
+        }
+        fake_rest_requests_free(rq, n);
+    }
+}
+
+/* @original of a /comfy interaction once it contains `needle`; on a timeout, the edit history
+ * of every tracked message is printed before failing (which edit went missing, or came last). */
+static cJSON *shown_with(uint64_t id, const char *needle)
+{
+    uint64_t until = e2e_ms() + WAIT_MS;
+    while (e2e_ms() < until) {
+        fake_rest_ix_state st = {0};
+        if (fake_rest_interaction_state(W.rest, id, &st) && st.original_json &&
+            strstr(st.original_json, needle)) {
+            cJSON *o = cJSON_Parse(st.original_json);
+            free(st.original_json);
+            return o;
+        }
+        free(st.original_json);
+        e2e_sleep(20);
+    }
+    fprintf(stderr, "interaction %" PRIu64 ": no @original with \"%s\"; the edits received:\n", id,
+            needle);
+    edit_history();
+    fail_msg("interaction %" PRIu64 ": no @original with \"%s\"", id, needle);
+    return NULL;
+}
+
 static uint64_t generate_as(uint64_t user, const char *prompt)
 {
     char opts[300];
@@ -138,6 +204,12 @@ static uint64_t generate_as(uint64_t user, const char *prompt)
     fake_discord_member m = member(user, 0);
     fake_discord_ix ix;
     assert_int_equal(fake_discord_inject_command(W.fd, "comfy", opts, NULL, 0, &m, &ix), 0);
+    if (ntracked < TRACKED_MAX) {
+        tracked[ntracked].id = ix.id;
+        snprintf(tracked[ntracked].prompt, sizeof tracked[ntracked].prompt, "%s", prompt);
+        snprintf(tracked[ntracked].token, sizeof tracked[ntracked].token, "%s", ix.token);
+        ntracked++;
+    }
     return ix.id;
 }
 
@@ -446,14 +518,23 @@ static void priorities_three_users(void **state)
     uint64_t d1 = generate_as(USER_D, "job-d1");
     uint64_t d2 = generate_as(USER_D, "job-d2");
     wait_comfy(base + 2, 0, 0); /* both runners have one of D's */
+    /* each job is in the line (its message shows its place) before the next one is sent: two
+     * interactions sent back to back may reach the runner in either order (two router threads,
+     * each one's defer answered in its own time), and a user's jobs go in arrival order */
     uint64_t d3 = generate_as(USER_D, "job-d3");
+    cJSON_Delete(shown_with(d3, "position 1"));
     uint64_t d4 = generate_as(USER_D, "job-d4");
-    cJSON_Delete(original_with(d4, "position 2"));
+    cJSON_Delete(shown_with(d4, "position 2"));
     uint64_t e1 = generate_as(USER_E, "job-e1");
-    /* E's one job goes before D's two waiting ones: its message says so */
-    cJSON_Delete(original_with(e1, "position 1"));
+    /* E's one job goes before D's two waiting ones: its message says so, and theirs move back */
+    cJSON_Delete(shown_with(e1, "position 1"));
+    cJSON_Delete(shown_with(d3, "position 2"));
+    cJSON_Delete(shown_with(d4, "position 3"));
     uint64_t g1 = generate_as(USER_G, "job-g1");
-    cJSON_Delete(original_with(g1, "position 2"));
+    cJSON_Delete(shown_with(g1, "position 2"));
+    cJSON_Delete(shown_with(e1, "position 1")); /* still first */
+    cJSON_Delete(shown_with(d3, "position 3"));
+    cJSON_Delete(shown_with(d4, "position 4"));
     fake_comfy_set_paused(W.comfy, false);
     char tags[6][8];
     accepted_tags(base, 6, tags);
@@ -498,12 +579,18 @@ static void priorities_three_users(void **state)
     uint64_t f2 = generate_as(USER_F, "job-f2");
     wait_comfy(base + 2, 0, 0);
     uint64_t d5 = generate_as(USER_D, "job-d5");
+    cJSON_Delete(shown_with(d5, "position 1"));
     uint64_t d6 = generate_as(USER_D, "job-d6");
-    cJSON_Delete(original_with(d6, "position 2"));
+    cJSON_Delete(shown_with(d6, "position 2"));
     uint64_t e2 = generate_as(USER_E, "job-e2");
-    cJSON_Delete(original_with(e2, "position 1"));
+    cJSON_Delete(shown_with(e2, "position 1"));
+    cJSON_Delete(shown_with(d5, "position 2"));
+    cJSON_Delete(shown_with(d6, "position 3"));
     uint64_t g2 = generate_as(USER_G, "job-g2");
-    cJSON_Delete(original_with(g2, "position 1"));
+    cJSON_Delete(shown_with(g2, "position 1"));
+    cJSON_Delete(shown_with(e2, "position 2"));
+    cJSON_Delete(shown_with(d5, "position 3"));
+    cJSON_Delete(shown_with(d6, "position 4"));
     fake_comfy_set_paused(W.comfy, false);
     accepted_tags(base, 6, tags);
     const char *want2[6] = {"f", "f", "g2", "e2", "d5", "d6"};

@@ -6,8 +6,9 @@
 fluxbot makes for one: a deferral; the first progress line (then at most one edit per 1.5 s,
 only when its text changed, as fluxbot's progress_interval_ms); the workflow patched and
 queued with POST /prompt (our client_id and a prompt_id of our own); its events followed on
-the one ComfyUI websocket (/ws?clientId=) until `executing` with node null; GET /history/{id};
-GET /view for the image; a copy kept in the output folder; the result as one multipart edit
+the one ComfyUI websocket (/ws?clientId=) until `executing` with node null; the outputs taken
+from the `executed` frames when `execution_success` came with them (GET /history/{id} only
+otherwise, as fluxbot); GET /view for the image; a copy kept in the output folder; the result as one multipart edit
 of @original (embed, file, buttons).
 
 Everything runs on discord.py's event loop and HTTP session (its aiohttp), no threads.
@@ -93,6 +94,8 @@ class Job:
         self.last_text = None
         self.last_sent = 0.0
         self.edit_task = None  # the progress edit in flight (the result waits for it)
+        self.outputs = {}  # node id -> its `executed` output
+        self.success = False
         self.started = time.monotonic()
 
     def text(self):
@@ -124,6 +127,10 @@ class Job:
         elif kind == "progress":
             self.value, self.max = int(data.get("value", 0)), int(data.get("max", 0))
             self.phase = "finishing" if self.max and self.value >= self.max else "sampling"
+        elif kind == "executed" and isinstance(data.get("output"), dict):
+            self.outputs[str(data.get("node"))] = data["output"]
+        elif kind == "execution_success":
+            self.success = True
         elif kind == "executing" and data.get("node") is None:
             if not self.done.done():
                 self.done.set_result(None)
@@ -196,7 +203,10 @@ async def run_job(job):
                     break
     finally:
         jobs.pop(job.pid, None)
-    hist = (await comfy_json("GET", f"/history/{job.pid}")).get(job.pid) or {}
+    if job.success and any(o.get("images") for o in job.outputs.values()):
+        hist = {"outputs": job.outputs}  # the websocket told all of it: no history round trip
+    else:
+        hist = (await comfy_json("GET", f"/history/{job.pid}")).get(job.pid) or {}
     image = None
     for out in (hist.get("outputs") or {}).values():
         for im in out.get("images") or []:

@@ -70,6 +70,11 @@ typedef struct co_job {
     uint64_t cancel_by;
     comfy_reply_ref cancel_reply;
     unsigned wait_pos; /* waiting: its place in the dispatch order (refresh_positions) */
+    /* The position its message shows (0: none yet). show_positions edits the message whenever
+     * wait_pos differs: without it, a job that another job was put ahead of (a newcomer whose
+     * user has its turn first, a higher priority) would show its old place for as long as it
+     * waits, and its message would disagree with /queue. */
+    unsigned shown_pos;
     /* Admitted, not yet in the line: its prompt is with the enhancer (llm_enhance.h), which
      * answers with MSG_LLM_ENHANCE_RES. Such a job counts as waiting (/queue lists it, Cancel
      * and /queue clear take it as a waiting one) but is not handed out, nor failed for want of
@@ -112,6 +117,10 @@ struct comfy_coord {
     lim_table *lim;
     qsched *sched;  /* the dispatch order: priorities, users taking turns (comfy/qsched.h) */
     bool pos_dirty; /* the waiting jobs' wait_pos need computing again */
+    /* The line changed (a job joined or left it, a priority changed) or a message's position
+     * edit was held back by the progress interval: show_positions has messages to look at. */
+    bool pos_unshown;
+    uint64_t mod_changes; /* the moderation state's change count when the line was last ordered */
     /* With a postgresql:// db_url: the same limits held across every process of the bot
      * (pg/pg_quota.h); lim stays the local check, asked first. NULL = this process only. */
     pg_quota *quota;
@@ -183,6 +192,7 @@ static co_job *co_add(comfy_coord *co, cjob *job)
     c->job = job;
     c->queued_ms = rt_now_ms();
     co->pos_dirty = true;
+    co->pos_unshown = true;
     return c;
 }
 
@@ -205,6 +215,7 @@ static void co_remove(comfy_coord *co, uint64_t id)
         memmove(&co->active[i], &co->active[i + 1], (co->nactive - i - 1) * sizeof co->active[0]);
         co->nactive--;
         co->pos_dirty = true;
+        co->pos_unshown = true;
         return;
     }
 }
@@ -283,13 +294,16 @@ static unsigned waiting_position(comfy_coord *co, uint64_t id)
     return c && !c->running && c->job && !c->enhancing ? c->wait_pos : 0;
 }
 
-static void edit_waiting(comfy_coord *co, co_job *c, bool force)
+/* Edits a waiting job's message: its position and the Cancel button. Without force, at most
+ * once per progress interval; returns false when held back for that reason (show_positions
+ * tries again on a later tick), true otherwise. */
+static bool edit_waiting(comfy_coord *co, co_job *c, bool force)
 {
-    if (!c->job || c->enhancing) return; /* its message says "Enhancing…" until the answer */
+    if (!c->job || c->enhancing) return true; /* its message says "Enhancing…" until the answer */
     /* a job this process may no longer hold (paused, database unreachable): no word */
-    if (c->key[0] && !job_keeper_may_speak(co->cfg.keeper, c->key)) return;
+    if (c->key[0] && !job_keeper_may_speak(co->cfg.keeper, c->key)) return true;
     uint64_t now = rt_now_ms();
-    if (!force && c->last_edit_ms && now - c->last_edit_ms < co->cfg.progress_ms) return;
+    if (!force && c->last_edit_ms && now - c->last_edit_ms < co->cfg.progress_ms) return false;
     prog_state p;
     prog_init(&p, now);
     prog_set_phase(&p, PROG_QUEUED, now);
@@ -308,6 +322,32 @@ static void edit_waiting(comfy_coord *co, co_job *c, bool force)
                              false);
     free(shown);
     c->last_edit_ms = now;
+    c->shown_pos = pos;
+    return true;
+}
+
+/* Brings every waiting job's message to its current position: each one whose shown position
+ * differs is edited (within the progress interval; one held back is retried on the tick).
+ * Called when the line changed, and on every tick while an edit is owed. */
+static void show_positions(comfy_coord *co)
+{
+    if (co->cfg.mod) {
+        /* a /priority (or any moderation change) may have reordered the line */
+        uint64_t ch = mod_state_changes(co->cfg.mod, NULL);
+        if (ch != co->mod_changes) {
+            co->mod_changes = ch;
+            co->pos_dirty = co->pos_unshown = true;
+        }
+    }
+    if (!co->pos_unshown) return;
+    refresh_positions(co);
+    bool owed = false;
+    for (unsigned i = 0; i < co->nactive; i++) {
+        co_job *c = &co->active[i];
+        if (c->running || !c->job || c->enhancing || c->wait_pos == c->shown_pos) continue;
+        if (!edit_waiting(co, c, false)) owed = true;
+    }
+    co->pos_unshown = owed;
 }
 
 /* Fails a waiting job that no server could take (coordinator; the job never had a thread). */
@@ -399,10 +439,8 @@ static void dispatch(comfy_coord *co)
     free(idx);
     free(w);
     if (moved) {
-        for (unsigned i = 0; i < co->nactive; i++) {
-            co_job *c = &co->active[i];
-            if (!c->running && c->job) edit_waiting(co, c, false);
-        }
+        co->pos_unshown = true; /* the jobs behind the ones handed out moved up */
+        show_positions(co);
     }
 }
 
@@ -625,6 +663,8 @@ static void on_enhanced(comfy_coord *co, llm_enhance_res_msg *r)
     dispatch(co);
     c = co_find(co, id);
     if (c && c->job && !c->running) edit_waiting(co, c, true);
+    co->pos_unshown = true; /* it joined the line: the jobs it went ahead of moved back */
+    show_positions(co);
 }
 
 /* Admission of a resolved job (the router has answered its interaction): the limits, then the
@@ -674,6 +714,7 @@ static bool admit(comfy_coord *co, cjob *job, bool enhance)
     dispatch(co);
     co_job *c = co_find(co, id);
     if (c && c->job) edit_waiting(co, c, true); /* could not start at once: say where it waits */
+    show_positions(co); /* the jobs it was put ahead of (its user's turn came first) moved back */
     return true;
 }
 
@@ -1002,10 +1043,7 @@ static void on_cancel(comfy_coord *co, comfy_cancel_msg *m)
             qcancel_done_text(&j, r.by_user, true, text, sizeof text);
             comfy_rest_edit_original(co->cfg.rest, &m->reply, reply_edit_text_json(text, true),
                                      true);
-            /* the jobs behind it moved up */
-            for (unsigned i = 0; i < co->nactive; i++)
-                if (!co->active[i].running && co->active[i].job)
-                    edit_waiting(co, &co->active[i], false);
+            show_positions(co); /* the jobs behind it moved up */
         } else {
             /* running: its worker takes the prompt off its server and ends the job; the asker
              * is answered when the done message says how it ended (on_done) */
@@ -1245,7 +1283,10 @@ static void on_tick(comfy_coord *co)
         else
             quota_trouble(co, "lease renewal", err);
     }
-    if (!co->stopping) dispatch(co);
+    if (!co->stopping) {
+        dispatch(co);
+        show_positions(co); /* edits held back by the progress interval, priority changes */
+    }
     if (co->stopping) {
         /* results still on their way to Discord get the stop grace, then are given up */
         if (now >= co->stop_deadline_ms) comfy_deliver_abandon(co->dlv);

@@ -27,7 +27,8 @@
 typedef struct pg_idgate pg_idgate;
 
 /* The default margin: processes on other machines, each with its own delay between a grant
- * and the frame reaching Discord (a loaded host, a longer route). */
+ * and the frame reaching Discord (a loaded host, a longer route). Operators set it with the
+ * config key identify_margin_ms (fluxbot check refuses values below GW_IDQ_MARGIN_MS). */
 #define PG_IDGATE_MARGIN_MS 1000u
 
 typedef struct pg_idgate_cfg {

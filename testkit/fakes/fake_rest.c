@@ -1403,48 +1403,59 @@ static int fr_after_process(struct lws *wsi, fake_rest *f, fr_pss *p)
     return 0;
 }
 
-static int fr_write_response(struct lws *wsi, fr_pss *p)
+/* Writes the status line and headers into [*ptr, end). The Content-Length goes in by name,
+ * not through lws_add_http_common_headers: that one makes libwebsockets count the body's bytes
+ * through its own writes, and the whole answer leaves in one write (fr_write_response). */
+static int fr_add_headers(struct lws *wsi, fr_pss *p, unsigned char **ptr, unsigned char *end)
 {
-    unsigned char hbuf[LWS_PRE + 2048];
-    unsigned char *start = hbuf + LWS_PRE, *ptr = start, *end = hbuf + sizeof hbuf - 1;
-    if (p->status == 204) {
-        if (lws_add_http_header_status(wsi, 204, &ptr, end)) return -1;
-    } else {
-        if (lws_add_http_common_headers(wsi, (unsigned)p->status,
-                                        p->resp_ctype ? p->resp_ctype : "application/json",
-                                        (lws_filepos_t)p->resp_len, &ptr, end))
+    if (lws_add_http_header_status(wsi, (unsigned)p->status, ptr, end)) return -1;
+    if (p->status != 204) {
+        const char *ctype = p->resp_ctype ? p->resp_ctype : "application/json";
+        char len[24];
+        int n = snprintf(len, sizeof len, "%zu", p->resp_len);
+        if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                         (const unsigned char *)ctype, (int)strlen(ctype), ptr,
+                                         end) ||
+            lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+                                         (const unsigned char *)len, n, ptr, end))
             return -1;
     }
     for (unsigned i = 0; i < p->nresp_hdrs; i++) {
         const char *v = p->resp_hdr_value[i];
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)p->resp_hdr_name[i],
-                                        (const unsigned char *)v, (int)strlen(v), &ptr, end))
+                                        (const unsigned char *)v, (int)strlen(v), ptr, end))
             return -1;
     }
-    if (p->close_after &&
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
-                                     &ptr, end))
+    if (p->close_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                                       (const unsigned char *)"close", 5, ptr, end))
         return -1;
-    if (lws_finalize_write_http_header(wsi, start, &ptr, end)) return -1;
+    return lws_finalize_http_header(wsi, ptr, end) ? -1 : 0;
+}
+
+/* One answer, one write: Discord's edge sends an answer's headers and a small body together
+ * (one TLS record, one TCP segment), so a client reading it wakes once. Writing the headers and
+ * the body separately, as this fake once did, made a fast client wake twice for half an answer
+ * and count system calls Discord would not cause. */
+static int fr_write_response(struct lws *wsi, fr_pss *p)
+{
+    enum { HDR_MAX = 2048 };
+    size_t body = p->truncate ? p->resp_len / 2 : p->resp_len;
+    unsigned char *buf = xmalloc(LWS_PRE + HDR_MAX + body);
+    unsigned char *start = buf + LWS_PRE, *ptr = start;
+    if (fr_add_headers(wsi, p, &ptr, start + HDR_MAX)) {
+        free(buf);
+        return -1;
+    }
+    if (body) memcpy(ptr, p->resp_body, body);
+    size_t total = (size_t)(ptr - start) + body;
+    int w = lws_write(wsi, start, total, LWS_WRITE_HTTP_HEADERS);
+    free(buf);
     if (p->truncate) {
         /* half the body (none of a 204's), then the close: the client sees a short answer */
-        size_t half = p->resp_len / 2;
-        if (half) {
-            unsigned char *b = xmalloc(LWS_PRE + half);
-            memcpy(b + LWS_PRE, p->resp_body, half);
-            lws_write(wsi, b + LWS_PRE, half, LWS_WRITE_HTTP);
-            free(b);
-        }
         pss_reset(p);
         return -1;
     }
-    if (p->resp_len) {
-        unsigned char *b = xmalloc(LWS_PRE + p->resp_len);
-        memcpy(b + LWS_PRE, p->resp_body, p->resp_len);
-        int w = lws_write(wsi, b + LWS_PRE, p->resp_len, LWS_WRITE_HTTP_FINAL);
-        free(b);
-        if (w < (int)p->resp_len) return -1;
-    }
+    if (w < (int)total) return -1;
     bool close_after = p->close_after;
     pss_reset(p);
     if (close_after) return -1;
