@@ -150,17 +150,22 @@ bool util_cjarena_installed(void)
     return atomic_load_explicit(&g_installed, memory_order_relaxed);
 }
 
+/* Gives the region back to malloc (unpoisoned first: malloc will hand its bytes out again). */
+static void drop_region(util_cjarena *a)
+{
+    if (!a->base) return;
+#ifdef CJARENA_REGISTRY
+    reg_remove(a);
+#endif
+    UNPOISON(a->base, a->cap);
+    free(a->base);
+}
+
 /* A new region of cap bytes (the old one, if any, is not in use); on failure none, so every
  * allocation of the scope falls back to malloc. */
 static void set_region(util_cjarena *a, size_t cap)
 {
-    if (a->base) {
-#ifdef CJARENA_REGISTRY
-        reg_remove(a);
-#endif
-        UNPOISON(a->base, a->cap);
-        free(a->base);
-    }
+    drop_region(a);
     a->base = malloc(cap);
     a->cap = a->base ? cap : 0;
     if (!a->base) return;
@@ -213,12 +218,6 @@ void util_cjarena_end(util_cjarena *a)
 void util_cjarena_free(util_cjarena *a)
 {
     FB_ASSERT(!a->active);
-    if (a->base) {
-#ifdef CJARENA_REGISTRY
-        reg_remove(a);
-#endif
-        UNPOISON(a->base, a->cap);
-        free(a->base);
-    }
+    drop_region(a);
     *a = (util_cjarena){0};
 }
