@@ -18,36 +18,8 @@
 #include <unistd.h>
 
 #include "analytics/an_store.h"
+#include "death.h"
 #include "util/util_assert.h"
-
-typedef struct death {
-    int status;
-    char err[2048];
-} death;
-
-/* Runs fn(arg) in a child whose stderr is captured; the child exits 0 when fn returns. */
-static void run_child(void (*fn)(void *), void *arg, death *d)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        fn(arg);
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fds[0], d->err + len, sizeof d->err - 1 - len)) > 0)
-        len += (size_t)r;
-    d->err[len] = '\0';
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &d->status, 0), pid);
-}
 
 /* Debug: the child died of SIGABRT saying `expect`. Release: it ran to the end. */
 static void expect_abort(const death *d, const char *expect)
@@ -95,7 +67,7 @@ static void test_assert_holds_and_fails(void **state)
     (void)state;
     FB_ASSERT(1 + 1 == g_two); /* holds: nothing happens */
     death d;
-    run_child(fail_plain, NULL, &d);
+    death_run(fail_plain, NULL, &d);
     expect_abort(&d, "1 + 1 == g_two + 1 (");
 #ifdef FB_DEBUG
     assert_non_null(strstr(d.err, "fail_plain"));
@@ -123,7 +95,7 @@ static void test_owner_check_aborts_on_another_thread(void **state)
 {
     (void)state;
     death d;
-    run_child(owner_from_two_threads, NULL, &d);
+    death_run(owner_from_two_threads, NULL, &d);
     expect_abort(&d, "&g_owner is owned by one thread");
 }
 
@@ -138,7 +110,7 @@ static void test_claimed_owner_aborts_other_users(void **state)
 {
     (void)state;
     death d;
-    run_child(claim_then_hand_over, NULL, &d);
+    death_run(claim_then_hand_over, NULL, &d);
     expect_abort(&d, "is owned by one thread");
 }
 
@@ -175,7 +147,7 @@ static void test_one_at_a_time_aborts_on_overlap(void **state)
 {
     (void)state;
     death d;
-    run_child(overlap, NULL, &d);
+    death_run(overlap, NULL, &d);
     expect_abort(&d, "&g_lane takes one thread at a time");
 }
 
@@ -209,7 +181,7 @@ static void test_store_used_from_another_thread_aborts(void **state)
     char path[128];
     snprintf(path, sizeof path, "%s/a.db", dir);
     death d;
-    run_child(store_from_two_threads, path, &d);
+    death_run(store_from_two_threads, path, &d);
     expect_abort(&d, "an_store_write");
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

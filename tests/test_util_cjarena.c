@@ -24,6 +24,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "death.h"
 #include "util/util_cjarena.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -305,34 +306,6 @@ static void test_threads_each_with_their_arena(void **state)
 /* ---- the rules, enforced (death tests) ---------------------------------------------------- */
 /* (unused where the checks compile away: release builds, TSan) */
 
-typedef struct death {
-    int status;
-    char err[4096];
-} death;
-
-static __attribute__((unused)) void run_child(void (*fn)(void), death *d)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fds[0], d->err + len, sizeof d->err - 1 - len)) > 0)
-        len += (size_t)r;
-    d->err[len] = '\0';
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &d->status, 0), pid);
-}
-
 static __attribute__((unused)) void expect_abort(const death *d, const char *expect)
 {
     if (!WIFSIGNALED(d->status) || !strstr(d->err, expect))
@@ -352,8 +325,9 @@ static void keep_past_the_scope(void)
     util_cjarena_end(&g_arena);
 }
 
-static __attribute__((unused)) void free_after_the_scope(void)
+static __attribute__((unused)) void free_after_the_scope(void *arg)
 {
+    (void)arg;
     keep_past_the_scope();
     cJSON_Delete(g_kept); /* the broken rule */
 }
@@ -365,31 +339,35 @@ static void *delete_kept(void *arg)
     return NULL;
 }
 
-static __attribute__((unused)) void free_after_the_scope_elsewhere(void)
+static __attribute__((unused)) void free_after_the_scope_elsewhere(void *arg)
 {
+    (void)arg;
     keep_past_the_scope();
     pthread_t th; /* an escape to another actor's thread */
     pthread_create(&th, NULL, delete_kept, NULL);
     pthread_join(th, NULL);
 }
 
-static __attribute__((unused)) void begin_twice(void)
+static __attribute__((unused)) void begin_twice(void *arg)
 {
+    (void)arg;
     util_cjarena a = {0};
     util_cjarena_begin(&a);
     util_cjarena_begin(&a);
 }
 
-static __attribute__((unused)) void end_out_of_order(void)
+static __attribute__((unused)) void end_out_of_order(void *arg)
 {
+    (void)arg;
     util_cjarena a = {0}, b = {0};
     util_cjarena_begin(&a);
     util_cjarena_begin(&b);
     util_cjarena_end(&a);
 }
 
-static __attribute__((unused)) void read_after_the_scope(void)
+static __attribute__((unused)) void read_after_the_scope(void *arg)
 {
+    (void)arg;
     keep_past_the_scope();
     fprintf(stderr, "read %d\n", g_kept->child ? 1 : 0); /* the broken rule */
 }
@@ -399,13 +377,13 @@ static void test_rules_abort_in_debug_builds(void **state)
     (void)state;
 #if defined(FB_DEBUG) && !defined(UNDER_TSAN)
     death d;
-    run_child(free_after_the_scope, &d);
+    death_run(free_after_the_scope, NULL, &d);
     expect_abort(&d, "cJSON memory of an arena freed outside its scope");
-    run_child(free_after_the_scope_elsewhere, &d);
+    death_run(free_after_the_scope_elsewhere, NULL, &d);
     expect_abort(&d, "cJSON memory of an arena freed outside its scope");
-    run_child(begin_twice, &d);
+    death_run(begin_twice, NULL, &d);
     expect_abort(&d, "!a->active");
-    run_child(end_out_of_order, &d);
+    death_run(end_out_of_order, NULL, &d);
     expect_abort(&d, "tl_top == a");
 #else
     skip(); /* release: the checks compile away; TSan: no forked death tests, no registry */
@@ -417,7 +395,7 @@ static void test_asan_reports_a_read_after_the_scope(void **state)
     (void)state;
 #ifdef UNDER_ASAN
     death d;
-    run_child(read_after_the_scope, &d);
+    death_run(read_after_the_scope, NULL, &d);
     /* an abort with ctest's ASAN_OPTIONS (abort_on_error=1), else ASan's exit status */
     if (!strstr(d.err, "use-after-poison")) fprintf(stderr, "stderr: %s\n", d.err);
     assert_non_null(strstr(d.err, "use-after-poison"));
