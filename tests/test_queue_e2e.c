@@ -175,18 +175,8 @@ static void edit_history(void)
  * of every tracked message is printed before failing (which edit went missing, or came last). */
 static cJSON *shown_with(uint64_t id, const char *needle)
 {
-    uint64_t until = e2e_ms() + WAIT_MS;
-    while (e2e_ms() < until) {
-        fake_rest_ix_state st = {0};
-        if (fake_rest_interaction_state(W.rest, id, &st) && st.original_json &&
-            strstr(st.original_json, needle)) {
-            cJSON *o = cJSON_Parse(st.original_json);
-            free(st.original_json);
-            return o;
-        }
-        free(st.original_json);
-        e2e_sleep(20);
-    }
+    cJSON *o = e2e_app_original_find(&W, id, needle, WAIT_MS);
+    if (o) return o;
     fprintf(stderr, "interaction %" PRIu64 ": no @original with \"%s\"; the edits received:\n", id,
             needle);
     edit_history();

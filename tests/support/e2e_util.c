@@ -326,7 +326,7 @@ const char *e2e_app_cb_content(const cJSON *cb)
     return cJSON_IsString(c) ? c->valuestring : "";
 }
 
-cJSON *e2e_app_original_with(e2e_app_world *w, uint64_t id, const char *needle, unsigned timeout_ms)
+cJSON *e2e_app_original_find(e2e_app_world *w, uint64_t id, const char *needle, unsigned timeout_ms)
 {
     uint64_t until = e2e_ms() + timeout_ms;
     while (e2e_ms() < until) {
@@ -340,8 +340,14 @@ cJSON *e2e_app_original_with(e2e_app_world *w, uint64_t id, const char *needle, 
         free(st.original_json);
         e2e_sleep(20);
     }
-    fail_msg("interaction %" PRIu64 ": no @original with \"%s\"", id, needle);
     return NULL;
+}
+
+cJSON *e2e_app_original_with(e2e_app_world *w, uint64_t id, const char *needle, unsigned timeout_ms)
+{
+    cJSON *o = e2e_app_original_find(w, id, needle, timeout_ms);
+    if (!o) fail_msg("interaction %" PRIu64 ": no @original with \"%s\"", id, needle);
+    return o;
 }
 
 int64_t e2e_app_db_int(const e2e_app_world *w, const char *sql, char *text, size_t cap)

@@ -134,7 +134,11 @@ int e2e_app_cb_flags(const cJSON *cb);
 const char *e2e_app_cb_content(const cJSON *cb);
 
 /* The interaction's @original once its JSON contains needle (edits arrive after the ack),
- * parsed; fails the test after timeout_ms. */
+ * parsed; NULL after timeout_ms (for a caller that reports more before failing). */
+cJSON *e2e_app_original_find(e2e_app_world *w, uint64_t id, const char *needle,
+                             unsigned timeout_ms);
+
+/* The same, failing the test after timeout_ms. */
 cJSON *e2e_app_original_with(e2e_app_world *w, uint64_t id, const char *needle,
                              unsigned timeout_ms);
 
